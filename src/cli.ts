@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * The `rsclip` command: wiring only. Each command lives in src/cli/<name>.ts and
+ * registers itself on the program; errors a user causes are printed on one line.
+ */
+import { Command, CommanderError } from 'commander';
+import { RsclipError } from './errors.js';
+import { version } from './version.js';
+// command registrations: one import per command file
+import { registerModelCommands } from './cli/model.js';
+import { registerEmbedCommand } from './cli/embed.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rsclip')
+    .description('Search remote-sensing image archives by text or example image (CLIP + HNSW + SQLite).')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const model = program.command('model').description('inspect, fetch, export and quantise CLIP models');
+  registerModelCommands(model);
+  registerEmbedCommand(program);
+  // more registrations go here, one line per command file
+  return program;
+}
+
+export function printError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander already printed its message
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof RsclipError) {
+    process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
+    if (process.env.RSCLIP_DEBUG) console.error(error);
+    return 1;
+  }
+  process.stderr.write(`rsclip: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return 70;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    process.exitCode = printError(error);
+  }
+}
+
+await main();

@@ -1,0 +1,57 @@
+/**
+ * The one error type the library throws for things a user can cause.
+ * `cli.ts` prints `message` (and `hint`) on one line and exits non-zero;
+ * the server maps `code` to an HTTP status in its error middleware.
+ */
+export type RsclipErrorCode =
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INVALID'
+  | 'MODEL_FETCH_FAILED'
+  | 'CHECKPOINT_INVALID'
+  | 'CHECKPOINT_UNSAFE'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_TOO_LARGE'
+  | 'BAD_INPUT'
+  | 'BAD_QUERY'
+  | 'NOT_FOUND'
+  | 'INDEX_NOT_FOUND'
+  | 'INDEX_INCOMPATIBLE'
+  | 'INDEX_CORRUPT'
+  | 'INDEX_LOCKED'
+  | 'CONFIG_INVALID'
+  | 'DATASET_INVALID'
+  | 'OFFLINE'
+  | 'INTERRUPTED';
+
+export interface RsclipErrorOptions {
+  /** What the user should do next, e.g. "run `rsclip model fetch`". */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class RsclipError extends Error {
+  override readonly name = 'RsclipError';
+  readonly code: RsclipErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: RsclipErrorCode, message: string, options: RsclipErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** The message and the hint on one line, as the CLI prints it. */
+  toOneLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+export function isRsclipError(error: unknown, code?: RsclipErrorCode): error is RsclipError {
+  return error instanceof RsclipError && (code === undefined || error.code === code);
+}
+
+/** sharp-style parameter check message: "Expected positive integer for batch but received 0 of type number". */
+export function invalidParameter(name: string, expected: string, actual: unknown): RsclipError {
+  const shown = typeof actual === 'string' ? JSON.stringify(actual) : String(actual);
+  return new RsclipError('BAD_INPUT', `Expected ${expected} for ${name} but received ${shown} of type ${typeof actual}`);
+}

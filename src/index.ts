@@ -1,0 +1,7 @@
+/**
+ * The library entry: what a program embedding rsclip uses.
+ */
+export { RsclipError, isRsclipError, type RsclipErrorCode } from './errors.js';
+export { version } from './version.js';
+export * from './model/index.js';
+// more module exports go here, one line per module
