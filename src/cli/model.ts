@@ -1,0 +1,51 @@
+/** `rsclip model info` and `rsclip model tokenize`. */
+import type { Command } from 'commander';
+import { describeModel, tokenizeTexts, type ModelDescription } from '../model/index.js';
+import { modelVariant, printJson } from './options.js';
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+function printDescription(d: ModelDescription): void {
+  const lines = [
+    `model        ${d.id}`,
+    `directory    ${d.dir}`,
+    `variant      ${d.variant} (available: ${d.availableVariants.join(', ')})`,
+    `fingerprint  ${d.fingerprint}`,
+    `embedding    ${d.embeddingDim} dimensions`,
+    `vision       ${d.vision.imageSize}px, patch ${d.vision.patchSize}, width ${d.vision.hiddenSize}, ${d.vision.layers} layers, ${d.vision.heads} heads, ${d.vision.activation ?? 'quick_gelu'}`,
+    `text         width ${d.text.hiddenSize}, ${d.text.layers} layers, ${d.text.heads} heads, vocab ${d.text.vocabSize}, ${d.text.contextLength} positions`,
+    `tokenizer    ${d.tokenizer}`,
+    `preprocess   shortest side ${d.preprocess.shortestEdge} (resample ${d.preprocess.resample}), crop ${d.preprocess.cropWidth}x${d.preprocess.cropHeight}, mean [${d.preprocess.imageMean.join(', ')}], std [${d.preprocess.imageStd.join(', ')}]`,
+    `inputs       vision ${d.graphs.vision.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ')}; text ${d.graphs.text.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ')}`,
+    'files',
+    ...d.files.map((f) => `  ${f.path.padEnd(40)} ${formatBytes(f.bytes)}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export function registerModelCommands(model: Command): void {
+  model
+    .command('info')
+    .description('show a model directory: architecture, dimensions, files, fingerprint')
+    .argument('<dir>', 'model directory (transformers.js / optimum layout)')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, opts: { variant: ReturnType<typeof modelVariant>; json?: boolean }) => {
+      const description = await describeModel(dir, { variant: opts.variant });
+      if (opts.json) printJson(description);
+      else printDescription(description);
+    });
+
+  model
+    .command('tokenize')
+    .description('print the token ids of texts as JSON (one array per text)')
+    .requiredOption('-m, --model <dir>', 'model directory')
+    .argument('<text...>', 'texts to tokenize')
+    .action(async (texts: string[], opts: { model: string }) => {
+      printJson(await tokenizeTexts(opts.model, texts));
+    });
+}

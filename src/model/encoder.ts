@@ -1,0 +1,183 @@
+/**
+ * The CLIP encoder: tokenizer + text tower, preprocessing + vision tower, both returning
+ * L2-normalised Float32Array embeddings, as `CLIPModel.get_text_features` /
+ * `get_image_features` followed by normalisation compute them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { RsclipError, invalidParameter } from '../errors.js';
+import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from './encoder-types.js';
+import { computeModelFingerprint } from './fingerprint.js';
+import { preprocessImage } from './image.js';
+import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
+import { OnnxSession, defaultThreadCount } from './onnx.js';
+import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
+
+export interface OpenClipOptions {
+  /** onnxruntime intra-op threads per tower; default: number of cores. */
+  threads?: number;
+  variant?: ModelVariant;
+  /** Largest decoded image accepted, in pixels (decompression-bomb guard). */
+  maxInputPixels?: number;
+  /** Most images per vision-tower run. */
+  maxImageBatch?: number;
+}
+
+const DEFAULT_MAX_IMAGE_BATCH = 32;
+
+/** L2-normalises each row of a [rows, dim] matrix into its own Float32Array. */
+export function normalizeRows(data: Float32Array, rows: number, dim: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row = data.slice(r * dim, (r + 1) * dim);
+    let norm = 0;
+    for (let i = 0; i < dim; i++) norm += row[i]! * row[i]!;
+    norm = Math.sqrt(norm);
+    if (norm > 0) for (let i = 0; i < dim; i++) row[i]! /= norm;
+    out.push(row);
+  }
+  return out;
+}
+
+function readLogitScale(dir: string): number | undefined {
+  const file = path.join(dir, 'rsclip.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const value = (JSON.parse(readFileSync(file, 'utf8')) as { logitScale?: unknown }).logitScale;
+    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  } catch (cause) {
+    throw new RsclipError('MODEL_INVALID', `${file} is not valid JSON`, { cause });
+  }
+}
+
+function pickOutput(session: OnnxSession, preferred: string): string {
+  if (session.outputs.some((o) => o.name === preferred)) return preferred;
+  const twoD = session.outputs.find((o) => o.type === 'float32' && o.shape.length === 2);
+  if (!twoD) {
+    throw new RsclipError('MODEL_INVALID', `${session.file} has no "${preferred}" output and no 2-D float output`, {
+      hint: 'export the model with `rsclip model export`',
+    });
+  }
+  return twoD.name;
+}
+
+class OnnxClipEncoder implements ClipEncoder {
+  readonly info: ModelInfo;
+  readonly runCount = { text: 0, image: 0 };
+  readonly #model: ModelDirectory;
+  readonly #tokenizer: ClipTokenizer;
+  readonly #threads: number;
+  readonly #maxInputPixels: number | undefined;
+  readonly #maxImageBatch: number;
+  #vision: Promise<OnnxSession> | undefined;
+  #text: Promise<OnnxSession> | undefined;
+  #closed = false;
+
+  constructor(model: ModelDirectory, tokenizer: ClipTokenizer, info: ModelInfo, options: OpenClipOptions) {
+    this.#model = model;
+    this.#tokenizer = tokenizer;
+    this.info = info;
+    this.#threads = options.threads ?? defaultThreadCount();
+    this.#maxInputPixels = options.maxInputPixels;
+    this.#maxImageBatch = options.maxImageBatch ?? DEFAULT_MAX_IMAGE_BATCH;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new RsclipError('BAD_INPUT', 'the encoder was closed');
+  }
+
+  // Sessions open on first use: an indexer never loads the text tower, a text-only query never the vision tower.
+  #visionSession(): Promise<OnnxSession> {
+    this.#vision ??= OnnxSession.open(this.#model.onnx.vision, { threads: this.#threads });
+    return this.#vision;
+  }
+
+  #textSession(): Promise<OnnxSession> {
+    this.#text ??= OnnxSession.open(this.#model.onnx.text, { threads: this.#threads });
+    return this.#text;
+  }
+
+  async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    this.#assertOpen();
+    if (!Array.isArray(texts) || texts.length === 0) {
+      throw new RsclipError('BAD_INPUT', 'no texts to embed: expected at least one text');
+    }
+    for (const t of texts) if (typeof t !== 'string') throw invalidParameter('text', 'a string', t);
+    const session = await this.#textSession();
+    const seqDim = session.inputs.find((i) => i.name === 'input_ids')?.shape[1];
+    const padTo = typeof seqDim === 'number' ? seqDim : undefined;
+    const batch = this.#tokenizer.encodeBatch(texts, padTo === undefined ? {} : { padTo });
+    const dims = [batch.batchSize, batch.sequenceLength];
+    const feeds: Parameters<OnnxSession['run']>[0] = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
+    if (session.hasInput('attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
+    const out = await session.run(feeds, pickOutput(session, 'text_embeds'));
+    this.runCount.text++;
+    return normalizeRows(out.data, batch.batchSize, this.info.embeddingDim);
+  }
+
+  preprocess(image: ImageSource): Promise<PreprocessedImage> {
+    this.#assertOpen();
+    return preprocessImage(image, this.#model.preprocess, this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels });
+  }
+
+  async embedImages(images: ImageSource[]): Promise<Float32Array[]> {
+    this.#assertOpen();
+    if (!Array.isArray(images) || images.length === 0) {
+      throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
+    }
+    const pixels = await Promise.all(images.map(async (image) => (await this.preprocess(image)).pixels));
+    return this.embedPixels(pixels);
+  }
+
+  async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {
+    this.#assertOpen();
+    if (images.length === 0) throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
+    const { cropHeight, cropWidth } = this.#model.preprocess;
+    const size = 3 * cropHeight * cropWidth;
+    for (const p of images) {
+      if (p.length !== size) throw invalidParameter('pixels length', `${size} (3x${cropHeight}x${cropWidth})`, p.length);
+    }
+    const session = await this.#visionSession();
+    const output = pickOutput(session, 'image_embeds');
+    const vectors: Float32Array[] = [];
+    for (let start = 0; start < images.length; start += this.#maxImageBatch) {
+      const chunk = images.slice(start, start + this.#maxImageBatch);
+      const data = new Float32Array(chunk.length * size);
+      chunk.forEach((p, i) => data.set(p, i * size));
+      const out = await session.run({ pixel_values: { type: 'float32', data, dims: [chunk.length, 3, cropHeight, cropWidth] } }, output);
+      this.runCount.image++;
+      vectors.push(...normalizeRows(out.data, chunk.length, this.info.embeddingDim));
+    }
+    return vectors;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const sessions = await Promise.allSettled([this.#vision, this.#text].filter((s) => s !== undefined));
+    for (const s of sessions) if (s.status === 'fulfilled') await s.value.close();
+  }
+}
+
+/** Opens a model directory as a ClipEncoder (validates files, loads the tokenizer, fingerprints the model). */
+export async function openClip(dir: string, options: OpenClipOptions = {}): Promise<ClipEncoder> {
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw invalidParameter('threads', 'a positive integer', options.threads);
+  }
+  if (options.maxImageBatch !== undefined && (!Number.isInteger(options.maxImageBatch) || options.maxImageBatch < 1)) {
+    throw invalidParameter('maxImageBatch', 'a positive integer', options.maxImageBatch);
+  }
+  const model = openModelDirectory(dir, options.variant === undefined ? {} : { variant: options.variant });
+  const [tokenizer, fingerprint] = await Promise.all([loadTokenizer(model.tokenizer, model.contextLength), computeModelFingerprint(model)]);
+  const info: ModelInfo = {
+    id: model.id,
+    dir: model.dir,
+    variant: model.variant,
+    fingerprint,
+    embeddingDim: model.config.projection_dim,
+    contextLength: model.contextLength,
+    imageSize: model.preprocess.cropHeight,
+    logitScale: readLogitScale(model.dir),
+  };
+  return new OnnxClipEncoder(model, tokenizer, info, options);
+}

@@ -1,0 +1,11 @@
+/** The model module's public surface: opening CLIP models, preprocessing, tokenising, model import. */
+export { openClip, normalizeRows, type OpenClipOptions } from './encoder.js';
+export type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from './encoder-types.js';
+export { openModelDirectory, parsePreprocessConfig, MODEL_VARIANTS, type ModelDirectory, type ModelVariant, type PreprocessConfig, type ClipConfig } from './model-dir.js';
+export { describeModel, type ModelDescription } from './describe.js';
+export { tokenizeTexts } from './tokenize.js';
+export { computeModelFingerprint } from './fingerprint.js';
+export { defaultThreadCount } from './onnx.js';
+export { loadTokenizer, type ClipTokenizer, type TokenizedBatch } from './tokenizer.js';
+export { preprocessImage, createThumbnail, readImageInfo } from './image.js';
+// model import exports go here (checkpoint readers, exporter, hub)

@@ -1,0 +1,98 @@
+/**
+ * The only module that imports onnxruntime-node: opens sessions, describes their
+ * inputs and outputs, runs them, and turns runtime failures into RsclipErrors.
+ */
+import os from 'node:os';
+import ort from 'onnxruntime-node';
+import { RsclipError } from '../errors.js';
+
+export interface OnnxSessionOptions {
+  /** Intra-op threads; defaults to the number of cores. */
+  threads?: number;
+}
+
+export interface OnnxValueInfo {
+  name: string;
+  type: string;
+  /** Dimensions; a string is a symbolic (dynamic) axis. */
+  shape: (number | string)[];
+}
+
+export type OnnxFeed =
+  | { type: 'float32'; data: Float32Array; dims: number[] }
+  | { type: 'int64'; data: BigInt64Array; dims: number[] };
+
+export interface OnnxOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+export function defaultThreadCount(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): OnnxValueInfo[] {
+  return meta.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
+}
+
+export class OnnxSession {
+  readonly file: string;
+  readonly inputs: OnnxValueInfo[];
+  readonly outputs: OnnxValueInfo[];
+  readonly #session: ort.InferenceSession;
+
+  private constructor(file: string, session: ort.InferenceSession) {
+    this.file = file;
+    this.#session = session;
+    this.inputs = describe(session.inputMetadata);
+    this.outputs = describe(session.outputMetadata);
+  }
+
+  static async open(file: string, options: OnnxSessionOptions = {}): Promise<OnnxSession> {
+    const threads = options.threads ?? defaultThreadCount();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RsclipError('BAD_INPUT', `Expected a positive integer for threads but received ${threads}`);
+    }
+    try {
+      const session = await ort.InferenceSession.create(file, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      return new OnnxSession(file, session);
+    } catch (cause) {
+      throw new RsclipError('MODEL_INVALID', `cannot load ONNX model ${file}: ${(cause as Error).message.split('\n')[0]}`, {
+        hint: 'fetch or export the model again',
+        cause,
+      });
+    }
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.some((i) => i.name === name);
+  }
+
+  /** Runs the graph and returns one float32 output. */
+  async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+    let results: ort.InferenceSession.OnnxValueMapType;
+    try {
+      results = await this.#session.run(tensors, [outputName]);
+    } catch (cause) {
+      throw new RsclipError('MODEL_INVALID', `running ${this.file} failed: ${(cause as Error).message.split('\n')[0]}`, { cause });
+    }
+    const out = results[outputName] as ort.Tensor | undefined;
+    if (!out || out.type !== 'float32') {
+      throw new RsclipError('MODEL_INVALID', `${this.file} did not produce a float32 output "${outputName}"`);
+    }
+    return { data: out.data as Float32Array, dims: [...out.dims] };
+  }
+
+  async close(): Promise<void> {
+    await this.#session.release();
+  }
+}

@@ -1,0 +1,214 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
+import { openClip, type ClipEncoder } from '../../src/model/index.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { GOLDEN_DIR, describeShared, readF32 } from '../fixtures/shared.js';
+
+function unit(v: Float32Array | number[]): Float32Array {
+  const out = Float32Array.from(v);
+  const n = Math.hypot(...out);
+  return out.map((x) => x / n);
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+async function expectRsclipError(promise: Promise<unknown>, code: RsclipError['code'], pattern?: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RsclipError);
+  expect((error as RsclipError).code).toBe(code);
+  if (pattern) expect((error as RsclipError).message).toMatch(pattern);
+}
+
+describe('openClip on a tiny model', () => {
+  let encoder: ClipEncoder;
+  let work: string;
+
+  beforeAll(async () => {
+    encoder = await openClip(await tinyModelDir(), { threads: 1 });
+    work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-encoder-'));
+  });
+  afterAll(async () => {
+    await encoder.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('returns one unit vector of embeddingDim per text, the same for the same text in any batch', async () => {
+    const [a, b, c] = await encoder.embedTexts(['a stadium next to a river', 'dense residential area', 'a stadium next to a river']);
+    for (const v of [a!, b!, c!]) {
+      expect(v).toBeInstanceOf(Float32Array);
+      expect(v.length).toBe(encoder.info.embeddingDim);
+      expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+    }
+    expect(maxAbsDiff(a!, c!)).toBeLessThan(1e-6);
+    const [alone] = await encoder.embedTexts(['a stadium next to a river']);
+    // padding to the longest text in a batch must not change a shorter text's embedding
+    expect(maxAbsDiff(alone!, a!)).toBeLessThan(1e-5);
+    expect(dot(a!, b!)).toBeLessThan(0.99999);
+  });
+
+  it('embeds pixels in batches larger than maxImageBatch identically to one by one', async () => {
+    const small = await openClip(await tinyModelDir(), { threads: 1, maxImageBatch: 2 });
+    try {
+      const size = 3 * small.info.imageSize * small.info.imageSize;
+      const images = [0.1, -0.5, 0.9].map((seed) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * seed)));
+      const batched = await small.embedPixels(images);
+      expect(small.runCount.image).toBe(2);
+      for (const [i, image] of images.entries()) {
+        const [one] = await encoder.embedPixels([image]);
+        expect(maxAbsDiff(one!, batched[i]!)).toBeLessThan(1e-5);
+      }
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('refuses an empty text list, an empty image list and wrong pixel sizes with BAD_INPUT', async () => {
+    await expectRsclipError(encoder.embedTexts([]), 'BAD_INPUT', /no texts/);
+    await expectRsclipError(encoder.embedImages([]), 'BAD_INPUT', /no images/);
+    await expectRsclipError(encoder.embedPixels([new Float32Array(10)]), 'BAD_INPUT', /pixels length/);
+  });
+
+  it('reports a non-image file and a truncated JPEG as IMAGE_UNREADABLE naming the file', async () => {
+    const text = path.join(work, 'notes.jpg');
+    writeFileSync(text, 'this is not an image');
+    await expectRsclipError(encoder.embedImages([text]), 'IMAGE_UNREADABLE', /notes\.jpg/);
+    const noise = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37) % 256));
+    const jpeg = await sharp(noise, { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+    const truncated = path.join(work, 'truncated.jpg');
+    writeFileSync(truncated, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+    await expectRsclipError(encoder.embedImages([truncated]), 'IMAGE_UNREADABLE', /truncated\.jpg/);
+  });
+
+  it('has a stable fingerprint that changes with the preprocessing config', async () => {
+    const again = await openClip(await tinyModelDir());
+    expect(again.info.fingerprint).toBe(encoder.info.fingerprint);
+    await again.close();
+    const copy = path.join(work, 'model-copy');
+    cpSync(await tinyModelDir(), copy, { recursive: true });
+    const pre = JSON.parse(readFileSync(path.join(copy, 'preprocessor_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(copy, 'preprocessor_config.json'), JSON.stringify({ ...pre, resample: 2 }));
+    const changed = await openClip(copy);
+    expect(changed.info.fingerprint).not.toBe(encoder.info.fingerprint);
+    await changed.close();
+  });
+
+  it('fails after close', async () => {
+    const e = await openClip(await tinyModelDir());
+    await e.close();
+    await expectRsclipError(e.embedTexts(['x']), 'BAD_INPUT', /closed/);
+  });
+});
+
+describe('model directory errors', () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-modeldir-'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('a missing directory is MODEL_NOT_FOUND with a hint', async () => {
+    await expectRsclipError(openClip(path.join(work, 'nope')), 'MODEL_NOT_FOUND', /model directory not found/);
+  });
+
+  it.each([
+    ['config.json', /no config\.json/],
+    ['preprocessor_config.json', /no preprocessor_config\.json/],
+    ['onnx/vision_model.onnx', /no onnx\/vision_model\.onnx/],
+    ['onnx/text_model.onnx', /no onnx\/text_model\.onnx/],
+  ])('a model directory without %s names the file', async (file, pattern) => {
+    const dir = path.join(work, `missing-${file.replace(/\W/g, '_')}`);
+    cpSync(await tinyModelDir(), dir, { recursive: true });
+    rmSync(path.join(dir, file));
+    await expectRsclipError(openClip(dir), 'MODEL_INVALID', pattern);
+  });
+
+  it('a malformed config.json and a missing variant are MODEL_INVALID', async () => {
+    const dir = path.join(work, 'malformed');
+    cpSync(await tinyModelDir(), dir, { recursive: true });
+    await expectRsclipError(openClip(dir, { variant: 'fp16' }), 'MODEL_INVALID', /_fp16\.onnx/);
+    writeFileSync(path.join(dir, 'config.json'), '{ "projection_dim": ');
+    await expectRsclipError(openClip(dir), 'MODEL_INVALID', /config\.json is not valid JSON/);
+    writeFileSync(path.join(dir, 'config.json'), '{ "projection_dim": 16 }');
+    await expectRsclipError(openClip(dir), 'MODEL_INVALID', /not a CLIP config/);
+  });
+
+  it('a corrupt ONNX file is MODEL_INVALID naming it', async () => {
+    const dir = path.join(work, 'corrupt-onnx');
+    cpSync(await tinyModelDir(), dir, { recursive: true });
+    writeFileSync(path.join(dir, 'onnx/text_model.onnx'), 'garbage');
+    const encoder = await openClip(dir);
+    await expectRsclipError(encoder.embedTexts(['x']), 'MODEL_INVALID', /text_model\.onnx/);
+    await encoder.close();
+  });
+});
+
+describeShared('encoder against the Python reference (golden tiny-clip)', () => {
+  const modelDir = path.join(GOLDEN_DIR, 'tiny-clip');
+  let encoder: ClipEncoder;
+  let manifest: { image_order: string[]; logit_scale: number };
+  let textInputs: { texts: string[]; input_ids: number[][] };
+
+  beforeAll(async () => {
+    encoder = await openClip(modelDir, { threads: 1 });
+    manifest = JSON.parse(await readFile(path.join(GOLDEN_DIR, 'manifest.json'), 'utf8')) as typeof manifest;
+    textInputs = JSON.parse(await readFile(path.join(GOLDEN_DIR, 'embeds/text_inputs.json'), 'utf8')) as typeof textInputs;
+  });
+  afterAll(() => encoder.close());
+
+  it('image embeddings from the golden pixels are within 1e-4 of the reference', async () => {
+    const pixels = await Promise.all(manifest.image_order.map((name) => readF32(path.join(GOLDEN_DIR, 'pixels', `${name}.pil.f32`))));
+    const ours = await encoder.embedPixels(pixels);
+    for (const [i, name] of manifest.image_order.entries()) {
+      const golden = unit(await readF32(path.join(GOLDEN_DIR, 'embeds', `image.${name}.f32`)));
+      expect(maxAbsDiff(ours[i]!, golden), name).toBeLessThan(1e-4);
+    }
+  });
+
+  it('text embeddings of the 100 golden texts are within 1e-4, and their ids are the golden ids', async () => {
+    const ours = await encoder.embedTexts(textInputs.texts);
+    const golden = await readF32(path.join(GOLDEN_DIR, 'embeds/text.f32'));
+    const dim = encoder.info.embeddingDim;
+    let worst = 0;
+    for (let i = 0; i < textInputs.texts.length; i++) worst = Math.max(worst, maxAbsDiff(ours[i]!, unit(golden.subarray(i * dim, (i + 1) * dim))));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
+  it('image embeddings through our own preprocessing have cosine >= 0.999 with the reference', async () => {
+    const ours = await encoder.embedImages(manifest.image_order.map((name) => path.join(GOLDEN_DIR, 'images', name)));
+    for (const [i, name] of manifest.image_order.entries()) {
+      const golden = unit(await readF32(path.join(GOLDEN_DIR, 'embeds', `image.${name}.f32`)));
+      expect(dot(ours[i]!, golden), name).toBeGreaterThanOrEqual(0.999);
+    }
+  });
+
+  it('reproduces logits_per_image = logit_scale * cosine for 8 images x 8 texts', async () => {
+    const pixels = await Promise.all(manifest.image_order.map((name) => readF32(path.join(GOLDEN_DIR, 'pixels', `${name}.pil.f32`))));
+    const images = await encoder.embedPixels(pixels);
+    const texts = await encoder.embedTexts(textInputs.texts.slice(0, 8));
+    const golden = await readF32(path.join(GOLDEN_DIR, 'embeds/logits_per_image.f32'));
+    const scale = encoder.info.logitScale ?? manifest.logit_scale;
+    expect(scale).toBeCloseTo(manifest.logit_scale, 3);
+    for (let i = 0; i < 8; i++) {
+      for (let t = 0; t < 8; t++) expect(Math.abs(scale * dot(images[i]!, texts[t]!) - golden[i * 8 + t]!)).toBeLessThan(1e-3);
+    }
+  });
+});
+
