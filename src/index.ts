@@ -4,4 +4,5 @@
 export { RsclipError, isRsclipError, type RsclipErrorCode } from './errors.js';
 export { version } from './version.js';
 export * from './model/index.js';
+export * from './store/index.js';
 // more module exports go here, one line per module

@@ -1,0 +1,122 @@
+/**
+ * Approximate nearest neighbours with hnswlib (cosine space, label = images.id).
+ * Build parameters (M, efConstruction, seed) are fixed at creation; `ef` is per search.
+ * hnswlib-node takes plain arrays, so vectors are converted at this boundary.
+ */
+import hnswlib from 'hnswlib-node';
+import { RsclipError } from '../errors.js';
+import type { HnswParams, ScoredId, VectorIndex } from './types.js';
+import { checkDim } from './vector-math.js';
+
+export const DEFAULT_HNSW_PARAMS: HnswParams = { M: 16, efConstruction: 200, seed: 100 };
+export const DEFAULT_EF = 64;
+const MIN_CAPACITY = 1024;
+
+export class HnswIndex implements VectorIndex {
+  readonly dim: number;
+  private readonly native: hnswlib.HierarchicalNSW;
+  /** Labels present and not marked deleted (hnswlib cannot list these itself). */
+  private readonly live: Set<number>;
+
+  private constructor(dim: number, native: hnswlib.HierarchicalNSW, live: Set<number>) {
+    this.dim = dim;
+    this.native = native;
+    this.live = live;
+  }
+
+  static create(dim: number, params: HnswParams, capacity = MIN_CAPACITY): HnswIndex {
+    const native = new hnswlib.HierarchicalNSW('cosine', dim);
+    native.initIndex({
+      maxElements: Math.max(MIN_CAPACITY, capacity),
+      m: params.M,
+      efConstruction: params.efConstruction,
+      randomSeed: params.seed,
+    });
+    return new HnswIndex(dim, native, new Set());
+  }
+
+  /**
+   * Loads a saved index. Every label in the file counts as live until the caller marks the
+   * ones it knows are gone (the file does not say which labels are deleted in a way we can read).
+   */
+  static load(file: string, dim: number): HnswIndex {
+    const native = new hnswlib.HierarchicalNSW('cosine', dim);
+    try {
+      native.readIndexSync(file);
+    } catch (cause) {
+      throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${file}: ${(cause as Error).message}`, {
+        hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+        cause,
+      });
+    }
+    return new HnswIndex(dim, native, new Set(native.getIdsList()));
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Slots allocated, live and deleted. */
+  get capacity(): number {
+    return this.native.getMaxElements();
+  }
+
+  /** Points stored in the graph, deleted ones included. */
+  get storedCount(): number {
+    return this.native.getCurrentCount();
+  }
+
+  add(id: number, vector: Float32Array): void {
+    checkDim(vector, this.dim);
+    const stored = this.native.getCurrentCount();
+    if (!this.live.has(id) && stored >= this.native.getMaxElements()) {
+      this.native.resizeIndex(Math.max(MIN_CAPACITY, Math.ceil(stored * 1.5)));
+    }
+    this.native.addPoint(Array.from(vector), id);
+    this.live.add(id);
+  }
+
+  markDeleted(id: number): void {
+    try {
+      this.native.markDelete(id);
+    } catch {
+      // unknown or already deleted: the desired state holds
+    }
+    this.live.delete(id);
+  }
+
+  has(id: number): boolean {
+    return this.live.has(id);
+  }
+
+  ids(): number[] {
+    return [...this.live].sort((a, b) => a - b);
+  }
+
+  /** All labels in the graph, deleted ones included. */
+  storedIds(): number[] {
+    return this.native.getIdsList();
+  }
+
+  /** The stored vector (hnswlib keeps it normalised), or undefined if absent or deleted. */
+  getPoint(id: number): Float32Array | undefined {
+    if (!this.live.has(id)) return undefined;
+    return Float32Array.from(this.native.getPoint(id));
+  }
+
+  searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
+    checkDim(query, this.dim);
+    const wanted = Math.min(Math.floor(k), this.live.size);
+    if (wanted <= 0) return [];
+    this.native.setEf(Math.max(options.ef ?? DEFAULT_EF, wanted));
+    const result = this.native.searchKnn(Array.from(query), wanted, options.filter);
+    // hnswlib returns farthest first in some versions; order explicitly
+    return result.neighbors
+      .map((id, i) => ({ id, score: 1 - result.distances[i]! }))
+      .sort((a, b) => b.score - a.score || a.id - b.id);
+  }
+
+  async save(file: string): Promise<void> {
+    await this.native.writeIndex(file);
+  }
+}
