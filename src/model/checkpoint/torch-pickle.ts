@@ -1,0 +1,298 @@
+/**
+ * Reads `pytorch_model.bin` as written by `torch.save(state_dict)` since torch 1.6: a zip
+ * holding `<archive>/data.pkl` (the pickled state dict, storages as persistent ids),
+ * `<archive>/data/<key>` (raw storage bytes) and optionally `<archive>/byteorder`.
+ * The pickle goes through the restricted unpickler in pickle.ts: only the globals a state
+ * dict needs are allowed, nothing from the file runs. Float tensors (float32/16, bfloat16,
+ * float64) come back as contiguous float32; integer and bool buffers (`position_ids`) are
+ * dropped.
+ */
+import { readFile } from 'node:fs/promises';
+import { unzipSync } from 'fflate';
+import { RsclipError } from '../../errors.js';
+import { PickleGlobal, PickleTuple, unpickle, unsafe, type PickleValue, type UnpickleHandlers } from './pickle.js';
+import type { Tensor, TensorMap } from './tensor.js';
+
+type StoredDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+const ELEMENT_BYTES: Record<StoredDtype, number> = {
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+const STORAGE_DTYPES: Record<string, StoredDtype> = {
+  'torch.FloatStorage': 'float32',
+  'torch.HalfStorage': 'float16',
+  'torch.BFloat16Storage': 'bfloat16',
+  'torch.DoubleStorage': 'float64',
+  'torch.LongStorage': 'int64',
+  'torch.IntStorage': 'int32',
+  'torch.ShortStorage': 'int16',
+  'torch.CharStorage': 'int8',
+  'torch.ByteStorage': 'uint8',
+  'torch.BoolStorage': 'bool',
+  'torch.UntypedStorage': 'uint8',
+};
+
+/** `torch.float32` etc.: the dtype argument of `_rebuild_tensor_v3`. */
+const TORCH_DTYPES: Record<string, StoredDtype> = {
+  'torch.float32': 'float32',
+  'torch.float': 'float32',
+  'torch.float16': 'float16',
+  'torch.half': 'float16',
+  'torch.bfloat16': 'bfloat16',
+  'torch.float64': 'float64',
+  'torch.double': 'float64',
+  'torch.int64': 'int64',
+  'torch.long': 'int64',
+  'torch.int32': 'int32',
+  'torch.int16': 'int16',
+  'torch.int8': 'int8',
+  'torch.uint8': 'uint8',
+  'torch.bool': 'bool',
+};
+
+const REBUILD_TENSOR_V2 = 'torch._utils._rebuild_tensor_v2';
+const REBUILD_TENSOR_V3 = 'torch._utils._rebuild_tensor_v3';
+const REBUILD_PARAMETER = 'torch._utils._rebuild_parameter';
+const REBUILD_PARAMETER_WITH_STATE = 'torch._utils._rebuild_parameter_with_state';
+const ORDERED_DICT = 'collections.OrderedDict';
+
+const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
+  ORDERED_DICT,
+  REBUILD_TENSOR_V2,
+  REBUILD_TENSOR_V3,
+  REBUILD_PARAMETER,
+  REBUILD_PARAMETER_WITH_STATE,
+  ...Object.keys(STORAGE_DTYPES),
+  ...Object.keys(TORCH_DTYPES),
+]);
+
+const isFloat = (d: StoredDtype): boolean => d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
+
+/** A storage as the pickle names it; its bytes are read only when a float tensor needs them. */
+interface StorageRef {
+  readonly kind: 'storage';
+  key: string;
+  dtype: StoredDtype;
+}
+
+/** A tensor described by the pickle, materialised after unpickling. */
+interface TensorRef {
+  readonly kind: 'tensor';
+  storage: StorageRef;
+  dtype: StoredDtype;
+  offset: number;
+  shape: number[];
+  stride: number[];
+}
+
+type TorchObject = StorageRef | TensorRef;
+const wrap = (o: TorchObject): PickleValue => ({ pickleObject: o });
+const unwrap = (v: PickleValue): TorchObject | undefined =>
+  v !== null && typeof v === 'object' && 'pickleObject' in v ? (v.pickleObject as TorchObject) : undefined;
+
+function invalid(file: string, what: string): RsclipError {
+  return new RsclipError('CHECKPOINT_INVALID', `${file}: ${what}`, {
+    hint: 'the file is damaged or not a PyTorch state dict; download it again or use model.safetensors',
+  });
+}
+
+function intTuple(v: PickleValue, file: string, what: string): number[] {
+  if (!(v instanceof PickleTuple) || !v.items.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
+    throw invalid(file, `${what} is not a tuple of non-negative integers`);
+  }
+  return v.items as number[];
+}
+
+function handlersFor(file: string): UnpickleHandlers {
+  const tensorFrom = (args: PickleValue[], dtypeOverride: StoredDtype | undefined): PickleValue => {
+    const storage = unwrap(args[0] ?? null);
+    if (storage?.kind !== 'storage') throw invalid(file, 'tensor rebuild without a storage');
+    const offset = args[1];
+    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw invalid(file, 'bad storage offset');
+    const shape = intTuple(args[2] ?? null, file, 'tensor size');
+    const stride = intTuple(args[3] ?? null, file, 'tensor stride');
+    if (shape.length !== stride.length) throw invalid(file, `tensor size ${shape.length}-d but stride ${stride.length}-d`);
+    return wrap({ kind: 'tensor', storage, dtype: dtypeOverride ?? storage.dtype, offset, shape, stride });
+  };
+  return {
+    allowedGlobals: ALLOWED_GLOBALS,
+    call(callable, args) {
+      switch (callable.qualifiedName) {
+        case ORDERED_DICT: {
+          const dict = new Map<PickleValue, PickleValue>();
+          const items = args[0];
+          if (Array.isArray(items)) {
+            for (const pair of items) {
+              if (pair instanceof PickleTuple && pair.items.length === 2) dict.set(pair.items[0]!, pair.items[1]!);
+            }
+          }
+          return dict;
+        }
+        case REBUILD_TENSOR_V2:
+          return tensorFrom(args, undefined);
+        case REBUILD_TENSOR_V3: {
+          const dtype = args[6];
+          const name = dtype instanceof PickleGlobal ? TORCH_DTYPES[dtype.qualifiedName] : undefined;
+          if (!name) throw invalid(file, '_rebuild_tensor_v3 without a known dtype');
+          return tensorFrom(args, name);
+        }
+        case REBUILD_PARAMETER:
+        case REBUILD_PARAMETER_WITH_STATE: {
+          const data = args[0] ?? null;
+          if (unwrap(data)?.kind !== 'tensor') throw invalid(file, 'parameter rebuild without a tensor');
+          return data;
+        }
+        default:
+          throw unsafe(`a call of ${callable.qualifiedName}`, file);
+      }
+    },
+    persistentLoad(pid) {
+      // ('storage', storage_type, key, location, numel)
+      if (!(pid instanceof PickleTuple) || pid.items[0] !== 'storage') throw unsafe('a persistent id that is not a storage', file);
+      const type = pid.items[1];
+      const key = pid.items[2];
+      const dtype = type instanceof PickleGlobal ? STORAGE_DTYPES[type.qualifiedName] : undefined;
+      if (!dtype || typeof key !== 'string') throw invalid(file, 'storage persistent id without a storage type and key');
+      return wrap({ kind: 'storage', key, dtype });
+    },
+    build(target, _state) {
+      // OrderedDict state is `_metadata` (module versions); tensor state is hooks metadata.
+      if (target instanceof Map || unwrap(target)?.kind === 'tensor') return target;
+      throw unsafe('BUILD on an object that is not a dict or tensor', file);
+    },
+  };
+}
+
+function widenToFloat32(bytes: Uint8Array, dtype: StoredDtype, littleEndian: boolean): Float32Array {
+  const n = Math.floor(bytes.length / ELEMENT_BYTES[dtype]);
+  if (dtype === 'float32' && littleEndian) {
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    return new Float32Array(aligned.buffer, aligned.byteOffset, n);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(n);
+  const scratch = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < n; i++) {
+    if (dtype === 'float32') out[i] = view.getFloat32(i * 4, littleEndian);
+    else if (dtype === 'float64') out[i] = view.getFloat64(i * 8, littleEndian);
+    else if (dtype === 'bfloat16') {
+      scratch.setUint32(0, view.getUint16(i * 2, littleEndian) << 16);
+      out[i] = scratch.getFloat32(0);
+    } else out[i] = halfToFloat(view.getUint16(i * 2, littleEndian));
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** Copies the (possibly strided) view out of its storage as a contiguous C-order array. */
+function gather(storage: Float32Array, t: TensorRef, name: string, file: string): Float32Array {
+  const numel = t.shape.reduce((a, b) => a * b, 1);
+  if (numel === 0) return new Float32Array(0);
+  let last = t.offset;
+  for (let d = 0; d < t.shape.length; d++) last += (t.shape[d]! - 1) * t.stride[d]!;
+  if (last >= storage.length) {
+    throw invalid(file, `tensor ${name} reaches element ${last} of a storage holding ${storage.length}`);
+  }
+  let contiguous = true;
+  for (let d = t.shape.length - 1, expected = 1; d >= 0; d--) {
+    if (t.shape[d]! !== 1 && t.stride[d]! !== expected) contiguous = false;
+    expected *= t.shape[d]!;
+  }
+  if (contiguous) {
+    return t.offset === 0 && numel === storage.length ? storage : storage.slice(t.offset, t.offset + numel);
+  }
+  const out = new Float32Array(numel);
+  const rank = t.shape.length;
+  const index = new Array<number>(rank).fill(0);
+  let src = t.offset;
+  for (let i = 0; i < numel; i++) {
+    out[i] = storage[src]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]!++;
+      src += t.stride[d]!;
+      if (index[d]! < t.shape[d]!) break;
+      src -= t.stride[d]! * t.shape[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** The state dict: the top-level dict, or the one under `state_dict` / `model` when wrapped. */
+function stateDictOf(root: PickleValue, file: string): Map<PickleValue, PickleValue> {
+  if (!(root instanceof Map)) throw invalid(file, 'the pickled object is not a dict of tensors');
+  const hasTensor = [...root.values()].some((v) => unwrap(v)?.kind === 'tensor');
+  if (!hasTensor) {
+    for (const key of ['state_dict', 'model']) {
+      const inner = root.get(key);
+      if (inner instanceof Map) return stateDictOf(inner, file);
+    }
+  }
+  return root;
+}
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+
+/** Reads a torch.save zip checkpoint; float tensors only, widened to float32. */
+export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
+  const bytes = new Uint8Array(await readFile(file));
+  if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
+    const legacy = bytes[0] === 0x80 && bytes[1] === 0x02;
+    throw new RsclipError(
+      'CHECKPOINT_INVALID',
+      legacy
+        ? `${file} uses the legacy (torch < 1.6) serialisation, which rsclip does not read`
+        : `${file} is not a torch.save zip archive (expected a zip holding data.pkl)`,
+      { hint: 'use the repository\'s model.safetensors, or re-save the weights with torch >= 1.6' },
+    );
+  }
+  const names: string[] = [];
+  unzipSync(bytes, { filter: (f) => (names.push(f.name), false) });
+  const pkl = names.find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+  if (!pkl) throw invalid(file, `zip has no data.pkl (entries: ${names.slice(0, 5).join(', ')})`);
+  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const readEntry = (name: string): Uint8Array | undefined => unzipSync(bytes, { filter: (f) => f.name === name })[name];
+
+  const byteorder = names.includes(`${prefix}byteorder`) ? new TextDecoder().decode(readEntry(`${prefix}byteorder`)).trim() : 'little';
+  if (byteorder !== 'little' && byteorder !== 'big') throw invalid(file, `unknown byteorder "${byteorder}"`);
+
+  const { value } = unpickle(readEntry(pkl)!, handlersFor(file), file);
+  const stateDict = stateDictOf(value, file);
+
+  const storages = new Map<string, Float32Array>();
+  const tensors: TensorMap = new Map();
+  for (const [key, v] of stateDict) {
+    const t = unwrap(v);
+    if (t?.kind !== 'tensor') continue;
+    if (typeof key !== 'string') throw invalid(file, 'state dict key is not a string');
+    if (!isFloat(t.dtype)) continue;
+    let storage = storages.get(t.storage.key);
+    if (!storage) {
+      const raw = readEntry(`${prefix}data/${t.storage.key}`);
+      if (!raw) throw invalid(file, `storage ${prefix}data/${t.storage.key} of tensor ${key} is missing`);
+      storage = widenToFloat32(raw, t.dtype, byteorder === 'little');
+      storages.set(t.storage.key, storage);
+    }
+    const tensor: Tensor = { shape: t.shape, data: gather(storage, t, key, file) };
+    tensors.set(key, tensor);
+  }
+  return tensors;
+}
