@@ -4,7 +4,7 @@
  * after the sequence number the file was checkpointed at is replayed, labels SQLite no
  * longer has are marked deleted, vectors it lacks are added.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
@@ -105,6 +105,7 @@ export function openIndex(dir: string, options: OpenIndexOptions = {}): IndexSto
       meta = readMeta(catalog)!;
     }
     checkModel(resolved, meta, options.model);
+    if (!readonly) removeStaleTempFiles(resolved);
     const store = new Store(resolved, meta, catalog, lock);
     store.loadHnsw();
     return store;
@@ -112,6 +113,13 @@ export function openIndex(dir: string, options: OpenIndexOptions = {}): IndexSto
     catalog?.close();
     lock?.release();
     throw error;
+  }
+}
+
+/** Temp files of checkpoints a killed writer never renamed; only the lock holder may delete them. */
+function removeStaleTempFiles(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(`${HNSW_FILE}.tmp-`)) rmSync(path.join(dir, name), { force: true });
   }
 }
 

@@ -48,8 +48,8 @@ const MIGRATIONS: Migration[] = [
         name TEXT NOT NULL,
         value_text TEXT NOT NULL,
         value_num REAL,
-        PRIMARY KEY (file_name, name, value_text)
-      ) WITHOUT ROWID;
+        UNIQUE (file_name, name, value_text)
+      );
       CREATE INDEX fields_name_text ON fields (name, value_text);
       CREATE INDEX fields_name_num ON fields (name, value_num);
     `,

@@ -1,0 +1,355 @@
+/**
+ * indexArchive: scan -> change detection -> decode (concurrent, bounded) -> embed (batches)
+ * -> commit (one SQLite transaction per batch) -> HNSW checkpoint (interval and end).
+ *
+ * Crash safety comes from the order of effects: a file counts as done only once its row
+ * and vector are committed, so a rerun after kill -9 finds it unchanged (same size+mtime)
+ * and skips it; removals are applied only after a complete scan.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RsclipError, invalidParameter } from '../errors.js';
+import type { ClipEncoder } from '../model/index.js';
+import { debugPause, openIndex, type CatalogChange, type IndexStore, type KnownFile, type NewImage } from '../store/index.js';
+import { BoundedQueue } from './bounded-queue.js';
+import { scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
+
+const DEFAULT_BATCH = 32;
+const DEFAULT_DECODERS = 4;
+const DEFAULT_CHECKPOINT_MS = 30_000;
+
+interface WorkItem {
+  file: ScannedFile;
+  /** The catalog row for this path, unless it was removed earlier. */
+  known: KnownFile | undefined;
+}
+
+/** What a decode worker hands to the encoder loop. */
+type Prepared =
+  | { kind: 'embed'; work: WorkItem; image: NewImage; pixels: Float32Array }
+  | { kind: 'reuse'; work: WorkItem; image: NewImage; vector: Float32Array }
+  /** Same content as a file embedded in this run but not committed yet. */
+  | { kind: 'duplicate'; work: WorkItem; image: NewImage }
+  | { kind: 'touch'; work: WorkItem }
+  | { kind: 'fail'; work: WorkItem; image: NewImage; error: string };
+
+function checkPositive(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidParameter(name, 'a positive integer', value);
+}
+
+function baseImage(file: ScannedFile, contentHash: string): NewImage {
+  return { root: file.root, path: file.path, bytes: file.bytes, mtimeMs: file.mtimeMs, contentHash, width: null, height: null, format: null };
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof RsclipError) return error.message;
+  const e = error as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
+}
+
+export async function indexArchive(options: IndexArchiveOptions): Promise<IndexSummary> {
+  if (!Array.isArray(options.roots) || options.roots.length === 0) {
+    throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
+  }
+  checkPositive('batchSize', options.batchSize);
+  checkPositive('decoders', options.decoders);
+  checkPositive('threads', options.threads);
+  const started = performance.now();
+  const ownsEncoder = typeof options.model === 'string';
+  const encoder: ClipEncoder =
+    typeof options.model === 'string'
+      ? // loaded on demand: a caller passing its own encoder never loads onnxruntime
+        await (await import('../model/index.js')).openClip(options.model, {
+          ...(options.threads === undefined ? {} : { threads: options.threads }),
+          ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
+        })
+      : options.model;
+  try {
+    const store = openIndex(options.index, { model: encoder.info, create: true });
+    try {
+      return await new ArchiveIndexer(store, encoder, options, started).run();
+    } finally {
+      await store.close();
+    }
+  } finally {
+    if (ownsEncoder) await encoder.close();
+  }
+}
+
+class ArchiveIndexer {
+  private readonly batchSize: number;
+  private readonly decoders: number;
+  private readonly checkpointMs: number;
+  private readonly summary: IndexSummary;
+  private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
+  /** Content hashes being embedded in this run and not yet committed. */
+  private readonly uncommittedHashes = new Set<string>();
+  /** Why a content hash failed in this run (for duplicates of a bad file). */
+  private readonly failedHashes = new Map<string, string>();
+  private total = 0;
+  private done = 0;
+  private embedSeconds = 0;
+  private lastCheckpoint = performance.now();
+
+  constructor(
+    private readonly store: IndexStore,
+    private readonly encoder: ClipEncoder,
+    private readonly options: IndexArchiveOptions,
+    private readonly started: number,
+  ) {
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH;
+    this.decoders = options.decoders ?? DEFAULT_DECODERS;
+    this.checkpointMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
+    this.summary = {
+      index: store.dir,
+      scanned: 0,
+      added: 0,
+      updated: 0,
+      removed: 0,
+      reused: 0,
+      embedded: 0,
+      errors: 0,
+      unchanged: 0,
+      unreadableFolders: this.problems.unreadableFolders,
+      interrupted: false,
+      seconds: 0,
+      imagesPerSecond: 0,
+    };
+  }
+
+  private get aborted(): boolean {
+    return this.options.signal?.aborted ?? false;
+  }
+
+  async run(): Promise<IndexSummary> {
+    const { work, removals } = await this.scan();
+    this.total = work.length;
+    this.report('index');
+    await this.process(work);
+    if (!this.aborted && removals.length > 0) {
+      this.store.commit(removals.map((id) => ({ kind: 'remove', id })));
+      this.summary.removed = removals.length;
+    }
+    this.summary.interrupted = this.aborted;
+    await this.store.checkpoint();
+    if (this.options.fields && !this.aborted) {
+      const imported = await this.store.importFields(this.options.fields);
+      this.summary.fields = { records: imported.records, fields: imported.fields, unmatched: imported.unmatched };
+    }
+    this.summary.seconds = (performance.now() - this.started) / 1000;
+    this.summary.imagesPerSecond = this.summary.seconds > 0 ? this.summary.embedded / this.summary.seconds : 0;
+    this.report('finish');
+    return this.summary;
+  }
+
+  private async scan(): Promise<{ work: WorkItem[]; removals: number[] }> {
+    const work: WorkItem[] = [];
+    const removals: number[] = [];
+    for (const root of this.options.roots) {
+      const absoluteRoot = path.resolve(root);
+      const known = this.store.knownFiles(absoluteRoot);
+      const seen = new Set<string>();
+      const scan = scanRoot(absoluteRoot, { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: [this.store.dir] }, this.problems);
+      for await (const file of scan) {
+        this.summary.scanned++;
+        seen.add(file.path);
+        const row = known.get(file.path);
+        const current = row && row.status !== 'removed' ? row : undefined;
+        if (current && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
+        else work.push({ file, known: current });
+        if (this.summary.scanned === 1) await debugPause('scan');
+        if (this.summary.scanned % 1000 === 0) this.report('scan');
+      }
+      if (this.aborted) break;
+      const unreadable = this.problems.unreadableFolders.map((f) => (f === '' ? '' : `${f}/`));
+      for (const [relPath, row] of known) {
+        if (row.status === 'removed' || seen.has(relPath)) continue;
+        if (unreadable.some((prefix) => relPath.startsWith(prefix))) continue;
+        removals.push(row.id);
+      }
+    }
+    return { work, removals };
+  }
+
+  /** Decode workers fill the queue; this loop batches, embeds and commits. */
+  private async process(work: WorkItem[]): Promise<void> {
+    const queue = new BoundedQueue<Prepared>(this.batchSize * 2);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < work.length && !this.aborted) {
+        const item = work[next++]!;
+        await queue.put(await this.prepare(item));
+      }
+    };
+    const workers = Promise.all(Array.from({ length: this.decoders }, worker)).finally(() => queue.close());
+
+    let batch: Extract<Prepared, { kind: 'embed' }>[] = [];
+    let changes: Prepared[] = [];
+    let waiting: Extract<Prepared, { kind: 'duplicate' }>[] = [];
+    for (;;) {
+      const item = await queue.take();
+      if (item === undefined || this.aborted) break;
+      if (item.kind === 'embed') batch.push(item);
+      else if (item.kind === 'duplicate') waiting.push(item);
+      else changes.push(item);
+      if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) {
+        waiting = await this.flush(batch, changes, waiting);
+        batch = [];
+        changes = [];
+      }
+    }
+    if (this.aborted) {
+      queue.close();
+      queue.drain();
+      await workers;
+      // the batch in hand is finished and committed; queued, undecoded work is redone next run
+      if (batch.length > 0 || changes.length > 0) await this.flush(batch, changes, []);
+      return;
+    }
+    await workers;
+    waiting = await this.flush(batch, changes, waiting);
+    // duplicates whose original was committed in the last flush
+    while (waiting.length > 0) {
+      const before = waiting.length;
+      waiting = await this.flush([], [], waiting);
+      if (waiting.length === before) throw new Error(`indexer: ${before} duplicates wait for content that is never embedded`);
+    }
+  }
+
+  private async prepare(work: WorkItem): Promise<Prepared> {
+    const { file } = work;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file.absolutePath);
+    } catch (error) {
+      return { kind: 'fail', work, image: baseImage(file, ''), error: `cannot read file: ${describeError(error)}` };
+    }
+    const contentHash = createHash('sha256').update(bytes).digest('hex');
+    const image = { ...baseImage(file, contentHash), bytes: bytes.length };
+    if (bytes.length === 0) return { kind: 'fail', work, image, error: 'empty file (0 bytes)' };
+    if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
+    const stored = this.store.findVectorByContentHash(contentHash);
+    if (stored) {
+      const source = this.store.getImage(stored.id);
+      return { kind: 'reuse', work, image: { ...image, width: source?.width ?? null, height: source?.height ?? null, format: source?.format ?? null }, vector: stored.vector };
+    }
+    const failed = this.failedHashes.get(contentHash);
+    if (failed !== undefined) return { kind: 'fail', work, image, error: failed };
+    if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, image };
+    this.uncommittedHashes.add(contentHash);
+    try {
+      const pre = await this.encoder.preprocess(bytes);
+      return { kind: 'embed', work, image: { ...image, width: pre.width, height: pre.height, format: pre.format }, pixels: pre.pixels };
+    } catch (error) {
+      const message = describeError(error);
+      this.uncommittedHashes.delete(contentHash);
+      this.failedHashes.set(contentHash, message);
+      return { kind: 'fail', work, image, error: message };
+    }
+  }
+
+  /** Embeds `batch`, commits it with `changes` in one transaction; returns the duplicates still waiting. */
+  private async flush(
+    batch: Extract<Prepared, { kind: 'embed' }>[],
+    changes: Prepared[],
+    waiting: Extract<Prepared, { kind: 'duplicate' }>[],
+  ): Promise<Extract<Prepared, { kind: 'duplicate' }>[]> {
+    const commit: CatalogChange[] = [];
+    const items: Prepared[] = [];
+    if (batch.length > 0) {
+      const t0 = performance.now();
+      const vectors = await this.encoder.embedPixels(batch.map((b) => b.pixels));
+      this.embedSeconds += (performance.now() - t0) / 1000;
+      await debugPause('embedded');
+      batch.forEach((b, i) => {
+        commit.push({ kind: 'put', image: b.image, vector: vectors[i]! });
+        items.push(b);
+      });
+    }
+    for (const c of changes) {
+      items.push(c);
+      if (c.kind === 'reuse') commit.push({ kind: 'put', image: c.image, vector: c.vector });
+      else if (c.kind === 'touch') commit.push({ kind: 'touch', id: c.work.known!.id, bytes: c.work.file.bytes, mtimeMs: c.work.file.mtimeMs });
+      else if (c.kind === 'fail') commit.push({ kind: 'fail', image: c.image, error: c.error });
+    }
+    // duplicates of content committed before this flush can be resolved now
+    const stillWaiting: typeof waiting = [];
+    for (const d of waiting) {
+      if (this.uncommittedHashes.has(d.image.contentHash)) {
+        stillWaiting.push(d);
+        continue;
+      }
+      const stored = this.store.findVectorByContentHash(d.image.contentHash);
+      const failed = this.failedHashes.get(d.image.contentHash);
+      if (stored) {
+        const source = this.store.getImage(stored.id);
+        const image = { ...d.image, width: source?.width ?? null, height: source?.height ?? null, format: source?.format ?? null };
+        commit.push({ kind: 'put', image, vector: stored.vector });
+        items.push({ kind: 'reuse', work: d.work, image, vector: stored.vector });
+      } else {
+        const error = failed ?? 'identical content to a file that could not be indexed';
+        commit.push({ kind: 'fail', image: d.image, error });
+        items.push({ kind: 'fail', work: d.work, image: d.image, error });
+      }
+    }
+    if (commit.length === 0) return stillWaiting;
+    this.store.commit(commit);
+    for (const b of batch) this.uncommittedHashes.delete(b.image.contentHash);
+    this.count(items);
+    if (this.summary.embedded > 0 && this.summary.embedded === batch.length) await debugPause('committed');
+    if (performance.now() - this.lastCheckpoint >= this.checkpointMs) {
+      await this.store.checkpoint();
+      this.lastCheckpoint = performance.now();
+    }
+    this.report('index');
+    return stillWaiting;
+  }
+
+  private count(items: Prepared[]): void {
+    for (const item of items) {
+      this.done++;
+      const isUpdate = item.work.known !== undefined;
+      switch (item.kind) {
+        case 'embed':
+          this.summary.embedded++;
+          if (isUpdate) this.summary.updated++;
+          else this.summary.added++;
+          break;
+        case 'reuse':
+          this.summary.reused++;
+          if (isUpdate) this.summary.updated++;
+          else this.summary.added++;
+          break;
+        case 'touch':
+          this.summary.unchanged++;
+          break;
+        case 'fail':
+          this.summary.errors++;
+          break;
+        case 'duplicate':
+          break;
+      }
+    }
+  }
+
+  /** Called per commit and every 1000 scanned files; displays throttle themselves. */
+  private report(phase: IndexProgress['phase']): void {
+    const onProgress = this.options.onProgress;
+    if (!onProgress) return;
+    const now = performance.now();
+    const elapsed = (now - this.started) / 1000;
+    const rate = elapsed > 0 ? this.summary.embedded / elapsed : 0;
+    const itemRate = elapsed > 0 ? this.done / elapsed : 0;
+    onProgress({
+      phase,
+      scanned: this.summary.scanned,
+      total: this.total,
+      done: this.done,
+      errors: this.summary.errors,
+      imagesPerSecond: rate,
+      etaSeconds: phase === 'index' && itemRate > 0 ? (this.total - this.done) / itemRate : undefined,
+    });
+  }
+}

@@ -1,0 +1,70 @@
+import type { ClipEncoder } from '../model/index.js';
+
+export interface IndexArchiveOptions {
+  /** Archive folders to index (recursively). */
+  roots: string[];
+  /** Index directory; created if absent. */
+  index: string;
+  /** A model directory (opened with `threads`/`maxInputPixels`, closed at the end) or an open encoder. */
+  model: string | ClipEncoder;
+  /** picomatch globs over paths relative to a root; without `/` they match the base name. */
+  include?: string[];
+  exclude?: string[];
+  /** Images per model run. Default 32. */
+  batchSize?: number;
+  /** Threads of the ONNX session (only when `model` is a directory). */
+  threads?: number;
+  /** Images decoded concurrently ahead of inference. Default 4. */
+  decoders?: number;
+  /** Refuse images with more input pixels than this (decompression bombs). */
+  maxInputPixels?: number;
+  /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
+  fields?: string;
+  /** How often the HNSW file is checkpointed while indexing. Default 30 s. */
+  checkpointIntervalMs?: number;
+  /** Aborting stops after the batch in flight; everything committed is kept. */
+  signal?: AbortSignal;
+  onProgress?: (progress: IndexProgress) => void;
+}
+
+export interface IndexProgress {
+  phase: 'scan' | 'index' | 'finish';
+  /** Image files found so far. */
+  scanned: number;
+  /** Files that need work (new, changed); known once the scan is over. */
+  total: number;
+  /** Of `total`, how many are committed. */
+  done: number;
+  errors: number;
+  /** Images embedded by the model per second of indexing so far. */
+  imagesPerSecond: number;
+  /** Seconds left at the current rate; undefined while unknown. */
+  etaSeconds: number | undefined;
+}
+
+export interface IndexSummary {
+  index: string;
+  /** Image files found. */
+  scanned: number;
+  /** New paths now searchable (embedded or reused). */
+  added: number;
+  /** Known paths whose content changed, re-embedded or reused. */
+  updated: number;
+  /** Known paths that are gone. */
+  removed: number;
+  /** Of added + updated, how many took a stored vector of identical content (no model run). */
+  reused: number;
+  /** Images run through the model. */
+  embedded: number;
+  /** Files that failed this run (recorded with status error). */
+  errors: number;
+  /** Files with the same size and mtime, or the same content, as last time. */
+  unchanged: number;
+  /** Folders that could not be read (files known under them were kept). */
+  unreadableFolders: string[];
+  interrupted: boolean;
+  seconds: number;
+  /** embedded / seconds. */
+  imagesPerSecond: number;
+  fields?: { records: number; fields: string[]; unmatched: number };
+}

@@ -1,0 +1,212 @@
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { indexArchive } from '../../src/indexer/index.js';
+import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { makePng, writeBadFiles } from '../fixtures/images.js';
+import { FakeEncoder } from './fake-encoder.js';
+
+let work: string;
+let archive: string;
+let indexDir: string;
+
+function writePng(rel: string, seed: number): void {
+  const file = path.join(archive, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, makePng(seed));
+}
+
+function catalogPaths(store: IndexStore, status: 'ok' | 'error' | 'removed'): string[] {
+  const ids = Array.from({ length: store.countImages() + 10 }, (_, i) => i + 1);
+  return store
+    .getImages(ids)
+    .filter((r) => r.status === status)
+    .map((r) => r.path)
+    .sort();
+}
+
+beforeEach(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'rsclip-indexer-'));
+  archive = path.join(work, 'archive');
+  indexDir = path.join(work, 'index');
+  mkdirSync(archive);
+});
+
+afterEach(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('indexArchive', () => {
+  it('indexes every image and skips other files', async () => {
+    for (let i = 0; i < 7; i++) writePng(`scene_${i}.png`, i);
+    writePng('sub/deeper/x.png', 100);
+    writeFileSync(path.join(archive, 'notes.txt'), 'not an image');
+    const encoder = new FakeEncoder();
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: 3 });
+    expect(summary).toMatchObject({ scanned: 8, added: 8, updated: 0, removed: 0, reused: 0, embedded: 8, errors: 0, unchanged: 0, interrupted: false });
+    expect(encoder.runCount.image).toBe(3);
+    const store = openIndex(indexDir, { readonly: true });
+    expect(store.countImages('ok')).toBe(8);
+    expect(store.stats().hnsw.size).toBe(8);
+    const hit = store.findImageByPath(path.join(archive, 'sub/deeper/x.png'))!;
+    expect(hit.path).toBe('sub/deeper/x.png');
+    expect(store.searchBestFirst(store.getVector(hit.id)!, 1)[0]!.id).toBe(hit.id);
+    await store.close();
+  });
+
+  it('re-indexes an unchanged archive with zero model calls', async () => {
+    for (let i = 0; i < 5; i++) writePng(`a${i}.png`, i);
+    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const encoder = new FakeEncoder();
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+    expect(summary).toMatchObject({ scanned: 5, added: 0, updated: 0, removed: 0, reused: 0, embedded: 0, errors: 0, unchanged: 5 });
+    expect(encoder.runCount.image).toBe(0);
+  });
+
+  it('applies adds, modifications, deletions, renames and duplicates exactly', async () => {
+    writePng('keep.png', 1);
+    writePng('modify.png', 2);
+    writePng('delete.png', 3);
+    writePng('rename-me.png', 4);
+    writePng('original.png', 5);
+    writePng('touched.png', 6);
+    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    let store = openIndex(indexDir, { readonly: true });
+    const renamedVector = store.getVector(store.findImageByPath(path.join(archive, 'rename-me.png'))!.id)!;
+    await store.close();
+
+    writePng('new.png', 7);
+    writePng('modify.png', 22);
+    utimesSync(path.join(archive, 'modify.png'), new Date(), new Date(Date.now() + 5000));
+    unlinkSync(path.join(archive, 'delete.png'));
+    renameSync(path.join(archive, 'rename-me.png'), path.join(archive, 'now-here.png'));
+    copyFileSync(path.join(archive, 'original.png'), path.join(archive, 'copy-of-original.png'));
+    utimesSync(path.join(archive, 'touched.png'), new Date(), new Date(Date.now() + 10_000));
+
+    const encoder = new FakeEncoder();
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+    // unchanged: keep.png, original.png, and touched.png (new mtime, same content)
+    expect(summary).toMatchObject({ scanned: 7, added: 3, updated: 1, removed: 2, reused: 2, embedded: 2, errors: 0, unchanged: 3 });
+    expect(encoder.embeddedImages).toBe(2); // new.png and modify.png only
+
+    store = openIndex(indexDir, { readonly: true });
+    expect(catalogPaths(store, 'ok')).toEqual(['copy-of-original.png', 'keep.png', 'modify.png', 'new.png', 'now-here.png', 'original.png', 'touched.png']);
+    expect(catalogPaths(store, 'removed')).toEqual(['delete.png', 'rename-me.png']);
+    expect(store.stats().hnsw.size).toBe(7);
+    const moved = store.findImageByPath(path.join(archive, 'now-here.png'))!;
+    expect(Array.from(store.getVector(moved.id)!)).toEqual(Array.from(renamedVector));
+    // removed files are gone from search
+    const removed = store.findImageByPath(path.join(archive, 'delete.png'))!;
+    const ids = store.searchBestFirst(renamedVector, 10).map((r) => r.id);
+    expect(ids).not.toContain(removed.id);
+    expect(ids).toHaveLength(7);
+    await store.close();
+  });
+
+  it('embeds identical new files once within one run', async () => {
+    writePng('a.png', 9);
+    copyFileSync(path.join(archive, 'a.png'), path.join(archive, 'b.png'));
+    copyFileSync(path.join(archive, 'a.png'), path.join(archive, 'c.png'));
+    const encoder = new FakeEncoder();
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: 1, decoders: 3 });
+    expect(summary).toMatchObject({ added: 3, reused: 2, embedded: 1 });
+    expect(encoder.embeddedImages).toBe(1);
+  });
+
+  it('records bad files as errors, indexes the good ones, and retries a bad file only when it changes', async () => {
+    for (let i = 0; i < 4; i++) writePng(`good/g${i}.png`, i);
+    writeFileSync(path.join(archive, 'good/png-named.jpg'), makePng(77)); // readable: the decoder sniffs content
+    const { bad } = writeBadFiles(archive);
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(summary).toMatchObject({ added: 5, errors: Object.keys(bad).length });
+    const store = openIndex(indexDir, { readonly: true });
+    expect(catalogPaths(store, 'error')).toEqual(Object.keys(bad).sort());
+    for (const rel of Object.keys(bad)) {
+      expect(store.findImageByPath(path.join(archive, rel))!.error, rel).toMatch(/\w/);
+    }
+    expect(store.findImageByPath(path.join(archive, 'bad/empty.png'))!.error).toMatch(/empty/);
+    expect(store.stats().hnsw.size).toBe(5);
+    await store.close();
+
+    const again = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(again).toMatchObject({ errors: 0, unchanged: 5 + Object.keys(bad).length });
+    writeFileSync(path.join(archive, 'bad/truncated.png'), makePng(55));
+    const fixed = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(fixed).toMatchObject({ errors: 0, updated: 1, embedded: 1 });
+  });
+
+  it('survives symlink loops and keeps files of a folder it cannot read', async () => {
+    writePng('a/one.png', 1);
+    writePng('b/two.png', 2);
+    symlinkSync(archive, path.join(archive, 'a/loop'));
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(summary).toMatchObject({ scanned: 2, added: 2 });
+    rmSync(path.join(archive, 'a/loop'));
+    // a folder replaced by something unreadable: a dangling symlink to a folder
+    rmSync(path.join(archive, 'b'), { recursive: true });
+    symlinkSync(path.join(work, 'missing'), path.join(archive, 'b'));
+    const second = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    // a dangling link is not a folder that failed to read: b/two.png is gone
+    expect(second).toMatchObject({ scanned: 1, removed: 1 });
+  });
+
+  it('honours include and exclude globs', async () => {
+    writePng('x/keep.png', 1);
+    writePng('x/skip.png', 2);
+    writePng('y/other.png', 3);
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder(), include: ['x/**'], exclude: ['skip.png'] });
+    expect(summary).toMatchObject({ scanned: 1, added: 1 });
+  });
+
+  it('refuses to update an index with another model', async () => {
+    writePng('a.png', 1);
+    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const other = new FakeEncoder({ fingerprint: '0'.repeat(64) });
+    await expect(indexArchive({ roots: [archive], index: indexDir, model: other })).rejects.toMatchObject({
+      code: 'INDEX_INCOMPATIBLE',
+      message: expect.stringMatching(/built with model fake-clip \(ffffffffffff\); you asked for fake-clip \(000000000000\)/),
+    });
+  });
+
+  it('stops cleanly when aborted, keeping committed batches, and resumes without re-embedding them', async () => {
+    for (let i = 0; i < 20; i++) writePng(`s${String(i).padStart(2, '0')}.png`, i);
+    const controller = new AbortController();
+    const encoder = new FakeEncoder();
+    const summary = await indexArchive({
+      roots: [archive],
+      index: indexDir,
+      model: encoder,
+      batchSize: 4,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'index' && p.done >= 8) controller.abort();
+      },
+    });
+    expect(summary.interrupted).toBe(true);
+    expect(summary.added).toBeGreaterThanOrEqual(8);
+    expect(summary.added).toBeLessThan(20);
+    const resumed = new FakeEncoder();
+    const rest = await indexArchive({ roots: [archive], index: indexDir, model: resumed, batchSize: 4 });
+    expect(rest.added).toBe(20 - summary.added);
+    expect(resumed.embeddedImages).toBe(20 - summary.added);
+    const store = openIndex(indexDir, { readonly: true });
+    expect(store.countImages('ok')).toBe(20);
+    expect(store.stats().hnsw.size).toBe(20);
+    await store.close();
+  });
+
+  it('imports user fields from a sidecar and filters on them', async () => {
+    writePng('airport_1.png', 1);
+    writePng('beach_2.png', 2);
+    writeFileSync(path.join(work, 'labels.tsv'), 'filename\tlabel\tcloud\nairport_1.png\tairport\t0.1\nbeach_2.png\tbeach\t0.7\nmissing.png\tx\t1\n');
+    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder(), fields: path.join(work, 'labels.tsv') });
+    expect(summary.fields).toEqual({ records: 3, fields: ['cloud', 'label'], unmatched: 1 });
+    const store = openIndex(indexDir, { readonly: true });
+    const beach = store.filterIds({ fields: { label: 'beach' } });
+    expect(store.getImages(beach).map((r) => r.path)).toEqual(['beach_2.png']);
+    expect(store.filterIds({ fields: { cloud: { max: 0.5 } } })).toHaveLength(1);
+    expect(store.getFields(beach).get(beach[0]!)).toEqual({ label: 'beach', cloud: 0.7 });
+    await store.close();
+  });
+});
