@@ -42,7 +42,7 @@ export class TopK {
   private shrink(): void {
     this.items.sort(compareBestFirst);
     this.items.length = Math.min(this.items.length, this.k);
-    this.worst = this.items.length >= this.k ? this.items[this.k - 1]!.score : -Infinity;
+    this.worst = this.k > 0 && this.items.length >= this.k ? this.items[this.k - 1]!.score : -Infinity;
   }
 
   bestFirst(): ScoredId[] {
