@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { RsclipError } from './errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
+import { registerIndexCommands } from './cli/index-cmd.js';
 import { registerModelCommands } from './cli/model.js';
 import { registerEmbedCommand } from './cli/embed.js';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   const model = program.command('model').description('inspect, fetch, export and quantise CLIP models');
   registerModelCommands(model);
   registerEmbedCommand(program);
+  registerIndexCommands(program);
   // more registrations go here, one line per command file
   return program;
 }
