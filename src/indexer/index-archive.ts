@@ -177,8 +177,9 @@ class ArchiveIndexer {
   private async process(work: WorkItem[]): Promise<void> {
     const queue = new BoundedQueue<Prepared>(this.batchSize * 2);
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < work.length && !this.aborted) {
+      while (next < work.length && !this.aborted && !failed) {
         const item = work[next++]!;
         await queue.put(await this.prepare(item));
       }
@@ -188,17 +189,25 @@ class ArchiveIndexer {
     let batch: Extract<Prepared, { kind: 'embed' }>[] = [];
     let changes: Prepared[] = [];
     let waiting: Extract<Prepared, { kind: 'duplicate' }>[] = [];
-    for (;;) {
-      const item = await queue.take();
-      if (item === undefined || this.aborted) break;
-      if (item.kind === 'embed') batch.push(item);
-      else if (item.kind === 'duplicate') waiting.push(item);
-      else changes.push(item);
-      if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) {
-        waiting = await this.flush(batch, changes, waiting);
-        batch = [];
-        changes = [];
+    try {
+      for (;;) {
+        const item = await queue.take();
+        if (item === undefined || this.aborted) break;
+        if (item.kind === 'embed') batch.push(item);
+        else if (item.kind === 'duplicate') waiting.push(item);
+        else changes.push(item);
+        if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) {
+          waiting = await this.flush(batch, changes, waiting);
+          batch = [];
+          changes = [];
+        }
       }
+    } catch (error) {
+      // stop the decoders before the store closes under them
+      failed = true;
+      queue.close();
+      await workers.catch(() => undefined);
+      throw error;
     }
     if (this.aborted) {
       queue.close();

@@ -1,0 +1,133 @@
+/**
+ * Indexer throughput against the raw encoder, HNSW insert rate, and per-image costs
+ * extrapolated to 1M images.
+ * Usage: npx tsx bench/indexer.ts --model DIR [--images DIR (default ../shared/datasets/rsicd-test/images)]
+ *        [--batch 32] [--threads N] [--decoders 4] [--limit N] [--hnsw-n 20000] [--hnsw-dim 512]
+ * Prints JSON.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { indexArchive } from '../src/indexer/index.js';
+import { openClip } from '../src/model/index.js';
+import { DEFAULT_HNSW_PARAMS, HnswIndex, openIndex } from '../src/store/index.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    images: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/datasets/rsicd-test/images') },
+    batch: { type: 'string', default: '32' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    decoders: { type: 'string', default: '4' },
+    limit: { type: 'string', default: '0' },
+    'hnsw-n': { type: 'string', default: '20000' },
+    'hnsw-dim': { type: 'string', default: '512' },
+  },
+});
+if (!values.model) throw new Error('usage: npx tsx bench/indexer.ts --model DIR [--images DIR] [--batch N] [--threads N]');
+const batch = Number(values.batch);
+const threads = Number(values.threads);
+const decoders = Number(values.decoders);
+const limit = Number(values.limit);
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-'));
+// the archive: links to the source images (optionally the first `limit`)
+const archive = path.join(work, 'archive');
+mkdirSync(archive);
+const names = readdirSync(values.images).filter((n) => /\.(jpe?g|png|tiff?|webp)$/i.test(n)).sort();
+const chosen = limit > 0 ? names.slice(0, limit) : names;
+for (const name of chosen) symlinkSync(path.join(values.images, name), path.join(archive, name));
+const files = chosen.map((n) => path.join(archive, n));
+
+const encoder = await openClip(values.model, { threads });
+
+// 1. raw encoder: model only (pixels ready), and decode + model without overlap, same batch and threads
+const pixels = await Promise.all(files.map(async (f) => (await encoder.preprocess(f)).pixels));
+await encoder.embedPixels(pixels.slice(0, batch)); // warm-up
+let t0 = performance.now();
+for (let i = 0; i < pixels.length; i += batch) await encoder.embedPixels(pixels.slice(i, i + batch));
+const modelOnlySeconds = (performance.now() - t0) / 1000;
+t0 = performance.now();
+for (let i = 0; i < files.length; i += batch) await encoder.embedImages(files.slice(i, i + batch));
+const sequentialSeconds = (performance.now() - t0) / 1000;
+
+// 2. end to end: a fresh index of the same images
+const indexDir = path.join(work, 'index');
+const rssBefore = process.memoryUsage().rss;
+const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: batch, decoders });
+const store = openIndex(indexDir, { readonly: true });
+const stats = store.stats();
+const rssAfterOpen = process.memoryUsage().rss;
+await store.close();
+await encoder.close();
+
+// 3. HNSW inserts at the default build parameters, synthetic unit vectors
+const hnswN = Number(values['hnsw-n']);
+const hnswDim = Number(values['hnsw-dim']);
+const hnsw = HnswIndex.create(hnswDim, DEFAULT_HNSW_PARAMS, hnswN);
+const vectors = Array.from({ length: hnswN }, () => {
+  const v = Float32Array.from({ length: hnswDim }, () => Math.random() - 0.5);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+});
+const heapBefore = process.memoryUsage().rss;
+t0 = performance.now();
+vectors.forEach((v, i) => hnsw.add(i, v));
+const insertSeconds = (performance.now() - t0) / 1000;
+const hnswRssPerItem = (process.memoryUsage().rss - heapBefore) / hnswN;
+const hnswFile = path.join(work, 'synthetic.hnsw');
+await hnsw.save(hnswFile);
+const { size: hnswFileBytes } = await import('node:fs/promises').then((fs) => fs.stat(hnswFile));
+t0 = performance.now();
+for (let i = 0; i < 200; i++) hnsw.searchBestFirst(vectors[i]!, 10, { ef: 64 });
+const searchMs = (performance.now() - t0) / 200;
+
+const n = summary.embedded;
+const modelOnly = n / modelOnlySeconds;
+const catalogPerImage = stats.bytesOnDisk.catalog / n;
+const hnswPerImageSmall = stats.bytesOnDisk.hnsw / n;
+const hnswPerItem512 = hnswFileBytes / hnswN;
+// SQLite holds the vector (4 x dim) plus the row; scale the measured row overhead to dim 512
+const catalogPerImage512 = catalogPerImage + 4 * (hnswDim - store.meta.embeddingDim);
+const million = 1_000_000;
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      model: store.meta.modelId,
+      embeddingDim: store.meta.embeddingDim,
+      images: n,
+      batch,
+      threads,
+      decoders,
+      rawEncoder: {
+        modelOnlyImagesPerSecond: modelOnly,
+        decodeThenModelImagesPerSecond: files.length / sequentialSeconds,
+      },
+      indexing: {
+        endToEndImagesPerSecond: summary.imagesPerSecond,
+        seconds: summary.seconds,
+        shareOfModelOnlyRate: summary.imagesPerSecond / modelOnly,
+        shareOfDecodeThenModelRate: summary.imagesPerSecond / (files.length / sequentialSeconds),
+      },
+      hnsw: { n: hnswN, dim: hnswDim, ...DEFAULT_HNSW_PARAMS, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512, rssBytesPerItem: hnswRssPerItem },
+      perImage: {
+        catalogBytes: catalogPerImage,
+        hnswFileBytes: hnswPerImageSmall,
+        rssGrowthBytesIndexingAndOpen: (rssAfterOpen - rssBefore) / n,
+      },
+      oneMillionImagesAtDim512: {
+        catalogGB: (catalogPerImage512 * million) / 1e9,
+        hnswFileGB: (hnswPerItem512 * million) / 1e9,
+        hnswRamGB: (Math.max(hnswRssPerItem, hnswPerItem512) * million) / 1e9,
+        hnswBuildHoursAlone: million / (hnswN / insertSeconds) / 3600,
+        indexingHoursAtThisEncoderRate: million / summary.imagesPerSecond / 3600,
+      },
+    },
+    null,
+    2,
+  )}\n`,
+);
+rmSync(work, { recursive: true, force: true });
