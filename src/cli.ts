@@ -9,6 +9,7 @@ import { version } from './version.js';
 // command registrations: one import per command file
 import { registerIndexCommands } from './cli/index-cmd.js';
 import { registerModelCommands } from './cli/model.js';
+import { registerModelFetchCommand } from './cli/model-fetch.js';
 import { registerEmbedCommand } from './cli/embed.js';
 
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   const model = program.command('model').description('inspect, fetch, export and quantise CLIP models');
   registerModelCommands(model);
+  registerModelFetchCommand(model);
   registerEmbedCommand(program);
   registerIndexCommands(program);
   // more registrations go here, one line per command file

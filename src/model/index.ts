@@ -9,3 +9,4 @@ export { defaultThreadCount } from './onnx.js';
 export { loadTokenizer, type ClipTokenizer, type TokenizedBatch } from './tokenizer.js';
 export { preprocessImage, createThumbnail, readImageInfo } from './image.js';
 // model import exports go here (checkpoint readers, exporter, hub)
+export { fetchModel, defaultCacheDir, DEFAULT_REPO_ID, type FetchModelOptions, type FetchModelResult, type FetchProgressEvent, type FetchVariant } from './hub/index.js';

@@ -1,0 +1,97 @@
+/** `rsclip model fetch [REPO_ID]`: download (and if needed export) a Hub CLIP model into the cache. */
+import { InvalidArgumentError, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { DEFAULT_REPO_ID, fetchModel, type FetchProgressEvent, type FetchVariant } from '../model/index.js';
+import { printJson } from './options.js';
+
+const PLAIN_REPORT_INTERVAL_MS = 2000;
+
+function fetchVariant(value: string): FetchVariant {
+  if (value !== 'fp32' && value !== 'int8') throw new InvalidArgumentError(`expected fp32 or int8, got "${value}"`);
+  return value;
+}
+
+const mib = (bytes: number): string => (bytes / (1 << 20)).toFixed(1);
+
+/** A progress bar on a TTY, a line every few seconds (and per file) when piped; both on stderr. */
+function progressReporter(): { onProgress: (e: FetchProgressEvent) => void; stop: () => void } {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: '{file} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB {rate} MiB/s ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      onProgress(e) {
+        if (e.phase === 'download') {
+          const payload = { file: e.file, doneMiB: mib(e.bytesDone), totalMiB: mib(e.bytesTotal), rate: mib(e.bytesPerSecond) };
+          if (!started) bar.start(e.bytesTotal, e.bytesDone, payload);
+          else bar.update(e.bytesDone, payload);
+          started = true;
+        } else if (e.phase === 'export') {
+          if (started) bar.stop();
+          started = false;
+          process.stderr.write(`exporting ONNX (${e.variant})...\n`);
+        }
+      },
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
+    };
+  }
+  let lastLine = 0;
+  let lastFile = '';
+  return {
+    onProgress(e) {
+      if (e.phase === 'resolve') process.stderr.write(`resolving ${e.repoId}@${e.revision}\n`);
+      else if (e.phase === 'export') process.stderr.write(`exporting ONNX (${e.variant})\n`);
+      else if (e.phase === 'download' && (e.file !== lastFile || Date.now() - lastLine >= PLAIN_REPORT_INTERVAL_MS)) {
+        lastFile = e.file;
+        lastLine = Date.now();
+        process.stderr.write(
+          `downloading ${e.file} (${e.filesDone + 1}/${e.filesTotal}): ${mib(e.bytesDone)}/${mib(e.bytesTotal)} MiB, ${mib(e.bytesPerSecond)} MiB/s\n`,
+        );
+      }
+    },
+    stop: () => undefined,
+  };
+}
+
+export function registerModelFetchCommand(model: Command): void {
+  model
+    .command('fetch')
+    .description('download a CLIP model from the Hugging Face Hub into the local cache (exporting it to ONNX when the repository has none)')
+    .argument('[repo-id]', 'Hub repository id', DEFAULT_REPO_ID)
+    .option('--revision <revision>', 'branch, tag or commit', 'main')
+    .option('--out <dir>', 'also place the model directory here')
+    .option('--variant <variant>', 'fp32, or int8 to also get the quantised ONNX files', fetchVariant, 'fp32')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN (gated/private repositories), RSCLIP_CACHE_DIR (cache location).')
+    .action(async (repoId: string, opts: { revision: string; out?: string; variant: FetchVariant; json?: boolean }) => {
+      const reporter = progressReporter();
+      const controller = new AbortController();
+      const onSigint = (): void => controller.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const result = await fetchModel({
+          repoId,
+          revision: opts.revision,
+          variant: opts.variant,
+          signal: controller.signal,
+          onProgress: reporter.onProgress,
+          ...(opts.out ? { outDir: opts.out } : {}),
+        });
+        reporter.stop();
+        if (opts.json) printJson(result);
+        else {
+          const how = result.fromCache ? 'from cache' : `${mib(result.downloadedBytes)} MiB downloaded${result.exported ? ', exported to ONNX' : ''}`;
+          process.stderr.write(`${repoId}@${result.commit.slice(0, 12)} ready (${how})\n`);
+          process.stdout.write(`${result.modelDir}\n`);
+        }
+      } finally {
+        reporter.stop();
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

@@ -1,0 +1,60 @@
+/**
+ * The model cache on disk:
+ *   <cache>/models/<owner>--<name>/refs/<revision>      commit sha the revision pointed at
+ *   <cache>/models/<owner>--<name>/<commit-sha>/         a complete model directory (ONNX layout)
+ *   <cache>/models/<owner>--<name>/downloads/<commit-sha>/  repository files being downloaded
+ *                                                         (`*.incomplete` until verified)
+ * A `<commit-sha>` directory only ever appears by rename once it is complete, so its
+ * existence means "ready"; the ref is written after it.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/** `$RSCLIP_CACHE_DIR`, else `$XDG_CACHE_HOME/rsclip`, else `~/.cache/rsclip`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.RSCLIP_CACHE_DIR) return path.resolve(env.RSCLIP_CACHE_DIR);
+  if (env.XDG_CACHE_HOME) return path.join(path.resolve(env.XDG_CACHE_HOME), 'rsclip');
+  return path.join(homedir(), '.cache', 'rsclip');
+}
+
+export const isCommitSha = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
+
+export class ModelCache {
+  readonly repoDir: string;
+
+  constructor(cacheDir: string, repoId: string) {
+    this.repoDir = path.join(cacheDir, 'models', repoId.split('/').join('--'));
+  }
+
+  modelDir(commit: string): string {
+    return path.join(this.repoDir, commit);
+  }
+
+  downloadDir(commit: string): string {
+    return path.join(this.repoDir, 'downloads', commit);
+  }
+
+  private refFile(revision: string): string {
+    return path.join(this.repoDir, 'refs', encodeURIComponent(revision));
+  }
+
+  /** The commit a revision resolved to last time, if it was cached. */
+  async readRef(revision: string): Promise<string | undefined> {
+    if (isCommitSha(revision)) return revision;
+    const file = this.refFile(revision);
+    if (!existsSync(file)) return undefined;
+    const commit = (await readFile(file, 'utf8')).trim();
+    return isCommitSha(commit) ? commit : undefined;
+  }
+
+  async writeRef(revision: string, commit: string): Promise<void> {
+    if (isCommitSha(revision)) return;
+    const file = this.refFile(revision);
+    await mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, `${commit}\n`);
+    await rename(temp, file);
+  }
+}

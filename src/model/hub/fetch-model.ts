@@ -1,0 +1,182 @@
+/**
+ * `rsclip model fetch`: makes a Hugging Face CLIP repository available as a local model
+ * directory (ONNX layout), through the cache described in cache.ts. A cached revision is
+ * answered without any network request; otherwise the repository is listed, the files a
+ * model directory needs are downloaded (resumable, verified) and, when the repository has
+ * no ONNX files, its PyTorch weights are exported to ONNX.
+ */
+import { existsSync } from 'node:fs';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { RsclipError } from '../../errors.js';
+import { onnxPath, openModelDirectory } from '../model-dir.js';
+import { defaultCacheDir, ModelCache } from './cache.js';
+import { downloadVerified } from './download.js';
+import { DEFAULT_ENDPOINT, HubClient } from './hub-client.js';
+import { planDownload, type FetchVariant } from './select-files.js';
+
+export const DEFAULT_REPO_ID = 'flax-community/clip-rsicd-v2';
+
+export type FetchProgressEvent =
+  | { phase: 'resolve'; repoId: string; revision: string }
+  | {
+      phase: 'download';
+      file: string;
+      filesDone: number;
+      filesTotal: number;
+      /** Bytes present locally for the files of this fetch, resumed ones included. */
+      bytesDone: number;
+      bytesTotal: number;
+      /** Bytes received over the network per second since the downloads started. */
+      bytesPerSecond: number;
+    }
+  | { phase: 'export'; variant: FetchVariant }
+  | { phase: 'done'; modelDir: string; fromCache: boolean };
+
+export interface FetchModelOptions {
+  /** Default `flax-community/clip-rsicd-v2`. */
+  repoId?: string;
+  /** Branch, tag or commit; default `main`. */
+  revision?: string;
+  /** Also place the model directory here (a copy of the cached one). */
+  outDir?: string;
+  /** Default: see `defaultCacheDir()`. */
+  cacheDir?: string;
+  /** Default `$HF_ENDPOINT`, else https://huggingface.co. */
+  endpoint?: string;
+  /** Default `$HF_TOKEN`. */
+  token?: string;
+  /** `int8` also fetches (or exports) the `*_quantized.onnx` files. Default fp32. */
+  variant?: FetchVariant;
+  onProgress?: (event: FetchProgressEvent) => void;
+  signal?: AbortSignal;
+  /** Resumed attempts per file after a dropped connection (default 3). */
+  retries?: number;
+}
+
+export interface FetchModelResult {
+  /** The model directory to use: `outDir` when given, else the cache entry. */
+  modelDir: string;
+  /** The cached model directory, `<cache>/models/<owner>--<name>/<commit>`. */
+  cachedDir: string;
+  commit: string;
+  fromCache: boolean;
+  /** Bytes received over the network by this call. */
+  downloadedBytes: number;
+  /** Whether ONNX files were exported from PyTorch weights by this call. */
+  exported: boolean;
+}
+
+function hasVariantFiles(dir: string, variant: FetchVariant): boolean {
+  const variants: FetchVariant[] = variant === 'int8' ? ['fp32', 'int8'] : ['fp32'];
+  return variants.every((v) => existsSync(onnxPath(dir, 'vision', v)) && existsSync(onnxPath(dir, 'text', v)));
+}
+
+/** Moves a finished directory into place, replacing an older one for the same commit. */
+async function installDirectory(from: string, to: string): Promise<void> {
+  if (existsSync(to)) {
+    const old = `${to}.old-${process.pid}`;
+    await rename(to, old);
+    await rename(from, to);
+    await rm(old, { recursive: true, force: true });
+  } else {
+    await mkdir(path.dirname(to), { recursive: true });
+    await rename(from, to);
+  }
+}
+
+async function finish(cachedDir: string, commit: string, options: FetchModelOptions, rest: Omit<FetchModelResult, 'modelDir' | 'cachedDir' | 'commit'>): Promise<FetchModelResult> {
+  let modelDir = cachedDir;
+  if (options.outDir) {
+    modelDir = path.resolve(options.outDir);
+    await mkdir(modelDir, { recursive: true });
+    await cp(cachedDir, modelDir, { recursive: true, force: true });
+  }
+  options.onProgress?.({ phase: 'done', modelDir, fromCache: rest.fromCache });
+  return { modelDir, cachedDir, commit, ...rest };
+}
+
+export async function fetchModel(options: FetchModelOptions = {}): Promise<FetchModelResult> {
+  const repoId = options.repoId ?? DEFAULT_REPO_ID;
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repoId) || repoId.split('/').some((part) => part === '..' || part === '.')) {
+    throw new RsclipError('BAD_INPUT', `Expected a Hub repository id like owner/name but received ${JSON.stringify(repoId)}`);
+  }
+  const revision = options.revision ?? 'main';
+  const variant = options.variant ?? 'fp32';
+  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const token = options.token ?? process.env.HF_TOKEN;
+  const cache = new ModelCache(options.cacheDir ?? defaultCacheDir(), repoId);
+
+  const cachedCommit = await cache.readRef(revision);
+  if (cachedCommit && hasVariantFiles(cache.modelDir(cachedCommit), variant)) {
+    return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
+  }
+
+  options.onProgress?.({ phase: 'resolve', repoId, revision });
+  const client = new HubClient({ endpoint, repoId, ...(token ? { token } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const { commit, files } = await client.listRepository(revision);
+  const cachedDir = cache.modelDir(commit);
+  if (hasVariantFiles(cachedDir, variant)) {
+    await cache.writeRef(revision, commit);
+    return finish(cachedDir, commit, options, { fromCache: true, downloadedBytes: 0, exported: false });
+  }
+
+  const plan = planDownload(repoId, files, variant);
+  const staging = cache.downloadDir(commit);
+  const bytesTotal = plan.files.reduce((sum, f) => sum + Math.max(0, f.size), 0);
+  const started = Date.now();
+  let bytesDone = 0;
+  let downloadedBytes = 0;
+  for (const [index, file] of plan.files.entries()) {
+    const report = (): void =>
+      options.onProgress?.({
+        phase: 'download',
+        file: file.path,
+        filesDone: index,
+        filesTotal: plan.files.length,
+        bytesDone,
+        bytesTotal,
+        bytesPerSecond: downloadedBytes / Math.max(0.001, (Date.now() - started) / 1000),
+      });
+    const dest = path.join(staging, ...file.path.split('/'));
+    if (existsSync(dest)) bytesDone += Math.max(0, file.size);
+    report();
+    await downloadVerified({
+      client,
+      repoId,
+      commit,
+      file,
+      dest,
+      retries: options.retries ?? 3,
+      onBytes: (bytes, resumed) => {
+        bytesDone += bytes;
+        if (!resumed) downloadedBytes += bytes;
+        report();
+      },
+    });
+  }
+
+  let exported = false;
+  let ready = staging;
+  if (plan.kind === 'checkpoint') {
+    options.onProgress?.({ phase: 'export', variant });
+    ready = `${cachedDir}.export-${process.pid}`;
+    await rm(ready, { recursive: true, force: true });
+    // loaded on demand: the exporter (protobuf) is only needed for repositories without ONNX files
+    const { exportCheckpointDirectory } = await import('../export/index.js');
+    await exportCheckpointDirectory(staging, ready, variant === 'int8' ? { quantize: 'int8' } : {});
+    exported = true;
+  }
+  try {
+    openModelDirectory(ready, { variant });
+  } catch (cause) {
+    throw new RsclipError('MODEL_INVALID', `${repoId}@${commit} did not give a usable model directory: ${(cause as Error).message}`, {
+      cause,
+      hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
+    });
+  }
+  await installDirectory(ready, cachedDir);
+  if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
+  await cache.writeRef(revision, commit);
+  return finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });
+}

@@ -1,0 +1,76 @@
+/**
+ * Decides what to download from a repository listing: ready ONNX files in the
+ * transformers.js layout when the repository has them, else the weights to export
+ * (safetensors before .bin, sharded sets complete), plus config, preprocessor and
+ * tokenizer files either way.
+ */
+import { RsclipError } from '../../errors.js';
+import type { HubFile } from './hub-client.js';
+
+export type FetchVariant = 'fp32' | 'int8';
+
+export interface DownloadPlan {
+  /** `onnx`: the downloaded files are the model directory; `checkpoint`: they must be exported. */
+  kind: 'onnx' | 'checkpoint';
+  files: HubFile[];
+}
+
+const ONNX_FP32 = ['onnx/vision_model.onnx', 'onnx/text_model.onnx'];
+const ONNX_INT8 = ['onnx/vision_model_quantized.onnx', 'onnx/text_model_quantized.onnx'];
+const OPTIONAL_TOKENIZER_FILES = ['tokenizer_config.json', 'special_tokens_map.json'];
+const SHARD = {
+  safetensors: /^model-\d+-of-\d+\.safetensors$/,
+  bin: /^pytorch_model-\d+-of-\d+\.bin$/,
+};
+
+export function planDownload(repoId: string, files: HubFile[], variant: FetchVariant): DownloadPlan {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const has = (p: string): boolean => byPath.has(p);
+  const pick = (paths: string[]): HubFile[] => paths.map((p) => byPath.get(p)!);
+  const listing = (): string => files.map((f) => f.path).slice(0, 20).join(', ') || 'no files';
+
+  for (const required of ['config.json', 'preprocessor_config.json']) {
+    if (!has(required)) {
+      throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has no ${required}, so it is not a CLIP model repository (found: ${listing()})`, {
+        hint: 'pick a CLIPModel repository such as flax-community/clip-rsicd-v2 or Xenova/clip-vit-base-patch32',
+      });
+    }
+  }
+  let tokenizer: string[];
+  if (has('tokenizer.json')) tokenizer = ['tokenizer.json'];
+  else if (has('vocab.json') && has('merges.txt')) tokenizer = ['vocab.json', 'merges.txt'];
+  else {
+    throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has neither tokenizer.json nor vocab.json + merges.txt (found: ${listing()})`, {
+      hint: 'pick a CLIP repository that ships its tokenizer',
+    });
+  }
+  const metadata = ['config.json', 'preprocessor_config.json', ...tokenizer, ...OPTIONAL_TOKENIZER_FILES.filter(has)];
+
+  if (ONNX_FP32.every(has)) {
+    const onnx = variant === 'int8' ? [...ONNX_FP32, ...ONNX_INT8] : ONNX_FP32;
+    const missing = onnx.filter((p) => !has(p));
+    if (missing.length > 0) {
+      throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has no ${missing.join(' / ')} for --variant ${variant}`, {
+        hint: 'fetch with --variant fp32',
+      });
+    }
+    // ONNX files above 2 GB keep their weights in a side file next to them.
+    const external = files.filter((f) => onnx.some((o) => f.path === `${o}_data` || f.path === `${o}.data`)).map((f) => f.path);
+    return { kind: 'onnx', files: pick([...metadata, ...onnx, ...external]) };
+  }
+
+  const shardsOf = (pattern: RegExp): string[] => files.map((f) => f.path).filter((p) => pattern.test(p)).sort();
+  let weights: string[] | undefined;
+  if (has('model.safetensors')) weights = ['model.safetensors'];
+  else if (has('model.safetensors.index.json') && shardsOf(SHARD.safetensors).length > 0) weights = ['model.safetensors.index.json', ...shardsOf(SHARD.safetensors)];
+  else if (has('pytorch_model.bin')) weights = ['pytorch_model.bin'];
+  else if (has('pytorch_model.bin.index.json') && shardsOf(SHARD.bin).length > 0) weights = ['pytorch_model.bin.index.json', ...shardsOf(SHARD.bin)];
+  if (!weights) {
+    throw new RsclipError(
+      'MODEL_FETCH_FAILED',
+      `${repoId} has neither ONNX files (${ONNX_FP32.join(' + ')}) nor PyTorch weights (model.safetensors, pytorch_model.bin or their sharded index); found: ${listing()}`,
+      { hint: 'only the Flax weights (flax_model.msgpack) are not supported; pick a repository with PyTorch or ONNX weights' },
+    );
+  }
+  return { kind: 'checkpoint', files: pick([...metadata, ...weights]) };
+}
