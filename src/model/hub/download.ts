@@ -24,8 +24,8 @@ export interface DownloadTarget {
   dest: string;
   /** Extra attempts after a transfer breaks off mid-file; each resumes with a Range request. */
   retries: number;
-  /** Called with the number of new bytes written (resumed bytes are reported once, at the start). */
-  onBytes: (bytes: number, resumed: boolean) => void;
+  /** Called as bytes arrive: how many bytes of the file are on disk now, and how many just came over the network. */
+  onProgress: (fileBytesPresent: number, networkBytes: number) => void;
 }
 
 /** Thrown internally when the body stream broke off; the caller may retry with a Range request. */
@@ -43,7 +43,7 @@ async function digest(file: string, kind: 'sha256' | 'git-sha1', size: number): 
 type AttemptResult = { kind: 'done'; size: number; linkedSha256?: string } | { kind: 'restart' };
 
 /** One HTTP attempt: appends to `part` from `have` bytes and reports how many bytes `part` holds. */
-async function attempt(target: DownloadTarget, part: string, have: number, countNew: (n: number) => void): Promise<AttemptResult> {
+async function attempt(target: DownloadTarget, part: string, have: number): Promise<AttemptResult> {
   const { client, repoId, commit, file } = target;
   const response = await client.request(client.resolveUrl(commit, file.path), have > 0 ? { range: `bytes=${have}-` } : {});
   const restart = async (): Promise<AttemptResult> => {
@@ -65,12 +65,13 @@ async function attempt(target: DownloadTarget, part: string, have: number, count
     start = range ? Number(range[1]) : -1;
     if (start !== have) return restart();
   }
-  if (start > 0) target.onBytes(start, true);
+  let present = start;
+  target.onProgress(present, 0);
   const sink = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
   const counter = async function* (source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
-      countNew(chunk.length);
-      target.onBytes(chunk.length, false);
+      present += chunk.length;
+      target.onProgress(present, chunk.length);
       yield chunk;
     }
   };
@@ -85,10 +86,10 @@ async function attempt(target: DownloadTarget, part: string, have: number, count
   return { kind: 'done', size: await sizeOf(part), ...(linkedSha256 ? { linkedSha256 } : {}) };
 }
 
-/** Downloads `target.file` to `target.dest` unless a verified copy is already there; returns the bytes fetched now. */
-export async function downloadVerified(target: DownloadTarget): Promise<number> {
+/** Downloads `target.file` to `target.dest` unless a verified copy is already there. */
+export async function downloadVerified(target: DownloadTarget): Promise<void> {
   const { file, dest } = target;
-  if (existsSync(dest)) return 0;
+  if (existsSync(dest)) return;
   await mkdir(path.dirname(dest), { recursive: true });
   const part = `${dest}.incomplete`;
   let have = await sizeOf(part);
@@ -96,13 +97,12 @@ export async function downloadVerified(target: DownloadTarget): Promise<number> 
     await unlink(part);
     have = 0;
   }
-  let fetched = 0;
   let linkedSha256: string | undefined;
   const complete = (): boolean => existsSync(part) && file.size >= 0 && have === file.size;
-  if (complete()) target.onBytes(have, true);
+  if (complete()) target.onProgress(have, 0);
   for (let failures = 0, restarts = 0; !complete(); ) {
     try {
-      const result = await attempt(target, part, have, (n) => (fetched += n));
+      const result = await attempt(target, part, have);
       if (result.kind === 'restart') {
         if (++restarts > 2) throw new TransferInterrupted('the server does not honour range requests consistently');
         have = 0;
@@ -143,5 +143,4 @@ export async function downloadVerified(target: DownloadTarget): Promise<number> 
     }
   }
   await rename(part, dest);
-  return fetched;
 }

@@ -125,22 +125,21 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const staging = cache.downloadDir(commit);
   const bytesTotal = plan.files.reduce((sum, f) => sum + Math.max(0, f.size), 0);
   const started = Date.now();
-  let bytesDone = 0;
+  let finishedFilesBytes = 0;
   let downloadedBytes = 0;
   for (const [index, file] of plan.files.entries()) {
-    const report = (): void =>
+    const dest = path.join(staging, ...file.path.split('/'));
+    const report = (fileBytesPresent: number): void =>
       options.onProgress?.({
         phase: 'download',
         file: file.path,
         filesDone: index,
         filesTotal: plan.files.length,
-        bytesDone,
+        bytesDone: finishedFilesBytes + fileBytesPresent,
         bytesTotal,
         bytesPerSecond: downloadedBytes / Math.max(0.001, (Date.now() - started) / 1000),
       });
-    const dest = path.join(staging, ...file.path.split('/'));
-    if (existsSync(dest)) bytesDone += Math.max(0, file.size);
-    report();
+    report(0);
     await downloadVerified({
       client,
       repoId,
@@ -148,12 +147,12 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
       file,
       dest,
       retries: options.retries ?? 3,
-      onBytes: (bytes, resumed) => {
-        bytesDone += bytes;
-        if (!resumed) downloadedBytes += bytes;
-        report();
+      onProgress: (fileBytesPresent, networkBytes) => {
+        downloadedBytes += networkBytes;
+        report(fileBytesPresent);
       },
     });
+    finishedFilesBytes += Math.max(0, file.size);
   }
 
   let exported = false;
