@@ -9,4 +9,5 @@ export { defaultThreadCount } from './onnx.js';
 export { loadTokenizer, type ClipTokenizer, type TokenizedBatch } from './tokenizer.js';
 export { preprocessImage, createThumbnail, readImageInfo } from './image.js';
 // model import exports go here (checkpoint readers, exporter, hub)
+export { readTorchCheckpoint, readSafetensors, loadCheckpointTensors, CHECKPOINT_WEIGHT_FILES, type Tensor, type TensorMap } from './checkpoint/index.js';
 export { fetchModel, defaultCacheDir, DEFAULT_REPO_ID, type FetchModelOptions, type FetchModelResult, type FetchProgressEvent, type FetchVariant } from './hub/index.js';

@@ -1,0 +1,187 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRsclipError, type RsclipError } from '../../../src/errors.js';
+import { fetchModel, type FetchModelOptions, type FetchProgressEvent } from '../../../src/model/hub/index.js';
+import { openModelDirectory } from '../../../src/model/model-dir.js';
+import { startHubServer, type HubServer } from '../../fixtures/hub-server.js';
+import { tinyModelDir } from '../../fixtures/model.js';
+import { onnxRepoFiles, torchRepoFiles } from './hub-repos.js';
+
+const modelDir = await tinyModelDir();
+const hasModel = existsSync(path.join(modelDir, 'config.json'));
+if (!hasModel) console.warn(`[rsclip tests] skipping hub fetch tests: no tiny model at ${modelDir}`);
+const hasExporter = existsSync(path.resolve(import.meta.dirname, '../../../src/model/export/index.ts'));
+if (!hasExporter) console.warn('[rsclip tests] skipping the export-on-fetch test: src/model/export is absent');
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function filesIn(dir: string, prefix = ''): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    out.push(...(entry.isDirectory() ? await filesIn(dir, rel) : [rel]));
+  }
+  return out.sort();
+}
+
+describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
+  let hub: HubServer;
+  let work: string;
+  let onnxFiles: Record<string, Uint8Array>;
+  let cacheCount = 0;
+
+  const newCache = (): string => path.join(work, `cache-${++cacheCount}`);
+  const fetchFrom = (repoId: string, options: FetchModelOptions = {}): ReturnType<typeof fetchModel> =>
+    fetchModel({ repoId, endpoint: hub.endpoint, cacheDir: newCache(), token: '', ...options });
+  const requestsFor = (repoId: string): typeof hub.requests => hub.requests.filter((r) => r.path.includes(repoId));
+
+  beforeAll(async () => {
+    hub = await startHubServer();
+    work = await mkdtemp(path.join(tmpdir(), 'rsclip-hub-'));
+    onnxFiles = await onnxRepoFiles(modelDir);
+  });
+  afterAll(async () => {
+    await hub.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('fetches a repository with ONNX files as a model directory, following redirects for LFS files', async () => {
+    const commit = hub.addRepo({ id: 'tests/clip-onnx', files: onnxFiles });
+    const result = await fetchFrom('tests/clip-onnx');
+    expect(result).toMatchObject({ commit, fromCache: false, exported: false });
+    expect(result.modelDir).toBe(result.cachedDir);
+    expect(result.cachedDir.endsWith(path.join('models', 'tests--clip-onnx', commit))).toBe(true);
+    expect(openModelDirectory(result.modelDir).onnx.vision).toBe(path.join(result.modelDir, 'onnx', 'vision_model.onnx'));
+    for (const file of ['config.json', 'onnx/vision_model.onnx', 'onnx/text_model.onnx']) {
+      expect(readFileSync(path.join(result.modelDir, file)).equals(Buffer.from(onnxFiles[file]!)), file).toBe(true);
+    }
+    expect(existsSync(path.join(result.modelDir, 'README.md'))).toBe(false);
+    expect(requestsFor('tests/clip-onnx').some((r) => r.path.startsWith('/cdn/'))).toBe(true);
+    expect(result.downloadedBytes).toBeGreaterThan(onnxFiles['onnx/vision_model.onnx']!.length);
+  });
+
+  it('answers a second fetch of a cached revision from the cache with no request at all, even offline', async () => {
+    hub.addRepo({ id: 'tests/clip-cached', files: onnxFiles });
+    const cacheDir = newCache();
+    const first = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir });
+    const before = hub.requests.length;
+    const second = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir });
+    expect(hub.requests.length).toBe(before);
+    expect(second).toMatchObject({ fromCache: true, downloadedBytes: 0, modelDir: first.modelDir });
+    const offline = await fetchModel({ repoId: 'tests/clip-cached', endpoint: `http://127.0.0.1:${await closedPort()}`, cacheDir });
+    expect(offline.modelDir).toBe(first.modelDir);
+
+    const out = path.join(work, 'out-copy');
+    const copied = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir, outDir: out });
+    expect(copied.modelDir).toBe(out);
+    expect(openModelDirectory(out).dir).toBe(out);
+  });
+
+  it('reports a file that the listing names but the server answers with 404', async () => {
+    hub.addRepo({ id: 'tests/clip-missing', files: onnxFiles });
+    hub.hide('tests/clip-missing', 'onnx/text_model.onnx');
+    const cacheDir = newCache();
+    const error = await fetchModel({ repoId: 'tests/clip-missing', endpoint: hub.endpoint, cacheDir }).catch((e: unknown) => e);
+    expect(isRsclipError(error, 'MODEL_FETCH_FAILED')).toBe(true);
+    expect((error as Error).message).toMatch(/onnx\/text_model\.onnx.*404/);
+    expect(await filesIn(path.join(cacheDir, 'models', 'tests--clip-missing'))).not.toContain(expect.stringMatching(/^[0-9a-f]{40}\//));
+  });
+
+  it('reports unknown repositories and revisions as MODEL_NOT_FOUND', async () => {
+    await expect(fetchFrom('tests/no-such-repo')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringContaining('tests/no-such-repo') });
+    hub.addRepo({ id: 'tests/clip-revisions', files: onnxFiles });
+    await expect(fetchFrom('tests/clip-revisions', { revision: 'v9' })).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringContaining('revision v9') });
+  });
+
+  it('sends HF_TOKEN and says to set it when the Hub refuses access', async () => {
+    hub.addRepo({ id: 'tests/clip-gated', files: onnxFiles });
+    hub.requireToken('tests/clip-gated', 'hf_secret');
+    const error = await fetchFrom('tests/clip-gated').catch((e: unknown) => e);
+    expect(isRsclipError(error, 'MODEL_FETCH_FAILED') && error.hint).toContain('HF_TOKEN');
+    await expect(fetchFrom('tests/clip-gated', { token: 'hf_secret' })).resolves.toMatchObject({ fromCache: false });
+  });
+
+  it('resumes a download that broke off with a Range request on the rerun, byte-identical', async () => {
+    const repoId = 'tests/clip-cut';
+    const file = 'onnx/text_model.onnx';
+    const commit = hub.addRepo({ id: repoId, files: onnxFiles });
+    hub.cutNextDownload(repoId, file, 65_536);
+    const cacheDir = newCache();
+    const options = { repoId, endpoint: hub.endpoint, cacheDir, retries: 0 };
+    const error = await fetchModel(options).catch((e: unknown) => e);
+    expect(isRsclipError(error, 'MODEL_FETCH_FAILED') && error.message).toContain('broke off');
+    const partial = path.join(cacheDir, 'models', 'tests--clip-cut', 'downloads', commit, 'onnx', 'text_model.onnx.incomplete');
+    const kept = (await stat(partial)).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(existsSync(partial.replace(/\.incomplete$/, ''))).toBe(false);
+
+    const result = await fetchModel(options);
+    // the Range header survives the resolve URL's redirect to the CDN
+    expect(requestsFor(repoId).some((r) => r.path.startsWith('/cdn/') && r.range === `bytes=${kept}-`)).toBe(true);
+    expect(readFileSync(path.join(result.modelDir, file)).equals(Buffer.from(onnxFiles[file]!))).toBe(true);
+    expect(result.downloadedBytes).toBeLessThan(Object.values(onnxFiles).reduce((a, b) => a + b.length, 0));
+  });
+
+  it('retries a broken transfer within the same fetch by resuming it', async () => {
+    const repoId = 'tests/clip-cut-retry';
+    const file = 'onnx/vision_model.onnx';
+    hub.addRepo({ id: repoId, files: onnxFiles });
+    hub.cutNextDownload(repoId, file, 10_000);
+    const events: FetchProgressEvent[] = [];
+    const result = await fetchFrom(repoId, { onProgress: (e) => events.push(e) });
+    const downloads = events.filter((e) => e.phase === 'download');
+    expect(downloads.every((e, i) => i === 0 || e.bytesDone >= downloads[i - 1]!.bytesDone)).toBe(true);
+    expect(downloads.at(-1)).toMatchObject({ bytesDone: downloads.at(-1)!.bytesTotal });
+    expect(events.at(-1)).toMatchObject({ phase: 'done', modelDir: result.modelDir, fromCache: false });
+    expect(requestsFor(repoId).some((r) => r.range?.startsWith('bytes=') && r.range !== 'bytes=0-')).toBe(true);
+    expect(readFileSync(path.join(result.modelDir, file)).equals(Buffer.from(onnxFiles[file]!))).toBe(true);
+  });
+
+  it('refuses a file whose sha256 does not match the listing and leaves nothing that looks complete', async () => {
+    const repoId = 'tests/clip-corrupt';
+    const commit = hub.addRepo({ id: repoId, files: onnxFiles });
+    hub.corrupt(repoId, 'onnx/vision_model.onnx');
+    const cacheDir = newCache();
+    const error = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir }).catch((e: unknown) => e);
+    expect(isRsclipError(error, 'MODEL_FETCH_FAILED') && error.message).toMatch(/onnx\/vision_model\.onnx failed verification: expected sha256/);
+    const repoDir = path.join(cacheDir, 'models', 'tests--clip-corrupt');
+    const left = await filesIn(repoDir);
+    expect(left.filter((f) => f.includes('vision_model'))).toEqual([]);
+    expect(existsSync(path.join(repoDir, commit))).toBe(false);
+    expect(existsSync(path.join(repoDir, 'refs', 'main'))).toBe(false);
+  });
+
+  it('fails with a one-line OFFLINE error when the endpoint cannot be reached', async () => {
+    const endpoint = `http://127.0.0.1:${await closedPort()}`;
+    const error = await fetchFrom('tests/clip-onnx', { endpoint }).catch((e: unknown) => e);
+    expect(isRsclipError(error, 'OFFLINE')).toBe(true);
+    const line = (error as RsclipError).toOneLine();
+    expect(line).not.toContain('\n');
+    expect(line).toContain(endpoint);
+    expect(line).toContain('--model');
+  });
+
+  it.skipIf(!hasExporter)('fetches a PyTorch-only repository (the clip-rsicd-v2 shape) and exports it to ONNX', async () => {
+    const repoId = 'tests/clip-torch';
+    hub.addRepo({ id: repoId, files: await torchRepoFiles(modelDir) });
+    const cacheDir = newCache();
+    const result = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    expect(result).toMatchObject({ fromCache: false, exported: true });
+    const dir = openModelDirectory(result.modelDir);
+    expect(dir.tokenizer.kind).toBe('bpe');
+    expect(requestsFor(repoId).some((r) => r.path.includes('flax_model.msgpack'))).toBe(false);
+    expect(existsSync(path.join(cacheDir, 'models', 'tests--clip-torch', 'downloads', result.commit))).toBe(false);
+  });
+});
