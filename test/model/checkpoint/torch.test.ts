@@ -72,6 +72,12 @@ describe('readTorchCheckpoint', () => {
     expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 3 * 2 ** -10);
   });
 
+  it('accepts the _metadata that nn.Module.state_dict() attaches (BUILD on the dict)', async () => {
+    const file = path.join(dir, 'metadata.bin');
+    await writeTorchCheckpoint(file, sampleTensors(), { moduleMetadata: true });
+    expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 0);
+  });
+
   it('drops int64 buffers such as position_ids', async () => {
     const file = path.join(dir, 'buffers.bin');
     await writeTorchCheckpoint(file, sampleTensors(), {
