@@ -109,6 +109,7 @@ process.stdout.write(
       indexing: {
         endToEndImagesPerSecond: summary.imagesPerSecond,
         seconds: summary.seconds,
+        modelBusyShare: summary.modelSeconds / summary.seconds,
         shareOfModelOnlyRate: summary.imagesPerSecond / modelOnly,
         shareOfDecodeThenModelRate: summary.imagesPerSecond / (files.length / sequentialSeconds),
       },

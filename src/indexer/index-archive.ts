@@ -34,6 +34,15 @@ type Prepared =
   | { kind: 'duplicate'; work: WorkItem; image: NewImage }
   | { kind: 'touch'; work: WorkItem }
   | { kind: 'fail'; work: WorkItem; image: NewImage; error: string };
+type EmbedItem = Extract<Prepared, { kind: 'embed' }>;
+type DuplicateItem = Extract<Prepared, { kind: 'duplicate' }>;
+
+/** A batch handed to the model, with the catalog changes that commit alongside it. */
+interface Stage {
+  batch: EmbedItem[];
+  changes: Prepared[];
+  vectors: Promise<Float32Array[]>;
+}
 
 function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidParameter(name, 'a positive integer', value);
@@ -90,7 +99,6 @@ class ArchiveIndexer {
   private readonly failedHashes = new Map<string, string>();
   private total = 0;
   private done = 0;
-  private embedSeconds = 0;
   private lastCheckpoint = performance.now();
 
   constructor(
@@ -115,6 +123,7 @@ class ArchiveIndexer {
       unreadableFolders: this.problems.unreadableFolders,
       interrupted: false,
       seconds: 0,
+      modelSeconds: 0,
       imagesPerSecond: 0,
     };
   }
@@ -173,7 +182,10 @@ class ArchiveIndexer {
     return { work, removals };
   }
 
-  /** Decode workers fill the queue; this loop batches, embeds and commits. */
+  /**
+   * Decode workers fill the queue; this loop batches and embeds. While the model runs batch
+   * N+1, batch N is committed (SQLite + HNSW insert), so the model never waits on a commit.
+   */
   private async process(work: WorkItem[]): Promise<void> {
     const queue = new BoundedQueue<Prepared>(this.batchSize * 2);
     let next = 0;
@@ -186,9 +198,18 @@ class ArchiveIndexer {
     };
     const workers = Promise.all(Array.from({ length: this.decoders }, worker)).finally(() => queue.close());
 
-    let batch: Extract<Prepared, { kind: 'embed' }>[] = [];
+    let batch: EmbedItem[] = [];
     let changes: Prepared[] = [];
-    let waiting: Extract<Prepared, { kind: 'duplicate' }>[] = [];
+    let waiting: DuplicateItem[] = [];
+    let inFlight: Stage | undefined;
+    const advance = async (): Promise<void> => {
+      const finished = inFlight;
+      const vectors = finished ? await finished.vectors : [];
+      inFlight = { batch, changes, vectors: this.startEmbedding(batch) };
+      batch = [];
+      changes = [];
+      if (finished) waiting = await this.commitStage(finished.batch, vectors, finished.changes, waiting);
+    };
     try {
       for (;;) {
         const item = await queue.take();
@@ -196,11 +217,25 @@ class ArchiveIndexer {
         if (item.kind === 'embed') batch.push(item);
         else if (item.kind === 'duplicate') waiting.push(item);
         else changes.push(item);
-        if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) {
-          waiting = await this.flush(batch, changes, waiting);
-          batch = [];
-          changes = [];
-        }
+        if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) await advance();
+      }
+      if (this.aborted) {
+        queue.close();
+        queue.drain();
+        await workers;
+        // the batch the model is running is committed; decoded but unembedded images are redone next run
+        if (inFlight) await this.commitStage(inFlight.batch, await inFlight.vectors, inFlight.changes, []);
+        if (changes.length > 0) await this.commitStage([], [], changes, []);
+        return;
+      }
+      await workers;
+      await advance();
+      await advance(); // commits the last batch
+      // duplicates whose original was committed in the last batch
+      while (waiting.length > 0) {
+        const before = waiting.length;
+        waiting = await this.commitStage([], [], [], waiting);
+        if (waiting.length === before) throw new Error(`indexer: ${before} duplicates wait for content that is never embedded`);
       }
     } catch (error) {
       // stop the decoders before the store closes under them
@@ -209,22 +244,17 @@ class ArchiveIndexer {
       await workers.catch(() => undefined);
       throw error;
     }
-    if (this.aborted) {
-      queue.close();
-      queue.drain();
-      await workers;
-      // the batch in hand is finished and committed; queued, undecoded work is redone next run
-      if (batch.length > 0 || changes.length > 0) await this.flush(batch, changes, []);
-      return;
-    }
-    await workers;
-    waiting = await this.flush(batch, changes, waiting);
-    // duplicates whose original was committed in the last flush
-    while (waiting.length > 0) {
-      const before = waiting.length;
-      waiting = await this.flush([], [], waiting);
-      if (waiting.length === before) throw new Error(`indexer: ${before} duplicates wait for content that is never embedded`);
-    }
+  }
+
+  private startEmbedding(batch: EmbedItem[]): Promise<Float32Array[]> {
+    if (batch.length === 0) return Promise.resolve([]);
+    const t0 = performance.now();
+    const vectors = this.encoder.embedPixels(batch.map((b) => b.pixels)).then((v) => {
+      this.summary.modelSeconds += (performance.now() - t0) / 1000;
+      return v;
+    });
+    vectors.catch(() => undefined); // awaited later; an abandoned failure must not become an unhandled rejection
+    return vectors;
   }
 
   private async prepare(work: WorkItem): Promise<Prepared> {
@@ -259,18 +289,11 @@ class ArchiveIndexer {
     }
   }
 
-  /** Embeds `batch`, commits it with `changes` in one transaction; returns the duplicates still waiting. */
-  private async flush(
-    batch: Extract<Prepared, { kind: 'embed' }>[],
-    changes: Prepared[],
-    waiting: Extract<Prepared, { kind: 'duplicate' }>[],
-  ): Promise<Extract<Prepared, { kind: 'duplicate' }>[]> {
+  /** Commits an embedded batch with `changes` in one transaction; returns the duplicates still waiting. */
+  private async commitStage(batch: EmbedItem[], vectors: Float32Array[], changes: Prepared[], waiting: DuplicateItem[]): Promise<DuplicateItem[]> {
     const commit: CatalogChange[] = [];
     const items: Prepared[] = [];
     if (batch.length > 0) {
-      const t0 = performance.now();
-      const vectors = await this.encoder.embedPixels(batch.map((b) => b.pixels));
-      this.embedSeconds += (performance.now() - t0) / 1000;
       await debugPause('embedded');
       batch.forEach((b, i) => {
         commit.push({ kind: 'put', image: b.image, vector: vectors[i]! });
@@ -284,7 +307,7 @@ class ArchiveIndexer {
       else if (c.kind === 'fail') commit.push({ kind: 'fail', image: c.image, error: c.error });
     }
     // duplicates of content committed before this flush can be resolved now
-    const stillWaiting: typeof waiting = [];
+    const stillWaiting: DuplicateItem[] = [];
     for (const d of waiting) {
       if (this.uncommittedHashes.has(d.image.contentHash)) {
         stillWaiting.push(d);

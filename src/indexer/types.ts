@@ -64,6 +64,8 @@ export interface IndexSummary {
   unreadableFolders: string[];
   interrupted: boolean;
   seconds: number;
+  /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */
+  modelSeconds: number;
   /** embedded / seconds. */
   imagesPerSecond: number;
   fields?: { records: number; fields: string[]; unmatched: number };
