@@ -1,0 +1,150 @@
+/**
+ * The transformer pieces both CLIP towers share, as transformers' modeling_clip.py
+ * defines them: CLIPEncoderLayer = LayerNorm -> CLIPAttention -> residual ->
+ * LayerNorm -> CLIPMLP -> residual. Hidden states are [batch, seq, width].
+ */
+import { RsclipError } from '../../errors.js';
+import { attr, floatTensor, type GraphBuilder } from './graph-builder.js';
+import { quantizedMatMul } from './quantize.js';
+import { transpose2d, type CheckpointWeights } from './weights.js';
+
+/** How the MatMul weights are stored: float32, or int8 with dynamically quantised activations. */
+export type LinearPrecision = 'fp32' | 'int8';
+
+export interface TowerDims {
+  width: number;
+  heads: number;
+  intermediate: number;
+  layers: number;
+  layerNormEps: number;
+  hiddenAct: string;
+}
+
+export const SUPPORTED_ACTIVATIONS = ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu'] as const;
+
+export function checkActivation(act: string, tower: string): void {
+  if (!(SUPPORTED_ACTIVATIONS as readonly string[]).includes(act)) {
+    throw new RsclipError('CHECKPOINT_INVALID', `${tower} hidden_act "${act}" is not supported; expected one of ${SUPPORTED_ACTIVATIONS.join(', ')}`);
+  }
+}
+
+export class TowerBuilder {
+  readonly g: GraphBuilder;
+  readonly w: CheckpointWeights;
+  readonly precision: LinearPrecision;
+
+  constructor(g: GraphBuilder, w: CheckpointWeights, precision: LinearPrecision) {
+    this.g = g;
+    this.w = w;
+    this.precision = precision;
+  }
+
+  /** A checkpoint tensor as an initializer (optionally reshaped). */
+  weight(name: string, shape: number[], dims: number[] = shape): string {
+    return this.g.initializer(floatTensor(name, dims, this.w.get(name, shape).data));
+  }
+
+  layerNorm(x: string, prefix: string, width: number, eps: number): string {
+    const scale = this.weight(`${prefix}.weight`, [width]);
+    const bias = this.weight(`${prefix}.bias`, [width]);
+    return this.g.node('LayerNormalization', [x, scale, bias], {
+      attributes: { axis: attr.int(-1), epsilon: attr.float(eps) },
+      name: prefix,
+    });
+  }
+
+  /** `x @ W^T + b` for a torch Linear weight W [out, in]; `name` prefixes the initializers. */
+  linear(x: string, name: string, weight: Float32Array, inDim: number, outDim: number, bias?: Float32Array): string {
+    const wt = transpose2d(weight, outDim, inDim);
+    const b = bias ? this.g.initializer(floatTensor(`${name}.bias`, [outDim], bias)) : undefined;
+    if (this.precision === 'int8') return quantizedMatMul(this.g, x, name, wt, inDim, outDim, b);
+    const w = this.g.initializer(floatTensor(`${name}.weight_t`, [inDim, outDim], wt));
+    const y = this.g.node('MatMul', [x, w], { name });
+    return b ? this.g.node('Add', [y, b], { name: `${name}.add_bias` }) : y;
+  }
+
+  /** A Linear layer of the checkpoint by its module prefix. */
+  checkpointLinear(x: string, prefix: string, inDim: number, outDim: number, withBias: boolean): string {
+    const w = this.w.get(`${prefix}.weight`, [outDim, inDim]);
+    const b = withBias ? this.w.get(`${prefix}.bias`, [outDim]).data : undefined;
+    return this.linear(x, prefix, w.data, inDim, outDim, b);
+  }
+
+  activation(x: string, act: string, prefix: string): string {
+    const g = this.g;
+    switch (act) {
+      case 'quick_gelu':
+        return g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.scalar(1.702)])])], { name: `${prefix}.quick_gelu` });
+      case 'gelu': {
+        // The Div -> Erf -> Add -> Mul -> Mul order is the pattern ORT's GeluFusion recognises.
+        const erf = g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])]);
+        return g.node('Mul', [g.node('Mul', [x, g.node('Add', [erf, g.scalar(1)])]), g.scalar(0.5)], { name: `${prefix}.gelu` });
+      }
+      case 'gelu_new':
+      case 'gelu_fast':
+      case 'gelu_pytorch_tanh': {
+        const cube = g.node('Mul', [g.node('Mul', [x, x]), x]);
+        const inner = g.node('Add', [x, g.node('Mul', [cube, g.scalar(0.044715)])]);
+        const t = g.node('Tanh', [g.node('Mul', [inner, g.scalar(Math.sqrt(2 / Math.PI))])]);
+        return g.node('Mul', [g.node('Mul', [x, g.scalar(0.5)]), g.node('Add', [t, g.scalar(1)])], { name: `${prefix}.gelu_tanh` });
+      }
+      case 'relu':
+        return g.node('Relu', [x]);
+      default:
+        throw new RsclipError('CHECKPOINT_INVALID', `hidden_act "${act}" is not supported`);
+    }
+  }
+
+  /**
+   * CLIPAttention. q, k and v are one fused MatMul; the head_dim^-0.5 scale is folded
+   * into the q weights and bias. `attentionBias` ([batch|1, 1, seq, seq], additive) is
+   * the text tower's causal + padding mask.
+   */
+  attention(x: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+    const g = this.g;
+    const { width, heads } = d;
+    const headDim = width / heads;
+    const scale = headDim ** -0.5;
+    const parts = ['q_proj', 'k_proj', 'v_proj'].map((p) => ({
+      w: this.w.get(`${prefix}.${p}.weight`, [width, width]),
+      b: this.w.get(`${prefix}.${p}.bias`, [width]),
+    }));
+    const w = new Float32Array(3 * width * width);
+    const b = new Float32Array(3 * width);
+    parts.forEach((p, i) => {
+      const s = i === 0 ? scale : 1;
+      for (let j = 0; j < width * width; j++) w[i * width * width + j] = p.w.data[j]! * s;
+      for (let j = 0; j < width; j++) b[i * width + j] = p.b.data[j]! * s;
+    });
+    const qkv = this.linear(x, `${prefix}.qkv_proj`, w, width, 3 * width, b);
+    const [q, k, v] = g.nodeN('Split', [qkv, g.int64([width, width, width])], { attributes: { axis: attr.int(-1) }, outputs: 3, name: `${prefix}.split_qkv` }) as [string, string, string];
+    const headShape = g.int64([0, 0, heads, headDim]);
+    const toHeads = (t: string, perm: number[]): string => g.node('Transpose', [g.node('Reshape', [t, headShape])], { attributes: { perm: attr.ints(perm) } });
+    const qh = toHeads(q, [0, 2, 1, 3]);
+    const kt = toHeads(k, [0, 2, 3, 1]);
+    const vh = toHeads(v, [0, 2, 1, 3]);
+    let scores = g.node('MatMul', [qh, kt], { name: `${prefix}.scores` });
+    if (attentionBias) scores = g.node('Add', [scores, attentionBias], { name: `${prefix}.masked_scores` });
+    const probs = g.node('Softmax', [scores], { attributes: { axis: attr.int(-1) }, name: `${prefix}.softmax` });
+    const ctx = g.node('MatMul', [probs, vh], { name: `${prefix}.context` });
+    const merged = g.node('Reshape', [g.node('Transpose', [ctx], { attributes: { perm: attr.ints([0, 2, 1, 3]) } }), g.int64([0, 0, width])]);
+    return this.checkpointLinear(merged, `${prefix}.out_proj`, width, width, true);
+  }
+
+  /** One CLIPEncoderLayer. */
+  encoderLayer(h: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+    const g = this.g;
+    const attn = this.attention(this.layerNorm(h, `${prefix}.layer_norm1`, d.width, d.layerNormEps), `${prefix}.self_attn`, d, attentionBias);
+    const h1 = g.node('Add', [h, attn], { name: `${prefix}.residual1` });
+    const x = this.layerNorm(h1, `${prefix}.layer_norm2`, d.width, d.layerNormEps);
+    const fc1 = this.checkpointLinear(x, `${prefix}.mlp.fc1`, d.width, d.intermediate, true);
+    const fc2 = this.checkpointLinear(this.activation(fc1, d.hiddenAct, `${prefix}.mlp`), `${prefix}.mlp.fc2`, d.intermediate, d.width, true);
+    return g.node('Add', [h1, fc2], { name: `${prefix}.residual2` });
+  }
+
+  encoder(h: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+    let x = h;
+    for (let i = 0; i < d.layers; i++) x = this.encoderLayer(x, `${prefix}.layers.${i}`, d, attentionBias);
+    return x;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * CLIPVisionModelWithProjection as an ONNX graph: pixel_values [batch, 3, H, W] float32
+ * -> image_embeds [batch, projection_dim] (projected, not normalised), computed as
+ * modeling_clip.py does: patch Conv (no bias) -> class token + patches -> position
+ * embeddings -> pre_layrnorm -> encoder -> post_layernorm(class token) -> visual_projection.
+ */
+import type { ClipConfig } from '../model-dir.js';
+import type { TensorMap } from '../checkpoint/index.js';
+import { visionDims } from './clip-config.js';
+import { TowerBuilder, type LinearPrecision } from './clip-layers.js';
+import { GraphBuilder, attr } from './graph-builder.js';
+import { OnnxDataType, type ModelProto } from './onnx-proto.js';
+import { CheckpointWeights } from './weights.js';
+
+export function buildVisionModel(config: ClipConfig, tensors: TensorMap, precision: LinearPrecision): ModelProto {
+  const d = visionDims(config);
+  const projectionDim = config.projection_dim;
+  const g = new GraphBuilder();
+  const t = new TowerBuilder(g, new CheckpointWeights(tensors), precision);
+  const p = 'vision_model';
+  const grid = d.imageSize / d.patchSize;
+  const positions = grid * grid + 1;
+
+  const pixels = g.input('pixel_values', OnnxDataType.FLOAT, ['batch_size', d.channels, d.imageSize, d.imageSize]);
+  const convW = t.weight(`${p}.embeddings.patch_embedding.weight`, [d.width, d.channels, d.patchSize, d.patchSize]);
+  const patches = g.node('Conv', [pixels, convW], {
+    attributes: { kernel_shape: attr.ints([d.patchSize, d.patchSize]), strides: attr.ints([d.patchSize, d.patchSize]) },
+    name: `${p}.embeddings.patch_embedding`,
+  });
+  const patchSeq = g.node('Transpose', [g.node('Reshape', [patches, g.int64([0, 0, -1])])], { attributes: { perm: attr.ints([0, 2, 1]) } });
+  const batch = g.node('Slice', [g.node('Shape', [pixels]), g.int64([0]), g.int64([1])], { name: 'batch_size' });
+  const classToken = t.weight(`${p}.embeddings.class_embedding`, [d.width], [1, 1, d.width]);
+  const classTokens = g.node('Expand', [classToken, g.node('Concat', [batch, g.int64([1, d.width])], { attributes: { axis: attr.int(0) } })]);
+  const tokens = g.node('Concat', [classTokens, patchSeq], { attributes: { axis: attr.int(1) }, name: `${p}.embeddings.tokens` });
+  const pos = t.weight(`${p}.embeddings.position_embedding.weight`, [positions, d.width]);
+  const embeddings = g.node('Add', [tokens, pos], { name: `${p}.embeddings` });
+
+  const h0 = t.layerNorm(embeddings, `${p}.pre_layrnorm`, d.width, d.layerNormEps);
+  const h = t.encoder(h0, `${p}.encoder`, d);
+  const cls = g.node('Gather', [h, g.int64([0], [])], { attributes: { axis: attr.int(1) }, name: `${p}.pooled` });
+  const pooled = t.layerNorm(cls, `${p}.post_layernorm`, d.width, d.layerNormEps);
+  const embeds = t.checkpointLinear(pooled, 'visual_projection', d.width, projectionDim, false);
+  g.output(embeds, 'image_embeds', OnnxDataType.FLOAT, ['batch_size', projectionDim]);
+  return g.build('clip_vision_model', `CLIP vision tower exported by rsclip (${precision})`);
+}
