@@ -39,7 +39,7 @@ function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; 
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'indexing |{bar}| {value}/{total} | {rate} images/s | ETA {eta} | {errors} errors',
+        format: 'indexing |{bar}| {value}/{total} | {rate} images/s | ETA {remaining} | {errors} errors',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -48,7 +48,7 @@ function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; 
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.imagesPerSecond.toFixed(1), eta: formatSeconds(p.etaSeconds), errors: p.errors };
+        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors };
         if (p.phase === 'scan') {
           process.stderr.write(`\rscanning: ${p.scanned} images found`);
           return;
@@ -68,7 +68,8 @@ function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; 
   return {
     update(p) {
       const now = Date.now();
-      if (p.phase !== 'finish' && now - last < PLAIN_PROGRESS_INTERVAL_MS) return;
+      // the summary follows the last batch; an index run with nothing to do prints no progress
+      if (p.phase === 'finish' || (p.phase === 'index' && p.total === 0) || now - last < PLAIN_PROGRESS_INTERVAL_MS) return;
       last = now;
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {

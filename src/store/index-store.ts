@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { ModelInfo } from '../model/encoder-types.js';
+import type { ModelInfo } from '../model/index.js';
 import { BruteForceIndex } from './brute-force-index.js';
 import { Catalog, CATALOG_FILE } from './catalog.js';
 import { debugPause } from './debug-pause.js';

@@ -2,7 +2,7 @@
  * The public shapes of the on-disk index (see DESIGN.md "The index directory").
  * SQLite (`catalog.sqlite`) is the truth; `vectors.hnsw` is derived from it.
  */
-import type { ModelInfo } from '../model/encoder-types.js';
+import type { ModelInfo } from '../model/index.js';
 
 export type ImageStatus = 'ok' | 'error' | 'removed';
 
