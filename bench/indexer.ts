@@ -54,11 +54,9 @@ const sequentialSeconds = (performance.now() - t0) / 1000;
 
 // 2. end to end: a fresh index of the same images
 const indexDir = path.join(work, 'index');
-const rssBefore = process.memoryUsage().rss;
 const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: batch, decoders });
 const store = openIndex(indexDir, { readonly: true });
 const stats = store.stats();
-const rssAfterOpen = process.memoryUsage().rss;
 await store.close();
 await encoder.close();
 
@@ -117,7 +115,6 @@ process.stdout.write(
       perImage: {
         catalogBytes: catalogPerImage,
         hnswFileBytes: hnswPerImageSmall,
-        rssGrowthBytesIndexingAndOpen: (rssAfterOpen - rssBefore) / n,
       },
       oneMillionImagesAtDim512: {
         catalogGB: (catalogPerImage512 * million) / 1e9,

@@ -6,7 +6,7 @@
  * and vector are committed, so a rerun after kill -9 finds it unchanged (same size+mtime)
  * and skips it; removals are applied only after a complete scan.
  */
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
@@ -90,7 +90,7 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
 class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
-  private readonly checkpointMs: number;
+  private checkpointMs: number;
   private readonly summary: IndexSummary;
   private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
   /** Content hashes being embedded in this run and not yet committed. */
@@ -265,7 +265,8 @@ class ArchiveIndexer {
     } catch (error) {
       return { kind: 'fail', work, image: baseImage(file, ''), error: `cannot read file: ${describeError(error)}` };
     }
-    const contentHash = createHash('sha256').update(bytes).digest('hex');
+    // WebCrypto hashes on libuv's pool, keeping the main thread free for commits and HNSW inserts
+    const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
     const image = { ...baseImage(file, contentHash), bytes: bytes.length };
     if (bytes.length === 0) return { kind: 'fail', work, image, error: 'empty file (0 bytes)' };
     if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
@@ -332,8 +333,11 @@ class ArchiveIndexer {
     this.count(items);
     if (this.summary.embedded > 0 && this.summary.embedded === batch.length) await debugPause('committed');
     if (performance.now() - this.lastCheckpoint >= this.checkpointMs) {
+      const t0 = performance.now();
       await this.store.checkpoint();
       this.lastCheckpoint = performance.now();
+      // a large graph takes seconds to write: keep checkpoints under ~5 % of the time
+      this.checkpointMs = Math.max(this.checkpointMs, 20 * (this.lastCheckpoint - t0));
     }
     this.report('index');
     return stillWaiting;
