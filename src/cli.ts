@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { RsclipError } from './errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
+import { registerEvalCommands } from './cli/eval.js';
 import { registerIndexCommands } from './cli/index-cmd.js';
 import { registerModelCommands } from './cli/model.js';
 import { registerModelFetchCommand } from './cli/model-fetch.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerModelFetchCommand(model);
   registerEmbedCommand(program);
   registerIndexCommands(program);
+  registerEvalCommands(program);
   // more registrations go here, one line per command file
   return program;
 }

@@ -5,4 +5,5 @@ export { RsclipError, isRsclipError, type RsclipErrorCode } from './errors.js';
 export { version } from './version.js';
 export * from './model/index.js';
 export * from './store/index.js';
+export * from './eval/index.js';
 // more module exports go here, one line per module

@@ -1,0 +1,211 @@
+/**
+ * ANN recall: recall@k of an index's HNSW search against exact search, and queries/s, for
+ * a sweep of ef values. The oracle is a `BruteForceIndex` (src/store) filled from the
+ * index's stored vectors; the index's own exact scan is measured too (its recall must be 1).
+ *
+ * Queries are stored vectors sampled with a seeded generator and/or embedded texts. A
+ * stored vector finds itself first, so it is held out: every search asks for k + 1, the
+ * query's own id is dropped from both lists, and the first k remain.
+ *
+ * Ties: a returned id counts as a hit when it is in the oracle's top k or its score is
+ * within 1e-5 of the oracle's k-th score (byte-identical images share a vector, and which
+ * twin a search returns is arbitrary).
+ */
+import { RsclipError } from '../errors.js';
+import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
+import { BruteForceIndex, openIndex, type IndexStore, type ScoredId } from '../store/index.js';
+import { version } from '../version.js';
+import { embedTextsBatched } from './prompts.js';
+
+export const DEFAULT_ANN_EFS = [10, 20, 50, 100, 200];
+export const DEFAULT_ANN_QUERIES = 500;
+export const DEFAULT_ANN_K = 10;
+export const DEFAULT_ANN_TARGET = 0.95;
+const TIE_TOLERANCE = 1e-5;
+
+export interface EvaluateAnnOptions {
+  index: string;
+  /** Stored vectors sampled as queries (all when larger than the index). Default 500; 0 with `texts` for text queries only. */
+  queries?: number;
+  k?: number;
+  efs?: number[];
+  /** Recall the recommended ef must reach. Default 0.95. */
+  target?: number;
+  /** Text queries, embedded with `model` (which must be the index's model). */
+  texts?: string[];
+  model?: string | ClipEncoder;
+  threads?: number;
+  variant?: ModelVariant;
+  /** Seed of the query sample. Default 1. */
+  seed?: number;
+}
+
+export interface AnnRow {
+  /** `exact` is the index's exhaustive scan. */
+  search: 'exact' | 'hnsw';
+  ef: number | null;
+  /** Mean recall@k over the queries. */
+  recall: number;
+  /** Lowest recall@k of one query. */
+  minRecall: number;
+  queriesPerSecond: number;
+}
+
+export interface AnnReport {
+  kind: 'ann';
+  rsclipVersion: string;
+  date: string;
+  index: string;
+  /** Vectors searched. */
+  vectors: number;
+  k: number;
+  target: number;
+  seed: number;
+  queries: { stored: number; texts: number };
+  rows: AnnRow[];
+  /** Smallest ef of the sweep whose recall reaches the target; null when none does. */
+  recommendedEf: number | null;
+}
+
+interface Query {
+  vector: Float32Array;
+  /** The stored vector's own id (held out), or undefined for a text query. */
+  selfId: number | undefined;
+  /** Oracle: the k best other ids and the k-th score. */
+  truth: Set<number>;
+  kthScore: number;
+}
+
+/** mulberry32: a small seeded generator, enough for sampling queries reproducibly. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` distinct items of `items` (all when count >= length), by a partial Fisher-Yates shuffle. */
+export function sampleSeeded<T>(items: readonly T[], count: number, seed: number): T[] {
+  const pool = [...items];
+  const n = Math.min(count, pool.length);
+  const random = seededRandom(seed);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, n);
+}
+
+function withoutSelf(found: readonly ScoredId[], selfId: number | undefined, k: number): ScoredId[] {
+  return found.filter((hit) => hit.id !== selfId).slice(0, k);
+}
+
+/** recall@k of one result list against the oracle, with the tie rule above. */
+export function recallAgainstOracle(found: readonly ScoredId[], truth: ReadonlySet<number>, kthScore: number, k: number): number {
+  const hits = found.filter((hit) => truth.has(hit.id) || hit.score >= kthScore - TIE_TOLERANCE).length;
+  return Math.min(hits, k) / k;
+}
+
+function assertPositiveInts(name: string, values: readonly number[]): void {
+  for (const v of values) {
+    if (!Number.isInteger(v) || v < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for ${name} but received ${String(v)}`);
+  }
+}
+
+function measure(queries: readonly Query[], k: number, search: (q: Query) => ScoredId[]): { recall: number; minRecall: number; queriesPerSecond: number } {
+  search(queries[0]!); // warm-up: the first exact search builds the index's scan copy
+  const started = performance.now();
+  const results = queries.map((q) => withoutSelf(search(q), q.selfId, k));
+  const seconds = (performance.now() - started) / 1000;
+  const recalls = results.map((found, i) => recallAgainstOracle(found, queries[i]!.truth, queries[i]!.kthScore, k));
+  return {
+    recall: recalls.reduce((a, b) => a + b, 0) / recalls.length,
+    minRecall: Math.min(...recalls),
+    queriesPerSecond: queries.length / Math.max(seconds, 1e-9),
+  };
+}
+
+async function embedQueryTexts(options: EvaluateAnnOptions, store: IndexStore): Promise<Float32Array[]> {
+  const texts = options.texts ?? [];
+  if (texts.length === 0) return [];
+  if (!options.model) throw new RsclipError('BAD_INPUT', 'text queries need the model the index was built with', { hint: 'pass --model DIR' });
+  const encoder =
+    typeof options.model === 'string'
+      ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })
+      : options.model;
+  try {
+    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
+      throw new RsclipError('INDEX_INCOMPATIBLE', `index ${store.dir} was built with model ${store.meta.modelId}; the text queries use ${encoder.info.id}`, {
+        hint: 'pass the --model the index was built with',
+      });
+    }
+    return await embedTextsBatched(encoder, texts);
+  } finally {
+    if (typeof options.model === 'string') await encoder.close();
+  }
+}
+
+export async function evaluateAnn(options: EvaluateAnnOptions): Promise<AnnReport> {
+  const date = new Date().toISOString();
+  const k = options.k ?? DEFAULT_ANN_K;
+  const efs = [...new Set(options.efs ?? DEFAULT_ANN_EFS)].sort((a, b) => a - b);
+  const target = options.target ?? DEFAULT_ANN_TARGET;
+  const seed = options.seed ?? 1;
+  const sampleSize = options.queries ?? DEFAULT_ANN_QUERIES;
+  assertPositiveInts('k', [k]);
+  assertPositiveInts('ef', efs);
+  if (efs.length === 0) throw new RsclipError('BAD_INPUT', 'no ef values: expected at least one, e.g. --ef 10,20,50');
+  if (!(target > 0 && target <= 1)) throw new RsclipError('BAD_INPUT', `Expected a recall in (0, 1] for target but received ${target}`);
+  if (!Number.isInteger(sampleSize) || sampleSize < 0) throw new RsclipError('BAD_INPUT', `Expected non-negative integer for queries but received ${sampleSize}`);
+
+  const store = openIndex(options.index, { readonly: true });
+  try {
+    const oracle = new BruteForceIndex(store.meta.embeddingDim, store.countImages('ok'));
+    const ids: number[] = [];
+    const vectors = new Map<number, Float32Array>();
+    store.forEachVector((id, vector) => {
+      oracle.add(id, vector);
+      ids.push(id);
+      vectors.set(id, vector);
+    });
+    if (oracle.size <= k) {
+      throw new RsclipError('DATASET_INVALID', `index ${store.dir} holds ${oracle.size} vectors: recall@${k} needs more than k + 1`, {
+        hint: 'index more images or pass a smaller --k',
+      });
+    }
+    const textVectors = await embedQueryTexts(options, store);
+    const sampled = sampleSeeded(ids, sampleSize, seed);
+    const raw = [
+      ...sampled.map((id) => ({ vector: vectors.get(id)!, selfId: id as number | undefined })),
+      ...textVectors.map((vector) => ({ vector, selfId: undefined })),
+    ];
+    if (raw.length === 0) throw new RsclipError('BAD_INPUT', 'no queries: expected --queries N > 0 or --texts FILE');
+    const queries: Query[] = raw.map((q) => {
+      const truth = withoutSelf(oracle.searchBestFirst(q.vector, k + 1), q.selfId, k);
+      return { ...q, truth: new Set(truth.map((t) => t.id)), kthScore: truth[truth.length - 1]!.score };
+    });
+
+    const rows: AnnRow[] = [{ search: 'exact', ef: null, ...measure(queries, k, (q) => store.searchBestFirst(q.vector, k + 1, { exact: true })) }];
+    for (const ef of efs) rows.push({ search: 'hnsw', ef, ...measure(queries, k, (q) => store.searchBestFirst(q.vector, k + 1, { ef })) });
+    const recommended = rows.find((r) => r.search === 'hnsw' && r.recall >= target);
+    return {
+      kind: 'ann',
+      rsclipVersion: version,
+      date,
+      index: store.dir,
+      vectors: oracle.size,
+      k,
+      target,
+      seed,
+      queries: { stored: sampled.length, texts: textVectors.length },
+      rows,
+      recommendedEf: recommended?.ef ?? null,
+    };
+  } finally {
+    await store.close();
+  }
+}

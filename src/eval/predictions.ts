@@ -1,0 +1,102 @@
+/**
+ * Per-image zero-shot predictions in the clip-rsicd result-file format
+ * (arampacha/CLIP-rsicd, nbs/results/*.tsv, written by run_clip_eval.py):
+ * `filename<TAB>label` then ten `class<TAB>probability` pairs, best first, no header,
+ * probabilities with 5 decimals. Reading tolerates a header line, blank lines, trailing
+ * tabs/spaces and CRLF, as the published script does (`line.strip().split('\t')`).
+ */
+import { readFile } from 'node:fs/promises';
+import { RsclipError } from '../errors.js';
+import type { ScoresAtK } from './metrics.js';
+
+export const PREDICTION_KS = [1, 3, 5, 10] as const;
+export const PREDICTIONS_PER_IMAGE = 10;
+
+export interface ImagePrediction {
+  fileName: string;
+  label: string;
+  /** Classes with their probability, best first. */
+  predictions: { className: string; probability: number }[];
+}
+
+export interface PredictionScores {
+  file: string;
+  /** Images scored. */
+  images: number;
+  /** score@k for k = 1, 3, 5, 10 (a line with fewer than k predictions uses those it has). */
+  scores: ScoresAtK;
+  /** Fewest predictions on one line (10 in a complete file). */
+  minPredictionsPerLine: number;
+  /** A header line was found and skipped. */
+  skippedHeader: boolean;
+}
+
+export function formatPredictionLine(prediction: ImagePrediction): string {
+  const pairs = prediction.predictions.map((p) => `${p.className}\t${p.probability.toFixed(5)}`);
+  return [prediction.fileName, prediction.label, ...pairs].join('\t');
+}
+
+export function formatPredictions(predictions: readonly ImagePrediction[]): string {
+  return predictions.map((p) => `${formatPredictionLine(p)}\n`).join('');
+}
+
+/** Parses a predictions file's text; `source` names it in errors. */
+export function parsePredictions(text: string, source: string): { predictions: ImagePrediction[]; skippedHeader: boolean } {
+  const predictions: ImagePrediction[] = [];
+  let skippedHeader = false;
+  const lines = text.split(/\r?\n/);
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const cols = line.split('\t').map((c) => c.trim());
+    const pairCols = cols.slice(2);
+    const probabilitiesNumeric = pairCols.length >= 2 && pairCols.every((c, i) => i % 2 === 0 || (c !== '' && Number.isFinite(Number(c))));
+    if (predictions.length === 0 && !skippedHeader && !probabilitiesNumeric) {
+      skippedHeader = true;
+      continue;
+    }
+    if (cols.length < 4 || pairCols.length % 2 !== 0 || !probabilitiesNumeric) {
+      throw new RsclipError(
+        'DATASET_INVALID',
+        `${source}:${index + 1}: expected filename<TAB>label then class<TAB>probability pairs, got ${cols.length} column(s): ${JSON.stringify(line.slice(0, 120))}`,
+        { hint: 'the file must be tab-separated, in the clip-rsicd result-file format' },
+      );
+    }
+    const predicted: ImagePrediction['predictions'] = [];
+    for (let i = 0; i < pairCols.length; i += 2) predicted.push({ className: pairCols[i]!, probability: Number(pairCols[i + 1]) });
+    predictions.push({ fileName: cols[0]!, label: cols[1]!, predictions: predicted });
+  }
+  if (predictions.length === 0) {
+    throw new RsclipError('DATASET_INVALID', `${source} holds no predictions: expected one line per image`);
+  }
+  return { predictions, skippedHeader };
+}
+
+/** score@k of parsed predictions: the share of images whose label is among the first k predicted classes. */
+export function scoreParsedPredictions(predictions: readonly ImagePrediction[], ks: readonly number[] = PREDICTION_KS): ScoresAtK {
+  if (predictions.length === 0) throw new RsclipError('DATASET_INVALID', 'no predictions to score: expected at least one image');
+  const scores: ScoresAtK = {};
+  for (const k of ks) {
+    const hits = predictions.filter((p) => p.predictions.slice(0, k).some((c) => c.className === p.label)).length;
+    scores[k] = hits / predictions.length;
+  }
+  return scores;
+}
+
+/** Reads and scores a predictions TSV (`rsclip eval score`). */
+export async function scorePredictions(file: string): Promise<PredictionScores> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new RsclipError('NOT_FOUND', `cannot read predictions file ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const { predictions, skippedHeader } = parsePredictions(text, file);
+  return {
+    file,
+    images: predictions.length,
+    scores: scoreParsedPredictions(predictions),
+    minPredictionsPerLine: Math.min(...predictions.map((p) => p.predictions.length)),
+    skippedHeader,
+  };
+}

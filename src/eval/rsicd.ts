@@ -1,0 +1,237 @@
+/**
+ * The RSICD evaluation (../shared/datasets/README.md has both protocols):
+ * 1. zero-shot classification score@1/3/5/10 as on the clip-rsicd model card: images whose
+ *    name contains `_`, classes = their sorted distinct labels, prompt
+ *    `Aerial photograph of {class}` (several templates are ensembled);
+ * 2. cross-modal retrieval over every image: text->image R@1/5/10 (each caption queries, its
+ *    own image is the hit), image->text R@1/5/10 (any own caption is a hit), and mR.
+ * Image vectors come from the model (mode `exact`) or from an index (mode `index`: then
+ * text->image goes through the index's HNSW search, or its exact scan with `exact`).
+ */
+import path from 'node:path';
+import { RsclipError } from '../errors.js';
+import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
+import { DEFAULT_EF, openIndex, type IndexStore } from '../store/index.js';
+import { version } from '../version.js';
+import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
+import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
+import { cosineScores, crossModalRecallFromRanks, imageToTextRanks, textToImageRanks, type CrossModalRecall, type ScoresAtK } from './metrics.js';
+import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
+import { DEFAULT_PROMPT, embedClassPrompts, embedTextsBatched } from './prompts.js';
+import { classifyZeroShot, DEFAULT_LOGIT_SCALE, type ClassAccuracy } from './zero-shot.js';
+
+export const ZERO_SHOT_KS = PREDICTION_KS;
+export const RETRIEVAL_KS = [1, 5, 10] as const;
+const DEFAULT_BATCH = 32;
+
+export interface EvaluateRsicdOptions {
+  /** Model directory (opened and closed here) or an open encoder (left open). */
+  model: string | ClipEncoder;
+  /** Folder holding the images (directly, not in subfolders). */
+  images: string;
+  /** JSONL: `{"filename", "captions": [...]}` per image. */
+  captions: string;
+  /** `filename<TAB>label` per image. */
+  labels: string;
+  /** Zero-shot prompt templates with a `{class}` slot; several are ensembled. Default: the model card's. */
+  prompts?: string[];
+  /** Index built by `rsclip index` over `images` with the same model: image vectors come from it. */
+  index?: string;
+  /** With `index`: rank text->image by an exact scan of the index instead of its HNSW graph. */
+  exact?: boolean;
+  /** With `index`: HNSW search breadth. Default: the store's default. */
+  ef?: number;
+  /** Images per model run. Default 32. */
+  batchSize?: number;
+  threads?: number;
+  variant?: ModelVariant;
+  /** The command line to record in the report. */
+  commandLine?: string;
+  onProgress?: (progress: EvalProgress) => void;
+}
+
+export interface RsicdReport {
+  kind: 'rsicd';
+  rsclipVersion: string;
+  /** ISO time the run started. */
+  date: string;
+  commandLine: string | null;
+  wallSeconds: number;
+  /** `exact`: image vectors from the model, exhaustive ranking; `index`: image vectors and text->image search from an index. */
+  mode: 'exact' | 'index';
+  search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null };
+  model: { id: string; fingerprint: string; variant: string; logitScale: number; logitScaleSource: 'model' | 'default' };
+  data: {
+    imagesDir: string;
+    images: number;
+    /** sha256 of the sorted image file names joined by `\n`. */
+    imageListSha256: string;
+    captionsFile: string;
+    captionsSha256: string;
+    captions: number;
+    labelsFile: string;
+    labelsSha256: string;
+  };
+  prompts: string[];
+  zeroShot: { images: number; classes: string[]; scores: ScoresAtK; perClass: ClassAccuracy[] };
+  retrieval: CrossModalRecall;
+}
+
+export interface RsicdEvaluation {
+  report: RsicdReport;
+  /** Per-image zero-shot predictions (the clip-rsicd result-file rows). */
+  predictions: ImagePrediction[];
+}
+
+interface RsicdData {
+  fileNames: string[];
+  zeroShotRows: number[];
+  zeroShotLabels: number[];
+  classes: string[];
+  captionTexts: string[];
+  captionImage: number[];
+}
+
+async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
+  const [fileNames, captionsByFile, labelsByFile] = await Promise.all([
+    listImageFiles(options.images),
+    readCaptions(options.captions),
+    readLabels(options.labels),
+  ]);
+  const present = new Set(fileNames);
+  const stray = [...captionsByFile.keys()].filter((f) => !present.has(f));
+  if (stray.length > 0) {
+    throw new RsclipError('DATASET_INVALID', `${options.captions} captions ${stray.length} image(s) not in ${options.images} (e.g. ${stray.slice(0, 3).join(', ')})`, {
+      hint: 'point --images at the folder of the captioned split',
+    });
+  }
+  const zeroShotRows = fileNames.flatMap((f, row) => (f.includes('_') ? [row] : []));
+  if (zeroShotRows.length === 0) {
+    throw new RsclipError('DATASET_INVALID', `no image in ${options.images} has "_" in its name: the zero-shot protocol uses those (class_number.jpg)`);
+  }
+  const unlabelled = zeroShotRows.filter((row) => !labelsByFile.has(fileNames[row]!));
+  if (unlabelled.length > 0) {
+    throw new RsclipError('DATASET_INVALID', `${options.labels} has no label for ${unlabelled.length} image(s) (e.g. ${fileNames[unlabelled[0]!]})`);
+  }
+  const rowLabels = zeroShotRows.map((row) => labelsByFile.get(fileNames[row]!)!);
+  const classes = [...new Set(rowLabels)].sort(compareCodeUnits);
+  const classIndex = new Map(classes.map((c, i) => [c, i]));
+  const captionTexts: string[] = [];
+  const captionImage: number[] = [];
+  fileNames.forEach((f, row) => {
+    for (const caption of captionsByFile.get(f) ?? []) {
+      captionTexts.push(caption);
+      captionImage.push(row);
+    }
+  });
+  return { fileNames, zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes, captionTexts, captionImage };
+}
+
+/** Text->image ranks through the index's search: the position of the caption's own image, or Infinity past the cut-off. */
+function searchTextToImageRanks(
+  store: IndexStore,
+  captionVectors: readonly Float32Array[],
+  captionImage: readonly number[],
+  imageIds: readonly number[],
+  search: { k: number; ef: number; exact: boolean },
+  onProgress?: (p: EvalProgress) => void,
+): number[] {
+  const evaluated = new Set(imageIds);
+  // other images in the index must not take places in the ranking
+  const onlyEvaluated = store.countImages('ok') > evaluated.size ? (id: number) => evaluated.has(id) : undefined;
+  return captionVectors.map((q, caption) => {
+    const found = store.searchBestFirst(q, search.k, { ef: search.ef, exact: search.exact, ...(onlyEvaluated ? { allowedIds: onlyEvaluated } : {}) });
+    const rank = found.findIndex((hit) => hit.id === imageIds[captionImage[caption]!]);
+    if ((caption + 1) % 500 === 0 || caption + 1 === captionVectors.length) onProgress?.({ phase: 'search', done: caption + 1, total: captionVectors.length });
+    return rank < 0 ? Infinity : rank;
+  });
+}
+
+export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<RsicdEvaluation> {
+  const started = performance.now();
+  const date = new Date().toISOString();
+  const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const data = await loadRsicd(options);
+  const [captionsSha256, labelsSha256] = await Promise.all([sha256File(options.captions), sha256File(options.labels)]);
+
+  const encoder =
+    typeof options.model === 'string'
+      ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })
+      : options.model;
+  let store: IndexStore | undefined;
+  try {
+    const ef = options.ef ?? DEFAULT_EF;
+    let imageVectors: Float32Array[];
+    let imageIds: number[] = [];
+    if (options.index) {
+      store = openIndex(options.index, { readonly: true, model: encoder.info });
+      ({ ids: imageIds, vectors: imageVectors } = vectorsFromIndex(store, options.images, data.fileNames));
+    } else {
+      const files = data.fileNames.map((f) => path.join(options.images, f));
+      imageVectors = await embedImageFiles(encoder, files, batchSize, options.onProgress);
+    }
+
+    const classVectors = await embedClassPrompts(encoder, data.classes, prompts);
+    const logitScale = encoder.info.logitScale ?? DEFAULT_LOGIT_SCALE;
+    const zeroShot = classifyZeroShot({
+      fileNames: data.zeroShotRows.map((r) => data.fileNames[r]!),
+      imageVectors: data.zeroShotRows.map((r) => imageVectors[r]!),
+      labels: data.zeroShotLabels,
+      classes: data.classes,
+      classVectors,
+      logitScale,
+      ks: ZERO_SHOT_KS,
+      predictionsPerImage: PREDICTIONS_PER_IMAGE,
+    });
+
+    if (data.captionTexts.length === 0) throw new RsclipError('DATASET_INVALID', `${options.captions} gives no caption for any image in ${options.images}`);
+    const captionVectors = await embedTextsBatched(encoder, data.captionTexts);
+    options.onProgress?.({ phase: 'texts', done: captionVectors.length, total: captionVectors.length });
+    const textToImage = cosineScores(captionVectors, imageVectors);
+    const textRanks = store
+      ? searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
+      : textToImageRanks(textToImage, data.captionImage);
+    const retrieval = crossModalRecallFromRanks(textRanks, imageToTextRanks(textToImage, data.captionImage), RETRIEVAL_KS);
+
+    const report: RsicdReport = {
+      kind: 'rsicd',
+      rsclipVersion: version,
+      date,
+      commandLine: options.commandLine ?? null,
+      wallSeconds: (performance.now() - started) / 1000,
+      mode: store ? 'index' : 'exact',
+      search: {
+        textToImage: store && !options.exact ? 'hnsw' : 'exact',
+        imageToText: 'exact',
+        ef: store && !options.exact ? ef : null,
+        index: store ? store.dir : null,
+      },
+      model: {
+        id: encoder.info.id,
+        fingerprint: encoder.info.fingerprint,
+        variant: encoder.info.variant,
+        logitScale,
+        logitScaleSource: encoder.info.logitScale === undefined ? 'default' : 'model',
+      },
+      data: {
+        imagesDir: path.resolve(options.images),
+        images: data.fileNames.length,
+        imageListSha256: imageListChecksum(data.fileNames),
+        captionsFile: path.resolve(options.captions),
+        captionsSha256,
+        captions: data.captionTexts.length,
+        labelsFile: path.resolve(options.labels),
+        labelsSha256,
+      },
+      prompts,
+      zeroShot: { images: data.zeroShotRows.length, classes: data.classes, scores: zeroShot.scores, perClass: zeroShot.perClass },
+      retrieval,
+    };
+    return { report, predictions: zeroShot.predictions };
+  } finally {
+    await store?.close();
+    if (typeof options.model === 'string') await encoder.close();
+  }
+}

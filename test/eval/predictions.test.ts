@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
+import { formatPredictions, parsePredictions, scorePredictions } from '../../src/eval/predictions.js';
+import { runCli } from '../fixtures/cli.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-score-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const CLASSES = ['airport', 'bareland', 'beach', 'bridge', 'center', 'church', 'desert', 'farmland', 'forest', 'park', 'port'];
+
+/** A line with `label` at 0-based `position` of the ten predictions (or absent when position is null). */
+function line(file: string, label: string, position: number | null): string {
+  const others = CLASSES.filter((c) => c !== label);
+  const order = position === null ? others.slice(0, 10) : [...others.slice(0, position), label, ...others.slice(position, 9)];
+  return [file, label, ...order.flatMap((c, i) => [c, (0.5 / (i + 1)).toFixed(5)])].join('\t');
+}
+
+// positions 0, 2, 4, 9, absent -> score@1 1/5, @3 2/5, @5 3/5, @10 4/5
+const HAND_MADE = [
+  line('airport_1.jpg', 'airport', 0),
+  line('beach_2.jpg', 'beach', 2),
+  line('bridge_3.jpg', 'bridge', 4),
+  line('church_4.jpg', 'church', 9),
+  line('park_5.jpg', 'park', null),
+];
+const EXPECTED = { 1: 0.2, 3: 0.4, 5: 0.6, 10: 0.8 };
+
+describe('predictions files (clip-rsicd result-file format)', () => {
+  it('scores a hand-made file: share of images whose label is among the first k predictions', async () => {
+    const file = path.join(work, 'hand.tsv');
+    writeFileSync(file, `${HAND_MADE.join('\n')}\n`);
+    const result = await scorePredictions(file);
+    expect(result).toMatchObject({ images: 5, minPredictionsPerLine: 10, skippedHeader: false });
+    expect(result.scores[1]).toBeCloseTo(EXPECTED[1]);
+    expect(result.scores[3]).toBeCloseTo(EXPECTED[3]);
+    expect(result.scores[5]).toBeCloseTo(EXPECTED[5]);
+    expect(result.scores[10]).toBeCloseTo(EXPECTED[10]);
+  });
+
+  it('tolerates a header line, CRLF, blank lines and trailing tabs', async () => {
+    const file = path.join(work, 'quirky.tsv');
+    const header = ['filename', 'label', ...Array.from({ length: 10 }, (_, i) => [`class${i + 1}`, `prob${i + 1}`]).flat()].join('\t');
+    writeFileSync(file, [header, ...HAND_MADE.map((l) => `${l}\t`), '', ''].join('\r\n'));
+    const result = await scorePredictions(file);
+    expect(result).toMatchObject({ images: 5, skippedHeader: true });
+    expect(result.scores[10]).toBeCloseTo(EXPECTED[10]);
+  });
+
+  it('round-trips what it writes', () => {
+    const rows = [{ fileName: 'a_1.jpg', label: 'a', predictions: [{ className: 'b', probability: 0.6 }, { className: 'a', probability: 0.4 }] }];
+    const text = formatPredictions(rows);
+    expect(text).toBe('a_1.jpg\ta\tb\t0.60000\ta\t0.40000\n');
+    expect(parsePredictions(text, 'x').predictions).toEqual(rows);
+  });
+
+  it('refuses a file with no predictions or a malformed line', () => {
+    expect(() => parsePredictions('\n\n', 'empty.tsv')).toThrow(RsclipError);
+    expect(() => parsePredictions(`${HAND_MADE[0]}\nfoo.jpg\tfoo\tbar\n`, 'bad.tsv')).toThrow(/bad.tsv:2/);
+  });
+
+  it('rsclip eval score prints the scores, and --json the same numbers', async () => {
+    const file = path.join(work, 'cli.tsv');
+    writeFileSync(file, `${HAND_MADE.join('\n')}\n`);
+    const plain = await runCli(['eval', 'score', file]);
+    expect(plain.stderr).toBe('');
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('5 images');
+    expect(plain.stdout).toContain('score@1 0.200  score@3 0.400  score@5 0.600  score@10 0.800');
+    const json = await runCli(['eval', 'score', file, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ images: 5, scores: { 1: 0.2, 3: 0.4, 5: 0.6, 10: 0.8 } });
+    const missing = await runCli(['eval', 'score', path.join(work, 'nope.tsv')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^rsclip: cannot read predictions file .*nope\.tsv/);
+  });
+});
