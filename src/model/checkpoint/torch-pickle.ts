@@ -8,10 +8,10 @@
  * dropped.
  */
 import { readFile } from 'node:fs/promises';
-import { unzipSync } from 'fflate';
 import { RsclipError } from '../../errors.js';
 import { PickleGlobal, PickleTuple, unpickle, unsafe, type PickleValue, type UnpickleHandlers } from './pickle.js';
 import type { Tensor, TensorMap } from './tensor.js';
+import { ZipArchive } from './torch-zip.js';
 
 type StoredDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -176,7 +176,7 @@ function handlersFor(file: string): UnpickleHandlers {
 function widenToFloat32(bytes: Uint8Array, dtype: StoredDtype, littleEndian: boolean): Float32Array {
   const n = Math.floor(bytes.length / ELEMENT_BYTES[dtype]);
   if (dtype === 'float32' && littleEndian) {
-    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
     return new Float32Array(aligned.buffer, aligned.byteOffset, n);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -253,7 +253,7 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 
 /** Reads a torch.save zip checkpoint; float tensors only, widened to float32. */
 export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
-  const bytes = new Uint8Array(await readFile(file));
+  const bytes: Uint8Array = await readFile(file);
   if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
     const legacy = bytes[0] === 0x80 && bytes[1] === 0x02;
     throw new RsclipError(
@@ -264,17 +264,14 @@ export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
       { hint: 'use the repository\'s model.safetensors, or re-save the weights with torch >= 1.6' },
     );
   }
-  const names: string[] = [];
-  unzipSync(bytes, { filter: (f) => (names.push(f.name), false) });
-  const pkl = names.find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
-  if (!pkl) throw invalid(file, `zip has no data.pkl (entries: ${names.slice(0, 5).join(', ')})`);
+  const zip = new ZipArchive(bytes, file);
+  const pkl = zip.names.find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+  if (!pkl) throw invalid(file, `zip has no data.pkl (entries: ${zip.names.slice(0, 5).join(', ')})`);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
-  const readEntry = (name: string): Uint8Array | undefined => unzipSync(bytes, { filter: (f) => f.name === name })[name];
-
-  const byteorder = names.includes(`${prefix}byteorder`) ? new TextDecoder().decode(readEntry(`${prefix}byteorder`)).trim() : 'little';
+  const byteorder = zip.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
   if (byteorder !== 'little' && byteorder !== 'big') throw invalid(file, `unknown byteorder "${byteorder}"`);
 
-  const { value } = unpickle(readEntry(pkl)!, handlersFor(file), file);
+  const { value } = unpickle(zip.read(pkl)!, handlersFor(file), file);
   const stateDict = stateDictOf(value, file);
 
   const storages = new Map<string, Float32Array>();
@@ -286,7 +283,7 @@ export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
     if (!isFloat(t.dtype)) continue;
     let storage = storages.get(t.storage.key);
     if (!storage) {
-      const raw = readEntry(`${prefix}data/${t.storage.key}`);
+      const raw = zip.read(`${prefix}data/${t.storage.key}`);
       if (!raw) throw invalid(file, `storage ${prefix}data/${t.storage.key} of tensor ${key} is missing`);
       storage = widenToFloat32(raw, t.dtype, byteorder === 'little');
       storages.set(t.storage.key, storage);

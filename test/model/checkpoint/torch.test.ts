@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { zipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../../src/errors.js';
 import { loadCheckpointTensors, readSafetensors, readTorchCheckpoint, type TensorMap } from '../../../src/model/checkpoint/index.js';
@@ -63,6 +63,13 @@ describe('readTorchCheckpoint', () => {
   it('reads views into one shared storage at storage offsets, and transposed strided views', async () => {
     const file = path.join(dir, 'views.bin');
     await writeTorchCheckpoint(file, sampleTensors(), { sharedStorage: true, transposed2d: true });
+    expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 0);
+  });
+
+  it('reads an archive whose entries were deflated (torch stores them, zip tools may not)', async () => {
+    const file = path.join(dir, 'deflated.bin');
+    const entries = unzipSync(torchSaveBytes(sampleTensors()));
+    await writeFile(file, zipSync(Object.fromEntries(Object.entries(entries).map(([name, data]) => [name, [data, { level: 6 }]]))));
     expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 0);
   });
 

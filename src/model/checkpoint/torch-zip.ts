@@ -1,0 +1,135 @@
+/**
+ * Random access to the entries of a zip held in memory, as torch.save writes it: entries
+ * are usually stored uncompressed, so they are returned as views into the file's bytes
+ * without copying (a 600 MB checkpoint is not duplicated); deflated entries are inflated
+ * with fflate. Zip64 (archives or entries past 4 GiB) is understood.
+ */
+import { inflateSync } from 'fflate';
+import { RsclipError } from '../../errors.js';
+
+interface ZipEntry {
+  method: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+}
+
+const EOCD = 0x06054b50;
+const ZIP64_EOCD_LOCATOR = 0x07064b50;
+const ZIP64_EOCD = 0x06064b50;
+const CENTRAL_HEADER = 0x02014b50;
+const LOCAL_HEADER = 0x04034b50;
+
+export class ZipArchive {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #entries = new Map<string, ZipEntry>();
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly source: string,
+  ) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#readCentralDirectory();
+  }
+
+  get names(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
+  /** The entry's bytes (a view into the archive for stored entries), or undefined when absent. */
+  read(name: string): Uint8Array | undefined {
+    const entry = this.#entries.get(name);
+    if (!entry) return undefined;
+    const at = entry.localHeaderOffset;
+    if (this.#u32(at) !== LOCAL_HEADER) throw this.#invalid(`entry ${name} has no local header`);
+    const start = at + 30 + this.#u16(at + 26) + this.#u16(at + 28);
+    const end = start + entry.compressedSize;
+    if (end > this.#bytes.length) throw this.#invalid(`entry ${name} runs past the end of the file (truncated?)`);
+    const data = this.#bytes.subarray(start, end);
+    if (entry.method === 0) return data;
+    if (entry.method === 8) return inflateSync(data, { out: new Uint8Array(entry.size) });
+    throw this.#invalid(`entry ${name} uses unsupported compression method ${entry.method}`);
+  }
+
+  #u16(at: number): number {
+    return this.#view.getUint16(at, true);
+  }
+
+  #u32(at: number): number {
+    return this.#view.getUint32(at, true);
+  }
+
+  #u64(at: number): number {
+    return Number(this.#view.getBigUint64(at, true));
+  }
+
+  #invalid(what: string): RsclipError {
+    return new RsclipError('CHECKPOINT_INVALID', `${this.source}: damaged zip archive (${what})`, {
+      hint: 'download the checkpoint again; the file may be truncated',
+    });
+  }
+
+  #readCentralDirectory(): void {
+    const len = this.#bytes.length;
+    let eocd = -1;
+    // the end record sits in the last 22 bytes plus an optional comment of up to 64 KiB
+    for (let i = len - 22; i >= Math.max(0, len - 22 - 0xffff); i--) {
+      if (this.#u32(i) === EOCD) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd < 0) throw this.#invalid('no end-of-central-directory record');
+    let count = this.#u16(eocd + 10);
+    let offset = this.#u32(eocd + 16);
+    if ((count === 0xffff || offset === 0xffffffff) && eocd >= 20 && this.#u32(eocd - 20) === ZIP64_EOCD_LOCATOR) {
+      const zip64 = this.#u64(eocd - 20 + 8);
+      if (this.#u32(zip64) !== ZIP64_EOCD) throw this.#invalid('bad zip64 end record');
+      count = this.#u64(zip64 + 32);
+      offset = this.#u64(zip64 + 48);
+    }
+    for (let i = 0, at = offset; i < count; i++) {
+      if (at + 46 > len || this.#u32(at) !== CENTRAL_HEADER) throw this.#invalid(`central directory entry ${i} is missing`);
+      const nameLength = this.#u16(at + 28);
+      const extraLength = this.#u16(at + 30);
+      const commentLength = this.#u16(at + 32);
+      const name = new TextDecoder().decode(this.#bytes.subarray(at + 46, at + 46 + nameLength));
+      const entry: ZipEntry = {
+        method: this.#u16(at + 10),
+        compressedSize: this.#u32(at + 20),
+        size: this.#u32(at + 24),
+        localHeaderOffset: this.#u32(at + 42),
+      };
+      this.#applyZip64Extra(entry, at + 46 + nameLength, extraLength);
+      this.#entries.set(name, entry);
+      at += 46 + nameLength + extraLength + commentLength;
+    }
+  }
+
+  /** Zip64 extra field (id 1): 64-bit values for whichever 32-bit fields are saturated, in order. */
+  #applyZip64Extra(entry: ZipEntry, start: number, length: number): void {
+    for (let at = start; at + 4 <= start + length; ) {
+      const id = this.#u16(at);
+      const size = this.#u16(at + 2);
+      if (id === 1) {
+        let p = at + 4;
+        if (entry.size === 0xffffffff) {
+          entry.size = this.#u64(p);
+          p += 8;
+        }
+        if (entry.compressedSize === 0xffffffff) {
+          entry.compressedSize = this.#u64(p);
+          p += 8;
+        }
+        if (entry.localHeaderOffset === 0xffffffff) entry.localHeaderOffset = this.#u64(p);
+      }
+      at += 4 + size;
+    }
+  }
+}
