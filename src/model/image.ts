@@ -1,0 +1,279 @@
+/**
+ * Image decoding and CLIP preprocessing, as transformers 5.x's `CLIPImageProcessor` does it:
+ *   convert to RGB -> resize shortest side (PIL filter, `get_resize_output_image_size`)
+ *   -> centre crop (zero padding if the crop is larger) -> rescale -> normalise -> [3, H, W] float32.
+ *
+ * The only module that imports sharp. sharp decodes (no EXIF rotation and no ICC transform,
+ * because PIL applies neither); the resize reproduces torchvision's fixed-point antialiased
+ * resize (`resample.ts`), so the pixels equal the Python reference's bit for bit.
+ *
+ * RGB conversion: grey is repeated into 3 channels; alpha is dropped, not composited (as PIL's
+ * `convert("RGB")`); images with more than 4 bands keep their first 3. 16-bit images are
+ * reduced to 8 bits by their high byte (v >> 8, so 65535 -> 255 over the full range, never
+ * clipped); that is what libvips does and what PIL does for 16-bit RGB.
+ */
+import { stat } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { Sharp } from 'sharp';
+import { RsclipError } from '../errors.js';
+import type { ImageSource, PreprocessedImage } from './encoder-types.js';
+import type { PreprocessConfig } from './model-dir.js';
+import { filterFromPilId, resizeRaster, type Raster8 } from './resample.js';
+
+/** PIL's decompression-bomb error threshold (2 x `Image.MAX_IMAGE_PIXELS`). */
+export const DEFAULT_MAX_INPUT_PIXELS = 178_956_970;
+
+/** Bands libvips may hand us; multispectral GeoTIFFs carry a dozen or so. */
+const MAX_INPUT_BANDS = 64;
+
+export interface DecodeOptions {
+  /** Largest accepted width x height; default 178,956,970 (as PIL). */
+  maxInputPixels?: number;
+}
+
+function describeSource(source: ImageSource): string {
+  return typeof source === 'string' ? source : 'uploaded image';
+}
+
+async function unreadableError(source: ImageSource, cause: unknown): Promise<RsclipError> {
+  const label = describeSource(source);
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  if (/exceeds pixel limit/i.test(reason)) {
+    return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'raise the maximum input pixels setting or downscale the image', cause });
+  }
+  let why = reason.replace(/\s+/g, ' ').trim();
+  if (typeof source === 'string') {
+    const info = await stat(source).catch(() => undefined);
+    if (info === undefined) why = 'file not found';
+    else if (info.size === 0) why = 'file is empty (0 bytes)';
+  }
+  return new RsclipError('IMAGE_UNREADABLE', `cannot read image ${label}: ${why}`, {
+    hint: 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image',
+    cause,
+  });
+}
+
+function openSharp(source: ImageSource, maxInputPixels: number): Sharp {
+  if (typeof source !== 'string' && source.length === 0) {
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${describeSource(source)}: it is empty (0 bytes)`, {
+      hint: 'upload a JPEG, PNG, TIFF, WebP or GIF image',
+    });
+  }
+  return sharp(source, {
+    failOn: 'truncated',
+    limitInputPixels: maxInputPixels,
+    limitInputChannels: MAX_INPUT_BANDS,
+    ignoreIcc: true,
+    autoOrient: false,
+    pages: 1,
+    page: 0,
+  });
+}
+
+function checkPixelLimit(source: ImageSource, width: number, height: number, maxInputPixels: number): void {
+  if (width * height > maxInputPixels) {
+    throw new RsclipError(
+      'IMAGE_TOO_LARGE',
+      `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}`,
+      { hint: 'downscale the image or raise the maximum input pixels setting' },
+    );
+  }
+}
+
+/** Interleaved bands -> RGB: grey repeated, alpha and extra bands dropped. */
+function toRgb(data: Uint8Array, width: number, height: number, bands: number): Raster8 {
+  if (bands === 3) return { data, width, height, channels: 3 };
+  const n = width * height;
+  const rgb = new Uint8Array(n * 3);
+  if (bands <= 2) {
+    for (let i = 0, s = 0; i < n; i++, s += bands) {
+      const v = data[s]!;
+      rgb[i * 3] = v;
+      rgb[i * 3 + 1] = v;
+      rgb[i * 3 + 2] = v;
+    }
+  } else {
+    for (let i = 0, s = 0; i < n; i++, s += bands) {
+      rgb[i * 3] = data[s]!;
+      rgb[i * 3 + 1] = data[s + 1]!;
+      rgb[i * 3 + 2] = data[s + 2]!;
+    }
+  }
+  return { data: rgb, width, height, channels: 3 };
+}
+
+export interface DecodedRgb {
+  rgb: Raster8;
+  /** Format sharp detected (jpeg, png, tiff, webp, gif, ...). */
+  format: string;
+}
+
+/** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
+export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const image = openSharp(source, maxInputPixels);
+  let format: string;
+  try {
+    const meta = await image.metadata();
+    format = meta.format ?? 'unknown';
+    if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels);
+  } catch (error) {
+    if (error instanceof RsclipError) throw error;
+    throw await unreadableError(source, error);
+  }
+  try {
+    // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
+    const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { rgb: toRgb(bytes, info.width, info.height, info.channels), format };
+  } catch (error) {
+    throw await unreadableError(source, error);
+  }
+}
+
+/** transformers' `get_resize_output_image_size(size=shortest_edge, default_to_square=False)`: (height, width). */
+export function shortestEdgeSize(height: number, width: number, shortestEdge: number): { height: number; width: number } {
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  const newLong = Math.trunc((shortestEdge * long) / short);
+  return width <= height ? { height: newLong, width: shortestEdge } : { height: shortestEdge, width: newLong };
+}
+
+/**
+ * Per-channel lookup from a uint8 value to its float32 model input, in transformers 5.x's float32
+ * steps: with both rescale and normalise it fuses them as `(v - mean / f) / (std / f)`.
+ */
+function valueTable(cfg: PreprocessConfig): Float32Array {
+  const table = new Float32Array(3 * 256);
+  const fused = cfg.doRescale && cfg.doNormalize;
+  const inverseFactor = Math.fround(1 / cfg.rescaleFactor);
+  for (let c = 0; c < 3; c++) {
+    let mean = Math.fround(cfg.imageMean[c]!);
+    let std = Math.fround(cfg.imageStd[c]!);
+    if (fused) {
+      mean = Math.fround(mean * inverseFactor);
+      std = Math.fround(std * inverseFactor);
+    }
+    for (let v = 0; v < 256; v++) {
+      let x = cfg.doRescale && !fused ? Math.fround(v * cfg.rescaleFactor) : v;
+      if (cfg.doNormalize) x = Math.fround(Math.fround(x - mean) / std);
+      table[c * 256 + v] = x;
+    }
+  }
+  return table;
+}
+
+/**
+ * Centre crop as transformers' `center_crop` (top = floor((H - h) / 2), zero padding where the
+ * crop leaves the image), then the value table, written channel-first.
+ */
+function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number, table: Float32Array): Float32Array {
+  const out = new Float32Array(3 * cropHeight * cropWidth);
+  const top = Math.floor((img.height - cropHeight) / 2);
+  const left = Math.floor((img.width - cropWidth) / 2);
+  const plane = cropHeight * cropWidth;
+  for (let y = 0; y < cropHeight; y++) {
+    const sy = y + top;
+    const inRow = sy >= 0 && sy < img.height;
+    for (let x = 0; x < cropWidth; x++) {
+      const sx = x + left;
+      const o = y * cropWidth + x;
+      if (inRow && sx >= 0 && sx < img.width) {
+        const s = (sy * img.width + sx) * 3;
+        out[o] = table[img.data[s]!]!;
+        out[plane + o] = table[256 + img.data[s + 1]!]!;
+        out[2 * plane + o] = table[512 + img.data[s + 2]!]!;
+      } else {
+        out[o] = table[0]!;
+        out[plane + o] = table[256]!;
+        out[2 * plane + o] = table[512]!;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The preprocessing after decoding: resize, crop, rescale, normalise. Pure (typed arrays in and
+ * out), so it can run in a worker thread. RGB conversion is always applied: the vision tower
+ * takes 3 channels.
+ */
+export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig): Float32Array {
+  let img = rgb;
+  if (cfg.doResize) {
+    const filter = filterFromPilId(cfg.resample);
+    if (filter === undefined) {
+      throw new RsclipError('MODEL_INVALID', `preprocessor_config.json resample must be a PIL filter id 0..5 but is ${cfg.resample}`);
+    }
+    const size = shortestEdgeSize(img.height, img.width, cfg.shortestEdge);
+    img = resizeRaster(img, size.width, size.height, filter, 'torchvision');
+  }
+  const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : img.height;
+  const cropWidth = cfg.doCenterCrop ? cfg.cropWidth : img.width;
+  return cropToChannelFirst(img, cropHeight, cropWidth, valueTable(cfg));
+}
+
+/** Decodes one image and preprocesses it for the vision tower, as `CLIPImageProcessor` does. */
+export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig, options: DecodeOptions = {}): Promise<PreprocessedImage> {
+  const { rgb, format } = await decodeRgb8(source, options);
+  return { pixels: preprocessRgb(rgb, cfg), width: rgb.width, height: rgb.height, format };
+}
+
+export interface ThumbnailOptions extends DecodeOptions {
+  /** Longest side of the thumbnail in pixels; smaller images are not enlarged. */
+  maxSide: number;
+  format?: 'webp' | 'jpeg';
+}
+
+export interface Thumbnail {
+  data: Buffer;
+  contentType: string;
+  width: number;
+  height: number;
+}
+
+/** A small web-ready rendering (the same RGB conversion as preprocessing, so 16-bit and multi-band images show). */
+export async function createThumbnail(source: ImageSource, options: ThumbnailOptions): Promise<Thumbnail> {
+  if (!(Number.isInteger(options.maxSide) && options.maxSide > 0)) {
+    throw new RsclipError('BAD_INPUT', `Expected positive integer for maxSide but received ${String(options.maxSide)} of type ${typeof options.maxSide}`);
+  }
+  const { rgb } = await decodeRgb8(source, options);
+  const format = options.format ?? 'webp';
+  const pipeline = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });
+  const encoded = format === 'webp' ? pipeline.webp({ quality: 80 }) : pipeline.jpeg({ quality: 85 });
+  const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
+  return { data, contentType: format === 'webp' ? 'image/webp' : 'image/jpeg', width: info.width, height: info.height };
+}
+
+export interface ImageInfo {
+  width: number;
+  height: number;
+  /** Format sharp detected (jpeg, png, tiff, webp, gif, ...). */
+  format: string;
+  bands: number;
+  /** Bits per sample of one band (8 for ordinary images, 16 for many remote-sensing rasters). */
+  bitDepth: number;
+}
+
+const BITS_PER_SAMPLE: Record<string, number> = {
+  uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, complex: 64, double: 64, dpcomplex: 128,
+};
+
+/** Reads the header only (no pixel decoding). */
+export async function readImageInfo(source: ImageSource): Promise<ImageInfo> {
+  const image = openSharp(source, 0);
+  try {
+    const meta = await image.metadata();
+    if (meta.width === undefined || meta.height === undefined) throw new Error('no image size in the header');
+    return {
+      width: meta.width,
+      height: meta.height,
+      format: meta.format ?? 'unknown',
+      bands: meta.channels ?? 3,
+      bitDepth: BITS_PER_SAMPLE[meta.depth ?? 'uchar'] ?? 8,
+    };
+  } catch (error) {
+    throw await unreadableError(source, error);
+  }
+}
