@@ -1,0 +1,10 @@
+/** Search: queries (text, image, id, weighted mixes), filters, exact and ANN search, result pages. */
+export { Searcher, type SearcherOptions } from './searcher.js';
+export { TextEmbeddingBatcher, type TextBatcherOptions, type EmbedTexts } from './text-batcher.js';
+export { parseQueryTerms, isExistingFile, type IsFile } from './cli-terms.js';
+export { parseFilterSpecs } from './filter-spec.js';
+export { parseSearchRequestJson, searchRequestSchema, catalogFilterSchema, pagingShape, describeZodIssues, type SearchRequestJson } from './request-schema.js';
+export { combineWeighted, unitVector, cosine } from './query-vector.js';
+export { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
+export { chooseEf, DEFAULT_K, MAX_K, MAX_WINDOW, MAX_EF, MAX_TERMS, MAX_TEXT_LENGTH, DEFAULT_COLLAPSE_THRESHOLD } from './limits.js';
+export type { QueryTerm, SearchRequest, SearchPage, SearchHit, SearchHitImage, CollapseOptions } from './types.js';

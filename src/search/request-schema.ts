@@ -1,0 +1,82 @@
+/**
+ * The structured JSON form of a query (POST /api/search, library callers with untrusted input):
+ *
+ *   { "terms": [ {"text": "stadium"}, {"id": 123, "weight": 0.5}, {"image": "<base64>", "weight": -1} ],
+ *     "k": 20, "offset": 0 | "cursor": "...", "exact": false, "ef": 128,
+ *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"} },
+ *     "collapse": true | 0.95 }
+ *
+ * `image` is base64 of the encoded file; a path is never accepted from JSON.
+ */
+import { z } from 'zod';
+import { RsclipError } from '../errors.js';
+import { MAX_EF, MAX_K, MAX_TERMS, MAX_TEXT_LENGTH, MAX_WINDOW } from './limits.js';
+import type { QueryTerm, SearchRequest } from './types.js';
+
+const weight = z.number().finite().refine((w) => w !== 0, 'weight must not be 0').default(1);
+
+const termSchema = z.union([
+  z.strictObject({ text: z.string().trim().min(1, 'text must not be empty').max(MAX_TEXT_LENGTH), weight }),
+  z.strictObject({ id: z.number().int().positive(), weight }),
+  z.strictObject({ image: z.base64().min(1, 'image must not be empty'), weight }),
+]);
+
+const isoDate = z.iso.date().or(z.iso.datetime({ offset: true })).transform((s) => new Date(s));
+const fieldValue = z.union([z.string(), z.number().finite()]);
+
+export const catalogFilterSchema = z.strictObject({
+  pathGlob: z.string().min(1).max(500).optional(),
+  folder: z.string().max(1000).optional(),
+  formats: z.array(z.string().min(1).max(20)).max(20).optional(),
+  minBytes: z.number().finite().nonnegative().optional(),
+  maxBytes: z.number().finite().nonnegative().optional(),
+  minWidth: z.number().finite().nonnegative().optional(),
+  minHeight: z.number().finite().nonnegative().optional(),
+  modifiedAfter: isoDate.optional(),
+  modifiedBefore: isoDate.optional(),
+  fields: z
+    .record(
+      z.string().min(1).max(200),
+      z.union([fieldValue, z.array(fieldValue).max(100), z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() })]),
+    )
+    .optional(),
+});
+
+/** Paging and search knobs shared by every search route (JSON body or query string, coerced by the caller). */
+export const pagingShape = {
+  k: z.number().int().min(1).max(MAX_K).optional(),
+  offset: z.number().int().min(0).max(MAX_WINDOW).optional(),
+  cursor: z.string().min(1).max(500).optional(),
+  exact: z.boolean().optional(),
+  ef: z.number().int().min(1).max(MAX_EF).optional(),
+  collapse: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
+};
+
+export const searchRequestSchema = z.strictObject({
+  terms: z.array(termSchema).min(1, 'expected at least one term').max(MAX_TERMS),
+  filter: catalogFilterSchema.optional(),
+  ...pagingShape,
+});
+
+export type SearchRequestJson = z.input<typeof searchRequestSchema>;
+
+export function describeZodIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+}
+
+function collapseOption(collapse: boolean | number | undefined): SearchRequest['collapse'] {
+  return typeof collapse === 'number' ? { threshold: collapse } : collapse;
+}
+
+/** Validates the JSON form and turns it into a SearchRequest; throws BAD_QUERY naming every problem. */
+export function parseSearchRequestJson(body: unknown): SearchRequest {
+  const parsed = searchRequestSchema.safeParse(body);
+  if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid search request: ${describeZodIssues(parsed.error)}`);
+  const { terms, filter, collapse, ...rest } = parsed.data;
+  const queryTerms: QueryTerm[] = terms.map((t) => {
+    if ('text' in t) return { kind: 'text', text: t.text, weight: t.weight };
+    if ('id' in t) return { kind: 'id', id: t.id, weight: t.weight };
+    return { kind: 'image', image: Buffer.from(t.image, 'base64'), weight: t.weight };
+  });
+  return { terms: queryTerms, ...rest, ...(filter ? { filter } : {}), ...(collapse === undefined ? {} : { collapse: collapseOption(collapse) }) };
+}

@@ -1,0 +1,162 @@
+/**
+ * The search composition root: an encoder and an index store come in through the
+ * constructor (tests pass fakes); `search` turns a SearchRequest into one page of hits.
+ */
+import { performance } from 'node:perf_hooks';
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder } from '../model/index.js';
+import type { IndexStore, ScoredId } from '../store/index.js';
+import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
+import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
+import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW } from './limits.js';
+import { combineWeighted, unitVector } from './query-vector.js';
+import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
+import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
+
+export interface SearcherOptions {
+  batching?: TextBatcherOptions;
+}
+
+/** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
+const COLLAPSE_OVERFETCH = 3;
+
+function checkInteger(name: string, value: number | undefined, min: number, max: number): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RsclipError('BAD_QUERY', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+export class Searcher {
+  readonly encoder: ClipEncoder;
+  readonly store: IndexStore;
+  readonly textBatcher: TextEmbeddingBatcher;
+
+  constructor(encoder: ClipEncoder, store: IndexStore, options: SearcherOptions = {}) {
+    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
+      throw new RsclipError(
+        'INDEX_INCOMPATIBLE',
+        `index ${store.dir} was built with model ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); the query encoder is ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)})`,
+        { hint: 'pass --model with the model the index was built with' },
+      );
+    }
+    this.encoder = encoder;
+    this.store = store;
+    this.textBatcher = new TextEmbeddingBatcher((texts) => encoder.embedTexts(texts), options.batching);
+  }
+
+  /** The unit query vector of the terms: texts through the micro-batcher, images in one encoder call. */
+  async queryVector(terms: QueryTerm[]): Promise<Float32Array> {
+    if (terms.length === 0) throw new RsclipError('BAD_QUERY', 'empty query: expected at least one text, image or id term');
+    if (terms.length > MAX_TERMS) throw new RsclipError('BAD_QUERY', `too many query terms: at most ${MAX_TERMS}, got ${terms.length}`);
+    for (const term of terms) {
+      if (!Number.isFinite(term.weight) || term.weight === 0) throw new RsclipError('BAD_QUERY', `term weights must be finite and non-zero, got ${term.weight}`);
+      if (term.kind === 'text' && term.text.trim() === '') throw new RsclipError('BAD_QUERY', 'empty text term');
+    }
+    const images = terms.filter((t) => t.kind === 'image');
+    const imageVectors = images.length > 0 ? await this.encoder.embedImages(images.map((t) => t.image)) : [];
+    const textVectors = await Promise.all(terms.map((t) => (t.kind === 'text' ? this.textBatcher.embed(t.text) : undefined)));
+    let nextImage = 0;
+    const parts = terms.map((term, i) => {
+      if (term.kind === 'text') return { vector: textVectors[i]!, weight: term.weight };
+      if (term.kind === 'image') return { vector: imageVectors[nextImage++]!, weight: term.weight };
+      const vector = this.store.getVector(term.id);
+      if (!vector) throw new RsclipError('NOT_FOUND', `no indexed image with id ${term.id}`, { hint: 'ids come from search results (#id)' });
+      return { vector: unitVector(vector), weight: term.weight };
+    });
+    return combineWeighted(parts);
+  }
+
+  async search(request: SearchRequest): Promise<SearchPage> {
+    const k = request.k ?? DEFAULT_K;
+    checkInteger('k', k, 1, MAX_K);
+    checkInteger('offset', request.offset, 0, MAX_WINDOW);
+    const key = queryKey(request);
+    const offset = request.cursor !== undefined ? decodeCursor(request.cursor, key) : (request.offset ?? 0);
+    if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });
+    const embedStart = performance.now();
+    const vector = await this.queryVector(request.terms);
+    const searchStart = performance.now();
+    return this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
+  }
+
+  /** Top results for an already-computed query vector (ranked, filtered, collapsed, paged). */
+  private searchVector(
+    vector: Float32Array,
+    request: SearchRequest,
+    k: number,
+    offset: number,
+    key: string,
+    clock: { embedMs: number; searchStart: number },
+  ): SearchPage {
+    const exact = request.exact === true;
+    const excluded = new Set(request.excludeIds ?? []);
+    let allowed: Set<number> | ((id: number) => boolean) | undefined;
+    let filtered: number | undefined;
+    if (request.filter) {
+      const ids = this.store.filterIds(request.filter).filter((id) => !excluded.has(id));
+      allowed = new Set(ids);
+      filtered = ids.length;
+    } else if (excluded.size > 0) {
+      allowed = (id: number) => !excluded.has(id);
+    }
+    // one more than the page, so that we know whether a next page exists
+    const wanted = offset + k + 1;
+    const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
+    const available = filtered ?? this.store.countImages('ok');
+    let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
+    let groups: CollapsedGroup[] = [];
+    let ef: number | undefined;
+    const vectors = new Map<number, Float32Array | undefined>();
+    const vectorOf = (id: number): Float32Array | undefined => {
+      if (!vectors.has(id)) vectors.set(id, this.store.getVector(id));
+      return vectors.get(id);
+    };
+    for (;;) {
+      ef = exact ? undefined : chooseEf(fetchCount, request.ef);
+      const hits: ScoredId[] = filtered === 0 ? [] : this.store.searchBestFirst(vector, fetchCount, { exact, ...(ef === undefined ? {} : { ef }), ...(allowed ? { allowedIds: allowed } : {}) });
+      groups = threshold === undefined ? hits.map((hit) => ({ hit, duplicates: [] })) : collapseNearDuplicates(hits, vectorOf, threshold);
+      if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
+      fetchCount = Math.min(fetchCount * 2, available);
+    }
+    const pageGroups = groups.slice(offset, offset + k);
+    const hits = this.assembleHits(pageGroups, offset);
+    const page: SearchPage = {
+      hits,
+      k,
+      offset,
+      exact,
+      timings: { embedMs: clock.embedMs, searchMs: performance.now() - clock.searchStart },
+    };
+    if (groups.length > offset + k) page.nextCursor = encodeCursor(offset + k, key);
+    if (ef !== undefined) page.ef = ef;
+    if (filtered !== undefined) page.filtered = filtered;
+    return page;
+  }
+
+  private assembleHits(groups: CollapsedGroup[], offset: number): SearchHit[] {
+    const ids = groups.flatMap((g) => [g.hit.id, ...g.duplicates.map((d) => d.id)]);
+    const records = new Map(this.store.getImages(ids).map((r) => [r.id, r]));
+    const fields = this.store.getFields(groups.map((g) => g.hit.id));
+    const hits: SearchHit[] = [];
+    for (const [i, group] of groups.entries()) {
+      const record = records.get(group.hit.id);
+      if (!record) continue; // removed by a concurrent indexer between search and lookup
+      hits.push({
+        rank: offset + i + 1,
+        id: record.id,
+        score: group.hit.score,
+        path: record.path,
+        fileName: record.fileName,
+        bytes: record.bytes,
+        modified: new Date(record.mtimeMs).toISOString(),
+        width: record.width,
+        height: record.height,
+        format: record.format,
+        fields: fields.get(record.id) ?? {},
+        duplicates: group.duplicates.map((d) => ({ id: d.id, score: d.score, similarity: d.similarity, path: records.get(d.id)?.path ?? '' })),
+      });
+    }
+    return hits;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The shapes of a query and its answer, shared by the CLI, the library and the HTTP API.
+ */
+import type { ImageSource } from '../model/index.js';
+import type { CatalogFilter, FieldValue } from '../store/index.js';
+
+/** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
+export type QueryTerm =
+  | { kind: 'text'; text: string; weight: number }
+  /** A file path (CLI and library only; never from an HTTP request) or encoded image bytes. */
+  | { kind: 'image'; image: ImageSource; weight: number }
+  /** An image already in the index, by `images.id`. */
+  | { kind: 'id'; id: number; weight: number };
+
+export interface CollapseOptions {
+  /** Results whose cosine similarity to a better-ranked result is at least this are folded into it. */
+  threshold: number;
+}
+
+export interface SearchRequest {
+  terms: QueryTerm[];
+  /** Results per page (default 20, at most MAX_K). */
+  k?: number;
+  /** Results to skip (default 0). Ignored when `cursor` is given. */
+  offset?: number;
+  /** Opaque cursor from a previous page of the same query (`nextCursor`). */
+  cursor?: string;
+  /** Scan every vector instead of walking the HNSW graph. */
+  exact?: boolean;
+  /** HNSW search breadth; default chosen from the number of results needed (see chooseEf). */
+  ef?: number;
+  filter?: CatalogFilter;
+  /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
+  collapse?: boolean | CollapseOptions;
+  /** Ids never returned (e.g. the image a "more like this" query starts from). */
+  excludeIds?: number[];
+}
+
+export interface SearchHitImage {
+  id: number;
+  /** Cosine similarity of the image to the query vector, in [-1, 1]. */
+  score: number;
+  /** Path relative to the archive root it was indexed from, with forward slashes. */
+  path: string;
+  fileName: string;
+  bytes: number;
+  /** ISO 8601 modification time of the file when it was indexed. */
+  modified: string;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  fields: Record<string, FieldValue | FieldValue[]>;
+}
+
+export interface SearchHit extends SearchHitImage {
+  /** 1-based rank over the whole result list (not the page). */
+  rank: number;
+  /** Near-duplicates folded into this result (only with `collapse`), best first. */
+  duplicates: { id: number; score: number; path: string; similarity: number }[];
+}
+
+export interface SearchPage {
+  hits: SearchHit[];
+  k: number;
+  offset: number;
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  nextCursor?: string;
+  exact: boolean;
+  /** HNSW breadth used (absent for exact search). */
+  ef?: number;
+  /** Images the filter allows (absent without a filter). */
+  filtered?: number;
+  /** Time spent embedding the query terms and searching, in milliseconds. */
+  timings: { embedMs: number; searchMs: number };
+}

@@ -1,0 +1,140 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Searcher, type SearchRequest } from '../../src/search/index.js';
+import type { IndexStore } from '../../src/store/index.js';
+import { buildTestIndex, FIXTURE_IMAGES, type TestIndex } from './fixture.js';
+
+let root: string;
+let fixture: TestIndex;
+let store: IndexStore;
+let searcher: Searcher;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-search-'));
+  fixture = await buildTestIndex(root);
+  store = fixture.open();
+  searcher = new Searcher(fixture.encoder, store);
+});
+afterAll(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const text = (t: string, weight = 1) => ({ kind: 'text' as const, text: t, weight });
+const paths = async (request: SearchRequest) => (await searcher.search(request)).hits.map((h) => h.path);
+
+describe('Searcher', () => {
+  it('ranks an image first when queried by its own id, with score 1', async () => {
+    for (const rel of ['city/stadium-b.png', 'green/park.png']) {
+      const page = await searcher.search({ terms: [{ kind: 'id', id: fixture.ids.get(rel)!, weight: 1 }], k: 3 });
+      expect(page.hits[0]).toMatchObject({ path: rel, rank: 1, score: expect.closeTo(1, 5) });
+    }
+  });
+
+  it('ranks an image first when queried by its own bytes or file path', async () => {
+    const file = path.join(fixture.archive, 'city/airport-b.png');
+    const byPath = await searcher.search({ terms: [{ kind: 'image', image: file, weight: 1 }], k: 1 });
+    expect(byPath.hits[0]?.path).toBe('city/airport-b.png');
+  });
+
+  it('answers a text query with the images of its concept, best aligned first, with metadata and fields', async () => {
+    const page = await searcher.search({ terms: [text('stadium')], k: 2 });
+    expect(page.hits.map((h) => h.path)).toEqual(['city/stadium-a.png', 'city/stadium-b.png']);
+    expect(page.hits[0]).toMatchObject({ fileName: 'stadium-a.png', format: 'png', width: 27, height: 23, fields: { label: 'stadium', year: 2013 } });
+    expect(page.hits[0]!.score).toBeGreaterThan(page.hits[1]!.score);
+  });
+
+  it('lets weights and negative terms change the ranking', async () => {
+    // stadium-b leans towards parking lot (the next axis); adding parking lot lifts it above stadium-a
+    expect((await paths({ terms: [text('stadium'), text('parking lot', 0.5)], k: 1 }))[0]).toBe('city/stadium-b.png');
+    expect((await paths({ terms: [text('stadium'), text('parking lot', -0.5)], k: 1 }))[0]).toBe('city/stadium-a.png');
+    // river-b leans towards stadium: subtracting stadium puts it behind the other rivers
+    const plain = await paths({ terms: [text('river')], k: 14 });
+    const minus = await paths({ terms: [text('river'), text('stadium', -1)], k: 14 });
+    expect(plain.indexOf('water/river-b.png')).toBe(2);
+    expect(minus.indexOf('water/river-b.png')).toBeGreaterThan(plain.indexOf('water/river-b.png'));
+    // a heavier second term wins
+    expect((await paths({ terms: [text('forest'), text('airport', 3)], k: 1 }))[0]).toMatch(/^city\/airport/);
+  });
+
+  it('refuses terms that cancel out, empty queries, unknown ids and bad k', async () => {
+    await expect(searcher.search({ terms: [text('river'), text('river', -1)] })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+    await expect(searcher.search({ terms: [] })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+    await expect(searcher.search({ terms: [{ kind: 'id', id: 99999, weight: 1 }] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(searcher.search({ terms: [text('river')], k: 0 })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+    await expect(searcher.search({ terms: [text('river')], k: 100000 })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+  });
+
+  it('filters on folder, glob, format, dates and user fields, also when very selective', async () => {
+    const all = await paths({ terms: [text('river')], k: 50, filter: { folder: 'city' } });
+    expect(all.length).toBe(6);
+    expect(all.every((p) => p.startsWith('city/'))).toBe(true);
+    expect(await paths({ terms: [text('river')], k: 50, filter: { pathGlob: '*-b.png' } })).toHaveLength(6);
+    expect(await paths({ terms: [text('river')], k: 5, filter: { fields: { label: 'beach' } } })).toEqual(['water/beach-b.png', 'water/beach-a.png']);
+    expect(await paths({ terms: [text('river')], k: 5, filter: { fields: { year: { min: 2012, max: 2012 } } } })).toEqual(['water/river-b.png']);
+    expect(await paths({ terms: [text('river')], k: 5, filter: { formats: ['jpeg'] } })).toEqual([]);
+    const page = await searcher.search({ terms: [text('river')], k: 50, filter: { modifiedBefore: new Date(Date.UTC(2020, 0, 1, 12)) } });
+    expect(page.filtered).toBe(1);
+    expect(page.hits.map((h) => h.path)).toEqual(['water/river-a.png']);
+  });
+
+  it('agrees between exact and HNSW search on small data', async () => {
+    for (const concept of ['river', 'stadium', 'forest', 'something else']) {
+      const exact = await searcher.search({ terms: [text(concept)], k: FIXTURE_IMAGES.length, exact: true });
+      const ann = await searcher.search({ terms: [text(concept)], k: FIXTURE_IMAGES.length });
+      expect(exact.exact).toBe(true);
+      expect(ann.ef).toBeGreaterThanOrEqual(FIXTURE_IMAGES.length);
+      expect(ann.hits.map((h) => h.id)).toEqual(exact.hits.map((h) => h.id));
+      ann.hits.forEach((h, i) => expect(h.score).toBeCloseTo(exact.hits[i]!.score, 5));
+    }
+  });
+
+  it('pages with offset and with the cursor, and refuses a cursor of another query', async () => {
+    const whole = await paths({ terms: [text('forest')], k: 14 });
+    const first = await searcher.search({ terms: [text('forest')], k: 5 });
+    expect(first.hits.map((h) => h.path)).toEqual(whole.slice(0, 5));
+    expect(first.nextCursor).toBeDefined();
+    const second = await searcher.search({ terms: [text('forest')], k: 5, cursor: first.nextCursor! });
+    expect(second.offset).toBe(5);
+    expect(second.hits.map((h) => h.path)).toEqual(whole.slice(5, 10));
+    expect(second.hits[0]!.rank).toBe(6);
+    expect(await paths({ terms: [text('forest')], k: 5, offset: 10 })).toEqual(whole.slice(10));
+    const last = await searcher.search({ terms: [text('forest')], k: 5, offset: 10 });
+    expect(last.nextCursor).toBeUndefined();
+    await expect(searcher.search({ terms: [text('river')], k: 5, cursor: first.nextCursor! })).rejects.toMatchObject({ code: 'BAD_QUERY', message: expect.stringContaining('different query') });
+    await expect(searcher.search({ terms: [text('forest')], cursor: 'garbage' })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+  });
+
+  it('collapses near-duplicates into the better-ranked result', async () => {
+    const plain = await searcher.search({ terms: [text('river')], k: 3 });
+    expect(plain.hits.map((h) => h.path)).toEqual(['water/river-a.png', 'water/river-a-copy.png', 'water/river-b.png']);
+    const collapsed = await searcher.search({ terms: [text('river')], k: 3, collapse: true });
+    expect(collapsed.hits.map((h) => h.path)).toEqual(['water/river-a.png', 'water/river-b.png', expect.any(String)]);
+    expect(collapsed.hits[0]!.duplicates).toEqual([{ id: fixture.ids.get('water/river-a-copy.png'), path: 'water/river-a-copy.png', score: expect.any(Number), similarity: expect.closeTo(1, 4) }]);
+    expect(collapsed.hits[1]!.duplicates).toEqual([]);
+  });
+
+  it('leaves out excluded ids (more like this)', async () => {
+    const id = fixture.ids.get('water/beach-a.png')!;
+    const page = await searcher.search({ terms: [{ kind: 'id', id, weight: 1 }], k: 3, excludeIds: [id] });
+    expect(page.hits.map((h) => h.id)).not.toContain(id);
+    expect(page.hits[0]!.path).toBe('water/beach-b.png');
+  });
+
+  it('sends concurrent text queries to the encoder in shared batches', async () => {
+    const before = fixture.encoder.textBatches.length;
+    const queries = ['river', 'stadium', 'forest', 'airport', 'beach', 'parking lot'];
+    const pages = await Promise.all(queries.map((q) => searcher.search({ terms: [text(q)], k: 1 })));
+    expect(pages.map((p) => p.hits[0]!.fields.label)).toEqual(queries);
+    const batches = fixture.encoder.textBatches.slice(before);
+    expect(batches.flat().sort()).toEqual([...queries].sort());
+    expect(batches.length).toBeLessThan(queries.length);
+  });
+
+  it('refuses an encoder of another model', () => {
+    const other = Object.assign(Object.create(fixture.encoder) as typeof fixture.encoder, { info: { ...fixture.encoder.info, fingerprint: 'z'.repeat(64) } });
+    expect(() => new Searcher(other, store)).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE' }));
+  });
+});
