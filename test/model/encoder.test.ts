@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
-import { openClip, type ClipEncoder } from '../../src/model/index.js';
+import { openClip, tokenizeTexts, type ClipEncoder } from '../../src/model/index.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { GOLDEN_DIR, describeShared, readF32 } from '../fixtures/shared.js';
 
@@ -189,6 +189,13 @@ describeShared('encoder against the Python reference (golden tiny-clip)', () => 
     let worst = 0;
     for (let i = 0; i < textInputs.texts.length; i++) worst = Math.max(worst, maxAbsDiff(ours[i]!, unit(golden.subarray(i * dim, (i + 1) * dim))));
     expect(worst).toBeLessThan(1e-4);
+    const ids = await tokenizeTexts(modelDir, textInputs.texts);
+    for (const [i, golden] of textInputs.input_ids.entries()) {
+      // golden ids are padded to 77 with the end token (49407): ours are the unpadded prefix
+      const ours = ids[i]!;
+      expect(ours).toEqual(golden.slice(0, ours.length));
+      expect(golden.slice(ours.length).every((id) => id === 49407)).toBe(true);
+    }
   });
 
   it('image embeddings through our own preprocessing have cosine >= 0.999 with the reference', async () => {
