@@ -53,6 +53,7 @@ async function unreadableError(source: ImageSource, cause: unknown): Promise<Rsc
   });
 }
 
+/** `maxInputPixels` 0: no limit (for reading the header only). */
 function openSharp(source: ImageSource, maxInputPixels: number): Sharp {
   if (typeof source !== 'string' && source.length === 0) {
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${describeSource(source)}: it is empty (0 bytes)`, {
@@ -111,10 +112,10 @@ export interface DecodedRgb {
 /** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
 export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  const image = openSharp(source, maxInputPixels);
   let format: string;
   try {
-    const meta = await image.metadata();
+    // The header is read without a pixel limit, so the error can state the size.
+    const meta = await openSharp(source, 0).metadata();
     format = meta.format ?? 'unknown';
     if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels);
   } catch (error) {
@@ -123,7 +124,7 @@ export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {
   }
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
-    const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await openSharp(source, maxInputPixels).raw().toBuffer({ resolveWithObject: true });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return { rgb: toRgb(bytes, info.width, info.height, info.channels), format };
   } catch (error) {
