@@ -259,7 +259,10 @@ interface GoldenCase {
 }
 
 describeShared('CLIP tokenizer against tokenizer_golden.json (5,008 texts)', () => {
-  const golden = JSON.parse(readFileSync(sharedPath('golden', 'tokenizer_golden.json'), 'utf8')) as { cases: GoldenCase[] };
+  let golden: { cases: GoldenCase[] };
+  beforeAll(() => {
+    golden = JSON.parse(readFileSync(sharedPath('golden', 'tokenizer_golden.json'), 'utf8')) as { cases: GoldenCase[] };
+  });
   const sources: [string, TokenizerSource][] = [
     ['tiny-clip/tokenizer.json', { kind: 'tokenizer.json', file: sharedPath('golden', 'tiny-clip', 'tokenizer.json') }],
     ['clip/vocab.json + merges.txt', { kind: 'bpe', vocabFile: sharedPath('clip', 'vocab.json'), mergesFile: sharedPath('clip', 'merges.txt') }],
