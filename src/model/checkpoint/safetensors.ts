@@ -5,7 +5,7 @@
  * Float tensors (F32, F16, BF16, F64) are widened to float32; integer and bool
  * tensors (e.g. int64 `position_ids`) are buffers, not weights, and are skipped.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { RsclipError } from '../../errors.js';
 import type { TensorMap } from './tensor.js';
 
@@ -128,4 +128,26 @@ export async function readSafetensors(file: string): Promise<TensorMap> {
     tensors.set(name, { shape: [...entry.shape], data });
   }
   return tensors;
+}
+
+/** Writes float32 tensors as a safetensors file (names sorted, 8-byte aligned data, like the Python writer). */
+export async function writeSafetensors(file: string, tensors: TensorMap): Promise<void> {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, HeaderEntry | Record<string, string>> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let headerJson = JSON.stringify(header);
+  headerJson += ' '.repeat((8 - (Buffer.byteLength(headerJson) % 8)) % 8);
+  const headerBytes = Buffer.from(headerJson, 'utf8');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  const parts = [prefix, headerBytes, ...names.map((n) => {
+    const d = tensors.get(n)!.data;
+    return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  })];
+  await writeFile(file, Buffer.concat(parts));
 }
