@@ -81,6 +81,8 @@ export interface RsicdEvaluation {
   report: RsicdReport;
   /** Per-image zero-shot predictions (the clip-rsicd result-file rows). */
   predictions: ImagePrediction[];
+  /** The image vectors evaluated, in file-name order (e.g. to index them without embedding again). */
+  imageVectors: { fileNames: string[]; vectors: Float32Array[] };
 }
 
 interface RsicdData {
@@ -229,7 +231,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       zeroShot: { images: data.zeroShotRows.length, classes: data.classes, scores: zeroShot.scores, perClass: zeroShot.perClass },
       retrieval,
     };
-    return { report, predictions: zeroShot.predictions };
+    return { report, predictions: zeroShot.predictions, imageVectors: { fileNames: data.fileNames, vectors: imageVectors } };
   } finally {
     await store?.close();
     if (typeof options.model === 'string') await encoder.close();
