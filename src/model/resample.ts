@@ -169,6 +169,31 @@ function resampleHorizontal(src: Raster8, outWidth: number, rowOffset: number, o
   for (let y = 0; y < outHeight; y++) {
     const rowBase = (y + rowOffset) * inRow;
     const outBase = y * outWidth * ch;
+    if (ch === 3) {
+      // The common case, with the three sums kept in locals (about 2x faster than the loop below).
+      for (let xx = 0; xx < outWidth; xx++) {
+        const n = count[xx]!;
+        const kBase = xx * stride;
+        let p = rowBase + first[xx]! * 3;
+        let r = half;
+        let g = half;
+        let b = half;
+        for (let x = 0; x < n; x++, p += 3) {
+          const k = weights[kBase + x]!;
+          r += input[p]! * k;
+          g += input[p + 1]! * k;
+          b += input[p + 2]! * k;
+        }
+        const o = outBase + xx * 3;
+        r >>= precisionBits;
+        g >>= precisionBits;
+        b >>= precisionBits;
+        out[o] = r < 0 ? 0 : r > 255 ? 255 : r;
+        out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
+        out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+      }
+      continue;
+    }
     for (let xx = 0; xx < outWidth; xx++) {
       const n = count[xx]!;
       const kBase = xx * stride;
