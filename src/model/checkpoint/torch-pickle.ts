@@ -1,7 +1,9 @@
 /**
- * Reads `pytorch_model.bin` as written by `torch.save(state_dict)` since torch 1.6: a zip
- * holding `<archive>/data.pkl` (the pickled state dict, storages as persistent ids),
- * `<archive>/data/<key>` (raw storage bytes) and optionally `<archive>/byteorder`.
+ * Reads `pytorch_model.bin` as written by `torch.save(state_dict)`. Since torch 1.6 that is a
+ * zip holding `<archive>/data.pkl` (the pickled state dict, storages as persistent ids),
+ * `<archive>/data/<key>` (raw storage bytes) and optionally `<archive>/byteorder`. Before,
+ * it was the legacy stream: pickles of a magic number, the protocol version, sys_info, the
+ * state dict and the storage keys, then each storage as an int64 element count + raw bytes.
  * The pickle goes through the restricted unpickler in pickle.ts: only the globals a state
  * dict needs are allowed, nothing from the file runs. Float tensors (float32/16, bfloat16,
  * float64) come back as contiguous float32; integer and bool buffers (`position_ids`) are
@@ -83,6 +85,8 @@ interface StorageRef {
   readonly kind: 'storage';
   key: string;
   dtype: StoredDtype;
+  /** Legacy files only: a storage can be a view into another one, starting at this element. */
+  elementOffset: number;
 }
 
 /** A tensor described by the pickle, materialised after unpickling. */
@@ -113,7 +117,8 @@ function intTuple(v: PickleValue, file: string, what: string): number[] {
   return v.items as number[];
 }
 
-function handlersFor(file: string): UnpickleHandlers {
+/** `storageDtypes` collects the dtype of every storage key the pickle names. */
+function handlersFor(file: string, storageDtypes: Map<string, StoredDtype>): UnpickleHandlers {
   const tensorFrom = (args: PickleValue[], dtypeOverride: StoredDtype | undefined): PickleValue => {
     const storage = unwrap(args[0] ?? null);
     if (storage?.kind !== 'storage') throw invalid(file, 'tensor rebuild without a storage');
@@ -157,13 +162,20 @@ function handlersFor(file: string): UnpickleHandlers {
       }
     },
     persistentLoad(pid) {
-      // ('storage', storage_type, key, location, numel)
+      // zip: ('storage', storage_type, key, location, numel)
+      // legacy: ('storage', storage_type, root_key, location, numel, view_metadata | None)
       if (!(pid instanceof PickleTuple) || pid.items[0] !== 'storage') throw unsafe('a persistent id that is not a storage', file);
-      const type = pid.items[1];
-      const key = pid.items[2];
+      const [, type, key, , , view] = pid.items;
       const dtype = type instanceof PickleGlobal ? STORAGE_DTYPES[type.qualifiedName] : undefined;
       if (!dtype || typeof key !== 'string') throw invalid(file, 'storage persistent id without a storage type and key');
-      return wrap({ kind: 'storage', key, dtype });
+      storageDtypes.set(key, dtype);
+      let elementOffset = 0;
+      if (view instanceof PickleTuple) {
+        const offset = view.items[1];
+        if (typeof offset !== 'number' || offset < 0) throw invalid(file, `storage view of ${key} has a bad offset`);
+        elementOffset = offset;
+      }
+      return wrap({ kind: 'storage', key, dtype, elementOffset });
     },
     build(target, _state) {
       // OrderedDict state is `_metadata` (module versions); tensor state is hooks metadata.
@@ -206,7 +218,8 @@ function halfToFloat(h: number): number {
 function gather(storage: Float32Array, t: TensorRef, name: string, file: string): Float32Array {
   const numel = t.shape.reduce((a, b) => a * b, 1);
   if (numel === 0) return new Float32Array(0);
-  let last = t.offset;
+  const first = t.offset + t.storage.elementOffset;
+  let last = first;
   for (let d = 0; d < t.shape.length; d++) last += (t.shape[d]! - 1) * t.stride[d]!;
   if (last >= storage.length) {
     throw invalid(file, `tensor ${name} reaches element ${last} of a storage holding ${storage.length}`);
@@ -217,12 +230,12 @@ function gather(storage: Float32Array, t: TensorRef, name: string, file: string)
     expected *= t.shape[d]!;
   }
   if (contiguous) {
-    return t.offset === 0 && numel === storage.length ? storage : storage.slice(t.offset, t.offset + numel);
+    return first === 0 && numel === storage.length ? storage : storage.slice(first, first + numel);
   }
   const out = new Float32Array(numel);
   const rank = t.shape.length;
   const index = new Array<number>(rank).fill(0);
-  let src = t.offset;
+  let src = first;
   for (let i = 0; i < numel; i++) {
     out[i] = storage[src]!;
     for (let d = rank - 1; d >= 0; d--) {
@@ -250,29 +263,67 @@ function stateDictOf(root: PickleValue, file: string): Map<PickleValue, PickleVa
 }
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
 
-/** Reads a torch.save zip checkpoint; float tensors only, widened to float32. */
-export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
-  const bytes: Uint8Array = await readFile(file);
-  if (!ZIP_MAGIC.every((b, i) => bytes[i] === b)) {
-    const legacy = bytes[0] === 0x80 && bytes[1] === 0x02;
-    throw new RsclipError(
-      'CHECKPOINT_INVALID',
-      legacy
-        ? `${file} uses the legacy (torch < 1.6) serialisation, which rsclip does not read`
-        : `${file} is not a torch.save zip archive (expected a zip holding data.pkl)`,
-      { hint: 'use the repository\'s model.safetensors, or re-save the weights with torch >= 1.6' },
-    );
-  }
+/** The unpickled state dict plus a way to get each storage's raw bytes. */
+interface CheckpointContents {
+  root: PickleValue;
+  littleEndian: boolean;
+  readStorage: (key: string) => Uint8Array | undefined;
+}
+
+function zipContents(bytes: Uint8Array, file: string): CheckpointContents {
   const zip = new ZipArchive(bytes, file);
   const pkl = zip.names.find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pkl) throw invalid(file, `zip has no data.pkl (entries: ${zip.names.slice(0, 5).join(', ')})`);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const byteorder = zip.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : 'little';
   if (byteorder !== 'little' && byteorder !== 'big') throw invalid(file, `unknown byteorder "${byteorder}"`);
+  const { value } = unpickle(zip.read(pkl)!, handlersFor(file, new Map()), file);
+  return { root: value, littleEndian: byteorder === 'little', readStorage: (key) => zip.read(`${prefix}data/${key}`) };
+}
 
-  const { value } = unpickle(zip.read(pkl)!, handlersFor(file), file);
-  const stateDict = stateDictOf(value, file);
+function legacyContents(bytes: Uint8Array, file: string): CheckpointContents {
+  const storageDtypes = new Map<string, StoredDtype>();
+  const handlers = handlersFor(file, storageDtypes);
+  let pos = 0;
+  const next = (): PickleValue => {
+    const result = unpickle(bytes, handlers, file, pos);
+    pos = result.end;
+    return result.value;
+  };
+  const magic = next();
+  if (magic !== LEGACY_MAGIC) throw invalid(file, 'not a torch.save file (neither a zip nor the legacy magic number)');
+  const protocol = next();
+  if (protocol !== LEGACY_PROTOCOL) throw invalid(file, `legacy torch.save protocol ${String(protocol)}, expected ${LEGACY_PROTOCOL}`);
+  const sysInfo = next();
+  const littleEndian = !(sysInfo instanceof Map) || sysInfo.get('little_endian') !== false;
+  const root = next();
+  const keys = next();
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw invalid(file, 'legacy storage key list is missing');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const storages = new Map<string, Uint8Array>();
+  for (const key of keys as string[]) {
+    const dtype = storageDtypes.get(key);
+    if (!dtype || pos + 8 > bytes.length) throw invalid(file, `legacy storage ${key} is missing or has no type`);
+    const length = Number(view.getBigInt64(pos, littleEndian)) * ELEMENT_BYTES[dtype];
+    pos += 8;
+    if (length < 0 || pos + length > bytes.length) throw invalid(file, `legacy storage ${key} runs past the end of the file (truncated?)`);
+    storages.set(key, bytes.subarray(pos, pos + length));
+    pos += length;
+  }
+  return { root, littleEndian, readStorage: (key) => storages.get(key) };
+}
+
+/** Reads a torch.save checkpoint (zip or legacy); float tensors only, widened to float32. */
+export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
+  const bytes: Uint8Array = await readFile(file);
+  let contents: CheckpointContents;
+  if (ZIP_MAGIC.every((b, i) => bytes[i] === b)) contents = zipContents(bytes, file);
+  else if (bytes[0] === 0x80) contents = legacyContents(bytes, file);
+  else throw invalid(file, 'not a torch.save file (expected a zip holding data.pkl, or a legacy pickle stream)');
+  const stateDict = stateDictOf(contents.root, file);
 
   const storages = new Map<string, Float32Array>();
   const tensors: TensorMap = new Map();
@@ -283,9 +334,9 @@ export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
     if (!isFloat(t.dtype)) continue;
     let storage = storages.get(t.storage.key);
     if (!storage) {
-      const raw = zip.read(`${prefix}data/${t.storage.key}`);
-      if (!raw) throw invalid(file, `storage ${prefix}data/${t.storage.key} of tensor ${key} is missing`);
-      storage = widenToFloat32(raw, t.dtype, byteorder === 'little');
+      const raw = contents.readStorage(t.storage.key);
+      if (!raw) throw invalid(file, `storage ${t.storage.key} of tensor ${key} is missing`);
+      storage = widenToFloat32(raw, t.dtype, contents.littleEndian);
       storages.set(t.storage.key, storage);
     }
     const tensor: Tensor = { shape: t.shape, data: gather(storage, t, key, file) };

@@ -73,6 +73,18 @@ describe('readTorchCheckpoint', () => {
     expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 0);
   });
 
+  it('reads the legacy (torch < 1.6) stream format, views and float16 included', async () => {
+    const file = path.join(dir, 'legacy.bin');
+    await writeTorchCheckpoint(file, sampleTensors(), { format: 'legacy', sharedStorage: true, transposed2d: true, moduleMetadata: true });
+    expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 0);
+    await writeTorchCheckpoint(file, sampleTensors(), {
+      format: 'legacy',
+      dtype: 'float16',
+      int64Buffers: { 'text_model.embeddings.position_ids': { shape: [1, 3], values: [0, 1, 2] } },
+    });
+    expectSameTensors(await readTorchCheckpoint(file), sampleTensors(), 3 * 2 ** -10);
+  });
+
   it('widens float16 storages to float32', async () => {
     const file = path.join(dir, 'half.bin');
     await writeTorchCheckpoint(file, sampleTensors(), { dtype: 'float16', sharedStorage: true });
