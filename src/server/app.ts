@@ -1,0 +1,262 @@
+/**
+ * createApp: the express application (no listen; `startServer` listens, supertest drives it
+ * in tests). Routes read images only by id through the catalog; no path from a request ever
+ * reaches the file system. Every error goes to the one JSON error middleware.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type Request, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import multer from 'multer';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { RsclipError } from '../errors.js';
+import { createThumbnail } from '../model/index.js';
+import { parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
+import type { ImageRecord, IndexStore } from '../store/index.js';
+import { requireToken } from './auth.js';
+import { errorMiddleware, HttpError } from './http-error.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
+import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
+
+export interface ServerLimits {
+  /** Largest image upload (multipart file or raw body), bytes. */
+  maxUploadBytes: number;
+  /** Largest JSON body (base64 images included), bytes. */
+  maxJsonBytes: number;
+  /** Memory for cached thumbnails, bytes. */
+  thumbnailCacheBytes: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxUploadBytes: 20 * 1024 * 1024,
+  maxJsonBytes: 28 * 1024 * 1024,
+  thumbnailCacheBytes: 64 * 1024 * 1024,
+};
+
+export type Thumbnailer = (absolutePath: string, maxSide: number) => Promise<CachedThumbnail>;
+
+export interface AppDeps {
+  searcher: Searcher;
+  store: IndexStore;
+  /** Request logs go here (pino-http); none when absent. */
+  logger?: Logger;
+  /** When set, /api/* (but the OpenAPI document) needs this token. */
+  token?: string;
+  limits?: Partial<ServerLimits>;
+  /** /readyz answers 503 until this returns true (default: ready at once). */
+  isReady?: () => boolean;
+  /** Renders thumbnails (default: sharp through createThumbnail, WebP). */
+  thumbnailer?: Thumbnailer;
+}
+
+export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const DEFAULT_THUMBNAIL_SIDE = 256;
+
+const sharpThumbnailer: Thumbnailer = async (absolutePath, maxSide) => {
+  const thumbnail = await createThumbnail(absolutePath, { maxSide, format: 'webp' });
+  return { data: thumbnail.data, contentType: thumbnail.contentType };
+};
+
+type Method = 'get' | 'post';
+interface RouteSpec {
+  method: Method;
+  /** Express path; the OpenAPI form replaces `:id` with `{id}`. */
+  path: string;
+  handlers: RequestHandler[];
+}
+
+/** Matches an express path with `:params` (no wildcards) against a request path. */
+function pathPattern(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`);
+}
+
+/** Express 5 forwards rejected promises to next(); this only keeps handlers short. */
+function sendJson(handler: (req: Request) => Promise<unknown> | unknown): RequestHandler {
+  return async function jsonRoute(req, res) {
+    res.json(await handler(req));
+  };
+}
+
+function imageOr404(store: IndexStore, rawId: unknown): ImageRecord {
+  const id = parseId(rawId);
+  const record = store.getImage(id);
+  if (!record || record.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
+  return record;
+}
+
+function metadata(store: IndexStore, record: ImageRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    path: record.path,
+    fileName: record.fileName,
+    bytes: record.bytes,
+    modified: new Date(record.mtimeMs).toISOString(),
+    indexed: new Date(record.indexedAt).toISOString(),
+    width: record.width,
+    height: record.height,
+    format: record.format,
+    contentHash: record.contentHash,
+    fields: store.getFields([record.id]).get(record.id) ?? {},
+  };
+}
+
+export function createApp(deps: AppDeps): express.Application {
+  const { searcher, store } = deps;
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const isReady = deps.isReady ?? (() => true);
+  const thumbnails = new ThumbnailCache(limits.thumbnailCacheBytes);
+  const thumbnailer = deps.thumbnailer ?? sharpThumbnailer;
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: limits.maxUploadBytes, files: 1, fields: 20 } });
+  const rawImage = express.raw({ type: 'image/*', limit: limits.maxUploadBytes });
+  const jsonBody = express.json({ limit: limits.maxJsonBytes, strict: true });
+  const openApi = buildOpenApiDocument();
+  const startedAt = Date.now();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  if (deps.logger) app.use(pinoHttp({ logger: deps.logger, quietReqLogger: true }));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'style-src': ["'self'"],
+          'img-src': ["'self'", 'data:', 'blob:'],
+          'connect-src': ["'self'"],
+          // served over plain HTTP on a LAN: upgrading would break every request
+          'upgrade-insecure-requests': null,
+        },
+      },
+      strictTransportSecurity: false,
+    }),
+  );
+  if (deps.token) {
+    const check = requireToken(deps.token);
+    app.use('/api', (req, res, next) => (req.path === '/openapi.json' ? next() : check(req, res, next)));
+  }
+
+  const searchPage = (request: SearchRequest) => searcher.search(request);
+
+  const searchByImage: RequestHandler = async (req, res) => {
+    const query = parseWith(pagingQuerySchema, req.query, 'query string');
+    const bytes = req.file?.buffer ?? (Buffer.isBuffer(req.body) ? req.body : undefined);
+    if (!bytes || bytes.length === 0) {
+      throw new RsclipError('BAD_QUERY', 'no image in the request: expected a multipart field "image" or an image/* body');
+    }
+    res.json(await searchPage({ terms: [{ kind: 'image', image: bytes, weight: 1 }], ...pagingFromQuery(query) }));
+  };
+
+  const imageUpload: RequestHandler = (req, res, next) => {
+    if (req.is('multipart/form-data')) upload.single('image')(req, res, next);
+    else if (req.is('image/*')) rawImage(req, res, next);
+    else {
+      next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected multipart/form-data with an "image" file or an image/* body, got ${req.headers['content-type'] ?? 'no content type'}`));
+    }
+  };
+
+  const sendThumbnail: RequestHandler = async (req, res) => {
+    const record = imageOr404(store, req.params.id);
+    const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
+    const side = size as number;
+    const etag = `"t${side}-${record.contentHash.slice(0, 24) || record.id}"`;
+    res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
+    if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
+      res.status(304).end();
+      return;
+    }
+    const thumbnail = await thumbnails.get(`${record.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
+    res.type(thumbnail.contentType).send(thumbnail.data);
+  };
+
+  const sendOriginal: RequestHandler = (req, res, next) => {
+    const record = imageOr404(store, req.params.id);
+    if (!existsSync(record.absolutePath)) throw new RsclipError('NOT_FOUND', `image ${record.id} (${record.path}) is no longer on disk`, { hint: 'run `rsclip index` to update the index' });
+    res.set('Cache-Control', 'private, max-age=3600');
+    // the path comes from the catalog, never from the request
+    res.sendFile(record.absolutePath, { dotfiles: 'allow' }, (error) => {
+      if (error && !res.headersSent) next(error);
+    });
+  };
+
+  const routes: RouteSpec[] = [
+    { method: 'get', path: '/healthz', handlers: [sendJson(() => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }))] },
+    {
+      method: 'get',
+      path: '/readyz',
+      handlers: [
+        (_req, res) => {
+          if (!isReady()) throw new HttpError(503, 'NOT_READY', 'the model is still loading');
+          res.json({ status: 'ready', model: searcher.encoder.info.id, images: store.countImages('ok') });
+        },
+      ],
+    },
+    { method: 'get', path: '/api/openapi.json', handlers: [(_req, res) => void res.json(openApi)] },
+    {
+      method: 'get',
+      path: '/api/stats',
+      handlers: [
+        sendJson(() => ({
+          index: store.stats(),
+          meta: store.meta,
+          model: { id: searcher.encoder.info.id, fingerprint: searcher.encoder.info.fingerprint, embeddingDim: searcher.encoder.info.embeddingDim, variant: searcher.encoder.info.variant },
+          textBatching: searcher.textBatcher.counts,
+          thumbnailCache: { entries: thumbnails.size, bytes: thumbnails.bytes },
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        })),
+      ],
+    },
+    {
+      method: 'get',
+      path: '/api/search',
+      handlers: [
+        sendJson((req) => {
+          const query = parseWith(textSearchQuerySchema, req.query, 'query string');
+          return searchPage({ terms: [{ kind: 'text', text: query.q as string, weight: 1 }], ...pagingFromQuery(query) });
+        }),
+      ],
+    },
+    {
+      method: 'post',
+      path: '/api/search',
+      handlers: [
+        (req, _res, next) => next(req.is('application/json') ? undefined : new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body, got ${req.headers['content-type'] ?? 'no content type'}`)),
+        jsonBody,
+        sendJson((req) => searchPage(parseSearchRequestJson(req.body))),
+      ],
+    },
+    { method: 'post', path: '/api/search/image', handlers: [imageUpload, searchByImage] },
+    { method: 'get', path: '/api/images/:id', handlers: [sendJson((req) => metadata(store, imageOr404(store, req.params.id)))] },
+    {
+      method: 'get',
+      path: '/api/images/:id/similar',
+      handlers: [
+        sendJson((req) => {
+          const record = imageOr404(store, req.params.id);
+          const query = parseWith(pagingQuerySchema, req.query, 'query string');
+          return searchPage({ terms: [{ kind: 'id', id: record.id, weight: 1 }], excludeIds: [record.id], ...pagingFromQuery(query) });
+        }),
+      ],
+    },
+    { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
+    { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
+  ];
+  for (const route of routes) app[route.method](route.path, ...route.handlers);
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1h' }));
+
+  const patterns = routes.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
+  app.use(function unknownRoute(req, _res, next) {
+    const allowed = [...new Set(patterns.filter((r) => r.pattern.test(req.path)).map((r) => r.method.toUpperCase()))];
+    if (allowed.length > 0) {
+      const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+      next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') }));
+    } else next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
+  });
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,78 @@
+/**
+ * HTTP errors: one class for the errors the HTTP layer itself raises, and the single error
+ * middleware that turns every error (RsclipError, body-parser, multer, HttpError, anything)
+ * into `{ error: { code, message } }` with the right status.
+ */
+import type { ErrorRequestHandler } from 'express';
+import multer from 'multer';
+import type { Logger } from 'pino';
+import { RsclipError, type RsclipErrorCode } from '../errors.js';
+
+/** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
+export type HttpErrorCode = 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'BAD_REQUEST' | 'NOT_READY' | 'INTERNAL';
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    readonly code: HttpErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
+  BAD_QUERY: 400,
+  BAD_INPUT: 400,
+  NOT_FOUND: 404,
+  IMAGE_UNREADABLE: 415,
+  IMAGE_TOO_LARGE: 413,
+  INDEX_INCOMPATIBLE: 409,
+  INDEX_NOT_FOUND: 503,
+  INDEX_LOCKED: 503,
+  INTERRUPTED: 503,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; hint?: string };
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+function describe(error: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } }, headers: error.headers };
+  if (error instanceof RsclipError) {
+    const status = STATUS_BY_CODE[error.code] ?? 500;
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.hint) body.error.hint = error.hint;
+    return { status, body, headers: {} };
+  }
+  if (error instanceof multer.MulterError) {
+    if (error.code === 'LIMIT_FILE_SIZE') return describe(new HttpError(413, 'PAYLOAD_TOO_LARGE', `the upload is larger than the limit: ${error.message}`));
+    return describe(new HttpError(400, 'BAD_REQUEST', `bad multipart upload: ${error.message}${error.field ? ` (field "${error.field}")` : ''}`));
+  }
+  const parser = error as BodyParserError;
+  if (parser?.type === 'entity.too.large') return describe(new HttpError(413, 'PAYLOAD_TOO_LARGE', 'the request body is larger than the limit'));
+  if (parser?.type === 'entity.parse.failed') return describe(new HttpError(400, 'BAD_REQUEST', 'the request body is not valid JSON'));
+  if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
+    return describe(new HttpError(parser.status, 'BAD_REQUEST', (error as Error).message));
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal server error' } }, headers: {} };
+}
+
+export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler {
+  return function sendJsonError(error, req, res, next) {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const { status, body, headers } = describe(error);
+    if (status >= 500) logger?.error({ err: error, url: req.originalUrl }, 'request failed');
+    res.status(status).set(headers).json(body);
+  };
+}

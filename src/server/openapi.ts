@@ -1,0 +1,177 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json. A test checks that
+ * every route the app registers is documented here and every documented route answers.
+ */
+import { DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/index.js';
+import { version } from '../version.js';
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (description: string, schema: object) => ({ description, content: { 'application/json': { schema } } });
+
+const pagingParameters = [
+  { name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_K, default: DEFAULT_K }, description: 'results per page' },
+  { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_WINDOW - 1 }, description: 'results to skip (offset + k <= ' + MAX_WINDOW + ')' },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page of the same query' },
+  { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'scan every vector instead of the HNSW graph' },
+  { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k)' },
+  { name: 'collapse', in: 'query', schema: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] }, description: 'fold near-duplicates (true, or a cosine threshold)' },
+  {
+    name: 'filter',
+    in: 'query',
+    schema: { type: 'array', items: { type: 'string' } },
+    style: 'form',
+    explode: true,
+    description: 'repeatable key=value: path=GLOB, folder=DIR, format=jpeg,png, minBytes=N, maxBytes=N, minWidth=N, minHeight=N, after=DATE, before=DATE, NAME=VALUE, NAME=A|B, NAME=LO..HI (user fields)',
+  },
+];
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const searchErrors = { '400': errorResponse('bad query'), '401': errorResponse('token missing or wrong') };
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'rsclip', version, description: 'Search a remote-sensing image archive by text, example image or indexed image (CLIP + HNSW).' },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'only when the server runs with --token' },
+        queryToken: { type: 'apiKey', in: 'query', name: 'token' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } } } },
+        },
+        Hit: {
+          type: 'object',
+          properties: {
+            rank: { type: 'integer' },
+            id: { type: 'integer' },
+            score: { type: 'number', description: 'cosine similarity to the query' },
+            path: { type: 'string' },
+            fileName: { type: 'string' },
+            bytes: { type: 'integer' },
+            modified: { type: 'string', format: 'date-time' },
+            width: { type: ['integer', 'null'] },
+            height: { type: ['integer', 'null'] },
+            format: { type: ['string', 'null'] },
+            fields: { type: 'object', additionalProperties: true },
+            duplicates: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, score: { type: 'number' }, similarity: { type: 'number' }, path: { type: 'string' } } } },
+          },
+        },
+        SearchPage: {
+          type: 'object',
+          required: ['hits', 'k', 'offset', 'exact'],
+          properties: {
+            hits: { type: 'array', items: ref('Hit') },
+            k: { type: 'integer' },
+            offset: { type: 'integer' },
+            nextCursor: { type: 'string' },
+            exact: { type: 'boolean' },
+            ef: { type: 'integer' },
+            filtered: { type: 'integer', description: 'images the filter allows' },
+            timings: { type: 'object', properties: { embedMs: { type: 'number' }, searchMs: { type: 'number' } } },
+          },
+        },
+        SearchRequest: {
+          type: 'object',
+          required: ['terms'],
+          additionalProperties: false,
+          properties: {
+            terms: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_TERMS,
+              items: {
+                oneOf: [
+                  { type: 'object', required: ['text'], properties: { text: { type: 'string' }, weight: { type: 'number', default: 1 } } },
+                  { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, weight: { type: 'number', default: 1 } } },
+                  { type: 'object', required: ['image'], properties: { image: { type: 'string', contentEncoding: 'base64' }, weight: { type: 'number', default: 1 } } },
+                ],
+              },
+              description: 'the query vector is the re-normalised sum of weight * unit vector; negative weights subtract',
+            },
+            k: { type: 'integer', minimum: 1, maximum: MAX_K },
+            offset: { type: 'integer', minimum: 0 },
+            cursor: { type: 'string' },
+            exact: { type: 'boolean' },
+            ef: { type: 'integer', minimum: 1, maximum: MAX_EF },
+            collapse: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] },
+            filter: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                pathGlob: { type: 'string' },
+                folder: { type: 'string' },
+                formats: { type: 'array', items: { type: 'string' } },
+                minBytes: { type: 'number' },
+                maxBytes: { type: 'number' },
+                minWidth: { type: 'number' },
+                minHeight: { type: 'number' },
+                modifiedAfter: { type: 'string', format: 'date-time' },
+                modifiedBefore: { type: 'string', format: 'date-time' },
+                fields: { type: 'object', additionalProperties: true, description: 'name -> value, [values] or {min, max}' },
+              },
+            },
+          },
+        },
+      },
+    },
+    security: [{}, { bearer: [] }, { queryToken: [] }],
+    paths: {
+      '/healthz': { get: { summary: 'liveness', security: [], responses: { '200': json('the process is up', { type: 'object' }) } } },
+      '/readyz': {
+        get: { summary: 'readiness: model and index loaded', security: [], responses: { '200': json('ready', { type: 'object' }), '503': errorResponse('still loading') } },
+      },
+      '/api/openapi.json': { get: { summary: 'this document', security: [], responses: { '200': json('OpenAPI 3.1', { type: 'object' }) } } },
+      '/api/stats': { get: { summary: 'index and model statistics', responses: { '200': json('statistics', { type: 'object' }), ...searchErrors } } },
+      '/api/search': {
+        get: {
+          summary: 'text search',
+          parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1 } }, ...pagingParameters],
+          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors },
+        },
+        post: {
+          summary: 'structured search: weighted texts, images (base64) and indexed ids',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SearchRequest') } } },
+          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
+        },
+      },
+      '/api/search/image': {
+        post: {
+          summary: 'search by an example image: multipart field `image`, or the raw bytes with an image/* content type',
+          parameters: pagingParameters,
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' } } } },
+              'image/*': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
+          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '413': errorResponse('upload too large'), '415': errorResponse('not an image') },
+        },
+      },
+      '/api/images/{id}': {
+        get: { summary: 'metadata of an indexed image', parameters: [idParameter], responses: { '200': json('metadata and user fields', { type: 'object' }), ...searchErrors, '404': errorResponse('no such image') } },
+      },
+      '/api/images/{id}/similar': {
+        get: {
+          summary: 'more like this: images similar to an indexed image (itself left out)',
+          parameters: [idParameter, ...pagingParameters],
+          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '404': errorResponse('no such image') },
+        },
+      },
+      '/api/images/{id}/thumbnail': {
+        get: {
+          summary: 'a WebP thumbnail (ETag; 304 on If-None-Match)',
+          parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [128, 256, 512], default: 256 } }],
+          responses: { '200': { description: 'image/webp', content: { 'image/webp': {} } }, '304': { description: 'not modified' }, ...searchErrors, '404': errorResponse('no such image'), '415': errorResponse('the file can no longer be decoded') },
+        },
+      },
+      '/api/images/{id}/file': {
+        get: { summary: 'the original file, as indexed', parameters: [idParameter], responses: { '200': { description: 'the file' }, ...searchErrors, '404': errorResponse('no such image, or the file is gone') } },
+      },
+    },
+  };
+}

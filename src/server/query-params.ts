@@ -1,0 +1,64 @@
+/**
+ * Query-string validation for the GET routes: strings from the URL are coerced (numbers,
+ * booleans) and checked with the same bounds as the JSON form; `filter` uses the
+ * `key=value` syntax of `rsclip search --filter` and may repeat.
+ */
+import { z } from 'zod';
+import { RsclipError } from '../errors.js';
+import { describeZodIssues, MAX_TEXT_LENGTH, pagingShape, parseFilterSpecs, type SearchRequest } from '../search/index.js';
+
+/** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
+const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
+const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const oneString = (schema: z.ZodString) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
+
+const pagingQuery = {
+  k: numeric(pagingShape.k),
+  offset: numeric(pagingShape.offset),
+  cursor: oneString(z.string().min(1).max(500)).optional(),
+  exact: flag.optional(),
+  ef: numeric(pagingShape.ef),
+  collapse: z.preprocess((v) => (typeof v === 'string' && /^(0|1)?\.\d+$/.test(v) ? Number(v) : v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), pagingShape.collapse),
+  filter: z.union([z.string(), z.array(z.string()).max(50)]).optional(),
+  token: z.string().optional(),
+};
+
+export const textSearchQuerySchema = z.strictObject({
+  q: oneString(z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)),
+  ...pagingQuery,
+});
+
+export const pagingQuerySchema = z.strictObject(pagingQuery);
+
+export const thumbnailQuerySchema = z.strictObject({
+  size: numeric(z.union([z.literal(128), z.literal(256), z.literal(512)])).optional(),
+  token: z.string().optional(),
+});
+
+export const idParamSchema = z.string().regex(/^[1-9]\d{0,9}$/, 'expected a positive integer id').transform(Number);
+
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid ${what}: ${describeZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function parseId(value: unknown): number {
+  return parseWith(idParamSchema, value, 'image id');
+}
+
+type PagingQuery = z.output<typeof pagingQuerySchema>;
+
+/** The paging/filter part of a SearchRequest from a validated query string. */
+export function pagingFromQuery(query: PagingQuery): Omit<SearchRequest, 'terms'> {
+  const request: Omit<SearchRequest, 'terms'> = {};
+  if (query.k !== undefined) request.k = query.k as number;
+  if (query.offset !== undefined) request.offset = query.offset as number;
+  if (query.cursor !== undefined) request.cursor = query.cursor as string;
+  if (query.exact !== undefined) request.exact = query.exact as boolean;
+  if (query.ef !== undefined) request.ef = query.ef as number;
+  const collapse = query.collapse as boolean | number | undefined;
+  if (collapse !== undefined) request.collapse = typeof collapse === 'number' ? { threshold: collapse } : collapse;
+  if (query.filter !== undefined) request.filter = parseFilterSpecs(Array.isArray(query.filter) ? query.filter : [query.filter]);
+  return request;
+}

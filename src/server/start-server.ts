@@ -1,0 +1,109 @@
+/**
+ * startServer: opens the index (read-only, so an indexer may keep writing) and the model,
+ * listens, logs the URL, warms the text tower up (readiness follows), and shuts down
+ * gracefully: stop accepting, let requests in flight finish, then close encoder and store.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { openClip, type ModelVariant } from '../model/index.js';
+import { Searcher, type TextBatcherOptions } from '../search/index.js';
+import { openIndex } from '../store/index.js';
+import { createApp, type ServerLimits } from './app.js';
+
+export interface StartServerOptions {
+  index: string;
+  model: string;
+  variant?: ModelVariant;
+  threads?: number;
+  /** Default 127.0.0.1: only this machine can connect unless told otherwise. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  token?: string;
+  limits?: Partial<ServerLimits>;
+  batching?: TextBatcherOptions;
+  /** Default: pino to stderr at `info`. */
+  logger?: Logger;
+  /** Close on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Resolves when the text tower has been warmed up (readyz turns 200). */
+  ready: Promise<void>;
+  /** Milliseconds from the call to listening. */
+  startupMs: number;
+  close(): Promise<void>;
+}
+
+/** Requests still running this long after shutdown starts are cut. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const started = performance.now();
+  const logger = options.logger ?? pino({ name: 'rsclip' }, pino.destination(2));
+  const host = options.host ?? '127.0.0.1';
+  const store = openIndex(options.index, { readonly: true });
+  let encoder;
+  let searcher: Searcher;
+  try {
+    encoder = await openClip(options.model, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+    searcher = new Searcher(encoder, store, options.batching ? { batching: options.batching } : {});
+  } catch (error) {
+    await encoder?.close();
+    await store.close();
+    throw error;
+  }
+  let readyNow = false;
+  const app = createApp({ searcher, store, logger, ...(options.token ? { token: options.token } : {}), ...(options.limits ? { limits: options.limits } : {}), isReady: () => readyNow });
+  const server = app.listen(options.port ?? 8080, host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    await encoder.close();
+    await store.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
+  const startupMs = performance.now() - started;
+  logger.info({ url, index: store.dir, model: encoder.info.id, images: store.countImages('ok'), startupMs: Math.round(startupMs) }, `rsclip serving on ${url}`);
+
+  const ready = encoder.embedTexts(['an aerial photo']).then(
+    () => {
+      readyNow = true;
+      logger.info('model warmed up: ready');
+    },
+    (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
+  );
+
+  let closing: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'shutting down');
+    void close().then(() => process.exit(0));
+  };
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(timer);
+      await ready;
+      await encoder.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  if (options.handleSignals ?? true) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  return { url, server, ready, startupMs, close };
+}

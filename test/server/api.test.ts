@@ -1,0 +1,237 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Application } from 'express';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Searcher } from '../../src/search/index.js';
+import { createApp, type Thumbnailer } from '../../src/server/index.js';
+import type { IndexStore } from '../../src/store/index.js';
+import { makePng } from '../fixtures/images.js';
+import { buildTestIndex, type TestIndex } from '../search/fixture.js';
+
+let root: string;
+let fixture: TestIndex;
+let store: IndexStore;
+let app: Application;
+let secured: Application;
+let rendered = 0;
+
+/** Stands in for sharp: a thumbnail is the file's first bytes, so tests need no decoder. */
+const fakeThumbnailer: Thumbnailer = async (file, maxSide) => {
+  rendered++;
+  const bytes = readFileSync(file);
+  return { data: Buffer.concat([Buffer.from(`thumb${maxSide}:`), bytes.subarray(0, 16)]), contentType: 'image/webp' };
+};
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-api-'));
+  fixture = await buildTestIndex(root);
+  store = fixture.open();
+  const searcher = new Searcher(fixture.encoder, store);
+  const limits = { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 };
+  app = createApp({ searcher, store, limits, thumbnailer: fakeThumbnailer });
+  secured = createApp({ searcher, store, limits, thumbnailer: fakeThumbnailer, token: 's3cret' });
+});
+afterAll(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const id = (rel: string) => fixture.ids.get(rel)!;
+const expectError = (res: request.Response, status: number, code: string) => {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.headers['content-type']).toMatch(/application\/json/);
+  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
+};
+
+describe('search routes', () => {
+  it('GET /api/search answers a text query with ranked hits', async () => {
+    const res = await request(app).get('/api/search').query({ q: 'stadium', k: 2 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ k: 2, offset: 0, exact: false, hits: [{ rank: 1, path: 'city/stadium-a.png', fields: { label: 'stadium' } }, { rank: 2, path: 'city/stadium-b.png' }] });
+    expect(res.body.nextCursor).toEqual(expect.any(String));
+    const next = await request(app).get('/api/search').query({ q: 'stadium', k: 2, cursor: res.body.nextCursor });
+    expect(next.body.hits[0].rank).toBe(3);
+  });
+
+  it('GET /api/search takes repeatable key=value filters, exact and collapse', async () => {
+    const res = await request(app).get('/api/search?q=river&k=50&filter=folder%3Dwater&filter=label%3Driver%7Cbeach&exact=true&collapse');
+    expect(res.status).toBe(200);
+    expect(res.body.exact).toBe(true);
+    expect(res.body.filtered).toBe(5);
+    expect(res.body.hits.map((h: { path: string }) => h.path)).toEqual(['water/river-a.png', 'water/river-b.png', 'water/beach-b.png', 'water/beach-a.png']);
+    expect(res.body.hits[0].duplicates[0].path).toBe('water/river-a-copy.png');
+  });
+
+  it('POST /api/search takes the structured form with weights, ids and base64 images', async () => {
+    const res = await request(app)
+      .post('/api/search')
+      .send({ terms: [{ text: 'stadium' }, { text: 'parking lot', weight: 0.5 }], k: 1 });
+    expect(res.status).toBe(200);
+    expect(res.body.hits[0].path).toBe('city/stadium-b.png');
+    const bytes = readFileSync(path.join(fixture.archive, 'green/forest-b.png'));
+    const byImage = await request(app).post('/api/search').send({ terms: [{ image: bytes.toString('base64') }], k: 1 });
+    expect(byImage.body.hits[0].path).toBe('green/forest-b.png');
+    const byId = await request(app).post('/api/search').send({ terms: [{ id: id('city/airport-a.png') }], k: 1, filter: { folder: 'city' } });
+    expect(byId.body.hits[0].path).toBe('city/airport-a.png');
+  });
+
+  it('POST /api/search/image takes a multipart upload or a raw image body', async () => {
+    const bytes = readFileSync(path.join(fixture.archive, 'water/beach-b.png'));
+    const multipart = await request(app).post('/api/search/image?k=3').attach('image', bytes, { filename: 'x.png', contentType: 'image/png' });
+    expect(multipart.status, JSON.stringify(multipart.body)).toBe(200);
+    expect(multipart.body.hits[0].path).toBe('water/beach-b.png');
+    const raw = await request(app).post('/api/search/image').set('Content-Type', 'image/png').send(bytes);
+    expect(raw.status).toBe(200);
+    expect(raw.body.hits[0].path).toBe('water/beach-b.png');
+  });
+
+  it('GET /api/images/:id/similar leaves the image itself out', async () => {
+    const res = await request(app).get(`/api/images/${id('water/river-a.png')}/similar`).query({ k: 2 });
+    expect(res.status).toBe(200);
+    expect(res.body.hits.map((h: { path: string }) => h.path)).toEqual(['water/river-a-copy.png', 'water/river-b.png']);
+  });
+});
+
+describe('image routes', () => {
+  it('GET /api/images/:id gives metadata and user fields, no absolute path', async () => {
+    const res = await request(app).get(`/api/images/${id('green/park.png')}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: id('green/park.png'), path: 'green/park.png', fileName: 'park.png', format: 'png', fields: { label: 'forest', year: 2023 } });
+    expect(JSON.stringify(res.body)).not.toContain(root);
+  });
+
+  it('GET /api/images/:id/thumbnail caches, sets ETag and Cache-Control, answers 304', async () => {
+    const url = `/api/images/${id('city/parking-a.png')}/thumbnail`;
+    const before = rendered;
+    const first = await request(app).get(url).query({ size: 128 });
+    expect(first.status).toBe(200);
+    expect(first.headers['content-type']).toBe('image/webp');
+    expect(first.headers['cache-control']).toMatch(/max-age=\d+/);
+    expect(first.body.subarray(0, 9).toString()).toBe('thumb128:');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"t128-/);
+    const second = await request(app).get(url).query({ size: 128 });
+    expect(second.status).toBe(200);
+    expect(rendered).toBe(before + 1);
+    const notModified = await request(app).get(url).query({ size: 128 }).set('If-None-Match', etag);
+    expect(notModified.status).toBe(304);
+    expectError(await request(app).get(url).query({ size: 100 }), 400, 'BAD_QUERY');
+  });
+
+  it('GET /api/images/:id/file sends the original file of the catalog', async () => {
+    const res = await request(app).get(`/api/images/${id('city/airport-b.png')}/file`).buffer(true);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('image/png');
+    expect(Buffer.compare(res.body as Buffer, readFileSync(path.join(fixture.archive, 'city/airport-b.png')))).toBe(0);
+  });
+
+  it('answers 400 for ids that are not positive integers, including path traversal attempts, and 404 for unknown ids', async () => {
+    for (const bad of ['abc', '0', '-1', '1.5', '%2e%2e', '..%2f..%2fetc%2fpasswd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '99999999999999']) {
+      for (const suffix of ['', '/thumbnail', '/file', '/similar']) {
+        const res = await request(app).get(`/api/images/${bad}${suffix}`);
+        expectError(res, 400, 'BAD_QUERY');
+      }
+    }
+    for (const traversal of ['/api/images/../../etc/passwd', '/api/images/1/../../../etc/passwd', '/api/images/1/file/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd']) {
+      const res = await request(app).get(traversal);
+      expect([400, 404], traversal).toContain(res.status);
+      expect(res.text).not.toMatch(/root:/);
+    }
+    for (const suffix of ['', '/thumbnail', '/file', '/similar']) expectError(await request(app).get(`/api/images/4242${suffix}`), 404, 'NOT_FOUND');
+  });
+});
+
+describe('service routes', () => {
+  it('answers /healthz, /readyz, /api/stats and serves the web page', async () => {
+    expect((await request(app).get('/healthz')).body).toMatchObject({ status: 'ok' });
+    expect((await request(app).get('/readyz')).body).toMatchObject({ status: 'ready', images: 14 });
+    const stats = await request(app).get('/api/stats');
+    expect(stats.body).toMatchObject({ index: { images: { ok: 14 } }, meta: { embeddingDim: 8 }, model: { id: 'test/known-vectors' } });
+    const page = await request(app).get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
+  });
+
+  it('answers /readyz 503 while the model loads', async () => {
+    const loading = createApp({ searcher: new Searcher(fixture.encoder, store), store, isReady: () => false });
+    expectError(await request(loading).get('/readyz'), 503, 'NOT_READY');
+  });
+});
+
+describe('errors', () => {
+  it('answers malformed queries with 400', async () => {
+    const cases: [string, Record<string, string | number>][] = [
+      ['/api/search', {}],
+      ['/api/search', { q: '' }],
+      ['/api/search', { q: '   ' }],
+      ['/api/search', { q: 'river', k: -1 }],
+      ['/api/search', { q: 'river', k: 0 }],
+      ['/api/search', { q: 'river', k: 1e9 }],
+      ['/api/search', { q: 'river', k: 'ten' }],
+      ['/api/search', { q: 'river', offset: -3 }],
+      ['/api/search', { q: 'river', offset: 4999, k: 500 }],
+      ['/api/search', { q: 'river', ef: 0 }],
+      ['/api/search', { q: 'river', exact: 'maybe' }],
+      ['/api/search', { q: 'river', cursor: 'nonsense' }],
+      ['/api/search', { q: 'river', filter: 'nokey' }],
+      ['/api/search', { q: 'river', filter: 'after=yesterday' }],
+      ['/api/search', { q: 'river', unknown: 1 }],
+      ['/api/search', { q: 'x'.repeat(5000) }],
+    ];
+    for (const [url, query] of cases) expectError(await request(app).get(url).query(query), 400, 'BAD_QUERY');
+  });
+
+  it('answers bad JSON bodies with 400, wrong content types with 415, unknown ids in terms with 404', async () => {
+    expectError(await request(app).post('/api/search').set('Content-Type', 'application/json').send('{"terms": [{"text": "river"'), 400, 'BAD_REQUEST');
+    for (const body of [{}, { terms: [] }, { terms: [{ text: '' }] }, { terms: [{ path: '/etc/passwd' }] }, { terms: [{ image: '/etc/passwd' }] }, { terms: [{ text: 'a' }], k: -5 }, { terms: [{ text: 'river' }, { text: 'river', weight: -1 }] }, [1, 2]]) {
+      expectError(await request(app).post('/api/search').send(body as object), 400, 'BAD_QUERY');
+    }
+    expectError(await request(app).post('/api/search').set('Content-Type', 'text/plain').send('river'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await request(app).post('/api/search').send({ terms: [{ id: 4242 }] }), 404, 'NOT_FOUND');
+    expectError(await request(app).post('/api/search').send({ terms: [{ image: Buffer.from('not an image at all').toString('base64') }] }), 415, 'IMAGE_UNREADABLE');
+  });
+
+  it('answers uploads: 415 for non-images, 413 when too large, 400 when missing', async () => {
+    expectError(await request(app).post('/api/search/image').attach('image', Buffer.from('%PDF-1.4 hello'), { filename: 'a.png', contentType: 'image/png' }), 415, 'IMAGE_UNREADABLE');
+    expectError(await request(app).post('/api/search/image').set('Content-Type', 'image/jpeg').send(Buffer.from('plain text')), 415, 'IMAGE_UNREADABLE');
+    expectError(await request(app).post('/api/search/image').set('Content-Type', 'text/plain').send('hello'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    const big = makePng(7, 400, 400);
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    expectError(await request(app).post('/api/search/image').attach('image', big, { filename: 'big.png', contentType: 'image/png' }), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await request(app).post('/api/search/image').set('Content-Type', 'image/png').send(big), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await request(app).post('/api/search').send({ terms: [{ image: big.toString('base64') }] }), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await request(app).post('/api/search/image').field('note', 'no file'), 400, 'BAD_QUERY');
+    expectError(await request(app).post('/api/search/image').attach('other', Buffer.from('x'), 'x.png'), 400, 'BAD_REQUEST');
+  });
+
+  it('answers unknown routes with 404 and wrong methods with 405', async () => {
+    expectError(await request(app).get('/api/nope'), 404, 'NOT_FOUND');
+    expectError(await request(app).get('/nope.html'), 404, 'NOT_FOUND');
+    const wrong = await request(app).delete('/api/search');
+    expectError(wrong, 405, 'METHOD_NOT_ALLOWED');
+    expect(wrong.headers.allow).toBe('GET, POST, HEAD');
+    expectError(await request(app).put(`/api/images/${id('green/park.png')}`), 405, 'METHOD_NOT_ALLOWED');
+    expectError(await request(app).get('/api/search/image'), 405, 'METHOD_NOT_ALLOWED');
+  });
+
+  it('needs the token when one is set: Bearer header or ?token=, 401 otherwise', async () => {
+    expectError(await request(secured).get('/api/search').query({ q: 'river' }), 401, 'UNAUTHORIZED');
+    expectError(await request(secured).get('/api/search').query({ q: 'river' }).set('Authorization', 'Bearer wrong'), 401, 'UNAUTHORIZED');
+    expectError(await request(secured).get(`/api/images/${id('green/park.png')}/thumbnail?token=nope`), 401, 'UNAUTHORIZED');
+    expect((await request(secured).get('/api/search').query({ q: 'river' }).set('Authorization', 'Bearer s3cret')).status).toBe(200);
+    expect((await request(secured).get(`/api/images/${id('green/park.png')}/thumbnail?token=s3cret`)).status).toBe(200);
+    expect((await request(secured).get('/api/openapi.json')).status).toBe(200);
+    expect((await request(secured).get('/healthz')).status).toBe(200);
+    expect((await request(secured).get('/')).status).toBe(200);
+  });
+
+  it('keeps serving after all of the above', async () => {
+    const res = await request(app).get('/api/search').query({ q: 'forest', k: 1 });
+    expect(res.status).toBe(200);
+    expect(res.body.hits[0].fields.label).toBe('forest');
+  });
+});
