@@ -109,19 +109,27 @@ export interface DecodedRgb {
   format: string;
 }
 
-/** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
-export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
-  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  let format: string;
+interface Header {
+  format: string;
+  bands: number;
+}
+
+/** Reads the header (no pixel limit there, so the error can state the size), then enforces the limit. */
+async function readHeader(source: ImageSource, maxInputPixels: number): Promise<Header> {
   try {
-    // The header is read without a pixel limit, so the error can state the size.
     const meta = await openSharp(source, 0).metadata();
-    format = meta.format ?? 'unknown';
     if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels);
+    return { format: meta.format ?? 'unknown', bands: meta.channels ?? 3 };
   } catch (error) {
     if (error instanceof RsclipError) throw error;
     throw await unreadableError(source, error);
   }
+}
+
+/** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
+export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const { format } = await readHeader(source, maxInputPixels);
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
     const { data, info } = await openSharp(source, maxInputPixels).raw().toBuffer({ resolveWithObject: true });
@@ -238,13 +246,26 @@ export async function createThumbnail(source: ImageSource, options: ThumbnailOpt
   if (!(Number.isInteger(options.maxSide) && options.maxSide > 0)) {
     throw new RsclipError('BAD_INPUT', `Expected positive integer for maxSide but received ${String(options.maxSide)} of type ${typeof options.maxSide}`);
   }
-  const { rgb } = await decodeRgb8(source, options);
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const { bands } = await readHeader(source, maxInputPixels);
+  let image: Sharp;
+  if (bands <= 4) {
+    // sharp resizes these itself (JPEG shrink-on-load); like decodeRgb8 it keeps the high byte of
+    // 16-bit samples, and alpha is dropped as the model never sees it.
+    image = openSharp(source, maxInputPixels).removeAlpha();
+  } else {
+    const { rgb } = await decodeRgb8(source, options);
+    image = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
+  }
   const format = options.format ?? 'webp';
-  const pipeline = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-    .resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });
-  const encoded = format === 'webp' ? pipeline.webp({ quality: 80 }) : pipeline.jpeg({ quality: 85 });
-  const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
-  return { data, contentType: format === 'webp' ? 'image/webp' : 'image/jpeg', width: info.width, height: info.height };
+  const resized = image.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });
+  const encoded = format === 'webp' ? resized.webp({ quality: 80 }) : resized.jpeg({ quality: 85 });
+  try {
+    const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
+    return { data, contentType: format === 'webp' ? 'image/webp' : 'image/jpeg', width: info.width, height: info.height };
+  } catch (error) {
+    throw await unreadableError(source, error);
+  }
 }
 
 export interface ImageInfo {

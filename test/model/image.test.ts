@@ -184,6 +184,11 @@ describe('decoding to RGB', () => {
     const { rgb } = await decodeRgb8(tif);
     expect(pixelAt(rgb, 0, 0)).toEqual([0, 40, 80]);
     expect(pixelAt(rgb, 2, 1)).toEqual([5, 45, 85]);
+
+    const samples16 = Uint16Array.from({ length: 2 * 2 * 5 }, (_, i) => [1000, 40000, 65535, 7, 7][i % 5]!);
+    const tif16 = encodeTiff(samples16, 2, 2, 5);
+    expect(await readImageInfo(tif16)).toEqual({ width: 2, height: 2, format: 'tiff', bands: 5, bitDepth: 16 });
+    expect(pixelAt((await decodeRgb8(tif16)).rgb, 1, 1)).toEqual([3, 156, 255]);
   });
 
   it('decodes WebP and the first frame of a GIF', async () => {
@@ -247,6 +252,20 @@ describe('createThumbnail and readImageInfo', () => {
     const rendered = await sharp((await createThumbnail(bright16, { maxSide: 4, format: 'jpeg' })).data).raw().toBuffer();
     expect(Math.min(...rendered)).toBeGreaterThan(250);
     await expectCode(createThumbnail(big, { maxSide: 0 }), 'BAD_INPUT', /maxSide/);
+    await expectCode(createThumbnail(Buffer.from('not an image'), { maxSide: 8 }), 'IMAGE_UNREADABLE', /uploaded image/);
+  });
+
+  it('renders RGBA without alpha and multi-band TIFFs by their first three bands', async () => {
+    const rgba = await raw(Uint8Array.from({ length: 8 * 8 * 4 }, (_, i) => [250, 10, 10, 0][i % 4]!), 8, 8, 4).png().toBuffer();
+    const fromRgba = await sharp((await createThumbnail(rgba, { maxSide: 8 })).data).raw().toBuffer({ resolveWithObject: true });
+    expect(fromRgba.info.channels).toBe(3);
+    expect(fromRgba.data[0]).toBeGreaterThan(200);
+    const bands = Uint8Array.from({ length: 8 * 8 * 6 }, (_, i) => [10, 240, 10, 99, 99, 99][i % 6]!);
+    const thumb = await createThumbnail(encodeTiff(bands, 8, 8, 6), { maxSide: 4, format: 'jpeg' });
+    expect(thumb).toMatchObject({ width: 4, height: 4, contentType: 'image/jpeg' });
+    const pixels = await sharp(thumb.data).raw().toBuffer();
+    expect(pixels[1]).toBeGreaterThan(200);
+    expect(pixels[0]).toBeLessThan(60);
   });
 
   it('reads the header only', async () => {
