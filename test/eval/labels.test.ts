@@ -1,0 +1,127 @@
+/**
+ * `evaluateLabels` and prompt ensembling with hand-chosen vectors: a text encoder stand-in
+ * maps a prompt to a one-hot vector by the colour it names, and the index holds chosen
+ * image vectors, so every score is known in advance. No model needed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateLabels } from '../../src/eval/index.js';
+import { embedClassPrompts } from '../../src/eval/prompts.js';
+import type { ClipEncoder, ModelInfo } from '../../src/model/index.js';
+import { openIndex, type CatalogChange } from '../../src/store/index.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-labels-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const COLOURS = ['red', 'green', 'blue'];
+const DIM = 4;
+
+function oneHot(i: number): Float32Array {
+  const v = new Float32Array(DIM);
+  v[i] = 1;
+  return v;
+}
+
+/** Texts naming a colour embed to that colour's axis; texts starting with "other" to the last axis. */
+class ColourTextEncoder implements ClipEncoder {
+  readonly info: ModelInfo = {
+    id: 'colour-text',
+    dir: '/nonexistent/colour-text',
+    variant: 'fp32',
+    fingerprint: 'c'.repeat(64),
+    embeddingDim: DIM,
+    contextLength: 77,
+    imageSize: 4,
+    logitScale: undefined,
+  };
+  readonly runCount = { text: 0, image: 0 };
+  async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    this.runCount.text++;
+    return texts.map((t) => (t.startsWith('other') ? oneHot(DIM - 1) : oneHot(COLOURS.findIndex((c) => t.includes(c)))));
+  }
+  embedImages(): Promise<Float32Array[]> {
+    throw new Error('not used');
+  }
+  preprocess(): never {
+    throw new Error('not used');
+  }
+  embedPixels(): Promise<Float32Array[]> {
+    throw new Error('not used');
+  }
+  async close(): Promise<void> {}
+}
+
+describe('zero-shot over a labelled archive (evaluateLabels)', () => {
+  const encoder = new ColourTextEncoder();
+  const indexDir = path.join(work, 'index');
+
+  beforeAll(async () => {
+    // red/b.png looks green: the one mistake; top.png sits at the root (no folder label)
+    const images: [string, Float32Array][] = [
+      ['red/a.png', oneHot(0)],
+      ['red/b.png', oneHot(1)],
+      ['green/c.png', oneHot(1)],
+      ['blue/d.png', oneHot(2)],
+      ['top.png', oneHot(2)],
+    ];
+    const store = openIndex(indexDir, { create: true, model: encoder.info });
+    try {
+      store.commit(
+        images.map(([p, vector]): CatalogChange => ({
+          kind: 'put',
+          image: { root: work, path: p, bytes: 1, mtimeMs: 0, contentHash: p, width: 4, height: 4, format: 'png' },
+          vector,
+        })),
+      );
+      await store.checkpoint();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('labels by folder, scores top-k and per-class accuracy, and counts images without a label', async () => {
+    const report = await evaluateLabels({ index: indexDir, model: encoder, labelsFromFolders: true });
+    expect(report.classes).toEqual(['blue', 'green', 'red']);
+    expect(report.images).toBe(4);
+    expect(report.excluded).toEqual({ unlabelled: 1, otherClass: 0 });
+    expect(report.scores).toEqual({ 1: 0.75, 3: 1, 5: 1, 10: 1 });
+    expect(report.perClass).toEqual([
+      { className: 'blue', images: 1, top1: 1 },
+      { className: 'green', images: 1, top1: 1 },
+      { className: 'red', images: 2, top1: 0.5 },
+    ]);
+  });
+
+  it('reads a labels file keyed by relative path or base name, and restricts to --classes', async () => {
+    const labels = path.join(work, 'labels.tsv');
+    writeFileSync(labels, 'filename\tlabel\nred/a.png\tred\nb.png\tred\nc.png\tgreen\nd.png\tblue\ntop.png\tblue\n');
+    const all = await evaluateLabels({ index: indexDir, model: encoder, labels });
+    expect(all).toMatchObject({ images: 5, excluded: { unlabelled: 0, otherClass: 0 } });
+    expect(all.scores[1]).toBeCloseTo(4 / 5);
+    const some = await evaluateLabels({ index: indexDir, model: encoder, labels, classes: ['red', 'green'] });
+    expect(some.classes).toEqual(['red', 'green']);
+    expect(some).toMatchObject({ images: 3, excluded: { unlabelled: 0, otherClass: 2 } });
+    // red/b.png is scored among red and green only: green wins, so one of three misses at k = 1
+    expect(some.scores[1]).toBeCloseTo(2 / 3);
+  });
+
+  it('needs exactly one label source, and labels that match the classes', async () => {
+    await expect(evaluateLabels({ index: indexDir, model: encoder })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(evaluateLabels({ index: indexDir, model: encoder, labelsFromFolders: true, classes: ['purple'] })).rejects.toMatchObject({ code: 'DATASET_INVALID' });
+  });
+});
+
+describe('prompt ensembling', () => {
+  it('averages the unit embeddings of each class over the templates and renormalises', async () => {
+    const [red, blue] = await embedClassPrompts(new ColourTextEncoder(), ['red', 'blue'], ['photo of {class}', 'other {class}']);
+    const s = Math.SQRT1_2;
+    expect(Array.from(red!)).toEqual([s, 0, 0, s].map(Math.fround));
+    expect(Array.from(blue!)).toEqual([0, 0, s, s].map(Math.fround));
+  });
+
+  it('refuses a template without a {class} slot', async () => {
+    await expect(embedClassPrompts(new ColourTextEncoder(), ['red'], ['a photo'])).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  });
+});
