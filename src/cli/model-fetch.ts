@@ -14,7 +14,7 @@ function fetchVariant(value: string): FetchVariant {
 const mib = (bytes: number): string => (bytes / (1 << 20)).toFixed(1);
 
 /** A progress bar on a TTY, a line every few seconds (and per file) when piped; both on stderr. */
-function progressReporter(): { onProgress: (e: FetchProgressEvent) => void; stop: () => void } {
+export function progressReporter(): { onProgress: (e: FetchProgressEvent) => void; stop: () => void } {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       { format: '{file} |{bar}| {percentage}% {doneMiB}/{totalMiB} MiB {rate} MiB/s ETA {eta_formatted}', stream: process.stderr, hideCursor: true },

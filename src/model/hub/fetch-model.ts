@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { exportCheckpointDirectory } from '../export/index.js';
 import { onnxPath, openModelDirectory } from '../model-dir.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { downloadVerified } from './download.js';
@@ -161,8 +162,6 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
     options.onProgress?.({ phase: 'export', variant });
     ready = `${cachedDir}.export-${process.pid}`;
     await rm(ready, { recursive: true, force: true });
-    // loaded on demand: the exporter (protobuf) is only needed for repositories without ONNX files
-    const { exportCheckpointDirectory } = await import('../export/index.js');
     await exportCheckpointDirectory(staging, ready, variant === 'int8' ? { quantize: 'int8' } : {});
     exported = true;
   }

@@ -8,14 +8,7 @@ import { isRsclipError, type RsclipError } from '../../../src/errors.js';
 import { fetchModel, type FetchModelOptions, type FetchProgressEvent } from '../../../src/model/hub/index.js';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { startHubServer, type HubServer } from '../../fixtures/hub-server.js';
-import { tinyModelDir } from '../../fixtures/model.js';
-import { onnxRepoFiles, torchRepoFiles } from './hub-repos.js';
-
-const modelDir = await tinyModelDir();
-const hasModel = existsSync(path.join(modelDir, 'config.json'));
-if (!hasModel) console.warn(`[rsclip tests] skipping hub fetch tests: no tiny model at ${modelDir}`);
-const hasExporter = existsSync(path.resolve(import.meta.dirname, '../../../src/model/export/index.ts'));
-if (!hasExporter) console.warn('[rsclip tests] skipping the export-on-fetch test: src/model/export is absent');
+import { buildTinyHubRepos } from './hub-repos.js';
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -36,10 +29,11 @@ async function filesIn(dir: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
-describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
+describe('fetchModel against a local Hub', () => {
   let hub: HubServer;
   let work: string;
   let onnxFiles: Record<string, Uint8Array>;
+  let torchFiles: Record<string, Uint8Array>;
   let cacheCount = 0;
 
   const newCache = (): string => path.join(work, `cache-${++cacheCount}`);
@@ -48,9 +42,10 @@ describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
   const requestsFor = (repoId: string): typeof hub.requests => hub.requests.filter((r) => r.path.includes(repoId));
 
   beforeAll(async () => {
-    hub = await startHubServer();
+    // small pages, so every listing in these tests follows the Link header like a long Hub listing
+    hub = await startHubServer({ treePageSize: 4 });
     work = await mkdtemp(path.join(tmpdir(), 'rsclip-hub-'));
-    onnxFiles = await onnxRepoFiles(modelDir);
+    ({ onnxFiles, torchFiles } = await buildTinyHubRepos(work));
   });
   afterAll(async () => {
     await hub.close();
@@ -69,6 +64,7 @@ describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
     }
     expect(existsSync(path.join(result.modelDir, 'README.md'))).toBe(false);
     expect(requestsFor('tests/clip-onnx').some((r) => r.path.startsWith('/cdn/'))).toBe(true);
+    expect(requestsFor('tests/clip-onnx').some((r) => r.path.includes('/tree/') && r.path.includes('cursor='))).toBe(true);
     expect(result.downloadedBytes).toBeGreaterThan(onnxFiles['onnx/vision_model.onnx']!.length);
   });
 
@@ -87,6 +83,28 @@ describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
     const copied = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir, outDir: out });
     expect(copied.modelDir).toBe(out);
     expect(openModelDirectory(out).dir).toBe(out);
+  });
+
+  it('adds the int8 files of an ONNX repository for --variant int8, fetching again when the cache holds only fp32', async () => {
+    const repoId = 'tests/clip-int8';
+    const quantized = {
+      'onnx/vision_model_quantized.onnx': onnxFiles['onnx/vision_model.onnx']!,
+      'onnx/text_model_quantized.onnx': onnxFiles['onnx/text_model.onnx']!,
+    };
+    hub.addRepo({ id: repoId, files: { ...onnxFiles, ...quantized } });
+    const cacheDir = newCache();
+    const fp32 = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    expect(openModelDirectory(fp32.modelDir).availableVariants).toEqual(['fp32']);
+    const int8 = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8' });
+    expect(int8).toMatchObject({ fromCache: false, modelDir: fp32.modelDir });
+    expect(openModelDirectory(int8.modelDir, { variant: 'int8' }).availableVariants).toEqual(['fp32', 'int8']);
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8' })).resolves.toMatchObject({ fromCache: true });
+
+    hub.addRepo({ id: 'tests/clip-fp32-only', files: onnxFiles });
+    await expect(fetchFrom('tests/clip-fp32-only', { variant: 'int8' })).rejects.toMatchObject({
+      code: 'MODEL_FETCH_FAILED',
+      message: expect.stringContaining('onnx/vision_model_quantized.onnx'),
+    });
   });
 
   it('reports a file that the listing names but the server answers with 404', async () => {
@@ -173,13 +191,14 @@ describe.skipIf(!hasModel)('fetchModel against a local Hub', () => {
     expect(line).toContain('--model');
   });
 
-  it.skipIf(!hasExporter)('fetches a PyTorch-only repository (the clip-rsicd-v2 shape) and exports it to ONNX', async () => {
+  it('fetches a PyTorch-only repository (the clip-rsicd-v2 shape) and exports it to ONNX, int8 included', async () => {
     const repoId = 'tests/clip-torch';
-    hub.addRepo({ id: repoId, files: await torchRepoFiles(modelDir) });
+    hub.addRepo({ id: repoId, files: torchFiles });
     const cacheDir = newCache();
-    const result = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    const result = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8' });
     expect(result).toMatchObject({ fromCache: false, exported: true });
-    const dir = openModelDirectory(result.modelDir);
+    const dir = openModelDirectory(result.modelDir, { variant: 'int8' });
+    expect(dir.availableVariants).toEqual(['fp32', 'int8']);
     expect(dir.tokenizer.kind).toBe('bpe');
     expect(requestsFor(repoId).some((r) => r.path.includes('flax_model.msgpack'))).toBe(false);
     expect(existsSync(path.join(cacheDir, 'models', 'tests--clip-torch', 'downloads', result.commit))).toBe(false);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,23 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { runCli } from '../../fixtures/cli.js';
 import { startHubServer, type HubServer } from '../../fixtures/hub-server.js';
-import { tinyModelDir } from '../../fixtures/model.js';
-import { onnxRepoFiles, torchRepoFiles } from './hub-repos.js';
+import { buildTinyHubRepos } from './hub-repos.js';
 
-const modelDir = await tinyModelDir();
-const hasModel = existsSync(path.join(modelDir, 'config.json'));
-const hasExporter = existsSync(path.resolve(import.meta.dirname, '../../../src/model/export/index.ts'));
-
-describe.skipIf(!hasModel)('rsclip model fetch (CLI, local Hub)', () => {
+describe('rsclip model fetch (CLI, local Hub)', () => {
   let hub: HubServer;
   let work: string;
   let onnxFiles: Record<string, Uint8Array>;
+  let torchFiles: Record<string, Uint8Array>;
   const env = (cache: string, endpoint = hub.endpoint): NodeJS.ProcessEnv => ({ HF_ENDPOINT: endpoint, RSCLIP_CACHE_DIR: cache, HF_TOKEN: '' });
 
   beforeAll(async () => {
     hub = await startHubServer();
     work = await mkdtemp(path.join(tmpdir(), 'rsclip-fetch-cli-'));
-    onnxFiles = await onnxRepoFiles(modelDir);
+    ({ onnxFiles, torchFiles } = await buildTinyHubRepos(work));
   });
   afterAll(async () => {
     await hub.close();
@@ -65,9 +61,9 @@ describe.skipIf(!hasModel)('rsclip model fetch (CLI, local Hub)', () => {
     expect(lines[0]).toMatch(/^rsclip: cannot reach the Hugging Face Hub at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*--model/);
   });
 
-  it.skipIf(!hasExporter)('fetches and exports a PyTorch-only repository (clip-rsicd-v2 shape)', async () => {
+  it('fetches and exports a PyTorch-only repository (clip-rsicd-v2 shape)', async () => {
     const repoId = 'tests/cli-torch';
-    hub.addRepo({ id: repoId, files: await torchRepoFiles(modelDir) });
+    hub.addRepo({ id: repoId, files: torchFiles });
     const result = await runCli(['model', 'fetch', repoId, '--json'], { env: env(path.join(work, 'cache-torch')) });
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout) as { modelDir: string; exported: boolean };
