@@ -1,0 +1,123 @@
+/**
+ * The web page in a real browser: Debian's chromium driven by playwright-core against a
+ * server on a small index. Skips (visibly) where /usr/bin/chromium is not installed;
+ * .ci/run installs it.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Searcher } from '../../src/search/index.js';
+import { createApp } from '../../src/server/index.js';
+import type { IndexStore } from '../../src/store/index.js';
+import { REPO_ROOT } from '../fixtures/cli.js';
+import { buildTestIndex, type TestIndex } from '../search/fixture.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`test/browser/web.test.ts: skipped, ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+
+let root: string;
+let fixture: TestIndex;
+let store: IndexStore;
+let server: Server;
+let url: string;
+let browser: Browser;
+let page: Page;
+
+describe.skipIf(!hasChromium)('web page', () => {
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'rsclip-web-'));
+    fixture = await buildTestIndex(root);
+    store = fixture.open();
+    const app = createApp({ searcher: new Searcher(fixture.encoder, store), store });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+    await store?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  const cardNames = () => page.locator('.card .name').allTextContents();
+
+  it('searches by text, by an uploaded image, and opens "more like this"', async () => {
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(url);
+    await page.locator('#q').fill('river');
+    await page.locator('#q').press('Enter');
+    await page.locator('.card').first().waitFor();
+    expect((await cardNames()).slice(0, 3)).toEqual(['river-a.png', 'river-a-copy.png', 'river-b.png']);
+    await expect.poll(() => page.locator('.card img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    expect(await page.locator('#status').textContent()).toMatch(/14 results for “river”/);
+
+    await page.locator('#image-input').setInputFiles(path.join(fixture.archive, 'water/beach-b.png'));
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/results for images like beach-b\.png/);
+    expect((await cardNames())[0]).toBe('beach-b.png');
+
+    await page.locator('.card').first().click();
+    await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
+    expect(await page.locator('#viewer-title').textContent()).toBe('water/beach-b.png');
+    await expect.poll(() => page.locator('#viewer-meta').textContent()).toContain('label');
+    await page.locator('#more-like-this').click();
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/results for images like beach-b\.png.*ms/);
+    const similar = await cardNames();
+    expect(similar).not.toContain('beach-b.png');
+    expect(similar[0]).toBe('beach-a.png');
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('is keyboard friendly: arrows move between results, Enter opens, Esc closes', async () => {
+    await page.goto(`${url}?q=forest`);
+    await page.locator('.card').first().waitFor();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('0');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-index'))).toBe('1');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.locator('#viewer-title').textContent()).toBe(await page.locator('.card').nth(2).getAttribute('aria-label').then((l) => l!.split(',')[0]));
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
+  });
+
+  it('shows errors and empty states, and fits a phone screen; saves screenshots', async () => {
+    await page.goto(url);
+    await page.locator('#toggle-filters').click();
+    await page.locator('#f-format').selectOption('jpeg');
+    await page.locator('#q').fill('river');
+    await page.locator('#q').press('Enter');
+    await expect.poll(() => page.locator('#empty').isVisible()).toBe(true);
+    await page.locator('#f-format').selectOption('');
+    await page.locator('#f-fields').fill('after=yesterday');
+    await page.locator('#q').press('Enter');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/invalid filter/);
+    await page.locator('#f-fields').fill('');
+    await page.locator('#toggle-filters').click();
+
+    const out = path.join(REPO_ROOT, 'test-output');
+    mkdirSync(out, { recursive: true });
+    await page.goto(`${url}?q=river`);
+    await page.locator('.card').first().waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.card img')].every((img) => img.complete));
+    await page.screenshot({ path: path.join(out, 'web-desktop.png') });
+    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/screenshot.png') });
+
+    await page.setViewportSize({ width: 375, height: 740 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(out, 'web-phone.png') });
+  });
+});
