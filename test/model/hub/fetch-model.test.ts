@@ -78,6 +78,9 @@ describe('fetchModel against a local Hub', () => {
     expect(second).toMatchObject({ fromCache: true, downloadedBytes: 0, modelDir: first.modelDir });
     const offline = await fetchModel({ repoId: 'tests/clip-cached', endpoint: `http://127.0.0.1:${await closedPort()}`, cacheDir });
     expect(offline.modelDir).toBe(first.modelDir);
+    const pinned = await fetchModel({ repoId: 'tests/clip-cached', revision: first.commit, endpoint: hub.endpoint, cacheDir });
+    expect(pinned).toMatchObject({ fromCache: true, modelDir: first.modelDir });
+    expect(hub.requests.length).toBe(before);
 
     const out = path.join(work, 'out-copy');
     const copied = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir, outDir: out });
