@@ -1,0 +1,55 @@
+/**
+ * `rsclip model export <checkpoint-dir> --out <model-dir> [--quantize int8]`: a Hugging Face
+ * CLIP checkpoint to a model directory; and the hidden `rsclip model random`, which writes
+ * a model directory with random weights for tests and benchmarks.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { RANDOM_CLIP_SIZES, exportCheckpointDirectory, writeRandomClipModel, type ExportResult, type RandomClipSize } from '../model/export/index.js';
+import { nonNegativeInt, printJson } from './options.js';
+
+function quantizeMode(value: string): 'int8' {
+  if (value !== 'int8') throw new InvalidArgumentError(`expected int8, got "${value}"`);
+  return value;
+}
+
+function randomSize(value: string): RandomClipSize {
+  if (!(value in RANDOM_CLIP_SIZES)) throw new InvalidArgumentError(`expected one of ${Object.keys(RANDOM_CLIP_SIZES).join(', ')}, got "${value}"`);
+  return value as RandomClipSize;
+}
+
+const progress = (message: string): void => {
+  process.stderr.write(`${message}\n`);
+};
+
+function report(result: ExportResult, json: boolean): void {
+  if (json) printJson(result);
+  else process.stdout.write(`${result.outDir}\n`);
+}
+
+export function registerModelExportCommand(model: Command): void {
+  model
+    .command('export')
+    .description('export a Hugging Face CLIP checkpoint (model.safetensors or pytorch_model.bin) to an ONNX model directory')
+    .argument('<checkpoint-dir>', 'folder with config.json, the weights, tokenizer and preprocessor files')
+    .requiredOption('--out <model-dir>', 'model directory to create')
+    .option('--quantize <mode>', 'also write int8 towers (*_quantized.onnx)', quantizeMode)
+    .option('--force', 'replace --out if it exists')
+    .option('--json', 'print the result as JSON')
+    .action(async (checkpointDir: string, opts: { out: string; quantize?: 'int8'; force?: boolean; json?: boolean }) => {
+      const result = await exportCheckpointDirectory(checkpointDir, opts.out, { quantize: opts.quantize, overwrite: opts.force, onProgress: progress });
+      report(result, opts.json ?? false);
+    });
+
+  model
+    .command('random', { hidden: true })
+    .description('write a model directory with the CLIP architecture and seeded random weights (tests, benchmarks)')
+    .requiredOption('--out <model-dir>', 'model directory to create')
+    .option('--size <size>', `one of ${Object.keys(RANDOM_CLIP_SIZES).join(', ')}`, randomSize, 'tiny')
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--quantize <mode>', 'also write int8 towers (*_quantized.onnx)', quantizeMode)
+    .option('--force', 'replace --out if it exists')
+    .action(async (opts: { out: string; size: RandomClipSize; seed: number; quantize?: 'int8'; force?: boolean }) => {
+      const dir = await writeRandomClipModel(opts.out, { size: opts.size, seed: opts.seed, quantize: opts.quantize, overwrite: opts.force, onProgress: progress });
+      process.stdout.write(`${dir}\n`);
+    });
+}

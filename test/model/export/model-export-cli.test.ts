@@ -1,0 +1,51 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openModelDirectory } from '../../../src/model/model-dir.js';
+import { runCli } from '../../fixtures/cli.js';
+
+describe('rsclip model random / model export (CLI)', () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(path.join(tmpdir(), 'rsclip-export-cli-'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('writes a random model, exports it again with --quantize int8, and refuses an existing --out in one line', async () => {
+    const random = path.join(work, 'random');
+    const r1 = await runCli(['model', 'random', '--out', random, '--size', 'tiny', '--seed', '5']);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout.trim()).toBe(random);
+
+    const exported = path.join(work, 'exported');
+    const r2 = await runCli(['model', 'export', random, '--out', exported, '--quantize', 'int8', '--json']);
+    expect(r2.code, r2.stderr).toBe(0);
+    const result = JSON.parse(r2.stdout) as { outDir: string; variants: string[]; files: string[] };
+    expect(result.outDir).toBe(exported);
+    expect(result.variants).toEqual(['fp32', 'int8']);
+    expect(result.files).toEqual(expect.arrayContaining(['onnx/text_model_quantized.onnx', 'vocab.json', 'merges.txt', 'rsclip.json']));
+    expect(openModelDirectory(exported, { variant: 'int8' }).availableVariants).toEqual(['fp32', 'int8']);
+    expect(r2.stderr).toMatch(/wrote onnx\/vision_model\.onnx/);
+
+    const r3 = await runCli(['model', 'export', random, '--out', exported]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^rsclip: output directory .* already exists \(choose another --out or pass --force to replace it\)$/)]);
+  });
+
+  it('names the missing file when the checkpoint directory has no weights', async () => {
+    const r = await runCli(['model', 'export', work, '--out', path.join(work, 'none')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^rsclip: .*has no config\.json/);
+    expect(existsSync(path.join(work, 'none'))).toBe(false);
+  });
+
+  it('rejects an unknown --quantize mode and --size', async () => {
+    const r = await runCli(['model', 'export', work, '--out', path.join(work, 'x'), '--quantize', 'int4']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/expected int8, got "int4"/);
+    const s = await runCli(['model', 'random', '--out', path.join(work, 'y'), '--size', 'huge']);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/expected one of tiny, small, vit-b-32, got "huge"/);
+  });
+});
