@@ -18,7 +18,7 @@ import type { Sharp } from 'sharp';
 import { RsclipError } from '../errors.js';
 import type { ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
-import { filterFromPilId, resizeRaster, type Raster8 } from './resample.js';
+import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
 
 /** PIL's decompression-bomb error threshold (2 x `Image.MAX_IMAGE_PIXELS`). */
 export const DEFAULT_MAX_INPUT_PIXELS = 178_956_970;
@@ -204,10 +204,10 @@ function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number,
 
 /**
  * The preprocessing after decoding: resize, crop, rescale, normalise. Pure (typed arrays in and
- * out), so it can run in a worker thread. RGB conversion is always applied: the vision tower
- * takes 3 channels.
+ * out), so it can run in a worker thread. `arithmetic` 'pillow' gives transformers 4.x's resize
+ * (1-level differences on a few pixels in a thousand, see resample.ts).
  */
-export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig): Float32Array {
+export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: FixedPointArithmetic = 'torchvision'): Float32Array {
   let img = rgb;
   if (cfg.doResize) {
     const filter = filterFromPilId(cfg.resample);
@@ -215,7 +215,7 @@ export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig): Float32Array
       throw new RsclipError('MODEL_INVALID', `preprocessor_config.json resample must be a PIL filter id 0..5 but is ${cfg.resample}`);
     }
     const size = shortestEdgeSize(img.height, img.width, cfg.shortestEdge);
-    img = resizeRaster(img, size.width, size.height, filter, 'torchvision');
+    img = resizeRaster(img, size.width, size.height, filter, arithmetic);
   }
   const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : img.height;
   const cropWidth = cfg.doCenterCrop ? cfg.cropWidth : img.width;

@@ -201,6 +201,13 @@ describe('decoding to RGB', () => {
     const fromGif = await preprocessImage(gif, clipConfig);
     expect(fromGif.format).toBe('gif');
     expect(fromGif.pixels.length).toBe(3 * 224 * 224);
+
+    const frames = Uint8Array.from({ length: 4 * 8 * 3 }, (_, i) => (i < 4 * 4 * 3 ? [255, 0, 0] : [0, 0, 255])[i % 3]!);
+    const animated = await sharp(Buffer.from(frames), { raw: { width: 4, height: 8, channels: 3, pageHeight: 4 } }).gif().toBuffer();
+    expect((await sharp(animated, { pages: -1 }).metadata()).pages).toBe(2);
+    const first = await decodeRgb8(animated);
+    expect([first.rgb.width, first.rgb.height]).toEqual([4, 4]);
+    expect(pixelAt(first.rgb, 2, 2)).toEqual([255, 0, 0]);
   });
 
   it('does not apply EXIF orientation (the Python reference does not rotate)', async () => {
@@ -279,26 +286,34 @@ describeShared('golden preprocessing', () => {
     const cfg = parsePreprocessConfig(JSON.parse(readFileSync(sharedPath('golden/tiny-clip/preprocessor_config.json'), 'utf8')));
     const names = readdirSync(sharedPath('golden/images')).sort();
     expect(names).toHaveLength(8);
-    const table: Record<string, { size: string; maxAbsDiff: number; meanAbsDiff: number }> = {};
-    for (const name of names) {
-      const mine = await preprocessImage(sharedPath('golden/images', name), cfg);
-      const golden = await readF32(sharedPath('golden/pixels', `${name}.pil.f32`));
-      expect(mine.pixels.length).toBe(golden.length);
+    const diff = (mine: Float32Array, golden: Float32Array) => {
+      expect(mine.length).toBe(golden.length);
       let max = 0;
       let sum = 0;
       for (let i = 0; i < golden.length; i++) {
-        const d = Math.abs(mine.pixels[i]! - golden[i]!);
+        const d = Math.abs(mine[i]! - golden[i]!);
         sum += d;
         if (d > max) max = d;
       }
-      table[name] = { size: `${mine.width}x${mine.height}`, maxAbsDiff: max, meanAbsDiff: sum / golden.length };
+      return { max, mean: sum / golden.length };
+    };
+    const table: Record<string, { size: string; maxAbsDiff: number; meanAbsDiff: number; pillowMax: number; pillowMean: number }> = {};
+    for (const name of names) {
+      const file = sharedPath('golden/images', name);
+      const golden = await readF32(sharedPath('golden/pixels', `${name}.pil.f32`));
+      const mine = await preprocessImage(file, cfg);
+      const ours = diff(mine.pixels, golden);
+      // transformers 4.x resized with Pillow itself: its arithmetic, for comparison.
+      const pillow = diff(preprocessRgb((await decodeRgb8(file)).rgb, cfg, 'pillow'), golden);
+      table[name] = { size: `${mine.width}x${mine.height}`, maxAbsDiff: ours.max, meanAbsDiff: ours.mean, pillowMax: pillow.max, pillowMean: pillow.mean };
     }
-    console.log('preprocessing vs golden/pixels/*.pil.f32');
+    console.log('preprocessing vs golden/pixels/*.pil.f32 (pillow*: the same with Pillow\'s fixed-point resize)');
     console.table(table);
     expect(table['stadium_1.jpg']!.maxAbsDiff).toBeLessThanOrEqual(1e-6);
     for (const row of Object.values(table)) {
       expect(row.maxAbsDiff).toBeLessThanOrEqual(0.02);
       expect(row.meanAbsDiff).toBeLessThanOrEqual(0.002);
+      expect(row.pillowMean).toBeLessThanOrEqual(0.002);
     }
   });
 
