@@ -7,10 +7,13 @@ import { Command, CommanderError } from 'commander';
 import { RsclipError } from './errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
+import { registerSearchCommand } from './cli/search.js';
+import { registerServeCommand } from './cli/serve.js';
 import { registerEvalCommands } from './cli/eval.js';
 import { registerIndexCommands } from './cli/index-cmd.js';
 import { registerModelCommands } from './cli/model.js';
 import { registerModelFetchCommand } from './cli/model-fetch.js';
+import { registerModelExportCommand } from './cli/model-export.js';
 import { registerEmbedCommand } from './cli/embed.js';
 
 export function buildProgram(): Command {
@@ -21,10 +24,13 @@ export function buildProgram(): Command {
     .exitOverride();
   const model = program.command('model').description('inspect, fetch, export and quantise CLIP models');
   registerModelCommands(model);
+  registerModelExportCommand(model);
   registerModelFetchCommand(model);
   registerEmbedCommand(program);
   registerIndexCommands(program);
   registerEvalCommands(program);
+  registerSearchCommand(program);
+  registerServeCommand(program);
   // more registrations go here, one line per command file
   return program;
 }

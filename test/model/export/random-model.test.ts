@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../../src/model/checkpoint/safetensors.js';
-import { decodeModel, exportClip, exportCheckpointDirectory, writeRandomClipModel } from '../../../src/model/export/index.js';
+import { RANDOM_CLIP_SIZES, decodeModel, exportClip, exportCheckpointDirectory, writeRandomClipModel } from '../../../src/model/export/index.js';
 import { openModelDirectory, type ClipConfig } from '../../../src/model/model-dir.js';
 import { OnnxSession } from '../../../src/model/onnx.js';
 import { tinyModelDir } from '../../fixtures/model.js';
@@ -98,7 +98,7 @@ describe('writeRandomClipModel', () => {
 
   it('refuses to replace an existing directory unless asked', async () => {
     await expect(writeRandomClipModel(path.join(work, 'seed0'), { size: 'tiny' })).rejects.toThrow(/already exists/);
-    await expect(writeRandomClipModel(path.join(work, 'bad'), { size: { ...await import('../../../src/model/export/index.js').then((m) => m.RANDOM_CLIP_SIZES.tiny), projectionDim: 0 } })).rejects.toThrow(/Expected positive integer for projectionDim but received 0/);
+    await expect(writeRandomClipModel(path.join(work, 'bad'), { size: { ...RANDOM_CLIP_SIZES.tiny, projectionDim: 0 } })).rejects.toThrow(/Expected positive integer for projectionDim but received 0/);
     expect(existsSync(path.join(work, 'bad'))).toBe(false);
   });
 
