@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,7 +49,7 @@ async function attempt(target: DownloadTarget, part: string, have: number): Prom
   const restart = async (): Promise<AttemptResult> => {
     // our partial file does not line up with the remote one: start again from zero
     await response.body?.cancel();
-    await unlink(part);
+    await rm(part, { force: true });
     return { kind: 'restart' };
   };
   if (response.status === 416) return restart();
@@ -130,7 +130,8 @@ export async function downloadVerified(target: DownloadTarget): Promise<void> {
       hint: 'run the same command again',
     });
   }
-  const expected = file.sha256 ? { kind: 'sha256' as const, value: file.sha256 } : linkedSha256 ? { kind: 'sha256' as const, value: linkedSha256 } : file.gitOid ? { kind: 'git-sha1' as const, value: file.gitOid } : undefined;
+  const sha256 = file.sha256 ?? linkedSha256;
+  const expected = sha256 ? { kind: 'sha256' as const, value: sha256 } : file.gitOid ? { kind: 'git-sha1' as const, value: file.gitOid } : undefined;
   if (expected) {
     const actual = await digest(part, expected.kind, have);
     if (actual !== expected.value.toLowerCase()) {

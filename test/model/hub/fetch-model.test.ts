@@ -155,6 +155,20 @@ describe('fetchModel against a local Hub', () => {
     expect(result.downloadedBytes).toBeLessThan(Object.values(onnxFiles).reduce((a, b) => a + b.length, 0));
   });
 
+  it('starts a file over when the server answers a Range request with 200 and the whole file', async () => {
+    const repoId = 'tests/clip-no-range';
+    const file = 'onnx/vision_model.onnx';
+    hub.addRepo({ id: repoId, files: onnxFiles });
+    hub.cutNextDownload(repoId, file, 20_000);
+    const cacheDir = newCache();
+    const options = { repoId, endpoint: hub.endpoint, cacheDir, retries: 0 };
+    await expect(fetchModel(options)).rejects.toMatchObject({ code: 'MODEL_FETCH_FAILED' });
+    hub.ignoreNextRange(repoId, file);
+    const result = await fetchModel(options);
+    expect(requestsFor(repoId).some((r) => r.path.startsWith('/cdn/') && r.range !== undefined)).toBe(true);
+    expect(readFileSync(path.join(result.modelDir, file)).equals(Buffer.from(onnxFiles[file]!))).toBe(true);
+  });
+
   it('retries a broken transfer within the same fetch by resuming it', async () => {
     const repoId = 'tests/clip-cut-retry';
     const file = 'onnx/vision_model.onnx';
