@@ -283,8 +283,8 @@ class Store implements IndexStore {
     }
     const found = this.hnsw.searchBestFirst(query, k, { ef: options.ef, filter });
     const reachable = allowed instanceof Set ? Math.min(k, allowed.size, this.hnsw.size) : Math.min(k, this.hnsw.size);
-    if (filter && found.length < reachable) {
-      // the graph walk ran out of allowed neighbours: answer exactly instead of short
+    if (found.length < reachable) {
+      // the graph walk ran out of (allowed, live) neighbours: answer exactly instead of short
       return this.exactIndex().searchBestFirst(query, k, { filter });
     }
     return found;
