@@ -32,7 +32,7 @@ export interface DecodeOptions {
 }
 
 function describeSource(source: ImageSource): string {
-  return typeof source === 'string' ? source : 'uploaded image';
+  return typeof source === 'string' ? `image ${source}` : 'the uploaded image';
 }
 
 async function unreadableError(source: ImageSource, cause: unknown): Promise<RsclipError> {
@@ -42,21 +42,22 @@ async function unreadableError(source: ImageSource, cause: unknown): Promise<Rsc
     return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'raise the maximum input pixels setting or downscale the image', cause });
   }
   let why = reason.replace(/\s+/g, ' ').trim();
+  let hint = 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image';
   if (typeof source === 'string') {
     const info = await stat(source).catch(() => undefined);
-    if (info === undefined) why = 'file not found';
-    else if (info.size === 0) why = 'file is empty (0 bytes)';
+    if (info === undefined) {
+      why = 'file not found';
+      hint = 'check the path';
+    } else if (info.size === 0) why = 'file is empty (0 bytes)';
   }
-  return new RsclipError('IMAGE_UNREADABLE', `cannot read image ${label}: ${why}`, {
-    hint: 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image',
-    cause,
-  });
+  if (/separate planes/.test(why)) hint = 'libvips cannot read tiled band-separate TIFFs; rewrite it pixel-interleaved, e.g. gdal_translate -co INTERLEAVE=PIXEL in.tif out.tif';
+  return new RsclipError('IMAGE_UNREADABLE', `cannot read ${label}: ${why}`, { hint, cause });
 }
 
 /** `maxInputPixels` 0: no limit (for reading the header only). */
 function openSharp(source: ImageSource, maxInputPixels: number): Sharp {
   if (typeof source !== 'string' && source.length === 0) {
-    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${describeSource(source)}: it is empty (0 bytes)`, {
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${describeSource(source)}: it is empty (0 bytes)`, {
       hint: 'upload a JPEG, PNG, TIFF, WebP or GIF image',
     });
   }
