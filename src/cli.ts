@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { RsclipError } from './errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
+import { registerSearchCommand } from './cli/search.js';
+import { registerServeCommand } from './cli/serve.js';
 import { registerEvalCommands } from './cli/eval.js';
 import { registerIndexCommands } from './cli/index-cmd.js';
 import { registerModelCommands } from './cli/model.js';
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerEmbedCommand(program);
   registerIndexCommands(program);
   registerEvalCommands(program);
+  registerSearchCommand(program);
+  registerServeCommand(program);
   // more registrations go here, one line per command file
   return program;
 }

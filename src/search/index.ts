@@ -8,3 +8,4 @@ export { combineWeighted, unitVector, cosine } from './query-vector.js';
 export { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 export { chooseEf, DEFAULT_K, MAX_K, MAX_WINDOW, MAX_EF, MAX_TERMS, MAX_TEXT_LENGTH, DEFAULT_COLLAPSE_THRESHOLD } from './limits.js';
 export type { QueryTerm, SearchRequest, SearchPage, SearchHit, SearchHitImage, CollapseOptions } from './types.js';
+export { openEncoderForIndex, type OpenEncoderOptions } from './open-encoder.js';

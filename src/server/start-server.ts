@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { openClip, type ModelVariant } from '../model/index.js';
-import { Searcher, type TextBatcherOptions } from '../search/index.js';
+import type { ModelVariant } from '../model/index.js';
+import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
 import { createApp, type ServerLimits } from './app.js';
 
@@ -51,7 +51,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let encoder;
   let searcher: Searcher;
   try {
-    encoder = await openClip(options.model, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+    encoder = await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) });
     searcher = new Searcher(encoder, store, options.batching ? { batching: options.batching } : {});
   } catch (error) {
     await encoder?.close();

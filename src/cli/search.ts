@@ -1,0 +1,104 @@
+/** `rsclip search`: query an index directory straight from the command line (no server). */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseFilterSpecs, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
+import { openIndex, type IndexStore } from '../store/index.js';
+import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+
+interface SearchCommandOptions {
+  index?: string;
+  model?: string;
+  variant?: ReturnType<typeof modelVariant>;
+  threads?: number;
+  k: number;
+  offset?: number;
+  cursor?: string;
+  exact?: boolean;
+  ef?: number;
+  filter?: string[];
+  collapse?: boolean | number;
+  json?: boolean;
+}
+
+function threshold(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a cosine threshold in (0, 1], got "${value}"`);
+  return n;
+}
+
+export function requireModelDir(model: string | undefined, store: IndexStore): string {
+  if (model) return model;
+  throw new RsclipError('BAD_INPUT', `no model given: the index was built with ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); expected --model <dir> or "model" in rsclip.config.json`, {
+    hint: 'pass the model directory the index was built with',
+  });
+}
+
+function printPage(page: SearchPage, store: IndexStore): void {
+  const absolute = new Map(store.getImages(page.hits.map((h) => h.id)).map((r) => [r.id, r.absolutePath]));
+  if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
+  for (const hit of page.hits) {
+    const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${absolute.get(hit.id) ?? hit.path}${dups}\n`);
+  }
+  if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
+}
+
+export function registerSearchCommand(program: Command): void {
+  program
+    .command('search')
+    .description('search an index by texts, image files and indexed ids, combined with + and -')
+    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
+    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
+    .option('-m, --model <dir>', 'model directory the index was built with (default: config "model")')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
+    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+    .option('-k, --k <n>', `results to print (default ${DEFAULT_K})`, positiveInt, DEFAULT_K)
+    .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
+    .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
+    .option('--exact', 'scan every vector instead of the HNSW graph')
+    .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
+    .option('--filter <key=value>', 'repeatable: path=GLOB folder=DIR format=jpeg,png minBytes=N maxBytes=N minWidth=N minHeight=N after=DATE before=DATE NAME=VALUE NAME=A|B NAME=LO..HI', collect)
+    .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
+    .option('--json', 'print the result page as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rsclip search "a bridge over a river with boats"
+  rsclip search "stadium" + ./ref.jpg - "parking lot"
+  rsclip search 2*"river" + "#1234" --filter folder=2020 --filter label=airport
+  rsclip search ./ref.jpg --collapse -k 50 --json`,
+    )
+    .action(async (args: string[], opts: SearchCommandOptions) => {
+      const terms = parseQueryTerms(args);
+      const { config } = loadConfig();
+      const store = openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      try {
+        const threads = opts.threads ?? config.threads;
+        const variant = opts.variant ?? config.variant;
+        const encoder = await openEncoderForIndex(requireModelDir(opts.model ?? config.model, store), store.meta, {
+          ...(variant ? { variant } : {}),
+          ...(threads ? { threads } : {}),
+        });
+        try {
+          const request: SearchRequest = { terms, k: opts.k };
+          if (opts.offset !== undefined) request.offset = opts.offset;
+          if (opts.cursor !== undefined) request.cursor = opts.cursor;
+          if (opts.exact) request.exact = true;
+          if (opts.ef !== undefined) request.ef = opts.ef;
+          if (opts.filter) request.filter = parseFilterSpecs(opts.filter);
+          if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
+          const page = await new Searcher(encoder, store).search(request);
+          if (opts.json) {
+            const absolute = new Map(store.getImages(page.hits.map((h) => h.id)).map((r) => [r.id, r.absolutePath]));
+            printJson({ ...page, hits: page.hits.map((h) => ({ ...h, absolutePath: absolute.get(h.id) })) });
+          } else printPage(page, store);
+        } finally {
+          await encoder.close();
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,61 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexArchive } from '../../src/indexer/index.js';
+import { openClip } from '../../src/model/index.js';
+import { runCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+
+let root: string;
+let archive: string;
+let indexDir: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-cli-search-'));
+  archive = path.join(root, 'archive');
+  indexDir = path.join(root, 'index');
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(archive, i < 3 ? 'a' : 'b', `scene-${i}.png`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, makePng(100 + i, 40, 40));
+  }
+  modelDir = await tinyModelDir();
+  // the int8 variant: `rsclip search` must find the variant whose fingerprint the index records
+  const encoder = await openClip(modelDir, { variant: 'int8', threads: 1 });
+  try {
+    await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+  } finally {
+    await encoder.close();
+  }
+}, 180_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('rsclip search', () => {
+  it('ranks an image first for its own file, and prints paths with scores', async () => {
+    const file = path.join(archive, 'b', 'scene-4.png');
+    const json = await runCli(['search', file, '--index', indexDir, '--model', modelDir, '-k', '3', '--json', '--threads', '1']);
+    expect(json.stderr).toBe('');
+    expect(json.code).toBe(0);
+    const page = JSON.parse(json.stdout);
+    expect(page.hits).toHaveLength(3);
+    expect(page.hits[0]).toMatchObject({ path: 'b/scene-4.png', absolutePath: file, score: expect.closeTo(1, 4) });
+
+    const plain = await runCli(['search', 'a river', '+', file, '-', 'parking lot', '--index', indexDir, '--model', modelDir, '--filter', 'folder=a', '--threads', '1']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const lines = plain.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^-?\\d\\.\\d{4}\\t#\\d+\\t${archive.replace(/[/\\]/g, '.')}.a.scene-\\d\\.png$`));
+  });
+
+  it('fails on one line when the model is missing or the query is malformed', async () => {
+    const noModel = await runCli(['search', 'river', '--index', indexDir], { env: { RSCLIP_MODEL: '' } });
+    expect(noModel.code).toBe(1);
+    expect(noModel.stderr).toMatch(/^rsclip: no model given: the index was built with .+\n$/);
+    const dangling = await runCli(['search', 'river', '-', '--index', indexDir, '--model', modelDir]);
+    expect(dangling.code).toBe(1);
+    expect(dangling.stderr).toMatch(/^rsclip: the query ends with "-"/);
+  });
+});

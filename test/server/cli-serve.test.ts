@@ -1,0 +1,46 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexArchive } from '../../src/indexer/index.js';
+import { spawnCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+
+let root: string;
+let indexDir: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-cli-serve-'));
+  const archive = path.join(root, 'archive');
+  indexDir = path.join(root, 'index');
+  mkdirSync(archive, { recursive: true });
+  for (let i = 0; i < 4; i++) writeFileSync(path.join(archive, `tile-${i}.png`), makePng(200 + i, 40, 40));
+  modelDir = await tinyModelDir();
+  await indexArchive({ roots: [archive], index: indexDir, model: modelDir, threads: 1 });
+}, 180_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('rsclip serve', () => {
+  it('listens on loopback, logs its URL, becomes ready, answers, and exits cleanly on SIGTERM', async () => {
+    const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1']);
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const match = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(stderr);
+        if (match) resolve(match[1]!);
+      });
+      child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+    });
+    await expect.poll(async () => (await fetch(`${url}readyz`)).status, { timeout: 30_000, interval: 200 }).toBe(200);
+    const res = await fetch(`${url}api/search?q=tiles&k=2`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { hits: unknown[] }).hits).toHaveLength(2);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/shutting down/);
+  });
+});
