@@ -218,6 +218,7 @@ function halfToFloat(h: number): number {
 function gather(storage: Float32Array, t: TensorRef, name: string, file: string): Float32Array {
   const numel = t.shape.reduce((a, b) => a * b, 1);
   if (numel === 0) return new Float32Array(0);
+  if (numel > 2 ** 31 - 1) throw invalid(file, `tensor ${name} claims ${numel} elements`);
   const first = t.offset + t.storage.elementOffset;
   let last = first;
   for (let d = 0; d < t.shape.length; d++) last += (t.shape[d]! - 1) * t.stride[d]!;

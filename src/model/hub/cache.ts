@@ -4,13 +4,15 @@
  *   <cache>/models/<owner>--<name>/<commit-sha>/         a complete model directory (ONNX layout)
  *   <cache>/models/<owner>--<name>/downloads/<commit-sha>/  repository files being downloaded
  *                                                         (`*.incomplete` until verified)
+ *   <cache>/models/<owner>--<name>/downloads/<commit-sha>.lock  pid of the process fetching it
  * A `<commit-sha>` directory only ever appears by rename once it is complete, so its
  * existence means "ready"; the ref is written after it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { RsclipError } from '../../errors.js';
 
 /** `$RSCLIP_CACHE_DIR`, else `$XDG_CACHE_HOME/rsclip`, else `~/.cache/rsclip`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,6 +38,30 @@ export class ModelCache {
     return path.join(this.repoDir, 'downloads', commit);
   }
 
+  /**
+   * Takes the lock on fetching `commit`, so that two rsclip processes never append to the
+   * same partial file; a lock whose process is gone is taken over. Returns the release.
+   */
+  async lock(commit: string): Promise<() => Promise<void>> {
+    const file = path.join(this.repoDir, 'downloads', `${commit}.lock`);
+    await mkdir(path.dirname(file), { recursive: true });
+    for (let tries = 0; ; tries++) {
+      try {
+        await writeFile(file, String(process.pid), { flag: 'wx' });
+        return () => rm(file, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw error;
+      }
+      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+        throw new RsclipError('MODEL_FETCH_FAILED', `another rsclip process (pid ${holder}) is fetching ${path.basename(this.repoDir)}@${commit.slice(0, 12)}`, {
+          hint: `wait for it to finish and run the command again (or delete ${file} if that process is not rsclip)`,
+        });
+      }
+      await rm(file, { force: true });
+    }
+  }
+
   private refFile(revision: string): string {
     return path.join(this.repoDir, 'refs', encodeURIComponent(revision));
   }
@@ -56,5 +82,14 @@ export class ModelCache {
     const temp = `${file}.${process.pid}.tmp`;
     await writeFile(temp, `${commit}\n`);
     await rename(temp, file);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -14,7 +14,7 @@ import { onnxPath, openModelDirectory } from '../model-dir.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { downloadVerified } from './download.js';
 import { DEFAULT_ENDPOINT, HubClient } from './hub-client.js';
-import { planDownload, type FetchVariant } from './select-files.js';
+import { planDownload, type DownloadPlan, type FetchVariant } from './select-files.js';
 
 export const DEFAULT_REPO_ID = 'flax-community/clip-rsicd-v2';
 
@@ -97,6 +97,73 @@ async function finish(cachedDir: string, commit: string, options: FetchModelOpti
   return { modelDir, cachedDir, commit, ...rest };
 }
 
+interface InstallJob {
+  client: HubClient;
+  repoId: string;
+  commit: string;
+  plan: DownloadPlan;
+  /** Where the repository files are downloaded. */
+  staging: string;
+  /** Where the finished model directory goes. */
+  cachedDir: string;
+  variant: FetchVariant;
+  options: FetchModelOptions;
+}
+
+/** Downloads the planned files, exports them when needed, and renames the result into the cache. */
+async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: number; exported: boolean }> {
+  const { client, repoId, commit, plan, staging, cachedDir, variant, options } = job;
+  const bytesTotal = plan.files.reduce((sum, f) => sum + Math.max(0, f.size), 0);
+  const started = Date.now();
+  let finishedFilesBytes = 0;
+  let downloadedBytes = 0;
+  for (const [index, file] of plan.files.entries()) {
+    const report = (fileBytesPresent: number): void =>
+      options.onProgress?.({
+        phase: 'download',
+        file: file.path,
+        filesDone: index,
+        filesTotal: plan.files.length,
+        bytesDone: finishedFilesBytes + fileBytesPresent,
+        bytesTotal,
+        bytesPerSecond: downloadedBytes / Math.max(0.001, (Date.now() - started) / 1000),
+      });
+    report(0);
+    await downloadVerified({
+      client,
+      repoId,
+      commit,
+      file,
+      dest: path.join(staging, ...file.path.split('/')),
+      retries: options.retries ?? 3,
+      onProgress: (fileBytesPresent, networkBytes) => {
+        downloadedBytes += networkBytes;
+        report(fileBytesPresent);
+      },
+    });
+    finishedFilesBytes += Math.max(0, file.size);
+  }
+
+  let ready = staging;
+  if (plan.kind === 'checkpoint') {
+    options.onProgress?.({ phase: 'export', variant });
+    ready = `${cachedDir}.export-${process.pid}`;
+    await rm(ready, { recursive: true, force: true });
+    await exportCheckpointDirectory(staging, ready, variant === 'int8' ? { quantize: 'int8' } : {});
+  }
+  try {
+    openModelDirectory(ready, { variant });
+  } catch (cause) {
+    throw new RsclipError('MODEL_INVALID', `${repoId}@${commit} did not give a usable model directory: ${(cause as Error).message}`, {
+      cause,
+      hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
+    });
+  }
+  await installDirectory(ready, cachedDir);
+  if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
+  return { downloadedBytes, exported: plan.kind === 'checkpoint' };
+}
+
 export async function fetchModel(options: FetchModelOptions = {}): Promise<FetchModelResult> {
   const repoId = options.repoId ?? DEFAULT_REPO_ID;
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repoId) || repoId.split('/').some((part) => part === '..' || part === '.')) {
@@ -123,58 +190,13 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   }
 
   const plan = planDownload(repoId, files, variant);
-  const staging = cache.downloadDir(commit);
-  const bytesTotal = plan.files.reduce((sum, f) => sum + Math.max(0, f.size), 0);
-  const started = Date.now();
-  let finishedFilesBytes = 0;
-  let downloadedBytes = 0;
-  for (const [index, file] of plan.files.entries()) {
-    const dest = path.join(staging, ...file.path.split('/'));
-    const report = (fileBytesPresent: number): void =>
-      options.onProgress?.({
-        phase: 'download',
-        file: file.path,
-        filesDone: index,
-        filesTotal: plan.files.length,
-        bytesDone: finishedFilesBytes + fileBytesPresent,
-        bytesTotal,
-        bytesPerSecond: downloadedBytes / Math.max(0.001, (Date.now() - started) / 1000),
-      });
-    report(0);
-    await downloadVerified({
-      client,
-      repoId,
-      commit,
-      file,
-      dest,
-      retries: options.retries ?? 3,
-      onProgress: (fileBytesPresent, networkBytes) => {
-        downloadedBytes += networkBytes;
-        report(fileBytesPresent);
-      },
-    });
-    finishedFilesBytes += Math.max(0, file.size);
-  }
-
-  let exported = false;
-  let ready = staging;
-  if (plan.kind === 'checkpoint') {
-    options.onProgress?.({ phase: 'export', variant });
-    ready = `${cachedDir}.export-${process.pid}`;
-    await rm(ready, { recursive: true, force: true });
-    await exportCheckpointDirectory(staging, ready, variant === 'int8' ? { quantize: 'int8' } : {});
-    exported = true;
-  }
+  const release = await cache.lock(commit);
   try {
-    openModelDirectory(ready, { variant });
-  } catch (cause) {
-    throw new RsclipError('MODEL_INVALID', `${repoId}@${commit} did not give a usable model directory: ${(cause as Error).message}`, {
-      cause,
-      hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
-    });
+    const staging = cache.downloadDir(commit);
+    const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan, staging, cachedDir, variant, options });
+    await cache.writeRef(revision, commit);
+    return await finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });
+  } finally {
+    await release();
   }
-  await installDirectory(ready, cachedDir);
-  if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
-  await cache.writeRef(revision, commit);
-  return finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });
 }

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -196,6 +197,23 @@ describe('fetchModel against a local Hub', () => {
     expect(left.filter((f) => f.includes('vision_model'))).toEqual([]);
     expect(existsSync(path.join(repoDir, commit))).toBe(false);
     expect(existsSync(path.join(repoDir, 'refs', 'main'))).toBe(false);
+  });
+
+  it('refuses a commit that another live process is fetching, and takes over a lock left by a dead one', async () => {
+    const repoId = 'tests/clip-locked';
+    const commit = hub.addRepo({ id: repoId, files: onnxFiles });
+    const cacheDir = newCache();
+    const lock = path.join(cacheDir, 'models', 'tests--clip-locked', 'downloads', `${commit}.lock`);
+    await mkdir(path.dirname(lock), { recursive: true });
+    await writeFile(lock, String(process.ppid));
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).rejects.toMatchObject({
+      code: 'MODEL_FETCH_FAILED',
+      message: expect.stringContaining(`pid ${process.ppid}`),
+    });
+    const exited = spawnSync(process.execPath, ['-e', '']);
+    await writeFile(lock, String(exited.pid));
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ fromCache: false });
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('fails with a one-line OFFLINE error when the endpoint cannot be reached', async () => {
