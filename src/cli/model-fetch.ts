@@ -66,9 +66,10 @@ export function registerModelFetchCommand(model: Command): void {
     .option('--revision <revision>', 'branch, tag or commit', 'main')
     .option('--out <dir>', 'also place the model directory here')
     .option('--variant <variant>', 'fp32, or int8 to also get the quantised ONNX files', fetchVariant, 'fp32')
+    .option('--refresh', 'ask the Hub where the revision points now instead of trusting the cached ref')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN (gated/private repositories), RSCLIP_CACHE_DIR (cache location).')
-    .action(async (repoId: string, opts: { revision: string; out?: string; variant: FetchVariant; json?: boolean }) => {
+    .action(async (repoId: string, opts: { revision: string; out?: string; variant: FetchVariant; refresh?: boolean; json?: boolean }) => {
       const reporter = progressReporter();
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
@@ -78,6 +79,7 @@ export function registerModelFetchCommand(model: Command): void {
           repoId,
           revision: opts.revision,
           variant: opts.variant,
+          refresh: opts.refresh === true,
           signal: controller.signal,
           onProgress: reporter.onProgress,
           ...(opts.out ? { outDir: opts.out } : {}),

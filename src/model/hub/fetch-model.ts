@@ -51,6 +51,11 @@ export interface FetchModelOptions {
   variant?: FetchVariant;
   onProgress?: (event: FetchProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Ask the Hub what `revision` points at now. Without it a revision fetched before is
+   * answered from the cache with no request at all (so a moved branch is not noticed).
+   */
+  refresh?: boolean;
   /** Resumed attempts per file after a dropped connection (default 3). */
   retries?: number;
 }
@@ -175,7 +180,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const token = options.token ?? process.env.HF_TOKEN;
   const cache = new ModelCache(options.cacheDir ?? defaultCacheDir(), repoId);
 
-  const cachedCommit = await cache.readRef(revision);
+  const cachedCommit = options.refresh ? undefined : await cache.readRef(revision);
   if (cachedCommit && hasVariantFiles(cache.modelDir(cachedCommit), variant)) {
     return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }

@@ -89,6 +89,17 @@ describe('fetchModel against a local Hub', () => {
     expect(openModelDirectory(out).dir).toBe(out);
   });
 
+  it('trusts the cached ref until asked to refresh, then follows the moved branch', async () => {
+    const repoId = 'tests/clip-moving';
+    const cacheDir = newCache();
+    const oldCommit = hub.addRepo({ id: repoId, files: onnxFiles });
+    await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    const newCommit = hub.addRepo({ id: repoId, files: { ...onnxFiles, 'README.md': Buffer.from('# moved\n') } });
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ commit: oldCommit, fromCache: true });
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, refresh: true })).resolves.toMatchObject({ commit: newCommit, fromCache: false });
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ commit: newCommit, fromCache: true });
+  });
+
   it('adds the int8 files of an ONNX repository for --variant int8, fetching again when the cache holds only fp32', async () => {
     const repoId = 'tests/clip-int8';
     const quantized = {
