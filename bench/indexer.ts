@@ -3,20 +3,17 @@
  * extrapolated to 1M images.
  * Usage: npx tsx bench/indexer.ts (--model DIR | --random-vit-b32) [--images DIR (default ../shared/datasets/rsicd-test/images)]
  *        [--batch 32] [--threads N] [--decoders 4] [--limit N] [--hnsw-n 20000] [--hnsw-dim 512]
- * --random-vit-b32 builds a full-size ViT-B/32 vision tower with random weights (the cost of the real
- * clip-rsicd-v2 image encoder) with rsclip's own exporter, next to the tiny model's text side.
+ * --random-vit-b32 generates a full-size ViT-B/32 CLIP with random weights (the cost of the real
+ * clip-rsicd-v2 image encoder) with rsclip's own generator.
  * Prints JSON.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { indexArchive } from '../src/indexer/index.js';
-import { openClip, type ClipConfig } from '../src/model/index.js';
-import type { Tensor, TensorMap } from '../src/model/checkpoint/index.js';
-import { buildTextModel } from '../src/model/export/clip-text.js';
-import { buildVisionModel } from '../src/model/export/clip-vision.js';
-import { encodeModel } from '../src/model/export/onnx-proto.js';
+import { writeRandomClipModel } from '../src/model/export/index.js';
+import { openClip } from '../src/model/index.js';
 import { DEFAULT_HNSW_PARAMS, HnswIndex, openIndex } from '../src/store/index.js';
 
 const SHARED = path.resolve(process.env.RSCLIP_SHARED ?? path.join(import.meta.dirname, '../../shared'));
@@ -41,55 +38,8 @@ const limit = Number(values.limit);
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-'));
 
-/** Transformers CLIPModel state-dict names and shapes of one encoder layer. */
-function layerShapes(prefix: string, width: number, intermediate: number): [string, number[]][] {
-  const out: [string, number[]][] = [];
-  for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) out.push([`${prefix}.self_attn.${proj}.weight`, [width, width]], [`${prefix}.self_attn.${proj}.bias`, [width]]);
-  for (const ln of ['layer_norm1', 'layer_norm2']) out.push([`${prefix}.${ln}.weight`, [width]], [`${prefix}.${ln}.bias`, [width]]);
-  out.push([`${prefix}.mlp.fc1.weight`, [intermediate, width]], [`${prefix}.mlp.fc1.bias`, [intermediate]]);
-  out.push([`${prefix}.mlp.fc2.weight`, [width, intermediate]], [`${prefix}.mlp.fc2.bias`, [width]]);
-  return out;
-}
-
-/** A model directory with a random ViT-B/32 vision tower (88 M parameters) and the tiny model's tokenizer. */
-function writeRandomVitB32(tinyDir: string, outDir: string): string {
-  const tiny = JSON.parse(readFileSync(path.join(tinyDir, 'config.json'), 'utf8')) as ClipConfig;
-  const vision = { ...tiny.vision_config, hidden_size: 768, intermediate_size: 3072, num_attention_heads: 12, num_hidden_layers: 12, image_size: 224, patch_size: 32 };
-  const config: ClipConfig = { ...tiny, projection_dim: 512, vision_config: vision };
-  const t = tiny.text_config;
-  const shapes: [string, number[]][] = [
-    ['vision_model.embeddings.patch_embedding.weight', [768, 3, 32, 32]],
-    ['vision_model.embeddings.class_embedding', [768]],
-    ['vision_model.embeddings.position_embedding.weight', [50, 768]],
-    ['vision_model.pre_layrnorm.weight', [768]],
-    ['vision_model.pre_layrnorm.bias', [768]],
-    ...Array.from({ length: 12 }, (_, i) => layerShapes(`vision_model.encoder.layers.${i}`, 768, 3072)).flat(),
-    ['vision_model.post_layernorm.weight', [768]],
-    ['vision_model.post_layernorm.bias', [768]],
-    ['visual_projection.weight', [512, 768]],
-    ['text_model.embeddings.token_embedding.weight', [t.vocab_size ?? 49408, t.hidden_size]],
-    ['text_model.embeddings.position_embedding.weight', [t.max_position_embeddings ?? 77, t.hidden_size]],
-    ...Array.from({ length: t.num_hidden_layers }, (_, i) => layerShapes(`text_model.encoder.layers.${i}`, t.hidden_size, t.intermediate_size ?? 2048)).flat(),
-    ['text_model.final_layer_norm.weight', [t.hidden_size]],
-    ['text_model.final_layer_norm.bias', [t.hidden_size]],
-    ['text_projection.weight', [512, t.hidden_size]],
-  ];
-  const tensors: TensorMap = new Map<string, Tensor>();
-  for (const [name, shape] of shapes) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const isNorm = name.includes('norm') && name.endsWith('.weight');
-    tensors.set(name, { shape, data: Float32Array.from({ length: size }, () => (isNorm ? 1 : (Math.random() - 0.5) * 0.04)) });
-  }
-  mkdirSync(path.join(outDir, 'onnx'), { recursive: true });
-  writeFileSync(path.join(outDir, 'onnx', 'vision_model.onnx'), encodeModel(buildVisionModel(config, tensors, 'fp32')));
-  writeFileSync(path.join(outDir, 'onnx', 'text_model.onnx'), encodeModel(buildTextModel(config, tensors, 'fp32')));
-  writeFileSync(path.join(outDir, 'config.json'), JSON.stringify({ ...config, _name_or_path: 'random-vit-b32' }, null, 2));
-  for (const f of ['preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tinyDir, f), path.join(outDir, f));
-  return outDir;
-}
-
 const modelDir = values['random-vit-b32']
-  ? writeRandomVitB32(path.join(SHARED, 'golden/tiny-clip'), path.join(work, 'random-vit-b32'))
+  ? await writeRandomClipModel(path.join(work, 'random-vit-b32'), { size: 'vit-b-32', writeCheckpoint: false })
   : values.model!;
 // the archive: links to the source images (optionally the first `limit`)
 const archive = path.join(work, 'archive');
