@@ -1,0 +1,219 @@
+/**
+ * HTTP search latency with autocannon against `rsclip serve` (a child process) on an index of
+ * random unit vectors, with a real query encoder (a random-weight CLIP of the chosen size,
+ * int8 by default: same compute as the trained model). Also: start-up time, RSS, and the
+ * in-process cost of HNSW and exact search (what a request spends on the event loop).
+ *
+ * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
+ *        [--variant int8|fp32] [--threads N] [--seconds 10]
+ * The model and the index are cached under the OS temp folder between runs. Prints JSON.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { openClip, type ModelVariant } from '../src/model/index.js';
+import { writeRandomClipModel, type RandomClipSize } from '../src/model/export/index.js';
+import { chooseEf, DEFAULT_K } from '../src/search/index.js';
+import { openIndex, type CatalogChange } from '../src/store/index.js';
+import { makePng } from '../test/fixtures/images.js';
+
+const { values } = parseArgs({
+  options: {
+    vectors: { type: 'string', default: '100000' },
+    size: { type: 'string', default: 'vit-b-32' },
+    model: { type: 'string' },
+    variant: { type: 'string', default: 'int8' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+const vectorCount = Number(values.vectors);
+const threads = Number(values.threads);
+const seconds = Number(values.seconds);
+const variant = values.variant as ModelVariant;
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const log = (message: string) => process.stderr.write(`bench/server: ${message}\n`);
+
+const modelDir = values.model ?? path.join(os.tmpdir(), `rsclip-bench-model-${values.size}-int8`);
+if (!existsSync(modelDir)) {
+  log(`writing a random ${values.size} CLIP to ${modelDir}`);
+  await writeRandomClipModel(modelDir, { size: values.size as RandomClipSize, seed: 0, quantize: 'int8', writeCheckpoint: false });
+}
+const probe = await openClip(modelDir, { variant, threads: 1 });
+const model = probe.info;
+await probe.close();
+
+/** xorshift32 -> roughly normal values (sum of uniforms), for reproducible random directions. */
+function randomUnitVectors(count: number, dim: number, seed: number): Float32Array[] {
+  let state = seed >>> 0 || 1;
+  const uniform = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () => {
+    const v = new Float32Array(dim);
+    let norm = 0;
+    for (let i = 0; i < dim; i++) {
+      v[i] = uniform() + uniform() + uniform() - 1.5;
+      norm += v[i]! * v[i]!;
+    }
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < dim; i++) v[i]! /= norm;
+    return v;
+  });
+}
+
+const indexDir = path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}`);
+let buildSeconds: number | undefined;
+if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
+  rmSync(indexDir, { recursive: true, force: true });
+  log(`building an index of ${vectorCount} random ${model.embeddingDim}-d vectors in ${indexDir}`);
+  const start = performance.now();
+  const store = openIndex(indexDir, { model, create: true });
+  const batch = 2000;
+  for (let done = 0; done < vectorCount; done += batch) {
+    const vectors = randomUnitVectors(Math.min(batch, vectorCount - done), model.embeddingDim, 1 + done);
+    const changes: CatalogChange[] = vectors.map((vector, i) => {
+      const n = done + i;
+      return {
+        kind: 'put',
+        image: { root: '/bench/archive', path: `f${Math.floor(n / 1000)}/img-${n}.jpg`, bytes: 100_000, mtimeMs: 1_600_000_000_000 + n, contentHash: `h${n}`, width: 256, height: 256, format: 'jpeg' },
+        vector,
+      };
+    });
+    store.commit(changes);
+    if ((done / batch) % 10 === 0) log(`  ${done + vectors.length}/${vectorCount}`);
+  }
+  await store.checkpoint();
+  await store.close();
+  buildSeconds = (performance.now() - start) / 1000;
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : NaN;
+}
+
+log('starting rsclip serve');
+const spawnedAt = performance.now();
+const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'serve', '--index', indexDir, '--model', modelDir, '--variant', variant, '--port', '0', '--threads', String(threads)], {
+  cwd: repoRoot,
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+let serverLog = '';
+const url = await new Promise<string>((resolve, reject) => {
+  const onData = (d: Buffer) => {
+    serverLog += d.toString();
+    const match = /"url":"(http:\/\/[^"]+)"/.exec(serverLog);
+    if (match) {
+      // keep draining the request logs, without keeping them
+      child.stderr.off('data', onData);
+      child.stderr.resume();
+      resolve(match[1]!.replace(/\/$/, ''));
+    }
+  };
+  child.stderr.on('data', onData);
+  child.on('exit', (code) => reject(new Error(`rsclip serve exited with ${code}: ${serverLog}`)));
+});
+const listeningMs = performance.now() - spawnedAt;
+while ((await fetch(`${url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 20));
+const readyMs = performance.now() - spawnedAt;
+const rssReadyMiB = rssMiB(child.pid!);
+
+const phrases = ['an airport with parked planes', 'a river crossing farmland', 'a dense residential area', 'a stadium next to a parking lot', 'a forest with a road', 'a harbour with boats', 'a beach and the sea', 'a bridge over a river', 'a baseball field', 'storage tanks near a port', 'a church in a town', 'bare land', 'a desert with dunes', 'a meadow', 'a mountain road', 'an industrial area', 'a playground', 'a pond in a park', 'a railway station', 'a school', 'a square with trees', 'a viaduct', 'farmland with circles', 'a commercial area'];
+
+interface Run {
+  connections: number;
+  requests: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
+  non2xx: number;
+  errors: number;
+}
+
+async function load(connections: number, request: autocannon.Request): Promise<Run> {
+  const result = await autocannon({ url, connections, duration: seconds, requests: [request] });
+  return {
+    connections,
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.average,
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, mean: result.latency.average, max: result.latency.max },
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+let n = 0;
+const textQuery: autocannon.Request = {
+  method: 'GET',
+  setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n++ % phrases.length]} ${n % 7}`)}&k=${DEFAULT_K}` }),
+};
+const png = makePng(77, 320, 320);
+const imageQuery: autocannon.Request = { method: 'POST', path: `/api/search/image?k=${DEFAULT_K}`, headers: { 'content-type': 'image/png' }, body: png };
+
+log('warm-up');
+await load(4, textQuery);
+log('text queries, 1 connection');
+const text1 = await load(1, textQuery);
+log('text queries, 16 connections');
+const text16 = await load(16, textQuery);
+log('image queries, 1 connection');
+const image1 = await load(1, imageQuery);
+log('image queries, 4 connections');
+const image4 = await load(4, imageQuery);
+const stats = (await (await fetch(`${url}/api/stats`)).json()) as { textBatching: { calls: number; texts: number } };
+const rssAfterMiB = rssMiB(child.pid!);
+const exited = new Promise((resolve) => child.on('exit', resolve));
+child.kill('SIGTERM');
+await exited;
+
+// in-process: what one search costs the event loop
+log('in-process HNSW and exact search');
+const store = openIndex(indexDir, { readonly: true });
+const queries = randomUnitVectors(500, model.embeddingDim, 999);
+const hnswMs: number[] = [];
+for (const q of queries) {
+  const start = performance.now();
+  store.searchBestFirst(q, DEFAULT_K + 1, { ef: chooseEf(DEFAULT_K + 1) });
+  hnswMs.push(performance.now() - start);
+}
+const firstExactStart = performance.now();
+store.searchBestFirst(queries[0]!, DEFAULT_K, { exact: true });
+const firstExactMs = performance.now() - firstExactStart;
+const exactMs: number[] = [];
+for (const q of queries.slice(0, 20)) {
+  const start = performance.now();
+  store.searchBestFirst(q, DEFAULT_K, { exact: true });
+  exactMs.push(performance.now() - start);
+}
+await store.close();
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+const round = (x: number) => Math.round(x * 100) / 100;
+
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      node: process.version,
+      model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
+      index: { vectors: vectorCount, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
+      secondsPerRun: seconds,
+      startup: { listeningMs: Math.round(listeningMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
+      textQuery: { c1: text1, c16: text16 },
+      imageQuery: { c1: image1, c4: image4 },
+      textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
+      inProcess: {
+        hnswSearchMs: { k: DEFAULT_K, ef: chooseEf(DEFAULT_K + 1), p50: round(pct(hnswMs, 0.5)), p99: round(pct(hnswMs, 0.99)) },
+        exactSearchMs: { firstCallWithCacheBuild: round(firstExactMs), p50: round(pct(exactMs, 0.5)), max: round(Math.max(...exactMs)) },
+      },
+    },
+    null,
+    2,
+  )}\n`,
+);
