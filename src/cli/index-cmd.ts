@@ -88,6 +88,7 @@ function printSummary(s: IndexSummary): void {
     `  embedded ${s.embedded} (${s.imagesPerSecond.toFixed(1)} images/s)`,
   ];
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
+  if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -121,6 +121,7 @@ class ArchiveIndexer {
       errors: 0,
       unchanged: 0,
       unreadableFolders: this.problems.unreadableFolders,
+      symlinkLoops: this.problems.symlinkLoops,
       interrupted: false,
       seconds: 0,
       modelSeconds: 0,

@@ -62,6 +62,8 @@ export interface IndexSummary {
   unchanged: number;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
+  /** Symlinked folders not entered because their target was already scanned. */
+  symlinkLoops: string[];
   interrupted: boolean;
   seconds: number;
   /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */

@@ -141,7 +141,7 @@ describe('indexArchive', () => {
     writePng('b/two.png', 2);
     symlinkSync(archive, path.join(archive, 'a/loop'));
     const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
-    expect(summary).toMatchObject({ scanned: 2, added: 2 });
+    expect(summary).toMatchObject({ scanned: 2, added: 2, symlinkLoops: ['a/loop'] });
     rmSync(path.join(archive, 'a/loop'));
     // a folder replaced by something unreadable: a dangling symlink to a folder
     rmSync(path.join(archive, 'b'), { recursive: true });
