@@ -111,7 +111,7 @@ describe.skipIf(!hasChromium)('web page', () => {
     mkdirSync(out, { recursive: true });
     await page.goto(`${url}?q=river`);
     await page.locator('.card').first().waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.card img')].every((img) => img.complete));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('.card img')).every((img) => img.complete));
     await page.screenshot({ path: path.join(out, 'web-desktop.png') });
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs/screenshot.png') });
 

@@ -121,6 +121,9 @@ describe('Searcher', () => {
     const page = await searcher.search({ terms: [{ kind: 'id', id, weight: 1 }], k: 3, excludeIds: [id] });
     expect(page.hits.map((h) => h.id)).not.toContain(id);
     expect(page.hits[0]!.path).toBe('water/beach-b.png');
+    const all = await searcher.search({ terms: [{ kind: 'id', id, weight: 1 }], k: 50, excludeIds: [id] });
+    expect(all.hits).toHaveLength(FIXTURE_IMAGES.length - 1);
+    expect(all.nextCursor).toBeUndefined();
   });
 
   it('sends concurrent text queries to the encoder in shared batches', async () => {
