@@ -77,6 +77,57 @@ const clipConfigSchema = z.looseObject({
 });
 export type ClipConfig = z.infer<typeof clipConfigSchema>;
 
+// transformers' CLIPTextConfig / CLIPVisionConfig defaults: configs written by older
+// transformers leave some out, or carry the values in `text_config_dict` / `vision_config_dict`.
+const TEXT_DEFAULTS = {
+  vocab_size: 49408,
+  hidden_size: 512,
+  intermediate_size: 2048,
+  num_hidden_layers: 12,
+  num_attention_heads: 8,
+  max_position_embeddings: 77,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+};
+const VISION_DEFAULTS = {
+  hidden_size: 768,
+  intermediate_size: 3072,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  num_channels: 3,
+  image_size: 224,
+  patch_size: 32,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+};
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * Resolves a CLIPModel config.json as transformers does (tower defaults, `*_config_dict`
+ * overriding `*_config`), then validates it. `file` names the file in errors.
+ */
+export function parseClipConfig(value: unknown, file: string, code: 'MODEL_INVALID' | 'CHECKPOINT_INVALID' = 'MODEL_INVALID'): ClipConfig {
+  const raw = asRecord(value);
+  const merged =
+    Object.keys(raw).length === 0
+      ? value
+      : {
+          projection_dim: 512,
+          ...raw,
+          text_config: { ...TEXT_DEFAULTS, ...asRecord(raw.text_config), ...asRecord(raw.text_config_dict) },
+          vision_config: { ...VISION_DEFAULTS, ...asRecord(raw.vision_config), ...asRecord(raw.vision_config_dict) },
+        };
+  const parsed = clipConfigSchema.safeParse(merged);
+  if (!parsed.success || raw.model_type !== undefined && raw.model_type !== 'clip') {
+    const why = parsed.success ? `model_type is ${JSON.stringify(raw.model_type)}, expected "clip"` : z.prettifyError(parsed.error).replace(/\n/g, '; ');
+    throw new RsclipError(code, `${file} is not a CLIP config: ${why}`, { hint: 'use a CLIPModel checkpoint (model_type "clip")' });
+  }
+  return parsed.data;
+}
+
 const sizeSchema = z.union([
   z.number().int().positive(),
   z.object({ shortest_edge: z.number().int().positive() }),
@@ -180,10 +231,7 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
   }
   const refetch = 'fetch or export the model again (`rsclip model fetch` / `rsclip model export`)';
   const configJson = readJson(resolved, 'config.json', refetch);
-  const config = clipConfigSchema.safeParse(configJson.value);
-  if (!config.success) {
-    throw new RsclipError('MODEL_INVALID', `${path.join(resolved, 'config.json')} is not a CLIP config: ${z.prettifyError(config.error).replace(/\n/g, '; ')}`, { hint: refetch });
-  }
+  const c = parseClipConfig(configJson.value, path.join(resolved, 'config.json'));
   const pre = readJson(resolved, 'preprocessor_config.json', refetch);
   const preprocess = parsePreprocessConfig(pre.value, path.join(resolved, 'preprocessor_config.json'));
 
@@ -211,7 +259,6 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
     }
   }
 
-  const c = config.data;
   return {
     dir: resolved,
     id: c._name_or_path && c._name_or_path.length > 0 ? c._name_or_path : path.basename(resolved),

@@ -146,7 +146,7 @@ describe('model directory errors', () => {
     await expectRsclipError(openClip(dir, { variant: 'fp16' }), 'MODEL_INVALID', /_fp16\.onnx/);
     writeFileSync(path.join(dir, 'config.json'), '{ "projection_dim": ');
     await expectRsclipError(openClip(dir), 'MODEL_INVALID', /config\.json is not valid JSON/);
-    writeFileSync(path.join(dir, 'config.json'), '{ "projection_dim": 16 }');
+    writeFileSync(path.join(dir, 'config.json'), '{ "model_type": "bert", "projection_dim": 16 }');
     await expectRsclipError(openClip(dir), 'MODEL_INVALID', /not a CLIP config/);
   });
 
