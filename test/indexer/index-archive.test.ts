@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -149,6 +149,28 @@ describe('indexArchive', () => {
     const second = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     // a dangling link is not a folder that failed to read: b/two.png is gone
     expect(second).toMatchObject({ scanned: 1, removed: 1 });
+  });
+
+  // root reads everything, so permissions cannot make a file unreadable there
+  it.skipIf(process.getuid?.() === 0)('records an unreadable file as an error and keeps the files of an unreadable folder', async () => {
+    writePng('open/a.png', 1);
+    writePng('locked/b.png', 2);
+    writePng('secret.png', 3);
+    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    writePng('secret.png', 4);
+    chmodSync(path.join(archive, 'secret.png'), 0o000);
+    chmodSync(path.join(archive, 'locked'), 0o000);
+    try {
+      const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+      expect(summary).toMatchObject({ errors: 1, removed: 0, unreadableFolders: ['locked'] });
+      const store = openIndex(indexDir, { readonly: true });
+      expect(store.findImageByPath(path.join(archive, 'secret.png'))).toMatchObject({ status: 'error', error: expect.stringMatching(/EACCES/) });
+      expect(store.findImageByPath(path.join(archive, 'locked/b.png'))!.status).toBe('ok');
+      await store.close();
+    } finally {
+      chmodSync(path.join(archive, 'locked'), 0o755);
+      chmodSync(path.join(archive, 'secret.png'), 0o644);
+    }
   });
 
   it('honours include and exclude globs', async () => {
