@@ -2,7 +2,7 @@
  * Evaluation timings: a full RSICD run (both protocols, mode exact) with the tiny model and
  * with a full-size random ViT-B/32, and the `eval ann` table on an index of the RSICD test
  * images built with the tiny model.
- * Usage: npx tsx bench/eval.ts [--tiny DIR] [--threads N] [--batch N] [--skip-vitb32] [--data DIR]
+ * Usage: npx tsx bench/eval.ts [--tiny DIR] [--threads N] [--batch N] [--skip-tiny] [--skip-vitb32] [--data DIR]
  * Prints JSON.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(os.availableParallelism()) },
     batch: { type: 'string', default: '32' },
     'skip-vitb32': { type: 'boolean', default: false },
+    'skip-tiny': { type: 'boolean', default: false },
   },
 });
 const threads = Number(values.threads);
@@ -31,6 +32,7 @@ function summary(report: RsicdReport): Record<string, unknown> {
   return {
     model: report.model.id,
     wallSeconds: +report.wallSeconds.toFixed(2),
+    phaseSeconds: Object.fromEntries(Object.entries(report.phaseSeconds).map(([k, v]) => [k, +v.toFixed(2)])),
     zeroShot: report.zeroShot.scores,
     textToImage: report.retrieval.textToImage,
     imageToText: report.retrieval.imageToText,
@@ -41,22 +43,24 @@ function summary(report: RsicdReport): Record<string, unknown> {
 try {
   const result: Record<string, unknown> = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), threads, batchSize };
 
-  const tiny = await evaluateRsicd({ model: values.tiny, ...data, threads, batchSize });
-  result.rsicdTiny = summary(tiny.report);
+  if (!values['skip-tiny']) {
+    const tiny = await evaluateRsicd({ model: values.tiny, ...data, threads, batchSize });
+    result.rsicdTiny = summary(tiny.report);
 
-  const indexDir = path.join(work, 'tiny-index');
-  const indexed = await indexArchive({ roots: [data.images], index: indexDir, model: values.tiny, threads, batchSize });
-  result.tinyIndexSeconds = +indexed.seconds.toFixed(2);
-  const viaIndex = await evaluateRsicd({ model: values.tiny, ...data, index: indexDir, threads });
-  result.rsicdTinyViaIndexHnsw = { ...summary(viaIndex.report), ef: viaIndex.report.search.ef };
-  const ann = await evaluateAnn({ index: indexDir, queries: 1093 });
-  result.annTinyRsicd = {
-    vectors: ann.vectors,
-    k: ann.k,
-    queries: ann.queries,
-    rows: ann.rows.map((r) => ({ ...r, recall: +r.recall.toFixed(4), minRecall: +r.minRecall.toFixed(2), queriesPerSecond: Math.round(r.queriesPerSecond) })),
-    recommendedEf: ann.recommendedEf,
-  };
+    const indexDir = path.join(work, 'tiny-index');
+    const indexed = await indexArchive({ roots: [data.images], index: indexDir, model: values.tiny, threads, batchSize });
+    result.tinyIndexSeconds = +indexed.seconds.toFixed(2);
+    const viaIndex = await evaluateRsicd({ model: values.tiny, ...data, index: indexDir, threads });
+    result.rsicdTinyViaIndexHnsw = { ...summary(viaIndex.report), ef: viaIndex.report.search.ef };
+    const ann = await evaluateAnn({ index: indexDir, queries: 1093 });
+    result.annTinyRsicd = {
+      vectors: ann.vectors,
+      k: ann.k,
+      queries: ann.queries,
+      rows: ann.rows.map((r) => ({ ...r, recall: +r.recall.toFixed(4), minRecall: +r.minRecall.toFixed(2), queriesPerSecond: Math.round(r.queriesPerSecond) })),
+      recommendedEf: ann.recommendedEf,
+    };
+  }
 
   if (!values['skip-vitb32']) {
     const modelDir = path.join(work, 'vit-b-32');

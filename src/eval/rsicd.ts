@@ -57,6 +57,8 @@ export interface RsicdReport {
   date: string;
   commandLine: string | null;
   wallSeconds: number;
+  /** Where the wall time went: image vectors (embedding or index reads), class prompts + zero-shot, caption embedding, retrieval ranking/search. */
+  phaseSeconds: { images: number; zeroShot: number; captions: number; ranking: number };
   /** `exact`: image vectors from the model, exhaustive ranking; `index`: image vectors and text->image search from an index. */
   mode: 'exact' | 'index';
   search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null };
@@ -165,6 +167,13 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
   let store: IndexStore | undefined;
   try {
     const ef = options.ef ?? DEFAULT_EF;
+    const phaseStart = { at: performance.now() };
+    const lap = (): number => {
+      const now = performance.now();
+      const seconds = (now - phaseStart.at) / 1000;
+      phaseStart.at = now;
+      return seconds;
+    };
     let imageVectors: Float32Array[];
     let imageIds: number[] = [];
     if (options.index) {
@@ -174,6 +183,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       const files = data.fileNames.map((f) => path.join(options.images, f));
       imageVectors = await embedImageFiles(encoder, files, batchSize, options.onProgress);
     }
+    const imagesSeconds = lap();
 
     const classVectors = await embedClassPrompts(encoder, data.classes, prompts);
     const logitScale = encoder.info.logitScale ?? DEFAULT_LOGIT_SCALE;
@@ -188,14 +198,18 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       predictionsPerImage: PREDICTIONS_PER_IMAGE,
     });
 
+    const zeroShotSeconds = lap();
+
     if (data.captionTexts.length === 0) throw new RsclipError('DATASET_INVALID', `${options.captions} gives no caption for any image in ${options.images}`);
     const captionVectors = await embedTextsBatched(encoder, data.captionTexts);
     options.onProgress?.({ phase: 'texts', done: captionVectors.length, total: captionVectors.length });
+    const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
     const textRanks = store
       ? searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
       : textToImageRanks(textToImage, data.captionImage);
     const retrieval = crossModalRecallFromRanks(textRanks, imageToTextRanks(textToImage, data.captionImage), RETRIEVAL_KS);
+    const rankingSeconds = lap();
 
     const report: RsicdReport = {
       kind: 'rsicd',
@@ -203,6 +217,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       date,
       commandLine: options.commandLine ?? null,
       wallSeconds: (performance.now() - started) / 1000,
+      phaseSeconds: { images: imagesSeconds, zeroShot: zeroShotSeconds, captions: captionsSeconds, ranking: rankingSeconds },
       mode: store ? 'index' : 'exact',
       search: {
         textToImage: store && !options.exact ? 'hnsw' : 'exact',
