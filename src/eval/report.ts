@@ -48,7 +48,7 @@ export function formatRsicdMarkdown(report: RsicdReport): string {
   return [
     '# RSICD evaluation',
     '',
-    `- rsclip ${report.rsclipVersion}, ${report.date}, ${report.wallSeconds.toFixed(1)} s wall time`,
+    `- rsclip ${report.rsclipVersion}, ${report.date}, ${report.wallSeconds.toFixed(1)} s wall time (image vectors ${report.phaseSeconds.images.toFixed(1)} s, zero-shot ${report.phaseSeconds.zeroShot.toFixed(1)} s, caption embedding ${report.phaseSeconds.captions.toFixed(1)} s, retrieval ranking ${report.phaseSeconds.ranking.toFixed(1)} s)`,
     `- command: \`${report.commandLine ?? '(library call)'}\``,
     `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\`, variant ${report.model.variant}, logit scale ${report.model.logitScale} (${report.model.logitScaleSource})`,
     `- ${modeLine(report)}`,
