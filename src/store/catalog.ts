@@ -87,6 +87,9 @@ export class Catalog {
         }
         migrate(this.db, this.file);
       } else {
+        // a 2 KB vector BLOB per row: with the default 4 KB pages only one fits per page (half of the
+        // file wasted); 16 KB pages hold seven. Takes effect only when the file is created.
+        this.db.pragma('page_size = 16384');
         this.db.pragma('journal_mode = WAL');
         // WAL + NORMAL: a crash of the process never loses a commit; power loss may lose the last ones but never corrupts
         this.db.pragma('synchronous = NORMAL');
