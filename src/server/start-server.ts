@@ -24,6 +24,8 @@ export interface StartServerOptions {
   token?: string;
   limits?: Partial<ServerLimits>;
   batching?: TextBatcherOptions;
+  /** Most vectors an `exact` request may scan (default DEFAULT_SERVER_MAX_EXACT_SCAN). */
+  maxExactScan?: number;
   /** Default: pino to stderr at `info`. */
   logger?: Logger;
   /** Close on SIGINT/SIGTERM (default true). */
@@ -40,6 +42,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Exact scans above this many vectors would stall the event loop for tens of milliseconds. */
+export const DEFAULT_SERVER_MAX_EXACT_SCAN = 20_000;
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -52,7 +56,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let searcher: Searcher;
   try {
     encoder = await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) });
-    searcher = new Searcher(encoder, store, options.batching ? { batching: options.batching } : {});
+    searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
     await encoder?.close();
     await store.close();

@@ -136,6 +136,13 @@ describe('Searcher', () => {
     expect(batches.length).toBeLessThan(queries.length);
   });
 
+  it('refuses exact scans beyond maxExactScan unless a filter narrows them', async () => {
+    const guarded = new Searcher(fixture.encoder, store, { maxExactScan: 5 });
+    await expect(guarded.search({ terms: [text('river')], exact: true })).rejects.toMatchObject({ code: 'BAD_QUERY', message: expect.stringContaining('would scan 14 vectors') });
+    expect((await guarded.search({ terms: [text('river')], exact: true, filter: { fields: { label: 'river' } } })).hits).toHaveLength(3);
+    expect((await guarded.search({ terms: [text('river')] })).hits.length).toBeGreaterThan(0);
+  });
+
   it('refuses an encoder of another model', () => {
     const other = Object.assign(Object.create(fixture.encoder) as typeof fixture.encoder, { info: { ...fixture.encoder.info, fingerprint: 'z'.repeat(64) } });
     expect(() => new Searcher(other, store)).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE' }));
