@@ -12,7 +12,7 @@ import { RsclipError } from '../../errors.js';
 import { loadCheckpointTensors, type TensorMap } from '../checkpoint/index.js';
 // writeSafetensors is not (yet) re-exported by checkpoint/index.ts, which another engineer owns.
 import { writeSafetensors } from '../checkpoint/safetensors.js';
-import { onnxPath, openModelDirectory, type ClipConfig, type ModelVariant } from '../model-dir.js';
+import { onnxPath, openModelDirectory, parseClipConfig, type ClipConfig, type ModelVariant } from '../model-dir.js';
 import { textDims, visionDims } from './clip-config.js';
 import type { LinearPrecision } from './clip-layers.js';
 import { buildTextModel } from './clip-text.js';
@@ -86,16 +86,8 @@ async function readCheckpointConfig(dir: string): Promise<{ config: ClipConfig; 
   } catch (cause) {
     throw new RsclipError('CHECKPOINT_INVALID', `${file} is not valid JSON`, { cause, hint: 'download config.json again' });
   }
-  const c = value as Partial<ClipConfig> | null;
-  const towerOk = (t: unknown): boolean =>
-    t !== null && typeof t === 'object' &&
-    ['hidden_size', 'num_hidden_layers', 'num_attention_heads'].every((k) => Number.isInteger((t as Record<string, unknown>)[k]));
-  if (!c || typeof c !== 'object' || !Number.isInteger(c.projection_dim) || !towerOk(c.text_config) || !towerOk(c.vision_config)) {
-    throw new RsclipError('CHECKPOINT_INVALID', `${file} is not a CLIPModel config: expected projection_dim and text_config/vision_config with hidden_size, num_hidden_layers, num_attention_heads`, {
-      hint: 'rsclip exports CLIP checkpoints (transformers CLIPModel) only',
-    });
-  }
-  return { config: c as ClipConfig, raw };
+  // transformers' tower defaults and 2021-era `*_config_dict` overrides, as CLIPConfig resolves them.
+  return { config: parseClipConfig(value, file, 'CHECKPOINT_INVALID'), raw };
 }
 
 /** A file of the model directory: copied from `source` or written from `content`. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,21 @@ describe('writeRandomClipModel', () => {
     expectClose(padded.subarray(0, 16), short, 1e-5);
     expectClose(paddedUnmasked, short, 1e-5);
     expect(Math.abs(padded[0]! - padded[16]!)).toBeGreaterThan(1e-5);
+  });
+
+  it('exports a 2021-era config (tower values in *_config_dict, no eos_token_id) as transformers resolves it', async () => {
+    const old = path.join(work, 'old-config');
+    cpSync(model, old, { recursive: true });
+    const pick = (c: Record<string, unknown>, keys: string[]): Record<string, unknown> => Object.fromEntries(keys.map((k) => [k, c[k]]));
+    const text = pick(config.text_config, ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'vocab_size']);
+    const vision = pick(config.vision_config, ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'image_size', 'patch_size']);
+    writeFileSync(path.join(old, 'config.json'), JSON.stringify({ model_type: 'clip', projection_dim: 16, text_config: {}, vision_config: {}, text_config_dict: text, vision_config_dict: vision }));
+    const out = path.join(work, 'old-config-export');
+    await exportCheckpointDirectory(old, out);
+    const bos = config.text_config.bos_token_id!;
+    const eos = config.text_config.eos_token_id!;
+    // eos_token_id defaults to 2 (argmax pooling), which finds the end token when it is the largest id.
+    expectClose(await runText(path.join(out, 'onnx/text_model.onnx'), [[bos, 300, eos, eos]]), await runText(path.join(model, 'onnx/text_model.onnx'), [[bos, 300, eos, eos]]), 1e-6);
   });
 
   it('pools at argmax(input_ids) for legacy configs with eos_token_id 2', async () => {
