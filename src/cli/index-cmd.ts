@@ -32,8 +32,8 @@ function formatSeconds(seconds: number | undefined): string {
   return `${(seconds / 3600).toFixed(1)}h`;
 }
 
-/** A bar on a TTY; a plain line every few seconds when piped; nothing with --json. */
-function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
+/** A bar on a TTY; a plain line every few seconds when piped; nothing when quiet (--json). Also used by `rsclip up`. */
+export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
   if (quiet) return { update: () => undefined, stop: () => undefined };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -61,7 +61,10 @@ function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; 
         bar.setTotal(p.total);
         bar.update(p.done, payload);
       },
-      stop: () => bar.stop(),
+      stop() {
+        if (started) bar.stop();
+        started = false;
+      },
     };
   }
   let last = 0;
@@ -81,7 +84,8 @@ function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; 
   };
 }
 
-function printSummary(s: IndexSummary): void {
+/** The human summary of an index run on stdout. */
+export function printIndexSummary(s: IndexSummary): void {
   const lines = [
     `index ${s.index}: ${s.scanned} images scanned in ${s.seconds.toFixed(1)}s`,
     `  added ${s.added}, updated ${s.updated}, removed ${s.removed}, reused ${s.reused}, unchanged ${s.unchanged}, errors ${s.errors}`,
@@ -172,7 +176,7 @@ export function registerIndexCommands(program: Command): void {
       const verify = opts.verify && !summary.interrupted ? await verifyIndex(index) : undefined;
       if (opts.json) printJson(verify ? { ...summary, verify } : summary);
       else {
-        printSummary(summary);
+        printIndexSummary(summary);
         if (verify) printVerify(verify);
       }
       if (summary.interrupted) process.exitCode = 130;
