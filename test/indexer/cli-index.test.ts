@@ -48,8 +48,8 @@ async function indexJson(indexDir: string, extra: string[] = []): Promise<Summar
   return JSON.parse(result.stdout) as Summary;
 }
 
-/** Starts an indexer that stops at `point`, waits until it is there, and SIGKILLs it. */
-async function killAt(indexDir: string, point: string): Promise<void> {
+/** Starts an indexer that stops at `point`, waits until it is there, runs `whilePaused`, and SIGKILLs it. */
+async function killAt(indexDir: string, point: string, whilePaused: () => void = () => undefined): Promise<void> {
   const child = spawnCli(['index', archive, '--index', indexDir, '--model', modelDir, '--batch', String(BATCH), '--threads', '1', '--json'], {
     env: { RSCLIP_DEBUG_PAUSE_AT: point },
   });
@@ -58,7 +58,13 @@ async function killAt(indexDir: string, point: string): Promise<void> {
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes(`RSCLIP_PAUSED ${point}`)) {
-        child.kill('SIGKILL');
+        try {
+          whilePaused();
+        } catch (error) {
+          reject(error as Error);
+        } finally {
+          child.kill('SIGKILL');
+        }
       }
     });
     child.on('close', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`indexer exited (${code}) before pausing at ${point}: ${stderr}`))));
@@ -89,8 +95,8 @@ describe('rsclip index (tiny model, child processes)', () => {
     const indexDir = path.join(work, 'plain');
     const first = await indexJson(indexDir);
     expect(first).toMatchObject({ scanned: GOOD + badCount, added: GOOD, embedded: GOOD, errors: badCount, interrupted: false });
-    const second = await indexJson(indexDir);
-    expect(second).toMatchObject({ added: 0, embedded: 0, errors: 0, unchanged: GOOD + badCount });
+    const second = await indexJson(indexDir, ['--verify']);
+    expect(second).toMatchObject({ added: 0, embedded: 0, errors: 0, unchanged: GOOD + badCount, verify: { ok: true, unrepaired: [] } });
     assertConsistent(indexDir);
     const doctor = await runCli(['doctor', '--index', indexDir, '--json']);
     expect(doctor.code).toBe(0);
@@ -104,7 +110,18 @@ describe('rsclip index (tiny model, child processes)', () => {
     ['checkpoint', 0],
   ])('resumes after SIGKILL at %s with no loss, no duplicates and no re-embedding (%i embedded on rerun)', async (point, embeddedOnRerun) => {
     const indexDir = path.join(work, `kill-${point}`);
-    await killAt(indexDir, point);
+    await killAt(indexDir, point, () => {
+      if (point !== 'committed') return;
+      // a reader (the search server) sees committed batches while the writer is still running
+      const reader = openIndex(indexDir, { readonly: true });
+      try {
+        expect(reader.countImages('ok')).toBe(BATCH);
+        const [id] = reader.filterIds({});
+        expect(reader.searchBestFirst(reader.getVector(id!)!, 1)[0]!.id).toBe(id);
+      } finally {
+        void reader.close();
+      }
+    });
     const rerun = await indexJson(indexDir);
     expect(rerun.embedded).toBe(embeddedOnRerun);
     assertConsistent(indexDir);
