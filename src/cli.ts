@@ -15,6 +15,7 @@ import { registerModelCommands } from './cli/model.js';
 import { registerModelFetchCommand } from './cli/model-fetch.js';
 import { registerModelExportCommand } from './cli/model-export.js';
 import { registerEmbedCommand } from './cli/embed.js';
+import { registerUpCommand } from './cli/up.js';
 
 export function buildProgram(): Command {
   const program = new Command('rsclip')
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEvalCommands(program);
   registerSearchCommand(program);
   registerServeCommand(program);
+  registerUpCommand(program);
   // more registrations go here, one line per command file
   return program;
 }

@@ -12,3 +12,4 @@ export { preprocessImage, createThumbnail, readImageInfo } from './image.js';
 export { readTorchCheckpoint, readSafetensors, loadCheckpointTensors, CHECKPOINT_WEIGHT_FILES, type Tensor, type TensorMap } from './checkpoint/index.js';
 export { exportClip, exportCheckpointDirectory, writeRandomClipModel, RANDOM_CLIP_SIZES, type ExportClipOptions, type ExportCheckpointOptions, type ExportResult, type RandomClipDims, type RandomClipOptions, type RandomClipSize } from './export/index.js';
 export { fetchModel, defaultCacheDir, DEFAULT_REPO_ID, type FetchModelOptions, type FetchModelResult, type FetchProgressEvent, type FetchVariant } from './hub/index.js';
+export { resolveModel, type ResolvedModel } from './resolve-model.js';

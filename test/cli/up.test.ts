@@ -1,0 +1,113 @@
+/**
+ * `rsclip up` end to end against a local Hub-like server (HF_ENDPOINT) serving a
+ * checkpoint-only repository shaped like flax-community/clip-rsicd-v2 (tiny random weights):
+ * fetch + export + index + serve, a text query over HTTP; then a second `up` that downloads
+ * nothing and embeds nothing; and the offline case.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli } from '../fixtures/cli.js';
+import { startHubServer, type HubServer } from '../fixtures/hub-server.js';
+import { makePng } from '../fixtures/images.js';
+import { buildTinyHubRepos } from '../model/hub/hub-repos.js';
+
+const REPO = 'flax-community/clip-rsicd-v2';
+
+interface UpRun {
+  url: string;
+  stdout: string;
+  stderr: string;
+  child: ChildProcess;
+}
+
+/** Starts `rsclip up`, resolves once it prints the URL it serves. */
+function startUp(args: string[], env: NodeJS.ProcessEnv): Promise<UpRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(['up', ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const match = /serving (http:\/\/\S+)/.exec(stdout);
+      if (match) resolve({ url: match[1]!, stdout, stderr, child });
+    });
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => reject(new Error(`rsclip up exited with ${code} before serving:\n${stdout}\n${stderr}`)));
+  });
+}
+
+async function stop(run: UpRun): Promise<number | null> {
+  const closed = new Promise<number | null>((resolve) => run.child.on('close', (code) => resolve(code)));
+  run.child.kill('SIGTERM');
+  return closed;
+}
+
+describe('rsclip up', () => {
+  let work: string;
+  let hub: HubServer;
+  let env: NodeJS.ProcessEnv;
+  const images = (): string => path.join(work, 'my-images');
+  const index = (): string => path.join(work, 'index');
+
+  beforeAll(async () => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-up-'));
+    const repos = await buildTinyHubRepos(work);
+    hub = await startHubServer();
+    hub.addRepo({ id: REPO, files: repos.torchFiles });
+    mkdirSync(images());
+    for (let i = 0; i < 12; i++) writeFileSync(path.join(images(), `scene_${i}.png`), makePng(i, 48, 40));
+    env = { HF_ENDPOINT: hub.endpoint, RSCLIP_CACHE_DIR: path.join(work, 'cache'), RSCLIP_THREADS: '1' };
+  });
+  afterAll(async () => {
+    await hub?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('fetches, exports, indexes and serves; a second run downloads and embeds nothing', async () => {
+    const args = [images(), '--index', index(), '--port', '0'];
+    const first = await startUp(args, env);
+    try {
+      expect(hub.requests.some((r) => r.path.includes('pytorch_model.bin'))).toBe(true);
+      const response = await fetch(`${first.url}api/search?q=${encodeURIComponent('a river')}&k=5`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { hits: { path: string; score: number }[] };
+      expect(body.hits).toHaveLength(5);
+      expect(body.hits[0]!.path).toMatch(/scene_\d+\.png$/);
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+    expect(first.stdout).toMatch(/added 12/);
+
+    const requestsBefore = hub.requests.length;
+    const second = await startUp(args, env);
+    try {
+      expect(hub.requests.length).toBe(requestsBefore);
+      const response = await fetch(`${second.url}api/search?q=stadium&k=3`);
+      expect(response.status).toBe(200);
+    } finally {
+      await stop(second);
+    }
+    expect(second.stderr).toMatch(/model ready \(cached\)/);
+    expect(second.stdout).toMatch(/embedded 0 /);
+  });
+
+  it('offline with no cached model: non-zero exit, one line, nothing half-written', async () => {
+    const cache = path.join(work, 'empty-cache');
+    const offlineIndex = path.join(work, 'offline-index');
+    const result = await runCli(['up', images(), '--index', offlineIndex, '--port', '0'], {
+      env: { HF_ENDPOINT: 'http://127.0.0.1:9', RSCLIP_CACHE_DIR: cache },
+    });
+    expect(result.code, result.stderr).not.toBe(0);
+    const errorLines = result.stderr.split('\n').filter((l) => l.startsWith('rsclip:'));
+    expect(errorLines, result.stderr).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/cannot reach the Hugging Face Hub/);
+    expect(errorLines[0]).toMatch(/--model|HF_ENDPOINT/);
+    expect(existsSync(offlineIndex)).toBe(false);
+    const models = path.join(cache, 'models');
+    const complete = existsSync(models) ? readdirSync(models, { recursive: true }).map(String).filter((p) => p.endsWith('.onnx')) : [];
+    expect(complete).toEqual([]);
+  });
+});
