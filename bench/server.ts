@@ -151,8 +151,11 @@ async function load(connections: number, request: autocannon.Request): Promise<R
 let n = 0;
 const textQuery: autocannon.Request = {
   method: 'GET',
-  setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n++ % phrases.length]} ${n % 7}`)}&k=${DEFAULT_K}` }),
+  // every text is new, so that the server's text-embedding cache never answers
+  setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n % phrases.length]} ${n++}`)}&k=${DEFAULT_K}` }),
 };
+/** One text again and again: the cached embedding, i.e. HTTP + HNSW + catalog lookups without the model. */
+const cachedTextQuery: autocannon.Request = { method: 'GET', path: `/api/search?q=${encodeURIComponent(phrases[0]!)}&k=${DEFAULT_K}` };
 const png = makePng(77, 320, 320);
 const imageQuery: autocannon.Request = { method: 'POST', path: `/api/search/image?k=${DEFAULT_K}`, headers: { 'content-type': 'image/png' }, body: png };
 
@@ -162,6 +165,8 @@ log('text queries, 1 connection');
 const text1 = await load(1, textQuery);
 log('text queries, 16 connections');
 const text16 = await load(16, textQuery);
+log('cached text query, 1 connection');
+const cached1 = await load(1, cachedTextQuery);
 log('image queries, 1 connection');
 const image1 = await load(1, imageQuery);
 log('image queries, 4 connections');
@@ -205,7 +210,7 @@ process.stdout.write(
       index: { vectors: vectorCount, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
-      textQuery: { c1: text1, c16: text16 },
+      textQuery: { c1: text1, c16: text16, cachedEmbeddingC1: cached1 },
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {

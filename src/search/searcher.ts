@@ -21,6 +21,8 @@ export interface SearcherOptions {
    * the first one also loads every vector), so it would stall every other request.
    */
   maxExactScan?: number;
+  /** Text embeddings kept for repeated queries and later pages of a query (default 256; 0 turns it off). */
+  textCacheSize?: number;
 }
 
 /** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
@@ -38,6 +40,9 @@ export class Searcher {
   readonly store: IndexStore;
   readonly textBatcher: TextEmbeddingBatcher;
   readonly #maxExactScan: number;
+  readonly #textCacheSize: number;
+  /** Least recently used first (Map keeps insertion order). */
+  readonly #textCache = new Map<string, Promise<Float32Array>>();
 
   constructor(encoder: ClipEncoder, store: IndexStore, options: SearcherOptions = {}) {
     if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
@@ -51,6 +56,7 @@ export class Searcher {
     this.store = store;
     this.textBatcher = new TextEmbeddingBatcher((texts) => encoder.embedTexts(texts), options.batching);
     this.#maxExactScan = options.maxExactScan ?? Infinity;
+    this.#textCacheSize = options.textCacheSize ?? 256;
   }
 
   /** The unit query vector of the terms: texts through the micro-batcher, images in one encoder call. */
@@ -63,7 +69,7 @@ export class Searcher {
     }
     const images = terms.filter((t) => t.kind === 'image');
     const imageVectors = images.length > 0 ? await this.encoder.embedImages(images.map((t) => t.image)) : [];
-    const textVectors = await Promise.all(terms.map((t) => (t.kind === 'text' ? this.textBatcher.embed(t.text) : undefined)));
+    const textVectors = await Promise.all(terms.map((t) => (t.kind === 'text' ? this.#embedText(t.text) : undefined)));
     let nextImage = 0;
     const parts = terms.map((term, i) => {
       if (term.kind === 'text') return { vector: textVectors[i]!, weight: term.weight };
@@ -73,6 +79,23 @@ export class Searcher {
       return { vector: unitVector(vector), weight: term.weight };
     });
     return combineWeighted(parts);
+  }
+
+  #embedText(text: string): Promise<Float32Array> {
+    const cached = this.#textCache.get(text);
+    if (cached) {
+      this.#textCache.delete(text);
+      this.#textCache.set(text, cached);
+      return cached;
+    }
+    const pending = this.textBatcher.embed(text);
+    if (this.#textCacheSize > 0) {
+      this.#textCache.set(text, pending);
+      // a failed embedding is not remembered
+      pending.catch(() => this.#textCache.delete(text));
+      if (this.#textCache.size > this.#textCacheSize) this.#textCache.delete(this.#textCache.keys().next().value!);
+    }
+    return pending;
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {

@@ -129,11 +129,23 @@ describe('Searcher', () => {
   it('sends concurrent text queries to the encoder in shared batches', async () => {
     const before = fixture.encoder.textBatches.length;
     const queries = ['river', 'stadium', 'forest', 'airport', 'beach', 'parking lot'];
-    const pages = await Promise.all(queries.map((q) => searcher.search({ terms: [text(q)], k: 1 })));
+    const uncached = new Searcher(fixture.encoder, store, { textCacheSize: 0 });
+    const pages = await Promise.all(queries.map((q) => uncached.search({ terms: [text(q)], k: 1 })));
     expect(pages.map((p) => p.hits[0]!.fields.label)).toEqual(queries);
     const batches = fixture.encoder.textBatches.slice(before);
     expect(batches.flat().sort()).toEqual([...queries].sort());
     expect(batches.length).toBeLessThan(queries.length);
+  });
+
+  it('embeds a text once for repeated queries and later pages', async () => {
+    const before = fixture.encoder.textBatches.flat().length;
+    const first = await searcher.search({ terms: [text('a lonely lighthouse')], k: 2 });
+    await searcher.search({ terms: [text('a lonely lighthouse')], k: 2, cursor: first.nextCursor! });
+    await searcher.search({ terms: [text('a lonely lighthouse'), text('river', 0.2)], k: 2 });
+    expect(fixture.encoder.textBatches.flat().length - before).toBe(1);
+    const uncached = new Searcher(fixture.encoder, store, { textCacheSize: 0 });
+    await uncached.search({ terms: [text('a lonely lighthouse')], k: 2 });
+    expect(fixture.encoder.textBatches.flat().length - before).toBe(2);
   });
 
   it('refuses exact scans beyond maxExactScan unless a filter narrows them', async () => {
