@@ -4,6 +4,7 @@
  * registers itself on the program; errors a user causes are printed on one line.
  */
 import { Command, CommanderError } from 'commander';
+import { CONFIG_FILE_NAME, ENV_OVERRIDES } from './config.js';
 import { RsclipError } from './errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
@@ -21,8 +22,18 @@ export function buildProgram(): Command {
   const program = new Command('rsclip')
     .description('Search remote-sensing image archives by text or example image (CLIP + HNSW + SQLite).')
     .version(version, '-V, --version')
+    .option('--config <file>', `settings file (default: ./${CONFIG_FILE_NAME} if present; also RSCLIP_CONFIG)`)
+    .hook('preAction', (command) => {
+      // every command reads its settings through loadConfig(), which honours RSCLIP_CONFIG
+      const file = command.opts<{ config?: string }>().config;
+      if (file) process.env.RSCLIP_CONFIG = file;
+    })
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `\nSettings: flags override environment variables (${Object.keys(ENV_OVERRIDES).join(', ')}), which override ${CONFIG_FILE_NAME}.\nRun \`rsclip <command> --help\` for a command's options.`,
+    );
   const model = program.command('model').description('inspect, fetch, export and quantise CLIP models');
   registerModelCommands(model);
   registerModelExportCommand(model);
