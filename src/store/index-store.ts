@@ -56,6 +56,8 @@ function readMeta(catalog: Catalog): IndexMeta | undefined {
     metric: 'cosine',
     hnsw: { M: Number(m.get('hnsw_m')), efConstruction: Number(m.get('hnsw_ef_construction')), seed: Number(m.get('hnsw_seed')) },
     createdAt: m.get('created_at') ?? '',
+    modelDir: m.get('model_dir'),
+    modelVariant: m.get('model_variant'),
   };
 }
 
@@ -105,6 +107,11 @@ export function openIndex(dir: string, options: OpenIndexOptions = {}): IndexSto
       meta = readMeta(catalog)!;
     }
     checkModel(resolved, meta, options.model);
+    if (!readonly && options.model && (meta.modelDir !== options.model.dir || meta.modelVariant !== options.model.variant)) {
+      // where the model was last seen, so search and serve can find it without --model
+      catalog.setMeta({ model_dir: options.model.dir, model_variant: options.model.variant });
+      meta = readMeta(catalog)!;
+    }
     if (!readonly) removeStaleTempFiles(resolved);
     const store = new Store(resolved, meta, catalog, lock);
     store.loadHnsw();

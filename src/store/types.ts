@@ -21,6 +21,9 @@ export interface IndexMeta {
   metric: 'cosine';
   hnsw: HnswParams;
   createdAt: string;
+  /** Model directory and variant of the last update: the default model for queries. */
+  modelDir: string | undefined;
+  modelVariant: string | undefined;
 }
 
 /** One archive file as the catalog knows it. */

@@ -61,6 +61,17 @@ describe('openIndex', () => {
     expect(() => openIndex(dir, { model: other })).toThrow(/built with model test\/model-a/);
   });
 
+  it('remembers the model directory and variant of the last update, for queries without --model', async () => {
+    const store = openIndex(dir, { model, create: true });
+    expect(store.meta).toMatchObject({ modelDir: '/nonexistent', modelVariant: 'fp32' });
+    await store.close();
+    const moved = openIndex(dir, { model: { ...model, dir: '/models/moved' } });
+    await moved.close();
+    const reader = openIndex(dir, { readonly: true });
+    expect(reader.meta).toMatchObject({ modelDir: '/models/moved', modelVariant: 'fp32' });
+    await reader.close();
+  });
+
   it('refuses a catalog from a newer rsclip', () => {
     const newer = { pragma: () => 99 } as unknown as Parameters<typeof migrate>[0];
     expect(() => migrate(newer, 'catalog.sqlite')).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE', hint: 'update rsclip' }));
