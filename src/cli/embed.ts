@@ -1,5 +1,5 @@
 /** `rsclip embed`: one unit vector per text or image. */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/index.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';

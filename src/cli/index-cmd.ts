@@ -11,7 +11,7 @@ import { collect, modelVariant, positiveInt, printJson } from './options.js';
 interface IndexCommandOptions {
   index?: string;
   model?: string;
-  variant: ReturnType<typeof modelVariant>;
+  variant?: ReturnType<typeof modelVariant>;
   include?: string[];
   exclude?: string[];
   batch?: number;
@@ -121,7 +121,7 @@ export function registerIndexCommands(program: Command): void {
     .argument('<dirs...>', 'archive folders')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-m, --model <dir>', 'model directory (default: config "model")')
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant" or fp32)', modelVariant)
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--batch <n>', 'images per model run (default 32)', positiveInt)
@@ -142,7 +142,7 @@ export function registerIndexCommands(program: Command): void {
       }
       const threads = opts.threads ?? config.threads;
       const encoder = await openClip(modelDir, {
-        variant: opts.variant ?? config.variant,
+        variant: opts.variant ?? config.variant ?? 'fp32',
         ...(threads === undefined ? {} : { threads }),
         ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
       });

@@ -1,7 +1,6 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { RsclipError } from '../errors.js';
 import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseFilterSpecs, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
 import { openIndex, type IndexStore } from '../store/index.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
@@ -27,13 +26,6 @@ function threshold(value: string): number {
   return n;
 }
 
-export function requireModelDir(model: string | undefined, store: IndexStore): string {
-  if (model) return model;
-  throw new RsclipError('BAD_INPUT', `no model given: the index was built with ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); expected --model <dir> or "model" in rsclip.config.json`, {
-    hint: 'pass the model directory the index was built with',
-  });
-}
-
 function printPage(page: SearchPage, store: IndexStore): void {
   const absolute = new Map(store.getImages(page.hits.map((h) => h.id)).map((r) => [r.id, r.absolutePath]));
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
@@ -50,10 +42,10 @@ export function registerSearchCommand(program: Command): void {
     .description('search an index by texts, image files and indexed ids, combined with + and -')
     .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('-m, --model <dir>', 'model directory the index was built with (default: config "model")')
+    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('-k, --k <n>', `results to print (default ${DEFAULT_K})`, positiveInt, DEFAULT_K)
+    .option('-k, --k <n>', 'results to print', positiveInt, DEFAULT_K)
     .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
@@ -77,7 +69,7 @@ Examples:
       try {
         const threads = opts.threads ?? config.threads;
         const variant = opts.variant ?? config.variant;
-        const encoder = await openEncoderForIndex(requireModelDir(opts.model ?? config.model, store), store.meta, {
+        const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, {
           ...(variant ? { variant } : {}),
           ...(threads ? { threads } : {}),
         });

@@ -1,7 +1,6 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { RsclipError } from '../errors.js';
 import { startServer } from '../server/index.js';
 import { modelVariant, nonNegativeInt, positiveInt } from './options.js';
 
@@ -23,7 +22,7 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('serve the search API and web page for an index (binds to 127.0.0.1 unless --host says otherwise)')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('-m, --model <dir>', 'model directory the index was built with (default: config "model")')
+    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
@@ -34,9 +33,6 @@ export function registerServeCommand(program: Command): void {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       const model = opts.model ?? config.model;
-      if (!model) {
-        throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', { hint: 'pass the model directory the index was built with' });
-      }
       const host = opts.host ?? config.host ?? '127.0.0.1';
       const token = opts.token ?? config.token;
       const variant = opts.variant ?? config.variant;
@@ -44,7 +40,7 @@ export function registerServeCommand(program: Command): void {
       if (!LOOPBACK.has(host) && !token) process.stderr.write(`rsclip: serving on ${host} without --token: anyone who can reach this port can search and download the archive\n`);
       await startServer({
         index,
-        model,
+        ...(model ? { model } : {}),
         host,
         port: opts.port ?? config.port ?? 8080,
         ...(token ? { token } : {}),

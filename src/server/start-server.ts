@@ -14,7 +14,8 @@ import { createApp, type ServerLimits } from './app.js';
 
 export interface StartServerOptions {
   index: string;
-  model: string;
+  /** Model directory; default: the one the index recorded at its last update. */
+  model?: string;
   variant?: ModelVariant;
   threads?: number;
   /** Default 127.0.0.1: only this machine can connect unless told otherwise. */
