@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RsclipError } from '../../src/errors.js';
 import { openClip, tokenizeTexts, type ClipEncoder } from '../../src/model/index.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { GOLDEN_DIR, describeShared, readF32 } from '../fixtures/shared.js';
+import { expectRsclipError } from '../fixtures/errors.js';
 
 function unit(v: Float32Array | number[]): Float32Array {
   const out = Float32Array.from(v);
@@ -27,15 +27,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function expectRsclipError(promise: Promise<unknown>, code: RsclipError['code'], pattern?: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RsclipError);
-  expect((error as RsclipError).code).toBe(code);
-  if (pattern) expect((error as RsclipError).message).toMatch(pattern);
-}
 
 describe('openClip on a tiny model', () => {
   let encoder: ClipEncoder;

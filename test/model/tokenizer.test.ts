@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { loadTokenizer, type ClipTokenizer, type ModelDirectory } from '../../src/model/index.js';
 import { describeShared, sharedPath } from '../fixtures/shared.js';
+import { expectRsclipError } from '../fixtures/errors.js';
 
 type TokenizerSource = ModelDirectory['tokenizer'];
 
@@ -102,15 +103,6 @@ function tinyTokenizerJson(overrides: Record<string, unknown> = {}): unknown {
   };
 }
 
-async function expectRsclipError(promise: Promise<unknown>, code: RsclipError['code'], pattern?: RegExp): Promise<void> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RsclipError);
-  expect((error as RsclipError).code).toBe(code);
-  if (pattern) expect((error as RsclipError).message).toMatch(pattern);
-}
 
 describe('CLIP tokenizer on a tiny vocab.json + merges.txt', () => {
   let work: string;
