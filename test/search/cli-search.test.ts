@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,10 +50,22 @@ describe('rsclip search', () => {
     for (const line of lines) expect(line).toMatch(new RegExp(`^-?\\d\\.\\d{4}\\t#\\d+\\t${archive.replace(/[/\\]/g, '.')}.a.scene-\\d\\.png$`));
   });
 
-  it('fails on one line when the model is missing or the query is malformed', async () => {
-    const noModel = await runCli(['search', 'river', '--index', indexDir], { env: { RSCLIP_MODEL: '' } });
-    expect(noModel.code).toBe(1);
-    expect(noModel.stderr).toMatch(/^rsclip: no model given: the index was built with .+\n$/);
+  it('uses the model the index recorded when --model is absent, and fails on one line once it is gone', async () => {
+    const recorded = await runCli(['search', path.join(archive, 'a', 'scene-1.png'), '--index', indexDir, '-k', '1', '--json', '--threads', '1'], { env: { RSCLIP_MODEL: '' } });
+    expect(recorded.code, recorded.stderr).toBe(0);
+    expect(JSON.parse(recorded.stdout).hits[0]).toMatchObject({ path: 'a/scene-1.png' });
+
+    const movedModel = path.join(root, 'model-copy');
+    const movedIndex = path.join(root, 'index-moved-model');
+    cpSync(modelDir, movedModel, { recursive: true });
+    await indexArchive({ roots: [path.join(archive, 'a')], index: movedIndex, model: movedModel, threads: 1 });
+    rmSync(movedModel, { recursive: true });
+    const gone = await runCli(['search', 'river', '--index', movedIndex], { env: { RSCLIP_MODEL: '' } });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^rsclip: no model given: the index was built with .+ which no longer exists \(pass --model .+\)\n$/);
+  });
+
+  it('fails on one line when the query is malformed', async () => {
     const dangling = await runCli(['search', 'river', '-', '--index', indexDir, '--model', modelDir]);
     expect(dangling.code).toBe(1);
     expect(dangling.stderr).toMatch(/^rsclip: the query ends with "-"/);
