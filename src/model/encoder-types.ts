@@ -36,7 +36,7 @@ export interface ClipEncoder {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Unit vectors, one per image (file path or encoded bytes). Throws IMAGE_UNREADABLE naming the bad input. */
   embedImages(images: ImageSource[]): Promise<Float32Array[]>;
-  /** Decodes and preprocesses one image (runs in libuv's pool, so it overlaps with inference). */
+  /** Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to overlap decoding with inference. */
   preprocess(image: ImageSource): Promise<PreprocessedImage>;
   /** Unit vectors for already-preprocessed images. */
   embedPixels(images: Float32Array[]): Promise<Float32Array[]>;
