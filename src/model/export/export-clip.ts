@@ -6,13 +6,14 @@
  * ever looks complete.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { loadCheckpointTensors, type TensorMap } from '../checkpoint/index.js';
 // writeSafetensors is not (yet) re-exported by checkpoint/index.ts, which another engineer owns.
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { onnxPath, openModelDirectory, parseClipConfig, type ClipConfig, type ModelVariant } from '../model-dir.js';
+import { replaceDirectory } from '../replace-directory.js';
 import { textDims, visionDims } from './clip-config.js';
 import type { LinearPrecision } from './clip-layers.js';
 import { buildTextModel } from './clip-text.js';
@@ -140,15 +141,7 @@ export async function writeModelDirectory(options: WriteModelDirectoryOptions): 
     files.push('config.json', RSCLIP_MODEL_FILE);
     // Fails here, before the rename, if anything the encoder needs is missing or malformed.
     openModelDirectory(staging);
-    if (existsSync(target)) {
-      const old = `${target}.old-${process.pid}`;
-      await rename(target, old);
-      await rename(staging, target);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await mkdir(path.dirname(target), { recursive: true });
-      await rename(staging, target);
-    }
+    await replaceDirectory(staging, target);
     options.onProgress?.(`model directory ready: ${options.outDir}`);
     return { ...result, outDir: target, files: files.sort() };
   } catch (error) {

@@ -6,11 +6,12 @@
  * no ONNX files, its PyTorch weights are exported to ONNX.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { exportCheckpointDirectory } from '../export/index.js';
 import { onnxPath, openModelDirectory } from '../model-dir.js';
+import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { downloadVerified } from './download.js';
 import { DEFAULT_ENDPOINT, HubClient } from './hub-client.js';
@@ -76,19 +77,6 @@ export interface FetchModelResult {
 function hasVariantFiles(dir: string, variant: FetchVariant): boolean {
   const variants: FetchVariant[] = variant === 'int8' ? ['fp32', 'int8'] : ['fp32'];
   return variants.every((v) => existsSync(onnxPath(dir, 'vision', v)) && existsSync(onnxPath(dir, 'text', v)));
-}
-
-/** Moves a finished directory into place, replacing an older one for the same commit. */
-async function installDirectory(from: string, to: string): Promise<void> {
-  if (existsSync(to)) {
-    const old = `${to}.old-${process.pid}`;
-    await rename(to, old);
-    await rename(from, to);
-    await rm(old, { recursive: true, force: true });
-  } else {
-    await mkdir(path.dirname(to), { recursive: true });
-    await rename(from, to);
-  }
 }
 
 async function finish(cachedDir: string, commit: string, options: FetchModelOptions, rest: Omit<FetchModelResult, 'modelDir' | 'cachedDir' | 'commit'>): Promise<FetchModelResult> {
@@ -164,7 +152,7 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
       hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
     });
   }
-  await installDirectory(ready, cachedDir);
+  await replaceDirectory(ready, cachedDir);
   if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
   return { downloadedBytes, exported: plan.kind === 'checkpoint' };
 }
