@@ -86,19 +86,19 @@ export function registerUpCommand(program: Command): void {
         });
         display.stop();
         printIndexSummary(summary);
-      } finally {
+      } catch (error) {
         display.stop();
         await encoder.close();
+        throw error;
       }
 
       stage('serve');
+      // the encoder that indexed also answers queries: the model is loaded and fingerprinted once
       const running = await startServer({
         index,
-        model: modelDir,
-        variant,
+        encoder,
         host: opts.host ?? config.host ?? '127.0.0.1',
         port: opts.port ?? config.port ?? 8080,
-        ...(threads ? { threads } : {}),
         ...((opts.token ?? config.token) ? { token: opts.token ?? config.token } : {}),
       });
       await running.ready;

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { ModelVariant } from '../model/index.js';
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder, ModelVariant } from '../model/index.js';
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
 import { createApp, type ServerLimits } from './app.js';
@@ -16,6 +17,8 @@ export interface StartServerOptions {
   index: string;
   /** Model directory; default: the one the index recorded at its last update. */
   model?: string;
+  /** An already open encoder (e.g. the one that just indexed); it must match the index, and the server closes it. */
+  encoder?: ClipEncoder;
   variant?: ModelVariant;
   threads?: number;
   /** Default 127.0.0.1: only this machine can connect unless told otherwise. */
@@ -52,11 +55,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const started = performance.now();
   const logger = options.logger ?? pino({ name: 'rsclip' }, pino.destination(2));
   const host = options.host ?? '127.0.0.1';
-  const store = openIndex(options.index, { readonly: true });
+  let store;
+  try {
+    store = openIndex(options.index, { readonly: true });
+  } catch (error) {
+    await options.encoder?.close();
+    throw error;
+  }
   let encoder;
   let searcher: Searcher;
   try {
-    encoder = await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) });
+    encoder = options.encoder ?? (await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) }));
+    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
+      throw new RsclipError('INDEX_INCOMPATIBLE', `index ${store.dir} was built with model ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); the encoder given is ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)})`);
+    }
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
     await encoder?.close();
