@@ -14,7 +14,7 @@ let searcher: Searcher;
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-search-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   searcher = new Searcher(fixture.encoder, store);
 });
 afterAll(async () => {

@@ -17,7 +17,7 @@ let app: Application;
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-openapi-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   app = createApp({ searcher: new Searcher(fixture.encoder, store), store, thumbnailer: async () => ({ data: Buffer.from('t'), contentType: 'image/webp' }) });
 });
 afterAll(async () => {

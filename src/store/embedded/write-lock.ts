@@ -6,7 +6,7 @@
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { RsclipError } from '../errors.js';
+import { RsclipError } from '../../errors.js';
 
 export const LOCK_FILE = 'index.lock';
 

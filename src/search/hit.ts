@@ -1,0 +1,43 @@
+/**
+ * The JSON shape of an item as users see it, built in one place: the searcher's hits (which
+ * the HTTP API and `rsclip search --json` print), and an item's metadata (GET /api/images/:id).
+ * A hit is an item of a file; the field names are those of the first API ("images").
+ */
+import type { FieldValue, ItemRecord } from '../store/index.js';
+import type { ItemMetadata, SearchHit } from './types.js';
+
+type Fields = Record<string, FieldValue | FieldValue[]>;
+
+function describeItem(item: ItemRecord) {
+  const { file } = item;
+  return {
+    id: item.id,
+    path: file.path,
+    fileName: file.fileName,
+    bytes: file.bytes,
+    modified: new Date(file.mtimeMs).toISOString(),
+    width: file.width,
+    height: file.height,
+    format: file.format,
+  };
+}
+
+export interface HitParts {
+  rank: number;
+  score: number;
+  fields: Fields;
+  duplicates: SearchHit['duplicates'];
+  /** Add the file's absolute path (the CLI; never the HTTP API, which must not reveal the server's folders). */
+  absolutePath?: boolean;
+}
+
+export function buildHit(item: ItemRecord, parts: HitParts): SearchHit {
+  const { id, ...facts } = describeItem(item);
+  const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, fields: parts.fields, duplicates: parts.duplicates };
+  if (parts.absolutePath) hit.absolutePath = item.file.absolutePath;
+  return hit;
+}
+
+export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadata {
+  return { ...describeItem(item), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash, fields };
+}
