@@ -4,11 +4,11 @@
  * A hit is an item of a file; the field names are those of the first API ("images").
  */
 import type { FieldValue, ItemRecord } from '../store/index.js';
-import type { ItemMetadata, SearchHit } from './types.js';
+import type { ItemFacts, ItemMetadata, SearchHit } from './types.js';
 
 type Fields = Record<string, FieldValue | FieldValue[]>;
 
-function describeItem(item: ItemRecord) {
+function describeItem(item: ItemRecord, fields: Fields): ItemFacts {
   const { file } = item;
   return {
     id: item.id,
@@ -19,6 +19,7 @@ function describeItem(item: ItemRecord) {
     width: file.width,
     height: file.height,
     format: file.format,
+    fields,
   };
 }
 
@@ -32,12 +33,12 @@ export interface HitParts {
 }
 
 export function buildHit(item: ItemRecord, parts: HitParts): SearchHit {
-  const { id, ...facts } = describeItem(item);
-  const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, fields: parts.fields, duplicates: parts.duplicates };
+  const { id, ...facts } = describeItem(item, parts.fields);
+  const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, duplicates: parts.duplicates };
   if (parts.absolutePath) hit.absolutePath = item.file.absolutePath;
   return hit;
 }
 
 export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadata {
-  return { ...describeItem(item), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash, fields };
+  return { ...describeItem(item, fields), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash };
 }

@@ -36,12 +36,10 @@ export interface SearchRequest {
   excludeIds?: number[];
 }
 
-/** What users see of an item: today the whole image of one archive file. */
-export interface SearchHitImage {
+/** What users see of an item (today the whole image of one archive file) and of its file. */
+export interface ItemFacts {
   /** The item's id (`#id` in queries, /api/images/:id). */
   id: number;
-  /** Cosine similarity of the item to the query vector, in [-1, 1]. */
-  score: number;
   /** Path of its file relative to the archive root it was indexed from, with forward slashes. */
   path: string;
   fileName: string;
@@ -54,9 +52,12 @@ export interface SearchHitImage {
   fields: Record<string, FieldValue | FieldValue[]>;
 }
 
-export interface SearchHit extends SearchHitImage {
+/** A search hit: an item of a file, ranked. */
+export interface SearchHit extends ItemFacts {
   /** 1-based rank over the whole result list (not the page). */
   rank: number;
+  /** Cosine similarity of the item to the query vector, in [-1, 1]. */
+  score: number;
   /** Near-duplicates folded into this result (only with `collapse`), best first. */
   duplicates: { id: number; score: number; path: string; similarity: number }[];
   /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
@@ -64,7 +65,7 @@ export interface SearchHit extends SearchHitImage {
 }
 
 /** GET /api/images/:id: the item with its file's index facts. */
-export interface ItemMetadata extends Omit<SearchHitImage, 'score'> {
+export interface ItemMetadata extends ItemFacts {
   /** ISO 8601 time the file's row last changed. */
   indexed: string;
   /** sha256 of the file, hex. */
