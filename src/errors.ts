@@ -22,6 +22,8 @@ export type RsclipErrorCode =
   | 'INDEX_CLOSED'
   /** A write on a store opened read-only: a caller's mistake, never a user's. */
   | 'INDEX_READ_ONLY'
+  /** The index directory cannot be written (permissions, a full disk); what is committed stays. */
+  | 'INDEX_UNWRITABLE'
   | 'CONFIG_INVALID'
   | 'DATASET_INVALID'
   | 'OFFLINE'

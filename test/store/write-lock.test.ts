@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -49,5 +49,15 @@ describe('WriteLock', () => {
     writeFileSync(lockFile(), JSON.stringify({ pid: DEAD_PID, host: hostname(), since: 'later' }));
     lock.release();
     expect(existsSync(lockFile())).toBe(true);
+  });
+
+  // root writes anywhere, so permissions cannot refuse it there
+  it.skipIf(process.getuid?.() === 0)('says the index cannot be written when its folder refuses the lock file', () => {
+    chmodSync(dir, 0o500);
+    try {
+      expect(() => WriteLock.acquire(dir)).toThrow(expect.objectContaining({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/^cannot lock index .*EACCES/) }));
+    } finally {
+      chmodSync(dir, 0o700);
+    }
   });
 });

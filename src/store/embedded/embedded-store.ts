@@ -67,7 +67,13 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
       hint: 'build one with `rsclip index <archive dir> --index ' + dir + '`',
     });
   }
-  if (!exists) mkdirSync(resolved, { recursive: true });
+  if (!exists) {
+    try {
+      mkdirSync(resolved, { recursive: true });
+    } catch (cause) {
+      throw new RsclipError('INDEX_UNWRITABLE', `cannot create the index directory ${resolved}: ${(cause as Error).message}`, { cause, hint: 'choose another --index, or fix the permissions' });
+    }
+  }
   const lock = readonly ? undefined : WriteLock.acquire(resolved);
   let catalog: Catalog | undefined;
   try {

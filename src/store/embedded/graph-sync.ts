@@ -180,7 +180,10 @@ export class GraphSync {
         await rename(temp, this.file);
       } catch (error) {
         await rm(temp, { force: true });
-        throw new RsclipError('INDEX_CORRUPT', `cannot write ${this.file}: ${(error as Error).message}`, { cause: error, hint: 'check the free space and permissions of the index directory' });
+        throw new RsclipError('INDEX_UNWRITABLE', `cannot write ${this.file}: ${(error as Error).message}`, {
+          cause: error,
+          hint: 'check the free space and permissions of the index directory; the catalog keeps every commit',
+        });
       }
       this.dirty = false;
     }

@@ -105,6 +105,3 @@ export function checkReadable(db: Database.Database, file: string): void {
     });
   }
 }
-
-/** The SQL of the first schema, as rsclip 0.1 wrote it (for tests that make an old index). */
-export const FIRST_SCHEMA_SQL = MIGRATIONS[0]!.sql;

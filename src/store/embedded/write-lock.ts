@@ -51,7 +51,9 @@ export class WriteLock {
         closeSync(fd);
         return new WriteLock(file);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new RsclipError('INDEX_UNWRITABLE', `cannot lock index ${dir}: ${(error as Error).message}`, { cause: error, hint: 'check the permissions of the index directory' });
+        }
       }
       const holder = readLock(file);
       const sameHost = holder?.host === undefined || holder.host === hostname();
