@@ -144,16 +144,17 @@ export function createApp(deps: AppDeps): express.Application {
   };
 
   const sendThumbnail: RequestHandler = async (req, res) => {
-    const { file: record } = await itemOr404(store, req.params.id);
+    const item = await itemOr404(store, req.params.id);
+    const record = item.file;
     const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
     const side = size as number;
-    const etag = `"t${side}-${record.contentHash.slice(0, 24) || record.id}"`;
+    const etag = `"t${side}-${record.contentHash.slice(0, 24) || item.id}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const thumbnail = await thumbnails.get(`${record.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
+    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
     res.type(thumbnail.contentType).send(thumbnail.data);
   };
 
