@@ -12,8 +12,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { RsclipError } from '../errors.js';
 import { createThumbnail } from '../model/index.js';
-import { parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
-import type { ImageRecord, IndexStore } from '../store/index.js';
+import { buildItemMetadata, parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
+import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -79,27 +79,11 @@ function sendJson(handler: (req: Request) => Promise<unknown> | unknown): Reques
   };
 }
 
-function imageOr404(store: IndexStore, rawId: unknown): ImageRecord {
+async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {
   const id = parseId(rawId);
-  const record = store.getImage(id);
-  if (!record || record.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-  return record;
-}
-
-function metadata(store: IndexStore, record: ImageRecord): Record<string, unknown> {
-  return {
-    id: record.id,
-    path: record.path,
-    fileName: record.fileName,
-    bytes: record.bytes,
-    modified: new Date(record.mtimeMs).toISOString(),
-    indexed: new Date(record.indexedAt).toISOString(),
-    width: record.width,
-    height: record.height,
-    format: record.format,
-    contentHash: record.contentHash,
-    fields: store.getFields([record.id]).get(record.id) ?? {},
-  };
+  const [item] = await store.getItems([id]);
+  if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
+  return item;
 }
 
 export function createApp(deps: AppDeps): express.Application {
@@ -160,21 +144,22 @@ export function createApp(deps: AppDeps): express.Application {
   };
 
   const sendThumbnail: RequestHandler = async (req, res) => {
-    const record = imageOr404(store, req.params.id);
+    const item = await itemOr404(store, req.params.id);
+    const record = item.file;
     const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
     const side = size as number;
-    const etag = `"t${side}-${record.contentHash.slice(0, 24) || record.id}"`;
+    const etag = `"t${side}-${record.contentHash.slice(0, 24) || item.id}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const thumbnail = await thumbnails.get(`${record.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
+    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
     res.type(thumbnail.contentType).send(thumbnail.data);
   };
 
-  const sendOriginal: RequestHandler = (req, res, next) => {
-    const record = imageOr404(store, req.params.id);
+  const sendOriginal: RequestHandler = async (req, res, next) => {
+    const { file: record } = await itemOr404(store, req.params.id);
     if (!existsSync(record.absolutePath)) throw new RsclipError('NOT_FOUND', `image ${record.id} (${record.path}) is no longer on disk`, { hint: 'run `rsclip index` to update the index' });
     res.set('Cache-Control', 'private, max-age=3600');
     // the path comes from the catalog, never from the request
@@ -189,9 +174,9 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/readyz',
       handlers: [
-        (_req, res) => {
+        async (_req, res) => {
           if (!isReady()) throw new HttpError(503, 'NOT_READY', 'the model is still loading');
-          res.json({ status: 'ready', model: searcher.encoder.info.id, images: store.countImages('ok') });
+          res.json({ status: 'ready', model: searcher.encoder.info.id, images: await store.countFiles('ok') });
         },
       ],
     },
@@ -200,8 +185,8 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/api/stats',
       handlers: [
-        sendJson(() => ({
-          index: store.stats(),
+        sendJson(async () => ({
+          index: await store.stats(),
           meta: store.meta,
           model: { id: searcher.encoder.info.id, fingerprint: searcher.encoder.info.fingerprint, embeddingDim: searcher.encoder.info.embeddingDim, variant: searcher.encoder.info.variant },
           textBatching: searcher.textBatcher.counts,
@@ -230,15 +215,24 @@ export function createApp(deps: AppDeps): express.Application {
       ],
     },
     { method: 'post', path: '/api/search/image', handlers: [imageUpload, searchByImage] },
-    { method: 'get', path: '/api/images/:id', handlers: [sendJson((req) => metadata(store, imageOr404(store, req.params.id)))] },
+    {
+      method: 'get',
+      path: '/api/images/:id',
+      handlers: [
+        sendJson(async (req) => {
+          const item = await itemOr404(store, req.params.id);
+          return buildItemMetadata(item, (await store.getFields([item.id])).get(item.id) ?? {});
+        }),
+      ],
+    },
     {
       method: 'get',
       path: '/api/images/:id/similar',
       handlers: [
-        sendJson((req) => {
-          const record = imageOr404(store, req.params.id);
+        sendJson(async (req) => {
+          const item = await itemOr404(store, req.params.id);
           const query = parseWith(pagingQuerySchema, req.query, 'query string');
-          return searchPage({ terms: [{ kind: 'id', id: record.id, weight: 1 }], excludeIds: [record.id], ...pagingFromQuery(query) });
+          return searchPage({ terms: [{ kind: 'id', id: item.id, weight: 1 }], excludeIds: [item.id], ...pagingFromQuery(query) });
         }),
       ],
     },

@@ -27,7 +27,7 @@ const fakeThumbnailer: Thumbnailer = async (file, maxSide) => {
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-api-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   const searcher = new Searcher(fixture.encoder, store);
   const limits = { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 };
   app = createApp({ searcher, store, limits, thumbnailer: fakeThumbnailer });
