@@ -13,16 +13,20 @@ import { RsclipError } from '../errors.js';
 import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { DEFAULT_EF, openIndex, type IndexStore } from '../store/index.js';
 import { version } from '../version.js';
+import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
-import { cosineScores, crossModalRecallFromRanks, imageToTextRanks, textToImageRanks, type CrossModalRecall, type ScoresAtK } from './metrics.js';
+import { cosineScores, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
+import { zeroShotSection, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
-import { DEFAULT_PROMPT, embedClassPrompts, embedTextsBatched } from './prompts.js';
-import { classifyZeroShot, DEFAULT_LOGIT_SCALE, type ClassAccuracy } from './zero-shot.js';
+import { assertPromptTemplates, DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
+import { DEFAULT_BATCH, embedCaptions, flattenCaptions, RETRIEVAL_KS, retrievalFromRanks, type CaptionedImages } from './retrieval.js';
+import { phaseClock } from './run-support.js';
+import type { TextEmbeddingStats } from './text-embeddings.js';
+import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
 
 export const ZERO_SHOT_KS = PREDICTION_KS;
-export const RETRIEVAL_KS = [1, 5, 10] as const;
-const DEFAULT_BATCH = 32;
+export { RETRIEVAL_KS };
 
 export interface EvaluateRsicdOptions {
   /** Model directory (opened and closed here) or an open encoder (left open). */
@@ -45,6 +49,9 @@ export interface EvaluateRsicdOptions {
   batchSize?: number;
   threads?: number;
   variant?: ModelVariant;
+  /** Cache caption embeddings per model under this folder (`<dir>/text-embeddings/`); no cache when omitted. */
+  cacheDir?: string;
+  bootstrap?: BootstrapOptions;
   /** The command line to record in the report. */
   commandLine?: string;
   onProgress?: (progress: EvalProgress) => void;
@@ -75,8 +82,10 @@ export interface RsicdReport {
     labelsSha256: string;
   };
   prompts: string[];
-  zeroShot: { images: number; classes: string[]; scores: ScoresAtK; perClass: ClassAccuracy[] };
-  retrieval: CrossModalRecall;
+  captionEmbedding: TextEmbeddingStats;
+  confidence: BootstrapSettings;
+  zeroShot: ZeroShotSection;
+  retrieval: RetrievalSection;
 }
 
 export interface RsicdEvaluation {
@@ -87,13 +96,10 @@ export interface RsicdEvaluation {
   imageVectors: { fileNames: string[]; vectors: Float32Array[] };
 }
 
-interface RsicdData {
-  fileNames: string[];
+interface RsicdData extends CaptionedImages {
   zeroShotRows: number[];
   zeroShotLabels: number[];
   classes: string[];
-  captionTexts: string[];
-  captionImage: number[];
 }
 
 async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
@@ -120,15 +126,7 @@ async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
   const rowLabels = zeroShotRows.map((row) => labelsByFile.get(fileNames[row]!)!);
   const classes = [...new Set(rowLabels)].sort(compareCodeUnits);
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const captionTexts: string[] = [];
-  const captionImage: number[] = [];
-  fileNames.forEach((f, row) => {
-    for (const caption of captionsByFile.get(f) ?? []) {
-      captionTexts.push(caption);
-      captionImage.push(row);
-    }
-  });
-  return { fileNames, zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes, captionTexts, captionImage };
+  return { ...flattenCaptions(fileNames, captionsByFile), zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes };
 }
 
 /** Text->image ranks through the index's search: the position of the caption's own image, or Infinity past the cut-off. */
@@ -157,6 +155,8 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const settings = bootstrapSettings(options.bootstrap);
+  assertPromptTemplates(prompts);
   const data = await loadRsicd(options);
   const [captionsSha256, labelsSha256] = await Promise.all([sha256File(options.captions), sha256File(options.labels)]);
 
@@ -167,13 +167,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
   let store: IndexStore | undefined;
   try {
     const ef = options.ef ?? DEFAULT_EF;
-    const phaseStart = { at: performance.now() };
-    const lap = (): number => {
-      const now = performance.now();
-      const seconds = (now - phaseStart.at) / 1000;
-      phaseStart.at = now;
-      return seconds;
-    };
+    const lap = phaseClock();
     let imageVectors: Float32Array[];
     let imageIds: number[] = [];
     if (options.index) {
@@ -201,14 +195,14 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const zeroShotSeconds = lap();
 
     if (data.captionTexts.length === 0) throw new RsclipError('DATASET_INVALID', `${options.captions} gives no caption for any image in ${options.images}`);
-    const captionVectors = await embedTextsBatched(encoder, data.captionTexts);
-    options.onProgress?.({ phase: 'texts', done: captionVectors.length, total: captionVectors.length });
+    const captions = await embedCaptions(encoder, data.captionTexts, options.cacheDir, options.onProgress);
+    const captionVectors = captions.vectors;
     const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
     const textRanks = store
       ? searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
       : textToImageRanks(textToImage, data.captionImage);
-    const retrieval = crossModalRecallFromRanks(textRanks, imageToTextRanks(textToImage, data.captionImage), RETRIEVAL_KS);
+    const retrieval = retrievalFromRanks(data, textRanks, imageToTextRankPerImage(textToImage, data.captionImage), settings);
     const rankingSeconds = lap();
 
     const report: RsicdReport = {
@@ -243,7 +237,9 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
         labelsSha256,
       },
       prompts,
-      zeroShot: { images: data.zeroShotRows.length, classes: data.classes, scores: zeroShot.scores, perClass: zeroShot.perClass },
+      captionEmbedding: captions.stats,
+      confidence: settings,
+      zeroShot: zeroShotSection(zeroShot.scores, zeroShot.perClass, data.classes, zeroShot.outcomes, ZERO_SHOT_KS, settings),
       retrieval,
     };
     return { report, predictions: zeroShot.predictions, imageVectors: { fileNames: data.fileNames, vectors: imageVectors } };
