@@ -22,8 +22,7 @@ import {
 import { readText } from './dataset.js';
 import type { LabelsReport } from './labels.js';
 import { retrievalMetricSet, zeroShotMetricSet, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
-import { PREDICTION_KS } from './predictions.js';
-import { RETRIEVAL_KS, type RetrievalReport } from './retrieval.js';
+import type { RetrievalReport } from './retrieval.js';
 import type { RsicdReport } from './rsicd.js';
 import type { ZeroShotReport } from './zero-shot-images.js';
 
@@ -102,10 +101,14 @@ export function sectionsOf(report: ComparableReport): { zeroShot?: ZeroShotSecti
   }
 }
 
+/** The metric set of a section, at the k values the report used. */
 function metricSetOf(name: SectionName, section: ZeroShotSection | RetrievalSection): MetricSet {
-  return name === 'retrieval'
-    ? retrievalMetricSet((section as RetrievalSection).outcomes, RETRIEVAL_KS)
-    : zeroShotMetricSet((section as ZeroShotSection).outcomes, (section as ZeroShotSection).classes, PREDICTION_KS, { perClass: false });
+  if (name === 'retrieval') {
+    const retrieval = section as RetrievalSection;
+    return retrievalMetricSet(retrieval.outcomes, Object.keys(retrieval.textToImage).map(Number));
+  }
+  const zeroShot = section as ZeroShotSection;
+  return zeroShotMetricSet(zeroShot.outcomes, zeroShot.classes, Object.keys(zeroShot.scores).map(Number), { perClass: false });
 }
 
 /** The published value of a metric as stored in the section (to check that the outcomes reproduce it). */
@@ -139,7 +142,7 @@ function compareSection(name: SectionName, files: readonly string[], sections: (
     const set = metricSetOf(name, section);
     const values = metricValues(set);
     for (const key of Object.keys(values)) {
-      if (Math.abs(values[key]! - storedValue(name, section, key)) > 1e-9) {
+      if (!(Math.abs(values[key]! - storedValue(name, section, key)) <= 1e-9)) {
         throw new RsclipError('DATASET_INVALID', `${files[i]}: the per-image outcomes give ${key} ${values[key]} but the report says ${storedValue(name, section, key)}`, {
           hint: 'the report was edited; run the evaluation again',
         });
