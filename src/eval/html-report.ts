@@ -31,7 +31,7 @@ main{max-width:1080px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
 .facts{color:#475569;font-size:13px}.facts td{padding:1px 12px 1px 0;vertical-align:top}.facts code{word-break:break-all}
 table.num{border-collapse:collapse;margin:8px 0}table.num th,table.num td{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:right}
-table.num th:first-child,table.num td:first-child{text-align:left}.ci{color:#64748b;font-size:12px}.sig{color:#047857;font-weight:600}
+table.num th:first-child,table.num td:first-child,table.text th,table.text td{text-align:left}.ci{color:#64748b;font-size:12px}.sig{color:#047857;font-weight:600}
 figure{margin:12px 0;background:#fff;border:1px solid #e2e8f0;border-radius:6px;padding:10px;overflow-x:auto}figcaption{color:#64748b;font-size:12px;margin-top:4px}
 .examples{display:flex;flex-wrap:wrap;gap:10px}.example{width:${THUMBNAIL_SIDE + 8}px;font-size:11px;color:#475569;overflow-wrap:anywhere}.example img{display:block;width:${THUMBNAIL_SIDE}px;height:auto;border-radius:3px}
 .note{color:#64748b;font-size:12px}`;
@@ -292,7 +292,7 @@ export function compareHtml(comparison: Comparison): string {
   );
   const body = [
     `<p>${reports.length} reports; differences are to ${reports[0]!.label}, with paired intervals (${confidenceNote(comparison.confidence)}, the same resampled images on both sides). <span class="sig">*</span> marks a difference whose interval excludes 0.</p>`,
-    `<table class="num" id="compared-reports"><tr><th></th><th>model</th><th>prompts</th><th>report</th></tr>${list.join('')}</table>`,
+    `<table class="num text" id="compared-reports"><tr><th></th><th>model</th><th>prompts</th><th>report</th></tr>${list.join('')}</table>`,
   ];
   for (const section of comparison.sections) {
     const head = `<tr><th>metric</th>${reports.map((r) => `<th>${r.label}</th>`).join('')}${reports.slice(1).map((r) => `<th>${r.label} − ${reports[0]!.label}</th>`).join('')}</tr>`;

@@ -264,7 +264,9 @@ export function forestPlot(options: { id: string; title: string; rows: readonly 
   const plotWidth = width - labelWidth - 90;
   const x = (v: number) => labelWidth + (plotWidth * (v + extent)) / (2 * extent);
   const parts = [svgOpen(options.id, options.title, width, height)];
-  for (const t of linearTicks(-extent, extent, 4)) parts.push(line(x(t), top - 4, x(t), height - 8, GRID), text(x(t), top - 8, t.toFixed(Math.abs(t) < 0.1 && t !== 0 ? 3 : 2), 'text-anchor="middle" font-size="10"'));
+  const ticks = linearTicks(-extent, extent, 4);
+  const decimals = Math.max(0, -Math.floor(Math.log10(ticks[1]! - ticks[0]!)));
+  for (const t of ticks) parts.push(line(x(t), top - 4, x(t), height - 8, GRID), text(x(t), top - 8, t.toFixed(decimals), 'text-anchor="middle" font-size="10"'));
   parts.push(line(x(0), top - 4, x(0), height - 8, TEXT));
   options.rows.forEach((row, i) => {
     const yMid = top + i * rowHeight + rowHeight / 2;
