@@ -57,6 +57,11 @@ const seconds = (report: { wallSeconds: number; phaseSeconds: Record<string, num
     .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
     .join(', ')})`;
 
+/** The closing lines of a console table with retrieval: intervals, caption embedding, time. */
+function retrievalFooter(report: RsicdReport | RetrievalReport): string[] {
+  return ['', confidenceLine(report.confidence), captionLine(report.captionEmbedding), seconds(report), ''];
+}
+
 /** The console table of `eval rsicd` (plain text). */
 export function formatRsicdTable(report: RsicdReport): string {
   return [
@@ -68,11 +73,7 @@ export function formatRsicdTable(report: RsicdReport): string {
     '',
     retrievalHeading(report.retrieval, report.data.images),
     ...retrievalLines(report.retrieval),
-    '',
-    confidenceLine(report.confidence),
-    captionLine(report.captionEmbedding),
-    seconds(report),
-    '',
+    ...retrievalFooter(report),
   ].join('\n');
 }
 
@@ -84,11 +85,7 @@ export function formatRetrievalTable(report: RetrievalReport): string {
     '',
     retrievalHeading(report.retrieval, d.images),
     ...retrievalLines(report.retrieval),
-    '',
-    confidenceLine(report.confidence),
-    captionLine(report.captionEmbedding),
-    seconds(report),
-    '',
+    ...retrievalFooter(report),
   ].join('\n');
 }
 

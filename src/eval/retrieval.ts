@@ -8,62 +8,46 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder, ModelVariant } from '../model/index.js';
-import { version } from '../version.js';
-import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
+import type { ClipEncoder } from '../model/index.js';
+import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { readCaptionFile, type CaptionFormat } from './captions.js';
 import { compareCodeUnits, imageListChecksum, sha256File } from './dataset.js';
 import { embedImageFiles, type EvalProgress } from './image-vectors.js';
 import { cosineScores, crossModalRecallFromRanks, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
 import { retrievalOutcomes, retrievalSection, type RetrievalSection } from './outcomes.js';
-import { phaseClock, reportModel, withEncoder, type ReportModel } from './run-support.js';
+import { batchSizeOf, phaseClock, reportModel, startRun, withEncoder, type ModelRunOptions, type ReportModel, type RunRecord } from './run-support.js';
 import { TextEmbeddingCache } from './text-cache.js';
 import { embedTextsCached, type TextEmbeddingStats } from './text-embeddings.js';
 
 export const RETRIEVAL_KS = [1, 5, 10] as const;
-export const DEFAULT_BATCH = 32;
 
-export interface EvaluateRetrievalOptions {
-  /** Model directory (opened and closed here) or an open encoder (left open). */
-  model: string | ClipEncoder;
+export interface EvaluateRetrievalOptions extends ModelRunOptions {
   /** Folder the caption file's image paths are relative to. */
   images: string;
   /** Karpathy-style JSON (`dataset_rsicd.json`, ...) or JSONL (`{"filename", "captions"}` per line). */
   captions: string;
   /** Split of a Karpathy-style file. Default "test"; JSONL has none. */
   split?: string;
-  /** Images per model run. Default 32. */
-  batchSize?: number;
-  threads?: number;
-  variant?: ModelVariant;
   /** Cache caption embeddings per model under this folder (`<dir>/text-embeddings/`); no cache when omitted. */
   cacheDir?: string;
-  bootstrap?: BootstrapOptions;
-  /** The command line to record in the report. */
-  commandLine?: string;
-  onProgress?: (progress: EvalProgress) => void;
 }
 
-export interface RetrievalReport {
+/** The images and captions of a run, as its report records them. */
+export interface CaptionedDataRecord {
+  imagesDir: string;
+  images: number;
+  /** sha256 of the sorted image paths joined by `\n`. */
+  imageListSha256: string;
+  captionsFile: string;
+  captionsSha256: string;
+  captions: number;
+}
+
+export interface RetrievalReport extends RunRecord {
   kind: 'retrieval';
-  rsclipVersion: string;
-  /** ISO time the run started. */
-  date: string;
-  commandLine: string | null;
-  wallSeconds: number;
   phaseSeconds: { images: number; captions: number; ranking: number };
   model: ReportModel;
-  data: {
-    imagesDir: string;
-    images: number;
-    /** sha256 of the sorted image paths joined by `\n`. */
-    imageListSha256: string;
-    captionsFile: string;
-    captionsSha256: string;
-    captionsFormat: CaptionFormat;
-    split: string | null;
-    captions: number;
-  };
+  data: CaptionedDataRecord & { captionsFormat: CaptionFormat; split: string | null };
   captionEmbedding: TextEmbeddingStats;
   confidence: BootstrapSettings;
   retrieval: RetrievalSection;
@@ -135,10 +119,8 @@ async function assertImagesExist(imagesDir: string, fileNames: readonly string[]
 }
 
 export async function evaluateRetrieval(options: EvaluateRetrievalOptions): Promise<RetrievalEvaluation> {
-  const started = performance.now();
-  const date = new Date().toISOString();
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const finishRun = startRun(options.commandLine);
+  const batchSize = batchSizeOf(options);
   const settings = bootstrapSettings(options.bootstrap);
   const captionFile = await readCaptionFile(options.captions, options.split === undefined ? {} : { split: options.split });
   const fileNames = [...captionFile.captions.keys()].sort(compareCodeUnits);
@@ -159,10 +141,7 @@ export async function evaluateRetrieval(options: EvaluateRetrievalOptions): Prom
     const rankingSeconds = lap();
     const report: RetrievalReport = {
       kind: 'retrieval',
-      rsclipVersion: version,
-      date,
-      commandLine: options.commandLine ?? null,
-      wallSeconds: (performance.now() - started) / 1000,
+      ...finishRun(),
       phaseSeconds: { images: imagesSeconds, captions: captionsSeconds, ranking: rankingSeconds },
       model: reportModel(encoder.info),
       data: {

@@ -10,27 +10,24 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
+import { openClip } from '../model/index.js';
 import { DEFAULT_EF, openIndex, type IndexStore } from '../store/index.js';
-import { version } from '../version.js';
-import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
+import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
 import { cosineScores, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
 import { zeroShotSection, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
 import { assertPromptTemplates, DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
-import { DEFAULT_BATCH, embedCaptions, flattenCaptions, RETRIEVAL_KS, retrievalFromRanks, type CaptionedImages } from './retrieval.js';
-import { phaseClock } from './run-support.js';
+import { embedCaptions, flattenCaptions, RETRIEVAL_KS, retrievalFromRanks, type CaptionedDataRecord, type CaptionedImages } from './retrieval.js';
+import { batchSizeOf, startRun, type ModelRunOptions, type RunRecord } from './run-support.js';
 import type { TextEmbeddingStats } from './text-embeddings.js';
 import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
 
 export const ZERO_SHOT_KS = PREDICTION_KS;
 export { RETRIEVAL_KS };
 
-export interface EvaluateRsicdOptions {
-  /** Model directory (opened and closed here) or an open encoder (left open). */
-  model: string | ClipEncoder;
+export interface EvaluateRsicdOptions extends ModelRunOptions {
   /** Folder holding the images (directly, not in subfolders). */
   images: string;
   /** JSONL: `{"filename", "captions": [...]}` per image. */
@@ -45,42 +42,19 @@ export interface EvaluateRsicdOptions {
   exact?: boolean;
   /** With `index`: HNSW search breadth. Default: the store's default. */
   ef?: number;
-  /** Images per model run. Default 32. */
-  batchSize?: number;
-  threads?: number;
-  variant?: ModelVariant;
   /** Cache caption embeddings per model under this folder (`<dir>/text-embeddings/`); no cache when omitted. */
   cacheDir?: string;
-  bootstrap?: BootstrapOptions;
-  /** The command line to record in the report. */
-  commandLine?: string;
-  onProgress?: (progress: EvalProgress) => void;
 }
 
-export interface RsicdReport {
+export interface RsicdReport extends RunRecord {
   kind: 'rsicd';
-  rsclipVersion: string;
-  /** ISO time the run started. */
-  date: string;
-  commandLine: string | null;
-  wallSeconds: number;
   /** Where the wall time went: image vectors (embedding or index reads), class prompts + zero-shot, caption embedding, retrieval ranking/search. */
   phaseSeconds: { images: number; zeroShot: number; captions: number; ranking: number };
   /** `exact`: image vectors from the model, exhaustive ranking; `index`: image vectors and text->image search from an index. */
   mode: 'exact' | 'index';
   search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null };
   model: { id: string; fingerprint: string; variant: string; logitScale: number; logitScaleSource: 'model' | 'default' };
-  data: {
-    imagesDir: string;
-    images: number;
-    /** sha256 of the sorted image file names joined by `\n`. */
-    imageListSha256: string;
-    captionsFile: string;
-    captionsSha256: string;
-    captions: number;
-    labelsFile: string;
-    labelsSha256: string;
-  };
+  data: CaptionedDataRecord & { labelsFile: string; labelsSha256: string };
   prompts: string[];
   captionEmbedding: TextEmbeddingStats;
   confidence: BootstrapSettings;
@@ -150,11 +124,9 @@ function searchTextToImageRanks(
 }
 
 export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<RsicdEvaluation> {
-  const started = performance.now();
-  const date = new Date().toISOString();
+  const finishRun = startRun(options.commandLine);
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const batchSize = batchSizeOf(options);
   const settings = bootstrapSettings(options.bootstrap);
   assertPromptTemplates(prompts);
   const data = await loadRsicd(options);
@@ -167,7 +139,13 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
   let store: IndexStore | undefined;
   try {
     const ef = options.ef ?? DEFAULT_EF;
-    const lap = phaseClock();
+    const phaseStart = { at: performance.now() };
+    const lap = (): number => {
+      const now = performance.now();
+      const seconds = (now - phaseStart.at) / 1000;
+      phaseStart.at = now;
+      return seconds;
+    };
     let imageVectors: Float32Array[];
     let imageIds: number[] = [];
     if (options.index) {
@@ -207,10 +185,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
 
     const report: RsicdReport = {
       kind: 'rsicd',
-      rsclipVersion: version,
-      date,
-      commandLine: options.commandLine ?? null,
-      wallSeconds: (performance.now() - started) / 1000,
+      ...finishRun(),
       phaseSeconds: { images: imagesSeconds, zeroShot: zeroShotSeconds, captions: captionsSeconds, ranking: rankingSeconds },
       mode: store ? 'index' : 'exact',
       search: {

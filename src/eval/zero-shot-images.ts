@@ -10,22 +10,17 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { isImagePath } from '../indexer/index.js';
-import type { ClipEncoder, ModelVariant } from '../model/index.js';
-import { version } from '../version.js';
-import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
+import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, readLabels, sha256File } from './dataset.js';
-import { embedImageFiles, type EvalProgress } from './image-vectors.js';
+import { embedImageFiles } from './image-vectors.js';
 import { chooseClasses, labelOf } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
 import { assertPromptTemplates, DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
-import { DEFAULT_BATCH } from './retrieval.js';
-import { phaseClock, reportModel, withEncoder, type ReportModel } from './run-support.js';
+import { batchSizeOf, phaseClock, reportModel, startRun, withEncoder, type ModelRunOptions, type ReportModel, type RunRecord } from './run-support.js';
 import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
 
-export interface EvaluateZeroShotOptions {
-  /** Model directory (opened and closed here) or an open encoder (left open). */
-  model: string | ClipEncoder;
+export interface EvaluateZeroShotOptions extends ModelRunOptions {
   /** Folder of the images, searched recursively. */
   images: string;
   /** `filename<TAB>label` file; a row names the path relative to `images` or the base name. */
@@ -36,23 +31,10 @@ export interface EvaluateZeroShotOptions {
   classes?: string[];
   /** Prompt templates with a `{class}` slot; several are ensembled. Default: the clip-rsicd model card's. */
   prompts?: string[];
-  /** Images per model run. Default 32. */
-  batchSize?: number;
-  threads?: number;
-  variant?: ModelVariant;
-  bootstrap?: BootstrapOptions;
-  /** The command line to record in the report. */
-  commandLine?: string;
-  onProgress?: (progress: EvalProgress) => void;
 }
 
-export interface ZeroShotReport {
+export interface ZeroShotReport extends RunRecord {
   kind: 'zero-shot';
-  rsclipVersion: string;
-  /** ISO time the run started. */
-  date: string;
-  commandLine: string | null;
-  wallSeconds: number;
   phaseSeconds: { images: number; zeroShot: number };
   model: ReportModel & { logitScale: number; logitScaleSource: 'model' | 'default' };
   data: {
@@ -94,13 +76,11 @@ export async function listImagesRecursively(dir: string): Promise<string[]> {
 }
 
 export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promise<ZeroShotEvaluation> {
-  const started = performance.now();
-  const date = new Date().toISOString();
+  const finishRun = startRun(options.commandLine);
   if (Boolean(options.labels) === Boolean(options.labelsFromFolders)) {
     throw new RsclipError('BAD_INPUT', 'expected exactly one label source', { hint: 'pass --labels FILE or --labels-from-folders' });
   }
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const batchSize = batchSizeOf(options);
   const settings = bootstrapSettings(options.bootstrap);
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
   assertPromptTemplates(prompts);
@@ -147,10 +127,7 @@ export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promis
     const zeroShotSeconds = lap();
     const report: ZeroShotReport = {
       kind: 'zero-shot',
-      rsclipVersion: version,
-      date,
-      commandLine: options.commandLine ?? null,
-      wallSeconds: (performance.now() - started) / 1000,
+      ...finishRun(),
       phaseSeconds: { images: imagesSeconds, zeroShot: zeroShotSeconds },
       model: { ...reportModel(encoder.info), logitScale, logitScaleSource: encoder.info.logitScale === undefined ? 'default' : 'model' },
       data: {
