@@ -82,8 +82,7 @@ export async function readReport(file: string): Promise<ComparableReport> {
     });
   }
   const report = parsed as ComparableReport;
-  const sections = sectionsOf(report);
-  if ((sections.zeroShot && !sections.zeroShot.outcomes) || (sections.retrieval && !sections.retrieval.outcomes)) {
+  if (Object.values(sectionsOf(report)).some((section) => !section?.outcomes)) {
     throw new RsclipError('DATASET_INVALID', `${file} has no per-image outcomes (written by an older rsclip)`, { hint: 'run the evaluation again to compare it' });
   }
   return report;

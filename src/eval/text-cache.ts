@@ -12,7 +12,7 @@
  * file; when two runs save at once the last rename wins and the other's new texts are simply
  * embedded again next time. A file that does not parse is ignored and replaced.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -107,7 +107,7 @@ export class TextEmbeddingCache {
       offset += recordBytes;
     }
     await mkdir(path.dirname(this.file), { recursive: true });
-    const temporary = `${this.file}.${process.pid}.tmp`;
+    const temporary = `${this.file}.${randomUUID()}.tmp`;
     try {
       await writeFile(temporary, data);
       await rename(temporary, this.file);

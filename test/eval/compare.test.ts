@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootstrapSettings } from '../../src/eval/bootstrap.js';
-import { compareReports, type Comparison, type ZeroShotReport } from '../../src/eval/index.js';
+import { compareReports, readReport, type Comparison, type ZeroShotReport } from '../../src/eval/index.js';
 import { zeroShotSection, type ZeroShotOutcomes } from '../../src/eval/outcomes.js';
 import { runCli } from '../fixtures/cli.js';
 
@@ -110,6 +110,11 @@ describe('rsclip eval compare', () => {
     expect(result.stdout).toMatch(/^ {2}score@3 .* \+0\.000 \[0\.000, 0\.000\]$/m);
     expect(result.stdout).toContain(`wrote ${html}`);
     expect(readFileSync(html, 'utf8')).toContain('data-chart="delta-zeroShot-B"');
+
+    const older = path.join(work, 'older.json');
+    const { outcomes: _dropped, ...withoutOutcomes } = zeroShotReport((u) => u % 10 < 5).zeroShot;
+    writeFileSync(older, JSON.stringify({ ...zeroShotReport((u) => u % 10 < 5), zeroShot: withoutOutcomes }));
+    await expect(readReport(older)).rejects.toMatchObject({ code: 'DATASET_INVALID', message: expect.stringMatching(/no per-image outcomes/) });
 
     const notReport = path.join(work, 'not-a-report.json');
     writeFileSync(notReport, '{"kind": "something"}');
