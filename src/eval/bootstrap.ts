@@ -82,15 +82,30 @@ export function bootstrapSettings(options: BootstrapOptions = {}): BootstrapSett
   return { method: 'percentile bootstrap', unit: 'image', resamples, seed, level };
 }
 
+/** The units a ratio counts (non-zero numerator or denominator): a per-class metric touches only its class, so resampling stays linear in the images. */
+const contributingUnits = new WeakMap<RatioMetric, Int32Array>();
+
+function unitsOf(metric: RatioMetric): Int32Array {
+  let units = contributingUnits.get(metric);
+  if (!units) {
+    const list: number[] = [];
+    metric.denominators.forEach((den, u) => {
+      if (den !== 0 || metric.numerators[u] !== 0) list.push(u);
+    });
+    units = Int32Array.from(list);
+    contributingUnits.set(metric, units);
+  }
+  return units;
+}
+
 /** Every metric of the set with each unit counted `weights[u]` times (once each when omitted). NaN where a ratio has no denominator. */
 export function metricValues(set: MetricSet, weights?: Int32Array): Record<string, number> {
   const values: Record<string, number> = {};
   for (const metric of set.ratios) {
     let num = 0;
     let den = 0;
-    for (let u = 0; u < set.units; u++) {
+    for (const u of unitsOf(metric)) {
       const w = weights ? weights[u]! : 1;
-      if (w === 0) continue;
       num += w * metric.numerators[u]!;
       den += w * metric.denominators[u]!;
     }
