@@ -164,10 +164,10 @@ export function heatMap(options: { id: string; title: string; labels: readonly s
   const labelSpace = Math.min(200, 16 + Math.max(...options.labels.map((l) => l.length)) * 6.5);
   const left = labelSpace + 18;
   const top = labelSpace * 0.75 + 24;
-  const width = left + count * cell + 20;
+  const width = Math.max(left + count * cell + 20, left + 160);
   const height = top + count * cell + 20;
   const parts = [svgOpen(options.id, options.title, width, height)];
-  parts.push(text(left + (count * cell) / 2, 14, `${options.columnTitle} →`, 'text-anchor="middle" font-weight="600"'));
+  parts.push(text(left, 14, `${options.columnTitle} →`, 'font-weight="600"'));
   parts.push(text(12, top + (count * cell) / 2, `${options.rowTitle} →`, `text-anchor="middle" font-weight="600" transform="rotate(-90 12 ${n2(top + (count * cell) / 2)})"`));
   options.labels.forEach((label, i) => {
     const cx = left + i * cell + cell / 2 + 4;
