@@ -1,6 +1,6 @@
 /** `rsclip eval rsicd|score|ann|labels`: retrieval and classification benchmarks, ANN recall. */
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import {
   DEFAULT_ANN_EFS,
@@ -209,7 +209,7 @@ export function registerEvalCommands(program: Command): void {
     .requiredOption('--index <dir>', 'index directory')
     .option('--queries <n>', 'stored vectors sampled as queries (self match held out)', nonNegativeInt, 500)
     .option('--k <n>', 'neighbours per query', positiveInt, 10)
-    .option('--ef <list>', 'ef values to sweep', positiveIntList, DEFAULT_ANN_EFS)
+    .addOption(new Option('--ef <list>', 'ef values to sweep, comma-separated').argParser(positiveIntList).default(DEFAULT_ANN_EFS, DEFAULT_ANN_EFS.join(',')))
     .option('--target <recall>', 'recall the recommended ef must reach', recallTarget, 0.95)
     .option('--texts <file>', 'also query these texts (one per line; needs --model)')
     .option('-m, --model <dir>', 'the index\'s model, for --texts')
