@@ -301,6 +301,6 @@ export function createApp(deps: AppDeps): express.Application {
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') }));
     } else next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   });
-  app.use(errorMiddleware(deps.logger));
+  app.use(errorMiddleware(deps.logger, { [store.dir]: '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
   return app;
 }

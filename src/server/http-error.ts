@@ -82,7 +82,19 @@ function describe(error: unknown): { status: number; body: ErrorBody; headers: R
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal server error' } }, headers: {} };
 }
 
-export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler {
+/** Folders whose absolute paths stay out of error answers, with the words that replace them (`<index folder>`). */
+export type PrivateFolders = Record<string, string>;
+
+/** `text` with each private folder's absolute path replaced by its name (longest paths first, so nested ones work). */
+function hideFolders(text: string, folders: PrivateFolders): string {
+  let out = text;
+  for (const [dir, name] of Object.entries(folders).sort(([a], [b]) => b.length - a.length)) {
+    if (dir.length > 1) out = out.replaceAll(dir, name);
+  }
+  return out;
+}
+
+export function errorMiddleware(logger: Logger | undefined, privateFolders: PrivateFolders = {}): ErrorRequestHandler {
   return function sendJsonError(error, req, res, next) {
     if (res.headersSent) {
       next(error);
@@ -90,6 +102,9 @@ export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler
     }
     const { status, body, headers } = describe(error);
     if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
+    // where the index and the model live is the operator's business, whatever a message says
+    body.error.message = hideFolders(body.error.message, privateFolders);
+    if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);
     res.status(status).set(headers).json(body);
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Application } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
 import { Searcher } from '../../src/search/index.js';
 import { createApp, type Thumbnailer } from '../../src/server/index.js';
 import type { IndexStore } from '../../src/store/index.js';
@@ -164,6 +165,20 @@ describe('service routes', () => {
     expect(stats.body.meta).toMatchObject({ modelId: 'test/known-vectors', embeddingDim: 8 });
     expect(stats.text).not.toContain(root);
     expect(stats.text).not.toContain(fixture.encoder.info.dir);
+  });
+
+  it('keeps the index and model folders out of error answers, whatever the error says', async () => {
+    const searcher = new Searcher(fixture.encoder, store);
+    const failing = Object.assign(Object.create(searcher) as Searcher, {
+      search: async () => {
+        throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${path.join(store.dir, 'vectors.hnsw')}: bad magic`, { hint: `run rsclip doctor --index ${store.dir}` });
+      },
+    });
+    const res = await request(createApp({ searcher: failing, store })).get('/api/search').query({ q: 'river' });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.body.error.message).toBe('cannot read HNSW file <index folder>/vectors.hnsw: bad magic');
+    expect(res.body.error.hint).toBe('run rsclip doctor --index <index folder>');
+    expect(res.text).not.toContain(root);
   });
 
   it('allows fonts from this server only (no https: source) in its content security policy', async () => {
