@@ -13,7 +13,7 @@ import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../m
 import { parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
 import type { ImageRecord, IndexStore } from '../store/index.js';
 import { requireToken } from './auth.js';
-import { sendCatalogFile, verifiedCatalogPath } from './catalog-file.js';
+import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
@@ -189,8 +189,7 @@ export function createApp(deps: AppDeps): express.Application {
       upload.single('image')(req, res, (error?: unknown) =>
         next(error === undefined || error instanceof multer.MulterError ? error : new HttpError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`)),
       );
-    }
-    else if (req.is('image/*')) rawImage(req, res, next);
+    } else if (req.is('image/*')) rawImage(req, res, next);
     else {
       next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected multipart/form-data with an "image" file or an image/* body, got ${req.headers['content-type'] ?? 'no content type'}`));
     }
@@ -208,13 +207,9 @@ export function createApp(deps: AppDeps): express.Application {
     }
     const thumbnail = await thumbnails.get(`${record.id}:${side}:${record.contentHash}`, async () => {
       const file = await verifiedCatalogPath(record);
-      try {
-        return await thumbnailer(file, side);
-      } catch (error) {
-        // answers name the archive-relative path, never where the archive lives
-        if (error instanceof RsclipError) throw new RsclipError(error.code, error.message.replaceAll(file, record.path).replaceAll(record.absolutePath, record.path), { ...(error.hint ? { hint: error.hint } : {}), cause: error });
-        throw error;
-      }
+      return thumbnailer(file, side).catch((error: unknown) => {
+        throw withArchivePath(error, record, file);
+      });
     });
     res.type(thumbnail.contentType).send(thumbnail.data);
   };

@@ -10,6 +10,7 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
+import { RsclipError } from '../errors.js';
 import { HttpError } from './http-error.js';
 
 /** What the catalog knows of a file (a structural subset of the store's record). */
@@ -58,6 +59,13 @@ async function realPathInsideRoot(file: CatalogFile): Promise<string> {
 function checkUnchanged(file: CatalogFile, info: Stats): void {
   if (!info.isFile()) throw changed(file, `is no longer a regular file (it is ${info.isDirectory() ? 'a directory' : 'a special file'} now)`);
   if (info.size !== file.bytes || info.mtimeMs !== file.mtimeMs) throw changed(file, 'changed on disk');
+}
+
+/** An error of a reader that opened `realPath`, naming the file by its archive-relative path instead. */
+export function withArchivePath(error: unknown, file: CatalogFile, realPath: string): unknown {
+  if (!(error instanceof RsclipError)) return error;
+  const message = error.message.replaceAll(realPath, file.path).replaceAll(file.absolutePath, file.path);
+  return new RsclipError(error.code, message, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
 }
 
 /** The real path of a catalog file that passes every check, for readers that open paths (thumbnails). */
