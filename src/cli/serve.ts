@@ -29,7 +29,7 @@ export function registerServeCommand(program: Command): void {
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
-    .option('--token <token>', 'require this token on /api (Authorization: Bearer, or ?token=); also RSCLIP_TOKEN')
+    .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files; also RSCLIP_TOKEN')
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')

@@ -77,7 +77,7 @@ export function registerUpCommand(program: Command): void {
     .option('--fp32', 'use the full-precision model instead of the int8 one')
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)')
     .option('-p, --port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
-    .option('--token <token>', 'require this bearer token on the API')
+    .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files')
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--open', 'open the page in a browser')
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
