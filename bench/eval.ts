@@ -12,6 +12,8 @@ import { parseArgs } from 'node:util';
 import { evaluateAnn, evaluateRsicd, type RsicdReport } from '../src/eval/index.js';
 import { indexArchive } from '../src/indexer/index.js';
 import { writeRandomClipModel } from '../src/model/export/index.js';
+import { openClip } from '../src/model/index.js';
+import { openIndex } from '../src/store/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +50,12 @@ try {
     result.rsicdTiny = summary(tiny.report);
 
     const indexDir = path.join(work, 'tiny-index');
-    const indexed = await indexArchive({ roots: [data.images], index: indexDir, model: values.tiny, threads, batchSize });
+    const encoder = await openClip(values.tiny, { threads });
+    const store = await openIndex(indexDir, { model: encoder.info, create: true });
+    const indexed = await indexArchive({ roots: [data.images], store, encoder, batchSize }).finally(async () => {
+      await store.close();
+      await encoder.close();
+    });
     result.tinyIndexSeconds = +indexed.seconds.toFixed(2);
     const viaIndex = await evaluateRsicd({ model: values.tiny, ...data, index: indexDir, threads });
     result.rsicdTinyViaIndexHnsw = { ...summary(viaIndex.report), ef: viaIndex.report.search.ef };

@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { indexArchive } from '../src/indexer/index.js';
 import { writeRandomClipModel } from '../src/model/export/index.js';
 import { openClip } from '../src/model/index.js';
-import { DEFAULT_HNSW_PARAMS, HnswIndex, openIndex } from '../src/store/index.js';
+import { HnswIndex } from '../src/store/hnsw-index.js';
+import { DEFAULT_ENGINE, openIndex } from '../src/store/index.js';
 
 const SHARED = path.resolve(process.env.RSCLIP_SHARED ?? path.join(import.meta.dirname, '../../shared'));
 const { values } = parseArgs({
@@ -67,10 +68,12 @@ const sequentialSeconds = (performance.now() - t0) / 1000;
 
 // 2. end to end: a fresh index of the same images
 const indexDir = path.join(work, 'index');
-const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: batch, decoders });
+const writer = await openIndex(indexDir, { model: encoder.info, create: true });
+const summary = await indexArchive({ roots: [archive], store: writer, encoder, batchSize: batch, decoders });
+await writer.close();
 const modelOnlyAfter = await modelOnlyRate();
-const store = openIndex(indexDir, { readonly: true });
-const stats = store.stats();
+const store = await openIndex(indexDir, { readonly: true });
+const bytesOnDisk = (await store.stats()).details.bytesOnDisk as { catalog: number; hnsw: number };
 await store.close();
 await encoder.close();
 
@@ -82,7 +85,7 @@ const vectors = Array.from({ length: hnswN }, () => {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 });
-const hnsw = HnswIndex.create(hnswDim, DEFAULT_HNSW_PARAMS, hnswN);
+const hnsw = HnswIndex.create(hnswDim, DEFAULT_ENGINE, hnswN);
 t0 = performance.now();
 vectors.forEach((v, i) => hnsw.add(i, v));
 const insertSeconds = (performance.now() - t0) / 1000;
@@ -95,8 +98,8 @@ const searchMs = (performance.now() - t0) / 200;
 
 const n = summary.embedded;
 const modelOnly = (modelOnlyBefore + modelOnlyAfter) / 2;
-const catalogPerImage = stats.bytesOnDisk.catalog / n;
-const hnswPerImageSmall = stats.bytesOnDisk.hnsw / n;
+const catalogPerImage = bytesOnDisk.catalog / n;
+const hnswPerImageSmall = bytesOnDisk.hnsw / n;
 const hnswPerItem512 = hnswFileBytes / hnswN;
 // SQLite holds the vector (4 x dim) plus the row; scale the measured row overhead to dim 512
 const catalogPerImage512 = catalogPerImage + 4 * (hnswDim - store.meta.embeddingDim);
@@ -124,7 +127,7 @@ process.stdout.write(
         shareOfModelOnlyRate: summary.imagesPerSecond / modelOnly,
         shareOfDecodeThenModelRate: summary.imagesPerSecond / (files.length / sequentialSeconds),
       },
-      hnsw: { n: hnswN, dim: hnswDim, ...DEFAULT_HNSW_PARAMS, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512 },
+      hnsw: { n: hnswN, dim: hnswDim, M: DEFAULT_ENGINE.M, efConstruction: DEFAULT_ENGINE.efConstruction, seed: DEFAULT_ENGINE.seed, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512 },
       perImage: {
         catalogBytes: catalogPerImage,
         hnswFileBytes: hnswPerImageSmall,

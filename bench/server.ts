@@ -74,7 +74,7 @@ if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
   rmSync(indexDir, { recursive: true, force: true });
   log(`building an index of ${vectorCount} random ${model.embeddingDim}-d vectors in ${indexDir}`);
   const start = performance.now();
-  const store = openIndex(indexDir, { model, create: true });
+  const store = await openIndex(indexDir, { model, create: true });
   const batch = 2000;
   for (let done = 0; done < vectorCount; done += batch) {
     const vectors = randomUnitVectors(Math.min(batch, vectorCount - done), model.embeddingDim, 1 + done);
@@ -82,14 +82,13 @@ if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
       const n = done + i;
       return {
         kind: 'put',
-        image: { root: '/bench/archive', path: `f${Math.floor(n / 1000)}/img-${n}.jpg`, bytes: 100_000, mtimeMs: 1_600_000_000_000 + n, contentHash: `h${n}`, width: 256, height: 256, format: 'jpeg' },
+        file: { root: '/bench/archive', path: `f${Math.floor(n / 1000)}/img-${n}.jpg`, bytes: 100_000, mtimeMs: 1_600_000_000_000 + n, contentHash: `h${n}`, width: 256, height: 256, format: 'jpeg' },
         vector,
       };
     });
-    store.commit(changes);
+    await store.commit(changes);
     if ((done / batch) % 10 === 0) log(`  ${done + vectors.length}/${vectorCount}`);
   }
-  await store.checkpoint();
   await store.close();
   buildSeconds = (performance.now() - start) / 1000;
 }
@@ -179,21 +178,21 @@ await exited;
 
 // in-process: what one search costs the event loop
 log('in-process HNSW and exact search');
-const store = openIndex(indexDir, { readonly: true });
+const store = await openIndex(indexDir, { readonly: true });
 const queries = randomUnitVectors(500, model.embeddingDim, 999);
 const hnswMs: number[] = [];
 for (const q of queries) {
   const start = performance.now();
-  store.searchBestFirst(q, DEFAULT_K + 1, { ef: chooseEf(DEFAULT_K + 1) });
+  await store.search(q, DEFAULT_K + 1, { ef: chooseEf(DEFAULT_K + 1) });
   hnswMs.push(performance.now() - start);
 }
 const firstExactStart = performance.now();
-store.searchBestFirst(queries[0]!, DEFAULT_K, { exact: true });
+await store.search(queries[0]!, DEFAULT_K, { exact: true });
 const firstExactMs = performance.now() - firstExactStart;
 const exactMs: number[] = [];
 for (const q of queries.slice(0, 20)) {
   const start = performance.now();
-  store.searchBestFirst(q, DEFAULT_K, { exact: true });
+  await store.search(q, DEFAULT_K, { exact: true });
   exactMs.push(performance.now() - start);
 }
 await store.close();

@@ -18,6 +18,12 @@ export type RsclipErrorCode =
   | 'INDEX_INCOMPATIBLE'
   | 'INDEX_CORRUPT'
   | 'INDEX_LOCKED'
+  /** The store was closed (e.g. a request that outlived the server's shutdown). */
+  | 'INDEX_CLOSED'
+  /** A write on a store opened read-only: a caller's mistake, never a user's. */
+  | 'INDEX_READ_ONLY'
+  /** The index directory cannot be written (permissions, a full disk); what is committed stays. */
+  | 'INDEX_UNWRITABLE'
   | 'CONFIG_INVALID'
   | 'DATASET_INVALID'
   | 'OFFLINE'

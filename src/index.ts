@@ -1,12 +1,97 @@
 /**
- * The library entry: what a program embedding rsclip uses.
+ * The library entry: what a program embedding rsclip uses, listed on purpose (folder entries
+ * export more for rsclip's own modules; engines, files and test hooks stay inside).
  */
 export { RsclipError, isRsclipError, type RsclipErrorCode } from './errors.js';
 export { version } from './version.js';
-export * from './model/index.js';
-export * from './store/index.js';
-export * from './eval/index.js';
-export * from './indexer/index.js';
-export * from './search/index.js';
-export * from './server/index.js';
-// more module exports go here, one line per module
+
+// models: open, fetch, export
+export {
+  openClip,
+  describeModel,
+  fetchModel,
+  resolveModel,
+  exportCheckpointDirectory,
+  defaultCacheDir,
+  DEFAULT_REPO_ID,
+  MODEL_VARIANTS,
+  type OpenClipOptions,
+  type ClipEncoder,
+  type ImageSource,
+  type ModelInfo,
+  type ModelVariant,
+  type PreprocessedImage,
+  type ModelDescription,
+  type FetchModelOptions,
+  type FetchModelResult,
+  type FetchProgressEvent,
+  type ResolvedModel,
+  type ExportCheckpointOptions,
+  type ExportResult,
+} from './model/index.js';
+
+// the index store
+export {
+  openIndex,
+  parseFilterSpecs,
+  catalogFilterSchema,
+  type OpenIndexOptions,
+  type IndexStore,
+  type IndexMeta,
+  type IndexStats,
+  type VerifyReport,
+  type StoreDescription,
+  type FileRecord,
+  type FileStatus,
+  type ItemRecord,
+  type NewFile,
+  type CatalogChange,
+  type CatalogFilter,
+  type CatalogFilterJson,
+  type FieldValue,
+  type FieldRecord,
+  type ItemSelection,
+  type SearchOptions,
+  type ScoredId,
+  type EngineSpec,
+} from './store/index.js';
+
+// indexing
+export { indexArchive, isImagePath, IMAGE_EXTENSIONS, type IndexArchiveOptions, type IndexProgress, type IndexSummary } from './indexer/index.js';
+
+// searching
+export {
+  Searcher,
+  openEncoderForIndex,
+  parseQueryTerms,
+  parseSearchRequestJson,
+  DEFAULT_K,
+  MAX_K,
+  type SearcherOptions,
+  type OpenEncoderOptions,
+  type SearchRequest,
+  type SearchPage,
+  type SearchHit,
+  type ItemMetadata,
+  type QueryTerm,
+  type CollapseOptions,
+} from './search/index.js';
+
+// serving
+export { createApp, startServer, buildOpenApiDocument, type AppDeps, type ServerLimits, type StartServerOptions, type RunningServer } from './server/index.js';
+
+// evaluating
+export {
+  evaluateRsicd,
+  evaluateAnn,
+  evaluateLabels,
+  scorePredictions,
+  writeRsicdReport,
+  type EvaluateRsicdOptions,
+  type RsicdEvaluation,
+  type RsicdReport,
+  type EvaluateAnnOptions,
+  type AnnReport,
+  type EvaluateLabelsOptions,
+  type LabelsReport,
+} from './eval/index.js';

@@ -106,7 +106,7 @@ function printVerify(report: VerifyReport): void {
 }
 
 async function verifyIndex(dir: string): Promise<VerifyReport> {
-  const store = openIndex(dir);
+  const store = await openIndex(dir);
   try {
     return await store.verify();
   } finally {
@@ -146,6 +146,13 @@ export function registerIndexCommands(program: Command): void {
         ...(threads === undefined ? {} : { threads }),
         ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
       });
+      let store;
+      try {
+        store = await openIndex(index, { model: encoder.info, create: true });
+      } catch (error) {
+        await encoder.close();
+        throw error;
+      }
       const controller = new AbortController();
       const onSigint = (): void => {
         if (controller.signal.aborted) process.exit(130);
@@ -158,8 +165,8 @@ export function registerIndexCommands(program: Command): void {
       try {
         summary = await indexArchive({
           roots: dirs,
-          index,
-          model: encoder,
+          store,
+          encoder,
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
           batchSize: opts.batch ?? config.batch,
@@ -171,7 +178,11 @@ export function registerIndexCommands(program: Command): void {
       } finally {
         display.stop();
         process.off('SIGINT', onSigint);
-        await encoder.close();
+        try {
+          await store.close();
+        } finally {
+          await encoder.close();
+        }
       }
       const verify = opts.verify && !summary.interrupted ? await verifyIndex(index) : undefined;
       if (opts.json) printJson(verify ? { ...summary, verify } : summary);

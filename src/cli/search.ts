@@ -1,8 +1,8 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseFilterSpecs, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
-import { openIndex, type IndexStore } from '../store/index.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
+import { filterSyntax, openIndex, parseFilterSpecs } from '../store/index.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 interface SearchCommandOptions {
@@ -26,12 +26,11 @@ function threshold(value: string): number {
   return n;
 }
 
-function printPage(page: SearchPage, store: IndexStore): void {
-  const absolute = new Map(store.getImages(page.hits.map((h) => h.id)).map((r) => [r.id, r.absolutePath]));
+function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${absolute.get(hit.id) ?? hit.path}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
@@ -50,7 +49,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
     .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
-    .option('--filter <key=value>', 'repeatable: path=GLOB folder=DIR format=jpeg,png minBytes=N maxBytes=N minWidth=N minHeight=N after=DATE before=DATE NAME=VALUE NAME=A|B NAME=LO..HI', collect)
+    .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
     .option('--json', 'print the result page as JSON')
     .addHelpText(
@@ -65,7 +64,7 @@ Examples:
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
-      const store = openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
       try {
         const threads = opts.threads ?? config.threads;
         const variant = opts.variant ?? config.variant;
@@ -81,11 +80,9 @@ Examples:
           if (opts.ef !== undefined) request.ef = opts.ef;
           if (opts.filter) request.filter = parseFilterSpecs(opts.filter);
           if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
-          const page = await new Searcher(encoder, store).search(request);
-          if (opts.json) {
-            const absolute = new Map(store.getImages(page.hits.map((h) => h.id)).map((r) => [r.id, r.absolutePath]));
-            printJson({ ...page, hits: page.hits.map((h) => ({ ...h, absolutePath: absolute.get(h.id) })) });
-          } else printPage(page, store);
+          const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
+          if (opts.json) printJson(page);
+          else printPage(page);
         } finally {
           await encoder.close();
         }

@@ -10,6 +10,7 @@ import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index.js';
 import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
 import { assertPortAvailable, startServer, type LogFormat } from '../server/index.js';
+import { openIndex } from '../store/index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
 import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
@@ -117,17 +118,22 @@ export function registerUpCommand(program: Command): void {
       const encoder = await openClip(modelDir, { variant, ...(threads ? { threads } : {}) });
       const display = progressDisplay(false);
       try {
-        const summary = await indexArchive({
-          roots: dirs,
-          index,
-          model: encoder,
-          include: config.include,
-          exclude: config.exclude,
-          batchSize: config.batch,
-          onProgress: display.update,
-        });
-        display.stop();
-        printIndexSummary(summary);
+        const store = await openIndex(index, { model: encoder.info, create: true });
+        try {
+          const summary = await indexArchive({
+            roots: dirs,
+            store,
+            encoder,
+            include: config.include,
+            exclude: config.exclude,
+            batchSize: config.batch,
+            onProgress: display.update,
+          });
+          display.stop();
+          printIndexSummary(summary);
+        } finally {
+          await store.close();
+        }
       } catch (error) {
         display.stop();
         await encoder.close();

@@ -13,7 +13,7 @@
  */
 import { RsclipError } from '../errors.js';
 import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { BruteForceIndex, openIndex, type IndexStore, type ScoredId } from '../store/index.js';
+import { assertModelMatches, BruteForceIndex, openIndex, type IndexStore, type ScoredId } from '../store/index.js';
 import { version } from '../version.js';
 import { embedTextsBatched } from './prompts.js';
 
@@ -116,10 +116,11 @@ function assertPositiveInts(name: string, values: readonly number[]): void {
   }
 }
 
-function measure(queries: readonly Query[], k: number, search: (q: Query) => ScoredId[]): { recall: number; minRecall: number; queriesPerSecond: number } {
-  search(queries[0]!); // warm-up: the first exact search builds the index's scan copy
+async function measure(queries: readonly Query[], k: number, search: (q: Query) => Promise<ScoredId[]>): Promise<{ recall: number; minRecall: number; queriesPerSecond: number }> {
+  await search(queries[0]!); // warm-up: the first exact search builds the index's scan copy
   const started = performance.now();
-  const results = queries.map((q) => withoutSelf(search(q), q.selfId, k));
+  const results: ScoredId[][] = [];
+  for (const q of queries) results.push(withoutSelf(await search(q), q.selfId, k));
   const seconds = (performance.now() - started) / 1000;
   const recalls = results.map((found, i) => recallAgainstOracle(found, queries[i]!.truth, queries[i]!.kthScore, k));
   return {
@@ -138,11 +139,7 @@ async function embedQueryTexts(options: EvaluateAnnOptions, store: IndexStore): 
       ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })
       : options.model;
   try {
-    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
-      throw new RsclipError('INDEX_INCOMPATIBLE', `index ${store.dir} was built with model ${store.meta.modelId}; the text queries use ${encoder.info.id}`, {
-        hint: 'pass the --model the index was built with',
-      });
-    }
+    assertModelMatches(store.meta, store.describe().location, encoder.info);
     return await embedTextsBatched(encoder, texts);
   } finally {
     if (typeof options.model === 'string') await encoder.close();
@@ -162,18 +159,19 @@ export async function evaluateAnn(options: EvaluateAnnOptions): Promise<AnnRepor
   if (!(target > 0 && target <= 1)) throw new RsclipError('BAD_INPUT', `Expected a recall in (0, 1] for target but received ${target}`);
   if (!Number.isInteger(sampleSize) || sampleSize < 0) throw new RsclipError('BAD_INPUT', `Expected non-negative integer for queries but received ${sampleSize}`);
 
-  const store = openIndex(options.index, { readonly: true });
+  const store = await openIndex(options.index, { readonly: true });
+  const location = store.describe().location;
   try {
-    const oracle = new BruteForceIndex(store.meta.embeddingDim, store.countImages('ok'));
+    const oracle = new BruteForceIndex(store.meta.embeddingDim, await store.countItems());
     const ids: number[] = [];
     const vectors = new Map<number, Float32Array>();
-    store.forEachVector((id, vector) => {
+    for await (const [id, vector] of store.vectors()) {
       oracle.add(id, vector);
       ids.push(id);
       vectors.set(id, vector);
-    });
+    }
     if (oracle.size <= k) {
-      throw new RsclipError('DATASET_INVALID', `index ${store.dir} holds ${oracle.size} vectors: recall@${k} needs more than k + 1`, {
+      throw new RsclipError('DATASET_INVALID', `index ${location} holds ${oracle.size} vectors: recall@${k} needs more than k + 1`, {
         hint: 'index more images or pass a smaller --k',
       });
     }
@@ -189,14 +187,14 @@ export async function evaluateAnn(options: EvaluateAnnOptions): Promise<AnnRepor
       return { ...q, truth: new Set(truth.map((t) => t.id)), kthScore: truth[truth.length - 1]!.score };
     });
 
-    const rows: AnnRow[] = [{ search: 'exact', ef: null, ...measure(queries, k, (q) => store.searchBestFirst(q.vector, k + 1, { exact: true })) }];
-    for (const ef of efs) rows.push({ search: 'hnsw', ef, ...measure(queries, k, (q) => store.searchBestFirst(q.vector, k + 1, { ef })) });
+    const rows: AnnRow[] = [{ search: 'exact', ef: null, ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { exact: true }))) }];
+    for (const ef of efs) rows.push({ search: 'hnsw', ef, ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { ef }))) });
     const recommended = rows.find((r) => r.search === 'hnsw' && r.recall >= target);
     return {
       kind: 'ann',
       rsclipVersion: version,
       date,
-      index: store.dir,
+      index: location,
       vectors: oracle.size,
       k,
       target,

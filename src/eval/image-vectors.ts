@@ -39,35 +39,39 @@ export async function embedImageFiles(
  * Index ids and stored vectors of `fileNames` inside `imagesDir`: matched by absolute path,
  * else by file name when exactly one `ok` image has it.
  */
-export function vectorsFromIndex(store: IndexStore, imagesDir: string, fileNames: readonly string[]): { ids: number[]; vectors: Float32Array[] } {
+export async function vectorsFromIndex(store: IndexStore, imagesDir: string, fileNames: readonly string[]): Promise<{ ids: number[]; vectors: Float32Array[] }> {
   const byName = new Map<string, number[]>();
-  for (const record of store.getImages(store.filterIds({}))) {
-    const list = byName.get(record.fileName) ?? [];
-    list.push(record.id);
-    byName.set(record.fileName, list);
+  for (const item of await store.getItems(await store.listItemIds())) {
+    const list = byName.get(item.file.fileName) ?? [];
+    list.push(item.id);
+    byName.set(item.file.fileName, list);
   }
   const root = path.resolve(imagesDir);
+  const chosen: (number | undefined)[] = [];
+  for (const name of fileNames) {
+    // today a file's one item has the file's id
+    const exact = await store.findFileByPath(path.join(root, name));
+    const candidates = byName.get(name) ?? [];
+    chosen.push(exact?.status === 'ok' ? exact.id : candidates.length === 1 ? candidates[0] : undefined);
+  }
+  const stored = await store.getVectors(chosen.flatMap((id) => (id === undefined ? [] : [id])));
   const missing: string[] = [];
   const ids: number[] = [];
   const vectors: Float32Array[] = [];
-  for (const name of fileNames) {
-    const exact = store.findImageByPath(path.join(root, name));
-    const candidates = byName.get(name) ?? [];
-    const id = exact?.status === 'ok' ? exact.id : candidates.length === 1 ? candidates[0] : undefined;
-    const vector = id === undefined ? undefined : store.getVector(id);
-    if (id === undefined || !vector) {
-      missing.push(name);
-      continue;
+  fileNames.forEach((name, i) => {
+    const id = chosen[i];
+    const vector = id === undefined ? undefined : stored.get(id);
+    if (id === undefined || !vector) missing.push(name);
+    else {
+      ids.push(id);
+      vectors.push(vector);
     }
-    ids.push(id);
-    vectors.push(vector);
-  }
+  });
   if (missing.length > 0) {
-    throw new RsclipError(
-      'DATASET_INVALID',
-      `index ${store.dir} lacks ${missing.length} of the ${fileNames.length} evaluation images (e.g. ${missing.slice(0, 3).join(', ')})`,
-      { hint: `index them first: rsclip index ${imagesDir} --index ${store.dir}` },
-    );
+    const location = store.describe().location;
+    throw new RsclipError('DATASET_INVALID', `index ${location} lacks ${missing.length} of the ${fileNames.length} evaluation images (e.g. ${missing.slice(0, 3).join(', ')})`, {
+      hint: `index them first: rsclip index ${imagesDir} --index ${location}`,
+    });
   }
   return { ids, vectors };
 }

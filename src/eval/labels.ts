@@ -62,14 +62,15 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
       ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })
       : options.model;
   try {
-    const store = openIndex(options.index, { readonly: true, model: encoder.info });
+    const store = await openIndex(options.index, { readonly: true, model: encoder.info });
     try {
-      const records = store.getImages(store.filterIds({}));
+      const items = await store.getItems(await store.listItemIds());
+      const stored = await store.getVectors(items.map((item) => item.id));
       const labelled: { fileName: string; label: string; vector: Float32Array }[] = [];
       let unlabelled = 0;
-      for (const record of records) {
+      for (const { id, file: record } of items) {
         const label = labelsByName ? (labelsByName.get(record.path) ?? labelsByName.get(record.fileName)) : folderLabel(record.path);
-        const vector = store.getVector(record.id);
+        const vector = stored.get(id);
         if (label === undefined || !vector) unlabelled++;
         else labelled.push({ fileName: record.path, label, vector });
       }
@@ -77,7 +78,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
       const classIndex = new Map(classes.map((c, i) => [c, i]));
       const scored = labelled.filter((l) => classIndex.has(l.label));
       if (scored.length === 0) {
-        throw new RsclipError('DATASET_INVALID', `none of the ${records.length} images in ${store.dir} has a label among the classes (${classes.slice(0, 5).join(', ') || 'none'})`, {
+        throw new RsclipError('DATASET_INVALID', `none of the ${items.length} images in ${store.describe().location} has a label among the classes (${classes.slice(0, 5).join(', ') || 'none'})`, {
           hint: options.labels ? 'check that the labels file names the indexed files' : 'images must sit in one folder per class',
         });
       }
@@ -96,7 +97,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         kind: 'labels',
         rsclipVersion: version,
         date,
-        index: store.dir,
+        index: store.describe().location,
         model: { id: encoder.info.id, fingerprint: encoder.info.fingerprint },
         labelSource: options.labels ?? 'folders',
         prompts,

@@ -132,23 +132,24 @@ async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
 }
 
 /** Text->image ranks through the index's search: the position of the caption's own image, or Infinity past the cut-off. */
-function searchTextToImageRanks(
+async function searchTextToImageRanks(
   store: IndexStore,
   captionVectors: readonly Float32Array[],
   captionImage: readonly number[],
   imageIds: readonly number[],
   search: { k: number; ef: number; exact: boolean },
   onProgress?: (p: EvalProgress) => void,
-): number[] {
-  const evaluated = new Set(imageIds);
+): Promise<number[]> {
   // other images in the index must not take places in the ranking
-  const onlyEvaluated = store.countImages('ok') > evaluated.size ? (id: number) => evaluated.has(id) : undefined;
-  return captionVectors.map((q, caption) => {
-    const found = store.searchBestFirst(q, search.k, { ef: search.ef, exact: search.exact, ...(onlyEvaluated ? { allowedIds: onlyEvaluated } : {}) });
+  const onlyEvaluated = (await store.countItems()) > new Set(imageIds).size ? { onlyIds: imageIds } : {};
+  const ranks: number[] = [];
+  for (const [caption, q] of captionVectors.entries()) {
+    const found = await store.search(q, search.k, { ef: search.ef, exact: search.exact, ...onlyEvaluated });
     const rank = found.findIndex((hit) => hit.id === imageIds[captionImage[caption]!]);
     if ((caption + 1) % 500 === 0 || caption + 1 === captionVectors.length) onProgress?.({ phase: 'search', done: caption + 1, total: captionVectors.length });
-    return rank < 0 ? Infinity : rank;
-  });
+    ranks.push(rank < 0 ? Infinity : rank);
+  }
+  return ranks;
 }
 
 export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<RsicdEvaluation> {
@@ -177,8 +178,8 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     let imageVectors: Float32Array[];
     let imageIds: number[] = [];
     if (options.index) {
-      store = openIndex(options.index, { readonly: true, model: encoder.info });
-      ({ ids: imageIds, vectors: imageVectors } = vectorsFromIndex(store, options.images, data.fileNames));
+      store = await openIndex(options.index, { readonly: true, model: encoder.info });
+      ({ ids: imageIds, vectors: imageVectors } = await vectorsFromIndex(store, options.images, data.fileNames));
     } else {
       const files = data.fileNames.map((f) => path.join(options.images, f));
       imageVectors = await embedImageFiles(encoder, files, batchSize, options.onProgress);
@@ -206,7 +207,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
     const textRanks = store
-      ? searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
+      ? await searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
       : textToImageRanks(textToImage, data.captionImage);
     const retrieval = crossModalRecallFromRanks(textRanks, imageToTextRanks(textToImage, data.captionImage), RETRIEVAL_KS);
     const rankingSeconds = lap();
@@ -223,7 +224,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
         textToImage: store && !options.exact ? 'hnsw' : 'exact',
         imageToText: 'exact',
         ef: store && !options.exact ? ef : null,
-        index: store ? store.dir : null,
+        index: store ? store.describe().location : null,
       },
       model: {
         id: encoder.info.id,

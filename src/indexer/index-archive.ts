@@ -1,6 +1,7 @@
 /**
  * indexArchive: scan -> change detection -> decode (concurrent, bounded) -> embed (batches)
- * -> commit (one SQLite transaction per batch) -> HNSW checkpoint (interval and end).
+ * -> commit (one atomic store commit per batch) -> flush at the end. The store and the
+ * encoder come in open (the CLI opens them), so tests and other back ends can pass their own.
  *
  * Crash safety comes from the order of effects: a file counts as done only once its row
  * and vector are committed, so a rerun after kill -9 finds it unchanged (same size+mtime)
@@ -11,14 +12,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
-import { debugPause, openIndex, type CatalogChange, type IndexStore, type KnownFile, type NewImage } from '../store/index.js';
+import { assertModelMatches, type CatalogChange, type IndexStore, type KnownFile, type NewFile } from '../store/index.js';
+// the crash tests' pause points (not part of the public surface)
+import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
+import { readSidecar } from './field-sidecar.js';
 import { scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_BATCH = 32;
 const DEFAULT_DECODERS = 4;
-const DEFAULT_CHECKPOINT_MS = 30_000;
 
 interface WorkItem {
   file: ScannedFile;
@@ -28,12 +31,12 @@ interface WorkItem {
 
 /** What a decode worker hands to the encoder loop. */
 type Prepared =
-  | { kind: 'embed'; work: WorkItem; image: NewImage; pixels: Float32Array }
-  | { kind: 'reuse'; work: WorkItem; image: NewImage; vector: Float32Array }
+  | { kind: 'embed'; work: WorkItem; row: NewFile; pixels: Float32Array }
+  | { kind: 'reuse'; work: WorkItem; row: NewFile; vector: Float32Array }
   /** Same content as a file embedded in this run but not committed yet. */
-  | { kind: 'duplicate'; work: WorkItem; image: NewImage }
+  | { kind: 'duplicate'; work: WorkItem; row: NewFile }
   | { kind: 'touch'; work: WorkItem }
-  | { kind: 'fail'; work: WorkItem; image: NewImage; error: string };
+  | { kind: 'fail'; work: WorkItem; row: NewFile; error: string };
 type EmbedItem = Extract<Prepared, { kind: 'embed' }>;
 type DuplicateItem = Extract<Prepared, { kind: 'duplicate' }>;
 
@@ -48,7 +51,7 @@ function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidParameter(name, 'a positive integer', value);
 }
 
-function baseImage(file: ScannedFile, contentHash: string): NewImage {
+function baseRow(file: ScannedFile, contentHash: string): NewFile {
   return { root: file.root, path: file.path, bytes: file.bytes, mtimeMs: file.mtimeMs, contentHash, width: null, height: null, format: null };
 }
 
@@ -64,33 +67,13 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   }
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
-  checkPositive('threads', options.threads);
-  const started = performance.now();
-  const ownsEncoder = typeof options.model === 'string';
-  const encoder: ClipEncoder =
-    typeof options.model === 'string'
-      ? // loaded on demand: a caller passing its own encoder never loads onnxruntime
-        await (await import('../model/index.js')).openClip(options.model, {
-          ...(options.threads === undefined ? {} : { threads: options.threads }),
-          ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
-        })
-      : options.model;
-  try {
-    const store = openIndex(options.index, { model: encoder.info, create: true });
-    try {
-      return await new ArchiveIndexer(store, encoder, options, started).run();
-    } finally {
-      await store.close();
-    }
-  } finally {
-    if (ownsEncoder) await encoder.close();
-  }
+  assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
+  return new ArchiveIndexer(options.store, options.encoder, options, performance.now()).run();
 }
 
 class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
-  private checkpointMs: number;
   private readonly summary: IndexSummary;
   private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
   /** Content hashes being embedded in this run and not yet committed. */
@@ -99,7 +82,6 @@ class ArchiveIndexer {
   private readonly failedHashes = new Map<string, string>();
   private total = 0;
   private done = 0;
-  private lastCheckpoint = performance.now();
 
   constructor(
     private readonly store: IndexStore,
@@ -109,9 +91,8 @@ class ArchiveIndexer {
   ) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.decoders = options.decoders ?? DEFAULT_DECODERS;
-    this.checkpointMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_MS;
     this.summary = {
-      index: store.dir,
+      index: store.describe().location,
       scanned: 0,
       added: 0,
       updated: 0,
@@ -139,14 +120,13 @@ class ArchiveIndexer {
     this.report('index');
     await this.process(work);
     if (!this.aborted && removals.length > 0) {
-      this.store.commit(removals.map((id) => ({ kind: 'remove', id })));
+      await this.store.commit(removals.map((fileId) => ({ kind: 'remove', fileId })));
       this.summary.removed = removals.length;
     }
     this.summary.interrupted = this.aborted;
-    await this.store.checkpoint();
+    await this.store.flush();
     if (this.options.fields && !this.aborted) {
-      const imported = await this.store.importFields(this.options.fields);
-      this.summary.fields = { records: imported.records, fields: imported.fields, unmatched: imported.unmatched };
+      this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
     }
     this.summary.seconds = (performance.now() - this.started) / 1000;
     this.summary.imagesPerSecond = this.summary.seconds > 0 ? this.summary.embedded / this.summary.seconds : 0;
@@ -159,15 +139,17 @@ class ArchiveIndexer {
     const removals: number[] = [];
     for (const root of this.options.roots) {
       const absoluteRoot = path.resolve(root);
-      const known = this.store.knownFiles(absoluteRoot);
+      const known = await this.store.knownFiles(absoluteRoot);
       const seen = new Set<string>();
-      const scan = scanRoot(absoluteRoot, { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: [this.store.dir] }, this.problems);
+      const indexDir = this.store.describe().directory;
+      const scanOptions = { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: indexDir ? [indexDir] : [] };
+      const scan = scanRoot(absoluteRoot, scanOptions, this.problems);
       for await (const file of scan) {
         this.summary.scanned++;
         seen.add(file.path);
         const row = known.get(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
-        if (current && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
+        if (current && !current.needsEmbedding && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
         else work.push({ file, known: current });
         if (this.summary.scanned === 1) await debugPause('scan');
         if (this.summary.scanned % 1000 === 0) this.report('scan');
@@ -185,7 +167,7 @@ class ArchiveIndexer {
 
   /**
    * Decode workers fill the queue; this loop batches and embeds. While the model runs batch
-   * N+1, batch N is committed (SQLite + HNSW insert), so the model never waits on a commit.
+   * N+1, batch N is committed (catalog + graph insert), so the model never waits on a commit.
    */
   private async process(work: WorkItem[]): Promise<void> {
     const queue = new BoundedQueue<Prepared>(this.batchSize * 2);
@@ -232,12 +214,8 @@ class ArchiveIndexer {
       await workers;
       await advance();
       await advance(); // commits the last batch
-      // duplicates whose original was committed in the last batch
-      while (waiting.length > 0) {
-        const before = waiting.length;
-        waiting = await this.commitStage([], [], [], waiting);
-        if (waiting.length === before) throw new Error(`indexer: ${before} duplicates wait for content that is never embedded`);
-      }
+      // duplicates whose original was committed in the last batch: every embedding is committed now
+      if (waiting.length > 0) await this.commitStage([], [], [], waiting, { final: true });
     } catch (error) {
       // stop the decoders before the store closes under them
       failed = true;
@@ -264,82 +242,71 @@ class ArchiveIndexer {
     try {
       bytes = await readFile(file.absolutePath);
     } catch (error) {
-      return { kind: 'fail', work, image: baseImage(file, ''), error: `cannot read file: ${describeError(error)}` };
+      return { kind: 'fail', work, row: baseRow(file, ''), error: `cannot read file: ${describeError(error)}` };
     }
     // WebCrypto hashes on libuv's pool, keeping the main thread free for commits and HNSW inserts
     const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
-    const image = { ...baseImage(file, contentHash), bytes: bytes.length };
-    if (bytes.length === 0) return { kind: 'fail', work, image, error: 'empty file (0 bytes)' };
+    const row = { ...baseRow(file, contentHash), bytes: bytes.length };
+    if (bytes.length === 0) return { kind: 'fail', work, row, error: 'empty file (0 bytes)' };
     if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
-    const stored = this.store.findVectorByContentHash(contentHash);
-    if (stored) {
-      const source = this.store.getImage(stored.id);
-      return { kind: 'reuse', work, image: { ...image, width: source?.width ?? null, height: source?.height ?? null, format: source?.format ?? null }, vector: stored.vector };
-    }
+    const stored = await this.store.findVectorByContentHash(contentHash);
+    if (stored) return { kind: 'reuse', work, row: { ...row, width: stored.width, height: stored.height, format: stored.format }, vector: stored.vector };
     const failed = this.failedHashes.get(contentHash);
-    if (failed !== undefined) return { kind: 'fail', work, image, error: failed };
-    if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, image };
+    if (failed !== undefined) return { kind: 'fail', work, row, error: failed };
+    if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, row };
     this.uncommittedHashes.add(contentHash);
     try {
       const pre = await this.encoder.preprocess(bytes);
-      return { kind: 'embed', work, image: { ...image, width: pre.width, height: pre.height, format: pre.format }, pixels: pre.pixels };
+      return { kind: 'embed', work, row: { ...row, width: pre.width, height: pre.height, format: pre.format }, pixels: pre.pixels };
     } catch (error) {
       const message = describeError(error);
       this.uncommittedHashes.delete(contentHash);
       this.failedHashes.set(contentHash, message);
-      return { kind: 'fail', work, image, error: message };
+      return { kind: 'fail', work, row, error: message };
     }
   }
 
-  /** Commits an embedded batch with `changes` in one transaction; returns the duplicates still waiting. */
-  private async commitStage(batch: EmbedItem[], vectors: Float32Array[], changes: Prepared[], waiting: DuplicateItem[]): Promise<DuplicateItem[]> {
+  /** Commits an embedded batch with `changes` in one store commit; returns the duplicates still waiting. */
+  private async commitStage(batch: EmbedItem[], vectors: Float32Array[], changes: Prepared[], waiting: DuplicateItem[], { final = false } = {}): Promise<DuplicateItem[]> {
     const commit: CatalogChange[] = [];
     const items: Prepared[] = [];
     if (batch.length > 0) {
       await debugPause('embedded');
       batch.forEach((b, i) => {
-        commit.push({ kind: 'put', image: b.image, vector: vectors[i]! });
+        commit.push({ kind: 'put', file: b.row, vector: vectors[i]! });
         items.push(b);
       });
     }
     for (const c of changes) {
       items.push(c);
-      if (c.kind === 'reuse') commit.push({ kind: 'put', image: c.image, vector: c.vector });
-      else if (c.kind === 'touch') commit.push({ kind: 'touch', id: c.work.known!.id, bytes: c.work.file.bytes, mtimeMs: c.work.file.mtimeMs });
-      else if (c.kind === 'fail') commit.push({ kind: 'fail', image: c.image, error: c.error });
+      if (c.kind === 'reuse') commit.push({ kind: 'put', file: c.row, vector: c.vector });
+      else if (c.kind === 'touch') commit.push({ kind: 'touch', fileId: c.work.known!.id, bytes: c.work.file.bytes, mtimeMs: c.work.file.mtimeMs });
+      else if (c.kind === 'fail') commit.push({ kind: 'fail', file: c.row, error: c.error });
     }
     // duplicates of content committed before this flush can be resolved now
     const stillWaiting: DuplicateItem[] = [];
     for (const d of waiting) {
-      if (this.uncommittedHashes.has(d.image.contentHash)) {
+      if (!final && this.uncommittedHashes.has(d.row.contentHash)) {
         stillWaiting.push(d);
         continue;
       }
-      const stored = this.store.findVectorByContentHash(d.image.contentHash);
-      const failed = this.failedHashes.get(d.image.contentHash);
+      const stored = await this.store.findVectorByContentHash(d.row.contentHash);
+      const failed = this.failedHashes.get(d.row.contentHash);
       if (stored) {
-        const source = this.store.getImage(stored.id);
-        const image = { ...d.image, width: source?.width ?? null, height: source?.height ?? null, format: source?.format ?? null };
-        commit.push({ kind: 'put', image, vector: stored.vector });
-        items.push({ kind: 'reuse', work: d.work, image, vector: stored.vector });
+        const row = { ...d.row, width: stored.width, height: stored.height, format: stored.format };
+        commit.push({ kind: 'put', file: row, vector: stored.vector });
+        items.push({ kind: 'reuse', work: d.work, row, vector: stored.vector });
       } else {
         const error = failed ?? 'identical content to a file that could not be indexed';
-        commit.push({ kind: 'fail', image: d.image, error });
-        items.push({ kind: 'fail', work: d.work, image: d.image, error });
+        commit.push({ kind: 'fail', file: d.row, error });
+        items.push({ kind: 'fail', work: d.work, row: d.row, error });
       }
     }
     if (commit.length === 0) return stillWaiting;
-    this.store.commit(commit);
-    for (const b of batch) this.uncommittedHashes.delete(b.image.contentHash);
+    await this.store.commit(commit);
+    for (const b of batch) this.uncommittedHashes.delete(b.row.contentHash);
     this.count(items);
     if (this.summary.embedded > 0 && this.summary.embedded === batch.length) await debugPause('committed');
-    if (performance.now() - this.lastCheckpoint >= this.checkpointMs) {
-      const t0 = performance.now();
-      await this.store.checkpoint();
-      this.lastCheckpoint = performance.now();
-      // a large graph takes seconds to write: keep checkpoints under ~5 % of the time
-      this.checkpointMs = Math.max(this.checkpointMs, 20 * (this.lastCheckpoint - t0));
-    }
     this.report('index');
     return stillWaiting;
   }

@@ -1,27 +1,22 @@
 import type { ClipEncoder } from '../model/index.js';
+import type { IndexStore } from '../store/index.js';
 
 export interface IndexArchiveOptions {
   /** Archive folders to index (recursively). */
   roots: string[];
-  /** Index directory; created if absent. */
-  index: string;
-  /** A model directory (opened with `threads`/`maxInputPixels`, closed at the end) or an open encoder. */
-  model: string | ClipEncoder;
+  /** The index to update, open for writing (created for `encoder`'s model, or built with it). */
+  store: IndexStore;
+  /** An open encoder of the index's model; the caller closes it. */
+  encoder: ClipEncoder;
   /** picomatch globs over paths relative to a root; without `/` they match the base name. */
   include?: string[];
   exclude?: string[];
   /** Images per model run. Default 32. */
   batchSize?: number;
-  /** Threads of the ONNX session (only when `model` is a directory). */
-  threads?: number;
   /** Images decoded concurrently ahead of inference. Default 4. */
   decoders?: number;
-  /** Refuse images with more input pixels than this (decompression bombs). */
-  maxInputPixels?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
-  /** How often the HNSW file is checkpointed while indexing. Default 30 s. */
-  checkpointIntervalMs?: number;
   /** Aborting stops after the batch in flight; everything committed is kept. */
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
@@ -43,6 +38,7 @@ export interface IndexProgress {
 }
 
 export interface IndexSummary {
+  /** Where the index lives (a directory for the embedded back end). */
   index: string;
   /** Image files found. */
   scanned: number;

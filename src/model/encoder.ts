@@ -12,6 +12,7 @@ import { preprocessImage } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { OnnxSession, defaultThreadCount } from './onnx.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
+import { normalizeRows } from '../vector-math.js';
 
 export interface OpenClipOptions {
   /** onnxruntime intra-op threads per tower; default: number of cores. */
@@ -25,19 +26,8 @@ export interface OpenClipOptions {
 
 const DEFAULT_MAX_IMAGE_BATCH = 32;
 
-/** L2-normalises each row of a [rows, dim] matrix into its own Float32Array. */
-export function normalizeRows(data: Float32Array, rows: number, dim: number): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (let r = 0; r < rows; r++) {
-    const row = data.slice(r * dim, (r + 1) * dim);
-    let norm = 0;
-    for (let i = 0; i < dim; i++) norm += row[i]! * row[i]!;
-    norm = Math.sqrt(norm);
-    if (norm > 0) for (let i = 0; i < dim; i++) row[i]! /= norm;
-    out.push(row);
-  }
-  return out;
-}
+/** L2-normalisation of the towers' outputs lives with the rest of the vector maths. */
+export { normalizeRows } from '../vector-math.js';
 
 function readLogitScale(dir: string): number | undefined {
   const file = path.join(dir, 'rsclip.json');

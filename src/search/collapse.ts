@@ -1,6 +1,5 @@
 /** Near-duplicate collapsing: a result too similar to a better-ranked one is folded into it. */
-import type { ScoredId } from '../store/index.js';
-import { cosine } from './query-vector.js';
+import { cosine, type ScoredId } from '../vector-math.js';
 
 export interface CollapsedGroup {
   hit: ScoredId;

@@ -2,10 +2,10 @@
 export { Searcher, type SearcherOptions } from './searcher.js';
 export { TextEmbeddingBatcher, type TextBatcherOptions, type EmbedTexts } from './text-batcher.js';
 export { parseQueryTerms, isExistingFile, type IsFile } from './cli-terms.js';
-export { parseFilterSpecs } from './filter-spec.js';
-export { parseSearchRequestJson, searchRequestSchema, catalogFilterSchema, pagingShape, describeZodIssues, type SearchRequestJson } from './request-schema.js';
-export { combineWeighted, unitVector, cosine } from './query-vector.js';
+export { parseSearchRequestJson, searchRequestSchema, pagingShape, describeZodIssues, type SearchRequestJson } from './request-schema.js';
+export { combineWeighted } from './query-vector.js';
 export { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
+export { buildHit, buildItemMetadata, type HitParts } from './hit.js';
 export { chooseEf, DEFAULT_K, MAX_K, MAX_WINDOW, MAX_EF, MAX_TERMS, MAX_TEXT_LENGTH, DEFAULT_COLLAPSE_THRESHOLD } from './limits.js';
-export type { QueryTerm, SearchRequest, SearchPage, SearchHit, SearchHitImage, CollapseOptions } from './types.js';
+export type { QueryTerm, SearchRequest, SearchPage, SearchHit, ItemFacts, ItemMetadata, CollapseOptions } from './types.js';
 export { openEncoderForIndex, type OpenEncoderOptions } from './open-encoder.js';

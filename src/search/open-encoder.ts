@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import type { IndexMeta } from '../store/index.js';
+import { modelMatches, type IndexMeta } from '../store/index.js';
 
 export interface OpenEncoderOptions {
   variant?: ModelVariant;
@@ -42,7 +42,7 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
       firstError ??= error;
       continue;
     }
-    if (encoder.info.fingerprint === meta.modelFingerprint) return encoder;
+    if (modelMatches(meta, encoder.info)) return encoder;
     tried.push(`${variant} (${encoder.info.fingerprint.slice(0, 12)})`);
     await encoder.close();
   }

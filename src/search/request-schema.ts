@@ -3,13 +3,14 @@
  *
  *   { "terms": [ {"text": "stadium"}, {"id": 123, "weight": 0.5}, {"image": "<base64>", "weight": -1} ],
  *     "k": 20, "offset": 0 | "cursor": "...", "exact": false, "ef": 128,
- *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"} },
+ *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"} },   (see store/filter.ts)
  *     "collapse": true | 0.95 }
  *
  * `image` is base64 of the encoded file; a path is never accepted from JSON.
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
+import { catalogFilterSchema } from '../store/index.js';
 import { MAX_EF, MAX_K, MAX_TERMS, MAX_TEXT_LENGTH, MAX_WINDOW } from './limits.js';
 import type { QueryTerm, SearchRequest } from './types.js';
 
@@ -20,27 +21,6 @@ const termSchema = z.union([
   z.strictObject({ id: z.number().int().positive(), weight }),
   z.strictObject({ image: z.base64().min(1, 'image must not be empty'), weight }),
 ]);
-
-const isoDate = z.iso.date().or(z.iso.datetime({ offset: true })).transform((s) => new Date(s));
-const fieldValue = z.union([z.string(), z.number().finite()]);
-
-export const catalogFilterSchema = z.strictObject({
-  pathGlob: z.string().min(1).max(500).optional(),
-  folder: z.string().max(1000).optional(),
-  formats: z.array(z.string().min(1).max(20)).max(20).optional(),
-  minBytes: z.number().finite().nonnegative().optional(),
-  maxBytes: z.number().finite().nonnegative().optional(),
-  minWidth: z.number().finite().nonnegative().optional(),
-  minHeight: z.number().finite().nonnegative().optional(),
-  modifiedAfter: isoDate.optional(),
-  modifiedBefore: isoDate.optional(),
-  fields: z
-    .record(
-      z.string().min(1).max(200),
-      z.union([fieldValue, z.array(fieldValue).max(100), z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() })]),
-    )
-    .optional(),
-});
 
 /** Paging and search knobs shared by every search route (JSON body or query string, coerced by the caller). */
 export const pagingShape = {

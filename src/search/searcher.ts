@@ -5,11 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
-import type { IndexStore, ScoredId } from '../store/index.js';
+import { assertModelMatches, type IndexStore, type ItemSelection, type ScoredId } from '../store/index.js';
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
+import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW } from './limits.js';
-import { combineWeighted, unitVector } from './query-vector.js';
+import { combineWeighted } from './query-vector.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
 import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
 
@@ -21,8 +22,10 @@ export interface SearcherOptions {
    * the first one also loads every vector), so it would stall every other request.
    */
   maxExactScan?: number;
-  /** Text embeddings kept for repeated queries and later pages of a query (default 256; 0 turns it off). */
+  /** Text embeddings kept for repeated queries and later pages of a query (default 256 entries; 0 turns it off). */
   textCacheSize?: number;
+  /** Hits carry their file's absolute path (the CLI; a server must not reveal its folders). */
+  absolutePaths?: boolean;
 }
 
 /** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
@@ -41,22 +44,18 @@ export class Searcher {
   readonly textBatcher: TextEmbeddingBatcher;
   readonly #maxExactScan: number;
   readonly #textCacheSize: number;
+  readonly #absolutePaths: boolean;
   /** Least recently used first (Map keeps insertion order). */
   readonly #textCache = new Map<string, Promise<Float32Array>>();
 
   constructor(encoder: ClipEncoder, store: IndexStore, options: SearcherOptions = {}) {
-    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
-      throw new RsclipError(
-        'INDEX_INCOMPATIBLE',
-        `index ${store.dir} was built with model ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); the query encoder is ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)})`,
-        { hint: 'pass --model with the model the index was built with' },
-      );
-    }
+    assertModelMatches(store.meta, store.describe().location, encoder.info);
     this.encoder = encoder;
     this.store = store;
     this.textBatcher = new TextEmbeddingBatcher((texts) => encoder.embedTexts(texts), options.batching);
     this.#maxExactScan = options.maxExactScan ?? Infinity;
     this.#textCacheSize = options.textCacheSize ?? 256;
+    this.#absolutePaths = options.absolutePaths ?? false;
   }
 
   /** The unit query vector of the terms: texts through the micro-batcher, images in one encoder call. */
@@ -68,15 +67,19 @@ export class Searcher {
       if (term.kind === 'text' && term.text.trim() === '') throw new RsclipError('BAD_QUERY', 'empty text term');
     }
     const images = terms.filter((t) => t.kind === 'image');
-    const imageVectors = images.length > 0 ? await this.encoder.embedImages(images.map((t) => t.image)) : [];
-    const textVectors = await Promise.all(terms.map((t) => (t.kind === 'text' ? this.#embedText(t.text) : undefined)));
+    const ids = terms.flatMap((t) => (t.kind === 'id' ? [t.id] : []));
+    const [imageVectors, textVectors, stored] = await Promise.all([
+      images.length > 0 ? this.encoder.embedImages(images.map((t) => t.image)) : [],
+      Promise.all(terms.map((t) => (t.kind === 'text' ? this.#embedText(t.text) : undefined))),
+      ids.length > 0 ? this.store.getVectors(ids) : new Map<number, Float32Array>(),
+    ]);
     let nextImage = 0;
     const parts = terms.map((term, i) => {
       if (term.kind === 'text') return { vector: textVectors[i]!, weight: term.weight };
       if (term.kind === 'image') return { vector: imageVectors[nextImage++]!, weight: term.weight };
-      const vector = this.store.getVector(term.id);
+      const vector = stored.get(term.id);
       if (!vector) throw new RsclipError('NOT_FOUND', `no indexed image with id ${term.id}`, { hint: 'ids come from search results (#id)' });
-      return { vector: unitVector(vector), weight: term.weight };
+      return { vector, weight: term.weight };
     });
     return combineWeighted(parts);
   }
@@ -108,33 +111,27 @@ export class Searcher {
     const embedStart = performance.now();
     const vector = await this.queryVector(request.terms);
     const searchStart = performance.now();
-    return this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
+    return await this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
   }
 
   /** Top results for an already-computed query vector (ranked, filtered, collapsed, paged). */
-  private searchVector(
+  private async searchVector(
     vector: Float32Array,
     request: SearchRequest,
     k: number,
     offset: number,
     key: string,
     clock: { embedMs: number; searchStart: number },
-  ): SearchPage {
+  ): Promise<SearchPage> {
     const exact = request.exact === true;
-    const excluded = new Set(request.excludeIds ?? []);
-    let allowed: Set<number> | ((id: number) => boolean) | undefined;
-    let filtered: number | undefined;
-    if (request.filter) {
-      const ids = this.store.filterIds(request.filter).filter((id) => !excluded.has(id));
-      allowed = new Set(ids);
-      filtered = ids.length;
-    } else if (excluded.size > 0) {
-      allowed = (id: number) => !excluded.has(id);
-    }
+    const selection: ItemSelection = {};
+    if (request.filter) selection.filter = request.filter;
+    if (request.excludeIds && request.excludeIds.length > 0) selection.excludeIds = request.excludeIds;
+    const filtered = request.filter ? await this.store.countItems(selection) : undefined;
     // one more than the page, so that we know whether a next page exists
     const wanted = offset + k + 1;
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
-    const available = filtered ?? this.store.countImages('ok');
+    const available = filtered ?? (await this.store.countItems(selection));
     if (exact && available > this.#maxExactScan) {
       throw new RsclipError('BAD_QUERY', `exact search would scan ${available} vectors; this server allows at most ${this.#maxExactScan}`, {
         hint: 'leave exact out, add a filter, or use `rsclip search --exact`',
@@ -143,20 +140,20 @@ export class Searcher {
     let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
     let groups: CollapsedGroup[] = [];
     let ef: number | undefined;
-    const vectors = new Map<number, Float32Array | undefined>();
-    const vectorOf = (id: number): Float32Array | undefined => {
-      if (!vectors.has(id)) vectors.set(id, this.store.getVector(id));
-      return vectors.get(id);
-    };
+    const vectors = new Map<number, Float32Array>();
     for (;;) {
       ef = exact ? undefined : chooseEf(fetchCount, request.ef);
-      const hits: ScoredId[] = filtered === 0 ? [] : this.store.searchBestFirst(vector, fetchCount, { exact, ...(ef === undefined ? {} : { ef }), ...(allowed ? { allowedIds: allowed } : {}) });
-      groups = threshold === undefined ? hits.map((hit) => ({ hit, duplicates: [] })) : collapseNearDuplicates(hits, vectorOf, threshold);
+      const hits: ScoredId[] = available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
+      if (threshold === undefined) groups = hits.map((hit) => ({ hit, duplicates: [] }));
+      else {
+        const unseen = hits.filter((hit) => !vectors.has(hit.id)).map((hit) => hit.id);
+        for (const [id, v] of await this.store.getVectors(unseen)) vectors.set(id, v);
+        groups = collapseNearDuplicates(hits, (id) => vectors.get(id), threshold);
+      }
       if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
       fetchCount = Math.min(fetchCount * 2, available);
     }
-    const pageGroups = groups.slice(offset, offset + k);
-    const hits = this.assembleHits(pageGroups, offset);
+    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset);
     const page: SearchPage = {
       hits,
       k,
@@ -170,28 +167,23 @@ export class Searcher {
     return page;
   }
 
-  private assembleHits(groups: CollapsedGroup[], offset: number): SearchHit[] {
+  private async assembleHits(groups: CollapsedGroup[], offset: number): Promise<SearchHit[]> {
     const ids = groups.flatMap((g) => [g.hit.id, ...g.duplicates.map((d) => d.id)]);
-    const records = new Map(this.store.getImages(ids).map((r) => [r.id, r]));
-    const fields = this.store.getFields(groups.map((g) => g.hit.id));
+    const [items, fields] = await Promise.all([this.store.getItems(ids), this.store.getFields(groups.map((g) => g.hit.id))]);
+    const byId = new Map(items.map((item) => [item.id, item]));
     const hits: SearchHit[] = [];
     for (const [i, group] of groups.entries()) {
-      const record = records.get(group.hit.id);
-      if (!record) continue; // removed by a concurrent indexer between search and lookup
-      hits.push({
-        rank: offset + i + 1,
-        id: record.id,
-        score: group.hit.score,
-        path: record.path,
-        fileName: record.fileName,
-        bytes: record.bytes,
-        modified: new Date(record.mtimeMs).toISOString(),
-        width: record.width,
-        height: record.height,
-        format: record.format,
-        fields: fields.get(record.id) ?? {},
-        duplicates: group.duplicates.map((d) => ({ id: d.id, score: d.score, similarity: d.similarity, path: records.get(d.id)?.path ?? '' })),
-      });
+      const item = byId.get(group.hit.id);
+      if (!item) continue; // removed by a concurrent indexer between search and lookup
+      hits.push(
+        buildHit(item, {
+          rank: offset + i + 1,
+          score: group.hit.score,
+          fields: fields.get(item.id) ?? {},
+          duplicates: group.duplicates.map((d) => ({ id: d.id, score: d.score, similarity: d.similarity, path: byId.get(d.id)?.file.path ?? '' })),
+          absolutePath: this.#absolutePaths,
+        }),
+      );
     }
     return hits;
   }

@@ -7,9 +7,9 @@ import type { CatalogFilter, FieldValue } from '../store/index.js';
 /** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
 export type QueryTerm =
   | { kind: 'text'; text: string; weight: number }
-  /** A file path (CLI and library only; never from an HTTP request) or encoded image bytes. */
+  /** An image file path (CLI and library only; never from an HTTP request) or encoded image bytes. */
   | { kind: 'image'; image: ImageSource; weight: number }
-  /** An image already in the index, by `images.id`. */
+  /** An indexed item, by id. */
   | { kind: 'id'; id: number; weight: number };
 
 export interface CollapseOptions {
@@ -25,22 +25,22 @@ export interface SearchRequest {
   offset?: number;
   /** Opaque cursor from a previous page of the same query (`nextCursor`). */
   cursor?: string;
-  /** Scan every vector instead of walking the HNSW graph. */
+  /** Compare with every vector instead of walking the HNSW graph. */
   exact?: boolean;
   /** HNSW search breadth; default chosen from the number of results needed (see chooseEf). */
   ef?: number;
   filter?: CatalogFilter;
   /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
   collapse?: boolean | CollapseOptions;
-  /** Ids never returned (e.g. the image a "more like this" query starts from). */
+  /** Items never returned (e.g. the item a "more like this" query starts from). */
   excludeIds?: number[];
 }
 
-export interface SearchHitImage {
+/** What users see of an item (today the whole image of one archive file) and of its file. */
+export interface ItemFacts {
+  /** The item's id (`#id` in queries, /api/images/:id). */
   id: number;
-  /** Cosine similarity of the image to the query vector, in [-1, 1]. */
-  score: number;
-  /** Path relative to the archive root it was indexed from, with forward slashes. */
+  /** Path of its file relative to the archive root it was indexed from, with forward slashes. */
   path: string;
   fileName: string;
   bytes: number;
@@ -52,11 +52,24 @@ export interface SearchHitImage {
   fields: Record<string, FieldValue | FieldValue[]>;
 }
 
-export interface SearchHit extends SearchHitImage {
+/** A search hit: an item of a file, ranked. */
+export interface SearchHit extends ItemFacts {
   /** 1-based rank over the whole result list (not the page). */
   rank: number;
+  /** Cosine similarity of the item to the query vector, in [-1, 1]. */
+  score: number;
   /** Near-duplicates folded into this result (only with `collapse`), best first. */
   duplicates: { id: number; score: number; path: string; similarity: number }[];
+  /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
+  absolutePath?: string;
+}
+
+/** GET /api/images/:id: the item with its file's index facts. */
+export interface ItemMetadata extends ItemFacts {
+  /** ISO 8601 time the file's row last changed. */
+  indexed: string;
+  /** sha256 of the file, hex. */
+  contentHash: string;
 }
 
 export interface SearchPage {
@@ -68,7 +81,7 @@ export interface SearchPage {
   exact: boolean;
   /** HNSW breadth used (absent for exact search). */
   ef?: number;
-  /** Images the filter allows (absent without a filter). */
+  /** Items the filter allows (absent without a filter). */
   filtered?: number;
   /** Time spent embedding the query terms and searching, in milliseconds. */
   timings: { embedMs: number; searchMs: number };

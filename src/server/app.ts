@@ -10,8 +10,8 @@ import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError } from '../errors.js';
 import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../model/index.js';
-import { parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
-import type { ImageRecord, IndexStore } from '../store/index.js';
+import { buildItemMetadata, parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
+import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { errorMiddleware, HttpError } from './http-error.js';
@@ -101,27 +101,11 @@ function omitKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T,
   return rest;
 }
 
-function imageOr404(store: IndexStore, rawId: unknown): ImageRecord {
+async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {
   const id = parseId(rawId);
-  const record = store.getImage(id);
-  if (!record || record.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-  return record;
-}
-
-function metadata(store: IndexStore, record: ImageRecord): Record<string, unknown> {
-  return {
-    id: record.id,
-    path: record.path,
-    fileName: record.fileName,
-    bytes: record.bytes,
-    modified: new Date(record.mtimeMs).toISOString(),
-    indexed: new Date(record.indexedAt).toISOString(),
-    width: record.width,
-    height: record.height,
-    format: record.format,
-    contentHash: record.contentHash,
-    fields: store.getFields([record.id]).get(record.id) ?? {},
-  };
+  const [item] = await store.getItems([id]);
+  if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
+  return item;
 }
 
 export function createApp(deps: AppDeps): express.Application {
@@ -196,16 +180,17 @@ export function createApp(deps: AppDeps): express.Application {
   };
 
   const sendThumbnail: RequestHandler = async (req, res) => {
-    const record = imageOr404(store, req.params.id);
+    const item = await itemOr404(store, req.params.id);
+    const record = item.file;
     const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
     const side = size as number;
-    const etag = `"t${side}-${record.contentHash.slice(0, 24) || record.id}"`;
+    const etag = `"t${side}-${record.contentHash.slice(0, 24) || item.id}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const thumbnail = await thumbnails.get(`${record.id}:${side}:${record.contentHash}`, async () => {
+    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
       const file = await verifiedCatalogPath(record);
       return thumbnailer(file, side).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
@@ -215,7 +200,7 @@ export function createApp(deps: AppDeps): express.Application {
   };
 
   // the path comes from the catalog, never from the request
-  const sendOriginal: RequestHandler = (req, res) => sendCatalogFile(imageOr404(store, req.params.id), req, res);
+  const sendOriginal: RequestHandler = async (req, res) => sendCatalogFile((await itemOr404(store, req.params.id)).file, req, res);
 
   const routes: RouteSpec[] = [
     { method: 'get', path: '/healthz', handlers: [sendJson(() => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }))] },
@@ -223,9 +208,9 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/readyz',
       handlers: [
-        (_req, res) => {
+        async (_req, res) => {
           if (!isReady()) throw new HttpError(503, 'NOT_READY', 'the model is still loading');
-          res.json({ status: 'ready', model: searcher.encoder.info.id, images: store.countImages('ok') });
+          res.json({ status: 'ready', model: searcher.encoder.info.id, images: await store.countFiles('ok') });
         },
       ],
     },
@@ -234,9 +219,9 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/api/stats',
       handlers: [
-        sendJson(() => ({
+        sendJson(async () => ({
           // no absolute directories: where the index and the model live is the operator's business
-          index: omitKey(store.stats(), 'dir'),
+          index: omitKey(await store.stats(), 'location'),
           meta: omitKey(store.meta, 'modelDir'),
           model: { id: searcher.encoder.info.id, fingerprint: searcher.encoder.info.fingerprint, embeddingDim: searcher.encoder.info.embeddingDim, variant: searcher.encoder.info.variant },
           textBatching: searcher.textBatcher.counts,
@@ -269,15 +254,24 @@ export function createApp(deps: AppDeps): express.Application {
       ],
     },
     { method: 'post', path: '/api/search/image', handlers: [imageUpload, searchByImage] },
-    { method: 'get', path: '/api/images/:id', handlers: [sendJson((req) => metadata(store, imageOr404(store, req.params.id)))] },
+    {
+      method: 'get',
+      path: '/api/images/:id',
+      handlers: [
+        sendJson(async (req) => {
+          const item = await itemOr404(store, req.params.id);
+          return buildItemMetadata(item, (await store.getFields([item.id])).get(item.id) ?? {});
+        }),
+      ],
+    },
     {
       method: 'get',
       path: '/api/images/:id/similar',
       handlers: [
-        sendJson((req) => {
-          const record = imageOr404(store, req.params.id);
+        sendJson(async (req) => {
+          const item = await itemOr404(store, req.params.id);
           const query = parseWith(pagingQuerySchema, req.query, 'query string');
-          return searchPage({ terms: [{ kind: 'id', id: record.id, weight: 1 }], excludeIds: [record.id], ...pagingFromQuery(query) });
+          return searchPage({ terms: [{ kind: 'id', id: item.id, weight: 1 }], excludeIds: [item.id], ...pagingFromQuery(query) });
         }),
       ],
     },
@@ -296,6 +290,6 @@ export function createApp(deps: AppDeps): express.Application {
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') }));
     } else next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   });
-  app.use(errorMiddleware(deps.logger, { [store.dir]: '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
+  app.use(errorMiddleware(deps.logger, { [store.describe().location]: '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
   return app;
 }

@@ -40,10 +40,13 @@ const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
   BAD_QUERY: 400,
   BAD_INPUT: 400,
   NOT_FOUND: 404,
+  INDEX_NOT_FOUND: 404,
   IMAGE_UNREADABLE: 415,
   IMAGE_TOO_LARGE: 413,
   INDEX_INCOMPATIBLE: 409,
-  INDEX_NOT_FOUND: 503,
+  // the index needs `rsclip doctor` (the error's hint says so): unavailable until then, not an internal error
+  INDEX_CORRUPT: 503,
+  INDEX_CLOSED: 503,
   INDEX_LOCKED: 503,
   INTERRUPTED: 503,
 };

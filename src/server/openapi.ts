@@ -3,6 +3,7 @@
  * every route the app registers is documented here and every documented route answers.
  */
 import { DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/index.js';
+import { filterJsonSchema, filterSyntax } from '../store/index.js';
 import { version } from '../version.js';
 
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
@@ -22,11 +23,15 @@ const pagingParameters = [
     schema: { type: 'array', items: { type: 'string' } },
     style: 'form',
     explode: true,
-    description: 'repeatable key=value: path=GLOB, folder=DIR, format=jpeg,png, minBytes=N, maxBytes=N, minWidth=N, minHeight=N, after=DATE, before=DATE, NAME=VALUE, NAME=A|B, NAME=LO..HI (user fields)',
+    description: `repeatable key=value, all must hold: ${filterSyntax()} (NAME: a user field)`,
   },
 ];
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
-const searchErrors = { '400': errorResponse('bad query'), '401': errorResponse('token missing or wrong') };
+const searchErrors = {
+  '400': errorResponse('bad query'),
+  '401': errorResponse('token missing or wrong'),
+  '503': errorResponse('the index is unavailable: corrupt (the hint says how to repair it) or shutting down'),
+};
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   return {
@@ -98,22 +103,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             exact: { type: 'boolean' },
             ef: { type: 'integer', minimum: 1, maximum: MAX_EF },
             collapse: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] },
-            filter: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
-                pathGlob: { type: 'string' },
-                folder: { type: 'string' },
-                formats: { type: 'array', items: { type: 'string' } },
-                minBytes: { type: 'number' },
-                maxBytes: { type: 'number' },
-                minWidth: { type: 'number' },
-                minHeight: { type: 'number' },
-                modifiedAfter: { type: 'string', format: 'date-time' },
-                modifiedBefore: { type: 'string', format: 'date-time' },
-                fields: { type: 'object', additionalProperties: true, description: 'name -> value, [values] or {min, max}' },
-              },
-            },
+            filter: filterJsonSchema(),
           },
         },
       },

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { describeZodIssues, MAX_TEXT_LENGTH, pagingShape, parseFilterSpecs, type SearchRequest } from '../search/index.js';
+import { describeZodIssues, MAX_TEXT_LENGTH, pagingShape, type SearchRequest } from '../search/index.js';
+import { parseFilterSpecs } from '../store/index.js';
 
 /** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
 const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);

@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { RsclipError } from '../errors.js';
 import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
@@ -103,7 +102,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   let store;
   try {
-    store = openIndex(options.index, { readonly: true });
+    store = await openIndex(options.index, { readonly: true });
   } catch (error) {
     await options.encoder?.close();
     throw error;
@@ -112,15 +111,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let searcher: Searcher;
   try {
     encoder = options.encoder ?? (await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) }));
-    if (encoder.info.fingerprint !== store.meta.modelFingerprint) {
-      throw new RsclipError('INDEX_INCOMPATIBLE', `index ${store.dir} was built with model ${store.meta.modelId} (${store.meta.modelFingerprint.slice(0, 12)}); the encoder given is ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)})`);
-    }
     const decoder = new QueryImageDecoder(openModelDirectory(encoder.info.dir, { variant: encoder.info.variant }).preprocess, {
       maxPixels: limits.maxQueryPixels,
       threads: limits.queryDecodeThreads,
       maxQueued: limits.queryDecodeQueue,
     });
     encoder = withQueryImageDecoder(encoder, decoder);
+    // the Searcher checks that the encoder is the index's model
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
     await encoder?.close();
@@ -141,7 +138,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
   const startupMs = performance.now() - started;
-  logger.info({ url, index: store.dir, model: encoder.info.id, images: store.countImages('ok'), startupMs: Math.round(startupMs) }, `rsclip serving on ${url}`);
+  logger.info({ url, index: store.describe().location, model: encoder.info.id, images: await store.countFiles('ok'), startupMs: Math.round(startupMs) }, `rsclip serving on ${url}`);
 
   const ready = encoder.embedTexts(['an aerial photo']).then(
     () => {

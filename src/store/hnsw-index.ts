@@ -1,18 +1,17 @@
 /**
- * Approximate nearest neighbours with hnswlib (cosine space, label = images.id).
+ * Approximate nearest neighbours with hnswlib (cosine space, label = item id).
  * Build parameters (M, efConstruction, seed) are fixed at creation; `ef` is per search.
  * hnswlib-node takes plain arrays, so vectors are converted at this boundary.
  */
 import hnswlib from 'hnswlib-node';
 import { RsclipError } from '../errors.js';
-import type { HnswParams, ScoredId, VectorIndex } from './types.js';
-import { checkDim } from './vector-math.js';
+import { checkLength, compareBestFirst, type ScoredId } from '../vector-math.js';
+import type { GraphIndex, HnswParams } from './engines.js';
 
-export const DEFAULT_HNSW_PARAMS: HnswParams = { M: 16, efConstruction: 200, seed: 100 };
 export const DEFAULT_EF = 64;
 const MIN_CAPACITY = 1024;
 
-export class HnswIndex implements VectorIndex {
+export class HnswIndex implements GraphIndex {
   readonly dim: number;
   private readonly native: hnswlib.HierarchicalNSW;
   /** Labels present and not marked deleted (hnswlib cannot list these itself). */
@@ -56,18 +55,17 @@ export class HnswIndex implements VectorIndex {
     return this.live.size;
   }
 
-  /** Slots allocated, live and deleted. */
-  get capacity(): number {
-    return this.native.getMaxElements();
-  }
-
   /** Points stored in the graph, deleted ones included. */
   get storedCount(): number {
     return this.native.getCurrentCount();
   }
 
+  details(): Record<string, number> {
+    return { size: this.live.size, deleted: this.storedCount - this.live.size, capacity: this.native.getMaxElements() };
+  }
+
   add(id: number, vector: Float32Array): void {
-    checkDim(vector, this.dim);
+    checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
     const stored = this.native.getCurrentCount();
     if (!this.live.has(id) && stored >= this.native.getMaxElements()) {
       this.native.resizeIndex(Math.max(MIN_CAPACITY, Math.ceil(stored * 1.5)));
@@ -93,11 +91,6 @@ export class HnswIndex implements VectorIndex {
     return [...this.live].sort((a, b) => a - b);
   }
 
-  /** All labels in the graph, deleted ones included. */
-  storedIds(): number[] {
-    return this.native.getIdsList();
-  }
-
   /** The stored vector (hnswlib keeps it normalised), or undefined if absent or deleted. */
   getPoint(id: number): Float32Array | undefined {
     if (!this.live.has(id)) return undefined;
@@ -105,15 +98,13 @@ export class HnswIndex implements VectorIndex {
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
-    checkDim(query, this.dim);
+    checkLength(query, this.dim, 'BAD_QUERY');
     const wanted = Math.min(Math.floor(k), this.live.size);
     if (wanted <= 0) return [];
     this.native.setEf(Math.max(options.ef ?? DEFAULT_EF, wanted));
     const result = this.native.searchKnn(Array.from(query), wanted, options.filter);
     // hnswlib returns farthest first in some versions; order explicitly
-    return result.neighbors
-      .map((id, i) => ({ id, score: 1 - result.distances[i]! }))
-      .sort((a, b) => b.score - a.score || a.id - b.id);
+    return result.neighbors.map((id, i) => ({ id, score: 1 - result.distances[i]! })).sort(compareBestFirst);
   }
 
   async save(file: string): Promise<void> {

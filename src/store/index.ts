@@ -1,30 +1,33 @@
 /**
- * The on-disk index: catalog.sqlite (the truth: images, vectors, user fields) and
- * vectors.hnsw (derived, repaired on open). better-sqlite3 and hnswlib-node are used only here.
+ * The index store: one async contract (IndexStore) over back ends; the embedded back end keeps
+ * catalog.sqlite (the truth: files, vectors, user fields) and a derived HNSW graph file.
+ * better-sqlite3 and hnswlib-node are used only under this folder.
  */
-export { openIndex, HNSW_FILE } from './index-store.js';
-export { CATALOG_FILE } from './catalog.js';
+export { openIndex } from './open-index.js';
 export { BruteForceIndex } from './brute-force-index.js';
-export { HnswIndex, DEFAULT_HNSW_PARAMS, DEFAULT_EF } from './hnsw-index.js';
-export { SCHEMA_VERSION } from './schema.js';
-export { LOCK_FILE } from './write-lock.js';
-export { debugPause, type PausePoint } from './debug-pause.js';
+export { DEFAULT_EF } from './hnsw-index.js';
+export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
+export { assertModelMatches, modelMatches } from './model-binding.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
 export type {
   CatalogChange,
-  CatalogFilter,
   FieldImportSummary,
+  FieldRecord,
   FieldValue,
-  HnswParams,
-  ImageRecord,
-  ImageStatus,
+  FileRecord,
+  FileStatus,
   IndexMeta,
   IndexStats,
   IndexStore,
+  ItemRecord,
+  ItemSelection,
   KnownFile,
-  NewImage,
+  NewFile,
   OpenIndexOptions,
+  ReusableVector,
   ScoredId,
   SearchOptions,
+  StoreDescription,
   VectorIndex,
   VerifyReport,
 } from './types.js';

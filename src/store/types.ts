@@ -1,25 +1,31 @@
 /**
- * The public shapes of the on-disk index (see DESIGN.md "The index directory").
- * SQLite (`catalog.sqlite`) is the truth; `vectors.hnsw` is derived from it.
+ * The storage contract (DESIGN.md "Storage back ends and engines"): one async `IndexStore`
+ * that every back end implements; the embedded one (catalog.sqlite + a graph file) is the
+ * only one so far.
+ *
+ * Words: a *file* is a catalog row, what the scan finds (path, size, hash, status); an *item*
+ * is what is embedded and searched, and a search hit is an item of a file. Today every file
+ * has exactly one item, the whole image, with the same id; scenes will give a file many.
+ * Item ids are the labels of the vector index and are never reused.
  */
 import type { ModelInfo } from '../model/index.js';
+import type { ScoredId } from '../vector-math.js';
+import type { EngineSpec } from './engines.js';
+import type { CatalogFilter } from './filter.js';
 
-export type ImageStatus = 'ok' | 'error' | 'removed';
+export type { ScoredId } from '../vector-math.js';
 
-/** Build parameters of the HNSW graph, fixed when the index is created. */
-export interface HnswParams {
-  M: number;
-  efConstruction: number;
-  seed: number;
-}
+export type FileStatus = 'ok' | 'error' | 'removed';
 
 export interface IndexMeta {
+  /** Schema version of the catalog as it is (an older catalog may be read as is). */
   schemaVersion: number;
   modelId: string;
   modelFingerprint: string;
   embeddingDim: number;
   metric: 'cosine';
-  hnsw: HnswParams;
+  /** The vector engine and its build parameters, fixed when the index is created. */
+  engine: EngineSpec;
   createdAt: string;
   /** Model directory and variant of the last update: the default model for queries. */
   modelDir: string | undefined;
@@ -27,8 +33,8 @@ export interface IndexMeta {
 }
 
 /** One archive file as the catalog knows it. */
-export interface ImageRecord {
-  /** images.id, also the HNSW label. */
+export interface FileRecord {
+  /** The file's id; today also the id of its one item. */
   id: number;
   /** Absolute path of the archive root the file was found under. */
   root: string;
@@ -44,14 +50,21 @@ export interface ImageRecord {
   width: number | null;
   height: number | null;
   format: string | null;
-  status: ImageStatus;
+  status: FileStatus;
   error: string | null;
   /** Epoch milliseconds of the last change of this row. */
   indexedAt: number;
 }
 
-/** What the indexer writes for one file; the store assigns `id`. */
-export interface NewImage {
+/** A searchable unit: today the whole image of its file. */
+export interface ItemRecord {
+  /** The label in the vector index, never reused. */
+  id: number;
+  file: FileRecord;
+}
+
+/** What the indexer writes for one file; the store assigns the ids. */
+export interface NewFile {
   root: string;
   path: string;
   bytes: number;
@@ -63,17 +76,19 @@ export interface NewImage {
 }
 
 /**
- * One change inside an atomic commit:
+ * One change inside an atomic commit. Each is keyed, so applying a commit twice leaves the
+ * index as applying it once: `put` and `fail` on the file's (root, path), which also keys its
+ * one item; `touch` and `remove` on the file id.
  * - `put`: the file is a good image with this unit vector (new, changed, or reused by content hash);
  * - `touch`: size/mtime changed but the content hash did not, so the vector stays;
  * - `fail`: the file could not be read as an image; its vector (if any) is dropped;
  * - `remove`: the file is gone; its row stays with status `removed`, its vector is dropped.
  */
 export type CatalogChange =
-  | { kind: 'put'; image: NewImage; vector: Float32Array }
-  | { kind: 'touch'; id: number; bytes: number; mtimeMs: number }
-  | { kind: 'fail'; image: NewImage; error: string }
-  | { kind: 'remove'; id: number };
+  | { kind: 'put'; file: NewFile; vector: Float32Array }
+  | { kind: 'touch'; fileId: number; bytes: number; mtimeMs: number }
+  | { kind: 'fail'; file: NewFile; error: string }
+  | { kind: 'remove'; fileId: number };
 
 /** What change detection needs per known file, fetched in bulk per root. */
 export interface KnownFile {
@@ -81,60 +96,69 @@ export interface KnownFile {
   bytes: number;
   mtimeMs: number;
   contentHash: string;
-  status: ImageStatus;
+  status: FileStatus;
+  /** Queued for embedding again (by `verify`) whatever its size and mtime say. */
+  needsEmbedding: boolean;
+}
+
+/** A stored vector of identical content, and the image facts that go with it (renamed/duplicate files). */
+export interface ReusableVector {
+  itemId: number;
+  vector: Float32Array;
+  width: number | null;
+  height: number | null;
+  format: string | null;
 }
 
 export type FieldValue = string | number;
 
-/** Filters over the catalog; all given conditions must hold. Only `ok` images match. */
-export interface CatalogFilter {
-  /** picomatch glob over the path relative to its root, e.g. `airport_*.jpg` or `**\/2020/**`. */
-  pathGlob?: string;
-  /** Relative folder prefix: `a/b` matches `a/b/x.jpg` and `a/b/c/y.jpg`. */
-  folder?: string;
-  /** Formats as sharp names them (`jpeg`, `png`, `tiff`, ...). */
-  formats?: string[];
-  minBytes?: number;
-  maxBytes?: number;
-  modifiedAfter?: Date;
-  modifiedBefore?: Date;
-  minWidth?: number;
-  minHeight?: number;
-  /** User fields: a value, any of several values, or a numeric range (inclusive). */
-  fields?: Record<string, FieldValue | FieldValue[] | { min?: number; max?: number }>;
-}
-
-export interface SearchOptions {
-  /** HNSW search breadth (>= k is used); higher = better recall, slower. Default 64. */
-  ef?: number;
-  /** Scan every vector instead of the HNSW graph (the recall oracle). */
-  exact?: boolean;
-  /** Only these ids may be returned. A very selective set is searched exactly. */
-  allowedIds?: Set<number> | ((id: number) => boolean);
-}
-
-export interface ScoredId {
-  id: number;
-  /** Cosine similarity in [-1, 1]. */
-  score: number;
+/** User fields of one file name (parsed from a sidecar by the indexer). */
+export interface FieldRecord {
+  fileName: string;
+  /** Field name -> its values; an empty list clears the field. */
+  fields: Map<string, FieldValue[]>;
 }
 
 export interface FieldImportSummary {
-  file: string;
-  /** Records (lines) read from the sidecar. */
   records: number;
   /** Distinct field names seen. */
   fields: string[];
-  /** Records whose file name matches no image currently in the catalog (they are kept anyway). */
+  /** Records whose file name matches no file currently in the catalog (they are kept anyway). */
   unmatched: number;
 }
 
+/** Which searchable items a search or count may consider (all conditions hold). */
+export interface ItemSelection {
+  filter?: CatalogFilter;
+  /** Items never returned (e.g. the item a "more like this" query starts from). */
+  excludeIds?: readonly number[];
+  /** Only these items (e.g. the evaluated images of a larger index). */
+  onlyIds?: readonly number[];
+}
+
+export interface SearchOptions extends ItemSelection {
+  /** Graph search breadth (>= k is used); higher = better recall, slower. */
+  ef?: number;
+  /** Compare with every selected vector instead of walking the graph (the recall oracle). */
+  exact?: boolean;
+}
+
+export interface StoreDescription {
+  /** The back end, e.g. `embedded` (catalog.sqlite + a graph file). */
+  backend: 'embedded';
+  /** Where the index lives, for messages: a directory, or a URL without credentials. */
+  location: string;
+  /** The local folder the index occupies (a scan skips it); absent for a server back end. */
+  directory?: string;
+}
+
 export interface IndexStats {
-  dir: string;
+  location: string;
+  /** Files by status ("images" in the JSON users see). */
   images: { ok: number; error: number; removed: number };
   vectors: number;
-  hnsw: { size: number; deleted: number; capacity: number };
-  bytesOnDisk: { catalog: number; hnsw: number };
+  /** Numbers only this back end has (graph size, bytes on disk, ...). */
+  details: Record<string, unknown>;
 }
 
 /** What `verify` found and what it did about it. */
@@ -143,60 +167,71 @@ export interface VerifyReport {
   checked: { images: number; vectors: number; hnswLabels: number };
   /** Problems found and fixed. */
   repaired: string[];
-  /** Problems found that need the user (e.g. vectors of the wrong length). */
+  /** Problems found that need the user (e.g. a failed integrity check). */
   unrepaired: string[];
 }
 
 export interface OpenIndexOptions {
-  /** Required to create or update; for an existing index its fingerprint must match. */
+  /** Required to create an index; when given, the index's model must be this one (and it is recorded as the last used). */
   model?: ModelInfo;
-  /** Create the index when `dir` holds none (needs `model`). */
+  /** Create the index when none exists (needs `model`). */
   create?: boolean;
   /** Open for reading only: no write lock, no writes; others may index meanwhile. */
   readonly?: boolean;
-  /** Build parameters used only when the index is created. */
-  hnsw?: Partial<HnswParams>;
+  /** Engine and build parameters, used only when the index is created. */
+  engine?: Partial<EngineSpec>;
+  /** Embedded back end: how often a reader looks for commits of another process (default 1000 ms). */
+  refreshIntervalMs?: number;
+  /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
+  checkpointIntervalMs?: number;
 }
 
 export interface IndexStore {
-  readonly dir: string;
   readonly meta: IndexMeta;
   readonly readonly: boolean;
+  describe(): StoreDescription;
 
-  countImages(status?: ImageStatus): number;
-  getImage(id: number): ImageRecord | undefined;
-  /** Records in the order of `ids`; unknown ids are left out. */
-  getImages(ids: number[]): ImageRecord[];
-  findImageByPath(absolutePath: string): ImageRecord | undefined;
-  getVector(id: number): Float32Array | undefined;
-  /** Every stored vector of an `ok` image, in id order. */
-  forEachVector(callback: (id: number, vector: Float32Array) => void): void;
-  /** The k most similar `ok` images, best first. */
-  searchBestFirst(query: Float32Array, k: number, options?: SearchOptions): ScoredId[];
-  /** Ids of `ok` images matching the filter, ascending. */
-  filterIds(filter: CatalogFilter): number[];
-  getFields(ids: number[]): Map<number, Record<string, FieldValue | FieldValue[]>>;
-  /** Imports a CSV/TSV/JSONL sidecar keyed by file name (column/key `filename`, `file_name`, `file` or `name`). */
-  importFields(file: string): Promise<FieldImportSummary>;
-  stats(): IndexStats;
-  /** Picks up what another process committed since open (readers call it to see new images). */
-  refresh(): void;
+  // reading
+  countFiles(status?: FileStatus): Promise<number>;
+  /** The file at this absolute path (roots may nest: the best match), whatever its status. */
+  findFileByPath(absolutePath: string): Promise<FileRecord | undefined>;
+  /** Searchable items (of `ok` files) in the selection. */
+  countItems(selection?: ItemSelection): Promise<number>;
+  /** Ids of searchable items in the selection, ascending. */
+  listItemIds(selection?: ItemSelection): Promise<number[]>;
+  /** Items in the order of `ids` with their file (any status); unknown ids are left out. */
+  getItems(ids: readonly number[]): Promise<ItemRecord[]>;
+  /** Stored vectors of these items (those that have one). */
+  getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>>;
+  /** Every searchable item's vector, in id order. */
+  vectors(): AsyncIterable<[number, Float32Array]>;
+  /** User fields of each item's file. */
+  getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>>;
+  /**
+   * The k searchable items most similar to `query`, best first. The back end chooses exact or
+   * graph search (`exact` forces exact) and never returns fewer than min(k, selected items).
+   */
+  search(query: Float32Array, k: number, options?: SearchOptions): Promise<ScoredId[]>;
+  stats(): Promise<IndexStats>;
 
-  // writing (the indexer); each throws if opened readonly
-  knownFiles(root: string): Map<string, KnownFile>;
-  /** An `ok` image with this content hash and its vector (for renamed/duplicate files). */
-  findVectorByContentHash(contentHash: string): { id: number; vector: Float32Array } | undefined;
-  /** Applies the changes in one SQLite transaction and to the in-memory HNSW; returns the ids written, in order. */
-  commit(changes: CatalogChange[]): number[];
-  /** Writes the HNSW file (temp file + rename) so that the next open has nothing to replay. */
-  checkpoint(): Promise<void>;
-  /** Checks catalog, vectors and HNSW agree; repairs what it can. */
+  // writing (the indexer); each throws INDEX_READ_ONLY when opened read-only
+  knownFiles(root: string): Promise<Map<string, KnownFile>>;
+  /** A stored vector of an `ok` file with this content hash. */
+  findVectorByContentHash(contentHash: string): Promise<ReusableVector | undefined>;
+  /** Applies all changes or none, idempotently (see CatalogChange); returns the item ids written, in order. */
+  commit(changes: readonly CatalogChange[]): Promise<number[]>;
+  /** Replaces the named fields of each record's file name. */
+  importFields(records: readonly FieldRecord[]): Promise<FieldImportSummary>;
+  /** Makes everything committed quick to open again (the embedded back end writes its graph file). */
+  flush(): Promise<void>;
+  /** Checks that the catalog, the vectors and the vector index agree; repairs what it can. */
   verify(): Promise<VerifyReport>;
 
+  /** Flushes (when writable) and releases the index. */
   close(): Promise<void>;
 }
 
-/** The nearest-neighbour structure behind an index: brute force (exact) or HNSW (approximate). */
+/** An in-memory nearest-neighbour structure: brute force (exact) or an ANN engine. */
 export interface VectorIndex {
   readonly dim: number;
   /** Number of live (not deleted) vectors. */
@@ -209,6 +244,4 @@ export interface VectorIndex {
   /** Live ids. */
   ids(): number[];
   searchBestFirst(query: Float32Array, k: number, options?: { ef?: number; filter?: (id: number) => boolean }): ScoredId[];
-  /** Writes the whole index to `file` (callers rename into place). */
-  save(file: string): Promise<void>;
 }

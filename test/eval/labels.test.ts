@@ -66,16 +66,15 @@ describe('zero-shot over a labelled archive (evaluateLabels)', () => {
       ['blue/d.png', oneHot(2)],
       ['top.png', oneHot(2)],
     ];
-    const store = openIndex(indexDir, { create: true, model: encoder.info });
+    const store = await openIndex(indexDir, { create: true, model: encoder.info });
     try {
-      store.commit(
+      await store.commit(
         images.map(([p, vector]): CatalogChange => ({
           kind: 'put',
-          image: { root: work, path: p, bytes: 1, mtimeMs: 0, contentHash: p, width: 4, height: 4, format: 'png' },
+          file: { root: work, path: p, bytes: 1, mtimeMs: 0, contentHash: p, width: 4, height: 4, format: 'png' },
           vector,
         })),
       );
-      await store.checkpoint();
     } finally {
       await store.close();
     }

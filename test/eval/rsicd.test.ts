@@ -66,16 +66,15 @@ describeShared('RSICD evaluation with the tiny random model', () => {
   /** An index of the RSICD images holding the vectors the exact run computed (the indexer embeds the same way; test/indexer covers it). */
   async function indexEvaluatedVectors(evaluated: { fileNames: string[]; vectors: Float32Array[] }): Promise<void> {
     const encoder = await openClip(modelDir, { threads: 1 });
-    const store = openIndex(indexDir, { create: true, model: encoder.info });
+    const store = await openIndex(indexDir, { create: true, model: encoder.info });
     try {
       const changes: CatalogChange[] = evaluated.fileNames.map((name, i) => {
         const file = path.join(RSICD.images, name);
         const stat = statSync(file);
         const image = { root: RSICD.images, path: name, bytes: stat.size, mtimeMs: stat.mtimeMs, contentHash: createHash('sha256').update(readFileSync(file)).digest('hex'), width: 224, height: 224, format: 'jpeg' };
-        return { kind: 'put', image, vector: evaluated.vectors[i]! };
+        return { kind: 'put', file: image, vector: evaluated.vectors[i]! };
       });
-      store.commit(changes);
-      await store.checkpoint();
+      await store.commit(changes);
     } finally {
       await store.close();
       await encoder.close();
@@ -167,8 +166,8 @@ describeShared('RSICD evaluation with the tiny random model', () => {
 
     beforeAll(async () => {
       const encoder = await openClip(modelDir, { threads: 1 });
-      const source = openIndex(indexDir, { readonly: true });
-      const target = openIndex(annDir, { create: true, model: encoder.info });
+      const source = await openIndex(indexDir, { readonly: true });
+      const target = await openIndex(annDir, { create: true, model: encoder.info });
       try {
         const captions = readFileSync(RSICD.captions, 'utf8')
           .trim()
@@ -176,11 +175,10 @@ describeShared('RSICD evaluation with the tiny random model', () => {
           .flatMap((l) => (JSON.parse(l) as { captions: string[] }).captions);
         const puts: CatalogChange[] = [];
         const entry = (name: string) => ({ root: work, path: name, bytes: 0, mtimeMs: 0, contentHash: name, width: null, height: null, format: null });
-        source.forEachVector((id, vector) => puts.push({ kind: 'put', image: entry(`image-${id}`), vector }));
+        for await (const [id, vector] of source.vectors()) puts.push({ kind: 'put', file: entry(`image-${id}`), vector });
         const textVectors = await embedTextsBatched(encoder, captions);
-        textVectors.forEach((vector, i) => puts.push({ kind: 'put', image: entry(`caption-${i}`), vector }));
-        target.commit(puts);
-        await target.checkpoint();
+        textVectors.forEach((vector, i) => puts.push({ kind: 'put', file: entry(`caption-${i}`), vector }));
+        await target.commit(puts);
       } finally {
         await target.close();
         await source.close();

@@ -49,44 +49,43 @@ async function indexJson(indexDir: string, extra: string[] = []): Promise<Summar
 }
 
 /** Starts an indexer that stops at `point`, waits until it is there, runs `whilePaused`, and SIGKILLs it. */
-async function killAt(indexDir: string, point: string, whilePaused: () => void = () => undefined): Promise<void> {
+async function killAt(indexDir: string, point: string, whilePaused: () => Promise<void> = async () => undefined): Promise<void> {
   const child = spawnCli(['index', archive, '--index', indexDir, '--model', modelDir, '--batch', String(BATCH), '--threads', '1', '--json'], {
     env: { RSCLIP_DEBUG_PAUSE_AT: point },
   });
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
+    let paused = false;
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (stderr.includes(`RSCLIP_PAUSED ${point}`)) {
-        try {
-          whilePaused();
-        } catch (error) {
-          reject(error as Error);
-        } finally {
-          child.kill('SIGKILL');
-        }
+      if (!paused && stderr.includes(`RSCLIP_PAUSED ${point}`)) {
+        paused = true;
+        whilePaused()
+          .catch((error: unknown) => reject(error as Error))
+          .finally(() => child.kill('SIGKILL'));
       }
     });
     child.on('close', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`indexer exited (${code}) before pausing at ${point}: ${stderr}`))));
   });
 }
 
-function assertConsistent(indexDir: string): void {
-  const store = openIndex(indexDir, { readonly: true });
+async function assertConsistent(indexDir: string): Promise<void> {
+  const store = await openIndex(indexDir, { readonly: true });
   try {
-    expect(store.countImages('ok')).toBe(GOOD);
-    expect(store.countImages('error')).toBe(badCount);
-    expect(store.countImages()).toBe(GOOD + badCount);
-    expect(store.stats()).toMatchObject({ vectors: GOOD, hnsw: { size: GOOD } });
-    const ids = store.filterIds({});
-    const paths = store.getImages(ids).map((r) => r.path);
+    expect(await store.countFiles('ok')).toBe(GOOD);
+    expect(await store.countFiles('error')).toBe(badCount);
+    expect(await store.countFiles()).toBe(GOOD + badCount);
+    expect(await store.stats()).toMatchObject({ vectors: GOOD, details: { hnsw: { size: GOOD } } });
+    const ids = await store.listItemIds();
+    const paths = (await store.getItems(ids)).map((item) => item.file.path);
     expect(new Set(paths).size).toBe(GOOD);
+    const vectors = await store.getVectors(ids);
     for (const id of ids) {
-      const [best] = store.searchBestFirst(store.getVector(id)!, 1);
+      const [best] = await store.search(vectors.get(id)!, 1);
       expect(best!.score).toBeCloseTo(1, 4);
     }
   } finally {
-    void store.close();
+    await store.close();
   }
 }
 
@@ -97,7 +96,7 @@ describe('rsclip index (tiny model, child processes)', () => {
     expect(first).toMatchObject({ scanned: GOOD + badCount, added: GOOD, embedded: GOOD, errors: badCount, interrupted: false });
     const second = await indexJson(indexDir, ['--verify']);
     expect(second).toMatchObject({ added: 0, embedded: 0, errors: 0, unchanged: GOOD + badCount, verify: { ok: true, unrepaired: [] } });
-    assertConsistent(indexDir);
+    await assertConsistent(indexDir);
     const doctor = await runCli(['doctor', '--index', indexDir, '--json']);
     expect(doctor.code).toBe(0);
     expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [], unrepaired: [] });
@@ -110,21 +109,21 @@ describe('rsclip index (tiny model, child processes)', () => {
     ['checkpoint', 0],
   ])('resumes after SIGKILL at %s with no loss, no duplicates and no re-embedding (%i embedded on rerun)', async (point, embeddedOnRerun) => {
     const indexDir = path.join(work, `kill-${point}`);
-    await killAt(indexDir, point, () => {
+    await killAt(indexDir, point, async () => {
       if (point !== 'committed') return;
       // a reader (the search server) sees committed batches while the writer is still running
-      const reader = openIndex(indexDir, { readonly: true });
+      const reader = await openIndex(indexDir, { readonly: true });
       try {
-        expect(reader.countImages('ok')).toBe(BATCH);
-        const [id] = reader.filterIds({});
-        expect(reader.searchBestFirst(reader.getVector(id!)!, 1)[0]!.id).toBe(id);
+        expect(await reader.countFiles('ok')).toBe(BATCH);
+        const [id] = await reader.listItemIds();
+        expect((await reader.search((await reader.getVectors([id!])).get(id!)!, 1))[0]!.id).toBe(id);
       } finally {
-        void reader.close();
+        await reader.close();
       }
     });
     const rerun = await indexJson(indexDir);
     expect(rerun.embedded).toBe(embeddedOnRerun);
-    assertConsistent(indexDir);
+    await assertConsistent(indexDir);
   });
 
   it('refuses to update an index with a different model, naming the one it was built with', async () => {
@@ -137,7 +136,7 @@ describe('rsclip index (tiny model, child processes)', () => {
     writeFileSync(preprocessor, JSON.stringify(config));
     const result = await runCli(['index', archive, '--index', indexDir, '--model', otherModel]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^rsclip: index .* was built with model .* \([0-9a-f]{12}\); you asked for .* \([0-9a-f]{12}\) \(use --model/);
+    expect(result.stderr).toMatch(/^rsclip: index .* was built with model .* \(fp32, [0-9a-f]{12}\); you asked for .* \(fp32, [0-9a-f]{12}\) \(use --model/);
   });
 
   it('explains a missing index to doctor', async () => {

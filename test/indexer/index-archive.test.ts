@@ -1,10 +1,13 @@
+import Database from 'better-sqlite3';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { indexArchive } from '../../src/indexer/index.js';
-import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { openIndex, type FileStatus, type IndexStore } from '../../src/store/index.js';
+import { expectRsclipError } from '../fixtures/errors.js';
 import { makePng, writeBadFiles } from '../fixtures/images.js';
+import { indexInto } from '../fixtures/index-into.js';
 import { FakeEncoder } from './fake-encoder.js';
 
 let work: string;
@@ -17,14 +20,16 @@ function writePng(rel: string, seed: number): void {
   writeFileSync(file, makePng(seed));
 }
 
-function catalogPaths(store: IndexStore, status: 'ok' | 'error' | 'removed'): string[] {
-  const ids = Array.from({ length: store.countImages() + 10 }, (_, i) => i + 1);
-  return store
-    .getImages(ids)
-    .filter((r) => r.status === status)
-    .map((r) => r.path)
+async function catalogPaths(store: IndexStore, status: FileStatus): Promise<string[]> {
+  const ids = Array.from({ length: (await store.countFiles()) + 10 }, (_, i) => i + 1);
+  return (await store.getItems(ids))
+    .filter((item) => item.file.status === status)
+    .map((item) => item.file.path)
     .sort();
 }
+
+const graphSize = async (store: IndexStore): Promise<number> => ((await store.stats()).details as { hnsw: { size: number } }).hnsw.size;
+const vectorOf = async (store: IndexStore, id: number): Promise<Float32Array> => (await store.getVectors([id])).get(id)!;
 
 beforeEach(() => {
   work = mkdtempSync(path.join(tmpdir(), 'rsclip-indexer-'));
@@ -43,23 +48,23 @@ describe('indexArchive', () => {
     writePng('sub/deeper/x.png', 100);
     writeFileSync(path.join(archive, 'notes.txt'), 'not an image');
     const encoder = new FakeEncoder();
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: 3 });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder, batchSize: 3 });
     expect(summary).toMatchObject({ scanned: 8, added: 8, updated: 0, removed: 0, reused: 0, embedded: 8, errors: 0, unchanged: 0, interrupted: false });
     expect(encoder.runCount.image).toBe(3);
-    const store = openIndex(indexDir, { readonly: true });
-    expect(store.countImages('ok')).toBe(8);
-    expect(store.stats().hnsw.size).toBe(8);
-    const hit = store.findImageByPath(path.join(archive, 'sub/deeper/x.png'))!;
+    const store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countFiles('ok')).toBe(8);
+    expect(await graphSize(store)).toBe(8);
+    const hit = (await store.findFileByPath(path.join(archive, 'sub/deeper/x.png')))!;
     expect(hit.path).toBe('sub/deeper/x.png');
-    expect(store.searchBestFirst(store.getVector(hit.id)!, 1)[0]!.id).toBe(hit.id);
+    expect((await store.search(await vectorOf(store, hit.id), 1))[0]!.id).toBe(hit.id);
     await store.close();
   });
 
   it('re-indexes an unchanged archive with zero model calls', async () => {
     for (let i = 0; i < 5; i++) writePng(`a${i}.png`, i);
-    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     const encoder = new FakeEncoder();
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder });
     expect(summary).toMatchObject({ scanned: 5, added: 0, updated: 0, removed: 0, reused: 0, embedded: 0, errors: 0, unchanged: 5 });
     expect(encoder.runCount.image).toBe(0);
   });
@@ -71,9 +76,9 @@ describe('indexArchive', () => {
     writePng('rename-me.png', 4);
     writePng('original.png', 5);
     writePng('touched.png', 6);
-    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
-    let store = openIndex(indexDir, { readonly: true });
-    const renamedVector = store.getVector(store.findImageByPath(path.join(archive, 'rename-me.png'))!.id)!;
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    let store = await openIndex(indexDir, { readonly: true });
+    const renamedVector = await vectorOf(store, (await store.findFileByPath(path.join(archive, 'rename-me.png')))!.id);
     await store.close();
 
     writePng('new.png', 7);
@@ -85,20 +90,20 @@ describe('indexArchive', () => {
     utimesSync(path.join(archive, 'touched.png'), new Date(), new Date(Date.now() + 10_000));
 
     const encoder = new FakeEncoder();
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder });
     // unchanged: keep.png, original.png, and touched.png (new mtime, same content)
     expect(summary).toMatchObject({ scanned: 7, added: 3, updated: 1, removed: 2, reused: 2, embedded: 2, errors: 0, unchanged: 3 });
     expect(encoder.embeddedImages).toBe(2); // new.png and modify.png only
 
-    store = openIndex(indexDir, { readonly: true });
-    expect(catalogPaths(store, 'ok')).toEqual(['copy-of-original.png', 'keep.png', 'modify.png', 'new.png', 'now-here.png', 'original.png', 'touched.png']);
-    expect(catalogPaths(store, 'removed')).toEqual(['delete.png', 'rename-me.png']);
-    expect(store.stats().hnsw.size).toBe(7);
-    const moved = store.findImageByPath(path.join(archive, 'now-here.png'))!;
-    expect(Array.from(store.getVector(moved.id)!)).toEqual(Array.from(renamedVector));
+    store = await openIndex(indexDir, { readonly: true });
+    expect(await catalogPaths(store, 'ok')).toEqual(['copy-of-original.png', 'keep.png', 'modify.png', 'new.png', 'now-here.png', 'original.png', 'touched.png']);
+    expect(await catalogPaths(store, 'removed')).toEqual(['delete.png', 'rename-me.png']);
+    expect(await graphSize(store)).toBe(7);
+    const moved = (await store.findFileByPath(path.join(archive, 'now-here.png')))!;
+    expect(Array.from(await vectorOf(store, moved.id))).toEqual(Array.from(renamedVector));
     // removed files are gone from search
-    const removed = store.findImageByPath(path.join(archive, 'delete.png'))!;
-    const ids = store.searchBestFirst(renamedVector, 10).map((r) => r.id);
+    const removed = (await store.findFileByPath(path.join(archive, 'delete.png')))!;
+    const ids = (await store.search(renamedVector, 10)).map((r) => r.id);
     expect(ids).not.toContain(removed.id);
     expect(ids).toHaveLength(7);
     await store.close();
@@ -109,7 +114,7 @@ describe('indexArchive', () => {
     copyFileSync(path.join(archive, 'a.png'), path.join(archive, 'b.png'));
     copyFileSync(path.join(archive, 'a.png'), path.join(archive, 'c.png'));
     const encoder = new FakeEncoder();
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: encoder, batchSize: 1, decoders: 3 });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder, batchSize: 1, decoders: 3 });
     expect(summary).toMatchObject({ added: 3, reused: 2, embedded: 1 });
     expect(encoder.embeddedImages).toBe(1);
   });
@@ -118,21 +123,21 @@ describe('indexArchive', () => {
     for (let i = 0; i < 4; i++) writePng(`good/g${i}.png`, i);
     writeFileSync(path.join(archive, 'good/png-named.jpg'), makePng(77)); // readable: the decoder sniffs content
     const { bad } = writeBadFiles(archive);
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(summary).toMatchObject({ added: 5, errors: Object.keys(bad).length });
-    const store = openIndex(indexDir, { readonly: true });
-    expect(catalogPaths(store, 'error')).toEqual(Object.keys(bad).sort());
+    const store = await openIndex(indexDir, { readonly: true });
+    expect(await catalogPaths(store, 'error')).toEqual(Object.keys(bad).sort());
     for (const rel of Object.keys(bad)) {
-      expect(store.findImageByPath(path.join(archive, rel))!.error, rel).toMatch(/\w/);
+      expect((await store.findFileByPath(path.join(archive, rel)))!.error, rel).toMatch(/\w/);
     }
-    expect(store.findImageByPath(path.join(archive, 'bad/empty.png'))!.error).toMatch(/empty/);
-    expect(store.stats().hnsw.size).toBe(5);
+    expect((await store.findFileByPath(path.join(archive, 'bad/empty.png')))!.error).toMatch(/empty/);
+    expect(await graphSize(store)).toBe(5);
     await store.close();
 
-    const again = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const again = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(again).toMatchObject({ errors: 0, unchanged: 5 + Object.keys(bad).length });
     writeFileSync(path.join(archive, 'bad/truncated.png'), makePng(55));
-    const fixed = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const fixed = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(fixed).toMatchObject({ errors: 0, updated: 1, embedded: 1 });
   });
 
@@ -140,13 +145,13 @@ describe('indexArchive', () => {
     writePng('a/one.png', 1);
     writePng('b/two.png', 2);
     symlinkSync(archive, path.join(archive, 'a/loop'));
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(summary).toMatchObject({ scanned: 2, added: 2, symlinkLoops: ['a/loop'] });
     rmSync(path.join(archive, 'a/loop'));
     // a folder replaced by something unreadable: a dangling symlink to a folder
     rmSync(path.join(archive, 'b'), { recursive: true });
     symlinkSync(path.join(work, 'missing'), path.join(archive, 'b'));
-    const second = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const second = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     // a dangling link is not a folder that failed to read: b/two.png is gone
     expect(second).toMatchObject({ scanned: 1, removed: 1 });
   });
@@ -156,16 +161,16 @@ describe('indexArchive', () => {
     writePng('open/a.png', 1);
     writePng('locked/b.png', 2);
     writePng('secret.png', 3);
-    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     writePng('secret.png', 4);
     chmodSync(path.join(archive, 'secret.png'), 0o000);
     chmodSync(path.join(archive, 'locked'), 0o000);
     try {
-      const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+      const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
       expect(summary).toMatchObject({ errors: 1, removed: 0, unreadableFolders: ['locked'] });
-      const store = openIndex(indexDir, { readonly: true });
-      expect(store.findImageByPath(path.join(archive, 'secret.png'))).toMatchObject({ status: 'error', error: expect.stringMatching(/EACCES/) });
-      expect(store.findImageByPath(path.join(archive, 'locked/b.png'))!.status).toBe('ok');
+      const store = await openIndex(indexDir, { readonly: true });
+      expect(await store.findFileByPath(path.join(archive, 'secret.png'))).toMatchObject({ status: 'error', error: expect.stringMatching(/EACCES/) });
+      expect((await store.findFileByPath(path.join(archive, 'locked/b.png')))!.status).toBe('ok');
       await store.close();
     } finally {
       chmodSync(path.join(archive, 'locked'), 0o755);
@@ -177,25 +182,40 @@ describe('indexArchive', () => {
     writePng('x/keep.png', 1);
     writePng('x/skip.png', 2);
     writePng('y/other.png', 3);
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder(), include: ['x/**'], exclude: ['skip.png'] });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), include: ['x/**'], exclude: ['skip.png'] });
     expect(summary).toMatchObject({ scanned: 1, added: 1 });
   });
 
   it('refuses to update an index with another model', async () => {
     writePng('a.png', 1);
-    await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     const other = new FakeEncoder({ fingerprint: '0'.repeat(64) });
-    await expect(indexArchive({ roots: [archive], index: indexDir, model: other })).rejects.toMatchObject({
-      code: 'INDEX_INCOMPATIBLE',
-      message: expect.stringMatching(/built with model fake-clip \(ffffffffffff\); you asked for fake-clip \(000000000000\)/),
-    });
+    await expectRsclipError(indexInto({ roots: [archive], index: indexDir, model: other }), 'INDEX_INCOMPATIBLE', /built with model fake-clip \(fp32, ffffffffffff\); you asked for fake-clip \(fp32, 000000000000\)/);
+    // the same check where an open store meets an encoder
+    const store = await openIndex(indexDir, {});
+    try {
+      await expectRsclipError(indexArchive({ roots: [archive], store, encoder: other }), 'INDEX_INCOMPATIBLE', /you asked for fake-clip \(fp32, 000000000000\)/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('needs a store open for writing', async () => {
+    writePng('a.png', 1);
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const reader = await openIndex(indexDir, { readonly: true });
+    try {
+      await expectRsclipError(indexArchive({ roots: [archive], store: reader, encoder: new FakeEncoder() }), 'INDEX_READ_ONLY');
+    } finally {
+      await reader.close();
+    }
   });
 
   it('stops cleanly when aborted, keeping committed batches, and resumes without re-embedding them', async () => {
     for (let i = 0; i < 20; i++) writePng(`s${String(i).padStart(2, '0')}.png`, i);
     const controller = new AbortController();
     const encoder = new FakeEncoder();
-    const summary = await indexArchive({
+    const summary = await indexInto({
       roots: [archive],
       index: indexDir,
       model: encoder,
@@ -209,12 +229,30 @@ describe('indexArchive', () => {
     expect(summary.added).toBeGreaterThanOrEqual(8);
     expect(summary.added).toBeLessThan(20);
     const resumed = new FakeEncoder();
-    const rest = await indexArchive({ roots: [archive], index: indexDir, model: resumed, batchSize: 4 });
+    const rest = await indexInto({ roots: [archive], index: indexDir, model: resumed, batchSize: 4 });
     expect(rest.added).toBe(20 - summary.added);
     expect(resumed.embeddedImages).toBe(20 - summary.added);
-    const store = openIndex(indexDir, { readonly: true });
-    expect(store.countImages('ok')).toBe(20);
-    expect(store.stats().hnsw.size).toBe(20);
+    const store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countFiles('ok')).toBe(20);
+    expect(await graphSize(store)).toBe(20);
+    await store.close();
+  });
+
+  it('embeds again a file that verify queued, though its size and mtime are unchanged', async () => {
+    writePng('a.png', 1);
+    writePng('b.png', 2);
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const db = new Database(path.join(indexDir, 'catalog.sqlite'));
+    db.prepare("DELETE FROM vectors WHERE image_id = (SELECT id FROM images WHERE path = 'b.png')").run();
+    db.close();
+    const repairing = await openIndex(indexDir);
+    expect((await repairing.verify()).repaired).toContainEqual(expect.stringMatching(/1 ok images had no vector/));
+    await repairing.close();
+    const encoder = new FakeEncoder();
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder });
+    expect(summary).toMatchObject({ updated: 1, embedded: 1, unchanged: 1, errors: 0 });
+    const store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countItems()).toBe(2);
     await store.close();
   });
 
@@ -222,13 +260,13 @@ describe('indexArchive', () => {
     writePng('airport_1.png', 1);
     writePng('beach_2.png', 2);
     writeFileSync(path.join(work, 'labels.tsv'), 'filename\tlabel\tcloud\nairport_1.png\tairport\t0.1\nbeach_2.png\tbeach\t0.7\nmissing.png\tx\t1\n');
-    const summary = await indexArchive({ roots: [archive], index: indexDir, model: new FakeEncoder(), fields: path.join(work, 'labels.tsv') });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), fields: path.join(work, 'labels.tsv') });
     expect(summary.fields).toEqual({ records: 3, fields: ['cloud', 'label'], unmatched: 1 });
-    const store = openIndex(indexDir, { readonly: true });
-    const beach = store.filterIds({ fields: { label: 'beach' } });
-    expect(store.getImages(beach).map((r) => r.path)).toEqual(['beach_2.png']);
-    expect(store.filterIds({ fields: { cloud: { max: 0.5 } } })).toHaveLength(1);
-    expect(store.getFields(beach).get(beach[0]!)).toEqual({ label: 'beach', cloud: 0.7 });
+    const store = await openIndex(indexDir, { readonly: true });
+    const beach = await store.listItemIds({ filter: { fields: { label: 'beach' } } });
+    expect((await store.getItems(beach)).map((item) => item.file.path)).toEqual(['beach_2.png']);
+    expect(await store.listItemIds({ filter: { fields: { cloud: { max: 0.5 } } } })).toHaveLength(1);
+    expect((await store.getFields(beach)).get(beach[0]!)).toEqual({ label: 'beach', cloud: 0.7 });
     await store.close();
   });
 });

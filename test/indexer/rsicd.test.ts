@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { indexArchive } from '../../src/indexer/index.js';
 import { openIndex } from '../../src/store/index.js';
+import { indexInto } from '../fixtures/index-into.js';
 import { describeShared, sharedPath } from '../fixtures/shared.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
@@ -13,7 +13,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describeShared('indexing the RSICD test split', () => {
   it('indexes all 1,093 images and each finds itself first by its own vector', { timeout: 240_000 }, async () => {
     const indexDir = path.join(work, 'index');
-    const summary = await indexArchive({
+    const summary = await indexInto({
       roots: [sharedPath('datasets/rsicd-test/images')],
       index: indexDir,
       model: await tinyModelDir(),
@@ -22,20 +22,21 @@ describeShared('indexing the RSICD test split', () => {
     });
     expect(summary).toMatchObject({ scanned: 1093, added: 1093, errors: 0, interrupted: false });
     expect(summary.fields).toMatchObject({ records: 1093, unmatched: 0 });
-    const store = openIndex(indexDir, { readonly: true });
+    const store = await openIndex(indexDir, { readonly: true });
     try {
-      const ids = store.filterIds({});
+      const ids = await store.listItemIds();
       expect(ids).toHaveLength(1093);
-      expect(store.stats().hnsw.size).toBe(1093);
+      expect(await store.stats()).toMatchObject({ details: { hnsw: { size: 1093 } } });
+      const vectors = await store.getVectors(ids);
+      const hashes = new Map((await store.getItems(ids)).map((item) => [item.id, item.file.contentHash]));
       let misses = 0;
       for (const id of ids) {
-        const vector = store.getVector(id)!;
-        const [best] = store.searchBestFirst(vector, 1, { ef: 64 });
+        const [best] = await store.search(vectors.get(id)!, 1, { ef: 64 });
         // identical files share a vector: a tie with a byte-identical twin counts as finding itself
-        if (best!.id !== id && store.getImage(best!.id)!.contentHash !== store.getImage(id)!.contentHash) misses++;
+        if (best!.id !== id && hashes.get(best!.id) !== hashes.get(id)) misses++;
       }
       expect(misses).toBe(0);
-      expect(store.filterIds({ fields: { label: 'airport' } }).length).toBeGreaterThan(0);
+      expect((await store.listItemIds({ filter: { fields: { label: 'airport' } } })).length).toBeGreaterThan(0);
     } finally {
       await store.close();
     }

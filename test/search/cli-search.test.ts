@@ -2,9 +2,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexArchive } from '../../src/indexer/index.js';
 import { openClip } from '../../src/model/index.js';
 import { runCli } from '../fixtures/cli.js';
+import { indexInto } from '../fixtures/index-into.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
   // the int8 variant: `rsclip search` must find the variant whose fingerprint the index records
   const encoder = await openClip(modelDir, { variant: 'int8', threads: 1 });
   try {
-    await indexArchive({ roots: [archive], index: indexDir, model: encoder });
+    await indexInto({ roots: [archive], index: indexDir, model: encoder });
   } finally {
     await encoder.close();
   }
@@ -58,7 +58,7 @@ describe('rsclip search', () => {
     const movedModel = path.join(root, 'model-copy');
     const movedIndex = path.join(root, 'index-moved-model');
     cpSync(modelDir, movedModel, { recursive: true });
-    await indexArchive({ roots: [path.join(archive, 'a')], index: movedIndex, model: movedModel, threads: 1 });
+    await indexInto({ roots: [path.join(archive, 'a')], index: movedIndex, model: movedModel, threads: 1 });
     rmSync(movedModel, { recursive: true });
     const gone = await runCli(['search', 'river', '--index', movedIndex], { env: { RSCLIP_MODEL: '' } });
     expect(gone.code).toBe(1);

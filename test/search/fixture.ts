@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../src/errors.js';
 import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from '../../src/model/index.js';
-import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { openIndex, type FieldValue, type IndexStore } from '../../src/store/index.js';
 import { makePng } from '../fixtures/images.js';
 
 export const DIM = 8;
@@ -119,15 +119,15 @@ export interface TestIndex {
   /** Relative path -> images.id. */
   ids: Map<string, number>;
   /** Opens the index read-only, as the server and the CLI do. */
-  open(): IndexStore;
+  open(): Promise<IndexStore>;
 }
 
-/** Writes the archive PNGs under `root/archive`, the index under `root/index`, and a labels sidecar. */
+/** Writes the archive PNGs under `root/archive` and the index under `root/index`, with user fields label and year. */
 export async function buildTestIndex(root: string): Promise<TestIndex> {
   const archive = path.join(root, 'archive');
   const indexDir = path.join(root, 'index');
   const encoder = new KnownVectorEncoder();
-  const store = openIndex(indexDir, { model: encoder.info, create: true });
+  const store = await openIndex(indexDir, { model: encoder.info, create: true });
   const ids = new Map<string, number>();
   try {
     const changes = FIXTURE_IMAGES.map((img, i) => {
@@ -141,16 +141,13 @@ export async function buildTestIndex(root: string): Promise<TestIndex> {
       encoder.learn(bytes, vector);
       return {
         kind: 'put' as const,
-        image: { root: archive, path: img.rel, bytes: bytes.length, mtimeMs: Date.UTC(2020, 0, 1 + i), contentHash: sha256(bytes), width: 24 + i, height: 20 + i, format: 'png' },
+        file: { root: archive, path: img.rel, bytes: bytes.length, mtimeMs: Date.UTC(2020, 0, 1 + i), contentHash: sha256(bytes), width: 24 + i, height: 20 + i, format: 'png' },
         vector,
       };
     });
-    const written = store.commit(changes);
+    const written = await store.commit(changes);
     FIXTURE_IMAGES.forEach((img, i) => ids.set(img.rel, written[i]!));
-    const sidecar = path.join(root, 'labels.csv');
-    writeFileSync(sidecar, ['filename,label,year', ...FIXTURE_IMAGES.map((img, i) => `${path.basename(img.rel)},${img.concept},${2010 + i}`)].join('\n'));
-    await store.importFields(sidecar);
-    await store.checkpoint();
+    await store.importFields(FIXTURE_IMAGES.map((img, i) => ({ fileName: path.basename(img.rel), fields: new Map<string, FieldValue[]>([['label', [img.concept]], ['year', [2010 + i]]]) })));
   } finally {
     await store.close();
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseFilterSpecs, parseQueryTerms, parseSearchRequestJson } from '../../src/search/index.js';
+import { parseQueryTerms, parseSearchRequestJson } from '../../src/search/index.js';
+import { parseFilterSpecs } from '../../src/store/index.js';
 
 const files = new Set(['./ref.jpg', 'scenes/a.png']);
 const isFile = (p: string) => files.has(p);

@@ -14,7 +14,7 @@ let searcher: Searcher;
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-search-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   searcher = new Searcher(fixture.encoder, store);
 });
 afterAll(async () => {
@@ -155,8 +155,15 @@ describe('Searcher', () => {
     expect((await guarded.search({ terms: [text('river')] })).hits.length).toBeGreaterThan(0);
   });
 
+  it('adds the absolute path to hits only for a searcher that asks for it (the CLI)', async () => {
+    const plain = await searcher.search({ terms: [text('river')], k: 1 });
+    expect(plain.hits[0]).not.toHaveProperty('absolutePath');
+    const cli = await new Searcher(fixture.encoder, store, { absolutePaths: true }).search({ terms: [text('river')], k: 1 });
+    expect(cli.hits[0]).toMatchObject({ path: 'water/river-a.png', absolutePath: path.join(fixture.archive, 'water', 'river-a.png') });
+  });
+
   it('refuses an encoder of another model', () => {
     const other = Object.assign(Object.create(fixture.encoder) as typeof fixture.encoder, { info: { ...fixture.encoder.info, fingerprint: 'z'.repeat(64) } });
-    expect(() => new Searcher(other, store)).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE' }));
+    expect(() => new Searcher(other, store)).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE', message: expect.stringMatching(/built with model test\/known-vectors \(fp32, kkkkkkkkkkkk\); you asked for test\/known-vectors \(fp32, zzzzzzzzzzzz\)$/) }));
   });
 });

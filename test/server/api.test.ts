@@ -28,7 +28,7 @@ const fakeThumbnailer: Thumbnailer = async (file, maxSide) => {
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-api-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   const searcher = new Searcher(fixture.encoder, store);
   const limits = { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 };
   app = createApp({ searcher, store, limits, thumbnailer: fakeThumbnailer });
@@ -171,7 +171,7 @@ describe('service routes', () => {
     const searcher = new Searcher(fixture.encoder, store);
     const failing = Object.assign(Object.create(searcher) as Searcher, {
       search: async () => {
-        throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${path.join(store.dir, 'vectors.hnsw')}: bad magic`, { hint: `run rsclip doctor --index ${store.dir}` });
+        throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${path.join(store.describe().location, 'vectors.hnsw')}: bad magic`, { hint: `run rsclip doctor --index ${store.describe().location}` });
       },
     });
     const res = await request(createApp({ searcher: failing, store })).get('/api/search').query({ q: 'river' });

@@ -24,7 +24,7 @@ let app: Application;
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-catalog-files-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   // the real thumbnailer (sharp), whose errors name the file it read
   app = createApp({ searcher: new Searcher(fixture.encoder, store), store });
 });

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexArchive } from '../../src/indexer/index.js';
 import { spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
+import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
 let root: string;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   mkdirSync(archive, { recursive: true });
   for (let i = 0; i < 4; i++) writeFileSync(path.join(archive, `tile-${i}.png`), makePng(200 + i, 40, 40));
   modelDir = await tinyModelDir();
-  await indexArchive({ roots: [archive], index: indexDir, model: modelDir, threads: 1 });
+  await indexInto({ roots: [archive], index: indexDir, model: modelDir, threads: 1 });
 }, 180_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
-import type { IndexStore } from '../../src/store/index.js';
+import { filterJsonSchema, type IndexStore } from '../../src/store/index.js';
 import { buildTestIndex, type TestIndex } from '../search/fixture.js';
 
 let root: string;
@@ -17,7 +17,7 @@ let app: Application;
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-openapi-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
   app = createApp({ searcher: new Searcher(fixture.encoder, store), store, thumbnailer: async () => ({ data: Buffer.from('t'), contentType: 'image/webp' }) });
 });
 afterAll(async () => {
@@ -72,5 +72,14 @@ describe('the OpenAPI document', () => {
         expect(res.status, `${method.toUpperCase()} ${url}: ${String(res.text ?? "").slice(0, 200)}`).toBeLessThan(400);
       }
     }
+  });
+
+  it('describes the hits and filters the API answers and takes', async () => {
+    const doc = (await request(app).get('/api/openapi.json')).body as { components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
+    const page = (await request(app).get('/api/search').query({ q: 'river', k: 2, collapse: true })).body as { hits: Record<string, unknown>[] };
+    expect(Object.keys(page.hits[0]!).sort()).toEqual(Object.keys(doc.components.schemas.Hit!.properties).sort());
+    expect(doc.components.schemas.SearchRequest!.properties.filter).toEqual(filterJsonSchema());
+    const metadata = (await request(app).get(`/api/images/${fixture.ids.get('water/river-a.png')}`)).body as Record<string, unknown>;
+    expect(Object.keys(metadata).sort()).toEqual(['bytes', 'contentHash', 'fields', 'fileName', 'format', 'height', 'id', 'indexed', 'modified', 'path', 'width']);
   });
 });

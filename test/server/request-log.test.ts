@@ -49,7 +49,7 @@ function appWithLog(options: { verbose?: boolean; format?: 'json' | 'pretty'; th
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-request-log-'));
   fixture = await buildTestIndex(root);
-  store = fixture.open();
+  store = await fixture.open();
 });
 afterAll(async () => {
   await store.close();

@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { indexArchive } from '../../src/indexer/index.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/server/index.js';
 import { makePng } from '../fixtures/images.js';
+import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
 export interface ServedIndex {
@@ -27,7 +27,7 @@ export async function buildServedIndex(name: string, images = 6): Promise<Served
   for (let i = 0; i < images; i++) writeFileSync(path.join(archive, `tile-${i}.png`), makePng(300 + i, 40, 40));
   const modelDir = await tinyModelDir();
   const index = path.join(root, 'index');
-  await indexArchive({ roots: [archive], index, model: modelDir, threads: 1 });
+  await indexInto({ roots: [archive], index, model: modelDir, threads: 1 });
   return {
     root,
     archive,

@@ -1,15 +1,18 @@
 /**
  * The catalog schema and its numbered migrations (rclip's `ensure_version` pattern):
  * each step runs once, in order, inside one transaction; a catalog from a newer rsclip
- * is refused rather than guessed at.
+ * is refused rather than guessed at. Readers (read-only opens) cannot migrate: they read an
+ * older catalog as it is when every missing step is marked `readersUnaffected`.
  */
 import type Database from 'better-sqlite3';
-import { RsclipError } from '../errors.js';
+import { RsclipError } from '../../errors.js';
 
 interface Migration {
   version: number;
   why: string;
   sql: string;
+  /** Readers never touch what this step adds, so they may open a catalog that lacks it. */
+  readersUnaffected?: boolean;
 }
 
 const MIGRATIONS: Migration[] = [
@@ -54,24 +57,35 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX fields_name_num ON fields (name, value_num);
     `,
   },
+  {
+    version: 2,
+    why: 'verify queues a file for embedding again with an explicit flag; it used to set bytes = -1 so that the size check happened to notice',
+    sql: `
+      ALTER TABLE images ADD COLUMN needs_embedding INTEGER NOT NULL DEFAULT 0;
+      UPDATE images SET needs_embedding = 1 WHERE bytes = -1;
+    `,
+    readersUnaffected: true,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-function currentVersion(db: Database.Database): number {
+/** The schema version the catalog is at. */
+export function catalogVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
+}
+
+function refuseNewer(version: number, file: string): void {
+  if (version <= SCHEMA_VERSION) return;
+  throw new RsclipError('INDEX_INCOMPATIBLE', `index catalog ${file} has schema version ${version}; this rsclip reads up to ${SCHEMA_VERSION}`, {
+    hint: 'update rsclip',
+  });
 }
 
 /** Brings the catalog to SCHEMA_VERSION; refuses a newer one. Needs a writable handle if a step must run. */
 export function migrate(db: Database.Database, file: string): void {
-  const version = currentVersion(db);
-  if (version > SCHEMA_VERSION) {
-    throw new RsclipError(
-      'INDEX_INCOMPATIBLE',
-      `index catalog ${file} has schema version ${version}; this rsclip reads up to ${SCHEMA_VERSION}`,
-      { hint: 'update rsclip' },
-    );
-  }
+  const version = catalogVersion(db);
+  refuseNewer(version, file);
   for (const step of MIGRATIONS) {
     if (step.version <= version) continue;
     db.transaction(() => {
@@ -81,6 +95,13 @@ export function migrate(db: Database.Database, file: string): void {
   }
 }
 
-export function needsMigration(db: Database.Database): boolean {
-  return currentVersion(db) < SCHEMA_VERSION;
+/** Checks that a reader can use the catalog as it is: not newer, and missing no step readers need. */
+export function checkReadable(db: Database.Database, file: string): void {
+  const version = catalogVersion(db);
+  refuseNewer(version, file);
+  if (MIGRATIONS.some((step) => step.version > version && !step.readersUnaffected)) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index catalog ${file} uses an older schema and cannot be upgraded while opened read-only`, {
+      hint: 'run `rsclip doctor --index <dir>` once to upgrade it',
+    });
+  }
 }

@@ -6,7 +6,7 @@
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { RsclipError } from '../errors.js';
+import { RsclipError } from '../../errors.js';
 
 export const LOCK_FILE = 'index.lock';
 
@@ -51,7 +51,9 @@ export class WriteLock {
         closeSync(fd);
         return new WriteLock(file);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new RsclipError('INDEX_UNWRITABLE', `cannot lock index ${dir}: ${(error as Error).message}`, { cause: error, hint: 'check the permissions of the index directory' });
+        }
       }
       const holder = readLock(file);
       const sameHost = holder?.host === undefined || holder.host === hostname();

@@ -1,18 +1,13 @@
 /**
- * Reads user fields from a sidecar keyed by file name: CSV, TSV (header row) or JSONL
- * (one object per line). The key column is the first of `filename`, `file_name`, `file`,
+ * Reads user fields from a sidecar keyed by file name, for the store's importFields: CSV, TSV
+ * (header row) or JSONL (one object per line). The key column is the first of `filename`, `file_name`, `file`,
  * `name`, `path` present; only its base name is used, so a sidecar can be shared by
  * copies of an archive in different places. Array values become several values of one field.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { FieldValue } from './types.js';
-
-export interface SidecarRecord {
-  fileName: string;
-  fields: Map<string, FieldValue[]>;
-}
+import type { FieldRecord, FieldValue } from '../store/index.js';
 
 const KEY_NAMES = ['filename', 'file_name', 'file', 'name', 'path'];
 
@@ -61,7 +56,7 @@ function splitDelimited(line: string, delimiter: string): string[] {
   return cells;
 }
 
-export async function readSidecar(file: string): Promise<SidecarRecord[]> {
+export async function readSidecar(file: string): Promise<FieldRecord[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,0 +1,122 @@
+/**
+ * Exact versus graph search for the embedded back end. A selection (filter, kept or left-out
+ * ids) becomes the set of allowed items once per selection and catalog state (a small cache,
+ * bounded by entries, that a count and the searches of one request share). A very selective
+ * set is scored exactly from the catalog's vectors; a broad one walks the graph with the set
+ * as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
+ * so a result list is never silently shortened.
+ */
+import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
+import { BruteForceIndex } from '../brute-force-index.js';
+import type { ItemSelection, SearchOptions } from '../types.js';
+import type { Catalog } from './catalog.js';
+import type { GraphSync } from './graph-sync.js';
+
+/** Selections allowing at most this share of the index (or this many items) are searched exactly. */
+const EXACT_SELECTION_SHARE = 0.05;
+const EXACT_SELECTION_MIN = 2000;
+const SELECTION_CACHE_ENTRIES = 8;
+/** Vectors read from the catalog per statement when scoring a selection exactly. */
+const VECTOR_CHUNK = 1000;
+
+/** The items a selection allows: ascending ids and a membership test (a bitmap over ids). */
+class AllowedItems {
+  private readonly member: Uint8Array;
+
+  constructor(readonly ids: readonly number[]) {
+    this.member = new Uint8Array((ids.length > 0 ? ids[ids.length - 1]! : 0) + 1);
+    for (const id of ids) this.member[id] = 1;
+  }
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  readonly has = (id: number): boolean => this.member[id] === 1;
+}
+
+function restricts(selection: ItemSelection): boolean {
+  return selection.filter !== undefined || selection.onlyIds !== undefined;
+}
+
+export class SearchPlanner {
+  /** Every vector for exact scans, built on the first one and kept in step by the synchroniser. */
+  private exact: BruteForceIndex | undefined;
+  /** Least recently used first (Map keeps insertion order). */
+  private readonly allowedCache = new Map<string, AllowedItems>();
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly sync: GraphSync,
+    private readonly dim: number,
+  ) {}
+
+  countItems(selection: ItemSelection): number {
+    return restricts(selection) ? this.allowed(selection).count : this.catalog.countItems(selection);
+  }
+
+  itemIds(selection: ItemSelection): number[] {
+    return restricts(selection) ? [...this.allowed(selection).ids] : this.catalog.itemIds(selection);
+  }
+
+  search(query: Float32Array, k: number, options: SearchOptions): ScoredId[] {
+    checkLength(query, this.dim, 'BAD_QUERY');
+    const graph = this.sync.graph;
+    const allowed = restricts(options) ? this.allowed(options) : undefined;
+    const excluded = !allowed && options.excludeIds && options.excludeIds.length > 0 ? new Set(options.excludeIds) : undefined;
+    const predicate = allowed?.has ?? (excluded ? (id: number) => !excluded.has(id) : undefined);
+    if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverIds(allowed.ids, query, k);
+    if (options.exact) return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
+    const found = graph.searchBestFirst(query, k, { ef: options.ef, filter: predicate });
+    let selected = allowed ? allowed.count : graph.size;
+    if (excluded) for (const id of excluded) if (graph.has(id)) selected--;
+    if (found.length < Math.min(k, selected, graph.size)) {
+      // the graph walk ran out of (allowed, live) neighbours: answer exactly instead of short
+      return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
+    }
+    return found;
+  }
+
+  /** Forgets the derived copies (after repairs). */
+  reset(): void {
+    this.exact = undefined;
+    this.sync.unfollowAll();
+    this.allowedCache.clear();
+  }
+
+  private allowed(selection: ItemSelection): AllowedItems {
+    const key = `${this.catalog.commitSeq()}:${JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null])}`;
+    let allowed = this.allowedCache.get(key);
+    if (allowed) {
+      this.allowedCache.delete(key);
+    } else {
+      allowed = new AllowedItems(this.catalog.itemIds(selection));
+      if (this.allowedCache.size >= SELECTION_CACHE_ENTRIES) this.allowedCache.delete(this.allowedCache.keys().next().value!);
+    }
+    this.allowedCache.set(key, allowed);
+    return allowed;
+  }
+
+  private exactIndex(): BruteForceIndex {
+    if (!this.exact) {
+      const exact = new BruteForceIndex(this.dim, Math.max(1, this.sync.graph.size));
+      for (const [id, vector] of this.catalog.iterateVectors()) exact.add(id, vector);
+      this.sync.follow(exact);
+      this.exact = exact;
+    }
+    return this.exact;
+  }
+
+  /** Scores the allowed items that are live in the graph, reading their vectors from the catalog. */
+  private exactOverIds(ids: readonly number[], query: Float32Array, k: number): ScoredId[] {
+    const q = unitVector(query);
+    const top = new TopK(k);
+    const graph = this.sync.graph;
+    for (let i = 0; i < ids.length; i += VECTOR_CHUNK) {
+      for (const [id, vector] of this.catalog.getVectors(ids.slice(i, i + VECTOR_CHUNK))) {
+        if (graph.has(id)) top.offer(id, cosine(q, vector));
+      }
+    }
+    return top.bestFirst();
+  }
+}

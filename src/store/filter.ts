@@ -1,0 +1,207 @@
+/**
+ * The catalog filter, defined once. Each key of FILTER_KEYS gives its JSON form (a zod schema:
+ * the API's JSON body, library callers), its `key=value` form (`rsclip search --filter`, the
+ * API's `filter` query parameter) and its help. The CatalogFilter type, the request schema, the
+ * OpenAPI fragment, the key=value parser and the help texts all derive from this table; each
+ * back end compiles the parsed value (embedded/catalog-filter.ts for SQLite), with one case per
+ * key that TypeScript makes it write. A new key (a bounding box, a date range) is one entry
+ * here plus one case per back-end compiler.
+ *
+ *   path=GLOB           picomatch glob over the relative path (no "/" in GLOB: matches the file name)
+ *   folder=DIR          relative folder prefix (sub-folders included)
+ *   format=jpeg,png     any of these formats
+ *   minBytes=N maxBytes=N minWidth=N minHeight=N
+ *   after=DATE before=DATE   modification time (ISO 8601 date or date-time)
+ *   NAME=VALUE          user field NAME (from a sidecar) equals VALUE
+ *   NAME=A|B            ... equals any of A, B
+ *   NAME=LO..HI         ... is a number in [LO, HI] (either side may be left out)
+ *   field.NAME=...      user field even when NAME is one of the keys above
+ */
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import { RsclipError } from '../errors.js';
+
+/** Thrown for a malformed `key=value` (the caller's query is bad, whichever interface it came through). */
+function badSpec(spec: string, expected: string): RsclipError {
+  return new RsclipError('BAD_QUERY', `invalid filter "${spec}": expected ${expected}`, {
+    hint: 'filters look like folder=a/b, path=*.tif, format=jpeg,png, minBytes=1000, after=2020-01-01, label=airport, year=2010..2015',
+  });
+}
+
+function numberText(spec: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw badSpec(spec, `a number, got "${value}"`);
+  return n;
+}
+
+/** key=value dates become the ISO form the JSON schema takes (any date JavaScript reads, starting YYYY-MM-DD). */
+function dateText(spec: string, value: string): string {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw badSpec(spec, 'an ISO 8601 date like 2020-01-31');
+  return date.toISOString();
+}
+
+interface FilterKey<S extends z.ZodType> {
+  /** The JSON form of the value (with its bounds); its description goes into the OpenAPI document. */
+  schema: S;
+  /** The name in `name=value`. */
+  name: string;
+  /** `name=value` syntax as the help shows it. */
+  syntax: string;
+  /** Text after `=` -> the JSON form; `previous` is what an earlier repetition of the key gave. */
+  fromText(value: string, spec: string, previous: z.input<S> | undefined): z.input<S>;
+}
+
+function filterKey<S extends z.ZodType>(key: FilterKey<S>): FilterKey<S> {
+  return key;
+}
+
+function numericKey(name: string, description: string): FilterKey<z.ZodNumber> {
+  return filterKey({ schema: z.number().finite().nonnegative().describe(description), name, syntax: `${name}=N`, fromText: (value, spec) => numberText(spec, value) });
+}
+
+const isoDate = z.iso
+  .date()
+  .or(z.iso.datetime({ offset: true }))
+  .transform((s) => new Date(s));
+
+const fieldValue = z.union([z.string(), z.number().finite()]);
+const fieldRange = z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() });
+const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(100), fieldRange]);
+/** What a user field must be: a value, any of several values, or a numeric range (inclusive). */
+export type FieldCondition = z.output<typeof fieldCondition>;
+
+export const FILTER_KEYS = {
+  pathGlob: filterKey({
+    schema: z.string().min(1).max(500).describe('picomatch glob over the relative path; without "/" it matches the file name'),
+    name: 'path',
+    syntax: 'path=GLOB',
+    fromText: (value) => value,
+  }),
+  folder: filterKey({
+    schema: z.string().max(1000).describe('relative folder prefix: a/b matches a/b/x.jpg and a/b/c/y.jpg'),
+    name: 'folder',
+    syntax: 'folder=DIR',
+    fromText: (value) => value,
+  }),
+  formats: filterKey({
+    schema: z.array(z.string().min(1).max(20)).max(20).describe('any of these formats as sharp names them (jpeg, png, tiff, ...)'),
+    name: 'format',
+    syntax: 'format=jpeg,png',
+    fromText: (value, _spec, previous) => [
+      ...(previous ?? []),
+      ...value
+        .split(',')
+        .map((f) => f.trim())
+        .filter((f) => f !== ''),
+    ],
+  }),
+  minBytes: numericKey('minBytes', 'smallest file size in bytes'),
+  maxBytes: numericKey('maxBytes', 'largest file size in bytes'),
+  minWidth: numericKey('minWidth', 'smallest image width in pixels'),
+  minHeight: numericKey('minHeight', 'smallest image height in pixels'),
+  modifiedAfter: filterKey({
+    schema: isoDate.describe('modified at or after (ISO 8601 date or date-time)'),
+    name: 'after',
+    syntax: 'after=DATE',
+    fromText: (value, spec) => dateText(spec, value),
+  }),
+  modifiedBefore: filterKey({
+    schema: isoDate.describe('modified at or before (ISO 8601 date or date-time)'),
+    name: 'before',
+    syntax: 'before=DATE',
+    fromText: (value, spec) => dateText(spec, value),
+  }),
+};
+
+/** User fields: any name that is not a key above (or `field.NAME`), with a value, values or a numeric range. */
+const FIELDS = {
+  schema: z.record(z.string().min(1).max(200), fieldCondition).describe('user fields: name -> value, [values] or {min, max} (inclusive)'),
+  syntax: ['NAME=VALUE', 'NAME=A|B', 'NAME=LO..HI'],
+  fromText(value: string, spec: string): z.input<typeof fieldCondition> {
+    const range = /^(-?[\d.]*)\.\.(-?[\d.]*)$/.exec(value);
+    if (range && (range[1] !== '' || range[2] !== '')) {
+      const out: { min?: number; max?: number } = {};
+      if (range[1] !== '') out.min = numberText(spec, range[1]!);
+      if (range[2] !== '') out.max = numberText(spec, range[2]!);
+      return out;
+    }
+    return value.includes('|') ? value.split('|') : value;
+  },
+};
+
+type KeyName = keyof typeof FILTER_KEYS;
+type KeyShape = { [K in KeyName]: z.ZodOptional<(typeof FILTER_KEYS)[K]['schema']> };
+
+const keyShape = Object.fromEntries(Object.entries(FILTER_KEYS).map(([name, key]) => [name, key.schema.optional()])) as KeyShape;
+
+/** Filters over the catalog; all given conditions must hold. Only items of `ok` files match. */
+export const catalogFilterSchema = z.strictObject({ ...keyShape, fields: FIELDS.schema.optional() });
+
+/** A parsed filter: what the store compiles (dates are Dates). */
+export type CatalogFilter = z.output<typeof catalogFilterSchema>;
+/** A filter in its JSON form (dates are ISO strings). */
+export type CatalogFilterJson = z.input<typeof catalogFilterSchema>;
+
+const KEY_BY_NAME = new Map<string, KeyName>(Object.entries(FILTER_KEYS).map(([key, spec]) => [spec.name, key as KeyName]));
+
+/** Parses repeatable `key=value` filters (all must hold) into a CatalogFilter, with the JSON form's bounds. */
+export function parseFilterSpecs(specs: readonly string[]): CatalogFilter {
+  const json: Record<string, unknown> = {};
+  const fields: Record<string, unknown> = {};
+  const specOf = new Map<string, string>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw badSpec(spec, 'KEY=VALUE');
+    const name = spec.slice(0, eq).trim();
+    const value = spec.slice(eq + 1);
+    const key = KEY_BY_NAME.get(name);
+    if (key !== undefined) {
+      const form = FILTER_KEYS[key] as FilterKey<z.ZodType>;
+      json[key] = form.fromText(value, spec, json[key]);
+      specOf.set(key, spec);
+      continue;
+    }
+    const field = name.startsWith('field.') ? name.slice('field.'.length) : name;
+    if (field === '') throw badSpec(spec, 'a field name before "="');
+    fields[field] = FIELDS.fromText(value, spec);
+    specOf.set(`fields.${field}`, spec);
+  }
+  if (Object.keys(fields).length > 0) json.fields = fields;
+  const parsed = catalogFilterSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path[0] === 'fields' ? `fields.${String(issue.path[1])}` : String(issue.path[0]);
+    throw new RsclipError('BAD_QUERY', `invalid filter "${specOf.get(where) ?? where}": ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The key=value syntax in one line, for `--help`, error hints and the OpenAPI document. */
+export function filterSyntax(): string {
+  return [...Object.values(FILTER_KEYS).map((k) => k.syntax), ...FIELDS.syntax].join(' ');
+}
+
+/** The JSON Schema (2020-12, as OpenAPI 3.1 uses) of a filter in its JSON form. */
+export function filterJsonSchema(): Record<string, unknown> {
+  const { $schema: _draft, ...schema } = z.toJSONSchema(catalogFilterSchema, { io: 'input' }) as Record<string, unknown>;
+  return schema;
+}
+
+/**
+ * A glob as a regular expression any SQL back end can evaluate (SQLite's REGEXP, PostgreSQL's
+ * `~`), with picomatch's meaning: `*` stays within a folder, `**` crosses folders, dot files
+ * match, and a glob without "/" is matched against the file name only. A path equal to the
+ * glob's text matches too, as in picomatch.
+ */
+export interface GlobMatch {
+  /** Which name the regex is tested against. */
+  target: 'path' | 'fileName';
+  regex: string;
+  literal: string;
+}
+
+export function globToRegex(glob: string): GlobMatch {
+  const regex = picomatch.makeRe(glob, { dot: true });
+  return { target: glob.includes('/') ? 'path' : 'fileName', regex: regex.source, literal: glob };
+}

@@ -1,0 +1,96 @@
+/**
+ * The vector maths of rsclip, in one place: the encoder normalises its outputs here, the
+ * store's engines and planner score with it, the searcher combines and collapses with it.
+ * Vectors are stored as Float32Array; sums run in float64 (and may be kept in a Float64Array).
+ */
+import { RsclipError, type RsclipErrorCode } from './errors.js';
+
+/** An item id with its cosine similarity to a query, in [-1, 1]. */
+export interface ScoredId {
+  id: number;
+  score: number;
+}
+
+type Vector = Float32Array | Float64Array;
+
+export function dot(a: Vector, b: Vector): number {
+  return dotAt(a, b, 0);
+}
+
+/** The dot product of `a` with the `a.length` values of `data` from `offset` (a row of a matrix, without a subarray). */
+export function dotAt(a: Vector, data: Vector, offset: number): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * data[offset + i]!;
+  return sum;
+}
+
+export function norm(vector: Vector): number {
+  return Math.sqrt(dot(vector, vector));
+}
+
+/** Divides `vector` by its L2 norm in place (a zero vector stays zero), as the Python reference does. */
+export function normalizeInPlace(vector: Float32Array): Float32Array {
+  const length = norm(vector);
+  if (length > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= length;
+  return vector;
+}
+
+/** A copy of `vector` with length 1 (a zero vector stays zero). */
+export function unitVector(vector: Float32Array): Float32Array {
+  return normalizeInPlace(Float32Array.from(vector));
+}
+
+/** Each row of a [rows, dim] matrix as its own unit Float32Array. */
+export function normalizeRows(data: Float32Array, rows: number, dim: number): Float32Array[] {
+  return Array.from({ length: rows }, (_, r) => normalizeInPlace(data.slice(r * dim, (r + 1) * dim)));
+}
+
+/** Cosine similarity; 0 when either vector is zero. */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  const lengths = norm(a) * norm(b);
+  return lengths > 0 ? dot(a, b) / lengths : 0;
+}
+
+/**
+ * Throws unless `vector` has `dim` components. The code says whose fault it is: a query
+ * (`BAD_QUERY`) or vectors from another model than the index's (`INDEX_INCOMPATIBLE`).
+ */
+export function checkLength(vector: Float32Array, dim: number, code: Extract<RsclipErrorCode, 'BAD_QUERY' | 'INDEX_INCOMPATIBLE'>): void {
+  if (vector.length === dim) return;
+  throw new RsclipError(code, `Expected a vector of length ${dim} but received one of length ${vector.length}`, {
+    hint: 'vectors must come from the model the index was built with',
+  });
+}
+
+export function compareBestFirst(a: ScoredId, b: ScoredId): number {
+  return b.score - a.score || a.id - b.id;
+}
+
+/** Keeps the k highest scores seen; ties break toward the smaller id so results are deterministic. */
+export class TopK {
+  private readonly k: number;
+  private items: ScoredId[] = [];
+  private worst = -Infinity;
+
+  constructor(k: number) {
+    this.k = Math.max(0, Math.floor(k));
+  }
+
+  offer(id: number, score: number): void {
+    if (this.k === 0) return;
+    if (this.items.length >= this.k && score < this.worst) return;
+    this.items.push({ id, score });
+    if (this.items.length > this.k * 2 + 32) this.shrink();
+  }
+
+  private shrink(): void {
+    this.items.sort(compareBestFirst);
+    this.items.length = Math.min(this.items.length, this.k);
+    this.worst = this.k > 0 && this.items.length >= this.k ? this.items[this.k - 1]!.score : -Infinity;
+  }
+
+  bestFirst(): ScoredId[] {
+    this.shrink();
+    return this.items;
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isImagePath, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
+import { expectRsclipError } from '../fixtures/errors.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-scan-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+function touch(rel: string, bytes = 'x'): void {
+  const file = path.join(root, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, bytes);
+}
+
+async function scan(options: ScanOptions = {}, scanRootDir = root): Promise<{ paths: string[]; problems: ScanProblems }> {
+  const problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
+  const paths: string[] = [];
+  for await (const file of scanRoot(scanRootDir, options, problems)) {
+    expect(file).toMatchObject({ root: path.resolve(scanRootDir), absolutePath: path.join(scanRootDir, file.path), bytes: expect.any(Number), mtimeMs: expect.any(Number) });
+    paths.push(file.path);
+  }
+  return { paths, problems };
+}
+
+describe('scanRoot', () => {
+  it('yields image files only, folder by folder in name order, with forward-slash relative paths', async () => {
+    for (const rel of ['b.png', 'a.JPG', 'z/y.tif', 'm/n/o.webp', 'notes.txt', 'm/data.json', 'c.jpeg']) touch(rel);
+    expect((await scan()).paths).toEqual(['a.JPG', 'b.png', 'c.jpeg', 'm/n/o.webp', 'z/y.tif']);
+    expect(isImagePath('x/y.TIFF')).toBe(true);
+    expect(isImagePath('y.tiff.txt')).toBe(false);
+  });
+
+  it('applies include and exclude globs (a glob without "/" matches the file name) and skips given folders', async () => {
+    for (const rel of ['keep/a.png', 'keep/skip.png', 'other/b.png', 'index/c.png']) touch(rel);
+    expect((await scan({ include: ['keep/**', 'b.png'], exclude: ['skip.png'] })).paths).toEqual(['keep/a.png', 'other/b.png']);
+    expect((await scan({ skipDirs: [path.join(root, 'index')] })).paths).toEqual(['keep/a.png', 'keep/skip.png', 'other/b.png']);
+  });
+
+  it('follows a symlinked folder once, reports the loop, and ignores dangling links', async () => {
+    touch('a/one.png');
+    symlinkSync(root, path.join(root, 'a/loop'));
+    symlinkSync(path.join(root, 'missing'), path.join(root, 'dangling.png'));
+    const { paths, problems } = await scan();
+    expect(paths).toEqual(['a/one.png']);
+    expect(problems).toEqual({ unreadableFolders: [], symlinkLoops: ['a/loop'] });
+  });
+
+  it('stops when aborted', async () => {
+    for (let i = 0; i < 5; i++) touch(`d${i}/x.png`);
+    const controller = new AbortController();
+    controller.abort();
+    expect((await scan({ signal: controller.signal })).paths).toEqual([]);
+  });
+
+  it('refuses a root that is missing or is a file, saying nothing changed', async () => {
+    await expectRsclipError(scan({}, path.join(root, 'nowhere')), 'BAD_INPUT', /cannot be read/);
+    touch('file.png');
+    await expectRsclipError(scan({}, path.join(root, 'file.png')), 'BAD_INPUT', /is a file/);
+  });
+});

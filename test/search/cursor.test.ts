@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor, queryKey } from '../../src/search/cursor.js';
+import type { SearchRequest } from '../../src/search/index.js';
+
+const base: SearchRequest = { terms: [{ kind: 'text', text: 'river', weight: 1 }] };
+
+describe('pagination cursors', () => {
+  it('round-trip the offset for the query they belong to', () => {
+    const key = queryKey(base);
+    expect(decodeCursor(encodeCursor(40, key), key)).toBe(40);
+  });
+
+  it('key a query by what decides the order of results, not by the page', () => {
+    const key = queryKey(base);
+    expect(queryKey({ ...base, k: 50, offset: 10, cursor: 'x', ef: 99 })).toBe(key);
+    for (const other of [
+      { terms: [{ kind: 'text' as const, text: 'river', weight: 2 }] },
+      { ...base, filter: { folder: 'a' } },
+      { ...base, collapse: true },
+      { ...base, exact: true },
+      { ...base, excludeIds: [3] },
+    ]) {
+      expect(queryKey(other), JSON.stringify(other)).not.toBe(key);
+    }
+    const image = (bytes: string): SearchRequest => ({ terms: [{ kind: 'image', image: Buffer.from(bytes), weight: 1 }] });
+    expect(queryKey(image('one'))).toBe(queryKey(image('one')));
+    expect(queryKey(image('one'))).not.toBe(queryKey(image('two')));
+  });
+
+  it('refuses garbage, a malformed body and the cursor of another query', () => {
+    const key = queryKey(base);
+    for (const cursor of ['garbage', Buffer.from('{"v":1,"offset":-1,"key":"k"}').toString('base64url'), Buffer.from('{"v":2,"offset":5,"key":"k"}').toString('base64url')]) {
+      expect(() => decodeCursor(cursor, key)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringContaining('invalid cursor') }));
+    }
+    expect(() => decodeCursor(encodeCursor(20, queryKey({ ...base, exact: true })), key)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringContaining('different query') }));
+  });
+});

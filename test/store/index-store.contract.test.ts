@@ -1,0 +1,384 @@
+/**
+ * One contract for every IndexStore back end (hono's shared router suite): what the indexer,
+ * the searcher, the server and the evaluation rely on. Tests of the embedded back end's own
+ * files (write lock, graph file, catalog schema) are marked embedded-only.
+ */
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as library from '../../src/index.js';
+import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
+import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
+import { migrate, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
+import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
+import { HnswIndex } from '../../src/store/hnsw-index.js';
+import * as store from '../../src/store/index.js';
+import type { CatalogChange, IndexStore } from '../../src/store/index.js';
+import { expectRsclipError } from '../fixtures/errors.js';
+import { axis, BACKENDS, DIM, MODEL, newFile } from './backends.js';
+
+describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
+  let location: string;
+  let dispose: () => void;
+  const open: typeof backend.open = (where, options) => backend.open(where, options);
+  beforeEach(() => ({ location, dispose } = backend.newLocation()));
+  afterEach(() => dispose());
+
+  /** A writable index with `changes` committed. */
+  async function withChanges(changes: CatalogChange[]): Promise<{ store: IndexStore; ids: number[] }> {
+    const store = await open(location, { model: MODEL, create: true });
+    return { store, ids: await store.commit(changes) };
+  }
+
+  it('refuses a missing index unless asked to create one, and needs a model to create', async () => {
+    await expectRsclipError(open(location), 'INDEX_NOT_FOUND');
+    await expectRsclipError(open(location, { readonly: true }), 'INDEX_NOT_FOUND');
+    await expectRsclipError(open(location, { create: true }), 'INDEX_CORRUPT');
+  });
+
+  it('records the model, the engine and the schema version, and refuses another model by id, variant and fingerprint', async () => {
+    const store = await open(location, { model: MODEL, create: true, engine: { M: 8 } });
+    expect(store.meta).toMatchObject({
+      modelId: 'test/model-a',
+      modelFingerprint: MODEL.fingerprint,
+      embeddingDim: DIM,
+      metric: 'cosine',
+      engine: { name: 'hnswlib', M: 8, efConstruction: 200, seed: 100 },
+      schemaVersion: expect.any(Number),
+    });
+    expect(store.describe().location).toBe(location);
+    await store.close();
+    const other = { ...MODEL, id: 'test/model-b', variant: 'int8' as const, fingerprint: 'b'.repeat(64) };
+    await expectRsclipError(
+      open(location, { model: other, readonly: true }),
+      'INDEX_INCOMPATIBLE',
+      new RegExp(`^index ${location.replace(/[\\/.]/g, '.')} was built with model test/model-a \\(fp32, aaaaaaaaaaaa\\); you asked for test/model-b \\(int8, bbbbbbbbbbbb\\)$`),
+    );
+    await expectRsclipError(open(location, { model: other }), 'INDEX_INCOMPATIBLE', /built with model test\/model-a/);
+  });
+
+  it('remembers the model directory and variant of the last update, for queries without --model', async () => {
+    await (await open(location, { model: MODEL, create: true })).close();
+    await (await open(location, { model: { ...MODEL, dir: '/models/moved' } })).close();
+    const reader = await open(location, { readonly: true });
+    expect(reader.meta).toMatchObject({ modelDir: '/models/moved', modelVariant: 'fp32' });
+    await reader.close();
+  });
+
+  it('keeps files, items and vectors in step through puts, failures and removals', async () => {
+    const { store, ids } = await withChanges([
+      { kind: 'put', file: newFile('a.jpg'), vector: axis(0) },
+      { kind: 'put', file: newFile('b.jpg'), vector: axis(1) },
+      { kind: 'fail', file: newFile('bad.jpg'), error: 'truncated JPEG' },
+    ]);
+    expect(ids).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
+    const [a, b, bad] = ids as [number, number, number];
+    await store.commit([{ kind: 'put', file: newFile('a.jpg', { contentHash: 'new' }), vector: axis(2) }]);
+    expect((await store.search(axis(2), 1))[0]!.id).toBe(a); // the same path keeps its id
+    await store.commit([{ kind: 'remove', fileId: b }]);
+    expect((await store.search(axis(1), 5)).map((r) => r.id)).toEqual([a]);
+    const items = await store.getItems([bad, 999, b, a]);
+    expect(items.map((item) => [item.id, item.file.status])).toEqual([
+      [bad, 'error'],
+      [b, 'removed'],
+      [a, 'ok'],
+    ]);
+    expect(items[0]!.file).toMatchObject({ error: 'truncated JPEG', path: 'bad.jpg', absolutePath: expect.stringMatching(/archive.bad\.jpg$/) });
+    expect([...(await store.getVectors([a, b, bad])).keys()]).toEqual([a]);
+    expect(await store.findVectorByContentHash('new')).toMatchObject({ itemId: a, width: 224, height: 224, format: 'jpeg' });
+    expect(await store.findFileByPath('/archive/bad.jpg')).toMatchObject({ id: bad, status: 'error' });
+    expect({ ok: await store.countFiles('ok'), error: await store.countFiles('error'), removed: await store.countFiles('removed'), all: await store.countFiles() }).toEqual({ ok: 1, error: 1, removed: 1, all: 3 });
+    expect(await store.stats()).toMatchObject({ location, images: { ok: 1, error: 1, removed: 1 }, vectors: 1, details: expect.any(Object) });
+    await store.close();
+  });
+
+  it('applies a commit entirely or not at all', async () => {
+    const { store } = await withChanges([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
+    await expectRsclipError(
+      store.commit([
+        { kind: 'put', file: newFile('b.jpg'), vector: axis(1) },
+        { kind: 'put', file: newFile('c.jpg'), vector: new Float32Array(DIM + 1) },
+      ]),
+      'INDEX_INCOMPATIBLE',
+      /length 8/,
+    );
+    expect(await store.countFiles()).toBe(1);
+    expect(await store.countItems()).toBe(1);
+    await store.close();
+  });
+
+  it('applies the same commit twice as once (results may arrive again after a retry)', async () => {
+    const changes: CatalogChange[] = [
+      { kind: 'put', file: newFile('a.jpg'), vector: axis(0) },
+      { kind: 'put', file: newFile('b.jpg'), vector: axis(1) },
+      { kind: 'fail', file: newFile('c.jpg'), error: 'x' },
+    ];
+    const { store, ids } = await withChanges(changes);
+    expect(await store.commit(changes)).toEqual(ids);
+    await store.commit([{ kind: 'remove', fileId: ids[1]! }]);
+    await store.commit([{ kind: 'remove', fileId: ids[1]! }]);
+    expect(await store.countFiles()).toBe(3);
+    expect(await store.listItemIds()).toEqual([ids[0]]);
+    expect((await store.search(axis(0), 10)).map((r) => r.id)).toEqual([ids[0]]);
+    await store.close();
+  });
+
+  it('searches every selection exactly or through the graph without ever returning fewer than exist', async () => {
+    const { store, ids } = await withChanges(Array.from({ length: 40 }, (_, i) => ({ kind: 'put' as const, file: newFile(`img${i}.jpg`), vector: axis(i, i / 40) })));
+    const only = [ids[5]!, ids[17]!];
+    expect((await store.search(axis(0), 10, { onlyIds: only })).map((r) => r.id).sort((x, y) => x - y)).toEqual(only);
+    const odd = ids.filter((_, i) => i % 2 === 1);
+    const notOdd = await store.search(axis(3), 25, { excludeIds: odd });
+    expect(notOdd).toHaveLength(20);
+    expect(notOdd.every((r) => !odd.includes(r.id))).toBe(true);
+    for (const exact of [false, true]) {
+      const all = await store.search(axis(3), 100, { exact });
+      expect(all).toHaveLength(40);
+      for (let i = 1; i < all.length; i++) expect(all[i - 1]!.score).toBeGreaterThanOrEqual(all[i]!.score);
+    }
+    const exact = await store.search(axis(3), 5, { exact: true });
+    expect(exact[0]!.score).toBeGreaterThanOrEqual((await store.search(axis(3), 5))[0]!.score - 1e-6);
+    expect(await store.countItems({ onlyIds: only })).toBe(2);
+    expect(await store.countItems({ excludeIds: odd })).toBe(20);
+    await expectRsclipError(store.search(new Float32Array(DIM + 2), 1), 'BAD_QUERY');
+    await store.close();
+  });
+
+  it('filters by folder, glob, format, size, time, dimensions and imported user fields', async () => {
+    const { store, ids } = await withChanges([
+      { kind: 'put', file: newFile('2020/coast/a.jpg', { bytes: 10, mtimeMs: Date.UTC(2020, 0, 1) }), vector: axis(0) },
+      { kind: 'put', file: newFile('2020/coast/deep/b.png', { format: 'png', width: 1000, height: 800, bytes: 5000 }), vector: axis(1) },
+      { kind: 'put', file: newFile('2021/c.tif', { format: 'tiff', mtimeMs: Date.UTC(2021, 5, 1) }), vector: axis(2) },
+      { kind: 'fail', file: newFile('2020/coast/bad.jpg'), error: 'x' },
+    ]);
+    const [a, b, c] = ids as [number, number, number];
+    const imported = await store.importFields([
+      { fileName: 'a.jpg', fields: new Map<string, (string | number)[]>([['label', ['beach']], ['captions', ['sand', 'sea']], ['cloud', [0.2]]]) },
+      { fileName: 'b.png', fields: new Map<string, (string | number)[]>([['label', ['port']], ['cloud', ['0.9']]]) },
+      { fileName: 'nowhere.png', fields: new Map([['label', ['x']]]) },
+    ]);
+    expect(imported).toEqual({ records: 3, fields: ['captions', 'cloud', 'label'], unmatched: 1 });
+    const ids$ = (filter: Parameters<IndexStore['listItemIds']>[0]) => store.listItemIds(filter);
+    expect(await ids$({ filter: { folder: '2020/coast' } })).toEqual([a, b]);
+    expect(await ids$({ filter: { folder: '2020/coas' } })).toEqual([]);
+    expect(await ids$({ filter: { pathGlob: '2020/**/*.png' } })).toEqual([b]);
+    expect(await ids$({ filter: { pathGlob: '*.jpg' } })).toEqual([a]);
+    expect(await ids$({ filter: { pathGlob: '{a.jpg,c.tif}' } })).toEqual([a, c]);
+    expect(await ids$({ filter: { formats: ['jpg', 'tiff'] } })).toEqual([a, c]);
+    expect(await ids$({ filter: { minBytes: 100, maxBytes: 2000 } })).toEqual([c]);
+    expect(await ids$({ filter: { modifiedAfter: new Date(Date.UTC(2021, 0, 1)), modifiedBefore: new Date(Date.UTC(2022, 0, 1)) } })).toEqual([c]);
+    expect(await ids$({ filter: { minWidth: 500, minHeight: 500 } })).toEqual([b]);
+    expect(await ids$({ filter: { fields: { label: ['beach', 'port'], cloud: { max: 0.5 } } } })).toEqual([a]);
+    expect(await ids$({ filter: { fields: { captions: 'sea' } } })).toEqual([a]);
+    expect(await ids$({ filter: { folder: '2020' }, excludeIds: [a] })).toEqual([b]);
+    expect(await store.countItems({ filter: { folder: '2020' } })).toBe(2);
+    expect(await store.getFields([a, b, c])).toEqual(
+      new Map([
+        [a, { label: 'beach', captions: ['sand', 'sea'], cloud: 0.2 }],
+        [b, { label: 'port', cloud: 0.9 }],
+      ]),
+    );
+    // a filter sees fields imported after an earlier search with it
+    expect((await store.search(axis(0), 5, { filter: { fields: { label: 'dune' } } })).map((r) => r.id)).toEqual([]);
+    await store.importFields([{ fileName: 'c.tif', fields: new Map([['label', ['dune']]]) }]);
+    expect((await store.search(axis(0), 5, { filter: { fields: { label: 'dune' } } })).map((r) => r.id)).toEqual([c]);
+    await store.close();
+  });
+
+  it('iterates every searchable vector in id order, in pages that survive other calls in between', async () => {
+    const { store, ids } = await withChanges(Array.from({ length: 2500 }, (_, i) => ({ kind: 'put' as const, file: newFile(`v${i}.jpg`), vector: axis(i, (i % 7) / 7) })));
+    await store.commit([{ kind: 'remove', fileId: ids[3]! }]);
+    const seen: number[] = [];
+    for await (const [id, vector] of store.vectors()) {
+      seen.push(id);
+      expect(vector).toHaveLength(DIM);
+      if (seen.length % 1000 === 0) await store.getItems([id]);
+    }
+    expect(seen).toEqual(ids.filter((id) => id !== ids[3]));
+    await store.close();
+  });
+
+  it('lets a reader see what a writer commits, and refuses writes on a read-only or closed store with their own codes', async () => {
+    const writer = await open(location, { model: MODEL, create: true });
+    const reader = await open(location, { readonly: true });
+    const [id] = await writer.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
+    expect(await reader.search(axis(0), 1)).toEqual([{ id, score: expect.closeTo(1, 5) }]);
+    expect(reader.readonly).toBe(true);
+    await expectRsclipError(reader.commit([{ kind: 'remove', fileId: id! }]), 'INDEX_READ_ONLY');
+    await expectRsclipError(reader.importFields([]), 'INDEX_READ_ONLY');
+    await expectRsclipError(reader.verify(), 'INDEX_READ_ONLY');
+    await reader.close();
+    await reader.close(); // closing twice is harmless
+    await expectRsclipError(reader.search(axis(0), 1), 'INDEX_CLOSED');
+    await writer.close();
+    await expectRsclipError(writer.commit([]), 'INDEX_CLOSED');
+  });
+
+  it('verifies a healthy index as ok, repairing nothing', async () => {
+    const { store } = await withChanges([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`${i}.jpg`), vector: axis(i) })));
+    await store.flush();
+    expect(await store.verify()).toMatchObject({ ok: true, checked: { images: 3, vectors: 3 }, repaired: [], unrepaired: [] });
+    await store.close();
+  });
+
+  // the embedded back end's own files (lock, graph, catalog schema), crash recovery and raw repairs
+  describe.skipIf(!backend.embedded)('embedded back end only', () => {
+  /** The catalog schema of rsclip 0.1 (schema version 1), frozen: indexes made by it must keep opening. */
+  const SCHEMA_1 = `
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE images (
+      id INTEGER PRIMARY KEY, root TEXT NOT NULL, path TEXT NOT NULL, file_name TEXT NOT NULL, bytes INTEGER NOT NULL,
+      mtime_ms REAL NOT NULL, content_hash TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
+      status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'removed')), error TEXT, indexed_at INTEGER NOT NULL,
+      seq INTEGER NOT NULL, UNIQUE (root, path)
+    );
+    CREATE INDEX images_content_hash ON images (content_hash) WHERE status = 'ok';
+    CREATE INDEX images_file_name ON images (file_name);
+    CREATE INDEX images_seq ON images (seq);
+    CREATE TABLE vectors (image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE, embedding BLOB NOT NULL);
+    CREATE TABLE fields (file_name TEXT NOT NULL, name TEXT NOT NULL, value_text TEXT NOT NULL, value_num REAL, UNIQUE (file_name, name, value_text));
+    CREATE INDEX fields_name_text ON fields (name, value_text);
+    CREATE INDEX fields_name_num ON fields (name, value_num);
+  `;
+
+    it('lets one writer in at a time, takes over a lock left by a dead process, and lets readers in meanwhile', async () => {
+      const writer = await open(location, { model: MODEL, create: true });
+      await expectRsclipError(open(location, { model: MODEL }), 'INDEX_LOCKED');
+      const reader = await open(location, { readonly: true });
+      await writer.close();
+      expect(existsSync(path.join(location, LOCK_FILE))).toBe(false);
+      writeFileSync(path.join(location, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: 'then' }));
+      const again = await open(location, { model: MODEL });
+      expect(JSON.parse(readFileSync(path.join(location, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+      await again.close();
+      await reader.close();
+    });
+
+    it('refuses a catalog from a newer rsclip', () => {
+      const newer = { pragma: () => 99 } as unknown as Parameters<typeof migrate>[0];
+      expect(() => migrate(newer, 'catalog.sqlite')).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE', hint: 'update rsclip' }));
+    });
+
+    it('rebuilds an unreadable HNSW file from the catalog and verify reports it', async () => {
+      const writer = await open(location, { model: MODEL, create: true });
+      const ids = await writer.commit([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`${i}.jpg`), vector: axis(i) })));
+      await writer.close();
+      writeFileSync(path.join(location, GRAPH_FILE), 'garbage');
+      const reopened = await open(location, { model: MODEL });
+      expect((await reopened.search(axis(2), 1))[0]!.id).toBe(ids[2]);
+      const report = await reopened.verify();
+      expect(report).toMatchObject({ ok: true, checked: { images: 3, vectors: 3 }, unrepaired: [] });
+      expect(report.repaired.join('\n')).toMatch(/HNSW file unreadable/);
+      expect((await reopened.verify()).repaired).toEqual([]);
+      await reopened.close();
+      // the repaired file loads as it is
+      expect(HnswIndex.load(path.join(location, GRAPH_FILE), DIM).ids()).toEqual(ids);
+    });
+
+    it('replays what a writer killed between checkpoints committed', async () => {
+      const script = `
+        import { openIndex } from ${JSON.stringify(path.resolve('src/store/index.ts'))};
+        const model = ${JSON.stringify(MODEL)};
+        const axis = (i) => { const v = new Float32Array(${DIM}); v[i % ${DIM}] = 1; return v; };
+        const file = (p) => ({ root: '/archive', path: p, bytes: 1, mtimeMs: 1, contentHash: p, width: 1, height: 1, format: 'png' });
+        const store = await openIndex(${JSON.stringify(location)}, { model, create: true });
+        await store.commit([0, 1, 2, 3].map((i) => ({ kind: 'put', file: file(i + '.png'), vector: axis(i) })));
+        await store.flush();
+        await store.commit([{ kind: 'remove', fileId: 1 }, { kind: 'put', file: file('2.png'), vector: axis(6) }, { kind: 'put', file: file('9.png'), vector: axis(7) }]);
+        process.kill(process.pid, 'SIGKILL');
+      `;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(child.signal, child.stderr).toBe('SIGKILL');
+      expect(existsSync(path.join(location, LOCK_FILE))).toBe(true);
+      const reader = await open(location, { readonly: true });
+      expect((await reader.stats()).details).toMatchObject({ hnsw: { size: 4 } });
+      expect((await reader.search(axis(0), 10)).map((r) => r.id)).not.toContain(1);
+      expect((await reader.search(axis(6), 1))[0]).toEqual({ id: 3, score: expect.closeTo(1, 5) });
+      expect((await reader.search(axis(7), 1))[0]!.id).toBe(5);
+      await reader.close();
+      const writer = await open(location, { model: MODEL }); // stale lock taken over
+      expect((await writer.verify()).ok).toBe(true);
+      await writer.close();
+    });
+
+    it('queues files whose vector is missing or invalid for embedding again, as an explicit state', async () => {
+      const writer = await open(location, { model: MODEL, create: true });
+      const [a, b, c] = await writer.commit(['a.jpg', 'b.jpg', 'c.jpg'].map((p, i) => ({ kind: 'put' as const, file: newFile(p), vector: axis(i) })));
+      await writer.close();
+      const db = new Database(path.join(location, CATALOG_FILE));
+      db.prepare('DELETE FROM vectors WHERE image_id = ?').run(a);
+      db.prepare('UPDATE vectors SET embedding = ? WHERE image_id = ?').run(Buffer.alloc(DIM * 4 + 4), b);
+      db.close();
+      const repairing = await open(location, { model: MODEL });
+      const report = await repairing.verify();
+      expect(report.repaired).toEqual(expect.arrayContaining([expect.stringMatching(/1 invalid vectors dropped/), expect.stringMatching(/1 ok images had no vector/)]));
+      const known = await repairing.knownFiles('/archive');
+      expect([known.get('a.jpg'), known.get('b.jpg'), known.get('c.jpg')].map((k) => [k!.status, k!.needsEmbedding])).toEqual([
+        ['error', true],
+        ['error', true],
+        ['ok', false],
+      ]);
+      expect(known.get('a.jpg')!.bytes).toBe(1000); // the size stays true
+      expect((await repairing.search(axis(0), 5)).map((r) => r.id)).toEqual([c]);
+      await repairing.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
+      expect((await repairing.knownFiles('/archive')).get('a.jpg')).toMatchObject({ status: 'ok', needsEmbedding: false });
+      await repairing.close();
+    });
+
+    it('opens an index made by rsclip 0.1 (schema 1) read-only as it is, and upgrades it on the next update', async () => {
+      mkdirSync(location, { recursive: true });
+      const db = new Database(path.join(location, CATALOG_FILE));
+      db.exec(SCHEMA_1);
+      db.pragma('user_version = 1');
+      const meta = { model_id: MODEL.id, model_fingerprint: MODEL.fingerprint, embedding_dim: DIM, metric: 'cosine', hnsw_m: 16, hnsw_ef_construction: 200, hnsw_seed: 100, created_at: 'then', commit_seq: 2, hnsw_seq: -1 };
+      for (const [key, value] of Object.entries(meta)) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(key, String(value));
+      const insert = db.prepare("INSERT INTO images (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at, seq) VALUES ('/archive', ?, ?, ?, 1, ?, 4, 4, 'png', ?, ?, 1, ?)");
+      insert.run('a.png', 'a.png', 10, 'ha', 'ok', null, 1);
+      // how rsclip 0.1's verify queued a file for embedding again
+      insert.run('b.png', 'b.png', -1, 'hb', 'error', 'vector missing or invalid; re-embedded by the next `rsclip index`', 2);
+      db.prepare('INSERT INTO vectors (image_id, embedding) VALUES (1, ?)').run(Buffer.from(axis(3).buffer));
+      db.close();
+
+      const reader = await open(location, { readonly: true });
+      expect(reader.meta).toMatchObject({ schemaVersion: 1, engine: { name: 'hnswlib', M: 16 }, modelId: MODEL.id });
+      expect(await reader.search(axis(3), 5)).toEqual([{ id: 1, score: expect.closeTo(1, 5) }]);
+      await reader.close();
+
+      const writer = await open(location, { model: MODEL });
+      expect(writer.meta.schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await writer.knownFiles('/archive')).get('b.png')).toMatchObject({ status: 'error', needsEmbedding: true });
+      await writer.commit([{ kind: 'put', file: newFile('c.png'), vector: axis(4) }]);
+      await writer.close();
+      const upgraded = new Database(path.join(location, CATALOG_FILE), { readonly: true });
+      expect(upgraded.prepare("SELECT value FROM meta WHERE key = 'engine'").get()).toEqual({ value: 'hnswlib' });
+      upgraded.close();
+    });
+
+    it('refuses an index that records an engine or a metric this rsclip lacks', async () => {
+      await (await open(location, { model: MODEL, create: true })).close();
+      for (const [key, value, pattern] of [
+        ['engine', 'usearch', /vector engine "usearch"/],
+        ['metric', 'l2', /metric "l2"/],
+      ] as const) {
+        const db = new Database(path.join(location, CATALOG_FILE));
+        const before = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string };
+        db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(value, key);
+        db.close();
+        await expectRsclipError(open(location, { readonly: true }), 'INDEX_INCOMPATIBLE', pattern);
+        const restore = new Database(path.join(location, CATALOG_FILE));
+        restore.prepare('UPDATE meta SET value = ? WHERE key = ?').run(before.value, key);
+        restore.close();
+      }
+    });
+
+    it('keeps its files, engines and test hooks out of the public surface', () => {
+      for (const name of ['HnswIndex', 'LOCK_FILE', 'CATALOG_FILE', 'HNSW_FILE', 'debugPause', 'Catalog']) {
+        expect(Object.keys(library), name).not.toContain(name);
+        expect(Object.keys(store), name).not.toContain(name);
+      }
+    });
+  });
+});

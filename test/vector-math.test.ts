@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { checkLength, cosine, dotAt, normalizeRows, TopK, unitVector } from '../src/vector-math.js';
+
+describe('vector maths', () => {
+  it('normalises copies and rows to length 1, leaving zero vectors zero', () => {
+    const v = Float32Array.of(3, 4);
+    expect(Array.from(unitVector(v))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    expect(Array.from(v)).toEqual([3, 4]);
+    expect(Array.from(unitVector(Float32Array.of(0, 0)))).toEqual([0, 0]);
+    const rows = normalizeRows(Float32Array.of(3, 4, 0, 0, 0, 2), 3, 2);
+    expect(rows.map((r) => Array.from(r))).toEqual([[Math.fround(0.6), Math.fround(0.8)], [0, 0], [0, 1]]);
+  });
+
+  it('scores by cosine (0 for a zero vector) and reads matrix rows in place', () => {
+    expect(cosine(Float32Array.of(1, 0), Float32Array.of(2, 2))).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(cosine(Float32Array.of(0, 0), Float32Array.of(1, 0))).toBe(0);
+    expect(dotAt(Float32Array.of(1, 2), Float32Array.of(9, 9, 3, 4), 2)).toBe(11);
+  });
+
+  it('says whose vector has the wrong length', () => {
+    expect(() => checkLength(new Float32Array(3), 4, 'BAD_QUERY')).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: 'Expected a vector of length 4 but received one of length 3' }));
+    expect(() => checkLength(new Float32Array(5), 4, 'INDEX_INCOMPATIBLE')).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE' }));
+    expect(() => checkLength(new Float32Array(4), 4, 'BAD_QUERY')).not.toThrow();
+  });
+
+  it('keeps the k best scores, ties to the smaller id', () => {
+    const top = new TopK(3);
+    for (const [id, score] of [[5, 0.5], [1, 0.9], [4, 0.5], [2, 0.1], [3, 0.9], ...Array.from({ length: 100 }, (_, i) => [100 + i, 0.2] as const)]) top.offer(id, score);
+    expect(top.bestFirst()).toEqual([{ id: 1, score: 0.9 }, { id: 3, score: 0.9 }, { id: 4, score: 0.5 }]);
+    const none = new TopK(0);
+    none.offer(1, 1);
+    expect(none.bestFirst()).toEqual([]);
+  });
+});
