@@ -1,0 +1,8 @@
+/**
+ * Reading rasters in windows, in bounded memory: TIFF/GeoTIFF/BigTIFF/COG through geotiff.js,
+ * JPEG/PNG/WebP through sharp; band choice, a per-scene percentile stretch to 8 bits, nodata
+ * detection, and low-resolution overviews of whole scenes.
+ */
+export type { RasterSource, RasterDataType, BandColor, BandArray, BandWindow, ReadOptions } from './types.js';
+export type { OpenRasterOptions } from './open-raster.js';
+export { openRaster, readGeoreference, isTiffPath } from './open-raster.js';

@@ -1,0 +1,214 @@
+/**
+ * TIFF / GeoTIFF / BigTIFF / COG reading through geotiff.js, the only module that imports it.
+ * Windows are read tile by tile (or strip by strip): only the blocks a window touches are read and
+ * decoded, so a scene larger than memory is read in bounded memory. Band-separate (planar)
+ * layouts, 8/16/32-bit integers and floats, internal masks and overviews are supported; libvips
+ * cannot read some of these files (planar tiled, some JPEG-in-TIFF), which is why TIFFs come here.
+ */
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { RsclipError } from '../errors.js';
+import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+
+const SUBFILE_REDUCED = 1;
+const SUBFILE_MASK = 4;
+
+function dataTypeOf(bits: number, format: number): RasterDataType {
+  if (format === 3) {
+    if (bits === 32) return 'float32';
+    if (bits === 64) return 'float64';
+  } else if (format === 2) {
+    if (bits === 8) return 'int8';
+    if (bits === 16) return 'int16';
+    if (bits === 32) return 'int32';
+  } else {
+    if (bits === 8) return 'uint8';
+    if (bits === 16) return 'uint16';
+    if (bits === 32) return 'uint32';
+  }
+  throw new RsclipError('IMAGE_UNREADABLE', `unsupported TIFF sample type: ${bits}-bit, SampleFormat ${format}`, {
+    hint: 'rsclip reads 8/16/32-bit integer and 32/64-bit float samples',
+  });
+}
+
+const COLOR_NAMES: Record<string, BandColor> = { red: 'red', green: 'green', blue: 'blue', alpha: 'alpha', gray: 'gray', grey: 'gray' };
+
+/** Colour interpretation per band: GDAL's COLORINTERP metadata, else Photometric + ExtraSamples (as GDAL derives it). */
+function bandColors(bandCount: number, photometric: number | undefined, extraSamples: ArrayLike<number> | undefined, gdalMetadata: string | undefined): BandColor[] {
+  const colors: BandColor[] = [];
+  const base = photometric === 2 || photometric === 6 ? ['red', 'green', 'blue'] : photometric === 0 || photometric === 1 ? ['gray'] : [];
+  for (let i = 0; i < bandCount; i++) {
+    if (i < base.length) colors.push(base[i] as BandColor);
+    else {
+      const extra = extraSamples?.[i - base.length];
+      colors.push(extra === 1 || extra === 2 ? 'alpha' : 'undefined');
+    }
+  }
+  if (gdalMetadata) {
+    for (const m of gdalMetadata.matchAll(/<Item\s+name="COLORINTERP"\s+sample="(\d+)"\s+role="colorinterp">([^<]*)<\/Item>/g)) {
+      const i = Number(m[1]);
+      const c = COLOR_NAMES[(m[2] ?? '').trim().toLowerCase()] ?? 'undefined';
+      if (i < bandCount) colors[i] = c;
+    }
+  }
+  return colors;
+}
+
+interface Level {
+  image: GeoTIFFImage;
+  width: number;
+  height: number;
+}
+
+export interface TiffOpenOptions {
+  /** Overrides the GeoKeys' CRS (or gives a world file's). */
+  crs?: Crs;
+}
+
+class TiffSource implements RasterSource {
+  readonly format = 'tiff';
+  constructor(
+    readonly path: string,
+    private readonly tiff: GeoTIFF,
+    private readonly levels: Level[],
+    private readonly masks: Level[],
+    readonly dataType: RasterDataType,
+    readonly bandCount: number,
+    readonly colors: readonly BandColor[],
+    readonly nodata: number | null,
+    readonly georeference: RasterSource['georeference'],
+  ) {}
+
+  get width(): number {
+    return this.levels[0]!.width;
+  }
+  get height(): number {
+    return this.levels[0]!.height;
+  }
+  get hasMask(): boolean {
+    return this.masks.length > 0;
+  }
+  get overviews(): { width: number; height: number }[] {
+    return this.levels.slice(1).map(({ width, height }) => ({ width, height }));
+  }
+
+  private checkWindow(window: PixelWindow, options: ReadOptions): { outWidth: number; outHeight: number } {
+    const { x, y, width, height } = window;
+    if (![x, y, width, height].every(Number.isInteger) || x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > this.width || y + height > this.height) {
+      throw new RsclipError('BAD_INPUT', `window ${x},${y} ${width}x${height} is not inside ${this.path} (${this.width}x${this.height})`);
+    }
+    const outWidth = options.outWidth ?? width;
+    const outHeight = options.outHeight ?? height;
+    if (!Number.isInteger(outWidth) || !Number.isInteger(outHeight) || outWidth <= 0 || outHeight <= 0) {
+      throw new RsclipError('BAD_INPUT', `output size must be positive integers, got ${outWidth}x${outHeight}`);
+    }
+    return { outWidth, outHeight };
+  }
+
+  /** The coarsest level whose pixels are still no larger than the output's. */
+  private pickLevel(levels: Level[], window: PixelWindow, outWidth: number, outHeight: number): Level {
+    let best = levels[0]!;
+    for (const level of levels) {
+      const fx = (window.width * level.width) / this.width;
+      const fy = (window.height * level.height) / this.height;
+      if (fx >= outWidth && fy >= outHeight && level.width < best.width) best = level;
+    }
+    return best;
+  }
+
+  private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
+    const sx = level.width / this.width;
+    const sy = level.height / this.height;
+    const x0 = Math.floor(window.x * sx);
+    const y0 = Math.floor(window.y * sy);
+    const x1 = Math.max(x0 + 1, Math.min(level.width, Math.ceil((window.x + window.width) * sx)));
+    const y1 = Math.max(y0 + 1, Math.min(level.height, Math.ceil((window.y + window.height) * sy)));
+    try {
+      const result = await level.image.readRasters({ window: [x0, y0, x1, y1], samples, width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false });
+      return Array.from(result as unknown as ArrayLike<BandArray>);
+    } catch (cause) {
+      throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        hint: 'check that the TIFF is complete; rsclip reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC, WebP and Zstandard TIFFs',
+        cause,
+      });
+    }
+  }
+
+  async readBands(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    for (const b of bands) {
+      if (!Number.isInteger(b) || b < 1 || b > this.bandCount) {
+        throw new RsclipError('BAD_INPUT', `band ${b} does not exist in ${this.path}, which has ${this.bandCount} band(s)`, { hint: 'bands are numbered from 1' });
+      }
+    }
+    const level = this.pickLevel(this.levels, window, outWidth, outHeight);
+    const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
+    return { width: outWidth, height: outHeight, bands: arrays };
+  }
+
+  async readMask(window: PixelWindow, options: ReadOptions = {}): Promise<Uint8Array | null> {
+    if (this.masks.length === 0) return null;
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    const level = this.pickLevel(this.masks, window, outWidth, outHeight);
+    const [mask] = await this.readLevel(level, window, [0], outWidth, outHeight);
+    return mask instanceof Uint8Array ? mask : Uint8Array.from(mask ?? []);
+  }
+
+  async close(): Promise<void> {
+    this.tiff.close();
+  }
+}
+
+/** Opens a TIFF for windowed reads (nothing but the directory is read until a window is). */
+export async function openTiff(path: string, options: TiffOpenOptions = {}): Promise<RasterSource> {
+  let tiff: GeoTIFF;
+  try {
+    tiff = await fromFile(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${code === 'ENOENT' ? 'file not found' : cause instanceof Error ? cause.message : String(cause)}`, {
+      hint: code === 'ENOENT' ? 'check the path' : 'check that the file is a complete TIFF',
+      cause,
+    });
+  }
+  try {
+    const count = await tiff.getImageCount();
+    const levels: Level[] = [];
+    const masks: Level[] = [];
+    for (let i = 0; i < count; i++) {
+      const image = await tiff.getImage(i);
+      const subfile = Number(image.fileDirectory.getValue('NewSubfileType') ?? 0);
+      const level = { image, width: image.getWidth(), height: image.getHeight() };
+      if (i === 0) levels.push(level);
+      else if (subfile & SUBFILE_MASK) masks.push(level);
+      else if (subfile & SUBFILE_REDUCED) levels.push(level);
+    }
+    const main = levels[0]!.image;
+    const fd = main.fileDirectory;
+    const bitsPerSample = (await fd.loadValue('BitsPerSample')) as ArrayLike<number> | number;
+    const sampleFormat = (await fd.loadValue('SampleFormat')) as ArrayLike<number> | number | undefined;
+    const firstOf = (v: ArrayLike<number> | number | undefined, fallback: number) => (typeof v === 'number' ? v : (v?.[0] ?? fallback));
+    const bandCount = main.getSamplesPerPixel();
+    const bits = Array.from({ length: bandCount }, (_, i) => (typeof bitsPerSample === 'number' ? bitsPerSample : (bitsPerSample[i] ?? firstOf(bitsPerSample, 8))));
+    if (bits.some((b) => b !== bits[0])) throw new RsclipError('IMAGE_UNREADABLE', `${path} mixes sample sizes (${bits.join(', ')} bits)`, { hint: 'rewrite it with one sample size' });
+    const dataType = dataTypeOf(bits[0]!, firstOf(sampleFormat, 1));
+    const gdalMetadata = (await fd.loadValue('GDAL_METADATA')) as string | undefined;
+    const extraSamples = (await fd.loadValue('ExtraSamples')) as ArrayLike<number> | number | undefined;
+    const colors = bandColors(bandCount, fd.getValue('PhotometricInterpretation') as number | undefined, typeof extraSamples === 'number' ? [extraSamples] : extraSamples, gdalMetadata);
+    const geoTags = {
+      modelTiepoint: (await fd.loadValue('ModelTiepoint')) as ArrayLike<number> | undefined,
+      modelPixelScale: (await fd.loadValue('ModelPixelScale')) as ArrayLike<number> | undefined,
+      modelTransformation: (await fd.loadValue('ModelTransformation')) as ArrayLike<number> | undefined,
+      geoKeys: main.getGeoKeys() as Record<string, unknown> | null,
+    };
+    // A TIFF without GeoTIFF tags may have a world file (.tfw) beside it.
+    const georeference =
+      georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
+      (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), options.crs ? { crs: options.crs } : {}));
+    return new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference);
+  } catch (error) {
+    tiff.close();
+    if (error instanceof RsclipError) throw error;
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
