@@ -4,7 +4,7 @@
  * CRS and the ground sample distance.
  *
  * Window edges are straight in the file's CRS but curve in lon/lat under most projections, so each
- * edge is subdivided until its midpoints lie within `maxErrorDegrees` of the chord (at most 2^10
+ * edge is subdivided until its midpoints lie within `maxErrorDegrees` of the chord (at most 2^6 = 64
  * segments an edge).
  */
 import geodesic from 'geographiclib-geodesic';
@@ -31,11 +31,11 @@ export interface WindowPlace {
 }
 
 export interface FootprintOptions {
-  /** Largest distance in degrees between a curved edge and the footprint's straight segments; default 1e-7 (about 1 cm). */
+  /** Largest distance in degrees between a curved edge and the footprint's straight segments; default 1e-6 (about 0.1 m). */
   maxErrorDegrees?: number;
 }
 
-const MAX_DEPTH = 10;
+const MAX_DEPTH = 6;
 
 /** Geodesic distance in metres between two lon/lat points on WGS84. */
 export function geodesicDistance(a: LonLat, b: LonLat): number {
@@ -50,7 +50,7 @@ class UnmappablePoint extends Error {}
  */
 export function placeOfWindow(geo: Georeference, window: PixelWindow, options: FootprintOptions = {}): WindowPlace | null {
   if (!geo.crs) return null;
-  const tol = options.maxErrorDegrees ?? 1e-7;
+  const tol = options.maxErrorDegrees ?? 1e-6;
   const transform = lonLatTransform(geo.crs);
   const toLonLat = (col: number, row: number): LonLat => {
     const [x, y] = pixelToCrs(geo.geoTransform, col, row);
