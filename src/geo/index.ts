@@ -33,3 +33,5 @@ export type { CsvExportOptions } from './csv-writer.js';
 export { createCsvWriter, CSV_COLUMNS } from './csv-writer.js';
 export type { ExportFormat, ExportOptions } from './export-format.js';
 export { EXPORT_FORMATS, parseExportFormat, createRowWriter, writeRows } from './export-format.js';
+export type { StacAsset, StacItemRecord, StacReadOptions } from './stac.js';
+export { readStac } from './stac.js';
