@@ -6,3 +6,9 @@
 export type { RasterSource, RasterDataType, BandColor, BandArray, BandWindow, ReadOptions } from './types.js';
 export type { OpenRasterOptions } from './open-raster.js';
 export { openRaster, readGeoreference, isTiffPath } from './open-raster.js';
+export type { SceneStretch, StretchMode, StretchOptions } from './radiometry.js';
+export { parseBandList, defaultBands, alphaBand, checkBands, computeSceneStretch, stretchToRgb } from './radiometry.js';
+export type { ValiditySources, WindowValidity } from './nodata.js';
+export { pixelValidity, windowValidity, isMostlyNodata } from './nodata.js';
+export type { RgbWindow, SceneOptions } from './scene.js';
+export { Scene } from './scene.js';

@@ -11,6 +11,7 @@ import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type Pixe
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const SUBFILE_REDUCED = 1;
+const PHOTOMETRIC_YCBCR = 6;
 const SUBFILE_MASK = 4;
 
 function dataTypeOf(bits: number, format: number): RasterDataType {
@@ -77,6 +78,7 @@ class TiffSource implements RasterSource {
     readonly colors: readonly BandColor[],
     readonly nodata: number | null,
     readonly georeference: RasterSource['georeference'],
+    private readonly ycbcr: boolean,
   ) {}
 
   get width(): number {
@@ -123,8 +125,14 @@ class TiffSource implements RasterSource {
     const y0 = Math.floor(window.y * sy);
     const x1 = Math.max(x0 + 1, Math.min(level.width, Math.ceil((window.x + window.width) * sx)));
     const y1 = Math.max(y0 + 1, Math.min(level.height, Math.ceil((window.y + window.height) * sy)));
+    const options = { window: [x0, y0, x1, y1], width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false as const };
     try {
-      const result = await level.image.readRasters({ window: [x0, y0, x1, y1], samples, width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false });
+      if (this.ycbcr && level.image.fileDirectory.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR) {
+        // JPEG-in-TIFF stored as YCbCr: geotiff.js converts to RGB in readRGB only.
+        const rgb = Array.from((await level.image.readRGB(options)) as unknown as ArrayLike<BandArray>);
+        return samples.map((s) => rgb[s]!);
+      }
+      const result = await level.image.readRasters({ ...options, samples });
       return Array.from(result as unknown as ArrayLike<BandArray>);
     } catch (cause) {
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
@@ -205,7 +213,8 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     const georeference =
       georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
       (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), options.crs ? { crs: options.crs } : {}));
-    return new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference);
+    const ycbcr = fd.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR && bandCount === 3;
+    return new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr);
   } catch (error) {
     tiff.close();
     if (error instanceof RsclipError) throw error;
