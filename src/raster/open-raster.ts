@@ -11,6 +11,8 @@ import type { RasterSource } from './types.js';
 export interface OpenRasterOptions {
   /** The CRS of the file's coordinates when the file does not say (world files) or says wrongly (overrides GeoKeys). */
   crs?: Crs;
+  /** TIFF: budget for decoded blocks kept between window reads; default 256 MiB. */
+  blockCacheBytes?: number;
 }
 
 const TIFF_EXTENSIONS = new Set(['.tif', '.tiff', '.gtif', '.gtiff']);

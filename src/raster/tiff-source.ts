@@ -8,6 +8,7 @@
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { BlockCache } from './block-cache.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const SUBFILE_REDUCED = 1;
@@ -64,6 +65,18 @@ interface Level {
 export interface TiffOpenOptions {
   /** Overrides the GeoKeys' CRS (or gives a world file's). */
   crs?: Crs;
+  /** Budget for decoded blocks kept between window reads; default 256 MiB. */
+  blockCacheBytes?: number;
+}
+
+export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
+
+type Block = Awaited<ReturnType<GeoTIFFImage['getTileOrStrip']>>;
+
+/** Routes an image's block decoding through the shared cache (geotiff.js reads every block through getTileOrStrip). */
+function cacheBlocks(image: GeoTIFFImage, level: string, cache: BlockCache<Block>): void {
+  const decode = image.getTileOrStrip.bind(image);
+  image.getTileOrStrip = (x, y, sample, poolOrDecoder, signal) => cache.get(`${level}:${x}:${y}:${sample}`, () => decode(x, y, sample, poolOrDecoder, signal));
 }
 
 class TiffSource implements RasterSource {
@@ -183,8 +196,10 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     const count = await tiff.getImageCount();
     const levels: Level[] = [];
     const masks: Level[] = [];
+    const cache = new BlockCache<Block>(options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES);
     for (let i = 0; i < count; i++) {
       const image = await tiff.getImage(i);
+      cacheBlocks(image, String(i), cache);
       const subfile = Number(image.fileDirectory.getValue('NewSubfileType') ?? 0);
       const level = { image, width: image.getWidth(), height: image.getHeight() };
       if (i === 0) levels.push(level);
