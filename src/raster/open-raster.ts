@@ -13,6 +13,8 @@ export interface OpenRasterOptions {
   crs?: Crs;
   /** TIFF: budget for decoded blocks kept between window reads; default 256 MiB. */
   blockCacheBytes?: number;
+  /** TIFF: `auto` (default) cuts full-resolution windows with libvips where it is faster; `geotiff` uses geotiff.js only. */
+  decoder?: 'auto' | 'geotiff';
 }
 
 const TIFF_EXTENSIONS = new Set(['.tif', '.tiff', '.gtif', '.gtiff']);

@@ -3,11 +3,10 @@
  * are cut with `extract` (libvips decodes only up to the window's last row); these formats carry
  * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
-import sharp from 'sharp';
-import type { Metadata } from 'sharp';
 import { RsclipError } from '../errors.js';
 import { readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
-import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
+import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const COLORS: Record<number, BandColor[]> = {
   1: ['gray'],
@@ -16,11 +15,8 @@ const COLORS: Record<number, BandColor[]> = {
   4: ['red', 'green', 'blue', 'alpha'],
 };
 
-function open(path: string) {
-  return sharp(path, { failOn: 'truncated', limitInputPixels: false, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
-}
-
 class SharpSource implements RasterSource {
+  readonly decoder = 'libvips';
   readonly nodata = null;
   readonly hasMask = false;
   readonly overviews = [];
@@ -48,22 +44,14 @@ class SharpSource implements RasterSource {
     }
     const outWidth = options.outWidth ?? width;
     const outHeight = options.outHeight ?? height;
-    let pipeline = open(this.path).extract({ left: x, top: y, width, height });
-    if (outWidth !== width || outHeight !== height) pipeline = pipeline.resize(outWidth, outHeight, { fit: 'fill', kernel: 'nearest' });
+    const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
     let data: Buffer;
     try {
-      data = await pipeline.raw({ depth: this.dataType === 'uint16' ? 'ushort' : 'uchar' }).toBuffer();
+      data = await extractRaw(this.path, window, depth, { width: outWidth, height: outHeight });
     } catch (cause) {
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
-    const n = outWidth * outHeight;
-    const interleaved = this.dataType === 'uint16' ? new Uint16Array(data.buffer, data.byteOffset, n * this.bandCount) : new Uint8Array(data.buffer, data.byteOffset, n * this.bandCount);
-    const out: BandArray[] = bands.map((b) => {
-      const band = this.dataType === 'uint16' ? new Uint16Array(n) : new Uint8Array(n);
-      for (let i = 0, s = b - 1; i < n; i++, s += this.bandCount) band[i] = interleaved[s]!;
-      return band;
-    });
-    return { width: outWidth, height: outHeight, bands: out };
+    return { width: outWidth, height: outHeight, bands: deinterleave(data, this.bandCount, bands, depth) };
   }
 
   async readMask(): Promise<null> {
@@ -81,7 +69,7 @@ export interface SharpOpenOptions {
 export async function openWithSharp(path: string, options: SharpOpenOptions = {}): Promise<RasterSource> {
   let meta: Metadata;
   try {
-    meta = await open(path).metadata();
+    meta = await openWithLibvips(path).metadata();
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {

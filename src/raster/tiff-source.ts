@@ -1,14 +1,20 @@
 /**
- * TIFF / GeoTIFF / BigTIFF / COG reading through geotiff.js, the only module that imports it.
+ * TIFF / GeoTIFF / BigTIFF / COG reading, the only module that imports geotiff.js.
  * Windows are read tile by tile (or strip by strip): only the blocks a window touches are read and
- * decoded, so a scene larger than memory is read in bounded memory. Band-separate (planar)
- * layouts, 8/16/32-bit integers and floats, internal masks and overviews are supported; libvips
- * cannot read some of these files (planar tiled, some JPEG-in-TIFF), which is why TIFFs come here.
+ * decoded, so a scene larger than memory is read in bounded memory.
+ *
+ * Two decoders, chosen per file by measurement (bench/raster.ts): libvips (sharp `extract`) is
+ * about 2.8x faster for full-resolution windows of pixel-interleaved 8/16-bit TIFFs compressed
+ * with nothing, LZW, Deflate or PackBits, so those windows go there. Everything else goes to
+ * geotiff.js, which also reads what libvips cannot (band-separate tiled files, some JPEG-in-TIFF,
+ * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
+ * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
  */
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
 import { BlockCache } from './block-cache.js';
+import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const SUBFILE_REDUCED = 1;
@@ -67,7 +73,12 @@ export interface TiffOpenOptions {
   crs?: Crs;
   /** Budget for decoded blocks kept between window reads; default 256 MiB. */
   blockCacheBytes?: number;
+  /** `auto` (default): libvips where it is faster and able (see the module comment); `geotiff`: geotiff.js only. */
+  decoder?: 'auto' | 'geotiff';
 }
+
+/** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
+const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
 
 export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -92,7 +103,27 @@ class TiffSource implements RasterSource {
     readonly nodata: number | null,
     readonly georeference: RasterSource['georeference'],
     private readonly ycbcr: boolean,
+    /** Full-resolution windows are cut by libvips in this colourspace (null: geotiff.js). */
+    private libvips: StoredColourspace | null,
   ) {}
+
+  get decoder(): 'geotiff.js' | 'libvips' {
+    return this.libvips ? 'libvips' : 'geotiff.js';
+  }
+
+  /** Keeps libvips only if it gives geotiff.js's samples on a probe window at the centre. */
+  async checkLibvips(): Promise<void> {
+    if (!this.libvips) return;
+    const side = Math.min(32, this.width, this.height);
+    const probe = { x: Math.floor((this.width - side) / 2), y: Math.floor((this.height - side) / 2), width: side, height: side };
+    const bands = Array.from({ length: this.bandCount }, (_, i) => i + 1);
+    const viaLibvips = await this.readBands(probe, bands).catch(() => null);
+    const colourspace = this.libvips;
+    this.libvips = null;
+    const viaGeotiff = await this.readBands(probe, bands);
+    const same = viaLibvips !== null && viaLibvips.bands.every((band, i) => band.length === viaGeotiff.bands[i]!.length && band.every((v, k) => v === viaGeotiff.bands[i]![k]));
+    this.libvips = same ? colourspace : null;
+  }
 
   get width(): number {
     return this.levels[0]!.width;
@@ -162,6 +193,14 @@ class TiffSource implements RasterSource {
         throw new RsclipError('BAD_INPUT', `band ${b} does not exist in ${this.path}, which has ${this.bandCount} band(s)`, { hint: 'bands are numbered from 1' });
       }
     }
+    if (this.libvips && outWidth === window.width && outHeight === window.height) {
+      const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
+      try {
+        return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, undefined, this.libvips), this.bandCount, bands, depth) };
+      } catch (cause) {
+        throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { hint: 'check that the TIFF is complete', cause });
+      }
+    }
     const level = this.pickLevel(this.levels, window, outWidth, outHeight);
     const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
     return { width: outWidth, height: outHeight, bands: arrays };
@@ -228,8 +267,18 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     const georeference =
       georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
       (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), options.crs ? { crs: options.crs } : {}));
-    const ycbcr = fd.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR && bandCount === 3;
-    return new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr);
+    const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
+    const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
+    const libvipsAble =
+      (options.decoder ?? 'auto') === 'auto' &&
+      main.planarConfiguration === 1 &&
+      (photometric === 1 || photometric === 2) &&
+      (dataType === 'uint8' || dataType === 'uint16') &&
+      LIBVIPS_COMPRESSIONS.has(Number(fd.getValue('Compression') ?? 1));
+    const colourspace: StoredColourspace = photometric === 2 ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
+    const source = new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null);
+    await source.checkLibvips();
+    return source;
   } catch (error) {
     tiff.close();
     if (error instanceof RsclipError) throw error;

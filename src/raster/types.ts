@@ -29,6 +29,8 @@ export interface RasterSource {
   readonly path: string;
   /** `tiff` (geotiff.js) or the format sharp reports (`jpeg`, `png`, ...). */
   readonly format: string;
+  /** What decodes full-resolution windows: `geotiff.js` or `libvips`. */
+  readonly decoder: 'geotiff.js' | 'libvips';
   readonly width: number;
   readonly height: number;
   readonly bandCount: number;

@@ -231,3 +231,29 @@ describe('nodata windows', () => {
     }
   });
 });
+
+describe('the two TIFF decoders', () => {
+  it('libvips (chosen for interleaved 8/16-bit Deflate/LZW/raw TIFFs) and geotiff.js give the same samples', async () => {
+    const cases: [string, GeoTiffFixture][] = [
+      ['chunky16.tif', sixteenBitScene(700, 500)],
+      ['chunky8-strips.tif', { width: 333, height: 222, bands: 3, dataType: 'uint8', rowsPerStrip: 7, compression: 'deflate', pixel: (x, y, b) => (x * 7 + y * 3 + b * 50) % 256 }],
+      ['planar16.tif', { ...sixteenBitScene(400, 300), planar: true }],
+    ];
+    for (const [name, spec] of cases) {
+      const file = path.join(dir, name);
+      writeGeoTiff(file, spec);
+      const auto = await openRaster(file);
+      const geotiff = await openRaster(file, { decoder: 'geotiff' });
+      expect(auto.decoder).toBe(spec.planar ? 'geotiff.js' : 'libvips');
+      expect(geotiff.decoder).toBe('geotiff.js');
+      const bands = Array.from({ length: spec.bands }, (_, i) => i + 1);
+      for (const w of [{ x: 0, y: 0, width: 224, height: 200 }, { x: 101, y: 13, width: 150, height: 111 }, { x: spec.width - 64, y: spec.height - 64, width: 64, height: 64 }]) {
+        const a = await auto.readBands(w, bands);
+        const g = await geotiff.readBands(w, bands);
+        a.bands.forEach((band, i) => expect(Buffer.from(band.buffer, band.byteOffset, band.byteLength).equals(Buffer.from(g.bands[i]!.buffer, g.bands[i]!.byteOffset, g.bands[i]!.byteLength)), `${name} band ${i + 1}`).toBe(true));
+      }
+      await auto.close();
+      await geotiff.close();
+    }
+  });
+});
