@@ -77,7 +77,7 @@ interface Query {
 }
 
 /** mulberry32: a small seeded generator, enough for sampling queries reproducibly. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

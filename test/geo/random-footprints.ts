@@ -3,19 +3,10 @@
  * (some crossing the antimeridian), Web Mercator, PDC Mercator (centred on 150 E), geographic
  * lon/lat past 180, and polar stereographic scenes near and around both poles.
  */
+import { seededRandom } from '../../src/eval/ann.js';
 import { crsFromEpsg, placeOfWindow, type AreaGeometry, type Georeference } from '../../src/geo/index.js';
 
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export interface RandomFootprint {
   id: number;

@@ -3,7 +3,7 @@
  * given to a child process is read window by window under that cap, every sampled pixel right;
  * the same child asked to decode the whole scene at once fails under the same cap.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
