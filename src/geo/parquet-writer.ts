@@ -7,12 +7,13 @@
  * (GeoParquet: `geometry` as WKB with the `geo` metadata; plain Parquet: `footprint_wkt` as text),
  * and `embedding` as a list of FLOAT with exactly `dimension` values a row.
  * GeoParquet metadata: version 1.1.0, primary column `geometry`, WKB, the geometry types present,
- * the bbox, and no `crs` (so OGC:CRS84, longitude/latitude on WGS84).
+ * the bbox, no `crs` (so OGC:CRS84, longitude/latitude on WGS84), and a `bbox` covering column
+ * (struct xmin, ymin, xmax, ymax per row) that readers use to skip row groups by place.
  */
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
 import { RsclipError } from '../errors.js';
 import type { ExportRow, RowWriter } from './export-row.js';
-import { polygonsOf } from './geojson-types.js';
+import { polygonsOf, type AreaGeometry } from './geojson-types.js';
 import { geometryToWkb, geometryToWkt } from './wkb.js';
 
 type SchemaElement = ConstructorParameters<typeof ParquetWriter>[0]['schema'][number];
@@ -30,7 +31,22 @@ export interface ParquetExportOptions {
   rowGroupSize?: number;
 }
 
-const FIXED_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'fields', 'geometry', 'footprint_wkt', 'embedding'];
+const FIXED_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'fields', 'geometry', 'footprint_wkt', 'bbox', 'embedding'];
+const BBOX_FIELDS = ['xmin', 'ymin', 'xmax', 'ymax'] as const;
+
+/** Planar [xmin, ymin, xmax, ymax] of a footprint's exterior rings. */
+function planarBounds(footprint: AreaGeometry): [number, number, number, number] {
+  const b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const rings of polygonsOf(footprint)) {
+    for (const [x, y] of rings[0] ?? []) {
+      b[0] = Math.min(b[0], x);
+      b[1] = Math.min(b[1], y);
+      b[2] = Math.max(b[2], x);
+      b[3] = Math.max(b[3], y);
+    }
+  }
+  return b;
+}
 
 function fieldElement(name: string, type: FieldColumnType): SchemaElement {
   if (type === 'string') return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' };
@@ -50,6 +66,12 @@ function schemaFor(options: ParquetExportOptions): SchemaElement[] {
     [{ name: 'fields', type: 'BYTE_ARRAY', converted_type: 'JSON', repetition_type: 'OPTIONAL' }],
     geo ? [{ name: 'geometry', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' }] : [{ name: 'footprint_wkt', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }],
   ];
+  if (geo) {
+    leaves.push([
+      { name: 'bbox', repetition_type: 'OPTIONAL', num_children: 4 },
+      ...BBOX_FIELDS.map((name): SchemaElement => ({ name, type: 'DOUBLE', repetition_type: 'REQUIRED' })),
+    ]);
+  }
   if (options.dimension !== undefined) {
     leaves.push([
       { name: 'embedding', repetition_type: 'OPTIONAL', num_children: 1, converted_type: 'LIST', logical_type: { type: 'LIST' } },
@@ -75,6 +97,7 @@ function geoMetadata(summary: GeoSummary): string {
         encoding: 'WKB',
         geometry_types: [...summary.types].sort(),
         ...(finite ? { bbox: summary.bbox } : {}),
+        covering: { bbox: Object.fromEntries(BBOX_FIELDS.map((f) => [f, ['bbox', f]])) },
       },
     },
   });
@@ -128,18 +151,14 @@ export function createParquetWriter(file: string, options: ParquetExportOptions 
         : { name: 'footprint_wkt', data: rows.map((r) => (r.footprint ? geometryToWkt(r.footprint) : null)) },
     ];
     if (geo) {
-      for (const r of rows) {
-        if (!r.footprint) continue;
+      const boxes = rows.map((r) => (r.footprint ? planarBounds(r.footprint) : null));
+      rows.forEach((r, i) => {
+        const b = boxes[i];
+        if (!r.footprint || !b) return;
         summary.types.add(r.footprint.type);
-        for (const rings of polygonsOf(r.footprint)) {
-          for (const [x, y] of rings[0] ?? []) {
-            summary.bbox[0] = Math.min(summary.bbox[0], x);
-            summary.bbox[1] = Math.min(summary.bbox[1], y);
-            summary.bbox[2] = Math.max(summary.bbox[2], x);
-            summary.bbox[3] = Math.max(summary.bbox[3], y);
-          }
-        }
-      }
+        summary.bbox = [Math.min(summary.bbox[0], b[0]), Math.min(summary.bbox[1], b[1]), Math.max(summary.bbox[2], b[2]), Math.max(summary.bbox[3], b[3])];
+      });
+      columnData.push({ name: 'bbox', data: boxes.map((b) => (b ? { xmin: b[0], ymin: b[1], xmax: b[2], ymax: b[3] } : null)) } as (typeof columnData)[number]);
     }
     if (dimension !== undefined) {
       columnData.push({

@@ -82,8 +82,18 @@ describe('GeoParquet', () => {
     const [xmin, ymin, xmax, ymax] = geo.columns.geometry.bbox;
     const all = rows.flatMap((r) => (r.footprint ? coordinates(r.footprint).flat(2) : []));
     expect([xmin, ymin, xmax, ymax]).toEqual([Math.min(...all.map((p) => p[0]!)), Math.min(...all.map((p) => p[1]!)), Math.max(...all.map((p) => p[0]!)), Math.max(...all.map((p) => p[1]!))]);
+    expect(geo.columns.geometry.covering).toEqual({ bbox: { xmin: ['bbox', 'xmin'], ymin: ['bbox', 'ymin'], xmax: ['bbox', 'xmax'], ymax: ['bbox', 'ymax'] } });
     const [t] = await query(`select typeof(geometry) as t from read_parquet('${file}') limit 1`);
     expect(t!.t).toBe("GEOMETRY('OGC:CRS84')");
+    // The covering column holds each row's bounds.
+    const boxes = await query(`select id, bbox.xmin as xmin, bbox.ymax as ymax from read_parquet('${file}') order by id`);
+    boxes.forEach((b, i) => {
+      const r = rows[i]!;
+      if (!r.footprint) return expect(b.xmin).toBeNull();
+      const pts = coordinates(r.footprint).flatMap((p) => p[0]!);
+      expect(b.xmin).toBe(Math.min(...pts.map((p) => p[0]!)));
+      expect(b.ymax).toBe(Math.max(...pts.map((p) => p[1]!)));
+    });
   });
 
   it('reads back ids, windows, fields, geometry and embeddings exactly', async () => {
