@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
-import { assertModelMatches, type CatalogChange, type IndexStore, type KnownFile, type NewFile } from '../store/index.js';
+import { assertModelMatches, WHOLE_IMAGE_PLAN, type CatalogChange, type IndexStore, type KnownFile, type NewFile } from '../store/index.js';
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
@@ -52,7 +52,7 @@ function checkPositive(name: string, value: number | undefined): void {
 }
 
 function baseRow(file: ScannedFile, contentHash: string): NewFile {
-  return { root: file.root, path: file.path, bytes: file.bytes, mtimeMs: file.mtimeMs, contentHash, width: null, height: null, format: null };
+  return { root: file.root, path: file.path, bytes: file.bytes, mtimeMs: file.mtimeMs, contentHash, width: null, height: null, format: null, plan: WHOLE_IMAGE_PLAN };
 }
 
 function describeError(error: unknown): string {
@@ -248,9 +248,9 @@ class ArchiveIndexer {
     const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
     const row = { ...baseRow(file, contentHash), bytes: bytes.length };
     if (bytes.length === 0) return { kind: 'fail', work, row, error: 'empty file (0 bytes)' };
-    if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
-    const stored = await this.store.findVectorByContentHash(contentHash);
-    if (stored) return { kind: 'reuse', work, row: { ...row, width: stored.width, height: stored.height, format: stored.format }, vector: stored.vector };
+    if (work.known?.status === 'ok' && !work.known.needsEmbedding && work.known.contentHash === contentHash) return { kind: 'touch', work };
+    const stored = await this.store.findReusableFile(contentHash, WHOLE_IMAGE_PLAN);
+    if (stored) return { kind: 'reuse', work, row: { ...row, width: stored.width, height: stored.height, format: stored.format }, vector: stored.items[0]!.vector };
     const failed = this.failedHashes.get(contentHash);
     if (failed !== undefined) return { kind: 'fail', work, row, error: failed };
     if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, row };
@@ -290,12 +290,12 @@ class ArchiveIndexer {
         stillWaiting.push(d);
         continue;
       }
-      const stored = await this.store.findVectorByContentHash(d.row.contentHash);
+      const stored = await this.store.findReusableFile(d.row.contentHash, WHOLE_IMAGE_PLAN);
       const failed = this.failedHashes.get(d.row.contentHash);
       if (stored) {
         const row = { ...d.row, width: stored.width, height: stored.height, format: stored.format };
-        commit.push({ kind: 'put', file: row, vector: stored.vector });
-        items.push({ kind: 'reuse', work: d.work, row, vector: stored.vector });
+        commit.push({ kind: 'put', file: row, vector: stored.items[0]!.vector });
+        items.push({ kind: 'reuse', work: d.work, row, vector: stored.items[0]!.vector });
       } else {
         const error = failed ?? 'identical content to a file that could not be indexed';
         commit.push({ kind: 'fail', file: d.row, error });

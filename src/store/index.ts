@@ -8,23 +8,29 @@ export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './hnsw-index.js';
 export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
-export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, placeOptionSpecs, FILTER_KEYS, MAX_AREA_POSITIONS, type CatalogFilter, type CatalogFilterJson, type FieldCondition, type PlaceOptions } from './filter.js';
+export { WHOLE_IMAGE_KEY, WHOLE_IMAGE_PLAN } from './types.js';
 export type {
   CatalogChange,
+  CommittedChange,
   FieldImportSummary,
   FieldRecord,
   FieldValue,
+  FileGeo,
   FileRecord,
+  FileStac,
   FileStatus,
   IndexMeta,
   IndexStats,
   IndexStore,
   ItemRecord,
   ItemSelection,
+  ItemWindow,
   KnownFile,
   NewFile,
+  NewItem,
   OpenIndexOptions,
-  ReusableVector,
+  ReusableFile,
   ScoredId,
   SearchOptions,
   StoreDescription,

@@ -12,6 +12,7 @@ import { DEFAULT_ENGINE, engineFromMeta, engineToMeta } from '../engines.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
+  CommittedChange,
   FieldImportSummary,
   FieldRecord,
   FieldValue,
@@ -24,12 +25,12 @@ import type {
   ItemSelection,
   KnownFile,
   OpenIndexOptions,
-  ReusableVector,
+  ReusableFile,
   SearchOptions,
   StoreDescription,
   VerifyReport,
 } from '../types.js';
-import { Catalog, CATALOG_FILE } from './catalog.js';
+import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
 import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
 import { SearchPlanner } from './search-planner.js';
 import { WriteLock } from './write-lock.js';
@@ -54,6 +55,7 @@ function readMeta(catalog: Catalog, location: string): IndexMeta | undefined {
     createdAt: m.get('created_at') ?? '',
     modelDir: m.get('model_dir'),
     modelVariant: m.get('model_variant'),
+    plan: m.get('plan'),
   };
 }
 
@@ -74,6 +76,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
       throw new RsclipError('INDEX_UNWRITABLE', `cannot create the index directory ${resolved}: ${(cause as Error).message}`, { cause, hint: 'choose another --index, or fix the permissions' });
     }
   }
+  if (readonly && catalogNeedsUpgradeForReaders(resolved)) upgradeForReaders(resolved);
   const lock = readonly ? undefined : WriteLock.acquire(resolved);
   let catalog: Catalog | undefined;
   try {
@@ -113,6 +116,34 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     catalog?.close();
     lock?.release();
     throw error;
+  }
+}
+
+/**
+ * Brings an older catalog up to date for a reader (an index made before scenes, opened by
+ * `rsclip search` or `serve`): the upgrade takes the write lock for the moment it runs; a
+ * catalog that cannot be upgraded (a writer is active, no write permission) is refused with
+ * the upgrade's own error.
+ */
+function upgradeForReaders(dir: string): void {
+  let lock: WriteLock;
+  try {
+    lock = WriteLock.acquire(dir);
+  } catch (cause) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and is being written by another process, so it cannot be upgraded for reading now`, {
+      cause,
+      hint: 'wait for the writer to finish (it upgrades the index), then try again',
+    });
+  }
+  try {
+    new Catalog(dir, { readonly: false }).close();
+  } catch (cause) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and could not be upgraded: ${(cause as Error).message}`, {
+      cause,
+      hint: 'run `rsclip doctor --index <dir>` as a user who may write the index directory',
+    });
+  } finally {
+    lock.release();
   }
 }
 
@@ -176,8 +207,12 @@ export class EmbeddedStore implements IndexStore {
 
   async getItems(ids: readonly number[]): Promise<ItemRecord[]> {
     this.assertOpen();
-    // one item per file, with the file's id
-    return this.catalog.getFiles(ids).map((file) => ({ id: file.id, file }));
+    return this.catalog.getItems(ids);
+  }
+
+  async fileItemKeys(fileId: number): Promise<Set<string>> {
+    this.assertOpen();
+    return this.catalog.fileItemKeys(fileId);
   }
 
   async getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
@@ -214,6 +249,7 @@ export class EmbeddedStore implements IndexStore {
     return {
       location: this.dir,
       images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
+      items: this.catalog.countItems({}),
       vectors: this.catalog.countVectors(),
       details: {
         hnsw: this.sync.graph.details(),
@@ -227,22 +263,30 @@ export class EmbeddedStore implements IndexStore {
     return this.catalog.knownFiles(path.resolve(root));
   }
 
-  async findVectorByContentHash(contentHash: string): Promise<ReusableVector | undefined> {
+  async findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
     this.assertOpen();
-    return this.catalog.findVectorByContentHash(contentHash);
+    return this.catalog.findReusableFile(contentHash, plan);
   }
 
-  commit(changes: readonly CatalogChange[]): Promise<number[]> {
+  commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
     return this.exclusive(async () => {
       this.assertWritable('commit');
       for (const change of changes) {
-        if (change.kind === 'put') checkLength(change.vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+        if (change.kind !== 'put') continue;
+        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
       }
       const seq = this.sync.nextSeq();
-      const ids = this.catalog.applyChanges(changes, seq, Date.now());
-      this.sync.applied(seq, changes, ids);
+      const applied = this.catalog.applyChanges(changes, seq, Date.now());
+      this.sync.applied(seq, applied.added, applied.dropped);
       await this.sync.checkpointIfDue();
-      return ids;
+      return applied.results;
+    });
+  }
+
+  recordPlan(plan: string): Promise<void> {
+    return this.exclusive(() => {
+      this.assertWritable('record the plan');
+      this.catalog.setMeta({ plan });
     });
   }
 
@@ -281,14 +325,14 @@ export class EmbeddedStore implements IndexStore {
       for (const [id, vector] of this.catalog.iterateVectors()) {
         if (vector.length !== this.meta.embeddingDim || !vector.every(Number.isFinite)) badVectors.push(id);
       }
-      const missing = this.catalog.okFilesWithoutVector();
+      const missing = this.catalog.itemsWithoutVector();
       const requeue = [...badVectors, ...missing];
       if (requeue.length > 0) {
         const seq = this.sync.nextSeq();
-        this.catalog.queueForEmbedding(requeue, 'vector missing or invalid; re-embedded by the next `rsclip index`', seq);
+        this.catalog.queueForEmbedding(requeue, seq);
         this.sync.advance(seq, requeue);
-        if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those images are re-embedded by the next \`rsclip index\``);
-        if (missing.length > 0) repaired.push(`${missing.length} ok images had no vector; they are re-embedded by the next \`rsclip index\``);
+        if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those items are re-embedded by the next \`rsclip index\``);
+        if (missing.length > 0) repaired.push(`${missing.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
       }
 
       const graph = this.sync.reconcile();

@@ -17,7 +17,7 @@ import { RsclipError } from '../../errors.js';
 import { unitVector } from '../../vector-math.js';
 import { debugPause } from '../debug-pause.js';
 import { createGraph, loadGraph, type GraphIndex } from '../engines.js';
-import type { CatalogChange, IndexMeta, VectorIndex } from '../types.js';
+import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
 
 export const GRAPH_FILE = 'vectors.hnsw';
@@ -154,13 +154,11 @@ export class GraphSync {
     this.addFromCatalog(toAdd);
   }
 
-  /** Applies what this process just committed as `seq` (changes and the ids they were written under). */
-  applied(seq: number, changes: readonly CatalogChange[], ids: readonly number[]): void {
+  /** Applies what this process just committed as `seq`: item vectors added or replaced, and items that lost theirs. */
+  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void {
     this.seenSeq = seq;
-    changes.forEach((change, i) => {
-      if (change.kind === 'put') this.add(ids[i]!, change.vector);
-      else if (change.kind === 'fail' || change.kind === 'remove') this.remove(ids[i]!);
-    });
+    for (const id of dropped) this.remove(id);
+    for (const [id, vector] of added) this.add(id, vector);
   }
 
   /** Records another commit of this process (user fields, repairs) that dropped the vectors of `droppedIds`, if any. */
