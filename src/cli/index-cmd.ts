@@ -1,10 +1,12 @@
 /** `rsclip index` (build or update an index from archive folders) and `rsclip doctor` (check and repair one). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
 import { RsclipError } from '../errors.js';
+import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
 import { indexArchive, type IndexProgress, type IndexSummary } from '../indexer/index.js';
 import { openClip } from '../model/index.js';
+import { parseBandList } from '../raster/index.js';
 import { openIndex, type VerifyReport } from '../store/index.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
 
@@ -21,6 +23,36 @@ interface IndexCommandOptions {
   fields?: string;
   json?: boolean;
   verify?: boolean;
+  tile?: TileMode;
+  overlap?: number;
+  scales?: number[];
+  bands?: number[];
+  stretch?: [number, number];
+  crs?: Crs;
+}
+
+function overlapOption(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a share of a tile in [0, 1), got "${text}"`);
+  return n;
+}
+
+function stretchOption(text: string): [number, number] {
+  const parts = text.split(',').map((t) => Number(t.trim()));
+  const [low, high] = parts as [number, number];
+  if (parts.length !== 2 || !(low >= 0 && low < high && high <= 100)) throw new InvalidArgumentError(`expected two percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100, got "${text}"`);
+  return [low, high];
+}
+
+/** A library parser's one-line error as commander's, so it is reported like any bad option. */
+function optionParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof RsclipError ? error.message : String(error));
+    }
+  };
 }
 
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;
@@ -91,6 +123,7 @@ export function printIndexSummary(s: IndexSummary): void {
     `  added ${s.added}, updated ${s.updated}, removed ${s.removed}, reused ${s.reused}, unchanged ${s.unchanged}, errors ${s.errors}`,
     `  embedded ${s.embedded} (${s.imagesPerSecond.toFixed(1)} images/s)`,
   ];
+  if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
@@ -129,6 +162,12 @@ export function registerIndexCommands(program: Command): void {
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default 4)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs)', positiveInt)
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
+    .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels', optionParser(parseTileMode))
+    .option('--overlap <share>', 'share of a tile shared with its neighbour (default 0.25)', overlapOption)
+    .option('--scales <list>', 'tile sizes as multiples of the model input, e.g. 1,2,4 (default 1)', optionParser(parseScales))
+    .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2 (default: the file\'s colour interpretation)', optionParser(parseBandList))
+    .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default 2,98); 8-bit data passes through', stretchOption)
+    .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
@@ -172,6 +211,12 @@ export function registerIndexCommands(program: Command): void {
           batchSize: opts.batch ?? config.batch,
           decoders: opts.decoders,
           fields: opts.fields,
+          ...(opts.tile === undefined ? {} : { tile: opts.tile }),
+          ...(opts.overlap === undefined ? {} : { overlap: opts.overlap }),
+          ...(opts.scales ? { scales: opts.scales } : {}),
+          ...(opts.bands ? { bands: opts.bands } : {}),
+          ...(opts.stretch ? { percentiles: opts.stretch } : {}),
+          ...(opts.crs ? { crs: opts.crs } : {}),
           signal: controller.signal,
           onProgress: display.update,
         });

@@ -127,3 +127,15 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
 }
+
+/**
+ * The files of a given list (relative to `root`, e.g. a STAC catalog's assets) as a scan would
+ * find them; a listed file that does not exist is reported as unreadable (its row is kept).
+ */
+export async function* listedFiles(root: string, relPaths: readonly string[]): AsyncGenerator<ScannedFile> {
+  for (const rel of relPaths) {
+    const absolutePath = path.join(root, ...rel.split('/'));
+    const info = await stat(absolutePath).catch(() => undefined);
+    yield { root, path: rel, absolutePath, bytes: info?.isFile() ? info.size : 0, mtimeMs: info?.mtimeMs ?? 0 };
+  }
+}

@@ -1,5 +1,7 @@
+import type { Crs, TileMode } from '../geo/index.js';
 import type { ClipEncoder } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
+import type { WorkItem } from './prepare-file.js';
 
 export interface IndexArchiveOptions {
   /** Archive folders to index (recursively). */
@@ -17,6 +19,23 @@ export interface IndexArchiveOptions {
   decoders?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
+  /** Cut images into tiles: `auto` (default: a side longer than 2x the model's input), `off`, or a side in pixels. */
+  tile?: TileMode;
+  /** Share of a tile shared with its neighbour, [0, 1); default 0.25. */
+  overlap?: number;
+  /** Tile sizes as multiples of the model's input (224 * s px resized to 224); default [1]. */
+  scales?: number[];
+  /** 1-based bands for R, G, B (or one grey band), e.g. [4, 3, 2]; default from each file's colour interpretation. */
+  bands?: number[];
+  /** Percentiles of the per-scene stretch of data that is not 8-bit; default [2, 98]. */
+  percentiles?: [number, number];
+  /** CRS of world files without a `.prj` (overrides a GeoTIFF's own). */
+  crs?: Crs;
+  /**
+   * Index these files instead of walking `roots`: paths relative to `root`, each with facts from
+   * elsewhere (a STAC item's id, time, properties and footprint). Files of `root` the list lacks are removed.
+   */
+  files?: { root: string; files: { path: string; extra?: WorkItem['extra'] }[] };
   /** Aborting stops after the batch in flight; everything committed is kept. */
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
@@ -31,7 +50,9 @@ export interface IndexProgress {
   /** Of `total`, how many are committed. */
   done: number;
   errors: number;
-  /** Images embedded by the model per second of indexing so far. */
+  /** Items (whole images and tiles) embedded so far. */
+  embedded: number;
+  /** Items embedded by the model per second of indexing so far. */
   imagesPerSecond: number;
   /** Seconds left at the current rate; undefined while unknown. */
   etaSeconds: number | undefined;
@@ -50,12 +71,18 @@ export interface IndexSummary {
   removed: number;
   /** Of added + updated, how many took a stored vector of identical content (no model run). */
   reused: number;
-  /** Images run through the model. */
+  /** Items (whole images and tiles) run through the model. */
   embedded: number;
   /** Files that failed this run (recorded with status error). */
   errors: number;
   /** Files with the same size and mtime, or the same content, as last time. */
   unchanged: number;
+  /** Files cut into tiles in this run. */
+  scenes: number;
+  /** Of those, files that continued where an interrupted run stopped. */
+  resumed: number;
+  /** Windows skipped because they were mostly nodata (nodata value, mask, alpha 0, constant fill). */
+  nodataWindows: number;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
   /** Symlinked folders not entered because their target was already scanned. */
@@ -64,7 +91,7 @@ export interface IndexSummary {
   seconds: number;
   /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */
   modelSeconds: number;
-  /** embedded / seconds. */
+  /** embedded / seconds (items per second). */
   imagesPerSecond: number;
   fields?: { records: number; fields: string[]; unmatched: number };
 }

@@ -12,3 +12,5 @@ export type { ValiditySources, WindowValidity } from './nodata.js';
 export { pixelValidity, windowValidity, isMostlyNodata } from './nodata.js';
 export type { RgbWindow, SceneOptions } from './scene.js';
 export { Scene } from './scene.js';
+export type { EncodeOptions } from './libvips.js';
+export { encodeRgb } from './libvips.js';

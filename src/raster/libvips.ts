@@ -1,6 +1,7 @@
 /**
  * The raster folder's one use of sharp/libvips: cutting a window out of an image as raw
- * interleaved samples (libvips decodes only the tiles or rows the window needs).
+ * interleaved samples (libvips decodes only the tiles or rows the window needs), and encoding
+ * a rendered 8-bit RGB window as PNG or WebP.
  */
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
@@ -32,4 +33,18 @@ export function deinterleave(data: Buffer, bandCount: number, bands: readonly nu
     for (let i = 0, s = b - 1; i < n; i++, s += bandCount) band[i] = interleaved[s]!;
     return band;
   });
+}
+
+export interface EncodeOptions {
+  /** Longest side of the output; larger windows are reduced (Lanczos), smaller ones kept. */
+  maxSide?: number;
+  /** PNG: zlib level 0..9 (default 6; 0 stores, the fastest for a round trip). WebP: ignored. */
+  compressionLevel?: number;
+}
+
+/** Interleaved 8-bit RGB as a PNG (lossless) or WebP (quality 80) file. */
+export async function encodeRgb(rgb: Uint8Array, width: number, height: number, format: 'png' | 'webp', options: EncodeOptions = {}): Promise<Buffer> {
+  let pipeline = sharp(rgb, { raw: { width, height, channels: 3 } });
+  if (options.maxSide !== undefined && Math.max(width, height) > options.maxSide) pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside' });
+  return format === 'png' ? pipeline.png({ compressionLevel: options.compressionLevel ?? 6 }).toBuffer() : pipeline.webp({ quality: 80 }).toBuffer();
 }
