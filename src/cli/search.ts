@@ -1,8 +1,21 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
-import { filterSyntax, openIndex, parseFilterSpecs } from '../store/index.js';
+import { RsclipError } from '../errors.js';
+import {
+  DEFAULT_COLLAPSE_THRESHOLD,
+  DEFAULT_K,
+  DEFAULT_NMS_THRESHOLD,
+  openEncoderForIndex,
+  pageToFeatureCollection,
+  parseQueryTerms,
+  Searcher,
+  type SearchHit,
+  type SearchPage,
+  type SearchRequest,
+} from '../search/index.js';
+import { filterSyntax, openIndex, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/index.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 interface SearchCommandOptions {
@@ -17,7 +30,50 @@ interface SearchCommandOptions {
   ef?: number;
   filter?: string[];
   collapse?: boolean | number;
+  nms?: boolean | number;
+  bbox?: string;
+  near?: string;
+  radius?: string;
+  within?: string;
+  since?: string;
+  until?: string;
+  format?: 'text' | 'json' | 'geojson';
   json?: boolean;
+}
+
+function nmsOption(value: string): boolean | number {
+  if (value === 'off' || value === 'false') return false;
+  if (value === 'on' || value === 'true') return true;
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected on, off or a share of the smaller window in (0, 1], got "${value}"`);
+  return n;
+}
+
+function formatOption(value: string): 'text' | 'json' | 'geojson' {
+  if (value === 'text' || value === 'json' || value === 'geojson') return value;
+  throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
+}
+
+/** The filter of --filter and the place and time options; `--within` names a GeoJSON file. */
+export async function filterFromOptions(opts: { filter?: string[] } & PlaceOptions): Promise<CatalogFilter | undefined> {
+  let within: string | undefined;
+  if (opts.within !== undefined) {
+    try {
+      within = await readFile(opts.within, 'utf8');
+    } catch (cause) {
+      throw new RsclipError('BAD_QUERY', `cannot read the area file ${opts.within}: ${(cause as Error).message}`, { hint: 'give --within a GeoJSON file with a Polygon or MultiPolygon', cause });
+    }
+  }
+  const specs = [...(opts.filter ?? []), ...placeOptionSpecs({ ...opts, ...(within === undefined ? {} : { within }) })];
+  return specs.length > 0 ? parseFilterSpecs(specs) : undefined;
+}
+
+/** `@x,y+WxH` for a tile (nothing for a whole image), and the centre as lon,lat when known. */
+function placeColumns(hit: SearchHit): string {
+  const w = hit.window;
+  const tile = w.x !== 0 || w.y !== 0 || w.width !== hit.width || w.height !== hit.height || w.scale !== 1;
+  const columns = [tile ? `\t@${w.x},${w.y}+${w.width}x${w.height}` : '', hit.center ? `\t${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : ''];
+  return columns.join('');
 }
 
 function threshold(value: string): number {
@@ -30,7 +86,7 @@ function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${placeColumns(hit)}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
@@ -51,7 +107,15 @@ export function registerSearchCommand(program: Command): void {
     .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
     .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
-    .option('--json', 'print the result page as JSON')
+    .option('--bbox <W,S,E,N>', 'only items whose footprint meets this lon/lat box (W > E crosses the antimeridian)')
+    .option('--near <LON,LAT>', 'only items within --radius of this point (default radius 0: the footprint contains it)')
+    .option('--radius <distance>', 'radius of --near, e.g. 5km or 500m')
+    .option('--within <file.geojson>', 'only items whose footprint meets this GeoJSON Polygon/MultiPolygon')
+    .option('--since <date>', 'only items acquired at or after DATE (STAC datetime)')
+    .option('--until <date>', 'only items acquired at or before DATE (STAC datetime)')
+    .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
+    .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)
+    .option('--json', 'print the result page as JSON (= --format json)')
     .addHelpText(
       'after',
       `
@@ -59,7 +123,9 @@ Examples:
   rsclip search "a bridge over a river with boats"
   rsclip search "stadium" + ./ref.jpg - "parking lot"
   rsclip search 2*"river" + "#1234" --filter folder=2020 --filter label=airport
-  rsclip search ./ref.jpg --collapse -k 50 --json`,
+  rsclip search ./ref.jpg --collapse -k 50 --json
+  rsclip search "stadium next to a river" --bbox 12.3,41.8,12.6,42.0 --format geojson > hits.geojson
+  rsclip search "airport" --near 12.25,41.8 --radius 10km --since 2023-01-01`,
     )
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
@@ -78,10 +144,14 @@ Examples:
           if (opts.cursor !== undefined) request.cursor = opts.cursor;
           if (opts.exact) request.exact = true;
           if (opts.ef !== undefined) request.ef = opts.ef;
-          if (opts.filter) request.filter = parseFilterSpecs(opts.filter);
+          const filter = await filterFromOptions(opts);
+          if (filter) request.filter = filter;
           if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
+          if (opts.nms !== undefined) request.nms = opts.nms;
           const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
-          if (opts.json) printJson(page);
+          const format = opts.format ?? (opts.json ? 'json' : 'text');
+          if (format === 'json') printJson(page);
+          else if (format === 'geojson') printJson(pageToFeatureCollection(page));
           else printPage(page);
         } finally {
           await encoder.close();

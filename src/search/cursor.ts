@@ -40,7 +40,7 @@ export function decodeCursor(cursor: string, key: string): number {
     throw new RsclipError('BAD_QUERY', 'invalid cursor: expected the nextCursor of a previous page', { hint: 'start again without a cursor' });
   }
   if (body.key !== key) {
-    throw new RsclipError('BAD_QUERY', 'the cursor belongs to a different query (terms, filter, collapse or exact changed)', {
+    throw new RsclipError('BAD_QUERY', 'the cursor belongs to a different query (terms, filter, collapse, nms or exact changed)', {
       hint: 'start again without a cursor',
     });
   }

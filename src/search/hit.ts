@@ -1,15 +1,17 @@
 /**
  * The JSON shape of an item as users see it, built in one place: the searcher's hits (which
- * the HTTP API and `rsclip search --json` print), and an item's metadata (GET /api/images/:id).
- * A hit is an item of a file; the field names are those of the first API ("images").
+ * the HTTP API and `rsclip search --json` print), an item's metadata (GET /api/images/:id) and
+ * hits as GeoJSON features. A hit is an item of a file (the whole image or a window of a scene,
+ * with its place when known); the field names are those of the first API ("images").
  */
+import { featureCollection, type ExportRow } from '../geo/index.js';
 import type { FieldValue, ItemRecord } from '../store/index.js';
-import type { ItemFacts, ItemMetadata, SearchHit } from './types.js';
+import type { ItemFacts, ItemMetadata, SearchHit, SearchPage } from './types.js';
 
 type Fields = Record<string, FieldValue | FieldValue[]>;
 
 function describeItem(item: ItemRecord, fields: Fields): ItemFacts {
-  const { file } = item;
+  const { file, place } = item;
   return {
     id: item.id,
     path: file.path,
@@ -19,6 +21,9 @@ function describeItem(item: ItemRecord, fields: Fields): ItemFacts {
     width: file.width,
     height: file.height,
     format: file.format,
+    window: item.window,
+    ...(place ? { footprint: place.footprint, center: place.center, ...(Number.isFinite(place.gsd) ? { gsd: place.gsd } : {}) } : {}),
+    ...(file.stac ? { stac: { item: file.stac.item, collection: file.stac.collection } } : {}),
     fields,
   };
 }
@@ -41,4 +46,23 @@ export function buildHit(item: ItemRecord, parts: HitParts): SearchHit {
 
 export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadata {
   return { ...describeItem(item, fields), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash };
+}
+
+/** Hits as export rows (the GeoJSON / GeoParquet writers' input): rank, score and fields as properties. */
+export function hitToRow(hit: SearchHit): ExportRow {
+  return {
+    id: hit.id,
+    path: hit.path,
+    window: hit.window,
+    footprint: hit.footprint ?? null,
+    center: hit.center ?? null,
+    gsd: hit.gsd ?? null,
+    fields: { rank: hit.rank, score: hit.score, ...(hit.stac ? { stac: hit.stac } : {}), fields: hit.fields },
+  };
+}
+
+/** A page of hits as an RFC 7946 FeatureCollection (hits without a place have a null geometry). */
+export function pageToFeatureCollection(page: SearchPage): ReturnType<typeof featureCollection> & { nextCursor?: string } {
+  const collection = featureCollection(page.hits.map(hitToRow));
+  return page.nextCursor ? { ...collection, nextCursor: page.nextCursor } : collection;
 }

@@ -10,6 +10,7 @@ import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW } from './limits.js';
+import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
 import { combineWeighted } from './query-vector.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
 import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
@@ -137,10 +138,12 @@ export class Searcher {
         hint: 'leave exact out, add a filter, or use `rsclip search --exact`',
       });
     }
+    const nmsThreshold = request.nms === false ? undefined : typeof request.nms === 'number' ? request.nms : DEFAULT_NMS_THRESHOLD;
     let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
     let groups: CollapsedGroup[] = [];
     let ef: number | undefined;
     const vectors = new Map<number, Float32Array>();
+    const placed = new Map<number, PlacedHit>();
     for (;;) {
       ef = exact ? undefined : chooseEf(fetchCount, request.ef);
       const hits: ScoredId[] = available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
@@ -149,6 +152,11 @@ export class Searcher {
         const unseen = hits.filter((hit) => !vectors.has(hit.id)).map((hit) => hit.id);
         for (const [id, v] of await this.store.getVectors(unseen)) vectors.set(id, v);
         groups = collapseNearDuplicates(hits, (id) => vectors.get(id), threshold);
+      }
+      if (nmsThreshold !== undefined) {
+        const unplaced = groups.filter((g) => !placed.has(g.hit.id)).map((g) => g.hit.id);
+        for (const item of await this.store.getItems(unplaced)) placed.set(item.id, { fileId: item.file.id, window: item.window });
+        groups = suppressOverlaps(groups, (g) => g.hit.id, (id) => placed.get(id), nmsThreshold);
       }
       if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
       fetchCount = Math.min(fetchCount * 2, available);

@@ -1,8 +1,9 @@
 /**
  * The shapes of a query and its answer, shared by the CLI, the library and the HTTP API.
  */
+import type { AreaGeometry, LonLat } from '../geo/index.js';
 import type { ImageSource } from '../model/index.js';
-import type { CatalogFilter, FieldValue } from '../store/index.js';
+import type { CatalogFilter, FieldValue, ItemWindow } from '../store/index.js';
 
 /** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
 export type QueryTerm =
@@ -34,9 +35,14 @@ export interface SearchRequest {
   collapse?: boolean | CollapseOptions;
   /** Items never returned (e.g. the item a "more like this" query starts from). */
   excludeIds?: number[];
+  /**
+   * Leave out a tile covered (for this share of the smaller window, default 0.5) by a better hit of
+   * the same scene; `true` (the default) uses DEFAULT_NMS_THRESHOLD, `false` shows every tile.
+   */
+  nms?: boolean | number;
 }
 
-/** What users see of an item (today the whole image of one archive file) and of its file. */
+/** What users see of an item (the whole image of an archive file, or a window of a scene) and of its file. */
 export interface ItemFacts {
   /** The item's id (`#id` in queries, /api/images/:id). */
   id: number;
@@ -49,6 +55,14 @@ export interface ItemFacts {
   width: number | null;
   height: number | null;
   format: string | null;
+  /** The item's window in the file's pixels (the whole image for a file that is not cut into tiles). */
+  window: ItemWindow;
+  /** Where it is, when the file is georeferenced: its outline (EPSG:4326, RFC 7946), centre [lon, lat] and metres per pixel. */
+  footprint?: AreaGeometry;
+  center?: LonLat;
+  gsd?: number;
+  /** The STAC item the file came from. */
+  stac?: { item: string; collection: string | null };
   fields: Record<string, FieldValue | FieldValue[]>;
 }
 

@@ -26,9 +26,14 @@ import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/index.js';
 
+/** A spec as a message shows it: long ones (a GeoJSON area) are cut. */
+function shown(spec: string): string {
+  return spec.length > 120 ? `${spec.slice(0, 117)}...` : spec;
+}
+
 /** Thrown for a malformed `key=value` (the caller's query is bad, whichever interface it came through). */
 function badSpec(spec: string, expected: string): RsclipError {
-  return new RsclipError('BAD_QUERY', `invalid filter "${spec}": expected ${expected}`, {
+  return new RsclipError('BAD_QUERY', `invalid filter "${shown(spec)}": expected ${expected}`, {
     hint: 'filters look like folder=a/b, path=*.tif, format=jpeg,png, minBytes=1000, after=2020-01-01, bbox=12.3,41.8,12.6,42.0, near=12.49,41.89,5km, label=airport, year=2010..2015',
   });
 }
@@ -287,7 +292,7 @@ export function parseFilterSpecs(specs: readonly string[]): CatalogFilter {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path[0] === 'fields' ? `fields.${String(issue.path[1])}` : String(issue.path[0]);
-    throw new RsclipError('BAD_QUERY', `invalid filter "${specOf.get(where) ?? where}": ${issue.message}`);
+    throw new RsclipError('BAD_QUERY', `invalid filter "${shown(specOf.get(where) ?? where)}": ${issue.message}`);
   }
   return parsed.data;
 }
