@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
-import { indexArchive, type IndexProgress, type IndexSummary } from '../indexer/index.js';
+import { indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
 import { openClip } from '../model/index.js';
 import { parseBandList } from '../raster/index.js';
 import { openIndex, type VerifyReport } from '../store/index.js';
@@ -29,6 +29,8 @@ interface IndexCommandOptions {
   bands?: number[];
   stretch?: [number, number];
   crs?: Crs;
+  stac?: string;
+  stacAsset?: string;
 }
 
 function overlapOption(text: string): number {
@@ -150,8 +152,8 @@ async function verifyIndex(dir: string): Promise<VerifyReport> {
 export function registerIndexCommands(program: Command): void {
   program
     .command('index')
-    .description('index archive folders (recursively): new and changed images are embedded, removed ones dropped')
-    .argument('<dirs...>', 'archive folders')
+    .description('index archive folders (recursively), or the assets of a local STAC catalog: new and changed images are embedded, removed ones dropped')
+    .argument('[dirs...]', 'archive folders')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-m, --model <dir>', 'model directory (default: config "model")')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant" or fp32)', modelVariant)
@@ -168,9 +170,14 @@ export function registerIndexCommands(program: Command): void {
     .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2 (default: the file\'s colour interpretation)', optionParser(parseBandList))
     .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default 2,98); 8-bit data passes through', stretchOption)
     .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
+    .option('--stac <file>', 'index the assets of a local STAC catalog.json, collection.json or item.json, with their datetime and properties as fields')
+    .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
+      if (dirs.length > 0 && opts.stac) throw new RsclipError('BAD_INPUT', 'give archive folders or --stac, not both', { hint: 'index a STAC catalog into its own --index, or its assets\' folder without --stac' });
+      if (dirs.length === 0 && !opts.stac) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });
+      const files = opts.stac ? await stacFiles(opts.stac, opts.stacAsset ? { asset: opts.stacAsset } : {}) : undefined;
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       const modelDir = opts.model ?? config.model;
@@ -211,6 +218,7 @@ export function registerIndexCommands(program: Command): void {
           batchSize: opts.batch ?? config.batch,
           decoders: opts.decoders,
           fields: opts.fields,
+          ...(files ? { files } : {}),
           ...(opts.tile === undefined ? {} : { tile: opts.tile }),
           ...(opts.overlap === undefined ? {} : { overlap: opts.overlap }),
           ...(opts.scales ? { scales: opts.scales } : {}),

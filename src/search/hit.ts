@@ -48,21 +48,33 @@ export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadat
   return { ...describeItem(item, fields), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash };
 }
 
-/** Hits as export rows (the GeoJSON / GeoParquet writers' input): rank, score and fields as properties. */
-export function hitToRow(hit: SearchHit): ExportRow {
+/**
+ * An item as an export row (the GeoJSON / GeoParquet / CSV writers' input): path, window and
+ * place as columns; rank and score (for hits), the STAC item and the user fields under `fields`.
+ */
+function factsToRow(facts: ItemFacts, ranked?: { rank: number; score: number }, embedding?: Float32Array): ExportRow {
   return {
-    id: hit.id,
-    path: hit.path,
-    window: hit.window,
-    footprint: hit.footprint ?? null,
-    center: hit.center ?? null,
-    gsd: hit.gsd ?? null,
-    fields: { rank: hit.rank, score: hit.score, ...(hit.stac ? { stac: hit.stac } : {}), fields: hit.fields },
+    id: facts.id,
+    path: facts.path,
+    window: facts.window,
+    footprint: facts.footprint ?? null,
+    center: facts.center ?? null,
+    gsd: facts.gsd ?? null,
+    fields: { ...ranked, ...(facts.stac ? { stac: facts.stac } : {}), fields: facts.fields },
+    ...(embedding ? { embedding } : {}),
   };
+}
+
+export function hitToRow(hit: SearchHit, embedding?: Float32Array): ExportRow {
+  return factsToRow(hit, { rank: hit.rank, score: hit.score }, embedding);
+}
+
+export function itemToRow(item: ItemRecord, fields: Fields, embedding?: Float32Array): ExportRow {
+  return factsToRow(describeItem(item, fields), undefined, embedding);
 }
 
 /** A page of hits as an RFC 7946 FeatureCollection (hits without a place have a null geometry). */
 export function pageToFeatureCollection(page: SearchPage): ReturnType<typeof featureCollection> & { nextCursor?: string } {
-  const collection = featureCollection(page.hits.map(hitToRow));
+  const collection = featureCollection(page.hits.map((hit) => hitToRow(hit)));
   return page.nextCursor ? { ...collection, nextCursor: page.nextCursor } : collection;
 }
