@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/index.js';
 import { DEFAULT_K, exportHits, exportItems, openEncoderForIndex, parseQueryTerms, Searcher, type SearchRequest } from '../search/index.js';
-import { filterSyntax, openIndex, type ItemSelection } from '../store/index.js';
+import { openIndex, type ItemSelection } from '../store/index.js';
+import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
-import { filterFromOptions } from './search.js';
 
-interface ExportCommandOptions {
+interface ExportCommandOptions extends FilterOptions {
   index?: string;
   format: ExportFormat;
   output?: string;
@@ -15,13 +15,6 @@ interface ExportCommandOptions {
   k: number;
   model?: string;
   variant?: ReturnType<typeof modelVariant>;
-  filter?: string[];
-  bbox?: string;
-  near?: string;
-  radius?: string;
-  within?: string;
-  since?: string;
-  until?: string;
   embeddings?: boolean;
   json?: boolean;
 }
@@ -29,7 +22,7 @@ interface ExportCommandOptions {
 const EXTENSIONS: Record<ExportFormat, string> = { geoparquet: 'parquet', parquet: 'parquet', geojson: 'geojson', csv: 'csv' };
 
 export function registerExportCommand(program: Command): void {
-  program
+  const command = program
     .command('export')
     .description('write the items of an index (or the hits of a query) with path, window, place, fields and embedding')
     .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a fixed-size list)`, parseExportFormat)
@@ -38,14 +31,8 @@ export function registerExportCommand(program: Command): void {
     .option('--query <term>', 'export the hits of this query instead, best first (repeatable, as `rsclip search` terms: TEXT, FILE, #ID, +, -)', collect)
     .option('-k, --k <n>', 'hits to export with --query', positiveInt, DEFAULT_K)
     .option('-m, --model <dir>', 'model directory for --query (default: config "model", else the one the index was last built with)')
-    .option('--variant <variant>', 'ONNX variant for --query', modelVariant)
-    .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
-    .option('--bbox <W,S,E,N>', 'only items whose footprint meets this lon/lat box')
-    .option('--near <LON,LAT>', 'only items within --radius of this point')
-    .option('--radius <distance>', 'radius of --near, e.g. 5km')
-    .option('--within <file.geojson>', 'only items whose footprint meets this GeoJSON area')
-    .option('--since <date>', 'only items acquired at or after DATE')
-    .option('--until <date>', 'only items acquired at or before DATE')
+    .option('--variant <variant>', 'ONNX variant for --query', modelVariant);
+  addFilterOptions(command)
     .option('--embeddings', 'GeoJSON and CSV: write the embeddings too (Parquet formats always do)')
     .option('--json', 'print the summary as JSON')
     .addHelpText(

@@ -73,7 +73,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'indexing |{bar}| {value}/{total} | {rate} images/s | ETA {remaining} | {errors} errors',
+        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -82,7 +82,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors };
+        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded };
         if (p.phase === 'scan') {
           process.stderr.write(`\rscanning: ${p.scanned} images found`);
           return;
@@ -111,7 +111,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {
         const share = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
-        process.stderr.write(`indexed ${p.done}/${p.total}${share}, ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors\n`);
+        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors\n`);
       }
     },
     stop: () => undefined,
@@ -123,7 +123,7 @@ export function printIndexSummary(s: IndexSummary): void {
   const lines = [
     `index ${s.index}: ${s.scanned} images scanned in ${s.seconds.toFixed(1)}s`,
     `  added ${s.added}, updated ${s.updated}, removed ${s.removed}, reused ${s.reused}, unchanged ${s.unchanged}, errors ${s.errors}`,
-    `  embedded ${s.embedded} (${s.imagesPerSecond.toFixed(1)} images/s)`,
+    `  embedded ${s.embedded} items (${s.imagesPerSecond.toFixed(1)}/s)`,
   ];
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
@@ -218,13 +218,13 @@ export function registerIndexCommands(program: Command): void {
           batchSize: opts.batch ?? config.batch,
           decoders: opts.decoders,
           fields: opts.fields,
-          ...(files ? { files } : {}),
-          ...(opts.tile === undefined ? {} : { tile: opts.tile }),
-          ...(opts.overlap === undefined ? {} : { overlap: opts.overlap }),
-          ...(opts.scales ? { scales: opts.scales } : {}),
-          ...(opts.bands ? { bands: opts.bands } : {}),
-          ...(opts.stretch ? { percentiles: opts.stretch } : {}),
-          ...(opts.crs ? { crs: opts.crs } : {}),
+          files,
+          tile: opts.tile,
+          overlap: opts.overlap,
+          scales: opts.scales,
+          bands: opts.bands,
+          percentiles: opts.stretch,
+          crs: opts.crs,
           signal: controller.signal,
           onProgress: display.update,
         });

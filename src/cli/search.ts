@@ -1,8 +1,6 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { RsclipError } from '../errors.js';
 import {
   DEFAULT_COLLAPSE_THRESHOLD,
   DEFAULT_K,
@@ -15,10 +13,11 @@ import {
   type SearchPage,
   type SearchRequest,
 } from '../search/index.js';
-import { filterSyntax, openIndex, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/index.js';
-import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { openIndex } from '../store/index.js';
+import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
+import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
-interface SearchCommandOptions {
+interface SearchCommandOptions extends FilterOptions {
   index?: string;
   model?: string;
   variant?: ReturnType<typeof modelVariant>;
@@ -28,15 +27,8 @@ interface SearchCommandOptions {
   cursor?: string;
   exact?: boolean;
   ef?: number;
-  filter?: string[];
   collapse?: boolean | number;
   nms?: boolean | number;
-  bbox?: string;
-  near?: string;
-  radius?: string;
-  within?: string;
-  since?: string;
-  until?: string;
   format?: 'text' | 'json' | 'geojson';
   json?: boolean;
 }
@@ -52,20 +44,6 @@ function nmsOption(value: string): boolean | number {
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;
   throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
-}
-
-/** The filter of --filter and the place and time options; `--within` names a GeoJSON file. */
-export async function filterFromOptions(opts: { filter?: string[] } & PlaceOptions): Promise<CatalogFilter | undefined> {
-  let within: string | undefined;
-  if (opts.within !== undefined) {
-    try {
-      within = await readFile(opts.within, 'utf8');
-    } catch (cause) {
-      throw new RsclipError('BAD_QUERY', `cannot read the area file ${opts.within}: ${(cause as Error).message}`, { hint: 'give --within a GeoJSON file with a Polygon or MultiPolygon', cause });
-    }
-  }
-  const specs = [...(opts.filter ?? []), ...placeOptionSpecs({ ...opts, ...(within === undefined ? {} : { within }) })];
-  return specs.length > 0 ? parseFilterSpecs(specs) : undefined;
 }
 
 /** `@x,y+WxH` for a tile (nothing for a whole image), and the centre as lon,lat when known. */
@@ -92,7 +70,7 @@ function printPage(page: SearchPage): void {
 }
 
 export function registerSearchCommand(program: Command): void {
-  program
+  const command = program
     .command('search')
     .description('search an index by texts, image files and indexed ids, combined with + and -')
     .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
@@ -104,15 +82,9 @@ export function registerSearchCommand(program: Command): void {
     .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
-    .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
-    .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
+    .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt);
+  addFilterOptions(command)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
-    .option('--bbox <W,S,E,N>', 'only items whose footprint meets this lon/lat box (W > E crosses the antimeridian)')
-    .option('--near <LON,LAT>', 'only items within --radius of this point (default radius 0: the footprint contains it)')
-    .option('--radius <distance>', 'radius of --near, e.g. 5km or 500m')
-    .option('--within <file.geojson>', 'only items whose footprint meets this GeoJSON Polygon/MultiPolygon')
-    .option('--since <date>', 'only items acquired at or after DATE (STAC datetime)')
-    .option('--until <date>', 'only items acquired at or before DATE (STAC datetime)')
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
     .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)
     .option('--json', 'print the result page as JSON (= --format json)')

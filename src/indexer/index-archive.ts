@@ -49,15 +49,8 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
-  const plan = new IndexPlan({
-    inputSize: options.encoder.info.imageSize,
-    ...(options.tile === undefined ? {} : { tile: options.tile }),
-    ...(options.overlap === undefined ? {} : { overlap: options.overlap }),
-    ...(options.scales ? { scales: options.scales } : {}),
-    ...(options.bands ? { bands: options.bands } : {}),
-    ...(options.percentiles ? { percentiles: options.percentiles } : {}),
-    ...(options.crs ? { crs: options.crs } : {}),
-  });
+  const { tile, overlap, scales, bands, percentiles, crs } = options;
+  const plan = new IndexPlan({ inputSize: options.encoder.info.imageSize, tile, overlap, scales, bands, percentiles, crs });
   return new ArchiveIndexer(options.store, options.encoder, options, plan, performance.now()).run();
 }
 

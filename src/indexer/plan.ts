@@ -18,13 +18,13 @@ export interface IndexPlanOptions {
   tile?: TileMode;
   /** Share of a tile shared with its neighbour, [0, 1); default 0.25. */
   overlap?: number;
-  /** Tile sizes as multiples of the input size; default [1]. */
+  /** Tile sizes as multiples of the input size (a window of inputSize * s px resized to the input); default [1]. */
   scales?: number[];
   /** 1-based bands for R, G, B (or one grey band); default from each file's colour interpretation. */
   bands?: number[];
   /** Percentiles of the stretch of data that is not 8-bit; default [2, 98]. */
   percentiles?: [number, number];
-  /** CRS of world files without a `.prj` (and of GeoTIFFs whose keys say it wrongly). */
+  /** CRS of world files without a `.prj` (overrides a GeoTIFF's own, for keys that say it wrongly). */
   crs?: Crs;
 }
 

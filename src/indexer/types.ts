@@ -1,9 +1,10 @@
-import type { Crs, TileMode } from '../geo/index.js';
 import type { ClipEncoder } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
+import type { IndexPlanOptions } from './plan.js';
 import type { WorkItem } from './prepare-file.js';
 
-export interface IndexArchiveOptions {
+/** What to index and how; the tiling and radiometry options (tile, overlap, scales, bands, percentiles, crs) are the plan's. */
+export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'> {
   /** Archive folders to index (recursively). */
   roots: string[];
   /** The index to update, open for writing (created for `encoder`'s model, or built with it). */
@@ -19,18 +20,6 @@ export interface IndexArchiveOptions {
   decoders?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
-  /** Cut images into tiles: `auto` (default: a side longer than 2x the model's input), `off`, or a side in pixels. */
-  tile?: TileMode;
-  /** Share of a tile shared with its neighbour, [0, 1); default 0.25. */
-  overlap?: number;
-  /** Tile sizes as multiples of the model's input (224 * s px resized to 224); default [1]. */
-  scales?: number[];
-  /** 1-based bands for R, G, B (or one grey band), e.g. [4, 3, 2]; default from each file's colour interpretation. */
-  bands?: number[];
-  /** Percentiles of the per-scene stretch of data that is not 8-bit; default [2, 98]. */
-  percentiles?: [number, number];
-  /** CRS of world files without a `.prj` (overrides a GeoTIFF's own). */
-  crs?: Crs;
   /**
    * Index these files instead of walking `roots`: paths relative to `root`, each with facts from
    * elsewhere (a STAC item's id, time, properties and footprint). Files of `root` the list lacks are removed.

@@ -4,7 +4,6 @@
  * whole under it); `rsclip index` killed with SIGKILL in the middle of a scene, then run again,
  * leaves every tile in the index exactly once and embeds none twice.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { runCli, spawnCli } from '../fixtures/cli.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, writeMosaic } from '../fixtures/mosaic.js';
 import { writeBigScene } from '../raster/big-scene.js';
+import { runCappedChild } from '../fixtures/capped-child.js';
 
 const CHILD = path.join(import.meta.dirname, 'scene-index.child.ts');
 const SIZE = 16_384;
@@ -26,14 +26,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-proc-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function runChild(args: string[], capKb?: number): Record<string, unknown> {
-  const command = [process.execPath, '--import', 'tsx', CHILD, ...args].map((a) => `'${a}'`).join(' ');
-  const run = spawnSync('bash', ['-c', capKb ? `ulimit -v ${capKb} && exec ${command}` : `exec ${command}`], { encoding: 'utf8', cwd: path.resolve(import.meta.dirname, '../..') });
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return { ok: false, status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) };
-  }
+  return runCappedChild(CHILD, args, capKb);
 }
 
 describe('a scene larger than a memory cap', () => {

@@ -14,10 +14,11 @@ import { crsFromEpsg, geodesicDistance, planWindows, placeOfWindow, windowIoU, t
 import { isMostlyNodata, Scene } from '../../src/raster/index.js';
 import { openIndex, type IndexStore, type ItemRecord } from '../../src/store/index.js';
 import { describeGdal, gdaltransform } from '../fixtures/gdal.js';
-import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
+import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
+import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
 import { DATASETS_DIR, describeShared } from '../fixtures/shared.js';
 import { FakeEncoder } from './fake-encoder.js';
 
@@ -38,24 +39,6 @@ beforeEach(() => {
 
 async function allItems(store: IndexStore): Promise<ItemRecord[]> {
   return store.getItems(await store.listItemIds());
-}
-
-/** A 16-bit 4-band scene (B, G, R, NIR) with a nodata (0) quarter in its top-left corner. */
-function sixteenBit(width: number, height: number): GeoTiffFixture {
-  return {
-    width,
-    height,
-    bands: 4,
-    dataType: 'uint16',
-    tile: 128,
-    compression: 'deflate',
-    photometric: 'minisblack',
-    extraSamples: [0, 0, 0],
-    colorInterp: ['Blue', 'Green', 'Red', 'Undefined'],
-    nodata: '0',
-    geo: { epsg: 32631, origin: [600_000, 5_800_000], pixelSize: [10, 10] },
-    pixel: (x, y, b) => (x < width / 2 && y < height / 2 ? 0 : 300 + ((x * (b + 3) * 7 + y * (11 - b) * 5 + ((x * y) % 97) * 13) % 9000) + b * 1500),
-  };
 }
 
 describe('a georeferenced scene', () => {
@@ -89,7 +72,7 @@ describe('a georeferenced scene', () => {
 
   it('renders 16-bit tiles with --bands and the stretch as a PNG export of the same stretch, skipping nodata tiles', async () => {
     const file = path.join(archive, 'sixteen.tif');
-    const spec = sixteenBit(1100, 900);
+    const spec = sixteenBitScene(1100, 900, { nodata: [550, 450], epsg: 32631, origin: [600_000, 5_800_000] });
     writeGeoTiff(file, spec);
     const encoder = new FakeEncoder();
     encoder.keepDecoded = true;

@@ -3,11 +3,11 @@
  * given to a child process is read window by window under that cap, every sampled pixel right;
  * the same child asked to decode the whole scene at once fails under the same cap.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCappedChild } from '../fixtures/capped-child.js';
 import { writeBigScene } from './big-scene.js';
 
 const CHILD = path.join(import.meta.dirname, 'bounded-memory.child.ts');
@@ -17,14 +17,7 @@ const FULL_DECODE_BYTES = SIZE * SIZE * 4 * 2;
 const HEADROOM_KB = 700 * 1024;
 
 function runChild(args: string[], capKb?: number): Record<string, unknown> {
-  const command = [process.execPath, '--import', 'tsx', CHILD, ...args].map((a) => `'${a}'`).join(' ');
-  const run = spawnSync('bash', ['-c', capKb ? `ulimit -v ${capKb} && exec ${command}` : `exec ${command}`], { encoding: 'utf8', cwd: path.resolve(import.meta.dirname, '../..') });
-  const line = run.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return { ok: false, status: run.status, signal: run.signal, stderr: run.stderr.slice(-2000) };
-  }
+  return runCappedChild(CHILD, args, capKb);
 }
 
 describe('a scene larger than a memory cap', () => {

@@ -14,26 +14,14 @@ import { planWindows } from '../../src/geo/index.js';
 import { Scene, computeSceneStretch, defaultBands, isMostlyNodata, openRaster, parseBandList } from '../../src/raster/index.js';
 import { hasGdal } from '../fixtures/gdal.js';
 import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
+import { sixteenBitScene as sixteenBit } from '../fixtures/sixteen-bit.js';
 import { DATASETS_DIR, hasShared } from '../fixtures/shared.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-'));
 
-/** A 16-bit 4-band scene (B, G, R, NIR) with smooth structure, noise, and a nodata (0) corner. */
+/** The shared 16-bit 4-band scene, its nodata corner 200 x 150 px. */
 function sixteenBitScene(width: number, height: number): GeoTiffFixture {
-  return {
-    width,
-    height,
-    bands: 4,
-    dataType: 'uint16',
-    tile: 128,
-    compression: 'deflate',
-    photometric: 'minisblack',
-    extraSamples: [0, 0, 0],
-    colorInterp: ['Blue', 'Green', 'Red', 'Undefined'],
-    nodata: '0',
-    geo: { epsg: 32633, origin: [400_000, 5_000_000], pixelSize: [10, 10] },
-    pixel: (x, y, b) => (x < 200 && y < 150 ? 0 : 300 + ((x * (b + 3) * 7 + y * (11 - b) * 5 + ((x * y) % 97) * 13) % 9000) + b * 1500),
-  };
+  return sixteenBit(width, height, { nodata: [200, 150], epsg: 32633, origin: [400_000, 5_000_000] });
 }
 
 async function pngRoundTrip(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {

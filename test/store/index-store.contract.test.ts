@@ -16,9 +16,10 @@ import { migrate, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
 import { HnswIndex } from '../../src/store/hnsw-index.js';
 import * as store from '../../src/store/index.js';
-import type { CatalogChange, CommittedChange, IndexStore } from '../../src/store/index.js';
+import type { CatalogChange, CommittedChange, IndexStore, NewItem } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { axis, BACKENDS, DIM, MODEL, newFile } from './backends.js';
+import { SCHEMA_1 } from './frozen-schemas.js';
 
 describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   let location: string;
@@ -136,6 +137,25 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     expect(before).not.toContain(again.itemIds[0]);
     expect(again.itemIds[0]).toBeGreaterThan(replanned.itemIds[1]!);
     expect(await store.countItems()).toBe(1);
+    await store.close();
+  });
+
+  it('moves an item\'s place with it, in filters too, and drops it with the item', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    const at = (lon: number): NewItem => {
+      const footprint = { type: 'Polygon' as const, coordinates: [[[lon, 10], [lon + 1, 10], [lon + 1, 11], [lon, 11], [lon, 10]]] as [number, number][][] };
+      return { key: 'whole', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, place: { footprint, bbox: [lon, 10, lon + 1, 11], center: [lon + 0.5, 10.5], nativeBounds: [0, 0, 1, 1], gsd: 1 }, vector: axis(0) };
+    };
+    const near = (lon: number) => store.listItemIds({ filter: { bbox: { kind: 'bbox', west: lon + 0.2, south: 10.2, east: lon + 0.3, north: 10.3 } } });
+    const [first] = (await store.commit([{ kind: 'put', file: newFile('geo.tif'), items: [at(20)], complete: true }])) as [CommittedChange];
+    expect(await near(20)).toEqual(first.itemIds);
+    await store.commit([{ kind: 'put', file: newFile('geo.tif', { contentHash: 'moved' }), items: [at(-60)], complete: true }]);
+    expect(await near(20)).toEqual([]);
+    expect(await near(-60)).toEqual(first.itemIds);
+    expect((await store.getItems(first.itemIds))[0]!.place!.center).toEqual([-59.5, 10.5]);
+    await store.commit([{ kind: 'put', file: newFile('geo.tif', { contentHash: 'plain' }), vector: axis(1) }]);
+    expect(await near(-60)).toEqual([]);
+    expect((await store.getItems(first.itemIds))[0]!.place).toBeNull();
     await store.close();
   });
 
@@ -291,23 +311,6 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
 
   // the embedded back end's own files (lock, graph, catalog schema), crash recovery and raw repairs
   describe.skipIf(!backend.embedded)('embedded back end only', () => {
-  /** The catalog schema of rsclip 0.1 (schema version 1), frozen: indexes made by it must keep opening. */
-  const SCHEMA_1 = `
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE images (
-      id INTEGER PRIMARY KEY, root TEXT NOT NULL, path TEXT NOT NULL, file_name TEXT NOT NULL, bytes INTEGER NOT NULL,
-      mtime_ms REAL NOT NULL, content_hash TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
-      status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'removed')), error TEXT, indexed_at INTEGER NOT NULL,
-      seq INTEGER NOT NULL, UNIQUE (root, path)
-    );
-    CREATE INDEX images_content_hash ON images (content_hash) WHERE status = 'ok';
-    CREATE INDEX images_file_name ON images (file_name);
-    CREATE INDEX images_seq ON images (seq);
-    CREATE TABLE vectors (image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE, embedding BLOB NOT NULL);
-    CREATE TABLE fields (file_name TEXT NOT NULL, name TEXT NOT NULL, value_text TEXT NOT NULL, value_num REAL, UNIQUE (file_name, name, value_text));
-    CREATE INDEX fields_name_text ON fields (name, value_text);
-    CREATE INDEX fields_name_num ON fields (name, value_num);
-  `;
 
     it('lets one writer in at a time, takes over a lock left by a dead process, and lets readers in meanwhile', async () => {
       const writer = await open(location, { model: MODEL, create: true });

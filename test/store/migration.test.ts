@@ -16,25 +16,8 @@ import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
 import { HnswIndex } from '../../src/store/hnsw-index.js';
 import { openIndex, type CommittedChange } from '../../src/store/index.js';
 import { axis, DIM, MODEL, newFile } from './backends.js';
+import { SCHEMA_2 } from './frozen-schemas.js';
 
-/** The catalog as rsclip wrote it before scenes: schema 1 plus step 2 (needs_embedding). */
-const SCHEMA_2 = `
-  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE images (
-    id INTEGER PRIMARY KEY, root TEXT NOT NULL, path TEXT NOT NULL, file_name TEXT NOT NULL, bytes INTEGER NOT NULL,
-    mtime_ms REAL NOT NULL, content_hash TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'removed')), error TEXT, indexed_at INTEGER NOT NULL,
-    seq INTEGER NOT NULL, UNIQUE (root, path)
-  );
-  CREATE INDEX images_content_hash ON images (content_hash) WHERE status = 'ok';
-  CREATE INDEX images_file_name ON images (file_name);
-  CREATE INDEX images_seq ON images (seq);
-  CREATE TABLE vectors (image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE, embedding BLOB NOT NULL);
-  CREATE TABLE fields (file_name TEXT NOT NULL, name TEXT NOT NULL, value_text TEXT NOT NULL, value_num REAL, UNIQUE (file_name, name, value_text));
-  CREATE INDEX fields_name_text ON fields (name, value_text);
-  CREATE INDEX fields_name_num ON fields (name, value_num);
-  ALTER TABLE images ADD COLUMN needs_embedding INTEGER NOT NULL DEFAULT 0;
-`;
 
 let parent: string;
 let location: string;

@@ -459,12 +459,14 @@ export class Catalog {
 
   /** Stores (or clears) an item's place and its R*Tree boxes. */
   private setPlace(itemId: number, place: WindowPlace | null): void {
-    this.prepared('DELETE FROM item_boxes WHERE id BETWEEN ? AND ?').run(itemId * BOXES_PER_ITEM, itemId * BOXES_PER_ITEM + BOXES_PER_ITEM - 1);
+    // the R*Tree finds rows by id only for equality (a range would scan it): delete the parts stored
+    const stored = this.prepared('SELECT parts FROM item_places WHERE item_id = ?').get(itemId) as { parts: number } | undefined;
+    const deleteBox = this.prepared('DELETE FROM item_boxes WHERE id = ?');
+    for (let part = 0; part < (stored?.parts ?? 0); part++) deleteBox.run(itemId * BOXES_PER_ITEM + part);
     if (!place) {
-      this.prepared('DELETE FROM item_places WHERE item_id = ?').run(itemId);
+      if (stored) this.prepared('DELETE FROM item_places WHERE item_id = ?').run(itemId);
       return;
     }
-    this.prepared('INSERT INTO item_places (item_id, place) VALUES (?, ?) ON CONFLICT (item_id) DO UPDATE SET place = excluded.place').run(itemId, JSON.stringify(place));
     const boxes = geometryBoxes(place.footprint);
     // a footprint has one or two parts (split at the antimeridian); more are merged into the last row
     const kept = boxes.slice(0, BOXES_PER_ITEM - 1);
@@ -479,6 +481,11 @@ export class Catalog {
     }
     const insert = this.prepared('INSERT INTO item_boxes (id, west, east, south, north) VALUES (?, ?, ?, ?, ?)');
     kept.forEach((b, part) => insert.run(itemId * BOXES_PER_ITEM + part, b.west, b.east, b.south, b.north));
+    this.prepared('INSERT INTO item_places (item_id, place, parts) VALUES (?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET place = excluded.place, parts = excluded.parts').run(
+      itemId,
+      JSON.stringify(place),
+      kept.length,
+    );
   }
 
   private setSeq(seq: number): void {

@@ -72,7 +72,7 @@ const MIGRATIONS: Migration[] = [
       'scenes: a file has items (the whole image, or windows of a scene cut into tiles), each with its window, place and vector. ' +
       'Every existing image becomes one whole-image item with the same id, so graph labels, #id terms, URLs and cursors stay valid ' +
       'without a rebuild; item ids come from AUTOINCREMENT and retired items keep their rows, so an id is never given out twice. ' +
-      'Footprints go into an R*Tree (one row per geometry part, id = item id * 8 + part); files record their plan, stretch, georeference and STAC item.',
+      'Footprints go into an R*Tree (one row per geometry part, id = item id * 8 + part, `parts` in item_places); files record their plan, stretch, georeference and STAC item.',
     sql: `
       ALTER TABLE images RENAME TO files;
       -- every existing image was embedded whole, as decoded: the plan 'whole'
@@ -102,7 +102,7 @@ const MIGRATIONS: Migration[] = [
       INSERT INTO items (id, file_id, key, x, y, width, height, scale, seq)
         SELECT id, id, 'whole', 0, 0, coalesce(width, 0), coalesce(height, 0), 1, seq FROM files;
       -- footprint (GeoJSON), centre, native bounds and GSD, apart from items so that scans stay small
-      CREATE TABLE item_places (item_id INTEGER PRIMARY KEY REFERENCES items (id), place TEXT NOT NULL);
+      CREATE TABLE item_places (item_id INTEGER PRIMARY KEY REFERENCES items (id), place TEXT NOT NULL, parts INTEGER NOT NULL);
       CREATE VIRTUAL TABLE item_boxes USING rtree (id, west, east, south, north);
       CREATE TABLE item_vectors (item_id INTEGER PRIMARY KEY REFERENCES items (id), embedding BLOB NOT NULL);
       INSERT INTO item_vectors (item_id, embedding) SELECT image_id, embedding FROM vectors;
