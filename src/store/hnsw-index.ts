@@ -4,12 +4,40 @@
  * hnswlib-node takes plain arrays, so vectors are converted at this boundary.
  */
 import hnswlib from 'hnswlib-node';
+import { open } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
 import { checkLength, compareBestFirst, type ScoredId } from '../vector-math.js';
 import type { GraphIndex, HnswParams } from './engines.js';
+import { checkHnswFile, HnswFileError, type HnswFileReport } from './hnsw-file-check.js';
 
 export const DEFAULT_EF = 64;
 const MIN_CAPACITY = 1024;
+
+/** A graph file that could not be written completely (a full disk, an I/O error). */
+export class GraphWriteError extends Error {
+  override readonly name = 'GraphWriteError';
+}
+
+/** INDEX_CORRUPT for a damaged graph file, saying why and that it is rebuilt. */
+export function graphFileCorrupt(file: string, why: string, cause?: unknown): RsclipError {
+  return new RsclipError('INDEX_CORRUPT', `HNSW file ${file} is damaged: ${why}`, {
+    hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+    cause,
+  });
+}
+
+export function describeCheckFailure(cause: unknown): string {
+  return cause instanceof HnswFileError ? cause.message : `cannot read it: ${(cause as Error).message}`;
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 export class HnswIndex implements GraphIndex {
   readonly dim: number;
@@ -35,20 +63,28 @@ export class HnswIndex implements GraphIndex {
   }
 
   /**
-   * Loads a saved index. Every label in the file counts as live until the caller marks the
-   * ones it knows are gone (the file does not say which labels are deleted in a way we can read).
+   * Loads a saved index, after checking that hnswlib can read it safely (its structure) and that
+   * `accept` takes its size and sha256 (it returns why not, if not). Labels the file marks
+   * deleted stay deleted.
    */
-  static load(file: string, dim: number): HnswIndex {
+  static load(file: string, dim: number, expected: { M?: number; accept?: (digest: HnswFileReport) => string | undefined } = {}): HnswIndex {
+    let report: HnswFileReport;
+    try {
+      report = checkHnswFile(file, { dim, ...(expected.M === undefined ? {} : { M: expected.M }) });
+    } catch (cause) {
+      throw graphFileCorrupt(file, describeCheckFailure(cause), cause);
+    }
+    const refusal = expected.accept?.(report);
+    if (refusal !== undefined) throw graphFileCorrupt(file, refusal);
     const native = new hnswlib.HierarchicalNSW('cosine', dim);
     try {
       native.readIndexSync(file);
     } catch (cause) {
-      throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${file}: ${(cause as Error).message}`, {
-        hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
-        cause,
-      });
+      throw graphFileCorrupt(file, (cause as Error).message, cause);
     }
-    return new HnswIndex(dim, native, new Set(native.getIdsList()));
+    const live = new Set(native.getIdsList());
+    for (const label of report.deletedLabels) live.delete(label);
+    return new HnswIndex(dim, native, live);
   }
 
   get size(): number {
@@ -107,7 +143,21 @@ export class HnswIndex implements GraphIndex {
     return result.neighbors.map((id, i) => ({ id, score: 1 - result.distances[i]! })).sort(compareBestFirst);
   }
 
-  async save(file: string): Promise<void> {
+  /**
+   * Writes the index to `file`, flushes it to the disk and reads it back: hnswlib reports no write
+   * error (a full disk leaves a short file), so what is on the disk is checked before anyone
+   * relies on it. Returns its size and sha256.
+   */
+  async save(file: string): Promise<HnswFileReport> {
     await this.native.writeIndex(file);
+    await syncFile(file);
+    let report: HnswFileReport;
+    try {
+      report = checkHnswFile(file, { dim: this.dim });
+    } catch (cause) {
+      throw new GraphWriteError(`the file written is incomplete or damaged: ${(cause as Error).message}`, { cause });
+    }
+    if (report.elements !== this.storedCount) throw new GraphWriteError(`the file written holds ${report.elements} elements, the index ${this.storedCount}`);
+    return report;
   }
 }

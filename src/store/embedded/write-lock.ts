@@ -17,6 +17,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import './sqlite-uri.js';
 
 export const LOCK_FILE = 'index.lock';
 
