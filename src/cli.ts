@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { CONFIG_FILE_NAME, ENV_OVERRIDES } from './config.js';
 import { RsclipError } from './errors.js';
+import { describeSystemError } from './cli/os-errors.js';
 import { version } from './version.js';
 // command registrations: one import per command file
 import { registerSearchCommand } from './cli/search.js';
@@ -55,6 +56,12 @@ export function printError(error: unknown): number {
   }
   if (error instanceof RsclipError) {
     process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
+    if (process.env.RSCLIP_DEBUG) console.error(error);
+    return 1;
+  }
+  const systemError = describeSystemError(error);
+  if (systemError) {
+    process.stderr.write(`rsclip: ${systemError}\n`);
     if (process.env.RSCLIP_DEBUG) console.error(error);
     return 1;
   }

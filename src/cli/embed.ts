@@ -1,4 +1,4 @@
-/** `rsclip embed`: one unit vector per text or image. */
+/** `rsclip embed`: one unit vector per text and per image. */
 import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/index.js';
@@ -16,13 +16,13 @@ interface EmbedOptions {
 export function registerEmbedCommand(program: Command): void {
   program
     .command('embed')
-    .description('embed texts or images with a model; prints one L2-normalised vector per input')
+    .description('embed texts and images with a model; prints one L2-normalised vector per input, texts first, each in the order given')
     .requiredOption('-m, --model <dir>', 'model directory')
-    .addOption(new Option('-t, --text <text>', 'a text to embed (repeatable)').argParser(collect).conflicts('image'))
-    .addOption(new Option('-i, --image <file>', 'an image file to embed (repeatable)').argParser(collect))
+    .addOption(new Option('-t, --text <text>', 'a text to embed (repeatable; may be combined with --image)').argParser(collect))
+    .addOption(new Option('-i, --image <file>', 'an image file to embed (repeatable; may be combined with --text)').argParser(collect))
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
-    .option('--json', 'print JSON: [{input, vector}]')
+    .option('--json', 'print JSON: [{kind, input, vector}]')
     .action(async (opts: EmbedOptions) => {
       const texts = opts.text ?? [];
       const images = opts.image ?? [];
@@ -31,14 +31,16 @@ export function registerEmbedCommand(program: Command): void {
       }
       const encoder = await openClip(opts.model, { variant: opts.variant, ...(opts.threads ? { threads: opts.threads } : {}) });
       try {
-        const inputs = texts.length > 0 ? texts : images;
-        const vectors = texts.length > 0 ? await encoder.embedTexts(texts) : await encoder.embedImages(images);
+        const textVectors = texts.length > 0 ? await encoder.embedTexts(texts) : [];
+        const imageVectors = images.length > 0 ? await encoder.embedImages(images) : [];
+        const rows = [
+          ...texts.map((input, i) => ({ kind: 'text' as const, input, vector: textVectors[i]! })),
+          ...images.map((input, i) => ({ kind: 'image' as const, input, vector: imageVectors[i]! })),
+        ];
         if (opts.json) {
-          printJson(inputs.map((input, i) => ({ input, vector: Array.from(vectors[i]!) })));
+          printJson(rows.map(({ kind, input, vector }) => ({ kind, input, vector: Array.from(vector) })));
         } else {
-          for (const [i, input] of inputs.entries()) {
-            process.stdout.write(`${input}\t${Array.from(vectors[i]!, (x) => x.toFixed(6)).join(' ')}\n`);
-          }
+          for (const { input, vector } of rows) process.stdout.write(`${input}\t${Array.from(vector, (x) => x.toFixed(6)).join(' ')}\n`);
         }
       } finally {
         await encoder.close();

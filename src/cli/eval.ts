@@ -1,20 +1,37 @@
-/** `rsclip eval rsicd|score|ann|labels`: retrieval and classification benchmarks, ANN recall. */
+/** `rsclip eval rsicd|retrieval|zero-shot|compare|score|ann|labels`: retrieval and classification benchmarks, model comparison, ANN recall. */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import {
+  compareReports,
   DEFAULT_ANN_EFS,
+  DEFAULT_BOOTSTRAP_SEED,
+  DEFAULT_RESAMPLES,
   evaluateAnn,
   evaluateLabels,
+  evaluateRetrieval,
   evaluateRsicd,
+  evaluateZeroShot,
+  formatAnnTable,
+  formatComparisonTable,
+  formatRetrievalTable,
   formatRsicdTable,
+  formatZeroShotTable,
+  readReport,
   scorePredictions,
+  writeAnnReport,
+  writeComparisonHtml,
+  writeLabelsReport,
+  writeRetrievalReport,
   writeRsicdReport,
-  type AnnReport,
+  writeZeroShotReport,
+  type BootstrapOptions,
   type EvalProgress,
-  type LabelsReport,
   type ScoresAtK,
 } from '../eval/index.js';
+import { defaultCacheDir } from '../model/index.js';
+import { evalProgressDisplay } from './eval-progress.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 function positiveIntList(value: string): number[] {
@@ -42,17 +59,39 @@ function commandLine(): string {
   return ['rsclip', ...process.argv.slice(2)].map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
-function progressLines(quiet: boolean): ((p: EvalProgress) => void) | undefined {
-  if (quiet) return undefined;
-  let lastPhase = '';
-  let last = 0;
-  return (p) => {
-    const now = Date.now();
-    if (p.phase === lastPhase && p.done < p.total && now - last < 5000) return;
-    lastPhase = p.phase;
-    last = now;
-    process.stderr.write(`${p.phase}: ${p.done}/${p.total}\n`);
-  };
+/** Runs `evaluate` with progress on stderr (none with --json), the display stopped whatever happens. */
+async function withProgress<T>(quiet: boolean, evaluate: (onProgress: ((p: EvalProgress) => void) | undefined) => Promise<T>): Promise<T> {
+  if (quiet) return evaluate(undefined);
+  const display = evalProgressDisplay();
+  try {
+    return await evaluate((p) => display.update(p));
+  } finally {
+    display.stop();
+  }
+}
+
+/** Where caption embeddings are cached: the rsclip cache (config `cacheDir`, RSCLIP_CACHE_DIR, ~/.cache/rsclip), unless --no-cache. */
+function captionCacheDir(cache: boolean): string | undefined {
+  return cache ? (loadConfig().config.cacheDir ?? defaultCacheDir()) : undefined;
+}
+
+interface BootstrapFlags {
+  resamples: number;
+  seed: number;
+}
+
+function bootstrapFrom(opts: BootstrapFlags): BootstrapOptions {
+  return { resamples: opts.resamples, seed: opts.seed };
+}
+
+function addBootstrapOptions(command: Command): Command {
+  return command
+    .option('--resamples <n>', 'bootstrap resamples for the 95 % intervals', positiveInt, DEFAULT_RESAMPLES)
+    .option('--seed <n>', 'seed of the bootstrap resampling', nonNegativeInt, DEFAULT_BOOTSTRAP_SEED);
+}
+
+function printWritten(files: readonly string[]): void {
+  for (const file of files) process.stdout.write(`wrote ${file}\n`);
 }
 
 const fmt = (x: number): string => x.toFixed(3);
@@ -61,31 +100,6 @@ function scoresLine(scores: ScoresAtK): string {
   return Object.entries(scores)
     .map(([k, v]) => `score@${k} ${fmt(v)}`)
     .join('  ');
-}
-
-function formatAnnTable(report: AnnReport): string {
-  const lines = [
-    `index: ${report.index} (${report.vectors} vectors); recall@${report.k} against exact search; ${report.queries.stored} stored-vector queries (self held out, seed ${report.seed}), ${report.queries.texts} text queries`,
-    '  search   ef     recall  min     queries/s',
-    ...report.rows.map((r) => `  ${r.search.padEnd(7)}  ${String(r.ef ?? '-').padEnd(5)}  ${fmt(r.recall)}   ${fmt(r.minRecall)}   ${r.queriesPerSecond.toFixed(0)}`),
-    report.recommendedEf === null
-      ? `no ef of the sweep reaches recall ${report.target}: try larger --ef values`
-      : `recommended: ef=${report.recommendedEf} (smallest with recall >= ${report.target})`,
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-function formatLabelsTable(report: LabelsReport): string {
-  const lines = [
-    `zero-shot over ${report.images} images of ${report.index}, ${report.classes.length} classes (labels: ${report.labelSource})`,
-    report.excluded.unlabelled + report.excluded.otherClass > 0
-      ? `left out: ${report.excluded.unlabelled} without a label, ${report.excluded.otherClass} with a label outside the classes`
-      : '',
-    scoresLine(report.scores),
-    '  class                 images  top-1',
-    ...report.perClass.map((c) => `  ${c.className.padEnd(20)}  ${String(c.images).padStart(6)}  ${fmt(c.top1)}`),
-  ];
-  return `${lines.filter((l) => l !== '').join('\n')}\n`;
 }
 
 async function readTextLines(file: string): Promise<string[]> {
@@ -101,20 +115,37 @@ async function readTextLines(file: string): Promise<string[]> {
     .filter((l) => l !== '');
 }
 
-interface RsicdCommandOptions {
+interface ModelRunOptions extends BootstrapFlags {
   model: string;
   images: string;
-  captions: string;
-  labels: string;
   out?: string;
-  prompt?: string[];
-  index?: string;
-  exact?: boolean;
-  ef?: number;
   batch?: number;
   threads?: number;
   variant: ReturnType<typeof modelVariant>;
   json?: boolean;
+}
+
+interface RsicdCommandOptions extends ModelRunOptions {
+  captions: string;
+  labels: string;
+  prompt?: string[];
+  index?: string;
+  exact?: boolean;
+  ef?: number;
+  cache: boolean;
+}
+
+interface RetrievalCommandOptions extends ModelRunOptions {
+  captions: string;
+  split?: string;
+  cache: boolean;
+}
+
+interface ZeroShotCommandOptions extends ModelRunOptions {
+  labels?: string;
+  labelsFromFolders?: boolean;
+  classes?: string[];
+  prompt?: string[];
 }
 
 interface AnnCommandOptions {
@@ -128,10 +159,11 @@ interface AnnCommandOptions {
   seed: number;
   threads?: number;
   variant: ReturnType<typeof modelVariant>;
+  out?: string;
   json?: boolean;
 }
 
-interface LabelsCommandOptions {
+interface LabelsCommandOptions extends BootstrapFlags {
   index: string;
   model: string;
   labels?: string;
@@ -140,54 +172,156 @@ interface LabelsCommandOptions {
   prompt?: string[];
   threads?: number;
   variant: ReturnType<typeof modelVariant>;
+  out?: string;
   json?: boolean;
 }
 
-export function registerEvalCommands(program: Command): void {
-  const evalCommand = program.command('eval').description('benchmark a model and an index: RSICD, predictions files, ANN recall, labelled archives');
+interface CompareCommandOptions extends BootstrapFlags {
+  html?: string;
+  json?: boolean;
+}
 
-  evalCommand
-    .command('rsicd')
-    .description('RSICD zero-shot top-k (clip-rsicd model card protocol) and cross-modal retrieval R@1/5/10')
-    .requiredOption('-m, --model <dir>', 'model directory')
-    .requiredOption('--images <dir>', 'folder of the RSICD test images')
-    .requiredOption('--captions <file>', 'captions JSONL ({"filename", "captions": [...]} per line)')
-    .requiredOption('--labels <file>', 'filename<TAB>label file')
-    .option('--out <dir>', 'write report.json, report.md and predictions.tsv there')
-    .option('--prompt <template>', 'zero-shot prompt with a {class} slot (repeatable: prompts are ensembled)', collect)
-    .option('--index <dir>', 'take image vectors from this index and search it (ANN effects included)')
-    .option('--exact', 'with --index: rank text->image by an exact scan instead of HNSW')
-    .option('--ef <n>', 'with --index: HNSW search breadth', positiveInt)
-    .option('--batch <n>', 'images per model run', positiveInt, 32)
-    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
-    .option('--json', 'print the report as JSON')
+/** --model, --batch, --threads, --variant, --out, --json and the bootstrap flags of the commands that run a model over images. */
+function addModelRunOptions(command: Command): Command {
+  return addBootstrapOptions(
+    command
+      .requiredOption('-m, --model <dir>', 'model directory')
+      .option('--out <dir>', 'write report.json, report.md and report.html there')
+      .option('--batch <n>', 'images per model run', positiveInt, 32)
+      .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+      .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+      .option('--json', 'print the report as JSON'),
+  );
+}
+
+const modelRun = (opts: ModelRunOptions) => ({
+  model: opts.model,
+  images: opts.images,
+  ...(opts.batch ? { batchSize: opts.batch } : {}),
+  ...(opts.threads ? { threads: opts.threads } : {}),
+  variant: opts.variant,
+  bootstrap: bootstrapFrom(opts),
+  commandLine: commandLine(),
+});
+
+export function registerEvalCommands(program: Command): void {
+  const evalCommand = program
+    .command('eval')
+    .description('benchmark models and indexes: RSICD, retrieval and zero-shot on any dataset, model comparison, predictions files, ANN recall, labelled archives');
+
+  addModelRunOptions(
+    evalCommand
+      .command('rsicd')
+      .description('RSICD zero-shot top-k (clip-rsicd model card protocol) and cross-modal retrieval R@1/5/10, with 95 % intervals')
+      .requiredOption('--images <dir>', 'folder of the RSICD test images')
+      .requiredOption('--captions <file>', 'captions JSONL ({"filename", "captions": [...]} per line)')
+      .requiredOption('--labels <file>', 'filename<TAB>label file')
+      .option('--prompt <template>', 'zero-shot prompt with a {class} slot (repeatable: prompts are ensembled)', collect)
+      .option('--index <dir>', 'take image vectors from this index and search it (ANN effects included)')
+      .option('--exact', 'with --index: rank text->image by an exact scan instead of HNSW')
+      .option('--ef <n>', 'with --index: HNSW search breadth', positiveInt)
+      .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
+  )
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
     .action(async (opts: RsicdCommandOptions) => {
       if (opts.exact && !opts.index) {
         process.stderr.write('note: without --index the evaluation is always exact\n');
       }
-      const evaluation = await evaluateRsicd({
-        model: opts.model,
-        images: opts.images,
-        captions: opts.captions,
-        labels: opts.labels,
-        ...(opts.prompt ? { prompts: opts.prompt } : {}),
-        ...(opts.index ? { index: opts.index } : {}),
-        ...(opts.exact ? { exact: true } : {}),
-        ...(opts.ef ? { ef: opts.ef } : {}),
-        ...(opts.batch ? { batchSize: opts.batch } : {}),
-        ...(opts.threads ? { threads: opts.threads } : {}),
-        variant: opts.variant,
-        commandLine: commandLine(),
-        ...(opts.json ? {} : { onProgress: progressLines(false)! }),
-      });
+      const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
+        evaluateRsicd({
+          ...modelRun(opts),
+          captions: opts.captions,
+          labels: opts.labels,
+          ...(opts.prompt ? { prompts: opts.prompt } : {}),
+          ...(opts.index ? { index: opts.index } : {}),
+          ...(opts.exact ? { exact: true } : {}),
+          ...(opts.ef ? { ef: opts.ef } : {}),
+          cacheDir: captionCacheDir(opts.cache),
+          ...(onProgress ? { onProgress } : {}),
+        }),
+      );
       const written = opts.out ? await writeRsicdReport(opts.out, evaluation) : [];
       if (opts.json) printJson(evaluation.report);
       else {
         process.stdout.write(formatRsicdTable(evaluation.report));
-        for (const file of written) process.stdout.write(`wrote ${file}\n`);
+        printWritten(written);
       }
     });
+
+  addModelRunOptions(
+    evalCommand
+      .command('retrieval')
+      .description('cross-modal retrieval R@1/5/10 both ways and mR, with 95 % intervals, on a Karpathy-style dataset_*.json split or our JSONL')
+      .requiredOption('--images <dir>', 'folder the caption file\'s image names are relative to')
+      .requiredOption('--captions <file>', 'dataset_rsicd.json / dataset_ucm.json / dataset_sydney.json / dataset_RSITMD.json, or JSONL')
+      .option('--split <name>', 'split of a Karpathy-style file (default: test)')
+      .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
+  ).action(async (opts: RetrievalCommandOptions) => {
+    const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
+      evaluateRetrieval({
+        ...modelRun(opts),
+        captions: opts.captions,
+        ...(opts.split !== undefined ? { split: opts.split } : {}),
+        cacheDir: captionCacheDir(opts.cache),
+        ...(onProgress ? { onProgress } : {}),
+      }),
+    );
+    const written = opts.out ? await writeRetrievalReport(opts.out, evaluation) : [];
+    if (opts.json) printJson(evaluation.report);
+    else {
+      process.stdout.write(formatRetrievalTable(evaluation.report));
+      printWritten(written);
+    }
+  });
+
+  addModelRunOptions(
+    evalCommand
+      .command('zero-shot')
+      .description('zero-shot classification of a labelled image folder: top-k and per-class accuracy, confusion matrix, with 95 % intervals')
+      .requiredOption('--images <dir>', 'folder of the images (searched recursively)')
+      .option('--labels <file>', 'filename<TAB>label file (path relative to --images, or base name)')
+      .option('--labels-from-folders', 'label each image by the folder it sits in (AID, UCM, NWPU-RESISC45, EuroSAT layout)')
+      .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
+      .option('--prompt <template>', 'prompt with a {class} slot (repeatable: prompts are ensembled)', collect),
+  )
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
+    .action(async (opts: ZeroShotCommandOptions) => {
+      const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
+        evaluateZeroShot({
+          ...modelRun(opts),
+          ...(opts.labels ? { labels: opts.labels } : {}),
+          ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),
+          ...(opts.classes ? { classes: opts.classes } : {}),
+          ...(opts.prompt ? { prompts: opts.prompt } : {}),
+          ...(onProgress ? { onProgress } : {}),
+        }),
+      );
+      const written = opts.out ? await writeZeroShotReport(opts.out, evaluation) : [];
+      if (opts.json) printJson(evaluation.report);
+      else {
+        process.stdout.write(formatZeroShotTable(evaluation.report));
+        printWritten(written);
+      }
+    });
+
+  addBootstrapOptions(
+    evalCommand
+      .command('compare')
+      .description('models side by side: each metric with its interval, and differences to the first report with paired bootstrap intervals (* = significant)')
+      .argument('<reports...>', 'report.json files of `eval rsicd|retrieval|zero-shot|labels --out` over the same data (the first is the baseline)')
+      .option('--html <file>', 'also write the comparison as a page')
+      .option('--json', 'print JSON'),
+  ).action(async (files: string[], opts: CompareCommandOptions) => {
+    const reports = [];
+    for (const file of files) reports.push(await readReport(file));
+    const comparison = compareReports(reports, files, bootstrapFrom(opts));
+    const written = opts.html ? [await writeComparisonHtml(opts.html, comparison)] : [];
+    if (opts.json) printJson(comparison);
+    else {
+      process.stdout.write(formatComparisonTable(comparison));
+      printWritten(written);
+    }
+  });
 
   evalCommand
     .command('score')
@@ -209,13 +343,14 @@ export function registerEvalCommands(program: Command): void {
     .requiredOption('--index <dir>', 'index directory')
     .option('--queries <n>', 'stored vectors sampled as queries (self match held out)', nonNegativeInt, 500)
     .option('--k <n>', 'neighbours per query', positiveInt, 10)
-    .option('--ef <list>', 'ef values to sweep', positiveIntList, DEFAULT_ANN_EFS)
+    .option('--ef <list>', `ef values to sweep (default: ${DEFAULT_ANN_EFS.join(',')})`, positiveIntList)
     .option('--target <recall>', 'recall the recommended ef must reach', recallTarget, 0.95)
     .option('--texts <file>', 'also query these texts (one per line; needs --model)')
     .option('-m, --model <dir>', 'the index\'s model, for --texts')
     .option('--seed <n>', 'seed of the query sample', nonNegativeInt, 1)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+    .option('--out <dir>', 'write report.json, report.md and report.html (recall against queries/s over ef) there')
     .option('--json', 'print JSON')
     .action(async (opts: AnnCommandOptions) => {
       const texts = opts.texts ? await readTextLines(opts.texts) : [];
@@ -223,7 +358,7 @@ export function registerEvalCommands(program: Command): void {
         index: opts.index,
         queries: opts.queries,
         k: opts.k,
-        efs: opts.ef,
+        efs: opts.ef ?? DEFAULT_ANN_EFS,
         target: opts.target,
         seed: opts.seed,
         texts,
@@ -231,34 +366,45 @@ export function registerEvalCommands(program: Command): void {
         ...(opts.threads ? { threads: opts.threads } : {}),
         variant: opts.variant,
       });
+      const written = opts.out ? await writeAnnReport(opts.out, report) : [];
       if (opts.json) printJson(report);
-      else process.stdout.write(formatAnnTable(report));
+      else {
+        process.stdout.write(formatAnnTable(report));
+        printWritten(written);
+      }
     });
 
-  evalCommand
-    .command('labels')
-    .description('zero-shot top-k and per-class accuracy over a labelled archive in an index')
-    .requiredOption('--index <dir>', 'index directory')
-    .requiredOption('-m, --model <dir>', 'the model the index was built with')
-    .option('--labels <file>', 'filename<TAB>label file (path relative to the archive root, or base name)')
-    .option('--labels-from-folders', 'label each image by its parent folder name')
-    .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
-    .option('--prompt <template>', 'prompt with a {class} slot (repeatable: prompts are ensembled)', collect)
-    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
-    .option('--json', 'print JSON')
-    .action(async (opts: LabelsCommandOptions) => {
-      const report = await evaluateLabels({
-        index: opts.index,
-        model: opts.model,
-        ...(opts.labels ? { labels: opts.labels } : {}),
-        ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),
-        ...(opts.classes ? { classes: opts.classes } : {}),
-        ...(opts.prompt ? { prompts: opts.prompt } : {}),
-        ...(opts.threads ? { threads: opts.threads } : {}),
-        variant: opts.variant,
-      });
-      if (opts.json) printJson(report);
-      else process.stdout.write(formatLabelsTable(report));
+  addBootstrapOptions(
+    evalCommand
+      .command('labels')
+      .description('zero-shot top-k and per-class accuracy over a labelled archive in an index')
+      .requiredOption('--index <dir>', 'index directory')
+      .requiredOption('-m, --model <dir>', 'the model the index was built with')
+      .option('--labels <file>', 'filename<TAB>label file (path relative to the archive root, or base name)')
+      .option('--labels-from-folders', 'label each image by its parent folder name')
+      .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
+      .option('--prompt <template>', 'prompt with a {class} slot (repeatable: prompts are ensembled)', collect)
+      .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+      .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+      .option('--out <dir>', 'write report.json, report.md and report.html there')
+      .option('--json', 'print JSON'),
+  ).action(async (opts: LabelsCommandOptions) => {
+    const report = await evaluateLabels({
+      index: opts.index,
+      model: opts.model,
+      ...(opts.labels ? { labels: opts.labels } : {}),
+      ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),
+      ...(opts.classes ? { classes: opts.classes } : {}),
+      ...(opts.prompt ? { prompts: opts.prompt } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      variant: opts.variant,
+      bootstrap: bootstrapFrom(opts),
     });
+    const written = opts.out ? await writeLabelsReport(opts.out, report) : [];
+    if (opts.json) printJson(report);
+    else {
+      process.stdout.write(formatZeroShotTable(report));
+      printWritten(written);
+    }
+  });
 }

@@ -25,7 +25,7 @@ interface IndexCommandOptions {
 
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;
 
-function formatSeconds(seconds: number | undefined): string {
+export function formatSeconds(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '?';
   if (seconds < 90) return `${Math.round(seconds)}s`;
   if (seconds < 5400) return `${Math.round(seconds / 60)}m`;

@@ -42,10 +42,10 @@ export function registerModelCommands(model: Command): void {
 
   model
     .command('tokenize')
-    .description('print the token ids of texts as JSON (one array per text)')
+    .description('print the token ids of texts as JSON on one line (an array of ids per text)')
     .requiredOption('-m, --model <dir>', 'model directory')
     .argument('<text...>', 'texts to tokenize')
     .action(async (texts: string[], opts: { model: string }) => {
-      printJson(await tokenizeTexts(opts.model, texts));
+      process.stdout.write(`${JSON.stringify(await tokenizeTexts(opts.model, texts))}\n`);
     });
 }

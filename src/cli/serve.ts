@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { startServer } from '../server/index.js';
-import { modelVariant, nonNegativeInt, positiveInt } from './options.js';
+import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
   index?: string;
@@ -13,6 +13,8 @@ interface ServeCommandOptions {
   port?: number;
   token?: string;
   maxUploadMb?: number;
+  logFormat?: ReturnType<typeof logFormat>;
+  verbose?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -27,8 +29,10 @@ export function registerServeCommand(program: Command): void {
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
-    .option('--token <token>', 'require this token on /api (Authorization: Bearer, or ?token=); also RSCLIP_TOKEN')
+    .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files; also RSCLIP_TOKEN')
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
+    .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
+    .option('--verbose', 'also log thumbnail requests')
     .action(async (opts: ServeCommandOptions) => {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
@@ -47,6 +51,8 @@ export function registerServeCommand(program: Command): void {
         ...(variant ? { variant } : {}),
         ...(threads ? { threads } : {}),
         ...(opts.maxUploadMb ? { limits: { maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxJsonBytes: Math.ceil(opts.maxUploadMb * 1024 * 1024 * 1.4) } } : {}),
+        logFormat: chosenLogFormat(opts.logFormat),
+        verbose: opts.verbose === true,
       });
     });
 }

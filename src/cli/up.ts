@@ -1,17 +1,19 @@
 /**
- * `rsclip up <dirs...>`: the first-run command. Resolves the model (fetch + export on first
- * use, the cache afterwards), indexes the folders incrementally, then serves the web page.
+ * `rsclip up <dirs...>`: the first-run command. Checks that the port is free, resolves the model
+ * (fetch + export on first use, the cache afterwards), indexes the folders incrementally, then
+ * serves the web page.
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index.js';
-import { openClip, resolveModel, type ModelVariant } from '../model/index.js';
-import { startServer } from '../server/index.js';
+import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
+import { assertPortAvailable, startServer, type LogFormat } from '../server/index.js';
 import { openIndex } from '../store/index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
-import { nonNegativeInt, positiveInt } from './options.js';
+import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
 
 interface UpOptions {
   model?: string;
@@ -22,6 +24,8 @@ interface UpOptions {
   token?: string;
   threads?: number;
   open?: boolean;
+  logFormat?: LogFormat;
+  verbose?: boolean;
 }
 
 function openInBrowser(url: string): void {
@@ -35,6 +39,35 @@ function stage(text: string): void {
   process.stderr.write(`\n== ${text}\n`);
 }
 
+function hasVariant(modelDir: string, variant: ModelVariant): boolean {
+  try {
+    openModelDirectory(modelDir, { variant });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The variant `up` runs: the one asked for (--fp32, or "variant" in the settings), else int8 when
+ * the model has it and fp32 when it does not; with the words that say which and why.
+ */
+function chooseVariant(modelDir: string, requested: { variant: ModelVariant; by: string } | undefined): { variant: ModelVariant; note: string } {
+  if (requested) {
+    if (!hasVariant(modelDir, requested.variant)) {
+      const present = MODEL_VARIANTS.filter((v) => hasVariant(modelDir, v));
+      if (present.length > 0) {
+        throw new RsclipError('MODEL_INVALID', `the model in ${modelDir} has no ${requested.variant} files, which ${requested.by} asks for (present: ${present.join(', ')})`, {
+          hint: requested.by === '--fp32' ? 'leave out --fp32 to use the variant present' : `remove ${requested.by} to let \`rsclip up\` use the variant present`,
+        });
+      }
+    }
+    return { variant: requested.variant, note: `${requested.variant}, as ${requested.by} asks` };
+  }
+  if (hasVariant(modelDir, 'int8')) return { variant: 'int8', note: 'int8' };
+  return { variant: 'fp32', note: 'fp32: the model has no int8 files' };
+}
+
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
@@ -45,29 +78,38 @@ export function registerUpCommand(program: Command): void {
     .option('--fp32', 'use the full-precision model instead of the int8 one')
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)')
     .option('-p, --port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
-    .option('--token <token>', 'require this bearer token on the API')
+    .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files')
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--open', 'open the page in a browser')
+    .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
+    .option('--verbose', 'also log thumbnail requests')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN, RSCLIP_CACHE_DIR (model cache), RSCLIP_* config overrides.')
     .action(async (dirs: string[], opts: UpOptions) => {
       const { config } = loadConfig();
       const modelSpec = opts.model ?? config.model ?? DEFAULT_MODEL_ID;
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const variant: ModelVariant = opts.fp32 ? 'fp32' : (config.variant ?? 'int8');
+      const requested = opts.fp32 ? { variant: 'fp32' as const, by: '--fp32' } : config.variant ? { variant: config.variant, by: 'the "variant" setting (config file or RSCLIP_VARIANT)' } : undefined;
       const threads = opts.threads ?? config.threads;
+      const host = opts.host ?? config.host ?? '127.0.0.1';
+      const port = opts.port ?? config.port ?? 8080;
+      // a busy port is found now, not after indexing the whole folder
+      if (port !== 0) await assertPortAvailable(host, port);
 
-      stage(`model ${modelSpec} (${variant})`);
+      stage(`model ${modelSpec}`);
       const reporter = progressReporter();
       let modelDir: string;
+      let variant: ModelVariant;
       try {
         const resolved = await resolveModel(modelSpec, {
-          variant: variant === 'int8' ? 'int8' : 'fp32',
+          variant: requested?.variant === 'fp32' ? 'fp32' : 'int8',
           onProgress: reporter.onProgress,
           ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
         });
         modelDir = resolved.modelDir;
+        const chosen = chooseVariant(modelDir, requested);
+        variant = chosen.variant;
         const how = !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
-        process.stderr.write(`model ready (${how}): ${modelDir}\n`);
+        process.stderr.write(`model ready (${how}, ${chosen.note}): ${modelDir}\n`);
       } finally {
         reporter.stop();
       }
@@ -103,9 +145,11 @@ export function registerUpCommand(program: Command): void {
       const running = await startServer({
         index,
         encoder,
-        host: opts.host ?? config.host ?? '127.0.0.1',
-        port: opts.port ?? config.port ?? 8080,
+        host,
+        port,
         ...((opts.token ?? config.token) ? { token: opts.token ?? config.token } : {}),
+        logFormat: chosenLogFormat(opts.logFormat),
+        verbose: opts.verbose === true,
       });
       await running.ready;
       process.stdout.write(`rsclip is serving ${running.url} (Ctrl-C to stop)\n`);

@@ -16,6 +16,7 @@ import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js
 import { assertModelMatches, BruteForceIndex, openIndex, type IndexStore, type ScoredId } from '../store/index.js';
 import { version } from '../version.js';
 import { embedTextsBatched } from './prompts.js';
+import { seededRandom } from './random.js';
 
 export const DEFAULT_ANN_EFS = [10, 20, 50, 100, 200];
 export const DEFAULT_ANN_QUERIES = 500;
@@ -74,18 +75,6 @@ interface Query {
   /** Oracle: the k best other ids and the k-th score. */
   truth: Set<number>;
   kthScore: number;
-}
-
-/** mulberry32: a small seeded generator, enough for sampling queries reproducibly. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` distinct items of `items` (all when count >= length), by a partial Fisher-Yates shuffle. */

@@ -10,7 +10,7 @@ import { isImagePath } from '../indexer/index.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
-async function readText(file: string, what: string): Promise<string> {
+export async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (cause) {
@@ -50,7 +50,11 @@ export function compareCodeUnits(a: string, b: string): number {
 
 /** Captions per file name from a JSONL file; the order of captions is kept (repeats included). */
 export async function readCaptions(file: string): Promise<Map<string, string[]>> {
-  const text = await readText(file, 'captions file');
+  return parseCaptionsJsonl(await readText(file, 'captions file'), file);
+}
+
+/** JSONL captions, one `{"filename", "captions": [...]}` per line; `file` names the source in errors. */
+export function parseCaptionsJsonl(text: string, file: string): Map<string, string[]> {
   const captions = new Map<string, string[]>();
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();

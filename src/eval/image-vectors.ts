@@ -23,6 +23,7 @@ export async function embedImageFiles(
   const preprocessBatch = (start: number): Promise<Float32Array[]> =>
     Promise.all(files.slice(start, start + batchSize).map(async (f) => (await encoder.preprocess(f)).pixels));
   const vectors: Float32Array[] = [];
+  onProgress?.({ phase: 'images', done: 0, total: files.length });
   let next = files.length > 0 ? preprocessBatch(0) : undefined;
   for (let start = 0; start < files.length; start += batchSize) {
     const pixels = await next!;

@@ -7,11 +7,13 @@ import { RsclipError } from '../errors.js';
 import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { openIndex } from '../store/index.js';
 import { version } from '../version.js';
-import { compareCodeUnits, readLabels } from './dataset.js';
-import type { ScoresAtK } from './metrics.js';
+import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
+import { readLabels } from './dataset.js';
+import { chooseClasses, folderLabel } from './labelling.js';
+import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS } from './predictions.js';
 import { DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
-import { classifyZeroShot, DEFAULT_LOGIT_SCALE, type ClassAccuracy } from './zero-shot.js';
+import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
 
 export interface EvaluateLabelsOptions {
   index: string;
@@ -26,6 +28,7 @@ export interface EvaluateLabelsOptions {
   prompts?: string[];
   threads?: number;
   variant?: ModelVariant;
+  bootstrap?: BootstrapOptions;
 }
 
 export interface LabelsReport {
@@ -36,18 +39,11 @@ export interface LabelsReport {
   model: { id: string; fingerprint: string };
   labelSource: string;
   prompts: string[];
-  classes: string[];
-  /** Images scored. */
-  images: number;
-  /** Images left out: no label found, or a label outside `classes`. */
+  /** Images left out: no label found, or a label outside the classes. */
   excluded: { unlabelled: number; otherClass: number };
-  scores: ScoresAtK;
-  perClass: ClassAccuracy[];
-}
-
-function folderLabel(relativePath: string): string | undefined {
-  const parts = relativePath.split('/');
-  return parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  confidence: BootstrapSettings;
+  /** Images scored, classes, score@k, per-class accuracy, confusion matrix, with intervals. */
+  zeroShot: ZeroShotSection;
 }
 
 export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<LabelsReport> {
@@ -56,6 +52,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
     throw new RsclipError('BAD_INPUT', 'expected exactly one label source', { hint: 'pass --labels FILE or --labels-from-folders' });
   }
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
+  const settings = bootstrapSettings(options.bootstrap);
   const labelsByName = options.labels ? await readLabels(options.labels) : undefined;
   const encoder =
     typeof options.model === 'string'
@@ -74,7 +71,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         if (label === undefined || !vector) unlabelled++;
         else labelled.push({ fileName: record.path, label, vector });
       }
-      const classes = options.classes && options.classes.length > 0 ? [...new Set(options.classes)] : [...new Set(labelled.map((l) => l.label))].sort(compareCodeUnits);
+      const classes = chooseClasses(labelled.map((l) => l.label), options.classes);
       const classIndex = new Map(classes.map((c, i) => [c, i]));
       const scored = labelled.filter((l) => classIndex.has(l.label));
       if (scored.length === 0) {
@@ -101,11 +98,9 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         model: { id: encoder.info.id, fingerprint: encoder.info.fingerprint },
         labelSource: options.labels ?? 'folders',
         prompts,
-        classes,
-        images: scored.length,
         excluded: { unlabelled, otherClass: labelled.length - scored.length },
-        scores: outcome.scores,
-        perClass: outcome.perClass,
+        confidence: settings,
+        zeroShot: zeroShotSection(outcome.scores, outcome.perClass, classes, outcome.outcomes, PREDICTION_KS, settings),
       };
     } finally {
       await store.close();

@@ -143,26 +143,27 @@ export function textToImageRanks(textToImage: ScoreMatrix, captionImage: readonl
 }
 
 /**
- * Image->text ranks: each image with at least one caption queries all captions; a hit is
- * any of its own captions, so its rank is that of its best-ranked own caption. Images
- * without a caption are left out and counted.
+ * Image->text rank of each image: each image with at least one caption queries all
+ * captions; a hit is any of its own captions, so its rank is that of its best-ranked own
+ * caption. `undefined` for an image without a caption (it is no query).
  */
-export function imageToTextRanks(
-  textToImage: ScoreMatrix,
-  captionImage: readonly number[],
-): { ranks: number[]; imagesWithoutCaptions: number } {
+export function imageToTextRankPerImage(textToImage: ScoreMatrix, captionImage: readonly number[]): (number | undefined)[] {
   validateCaptionImages(textToImage, captionImage);
   const captionsOf: number[][] = Array.from({ length: textToImage.cols }, () => []);
   captionImage.forEach((image, caption) => captionsOf[image]!.push(caption));
   const transposed = transpose(textToImage);
-  const ranks: number[] = [];
-  let imagesWithoutCaptions = 0;
-  captionsOf.forEach((own, image) => {
-    if (own.length === 0) imagesWithoutCaptions++;
-    else ranks.push(Math.min(...own.map((caption) => rankOf(transposed, image, caption))));
-  });
+  return captionsOf.map((own, image) => (own.length === 0 ? undefined : Math.min(...own.map((caption) => rankOf(transposed, image, caption)))));
+}
+
+/** Image->text ranks of the images that have captions (see `imageToTextRankPerImage`); the others are counted. */
+export function imageToTextRanks(
+  textToImage: ScoreMatrix,
+  captionImage: readonly number[],
+): { ranks: number[]; imagesWithoutCaptions: number } {
+  const perImage = imageToTextRankPerImage(textToImage, captionImage);
+  const ranks = perImage.filter((r): r is number => r !== undefined);
   if (ranks.length === 0) throw new RsclipError('DATASET_INVALID', 'no image has a caption: image->text retrieval has no queries');
-  return { ranks, imagesWithoutCaptions };
+  return { ranks, imagesWithoutCaptions: perImage.length - ranks.length };
 }
 
 /** Share of queries whose (0-based) rank is below k, for each k; a miss is rank Infinity. */

@@ -1,16 +1,32 @@
 /**
- * Human and machine forms of an RSICD evaluation: the console table, and the `--out`
- * folder with report.json, report.md and predictions.tsv (clip-rsicd result-file format).
+ * Human and machine forms of the evaluations: the console tables, and the `--out` folder
+ * with report.json (everything, per-image outcomes included, which `eval compare` pairs),
+ * report.md, report.html (self-contained charts) and, for zero-shot runs, predictions.tsv
+ * (clip-rsicd result-file format).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { formatPredictions } from './predictions.js';
+import type { AnnReport } from './ann.js';
+import type { BootstrapSettings, Interval } from './bootstrap.js';
+import type { Comparison } from './compare.js';
+import { annHtml, compareHtml, exampleFiles, labelsHtml, metricLabel, retrievalHtml, rsicdHtml, thumbnailsOf, zeroShotHtml } from './html-report.js';
+import type { LabelsReport } from './labels.js';
+import type { RetrievalSection, ZeroShotSection } from './outcomes.js';
+import { formatPredictions, type ImagePrediction } from './predictions.js';
+import type { RetrievalEvaluation, RetrievalReport } from './retrieval.js';
 import type { RsicdEvaluation, RsicdReport } from './rsicd.js';
+import { fmt3 } from './svg-chart.js';
+import type { TextEmbeddingStats } from './text-embeddings.js';
+import type { ZeroShotEvaluation, ZeroShotReport } from './zero-shot-images.js';
 
-export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', predictions: 'predictions.tsv' } as const;
+export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', html: 'report.html', predictions: 'predictions.tsv' } as const;
 
-const fmt = (x: number): string => x.toFixed(3);
+const withInterval = (value: number, interval: Interval | undefined): string => `${fmt3(value)}${interval ? ` [${fmt3(interval.low)}, ${fmt3(interval.high)}]` : ''}`;
+
+function confidenceLine(settings: BootstrapSettings): string {
+  return `[low, high]: ${Math.round(settings.level * 100)} % bootstrap interval over images (${settings.resamples} resamples, seed ${settings.seed})`;
+}
 
 function modeLine(report: RsicdReport): string {
   if (report.mode === 'exact') return 'mode: exact (image vectors from the model, exhaustive ranking)';
@@ -18,79 +34,211 @@ function modeLine(report: RsicdReport): string {
   return `mode: index ${report.search.index} (image vectors from the index; text->image by ${t2i}; image->text exact)`;
 }
 
-/** The console table (plain text). */
+function zeroShotLines(section: ZeroShotSection): string[] {
+  return Object.keys(section.scores).map((k) => `  score@${k.padEnd(3)} ${withInterval(section.scores[Number(k)]!, section.intervals[`score@${k}`])}`);
+}
+
+function retrievalLines(section: RetrievalSection): string[] {
+  const ks = Object.keys(section.textToImage).map(Number);
+  const row = (name: string, key: 'textToImage' | 'imageToText') => `  ${name}  ${ks.map((k) => `R@${k} ${withInterval(section[key][k]!, section.intervals[`${key}@${k}`])}`).join('  ')}`;
+  return [row('text->image', 'textToImage'), row('image->text', 'imageToText'), `  mR           ${withInterval(section.meanRecall, section.intervals.meanRecall)}`];
+}
+
+function retrievalHeading(section: RetrievalSection, images: number): string {
+  return `cross-modal retrieval (${section.textQueries} captions, ${images} images${section.imagesWithoutCaptions > 0 ? `, ${section.imagesWithoutCaptions} without captions left out of image->text` : ''})`;
+}
+
+function captionLine(stats: TextEmbeddingStats): string {
+  return `captions: ${stats.texts} (${stats.distinct} distinct), ${stats.cached} from the cache, ${stats.embedded} embedded${stats.cacheSaveError ? `; the cache could not be saved: ${stats.cacheSaveError}` : ''}`;
+}
+
+const seconds = (report: { wallSeconds: number; phaseSeconds: Record<string, number> }): string =>
+  `${report.wallSeconds.toFixed(1)} s (${Object.entries(report.phaseSeconds)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(', ')})`;
+
+/** The closing lines of a console table with retrieval: intervals, caption embedding, time. */
+function retrievalFooter(report: RsicdReport | RetrievalReport): string[] {
+  return ['', confidenceLine(report.confidence), captionLine(report.captionEmbedding), seconds(report), ''];
+}
+
+/** The console table of `eval rsicd` (plain text). */
 export function formatRsicdTable(report: RsicdReport): string {
-  const z = report.zeroShot.scores;
-  const r = report.retrieval;
   return [
     `model: ${report.model.id} (${report.model.fingerprint.slice(0, 12)}, ${report.model.variant})`,
     modeLine(report),
     '',
     `zero-shot classification (${report.zeroShot.images} images, ${report.zeroShot.classes.length} classes, ${report.prompts.length} prompt(s))`,
-    '  score@1  score@3  score@5  score@10',
-    `  ${fmt(z[1]!)}    ${fmt(z[3]!)}    ${fmt(z[5]!)}    ${fmt(z[10]!)}`,
+    ...zeroShotLines(report.zeroShot),
     '',
-    `cross-modal retrieval (${r.textQueries} captions, ${report.data.images} images${r.imagesWithoutCaptions > 0 ? `, ${r.imagesWithoutCaptions} without captions left out of image->text` : ''})`,
-    '               R@1    R@5    R@10',
-    `  text->image  ${fmt(r.textToImage[1]!)}  ${fmt(r.textToImage[5]!)}  ${fmt(r.textToImage[10]!)}`,
-    `  image->text  ${fmt(r.imageToText[1]!)}  ${fmt(r.imageToText[5]!)}  ${fmt(r.imageToText[10]!)}`,
-    `  mR           ${fmt(r.meanRecall)}`,
+    retrievalHeading(report.retrieval, report.data.images),
+    ...retrievalLines(report.retrieval),
+    ...retrievalFooter(report),
+  ].join('\n');
+}
+
+export function formatRetrievalTable(report: RetrievalReport): string {
+  const d = report.data;
+  return [
+    `model: ${report.model.id} (${report.model.fingerprint.slice(0, 12)}, ${report.model.variant})`,
+    `captions: ${d.captionsFile} (${d.captionsFormat}${d.split ? `, split ${d.split}` : ''})`,
     '',
-    `${report.wallSeconds.toFixed(1)} s`,
+    retrievalHeading(report.retrieval, d.images),
+    ...retrievalLines(report.retrieval),
+    ...retrievalFooter(report),
+  ].join('\n');
+}
+
+function perClassLines(section: ZeroShotSection): string[] {
+  const width = Math.max(20, ...section.perClass.map((c) => c.className.length));
+  return [
+    `  ${'class'.padEnd(width)}  images  top-1`,
+    ...section.perClass.map((c) => `  ${c.className.padEnd(width)}  ${String(c.images).padStart(6)}  ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'}`),
+  ];
+}
+
+export function formatZeroShotTable(report: ZeroShotReport | LabelsReport): string {
+  const { excluded } = report.kind === 'zero-shot' ? report.data : report;
+  const source = report.kind === 'zero-shot' ? report.data.imagesDir : report.index;
+  return [
+    `zero-shot over ${report.zeroShot.images} images of ${source}, ${report.zeroShot.classes.length} classes (labels: ${report.kind === 'zero-shot' ? report.data.labelSource : report.labelSource})`,
+    ...(excluded.unlabelled + excluded.otherClass > 0 ? [`left out: ${excluded.unlabelled} without a label, ${excluded.otherClass} with a label outside the classes`] : []),
+    ...zeroShotLines(report.zeroShot),
+    ...perClassLines(report.zeroShot),
+    confidenceLine(report.confidence),
+    ...(report.kind === 'zero-shot' ? [seconds(report)] : []),
     '',
   ].join('\n');
 }
 
+export function formatAnnTable(report: AnnReport): string {
+  const lines = [
+    `index: ${report.index} (${report.vectors} vectors); recall@${report.k} against exact search; ${report.queries.stored} stored-vector queries (self held out, seed ${report.seed}), ${report.queries.texts} text queries`,
+    '  search   ef     recall  min     queries/s',
+    ...report.rows.map((r) => `  ${r.search.padEnd(7)}  ${String(r.ef ?? '-').padEnd(5)}  ${fmt3(r.recall)}   ${fmt3(r.minRecall)}   ${r.queriesPerSecond.toFixed(0)}`),
+    report.recommendedEf === null
+      ? `no ef of the sweep reaches recall ${report.target}: try larger --ef values`
+      : `recommended: ef=${report.recommendedEf} (smallest with recall >= ${report.target})`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** `eval compare`: one block per section, values with intervals, differences to the first report marked `*` when significant. */
+export function formatComparisonTable(comparison: Comparison): string {
+  const { reports } = comparison;
+  const lines = reports.map((r) => `${r.label}  ${r.model.id}${r.model.variant ? ` ${r.model.variant}` : ''} (${r.model.fingerprint.slice(0, 12)})  ${r.file}`);
+  for (const section of comparison.sections) {
+    lines.push('', `${section.name === 'retrieval' ? 'cross-modal retrieval' : 'zero-shot classification'} (${section.images} images paired)`);
+    const header = ['metric'.padEnd(18), ...reports.map((r) => r.label.padEnd(22)), ...reports.slice(1).map((r) => `${r.label} - ${reports[0]!.label}`)];
+    lines.push(`  ${header.join('  ')}`);
+    for (const m of section.metrics) {
+      const values = m.values.map((v) => withInterval(v.value, v.interval).padEnd(22));
+      const deltas = m.deltas.slice(1).map((d) => `${d!.delta >= 0 ? '+' : ''}${withInterval(d!.delta, d!.interval)}${d!.significant ? ' *' : ''}`);
+      lines.push(`  ${[metricLabel(m.key).replace('→', '->').padEnd(18), ...values, ...deltas].join('  ')}`);
+    }
+  }
+  lines.push('', `${confidenceLine(comparison.confidence)}; differences paired (same resampled images); * = the interval of the difference excludes 0`, '');
+  return lines.join('\n');
+}
+
+function markdownRuns(report: { rsclipVersion: string; date: string; commandLine?: string | null }): string {
+  return `- rsclip ${report.rsclipVersion}, ${report.date}; command: \`${report.commandLine ?? '(library call)'}\``;
+}
+
+function zeroShotMarkdown(section: ZeroShotSection): string[] {
+  const ks = Object.keys(section.scores);
+  return [
+    `## Zero-shot classification (${section.images} images, ${section.classes.length} classes)`,
+    '',
+    `| ${ks.map((k) => `score@${k}`).join(' | ')} |`,
+    `|${ks.map(() => '---').join('|')}|`,
+    `| ${ks.map((k) => withInterval(section.scores[Number(k)]!, section.intervals[`score@${k}`])).join(' | ')} |`,
+    '',
+    '| class | images | top-1 |',
+    '|---|---|---|',
+    ...section.perClass.map((c) => `| ${c.className} | ${c.images} | ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'} |`),
+    '',
+  ];
+}
+
+function retrievalMarkdown(section: RetrievalSection): string[] {
+  const ks = Object.keys(section.textToImage).map(Number);
+  const row = (name: string, key: 'textToImage' | 'imageToText') => `| ${name} | ${ks.map((k) => withInterval(section[key][k]!, section.intervals[`${key}@${k}`])).join(' | ')} |`;
+  return [
+    `## Cross-modal retrieval (${section.textQueries} caption queries, ${section.imageQueries} image queries)`,
+    '',
+    `| direction | ${ks.map((k) => `R@${k}`).join(' | ')} |`,
+    `|---|${ks.map(() => '---').join('|')}|`,
+    row('text->image', 'textToImage'),
+    row('image->text', 'imageToText'),
+    '',
+    `mean recall (mR): ${withInterval(section.meanRecall, section.intervals.meanRecall)}${section.imagesWithoutCaptions > 0 ? `; ${section.imagesWithoutCaptions} image(s) without captions left out of image->text` : ''}`,
+    '',
+  ];
+}
+
 export function formatRsicdMarkdown(report: RsicdReport): string {
-  const z = report.zeroShot.scores;
-  const r = report.retrieval;
   const d = report.data;
   return [
     '# RSICD evaluation',
     '',
-    `- rsclip ${report.rsclipVersion}, ${report.date}, ${report.wallSeconds.toFixed(1)} s wall time (image vectors ${report.phaseSeconds.images.toFixed(1)} s, zero-shot ${report.phaseSeconds.zeroShot.toFixed(1)} s, caption embedding ${report.phaseSeconds.captions.toFixed(1)} s, retrieval ranking ${report.phaseSeconds.ranking.toFixed(1)} s)`,
-    `- command: \`${report.commandLine ?? '(library call)'}\``,
+    `${markdownRuns(report)}; ${seconds(report)} wall time`,
     `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\`, variant ${report.model.variant}, logit scale ${report.model.logitScale} (${report.model.logitScaleSource})`,
     `- ${modeLine(report)}`,
     `- images: ${d.images} in ${d.imagesDir}, sorted-name-list sha256 \`${d.imageListSha256}\``,
     `- captions: ${d.captions} from ${d.captionsFile}, sha256 \`${d.captionsSha256}\``,
     `- labels: ${d.labelsFile}, sha256 \`${d.labelsSha256}\``,
     `- prompts: ${report.prompts.map((p) => `\`${p}\``).join(', ')}`,
+    `- ${captionLine(report.captionEmbedding)}`,
+    `- ${confidenceLine(report.confidence)}`,
     '',
-    `## Zero-shot classification (${report.zeroShot.images} images, ${report.zeroShot.classes.length} classes)`,
-    '',
-    '| score@1 | score@3 | score@5 | score@10 |',
-    '|---|---|---|---|',
-    `| ${fmt(z[1]!)} | ${fmt(z[3]!)} | ${fmt(z[5]!)} | ${fmt(z[10]!)} |`,
-    '',
-    '| class | images | top-1 |',
-    '|---|---|---|',
-    ...report.zeroShot.perClass.map((c) => `| ${c.className} | ${c.images} | ${fmt(c.top1)} |`),
-    '',
-    `## Cross-modal retrieval (${r.textQueries} caption queries, ${r.imageQueries} image queries)`,
-    '',
-    '| direction | R@1 | R@5 | R@10 |',
-    '|---|---|---|---|',
-    `| text->image | ${fmt(r.textToImage[1]!)} | ${fmt(r.textToImage[5]!)} | ${fmt(r.textToImage[10]!)} |`,
-    `| image->text | ${fmt(r.imageToText[1]!)} | ${fmt(r.imageToText[5]!)} | ${fmt(r.imageToText[10]!)} |`,
-    '',
-    `mean recall (mR): ${fmt(r.meanRecall)}${r.imagesWithoutCaptions > 0 ? `; ${r.imagesWithoutCaptions} image(s) without captions left out of image->text` : ''}`,
-    '',
+    ...zeroShotMarkdown(report.zeroShot),
+    ...retrievalMarkdown(report.retrieval),
   ].join('\n');
 }
 
-/** Writes report.json, report.md and predictions.tsv into `outDir` (created if needed); returns their paths. */
-export async function writeRsicdReport(outDir: string, evaluation: RsicdEvaluation): Promise<string[]> {
+export function formatRetrievalMarkdown(report: RetrievalReport): string {
+  const d = report.data;
+  return [
+    '# Cross-modal retrieval',
+    '',
+    `${markdownRuns(report)}; ${seconds(report)} wall time`,
+    `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\`, variant ${report.model.variant}`,
+    `- images: ${d.images} in ${d.imagesDir}, sorted-name-list sha256 \`${d.imageListSha256}\``,
+    `- captions: ${d.captions} from ${d.captionsFile} (${d.captionsFormat}${d.split ? `, split ${d.split}` : ''}), sha256 \`${d.captionsSha256}\``,
+    `- ${captionLine(report.captionEmbedding)}`,
+    `- ${confidenceLine(report.confidence)}`,
+    '',
+    ...retrievalMarkdown(report.retrieval),
+  ].join('\n');
+}
+
+export function formatZeroShotMarkdown(report: ZeroShotReport | LabelsReport): string {
+  const source = report.kind === 'zero-shot' ? `images: ${report.data.imagesDir}, labels: ${report.data.labelSource}` : `index: ${report.index}, labels: ${report.labelSource}`;
+  return [
+    '# Zero-shot classification',
+    '',
+    markdownRuns(report),
+    `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\``,
+    `- ${source}`,
+    `- prompts: ${report.prompts.map((p) => `\`${p}\``).join(', ')}`,
+    `- ${confidenceLine(report.confidence)}`,
+    '',
+    ...zeroShotMarkdown(report.zeroShot),
+  ].join('\n');
+}
+
+export function formatAnnMarkdown(report: AnnReport): string {
+  return ['# ANN recall', '', `- rsclip ${report.rsclipVersion}, ${report.date}`, '', '```', formatAnnTable(report).trimEnd(), '```', ''].join('\n');
+}
+
+/** Writes `files` (name -> content) into `outDir`, created if needed; returns their paths. */
+export async function writeReportFiles(outDir: string, files: Record<string, string>): Promise<string[]> {
   try {
     await mkdir(outDir, { recursive: true });
   } catch (cause) {
     throw new RsclipError('BAD_INPUT', `cannot create the report folder ${outDir}: ${(cause as Error).message}`, { cause });
   }
-  const files = {
-    [REPORT_FILES.json]: `${JSON.stringify(evaluation.report, null, 2)}\n`,
-    [REPORT_FILES.markdown]: formatRsicdMarkdown(evaluation.report),
-    [REPORT_FILES.predictions]: formatPredictions(evaluation.predictions),
-  };
   const written: string[] = [];
   for (const [name, text] of Object.entries(files)) {
     const file = path.join(outDir, name);
@@ -98,4 +246,47 @@ export async function writeRsicdReport(outDir: string, evaluation: RsicdEvaluati
     written.push(file);
   }
   return written;
+}
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+function zeroShotFiles(report: RsicdReport | ZeroShotReport | LabelsReport, markdown: string, html: string, predictions?: readonly ImagePrediction[]): Record<string, string> {
+  return {
+    [REPORT_FILES.json]: json(report),
+    [REPORT_FILES.markdown]: markdown,
+    [REPORT_FILES.html]: html,
+    ...(predictions ? { [REPORT_FILES.predictions]: formatPredictions(predictions) } : {}),
+  };
+}
+
+/** report.json, report.md, report.html and predictions.tsv of `eval rsicd`. */
+export async function writeRsicdReport(outDir: string, evaluation: RsicdEvaluation): Promise<string[]> {
+  const { report } = evaluation;
+  const thumbnails = await thumbnailsOf(report.data.imagesDir, exampleFiles(report.zeroShot));
+  return writeReportFiles(outDir, zeroShotFiles(report, formatRsicdMarkdown(report), rsicdHtml(report, thumbnails), evaluation.predictions));
+}
+
+export async function writeRetrievalReport(outDir: string, evaluation: RetrievalEvaluation): Promise<string[]> {
+  const { report } = evaluation;
+  return writeReportFiles(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatRetrievalMarkdown(report), [REPORT_FILES.html]: retrievalHtml(report) });
+}
+
+export async function writeZeroShotReport(outDir: string, evaluation: ZeroShotEvaluation): Promise<string[]> {
+  const { report } = evaluation;
+  const thumbnails = await thumbnailsOf(report.data.imagesDir, exampleFiles(report.zeroShot));
+  return writeReportFiles(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), zeroShotHtml(report, thumbnails), evaluation.predictions));
+}
+
+export async function writeLabelsReport(outDir: string, report: LabelsReport): Promise<string[]> {
+  return writeReportFiles(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), labelsHtml(report)));
+}
+
+export async function writeAnnReport(outDir: string, report: AnnReport): Promise<string[]> {
+  return writeReportFiles(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatAnnMarkdown(report), [REPORT_FILES.html]: annHtml(report) });
+}
+
+/** `eval compare --html FILE`. */
+export async function writeComparisonHtml(file: string, comparison: Comparison): Promise<string> {
+  const [written] = await writeReportFiles(path.dirname(path.resolve(file)), { [path.basename(file)]: compareHtml(comparison) });
+  return written!;
 }

@@ -10,23 +10,24 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
+import { openClip } from '../model/index.js';
 import { DEFAULT_EF, openIndex, type IndexStore } from '../store/index.js';
-import { version } from '../version.js';
+import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
-import { cosineScores, crossModalRecallFromRanks, imageToTextRanks, textToImageRanks, type CrossModalRecall, type ScoresAtK } from './metrics.js';
+import { cosineScores, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
+import { zeroShotSection, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
-import { DEFAULT_PROMPT, embedClassPrompts, embedTextsBatched } from './prompts.js';
-import { classifyZeroShot, DEFAULT_LOGIT_SCALE, type ClassAccuracy } from './zero-shot.js';
+import { assertPromptTemplates, DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
+import { embedCaptions, flattenCaptions, RETRIEVAL_KS, retrievalFromRanks, type CaptionedDataRecord, type CaptionedImages } from './retrieval.js';
+import { batchSizeOf, startRun, type ModelRunOptions, type RunRecord } from './run-support.js';
+import type { TextEmbeddingStats } from './text-embeddings.js';
+import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
 
 export const ZERO_SHOT_KS = PREDICTION_KS;
-export const RETRIEVAL_KS = [1, 5, 10] as const;
-const DEFAULT_BATCH = 32;
+export { RETRIEVAL_KS };
 
-export interface EvaluateRsicdOptions {
-  /** Model directory (opened and closed here) or an open encoder (left open). */
-  model: string | ClipEncoder;
+export interface EvaluateRsicdOptions extends ModelRunOptions {
   /** Folder holding the images (directly, not in subfolders). */
   images: string;
   /** JSONL: `{"filename", "captions": [...]}` per image. */
@@ -41,42 +42,24 @@ export interface EvaluateRsicdOptions {
   exact?: boolean;
   /** With `index`: HNSW search breadth. Default: the store's default. */
   ef?: number;
-  /** Images per model run. Default 32. */
-  batchSize?: number;
-  threads?: number;
-  variant?: ModelVariant;
-  /** The command line to record in the report. */
-  commandLine?: string;
-  onProgress?: (progress: EvalProgress) => void;
+  /** Cache caption embeddings per model under this folder (`<dir>/text-embeddings/`); no cache when omitted. */
+  cacheDir?: string;
 }
 
-export interface RsicdReport {
+export interface RsicdReport extends RunRecord {
   kind: 'rsicd';
-  rsclipVersion: string;
-  /** ISO time the run started. */
-  date: string;
-  commandLine: string | null;
-  wallSeconds: number;
   /** Where the wall time went: image vectors (embedding or index reads), class prompts + zero-shot, caption embedding, retrieval ranking/search. */
   phaseSeconds: { images: number; zeroShot: number; captions: number; ranking: number };
   /** `exact`: image vectors from the model, exhaustive ranking; `index`: image vectors and text->image search from an index. */
   mode: 'exact' | 'index';
   search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null };
   model: { id: string; fingerprint: string; variant: string; logitScale: number; logitScaleSource: 'model' | 'default' };
-  data: {
-    imagesDir: string;
-    images: number;
-    /** sha256 of the sorted image file names joined by `\n`. */
-    imageListSha256: string;
-    captionsFile: string;
-    captionsSha256: string;
-    captions: number;
-    labelsFile: string;
-    labelsSha256: string;
-  };
+  data: CaptionedDataRecord & { labelsFile: string; labelsSha256: string };
   prompts: string[];
-  zeroShot: { images: number; classes: string[]; scores: ScoresAtK; perClass: ClassAccuracy[] };
-  retrieval: CrossModalRecall;
+  captionEmbedding: TextEmbeddingStats;
+  confidence: BootstrapSettings;
+  zeroShot: ZeroShotSection;
+  retrieval: RetrievalSection;
 }
 
 export interface RsicdEvaluation {
@@ -87,13 +70,10 @@ export interface RsicdEvaluation {
   imageVectors: { fileNames: string[]; vectors: Float32Array[] };
 }
 
-interface RsicdData {
-  fileNames: string[];
+interface RsicdData extends CaptionedImages {
   zeroShotRows: number[];
   zeroShotLabels: number[];
   classes: string[];
-  captionTexts: string[];
-  captionImage: number[];
 }
 
 async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
@@ -120,15 +100,7 @@ async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
   const rowLabels = zeroShotRows.map((row) => labelsByFile.get(fileNames[row]!)!);
   const classes = [...new Set(rowLabels)].sort(compareCodeUnits);
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const captionTexts: string[] = [];
-  const captionImage: number[] = [];
-  fileNames.forEach((f, row) => {
-    for (const caption of captionsByFile.get(f) ?? []) {
-      captionTexts.push(caption);
-      captionImage.push(row);
-    }
-  });
-  return { fileNames, zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes, captionTexts, captionImage };
+  return { ...flattenCaptions(fileNames, captionsByFile), zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes };
 }
 
 /** Text->image ranks through the index's search: the position of the caption's own image, or Infinity past the cut-off. */
@@ -153,11 +125,11 @@ async function searchTextToImageRanks(
 }
 
 export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<RsicdEvaluation> {
-  const started = performance.now();
-  const date = new Date().toISOString();
+  const finishRun = startRun(options.commandLine);
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RsclipError('BAD_INPUT', `Expected positive integer for batch but received ${batchSize}`);
+  const batchSize = batchSizeOf(options);
+  const settings = bootstrapSettings(options.bootstrap);
+  assertPromptTemplates(prompts);
   const data = await loadRsicd(options);
   const [captionsSha256, labelsSha256] = await Promise.all([sha256File(options.captions), sha256File(options.labels)]);
 
@@ -202,22 +174,19 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const zeroShotSeconds = lap();
 
     if (data.captionTexts.length === 0) throw new RsclipError('DATASET_INVALID', `${options.captions} gives no caption for any image in ${options.images}`);
-    const captionVectors = await embedTextsBatched(encoder, data.captionTexts);
-    options.onProgress?.({ phase: 'texts', done: captionVectors.length, total: captionVectors.length });
+    const captions = await embedCaptions(encoder, data.captionTexts, options.cacheDir, options.onProgress);
+    const captionVectors = captions.vectors;
     const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
     const textRanks = store
       ? await searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
       : textToImageRanks(textToImage, data.captionImage);
-    const retrieval = crossModalRecallFromRanks(textRanks, imageToTextRanks(textToImage, data.captionImage), RETRIEVAL_KS);
+    const retrieval = retrievalFromRanks(data, textRanks, imageToTextRankPerImage(textToImage, data.captionImage), settings);
     const rankingSeconds = lap();
 
     const report: RsicdReport = {
       kind: 'rsicd',
-      rsclipVersion: version,
-      date,
-      commandLine: options.commandLine ?? null,
-      wallSeconds: (performance.now() - started) / 1000,
+      ...finishRun(),
       phaseSeconds: { images: imagesSeconds, zeroShot: zeroShotSeconds, captions: captionsSeconds, ranking: rankingSeconds },
       mode: store ? 'index' : 'exact',
       search: {
@@ -244,7 +213,9 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
         labelsSha256,
       },
       prompts,
-      zeroShot: { images: data.zeroShotRows.length, classes: data.classes, scores: zeroShot.scores, perClass: zeroShot.perClass },
+      captionEmbedding: captions.stats,
+      confidence: settings,
+      zeroShot: zeroShotSection(zeroShot.scores, zeroShot.perClass, data.classes, zeroShot.outcomes, ZERO_SHOT_KS, settings),
       retrieval,
     };
     return { report, predictions: zeroShot.predictions, imageVectors: { fileNames: data.fileNames, vectors: imageVectors } };

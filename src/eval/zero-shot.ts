@@ -3,6 +3,7 @@
  * top-1 accuracy, and per-image predictions (softmax over classes of logit_scale * cosine,
  * as `CLIPModel(...).logits_per_image.softmax(-1)` in the clip-rsicd evaluation script).
  */
+import type { ZeroShotOutcomes } from './outcomes.js';
 import type { ImagePrediction } from './predictions.js';
 import { cosineScores, rankColumnsBestFirst, softmaxRow, zeroShotScoresAtK, type ScoresAtK } from './metrics.js';
 
@@ -35,6 +36,8 @@ export interface ZeroShotOutcome {
   scores: ScoresAtK;
   perClass: ClassAccuracy[];
   predictions: ImagePrediction[];
+  /** Per image: label, rank of the true class, top-1 class (for intervals, comparisons, the confusion matrix). */
+  outcomes: ZeroShotOutcomes;
 }
 
 export function classifyZeroShot(input: ZeroShotInput): ZeroShotOutcome {
@@ -42,12 +45,16 @@ export function classifyZeroShot(input: ZeroShotInput): ZeroShotOutcome {
   const scoresAtK = zeroShotScoresAtK(scores, input.labels, input.ks);
   const perClassHits = new Array<number>(input.classes.length).fill(0);
   const perClassImages = new Array<number>(input.classes.length).fill(0);
+  const ranks: number[] = [];
+  const predicted: number[] = [];
   const predictions: ImagePrediction[] = input.fileNames.map((fileName, row) => {
     const order = rankColumnsBestFirst(scores, row);
     const probabilities = softmaxRow(scores, row, input.logitScale);
     const label = input.labels[row]!;
     perClassImages[label]!++;
     if (order[0] === label) perClassHits[label]!++;
+    ranks.push(order.indexOf(label));
+    predicted.push(order[0]!);
     return {
       fileName,
       label: input.classes[label]!,
@@ -59,5 +66,5 @@ export function classifyZeroShot(input: ZeroShotInput): ZeroShotOutcome {
     images: perClassImages[c]!,
     top1: perClassImages[c]! === 0 ? 0 : perClassHits[c]! / perClassImages[c]!,
   }));
-  return { scores: scoresAtK, perClass, predictions };
+  return { scores: scoresAtK, perClass, predictions, outcomes: { fileNames: [...input.fileNames], labels: [...input.labels], ranks, predicted } };
 }

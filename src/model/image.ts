@@ -26,9 +26,20 @@ export const DEFAULT_MAX_INPUT_PIXELS = 178_956_970;
 /** Bands libvips may hand us; multispectral GeoTIFFs carry a dozen or so. */
 const MAX_INPUT_BANDS = 64;
 
+/**
+ * Largest query image (an upload to the server), in pixels. The model sees 224x224; a query
+ * never needs more than a few thousand pixels a side, and archive files keep PIL's limit.
+ */
+export const DEFAULT_MAX_QUERY_PIXELS = 4096 * 4096;
+
+/** Formats that declare any size in a few bytes and are rendered, not decoded. */
+const VECTOR_FORMATS = new Set(['svg', 'pdf']);
+
 export interface DecodeOptions {
   /** Largest accepted width x height; default 178,956,970 (as PIL). */
   maxInputPixels?: number;
+  /** Refuse vector formats (SVG, PDF): query uploads, where a 120-byte SVG can ask for 169 megapixels. */
+  rasterOnly?: boolean;
 }
 
 function describeSource(source: ImageSource): string {
@@ -72,12 +83,12 @@ function openSharp(source: ImageSource, maxInputPixels: number): Sharp {
   });
 }
 
-function checkPixelLimit(source: ImageSource, width: number, height: number, maxInputPixels: number): void {
+function checkPixelLimit(source: ImageSource, width: number, height: number, maxInputPixels: number, query: boolean): void {
   if (width * height > maxInputPixels) {
     throw new RsclipError(
       'IMAGE_TOO_LARGE',
-      `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}`,
-      { hint: 'downscale the image or raise the maximum input pixels setting' },
+      `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}${query ? ' for a query image' : ''}`,
+      { hint: query ? 'downscale it: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the maximum input pixels setting' },
     );
   }
 }
@@ -115,11 +126,25 @@ interface Header {
   bands: number;
 }
 
+function vectorFormatError(source: ImageSource, format: string): RsclipError {
+  return new RsclipError('IMAGE_UNREADABLE', `${describeSource(source)} is ${format.toUpperCase()}, a vector format, which is not accepted as a query image`, {
+    hint: 'search with a raster image: JPEG, PNG, TIFF, WebP or GIF',
+  });
+}
+
+/** An SVG is XML: no raster format starts with `<` (a UTF-8 byte-order mark and blanks may precede it). */
+function looksLikeXml(bytes: Buffer): boolean {
+  const text = bytes.subarray(0, 256).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  return text.startsWith('<');
+}
+
 /** Reads the header (no pixel limit there, so the error can state the size), then enforces the limit. */
-async function readHeader(source: ImageSource, maxInputPixels: number): Promise<Header> {
+async function readHeader(source: ImageSource, maxInputPixels: number, rasterOnly = false): Promise<Header> {
+  if (rasterOnly && typeof source !== 'string' && looksLikeXml(source)) throw vectorFormatError(source, 'svg');
   try {
     const meta = await openSharp(source, 0).metadata();
-    if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels);
+    if (rasterOnly && meta.format !== undefined && VECTOR_FORMATS.has(meta.format)) throw vectorFormatError(source, meta.format);
+    if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels, rasterOnly);
     return { format: meta.format ?? 'unknown', bands: meta.channels ?? 3 };
   } catch (error) {
     if (error instanceof RsclipError) throw error;
@@ -130,7 +155,7 @@ async function readHeader(source: ImageSource, maxInputPixels: number): Promise<
 /** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
 export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  const { format } = await readHeader(source, maxInputPixels);
+  const { format } = await readHeader(source, maxInputPixels, options.rasterOnly);
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
     const { data, info } = await openSharp(source, maxInputPixels).raw().toBuffer({ resolveWithObject: true });
@@ -139,6 +164,15 @@ export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {
   } catch (error) {
     throw await unreadableError(source, error);
   }
+}
+
+/**
+ * The cheap check of a query upload before it is queued for decoding: a raster format whose
+ * header declares at most `maxPixels` (default DEFAULT_MAX_QUERY_PIXELS). Only the header is
+ * read, in libuv's pool; throws IMAGE_UNREADABLE or IMAGE_TOO_LARGE.
+ */
+export async function checkQueryImage(bytes: Buffer, maxPixels = DEFAULT_MAX_QUERY_PIXELS): Promise<void> {
+  await readHeader(bytes, maxPixels, true);
 }
 
 /** transformers' `get_resize_output_image_size(size=shortest_edge, default_to_square=False)`: (height, width). */

@@ -7,7 +7,7 @@ export { tokenizeTexts } from './tokenize.js';
 export { computeModelFingerprint } from './fingerprint.js';
 export { defaultThreadCount } from './onnx.js';
 export { loadTokenizer, type ClipTokenizer, type TokenizedBatch } from './tokenizer.js';
-export { preprocessImage, createThumbnail, readImageInfo } from './image.js';
+export { preprocessImage, createThumbnail, readImageInfo, checkQueryImage, DEFAULT_MAX_QUERY_PIXELS } from './image.js';
 // model import exports go here (checkpoint readers, exporter, hub)
 export { readTorchCheckpoint, readSafetensors, loadCheckpointTensors, CHECKPOINT_WEIGHT_FILES, type Tensor, type TensorMap } from './checkpoint/index.js';
 export { exportClip, exportCheckpointDirectory, writeRandomClipModel, RANDOM_CLIP_SIZES, type ExportClipOptions, type ExportCheckpointOptions, type ExportResult, type RandomClipDims, type RandomClipOptions, type RandomClipSize } from './export/index.js';

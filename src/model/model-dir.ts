@@ -226,10 +226,10 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
   const resolved = path.resolve(dir);
   if (!existsSync(resolved) || !statSync(resolved).isDirectory()) {
     throw new RsclipError('MODEL_NOT_FOUND', `model directory not found: ${dir}`, {
-      hint: 'run `rsclip model fetch` or pass --model <dir> pointing at a model directory',
+      hint: 'check the path; `rsclip model fetch` downloads a model',
     });
   }
-  const refetch = 'fetch or export the model again (`rsclip model fetch` / `rsclip model export`)';
+  const refetch = 'fetch the model again (`rsclip model fetch <repo-id>`) or export it (`rsclip model export <checkpoint-dir> --out <model-dir>`)';
   const configJson = readJson(resolved, 'config.json', refetch);
   const c = parseClipConfig(configJson.value, path.join(resolved, 'config.json'));
   const pre = readJson(resolved, 'preprocessor_config.json', refetch);
@@ -254,7 +254,12 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
     if (!existsSync(file)) {
       const others = availableVariants.length ? `; variants present: ${availableVariants.join(', ')}` : '';
       throw new RsclipError('MODEL_INVALID', `model directory ${resolved} has no ${onnxFileName(tower, variant)}${others}`, {
-        hint: variant === 'fp32' ? refetch : `choose another --variant or run \`rsclip model export --quantize ${variant}\``,
+        hint:
+          variant === 'fp32'
+            ? refetch
+            : variant === 'int8'
+              ? 'use a variant present, or export int8 files: `rsclip model export <checkpoint-dir> --out <model-dir> --quantize int8`'
+              : 'use a variant present (rsclip exports fp32 and int8)',
       });
     }
   }

@@ -30,7 +30,7 @@ export const CLIP_END_TOKEN = '<|endoftext|>';
 /** The pre-tokenizer regex of CLIP's tokenizer.json (`Split`, behaviour Removed, inverted). */
 export const CLIP_SPLIT_PATTERN = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-const REFETCH = 'fetch or export the model again (`rsclip model fetch` / `rsclip model export`)';
+const REFETCH = 'fetch the model again (`rsclip model fetch <repo-id>`) or export it (`rsclip model export <checkpoint-dir> --out <model-dir>`)';
 
 function invalid(file: string, what: string, cause?: unknown): RsclipError {
   return new RsclipError('MODEL_INVALID', `${file}: ${what}`, { hint: REFETCH, cause });

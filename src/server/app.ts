@@ -3,21 +3,22 @@
  * in tests). Routes read images only by id through the catalog; no path from a request ever
  * reaches the file system. Every error goes to the one JSON error middleware.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import multer from 'multer';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { RsclipError } from '../errors.js';
-import { createThumbnail } from '../model/index.js';
+import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../model/index.js';
 import { buildItemMetadata, parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
 import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
+import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
+import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
+import { requestLogger } from './request-log.js';
 import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
 
 export interface ServerLimits {
@@ -27,12 +28,24 @@ export interface ServerLimits {
   maxJsonBytes: number;
   /** Memory for cached thumbnails, bytes. */
   thumbnailCacheBytes: number;
+  /** Most thumbnails cached, whatever their size. */
+  thumbnailCacheEntries: number;
+  /** Largest query image, width x height (far below the archive's limit: the model sees 224x224). */
+  maxQueryPixels: number;
+  /** Query images decoded at once, in worker threads (startServer). */
+  queryDecodeThreads: number;
+  /** Query images waiting to be decoded; past this the server answers 503. */
+  queryDecodeQueue: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxUploadBytes: 20 * 1024 * 1024,
   maxJsonBytes: 28 * 1024 * 1024,
   thumbnailCacheBytes: 64 * 1024 * 1024,
+  thumbnailCacheEntries: 4096,
+  maxQueryPixels: DEFAULT_MAX_QUERY_PIXELS,
+  queryDecodeThreads: DEFAULT_QUERY_DECODE_THREADS,
+  queryDecodeQueue: DEFAULT_QUERY_DECODE_QUEUE,
 };
 
 export type Thumbnailer = (absolutePath: string, maxSide: number) => Promise<CachedThumbnail>;
@@ -42,7 +55,9 @@ export interface AppDeps {
   store: IndexStore;
   /** Request logs go here (pino-http); none when absent. */
   logger?: Logger;
-  /** When set, /api/* (but the OpenAPI document) needs this token. */
+  /** Log thumbnail requests too (left out by default: a page of results loads dozens). */
+  verboseLogs?: boolean;
+  /** When set, everything but /healthz and the web page's static files needs this token. */
   token?: string;
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
@@ -52,6 +67,8 @@ export interface AppDeps {
 }
 
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+/** RFC 2046: a boundary is 1 to 70 characters, quoted or not. */
+const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"\r\n]{1,70}"|[^\s;"]{1,70})\s*(?:;|$)/i;
 const DEFAULT_THUMBNAIL_SIDE = 256;
 
 const sharpThumbnailer: Thumbnailer = async (absolutePath, maxSide) => {
@@ -79,6 +96,11 @@ function sendJson(handler: (req: Request) => Promise<unknown> | unknown): Reques
   };
 }
 
+function omitKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
+  const { [key]: _omitted, ...rest } = value;
+  return rest;
+}
+
 async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {
   const id = parseId(rawId);
   const [item] = await store.getItems([id]);
@@ -90,7 +112,7 @@ export function createApp(deps: AppDeps): express.Application {
   const { searcher, store } = deps;
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const isReady = deps.isReady ?? (() => true);
-  const thumbnails = new ThumbnailCache(limits.thumbnailCacheBytes);
+  const thumbnails = new ThumbnailCache({ maxBytes: limits.thumbnailCacheBytes, maxEntries: limits.thumbnailCacheEntries });
   const thumbnailer = deps.thumbnailer ?? sharpThumbnailer;
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: limits.maxUploadBytes, files: 1, fields: 20 } });
   const rawImage = express.raw({ type: 'image/*', limit: limits.maxUploadBytes });
@@ -101,7 +123,7 @@ export function createApp(deps: AppDeps): express.Application {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  if (deps.logger) app.use(pinoHttp({ logger: deps.logger, quietReqLogger: true }));
+  if (deps.logger) app.use(requestLogger(deps.logger, { verbose: deps.verboseLogs === true }));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -112,6 +134,8 @@ export function createApp(deps: AppDeps): express.Application {
           'style-src': ["'self'"],
           'img-src': ["'self'", 'data:', 'blob:'],
           'connect-src': ["'self'"],
+          // the page uses no web fonts: helmet's default would allow any https: source
+          'font-src': ["'self'"],
           // served over plain HTTP on a LAN: upgrading would break every request
           'upgrade-insecure-requests': null,
         },
@@ -120,8 +144,11 @@ export function createApp(deps: AppDeps): express.Application {
     }),
   );
   if (deps.token) {
+    // /healthz stays open for liveness probes; the page's static files hold no data and must
+    // load before the user can type the token into it
     const check = requireToken(deps.token);
-    app.use('/api', (req, res, next) => (req.path === '/openapi.json' ? next() : check(req, res, next)));
+    app.use('/api', check);
+    app.use('/readyz', check);
   }
 
   const searchPage = (request: SearchRequest) => searcher.search(request);
@@ -132,12 +159,21 @@ export function createApp(deps: AppDeps): express.Application {
     if (!bytes || bytes.length === 0) {
       throw new RsclipError('BAD_QUERY', 'no image in the request: expected a multipart field "image" or an image/* body');
     }
+    await checkQueryImage(bytes, limits.maxQueryPixels);
     res.json(await searchPage({ terms: [{ kind: 'image', image: bytes, weight: 1 }], ...pagingFromQuery(query) }));
   };
 
   const imageUpload: RequestHandler = (req, res, next) => {
-    if (req.is('multipart/form-data')) upload.single('image')(req, res, next);
-    else if (req.is('image/*')) rawImage(req, res, next);
+    if (req.is('multipart/form-data')) {
+      if (!MULTIPART_BOUNDARY.test(req.headers['content-type'] ?? '')) {
+        next(new HttpError(400, 'BAD_REQUEST', 'malformed multipart body: the Content-Type has no valid boundary (multipart/form-data; boundary=...)'));
+        return;
+      }
+      // busboy's own errors (a body that does not follow its boundary, a malformed part) are the client's
+      upload.single('image')(req, res, (error?: unknown) =>
+        next(error === undefined || error instanceof multer.MulterError ? error : new HttpError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`)),
+      );
+    } else if (req.is('image/*')) rawImage(req, res, next);
     else {
       next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected multipart/form-data with an "image" file or an image/* body, got ${req.headers['content-type'] ?? 'no content type'}`));
     }
@@ -154,19 +190,17 @@ export function createApp(deps: AppDeps): express.Application {
       res.status(304).end();
       return;
     }
-    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, () => thumbnailer(record.absolutePath, side));
+    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
+      const file = await verifiedCatalogPath(record);
+      return thumbnailer(file, side).catch((error: unknown) => {
+        throw withArchivePath(error, record, file);
+      });
+    });
     res.type(thumbnail.contentType).send(thumbnail.data);
   };
 
-  const sendOriginal: RequestHandler = async (req, res, next) => {
-    const { file: record } = await itemOr404(store, req.params.id);
-    if (!existsSync(record.absolutePath)) throw new RsclipError('NOT_FOUND', `image ${record.id} (${record.path}) is no longer on disk`, { hint: 'run `rsclip index` to update the index' });
-    res.set('Cache-Control', 'private, max-age=3600');
-    // the path comes from the catalog, never from the request
-    res.sendFile(record.absolutePath, { dotfiles: 'allow' }, (error) => {
-      if (error && !res.headersSent) next(error);
-    });
-  };
+  // the path comes from the catalog, never from the request
+  const sendOriginal: RequestHandler = async (req, res) => sendCatalogFile((await itemOr404(store, req.params.id)).file, req, res);
 
   const routes: RouteSpec[] = [
     { method: 'get', path: '/healthz', handlers: [sendJson(() => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }))] },
@@ -186,8 +220,9 @@ export function createApp(deps: AppDeps): express.Application {
       path: '/api/stats',
       handlers: [
         sendJson(async () => ({
-          index: await store.stats(),
-          meta: store.meta,
+          // no absolute directories: where the index and the model live is the operator's business
+          index: omitKey(await store.stats(), 'location'),
+          meta: omitKey(store.meta, 'modelDir'),
           model: { id: searcher.encoder.info.id, fingerprint: searcher.encoder.info.fingerprint, embeddingDim: searcher.encoder.info.embeddingDim, variant: searcher.encoder.info.variant },
           textBatching: searcher.textBatcher.counts,
           thumbnailCache: { entries: thumbnails.size, bytes: thumbnails.bytes },
@@ -211,7 +246,11 @@ export function createApp(deps: AppDeps): express.Application {
       handlers: [
         (req, _res, next) => next(req.is('application/json') ? undefined : new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body, got ${req.headers['content-type'] ?? 'no content type'}`)),
         jsonBody,
-        sendJson((req) => searchPage(parseSearchRequestJson(req.body))),
+        sendJson(async (req) => {
+          const request = parseSearchRequestJson(req.body);
+          for (const term of request.terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, limits.maxQueryPixels);
+          return searchPage(request);
+        }),
       ],
     },
     { method: 'post', path: '/api/search/image', handlers: [imageUpload, searchByImage] },
@@ -251,6 +290,6 @@ export function createApp(deps: AppDeps): express.Application {
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') }));
     } else next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   });
-  app.use(errorMiddleware(deps.logger));
+  app.use(errorMiddleware(deps.logger, { [store.describe().location]: '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
   return app;
 }

@@ -7,9 +7,20 @@ import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
+import { redactToken } from './request-log.js';
 
 /** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
-export type HttpErrorCode = 'UNAUTHORIZED' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'BAD_REQUEST' | 'NOT_READY' | 'INTERNAL';
+export type HttpErrorCode =
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'BAD_REQUEST'
+  | 'NOT_READY'
+  | 'SERVER_BUSY'
+  | 'FILE_CHANGED'
+  | 'INTERNAL';
 
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -18,6 +29,8 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** What the client (or the operator) can do about it. */
+    readonly hint?: string,
   ) {
     super(message);
   }
@@ -48,7 +61,11 @@ interface BodyParserError {
 }
 
 function describe(error: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
-  if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } }, headers: error.headers };
+  if (error instanceof HttpError) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.hint) body.error.hint = error.hint;
+    return { status: error.status, body, headers: error.headers };
+  }
   if (error instanceof RsclipError) {
     const status = STATUS_BY_CODE[error.code] ?? 500;
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
@@ -68,14 +85,29 @@ function describe(error: unknown): { status: number; body: ErrorBody; headers: R
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal server error' } }, headers: {} };
 }
 
-export function errorMiddleware(logger: Logger | undefined): ErrorRequestHandler {
+/** Folders whose absolute paths stay out of error answers, with the words that replace them (`<index folder>`). */
+export type PrivateFolders = Record<string, string>;
+
+/** `text` with each private folder's absolute path replaced by its name (longest paths first, so nested ones work). */
+function hideFolders(text: string, folders: PrivateFolders): string {
+  let out = text;
+  for (const [dir, name] of Object.entries(folders).sort(([a], [b]) => b.length - a.length)) {
+    if (dir.length > 1) out = out.replaceAll(dir, name);
+  }
+  return out;
+}
+
+export function errorMiddleware(logger: Logger | undefined, privateFolders: PrivateFolders = {}): ErrorRequestHandler {
   return function sendJsonError(error, req, res, next) {
     if (res.headersSent) {
       next(error);
       return;
     }
     const { status, body, headers } = describe(error);
-    if (status >= 500) logger?.error({ err: error, url: req.originalUrl }, 'request failed');
+    if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
+    // where the index and the model live is the operator's business, whatever a message says
+    body.error.message = hideFolders(body.error.message, privateFolders);
+    if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);
     res.status(status).set(headers).json(body);
   };
 }

@@ -112,9 +112,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     paths: {
       '/healthz': { get: { summary: 'liveness', security: [], responses: { '200': json('the process is up', { type: 'object' }) } } },
       '/readyz': {
-        get: { summary: 'readiness: model and index loaded', security: [], responses: { '200': json('ready', { type: 'object' }), '503': errorResponse('still loading') } },
+        get: { summary: 'readiness: model and index loaded', responses: { '200': json('ready', { type: 'object' }), '401': errorResponse('token missing or wrong'), '503': errorResponse('still loading') } },
       },
-      '/api/openapi.json': { get: { summary: 'this document', security: [], responses: { '200': json('OpenAPI 3.1', { type: 'object' }) } } },
+      '/api/openapi.json': { get: { summary: 'this document', responses: { '200': json('OpenAPI 3.1', { type: 'object' }), '401': errorResponse('token missing or wrong') } } },
       '/api/stats': { get: { summary: 'index and model statistics', responses: { '200': json('statistics', { type: 'object' }), ...searchErrors } } },
       '/api/search': {
         get: {
@@ -139,7 +139,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               'image/*': { schema: { type: 'string', format: 'binary' } },
             },
           },
-          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '413': errorResponse('upload too large'), '415': errorResponse('not an image') },
+          responses: {
+            '200': json('a page of results', ref('SearchPage')),
+            ...searchErrors,
+            '413': errorResponse('upload too large, or more pixels than a query image may have'),
+            '415': errorResponse('not an image, or a vector image (SVG)'),
+            '503': errorResponse('too many image queries waiting to be decoded; retry'),
+          },
         },
       },
       '/api/images/{id}': {
@@ -156,11 +162,28 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'a WebP thumbnail (ETag; 304 on If-None-Match)',
           parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [128, 256, 512], default: 256 } }],
-          responses: { '200': { description: 'image/webp', content: { 'image/webp': {} } }, '304': { description: 'not modified' }, ...searchErrors, '404': errorResponse('no such image'), '415': errorResponse('the file can no longer be decoded') },
+          responses: {
+            '200': { description: 'image/webp', content: { 'image/webp': {} } },
+            '304': { description: 'not modified' },
+            ...searchErrors,
+            '404': errorResponse('no such image, or its file is gone or leads outside the archive'),
+            '409': errorResponse('the file changed since it was indexed'),
+            '415': errorResponse('the file can no longer be decoded'),
+          },
         },
       },
       '/api/images/{id}/file': {
-        get: { summary: 'the original file, as indexed', parameters: [idParameter], responses: { '200': { description: 'the file' }, ...searchErrors, '404': errorResponse('no such image, or the file is gone') } },
+        get: {
+          summary: 'the original file, as indexed: a regular file under the archive folder, unchanged since',
+          parameters: [idParameter],
+          responses: {
+            '200': { description: 'the file' },
+            '304': { description: 'not modified' },
+            ...searchErrors,
+            '404': errorResponse('no such image, or its file is gone or leads outside the archive'),
+            '409': errorResponse('the file changed since it was indexed'),
+          },
+        },
       },
     },
   };

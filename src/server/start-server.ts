@@ -1,16 +1,19 @@
 /**
  * startServer: opens the index (read-only, so an indexer may keep writing) and the model,
- * listens, logs the URL, warms the text tower up (readiness follows), and shuts down
- * gracefully: stop accepting, let requests in flight finish, then close encoder and store.
+ * listens with bounded connections and timeouts, logs the URL, warms the text tower up
+ * (readiness follows), and shuts down gracefully: stop accepting, let requests in flight
+ * finish, then close encoder and store. Uploaded query images are decoded in worker threads.
  */
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
-import type { ClipEncoder, ModelVariant } from '../model/index.js';
+import type { Logger } from 'pino';
+import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
-import { createApp, type ServerLimits } from './app.js';
+import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
+import { createServerLogger, type LogFormat } from './log-output.js';
+import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
 
 export interface StartServerOptions {
   index: string;
@@ -29,8 +32,13 @@ export interface StartServerOptions {
   batching?: TextBatcherOptions;
   /** Most vectors an `exact` request may scan (default DEFAULT_SERVER_MAX_EXACT_SCAN). */
   maxExactScan?: number;
-  /** Default: pino to stderr at `info`. */
+  /** Default: pino to stderr at `info`, in `logFormat`. */
   logger?: Logger;
+  /** Readable lines or JSON lines on stderr, when no `logger` is given (default json). */
+  logFormat?: LogFormat;
+  /** Log thumbnail requests too. */
+  verbose?: boolean;
+  connections?: Partial<ConnectionLimits>;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
 }
@@ -45,6 +53,43 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How many clients may connect, and how long a connection may take over each stage. */
+export interface ConnectionLimits {
+  /** Open connections; more are closed at once (a browser opens about six). */
+  maxConnections: number;
+  /** Time for a client to send the request's headers (slow-loris clients are cut). */
+  headersTimeoutMs: number;
+  /** Time for a client to send the whole request, a 20 MiB upload included. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept for the next request. */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+/** Timeouts are enforced when connections are checked, every this often at most (node's default is 30 s). */
+const MAX_CONNECTION_CHECK_MS = 1000;
+
+/** An HTTP server for `app` with the limits applied. */
+function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimits): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(MAX_CONNECTION_CHECK_MS, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+    app,
+  );
+  server.maxConnections = limits.maxConnections;
+  return server;
+}
+
 /** Exact scans above this many vectors would stall the event loop for tens of milliseconds. */
 export const DEFAULT_SERVER_MAX_EXACT_SCAN = 20_000;
 /** Requests still running this long after shutdown starts are cut. */
@@ -52,7 +97,8 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const started = performance.now();
-  const logger = options.logger ?? pino({ name: 'rsclip' }, pino.destination(2));
+  const logger = options.logger ?? createServerLogger(options.logFormat ?? 'json');
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
   let store;
   try {
@@ -65,6 +111,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let searcher: Searcher;
   try {
     encoder = options.encoder ?? (await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) }));
+    const decoder = new QueryImageDecoder(openModelDirectory(encoder.info.dir, { variant: encoder.info.variant }).preprocess, {
+      maxPixels: limits.maxQueryPixels,
+      threads: limits.queryDecodeThreads,
+      maxQueued: limits.queryDecodeQueue,
+    });
+    encoder = withQueryImageDecoder(encoder, decoder);
     // the Searcher checks that the encoder is the index's model
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
@@ -73,8 +125,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   }
   let readyNow = false;
-  const app = createApp({ searcher, store, logger, ...(options.token ? { token: options.token } : {}), ...(options.limits ? { limits: options.limits } : {}), isReady: () => readyNow });
-  const server = app.listen(options.port ?? 8080, host);
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
+  const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
+  server.listen(options.port ?? 8080, host);
   try {
     await once(server, 'listening');
   } catch (error) {

@@ -1,20 +1,30 @@
 /**
- * Thumbnails by (id, size, content hash), kept in memory up to a byte budget with
- * least-recently-used eviction. Concurrent requests for the same thumbnail share one render.
+ * Thumbnails by (id, size, content hash), kept in memory up to a byte budget and a number of
+ * entries, with least-recently-used eviction. Concurrent requests for the same thumbnail share
+ * one render.
  */
 export interface CachedThumbnail {
   data: Buffer;
   contentType: string;
 }
 
+export interface ThumbnailCacheLimits {
+  /** Bytes of thumbnail data kept. */
+  maxBytes: number;
+  /** Thumbnails kept, however small (each entry also costs its key and bookkeeping). */
+  maxEntries: number;
+}
+
 export class ThumbnailCache {
   readonly #maxBytes: number;
+  readonly #maxEntries: number;
   readonly #entries = new Map<string, CachedThumbnail>();
   readonly #inFlight = new Map<string, Promise<CachedThumbnail>>();
   #bytes = 0;
 
-  constructor(maxBytes: number) {
-    this.#maxBytes = maxBytes;
+  constructor(limits: ThumbnailCacheLimits) {
+    this.#maxBytes = limits.maxBytes;
+    this.#maxEntries = limits.maxEntries;
   }
 
   get bytes(): number {
@@ -45,11 +55,11 @@ export class ThumbnailCache {
   }
 
   #store(key: string, thumbnail: CachedThumbnail): void {
-    if (thumbnail.data.length > this.#maxBytes || this.#entries.has(key)) return;
+    if (thumbnail.data.length > this.#maxBytes || this.#maxEntries < 1 || this.#entries.has(key)) return;
     this.#entries.set(key, thumbnail);
     this.#bytes += thumbnail.data.length;
     for (const [oldKey, old] of this.#entries) {
-      if (this.#bytes <= this.#maxBytes) break;
+      if (this.#bytes <= this.#maxBytes && this.#entries.size <= this.#maxEntries) break;
       this.#entries.delete(oldKey);
       this.#bytes -= old.data.length;
     }

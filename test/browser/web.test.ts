@@ -3,7 +3,7 @@
  * server on a small index. Skips (visibly) where /usr/bin/chromium is not installed;
  * .ci/run installs it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,36 @@ describe.skipIf(!hasChromium)('web page', () => {
     expect(similar).not.toContain('beach-b.png');
     expect(similar[0]).toBe('beach-a.png');
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('shows an upload error alone, not next to the results of the previous query', async () => {
+    const notes = path.join(root, 'notes.txt');
+    writeFileSync(notes, 'not a picture');
+    const svg = path.join(root, 'drawing.svg');
+    writeFileSync(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="13000" height="13000"/>');
+    for (const [file, message] of [[notes, /notes\.txt is not an image/], [svg, /SVG, a vector format/]] as const) {
+      await page.goto(`${url}?q=river`);
+      await page.locator('.card').first().waitFor();
+      await page.locator('#image-input').setInputFiles(file);
+      await expect.poll(() => page.locator('#error').textContent()).toMatch(message);
+      expect(await page.locator('#error').isVisible()).toBe(true);
+      expect(await page.locator('.card').count()).toBe(0);
+      expect(await page.locator('#status').textContent()).not.toMatch(/results for/);
+    }
+  });
+
+  it('counts filtered images in the singular when one passes', async () => {
+    await page.goto(url);
+    await page.locator('#toggle-filters').click();
+    await page.locator('#f-path').fill('green/park.png');
+    await page.locator('#q').fill('forest');
+    await page.locator('#q').press('Enter');
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/1 result for “forest” \(1 image passes the filters\)/);
+    await page.locator('#f-path').fill('green/*');
+    await page.locator('#q').press('Enter');
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/\(3 images pass the filters\)/);
+    await page.locator('#f-path').fill('');
+    await page.locator('#toggle-filters').click();
   });
 
   it('is keyboard friendly: arrows move between results, Enter opens, Esc closes', async () => {

@@ -5,13 +5,14 @@
  * nothing and embeds nothing; and the offline case.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../fixtures/cli.js';
 import { startHubServer, type HubServer } from '../fixtures/hub-server.js';
 import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
 import { buildTinyHubRepos } from '../model/hub/hub-repos.js';
 
 const REPO = 'flax-community/clip-rsicd-v2';
@@ -90,7 +91,7 @@ describe('rsclip up', () => {
     } finally {
       await stop(second);
     }
-    expect(second.stderr).toMatch(/model ready \(cached\)/);
+    expect(second.stderr).toMatch(/model ready \(cached, int8\)/);
     expect(second.stdout).toMatch(/embedded 0 /);
   });
 
@@ -109,5 +110,38 @@ describe('rsclip up', () => {
     const models = path.join(cache, 'models');
     const complete = existsSync(models) ? readdirSync(models, { recursive: true }).map(String).filter((p) => p.endsWith('.onnx')) : [];
     expect(complete).toEqual([]);
+  });
+
+  describe('with --model DIR', () => {
+    let fp32Only: string;
+    beforeAll(async () => {
+      fp32Only = path.join(work, 'fp32-only');
+      cpSync(await tinyModelDir(), fp32Only, { recursive: true, filter: (source) => !source.endsWith('_quantized.onnx') });
+    });
+
+    it('uses fp32 when the model has no int8 files, and says so', async () => {
+      const run = await startUp([images(), '--model', fp32Only, '--index', path.join(work, 'fp32-index'), '--port', '0'], env);
+      try {
+        expect((await fetch(`${run.url}api/search?q=river&k=2`)).status).toBe(200);
+      } finally {
+        await stop(run);
+      }
+      expect(run.stderr).toMatch(/model ready \(local directory, fp32: the model has no int8 files\)/);
+    });
+
+    it('uses int8 when the model has it', async () => {
+      const run = await startUp([images(), '--model', await tinyModelDir(), '--index', path.join(work, 'int8-index'), '--port', '0'], env);
+      await stop(run);
+      expect(run.stderr).toMatch(/model ready \(local directory, int8\)/);
+    });
+
+    it('names the setting, not a flag up lacks, when the variant asked for is missing', async () => {
+      const result = await runCli(['up', images(), '--model', fp32Only, '--index', path.join(work, 'no-index'), '--port', '0'], { env: { ...env, RSCLIP_VARIANT: 'int8' } });
+      expect(result.code).toBe(1);
+      const errorLines = result.stderr.split('\n').filter((l) => l.startsWith('rsclip:'));
+      expect(errorLines, result.stderr).toHaveLength(1);
+      expect(errorLines[0]).toMatch(/has no int8 files, which the "variant" setting \(config file or RSCLIP_VARIANT\) asks for \(present: fp32\)/);
+      expect(result.stderr).not.toMatch(/--variant|internal error/);
+    });
   });
 });

@@ -82,14 +82,20 @@ describe('zero-shot over a labelled archive (evaluateLabels)', () => {
 
   it('labels by folder, scores top-k and per-class accuracy, and counts images without a label', async () => {
     const report = await evaluateLabels({ index: indexDir, model: encoder, labelsFromFolders: true });
-    expect(report.classes).toEqual(['blue', 'green', 'red']);
-    expect(report.images).toBe(4);
+    expect(report.zeroShot.classes).toEqual(['blue', 'green', 'red']);
+    expect(report.zeroShot.images).toBe(4);
     expect(report.excluded).toEqual({ unlabelled: 1, otherClass: 0 });
-    expect(report.scores).toEqual({ 1: 0.75, 3: 1, 5: 1, 10: 1 });
-    expect(report.perClass).toEqual([
+    expect(report.zeroShot.scores).toEqual({ 1: 0.75, 3: 1, 5: 1, 10: 1 });
+    expect(report.zeroShot.perClass.map(({ className, images, top1 }) => ({ className, images, top1 }))).toEqual([
       { className: 'blue', images: 1, top1: 1 },
       { className: 'green', images: 1, top1: 1 },
       { className: 'red', images: 2, top1: 0.5 },
+    ]);
+    // rows: true class, columns: top-1 prediction (red/b.png looks green)
+    expect(report.zeroShot.confusion).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 1, 1],
     ]);
   });
 
@@ -97,13 +103,13 @@ describe('zero-shot over a labelled archive (evaluateLabels)', () => {
     const labels = path.join(work, 'labels.tsv');
     writeFileSync(labels, 'filename\tlabel\nred/a.png\tred\nb.png\tred\nc.png\tgreen\nd.png\tblue\ntop.png\tblue\n');
     const all = await evaluateLabels({ index: indexDir, model: encoder, labels });
-    expect(all).toMatchObject({ images: 5, excluded: { unlabelled: 0, otherClass: 0 } });
-    expect(all.scores[1]).toBeCloseTo(4 / 5);
+    expect(all).toMatchObject({ zeroShot: { images: 5 }, excluded: { unlabelled: 0, otherClass: 0 } });
+    expect(all.zeroShot.scores[1]).toBeCloseTo(4 / 5);
     const some = await evaluateLabels({ index: indexDir, model: encoder, labels, classes: ['red', 'green'] });
-    expect(some.classes).toEqual(['red', 'green']);
-    expect(some).toMatchObject({ images: 3, excluded: { unlabelled: 0, otherClass: 2 } });
+    expect(some.zeroShot.classes).toEqual(['red', 'green']);
+    expect(some).toMatchObject({ zeroShot: { images: 3 }, excluded: { unlabelled: 0, otherClass: 2 } });
     // red/b.png is scored among red and green only: green wins, so one of three misses at k = 1
-    expect(some.scores[1]).toBeCloseTo(2 / 3);
+    expect(some.zeroShot.scores[1]).toBeCloseTo(2 / 3);
   });
 
   it('needs exactly one label source, and labels that match the classes', async () => {

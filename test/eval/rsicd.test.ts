@@ -149,14 +149,14 @@ describeShared('RSICD evaluation with the tiny random model', () => {
 
   it('eval labels scores the index with per-class accuracy, restricted to --classes when given', async () => {
     const all = await evaluateLabels({ index: indexDir, model: modelDir, labels: RSICD.labels, threads: 1 });
-    expect(all.images).toBe(1093);
-    expect(all.classes).toHaveLength(31); // the 30 name prefixes and playfields
-    expect(all.perClass.reduce((a, c) => a + c.images, 0)).toBe(1093);
+    expect(all.zeroShot.images).toBe(1093);
+    expect(all.zeroShot.classes).toHaveLength(31); // the 30 name prefixes and playfields
+    expect(all.zeroShot.perClass.reduce((a, c) => a + c.images, 0)).toBe(1093);
     const two = await evaluateLabels({ index: indexDir, model: modelDir, labels: RSICD.labels, classes: ['airport', 'beach'], threads: 1 });
-    expect(two.classes).toEqual(['airport', 'beach']);
-    expect(two.images).toBe(all.perClass.filter((c) => c.className === 'airport' || c.className === 'beach').reduce((a, c) => a + c.images, 0));
-    expect(two.excluded.otherClass).toBe(1093 - two.images);
-    expect(two.scores[3]).toBe(1); // k >= the class count
+    expect(two.zeroShot.classes).toEqual(['airport', 'beach']);
+    expect(two.zeroShot.images).toBe(all.zeroShot.perClass.filter((c) => c.className === 'airport' || c.className === 'beach').reduce((a, c) => a + c.images, 0));
+    expect(two.excluded.otherClass).toBe(1093 - two.zeroShot.images);
+    expect(two.zeroShot.scores[3]).toBe(1); // k >= the class count
     await expect(evaluateLabels({ index: indexDir, model: modelDir, labelsFromFolders: true, threads: 1 })).rejects.toMatchObject({ code: 'DATASET_INVALID' });
   });
 

@@ -4,7 +4,7 @@
  * near the axis of its concept, and an image's bytes embed to the vector stored for it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../src/errors.js';
@@ -135,6 +135,8 @@ export async function buildTestIndex(root: string): Promise<TestIndex> {
       const file = path.join(archive, img.rel);
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, bytes);
+      // the file's modification time is the one the catalog records, as after a real scan
+      utimesSync(file, new Date(Date.UTC(2020, 0, 1 + i)), new Date(Date.UTC(2020, 0, 1 + i)));
       const vector = conceptVector(img.concept, img.tilt);
       encoder.learn(bytes, vector);
       return {

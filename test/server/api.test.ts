@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { Application } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
 import { Searcher } from '../../src/search/index.js';
 import { createApp, type Thumbnailer } from '../../src/server/index.js';
 import type { IndexStore } from '../../src/store/index.js';
-import { makePng } from '../fixtures/images.js';
+import { makePng, makePngBomb } from '../fixtures/images.js';
 import { buildTestIndex, type TestIndex } from '../search/fixture.js';
 
 let root: string;
@@ -156,6 +157,36 @@ describe('service routes', () => {
     expect(page.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
   });
 
+  it('shows no absolute index or model directory in /api/stats', async () => {
+    const stats = await request(app).get('/api/stats');
+    expect(stats.status).toBe(200);
+    expect(stats.body.index).not.toHaveProperty('dir');
+    expect(stats.body.meta).not.toHaveProperty('modelDir');
+    expect(stats.body.meta).toMatchObject({ modelId: 'test/known-vectors', embeddingDim: 8 });
+    expect(stats.text).not.toContain(root);
+    expect(stats.text).not.toContain(fixture.encoder.info.dir);
+  });
+
+  it('keeps the index and model folders out of error answers, whatever the error says', async () => {
+    const searcher = new Searcher(fixture.encoder, store);
+    const failing = Object.assign(Object.create(searcher) as Searcher, {
+      search: async () => {
+        throw new RsclipError('INDEX_CORRUPT', `cannot read HNSW file ${path.join(store.describe().location, 'vectors.hnsw')}: bad magic`, { hint: `run rsclip doctor --index ${store.describe().location}` });
+      },
+    });
+    const res = await request(createApp({ searcher: failing, store })).get('/api/search').query({ q: 'river' });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.body.error.message).toBe('cannot read HNSW file <index folder>/vectors.hnsw: bad magic');
+    expect(res.body.error.hint).toBe('run rsclip doctor --index <index folder>');
+    expect(res.text).not.toContain(root);
+  });
+
+  it('allows fonts from this server only (no https: source) in its content security policy', async () => {
+    const csp = (await request(app).get('/')).headers['content-security-policy'] as string;
+    expect(csp).toMatch(/(^|;)font-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/https:/);
+  });
+
   it('answers /readyz 503 while the model loads', async () => {
     const loading = createApp({ searcher: new Searcher(fixture.encoder, store), store, isReady: () => false });
     expectError(await request(loading).get('/readyz'), 503, 'NOT_READY');
@@ -208,6 +239,28 @@ describe('errors', () => {
     expectError(await request(app).post('/api/search/image').attach('other', Buffer.from('x'), 'x.png'), 400, 'BAD_REQUEST');
   });
 
+  it('answers a multipart body without a boundary, or with one the body does not follow, with 400', async () => {
+    for (const contentType of ['multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary="open', 'multipart/form-data; boundary=xyz']) {
+      const res = await request(app).post('/api/search/image').set('Content-Type', contentType).send('--abc\r\nContent-Disposition: form-data; name="image"\r\n\r\nxx');
+      expectError(res, 400, 'BAD_REQUEST');
+      expect(res.body.error.message, contentType).toMatch(/multipart/i);
+    }
+  });
+
+  it('refuses SVG queries (415) and query images over the query pixel limit (413) before decoding them, in uploads and JSON', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="13000" height="13000"/>');
+    const bomb = makePngBomb(13_000, 13_000);
+    const svgUpload = await request(app).post('/api/search/image').attach('image', svg, { filename: 'q.svg', contentType: 'image/svg+xml' });
+    expectError(svgUpload, 415, 'IMAGE_UNREADABLE');
+    expect(svgUpload.body.error.message).toMatch(/SVG, a vector format, which is not accepted as a query image/);
+    expectError(await request(app).post('/api/search/image').set('Content-Type', 'image/svg+xml').send(Buffer.concat([Buffer.from('\ufeff  \n'), svg])), 415, 'IMAGE_UNREADABLE');
+    const bombUpload = await request(app).post('/api/search/image').set('Content-Type', 'image/png').send(bomb);
+    expectError(bombUpload, 413, 'IMAGE_TOO_LARGE');
+    expect(bombUpload.body.error.message).toMatch(/13000x13000 = 169000000 pixels, more than the limit of 16777216 for a query image/);
+    expectError(await request(app).post('/api/search').send({ terms: [{ image: bomb.toString('base64') }] }), 413, 'IMAGE_TOO_LARGE');
+    expectError(await request(app).post('/api/search').send({ terms: [{ text: 'river' }, { image: svg.toString('base64') }] }), 415, 'IMAGE_UNREADABLE');
+  });
+
   it('answers unknown routes with 404 and wrong methods with 405', async () => {
     expectError(await request(app).get('/api/nope'), 404, 'NOT_FOUND');
     expectError(await request(app).get('/nope.html'), 404, 'NOT_FOUND');
@@ -224,9 +277,16 @@ describe('errors', () => {
     expectError(await request(secured).get(`/api/images/${id('green/park.png')}/thumbnail?token=nope`), 401, 'UNAUTHORIZED');
     expect((await request(secured).get('/api/search').query({ q: 'river' }).set('Authorization', 'Bearer s3cret')).status).toBe(200);
     expect((await request(secured).get(`/api/images/${id('green/park.png')}/thumbnail?token=s3cret`)).status).toBe(200);
-    expect((await request(secured).get('/api/openapi.json')).status).toBe(200);
+    expect((await request(secured).get('/api/openapi.json').set('Authorization', 'Bearer s3cret')).status).toBe(200);
+  });
+
+  it('with a token set, leaves only /healthz and the web page files open: /readyz, stats and the API description need it', async () => {
+    for (const url of ['/readyz', '/api/stats', '/api/openapi.json', `/api/images/${id('green/park.png')}`, `/api/images/${id('green/park.png')}/file`]) {
+      expectError(await request(secured).get(url), 401, 'UNAUTHORIZED');
+    }
+    expect((await request(secured).get('/readyz').set('Authorization', 'Bearer s3cret')).body).toMatchObject({ status: 'ready', images: 14 });
     expect((await request(secured).get('/healthz')).status).toBe(200);
-    expect((await request(secured).get('/')).status).toBe(200);
+    for (const asset of ['/', '/app.js', '/app.css']) expect((await request(secured).get(asset)).status, asset).toBe(200);
   });
 
   it('keeps serving after all of the above', async () => {

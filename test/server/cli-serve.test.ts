@@ -43,4 +43,40 @@ describe('rsclip serve', () => {
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/shutting down/);
   });
+
+  it('writes one readable line per request with --log-format pretty, thumbnails only with --verbose, and no token', async () => {
+    const serve = (extra: string[]) => {
+      const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1', '--token', 'tok-secret-42', '--log-format', 'pretty', ...extra]);
+      let stderr = '';
+      const url = new Promise<string>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          const match = /^\d\d:\d\d:\d\d rsclip serving on (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+      });
+      const stop = async (): Promise<string> => {
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+        return stderr;
+      };
+      return { url, stop };
+    };
+    for (const verbose of [false, true]) {
+      const server = serve(verbose ? ['--verbose'] : []);
+      const url = await server.url;
+      const auth = { headers: { Authorization: 'Bearer tok-secret-42' } };
+      await expect.poll(async () => (await fetch(`${url}readyz`, auth)).status, { timeout: 30_000, interval: 200 }).toBe(200);
+      expect((await fetch(`${url}api/search?q=tiles&k=2&token=tok-secret-42`)).status).toBe(200);
+      expect((await fetch(`${url}api/images/1/thumbnail`, auth)).status).toBe(200);
+      const log = await server.stop();
+      expect(log).toMatch(/^\d\d:\d\d:\d\d GET \/api\/search\?q=tiles&k=2&token=\[redacted\] 200 \d+ ms$/m);
+      expect(log).not.toContain('tok-secret-42');
+      expect(log).not.toMatch(/^\{/m);
+      if (verbose) expect(log).toMatch(/^\d\d:\d\d:\d\d GET \/api\/images\/1\/thumbnail 200 \d+ ms$/m);
+      else expect(log).not.toContain('thumbnail');
+    }
+  });
 });

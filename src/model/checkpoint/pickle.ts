@@ -56,6 +56,12 @@ export interface UnpickleResult {
 }
 
 const MARK = Symbol('mark');
+/**
+ * Longest LONG1/LONG4 integer accepted, in bytes. A state dict holds sizes, offsets and the
+ * legacy format's 10-byte magic number; building a BigInt from a long run of bytes costs time
+ * quadratic in its length, so a file could otherwise stall the reader with one opcode.
+ */
+const MAX_LONG_BYTES = 64;
 type StackItem = PickleValue | typeof MARK;
 
 function invalid(what: string, source: string): RsclipError {
@@ -105,6 +111,8 @@ export function unpickle(bytes: Uint8Array, handlers: UnpickleHandlers, source: 
     return v;
   };
   const take = (n: number): Uint8Array => {
+    // a negative length (BINSTRING/LONG4 carry signed ones) would move `pos` backwards forever
+    if (!Number.isSafeInteger(n) || n < 0) throw invalid(`negative or impossible length ${n} at byte ${pos}`, source);
     need(n);
     const out = bytes.subarray(pos, pos + n);
     pos += n;
@@ -151,6 +159,7 @@ export function unpickle(bytes: Uint8Array, handlers: UnpickleHandlers, source: 
     return v;
   };
   const longFrom = (b: Uint8Array): number | bigint => {
+    if (b.length > MAX_LONG_BYTES) throw invalid(`a ${b.length}-byte integer at byte ${pos - b.length} (at most ${MAX_LONG_BYTES})`, source);
     if (b.length === 0) return 0;
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
@@ -206,9 +215,13 @@ export function unpickle(bytes: Uint8Array, handlers: UnpickleHandlers, source: 
       case 0x8a: // LONG1
         stack.push(longFrom(take(u8())));
         break;
-      case 0x8b: // LONG4
-        stack.push(longFrom(take(i32())));
+      case 0x8b: {
+        // LONG4: refuse the length before taking (and so before checking) that many bytes
+        const n = i32();
+        if (n > MAX_LONG_BYTES) throw invalid(`a ${n}-byte integer at byte ${at} (at most ${MAX_LONG_BYTES})`, source);
+        stack.push(longFrom(take(n)));
         break;
+      }
       case 0x47: {
         // BINFLOAT: big-endian double
         need(8);
@@ -296,7 +309,8 @@ export function unpickle(bytes: Uint8Array, handlers: UnpickleHandlers, source: 
         const items = popMark();
         const list = top();
         if (!Array.isArray(list)) throw invalid('APPENDS on a non-list', source);
-        list.push(...items);
+        // a loop, not push(...items): spreading a long run of items overflows the call stack
+        for (const item of items) list.push(item);
         break;
       }
       case 0x73: {

@@ -67,6 +67,16 @@ function parseHeader(file: string, bytes: Buffer): { entries: Map<string, Header
     }
     entries.set(name, entry);
   }
+  // As the format requires, tensors do not share bytes: so what is widened never exceeds twice the file.
+  const ranges = [...entries].map(([name, e]) => ({ name, begin: e.data_offsets[0], end: e.data_offsets[1] })).filter((r) => r.end > r.begin);
+  ranges.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    const previous = ranges[i - 1]!;
+    const range = ranges[i]!;
+    if (range.begin < previous.end) {
+      throw invalid(file, `tensors "${previous.name}" and "${range.name}" overlap (bytes ${range.begin}..${Math.min(previous.end, range.end)} of the data section)`);
+    }
+  }
   return { entries, dataStart };
 }
 

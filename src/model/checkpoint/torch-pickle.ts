@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { RsclipError } from '../../errors.js';
 import { PickleGlobal, PickleTuple, unpickle, unsafe, type PickleValue, type UnpickleHandlers } from './pickle.js';
+import { elementCount, gatherView, viewProblem, type StridedView } from './strided-view.js';
 import type { Tensor, TensorMap } from './tensor.js';
 import { ZipArchive } from './torch-zip.js';
 
@@ -214,50 +215,17 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Copies the (possibly strided) view out of its storage as a contiguous C-order array. */
-function gather(storage: Float32Array, t: TensorRef, name: string, file: string): Float32Array {
-  const numel = t.shape.reduce((a, b) => a * b, 1);
-  if (numel === 0) return new Float32Array(0);
-  if (numel > 2 ** 31 - 1) throw invalid(file, `tensor ${name} claims ${numel} elements`);
-  const first = t.offset + t.storage.elementOffset;
-  let last = first;
-  for (let d = 0; d < t.shape.length; d++) last += (t.shape[d]! - 1) * t.stride[d]!;
-  if (last >= storage.length) {
-    throw invalid(file, `tensor ${name} reaches element ${last} of a storage holding ${storage.length}`);
-  }
-  let contiguous = true;
-  for (let d = t.shape.length - 1, expected = 1; d >= 0; d--) {
-    if (t.shape[d]! !== 1 && t.stride[d]! !== expected) contiguous = false;
-    expected *= t.shape[d]!;
-  }
-  if (contiguous) {
-    return first === 0 && numel === storage.length ? storage : storage.slice(first, first + numel);
-  }
-  const out = new Float32Array(numel);
-  const rank = t.shape.length;
-  const index = new Array<number>(rank).fill(0);
-  let src = first;
-  for (let i = 0; i < numel; i++) {
-    out[i] = storage[src]!;
-    for (let d = rank - 1; d >= 0; d--) {
-      index[d]!++;
-      src += t.stride[d]!;
-      if (index[d]! < t.shape[d]!) break;
-      src -= t.stride[d]! * t.shape[d]!;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
+/** Training checkpoints wrap the state dict once or twice (`{'model': {'state_dict': ...}}`); a memo can make a dict hold itself. */
+const MAX_WRAPPING = 4;
 
 /** The state dict: the top-level dict, or the one under `state_dict` / `model` when wrapped. */
-function stateDictOf(root: PickleValue, file: string): Map<PickleValue, PickleValue> {
+function stateDictOf(root: PickleValue, file: string, depth = 0): Map<PickleValue, PickleValue> {
   if (!(root instanceof Map)) throw invalid(file, 'the pickled object is not a dict of tensors');
   const hasTensor = [...root.values()].some((v) => unwrap(v)?.kind === 'tensor');
-  if (!hasTensor) {
+  if (!hasTensor && depth < MAX_WRAPPING) {
     for (const key of ['state_dict', 'model']) {
       const inner = root.get(key);
-      if (inner instanceof Map) return stateDictOf(inner, file);
+      if (inner instanceof Map) return stateDictOf(inner, file, depth + 1);
     }
   }
   return root;
@@ -326,22 +294,56 @@ export async function readTorchCheckpoint(file: string): Promise<TensorMap> {
   else throw invalid(file, 'not a torch.save file (expected a zip holding data.pkl, or a legacy pickle stream)');
   const stateDict = stateDictOf(contents.root, file);
 
-  const storages = new Map<string, Float32Array>();
-  const tensors: TensorMap = new Map();
+  // First every float tensor's view is checked against its storage's real size, so that
+  // nothing is widened or copied for a file whose views ask for more than it holds.
+  const raw = new Map<string, Uint8Array>();
+  const claimed = new Map<string, number>();
+  const planned: { name: string; ref: TensorRef; view: StridedView; viewKey: string }[] = [];
+  const viewKeys = new Set<string>();
   for (const [key, v] of stateDict) {
     const t = unwrap(v);
     if (t?.kind !== 'tensor') continue;
     if (typeof key !== 'string') throw invalid(file, 'state dict key is not a string');
     if (!isFloat(t.dtype)) continue;
-    let storage = storages.get(t.storage.key);
-    if (!storage) {
-      const raw = contents.readStorage(t.storage.key);
-      if (!raw) throw invalid(file, `storage ${t.storage.key} of tensor ${key} is missing`);
-      storage = widenToFloat32(raw, t.dtype, contents.littleEndian);
-      storages.set(t.storage.key, storage);
+    let bytes = raw.get(t.storage.key);
+    if (!bytes) {
+      bytes = contents.readStorage(t.storage.key);
+      if (!bytes) throw invalid(file, `storage ${t.storage.key} of tensor ${key} is missing`);
+      raw.set(t.storage.key, bytes);
     }
-    const tensor: Tensor = { shape: t.shape, data: gather(storage, t, key, file) };
-    tensors.set(key, tensor);
+    const storageLength = Math.floor(bytes.length / ELEMENT_BYTES[t.dtype]);
+    const view: StridedView = { offset: t.offset + t.storage.elementOffset, shape: t.shape, stride: t.stride };
+    const problem = viewProblem(view, storageLength);
+    if (problem) throw invalid(file, `tensor ${key} ${problem}`);
+    // the same view twice (tied weights) is read once; different views must not overlap
+    const viewKey = JSON.stringify([t.storage.key, t.dtype, view]);
+    if (!viewKeys.has(viewKey)) {
+      viewKeys.add(viewKey);
+      const total = (claimed.get(t.storage.key) ?? 0) + elementCount(t.shape);
+      if (total > storageLength) {
+        throw invalid(file, `the tensors in storage ${t.storage.key} claim ${total} elements of the ${storageLength} it holds: they overlap, which a state dict never needs`);
+      }
+      claimed.set(t.storage.key, total);
+    }
+    planned.push({ name: key, ref: t, view, viewKey });
+  }
+
+  const storages = new Map<string, Float32Array>();
+  const gathered = new Map<string, Float32Array>();
+  const tensors: TensorMap = new Map();
+  for (const { name, ref, view, viewKey } of planned) {
+    let data = gathered.get(viewKey);
+    if (!data) {
+      let storage = storages.get(ref.storage.key);
+      if (!storage) {
+        storage = widenToFloat32(raw.get(ref.storage.key)!, ref.dtype, contents.littleEndian);
+        storages.set(ref.storage.key, storage);
+      }
+      data = gatherView(storage, view);
+      gathered.set(viewKey, data);
+    }
+    const tensor: Tensor = { shape: ref.shape, data };
+    tensors.set(name, tensor);
   }
   return tensors;
 }

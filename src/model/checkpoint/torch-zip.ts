@@ -2,9 +2,11 @@
  * Random access to the entries of a zip held in memory, as torch.save writes it: entries
  * are usually stored uncompressed, so they are returned as views into the file's bytes
  * without copying (a 600 MB checkpoint is not duplicated); deflated entries are inflated
- * with fflate. Zip64 (archives or entries past 4 GiB) is understood.
+ * with zlib, never past their declared size and never past a budget tied to the file's
+ * size (a zip bomb is refused before its output is allocated). Zip64 (archives or entries
+ * past 4 GiB) is understood.
  */
-import { inflateSync } from 'fflate';
+import { inflateRawSync } from 'node:zlib';
 import { RsclipError } from '../../errors.js';
 
 interface ZipEntry {
@@ -20,10 +22,20 @@ const ZIP64_EOCD = 0x06064b50;
 const CENTRAL_HEADER = 0x02014b50;
 const LOCAL_HEADER = 0x04034b50;
 
+/**
+ * All deflated entries together may expand to this many times the archive's size, plus the
+ * floor below. torch.save stores entries uncompressed; a zip tool recompressing trained
+ * float weights gains about 1.1x, and a zero-filled buffer more, but no checkpoint needs
+ * 32x. A zip bomb reaches about 1000x.
+ */
+const MAX_INFLATE_RATIO = 32;
+const INFLATE_FLOOR_BYTES = 16 * 1024 * 1024;
+
 export class ZipArchive {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   readonly #entries = new Map<string, ZipEntry>();
+  #inflateBudget: number;
 
   constructor(
     bytes: Uint8Array,
@@ -31,6 +43,7 @@ export class ZipArchive {
   ) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#inflateBudget = INFLATE_FLOOR_BYTES + MAX_INFLATE_RATIO * bytes.length;
     this.#readCentralDirectory();
   }
 
@@ -47,14 +60,35 @@ export class ZipArchive {
     const entry = this.#entries.get(name);
     if (!entry) return undefined;
     const at = entry.localHeaderOffset;
-    if (this.#u32(at) !== LOCAL_HEADER) throw this.#invalid(`entry ${name} has no local header`);
+    if (at + 30 > this.#bytes.length || this.#u32(at) !== LOCAL_HEADER) throw this.#invalid(`entry ${name} has no local header`);
     const start = at + 30 + this.#u16(at + 26) + this.#u16(at + 28);
     const end = start + entry.compressedSize;
     if (end > this.#bytes.length) throw this.#invalid(`entry ${name} runs past the end of the file (truncated?)`);
     const data = this.#bytes.subarray(start, end);
-    if (entry.method === 0) return data;
-    if (entry.method === 8) return inflateSync(data, { out: new Uint8Array(entry.size) });
+    if (entry.method === 0) {
+      if (entry.size !== entry.compressedSize) throw this.#invalid(`stored entry ${name} declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+      return data;
+    }
+    if (entry.method === 8) return this.#inflate(name, data, entry.size);
     throw this.#invalid(`entry ${name} uses unsupported compression method ${entry.method}`);
+  }
+
+  #inflate(name: string, data: Uint8Array, size: number): Uint8Array {
+    if (size > this.#inflateBudget) {
+      throw this.#invalid(
+        `entry ${name} would inflate ${data.length} bytes to ${size}, past what a ${this.#bytes.length}-byte checkpoint can hold (a zip bomb?)`,
+      );
+    }
+    this.#inflateBudget -= size;
+    let out: Buffer;
+    try {
+      // zlib stops as soon as the output would pass the declared size
+      out = inflateRawSync(data, { maxOutputLength: Math.max(size, 1) });
+    } catch (cause) {
+      throw this.#invalid(`entry ${name} does not inflate to its declared ${size} bytes (${(cause as Error).message})`);
+    }
+    if (out.length !== size) throw this.#invalid(`entry ${name} inflates to ${out.length} bytes, not the ${size} it declares`);
+    return out;
   }
 
   #u16(at: number): number {
@@ -90,7 +124,7 @@ export class ZipArchive {
     let offset = this.#u32(eocd + 16);
     if ((count === 0xffff || offset === 0xffffffff) && eocd >= 20 && this.#u32(eocd - 20) === ZIP64_EOCD_LOCATOR) {
       const zip64 = this.#u64(eocd - 20 + 8);
-      if (this.#u32(zip64) !== ZIP64_EOCD) throw this.#invalid('bad zip64 end record');
+      if (zip64 + 56 > len || this.#u32(zip64) !== ZIP64_EOCD) throw this.#invalid('bad zip64 end record');
       count = this.#u64(zip64 + 32);
       offset = this.#u64(zip64 + 48);
     }
@@ -99,6 +133,7 @@ export class ZipArchive {
       const nameLength = this.#u16(at + 28);
       const extraLength = this.#u16(at + 30);
       const commentLength = this.#u16(at + 32);
+      if (at + 46 + nameLength + extraLength + commentLength > len) throw this.#invalid(`central directory entry ${i} runs past the end of the file`);
       const name = new TextDecoder().decode(this.#bytes.subarray(at + 46, at + 46 + nameLength));
       const entry: ZipEntry = {
         method: this.#u16(at + 10),
@@ -117,7 +152,10 @@ export class ZipArchive {
     for (let at = start; at + 4 <= start + length; ) {
       const id = this.#u16(at);
       const size = this.#u16(at + 2);
+      if (at + 4 + size > start + length) throw this.#invalid('an extra field runs past its entry');
       if (id === 1) {
+        const saturated = [entry.size, entry.compressedSize, entry.localHeaderOffset].filter((v) => v === 0xffffffff).length;
+        if (8 * saturated > size) throw this.#invalid('a zip64 extra field is shorter than the sizes it replaces');
         let p = at + 4;
         if (entry.size === 0xffffffff) {
           entry.size = this.#u64(p);

@@ -66,7 +66,7 @@ export async function exportClip(options: ExportClipOptions): Promise<ExportResu
       const file = onnxPath(outDir, tower, variant);
       const bytes = encodeModel(model);
       await writeFile(file, bytes);
-      options.onProgress?.(`wrote ${path.relative(outDir, file)} (${(bytes.length / 1e6).toFixed(1)} MB)`);
+      options.onProgress?.(`wrote ${path.relative(outDir, file)} (${(bytes.length / (1 << 20)).toFixed(1)} MiB)`);
       files.push(path.relative(outDir, file));
     }
   }

@@ -119,15 +119,23 @@ function card(hit, index) {
   return li;
 }
 
-/** Starts a new query: `fetchPage(cursor, signal)` returns a SearchPage. */
-async function runQuery(describe, fetchPage) {
+/** Forgets the current query and its results (a new query starts, or one could not start). */
+function clearResults() {
   state.controller?.abort();
-  state.describe = describe;
-  state.fetchPage = fetchPage;
   state.cursor = undefined;
   state.hits = [];
   els.results.replaceChildren();
+  els.loadMore.hidden = true;
+  els.empty.hidden = true;
   els.intro.hidden = true;
+  setStatus('');
+}
+
+/** Starts a new query: `fetchPage(cursor, signal)` returns a SearchPage. */
+async function runQuery(describe, fetchPage) {
+  clearResults();
+  state.describe = describe;
+  state.fetchPage = fetchPage;
   await loadPage();
 }
 
@@ -147,7 +155,7 @@ async function loadPage() {
     state.cursor = page.nextCursor;
     els.loadMore.hidden = !page.nextCursor;
     els.empty.hidden = state.hits.length > 0;
-    const filtered = page.filtered === undefined ? '' : ` (${page.filtered} images pass the filters)`;
+    const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 image passes' : `${page.filtered} images pass`} the filters)`;
     const ms = Math.round(page.timings.embedMs + page.timings.searchMs);
     setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${state.describe}${filtered}, ${ms} ms`);
     if (start === 0) els.results.querySelector('button')?.focus({ preventScroll: true });
@@ -171,6 +179,8 @@ function searchText(text) {
 
 function searchImage(file) {
   if (!file.type.startsWith('image/') && file.type !== '') {
+    // the results on screen belong to the previous query, not to this file
+    clearResults();
     showError(new Error(`${file.name} is not an image (${file.type}).`));
     return;
   }

@@ -1,0 +1,200 @@
+/**
+ * Models side by side (`rsclip eval compare A/report.json B/report.json ...`): every metric
+ * the reports share, each with its bootstrap interval, and for each report after the first
+ * the difference to the first with a paired bootstrap interval (the same resampled images
+ * on both sides), marked significant when that interval excludes zero. The reports must
+ * have evaluated the same queries (same images and captions, or same images, labels and
+ * classes); prompts, variants and models may differ: that is what is compared.
+ */
+import { RsclipError } from '../errors.js';
+import { version } from '../version.js';
+import {
+  bootstrapIntervals,
+  bootstrapSettings,
+  metricValues,
+  pairedBootstrap,
+  type BootstrapOptions,
+  type BootstrapSettings,
+  type Interval,
+  type MetricSet,
+  type PairedDifference,
+} from './bootstrap.js';
+import { readText } from './dataset.js';
+import type { LabelsReport } from './labels.js';
+import { retrievalMetricSet, zeroShotMetricSet, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
+import type { RetrievalReport } from './retrieval.js';
+import type { RsicdReport } from './rsicd.js';
+import type { ZeroShotReport } from './zero-shot-images.js';
+
+export type ComparableReport = RsicdReport | RetrievalReport | ZeroShotReport | LabelsReport;
+export type SectionName = 'zeroShot' | 'retrieval';
+
+export interface ComparedReport {
+  /** A, B, C, ... */
+  label: string;
+  file: string;
+  kind: ComparableReport['kind'];
+  model: { id: string; fingerprint: string; variant: string | null };
+  prompts: string[] | null;
+  date: string;
+}
+
+export interface ComparedMetric {
+  key: string;
+  /** One per report: the value and its bootstrap interval. */
+  values: { value: number; interval: Interval }[];
+  /** One per report: null for the first, else the paired difference to the first. */
+  deltas: (PairedDifference | null)[];
+}
+
+export interface ComparedSection {
+  name: SectionName;
+  /** Images paired. */
+  images: number;
+  metrics: ComparedMetric[];
+}
+
+export interface Comparison {
+  kind: 'compare';
+  rsclipVersion: string;
+  date: string;
+  confidence: BootstrapSettings;
+  reports: ComparedReport[];
+  sections: ComparedSection[];
+}
+
+const KINDS = new Set(['rsicd', 'retrieval', 'zero-shot', 'labels']);
+const REPORT_LABELS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/** Reads a report.json written by `rsclip eval rsicd|retrieval|zero-shot|labels --out`. */
+export async function readReport(file: string): Promise<ComparableReport> {
+  const text = await readText(file, 'report');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new RsclipError('DATASET_INVALID', `${file} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  const kind = (parsed as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !KINDS.has(kind)) {
+    throw new RsclipError('DATASET_INVALID', `${file} is not an rsclip evaluation report (kind ${JSON.stringify(kind)})`, {
+      hint: 'pass the report.json that `rsclip eval rsicd|retrieval|zero-shot|labels --out DIR` writes',
+    });
+  }
+  const report = parsed as ComparableReport;
+  if (Object.values(sectionsOf(report)).some((section) => !section?.outcomes)) {
+    throw new RsclipError('DATASET_INVALID', `${file} has no per-image outcomes (written by an older rsclip)`, { hint: 'run the evaluation again to compare it' });
+  }
+  return report;
+}
+
+export function sectionsOf(report: ComparableReport): { zeroShot?: ZeroShotSection; retrieval?: RetrievalSection } {
+  switch (report.kind) {
+    case 'rsicd':
+      return { zeroShot: report.zeroShot, retrieval: report.retrieval };
+    case 'retrieval':
+      return { retrieval: report.retrieval };
+    case 'zero-shot':
+    case 'labels':
+      return { zeroShot: report.zeroShot };
+  }
+}
+
+/** The metric set of a section, at the k values the report used. */
+function metricSetOf(name: SectionName, section: ZeroShotSection | RetrievalSection): MetricSet {
+  if (name === 'retrieval') {
+    const retrieval = section as RetrievalSection;
+    return retrievalMetricSet(retrieval.outcomes, Object.keys(retrieval.textToImage).map(Number));
+  }
+  const zeroShot = section as ZeroShotSection;
+  return zeroShotMetricSet(zeroShot.outcomes, zeroShot.classes, Object.keys(zeroShot.scores).map(Number), { perClass: false });
+}
+
+/** The published value of a metric as stored in the section (to check that the outcomes reproduce it). */
+function storedValue(name: SectionName, section: ZeroShotSection | RetrievalSection, key: string): number {
+  if (name === 'zeroShot') return (section as ZeroShotSection).scores[Number(key.slice('score@'.length))]!;
+  const retrieval = section as RetrievalSection;
+  if (key === 'meanRecall') return retrieval.meanRecall;
+  const [direction, k] = key.split('@') as ['textToImage' | 'imageToText', string];
+  return retrieval[direction][Number(k)]!;
+}
+
+/** Reorders a set's units to follow `order` (file names of the first report). */
+function alignedSet(set: MetricSet, fileNames: readonly string[], order: readonly string[]): MetricSet {
+  const position = new Map(fileNames.map((f, i) => [f, i]));
+  const index = order.map((f) => position.get(f)!);
+  const pick = (values: Float64Array) => Float64Array.from(index, (i) => values[i]!);
+  return { units: set.units, ratios: set.ratios.map((r) => ({ key: r.key, numerators: pick(r.numerators), denominators: pick(r.denominators) })), means: set.means };
+}
+
+function compareSection(name: SectionName, files: readonly string[], sections: (ZeroShotSection | RetrievalSection)[], settings: BootstrapSettings): ComparedSection {
+  const first = sections[0]!;
+  const order = first.outcomes.fileNames;
+  const sets = sections.map((section, i) => {
+    if (section.queriesSha256 !== first.queriesSha256) {
+      const sameImages = new Set(section.outcomes.fileNames);
+      const shared = order.filter((f) => sameImages.has(f)).length;
+      throw new RsclipError('DATASET_INVALID', `${files[i]} and ${files[0]} evaluated different ${name === 'retrieval' ? 'images or captions' : 'images, labels or classes'} (${shared} of ${order.length} images shared)`, {
+        hint: 'a paired comparison needs the same data on both sides: rerun with the same --images and --captions/--labels',
+      });
+    }
+    const set = metricSetOf(name, section);
+    const values = metricValues(set);
+    for (const key of Object.keys(values)) {
+      if (!(Math.abs(values[key]! - storedValue(name, section, key)) <= 1e-9)) {
+        throw new RsclipError('DATASET_INVALID', `${files[i]}: the per-image outcomes give ${key} ${values[key]} but the report says ${storedValue(name, section, key)}`, {
+          hint: 'the report was edited; run the evaluation again',
+        });
+      }
+    }
+    return alignedSet(set, section.outcomes.fileNames, order);
+  });
+  const values = sets.map((set) => ({ point: metricValues(set), intervals: bootstrapIntervals(set, settings) }));
+  const deltas = sets.map((set, i) => (i === 0 ? null : pairedBootstrap(sets[0]!, set, settings)));
+  const keys = Object.keys(values[0]!.point);
+  return {
+    name,
+    images: order.length,
+    metrics: keys.map((key) => ({
+      key,
+      values: values.map((v) => ({ value: v.point[key]!, interval: v.intervals[key]! })),
+      deltas: deltas.map((d) => (d ? d[key]! : null)),
+    })),
+  };
+}
+
+function promptsOf(report: ComparableReport): string[] | null {
+  return 'prompts' in report ? report.prompts : null;
+}
+
+/** Compares reports (the first is the baseline); `files` name them in messages and in the output. */
+export function compareReports(reports: readonly ComparableReport[], files: readonly string[], options: BootstrapOptions = {}): Comparison {
+  if (reports.length < 2) throw new RsclipError('BAD_INPUT', `expected at least two reports to compare, got ${reports.length}`);
+  if (reports.length > REPORT_LABELS.length) throw new RsclipError('BAD_INPUT', `expected at most ${REPORT_LABELS.length} reports, got ${reports.length}`);
+  const settings = bootstrapSettings(options);
+  const all = reports.map(sectionsOf);
+  const sections: ComparedSection[] = [];
+  for (const name of ['zeroShot', 'retrieval'] as const) {
+    if (all.every((s) => s[name])) sections.push(compareSection(name, files, all.map((s) => s[name]!), settings));
+  }
+  if (sections.length === 0) {
+    throw new RsclipError('BAD_INPUT', `the reports share no metric (kinds: ${reports.map((r) => r.kind).join(', ')})`, {
+      hint: 'compare retrieval reports with retrieval or rsicd reports, zero-shot with zero-shot, labels or rsicd',
+    });
+  }
+  return {
+    kind: 'compare',
+    rsclipVersion: version,
+    date: new Date().toISOString(),
+    confidence: settings,
+    reports: reports.map((report, i) => ({
+      label: REPORT_LABELS[i]!,
+      file: files[i]!,
+      kind: report.kind,
+      model: { id: report.model.id, fingerprint: report.model.fingerprint, variant: 'variant' in report.model ? String(report.model.variant) : null },
+      prompts: promptsOf(report),
+      date: report.date,
+    })),
+    sections,
+  };
+}

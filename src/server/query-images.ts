@@ -1,0 +1,95 @@
+/**
+ * Query images uploaded to the server: decoded and preprocessed in a small pool of worker
+ * threads, so that a large upload never stalls the event loop that answers every other request
+ * (preprocessing runs in JavaScript: on the main thread a 13,000-pixel square blocked it for
+ * seconds). At most `threads` images are decoded at once and at most `maxQueued` wait; more
+ * are answered 503. The header check that comes first (checkQueryImage: raster formats only,
+ * at most `maxPixels`) is the route's, before an upload is queued at all.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder, ImageSource, PreprocessConfig, PreprocessedImage } from '../model/index.js';
+import { HttpError } from './http-error.js';
+import type { QueryImageResult, QueryImageTask } from './query-image-worker.js';
+
+export interface QueryDecodeOptions {
+  /** Largest query image in pixels (width x height). */
+  maxPixels: number;
+  /** Images decoded at once (worker threads). */
+  threads: number;
+  /** Images waiting for a thread; past this the server answers 503. */
+  maxQueued: number;
+}
+
+export const DEFAULT_QUERY_DECODE_THREADS = Math.max(1, Math.min(2, availableParallelism()));
+export const DEFAULT_QUERY_DECODE_QUEUE = 16;
+/** Idle decoding threads end after this long; the next upload starts one again. */
+const IDLE_THREAD_MS = 60_000;
+
+/** The worker module next to this one: .ts when running from the sources (tests, tsx), .js when built. */
+function workerFile(): { filename: string; execArgv?: string[] } {
+  const fromSources = import.meta.url.endsWith('.ts');
+  const filename = fileURLToPath(new URL(`./query-image-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
+  return fromSources ? { filename, execArgv: ['--import', 'tsx'] } : { filename };
+}
+
+export class QueryImageDecoder {
+  readonly #pool: Piscina<QueryImageTask, QueryImageResult>;
+  readonly #preprocess: PreprocessConfig;
+  readonly #maxPixels: number;
+
+  constructor(preprocess: PreprocessConfig, options: QueryDecodeOptions) {
+    this.#preprocess = preprocess;
+    this.#maxPixels = options.maxPixels;
+    this.#pool = new Piscina({ ...workerFile(), minThreads: 0, maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
+  }
+
+  async preprocess(bytes: Buffer): Promise<PreprocessedImage> {
+    let result: QueryImageResult;
+    try {
+      result = await this.#pool.run({ bytes, preprocess: this.#preprocess, maxPixels: this.#maxPixels });
+    } catch (error) {
+      if ((error as Error).message === 'Task queue is at limit') {
+        throw new HttpError(503, 'SERVER_BUSY', 'too many image queries are being decoded; try again in a moment', { 'Retry-After': '1' });
+      }
+      throw error;
+    }
+    if (result.ok) return { pixels: result.pixels, width: result.width, height: result.height, format: result.format };
+    if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});
+    throw new Error(`decoding a query image failed: ${result.message}`);
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/**
+ * The encoder as the server's searcher uses it: uploaded images (bytes) go through the decoder's
+ * threads, then to the vision tower; paths and everything else go to `encoder` unchanged.
+ */
+export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageDecoder): ClipEncoder {
+  const preprocess = (image: ImageSource): Promise<PreprocessedImage> => (typeof image === 'string' ? encoder.preprocess(image) : decoder.preprocess(image));
+  return {
+    get info() {
+      return encoder.info;
+    },
+    get runCount() {
+      return encoder.runCount;
+    },
+    embedTexts: (texts) => encoder.embedTexts(texts),
+    preprocess,
+    embedPixels: (pixels) => encoder.embedPixels(pixels),
+    async embedImages(images) {
+      if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);
+      const pixels = await Promise.all(images.map(async (image) => (await preprocess(image)).pixels));
+      return encoder.embedPixels(pixels);
+    },
+    async close() {
+      await decoder.close();
+      await encoder.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The small things of issue 10, item 24, as a user meets them on the command line: `tokenize`
+ * prints one line, `embed` takes texts and images together, `eval ann --help` shows its default
+ * ef list as typed, and `model export` and `model info` count bytes in the same unit.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { buildTinyHubRepos } from '../model/hub/hub-repos.js';
+
+let root: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-small-things-'));
+  modelDir = await tinyModelDir();
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('small things', () => {
+  it('`model tokenize` prints the ids of each text on one line, as JSON', async () => {
+    const result = await runCli(['model', 'tokenize', '--model', modelDir, 'a river', 'a stadium next to a river']);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const ids = JSON.parse(lines[0]!) as number[][];
+    expect(ids).toHaveLength(2);
+    expect(ids.every((row) => row.every((id) => Number.isInteger(id)))).toBe(true);
+  });
+
+  it('`embed` takes --text and --image together: texts first, then images, each marked with its kind', async () => {
+    const image = path.join(root, 'scene.png');
+    writeFileSync(image, makePng(9, 40, 40));
+    const both = await runCli(['embed', '--model', modelDir, '--threads', '1', '-t', 'a river', '-i', image, '-t', 'a forest', '--json']);
+    expect(both.code, both.stderr).toBe(0);
+    const rows = JSON.parse(both.stdout) as { kind: string; input: string; vector: number[] }[];
+    expect(rows.map((r) => [r.kind, r.input])).toEqual([['text', 'a river'], ['text', 'a forest'], ['image', image]]);
+    const alone = JSON.parse((await runCli(['embed', '--model', modelDir, '--threads', '1', '-i', image, '--json'])).stdout) as { vector: number[] }[];
+    expect(rows[2]!.vector).toEqual(alone[0]!.vector);
+    expect((await runCli(['embed', '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/may be combined with --image/);
+  });
+
+  it('`eval ann --help` shows the default ef list as it would be typed', async () => {
+    const help = (await runCli(['eval', 'ann', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/--ef <list> .*\(default: 10,20,50,100,200\)/);
+    expect(help).not.toContain('[10,20');
+  });
+
+  it('`model export` and `model info` both count bytes in MiB', async () => {
+    const repos = await buildTinyHubRepos(path.join(root, 'repos'));
+    const checkpoint = path.join(root, 'checkpoint');
+    mkdirSync(checkpoint);
+    for (const [name, bytes] of Object.entries(repos.torchFiles)) writeFileSync(path.join(checkpoint, name), bytes);
+    const out = path.join(root, 'exported');
+    const exported = await runCli(['model', 'export', checkpoint, '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toMatch(/wrote onnx\/vision_model\.onnx \(\d+\.\d MiB\)/);
+    const info = await runCli(['model', 'info', out]);
+    expect(info.stdout).toMatch(/onnx\/vision_model\.onnx\s+\d+\.\d (MiB|KiB)/);
+    expect(`${exported.stderr}${info.stdout}`).not.toMatch(/\d MB\b/);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * `rsclip eval zero-shot` on a folder tree the test makes (one folder per class), with the
+ * tiny random model: the CLI as a user runs it, piped (progress lines with rate and ETA),
+ * writing report.json, report.md, report.html and predictions.tsv. Random weights give no
+ * accuracy to check, so the test checks that the numbers agree with each other.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateZeroShot, scorePredictions, type ZeroShotReport } from '../../src/eval/index.js';
+import { runCli, type CliResult } from '../fixtures/cli.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { FOLDER_CLASSES, IMAGES_PER_CLASS, writeLabelledFolders } from './labelled-folders.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-zero-shot-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('eval zero-shot --labels-from-folders', () => {
+  const images = writeLabelledFolders(path.join(work, 'images'));
+  const out = path.join(work, 'report');
+  let modelDir: string;
+  let cli: CliResult;
+  let report: ZeroShotReport;
+
+  beforeAll(async () => {
+    modelDir = await tinyModelDir();
+    cli = await runCli(['eval', 'zero-shot', '--model', modelDir, '--images', images, '--labels-from-folders', '--batch', '4', '--threads', '1', '--out', out]);
+    if (cli.code !== 0) throw new Error(`rsclip eval zero-shot failed (${cli.code}): ${cli.stderr}`);
+    report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as ZeroShotReport;
+  }, 300_000);
+
+  it('labels each image by its folder and leaves out the one at the root', () => {
+    expect(report.kind).toBe('zero-shot');
+    expect(report.zeroShot.classes).toEqual(FOLDER_CLASSES);
+    expect(report.zeroShot.images).toBe(FOLDER_CLASSES.length * IMAGES_PER_CLASS);
+    expect(report.data).toMatchObject({ imageFiles: FOLDER_CLASSES.length * IMAGES_PER_CLASS + 1, labelSource: 'folders', labelsSha256: null, excluded: { unlabelled: 1, otherClass: 0 } });
+    expect(report.zeroShot.perClass.map((c) => [c.className, c.images])).toEqual(FOLDER_CLASSES.map((c) => [c, IMAGES_PER_CLASS]));
+    expect(report.zeroShot.outcomes.fileNames[0]).toBe('airport/airport_0.png');
+  });
+
+  it('reports top-k, per-class accuracy and a confusion matrix that agree with each other', () => {
+    const { confusion, scores, perClass, intervals } = report.zeroShot;
+    expect(confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(FOLDER_CLASSES.map(() => IMAGES_PER_CLASS));
+    const diagonal = confusion.reduce((sum, row, c) => sum + row[c]!, 0);
+    expect(scores[1]).toBeCloseTo(diagonal / report.zeroShot.images, 12);
+    perClass.forEach((c, i) => expect(c.top1).toBeCloseTo(confusion[i]![i]! / IMAGES_PER_CLASS, 12));
+    expect(scores[3]).toBe(1); // three classes
+    expect(intervals['score@3']).toEqual({ low: 1, high: 1 });
+    expect(intervals['score@1']!.low).toBeLessThanOrEqual(scores[1]!);
+    expect(intervals['score@1']!.high).toBeGreaterThanOrEqual(scores[1]!);
+  });
+
+  it('writes the four report files, and a predictions.tsv that scores to the same numbers', async () => {
+    expect(cli.stdout).toMatch(/score@1 /);
+    for (const name of ['report.json', 'report.md', 'report.html', 'predictions.tsv']) expect(cli.stdout).toContain(path.join(out, name));
+    const rescored = await scorePredictions(path.join(out, 'predictions.tsv'));
+    expect(rescored.images).toBe(report.zeroShot.images);
+    for (const k of [1, 3]) expect(rescored.scores[k]).toBeCloseTo(report.zeroShot.scores[k]!, 12);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('| airport | 4 |');
+  });
+
+  it('shows plain progress lines with a rate and an ETA when piped', () => {
+    const lines = cli.stderr.split('\n').filter((l) => l.startsWith('images:'));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatch(/^images: \d+\/12 \(\d+%\), \d+\.\d images\/s, ETA (\d+s|\d+m|\?)$/);
+    expect(lines.at(-1)).toMatch(/^images: 12\/12 \(100%\), .* ETA 0s$/);
+  });
+
+  it('takes labels from a file (relative path or base name) and restricts to --classes', async () => {
+    const labels = path.join(work, 'labels.tsv');
+    writeFileSync(labels, 'filename\tlabel\nairport/airport_0.png\tairport\nairport_1.png\tairport\nbeach_0.png\tbeach\nloose.png\tbeach\n');
+    const evaluation = await evaluateZeroShot({ model: modelDir, images, labels, threads: 1 });
+    expect(evaluation.report.zeroShot.outcomes.fileNames).toEqual(['airport/airport_0.png', 'airport/airport_1.png', 'beach/beach_0.png', 'loose.png']);
+    expect(evaluation.report.data.excluded).toEqual({ unlabelled: 9, otherClass: 0 });
+    const some = await evaluateZeroShot({ model: modelDir, images, labelsFromFolders: true, classes: ['forest', 'beach'], threads: 1 });
+    expect(some.report.zeroShot.classes).toEqual(['forest', 'beach']);
+    expect(some.report.data.excluded).toEqual({ unlabelled: 1, otherClass: IMAGES_PER_CLASS });
+  });
+
+  it('refuses two label sources or none, and a prompt without {class}, in one line before embedding anything', async () => {
+    const both = await runCli(['eval', 'zero-shot', '--model', modelDir, '--images', images, '--labels-from-folders', '--labels', 'x.tsv']);
+    expect(both.code).toBe(1);
+    expect(both.stderr.trim().split('\n')).toEqual(['rsclip: expected exactly one label source (pass --labels FILE or --labels-from-folders)']);
+    await expect(evaluateZeroShot({ model: modelDir, images, labelsFromFolders: true, prompts: ['a photo'] })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(evaluateZeroShot({ model: modelDir, images: path.join(work, 'nope'), labelsFromFolders: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Connection limits of startServer (issue 10, item 14): a cap on open connections, and clients
+ * that send their headers too slowly or stay idle are cut. The limits are set small here; the
+ * waits below are upper bounds for events that follow within a second, never measurements.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_LIMITS, type RunningServer } from '../../src/server/index.js';
+import { buildServedIndex, type ServedIndex } from './served-index.js';
+
+const PATIENCE_MS = 8000;
+
+let served: ServedIndex;
+let running: RunningServer;
+let port: number;
+
+beforeAll(async () => {
+  served = await buildServedIndex('connections', 2);
+  running = await served.start({ connections: { maxConnections: 2, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 } });
+  port = Number(new URL(running.url).port);
+}, 180_000);
+afterAll(async () => {
+  await running?.close();
+  served?.remove();
+});
+
+const openConnections = (): Promise<number> => new Promise((resolve, reject) => running.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+
+// each test starts once the server has seen the previous test's connections close
+afterEach(async () => {
+  await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+});
+
+function open(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+/** Everything the server sends until it closes the socket; rejects if it is still open after PATIENCE_MS. */
+function untilClosed(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    const timer = setTimeout(() => reject(new Error(`the server kept the connection open; it sent: ${JSON.stringify(text)}`)), PATIENCE_MS);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+  });
+}
+
+function get(socket: Socket, path: string): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (d: Buffer): void => {
+      text += d.toString();
+      if (/\r\n\r\n[\s\S]*\}/.test(text)) {
+        socket.off('data', onData);
+        resolve(text);
+      }
+    };
+    socket.on('data', onData);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  });
+}
+
+describe('connection limits', () => {
+  it('closes connections past maxConnections at once and keeps serving the others', async () => {
+    const first = await open();
+    const second = await open();
+    const third = await open();
+    expect(await untilClosed(third)).toBe('');
+    expect(await get(first, '/healthz')).toMatch(/^HTTP\/1\.1 200/);
+    first.destroy();
+    second.destroy();
+  });
+
+  it('answers 408 and closes a connection whose headers do not arrive in time (slow loris)', async () => {
+    const socket = await open();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+    expect(await untilClosed(socket)).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('closes an idle keep-alive connection after a request', async () => {
+    const socket = await open();
+    expect(await get(socket, '/healthz')).toMatch(/keep-alive/i);
+    await untilClosed(socket);
+  });
+
+  it('has defaults that suit a search API', () => {
+    expect(DEFAULT_CONNECTION_LIMITS.maxConnections).toBeGreaterThanOrEqual(64);
+    expect(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs).toBeLessThanOrEqual(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs);
+    expect(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs).toBeLessThanOrEqual(30_000);
+    expect(DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs).toBeLessThan(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * Logs a person can read and that keep secrets (issue 10, items 13 and 23): one entry per
+ * request with method, URL, status and time; no headers (the token travels in them) and no
+ * `?token=` value; thumbnails left out unless verbose; one readable line per entry on a terminal.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Application } from 'express';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Searcher } from '../../src/search/index.js';
+import { createApp, type Thumbnailer } from '../../src/server/index.js';
+import { createServerLogger, formatLogLine } from '../../src/server/log-output.js';
+import type { IndexStore } from '../../src/store/index.js';
+import { buildTestIndex, type TestIndex } from '../search/fixture.js';
+
+const TOKEN = 'tok-7f3a9c21d4e5';
+let root: string;
+let fixture: TestIndex;
+let store: IndexStore;
+
+/** Collects what a logger writes. */
+class Collect extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+  get lines(): string[] {
+    return this.text.split('\n').filter((l) => l.length > 0);
+  }
+}
+
+const failingThumbnailer: Thumbnailer = async () => {
+  throw new Error('renderer crashed');
+};
+const tinyThumbnailer: Thumbnailer = async () => ({ data: Buffer.from('webp'), contentType: 'image/webp' });
+
+function appWithLog(options: { verbose?: boolean; format?: 'json' | 'pretty'; thumbnailer?: Thumbnailer } = {}): { app: Application; out: Collect } {
+  const out = new Collect();
+  const logger = options.format ? createServerLogger(options.format, out) : pino(out);
+  const app = createApp({ searcher: new Searcher(fixture.encoder, store), store, logger, token: TOKEN, verboseLogs: options.verbose === true, thumbnailer: options.thumbnailer ?? tinyThumbnailer });
+  return { app, out };
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-request-log-'));
+  fixture = await buildTestIndex(root);
+  store = await fixture.open();
+});
+afterAll(async () => {
+  await store.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('request logs', () => {
+  it('never contain the token, from the Authorization header or from ?token=, even for a failed request', async () => {
+    const { app, out } = appWithLog({ verbose: true, thumbnailer: failingThumbnailer });
+    await request(app).get('/api/search').query({ q: 'river' }).set('Authorization', `Bearer ${TOKEN}`).set('Cookie', `session=${TOKEN}`);
+    await request(app).get(`/api/search?q=river&token=${TOKEN}&k=2`);
+    await request(app).get('/api/search?q=river').set('Authorization', 'Bearer wrong-guess-123');
+    const failed = await request(app).get(`/api/images/${fixture.ids.get('green/park.png')}/thumbnail?token=${TOKEN}`);
+    expect(failed.status).toBe(500);
+    expect(out.lines.length).toBeGreaterThanOrEqual(4);
+    expect(out.text).not.toContain(TOKEN);
+    expect(out.text).not.toContain('wrong-guess-123');
+    expect(out.text).not.toMatch(/authorization|cookie/i);
+    expect(out.text).toContain('token=[redacted]');
+  });
+
+  it('give one short entry per request, and leave thumbnails out unless verbose', async () => {
+    const { app, out } = appWithLog();
+    const thumbnail = `/api/images/${fixture.ids.get('green/park.png')}/thumbnail?token=${TOKEN}`;
+    await request(app).get(`/api/search?q=forest&token=${TOKEN}`);
+    await request(app).get(thumbnail);
+    await request(app).get('/healthz');
+    expect(out.lines).toHaveLength(2);
+    const entry = JSON.parse(out.lines[0]!) as { msg: string; req: Record<string, unknown>; res: Record<string, unknown> };
+    expect(entry.msg).toMatch(/^GET \/api\/search\?q=forest&token=\[redacted\] 200 \d+ ms$/);
+    expect(Object.keys(entry.req).sort()).toEqual(['id', 'method', 'remoteAddress', 'url']);
+    expect(entry.res).toEqual({ statusCode: 200 });
+    expect(out.lines[0]!.length).toBeLessThan(400);
+
+    const verbose = appWithLog({ verbose: true });
+    await request(verbose.app).get(thumbnail);
+    expect(verbose.out.text).toMatch(/GET \/api\/images\/\d+\/thumbnail\?token=\[redacted\] 200/);
+  });
+
+  it('read as one line per request on a terminal', async () => {
+    const { app, out } = appWithLog({ format: 'pretty' });
+    await request(app).get('/healthz');
+    await request(app).get('/api/search?q=river');
+    expect(out.lines).toHaveLength(2);
+    expect(out.lines[0]).toMatch(/^\d\d:\d\d:\d\d GET \/healthz 200 \d+ ms$/);
+    expect(out.lines[1]).toMatch(/^\d\d:\d\d:\d\d GET \/api\/search\?q=river 401 \d+ ms$/);
+    expect(formatLogLine({ level: 50, time: Date.UTC(2026, 0, 1), msg: 'request failed', err: { message: 'renderer crashed' } })).toMatch(/^\d\d:\d\d:\d\d error request failed: renderer crashed\n$/);
+  });
+});
