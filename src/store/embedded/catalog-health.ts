@@ -1,7 +1,7 @@
 /**
  * The health of catalog.sqlite, checked before anything is written into it:
- * - writers run SQLite's quick_check when they open (a damaged unique index let the indexer
- *   write duplicate rows); `doctor` runs the full integrity_check;
+ * - writers run SQLite's quick_check when they open, and the full check of the files table (a
+ *   damaged unique index let the indexer write duplicate rows); `doctor` runs integrity_check;
  * - a damaged catalog is refused for writing, with a message that says how to repair it;
  * - repair (`doctor --repair`): REINDEX rebuilds every index from its table; when the tables
  *   themselves are damaged, every row that can still be read is copied into a new catalog (one
@@ -28,14 +28,27 @@ export interface CatalogRepair {
   repaired: string[];
 }
 
-/** SQLite's check of the catalog file: 'ok', or its first problems in one line. */
+/** Problems one PRAGMA reports, or undefined when it says ok. */
+function problemsOf(db: Database.Database, pragma: string): string[] | undefined {
+  const problems = (db.pragma(pragma, { simple: false }) as Record<string, string>[]).map((row) => Object.values(row)[0]!);
+  return problems.length === 1 && problems[0] === 'ok' ? undefined : problems;
+}
+
+/**
+ * SQLite's check of the catalog file: 'ok', or its first problems in one line. `quick` is
+ * quick_check (every page, without matching index entries to rows) plus the full check of the
+ * images table, whose unique (root, path) index keeps one row per file: a damaged entry there
+ * passes quick_check yet lets duplicate rows in. `full` is integrity_check.
+ */
 export function checkCatalogFile(file: string, check: CatalogCheck): string {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { fileMustExist: true, timeout: 10_000 });
-    const rows = db.pragma(`${check === 'quick' ? 'quick_check' : 'integrity_check'}(${QUOTED_PROBLEMS + 1})`, { simple: false }) as Record<string, string>[];
-    const problems = rows.map((row) => Object.values(row)[0]!);
-    return problems.length === 1 && problems[0] === 'ok' ? 'ok' : summarise(problems);
+    const problems =
+      check === 'quick'
+        ? (problemsOf(db, `quick_check(${QUOTED_PROBLEMS + 1})`) ?? problemsOf(db, 'integrity_check(images)'))
+        : problemsOf(db, `integrity_check(${QUOTED_PROBLEMS + 1})`);
+    return problems ? summarise(problems) : 'ok';
   } catch (error) {
     return `cannot be read (${(error as Error).message})`;
   } finally {
