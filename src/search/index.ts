@@ -8,4 +8,4 @@ export { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 export { buildHit, buildItemMetadata, type HitParts } from './hit.js';
 export { chooseEf, DEFAULT_K, MAX_K, MAX_WINDOW, MAX_EF, MAX_TERMS, MAX_TEXT_LENGTH, DEFAULT_COLLAPSE_THRESHOLD } from './limits.js';
 export type { QueryTerm, SearchRequest, SearchPage, SearchHit, ItemFacts, ItemMetadata, CollapseOptions } from './types.js';
-export { openEncoderForIndex, type OpenEncoderOptions } from './open-encoder.js';
+export { openEncoderForIndex, recordedModelOf, type OpenEncoderOptions } from './open-encoder.js';

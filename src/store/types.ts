@@ -239,8 +239,6 @@ export interface IndexStore {
   flush(): Promise<void>;
   /** Checks that the catalog, the vectors and the vector index agree; repairs what it can. */
   verify(): Promise<VerifyReport>;
-  /** Queues every failed file for another try by the next index run; returns how many. */
-  retryFailedFiles(): Promise<number>;
   /** Records the decoding settings of a complete index run (see IndexMeta.decodeSettings). */
   recordDecodeSettings(settings: string): Promise<void>;
 

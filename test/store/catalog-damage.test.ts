@@ -107,7 +107,7 @@ describe('a damaged catalog', () => {
     expect(leaves.length).toBeGreaterThan(0);
     const bytes = readFileSync(file);
     // flip the case of letters in keys of the unique (root, path) index: its entries no longer match the rows
-    for (const page of leaves) for (let i = 1; i <= 8; i++) bytes[page * PAGE - 40 * i] ^= 0x20;
+    for (const page of leaves) for (let i = 1; i <= 8; i++) bytes[page * PAGE - 40 * i]! ^= 0x20;
     writeFileSync(file, bytes);
 
     for (const check of [undefined, 'full'] as const) {

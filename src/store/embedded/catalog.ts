@@ -360,7 +360,7 @@ export class Catalog {
     this.db.close();
   }
 
-  // added for issue 10 (hardening): failed files, field names, catalog health
+  // added for issue 10 (hardening): failed files, field names
 
   /** Files with this status, by root and path. */
   listFiles(status: FileStatus): FileRecord[] {
@@ -370,10 +370,5 @@ export class Catalog {
   /** Names of the user fields present, sorted. */
   fieldNames(): string[] {
     return (this.prepared('SELECT DISTINCT name FROM fields ORDER BY name').all() as { name: string }[]).map((r) => r.name);
-  }
-
-  /** Marks every failed file to be tried again by the next index run, whatever its size and mtime say; returns how many. */
-  queueFailedFiles(): number {
-    return this.prepared("UPDATE images SET needs_embedding = 1 WHERE status = 'error' AND needs_embedding = 0").run().changes;
   }
 }

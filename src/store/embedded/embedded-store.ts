@@ -96,6 +96,21 @@ function checkCatalogBeforeWriting(dir: string, check: NonNullable<OpenIndexOpti
   return [];
 }
 
+/** The meta of the embedded index in `dir` (read from its catalog alone), or undefined when there is none. */
+export function readEmbeddedMeta(dir: string): IndexMeta | undefined {
+  const resolved = path.resolve(dir);
+  if (!existsSync(path.join(resolved, CATALOG_FILE))) return undefined;
+  let catalog: Catalog | undefined;
+  try {
+    catalog = new Catalog(resolved, { readonly: true, immutable: readsImmutable(resolved) });
+    return readMeta(catalog, resolved);
+  } catch (error) {
+    throw catalogError(path.join(resolved, CATALOG_FILE), error);
+  } finally {
+    catalog?.close();
+  }
+}
+
 /** Opens (or creates) the embedded index in directory `dir`. */
 export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): EmbeddedStore {
   const resolved = path.resolve(dir);
@@ -320,13 +335,6 @@ export class EmbeddedStore implements IndexStore {
       const names = new Set<string>();
       for (const r of records) for (const name of r.fields.keys()) names.add(name);
       return { records: records.length, fields: [...names].sort(), unmatched };
-    });
-  }
-
-  retryFailedFiles(): Promise<number> {
-    return this.exclusive(() => {
-      this.assertWritable('queue failed files');
-      return this.catalog.queueFailedFiles();
     });
   }
 
