@@ -8,7 +8,7 @@ export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './hnsw-index.js';
 export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
-export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, FILTER_LIMITS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
 export type {
   CatalogChange,
   FieldImportSummary,

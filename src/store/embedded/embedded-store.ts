@@ -33,6 +33,7 @@ import type {
   VerifyReport,
 } from '../types.js';
 import { Catalog, CATALOG_FILE } from './catalog.js';
+import { regexCacheUse } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
 import { SearchPlanner } from './search-planner.js';
@@ -295,6 +296,7 @@ export class EmbeddedStore implements IndexStore {
         vectors: this.catalog.countVectors(),
         details: {
           hnsw: this.sync.graph.details(),
+          caches: { selections: this.planner.selectionCacheUse(), regexes: regexCacheUse() },
           bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
         },
       };
