@@ -110,7 +110,7 @@ class Generator {
 
   /** User-field conditions: a few, or (rarely) hundreds of fields with up to 120 values each. */
   fields(): unknown {
-    if (this.chance(0.1)) return Object.fromEntries(Array.from({ length: 300 + this.int(800) }, (_, j) => [`f${j}`, Array.from({ length: this.int(121) }, (_, v) => `v${v}`)]));
+    if (this.chance(0.2)) return Object.fromEntries(Array.from({ length: 300 + this.int(800) }, (_, j) => [`f${j}`, Array.from({ length: this.int(121) }, (_, v) => `v${v}`)]));
     return Object.fromEntries(Array.from({ length: this.int(4) }, () => [this.pick(['label', 'year', 'labl', this.string(6)]), this.pick([this.json(), { min: this.number(), max: this.number() }, Array.from({ length: this.int(120) }, () => this.string(5))])]));
   }
 
@@ -155,8 +155,10 @@ class Generator {
       case 0:
       case 1:
         return { method: 'GET', path: `/api/search${this.query({ q: () => this.string(), ...this.paging() })}`, headers: {} };
-      case 2:
-      case 3: {
+      case 3:
+        // a valid query whose filter alone is fuzzed: the filter reaches SQLite
+        return { method: 'POST', path: '/api/search', headers: json, body: JSON.stringify({ terms: [{ text: 'river' }], k: 5, filter: this.chance(0.5) ? { fields: this.fields() } : this.filterJson() }) };
+      case 2: {
         const body = this.chance(0.15)
           ? this.json()
           : { terms: Array.from({ length: this.chance(0.05) ? 40 : 1 + this.int(3) }, () => this.term()), ...(this.chance(0.5) ? { filter: this.filterJson() } : {}), ...(this.chance(0.5) ? { k: this.number(), collapse: this.json(3) } : {}) };
