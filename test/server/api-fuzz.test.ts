@@ -108,9 +108,9 @@ class Generator {
     return filter;
   }
 
-  /** User-field conditions: a few, or (rarely) hundreds of fields with up to 120 values each. */
+  /** User-field conditions: a few, or (rarely) hundreds of fields with up to 100 values each. */
   fields(): unknown {
-    if (this.chance(0.2)) return Object.fromEntries(Array.from({ length: 300 + this.int(800) }, (_, j) => [`f${j}`, Array.from({ length: this.int(121) }, (_, v) => `v${v}`)]));
+    if (this.chance(0.2)) return Object.fromEntries(Array.from({ length: 300 + this.int(800) }, (_, j) => [`f${j}`, Array.from({ length: 1 + this.int(100) }, (_, v) => `v${v}`)]));
     return Object.fromEntries(Array.from({ length: this.int(4) }, () => [this.pick(['label', 'year', 'labl', this.string(6)]), this.pick([this.json(), { min: this.number(), max: this.number() }, Array.from({ length: this.int(120) }, () => this.string(5))])]));
   }
 
