@@ -96,7 +96,7 @@ export function registerUpCommand(program: Command): void {
         : config.variant
           ? { variant: config.variant, by: 'the "variant" setting (config file or RSCLIP_VARIANT)' }
           : recorded?.variant
-            ? { variant: recorded.variant, by: `the index ${index} (it was built with it)` }
+            ? { variant: recorded.variant, by: 'the index' }
             : undefined;
       const threads = opts.threads ?? config.threads;
       const host = opts.host ?? config.host ?? '127.0.0.1';
@@ -117,7 +117,7 @@ export function registerUpCommand(program: Command): void {
         modelDir = resolved.modelDir;
         const chosen = chooseVariant(modelDir, requested);
         variant = chosen.variant;
-        const how = !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
+        const how = recorded ? "the index's model" : !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
         process.stderr.write(`model ready (${how}, ${chosen.note}): ${modelDir}\n`);
       } finally {
         reporter.stop();
