@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/index.js';
 import { makePng } from '../fixtures/images.js';
 import { buildServedIndex, type ServedIndex } from './served-index.js';
+import { seededRandom } from '../../src/eval/random.js';
 
 const SEED = 20_240_610;
 const REQUESTS = 3000;
@@ -26,18 +27,6 @@ afterAll(async () => {
   await running?.close();
   served?.remove();
 });
-
-/** mulberry32: a small seeded generator, so that every run sends the same requests. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface FuzzRequest {
   method: string;

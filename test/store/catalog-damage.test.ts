@@ -14,6 +14,7 @@ import { indexArchive } from '../../src/indexer/index.js';
 import { openIndex, type OpenIndexOptions } from '../../src/store/index.js';
 import { makePng } from '../fixtures/images.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
+import { seededRandom } from '../../src/eval/random.js';
 
 const FILES = 600;
 const TRIALS = 24;
@@ -23,14 +24,6 @@ let work: string;
 let archive: string;
 let pristine: string;
 const encoder = new FakeEncoder();
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 async function indexOnce(index: string, options: OpenIndexOptions = {}) {
   const store = await openIndex(index, { model: encoder.info, create: true, ...options });

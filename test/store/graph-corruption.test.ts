@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
 import { REPO_ROOT } from '../fixtures/cli.js';
 import { MODEL } from './backends.js';
+import { seededRandom } from '../../src/eval/random.js';
 
 const ITEMS = 400;
 const DIM = 8;
@@ -23,14 +24,6 @@ const K = 10;
 
 let work: string;
 let pristine: string;
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 function randomUnit(random: () => number): Float32Array {
   const v = Float32Array.from({ length: DIM }, () => random() * 2 - 1);
@@ -66,9 +59,9 @@ function runTrials(legacy: boolean): Record<string, unknown>[] {
     import { cpSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
     import path from 'node:path';
     import Database from ${JSON.stringify(path.join(REPO_ROOT, 'node_modules/better-sqlite3/lib/index.js'))};
+    import { seededRandom } from ${JSON.stringify(path.join(REPO_ROOT, 'src/eval/random.ts'))};
     import { openIndex } from ${JSON.stringify(path.join(REPO_ROOT, 'src/store/index.ts'))};
     const [pristine, work, legacy] = process.argv.slice(2);
-    const seededRandom = ${seededRandom.toString()};
     const DIM = ${DIM};
     const randomUnit = ${randomUnit.toString().replace(/: \(\) => number|: Float32Array/g, '')};
     const queryRandom = seededRandom(99);

@@ -22,6 +22,7 @@ const K = 21;
 
 let work: string;
 
+/** A linear congruential generator: these seeds and vectors are the ones measured above (the first build finds every item). */
 function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
