@@ -20,7 +20,7 @@ export interface SqlCondition {
  * about what V8 keeps for one of these).
  */
 export const REGEX_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
-const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => 18 * source.length });
+const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => Math.max(1, 18 * source.length) });
 
 /** Entries and bytes of the regex cache. */
 export function regexCacheUse(): { entries: number; bytes: number } {

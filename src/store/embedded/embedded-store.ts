@@ -74,11 +74,13 @@ function writable(dir: string): boolean {
 }
 
 /**
- * Readers of a folder they cannot write (read-only media, another user's index) open the catalog
- * as immutable, which cannot see changes still in catalog.sqlite-wal: those are refused.
+ * Readers of a folder they cannot write (read-only media, another user's index) cannot create
+ * catalog.sqlite-shm: where it exists SQLite reads through it as it is; where it does not (a
+ * cleanly closed index) the catalog is opened as immutable, which cannot see changes still in
+ * catalog.sqlite-wal: those are refused.
  */
 function readsImmutable(dir: string): boolean {
-  if (writable(dir)) return false;
+  if (writable(dir) || existsSync(path.join(dir, `${CATALOG_FILE}-shm`))) return false;
   const wal = path.join(dir, `${CATALOG_FILE}-wal`);
   if (existsSync(wal) && statSync(wal).size > 0) {
     throw new RsclipError('INDEX_UNWRITABLE', `index ${dir} cannot be written and has changes not yet merged into ${CATALOG_FILE} (in ${CATALOG_FILE}-wal)`, {
