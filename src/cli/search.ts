@@ -17,6 +17,7 @@ interface SearchCommandOptions {
   ef?: number;
   filter?: string[];
   collapse?: boolean | number;
+  allCopies?: boolean;
   json?: boolean;
 }
 
@@ -29,8 +30,9 @@ function threshold(value: string): number {
 function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
+    const copies = hit.copies.length > 0 ? `  (${hit.copies.length + 1} copies)` : '';
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${copies}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
@@ -39,7 +41,7 @@ export function registerSearchCommand(program: Command): void {
   program
     .command('search')
     .description('search an index by texts, image files and indexed ids, combined with + and -')
-    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
+    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID; the item itself is left out of the results), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
@@ -51,6 +53,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
     .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
+    .option('--all-copies', 'list files with identical bytes as separate results (default: one result, "n copies")')
     .option('--json', 'print the result page as JSON')
     .addHelpText(
       'after',
@@ -80,6 +83,7 @@ Examples:
           if (opts.ef !== undefined) request.ef = opts.ef;
           if (opts.filter) request.filter = parseFilterSpecs(opts.filter);
           if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
+          if (opts.allCopies) request.foldCopies = false;
           const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
           if (opts.json) printJson(page);
           else printPage(page);

@@ -7,8 +7,6 @@
  * and vector are committed, so a rerun after kill -9 finds it unchanged (same size+mtime)
  * and skips it; removals are applied only after a complete scan.
  */
-import { webcrypto } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
@@ -16,8 +14,9 @@ import { assertModelMatches, type CatalogChange, type IndexStore, type KnownFile
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
+import { hashFile, type ContentHash } from './content-hash.js';
 import { readSidecar } from './field-sidecar.js';
-import { scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import { newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_BATCH = 32;
@@ -56,7 +55,8 @@ function baseRow(file: ScannedFile, contentHash: string): NewFile {
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof RsclipError) return error.message;
+  // the hint stays with the message (e.g. gdal_translate for a band-separate TIFF)
+  if (error instanceof RsclipError) return error.toOneLine();
   const e = error as NodeJS.ErrnoException;
   return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
 }
@@ -75,13 +75,15 @@ class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
   private readonly summary: IndexSummary;
-  private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
+  private readonly problems: ScanProblems = newScanProblems();
   /** Content hashes being embedded in this run and not yet committed. */
   private readonly uncommittedHashes = new Set<string>();
   /** Why a content hash failed in this run (for duplicates of a bad file). */
   private readonly failedHashes = new Map<string, string>();
   private total = 0;
   private done = 0;
+  /** Files that failed before are tried again whatever their size and mtime (asked for, or other decoding settings). */
+  private readonly retryFailed: boolean;
 
   constructor(
     private readonly store: IndexStore,
@@ -91,6 +93,7 @@ class ArchiveIndexer {
   ) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.decoders = options.decoders ?? DEFAULT_DECODERS;
+    this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,
       scanned: 0,
@@ -103,6 +106,7 @@ class ArchiveIndexer {
       unchanged: 0,
       unreadableFolders: this.problems.unreadableFolders,
       symlinkLoops: this.problems.symlinkLoops,
+      skipped: this.problems.skipped,
       interrupted: false,
       seconds: 0,
       modelSeconds: 0,
@@ -124,6 +128,8 @@ class ArchiveIndexer {
       this.summary.removed = removals.length;
     }
     this.summary.interrupted = this.aborted;
+    const settings = this.options.decodeSettings;
+    if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
     await this.store.flush();
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
@@ -149,7 +155,8 @@ class ArchiveIndexer {
         seen.add(file.path);
         const row = known.get(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
-        if (current && !current.needsEmbedding && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
+        const retry = current?.status === 'error' && this.retryFailed;
+        if (current && !current.needsEmbedding && !retry && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
         else work.push({ file, known: current });
         if (this.summary.scanned === 1) await debugPause('scan');
         if (this.summary.scanned % 1000 === 0) this.report('scan');
@@ -238,16 +245,16 @@ class ArchiveIndexer {
 
   private async prepare(work: WorkItem): Promise<Prepared> {
     const { file } = work;
-    let bytes: Buffer;
+    let hashed: ContentHash;
     try {
-      bytes = await readFile(file.absolutePath);
+      // streamed: never the whole file in memory (scenes of several GiB)
+      hashed = await hashFile(file.absolutePath);
     } catch (error) {
       return { kind: 'fail', work, row: baseRow(file, ''), error: `cannot read file: ${describeError(error)}` };
     }
-    // WebCrypto hashes on libuv's pool, keeping the main thread free for commits and HNSW inserts
-    const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
-    const row = { ...baseRow(file, contentHash), bytes: bytes.length };
-    if (bytes.length === 0) return { kind: 'fail', work, row, error: 'empty file (0 bytes)' };
+    const contentHash = hashed.sha256;
+    const row = { ...baseRow(file, contentHash), bytes: hashed.bytes };
+    if (hashed.bytes === 0) return { kind: 'fail', work, row, error: 'empty file (0 bytes)' };
     if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
     const stored = await this.store.findVectorByContentHash(contentHash);
     if (stored) return { kind: 'reuse', work, row: { ...row, width: stored.width, height: stored.height, format: stored.format }, vector: stored.vector };
@@ -256,7 +263,8 @@ class ArchiveIndexer {
     if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, row };
     this.uncommittedHashes.add(contentHash);
     try {
-      const pre = await this.encoder.preprocess(bytes);
+      // decoded from the path: the decoder reads what it needs, and errors name the file
+      const pre = await this.encoder.preprocess(file.absolutePath);
       return { kind: 'embed', work, row: { ...row, width: pre.width, height: pre.height, format: pre.format }, pixels: pre.pixels };
     } catch (error) {
       const message = describeError(error);

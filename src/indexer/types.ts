@@ -1,5 +1,6 @@
 import type { ClipEncoder } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
+import type { SkippedFiles } from './scan.js';
 
 export interface IndexArchiveOptions {
   /** Archive folders to index (recursively). */
@@ -17,6 +18,13 @@ export interface IndexArchiveOptions {
   decoders?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
+  /** Try every file that failed before again, whatever its size and mtime say. */
+  retryErrors?: boolean;
+  /**
+   * The settings that decide whether a file decodes (e.g. the pixel limit), as text; when they
+   * differ from those of the last complete run, files that failed are tried again.
+   */
+  decodeSettings?: string;
   /** Aborting stops after the batch in flight; everything committed is kept. */
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
@@ -60,6 +68,8 @@ export interface IndexSummary {
   unreadableFolders: string[];
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];
+  /** Files seen but not indexed (not an image, a format sharp cannot read, excluded, a name that is not UTF-8...), by reason. */
+  skipped: SkippedFiles[];
   interrupted: boolean;
   seconds: number;
   /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */

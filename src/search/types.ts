@@ -32,8 +32,10 @@ export interface SearchRequest {
   filter?: CatalogFilter;
   /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
   collapse?: boolean | CollapseOptions;
-  /** Items never returned (e.g. the item a "more like this" query starts from). */
+  /** Items never returned; the items of `id` terms are left out anyway (a query never returns what it names). */
   excludeIds?: number[];
+  /** Fold files of identical content (the same bytes) into one hit, listed in its `copies` (default true). */
+  foldCopies?: boolean;
 }
 
 /** What users see of an item (today the whole image of one archive file) and of its file. */
@@ -60,6 +62,8 @@ export interface SearchHit extends ItemFacts {
   score: number;
   /** Near-duplicates folded into this result (only with `collapse`), best first. */
   duplicates: { id: number; score: number; path: string; similarity: number }[];
+  /** Other files with the same bytes, folded into this result (unless `foldCopies` is false). */
+  copies: { id: number; path: string }[];
   /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
   absolutePath?: string;
 }

@@ -3,12 +3,12 @@
  * catalog.sqlite (the truth: files, vectors, user fields) and a derived HNSW graph file.
  * better-sqlite3 and hnswlib-node are used only under this folder.
  */
-export { openIndex } from './open-index.js';
+export { openIndex, readIndexMeta } from './open-index.js';
 export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './hnsw-index.js';
 export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
-export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, FILTER_LIMITS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
 export type {
   CatalogChange,
   FieldImportSummary,

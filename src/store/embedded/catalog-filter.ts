@@ -4,6 +4,7 @@
  * never spliced into SQL. Globs become regular expressions (see globToRegex) tested by the
  * `regexp` function behind SQLite's REGEXP operator, which the catalog registers.
  */
+import { LRUCache } from 'lru-cache';
 import { invalidParameter } from '../../errors.js';
 import { globToRegex, type CatalogFilter, type FieldCondition, type FILTER_KEYS } from '../filter.js';
 import type { ItemSelection } from '../types.js';
@@ -13,21 +14,27 @@ export interface SqlCondition {
   params: unknown[];
 }
 
-/** Compiled regular expressions by source; bounded so that many distinct globs cannot grow it without end. */
-const REGEX_CACHE_ENTRIES = 64;
-const regexCache = new Map<string, RegExp>();
+/**
+ * Compiled regular expressions by source, bounded by entries and by bytes so that many distinct
+ * globs cannot grow it without end (a compiled regex is counted as 16 bytes per source character,
+ * about what V8 keeps for one of these).
+ */
+export const REGEX_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
+const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => Math.max(1, 18 * source.length) });
+
+/** Entries and bytes of the regex cache. */
+export function regexCacheUse(): { entries: number; bytes: number } {
+  return { entries: regexCache.size, bytes: regexCache.calculatedSize };
+}
 
 /** SQLite's `regexp(pattern, value)` (what `value REGEXP pattern` calls): 1 on a match. */
 export function sqlRegexp(pattern: unknown, value: unknown): number {
   const source = String(pattern);
   let regex = regexCache.get(source);
-  if (regex) {
-    regexCache.delete(source);
-  } else {
+  if (!regex) {
     regex = new RegExp(source);
-    if (regexCache.size >= REGEX_CACHE_ENTRIES) regexCache.delete(regexCache.keys().next().value!);
+    regexCache.set(source, regex);
   }
-  regexCache.set(source, regex);
   return typeof value === 'string' && regex.test(value) ? 1 : 0;
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { selectionToSql, sqlRegexp } from './catalog-filter.js';
 import { catalogVersion, checkReadable, migrate } from './schema.js';
+import { immutableUri } from './sqlite-uri.js';
 import type { CatalogChange, FieldRecord, FieldValue, FileRecord, FileStatus, ItemSelection, KnownFile, NewFile, ReusableVector } from '../types.js';
 
 export const CATALOG_FILE = 'catalog.sqlite';
@@ -68,10 +69,11 @@ export class Catalog {
   /** Prepared statements of fixed SQL text (a bounded set: filters, whose text varies, are prepared per call). */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(dir: string, options: { readonly: boolean }) {
+  /** `immutable`: read a catalog on read-only media (no locks, no WAL; see sqlite-uri.ts). */
+  constructor(dir: string, options: { readonly: boolean; immutable?: boolean }) {
     this.file = path.join(dir, CATALOG_FILE);
     try {
-      this.db = new Database(this.file, { readonly: options.readonly, fileMustExist: options.readonly });
+      this.db = new Database(options.immutable ? immutableUri(this.file) : this.file, { readonly: options.readonly, fileMustExist: options.readonly });
     } catch (cause) {
       throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: 'run `rsclip doctor --index <dir>`' });
     }
@@ -356,5 +358,17 @@ export class Catalog {
 
   close(): void {
     this.db.close();
+  }
+
+  // added for issue 10 (hardening): failed files, field names
+
+  /** Files with this status, by root and path. */
+  listFiles(status: FileStatus): FileRecord[] {
+    return (this.prepared('SELECT * FROM images WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toRecord);
+  }
+
+  /** Names of the user fields present, sorted. */
+  fieldNames(): string[] {
+    return (this.prepared('SELECT DISTINCT name FROM fields ORDER BY name').all() as { name: string }[]).map((r) => r.name);
   }
 }
