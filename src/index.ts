@@ -33,6 +33,7 @@ export {
 // the index store
 export {
   openIndex,
+  readIndexMeta,
   parseFilterSpecs,
   catalogFilterSchema,
   type OpenIndexOptions,

@@ -1,13 +1,15 @@
-/** `rsclip index` (build or update an index from archive folders) and `rsclip doctor` (check and repair one). */
+/** `rsclip index` (build or update an index from archive folders); `rsclip doctor` and `rsclip errors` live in doctor.ts. */
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
-import { indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
-import { openClip } from '../model/index.js';
+import { checkArchiveRoots, indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
+import { openClip, type ClipEncoder } from '../model/index.js';
 import { parseBandList } from '../raster/index.js';
-import { openIndex, type VerifyReport } from '../store/index.js';
+import { openEncoderForIndex } from '../search/index.js';
+import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
+import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
@@ -23,6 +25,7 @@ interface IndexCommandOptions {
   fields?: string;
   json?: boolean;
   verify?: boolean;
+  retryErrors?: boolean;
   tile?: TileMode;
   overlap?: number;
   scales?: number[];
@@ -128,25 +131,45 @@ export function printIndexSummary(s: IndexSummary): void {
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
+  for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
+  if (s.errors > 0) lines.push('  `rsclip errors` lists the files that failed and why; `rsclip index --retry-errors` tries them again');
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function printVerify(report: VerifyReport): void {
-  const { checked } = report;
-  process.stdout.write(`checked ${checked.images} images, ${checked.vectors} vectors, ${checked.hnswLabels} HNSW labels: ${report.ok ? 'ok' : 'PROBLEMS LEFT'}\n`);
-  for (const line of report.repaired) process.stdout.write(`  repaired: ${line}\n`);
-  for (const line of report.unrepaired) process.stdout.write(`  not repaired: ${line}\n`);
+/** The encoder and the writable store of an index run: an existing index's recorded model is the default (see openEncoderForIndex). */
+async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config']): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
+  const threads = opts.threads ?? config.threads;
+  const variant = opts.variant ?? config.variant;
+  const decoding = {
+    ...(threads === undefined ? {} : { threads }),
+    ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
+  };
+  const meta = await readIndexMeta(index);
+  let encoder: ClipEncoder;
+  if (meta) {
+    encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...decoding, ...(variant ? { variant } : {}) });
+  } else {
+    const modelDir = opts.model ?? config.model;
+    if (!modelDir) {
+      throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json (a new index has no model recorded yet)', {
+        hint: 'fetch one with `rsclip model fetch` and pass its directory',
+      });
+    }
+    encoder = await openClip(modelDir, { variant: variant ?? 'fp32', ...decoding });
+  }
+  try {
+    return { store: await openIndex(index, { model: encoder.info, create: true }), encoder };
+  } catch (error) {
+    await encoder.close();
+    throw error;
+  }
 }
 
-async function verifyIndex(dir: string): Promise<VerifyReport> {
-  const store = await openIndex(dir);
-  try {
-    return await store.verify();
-  } finally {
-    await store.close();
-  }
+/** The settings that decide whether an archive file decodes; a change retries the files that failed. */
+function decodeSettings(opts: IndexCommandOptions): string {
+  return `maxInputPixels=${opts.maxInputPixels ?? 'default'}`;
 }
 
 export function registerIndexCommands(program: Command): void {
@@ -155,14 +178,15 @@ export function registerIndexCommands(program: Command): void {
     .description('index archive folders (recursively), or the assets of a local STAC catalog: new and changed images are embedded, removed ones dropped')
     .argument('[dirs...]', 'archive folders')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('-m, --model <dir>', 'model directory (default: config "model")')
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant" or fp32)', modelVariant)
+    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was built with)')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else the index\'s, else fp32)', modelVariant)
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--batch <n>', 'images per model run (default 32)', positiveInt)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default 4)', positiveInt)
-    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs)', positiveInt)
+    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
+    .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
     .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels', optionParser(parseTileMode))
     .option('--overlap <share>', 'share of a tile shared with its neighbour (default 0.25)', overlapOption)
@@ -180,25 +204,9 @@ export function registerIndexCommands(program: Command): void {
       const files = opts.stac ? await stacFiles(opts.stac, opts.stacAsset ? { asset: opts.stacAsset } : {}) : undefined;
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const modelDir = opts.model ?? config.model;
-      if (!modelDir) {
-        throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', {
-          hint: 'fetch one with `rsclip model fetch` and pass its directory',
-        });
-      }
-      const threads = opts.threads ?? config.threads;
-      const encoder = await openClip(modelDir, {
-        variant: opts.variant ?? config.variant ?? 'fp32',
-        ...(threads === undefined ? {} : { threads }),
-        ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
-      });
-      let store;
-      try {
-        store = await openIndex(index, { model: encoder.info, create: true });
-      } catch (error) {
-        await encoder.close();
-        throw error;
-      }
+      // a missing folder, or a file given as one, is refused before anything is created
+      await checkArchiveRoots(dirs);
+      const { store, encoder } = await openForIndexing(index, opts, config);
       const controller = new AbortController();
       const onSigint = (): void => {
         if (controller.signal.aborted) process.exit(130);
@@ -225,17 +233,29 @@ export function registerIndexCommands(program: Command): void {
           bands: opts.bands,
           percentiles: opts.stretch,
           crs: opts.crs,
+          retryErrors: opts.retryErrors === true,
+          decodeSettings: decodeSettings(opts),
           signal: controller.signal,
           onProgress: display.update,
         });
-      } finally {
+      } catch (error) {
         display.stop();
         process.off('SIGINT', onSigint);
-        try {
-          await store.close();
-        } finally {
-          await encoder.close();
-        }
+        // the first error is the one to tell (a full disk fails the closing checkpoint again)
+        await store.close().catch(() => undefined);
+        await encoder.close();
+        throw error;
+      }
+      display.stop();
+      process.off('SIGINT', onSigint);
+      try {
+        await store.close();
+      } finally {
+        await encoder.close();
+      }
+      if (summary.scanned === 0) {
+        const skipped = summary.skipped.reduce((n, s) => n + s.count, 0);
+        process.stderr.write(`rsclip: warning: no image files found in ${opts.stac ?? dirs.join(', ')}${skipped > 0 ? ` (${skipped} other files skipped, see the summary)` : ''}\n`);
       }
       const verify = opts.verify && !summary.interrupted ? await verifyIndex(index) : undefined;
       if (opts.json) printJson(verify ? { ...summary, verify } : summary);
@@ -246,17 +266,5 @@ export function registerIndexCommands(program: Command): void {
       if (summary.interrupted) process.exitCode = 130;
       else if (verify && !verify.ok) process.exitCode = 1;
     });
-
-  program
-    .command('doctor')
-    .description('check that an index catalog, its vectors and its HNSW file agree; repair what can be repaired')
-    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: { index?: string; json?: boolean }) => {
-      const index = opts.index ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
-      const report = await verifyIndex(index);
-      if (opts.json) printJson(report);
-      else printVerify(report);
-      if (!report.ok) process.exitCode = 1;
-    });
+  registerDoctorCommands(program);
 }

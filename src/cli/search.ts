@@ -30,6 +30,7 @@ interface SearchCommandOptions extends FilterOptions {
   collapse?: boolean | number;
   nms?: boolean | number;
   format?: 'text' | 'json' | 'geojson';
+  allCopies?: boolean;
   json?: boolean;
 }
 
@@ -63,8 +64,9 @@ function threshold(value: string): number {
 function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
+    const copies = hit.copies.length > 0 ? `  (${hit.copies.length + 1} copies)` : '';
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${placeColumns(hit)}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${placeColumns(hit)}${copies}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
@@ -73,7 +75,7 @@ export function registerSearchCommand(program: Command): void {
   const command = program
     .command('search')
     .description('search an index by texts, image files and indexed ids, combined with + and -')
-    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
+    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID; the item itself is left out of the results), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
@@ -86,6 +88,7 @@ export function registerSearchCommand(program: Command): void {
   addFilterOptions(command)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
+    .option('--all-copies', 'list files with identical bytes as separate results (default: one result, "n copies")')
     .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)
     .option('--json', 'print the result page as JSON (= --format json)')
     .addHelpText(
@@ -120,6 +123,7 @@ Examples:
           if (filter) request.filter = filter;
           if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
           if (opts.nms !== undefined) request.nms = opts.nms;
+          if (opts.allCopies) request.foldCopies = false;
           const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
           const format = opts.format ?? (opts.json ? 'json' : 'text');
           if (format === 'json') printJson(page);

@@ -21,7 +21,7 @@ import { BoundedQueue } from './bounded-queue.js';
 import { readSidecar } from './field-sidecar.js';
 import { IndexPlan } from './plan.js';
 import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
-import { listedFiles, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_BATCH = 32;
@@ -58,11 +58,13 @@ class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
   private readonly summary: IndexSummary;
-  private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
+  private readonly problems: ScanProblems = newScanProblems();
   private readonly state: RunState = { uncommitted: new Set(), failedHashes: new Map() };
   private readonly preparer: FilePreparer;
   private total = 0;
   private done = 0;
+  /** Files that failed before are tried again whatever their size and mtime (asked for, or other decoding settings). */
+  private readonly retryFailed: boolean;
 
   constructor(
     private readonly store: IndexStore,
@@ -74,6 +76,7 @@ class ArchiveIndexer {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.decoders = options.decoders ?? DEFAULT_DECODERS;
     this.preparer = new FilePreparer(store, encoder, plan, this.state, this.decoders);
+    this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,
       scanned: 0,
@@ -89,6 +92,7 @@ class ArchiveIndexer {
       nodataWindows: 0,
       unreadableFolders: this.problems.unreadableFolders,
       symlinkLoops: this.problems.symlinkLoops,
+      skipped: this.problems.skipped,
       interrupted: false,
       seconds: 0,
       modelSeconds: 0,
@@ -111,6 +115,8 @@ class ArchiveIndexer {
       this.summary.removed = removals.length;
     }
     this.summary.interrupted = this.aborted;
+    const settings = this.options.decodeSettings;
+    if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
     await this.store.flush();
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
@@ -149,7 +155,8 @@ class ArchiveIndexer {
         const row = known.get(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
         const extra = source.extras?.get(file.path);
-        const sameFile = current && !current.needsEmbedding && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs;
+        const retry = current?.status === 'error' && this.retryFailed;
+        const sameFile = current && !current.needsEmbedding && !retry && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs;
         // an ok file made under another plan (tiling, bands, stretch) is cut and embedded again
         if (sameFile && (current.status !== 'ok' || this.plan.matches(current))) this.summary.unchanged++;
         else work.push({ file, known: current, ...(extra ? { extra } : {}) });

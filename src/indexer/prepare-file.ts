@@ -16,7 +16,7 @@ import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWind
 import type { ClipEncoder } from '../model/index.js';
 import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource } from '../raster/index.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
-import { readFileContent } from './file-content.js';
+import { hashFile, type ContentHash } from './content-hash.js';
 import type { IndexPlan } from './plan.js';
 import type { ScannedFile } from './scan.js';
 import { sceneWindows } from './scene-windows.js';
@@ -61,7 +61,8 @@ export type Unit =
   | { kind: 'fail'; job: FileJob; error: string };
 
 export function describeError(error: unknown): string {
-  if (error instanceof RsclipError) return error.message;
+  // the hint stays with the message (e.g. gdal_translate for a band-separate TIFF)
+  if (error instanceof RsclipError) return error.toOneLine();
   const e = error as NodeJS.ErrnoException;
   return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
 }
@@ -109,27 +110,28 @@ export class FilePreparer {
   async *prepare(work: WorkItem): AsyncGenerator<Unit> {
     const { file } = work;
     const job: FileJob = { work, row: this.baseRow(work, ''), contentKey: '', scene: false, resumed: false, windows: 0, nodataWindows: 0, georeference: null };
-    let content;
+    let content: ContentHash;
     try {
-      content = await readFileContent(file.absolutePath, file.bytes);
+      // streamed: never the whole file in memory (scenes of several GiB)
+      content = await hashFile(file.absolutePath);
     } catch (error) {
       yield { kind: 'fail', job, error: `cannot read file: ${describeError(error)}` };
       return;
     }
-    job.row = { ...this.baseRow(work, content.hash), bytes: content.size };
-    if (content.size === 0) {
+    job.row = { ...this.baseRow(work, content.sha256), bytes: content.bytes };
+    if (content.bytes === 0) {
       yield { kind: 'fail', job, error: 'empty file (0 bytes)' };
       return;
     }
     const known = work.known;
-    if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === content.hash && this.plan.matches(known)) {
+    if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === content.sha256 && this.plan.matches(known)) {
       yield { kind: 'touch', job };
       return;
     }
     // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
     const source = await openRaster(file.absolutePath, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES, ...(this.plan.options.crs ? { crs: this.plan.options.crs } : {}) }).catch(() => undefined);
     try {
-      yield* this.prepareContent(job, content.bytes, source);
+      yield* this.prepareContent(job, source);
     } finally {
       await source?.close();
     }
@@ -151,7 +153,7 @@ export class FilePreparer {
     };
   }
 
-  private async *prepareContent(job: FileJob, bytes: Buffer | undefined, source: RasterSource | undefined): AsyncGenerator<Unit> {
+  private async *prepareContent(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit> {
     const { known } = job.work;
     const hash = job.row.contentHash;
     const bands = source ? (this.plan.options.bands ?? defaultBands(source)) : undefined;
@@ -188,17 +190,18 @@ export class FilePreparer {
       return;
     }
     if (fidelity) {
-      const decoded = yield* this.prepareWhole(job, bytes, source);
+      const decoded = yield* this.prepareWhole(job, source);
       if (decoded) return;
     }
     yield* this.prepareScene(job, source!, bands!, committed);
   }
 
   /** The model's own decoding of a whole 8-bit image; false when it cannot decode a file src/raster can read. */
-  private async *prepareWhole(job: FileJob, bytes: Buffer | undefined, source: RasterSource | undefined): AsyncGenerator<Unit, boolean> {
+  private async *prepareWhole(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit, boolean> {
     let pre;
     try {
-      pre = await this.encoder.preprocess(bytes ?? job.work.file.absolutePath);
+      // decoded from the path: the decoder reads what it needs, and errors name the file
+      pre = await this.encoder.preprocess(job.work.file.absolutePath);
     } catch (error) {
       if (source && source.format === 'tiff') return false;
       const message = describeError(error);

@@ -2,6 +2,7 @@ import type { ClipEncoder } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
 import type { IndexPlanOptions } from './plan.js';
 import type { WorkItem } from './prepare-file.js';
+import type { SkippedFiles } from './scan.js';
 
 /** What to index and how; the tiling and radiometry options (tile, overlap, scales, bands, percentiles, crs) are the plan's. */
 export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'> {
@@ -25,6 +26,13 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
    * elsewhere (a STAC item's id, time, properties and footprint). Files of `root` the list lacks are removed.
    */
   files?: { root: string; files: { path: string; extra?: WorkItem['extra'] }[] };
+  /** Try every file that failed before again, whatever its size and mtime say. */
+  retryErrors?: boolean;
+  /**
+   * The settings that decide whether a file decodes (e.g. the pixel limit), as text; when they
+   * differ from those of the last complete run, files that failed are tried again.
+   */
+  decodeSettings?: string;
   /** Aborting stops after the batch in flight; everything committed is kept. */
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
@@ -76,6 +84,8 @@ export interface IndexSummary {
   unreadableFolders: string[];
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];
+  /** Files seen but not indexed (not an image, a format sharp cannot read, excluded, a name that is not UTF-8...), by reason. */
+  skipped: SkippedFiles[];
   interrupted: boolean;
   seconds: number;
   /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */

@@ -20,7 +20,7 @@ export function queryKey(request: SearchRequest): string {
     const image = typeof t.image === 'string' ? `path:${t.image}` : `sha256:${createHash('sha256').update(t.image).digest('hex')}`;
     return { kind: 'image', image, weight: t.weight };
   });
-  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, exclude: request.excludeIds ?? [] }));
+  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, exclude: request.excludeIds ?? [], copies: request.foldCopies ?? true }));
   return hash.digest('base64url').slice(0, 16);
 }
 

@@ -33,13 +33,14 @@ export interface HitParts {
   score: number;
   fields: Fields;
   duplicates: SearchHit['duplicates'];
+  copies: SearchHit['copies'];
   /** Add the file's absolute path (the CLI; never the HTTP API, which must not reveal the server's folders). */
   absolutePath?: boolean;
 }
 
 export function buildHit(item: ItemRecord, parts: HitParts): SearchHit {
   const { id, ...facts } = describeItem(item, parts.fields);
-  const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, duplicates: parts.duplicates };
+  const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, duplicates: parts.duplicates, copies: parts.copies };
   if (parts.absolutePath) hit.absolutePath = item.file.absolutePath;
   return hit;
 }

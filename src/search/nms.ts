@@ -1,6 +1,7 @@
 /**
  * Non-maximum suppression of tiles: a hit whose window is covered, for at least `threshold` of
- * the smaller window's area, by a better-ranked hit of the same file is left out. With the
+ * the smaller window's area, by a better-ranked hit of the same scene (its file, or the files of
+ * identical content when copies are folded) is left out. With the
  * default plan (overlap 0.25) neighbouring tiles share a quarter and both stay; a tile inside a
  * larger-scale tile of the same place, or tiles of a denser overlap, are folded into the best.
  */
@@ -17,20 +18,21 @@ export function overlapOfSmaller(a: ItemWindow, b: ItemWindow): number {
 }
 
 export interface PlacedHit {
-  fileId: number;
+  /** Windows are compared within one scene: a file id, or a content hash. */
+  scene: number | string;
   window: ItemWindow;
 }
 
-/** The entries to keep, best first: those not overlapping a kept one of the same file. Entries without a known item are kept. */
+/** The entries to keep, best first: those not overlapping a kept one of the same scene. Entries without a known item are kept. */
 export function suppressOverlaps<T>(entries: readonly T[], idOf: (entry: T) => number, itemOf: (id: number) => PlacedHit | undefined, threshold: number): T[] {
-  const keptByFile = new Map<number, ItemWindow[]>();
+  const keptByScene = new Map<number | string, ItemWindow[]>();
   return entries.filter((entry) => {
     const item = itemOf(idOf(entry));
     if (!item) return true;
-    const kept = keptByFile.get(item.fileId) ?? [];
+    const kept = keptByScene.get(item.scene) ?? [];
     if (kept.some((w) => overlapOfSmaller(w, item.window) >= threshold)) return false;
     kept.push(item.window);
-    keptByFile.set(item.fileId, kept);
+    keptByScene.set(item.scene, kept);
     return true;
   });
 }

@@ -33,13 +33,15 @@ export interface SearchRequest {
   filter?: CatalogFilter;
   /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
   collapse?: boolean | CollapseOptions;
-  /** Items never returned (e.g. the item a "more like this" query starts from). */
+  /** Items never returned; the items of `id` terms are left out anyway (a query never returns what it names). */
   excludeIds?: number[];
   /**
    * Leave out a tile covered (for this share of the smaller window, default 0.5) by a better hit of
    * the same scene; `true` (the default) uses DEFAULT_NMS_THRESHOLD, `false` shows every tile.
    */
   nms?: boolean | number;
+  /** Fold files of identical content (the same bytes) into one hit, listed in its `copies` (default true). */
+  foldCopies?: boolean;
 }
 
 /** What users see of an item (the whole image of an archive file, or a window of a scene) and of its file. */
@@ -74,6 +76,8 @@ export interface SearchHit extends ItemFacts {
   score: number;
   /** Near-duplicates folded into this result (only with `collapse`), best first. */
   duplicates: { id: number; score: number; path: string; similarity: number }[];
+  /** Other files with the same bytes, folded into this result (unless `foldCopies` is false). */
+  copies: { id: number; path: string }[];
   /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
   absolutePath?: string;
 }

@@ -96,6 +96,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             stac: { type: 'object', properties: { item: { type: 'string' }, collection: { type: ['string', 'null'] } } },
             fields: { type: 'object', additionalProperties: true },
             duplicates: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, score: { type: 'number' }, similarity: { type: 'number' }, path: { type: 'string' } } } },
+            copies: { type: 'array', description: 'other files with the same bytes, folded into this hit', items: { type: 'object', properties: { id: { type: 'integer' }, path: { type: 'string' } } } },
           },
         },
         SearchPage: {

@@ -4,7 +4,8 @@
  * naming an engine this rsclip lacks is refused rather than guessed at.
  */
 import { RsclipError } from '../errors.js';
-import { HnswIndex } from './hnsw-index.js';
+import { checkHnswFile } from './hnsw-file-check.js';
+import { describeCheckFailure, graphFileCorrupt, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
 import type { VectorIndex } from './types.js';
 
 export type EngineName = 'hnswlib';
@@ -18,7 +19,16 @@ export interface HnswParams {
 
 export type EngineSpec = { name: 'hnswlib' } & HnswParams;
 
+/** The largest item id the engines can label (hnswlib's labels keep versions of an item above it). */
+export const ITEM_ID_LIMIT = MAX_ITEM_ID;
+
 export const DEFAULT_ENGINE: EngineSpec = { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 };
+
+/** What a checkpoint wrote, as read back from the disk. */
+export interface GraphFileDigest {
+  bytes: number;
+  sha256: string;
+}
 
 /** A VectorIndex kept in a file next to the catalog (derived from it, rebuildable). */
 export interface GraphIndex extends VectorIndex {
@@ -26,8 +36,8 @@ export interface GraphIndex extends VectorIndex {
   getPoint(id: number): Float32Array | undefined;
   /** Points stored, deleted ones included. */
   readonly storedCount: number;
-  /** Writes the whole index to `file` (callers rename into place). */
-  save(file: string): Promise<void>;
+  /** Writes the whole index to `file` (callers rename into place), verified on the disk: its size and sha256. */
+  save(file: string): Promise<GraphFileDigest>;
   /** Engine numbers for stats. */
   details(): Record<string, number>;
 }
@@ -36,8 +46,22 @@ export function createGraph(spec: EngineSpec, dim: number, capacity: number): Gr
   return HnswIndex.create(dim, spec, capacity);
 }
 
-export function loadGraph(_spec: EngineSpec, file: string, dim: number): GraphIndex {
-  return HnswIndex.load(file, dim);
+/**
+ * Loads a graph file after checking its structure and letting `accept` judge its digest (it
+ * returns why the file is refused, or undefined); a damaged or refused file is INDEX_CORRUPT.
+ */
+export function loadGraph(spec: EngineSpec, file: string, dim: number, accept?: (digest: GraphFileDigest) => string | undefined): GraphIndex {
+  return HnswIndex.load(file, dim, { M: spec.M, ...(accept ? { accept } : {}) });
+}
+
+/** Size and sha256 of a graph file, after checking that the engine could load it safely; damage is INDEX_CORRUPT. */
+export function checkGraphFile(spec: EngineSpec, file: string, dim: number): GraphFileDigest {
+  try {
+    const { bytes, sha256 } = checkHnswFile(file, { dim, M: spec.M });
+    return { bytes, sha256 };
+  } catch (cause) {
+    throw graphFileCorrupt(file, describeCheckFailure(cause), cause);
+  }
 }
 
 /** The catalog meta keys of an engine spec. */

@@ -108,15 +108,52 @@ const isoDate = z.iso
   .or(z.iso.datetime({ offset: true }))
   .transform((s) => new Date(s));
 
-const fieldValue = z.union([z.string(), z.number().finite()]);
+/**
+ * How large a filter may be: every filter becomes one SQL statement (SQLite refuses more than
+ * 32,766 bound values and expression trees deeper than 1,000), and every glob one regular
+ * expression tested per catalog row (a glob with many `*` in one path segment backtracks
+ * polynomially: 4 of them cost 80 ms per 255-character name). A filter past these limits is a
+ * bad query (400), never an internal error.
+ */
+export const FILTER_LIMITS = {
+  fieldNames: 32,
+  valuesPerField: 100,
+  values: 1000,
+  fieldNameChars: 200,
+  fieldValueChars: 500,
+  globChars: 500,
+  starsPerGlobSegment: 3,
+  globBraces: 8,
+} as const;
+
+const fieldValue = z.union([z.string().max(FILTER_LIMITS.fieldValueChars), z.number().finite()]);
 const fieldRange = z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() });
-const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(100), fieldRange]);
+const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(FILTER_LIMITS.valuesPerField), fieldRange]);
+
+/** Why a glob is refused, or undefined when it is within the limits. */
+function globProblem(glob: string): string | undefined {
+  if (/[@!?*+]\(/.test(glob)) return 'extended globs such as +(a|b) are not supported in filters';
+  if ((glob.match(/\{/g) ?? []).length > FILTER_LIMITS.globBraces) return `at most ${FILTER_LIMITS.globBraces} {…} groups`;
+  for (const segment of glob.split('/')) {
+    const stars = (segment.replace(/\*\*/g, '').match(/\*/g) ?? []).length;
+    if (stars > FILTER_LIMITS.starsPerGlobSegment) return `at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, "${segment}" has ${stars}`;
+  }
+  return undefined;
+}
 /** What a user field must be: a value, any of several values, or a numeric range (inclusive). */
 export type FieldCondition = z.output<typeof fieldCondition>;
 
 export const FILTER_KEYS = {
   pathGlob: filterKey({
-    schema: z.string().min(1).max(500).describe('picomatch glob over the relative path; without "/" it matches the file name'),
+    schema: z
+      .string()
+      .min(1)
+      .max(FILTER_LIMITS.globChars)
+      .superRefine((glob, ctx) => {
+        const problem = globProblem(glob);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(`picomatch glob over the relative path; without "/" it matches the file name (at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, no extended globs)`),
     name: 'path',
     syntax: 'path=GLOB',
     fromText: (value) => value,
@@ -236,7 +273,15 @@ export function placeOptionSpecs(options: PlaceOptions): string[] {
 
 /** User fields: any name that is not a key above (or `field.NAME`), with a value, values or a numeric range. */
 const FIELDS = {
-  schema: z.record(z.string().min(1).max(200), fieldCondition).describe('user fields: name -> value, [values] or {min, max} (inclusive)'),
+  schema: z
+    .record(z.string().min(1).max(FILTER_LIMITS.fieldNameChars), fieldCondition)
+    .superRefine((fields, ctx) => {
+      const names = Object.keys(fields).length;
+      if (names > FILTER_LIMITS.fieldNames) ctx.addIssue({ code: 'custom', message: `at most ${FILTER_LIMITS.fieldNames} user fields in one filter, got ${names}` });
+      const values = Object.values(fields).reduce<number>((n, c) => n + (Array.isArray(c) ? c.length : 1), 0);
+      if (values > FILTER_LIMITS.values) ctx.addIssue({ code: 'custom', message: `at most ${FILTER_LIMITS.values} user field values in one filter, got ${values}` });
+    })
+    .describe(`user fields: name -> value, [values] or {min, max} (inclusive); at most ${FILTER_LIMITS.fieldNames} names and ${FILTER_LIMITS.values} values`),
   syntax: ['NAME=VALUE', 'NAME=A|B', 'NAME=LO..HI'],
   fromText(value: string, spec: string): z.input<typeof fieldCondition> {
     const range = /^(-?[\d.]*)\.\.(-?[\d.]*)$/.exec(value);

@@ -3,12 +3,12 @@
  * catalog.sqlite (the truth: files, vectors, user fields) and a derived HNSW graph file.
  * better-sqlite3 and hnswlib-node are used only under this folder.
  */
-export { openIndex } from './open-index.js';
+export { openIndex, readIndexMeta } from './open-index.js';
 export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './hnsw-index.js';
 export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
-export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, placeOptionSpecs, FILTER_KEYS, MAX_AREA_POSITIONS, type CatalogFilter, type CatalogFilterJson, type FieldCondition, type PlaceOptions } from './filter.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, placeOptionSpecs, FILTER_KEYS, FILTER_LIMITS, MAX_AREA_POSITIONS, type CatalogFilter, type CatalogFilterJson, type FieldCondition, type PlaceOptions } from './filter.js';
 export { WHOLE_IMAGE_KEY, WHOLE_IMAGE_PLAN } from './types.js';
 export type {
   CatalogChange,

@@ -37,6 +37,8 @@ export interface IndexMeta {
   modelVariant: string | undefined;
   /** The tiling and radiometry plan of the last update (`indexPlanSignature`); changing it re-tiles. */
   plan: string | undefined;
+  /** The decoding settings (e.g. the pixel limit) of the last complete index run, as the indexer wrote them. */
+  decodeSettings: string | undefined;
 }
 
 /** Where a file's pixels are on the Earth, as the catalog keeps it. */
@@ -273,6 +275,13 @@ export interface OpenIndexOptions {
   refreshIntervalMs?: number;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
   checkpointIntervalMs?: number;
+  /**
+   * Writers only: how the catalog is checked before anything is written: `quick` (default; SQLite's
+   * quick_check), `full` (integrity_check, as `doctor` does), or `repair` (a damaged catalog is
+   * repaired: REINDEX, else rebuilt from the rows that can still be read; `doctor --repair`).
+   * A damaged catalog is refused (INDEX_CORRUPT) unless repaired.
+   */
+  catalogCheck?: 'quick' | 'full' | 'repair';
 }
 
 export interface IndexStore {
@@ -298,6 +307,10 @@ export interface IndexStore {
   vectors(): AsyncIterable<[number, Float32Array]>;
   /** User fields of each item's file. */
   getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>>;
+  /** Names of the user fields any file has, sorted. */
+  fieldNames(): Promise<string[]>;
+  /** Files with this status (e.g. the failed ones, with their error), by root and path. */
+  listFiles(status: FileStatus): Promise<FileRecord[]>;
   /**
    * The k searchable items most similar to `query`, best first. The back end chooses exact or
    * graph search (`exact` forces exact) and never returns fewer than min(k, selected items).
@@ -319,6 +332,8 @@ export interface IndexStore {
   flush(): Promise<void>;
   /** Checks that the catalog, the vectors and the vector index agree; repairs what it can. */
   verify(): Promise<VerifyReport>;
+  /** Records the decoding settings of a complete index run (see IndexMeta.decodeSettings). */
+  recordDecodeSettings(settings: string): Promise<void>;
 
   /** Flushes (when writable) and releases the index. */
   close(): Promise<void>;

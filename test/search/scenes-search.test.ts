@@ -174,13 +174,13 @@ describe('places and suppression in search', () => {
     expect(all.some((h) => h.window.scale === 2)).toBe(true);
   });
 
-  it('keeps entries without a known item and suppresses only within a file', () => {
+  it('keeps entries without a known item and suppresses only within a scene', () => {
     const w = (x: number, size = 224) => ({ x, y: 0, width: size, height: size, scale: size / 224 });
     const items = new Map([
-      [1, { fileId: 1, window: w(0) }],
-      [2, { fileId: 1, window: w(0, 448) }],
-      [3, { fileId: 2, window: w(0) }],
-      [4, { fileId: 1, window: w(168) }],
+      [1, { scene: 1, window: w(0) }],
+      [2, { scene: 1, window: w(0, 448) }],
+      [3, { scene: 2, window: w(0) }],
+      [4, { scene: 1, window: w(168) }],
     ]);
     expect(suppressOverlaps([1, 2, 3, 4, 5], (id) => id, (id) => items.get(id), 0.5)).toEqual([1, 3, 4, 5]);
     expect(suppressOverlaps([2, 1], (id) => id, (id) => items.get(id), 0.5)).toEqual([2]);

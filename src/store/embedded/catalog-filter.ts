@@ -6,8 +6,9 @@
  * R*Tree candidates (boxes that intersect the place's query boxes) checked by `place_match`,
  * the exact test; both functions are registered by the catalog.
  */
+import { LRUCache } from 'lru-cache';
 import { invalidParameter } from '../../errors.js';
-import { compilePlace, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
+import { compilePlace, geometryBoxes, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
 import { globToRegex, type CatalogFilter, type FieldCondition, type FILTER_KEYS } from '../filter.js';
 import type { ItemSelection } from '../types.js';
 
@@ -16,21 +17,27 @@ export interface SqlCondition {
   params: unknown[];
 }
 
-/** Compiled regular expressions by source; bounded so that many distinct globs cannot grow it without end. */
-const REGEX_CACHE_ENTRIES = 64;
-const regexCache = new Map<string, RegExp>();
+/**
+ * Compiled regular expressions by source, bounded by entries and by bytes so that many distinct
+ * globs cannot grow it without end (a compiled regex is counted as 16 bytes per source character,
+ * about what V8 keeps for one of these).
+ */
+export const REGEX_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
+const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => Math.max(1, 18 * source.length) });
+
+/** Entries and bytes of the regex cache. */
+export function regexCacheUse(): { entries: number; bytes: number } {
+  return { entries: regexCache.size, bytes: regexCache.calculatedSize };
+}
 
 /** SQLite's `regexp(pattern, value)` (what `value REGEXP pattern` calls): 1 on a match. */
 export function sqlRegexp(pattern: unknown, value: unknown): number {
   const source = String(pattern);
   let regex = regexCache.get(source);
-  if (regex) {
-    regexCache.delete(source);
-  } else {
+  if (!regex) {
     regex = new RegExp(source);
-    if (regexCache.size >= REGEX_CACHE_ENTRIES) regexCache.delete(regexCache.keys().next().value!);
+    regexCache.set(source, regex);
   }
-  regexCache.set(source, regex);
   return typeof value === 'string' && regex.test(value) ? 1 : 0;
 }
 
@@ -59,6 +66,22 @@ export function placeMatchFunction(place: unknown, itemPlace: unknown): number {
 
 /** R*Tree rows per item (`item_boxes`): row id = item id * BOXES_PER_ITEM + part of its footprint. */
 export const BOXES_PER_ITEM = 8;
+
+/** The R*Tree boxes of a footprint: one per part (two across the antimeridian); parts past the last row are merged into it. */
+export function footprintBoxes(place: WindowPlace): LonLatBox[] {
+  const boxes = geometryBoxes(place.footprint);
+  const kept = boxes.slice(0, BOXES_PER_ITEM - 1);
+  const rest = boxes.slice(BOXES_PER_ITEM - 1);
+  if (rest.length > 0) {
+    kept.push({
+      west: Math.min(...rest.map((b) => b.west)),
+      south: Math.min(...rest.map((b) => b.south)),
+      east: Math.max(...rest.map((b) => b.east)),
+      north: Math.max(...rest.map((b) => b.north)),
+    });
+  }
+  return kept;
+}
 const BOX_ITEM = `id / ${BOXES_PER_ITEM}`;
 
 function boxesIntersect(boxes: readonly LonLatBox[]): SqlCondition {

@@ -13,10 +13,12 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { geometryBoxes, type WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
-import { BOXES_PER_ITEM, placeMatchFunction, selectionToSql, sqlRegexp } from './catalog-filter.js';
+import { ITEM_ID_LIMIT } from '../engines.js';
+import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlRegexp } from './catalog-filter.js';
 import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
+import { immutableUri } from './sqlite-uri.js';
 import {
   WHOLE_IMAGE_KEY,
   type CatalogChange,
@@ -130,6 +132,13 @@ function numericValue(value: FieldValue): number | null {
   return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
 }
 
+/** Item ids are never reused, so re-tiling spends them; past the graph's label range nothing more can be added. */
+function itemIdsExhausted(file: string): RsclipError {
+  return new RsclipError('INDEX_UNWRITABLE', `${file} has given out every item id up to ${ITEM_ID_LIMIT} (ids are never reused); this change was not written`, {
+    hint: 'index the archive again into an empty --index folder: its ids start from 1',
+  });
+}
+
 /** What a commit did to items, for the graph: vectors added or replaced, and items that lost theirs. */
 export interface AppliedChanges {
   results: CommittedChange[];
@@ -143,17 +152,22 @@ export class Catalog {
   /** Prepared statements of fixed SQL text (a bounded set: filters, whose text varies, are prepared per call). */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(dir: string, options: { readonly: boolean }) {
+  /**
+   * `immutable`: read a catalog on read-only media (no locks, no WAL; see sqlite-uri.ts).
+   * `metaOnly`: the caller reads nothing but the meta table (the same in every schema), so an
+   * older catalog is opened as it is.
+   */
+  constructor(dir: string, options: { readonly: boolean; immutable?: boolean; metaOnly?: boolean }) {
     this.file = path.join(dir, CATALOG_FILE);
     try {
-      this.db = new Database(this.file, { readonly: options.readonly, fileMustExist: options.readonly });
+      this.db = new Database(options.immutable ? immutableUri(this.file) : this.file, { readonly: options.readonly, fileMustExist: options.readonly });
     } catch (cause) {
       throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: 'run `rsclip doctor --index <dir>`' });
     }
     try {
       this.db.pragma('busy_timeout = 10000');
       if (options.readonly) {
-        checkReadable(this.db, this.file);
+        if (!options.metaOnly) checkReadable(this.db, this.file);
       } else {
         // a 2 KB vector BLOB per row: with the default 4 KB pages only one fits per page (half of the
         // file wasted); 16 KB pages hold seven. Takes effect only when the file is created.
@@ -409,8 +423,10 @@ export class Catalog {
             for (const item of items) {
               const { x, y, width, height, scale } = item.window;
               let id = (findItem.get(fileId, item.key) as { id: number } | undefined)?.id;
-              if (id === undefined) id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
-              else updateItem.run(x, y, width, height, scale, seq, id);
+              if (id === undefined) {
+                id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
+                if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
+              } else updateItem.run(x, y, width, height, scale, seq, id);
               putVector.run(id, vectorToBlob(item.vector));
               this.setPlace(id, item.place);
               itemIds.push(id);
@@ -467,18 +483,7 @@ export class Catalog {
       if (stored) this.prepared('DELETE FROM item_places WHERE item_id = ?').run(itemId);
       return;
     }
-    const boxes = geometryBoxes(place.footprint);
-    // a footprint has one or two parts (split at the antimeridian); more are merged into the last row
-    const kept = boxes.slice(0, BOXES_PER_ITEM - 1);
-    const rest = boxes.slice(BOXES_PER_ITEM - 1);
-    if (rest.length > 0) {
-      kept.push({
-        west: Math.min(...rest.map((b) => b.west)),
-        south: Math.min(...rest.map((b) => b.south)),
-        east: Math.max(...rest.map((b) => b.east)),
-        north: Math.max(...rest.map((b) => b.north)),
-      });
-    }
+    const kept = footprintBoxes(place);
     const insert = this.prepared('INSERT INTO item_boxes (id, west, east, south, north) VALUES (?, ?, ?, ?, ?)');
     kept.forEach((b, part) => insert.run(itemId * BOXES_PER_ITEM + part, b.west, b.east, b.south, b.north));
     this.prepared('INSERT INTO item_places (item_id, place, parts) VALUES (?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET place = excluded.place, parts = excluded.parts').run(
@@ -590,16 +595,27 @@ export class Catalog {
   close(): void {
     this.db.close();
   }
+
+  /** Files with this status, by root and path. */
+  listFiles(status: FileStatus): FileRecord[] {
+    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toRecord);
+  }
+
+  /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */
+  fieldNames(): string[] {
+    return (this.prepared('SELECT name FROM fields UNION SELECT name FROM file_fields ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+  }
 }
 
 /**
  * Whether the catalog in `dir` is older than a reader can use as it is (a reader then upgrades
  * it once, under the write lock, before opening it read-only).
  */
-export function catalogNeedsUpgradeForReaders(dir: string): boolean {
+export function catalogNeedsUpgradeForReaders(dir: string, immutable: boolean): boolean {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path.join(dir, CATALOG_FILE), { readonly: true, fileMustExist: true });
+    const file = path.join(dir, CATALOG_FILE);
+    db = new Database(immutable ? immutableUri(file) : file, { readonly: true, fileMustExist: true });
     return readersNeedUpgrade(db);
   } catch {
     // an unreadable catalog is reported by the real open

@@ -1,24 +1,27 @@
 /**
  * The graph synchroniser of the embedded back end: keeps the graph file (derived, rebuildable)
  * in step with catalog.sqlite (the truth), using the commit sequence both record.
- * - open: load the file, then replay every change committed after the sequence it was
- *   checkpointed at; labels the catalog no longer has are marked deleted, vectors it lacks
- *   are added; an unreadable file is rebuilt from the catalog;
+ * - open: check the file (structure and the sha256 recorded at its checkpoint), load it, then
+ *   replay every change committed after the sequence it was checkpointed at; labels the catalog
+ *   no longer has are marked deleted, vectors it lacks are added; a damaged file is rebuilt from
+ *   the catalog, never handed to hnswlib;
  * - readers: pick up what another process committed (at most every refresh interval);
- * - the writer: applies its own commits, and checkpoints the file (temp file + rename, then
- *   the sequence it covers is recorded) at an interval and on flush;
+ * - the writer: applies its own commits, and checkpoints the file (temp file, checked on the
+ *   disk, then rename, then the sequence and sha256 it covers are recorded) at an interval and
+ *   on flush;
  * - verify: compares every label and vector with the catalog and repairs the graph.
  * In-memory copies of the vectors (the planner's exact index) follow the same changes.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError } from '../../errors.js';
 import { unitVector } from '../../vector-math.js';
 import { debugPause } from '../debug-pause.js';
-import { createGraph, loadGraph, type GraphIndex } from '../engines.js';
+import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
+import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoints, recordPendingCheckpoint } from './graph-checkpoints.js';
+import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-failures.js';
 
 export const GRAPH_FILE = 'vectors.hnsw';
 const DEFAULT_REFRESH_INTERVAL_MS = 1000;
@@ -42,6 +45,8 @@ export class GraphSync {
   private lastCheckpoint = performance.now();
   /** What loading had to repair (verify reports it). */
   private repairsAtOpen: string[] = [];
+  /** The file on the disk holds this graph (it was loaded after passing its checks, or written since). */
+  private loadedFromFile = false;
 
   constructor(
     private readonly dir: string,
@@ -62,22 +67,33 @@ export class GraphSync {
     return this.seenSeq + 1;
   }
 
-  /** Loads the graph file (or starts empty) and replays what it lacks from the catalog. */
+  /**
+   * Loads the graph file (or starts empty) and replays what it lacks from the catalog. The file
+   * is used only when its structure is sound and its sha256 is one the catalog recorded for it;
+   * otherwise it is rebuilt from the catalog (in memory; a writer's next checkpoint replaces it).
+   */
   load(): void {
-    const fileSeq = this.catalog.metaNumber('hnsw_seq');
-    this.seenSeq = this.catalog.commitSeq();
+    const before = recordedCheckpoints(this.catalog);
     let fromSeq = -1;
     let loaded: GraphIndex | undefined;
-    if (fileSeq >= 0 && existsSync(this.file)) {
+    if (before.length > 0 && existsSync(this.file)) {
       try {
-        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim);
-        fromSeq = fileSeq;
+        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, (digest) => {
+          // a writer may have checkpointed while the file was read: its records before and after both count
+          const records = [...before, ...recordedCheckpoints(this.catalog)];
+          const match = matchCheckpoint(records, digest);
+          if (!match) return describeMismatch(records, digest);
+          fromSeq = match.seq;
+          return undefined;
+        });
       } catch (error) {
+        fromSeq = -1;
         this.repairsAtOpen.push(`HNSW file unreadable (${(error as Error).message}); rebuilt from the catalog`);
       }
     } else if (existsSync(this.file)) {
       this.repairsAtOpen.push('HNSW file was never recorded as checkpointed; rebuilt from the catalog');
     }
+    this.seenSeq = this.catalog.commitSeq();
     const withVectors = this.catalog.vectorSeqs();
     this.graph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
     const active = new Set<number>();
@@ -98,6 +114,7 @@ export class GraphSync {
       this.repairsAtOpen.push(`HNSW file lagged the catalog: ${toAdd.length} vectors replayed, ${deleted} labels marked deleted`);
     }
     this.dirty = !loaded || toAdd.length > 0 || deleted > 0;
+    this.loadedFromFile = loaded !== undefined;
     this.lastRefresh = Date.now();
   }
 
@@ -167,27 +184,57 @@ export class GraphSync {
     for (const id of droppedIds) this.remove(id);
   }
 
-  /** Writes the graph file if it changed, and records the commit it covers. */
+  /**
+   * Writes the graph file if it changed (or is missing or damaged on the disk), and records the
+   * commit it covers. The new file is checked on the disk (size, structure, sha256) before it
+   * replaces the old one and before the catalog records it; a failed write leaves the old file
+   * and the catalog as they were.
+   */
   async checkpoint(): Promise<void> {
     const seq = this.seenSeq;
     if (this.dirty || !existsSync(this.file)) {
       const temp = `${this.file}.tmp-${process.pid}`;
+      let digest: GraphFileDigest;
       try {
-        await this.graph.save(temp);
+        digest = await this.graph.save(temp);
         await debugPause('checkpoint');
+        recordPendingCheckpoint(this.catalog, seq, digest);
         await rename(temp, this.file);
+        await syncDirectory(this.dir);
       } catch (error) {
+        const failure = await describeWriteFailure(this.dir, error);
         await rm(temp, { force: true });
-        throw new RsclipError('INDEX_UNWRITABLE', `cannot write ${this.file}: ${(error as Error).message}`, {
-          cause: error,
-          hint: 'check the free space and permissions of the index directory; the catalog keeps every commit',
-        });
+        throw graphNotWritten(this.file, failure, error);
       }
+      recordCheckpoint(this.catalog, seq, digest);
       this.dirty = false;
+      this.loadedFromFile = true;
+    } else if (this.catalog.metaNumber('hnsw_seq') !== seq) {
+      // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
+      recordCheckpoint(this.catalog, seq);
     }
-    // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
-    if (this.catalog.metaNumber('hnsw_seq') !== seq) this.catalog.setMeta({ hnsw_seq: seq });
     this.lastCheckpoint = performance.now();
+  }
+
+  /**
+   * Checks the graph file on the disk against its checkpoint record (a file damaged since it was
+   * loaded); a damaged or missing file is written again at the next checkpoint.
+   */
+  checkFileOnDisk(): string | undefined {
+    if (!this.loadedFromFile) return undefined; // rebuilt at open: rewritten anyway
+    const records = recordedCheckpoints(this.catalog);
+    let problem: string | undefined;
+    if (!existsSync(this.file)) problem = 'HNSW file missing';
+    else {
+      try {
+        const digest = checkGraphFile(this.meta.engine, this.file, this.meta.embeddingDim);
+        if (!matchCheckpoint(records, digest)) problem = `HNSW file on the disk damaged (${describeMismatch(records, digest)})`;
+      } catch (error) {
+        problem = `HNSW file on the disk damaged (${(error as Error).message})`;
+      }
+    }
+    if (problem) this.dirty = true;
+    return problem;
   }
 
   /** A checkpoint when the interval has passed; a large graph takes seconds to write, so checkpoints stay under ~5 % of the time. */

@@ -136,12 +136,12 @@ function refuseNewer(version: number, file: string): void {
   });
 }
 
-/** Brings the catalog to SCHEMA_VERSION; refuses a newer one. Needs a writable handle if a step must run. */
-export function migrate(db: Database.Database, file: string): void {
+/** Brings the catalog to `toVersion` (default SCHEMA_VERSION); refuses a newer one. Needs a writable handle if a step must run. */
+export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_VERSION): void {
   const version = catalogVersion(db);
   refuseNewer(version, file);
   for (const step of MIGRATIONS) {
-    if (step.version <= version) continue;
+    if (step.version <= version || step.version > toVersion) continue;
     db.transaction(() => {
       db.exec(step.sql);
       db.pragma(`user_version = ${step.version}`);
