@@ -27,6 +27,8 @@ export type RsclipErrorCode =
   | 'CONFIG_INVALID'
   | 'DATASET_INVALID'
   | 'OFFLINE'
+  /** The embedding queue (Redis) cannot be reached, or a job failed on its workers. */
+  | 'QUEUE_FAILED'
   | 'INTERRUPTED';
 
 export interface RsclipErrorOptions {

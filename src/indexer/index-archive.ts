@@ -5,7 +5,9 @@
  *
  * A file is cut into windows by the plan (a small image stays one whole-image item); decode
  * workers hand the windows over one by one, so a scene of any size streams through the bounded
- * queue while the model runs. Crash safety comes from the order of effects: items are committed
+ * queue while the model runs. The model sits behind an Embedder (types.ts): this process's
+ * encoder by default, or a queue's workers, which are given descriptions of the windows instead
+ * of pixels; either way batches are committed in the order they were sent. Crash safety comes from the order of effects: items are committed
  * in batches keyed by (file, window), and a file counts as done only once its last batch says
  * so (`complete`); a rerun after kill -9 finds finished files unchanged (same size, mtime and
  * plan) and skips them, and resumes an unfinished scene at the first window it lacks. Removals
@@ -13,28 +15,28 @@
  */
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
 import { assertModelMatches, type CatalogChange, type IndexStore, type NewItem } from '../store/index.js';
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { readSidecar } from './field-sidecar.js';
 import { IndexPlan } from './plan.js';
+import { localEmbedder } from './local-embedder.js';
 import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
 import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
-import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
+import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_BATCH = 32;
 const DEFAULT_DECODERS = 4;
 
-type EmbedUnit = Extract<Unit, { kind: 'embed' }>;
 type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
+type FailUnit = Extract<Unit, { kind: 'fail' }>;
 
 /** A batch handed to the model, with the units that commit alongside it. */
 interface Stage {
   batch: EmbedUnit[];
   changes: Unit[];
-  vectors: Promise<Float32Array[]>;
+  results: Promise<EmbedResult[]>;
 }
 
 function checkPositive(name: string, value: number | undefined): void {
@@ -48,10 +50,14 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   }
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
+  const embedder = options.embedder ?? localEmbedder(options.encoder);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
+  if (embedder.info.fingerprint !== options.encoder.info.fingerprint) {
+    throw new RsclipError('BAD_INPUT', `the embedder runs model ${embedder.info.fingerprint.slice(0, 12)}, the encoder is ${options.encoder.info.fingerprint.slice(0, 12)}`, { hint: 'open both for the same model directory and variant' });
+  }
   const { tile, overlap, scales, bands, percentiles, crs } = options;
   const plan = new IndexPlan({ inputSize: options.encoder.info.imageSize, tile, overlap, scales, bands, percentiles, crs });
-  return new ArchiveIndexer(options.store, options.encoder, options, plan, performance.now()).run();
+  return new ArchiveIndexer(options.store, embedder, options, plan, performance.now()).run();
 }
 
 class ArchiveIndexer {
@@ -65,17 +71,19 @@ class ArchiveIndexer {
   private done = 0;
   /** Files that failed before are tried again whatever their size and mtime (asked for, or other decoding settings). */
   private readonly retryFailed: boolean;
+  /** Files a reader elsewhere failed on: their later windows are dropped. */
+  private readonly failedJobs = new WeakSet<FileJob>();
 
   constructor(
     private readonly store: IndexStore,
-    private readonly encoder: ClipEncoder,
+    private readonly embedder: Embedder,
     private readonly options: IndexArchiveOptions,
     private readonly plan: IndexPlan,
     private readonly started: number,
   ) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.decoders = options.decoders ?? DEFAULT_DECODERS;
-    this.preparer = new FilePreparer(store, encoder, plan, this.state, this.decoders);
+    this.preparer = new FilePreparer(store, options.encoder, plan, this.state, this.decoders, !embedder.decodesHere);
     this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,
@@ -176,7 +184,9 @@ class ArchiveIndexer {
 
   /**
    * Decode workers fill the queue; this loop batches and embeds. While the model runs batch
-   * N+1, batch N is committed (catalog + graph insert), so the model never waits on a commit.
+   * N+1, batch N is committed (catalog + graph insert), so the model never waits on a commit;
+   * an embedder with more batches in flight (a queue) keeps that many sent before waiting on
+   * the oldest.
    */
   private async process(work: WorkItem[]): Promise<void> {
     const queue = new BoundedQueue<Unit>(this.batchSize * 2);
@@ -197,14 +207,21 @@ class ArchiveIndexer {
     let batch: EmbedUnit[] = [];
     let changes: Unit[] = [];
     let waiting: DuplicateUnit[] = [];
-    let inFlight: Stage | undefined;
+    const stages: Stage[] = [];
+    const commitOldest = async (results: EmbedResult[]): Promise<void> => {
+      const stage = stages.shift()!;
+      waiting = await this.commitStage(stage.batch, results, stage.changes, waiting);
+    };
     const advance = async (): Promise<void> => {
-      const finished = inFlight;
-      const vectors = finished ? await finished.vectors : [];
-      inFlight = { batch, changes, vectors: this.startEmbedding(batch) };
+      // the oldest batch's results are awaited before the next batch starts, and committed after it started
+      const results = stages.length >= this.embedder.inFlight ? await stages[0]!.results : undefined;
+      stages.push({ batch, changes, results: this.startEmbedding(batch) });
       batch = [];
       changes = [];
-      if (finished) waiting = await this.commitStage(finished.batch, vectors, finished.changes, waiting);
+      if (results) await commitOldest(results);
+    };
+    const commitAll = async (): Promise<void> => {
+      while (stages.length > 0) await commitOldest(await stages[0]!.results);
     };
     try {
       for (;;) {
@@ -219,14 +236,14 @@ class ArchiveIndexer {
         queue.close();
         queue.drain();
         await workers;
-        // the batch the model is running is committed; decoded but unembedded windows are redone next run
-        if (inFlight) await this.commitStage(inFlight.batch, await inFlight.vectors, inFlight.changes, []);
+        // the batches the model is running are committed; decoded but unembedded windows are redone next run
+        await commitAll();
         if (changes.length > 0) await this.commitStage([], [], changes, []);
         return;
       }
       await workers;
-      await advance();
-      await advance(); // commits the last batch
+      stages.push({ batch, changes, results: this.startEmbedding(batch) });
+      await commitAll();
       // duplicates whose original was committed in the last batch: every embedding is committed now
       if (waiting.length > 0) await this.commitStage([], [], [], waiting, { final: true });
     } catch (error) {
@@ -234,37 +251,77 @@ class ArchiveIndexer {
       failed = true;
       queue.close();
       await workers.catch(() => undefined);
+      for (const stage of stages) stage.results.catch(() => undefined);
       throw error;
     }
   }
 
-  private startEmbedding(batch: EmbedUnit[]): Promise<Float32Array[]> {
+  private startEmbedding(batch: EmbedUnit[]): Promise<EmbedResult[]> {
     if (batch.length === 0) return Promise.resolve([]);
-    const t0 = performance.now();
-    const vectors = this.encoder.embedPixels(batch.map((b) => b.pixels)).then((v) => {
-      this.summary.modelSeconds += (performance.now() - t0) / 1000;
-      return v;
+    const results = this.embedder.embed(batch).then(({ results, modelSeconds }) => {
+      this.summary.modelSeconds += modelSeconds;
+      return results;
     });
-    vectors.catch(() => undefined); // awaited later; an abandoned failure must not become an unhandled rejection
-    return vectors;
+    results.catch(() => undefined); // awaited later; an abandoned failure must not become an unhandled rejection
+    return results;
+  }
+
+  /**
+   * The items of an embedded batch by file, and the files it completes. A window a reader
+   * elsewhere found to be nodata is counted as such; a file it failed on fails, and its later
+   * windows are dropped.
+   */
+  private itemsOfBatch(batch: EmbedUnit[], results: EmbedResult[]): { itemsOf: Map<FileJob, NewItem[]>; completed: Set<FileJob>; failures: FailUnit[]; embedded: number } {
+    const itemsOf = new Map<FileJob, NewItem[]>();
+    const completed = new Set<FileJob>();
+    const failures: FailUnit[] = [];
+    let embedded = 0;
+    batch.forEach((b, i) => {
+      const result = results[i]!;
+      if (this.failedJobs.has(b.job)) return;
+      if ('error' in result) {
+        this.failedJobs.add(b.job);
+        this.state.failedHashes.set(b.job.row.contentHash, result.error);
+        itemsOf.delete(b.job);
+        completed.delete(b.job);
+        failures.push({ kind: 'fail', job: b.job, error: result.error });
+        return;
+      }
+      if (b.last) completed.add(b.job);
+      if ('nodata' in result) {
+        b.job.nodataWindows++;
+        return;
+      }
+      let { window, place } = b;
+      if (result.decoded) {
+        const { width, height, format } = result.decoded;
+        b.job.row = { ...b.job.row, width, height, format, stretch: null };
+        window = { x: 0, y: 0, width, height, scale: 1 };
+        place = this.preparer.placeOf(b.job, window);
+      }
+      embedded++;
+      const items = itemsOf.get(b.job) ?? [];
+      items.push({ key: b.key, window, place, vector: result.vector });
+      itemsOf.set(b.job, items);
+    });
+    return { itemsOf, completed, failures, embedded };
   }
 
   /**
    * Commits an embedded batch with the units that came with it in one store commit; returns the
    * duplicates still waiting. A file's items go first, then its `done` or `fail`.
    */
-  private async commitStage(batch: EmbedUnit[], vectors: Float32Array[], changes: Unit[], waiting: DuplicateUnit[], { final = false } = {}): Promise<DuplicateUnit[]> {
+  private async commitStage(batch: EmbedUnit[], results: EmbedResult[], changes: Unit[], waiting: DuplicateUnit[], { final = false } = {}): Promise<DuplicateUnit[]> {
     const commit: CatalogChange[] = [];
     const finished: Unit[] = [];
-    const itemsOf = new Map<FileJob, NewItem[]>();
     if (batch.length > 0) await debugPause('embedded');
-    batch.forEach((b, i) => {
-      const items = itemsOf.get(b.job) ?? [];
-      items.push({ key: b.key, window: b.window, place: b.place, vector: vectors[i]! });
-      itemsOf.set(b.job, items);
-    });
-    const completed = new Set([...batch.filter((b) => b.last), ...changes.filter((c) => c.kind === 'done')].map((u) => u.job));
-    for (const [job, items] of itemsOf) commit.push({ kind: 'put', file: job.row, items, complete: completed.has(job) });
+    const { itemsOf, completed, failures, embedded } = this.itemsOfBatch(batch, results);
+    const doneNow = new Set(changes.filter((c) => c.kind === 'done').map((c) => c.job));
+    for (const [job, items] of itemsOf) commit.push({ kind: 'put', file: job.row, items, complete: completed.has(job) || doneNow.has(job) });
+    // a file whose last window was nodata (found by a reader elsewhere) completes without items
+    for (const job of completed) if (!itemsOf.has(job)) commit.push({ kind: 'put', file: job.row, items: [], complete: true });
+    for (const f of failures) commit.push({ kind: 'fail', file: f.job.row, error: f.error });
+    finished.push(...failures);
     for (const c of changes) {
       finished.push(c);
       if (c.kind === 'done' && !itemsOf.has(c.job)) commit.push({ kind: 'put', file: c.job.row, items: [], complete: true });
@@ -293,13 +350,13 @@ class ArchiveIndexer {
     }
     if (commit.length === 0) return stillWaiting;
     await this.store.commit(commit);
-    this.summary.embedded += batch.length;
-    for (const b of batch) if (b.last) finished.push({ kind: 'done', job: b.job });
+    this.summary.embedded += embedded;
+    for (const job of completed) finished.push({ kind: 'done', job });
     for (const unit of finished) {
       if (unit.kind === 'done' || unit.kind === 'fail') this.state.uncommitted.delete(unit.job.contentKey);
     }
     this.count(finished);
-    if (this.summary.embedded > 0 && this.summary.embedded === batch.length) await debugPause('committed');
+    if (this.summary.embedded > 0 && this.summary.embedded === embedded) await debugPause('committed');
     this.report('index');
     return stillWaiting;
   }
@@ -354,6 +411,7 @@ class ArchiveIndexer {
       embedded: this.summary.embedded,
       imagesPerSecond: rate,
       etaSeconds: phase === 'index' && itemRate > 0 ? (this.total - this.done) / itemRate : undefined,
+      ...(this.embedder.workers ? { workers: this.embedder.workers() } : {}),
     });
   }
 }

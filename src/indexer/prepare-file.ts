@@ -14,7 +14,7 @@
 import { RsclipError } from '../errors.js';
 import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
 import type { ClipEncoder } from '../model/index.js';
-import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource } from '../raster/index.js';
+import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource, type SceneStretch } from '../raster/index.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
 import { hashFile, type ContentHash } from './content-hash.js';
 import type { IndexPlan } from './plan.js';
@@ -22,7 +22,7 @@ import type { ScannedFile } from './scan.js';
 import { sceneWindows } from './scene-windows.js';
 
 /** TIFF decoded blocks kept per open scene while its windows are read. */
-const SCENE_BLOCK_CACHE_BYTES = 64 * 1024 * 1024;
+export const SCENE_BLOCK_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface WorkItem {
   file: ScannedFile;
@@ -48,10 +48,20 @@ export interface FileJob {
   georeference: Georeference | null;
 }
 
+/**
+ * How a reader elsewhere (a queue's worker) reproduces a window's model input from the file, never
+ * pixels: the whole image through the model's own decoding, or a scene window with its stretch.
+ */
+export type WindowRead = { whole: true } | { whole: false; window: PlannedWindow; stretch: SceneStretch };
+
 /** What a decode worker hands to the encoder loop; the units of one file come in order. */
 export type Unit =
-  /** One window to embed; `last` when it is the last unit of its file (the file is complete once it is committed). */
-  | { kind: 'embed'; job: FileJob; key: string; window: ItemWindow; place: WindowPlace | null; pixels: Float32Array; last: boolean }
+  /**
+   * One window to embed, with its pixels, or with how to read them when the preparer describes
+   * windows instead of decoding them; `last` when it is the last unit of its file (the file is
+   * complete once it is committed).
+   */
+  | ({ kind: 'embed'; job: FileJob; key: string; window: ItemWindow; place: WindowPlace | null; last: boolean } & ({ pixels: Float32Array } | { read: WindowRead }))
   /** Every window of the job's file has been handed over and the last was not embedded (nodata, or all committed before). */
   | { kind: 'done'; job: FileJob }
   | { kind: 'reuse'; job: FileJob; items: NewItem[] }
@@ -97,6 +107,8 @@ export class FilePreparer {
     private readonly plan: IndexPlan,
     private readonly state: RunState,
     private readonly readAhead: number,
+    /** Describe the windows (WindowRead) instead of decoding them: they are read where they are embedded. */
+    private readonly describeOnly = false,
   ) {}
 
   /** The place of a window of the file (its georeference, or the STAC footprint of a whole image). */
@@ -189,6 +201,10 @@ export class FilePreparer {
       yield { kind: 'done', job };
       return;
     }
+    if (fidelity && this.describeOnly) {
+      yield this.describeWhole(job, source);
+      return;
+    }
     if (fidelity) {
       const decoded = yield* this.prepareWhole(job, source);
       if (decoded) return;
@@ -216,6 +232,13 @@ export class FilePreparer {
     return true;
   }
 
+  /** The whole image for a reader elsewhere: its size and format come back with its vector (the header may not know them). */
+  private describeWhole(job: FileJob, source: RasterSource | undefined): Unit {
+    job.windows = 1;
+    const window = { x: 0, y: 0, width: source?.width ?? 0, height: source?.height ?? 0, scale: 1 };
+    return { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: source ? this.placeOf(job, window) : null, read: { whole: true }, last: true };
+  }
+
   private async *prepareScene(job: FileJob, source: RasterSource, bands: number[], committed: Set<string>): AsyncGenerator<Unit> {
     const { known } = job.work;
     job.scene = true;
@@ -229,14 +252,16 @@ export class FilePreparer {
       const todo = windows.filter((w) => !committed.has(w.key));
       // one unit held back, so that the last one can say so
       let held: Extract<Unit, { kind: 'embed' }> | undefined;
-      for await (const result of sceneWindows(scene, todo, this.encoder, this.readAhead)) {
+      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.encoder, this.readAhead);
+      for await (const result of results) {
         if ('nodata' in result) {
           job.nodataWindows++;
           continue;
         }
         if (held) yield held;
         const window = itemWindow(result.window);
-        held = { kind: 'embed', job, key: result.window.key, window, place: this.placeOf(job, window), pixels: result.pixels, last: false };
+        const input = 'pixels' in result ? { pixels: result.pixels } : { read: result.read };
+        held = { kind: 'embed', job, key: result.window.key, window, place: this.placeOf(job, window), ...input, last: false };
       }
       if (held) {
         yield { ...held, last: true };

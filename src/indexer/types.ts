@@ -1,7 +1,7 @@
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder, ModelInfo } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
 import type { IndexPlanOptions } from './plan.js';
-import type { WorkItem } from './prepare-file.js';
+import type { Unit, WorkItem } from './prepare-file.js';
 import type { SkippedFiles } from './scan.js';
 
 /** What to index and how; the tiling and radiometry options (tile, overlap, scales, bands, percentiles, crs) are the plan's. */
@@ -12,6 +12,11 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
   store: IndexStore;
   /** An open encoder of the index's model; the caller closes it. */
   encoder: ClipEncoder;
+  /**
+   * Where the windows go to be embedded: by default `encoder` in this process (localEmbedder);
+   * a queue's coordinator (src/queue) sends descriptions of them to worker processes.
+   */
+  embedder?: Embedder;
   /** picomatch globs over paths relative to a root; without `/` they match the base name. */
   include?: string[];
   exclude?: string[];
@@ -38,6 +43,43 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
   onProgress?: (progress: IndexProgress) => void;
 }
 
+/** A window on its way to the model: its pixels (decoded here) or how to read them (elsewhere). */
+export type EmbedUnit = Extract<Unit, { kind: 'embed' }>;
+
+/** What became of one window: its vector, nodata (found by a reader elsewhere), or its file failed there. */
+export type EmbedResult =
+  /** `decoded`: the size and format the model's decoding found, for a whole image read elsewhere. */
+  | { vector: Float32Array; decoded?: { width: number; height: number; format: string } }
+  | { nodata: true }
+  | { error: string };
+
+/**
+ * The seam between the indexer's decisions (what to embed) and the model: batches of windows in,
+ * one result per window out, in the batch's order. The indexer keeps up to `inFlight` batches
+ * embedding and commits them in the order it sent them, so a file's items are committed before
+ * the unit that completes it, whichever batch finishes first.
+ */
+export interface Embedder {
+  /** The model the vectors come from (the index must be bound to it). */
+  readonly info: ModelInfo;
+  /** true: windows come with their pixels; false: the preparer only describes them (`read`), and they are decoded where they are embedded. */
+  readonly decodesHere: boolean;
+  /** Batches embedding at once: what bounds the work (and memory) between deciding and committing. */
+  readonly inFlight: number;
+  /** `modelSeconds`: time the model ran for this batch (on whichever machine). */
+  embed(batch: EmbedUnit[]): Promise<{ results: EmbedResult[]; modelSeconds: number }>;
+  /** The machines embedding and their rates, for progress (a local embedder has none). */
+  workers?(): WorkerRate[];
+}
+
+export interface WorkerRate {
+  worker: string;
+  /** Windows it embedded for this run. */
+  items: number;
+  /** Its windows per second since its first result in this run. */
+  itemsPerSecond: number;
+}
+
 export interface IndexProgress {
   phase: 'scan' | 'index' | 'finish';
   /** Image files found so far. */
@@ -53,6 +95,8 @@ export interface IndexProgress {
   imagesPerSecond: number;
   /** Seconds left at the current rate; undefined while unknown. */
   etaSeconds: number | undefined;
+  /** The workers of a queue that returned vectors so far, with their rates. */
+  workers?: WorkerRate[];
 }
 
 export interface IndexSummary {

@@ -1,0 +1,22 @@
+/** The default Embedder: this process's encoder, one batch at a time, on pixels the preparer decoded. */
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder } from '../model/index.js';
+import type { EmbedUnit, Embedder } from './types.js';
+
+function pixelsOf(unit: EmbedUnit): Float32Array {
+  if ('pixels' in unit) return unit.pixels;
+  throw new RsclipError('BAD_INPUT', `window ${unit.key} of ${unit.job.work.file.path} came without pixels: the local embedder needs a preparer that decodes`);
+}
+
+export function localEmbedder(encoder: ClipEncoder): Embedder {
+  return {
+    info: encoder.info,
+    decodesHere: true,
+    inFlight: 1,
+    async embed(batch) {
+      const t0 = performance.now();
+      const vectors = await encoder.embedPixels(batch.map(pixelsOf));
+      return { results: vectors.map((vector) => ({ vector })), modelSeconds: (performance.now() - t0) / 1000 };
+    },
+  };
+}
