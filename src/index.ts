@@ -61,7 +61,22 @@ export {
 } from './store/index.js';
 
 // indexing
-export { indexArchive, stacFiles, isImagePath, IMAGE_EXTENSIONS, type IndexArchiveOptions, type IndexProgress, type IndexSummary, type StacFiles } from './indexer/index.js';
+export {
+  indexArchive,
+  localEmbedder,
+  stacFiles,
+  isImagePath,
+  IMAGE_EXTENSIONS,
+  type Embedder,
+  type EmbedResult,
+  type EmbedUnit,
+  type IndexArchiveOptions,
+  type IndexProgress,
+  type IndexSummary,
+  type StacFiles,
+  type WorkerRate,
+} from './indexer/index.js';
+export { QueueEmbedder, startEmbedWorker, type EmbedWorker, type EmbedWorkerEvent, type EmbedWorkerOptions, type QueueEmbedderOptions } from './queue/index.js';
 
 // places: the filters' places, and the writers exports use
 export {

@@ -6,6 +6,7 @@ import { RsclipError } from '../errors.js';
 import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
 import { checkArchiveRoots, indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
 import { openClip, type ClipEncoder } from '../model/index.js';
+import { QueueEmbedder } from '../queue/index.js';
 import { parseBandList } from '../raster/index.js';
 import { openEncoderForIndex } from '../search/index.js';
 import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
@@ -34,6 +35,8 @@ interface IndexCommandOptions {
   crs?: Crs;
   stac?: string;
   stacAsset?: string;
+  queue?: string;
+  queueDepth?: number;
 }
 
 function overlapOption(text: string): number {
@@ -69,6 +72,13 @@ export function formatSeconds(seconds: number | undefined): string {
   return `${(seconds / 3600).toFixed(1)}h`;
 }
 
+/** The queue's workers and their rates, for a progress line ('' without a queue). */
+function workerRates(p: IndexProgress): string {
+  if (!p.workers) return '';
+  const rates = p.workers.map((w) => `${w.worker} ${w.itemsPerSecond.toFixed(1)}/s`);
+  return ` | ${p.workers.length} workers${rates.length > 0 ? `: ${rates.join(', ')}` : ''}`;
+}
+
 /** A bar on a TTY; a plain line every few seconds when piped; nothing when quiet (--json). Also used by `rsclip up`. */
 export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
   if (quiet) return { update: () => undefined, stop: () => undefined };
@@ -76,7 +86,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors',
+        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors{workers}',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -85,7 +95,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded };
+        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded, workers: workerRates(p) };
         if (p.phase === 'scan') {
           process.stderr.write(`\rscanning: ${p.scanned} images found`);
           return;
@@ -114,7 +124,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {
         const share = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
-        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors\n`);
+        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors${workerRates(p)}\n`);
       }
     },
     stop: () => undefined,
@@ -196,6 +206,8 @@ export function registerIndexCommands(program: Command): void {
     .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
     .option('--stac <file>', 'index the assets of a local STAC catalog.json, collection.json or item.json, with their datetime and properties as fields')
     .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
+    .option('--queue <url>', 'coordinate: send the embedding to `rsclip worker` processes through Redis, e.g. redis://localhost:6379/0 (this process scans, decides and commits)')
+    .option('--queue-depth <n>', 'with --queue: batches waiting or embedding at once (default 16)', positiveInt)
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
@@ -206,7 +218,16 @@ export function registerIndexCommands(program: Command): void {
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       // a missing folder, or a file given as one, is refused before anything is created
       await checkArchiveRoots(dirs);
+      if (opts.queueDepth !== undefined && !opts.queue) throw new RsclipError('BAD_INPUT', '--queue-depth needs --queue', { hint: 'e.g. --queue redis://localhost:6379/0' });
       const { store, encoder } = await openForIndexing(index, opts, config);
+      let embedder: QueueEmbedder | undefined;
+      try {
+        if (opts.queue) embedder = await QueueEmbedder.open({ url: opts.queue, info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}) });
+      } catch (error) {
+        await store.close().catch(() => undefined);
+        await encoder.close();
+        throw error;
+      }
       const controller = new AbortController();
       const onSigint = (): void => {
         if (controller.signal.aborted) process.exit(130);
@@ -221,6 +242,7 @@ export function registerIndexCommands(program: Command): void {
           roots: dirs,
           store,
           encoder,
+          ...(embedder ? { embedder } : {}),
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
           batchSize: opts.batch ?? config.batch,
@@ -244,9 +266,11 @@ export function registerIndexCommands(program: Command): void {
         // the first error is the one to tell (a full disk fails the closing checkpoint again)
         await store.close().catch(() => undefined);
         await encoder.close();
+        await embedder?.close();
         throw error;
       }
       display.stop();
+      await embedder?.close();
       process.off('SIGINT', onSigint);
       try {
         await store.close();

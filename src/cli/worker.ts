@@ -1,0 +1,82 @@
+/** `rsclip worker`: embeds the windows a coordinator (`rsclip index --queue`) puts on a Redis queue, until stopped. */
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
+import { openClip } from '../model/index.js';
+import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/index.js';
+import { collect, modelVariant, positiveInt } from './options.js';
+
+interface WorkerCommandOptions {
+  queue: string;
+  model?: string;
+  variant?: ReturnType<typeof modelVariant>;
+  threads?: number;
+  concurrency?: number;
+  pathMap?: string[];
+  lockTimeout?: number;
+  json?: boolean;
+}
+
+const REPORT_INTERVAL_MS = 10_000;
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
+    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0')
+    .option('-m, --model <dir>', 'model directory: the index\'s model (jobs for another model are refused) (default: config "model")')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else fp32)', modelVariant)
+    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+    .option('--concurrency <n>', 'jobs processed at once (default 1)', positiveInt)
+    .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
+    .option('--lock-timeout <seconds>', 'seconds after which the job of a worker that stopped answering goes to another (default 30)', positiveInt)
+    .option('--json', 'log one JSON line per job instead of a rate every few seconds')
+    .action(async (opts: WorkerCommandOptions) => {
+      const { config } = loadConfig();
+      const modelDir = opts.model ?? config.model;
+      if (!modelDir) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', { hint: 'use the model the index was built with (`rsclip model info` shows it)' });
+      const pathMap: PathMapping[] = (opts.pathMap ?? []).map(parsePathMapping);
+      const threads = opts.threads ?? config.threads;
+      const encoder = await openClip(modelDir, { variant: opts.variant ?? config.variant ?? 'fp32', ...(threads === undefined ? {} : { threads }) });
+      let embedded = 0;
+      let jobs = 0;
+      const started = performance.now();
+      const worker = await startEmbedWorker({
+        url: opts.queue,
+        encoder,
+        pathMap,
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        ...(opts.lockTimeout ? { lockSeconds: opts.lockTimeout } : {}),
+        onJob(event) {
+          if (event.phase === 'done') {
+            jobs++;
+            embedded += event.embedded;
+          }
+          if (opts.json) process.stderr.write(`${JSON.stringify({ ...event, windows: event.windows.length })}\n`);
+          else if (event.phase === 'refused') process.stderr.write(`rsclip worker: refused job ${event.job}: ${event.error}\n`);
+        },
+        onError: (error) => process.stderr.write(`rsclip worker: ${error.message}\n`),
+      }).catch(async (error: unknown) => {
+        await encoder.close();
+        throw error;
+      });
+      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${opts.queue}\n`);
+      const timer = setInterval(() => {
+        if (opts.json) return;
+        const seconds = (performance.now() - started) / 1000;
+        process.stderr.write(`rsclip worker ${worker.id}: ${jobs} jobs, ${embedded} windows embedded, ${(embedded / seconds).toFixed(1)}/s\n`);
+      }, REPORT_INTERVAL_MS);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.stderr.write(`rsclip worker ${worker.id}: finishing the jobs in hand (Ctrl-C again to quit at once)\n`);
+          process.once('SIGINT', () => process.exit(130));
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      clearInterval(timer);
+      await worker.close();
+      await encoder.close();
+    });
+}

@@ -1,0 +1,56 @@
+/**
+ * `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS) to a connected ioredis
+ * client for BullMQ (which, as an ES module, is handed clients rather than options); Redis that
+ * does not answer in time is a one-line error, not a hang.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { RsclipError } from '../errors.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export function parseQueueUrl(url: string): RedisOptions & { host: string; port: number } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RsclipError('BAD_INPUT', `not a Redis URL: "${url}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new RsclipError('BAD_INPUT', `expected a redis:// or rediss:// URL, got "${url}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
+  }
+  const dbText = parsed.pathname.replace(/^\//, '');
+  const db = dbText === '' ? 0 : Number(dbText);
+  if (!Number.isInteger(db) || db < 0) throw new RsclipError('BAD_INPUT', `the Redis database in "${url}" must be a number, got "${dbText}"`);
+  return {
+    host: parsed.hostname || 'localhost',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    db,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/** A connected client; BullMQ needs `maxRetriesPerRequest: null` (its blocking commands wait as long as they must). */
+export async function connectRedis(url: string): Promise<Redis> {
+  const options = parseQueueUrl(url);
+  const client = new Redis({ ...options, maxRetriesPerRequest: null, lazyConnect: true });
+  // a refused connection is reported on each retry: the wait below turns it into one error
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([client.connect().then(() => client.ping()), timeout]);
+    return client;
+  } catch (cause) {
+    client.disconnect();
+    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${(cause as Error).message}`, {
+      cause,
+      hint: 'start it (e.g. `redis-server --port 6379`) or check the --queue URL',
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `rsclip worker`'s engine: a BullMQ worker that reads the files a job names from a shared file
+ * system (`pathMap` for another mount point), embeds their windows with its encoder and returns
+ * the vectors. A job for another model is refused (failed at once, never retried). A worker
+ * killed at any moment loses nothing: BullMQ sees its job's lock lapse (stalled) and hands the
+ * job to another worker.
+ */
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder } from '../model/index.js';
+import { connectRedis } from './connection.js';
+import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
+import { readFileWindows, type WindowInput } from './read-windows.js';
+
+export interface PathMapping {
+  from: string;
+  to: string;
+}
+
+export interface EmbedWorkerEvent {
+  phase: 'start' | 'done' | 'refused';
+  job: string;
+  run: string;
+  /** `root/path#key` of every window of the job. */
+  windows: string[];
+  /** Windows embedded (done). */
+  embedded: number;
+  error?: string;
+}
+
+export interface EmbedWorkerOptions {
+  url: string;
+  encoder: ClipEncoder;
+  /** Jobs processed at once. Default 1. */
+  concurrency?: number;
+  pathMap?: PathMapping[];
+  /** Seconds without a lock renewal after which a job counts as stalled and goes to another worker. Default 30. */
+  lockSeconds?: number;
+  queueName?: string;
+  /** Windows read ahead of the model within a scene. Default 4. */
+  readAhead?: number;
+  onJob?: (event: EmbedWorkerEvent) => void;
+  /** Connection trouble while running (Redis restarting...); BullMQ reconnects by itself. */
+  onError?: (error: Error) => void;
+}
+
+export interface EmbedWorker {
+  readonly id: string;
+  /** Finishes the jobs it is running, then stops. */
+  close(): Promise<void>;
+}
+
+/** How many times a job may stall (its worker died) before it fails. */
+const MAX_STALLED = 5;
+
+export function parsePathMapping(text: string): PathMapping {
+  const at = text.indexOf('=');
+  if (at <= 0 || at === text.length - 1) throw new RsclipError('BAD_INPUT', `expected --path-map FROM=TO, got "${text}"`, { hint: 'e.g. --path-map /mnt/archive=/data/archive' });
+  return { from: path.resolve(text.slice(0, at)), to: path.resolve(text.slice(at + 1)) };
+}
+
+/** The coordinator's path as this machine sees it: the first mapping whose FROM is a folder above it. */
+export function mapPath(file: string, pathMap: readonly PathMapping[]): string {
+  for (const { from, to } of pathMap) {
+    if (file === from) return to;
+    if (file.startsWith(from.endsWith(path.sep) ? from : from + path.sep)) return path.join(to, file.slice(from.length));
+  }
+  return file;
+}
+
+export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<EmbedWorker> {
+  const { encoder } = options;
+  const concurrency = options.concurrency ?? 1;
+  const lockSeconds = options.lockSeconds ?? 30;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RsclipError('BAD_INPUT', `concurrency must be a positive integer, got ${concurrency}`);
+  if (!(lockSeconds > 0)) throw new RsclipError('BAD_INPUT', `the lock timeout must be a positive number of seconds, got ${lockSeconds}`);
+  const id = `${hostname()}:${process.pid}`;
+  const pathMap = options.pathMap ?? [];
+  const readAhead = options.readAhead ?? 4;
+
+  const processJob = async (job: Job<EmbedJobData, EmbedJobResult>): Promise<EmbedJobResult> => {
+    const { data } = job;
+    const windows = data.files.flatMap((f) => f.reads.map((r) => `${path.join(f.root, f.path)}#${r.key}`));
+    const event = { job: job.id ?? '', run: data.run, windows };
+    if (data.fingerprint !== encoder.info.fingerprint) {
+      const error = `job for model ${data.fingerprint.slice(0, 12)}, this worker runs ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}): start workers with the index's model`;
+      options.onJob?.({ ...event, phase: 'refused', embedded: 0, error });
+      throw new UnrecoverableError(error);
+    }
+    options.onJob?.({ ...event, phase: 'start', embedded: 0 });
+    const inputs: { root: string; path: string; input: WindowInput }[] = [];
+    for (const file of data.files) {
+      const read = await readFileWindows(mapPath(path.join(file.root, file.path), pathMap), file.reads, encoder, readAhead);
+      for (const input of read) inputs.push({ root: file.root, path: file.path, input });
+    }
+    const toEmbed = inputs.filter((i) => 'pixels' in i.input);
+    const t0 = performance.now();
+    const vectors = toEmbed.length > 0 ? await encoder.embedPixels(toEmbed.map((i) => (i.input as { pixels: Float32Array }).pixels)) : [];
+    const modelSeconds = (performance.now() - t0) / 1000;
+    const vectorOf = new Map(toEmbed.map((i, n) => [i.input, vectors[n]!]));
+    const result: EmbedJobResult = {
+      worker: id,
+      modelSeconds,
+      windows: inputs.map(({ root, path: file, input }) => ({ root, path: file, key: input.key, ...toWire(input, vectorOf.get(input)) })),
+    };
+    options.onJob?.({ ...event, phase: 'done', embedded: toEmbed.length });
+    return result;
+  };
+
+  const connection = await connectRedis(options.url);
+  const worker = new Worker<EmbedJobData, EmbedJobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, processJob, {
+    connection,
+    concurrency,
+    lockDuration: lockSeconds * 1000,
+    stalledInterval: lockSeconds * 1000,
+    maxStalledCount: MAX_STALLED,
+  });
+  worker.on('error', (error) => options.onError?.(error));
+  try {
+    await worker.waitUntilReady();
+  } catch (error) {
+    await worker.close(true).catch(() => undefined);
+    connection.disconnect();
+    throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error });
+  }
+  return {
+    id,
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}
+
+function toWire(input: WindowInput, vector: Float32Array | undefined): WireResult {
+  if ('pixels' in input) return { vector: encodeVector(vector!), ...(input.decoded ? { decoded: input.decoded } : {}) };
+  if ('nodata' in input) return { nodata: true };
+  return { error: input.error };
+}

@@ -1,0 +1,44 @@
+/**
+ * What travels through Redis between a coordinator (`rsclip index --queue`) and its workers
+ * (`rsclip worker`): a job names files and how to read each window (never pixels) under a
+ * model fingerprint; its result gives a vector per window, matched by file and window key.
+ */
+import type { WindowRead } from '../indexer/index.js';
+
+/** The BullMQ queue both sides use unless told otherwise. */
+export const DEFAULT_QUEUE_NAME = 'rsclip-embed';
+
+export interface EmbedJobData {
+  /** The coordinator run that sent it (a run that was killed leaves jobs nobody reads). */
+  run: string;
+  /** The model the index is bound to; a worker running another one refuses the job. */
+  fingerprint: string;
+  files: { root: string; path: string; reads: { key: string; read: WindowRead }[] }[];
+}
+
+/** One window's outcome: a vector as base64 of little-endian float32, nodata, or why its file failed. */
+export type WireResult =
+  | { vector: string; decoded?: { width: number; height: number; format: string } }
+  | { nodata: true }
+  | { error: string };
+
+export interface EmbedJobResult {
+  /** host:pid of the worker that embedded it. */
+  worker: string;
+  modelSeconds: number;
+  windows: ({ root: string; path: string; key: string } & WireResult)[];
+}
+
+export function windowId(root: string, path: string, key: string): string {
+  return JSON.stringify([root, path, key]);
+}
+
+export function encodeVector(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+export function decodeVector(text: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  // copied: a Buffer may sit at an offset a Float32Array cannot start from
+  return new Float32Array(new Uint8Array(bytes).buffer);
+}

@@ -1,0 +1,42 @@
+/**
+ * A worker's side of a job: the model inputs of one file's windows, read exactly as the local
+ * indexer reads them (the model's own decoding of a whole image; a scene window through
+ * src/raster with the file's stretch, then the model's preprocessing), so vectors are identical.
+ */
+import { describeError, SCENE_BLOCK_CACHE_BYTES, sceneWindows, type WindowRead } from '../indexer/index.js';
+import type { ClipEncoder } from '../model/index.js';
+import { openRaster, Scene } from '../raster/index.js';
+
+export type WindowInput = { key: string } & ({ pixels: Float32Array; decoded?: { width: number; height: number; format: string } } | { nodata: true } | { error: string });
+
+export async function readFileWindows(file: string, reads: { key: string; read: WindowRead }[], encoder: ClipEncoder, readAhead: number): Promise<WindowInput[]> {
+  try {
+    return await readAll(file, reads, encoder, readAhead);
+  } catch (error) {
+    const message = describeError(error);
+    return reads.map(({ key }) => ({ key, error: message }));
+  }
+}
+
+async function readAll(file: string, reads: { key: string; read: WindowRead }[], encoder: ClipEncoder, readAhead: number): Promise<WindowInput[]> {
+  const out: WindowInput[] = [];
+  const windows = [];
+  for (const { key, read } of reads) {
+    if (read.whole) {
+      const { pixels, width, height, format } = await encoder.preprocess(file);
+      out.push({ key, pixels, decoded: { width, height, format } });
+    } else windows.push(read);
+  }
+  if (windows.length === 0) return out;
+  const source = await openRaster(file, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES });
+  try {
+    // the windows of one file share its stretch
+    const scene = Scene.fromSource(source, windows[0]!.stretch);
+    for await (const result of sceneWindows(scene, windows.map((w) => w.window), encoder, readAhead)) {
+      out.push('nodata' in result ? { key: result.window.key, nodata: true } : { key: result.window.key, pixels: result.pixels });
+    }
+  } finally {
+    await source.close();
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+/**
+ * Embedding on a queue against a real Redis (Debian's redis-server on a loopback port): a
+ * coordinator and workers in this process give the catalog an index made without the queue
+ * gives; a worker refuses a job of another model (failed once, not retried); a Redis that does
+ * not answer is a one-line error.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRsclipError } from '../../src/errors.js';
+import type { IndexProgress } from '../../src/indexer/index.js';
+import { mapPath, parsePathMapping, QueueEmbedder, startEmbedWorker, type EmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { FakeEncoder } from '../indexer/fake-encoder.js';
+import { writeQueueArchive } from './archive.js';
+import { dumpCatalog } from './catalog.js';
+import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-queue-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('--path-map', () => {
+  it('maps the coordinator\'s paths under FROM to TO, whole folder names only', () => {
+    const map = [parsePathMapping('/mnt/archive=/data/a')];
+    expect(mapPath('/mnt/archive/x/y.png', map)).toBe('/data/a/x/y.png');
+    expect(mapPath('/mnt/archive2/y.png', map)).toBe('/mnt/archive2/y.png');
+    expect(() => parsePathMapping('/mnt/archive')).toThrow(/FROM=TO/);
+  });
+});
+
+describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis(work);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a coordinator and two workers make the catalog an index made without the queue makes', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'archive');
+    writeQueueArchive(archive);
+    const reference = await indexInto({ roots: [archive], index: path.join(work, 'reference'), model: new FakeEncoder(), batchSize: 4 });
+    expect(reference).toMatchObject({ errors: 1, reused: 1, scenes: 1 });
+    expect(reference.nodataWindows).toBeGreaterThan(0);
+
+    const workers: EmbedWorker[] = [];
+    const events: EmbedWorkerEvent[] = [];
+    for (let i = 0; i < 2; i++) workers.push(await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder(), lockSeconds: 5, onJob: (e) => events.push(e) }));
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 3 });
+    const progress: IndexProgress[] = [];
+    try {
+      const summary = await indexInto({ roots: [archive], index: path.join(work, 'queued'), model: encoder, embedder, batchSize: 4, onProgress: (p) => progress.push(p) });
+      const counts = ({ added, errors, reused, embedded, scenes, nodataWindows }: typeof summary) => ({ added, errors, reused, embedded, scenes, nodataWindows });
+      expect(counts(summary)).toEqual(counts(reference));
+    } finally {
+      await embedder.close();
+      await Promise.all(workers.map((w) => w.close()));
+    }
+    // the coordinator decoded nothing; every window went through a worker
+    expect(encoder.embeddedImages).toBe(0);
+    expect(events.filter((e) => e.phase === 'done').reduce((n, e) => n + e.embedded, 0)).toBe(reference.embedded);
+    expect(await dumpCatalog(path.join(work, 'queued'))).toEqual(await dumpCatalog(path.join(work, 'reference')));
+    const last = progress.at(-1)!;
+    expect(last.workers!.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
+  });
+
+  it('a worker refuses a job of another model: the coordinator stops with the reason, and the job is not retried', { timeout: 60_000 }, async () => {
+    const archive = path.join(work, 'other-model');
+    writeQueueArchive(archive, 2);
+    const events: EmbedWorkerEvent[] = [];
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder({ fingerprint: 'e'.repeat(64) }), onJob: (e) => events.push(e) });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 1 });
+    try {
+      const run = indexInto({ roots: [archive], index: path.join(work, 'other-model-index'), model: encoder, embedder, batchSize: 2 });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && /this worker runs fake-clip \(eeeeeeeeeeee\)/.test((e as Error).message));
+    } finally {
+      await embedder.close();
+      await worker.close();
+    }
+    expect(events.map((e) => e.phase)).toEqual(['refused']);
+  });
+
+  it('a Redis that does not answer is a one-line error', { timeout: 30_000 }, async () => {
+    const stopped = await startRedis(work);
+    await stopped.stop();
+    await expect(QueueEmbedder.open({ url: stopped.url, info: new FakeEncoder().info })).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && /cannot reach Redis at 127\.0\.0\.1/.test((e as Error).message));
+  });
+});
