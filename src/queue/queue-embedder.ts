@@ -34,7 +34,8 @@ const KEEP_FINISHED_SECONDS = 3600;
 export class QueueEmbedder implements Embedder {
   readonly decodesHere = false;
   readonly inFlight: number;
-  private readonly run = randomUUID();
+  /** This run's id, in the ids of its jobs. */
+  readonly run = randomUUID();
   private sent = 0;
   private readonly started = performance.now();
   private readonly rates = new Map<string, number>();

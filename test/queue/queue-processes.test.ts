@@ -1,0 +1,151 @@
+/**
+ * Embedding on a queue across processes, against a real Redis: a coordinator and three worker
+ * processes index a folder; the coordinator is killed (SIGKILL) after its first commit and run
+ * again, and one worker is killed (SIGKILL) in the middle of a job of the second run. Every item
+ * is in the index exactly once, none committed by the first run was embedded again, the killed
+ * worker's job was done by another (stalled-job detection), and the catalog equals an index made
+ * without the queue. Then `rsclip worker` and `rsclip index --queue` with a real (tiny) model
+ * give the vectors `rsclip index` gives.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbedWorkerEvent } from '../../src/queue/index.js';
+import { openIndex } from '../../src/store/index.js';
+import { REPO_ROOT, runCli, spawnCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { FakeEncoder } from '../indexer/fake-encoder.js';
+import { writeQueueArchive } from './archive.js';
+import { dumpCatalog } from './catalog.js';
+import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
+
+const WORKER = path.join(import.meta.dirname, 'worker.child.ts');
+const COORDINATOR = path.join(import.meta.dirname, 'coordinator.child.ts');
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-queue-proc-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+type TraceEvent = EmbedWorkerEvent & { pid: number };
+
+function startChild(script: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return Object.assign(child, { output: () => ({ stdout, stderr }) });
+}
+
+async function until<T>(what: string, check: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function readTrace(file: string): TraceEvent[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as TraceEvent);
+}
+
+describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redis-server]', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis(work);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('survive a killed coordinator and a killed worker with every item once, none embedded again after its commit', { timeout: 300_000 }, async () => {
+    const archive = path.join(work, 'archive');
+    writeQueueArchive(archive, 16);
+    const reference = path.join(work, 'reference');
+    const expected = await indexInto({ roots: [archive], index: reference, model: new FakeEncoder(), batchSize: 2 });
+    const trace = path.join(work, 'trace.jsonl');
+    const workers = [0, 1, 2].map(() => startChild(WORKER, [redis.url, trace, '500']));
+    const index = path.join(work, 'queued');
+    try {
+      await until('three workers', () => (workers.every((w) => w.output().stdout.includes('ready')) ? true : undefined));
+
+      // the first run is killed once its first batch is committed
+      const first = startChild(COORDINATOR, [redis.url, archive, index, '2'], { RSCLIP_DEBUG_PAUSE_AT: 'committed' });
+      await until('the first commit', () => (first.output().stderr.includes('RSCLIP_PAUSED committed') ? true : undefined));
+      first.kill('SIGKILL');
+      await exited(first);
+      const afterFirst = await dumpCatalog(index);
+      const committed = new Set(Object.keys(afterFirst.items).map((k) => path.join(archive, k)));
+      expect(committed.size).toBeGreaterThan(0);
+      expect(committed.size).toBeLessThan(expected.embedded);
+
+      const second = startChild(COORDINATOR, [redis.url, archive, index, '2']);
+      const run = await until('the second run', () => /RUN (\S+)/.exec(second.output().stderr)?.[1]);
+      // a worker killed in the middle of a job of the second run
+      const victim = workers[0]!;
+      const killedJob = await until('a job of the second run on the first worker', () => readTrace(trace).find((e) => e.pid === victim.pid && e.run === run && e.phase === 'start'));
+      victim.kill('SIGKILL');
+      const result = await exited(second);
+      expect(result, second.output().stderr).toEqual({ code: 0, signal: null });
+      const summary = JSON.parse(second.output().stdout.trim().split('\n').pop()!) as typeof expected;
+
+      const events = readTrace(trace).filter((e) => e.run === run);
+      // the killed worker never finished its job; another one did (stalled-job detection)
+      expect(events.some((e) => e.pid === victim.pid && e.job === killedJob.job && e.phase === 'done')).toBe(false);
+      expect(events.filter((e) => e.job === killedJob.job && e.phase === 'done').map((e) => e.pid)).toHaveLength(1);
+      // nothing the first run committed was sent again, and no window of the second run was embedded twice
+      const sent = events.filter((e) => e.phase === 'start').flatMap((e) => e.windows);
+      expect(sent.filter((w) => committed.has(w))).toEqual([]);
+      const done = events.filter((e) => e.phase === 'done').flatMap((e) => e.windows);
+      expect(new Set(done).size).toBe(done.length);
+
+      // the first commit held embedded items only (a copy is reused once its original is committed)
+      expect(summary.embedded).toBe(expected.embedded - committed.size);
+      const final = await dumpCatalog(index);
+      const wanted = await dumpCatalog(reference);
+      expect(final).toEqual(wanted);
+      const store = await openIndex(index, { readonly: true });
+      expect(await store.stats()).toMatchObject({ items: wanted.itemCount, vectors: wanted.itemCount, details: { hnsw: { size: wanted.itemCount } } });
+      await store.close();
+    } finally {
+      for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+      await Promise.all(workers.map(exited));
+    }
+  });
+
+  it('rsclip worker and rsclip index --queue with a real model give the vectors rsclip index gives', { timeout: 300_000 }, async () => {
+    const model = await tinyModelDir();
+    const archive = path.join(work, 'cli-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 5; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(300 + i, 48, 40));
+    const local = await runCli(['index', archive, '--index', path.join(work, 'cli-local'), '--model', model, '--threads', '1', '--json']);
+    expect(local.code, local.stderr).toBe(0);
+    const worker = spawnCli(['worker', '--queue', redis.url, '--model', model, '--threads', '1', '--json']);
+    let workerLog = '';
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    try {
+      await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
+      const queued = await runCli(['index', archive, '--index', path.join(work, 'cli-queued'), '--model', model, '--threads', '1', '--batch', '2', '--queue', redis.url, '--json']);
+      expect(queued.code, queued.stderr).toBe(0);
+      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 5, embedded: 5, errors: 0 });
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited(worker)).toEqual({ code: 0, signal: null });
+    expect(workerLog).toMatch(/"phase":"done"/);
+    expect(await dumpCatalog(path.join(work, 'cli-queued'))).toEqual(await dumpCatalog(path.join(work, 'cli-local')));
+  });
+});
