@@ -1,0 +1,239 @@
+/**
+ * Embedding on a queue, the measures of issue 15 item 1. Prints one JSON object.
+ *   commit   the coordinator's rate (items/s it absorbs from the queue, and its CPU time per item)
+ *            with the embedding replaced by precomputed vectors: a responder process answers every
+ *            job at once without reading a file; a tiled scene (many items per file) and many small
+ *            files (hash + header per item)
+ *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes against the single-process
+ *            indexer, same model; wall time, items/s and CPU seconds per item (coordinator + workers,
+ *            from /proc), with the machine's load average (it is shared: numbers are noisy)
+ * Needs redis-server on PATH (started on a free loopback port in --dir).
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--model DIR] [--threads 2] [--images 64]
+ *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
+ * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'bullmq';
+import { indexArchive, type IndexProgress } from '../src/indexer/index.js';
+import { openClip } from '../src/model/index.js';
+import { connectRedis } from '../src/queue/connection.js';
+import { QueueEmbedder } from '../src/queue/index.js';
+import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult } from '../src/queue/protocol.js';
+import { openIndex } from '../src/store/index.js';
+import { makePng } from '../test/fixtures/images.js';
+import { tinyModelDir } from '../test/fixtures/model.js';
+import { FakeEncoder } from '../test/indexer/fake-encoder.js';
+import { startRedis } from '../test/queue/redis-server.js';
+import { writeBigScene } from '../test/raster/big-scene.js';
+
+const { values } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'commit,workers' },
+    model: { type: 'string' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    images: { type: 'string', default: '64' },
+    'scene-size': { type: 'string', default: '16384' },
+    files: { type: 'string', default: '2000' },
+    dim: { type: 'string', default: '512' },
+    dir: { type: 'string', default: path.join(os.tmpdir(), 'rsclip-bench-queue') },
+    child: { type: 'string' },
+    url: { type: 'string' },
+  },
+});
+const REPO = path.resolve(import.meta.dirname, '..');
+const CLI = path.join(REPO, 'src/cli.ts');
+const threads = Number(values.threads);
+const dir = values.dir;
+
+/** A worker stand-in that answers each job with precomputed unit vectors, reading nothing. */
+async function responder(url: string, dim: number): Promise<void> {
+  const table = Array.from({ length: 256 }, (_, i) => {
+    const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 7.1 + j * 0.37));
+    const norm = Math.hypot(...v);
+    return encodeVector(v.map((x) => x / norm));
+  });
+  const connection = await connectRedis(url);
+  const worker = new Worker<EmbedJobData, EmbedJobResult>(
+    DEFAULT_QUEUE_NAME,
+    async (job) => ({
+      worker: `responder:${process.pid}`,
+      modelSeconds: 0,
+      windows: job.data.files.flatMap((f) => f.reads.map((r, i) => ({ root: f.root, path: f.path, key: r.key, vector: table[(f.path.length + i) % table.length]!, ...(r.read.whole ? { decoded: { width: 64, height: 64, format: 'png' } } : {}) }))),
+    }),
+    { connection, concurrency: 16 },
+  );
+  await worker.waitUntilReady();
+  process.stdout.write('ready\n');
+  process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));
+}
+
+function startProcess(args: string[], env: Record<string, string> = {}): ChildProcess & { log: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  return Object.assign(child, { log: () => log });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > 300_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** CPU seconds (user + system) a live process has used, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function stop(children: ChildProcess[]): Promise<void> {
+  await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGTERM'))))));
+}
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** The embedded store alone: items/s of commits of 64 items with their vectors (catalog rows + HNSW inserts), the coordinator's ceiling. */
+async function storeCommitRate(dim: number): Promise<number> {
+  const index = path.join(dir, 'index-store-only');
+  rmSync(index, { recursive: true, force: true });
+  const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true });
+  const batches = 40;
+  const batch = 64;
+  const vectors = Array.from({ length: batches * batch }, (_, n) => {
+    const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(n * 7.1 + j * 0.37));
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  });
+  const t0 = performance.now();
+  for (let f = 0; f < batches; f++) {
+    const items = Array.from({ length: batch }, (_, i) => ({ key: `k${i}`, window: { x: i, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: vectors[f * batch + i]! }));
+    await store.commit([{ kind: 'put', file: { root: dir, path: `f${f}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${f}`, width: 1, height: 1, format: 'png', plan: 'whole' }, items, complete: true }]);
+  }
+  const rate = Math.round((batches * batch) / ((performance.now() - t0) / 1000));
+  await store.close();
+  return rate;
+}
+
+async function commitPart(url: string): Promise<Record<string, unknown>> {
+  const dim = Number(values.dim);
+  const responders = [startProcess(['bench/queue.ts', '--child', 'responder', '--url', url, '--dim', String(dim)])];
+  await until(() => responders.every((r) => r.log().includes('ready')), 'the responder');
+  const encoder = new FakeEncoder({ dim });
+  const run = async (name: string, archive: string): Promise<Record<string, unknown>> => {
+    const index = path.join(dir, `index-commit-${name}`);
+    rmSync(index, { recursive: true, force: true });
+    const store = await openIndex(index, { model: encoder.info, create: true });
+    const embedder = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 16 });
+    const cpu0 = cpuNow();
+    const t0 = performance.now();
+    // the commits: from the first to the last batch committed (the scan, hashing and stretch before are left out)
+    let first: { at: number; embedded: number } | undefined;
+    let last = first;
+    const onProgress = (p: IndexProgress): void => {
+      if (p.phase !== 'index' || p.embedded === 0) return;
+      first ??= { at: performance.now(), embedded: p.embedded };
+      last = { at: performance.now(), embedded: p.embedded };
+    };
+    const summary = await indexArchive({ roots: [archive], store, encoder, embedder, batchSize: 64, onProgress });
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuNow() - cpu0;
+    await embedder.close();
+    await store.close();
+    const items = summary.embedded;
+    const absorbed = first && last && last.at > first.at ? Math.round((last.embedded - first.embedded) / ((last.at - first.at) / 1000)) : undefined;
+    return { items, seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), commitPhaseItemsPerSecond: absorbed, coordinatorCpuMsPerItem: +((1000 * cpu) / items).toFixed(3) };
+  };
+  try {
+    const sceneDir = path.join(dir, 'commit-scene');
+    mkdirSync(sceneDir, { recursive: true });
+    const size = Number(values['scene-size']);
+    if (!existsSync(path.join(sceneDir, `scene-${size}.tif`))) writeBigScene(path.join(sceneDir, `scene-${size}.tif`), size);
+    const filesDir = path.join(dir, `commit-files-${values.files}`);
+    if (!existsSync(filesDir)) {
+      mkdirSync(filesDir, { recursive: true });
+      for (let i = 0; i < Number(values.files); i++) writeFileSync(path.join(filesDir, `f${i}.png`), makePng(i, 64, 64));
+    }
+    return { dim, storeCommitItemsPerSecond: await storeCommitRate(dim), scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
+  } finally {
+    await stop(responders);
+  }
+}
+
+async function workersPart(url: string): Promise<Record<string, unknown>> {
+  const bench = path.join(os.tmpdir(), 'rsclip-bench-vit-b-32');
+  const model = values.model ?? (existsSync(path.join(bench, 'onnx')) ? bench : await tinyModelDir());
+  const archive = path.join(dir, `images-${values.images}`);
+  if (!existsSync(archive)) {
+    mkdirSync(archive, { recursive: true });
+    for (let i = 0; i < Number(values.images); i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(1000 + i, 256, 256));
+  }
+  const variant = existsSync(path.join(model, 'onnx', 'vision_model_quantized.onnx')) ? 'int8' : 'fp32';
+  const encoder = await openClip(model, { variant, threads });
+  const results: Record<string, unknown>[] = [];
+  const index = async (name: string, embedder?: QueueEmbedder) => {
+    const target = path.join(dir, `index-workers-${name}`);
+    rmSync(target, { recursive: true, force: true });
+    const store = await openIndex(target, { model: encoder.info, create: true });
+    const cpu0 = cpuNow();
+    const t0 = performance.now();
+    const summary = await indexArchive({ roots: [archive], store, encoder, ...(embedder ? { embedder } : {}), batchSize: 8 });
+    const seconds = (performance.now() - t0) / 1000;
+    await store.close();
+    return { items: summary.embedded, seconds, coordinatorCpu: cpuNow() - cpu0 };
+  };
+  try {
+    const local = await index('local');
+    results.push({ mode: 'single process', threads, items: local.items, seconds: +local.seconds.toFixed(1), itemsPerSecond: +(local.items / local.seconds).toFixed(2), cpuSecondsPerItem: +(local.coordinatorCpu / local.items).toFixed(3), load: os.loadavg()[0] });
+    for (const n of [1, 2, 3]) {
+      const workerThreads = Math.max(1, Math.floor(threads / n));
+      const workers = Array.from({ length: n }, () => startProcess([CLI, 'worker', '--queue', url, '--model', model, '--variant', variant, '--threads', String(workerThreads)]));
+      await until(() => workers.every((w) => w.log().includes('waiting for jobs')), 'the workers');
+      const cpuBefore = workers.map((w) => cpuSecondsOf(w.pid!));
+      const embedder = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 2 * n });
+      const run = await index(`queue-${n}`, embedder);
+      await embedder.close();
+      const workerCpu = workers.reduce((sum, w, i) => sum + cpuSecondsOf(w.pid!) - cpuBefore[i]!, 0);
+      await stop(workers);
+      results.push({
+        mode: `${n} worker${n > 1 ? 's' : ''}`,
+        threadsPerWorker: workerThreads,
+        items: run.items,
+        seconds: +run.seconds.toFixed(1),
+        itemsPerSecond: +(run.items / run.seconds).toFixed(2),
+        cpuSecondsPerItem: +((run.coordinatorCpu + workerCpu) / run.items).toFixed(3),
+        coordinatorCpuSecondsPerItem: +(run.coordinatorCpu / run.items).toFixed(4),
+        load: os.loadavg()[0],
+      });
+    }
+  } finally {
+    await encoder.close();
+  }
+  return { model: encoder.info.id, variant, images: Number(values.images), results };
+}
+
+async function main(): Promise<void> {
+  if (values.child === 'responder') return responder(values.url!, Number(values.dim));
+  mkdirSync(dir, { recursive: true });
+  const redis = await startRedis(dir);
+  const parts = values.part.split(',');
+  const out: Record<string, unknown> = { machine: { cores: os.availableParallelism(), loadAverage: os.loadavg() } };
+  try {
+    if (parts.includes('commit')) out.commit = await commitPart(redis.url);
+    if (parts.includes('workers')) out.workers = await workersPart(redis.url);
+  } finally {
+    await redis.stop();
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+await main();
