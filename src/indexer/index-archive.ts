@@ -288,6 +288,10 @@ class ArchiveIndexer {
         return;
       }
       if (b.last) completed.add(b.job);
+      if (result.fallback && 'read' in b && b.read.whole && b.read.fallback) {
+        b.job.scene = true;
+        b.job.row = { ...b.job.row, stretch: b.read.fallback.stretch };
+      }
       if ('nodata' in result) {
         b.job.nodataWindows++;
         return;

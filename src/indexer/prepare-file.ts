@@ -52,7 +52,10 @@ export interface FileJob {
  * How a reader elsewhere (a queue's worker) reproduces a window's model input from the file, never
  * pixels: the whole image through the model's own decoding, or a scene window with its stretch.
  */
-export type WindowRead = { whole: true } | { whole: false; window: PlannedWindow; stretch: SceneStretch };
+export type WindowRead =
+  /** `fallback`: for a TIFF, the scene window and stretch to read it with when the model's decoder cannot (as prepareWhole does). */
+  | { whole: true; fallback?: { window: PlannedWindow; stretch: SceneStretch } }
+  | { whole: false; window: PlannedWindow; stretch: SceneStretch };
 
 /** What a decode worker hands to the encoder loop; the units of one file come in order. */
 export type Unit =
@@ -202,7 +205,7 @@ export class FilePreparer {
       return;
     }
     if (fidelity && this.describeOnly) {
-      yield this.describeWhole(job, source);
+      yield await this.describeWhole(job, source);
       return;
     }
     if (fidelity) {
@@ -233,10 +236,16 @@ export class FilePreparer {
   }
 
   /** The whole image for a reader elsewhere: its size and format come back with its vector (the header may not know them). */
-  private describeWhole(job: FileJob, source: RasterSource | undefined): Unit {
+  private async describeWhole(job: FileJob, source: RasterSource | undefined): Promise<Unit> {
     job.windows = 1;
     const window = { x: 0, y: 0, width: source?.width ?? 0, height: source?.height ?? 0, scale: 1 };
-    return { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: source ? this.placeOf(job, window) : null, read: { whole: true }, last: true };
+    let fallback: Extract<WindowRead, { whole: true }>['fallback'];
+    if (source?.format === 'tiff') {
+      // 8-bit: a passthrough stretch, no pixels read; a TIFF it cannot be made for fails on the worker with the decoder's error
+      const stretch = await computeSceneStretch(source, defaultBands(source), { percentiles: this.plan.percentiles }).catch(() => undefined);
+      if (stretch) fallback = { window: this.plan.windows(source.width, source.height)[0]!, stretch };
+    }
+    return { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: source ? this.placeOf(job, window) : null, read: { whole: true, ...(fallback ? { fallback } : {}) }, last: true };
   }
 
   private async *prepareScene(job: FileJob, source: RasterSource, bands: number[], committed: Set<string>): AsyncGenerator<Unit> {

@@ -46,11 +46,14 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
 /** A window on its way to the model: its pixels (decoded here) or how to read them (elsewhere). */
 export type EmbedUnit = Extract<Unit, { kind: 'embed' }>;
 
-/** What became of one window: its vector, nodata (found by a reader elsewhere), or its file failed there. */
+/**
+ * What became of one window: its vector, nodata (found by a reader elsewhere), or its file failed
+ * there. `decoded`: the size and format the model's decoder found, for a whole image read elsewhere;
+ * `fallback`: the whole TIFF was read through its scene fallback (WindowRead) instead.
+ */
 export type EmbedResult =
-  /** `decoded`: the size and format the model's decoding found, for a whole image read elsewhere. */
-  | { vector: Float32Array; decoded?: { width: number; height: number; format: string } }
-  | { nodata: true }
+  | { vector: Float32Array; decoded?: { width: number; height: number; format: string }; fallback?: true }
+  | { nodata: true; fallback?: true }
   | { error: string };
 
 /**

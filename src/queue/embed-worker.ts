@@ -135,7 +135,8 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
 }
 
 function toWire(input: WindowInput, vector: Float32Array | undefined): WireResult {
-  if ('pixels' in input) return { vector: encodeVector(vector!), ...(input.decoded ? { decoded: input.decoded } : {}) };
-  if ('nodata' in input) return { nodata: true };
+  const fallback = 'fallback' in input && input.fallback ? { fallback: true as const } : {};
+  if ('pixels' in input) return { vector: encodeVector(vector!), ...(input.decoded ? { decoded: input.decoded } : {}), ...fallback };
+  if ('nodata' in input) return { nodata: true, ...fallback };
   return { error: input.error };
 }

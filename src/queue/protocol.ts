@@ -18,8 +18,8 @@ export interface EmbedJobData {
 
 /** One window's outcome: a vector as base64 of little-endian float32, nodata, or why its file failed. */
 export type WireResult =
-  | { vector: string; decoded?: { width: number; height: number; format: string } }
-  | { nodata: true }
+  | { vector: string; decoded?: { width: number; height: number; format: string }; fallback?: true }
+  | { nodata: true; fallback?: true }
   | { error: string };
 
 export interface EmbedJobResult {

@@ -59,6 +59,9 @@ export class QueueEmbedder implements Embedder {
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client });
     const events = new QueueEvents(name, { connection: eventsClient });
+    // every job waiting for its result listens on both
+    queue.setMaxListeners(inFlight + 10);
+    events.setMaxListeners(2 * inFlight + 10);
     const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], inFlight);
     try {
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
@@ -117,6 +120,6 @@ export class QueueEmbedder implements Embedder {
 }
 
 function fromWire(wire: WireResult): EmbedResult {
-  if ('vector' in wire) return { vector: decodeVector(wire.vector), ...(wire.decoded ? { decoded: wire.decoded } : {}) };
+  if ('vector' in wire) return { ...wire, vector: decodeVector(wire.vector) };
   return wire;
 }

@@ -7,7 +7,11 @@ import { describeError, SCENE_BLOCK_CACHE_BYTES, sceneWindows, type WindowRead }
 import type { ClipEncoder } from '../model/index.js';
 import { openRaster, Scene } from '../raster/index.js';
 
-export type WindowInput = { key: string } & ({ pixels: Float32Array; decoded?: { width: number; height: number; format: string } } | { nodata: true } | { error: string });
+export type WindowInput = { key: string } & (
+  | { pixels: Float32Array; decoded?: { width: number; height: number; format: string }; fallback?: true }
+  | { nodata: true; fallback?: true }
+  | { error: string }
+);
 
 export async function readFileWindows(file: string, reads: { key: string; read: WindowRead }[], encoder: ClipEncoder, readAhead: number): Promise<WindowInput[]> {
   try {
@@ -20,12 +24,21 @@ export async function readFileWindows(file: string, reads: { key: string; read: 
 
 async function readAll(file: string, reads: { key: string; read: WindowRead }[], encoder: ClipEncoder, readAhead: number): Promise<WindowInput[]> {
   const out: WindowInput[] = [];
-  const windows = [];
+  const windows: Extract<WindowRead, { whole: false }>[] = [];
+  let fallback = false;
   for (const { key, read } of reads) {
-    if (read.whole) {
-      const { pixels, width, height, format } = await encoder.preprocess(file);
-      out.push({ key, pixels, decoded: { width, height, format } });
-    } else windows.push(read);
+    if (!read.whole) windows.push(read);
+    else {
+      try {
+        const { pixels, width, height, format } = await encoder.preprocess(file);
+        out.push({ key, pixels, decoded: { width, height, format } });
+      } catch (error) {
+        // a TIFF the model's decoder cannot read goes through the scene path, as the local indexer does
+        if (!read.fallback) throw error;
+        windows.push({ whole: false, ...read.fallback });
+        fallback = true;
+      }
+    }
   }
   if (windows.length === 0) return out;
   const source = await openRaster(file, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES });
@@ -33,7 +46,8 @@ async function readAll(file: string, reads: { key: string; read: WindowRead }[],
     // the windows of one file share its stretch
     const scene = Scene.fromSource(source, windows[0]!.stretch);
     for await (const result of sceneWindows(scene, windows.map((w) => w.window), encoder, readAhead)) {
-      out.push('nodata' in result ? { key: result.window.key, nodata: true } : { key: result.window.key, pixels: result.pixels });
+      const input = 'nodata' in result ? { key: result.window.key, nodata: true as const } : { key: result.window.key, pixels: result.pixels };
+      out.push(fallback ? { ...input, fallback: true } : input);
     }
   } finally {
     await source.close();

@@ -1,8 +1,9 @@
 /**
  * A small archive that takes every path of the indexer through a queue: whole PNGs, a copy of one
- * (reused), a file no decoder reads (an error found by the worker), and a georeferenced 16-bit scene
- * whose right part is nodata (tiles, one stretch, nodata windows found by the worker, the last
- * window among them).
+ * (reused), a file no decoder reads (an error found by the worker), an 8-bit TIFF of separate
+ * tiled planes (which libvips cannot decode: read through the scene path), and a georeferenced
+ * 16-bit scene whose right part is nodata (tiles, one stretch, nodata windows found by the worker,
+ * the last window among them).
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ export function writeQueueArchive(dir: string, pngs = 6): void {
   for (let i = 0; i < pngs; i++) writeFileSync(path.join(dir, `p${i}.png`), makePng(100 + i, 32 + i, 40));
   copyFileSync(path.join(dir, 'p0.png'), path.join(dir, 'copy-of-p0.png'));
   writeFileSync(path.join(dir, 'bad.png'), Buffer.from('not an image at all'));
+  writeGeoTiff(path.join(dir, 'planes.tif'), { width: 200, height: 150, bands: 3, dataType: 'uint8', tile: 64, planar: true, pixel: (x, y, band) => (x * 3 + y * 5 + band * 40) & 0xff });
   writeGeoTiff(path.join(dir, 'scene.tif'), {
     width: 900,
     height: 560,

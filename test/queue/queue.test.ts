@@ -44,6 +44,8 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     const reference = await indexInto({ roots: [archive], index: path.join(work, 'reference'), model: new FakeEncoder(), batchSize: 4 });
     expect(reference).toMatchObject({ errors: 1, reused: 1, scenes: 1 });
     expect(reference.nodataWindows).toBeGreaterThan(0);
+    const planes = (await dumpCatalog(path.join(work, 'reference'))).files['planes.tif']!;
+    expect(planes).toMatchObject({ status: 'ok', plan: 'whole', stretch: { kind: 'passthrough' } });
 
     const workers: EmbedWorker[] = [];
     const events: EmbedWorkerEvent[] = [];
