@@ -38,6 +38,8 @@ export interface StartServerOptions {
   logFormat?: LogFormat;
   /** Log thumbnail requests too. */
   verbose?: boolean;
+  /** Serve files whose real path lies outside their root (an index made with followLinks). */
+  followLinks?: boolean;
   connections?: Partial<ConnectionLimits>;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
@@ -125,7 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   }
   let readyNow = false;
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {
