@@ -104,6 +104,19 @@ describe('byte-identical copies', () => {
     expect(all.hits.every((h) => h.copies.length === 0)).toBe(true);
   });
 
+  it('are folded or not through the HTTP API too (foldCopies in the query string and the JSON body)', async () => {
+    const app = createApp({ searcher: copies.searcher, store: copies.store });
+    const folded = await request(app).get('/api/search?q=river&k=10');
+    expect(folded.status, folded.text).toBe(200);
+    expect(folded.body.hits.map((h: { path: string; copies: unknown[] }) => [h.path, h.copies.length])).toEqual([['one/scene.png', 2], ['other.png', 0]]);
+    const unfolded = await request(app).get('/api/search?q=river&k=10&foldCopies=false');
+    expect(unfolded.body.hits.map((h: { path: string }) => h.path)).toEqual(['one/scene.png', 'two/scene.png', 'three/scene-copy.png', 'other.png']);
+    const body = await request(app).post('/api/search').send({ terms: [{ text: 'river' }], k: 10, foldCopies: false });
+    expect(body.status, body.text).toBe(200);
+    expect(body.body.hits).toHaveLength(4);
+    expect((await request(app).get('/api/search?q=river&foldCopies=maybe')).status).toBe(400);
+  });
+
   it('of the queried item are shown, the item itself is not', async () => {
     const page = await copies.searcher.search({ terms: [{ kind: 'id', id: copies.ids[0]!, weight: 1 }], k: 10 });
     expect(page.hits.map((h) => [h.path, h.copies.map((c) => c.path)])).toEqual([
