@@ -12,6 +12,7 @@ import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../mode
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
+import { answerClientError } from './http-error.js';
 import { createServerLogger, type LogFormat } from './log-output.js';
 import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
 
@@ -89,6 +90,7 @@ function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimi
     app,
   );
   server.maxConnections = limits.maxConnections;
+  server.on('clientError', answerClientError);
   return server;
 }
 
