@@ -11,6 +11,7 @@ import { parseBandList } from '../raster/index.js';
 import { openEncoderForIndex } from '../search/index.js';
 import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
+import { registerIndexCopyCommand } from './index-copy.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
@@ -184,7 +185,7 @@ function decodeSettings(opts: IndexCommandOptions): string {
 }
 
 export function registerIndexCommands(program: Command): void {
-  program
+  const indexCommand = program
     .command('index')
     .description('index archive folders (recursively), or the assets of a local STAC catalog: new and changed images are embedded, removed ones dropped')
     .argument('[dirs...]', 'archive folders')
@@ -293,5 +294,6 @@ export function registerIndexCommands(program: Command): void {
       if (summary.interrupted) process.exitCode = 130;
       else if (verify && !verify.ok) process.exitCode = 1;
     });
+  registerIndexCopyCommand(indexCommand);
   registerDoctorCommands(program);
 }

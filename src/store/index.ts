@@ -4,6 +4,7 @@
  * better-sqlite3 and hnswlib-node are used only under this folder.
  */
 export { openIndex, readIndexMeta } from './open-index.js';
+export { copyIndex, type CopyIndexOptions, type CopySummary } from './postgres/index-copy.js';
 export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './hnsw-index.js';
 export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';

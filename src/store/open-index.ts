@@ -1,12 +1,16 @@
 /**
- * openIndex: the one way into an index, whatever holds it. Today a location is a directory
- * holding the embedded back end; a server back end would be chosen here by its URL.
+ * openIndex: the one way into an index, whatever holds it. A `postgres://` or `postgresql://`
+ * URL is an index in PostgreSQL (pgvector); any other location is a directory holding the
+ * embedded back end.
  */
 import { openEmbeddedIndex, readEmbeddedMeta } from './embedded/embedded-store.js';
+import { isPostgresLocation } from './postgres/location.js';
+import { readPostgresMeta } from './postgres/open.js';
+import { openPostgresIndex } from './postgres/postgres-store.js';
 import type { IndexMeta, IndexStore, OpenIndexOptions } from './types.js';
 
 export async function openIndex(location: string, options: OpenIndexOptions = {}): Promise<IndexStore> {
-  return openEmbeddedIndex(location, options);
+  return isPostgresLocation(location) ? openPostgresIndex(location, options) : openEmbeddedIndex(location, options);
 }
 
 /**
@@ -15,5 +19,9 @@ export async function openIndex(location: string, options: OpenIndexOptions = {}
  * from here before they load one.
  */
 export async function readIndexMeta(location: string): Promise<IndexMeta | undefined> {
-  return readEmbeddedMeta(location);
+  if (!isPostgresLocation(location)) return readEmbeddedMeta(location);
+  const meta = await readPostgresMeta(location);
+  if (!meta) return undefined;
+  const { precision: _precision, ...common } = meta;
+  return common;
 }

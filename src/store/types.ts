@@ -1,7 +1,7 @@
 /**
  * The storage contract (DESIGN.md "Storage back ends and engines"): one async `IndexStore`
- * that every back end implements; the embedded one (catalog.sqlite + a graph file) is the
- * only one so far.
+ * that every back end implements: the embedded one (catalog.sqlite + a graph file) and
+ * PostgreSQL (pgvector; postgres/postgres-store.ts).
  *
  * Words: a *file* is a catalog row, what the scan finds (path, size, hash, status); an *item*
  * is what is embedded and searched: the whole image, or one window of a scene cut into tiles,
@@ -233,8 +233,8 @@ export interface SearchOptions extends ItemSelection {
 }
 
 export interface StoreDescription {
-  /** The back end, e.g. `embedded` (catalog.sqlite + a graph file). */
-  backend: 'embedded';
+  /** The back end: `embedded` (catalog.sqlite + a graph file) or `postgres` (a PostgreSQL database with pgvector). */
+  backend: 'embedded' | 'postgres';
   /** Where the index lives, for messages: a directory, or a URL without credentials. */
   location: string;
   /** The local folder the index occupies (a scan skips it); absent for a server back end. */

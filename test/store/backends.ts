@@ -1,21 +1,75 @@
 /**
  * The IndexStore back ends the contract suite runs against. A back end gives a fresh location
  * per test and opens it; `embedded` marks the one whose files (lock, graph, catalog) tests
- * may touch directly.
+ * may touch directly. PostgreSQL runs on PGlite with pgvector (pglite-server.ts), and also on
+ * the server at RSCLIP_TEST_POSTGRES_URL when it is set; each test gets a schema of its own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelInfo } from '../../src/model/index.js';
 import { openIndex, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
+import { startPgliteServer, type PgliteServer } from './pglite-server.js';
 
 export interface Backend {
   name: string;
   embedded: boolean;
+  /** Starts what the back end needs (a server) before a suite's first newLocation; stops it after the suite. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
   /** A location no index exists at yet, and its clean-up. */
-  newLocation(): { location: string; dispose(): void };
+  newLocation(): { location: string; dispose(): void | Promise<void> };
   open(location: string, options?: OpenIndexOptions): Promise<IndexStore>;
 }
+
+let schemas = 0;
+
+/** A PostgreSQL back end on the server at `url` (given once started), one schema per location. */
+function postgresBackend(name: string, server: { start(): Promise<string>; stop(): Promise<void> }): Backend {
+  let url: string | undefined;
+  return {
+    name,
+    embedded: false,
+    async start() {
+      url = await server.start();
+    },
+    async stop() {
+      await server.stop();
+      url = undefined;
+    },
+    newLocation() {
+      if (!url) throw new Error(`${name}: start() the back end first`);
+      const schema = `rsclip_test_${process.pid}_${++schemas}`;
+      const base = url;
+      return {
+        location: `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`,
+        async dispose() {
+          const pg = (await import('pg')).default;
+          const client = new pg.Client({ connectionString: base });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await client.end();
+        },
+      };
+    },
+    open: (location, options) => openIndex(location, options),
+  };
+}
+
+let pglite: PgliteServer | undefined;
+
+export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector over pglite-socket)', {
+  async start() {
+    pglite = await startPgliteServer();
+    return pglite.url;
+  },
+  async stop() {
+    await pglite?.stop();
+    pglite = undefined;
+  },
+});
+
+const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
 export const BACKENDS: Backend[] = [
   {
@@ -28,6 +82,8 @@ export const BACKENDS: Backend[] = [
     // readers look for new commits at every call, so that tests need not wait
     open: (location, options) => openIndex(location, { refreshIntervalMs: 0, ...options }),
   },
+  PGLITE_BACKEND,
+  ...(serverUrl ? [postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })] : []),
 ];
 
 export const DIM = 8;

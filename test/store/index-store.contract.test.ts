@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as library from '../../src/index.js';
 import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
 import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
@@ -25,6 +25,8 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   let location: string;
   let dispose: () => void;
   const open: typeof backend.open = (where, options) => backend.open(where, options);
+  beforeAll(() => backend.start?.());
+  afterAll(() => backend.stop?.());
   beforeEach(() => ({ location, dispose } = backend.newLocation()));
   afterEach(() => dispose());
 
@@ -57,7 +59,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await expectRsclipError(
       open(location, { model: other, readonly: true }),
       'INDEX_INCOMPATIBLE',
-      new RegExp(`^index ${location.replace(/[\\/.]/g, '.')} was built with model test/model-a \\(fp32, aaaaaaaaaaaa\\); you asked for test/model-b \\(int8, bbbbbbbbbbbb\\)$`),
+      new RegExp(`^index ${location.replace(/[\\/.?]/g, '.')} was built with model test/model-a \\(fp32, aaaaaaaaaaaa\\); you asked for test/model-b \\(int8, bbbbbbbbbbbb\\)$`),
     );
     await expectRsclipError(open(location, { model: other }), 'INDEX_INCOMPATIBLE', /built with model test\/model-a/);
   });

@@ -55,12 +55,13 @@ const QUERIES: CatalogFilterJson[] = [
 
 describe.each(BACKENDS)('place filters through a store: $name', (backend) => {
   let store: IndexStore;
-  let dispose: () => void;
+  let dispose: () => void | Promise<void>;
   /** Item id -> footprint id, and the items of even footprints (a second filter). */
   const footprintOf = new Map<number, RandomFootprint>();
   const evenItems = new Set<number>();
 
   beforeAll(async () => {
+    await backend.start?.();
     const where = backend.newLocation();
     dispose = where.dispose;
     store = await backend.open(where.location, { model: MODEL, create: true });
@@ -89,7 +90,8 @@ describe.each(BACKENDS)('place filters through a store: $name', (backend) => {
   }, 120_000);
   afterAll(async () => {
     await store?.close();
-    dispose?.();
+    await dispose?.();
+    await backend.stop?.();
   });
 
   const footprintIds = (itemIds: number[]) => itemIds.map((id) => footprintOf.get(id)!.id).sort((a, b) => a - b);

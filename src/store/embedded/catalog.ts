@@ -121,13 +121,13 @@ function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: read
 }
 
 /** A file's fields as rows: numbers also as text, numeric text also as a number. */
-function fieldRows(fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>): { name: string; text: string; num: number | null }[] {
+export function fieldRows(fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>): { name: string; text: string; num: number | null }[] {
   return Object.entries(fields).flatMap(([name, value]) =>
     (Array.isArray(value) ? value : [value]).map((v: FieldValue) => ({ name, text: String(v), num: numericValue(v) })),
   );
 }
 
-function numericValue(value: FieldValue): number | null {
+export function numericValue(value: FieldValue): number | null {
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
 }

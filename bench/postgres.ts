@@ -1,0 +1,89 @@
+/**
+ * Query latency through PostgreSQL (pgvector's HNSW index, PGlite served by pglite-socket on a
+ * loopback port, reached by the `pg` client) against the embedded back end, on the same N
+ * random unit vectors. The embedded index is built by commits; the PostgreSQL one by
+ * `copyIndex` from it (bulk load, then the HNSW index). Prints one JSON object: build times,
+ * and p50 / p95 latency of k=10 searches unfiltered, with a broad filter (a third of the items)
+ * and exact.
+ * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--dir DIR]
+ * PGlite is PostgreSQL compiled to WebAssembly in this process: a real server is faster; the
+ * numbers show the back end's overheads (SQL, the wire protocol), not a tuned server's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
+import { startPgliteServer } from '../test/store/pglite-server.js';
+
+const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, dim: { type: 'string', default: '512' }, queries: { type: 'string', default: '200' }, dir: { type: 'string' } } });
+const N = Number(values.items);
+const DIM = Number(values.dim);
+const QUERIES = Number(values.queries);
+const dir = values.dir ?? mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-pg-'));
+
+let seed = 7;
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+function randomUnit(): Float32Array {
+  const v = Float32Array.from({ length: DIM }, () => rand() - 0.5);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+const model = { id: 'bench/random', dir: '/nonexistent', variant: 'fp32' as const, fingerprint: 'b'.repeat(64), embeddingDim: DIM, contextLength: 77, imageSize: 224, logitScale: undefined };
+
+function percentile(sorted: number[], p: number): number {
+  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
+}
+
+async function latency(store: IndexStore, options: SearchOptions): Promise<{ p50: number; p95: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < QUERIES; i++) {
+    const query = randomUnit();
+    const start = performance.now();
+    await store.search(query, 10, options);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p95: percentile(times, 0.95) };
+}
+
+const server = await startPgliteServer();
+try {
+  const embeddedDir = path.join(dir, 'embedded');
+  let start = performance.now();
+  const embedded = await openIndex(embeddedDir, { model, create: true });
+  // scenes of 1,000 tiles: a commit per scene, as a tiled archive is indexed
+  for (let scene = 0; scene * 1000 < N; scene++) {
+    const count = Math.min(1000, N - scene * 1000);
+    const change: CatalogChange = {
+      kind: 'put',
+      file: { root: '/bench', path: `${scene % 3 === 0 ? 'a' : 'b'}/scene${scene}.tif`, bytes: 1, mtimeMs: 1, contentHash: `h${scene}`, width: 1, height: 1, format: 'tiff', plan: 'tiles' },
+      items: Array.from({ length: count }, (_, i) => ({ key: `t${i}`, window: { x: i, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: randomUnit() })),
+      complete: true,
+    };
+    await embedded.commit([change]);
+  }
+  await embedded.close();
+  const embeddedBuildS = (performance.now() - start) / 1000;
+  const url = `${server.url}?schema=bench`;
+  start = performance.now();
+  await copyIndex(embeddedDir, url, { pageSize: 5000 });
+  const copyS = (performance.now() - start) / 1000;
+
+  const result: Record<string, unknown> = { items: N, dim: DIM, queries: QUERIES, k: 10, build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)) } };
+  for (const [name, location] of [['embedded', embeddedDir], ['postgres', url]] as const) {
+    const store = await openIndex(location, { readonly: true });
+    await latency(store, {}); // warm caches
+    result[name] = {
+      unfilteredMs: await latency(store, {}),
+      filteredMs: await latency(store, { filter: { folder: 'a' } }),
+      exactMs: await latency(store, { exact: true }),
+    };
+    await store.close();
+  }
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await server.stop();
+  if (!values.dir) rmSync(dir, { recursive: true, force: true });
+}

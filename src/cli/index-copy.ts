@@ -1,0 +1,25 @@
+/** `rsclip index copy --from A --to B`: an index moved between a directory and PostgreSQL (either way, or directory to directory), resumably. */
+import type { Command } from 'commander';
+import { copyIndex } from '../store/index.js';
+import { printJson } from './options.js';
+
+export function registerIndexCopyCommand(index: Command): void {
+  index
+    .command('copy')
+    .description('copy an index (files, items with their ids, vectors, places, fields) between a directory and a postgres:// URL, without embedding again; a copy stopped half-way continues when run again')
+    .requiredOption('--from <location>', 'the index to copy: a directory or postgres://user@host/db[?schema=NAME]')
+    .requiredOption('--to <location>', 'a new index: a directory or postgres://user@host/db[?schema=NAME] (default schema rsclip)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+      const summary = await copyIndex(opts.from, opts.to, {
+        onProgress: opts.json ? undefined : ({ table, rows }) => process.stderr.write(`\rcopying ${table}: ${rows} rows   `),
+      });
+      if (opts.json) {
+        printJson(summary);
+        return;
+      }
+      process.stderr.write('\n');
+      const { files, items, vectors, item_places: places, fields, file_fields: fileFields } = summary.rows;
+      console.log(`${summary.resumed ? 'resumed and finished' : 'copied'} ${summary.from} -> ${summary.to}: ${files} files, ${items} items, ${vectors} vectors, ${places} places, ${fields + fileFields} field values`);
+    });
+}

@@ -1,0 +1,186 @@
+/**
+ * A commit's changes as PostgreSQL statements, inside the caller's transaction: the embedded
+ * catalog's applyChanges (embedded/catalog.ts) change for change, with set-based statements per
+ * file (a scene's batch of items is a handful of statements, not one per item). Vectors exist
+ * for the searchable items only (live items of ok files): a retired item, a failed or removed
+ * file loses them.
+ */
+import path from 'node:path';
+import type { WindowPlace } from '../../geo/index.js';
+import { footprintBoxes } from '../embedded/catalog-filter.js';
+import { WHOLE_IMAGE_KEY, type CatalogChange, type CommittedChange, type FileStatus, type NewFile, type NewItem } from '../types.js';
+import type { Queryable } from './database.js';
+import { fieldRows, type FileRow } from './rows.js';
+import { vectorToText } from './vector-text.js';
+
+/** The items of a put: the `vector` form is a whole-image file's one item. */
+function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: readonly NewItem[]; complete: boolean } {
+  if ('items' in change) return { items: change.items, complete: change.complete };
+  const window = { x: 0, y: 0, width: change.file.width ?? 0, height: change.file.height ?? 0, scale: 1 };
+  return { items: [{ key: WHOLE_IMAGE_KEY, window, place: null, vector: change.vector }], complete: true };
+}
+
+const UPSERT_FILE = `
+  INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
+                     needs_embedding, plan, stretch, geo, stac, time_start, time_end)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+  ON CONFLICT (root, path) DO UPDATE SET
+    file_name = excluded.file_name, bytes = excluded.bytes, mtime_ms = excluded.mtime_ms,
+    content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
+    format = excluded.format, status = excluded.status, error = excluded.error,
+    indexed_at = excluded.indexed_at, needs_embedding = excluded.needs_embedding,
+    plan = excluded.plan, stretch = excluded.stretch, geo = excluded.geo, stac = excluded.stac,
+    time_start = excluded.time_start, time_end = excluded.time_end
+  RETURNING id`;
+
+function fileValues(file: NewFile, status: FileStatus, error: string | null, needsEmbedding: boolean, now: number): unknown[] {
+  return [
+    file.root,
+    file.path,
+    path.posix.basename(file.path),
+    file.bytes,
+    file.mtimeMs,
+    file.contentHash,
+    file.width,
+    file.height,
+    file.format,
+    status,
+    error,
+    now,
+    needsEmbedding,
+    file.plan ?? null,
+    file.stretch ? JSON.stringify(file.stretch) : null,
+    file.geo ? JSON.stringify(file.geo) : null,
+    file.stac ? JSON.stringify(file.stac) : null,
+    file.stac ? Date.parse(file.stac.start) : null,
+    file.stac ? Date.parse(file.stac.end) : null,
+  ];
+}
+
+/** Deletes the places (and boxes) of these items. */
+async function clearPlaces(db: Queryable, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query('WITH boxes AS (DELETE FROM item_boxes WHERE item_id = ANY($1::bigint[])) DELETE FROM item_places WHERE item_id = ANY($1::bigint[])', [ids]);
+}
+
+/** Stores the places of these items (their old ones are gone) and their footprint boxes. */
+export async function insertPlaces(db: Queryable, places: readonly { id: number; place: WindowPlace }[]): Promise<void> {
+  if (places.length === 0) return;
+  await db.query('INSERT INTO item_places (item_id, place) SELECT * FROM unnest($1::bigint[], $2::text[])', [places.map((p) => p.id), places.map((p) => JSON.stringify(p.place))]);
+  const boxes = places.flatMap(({ id, place }) => footprintBoxes(place).map((b, part) => ({ id, part, ...b })));
+  await db.query(
+    `INSERT INTO item_boxes (item_id, part, box)
+     SELECT id, part, box(point(w, s), point(e, n)) FROM unnest($1::bigint[], $2::integer[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS b(id, part, w, s, e, n)`,
+    [boxes.map((b) => b.id), boxes.map((b) => b.part), boxes.map((b) => b.west), boxes.map((b) => b.south), boxes.map((b) => b.east), boxes.map((b) => b.north)],
+  );
+}
+
+/**
+ * Takes the live items of a file that `which` selects (a condition on items aliased `it`, with
+ * $2 on) out for good, in one statement: no key, no vector, no place; their ids are never used again.
+ */
+async function retire(db: Queryable, fileId: number, which: string, params: unknown[] = []): Promise<void> {
+  await db.query(
+    `WITH r AS (UPDATE items it SET key = NULL WHERE it.file_id = $1 AND it.key IS NOT NULL AND ${which} RETURNING it.id),
+          v AS (DELETE FROM vectors WHERE item_id IN (SELECT id FROM r)),
+          b AS (DELETE FROM item_boxes WHERE item_id IN (SELECT id FROM r))
+     DELETE FROM item_places WHERE item_id IN (SELECT id FROM r)`,
+    [fileId, ...params],
+  );
+}
+
+/** Writes the items of a put (ids kept by key, new keys drawn from the sequence), their vectors and places; returns their ids in order. */
+async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]): Promise<number[]> {
+  const keys = items.map((i) => i.key);
+  const existing = new Map((await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]));
+  const fresh = items.filter((i) => !existing.has(i.key));
+  const column = (list: readonly NewItem[], pick: (i: NewItem) => unknown) => list.map(pick);
+  if (fresh.length > 0) {
+    const inserted = await db.query<{ id: number; key: string }>(
+      `INSERT INTO items (file_id, key, x, y, width, height, scale)
+       SELECT $1::bigint, key, x, y, width, height, scale FROM unnest($2::text[], $3::integer[], $4::integer[], $5::integer[], $6::integer[], $7::integer[]) WITH ORDINALITY AS n(key, x, y, width, height, scale, i) ORDER BY i
+       RETURNING id, key`,
+      [fileId, ...[(i: NewItem) => i.key, (i: NewItem) => i.window.x, (i: NewItem) => i.window.y, (i: NewItem) => i.window.width, (i: NewItem) => i.window.height, (i: NewItem) => i.window.scale].map((pick) => column(fresh, pick))],
+    );
+    for (const row of inserted.rows) existing.set(row.key, row.id);
+  }
+  const kept = items.filter((i) => !fresh.includes(i));
+  if (kept.length > 0) {
+    await db.query(
+      `UPDATE items SET x = u.x, y = u.y, width = u.width, height = u.height, scale = u.scale
+       FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::integer[], $5::integer[], $6::integer[]) AS u(id, x, y, width, height, scale) WHERE items.id = u.id`,
+      [kept.map((i) => existing.get(i.key)), ...[(i: NewItem) => i.window.x, (i: NewItem) => i.window.y, (i: NewItem) => i.window.width, (i: NewItem) => i.window.height, (i: NewItem) => i.window.scale].map((pick) => column(kept, pick))],
+    );
+  }
+  const itemIds = keys.map((key) => existing.get(key)!);
+  await db.query('INSERT INTO vectors (item_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[]) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding', [
+    itemIds,
+    items.map((i) => vectorToText(i.vector)),
+  ]);
+  await clearPlaces(db, itemIds);
+  await insertPlaces(
+    db,
+    items.flatMap((item, n) => (item.place ? [{ id: itemIds[n]!, place: item.place }] : [])),
+  );
+  return itemIds;
+}
+
+/** Applies `changes` in the caller's transaction, at time `now`. */
+export async function applyChanges(db: Queryable, changes: readonly CatalogChange[], now: number): Promise<CommittedChange[]> {
+  const results: CommittedChange[] = [];
+  const dropVectors = (fileId: number) => db.query('DELETE FROM vectors WHERE item_id IN (SELECT id FROM items WHERE file_id = $1)', [fileId]);
+  for (const change of changes) {
+    switch (change.kind) {
+      case 'put': {
+        const { items, complete } = itemsOf(change);
+        const before = (
+          await db.query<Pick<FileRow, 'id' | 'content_hash' | 'plan' | 'status' | 'needs_embedding'>>('SELECT id, content_hash, plan, status, needs_embedding FROM files WHERE root = $1 AND path = $2', [
+            change.file.root,
+            change.file.path,
+          ])
+        ).rows[0];
+        const newVersion = !before || before.status !== 'ok' || before.content_hash !== change.file.contentHash || before.plan !== (change.file.plan ?? null);
+        // a batch retried after its file was completed leaves the file complete
+        const incomplete = !complete && (newVersion || before.needs_embedding);
+        const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'ok', null, incomplete, now))).rows[0]!.id;
+        // items of the previous content or plan that this put does not carry again are stale
+        if (before && newVersion) {
+          await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
+        }
+        const itemIds = await putItems(db, fileId, items);
+        // windows of the plan that were never embedded (e.g. nodata) do not stay
+        if (complete) {
+          await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
+        }
+        await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
+        const fields = fieldRows(change.file.fields ?? {});
+        if (fields.length > 0) {
+          await db.query('INSERT INTO file_fields (file_id, name, value_text, value_num) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::float8[]) ON CONFLICT DO NOTHING', [
+            fileId,
+            fields.map((f) => f.name),
+            fields.map((f) => f.text),
+            fields.map((f) => f.num),
+          ]);
+        }
+        results.push({ fileId, itemIds });
+        break;
+      }
+      case 'fail': {
+        const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'error', change.error, false, now))).rows[0]!.id;
+        await dropVectors(fileId);
+        results.push({ fileId, itemIds: [] });
+        break;
+      }
+      case 'touch':
+        await db.query('UPDATE files SET bytes = $1, mtime_ms = $2, indexed_at = $3 WHERE id = $4', [change.bytes, change.mtimeMs, now, change.fileId]);
+        results.push({ fileId: change.fileId, itemIds: [] });
+        break;
+      case 'remove':
+        await db.query("UPDATE files SET status = 'removed', error = NULL, indexed_at = $1, needs_embedding = false WHERE id = $2", [now, change.fileId]);
+        await dropVectors(change.fileId);
+        results.push({ fileId: change.fileId, itemIds: [] });
+        break;
+    }
+  }
+  return results;
+}

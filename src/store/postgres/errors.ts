@@ -1,0 +1,38 @@
+/**
+ * PostgreSQL's errors as RsclipErrors: a server that cannot be reached, a read-only server (a
+ * replica), missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
+ */
+import { RsclipError } from '../../errors.js';
+import { ITEM_ID_LIMIT } from '../engines.js';
+
+interface PgError {
+  code?: string;
+  message: string;
+}
+
+export function databaseError(location: string, error: unknown): unknown {
+  if (error instanceof RsclipError || !(error instanceof Error)) return error;
+  const { code = '', message } = error as PgError;
+  if (/^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
+    return new RsclipError('INDEX_NOT_FOUND', `cannot use PostgreSQL at ${location}: ${message}`, {
+      cause: error,
+      hint: 'check that the server runs and that the URL (user, password, host, port, database) is right',
+    });
+  }
+  if (code === '25006') {
+    return new RsclipError('INDEX_UNWRITABLE', `PostgreSQL at ${location} is read-only (a replica?): ${message}`, { cause: error, hint: 'index into the primary server; search and serve may use replicas' });
+  }
+  if (code === '42501') {
+    return new RsclipError('INDEX_UNWRITABLE', `PostgreSQL at ${location} refused: ${message}`, { cause: error, hint: 'connect as a user who owns the index schema (or may create it)' });
+  }
+  if (code === '53100') {
+    return new RsclipError('INDEX_UNWRITABLE', `PostgreSQL at ${location} is out of disk space; this change was not written: ${message}`, { cause: error, hint: 'free space on the database server' });
+  }
+  if (code === '2200H') {
+    return new RsclipError('INDEX_UNWRITABLE', `index ${location} has given out every item id up to ${ITEM_ID_LIMIT} (ids are never reused); this change was not written`, {
+      cause: error,
+      hint: 'index the archive again into a new schema (?schema=NAME): its ids start from 1',
+    });
+  }
+  return error;
+}

@@ -1,0 +1,120 @@
+/**
+ * `rsclip index copy`: an index moved between back ends (a directory <-> a PostgreSQL URL, or
+ * directory to directory) with its files, items (same ids, retired ones included), vectors,
+ * places, fields and meta, without embedding anything again. Both ends are locked for writing
+ * while it runs. Resumable: the target is marked with its source until the copy is complete,
+ * and a copy started again continues each table after the last row the target holds (pages
+ * are written in transactions); the model is recorded last, so an unfinished target cannot be
+ * opened as an index.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { RsclipError } from '../../errors.js';
+import { CATALOG_FILE } from '../embedded/catalog.js';
+import { DEFAULT_ENGINE } from '../engines.js';
+import { Database, type Queryable } from './database.js';
+import { COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
+import { isPostgresLocation, parsePostgresLocation } from './location.js';
+import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql } from './schema.js';
+
+export interface CopyIndexOptions {
+  /** Rows per page (one transaction each on the target). */
+  pageSize?: number;
+  /** After each page written. */
+  onProgress?: (progress: { table: KeyedTable | 'fields'; rows: number }) => void;
+}
+
+export interface CopySummary {
+  from: string;
+  to: string;
+  /** Rows written by this run, per table (a resumed copy writes only what was missing). */
+  rows: Record<KeyedTable | 'fields' | 'file_fields', number>;
+  resumed: boolean;
+}
+
+async function openPostgresEnd(location: string, role: 'source' | 'target', sourceMeta?: Map<string, string>): Promise<PostgresCopyEnd> {
+  const where = parsePostgresLocation(location);
+  const database = new Database(where);
+  try {
+    await database.lockForWriting();
+    const exists = await database.transaction('read', async (db) => (await db.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${q(where.schema)}.meta`])).rows[0]!.found !== null);
+    const dim = Number(sourceMeta?.get('embedding_dim'));
+    const precision = indexPrecisionFor(dim);
+    if (!exists) {
+      if (role === 'source') throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown}`, { hint: 'check the URL and its ?schema=' });
+      await database.transaction('write', async (db) => {
+        await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await db.query(createTablesSql(where.schema, dim));
+        await db.query("INSERT INTO meta (key, value) VALUES ('pg_schema_version', $1), ('index_precision', $2)", [String(PG_SCHEMA_VERSION), precision]);
+      });
+    }
+    const buildIndex = async (db: Queryable) => {
+      const m = Number(sourceMeta?.get('hnsw_m') ?? DEFAULT_ENGINE.M);
+      const ef = Number(sourceMeta?.get('hnsw_ef_construction') ?? DEFAULT_ENGINE.efConstruction);
+      await db.query(vectorIndexSql(where.schema, dim, precision, m, ef));
+    };
+    return new PostgresCopyEnd(where.shown, database, where.schema, buildIndex);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+async function openEnd(location: string, role: 'source' | 'target', sourceMeta?: Map<string, string>): Promise<CopyEnd> {
+  if (isPostgresLocation(location)) return openPostgresEnd(location, role, sourceMeta);
+  if (role === 'source' && !existsSync(path.join(location, CATALOG_FILE))) {
+    throw new RsclipError('INDEX_NOT_FOUND', `no index at ${path.resolve(location)} (expected ${CATALOG_FILE} there)`, { hint: 'copy from an index directory or a postgres:// URL' });
+  }
+  return EmbeddedCopyEnd.open(location, role);
+}
+
+/** Copies the index at `from` into `to` (a new index, or one this very copy left unfinished). */
+export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
+  const pageSize = options.pageSize ?? 2000;
+  const source = await openEnd(from, 'source');
+  try {
+    const meta = await source.meta();
+    if (!meta.has('model_fingerprint') || meta.has(COPY_MARK)) {
+      throw new RsclipError('INDEX_CORRUPT', `index ${source.location} is not complete (${meta.has(COPY_MARK) ? `a copy from ${meta.get(COPY_MARK)} into it did not finish` : 'no model recorded'})`, {
+        hint: meta.has(COPY_MARK) ? 'finish that copy first (run it again)' : 'copy a complete index',
+      });
+    }
+    const target = await openEnd(to, 'target', meta);
+    try {
+      const before = await target.meta();
+      const mark = before.get(COPY_MARK);
+      if (before.has('model_fingerprint') || (mark !== undefined && mark !== from)) {
+        throw new RsclipError('BAD_INPUT', `${target.location} already holds an index${mark !== undefined ? ` being copied from ${mark}` : ''}; a copy goes into a new index`, {
+          hint: 'choose another --to (a new directory, or another ?schema= of the database)',
+        });
+      }
+      await target.setMeta({ [COPY_MARK]: from });
+      const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
+      for (const table of KEYED_TABLES) {
+        let after = await target.maxKey(table);
+        for (;;) {
+          const page = await source.page(table, after, pageSize);
+          if (page.length === 0) break;
+          await target.insert(table, page);
+          rows[table] += page.length;
+          options.onProgress?.({ table, rows: rows[table] });
+          after = page[page.length - 1]![table === 'files' || table === 'items' ? 'id' : 'item_id'] as number;
+        }
+      }
+      for (const table of ['fields', 'file_fields'] as const) {
+        const all = await source.all(table);
+        await target.replaceAll(table, all);
+        rows[table] = all.length;
+      }
+      options.onProgress?.({ table: 'fields', rows: rows.fields });
+      await target.finish(Math.max(await source.itemIdHighWater(), await source.maxKey('items')));
+      // the model last: only now is the target an index
+      await target.setMeta(Object.fromEntries(COPIED_META.flatMap((key) => (meta.has(key) ? [[key, meta.get(key)!]] : []))));
+      return { from: source.location, to: target.location, rows, resumed: mark !== undefined };
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * A PostgreSQL index location: a `postgres://` or `postgresql://` URL. The index lives in one
+ * schema of the database (`?schema=NAME`, default `rsclip`), so one database can hold several
+ * indexes; the parameter is rsclip's and is taken out before the URL reaches the `pg` client.
+ * Messages name the URL as given, without its password.
+ */
+import { RsclipError } from '../../errors.js';
+
+export const DEFAULT_SCHEMA = 'rsclip';
+
+export interface PostgresLocation {
+  /** The connection string for `pg` (without rsclip's own parameters). */
+  connectionString: string;
+  /** The schema the index's tables live in. */
+  schema: string;
+  /** The URL as messages show it: no password. */
+  shown: string;
+}
+
+export function isPostgresLocation(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+export function parsePostgresLocation(location: string): PostgresLocation {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch (cause) {
+    throw new RsclipError('BAD_INPUT', `not a PostgreSQL URL: ${location.replace(/:[^:@/]*@/, ':***@')}`, { cause, hint: 'e.g. postgres://user@host:5432/db?schema=rsclip' });
+  }
+  const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new RsclipError('BAD_INPUT', `invalid schema "${schema}" in the index URL`, { hint: 'a schema name of lower-case letters, digits and _ (at most 63), starting with a letter' });
+  }
+  url.searchParams.delete('schema');
+  const shown = url.password === '' ? location : location.replace(`:${url.password}@`, ':***@');
+  return { connectionString: url.toString(), schema, shown };
+}

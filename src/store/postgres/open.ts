@@ -1,0 +1,130 @@
+/**
+ * Opening a PostgreSQL index: its schema's meta (the same keys as the embedded catalog's), the
+ * pgvector extension (0.8 or later, for iterative index scans), creation, the model binding and
+ * the write lock.
+ */
+import { RsclipError } from '../../errors.js';
+import { DEFAULT_ENGINE, engineFromMeta, engineToMeta } from '../engines.js';
+import { assertModelMatches } from '../model-binding.js';
+import type { IndexMeta, OpenIndexOptions } from '../types.js';
+import { Database, type Queryable } from './database.js';
+import { parsePostgresLocation } from './location.js';
+import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql, type IndexPrecision } from './schema.js';
+
+export interface PostgresIndexMeta extends IndexMeta {
+  precision: IndexPrecision;
+}
+
+async function schemaExists(db: Queryable, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${q(schema)}.meta`]);
+  return rows[0]!.found !== null;
+}
+
+async function readMetaRows(db: Queryable): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ key: string; value: string }>('SELECT key, value FROM meta');
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+export async function setMeta(db: Queryable, entries: Record<string, string | number>): Promise<void> {
+  const keys = Object.keys(entries);
+  await db.query('INSERT INTO meta (key, value) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [keys, keys.map((k) => String(entries[k]))]);
+}
+
+function toMeta(m: Map<string, string>, location: string): PostgresIndexMeta | undefined {
+  if (!m.has('model_fingerprint')) return undefined;
+  const version = Number(m.get('pg_schema_version'));
+  if (version > PG_SCHEMA_VERSION) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} has schema version ${version}; this rsclip reads up to ${PG_SCHEMA_VERSION}`, { hint: 'update rsclip' });
+  }
+  const metric = m.get('metric') ?? 'cosine';
+  if (metric !== 'cosine') throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the metric "${metric}"; this rsclip searches by cosine only`, { hint: 'update rsclip' });
+  return {
+    schemaVersion: version,
+    modelId: m.get('model_id') ?? '',
+    modelFingerprint: m.get('model_fingerprint') ?? '',
+    embeddingDim: Number(m.get('embedding_dim')),
+    metric,
+    engine: engineFromMeta(m, location),
+    createdAt: m.get('created_at') ?? '',
+    modelDir: m.get('model_dir'),
+    modelVariant: m.get('model_variant'),
+    plan: m.get('plan'),
+    decodeSettings: m.get('decode_settings'),
+    precision: m.get('index_precision') === 'vector' ? 'vector' : 'halfvec',
+  };
+}
+
+async function checkPgvector(db: Queryable, location: string): Promise<void> {
+  const { rows } = await db.query<{ version: string | null }>("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS version");
+  const version = rows[0]!.version;
+  if (version === null) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `PostgreSQL at ${location} lacks the pgvector extension`, { hint: 'install pgvector (0.8 or later) on the server; rsclip creates the extension when it creates an index' });
+  }
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major === 0 && minor < 8) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `PostgreSQL at ${location} has pgvector ${version}; rsclip needs 0.8.0 or later (iterative index scans)`, { hint: 'ALTER EXTENSION vector UPDATE (after installing a newer pgvector)' });
+  }
+}
+
+/** The meta of the index at a PostgreSQL URL, or undefined when there is none. */
+export async function readPostgresMeta(location: string): Promise<PostgresIndexMeta | undefined> {
+  const where = parsePostgresLocation(location);
+  const database = new Database(where);
+  try {
+    return await database.transaction('read', async (db) => ((await schemaExists(db, where.schema)) ? toMeta(await readMetaRows(db), where.shown) : undefined));
+  } finally {
+    await database.close();
+  }
+}
+
+/** Connects to the index at a PostgreSQL URL (creating it when asked): its database handle and meta. */
+export async function connectPostgresIndex(location: string, options: OpenIndexOptions): Promise<{ database: Database; meta: PostgresIndexMeta }> {
+  const where = parsePostgresLocation(location);
+  const readonly = options.readonly ?? false;
+  const database = new Database(where);
+  try {
+    const exists = await database.transaction('read', (db) => schemaExists(db, where.schema));
+    if (!exists && (readonly || !options.create)) {
+      throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${where.shown}\`` });
+    }
+    if (!readonly) await database.lockForWriting();
+    const model = options.model;
+    if (!exists) {
+      if (!model) throw new RsclipError('INDEX_CORRUPT', `index ${where.shown} has no model recorded`, { hint: 'index with --model to create it' });
+      const engine = { ...DEFAULT_ENGINE, ...options.engine };
+      const precision = indexPrecisionFor(model.embeddingDim);
+      await database.transaction('write', async (db) => {
+        await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await checkPgvector(db, where.shown);
+        await db.query(createTablesSql(where.schema, model.embeddingDim));
+        await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, engine.M, engine.efConstruction));
+        await setMeta(db, {
+          pg_schema_version: PG_SCHEMA_VERSION,
+          model_id: model.id,
+          model_fingerprint: model.fingerprint,
+          embedding_dim: model.embeddingDim,
+          metric: 'cosine',
+          ...engineToMeta(engine),
+          index_precision: precision,
+          created_at: new Date().toISOString(),
+        });
+      });
+    }
+    const meta = await database.transaction(readonly ? 'read' : 'write', async (db) => {
+      await checkPgvector(db, where.shown);
+      const found = toMeta(await readMetaRows(db), where.shown);
+      if (!found) throw new RsclipError('INDEX_CORRUPT', `index ${where.shown} has no model recorded`, { hint: `drop the schema "${where.schema}" and index again with --model` });
+      if (model) assertModelMatches(found, where.shown, model);
+      if (!readonly && model && (found.modelDir !== model.dir || found.modelVariant !== model.variant)) {
+        // where the model was last seen, so search and serve can find it without --model
+        await setMeta(db, { model_dir: model.dir, model_variant: model.variant });
+        return { ...found, modelDir: model.dir, modelVariant: model.variant };
+      }
+      return found;
+    });
+    return { database, meta };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,434 @@
+/**
+ * The PostgreSQL back end of IndexStore: the catalog, the vectors (pgvector, an HNSW index over
+ * them in half precision) and the footprints in one schema of a database that any number of
+ * readers (`rsclip serve` on many machines, read replicas) share; one writer at a time holds
+ * the index's advisory lock. Every call reads the database as it is: readers see a commit as
+ * soon as it is made.
+ *
+ * Search: a narrow selection, or `exact`, is scored exactly over the full-precision vectors;
+ * otherwise pgvector's HNSW index is walked with iterative index scans (relaxed order, then
+ * re-ranked by the exact score), so a filter does not shorten the list; should the scan still
+ * stop short (hnsw.max_scan_tuples), the query is answered exactly instead.
+ */
+import path from 'node:path';
+import { RsclipError } from '../../errors.js';
+import { compilePlace, type CompiledPlace, type Place, type WindowPlace } from '../../geo/index.js';
+import { checkLength, compareBestFirst, type ScoredId } from '../../vector-math.js';
+import type {
+  CatalogChange,
+  CommittedChange,
+  FieldImportSummary,
+  FieldRecord,
+  FieldValue,
+  FileRecord,
+  FileStatus,
+  IndexStats,
+  IndexStore,
+  ItemRecord,
+  ItemSelection,
+  KnownFile,
+  OpenIndexOptions,
+  ReusableFile,
+  SearchOptions,
+  StoreDescription,
+  VerifyReport,
+} from '../types.js';
+import { DEFAULT_EF } from '../hnsw-index.js';
+import { applyChanges } from './commit.js';
+import type { Database, Queryable } from './database.js';
+import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';
+import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
+import { ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from './rows.js';
+import { indexedVector, vectorIndexSql } from './schema.js';
+import { textToVector, vectorToText } from './vector-text.js';
+
+/** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
+const EXACT_SELECTION_SHARE = 0.05;
+const EXACT_SELECTION_MIN = 2000;
+/**
+ * hnsw.ef_search when the caller gives none: pgvector's graph at hnswlib's default (64) kept
+ * recall@10 at 0.97 on 3,000 random 64-d vectors (test/store/postgres.test.ts), at 128 at 0.9975.
+ */
+const DEFAULT_EF_SEARCH = 2 * DEFAULT_EF;
+/** pgvector's largest hnsw.ef_search. */
+const MAX_EF_SEARCH = 1000;
+/** Vectors per page while iterating every vector. */
+const VECTOR_PAGE = 1000;
+const FROM_SELECTED = 'vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id';
+
+export async function openPostgresIndex(location: string, options: OpenIndexOptions = {}): Promise<PostgresStore> {
+  const { database, meta } = await connectPostgresIndex(location, options);
+  return new PostgresStore(meta, database, options.readonly ?? false);
+}
+
+export class PostgresStore implements IndexStore {
+  private closed = false;
+  /** The tail of the chain that runs writes one at a time. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly compiledPlaces = new Map<string, CompiledPlace>();
+
+  constructor(
+    readonly meta: PostgresIndexMeta,
+    private readonly database: Database,
+    readonly readonly: boolean,
+  ) {}
+
+  describe(): StoreDescription {
+    return { backend: 'postgres', location: this.database.location.shown };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RsclipError('INDEX_CLOSED', `index ${this.database.location.shown} is closed`, { hint: 'open it again' });
+  }
+
+  private assertWritable(what: string): void {
+    this.assertOpen();
+    if (this.readonly) throw new RsclipError('INDEX_READ_ONLY', `cannot ${what}: index ${this.database.location.shown} was opened read-only`, { hint: 'open it without readonly' });
+  }
+
+  private read<T>(body: (db: Queryable) => Promise<T>, settings?: string[]): Promise<T> {
+    this.assertOpen();
+    return this.database.transaction('read', body, settings);
+  }
+
+  /** Runs `body` in a write transaction after every write queued before it. */
+  private write<T>(what: string, body: (db: Queryable) => Promise<T>): Promise<T> {
+    const run = this.writes.then(() => {
+      this.assertWritable(what);
+      return this.database.transaction('write', body);
+    });
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rows<T>(db: Queryable, sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await db.query(sql, params)).rows as T[];
+  }
+
+  // places: GiST box candidates, then the exact test of the embedded back end
+
+  private compiled(place: Place): CompiledPlace {
+    const key = JSON.stringify(place);
+    let compiled = this.compiledPlaces.get(key);
+    if (!compiled) {
+      compiled = compilePlace(place);
+      if (this.compiledPlaces.size >= 16) this.compiledPlaces.delete(this.compiledPlaces.keys().next().value!);
+      this.compiledPlaces.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  private async placeIds(db: Queryable, place: Place): Promise<number[]> {
+    const compiled = this.compiled(place);
+    if (compiled.boxes.length === 0) return [];
+    const query = (op: string) => compiled.boxes.map(() => `box ${op} box(point(?, ?), point(?, ?))`).join(' OR ');
+    const params = compiled.boxes.flatMap((b) => [b.west, b.south, b.east, b.north]);
+    // a footprint whose box lies inside a bbox place surely meets it
+    const inside = place.kind === 'bbox' ? query('<@') : 'false';
+    const candidates = await this.rows<{ id: number; inside: boolean }>(
+      db,
+      numbered(`SELECT item_id AS id, bool_or(${inside}) AS inside FROM item_boxes WHERE ${query('&&')} GROUP BY item_id`),
+      place.kind === 'bbox' ? [...params, ...params] : params,
+    );
+    const matched = candidates.filter((c) => c.inside).map((c) => c.id);
+    const toTest = candidates.filter((c) => !c.inside).map((c) => c.id);
+    if (toTest.length > 0) {
+      for (const row of await this.rows<{ id: number; place: string }>(db, 'SELECT item_id AS id, place FROM item_places WHERE item_id = ANY($1::bigint[])', [toTest])) {
+        if (compiled.matches((JSON.parse(row.place) as WindowPlace).footprint)) matched.push(row.id);
+      }
+    }
+    return matched;
+  }
+
+  private selection(db: Queryable, selection: ItemSelection): Promise<SqlCondition> {
+    return selectionToSql(selection, (place) => this.placeIds(db, place));
+  }
+
+  // reading
+
+  countFiles(status?: FileStatus): Promise<number> {
+    return this.read(async (db) => {
+      const [row] = status ? await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM files WHERE status = $1', [status]) : await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM files');
+      return row!.n;
+    });
+  }
+
+  findFileByPath(absolutePath: string): Promise<FileRecord | undefined> {
+    const resolved = path.resolve(absolutePath);
+    return this.read(async (db) => {
+      const rows = await this.rows<FileRow>(db, "SELECT * FROM files WHERE file_name = $1 ORDER BY status = 'ok' DESC, id", [path.basename(resolved)]);
+      return rows.map(toFileRecord).find((r) => r.absolutePath === resolved);
+    });
+  }
+
+  countItems(selection: ItemSelection = {}): Promise<number> {
+    return this.read((db) => this.count(db, selection));
+  }
+
+  private async count(db: Queryable, selection: ItemSelection): Promise<number> {
+    if (!restricts(selection)) return (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
+    const { where, params } = await this.selection(db, selection);
+    return (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
+  }
+
+  listItemIds(selection: ItemSelection = {}): Promise<number[]> {
+    return this.read(async (db) => {
+      const { where, params } = await this.selection(db, selection);
+      return (await this.rows<{ id: number }>(db, numbered(`SELECT it.id FROM ${FROM_SELECTED} WHERE ${where} ORDER BY it.id`), params)).map((r) => r.id);
+    });
+  }
+
+  getItems(ids: readonly number[]): Promise<ItemRecord[]> {
+    return this.read(async (db) => {
+      const rows = await this.rows<ItemRow>(
+        db,
+        `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+         FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
+         WHERE it.id = ANY($1::bigint[]) AND it.key IS NOT NULL`,
+        [ids],
+      );
+      const byId = new Map(rows.map((row) => [row.item_id, toItemRecord(row)]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    });
+  }
+
+  fileItemKeys(fileId: number): Promise<Set<string>> {
+    return this.read(async (db) => {
+      const rows = await this.rows<{ key: string }>(db, 'SELECT it.key FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = $1 AND it.key IS NOT NULL', [fileId]);
+      return new Set(rows.map((r) => r.key));
+    });
+  }
+
+  getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
+    return this.read(async (db) => {
+      const rows = await this.rows<{ id: number; embedding: string }>(db, 'SELECT item_id AS id, embedding::text AS embedding FROM vectors WHERE item_id = ANY($1::bigint[])', [ids]);
+      return new Map(rows.map((r) => [r.id, textToVector(r.embedding)]));
+    });
+  }
+
+  async *vectors(): AsyncIterable<[number, Float32Array]> {
+    let after = 0;
+    for (;;) {
+      const page = await this.read((db) =>
+        this.rows<{ id: number; embedding: string }>(db, 'SELECT item_id AS id, embedding::text AS embedding FROM vectors WHERE item_id > $1 ORDER BY item_id LIMIT $2', [after, VECTOR_PAGE]),
+      );
+      for (const row of page) yield [row.id, textToVector(row.embedding)];
+      if (page.length < VECTOR_PAGE) return;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
+    return this.read(async (db) => {
+      const rows = await this.rows<{ id: number; name: string; text: string; num: number | null }>(
+        db,
+        `SELECT * FROM (
+         SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.id AS r
+           FROM items it JOIN files f ON f.id = it.file_id JOIN fields uf ON uf.file_name = f.file_name
+           WHERE it.id = ANY($1::bigint[])
+         UNION ALL
+         SELECT it.id, ff.name, ff.value_text, ff.value_num, 1, ff.id
+           FROM items it JOIN file_fields ff ON ff.file_id = it.file_id
+           WHERE it.id = ANY($1::bigint[])
+         ) u ORDER BY id, name COLLATE "C", source, r`,
+        [ids],
+      );
+      const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
+      for (const r of rows) {
+        const record = out.get(r.id) ?? {};
+        const value: FieldValue = r.num ?? r.text;
+        const previous = record[r.name];
+        record[r.name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+        out.set(r.id, record);
+      }
+      return out;
+    });
+  }
+
+  fieldNames(): Promise<string[]> {
+    return this.read(async (db) => (await this.rows<{ name: string }>(db, 'SELECT name FROM (SELECT name FROM fields UNION SELECT name FROM file_fields) n ORDER BY name COLLATE "C"')).map((r) => r.name));
+  }
+
+  listFiles(status: FileStatus): Promise<FileRecord[]> {
+    return this.read(async (db) => (await this.rows<FileRow>(db, 'SELECT * FROM files WHERE status = $1 ORDER BY root COLLATE "C", path COLLATE "C"', [status])).map(toFileRecord));
+  }
+
+  async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
+    checkLength(query, this.meta.embeddingDim, 'BAD_QUERY');
+    if (k <= 0) return [];
+    const q = vectorToText(query);
+    const ef = Math.min(MAX_EF_SEARCH, Math.max(options.ef ?? DEFAULT_EF_SEARCH, k));
+    const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];
+    return this.read(async (db) => {
+      const narrowed = restricts(options);
+      const { where, params } = await this.selection(db, options);
+      const from = narrowed ? `${FROM_SELECTED} WHERE ${where}` : 'vectors v';
+      const bound = [q, ...(narrowed ? params : []), q, k];
+      const exact = () =>
+        this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), bound);
+      let selected: number | undefined;
+      if (narrowed && !options.exact) {
+        selected = await this.count(db, options);
+        const total = (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
+        if (selected <= Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE)) return exact();
+      }
+      if (options.exact) return exact();
+      const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
+      const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
+      // the index's ef candidates, re-ranked by the exact score: half precision costs no recall
+      const candidates = await this.rows<ScoredId>(
+        db,
+        numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY ${indexed} <=> ?::vector${cast} LIMIT ?`),
+        [q, ...(narrowed ? params : []), q, ef],
+      );
+      selected ??= await this.count(db, options);
+      // the scan ran out (hnsw.max_scan_tuples) before it found every allowed item it could: exactly instead
+      if (candidates.length < Math.min(k, selected)) return exact();
+      return candidates.sort(compareBestFirst).slice(0, k);
+    }, settings);
+  }
+
+  stats(): Promise<IndexStats> {
+    return this.read(async (db) => {
+      const [counts] = await this.rows<{ ok: number; error: number; removed: number; vectors: number; bytes: number; index_bytes: number; pgvector: string }>(
+        db,
+        `SELECT count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status = 'error') AS error, count(*) FILTER (WHERE status = 'removed') AS removed,
+                (SELECT count(*) FROM vectors) AS vectors,
+                (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r')::bigint AS bytes,
+                coalesce(pg_relation_size(to_regclass('vectors_hnsw')), 0) AS index_bytes,
+                (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector
+         FROM files`,
+        [`"${this.database.location.schema}"`],
+      );
+      return {
+        location: this.database.location.shown,
+        images: { ok: counts!.ok, error: counts!.error, removed: counts!.removed },
+        items: counts!.vectors,
+        vectors: counts!.vectors,
+        details: {
+          engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
+          bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
+        },
+      };
+    });
+  }
+
+  // writing
+
+  knownFiles(root: string): Promise<Map<string, KnownFile>> {
+    return this.read(async (db) => {
+      this.assertWritable('list known files');
+      const rows = await this.rows<FileRow>(db, 'SELECT id, path, bytes, mtime_ms, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = $1', [path.resolve(root)]);
+      return new Map(rows.map((r) => [r.path, toKnownFile(r)]));
+    });
+  }
+
+  findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
+    return this.read(async (db) => {
+      const [file] = await this.rows<FileRow>(
+        db,
+        "SELECT * FROM files WHERE content_hash = $1 AND plan IS NOT DISTINCT FROM $2 AND status = 'ok' AND NOT needs_embedding ORDER BY id LIMIT 1",
+        [contentHash, plan],
+      );
+      if (!file) return undefined;
+      const rows = await this.rows<{ key: string; x: number; y: number; width: number; height: number; scale: number; embedding: string }>(
+        db,
+        'SELECT it.key, it.x, it.y, it.width, it.height, it.scale, v.embedding::text AS embedding FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = $1 AND it.key IS NOT NULL ORDER BY it.id',
+        [file.id],
+      );
+      return {
+        fileId: file.id,
+        width: file.width,
+        height: file.height,
+        format: file.format,
+        stretch: toFileRecord(file).stretch,
+        items: rows.map((r) => ({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: textToVector(r.embedding) })),
+      };
+    });
+  }
+
+  commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
+    return this.write('commit', (db) => {
+      for (const change of changes) {
+        if (change.kind !== 'put') continue;
+        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+      }
+      return applyChanges(db, changes, Date.now());
+    });
+  }
+
+  recordPlan(plan: string): Promise<void> {
+    return this.write('record the plan', (db) => setMeta(db, { plan }));
+  }
+
+  recordDecodeSettings(settings: string): Promise<void> {
+    return this.write('record decoding settings', (db) => setMeta(db, { decode_settings: settings }));
+  }
+
+  importFields(records: readonly FieldRecord[]): Promise<FieldImportSummary> {
+    return this.write('import fields', async (db) => {
+      let unmatched = 0;
+      for (const record of records) {
+        if ((await this.rows(db, 'SELECT 1 FROM files WHERE file_name = $1 LIMIT 1', [record.fileName])).length === 0) unmatched++;
+        for (const [name, values] of record.fields) {
+          await db.query('DELETE FROM fields WHERE file_name = $1 AND name = $2', [record.fileName, name]);
+          if (values.length === 0) continue;
+          await db.query('INSERT INTO fields (file_name, name, value_text, value_num) SELECT $1, $2, * FROM unnest($3::text[], $4::float8[]) ON CONFLICT DO NOTHING', [
+            record.fileName,
+            name,
+            values.map(String),
+            values.map(numericValue),
+          ]);
+        }
+      }
+      const names = new Set<string>();
+      for (const r of records) for (const name of r.fields.keys()) names.add(name);
+      return { records: records.length, fields: [...names].sort(), unmatched };
+    });
+  }
+
+  /** Commits are durable when made: nothing to write. */
+  flush(): Promise<void> {
+    return this.write('flush', async () => undefined);
+  }
+
+  verify(): Promise<VerifyReport> {
+    return this.write('verify', async (db) => {
+      const repaired: string[] = [];
+      const stray = await db.query("DELETE FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM items it JOIN files f ON f.id = it.file_id WHERE it.id = v.item_id AND f.status = 'ok' AND it.key IS NOT NULL)");
+      if ((stray.rowCount ?? 0) > 0) repaired.push(`${stray.rowCount} vectors of images that are not ok deleted`);
+      // live items of ok files without a vector: retired, and their files queued for embedding again
+      const missing = await this.rows<{ id: number }>(
+        db,
+        "SELECT it.id FROM items it JOIN files f ON f.id = it.file_id WHERE f.status = 'ok' AND it.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)",
+      );
+      if (missing.length > 0) {
+        const ids = missing.map((r) => r.id);
+        await db.query('UPDATE files SET needs_embedding = true WHERE id IN (SELECT file_id FROM items WHERE id = ANY($1::bigint[]))', [ids]);
+        await db.query('DELETE FROM item_boxes WHERE item_id = ANY($1::bigint[])', [ids]);
+        await db.query('DELETE FROM item_places WHERE item_id = ANY($1::bigint[])', [ids]);
+        await db.query('UPDATE items SET key = NULL WHERE id = ANY($1::bigint[])', [ids]);
+        repaired.push(`${ids.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
+      }
+      const [index] = await this.rows<{ valid: boolean | null }>(db, "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('vectors_hnsw')) AS valid");
+      if (index!.valid !== true) {
+        await db.query('DROP INDEX IF EXISTS vectors_hnsw');
+        await db.query(vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction));
+        repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
+      }
+      const [counts] = await this.rows<{ files: number; vectors: number }>(db, 'SELECT (SELECT count(*) FROM files) AS files, (SELECT count(*) FROM vectors) AS vectors');
+      return { ok: true, checked: { images: counts!.files, vectors: counts!.vectors, hnswLabels: counts!.vectors }, repaired, unrepaired: [] };
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const done = this.writes.then(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await this.database.close();
+    });
+    this.writes = done.catch(() => undefined);
+    return done;
+  }
+}
