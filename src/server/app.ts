@@ -3,6 +3,8 @@
  * in tests). Routes read images only by id through the catalog; no path from a request ever
  * reaches the file system. Every error goes to the one JSON error middleware.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
@@ -19,6 +21,7 @@ import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
+import { DEFAULT_MAX_SCENE_PIXELS, locateRoutes } from './locate-routes.js';
 import { requestLogger } from './request-log.js';
 import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
 
@@ -37,6 +40,8 @@ export interface ServerLimits {
   queryDecodeThreads: number;
   /** Query images waiting to be decoded; past this the server answers 503. */
   queryDecodeQueue: number;
+  /** Largest scene uploaded to locate in, width x height (each of its windows is embedded). */
+  maxScenePixels: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -47,6 +52,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxQueryPixels: DEFAULT_MAX_QUERY_PIXELS,
   queryDecodeThreads: DEFAULT_QUERY_DECODE_THREADS,
   queryDecodeQueue: DEFAULT_QUERY_DECODE_QUEUE,
+  maxScenePixels: DEFAULT_MAX_SCENE_PIXELS,
 };
 
 /** Renders the thumbnail of an item of the file at `absolutePath` (its window, for a tile). */
@@ -69,6 +75,8 @@ export interface AppDeps {
 }
 
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+/** Leaflet's own files (the map), served by rsclip itself: the page loads nothing from elsewhere. */
+const LEAFLET_DIR = path.dirname(createRequire(import.meta.url).resolve('leaflet/dist/leaflet.js'));
 /** RFC 2046: a boundary is 1 to 70 characters, quoted or not. */
 const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"\r\n]{1,70}"|[^\s;"]{1,70})\s*(?:;|$)/i;
 const DEFAULT_THUMBNAIL_SIDE = 256;
@@ -91,7 +99,7 @@ function sendPage(req: Request, res: Response, page: SearchPage): void {
 }
 
 type Method = 'get' | 'post';
-interface RouteSpec {
+export interface RouteSpec {
   method: Method;
   /** Express path; the OpenAPI form replaces `:id` with `{id}`. */
   path: string;
@@ -305,10 +313,12 @@ export function createApp(deps: AppDeps): express.Application {
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
+    ...locateRoutes({ searcher, store, imageUpload, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);
 
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1h' }));
+  app.use('/vendor/leaflet', express.static(LEAFLET_DIR, { index: false, maxAge: '1d' }));
 
   const patterns = routes.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
   app.use(function unknownRoute(req, _res, next) {
