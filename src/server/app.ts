@@ -15,6 +15,7 @@ import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../m
 import { buildItemMetadata, pageToFeatureCollection, parseSearchRequestJson, type SearchPage, type SearchRequest, type Searcher } from '../search/index.js';
 import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
+import { basemapOrigin } from './basemap.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
@@ -23,6 +24,7 @@ import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseId, parseWi
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
 import { DEFAULT_MAX_SCENE_PIXELS, locateRoutes } from './locate-routes.js';
 import { requestLogger } from './request-log.js';
+import { sceneRoutes } from './scene-routes.js';
 import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
 
 export interface ServerLimits {
@@ -70,6 +72,8 @@ export interface AppDeps {
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
+  /** An XYZ tile URL template the page's map shows under the footprints (see basemap.ts). */
+  basemap?: string;
   /** Renders thumbnails (default: WebP, the item's window with its file's stretch, or sharp's createThumbnail for a whole image as decoded). */
   thumbnailer?: Thumbnailer;
 }
@@ -141,6 +145,7 @@ export function createApp(deps: AppDeps): express.Application {
   const jsonBody = express.json({ limit: limits.maxJsonBytes, strict: true });
   const openApi = buildOpenApiDocument();
   const startedAt = Date.now();
+  const basemapOrigins = deps.basemap ? [basemapOrigin(deps.basemap)] : [];
 
   const app = express();
   app.disable('x-powered-by');
@@ -154,7 +159,7 @@ export function createApp(deps: AppDeps): express.Application {
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:', 'blob:'],
+          'img-src': ["'self'", 'data:', 'blob:', ...basemapOrigins],
           'connect-src': ["'self'"],
           // the page uses no web fonts: helmet's default would allow any https: source
           'font-src': ["'self'"],
@@ -263,6 +268,7 @@ export function createApp(deps: AppDeps): express.Application {
           textBatching: searcher.textBatcher.counts,
           thumbnailCache: { entries: thumbnails.size, bytes: thumbnails.bytes },
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          page: { basemap: deps.basemap ?? null },
         })),
       ],
     },
@@ -284,6 +290,9 @@ export function createApp(deps: AppDeps): express.Application {
         jsonBody,
         async (req, res) => {
           const request = parseSearchRequestJson(req.body);
+          // the page sends its filters as the GET routes take them (key=value), its terms in the body
+          const { filter } = pagingFromQuery(parseWith(pagingQuerySchema, req.query, 'query string'));
+          if (filter) request.filter = { ...filter, ...request.filter };
           for (const term of request.terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, limits.maxQueryPixels);
           sendPage(req, res, await searchPage(request));
         },
@@ -313,6 +322,7 @@ export function createApp(deps: AppDeps): express.Application {
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
+    ...sceneRoutes(store),
     ...locateRoutes({ searcher, store, imageUpload, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);

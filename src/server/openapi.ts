@@ -176,8 +176,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: { '200': pageResponse, ...searchErrors },
         },
         post: {
-          summary: 'structured search: weighted texts, images (base64) and indexed ids',
-          parameters: [{ name: 'format', in: 'query', schema: { enum: ['json', 'geojson'] }, description: 'geojson: the page as an RFC 7946 FeatureCollection (also with Accept: application/geo+json)' }],
+          summary: 'structured search: weighted texts, images (base64) and indexed ids; filters in the query string hold too (the body\'s filter wins on a shared key)',
+          parameters: pagingParameters.filter((p) => ['filter', 'bbox', 'near', 'radius', 'within', 'since', 'until', 'format'].includes(p.name as string)),
           requestBody: { required: true, content: { 'application/json': { schema: ref('SearchRequest') } } },
           responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
         },
@@ -251,6 +251,30 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           requestBody: imageUploadBody,
           responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image'), '413': errorResponse('upload too large, or more pixels than a query image may have'), '415': errorResponse('not an image') },
         },
+      },
+      '/api/images/{id}/scene': {
+        get: {
+          summary: "the item's scene: size, CRS, geoTransform, bbox, footprint, corners (lon/lat, for overlays), GSD, bands, acquisition time, fields",
+          parameters: [idParameter],
+          responses: { '200': json('the scene', { type: 'object' }), ...searchErrors, '404': errorResponse('no such image') },
+        },
+      },
+      '/api/images/{id}/overview': {
+        get: {
+          summary: "the item's whole scene as a WebP overview (for a map overlay), with its stretch",
+          parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [256, 512, 1024], default: 512 } }],
+          responses: { '200': { description: 'image/webp', content: { 'image/webp': {} } }, '304': { description: 'not modified' }, ...searchErrors, '404': errorResponse('no such image, or its file is gone') },
+        },
+      },
+      '/api/sample': {
+        get: {
+          summary: 'a sample of the archive: items spread over the index, as metadata',
+          parameters: [{ name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 12 } }],
+          responses: { '200': json('items and the number of items', { type: 'object' }), ...searchErrors },
+        },
+      },
+      '/api/failed': {
+        get: { summary: 'files the indexer could not read, with their error', responses: { '200': json('files: path, error, indexed', { type: 'object' }), ...searchErrors } },
       },
       '/api/locate': {
         post: {

@@ -39,6 +39,8 @@ export interface StartServerOptions {
   /** Log thumbnail requests too. */
   verbose?: boolean;
   connections?: Partial<ConnectionLimits>;
+  /** An XYZ tile URL template for the page's map. */
+  basemap?: string;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
 }
@@ -125,7 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   }
   let readyNow = false;
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {
