@@ -99,18 +99,25 @@ function setFilterSpecs(specs) {
   els.fields.value = rest.join('; ');
 }
 
-function queryParams() {
+/** The filters as the query string of POST /api/search (and of the page's URL). */
+function filterParams() {
   const params = new URLSearchParams();
   for (const spec of filterSpecs()) params.append('filter', spec);
   if (state.bbox) params.set('bbox', state.bbox.join(','));
-  if (els.collapse.checked) params.set('collapse', 'true');
-  if (els.exact.checked) params.set('exact', 'true');
   return params;
+}
+
+/** POST /api/search for the current terms and options; the filters travel in the query string. */
+function searchPage(k, cursor, signal) {
+  const body = { terms: termsJson(state.terms), k, ...(cursor ? { cursor } : {}), ...(els.collapse.checked ? { collapse: true } : {}), ...(els.exact.checked ? { exact: true } : {}) };
+  return api(`api/search?${filterParams()}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
 }
 
 /** The page's state as a URL: the query's texts and ids, filters, area, and the open item. */
 function stateUrl() {
-  const params = queryParams();
+  const params = filterParams();
+  if (els.collapse.checked) params.set('collapse', 'true');
+  if (els.exact.checked) params.set('exact', 'true');
   const q = serializeTerms(state.terms);
   if (q) params.set('q', q);
   const viewing = state.hits[state.viewing];
@@ -252,10 +259,9 @@ function card(hit, index) {
   button.className = 'card';
   button.dataset.index = String(index);
   button.dataset.id = String(hit.id);
-  button.setAttribute('aria-label', `${hit.path}, score ${scoreText(hit.score)}`);
   const img = document.createElement('img');
   img.loading = 'lazy';
-  img.alt = hit.path;
+  img.alt = '';
   img.width = 256;
   img.height = 256;
   img.src = withToken(`api/images/${hit.id}/thumbnail`);
@@ -265,11 +271,15 @@ function card(hit, index) {
   name.className = 'name';
   name.textContent = hit.fileName;
   name.title = hit.path;
+  // the path, for screen readers: the visible name is only the file name
+  const where = document.createElement('span');
+  where.className = 'visually-hidden';
+  where.textContent = hit.path;
   const score = document.createElement('span');
   score.className = 'score';
   score.textContent = scoreText(hit.score);
   caption.append(name, score);
-  button.append(img, caption);
+  button.append(img, caption, where);
   if (hit.duplicates?.length) {
     const dups = document.createElement('span');
     dups.className = 'dups';
@@ -430,10 +440,7 @@ async function loadPage() {
   setStatus(`Searching ${describe}…`, true);
   const slow = setTimeout(() => setStatus(`Still searching ${describe}… (the first query loads the model; exact search and large filters take longer)`, true), SLOW_QUERY_MS);
   try {
-    const params = queryParams();
-    params.set('k', String(PAGE_SIZE));
-    const body = { terms: termsJson(state.terms), ...(state.cursor ? { cursor: state.cursor } : {}) };
-    const page = await api(`api/search?${params}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: controller.signal });
+    const page = await searchPage(PAGE_SIZE, state.cursor, controller.signal);
     if (controller.signal.aborted) return;
     const start = state.hits.length;
     state.hits.push(...page.hits);
@@ -490,9 +497,7 @@ async function allHits() {
   const hits = [];
   let cursor;
   do {
-    const params = queryParams();
-    params.set('k', String(EXPORT_PAGE));
-    const page = await api(`api/search?${params}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ terms: termsJson(state.terms), ...(cursor ? { cursor } : {}) }) });
+    const page = await searchPage(EXPORT_PAGE, cursor);
     hits.push(...page.hits);
     cursor = page.nextCursor;
   } while (cursor && hits.length < EXPORT_MAX);

@@ -87,11 +87,9 @@ export function createMapView(container, options) {
       layer.on('mouseout', () => options.onHover(hit.id, false));
       footprints.addLayer(layer);
       layersById.set(hit.id, layer);
+      // the grid is the keyboard's and screen reader's way to the same hits
       const path = layer.getElement();
-      if (path) {
-        path.dataset.id = String(hit.id);
-        path.setAttribute('aria-label', `${hit.path}, rank ${hit.rank}`);
-      }
+      if (path) path.dataset.id = String(hit.id);
     });
     for (const hit of placed) addOverview(hit);
     if (fit && placed.length > 0) map.fitBounds(footprints.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });

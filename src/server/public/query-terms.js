@@ -110,5 +110,13 @@ export function renderChips(container, terms, nameOf, onChange, extra = []) {
     chip.append(sign, text, weight, remove);
     container.append(chip);
   });
-  for (const chip of extra) container.append(chip);
+  for (const chip of extra) {
+    if (chip.getAttribute('role') === 'listitem') container.append(chip);
+    else {
+      const item = document.createElement('span');
+      item.setAttribute('role', 'listitem');
+      item.append(chip);
+      container.append(item);
+    }
+  }
 }
