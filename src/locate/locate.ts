@@ -11,7 +11,7 @@ import { boxesToBBox, geometryBoxes, placeOfWindow, planWindows, type BBox, type
 import { sceneWindows } from '../indexer/scene-windows.js';
 import type { ClipEncoder } from '../model/index.js';
 import { readGeoreference, Scene } from '../raster/index.js';
-import { DEFAULT_NMS_THRESHOLD, suppressOverlaps } from '../search/index.js';
+import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/index.js';
 import type { FileRecord, IndexStore, ItemWindow } from '../store/index.js';
 import { dot } from '../vector-math.js';
 import { DEFAULT_HEAT_MAP_SIDE, renderHeatMap, type HeatMap } from './heat-map.js';
@@ -102,7 +102,12 @@ async function scoreScene(scene: Omit<LocatedScene, 'bbox'>, tiles: readonly Til
     .map((t) => ({ id: t.id, key: t.key, window: t.window, place: t.place, score: dot(t.vector, query) }))
     .sort((a, b) => b.score - a.score || a.window.y - b.window.y || a.window.x - b.window.x)
     .map((t, i) => ({ rank: i + 1, ...t }));
-  const top = suppressOverlaps(scored, (t) => t.rank, (rank) => ({ scene: 0, window: scored[rank - 1]!.window }), options.nmsThreshold).slice(0, options.top);
+  // non-maximum suppression as search does it (src/search/nms.ts), stopping once the best boxes are found
+  const top: LocatedTile[] = [];
+  for (const tile of scored) {
+    if (top.length === options.top) break;
+    if (!top.some((kept) => overlapOfSmaller(kept.window, tile.window) >= options.nmsThreshold)) top.push(tile);
+  }
   const boxes = scored.flatMap((t) => (t.place ? geometryBoxes(t.place.footprint) : []));
   const bbox = boxes.length > 0 ? (boxesToBBox(boxes) ?? null) : null;
   const heatMap = await renderHeatMap(scene.width, scene.height, scored, options.heatMapSide);

@@ -137,6 +137,8 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     if (hits.some((h) => !h.footprint)) expect(await page.locator('#map-note').textContent()).toMatch(/without a place are in the list only/);
     await expect.poll(() => page.locator('img.overview').count()).toBe(1);
     await page.screenshot({ path: path.join(OUT, 'map-desktop.png') });
+    // the README's map; refreshed on request only (the page shows timings that change every run)
+    if (process.env.RSCLIP_UPDATE_SCREENSHOT) await page.screenshot({ path: path.join(REPO_ROOT, 'docs/map.png') });
   });
 
   it('"search this area" narrows the results to the visible bbox, and Back/Forward restore each list', async () => {
