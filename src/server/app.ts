@@ -16,11 +16,12 @@ import { buildItemMetadata, pageToFeatureCollection, parseSearchRequestJson, typ
 import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { basemapOrigin } from './basemap.js';
+import { itemOr404 } from './catalog-item.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
+import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
 import { DEFAULT_MAX_SCENE_PIXELS, locateRoutes } from './locate-routes.js';
 import { requestLogger } from './request-log.js';
@@ -125,13 +126,6 @@ function sendJson(handler: (req: Request) => Promise<unknown> | unknown): Reques
 function omitKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
   const { [key]: _omitted, ...rest } = value;
   return rest;
-}
-
-async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {
-  const id = parseId(rawId);
-  const [item] = await store.getItems([id]);
-  if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-  return item;
 }
 
 export function createApp(deps: AppDeps): express.Application {

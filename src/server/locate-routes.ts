@@ -16,7 +16,8 @@ import { checkQueryImage } from '../model/index.js';
 import { MAX_TEXT_LENGTH, type QueryTerm, type Searcher } from '../search/index.js';
 import type { IndexStore } from '../store/index.js';
 import type { RouteSpec } from './app.js';
-import { parseId, parseWith } from './query-params.js';
+import { itemOr404 } from './catalog-item.js';
+import { parseWith } from './query-params.js';
 
 export interface LocateRouteDeps {
   searcher: Searcher;
@@ -73,12 +74,7 @@ function uploadedBytes(req: Request): Buffer | undefined {
 export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
   const { searcher, store } = deps;
 
-  const indexedScene = async (rawId: unknown) => {
-    const id = parseId(rawId);
-    const [item] = await store.getItems([id]);
-    if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-    return item.file;
-  };
+  const indexedScene = async (rawId: unknown) => (await itemOr404(store, rawId)).file;
 
   const locateText: RequestHandler = async (req, res) => {
     const file = await indexedScene(req.params.id);

@@ -5,14 +5,14 @@
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { RsclipError } from '../errors.js';
 import { crsFromEpsg, lonLatTransform, parseCrs, pixelToCrs, placeOfWindow, type Crs, type LonLat } from '../geo/index.js';
 import { encodeRgb, openRaster, Scene, computeSceneStretch, defaultBands } from '../raster/index.js';
 import { buildItemMetadata } from '../search/index.js';
 import type { FileRecord, IndexStore, ItemRecord } from '../store/index.js';
 import type { RouteSpec } from './app.js';
 import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
-import { parseId, parseWith } from './query-params.js';
+import { itemOr404 } from './catalog-item.js';
+import { parseWith } from './query-params.js';
 
 const overviewQuerySchema = z.strictObject({
   size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
@@ -71,20 +71,13 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
 }
 
 export function sceneRoutes(store: IndexStore): RouteSpec[] {
-  const itemOr404 = async (rawId: unknown): Promise<ItemRecord> => {
-    const id = parseId(rawId);
-    const [item] = await store.getItems([id]);
-    if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-    return item;
-  };
-
   const sceneJson: RequestHandler = async (req, res) => {
-    const item = await itemOr404(req.params.id);
+    const item = await itemOr404(store, req.params.id);
     res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
   };
 
   const overview: RequestHandler = async (req, res) => {
-    const item = await itemOr404(req.params.id);
+    const item = await itemOr404(store, req.params.id);
     const { size = 512 } = parseWith(overviewQuerySchema, req.query, 'query string');
     const etag = `"o${size}-${item.file.id}-${item.file.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
