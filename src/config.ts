@@ -26,6 +26,8 @@ const configSchema = z.strictObject({
   basemap: z.string().regex(/^https?:\/\/[^/{}\s]+\/\S*\{z\}\S*$/, 'expected an http(s) XYZ tile URL with {z}, {x} and {y}').optional(),
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
+  /** Index and serve files behind symbolic links that lead outside the archive folders. */
+  followLinks: z.boolean().optional(),
   /** Where fetched models are cached. */
   cacheDir: z.string().min(1).optional(),
 });

@@ -75,6 +75,8 @@ export interface AppDeps {
   isReady?: () => boolean;
   /** An XYZ tile URL template the page's map shows under the footprints (see basemap.ts). */
   basemap?: string;
+  /** Serve archive files whose real path lies outside their root (an archive indexed with --follow-links). */
+  followLinks?: boolean;
   /** Renders thumbnails (default: WebP, the item's window with its file's stretch, or sharp's createThumbnail for a whole image as decoded). */
   thumbnailer?: Thumbnailer;
 }
@@ -130,6 +132,7 @@ function omitKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T,
 
 export function createApp(deps: AppDeps): express.Application {
   const { searcher, store } = deps;
+  const followLinks = deps.followLinks === true;
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const isReady = deps.isReady ?? (() => true);
   const thumbnails = new ThumbnailCache({ maxBytes: limits.thumbnailCacheBytes, maxEntries: limits.thumbnailCacheEntries });
@@ -212,7 +215,7 @@ export function createApp(deps: AppDeps): express.Application {
       return;
     }
     const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
-      const file = await verifiedCatalogPath(record);
+      const file = await verifiedCatalogPath(record, followLinks);
       return thumbnailer(file, side, item).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
       });
@@ -223,14 +226,14 @@ export function createApp(deps: AppDeps): express.Application {
   // the path comes from the catalog, never from the request; a tile is its window as PNG
   const sendOriginal: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
-    if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res);
+    if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res, followLinks);
     const etag = `"w${item.id}-${item.file.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const file = await verifiedCatalogPath(item.file);
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const png = await renderItem(file, item, MAX_RENDERED_SIDE, 'png').catch((error: unknown) => {
       throw withArchivePath(error, item.file, file);
     });
@@ -316,7 +319,7 @@ export function createApp(deps: AppDeps): express.Application {
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
-    ...sceneRoutes(store),
+    ...sceneRoutes(store, followLinks),
     ...locateRoutes({ searcher, store, imageUpload, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);

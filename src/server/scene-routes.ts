@@ -70,7 +70,8 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
   };
 }
 
-export function sceneRoutes(store: IndexStore): RouteSpec[] {
+/** `followLinks`: serve files whose real path lies outside their root (an index made with --follow-links). */
+export function sceneRoutes(store: IndexStore, followLinks: boolean): RouteSpec[] {
   const sceneJson: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
     res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
@@ -85,7 +86,7 @@ export function sceneRoutes(store: IndexStore): RouteSpec[] {
       res.status(304).end();
       return;
     }
-    const file = await verifiedCatalogPath(item.file);
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const webp = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
       throw withArchivePath(error, item.file, file);
     });
