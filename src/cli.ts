@@ -20,6 +20,7 @@ import { registerEmbedCommand } from './cli/embed.js';
 import { registerUpCommand } from './cli/up.js';
 import { registerExportCommand } from './cli/export.js';
 import { registerWorkerCommand } from './cli/worker.js';
+import { registerLocateCommand } from './cli/locate.js';
 
 export function buildProgram(): Command {
   const program = new Command('rsclip')
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerUpCommand(program);
   registerExportCommand(program);
   registerWorkerCommand(program);
+  registerLocateCommand(program);
   // more registrations go here, one line per command file
   return program;
 }

@@ -22,6 +22,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   token: z.string().min(1).optional(),
+  /** XYZ tile URL template for the web page's map (https://host/{z}/{x}/{y}.png). */
+  basemap: z.string().regex(/^https?:\/\/[^/{}\s]+\/\S*\{z\}\S*$/, 'expected an http(s) XYZ tile URL with {z}, {x} and {y}').optional(),
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
   /** Index and serve files behind symbolic links that lead outside the archive folders. */

@@ -117,6 +117,20 @@ export {
   type ExportItemsOptions,
 } from './search/index.js';
 
+// locating: where in one scene a query is
+export {
+  locateInIndexedFile,
+  locateInImage,
+  locateToFeatureCollection,
+  DEFAULT_LOCATE_TOP,
+  type LocateOptions,
+  type LocateImageOptions,
+  type LocateResult,
+  type LocatedTile,
+  type LocatedScene,
+  type HeatMap,
+} from './locate/index.js';
+
 // serving
 export { createApp, startServer, buildOpenApiDocument, type AppDeps, type ServerLimits, type StartServerOptions, type RunningServer } from './server/index.js';
 

@@ -12,6 +12,7 @@ interface ServeCommandOptions {
   host?: string;
   port?: number;
   token?: string;
+  basemap?: string;
   maxUploadMb?: number;
   logFormat?: ReturnType<typeof logFormat>;
   verbose?: boolean;
@@ -31,6 +32,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files; also RSCLIP_TOKEN')
+    .option('--basemap <url>', 'XYZ tile URL template shown under the map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: config "basemap"; none: overviews and a graticule, offline)')
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
@@ -43,6 +45,7 @@ export function registerServeCommand(program: Command): void {
       const token = opts.token ?? config.token;
       const variant = opts.variant ?? config.variant;
       const threads = opts.threads ?? config.threads;
+      const basemap = opts.basemap ?? config.basemap;
       if (!LOOPBACK.has(host) && !token) process.stderr.write(`rsclip: serving on ${host} without --token: anyone who can reach this port can search and download the archive\n`);
       await startServer({
         index,
@@ -50,6 +53,7 @@ export function registerServeCommand(program: Command): void {
         host,
         port: opts.port ?? config.port ?? 8080,
         ...(token ? { token } : {}),
+        ...(basemap ? { basemap } : {}),
         ...(variant ? { variant } : {}),
         ...(threads ? { threads } : {}),
         ...(opts.maxUploadMb ? { limits: { maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxJsonBytes: Math.ceil(opts.maxUploadMb * 1024 * 1024 * 1.4) } } : {}),

@@ -3,6 +3,8 @@
  * in tests). Routes read images only by id through the catalog; no path from a request ever
  * reaches the file system. Every error goes to the one JSON error middleware.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
@@ -13,13 +15,17 @@ import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../m
 import { buildItemMetadata, pageToFeatureCollection, parseSearchRequestJson, type SearchPage, type SearchRequest, type Searcher } from '../search/index.js';
 import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
+import { basemapOrigin } from './basemap.js';
+import { itemOr404 } from './catalog-item.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
+import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
+import { DEFAULT_MAX_SCENE_PIXELS, locateRoutes } from './locate-routes.js';
 import { requestLogger } from './request-log.js';
+import { sceneRoutes } from './scene-routes.js';
 import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
 
 export interface ServerLimits {
@@ -37,6 +43,8 @@ export interface ServerLimits {
   queryDecodeThreads: number;
   /** Query images waiting to be decoded; past this the server answers 503. */
   queryDecodeQueue: number;
+  /** Largest scene uploaded to locate in, width x height (each of its windows is embedded). */
+  maxScenePixels: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -47,6 +55,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxQueryPixels: DEFAULT_MAX_QUERY_PIXELS,
   queryDecodeThreads: DEFAULT_QUERY_DECODE_THREADS,
   queryDecodeQueue: DEFAULT_QUERY_DECODE_QUEUE,
+  maxScenePixels: DEFAULT_MAX_SCENE_PIXELS,
 };
 
 /** Renders the thumbnail of an item of the file at `absolutePath` (its window, for a tile). */
@@ -64,6 +73,8 @@ export interface AppDeps {
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
+  /** An XYZ tile URL template the page's map shows under the footprints (see basemap.ts). */
+  basemap?: string;
   /** Serve archive files whose real path lies outside their root (an archive indexed with --follow-links). */
   followLinks?: boolean;
   /** Renders thumbnails (default: WebP, the item's window with its file's stretch, or sharp's createThumbnail for a whole image as decoded). */
@@ -71,6 +82,8 @@ export interface AppDeps {
 }
 
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+/** Leaflet's own files (the map), served by rsclip itself: the page loads nothing from elsewhere. */
+const LEAFLET_DIR = path.dirname(createRequire(import.meta.url).resolve('leaflet/dist/leaflet.js'));
 /** RFC 2046: a boundary is 1 to 70 characters, quoted or not. */
 const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"\r\n]{1,70}"|[^\s;"]{1,70})\s*(?:;|$)/i;
 const DEFAULT_THUMBNAIL_SIDE = 256;
@@ -93,7 +106,7 @@ function sendPage(req: Request, res: Response, page: SearchPage): void {
 }
 
 type Method = 'get' | 'post';
-interface RouteSpec {
+export interface RouteSpec {
   method: Method;
   /** Express path; the OpenAPI form replaces `:id` with `{id}`. */
   path: string;
@@ -117,13 +130,6 @@ function omitKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T,
   return rest;
 }
 
-async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {
-  const id = parseId(rawId);
-  const [item] = await store.getItems([id]);
-  if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`);
-  return item;
-}
-
 export function createApp(deps: AppDeps): express.Application {
   const { searcher, store } = deps;
   const followLinks = deps.followLinks === true;
@@ -136,6 +142,7 @@ export function createApp(deps: AppDeps): express.Application {
   const jsonBody = express.json({ limit: limits.maxJsonBytes, strict: true });
   const openApi = buildOpenApiDocument();
   const startedAt = Date.now();
+  const basemapOrigins = deps.basemap ? [basemapOrigin(deps.basemap)] : [];
 
   const app = express();
   app.disable('x-powered-by');
@@ -149,7 +156,7 @@ export function createApp(deps: AppDeps): express.Application {
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:', 'blob:'],
+          'img-src': ["'self'", 'data:', 'blob:', ...basemapOrigins],
           'connect-src': ["'self'"],
           // the page uses no web fonts: helmet's default would allow any https: source
           'font-src': ["'self'"],
@@ -258,6 +265,7 @@ export function createApp(deps: AppDeps): express.Application {
           textBatching: searcher.textBatcher.counts,
           thumbnailCache: { entries: thumbnails.size, bytes: thumbnails.bytes },
           uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          page: { basemap: deps.basemap ?? null },
         })),
       ],
     },
@@ -279,6 +287,9 @@ export function createApp(deps: AppDeps): express.Application {
         jsonBody,
         async (req, res) => {
           const request = parseSearchRequestJson(req.body);
+          // the page sends its filters as the GET routes take them (key=value), its terms in the body
+          const { filter } = pagingFromQuery(parseWith(pagingQuerySchema, req.query, 'query string'));
+          if (filter) request.filter = { ...filter, ...request.filter };
           for (const term of request.terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, limits.maxQueryPixels);
           sendPage(req, res, await searchPage(request));
         },
@@ -308,10 +319,13 @@ export function createApp(deps: AppDeps): express.Application {
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
+    ...sceneRoutes(store, followLinks),
+    ...locateRoutes({ searcher, store, imageUpload, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);
 
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '1h' }));
+  app.use('/vendor/leaflet', express.static(LEAFLET_DIR, { index: false, maxAge: '1d' }));
 
   const patterns = routes.map((r) => ({ ...r, pattern: pathPattern(r.path) }));
   app.use(function unknownRoute(req, _res, next) {

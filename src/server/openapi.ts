@@ -15,6 +15,18 @@ const pageResponse = {
   content: { 'application/json': { schema: { $ref: '#/components/schemas/SearchPage' } }, 'application/geo+json': { schema: { $ref: '#/components/schemas/FeatureCollection' } } },
 };
 
+const locateParameters = [
+  { name: 'q', in: 'query', schema: { type: 'string' }, description: 'the text to locate (required unless a query image is posted)' },
+  { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 5 }, description: 'best boxes after suppression' },
+  { name: 'nms', in: 'query', schema: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: DEFAULT_NMS_THRESHOLD }, description: 'suppress a tile covered by at least this share of a better one' },
+  { name: 'format', in: 'query', schema: { enum: ['json', 'geojson', 'png'] }, description: 'json (default), geojson (every tile as a Feature; also by Accept), or png (the heat map alone)' },
+];
+const locateResponse = {
+  description: 'the located query: scene (path, size, bbox), tiles (rank, id, key, window, place, score; best first), top (the best boxes), heatMap (url: a PNG data URL, bbox, width, height, minScore, maxScore), timings',
+  content: { 'application/json': { schema: { type: 'object' } }, 'application/geo+json': { schema: ref('FeatureCollection') }, 'image/png': {} },
+};
+const imageUploadBody = { required: true, content: { 'multipart/form-data': { schema: { type: 'object', properties: { image: { type: 'string', format: 'binary' } } } }, 'image/*': {} } };
+
 /** A filter key that is also a query parameter of its own; its text is the key's `key=value` value. */
 function filterParameter(key: 'bbox' | 'near' | 'within' | 'since' | 'until', extra = ''): Record<string, unknown> {
   const spec = FILTER_KEYS[key];
@@ -165,8 +177,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: { '200': pageResponse, ...searchErrors },
         },
         post: {
-          summary: 'structured search: weighted texts, images (base64) and indexed ids',
-          parameters: [{ name: 'format', in: 'query', schema: { enum: ['json', 'geojson'] }, description: 'geojson: the page as an RFC 7946 FeatureCollection (also with Accept: application/geo+json)' }],
+          summary: 'structured search: weighted texts, images (base64) and indexed ids; filters in the query string hold too (the body\'s filter wins on a shared key)',
+          parameters: pagingParameters.filter((p) => ['filter', 'bbox', 'near', 'radius', 'within', 'since', 'until', 'format'].includes(p.name as string)),
           requestBody: { required: true, content: { 'application/json': { schema: ref('SearchRequest') } } },
           responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
         },
@@ -226,6 +238,51 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '404': errorResponse('no such image, or its file is gone or leads outside the archive'),
             '409': errorResponse('the file changed since it was indexed'),
           },
+        },
+      },
+      '/api/images/{id}/locate': {
+        get: {
+          summary: 'locate a text in the scene of this item: every tile scored, the best boxes after suppression, a heat map with the scene bbox',
+          parameters: [idParameter, ...locateParameters],
+          responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image') },
+        },
+        post: {
+          summary: 'locate an uploaded query image (plus q, when given) in the scene of this item',
+          parameters: [idParameter, ...locateParameters],
+          requestBody: imageUploadBody,
+          responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image'), '413': errorResponse('upload too large, or more pixels than a query image may have'), '415': errorResponse('not an image') },
+        },
+      },
+      '/api/images/{id}/scene': {
+        get: {
+          summary: "the item's scene: size, CRS, geoTransform, bbox, footprint, corners (lon/lat, for overlays), GSD, bands, acquisition time, fields",
+          parameters: [idParameter],
+          responses: { '200': json('the scene', { type: 'object' }), ...searchErrors, '404': errorResponse('no such image') },
+        },
+      },
+      '/api/images/{id}/overview': {
+        get: {
+          summary: "the item's whole scene as a WebP overview (for a map overlay), with its stretch",
+          parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [256, 512, 1024], default: 512 } }],
+          responses: { '200': { description: 'image/webp', content: { 'image/webp': {} } }, '304': { description: 'not modified' }, ...searchErrors, '404': errorResponse('no such image, or its file is gone') },
+        },
+      },
+      '/api/sample': {
+        get: {
+          summary: 'a sample of the archive: items spread over the index, as metadata',
+          parameters: [{ name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 12 } }],
+          responses: { '200': json('items and the number of items', { type: 'object' }), ...searchErrors },
+        },
+      },
+      '/api/failed': {
+        get: { summary: 'files the indexer could not read, with their error', responses: { '200': json('files: path, error, indexed', { type: 'object' }), ...searchErrors } },
+      },
+      '/api/locate': {
+        post: {
+          summary: 'locate q in an uploaded scene (not indexed): it is tiled and embedded on the fly',
+          parameters: locateParameters,
+          requestBody: imageUploadBody,
+          responses: { '200': locateResponse, ...searchErrors, '413': errorResponse('upload too large, or a scene with more pixels than the server tiles'), '415': errorResponse('not an image') },
         },
       },
     },

@@ -42,6 +42,8 @@ export interface StartServerOptions {
   /** Serve files whose real path lies outside their root (an index made with followLinks). */
   followLinks?: boolean;
   connections?: Partial<ConnectionLimits>;
+  /** An XYZ tile URL template for the page's map. */
+  basemap?: string;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
 }
@@ -129,7 +131,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   }
   let readyNow = false;
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {

@@ -118,7 +118,7 @@ describe.skipIf(!hasChromium)('web page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(true);
     await page.keyboard.press('ArrowRight');
-    await expect.poll(() => page.locator('#viewer-title').textContent()).toBe(await page.locator('.card').nth(2).getAttribute('aria-label').then((l) => l!.split(',')[0]));
+    await expect.poll(() => page.locator('#viewer-title').textContent()).toBe(await page.locator('.card').nth(2).locator('.name').getAttribute('title'));
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
   });

@@ -66,8 +66,9 @@ describe('the OpenAPI document', () => {
       for (const method of Object.keys(ops)) {
         const url = p.replace('{id}', String(anId));
         let res: request.Response;
-        if (method === 'get') res = await request(app).get(url).query(url === '/api/search' ? { q: 'river' } : {});
-        else if (url === '/api/search/image') res = await request(app).post(url).set('Content-Type', 'image/png').send(png);
+        const text = url === '/api/search' || url.endsWith('locate') ? { q: 'river' } : {};
+        if (method === 'get') res = await request(app).get(url).query(text);
+        else if (url === '/api/search/image' || url.endsWith('locate')) res = await request(app).post(url).query(text).set('Content-Type', 'image/png').send(png);
         else res = await request(app).post(url).send({ terms: [{ text: 'river' }] });
         expect(res.status, `${method.toUpperCase()} ${url}: ${String(res.text ?? "").slice(0, 200)}`).toBeLessThan(400);
       }

@@ -1,58 +1,67 @@
-// rsclip web page: plain ES module, no framework, no network beyond this server.
+// rsclip web page: plain ES modules, no framework, nothing from the network beyond this server
+// (and the basemap, when the server names one). The URL holds the query (texts and #ids in the
+// CLI's syntax), the filters, the area and the open item, so Back/Forward, reload and links work.
+/* global FileReader */
+import { downloadHits } from './export-hits.js';
+import { createMapView } from './map-view.js';
+import { describeTerms, parseTerms, renderChips, serializeTerms, termsJson } from './query-terms.js';
+import { createSceneViewer } from './scene-viewer.js';
+
 const $ = (id) => document.getElementById(id);
 const els = {
-  form: $('search-form'), q: $('q'), imageInput: $('image-input'), pickLabel: $('pick-label'),
+  form: $('search-form'), q: $('q'), addTerms: $('add-terms'), imageInput: $('image-input'), pickLabel: $('pick-label'),
   toggleFilters: $('toggle-filters'), filters: $('filters'),
   folder: $('f-folder'), path: $('f-path'), format: $('f-format'), fields: $('f-fields'),
   collapse: $('f-collapse'), exact: $('f-exact'), token: $('f-token'),
-  status: $('status'), error: $('error'), empty: $('empty'), intro: $('intro'),
+  terms: $('terms'), status: $('status'), error: $('error'), empty: $('empty'),
+  intro: $('intro'), summary: $('index-summary'), failedList: $('failed-list'), sample: $('sample'),
+  toolbar: $('toolbar'), selectAll: $('select-all'), selectedCount: $('selected-count'), exportFormat: $('export-format'),
+  exportSelected: $('export-selected'), exportAll: $('export-all'), toggleMap: $('toggle-map'),
+  mapPanel: $('map-panel'), map: $('map'), searchArea: $('search-area'), drawArea: $('draw-area'), mapNote: $('map-note'),
   results: $('results'), loadMore: $('load-more'), overlay: $('drop-overlay'),
-  viewer: $('viewer'), viewerTitle: $('viewer-title'), viewerImage: $('viewer-image'), viewerMeta: $('viewer-meta'),
-  viewerOpen: $('viewer-open'), viewerPrev: $('viewer-prev'), viewerNext: $('viewer-next'),
-  moreLikeThis: $('more-like-this'), viewerClose: $('viewer-close'),
+  viewer: $('viewer'), viewerTitle: $('viewer-title'), viewerOpen: $('viewer-open'), viewerPrev: $('viewer-prev'), viewerNext: $('viewer-next'),
+  moreLikeThis: $('more-like-this'), viewerGood: $('viewer-good'), viewerBad: $('viewer-bad'), viewerClose: $('viewer-close'),
 };
 const PAGE_SIZE = 40;
+const EXPORT_PAGE = 500;
+const EXPORT_MAX = 5000;
+const FEEDBACK_WEIGHT = 0.5;
+const SLOW_QUERY_MS = 1500;
 const TOKEN_KEY = 'rsclip.token';
 
-/** The current query: how to fetch its next page, and the hits shown so far. */
-const state = { describe: '', fetchPage: null, cursor: undefined, hits: [], viewing: -1, controller: null };
+const state = {
+  terms: [],
+  /** [west, south, east, north] from "search this area" or a drawn rectangle. */
+  bbox: null,
+  hits: [],
+  cursor: undefined,
+  viewing: -1,
+  controller: null,
+  selected: new Set(),
+  lastChecked: -1,
+  /** Item id -> file name, for chips and the status line. */
+  names: new Map(),
+  map: null,
+  showMap: true,
+  basemap: null,
+};
 
 els.token.value = window.localStorage.getItem(TOKEN_KEY) ?? '';
-els.token.addEventListener('change', () => {
-  window.localStorage.setItem(TOKEN_KEY, els.token.value.trim());
-});
+els.token.addEventListener('change', () => window.localStorage.setItem(TOKEN_KEY, els.token.value.trim()));
 
-function token() {
-  return els.token.value.trim();
-}
+const token = () => els.token.value.trim();
 
 /** Adds the token to URLs an <img> loads (it cannot send an Authorization header). */
 function withToken(url) {
   const t = token();
-  if (!t) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(t)}`;
-}
-
-function filterParams() {
-  const specs = [];
-  if (els.folder.value.trim()) specs.push(`folder=${els.folder.value.trim()}`);
-  if (els.path.value.trim()) specs.push(`path=${els.path.value.trim()}`);
-  if (els.format.value) specs.push(`format=${els.format.value}`);
-  for (const part of els.fields.value.split(';')) {
-    if (part.includes('=')) specs.push(part.trim());
-  }
-  const params = new URLSearchParams();
-  for (const spec of specs) params.append('filter', spec);
-  if (els.collapse.checked) params.set('collapse', 'true');
-  if (els.exact.checked) params.set('exact', 'true');
-  return params;
+  return t ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(t)}` : url;
 }
 
 async function api(url, init = {}) {
   const headers = { ...init.headers };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const response = await fetch(url, { ...init, headers });
-  const body = response.headers.get('content-type')?.includes('application/json') ? await response.json() : undefined;
+  const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
   if (!response.ok) {
     const error = new Error(body?.error?.message ?? `${response.status} ${response.statusText}`);
     error.status = response.status;
@@ -61,6 +70,77 @@ async function api(url, init = {}) {
   }
   return body;
 }
+
+const nameOf = (id) => state.names.get(id) ?? `#${id}`;
+
+// ---- filters and the URL --------------------------------------------------------------------
+
+function filterSpecs() {
+  const specs = [];
+  if (els.folder.value.trim()) specs.push(`folder=${els.folder.value.trim()}`);
+  if (els.path.value.trim()) specs.push(`path=${els.path.value.trim()}`);
+  if (els.format.value) specs.push(`format=${els.format.value}`);
+  for (const part of els.fields.value.split(';')) if (part.includes('=')) specs.push(part.trim());
+  return specs;
+}
+
+function setFilterSpecs(specs) {
+  els.folder.value = '';
+  els.path.value = '';
+  els.format.value = '';
+  const rest = [];
+  for (const spec of specs) {
+    const [key, ...value] = spec.split('=');
+    if (key === 'folder') els.folder.value = value.join('=');
+    else if (key === 'path') els.path.value = value.join('=');
+    else if (key === 'format' && [...els.format.options].some((o) => o.value === value.join('='))) els.format.value = value.join('=');
+    else rest.push(spec);
+  }
+  els.fields.value = rest.join('; ');
+}
+
+/** The filters as the query string of POST /api/search (and of the page's URL). */
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const spec of filterSpecs()) params.append('filter', spec);
+  if (state.bbox) params.set('bbox', state.bbox.join(','));
+  return params;
+}
+
+/** POST /api/search for the current terms and options; the filters travel in the query string. */
+function searchPage(k, cursor, signal) {
+  const body = { terms: termsJson(state.terms), k, ...(cursor ? { cursor } : {}), ...(els.collapse.checked ? { collapse: true } : {}), ...(els.exact.checked ? { exact: true } : {}) };
+  return api(`api/search?${filterParams()}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
+}
+
+/** The page's state as a URL: the query's texts and ids, filters, area, and the open item. */
+function stateUrl() {
+  const params = filterParams();
+  if (els.collapse.checked) params.set('collapse', 'true');
+  if (els.exact.checked) params.set('exact', 'true');
+  const q = serializeTerms(state.terms);
+  if (q) params.set('q', q);
+  const viewing = state.hits[state.viewing];
+  if (els.viewer.open && viewing) params.set('view', String(viewing.id));
+  const search = params.toString();
+  return `${location.pathname}${search ? `?${search}` : ''}`;
+}
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  setFilterSpecs(params.getAll('filter'));
+  const bbox = params.get('bbox')?.split(',').map(Number);
+  state.bbox = bbox?.length === 4 && bbox.every(Number.isFinite) ? bbox : null;
+  els.collapse.checked = params.get('collapse') === 'true';
+  els.exact.checked = params.get('exact') === 'true';
+  const q = params.get('q') ?? '';
+  const kept = history.state?.terms;
+  state.terms = Array.isArray(kept) && serializeTerms(kept) === q ? kept : parseTerms(q);
+  els.q.value = state.terms.length === 1 && state.terms[0].kind === 'text' && state.terms[0].weight === 1 ? state.terms[0].text : q;
+  return params.get('view');
+}
+
+// ---- status, errors, start page --------------------------------------------------------------
 
 function setStatus(text, loading = false) {
   els.status.textContent = text;
@@ -79,21 +159,109 @@ function showError(error) {
   els.error.hidden = false;
 }
 
-function scoreText(score) {
-  return score.toFixed(3);
+let startLoaded = false;
+async function showStart() {
+  clearResults();
+  els.intro.hidden = false;
+  renderTerms();
+  if (startLoaded) return;
+  startLoaded = true;
+  try {
+    const stats = await api('api/stats');
+    state.basemap = stats.page?.basemap ?? null;
+    const { images, items } = stats.index;
+    if (items === 0) {
+      els.summary.textContent = `The index is empty: nothing to search yet. Index a folder with “rsclip index FOLDER”, then reload this page.${images.error ? ` ${images.error} files failed.` : ''}`;
+      return;
+    }
+    els.summary.textContent = `${items.toLocaleString()} searchable item${items === 1 ? '' : 's'} (whole images and tiles of scenes) in ${images.ok.toLocaleString()} file${images.ok === 1 ? '' : 's'}; model ${stats.model.id}; index created ${new Date(stats.meta.createdAt).toLocaleDateString()}.`;
+    if (images.error > 0) {
+      const link = document.createElement('a');
+      link.href = '#failed';
+      link.textContent = `${images.error} file${images.error === 1 ? '' : 's'} could not be read`;
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        showFailed();
+      });
+      els.summary.append(' ', link, '.');
+    }
+    const sample = await api('api/sample?k=12');
+    els.sample.replaceChildren(
+      ...sample.items.map((item) => {
+        state.names.set(item.id, item.fileName);
+        const li = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'sample-card';
+        button.setAttribute('aria-label', `Images like ${item.path}`);
+        const img = document.createElement('img');
+        img.loading = 'lazy';
+        img.alt = item.path;
+        img.width = 256;
+        img.height = 256;
+        img.src = withToken(`api/images/${item.id}/thumbnail`);
+        const caption = document.createElement('span');
+        caption.className = 'caption';
+        caption.textContent = item.fileName;
+        button.append(img, caption);
+        button.addEventListener('click', () => newQuery([{ kind: 'id', id: item.id, weight: 1 }]));
+        li.append(button);
+        return li;
+      }),
+    );
+  } catch (error) {
+    startLoaded = false;
+    showError(error);
+  }
+}
+
+async function showFailed() {
+  try {
+    const { files } = await api('api/failed');
+    const list = document.createElement('ul');
+    for (const file of files) {
+      const li = document.createElement('li');
+      li.textContent = `${file.path}: ${file.error}`;
+      list.append(li);
+    }
+    els.failedList.replaceChildren(list);
+    els.failedList.hidden = false;
+  } catch (error) {
+    showError(error);
+  }
+}
+
+// ---- results ----------------------------------------------------------------------------------
+
+const scoreText = (score) => score.toFixed(3);
+
+function updateSelection() {
+  const n = state.selected.size;
+  els.selectedCount.textContent = n === 0 ? '' : `${n} selected`;
+  els.exportSelected.disabled = n === 0;
+  els.selectAll.checked = n > 0 && n === state.hits.length;
+  els.selectAll.indeterminate = n > 0 && n < state.hits.length;
+  for (const box of els.results.querySelectorAll('input.select')) box.checked = state.selected.has(Number(box.dataset.id));
+}
+
+function feedback(hit, weight) {
+  state.names.set(hit.id, hit.fileName);
+  newQuery([...state.terms.filter((t) => !(t.kind === 'id' && t.id === hit.id)), { kind: 'id', id: hit.id, weight }]);
 }
 
 function card(hit, index) {
+  state.names.set(hit.id, hit.fileName);
   const li = document.createElement('li');
+  li.className = 'result';
+  li.dataset.id = String(hit.id);
   const button = document.createElement('button');
   button.type = 'button';
   button.className = 'card';
   button.dataset.index = String(index);
   button.dataset.id = String(hit.id);
-  button.setAttribute('aria-label', `${hit.path}, score ${scoreText(hit.score)}`);
   const img = document.createElement('img');
   img.loading = 'lazy';
-  img.alt = hit.path;
+  img.alt = '';
   img.width = 256;
   img.height = 256;
   img.src = withToken(`api/images/${hit.id}/thumbnail`);
@@ -103,11 +271,15 @@ function card(hit, index) {
   name.className = 'name';
   name.textContent = hit.fileName;
   name.title = hit.path;
+  // the path, for screen readers: the visible name is only the file name
+  const where = document.createElement('span');
+  where.className = 'visually-hidden';
+  where.textContent = hit.path;
   const score = document.createElement('span');
   score.className = 'score';
   score.textContent = scoreText(hit.score);
   caption.append(name, score);
-  button.append(img, caption);
+  button.append(img, caption, where);
   if (hit.duplicates?.length) {
     const dups = document.createElement('span');
     dups.className = 'dups';
@@ -115,132 +287,301 @@ function card(hit, index) {
     button.append(dups);
   }
   button.addEventListener('click', () => openViewer(index));
-  li.append(button);
+
+  const tools = document.createElement('div');
+  tools.className = 'card-tools';
+  const select = document.createElement('input');
+  select.type = 'checkbox';
+  select.className = 'select';
+  select.dataset.id = String(hit.id);
+  select.setAttribute('aria-label', `Select ${hit.path}`);
+  select.addEventListener('click', (event) => {
+    const on = select.checked;
+    const [from, to] = event.shiftKey && state.lastChecked >= 0 ? [Math.min(state.lastChecked, index), Math.max(state.lastChecked, index)] : [index, index];
+    for (let i = from; i <= to; i++) {
+      if (on) state.selected.add(state.hits[i].id);
+      else state.selected.delete(state.hits[i].id);
+    }
+    state.lastChecked = index;
+    updateSelection();
+  });
+  const good = document.createElement('button');
+  good.type = 'button';
+  good.className = 'small good';
+  good.textContent = '+ good';
+  good.setAttribute('aria-label', `Good result: add ${hit.fileName} to the query`);
+  good.addEventListener('click', () => feedback(hit, FEEDBACK_WEIGHT));
+  const bad = document.createElement('button');
+  bad.type = 'button';
+  bad.className = 'small bad';
+  bad.textContent = '− bad';
+  bad.setAttribute('aria-label', `Bad result: subtract ${hit.fileName} from the query`);
+  bad.addEventListener('click', () => feedback(hit, -FEEDBACK_WEIGHT));
+  tools.append(select, good, bad);
+
+  const hover = (on) => state.map?.highlight(hit.id, on);
+  li.addEventListener('mouseenter', () => hover(true));
+  li.addEventListener('mouseleave', () => hover(false));
+  button.addEventListener('focus', () => hover(true));
+  button.addEventListener('blur', () => hover(false));
+  li.append(button, tools);
   return li;
 }
 
-/** Forgets the current query and its results (a new query starts, or one could not start). */
+/** Forgets the current results (a new query starts, or one could not start). */
 function clearResults() {
   state.controller?.abort();
   state.cursor = undefined;
   state.hits = [];
+  state.selected.clear();
+  state.lastChecked = -1;
   els.results.replaceChildren();
   els.loadMore.hidden = true;
   els.empty.hidden = true;
   els.intro.hidden = true;
+  els.toolbar.hidden = true;
+  els.mapPanel.hidden = true;
+  els.error.hidden = true;
+  state.map?.clear();
   setStatus('');
+  updateSelection();
 }
 
-/** Starts a new query: `fetchPage(cursor, signal)` returns a SearchPage. */
-async function runQuery(describe, fetchPage) {
+function bboxChip() {
+  const chip = document.createElement('span');
+  chip.className = 'chip area';
+  chip.setAttribute('role', 'listitem');
+  const label = document.createElement('span');
+  label.className = 'chip-label';
+  label.textContent = `area ${state.bbox.map((v) => v.toFixed(3)).join(', ')}`;
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.className = 'chip-remove';
+  remove.textContent = '✕';
+  remove.setAttribute('aria-label', 'Remove the area filter');
+  remove.addEventListener('click', () => {
+    state.bbox = null;
+    newQuery(state.terms);
+  });
+  chip.append(label, remove);
+  return chip;
+}
+
+function addImageChip() {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'chip add';
+  button.textContent = '+ image…';
+  button.setAttribute('aria-label', 'Add an image to the query');
+  button.addEventListener('click', () => {
+    addImageNext = true;
+    els.imageInput.click();
+  });
+  return button;
+}
+
+function renderTerms() {
+  const extra = [];
+  if (state.terms.length > 0) extra.push(addImageChip());
+  if (state.bbox) extra.push(bboxChip());
+  renderChips(els.terms, state.terms, nameOf, (terms) => newQuery(terms), extra);
+}
+
+function ensureMap() {
+  if (state.map) return state.map;
+  state.map = createMapView(els.map, {
+    basemap: state.basemap,
+    thumbnailUrl: (id) => withToken(`api/images/${id}/thumbnail?size=128`),
+    overviewUrl: (id) => withToken(`api/images/${id}/overview`),
+    scene: (id) => api(`api/images/${id}/scene`),
+    onOpen: (hit) => openViewer(state.hits.indexOf(hit)),
+    onHover: (id, on) => els.results.querySelector(`li[data-id="${id}"]`)?.classList.toggle('hover', on),
+  });
+  return state.map;
+}
+
+function showOnMap(fit) {
+  const placed = state.hits.filter((h) => h.footprint).length;
+  els.mapPanel.hidden = !state.showMap || placed === 0;
+  els.mapNote.textContent = placed < state.hits.length && placed > 0 ? `${state.hits.length - placed} results without a place are in the list only` : '';
+  if (els.mapPanel.hidden) return;
+  const map = ensureMap();
+  map.invalidate();
+  map.show(state.hits, { fit });
+}
+
+/** A new query: the terms (and the filters on the page) go into the URL, then run. */
+function newQuery(terms, { push = true } = {}) {
+  state.terms = terms;
+  closeViewer();
+  // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab)
+  if (push) history.pushState({ terms }, '', stateUrl());
+  return run();
+}
+
+async function run(viewId) {
+  renderTerms();
+  if (state.terms.length === 0) return showStart();
   clearResults();
-  state.describe = describe;
-  state.fetchPage = fetchPage;
   await loadPage();
+  if (viewId) {
+    const index = state.hits.findIndex((h) => String(h.id) === viewId);
+    if (index >= 0) openViewer(index, { record: false });
+  }
 }
 
 async function loadPage() {
   const controller = new AbortController();
   state.controller = controller;
+  const describe = describeTerms(state.terms, nameOf);
   els.error.hidden = true;
   els.empty.hidden = true;
   els.loadMore.hidden = true;
-  setStatus(`Searching ${state.describe}…`, true);
+  setStatus(`Searching ${describe}…`, true);
+  const slow = setTimeout(() => setStatus(`Still searching ${describe}… (the first query loads the model; exact search and large filters take longer)`, true), SLOW_QUERY_MS);
   try {
-    const page = await state.fetchPage(state.cursor, controller.signal);
+    const page = await searchPage(PAGE_SIZE, state.cursor, controller.signal);
     if (controller.signal.aborted) return;
     const start = state.hits.length;
     state.hits.push(...page.hits);
     els.results.append(...page.hits.map((hit, i) => card(hit, start + i)));
     state.cursor = page.nextCursor;
     els.loadMore.hidden = !page.nextCursor;
-    els.empty.hidden = state.hits.length > 0;
+    els.toolbar.hidden = state.hits.length === 0;
+    if (state.hits.length === 0) {
+      const specs = [...filterSpecs(), ...(state.bbox ? [`bbox=${state.bbox.join(',')}`] : [])];
+      els.empty.textContent = page.filtered === 0 ? `No image passes the filters (${specs.join('; ')}). Remove a filter or widen the area.` : 'No images match. Try other words, an image, or fewer filters.';
+      els.empty.hidden = false;
+    }
     const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 image passes' : `${page.filtered} images pass`} the filters)`;
     const ms = Math.round(page.timings.embedMs + page.timings.searchMs);
-    setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${state.describe}${filtered}, ${ms} ms`);
-    if (start === 0) els.results.querySelector('button')?.focus({ preventScroll: true });
+    setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${describe}${filtered}, ${ms} ms`);
+    showOnMap(start === 0);
+    updateSelection();
+    if (start === 0) els.results.querySelector('button.card')?.focus({ preventScroll: true });
   } catch (error) {
     if (error.name === 'AbortError') return;
     setStatus('');
     showError(error);
+  } finally {
+    clearTimeout(slow);
   }
 }
 
-function searchText(text) {
-  const params = filterParams();
-  params.set('q', text);
-  params.set('k', String(PAGE_SIZE));
-  history.replaceState(null, '', `?q=${encodeURIComponent(text)}`);
-  return runQuery(`“${text}”`, (cursor, signal) => {
-    if (cursor) params.set('cursor', cursor);
-    return api(`api/search?${params}`, { signal });
+function readImage(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ''));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
   });
 }
 
-function searchImage(file) {
+let addImageNext = false;
+async function searchImage(file) {
+  const adding = addImageNext;
+  addImageNext = false;
   if (!file.type.startsWith('image/') && file.type !== '') {
     // the results on screen belong to the previous query, not to this file
     clearResults();
     showError(new Error(`${file.name} is not an image (${file.type}).`));
     return;
   }
-  const params = filterParams();
-  params.set('k', String(PAGE_SIZE));
-  history.replaceState(null, '', location.pathname);
-  return runQuery(`images like ${file.name}`, (cursor, signal) => {
-    if (cursor) params.set('cursor', cursor);
-    const form = new FormData();
-    form.append('image', file, file.name);
-    return api(`api/search/image?${params}`, { method: 'POST', body: form, signal });
+  const term = { kind: 'image', image: await readImage(file), name: file.name, blob: file, type: file.type, weight: 1 };
+  return newQuery(adding ? [...state.terms, term] : [term]);
+}
+
+// ---- export ----------------------------------------------------------------------------------
+
+async function allHits() {
+  const hits = [];
+  let cursor;
+  do {
+    const page = await searchPage(EXPORT_PAGE, cursor);
+    hits.push(...page.hits);
+    cursor = page.nextCursor;
+  } while (cursor && hits.length < EXPORT_MAX);
+  return hits;
+}
+
+els.exportSelected.addEventListener('click', () => downloadHits(state.hits.filter((h) => state.selected.has(h.id)), els.exportFormat.value, 'rsclip-selection'));
+els.exportAll.addEventListener('click', async () => {
+  setStatus('Collecting every result…', true);
+  try {
+    const hits = await allHits();
+    downloadHits(hits, els.exportFormat.value, 'rsclip-results');
+    setStatus(`Exported ${hits.length} results`);
+  } catch (error) {
+    setStatus('');
+    showError(error);
+  }
+});
+els.selectAll.addEventListener('change', () => {
+  state.selected = new Set(els.selectAll.checked ? state.hits.map((h) => h.id) : []);
+  updateSelection();
+});
+
+// ---- map actions -----------------------------------------------------------------------------
+
+els.toggleMap.addEventListener('click', () => {
+  state.showMap = !state.showMap;
+  els.toggleMap.setAttribute('aria-pressed', String(state.showMap));
+  showOnMap(true);
+});
+els.searchArea.addEventListener('click', () => {
+  if (!state.map) return;
+  state.bbox = state.map.visibleBbox();
+  newQuery(state.terms);
+});
+els.drawArea.addEventListener('click', () => {
+  const map = ensureMap();
+  if (map.isDrawing()) {
+    map.stopDrawing();
+    els.drawArea.setAttribute('aria-pressed', 'false');
+    return;
+  }
+  els.drawArea.setAttribute('aria-pressed', 'true');
+  els.mapNote.textContent = 'Press and drag on the map to draw the area to search.';
+  map.startDrawing((bbox) => {
+    els.drawArea.setAttribute('aria-pressed', 'false');
+    state.bbox = bbox;
+    newQuery(state.terms);
   });
-}
+});
 
-function searchSimilar(hit) {
-  const params = filterParams();
-  params.set('k', String(PAGE_SIZE));
-  history.replaceState(null, '', location.pathname);
-  return runQuery(`images like ${hit.fileName}`, (cursor, signal) => {
-    if (cursor) params.set('cursor', cursor);
-    return api(`api/images/${hit.id}/similar?${params}`, { signal });
-  });
-}
+// ---- viewer ----------------------------------------------------------------------------------
 
-function addMeta(dt, dd) {
-  if (dd === null || dd === undefined || dd === '') return;
-  const term = document.createElement('dt');
-  term.textContent = dt;
-  const value = document.createElement('dd');
-  value.textContent = Array.isArray(dd) ? dd.join(', ') : String(dd);
-  els.viewerMeta.append(term, value);
-}
+const sceneViewer = createSceneViewer(
+  {
+    stage: $('scene-stage'), image: $('viewer-image'), heat: $('viewer-heat'), outline: $('viewer-window'), coords: $('viewer-coords'),
+    meta: $('viewer-meta'), showScene: $('show-scene'), showTile: $('show-tile'), showHeat: $('show-heat'),
+  },
+  {
+    api,
+    withToken,
+    setBusy: (text, loading = true) => setStatus(text, loading),
+    /** What the heat map locates: the query's first added text, with its first image when it has one. */
+    locateQuery: () => {
+      const text = state.terms.find((t) => t.kind === 'text' && t.weight > 0);
+      const image = state.terms.find((t) => t.kind === 'image' && t.weight > 0);
+      if (!text && !image) return null;
+      return { text: text?.text, image: image ? { blob: image.blob, type: image.type } : undefined, describe: describeTerms([text ?? image], nameOf) };
+    },
+  },
+);
 
-async function openViewer(index) {
+function openViewer(index, { record = true } = {}) {
   const hit = state.hits[index];
   if (!hit) return;
   state.viewing = index;
   els.viewerTitle.textContent = hit.path;
-  els.viewerImage.src = withToken(`api/images/${hit.id}/file`);
-  els.viewerImage.alt = hit.path;
   els.viewerOpen.href = withToken(`api/images/${hit.id}/file`);
   els.viewerPrev.disabled = index === 0;
   els.viewerNext.disabled = index === state.hits.length - 1;
-  els.viewerMeta.replaceChildren();
-  addMeta('Score', scoreText(hit.score));
-  addMeta('Rank', hit.rank);
   if (!els.viewer.open) els.viewer.showModal();
   els.moreLikeThis.focus();
-  try {
-    const meta = await api(`api/images/${hit.id}`);
-    if (state.viewing !== index) return;
-    addMeta('Size', meta.width && meta.height ? `${meta.width} × ${meta.height} px` : undefined);
-    addMeta('Format', meta.format);
-    addMeta('Bytes', meta.bytes.toLocaleString());
-    addMeta('Modified', new Date(meta.modified).toLocaleString());
-    for (const [name, value] of Object.entries(meta.fields)) addMeta(name, value);
-    if (hit.duplicates?.length) addMeta('Near-duplicates', hit.duplicates.map((d) => d.path));
-  } catch (error) {
-    addMeta('Error', error.message);
-  }
+  if (record) history.replaceState(history.state, '', stateUrl());
+  sceneViewer.show(hit);
 }
 
 function closeViewer() {
@@ -248,6 +589,7 @@ function closeViewer() {
 }
 
 els.viewer.addEventListener('close', () => {
+  history.replaceState(history.state, '', stateUrl());
   els.results.querySelector(`button[data-index="${state.viewing}"]`)?.focus();
 });
 els.viewerClose.addEventListener('click', closeViewer);
@@ -255,10 +597,12 @@ els.viewerPrev.addEventListener('click', () => openViewer(state.viewing - 1));
 els.viewerNext.addEventListener('click', () => openViewer(state.viewing + 1));
 els.moreLikeThis.addEventListener('click', () => {
   const hit = state.hits[state.viewing];
-  closeViewer();
-  if (hit) searchSimilar(hit);
+  if (hit) newQuery([{ kind: 'id', id: hit.id, weight: 1 }]);
 });
+els.viewerGood.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], 1));
+els.viewerBad.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], -1));
 els.viewer.addEventListener('keydown', (event) => {
+  if (event.target.closest?.('input')) return;
   if (event.key === 'ArrowLeft' && state.viewing > 0) openViewer(state.viewing - 1);
   else if (event.key === 'ArrowRight' && state.viewing < state.hits.length - 1) openViewer(state.viewing + 1);
   else return;
@@ -269,15 +613,26 @@ els.viewer.addEventListener('click', (event) => {
   if (event.target === els.viewer) closeViewer();
 });
 
+// ---- the search form -------------------------------------------------------------------------
+
 els.form.addEventListener('submit', (event) => {
   event.preventDefault();
-  const text = els.q.value.trim();
-  if (!text) {
+  const terms = parseTerms(els.q.value.trim());
+  if (terms.length === 0) {
     showError(new Error('Type what you are looking for, or search by image.'));
     els.q.focus();
     return;
   }
-  searchText(text);
+  newQuery(terms);
+});
+els.addTerms.addEventListener('click', () => {
+  const terms = parseTerms(els.q.value.trim());
+  if (terms.length === 0) {
+    els.q.focus();
+    return;
+  }
+  els.q.value = '';
+  newQuery([...state.terms, ...terms]);
 });
 els.loadMore.addEventListener('click', () => loadPage());
 els.imageInput.addEventListener('change', () => {
@@ -329,8 +684,19 @@ document.addEventListener('drop', (event) => {
   if (file) searchImage(file);
 });
 
-const initial = new URLSearchParams(location.search).get('q');
-if (initial) {
-  els.q.value = initial;
-  searchText(initial);
+window.addEventListener('popstate', () => {
+  closeViewer();
+  run(readUrl());
+});
+
+async function start() {
+  const view = readUrl();
+  // the basemap (if any) must be known before the map is made
+  try {
+    state.basemap = (await api('api/stats')).page?.basemap ?? null;
+  } catch {
+    // the start page or the query shows the error
+  }
+  run(view);
 }
+start();

@@ -1,0 +1,115 @@
+/** `rsclip locate`: where in one scene the query is (tile scores, the best boxes, a heat map). */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
+import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../locate/index.js';
+import { DEFAULT_NMS_THRESHOLD, openEncoderForIndex, parseQueryTerms, Searcher } from '../search/index.js';
+import { openIndex, type FileRecord, type IndexStore } from '../store/index.js';
+import { modelVariant, positiveInt, printJson } from './options.js';
+
+interface LocateCommandOptions {
+  index?: string;
+  model?: string;
+  variant?: ReturnType<typeof modelVariant>;
+  threads?: number;
+  top: number;
+  nms?: number;
+  out?: string;
+  format?: 'text' | 'json' | 'geojson';
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a share of the smaller window in (0, 1], got "${value}"`);
+  return n;
+}
+
+function formatOption(value: string): 'text' | 'json' | 'geojson' {
+  if (value === 'text' || value === 'json' || value === 'geojson') return value;
+  throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
+}
+
+/** The indexed file a SCENE argument names: `#ID` (an item id: its file) or a path the index has; undefined for a file the index does not have. */
+async function indexedFileOf(store: IndexStore, scene: string): Promise<FileRecord | undefined> {
+  const id = /^(?:#|id:)(\d+)$/.exec(scene)?.[1];
+  if (id !== undefined) {
+    const [item] = await store.getItems([Number(id)]);
+    if (!item || item.file.status !== 'ok') throw new RsclipError('NOT_FOUND', `no indexed image with id ${id}`, { hint: 'ids come from search results (#id)' });
+    return item.file;
+  }
+  const file = await store.findFileByPath(path.resolve(scene));
+  return file?.status === 'ok' && file.absolutePath === path.resolve(scene) ? file : undefined;
+}
+
+/** The result without the heat map's bytes (they go to --out). */
+function resultJson(result: LocateResult): unknown {
+  const { png: _png, ...heatMap } = result.heatMap;
+  return { ...result, heatMap };
+}
+
+function writeOutputs(dir: string, result: LocateResult): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'tiles.geojson'), `${JSON.stringify(locateToFeatureCollection(result))}\n`);
+  writeFileSync(path.join(dir, 'heatmap.png'), result.heatMap.png);
+  writeFileSync(path.join(dir, 'locate.json'), `${JSON.stringify(resultJson(result), null, 2)}\n`);
+}
+
+function printTop(result: LocateResult): void {
+  for (const tile of result.top) {
+    const w = tile.window;
+    const centre = tile.place ? `\t${tile.place.center[0].toFixed(6)},${tile.place.center[1].toFixed(6)}` : '';
+    process.stdout.write(`${tile.score.toFixed(4)}\t@${w.x},${w.y}+${w.width}x${w.height}${centre}\n`);
+  }
+}
+
+export function registerLocateCommand(program: Command): void {
+  program
+    .command('locate')
+    .description('score every tile of one scene against a query: the best boxes, per-tile scores as GeoJSON and a heat map')
+    .argument('<scene>', 'the scene: an indexed file, #ID of one of its items, or any image (tiled and embedded on the fly)')
+    .argument('<terms...>', 'query terms as for `rsclip search`: TEXT, an image FILE, #ID, joined by + or -')
+    .option('--index <dir>', `index directory, whose model is used (default: config "index" or ${DEFAULT_INDEX_DIR})`)
+    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
+    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+    .option('--top <n>', `best boxes to print (default ${DEFAULT_LOCATE_TOP})`, positiveInt, DEFAULT_LOCATE_TOP)
+    .option('--nms <share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better one`, share)
+    .option('--out <dir>', 'write tiles.geojson (every tile with its score), heatmap.png and locate.json (boxes, heat map bounds) there')
+    .option('--format <format>', 'text (default: the best boxes), json (the whole result), or geojson (every tile)', formatOption)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rsclip locate scenes/rome.tif "a stadium" --out rome-stadium
+  rsclip locate "#1234" ./ref.png - "parking lot" --top 10
+  rsclip locate new-scene.tif "a harbour with boats" --format geojson > harbour.geojson`,
+    )
+    .action(async (scene: string, args: string[], opts: LocateCommandOptions) => {
+      const terms = parseQueryTerms(args);
+      const { config } = loadConfig();
+      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      try {
+        const threads = opts.threads ?? config.threads;
+        const variant = opts.variant ?? config.variant;
+        const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) });
+        try {
+          const query = await new Searcher(encoder, store).queryVector(terms);
+          const options = { top: opts.top, ...(opts.nms === undefined ? {} : { nmsThreshold: opts.nms }) };
+          const file = await indexedFileOf(store, scene);
+          const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, options);
+          process.stderr.write(`${result.tiles.length} tile${result.tiles.length === 1 ? '' : 's'} of ${result.scene.path} scored (${file ? 'indexed' : 'tiled on the fly'})${result.scene.complete ? '' : '; the scene is not fully indexed yet'}\n`);
+          if (opts.out) writeOutputs(opts.out, result);
+          const format = opts.format ?? 'text';
+          if (format === 'json') printJson(resultJson(result));
+          else if (format === 'geojson') printJson(locateToFeatureCollection(result));
+          else printTop(result);
+        } finally {
+          await encoder.close();
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,121 @@
+/**
+ * The locate routes: where in one scene the query is. An indexed scene is named by the id of any
+ * of its items and scored from its stored vectors (a text in `q`, and/or an uploaded query
+ * image); an uploaded scene is tiled and embedded on the fly. The answer is JSON (every tile's
+ * score, the best boxes after suppression, the heat map as a data URL with its bbox), GeoJSON
+ * (every tile), or the heat map alone as PNG.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
+import { RsclipError } from '../errors.js';
+import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateOptions, type LocateResult } from '../locate/index.js';
+import { checkQueryImage } from '../model/index.js';
+import { MAX_TEXT_LENGTH, type QueryTerm, type Searcher } from '../search/index.js';
+import type { IndexStore } from '../store/index.js';
+import type { RouteSpec } from './app.js';
+import { itemOr404 } from './catalog-item.js';
+import { parseWith } from './query-params.js';
+
+export interface LocateRouteDeps {
+  searcher: Searcher;
+  store: IndexStore;
+  /** Takes an uploaded image into req.file (multipart "image") or req.body (image/*). */
+  imageUpload: RequestHandler;
+  maxQueryPixels: number;
+  /** Largest uploaded scene, width x height (each window of it is embedded). */
+  maxScenePixels: number;
+}
+
+/** An uploaded scene of 4096 x 4096 pixels is about 600 windows of 224 px. */
+export const DEFAULT_MAX_SCENE_PIXELS = 4096 * 4096;
+
+const locateQuery = {
+  q: z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)).optional(),
+  top: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(1000)).optional(),
+  nms: z.preprocess((v) => (typeof v === 'string' && /^(0?\.\d+|1(\.0*)?)$/.test(v) ? Number(v) : v), z.number().gt(0).max(1)).optional(),
+  format: z.enum(['json', 'geojson', 'png']).optional(),
+  token: z.string().optional(),
+};
+const locateQuerySchema = z.strictObject(locateQuery);
+type LocateQuery = z.output<typeof locateQuerySchema>;
+
+function optionsOf(query: LocateQuery): LocateOptions {
+  return { ...(query.top === undefined ? {} : { top: query.top }), ...(query.nms === undefined ? {} : { nmsThreshold: query.nms }) };
+}
+
+/** The result as JSON: the heat map's PNG as a data URL, so an uploaded query needs one request. */
+export function locateResultJson(result: LocateResult): unknown {
+  const { png, ...heatMap } = result.heatMap;
+  return { ...result, heatMap: { ...heatMap, url: `data:image/png;base64,${png.toString('base64')}` } };
+}
+
+function sendResult(req: Request, res: Response, query: LocateQuery, result: LocateResult): void {
+  const format = query.format ?? (req.accepts(['application/json', 'application/geo+json']) === 'application/geo+json' ? 'geojson' : 'json');
+  res.vary('Accept');
+  if (format === 'png') res.type('image/png').send(result.heatMap.png);
+  else if (format === 'geojson') res.type('application/geo+json').send(JSON.stringify(locateToFeatureCollection(result)));
+  else res.json(locateResultJson(result));
+}
+
+/** TIFF and BigTIFF, either byte order: the GeoTIFF reader (and its georeference) is chosen by the file's extension. */
+function isTiff(bytes: Buffer): boolean {
+  const magic = bytes.subarray(0, 4).toString('latin1');
+  return magic === 'II*\0' || magic === 'MM\0*' || magic === 'II+\0' || magic === 'MM\0+';
+}
+
+function uploadedBytes(req: Request): Buffer | undefined {
+  const bytes = req.file?.buffer ?? (Buffer.isBuffer(req.body) ? req.body : undefined);
+  return bytes && bytes.length > 0 ? bytes : undefined;
+}
+
+export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
+  const { searcher, store } = deps;
+
+  const indexedScene = async (rawId: unknown) => (await itemOr404(store, rawId)).file;
+
+  const locateText: RequestHandler = async (req, res) => {
+    const file = await indexedScene(req.params.id);
+    const query = parseWith(locateQuerySchema, req.query, 'query string');
+    if (query.q === undefined) throw new RsclipError('BAD_QUERY', 'no query: expected q=TEXT, or POST a query image');
+    const vector = await searcher.queryVector([{ kind: 'text', text: query.q, weight: 1 }]);
+    sendResult(req, res, query, await locateInIndexedFile(store, file, vector, optionsOf(query)));
+  };
+
+  const locateImage: RequestHandler = async (req, res) => {
+    const file = await indexedScene(req.params.id);
+    const query = parseWith(locateQuerySchema, req.query, 'query string');
+    const bytes = uploadedBytes(req);
+    if (!bytes) throw new RsclipError('BAD_QUERY', 'no query image in the request: expected a multipart field "image" or an image/* body');
+    await checkQueryImage(bytes, deps.maxQueryPixels);
+    const terms: QueryTerm[] = [{ kind: 'image', image: bytes, weight: 1 }];
+    if (query.q !== undefined) terms.push({ kind: 'text', text: query.q, weight: 1 });
+    sendResult(req, res, query, await locateInIndexedFile(store, file, await searcher.queryVector(terms), optionsOf(query)));
+  };
+
+  const locateUploadedScene: RequestHandler = async (req, res) => {
+    const query = parseWith(locateQuerySchema, req.query, 'query string');
+    if (query.q === undefined) throw new RsclipError('BAD_QUERY', 'no query: expected q=TEXT');
+    const bytes = uploadedBytes(req);
+    if (!bytes) throw new RsclipError('BAD_QUERY', 'no scene in the request: expected a multipart field "image" or an image/* body');
+    const vector = await searcher.queryVector([{ kind: 'text', text: query.q, weight: 1 }]);
+    const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-locate-'));
+    try {
+      // geotiff.js and libvips read windows from a file: the upload is written once, then read in windows
+      const file = path.join(dir, isTiff(bytes) ? 'scene.tif' : 'scene');
+      await writeFile(file, bytes);
+      const name = req.file?.originalname ?? 'uploaded scene';
+      sendResult(req, res, query, await locateInImage(searcher.encoder, file, name, vector, { ...optionsOf(query), maxPixels: deps.maxScenePixels }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  return [
+    { method: 'get', path: '/api/images/:id/locate', handlers: [locateText] },
+    { method: 'post', path: '/api/images/:id/locate', handlers: [deps.imageUpload, locateImage] },
+    { method: 'post', path: '/api/locate', handlers: [deps.imageUpload, locateUploadedScene] },
+  ];
+}

@@ -1,0 +1,128 @@
+/**
+ * What the web page's map and scene viewer need besides search: a scene as a whole (its size,
+ * CRS, bounds and corners in lon/lat, GSD, bands, acquisition time, fields) and its overview
+ * image for a map overlay; a sample of the archive and the failed files for the start page.
+ */
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { crsFromEpsg, lonLatTransform, parseCrs, pixelToCrs, placeOfWindow, type Crs, type LonLat } from '../geo/index.js';
+import { encodeRgb, openRaster, Scene, computeSceneStretch, defaultBands } from '../raster/index.js';
+import { buildItemMetadata } from '../search/index.js';
+import type { FileRecord, IndexStore, ItemRecord } from '../store/index.js';
+import type { RouteSpec } from './app.js';
+import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
+import { itemOr404 } from './catalog-item.js';
+import { parseWith } from './query-params.js';
+
+const overviewQuerySchema = z.strictObject({
+  size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
+  token: z.string().optional(),
+});
+const sampleQuerySchema = z.strictObject({
+  k: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(100)).optional(),
+  token: z.string().optional(),
+});
+
+/** The file's CRS as proj4 can use it: its EPSG code, else its stored definition; null when neither reads. */
+function crsOf(file: FileRecord): Crs | null {
+  if (!file.geo) return null;
+  try {
+    if (file.geo.epsg !== null) return crsFromEpsg(file.geo.epsg);
+    return file.geo.crs ? parseCrs(file.geo.crs) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right, bottom-left, as [lon, lat]) place the overview and map the cursor. */
+export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields']) {
+  const file = item.file;
+  const width = file.width ?? item.window.width;
+  const height = file.height ?? item.window.height;
+  const crs = crsOf(file);
+  let place = null;
+  let corners: LonLat[] | null = null;
+  if (crs && file.geo) {
+    const georeference = { crs, geoTransform: file.geo.geoTransform, width, height, source: file.geo.source };
+    place = placeOfWindow(georeference, { x: 0, y: 0, width, height });
+    const transform = lonLatTransform(crs);
+    const points = ([[0, 0], [width, 0], [width, height], [0, height]] as const).map(([c, r]) => transform.toLonLat(...pixelToCrs(file.geo!.geoTransform, c, r)));
+    corners = points.every((p) => p !== null) ? (points as LonLat[]) : null;
+  }
+  return {
+    fileId: file.id,
+    path: file.path,
+    width,
+    height,
+    format: file.format,
+    crs: file.geo?.crs ?? null,
+    epsg: file.geo?.epsg ?? null,
+    geoTransform: file.geo?.geoTransform ?? null,
+    bbox: place?.bbox ?? null,
+    footprint: place?.footprint ?? null,
+    corners,
+    gsd: place && Number.isFinite(place.gsd) ? place.gsd : null,
+    bands: file.stretch?.bands ?? null,
+    datetime: file.stac ? { start: file.stac.start, end: file.stac.end } : null,
+    stac: file.stac ? { item: file.stac.item, collection: file.stac.collection } : null,
+    item: { id: item.id, key: item.key, window: item.window },
+    fields,
+  };
+}
+
+/** `followLinks`: serve files whose real path lies outside their root (an index made with --follow-links). */
+export function sceneRoutes(store: IndexStore, followLinks: boolean): RouteSpec[] {
+  const sceneJson: RequestHandler = async (req, res) => {
+    const item = await itemOr404(store, req.params.id);
+    res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
+  };
+
+  const overview: RequestHandler = async (req, res) => {
+    const item = await itemOr404(store, req.params.id);
+    const { size = 512 } = parseWith(overviewQuerySchema, req.query, 'query string');
+    const etag = `"o${size}-${item.file.id}-${item.file.contentHash.slice(0, 24)}"`;
+    res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
+    if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
+      res.status(304).end();
+      return;
+    }
+    const file = await verifiedCatalogPath(item.file, followLinks);
+    const webp = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
+      throw withArchivePath(error, item.file, file);
+    });
+    res.type('image/webp').send(webp);
+  };
+
+  const sample: RequestHandler = async (req, res) => {
+    const { k = 12 } = parseWith(sampleQuerySchema, req.query, 'query string');
+    const ids = await store.listItemIds();
+    const step = Math.max(1, ids.length / (k as number));
+    const chosen = [...new Set(Array.from({ length: Math.min(k as number, ids.length) }, (_, i) => ids[Math.floor(i * step)]!))];
+    const [items, fields] = await Promise.all([store.getItems(chosen), store.getFields(chosen)]);
+    res.json({ items: items.map((item) => buildItemMetadata(item, fields.get(item.id) ?? {})), total: ids.length });
+  };
+
+  const failed: RequestHandler = async (_req, res) => {
+    const files = await store.listFiles('error');
+    res.json({ files: files.map((f) => ({ path: f.path, error: f.error, indexed: new Date(f.indexedAt).toISOString() })) });
+  };
+
+  return [
+    { method: 'get', path: '/api/images/:id/scene', handlers: [sceneJson] },
+    { method: 'get', path: '/api/images/:id/overview', handlers: [overview] },
+    { method: 'get', path: '/api/sample', handlers: [sample] },
+    { method: 'get', path: '/api/failed', handlers: [failed] },
+  ];
+}
+
+/** The whole scene at most `maxSide` pixels a side (from overviews where the file has them), with its file's stretch, as WebP. */
+async function renderOverview(realPath: string, record: FileRecord, maxSide: number): Promise<Buffer> {
+  const source = await openRaster(realPath);
+  try {
+    const stretch = record.stretch ?? (await computeSceneStretch(source, defaultBands(source)));
+    const rgb = await Scene.fromSource(source, stretch).readOverview(maxSide);
+    return await encodeRgb(rgb.rgb, rgb.width, rgb.height, 'webp');
+  } finally {
+    await source.close();
+  }
+}

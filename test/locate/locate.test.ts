@@ -1,0 +1,199 @@
+/**
+ * Locate, known answer: a patch cut from a known window of the georeferenced mosaic puts the best
+ * box at that window (IoU >= 0.5) through the library, the HTTP API (indexed scene by id, query
+ * text or uploaded image; an uploaded scene tiled on the fly) and `rsclip locate` (an indexed
+ * scene, and a copy the index does not have, tiled on the fly). Tile scores come back as RFC 7946
+ * GeoJSON and the heat map as a PNG with the scene's bbox.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Application } from 'express';
+import sharp from 'sharp';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planWindows, windowIoU } from '../../src/geo/index.js';
+import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../../src/locate/index.js';
+import { openClip, type ClipEncoder } from '../../src/model/index.js';
+import { Searcher } from '../../src/search/index.js';
+import { createApp } from '../../src/server/index.js';
+import { openIndex, type FileRecord, type IndexStore } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
+
+const windows = planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 });
+const target = windows[Math.floor(windows.length / 2) + 5]!;
+
+let root: string;
+let archive: string;
+let indexDir: string;
+let modelDir: string;
+let patchFile: string;
+let encoder: ClipEncoder;
+let store: IndexStore;
+let searcher: Searcher;
+let app: Application;
+let mosaicFile: FileRecord;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-locate-'));
+  archive = path.join(root, 'archive');
+  mkdirSync(archive);
+  writeMosaic(path.join(archive, 'mosaic.tif'));
+  patchFile = path.join(root, 'patch.png');
+  writeFileSync(patchFile, mosaicPatchPng(target));
+  modelDir = await tinyModelDir();
+  indexDir = path.join(root, 'index');
+  encoder = await openClip(modelDir, { threads: 1 });
+  await indexInto({ roots: [archive], index: indexDir, model: encoder });
+  store = await openIndex(indexDir, { readonly: true });
+  searcher = new Searcher(encoder, store);
+  app = createApp({ searcher, store });
+  mosaicFile = (await store.findFileByPath(path.join(archive, 'mosaic.tif')))!;
+}, 300_000);
+afterAll(async () => {
+  await store?.close();
+  await encoder?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+function expectKnownAnswer(top: { window: { x: number; y: number; width: number; height: number } }): void {
+  expect(windowIoU(top.window, target)).toBeGreaterThanOrEqual(0.5);
+}
+
+/** Scores best first, ranks 1..n, a heat map of the scene's aspect within the mosaic's place. */
+function expectWholeResult(result: Pick<LocateResult, 'tiles' | 'top' | 'scene'>, tiles: number): void {
+  expect(result.tiles).toHaveLength(tiles);
+  expect(result.tiles.map((t) => t.rank)).toEqual(result.tiles.map((_, i) => i + 1));
+  for (let i = 1; i < result.tiles.length; i++) expect(result.tiles[i]!.score).toBeLessThanOrEqual(result.tiles[i - 1]!.score);
+  expect(result.top.length).toBeGreaterThan(1);
+  const [w, s, e, n] = result.scene.bbox!;
+  expect([w, s, e, n]).toEqual([expect.closeTo(15, 0), expect.closeTo(41.8, 0), expect.closeTo(15.25, 0), expect.closeTo(42, 0)]);
+  expect(w).toBeLessThan(e!);
+  expect(s).toBeLessThan(n!);
+}
+
+describe('locating a patch in the mosaic', () => {
+  it('through the library: every tile scored, the best box at the patch, no kept box covering another, a heat map', async () => {
+    const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
+    const result = await locateInIndexedFile(store, mosaicFile, query, { top: 8 });
+    expectWholeResult(result, windows.length);
+    expectKnownAnswer(result.top[0]!);
+    expect(result.top).toHaveLength(8);
+    for (const [i, a] of result.top.entries()) for (const b of result.top.slice(0, i)) expect(windowIoU(a.window, b.window)).toBeLessThan(0.5);
+    expect(result.top[0]!.id).toEqual(expect.any(Number));
+    expect(result.scene).toMatchObject({ fileId: mosaicFile.id, path: 'mosaic.tif', width: MOSAIC.size, height: MOSAIC.size, complete: true });
+
+    const meta = await sharp(result.heatMap.png).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 512, 512]);
+    expect(result.heatMap.maxScore).toBe(result.tiles[0]!.score);
+    // the hottest pixel of the heat map lies in the best tile
+    const { data } = await sharp(result.heatMap.png).raw().toBuffer({ resolveWithObject: true });
+    let hottest = 0;
+    for (let i = 0; i < 512 * 512; i++) if (data[i * 3]! + data[i * 3 + 1]! > data[hottest * 3]! + data[hottest * 3 + 1]!) hottest = i;
+    const [hx, hy] = [((hottest % 512) + 0.5) * 4, (Math.floor(hottest / 512) + 0.5) * 4];
+    const best = result.tiles[0]!.window;
+    expect(hx >= best.x && hx <= best.x + best.width && hy >= best.y && hy <= best.y + best.height).toBe(true);
+
+    const collection = locateToFeatureCollection(result);
+    expect(collection.features).toHaveLength(windows.length);
+    expect(collection.features[0]!.properties).toMatchObject({ rank: 1, score: result.tiles[0]!.score, top: true, item: result.tiles[0]!.id, path: 'mosaic.tif' });
+    expect(collection.features[0]!.geometry!.type).toBe('Polygon');
+    expect(collection.features.filter((f) => f.properties.top)).toHaveLength(8);
+  });
+
+  it('through the HTTP API: by text, by an uploaded image, as GeoJSON or PNG, and in an uploaded scene tiled on the fly', async () => {
+    const byText = await request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'a river', top: 3 });
+    expect(byText.status, byText.text).toBe(200);
+    expectWholeResult(byText.body, windows.length);
+    expect(byText.body.top).toHaveLength(3);
+    expect(byText.body.heatMap.url).toMatch(/^data:image\/png;base64,/);
+
+    const png = mosaicPatchPng(target);
+    const byImage = await request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(png);
+    expect(byImage.status, byImage.text).toBe(200);
+    expectKnownAnswer(byImage.body.top[0]);
+
+    const geojson = await request(app).post(`/api/images/${mosaicFile.id}/locate?format=geojson`).attach('image', png, 'patch.png');
+    expect(geojson.status).toBe(200);
+    expect(geojson.headers['content-type']).toMatch(/^application\/geo\+json/);
+    const collection = JSON.parse(geojson.text);
+    expect(collection.features).toHaveLength(windows.length);
+    expectKnownAnswer({ window: collection.features[0].properties.window });
+
+    const heat = await request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'a river', format: 'png' }).buffer(true).parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+    expect(heat.headers['content-type']).toBe('image/png');
+    expect((await sharp(heat.body as Buffer).metadata()).width).toBe(512);
+
+    const uploaded = await request(app).post('/api/locate').query({ q: 'a river' }).attach('image', readFileSync(path.join(archive, 'mosaic.tif')), 'mosaic.tif');
+    expect(uploaded.status, uploaded.text).toBe(200);
+    expectWholeResult(uploaded.body, windows.length);
+    expect(uploaded.body.scene).toMatchObject({ fileId: null, path: 'mosaic.tif' });
+    // the same windows and the same vectors as the index: the same ranking
+    expect(uploaded.body.tiles.slice(0, 5).map((t: { key: string }) => t.key)).toEqual(byText.body.tiles.slice(0, 5).map((t: { key: string }) => t.key));
+  });
+
+  it('answers mistakes with a clear status and message', async () => {
+    const cases: [request.Test, number, RegExp][] = [
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`), 400, /no query: expected q=TEXT/],
+      [request(app).get('/api/images/999999/locate').query({ q: 'x' }), 404, /no indexed image with id 999999/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '0' }), 400, /top/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', colour: 'red' }), 400, /colour/],
+      [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(Buffer.from('not a png')), 415, /./],
+      [request(app).post('/api/locate').set('Content-Type', 'image/png').send(mosaicPatchPng(target)), 400, /no query/],
+    ];
+    for (const [req, status, message] of cases) {
+      const res = await req;
+      expect(res.status, res.text).toBe(status);
+      expect(res.body.error.message).toMatch(message);
+    }
+    const small = createApp({ searcher, store, limits: { maxScenePixels: 1000 * 1000 } });
+    const tooLarge = await request(small).post('/api/locate').query({ q: 'x' }).attach('image', readFileSync(path.join(archive, 'mosaic.tif')), 'mosaic.tif');
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.error.message).toMatch(/2048 x 2048 pixels; at most 1000000/);
+  });
+
+  it('through `rsclip locate`, in the indexed scene and in a copy the index does not have', async () => {
+    const out = path.join(root, 'out');
+    const indexed = await runCli(['locate', path.join(archive, 'mosaic.tif'), patchFile, '--index', indexDir, '--model', modelDir, '--threads', '1', '--top', '3', '--out', out]);
+    expect(indexed.code, indexed.stderr).toBe(0);
+    expect(indexed.stderr).toMatch(new RegExp(`^${windows.length} tiles of mosaic\\.tif scored \\(indexed\\)`));
+    const lines = indexed.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^\\d\\.\\d{4}\\t@${target.x},${target.y}\\+224x224\\t15\\.\\d{6},4[12]\\.\\d{6}$`));
+    const tiles = JSON.parse(readFileSync(path.join(out, 'tiles.geojson'), 'utf8'));
+    expect(tiles.features).toHaveLength(windows.length);
+    expect((await sharp(path.join(out, 'heatmap.png')).metadata()).width).toBe(512);
+    const saved = JSON.parse(readFileSync(path.join(out, 'locate.json'), 'utf8'));
+    expect(saved.heatMap.bbox).toEqual(saved.scene.bbox);
+    expectKnownAnswer(saved.top[0]);
+
+    const elsewhere = path.join(root, 'elsewhere');
+    mkdirSync(elsewhere);
+    copyFileSync(path.join(archive, 'mosaic.tif'), path.join(elsewhere, 'copy.tif'));
+    const fly = await runCli(['locate', path.join(elsewhere, 'copy.tif'), patchFile, '--index', indexDir, '--model', modelDir, '--threads', '1', '--format', 'json']);
+    expect(fly.code, fly.stderr).toBe(0);
+    expect(fly.stderr).toMatch(/tiled on the fly/);
+    const result = JSON.parse(fly.stdout);
+    expectWholeResult(result, windows.length);
+    expectKnownAnswer(result.top[0]);
+    expect(result.top[0].id).toBeNull();
+
+    const bad = await runCli(['locate', path.join(root, 'missing.tif'), 'a river', '--index', indexDir, '--model', modelDir]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^rsclip: /);
+  }, 120_000);
+
+  it('tiles an image on the fly with the library too', async () => {
+    const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
+    const result = await locateInImage(encoder, path.join(archive, 'mosaic.tif'), 'mosaic.tif', query, { top: 1 });
+    expectKnownAnswer(result.top[0]!);
+    expect(result.top).toHaveLength(1);
+  });
+});

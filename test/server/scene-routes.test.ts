@@ -1,0 +1,80 @@
+/**
+ * What the page's map and start page ask of the server besides search: a scene's description and
+ * overview, a sample of the archive, the failed files, and the basemap option (checked, named in
+ * /api/stats, allowed by the Content-Security-Policy). Geo scenes are covered through the browser
+ * test on the mosaic (CRS, GSD and corners in the viewer); this one uses the small known-vector index.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Searcher } from '../../src/search/index.js';
+import { createApp } from '../../src/server/index.js';
+import type { IndexStore } from '../../src/store/index.js';
+import { buildTestIndex, FIXTURE_IMAGES, type TestIndex } from '../search/fixture.js';
+
+let root: string;
+let fixture: TestIndex;
+let store: IndexStore;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-routes-'));
+  fixture = await buildTestIndex(root);
+  store = await fixture.open();
+});
+afterAll(async () => {
+  await store?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const appWith = (basemap?: string) => createApp({ searcher: new Searcher(fixture.encoder, store), store, ...(basemap ? { basemap } : {}) });
+
+describe('the routes of the map and the start page', () => {
+  it('describe an image without a place, and render its overview', async () => {
+    const app = appWith();
+    const id = fixture.ids.get('water/river-a.png')!;
+    const scene = await request(app).get(`/api/images/${id}/scene`);
+    expect(scene.status).toBe(200);
+    expect(scene.body).toMatchObject({ path: 'water/river-a.png', width: 24, height: 20, crs: null, bbox: null, corners: null, gsd: null, item: { id, key: 'whole' } });
+    expect(scene.body.fields).toHaveProperty('label');
+    const overview = await request(app).get(`/api/images/${id}/overview?size=256`).buffer(true).parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+    expect(overview.status).toBe(200);
+    expect(overview.headers['content-type']).toBe('image/webp');
+    expect(await sharp(overview.body as Buffer).metadata()).toMatchObject({ width: 24, height: 20 });
+    const again = await request(app).get(`/api/images/${id}/overview?size=256`).set('If-None-Match', overview.headers.etag!);
+    expect(again.status).toBe(304);
+    expect((await request(app).get(`/api/images/${id}/overview?size=300`)).status).toBe(400);
+    expect((await request(app).get('/api/images/99999/scene')).status).toBe(404);
+  });
+
+  it('give a sample spread over the archive and the failed files', async () => {
+    const app = appWith();
+    const sample = await request(app).get('/api/sample?k=5');
+    expect(sample.status).toBe(200);
+    expect(sample.body.total).toBe(FIXTURE_IMAGES.length);
+    expect(sample.body.items).toHaveLength(5);
+    expect(new Set(sample.body.items.map((i: { id: number }) => i.id)).size).toBe(5);
+    expect(sample.body.items[0]).toMatchObject({ id: expect.any(Number), path: expect.any(String), fileName: expect.any(String) });
+    expect((await request(app).get('/api/sample?k=0')).status).toBe(400);
+    const failed = await request(app).get('/api/failed');
+    expect(failed.status).toBe(200);
+    expect(failed.body).toEqual({ files: [] });
+  });
+
+  it('name the basemap in /api/stats and allow its host in the CSP, and refuse a template the map cannot use', async () => {
+    const app = appWith('https://tiles.example.org/osm/{z}/{x}/{y}.png');
+    const stats = await request(app).get('/api/stats');
+    expect(stats.body.page).toEqual({ basemap: 'https://tiles.example.org/osm/{z}/{x}/{y}.png' });
+    expect(stats.headers['content-security-policy']).toMatch(/img-src 'self' data: blob: https:\/\/tiles\.example\.org;/);
+    expect((await request(appWith()).get('/api/stats')).body.page).toEqual({ basemap: null });
+    for (const bad of ['tiles.example.org/{z}/{x}/{y}.png', 'https://tiles.example.org/{z}/{x}.png', 'https://{s}.tile.org/{z}/{x}/{y}.png']) {
+      expect(() => appWith(bad)).toThrow(/--basemap must be an http\(s\) XYZ tile URL/);
+    }
+  });
+});
