@@ -6,11 +6,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from './encoder-types.js';
+import type { ClipEncoder, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
-import { preprocessImage } from './image.js';
+import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { OnnxSession, defaultThreadCount } from './onnx.js';
+import type { Raster8 } from './resample.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
 import { normalizeRows } from '../vector-math.js';
 
@@ -53,6 +54,7 @@ function pickOutput(session: OnnxSession, preferred: string): string {
 
 class OnnxClipEncoder implements ClipEncoder {
   readonly info: ModelInfo;
+  readonly pixelRecipe: PixelRecipe;
   readonly runCount = { text: 0, image: 0 };
   readonly #model: ModelDirectory;
   readonly #tokenizer: ClipTokenizer;
@@ -70,6 +72,7 @@ class OnnxClipEncoder implements ClipEncoder {
     this.#threads = options.threads ?? defaultThreadCount();
     this.#maxInputPixels = options.maxInputPixels;
     this.#maxImageBatch = options.maxImageBatch ?? DEFAULT_MAX_IMAGE_BATCH;
+    this.pixelRecipe = { preprocess: model.preprocess, maxInputPixels: options.maxInputPixels };
   }
 
   #assertOpen(): void {
@@ -108,6 +111,11 @@ class OnnxClipEncoder implements ClipEncoder {
   preprocess(image: ImageSource): Promise<PreprocessedImage> {
     this.#assertOpen();
     return preprocessImage(image, this.#model.preprocess, this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels });
+  }
+
+  preprocessRgb(rgb: Raster8): Float32Array {
+    this.#assertOpen();
+    return preprocessRgb(rgb, this.#model.preprocess);
   }
 
   async embedImages(images: ImageSource[]): Promise<Float32Array[]> {
