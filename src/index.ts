@@ -61,7 +61,7 @@ export {
 } from './store/index.js';
 
 // indexing
-export { indexArchive, stacFiles, isImagePath, IMAGE_EXTENSIONS, type IndexArchiveOptions, type IndexProgress, type IndexSummary, type StacFiles } from './indexer/index.js';
+export { indexArchive, stacFiles, isImagePath, IMAGE_EXTENSIONS, chooseIndexingThreads, type IndexArchiveOptions, type IndexProgress, type IndexSummary, type IndexTiming, type IndexingThreads, type StacFiles } from './indexer/index.js';
 
 // places: the filters' places, and the writers exports use
 export {

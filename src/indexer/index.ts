@@ -2,4 +2,5 @@
 export { indexArchive } from './index-archive.js';
 export { stacFiles, type StacFiles } from './stac-files.js';
 export { IMAGE_EXTENSIONS, isImagePath, checkArchiveRoots, type SkippedFiles } from './scan.js';
-export type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
+export type { IndexArchiveOptions, IndexProgress, IndexSummary, IndexTiming } from './types.js';
+export { chooseIndexingThreads, type IndexingThreads } from './indexing-threads.js';

@@ -15,6 +15,7 @@ import { windowRaster } from '../../src/indexer/scene-windows.js';
 import { openClip, type ClipEncoder, type Raster8 } from '../../src/model/index.js';
 import { encodeRgb, Scene } from '../../src/raster/index.js';
 import { openIndex } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { makePng, writeBadFiles } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
@@ -204,6 +205,26 @@ describe('indexing with the decode pool', () => {
       for (const seconds of [t.decodeSeconds, t.storeSeconds, t.mainThreadSeconds, t.cpuSeconds]) expect(seconds).toBeGreaterThan(0);
     }
     expect([main!.summary.timing.decodeThreads, pooled!.summary.timing.decodeThreads]).toEqual([0, 2]);
+  });
+});
+
+describe('rsclip index and the machine', () => {
+  it('takes --decode-threads and --batch, and prints the split of time (--json and text)', async () => {
+    const archive = path.join(work, 'cli-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 6; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(50 + i, 64, 48));
+    const model = await tinyModelDir();
+    const json = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-1'), '--decode-threads', '1', '--batch', '4', '--json']);
+    expect(json.stderr).toBe('');
+    const summary = JSON.parse(json.stdout) as { embedded: number; timing: Record<string, number> };
+    expect(summary.embedded).toBe(6);
+    expect(summary.timing).toMatchObject({ decodeThreads: 1, batchSize: 4 });
+    for (const key of ['pipelineSeconds', 'modelSeconds', 'encoderBusyShare', 'decodeSeconds', 'storeSeconds', 'mainThreadSeconds', 'cpuSeconds']) expect(summary.timing[key]).toBeGreaterThan(0);
+    const text = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-0'), '--decode-threads', '0']);
+    expect(text.stdout).toMatch(/model [\d.]+s \(busy \d+% of [\d.]+s, batches of 32\), decode [\d.]+s in the main thread, store [\d.]+s/);
+    const bad = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--decode-threads', 'two']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('expected a non-negative integer, got "two"');
   });
 });
 
