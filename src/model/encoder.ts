@@ -12,6 +12,7 @@ import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { OnnxSession, defaultThreadCount } from './onnx.js';
 import type { Raster8 } from './resample.js';
+import { ThreadedSession, type ModelSession } from './session-thread.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
 import { normalizeRows } from '../vector-math.js';
 
@@ -41,7 +42,7 @@ function readLogitScale(dir: string): number | undefined {
   }
 }
 
-function pickOutput(session: OnnxSession, preferred: string): string {
+function pickOutput(session: ModelSession, preferred: string): string {
   if (session.outputs.some((o) => o.name === preferred)) return preferred;
   const twoD = session.outputs.find((o) => o.type === 'float32' && o.shape.length === 2);
   if (!twoD) {
@@ -61,7 +62,7 @@ class OnnxClipEncoder implements ClipEncoder {
   readonly #threads: number;
   readonly #maxInputPixels: number | undefined;
   readonly #maxImageBatch: number;
-  #vision: Promise<OnnxSession> | undefined;
+  #vision: Promise<ModelSession> | undefined;
   #text: Promise<OnnxSession> | undefined;
   #closed = false;
 
@@ -80,8 +81,10 @@ class OnnxClipEncoder implements ClipEncoder {
   }
 
   // Sessions open on first use: an indexer never loads the text tower, a text-only query never the vision tower.
-  #visionSession(): Promise<OnnxSession> {
-    this.#vision ??= OnnxSession.open(this.#model.onnx.vision, { threads: this.#threads });
+  // The vision tower runs in a thread of its own: a batch takes seconds, and onnxruntime-node
+  // runs on the calling thread, which meanwhile must keep decoding and committing.
+  #visionSession(): Promise<ModelSession> {
+    this.#vision ??= ThreadedSession.open(this.#model.onnx.vision, { threads: this.#threads });
     return this.#vision;
   }
 

@@ -146,6 +146,24 @@ describe('the decode pool', () => {
   });
 });
 
+describe('the model thread', () => {
+  it('runs the vision tower off the calling thread: its event loop turns while a batch runs', async () => {
+    const batch = Array.from({ length: 48 }, (_, i) => encoder.preprocessRgb(noiseRgb(224, 224, 500 + i)));
+    let turns = 0;
+    let running = true;
+    const spin = (): void => {
+      turns++;
+      if (running) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const vectors = await encoder.embedPixels(batch);
+    running = false;
+    expect(vectors).toHaveLength(48);
+    // onnxruntime-node runs a session on the thread that calls it: there, the loop would not turn at all meanwhile
+    expect(turns).toBeGreaterThan(10);
+  });
+});
+
 describe('chooseIndexingThreads', () => {
   it('gives onnxruntime the cores and the pool what is left, at least one thread', () => {
     const table = [1, 2, 4, 8, 16, 64].map((cores) => ({ cores, ...chooseIndexingThreads({}, cores) }));
