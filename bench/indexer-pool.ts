@@ -7,6 +7,9 @@
  * items: whole images and scene windows), same batch and threads; it is measured before, between
  * and after the indexing runs, and each run is compared with the mean of the measures on either
  * side (the machine may be shared: the load drifts). Prints JSON, with the load average.
+ * On a loaded machine the rates drift with the other work; the process CPU seconds per item do
+ * not, so each run also gives the encoder-only CPU per item over the run's: the share of the
+ * encoder's rate the run would reach on these cores with nothing else running.
  *
  * Usage: npx tsx bench/indexer-pool.ts [--model DIR | --random-vit-b32] [--variant int8]
  *          [--images DIR (default ../shared/datasets/rsicd-test/images)] [--limit N]
@@ -106,9 +109,16 @@ try {
   }
   const sample = Array.from({ length: sampleSize }, (_, i) => pixels[i % pixels.length]!);
   await encoder.embedPixels(sample.slice(0, machine.batchSize)); // warm-up
+  const cpuSeconds = (since: NodeJS.CpuUsage): number => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1e6;
+  };
+  const cpuPerItem: number[] = [];
   const encoderOnly = async (): Promise<number> => {
     const start = performance.now();
+    const cpu = process.cpuUsage();
     for (let i = 0; i < sample.length; i += machine.batchSize) await encoder.embedPixels(sample.slice(i, i + machine.batchSize));
+    cpuPerItem.push(cpuSeconds(cpu) / sample.length);
     return sample.length / ((performance.now() - start) / 1000);
   };
 
@@ -118,13 +128,16 @@ try {
     const decodeThreads = run === 'pool' ? Math.max(1, machine.decodeThreads) : 0;
     const store = await openIndex(path.join(work, `index-${run}`), { model: encoder.info, create: true });
     let summary: IndexSummary;
+    const cpu = process.cpuUsage();
     try {
       summary = await indexArchive({ roots: [archive], store, encoder, batchSize: machine.batchSize, decodeThreads });
     } finally {
       await store.close();
     }
+    const runCpuPerItem = cpuSeconds(cpu) / summary.embedded;
     measures.push(await encoderOnly());
     const reference = (measures.at(-2)! + measures.at(-1)!) / 2;
+    const referenceCpu = (cpuPerItem.at(-2)! + cpuPerItem.at(-1)!) / 2;
     results.push({
       run,
       decodeThreads,
@@ -134,6 +147,9 @@ try {
       imagesPerSecond: summary.imagesPerSecond,
       encoderOnlyImagesPerSecond: reference,
       shareOfEncoderOnly: summary.imagesPerSecond / reference,
+      cpuSecondsPerItem: runCpuPerItem,
+      encoderOnlyCpuSecondsPerItem: referenceCpu,
+      cpuShareOfEncoderOnly: referenceCpu / runCpuPerItem,
       timing: summary.timing,
       loadAverage: loadAverage(),
     });
@@ -152,6 +168,7 @@ try {
         images: chosen.length,
         scene: scene ? { ...scene, rsicdImages: sceneSide * sceneSide } : null,
         encoderOnlyImagesPerSecond: measures,
+        encoderOnlyCpuSecondsPerItem: cpuPerItem,
         runs: results,
       },
       null,
