@@ -18,6 +18,7 @@ interface IndexCommandOptions {
   variant?: ReturnType<typeof modelVariant>;
   include?: string[];
   exclude?: string[];
+  followLinks?: boolean;
   batch?: number;
   threads?: number;
   decoders?: number;
@@ -187,6 +188,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else the index\'s, else fp32)', modelVariant)
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
+    .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
     .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
     .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them)', positiveInt)
     .option('--decode-threads <n>', 'worker threads decoding and resizing images (default: the cores onnxruntime leaves, at least 1; 0: the main thread)', nonNegativeInt)
@@ -230,6 +232,7 @@ export function registerIndexCommands(program: Command): void {
           encoder,
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
+          followLinks: opts.followLinks ?? config.followLinks,
           batchSize: machine.batchSize,
           decodeThreads: machine.decodeThreads,
           decoders: opts.decoders,
