@@ -130,7 +130,7 @@ try {
     let summary: IndexSummary;
     const cpu = process.cpuUsage();
     try {
-      summary = await indexArchive({ roots: [archive], store, encoder, batchSize: machine.batchSize, decodeThreads });
+      summary = await indexArchive({ roots: [archive], store, encoder, followLinks: true, batchSize: machine.batchSize, decodeThreads });
     } finally {
       await store.close();
     }

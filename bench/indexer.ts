@@ -45,7 +45,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-'));
 const modelDir = values['random-vit-b32']
   ? await writeRandomClipModel(path.join(work, 'random-vit-b32'), { size: 'vit-b-32', writeCheckpoint: false })
   : values.model!;
-// the archive: links to the source images (optionally the first `limit`)
+// the archive: links to the source images (optionally the first `limit`), followed though they lead outside it
 const archive = path.join(work, 'archive');
 mkdirSync(archive);
 const names = readdirSync(values.images).filter((n) => /\.(jpe?g|png|tiff?|webp)$/i.test(n)).sort();
@@ -73,7 +73,7 @@ const sequentialSeconds = (performance.now() - t0) / 1000;
 const indexDir = path.join(work, 'index');
 const writer = await openIndex(indexDir, { model: encoder.info, create: true });
 const decodeThreads = values['decode-threads'] === undefined ? {} : { decodeThreads: Number(values['decode-threads']) };
-const summary = await indexArchive({ roots: [archive], store: writer, encoder, batchSize: batch, decoders, ...decodeThreads });
+const summary = await indexArchive({ roots: [archive], store: writer, encoder, followLinks: true, batchSize: batch, decoders, ...decodeThreads });
 await writer.close();
 const modelOnlyAfter = await modelOnlyRate();
 const store = await openIndex(indexDir, { readonly: true });
