@@ -2,9 +2,11 @@
  * Indexer throughput against the raw encoder, HNSW insert rate, and per-image costs
  * extrapolated to 1M images.
  * Usage: npx tsx bench/indexer.ts (--model DIR | --random-vit-b32) [--images DIR (default ../shared/datasets/rsicd-test/images)]
- *        [--batch 32] [--threads N] [--decoders 4] [--limit N] [--hnsw-n 20000] [--hnsw-dim 512]
+ *        [--batch 32] [--threads N] [--decoders 4] [--decode-threads N] [--limit N] [--hnsw-n 20000] [--hnsw-dim 512]
  * --random-vit-b32 generates a full-size ViT-B/32 CLIP with random weights (the cost of the real
  * clip-rsicd-v2 image encoder) with rsclip's own generator.
+ * --decode-threads: the indexer's decode pool (default: from the machine; 0: the main thread).
+ * bench/indexer-pool.ts compares indexing with and without the pool on RSICD and a tiled scene.
  * Prints JSON.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     decoders: { type: 'string', default: '4' },
+    'decode-threads': { type: 'string' },
     limit: { type: 'string', default: '0' },
     'hnsw-n': { type: 'string', default: '20000' },
     'hnsw-dim': { type: 'string', default: '512' },
@@ -42,7 +45,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-'));
 const modelDir = values['random-vit-b32']
   ? await writeRandomClipModel(path.join(work, 'random-vit-b32'), { size: 'vit-b-32', writeCheckpoint: false })
   : values.model!;
-// the archive: links to the source images (optionally the first `limit`)
+// the archive: links to the source images (optionally the first `limit`), followed though they lead outside it
 const archive = path.join(work, 'archive');
 mkdirSync(archive);
 const names = readdirSync(values.images).filter((n) => /\.(jpe?g|png|tiff?|webp)$/i.test(n)).sort();
@@ -69,7 +72,8 @@ const sequentialSeconds = (performance.now() - t0) / 1000;
 // 2. end to end: a fresh index of the same images
 const indexDir = path.join(work, 'index');
 const writer = await openIndex(indexDir, { model: encoder.info, create: true });
-const summary = await indexArchive({ roots: [archive], store: writer, encoder, batchSize: batch, decoders });
+const decodeThreads = values['decode-threads'] === undefined ? {} : { decodeThreads: Number(values['decode-threads']) };
+const summary = await indexArchive({ roots: [archive], store: writer, encoder, followLinks: true, batchSize: batch, decoders, ...decodeThreads });
 await writer.close();
 const modelOnlyAfter = await modelOnlyRate();
 const store = await openIndex(indexDir, { readonly: true });
@@ -126,6 +130,7 @@ process.stdout.write(
         modelBusyShare: summary.modelSeconds / summary.seconds,
         shareOfModelOnlyRate: summary.imagesPerSecond / modelOnly,
         shareOfDecodeThenModelRate: summary.imagesPerSecond / (files.length / sequentialSeconds),
+        timing: summary.timing,
       },
       hnsw: { n: hnswN, dim: hnswDim, M: DEFAULT_ENGINE.M, efConstruction: DEFAULT_ENGINE.efConstruction, seed: DEFAULT_ENGINE.seed, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512 },
       perImage: {

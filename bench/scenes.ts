@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { boxesToBBox, geometryBoxes, parseBboxPlace, planWindows, type AreaGeometry } from '../src/geo/index.js';
 import { indexArchive } from '../src/indexer/index.js';
-import { windowPixels } from '../src/indexer/scene-windows.js';
+import { windowRaster } from '../src/indexer/scene-windows.js';
 import { writeRandomClipModel } from '../src/model/export/index.js';
 import { openClip, type ModelVariant } from '../src/model/index.js';
 import { Scene } from '../src/raster/index.js';
@@ -79,7 +79,7 @@ async function tilesPart(): Promise<Record<string, unknown>> {
   const scene = await Scene.open(file);
   const sample = planWindows(size, size, { inputSize: 224 }).slice(0, 64);
   const pixels: Float32Array[] = [];
-  for (const w of sample) pixels.push(await windowPixels(encoder, await scene.readWindow(w)));
+  for (const w of sample) pixels.push(encoder.preprocessRgb(windowRaster(await scene.readWindow(w))));
   await scene.close();
   const work = Array.from({ length: 256 }, (_, i) => pixels[i % pixels.length]!);
   await encoder.embedPixels(work.slice(0, batch));

@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
-import { checkArchiveRoots, indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
+import { checkArchiveRoots, chooseIndexingThreads, indexArchive, stacFiles, type IndexingThreads, type IndexProgress, type IndexSummary } from '../indexer/index.js';
 import { openClip, type ClipEncoder } from '../model/index.js';
 import { QueueEmbedder } from '../queue/index.js';
 import { parseBandList } from '../raster/index.js';
@@ -12,7 +12,7 @@ import { openEncoderForIndex } from '../search/index.js';
 import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
-import { collect, modelVariant, positiveInt, printJson } from './options.js';
+import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
   index?: string;
@@ -24,6 +24,7 @@ interface IndexCommandOptions {
   batch?: number;
   threads?: number;
   decoders?: number;
+  decodeThreads?: number;
   maxInputPixels?: number;
   fields?: string;
   json?: boolean;
@@ -145,17 +146,21 @@ export function printIndexSummary(s: IndexSummary): void {
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
   for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
   if (s.errors > 0) lines.push('  `rsclip errors` lists the files that failed and why; `rsclip index --retry-errors` tries them again');
+  const t = s.timing;
+  if (s.embedded > 0) {
+    const decodedIn = t.decodeThreads > 0 ? `${t.decodeThreads} decode thread${t.decodeThreads > 1 ? 's' : ''}` : 'the main thread';
+    lines.push(`  model ${t.modelSeconds.toFixed(1)}s (busy ${(100 * t.encoderBusyShare).toFixed(0)}% of ${t.pipelineSeconds.toFixed(1)}s, batches of ${t.batchSize}), decode ${t.decodeSeconds.toFixed(1)}s in ${decodedIn}, store ${t.storeSeconds.toFixed(1)}s`);
+  }
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** The encoder and the writable store of an index run: an existing index's recorded model is the default (see openEncoderForIndex). */
-async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config']): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
-  const threads = opts.threads ?? config.threads;
+async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config'], threads: number): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
   const variant = opts.variant ?? config.variant;
   const decoding = {
-    ...(threads === undefined ? {} : { threads }),
+    threads,
     ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
   };
   const meta = await readIndexMeta(index);
@@ -195,9 +200,10 @@ export function registerIndexCommands(program: Command): void {
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
-    .option('--batch <n>', 'images per model run (default 32)', positiveInt)
-    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('--decoders <n>', 'images decoded concurrently ahead of the model (default 4)', positiveInt)
+    .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
+    .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them)', positiveInt)
+    .option('--decode-threads <n>', 'worker threads decoding and resizing images (default: the cores onnxruntime leaves, at least 1; 0: the main thread)', nonNegativeInt)
+    .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
@@ -222,7 +228,8 @@ export function registerIndexCommands(program: Command): void {
       // a missing folder, or a file given as one, is refused before anything is created
       await checkArchiveRoots(dirs);
       if (opts.queueDepth !== undefined && !opts.queue) throw new RsclipError('BAD_INPUT', '--queue-depth needs --queue', { hint: 'e.g. --queue redis://localhost:6379/0' });
-      const { store, encoder } = await openForIndexing(index, opts, config);
+      const machine: IndexingThreads = chooseIndexingThreads({ onnxThreads: opts.threads ?? config.threads, decodeThreads: opts.decodeThreads, batchSize: opts.batch ?? config.batch });
+      const { store, encoder } = await openForIndexing(index, opts, config, machine.onnxThreads);
       let embedder: QueueEmbedder | undefined;
       try {
         if (opts.queue) embedder = await QueueEmbedder.open({ url: opts.queue, info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}) });
@@ -249,7 +256,8 @@ export function registerIndexCommands(program: Command): void {
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
           followLinks: opts.followLinks ?? config.followLinks,
-          batchSize: opts.batch ?? config.batch,
+          batchSize: machine.batchSize,
+          decodeThreads: machine.decodeThreads,
           decoders: opts.decoders,
           fields: opts.fields,
           files,

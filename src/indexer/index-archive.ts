@@ -14,19 +14,21 @@
  * are applied only after a complete scan.
  */
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter } from '../errors.js';
 import { assertModelMatches, type CatalogChange, type IndexStore, type NewItem } from '../store/index.js';
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
+import { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
 import { readSidecar } from './field-sidecar.js';
+import { chooseIndexingThreads } from './indexing-threads.js';
 import { IndexPlan } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
 import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
 import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
-const DEFAULT_BATCH = 32;
 const DEFAULT_DECODERS = 4;
 
 type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
@@ -50,6 +52,9 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   }
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
+  if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0)) {
+    throw invalidParameter('decodeThreads', 'a non-negative integer', options.decodeThreads);
+  }
   const embedder = options.embedder ?? localEmbedder(options.encoder);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
   if (embedder.info.fingerprint !== options.encoder.info.fingerprint) {
@@ -67,6 +72,8 @@ class ArchiveIndexer {
   private readonly problems: ScanProblems = newScanProblems();
   private readonly state: RunState = { uncommitted: new Set(), failedHashes: new Map() };
   private readonly preparer: FilePreparer;
+  private readonly pixels: PixelPreparer;
+  private storeSeconds = 0;
   private total = 0;
   private done = 0;
   /** Files that failed before are tried again whatever their size and mtime (asked for, or other decoding settings). */
@@ -81,9 +88,12 @@ class ArchiveIndexer {
     private readonly plan: IndexPlan,
     private readonly started: number,
   ) {
-    this.batchSize = options.batchSize ?? DEFAULT_BATCH;
-    this.decoders = options.decoders ?? DEFAULT_DECODERS;
-    this.preparer = new FilePreparer(store, options.encoder, plan, this.state, this.decoders, !embedder.decodesHere);
+    const machine = chooseIndexingThreads({ batchSize: options.batchSize, decodeThreads: options.decodeThreads });
+    this.batchSize = machine.batchSize;
+    this.decoders = options.decoders ?? Math.max(DEFAULT_DECODERS, 2 * machine.decodeThreads);
+    // an embedder that decodes elsewhere (a queue's workers) gets descriptions of windows: no pool here
+    this.pixels = openPixelPreparer(options.encoder, embedder.decodesHere ? machine.decodeThreads : 0);
+    this.preparer = new FilePreparer(store, this.pixels, plan, this.state, this.decoders, !embedder.decodesHere);
     this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,
@@ -105,6 +115,7 @@ class ArchiveIndexer {
       seconds: 0,
       modelSeconds: 0,
       imagesPerSecond: 0,
+      timing: { decodeThreads: this.pixels.threads, batchSize: this.batchSize, pipelineSeconds: 0, modelSeconds: 0, encoderBusyShare: 0, decodeSeconds: 0, storeSeconds: 0, mainThreadSeconds: 0, cpuSeconds: 0 },
     };
   }
 
@@ -113,24 +124,57 @@ class ArchiveIndexer {
   }
 
   async run(): Promise<IndexSummary> {
+    try {
+      return await this.runStages();
+    } finally {
+      await this.pixels.close();
+    }
+  }
+
+  /** A store call, its seconds counted as the store's. */
+  private async timedStore<T>(call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.storeSeconds += (performance.now() - started) / 1000;
+    }
+  }
+
+  private async runStages(): Promise<IndexSummary> {
+    const loop = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
     await this.store.recordPlan(this.plan.signature());
     const { work, removals } = await this.scan();
     this.total = work.length;
     this.report('index');
+    const pipelineStart = performance.now();
     await this.process(work);
+    const pipelineSeconds = (performance.now() - pipelineStart) / 1000;
     if (!this.aborted && removals.length > 0) {
-      await this.store.commit(removals.map((fileId) => ({ kind: 'remove', fileId })));
+      await this.timedStore(() => this.store.commit(removals.map((fileId) => ({ kind: 'remove', fileId }))));
       this.summary.removed = removals.length;
     }
     this.summary.interrupted = this.aborted;
     const settings = this.options.decodeSettings;
     if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
-    await this.store.flush();
+    await this.timedStore(() => this.store.flush());
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
     }
     this.summary.seconds = (performance.now() - this.started) / 1000;
     this.summary.imagesPerSecond = this.summary.seconds > 0 ? this.summary.embedded / this.summary.seconds : 0;
+    const used = process.cpuUsage(cpu);
+    this.summary.timing = {
+      ...this.summary.timing,
+      pipelineSeconds,
+      modelSeconds: this.summary.modelSeconds,
+      encoderBusyShare: pipelineSeconds > 0 ? Math.min(1, this.summary.modelSeconds / pipelineSeconds) : 0,
+      decodeSeconds: this.pixels.busySeconds,
+      storeSeconds: this.storeSeconds,
+      mainThreadSeconds: performance.eventLoopUtilization(loop).active / 1000,
+      cpuSeconds: (used.user + used.system) / 1e6,
+    };
     this.report('finish');
     return this.summary;
   }
@@ -353,7 +397,7 @@ class ArchiveIndexer {
       }
     }
     if (commit.length === 0) return stillWaiting;
-    await this.store.commit(commit);
+    await this.timedStore(() => this.store.commit(commit));
     this.summary.embedded += embedded;
     for (const job of completed) finished.push({ kind: 'done', job });
     for (const unit of finished) {

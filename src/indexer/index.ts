@@ -5,4 +5,6 @@ export { IMAGE_EXTENSIONS, isImagePath, checkArchiveRoots, type SkippedFiles } f
 export { localEmbedder } from './local-embedder.js';
 export { SCENE_BLOCK_CACHE_BYTES, describeError, type WindowRead } from './prepare-file.js';
 export { sceneWindows } from './scene-windows.js';
-export type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary, WorkerRate } from './types.js';
+export { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
+export type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary, IndexTiming, WorkerRate } from './types.js';
+export { chooseIndexingThreads, type IndexingThreads } from './indexing-threads.js';

@@ -13,10 +13,10 @@
  */
 import { RsclipError } from '../errors.js';
 import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
-import type { ClipEncoder } from '../model/index.js';
 import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource, type SceneStretch } from '../raster/index.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
 import { hashFile, type ContentHash } from './content-hash.js';
+import type { PixelPreparer } from './decode-pool.js';
 import type { IndexPlan } from './plan.js';
 import type { ScannedFile } from './scan.js';
 import { sceneWindows } from './scene-windows.js';
@@ -106,7 +106,8 @@ export interface RunState {
 export class FilePreparer {
   constructor(
     private readonly store: IndexStore,
-    private readonly encoder: ClipEncoder,
+    /** Decodes and preprocesses for the model (a pool of threads, or the main thread). */
+    private readonly pixels: PixelPreparer,
     private readonly plan: IndexPlan,
     private readonly state: RunState,
     private readonly readAhead: number,
@@ -220,7 +221,7 @@ export class FilePreparer {
     let pre;
     try {
       // decoded from the path: the decoder reads what it needs, and errors name the file
-      pre = await this.encoder.preprocess(job.work.file.absolutePath);
+      pre = await this.pixels.file(job.work.file.absolutePath);
     } catch (error) {
       if (source && source.format === 'tiff') return false;
       const message = describeError(error);
@@ -261,7 +262,7 @@ export class FilePreparer {
       const todo = windows.filter((w) => !committed.has(w.key));
       // one unit held back, so that the last one can say so
       let held: Extract<Unit, { kind: 'embed' }> | undefined;
-      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.encoder, this.readAhead);
+      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead);
       for await (const result of results) {
         if ('nodata' in result) {
           job.nodataWindows++;

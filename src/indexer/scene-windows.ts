@@ -2,12 +2,14 @@
  * The windows of a scene as model inputs: each planned window is read at native resolution
  * (a whole-image window larger than needed is read reduced, from overviews where the file has
  * them), rendered to 8-bit RGB with the scene's one stretch, checked for nodata, then put
- * through the model's own preprocessing. Reads run a few windows ahead of the consumer, in
- * plan order.
+ * through the model's own preprocessing (in the decode pool: the RGB goes straight to it, as
+ * the same pixels a lossless file of that RGB would give). Reads run a few windows ahead of
+ * the consumer, in plan order.
  */
 import type { PlannedWindow } from '../geo/index.js';
-import type { ClipEncoder } from '../model/index.js';
-import { encodeRgb, isMostlyNodata, type RgbWindow, type Scene } from '../raster/index.js';
+import type { Raster8 } from '../model/index.js';
+import { isMostlyNodata, type RgbWindow, type Scene } from '../raster/index.js';
+import type { PixelPreparer } from './decode-pool.js';
 import { orderedMap } from './ordered-map.js';
 
 export type WindowResult = { window: PlannedWindow; pixels: Float32Array } | { window: PlannedWindow; nodata: true };
@@ -24,20 +26,15 @@ export function readSize(window: PlannedWindow, inputSize: number): { outWidth: 
   return { outWidth: Math.max(1, Math.round(window.width * f)), outHeight: Math.max(1, Math.round(window.height * f)) };
 }
 
-/**
- * Model pixels of an 8-bit RGB window through the encoder's own preprocessing (it takes encoded
- * images: a PNG stored without compression is a lossless, quick hand-over).
- */
-export async function windowPixels(encoder: ClipEncoder, rgb: RgbWindow): Promise<Float32Array> {
-  const png = await encodeRgb(rgb.rgb, rgb.width, rgb.height, 'png', { compressionLevel: 0 });
-  return (await encoder.preprocess(png)).pixels;
+/** A window's pixels as the model's preprocessing takes them. */
+export function windowRaster(window: RgbWindow): Raster8 {
+  return { data: window.rgb, width: window.width, height: window.height, channels: 3 };
 }
 
-export function sceneWindows(scene: Scene, windows: readonly PlannedWindow[], encoder: ClipEncoder, readAhead: number): AsyncGenerator<WindowResult> {
-  const inputSize = encoder.info.imageSize;
+export function sceneWindows(scene: Scene, windows: readonly PlannedWindow[], pixels: PixelPreparer, inputSize: number, readAhead: number): AsyncGenerator<WindowResult> {
   return orderedMap(windows, readAhead, async (window): Promise<WindowResult> => {
     const rgb = await scene.readWindow(window, readSize(window, inputSize));
     if (isMostlyNodata(rgb)) return { window, nodata: true };
-    return { window, pixels: await windowPixels(encoder, rgb) };
+    return { window, pixels: await pixels.rgb(windowRaster(rgb)) };
   });
 }

@@ -22,10 +22,16 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
   exclude?: string[];
   /** Follow symbolic links that lead outside a root (default: skipped and counted; serve such an index with followLinks too). */
   followLinks?: boolean;
-  /** Images per model run. Default 32. */
+  /** Images per model run. Default: from the machine (chooseIndexingThreads), 32 on up to 10 cores. */
   batchSize?: number;
-  /** Images decoded concurrently ahead of inference. Default 4. */
+  /** Images decoded concurrently ahead of inference. Default: 4, or twice the decode threads if more. */
   decoders?: number;
+  /**
+   * Worker threads that decode and preprocess images and scene windows (0: the main thread).
+   * Default: from the machine (chooseIndexingThreads). Encoders without a `pixelRecipe` always
+   * preprocess on the main thread.
+   */
+  decodeThreads?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
   /**
@@ -141,5 +147,32 @@ export interface IndexSummary {
   modelSeconds: number;
   /** embedded / seconds (items per second). */
   imagesPerSecond: number;
+  /** Where the time went (the --json split between decode, model and store). */
+  timing: IndexTiming;
   fields?: { records: number; fields: string[]; unmatched: number };
+}
+
+/**
+ * Where an indexing run spent its time. Stages overlap (the pool decodes while the model runs
+ * and the main thread commits), so their seconds add up to more than the wall time.
+ */
+export interface IndexTiming {
+  /** Decode pool threads (0: decoded on the main thread). */
+  decodeThreads: number;
+  /** Images per model run. */
+  batchSize: number;
+  /** Wall seconds of the embedding pipeline: from the end of the scan to the last commit. */
+  pipelineSeconds: number;
+  /** Seconds the model was running (modelSeconds). */
+  modelSeconds: number;
+  /** modelSeconds / pipelineSeconds: how much of the pipeline the encoder was kept busy. */
+  encoderBusyShare: number;
+  /** Thread-seconds decoding and preprocessing whole images and scene windows (CPU-bound work in the pool's threads). */
+  decodeSeconds: number;
+  /** Seconds in store commits, removals and the final flush (catalog and graph; on the main thread). */
+  storeSeconds: number;
+  /** Seconds the main thread was busy: scan, hashing, scene window reads, commits, batching. */
+  mainThreadSeconds: number;
+  /** CPU seconds of the whole process (user + system, every thread: onnxruntime's, the pool's, libvips'). */
+  cpuSeconds: number;
 }

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
 import { boxesToBBox, geometryBoxes, placeOfWindow, planWindows, type BBox, type WindowPlace } from '../geo/index.js';
+import { openPixelPreparer } from '../indexer/decode-pool.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
 import type { ClipEncoder } from '../model/index.js';
 import { readGeoreference, Scene } from '../raster/index.js';
@@ -158,7 +159,8 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
       }
       batch = [];
     };
-    for await (const result of sceneWindows(scene, windows, encoder, READ_AHEAD)) {
+    // preprocessed on this thread: one scene's tiles, while the model runs on its own thread
+    for await (const result of sceneWindows(scene, windows, openPixelPreparer(encoder, 0), inputSize, READ_AHEAD)) {
       if ('nodata' in result) continue;
       batch.push(result);
       if (batch.length === EMBED_BATCH) await flush();

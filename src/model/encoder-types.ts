@@ -1,4 +1,5 @@
-import type { ModelVariant } from './model-dir.js';
+import type { ModelVariant, PreprocessConfig } from './model-dir.js';
+import type { Raster8 } from './resample.js';
 
 /** What an index binds to and what `rsclip model info` shows. */
 export interface ModelInfo {
@@ -30,6 +31,16 @@ export interface PreprocessedImage {
 
 export type ImageSource = string | Buffer;
 
+/**
+ * What a decoding thread needs to reproduce an encoder's `preprocess` and `preprocessRgb` bit for
+ * bit (see src/indexer/decode-pool.ts): plain data, so it crosses to a worker thread.
+ */
+export interface PixelRecipe {
+  preprocess: PreprocessConfig;
+  /** Largest decoded image accepted, in pixels; undefined: PIL's limit. */
+  maxInputPixels: number | undefined;
+}
+
 export interface ClipEncoder {
   readonly info: ModelInfo;
   /** Unit vectors, one per text. Throws BAD_INPUT on an empty list. */
@@ -38,6 +49,13 @@ export interface ClipEncoder {
   embedImages(images: ImageSource[]): Promise<Float32Array[]>;
   /** Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to overlap decoding with inference. */
   preprocess(image: ImageSource): Promise<PreprocessedImage>;
+  /**
+   * Preprocesses an image already decoded to 8-bit RGB (a scene's window): the same pixels as
+   * `preprocess` gives for a lossless file of that RGB. Synchronous, on the calling thread.
+   */
+  preprocessRgb(rgb: Raster8): Float32Array;
+  /** Set when this preprocessing can run in other threads (absent: only this object can preprocess). */
+  readonly pixelRecipe?: PixelRecipe;
   /** Unit vectors for already-preprocessed images. */
   embedPixels(images: Float32Array[]): Promise<Float32Array[]>;
   /** Number of model runs so far (tests use it to prove that nothing was re-embedded). */

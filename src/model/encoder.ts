@@ -6,11 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from './encoder-types.js';
+import type { ClipEncoder, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
-import { preprocessImage } from './image.js';
+import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { OnnxSession, defaultThreadCount } from './onnx.js';
+import type { Raster8 } from './resample.js';
+import { ThreadedSession, type ModelSession } from './session-thread.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
 import { normalizeRows } from '../vector-math.js';
 
@@ -40,7 +42,7 @@ function readLogitScale(dir: string): number | undefined {
   }
 }
 
-function pickOutput(session: OnnxSession, preferred: string): string {
+function pickOutput(session: ModelSession, preferred: string): string {
   if (session.outputs.some((o) => o.name === preferred)) return preferred;
   const twoD = session.outputs.find((o) => o.type === 'float32' && o.shape.length === 2);
   if (!twoD) {
@@ -53,13 +55,14 @@ function pickOutput(session: OnnxSession, preferred: string): string {
 
 class OnnxClipEncoder implements ClipEncoder {
   readonly info: ModelInfo;
+  readonly pixelRecipe: PixelRecipe;
   readonly runCount = { text: 0, image: 0 };
   readonly #model: ModelDirectory;
   readonly #tokenizer: ClipTokenizer;
   readonly #threads: number;
   readonly #maxInputPixels: number | undefined;
   readonly #maxImageBatch: number;
-  #vision: Promise<OnnxSession> | undefined;
+  #vision: Promise<ModelSession> | undefined;
   #text: Promise<OnnxSession> | undefined;
   #closed = false;
 
@@ -70,6 +73,7 @@ class OnnxClipEncoder implements ClipEncoder {
     this.#threads = options.threads ?? defaultThreadCount();
     this.#maxInputPixels = options.maxInputPixels;
     this.#maxImageBatch = options.maxImageBatch ?? DEFAULT_MAX_IMAGE_BATCH;
+    this.pixelRecipe = { preprocess: model.preprocess, maxInputPixels: options.maxInputPixels };
   }
 
   #assertOpen(): void {
@@ -77,8 +81,10 @@ class OnnxClipEncoder implements ClipEncoder {
   }
 
   // Sessions open on first use: an indexer never loads the text tower, a text-only query never the vision tower.
-  #visionSession(): Promise<OnnxSession> {
-    this.#vision ??= OnnxSession.open(this.#model.onnx.vision, { threads: this.#threads });
+  // The vision tower runs in a thread of its own: a batch takes seconds, and onnxruntime-node
+  // runs on the calling thread, which meanwhile must keep decoding and committing.
+  #visionSession(): Promise<ModelSession> {
+    this.#vision ??= ThreadedSession.open(this.#model.onnx.vision, { threads: this.#threads });
     return this.#vision;
   }
 
@@ -108,6 +114,11 @@ class OnnxClipEncoder implements ClipEncoder {
   preprocess(image: ImageSource): Promise<PreprocessedImage> {
     this.#assertOpen();
     return preprocessImage(image, this.#model.preprocess, this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels });
+  }
+
+  preprocessRgb(rgb: Raster8): Float32Array {
+    this.#assertOpen();
+    return preprocessRgb(rgb, this.#model.preprocess);
   }
 
   async embedImages(images: ImageSource[]): Promise<Float32Array[]> {

@@ -3,7 +3,9 @@
  * inputs and outputs, runs them, and turns runtime failures into RsclipErrors.
  */
 import os from 'node:os';
-import ort from 'onnxruntime-node';
+// a namespace import: in a worker thread run from the sources (tsx), this CommonJS module marked
+// __esModule has no default export
+import * as ort from 'onnxruntime-node';
 import { RsclipError } from '../errors.js';
 
 export interface OnnxSessionOptions {

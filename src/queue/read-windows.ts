@@ -3,7 +3,7 @@
  * indexer reads them (the model's own decoding of a whole image; a scene window through
  * src/raster with the file's stretch, then the model's preprocessing), so vectors are identical.
  */
-import { describeError, SCENE_BLOCK_CACHE_BYTES, sceneWindows, type WindowRead } from '../indexer/index.js';
+import { describeError, openPixelPreparer, SCENE_BLOCK_CACHE_BYTES, sceneWindows, type WindowRead } from '../indexer/index.js';
 import type { ClipEncoder } from '../model/index.js';
 import { openRaster, Scene } from '../raster/index.js';
 
@@ -45,7 +45,7 @@ async function readAll(file: string, reads: { key: string; read: WindowRead }[],
   try {
     // the windows of one file share its stretch
     const scene = Scene.fromSource(source, windows[0]!.stretch);
-    for await (const result of sceneWindows(scene, windows.map((w) => w.window), encoder, readAhead)) {
+    for await (const result of sceneWindows(scene, windows.map((w) => w.window), openPixelPreparer(encoder, 0), encoder.info.imageSize, readAhead)) {
       const input = 'nodata' in result ? { key: result.window.key, nodata: true as const } : { key: result.window.key, pixels: result.pixels };
       out.push(fallback ? { ...input, fallback: true } : input);
     }

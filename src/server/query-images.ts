@@ -7,9 +7,9 @@
  * at most `maxPixels`) is the route's, before an upload is queued at all.
  */
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
+import { workerModule } from '../worker-module.js';
 import type { ClipEncoder, ImageSource, PreprocessConfig, PreprocessedImage } from '../model/index.js';
 import { HttpError } from './http-error.js';
 import type { QueryImageResult, QueryImageTask } from './query-image-worker.js';
@@ -28,13 +28,6 @@ export const DEFAULT_QUERY_DECODE_QUEUE = 16;
 /** Idle decoding threads end after this long; the next upload starts one again. */
 const IDLE_THREAD_MS = 60_000;
 
-/** The worker module next to this one: .ts when running from the sources (tests, tsx), .js when built. */
-function workerFile(): { filename: string; execArgv?: string[] } {
-  const fromSources = import.meta.url.endsWith('.ts');
-  const filename = fileURLToPath(new URL(`./query-image-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
-  return fromSources ? { filename, execArgv: ['--import', 'tsx'] } : { filename };
-}
-
 export class QueryImageDecoder {
   readonly #pool: Piscina<QueryImageTask, QueryImageResult>;
   readonly #preprocess: PreprocessConfig;
@@ -43,7 +36,7 @@ export class QueryImageDecoder {
   constructor(preprocess: PreprocessConfig, options: QueryDecodeOptions) {
     this.#preprocess = preprocess;
     this.#maxPixels = options.maxPixels;
-    this.#pool = new Piscina({ ...workerFile(), minThreads: 0, maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
+    this.#pool = new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: 0, maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
   }
 
   async preprocess(bytes: Buffer): Promise<PreprocessedImage> {
@@ -79,8 +72,12 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
     get runCount() {
       return encoder.runCount;
     },
+    get pixelRecipe() {
+      return encoder.pixelRecipe;
+    },
     embedTexts: (texts) => encoder.embedTexts(texts),
     preprocess,
+    preprocessRgb: (rgb) => encoder.preprocessRgb(rgb),
     embedPixels: (pixels) => encoder.embedPixels(pixels),
     async embedImages(images) {
       if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);

@@ -47,6 +47,9 @@ class ColourTextEncoder implements ClipEncoder {
   preprocess(): never {
     throw new Error('not used');
   }
+  preprocessRgb(): never {
+    throw new Error('not used');
+  }
   embedPixels(): Promise<Float32Array[]> {
     throw new Error('not used');
   }

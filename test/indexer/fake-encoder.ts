@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { RsclipError } from '../../src/errors.js';
-import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage } from '../../src/model/index.js';
+import type { ClipEncoder, ImageSource, ModelInfo, PreprocessedImage, Raster8 } from '../../src/model/index.js';
 
 export interface FakeEncoderOptions {
   dim?: number;
@@ -94,11 +94,17 @@ export class FakeEncoder implements ClipEncoder {
     const bytes = typeof image === 'string' ? await readFile(image) : image;
     await new Promise((resolve) => setImmediate(resolve));
     const { width, height, raw } = decodePng(bytes, this.maxInputPixels);
-    if (this.keepDecoded) this.decoded.push({ width, height, rgb: raw });
+    return { pixels: this.preprocessRgb({ data: raw, width, height, channels: 3 }), width, height, format: 'png' };
+  }
+
+  /** Windows of scenes come as RGB: the same pixels as their PNG through `preprocess`. */
+  preprocessRgb(rgb: Raster8): Float32Array {
+    const raw = Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength);
+    if (this.keepDecoded) this.decoded.push({ width: rgb.width, height: rgb.height, rgb: Buffer.from(raw) });
     const digest = createHash('sha256').update(raw).digest();
     const pixels = new Float32Array(this.info.embeddingDim);
     for (let i = 0; i < pixels.length; i++) pixels[i] = digest[i % digest.length]! - 127.5 + i;
-    return { pixels, width, height, format: 'png' };
+    return pixels;
   }
 
   async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {

@@ -99,6 +99,11 @@ export class KnownVectorEncoder implements ClipEncoder {
     return { pixels: Float32Array.from(pixels), width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20), format: 'png' };
   }
 
+  /** Windows of tiled scenes: no learnt vector knows them. */
+  preprocessRgb(): Float32Array {
+    return Float32Array.from(conceptVector('unknown image'));
+  }
+
   async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {
     this.runCount.image++;
     return images.map((p) => Float32Array.from(p));

@@ -1,0 +1,95 @@
+/**
+ * Where the indexer decodes and preprocesses pixels: a pool of worker threads (piscina), so that
+ * the resize and normalisation, which run in JavaScript (3-55 ms for a large image), never hold
+ * up the main thread that feeds the model and commits; or the main thread itself when the pool
+ * has no threads or the encoder's preprocessing cannot leave it (test encoders). Both give the
+ * same pixels bit for bit: the workers run the model's own preprocessing with its config.
+ */
+import { Piscina } from 'piscina';
+import { RsclipError } from '../errors.js';
+import type { ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
+import { workerModule } from '../worker-module.js';
+import type { DecodeResult, DecodeTask } from './decode-worker.js';
+
+export interface PixelPreparer {
+  /** Threads decoding (0: the main thread). */
+  readonly threads: number;
+  /** Thread-seconds spent decoding and preprocessing so far. */
+  readonly busySeconds: number;
+  /** Decodes a whole image file and preprocesses it, as the encoder's `preprocess` does. */
+  file(path: string): Promise<PreprocessedImage>;
+  /** Preprocesses a window rendered to 8-bit RGB, as the encoder's `preprocessRgb` does; takes ownership of `rgb.data`. */
+  rgb(rgb: Raster8): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** Everything on the calling thread, through the encoder itself. */
+class MainThreadPreparer implements PixelPreparer {
+  readonly threads = 0;
+  busySeconds = 0;
+
+  constructor(private readonly encoder: ClipEncoder) {}
+
+  async file(path: string): Promise<PreprocessedImage> {
+    const started = performance.now();
+    try {
+      return await this.encoder.preprocess(path);
+    } finally {
+      this.busySeconds += (performance.now() - started) / 1000;
+    }
+  }
+
+  async rgb(rgb: Raster8): Promise<Float32Array> {
+    const started = performance.now();
+    const pixels = this.encoder.preprocessRgb(rgb);
+    this.busySeconds += (performance.now() - started) / 1000;
+    return pixels;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Idle threads are kept for the whole run: the next file is never far away. */
+const IDLE_THREAD_MS = 60_000;
+
+export class DecodePool implements PixelPreparer {
+  busySeconds = 0;
+  readonly #pool: Piscina<DecodeTask, DecodeResult>;
+
+  constructor(
+    private readonly recipe: PixelRecipe,
+    readonly threads: number,
+  ) {
+    if (!Number.isInteger(threads) || threads < 1) throw new RsclipError('BAD_INPUT', `Expected a positive integer for decode threads but received ${threads}`);
+    this.#pool = new Piscina({ ...workerModule('decode-worker', import.meta.url), minThreads: threads, maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
+  }
+
+  async file(path: string): Promise<PreprocessedImage> {
+    return this.#run({ kind: 'file', path, recipe: this.recipe });
+  }
+
+  async rgb(rgb: Raster8): Promise<Float32Array> {
+    const buffer = rgb.data.buffer;
+    // moved, not copied, when the window owns its whole buffer
+    const owned = rgb.data.byteOffset === 0 && rgb.data.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer;
+    return (await this.#run({ kind: 'rgb', rgb, recipe: this.recipe }, owned ? [buffer] : [])).pixels;
+  }
+
+  async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage> {
+    const result = await this.#pool.run(task, { transferList });
+    this.busySeconds += result.seconds;
+    if (result.ok) return result.image;
+    if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});
+    throw new Error(`decoding in a worker thread failed: ${result.message}`);
+  }
+
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/** A pool of `threads` threads when the encoder's preprocessing can run in one, else the main thread. */
+export function openPixelPreparer(encoder: ClipEncoder, threads: number): PixelPreparer {
+  const recipe = encoder.pixelRecipe;
+  return recipe && threads > 0 ? new DecodePool(recipe, threads) : new MainThreadPreparer(encoder);
+}

@@ -1,0 +1,61 @@
+/**
+ * An ONNX session in a thread of its own, so that running it never blocks the event loop of the
+ * thread that asked (see session-worker.ts). Same surface as OnnxSession where the encoder uses
+ * it; inputs cross to the thread by transfer, outputs come back as copies.
+ */
+import { Piscina } from 'piscina';
+import { RsclipError } from '../errors.js';
+import { workerModule } from '../worker-module.js';
+import type { OnnxFeed, OnnxOutput, OnnxSessionOptions, OnnxValueInfo } from './onnx.js';
+import type { SessionAnswer, SessionTask } from './session-worker.js';
+
+export interface ModelSession {
+  readonly file: string;
+  readonly inputs: OnnxValueInfo[];
+  readonly outputs: OnnxValueInfo[];
+  run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput>;
+  close(): Promise<void>;
+}
+
+function answered(answer: SessionAnswer): Extract<SessionAnswer, { ok: true }> {
+  if (answer.ok) return answer;
+  if (answer.code) throw new RsclipError(answer.code, answer.message, answer.hint ? { hint: answer.hint } : {});
+  throw new Error(`the model thread failed: ${answer.message}`);
+}
+
+export class ThreadedSession implements ModelSession {
+  private constructor(
+    readonly file: string,
+    readonly inputs: OnnxValueInfo[],
+    readonly outputs: OnnxValueInfo[],
+    private readonly pool: Piscina<SessionTask, SessionAnswer>,
+  ) {}
+
+  static async open(file: string, options: OnnxSessionOptions = {}): Promise<ThreadedSession> {
+    // one thread, kept while the session is open: it holds the session
+    const pool = new Piscina<SessionTask, SessionAnswer>({ ...workerModule('session-worker', import.meta.url), minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY });
+    try {
+      const { inputs, outputs } = answered(await pool.run({ kind: 'open', file, options }));
+      return new ThreadedSession(file, inputs!, outputs!, pool);
+    } catch (error) {
+      await pool.destroy();
+      throw error;
+    }
+  }
+
+  async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
+    const transferList = Object.values(feeds)
+      .map((feed) => feed.data)
+      .filter((data) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer)
+      .map((data) => data.buffer as ArrayBuffer);
+    return answered(await this.pool.run({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
+  }
+
+  async close(): Promise<void> {
+    try {
+      answered(await this.pool.run({ kind: 'close' }));
+    } finally {
+      await this.pool.destroy();
+    }
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The indexer's decode pool: pixels made in worker threads equal the main thread's bit for bit
+ * (whole files, windows handed over as RGB, the golden images), the RGB hand-over equals the
+ * PNG round trip it replaced, bad images keep their error codes across threads, the machine
+ * decides threads and batch, and an index built with the pool equals one built without.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
+import { DecodePool, openPixelPreparer } from '../../src/indexer/decode-pool.js';
+import { chooseIndexingThreads } from '../../src/indexer/indexing-threads.js';
+import { windowRaster } from '../../src/indexer/scene-windows.js';
+import { openClip, type ClipEncoder, type Raster8 } from '../../src/model/index.js';
+import { encodeRgb, Scene } from '../../src/raster/index.js';
+import { openIndex } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
+import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
+import { makePng, writeBadFiles } from '../fixtures/images.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { describeShared, readF32, sharedPath } from '../fixtures/shared.js';
+import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
+import { FakeEncoder } from './fake-encoder.js';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-decode-pool-'));
+let encoder: ClipEncoder;
+let pool: DecodePool;
+
+beforeAll(async () => {
+  encoder = await openClip(await tinyModelDir(), { threads: 1 });
+  pool = new DecodePool(encoder.pixelRecipe!, 2);
+});
+afterAll(async () => {
+  await pool?.close();
+  await encoder?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Seeded noise with structure: resizing it exercises every filter tap. */
+function noiseRgb(width: number, height: number, seed: number): Raster8 {
+  const data = new Uint8Array(width * height * 3);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < data.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    data[i] = ((i % (width * 3)) + (state % 96)) & 0xff;
+  }
+  return { data, width, height, channels: 3 };
+}
+
+function expectSamePixels(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  expect(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(true);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<RsclipError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RsclipError);
+  return error as RsclipError;
+}
+
+describe('the decode pool', () => {
+  it('decodes whole files in its threads to the main thread\'s pixels, bit for bit', async () => {
+    const dir = path.join(work, 'files');
+    mkdirSync(dir);
+    const files: string[] = [];
+    for (const [i, [w, h]] of [[224, 224], [640, 360], [300, 800], [50, 30], [1999, 1501]].entries()) {
+      const rgb = noiseRgb(w!, h!, i + 1);
+      for (const format of ['png', 'webp'] as const) {
+        const file = path.join(dir, `${i}.${format}`);
+        writeFileSync(file, await encodeRgb(rgb.data, w!, h!, format));
+        files.push(file);
+      }
+    }
+    const fromPool = await Promise.all(files.map((f) => pool.file(f)));
+    for (const [i, file] of files.entries()) {
+      const main = await encoder.preprocess(file);
+      expect({ width: fromPool[i]!.width, height: fromPool[i]!.height, format: fromPool[i]!.format }).toEqual({ width: main.width, height: main.height, format: main.format });
+      expectSamePixels(fromPool[i]!.pixels, main.pixels);
+    }
+    expect(pool.busySeconds).toBeGreaterThan(0);
+  });
+
+  it('preprocesses RGB windows as the PNG round trip did, in its threads and on the main thread', async () => {
+    for (const [i, [w, h]] of [[224, 224], [448, 448], [896, 896], [300, 200], [17, 500]].entries()) {
+      const rgb = noiseRgb(w!, h!, 100 + i);
+      const png = await encodeRgb(rgb.data, w!, h!, 'png', { compressionLevel: 0 });
+      const roundTrip = (await encoder.preprocess(png)).pixels;
+      expectSamePixels(encoder.preprocessRgb(rgb), roundTrip);
+      // the pool takes the window's buffer over: hand it a copy, then the original is still ours
+      expectSamePixels(await pool.rgb({ ...rgb, data: rgb.data.slice() }), roundTrip);
+    }
+  });
+
+  it('gives the windows of a real 16-bit scene the pixels of their PNG export', async () => {
+    const file = path.join(work, 'scene16.tif');
+    writeGeoTiff(file, sixteenBitScene(700, 500, { nodata: [60, 40], epsg: 32633, origin: [500000, 4600000] }));
+    const scene = await Scene.open(file);
+    try {
+      for (const window of [{ x: 0, y: 0, width: 224, height: 224 }, { x: 200, y: 100, width: 448, height: 300 }, { x: 476, y: 276, width: 224, height: 224 }]) {
+        const rgb = await scene.readWindow(window);
+        const png = await encodeRgb(rgb.rgb, rgb.width, rgb.height, 'png', { compressionLevel: 0 });
+        const roundTrip = (await encoder.preprocess(png)).pixels;
+        expectSamePixels(await pool.rgb(windowRaster(rgb)), roundTrip);
+      }
+    } finally {
+      await scene.close();
+    }
+  });
+
+  it('keeps the error codes, messages and hints of bad images across threads', async () => {
+    const dir = path.join(work, 'bad');
+    const { bad } = writeBadFiles(dir);
+    for (const file of Object.keys(bad)) {
+      const full = path.join(dir, file);
+      const main = await rejection(encoder.preprocess(full));
+      const threaded = await rejection(pool.file(full));
+      expect({ code: threaded.code, message: threaded.message, hint: threaded.hint }).toEqual({ code: main.code, message: main.message, hint: main.hint });
+    }
+    const small = new DecodePool({ ...encoder.pixelRecipe!, maxInputPixels: 1000 }, 1);
+    try {
+      const file = path.join(work, 'big.png');
+      writeFileSync(file, makePng(1, 64, 64));
+      const error = await rejection(small.file(file));
+      expect(error.code).toBe('IMAGE_TOO_LARGE');
+      expect(error.message).toContain('more than the limit of 1000');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('stays on the main thread for encoders whose preprocessing cannot leave it, or with 0 threads', async () => {
+    const fake = openPixelPreparer(new FakeEncoder(), 4);
+    const none = openPixelPreparer(encoder, 0);
+    expect([fake.threads, none.threads]).toEqual([0, 0]);
+    const rgb = noiseRgb(64, 48, 7);
+    expectSamePixels(await none.rgb(rgb), encoder.preprocessRgb(rgb));
+    await Promise.all([fake.close(), none.close()]);
+  });
+});
+
+describe('the model thread', () => {
+  it('runs the vision tower off the calling thread: its event loop turns while a batch runs', async () => {
+    const batch = Array.from({ length: 48 }, (_, i) => encoder.preprocessRgb(noiseRgb(224, 224, 500 + i)));
+    let turns = 0;
+    let running = true;
+    const spin = (): void => {
+      turns++;
+      if (running) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const vectors = await encoder.embedPixels(batch);
+    running = false;
+    expect(vectors).toHaveLength(48);
+    // onnxruntime-node runs a session on the thread that calls it: there, the loop would not turn at all meanwhile
+    expect(turns).toBeGreaterThan(10);
+  });
+});
+
+describe('chooseIndexingThreads', () => {
+  it('gives onnxruntime the cores and the pool what is left, at least one thread', () => {
+    const table = [1, 2, 4, 8, 16, 64].map((cores) => ({ cores, ...chooseIndexingThreads({}, cores) }));
+    expect(table).toEqual([
+      { cores: 1, onnxThreads: 1, decodeThreads: 1, batchSize: 32 },
+      { cores: 2, onnxThreads: 2, decodeThreads: 1, batchSize: 32 },
+      { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32 },
+      { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32 },
+      { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48 },
+      { cores: 64, onnxThreads: 48, decodeThreads: 8, batchSize: 128 },
+    ]);
+  });
+
+  it('keeps what is given and sizes the rest around it', () => {
+    expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32 });
+    expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 1, batchSize: 128 });
+    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8 }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8 });
+  });
+});
+
+describe('indexing with the decode pool', () => {
+  it('stores the vectors indexing on the main thread stores, and reports where the time went', async () => {
+    const archive = path.join(work, 'archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 12; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(i, 200 + 20 * i, 180));
+    writeGeoTiff(path.join(archive, 'scene.tif'), sixteenBitScene(600, 500, { nodata: [100, 100], epsg: 32633, origin: [500000, 4600000] }));
+    const vectorsOf = async (index: string): Promise<Map<string, Float32Array>> => {
+      const store = await openIndex(index, { readonly: true });
+      try {
+        const ids = await store.listItemIds();
+        const [items, vectors] = await Promise.all([store.getItems(ids), store.getVectors(ids)]);
+        return new Map(items.map((item) => [`${item.file.path}#${item.key}`, vectors.get(item.id)!]));
+      } finally {
+        await store.close();
+      }
+    };
+    const runs = [];
+    for (const decodeThreads of [0, 2]) {
+      const index = path.join(work, `index-${decodeThreads}`);
+      const summary = await indexInto({ index, model: encoder, roots: [archive], batchSize: 8, decodeThreads });
+      runs.push({ summary, vectors: await vectorsOf(index) });
+    }
+    const [main, pooled] = runs;
+    expect(pooled!.summary.embedded).toBe(main!.summary.embedded);
+    expect(pooled!.summary.scenes).toBe(1);
+    expect(pooled!.summary.embedded).toBeGreaterThan(12);
+    expect([...pooled!.vectors.keys()].sort()).toEqual([...main!.vectors.keys()].sort());
+    for (const [key, vector] of main!.vectors) expectSamePixels(pooled!.vectors.get(key)!, vector);
+
+    for (const { summary } of runs) {
+      const t = summary.timing;
+      expect(t.batchSize).toBe(8);
+      expect(t.modelSeconds).toBe(summary.modelSeconds);
+      expect(t.encoderBusyShare).toBeGreaterThan(0);
+      expect(t.encoderBusyShare).toBeLessThanOrEqual(1);
+      expect(t.pipelineSeconds).toBeLessThanOrEqual(summary.seconds);
+      for (const seconds of [t.decodeSeconds, t.storeSeconds, t.mainThreadSeconds, t.cpuSeconds]) expect(seconds).toBeGreaterThan(0);
+    }
+    expect([main!.summary.timing.decodeThreads, pooled!.summary.timing.decodeThreads]).toEqual([0, 2]);
+  });
+});
+
+describe('rsclip index and the machine', () => {
+  it('takes --decode-threads and --batch, and prints the split of time (--json and text)', async () => {
+    const archive = path.join(work, 'cli-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 6; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(50 + i, 64, 48));
+    const model = await tinyModelDir();
+    const json = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-1'), '--decode-threads', '1', '--batch', '4', '--json']);
+    expect(json.stderr).toBe('');
+    const summary = JSON.parse(json.stdout) as { embedded: number; timing: Record<string, number> };
+    expect(summary.embedded).toBe(6);
+    expect(summary.timing).toMatchObject({ decodeThreads: 1, batchSize: 4 });
+    for (const key of ['pipelineSeconds', 'modelSeconds', 'encoderBusyShare', 'decodeSeconds', 'storeSeconds', 'mainThreadSeconds', 'cpuSeconds']) expect(summary.timing[key]).toBeGreaterThan(0);
+    const text = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-0'), '--decode-threads', '0']);
+    expect(text.stdout).toMatch(/model [\d.]+s \(busy \d+% of [\d.]+s, batches of \d+\), decode [\d.]+s in the main thread, store [\d.]+s/);
+    const bad = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--decode-threads', 'two']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('expected a non-negative integer, got "two"');
+  });
+});
+
+describeShared('the decode pool on the golden images', () => {
+  it('gives the main thread\'s pixels bit for bit, within the golden tolerances of CLIPImageProcessor', async () => {
+    const names = readdirSync(sharedPath('golden/images')).sort();
+    expect(names).toHaveLength(8);
+    const golden = await openClip(sharedPath('golden/tiny-clip'), { threads: 1 });
+    const goldenPool = new DecodePool(golden.pixelRecipe!, 2);
+    try {
+      for (const name of names) {
+        const file = sharedPath('golden/images', name);
+        const [threaded, main] = await Promise.all([goldenPool.file(file), golden.preprocess(file)]);
+        expectSamePixels(threaded.pixels, main.pixels);
+        const reference = await readF32(sharedPath('golden/pixels', `${name}.pil.f32`));
+        let max = 0;
+        for (let i = 0; i < reference.length; i++) max = Math.max(max, Math.abs(threaded.pixels[i]! - reference[i]!));
+        expect(max).toBeLessThanOrEqual(name === 'stadium_1.jpg' ? 1e-6 : 0.02);
+      }
+    } finally {
+      await goldenPool.close();
+      await golden.close();
+    }
+  });
+});
