@@ -6,7 +6,7 @@ import { RsclipError } from '../errors.js';
 import { indexArchive, type IndexProgress, type IndexSummary } from '../indexer/index.js';
 import { openClip } from '../model/index.js';
 import { openIndex, type VerifyReport } from '../store/index.js';
-import { collect, modelVariant, positiveInt, printJson } from './options.js';
+import { collect, ENGINE_HELP, engineChoice, engineKeptNote, modelVariant, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
   index?: string;
@@ -21,6 +21,7 @@ interface IndexCommandOptions {
   fields?: string;
   json?: boolean;
   verify?: boolean;
+  engine?: ReturnType<typeof engineChoice>;
 }
 
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;
@@ -131,6 +132,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
+    .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
@@ -148,7 +150,9 @@ export function registerIndexCommands(program: Command): void {
       });
       let store;
       try {
-        store = await openIndex(index, { model: encoder.info, create: true });
+        store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
+        const note = engineKeptNote(store.meta.engine, opts.engine);
+        if (note) process.stderr.write(note);
       } catch (error) {
         await encoder.close();
         throw error;

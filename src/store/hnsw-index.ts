@@ -5,10 +5,9 @@
  */
 import hnswlib from 'hnswlib-node';
 import { RsclipError } from '../errors.js';
-import { checkLength, compareBestFirst, type ScoredId } from '../vector-math.js';
-import type { GraphIndex, HnswParams } from './engines.js';
+import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
+import { DEFAULT_EF, type GraphIndex, type HnswParams } from './graph-index.js';
 
-export const DEFAULT_EF = 64;
 const MIN_CAPACITY = 1024;
 
 export class HnswIndex implements GraphIndex {
@@ -74,6 +73,10 @@ export class HnswIndex implements GraphIndex {
     this.live.add(id);
   }
 
+  addMany(entries: Iterable<readonly [number, Float32Array]>): void {
+    for (const [id, vector] of entries) this.add(id, vector);
+  }
+
   markDeleted(id: number): void {
     try {
       this.native.markDelete(id);
@@ -91,10 +94,11 @@ export class HnswIndex implements GraphIndex {
     return [...this.live].sort((a, b) => a - b);
   }
 
-  /** The stored vector (hnswlib keeps it normalised), or undefined if absent or deleted. */
-  getPoint(id: number): Float32Array | undefined {
-    if (!this.live.has(id)) return undefined;
-    return Float32Array.from(this.native.getPoint(id));
+  /** Whether `id` is live with this vector (hnswlib keeps vectors normalised, in float32). */
+  stores(id: number, vector: Float32Array): boolean {
+    if (!this.live.has(id)) return false;
+    const stored = this.native.getPoint(id);
+    return unitVector(vector).every((v, i) => Math.abs(v - stored[i]!) < 1e-4);
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {

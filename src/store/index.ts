@@ -1,12 +1,12 @@
 /**
  * The index store: one async contract (IndexStore) over back ends; the embedded back end keeps
  * catalog.sqlite (the truth: files, vectors, user fields) and a derived HNSW graph file.
- * better-sqlite3 and hnswlib-node are used only under this folder.
+ * better-sqlite3, hnswlib-node and usearch are used only under this folder.
  */
 export { openIndex } from './open-index.js';
 export { BruteForceIndex } from './brute-force-index.js';
-export { DEFAULT_EF } from './hnsw-index.js';
-export { DEFAULT_ENGINE, type EngineName, type EngineSpec, type HnswParams } from './engines.js';
+export { DEFAULT_EF } from './graph-index.js';
+export { DEFAULT_ENGINE, ENGINE_DEFAULTS, ENGINE_NAMES, VECTOR_QUANTIZATIONS, resolveEngine, type EngineChoice, type EngineName, type EngineSpec, type HnswParams, type UsearchParams, type VectorQuantization } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
 export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, FILTER_KEYS, type CatalogFilter, type CatalogFilterJson, type FieldCondition } from './filter.js';
 export type {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { DEFAULT_ENGINE, engineFromMeta, engineToMeta } from '../engines.js';
+import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
@@ -90,7 +90,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
         model_fingerprint: options.model.fingerprint,
         embedding_dim: options.model.embeddingDim,
         metric: 'cosine',
-        ...engineToMeta({ ...DEFAULT_ENGINE, ...options.engine }),
+        ...engineToMeta(resolveEngine(options.engine)),
         created_at: new Date().toISOString(),
         commit_seq: 0,
         hnsw_seq: -1,

@@ -14,7 +14,6 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { unitVector } from '../../vector-math.js';
 import { debugPause } from '../debug-pause.js';
 import { createGraph, loadGraph, type GraphIndex } from '../engines.js';
 import type { CatalogChange, IndexMeta, VectorIndex } from '../types.js';
@@ -25,6 +24,8 @@ const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
 export interface GraphSyncOptions {
+  /** A reader: the graph file may be served memory-mapped (see engines.ts). */
+  readonly?: boolean;
   refreshIntervalMs?: number;
   checkpointIntervalMs?: number;
 }
@@ -38,6 +39,7 @@ export class GraphSync {
   private dirty = true;
   private lastRefresh = 0;
   private readonly refreshIntervalMs: number;
+  private readonly mapped: boolean;
   private checkpointIntervalMs: number;
   private lastCheckpoint = performance.now();
   /** What loading had to repair (verify reports it). */
@@ -50,6 +52,7 @@ export class GraphSync {
     options: GraphSyncOptions = {},
   ) {
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    this.mapped = options.readonly ?? false;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   }
 
@@ -70,7 +73,7 @@ export class GraphSync {
     let loaded: GraphIndex | undefined;
     if (fileSeq >= 0 && existsSync(this.file)) {
       try {
-        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim);
+        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, { mapped: this.mapped });
         fromSeq = fileSeq;
       } catch (error) {
         this.repairsAtOpen.push(`HNSW file unreadable (${(error as Error).message}); rebuilt from the catalog`);
@@ -131,7 +134,10 @@ export class GraphSync {
 
   private addFromCatalog(ids: readonly number[]): void {
     for (let i = 0; i < ids.length; i += 1000) {
-      for (const [id, vector] of this.catalog.getVectors(ids.slice(i, i + 1000))) this.add(id, vector);
+      const page = this.catalog.getVectors(ids.slice(i, i + 1000));
+      this.graph.addMany(page);
+      for (const mirror of this.mirrors) for (const [id, vector] of page) mirror.add(id, vector);
+      this.dirty ||= page.size > 0;
     }
   }
 
@@ -207,12 +213,11 @@ export class GraphSync {
     let absent = 0;
     for (const [id, vector] of this.catalog.iterateVectors()) {
       active.add(id);
-      const stored = this.graph.getPoint(id);
-      const unit = unitVector(vector);
-      const differs = stored !== undefined && !unit.every((v, i) => Math.abs(v - stored[i]!) < 1e-4);
-      if (!stored) absent++;
+      const present = this.graph.has(id);
+      const differs = present && !this.graph.stores(id, vector);
+      if (!present) absent++;
       if (differs) mismatched++;
-      if (!stored || differs) this.add(id, vector);
+      if (!present || differs) this.add(id, vector);
     }
     let extra = 0;
     for (const id of this.graph.ids()) {

@@ -1,0 +1,42 @@
+/**
+ * The contract of a graph engine of the embedded back end: a VectorIndex kept in a file next to
+ * the catalog (derived from it, rebuildable), and the build parameters the engines share.
+ */
+import type { VectorIndex } from './types.js';
+import type { VectorQuantization } from './usearch-file.js';
+
+export type { VectorQuantization } from './usearch-file.js';
+
+/** Graph search breadth when a search names none. */
+export const DEFAULT_EF = 64;
+
+/** HNSW build parameters both engines have (see docs/params.md). */
+export interface GraphParams {
+  /** Links per node (usearch calls it connectivity); layer 0 has 2M. */
+  M: number;
+  /** Candidate list while inserting (usearch: expansion_add). */
+  efConstruction: number;
+}
+
+/** hnswlib: float32 vectors; its level assignment is seeded, so a build is reproducible. */
+export interface HnswParams extends GraphParams {
+  seed: number;
+}
+
+/** usearch: vectors stored at this precision (cosine at f16 is within ~1e-3 of float32). */
+export interface UsearchParams extends GraphParams {
+  quantization: VectorQuantization;
+}
+
+export interface GraphIndex extends VectorIndex {
+  /** Whether `id` is live with this vector, within the precision the engine stores vectors at. */
+  stores(id: number, vector: Float32Array): boolean;
+  /** Adds or replaces many vectors (an engine may use several cores). */
+  addMany(entries: Iterable<readonly [number, Float32Array]>): void;
+  /** Points stored, deleted ones included. */
+  readonly storedCount: number;
+  /** Writes the whole index to `file` (callers rename into place). */
+  save(file: string): Promise<void>;
+  /** Engine numbers for stats. */
+  details(): Record<string, number>;
+}
