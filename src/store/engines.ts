@@ -30,7 +30,7 @@ export interface EngineChoice {
 
 export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswParams; readonly usearch: { name: 'usearch' } & UsearchParams } = {
   hnswlib: { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 },
-  usearch: { name: 'usearch', M: 16, efConstruction: 128, quantization: 'f16' },
+  usearch: { name: 'usearch', M: 16, efConstruction: 200, quantization: 'f16' },
 };
 
 /** The engine of new indexes (docs/params.md gives the measurements behind the choice). */

@@ -27,7 +27,8 @@ const USEARCH_MAJOR = 2;
 const SCALAR: Record<VectorQuantization, { kind: number; bytes: number }> = { f32: { kind: 11, bytes: 4 }, f16: { kind: 12, bytes: 2 }, i8: { kind: 23, bytes: 1 } };
 const KEY_KIND_U64 = 14;
 const SLOT_KIND_U32 = 15;
-const METRIC_COS = 'c'.charCodeAt(0);
+/** usearch's metric kinds: cosine for i8, the inner product of unit vectors otherwise (see usearch-index.ts). */
+const METRIC: Record<VectorQuantization, number> = { f32: 'i'.charCodeAt(0), f16: 'i'.charCodeAt(0), i8: 'c'.charCodeAt(0) };
 /** Bytes of a node: key (u64) + level (i16), then per level a u32 count and u32 slots. */
 const NODE_HEAD_BYTES = 10;
 const MAX_LEVEL = 64;
@@ -116,8 +117,8 @@ function checkUsearchPart(file: string, fd: number, end: number, dim: number, qu
   const head = readExactly(fd, DENSE_HEAD_BYTES + GRAPH_HEADER_BYTES, headAt);
   if (head.toString('latin1', 0, 7) !== USEARCH_MAGIC) throw corrupt(file, 'no usearch head after the vectors');
   if (head.readUInt16LE(7) !== USEARCH_MAJOR) throw corrupt(file, `usearch format ${head.readUInt16LE(7)}, expected ${USEARCH_MAJOR}`);
-  if (head[13] !== METRIC_COS || head[14] !== scalar.kind || head[15] !== KEY_KIND_U64 || head[16] !== SLOT_KIND_U32) {
-    throw corrupt(file, `metric, scalar, key or slot type is not cos, ${quantization}, u64, u32`);
+  if (head[13] !== METRIC[quantization] || head[14] !== scalar.kind || head[15] !== KEY_KIND_U64 || head[16] !== SLOT_KIND_U32) {
+    throw corrupt(file, `metric, scalar, key or slot type is not ${String.fromCharCode(METRIC[quantization])}, ${quantization}, u64, u32`);
   }
   const present = Number(head.readBigUInt64LE(17));
   const deleted = Number(head.readBigUInt64LE(25));

@@ -1,5 +1,5 @@
 /**
- * Approximate nearest neighbours with usearch (cosine, label = item id), vectors stored at the
+ * Approximate nearest neighbours with usearch (cosine of unit vectors, label = item id), vectors stored at the
  * index's quantisation (f32, f16 or i8). Build parameters (M = connectivity, efConstruction =
  * expansion_add) are fixed at creation; `ef` is per search, as for hnswlib.
  *
@@ -18,7 +18,7 @@
  */
 import { Index, MetricKind, type ScalarKind } from 'usearch';
 import { RsclipError } from '../errors.js';
-import { checkLength, compareBestFirst, type ScoredId } from '../vector-math.js';
+import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, type GraphIndex, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
@@ -30,10 +30,19 @@ const STORES_MAX_BEAM = 4096;
 
 type Native = Index;
 
+/**
+ * Vectors are stored normalised, so the inner product is the cosine and spares usearch two norms
+ * per distance (10-20 % of the build and search time); usearch's i8 inner product is not scaled
+ * back to [-1, 1], so i8 keeps the cosine metric.
+ */
+function usearchMetric(quantization: VectorQuantization): MetricKind {
+  return quantization === 'i8' ? MetricKind.Cos : MetricKind.IP;
+}
+
 function nativeIndex(dim: number, params: UsearchParams): Native {
   return new Index({
     dimensions: dim,
-    metric: MetricKind.Cos,
+    metric: usearchMetric(params.quantization),
     quantization: params.quantization as ScalarKind,
     connectivity: params.M,
     expansion_add: params.efConstruction,
@@ -56,7 +65,8 @@ function searchAccepted(native: Native, query: Float32Array, k: number, ef: numb
     const out: ScoredId[] = [];
     for (let i = 0; i < found.keys.length && out.length < k; i++) {
       const id = Number(found.keys[i]);
-      if (!accept || accept(id)) out.push({ id, score: 1 - found.distances[i]! });
+      // f16 rounding can put the inner product of a vector with itself a little past 1
+      if (!accept || accept(id)) out.push({ id, score: Math.max(-1, Math.min(1, 1 - found.distances[i]!)) });
     }
     if (out.length >= k || beam >= total || beam >= maxBeam) return out;
     beam = Math.min(total, beam * 4);
@@ -158,7 +168,7 @@ export class UsearchIndex implements GraphIndex {
       seen.add(id);
       this.removeStored(id);
       keys[i] = BigInt(id);
-      data.set(vector, i * this.dim);
+      data.set(unitVector(vector), i * this.dim);
     });
     native.add(keys, data, batch.length > 1 ? 0 : 1);
     for (const [id] of batch) this.live.add(id);
@@ -199,14 +209,15 @@ export class UsearchIndex implements GraphIndex {
     checkLength(query, this.dim, 'BAD_QUERY');
     const wanted = Math.min(Math.floor(k), this.live.size);
     if (wanted <= 0) return [];
+    const unit = unitVector(query);
     const ef = options.ef ?? DEFAULT_EF;
     const filter = options.filter;
     const results: ScoredId[] = [];
-    if (this.native) results.push(...searchAccepted(this.native, query, wanted, ef, filter, maxBeam));
+    if (this.native) results.push(...searchAccepted(this.native, unit, wanted, ef, filter, maxBeam));
     if (this.mapped) {
       const { hidden } = this.mapped;
       const accept = hidden.size === 0 ? filter : (id: number) => !hidden.has(id) && (!filter || filter(id));
-      results.push(...searchAccepted(this.mapped.native, query, wanted, ef, accept, maxBeam));
+      results.push(...searchAccepted(this.mapped.native, unit, wanted, ef, accept, maxBeam));
     }
     return results.sort(compareBestFirst).slice(0, wanted);
   }

@@ -26,7 +26,7 @@ it('creates a usearch index with int8 vectors, searches it, and keeps its engine
   const index1 = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'usearch:i8', '--json']);
   expect(index1.stderr).toBe('');
   const store = await openIndex(index, { readonly: true });
-  expect(store.meta.engine).toEqual({ name: 'usearch', M: 16, efConstruction: 128, quantization: 'i8' });
+  expect(store.meta.engine).toEqual({ name: 'usearch', M: 16, efConstruction: 200, quantization: 'i8' });
   await store.close();
   const search = await runCli(['search', '#2', '--index', index, '-k', '1', '--json']);
   expect(search.code).toBe(0);
