@@ -5,7 +5,7 @@
  * to the first answer, loading the file or (usearch) mapping it. Each engine builds in its own
  * process and is served from its file in fresh processes, so RSS and start-up are its own.
  *
- *   npx tsx bench/engines.ts [--items 1000000] [--queries 1000] [--k 10] [--efs 32,64,128]
+ *   npx tsx bench/engines.ts [--items 1000000] [--queries 1000] [--k 10] [--efs 32,64,128,256]
  *     [--engines hnswlib,usearch:f32,usearch:f16,usearch:i8] [--work DIR] [--seed 1] [--keep]
  *
  * Ground truth (exact top-k, float32) is computed once per (items, dim, seed, queries) and kept
@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
     dim: { type: 'string', default: '512' },
     queries: { type: 'string', default: '1000' },
     k: { type: 'string', default: '10' },
-    efs: { type: 'string', default: '32,64,128' },
+    efs: { type: 'string', default: '32,64,128,256' },
     engines: { type: 'string', default: 'hnswlib,usearch:f32,usearch:f16,usearch:i8' },
     work: { type: 'string', default: path.join(os.tmpdir(), 'rsclip-bench-engines') },
     seed: { type: 'string', default: '1' },

@@ -3,7 +3,7 @@
  * index's quantisation (f32, f16 or i8). Build parameters (M = connectivity, efConstruction =
  * expansion_add) are fixed at creation; `ef` is per search, as for hnswlib.
  *
- * usearch's JavaScript binding has no per-search expansion and no filter callback, so:
+ * usearch has no per-search expansion and no filter callback (usearch-native.ts), so:
  * - `ef`: the index is built with expansion_search 1 and asked for max(ef, k) neighbours, which
  *   is a beam of exactly that width (usearch widens the beam to k), then cut to k;
  * - filters: the beam is widened (x4 at a time) until k accepted neighbours are found or the
@@ -16,57 +16,60 @@
  * made after opening go to a small in-memory overlay index, and the mapped ids they replace
  * or delete are hidden from its results.
  */
-import { Index, MetricKind, type ScalarKind } from 'usearch';
 import { RsclipError } from '../errors.js';
 import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, type GraphIndex, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
+import { newNativeUsearch, type NativeUsearch } from './usearch-native.js';
 
 /** A stored vector matches the catalog's when their cosine is this close to 1 (the quantisation's error). */
 const SAME_VECTOR_TOLERANCE: Record<VectorQuantization, number> = { f32: 1e-4, f16: 1e-3, i8: 2e-2 };
 /** `stores` looks this far for an id among the neighbours of its own vector (duplicates tie with it). */
 const STORES_MAX_BEAM = 4096;
 
-type Native = Index;
-
-/**
- * Vectors are stored normalised, so the inner product is the cosine and spares usearch two norms
- * per distance (10-20 % of the build and search time); usearch's i8 inner product is not scaled
- * back to [-1, 1], so i8 keeps the cosine metric.
- */
-function usearchMetric(quantization: VectorQuantization): MetricKind {
-  return quantization === 'i8' ? MetricKind.Cos : MetricKind.IP;
-}
+type Native = NativeUsearch;
 
 function nativeIndex(dim: number, params: UsearchParams): Native {
-  return new Index({
-    dimensions: dim,
-    metric: usearchMetric(params.quantization),
-    quantization: params.quantization as ScalarKind,
-    connectivity: params.M,
-    expansion_add: params.efConstruction,
-    // the beam is set per search through the number of neighbours asked for
-    expansion_search: 1,
-    multi: false,
+  return newNativeUsearch(dim, params.quantization, params.M, params.efConstruction);
+}
+
+/**
+ * Vectors as usearch is given them: unit float32 for f32 and f16 (usearch rounds to f16 itself),
+ * and for i8 our own int8: each unit vector scaled so its largest component is 127, rounded.
+ */
+function prepared(vectors: readonly Float32Array[], dim: number, quantization: VectorQuantization): Float32Array | Int8Array {
+  const out = quantization === 'i8' ? new Int8Array(vectors.length * dim) : new Float32Array(vectors.length * dim);
+  vectors.forEach((vector, i) => {
+    const unit = unitVector(vector);
+    if (out instanceof Float32Array) {
+      out.set(unit, i * dim);
+      return;
+    }
+    let max = 0;
+    for (const v of unit) max = Math.max(max, Math.abs(v));
+    const scale = max > 0 ? 127 / max : 0;
+    for (let j = 0; j < dim; j++) out[i * dim + j] = Math.round(unit[j]! * scale);
   });
+  return out;
 }
 
 /**
  * The best `k` neighbours `accept` allows, searched with a beam of at least `ef`, widened until
  * enough are accepted or the beam covers the index (or `maxBeam`).
  */
-function searchAccepted(native: Native, query: Float32Array, k: number, ef: number, accept?: (id: number) => boolean, maxBeam = Infinity): ScoredId[] {
+function searchAccepted(native: Native, query: Float32Array | Int8Array, k: number, ef: number, accept?: (id: number) => boolean, maxBeam = Infinity): ScoredId[] {
   const total = native.size();
   if (total === 0 || k <= 0) return [];
   let beam = Math.min(Math.max(ef, k), total);
   for (;;) {
-    const found = native.search(query, beam, 1);
+    const [keys, distances, counts] = native.search(query, beam, 1);
+    const found = Number(counts[0]);
     const out: ScoredId[] = [];
-    for (let i = 0; i < found.keys.length && out.length < k; i++) {
-      const id = Number(found.keys[i]);
+    for (let i = 0; i < found && out.length < k; i++) {
+      const id = Number(keys[i]);
       // f16 rounding can put the inner product of a vector with itself a little past 1
-      if (!accept || accept(id)) out.push({ id, score: Math.max(-1, Math.min(1, 1 - found.distances[i]!)) });
+      if (!accept || accept(id)) out.push({ id, score: Math.max(-1, Math.min(1, 1 - distances[i]!)) });
     }
     if (out.length >= k || beam >= total || beam >= maxBeam) return out;
     beam = Math.min(total, beam * 4);
@@ -161,16 +164,14 @@ export class UsearchIndex implements GraphIndex {
     for (const [, vector] of batch) checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
     const native = this.writable();
     const keys = new BigUint64Array(batch.length);
-    const data = new Float32Array(batch.length * this.dim);
     const seen = new Set<number>();
-    batch.forEach(([id, vector], i) => {
+    batch.forEach(([id], i) => {
       if (seen.has(id)) throw new RsclipError('INDEX_INCOMPATIBLE', `item ${id} appears twice in one batch of vectors`);
       seen.add(id);
       this.removeStored(id);
       keys[i] = BigInt(id);
-      data.set(unitVector(vector), i * this.dim);
     });
-    native.add(keys, data, batch.length > 1 ? 0 : 1);
+    native.add(keys, prepared(batch.map(([, vector]) => vector), this.dim, this.params.quantization), batch.length > 1 ? 0 : 1);
     for (const [id] of batch) this.live.add(id);
     this.freeSlots = Math.max(0, this.freeSlots - batch.length);
   }
@@ -184,8 +185,9 @@ export class UsearchIndex implements GraphIndex {
   /** Drops the stored vector of `id` wherever it is (a mapped one is hidden). */
   private removeStored(id: number): void {
     if (!this.live.has(id)) return;
-    if (this.native && this.native.contains(BigInt(id))) {
-      this.native.remove(BigInt(id));
+    const key = BigUint64Array.of(BigInt(id));
+    if (this.native && this.native.contains(key)[0]) {
+      this.native.remove(key);
       this.freeSlots++;
     } else if (this.mapped) {
       this.mapped.hidden.add(id);
@@ -209,7 +211,7 @@ export class UsearchIndex implements GraphIndex {
     checkLength(query, this.dim, 'BAD_QUERY');
     const wanted = Math.min(Math.floor(k), this.live.size);
     if (wanted <= 0) return [];
-    const unit = unitVector(query);
+    const unit = prepared([query], this.dim, this.params.quantization);
     const ef = options.ef ?? DEFAULT_EF;
     const filter = options.filter;
     const results: ScoredId[] = [];
