@@ -18,6 +18,7 @@ import { registerModelFetchCommand } from './cli/model-fetch.js';
 import { registerModelExportCommand } from './cli/model-export.js';
 import { registerEmbedCommand } from './cli/embed.js';
 import { registerUpCommand } from './cli/up.js';
+import { registerBenchCommand } from './cli/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command('rsclip')
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerSearchCommand(program);
   registerServeCommand(program);
   registerUpCommand(program);
+  registerBenchCommand(program);
   // more registrations go here, one line per command file
   return program;
 }
