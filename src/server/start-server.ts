@@ -2,7 +2,8 @@
  * startServer: opens the index (read-only, so an indexer may keep writing; a usearch graph is
  * served memory-mapped) and the model, warms the text tower up while it starts listening
  * (readiness follows), listens with bounded connections and timeouts, logs the URL, and shuts
- * down gracefully: stop accepting, let requests in flight finish, then close encoder and store. Uploaded query images are decoded in worker threads.
+ * down gracefully: stop accepting, let requests in flight finish, then close encoder and store.
+ * Uploaded query images are decoded in worker threads.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
