@@ -20,14 +20,6 @@ import { GraphBuilder, floatTensor, int8Tensor, MS_DOMAIN } from '../src/model/e
 import { encodeModel, OnnxDataType } from '../src/model/export/onnx-proto.js';
 import { OnnxSession } from '../src/model/onnx.js';
 
-const { values: args } = parseArgs({
-  options: {
-    threads: { type: 'string', default: String(os.availableParallelism()) },
-    seconds: { type: 'string', default: '2' },
-  },
-});
-const threads = Number(args.threads);
-const seconds = Number(args.seconds);
 const GIGA = 1e9;
 
 const KERNELS_C = String.raw`
@@ -179,7 +171,7 @@ const gops = (ops: number, s: number) => Number((ops / s / GIGA).toFixed(1));
  * GOP/s of a kernel on `count` threads (wall clock), and per CPU-second of one thread (what a
  * core does while it runs: the figure other processes on the machine do not lower).
  */
-function instructionPeak(binary: string, kind: 'fp32' | 'int8', count: number): { isa: string; gops: number; gopsPerCoreSecond: number } {
+function instructionPeak(binary: string, kind: 'fp32' | 'int8', count: number, seconds: number): { isa: string; gops: number; gopsPerCoreSecond: number } {
   let iters = 1_000_000;
   for (;;) {
     const run = JSON.parse(execFileSync(binary, [kind, String(count), String(iters)], { encoding: 'utf8' })) as KernelRun;
@@ -210,7 +202,7 @@ function gemmModel(file: string, precision: 'fp32' | 'int8'): void {
   writeFileSync(file, encodeModel(g.build('gemm', 'bench/peak.ts')));
 }
 
-async function onnxruntimePeak(dir: string, precision: 'fp32' | 'int8', count: number): Promise<{ gops: number; gopsPerCoreSecond: number }> {
+async function onnxruntimePeak(dir: string, precision: 'fp32' | 'int8', count: number, seconds: number): Promise<{ gops: number; gopsPerCoreSecond: number }> {
   const file = path.join(dir, `gemm-${precision}.onnx`);
   gemmModel(file, precision);
   const session = await OnnxSession.open(file, { threads: count });
@@ -248,15 +240,15 @@ export interface Peaks {
   onnxruntimeGemm: { shape: typeof GEMM; fp32: { gops: number; gopsPerCoreSecond: number }; int8: { gops: number; gopsPerCoreSecond: number } };
 }
 
-export async function measurePeaks(count = threads): Promise<Peaks> {
+export async function measurePeaks(count: number, seconds = 2): Promise<Peaks> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsclip-peak-'));
   try {
     let instruction: Peaks['instruction'];
     try {
       const binary = compileKernels(dir);
       const of = (kind: 'fp32' | 'int8'): InstructionPeak => {
-        const one = instructionPeak(binary, kind, 1);
-        const all = instructionPeak(binary, kind, count);
+        const one = instructionPeak(binary, kind, 1, seconds);
+        const all = instructionPeak(binary, kind, count, seconds);
         return { isa: one.isa, gopsOneThread: one.gops, gops: all.gops, gopsPerCoreSecond: Math.max(one.gopsPerCoreSecond, all.gopsPerCoreSecond) };
       };
       instruction = { fp32: of('fp32'), int8: of('int8') };
@@ -266,7 +258,7 @@ export async function measurePeaks(count = threads): Promise<Peaks> {
     return {
       threads: count,
       instruction,
-      onnxruntimeGemm: { shape: GEMM, fp32: await onnxruntimePeak(dir, 'fp32', count), int8: await onnxruntimePeak(dir, 'int8', count) },
+      onnxruntimeGemm: { shape: GEMM, fp32: await onnxruntimePeak(dir, 'fp32', count, seconds), int8: await onnxruntimePeak(dir, 'int8', count, seconds) },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -274,6 +266,12 @@ export async function measurePeaks(count = threads): Promise<Peaks> {
 }
 
 if (import.meta.filename === process.argv[1]) {
-  const peaks = await measurePeaks();
+  const { values: args } = parseArgs({
+    options: {
+      threads: { type: 'string', default: String(os.availableParallelism()) },
+      seconds: { type: 'string', default: '2' },
+    },
+  });
+  const peaks = await measurePeaks(Number(args.threads), Number(args.seconds));
   process.stdout.write(`${JSON.stringify({ bench: 'peak', cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)), ...peaks }, null, 2)}\n`);
 }

@@ -9,6 +9,16 @@ import { RsclipError } from '../errors.js';
 export interface OnnxSessionOptions {
   /** Intra-op threads; defaults to the number of cores. */
   threads?: number;
+  /** Graph optimisation level (default `all`: every fusion onnxruntime has for the CPU). */
+  optimization?: 'basic' | 'extended' | 'all';
+  /** Worker threads busy-wait between parallel sections (onnxruntime's default) or sleep. */
+  spinning?: boolean;
+  /** onnxruntime's CPU memory arena (default on). */
+  memoryArena?: boolean;
+  /** Writes the optimised graph here (to see what onnxruntime fused). */
+  optimizedModelFile?: string;
+  /** Profiles every run into `<prefix>_<date>.json` (per-node times). */
+  profilePrefix?: string;
 }
 
 export interface OnnxValueInfo {
@@ -60,7 +70,11 @@ export class OnnxSession {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: options.optimization ?? 'all',
+        ...(options.memoryArena === undefined ? {} : { enableCpuMemArena: options.memoryArena }),
+        ...(options.optimizedModelFile ? { optimizedModelFilePath: options.optimizedModelFile } : {}),
+        ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
+        ...(options.spinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } } }),
       });
       return new OnnxSession(file, session);
     } catch (cause) {
