@@ -132,13 +132,15 @@ export class GraphSync {
     this.dirty = true;
   }
 
+  private addMany(vectors: ReadonlyMap<number, Float32Array>): void {
+    if (vectors.size === 0) return;
+    this.graph.addMany(vectors);
+    for (const mirror of this.mirrors) for (const [id, vector] of vectors) mirror.add(id, vector);
+    this.dirty = true;
+  }
+
   private addFromCatalog(ids: readonly number[]): void {
-    for (let i = 0; i < ids.length; i += 1000) {
-      const page = this.catalog.getVectors(ids.slice(i, i + 1000));
-      this.graph.addMany(page);
-      for (const mirror of this.mirrors) for (const [id, vector] of page) mirror.add(id, vector);
-      this.dirty ||= page.size > 0;
-    }
+    for (let i = 0; i < ids.length; i += 1000) this.addMany(this.catalog.getVectors(ids.slice(i, i + 1000)));
   }
 
   /** Picks up what another process committed since the last look, at most once per refresh interval. */
@@ -163,10 +165,16 @@ export class GraphSync {
   /** Applies what this process just committed as `seq` (changes and the ids they were written under). */
   applied(seq: number, changes: readonly CatalogChange[], ids: readonly number[]): void {
     this.seenSeq = seq;
+    const puts = new Map<number, Float32Array>();
     changes.forEach((change, i) => {
-      if (change.kind === 'put') this.add(ids[i]!, change.vector);
-      else if (change.kind === 'fail' || change.kind === 'remove') this.remove(ids[i]!);
+      if (change.kind === 'put') puts.set(ids[i]!, change.vector);
+      else if (change.kind === 'fail' || change.kind === 'remove') {
+        puts.delete(ids[i]!);
+        this.remove(ids[i]!);
+      }
     });
+    // one call for the commit's vectors: an engine may add them on several cores
+    this.addMany(puts);
   }
 
   /** Records another commit of this process (user fields, repairs) that dropped the vectors of `droppedIds`, if any. */
