@@ -34,7 +34,7 @@ export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswPara
 };
 
 /** The engine of new indexes (docs/params.md gives the measurements behind the choice). */
-export const DEFAULT_ENGINE: EngineSpec = ENGINE_DEFAULTS.hnswlib;
+export const DEFAULT_ENGINE: EngineSpec = ENGINE_DEFAULTS.usearch;
 
 function positiveInteger(name: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min)) throw invalidParameter(name, `an integer >= ${min}`, value);

@@ -29,6 +29,8 @@ export interface UsearchParams extends GraphParams {
 }
 
 export interface GraphIndex extends VectorIndex {
+  /** Scores are float32 cosines; false where vectors are kept at reduced precision (the store re-ranks on its own copies). */
+  readonly exactScores: boolean;
   /** Whether `id` is live with this vector, within the precision the engine stores vectors at. */
   stores(id: number, vector: Float32Array): boolean;
   /** Adds or replaces many vectors (an engine may use several cores). */

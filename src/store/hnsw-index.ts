@@ -12,6 +12,7 @@ const MIN_CAPACITY = 1024;
 
 export class HnswIndex implements GraphIndex {
   readonly dim: number;
+  readonly exactScores = true;
   private readonly native: hnswlib.HierarchicalNSW;
   /** Labels present and not marked deleted (hnswlib cannot list these itself). */
   private readonly live: Set<number>;

@@ -78,6 +78,7 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
 
 export class UsearchIndex implements GraphIndex {
   readonly dim: number;
+  readonly exactScores: boolean;
   private readonly params: UsearchParams;
   /** Live ids, mapped and in memory. */
   private readonly live: IdBitset;
@@ -90,6 +91,7 @@ export class UsearchIndex implements GraphIndex {
 
   private constructor(dim: number, params: UsearchParams, live: IdBitset, native: Native | undefined, freeSlots: number, mapped?: UsearchIndex['mapped']) {
     this.dim = dim;
+    this.exactScores = params.quantization === 'f32';
     this.params = params;
     this.live = live;
     this.native = native;

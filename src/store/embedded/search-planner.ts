@@ -4,7 +4,8 @@
  * bounded by entries, that a count and the searches of one request share). A very selective
  * set is scored exactly from the catalog's vectors; a broad one walks the graph with the set
  * as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
- * so a result list is never silently shortened.
+ * so a result list is never silently shortened. A graph that keeps vectors at reduced
+ * precision (usearch f16/i8) returns k + max(k, 10) candidates, re-ranked by their exact cosine.
  */
 import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
@@ -16,6 +17,8 @@ import type { GraphSync } from './graph-sync.js';
 const EXACT_SELECTION_SHARE = 0.05;
 const EXACT_SELECTION_MIN = 2000;
 const SELECTION_CACHE_ENTRIES = 8;
+/** Candidates beyond k (at least this many, or k) re-ranked exactly when the graph's vectors are reduced precision. */
+const RERANK_EXTRA_MIN = 10;
 /** Vectors read from the catalog per statement when scoring a selection exactly. */
 const VECTOR_CHUNK = 1000;
 
@@ -67,14 +70,15 @@ export class SearchPlanner {
     const predicate = allowed?.has ?? (excluded ? (id: number) => !excluded.has(id) : undefined);
     if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverIds(allowed.ids, query, k);
     if (options.exact) return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
-    const found = graph.searchBestFirst(query, k, { ef: options.ef, filter: predicate });
+    // a graph that keeps reduced-precision vectors gives more candidates, re-ranked on the catalog's float32 ones
+    const found = graph.searchBestFirst(query, graph.exactScores ? k : k + Math.max(k, RERANK_EXTRA_MIN), { ef: options.ef, filter: predicate });
     let selected = allowed ? allowed.count : graph.size;
     if (excluded) for (const id of excluded) if (graph.has(id)) selected--;
     if (found.length < Math.min(k, selected, graph.size)) {
       // the graph walk ran out of (allowed, live) neighbours: answer exactly instead of short
       return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
     }
-    return found;
+    return graph.exactScores ? found : this.exactOverIds(found.map((c) => c.id), query, k);
   }
 
   /** Forgets the derived copies (after repairs). */
