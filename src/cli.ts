@@ -19,6 +19,7 @@ import { registerModelExportCommand } from './cli/model-export.js';
 import { registerEmbedCommand } from './cli/embed.js';
 import { registerUpCommand } from './cli/up.js';
 import { registerBenchCommand } from './cli/bench.js';
+import { registerExportCommand } from './cli/export.js';
 
 export function buildProgram(): Command {
   const program = new Command('rsclip')
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerUpCommand(program);
   registerBenchCommand(program);
+  registerExportCommand(program);
   // more registrations go here, one line per command file
   return program;
 }

@@ -33,6 +33,7 @@ export {
 // the index store
 export {
   openIndex,
+  readIndexMeta,
   parseFilterSpecs,
   catalogFilterSchema,
   type OpenIndexOptions,
@@ -44,8 +45,11 @@ export {
   type FileRecord,
   type FileStatus,
   type ItemRecord,
+  type ItemWindow,
   type NewFile,
+  type NewItem,
   type CatalogChange,
+  type CommittedChange,
   type CatalogFilter,
   type CatalogFilterJson,
   type FieldValue,
@@ -58,7 +62,24 @@ export {
 } from './store/index.js';
 
 // indexing
-export { indexArchive, isImagePath, IMAGE_EXTENSIONS, type IndexArchiveOptions, type IndexProgress, type IndexSummary } from './indexer/index.js';
+export { indexArchive, stacFiles, isImagePath, IMAGE_EXTENSIONS, type IndexArchiveOptions, type IndexProgress, type IndexSummary, type StacFiles } from './indexer/index.js';
+
+// places: the filters' places, and the writers exports use
+export {
+  parseBboxPlace,
+  parseNearPlace,
+  readWithinPlace,
+  parseCrs,
+  writeRows,
+  featureCollection,
+  EXPORT_FORMATS,
+  type Place,
+  type ExportFormat,
+  type ExportRow,
+  type AreaGeometry,
+  type WindowPlace,
+  type TileMode,
+} from './geo/index.js';
 
 // searching
 export {
@@ -66,6 +87,9 @@ export {
   openEncoderForIndex,
   parseQueryTerms,
   parseSearchRequestJson,
+  exportItems,
+  exportHits,
+  pageToFeatureCollection,
   DEFAULT_K,
   MAX_K,
   type SearcherOptions,
@@ -76,6 +100,7 @@ export {
   type ItemMetadata,
   type QueryTerm,
   type CollapseOptions,
+  type ExportItemsOptions,
 } from './search/index.js';
 
 // serving

@@ -1,7 +1,8 @@
 /**
  * The README's examples run: every fenced block marked ```sh runnable is executed, in order,
  * with bash in one working folder that holds what the README says it holds (`my-images/`,
- * `my-checkpoint/`, `predictions.tsv`), `rsclip` on the PATH and HF_ENDPOINT pointing at a
+ * `my-checkpoint/`, `predictions.tsv`, and for "Scenes and places" `scenes/mosaic.tif` and
+ * `patch.png` cut from it), `rsclip` on the PATH and HF_ENDPOINT pointing at a
  * local Hub stand-in serving flax-community/clip-rsicd-v2 (tiny random weights).
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './fixtures/cli.js';
 import { startHubServer, type HubServer } from './fixtures/hub-server.js';
 import { makePng } from './fixtures/images.js';
+import { mosaicPatchPng, writeMosaic } from './fixtures/mosaic.js';
 import { buildTinyHubRepos } from './model/hub/hub-repos.js';
 
 function runnableBlocks(markdown: string): string[] {
@@ -56,6 +58,9 @@ describe('README examples', () => {
     }
     const tenClasses = (best: string): string =>
       [best, ...scenes.filter((s) => s !== best), 'beach', 'bridge', 'church', 'desert'].map((c, i) => `${c}\t${(0.5 / (i + 1)).toFixed(5)}`).join('\t');
+    mkdirSync(path.join(cwd, 'scenes'));
+    writeMosaic(path.join(cwd, 'scenes', 'mosaic.tif'));
+    writeFileSync(path.join(cwd, 'patch.png'), mosaicPatchPng({ x: 1008, y: 504, width: 224, height: 224 }));
     writeFileSync(path.join(cwd, 'predictions.tsv'), `stadium_1.jpg\tstadium\t${tenClasses('stadium')}\nriver_7.jpg\triver\t${tenClasses('forest')}\n`);
 
     const bin = path.join(work, 'bin');

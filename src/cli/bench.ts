@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { indexArchive, scanRoot } from '../indexer/index.js';
+import { indexArchive } from '../indexer/index.js';
+import { newScanProblems, scanRoot } from '../indexer/scan.js';
 import { MODEL_VARIANTS, openClip, openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { openEncoderForIndex, Searcher } from '../search/index.js';
 import { openIndex, type IndexStore } from '../store/index.js';
@@ -122,7 +123,7 @@ async function benchEncoder(encoder: ClipEncoder, seconds: number): Promise<Omit
 /** Up to `sample` image files spread evenly over the first `sample x 50` the scan finds. */
 async function sampleArchive(archive: string, sample: number): Promise<{ files: string[]; candidates: number }> {
   const candidates: string[] = [];
-  for await (const file of scanRoot(archive, {}, { unreadableFolders: [], symlinkLoops: [] })) {
+  for await (const file of scanRoot(archive, {}, newScanProblems())) {
     candidates.push(file.absolutePath);
     if (candidates.length >= sample * CANDIDATES_PER_SAMPLE) break;
   }

@@ -23,6 +23,7 @@ import {
   writeAnnReport,
   writeComparisonHtml,
   writeLabelsReport,
+  type LabelsReport,
   writeRetrievalReport,
   writeRsicdReport,
   writeZeroShotReport,
@@ -31,6 +32,8 @@ import {
   type ScoresAtK,
 } from '../eval/index.js';
 import { defaultCacheDir } from '../model/index.js';
+import { openEncoderForIndex } from '../search/index.js';
+import { readIndexMeta } from '../store/index.js';
 import { evalProgressDisplay } from './eval-progress.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
@@ -165,13 +168,13 @@ interface AnnCommandOptions {
 
 interface LabelsCommandOptions extends BootstrapFlags {
   index: string;
-  model: string;
+  model?: string;
   labels?: string;
   labelsFromFolders?: boolean;
   classes?: string[];
   prompt?: string[];
   threads?: number;
-  variant: ReturnType<typeof modelVariant>;
+  variant?: ReturnType<typeof modelVariant>;
   out?: string;
   json?: boolean;
 }
@@ -379,27 +382,34 @@ export function registerEvalCommands(program: Command): void {
       .command('labels')
       .description('zero-shot top-k and per-class accuracy over a labelled archive in an index')
       .requiredOption('--index <dir>', 'index directory')
-      .requiredOption('-m, --model <dir>', 'the model the index was built with')
+      .option('-m, --model <dir>', 'the model the index was built with (default: the one it recorded)')
       .option('--labels <file>', 'filename<TAB>label file (path relative to the archive root, or base name)')
       .option('--labels-from-folders', 'label each image by its parent folder name')
       .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
       .option('--prompt <template>', 'prompt with a {class} slot (repeatable: prompts are ensembled)', collect)
       .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-      .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+      .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the index\'s)', modelVariant)
       .option('--out <dir>', 'write report.json, report.md and report.html there')
       .option('--json', 'print JSON'),
   ).action(async (opts: LabelsCommandOptions) => {
-    const report = await evaluateLabels({
-      index: opts.index,
-      model: opts.model,
-      ...(opts.labels ? { labels: opts.labels } : {}),
-      ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),
-      ...(opts.classes ? { classes: opts.classes } : {}),
-      ...(opts.prompt ? { prompts: opts.prompt } : {}),
-      ...(opts.threads ? { threads: opts.threads } : {}),
-      variant: opts.variant,
-      bootstrap: bootstrapFrom(opts),
-    });
+    const meta = await readIndexMeta(opts.index);
+    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${opts.index}`, { hint: 'build one with `rsclip index <archive dir> --index <dir>`' });
+    // the index's recorded model and variant are the default, as for search and index
+    const encoder = await openEncoderForIndex(opts.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
+    let report: LabelsReport;
+    try {
+      report = await evaluateLabels({
+        index: opts.index,
+        model: encoder,
+        ...(opts.labels ? { labels: opts.labels } : {}),
+        ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),
+        ...(opts.classes ? { classes: opts.classes } : {}),
+        ...(opts.prompt ? { prompts: opts.prompt } : {}),
+        bootstrap: bootstrapFrom(opts),
+      });
+    } finally {
+      await encoder.close();
+    }
     const written = opts.out ? await writeLabelsReport(opts.out, report) : [];
     if (opts.json) printJson(report);
     else {

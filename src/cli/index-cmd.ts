@@ -1,11 +1,15 @@
-/** `rsclip index` (build or update an index from archive folders) and `rsclip doctor` (check and repair one). */
-import type { Command } from 'commander';
+/** `rsclip index` (build or update an index from archive folders); `rsclip doctor` and `rsclip errors` live in doctor.ts. */
+import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { indexArchive, type IndexProgress, type IndexSummary } from '../indexer/index.js';
-import { openClip } from '../model/index.js';
-import { openIndex, type VerifyReport } from '../store/index.js';
+import { parseCrs, parseScales, parseTileMode, type Crs, type TileMode } from '../geo/index.js';
+import { checkArchiveRoots, indexArchive, stacFiles, type IndexProgress, type IndexSummary } from '../indexer/index.js';
+import { openClip, type ClipEncoder } from '../model/index.js';
+import { parseBandList } from '../raster/index.js';
+import { openEncoderForIndex } from '../search/index.js';
+import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
+import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { collect, ENGINE_HELP, engineChoice, engineKeptNote, modelVariant, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
@@ -22,6 +26,39 @@ interface IndexCommandOptions {
   json?: boolean;
   verify?: boolean;
   engine?: ReturnType<typeof engineChoice>;
+  retryErrors?: boolean;
+  tile?: TileMode;
+  overlap?: number;
+  scales?: number[];
+  bands?: number[];
+  stretch?: [number, number];
+  crs?: Crs;
+  stac?: string;
+  stacAsset?: string;
+}
+
+function overlapOption(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a share of a tile in [0, 1), got "${text}"`);
+  return n;
+}
+
+function stretchOption(text: string): [number, number] {
+  const parts = text.split(',').map((t) => Number(t.trim()));
+  const [low, high] = parts as [number, number];
+  if (parts.length !== 2 || !(low >= 0 && low < high && high <= 100)) throw new InvalidArgumentError(`expected two percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100, got "${text}"`);
+  return [low, high];
+}
+
+/** A library parser's one-line error as commander's, so it is reported like any bad option. */
+function optionParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof RsclipError ? error.message : String(error));
+    }
+  };
 }
 
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;
@@ -40,7 +77,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'indexing |{bar}| {value}/{total} | {rate} images/s | ETA {remaining} | {errors} errors',
+        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -49,7 +86,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors };
+        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded };
         if (p.phase === 'scan') {
           process.stderr.write(`\rscanning: ${p.scanned} images found`);
           return;
@@ -78,7 +115,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {
         const share = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
-        process.stderr.write(`indexed ${p.done}/${p.total}${share}, ${p.imagesPerSecond.toFixed(1)} images/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors\n`);
+        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors\n`);
       }
     },
     stop: () => undefined,
@@ -90,73 +127,91 @@ export function printIndexSummary(s: IndexSummary): void {
   const lines = [
     `index ${s.index}: ${s.scanned} images scanned in ${s.seconds.toFixed(1)}s`,
     `  added ${s.added}, updated ${s.updated}, removed ${s.removed}, reused ${s.reused}, unchanged ${s.unchanged}, errors ${s.errors}`,
-    `  embedded ${s.embedded} (${s.imagesPerSecond.toFixed(1)} images/s)`,
+    `  embedded ${s.embedded} items (${s.imagesPerSecond.toFixed(1)}/s)`,
   ];
+  if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
+  for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
+  if (s.errors > 0) lines.push('  `rsclip errors` lists the files that failed and why; `rsclip index --retry-errors` tries them again');
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function printVerify(report: VerifyReport): void {
-  const { checked } = report;
-  process.stdout.write(`checked ${checked.images} images, ${checked.vectors} vectors, ${checked.hnswLabels} HNSW labels: ${report.ok ? 'ok' : 'PROBLEMS LEFT'}\n`);
-  for (const line of report.repaired) process.stdout.write(`  repaired: ${line}\n`);
-  for (const line of report.unrepaired) process.stdout.write(`  not repaired: ${line}\n`);
+/** The encoder and the writable store of an index run: an existing index's recorded model is the default (see openEncoderForIndex). */
+async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config']): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
+  const threads = opts.threads ?? config.threads;
+  const variant = opts.variant ?? config.variant;
+  const decoding = {
+    ...(threads === undefined ? {} : { threads }),
+    ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
+  };
+  const meta = await readIndexMeta(index);
+  let encoder: ClipEncoder;
+  if (meta) {
+    encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...decoding, ...(variant ? { variant } : {}) });
+  } else {
+    const modelDir = opts.model ?? config.model;
+    if (!modelDir) {
+      throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json (a new index has no model recorded yet)', {
+        hint: 'fetch one with `rsclip model fetch` and pass its directory',
+      });
+    }
+    encoder = await openClip(modelDir, { variant: variant ?? 'fp32', ...decoding });
+  }
+  try {
+    const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
+    const note = engineKeptNote(store.meta.engine, opts.engine);
+    if (note) process.stderr.write(note);
+    return { store, encoder };
+  } catch (error) {
+    await encoder.close();
+    throw error;
+  }
 }
 
-async function verifyIndex(dir: string): Promise<VerifyReport> {
-  const store = await openIndex(dir);
-  try {
-    return await store.verify();
-  } finally {
-    await store.close();
-  }
+/** The settings that decide whether an archive file decodes; a change retries the files that failed. */
+function decodeSettings(opts: IndexCommandOptions): string {
+  return `maxInputPixels=${opts.maxInputPixels ?? 'default'}`;
 }
 
 export function registerIndexCommands(program: Command): void {
   program
     .command('index')
-    .description('index archive folders (recursively): new and changed images are embedded, removed ones dropped')
-    .argument('<dirs...>', 'archive folders')
+    .description('index archive folders (recursively), or the assets of a local STAC catalog: new and changed images are embedded, removed ones dropped')
+    .argument('[dirs...]', 'archive folders')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('-m, --model <dir>', 'model directory (default: config "model")')
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant" or fp32)', modelVariant)
+    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was built with)')
+    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else the index\'s, else fp32)', modelVariant)
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--batch <n>', 'images per model run (default 32)', positiveInt)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default 4)', positiveInt)
-    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs)', positiveInt)
+    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
+    .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
+    .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels', optionParser(parseTileMode))
+    .option('--overlap <share>', 'share of a tile shared with its neighbour (default 0.25)', overlapOption)
+    .option('--scales <list>', 'tile sizes as multiples of the model input, e.g. 1,2,4 (default 1)', optionParser(parseScales))
+    .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2 (default: the file\'s colour interpretation)', optionParser(parseBandList))
+    .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default 2,98); 8-bit data passes through', stretchOption)
+    .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
+    .option('--stac <file>', 'index the assets of a local STAC catalog.json, collection.json or item.json, with their datetime and properties as fields')
+    .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
+      if (dirs.length > 0 && opts.stac) throw new RsclipError('BAD_INPUT', 'give archive folders or --stac, not both', { hint: 'index a STAC catalog into its own --index, or its assets\' folder without --stac' });
+      if (dirs.length === 0 && !opts.stac) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });
+      const files = opts.stac ? await stacFiles(opts.stac, opts.stacAsset ? { asset: opts.stacAsset } : {}) : undefined;
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const modelDir = opts.model ?? config.model;
-      if (!modelDir) {
-        throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', {
-          hint: 'fetch one with `rsclip model fetch` and pass its directory',
-        });
-      }
-      const threads = opts.threads ?? config.threads;
-      const encoder = await openClip(modelDir, {
-        variant: opts.variant ?? config.variant ?? 'fp32',
-        ...(threads === undefined ? {} : { threads }),
-        ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
-      });
-      let store;
-      try {
-        store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
-        const note = engineKeptNote(store.meta.engine, opts.engine);
-        if (note) process.stderr.write(note);
-      } catch (error) {
-        await encoder.close();
-        throw error;
-      }
+      // a missing folder, or a file given as one, is refused before anything is created
+      await checkArchiveRoots(dirs);
+      const { store, encoder } = await openForIndexing(index, opts, config);
       const controller = new AbortController();
       const onSigint = (): void => {
         if (controller.signal.aborted) process.exit(130);
@@ -176,17 +231,36 @@ export function registerIndexCommands(program: Command): void {
           batchSize: opts.batch ?? config.batch,
           decoders: opts.decoders,
           fields: opts.fields,
+          files,
+          tile: opts.tile,
+          overlap: opts.overlap,
+          scales: opts.scales,
+          bands: opts.bands,
+          percentiles: opts.stretch,
+          crs: opts.crs,
+          retryErrors: opts.retryErrors === true,
+          decodeSettings: decodeSettings(opts),
           signal: controller.signal,
           onProgress: display.update,
         });
-      } finally {
+      } catch (error) {
         display.stop();
         process.off('SIGINT', onSigint);
-        try {
-          await store.close();
-        } finally {
-          await encoder.close();
-        }
+        // the first error is the one to tell (a full disk fails the closing checkpoint again)
+        await store.close().catch(() => undefined);
+        await encoder.close();
+        throw error;
+      }
+      display.stop();
+      process.off('SIGINT', onSigint);
+      try {
+        await store.close();
+      } finally {
+        await encoder.close();
+      }
+      if (summary.scanned === 0) {
+        const skipped = summary.skipped.reduce((n, s) => n + s.count, 0);
+        process.stderr.write(`rsclip: warning: no image files found in ${opts.stac ?? dirs.join(', ')}${skipped > 0 ? ` (${skipped} other files skipped, see the summary)` : ''}\n`);
       }
       const verify = opts.verify && !summary.interrupted ? await verifyIndex(index) : undefined;
       if (opts.json) printJson(verify ? { ...summary, verify } : summary);
@@ -197,17 +271,5 @@ export function registerIndexCommands(program: Command): void {
       if (summary.interrupted) process.exitCode = 130;
       else if (verify && !verify.ok) process.exitCode = 1;
     });
-
-  program
-    .command('doctor')
-    .description('check that an index catalog, its vectors and its HNSW file agree; repair what can be repaired')
-    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('--json', 'print the report as JSON')
-    .action(async (opts: { index?: string; json?: boolean }) => {
-      const index = opts.index ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
-      const report = await verifyIndex(index);
-      if (opts.json) printJson(report);
-      else printVerify(report);
-      if (!report.ok) process.exitCode = 1;
-    });
+  registerDoctorCommands(program);
 }

@@ -1,11 +1,23 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, openEncoderForIndex, parseQueryTerms, Searcher, type SearchPage, type SearchRequest } from '../search/index.js';
-import { filterSyntax, openIndex, parseFilterSpecs } from '../store/index.js';
-import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import {
+  DEFAULT_COLLAPSE_THRESHOLD,
+  DEFAULT_K,
+  DEFAULT_NMS_THRESHOLD,
+  openEncoderForIndex,
+  pageToFeatureCollection,
+  parseQueryTerms,
+  Searcher,
+  type SearchHit,
+  type SearchPage,
+  type SearchRequest,
+} from '../search/index.js';
+import { openIndex } from '../store/index.js';
+import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
+import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
-interface SearchCommandOptions {
+interface SearchCommandOptions extends FilterOptions {
   index?: string;
   model?: string;
   variant?: ReturnType<typeof modelVariant>;
@@ -15,9 +27,32 @@ interface SearchCommandOptions {
   cursor?: string;
   exact?: boolean;
   ef?: number;
-  filter?: string[];
   collapse?: boolean | number;
+  nms?: boolean | number;
+  format?: 'text' | 'json' | 'geojson';
+  allCopies?: boolean;
   json?: boolean;
+}
+
+function nmsOption(value: string): boolean | number {
+  if (value === 'off' || value === 'false') return false;
+  if (value === 'on' || value === 'true') return true;
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected on, off or a share of the smaller window in (0, 1], got "${value}"`);
+  return n;
+}
+
+function formatOption(value: string): 'text' | 'json' | 'geojson' {
+  if (value === 'text' || value === 'json' || value === 'geojson') return value;
+  throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
+}
+
+/** `@x,y+WxH` for a tile (nothing for a whole image), and the centre as lon,lat when known. */
+function placeColumns(hit: SearchHit): string {
+  const w = hit.window;
+  const tile = w.x !== 0 || w.y !== 0 || w.width !== hit.width || w.height !== hit.height || w.scale !== 1;
+  const columns = [tile ? `\t@${w.x},${w.y}+${w.width}x${w.height}` : '', hit.center ? `\t${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : ''];
+  return columns.join('');
 }
 
 function threshold(value: string): number {
@@ -29,17 +64,18 @@ function threshold(value: string): number {
 function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
+    const copies = hit.copies.length > 0 ? `  (${hit.copies.length + 1} copies)` : '';
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${placeColumns(hit)}${copies}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
 
 export function registerSearchCommand(program: Command): void {
-  program
+  const command = program
     .command('search')
     .description('search an index by texts, image files and indexed ids, combined with + and -')
-    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
+    .argument('<terms...>', 'query terms: TEXT, an image FILE, #ID (or id:ID; the item itself is left out of the results), joined by + or -; N*TERM weighs a term; text:/image: force the kind')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
@@ -48,10 +84,13 @@ export function registerSearchCommand(program: Command): void {
     .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
-    .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt)
-    .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
+    .option('--ef <n>', 'HNSW search breadth (default: from k)', positiveInt);
+  addFilterOptions(command)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
-    .option('--json', 'print the result page as JSON')
+    .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
+    .option('--all-copies', 'list files with identical bytes as separate results (default: one result, "n copies")')
+    .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)
+    .option('--json', 'print the result page as JSON (= --format json)')
     .addHelpText(
       'after',
       `
@@ -59,7 +98,9 @@ Examples:
   rsclip search "a bridge over a river with boats"
   rsclip search "stadium" + ./ref.jpg - "parking lot"
   rsclip search 2*"river" + "#1234" --filter folder=2020 --filter label=airport
-  rsclip search ./ref.jpg --collapse -k 50 --json`,
+  rsclip search ./ref.jpg --collapse -k 50 --json
+  rsclip search "stadium next to a river" --bbox 12.3,41.8,12.6,42.0 --format geojson > hits.geojson
+  rsclip search "airport" --near 12.25,41.8 --radius 10km --since 2023-01-01`,
     )
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
@@ -78,10 +119,15 @@ Examples:
           if (opts.cursor !== undefined) request.cursor = opts.cursor;
           if (opts.exact) request.exact = true;
           if (opts.ef !== undefined) request.ef = opts.ef;
-          if (opts.filter) request.filter = parseFilterSpecs(opts.filter);
+          const filter = await filterFromOptions(opts);
+          if (filter) request.filter = filter;
           if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
+          if (opts.nms !== undefined) request.nms = opts.nms;
+          if (opts.allCopies) request.foldCopies = false;
           const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
-          if (opts.json) printJson(page);
+          const format = opts.format ?? (opts.json ? 'json' : 'text');
+          if (format === 'json') printJson(page);
+          else if (format === 'geojson') printJson(pageToFeatureCollection(page));
           else printPage(page);
         } finally {
           await encoder.close();

@@ -9,6 +9,7 @@ import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index.js';
 import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
+import { recordedModelOf } from '../search/index.js';
 import { assertPortAvailable, startServer, type LogFormat } from '../server/index.js';
 import { openIndex, type EngineChoice } from '../store/index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
@@ -88,9 +89,17 @@ export function registerUpCommand(program: Command): void {
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN, RSCLIP_CACHE_DIR (model cache), RSCLIP_* config overrides.')
     .action(async (dirs: string[], opts: UpOptions) => {
       const { config } = loadConfig();
-      const modelSpec = opts.model ?? config.model ?? DEFAULT_MODEL_ID;
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const requested = opts.fp32 ? { variant: 'fp32' as const, by: '--fp32' } : config.variant ? { variant: config.variant, by: 'the "variant" setting (config file or RSCLIP_VARIANT)' } : undefined;
+      // an existing index's model and variant are the default (the one rule of openEncoderForIndex)
+      const recorded = opts.model || config.model ? undefined : await recordedModelOf(index);
+      const modelSpec = opts.model ?? config.model ?? recorded?.dir ?? DEFAULT_MODEL_ID;
+      const requested = opts.fp32
+        ? { variant: 'fp32' as const, by: '--fp32' }
+        : config.variant
+          ? { variant: config.variant, by: 'the "variant" setting (config file or RSCLIP_VARIANT)' }
+          : recorded?.variant
+            ? { variant: recorded.variant, by: 'the index' }
+            : undefined;
       const threads = opts.threads ?? config.threads;
       const host = opts.host ?? config.host ?? '127.0.0.1';
       const port = opts.port ?? config.port ?? 8080;
@@ -110,7 +119,7 @@ export function registerUpCommand(program: Command): void {
         modelDir = resolved.modelDir;
         const chosen = chooseVariant(modelDir, requested);
         variant = chosen.variant;
-        const how = !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
+        const how = recorded ? "the index's model" : !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
         process.stderr.write(`model ready (${how}, ${chosen.note}): ${modelDir}\n`);
       } finally {
         reporter.stop();

@@ -3,47 +3,37 @@
  * -> commit (one atomic store commit per batch) -> flush at the end. The store and the
  * encoder come in open (the CLI opens them), so tests and other back ends can pass their own.
  *
- * Crash safety comes from the order of effects: a file counts as done only once its row
- * and vector are committed, so a rerun after kill -9 finds it unchanged (same size+mtime)
- * and skips it; removals are applied only after a complete scan.
+ * A file is cut into windows by the plan (a small image stays one whole-image item); decode
+ * workers hand the windows over one by one, so a scene of any size streams through the bounded
+ * queue while the model runs. Crash safety comes from the order of effects: items are committed
+ * in batches keyed by (file, window), and a file counts as done only once its last batch says
+ * so (`complete`); a rerun after kill -9 finds finished files unchanged (same size, mtime and
+ * plan) and skips them, and resumes an unfinished scene at the first window it lacks. Removals
+ * are applied only after a complete scan.
  */
-import { webcrypto } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
-import { assertModelMatches, type CatalogChange, type IndexStore, type KnownFile, type NewFile } from '../store/index.js';
+import { assertModelMatches, type CatalogChange, type IndexStore, type NewItem } from '../store/index.js';
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { readSidecar } from './field-sidecar.js';
-import { scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import { IndexPlan } from './plan.js';
+import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
+import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_BATCH = 32;
 const DEFAULT_DECODERS = 4;
 
-interface WorkItem {
-  file: ScannedFile;
-  /** The catalog row for this path, unless it was removed earlier. */
-  known: KnownFile | undefined;
-}
+type EmbedUnit = Extract<Unit, { kind: 'embed' }>;
+type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
 
-/** What a decode worker hands to the encoder loop. */
-type Prepared =
-  | { kind: 'embed'; work: WorkItem; row: NewFile; pixels: Float32Array }
-  | { kind: 'reuse'; work: WorkItem; row: NewFile; vector: Float32Array }
-  /** Same content as a file embedded in this run but not committed yet. */
-  | { kind: 'duplicate'; work: WorkItem; row: NewFile }
-  | { kind: 'touch'; work: WorkItem }
-  | { kind: 'fail'; work: WorkItem; row: NewFile; error: string };
-type EmbedItem = Extract<Prepared, { kind: 'embed' }>;
-type DuplicateItem = Extract<Prepared, { kind: 'duplicate' }>;
-
-/** A batch handed to the model, with the catalog changes that commit alongside it. */
+/** A batch handed to the model, with the units that commit alongside it. */
 interface Stage {
-  batch: EmbedItem[];
-  changes: Prepared[];
+  batch: EmbedUnit[];
+  changes: Unit[];
   vectors: Promise<Float32Array[]>;
 }
 
@@ -51,46 +41,42 @@ function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidParameter(name, 'a positive integer', value);
 }
 
-function baseRow(file: ScannedFile, contentHash: string): NewFile {
-  return { root: file.root, path: file.path, bytes: file.bytes, mtimeMs: file.mtimeMs, contentHash, width: null, height: null, format: null };
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof RsclipError) return error.message;
-  const e = error as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
-}
-
 export async function indexArchive(options: IndexArchiveOptions): Promise<IndexSummary> {
-  if (!Array.isArray(options.roots) || options.roots.length === 0) {
+  const hasFiles = options.files !== undefined;
+  if (!hasFiles && (!Array.isArray(options.roots) || options.roots.length === 0)) {
     throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
   }
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
-  return new ArchiveIndexer(options.store, options.encoder, options, performance.now()).run();
+  const { tile, overlap, scales, bands, percentiles, crs } = options;
+  const plan = new IndexPlan({ inputSize: options.encoder.info.imageSize, tile, overlap, scales, bands, percentiles, crs });
+  return new ArchiveIndexer(options.store, options.encoder, options, plan, performance.now()).run();
 }
 
 class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
   private readonly summary: IndexSummary;
-  private readonly problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
-  /** Content hashes being embedded in this run and not yet committed. */
-  private readonly uncommittedHashes = new Set<string>();
-  /** Why a content hash failed in this run (for duplicates of a bad file). */
-  private readonly failedHashes = new Map<string, string>();
+  private readonly problems: ScanProblems = newScanProblems();
+  private readonly state: RunState = { uncommitted: new Set(), failedHashes: new Map() };
+  private readonly preparer: FilePreparer;
   private total = 0;
   private done = 0;
+  /** Files that failed before are tried again whatever their size and mtime (asked for, or other decoding settings). */
+  private readonly retryFailed: boolean;
 
   constructor(
     private readonly store: IndexStore,
     private readonly encoder: ClipEncoder,
     private readonly options: IndexArchiveOptions,
+    private readonly plan: IndexPlan,
     private readonly started: number,
   ) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.decoders = options.decoders ?? DEFAULT_DECODERS;
+    this.preparer = new FilePreparer(store, encoder, plan, this.state, this.decoders);
+    this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,
       scanned: 0,
@@ -101,8 +87,12 @@ class ArchiveIndexer {
       embedded: 0,
       errors: 0,
       unchanged: 0,
+      scenes: 0,
+      resumed: 0,
+      nodataWindows: 0,
       unreadableFolders: this.problems.unreadableFolders,
       symlinkLoops: this.problems.symlinkLoops,
+      skipped: this.problems.skipped,
       interrupted: false,
       seconds: 0,
       modelSeconds: 0,
@@ -115,6 +105,7 @@ class ArchiveIndexer {
   }
 
   async run(): Promise<IndexSummary> {
+    await this.store.recordPlan(this.plan.signature());
     const { work, removals } = await this.scan();
     this.total = work.length;
     this.report('index');
@@ -124,6 +115,8 @@ class ArchiveIndexer {
       this.summary.removed = removals.length;
     }
     this.summary.interrupted = this.aborted;
+    const settings = this.options.decodeSettings;
+    if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
     await this.store.flush();
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
@@ -134,23 +127,39 @@ class ArchiveIndexer {
     return this.summary;
   }
 
+  /** The files of each root (a folder walk, or the list the caller gives, e.g. a STAC catalog's assets). */
+  private sources(): { root: string; files: AsyncIterable<ScannedFile>; extras?: Map<string, WorkItem['extra']> }[] {
+    if (this.options.files) {
+      const { root, files } = this.options.files;
+      const extras = new Map(files.map((f) => [f.path, f.extra]));
+      return [{ root, files: listedFiles(path.resolve(root), files.map((f) => f.path)), extras }];
+    }
+    const indexDir = this.store.describe().directory;
+    return this.options.roots.map((root) => {
+      const absoluteRoot = path.resolve(root);
+      const scanOptions = { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: indexDir ? [indexDir] : [] };
+      return { root: absoluteRoot, files: scanRoot(absoluteRoot, scanOptions, this.problems) };
+    });
+  }
+
   private async scan(): Promise<{ work: WorkItem[]; removals: number[] }> {
     const work: WorkItem[] = [];
     const removals: number[] = [];
-    for (const root of this.options.roots) {
-      const absoluteRoot = path.resolve(root);
+    for (const source of this.sources()) {
+      const absoluteRoot = path.resolve(source.root);
       const known = await this.store.knownFiles(absoluteRoot);
       const seen = new Set<string>();
-      const indexDir = this.store.describe().directory;
-      const scanOptions = { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: indexDir ? [indexDir] : [] };
-      const scan = scanRoot(absoluteRoot, scanOptions, this.problems);
-      for await (const file of scan) {
+      for await (const file of source.files) {
         this.summary.scanned++;
         seen.add(file.path);
         const row = known.get(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
-        if (current && !current.needsEmbedding && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs) this.summary.unchanged++;
-        else work.push({ file, known: current });
+        const extra = source.extras?.get(file.path);
+        const retry = current?.status === 'error' && this.retryFailed;
+        const sameFile = current && !current.needsEmbedding && !retry && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs;
+        // an ok file made under another plan (tiling, bands, stretch) is cut and embedded again
+        if (sameFile && (current.status !== 'ok' || this.plan.matches(current))) this.summary.unchanged++;
+        else work.push({ file, known: current, ...(extra ? { extra } : {}) });
         if (this.summary.scanned === 1) await debugPause('scan');
         if (this.summary.scanned % 1000 === 0) this.report('scan');
       }
@@ -170,20 +179,24 @@ class ArchiveIndexer {
    * N+1, batch N is committed (catalog + graph insert), so the model never waits on a commit.
    */
   private async process(work: WorkItem[]): Promise<void> {
-    const queue = new BoundedQueue<Prepared>(this.batchSize * 2);
+    const queue = new BoundedQueue<Unit>(this.batchSize * 2);
     let next = 0;
     let failed = false;
+    const stop = () => this.aborted || failed;
     const worker = async (): Promise<void> => {
-      while (next < work.length && !this.aborted && !failed) {
+      while (next < work.length && !stop()) {
         const item = work[next++]!;
-        await queue.put(await this.prepare(item));
+        for await (const unit of this.preparer.prepare(item)) {
+          if (stop()) break;
+          await queue.put(unit);
+        }
       }
     };
     const workers = Promise.all(Array.from({ length: this.decoders }, worker)).finally(() => queue.close());
 
-    let batch: EmbedItem[] = [];
-    let changes: Prepared[] = [];
-    let waiting: DuplicateItem[] = [];
+    let batch: EmbedUnit[] = [];
+    let changes: Unit[] = [];
+    let waiting: DuplicateUnit[] = [];
     let inFlight: Stage | undefined;
     const advance = async (): Promise<void> => {
       const finished = inFlight;
@@ -195,18 +208,18 @@ class ArchiveIndexer {
     };
     try {
       for (;;) {
-        const item = await queue.take();
-        if (item === undefined || this.aborted) break;
-        if (item.kind === 'embed') batch.push(item);
-        else if (item.kind === 'duplicate') waiting.push(item);
-        else changes.push(item);
+        const unit = await queue.take();
+        if (unit === undefined || this.aborted) break;
+        if (unit.kind === 'embed') batch.push(unit);
+        else if (unit.kind === 'duplicate') waiting.push(unit);
+        else changes.push(unit);
         if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) await advance();
       }
       if (this.aborted) {
         queue.close();
         queue.drain();
         await workers;
-        // the batch the model is running is committed; decoded but unembedded images are redone next run
+        // the batch the model is running is committed; decoded but unembedded windows are redone next run
         if (inFlight) await this.commitStage(inFlight.batch, await inFlight.vectors, inFlight.changes, []);
         if (changes.length > 0) await this.commitStage([], [], changes, []);
         return;
@@ -225,7 +238,7 @@ class ArchiveIndexer {
     }
   }
 
-  private startEmbedding(batch: EmbedItem[]): Promise<Float32Array[]> {
+  private startEmbedding(batch: EmbedUnit[]): Promise<Float32Array[]> {
     if (batch.length === 0) return Promise.resolve([]);
     const t0 = performance.now();
     const vectors = this.encoder.embedPixels(batch.map((b) => b.pixels)).then((v) => {
@@ -236,102 +249,88 @@ class ArchiveIndexer {
     return vectors;
   }
 
-  private async prepare(work: WorkItem): Promise<Prepared> {
-    const { file } = work;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file.absolutePath);
-    } catch (error) {
-      return { kind: 'fail', work, row: baseRow(file, ''), error: `cannot read file: ${describeError(error)}` };
-    }
-    // WebCrypto hashes on libuv's pool, keeping the main thread free for commits and HNSW inserts
-    const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
-    const row = { ...baseRow(file, contentHash), bytes: bytes.length };
-    if (bytes.length === 0) return { kind: 'fail', work, row, error: 'empty file (0 bytes)' };
-    if (work.known?.status === 'ok' && work.known.contentHash === contentHash) return { kind: 'touch', work };
-    const stored = await this.store.findVectorByContentHash(contentHash);
-    if (stored) return { kind: 'reuse', work, row: { ...row, width: stored.width, height: stored.height, format: stored.format }, vector: stored.vector };
-    const failed = this.failedHashes.get(contentHash);
-    if (failed !== undefined) return { kind: 'fail', work, row, error: failed };
-    if (this.uncommittedHashes.has(contentHash)) return { kind: 'duplicate', work, row };
-    this.uncommittedHashes.add(contentHash);
-    try {
-      const pre = await this.encoder.preprocess(bytes);
-      return { kind: 'embed', work, row: { ...row, width: pre.width, height: pre.height, format: pre.format }, pixels: pre.pixels };
-    } catch (error) {
-      const message = describeError(error);
-      this.uncommittedHashes.delete(contentHash);
-      this.failedHashes.set(contentHash, message);
-      return { kind: 'fail', work, row, error: message };
-    }
-  }
-
-  /** Commits an embedded batch with `changes` in one store commit; returns the duplicates still waiting. */
-  private async commitStage(batch: EmbedItem[], vectors: Float32Array[], changes: Prepared[], waiting: DuplicateItem[], { final = false } = {}): Promise<DuplicateItem[]> {
+  /**
+   * Commits an embedded batch with the units that came with it in one store commit; returns the
+   * duplicates still waiting. A file's items go first, then its `done` or `fail`.
+   */
+  private async commitStage(batch: EmbedUnit[], vectors: Float32Array[], changes: Unit[], waiting: DuplicateUnit[], { final = false } = {}): Promise<DuplicateUnit[]> {
     const commit: CatalogChange[] = [];
-    const items: Prepared[] = [];
-    if (batch.length > 0) {
-      await debugPause('embedded');
-      batch.forEach((b, i) => {
-        commit.push({ kind: 'put', file: b.row, vector: vectors[i]! });
-        items.push(b);
-      });
-    }
+    const finished: Unit[] = [];
+    const itemsOf = new Map<FileJob, NewItem[]>();
+    if (batch.length > 0) await debugPause('embedded');
+    batch.forEach((b, i) => {
+      const items = itemsOf.get(b.job) ?? [];
+      items.push({ key: b.key, window: b.window, place: b.place, vector: vectors[i]! });
+      itemsOf.set(b.job, items);
+    });
+    const completed = new Set([...batch.filter((b) => b.last), ...changes.filter((c) => c.kind === 'done')].map((u) => u.job));
+    for (const [job, items] of itemsOf) commit.push({ kind: 'put', file: job.row, items, complete: completed.has(job) });
     for (const c of changes) {
-      items.push(c);
-      if (c.kind === 'reuse') commit.push({ kind: 'put', file: c.row, vector: c.vector });
-      else if (c.kind === 'touch') commit.push({ kind: 'touch', fileId: c.work.known!.id, bytes: c.work.file.bytes, mtimeMs: c.work.file.mtimeMs });
-      else if (c.kind === 'fail') commit.push({ kind: 'fail', file: c.row, error: c.error });
+      finished.push(c);
+      if (c.kind === 'done' && !itemsOf.has(c.job)) commit.push({ kind: 'put', file: c.job.row, items: [], complete: true });
+      else if (c.kind === 'reuse') commit.push({ kind: 'put', file: c.job.row, items: c.items, complete: true });
+      else if (c.kind === 'touch') commit.push({ kind: 'touch', fileId: c.job.work.known!.id, bytes: c.job.work.file.bytes, mtimeMs: c.job.work.file.mtimeMs });
+      else if (c.kind === 'fail') commit.push({ kind: 'fail', file: c.job.row, error: c.error });
     }
     // duplicates of content committed before this flush can be resolved now
-    const stillWaiting: DuplicateItem[] = [];
+    const stillWaiting: DuplicateUnit[] = [];
     for (const d of waiting) {
-      if (!final && this.uncommittedHashes.has(d.row.contentHash)) {
+      if (!final && this.state.uncommitted.has(d.job.contentKey)) {
         stillWaiting.push(d);
         continue;
       }
-      const stored = await this.store.findVectorByContentHash(d.row.contentHash);
-      const failed = this.failedHashes.get(d.row.contentHash);
+      const stored = await this.store.findReusableFile(d.job.row.contentHash, d.job.row.plan ?? null);
       if (stored) {
-        const row = { ...d.row, width: stored.width, height: stored.height, format: stored.format };
-        commit.push({ kind: 'put', file: row, vector: stored.vector });
-        items.push({ kind: 'reuse', work: d.work, row, vector: stored.vector });
+        d.job.row = { ...d.job.row, width: stored.width, height: stored.height, format: stored.format, stretch: stored.stretch };
+        const items = stored.items.map((item) => ({ ...item, place: this.preparer.placeOf(d.job, item.window) }));
+        commit.push({ kind: 'put', file: d.job.row, items, complete: true });
+        finished.push({ kind: 'reuse', job: d.job, items });
       } else {
-        const error = failed ?? 'identical content to a file that could not be indexed';
-        commit.push({ kind: 'fail', file: d.row, error });
-        items.push({ kind: 'fail', work: d.work, row: d.row, error });
+        const error = this.state.failedHashes.get(d.job.row.contentHash) ?? 'identical content to a file that could not be indexed';
+        commit.push({ kind: 'fail', file: d.job.row, error });
+        finished.push({ kind: 'fail', job: d.job, error });
       }
     }
     if (commit.length === 0) return stillWaiting;
     await this.store.commit(commit);
-    for (const b of batch) this.uncommittedHashes.delete(b.row.contentHash);
-    this.count(items);
+    this.summary.embedded += batch.length;
+    for (const b of batch) if (b.last) finished.push({ kind: 'done', job: b.job });
+    for (const unit of finished) {
+      if (unit.kind === 'done' || unit.kind === 'fail') this.state.uncommitted.delete(unit.job.contentKey);
+    }
+    this.count(finished);
     if (this.summary.embedded > 0 && this.summary.embedded === batch.length) await debugPause('committed');
     this.report('index');
     return stillWaiting;
   }
 
-  private count(items: Prepared[]): void {
-    for (const item of items) {
-      this.done++;
-      const isUpdate = item.work.known !== undefined;
-      switch (item.kind) {
-        case 'embed':
-          this.summary.embedded++;
+  private count(units: Unit[]): void {
+    for (const unit of units) {
+      const isUpdate = unit.job.work.known !== undefined;
+      switch (unit.kind) {
+        case 'done':
+          this.done++;
+          if (unit.job.scene && unit.job.windows > 1) this.summary.scenes++;
+          if (unit.job.resumed) this.summary.resumed++;
+          this.summary.nodataWindows += unit.job.nodataWindows;
           if (isUpdate) this.summary.updated++;
           else this.summary.added++;
           break;
         case 'reuse':
+          this.done++;
           this.summary.reused++;
           if (isUpdate) this.summary.updated++;
           else this.summary.added++;
           break;
         case 'touch':
+          this.done++;
           this.summary.unchanged++;
           break;
         case 'fail':
+          this.done++;
           this.summary.errors++;
           break;
+        case 'embed':
         case 'duplicate':
           break;
       }
@@ -352,6 +351,7 @@ class ArchiveIndexer {
       total: this.total,
       done: this.done,
       errors: this.summary.errors,
+      embedded: this.summary.embedded,
       imagesPerSecond: rate,
       etaSeconds: phase === 'index' && itemRate > 0 ? (this.total - this.done) / itemRate : undefined,
     });

@@ -1,6 +1,9 @@
 /**
- * Walks archive roots for image files. Symlinked folders are followed once (loops are
- * cut by real path); unreadable folders are reported and skipped, never fatal.
+ * Walks archive roots for image files. Symlinked folders are followed once (loops are cut by
+ * real path); unreadable folders are reported and skipped, never fatal. Every file seen is
+ * either yielded (an image to index) or counted as skipped with its reason: a format sharp
+ * cannot read (BMP, JPEG 2000...), not an image, excluded by a glob, a name that is not valid
+ * UTF-8, a dangling link, not a regular file.
  */
 import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +14,20 @@ import { RsclipError } from '../errors.js';
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif',
 ]);
+
+/** Image formats found in archives that the prebuilt sharp cannot decode, by extension. */
+const UNREADABLE_IMAGE_FORMATS: ReadonlyMap<string, string> = new Map([
+  ['.bmp', 'BMP'], ['.dib', 'BMP'],
+  ['.jp2', 'JPEG 2000'], ['.j2k', 'JPEG 2000'], ['.jpf', 'JPEG 2000'], ['.jpx', 'JPEG 2000'],
+  ['.svg', 'SVG'], ['.ico', 'ICO'], ['.psd', 'PSD'], ['.tga', 'TGA'], ['.pcx', 'PCX'],
+  ['.ppm', 'Netpbm'], ['.pgm', 'Netpbm'], ['.pbm', 'Netpbm'], ['.pnm', 'Netpbm'],
+  ['.exr', 'OpenEXR'], ['.hdr', 'Radiance HDR'],
+  ['.dng', 'camera raw'], ['.cr2', 'camera raw'], ['.nef', 'camera raw'], ['.arw', 'camera raw'],
+  ['.ecw', 'ECW'], ['.sid', 'MrSID'], ['.hdf', 'HDF'], ['.h5', 'HDF'], ['.nc', 'netCDF'],
+]);
+
+/** Paths quoted per skip reason. */
+const SKIP_EXAMPLES = 3;
 
 export interface ScannedFile {
   /** Absolute root the file was found under. */
@@ -30,11 +47,35 @@ export interface ScanOptions {
   skipDirs?: string[];
 }
 
+/** Files seen but not indexed, for one reason. */
+export interface SkippedFiles {
+  reason: string;
+  count: number;
+  /** The first few, relative to their root (bytes that are not UTF-8 shown as \xNN). */
+  examples: string[];
+}
+
 export interface ScanProblems {
   /** Relative folders that could not be read (their known files are kept, not removed). */
   unreadableFolders: string[];
   /** Relative symlinked folders not entered because their target was already visited. */
   symlinkLoops: string[];
+  /** Files seen and not indexed, by reason. */
+  skipped: SkippedFiles[];
+}
+
+export function newScanProblems(): ScanProblems {
+  return { unreadableFolders: [], symlinkLoops: [], skipped: [] };
+}
+
+function countSkipped(problems: ScanProblems, reason: string, rel: string): void {
+  let entry = problems.skipped.find((s) => s.reason === reason);
+  if (!entry) {
+    entry = { reason, count: 0, examples: [] };
+    problems.skipped.push(entry);
+  }
+  entry.count++;
+  if (entry.examples.length < SKIP_EXAMPLES) entry.examples.push(rel);
 }
 
 function globMatcher(globs: string[] | undefined): ((p: string) => boolean) | undefined {
@@ -47,43 +88,84 @@ export function isImagePath(file: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase());
 }
 
+/** Why a file that is not an indexable image is skipped. */
+function notAnImageReason(name: string): string {
+  const format = UNREADABLE_IMAGE_FORMATS.get(path.extname(name).toLowerCase());
+  return format ? `image format rsclip cannot read (${format}): convert to PNG, JPEG or TIFF to index it` : 'not an image file (by its extension)';
+}
+
+/** A file name as bytes -> its text, or undefined when the bytes are not valid UTF-8 (no path string could open it). */
+function utf8Name(raw: Buffer): string | undefined {
+  const name = raw.toString('utf8');
+  return Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
+}
+
+function showBytes(raw: Buffer): string {
+  return [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+/** Checks that every root is an existing folder, before anything is written; returns them resolved. */
+export async function checkArchiveRoots(roots: readonly string[]): Promise<string[]> {
+  const resolved: string[] = [];
+  for (const root of roots) {
+    const absoluteRoot = path.resolve(root);
+    let info;
+    try {
+      info = await stat(absoluteRoot);
+    } catch (cause) {
+      const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new RsclipError('BAD_INPUT', missing ? `archive folder ${absoluteRoot} does not exist` : `archive folder ${absoluteRoot} cannot be read: ${(cause as Error).message}`, {
+        hint: 'check the path; nothing was changed in the index',
+        cause,
+      });
+    }
+    if (!info.isDirectory()) {
+      throw new RsclipError('BAD_INPUT', `expected a folder to index but ${absoluteRoot} is a file`, { hint: 'pass the folder that holds the images; nothing was changed in the index' });
+    }
+    resolved.push(absoluteRoot);
+  }
+  return resolved;
+}
+
+interface Entry {
+  raw: Buffer;
+  isDir: boolean;
+  isFile: boolean;
+  isLink: boolean;
+}
+
 /** Yields image files under `root` in a stable (sorted per folder) order. */
 export async function* scanRoot(root: string, options: ScanOptions, problems: ScanProblems): AsyncGenerator<ScannedFile> {
-  const absoluteRoot = path.resolve(root);
-  let rootStat;
-  try {
-    rootStat = await stat(absoluteRoot);
-  } catch (cause) {
-    throw new RsclipError('BAD_INPUT', `archive folder ${absoluteRoot} cannot be read: ${(cause as Error).message}`, {
-      hint: 'check the path; nothing was changed in the index',
-      cause,
-    });
-  }
-  if (!rootStat.isDirectory()) {
-    throw new RsclipError('BAD_INPUT', `expected a folder to index but ${absoluteRoot} is a file`, { hint: 'pass the folder that holds the images' });
-  }
+  const [absoluteRoot] = await checkArchiveRoots([root]);
   const include = globMatcher(options.include);
   const exclude = globMatcher(options.exclude);
   const skip = new Set((options.skipDirs ?? []).map((d) => path.resolve(d)));
-  const visited = new Set<string>([await realpath(absoluteRoot)]);
+  const visited = new Set<string>([await realpath(absoluteRoot!)]);
   const stack: string[] = [''];
   while (stack.length > 0) {
     if (options.signal?.aborted) return;
     const relDir = stack.pop()!;
-    const absDir = path.join(absoluteRoot, relDir);
-    let entries: { name: string; isDir: boolean; isFile: boolean; isLink: boolean }[] = [];
+    const absDir = path.join(absoluteRoot!, relDir);
+    let entries: Entry[] = [];
     try {
-      const dir = await opendir(absDir);
-      for await (const e of dir) entries.push({ name: e.name, isDir: e.isDirectory(), isFile: e.isFile(), isLink: e.isSymbolicLink() });
+      // names as bytes: a name that is not UTF-8 must be seen to be counted
+      const dir = await opendir(absDir, { encoding: 'buffer' as BufferEncoding });
+      for await (const e of dir) entries.push({ raw: e.name as unknown as Buffer, isDir: e.isDirectory(), isFile: e.isFile(), isLink: e.isSymbolicLink() });
     } catch {
       problems.unreadableFolders.push(relDir);
       continue;
     }
-    entries = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries = entries.sort((a, b) => Buffer.compare(a.raw, b.raw));
     const subdirs: string[] = [];
     for (const entry of entries) {
-      const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
-      const abs = path.join(absoluteRoot, rel);
+      const name = utf8Name(entry.raw);
+      if (name === undefined) {
+        const shown = relDir === '' ? showBytes(entry.raw) : `${relDir}/${showBytes(entry.raw)}`;
+        countSkipped(problems, entry.isDir ? 'folder name is not valid UTF-8 (rename it to index what it holds)' : 'file name is not valid UTF-8 (rename it to index it)', shown);
+        continue;
+      }
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      const abs = path.join(absoluteRoot!, rel);
       let isDir = entry.isDir;
       let isFile = entry.isFile;
       let info;
@@ -91,7 +173,8 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         try {
           info = await stat(abs);
         } catch {
-          continue; // dangling link
+          countSkipped(problems, 'symbolic link to nothing (dangling)', rel);
+          continue;
         }
         isDir = info.isDirectory();
         isFile = info.isFile();
@@ -113,17 +196,39 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         subdirs.push(rel);
         continue;
       }
-      if (!isFile || !isImagePath(entry.name)) continue;
-      if (include && !include(rel)) continue;
-      if (exclude && exclude(rel)) continue;
+      if (!isFile) {
+        countSkipped(problems, 'not a regular file (a socket, pipe or device)', rel);
+        continue;
+      }
+      if (!isImagePath(name)) {
+        countSkipped(problems, notAnImageReason(name), rel);
+        continue;
+      }
+      if ((include && !include(rel)) || (exclude && exclude(rel))) {
+        countSkipped(problems, 'excluded by --include/--exclude', rel);
+        continue;
+      }
       try {
         info ??= await stat(abs);
       } catch {
-        continue; // vanished between listing and stat
+        countSkipped(problems, 'vanished while the folder was scanned', rel);
+        continue;
       }
-      yield { root: absoluteRoot, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs };
+      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs };
     }
     // reverse so that popping visits folders in name order
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+  }
+}
+
+/**
+ * The files of a given list (relative to `root`, e.g. a STAC catalog's assets) as a scan would
+ * find them; a listed file that does not exist is reported as unreadable (its row is kept).
+ */
+export async function* listedFiles(root: string, relPaths: readonly string[]): AsyncGenerator<ScannedFile> {
+  for (const rel of relPaths) {
+    const absolutePath = path.join(root, ...rel.split('/'));
+    const info = await stat(absolutePath).catch(() => undefined);
+    yield { root, path: rel, absolutePath, bytes: info?.isFile() ? info.size : 0, mtimeMs: info?.mtimeMs ?? 0 };
   }
 }

@@ -1,7 +1,11 @@
 import type { ClipEncoder } from '../model/index.js';
 import type { IndexStore } from '../store/index.js';
+import type { IndexPlanOptions } from './plan.js';
+import type { WorkItem } from './prepare-file.js';
+import type { SkippedFiles } from './scan.js';
 
-export interface IndexArchiveOptions {
+/** What to index and how; the tiling and radiometry options (tile, overlap, scales, bands, percentiles, crs) are the plan's. */
+export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'> {
   /** Archive folders to index (recursively). */
   roots: string[];
   /** The index to update, open for writing (created for `encoder`'s model, or built with it). */
@@ -17,6 +21,18 @@ export interface IndexArchiveOptions {
   decoders?: number;
   /** CSV/TSV/JSONL sidecar of user fields keyed by file name, imported after indexing. */
   fields?: string;
+  /**
+   * Index these files instead of walking `roots`: paths relative to `root`, each with facts from
+   * elsewhere (a STAC item's id, time, properties and footprint). Files of `root` the list lacks are removed.
+   */
+  files?: { root: string; files: { path: string; extra?: WorkItem['extra'] }[] };
+  /** Try every file that failed before again, whatever its size and mtime say. */
+  retryErrors?: boolean;
+  /**
+   * The settings that decide whether a file decodes (e.g. the pixel limit), as text; when they
+   * differ from those of the last complete run, files that failed are tried again.
+   */
+  decodeSettings?: string;
   /** Aborting stops after the batch in flight; everything committed is kept. */
   signal?: AbortSignal;
   onProgress?: (progress: IndexProgress) => void;
@@ -31,7 +47,9 @@ export interface IndexProgress {
   /** Of `total`, how many are committed. */
   done: number;
   errors: number;
-  /** Images embedded by the model per second of indexing so far. */
+  /** Items (whole images and tiles) embedded so far. */
+  embedded: number;
+  /** Items embedded by the model per second of indexing so far. */
   imagesPerSecond: number;
   /** Seconds left at the current rate; undefined while unknown. */
   etaSeconds: number | undefined;
@@ -50,21 +68,29 @@ export interface IndexSummary {
   removed: number;
   /** Of added + updated, how many took a stored vector of identical content (no model run). */
   reused: number;
-  /** Images run through the model. */
+  /** Items (whole images and tiles) run through the model. */
   embedded: number;
   /** Files that failed this run (recorded with status error). */
   errors: number;
   /** Files with the same size and mtime, or the same content, as last time. */
   unchanged: number;
+  /** Files cut into tiles in this run. */
+  scenes: number;
+  /** Of those, files that continued where an interrupted run stopped. */
+  resumed: number;
+  /** Windows skipped because they were mostly nodata (nodata value, mask, alpha 0, constant fill). */
+  nodataWindows: number;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];
+  /** Files seen but not indexed (not an image, a format sharp cannot read, excluded, a name that is not UTF-8...), by reason. */
+  skipped: SkippedFiles[];
   interrupted: boolean;
   seconds: number;
   /** Seconds the model was running (seconds - modelSeconds is time it waited on decoding or I/O). */
   modelSeconds: number;
-  /** embedded / seconds. */
+  /** embedded / seconds (items per second). */
   imagesPerSecond: number;
   fields?: { records: number; fields: string[]; unmatched: number };
 }

@@ -8,40 +8,52 @@
  * weight as `N*term` (`2*river`, `0.5*./ref.jpg`). What a term is:
  *   - `#123` or `id:123`: the indexed image with that id;
  *   - `image:PATH` or a path to an existing file: an image file;
- *   - `text:ANYTHING` or anything else: a text.
+ *   - `text:ANYTHING`: a text, whatever it looks like;
+ *   - a folder, or something that looks like a path (`./x`, `a/b.jpg`, `scene.tif`) but is not
+ *     there: an error, never silently a text;
+ *   - anything else: a text.
  */
 import { statSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { MAX_TERMS } from './limits.js';
 import type { QueryTerm } from './types.js';
 
-export type IsFile = (path: string) => boolean;
+export type PathKind = (path: string) => 'file' | 'folder' | 'missing';
 
-export function isExistingFile(path: string): boolean {
+export function pathKindOf(path: string): 'file' | 'folder' | 'missing' {
   try {
-    return statSync(path).isFile();
+    const info = statSync(path);
+    return info.isDirectory() ? 'folder' : 'file';
   } catch {
-    return false;
+    return 'missing';
   }
 }
+
+/** A term a user most likely meant as a file: a relative or absolute path, or one word with an image extension. */
+const PATH_LIKE = /^(?:\.{1,2}[\\/]|[\\/]|~[\\/]|[a-zA-Z]:[\\/])|^\S*[\\/]\S*$|^\S+\.(?:jpe?g|jpe|jfif|png|webp|gif|tiff?|avif|heic|heif|bmp|jp2)$/i;
 
 const WEIGHTED = /^(\d+(?:\.\d*)?|\.\d+)\*(.+)$/s;
 const ID_TERM = /^(?:#|id:)(\d+)$/;
 
-function termOf(raw: string, weight: number, isFile: IsFile): QueryTerm {
+function termOf(raw: string, weight: number, pathKind: PathKind): QueryTerm {
   const id = ID_TERM.exec(raw);
   if (id) return { kind: 'id', id: Number(id[1]), weight };
   if (raw.startsWith('text:')) return { kind: 'text', text: raw.slice('text:'.length), weight };
-  if (raw.startsWith('image:')) {
-    const file = raw.slice('image:'.length);
-    if (!isFile(file)) throw new RsclipError('BAD_QUERY', `image term "${raw}": no such file ${file}`);
-    return { kind: 'image', image: file, weight };
+  const explicit = raw.startsWith('image:');
+  const file = explicit ? raw.slice('image:'.length) : raw;
+  const kind = pathKind(file);
+  if (kind === 'file') return { kind: 'image', image: file, weight };
+  if (kind === 'folder') {
+    throw new RsclipError('BAD_QUERY', `query term "${raw}" is a folder, not an image file`, { hint: `give an image file, or write "text:${file}" to search for the text` });
   }
-  if (isFile(raw)) return { kind: 'image', image: raw, weight };
+  if (explicit) throw new RsclipError('BAD_QUERY', `image term "${raw}": no such file ${file}`, { hint: 'check the path' });
+  if (PATH_LIKE.test(raw)) {
+    throw new RsclipError('BAD_QUERY', `query term "${raw}" looks like a file path, but there is no such file`, { hint: `check the path, or write "text:${raw}" to search for the text` });
+  }
   return { kind: 'text', text: raw, weight };
 }
 
-export function parseQueryTerms(args: string[], isFile: IsFile = isExistingFile): QueryTerm[] {
+export function parseQueryTerms(args: string[], pathKind: PathKind = pathKindOf): QueryTerm[] {
   const terms: QueryTerm[] = [];
   let sign = 1;
   let pendingOperator: string | undefined;
@@ -57,7 +69,7 @@ export function parseQueryTerms(args: string[], isFile: IsFile = isExistingFile)
     const weighted = WEIGHTED.exec(text);
     const weight = weighted ? Number(weighted[1]) : 1;
     if (!(weight > 0)) throw new RsclipError('BAD_QUERY', `weight of "${text}" must be positive, got ${weight}`, { hint: 'use - before the term to subtract it' });
-    terms.push(termOf(weighted ? weighted[2]! : text, sign * weight, isFile));
+    terms.push(termOf(weighted ? weighted[2]! : text, sign * weight, pathKind));
     sign = 1;
     pendingOperator = undefined;
   }

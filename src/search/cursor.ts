@@ -20,7 +20,7 @@ export function queryKey(request: SearchRequest): string {
     const image = typeof t.image === 'string' ? `path:${t.image}` : `sha256:${createHash('sha256').update(t.image).digest('hex')}`;
     return { kind: 'image', image, weight: t.weight };
   });
-  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, exclude: request.excludeIds ?? [] }));
+  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, exclude: request.excludeIds ?? [], copies: request.foldCopies ?? true }));
   return hash.digest('base64url').slice(0, 16);
 }
 
@@ -40,7 +40,7 @@ export function decodeCursor(cursor: string, key: string): number {
     throw new RsclipError('BAD_QUERY', 'invalid cursor: expected the nextCursor of a previous page', { hint: 'start again without a cursor' });
   }
   if (body.key !== key) {
-    throw new RsclipError('BAD_QUERY', 'the cursor belongs to a different query (terms, filter, collapse or exact changed)', {
+    throw new RsclipError('BAD_QUERY', 'the cursor belongs to a different query (terms, filter, collapse, nms or exact changed)', {
       hint: 'start again without a cursor',
     });
   }

@@ -1,24 +1,31 @@
 /**
- * Opens the query encoder an index needs: the model directory's variant whose fingerprint
- * is the one the index was built with. Without a directory, the one the index recorded at
- * its last update is used. Without a variant, the recorded one is tried first, then the
- * others present in the directory (fp32, int8, fp16).
+ * The one rule for the model of an existing index, used by every command that meets one (index,
+ * search, serve, eval labels, up): the index's recorded model directory and variant are the
+ * default. A given directory replaces the recorded one; a given variant is the only one tried;
+ * otherwise the recorded variant is tried first, then the others present (fp32, int8, fp16), and
+ * the first whose fingerprint is the index's is used. A mismatch names the variants on both sides.
  */
 import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { modelMatches, type IndexMeta } from '../store/index.js';
+import { modelMatches, readIndexMeta, type IndexMeta } from '../store/index.js';
 
 export interface OpenEncoderOptions {
   variant?: ModelVariant;
   threads?: number;
+  /** Largest image (width x height) the encoder decodes; archive indexing sets it. */
+  maxInputPixels?: number;
+}
+
+function describeIndexModel(meta: IndexMeta): string {
+  return `${meta.modelId} (${meta.modelVariant ? `${meta.modelVariant}, ` : ''}${meta.modelFingerprint.slice(0, 12)})`;
 }
 
 function modelDirFor(modelDir: string | undefined, meta: IndexMeta): string {
   if (modelDir) return modelDir;
   if (meta.modelDir && existsSync(meta.modelDir)) return meta.modelDir;
   const where = meta.modelDir ? `; it was at ${meta.modelDir}, which no longer exists` : '';
-  throw new RsclipError('BAD_INPUT', `no model given: the index was built with ${meta.modelId} (${meta.modelFingerprint.slice(0, 12)})${where}`, {
+  throw new RsclipError('BAD_INPUT', `no model given: the index was built with ${describeIndexModel(meta)}${where}`, {
     hint: 'pass --model <dir> (or "model" in rsclip.config.json) with the model directory the index was built with',
   });
 }
@@ -36,7 +43,11 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
   for (const variant of variantOrder(options, meta)) {
     let encoder: ClipEncoder;
     try {
-      encoder = await openClip(dir, { variant, ...(options.threads ? { threads: options.threads } : {}) });
+      encoder = await openClip(dir, {
+        variant,
+        ...(options.threads ? { threads: options.threads } : {}),
+        ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
+      });
     } catch (error) {
       // a variant whose files are absent is simply not a candidate
       firstError ??= error;
@@ -47,9 +58,17 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
     await encoder.close();
   }
   if (tried.length === 0) throw firstError;
-  throw new RsclipError(
-    'INDEX_INCOMPATIBLE',
-    `the index was built with model ${meta.modelId} (${meta.modelFingerprint.slice(0, 12)}); ${dir} has ${tried.join(', ')}`,
-    { hint: 'pass --model with the model directory the index was built with' },
-  );
+  const asked = options.variant ? ` (you asked for --variant ${options.variant})` : '';
+  throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}`, {
+    hint: options.variant && meta.modelVariant && options.variant !== meta.modelVariant
+      ? `leave out --variant (the index uses ${meta.modelVariant}), or index into a new --index dir`
+      : 'pass --model with the model directory the index was built with, or index into a new --index dir',
+  });
+}
+
+/** The model directory and variant an existing index recorded at its last update (undefined: no index, or none recorded). */
+export async function recordedModelOf(index: string): Promise<{ dir: string; variant: ModelVariant | undefined } | undefined> {
+  const meta = await readIndexMeta(index);
+  if (!meta?.modelDir || !existsSync(meta.modelDir)) return undefined;
+  return { dir: meta.modelDir, variant: MODEL_VARIANTS.find((v) => v === meta.modelVariant) };
 }

@@ -3,8 +3,10 @@
  *
  *   { "terms": [ {"text": "stadium"}, {"id": 123, "weight": 0.5}, {"image": "<base64>", "weight": -1} ],
  *     "k": 20, "offset": 0 | "cursor": "...", "exact": false, "ef": 128,
- *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"} },   (see store/filter.ts)
- *     "collapse": true | 0.95 }
+ *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"},
+ *                 "bbox": [12.3, 41.8, 12.6, 42.0], "near": {"lon": 12.49, "lat": 41.89, "radius": "5km"},
+ *                 "within": {"type": "Polygon", ...}, "since": "2023-01-01" },   (see store/filter.ts)
+ *     "collapse": true | 0.95, "nms": true | false | 0.5 }
  *
  * `image` is base64 of the encoded file; a path is never accepted from JSON.
  */
@@ -30,6 +32,7 @@ export const pagingShape = {
   exact: z.boolean().optional(),
   ef: z.number().int().min(1).max(MAX_EF).optional(),
   collapse: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
+  nms: z.union([z.boolean(), z.number().gt(0).max(1)]).optional(),
 };
 
 export const searchRequestSchema = z.strictObject({

@@ -2,14 +2,16 @@
  * The search composition root: an encoder and an index store come in through the
  * constructor (tests pass fakes); `search` turns a SearchRequest into one page of hits.
  */
+import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
-import { assertModelMatches, type IndexStore, type ItemSelection, type ScoredId } from '../store/index.js';
+import { assertModelMatches, FILTER_KEYS, type IndexStore, type ItemRecord, type ItemSelection, type ScoredId } from '../store/index.js';
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW } from './limits.js';
+import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
 import { combineWeighted } from './query-vector.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
 import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
@@ -24,9 +26,14 @@ export interface SearcherOptions {
   maxExactScan?: number;
   /** Text embeddings kept for repeated queries and later pages of a query (default 256 entries; 0 turns it off). */
   textCacheSize?: number;
+  /** Bytes those may take, texts and vectors counted (default 4 MiB). */
+  textCacheBytes?: number;
   /** Hits carry their file's absolute path (the CLI; a server must not reveal its folders). */
   absolutePaths?: boolean;
 }
+
+export const DEFAULT_TEXT_CACHE_ENTRIES = 256;
+export const DEFAULT_TEXT_CACHE_BYTES = 4 * 1024 * 1024;
 
 /** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
 const COLLAPSE_OVERFETCH = 3;
@@ -43,10 +50,9 @@ export class Searcher {
   readonly store: IndexStore;
   readonly textBatcher: TextEmbeddingBatcher;
   readonly #maxExactScan: number;
-  readonly #textCacheSize: number;
   readonly #absolutePaths: boolean;
-  /** Least recently used first (Map keeps insertion order). */
-  readonly #textCache = new Map<string, Promise<Float32Array>>();
+  /** Text -> its embedding (pending or done), bounded by entries and bytes; undefined when turned off. */
+  readonly #textCache: LRUCache<string, Promise<Float32Array>> | undefined;
 
   constructor(encoder: ClipEncoder, store: IndexStore, options: SearcherOptions = {}) {
     assertModelMatches(store.meta, store.describe().location, encoder.info);
@@ -54,8 +60,13 @@ export class Searcher {
     this.store = store;
     this.textBatcher = new TextEmbeddingBatcher((texts) => encoder.embedTexts(texts), options.batching);
     this.#maxExactScan = options.maxExactScan ?? Infinity;
-    this.#textCacheSize = options.textCacheSize ?? 256;
     this.#absolutePaths = options.absolutePaths ?? false;
+    const entries = options.textCacheSize ?? DEFAULT_TEXT_CACHE_ENTRIES;
+    const vectorBytes = 4 * encoder.info.embeddingDim;
+    this.#textCache =
+      entries > 0
+        ? new LRUCache({ max: entries, maxSize: options.textCacheBytes ?? DEFAULT_TEXT_CACHE_BYTES, sizeCalculation: (_vector, text) => 2 * text.length + vectorBytes })
+        : undefined;
   }
 
   /** The unit query vector of the terms: texts through the micro-batcher, images in one encoder call. */
@@ -85,20 +96,21 @@ export class Searcher {
   }
 
   #embedText(text: string): Promise<Float32Array> {
-    const cached = this.#textCache.get(text);
-    if (cached) {
-      this.#textCache.delete(text);
-      this.#textCache.set(text, cached);
-      return cached;
-    }
+    const cached = this.#textCache?.get(text);
+    if (cached) return cached;
     const pending = this.textBatcher.embed(text);
-    if (this.#textCacheSize > 0) {
-      this.#textCache.set(text, pending);
+    if (this.#textCache) {
+      const cache = this.#textCache;
+      cache.set(text, pending);
       // a failed embedding is not remembered
-      pending.catch(() => this.#textCache.delete(text));
-      if (this.#textCache.size > this.#textCacheSize) this.#textCache.delete(this.#textCache.keys().next().value!);
+      pending.catch(() => cache.delete(text));
     }
     return pending;
+  }
+
+  /** Entries and bytes of the text-embedding cache (for stats and the bound tests). */
+  textCacheUse(): { entries: number; bytes: number } {
+    return { entries: this.#textCache?.size ?? 0, bytes: this.#textCache?.calculatedSize ?? 0 };
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
@@ -108,13 +120,29 @@ export class Searcher {
     const key = queryKey(request);
     const offset = request.cursor !== undefined ? decodeCursor(request.cursor, key) : (request.offset ?? 0);
     if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });
+    if (request.filter?.fields) await this.#checkFieldNames(Object.keys(request.filter.fields));
     const embedStart = performance.now();
     const vector = await this.queryVector(request.terms);
     const searchStart = performance.now();
     return await this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
   }
 
-  /** Top results for an already-computed query vector (ranked, filtered, collapsed, paged). */
+  /** A filter on a user field the index does not have is a mistake (a typo, a built-in key misspelt), not an empty result. */
+  async #checkFieldNames(names: string[]): Promise<void> {
+    const known = await this.store.fieldNames();
+    const unknown = names.filter((name) => !known.includes(name));
+    if (unknown.length === 0) return;
+    const keys = Object.values(FILTER_KEYS).map((k) => k.name);
+    const suggestion = closestName(unknown[0]!, [...keys, ...known]);
+    throw new RsclipError(
+      'BAD_QUERY',
+      `unknown filter field${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}: ` +
+        `the filter keys are ${keys.join(', ')}, and ${known.length > 0 ? `this index's user fields are ${known.join(', ')}` : 'this index has no user fields'}`,
+      { hint: 'user fields come from the sidecar given to `rsclip index --fields`' },
+    );
+  }
+
+  /** Top results for an already-computed query vector (ranked, filtered, folded, collapsed, paged). */
   private async searchVector(
     vector: Float32Array,
     request: SearchRequest,
@@ -126,34 +154,49 @@ export class Searcher {
     const exact = request.exact === true;
     const selection: ItemSelection = {};
     if (request.filter) selection.filter = request.filter;
-    if (request.excludeIds && request.excludeIds.length > 0) selection.excludeIds = request.excludeIds;
+    // the items a query names (#id) are never among its results: "more like this" means other items
+    const excluded = [...new Set([...(request.excludeIds ?? []), ...request.terms.flatMap((t) => (t.kind === 'id' ? [t.id] : []))])];
+    if (excluded.length > 0) selection.excludeIds = excluded;
     const filtered = request.filter ? await this.store.countItems(selection) : undefined;
     // one more than the page, so that we know whether a next page exists
     const wanted = offset + k + 1;
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
+    const foldCopies = request.foldCopies ?? true;
     const available = filtered ?? (await this.store.countItems(selection));
     if (exact && available > this.#maxExactScan) {
       throw new RsclipError('BAD_QUERY', `exact search would scan ${available} vectors; this server allows at most ${this.#maxExactScan}`, {
         hint: 'leave exact out, add a filter, or use `rsclip search --exact`',
       });
     }
+    const nmsThreshold = request.nms === false ? undefined : typeof request.nms === 'number' ? request.nms : DEFAULT_NMS_THRESHOLD;
     let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
-    let groups: CollapsedGroup[] = [];
+    let groups: HitGroup[] = [];
     let ef: number | undefined;
     const vectors = new Map<number, Float32Array>();
+    const items = new Map<number, ItemRecord>();
     for (;;) {
       ef = exact ? undefined : chooseEf(fetchCount, request.ef);
       const hits: ScoredId[] = available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
-      if (threshold === undefined) groups = hits.map((hit) => ({ hit, duplicates: [] }));
-      else {
-        const unseen = hits.filter((hit) => !vectors.has(hit.id)).map((hit) => hit.id);
-        for (const [id, v] of await this.store.getVectors(unseen)) vectors.set(id, v);
-        groups = collapseNearDuplicates(hits, (id) => vectors.get(id), threshold);
+      if (foldCopies || nmsThreshold !== undefined) {
+        for (const item of await this.store.getItems(hits.filter((h) => !items.has(h.id)).map((h) => h.id))) items.set(item.id, item);
       }
+      const folded = foldCopies ? foldIdenticalCopies(hits, (id) => copyKey(items.get(id))) : hits.map((hit) => ({ hit, copies: [] }));
+      if (threshold === undefined) groups = folded.map(({ hit, copies }) => ({ hit, copies, duplicates: [] }));
+      else {
+        const unseen = folded.filter(({ hit }) => !vectors.has(hit.id)).map(({ hit }) => hit.id);
+        for (const [id, v] of await this.store.getVectors(unseen)) vectors.set(id, v);
+        const copiesOf = new Map(folded.map((f) => [f.hit.id, f.copies]));
+        groups = collapseNearDuplicates(
+          folded.map((f) => f.hit),
+          (id) => vectors.get(id),
+          threshold,
+        ).map((g) => ({ ...g, copies: copiesOf.get(g.hit.id) ?? [] }));
+      }
+      if (nmsThreshold !== undefined) groups = suppressOverlaps(groups, (g) => g.hit.id, (id) => placedHit(items.get(id), foldCopies), nmsThreshold);
       if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
       fetchCount = Math.min(fetchCount * 2, available);
     }
-    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset);
+    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset, items);
     const page: SearchPage = {
       hits,
       k,
@@ -167,10 +210,12 @@ export class Searcher {
     return page;
   }
 
-  private async assembleHits(groups: CollapsedGroup[], offset: number): Promise<SearchHit[]> {
-    const ids = groups.flatMap((g) => [g.hit.id, ...g.duplicates.map((d) => d.id)]);
-    const [items, fields] = await Promise.all([this.store.getItems(ids), this.store.getFields(groups.map((g) => g.hit.id))]);
-    const byId = new Map(items.map((item) => [item.id, item]));
+  private async assembleHits(groups: HitGroup[], offset: number, known: Map<number, ItemRecord>): Promise<SearchHit[]> {
+    const ids = groups.flatMap((g) => [g.hit.id, ...g.duplicates.map((d) => d.id), ...g.copies]);
+    const missing = ids.filter((id) => !known.has(id));
+    const [fetched, fields] = await Promise.all([missing.length > 0 ? this.store.getItems(missing) : [], this.store.getFields(groups.map((g) => g.hit.id))]);
+    const byId = new Map(known);
+    for (const item of fetched) byId.set(item.id, item);
     const hits: SearchHit[] = [];
     for (const [i, group] of groups.entries()) {
       const item = byId.get(group.hit.id);
@@ -181,10 +226,72 @@ export class Searcher {
           score: group.hit.score,
           fields: fields.get(item.id) ?? {},
           duplicates: group.duplicates.map((d) => ({ id: d.id, score: d.score, similarity: d.similarity, path: byId.get(d.id)?.file.path ?? '' })),
+          copies: group.copies.map((id) => ({ id, path: byId.get(id)?.file.path ?? '' })),
           absolutePath: this.#absolutePaths,
         }),
       );
     }
     return hits;
   }
+}
+
+/** A result: the best item, the byte-identical copies folded into it, and (with collapse) its near-duplicates. */
+interface HitGroup extends CollapsedGroup {
+  copies: number[];
+}
+
+/**
+ * What makes two items copies: the same window (key) of files with the same bytes. Byte-identical
+ * files are cut by the same plan, so a tile of one scene has its twin at the same key in the other.
+ */
+function copyKey(item: ItemRecord | undefined): string | undefined {
+  return item && item.file.contentHash !== '' ? `${item.file.contentHash}|${item.key}` : undefined;
+}
+
+/**
+ * An item's window and the scene it is suppressed within: its file, or with copies folded its
+ * content (identical scenes are one scene, so a tile folded into a copy's tile is suppressed by
+ * the copy's better tiles just as by its own).
+ */
+function placedHit(item: ItemRecord | undefined, foldCopies: boolean): PlacedHit | undefined {
+  if (!item) return undefined;
+  return { scene: foldCopies && item.file.contentHash !== '' ? item.file.contentHash : item.file.id, window: item.window };
+}
+
+/** Walks `hits` best first; a hit with the same copy key as a better one (see copyKey) is folded into it. */
+function foldIdenticalCopies(hits: ScoredId[], hashOf: (id: number) => string | undefined): { hit: ScoredId; copies: number[] }[] {
+  const byHash = new Map<string, { hit: ScoredId; copies: number[] }>();
+  const out: { hit: ScoredId; copies: number[] }[] = [];
+  for (const hit of hits) {
+    const hash = hashOf(hit.id);
+    const first = hash ? byHash.get(hash) : undefined;
+    if (first) {
+      first.copies.push(hit.id);
+      continue;
+    }
+    const group = { hit, copies: [] };
+    if (hash) byHash.set(hash, group);
+    out.push(group);
+  }
+  return out;
+}
+
+/** The name closest to `name` within two edits (a typo), if any. */
+function closestName(name: string, candidates: string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -1,8 +1,9 @@
 /**
  * The shapes of a query and its answer, shared by the CLI, the library and the HTTP API.
  */
+import type { AreaGeometry, LonLat } from '../geo/index.js';
 import type { ImageSource } from '../model/index.js';
-import type { CatalogFilter, FieldValue } from '../store/index.js';
+import type { CatalogFilter, FieldValue, ItemWindow } from '../store/index.js';
 
 /** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
 export type QueryTerm =
@@ -32,11 +33,18 @@ export interface SearchRequest {
   filter?: CatalogFilter;
   /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
   collapse?: boolean | CollapseOptions;
-  /** Items never returned (e.g. the item a "more like this" query starts from). */
+  /** Items never returned; the items of `id` terms are left out anyway (a query never returns what it names). */
   excludeIds?: number[];
+  /**
+   * Leave out a tile covered (for this share of the smaller window, default 0.5) by a better hit of
+   * the same scene; `true` (the default) uses DEFAULT_NMS_THRESHOLD, `false` shows every tile.
+   */
+  nms?: boolean | number;
+  /** Fold files of identical content (the same bytes) into one hit, listed in its `copies` (default true). */
+  foldCopies?: boolean;
 }
 
-/** What users see of an item (today the whole image of one archive file) and of its file. */
+/** What users see of an item (the whole image of an archive file, or a window of a scene) and of its file. */
 export interface ItemFacts {
   /** The item's id (`#id` in queries, /api/images/:id). */
   id: number;
@@ -49,6 +57,14 @@ export interface ItemFacts {
   width: number | null;
   height: number | null;
   format: string | null;
+  /** The item's window in the file's pixels (the whole image for a file that is not cut into tiles). */
+  window: ItemWindow;
+  /** Where it is, when the file is georeferenced: its outline (EPSG:4326, RFC 7946), centre [lon, lat] and metres per pixel. */
+  footprint?: AreaGeometry;
+  center?: LonLat;
+  gsd?: number;
+  /** The STAC item the file came from. */
+  stac?: { item: string; collection: string | null };
   fields: Record<string, FieldValue | FieldValue[]>;
 }
 
@@ -60,6 +76,8 @@ export interface SearchHit extends ItemFacts {
   score: number;
   /** Near-duplicates folded into this result (only with `collapse`), best first. */
   duplicates: { id: number; score: number; path: string; similarity: number }[];
+  /** Other files with the same bytes, folded into this result (unless `foldCopies` is false). */
+  copies: { id: number; path: string }[];
   /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
   absolutePath?: string;
 }

@@ -4,19 +4,20 @@
  * reaches the file system. Every error goes to the one JSON error middleware.
  */
 import { fileURLToPath } from 'node:url';
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError } from '../errors.js';
 import { checkQueryImage, createThumbnail, DEFAULT_MAX_QUERY_PIXELS } from '../model/index.js';
-import { buildItemMetadata, parseSearchRequestJson, type SearchRequest, type Searcher } from '../search/index.js';
+import { buildItemMetadata, pageToFeatureCollection, parseSearchRequestJson, type SearchPage, type SearchRequest, type Searcher } from '../search/index.js';
 import type { IndexStore, ItemRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
+import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
+import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseId, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
 import { requestLogger } from './request-log.js';
 import { ThumbnailCache, type CachedThumbnail } from './thumbnail-cache.js';
@@ -48,7 +49,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   queryDecodeQueue: DEFAULT_QUERY_DECODE_QUEUE,
 };
 
-export type Thumbnailer = (absolutePath: string, maxSide: number) => Promise<CachedThumbnail>;
+/** Renders the thumbnail of an item of the file at `absolutePath` (its window, for a tile). */
+export type Thumbnailer = (absolutePath: string, maxSide: number, item: ItemRecord) => Promise<CachedThumbnail>;
 
 export interface AppDeps {
   searcher: Searcher;
@@ -62,7 +64,7 @@ export interface AppDeps {
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
-  /** Renders thumbnails (default: sharp through createThumbnail, WebP). */
+  /** Renders thumbnails (default: WebP, the item's window with its file's stretch, or sharp's createThumbnail for a whole image as decoded). */
   thumbnailer?: Thumbnailer;
 }
 
@@ -71,10 +73,22 @@ export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const MULTIPART_BOUNDARY = /;\s*boundary=(?:"[^"\r\n]{1,70}"|[^\s;"]{1,70})\s*(?:;|$)/i;
 const DEFAULT_THUMBNAIL_SIDE = 256;
 
-const sharpThumbnailer: Thumbnailer = async (absolutePath, maxSide) => {
+const defaultThumbnailer: Thumbnailer = async (absolutePath, maxSide, item) => {
+  if (rendersWindow(item)) return { data: await renderItem(absolutePath, item, maxSide, 'webp'), contentType: 'image/webp' };
   const thumbnail = await createThumbnail(absolutePath, { maxSide, format: 'webp' });
   return { data: thumbnail.data, contentType: thumbnail.contentType };
 };
+
+const GEOJSON_TYPE = 'application/geo+json';
+
+/** A page as JSON, or as a GeoJSON FeatureCollection when `format=geojson` or the client accepts application/geo+json first. */
+function sendPage(req: Request, res: Response, page: SearchPage): void {
+  const { format } = parseWith(formatQuerySchema, { format: req.query.format }, 'query string');
+  const geojson = format === 'geojson' || (format === undefined && req.accepts(['application/json', GEOJSON_TYPE]) === GEOJSON_TYPE);
+  res.vary('Accept');
+  if (geojson) res.type(GEOJSON_TYPE).send(JSON.stringify(pageToFeatureCollection(page)));
+  else res.json(page);
+}
 
 type Method = 'get' | 'post';
 interface RouteSpec {
@@ -113,7 +127,7 @@ export function createApp(deps: AppDeps): express.Application {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const isReady = deps.isReady ?? (() => true);
   const thumbnails = new ThumbnailCache({ maxBytes: limits.thumbnailCacheBytes, maxEntries: limits.thumbnailCacheEntries });
-  const thumbnailer = deps.thumbnailer ?? sharpThumbnailer;
+  const thumbnailer = deps.thumbnailer ?? defaultThumbnailer;
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: limits.maxUploadBytes, files: 1, fields: 20 } });
   const rawImage = express.raw({ type: 'image/*', limit: limits.maxUploadBytes });
   const jsonBody = express.json({ limit: limits.maxJsonBytes, strict: true });
@@ -160,7 +174,7 @@ export function createApp(deps: AppDeps): express.Application {
       throw new RsclipError('BAD_QUERY', 'no image in the request: expected a multipart field "image" or an image/* body');
     }
     await checkQueryImage(bytes, limits.maxQueryPixels);
-    res.json(await searchPage({ terms: [{ kind: 'image', image: bytes, weight: 1 }], ...pagingFromQuery(query) }));
+    sendPage(req, res, await searchPage({ terms: [{ kind: 'image', image: bytes, weight: 1 }], ...pagingFromQuery(query) }));
   };
 
   const imageUpload: RequestHandler = (req, res, next) => {
@@ -184,7 +198,7 @@ export function createApp(deps: AppDeps): express.Application {
     const record = item.file;
     const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
     const side = size as number;
-    const etag = `"t${side}-${record.contentHash.slice(0, 24) || item.id}"`;
+    const etag = `"t${side}-${item.id}-${record.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
@@ -192,15 +206,29 @@ export function createApp(deps: AppDeps): express.Application {
     }
     const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
       const file = await verifiedCatalogPath(record);
-      return thumbnailer(file, side).catch((error: unknown) => {
+      return thumbnailer(file, side, item).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
       });
     });
     res.type(thumbnail.contentType).send(thumbnail.data);
   };
 
-  // the path comes from the catalog, never from the request
-  const sendOriginal: RequestHandler = async (req, res) => sendCatalogFile((await itemOr404(store, req.params.id)).file, req, res);
+  // the path comes from the catalog, never from the request; a tile is its window as PNG
+  const sendOriginal: RequestHandler = async (req, res) => {
+    const item = await itemOr404(store, req.params.id);
+    if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res);
+    const etag = `"w${item.id}-${item.file.contentHash.slice(0, 24)}"`;
+    res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
+    if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
+      res.status(304).end();
+      return;
+    }
+    const file = await verifiedCatalogPath(item.file);
+    const png = await renderItem(file, item, MAX_RENDERED_SIDE, 'png').catch((error: unknown) => {
+      throw withArchivePath(error, item.file, file);
+    });
+    res.type('image/png').send(png);
+  };
 
   const routes: RouteSpec[] = [
     { method: 'get', path: '/healthz', handlers: [sendJson(() => ({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }))] },
@@ -234,10 +262,10 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/api/search',
       handlers: [
-        sendJson((req) => {
+        async (req, res) => {
           const query = parseWith(textSearchQuerySchema, req.query, 'query string');
-          return searchPage({ terms: [{ kind: 'text', text: query.q as string, weight: 1 }], ...pagingFromQuery(query) });
-        }),
+          sendPage(req, res, await searchPage({ terms: [{ kind: 'text', text: query.q as string, weight: 1 }], ...pagingFromQuery(query) }));
+        },
       ],
     },
     {
@@ -246,11 +274,11 @@ export function createApp(deps: AppDeps): express.Application {
       handlers: [
         (req, _res, next) => next(req.is('application/json') ? undefined : new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body, got ${req.headers['content-type'] ?? 'no content type'}`)),
         jsonBody,
-        sendJson(async (req) => {
+        async (req, res) => {
           const request = parseSearchRequestJson(req.body);
           for (const term of request.terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, limits.maxQueryPixels);
-          return searchPage(request);
-        }),
+          sendPage(req, res, await searchPage(request));
+        },
       ],
     },
     { method: 'post', path: '/api/search/image', handlers: [imageUpload, searchByImage] },
@@ -268,11 +296,11 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'get',
       path: '/api/images/:id/similar',
       handlers: [
-        sendJson(async (req) => {
+        async (req, res) => {
           const item = await itemOr404(store, req.params.id);
           const query = parseWith(pagingQuerySchema, req.query, 'query string');
-          return searchPage({ terms: [{ kind: 'id', id: item.id, weight: 1 }], excludeIds: [item.id], ...pagingFromQuery(query) });
-        }),
+          sendPage(req, res, await searchPage({ terms: [{ kind: 'id', id: item.id, weight: 1 }], excludeIds: [item.id], ...pagingFromQuery(query) }));
+        },
       ],
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },

@@ -2,13 +2,24 @@
  * The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json. A test checks that
  * every route the app registers is documented here and every documented route answers.
  */
-import { DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/index.js';
-import { filterJsonSchema, filterSyntax } from '../store/index.js';
+import { DEFAULT_K, DEFAULT_NMS_THRESHOLD, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/index.js';
+import { FILTER_KEYS, filterJsonSchema, filterSyntax } from '../store/index.js';
 import { version } from '../version.js';
 
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (description: string, schema: object) => ({ description, content: { 'application/json': { schema } } });
+/** A page of hits: JSON, or GeoJSON with `format=geojson` / `Accept: application/geo+json`. */
+const pageResponse = {
+  description: 'a page of results',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/SearchPage' } }, 'application/geo+json': { schema: { $ref: '#/components/schemas/FeatureCollection' } } },
+};
+
+/** A filter key that is also a query parameter of its own; its text is the key's `key=value` value. */
+function filterParameter(key: 'bbox' | 'near' | 'within' | 'since' | 'until', extra = ''): Record<string, unknown> {
+  const spec = FILTER_KEYS[key];
+  return { name: spec.name, in: 'query', schema: { type: 'string' }, description: `${spec.syntax.replace(`${spec.name}=`, '')}: ${spec.schema.description ?? ''}${extra}` };
+}
 
 const pagingParameters = [
   { name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_K, default: DEFAULT_K }, description: 'results per page' },
@@ -18,6 +29,12 @@ const pagingParameters = [
   { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k)' },
   { name: 'collapse', in: 'query', schema: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] }, description: 'fold near-duplicates (true, or a cosine threshold)' },
   {
+    name: 'nms',
+    in: 'query',
+    schema: { oneOf: [{ type: 'boolean' }, { type: 'number', exclusiveMinimum: 0, maximum: 1 }], default: true },
+    description: `leave out a tile covered (at least this share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene; false (or off) shows every tile`,
+  },
+  {
     name: 'filter',
     in: 'query',
     schema: { type: 'array', items: { type: 'string' } },
@@ -25,6 +42,13 @@ const pagingParameters = [
     explode: true,
     description: `repeatable key=value, all must hold: ${filterSyntax()} (NAME: a user field)`,
   },
+  filterParameter('bbox'),
+  filterParameter('near', ' (the radius in `radius`)'),
+  { name: 'radius', in: 'query', schema: { type: 'string' }, description: 'radius of `near`: metres or text like 5km, 500m (default 0: the footprint contains the point)' },
+  filterParameter('within', ' (URL-encoded GeoJSON text)'),
+  filterParameter('since'),
+  filterParameter('until'),
+  { name: 'format', in: 'query', schema: { enum: ['json', 'geojson'] }, description: 'geojson: the page as an RFC 7946 FeatureCollection (also with Accept: application/geo+json)' },
 ];
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
 const searchErrors = {
@@ -61,8 +85,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             width: { type: ['integer', 'null'] },
             height: { type: ['integer', 'null'] },
             format: { type: ['string', 'null'] },
+            window: {
+              type: 'object',
+              description: "the item's window in the file's pixels; scale s: a tile of s x the model's input",
+              properties: { x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, scale: { type: 'integer' } },
+            },
+            footprint: { type: 'object', description: 'GeoJSON Polygon or MultiPolygon (EPSG:4326), when the file is georeferenced' },
+            center: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2, description: '[lon, lat]' },
+            gsd: { type: 'number', description: 'ground metres per pixel' },
+            stac: { type: 'object', properties: { item: { type: 'string' }, collection: { type: ['string', 'null'] } } },
             fields: { type: 'object', additionalProperties: true },
             duplicates: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, score: { type: 'number' }, similarity: { type: 'number' }, path: { type: 'string' } } } },
+            copies: { type: 'array', description: 'other files with the same bytes, folded into this hit', items: { type: 'object', properties: { id: { type: 'integer' }, path: { type: 'string' } } } },
           },
         },
         SearchPage: {
@@ -78,6 +112,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             filtered: { type: 'integer', description: 'images the filter allows' },
             timings: { type: 'object', properties: { embedMs: { type: 'number' }, searchMs: { type: 'number' } } },
           },
+        },
+        FeatureCollection: {
+          type: 'object',
+          required: ['type', 'features'],
+          description: 'RFC 7946: one Feature per hit (id, geometry = footprint or null, bbox) with rank, score, path, window, center, gsd and fields as properties',
+          properties: { type: { const: 'FeatureCollection' }, bbox: { type: 'array', items: { type: 'number' } }, features: { type: 'array', items: { type: 'object' } }, nextCursor: { type: 'string' } },
         },
         SearchRequest: {
           type: 'object',
@@ -103,6 +143,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             exact: { type: 'boolean' },
             ef: { type: 'integer', minimum: 1, maximum: MAX_EF },
             collapse: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] },
+            nms: { oneOf: [{ type: 'boolean' }, { type: 'number', exclusiveMinimum: 0, maximum: 1 }] },
             filter: filterJsonSchema(),
           },
         },
@@ -120,12 +161,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'text search',
           parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', minLength: 1 } }, ...pagingParameters],
-          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors },
+          responses: { '200': pageResponse, ...searchErrors },
         },
         post: {
           summary: 'structured search: weighted texts, images (base64) and indexed ids',
+          parameters: [{ name: 'format', in: 'query', schema: { enum: ['json', 'geojson'] }, description: 'geojson: the page as an RFC 7946 FeatureCollection (also with Accept: application/geo+json)' }],
           requestBody: { required: true, content: { 'application/json': { schema: ref('SearchRequest') } } },
-          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
+          responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
         },
       },
       '/api/search/image': {
@@ -140,7 +182,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             },
           },
           responses: {
-            '200': json('a page of results', ref('SearchPage')),
+            '200': pageResponse,
             ...searchErrors,
             '413': errorResponse('upload too large, or more pixels than a query image may have'),
             '415': errorResponse('not an image, or a vector image (SVG)'),
@@ -155,12 +197,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'more like this: images similar to an indexed image (itself left out)',
           parameters: [idParameter, ...pagingParameters],
-          responses: { '200': json('a page of results', ref('SearchPage')), ...searchErrors, '404': errorResponse('no such image') },
+          responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('no such image') },
         },
       },
       '/api/images/{id}/thumbnail': {
         get: {
-          summary: 'a WebP thumbnail (ETag; 304 on If-None-Match)',
+          summary: 'a WebP thumbnail of the item (a tile: its window, with the scene\'s stretch; ETag; 304 on If-None-Match)',
           parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [128, 256, 512], default: 256 } }],
           responses: {
             '200': { description: 'image/webp', content: { 'image/webp': {} } },
@@ -174,7 +216,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/images/{id}/file': {
         get: {
-          summary: 'the original file, as indexed: a regular file under the archive folder, unchanged since',
+          summary: 'the original file, as indexed (a regular file under the archive folder, unchanged since); for a tile of a scene, its window as PNG with the scene\'s stretch',
           parameters: [idParameter],
           responses: {
             '200': { description: 'the file' },

@@ -1,17 +1,18 @@
 /**
  * Query-string validation for the GET routes: strings from the URL are coerced (numbers,
  * booleans) and checked with the same bounds as the JSON form; `filter` uses the
- * `key=value` syntax of `rsclip search --filter` and may repeat.
+ * `key=value` syntax of `rsclip search --filter` and may repeat; `bbox`, `near` + `radius`,
+ * `within` (GeoJSON text), `since` and `until` are filters of their own, as in the CLI.
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { describeZodIssues, MAX_TEXT_LENGTH, pagingShape, type SearchRequest } from '../search/index.js';
-import { parseFilterSpecs } from '../store/index.js';
+import { parseFilterSpecs, placeOptionSpecs } from '../store/index.js';
 
 /** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
 const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
 const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
-const oneString = (schema: z.ZodString) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
+const oneString = (schema: z.ZodType) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
 
 const pagingQuery = {
   k: numeric(pagingShape.k),
@@ -20,9 +21,23 @@ const pagingQuery = {
   exact: flag.optional(),
   ef: numeric(pagingShape.ef),
   collapse: z.preprocess((v) => (typeof v === 'string' && /^(0|1)?\.\d+$/.test(v) ? Number(v) : v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), pagingShape.collapse),
+  nms: z.preprocess(
+    (v) => (v === 'off' || v === 'false' || v === '0' ? false : v === '' || v === 'on' || v === 'true' ? true : typeof v === 'string' && /^(0?\.\d+|1(\.0*)?)$/.test(v) ? Number(v) : v),
+    pagingShape.nms,
+  ),
   filter: z.union([z.string(), z.array(z.string()).max(50)]).optional(),
+  bbox: oneString(z.string().max(200)).optional(),
+  near: oneString(z.string().max(100)).optional(),
+  radius: oneString(z.string().max(30)).optional(),
+  within: oneString(z.string().max(1_000_000)).optional(),
+  since: oneString(z.string().max(40)).optional(),
+  until: oneString(z.string().max(40)).optional(),
+  format: oneString(z.enum(['json', 'geojson'])).optional(),
   token: z.string().optional(),
 };
+
+/** `format` alone (the POST routes take their query in the body). */
+export const formatQuerySchema = z.object({ format: pagingQuery.format });
 
 export const textSearchQuerySchema = z.strictObject({
   q: oneString(z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)),
@@ -60,6 +75,11 @@ export function pagingFromQuery(query: PagingQuery): Omit<SearchRequest, 'terms'
   if (query.ef !== undefined) request.ef = query.ef as number;
   const collapse = query.collapse as boolean | number | undefined;
   if (collapse !== undefined) request.collapse = typeof collapse === 'number' ? { threshold: collapse } : collapse;
-  if (query.filter !== undefined) request.filter = parseFilterSpecs(Array.isArray(query.filter) ? query.filter : [query.filter]);
+  const nms = query.nms as boolean | number | undefined;
+  if (nms !== undefined) request.nms = nms;
+  const specs = [...(query.filter === undefined ? [] : Array.isArray(query.filter) ? query.filter : [query.filter])];
+  const place = { bbox: query.bbox, near: query.near, radius: query.radius, within: query.within, since: query.since, until: query.until } as Record<string, string | undefined>;
+  specs.push(...placeOptionSpecs(Object.fromEntries(Object.entries(place).filter(([, v]) => v !== undefined))));
+  if (specs.length > 0) request.filter = parseFilterSpecs(specs);
   return request;
 }

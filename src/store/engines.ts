@@ -5,11 +5,13 @@
  * engine they were created with; the default applies to new indexes only.
  */
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { GraphIndex, HnswParams, UsearchParams, VectorQuantization } from './graph-index.js';
-import { HnswIndex } from './hnsw-index.js';
+import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type HnswParams, type UsearchParams, type VectorQuantization } from './graph-index.js';
+import { checkHnswFile } from './hnsw-file-check.js';
+import { describeCheckFailure, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
+import { readUsearchFile } from './usearch-file.js';
 import { UsearchIndex } from './usearch-index.js';
 
-export type { GraphIndex, GraphParams, HnswParams, UsearchParams, VectorQuantization } from './graph-index.js';
+export type { GraphFileDigest, GraphIndex, GraphParams, HnswParams, UsearchParams, VectorQuantization } from './graph-index.js';
 
 export const ENGINE_NAMES = ['hnswlib', 'usearch'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -32,6 +34,9 @@ export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswPara
   hnswlib: { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 },
   usearch: { name: 'usearch', M: 16, efConstruction: 200, quantization: 'f16' },
 };
+
+/** The largest item id the engines can label: hnswlib's labels keep versions of an item above it, and usearch's live-id bitset stays bounded by it. */
+export const ITEM_ID_LIMIT = MAX_ITEM_ID;
 
 /** The engine of new indexes (docs/params.md gives the measurements behind the choice). */
 export const DEFAULT_ENGINE: EngineSpec = ENGINE_DEFAULTS.usearch;
@@ -65,12 +70,30 @@ export function createGraph(spec: EngineSpec, dim: number, capacity: number): Gr
 }
 
 export interface LoadGraphOptions {
+  /** Judges the file's digest: returns why the file is refused, or undefined. */
+  accept?: (digest: GraphFileDigest) => string | undefined;
   /** Serve the file memory-mapped and read-only where the engine can (usearch); changes then stay in memory. */
   mapped?: boolean;
 }
 
+/** Loads a graph file after checking its structure and letting `accept` judge its digest; a damaged or refused file is INDEX_CORRUPT. */
 export function loadGraph(spec: EngineSpec, file: string, dim: number, options: LoadGraphOptions = {}): GraphIndex {
-  return spec.name === 'hnswlib' ? HnswIndex.load(file, dim) : UsearchIndex.load(file, dim, spec, options);
+  if (spec.name === 'hnswlib') return HnswIndex.load(file, dim, { M: spec.M, ...(options.accept ? { accept: options.accept } : {}) });
+  return UsearchIndex.load(file, dim, spec, options);
+}
+
+/** Size and sha256 of a graph file, after checking that the engine could load it safely; damage is INDEX_CORRUPT. */
+export function checkGraphFile(spec: EngineSpec, file: string, dim: number): GraphFileDigest {
+  if (spec.name === 'usearch') {
+    const { bytes, sha256 } = readUsearchFile(file, dim, spec.quantization);
+    return { bytes, sha256 };
+  }
+  try {
+    const { bytes, sha256 } = checkHnswFile(file, { dim, M: spec.M });
+    return { bytes, sha256 };
+  } catch (cause) {
+    throw graphFileCorrupt(file, describeCheckFailure(cause), cause);
+  }
 }
 
 /** The catalog meta keys of an engine spec. */

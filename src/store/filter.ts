@@ -12,6 +12,10 @@
  *   format=jpeg,png     any of these formats
  *   minBytes=N maxBytes=N minWidth=N minHeight=N
  *   after=DATE before=DATE   modification time (ISO 8601 date or date-time)
+ *   bbox=W,S,E,N        the item's footprint intersects this lon/lat box (W > E crosses the antimeridian)
+ *   near=LON,LAT[,R]    the footprint is within R (5km, 500m; default 0: contains the point) of LON,LAT
+ *   within=GEOJSON      the footprint intersects this Polygon/MultiPolygon (Feature, FeatureCollection)
+ *   since=DATE until=DATE   acquisition time (a STAC item's datetime or range) overlaps the period
  *   NAME=VALUE          user field NAME (from a sidecar) equals VALUE
  *   NAME=A|B            ... equals any of A, B
  *   NAME=LO..HI         ... is a number in [LO, HI] (either side may be left out)
@@ -20,11 +24,17 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
+import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/index.js';
+
+/** A spec as a message shows it: long ones (a GeoJSON area) are cut. */
+function shown(spec: string): string {
+  return spec.length > 120 ? `${spec.slice(0, 117)}...` : spec;
+}
 
 /** Thrown for a malformed `key=value` (the caller's query is bad, whichever interface it came through). */
 function badSpec(spec: string, expected: string): RsclipError {
-  return new RsclipError('BAD_QUERY', `invalid filter "${spec}": expected ${expected}`, {
-    hint: 'filters look like folder=a/b, path=*.tif, format=jpeg,png, minBytes=1000, after=2020-01-01, label=airport, year=2010..2015',
+  return new RsclipError('BAD_QUERY', `invalid filter "${shown(spec)}": expected ${expected}`, {
+    hint: 'filters look like folder=a/b, path=*.tif, format=jpeg,png, minBytes=1000, after=2020-01-01, bbox=12.3,41.8,12.6,42.0, near=12.49,41.89,5km, label=airport, year=2010..2015',
   });
 }
 
@@ -60,20 +70,90 @@ function numericKey(name: string, description: string): FilterKey<z.ZodNumber> {
   return filterKey({ schema: z.number().finite().nonnegative().describe(description), name, syntax: `${name}=N`, fromText: (value, spec) => numberText(spec, value) });
 }
 
+function numberList(spec: string, value: string, counts: number[]): number[] {
+  const parts = value.split(',');
+  if (!counts.includes(parts.length)) throw badSpec(spec, `${counts.join(' or ')} numbers separated by commas`);
+  return parts.map((p) => numberText(spec, p));
+}
+
+/** Most positions a `within` area may have (a country outline at a few hundred metres). */
+export const MAX_AREA_POSITIONS = 20_000;
+
+/** Positions (arrays of numbers) anywhere in a GeoJSON value. */
+function countPositions(value: unknown): number {
+  if (Array.isArray(value)) return value.length > 0 && typeof value[0] === 'number' ? 1 : value.reduce((n: number, v) => n + countPositions(v), 0);
+  if (typeof value === 'object' && value !== null) return Object.values(value).reduce((n: number, v) => n + countPositions(v), 0);
+  return 0;
+}
+
+/** A place from its JSON form; its own checks (ranges, closed rings) become zod issues. */
+function toPlace<T>(make: (value: T) => Place) {
+  return (value: T, ctx: z.RefinementCtx): Place => {
+    try {
+      return make(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof RsclipError ? error.message : String(error) });
+      return z.NEVER;
+    }
+  };
+}
+
+const radius = z.union([z.number().finite().nonnegative().max(20_038_000), z.string().max(30)]);
+const areaGeometry = z
+  .looseObject({ type: z.enum(['Polygon', 'MultiPolygon', 'Feature', 'FeatureCollection']) })
+  .refine((g) => countPositions(g) <= MAX_AREA_POSITIONS, { message: `the area has more than ${MAX_AREA_POSITIONS} positions: simplify it` });
+
 const isoDate = z.iso
   .date()
   .or(z.iso.datetime({ offset: true }))
   .transform((s) => new Date(s));
 
-const fieldValue = z.union([z.string(), z.number().finite()]);
+/**
+ * How large a filter may be: every filter becomes one SQL statement (SQLite refuses more than
+ * 32,766 bound values and expression trees deeper than 1,000), and every glob one regular
+ * expression tested per catalog row (a glob with many `*` in one path segment backtracks
+ * polynomially: 4 of them cost 80 ms per 255-character name). A filter past these limits is a
+ * bad query (400), never an internal error.
+ */
+export const FILTER_LIMITS = {
+  fieldNames: 32,
+  valuesPerField: 100,
+  values: 1000,
+  fieldNameChars: 200,
+  fieldValueChars: 500,
+  globChars: 500,
+  starsPerGlobSegment: 3,
+  globBraces: 8,
+} as const;
+
+const fieldValue = z.union([z.string().max(FILTER_LIMITS.fieldValueChars), z.number().finite()]);
 const fieldRange = z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() });
-const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(100), fieldRange]);
+const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(FILTER_LIMITS.valuesPerField), fieldRange]);
+
+/** Why a glob is refused, or undefined when it is within the limits. */
+function globProblem(glob: string): string | undefined {
+  if (/[@!?*+]\(/.test(glob)) return 'extended globs such as +(a|b) are not supported in filters';
+  if ((glob.match(/\{/g) ?? []).length > FILTER_LIMITS.globBraces) return `at most ${FILTER_LIMITS.globBraces} {…} groups`;
+  for (const segment of glob.split('/')) {
+    const stars = (segment.replace(/\*\*/g, '').match(/\*/g) ?? []).length;
+    if (stars > FILTER_LIMITS.starsPerGlobSegment) return `at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, "${segment}" has ${stars}`;
+  }
+  return undefined;
+}
 /** What a user field must be: a value, any of several values, or a numeric range (inclusive). */
 export type FieldCondition = z.output<typeof fieldCondition>;
 
 export const FILTER_KEYS = {
   pathGlob: filterKey({
-    schema: z.string().min(1).max(500).describe('picomatch glob over the relative path; without "/" it matches the file name'),
+    schema: z
+      .string()
+      .min(1)
+      .max(FILTER_LIMITS.globChars)
+      .superRefine((glob, ctx) => {
+        const problem = globProblem(glob);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(`picomatch glob over the relative path; without "/" it matches the file name (at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, no extended globs)`),
     name: 'path',
     syntax: 'path=GLOB',
     fromText: (value) => value,
@@ -112,11 +192,96 @@ export const FILTER_KEYS = {
     syntax: 'before=DATE',
     fromText: (value, spec) => dateText(spec, value),
   }),
+  bbox: filterKey({
+    schema: z
+      .tuple([z.number(), z.number(), z.number(), z.number()])
+      .transform(toPlace(([w, s, e, n]) => bboxPlace(w, s, e, n)))
+      .describe('[west, south, east, north] in degrees (west > east crosses the antimeridian): the footprint intersects the box'),
+    name: 'bbox',
+    syntax: 'bbox=W,S,E,N',
+    fromText: (value, spec) => numberList(spec, value, [4]) as [number, number, number, number],
+  }),
+  near: filterKey({
+    schema: z
+      .strictObject({ lon: z.number(), lat: z.number(), radius: radius.optional() })
+      .transform(toPlace(({ lon, lat, radius: r }) => nearPlace(lon, lat, parseDistance(r ?? 0))))
+      .describe('a point and a radius (metres, or text like "5km"; default 0): the footprint is within the radius of the point (geodesic)'),
+    name: 'near',
+    syntax: 'near=LON,LAT[,RADIUS]',
+    fromText: (value, spec) => {
+      const parts = value.split(',');
+      if (parts.length !== 2 && parts.length !== 3) throw badSpec(spec, 'LON,LAT or LON,LAT,RADIUS (e.g. near=12.49,41.89,5km)');
+      const [lon, lat] = numberList(spec, parts.slice(0, 2).join(','), [2]) as [number, number];
+      return parts.length === 3 ? { lon, lat, radius: parts[2]!.trim() } : { lon, lat };
+    },
+  }),
+  within: filterKey({
+    schema: areaGeometry
+      .transform(toPlace((geojson) => withinPlace(geojson)))
+      .describe('a GeoJSON Polygon or MultiPolygon (or a Feature / FeatureCollection of them), lon/lat: the footprint intersects it'),
+    name: 'within',
+    syntax: 'within=GEOJSON',
+    fromText: (value, spec) => {
+      try {
+        return JSON.parse(value) as z.input<typeof areaGeometry>;
+      } catch {
+        throw badSpec(spec, 'GeoJSON text, e.g. within={"type":"Polygon","coordinates":[[[12,41],[13,41],[13,42],[12,41]]]}');
+      }
+    },
+  }),
+  since: filterKey({
+    schema: isoDate.describe('acquired at or after (a STAC item\'s datetime or the end of its range; ISO 8601)'),
+    name: 'since',
+    syntax: 'since=DATE',
+    fromText: (value, spec) => dateText(spec, value),
+  }),
+  until: filterKey({
+    schema: isoDate.describe('acquired at or before (a STAC item\'s datetime or the start of its range; ISO 8601)'),
+    name: 'until',
+    syntax: 'until=DATE',
+    fromText: (value, spec) => dateText(spec, value),
+  }),
 };
+
+/**
+ * Filter keys that are also options of their own: `rsclip search --bbox ...` and
+ * `/api/search?bbox=...` mean `--filter bbox=...`. `near` takes its radius from `radius`;
+ * `within` is GeoJSON text (the CLI reads it from a file).
+ */
+export interface PlaceOptions {
+  bbox?: string;
+  near?: string;
+  radius?: string;
+  within?: string;
+  since?: string;
+  until?: string;
+}
+
+/** The `key=value` filters the place and time options stand for. */
+export function placeOptionSpecs(options: PlaceOptions): string[] {
+  const specs: string[] = [];
+  if (options.radius !== undefined && options.near === undefined) {
+    throw new RsclipError('BAD_QUERY', 'a radius needs a point: give near=LON,LAT with it', { hint: 'e.g. --near 12.49,41.89 --radius 5km' });
+  }
+  if (options.bbox !== undefined) specs.push(`bbox=${options.bbox}`);
+  if (options.near !== undefined) specs.push(`near=${options.near}${options.radius !== undefined ? `,${options.radius}` : ''}`);
+  if (options.within !== undefined) specs.push(`within=${options.within}`);
+  if (options.since !== undefined) specs.push(`since=${options.since}`);
+  if (options.until !== undefined) specs.push(`until=${options.until}`);
+  return specs;
+}
 
 /** User fields: any name that is not a key above (or `field.NAME`), with a value, values or a numeric range. */
 const FIELDS = {
-  schema: z.record(z.string().min(1).max(200), fieldCondition).describe('user fields: name -> value, [values] or {min, max} (inclusive)'),
+  schema: z
+    .record(z.string().min(1).max(FILTER_LIMITS.fieldNameChars), fieldCondition)
+    .superRefine((fields, ctx) => {
+      const names = Object.keys(fields).length;
+      if (names > FILTER_LIMITS.fieldNames) ctx.addIssue({ code: 'custom', message: `at most ${FILTER_LIMITS.fieldNames} user fields in one filter, got ${names}` });
+      const values = Object.values(fields).reduce<number>((n, c) => n + (Array.isArray(c) ? c.length : 1), 0);
+      if (values > FILTER_LIMITS.values) ctx.addIssue({ code: 'custom', message: `at most ${FILTER_LIMITS.values} user field values in one filter, got ${values}` });
+    })
+    .describe(`user fields: name -> value, [values] or {min, max} (inclusive); at most ${FILTER_LIMITS.fieldNames} names and ${FILTER_LIMITS.values} values`),
   syntax: ['NAME=VALUE', 'NAME=A|B', 'NAME=LO..HI'],
   fromText(value: string, spec: string): z.input<typeof fieldCondition> {
     const range = /^(-?[\d.]*)\.\.(-?[\d.]*)$/.exec(value);
@@ -172,7 +337,7 @@ export function parseFilterSpecs(specs: readonly string[]): CatalogFilter {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path[0] === 'fields' ? `fields.${String(issue.path[1])}` : String(issue.path[0]);
-    throw new RsclipError('BAD_QUERY', `invalid filter "${specOf.get(where) ?? where}": ${issue.message}`);
+    throw new RsclipError('BAD_QUERY', `invalid filter "${shown(specOf.get(where) ?? where)}": ${issue.message}`);
   }
   return parsed.data;
 }

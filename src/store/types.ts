@@ -4,11 +4,16 @@
  * only one so far.
  *
  * Words: a *file* is a catalog row, what the scan finds (path, size, hash, status); an *item*
- * is what is embedded and searched, and a search hit is an item of a file. Today every file
- * has exactly one item, the whole image, with the same id; scenes will give a file many.
- * Item ids are the labels of the vector index and are never reused.
+ * is what is embedded and searched: the whole image, or one window of a scene cut into tiles,
+ * with its place on the Earth when the file is georeferenced. A file has items; a search hit
+ * is an item of a file. Item ids are the labels of the vector index and are never reused: an
+ * item keeps its id while its key (its window in the file's tiling plan) stays in the plan, and
+ * a retired id is never given out again. File ids and item ids are separate numberings (files
+ * of indexes made before scenes share their id with their one item).
  */
+import type { GeoTransform, WindowPlace } from '../geo/index.js';
 import type { ModelInfo } from '../model/index.js';
+import type { SceneStretch } from '../raster/index.js';
 import type { ScoredId } from '../vector-math.js';
 import type { EngineChoice, EngineSpec } from './engines.js';
 import type { CatalogFilter } from './filter.js';
@@ -30,6 +35,29 @@ export interface IndexMeta {
   /** Model directory and variant of the last update: the default model for queries. */
   modelDir: string | undefined;
   modelVariant: string | undefined;
+  /** The tiling and radiometry plan of the last update (`indexPlanSignature`); changing it re-tiles. */
+  plan: string | undefined;
+  /** The decoding settings (e.g. the pixel limit) of the last complete index run, as the indexer wrote them. */
+  decodeSettings: string | undefined;
+}
+
+/** Where a file's pixels are on the Earth, as the catalog keeps it. */
+export interface FileGeo {
+  /** The CRS's name (EPSG name, WKT name or proj4 string), or null without a CRS. */
+  crs: string | null;
+  epsg: number | null;
+  /** GDAL's geoTransform: pixel corner (col, row) -> CRS coordinates. */
+  geoTransform: GeoTransform;
+  source: 'geotiff' | 'world-file' | 'stac';
+}
+
+/** A file from a STAC catalog: its item, and the acquisition time (an instant or a range). */
+export interface FileStac {
+  item: string;
+  collection: string | null;
+  /** ISO 8601; equal for a single datetime. */
+  start: string;
+  end: string;
 }
 
 /** One archive file as the catalog knows it. */
@@ -54,13 +82,35 @@ export interface FileRecord {
   error: string | null;
   /** Epoch milliseconds of the last change of this row. */
   indexedAt: number;
+  /** The plan its items were cut and rendered with (see NewFile.plan); null for files indexed before plans. */
+  plan: string | null;
+  /** The one stretch of every item of the file (renderings use it too); null: as decoded (8-bit). */
+  stretch: SceneStretch | null;
+  geo: FileGeo | null;
+  stac: FileStac | null;
+  /** False while some of its items are still to be embedded (a scene interrupted half-way). */
+  complete: boolean;
 }
 
-/** A searchable unit: today the whole image of its file. */
+/** A window of a file in full-resolution pixels; `scale` 1 for the whole image or a window of the model's input size. */
+export interface ItemWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  scale: number;
+}
+
+/** A searchable unit: the whole image or one window of its file. */
 export interface ItemRecord {
   /** The label in the vector index, never reused. */
   id: number;
   file: FileRecord;
+  /** The window's key in the file's plan (`whole`, `s1:224,448`). */
+  key: string;
+  window: ItemWindow;
+  /** Footprint (EPSG:4326), centre, native bounds and GSD; null without a georeference. */
+  place: WindowPlace | null;
 }
 
 /** What the indexer writes for one file; the store assigns the ids. */
@@ -73,22 +123,56 @@ export interface NewFile {
   width: number | null;
   height: number | null;
   format: string | null;
+  /**
+   * The file's plan: how it was cut into windows and rendered (tiling, bands, stretch). Items of
+   * another plan are stale: a put with a new plan (or new content) replaces them.
+   */
+  plan?: string | null;
+  stretch?: SceneStretch | null;
+  geo?: FileGeo | null;
+  stac?: FileStac | null;
+  /** Fields of this very file (e.g. STAC properties), besides the user fields keyed by file name; replaced on every put. */
+  fields?: Readonly<Record<string, FieldValue | readonly FieldValue[]>>;
 }
+
+/** One item of a `put`: its window (keyed within the file), its place and its unit vector. */
+export interface NewItem {
+  key: string;
+  window: ItemWindow;
+  place: WindowPlace | null;
+  vector: Float32Array;
+}
+
+/** The key of the one item of a file that is not cut into tiles. */
+export const WHOLE_IMAGE_KEY = 'whole';
+/** The plan of a file embedded as one whole image, as decoded (every file of an index made before scenes). */
+export const WHOLE_IMAGE_PLAN = 'whole';
 
 /**
  * One change inside an atomic commit. Each is keyed, so applying a commit twice leaves the
- * index as applying it once: `put` and `fail` on the file's (root, path), which also keys its
- * one item; `touch` and `remove` on the file id.
- * - `put`: the file is a good image with this unit vector (new, changed, or reused by content hash);
- * - `touch`: size/mtime changed but the content hash did not, so the vector stays;
- * - `fail`: the file could not be read as an image; its vector (if any) is dropped;
- * - `remove`: the file is gone; its row stays with status `removed`, its vector is dropped.
+ * index as applying it once: `put` and `fail` on the file's (root, path), a put's items on
+ * (file, key); `touch` and `remove` on the file id.
+ * - `put` with `vector`: the file is a good image, one whole-image item with this unit vector;
+ * - `put` with `items`: some items of the file (a scene is committed in batches of items);
+ *   `complete` says that every item of its plan is now committed. A put whose content hash or
+ *   plan differs from the file's previous ones starts a new version: the file's items that are
+ *   not in it are retired (their ids are never used again); items whose key returns keep their id;
+ * - `touch`: size/mtime changed but the content hash did not, so the items stay;
+ * - `fail`: the file could not be read as an image; its vectors (if any) are dropped;
+ * - `remove`: the file is gone; its row stays with status `removed`, its vectors are dropped.
  */
 export type CatalogChange =
   | { kind: 'put'; file: NewFile; vector: Float32Array }
+  | { kind: 'put'; file: NewFile; items: readonly NewItem[]; complete: boolean }
   | { kind: 'touch'; fileId: number; bytes: number; mtimeMs: number }
   | { kind: 'fail'; file: NewFile; error: string }
   | { kind: 'remove'; fileId: number };
+
+/** What a commit wrote, per change in order: the file and the ids of the change's items (in order; none for touch, fail, remove). */
+export interface CommittedChange {
+  fileId: number;
+  itemIds: number[];
+}
 
 /** What change detection needs per known file, fetched in bulk per root. */
 export interface KnownFile {
@@ -97,17 +181,22 @@ export interface KnownFile {
   mtimeMs: number;
   contentHash: string;
   status: FileStatus;
-  /** Queued for embedding again (by `verify`) whatever its size and mtime say. */
+  /** To be embedded (further) whatever its size and mtime say: queued by `verify`, or a scene interrupted half-way. */
   needsEmbedding: boolean;
+  width: number | null;
+  height: number | null;
+  plan: string | null;
+  stretch: SceneStretch | null;
 }
 
-/** A stored vector of identical content, and the image facts that go with it (renamed/duplicate files). */
-export interface ReusableVector {
-  itemId: number;
-  vector: Float32Array;
+/** The items of a complete file of identical content and plan (renamed or duplicate files reuse them). */
+export interface ReusableFile {
+  fileId: number;
   width: number | null;
   height: number | null;
   format: string | null;
+  stretch: SceneStretch | null;
+  items: { key: string; window: ItemWindow; vector: Float32Array }[];
 }
 
 export type FieldValue = string | number;
@@ -156,6 +245,8 @@ export interface IndexStats {
   location: string;
   /** Files by status ("images" in the JSON users see). */
   images: { ok: number; error: number; removed: number };
+  /** Searchable items (whole images and tiles). */
+  items: number;
   vectors: number;
   /** Numbers only this back end has (graph size, bytes on disk, ...). */
   details: Record<string, unknown>;
@@ -184,6 +275,13 @@ export interface OpenIndexOptions {
   refreshIntervalMs?: number;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
   checkpointIntervalMs?: number;
+  /**
+   * Writers only: how the catalog is checked before anything is written: `quick` (default; SQLite's
+   * quick_check), `full` (integrity_check, as `doctor` does), or `repair` (a damaged catalog is
+   * repaired: REINDEX, else rebuilt from the rows that can still be read; `doctor --repair`).
+   * A damaged catalog is refused (INDEX_CORRUPT) unless repaired.
+   */
+  catalogCheck?: 'quick' | 'full' | 'repair';
 }
 
 export interface IndexStore {
@@ -201,12 +299,18 @@ export interface IndexStore {
   listItemIds(selection?: ItemSelection): Promise<number[]>;
   /** Items in the order of `ids` with their file (any status); unknown ids are left out. */
   getItems(ids: readonly number[]): Promise<ItemRecord[]>;
+  /** Keys of the items of a file that are committed (with a vector), for resuming a scene. */
+  fileItemKeys(fileId: number): Promise<Set<string>>;
   /** Stored vectors of these items (those that have one). */
   getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>>;
   /** Every searchable item's vector, in id order. */
   vectors(): AsyncIterable<[number, Float32Array]>;
   /** User fields of each item's file. */
   getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>>;
+  /** Names of the user fields any file has, sorted. */
+  fieldNames(): Promise<string[]>;
+  /** Files with this status (e.g. the failed ones, with their error), by root and path. */
+  listFiles(status: FileStatus): Promise<FileRecord[]>;
   /**
    * The k searchable items most similar to `query`, best first. The back end chooses exact or
    * graph search (`exact` forces exact) and never returns fewer than min(k, selected items).
@@ -216,16 +320,20 @@ export interface IndexStore {
 
   // writing (the indexer); each throws INDEX_READ_ONLY when opened read-only
   knownFiles(root: string): Promise<Map<string, KnownFile>>;
-  /** A stored vector of an `ok` file with this content hash. */
-  findVectorByContentHash(contentHash: string): Promise<ReusableVector | undefined>;
-  /** Applies all changes or none, idempotently (see CatalogChange); returns the item ids written, in order. */
-  commit(changes: readonly CatalogChange[]): Promise<number[]>;
+  /** The items of a complete `ok` file with this content hash and plan. */
+  findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined>;
+  /** Applies all changes or none, idempotently (see CatalogChange). */
+  commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]>;
+  /** Records the plan of this update in the index's meta. */
+  recordPlan(plan: string): Promise<void>;
   /** Replaces the named fields of each record's file name. */
   importFields(records: readonly FieldRecord[]): Promise<FieldImportSummary>;
   /** Makes everything committed quick to open again (the embedded back end writes its graph file). */
   flush(): Promise<void>;
   /** Checks that the catalog, the vectors and the vector index agree; repairs what it can. */
   verify(): Promise<VerifyReport>;
+  /** Records the decoding settings of a complete index run (see IndexMeta.decodeSettings). */
+  recordDecodeSettings(settings: string): Promise<void>;
 
   /** Flushes (when writable) and releases the index. */
   close(): Promise<void>;

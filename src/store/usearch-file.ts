@@ -7,9 +7,11 @@
  * usearch's loader trusts the file: garbage or a truncated file crashes the process (checked on
  * usearch 2.25: segfault or abort). So before usearch sees a file, its structure is checked
  * here: the footer, the head (magic, version, dimensions, scalar type, counts) and the size
- * the graph's levels imply, which costs reading 2 bytes per node, not the file. Random damage
- * inside the vectors or links is not detected here (a checksum of the file is what catches it).
+ * the graph's levels imply. Random damage inside the vectors or links passes that check; the
+ * sha256 of the whole file, computed in the same pass and compared with the one the catalog
+ * recorded at the file's checkpoint, catches it.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { IdBitset } from './id-bitset.js';
@@ -33,8 +35,12 @@ const METRIC: Record<VectorQuantization, number> = { f32: 'i'.charCodeAt(0), f16
 const NODE_HEAD_BYTES = 10;
 const MAX_LEVEL = 64;
 const READ_CHUNK = 1 << 20;
+const HASH_CHUNK_BYTES = 4 << 20;
 
 export interface UsearchFileFacts {
+  bytes: number;
+  /** sha256 of the whole file, hex. */
+  sha256: string;
   /** Length of usearch's part; the trailer follows. */
   usearchBytes: number;
   live: IdBitset;
@@ -59,6 +65,18 @@ function readExactly(fd: number, length: number, position: number): Buffer {
   return buffer.subarray(0, done);
 }
 
+function sha256OfFile(fd: number, size: number): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, Math.max(1, size)));
+  for (let position = 0; position < size; ) {
+    const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
+    if (n === 0) break;
+    hash.update(buffer.subarray(0, n));
+    position += n;
+  }
+  return hash.digest('hex');
+}
+
 /** Appends the trailer (the live ids) to a file usearch has just saved. */
 export function appendTrailer(file: string, live: IdBitset): void {
   const fd = openSync(file, 'r+');
@@ -77,7 +95,7 @@ export function appendTrailer(file: string, live: IdBitset): void {
   }
 }
 
-/** Checks a file's structure against what the index expects, and reads its live ids. */
+/** Checks a file's structure against what the index expects, reads its live ids and hashes it. */
 export function readUsearchFile(file: string, dim: number, quantization: VectorQuantization): UsearchFileFacts {
   let fd: number;
   try {
@@ -98,7 +116,7 @@ export function readUsearchFile(file: string, dim: number, quantization: VectorQ
     const live = new IdBitset(new Uint32Array(bits.buffer, bits.byteOffset, words).slice());
     if (live.size !== liveCount) throw corrupt(file, `the trailer lists ${live.size} live ids, its footer says ${liveCount}`);
     const deleted = checkUsearchPart(file, fd, usearchBytes, dim, quantization, liveCount);
-    return { usearchBytes, live, deleted };
+    return { bytes: size, sha256: sha256OfFile(fd, size), usearchBytes, live, deleted };
   } finally {
     closeSync(fd);
   }

@@ -91,7 +91,8 @@ describe('rsclip up', () => {
     } finally {
       await stop(second);
     }
-    expect(second.stderr).toMatch(/model ready \(cached, int8\)/);
+    // the index's recorded model and variant are the default (one rule everywhere)
+    expect(second.stderr).toMatch(/model ready \(the index's model, int8, as the index asks\)/);
     expect(second.stdout).toMatch(/embedded 0 /);
   });
 

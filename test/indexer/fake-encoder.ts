@@ -1,7 +1,8 @@
 /**
- * A ClipEncoder stand-in for indexer tests that must not depend on a model: it decodes the
- * PNGs of test/fixtures/images.ts, refuses anything else like the real one, and embeds an
- * image as a unit vector derived from its pixels (identical pixels, identical vector).
+ * A ClipEncoder stand-in for indexer tests that must not depend on a model: it decodes 8-bit RGB
+ * PNGs (those of test/fixtures/images.ts and the windows the indexer hands over), refuses
+ * anything else like the real one, and embeds an image as a unit vector derived from its pixels
+ * (identical pixels, identical vector). `decoded` keeps what it was given, for tests that look.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -40,7 +41,28 @@ function decodePng(bytes: Buffer, maxInputPixels: number): { width: number; heig
     throw new RsclipError('IMAGE_UNREADABLE', `corrupt PNG data: ${(cause as Error).message}`, { cause });
   }
   if (raw.length !== (width * 3 + 1) * height) throw new RsclipError('IMAGE_UNREADABLE', 'truncated PNG');
-  return { width, height, raw };
+  return { width, height, raw: unfilter(raw, width, height) };
+}
+
+/** PNG row filters (none, sub, up, average, Paeth) undone: interleaved RGB, 3 bytes a pixel. */
+function unfilter(raw: Buffer, width: number, height: number): Buffer {
+  const stride = width * 3;
+  const out = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const type = raw[y * (stride + 1)]!;
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= 3 ? out[y * stride + i - 3]! : 0;
+      const b = y > 0 ? out[(y - 1) * stride + i]! : 0;
+      const c = i >= 3 && y > 0 ? out[(y - 1) * stride + i - 3]! : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][type];
+      if (predictor === undefined) throw new RsclipError('IMAGE_UNREADABLE', `unknown PNG filter ${type}`);
+      out[y * stride + i] = (line[i]! + predictor) & 0xff;
+    }
+  }
+  return out;
 }
 
 export class FakeEncoder implements ClipEncoder {
@@ -48,6 +70,9 @@ export class FakeEncoder implements ClipEncoder {
   readonly runCount = { text: 0, image: 0 };
   /** Images that went through embedPixels. */
   embeddedImages = 0;
+  /** Every image preprocess decoded, in call order (only when `keepDecoded`). */
+  readonly decoded: { width: number; height: number; rgb: Buffer }[] = [];
+  keepDecoded = false;
   private readonly maxInputPixels: number;
 
   constructor(options: FakeEncoderOptions = {}) {
@@ -60,7 +85,7 @@ export class FakeEncoder implements ClipEncoder {
       fingerprint: options.fingerprint ?? 'f'.repeat(64),
       embeddingDim: dim,
       contextLength: 77,
-      imageSize: 4,
+      imageSize: 224,
       logitScale: undefined,
     };
   }
@@ -69,6 +94,7 @@ export class FakeEncoder implements ClipEncoder {
     const bytes = typeof image === 'string' ? await readFile(image) : image;
     await new Promise((resolve) => setImmediate(resolve));
     const { width, height, raw } = decodePng(bytes, this.maxInputPixels);
+    if (this.keepDecoded) this.decoded.push({ width, height, rgb: raw });
     const digest = createHash('sha256').update(raw).digest();
     const pixels = new Float32Array(this.info.embeddingDim);
     for (let i = 0; i < pixels.length; i++) pixels[i] = digest[i % digest.length]! - 127.5 + i;

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isImagePath, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
+import { isImagePath, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 
 let root: string;
@@ -18,7 +18,7 @@ function touch(rel: string, bytes = 'x'): void {
 }
 
 async function scan(options: ScanOptions = {}, scanRootDir = root): Promise<{ paths: string[]; problems: ScanProblems }> {
-  const problems: ScanProblems = { unreadableFolders: [], symlinkLoops: [] };
+  const problems: ScanProblems = newScanProblems();
   const paths: string[] = [];
   for await (const file of scanRoot(scanRootDir, options, problems)) {
     expect(file).toMatchObject({ root: path.resolve(scanRootDir), absolutePath: path.join(scanRootDir, file.path), bytes: expect.any(Number), mtimeMs: expect.any(Number) });
@@ -47,7 +47,7 @@ describe('scanRoot', () => {
     symlinkSync(path.join(root, 'missing'), path.join(root, 'dangling.png'));
     const { paths, problems } = await scan();
     expect(paths).toEqual(['a/one.png']);
-    expect(problems).toEqual({ unreadableFolders: [], symlinkLoops: ['a/loop'] });
+    expect(problems).toEqual({ unreadableFolders: [], symlinkLoops: ['a/loop'], skipped: [{ reason: 'symbolic link to nothing (dangling)', count: 1, examples: ['dangling.png'] }] });
   });
 
   it('stops when aborted', async () => {
@@ -58,8 +58,23 @@ describe('scanRoot', () => {
   });
 
   it('refuses a root that is missing or is a file, saying nothing changed', async () => {
-    await expectRsclipError(scan({}, path.join(root, 'nowhere')), 'BAD_INPUT', /cannot be read/);
+    await expectRsclipError(scan({}, path.join(root, 'nowhere')), 'BAD_INPUT', /nowhere does not exist$/);
     touch('file.png');
     await expectRsclipError(scan({}, path.join(root, 'file.png')), 'BAD_INPUT', /is a file/);
+  });
+
+  it('counts every file it does not yield, with its reason: formats sharp cannot read, other files, excluded ones, names that are not UTF-8', async () => {
+    for (const rel of ['a.png', 'scan.bmp', 'b/old.BMP', 'c/tile.jp2', 'notes.txt', 'b/skip.png']) touch(rel);
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.png')]), 'x');
+    const { paths, problems } = await scan({ exclude: ['skip.png'] });
+    expect(paths).toEqual(['a.png']);
+    const byReason = (a: { reason: string }, b: { reason: string }) => a.reason.localeCompare(b.reason);
+    expect([...problems.skipped].sort(byReason)).toEqual([
+      { reason: 'image format rsclip cannot read (BMP): convert to PNG, JPEG or TIFF to index it', count: 2, examples: ['scan.bmp', 'b/old.BMP'] },
+      { reason: 'file name is not valid UTF-8 (rename it to index it)', count: 1, examples: ['bad-\\xff\\xfe.png'] },
+      { reason: 'not an image file (by its extension)', count: 1, examples: ['notes.txt'] },
+      { reason: 'excluded by --include/--exclude', count: 1, examples: ['b/skip.png'] },
+      { reason: 'image format rsclip cannot read (JPEG 2000): convert to PNG, JPEG or TIFF to index it', count: 1, examples: ['c/tile.jp2'] },
+    ].sort(byReason));
   });
 });

@@ -146,7 +146,7 @@ export async function buildTestIndex(root: string): Promise<TestIndex> {
       };
     });
     const written = await store.commit(changes);
-    FIXTURE_IMAGES.forEach((img, i) => ids.set(img.rel, written[i]!));
+    FIXTURE_IMAGES.forEach((img, i) => ids.set(img.rel, written[i]!.itemIds[0]!));
     await store.importFields(FIXTURE_IMAGES.map((img, i) => ({ fileName: path.basename(img.rel), fields: new Map<string, FieldValue[]>([['label', [img.concept]], ['year', [2010 + i]]]) })));
   } finally {
     await store.close();

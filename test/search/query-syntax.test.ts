@@ -3,7 +3,7 @@ import { parseQueryTerms, parseSearchRequestJson } from '../../src/search/index.
 import { parseFilterSpecs } from '../../src/store/index.js';
 
 const files = new Set(['./ref.jpg', 'scenes/a.png']);
-const isFile = (p: string) => files.has(p);
+const isFile = (p: string) => (files.has(p) ? 'file' : p === 'scenes' ? 'folder' : 'missing');
 
 describe('parseQueryTerms (rclip-like CLI syntax)', () => {
   it('reads texts, existing files as images, #id/id: as indexed images, + and -', () => {

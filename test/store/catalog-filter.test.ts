@@ -12,8 +12,9 @@ beforeAll(() => {
   migrate(db, ':memory:');
   db.function('regexp', { deterministic: true }, sqlRegexp);
   const insert = db.prepare(
-    'INSERT INTO images (id, root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, indexed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)',
+    'INSERT INTO files (id, root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, indexed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)',
   );
+  const item = db.prepare("INSERT INTO items (id, file_id, key, x, y, width, height, scale, seq) VALUES (?, ?, 'whole', 0, 0, 1, 1, 1, 0)");
   const rows: [number, string, number, number, number, string, string][] = [
     // id, path, bytes, mtime, width, format, status
     [1, 'coast/a.jpg', 10, Date.UTC(2020, 0, 1), 100, 'jpeg', 'ok'],
@@ -22,7 +23,13 @@ beforeAll(() => {
     [4, "it's/d.jpg", 700, Date.UTC(2021, 0, 1), 500, 'jpeg', 'ok'],
     [5, 'coast/e.jpg', 700, Date.UTC(2021, 0, 1), 500, 'jpeg', 'removed'],
   ];
-  for (const [id, p, bytes, mtime, width, format, status] of rows) insert.run(id, '/r', p, p.split('/').pop(), bytes, mtime, `h${id}`, width, width, format, status);
+  for (const [id, p, bytes, mtime, width, format, status] of rows) {
+    insert.run(id, '/r', p, p.split('/').pop(), bytes, mtime, `h${id}`, width, width, format, status);
+    item.run(id, id);
+  }
+  // a STAC scene acquired over January 2021, with a property of its own
+  db.prepare('UPDATE files SET time_start = ?, time_end = ? WHERE id = 3').run(Date.UTC(2021, 0, 1), Date.UTC(2021, 0, 31));
+  db.prepare("INSERT INTO file_fields (file_id, name, value_text, value_num) VALUES (3, 'cloud', '0.4', 0.4)").run();
   const field = db.prepare('INSERT INTO fields (file_name, name, value_text, value_num) VALUES (?, ?, ?, ?)');
   field.run('a.jpg', 'label', 'beach', null);
   field.run('b.png', 'label', 'port', null);
@@ -32,11 +39,11 @@ beforeAll(() => {
 
 const matching = (filter: CatalogFilter): number[] => {
   const { where, params } = filterToSql(filter);
-  return (db.prepare(`SELECT id FROM images i WHERE ${where} ORDER BY id`).all(...params) as { id: number }[]).map((r) => r.id);
+  return (db.prepare(`SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE ${where} ORDER BY it.id`).all(...params) as { id: number }[]).map((r) => r.id);
 };
 const selected = (selection: ItemSelection): number[] => {
   const { where, params } = selectionToSql(selection);
-  return (db.prepare(`SELECT id FROM images i WHERE ${where} ORDER BY id`).all(...params) as { id: number }[]).map((r) => r.id);
+  return (db.prepare(`SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE ${where} ORDER BY it.id`).all(...params) as { id: number }[]).map((r) => r.id);
 };
 
 describe('filterToSql', () => {
@@ -55,7 +62,12 @@ describe('filterToSql', () => {
     expect(matching({ fields: { label: 'beach' } })).toEqual([1]);
     expect(matching({ fields: { label: ['beach', 'port'], cloud: { min: 0.5 } } })).toEqual([2]);
     expect(matching({ fields: { label: [] } })).toEqual([]);
-    expect(matching({ fields: { cloud: {} } })).toEqual([1, 2]);
+    expect(matching({ fields: { cloud: {} } })).toEqual([1, 2, 3]);
+    expect(matching({ fields: { cloud: { min: 0.3, max: 0.5 } } })).toEqual([3]);
+    expect(matching({ since: new Date(Date.UTC(2021, 0, 15)) })).toEqual([3]);
+    expect(matching({ since: new Date(Date.UTC(2021, 1, 1)) })).toEqual([]);
+    expect(matching({ until: new Date(Date.UTC(2021, 0, 1)), since: new Date(Date.UTC(2020, 0, 1)) })).toEqual([3]);
+    expect(matching({ until: new Date(Date.UTC(2020, 11, 31)) })).toEqual([]);
   });
 
   it('binds every user value and splices none into the SQL', () => {
@@ -75,8 +87,11 @@ describe('filterToSql', () => {
 });
 
 describe('selectionToSql', () => {
-  it('keeps ok files only, and takes kept and left-out ids of any number', () => {
+  it('keeps live items of ok files only, and takes kept and left-out ids of any number', () => {
     expect(selected({})).toEqual([1, 2, 3, 4]);
+    db.prepare('UPDATE items SET key = NULL WHERE id = 4').run();
+    expect(selected({})).toEqual([1, 2, 3]);
+    db.prepare("UPDATE items SET key = 'whole' WHERE id = 4").run();
     expect(selected({ filter: { folder: 'coast' } })).toEqual([1, 2]);
     expect(selected({ onlyIds: [2, 3, 5, 99] })).toEqual([2, 3]);
     expect(selected({ onlyIds: [] })).toEqual([]);

@@ -1,6 +1,6 @@
 import picomatch from 'picomatch';
 import { describe, expect, it } from 'vitest';
-import { catalogFilterSchema, filterJsonSchema, filterSyntax, FILTER_KEYS, parseFilterSpecs } from '../../src/store/index.js';
+import { catalogFilterSchema, filterJsonSchema, filterSyntax, FILTER_KEYS, MAX_AREA_POSITIONS, parseFilterSpecs, placeOptionSpecs } from '../../src/store/index.js';
 import { globToRegex } from '../../src/store/filter.js';
 
 describe('the filter syntax, defined once', () => {
@@ -36,6 +36,47 @@ describe('the filter syntax, defined once', () => {
     expect(() => parseFilterSpecs(['path='])).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/^invalid filter "path=": /) }));
     expect(() => parseFilterSpecs([`tag=${Array.from({ length: 101 }, (_, i) => i).join('|')}`])).toThrow(expect.objectContaining({ message: expect.stringMatching(/^invalid filter "tag=0\|1/) }));
     expect(() => catalogFilterSchema.parse({ colour: 'red' })).toThrow();
+  });
+});
+
+describe('places and acquisition time in the filter', () => {
+  const polygon = { type: 'Polygon', coordinates: [[[12, 41], [13, 41], [13, 42], [12, 41]]] };
+
+  it('reads bbox, near (with a radius in metres or km) and within in both forms into places', () => {
+    const fromText = parseFilterSpecs(['bbox=170,-10,-170,10', 'near=12.49,41.89,5km', `within=${JSON.stringify(polygon)}`, 'since=2023-01-01', 'until=2023-12-31']);
+    const fromJson = catalogFilterSchema.parse({ bbox: [170, -10, -170, 10], near: { lon: 12.49, lat: 41.89, radius: '5km' }, within: polygon, since: '2023-01-01', until: '2023-12-31' });
+    expect(fromText).toEqual(fromJson);
+    expect(fromText.bbox).toEqual({ kind: 'bbox', west: 170, south: -10, east: -170, north: 10 });
+    expect(fromText.near).toEqual({ kind: 'near', lon: 12.49, lat: 41.89, radius: 5000 });
+    expect(fromText.within).toEqual({ kind: 'within', geometry: polygon });
+    expect(parseFilterSpecs(['near=1,2']).near).toEqual({ kind: 'near', lon: 1, lat: 2, radius: 0 });
+    expect(catalogFilterSchema.parse({ near: { lon: 1, lat: 2, radius: 250 } }).near).toMatchObject({ radius: 250 });
+  });
+
+  it('gives the options of their own (--bbox, --near + --radius, --within, --since, --until) the same meaning', () => {
+    expect(placeOptionSpecs({ bbox: '1,2,3,4', near: '5,6', radius: '2km', within: '{}', since: '2020-01-01', until: '2021-01-01' })).toEqual([
+      'bbox=1,2,3,4',
+      'near=5,6,2km',
+      'within={}',
+      'since=2020-01-01',
+      'until=2021-01-01',
+    ]);
+    expect(() => placeOptionSpecs({ radius: '5km' })).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/radius needs a point/) }));
+  });
+
+  it('refuses bad places with one line that names the filter', () => {
+    const refused = (spec: string, pattern: RegExp) => expect(() => parseFilterSpecs([spec])).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(pattern) }));
+    refused('bbox=1,2,3', /^invalid filter "bbox=1,2,3": expected 4 numbers/);
+    refused('bbox=0,50,10,40', /^invalid filter "bbox=0,50,10,40": bbox south 50 is north of its north 40/);
+    refused('bbox=0,-95,10,40', /latitude -95 is outside -90..90/);
+    refused('near=200,10', /longitude 200 is outside/);
+    refused('near=1,2,far', /cannot read the distance "far"/);
+    refused('within={"type":"Point","coordinates":[1,2]}', /^invalid filter "within=/);
+    refused('within={"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}', /closed ring of at least 4 positions/);
+    refused('within=[oops', /GeoJSON text/);
+    refused('since=yesterday', /ISO 8601 date/);
+    const huge = { type: 'Polygon', coordinates: [[...Array.from({ length: MAX_AREA_POSITIONS + 1 }, (_, i) => [i / 1e5, 0]), [0, 0]]] };
+    expect(() => catalogFilterSchema.parse({ within: huge })).toThrow(/more than 20000 positions/);
   });
 });
 

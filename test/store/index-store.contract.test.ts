@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,9 +16,10 @@ import { migrate, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
 import { loadGraph } from '../../src/store/engines.js';
 import * as store from '../../src/store/index.js';
-import type { CatalogChange, IndexStore } from '../../src/store/index.js';
+import type { CatalogChange, CommittedChange, IndexStore, NewItem } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { axis, BACKENDS, DIM, MODEL, newFile } from './backends.js';
+import { SCHEMA_1 } from './frozen-schemas.js';
 
 describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   let location: string;
@@ -27,10 +28,11 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   beforeEach(() => ({ location, dispose } = backend.newLocation()));
   afterEach(() => dispose());
 
-  /** A writable index with `changes` committed. */
-  async function withChanges(changes: CatalogChange[]): Promise<{ store: IndexStore; ids: number[] }> {
+  /** A writable index with `changes` committed: what each change wrote, and the first item id of each (0 when none). */
+  async function withChanges(changes: CatalogChange[]): Promise<{ store: IndexStore; results: CommittedChange[]; ids: number[] }> {
     const store = await open(location, { model: MODEL, create: true });
-    return { store, ids: await store.commit(changes) };
+    const results = await store.commit(changes);
+    return { store, results, ids: results.map((r) => r.itemIds[0] ?? 0) };
   }
 
   it('refuses a missing index unless asked to create one, and needs a model to create', async () => {
@@ -69,29 +71,112 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   });
 
   it('keeps files, items and vectors in step through puts, failures and removals', async () => {
-    const { store, ids } = await withChanges([
+    const { store, results, ids } = await withChanges([
       { kind: 'put', file: newFile('a.jpg'), vector: axis(0) },
       { kind: 'put', file: newFile('b.jpg'), vector: axis(1) },
       { kind: 'fail', file: newFile('bad.jpg'), error: 'truncated JPEG' },
     ]);
-    expect(ids).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
-    const [a, b, bad] = ids as [number, number, number];
+    expect(results).toEqual([
+      { fileId: expect.any(Number), itemIds: [expect.any(Number)] },
+      { fileId: expect.any(Number), itemIds: [expect.any(Number)] },
+      { fileId: expect.any(Number), itemIds: [] },
+    ]);
+    const [a, b] = ids as [number, number];
+    const [, fileB, fileBad] = results.map((r) => r.fileId) as [number, number, number];
     await store.commit([{ kind: 'put', file: newFile('a.jpg', { contentHash: 'new' }), vector: axis(2) }]);
-    expect((await store.search(axis(2), 1))[0]!.id).toBe(a); // the same path keeps its id
-    await store.commit([{ kind: 'remove', fileId: b }]);
+    expect((await store.search(axis(2), 1))[0]!.id).toBe(a); // the same path keeps its item id
+    await store.commit([{ kind: 'remove', fileId: fileB }]);
     expect((await store.search(axis(1), 5)).map((r) => r.id)).toEqual([a]);
-    const items = await store.getItems([bad, 999, b, a]);
+    const items = await store.getItems([999, b, a]);
     expect(items.map((item) => [item.id, item.file.status])).toEqual([
-      [bad, 'error'],
       [b, 'removed'],
       [a, 'ok'],
     ]);
-    expect(items[0]!.file).toMatchObject({ error: 'truncated JPEG', path: 'bad.jpg', absolutePath: expect.stringMatching(/archive.bad\.jpg$/) });
-    expect([...(await store.getVectors([a, b, bad])).keys()]).toEqual([a]);
-    expect(await store.findVectorByContentHash('new')).toMatchObject({ itemId: a, width: 224, height: 224, format: 'jpeg' });
-    expect(await store.findFileByPath('/archive/bad.jpg')).toMatchObject({ id: bad, status: 'error' });
+    expect(items[1]).toMatchObject({ key: 'whole', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, place: null, file: { path: 'a.jpg', complete: true } });
+    expect([...(await store.getVectors([a, b])).keys()]).toEqual([a]);
+    expect(await store.findReusableFile('new', null)).toMatchObject({ width: 224, height: 224, format: 'jpeg', items: [{ key: 'whole', vector: expect.any(Float32Array) }] });
+    expect(await store.findReusableFile('new', 'tiles')).toBeUndefined();
+    expect(await store.findFileByPath('/archive/bad.jpg')).toMatchObject({ id: fileBad, status: 'error', error: 'truncated JPEG', path: 'bad.jpg', absolutePath: expect.stringMatching(/archive.bad\.jpg$/) });
     expect({ ok: await store.countFiles('ok'), error: await store.countFiles('error'), removed: await store.countFiles('removed'), all: await store.countFiles() }).toEqual({ ok: 1, error: 1, removed: 1, all: 3 });
-    expect(await store.stats()).toMatchObject({ location, images: { ok: 1, error: 1, removed: 1 }, vectors: 1, details: expect.any(Object) });
+    expect(await store.stats()).toMatchObject({ location, images: { ok: 1, error: 1, removed: 1 }, items: 1, vectors: 1, details: expect.any(Object) });
+    await store.close();
+  });
+
+  it('keeps the items of a scene committed in batches, and retires stale ones for good', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    const scene = (plan: string) => newFile('scene.tif', { width: 1000, height: 800, format: 'tiff', plan });
+    const tile = (i: number) => ({ key: `s1:${i * 100},0`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: axis(i) });
+    const firstBatch: CatalogChange = { kind: 'put', file: scene('tiles:a'), items: [tile(0), tile(1)], complete: false };
+    const [first] = (await store.commit([firstBatch])) as [CommittedChange];
+    expect(first.itemIds).toHaveLength(2);
+    expect((await store.knownFiles('/archive')).get('scene.tif')).toMatchObject({ status: 'ok', needsEmbedding: true, plan: 'tiles:a', width: 1000 });
+    expect(await store.fileItemKeys(first.fileId)).toEqual(new Set(['s1:0,0', 's1:100,0']));
+    // the committed tiles of a scene are searchable while the rest is being embedded; it cannot be reused yet
+    expect(await store.countItems()).toBe(2);
+    expect(await store.findReusableFile('hash-scene.tif', 'tiles:a')).toBeUndefined();
+    const [second] = (await store.commit([{ kind: 'put', file: scene('tiles:a'), items: [tile(2), tile(3)], complete: true }])) as [CommittedChange];
+    expect(second.fileId).toBe(first.fileId);
+    expect((await store.knownFiles('/archive')).get('scene.tif')!.needsEmbedding).toBe(false);
+    expect(await store.commit([firstBatch])).toEqual([first]); // a retried batch changes nothing
+    expect(await store.countItems()).toBe(4);
+    const reusable = await store.findReusableFile('hash-scene.tif', 'tiles:a');
+    expect(reusable?.items.map((i) => i.key)).toEqual(['s1:0,0', 's1:100,0', 's1:200,0', 's1:300,0']);
+    expect(reusable?.items[2]!.window).toEqual({ x: 200, y: 0, width: 224, height: 224, scale: 1 });
+    const before = [...first.itemIds, ...second.itemIds];
+    const [item] = await store.getItems([before[3]!]);
+    expect(item).toMatchObject({ key: 's1:300,0', window: { x: 300, width: 224 }, file: { path: 'scene.tif', plan: 'tiles:a', complete: true } });
+
+    // another plan: a key that returns keeps its id, the others are retired, new keys get new ids
+    const [replanned] = (await store.commit([{ kind: 'put', file: scene('tiles:b'), items: [tile(1), tile(5)], complete: true }])) as [CommittedChange];
+    expect(replanned.itemIds[0]).toBe(first.itemIds[1]);
+    expect(replanned.itemIds[1]).toBeGreaterThan(Math.max(...before));
+    expect((await store.getItems(before)).map((i) => i.id)).toEqual([first.itemIds[1]]);
+    expect((await store.search(axis(0), 10, { exact: true })).map((r) => r.id).sort((x, y) => x - y)).toEqual([...replanned.itemIds].sort((x, y) => x - y));
+    // a retired id is never given out again, even when its key comes back
+    const [again] = (await store.commit([{ kind: 'put', file: scene('tiles:c'), items: [tile(0)], complete: true }])) as [CommittedChange];
+    expect(before).not.toContain(again.itemIds[0]);
+    expect(again.itemIds[0]).toBeGreaterThan(replanned.itemIds[1]!);
+    expect(await store.countItems()).toBe(1);
+    await store.close();
+  });
+
+  it('moves an item\'s place with it, in filters too, and drops it with the item', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    const at = (lon: number): NewItem => {
+      const footprint = { type: 'Polygon' as const, coordinates: [[[lon, 10], [lon + 1, 10], [lon + 1, 11], [lon, 11], [lon, 10]]] as [number, number][][] };
+      return { key: 'whole', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, place: { footprint, bbox: [lon, 10, lon + 1, 11], center: [lon + 0.5, 10.5], nativeBounds: [0, 0, 1, 1], gsd: 1 }, vector: axis(0) };
+    };
+    const near = (lon: number) => store.listItemIds({ filter: { bbox: { kind: 'bbox', west: lon + 0.2, south: 10.2, east: lon + 0.3, north: 10.3 } } });
+    const [first] = (await store.commit([{ kind: 'put', file: newFile('geo.tif'), items: [at(20)], complete: true }])) as [CommittedChange];
+    expect(await near(20)).toEqual(first.itemIds);
+    await store.commit([{ kind: 'put', file: newFile('geo.tif', { contentHash: 'moved' }), items: [at(-60)], complete: true }]);
+    expect(await near(20)).toEqual([]);
+    expect(await near(-60)).toEqual(first.itemIds);
+    expect((await store.getItems(first.itemIds))[0]!.place!.center).toEqual([-59.5, 10.5]);
+    await store.commit([{ kind: 'put', file: newFile('geo.tif', { contentHash: 'plain' }), vector: axis(1) }]);
+    expect(await near(-60)).toEqual([]);
+    expect((await store.getItems(first.itemIds))[0]!.place).toBeNull();
+    await store.close();
+  });
+
+  it('keeps fields and the acquisition time of one file (STAC) beside the user fields by file name', async () => {
+    const stac = { item: 'S2A_1', collection: 's2', start: '2023-06-01T10:30:00Z', end: '2023-06-01T10:30:00Z' };
+    const { store, ids } = await withChanges([
+      { kind: 'put', file: newFile('a/visual.tif', { stac, fields: { platform: 'sentinel-2a', 'eo:cloud_cover': 12.5, keywords: ['a', 'b'] } }), vector: axis(0) },
+      { kind: 'put', file: newFile('b/visual.tif', { fields: { platform: 'landsat-8' } }), vector: axis(1) },
+    ]);
+    const [a, b] = ids as [number, number];
+    await store.importFields([{ fileName: 'visual.tif', fields: new Map([['label', ['scene']]]) }]);
+    expect(await store.getFields([a, b])).toEqual(
+      new Map([
+        [a, { label: 'scene', platform: 'sentinel-2a', 'eo:cloud_cover': 12.5, keywords: ['a', 'b'] }],
+        [b, { label: 'scene', platform: 'landsat-8' }],
+      ]),
+    );
+    expect(await store.listItemIds({ filter: { fields: { 'eo:cloud_cover': { max: 20 } } } })).toEqual([a]);
+    expect(await store.listItemIds({ filter: { fields: { platform: 'landsat-8', label: 'scene' } } })).toEqual([b]);
+    expect(await store.listItemIds({ filter: { since: new Date('2023-06-01'), until: new Date('2023-06-02') } })).toEqual([a]);
+    expect((await store.getItems([a]))[0]!.file.stac).toEqual(stac);
     await store.close();
   });
 
@@ -116,10 +201,10 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       { kind: 'put', file: newFile('b.jpg'), vector: axis(1) },
       { kind: 'fail', file: newFile('c.jpg'), error: 'x' },
     ];
-    const { store, ids } = await withChanges(changes);
-    expect(await store.commit(changes)).toEqual(ids);
-    await store.commit([{ kind: 'remove', fileId: ids[1]! }]);
-    await store.commit([{ kind: 'remove', fileId: ids[1]! }]);
+    const { store, results, ids } = await withChanges(changes);
+    expect(await store.commit(changes)).toEqual(results);
+    await store.commit([{ kind: 'remove', fileId: results[1]!.fileId }]);
+    await store.commit([{ kind: 'remove', fileId: results[1]!.fileId }]);
     expect(await store.countFiles()).toBe(3);
     expect(await store.listItemIds()).toEqual([ids[0]]);
     expect((await store.search(axis(0), 10)).map((r) => r.id)).toEqual([ids[0]]);
@@ -189,8 +274,8 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   });
 
   it('iterates every searchable vector in id order, in pages that survive other calls in between', async () => {
-    const { store, ids } = await withChanges(Array.from({ length: 2500 }, (_, i) => ({ kind: 'put' as const, file: newFile(`v${i}.jpg`), vector: axis(i, (i % 7) / 7) })));
-    await store.commit([{ kind: 'remove', fileId: ids[3]! }]);
+    const { store, results, ids } = await withChanges(Array.from({ length: 2500 }, (_, i) => ({ kind: 'put' as const, file: newFile(`v${i}.jpg`), vector: axis(i, (i % 7) / 7) })));
+    await store.commit([{ kind: 'remove', fileId: results[3]!.fileId }]);
     const seen: number[] = [];
     for await (const [id, vector] of store.vectors()) {
       seen.push(id);
@@ -204,10 +289,10 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   it('lets a reader see what a writer commits, and refuses writes on a read-only or closed store with their own codes', async () => {
     const writer = await open(location, { model: MODEL, create: true });
     const reader = await open(location, { readonly: true });
-    const [id] = await writer.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
-    expect(await reader.search(axis(0), 1)).toEqual([{ id, score: expect.closeTo(1, 5) }]);
+    const [{ fileId, itemIds }] = (await writer.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }])) as [CommittedChange];
+    expect(await reader.search(axis(0), 1)).toEqual([{ id: itemIds[0], score: expect.closeTo(1, 5) }]);
     expect(reader.readonly).toBe(true);
-    await expectRsclipError(reader.commit([{ kind: 'remove', fileId: id! }]), 'INDEX_READ_ONLY');
+    await expectRsclipError(reader.commit([{ kind: 'remove', fileId }]), 'INDEX_READ_ONLY');
     await expectRsclipError(reader.importFields([]), 'INDEX_READ_ONLY');
     await expectRsclipError(reader.verify(), 'INDEX_READ_ONLY');
     await reader.close();
@@ -226,34 +311,18 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
 
   // the embedded back end's own files (lock, graph, catalog schema), crash recovery and raw repairs
   describe.skipIf(!backend.embedded)('embedded back end only', () => {
-  /** The catalog schema of rsclip 0.1 (schema version 1), frozen: indexes made by it must keep opening. */
-  const SCHEMA_1 = `
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE images (
-      id INTEGER PRIMARY KEY, root TEXT NOT NULL, path TEXT NOT NULL, file_name TEXT NOT NULL, bytes INTEGER NOT NULL,
-      mtime_ms REAL NOT NULL, content_hash TEXT NOT NULL, width INTEGER, height INTEGER, format TEXT,
-      status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'removed')), error TEXT, indexed_at INTEGER NOT NULL,
-      seq INTEGER NOT NULL, UNIQUE (root, path)
-    );
-    CREATE INDEX images_content_hash ON images (content_hash) WHERE status = 'ok';
-    CREATE INDEX images_file_name ON images (file_name);
-    CREATE INDEX images_seq ON images (seq);
-    CREATE TABLE vectors (image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE, embedding BLOB NOT NULL);
-    CREATE TABLE fields (file_name TEXT NOT NULL, name TEXT NOT NULL, value_text TEXT NOT NULL, value_num REAL, UNIQUE (file_name, name, value_text));
-    CREATE INDEX fields_name_text ON fields (name, value_text);
-    CREATE INDEX fields_name_num ON fields (name, value_num);
-  `;
 
     it('lets one writer in at a time, takes over a lock left by a dead process, and lets readers in meanwhile', async () => {
       const writer = await open(location, { model: MODEL, create: true });
       await expectRsclipError(open(location, { model: MODEL }), 'INDEX_LOCKED');
       const reader = await open(location, { readonly: true });
       await writer.close();
-      expect(existsSync(path.join(location, LOCK_FILE))).toBe(false);
-      writeFileSync(path.join(location, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: 'then' }));
       const again = await open(location, { model: MODEL });
-      expect(JSON.parse(readFileSync(path.join(location, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
       await again.close();
+      // a lock file of rsclip 0.1 whose process is gone is replaced
+      rmSync(path.join(location, LOCK_FILE));
+      writeFileSync(path.join(location, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), since: 'then' }));
+      await (await open(location, { model: MODEL })).close();
       await reader.close();
     });
 
@@ -264,7 +333,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
 
     it('rebuilds an unreadable HNSW file from the catalog and verify reports it', async () => {
       const writer = await open(location, { model: MODEL, create: true });
-      const ids = await writer.commit([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`${i}.jpg`), vector: axis(i) })));
+      const ids = (await writer.commit([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`${i}.jpg`), vector: axis(i) })))).map((r) => r.itemIds[0]!);
       await writer.close();
       writeFileSync(path.join(location, GRAPH_FILE), 'garbage');
       const reopened = await open(location, { model: MODEL });
@@ -304,23 +373,25 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       await writer.close();
     });
 
-    it('queues files whose vector is missing or invalid for embedding again, as an explicit state', async () => {
+    it('queues files whose item vectors are missing or invalid for embedding again, as an explicit state', async () => {
       const writer = await open(location, { model: MODEL, create: true });
-      const [a, b, c] = await writer.commit(['a.jpg', 'b.jpg', 'c.jpg'].map((p, i) => ({ kind: 'put' as const, file: newFile(p), vector: axis(i) })));
+      const [a, b, c] = (await writer.commit(['a.jpg', 'b.jpg', 'c.jpg'].map((p, i) => ({ kind: 'put' as const, file: newFile(p), vector: axis(i) })))).map((r) => r.itemIds[0]!) as [number, number, number];
       await writer.close();
       const db = new Database(path.join(location, CATALOG_FILE));
-      db.prepare('DELETE FROM vectors WHERE image_id = ?').run(a);
-      db.prepare('UPDATE vectors SET embedding = ? WHERE image_id = ?').run(Buffer.alloc(DIM * 4 + 4), b);
+      db.prepare('DELETE FROM vectors WHERE item_id = ?').run(a);
+      db.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(Buffer.alloc(DIM * 4 + 4), b);
       db.close();
       const repairing = await open(location, { model: MODEL });
       const report = await repairing.verify();
-      expect(report.repaired).toEqual(expect.arrayContaining([expect.stringMatching(/1 invalid vectors dropped/), expect.stringMatching(/1 ok images had no vector/)]));
+      expect(report.repaired).toEqual(expect.arrayContaining([expect.stringMatching(/1 invalid vectors dropped/), expect.stringMatching(/1 items of ok images had no vector/)]));
       const known = await repairing.knownFiles('/archive');
       expect([known.get('a.jpg'), known.get('b.jpg'), known.get('c.jpg')].map((k) => [k!.status, k!.needsEmbedding])).toEqual([
-        ['error', true],
-        ['error', true],
+        ['ok', true],
+        ['ok', true],
         ['ok', false],
       ]);
+      // the broken items are retired: their ids are never searchable again
+      expect(await repairing.getItems([a, b, c])).toHaveLength(1);
       expect(known.get('a.jpg')!.bytes).toBe(1000); // the size stays true
       expect((await repairing.search(axis(0), 5)).map((r) => r.id)).toEqual([c]);
       await repairing.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
@@ -328,7 +399,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       await repairing.close();
     });
 
-    it('opens an index made by rsclip 0.1 (schema 1) read-only as it is, and upgrades it on the next update', async () => {
+    it('opens an index made by rsclip 0.1 (schema 1) read-only, upgrading it once under the write lock', async () => {
       mkdirSync(location, { recursive: true });
       const db = new Database(path.join(location, CATALOG_FILE));
       db.exec(SCHEMA_1);
@@ -343,8 +414,9 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       db.close();
 
       const reader = await open(location, { readonly: true });
-      expect(reader.meta).toMatchObject({ schemaVersion: 1, engine: { name: 'hnswlib', M: 16 }, modelId: MODEL.id });
+      expect(reader.meta).toMatchObject({ schemaVersion: SCHEMA_VERSION, engine: { name: 'hnswlib', M: 16 }, modelId: MODEL.id });
       expect(await reader.search(axis(3), 5)).toEqual([{ id: 1, score: expect.closeTo(1, 5) }]);
+      expect(existsSync(path.join(location, LOCK_FILE))).toBe(false);
       await reader.close();
 
       const writer = await open(location, { model: MODEL });

@@ -1,10 +1,14 @@
 /**
- * CatalogFilter and ItemSelection -> one SQL condition over `images` (alias i) with bound
- * parameters, for SQLite. Column names are fixed here; user values are only ever bound,
- * never spliced into SQL. Globs become regular expressions (see globToRegex) tested by the
- * `regexp` function behind SQLite's REGEXP operator, which the catalog registers.
+ * CatalogFilter and ItemSelection -> one SQL condition over `items` (alias it) joined with
+ * their `files` (alias f), with bound parameters, for SQLite. Column names are fixed here; user
+ * values are only ever bound, never spliced into SQL. Globs become regular expressions (see
+ * globToRegex) tested by the `regexp` function behind SQLite's REGEXP operator; places become
+ * R*Tree candidates (boxes that intersect the place's query boxes) checked by `place_match`,
+ * the exact test; both functions are registered by the catalog.
  */
+import { LRUCache } from 'lru-cache';
 import { invalidParameter } from '../../errors.js';
+import { compilePlace, geometryBoxes, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
 import { globToRegex, type CatalogFilter, type FieldCondition, type FILTER_KEYS } from '../filter.js';
 import type { ItemSelection } from '../types.js';
 
@@ -13,22 +17,99 @@ export interface SqlCondition {
   params: unknown[];
 }
 
-/** Compiled regular expressions by source; bounded so that many distinct globs cannot grow it without end. */
-const REGEX_CACHE_ENTRIES = 64;
-const regexCache = new Map<string, RegExp>();
+/**
+ * Compiled regular expressions by source, bounded by entries and by bytes so that many distinct
+ * globs cannot grow it without end (a compiled regex is counted as 16 bytes per source character,
+ * about what V8 keeps for one of these).
+ */
+export const REGEX_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
+const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => Math.max(1, 18 * source.length) });
+
+/** Entries and bytes of the regex cache. */
+export function regexCacheUse(): { entries: number; bytes: number } {
+  return { entries: regexCache.size, bytes: regexCache.calculatedSize };
+}
 
 /** SQLite's `regexp(pattern, value)` (what `value REGEXP pattern` calls): 1 on a match. */
 export function sqlRegexp(pattern: unknown, value: unknown): number {
   const source = String(pattern);
   let regex = regexCache.get(source);
-  if (regex) {
-    regexCache.delete(source);
-  } else {
+  if (!regex) {
     regex = new RegExp(source);
-    if (regexCache.size >= REGEX_CACHE_ENTRIES) regexCache.delete(regexCache.keys().next().value!);
+    regexCache.set(source, regex);
   }
-  regexCache.set(source, regex);
   return typeof value === 'string' && regex.test(value) ? 1 : 0;
+}
+
+/** Compiled places by their JSON, bounded like the regular expressions. */
+const PLACE_CACHE_ENTRIES = 16;
+const placeCache = new Map<string, CompiledPlace>();
+
+function compiledPlace(json: string): CompiledPlace {
+  let compiled = placeCache.get(json);
+  if (compiled) {
+    placeCache.delete(json);
+  } else {
+    compiled = compilePlace(JSON.parse(json) as Place);
+    if (placeCache.size >= PLACE_CACHE_ENTRIES) placeCache.delete(placeCache.keys().next().value!);
+  }
+  placeCache.set(json, compiled);
+  return compiled;
+}
+
+/** SQLite's `place_match(place JSON, item place JSON)`: 1 when the item's footprint matches the place exactly. */
+export function placeMatchFunction(place: unknown, itemPlace: unknown): number {
+  if (typeof itemPlace !== 'string') return 0;
+  const { footprint } = JSON.parse(itemPlace) as WindowPlace;
+  return compiledPlace(String(place)).matches(footprint) ? 1 : 0;
+}
+
+/** R*Tree rows per item (`item_boxes`): row id = item id * BOXES_PER_ITEM + part of its footprint. */
+export const BOXES_PER_ITEM = 8;
+
+/** The R*Tree boxes of a footprint: one per part (two across the antimeridian); parts past the last row are merged into it. */
+export function footprintBoxes(place: WindowPlace): LonLatBox[] {
+  const boxes = geometryBoxes(place.footprint);
+  const kept = boxes.slice(0, BOXES_PER_ITEM - 1);
+  const rest = boxes.slice(BOXES_PER_ITEM - 1);
+  if (rest.length > 0) {
+    kept.push({
+      west: Math.min(...rest.map((b) => b.west)),
+      south: Math.min(...rest.map((b) => b.south)),
+      east: Math.max(...rest.map((b) => b.east)),
+      north: Math.max(...rest.map((b) => b.north)),
+    });
+  }
+  return kept;
+}
+const BOX_ITEM = `id / ${BOXES_PER_ITEM}`;
+
+function boxesIntersect(boxes: readonly LonLatBox[]): SqlCondition {
+  return {
+    where: boxes.map(() => '(west <= ? AND east >= ? AND south <= ? AND north >= ?)').join(' OR '),
+    params: boxes.flatMap((b) => [b.east, b.west, b.north, b.south]),
+  };
+}
+
+/**
+ * Items whose footprint matches a place: R*Tree candidates, then the exact test. A candidate
+ * whose box lies inside a bbox place matches without it (R*Tree boxes are rounded outwards, so
+ * such a footprint surely meets the box).
+ */
+function placeCondition(place: Place): SqlCondition {
+  const { boxes } = compiledPlace(JSON.stringify(place));
+  if (boxes.length === 0) return { where: '0', params: [] };
+  const candidates = boxesIntersect(boxes);
+  const exact = { where: 'place_match(?, (SELECT place FROM item_places WHERE item_id = it.id))', params: [JSON.stringify(place)] as unknown[] };
+  if (place.kind === 'bbox') {
+    const inside = {
+      where: boxes.map(() => '(west >= ? AND east <= ? AND south >= ? AND north <= ?)').join(' OR '),
+      params: boxes.flatMap((b) => [b.west, b.east, b.south, b.north]),
+    };
+    exact.where = `(it.id IN (SELECT ${BOX_ITEM} FROM item_boxes WHERE ${inside.where}) OR ${exact.where})`;
+    exact.params = [...inside.params, ...exact.params];
+  }
+  return { where: `it.id IN (SELECT ${BOX_ITEM} FROM item_boxes WHERE ${candidates.where}) AND ${exact.where}`, params: [...candidates.params, ...exact.params] };
 }
 
 function finiteNumber(name: string, value: unknown): number {
@@ -46,52 +127,63 @@ function range(column: string, op: '>=' | '<='): KeyCompiler<'minBytes' | 'maxBy
 const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields: KeyCompiler<'fields'> } = {
   pathGlob(glob) {
     const match = globToRegex(glob);
-    const column = match.target === 'path' ? 'i.path' : 'i.file_name';
+    const column = match.target === 'path' ? 'f.path' : 'f.file_name';
     return { where: `(${column} = ? OR ${column} REGEXP ?)`, params: [match.literal, match.regex] };
   },
   folder(value) {
     const folder = value.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
     if (folder === '') return undefined;
-    return { where: 'substr(i.path, 1, ?) = ?', params: [folder.length + 1, `${folder}/`] };
+    return { where: 'substr(f.path, 1, ?) = ?', params: [folder.length + 1, `${folder}/`] };
   },
   formats(formats) {
     if (formats.length === 0) return undefined;
-    return { where: `i.format IN (${formats.map(() => '?').join(', ')})`, params: formats.map((f) => (f === 'jpg' ? 'jpeg' : f.toLowerCase())) };
+    return { where: `f.format IN (${formats.map(() => '?').join(', ')})`, params: formats.map((f) => (f === 'jpg' ? 'jpeg' : f.toLowerCase())) };
   },
-  minBytes: range('i.bytes', '>='),
-  maxBytes: range('i.bytes', '<='),
-  minWidth: range('i.width', '>='),
-  minHeight: range('i.height', '>='),
-  modifiedAfter: (date) => ({ where: 'i.mtime_ms >= ?', params: [date.getTime()] }),
-  modifiedBefore: (date) => ({ where: 'i.mtime_ms <= ?', params: [date.getTime()] }),
+  minBytes: range('f.bytes', '>='),
+  maxBytes: range('f.bytes', '<='),
+  minWidth: range('f.width', '>='),
+  minHeight: range('f.height', '>='),
+  modifiedAfter: (date) => ({ where: 'f.mtime_ms >= ?', params: [date.getTime()] }),
+  modifiedBefore: (date) => ({ where: 'f.mtime_ms <= ?', params: [date.getTime()] }),
+  bbox: placeCondition,
+  near: placeCondition,
+  within: placeCondition,
+  // a period overlaps [since, until]; files without an acquisition time never do
+  since: (date) => ({ where: 'f.time_end >= ?', params: [date.getTime()] }),
+  until: (date) => ({ where: 'f.time_start <= ?', params: [date.getTime()] }),
   fields(fields) {
     const parts = Object.entries(fields).map(([name, condition]) => {
-      const sub = fieldCondition(name, condition);
-      return { where: `i.file_name IN (SELECT f.file_name FROM fields f WHERE f.name = ? AND ${sub.where})`, params: [name, ...sub.params] };
+      const byName = fieldCondition(name, condition, 'uf');
+      const ofFile = fieldCondition(name, condition, 'ff');
+      return {
+        where: `(f.file_name IN (SELECT uf.file_name FROM fields uf WHERE uf.name = ? AND ${byName.where}) OR f.id IN (SELECT ff.file_id FROM file_fields ff WHERE ff.name = ? AND ${ofFile.where}))`,
+        params: [name, ...byName.params, name, ...ofFile.params],
+      };
     });
     return parts.length === 0 ? undefined : { where: parts.map((p) => p.where).join(' AND '), params: parts.flatMap((p) => p.params) };
   },
 };
 
-function fieldCondition(name: string, condition: FieldCondition): SqlCondition {
+/** A field value condition on the fields table aliased `t` (user fields or a file's own). */
+function fieldCondition(name: string, condition: FieldCondition, t: 'uf' | 'ff'): SqlCondition {
   if (Array.isArray(condition)) {
     if (condition.length === 0) return { where: '0', params: [] };
-    return { where: `f.value_text IN (${condition.map(() => '?').join(', ')})`, params: condition.map(String) };
+    return { where: `${t}.value_text IN (${condition.map(() => '?').join(', ')})`, params: condition.map(String) };
   }
   if (typeof condition === 'object') {
-    const parts: string[] = ['f.value_num IS NOT NULL'];
+    const parts: string[] = [`${t}.value_num IS NOT NULL`];
     const params: unknown[] = [];
     if (condition.min !== undefined) {
-      parts.push('f.value_num >= ?');
+      parts.push(`${t}.value_num >= ?`);
       params.push(finiteNumber(`fields.${name}.min`, condition.min));
     }
     if (condition.max !== undefined) {
-      parts.push('f.value_num <= ?');
+      parts.push(`${t}.value_num <= ?`);
       params.push(finiteNumber(`fields.${name}.max`, condition.max));
     }
     return { where: parts.join(' AND '), params };
   }
-  return { where: 'f.value_text = ?', params: [String(condition)] };
+  return { where: `${t}.value_text = ?`, params: [String(condition)] };
 }
 
 export function filterToSql(filter: CatalogFilter): SqlCondition {
@@ -109,9 +201,9 @@ export function filterToSql(filter: CatalogFilter): SqlCondition {
   return { where: clauses.length === 0 ? '1' : clauses.join(' AND '), params };
 }
 
-/** The searchable items of a selection: those of `ok` files (which have a vector), filtered, with ids kept or left out. */
+/** The searchable items of a selection: the live items of `ok` files (which have a vector), filtered, with ids kept or left out. */
 export function selectionToSql(selection: ItemSelection): SqlCondition {
-  const clauses = ["i.status = 'ok'"];
+  const clauses = ["f.status = 'ok'", 'it.key IS NOT NULL'];
   const params: unknown[] = [];
   if (selection.filter) {
     const filter = filterToSql(selection.filter);
@@ -120,11 +212,11 @@ export function selectionToSql(selection: ItemSelection): SqlCondition {
   }
   // one JSON parameter holds any number of ids (SQLite limits the number of parameters)
   if (selection.onlyIds) {
-    clauses.push('i.id IN (SELECT value FROM json_each(?))');
+    clauses.push('it.id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(selection.onlyIds));
   }
   if (selection.excludeIds && selection.excludeIds.length > 0) {
-    clauses.push('i.id NOT IN (SELECT value FROM json_each(?))');
+    clauses.push('it.id NOT IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(selection.excludeIds));
   }
   return { where: clauses.join(' AND '), params };

@@ -1,15 +1,41 @@
 /**
  * catalog.sqlite: the truth of an embedded index. Owns the better-sqlite3 handle, the
  * statements and the row <-> record mapping, repairs included; knows nothing about graphs.
- * Table `images` holds the files (one item each, with the file's id), `vectors` the items'
- * embeddings, `fields` the user fields by file name, `meta` the index's settings.
+ * Tables: `files` (what the scan found), `items` (the whole image or the windows of a scene;
+ * a retired item keeps its row with a NULL key so that its id is never given out again),
+ * `vectors` (the items' embeddings), `item_places` and the R*Tree `item_boxes` (footprints),
+ * `fields` (user fields by file name), `file_fields` (fields of one file, e.g. STAC properties)
+ * and `meta` (the index's settings).
+ *
+ * Invariant: every live item (non-NULL key) of an `ok` file has a vector, so the searchable
+ * items are the live items of ok files.
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { selectionToSql, sqlRegexp } from './catalog-filter.js';
-import { catalogVersion, checkReadable, migrate } from './schema.js';
-import type { CatalogChange, FieldRecord, FieldValue, FileRecord, FileStatus, ItemSelection, KnownFile, NewFile, ReusableVector } from '../types.js';
+import type { WindowPlace } from '../../geo/index.js';
+import type { SceneStretch } from '../../raster/index.js';
+import { ITEM_ID_LIMIT } from '../engines.js';
+import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlRegexp } from './catalog-filter.js';
+import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
+import { immutableUri } from './sqlite-uri.js';
+import {
+  WHOLE_IMAGE_KEY,
+  type CatalogChange,
+  type CommittedChange,
+  type FieldRecord,
+  type FieldValue,
+  type FileGeo,
+  type FileRecord,
+  type FileStac,
+  type FileStatus,
+  type ItemRecord,
+  type ItemSelection,
+  type KnownFile,
+  type NewFile,
+  type NewItem,
+  type ReusableFile,
+} from '../types.js';
 
 export const CATALOG_FILE = 'catalog.sqlite';
 
@@ -27,7 +53,25 @@ interface FileRow {
   status: FileStatus;
   error: string | null;
   indexed_at: number;
+  needs_embedding: number;
+  plan: string | null;
+  stretch: string | null;
+  geo: string | null;
+  stac: string | null;
 }
+
+interface ItemRow extends FileRow {
+  item_id: number;
+  item_key: string;
+  item_x: number;
+  item_y: number;
+  item_width: number;
+  item_height: number;
+  item_scale: number;
+  item_place: string | null;
+}
+
+const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 function toRecord(row: FileRow): FileRecord {
   return {
@@ -45,6 +89,11 @@ function toRecord(row: FileRow): FileRecord {
     status: row.status,
     error: row.error,
     indexedAt: row.indexed_at,
+    plan: row.plan,
+    stretch: parseJson<SceneStretch>(row.stretch),
+    geo: parseJson<FileGeo>(row.geo),
+    stac: parseJson<FileStac>(row.stac),
+    complete: row.needs_embedding === 0,
   };
 }
 
@@ -62,23 +111,63 @@ function blobToVector(blob: Buffer): Float32Array {
 /** Ids bound as one JSON parameter: any number of them in one statement. */
 const jsonIds = (ids: readonly number[]): string => JSON.stringify(ids);
 
+const ITEM_COLUMNS = 'it.id AS item_id, it.key AS item_key, it.x AS item_x, it.y AS item_y, it.width AS item_width, it.height AS item_height, it.scale AS item_scale';
+
+/** The items of a put: the `vector` form is a whole-image file's one item. */
+function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: readonly NewItem[]; complete: boolean } {
+  if ('items' in change) return { items: change.items, complete: change.complete };
+  const window = { x: 0, y: 0, width: change.file.width ?? 0, height: change.file.height ?? 0, scale: 1 };
+  return { items: [{ key: WHOLE_IMAGE_KEY, window, place: null, vector: change.vector }], complete: true };
+}
+
+/** A file's fields as rows: numbers also as text, numeric text also as a number. */
+function fieldRows(fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>): { name: string; text: string; num: number | null }[] {
+  return Object.entries(fields).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).map((v: FieldValue) => ({ name, text: String(v), num: numericValue(v) })),
+  );
+}
+
+function numericValue(value: FieldValue): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
+}
+
+/** Item ids are never reused, so re-tiling spends them; past the graph's label range nothing more can be added. */
+function itemIdsExhausted(file: string): RsclipError {
+  return new RsclipError('INDEX_UNWRITABLE', `${file} has given out every item id up to ${ITEM_ID_LIMIT} (ids are never reused); this change was not written`, {
+    hint: 'index the archive again into an empty --index folder: its ids start from 1',
+  });
+}
+
+/** What a commit did to items, for the graph: vectors added or replaced, and items that lost theirs. */
+export interface AppliedChanges {
+  results: CommittedChange[];
+  added: [number, Float32Array][];
+  dropped: number[];
+}
+
 export class Catalog {
   private readonly db: Database.Database;
   readonly file: string;
   /** Prepared statements of fixed SQL text (a bounded set: filters, whose text varies, are prepared per call). */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(dir: string, options: { readonly: boolean }) {
+  /**
+   * `immutable`: read a catalog on read-only media (no locks, no WAL; see sqlite-uri.ts).
+   * `metaOnly`: the caller reads nothing but the meta table (the same in every schema), so an
+   * older catalog is opened as it is.
+   */
+  constructor(dir: string, options: { readonly: boolean; immutable?: boolean; metaOnly?: boolean }) {
     this.file = path.join(dir, CATALOG_FILE);
     try {
-      this.db = new Database(this.file, { readonly: options.readonly, fileMustExist: options.readonly });
+      this.db = new Database(options.immutable ? immutableUri(this.file) : this.file, { readonly: options.readonly, fileMustExist: options.readonly });
     } catch (cause) {
       throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: 'run `rsclip doctor --index <dir>`' });
     }
     try {
       this.db.pragma('busy_timeout = 10000');
       if (options.readonly) {
-        checkReadable(this.db, this.file);
+        if (!options.metaOnly) checkReadable(this.db, this.file);
       } else {
         // a 2 KB vector BLOB per row: with the default 4 KB pages only one fits per page (half of the
         // file wasted); 16 KB pages hold seven. Takes effect only when the file is created.
@@ -90,6 +179,7 @@ export class Catalog {
         migrate(this.db, this.file);
       }
       this.db.function('regexp', { deterministic: true }, sqlRegexp);
+      this.db.function('place_match', { deterministic: true }, placeMatchFunction);
     } catch (error) {
       this.db.close();
       if (error instanceof RsclipError) throw error;
@@ -134,8 +224,8 @@ export class Catalog {
 
   countFiles(status?: FileStatus): number {
     const row = status
-      ? (this.prepared('SELECT count(*) AS n FROM images WHERE status = ?').get(status) as { n: number })
-      : (this.prepared('SELECT count(*) AS n FROM images').get() as { n: number });
+      ? (this.prepared('SELECT count(*) AS n FROM files WHERE status = ?').get(status) as { n: number })
+      : (this.prepared('SELECT count(*) AS n FROM files').get() as { n: number });
     return row.n;
   }
 
@@ -143,128 +233,264 @@ export class Catalog {
     return (this.prepared('SELECT count(*) AS n FROM vectors').get() as { n: number }).n;
   }
 
-  /** Files in the order of `ids`; unknown ids are left out. */
-  getFiles(ids: readonly number[]): FileRecord[] {
-    const rows = this.prepared('SELECT * FROM images WHERE id IN (SELECT value FROM json_each(?))').all(jsonIds(ids)) as FileRow[];
-    const byId = new Map(rows.map((row) => [row.id, toRecord(row)]));
+  /** Live items in the order of `ids`, with their file (any status); unknown and retired ids are left out. */
+  getItems(ids: readonly number[]): ItemRecord[] {
+    const rows = this.prepared(
+      `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+       FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
+       WHERE it.id IN (SELECT value FROM json_each(?)) AND it.key IS NOT NULL`,
+    ).all(jsonIds(ids)) as ItemRow[];
+    const byId = new Map(
+      rows.map((row) => [
+        row.item_id,
+        {
+          id: row.item_id,
+          file: toRecord(row),
+          key: row.item_key,
+          window: { x: row.item_x, y: row.item_y, width: row.item_width, height: row.item_height, scale: row.item_scale },
+          place: parseJson<WindowPlace>(row.item_place),
+        },
+      ]),
+    );
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** The file whose absolute path is `absolutePath` (roots may nest, so several rows can qualify: ok ones first). */
   findFileByAbsolutePath(absolutePath: string): FileRecord | undefined {
-    const rows = this.db
-      .prepare("SELECT * FROM images WHERE file_name = ? ORDER BY status = 'ok' DESC, id")
-      .all(path.basename(absolutePath)) as FileRow[];
+    const rows = this.prepared("SELECT * FROM files WHERE file_name = ? ORDER BY status = 'ok' DESC, id").all(path.basename(absolutePath)) as FileRow[];
     return rows.map(toRecord).find((r) => r.absolutePath === absolutePath);
   }
 
-  getVectors(ids: readonly number[]): Map<number, Float32Array> {
-    const rows = this.db
-      .prepare('SELECT image_id, embedding FROM vectors WHERE image_id IN (SELECT value FROM json_each(?))')
-      .all(jsonIds(ids)) as { image_id: number; embedding: Buffer }[];
-    return new Map(rows.map((row) => [row.image_id, blobToVector(row.embedding)]));
+  fileItemKeys(fileId: number): Set<string> {
+    const rows = this.prepared('SELECT it.key AS key FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ? AND it.key IS NOT NULL').all(fileId) as { key: string }[];
+    return new Set(rows.map((r) => r.key));
   }
 
-  /** Up to `limit` vectors of ok files with ids above `afterId`, in id order (pages that survive other statements in between). */
+  getVectors(ids: readonly number[]): Map<number, Float32Array> {
+    const rows = this.prepared('SELECT item_id, embedding FROM vectors WHERE item_id IN (SELECT value FROM json_each(?))').all(jsonIds(ids)) as {
+      item_id: number;
+      embedding: Buffer;
+    }[];
+    return new Map(rows.map((row) => [row.item_id, blobToVector(row.embedding)]));
+  }
+
+  /** Up to `limit` vectors of searchable items with ids above `afterId`, in id order (pages that survive other statements in between). */
   vectorPage(afterId: number, limit: number): [number, Float32Array][] {
-    const rows = this.db
-      .prepare("SELECT v.image_id AS id, v.embedding AS embedding FROM vectors v JOIN images i ON i.id = v.image_id WHERE i.status = 'ok' AND v.image_id > ? ORDER BY v.image_id LIMIT ?")
-      .all(afterId, limit) as { id: number; embedding: Buffer }[];
+    const rows = this.prepared(
+      `SELECT v.item_id AS id, v.embedding AS embedding FROM vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id
+       WHERE f.status = 'ok' AND it.key IS NOT NULL AND v.item_id > ? ORDER BY v.item_id LIMIT ?`,
+    ).all(afterId, limit) as { id: number; embedding: Buffer }[];
     return rows.map((row) => [row.id, blobToVector(row.embedding)]);
   }
 
   /** Every stored vector in id order, whatever its file's status (for full scans inside one synchronous call). */
   *iterateVectors(): Generator<[number, Float32Array]> {
-    const stmt = this.db.prepare('SELECT image_id, embedding FROM vectors ORDER BY image_id');
-    for (const row of stmt.iterate() as Iterable<{ image_id: number; embedding: Buffer }>) {
-      yield [row.image_id, blobToVector(row.embedding)];
+    const stmt = this.db.prepare('SELECT item_id, embedding FROM vectors ORDER BY item_id');
+    for (const row of stmt.iterate() as Iterable<{ item_id: number; embedding: Buffer }>) {
+      yield [row.item_id, blobToVector(row.embedding)];
     }
   }
 
-  /** (id, seq) of every file that has a vector. */
+  /** (id, seq) of every item that has a vector. */
   vectorSeqs(): { id: number; seq: number }[] {
-    return this.prepared('SELECT i.id AS id, i.seq AS seq FROM images i JOIN vectors v ON v.image_id = i.id').all() as { id: number; seq: number }[];
+    return this.prepared('SELECT it.id AS id, it.seq AS seq FROM items it JOIN vectors v ON v.item_id = it.id').all() as { id: number; seq: number }[];
   }
 
-  /** Files changed after `seq`, with whether they now have a vector. */
+  /** Items changed after `seq`, with whether they now have a vector. */
   changedSince(seq: number): { id: number; hasVector: number }[] {
-    return this.db
-      .prepare('SELECT i.id AS id, (v.image_id IS NOT NULL) AS hasVector FROM images i LEFT JOIN vectors v ON v.image_id = i.id WHERE i.seq > ?')
-      .all(seq) as { id: number; hasVector: number }[];
+    return this.prepared('SELECT it.id AS id, (v.item_id IS NOT NULL) AS hasVector FROM items it LEFT JOIN vectors v ON v.item_id = it.id WHERE it.seq > ?').all(seq) as {
+      id: number;
+      hasVector: number;
+    }[];
   }
 
   knownFiles(root: string): Map<string, KnownFile> {
-    const rows = this.prepared('SELECT id, path, bytes, mtime_ms, content_hash, status, needs_embedding FROM images WHERE root = ?').all(root) as (Pick<
-      FileRow,
-      'id' | 'path' | 'bytes' | 'mtime_ms' | 'content_hash' | 'status'
-    > & { needs_embedding: number })[];
+    const rows = this.prepared('SELECT id, path, bytes, mtime_ms, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = ?').all(root) as FileRow[];
     return new Map(
-      rows.map((r) => [r.path, { id: r.id, bytes: r.bytes, mtimeMs: r.mtime_ms, contentHash: r.content_hash, status: r.status, needsEmbedding: r.needs_embedding === 1 }]),
+      rows.map((r) => [
+        r.path,
+        {
+          id: r.id,
+          bytes: r.bytes,
+          mtimeMs: r.mtime_ms,
+          contentHash: r.content_hash,
+          status: r.status,
+          needsEmbedding: r.needs_embedding === 1,
+          width: r.width,
+          height: r.height,
+          plan: r.plan,
+          stretch: parseJson<SceneStretch>(r.stretch),
+        },
+      ]),
     );
   }
 
-  findVectorByContentHash(contentHash: string): ReusableVector | undefined {
-    const row = this.db
-      .prepare(
-        "SELECT i.id AS id, v.embedding AS embedding, i.width AS width, i.height AS height, i.format AS format FROM images i JOIN vectors v ON v.image_id = i.id WHERE i.content_hash = ? AND i.status = 'ok' LIMIT 1",
-      )
-      .get(contentHash) as { id: number; embedding: Buffer; width: number | null; height: number | null; format: string | null } | undefined;
-    return row && { itemId: row.id, vector: blobToVector(row.embedding), width: row.width, height: row.height, format: row.format };
+  findReusableFile(contentHash: string, plan: string | null): ReusableFile | undefined {
+    const file = this.prepared("SELECT * FROM files WHERE content_hash = ? AND plan IS ? AND status = 'ok' AND needs_embedding = 0 ORDER BY id LIMIT 1").get(contentHash, plan) as
+      | FileRow
+      | undefined;
+    if (!file) return undefined;
+    const rows = this.prepared(
+      `SELECT it.key AS key, it.x AS x, it.y AS y, it.width AS width, it.height AS height, it.scale AS scale, v.embedding AS embedding
+       FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ? AND it.key IS NOT NULL ORDER BY it.id`,
+    ).all(file.id) as { key: string; x: number; y: number; width: number; height: number; scale: number; embedding: Buffer }[];
+    return {
+      fileId: file.id,
+      width: file.width,
+      height: file.height,
+      format: file.format,
+      stretch: parseJson<SceneStretch>(file.stretch),
+      items: rows.map((r) => ({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: blobToVector(r.embedding) })),
+    };
   }
 
-  /** Applies `changes` in one transaction under commit sequence `seq`; returns the ids written. */
-  applyChanges(changes: readonly CatalogChange[], seq: number, now: number): number[] {
+  /** Applies `changes` in one transaction under commit sequence `seq`. */
+  applyChanges(changes: readonly CatalogChange[], seq: number, now: number): AppliedChanges {
+    const previous = this.prepared('SELECT id, content_hash, plan, status, needs_embedding FROM files WHERE root = ? AND path = ?');
     const upsert = this.prepared(`
-      INSERT INTO images (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at, seq)
-      VALUES (@root, @path, @fileName, @bytes, @mtimeMs, @contentHash, @width, @height, @format, @status, @error, @now, @seq)
+      INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at, seq,
+                         needs_embedding, plan, stretch, geo, stac, time_start, time_end)
+      VALUES (@root, @path, @fileName, @bytes, @mtimeMs, @contentHash, @width, @height, @format, @status, @error, @now, @seq,
+              @needsEmbedding, @plan, @stretch, @geo, @stac, @timeStart, @timeEnd)
       ON CONFLICT (root, path) DO UPDATE SET
         file_name = excluded.file_name, bytes = excluded.bytes, mtime_ms = excluded.mtime_ms,
         content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
         format = excluded.format, status = excluded.status, error = excluded.error,
-        indexed_at = excluded.indexed_at, seq = excluded.seq, needs_embedding = 0
+        indexed_at = excluded.indexed_at, seq = excluded.seq, needs_embedding = excluded.needs_embedding,
+        plan = excluded.plan, stretch = excluded.stretch, geo = excluded.geo, stac = excluded.stac,
+        time_start = excluded.time_start, time_end = excluded.time_end
       RETURNING id`);
-    const putVector = this.prepared('INSERT INTO vectors (image_id, embedding) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET embedding = excluded.embedding');
-    const dropVector = this.prepared('DELETE FROM vectors WHERE image_id = ?');
-    const touch = this.prepared('UPDATE images SET bytes = ?, mtime_ms = ?, indexed_at = ? WHERE id = ?');
-    const remove = this.prepared("UPDATE images SET status = 'removed', error = NULL, indexed_at = ?, seq = ?, needs_embedding = 0 WHERE id = ?");
-    const row = (file: NewFile, status: FileStatus, error: string | null) => ({
-      ...file,
+    // looked up first: an upsert would draw (and waste) an AUTOINCREMENT id even when it updates
+    const findItem = this.prepared('SELECT id FROM items WHERE file_id = ? AND key = ?');
+    const updateItem = this.prepared('UPDATE items SET x = ?, y = ?, width = ?, height = ?, scale = ?, seq = ? WHERE id = ?');
+    const insertItem = this.prepared('INSERT INTO items (file_id, key, x, y, width, height, scale, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id');
+    const putVector = this.prepared('INSERT INTO vectors (item_id, embedding) VALUES (?, ?) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding');
+    const touch = this.prepared('UPDATE files SET bytes = ?, mtime_ms = ?, indexed_at = ? WHERE id = ?');
+    const remove = this.prepared("UPDATE files SET status = 'removed', error = NULL, indexed_at = ?, seq = ?, needs_embedding = 0 WHERE id = ?");
+    const withVector = this.prepared('SELECT it.id AS id FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ?');
+    const liveNotIn = this.prepared('SELECT id FROM items WHERE file_id = ? AND key IS NOT NULL AND key NOT IN (SELECT value FROM json_each(?))');
+    const liveWithoutVector = this.prepared('SELECT it.id AS id FROM items it LEFT JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ? AND it.key IS NOT NULL AND v.item_id IS NULL');
+    const clearFileFields = this.prepared('DELETE FROM file_fields WHERE file_id = ?');
+    const insertFileField = this.prepared('INSERT OR IGNORE INTO file_fields (file_id, name, value_text, value_num) VALUES (?, ?, ?, ?)');
+    const row = (file: NewFile, status: FileStatus, error: string | null, needsEmbedding: boolean) => ({
+      root: file.root,
+      path: file.path,
       fileName: path.posix.basename(file.path),
+      bytes: file.bytes,
+      mtimeMs: file.mtimeMs,
+      contentHash: file.contentHash,
+      width: file.width,
+      height: file.height,
+      format: file.format,
       status,
       error,
       now,
       seq,
+      needsEmbedding: needsEmbedding ? 1 : 0,
+      plan: file.plan ?? null,
+      stretch: file.stretch ? JSON.stringify(file.stretch) : null,
+      geo: file.geo ? JSON.stringify(file.geo) : null,
+      stac: file.stac ? JSON.stringify(file.stac) : null,
+      timeStart: file.stac ? Date.parse(file.stac.start) : null,
+      timeEnd: file.stac ? Date.parse(file.stac.end) : null,
     });
-    return this.db.transaction(() => {
-      const ids: number[] = [];
+    const applied: AppliedChanges = { results: [], added: [], dropped: [] };
+    const dropVectors = (fileId: number): void => {
+      for (const { id } of withVector.all(fileId) as { id: number }[]) {
+        this.dropVector(id, seq);
+        applied.dropped.push(id);
+      }
+    };
+    const retire = (ids: { id: number }[]): void => {
+      for (const { id } of ids) {
+        this.retireItem(id, seq);
+        applied.dropped.push(id);
+      }
+    };
+    this.db.transaction(() => {
       for (const change of changes) {
         switch (change.kind) {
           case 'put': {
-            const { id } = upsert.get(row(change.file, 'ok', null)) as { id: number };
-            putVector.run(id, vectorToBlob(change.vector));
-            ids.push(id);
+            const { items, complete } = itemsOf(change);
+            const before = previous.get(change.file.root, change.file.path) as Pick<FileRow, 'id' | 'content_hash' | 'plan' | 'status' | 'needs_embedding'> | undefined;
+            const newVersion = !before || before.status !== 'ok' || before.content_hash !== change.file.contentHash || before.plan !== (change.file.plan ?? null);
+            // a batch retried after its file was completed leaves the file complete
+            const incomplete = !complete && (newVersion || before.needs_embedding === 1);
+            const { id: fileId } = upsert.get(row(change.file, 'ok', null, incomplete)) as { id: number };
+            // items of the previous content or plan that this put does not carry again are stale
+            if (before && newVersion) retire(liveNotIn.all(fileId, JSON.stringify(items.map((i) => i.key))) as { id: number }[]);
+            const itemIds: number[] = [];
+            for (const item of items) {
+              const { x, y, width, height, scale } = item.window;
+              let id = (findItem.get(fileId, item.key) as { id: number } | undefined)?.id;
+              if (id === undefined) {
+                id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
+                if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
+              } else updateItem.run(x, y, width, height, scale, seq, id);
+              putVector.run(id, vectorToBlob(item.vector));
+              this.setPlace(id, item.place);
+              itemIds.push(id);
+              applied.added.push([id, item.vector]);
+            }
+            // windows of the plan that were never embedded (e.g. nodata) do not stay
+            if (complete) retire(liveWithoutVector.all(fileId) as { id: number }[]);
+            clearFileFields.run(fileId);
+            for (const f of fieldRows(change.file.fields ?? {})) insertFileField.run(fileId, f.name, f.text, f.num);
+            applied.results.push({ fileId, itemIds });
             break;
           }
           case 'fail': {
-            const { id } = upsert.get(row(change.file, 'error', change.error)) as { id: number };
-            dropVector.run(id);
-            ids.push(id);
+            const { id: fileId } = upsert.get(row(change.file, 'error', change.error, false)) as { id: number };
+            dropVectors(fileId);
+            applied.results.push({ fileId, itemIds: [] });
             break;
           }
           case 'touch':
             touch.run(change.bytes, change.mtimeMs, now, change.fileId);
-            ids.push(change.fileId);
+            applied.results.push({ fileId: change.fileId, itemIds: [] });
             break;
           case 'remove':
             remove.run(now, seq, change.fileId);
-            dropVector.run(change.fileId);
-            ids.push(change.fileId);
+            dropVectors(change.fileId);
+            applied.results.push({ fileId: change.fileId, itemIds: [] });
             break;
         }
       }
       this.setSeq(seq);
-      return ids;
     })();
+    return applied;
+  }
+
+  private dropVector(itemId: number, seq: number): void {
+    this.prepared('DELETE FROM vectors WHERE item_id = ?').run(itemId);
+    this.prepared('UPDATE items SET seq = ? WHERE id = ?').run(seq, itemId);
+  }
+
+  /** Takes an item out for good: no key, no vector, no place; its id is never used again. */
+  private retireItem(itemId: number, seq: number): void {
+    this.prepared('DELETE FROM vectors WHERE item_id = ?').run(itemId);
+    this.setPlace(itemId, null);
+    this.prepared('UPDATE items SET key = NULL, seq = ? WHERE id = ?').run(seq, itemId);
+  }
+
+  /** Stores (or clears) an item's place and its R*Tree boxes. */
+  private setPlace(itemId: number, place: WindowPlace | null): void {
+    // the R*Tree finds rows by id only for equality (a range would scan it): delete the parts stored
+    const stored = this.prepared('SELECT parts FROM item_places WHERE item_id = ?').get(itemId) as { parts: number } | undefined;
+    const deleteBox = this.prepared('DELETE FROM item_boxes WHERE id = ?');
+    for (let part = 0; part < (stored?.parts ?? 0); part++) deleteBox.run(itemId * BOXES_PER_ITEM + part);
+    if (!place) {
+      if (stored) this.prepared('DELETE FROM item_places WHERE item_id = ?').run(itemId);
+      return;
+    }
+    const kept = footprintBoxes(place);
+    const insert = this.prepared('INSERT INTO item_boxes (id, west, east, south, north) VALUES (?, ?, ?, ?, ?)');
+    kept.forEach((b, part) => insert.run(itemId * BOXES_PER_ITEM + part, b.west, b.east, b.south, b.north));
+    this.prepared('INSERT INTO item_places (item_id, place, parts) VALUES (?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET place = excluded.place, parts = excluded.parts').run(
+      itemId,
+      JSON.stringify(place),
+      kept.length,
+    );
   }
 
   private setSeq(seq: number): void {
@@ -273,23 +499,29 @@ export class Catalog {
 
   countItems(selection: ItemSelection): number {
     const { where, params } = selectionToSql(selection);
-    return (this.db.prepare(`SELECT count(*) AS n FROM images i WHERE ${where}`).get(...params) as { n: number }).n;
+    return (this.db.prepare(`SELECT count(*) AS n FROM items it JOIN files f ON f.id = it.file_id WHERE ${where}`).get(...params) as { n: number }).n;
   }
 
   itemIds(selection: ItemSelection): number[] {
     const { where, params } = selectionToSql(selection);
-    return (this.db.prepare(`SELECT i.id AS id FROM images i WHERE ${where} ORDER BY i.id`).all(...params) as { id: number }[]).map((r) => r.id);
+    return (this.db.prepare(`SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE ${where} ORDER BY it.id`).all(...params) as { id: number }[]).map(
+      (r) => r.id,
+    );
   }
 
+  /** User fields by file name, then the file's own fields, per item. */
   getFields(ids: readonly number[]): Map<number, Record<string, FieldValue | FieldValue[]>> {
     const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
-    const rows = this.db
-      .prepare(
-        `SELECT i.id AS id, f.name AS name, f.value_text AS text, f.value_num AS num
-         FROM images i JOIN fields f ON f.file_name = i.file_name
-         WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id, f.name, f.rowid`,
-      )
-      .all(jsonIds(ids)) as { id: number; name: string; text: string; num: number | null }[];
+    const rows = this.prepared(
+      `SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.rowid AS r
+         FROM items it JOIN files f ON f.id = it.file_id JOIN fields uf ON uf.file_name = f.file_name
+         WHERE it.id IN (SELECT value FROM json_each(@ids))
+       UNION ALL
+       SELECT it.id, ff.name, ff.value_text, ff.value_num, 1, ff.rowid
+         FROM items it JOIN file_fields ff ON ff.file_id = it.file_id
+         WHERE it.id IN (SELECT value FROM json_each(@ids))
+       ORDER BY id, name, source, r`,
+    ).all({ ids: jsonIds(ids) }) as { id: number; name: string; text: string; num: number | null }[];
     for (const r of rows) {
       const record = out.get(r.id) ?? {};
       const value: FieldValue = r.num ?? r.text;
@@ -307,17 +539,14 @@ export class Catalog {
   importFields(records: readonly FieldRecord[], seq: number): number {
     const clear = this.prepared('DELETE FROM fields WHERE file_name = ? AND name = ?');
     const insert = this.prepared('INSERT OR IGNORE INTO fields (file_name, name, value_text, value_num) VALUES (?, ?, ?, ?)');
-    const known = this.prepared('SELECT 1 FROM images WHERE file_name = ? LIMIT 1');
+    const known = this.prepared('SELECT 1 FROM files WHERE file_name = ? LIMIT 1');
     return this.db.transaction(() => {
       let unmatched = 0;
       for (const record of records) {
         if (!known.get(record.fileName)) unmatched++;
         for (const [name, values] of record.fields) {
           clear.run(record.fileName, name);
-          for (const value of values) {
-            const num = typeof value === 'number' ? value : value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
-            insert.run(record.fileName, name, String(value), num);
-          }
+          for (const value of values) insert.run(record.fileName, name, String(value), numericValue(value));
         }
       }
       this.setSeq(seq);
@@ -332,23 +561,32 @@ export class Catalog {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
-  /** Deletes vectors of files that are not ok; returns how many. */
+  /** Deletes vectors of items that are retired, gone or of files that are not ok; returns how many. */
   deleteStrayVectors(): number {
-    return this.prepared("DELETE FROM vectors WHERE image_id IN (SELECT id FROM images WHERE status != 'ok')").run().changes;
+    return this.prepared(
+      "DELETE FROM vectors WHERE item_id NOT IN (SELECT it.id FROM items it JOIN files f ON f.id = it.file_id WHERE f.status = 'ok' AND it.key IS NOT NULL)",
+    ).run().changes;
   }
 
-  okFilesWithoutVector(): number[] {
-    return (this.prepared("SELECT id FROM images WHERE status = 'ok' AND id NOT IN (SELECT image_id FROM vectors)").all() as { id: number }[]).map((r) => r.id);
+  /** Live items of ok files that have no vector (which the invariant forbids). */
+  itemsWithoutVector(): number[] {
+    return (
+      this.prepared(
+        "SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN vectors v ON v.item_id = it.id WHERE f.status = 'ok' AND it.key IS NOT NULL AND v.item_id IS NULL",
+      ).all() as { id: number }[]
+    ).map((r) => r.id);
   }
 
-  /** Drops the vectors of these files and queues them for embedding by the next index run, as commit `seq`. */
-  queueForEmbedding(ids: readonly number[], reason: string, seq: number): void {
-    const mark = this.prepared("UPDATE images SET status = 'error', error = ?, needs_embedding = 1, seq = ? WHERE id = ?");
-    const drop = this.prepared('DELETE FROM vectors WHERE image_id = ?');
+  /**
+   * Retires these items (their vectors are missing or invalid) and queues their files for
+   * embedding by the next index run, which embeds the missing windows only, as commit `seq`.
+   */
+  queueForEmbedding(itemIds: readonly number[], seq: number): void {
+    const mark = this.prepared('UPDATE files SET needs_embedding = 1, seq = ? WHERE id = (SELECT file_id FROM items WHERE id = ?)');
     this.db.transaction(() => {
-      for (const id of ids) {
-        drop.run(id);
-        mark.run(reason, seq, id);
+      for (const id of itemIds) {
+        mark.run(seq, id);
+        this.retireItem(id, seq);
       }
       this.setSeq(seq);
     })();
@@ -356,5 +594,33 @@ export class Catalog {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Files with this status, by root and path. */
+  listFiles(status: FileStatus): FileRecord[] {
+    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toRecord);
+  }
+
+  /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */
+  fieldNames(): string[] {
+    return (this.prepared('SELECT name FROM fields UNION SELECT name FROM file_fields ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+  }
+}
+
+/**
+ * Whether the catalog in `dir` is older than a reader can use as it is (a reader then upgrades
+ * it once, under the write lock, before opening it read-only).
+ */
+export function catalogNeedsUpgradeForReaders(dir: string, immutable: boolean): boolean {
+  let db: Database.Database | undefined;
+  try {
+    const file = path.join(dir, CATALOG_FILE);
+    db = new Database(immutable ? immutableUri(file) : file, { readonly: true, fileMustExist: true });
+    return readersNeedUpgrade(db);
+  } catch {
+    // an unreadable catalog is reported by the real open
+    return false;
+  } finally {
+    db?.close();
   }
 }

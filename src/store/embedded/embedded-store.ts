@@ -1,10 +1,13 @@
 /**
  * The embedded back end: catalog.sqlite (the truth: files, vectors, user fields) plus a graph
- * file (derived, repaired on open), in one directory, with one writer at a time (index.lock)
- * and any number of readers. Its calls are synchronous underneath; the async IndexStore
- * contract wraps them, and writes (commits, checkpoints, repairs) run one at a time.
+ * file (derived, checked and repaired on open), in one directory, with one writer at a time
+ * (index.lock) and any number of readers. Its calls are synchronous underneath; the async
+ * IndexStore contract wraps them, and writes (commits, checkpoints, repairs) run one at a time.
+ * A writer checks the catalog before writing into it; an index on read-only media is read as
+ * immutable; errors of the disk (full, read-only, failing) and of a damaged catalog become one
+ * RsclipError line that says what was kept.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
@@ -12,6 +15,7 @@ import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
+  CommittedChange,
   FieldImportSummary,
   FieldRecord,
   FieldValue,
@@ -24,14 +28,17 @@ import type {
   ItemSelection,
   KnownFile,
   OpenIndexOptions,
-  ReusableVector,
+  ReusableFile,
   SearchOptions,
   StoreDescription,
   VerifyReport,
 } from '../types.js';
-import { Catalog, CATALOG_FILE } from './catalog.js';
+import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
+import { regexCacheUse } from './catalog-filter.js';
+import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
 import { SearchPlanner } from './search-planner.js';
+import { catalogError } from './write-failures.js';
 import { WriteLock } from './write-lock.js';
 
 /** Vectors per catalog read while iterating every vector. */
@@ -54,7 +61,60 @@ function readMeta(catalog: Catalog, location: string): IndexMeta | undefined {
     createdAt: m.get('created_at') ?? '',
     modelDir: m.get('model_dir'),
     modelVariant: m.get('model_variant'),
+    plan: m.get('plan'),
+    decodeSettings: m.get('decode_settings'),
   };
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Readers of a folder they cannot write (read-only media, another user's index) cannot create
+ * catalog.sqlite-shm: where it exists SQLite reads through it as it is; where it does not (a
+ * cleanly closed index) the catalog is opened as immutable, which cannot see changes still in
+ * catalog.sqlite-wal: those are refused.
+ */
+function readsImmutable(dir: string): boolean {
+  if (writable(dir) || existsSync(path.join(dir, `${CATALOG_FILE}-shm`))) return false;
+  const wal = path.join(dir, `${CATALOG_FILE}-wal`);
+  if (existsSync(wal) && statSync(wal).size > 0) {
+    throw new RsclipError('INDEX_UNWRITABLE', `index ${dir} cannot be written and has changes not yet merged into ${CATALOG_FILE} (in ${CATALOG_FILE}-wal)`, {
+      hint: 'open it once where it can be written (e.g. `rsclip doctor`), or let its writer finish, before reading it from read-only media',
+    });
+  }
+  return true;
+}
+
+/** Refuses to write into a damaged catalog, or repairs it, before anything else opens it. */
+function checkCatalogBeforeWriting(dir: string, check: NonNullable<OpenIndexOptions['catalogCheck']>): string[] {
+  const file = path.join(dir, CATALOG_FILE);
+  if (check === 'repair') return repairCatalog(file).repaired;
+  const result = checkCatalogFile(file, check);
+  if (result !== 'ok') throw damagedCatalog(file, result, check);
+  return [];
+}
+
+/** The meta of the embedded index in `dir` (read from its catalog alone), or undefined when there is none. */
+export function readEmbeddedMeta(dir: string): IndexMeta | undefined {
+  const resolved = path.resolve(dir);
+  if (!existsSync(path.join(resolved, CATALOG_FILE))) return undefined;
+  let catalog: Catalog | undefined;
+  try {
+    // the meta table is the same in every schema: an older catalog is read as it is
+    catalog = new Catalog(resolved, { readonly: true, immutable: readsImmutable(resolved), metaOnly: true });
+    return readMeta(catalog, resolved);
+  } catch (error) {
+    throw catalogError(path.join(resolved, CATALOG_FILE), error);
+  } finally {
+    catalog?.close();
+  }
 }
 
 /** Opens (or creates) the embedded index in directory `dir`. */
@@ -74,10 +134,13 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
       throw new RsclipError('INDEX_UNWRITABLE', `cannot create the index directory ${resolved}: ${(cause as Error).message}`, { cause, hint: 'choose another --index, or fix the permissions' });
     }
   }
+  const immutable = readonly && readsImmutable(resolved);
+  if (readonly && catalogNeedsUpgradeForReaders(resolved, immutable)) upgradeForReaders(resolved);
   const lock = readonly ? undefined : WriteLock.acquire(resolved);
   let catalog: Catalog | undefined;
   try {
-    catalog = new Catalog(resolved, { readonly });
+    const catalogRepairs = exists && !readonly ? checkCatalogBeforeWriting(resolved, options.catalogCheck ?? 'quick') : [];
+    catalog = new Catalog(resolved, { readonly, immutable });
     let meta = readMeta(catalog, resolved);
     if (!meta) {
       if (readonly || !options.model) {
@@ -108,11 +171,48 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     if (!readonly) removeStaleTempFiles(resolved);
     const sync = new GraphSync(resolved, catalog, meta, options);
     sync.load();
-    return new EmbeddedStore(resolved, meta, catalog, sync, lock);
+    return new EmbeddedStore(resolved, meta, catalog, sync, lock, catalogRepairs);
   } catch (error) {
     catalog?.close();
     lock?.release();
-    throw error;
+    throw catalogError(path.join(resolved, CATALOG_FILE), error);
+  }
+}
+
+/**
+ * Brings an older catalog up to date for a reader (an index made before scenes, opened by
+ * `rsclip search` or `serve`): the upgrade takes the write lock for the moment it runs; a
+ * catalog that cannot be upgraded (a writer is active, no write permission) is refused with
+ * the upgrade's own error.
+ */
+function upgradeForReaders(dir: string): void {
+  if (!writable(dir)) {
+    // read-only media, or another user's index: the one-time upgrade cannot be written here
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} was made by an older rsclip and must be upgraded once before it can be read, but ${dir} cannot be written`, {
+      hint: 'open it once where it can be written (e.g. `rsclip doctor --index <dir>` on a writable copy or mount, or by its owner), then read it from here',
+    });
+  }
+  let lock: WriteLock;
+  try {
+    lock = WriteLock.acquire(dir);
+  } catch (cause) {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and is being written by another process, so it cannot be upgraded for reading now`, {
+      cause,
+      hint: 'wait for the writer to finish (it upgrades the index), then try again',
+    });
+  }
+  try {
+    // the upgrade writes into the catalog: a damaged one is refused, as for any writer
+    checkCatalogBeforeWriting(dir, 'quick');
+    new Catalog(dir, { readonly: false }).close();
+  } catch (cause) {
+    if (cause instanceof RsclipError && cause.code === 'INDEX_CORRUPT') throw cause;
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and could not be upgraded: ${(cause as Error).message}`, {
+      cause,
+      hint: 'run `rsclip doctor --index <dir>` as a user who may write the index directory',
+    });
+  } finally {
+    lock.release();
   }
 }
 
@@ -122,6 +222,8 @@ export class EmbeddedStore implements IndexStore {
   private closed = false;
   /** The tail of the chain that runs writes one at a time. */
   private writes: Promise<unknown> = Promise.resolve();
+  /** Field names by the commit they were read at (filters check names on every request). */
+  private fieldNamesAt: { seq: number; names: string[] } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -129,6 +231,8 @@ export class EmbeddedStore implements IndexStore {
     private readonly catalog: Catalog,
     private readonly sync: GraphSync,
     private readonly lock: WriteLock | undefined,
+    /** What repairing the catalog at open did (verify reports it). */
+    private catalogRepairs: string[] = [],
   ) {
     this.readonly = lock === undefined;
     this.planner = new SearchPlanner(catalog, sync, meta.embeddingDim);
@@ -147,102 +251,135 @@ export class EmbeddedStore implements IndexStore {
     if (this.readonly) throw new RsclipError('INDEX_READ_ONLY', `cannot ${what}: index ${this.dir} was opened read-only`, { hint: 'open it without readonly' });
   }
 
+  /** Runs a read of an open store; catalog errors (a damaged file, a failing disk) become RsclipErrors. */
+  private async read<T>(body: () => T): Promise<T> {
+    this.assertOpen();
+    try {
+      return body();
+    } catch (error) {
+      throw catalogError(this.catalog.file, error);
+    }
+  }
+
   /** Runs `write` after every write queued before it (commits, checkpoints and repairs never overlap). */
   private exclusive<T>(write: () => Promise<T> | T): Promise<T> {
-    const run = this.writes.then(write);
+    const run = this.writes.then(write).catch((error: unknown) => {
+      throw catalogError(this.catalog.file, error);
+    });
     this.writes = run.catch(() => undefined);
     return run;
   }
 
-  async countFiles(status?: FileStatus): Promise<number> {
-    this.assertOpen();
-    return this.catalog.countFiles(status);
+  countFiles(status?: FileStatus): Promise<number> {
+    return this.read(() => this.catalog.countFiles(status));
   }
 
-  async findFileByPath(absolutePath: string): Promise<FileRecord | undefined> {
-    this.assertOpen();
-    return this.catalog.findFileByAbsolutePath(path.resolve(absolutePath));
+  findFileByPath(absolutePath: string): Promise<FileRecord | undefined> {
+    return this.read(() => this.catalog.findFileByAbsolutePath(path.resolve(absolutePath)));
   }
 
-  async countItems(selection: ItemSelection = {}): Promise<number> {
-    this.assertOpen();
-    return this.planner.countItems(selection);
+  countItems(selection: ItemSelection = {}): Promise<number> {
+    return this.read(() => this.planner.countItems(selection));
   }
 
-  async listItemIds(selection: ItemSelection = {}): Promise<number[]> {
-    this.assertOpen();
-    return this.planner.itemIds(selection);
+  listItemIds(selection: ItemSelection = {}): Promise<number[]> {
+    return this.read(() => this.planner.itemIds(selection));
   }
 
-  async getItems(ids: readonly number[]): Promise<ItemRecord[]> {
-    this.assertOpen();
-    // one item per file, with the file's id
-    return this.catalog.getFiles(ids).map((file) => ({ id: file.id, file }));
+  getItems(ids: readonly number[]): Promise<ItemRecord[]> {
+    return this.read(() => this.catalog.getItems(ids));
   }
 
-  async getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
-    this.assertOpen();
-    return this.catalog.getVectors(ids);
+  fileItemKeys(fileId: number): Promise<Set<string>> {
+    return this.read(() => this.catalog.fileItemKeys(fileId));
+  }
+
+  getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
+    return this.read(() => this.catalog.getVectors(ids));
   }
 
   async *vectors(): AsyncIterable<[number, Float32Array]> {
     let after = 0;
     for (;;) {
-      this.assertOpen();
-      const page = this.catalog.vectorPage(after, VECTOR_PAGE);
+      const page = await this.read(() => this.catalog.vectorPage(after, VECTOR_PAGE));
       yield* page;
       if (page.length < VECTOR_PAGE) return;
       after = page[page.length - 1]![0];
     }
   }
 
-  async getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
-    this.assertOpen();
-    return this.catalog.getFields(ids);
+  getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
+    return this.read(() => this.catalog.getFields(ids));
   }
 
-  async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
-    this.assertOpen();
-    if (this.readonly) this.sync.refreshIfStale();
-    return this.planner.search(query, k, options);
+  fieldNames(): Promise<string[]> {
+    return this.read(() => {
+      if (this.readonly) this.sync.refreshIfStale();
+      const seq = this.catalog.commitSeq();
+      if (this.fieldNamesAt?.seq !== seq) this.fieldNamesAt = { seq, names: this.catalog.fieldNames() };
+      return [...this.fieldNamesAt.names];
+    });
   }
 
-  async stats(): Promise<IndexStats> {
-    this.assertOpen();
-    const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
-    const catalogFile = path.join(this.dir, CATALOG_FILE);
-    return {
-      location: this.dir,
-      images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
-      vectors: this.catalog.countVectors(),
-      details: {
-        hnsw: this.sync.graph.details(),
-        bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
-      },
-    };
+  listFiles(status: FileStatus): Promise<FileRecord[]> {
+    return this.read(() => this.catalog.listFiles(status));
   }
 
-  async knownFiles(root: string): Promise<Map<string, KnownFile>> {
-    this.assertWritable('list known files');
-    return this.catalog.knownFiles(path.resolve(root));
+  search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
+    return this.read(() => {
+      if (this.readonly) this.sync.refreshIfStale();
+      return this.planner.search(query, k, options);
+    });
   }
 
-  async findVectorByContentHash(contentHash: string): Promise<ReusableVector | undefined> {
-    this.assertOpen();
-    return this.catalog.findVectorByContentHash(contentHash);
+  stats(): Promise<IndexStats> {
+    return this.read(() => {
+      const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+      const catalogFile = path.join(this.dir, CATALOG_FILE);
+      return {
+        location: this.dir,
+        images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
+        items: this.catalog.countItems({}),
+        vectors: this.catalog.countVectors(),
+        details: {
+          hnsw: this.sync.graph.details(),
+          caches: { selections: this.planner.selectionCacheUse(), regexes: regexCacheUse() },
+          bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
+        },
+      };
+    });
   }
 
-  commit(changes: readonly CatalogChange[]): Promise<number[]> {
+  knownFiles(root: string): Promise<Map<string, KnownFile>> {
+    return this.read(() => {
+      this.assertWritable('list known files');
+      return this.catalog.knownFiles(path.resolve(root));
+    });
+  }
+
+  findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
+    return this.read(() => this.catalog.findReusableFile(contentHash, plan));
+  }
+
+  commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
     return this.exclusive(async () => {
       this.assertWritable('commit');
       for (const change of changes) {
-        if (change.kind === 'put') checkLength(change.vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+        if (change.kind !== 'put') continue;
+        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
       }
       const seq = this.sync.nextSeq();
-      const ids = this.catalog.applyChanges(changes, seq, Date.now());
-      this.sync.applied(seq, changes, ids);
+      const applied = this.catalog.applyChanges(changes, seq, Date.now());
+      this.sync.applied(seq, applied.added, applied.dropped);
       await this.sync.checkpointIfDue();
-      return ids;
+      return applied.results;
+    });
+  }
+
+  recordPlan(plan: string): Promise<void> {
+    return this.exclusive(() => {
+      this.assertWritable('record the plan');
+      this.catalog.setMeta({ plan });
     });
   }
 
@@ -258,6 +395,13 @@ export class EmbeddedStore implements IndexStore {
     });
   }
 
+  recordDecodeSettings(settings: string): Promise<void> {
+    return this.exclusive(() => {
+      this.assertWritable('record decoding settings');
+      this.catalog.setMeta({ decode_settings: settings });
+    });
+  }
+
   flush(): Promise<void> {
     return this.exclusive(() => {
       this.assertWritable('flush');
@@ -268,10 +412,18 @@ export class EmbeddedStore implements IndexStore {
   verify(): Promise<VerifyReport> {
     return this.exclusive(async () => {
       this.assertWritable('verify');
-      const repaired = this.sync.takeRepairsAtOpen();
-      const unrepaired: string[] = [];
+      const repaired = [...this.catalogRepairs, ...this.sync.takeRepairsAtOpen()];
+      this.catalogRepairs = [];
       const integrity = this.catalog.integrityCheck();
-      if (integrity !== 'ok') unrepaired.push(`SQLite integrity check failed: ${integrity}`);
+      if (integrity !== 'ok') {
+        // nothing is written into a damaged catalog
+        return {
+          ok: false,
+          checked: { images: 0, vectors: 0, hnswLabels: this.sync.graph.storedCount },
+          repaired,
+          unrepaired: [`SQLite integrity check failed: ${integrity} (run \`rsclip doctor --repair\` to rebuild what can be rebuilt)`],
+        };
+      }
 
       const stray = this.catalog.deleteStrayVectors();
       if (stray > 0) repaired.push(`${stray} vectors of images that are not ok deleted`);
@@ -281,26 +433,28 @@ export class EmbeddedStore implements IndexStore {
       for (const [id, vector] of this.catalog.iterateVectors()) {
         if (vector.length !== this.meta.embeddingDim || !vector.every(Number.isFinite)) badVectors.push(id);
       }
-      const missing = this.catalog.okFilesWithoutVector();
+      const missing = this.catalog.itemsWithoutVector();
       const requeue = [...badVectors, ...missing];
       if (requeue.length > 0) {
         const seq = this.sync.nextSeq();
-        this.catalog.queueForEmbedding(requeue, 'vector missing or invalid; re-embedded by the next `rsclip index`', seq);
+        this.catalog.queueForEmbedding(requeue, seq);
         this.sync.advance(seq, requeue);
-        if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those images are re-embedded by the next \`rsclip index\``);
-        if (missing.length > 0) repaired.push(`${missing.length} ok images had no vector; they are re-embedded by the next \`rsclip index\``);
+        if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those items are re-embedded by the next \`rsclip index\``);
+        if (missing.length > 0) repaired.push(`${missing.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
       }
 
       const graph = this.sync.reconcile();
       repaired.push(...graph.repaired);
+      const onDisk = this.sync.checkFileOnDisk();
+      if (onDisk) repaired.push(`${onDisk}; written again from the graph checked against the catalog`);
       if (repaired.length > 0) this.sync.markDirty();
       await this.sync.checkpoint();
       this.planner.reset();
       return {
-        ok: unrepaired.length === 0,
+        ok: true,
         checked: { images: this.catalog.countFiles(), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
         repaired,
-        unrepaired,
+        unrepaired: [],
       };
     });
   }

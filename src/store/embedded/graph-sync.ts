@@ -1,23 +1,26 @@
 /**
  * The graph synchroniser of the embedded back end: keeps the graph file (derived, rebuildable)
  * in step with catalog.sqlite (the truth), using the commit sequence both record.
- * - open: load the file, then replay every change committed after the sequence it was
- *   checkpointed at; labels the catalog no longer has are marked deleted, vectors it lacks
- *   are added; an unreadable file is rebuilt from the catalog;
+ * - open: check the file (structure and the sha256 recorded at its checkpoint), load it, then
+ *   replay every change committed after the sequence it was checkpointed at; labels the catalog
+ *   no longer has are marked deleted, vectors it lacks are added; a damaged file is rebuilt from
+ *   the catalog, never handed to hnswlib;
  * - readers: pick up what another process committed (at most every refresh interval);
- * - the writer: applies its own commits, and checkpoints the file (temp file + rename, then
- *   the sequence it covers is recorded) at an interval and on flush;
+ * - the writer: applies its own commits, and checkpoints the file (temp file, checked on the
+ *   disk, then rename, then the sequence and sha256 it covers are recorded) at an interval and
+ *   on flush;
  * - verify: compares every label and vector with the catalog and repairs the graph.
  * In-memory copies of the vectors (the planner's exact index) follow the same changes.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError } from '../../errors.js';
 import { debugPause } from '../debug-pause.js';
-import { createGraph, loadGraph, type GraphIndex } from '../engines.js';
-import type { CatalogChange, IndexMeta, VectorIndex } from '../types.js';
+import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
+import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
+import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoints, recordPendingCheckpoint } from './graph-checkpoints.js';
+import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-failures.js';
 
 export const GRAPH_FILE = 'vectors.hnsw';
 const DEFAULT_REFRESH_INTERVAL_MS = 1000;
@@ -44,6 +47,8 @@ export class GraphSync {
   private lastCheckpoint = performance.now();
   /** What loading had to repair (verify reports it). */
   private repairsAtOpen: string[] = [];
+  /** The file on the disk holds this graph (it was loaded after passing its checks, or written since). */
+  private loadedFromFile = false;
 
   constructor(
     private readonly dir: string,
@@ -65,22 +70,38 @@ export class GraphSync {
     return this.seenSeq + 1;
   }
 
-  /** Loads the graph file (or starts empty) and replays what it lacks from the catalog. */
+  /**
+   * Loads the graph file (or starts empty) and replays what it lacks from the catalog. The file
+   * is used only when its structure is sound and its sha256 is one the catalog recorded for it;
+   * otherwise it is rebuilt from the catalog (in memory; a writer's next checkpoint replaces it).
+   */
   load(): void {
-    const fileSeq = this.catalog.metaNumber('hnsw_seq');
-    this.seenSeq = this.catalog.commitSeq();
+    const before = recordedCheckpoints(this.catalog);
     let fromSeq = -1;
     let loaded: GraphIndex | undefined;
-    if (fileSeq >= 0 && existsSync(this.file)) {
+    if (before.length > 0 && existsSync(this.file)) {
       try {
-        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, { mapped: this.mapped });
-        fromSeq = fileSeq;
+        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, {
+          mapped: this.mapped,
+          accept: (digest) => {
+            // a writer may have checkpointed while the file was read: its records before and after both count
+            const records = [...before, ...recordedCheckpoints(this.catalog)];
+            const match = matchCheckpoint(records, digest);
+            if (!match) return describeMismatch(records, digest);
+            // usearch trusts its file (damage inside crashes it): only a file with a recorded checksum is read
+            if (match.sha256 === undefined && this.meta.engine.name === 'usearch') return 'no checksum of it was recorded, and usearch reads only checked files';
+            fromSeq = match.seq;
+            return undefined;
+          },
+        });
       } catch (error) {
+        fromSeq = -1;
         this.repairsAtOpen.push(`HNSW file unreadable (${(error as Error).message}); rebuilt from the catalog`);
       }
     } else if (existsSync(this.file)) {
       this.repairsAtOpen.push('HNSW file was never recorded as checkpointed; rebuilt from the catalog');
     }
+    this.seenSeq = this.catalog.commitSeq();
     const withVectors = this.catalog.vectorSeqs();
     this.graph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
     const active = new Set<number>();
@@ -101,6 +122,7 @@ export class GraphSync {
       this.repairsAtOpen.push(`HNSW file lagged the catalog: ${toAdd.length} vectors replayed, ${deleted} labels marked deleted`);
     }
     this.dirty = !loaded || toAdd.length > 0 || deleted > 0;
+    this.loadedFromFile = loaded !== undefined;
     this.lastRefresh = Date.now();
   }
 
@@ -162,19 +184,12 @@ export class GraphSync {
     this.addFromCatalog(toAdd);
   }
 
-  /** Applies what this process just committed as `seq` (changes and the ids they were written under). */
-  applied(seq: number, changes: readonly CatalogChange[], ids: readonly number[]): void {
+  /** Applies what this process just committed as `seq`: item vectors added or replaced, and items that lost theirs. */
+  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void {
     this.seenSeq = seq;
-    const puts = new Map<number, Float32Array>();
-    changes.forEach((change, i) => {
-      if (change.kind === 'put') puts.set(ids[i]!, change.vector);
-      else if (change.kind === 'fail' || change.kind === 'remove') {
-        puts.delete(ids[i]!);
-        this.remove(ids[i]!);
-      }
-    });
+    for (const id of dropped) this.remove(id);
     // one call for the commit's vectors: an engine may add them on several cores
-    this.addMany(puts);
+    this.addMany(new Map(added));
   }
 
   /** Records another commit of this process (user fields, repairs) that dropped the vectors of `droppedIds`, if any. */
@@ -183,27 +198,57 @@ export class GraphSync {
     for (const id of droppedIds) this.remove(id);
   }
 
-  /** Writes the graph file if it changed, and records the commit it covers. */
+  /**
+   * Writes the graph file if it changed (or is missing or damaged on the disk), and records the
+   * commit it covers. The new file is checked on the disk (size, structure, sha256) before it
+   * replaces the old one and before the catalog records it; a failed write leaves the old file
+   * and the catalog as they were.
+   */
   async checkpoint(): Promise<void> {
     const seq = this.seenSeq;
     if (this.dirty || !existsSync(this.file)) {
       const temp = `${this.file}.tmp-${process.pid}`;
+      let digest: GraphFileDigest;
       try {
-        await this.graph.save(temp);
+        digest = await this.graph.save(temp);
         await debugPause('checkpoint');
+        recordPendingCheckpoint(this.catalog, seq, digest);
         await rename(temp, this.file);
+        await syncDirectory(this.dir);
       } catch (error) {
+        const failure = await describeWriteFailure(this.dir, error);
         await rm(temp, { force: true });
-        throw new RsclipError('INDEX_UNWRITABLE', `cannot write ${this.file}: ${(error as Error).message}`, {
-          cause: error,
-          hint: 'check the free space and permissions of the index directory; the catalog keeps every commit',
-        });
+        throw graphNotWritten(this.file, failure, error);
       }
+      recordCheckpoint(this.catalog, seq, digest);
       this.dirty = false;
+      this.loadedFromFile = true;
+    } else if (this.catalog.metaNumber('hnsw_seq') !== seq) {
+      // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
+      recordCheckpoint(this.catalog, seq);
     }
-    // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
-    if (this.catalog.metaNumber('hnsw_seq') !== seq) this.catalog.setMeta({ hnsw_seq: seq });
     this.lastCheckpoint = performance.now();
+  }
+
+  /**
+   * Checks the graph file on the disk against its checkpoint record (a file damaged since it was
+   * loaded); a damaged or missing file is written again at the next checkpoint.
+   */
+  checkFileOnDisk(): string | undefined {
+    if (!this.loadedFromFile) return undefined; // rebuilt at open: rewritten anyway
+    const records = recordedCheckpoints(this.catalog);
+    let problem: string | undefined;
+    if (!existsSync(this.file)) problem = 'HNSW file missing';
+    else {
+      try {
+        const digest = checkGraphFile(this.meta.engine, this.file, this.meta.embeddingDim);
+        if (!matchCheckpoint(records, digest)) problem = `HNSW file on the disk damaged (${describeMismatch(records, digest)})`;
+      } catch (error) {
+        problem = `HNSW file on the disk damaged (${(error as Error).message})`;
+      }
+    }
+    if (problem) this.dirty = true;
+    return problem;
   }
 
   /** A checkpoint when the interval has passed; a large graph takes seconds to write, so checkpoints stay under ~5 % of the time. */

@@ -66,6 +66,60 @@ const MIGRATIONS: Migration[] = [
     `,
     readersUnaffected: true,
   },
+  {
+    version: 3,
+    why:
+      'scenes: a file has items (the whole image, or windows of a scene cut into tiles), each with its window, place and vector. ' +
+      'Every existing image becomes one whole-image item with the same id, so graph labels, #id terms, URLs and cursors stay valid ' +
+      'without a rebuild; item ids come from AUTOINCREMENT and retired items keep their rows, so an id is never given out twice. ' +
+      'Footprints go into an R*Tree (one row per geometry part, id = item id * 8 + part, `parts` in item_places); files record their plan, stretch, georeference and STAC item.',
+    sql: `
+      ALTER TABLE images RENAME TO files;
+      -- every existing image was embedded whole, as decoded: the plan 'whole'
+      ALTER TABLE files ADD COLUMN plan TEXT;
+      UPDATE files SET plan = 'whole';
+      ALTER TABLE files ADD COLUMN stretch TEXT;
+      ALTER TABLE files ADD COLUMN geo TEXT;
+      ALTER TABLE files ADD COLUMN stac TEXT;
+      ALTER TABLE files ADD COLUMN time_start REAL;
+      ALTER TABLE files ADD COLUMN time_end REAL;
+      CREATE INDEX files_time ON files (time_start, time_end) WHERE time_start IS NOT NULL;
+      CREATE TABLE items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_id INTEGER NOT NULL REFERENCES files (id),
+        -- the window's key in the file's plan; NULL once the item is retired (its id is never reused)
+        key TEXT,
+        x INTEGER NOT NULL,
+        y INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        scale INTEGER NOT NULL,
+        -- commit sequence of the last change of the item or its vector (the graph replays by it)
+        seq INTEGER NOT NULL,
+        UNIQUE (file_id, key)
+      );
+      CREATE INDEX items_seq ON items (seq);
+      INSERT INTO items (id, file_id, key, x, y, width, height, scale, seq)
+        SELECT id, id, 'whole', 0, 0, coalesce(width, 0), coalesce(height, 0), 1, seq FROM files;
+      -- footprint (GeoJSON), centre, native bounds and GSD, apart from items so that scans stay small
+      CREATE TABLE item_places (item_id INTEGER PRIMARY KEY REFERENCES items (id), place TEXT NOT NULL, parts INTEGER NOT NULL);
+      CREATE VIRTUAL TABLE item_boxes USING rtree (id, west, east, south, north);
+      CREATE TABLE item_vectors (item_id INTEGER PRIMARY KEY REFERENCES items (id), embedding BLOB NOT NULL);
+      INSERT INTO item_vectors (item_id, embedding) SELECT image_id, embedding FROM vectors;
+      DROP TABLE vectors;
+      ALTER TABLE item_vectors RENAME TO vectors;
+      -- fields of one file (STAC properties), besides the user fields keyed by file name
+      CREATE TABLE file_fields (
+        file_id INTEGER NOT NULL REFERENCES files (id),
+        name TEXT NOT NULL,
+        value_text TEXT NOT NULL,
+        value_num REAL,
+        UNIQUE (file_id, name, value_text)
+      );
+      CREATE INDEX file_fields_name_text ON file_fields (name, value_text);
+      CREATE INDEX file_fields_name_num ON file_fields (name, value_num);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -82,12 +136,12 @@ function refuseNewer(version: number, file: string): void {
   });
 }
 
-/** Brings the catalog to SCHEMA_VERSION; refuses a newer one. Needs a writable handle if a step must run. */
-export function migrate(db: Database.Database, file: string): void {
+/** Brings the catalog to `toVersion` (default SCHEMA_VERSION); refuses a newer one. Needs a writable handle if a step must run. */
+export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_VERSION): void {
   const version = catalogVersion(db);
   refuseNewer(version, file);
   for (const step of MIGRATIONS) {
-    if (step.version <= version) continue;
+    if (step.version <= version || step.version > toVersion) continue;
     db.transaction(() => {
       db.exec(step.sql);
       db.pragma(`user_version = ${step.version}`);
@@ -95,11 +149,16 @@ export function migrate(db: Database.Database, file: string): void {
   }
 }
 
+/** Whether a reader needs a step the catalog lacks (readers cannot use it as it is). */
+export function readersNeedUpgrade(db: Database.Database): boolean {
+  const version = catalogVersion(db);
+  return MIGRATIONS.some((step) => step.version > version && !step.readersUnaffected);
+}
+
 /** Checks that a reader can use the catalog as it is: not newer, and missing no step readers need. */
 export function checkReadable(db: Database.Database, file: string): void {
-  const version = catalogVersion(db);
-  refuseNewer(version, file);
-  if (MIGRATIONS.some((step) => step.version > version && !step.readersUnaffected)) {
+  refuseNewer(catalogVersion(db), file);
+  if (readersNeedUpgrade(db)) {
     throw new RsclipError('INDEX_INCOMPATIBLE', `index catalog ${file} uses an older schema and cannot be upgraded while opened read-only`, {
       hint: 'run `rsclip doctor --index <dir>` once to upgrade it',
     });

@@ -1,12 +1,13 @@
 /**
  * Exact versus graph search for the embedded back end. A selection (filter, kept or left-out
  * ids) becomes the set of allowed items once per selection and catalog state (a small cache,
- * bounded by entries, that a count and the searches of one request share). A very selective
+ * bounded by entries and bytes, that a count and the searches of one request share). A very selective
  * set is scored exactly from the catalog's vectors; a broad one walks the graph with the set
  * as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
  * so a result list is never silently shortened. A graph that keeps vectors at reduced
  * precision (usearch f16/i8) returns k + max(k, 10) candidates, re-ranked by their exact cosine.
  */
+import { LRUCache } from 'lru-cache';
 import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
 import type { ItemSelection, SearchOptions } from '../types.js';
@@ -16,7 +17,8 @@ import type { GraphSync } from './graph-sync.js';
 /** Selections allowing at most this share of the index (or this many items) are searched exactly. */
 const EXACT_SELECTION_SHARE = 0.05;
 const EXACT_SELECTION_MIN = 2000;
-const SELECTION_CACHE_ENTRIES = 8;
+/** Allowed-item sets kept (each costs a bitmap over ids and the id list), by entries and bytes. */
+export const SELECTION_CACHE_LIMITS = { entries: 8, bytes: 64 * 1024 * 1024 };
 /** Candidates beyond k (at least this many, or k) re-ranked exactly when the graph's vectors are reduced precision. */
 const RERANK_EXTRA_MIN = 10;
 /** Vectors read from the catalog per statement when scoring a selection exactly. */
@@ -35,6 +37,11 @@ class AllowedItems {
     return this.ids.length;
   }
 
+  /** Memory held: the bitmap and the id list. */
+  get bytes(): number {
+    return this.member.byteLength + 8 * this.ids.length;
+  }
+
   readonly has = (id: number): boolean => this.member[id] === 1;
 }
 
@@ -45,8 +52,11 @@ function restricts(selection: ItemSelection): boolean {
 export class SearchPlanner {
   /** Every vector for exact scans, built on the first one and kept in step by the synchroniser. */
   private exact: BruteForceIndex | undefined;
-  /** Least recently used first (Map keeps insertion order). */
-  private readonly allowedCache = new Map<string, AllowedItems>();
+  private readonly allowedCache = new LRUCache<string, AllowedItems>({
+    max: SELECTION_CACHE_LIMITS.entries,
+    maxSize: SELECTION_CACHE_LIMITS.bytes,
+    sizeCalculation: (allowed, key) => 2 * key.length + allowed.bytes,
+  });
 
   constructor(
     private readonly catalog: Catalog,
@@ -81,6 +91,11 @@ export class SearchPlanner {
     return graph.exactScores ? found : this.exactOverIds(found.map((c) => c.id), query, k);
   }
 
+  /** Entries and bytes of the selection cache. */
+  selectionCacheUse(): { entries: number; bytes: number } {
+    return { entries: this.allowedCache.size, bytes: this.allowedCache.calculatedSize };
+  }
+
   /** Forgets the derived copies (after repairs). */
   reset(): void {
     this.exact = undefined;
@@ -91,13 +106,10 @@ export class SearchPlanner {
   private allowed(selection: ItemSelection): AllowedItems {
     const key = `${this.catalog.commitSeq()}:${JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null])}`;
     let allowed = this.allowedCache.get(key);
-    if (allowed) {
-      this.allowedCache.delete(key);
-    } else {
+    if (!allowed) {
       allowed = new AllowedItems(this.catalog.itemIds(selection));
-      if (this.allowedCache.size >= SELECTION_CACHE_ENTRIES) this.allowedCache.delete(this.allowedCache.keys().next().value!);
+      this.allowedCache.set(key, allowed);
     }
-    this.allowedCache.set(key, allowed);
     return allowed;
   }
 

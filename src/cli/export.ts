@@ -1,0 +1,74 @@
+/** `rsclip export`: an index's items (or a query's hits) as GeoParquet, Parquet, GeoJSON or CSV. */
+import type { Command } from 'commander';
+import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/index.js';
+import { DEFAULT_K, exportHits, exportItems, openEncoderForIndex, parseQueryTerms, Searcher, type SearchRequest } from '../search/index.js';
+import { openIndex, type ItemSelection } from '../store/index.js';
+import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
+import { collect, modelVariant, positiveInt, printJson } from './options.js';
+
+interface ExportCommandOptions extends FilterOptions {
+  index?: string;
+  format: ExportFormat;
+  output?: string;
+  query?: string[];
+  k: number;
+  model?: string;
+  variant?: ReturnType<typeof modelVariant>;
+  embeddings?: boolean;
+  json?: boolean;
+}
+
+const EXTENSIONS: Record<ExportFormat, string> = { geoparquet: 'parquet', parquet: 'parquet', geojson: 'geojson', csv: 'csv' };
+
+export function registerExportCommand(program: Command): void {
+  const command = program
+    .command('export')
+    .description('write the items of an index (or the hits of a query) with path, window, place, fields and embedding')
+    .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a fixed-size list)`, parseExportFormat)
+    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
+    .option('-o, --output <file>', 'file to write (default: items.parquet, items.geojson or items.csv)')
+    .option('--query <term>', 'export the hits of this query instead, best first (repeatable, as `rsclip search` terms: TEXT, FILE, #ID, +, -)', collect)
+    .option('-k, --k <n>', 'hits to export with --query', positiveInt, DEFAULT_K)
+    .option('-m, --model <dir>', 'model directory for --query (default: config "model", else the one the index was last built with)')
+    .option('--variant <variant>', 'ONNX variant for --query', modelVariant);
+  addFilterOptions(command)
+    .option('--embeddings', 'GeoJSON and CSV: write the embeddings too (Parquet formats always do)')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rsclip export --format geoparquet -o tiles.parquet
+  rsclip export --format geojson --bbox 12.3,41.8,12.6,42.0 -o rome.geojson
+  rsclip export --format csv --query "stadium" -k 100 -o stadiums.csv`,
+    )
+    .action(async (opts: ExportCommandOptions) => {
+      const { config } = loadConfig();
+      const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
+      const filter = await filterFromOptions(opts);
+      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      let written: number;
+      try {
+        if (opts.query) {
+          const terms = parseQueryTerms(opts.query);
+          const variant = opts.variant ?? config.variant;
+          const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, { ...(variant ? { variant } : {}), ...(config.threads ? { threads: config.threads } : {}) });
+          try {
+            const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
+            const page = await new Searcher(encoder, store, { absolutePaths: false }).search(request);
+            written = await exportHits(store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
+          } finally {
+            await encoder.close();
+          }
+        } else {
+          const selection: ItemSelection = filter ? { filter } : {};
+          written = await exportItems({ store, file: output, format: opts.format, selection, includeEmbedding: opts.embeddings === true });
+        }
+      } finally {
+        await store.close();
+      }
+      if (opts.json) printJson({ file: output, format: opts.format, items: written });
+      else process.stdout.write(`wrote ${written} items to ${output} (${opts.format})\n`);
+    });
+}

@@ -1,0 +1,39 @@
+/**
+ * The filter options `rsclip search` and `rsclip export` share: repeatable `--filter key=value`
+ * and the place and time filters of their own (`--bbox`, `--near` + `--radius`, `--within FILE`,
+ * `--since`, `--until`), which mean the same `key=value` filters (store/filter.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { RsclipError } from '../errors.js';
+import { filterSyntax, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/index.js';
+import { collect } from './options.js';
+
+export interface FilterOptions extends PlaceOptions {
+  filter?: string[];
+}
+
+export function addFilterOptions(command: Command): Command {
+  return command
+    .option('--filter <key=value>', `repeatable: ${filterSyntax()}`, collect)
+    .option('--bbox <W,S,E,N>', 'only items whose footprint meets this lon/lat box (W > E crosses the antimeridian)')
+    .option('--near <LON,LAT>', 'only items within --radius of this point (default radius 0: the footprint contains it)')
+    .option('--radius <distance>', 'radius of --near, e.g. 5km or 500m')
+    .option('--within <file.geojson>', 'only items whose footprint meets this GeoJSON Polygon/MultiPolygon')
+    .option('--since <date>', 'only items acquired at or after DATE (STAC datetime)')
+    .option('--until <date>', 'only items acquired at or before DATE (STAC datetime)');
+}
+
+/** The filter the options give; `--within` names a GeoJSON file. */
+export async function filterFromOptions(opts: FilterOptions): Promise<CatalogFilter | undefined> {
+  let within: string | undefined;
+  if (opts.within !== undefined) {
+    try {
+      within = await readFile(opts.within, 'utf8');
+    } catch (cause) {
+      throw new RsclipError('BAD_QUERY', `cannot read the area file ${opts.within}: ${(cause as Error).message}`, { hint: 'give --within a GeoJSON file with a Polygon or MultiPolygon', cause });
+    }
+  }
+  const specs = [...(opts.filter ?? []), ...placeOptionSpecs({ ...opts, ...(within === undefined ? {} : { within }) })];
+  return specs.length > 0 ? parseFilterSpecs(specs) : undefined;
+}

@@ -1,0 +1,178 @@
+/**
+ * Coordinate reference systems and their transforms to WGS84 longitude/latitude.
+ *
+ * proj4js does the arithmetic. Definitions come from packages, never from a table of ours:
+ * EPSG codes from `epsg-index` (the EPSG registry as proj4 strings and WKT, one small JSON file
+ * per code, read on demand), WKT (a `.prj` file, an ESRI PE string in a GeoTIFF) through
+ * proj4js's WKT parser, and user-defined GeoTIFF keys through `geotiff-geokeys-to-proj4`
+ * (see `geotiff-georeference.ts`).
+ *
+ * Data coordinates are always easting/longitude first (GDAL's traditional GIS order, which is
+ * what GeoTIFFs and world files store), whatever axis order a definition declares.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import proj4 from 'proj4';
+import { RsclipError } from '../errors.js';
+
+export interface Crs {
+  /** A human name: the EPSG name, the WKT's name, or the proj4 string. */
+  readonly name: string;
+  /** The EPSG code when the CRS is one, else null. */
+  readonly epsg: number | null;
+  /** What proj4js is given: a proj4 string or WKT. */
+  readonly definition: string;
+  /** WKT when known (EPSG codes and `.prj` files), else null. */
+  readonly wkt: string | null;
+  /** Longitude/latitude in degrees (a geographic CRS) rather than projected units. */
+  readonly geographic: boolean;
+}
+
+/** A longitude/latitude pair, in that order (GeoJSON). */
+export type LonLat = [number, number];
+
+interface EpsgEntry {
+  code: string;
+  name: string;
+  kind: string;
+  wkt: string | null;
+  proj4: string | null;
+}
+
+const epsgDir = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
+const epsgCache = new Map<number, Crs>();
+
+type Projection = InstanceType<typeof proj4.Proj> & { projName?: string };
+
+function projOf(definition: string): Projection {
+  return new proj4.Proj(definition) as Projection;
+}
+
+function isGeographic(definition: string): boolean {
+  return projOf(definition).projName === 'longlat';
+}
+
+/** The CRS of an EPSG code, from the `epsg-index` package. */
+export function crsFromEpsg(code: number): Crs {
+  if (!Number.isInteger(code) || code <= 0) {
+    throw new RsclipError('BAD_INPUT', `EPSG code must be a positive integer, got ${String(code)}`, { hint: 'write a CRS as EPSG:4326 or EPSG:32633' });
+  }
+  const cached = epsgCache.get(code);
+  if (cached) return cached;
+  let entry: EpsgEntry;
+  try {
+    entry = JSON.parse(readFileSync(path.join(epsgDir, `${code}.json`), 'utf8')) as EpsgEntry;
+  } catch (cause) {
+    throw new RsclipError('BAD_INPUT', `EPSG:${code} is not a coordinate reference system in the EPSG registry`, {
+      hint: 'check the code (e.g. EPSG:32633 for WGS 84 / UTM zone 33N), or give the CRS as WKT in a .prj file',
+      cause,
+    });
+  }
+  if (!entry.proj4 || !entry.kind.startsWith('CRS-')) {
+    throw new RsclipError('BAD_INPUT', `EPSG:${code} (${entry.name}) has no horizontal transform that proj4 can use`, {
+      hint: 'use a projected or geographic CRS code',
+    });
+  }
+  const crs: Crs = { name: entry.name, epsg: code, definition: entry.proj4, wkt: entry.wkt, geographic: isGeographic(entry.proj4) };
+  epsgCache.set(code, crs);
+  return crs;
+}
+
+function wktName(wkt: string): string {
+  return /^\s*[A-Z_0-9]+\s*\[\s*"([^"]*)"/i.exec(wkt)?.[1] ?? 'unnamed';
+}
+
+/** The CRS of a WKT text (a `.prj` file, an ESRI PE string); the EPSG code is used when the WKT names one at its top level. */
+export function crsFromWkt(wkt: string): Crs {
+  const text = wkt.trim();
+  const topCode = /AUTHORITY\s*\[\s*"EPSG"\s*,\s*"?(\d+)"?\s*\]\s*\]\s*$/i.exec(text) ?? /\bID\s*\[\s*"EPSG"\s*,\s*(\d+)\s*\]\s*\]\s*$/i.exec(text);
+  try {
+    const crs: Crs = { name: wktName(text), epsg: topCode ? Number(topCode[1]) : null, definition: text, wkt: text, geographic: isGeographic(text) };
+    checkUsable(crs);
+    return crs;
+  } catch (cause) {
+    if (cause instanceof RsclipError) throw cause;
+    throw new RsclipError('BAD_INPUT', `cannot use the WKT CRS "${wktName(text)}": ${cause instanceof Error ? cause.message : String(cause)}`, {
+      hint: 'give the CRS as an EPSG code instead, e.g. EPSG:32633',
+      cause,
+    });
+  }
+}
+
+/** The CRS of a proj4 string such as `+proj=utm +zone=33 +datum=WGS84`. */
+export function crsFromProj4(definition: string, name?: string): Crs {
+  const text = definition.trim();
+  try {
+    const crs: Crs = { name: name ?? text, epsg: null, definition: text, wkt: null, geographic: isGeographic(text) };
+    checkUsable(crs);
+    return crs;
+  } catch (cause) {
+    if (cause instanceof RsclipError) throw cause;
+    throw new RsclipError('BAD_INPUT', `cannot use the proj4 CRS "${text}": ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Parses a CRS given by a user: `EPSG:32633` (or a bare code), WKT (a `.prj` file's text), or
+ * a proj4 string starting with `+proj=`.
+ */
+export function parseCrs(text: string): Crs {
+  const t = text.trim();
+  const code = /^(?:EPSG:)?(\d+)$/i.exec(t);
+  if (code) return crsFromEpsg(Number(code[1]));
+  if (t.startsWith('+')) return crsFromProj4(t);
+  if (/^[A-Z_0-9]+\s*\[/i.test(t)) return crsFromWkt(t);
+  throw new RsclipError('BAD_INPUT', `cannot read the CRS ${JSON.stringify(t.length > 60 ? `${t.slice(0, 60)}...` : t)}`, {
+    hint: 'give EPSG:<code> (e.g. EPSG:32633), a WKT text (as in a .prj file) or a proj4 string (+proj=...)',
+  });
+}
+
+/** A transform between a CRS and WGS84 longitude/latitude. Points it cannot map give null. */
+export interface LonLatTransform {
+  readonly crs: Crs;
+  toLonLat(x: number, y: number): LonLat | null;
+  fromLonLat(lon: number, lat: number): [number, number] | null;
+}
+
+const WGS84 = projOf('+proj=longlat +datum=WGS84 +no_defs');
+const transformCache = new Map<string, LonLatTransform>();
+
+function finitePair(p: number[]): [number, number] | null {
+  const [a, b] = p;
+  return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) ? [a, b] : null;
+}
+
+/** The (cached) transform of a CRS to and from WGS84 longitude/latitude. */
+export function lonLatTransform(crs: Crs): LonLatTransform {
+  const cached = transformCache.get(crs.definition);
+  if (cached) return cached;
+  const source = projOf(crs.definition);
+  // Data coordinates are easting/longitude first, whatever the definition's AXIS says.
+  source.axis = 'enu';
+  const converter = proj4(source, WGS84);
+  const transform: LonLatTransform = {
+    crs,
+    toLonLat(x, y) {
+      try {
+        return finitePair(converter.forward([x, y]));
+      } catch {
+        return null;
+      }
+    },
+    fromLonLat(lon, lat) {
+      try {
+        return finitePair(converter.inverse([lon, lat]));
+      } catch {
+        return null;
+      }
+    },
+  };
+  transformCache.set(crs.definition, transform);
+  return transform;
+}
+
+function checkUsable(crs: Crs): void {
+  const proj = projOf(crs.definition);
+  if (!proj.projName) throw new Error('proj4 does not know its projection');
+}

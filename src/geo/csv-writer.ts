@@ -1,0 +1,50 @@
+/**
+ * CSV output of the same rows (RFC 4180 quoting): id, path, x, y, width, height, scale,
+ * center_lon, center_lat, gsd, footprint_wkt, fields (JSON), and optionally the embedding as a
+ * JSON array.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { ExportRow, RowWriter } from './export-row.js';
+import { geometryToWkt } from './wkb.js';
+
+export interface CsvExportOptions {
+  includeEmbedding?: boolean;
+}
+
+export const CSV_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'fields'] as const;
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' ? value : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvLine(row: ExportRow, includeEmbedding: boolean): string {
+  const fields = row.fields && Object.keys(row.fields).length > 0 ? JSON.stringify(row.fields) : null;
+  const cells = [row.id, row.path, row.window.x, row.window.y, row.window.width, row.window.height, row.window.scale, row.center?.[0], row.center?.[1], row.gsd, row.footprint ? geometryToWkt(row.footprint) : null, fields];
+  if (includeEmbedding) cells.push(row.embedding ? JSON.stringify(Array.from(row.embedding)) : null);
+  return `${cells.map(cell).join(',')}\r\n`;
+}
+
+export function createCsvWriter(file: string, options: CsvExportOptions = {}): RowWriter {
+  const includeEmbedding = options.includeEmbedding ?? false;
+  const stream = createWriteStream(file);
+  let count = 0;
+  let header = `${[...CSV_COLUMNS, ...(includeEmbedding ? ['embedding'] : [])].join(',')}\r\n`;
+  return {
+    async write(rows) {
+      let text = header;
+      header = '';
+      for (const row of rows) text += csvLine(row, includeEmbedding);
+      count += rows.length;
+      if (!stream.write(text)) await once(stream, 'drain');
+    },
+    async close() {
+      if (header) stream.write(header);
+      stream.end();
+      await once(stream, 'finish');
+      return count;
+    },
+  };
+}

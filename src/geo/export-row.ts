@@ -1,0 +1,37 @@
+/**
+ * The row every writer takes: an item with its file, window, place, fields and embedding.
+ */
+import type { LonLat } from './crs.js';
+import type { AreaGeometry } from './geojson-types.js';
+
+export interface ExportWindow {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** 1 for a whole image or a window of the model's input size. */
+  scale: number;
+}
+
+export interface ExportRow {
+  /** The item id (an integer). */
+  id: number;
+  /** The file, as the index stores it. */
+  path: string;
+  window: ExportWindow;
+  /** EPSG:4326 footprint (RFC 7946), or null for an item without a place. */
+  footprint: AreaGeometry | null;
+  center?: LonLat | null;
+  /** Ground metres per pixel of the file. */
+  gsd?: number | null;
+  /** User fields, STAC properties, and result data such as rank and score. */
+  fields?: Record<string, unknown>;
+  embedding?: Float32Array | null;
+}
+
+/** A streaming writer: rows are written in batches, then the file is finished. */
+export interface RowWriter {
+  write(rows: readonly ExportRow[]): Promise<void>;
+  /** Finishes the file; returns the number of rows written. */
+  close(): Promise<number>;
+}

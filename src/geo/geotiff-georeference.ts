@@ -1,0 +1,122 @@
+/**
+ * Georeferencing of a GeoTIFF from its tags, as GDAL reads it:
+ * - the affine transform from ModelTransformation (rotation and shear included) or from one
+ *   ModelTiepoint + ModelPixelScale; several tie points without a scale are ground control
+ *   points, which rsclip does not warp (no georeference);
+ * - PixelIsPoint (GTRasterTypeGeoKey = 2) shifts the transform by half a pixel, as GDAL does by
+ *   default (GTIFF_POINT_GEO_IGNORE=FALSE), so both conventions give the same corners as gdalinfo;
+ * - the CRS from the GeoKeys: an EPSG code (ProjectedCSTypeGeoKey, else GeographicTypeGeoKey)
+ *   through `epsg-index`; else an ESRI PE string (WKT) in a citation key through proj4js's WKT
+ *   parser; else the user-defined keys (projection code or ProjCoordTrans parameters, datum,
+ *   ellipsoid, units) through `geotiff-geokeys-to-proj4`.
+ *
+ * Pure functions of the tag values: the raster folder reads the tags and calls these.
+ */
+import geokeysToProj4 from 'geotiff-geokeys-to-proj4';
+import { RsclipError } from '../errors.js';
+import { crsFromEpsg, crsFromProj4, crsFromWkt, type Crs } from './crs.js';
+import { shiftHalfPixel, type GeoTransform } from './geotransform.js';
+import type { Georeference } from './georeference.js';
+
+/** The GeoTIFF tags that georeference an image (as geotiff.js names them). */
+export interface GeoTiffGeoTags {
+  modelTiepoint?: ArrayLike<number> | null;
+  modelPixelScale?: ArrayLike<number> | null;
+  modelTransformation?: ArrayLike<number> | null;
+  /** GeoKeys by name, e.g. `{ ProjectedCSTypeGeoKey: 32633, GTRasterTypeGeoKey: 1 }`. */
+  geoKeys?: Record<string, unknown> | null;
+}
+
+const USER_DEFINED = 32767;
+const ESRI_PE_PREFIX = 'ESRI PE String = ';
+/** Warnings of geotiff-geokeys-to-proj4 that leave the CRS well defined. */
+const HARMLESS_KEY_ERRORS = new Set(['bothGCSAndPCSAreSet']);
+
+function num(v: ArrayLike<number>, i: number): number {
+  const x = v[i];
+  if (x === undefined || !Number.isFinite(x)) throw new RsclipError('IMAGE_UNREADABLE', `GeoTIFF georeferencing tag has a non-finite value at position ${i}`);
+  return x;
+}
+
+/** The affine transform of the tags, before any PixelIsPoint shift; null when there is none (or only ground control points). */
+export function geoTransformFromTags(tags: GeoTiffGeoTags): GeoTransform | null {
+  const m = tags.modelTransformation;
+  if (m && m.length >= 16) {
+    return [num(m, 3), num(m, 0), num(m, 1), num(m, 7), num(m, 4), num(m, 5)];
+  }
+  const tie = tags.modelTiepoint;
+  const scale = tags.modelPixelScale;
+  if (tie && tie.length >= 6 && scale && scale.length >= 2) {
+    // GDAL: the first tie point and the scale; a negative Y scale gives a south-up image.
+    const sx = num(scale, 0);
+    const sy = num(scale, 1);
+    return [num(tie, 3) - num(tie, 0) * sx, sx, 0, num(tie, 4) + num(tie, 1) * sy, 0, -sy];
+  }
+  return null;
+}
+
+function keyNumber(keys: Record<string, unknown>, name: string): number | undefined {
+  const v = keys[name];
+  return typeof v === 'number' ? v : undefined;
+}
+
+function esriPeString(keys: Record<string, unknown>): string | undefined {
+  for (const name of ['PCSCitationGeoKey', 'GTCitationGeoKey', 'GeogCitationGeoKey']) {
+    const v = keys[name];
+    if (typeof v === 'string' && v.startsWith(ESRI_PE_PREFIX)) return v.slice(ESRI_PE_PREFIX.length);
+  }
+  return undefined;
+}
+
+function isEpsgCode(code: number | undefined): code is number {
+  return code !== undefined && code > 0 && code < USER_DEFINED;
+}
+
+/** The CRS the GeoKeys describe; null when there are no keys. Throws when they describe one that cannot be used. */
+export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined): Crs | null {
+  if (!keys || Object.keys(keys).length === 0) return null;
+  const modelType = keyNumber(keys, 'GTModelTypeGeoKey');
+  const projected = keyNumber(keys, 'ProjectedCSTypeGeoKey');
+  const geographic = keyNumber(keys, 'GeographicTypeGeoKey');
+  if (isEpsgCode(projected) && modelType !== 2) return crsFromEpsg(projected);
+  if (isEpsgCode(geographic) && modelType !== 1 && projected === undefined) return crsFromEpsg(geographic);
+  const wkt = esriPeString(keys);
+  if (wkt) return crsFromWkt(wkt);
+  if (modelType === undefined && projected === undefined && geographic === undefined) return null;
+  const params = geokeysToProj4.toProj4(keys as unknown as Parameters<typeof geokeysToProj4.toProj4>[0]);
+  const problems = Object.keys(params.errors).filter((k) => !HARMLESS_KEY_ERRORS.has(k));
+  if (problems.length > 0) {
+    throw new RsclipError('IMAGE_UNREADABLE', `the GeoTIFF's GeoKeys describe a CRS that cannot be converted (${problems.join(', ')})`, {
+      hint: 'give the CRS explicitly (e.g. --crs EPSG:32633) or rewrite the file with an EPSG code',
+    });
+  }
+  let definition = params.proj4.trim();
+  const { x, y } = params.coordinatesConversionParameters;
+  if (x !== 1 || y !== 1) {
+    if (params.isGCS || x !== y) {
+      throw new RsclipError('IMAGE_UNREADABLE', `the GeoTIFF's GeoKeys use coordinate units rsclip cannot convert (${params.coordinatesUnits}, factors ${x}, ${y})`, {
+        hint: 'give the CRS explicitly (e.g. --crs EPSG:32633)',
+      });
+    }
+    definition += ` +to_meter=${x}`;
+  }
+  const citation = keys.GTCitationGeoKey ?? keys.PCSCitationGeoKey;
+  return crsFromProj4(definition, typeof citation === 'string' ? citation : undefined);
+}
+
+/**
+ * The georeference of a GeoTIFF image of `width` x `height` pixels from its tags; null when it
+ * has no affine transform. `crs` overrides the GeoKeys (e.g. a user's `--crs`).
+ */
+export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, height: number, crs?: Crs): Georeference | null {
+  const raw = geoTransformFromTags(tags);
+  if (!raw) return null;
+  const pixelIsPoint = keyNumber(tags.geoKeys ?? {}, 'GTRasterTypeGeoKey') === 2;
+  return {
+    crs: crs ?? crsFromGeoKeys(tags.geoKeys),
+    geoTransform: pixelIsPoint ? shiftHalfPixel(raw) : raw,
+    width,
+    height,
+    source: 'geotiff',
+  };
+}

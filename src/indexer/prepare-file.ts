@@ -1,0 +1,264 @@
+/**
+ * What the decode workers do with one file that needs work: hash it, then either touch it
+ * (same content and plan), reuse the items of an identical file, wait for a duplicate being
+ * embedded in this run, or hand its windows to the encoder loop one by one, ending with `done`.
+ *
+ * Two decode paths:
+ * - an image that stays whole, 8-bit, with the bands sharp would give, is decoded and
+ *   preprocessed by the model exactly as before scenes (fidelity to the Python reference);
+ * - everything else (tiled scenes, 16-bit and float data, chosen bands, TIFFs libvips cannot
+ *   decode) is read window by window through src/raster with one stretch per scene.
+ * A scene interrupted half-way resumes: the windows whose items are committed are skipped and
+ * the stretch the file recorded is used again, so every tile of a scene is stretched alike.
+ */
+import { RsclipError } from '../errors.js';
+import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
+import type { ClipEncoder } from '../model/index.js';
+import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource } from '../raster/index.js';
+import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
+import { hashFile, type ContentHash } from './content-hash.js';
+import type { IndexPlan } from './plan.js';
+import type { ScannedFile } from './scan.js';
+import { sceneWindows } from './scene-windows.js';
+
+/** TIFF decoded blocks kept per open scene while its windows are read. */
+const SCENE_BLOCK_CACHE_BYTES = 64 * 1024 * 1024;
+
+export interface WorkItem {
+  file: ScannedFile;
+  /** The catalog row for this path, unless it was removed earlier. */
+  known: KnownFile | undefined;
+  /** Facts from elsewhere (a STAC item) merged into the file's row. */
+  extra?: Pick<NewFile, 'stac' | 'fields'> & { footprint?: WindowPlace['footprint'] };
+}
+
+/** A file on its way through the pipeline; its row gains facts as they become known. */
+export interface FileJob {
+  work: WorkItem;
+  row: NewFile;
+  /** The content hash and plan string it is embedded under (duplicates wait on it). */
+  contentKey: string;
+  /** Its windows were read through src/raster (it is a scene or needed radiometry). */
+  scene: boolean;
+  /** It continues an interrupted run of the same content and plan. */
+  resumed: boolean;
+  windows: number;
+  nodataWindows: number;
+  /** Where its pixels are (from the file, a world file or --crs), once its header is read. */
+  georeference: Georeference | null;
+}
+
+/** What a decode worker hands to the encoder loop; the units of one file come in order. */
+export type Unit =
+  /** One window to embed; `last` when it is the last unit of its file (the file is complete once it is committed). */
+  | { kind: 'embed'; job: FileJob; key: string; window: ItemWindow; place: WindowPlace | null; pixels: Float32Array; last: boolean }
+  /** Every window of the job's file has been handed over and the last was not embedded (nodata, or all committed before). */
+  | { kind: 'done'; job: FileJob }
+  | { kind: 'reuse'; job: FileJob; items: NewItem[] }
+  /** Same content and plan as a file embedded in this run but not committed yet. */
+  | { kind: 'duplicate'; job: FileJob }
+  | { kind: 'touch'; job: FileJob }
+  | { kind: 'fail'; job: FileJob; error: string };
+
+export function describeError(error: unknown): string {
+  // the hint stays with the message (e.g. gdal_translate for a band-separate TIFF)
+  if (error instanceof RsclipError) return error.toOneLine();
+  const e = error as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
+}
+
+function fileGeo(georeference: Georeference | null): FileGeo | null {
+  if (!georeference) return null;
+  const { crs, geoTransform, source } = georeference;
+  return { crs: crs?.name ?? null, epsg: crs?.epsg ?? null, geoTransform, source };
+}
+
+/** Whether sharp's RGB conversion (first three bands, grey repeated, alpha dropped) gives these bands. */
+function sharpGivesBands(bands: readonly number[]): boolean {
+  return bands.length === 1 ? bands[0] === 1 : bands.every((b, i) => b === i + 1);
+}
+
+function itemWindow(window: PlannedWindow): ItemWindow {
+  return { x: window.x, y: window.y, width: window.width, height: window.height, scale: window.scale };
+}
+
+/** The state decode workers share: content being embedded in this run, and content that failed. */
+export interface RunState {
+  /** Content keys (hash + plan) being embedded and not committed yet. */
+  readonly uncommitted: Set<string>;
+  /** Why a content hash failed in this run (for duplicates of a bad file). */
+  readonly failedHashes: Map<string, string>;
+}
+
+export class FilePreparer {
+  constructor(
+    private readonly store: IndexStore,
+    private readonly encoder: ClipEncoder,
+    private readonly plan: IndexPlan,
+    private readonly state: RunState,
+    private readonly readAhead: number,
+  ) {}
+
+  /** The place of a window of the file (its georeference, or the STAC footprint of a whole image). */
+  placeOf(job: FileJob, window: ItemWindow): WindowPlace | null {
+    if (job.georeference?.crs) return placeOfWindow(job.georeference, window);
+    const footprint = job.work.extra?.footprint;
+    const wholeImage = window.x === 0 && window.y === 0 && window.width === job.row.width && window.height === job.row.height;
+    return footprint && wholeImage ? stacPlace(footprint, window.width) : null;
+  }
+
+  async *prepare(work: WorkItem): AsyncGenerator<Unit> {
+    const { file } = work;
+    const job: FileJob = { work, row: this.baseRow(work, ''), contentKey: '', scene: false, resumed: false, windows: 0, nodataWindows: 0, georeference: null };
+    let content: ContentHash;
+    try {
+      // streamed: never the whole file in memory (scenes of several GiB)
+      content = await hashFile(file.absolutePath);
+    } catch (error) {
+      yield { kind: 'fail', job, error: `cannot read file: ${describeError(error)}` };
+      return;
+    }
+    job.row = { ...this.baseRow(work, content.sha256), bytes: content.bytes };
+    if (content.bytes === 0) {
+      yield { kind: 'fail', job, error: 'empty file (0 bytes)' };
+      return;
+    }
+    const known = work.known;
+    if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === content.sha256 && this.plan.matches(known)) {
+      yield { kind: 'touch', job };
+      return;
+    }
+    // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
+    const source = await openRaster(file.absolutePath, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES, ...(this.plan.options.crs ? { crs: this.plan.options.crs } : {}) }).catch(() => undefined);
+    try {
+      yield* this.prepareContent(job, source);
+    } finally {
+      await source?.close();
+    }
+  }
+
+  private baseRow(work: WorkItem, contentHash: string): NewFile {
+    const { file, extra } = work;
+    return {
+      root: file.root,
+      path: file.path,
+      bytes: file.bytes,
+      mtimeMs: file.mtimeMs,
+      contentHash,
+      width: null,
+      height: null,
+      format: null,
+      ...(extra?.stac ? { stac: extra.stac } : {}),
+      ...(extra?.fields ? { fields: extra.fields } : {}),
+    };
+  }
+
+  private async *prepareContent(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit> {
+    const { known } = job.work;
+    const hash = job.row.contentHash;
+    const bands = source ? (this.plan.options.bands ?? defaultBands(source)) : undefined;
+    const whole = source ? !this.plan.tiled(source.width, source.height) : true;
+    const fidelity = !source || (whole && !this.plan.options.bands && source.dataType === 'uint8' && sharpGivesBands(bands!));
+    const stretched = source !== undefined && !fidelity && source.dataType !== 'uint8';
+    const planString = source ? this.plan.fileplan(source.width, source.height, stretched) : this.plan.fileplan(1, 1, false);
+    job.row = { ...job.row, plan: planString, ...(source ? { width: source.width, height: source.height, format: source.format, geo: fileGeo(source.georeference) } : {}) };
+    job.contentKey = `${hash}|${planString}`;
+    job.georeference = source?.georeference ?? null;
+
+    const failed = this.state.failedHashes.get(hash);
+    if (failed !== undefined) {
+      yield { kind: 'fail', job, error: failed };
+      return;
+    }
+    job.resumed = known?.status === 'ok' && known.needsEmbedding && known.contentHash === hash && known.plan === planString;
+    if (!job.resumed) {
+      const stored = await this.store.findReusableFile(hash, planString);
+      if (stored) {
+        job.row = { ...job.row, width: stored.width, height: stored.height, format: stored.format, stretch: stored.stretch };
+        yield { kind: 'reuse', job, items: stored.items.map((item) => ({ ...item, place: this.placeOf(job, item.window) })) };
+        return;
+      }
+    }
+    if (this.state.uncommitted.has(job.contentKey)) {
+      yield { kind: 'duplicate', job };
+      return;
+    }
+    this.state.uncommitted.add(job.contentKey);
+    const committed = job.resumed ? await this.store.fileItemKeys(known!.id) : new Set<string>();
+    if (fidelity && committed.has(WHOLE_IMAGE_KEY)) {
+      yield { kind: 'done', job };
+      return;
+    }
+    if (fidelity) {
+      const decoded = yield* this.prepareWhole(job, source);
+      if (decoded) return;
+    }
+    yield* this.prepareScene(job, source!, bands!, committed);
+  }
+
+  /** The model's own decoding of a whole 8-bit image; false when it cannot decode a file src/raster can read. */
+  private async *prepareWhole(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit, boolean> {
+    let pre;
+    try {
+      // decoded from the path: the decoder reads what it needs, and errors name the file
+      pre = await this.encoder.preprocess(job.work.file.absolutePath);
+    } catch (error) {
+      if (source && source.format === 'tiff') return false;
+      const message = describeError(error);
+      this.state.failedHashes.set(job.row.contentHash, message);
+      yield { kind: 'fail', job, error: message };
+      return true;
+    }
+    job.row = { ...job.row, width: pre.width, height: pre.height, format: pre.format, stretch: null };
+    job.windows = 1;
+    const window = { x: 0, y: 0, width: pre.width, height: pre.height, scale: 1 };
+    yield { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: this.placeOf(job, window), pixels: pre.pixels, last: true };
+    return true;
+  }
+
+  private async *prepareScene(job: FileJob, source: RasterSource, bands: number[], committed: Set<string>): AsyncGenerator<Unit> {
+    const { known } = job.work;
+    job.scene = true;
+    try {
+      // a resumed scene keeps the stretch its committed tiles were rendered with
+      const stretch = job.resumed && known!.stretch ? known!.stretch : await computeSceneStretch(source, bands, { percentiles: this.plan.percentiles });
+      job.row = { ...job.row, stretch };
+      const scene = Scene.fromSource(source, stretch);
+      const windows = this.plan.windows(source.width, source.height);
+      job.windows = windows.length;
+      const todo = windows.filter((w) => !committed.has(w.key));
+      // one unit held back, so that the last one can say so
+      let held: Extract<Unit, { kind: 'embed' }> | undefined;
+      for await (const result of sceneWindows(scene, todo, this.encoder, this.readAhead)) {
+        if ('nodata' in result) {
+          job.nodataWindows++;
+          continue;
+        }
+        if (held) yield held;
+        const window = itemWindow(result.window);
+        held = { kind: 'embed', job, key: result.window.key, window, place: this.placeOf(job, window), pixels: result.pixels, last: false };
+      }
+      if (held) {
+        yield { ...held, last: true };
+        return;
+      }
+    } catch (error) {
+      const message = describeError(error);
+      this.state.failedHashes.set(job.row.contentHash, message);
+      yield { kind: 'fail', job, error: message };
+      return;
+    }
+    yield { kind: 'done', job };
+  }
+}
+
+/** A STAC item's footprint as the place of a whole image without a georeference of its own (GSD: the footprint's width over the image's). */
+function stacPlace(footprint: WindowPlace['footprint'], width: number): WindowPlace {
+  const bbox = boxesToBBox(geometryBoxes(footprint))!;
+  const south = Math.min(...polygonsOf(footprint).flatMap((rings) => rings[0]!.map((p) => p[1])));
+  const north = Math.max(...polygonsOf(footprint).flatMap((rings) => rings[0]!.map((p) => p[1])));
+  const mid = (south + north) / 2;
+  const east = bbox[2] < bbox[0] ? bbox[2] + 360 : bbox[2];
+  const center: WindowPlace['center'] = [normalizeLon((bbox[0] + east) / 2), mid];
+  return { footprint, bbox, center, nativeBounds: [bbox[0], south, east, north], gsd: geodesicDistance([bbox[0], mid], [east, mid]) / width };
+}

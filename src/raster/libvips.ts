@@ -1,0 +1,50 @@
+/**
+ * The raster folder's one use of sharp/libvips: cutting a window out of an image as raw
+ * interleaved samples (libvips decodes only the tiles or rows the window needs), and encoding
+ * a rendered 8-bit RGB window as PNG or WebP.
+ */
+import sharp from 'sharp';
+import type { Metadata } from 'sharp';
+import type { PixelWindow } from '../geo/index.js';
+
+export type { Metadata };
+
+export function openWithLibvips(file: string) {
+  return sharp(file, { failOn: 'truncated', limitInputPixels: false, limitInputChannels: 256, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
+}
+
+/** The libvips interpretation that keeps samples as they are stored (no conversion to 8-bit sRGB). */
+export type StoredColourspace = 'srgb' | 'rgb16' | 'b-w' | 'grey16';
+
+/** Raw interleaved samples of a window (optionally resized, nearest neighbour). */
+export async function extractRaw(file: string, window: PixelWindow, depth: 'uchar' | 'ushort', out?: { width: number; height: number }, colourspace?: StoredColourspace): Promise<Buffer> {
+  let pipeline = openWithLibvips(file).extract({ left: window.x, top: window.y, width: window.width, height: window.height });
+  if (out && (out.width !== window.width || out.height !== window.height)) pipeline = pipeline.resize(out.width, out.height, { fit: 'fill', kernel: 'nearest' });
+  if (colourspace) pipeline = pipeline.toColourspace(colourspace);
+  return pipeline.raw({ depth }).toBuffer();
+}
+
+/** Splits interleaved samples into one array per requested band (1-based). */
+export function deinterleave(data: Buffer, bandCount: number, bands: readonly number[], depth: 'uchar' | 'ushort'): (Uint8Array | Uint16Array)[] {
+  const n = data.length / (depth === 'ushort' ? 2 : 1) / bandCount;
+  const interleaved = depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, n * bandCount) : new Uint8Array(data.buffer, data.byteOffset, n * bandCount);
+  return bands.map((b) => {
+    const band = depth === 'ushort' ? new Uint16Array(n) : new Uint8Array(n);
+    for (let i = 0, s = b - 1; i < n; i++, s += bandCount) band[i] = interleaved[s]!;
+    return band;
+  });
+}
+
+export interface EncodeOptions {
+  /** Longest side of the output; larger windows are reduced (Lanczos), smaller ones kept. */
+  maxSide?: number;
+  /** PNG: zlib level 0..9 (default 6; 0 stores, the fastest for a round trip). WebP: ignored. */
+  compressionLevel?: number;
+}
+
+/** Interleaved 8-bit RGB as a PNG (lossless) or WebP (quality 80) file. */
+export async function encodeRgb(rgb: Uint8Array, width: number, height: number, format: 'png' | 'webp', options: EncodeOptions = {}): Promise<Buffer> {
+  let pipeline = sharp(rgb, { raw: { width, height, channels: 3 } });
+  if (options.maxSide !== undefined && Math.max(width, height) > options.maxSide) pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside' });
+  return format === 'png' ? pipeline.png({ compressionLevel: options.compressionLevel ?? 6 }).toBuffer() : pipeline.webp({ quality: 80 }).toBuffer();
+}

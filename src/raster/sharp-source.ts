@@ -1,0 +1,89 @@
+/**
+ * JPEG, PNG, WebP (and anything else libvips reads) as a raster source, through sharp. Windows
+ * are cut with `extract` (libvips decodes only up to the window's last row); these formats carry
+ * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
+ */
+import { RsclipError } from '../errors.js';
+import { readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
+import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+
+const COLORS: Record<number, BandColor[]> = {
+  1: ['gray'],
+  2: ['gray', 'alpha'],
+  3: ['red', 'green', 'blue'],
+  4: ['red', 'green', 'blue', 'alpha'],
+};
+
+class SharpSource implements RasterSource {
+  readonly decoder = 'libvips';
+  readonly nodata = null;
+  readonly hasMask = false;
+  readonly overviews = [];
+  constructor(
+    readonly path: string,
+    readonly format: string,
+    readonly width: number,
+    readonly height: number,
+    readonly bandCount: number,
+    readonly dataType: RasterDataType,
+    readonly georeference: RasterSource['georeference'],
+  ) {}
+
+  get colors(): readonly BandColor[] {
+    return COLORS[this.bandCount] ?? Array.from({ length: this.bandCount }, () => 'undefined' as const);
+  }
+
+  async readBands(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {
+    const { x, y, width, height } = window;
+    if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > this.width || y + height > this.height) {
+      throw new RsclipError('BAD_INPUT', `window ${x},${y} ${width}x${height} is not inside ${this.path} (${this.width}x${this.height})`);
+    }
+    for (const b of bands) {
+      if (!Number.isInteger(b) || b < 1 || b > this.bandCount) throw new RsclipError('BAD_INPUT', `band ${b} does not exist in ${this.path}, which has ${this.bandCount} band(s)`);
+    }
+    const outWidth = options.outWidth ?? width;
+    const outHeight = options.outHeight ?? height;
+    const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
+    let data: Buffer;
+    try {
+      data = await extractRaw(this.path, window, depth, { width: outWidth, height: outHeight });
+    } catch (cause) {
+      throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    return { width: outWidth, height: outHeight, bands: deinterleave(data, this.bandCount, bands, depth) };
+  }
+
+  async readMask(): Promise<null> {
+    return null;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface SharpOpenOptions {
+  /** The CRS of the world file's coordinates (else a `.prj` beside the image). */
+  crs?: Crs;
+}
+
+export async function openWithSharp(path: string, options: SharpOpenOptions = {}): Promise<RasterSource> {
+  let meta: Metadata;
+  try {
+    meta = await openWithLibvips(path).metadata();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {
+      hint: 'check that the file is a complete JPEG, PNG, TIFF or WebP image',
+      cause,
+    });
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  const bands = meta.channels ?? 0;
+  const dataType: RasterDataType = meta.depth === 'ushort' ? 'uint16' : 'uint8';
+  if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${meta.depth ?? 'unknown'} samples are not supported here`, { hint: 'convert it to an 8- or 16-bit image, or a GeoTIFF' });
+  }
+  const georeference = await readWorldFileGeoreference(path, width, height, options.crs ? { crs: options.crs } : {});
+  return new SharpSource(path, meta.format ?? 'unknown', width, height, bands, dataType, georeference);
+}

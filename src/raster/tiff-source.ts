@@ -1,0 +1,287 @@
+/**
+ * TIFF / GeoTIFF / BigTIFF / COG reading, the only module that imports geotiff.js.
+ * Windows are read tile by tile (or strip by strip): only the blocks a window touches are read and
+ * decoded, so a scene larger than memory is read in bounded memory.
+ *
+ * Two decoders, chosen per file by measurement (bench/raster.ts): libvips (sharp `extract`) is
+ * about 2.8x faster for full-resolution windows of pixel-interleaved 8/16-bit TIFFs compressed
+ * with nothing, LZW, Deflate or PackBits, so those windows go there. Everything else goes to
+ * geotiff.js, which also reads what libvips cannot (band-separate tiled files, some JPEG-in-TIFF,
+ * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
+ * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
+ */
+import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { RsclipError } from '../errors.js';
+import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { BlockCache } from './block-cache.js';
+import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
+import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+
+const SUBFILE_REDUCED = 1;
+const PHOTOMETRIC_YCBCR = 6;
+const SUBFILE_MASK = 4;
+
+function dataTypeOf(bits: number, format: number): RasterDataType {
+  if (format === 3) {
+    if (bits === 32) return 'float32';
+    if (bits === 64) return 'float64';
+  } else if (format === 2) {
+    if (bits === 8) return 'int8';
+    if (bits === 16) return 'int16';
+    if (bits === 32) return 'int32';
+  } else {
+    if (bits === 8) return 'uint8';
+    if (bits === 16) return 'uint16';
+    if (bits === 32) return 'uint32';
+  }
+  throw new RsclipError('IMAGE_UNREADABLE', `unsupported TIFF sample type: ${bits}-bit, SampleFormat ${format}`, {
+    hint: 'rsclip reads 8/16/32-bit integer and 32/64-bit float samples',
+  });
+}
+
+const COLOR_NAMES: Record<string, BandColor> = { red: 'red', green: 'green', blue: 'blue', alpha: 'alpha', gray: 'gray', grey: 'gray' };
+
+/** Colour interpretation per band: GDAL's COLORINTERP metadata, else Photometric + ExtraSamples (as GDAL derives it). */
+function bandColors(bandCount: number, photometric: number | undefined, extraSamples: ArrayLike<number> | undefined, gdalMetadata: string | undefined): BandColor[] {
+  const colors: BandColor[] = [];
+  const base = photometric === 2 || photometric === 6 ? ['red', 'green', 'blue'] : photometric === 0 || photometric === 1 ? ['gray'] : [];
+  for (let i = 0; i < bandCount; i++) {
+    if (i < base.length) colors.push(base[i] as BandColor);
+    else {
+      const extra = extraSamples?.[i - base.length];
+      colors.push(extra === 1 || extra === 2 ? 'alpha' : 'undefined');
+    }
+  }
+  if (gdalMetadata) {
+    for (const m of gdalMetadata.matchAll(/<Item\s+name="COLORINTERP"\s+sample="(\d+)"\s+role="colorinterp">([^<]*)<\/Item>/g)) {
+      const i = Number(m[1]);
+      const c = COLOR_NAMES[(m[2] ?? '').trim().toLowerCase()] ?? 'undefined';
+      if (i < bandCount) colors[i] = c;
+    }
+  }
+  return colors;
+}
+
+interface Level {
+  image: GeoTIFFImage;
+  width: number;
+  height: number;
+}
+
+export interface TiffOpenOptions {
+  /** Overrides the GeoKeys' CRS (or gives a world file's). */
+  crs?: Crs;
+  /** Budget for decoded blocks kept between window reads; default 256 MiB. */
+  blockCacheBytes?: number;
+  /** `auto` (default): libvips where it is faster and able (see the module comment); `geotiff`: geotiff.js only. */
+  decoder?: 'auto' | 'geotiff';
+}
+
+/** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
+const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
+
+export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
+
+type Block = Awaited<ReturnType<GeoTIFFImage['getTileOrStrip']>>;
+
+/** Routes an image's block decoding through the shared cache (geotiff.js reads every block through getTileOrStrip). */
+function cacheBlocks(image: GeoTIFFImage, level: string, cache: BlockCache<Block>): void {
+  const decode = image.getTileOrStrip.bind(image);
+  image.getTileOrStrip = (x, y, sample, poolOrDecoder, signal) => cache.get(`${level}:${x}:${y}:${sample}`, () => decode(x, y, sample, poolOrDecoder, signal));
+}
+
+class TiffSource implements RasterSource {
+  readonly format = 'tiff';
+  constructor(
+    readonly path: string,
+    private readonly tiff: GeoTIFF,
+    private readonly levels: Level[],
+    private readonly masks: Level[],
+    readonly dataType: RasterDataType,
+    readonly bandCount: number,
+    readonly colors: readonly BandColor[],
+    readonly nodata: number | null,
+    readonly georeference: RasterSource['georeference'],
+    private readonly ycbcr: boolean,
+    /** Full-resolution windows are cut by libvips in this colourspace (null: geotiff.js). */
+    private libvips: StoredColourspace | null,
+  ) {}
+
+  get decoder(): 'geotiff.js' | 'libvips' {
+    return this.libvips ? 'libvips' : 'geotiff.js';
+  }
+
+  /** Keeps libvips only if it gives geotiff.js's samples on a probe window at the centre. */
+  async checkLibvips(): Promise<void> {
+    if (!this.libvips) return;
+    const side = Math.min(32, this.width, this.height);
+    const probe = { x: Math.floor((this.width - side) / 2), y: Math.floor((this.height - side) / 2), width: side, height: side };
+    const bands = Array.from({ length: this.bandCount }, (_, i) => i + 1);
+    const viaLibvips = await this.readBands(probe, bands).catch(() => null);
+    const colourspace = this.libvips;
+    this.libvips = null;
+    const viaGeotiff = await this.readBands(probe, bands);
+    const same = viaLibvips !== null && viaLibvips.bands.every((band, i) => band.length === viaGeotiff.bands[i]!.length && band.every((v, k) => v === viaGeotiff.bands[i]![k]));
+    this.libvips = same ? colourspace : null;
+  }
+
+  get width(): number {
+    return this.levels[0]!.width;
+  }
+  get height(): number {
+    return this.levels[0]!.height;
+  }
+  get hasMask(): boolean {
+    return this.masks.length > 0;
+  }
+  get overviews(): { width: number; height: number }[] {
+    return this.levels.slice(1).map(({ width, height }) => ({ width, height }));
+  }
+
+  private checkWindow(window: PixelWindow, options: ReadOptions): { outWidth: number; outHeight: number } {
+    const { x, y, width, height } = window;
+    if (![x, y, width, height].every(Number.isInteger) || x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > this.width || y + height > this.height) {
+      throw new RsclipError('BAD_INPUT', `window ${x},${y} ${width}x${height} is not inside ${this.path} (${this.width}x${this.height})`);
+    }
+    const outWidth = options.outWidth ?? width;
+    const outHeight = options.outHeight ?? height;
+    if (!Number.isInteger(outWidth) || !Number.isInteger(outHeight) || outWidth <= 0 || outHeight <= 0) {
+      throw new RsclipError('BAD_INPUT', `output size must be positive integers, got ${outWidth}x${outHeight}`);
+    }
+    return { outWidth, outHeight };
+  }
+
+  /** The coarsest level whose pixels are still no larger than the output's. */
+  private pickLevel(levels: Level[], window: PixelWindow, outWidth: number, outHeight: number): Level {
+    let best = levels[0]!;
+    for (const level of levels) {
+      const fx = (window.width * level.width) / this.width;
+      const fy = (window.height * level.height) / this.height;
+      if (fx >= outWidth && fy >= outHeight && level.width < best.width) best = level;
+    }
+    return best;
+  }
+
+  private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
+    const sx = level.width / this.width;
+    const sy = level.height / this.height;
+    const x0 = Math.floor(window.x * sx);
+    const y0 = Math.floor(window.y * sy);
+    const x1 = Math.max(x0 + 1, Math.min(level.width, Math.ceil((window.x + window.width) * sx)));
+    const y1 = Math.max(y0 + 1, Math.min(level.height, Math.ceil((window.y + window.height) * sy)));
+    const options = { window: [x0, y0, x1, y1], width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false as const };
+    try {
+      if (this.ycbcr && level.image.fileDirectory.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR) {
+        // JPEG-in-TIFF stored as YCbCr: geotiff.js converts to RGB in readRGB only.
+        const rgb = Array.from((await level.image.readRGB(options)) as unknown as ArrayLike<BandArray>);
+        return samples.map((s) => rgb[s]!);
+      }
+      const result = await level.image.readRasters({ ...options, samples });
+      return Array.from(result as unknown as ArrayLike<BandArray>);
+    } catch (cause) {
+      throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        hint: 'check that the TIFF is complete; rsclip reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC, WebP and Zstandard TIFFs',
+        cause,
+      });
+    }
+  }
+
+  async readBands(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    for (const b of bands) {
+      if (!Number.isInteger(b) || b < 1 || b > this.bandCount) {
+        throw new RsclipError('BAD_INPUT', `band ${b} does not exist in ${this.path}, which has ${this.bandCount} band(s)`, { hint: 'bands are numbered from 1' });
+      }
+    }
+    if (this.libvips && outWidth === window.width && outHeight === window.height) {
+      const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
+      try {
+        return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, undefined, this.libvips), this.bandCount, bands, depth) };
+      } catch (cause) {
+        throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { hint: 'check that the TIFF is complete', cause });
+      }
+    }
+    const level = this.pickLevel(this.levels, window, outWidth, outHeight);
+    const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
+    return { width: outWidth, height: outHeight, bands: arrays };
+  }
+
+  async readMask(window: PixelWindow, options: ReadOptions = {}): Promise<Uint8Array | null> {
+    if (this.masks.length === 0) return null;
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    const level = this.pickLevel(this.masks, window, outWidth, outHeight);
+    const [mask] = await this.readLevel(level, window, [0], outWidth, outHeight);
+    return mask instanceof Uint8Array ? mask : Uint8Array.from(mask ?? []);
+  }
+
+  async close(): Promise<void> {
+    this.tiff.close();
+  }
+}
+
+/** Opens a TIFF for windowed reads (nothing but the directory is read until a window is). */
+export async function openTiff(path: string, options: TiffOpenOptions = {}): Promise<RasterSource> {
+  let tiff: GeoTIFF;
+  try {
+    tiff = await fromFile(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${code === 'ENOENT' ? 'file not found' : cause instanceof Error ? cause.message : String(cause)}`, {
+      hint: code === 'ENOENT' ? 'check the path' : 'check that the file is a complete TIFF',
+      cause,
+    });
+  }
+  try {
+    const count = await tiff.getImageCount();
+    const levels: Level[] = [];
+    const masks: Level[] = [];
+    const cache = new BlockCache<Block>(options.blockCacheBytes ?? DEFAULT_BLOCK_CACHE_BYTES);
+    for (let i = 0; i < count; i++) {
+      const image = await tiff.getImage(i);
+      cacheBlocks(image, String(i), cache);
+      const subfile = Number(image.fileDirectory.getValue('NewSubfileType') ?? 0);
+      const level = { image, width: image.getWidth(), height: image.getHeight() };
+      if (i === 0) levels.push(level);
+      else if (subfile & SUBFILE_MASK) masks.push(level);
+      else if (subfile & SUBFILE_REDUCED) levels.push(level);
+    }
+    const main = levels[0]!.image;
+    const fd = main.fileDirectory;
+    const bitsPerSample = (await fd.loadValue('BitsPerSample')) as ArrayLike<number> | number;
+    const sampleFormat = (await fd.loadValue('SampleFormat')) as ArrayLike<number> | number | undefined;
+    const firstOf = (v: ArrayLike<number> | number | undefined, fallback: number) => (typeof v === 'number' ? v : (v?.[0] ?? fallback));
+    const bandCount = main.getSamplesPerPixel();
+    const bits = Array.from({ length: bandCount }, (_, i) => (typeof bitsPerSample === 'number' ? bitsPerSample : (bitsPerSample[i] ?? firstOf(bitsPerSample, 8))));
+    if (bits.some((b) => b !== bits[0])) throw new RsclipError('IMAGE_UNREADABLE', `${path} mixes sample sizes (${bits.join(', ')} bits)`, { hint: 'rewrite it with one sample size' });
+    const dataType = dataTypeOf(bits[0]!, firstOf(sampleFormat, 1));
+    const gdalMetadata = (await fd.loadValue('GDAL_METADATA')) as string | undefined;
+    const extraSamples = (await fd.loadValue('ExtraSamples')) as ArrayLike<number> | number | undefined;
+    const colors = bandColors(bandCount, fd.getValue('PhotometricInterpretation') as number | undefined, typeof extraSamples === 'number' ? [extraSamples] : extraSamples, gdalMetadata);
+    const geoTags = {
+      modelTiepoint: (await fd.loadValue('ModelTiepoint')) as ArrayLike<number> | undefined,
+      modelPixelScale: (await fd.loadValue('ModelPixelScale')) as ArrayLike<number> | undefined,
+      modelTransformation: (await fd.loadValue('ModelTransformation')) as ArrayLike<number> | undefined,
+      geoKeys: main.getGeoKeys() as Record<string, unknown> | null,
+    };
+    // A TIFF without GeoTIFF tags may have a world file (.tfw) beside it.
+    const georeference =
+      georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
+      (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), options.crs ? { crs: options.crs } : {}));
+    const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
+    const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
+    const libvipsAble =
+      (options.decoder ?? 'auto') === 'auto' &&
+      main.planarConfiguration === 1 &&
+      (photometric === 1 || photometric === 2) &&
+      (dataType === 'uint8' || dataType === 'uint16') &&
+      LIBVIPS_COMPRESSIONS.has(Number(fd.getValue('Compression') ?? 1));
+    const colourspace: StoredColourspace = photometric === 2 ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
+    const source = new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null);
+    await source.checkLibvips();
+    return source;
+  } catch (error) {
+    tiff.close();
+    if (error instanceof RsclipError) throw error;
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The health of catalog.sqlite, checked before anything is written into it:
+ * - writers run SQLite's quick_check when they open, and the full check of the tables whose
+ *   unique indexes keep one row per key (`files`: one row per path, `items`: one item per window
+ *   of a file; `images` in catalogs made before scenes): a damaged entry there passes quick_check
+ *   yet let the indexer write duplicate rows; `doctor` runs integrity_check;
+ * - a damaged catalog is refused for writing, with a message that says how to repair it;
+ * - repair (`doctor --repair`): REINDEX rebuilds every index from its table; when the tables
+ *   themselves are damaged, every row that can still be read is copied into a new catalog of
+ *   the same schema version (one row per file path, the newest kept; items keep their ids and the
+ *   id sequence keeps its high mark, so no id is given out twice), the footprint R*Tree is rebuilt
+ *   from the places, and the new catalog is migrated and replaces the old one; the old files are
+ *   kept next to it as `catalog.sqlite.damaged-<time>`. Items that lost their vector are retired
+ *   and their files, like files that lost every item, are embedded again by the next
+ *   `rsclip index`; the graph file is rebuilt from the new catalog.
+ * The caller holds the write lock.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { RsclipError } from '../../errors.js';
+import type { WindowPlace } from '../../geo/index.js';
+import './sqlite-uri.js';
+import { BOXES_PER_ITEM, footprintBoxes } from './catalog-filter.js';
+import { catalogVersion, migrate, SCHEMA_VERSION } from './schema.js';
+
+/** Problems quoted in a message. */
+const QUOTED_PROBLEMS = 3;
+/** Rows read per statement while salvaging. */
+const SALVAGE_WINDOW = 1024;
+/** Tables whose unique indexes decide what the indexer writes (those a catalog has are checked in full by writers). */
+const KEYED_TABLES = ['images', 'files', 'items'];
+
+export type CatalogCheck = 'quick' | 'full';
+
+export interface CatalogRepair {
+  /** What was done, in words (empty when the catalog was healthy). */
+  repaired: string[];
+}
+
+/** Problems one PRAGMA reports, or undefined when it says ok. */
+function problemsOf(db: Database.Database, pragma: string): string[] | undefined {
+  const problems = (db.pragma(pragma, { simple: false }) as Record<string, string>[]).map((row) => Object.values(row)[0]!);
+  return problems.length === 1 && problems[0] === 'ok' ? undefined : problems;
+}
+
+function tablesOf(db: Database.Database): Set<string> {
+  return new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+}
+
+/**
+ * SQLite's check of the catalog file: 'ok', or its first problems in one line. `quick` is
+ * quick_check (every page, without matching index entries to rows) plus the full check of the
+ * keyed tables (see KEYED_TABLES). `full` is integrity_check.
+ */
+export function checkCatalogFile(file: string, check: CatalogCheck): string {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 10_000 });
+    let problems: string[] | undefined;
+    if (check === 'quick') {
+      problems = problemsOf(db, `quick_check(${QUOTED_PROBLEMS + 1})`);
+      const tables = tablesOf(db);
+      for (const table of KEYED_TABLES) if (!problems && tables.has(table)) problems = problemsOf(db, `integrity_check(${table})`);
+    } else problems = problemsOf(db, `integrity_check(${QUOTED_PROBLEMS + 1})`);
+    return problems ? summarise(problems) : 'ok';
+  } catch (error) {
+    return `cannot be read (${(error as Error).message})`;
+  } finally {
+    db?.close();
+  }
+}
+
+function summarise(problems: string[]): string {
+  const shown = problems.slice(0, QUOTED_PROBLEMS).join('; ');
+  return problems.length > QUOTED_PROBLEMS ? `${shown}; ...` : shown;
+}
+
+export function damagedCatalog(file: string, problem: string, check: CatalogCheck): RsclipError {
+  return new RsclipError('INDEX_CORRUPT', `${file} is damaged (SQLite ${check === 'quick' ? 'quick_check' : 'integrity_check'}: ${problem}); nothing was written into it`, {
+    hint: 'run `rsclip doctor --repair --index <dir>` to rebuild what can be rebuilt',
+  });
+}
+
+/** Repairs a damaged catalog in place (see the module comment); a healthy one is left untouched. */
+export function repairCatalog(file: string): CatalogRepair {
+  const before = checkCatalogFile(file, 'full');
+  if (before === 'ok') return { repaired: [] };
+  const repaired: string[] = [];
+  if (reindex(file)) {
+    const after = checkCatalogFile(file, 'full');
+    if (after === 'ok') return { repaired: [`catalog indexes were damaged (${before}); rebuilt with REINDEX`] };
+    repaired.push(`REINDEX was not enough (${after})`);
+  }
+  const salvaged = salvage(file);
+  repaired.push(
+    `catalog tables were damaged (${before}); ${salvaged.files} file rows, ${salvaged.items} items, ${salvaged.vectors} vectors and ${salvaged.fields} field values copied into a new catalog` +
+      (salvaged.unreadable ? ', rows on unreadable pages lost' : '') +
+      (salvaged.dropped > 0 ? `, ${salvaged.dropped} duplicate or invalid rows dropped` : '') +
+      `; files without a row or a vector are indexed again by the next \`rsclip index\`; the damaged catalog was kept as ${salvaged.keptAs}`,
+  );
+  return { repaired };
+}
+
+/**
+ * The catalog's invariant (every live item of an ok file has a vector) after rows were lost:
+ * items without a vector are retired, and their files, like ok files left without any item, are
+ * embedded again by the next index run.
+ */
+function retireItemsWithoutVector(db: Database.Database): void {
+  db.exec(`
+    UPDATE files SET needs_embedding = 1 WHERE status = 'ok' AND (
+      id IN (SELECT it.file_id FROM items it WHERE it.key IS NOT NULL AND it.id NOT IN (SELECT item_id FROM vectors))
+      OR NOT EXISTS (SELECT 1 FROM items it WHERE it.file_id = files.id AND it.key IS NOT NULL));
+    UPDATE items SET key = NULL WHERE key IS NOT NULL AND id NOT IN (SELECT item_id FROM vectors) AND file_id IN (SELECT id FROM files WHERE status = 'ok');
+  `);
+}
+
+/** The R*Tree of footprints from the places (its own pages are never copied); returns how many places were unreadable and dropped. */
+function rebuildFootprintBoxes(db: Database.Database): number {
+  const page = db.prepare('SELECT item_id, place FROM item_places WHERE item_id > ? ORDER BY item_id LIMIT ?');
+  const box = db.prepare('INSERT INTO item_boxes (id, west, east, south, north) VALUES (?, ?, ?, ?, ?)');
+  const parts = db.prepare('UPDATE item_places SET parts = ? WHERE item_id = ?');
+  const drop = db.prepare('DELETE FROM item_places WHERE item_id = ?');
+  let dropped = 0;
+  let after = 0;
+  for (;;) {
+    const rows = page.all(after, SALVAGE_WINDOW) as { item_id: number; place: string }[];
+    if (rows.length === 0) return dropped;
+    db.transaction(() => {
+      for (const row of rows) {
+        let boxes;
+        try {
+          boxes = footprintBoxes(JSON.parse(row.place) as WindowPlace);
+        } catch {
+          drop.run(row.item_id);
+          dropped++;
+          continue;
+        }
+        boxes.forEach((b, part) => box.run(row.item_id * BOXES_PER_ITEM + part, b.west, b.east, b.south, b.north));
+        parts.run(boxes.length, row.item_id);
+      }
+    })();
+    after = rows[rows.length - 1]!.item_id;
+  }
+}
+
+/** AUTOINCREMENT's high mark for items: never below what the damaged catalog had given out (lost rows' ids are not given out again). */
+function keepItemIdMark(source: Database.Database, target: Database.Database): void {
+  let mark = 0;
+  try {
+    mark = (source.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'items'").get() as { seq: number } | undefined)?.seq ?? 0;
+  } catch {
+    // an unreadable sequence: the largest id copied is the best that is known
+  }
+  const current = (target.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'items'").get() as { seq: number } | undefined)?.seq;
+  if (current === undefined) target.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('items', ?)").run(mark);
+  else if (mark > current) target.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'items'").run(mark);
+}
+
+function reindex(file: string): boolean {
+  const db = new Database(file, { timeout: 10_000 });
+  try {
+    db.exec('REINDEX');
+    return true;
+  } catch {
+    // a unique index cannot be rebuilt over duplicate rows, a damaged table cannot be read: salvage
+    return false;
+  } finally {
+    db.close();
+  }
+}
+
+interface SalvageCounts {
+  files: number;
+  items: number;
+  vectors: number;
+  fields: number;
+  /** Rows read but not kept: an older duplicate of a path, or a value that breaks a constraint. */
+  dropped: number;
+  /** Some pages could not be read: their rows are gone. */
+  unreadable: boolean;
+  keptAs: string;
+}
+
+function columnsOf(db: Database.Database, table: string): string[] {
+  try {
+    return (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every readable row of `table` in rowid order. A read that fails is retried one row at a time;
+ * a row that cannot be read is stepped over with growing strides until the reads succeed again.
+ */
+function* readableRows(db: Database.Database, table: string, columns: string[], damage: { unreadable: boolean }): Generator<Record<string, unknown>> {
+  const page = db.prepare(`SELECT rowid AS _rowid_, ${columns.join(', ')} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`);
+  let after = 0;
+  let carefulRows = 0;
+  let stride = 1;
+  while (after < Number.MAX_SAFE_INTEGER) {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = page.all(after, carefulRows > 0 ? 1 : SALVAGE_WINDOW) as Record<string, unknown>[];
+    } catch {
+      damage.unreadable = true;
+      if (carefulRows > 0) {
+        after += stride;
+        stride *= 2;
+      }
+      carefulRows = SALVAGE_WINDOW;
+      continue;
+    }
+    if (rows.length === 0) return;
+    yield* rows;
+    after = rows[rows.length - 1]!._rowid_ as number;
+    stride = 1;
+    carefulRows = Math.max(0, carefulRows - rows.length);
+  }
+}
+
+/**
+ * The schema version of a damaged catalog: its own, or what its tables say when the header
+ * field cannot be trusted.
+ */
+function sourceVersion(db: Database.Database): number {
+  const version = catalogVersion(db);
+  if (version >= 1 && version <= SCHEMA_VERSION) return version;
+  if (tablesOf(db).has('files')) return SCHEMA_VERSION;
+  return columnsOf(db, 'images').includes('needs_embedding') ? 2 : 1;
+}
+
+/** `INSERT INTO table (cols) VALUES (@cols)`, with `tail` (a WHERE of a SELECT form, an upsert clause). */
+function insertSql(table: string, columns: string[], tail = ''): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((c) => `@${c}`).join(', ')} ${tail}`;
+}
+
+function salvage(file: string): SalvageCounts {
+  const rebuilt = `${file}.rebuild-${process.pid}`;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${rebuilt}${suffix}`, { force: true });
+  const source = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
+  const target = new Database(rebuilt);
+  const damage = { unreadable: false };
+  const counts = { files: 0, items: 0, vectors: 0, fields: 0, dropped: 0 };
+  try {
+    target.pragma('page_size = 16384');
+    target.pragma('journal_mode = WAL');
+    // the rows are copied into the schema they were written in, then migrated like any catalog
+    const version = sourceVersion(source);
+    migrate(target, rebuilt, version);
+    /**
+     * Copies the readable rows of `table` (the columns both catalogs have) with `sql(columns)`;
+     * a row is kept when the statement wrote it, and counted under `counted`.
+     */
+    const copy = (table: string, sql: (columns: string[]) => string, counted?: keyof typeof counts): void => {
+      const wanted = columnsOf(target, table);
+      const present = columnsOf(source, table).filter((c) => wanted.includes(c));
+      if (present.length === 0) return;
+      const statement = target.prepare(sql(present));
+      target.transaction(() => {
+        for (const row of readableRows(source, table, present, damage)) {
+          let kept: boolean;
+          try {
+            kept = statement.run(row).changes > 0;
+          } catch {
+            kept = false; // a value SQLite reads but that breaks a constraint
+          }
+          if (kept && counted) counts[counted]++;
+          else if (!kept) counts.dropped++;
+        }
+      })();
+    };
+    copy('meta', (c) => `INSERT OR REPLACE INTO meta (${c.join(', ')}) VALUES (${c.map((n) => `@${n}`).join(', ')})`);
+    // one row per (root, path): the newest commit wins (a damaged unique index let duplicates in)
+    const files = version >= 3 ? 'files' : 'images';
+    copy(
+      files,
+      (c) =>
+        insertSql(files, c, `WHERE true ON CONFLICT (root, path) DO UPDATE SET ${c.map((n) => `${n} = excluded.${n}`).join(', ')} WHERE excluded.seq > ${files}.seq`),
+      'files',
+    );
+    if (version >= 3) {
+      // retired items (no key) are kept too: ids stay as they were
+      copy('items', (c) => insertSql('items', c, 'WHERE EXISTS (SELECT 1 FROM files WHERE id = @file_id) ON CONFLICT DO NOTHING'), 'items');
+      const live = "SELECT 1 FROM items it JOIN files f ON f.id = it.file_id WHERE it.id = @item_id AND it.key IS NOT NULL AND f.status = 'ok'";
+      copy('vectors', (c) => insertSql('vectors', c, `WHERE EXISTS (${live})`), 'vectors');
+    } else {
+      copy('vectors', (c) => insertSql('vectors', c, "WHERE EXISTS (SELECT 1 FROM images WHERE id = @image_id AND status = 'ok')"), 'vectors');
+    }
+    copy('fields', (c) => `INSERT OR IGNORE INTO fields (${c.join(', ')}) VALUES (${c.map((n) => `@${n}`).join(', ')})`, 'fields');
+    migrate(target, rebuilt);
+    retireItemsWithoutVector(target);
+    if (version >= 3) {
+      copy('item_places', (c) => insertSql('item_places', c, 'WHERE EXISTS (SELECT 1 FROM items WHERE id = @item_id AND key IS NOT NULL)'));
+      counts.dropped += rebuildFootprintBoxes(target);
+      copy('file_fields', (c) => insertSql('file_fields', c, 'WHERE EXISTS (SELECT 1 FROM files WHERE id = @file_id) ON CONFLICT DO NOTHING'), 'fields');
+      keepItemIdMark(source, target);
+    }
+    // rows were dropped: the graph file no longer matches; it is rebuilt from this catalog
+    target.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hnsw_seq', '-1'), ('hnsw_next_seq', '-1')").run();
+    target.pragma('wal_checkpoint(TRUNCATE)');
+  } catch (error) {
+    target.close();
+    source.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${rebuilt}${suffix}`, { force: true });
+    throw new RsclipError('INDEX_CORRUPT', `${file} is too damaged to rebuild (${(error as Error).message})`, {
+      cause: error,
+      hint: 'index the archive again into an empty --index folder',
+    });
+  }
+  target.close();
+  source.close();
+  const keptAs = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(`${file}${suffix}`)) renameSync(`${file}${suffix}`, `${keptAs}${suffix}`);
+  }
+  renameSync(rebuilt, file);
+  rmSync(`${rebuilt}-wal`, { force: true });
+  rmSync(`${rebuilt}-shm`, { force: true });
+  return { ...counts, unreadable: damage.unreadable, keptAs };
+}
+

@@ -1,0 +1,247 @@
+/**
+ * Scenes read window by window: bands and the per-scene stretch give, pixel for pixel, what a PNG
+ * export of the whole scene with the same stretch gives when cut at the same window; the stretch
+ * is GDAL's `-scale`; 8-bit RGB passes through; overviews serve coarse reads; nodata windows are
+ * detected (nodata value, NaN, alpha, mask, constant fill).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { planWindows } from '../../src/geo/index.js';
+import { Scene, computeSceneStretch, defaultBands, isMostlyNodata, openRaster, parseBandList } from '../../src/raster/index.js';
+import { hasGdal } from '../fixtures/gdal.js';
+import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
+import { sixteenBitScene as sixteenBit } from '../fixtures/sixteen-bit.js';
+import { DATASETS_DIR, hasShared } from '../fixtures/shared.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-'));
+
+/** The shared 16-bit 4-band scene, its nodata corner 200 x 150 px. */
+function sixteenBitScene(width: number, height: number): GeoTiffFixture {
+  return sixteenBit(width, height, { nodata: [200, 150], epsg: 32633, origin: [400_000, 5_000_000] });
+}
+
+async function pngRoundTrip(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
+  const png = await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(png).raw().toBuffer();
+}
+
+function crop(rgb: Uint8Array, width: number, w: { x: number; y: number; width: number; height: number }): Uint8Array {
+  const out = new Uint8Array(w.width * w.height * 3);
+  for (let y = 0; y < w.height; y++) out.set(rgb.subarray(((w.y + y) * width + w.x) * 3, ((w.y + y) * width + w.x + w.width) * 3), y * w.width * 3);
+  return out;
+}
+
+describe('a 16-bit 4-band scene with --bands 4,3,2 and the percentile stretch', () => {
+  const width = 1500;
+  const height = 1100;
+  const file = path.join(dir, 'sixteen.tif');
+  writeGeoTiff(file, sixteenBitScene(width, height));
+
+  it('reads every tile as the whole-scene PNG export cut at the same window', async () => {
+    const scene = await Scene.open(file, { bands: parseBandList('4,3,2') });
+    expect(scene.stretch.kind).toBe('linear');
+    expect(scene.stretch.bands).toEqual([4, 3, 2]);
+    // The whole scene at full size, read in 1024-pixel blocks, exported to PNG and decoded again.
+    const whole = await scene.readOverview(Math.max(width, height));
+    expect([whole.width, whole.height]).toEqual([width, height]);
+    const exported = await pngRoundTrip(whole.rgb, width, height);
+    const windows = planWindows(width, height, { inputSize: 224 });
+    expect(windows.length).toBeGreaterThan(30);
+    for (const w of windows) {
+      const tile = await scene.readWindow(w);
+      expect(Buffer.from(tile.rgb).equals(Buffer.from(crop(exported, width, w))), `window ${w.key}`).toBe(true);
+    }
+    await scene.close();
+  });
+
+  it.skipIf(!hasGdal)('stretches as gdal_translate -scale does with the same limits [needs gdal-bin]', async () => {
+    const scene = await Scene.open(file, { bands: [4, 3, 2] });
+    const { low, high } = scene.stretch;
+    const png = path.join(dir, 'gdal.png');
+    const scales = [0, 1, 2].flatMap((i) => [`-scale_${i + 1}`, String(low[i]), String(high[i]), '0', '255']);
+    execFileSync('gdal_translate', ['-q', '-b', '4', '-b', '3', '-b', '2', ...scales, '-ot', 'Byte', '-of', 'PNG', file, png]);
+    // GDAL marks the nodata value in the PNG (tRNS): drop that alpha.
+    const gdal = await sharp(png).removeAlpha().raw().toBuffer();
+    const ours = (await scene.readWindow({ x: 0, y: 0, width, height })).rgb;
+    let maxDiff = 0;
+    let equal = 0;
+    for (let i = 0; i < ours.length; i++) {
+      const d = Math.abs(ours[i]! - gdal[i]!);
+      maxDiff = Math.max(maxDiff, d);
+      if (d === 0) equal++;
+    }
+    // GDAL computes the scaling in float32: a value on a rounding boundary may land one step away.
+    expect(maxDiff).toBeLessThanOrEqual(1);
+    expect(equal / ours.length).toBeGreaterThan(0.999);
+    await scene.close();
+  });
+
+  it('takes the percentiles of the valid pixels (nearest rank), from the whole scene when it is small', async () => {
+    const small = path.join(dir, 'small.tif');
+    const spec = sixteenBitScene(600, 400);
+    writeGeoTiff(small, spec);
+    const source = await openRaster(small);
+    const stretch = await computeSceneStretch(source, [4, 3, 2], { percentiles: [2, 98] });
+    [4, 3, 2].forEach((band, i) => {
+      const values: number[] = [];
+      for (let y = 0; y < 400; y++) for (let x = 0; x < 600; x++) if (!(x < 200 && y < 150)) values.push(spec.pixel(x, y, band - 1, 0));
+      values.sort((a, b) => a - b);
+      expect(stretch.low[i]).toBe(values[Math.round(0.02 * (values.length - 1))]);
+      expect(stretch.high[i]).toBe(values[Math.round(0.98 * (values.length - 1))]);
+    });
+    expect(stretch.sampledPixels).toBe(600 * 400 - 200 * 150);
+    await source.close();
+  });
+});
+
+describe('bands and passthrough', () => {
+  it('defaults to red, green, blue from the colour interpretation, else the first three', async () => {
+    const file = path.join(dir, 'sixteen.tif');
+    const source = await openRaster(file);
+    expect(source.colors).toEqual(['blue', 'green', 'red', 'undefined']);
+    expect(defaultBands(source)).toEqual([3, 2, 1]);
+    await source.close();
+    const plain = path.join(dir, 'plain.tif');
+    writeGeoTiff(plain, { width: 40, height: 30, bands: 5, dataType: 'uint8', photometric: 'minisblack', extraSamples: [0, 0, 0, 0], pixel: (x, y, b) => x + b });
+    const p = await openRaster(plain);
+    expect(defaultBands(p)).toEqual([1, 2, 3]);
+    await p.close();
+    expect(() => parseBandList('4,3')).toThrow(/--bands must be three band numbers \(or one\) counted from 1, got "4,3"/);
+    await expect(Scene.open(plain, { bands: [6, 2, 1] })).rejects.toThrow(/band 6 does not exist in .*plain.tif, which has 5 band\(s\)/);
+  });
+
+  it('passes 8-bit RGB through untouched', async () => {
+    const file = path.join(dir, 'rgb8.tif');
+    const spec: GeoTiffFixture = { width: 300, height: 200, bands: 3, dataType: 'uint8', tile: 64, pixel: (x, y, b) => (x * 3 + y * 5 + b * 70) % 256 };
+    writeGeoTiff(file, spec);
+    const scene = await Scene.open(file);
+    expect(scene.stretch.kind).toBe('passthrough');
+    const w = await scene.readWindow({ x: 37, y: 21, width: 224, height: 150 });
+    const expected = new Uint8Array(224 * 150 * 3);
+    for (let y = 0; y < 150; y++) for (let x = 0; x < 224; x++) for (let b = 0; b < 3; b++) expected[(y * 224 + x) * 3 + b] = spec.pixel(37 + x, 21 + y, b, 0);
+    expect(Buffer.from(w.rgb).equals(Buffer.from(expected))).toBe(true);
+    await scene.close();
+  });
+
+  it('reads a JPEG with a world file through sharp, window by window', async () => {
+    const jpg = path.join(dir, 'photo.jpg');
+    const raw = Buffer.alloc(500 * 400 * 3);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 253;
+    await sharp(raw, { raw: { width: 500, height: 400, channels: 3 } }).jpeg({ quality: 95 }).toFile(jpg);
+    const decoded = await sharp(jpg).raw().toBuffer();
+    const scene = await Scene.open(jpg);
+    expect(scene.source.format).toBe('jpeg');
+    for (const w of planWindows(500, 400, { inputSize: 224 })) {
+      expect(Buffer.from((await scene.readWindow(w)).rgb).equals(Buffer.from(crop(decoded, 500, w)))).toBe(true);
+    }
+    await scene.close();
+  });
+});
+
+describe('overviews (COG)', () => {
+  it('serves a coarse read from the matching overview level', async () => {
+    const file = path.join(dir, 'cog.tif');
+    // Each level marks its pixels with its level number in band 2.
+    writeGeoTiff(file, { width: 1024, height: 768, bands: 3, dataType: 'uint8', tile: 256, compression: 'deflate', overviews: [2, 4, 8], pixel: (x, y, b, level) => (b === 1 ? level : (x + y) % 200) });
+    const source = await openRaster(file);
+    expect(source.overviews.map((o) => o.width)).toEqual([512, 256, 128]);
+    const whole = { x: 0, y: 0, width: 1024, height: 768 };
+    expect(new Set((await source.readBands(whole, [2], { outWidth: 256, outHeight: 192 })).bands[0])).toEqual(new Set([2]));
+    expect(new Set((await source.readBands(whole, [2], { outWidth: 300, outHeight: 225 })).bands[0])).toEqual(new Set([1]));
+    expect(new Set((await source.readBands({ x: 512, y: 256, width: 448, height: 448 }, [2], { outWidth: 224, outHeight: 224 })).bands[0])).toEqual(new Set([1]));
+    expect(new Set((await source.readBands({ x: 0, y: 0, width: 224, height: 224 }, [2])).bands[0])).toEqual(new Set([0]));
+    await source.close();
+  });
+});
+
+describe('nodata windows', () => {
+  it('detects the nodata value, alpha 0 and a constant fill', async () => {
+    const file = path.join(dir, 'holes.tif');
+    // Bands R, G, B, alpha; nodata 0 in the top-left 300 px; alpha 0 in the bottom-right; a constant fill of 7 at the top right.
+    writeGeoTiff(file, {
+      width: 900, height: 672, bands: 4, dataType: 'uint16', tile: 112, extraSamples: [2], nodata: '0',
+      pixel: (x, y, b) => {
+        if (b === 3) return x >= 600 && y >= 448 ? 0 : 65535;
+        if (x < 300 && y < 300) return 0;
+        if (x >= 672 && y < 224) return 7;
+        return 100 + ((x * 13 + y * 7 + b * 1000) % 5000);
+      },
+    });
+    const scene = await Scene.open(file);
+    expect(scene.stretch.bands).toEqual([1, 2, 3]);
+    const at = async (x: number, y: number) => scene.readWindow({ x, y, width: 224, height: 224 });
+    expect((await at(0, 0)).nodataFraction).toBe(1);
+    expect(isMostlyNodata(await at(0, 0))).toBe(true);
+    expect((await at(150, 0)).nodataFraction).toBeCloseTo((150 * 224) / (224 * 224), 10);
+    expect(isMostlyNodata(await at(150, 0))).toBe(true);
+    expect(isMostlyNodata(await at(300, 300))).toBe(false);
+    expect((await at(676, 448)).nodataFraction).toBe(1);
+    const fill = await at(676, 0);
+    expect(fill.constant).toBe(true);
+    expect(fill.nodataFraction).toBe(0);
+    expect(isMostlyNodata(fill)).toBe(true);
+    await scene.close();
+  });
+
+  it.skipIf(!hasShared)('detects nodata in the shared all-nodata, NaN, alpha and masked GeoTIFFs [needs ../shared]', async () => {
+    const g = (f: string) => path.join(DATASETS_DIR, 'geotiff', f);
+    const allNodata = await Scene.open(g('all-nodata.tif'));
+    expect(allNodata.stretch.sampledPixels).toBe(0);
+    for (const w of planWindows(71, 2475, { inputSize: 64 })) expect((await allNodata.readWindow(w)).nodataFraction).toBe(1);
+    await allNodata.close();
+    const nan = await Scene.open(g('float_nan.tif'));
+    const nanWindow = await nan.readWindow({ x: 0, y: 0, width: 3, height: 2 });
+    const nanSource = await openRaster(g('float_nan.tif'));
+    const values = Array.from((await nanSource.readBands({ x: 0, y: 0, width: 3, height: 2 }, [1])).bands[0]!);
+    expect(nanWindow.nodataFraction).toBeCloseTo(values.filter(Number.isNaN).length / 6, 10);
+    await nanSource.close();
+    await nan.close();
+  });
+
+  it.skipIf(!hasShared || !hasGdal)('counts alpha-0 pixels of alpha.tif and masked pixels of cogeo.tif as GDAL does [needs ../shared and gdal-bin]', async () => {
+    const g = (f: string) => path.join(DATASETS_DIR, 'geotiff', f);
+    const gdalBand = (file: string, band: string): Buffer => {
+      const out = path.join(dir, `band-${path.basename(file)}-${band}.raw`);
+      execFileSync('gdal_translate', ['-q', '-of', 'ENVI', '-b', band, file, out]);
+      return readFileSync(out);
+    };
+    for (const [file, band] of [['alpha.tif', '4'], ['cogeo.tif', 'mask']] as const) {
+      const scene = await Scene.open(g(file));
+      const whole = await scene.readWindow({ x: 0, y: 0, width: scene.width, height: scene.height });
+      const flags = gdalBand(g(file), band);
+      const zero = flags.filter((v) => v === 0).length;
+      expect(whole.nodataFraction).toBeCloseTo(zero / flags.length, 12);
+      await scene.close();
+    }
+  });
+});
+
+describe('the two TIFF decoders', () => {
+  it('libvips (chosen for interleaved 8/16-bit Deflate/LZW/raw TIFFs) and geotiff.js give the same samples', async () => {
+    const cases: [string, GeoTiffFixture][] = [
+      ['chunky16.tif', sixteenBitScene(700, 500)],
+      ['chunky8-strips.tif', { width: 333, height: 222, bands: 3, dataType: 'uint8', rowsPerStrip: 7, compression: 'deflate', pixel: (x, y, b) => (x * 7 + y * 3 + b * 50) % 256 }],
+      ['planar16.tif', { ...sixteenBitScene(400, 300), planar: true }],
+    ];
+    for (const [name, spec] of cases) {
+      const file = path.join(dir, name);
+      writeGeoTiff(file, spec);
+      const auto = await openRaster(file);
+      const geotiff = await openRaster(file, { decoder: 'geotiff' });
+      expect(auto.decoder).toBe(spec.planar ? 'geotiff.js' : 'libvips');
+      expect(geotiff.decoder).toBe('geotiff.js');
+      const bands = Array.from({ length: spec.bands }, (_, i) => i + 1);
+      for (const w of [{ x: 0, y: 0, width: 224, height: 200 }, { x: 101, y: 13, width: 150, height: 111 }, { x: spec.width - 64, y: spec.height - 64, width: 64, height: 64 }]) {
+        const a = await auto.readBands(w, bands);
+        const g = await geotiff.readBands(w, bands);
+        a.bands.forEach((band, i) => expect(Buffer.from(band.buffer, band.byteOffset, band.byteLength).equals(Buffer.from(g.bands[i]!.buffer, g.bands[i]!.byteOffset, g.bands[i]!.byteLength)), `${name} band ${i + 1}`).toBe(true));
+      }
+      await auto.close();
+      await geotiff.close();
+    }
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * A damaged catalog.sqlite: a writer checks it before writing (quick_check), `doctor` checks it
+ * fully and refuses to write into it, and `doctor --repair` (catalogCheck: 'repair') rebuilds
+ * what can be rebuilt, after which `rsclip index` ends with exactly one ok row per file. A damaged
+ * unique index once let the indexer write 602 ok rows for 600 files.
+ */
+import Database from 'better-sqlite3';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
+import { indexArchive } from '../../src/indexer/index.js';
+import { openIndex, type OpenIndexOptions } from '../../src/store/index.js';
+import { makePng } from '../fixtures/images.js';
+import { FakeEncoder } from '../indexer/fake-encoder.js';
+import { seededRandom } from '../../src/eval/random.js';
+
+const FILES = 600;
+const TRIALS = 24;
+const PAGE = 16384;
+
+let work: string;
+let archive: string;
+let pristine: string;
+const encoder = new FakeEncoder();
+
+async function indexOnce(index: string, options: OpenIndexOptions = {}) {
+  const store = await openIndex(index, { model: encoder.info, create: true, ...options });
+  try {
+    return await indexArchive({ roots: [archive], store, encoder, batchSize: 64 });
+  } finally {
+    await store.close();
+  }
+}
+
+async function repairAndVerify(index: string) {
+  const store = await openIndex(index, { model: encoder.info, catalogCheck: 'repair' });
+  try {
+    return await store.verify();
+  } finally {
+    await store.close();
+  }
+}
+
+interface CatalogFacts {
+  /** Archive files with exactly one row, and that row ok. */
+  filesWithOneOkRow: number;
+  /** Rows naming no archive file (their root or path text was changed by the damage). */
+  foreignRows: number;
+  duplicatePaths: number;
+  /** Ok files with exactly one live item, and that item with a vector (each is a whole image). */
+  filesWithOneSearchableItem: number;
+  integrity: string;
+}
+
+/** What the catalog holds for the archive, read straight from the file. */
+function catalogFacts(index: string): CatalogFacts {
+  const db = new Database(path.join(index, 'catalog.sqlite'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT root, path, status FROM files').all() as { root: string; path: string; status: string }[];
+    const byPath = new Map<string, string[]>();
+    for (const r of rows) byPath.set(`${r.root}|${r.path}`, [...(byPath.get(`${r.root}|${r.path}`) ?? []), r.status]);
+    let filesWithOneOkRow = 0;
+    for (let i = 0; i < FILES; i++) {
+      const statuses = byPath.get(`${archive}|f${i % 6}/tile_${i}.png`);
+      if (statuses?.length === 1 && statuses[0] === 'ok') filesWithOneOkRow++;
+    }
+    const searchable = db
+      .prepare(
+        `SELECT count(*) AS n FROM files f WHERE f.status = 'ok' AND
+           (SELECT count(*) FROM items it WHERE it.file_id = f.id AND it.key IS NOT NULL) = 1 AND
+           (SELECT count(*) FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = f.id AND it.key IS NOT NULL) = 1`,
+      )
+      .get() as { n: number };
+    return {
+      filesWithOneOkRow,
+      foreignRows: rows.length - FILES,
+      duplicatePaths: rows.length - byPath.size,
+      filesWithOneSearchableItem: searchable.n,
+      integrity: db.pragma('integrity_check', { simple: true }) as string,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'rsclip-catalog-damage-'));
+  archive = path.join(work, 'archive');
+  for (let i = 0; i < FILES; i++) {
+    const file = path.join(archive, `f${i % 6}`, `tile_${i}.png`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, makePng(i + 1, 8, 8));
+  }
+  pristine = path.join(work, 'pristine');
+  expect(await indexOnce(pristine)).toMatchObject({ added: FILES, errors: 0 });
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('a damaged catalog', () => {
+  it('is refused by writers and by doctor, changes nothing, and doctor --repair rebuilds a damaged unique index (REINDEX)', async () => {
+    const index = path.join(work, 'unique-index');
+    cpSync(pristine, index, { recursive: true });
+    const file = path.join(index, 'catalog.sqlite');
+    const db = new Database(file, { readonly: true });
+    const leaves = (db.prepare("SELECT pageno FROM dbstat WHERE name = 'sqlite_autoindex_files_1' AND pagetype = 'leaf'").all() as { pageno: number }[]).map((r) => r.pageno);
+    db.close();
+    expect(leaves.length).toBeGreaterThan(0);
+    const bytes = readFileSync(file);
+    // flip the case of letters in keys of the unique (root, path) index: its entries no longer match the rows
+    for (const page of leaves) for (let i = 1; i <= 8; i++) bytes[page * PAGE - 40 * i]! ^= 0x20;
+    writeFileSync(file, bytes);
+
+    for (const check of [undefined, 'full'] as const) {
+      const error = await indexOnce(index, check ? { catalogCheck: check } : {}).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RsclipError);
+      expect(error).toMatchObject({
+        code: 'INDEX_CORRUPT',
+        message: expect.stringMatching(/catalog\.sqlite is damaged \(SQLite (quick_check|integrity_check): .*\); nothing was written into it$/),
+        hint: expect.stringContaining('rsclip doctor --repair'),
+      });
+      expect(readFileSync(file).equals(bytes)).toBe(true);
+    }
+    const report = await repairAndVerify(index);
+    expect(report.ok).toBe(true);
+    expect(report.repaired.join('\n')).toMatch(/catalog indexes were damaged .*; rebuilt with REINDEX|catalog tables were damaged/);
+    expect(await indexOnce(index)).toMatchObject({ errors: 0, scanned: FILES });
+    expect(catalogFacts(index)).toEqual({ filesWithOneOkRow: FILES, foreignRows: 0, duplicatePaths: 0, filesWithOneSearchableItem: FILES, integrity: 'ok' });
+  });
+
+  it(`never ends with duplicate rows, internal errors or lost files after random damage (${TRIALS} seeded trials)`, async () => {
+    const outcomes: string[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const index = path.join(work, `trial-${trial}`);
+      cpSync(pristine, index, { recursive: true });
+      const file = path.join(index, 'catalog.sqlite');
+      const bytes = readFileSync(file);
+      const random = seededRandom(500 + trial);
+      for (let w = 0; w < 8; w++) bytes[100 + Math.floor(random() * (bytes.length - 100))] = Math.floor(random() * 256);
+      writeFileSync(file, bytes);
+
+      const first = await indexOnce(index).then(
+        () => 'indexed',
+        (e: unknown) => e,
+      );
+      if (first !== 'indexed') {
+        expect(first, `trial ${trial}`).toBeInstanceOf(RsclipError);
+        expect((first as RsclipError).code, `trial ${trial}: ${(first as Error).message}`).toBe('INDEX_CORRUPT');
+      }
+      const report = await repairAndVerify(index);
+      expect(report.ok, `trial ${trial}: ${report.unrepaired.join('; ')}`).toBe(true);
+      await indexOnce(index);
+      const facts = catalogFacts(index);
+      // a byte that changed a row's root or path text leaves a valid row SQLite cannot tell from a real one
+      expect(facts, `trial ${trial}`).toEqual({
+        filesWithOneOkRow: FILES,
+        foreignRows: expect.any(Number),
+        duplicatePaths: 0,
+        filesWithOneSearchableItem: FILES + facts.foreignRows,
+        integrity: 'ok',
+      });
+      expect(facts.foreignRows).toBeLessThanOrEqual(8);
+      outcomes.push(first === 'indexed' ? 'indexed' : 'refused');
+    }
+    // the damage must have been seen in some trials, or the test proves nothing
+    expect(outcomes).toContain('refused');
+  }, 120_000);
+});

@@ -1,0 +1,123 @@
+/**
+ * A full disk under the index (a small tmpfs the test mounts; skipped with the reason where it
+ * cannot): every write either lands whole or fails with one line that says what was kept; the
+ * graph file recorded in the catalog is always the complete one; once there is room again the
+ * index opens, verifies and answers for everything that was committed.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../src/errors.js';
+import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { mountSmallFs, smallFsUnavailable, type SmallFs } from '../fixtures/small-fs.js';
+import { MODEL } from './backends.js';
+
+const unavailable = smallFsUnavailable();
+if (unavailable) console.warn(`[rsclip tests] skipping the full-disk tests: ${unavailable}`);
+
+const DIM = 64;
+const model = { ...MODEL, embeddingDim: DIM };
+
+function vectorOf(i: number): Float32Array {
+  const v = Float32Array.from({ length: DIM }, (_, j) => Math.sin(i * 7.1 + j * 1.3));
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+const put = (i: number) => ({
+  kind: 'put' as const,
+  file: { root: '/archive', path: `${i}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${i}`, width: 1, height: 1, format: 'png' },
+  vector: vectorOf(i),
+});
+
+/** The graph file is either absent and never recorded, or exactly the file whose sha256 the catalog recorded. */
+function expectRecordedGraphIntact(index: string): void {
+  const db = new Database(path.join(index, 'catalog.sqlite'), { readonly: true });
+  const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+  db.close();
+  const graph = path.join(index, 'vectors.hnsw');
+  if (Number(meta.get('hnsw_seq') ?? -1) < 0) return;
+  expect(existsSync(graph)).toBe(true);
+  const bytes = readFileSync(graph);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  expect([meta.get('hnsw_sha256'), meta.get('hnsw_next_sha256')]).toContain(sha);
+}
+
+let fs: SmallFs | undefined;
+afterEach(() => {
+  fs?.dispose();
+  fs = undefined;
+});
+
+describe.skipIf(unavailable !== undefined)('a full disk under the index', () => {
+  it('fails a commit or a checkpoint with one line saying what was kept, records only complete graph files, and loses nothing committed', async () => {
+    const mounted = mountSmallFs(1536 * 1024);
+    if (typeof mounted === 'string') throw new Error(mounted);
+    fs = mounted;
+    const index = path.join(fs.dir, 'index');
+    let store: IndexStore = await openIndex(index, { model, create: true, checkpointIntervalMs: 0 });
+    let committed = 0;
+    let failure: unknown;
+    for (let batch = 0; batch < 200 && failure === undefined; batch++) {
+      try {
+        await store.commit(Array.from({ length: 20 }, (_, j) => put(committed + j)));
+        committed += 20;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    expect(failure).toBeInstanceOf(RsclipError);
+    const error = failure as RsclipError;
+    expect(error.code).toBe('INDEX_UNWRITABLE');
+    expect(error.toOneLine()).not.toContain('\n');
+    expect(error.message).toMatch(/no space left on the device; (the catalog keeps every commit and the previous graph file was kept|this change was not written; every earlier commit is kept)/);
+    expect(committed).toBeGreaterThan(0);
+    await store.close().catch((e: unknown) => expect((e as RsclipError).code).toBe('INDEX_UNWRITABLE'));
+    expectRecordedGraphIntact(index);
+
+    fs.remount('size=64m');
+    store = await openIndex(index, { model });
+    expect(await store.verify()).toMatchObject({ ok: true, unrepaired: [] });
+    expect(await store.countItems()).toBeGreaterThanOrEqual(committed);
+    for (let i = 0; i < committed; i++) expect((await store.search(vectorOf(i), 1))[0]).toMatchObject({ score: expect.closeTo(1, 4) });
+    await store.close();
+    expectRecordedGraphIntact(index);
+  });
+
+  it('keeps the previous graph file when a checkpoint cannot be written, and says so', async () => {
+    const mounted = mountSmallFs(2 * 1024 * 1024);
+    if (typeof mounted === 'string') throw new Error(mounted);
+    fs = mounted;
+    const index = path.join(fs.dir, 'index');
+    const store = await openIndex(index, { model, create: true });
+    await store.commit(Array.from({ length: 100 }, (_, i) => put(i)));
+    await store.flush();
+    const before = readFileSync(path.join(index, 'vectors.hnsw'));
+    await store.commit(Array.from({ length: 400 }, (_, i) => put(100 + i)));
+    // leave almost no room: the catalog's WAL already holds the commit, the graph file must grow
+    const filler = path.join(fs.dir, 'filler');
+    for (let size = 1 << 20; size >= 4096; size >>= 1) {
+      try {
+        writeFileSync(filler + size, Buffer.alloc(size));
+      } catch {
+        rmSync(filler + size, { force: true });
+      }
+    }
+    const error = await store.flush().then(
+      () => undefined,
+      (e: unknown) => e as RsclipError,
+    );
+    expect(error).toMatchObject({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/^cannot write the HNSW graph .*: no space left on the device; the catalog keeps every commit and the previous graph file was kept$/) });
+    expect(readFileSync(path.join(index, 'vectors.hnsw')).equals(before)).toBe(true);
+    expect(existsSync(path.join(index, `vectors.hnsw.tmp-${process.pid}`))).toBe(false);
+    expectRecordedGraphIntact(index);
+    fs.remount('size=64m');
+    await store.close();
+    const reader = await openIndex(index, { readonly: true });
+    expect(await reader.countItems()).toBe(500);
+    expect((await reader.search(vectorOf(450), 1))[0]).toMatchObject({ score: expect.closeTo(1, 4) });
+    await reader.close();
+  });
+});
