@@ -24,6 +24,8 @@ const configSchema = z.strictObject({
   token: z.string().min(1).optional(),
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
+  /** Index and serve files behind symbolic links that lead outside the archive folders. */
+  followLinks: z.boolean().optional(),
   /** Where fetched models are cached. */
   cacheDir: z.string().min(1).optional(),
 });

@@ -18,6 +18,7 @@ interface IndexCommandOptions {
   variant?: ReturnType<typeof modelVariant>;
   include?: string[];
   exclude?: string[];
+  followLinks?: boolean;
   batch?: number;
   threads?: number;
   decoders?: number;
@@ -186,6 +187,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else the index\'s, else fp32)', modelVariant)
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
+    .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
     .option('--batch <n>', 'images per model run (default 32)', positiveInt)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default 4)', positiveInt)
@@ -228,6 +230,7 @@ export function registerIndexCommands(program: Command): void {
           encoder,
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
+          followLinks: opts.followLinks ?? config.followLinks,
           batchSize: opts.batch ?? config.batch,
           decoders: opts.decoders,
           fields: opts.fields,

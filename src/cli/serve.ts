@@ -15,6 +15,7 @@ interface ServeCommandOptions {
   maxUploadMb?: number;
   logFormat?: ReturnType<typeof logFormat>;
   verbose?: boolean;
+  followLinks?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -33,6 +34,7 @@ export function registerServeCommand(program: Command): void {
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
+    .option('--follow-links', 'serve files whose real path lies outside their archive folder (an index made with `index --follow-links`)')
     .action(async (opts: ServeCommandOptions) => {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
@@ -53,6 +55,7 @@ export function registerServeCommand(program: Command): void {
         ...(opts.maxUploadMb ? { limits: { maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxJsonBytes: Math.ceil(opts.maxUploadMb * 1024 * 1024 * 1.4) } } : {}),
         logFormat: chosenLogFormat(opts.logFormat),
         verbose: opts.verbose === true,
+        followLinks: opts.followLinks ?? config.followLinks ?? false,
       });
     });
 }

@@ -28,6 +28,7 @@ interface UpOptions {
   logFormat?: LogFormat;
   verbose?: boolean;
   engine?: EngineChoice;
+  followLinks?: boolean;
 }
 
 function openInBrowser(url: string): void {
@@ -86,10 +87,12 @@ export function registerUpCommand(program: Command): void {
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
+    .option('--follow-links', 'also index and serve files behind symbolic links that lead outside the folders')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN, RSCLIP_CACHE_DIR (model cache), RSCLIP_* config overrides.')
     .action(async (dirs: string[], opts: UpOptions) => {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
+      const followLinks = opts.followLinks ?? config.followLinks ?? false;
       // an existing index's model and variant are the default (the one rule of openEncoderForIndex)
       const recorded = opts.model || config.model ? undefined : await recordedModelOf(index);
       const modelSpec = opts.model ?? config.model ?? recorded?.dir ?? DEFAULT_MODEL_ID;
@@ -139,6 +142,7 @@ export function registerUpCommand(program: Command): void {
             encoder,
             include: config.include,
             exclude: config.exclude,
+            followLinks,
             batchSize: config.batch,
             onProgress: display.update,
           });
@@ -163,6 +167,7 @@ export function registerUpCommand(program: Command): void {
         ...((opts.token ?? config.token) ? { token: opts.token ?? config.token } : {}),
         logFormat: chosenLogFormat(opts.logFormat),
         verbose: opts.verbose === true,
+        followLinks,
       });
       await running.ready;
       process.stdout.write(`rsclip is serving ${running.url} (Ctrl-C to stop)\n`);

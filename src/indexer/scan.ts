@@ -1,14 +1,18 @@
 /**
- * Walks archive roots for image files. Symlinked folders are followed once (loops are cut by
- * real path); unreadable folders are reported and skipped, never fatal. Every file seen is
- * either yielded (an image to index) or counted as skipped with its reason: a format sharp
- * cannot read (BMP, JPEG 2000...), not an image, excluded by a glob, a name that is not valid
- * UTF-8, a dangling link, not a regular file.
+ * Walks archive roots for image files. Symbolic links are followed while they stay inside the
+ * root (folders once: loops are cut by real path); a link leading outside the root is counted as
+ * skipped unless `followLinks` allows it (a link planted in a shared archive must not pull
+ * /etc or another user's files into an index that a server then serves). Unreadable folders are
+ * reported and skipped, never fatal. Every file seen is either yielded (an image to index) or
+ * counted as skipped with its reason: a format sharp cannot read (BMP, JPEG 2000...), not an
+ * image, excluded by a glob, a name that is not valid UTF-8, a dangling link, a link leading
+ * outside the root, not a regular file.
  */
 import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { RsclipError } from '../errors.js';
+import { isInside } from '../path-inside.js';
 
 /** Extensions of the formats sharp (libvips) decodes in the prebuilt binaries. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -45,7 +49,13 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** Folders never entered (e.g. the index directory itself). */
   skipDirs?: string[];
+  /** Follow symbolic links that lead outside the root too (default: such links are skipped and counted). */
+  followLinks?: boolean;
 }
+
+/** The skip reason of a link leading outside its root (the README quotes it). */
+export const LINK_OUTSIDE_ROOT = 'symbolic link leading outside the archive folder (not followed; --follow-links indexes it)';
+
 
 /** Files seen but not indexed, for one reason. */
 export interface SkippedFiles {
@@ -140,7 +150,8 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
   const include = globMatcher(options.include);
   const exclude = globMatcher(options.exclude);
   const skip = new Set((options.skipDirs ?? []).map((d) => path.resolve(d)));
-  const visited = new Set<string>([await realpath(absoluteRoot!)]);
+  const realRoot = await realpath(absoluteRoot!);
+  const visited = new Set<string>([realRoot]);
   const stack: string[] = [''];
   while (stack.length > 0) {
     if (options.signal?.aborted) return;
@@ -178,6 +189,10 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         }
         isDir = info.isDirectory();
         isFile = info.isFile();
+        if (!options.followLinks && !isInside(realRoot, await realpath(abs).catch(() => abs))) {
+          countSkipped(problems, LINK_OUTSIDE_ROOT, rel);
+          continue;
+        }
       }
       if (isDir) {
         if (skip.has(abs)) continue;

@@ -15,6 +15,8 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
   /** picomatch globs over paths relative to a root; without `/` they match the base name. */
   include?: string[];
   exclude?: string[];
+  /** Follow symbolic links that lead outside a root (default: skipped and counted; serve such an index with followLinks too). */
+  followLinks?: boolean;
   /** Images per model run. Default 32. */
   batchSize?: number;
   /** Images decoded concurrently ahead of inference. Default 4. */

@@ -6,7 +6,7 @@
  *     "filter": { "folder": "2020", "formats": ["jpeg"], "fields": {"label": "airport"},
  *                 "bbox": [12.3, 41.8, 12.6, 42.0], "near": {"lon": 12.49, "lat": 41.89, "radius": "5km"},
  *                 "within": {"type": "Polygon", ...}, "since": "2023-01-01" },   (see store/filter.ts)
- *     "collapse": true | 0.95, "nms": true | false | 0.5 }
+ *     "collapse": true | 0.95, "nms": true | false | 0.5, "foldCopies": true }
  *
  * `image` is base64 of the encoded file; a path is never accepted from JSON.
  */
@@ -33,6 +33,8 @@ export const pagingShape = {
   ef: z.number().int().min(1).max(MAX_EF).optional(),
   collapse: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
   nms: z.union([z.boolean(), z.number().gt(0).max(1)]).optional(),
+  /** false: byte-identical copies are separate hits (default: folded into the best, listed as `copies`). */
+  foldCopies: z.boolean().optional(),
 };
 
 export const searchRequestSchema = z.strictObject({

@@ -64,6 +64,8 @@ export interface AppDeps {
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
+  /** Serve archive files whose real path lies outside their root (an archive indexed with --follow-links). */
+  followLinks?: boolean;
   /** Renders thumbnails (default: WebP, the item's window with its file's stretch, or sharp's createThumbnail for a whole image as decoded). */
   thumbnailer?: Thumbnailer;
 }
@@ -124,6 +126,7 @@ async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord>
 
 export function createApp(deps: AppDeps): express.Application {
   const { searcher, store } = deps;
+  const followLinks = deps.followLinks === true;
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const isReady = deps.isReady ?? (() => true);
   const thumbnails = new ThumbnailCache({ maxBytes: limits.thumbnailCacheBytes, maxEntries: limits.thumbnailCacheEntries });
@@ -205,7 +208,7 @@ export function createApp(deps: AppDeps): express.Application {
       return;
     }
     const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
-      const file = await verifiedCatalogPath(record);
+      const file = await verifiedCatalogPath(record, followLinks);
       return thumbnailer(file, side, item).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
       });
@@ -216,14 +219,14 @@ export function createApp(deps: AppDeps): express.Application {
   // the path comes from the catalog, never from the request; a tile is its window as PNG
   const sendOriginal: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
-    if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res);
+    if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res, followLinks);
     const etag = `"w${item.id}-${item.file.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const file = await verifiedCatalogPath(item.file);
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const png = await renderItem(file, item, MAX_RENDERED_SIDE, 'png').catch((error: unknown) => {
       throw withArchivePath(error, item.file, file);
     });

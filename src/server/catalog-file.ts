@@ -3,7 +3,9 @@
  * whose real path lies under the real archive root and whose size and modification time are
  * still those the catalog recorded. A file swapped for a symbolic link that leads elsewhere (to
  * /etc/shadow, say) is not followed, a path that became a directory or changed since indexing
- * is refused, each with a re-index hint; a message names the archive-relative path only.
+ * is refused, each with a re-index hint; a message names the archive-relative path only. An
+ * archive indexed with `--follow-links` is served with `--follow-links` too: its files may then
+ * lie outside the root, and the size and time checks still hold.
  */
 import { constants, type Stats } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { RsclipError } from '../errors.js';
+import { isInside } from '../path-inside.js';
 import { HttpError } from './http-error.js';
 
 /** What the catalog knows of a file (a structural subset of the store's record). */
@@ -41,8 +44,8 @@ function changed(file: CatalogFile, what: string): HttpError {
 
 const isMissing = (error: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '');
 
-/** The file's real path, after checking that it lies under the real archive root. */
-async function realPathInsideRoot(file: CatalogFile): Promise<string> {
+/** The file's real path, after checking that it lies under the real archive root (unless links outside it were followed at index time). */
+async function realPathInsideRoot(file: CatalogFile, followLinks: boolean): Promise<string> {
   let real: string;
   let root: string;
   try {
@@ -51,8 +54,7 @@ async function realPathInsideRoot(file: CatalogFile): Promise<string> {
     if (isMissing(error)) throw gone(file);
     throw error;
   }
-  const relative = path.relative(root, real);
-  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) throw outsideArchive(file);
+  if (real === root || (!followLinks && !isInside(root, real))) throw outsideArchive(file);
   return real;
 }
 
@@ -69,8 +71,8 @@ export function withArchivePath(error: unknown, file: CatalogFile, realPath: str
 }
 
 /** The real path of a catalog file that passes every check, for readers that open paths (thumbnails). */
-export async function verifiedCatalogPath(file: CatalogFile): Promise<string> {
-  const real = await realPathInsideRoot(file);
+export async function verifiedCatalogPath(file: CatalogFile, followLinks = false): Promise<string> {
+  const real = await realPathInsideRoot(file, followLinks);
   checkUnchanged(file, await stat(real));
   return real;
 }
@@ -80,8 +82,8 @@ export async function verifiedCatalogPath(file: CatalogFile): Promise<string> {
  * final symbolic link, and compared (device and inode) with what the path leads to afterwards,
  * so a swap between the check and the read cannot change what is sent.
  */
-export async function sendCatalogFile(file: CatalogFile, req: Request, res: Response): Promise<void> {
-  const real = await realPathInsideRoot(file);
+export async function sendCatalogFile(file: CatalogFile, req: Request, res: Response, followLinks = false): Promise<void> {
+  const real = await realPathInsideRoot(file, followLinks);
   let handle: FileHandle;
   try {
     handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -93,7 +95,7 @@ export async function sendCatalogFile(file: CatalogFile, req: Request, res: Resp
   try {
     const info = await handle.stat();
     checkUnchanged(file, info);
-    const now = await stat(await realPathInsideRoot(file)).catch(() => undefined);
+    const now = await stat(await realPathInsideRoot(file, followLinks)).catch(() => undefined);
     if (!now || now.ino !== info.ino || now.dev !== info.dev) throw changed(file, 'was replaced');
     res.type(path.extname(file.path) || 'application/octet-stream');
     res.set({

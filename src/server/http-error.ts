@@ -3,6 +3,7 @@
  * middleware that turns every error (RsclipError, body-parser, multer, HttpError, anything)
  * into `{ error: { code, message } }` with the right status.
  */
+import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
@@ -110,4 +111,25 @@ export function errorMiddleware(logger: Logger | undefined, privateFolders: Priv
     if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);
     res.status(status).set(headers).json(body);
   };
+}
+
+/**
+ * What node's HTTP parser refuses before express sees a request (node would answer with an empty
+ * body): a JSON error body like every other refusal. A URL and headers over node's 16 KiB limit
+ * (a long `within` polygon in the query string, say) is 431; a request that cannot be parsed, 400;
+ * a request too slow to arrive, 408.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const [status, code, message, hint] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'BAD_REQUEST', 'the URL and headers of this request are larger than 16 KiB', 'send long values (e.g. a `within` polygon) in the JSON body of POST /api/search']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'BAD_REQUEST', 'the request took too long to arrive', undefined]
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP', undefined];
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } } satisfies ErrorBody);
+  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

@@ -19,6 +19,7 @@ const pagingQuery = {
   offset: numeric(pagingShape.offset),
   cursor: oneString(z.string().min(1).max(500)).optional(),
   exact: flag.optional(),
+  foldCopies: flag.optional(),
   ef: numeric(pagingShape.ef),
   collapse: z.preprocess((v) => (typeof v === 'string' && /^(0|1)?\.\d+$/.test(v) ? Number(v) : v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), pagingShape.collapse),
   nms: z.preprocess(
@@ -72,6 +73,7 @@ export function pagingFromQuery(query: PagingQuery): Omit<SearchRequest, 'terms'
   if (query.offset !== undefined) request.offset = query.offset as number;
   if (query.cursor !== undefined) request.cursor = query.cursor as string;
   if (query.exact !== undefined) request.exact = query.exact as boolean;
+  if (query.foldCopies !== undefined) request.foldCopies = query.foldCopies as boolean;
   if (query.ef !== undefined) request.ef = query.ef as number;
   const collapse = query.collapse as boolean | number | undefined;
   if (collapse !== undefined) request.collapse = typeof collapse === 'number' ? { threshold: collapse } : collapse;

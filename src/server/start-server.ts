@@ -13,6 +13,7 @@ import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../mode
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { openIndex } from '../store/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
+import { answerClientError } from './http-error.js';
 import { createServerLogger, type LogFormat } from './log-output.js';
 import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
 
@@ -39,6 +40,8 @@ export interface StartServerOptions {
   logFormat?: LogFormat;
   /** Log thumbnail requests too. */
   verbose?: boolean;
+  /** Serve files whose real path lies outside their root (an index made with followLinks). */
+  followLinks?: boolean;
   connections?: Partial<ConnectionLimits>;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
@@ -88,6 +91,7 @@ function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimi
     app,
   );
   server.maxConnections = limits.maxConnections;
+  server.on('clientError', answerClientError);
   return server;
 }
 
@@ -134,7 +138,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     },
     (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
   );
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {

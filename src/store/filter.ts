@@ -25,6 +25,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/index.js';
+import { expandPathBraces, MAX_GLOB_ALTERNATIVES } from './glob-match.js';
 
 /** A spec as a message shows it: long ones (a GeoJSON area) are cut. */
 function shown(spec: string): string {
@@ -134,6 +135,7 @@ const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(FILTER_LIMIT
 function globProblem(glob: string): string | undefined {
   if (/[@!?*+]\(/.test(glob)) return 'extended globs such as +(a|b) are not supported in filters';
   if ((glob.match(/\{/g) ?? []).length > FILTER_LIMITS.globBraces) return `at most ${FILTER_LIMITS.globBraces} {…} groups`;
+  if (!expandPathBraces(glob)) return `at most ${MAX_GLOB_ALTERNATIVES} alternatives of {…} groups that hold a "/"`;
   for (const segment of glob.split('/')) {
     const stars = (segment.replace(/\*\*/g, '').match(/\*/g) ?? []).length;
     if (stars > FILTER_LIMITS.starsPerGlobSegment) return `at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, "${segment}" has ${stars}`;
@@ -354,8 +356,8 @@ export function filterJsonSchema(): Record<string, unknown> {
 }
 
 /**
- * A glob as a regular expression any SQL back end can evaluate (SQLite's REGEXP, PostgreSQL's
- * `~`), with picomatch's meaning: `*` stays within a folder, `**` crosses folders, dot files
+ * A glob as a regular expression for a SQL back end whose regex engine does not backtrack
+ * (PostgreSQL's `~`; the embedded catalog uses GlobMatcher instead), with picomatch's meaning: `*` stays within a folder, `**` crosses folders, dot files
  * match, and a glob without "/" is matched against the file name only. A path equal to the
  * glob's text matches too, as in picomatch.
  */
@@ -366,7 +368,12 @@ export interface GlobMatch {
   literal: string;
 }
 
+/** Which name a glob is tested against: a glob without "/" matches the file name only. */
+export function globTarget(glob: string): 'path' | 'fileName' {
+  return glob.includes('/') ? 'path' : 'fileName';
+}
+
 export function globToRegex(glob: string): GlobMatch {
   const regex = picomatch.makeRe(glob, { dot: true });
-  return { target: glob.includes('/') ? 'path' : 'fileName', regex: regex.source, literal: glob };
+  return { target: globTarget(glob), regex: regex.source, literal: glob };
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isImagePath, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
+import { isImagePath, LINK_OUTSIDE_ROOT, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 
 let root: string;
@@ -48,6 +48,30 @@ describe('scanRoot', () => {
     const { paths, problems } = await scan();
     expect(paths).toEqual(['a/one.png']);
     expect(problems).toEqual({ unreadableFolders: [], symlinkLoops: ['a/loop'], skipped: [{ reason: 'symbolic link to nothing (dangling)', count: 1, examples: ['dangling.png'] }] });
+  });
+
+  it('skips and counts links leading outside the root unless followLinks; links inside it are followed', async () => {
+    const outside = mkdtempSync(path.join(tmpdir(), 'rsclip-scan-outside-'));
+    try {
+      writeFileSync(path.join(outside, 'secret.png'), 'x');
+      mkdirSync(path.join(outside, 'folder'));
+      writeFileSync(path.join(outside, 'folder', 'far.png'), 'x');
+      touch('in/near.png');
+      symlinkSync(path.join(outside, 'secret.png'), path.join(root, 'link-out.png'));
+      symlinkSync(path.join(outside, 'folder'), path.join(root, 'folder-out'));
+      symlinkSync(path.join(root, 'in', 'near.png'), path.join(root, 'link-in.png'));
+      symlinkSync(path.join(root, 'in'), path.join(root, 'folder-in'));
+      const kept = await scan();
+      // a folder's files come before its sub-folders, in name order: the link to `in` is entered first, `in` itself is then the repeat
+      expect(kept.paths).toEqual(['link-in.png', 'folder-in/near.png']);
+      expect(kept.problems.symlinkLoops).toEqual(['in']);
+      expect(kept.problems.skipped).toEqual([{ reason: LINK_OUTSIDE_ROOT, count: 2, examples: ['folder-out', 'link-out.png'] }]);
+      const followed = await scan({ followLinks: true });
+      expect(followed.paths).toEqual(['link-in.png', 'link-out.png', 'folder-in/near.png', 'folder-out/far.png']);
+      expect(followed.problems.skipped).toEqual([]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('stops when aborted', async () => {

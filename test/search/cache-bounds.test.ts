@@ -1,6 +1,6 @@
 /**
  * Every cache of the search path is bounded by entries and by bytes: the text embeddings of the
- * searcher, the compiled glob regexes and the allowed-item sets of the store. 20,000 requests
+ * searcher, the compiled globs and the allowed-item sets of the store. 20,000 requests
  * with distinct 480-character globs leave the heap within the configured bounds (measured in a
  * child process that can force garbage collection).
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
-import { REGEX_CACHE_LIMITS } from '../../src/store/embedded/catalog-filter.js';
+import { GLOB_CACHE_LIMITS } from '../../src/store/embedded/catalog-filter.js';
 import { SELECTION_CACHE_LIMITS } from '../../src/store/embedded/search-planner.js';
 import type { IndexStore } from '../../src/store/index.js';
 import { REPO_ROOT } from '../fixtures/cli.js';
@@ -56,12 +56,12 @@ describe('cache bounds', () => {
     expect(fixture.encoder.runCount.text).toBe(runs);
   });
 
-  it(`keeps at most the configured entries and bytes of glob regexes and allowed-item sets over ${GLOB_REQUESTS} distinct globs`, async () => {
+  it(`keeps at most the configured entries and bytes of compiled globs and allowed-item sets over ${GLOB_REQUESTS} distinct globs`, async () => {
     const searcher = new Searcher(fixture.encoder, store);
     for (let i = 0; i < GLOB_REQUESTS; i++) await searcher.search({ terms: [{ kind: 'text', text: 'river', weight: 1 }], k: 3, filter: { pathGlob: glob(i) } });
-    const { caches } = (await store.stats()).details as { caches: { selections: CacheUse; regexes: CacheUse } };
-    expect(caches.regexes.entries).toBeLessThanOrEqual(REGEX_CACHE_LIMITS.entries);
-    expect(caches.regexes.bytes).toBeLessThanOrEqual(REGEX_CACHE_LIMITS.bytes);
+    const { caches } = (await store.stats()).details as { caches: { selections: CacheUse; globs: CacheUse } };
+    expect(caches.globs.entries).toBeLessThanOrEqual(GLOB_CACHE_LIMITS.entries);
+    expect(caches.globs.bytes).toBeLessThanOrEqual(GLOB_CACHE_LIMITS.bytes);
     expect(caches.selections.entries).toBeLessThanOrEqual(SELECTION_CACHE_LIMITS.entries);
     expect(caches.selections.bytes).toBeLessThanOrEqual(SELECTION_CACHE_LIMITS.bytes);
   }, 120_000);
@@ -88,6 +88,6 @@ describe('cache bounds', () => {
     const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], { encoding: 'utf8', cwd: REPO_ROOT });
     expect(child.status, child.stderr).toBe(0);
     const { grewBytes } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { grewBytes: number };
-    expect(grewBytes).toBeLessThan(REGEX_CACHE_LIMITS.bytes + SLACK_BYTES);
+    expect(grewBytes).toBeLessThan(GLOB_CACHE_LIMITS.bytes + SLACK_BYTES);
   }, 180_000);
 });

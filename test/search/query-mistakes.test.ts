@@ -53,7 +53,7 @@ describe('filters on fields the index does not have', () => {
   it('are refused with the keys and the index fields listed, and a suggestion for a typo', async () => {
     await expect(searcher.search({ terms: [river], filter: parseFilterSpecs(['labl=airport']) })).rejects.toMatchObject({
       code: 'BAD_QUERY',
-      message: 'unknown filter field "labl" (did you mean "label"?): the filter keys are path, folder, format, minBytes, maxBytes, minWidth, minHeight, after, before, and this index\'s user fields are label, year',
+      message: 'unknown filter field "labl" (did you mean "label"?): the filter keys are path, folder, format, minBytes, maxBytes, minWidth, minHeight, after, before, bbox, near, within, since, until, and this index\'s user fields are label, year',
     });
     await expect(searcher.search({ terms: [river], filter: parseFilterSpecs(['formats=png']) })).rejects.toThrow(/unknown filter field "formats" \(did you mean "format"\?\)/);
     // known fields still filter, also to nothing
@@ -104,6 +104,19 @@ describe('byte-identical copies', () => {
     expect(all.hits.every((h) => h.copies.length === 0)).toBe(true);
   });
 
+  it('are folded or not through the HTTP API too (foldCopies in the query string and the JSON body)', async () => {
+    const app = createApp({ searcher: copies.searcher, store: copies.store });
+    const folded = await request(app).get('/api/search?q=river&k=10');
+    expect(folded.status, folded.text).toBe(200);
+    expect(folded.body.hits.map((h: { path: string; copies: unknown[] }) => [h.path, h.copies.length])).toEqual([['one/scene.png', 2], ['other.png', 0]]);
+    const unfolded = await request(app).get('/api/search?q=river&k=10&foldCopies=false');
+    expect(unfolded.body.hits.map((h: { path: string }) => h.path)).toEqual(['one/scene.png', 'two/scene.png', 'three/scene-copy.png', 'other.png']);
+    const body = await request(app).post('/api/search').send({ terms: [{ text: 'river' }], k: 10, foldCopies: false });
+    expect(body.status, body.text).toBe(200);
+    expect(body.body.hits).toHaveLength(4);
+    expect((await request(app).get('/api/search?q=river&foldCopies=maybe')).status).toBe(400);
+  });
+
   it('of the queried item are shown, the item itself is not', async () => {
     const page = await copies.searcher.search({ terms: [{ kind: 'id', id: copies.ids[0]!, weight: 1 }], k: 10 });
     expect(page.hits.map((h) => [h.path, h.copies.map((c) => c.path)])).toEqual([
@@ -123,7 +136,7 @@ describe('rsclip search (tiny model)', () => {
     await indexInto({ roots: [archive], index, model: await tinyModelDir(), threads: 1 });
     const found = await runCli(['search', path.join(archive, 'b', 'y.png'), '--index', index, '-k', '5', '--threads', '1']);
     expect(found.code, found.stderr).toBe(0);
-    expect(found.stdout).toMatch(new RegExp(`\\t${archive.replace(/[/\\.]/g, '.')}.a.x\\.png  \\(2 copies\\)\\n`));
+    expect(found.stdout).toMatch(new RegExp(`\\t${archive.replace(/[/\\.]/g, '.')}.[ab].x\\.png  \\(2 copies\\)\\n`));
     const missing = await runCli(['search', './nope.jpg', '--index', index, '--threads', '1']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('rsclip: query term "./nope.jpg" looks like a file path, but there is no such file (check the path, or write "text:./nope.jpg" to search for the text)\n');

@@ -82,17 +82,54 @@ class Generator {
   }
 
   filterSpec(): string {
-    const key = this.pick(['path', 'folder', 'format', 'minBytes', 'maxBytes', 'minWidth', 'minHeight', 'after', 'before', 'label', 'field.label', 'labl', '', this.string(10)]);
-    const value = this.pick(['*.png', '**/x/*', 'tile-*', 'png,jpeg', '2020-01-01', '2020-13-45', '10..20', '..5', 'a|b', this.string(30), `${'*a'.repeat(this.int(12))}*b`]);
+    const key = this.pick(['path', 'folder', 'format', 'minBytes', 'maxBytes', 'minWidth', 'minHeight', 'after', 'before', 'bbox', 'near', 'within', 'since', 'until', 'label', 'field.label', 'labl', '', this.string(10)]);
+    const value = this.pick(['*.png', '**/x/*', 'tile-*', 'png,jpeg', '2020-01-01', '2020-13-45', '10..20', '..5', 'a|b', this.string(30), `${'*a'.repeat(this.int(12))}*b`, `${'a/**/'.repeat(this.int(8))}c`, '{a/b,c/d}/{e/f,g}/*', this.bboxText(), this.nearText()]);
     return this.chance(0.1) ? this.string(20) : `${key}=${value}`;
+  }
+
+  coordinate(): number | string {
+    return this.pick([0, 12.5, -12.5, 41.9, 90, -90, 180, -180, 179.99, -179.99, 181, -91, 1e300, 'NaN', this.number()]) as number | string;
+  }
+
+  bboxText(): string {
+    return Array.from({ length: this.pick([3, 4, 4, 4, 5]) }, () => this.coordinate()).join(',');
+  }
+
+  nearText(): string {
+    return `${this.coordinate()},${this.coordinate()}`;
+  }
+
+  /** GeoJSON-ish geometries: valid polygons, rings that do not close, huge rings, nonsense. */
+  geometry(): unknown {
+    const ring = Array.from({ length: this.chance(0.05) ? 5000 + this.int(20000) : 3 + this.int(6) }, () => [this.coordinate(), this.coordinate()]);
+    if (this.chance(0.7)) ring.push(ring[0]!);
+    return this.pick([
+      { type: 'Polygon', coordinates: [ring] },
+      { type: 'MultiPolygon', coordinates: [[ring], [ring]] },
+      { type: 'Point', coordinates: [this.coordinate(), this.coordinate()] },
+      { type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring] } },
+      { type: 'Polygon', coordinates: ring },
+      this.json(2),
+    ]);
   }
 
   filterJson(): unknown {
     if (this.chance(0.3)) return this.json();
     const filter: Record<string, unknown> = {};
     for (let i = 0; i < this.int(4); i++) {
-      const key = this.pick(['pathGlob', 'folder', 'formats', 'minBytes', 'maxBytes', 'minWidth', 'minHeight', 'modifiedAfter', 'modifiedBefore', 'fields', 'bogus']);
-      filter[key] = key === 'fields' ? this.fields() : this.json(2);
+      const key = this.pick(['pathGlob', 'folder', 'formats', 'minBytes', 'maxBytes', 'minWidth', 'minHeight', 'modifiedAfter', 'modifiedBefore', 'fields', 'bbox', 'near', 'within', 'since', 'until', 'bogus']);
+      filter[key] =
+        key === 'fields'
+          ? this.fields()
+          : key === 'bbox'
+            ? Array.from({ length: this.pick([2, 4, 4, 6]) }, () => this.coordinate())
+            : key === 'near'
+              ? { lon: this.coordinate(), lat: this.coordinate(), radius: this.pick(['5km', '0m', '-1km', '1e9km', '20000km', 'far', 500, this.string(6)]) }
+              : key === 'within'
+                ? this.geometry()
+                : key === 'since' || key === 'until'
+                  ? this.pick(['2020-01-01', '2020-01-01T00:00:00Z', '1970-01-01', '9999-12-31', '2020-02-30', this.string(12)])
+                  : this.json(2);
     }
     return filter;
   }
@@ -133,6 +170,15 @@ class Generator {
       ef: () => this.number(),
       exact: () => this.pick(['true', 'false', '1', '', 'yes']),
       collapse: () => this.pick(['true', '0.9', '1.5', '', 'x']),
+      nms: () => this.pick(['off', 'on', 'true', '0', '0.3', '1', '1.5', '-0.2', '', 'x']),
+      foldCopies: () => this.pick(['true', 'false', '0', '1', '', 'no']),
+      format: () => this.pick(['json', 'geojson', 'csv', '']),
+      bbox: () => this.bboxText(),
+      near: () => this.nearText(),
+      radius: () => this.pick(['5km', '100m', '0', '-3km', '1e12m', 'x', '']),
+      within: () => JSON.stringify(this.geometry()),
+      since: () => this.pick(['2020-01-01', '2020-13-01', '', this.string(10)]),
+      until: () => this.pick(['2030-01-01', 'yesterday', '']),
       cursor: () => this.pick([this.string(20), 'eyJ2IjoxLCJvZmZzZXQiOjIwLCJrZXkiOiJ4In0']),
       filter: () => this.filterSpec(),
     };
@@ -150,7 +196,7 @@ class Generator {
       case 2: {
         const body = this.chance(0.15)
           ? this.json()
-          : { terms: Array.from({ length: this.chance(0.05) ? 40 : 1 + this.int(3) }, () => this.term()), ...(this.chance(0.5) ? { filter: this.filterJson() } : {}), ...(this.chance(0.5) ? { k: this.number(), collapse: this.json(3) } : {}) };
+          : { terms: Array.from({ length: this.chance(0.05) ? 40 : 1 + this.int(3) }, () => this.term()), ...(this.chance(0.5) ? { filter: this.filterJson() } : {}), ...(this.chance(0.5) ? { k: this.number(), collapse: this.json(3) } : {}), ...(this.chance(0.3) ? { nms: this.pick([true, false, 0.5, 0, 2, 'x']), foldCopies: this.pick([true, false, 'x', 1]) } : {}) };
         const text = this.chance(0.05) ? `${JSON.stringify(body).slice(0, -1)}` : JSON.stringify(body);
         return { method: 'POST', path: '/api/search', headers: this.chance(0.1) ? { 'content-type': this.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']) } : json, body: text };
       }

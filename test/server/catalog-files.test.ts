@@ -75,6 +75,23 @@ describe('files the server hands out', () => {
     }
   });
 
+  it('sends a file behind a link out of the archive when served with followLinks (an index made with --follow-links), still checking size and time', async () => {
+    const far = path.join(root, 'elsewhere.png');
+    const rel = 'city/parking-a.png';
+    writeFileSync(far, readFileSync(file(rel)));
+    const { mtime } = statSync(file(rel));
+    utimesSync(far, mtime, mtime);
+    unlinkSync(file(rel));
+    symlinkSync(far, file(rel));
+    const following = createApp({ searcher: new Searcher(fixture.encoder, store), store, followLinks: true });
+    const res = await request(following).get(`/api/images/${id(rel)}/file`).buffer(true);
+    expect(res.status).toBe(200);
+    expect(Buffer.compare(res.body as Buffer, readFileSync(far))).toBe(0);
+    expectRefusal(await request(app).get(`/api/images/${id(rel)}/file`), 404, 'NOT_FOUND', /now leads outside its archive folder/);
+    writeFileSync(far, 'changed');
+    expectRefusal(await request(following).get(`/api/images/${id(rel)}/file`), 409, 'FILE_CHANGED', /changed on disk/);
+  });
+
   it('answers 409 for a path that became a directory (it used to be EISDIR, a 500)', async () => {
     const rel = 'green/forest-a.png';
     unlinkSync(file(rel));

@@ -83,6 +83,21 @@ describe('connection limits', () => {
     expect(await untilClosed(socket)).toMatch(/^HTTP\/1\.1 408/);
   });
 
+  it("answers what node's parser refuses with a JSON error too: 431 for a URL over 16 KiB (with a hint), 400 for bytes that are not HTTP", async () => {
+    const long = await open();
+    long.write(`GET /api/search?q=river&within=${'1'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const answer = await untilClosed(long);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 [\s\S]*application\/json/);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'BAD_REQUEST', message: 'the URL and headers of this request are larger than 16 KiB', hint: expect.stringMatching(/POST \/api\/search/) },
+    });
+    const garbage = await open();
+    garbage.write('\u0000\u0001 not http\r\n\r\n');
+    const refused = await untilClosed(garbage);
+    expect(refused).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4)).error.code).toBe('BAD_REQUEST');
+  });
+
   it('closes an idle keep-alive connection after a request', async () => {
     const socket = await open();
     expect(await get(socket, '/healthz')).toMatch(/keep-alive/i);

@@ -1,7 +1,7 @@
 /** The SQLite compiler of filters and selections, run against an in-memory catalog. */
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { filterToSql, selectionToSql, sqlRegexp } from '../../src/store/embedded/catalog-filter.js';
+import { filterToSql, selectionToSql, sqlGlobMatch } from '../../src/store/embedded/catalog-filter.js';
 import { migrate } from '../../src/store/embedded/schema.js';
 import type { CatalogFilter, ItemSelection } from '../../src/store/index.js';
 
@@ -10,7 +10,7 @@ let db: Database.Database;
 beforeAll(() => {
   db = new Database(':memory:');
   migrate(db, ':memory:');
-  db.function('regexp', { deterministic: true }, sqlRegexp);
+  db.function('glob_match', { deterministic: true }, sqlGlobMatch);
   const insert = db.prepare(
     'INSERT INTO files (id, root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, indexed_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)',
   );
@@ -101,12 +101,12 @@ describe('selectionToSql', () => {
   });
 });
 
-describe('sqlRegexp', () => {
-  it('stays right after its bounded cache of compiled expressions has turned over', () => {
-    expect(sqlRegexp('^a.*\\.jpg$', 'ab.jpg')).toBe(1);
-    for (let i = 0; i < 500; i++) expect(sqlRegexp(`^f${i}$`, `f${i}`)).toBe(1);
-    expect(sqlRegexp('^a.*\\.jpg$', 'ab.jpg')).toBe(1);
-    expect(sqlRegexp('^a.*\\.jpg$', 'b.jpg')).toBe(0);
-    expect(sqlRegexp('^a', null)).toBe(0);
+describe('sqlGlobMatch', () => {
+  it('stays right after its bounded cache of compiled globs has turned over', () => {
+    expect(sqlGlobMatch('a*.jpg', 'ab.jpg')).toBe(1);
+    for (let i = 0; i < 500; i++) expect(sqlGlobMatch(`f${i}`, `f${i}`)).toBe(1);
+    expect(sqlGlobMatch('a*.jpg', 'ab.jpg')).toBe(1);
+    expect(sqlGlobMatch('a*.jpg', 'b.jpg')).toBe(0);
+    expect(sqlGlobMatch('a*', null)).toBe(0);
   });
 });

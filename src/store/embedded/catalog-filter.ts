@@ -1,15 +1,16 @@
 /**
  * CatalogFilter and ItemSelection -> one SQL condition over `items` (alias it) joined with
  * their `files` (alias f), with bound parameters, for SQLite. Column names are fixed here; user
- * values are only ever bound, never spliced into SQL. Globs become regular expressions (see
- * globToRegex) tested by the `regexp` function behind SQLite's REGEXP operator; places become
+ * values are only ever bound, never spliced into SQL. Globs are tested by the `glob_match`
+ * function (GlobMatcher: segment by segment, never a backtracking regular expression); places become
  * R*Tree candidates (boxes that intersect the place's query boxes) checked by `place_match`,
  * the exact test; both functions are registered by the catalog.
  */
 import { LRUCache } from 'lru-cache';
 import { invalidParameter } from '../../errors.js';
 import { compilePlace, geometryBoxes, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
-import { globToRegex, type CatalogFilter, type FieldCondition, type FILTER_KEYS } from '../filter.js';
+import { globTarget, type CatalogFilter, type FieldCondition, type FILTER_KEYS } from '../filter.js';
+import { GlobMatcher } from '../glob-match.js';
 import type { ItemSelection } from '../types.js';
 
 export interface SqlCondition {
@@ -18,27 +19,26 @@ export interface SqlCondition {
 }
 
 /**
- * Compiled regular expressions by source, bounded by entries and by bytes so that many distinct
- * globs cannot grow it without end (a compiled regex is counted as 16 bytes per source character,
- * about what V8 keeps for one of these).
+ * Compiled globs, bounded by entries and by bytes so that many distinct globs cannot grow it
+ * without end (GlobMatcher.sizeBytes: about what V8 keeps for its regular expressions).
  */
-export const REGEX_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
-const regexCache = new LRUCache<string, RegExp>({ max: REGEX_CACHE_LIMITS.entries, maxSize: REGEX_CACHE_LIMITS.bytes, sizeCalculation: (_regex, source) => Math.max(1, 18 * source.length) });
+export const GLOB_CACHE_LIMITS = { entries: 64, bytes: 4 * 1024 * 1024 };
+const globCache = new LRUCache<string, GlobMatcher>({ max: GLOB_CACHE_LIMITS.entries, maxSize: GLOB_CACHE_LIMITS.bytes, sizeCalculation: (matcher) => Math.max(1, matcher.sizeBytes) });
 
-/** Entries and bytes of the regex cache. */
-export function regexCacheUse(): { entries: number; bytes: number } {
-  return { entries: regexCache.size, bytes: regexCache.calculatedSize };
+/** Entries and bytes of the glob cache. */
+export function globCacheUse(): { entries: number; bytes: number } {
+  return { entries: globCache.size, bytes: globCache.calculatedSize };
 }
 
-/** SQLite's `regexp(pattern, value)` (what `value REGEXP pattern` calls): 1 on a match. */
-export function sqlRegexp(pattern: unknown, value: unknown): number {
-  const source = String(pattern);
-  let regex = regexCache.get(source);
-  if (!regex) {
-    regex = new RegExp(source);
-    regexCache.set(source, regex);
+/** SQLite's `glob_match(glob, value)`: 1 when the path or file name `value` matches. */
+export function sqlGlobMatch(glob: unknown, value: unknown): number {
+  const source = String(glob);
+  let matcher = globCache.get(source);
+  if (!matcher) {
+    matcher = new GlobMatcher(source);
+    globCache.set(source, matcher);
   }
-  return typeof value === 'string' && regex.test(value) ? 1 : 0;
+  return typeof value === 'string' && matcher.test(value) ? 1 : 0;
 }
 
 /** Compiled places by their JSON, bounded like the regular expressions. */
@@ -126,9 +126,8 @@ function range(column: string, op: '>=' | '<='): KeyCompiler<'minBytes' | 'maxBy
 /** One compiler per filter key: a key added to FILTER_KEYS does not compile until it has one here. */
 const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields: KeyCompiler<'fields'> } = {
   pathGlob(glob) {
-    const match = globToRegex(glob);
-    const column = match.target === 'path' ? 'f.path' : 'f.file_name';
-    return { where: `(${column} = ? OR ${column} REGEXP ?)`, params: [match.literal, match.regex] };
+    const column = globTarget(glob) === 'path' ? 'f.path' : 'f.file_name';
+    return { where: `(${column} = ? OR glob_match(?, ${column}))`, params: [glob, glob] };
   },
   folder(value) {
     const folder = value.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');

@@ -16,7 +16,7 @@ import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
-import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlRegexp } from './catalog-filter.js';
+import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
 import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
 import {
@@ -178,7 +178,7 @@ export class Catalog {
         this.db.pragma('foreign_keys = ON');
         migrate(this.db, this.file);
       }
-      this.db.function('regexp', { deterministic: true }, sqlRegexp);
+      this.db.function('glob_match', { deterministic: true }, sqlGlobMatch);
       this.db.function('place_match', { deterministic: true }, placeMatchFunction);
     } catch (error) {
       this.db.close();

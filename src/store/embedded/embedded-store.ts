@@ -34,7 +34,7 @@ import type {
   VerifyReport,
 } from '../types.js';
 import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
-import { regexCacheUse } from './catalog-filter.js';
+import { globCacheUse } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
 import { SearchPlanner } from './search-planner.js';
@@ -343,7 +343,7 @@ export class EmbeddedStore implements IndexStore {
         vectors: this.catalog.countVectors(),
         details: {
           hnsw: this.sync.graph.details(),
-          caches: { selections: this.planner.selectionCacheUse(), regexes: regexCacheUse() },
+          caches: { selections: this.planner.selectionCacheUse(), globs: globCacheUse() },
           bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
         },
       };

@@ -1,0 +1,7 @@
+import path from 'node:path';
+
+/** Whether `real` is `realRoot` itself or lies under it (both real paths, symbolic links resolved). */
+export function isInside(realRoot: string, real: string): boolean {
+  const relative = path.relative(realRoot, real);
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
