@@ -172,10 +172,10 @@ export class HnswIndex implements GraphIndex {
     return [...this.live].sort((a, b) => a - b);
   }
 
-  /** Whether `id` is live with this vector (hnswlib keeps vectors normalised, in float32). */
+  /** Whether `id` is live with this vector (hnswlib keeps vectors normalised, in float32), within half precision: a graph built before the catalog kept half-precision vectors still matches it. */
   stores(id: number, vector: Float32Array): boolean {
     const stored = this.getPoint(id);
-    return stored !== undefined && unitVector(vector).every((v, i) => Math.abs(v - stored[i]!) < 1e-4);
+    return stored !== undefined && unitVector(vector).every((v, i) => Math.abs(v - stored[i]!) < 1e-3);
   }
 
   /** The stored vector (hnswlib keeps it normalised), or undefined if absent or deleted. */

@@ -442,6 +442,11 @@ export class EmbeddedStore implements IndexStore {
         if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those items are re-embedded by the next \`rsclip index\``);
         if (missing.length > 0) repaired.push(`${missing.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
       }
+      const itemless = this.catalog.queueWholeFilesWithoutItem(this.sync.nextSeq());
+      if (itemless > 0) {
+        this.sync.advance(this.sync.nextSeq());
+        repaired.push(`${itemless} ok images had no item; they are re-embedded by the next \`rsclip index\``);
+      }
 
       const graph = this.sync.reconcile();
       repaired.push(...graph.repaired);
