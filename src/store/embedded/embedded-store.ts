@@ -279,7 +279,10 @@ export class EmbeddedStore implements IndexStore {
   }
 
   countItems(selection: ItemSelection = {}): Promise<number> {
-    return this.read(() => this.planner.countItems(selection));
+    return this.read(() => {
+      if (this.readonly) this.sync.refreshIfStale();
+      return this.planner.countItems(selection);
+    });
   }
 
   listItemIds(selection: ItemSelection = {}): Promise<number[]> {

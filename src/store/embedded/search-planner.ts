@@ -64,8 +64,18 @@ export class SearchPlanner {
     private readonly dim: number,
   ) {}
 
+  /**
+   * Searchable items a selection allows. Without a filter or an id list this is the graph's
+   * size less the excluded ids it holds (every searchable item has exactly one vector there):
+   * no scan of the catalog, whose count grew with the index on every request (SQL count, on this
+   * loaded 2-core machine: 14-67 ms at 100k items, 178-321 ms at 456k).
+   */
   countItems(selection: ItemSelection): number {
-    return restricts(selection) ? this.allowed(selection).count : this.catalog.countItems(selection);
+    if (restricts(selection)) return this.allowed(selection).count;
+    const graph = this.sync.graph;
+    let count = graph.size;
+    for (const id of new Set(selection.excludeIds ?? [])) if (graph.has(id)) count--;
+    return count;
   }
 
   itemIds(selection: ItemSelection): number[] {
