@@ -186,7 +186,12 @@ export class UsearchIndex implements GraphIndex {
       this.removeStored(id);
       keys[i] = BigInt(id);
     });
-    native.add(keys, prepared(batch.map(([, vector]) => vector), this.dim, this.params.quantization), parallelAdds(native.size(), batch.length) ? 0 : 1);
+    const vectors = prepared(batch.map(([, vector]) => vector), this.dim, this.params.quantization);
+    // threads 0 (every core) in every call: usearch reserves per-thread contexts with the count of
+    // the call that grows the capacity, and a later call with more threads than that fails; one
+    // key per call runs on the calling thread alone
+    if (parallelAdds(native.size(), batch.length)) native.add(keys, vectors, 0);
+    else for (let i = 0; i < batch.length; i++) native.add(keys.subarray(i, i + 1), vectors.subarray(i * this.dim, (i + 1) * this.dim), 0);
     for (const [id] of batch) this.live.add(id);
     this.freeSlots = Math.max(0, this.freeSlots - batch.length);
   }
