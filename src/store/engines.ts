@@ -38,7 +38,7 @@ export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswPara
 /** The largest item id the engines can label: hnswlib's labels keep versions of an item above it, and usearch's live-id bitset stays bounded by it. */
 export const ITEM_ID_LIMIT = MAX_ITEM_ID;
 
-/** The engine of new indexes (docs/params.md gives the measurements behind the choice). */
+/** The engine of new indexes (README "Engines and scale" gives the measurements behind the choice). */
 export const DEFAULT_ENGINE: EngineSpec = ENGINE_DEFAULTS.usearch;
 
 function positiveInteger(name: string, value: number | undefined, min: number): void {

@@ -4,7 +4,7 @@
  * float32 to i8 as trunc(127 x / |x|), which leaves a 512-d unit vector (components ~0.04)
  * with about 11 levels per component: recall@10 fell to 0.72 on CLIP-like data. Handing the
  * compiled index our own int8 (rounded, scaled per vector to use all 255 levels) brings it to
- * the f16 figures (docs/params.md). The compiled API is the one the package's own class calls;
+ * the f16 figures (README "Engines and scale"). The compiled API is the one the package's own class calls;
  * the version is pinned (~2.25.3) and the engine contract tests cover every call used here.
  */
 import { createRequire } from 'node:module';
