@@ -1,92 +1,202 @@
 /**
- * Encoder throughput: images/s at batch 1/8/32 and text ms per query at 5/20/77 tokens.
- * Usage: npx tsx bench/encoder.ts --model DIR [--variant fp32|int8] [--threads N] [--seconds S]
- * Prints JSON.
+ * The image encoder against this machine's peaks, and side-by-side comparisons of model
+ * exports, variants and onnxruntime session options. Every configuration is timed in turn,
+ * round after round (interleaved, so a busy machine slows them alike), on real images when
+ * ../shared has them (RSICD test images through rsclip's preprocessing). Reported per
+ * configuration: images/s (wall) and images per core-second (CPU time: steadier on a shared
+ * machine), the GOP/s that makes, its share of the measured int8 or fp32 peak (bench/peak.ts),
+ * text ms per query, and the cosine of its embeddings to the first model's fp32 ones.
+ *
+ *   npx tsx bench/encoder.ts --model DIR[,DIR2] [--variants fp32,int8] [--sessions default,nospin]
+ *     [--threads N] [--batch 32] [--rounds 3] [--seconds 3] [--peaks]
+ * Sessions: default | nospin (threads sleep between parallel sections) | noarena | extended
+ * (graph optimisation level) | basic. Prints JSON.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadTokenizer, openClip, openModelDirectory, type ModelVariant } from '../src/model/index.js';
+import { openModelDirectory, preprocessImage, type ModelDirectory, type ModelVariant } from '../src/model/index.js';
+import { OnnxSession, type OnnxSessionOptions } from '../src/model/onnx.js';
+import { cosine, normalizeRows } from '../src/vector-math.js';
+import { measurePeaks, type Peaks } from './peak.js';
 
-const { values } = parseArgs({
+const { values: args } = parseArgs({
   options: {
     model: { type: 'string' },
-    variant: { type: 'string', default: 'fp32' },
+    variants: { type: 'string', default: 'fp32,int8' },
+    sessions: { type: 'string', default: 'default' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
+    batch: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
+    peaks: { type: 'boolean', default: false },
   },
 });
-if (!values.model) throw new Error('usage: npx tsx bench/encoder.ts --model DIR [--variant fp32|int8] [--threads N]');
-const threads = Number(values.threads);
-const budgetMs = Number(values.seconds) * 1000;
-const variant = values.variant as ModelVariant;
+if (!args.model) throw new Error('usage: npx tsx bench/encoder.ts --model DIR[,DIR2] [--variants fp32,int8] [--sessions default,nospin] [--peaks]');
+const threads = Number(args.threads);
+const batch = Number(args.batch);
+const rounds = Number(args.rounds);
+const seconds = Number(args.seconds);
+const RSICD = path.resolve(import.meta.dirname, '../../shared/datasets/rsicd-test/images');
+const SESSIONS: Record<string, Omit<OnnxSessionOptions, 'threads'>> = {
+  default: {},
+  nospin: { spinning: false },
+  noarena: { memoryArena: false },
+  extended: { optimization: 'extended' },
+  basic: { optimization: 'basic' },
+};
 
-/** Runs fn repeatedly for about budgetMs after one warm-up call; returns mean ms per call. */
-async function timeIt(fn: () => Promise<unknown>): Promise<{ msPerCall: number; calls: number }> {
-  await fn();
-  let calls = 0;
-  const start = performance.now();
-  while (performance.now() - start < budgetMs || calls < 3) {
-    await fn();
-    calls++;
+/** Multiply-adds x 2 of one image through the vision tower (patch embedding, layers, projection). */
+function gopPerImage(model: ModelDirectory): number {
+  const v = model.config.vision_config;
+  const width = v.hidden_size ?? 768;
+  const patch = v.patch_size ?? 32;
+  const grid = (v.image_size ?? 224) / patch;
+  const tokens = grid * grid + 1;
+  const layer = tokens * (4 * width * width + 2 * width * (v.intermediate_size ?? 4 * width)) + 2 * tokens * tokens * width;
+  const macs = grid * grid * 3 * patch * patch * width + (v.num_hidden_layers ?? 12) * layer + width * model.config.projection_dim;
+  return (2 * macs) / 1e9;
+}
+
+/** Up to `count` real images, preprocessed as rsclip does; seeded pixels where ../shared is absent. */
+async function benchImages(model: ModelDirectory, count: number): Promise<{ pixels: Float32Array[]; source: string }> {
+  const size = 3 * model.preprocess.cropHeight * model.preprocess.cropWidth;
+  if (existsSync(RSICD)) {
+    const names = readdirSync(RSICD).filter((n) => n.endsWith('.jpg')).sort();
+    const step = Math.max(1, Math.floor(names.length / count));
+    const picked = Array.from({ length: Math.min(count, names.length) }, (_, i) => names[i * step]!);
+    const pixels = await Promise.all(picked.map(async (n) => (await preprocessImage(path.join(RSICD, n), model.preprocess)).pixels));
+    return { pixels, source: `${pixels.length} RSICD test images` };
   }
-  return { msPerCall: (performance.now() - start) / calls, calls };
+  return { pixels: Array.from({ length: count }, (_, j) => Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37 + j) * 1.5)), source: 'synthetic pixels (../shared is absent)' };
 }
 
-const loadStart = performance.now();
-const encoder = await openClip(values.model, { threads, variant, maxImageBatch: 32 });
-const openMs = performance.now() - loadStart;
-const size = 3 * encoder.info.imageSize * encoder.info.imageSize;
-const pixels = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 1.5);
-
-const firstImage = performance.now();
-await encoder.embedPixels([pixels]);
-const visionLoadMs = performance.now() - firstImage;
-
-const images: Record<string, { imagesPerSecond: number; msPerBatch: number }> = {};
-for (const batch of [1, 8, 32]) {
-  const input = Array.from({ length: batch }, () => pixels);
-  const t = await timeIt(() => encoder.embedPixels(input));
-  images[`batch${batch}`] = { imagesPerSecond: +((batch * 1000) / t.msPerCall).toFixed(2), msPerBatch: +t.msPerCall.toFixed(2) };
+interface Config {
+  label: string;
+  dir: string;
+  model: ModelDirectory;
+  variant: ModelVariant;
+  session: string;
+  vision: OnnxSession;
+  text: OnnxSession;
+  wall: number[];
+  cpu: number[];
+  textMs: number[];
+  embeds: Float32Array[];
 }
 
-const model = openModelDirectory(values.model, { variant });
-const tokenizer = await loadTokenizer(model.tokenizer, model.contextLength);
-function textWithTokens(n: number): string {
-  const words: string[] = [];
-  while (tokenizer.encode(words.join(' ')).length < n && words.length < 200) words.push('river');
-  return words.join(' ');
-}
-const firstText = performance.now();
-await encoder.embedTexts(['warm up']);
-const textLoadMs = performance.now() - firstText;
-const texts: Record<string, { msPerQuery: number; tokens: number }> = {};
-for (const n of [5, 20, 77]) {
-  const text = textWithTokens(n);
-  const t = await timeIt(() => encoder.embedTexts([text]));
-  texts[`tokens${n}`] = { msPerQuery: +t.msPerCall.toFixed(2), tokens: tokenizer.encode(text).length };
+async function embed(config: Config, pixels: Float32Array[]): Promise<Float32Array[]> {
+  const size = pixels[0]!.length;
+  const data = new Float32Array(pixels.length * size);
+  pixels.forEach((p, i) => data.set(p, i * size));
+  const side = Math.round(Math.sqrt(size / 3));
+  const out = await config.vision.run({ pixel_values: { type: 'float32', data, dims: [pixels.length, 3, side, side] } }, 'image_embeds');
+  return normalizeRows(out.data, pixels.length, config.model.config.projection_dim);
 }
 
-console.log(
-  JSON.stringify(
-    {
-      bench: 'encoder',
-      model: encoder.info.id,
-      dir: values.model,
-      variant,
-      embeddingDim: encoder.info.embeddingDim,
-      threads,
-      cpu: os.cpus()[0]?.model,
-      cores: os.availableParallelism(),
-      node: process.version,
-      openMs: +openMs.toFixed(1),
-      visionSessionLoadMs: +visionLoadMs.toFixed(1),
-      textSessionLoadMs: +textLoadMs.toFixed(1),
-      images,
-      texts,
-      rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(1),
-    },
-    null,
-    2,
-  ),
-);
-await encoder.close();
+/** One timing round: images per second (wall) and per core-second (CPU time of every thread). */
+async function timeImages(config: Config, input: Float32Array[]): Promise<void> {
+  await embed(config, input);
+  let runs = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (runs < 2 || performance.now() - t0 < seconds * 1000) {
+    await embed(config, input);
+    runs++;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  config.wall.push((runs * input.length) / wall);
+  config.cpu.push((runs * input.length) / ((cpu.user + cpu.system) / 1e6));
+}
+
+async function timeText(config: Config): Promise<void> {
+  const text = config.model.config.text_config;
+  const vocab = text.vocab_size ?? 49408;
+  const ids = BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i === 0 ? (text.bos_token_id ?? vocab - 2) : i === 7 ? (text.eos_token_id ?? vocab - 1) : 300 + ((i * 37) % (vocab - 400))));
+  const feeds = { input_ids: { type: 'int64' as const, data: ids, dims: [1, 8] }, attention_mask: { type: 'int64' as const, data: new BigInt64Array(8).fill(1n), dims: [1, 8] } };
+  const run = () => config.text.run(config.text.hasInput('attention_mask') ? feeds : { input_ids: feeds.input_ids }, 'text_embeds');
+  await run();
+  let runs = 0;
+  const t0 = performance.now();
+  while (runs < 5 || performance.now() - t0 < 500) {
+    await run();
+    runs++;
+  }
+  config.textMs.push((performance.now() - t0) / runs);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 1) => Number(x.toFixed(d));
+
+async function main(): Promise<void> {
+  const dirs = args.model!.split(',');
+  const configs: Config[] = [];
+  for (const dir of dirs) {
+    for (const variant of args.variants!.split(',') as ModelVariant[]) {
+      for (const session of args.sessions!.split(',')) {
+        const model = openModelDirectory(dir, { variant });
+        const options = { threads, ...SESSIONS[session] };
+        const label = `${dirs.length > 1 ? `${path.basename(dir)} ` : ''}${variant}${session === 'default' ? '' : ` ${session}`}`;
+        configs.push({ label, dir, model, variant, session, vision: await OnnxSession.open(model.onnx.vision, options), text: await OnnxSession.open(model.onnx.text, options), wall: [], cpu: [], textMs: [], embeds: [] });
+      }
+    }
+  }
+  const images = await benchImages(configs[0]!.model, Math.max(batch, 16));
+  const input = Array.from({ length: batch }, (_, i) => images.pixels[i % images.pixels.length]!);
+  for (let r = 0; r < rounds; r++) {
+    for (const config of configs) {
+      process.stderr.write(`bench/encoder: round ${r + 1}/${rounds}: ${config.label}\n`);
+      await timeImages(config, input);
+      await timeText(config);
+    }
+  }
+  for (const config of configs) config.embeds = await embed(config, images.pixels);
+  const reference = configs.find((c) => c.variant === 'fp32') ?? configs[0]!;
+  const peaks: Peaks | undefined = args.peaks ? await measurePeaks(threads) : undefined;
+  const instruction = peaks && 'fp32' in peaks.instruction ? peaks.instruction : undefined;
+  const results = configs.map((config) => {
+    const perCore = median(config.cpu);
+    const gops = perCore * gopPerImage(config.model);
+    const peak = instruction ? (config.variant === 'int8' ? instruction.int8 : instruction.fp32).gopsPerCoreSecond : undefined;
+    const cosines = config.embeds.map((e, i) => cosine(e, reference.embeds[i]!));
+    return {
+      config: config.label,
+      model: config.dir,
+      variant: config.variant,
+      session: config.session,
+      imagesPerSecond: round(median(config.wall)),
+      imagesPerSecondRounds: config.wall.map((x) => round(x)),
+      imagesPerCoreSecond: round(perCore, 2),
+      imagesPerCoreSecondRounds: config.cpu.map((x) => round(x, 2)),
+      gopsPerCoreSecond: round(gops),
+      ...(peak ? { shareOfPeak: round(gops / peak, 3), peakKind: config.variant === 'int8' ? 'int8 (vpdpbusd)' : 'fp32 (fma)' } : {}),
+      textMsPerQuery8Tokens: round(median(config.textMs), 2),
+      cosineToReference: { min: round(Math.min(...cosines), 5), mean: round(cosines.reduce((a, b) => a + b, 0) / cosines.length, 5) },
+    };
+  });
+  for (const config of configs) await Promise.all([config.vision.close(), config.text.close()]);
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        bench: 'encoder',
+        cpu: os.cpus()[0]?.model,
+        cores: os.availableParallelism(),
+        loadAverage1m: round(os.loadavg()[0]!, 2),
+        threads,
+        batch,
+        rounds,
+        images: images.source,
+        gopPerImage: round(gopPerImage(configs[0]!.model), 2),
+        reference: reference.label,
+        ...(peaks ? { peaks } : {}),
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+await main();

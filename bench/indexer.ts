@@ -17,7 +17,7 @@ import { indexArchive } from '../src/indexer/index.js';
 import { writeRandomClipModel } from '../src/model/export/index.js';
 import { openClip } from '../src/model/index.js';
 import { HnswIndex } from '../src/store/hnsw-index.js';
-import { DEFAULT_ENGINE, openIndex } from '../src/store/index.js';
+import { ENGINE_DEFAULTS, openIndex } from '../src/store/index.js';
 
 const SHARED = path.resolve(process.env.RSCLIP_SHARED ?? path.join(import.meta.dirname, '../../shared'));
 const { values } = parseArgs({
@@ -89,7 +89,7 @@ const vectors = Array.from({ length: hnswN }, () => {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 });
-const hnsw = HnswIndex.create(hnswDim, DEFAULT_ENGINE, hnswN);
+const hnsw = HnswIndex.create(hnswDim, ENGINE_DEFAULTS.hnswlib, hnswN);
 t0 = performance.now();
 vectors.forEach((v, i) => hnsw.add(i, v));
 const insertSeconds = (performance.now() - t0) / 1000;
@@ -132,7 +132,7 @@ process.stdout.write(
         shareOfDecodeThenModelRate: summary.imagesPerSecond / (files.length / sequentialSeconds),
         timing: summary.timing,
       },
-      hnsw: { n: hnswN, dim: hnswDim, M: DEFAULT_ENGINE.M, efConstruction: DEFAULT_ENGINE.efConstruction, seed: DEFAULT_ENGINE.seed, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512 },
+      hnsw: { n: hnswN, dim: hnswDim, M: ENGINE_DEFAULTS.hnswlib.M, efConstruction: ENGINE_DEFAULTS.hnswlib.efConstruction, seed: ENGINE_DEFAULTS.hnswlib.seed, insertsPerSecond: hnswN / insertSeconds, searchMsAtEf64: searchMs, fileBytesPerItem: hnswPerItem512 },
       perImage: {
         catalogBytes: catalogPerImage,
         hnswFileBytes: hnswPerImageSmall,

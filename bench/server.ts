@@ -5,8 +5,10 @@
  * in-process cost of HNSW and exact search (what a request spends on the event loop).
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
- *        [--variant int8|fp32] [--threads N] [--seconds 10]
- * The model and the index are cached under the OS temp folder between runs. Prints JSON.
+ *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR]
+ * The model and the index are cached under the OS temp folder between runs (--index names an
+ * index built elsewhere for this model instead). Prints JSON: start-up (listening, ready, first
+ * answer), text queries at 1, 4 and 16 connections, a cached text embedding, image queries.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     variant: { type: 'string', default: 'int8' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
     seconds: { type: 'string', default: '10' },
+    index: { type: 'string' },
   },
 });
 const vectorCount = Number(values.vectors);
@@ -68,7 +71,7 @@ function randomUnitVectors(count: number, dim: number, seed: number): Float32Arr
   });
 }
 
-const indexDir = path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}`);
+const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}`);
 let buildSeconds: number | undefined;
 if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
   rmSync(indexDir, { recursive: true, force: true });
@@ -120,6 +123,10 @@ const url = await new Promise<string>((resolve, reject) => {
   child.on('exit', (code) => reject(new Error(`rsclip serve exited with ${code}: ${serverLog}`)));
 });
 const listeningMs = performance.now() - spawnedAt;
+// the first answer to a text query (the text tower opens while the server binds)
+const firstAnswer = await fetch(`${url}/api/search?q=${encodeURIComponent('an airport')}&k=${DEFAULT_K}`);
+const firstAnswerMs = performance.now() - spawnedAt;
+if (firstAnswer.status !== 200) throw new Error(`first query answered ${firstAnswer.status}: ${await firstAnswer.text()}`);
 while ((await fetch(`${url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 20));
 const readyMs = performance.now() - spawnedAt;
 const rssReadyMiB = rssMiB(child.pid!);
@@ -162,6 +169,8 @@ log('warm-up');
 await load(4, textQuery);
 log('text queries, 1 connection');
 const text1 = await load(1, textQuery);
+log('text queries, 4 connections');
+const text4 = await load(4, textQuery);
 log('text queries, 16 connections');
 const text16 = await load(16, textQuery);
 log('cached text query, 1 connection');
@@ -208,8 +217,8 @@ process.stdout.write(
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
       index: { vectors: vectorCount, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
       secondsPerRun: seconds,
-      startup: { listeningMs: Math.round(listeningMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
-      textQuery: { c1: text1, c16: text16, cachedEmbeddingC1: cached1 },
+      startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
+      textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1 },
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {

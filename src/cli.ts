@@ -18,6 +18,7 @@ import { registerModelFetchCommand } from './cli/model-fetch.js';
 import { registerModelExportCommand } from './cli/model-export.js';
 import { registerEmbedCommand } from './cli/embed.js';
 import { registerUpCommand } from './cli/up.js';
+import { registerBenchCommand } from './cli/bench.js';
 import { registerExportCommand } from './cli/export.js';
 import { registerWorkerCommand } from './cli/worker.js';
 import { registerLocateCommand } from './cli/locate.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerSearchCommand(program);
   registerServeCommand(program);
   registerUpCommand(program);
+  registerBenchCommand(program);
   registerExportCommand(program);
   registerWorkerCommand(program);
   registerLocateCommand(program);

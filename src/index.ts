@@ -57,6 +57,7 @@ export {
   type ItemSelection,
   type SearchOptions,
   type ScoredId,
+  type EngineChoice,
   type EngineSpec,
 } from './store/index.js';
 

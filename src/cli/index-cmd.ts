@@ -12,7 +12,7 @@ import { openEncoderForIndex } from '../search/index.js';
 import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
-import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { collect, ENGINE_HELP, engineChoice, engineKeptNote, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 interface IndexCommandOptions {
   index?: string;
@@ -29,6 +29,7 @@ interface IndexCommandOptions {
   fields?: string;
   json?: boolean;
   verify?: boolean;
+  engine?: ReturnType<typeof engineChoice>;
   retryErrors?: boolean;
   tile?: TileMode;
   overlap?: number;
@@ -177,7 +178,10 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
     encoder = await openClip(modelDir, { variant: variant ?? 'fp32', ...decoding });
   }
   try {
-    return { store: await openIndex(index, { model: encoder.info, create: true }), encoder };
+    const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
+    const note = engineKeptNote(store.meta.engine, opts.engine);
+    if (note) process.stderr.write(note);
+    return { store, encoder };
   } catch (error) {
     await encoder.close();
     throw error;
@@ -219,6 +223,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--queue-depth <n>', 'with --queue: batches waiting or embedding at once (default 16)', positiveInt)
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
+    .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
       if (dirs.length > 0 && opts.stac) throw new RsclipError('BAD_INPUT', 'give archive folders or --stac, not both', { hint: 'index a STAC catalog into its own --index, or its assets\' folder without --stac' });
       if (dirs.length === 0 && !opts.stac) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });

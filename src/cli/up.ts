@@ -11,10 +11,10 @@ import { indexArchive } from '../indexer/index.js';
 import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
 import { recordedModelOf } from '../search/index.js';
 import { assertPortAvailable, startServer, type LogFormat } from '../server/index.js';
-import { openIndex } from '../store/index.js';
+import { openIndex, type EngineChoice } from '../store/index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
-import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
+import { chosenLogFormat, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
 
 interface UpOptions {
   model?: string;
@@ -27,6 +27,7 @@ interface UpOptions {
   open?: boolean;
   logFormat?: LogFormat;
   verbose?: boolean;
+  engine?: EngineChoice;
   followLinks?: boolean;
 }
 
@@ -85,6 +86,7 @@ export function registerUpCommand(program: Command): void {
     .option('--open', 'open the page in a browser')
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
+    .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .option('--follow-links', 'also index and serve files behind symbolic links that lead outside the folders')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN, RSCLIP_CACHE_DIR (model cache), RSCLIP_* config overrides.')
     .action(async (dirs: string[], opts: UpOptions) => {
@@ -130,7 +132,9 @@ export function registerUpCommand(program: Command): void {
       const encoder = await openClip(modelDir, { variant, ...(threads ? { threads } : {}) });
       const display = progressDisplay(false);
       try {
-        const store = await openIndex(index, { model: encoder.info, create: true });
+        const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
+        const note = engineKeptNote(store.meta.engine, opts.engine);
+        if (note) process.stderr.write(note);
         try {
           const summary = await indexArchive({
             roots: dirs,

@@ -24,6 +24,8 @@ export interface OpenClipOptions {
   maxInputPixels?: number;
   /** Most images per vision-tower run. */
   maxImageBatch?: number;
+  /** Where the hashes of model files are remembered between starts (default: the rsclip cache directory); `null` hashes them every time. */
+  cacheDir?: string | null;
 }
 
 const DEFAULT_MAX_IMAGE_BATCH = 32;
@@ -169,7 +171,7 @@ export async function openClip(dir: string, options: OpenClipOptions = {}): Prom
     throw invalidParameter('maxImageBatch', 'a positive integer', options.maxImageBatch);
   }
   const model = openModelDirectory(dir, options.variant === undefined ? {} : { variant: options.variant });
-  const [tokenizer, fingerprint] = await Promise.all([loadTokenizer(model.tokenizer, model.contextLength), computeModelFingerprint(model)]);
+  const [tokenizer, fingerprint] = await Promise.all([loadTokenizer(model.tokenizer, model.contextLength), computeModelFingerprint(model, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir })]);
   const info: ModelInfo = {
     id: model.id,
     dir: model.dir,

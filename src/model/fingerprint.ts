@@ -2,11 +2,41 @@
  * A model fingerprint: what an index binds to. Two model directories with the same
  * fingerprint compute the same vectors: it covers the bytes of the ONNX files of the
  * chosen variant and the preprocessing settings (resolved, so formatting does not matter).
+ *
+ * Hashing a full-size fp32 model takes 1-2 s, on every start of every command. So the sha256
+ * of each file is remembered in the cache directory (`file-hashes.json`), keyed by its path
+ * and trusted only while the file's size, mtime, ctime and inode are unchanged: any write,
+ * copy, `touch` or replacement of the file makes it hashed again. (ctime cannot be set back
+ * by a program, so a rewrite that restores the old mtime is caught too.)
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { debuglog } from 'node:util';
+import { defaultCacheDir } from './hub/cache.js';
 import type { ModelDirectory } from './model-dir.js';
+
+const debug = debuglog('rsclip');
+export const FILE_HASHES = 'file-hashes.json';
+/** Entries kept (the most recently hashed); a few models with three variants each fit many times. */
+const MAX_ENTRIES = 200;
+
+export interface FingerprintOptions {
+  /** Where file hashes are remembered (default `defaultCacheDir()`); `null` hashes every file every time. */
+  cacheDir?: string | null;
+}
+
+interface FileIdentity {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+interface CachedHash extends FileIdentity {
+  sha256: string;
+}
 
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -14,12 +44,73 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function computeModelFingerprint(model: ModelDirectory): Promise<string> {
+async function identity(file: string): Promise<FileIdentity> {
+  const s = await stat(file);
+  return { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino };
+}
+
+const sameFile = (a: FileIdentity, b: FileIdentity): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+
+async function readCache(file: string): Promise<Record<string, CachedHash>> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { version?: number; files?: Record<string, CachedHash> };
+    return parsed.version === 1 && parsed.files && typeof parsed.files === 'object' ? parsed.files : {};
+  } catch {
+    // absent or unreadable: every file is hashed (and the cache written anew)
+    return {};
+  }
+}
+
+/** Merges `fresh` into the cache file (temp file + rename, so concurrent writers never leave a torn file). */
+async function writeCache(file: string, fresh: Record<string, CachedHash>): Promise<void> {
+  const merged = { ...(await readCache(file)) };
+  for (const [key, value] of Object.entries(fresh)) {
+    delete merged[key];
+    merged[key] = value;
+  }
+  const keys = Object.keys(merged);
+  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ENTRIES))) delete merged[key];
+  const temp = `${file}.tmp-${process.pid}`;
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(temp, JSON.stringify({ version: 1, files: merged }));
+    await rename(temp, file);
+  } catch (error) {
+    // a cache that cannot be written only costs hashing again next time
+    debug('cannot write %s: %s', file, (error as Error).message);
+    await rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** sha256 of each file, from the cache where the file is unchanged. */
+export async function hashFiles(files: readonly string[], options: FingerprintOptions = {}): Promise<string[]> {
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+  if (cacheDir === null) return Promise.all(files.map(sha256File));
+  const cacheFile = path.join(cacheDir, FILE_HASHES);
+  const cached = await readCache(cacheFile);
+  const fresh: Record<string, CachedHash> = {};
+  const hashes = await Promise.all(
+    files.map(async (file) => {
+      const key = path.resolve(file);
+      const before = await identity(key);
+      const entry = cached[key];
+      if (entry && sameFile(entry, before) && /^[0-9a-f]{64}$/.test(entry.sha256)) return entry.sha256;
+      const sha256 = await sha256File(key);
+      // a file that changed while it was read is not remembered
+      if (sameFile(before, await identity(key))) fresh[key] = { ...before, sha256 };
+      return sha256;
+    }),
+  );
+  if (Object.keys(fresh).length > 0) await writeCache(cacheFile, fresh);
+  return hashes;
+}
+
+export async function computeModelFingerprint(model: ModelDirectory, options: FingerprintOptions = {}): Promise<string> {
+  const files = [model.onnx.vision, model.onnx.text];
+  const hashes = await hashFiles(files, options);
   const hash = createHash('sha256');
   hash.update('rsclip-model-fingerprint-v1\n');
-  for (const file of [model.onnx.vision, model.onnx.text]) {
-    hash.update(`${path.relative(model.dir, file)} ${await sha256File(file)}\n`);
-  }
+  files.forEach((file, i) => hash.update(`${path.relative(model.dir, file)} ${hashes[i]}\n`));
   hash.update(`preprocess ${JSON.stringify(model.preprocess)}\n`);
   return hash.digest('hex');
 }

@@ -11,6 +11,16 @@ import { RsclipError } from '../errors.js';
 export interface OnnxSessionOptions {
   /** Intra-op threads; defaults to the number of cores. */
   threads?: number;
+  /** Graph optimisation level (default `all`: every fusion onnxruntime has for the CPU). */
+  optimization?: 'basic' | 'extended' | 'all';
+  /** Worker threads busy-wait between parallel sections (onnxruntime's default) or sleep. */
+  spinning?: boolean;
+  /** onnxruntime's CPU memory arena (default on). */
+  memoryArena?: boolean;
+  /** Writes the optimised graph here (to see what onnxruntime fused). */
+  optimizedModelFile?: string;
+  /** Profiles every run into `<prefix>_<date>.json` (per-node times). */
+  profilePrefix?: string;
 }
 
 export interface OnnxValueInfo {
@@ -62,7 +72,11 @@ export class OnnxSession {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: options.optimization ?? 'all',
+        ...(options.memoryArena === undefined ? {} : { enableCpuMemArena: options.memoryArena }),
+        ...(options.optimizedModelFile ? { optimizedModelFilePath: options.optimizedModelFile } : {}),
+        ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
+        ...(options.spinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } } }),
       });
       return new OnnxSession(file, session);
     } catch (cause) {
@@ -79,19 +93,26 @@ export class OnnxSession {
 
   /** Runs the graph and returns one float32 output. */
   async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
+    return (await this.runOutputs(feeds, [outputName]))[outputName]!;
+  }
+
+  /** Runs the graph once and returns these float32 outputs. */
+  async runOutputs(feeds: Record<string, OnnxFeed>, outputNames: readonly string[]): Promise<Record<string, OnnxOutput>> {
     const tensors: Record<string, ort.Tensor> = {};
     for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
     let results: ort.InferenceSession.OnnxValueMapType;
     try {
-      results = await this.#session.run(tensors, [outputName]);
+      results = await this.#session.run(tensors, [...outputNames]);
     } catch (cause) {
       throw new RsclipError('MODEL_INVALID', `running ${this.file} failed: ${(cause as Error).message.split('\n')[0]}`, { cause });
     }
-    const out = results[outputName] as ort.Tensor | undefined;
-    if (!out || out.type !== 'float32') {
-      throw new RsclipError('MODEL_INVALID', `${this.file} did not produce a float32 output "${outputName}"`);
+    const outputs: Record<string, OnnxOutput> = {};
+    for (const name of outputNames) {
+      const out = results[name] as ort.Tensor | undefined;
+      if (!out || out.type !== 'float32') throw new RsclipError('MODEL_INVALID', `${this.file} did not produce a float32 output "${name}"`);
+      outputs[name] = { data: out.data as Float32Array, dims: [...out.dims] };
     }
-    return { data: out.data as Float32Array, dims: [...out.dims] };
+    return outputs;
   }
 
   async close(): Promise<void> {

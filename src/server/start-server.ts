@@ -1,8 +1,9 @@
 /**
- * startServer: opens the index (read-only, so an indexer may keep writing) and the model,
- * listens with bounded connections and timeouts, logs the URL, warms the text tower up
- * (readiness follows), and shuts down gracefully: stop accepting, let requests in flight
- * finish, then close encoder and store. Uploaded query images are decoded in worker threads.
+ * startServer: opens the index (read-only, so an indexer may keep writing; a usearch graph is
+ * served memory-mapped) and the model, warms the text tower up while it starts listening
+ * (readiness follows), listens with bounded connections and timeouts, logs the URL, and shuts
+ * down gracefully: stop accepting, let requests in flight finish, then close encoder and store.
+ * Uploaded query images are decoded in worker threads.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -131,12 +132,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error;
   }
   let readyNow = false;
+  // the text tower opens now, while the server binds; the vision tower waits for the first image query
+  const ready = encoder.embedTexts(['an aerial photo']).then(
+    () => {
+      readyNow = true;
+      logger.info('model warmed up: ready');
+    },
+    (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
+  );
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {
     await once(server, 'listening');
   } catch (error) {
+    await ready;
     await encoder.close();
     await store.close();
     throw error;
@@ -145,14 +155,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
   const startupMs = performance.now() - started;
   logger.info({ url, index: store.describe().location, model: encoder.info.id, images: await store.countFiles('ok'), startupMs: Math.round(startupMs) }, `rsclip serving on ${url}`);
-
-  const ready = encoder.embedTexts(['an aerial photo']).then(
-    () => {
-      readyNow = true;
-      logger.info('model warmed up: ready');
-    },
-    (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
-  );
 
   let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {

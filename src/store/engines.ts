@@ -1,61 +1,93 @@
 /**
  * The ANN engines of the embedded back end, behind one factory. The engine is chosen when an
  * index is created and recorded in its meta (`engine` plus its build parameters); an index
- * naming an engine this rsclip lacks is refused rather than guessed at.
+ * naming an engine this rsclip lacks is refused rather than guessed at. Indexes keep the
+ * engine they were created with; the default applies to new indexes only.
  */
-import { RsclipError } from '../errors.js';
+import { RsclipError, invalidParameter } from '../errors.js';
+import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type HnswParams, type UsearchParams, type VectorQuantization } from './graph-index.js';
 import { checkHnswFile } from './hnsw-file-check.js';
-import { describeCheckFailure, graphFileCorrupt, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
-import type { VectorIndex } from './types.js';
+import { describeCheckFailure, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
+import { readUsearchFile } from './usearch-file.js';
+import { UsearchIndex } from './usearch-index.js';
 
-export type EngineName = 'hnswlib';
+export type { GraphFileDigest, GraphIndex, GraphParams, HnswParams, UsearchParams, VectorQuantization } from './graph-index.js';
 
-/** hnswlib's build parameters (see docs/params.md). */
-export interface HnswParams {
-  M: number;
-  efConstruction: number;
-  seed: number;
+export const ENGINE_NAMES = ['hnswlib', 'usearch'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+export const VECTOR_QUANTIZATIONS: readonly VectorQuantization[] = ['f32', 'f16', 'i8'];
+
+export type EngineSpec = ({ name: 'hnswlib' } & HnswParams) | ({ name: 'usearch' } & UsearchParams);
+
+/** What a caller may ask for when an index is created: an engine and any of its parameters. */
+export interface EngineChoice {
+  name?: EngineName;
+  M?: number;
+  efConstruction?: number;
+  /** hnswlib only. */
+  seed?: number;
+  /** usearch only. */
+  quantization?: VectorQuantization;
 }
 
-export type EngineSpec = { name: 'hnswlib' } & HnswParams;
+export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswParams; readonly usearch: { name: 'usearch' } & UsearchParams } = {
+  hnswlib: { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 },
+  usearch: { name: 'usearch', M: 16, efConstruction: 200, quantization: 'f16' },
+};
 
-/** The largest item id the engines can label (hnswlib's labels keep versions of an item above it). */
+/** The largest item id the engines can label: hnswlib's labels keep versions of an item above it, and usearch's live-id bitset stays bounded by it. */
 export const ITEM_ID_LIMIT = MAX_ITEM_ID;
 
-export const DEFAULT_ENGINE: EngineSpec = { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 };
+/** The engine of new indexes (README "Engines and scale" gives the measurements behind the choice). */
+export const DEFAULT_ENGINE: EngineSpec = ENGINE_DEFAULTS.usearch;
 
-/** What a checkpoint wrote, as read back from the disk. */
-export interface GraphFileDigest {
-  bytes: number;
-  sha256: string;
+function positiveInteger(name: string, value: number | undefined, min: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < min)) throw invalidParameter(name, `an integer >= ${min}`, value);
 }
 
-/** A VectorIndex kept in a file next to the catalog (derived from it, rebuildable). */
-export interface GraphIndex extends VectorIndex {
-  /** The stored (normalised) vector of a live id. */
-  getPoint(id: number): Float32Array | undefined;
-  /** Points stored, deleted ones included. */
-  readonly storedCount: number;
-  /** Writes the whole index to `file` (callers rename into place), verified on the disk: its size and sha256. */
-  save(file: string): Promise<GraphFileDigest>;
-  /** Engine numbers for stats. */
-  details(): Record<string, number>;
+/** The full spec of a choice: the named (or default) engine's defaults, overridden by what the choice gives. */
+export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
+  const name = choice.name ?? DEFAULT_ENGINE.name;
+  if (!ENGINE_NAMES.includes(name)) throw invalidParameter('engine', `one of ${ENGINE_NAMES.join(', ')}`, name);
+  positiveInteger('M', choice.M, 2);
+  positiveInteger('efConstruction', choice.efConstruction, 1);
+  const common = { M: choice.M ?? ENGINE_DEFAULTS[name].M, efConstruction: choice.efConstruction ?? ENGINE_DEFAULTS[name].efConstruction };
+  if (name === 'hnswlib') {
+    if (choice.quantization !== undefined && choice.quantization !== 'f32') {
+      throw new RsclipError('BAD_INPUT', `hnswlib stores float32 vectors only; quantization ${choice.quantization} needs the usearch engine`, { hint: 'add --engine usearch' });
+    }
+    positiveInteger('seed', choice.seed, 0);
+    return { name, ...common, seed: choice.seed ?? ENGINE_DEFAULTS.hnswlib.seed };
+  }
+  if (choice.seed !== undefined) throw new RsclipError('BAD_INPUT', 'usearch builds its graph on several threads and takes no seed', { hint: 'use --engine hnswlib for a reproducible graph' });
+  const quantization = choice.quantization ?? ENGINE_DEFAULTS.usearch.quantization;
+  if (!VECTOR_QUANTIZATIONS.includes(quantization)) throw invalidParameter('quantization', `one of ${VECTOR_QUANTIZATIONS.join(', ')}`, quantization);
+  return { name, ...common, quantization };
 }
 
 export function createGraph(spec: EngineSpec, dim: number, capacity: number): GraphIndex {
-  return HnswIndex.create(dim, spec, capacity);
+  return spec.name === 'hnswlib' ? HnswIndex.create(dim, spec, capacity) : UsearchIndex.create(dim, spec);
 }
 
-/**
- * Loads a graph file after checking its structure and letting `accept` judge its digest (it
- * returns why the file is refused, or undefined); a damaged or refused file is INDEX_CORRUPT.
- */
-export function loadGraph(spec: EngineSpec, file: string, dim: number, accept?: (digest: GraphFileDigest) => string | undefined): GraphIndex {
-  return HnswIndex.load(file, dim, { M: spec.M, ...(accept ? { accept } : {}) });
+export interface LoadGraphOptions {
+  /** Judges the file's digest: returns why the file is refused, or undefined. */
+  accept?: (digest: GraphFileDigest) => string | undefined;
+  /** Serve the file memory-mapped and read-only where the engine can (usearch); changes then stay in memory. */
+  mapped?: boolean;
+}
+
+/** Loads a graph file after checking its structure and letting `accept` judge its digest; a damaged or refused file is INDEX_CORRUPT. */
+export function loadGraph(spec: EngineSpec, file: string, dim: number, options: LoadGraphOptions = {}): GraphIndex {
+  if (spec.name === 'hnswlib') return HnswIndex.load(file, dim, { M: spec.M, ...(options.accept ? { accept: options.accept } : {}) });
+  return UsearchIndex.load(file, dim, spec, options);
 }
 
 /** Size and sha256 of a graph file, after checking that the engine could load it safely; damage is INDEX_CORRUPT. */
 export function checkGraphFile(spec: EngineSpec, file: string, dim: number): GraphFileDigest {
+  if (spec.name === 'usearch') {
+    const { bytes, sha256 } = readUsearchFile(file, dim, spec.quantization);
+    return { bytes, sha256 };
+  }
   try {
     const { bytes, sha256 } = checkHnswFile(file, { dim, M: spec.M });
     return { bytes, sha256 };
@@ -66,14 +98,16 @@ export function checkGraphFile(spec: EngineSpec, file: string, dim: number): Gra
 
 /** The catalog meta keys of an engine spec. */
 export function engineToMeta(spec: EngineSpec): Record<string, string | number> {
-  return { engine: spec.name, hnsw_m: spec.M, hnsw_ef_construction: spec.efConstruction, hnsw_seed: spec.seed };
+  const common = { engine: spec.name, hnsw_m: spec.M, hnsw_ef_construction: spec.efConstruction };
+  return spec.name === 'hnswlib' ? { ...common, hnsw_seed: spec.seed } : { ...common, vector_quantization: spec.quantization };
 }
 
 /** The engine an index records; an index from before `engine` was recorded used hnswlib. */
 export function engineFromMeta(meta: ReadonlyMap<string, string>, location: string): EngineSpec {
   const name = meta.get('engine') ?? 'hnswlib';
-  if (name !== 'hnswlib') {
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the vector engine "${name}"; this rsclip has hnswlib`, { hint: 'update rsclip' });
-  }
-  return { name, M: Number(meta.get('hnsw_m')), efConstruction: Number(meta.get('hnsw_ef_construction')), seed: Number(meta.get('hnsw_seed')) };
+  const common = { M: Number(meta.get('hnsw_m')), efConstruction: Number(meta.get('hnsw_ef_construction')) };
+  if (name === 'hnswlib') return { name, ...common, seed: Number(meta.get('hnsw_seed')) };
+  const quantization = meta.get('vector_quantization') as VectorQuantization | undefined;
+  if (name === 'usearch' && quantization && VECTOR_QUANTIZATIONS.includes(quantization)) return { name, ...common, quantization };
+  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the vector engine "${name}"${quantization ? ` with ${quantization} vectors` : ''}; this rsclip has ${ENGINE_NAMES.join(' and ')}`, { hint: 'update rsclip' });
 }

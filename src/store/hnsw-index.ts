@@ -4,39 +4,15 @@
  * hnswlib-node takes plain arrays, so vectors are converted at this boundary.
  */
 import hnswlib from 'hnswlib-node';
-import { open } from 'node:fs/promises';
-import { invalidParameter, RsclipError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
-import type { GraphIndex, HnswParams } from './engines.js';
+import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphIndex, type HnswParams } from './graph-index.js';
 import { checkHnswFile, HnswFileError, type HnswFileReport } from './hnsw-file-check.js';
 
-export const DEFAULT_EF = 64;
 const MIN_CAPACITY = 1024;
-
-/** A graph file that could not be written completely (a full disk, an I/O error). */
-export class GraphWriteError extends Error {
-  override readonly name = 'GraphWriteError';
-}
-
-/** INDEX_CORRUPT for a damaged graph file, saying why and that it is rebuilt. */
-export function graphFileCorrupt(file: string, why: string, cause?: unknown): RsclipError {
-  return new RsclipError('INDEX_CORRUPT', `HNSW file ${file} is damaged: ${why}`, {
-    hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
-    cause,
-  });
-}
 
 export function describeCheckFailure(cause: unknown): string {
   return cause instanceof HnswFileError ? cause.message : `cannot read it: ${(cause as Error).message}`;
-}
-
-async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -59,6 +35,7 @@ const SAME_VECTOR = 1e-5;
 
 export class HnswIndex implements GraphIndex {
   readonly dim: number;
+  readonly exactScores = true;
   private readonly native: hnswlib.HierarchicalNSW;
   /** Items whose current point is live (hnswlib cannot list these itself). */
   private readonly live: Set<number>;
@@ -176,6 +153,10 @@ export class HnswIndex implements GraphIndex {
     else this.relabelled.set(id, next);
   }
 
+  addMany(entries: Iterable<readonly [number, Float32Array]>): void {
+    for (const [id, vector] of entries) this.add(id, vector);
+  }
+
   markDeleted(id: number): void {
     if (!this.live.has(id)) return;
     this.native.markDelete(this.labelOf(id));
@@ -189,6 +170,12 @@ export class HnswIndex implements GraphIndex {
 
   ids(): number[] {
     return [...this.live].sort((a, b) => a - b);
+  }
+
+  /** Whether `id` is live with this vector (hnswlib keeps vectors normalised, in float32), within half precision: a graph built before the catalog kept half-precision vectors still matches it. */
+  stores(id: number, vector: Float32Array): boolean {
+    const stored = this.getPoint(id);
+    return stored !== undefined && unitVector(vector).every((v, i) => Math.abs(v - stored[i]!) < 1e-3);
   }
 
   /** The stored vector (hnswlib keeps it normalised), or undefined if absent or deleted. */

@@ -15,7 +15,7 @@ import type { GeoTransform, WindowPlace } from '../geo/index.js';
 import type { ModelInfo } from '../model/index.js';
 import type { SceneStretch } from '../raster/index.js';
 import type { ScoredId } from '../vector-math.js';
-import type { EngineSpec } from './engines.js';
+import type { EngineChoice, EngineSpec } from './engines.js';
 import type { CatalogFilter } from './filter.js';
 
 export type { ScoredId } from '../vector-math.js';
@@ -269,8 +269,8 @@ export interface OpenIndexOptions {
   create?: boolean;
   /** Open for reading only: no write lock, no writes; others may index meanwhile. */
   readonly?: boolean;
-  /** Engine and build parameters, used only when the index is created. */
-  engine?: Partial<EngineSpec>;
+  /** Engine and build parameters, used only when the index is created (defaults: DEFAULT_ENGINE's). */
+  engine?: EngineChoice;
   /** Embedded back end: how often a reader looks for commits of another process (default 1000 ms). */
   refreshIntervalMs?: number;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */

@@ -1,19 +1,21 @@
 /**
  * The IndexStore back ends the contract suite runs against. A back end gives a fresh location
- * per test and opens it; `embedded` marks the one whose files (lock, graph, catalog) tests
- * may touch directly. PostgreSQL runs on PGlite with pgvector (pglite-server.ts), and also on
- * the server at RSCLIP_TEST_POSTGRES_URL when it is set; each test gets a schema of its own.
+ * per test and opens it; `embedded` marks the ones whose files (lock, graph, catalog) tests
+ * may touch directly. The embedded back end runs once per vector engine; `engine` is what an
+ * index it creates records. PostgreSQL runs on PGlite with pgvector (pglite-server.ts), and also
+ * on the server at RSCLIP_TEST_POSTGRES_URL when it is set; each test gets a schema of its own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelInfo } from '../../src/model/index.js';
-import { openIndex, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
+import { ENGINE_DEFAULTS, openIndex, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
 
 export interface Backend {
   name: string;
   embedded: boolean;
+  engine: EngineSpec;
   /** Starts what the back end needs (a server) before a suite's first newLocation; stops it after the suite. */
   start?(): Promise<void>;
   stop?(): Promise<void>;
@@ -30,6 +32,8 @@ function postgresBackend(name: string, server: { start(): Promise<string>; stop(
   return {
     name,
     embedded: false,
+    // pgvector's HNSW takes hnswlib's build parameters (M, ef_construction)
+    engine: ENGINE_DEFAULTS.hnswlib,
     async start() {
       url = await server.start();
     },
@@ -71,17 +75,23 @@ export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector ove
 
 const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
-export const BACKENDS: Backend[] = [
-  {
-    name: 'embedded (catalog.sqlite + HNSW file)',
+function embedded(engine: EngineSpec): Backend {
+  return {
+    name: `embedded (catalog.sqlite + ${engine.name} graph file)`,
     embedded: true,
+    engine,
     newLocation() {
       const parent = mkdtempSync(path.join(tmpdir(), 'rsclip-store-'));
       return { location: path.join(parent, 'index'), dispose: () => rmSync(parent, { recursive: true, force: true }) };
     },
     // readers look for new commits at every call, so that tests need not wait
-    open: (location, options) => openIndex(location, { refreshIntervalMs: 0, ...options }),
-  },
+    open: (location, options) => openIndex(location, { refreshIntervalMs: 0, ...options, engine: { name: engine.name, ...options?.engine } }),
+  };
+}
+
+export const BACKENDS: Backend[] = [
+  embedded(ENGINE_DEFAULTS.hnswlib),
+  embedded(ENGINE_DEFAULTS.usearch),
   PGLITE_BACKEND,
   ...(serverUrl ? [postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })] : []),
 ];

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE } from '../../src/store/index.js';
+import { ENGINE_DEFAULTS } from '../../src/store/index.js';
 import { HnswIndex } from '../../src/store/hnsw-index.js';
 
 const DIM = 8;
@@ -24,7 +24,7 @@ function vector(seed: number): Float32Array {
 }
 
 function built(): HnswIndex {
-  const index = HnswIndex.create(DIM, DEFAULT_ENGINE);
+  const index = HnswIndex.create(DIM, ENGINE_DEFAULTS.hnswlib);
   for (let id = 1; id <= 50; id++) index.add(id, vector(id));
   return index;
 }

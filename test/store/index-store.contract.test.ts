@@ -14,7 +14,7 @@ import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
 import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
-import { HnswIndex } from '../../src/store/hnsw-index.js';
+import { loadGraph } from '../../src/store/engines.js';
 import * as store from '../../src/store/index.js';
 import type { CatalogChange, CommittedChange, IndexStore, NewItem } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -50,7 +50,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       modelFingerprint: MODEL.fingerprint,
       embeddingDim: DIM,
       metric: 'cosine',
-      engine: { name: 'hnswlib', M: 8, efConstruction: 200, seed: 100 },
+      engine: { ...backend.engine, M: 8 },
       schemaVersion: expect.any(Number),
     });
     expect(store.describe().location).toBe(location);
@@ -346,7 +346,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       expect((await reopened.verify()).repaired).toEqual([]);
       await reopened.close();
       // the repaired file loads as it is
-      expect(HnswIndex.load(path.join(location, GRAPH_FILE), DIM).ids()).toEqual(ids);
+      expect(loadGraph(backend.engine, path.join(location, GRAPH_FILE), DIM).ids()).toEqual(ids);
     });
 
     it('replays what a writer killed between checkpoints committed', async () => {
@@ -355,7 +355,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
         const model = ${JSON.stringify(MODEL)};
         const axis = (i) => { const v = new Float32Array(${DIM}); v[i % ${DIM}] = 1; return v; };
         const file = (p) => ({ root: '/archive', path: p, bytes: 1, mtimeMs: 1, contentHash: p, width: 1, height: 1, format: 'png' });
-        const store = await openIndex(${JSON.stringify(location)}, { model, create: true });
+        const store = await openIndex(${JSON.stringify(location)}, { model, create: true, engine: ${JSON.stringify(backend.engine)} });
         await store.commit([0, 1, 2, 3].map((i) => ({ kind: 'put', file: file(i + '.png'), vector: axis(i) })));
         await store.flush();
         await store.commit([{ kind: 'remove', fileId: 1 }, { kind: 'put', file: file('2.png'), vector: axis(6) }, { kind: 'put', file: file('9.png'), vector: axis(7) }]);
@@ -433,7 +433,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     it('refuses an index that records an engine or a metric this rsclip lacks', async () => {
       await (await open(location, { model: MODEL, create: true })).close();
       for (const [key, value, pattern] of [
-        ['engine', 'usearch', /vector engine "usearch"/],
+        ['engine', 'faiss', /vector engine "faiss"/],
         ['metric', 'l2', /metric "l2"/],
       ] as const) {
         const db = new Database(path.join(location, CATALOG_FILE));

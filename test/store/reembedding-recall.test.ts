@@ -5,6 +5,9 @@
  * update path (updatePoint) relinks neighbours and can leave points with no incoming link: with
  * these vectors it lost 3 of the 10,000 that the first build found. New content under the same
  * window (an item keeps its id) then gives those items other vectors: found by those too.
+ * usearch (its own level draws, vectors at f16) misses a few items at some stage (1 of these
+ * 10,000; 7 when its first build ran on several threads): for it, no stage may miss more than
+ * 1 in 1,000.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,29 +62,37 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe('recall after re-embedding in place', () => {
+/** Items an engine may fail to find by their own vector at any stage. */
+const ALLOWED_MISSES = { hnswlib: 0, usearch: ITEMS / 1000 };
+
+describe.each(['hnswlib', 'usearch'] as const)('recall after re-embedding in place (%s)', (engine) => {
+  const expectFound = async (store: IndexStore, ids: number[], vectors: Float32Array[]) => {
+    const missing = await notFoundByOwnVector(store, ids, vectors);
+    if (ALLOWED_MISSES[engine] === 0) expect(missing).toEqual([]);
+    else expect(missing.length).toBeLessThanOrEqual(ALLOWED_MISSES[engine]);
+  };
   it(`finds each of ${ITEMS} items by its own vector at the default ef after ${REEMBEDDED} were embedded again, also after a reopen`, async () => {
     const random = seededRandom(7);
     const vectors = clusteredVectors(random);
-    const index = path.join(work, 'index');
+    const index = path.join(work, engine);
     const model = { ...MODEL, embeddingDim: DIM };
-    let store = await openIndex(index, { model, create: true });
+    let store = await openIndex(index, { model, create: true, engine: { name: engine } });
     const ids = (await store.commit(vectors.map((vector, i) => ({ kind: 'put', file: fileOf(i), vector })))).map((c) => c.itemIds[0]!);
     // with these vectors every item is found when the graph is first built
-    expect(await notFoundByOwnVector(store, ids, vectors)).toEqual([]);
+    await expectFound(store, ids, vectors);
     const chosen = [...new Set(Array.from({ length: REEMBEDDED }, () => Math.floor(random() * ITEMS)))];
     // doctor drops the vectors it queues; the next index run puts them back
     await store.commit(chosen.map((i) => ({ kind: 'fail', file: fileOf(i), error: 'queued for embedding again' }) satisfies CatalogChange));
     await store.commit(chosen.map((i) => ({ kind: 'put', file: fileOf(i), vector: vectors[i]! }) satisfies CatalogChange));
-    expect(await notFoundByOwnVector(store, ids, vectors)).toEqual([]);
+    await expectFound(store, ids, vectors);
     // new content under the same window keeps the item's id with another vector: a new graph label
     const changed = vectors.map((v, i) => (chosen.includes(i) ? vectors[(i + 1) % ITEMS]! : v));
     const again = await store.commit(chosen.map((i) => ({ kind: 'put', file: { ...fileOf(i), contentHash: `changed${i}` }, vector: changed[i]! }) satisfies CatalogChange));
     expect(again.map((c) => c.itemIds[0])).toEqual(chosen.map((i) => ids[i]));
-    expect(await notFoundByOwnVector(store, ids, changed)).toEqual([]);
+    await expectFound(store, ids, changed);
     await store.close();
     store = await openIndex(index, { readonly: true });
-    expect(await notFoundByOwnVector(store, ids, changed)).toEqual([]);
+    await expectFound(store, ids, changed);
     await store.close();
   }, 300_000);
 });

@@ -1,7 +1,7 @@
 /**
  * CLIPVisionModelWithProjection as an ONNX graph: pixel_values [batch, 3, H, W] float32
  * -> image_embeds [batch, projection_dim] (projected, not normalised), computed as
- * modeling_clip.py does: patch Conv (no bias) -> class token + patches -> position
+ * modeling_clip.py does: patch embedding (its Conv as a MatMul over flattened patches) -> class token + patches -> position
  * embeddings -> pre_layrnorm -> encoder -> post_layernorm(class token) -> visual_projection.
  */
 import type { ClipConfig } from '../model-dir.js';
@@ -22,12 +22,14 @@ export function buildVisionModel(config: ClipConfig, tensors: TensorMap, precisi
   const positions = grid * grid + 1;
 
   const pixels = g.input('pixel_values', OnnxDataType.FLOAT, ['batch_size', d.channels, d.imageSize, d.imageSize]);
-  const convW = t.weight(`${p}.embeddings.patch_embedding.weight`, [d.width, d.channels, d.patchSize, d.patchSize]);
-  const patches = g.node('Conv', [pixels, convW], {
-    attributes: { kernel_shape: attr.ints([d.patchSize, d.patchSize]), strides: attr.ints([d.patchSize, d.patchSize]) },
-    name: `${p}.embeddings.patch_embedding`,
-  });
-  const patchSeq = g.node('Transpose', [g.node('Reshape', [patches, g.int64([0, 0, -1])])], { attributes: { perm: attr.ints([0, 2, 1]) } });
+  // The patch Conv (stride = kernel, no bias) as what it computes: each patch flattened to
+  // channels x P x P, times the kernel matrix; a MatMul, so the int8 variant quantises it too.
+  const patchValues = d.channels * d.patchSize * d.patchSize;
+  const patchGrid = g.node('Reshape', [pixels, g.int64([0, d.channels, grid, d.patchSize, grid, d.patchSize])]);
+  const patchRows = g.node('Transpose', [patchGrid], { attributes: { perm: attr.ints([0, 2, 4, 1, 3, 5]) } });
+  const patchMatrix = g.node('Reshape', [patchRows, g.int64([0, grid * grid, patchValues])], { name: `${p}.embeddings.patches` });
+  const kernel = t.w.get(`${p}.embeddings.patch_embedding.weight`, [d.width, d.channels, d.patchSize, d.patchSize]);
+  const patchSeq = t.linear(patchMatrix, `${p}.embeddings.patch_embedding`, kernel.data, patchValues, d.width);
   const batch = g.node('Slice', [g.node('Shape', [pixels]), g.int64([0]), g.int64([1])], { name: 'batch_size' });
   const classToken = t.weight(`${p}.embeddings.class_embedding`, [d.width], [1, 1, d.width]);
   const classTokens = g.node('Expand', [classToken, g.node('Concat', [batch, g.int64([1, d.width])], { attributes: { axis: attr.int(0) } })]);

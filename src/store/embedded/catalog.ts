@@ -3,7 +3,7 @@
  * statements and the row <-> record mapping, repairs included; knows nothing about graphs.
  * Tables: `files` (what the scan found), `items` (the whole image or the windows of a scene;
  * a retired item keeps its row with a NULL key so that its id is never given out again),
- * `vectors` (the items' embeddings), `item_places` and the R*Tree `item_boxes` (footprints),
+ * `vectors` (the items' embeddings, at half precision), `item_places` and the R*Tree `item_boxes` (footprints),
  * `fields` (user fields by file name), `file_fields` (fields of one file, e.g. STAC properties)
  * and `meta` (the index's settings).
  *
@@ -17,6 +17,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
+import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
 import {
@@ -95,17 +96,6 @@ function toRecord(row: FileRow): FileRecord {
     stac: parseJson<FileStac>(row.stac),
     complete: row.needs_embedding === 0,
   };
-}
-
-function vectorToBlob(vector: Float32Array): Buffer {
-  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-}
-
-function blobToVector(blob: Buffer): Float32Array {
-  // copy: the blob's buffer may be shared and unaligned
-  const out = new Float32Array(blob.byteLength / 4);
-  new Uint8Array(out.buffer).set(blob);
-  return out;
 }
 
 /** Ids bound as one JSON parameter: any number of them in one statement. */
@@ -271,7 +261,7 @@ export class Catalog {
       item_id: number;
       embedding: Buffer;
     }[];
-    return new Map(rows.map((row) => [row.item_id, blobToVector(row.embedding)]));
+    return new Map(rows.map((row) => [row.item_id, decodeHalf(row.embedding)]));
   }
 
   /** Up to `limit` vectors of searchable items with ids above `afterId`, in id order (pages that survive other statements in between). */
@@ -280,14 +270,14 @@ export class Catalog {
       `SELECT v.item_id AS id, v.embedding AS embedding FROM vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id
        WHERE f.status = 'ok' AND it.key IS NOT NULL AND v.item_id > ? ORDER BY v.item_id LIMIT ?`,
     ).all(afterId, limit) as { id: number; embedding: Buffer }[];
-    return rows.map((row) => [row.id, blobToVector(row.embedding)]);
+    return rows.map((row) => [row.id, decodeHalf(row.embedding)]);
   }
 
   /** Every stored vector in id order, whatever its file's status (for full scans inside one synchronous call). */
   *iterateVectors(): Generator<[number, Float32Array]> {
     const stmt = this.db.prepare('SELECT item_id, embedding FROM vectors ORDER BY item_id');
     for (const row of stmt.iterate() as Iterable<{ item_id: number; embedding: Buffer }>) {
-      yield [row.item_id, blobToVector(row.embedding)];
+      yield [row.item_id, decodeHalf(row.embedding)];
     }
   }
 
@@ -340,7 +330,7 @@ export class Catalog {
       height: file.height,
       format: file.format,
       stretch: parseJson<SceneStretch>(file.stretch),
-      items: rows.map((r) => ({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: blobToVector(r.embedding) })),
+      items: rows.map((r) => ({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: decodeHalf(r.embedding) })),
     };
   }
 
@@ -427,10 +417,12 @@ export class Catalog {
                 id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
                 if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
               } else updateItem.run(x, y, width, height, scale, seq, id);
-              putVector.run(id, vectorToBlob(item.vector));
+              const stored = encodeHalf(item.vector);
+              putVector.run(id, stored);
               this.setPlace(id, item.place);
               itemIds.push(id);
-              applied.added.push([id, item.vector]);
+              // the graph gets the vector as stored, so that it agrees with a rebuild from the catalog
+              applied.added.push([id, decodeHalf(stored)]);
             }
             // windows of the plan that were never embedded (e.g. nodata) do not stay
             if (complete) retire(liveWithoutVector.all(fileId) as { id: number }[]);
@@ -575,6 +567,19 @@ export class Catalog {
         "SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN vectors v ON v.item_id = it.id WHERE f.status = 'ok' AND it.key IS NOT NULL AND v.item_id IS NULL",
       ).all() as { id: number }[]
     ).map((r) => r.id);
+  }
+
+  /**
+   * Queues for embedding, as commit `seq`, the ok whole-image files that have no live item (a
+   * damaged items table lost it: such a file would never be searchable nor embedded again).
+   * Tiled files may lose every window to nodata, so only whole-image files are queued.
+   */
+  queueWholeFilesWithoutItem(seq: number): number {
+    const queued = this.prepared(
+      "UPDATE files SET needs_embedding = 1, seq = ? WHERE status = 'ok' AND needs_embedding = 0 AND (plan IS NULL OR plan = 'whole') AND NOT EXISTS (SELECT 1 FROM items it WHERE it.file_id = files.id AND it.key IS NOT NULL)",
+    ).run(seq).changes;
+    if (queued > 0) this.setSeq(seq);
+    return queued;
   }
 
   /**

@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { DEFAULT_ENGINE, engineFromMeta, engineToMeta } from '../engines.js';
+import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
@@ -153,7 +153,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
         model_fingerprint: options.model.fingerprint,
         embedding_dim: options.model.embeddingDim,
         metric: 'cosine',
-        ...engineToMeta({ ...DEFAULT_ENGINE, ...options.engine }),
+        ...engineToMeta(resolveEngine(options.engine)),
         created_at: new Date().toISOString(),
         commit_seq: 0,
         hnsw_seq: -1,
@@ -279,7 +279,10 @@ export class EmbeddedStore implements IndexStore {
   }
 
   countItems(selection: ItemSelection = {}): Promise<number> {
-    return this.read(() => this.planner.countItems(selection));
+    return this.read(() => {
+      if (this.readonly) this.sync.refreshIfStale();
+      return this.planner.countItems(selection);
+    });
   }
 
   listItemIds(selection: ItemSelection = {}): Promise<number[]> {
@@ -441,6 +444,11 @@ export class EmbeddedStore implements IndexStore {
         this.sync.advance(seq, requeue);
         if (badVectors.length > 0) repaired.push(`${badVectors.length} invalid vectors dropped; those items are re-embedded by the next \`rsclip index\``);
         if (missing.length > 0) repaired.push(`${missing.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
+      }
+      const itemless = this.catalog.queueWholeFilesWithoutItem(this.sync.nextSeq());
+      if (itemless > 0) {
+        this.sync.advance(this.sync.nextSeq());
+        repaired.push(`${itemless} ok images had no item; they are re-embedded by the next \`rsclip index\``);
       }
 
       const graph = this.sync.reconcile();

@@ -15,7 +15,6 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { unitVector } from '../../vector-math.js';
 import { debugPause } from '../debug-pause.js';
 import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
@@ -28,6 +27,8 @@ const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
 export interface GraphSyncOptions {
+  /** A reader: the graph file may be served memory-mapped (see engines.ts). */
+  readonly?: boolean;
   refreshIntervalMs?: number;
   checkpointIntervalMs?: number;
 }
@@ -41,6 +42,7 @@ export class GraphSync {
   private dirty = true;
   private lastRefresh = 0;
   private readonly refreshIntervalMs: number;
+  private readonly mapped: boolean;
   private checkpointIntervalMs: number;
   private lastCheckpoint = performance.now();
   /** What loading had to repair (verify reports it). */
@@ -55,6 +57,7 @@ export class GraphSync {
     options: GraphSyncOptions = {},
   ) {
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    this.mapped = options.readonly ?? false;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   }
 
@@ -78,13 +81,18 @@ export class GraphSync {
     let loaded: GraphIndex | undefined;
     if (before.length > 0 && existsSync(this.file)) {
       try {
-        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, (digest) => {
-          // a writer may have checkpointed while the file was read: its records before and after both count
-          const records = [...before, ...recordedCheckpoints(this.catalog)];
-          const match = matchCheckpoint(records, digest);
-          if (!match) return describeMismatch(records, digest);
-          fromSeq = match.seq;
-          return undefined;
+        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, {
+          mapped: this.mapped,
+          accept: (digest) => {
+            // a writer may have checkpointed while the file was read: its records before and after both count
+            const records = [...before, ...recordedCheckpoints(this.catalog)];
+            const match = matchCheckpoint(records, digest);
+            if (!match) return describeMismatch(records, digest);
+            // usearch trusts its file (damage inside crashes it): only a file with a recorded checksum is read
+            if (match.sha256 === undefined && this.meta.engine.name === 'usearch') return 'no checksum of it was recorded, and usearch reads only checked files';
+            fromSeq = match.seq;
+            return undefined;
+          },
         });
       } catch (error) {
         fromSeq = -1;
@@ -146,10 +154,15 @@ export class GraphSync {
     this.dirty = true;
   }
 
+  private addMany(vectors: ReadonlyMap<number, Float32Array>): void {
+    if (vectors.size === 0) return;
+    this.graph.addMany(vectors);
+    for (const mirror of this.mirrors) for (const [id, vector] of vectors) mirror.add(id, vector);
+    this.dirty = true;
+  }
+
   private addFromCatalog(ids: readonly number[]): void {
-    for (let i = 0; i < ids.length; i += 1000) {
-      for (const [id, vector] of this.catalog.getVectors(ids.slice(i, i + 1000))) this.add(id, vector);
-    }
+    for (let i = 0; i < ids.length; i += 1000) this.addMany(this.catalog.getVectors(ids.slice(i, i + 1000)));
   }
 
   /** Picks up what another process committed since the last look, at most once per refresh interval. */
@@ -175,7 +188,8 @@ export class GraphSync {
   applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void {
     this.seenSeq = seq;
     for (const id of dropped) this.remove(id);
-    for (const [id, vector] of added) this.add(id, vector);
+    // one call for the commit's vectors: an engine may add them on several cores
+    this.addMany(new Map(added));
   }
 
   /** Records another commit of this process (user fields, repairs) that dropped the vectors of `droppedIds`, if any. */
@@ -252,12 +266,11 @@ export class GraphSync {
     let absent = 0;
     for (const [id, vector] of this.catalog.iterateVectors()) {
       active.add(id);
-      const stored = this.graph.getPoint(id);
-      const unit = unitVector(vector);
-      const differs = stored !== undefined && !unit.every((v, i) => Math.abs(v - stored[i]!) < 1e-4);
-      if (!stored) absent++;
+      const present = this.graph.has(id);
+      const differs = present && !this.graph.stores(id, vector);
+      if (!present) absent++;
       if (differs) mismatched++;
-      if (!stored || differs) this.add(id, vector);
+      if (!present || differs) this.add(id, vector);
     }
     let extra = 0;
     for (const id of this.graph.ids()) {

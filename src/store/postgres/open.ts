@@ -4,7 +4,7 @@
  * the write lock.
  */
 import { RsclipError } from '../../errors.js';
-import { DEFAULT_ENGINE, engineFromMeta, engineToMeta } from '../engines.js';
+import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
 import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
@@ -91,7 +91,8 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
     const model = options.model;
     if (!exists) {
       if (!model) throw new RsclipError('INDEX_CORRUPT', `index ${where.shown} has no model recorded`, { hint: 'index with --model to create it' });
-      const engine = { ...DEFAULT_ENGINE, ...options.engine };
+      // pgvector's HNSW is built with the engine's M and ef_construction; the engine itself is what an embedded copy would use
+      const engine = resolveEngine(options.engine);
       const precision = indexPrecisionFor(model.embeddingDim);
       await database.transaction('write', async (db) => {
         await db.query('CREATE EXTENSION IF NOT EXISTS vector');

@@ -33,7 +33,7 @@ import type {
   StoreDescription,
   VerifyReport,
 } from '../types.js';
-import { DEFAULT_EF } from '../hnsw-index.js';
+import { DEFAULT_EF } from '../graph-index.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';

@@ -83,8 +83,10 @@ describe('writeRandomClipModel', () => {
     expect(text.graph.output.map((o) => o.name)).toEqual(['text_embeds']);
     const q = decodeModel(readFileSync(path.join(model, 'onnx/vision_model_quantized.onnx')));
     const ops = q.graph.node.map((n) => n.opType);
-    // per layer: qkv, out_proj, fc1, fc2; plus the projection
-    expect(ops.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 1);
+    // per layer: qkv, out_proj, fc1, fc2; plus the patch embedding and the projection
+    expect(ops.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 2);
+    expect(ops.filter((o) => o === 'MultiHeadAttention')).toHaveLength(2);
+    expect(ops).not.toContain('Conv');
     const floatMatMulWeights = q.graph.node.filter((n) => n.opType === 'MatMul' && q.graph.initializer.some((t) => n.input.includes(t.name)));
     expect(floatMatMulWeights).toEqual([]);
   });

@@ -1,0 +1,75 @@
+/**
+ * The contract of a graph engine of the embedded back end: a VectorIndex kept in a file next to
+ * the catalog (derived from it, rebuildable), and the build parameters the engines share.
+ */
+import { open } from 'node:fs/promises';
+import { RsclipError } from '../errors.js';
+import type { VectorIndex } from './types.js';
+import type { VectorQuantization } from './usearch-file.js';
+
+export type { VectorQuantization } from './usearch-file.js';
+
+/** Graph search breadth when a search names none. */
+export const DEFAULT_EF = 64;
+
+/** HNSW build parameters both engines have (see docs/params.md). */
+export interface GraphParams {
+  /** Links per node (usearch calls it connectivity); layer 0 has 2M. */
+  M: number;
+  /** Candidate list while inserting (usearch: expansion_add). */
+  efConstruction: number;
+}
+
+/** hnswlib: float32 vectors; its level assignment is seeded, so a build is reproducible. */
+export interface HnswParams extends GraphParams {
+  seed: number;
+}
+
+/** usearch: vectors stored at this precision (cosine at f16 is within ~1e-3 of float32). */
+export interface UsearchParams extends GraphParams {
+  quantization: VectorQuantization;
+}
+
+/** What a checkpoint wrote, as read back from the disk. */
+export interface GraphFileDigest {
+  bytes: number;
+  sha256: string;
+}
+
+/** A graph file that could not be written completely (a full disk, an I/O error). */
+export class GraphWriteError extends Error {
+  override readonly name = 'GraphWriteError';
+}
+
+/** INDEX_CORRUPT for a damaged graph file, saying why and that it is rebuilt. */
+export function graphFileCorrupt(file: string, why: string, cause?: unknown): RsclipError {
+  return new RsclipError('INDEX_CORRUPT', `HNSW file ${file} is damaged: ${why}`, {
+    hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+    cause,
+  });
+}
+
+/** Flushes a written file to the disk. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface GraphIndex extends VectorIndex {
+  /** Scores are float32 cosines; false where vectors are kept at reduced precision (the store re-ranks on its own copies). */
+  readonly exactScores: boolean;
+  /** Whether `id` is live with this vector, within the precision the engine stores vectors at. */
+  stores(id: number, vector: Float32Array): boolean;
+  /** Adds or replaces many vectors (an engine may use several cores). */
+  addMany(entries: Iterable<readonly [number, Float32Array]>): void;
+  /** Points stored, deleted ones included. */
+  readonly storedCount: number;
+  /** Writes the whole index to `file` (callers rename into place), verified on the disk: its size and sha256. */
+  save(file: string): Promise<GraphFileDigest>;
+  /** Engine numbers for stats. */
+  details(): Record<string, number>;
+}

@@ -1,0 +1,43 @@
+/** `rsclip index --engine`: a new index records the engine asked for; an existing one keeps its own and says so. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openIndex } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+
+let work: string;
+let archive: string;
+let modelDir: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'rsclip-engine-'));
+  archive = path.join(work, 'archive');
+  mkdirSync(archive);
+  for (let i = 0; i < 6; i++) writeFileSync(path.join(archive, `tile_${i}.png`), makePng(i + 1, 40, 40));
+  modelDir = await tinyModelDir();
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+it('creates a usearch index with int8 vectors, searches it, and keeps its engine when asked for another', async () => {
+  const index = path.join(work, 'index');
+  const index1 = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'usearch:i8', '--json']);
+  expect(index1.stderr).toBe('');
+  const store = await openIndex(index, { readonly: true });
+  expect(store.meta.engine).toEqual({ name: 'usearch', M: 16, efConstruction: 200, quantization: 'i8' });
+  await store.close();
+  const search = await runCli(['search', '#2', '--index', index, '-k', '1', '--json']);
+  expect(search.code).toBe(0);
+  expect(JSON.parse(search.stdout)).toMatchObject({ hits: [{ id: 2, score: expect.closeTo(1, 2) }] });
+  const again = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'hnswlib', '--json']);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toBe('rsclip: the index exists and keeps its engine usearch:i8; --engine applies to new indexes (index into a new --index directory to change it)\n');
+});
+
+it('refuses an engine it does not have, before touching anything', async () => {
+  const result = await runCli(['index', archive, '--index', path.join(work, 'other'), '--model', modelDir, '--engine', 'faiss']);
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toMatch(/expected hnswlib, usearch or usearch:<f32\|f16\|i8>, got "faiss"/);
+});
