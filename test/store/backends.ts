@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelInfo } from '../../src/model/index.js';
-import { ENGINE_DEFAULTS, openIndex, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
+import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
 
 export interface Backend {
@@ -32,8 +32,8 @@ function postgresBackend(name: string, server: { start(): Promise<string>; stop(
   return {
     name,
     embedded: false,
-    // pgvector's HNSW takes hnswlib's build parameters (M, ef_construction)
-    engine: ENGINE_DEFAULTS.hnswlib,
+    // pgvector's HNSW is built with the engine's M and ef_construction; the engine recorded is the one an embedded copy gets
+    engine: DEFAULT_ENGINE,
     async start() {
       url = await server.start();
     },

@@ -11,6 +11,7 @@ import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/index.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { BOXES_PER_ITEM, footprintBoxes } from '../embedded/catalog-filter.js';
+import { decodeHalf, encodeHalf } from '../embedded/half-precision.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from '../embedded/schema.js';
 import { WriteLock } from '../embedded/write-lock.js';
 import { insertPlaces } from './commit.js';
@@ -172,18 +173,14 @@ export class EmbeddedCopyEnd implements CopyEnd {
 
 function fromSqlite(row: Row): Row {
   if ('needs_embedding' in row) return { ...row, needs_embedding: row.needs_embedding === 1 };
-  if (row.embedding instanceof Buffer) {
-    const blob = row.embedding;
-    const vector = new Float32Array(blob.byteLength / 4);
-    new Uint8Array(vector.buffer).set(blob);
-    return { ...row, embedding: vector };
-  }
+  // the embedded catalog keeps vectors at half precision (schema 4): exact in float32 on the other side
+  if (row.embedding instanceof Buffer) return { ...row, embedding: decodeHalf(row.embedding) };
   return row;
 }
 
 function toSqlite(column: string, value: unknown): unknown {
   if (column === 'needs_embedding') return value ? 1 : 0;
-  if (value instanceof Float32Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof Float32Array) return encodeHalf(value);
   return value;
 }
 
