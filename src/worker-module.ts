@@ -1,8 +1,40 @@
-/** Where a worker-thread module lives, from the module that starts it: .ts when running from the sources (tests, tsx), .js when built. */
-import { fileURLToPath } from 'node:url';
+/**
+ * Where a worker-thread module lives, from the module that starts it: .ts when running from the
+ * sources (tests, tsx), .js when built. From the sources the thread loads tsx by its absolute
+ * location, so it starts whatever the working directory (a bare `tsx` resolves from there).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Piscina } from 'piscina';
 
 export function workerModule(name: string, importerUrl: string): { filename: string; execArgv?: string[] } {
   const fromSources = importerUrl.endsWith('.ts');
   const filename = fileURLToPath(new URL(`./${name}.${fromSources ? 'ts' : 'js'}`, importerUrl));
-  return fromSources ? { filename, execArgv: ['--import', 'tsx'] } : { filename };
+  if (!fromSources) return { filename };
+  const tsx = pathToFileURL(createRequire(importerUrl).resolve('tsx')).href;
+  return { filename, execArgv: ['--import', tsx] };
+}
+
+type RunOptions = Parameters<Piscina['run']>[1];
+
+/**
+ * `pool.run` where a thread failing outside a task (one that cannot start, say) fails the tasks
+ * waiting with its error: piscina would emit it as an 'error' event, which ends the process
+ * when nothing listens, and leaves the tasks waiting forever when something does.
+ */
+export function failingTogether<Task, Result>(pool: Piscina<Task, Result>): (task: Task, options?: RunOptions) => Promise<Result> {
+  let controller = new AbortController();
+  pool.on('error', (error: unknown) => {
+    const failed = controller;
+    controller = new AbortController();
+    failed.abort(error);
+  });
+  return async (task, options = {}) => {
+    const { signal } = controller;
+    try {
+      return await pool.run(task, { ...options, signal });
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    }
+  };
 }

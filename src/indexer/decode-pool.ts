@@ -8,7 +8,7 @@
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
-import { workerModule } from '../worker-module.js';
+import { failingTogether, workerModule } from '../worker-module.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
 
 export interface PixelPreparer {
@@ -55,6 +55,7 @@ const IDLE_THREAD_MS = 60_000;
 export class DecodePool implements PixelPreparer {
   busySeconds = 0;
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
+  readonly #runTask: (task: DecodeTask, options: { transferList: ArrayBuffer[] }) => Promise<DecodeResult>;
 
   constructor(
     private readonly recipe: PixelRecipe,
@@ -62,6 +63,7 @@ export class DecodePool implements PixelPreparer {
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new RsclipError('BAD_INPUT', `Expected a positive integer for decode threads but received ${threads}`);
     this.#pool = new Piscina({ ...workerModule('decode-worker', import.meta.url), minThreads: threads, maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
+    this.#runTask = failingTogether(this.#pool);
   }
 
   async file(path: string): Promise<PreprocessedImage> {
@@ -76,7 +78,7 @@ export class DecodePool implements PixelPreparer {
   }
 
   async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage> {
-    const result = await this.#pool.run(task, { transferList });
+    const result = await this.#runTask(task, { transferList });
     this.busySeconds += result.seconds;
     if (result.ok) return result.image;
     if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});

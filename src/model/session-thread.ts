@@ -5,7 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
-import { workerModule } from '../worker-module.js';
+import { failingTogether, workerModule } from '../worker-module.js';
 import type { OnnxFeed, OnnxOutput, OnnxSessionOptions, OnnxValueInfo } from './onnx.js';
 import type { SessionAnswer, SessionTask } from './session-worker.js';
 
@@ -23,20 +23,24 @@ function answered(answer: SessionAnswer): Extract<SessionAnswer, { ok: true }> {
   throw new Error(`the model thread failed: ${answer.message}`);
 }
 
+type RunTask = (task: SessionTask, options?: { transferList: ArrayBuffer[] }) => Promise<SessionAnswer>;
+
 export class ThreadedSession implements ModelSession {
   private constructor(
     readonly file: string,
     readonly inputs: OnnxValueInfo[],
     readonly outputs: OnnxValueInfo[],
     private readonly pool: Piscina<SessionTask, SessionAnswer>,
+    private readonly runTask: RunTask,
   ) {}
 
   static async open(file: string, options: OnnxSessionOptions = {}): Promise<ThreadedSession> {
     // one thread, kept while the session is open: it holds the session
     const pool = new Piscina<SessionTask, SessionAnswer>({ ...workerModule('session-worker', import.meta.url), minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY });
+    const runTask: RunTask = failingTogether(pool);
     try {
-      const { inputs, outputs } = answered(await pool.run({ kind: 'open', file, options }));
-      return new ThreadedSession(file, inputs!, outputs!, pool);
+      const { inputs, outputs } = answered(await runTask({ kind: 'open', file, options }));
+      return new ThreadedSession(file, inputs!, outputs!, pool, runTask);
     } catch (error) {
       await pool.destroy();
       throw error;
@@ -48,12 +52,12 @@ export class ThreadedSession implements ModelSession {
       .map((feed) => feed.data)
       .filter((data) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer)
       .map((data) => data.buffer as ArrayBuffer);
-    return answered(await this.pool.run({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
+    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
   }
 
   async close(): Promise<void> {
     try {
-      answered(await this.pool.run({ kind: 'close' }));
+      answered(await this.runTask({ kind: 'close' }));
     } finally {
       await this.pool.destroy();
     }

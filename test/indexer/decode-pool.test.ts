@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Piscina } from 'piscina';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { DecodePool, openPixelPreparer } from '../../src/indexer/decode-pool.js';
@@ -22,6 +23,7 @@ import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { describeShared, readF32, sharedPath } from '../fixtures/shared.js';
 import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
+import { failingTogether } from '../../src/worker-module.js';
 import { FakeEncoder } from './fake-encoder.js';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-decode-pool-'));
@@ -133,6 +135,16 @@ describe('the decode pool', () => {
       expect(error.message).toContain('more than the limit of 1000');
     } finally {
       await small.close();
+    }
+  });
+
+  it('fails its tasks, not the process, when a thread cannot start', async () => {
+    const broken = new Piscina({ filename: path.resolve(import.meta.dirname, '../../src/indexer/decode-worker.ts'), execArgv: ['--import', 'rsclip-no-such-package'], minThreads: 1, maxThreads: 1 });
+    const run = failingTogether(broken);
+    try {
+      await expect(run({ kind: 'rgb', rgb: noiseRgb(4, 4, 1), recipe: encoder.pixelRecipe! })).rejects.toThrow(/rsclip-no-such-package/);
+    } finally {
+      await broken.destroy();
     }
   });
 
