@@ -295,7 +295,6 @@ class ArchiveIndexer {
       failed = true;
       queue.close();
       await workers.catch(() => undefined);
-      for (const stage of stages) stage.results.catch(() => undefined);
       throw error;
     }
   }

@@ -20,7 +20,8 @@ class SlowEncoder extends FakeEncoder {
 const worker = await startEmbedWorker({
   url: url!,
   encoder: new SlowEncoder(),
-  lockSeconds: 2,
+  // short, so the killed worker's job moves on soon; long enough that a live worker under load keeps its lock
+  lockSeconds: 4,
   onJob: (event) => appendFileSync(trace!, `${JSON.stringify({ pid: process.pid, ...event })}\n`),
 });
 process.once('SIGTERM', () => {
