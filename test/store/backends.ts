@@ -71,6 +71,11 @@ export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector ove
 
 const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
+/** The PostgreSQL server at RSCLIP_TEST_POSTGRES_URL, when it is set. */
+export const SERVER_BACKEND: Backend | undefined = serverUrl
+  ? postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })
+  : undefined;
+
 export const BACKENDS: Backend[] = [
   {
     name: 'embedded (catalog.sqlite + HNSW file)',
@@ -83,7 +88,7 @@ export const BACKENDS: Backend[] = [
     open: (location, options) => openIndex(location, { refreshIntervalMs: 0, ...options }),
   },
   PGLITE_BACKEND,
-  ...(serverUrl ? [postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })] : []),
+  ...(SERVER_BACKEND ? [SERVER_BACKEND] : []),
 ];
 
 export const DIM = 8;
