@@ -5,7 +5,7 @@
  * `copyIndex` from it (bulk load, then the HNSW index). Prints one JSON object: build times,
  * and p50 / p95 latency of k=10 searches unfiltered, with a broad filter (a third of the items)
  * and exact.
- * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--dir DIR]
+ * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
  * PGlite is PostgreSQL compiled to WebAssembly in this process: a real server is faster; the
  * numbers show the back end's overheads (SQL, the wire protocol), not a tuned server's.
  */
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
 import { startPgliteServer } from '../test/store/pglite-server.js';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, dim: { type: 'string', default: '512' }, queries: { type: 'string', default: '200' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, dim: { type: 'string', default: '512' }, queries: { type: 'string', default: '200' }, 'ef-construction': { type: 'string', default: '200' }, dir: { type: 'string' } } });
 const N = Number(values.items);
 const DIM = Number(values.dim);
 const QUERIES = Number(values.queries);
@@ -52,7 +52,7 @@ const server = await startPgliteServer();
 try {
   const embeddedDir = path.join(dir, 'embedded');
   let start = performance.now();
-  const embedded = await openIndex(embeddedDir, { model, create: true });
+  const embedded = await openIndex(embeddedDir, { model, create: true, engine: { efConstruction: Number(values['ef-construction']) } });
   // scenes of 1,000 tiles: a commit per scene, as a tiled archive is indexed
   for (let scene = 0; scene * 1000 < N; scene++) {
     const count = Math.min(1000, N - scene * 1000);
@@ -71,7 +71,7 @@ try {
   await copyIndex(embeddedDir, url, { pageSize: 5000 });
   const copyS = (performance.now() - start) / 1000;
 
-  const result: Record<string, unknown> = { items: N, dim: DIM, queries: QUERIES, k: 10, build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)) } };
+  const result: Record<string, unknown> = { items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)) } };
   for (const [name, location] of [['embedded', embeddedDir], ['postgres', url]] as const) {
     const store = await openIndex(location, { readonly: true });
     await latency(store, {}); // warm caches

@@ -10,7 +10,9 @@ export function registerIndexCopyCommand(index: Command): void {
     .requiredOption('--from <location>', 'the index to copy: a directory or postgres://user@host/db[?schema=NAME]')
     .requiredOption('--to <location>', 'a new index: a directory or postgres://user@host/db[?schema=NAME] (default schema rsclip)')
     .option('--json', 'print the summary as JSON')
-    .action(async (opts: { from: string; to: string; json?: boolean }) => {
+    .action(async (_opts: unknown, command: Command) => {
+      // `--json` is also an option of `rsclip index`, which reads it first
+      const opts = command.optsWithGlobals<{ from: string; to: string; json?: boolean }>();
       const summary = await copyIndex(opts.from, opts.to, {
         onProgress: opts.json ? undefined : ({ table, rows }) => process.stderr.write(`\rcopying ${table}: ${rows} rows   `),
       });

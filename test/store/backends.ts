@@ -75,6 +75,11 @@ export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector ove
 
 const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
+/** The PostgreSQL server at RSCLIP_TEST_POSTGRES_URL, when it is set. */
+export const SERVER_BACKEND: Backend | undefined = serverUrl
+  ? postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })
+  : undefined;
+
 function embedded(engine: EngineSpec): Backend {
   return {
     name: `embedded (catalog.sqlite + ${engine.name} graph file)`,
@@ -93,7 +98,7 @@ export const BACKENDS: Backend[] = [
   embedded(ENGINE_DEFAULTS.hnswlib),
   embedded(ENGINE_DEFAULTS.usearch),
   PGLITE_BACKEND,
-  ...(serverUrl ? [postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })] : []),
+  ...(SERVER_BACKEND ? [SERVER_BACKEND] : []),
 ];
 
 export const DIM = 8;

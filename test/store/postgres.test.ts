@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
-import { axis, MODEL, newFile, PGLITE_BACKEND } from './backends.js';
+import { axis, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND } from './backends.js';
 
 const rand = seededRandom(21);
 
@@ -174,4 +174,24 @@ describe('index copy', () => {
       await store.close();
     }
   }, 120_000);
+});
+
+// PGlite is one session (pglite-socket shares it among its clients): two writers need a real server
+describe.skipIf(!SERVER_BACKEND)('the write lock on the server at RSCLIP_TEST_POSTGRES_URL', () => {
+  it('lets one writer in at a time, and readers in meanwhile', async () => {
+    const backend = SERVER_BACKEND!;
+    await backend.start!();
+    const { location, dispose } = backend.newLocation();
+    try {
+      const writer = await openIndex(location, { model: MODEL, create: true });
+      await expectRsclipError(openIndex(location, { model: MODEL }), 'INDEX_LOCKED');
+      await expectRsclipError(copyIndex(location, `${location}_copy`), 'INDEX_LOCKED');
+      const reader = await openIndex(location, { readonly: true });
+      await writer.close();
+      await (await openIndex(location, { model: MODEL })).close();
+      await reader.close();
+    } finally {
+      await dispose();
+    }
+  });
 });

@@ -90,9 +90,12 @@ async function retire(db: Queryable, fileId: number, which: string, params: unkn
 }
 
 /** Writes the items of a put (ids kept by key, new keys drawn from the sequence), their vectors and places; returns their ids in order. */
-async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]): Promise<number[]> {
+async function putItems(db: Queryable, fileId: number, items: readonly NewItem[], newFile: boolean): Promise<number[]> {
   const keys = items.map((i) => i.key);
-  const existing = new Map((await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]));
+  // a file new to the index has no items yet (most puts of a first index run): fewer statements
+  const existing = new Map(
+    newFile ? [] : (await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]),
+  );
   const fresh = items.filter((i) => !existing.has(i.key));
   const column = (list: readonly NewItem[], pick: (i: NewItem) => unknown) => list.map(pick);
   if (fresh.length > 0) {
@@ -117,7 +120,7 @@ async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]
     itemIds,
     items.map((i) => vectorToText(i.vector)),
   ]);
-  await clearPlaces(db, itemIds);
+  if (!newFile) await clearPlaces(db, itemIds);
   await insertPlaces(
     db,
     items.flatMap((item, n) => (item.place ? [{ id: itemIds[n]!, place: item.place }] : [])),
@@ -147,12 +150,12 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
         if (before && newVersion) {
           await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
         }
-        const itemIds = await putItems(db, fileId, items);
+        const itemIds = await putItems(db, fileId, items, !before);
         // windows of the plan that were never embedded (e.g. nodata) do not stay
-        if (complete) {
+        if (complete && before) {
           await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
         }
-        await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
+        if (before) await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
         const fields = fieldRows(change.file.fields ?? {});
         if (fields.length > 0) {
           await db.query('INSERT INTO file_fields (file_id, name, value_text, value_num) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::float8[]) ON CONFLICT DO NOTHING', [

@@ -168,6 +168,10 @@ export class PostgresStore implements IndexStore {
   private async count(db: Queryable, selection: ItemSelection): Promise<number> {
     if (!restricts(selection)) return (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
     const { where, params } = await this.selection(db, selection);
+    return this.countWhere(db, where, params);
+  }
+
+  private async countWhere(db: Queryable, where: string, params: unknown[]): Promise<number> {
     return (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
   }
 
@@ -266,13 +270,13 @@ export class PostgresStore implements IndexStore {
       const bound = [q, ...(narrowed ? params : []), q, k];
       const exact = () =>
         this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), bound);
-      let selected: number | undefined;
-      if (narrowed && !options.exact) {
-        selected = await this.count(db, options);
-        const total = (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
-        if (selected <= Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE)) return exact();
-      }
       if (options.exact) return exact();
+      const countSelected = async () => (narrowed ? this.countWhere(db, where, params) : (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n);
+      if (narrowed) {
+        // the planner's estimate of the index's size is enough to choose
+        const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
+        if ((await countSelected()) <= Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE)) return exact();
+      }
       const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
       const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
       // the index's ef candidates, re-ranked by the exact score: half precision costs no recall
@@ -281,9 +285,8 @@ export class PostgresStore implements IndexStore {
         numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY ${indexed} <=> ?::vector${cast} LIMIT ?`),
         [q, ...(narrowed ? params : []), q, ef],
       );
-      selected ??= await this.count(db, options);
-      // the scan ran out (hnsw.max_scan_tuples) before it found every allowed item it could: exactly instead
-      if (candidates.length < Math.min(k, selected)) return exact();
+      // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
+      if (candidates.length < k && candidates.length < (await countSelected())) return exact();
       return candidates.sort(compareBestFirst).slice(0, k);
     }, settings);
   }

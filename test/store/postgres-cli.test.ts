@@ -1,0 +1,77 @@
+/**
+ * The CLI on a PostgreSQL index, as a user runs it: `rsclip index` into a postgres:// URL,
+ * `rsclip search` from it, `rsclip index copy` to a directory and back, and `rsclip doctor`,
+ * against PGlite with pgvector served on a loopback port by this test process.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { startPgliteServer, type PgliteServer } from './pglite-server.js';
+
+let root: string;
+let archive: string;
+let modelDir: string;
+let server: PgliteServer;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-pg-cli-'));
+  archive = path.join(root, 'archive');
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(archive, i < 3 ? 'a' : 'b', `scene-${i}.png`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, makePng(100 + i, 40, 40));
+  }
+  modelDir = await tinyModelDir();
+  server = await startPgliteServer();
+}, 180_000);
+afterAll(async () => {
+  await server?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const searchJson = async (file: string, index: string) => {
+  const result = await runCli(['search', file, '--index', index, '-k', '3', '--json', '--threads', '1', '--filter', 'folder=b']);
+  expect(result.code, result.stderr).toBe(0);
+  return (JSON.parse(result.stdout) as { hits: { path: string; id: number; score: number }[] }).hits;
+};
+
+it('indexes into PostgreSQL, searches it, copies it to a directory and back, and checks it', async () => {
+  const url = `${server.url}?schema=cli`;
+  const indexed = await runCli(['index', archive, '--index', url, '--model', modelDir, '--threads', '1', '--json']);
+  expect(indexed.code, indexed.stderr).toBe(0);
+  expect(JSON.parse(indexed.stdout)).toMatchObject({ index: url });
+
+  const file = path.join(archive, 'b', 'scene-4.png');
+  const hits = await searchJson(file, url);
+  expect(hits.map((h) => h.path)).toEqual(['b/scene-4.png', expect.stringMatching(/^b\//), expect.stringMatching(/^b\//)]);
+  expect(hits[0]!.score).toBeCloseTo(1, 4);
+
+  // an unchanged archive embeds nothing again
+  const again = await runCli(['index', archive, '--index', url, '--threads', '1', '--json']);
+  expect(again.code, again.stderr).toBe(0);
+  expect(JSON.parse(again.stdout)).toMatchObject({ embedded: 0 });
+
+  const dir = path.join(root, 'copied');
+  const copied = await runCli(['index', 'copy', '--from', url, '--to', dir, '--json']);
+  expect(copied.code, copied.stderr).toBe(0);
+  expect(JSON.parse(copied.stdout)).toMatchObject({ resumed: false, rows: { files: 6, items: 6, vectors: 6 } });
+  expect(await searchJson(file, dir)).toEqual(hits.map((h) => ({ ...h, score: expect.closeTo(h.score, 5) })));
+  const back = `${server.url}?schema=back`;
+  const returned = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+  expect(returned.code, returned.stderr).toBe(0);
+  expect(returned.stdout).toMatch(/^copied .* 6 files, 6 items, 6 vectors/);
+  expect((await searchJson(file, back)).map((h) => h.id)).toEqual(hits.map((h) => h.id));
+
+  const doctor = await runCli(['doctor', '--index', back, '--json']);
+  expect(doctor.code, doctor.stderr).toBe(0);
+  expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [] });
+
+  const refused = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+  expect(refused.stderr).toMatch(/already holds an index/);
+}, 300_000);
