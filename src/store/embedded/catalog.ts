@@ -17,6 +17,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
+import { fieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
@@ -26,9 +27,7 @@ import {
   type CommittedChange,
   type FieldRecord,
   type FieldValue,
-  type FileGeo,
   type FileRecord,
-  type FileStac,
   type FileStatus,
   type ItemRecord,
   type ItemSelection,
@@ -40,86 +39,14 @@ import {
 
 export const CATALOG_FILE = 'catalog.sqlite';
 
-interface FileRow {
-  id: number;
-  root: string;
-  path: string;
-  file_name: string;
-  bytes: number;
-  mtime_ms: number;
-  content_hash: string;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  status: FileStatus;
-  error: string | null;
-  indexed_at: number;
-  needs_embedding: number;
-  plan: string | null;
-  stretch: string | null;
-  geo: string | null;
-  stac: string | null;
-}
-
-interface ItemRow extends FileRow {
-  item_id: number;
-  item_key: string;
-  item_x: number;
-  item_y: number;
-  item_width: number;
-  item_height: number;
-  item_scale: number;
-  item_place: string | null;
-}
-
-const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
-
-function toRecord(row: FileRow): FileRecord {
-  return {
-    id: row.id,
-    root: row.root,
-    path: row.path,
-    absolutePath: path.join(row.root, ...row.path.split('/')),
-    fileName: row.file_name,
-    bytes: row.bytes,
-    mtimeMs: row.mtime_ms,
-    contentHash: row.content_hash,
-    width: row.width,
-    height: row.height,
-    format: row.format,
-    status: row.status,
-    error: row.error,
-    indexedAt: row.indexed_at,
-    plan: row.plan,
-    stretch: parseJson<SceneStretch>(row.stretch),
-    geo: parseJson<FileGeo>(row.geo),
-    stac: parseJson<FileStac>(row.stac),
-    complete: row.needs_embedding === 0,
-  };
-}
-
 /** Ids bound as one JSON parameter: any number of them in one statement. */
 const jsonIds = (ids: readonly number[]): string => JSON.stringify(ids);
-
-const ITEM_COLUMNS = 'it.id AS item_id, it.key AS item_key, it.x AS item_x, it.y AS item_y, it.width AS item_width, it.height AS item_height, it.scale AS item_scale';
 
 /** The items of a put: the `vector` form is a whole-image file's one item. */
 function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: readonly NewItem[]; complete: boolean } {
   if ('items' in change) return { items: change.items, complete: change.complete };
   const window = { x: 0, y: 0, width: change.file.width ?? 0, height: change.file.height ?? 0, scale: 1 };
   return { items: [{ key: WHOLE_IMAGE_KEY, window, place: null, vector: change.vector }], complete: true };
-}
-
-/** A file's fields as rows: numbers also as text, numeric text also as a number. */
-export function fieldRows(fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>): { name: string; text: string; num: number | null }[] {
-  return Object.entries(fields).flatMap(([name, value]) =>
-    (Array.isArray(value) ? value : [value]).map((v: FieldValue) => ({ name, text: String(v), num: numericValue(v) })),
-  );
-}
-
-export function numericValue(value: FieldValue): number | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
 }
 
 /** Item ids are never reused, so re-tiling spends them; past the graph's label range nothing more can be added. */
@@ -230,25 +157,14 @@ export class Catalog {
        FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
        WHERE it.id IN (SELECT value FROM json_each(?)) AND it.key IS NOT NULL`,
     ).all(jsonIds(ids)) as ItemRow[];
-    const byId = new Map(
-      rows.map((row) => [
-        row.item_id,
-        {
-          id: row.item_id,
-          file: toRecord(row),
-          key: row.item_key,
-          window: { x: row.item_x, y: row.item_y, width: row.item_width, height: row.item_height, scale: row.item_scale },
-          place: parseJson<WindowPlace>(row.item_place),
-        },
-      ]),
-    );
+    const byId = new Map(rows.map((row) => [row.item_id, toItemRecord(row)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** The file whose absolute path is `absolutePath` (roots may nest, so several rows can qualify: ok ones first). */
   findFileByAbsolutePath(absolutePath: string): FileRecord | undefined {
     const rows = this.prepared("SELECT * FROM files WHERE file_name = ? ORDER BY status = 'ok' DESC, id").all(path.basename(absolutePath)) as FileRow[];
-    return rows.map(toRecord).find((r) => r.absolutePath === absolutePath);
+    return rows.map(toFileRecord).find((r) => r.absolutePath === absolutePath);
   }
 
   fileItemKeys(fileId: number): Set<string> {
@@ -296,23 +212,7 @@ export class Catalog {
 
   knownFiles(root: string): Map<string, KnownFile> {
     const rows = this.prepared('SELECT id, path, bytes, mtime_ms, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = ?').all(root) as FileRow[];
-    return new Map(
-      rows.map((r) => [
-        r.path,
-        {
-          id: r.id,
-          bytes: r.bytes,
-          mtimeMs: r.mtime_ms,
-          contentHash: r.content_hash,
-          status: r.status,
-          needsEmbedding: r.needs_embedding === 1,
-          width: r.width,
-          height: r.height,
-          plan: r.plan,
-          stretch: parseJson<SceneStretch>(r.stretch),
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.path, toKnownFile(r)]));
   }
 
   findReusableFile(contentHash: string, plan: string | null): ReusableFile | undefined {
@@ -603,7 +503,7 @@ export class Catalog {
 
   /** Files with this status, by root and path. */
   listFiles(status: FileStatus): FileRecord[] {
-    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toRecord);
+    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toFileRecord);
   }
 
   /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */

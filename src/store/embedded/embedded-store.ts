@@ -11,7 +11,8 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
+import { engineToMeta, resolveEngine } from '../engines.js';
+import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
@@ -45,25 +46,7 @@ import { WriteLock } from './write-lock.js';
 const VECTOR_PAGE = 1000;
 
 function readMeta(catalog: Catalog, location: string): IndexMeta | undefined {
-  const m = catalog.getMeta();
-  if (!m.has('model_fingerprint')) return undefined;
-  const metric = m.get('metric') ?? 'cosine';
-  if (metric !== 'cosine') {
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the metric "${metric}"; this rsclip searches by cosine only`, { hint: 'update rsclip' });
-  }
-  return {
-    schemaVersion: catalog.schemaVersion(),
-    modelId: m.get('model_id') ?? '',
-    modelFingerprint: m.get('model_fingerprint') ?? '',
-    embeddingDim: Number(m.get('embedding_dim')),
-    metric,
-    engine: engineFromMeta(m, location),
-    createdAt: m.get('created_at') ?? '',
-    modelDir: m.get('model_dir'),
-    modelVariant: m.get('model_variant'),
-    plan: m.get('plan'),
-    decodeSettings: m.get('decode_settings'),
-  };
+  return indexMetaFromEntries(catalog.getMeta(), location, catalog.schemaVersion());
 }
 
 function writable(dir: string): boolean {

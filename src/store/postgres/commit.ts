@@ -10,7 +10,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import { footprintBoxes } from '../embedded/catalog-filter.js';
 import { WHOLE_IMAGE_KEY, type CatalogChange, type CommittedChange, type FileStatus, type NewFile, type NewItem } from '../types.js';
 import type { Queryable } from './database.js';
-import { fieldRows, type FileRow } from './rows.js';
+import { fieldRows, type FileRow } from '../catalog-rows.js';
 import { vectorToText } from './vector-text.js';
 
 /** The items of a put: the `vector` form is a whole-image file's one item. */
@@ -144,7 +144,7 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
         ).rows[0];
         const newVersion = !before || before.status !== 'ok' || before.content_hash !== change.file.contentHash || before.plan !== (change.file.plan ?? null);
         // a batch retried after its file was completed leaves the file complete
-        const incomplete = !complete && (newVersion || before.needs_embedding);
+        const incomplete = !complete && (newVersion || Boolean(before.needs_embedding));
         const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'ok', null, incomplete, now))).rows[0]!.id;
         // items of the previous content or plan that this put does not carry again are stale
         if (before && newVersion) {

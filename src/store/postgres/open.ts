@@ -4,7 +4,8 @@
  * the write lock.
  */
 import { RsclipError } from '../../errors.js';
-import { engineFromMeta, engineToMeta, resolveEngine } from '../engines.js';
+import { engineToMeta, resolveEngine } from '../engines.js';
+import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
@@ -36,20 +37,8 @@ function toMeta(m: Map<string, string>, location: string): PostgresIndexMeta | u
   if (version > PG_SCHEMA_VERSION) {
     throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} has schema version ${version}; this rsclip reads up to ${PG_SCHEMA_VERSION}`, { hint: 'update rsclip' });
   }
-  const metric = m.get('metric') ?? 'cosine';
-  if (metric !== 'cosine') throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the metric "${metric}"; this rsclip searches by cosine only`, { hint: 'update rsclip' });
   return {
-    schemaVersion: version,
-    modelId: m.get('model_id') ?? '',
-    modelFingerprint: m.get('model_fingerprint') ?? '',
-    embeddingDim: Number(m.get('embedding_dim')),
-    metric,
-    engine: engineFromMeta(m, location),
-    createdAt: m.get('created_at') ?? '',
-    modelDir: m.get('model_dir'),
-    modelVariant: m.get('model_variant'),
-    plan: m.get('plan'),
-    decodeSettings: m.get('decode_settings'),
+    ...indexMetaFromEntries(m, location, version)!,
     precision: m.get('index_precision') === 'vector' ? 'vector' : 'halfvec',
   };
 }

@@ -38,7 +38,7 @@ import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from './rows.js';
+import { ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 

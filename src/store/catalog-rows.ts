@@ -1,9 +1,12 @@
-/** Rows of the PostgreSQL tables -> the store's records (the embedded catalog's mapping, with PostgreSQL's types). */
-export { fieldRows, numericValue } from '../embedded/catalog.js';
+/**
+ * The rows both SQL back ends select (files, and items joined with their file) and their mapping
+ * to the store's records; user fields as rows. SQLite gives `needs_embedding` as 0/1, PostgreSQL
+ * as a boolean.
+ */
 import path from 'node:path';
-import type { WindowPlace } from '../../geo/index.js';
-import type { SceneStretch } from '../../raster/index.js';
-import type { FileGeo, FileRecord, FileStac, FileStatus, ItemRecord, KnownFile } from '../types.js';
+import type { WindowPlace } from '../geo/index.js';
+import type { SceneStretch } from '../raster/index.js';
+import type { FieldValue, FileGeo, FileRecord, FileStac, FileStatus, ItemRecord, KnownFile } from './types.js';
 
 export interface FileRow {
   id: number;
@@ -19,7 +22,7 @@ export interface FileRow {
   status: FileStatus;
   error: string | null;
   indexed_at: number;
-  needs_embedding: boolean;
+  needs_embedding: boolean | number;
   plan: string | null;
   stretch: string | null;
   geo: string | null;
@@ -82,10 +85,22 @@ export function toKnownFile(r: FileRow): KnownFile {
     mtimeMs: r.mtime_ms,
     contentHash: r.content_hash,
     status: r.status,
-    needsEmbedding: r.needs_embedding,
+    needsEmbedding: Boolean(r.needs_embedding),
     width: r.width,
     height: r.height,
     plan: r.plan,
     stretch: parseJson<SceneStretch>(r.stretch),
   };
+}
+
+/** A file's fields as rows: numbers also as text, numeric text also as a number. */
+export function fieldRows(fields: Readonly<Record<string, FieldValue | readonly FieldValue[]>>): { name: string; text: string; num: number | null }[] {
+  return Object.entries(fields).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).map((v: FieldValue) => ({ name, text: String(v), num: numericValue(v) })),
+  );
+}
+
+export function numericValue(value: FieldValue): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
 }

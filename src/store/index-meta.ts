@@ -1,0 +1,26 @@
+/** What every back end's meta table says about an index, read the same way (keys as engines.ts and the back ends write them). */
+import { RsclipError } from '../errors.js';
+import { engineFromMeta } from './engines.js';
+import type { IndexMeta } from './types.js';
+
+/** The index's meta from its key/value entries; undefined while no model is recorded (an index still being created). */
+export function indexMetaFromEntries(m: ReadonlyMap<string, string>, location: string, schemaVersion: number): IndexMeta | undefined {
+  if (!m.has('model_fingerprint')) return undefined;
+  const metric = m.get('metric') ?? 'cosine';
+  if (metric !== 'cosine') {
+    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the metric "${metric}"; this rsclip searches by cosine only`, { hint: 'update rsclip' });
+  }
+  return {
+    schemaVersion,
+    modelId: m.get('model_id') ?? '',
+    modelFingerprint: m.get('model_fingerprint') ?? '',
+    embeddingDim: Number(m.get('embedding_dim')),
+    metric,
+    engine: engineFromMeta(m, location),
+    createdAt: m.get('created_at') ?? '',
+    modelDir: m.get('model_dir'),
+    modelVariant: m.get('model_variant'),
+    plan: m.get('plan'),
+    decodeSettings: m.get('decode_settings'),
+  };
+}
