@@ -1,6 +1,6 @@
 /** Bounds on what one query may ask for; the HTTP API reports them in its OpenAPI document. */
 export const DEFAULT_K = 20;
-export const MAX_K = 500;
+export const MAX_K = 1000;
 /** offset + k may not exceed this: deep pages cost a search of that many results. */
 export const MAX_WINDOW = 5000;
 export const MAX_EF = 4096;

@@ -59,7 +59,7 @@ class Generator {
   }
 
   number(): number | string {
-    return this.pick([0, -1, 1, 2, 20, 499, 500, 501, 4096, 5000, 1e9, -1e9, 0.5, 1e-9, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 'NaN', 'Infinity', '1e400', '', '12abc']);
+    return this.pick([0, -1, 1, 2, 20, 499, 500, 501, 999, 1000, 1001, 4096, 5000, 1e9, -1e9, 0.5, 1e-9, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 'NaN', 'Infinity', '1e400', '', '12abc']);
   }
 
   json(depth = 0): unknown {

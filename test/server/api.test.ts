@@ -5,7 +5,7 @@ import type { Application } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
-import { Searcher } from '../../src/search/index.js';
+import { MAX_K, Searcher } from '../../src/search/index.js';
 import { createApp, type Thumbnailer } from '../../src/server/index.js';
 import type { IndexStore } from '../../src/store/index.js';
 import { makePng, makePngBomb } from '../fixtures/images.js';
@@ -54,6 +54,16 @@ describe('search routes', () => {
     expect(res.body.nextCursor).toEqual(expect.any(String));
     const next = await request(app).get('/api/search').query({ q: 'stadium', k: 2, cursor: res.body.nextCursor });
     expect(next.body.hits[0].rank).toBe(3);
+  });
+
+  it('takes a page of up to MAX_K (1,000) hits, by GET and by POST', async () => {
+    expect(MAX_K).toBe(1000);
+    const get = await request(app).get('/api/search').query({ q: 'stadium', k: MAX_K });
+    expect(get.status).toBe(200);
+    expect(get.body.k).toBe(MAX_K);
+    const post = await request(app).post('/api/search').send({ terms: [{ text: 'stadium' }], k: MAX_K });
+    expect(post.status).toBe(200);
+    expect(post.body.hits.map((h: { id: number }) => h.id)).toEqual(get.body.hits.map((h: { id: number }) => h.id));
   });
 
   it('GET /api/search takes repeatable key=value filters, exact and collapse', async () => {
@@ -203,6 +213,7 @@ describe('errors', () => {
       ['/api/search', { q: 'river', k: -1 }],
       ['/api/search', { q: 'river', k: 0 }],
       ['/api/search', { q: 'river', k: 1e9 }],
+      ['/api/search', { q: 'river', k: MAX_K + 1 }],
       ['/api/search', { q: 'river', k: 'ten' }],
       ['/api/search', { q: 'river', offset: -3 }],
       ['/api/search', { q: 'river', offset: 4999, k: 500 }],

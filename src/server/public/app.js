@@ -12,7 +12,7 @@ const els = {
   form: $('search-form'), q: $('q'), addTerms: $('add-terms'), imageInput: $('image-input'), pickLabel: $('pick-label'),
   toggleFilters: $('toggle-filters'), filters: $('filters'),
   folder: $('f-folder'), path: $('f-path'), format: $('f-format'), fields: $('f-fields'),
-  collapse: $('f-collapse'), exact: $('f-exact'), token: $('f-token'),
+  pageSize: $('f-k'), collapse: $('f-collapse'), exact: $('f-exact'), token: $('f-token'),
   terms: $('terms'), status: $('status'), error: $('error'), empty: $('empty'),
   intro: $('intro'), summary: $('index-summary'), failedList: $('failed-list'), sample: $('sample'),
   toolbar: $('toolbar'), selectAll: $('select-all'), selectedCount: $('selected-count'), exportFormat: $('export-format'),
@@ -22,7 +22,9 @@ const els = {
   viewer: $('viewer'), viewerTitle: $('viewer-title'), viewerOpen: $('viewer-open'), viewerPrev: $('viewer-prev'), viewerNext: $('viewer-next'),
   moreLikeThis: $('more-like-this'), viewerGood: $('viewer-good'), viewerBad: $('viewer-bad'), viewerClose: $('viewer-close'),
 };
-const PAGE_SIZE = 40;
+const DEFAULT_PAGE_SIZE = 40;
+/** Longer result lists lay out only the cards near the screen (content-visibility in app.css). */
+const LONG_LIST = 100;
 const EXPORT_PAGE = 500;
 const EXPORT_MAX = 5000;
 const FEEDBACK_WEIGHT = 0.5;
@@ -99,6 +101,15 @@ function setFilterSpecs(specs) {
   els.fields.value = rest.join('; ');
 }
 
+const pageSize = () => Number(els.pageSize.value);
+
+/** Sets the results-per-page control; a size from a URL that the list lacks is added to it (the server says when it is too large). */
+function setPageSize(k) {
+  const size = Number.isInteger(k) && k >= 1 ? k : DEFAULT_PAGE_SIZE;
+  if (![...els.pageSize.options].some((o) => Number(o.value) === size)) els.pageSize.add(new window.Option(String(size), String(size)));
+  els.pageSize.value = String(size);
+}
+
 /** The filters as the query string of POST /api/search (and of the page's URL). */
 function filterParams() {
   const params = new URLSearchParams();
@@ -118,6 +129,7 @@ function stateUrl() {
   const params = filterParams();
   if (els.collapse.checked) params.set('collapse', 'true');
   if (els.exact.checked) params.set('exact', 'true');
+  if (pageSize() !== DEFAULT_PAGE_SIZE) params.set('k', String(pageSize()));
   const q = serializeTerms(state.terms);
   if (q) params.set('q', q);
   const viewing = state.hits[state.viewing];
@@ -133,6 +145,7 @@ function readUrl() {
   state.bbox = bbox?.length === 4 && bbox.every(Number.isFinite) ? bbox : null;
   els.collapse.checked = params.get('collapse') === 'true';
   els.exact.checked = params.get('exact') === 'true';
+  setPageSize(Number(params.get('k') ?? DEFAULT_PAGE_SIZE));
   const q = params.get('q') ?? '';
   const kept = history.state?.terms;
   state.terms = Array.isArray(kept) && serializeTerms(kept) === q ? kept : parseTerms(q);
@@ -440,11 +453,12 @@ async function loadPage() {
   setStatus(`Searching ${describe}…`, true);
   const slow = setTimeout(() => setStatus(`Still searching ${describe}… (the first query loads the model; exact search and large filters take longer)`, true), SLOW_QUERY_MS);
   try {
-    const page = await searchPage(PAGE_SIZE, state.cursor, controller.signal);
+    const page = await searchPage(pageSize(), state.cursor, controller.signal);
     if (controller.signal.aborted) return;
     const start = state.hits.length;
     state.hits.push(...page.hits);
     els.results.append(...page.hits.map((hit, i) => card(hit, start + i)));
+    els.results.classList.toggle('long', state.hits.length > LONG_LIST);
     state.cursor = page.nextCursor;
     els.loadMore.hidden = !page.nextCursor;
     els.toolbar.hidden = state.hits.length === 0;
@@ -456,7 +470,10 @@ async function loadPage() {
     const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 image passes' : `${page.filtered} images pass`} the filters)`;
     const ms = Math.round(page.timings.embedMs + page.timings.searchMs);
     setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${describe}${filtered}, ${ms} ms`);
+    if (start === 0) window.performance.mark('rsclip:results-shown');
     showOnMap(start === 0);
+    // the footprints are painted in the next animation frame (Leaflet's canvas renderer draws there)
+    if (start === 0) window.requestAnimationFrame(() => window.performance.mark('rsclip:map-drawn'));
     updateSelection();
     if (start === 0) els.results.querySelector('button.card')?.focus({ preventScroll: true });
   } catch (error) {

@@ -20,6 +20,12 @@ function latLngsOf(geometry) {
   return polygons.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon])));
 }
 
+/**
+ * Up to this many footprints are SVG paths (each an element: crisp, and findable by its data-id);
+ * more are painted on one canvas, which keeps a 1,000-hit page quick to draw, pan and zoom.
+ */
+const SVG_MAX = 250;
+
 /** A round step for graticule lines about a sixth of the visible span. */
 function graticuleStep(span) {
   const raw = span / 6;
@@ -35,6 +41,7 @@ export function createMapView(container, options) {
   const graticule = L.layerGroup().addTo(map);
   const footprints = L.featureGroup().addTo(map);
   const layersById = new Map();
+  const canvas = L.canvas({ padding: 0.5 });
   const scenesShown = new Set();
   let drawing = null;
 
@@ -78,9 +85,10 @@ export function createMapView(container, options) {
     footprints.clearLayers();
     layersById.clear();
     const placed = hits.filter((h) => h.footprint);
+    const renderer = placed.length > SVG_MAX ? canvas : undefined;
     placed.forEach((hit) => {
       const colour = rankColour(hit.rank, hits.length);
-      const layer = L.polygon(latLngsOf(hit.footprint), { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint' });
+      const layer = L.polygon(latLngsOf(hit.footprint), { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint', ...(renderer ? { renderer } : {}) });
       layer.bindTooltip(() => tooltipContent(hit), { direction: 'top', sticky: true, className: 'map-tooltip' });
       layer.on('click', () => options.onOpen(hit));
       layer.on('mouseover', () => options.onHover(hit.id, true));
@@ -94,6 +102,8 @@ export function createMapView(container, options) {
     for (const hit of placed) addOverview(hit);
     if (fit && placed.length > 0) map.fitBounds(footprints.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
     publishBounds();
+    container.dataset.footprints = String(layersById.size);
+    container.dataset.renderer = renderer ? 'canvas' : 'svg';
     return placed.length;
   }
 
@@ -120,6 +130,7 @@ export function createMapView(container, options) {
   function clear() {
     footprints.clearLayers();
     layersById.clear();
+    container.dataset.footprints = '0';
   }
 
   function visibleBbox() {
