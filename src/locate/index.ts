@@ -2,4 +2,3 @@
 export { locateInIndexedFile, locateInImage, DEFAULT_LOCATE_TOP, type LocateOptions, type LocateImageOptions, type LocateResult, type LocatedTile, type LocatedScene } from './locate.js';
 export { locateToFeatureCollection } from './locate-geojson.js';
 export { renderHeatMap, DEFAULT_HEAT_MAP_SIDE, type HeatMap } from './heat-map.js';
-export { itemsOfFile } from './scene-items.js';

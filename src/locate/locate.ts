@@ -16,7 +16,7 @@ import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/index.js';
 import type { FileRecord, IndexStore, ItemWindow } from '../store/index.js';
 import { dot } from '../vector-math.js';
 import { DEFAULT_HEAT_MAP_SIDE, renderHeatMap, type HeatMap } from './heat-map.js';
-import { itemsOfFile, vectorsOf } from './scene-items.js';
+import { vectorsOf } from './scene-items.js';
 
 export const DEFAULT_LOCATE_TOP = 5;
 /** Windows embedded per model run when an image is tiled on the fly. */
@@ -121,7 +121,7 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
   if (file.status !== 'ok' || file.width === null || file.height === null) {
     throw new RsclipError('NOT_FOUND', `${file.path} is not an indexed image (status ${file.status})`, { hint: 'run `rsclip index` on its folder, or locate in the file itself' });
   }
-  const items = await itemsOfFile(store, file);
+  const items = await store.fileItems(file.id);
   const vectors = await vectorsOf(
     store,
     items.map((i) => i.id),

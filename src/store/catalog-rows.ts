@@ -104,3 +104,8 @@ export function numericValue(value: FieldValue): number | null {
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
 }
+
+/** Epoch milliseconds from a row (a PostgreSQL bigint may arrive as text) as ISO 8601; null stays null. */
+export function isoTime(ms: number | string | null): string | null {
+  return ms === null ? null : new Date(Number(ms)).toISOString();
+}

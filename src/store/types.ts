@@ -248,6 +248,8 @@ export interface IndexStats {
   /** Searchable items (whole images and tiles). */
   items: number;
   vectors: number;
+  /** When a commit last changed a file (added, updated, touched, failed or removed), ISO 8601; null before the first. */
+  lastChange: string | null;
   /** Numbers only this back end has (graph size, bytes on disk, ...). */
   details: Record<string, unknown>;
 }
@@ -299,6 +301,8 @@ export interface IndexStore {
   listItemIds(selection?: ItemSelection): Promise<number[]>;
   /** Items in the order of `ids` with their file (any status); unknown ids are left out. */
   getItems(ids: readonly number[]): Promise<ItemRecord[]>;
+  /** The searchable items of one file (none unless it is `ok`) with the file, in id order: a scene's tiles, for locate. */
+  fileItems(fileId: number): Promise<ItemRecord[]>;
   /** Keys of the items of a file that are committed (with a vector), for resuming a scene. */
   fileItemKeys(fileId: number): Promise<Set<string>>;
   /** Stored vectors of these items (those that have one). */

@@ -283,7 +283,11 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
 
   it('has no serious accessibility violations, fits a phone screen, and says what is indexed', async () => {
     await page.goto(url);
-    await expect.poll(() => page.locator('#index-summary').textContent()).toMatch(/searchable items .* in 2 files; model/);
+    await expect.poll(() => page.locator('#index-summary').textContent()).toMatch(/searchable items .* in 2 files; model .*; last update \S/);
+    // the page says when the index last changed, in the browser's own words for the API's time
+    const { index } = (await (await fetch(`${url}api/stats`)).json()) as { index: { lastChange: string } };
+    const shown = await page.evaluate((iso) => new Date(iso).toLocaleString(), index.lastChange);
+    expect(await page.locator('#index-summary').textContent()).toContain(`last update ${shown}.`);
     await expect.poll(() => page.locator('#sample .sample-card').count()).toBeGreaterThan(1);
     const audit = async () => {
       await page.addScriptTag({ content: AXE_SOURCE });

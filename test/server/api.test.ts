@@ -161,6 +161,10 @@ describe('service routes', () => {
     expect((await request(app).get('/readyz')).body).toMatchObject({ status: 'ready', images: 14 });
     const stats = await request(app).get('/api/stats');
     expect(stats.body).toMatchObject({ index: { images: { ok: 14 } }, meta: { embeddingDim: 8 }, model: { id: 'test/known-vectors' } });
+    // "last update" on the start page: the last commit's time, after the index's creation
+    expect(stats.body.index.lastChange).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(stats.body.index.lastChange)).toBeGreaterThanOrEqual(Date.parse(stats.body.meta.createdAt));
+    expect(Date.parse(stats.body.index.lastChange)).toBeLessThanOrEqual(Date.now());
     const page = await request(app).get('/');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);

@@ -104,6 +104,47 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('reports when a commit last changed a file (the start page\'s "last update"), null before the first', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    expect((await store.stats()).lastChange).toBeNull();
+    const before = Date.now();
+    const [put] = await store.commit([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
+    const first = Date.parse((await store.stats()).lastChange!);
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(first).toBeLessThanOrEqual(Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.commit([{ kind: 'remove', fileId: put!.fileId }]);
+    const removed = (await store.stats()).lastChange!;
+    expect(Date.parse(removed)).toBeGreaterThan(first);
+    await store.close();
+    const reader = await open(location, { readonly: true });
+    expect((await reader.stats()).lastChange).toBe(removed);
+    await reader.close();
+  });
+
+  it('lists the searchable items of one file in id order, not those of a namesake under another root, and none of a file that is not ok', async () => {
+    const tile = (i: number) => ({ key: `s1:${i * 100},0`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: axis(i) });
+    const scene = (root: string) => newFile('a/scene [1].tif', { root, width: 1000, height: 800, format: 'tiff', plan: 'tiles' });
+    const { store, results } = await withChanges([
+      { kind: 'put', file: scene('/archive'), items: [tile(2), tile(0), tile(1)], complete: true },
+      { kind: 'put', file: scene('/elsewhere'), items: [tile(3)], complete: true },
+      { kind: 'put', file: newFile('other.jpg'), vector: axis(5) },
+      { kind: 'fail', file: newFile('bad.jpg'), error: 'truncated JPEG' },
+    ]);
+    const [here, there, other, bad] = results as [CommittedChange, CommittedChange, CommittedChange, CommittedChange];
+    const items = await store.fileItems(here.fileId);
+    expect(items.map((i) => i.id)).toEqual([...here.itemIds].sort((a, b) => a - b));
+    expect(items).toEqual(await store.getItems([...here.itemIds].sort((a, b) => a - b)));
+    expect(items.map((i) => [i.key, i.file.absolutePath])).toEqual(['s1:200,0', 's1:0,0', 's1:100,0'].map((key) => [key, path.resolve('/archive/a/scene [1].tif')]));
+    expect((await store.fileItems(there.fileId)).map((i) => i.id)).toEqual(there.itemIds);
+    expect((await store.fileItems(other.fileId)).map((i) => i.key)).toEqual(['whole']);
+    expect(await store.fileItems(bad.fileId)).toEqual([]);
+    expect(await store.fileItems(there.fileId + other.fileId + bad.fileId + 1000)).toEqual([]);
+    await store.commit([{ kind: 'remove', fileId: here.fileId }]);
+    expect(await store.fileItems(here.fileId)).toEqual([]);
+    await store.close();
+  });
+
   it('keeps the items of a scene committed in batches, and retires stale ones for good', async () => {
     const store = await open(location, { model: MODEL, create: true });
     const scene = (plan: string) => newFile('scene.tif', { width: 1000, height: 800, format: 'tiff', plan });

@@ -187,7 +187,8 @@ async function showStart() {
       els.summary.textContent = `The index is empty: nothing to search yet. Index a folder with “rsclip index FOLDER”, then reload this page.${images.error ? ` ${images.error} files failed.` : ''}`;
       return;
     }
-    els.summary.textContent = `${items.toLocaleString()} searchable item${items === 1 ? '' : 's'} (whole images and tiles of scenes) in ${images.ok.toLocaleString()} file${images.ok === 1 ? '' : 's'}; model ${stats.model.id}; index created ${new Date(stats.meta.createdAt).toLocaleDateString()}.`;
+    const updated = stats.index.lastChange ? `last update ${new Date(stats.index.lastChange).toLocaleString()}` : `index created ${new Date(stats.meta.createdAt).toLocaleString()}`;
+    els.summary.textContent = `${items.toLocaleString()} searchable item${items === 1 ? '' : 's'} (whole images and tiles of scenes) in ${images.ok.toLocaleString()} file${images.ok === 1 ? '' : 's'}; model ${stats.model.id}; ${updated}.`;
     if (images.error > 0) {
       const link = document.createElement('a');
       link.href = '#failed';

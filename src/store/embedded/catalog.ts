@@ -146,6 +146,11 @@ export class Catalog {
     return row.n;
   }
 
+  /** Epoch milliseconds of the last committed change of a file (the latest `indexed_at`), or null with no files. */
+  lastChangeMs(): number | null {
+    return (this.prepared('SELECT max(indexed_at) AS t FROM files').get() as { t: number | null }).t;
+  }
+
   countVectors(): number {
     return (this.prepared('SELECT count(*) AS n FROM vectors').get() as { n: number }).n;
   }
@@ -159,6 +164,16 @@ export class Catalog {
     ).all(jsonIds(ids)) as ItemRow[];
     const byId = new Map(rows.map((row) => [row.item_id, toItemRecord(row)]));
     return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** The searchable items (live, of an `ok` file) of one file, in id order. */
+  fileItems(fileId: number): ItemRecord[] {
+    const rows = this.prepared(
+      `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+       FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
+       WHERE it.file_id = ? AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`,
+    ).all(fileId) as ItemRow[];
+    return rows.map(toItemRecord);
   }
 
   /** The file whose absolute path is `absolutePath` (roots may nest, so several rows can qualify: ok ones first). */

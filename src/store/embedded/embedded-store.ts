@@ -11,6 +11,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
+import { isoTime } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches } from '../model-binding.js';
@@ -276,6 +277,10 @@ export class EmbeddedStore implements IndexStore {
     return this.read(() => this.catalog.getItems(ids));
   }
 
+  fileItems(fileId: number): Promise<ItemRecord[]> {
+    return this.read(() => this.catalog.fileItems(fileId));
+  }
+
   fileItemKeys(fileId: number): Promise<Set<string>> {
     return this.read(() => this.catalog.fileItemKeys(fileId));
   }
@@ -327,6 +332,7 @@ export class EmbeddedStore implements IndexStore {
         images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
         items: this.catalog.countItems({}),
         vectors: this.catalog.countVectors(),
+        lastChange: isoTime(this.catalog.lastChangeMs()),
         details: {
           hnsw: this.sync.graph.details(),
           caches: { selections: this.planner.selectionCacheUse(), globs: globCacheUse() },

@@ -38,7 +38,7 @@ import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
+import { isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
@@ -196,6 +196,19 @@ export class PostgresStore implements IndexStore {
     });
   }
 
+  fileItems(fileId: number): Promise<ItemRecord[]> {
+    return this.read(async (db) => {
+      const rows = await this.rows<ItemRow>(
+        db,
+        `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+         FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
+         WHERE it.file_id = $1 AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`,
+        [fileId],
+      );
+      return rows.map(toItemRecord);
+    });
+  }
+
   fileItemKeys(fileId: number): Promise<Set<string>> {
     return this.read(async (db) => {
       const rows = await this.rows<{ key: string }>(db, 'SELECT it.key FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = $1 AND it.key IS NOT NULL', [fileId]);
@@ -293,9 +306,10 @@ export class PostgresStore implements IndexStore {
 
   stats(): Promise<IndexStats> {
     return this.read(async (db) => {
-      const [counts] = await this.rows<{ ok: number; error: number; removed: number; vectors: number; bytes: number; index_bytes: number; pgvector: string }>(
+      const [counts] = await this.rows<{ ok: number; error: number; removed: number; last_change: number | null; vectors: number; bytes: number; index_bytes: number; pgvector: string }>(
         db,
         `SELECT count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status = 'error') AS error, count(*) FILTER (WHERE status = 'removed') AS removed,
+                max(indexed_at) AS last_change,
                 (SELECT count(*) FROM vectors) AS vectors,
                 (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r')::bigint AS bytes,
                 coalesce(pg_relation_size(to_regclass('vectors_hnsw')), 0) AS index_bytes,
@@ -308,6 +322,7 @@ export class PostgresStore implements IndexStore {
         images: { ok: counts!.ok, error: counts!.error, removed: counts!.removed },
         items: counts!.vectors,
         vectors: counts!.vectors,
+        lastChange: isoTime(counts!.last_change),
         details: {
           engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
           bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
