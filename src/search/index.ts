@@ -2,7 +2,7 @@
 export { Searcher, DEFAULT_TEXT_CACHE_BYTES, DEFAULT_TEXT_CACHE_ENTRIES, type SearcherOptions } from './searcher.js';
 export { TextEmbeddingBatcher, type TextBatcherOptions, type EmbedTexts } from './text-batcher.js';
 export { parseQueryTerms, pathKindOf, type PathKind } from './cli-terms.js';
-export { parseSearchRequestJson, searchRequestSchema, pagingShape, describeZodIssues, type SearchRequestJson } from './request-schema.js';
+export { parseSearchRequestJson, searchRequestSchema, queryTermsSchema, toQueryTerms, pagingShape, describeZodIssues, type SearchRequestJson } from './request-schema.js';
 export { combineWeighted } from './query-vector.js';
 export { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 export { buildHit, buildItemMetadata, hitToRow, itemToRow, pageToFeatureCollection, type HitParts } from './hit.js';

@@ -37,8 +37,20 @@ export const pagingShape = {
   foldCopies: z.boolean().optional(),
 };
 
+/** The terms of a query as JSON: what POST /api/search and a locate request with a JSON body take. */
+export const queryTermsSchema = z.array(termSchema).min(1, 'expected at least one term').max(MAX_TERMS);
+
+/** Validated JSON terms as query terms (an image's base64 decoded). */
+export function toQueryTerms(terms: z.output<typeof queryTermsSchema>): QueryTerm[] {
+  return terms.map((t) => {
+    if ('text' in t) return { kind: 'text', text: t.text, weight: t.weight };
+    if ('id' in t) return { kind: 'id', id: t.id, weight: t.weight };
+    return { kind: 'image', image: Buffer.from(t.image, 'base64'), weight: t.weight };
+  });
+}
+
 export const searchRequestSchema = z.strictObject({
-  terms: z.array(termSchema).min(1, 'expected at least one term').max(MAX_TERMS),
+  terms: queryTermsSchema,
   filter: catalogFilterSchema.optional(),
   ...pagingShape,
 });
@@ -58,10 +70,5 @@ export function parseSearchRequestJson(body: unknown): SearchRequest {
   const parsed = searchRequestSchema.safeParse(body);
   if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid search request: ${describeZodIssues(parsed.error)}`);
   const { terms, filter, collapse, ...rest } = parsed.data;
-  const queryTerms: QueryTerm[] = terms.map((t) => {
-    if ('text' in t) return { kind: 'text', text: t.text, weight: t.weight };
-    if ('id' in t) return { kind: 'id', id: t.id, weight: t.weight };
-    return { kind: 'image', image: Buffer.from(t.image, 'base64'), weight: t.weight };
-  });
-  return { terms: queryTerms, ...rest, ...(filter ? { filter } : {}), ...(collapse === undefined ? {} : { collapse: collapseOption(collapse) }) };
+  return { terms: toQueryTerms(terms), ...rest, ...(filter ? { filter } : {}), ...(collapse === undefined ? {} : { collapse: collapseOption(collapse) }) };
 }

@@ -320,7 +320,7 @@ export function createApp(deps: AppDeps): express.Application {
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
     ...sceneRoutes(store, followLinks),
-    ...locateRoutes({ searcher, store, imageUpload, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
+    ...locateRoutes({ searcher, store, imageUpload, jsonBody, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);
 

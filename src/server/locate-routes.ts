@@ -1,7 +1,8 @@
 /**
  * The locate routes: where in one scene the query is. An indexed scene is named by the id of any
  * of its items and scored from its stored vectors (a text in `q`, and/or an uploaded query
- * image); an uploaded scene is tiled and embedded on the fly. The answer is JSON (every tile's
+ * image, or a whole weighted query as JSON terms, as POST /api/search takes them); an uploaded
+ * scene is tiled and embedded on the fly. The answer is JSON (every tile's
  * score, the best boxes after suppression, the heat map as a data URL with its bbox), GeoJSON
  * (every tile), or the heat map alone as PNG.
  */
@@ -13,7 +14,7 @@ import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateOptions, type LocateResult } from '../locate/index.js';
 import { checkQueryImage } from '../model/index.js';
-import { MAX_TEXT_LENGTH, type QueryTerm, type Searcher } from '../search/index.js';
+import { describeZodIssues, MAX_TEXT_LENGTH, queryTermsSchema, toQueryTerms, type QueryTerm, type Searcher } from '../search/index.js';
 import type { IndexStore } from '../store/index.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
@@ -24,6 +25,8 @@ export interface LocateRouteDeps {
   store: IndexStore;
   /** Takes an uploaded image into req.file (multipart "image") or req.body (image/*). */
   imageUpload: RequestHandler;
+  /** Parses an application/json body into req.body. */
+  jsonBody: RequestHandler;
   maxQueryPixels: number;
   /** Largest uploaded scene, width x height (each window of it is embedded). */
   maxScenePixels: number;
@@ -40,6 +43,7 @@ const locateQuery = {
   token: z.string().optional(),
 };
 const locateQuerySchema = z.strictObject(locateQuery);
+const locateTermsSchema = z.strictObject({ terms: queryTermsSchema });
 type LocateQuery = z.output<typeof locateQuerySchema>;
 
 function optionsOf(query: LocateQuery): LocateOptions {
@@ -95,6 +99,22 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     sendResult(req, res, query, await locateInIndexedFile(store, file, await searcher.queryVector(terms), optionsOf(query)));
   };
 
+  /** The whole weighted query as JSON terms (texts, ids, base64 images, with their signs and weights). */
+  const locateTerms: RequestHandler = async (req, res) => {
+    const file = await indexedScene(req.params.id);
+    const query = parseWith(locateQuerySchema, req.query, 'query string');
+    if (query.q !== undefined) throw new RsclipError('BAD_QUERY', 'q and a JSON body of terms were both given', { hint: 'put the text among the terms' });
+    const parsed = locateTermsSchema.safeParse(req.body);
+    if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid locate request: ${describeZodIssues(parsed.error)}`);
+    const terms = toQueryTerms(parsed.data.terms);
+    for (const term of terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, deps.maxQueryPixels);
+    sendResult(req, res, query, await locateInIndexedFile(store, file, await searcher.queryVector(terms), optionsOf(query)));
+  };
+
+  /** POST to an indexed scene: a JSON body of terms, or an uploaded query image. */
+  const takeBody: RequestHandler = (req, res, next) => (req.is('application/json') ? deps.jsonBody : deps.imageUpload)(req, res, next);
+  const locatePosted: RequestHandler = (req, res, next) => (req.is('application/json') ? locateTerms : locateImage)(req, res, next);
+
   const locateUploadedScene: RequestHandler = async (req, res) => {
     const query = parseWith(locateQuerySchema, req.query, 'query string');
     if (query.q === undefined) throw new RsclipError('BAD_QUERY', 'no query: expected q=TEXT');
@@ -115,7 +135,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
 
   return [
     { method: 'get', path: '/api/images/:id/locate', handlers: [locateText] },
-    { method: 'post', path: '/api/images/:id/locate', handlers: [deps.imageUpload, locateImage] },
+    { method: 'post', path: '/api/images/:id/locate', handlers: [takeBody, locatePosted] },
     { method: 'post', path: '/api/locate', handlers: [deps.imageUpload, locateUploadedScene] },
   ];
 }

@@ -25,6 +25,22 @@ const locateResponse = {
   description: 'the located query: scene (path, size, bbox), tiles (rank, id, key, window, place, score; best first), top (the best boxes), heatMap (url: a PNG data URL, bbox, width, height, minScore, maxScore), timings',
   content: { 'application/json': { schema: { type: 'object' } }, 'application/geo+json': { schema: ref('FeatureCollection') }, 'image/png': {} },
 };
+
+/** The terms of a query as JSON (src/search/request-schema.ts): POST /api/search and a locate with a JSON body. */
+const queryTerms = {
+  type: 'array',
+  minItems: 1,
+  maxItems: MAX_TERMS,
+  items: {
+    oneOf: [
+      { type: 'object', required: ['text'], properties: { text: { type: 'string' }, weight: { type: 'number', default: 1 } } },
+      { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, weight: { type: 'number', default: 1 } } },
+      { type: 'object', required: ['image'], properties: { image: { type: 'string', contentEncoding: 'base64' }, weight: { type: 'number', default: 1 } } },
+    ],
+  },
+  description: 'the query vector is the re-normalised sum of weight * unit vector; negative weights subtract',
+};
+
 const imageUploadBody = { required: true, content: { 'multipart/form-data': { schema: { type: 'object', properties: { image: { type: 'string', format: 'binary' } } } }, 'image/*': {} } };
 
 /** A filter key that is also a query parameter of its own; its text is the key's `key=value` value. */
@@ -137,19 +153,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           required: ['terms'],
           additionalProperties: false,
           properties: {
-            terms: {
-              type: 'array',
-              minItems: 1,
-              maxItems: MAX_TERMS,
-              items: {
-                oneOf: [
-                  { type: 'object', required: ['text'], properties: { text: { type: 'string' }, weight: { type: 'number', default: 1 } } },
-                  { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, weight: { type: 'number', default: 1 } } },
-                  { type: 'object', required: ['image'], properties: { image: { type: 'string', contentEncoding: 'base64' }, weight: { type: 'number', default: 1 } } },
-                ],
-              },
-              description: 'the query vector is the re-normalised sum of weight * unit vector; negative weights subtract',
-            },
+            terms: queryTerms,
             k: { type: 'integer', minimum: 1, maximum: MAX_K },
             offset: { type: 'integer', minimum: 0 },
             cursor: { type: 'string' },
@@ -247,9 +251,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image') },
         },
         post: {
-          summary: 'locate an uploaded query image (plus q, when given) in the scene of this item',
+          summary: 'locate an uploaded query image (plus q, when given), or a whole weighted query as JSON terms (texts, ids, base64 images; no q then), in the scene of this item',
           parameters: [idParameter, ...locateParameters],
-          requestBody: imageUploadBody,
+          requestBody: { ...imageUploadBody, content: { ...imageUploadBody.content, 'application/json': { schema: { type: 'object', required: ['terms'], additionalProperties: false, properties: { terms: queryTerms } } } } },
           responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image'), '413': errorResponse('upload too large, or more pixels than a query image may have'), '415': errorResponse('not an image') },
         },
       },

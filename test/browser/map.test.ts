@@ -236,6 +236,25 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     await page.keyboard.press('Escape');
   });
 
+  it("the viewer's heat map locates the whole weighted query, as the API's locate does with every term", async () => {
+    const terms = [{ text: 'a river' }, { text: 'a forest', weight: -0.5 }];
+    await page.goto(`${url}?q=${encodeURIComponent('a river - 0.5*"a forest"')}`);
+    await page.locator('#results .card').first().waitFor();
+    const hit = (await apiHits(terms)).find((h) => h.footprint)!;
+    await expect.poll(shownIds).toEqual((await apiHits(terms)).map((h) => h.id));
+    await page.locator(`#results .card[data-id="${hit.id}"]`).click();
+    await expect.poll(() => page.locator('#viewer-window').isVisible(), { timeout: 30_000 }).toBe(true);
+    await page.locator('#show-heat').click();
+    await expect.poll(() => page.locator('#viewer-heat').isVisible(), { timeout: 30_000 }).toBe(true);
+    const shown = await page.locator('#viewer-heat').getAttribute('src');
+    const locate = async (init: RequestInit, query = 'top=5') => ((await (await fetch(`${url}api/images/${hit.id}/locate?${query}`, init)).json()) as { heatMap: { url: string } }).heatMap.url;
+    expect(shown).toBe(await locate({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ terms }) }));
+    // not the first term's alone
+    expect(shown).not.toBe(await locate({}, `top=5&q=${encodeURIComponent('a river')}`));
+    expect(await page.locator('#viewer-heat').getAttribute('alt')).toMatch(/^Heat map of “a river” − 0\.5×“a forest”/);
+    await page.keyboard.press('Escape');
+  });
+
   it('ranks a combined text + image - text query as `rsclip search` does', async () => {
     await page.goto(url);
     await page.locator('#q').fill('a river - a forest');

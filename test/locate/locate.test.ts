@@ -139,6 +139,44 @@ describe('locating a patch in the mosaic', () => {
     expect(uploaded.body.tiles.slice(0, 5).map((t: { key: string }) => t.key)).toEqual(byText.body.tiles.slice(0, 5).map((t: { key: string }) => t.key));
   });
 
+  it('through the HTTP API with a whole weighted query as JSON terms: texts, ids and images with their signs and weights, as search embeds them', async () => {
+    const url = `/api/images/${mosaicFile.id}/locate`;
+    const scores = (body: LocateResult) => body.tiles.map((t) => [t.key, t.score]);
+    const byText = await request(app).get(url).query({ q: 'a river' });
+    const oneTerm = await request(app).post(url).send({ terms: [{ text: 'a river' }] });
+    expect(oneTerm.status, oneTerm.text).toBe(200);
+    expect(scores(oneTerm.body)).toEqual(scores(byText.body));
+
+    const png = mosaicPatchPng(target);
+    const terms = [{ text: 'a river' }, { text: 'a forest', weight: -0.5 }, { image: png.toString('base64'), weight: 2 }];
+    const weighted = await request(app).post(url).query({ top: 3 }).send({ terms });
+    expect(weighted.status, weighted.text).toBe(200);
+    const expected = await locateInIndexedFile(store, mosaicFile, await searcher.queryVector([
+      { kind: 'text', text: 'a river', weight: 1 },
+      { kind: 'text', text: 'a forest', weight: -0.5 },
+      { kind: 'image', image: png, weight: 2 },
+    ]), { top: 3 });
+    expect(scores(weighted.body)).toEqual(scores(expected));
+    expect(weighted.body.heatMap.url).toBe(`data:image/png;base64,${expected.heatMap.png.toString('base64')}`);
+    expect(weighted.body.heatMap.url).not.toBe(byText.body.heatMap.url);
+
+    // "more like this" a tile of the scene: that tile first, at a score of 1
+    const tile = byText.body.tiles[7] as { id: number; key: string };
+    const byId = await request(app).post(url).send({ terms: [{ id: tile.id }] });
+    expect(byId.body.tiles[0]).toMatchObject({ id: tile.id, key: tile.key, score: expect.closeTo(1, 2) });
+
+    for (const [body, query, message] of [
+      [{ terms: [] }, {}, /terms: expected at least one term/],
+      [{ terms: [{ text: 'x', weight: 0 }] }, {}, /weight must not be 0/],
+      [{ terms: [{ text: 'x' }] }, { q: 'y' }, /q and a JSON body of terms were both given/],
+    ] as const) {
+      const res = await request(app).post(url).query(query).send(body);
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+    }
+    expect((await request(app).post(url).send({ terms: [{ id: 999_999 }] })).status).toBe(404);
+  });
+
   it('answers mistakes with a clear status and message', async () => {
     const cases: [request.Test, number, RegExp][] = [
       [request(app).get(`/api/images/${mosaicFile.id}/locate`), 400, /no query: expected q=TEXT/],

@@ -505,7 +505,7 @@ async function searchImage(file) {
     showError(new Error(`${file.name} is not an image (${file.type}).`));
     return;
   }
-  const term = { kind: 'image', image: await readImage(file), name: file.name, blob: file, type: file.type, weight: 1 };
+  const term = { kind: 'image', image: await readImage(file), name: file.name, weight: 1 };
   return newQuery(adding ? [...state.terms, term] : [term]);
 }
 
@@ -578,13 +578,8 @@ const sceneViewer = createSceneViewer(
     api,
     withToken,
     setBusy: (text, loading = true) => setStatus(text, loading),
-    /** What the heat map locates: the query's first added text, with its first image when it has one. */
-    locateQuery: () => {
-      const text = state.terms.find((t) => t.kind === 'text' && t.weight > 0);
-      const image = state.terms.find((t) => t.kind === 'image' && t.weight > 0);
-      if (!text && !image) return null;
-      return { text: text?.text, image: image ? { blob: image.blob, type: image.type } : undefined, describe: describeTerms([text ?? image], nameOf) };
-    },
+    /** What the heat map locates: the whole query (texts, images and ids with their signs and weights). */
+    locateQuery: () => (state.terms.length === 0 ? null : { terms: termsJson(state.terms), describe: describeTerms(state.terms, nameOf) }),
   },
 );
 

@@ -82,11 +82,8 @@ export function createSceneViewer(els, deps) {
     const token = state.token;
     deps.setBusy(`Locating ${query.describe} in ${hit.fileName}…`);
     try {
-      const params = new URLSearchParams({ top: '5' });
-      if (query.text) params.set('q', query.text);
-      const result = query.image
-        ? await deps.api(`api/images/${hit.id}/locate?${params}`, { method: 'POST', headers: { 'Content-Type': query.image.type || 'application/octet-stream' }, body: query.image.blob })
-        : await deps.api(`api/images/${hit.id}/locate?${params}`);
+      // the whole query, as the search got it: every term with its sign and weight
+      const result = await deps.api(`api/images/${hit.id}/locate?top=5`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ terms: query.terms }) });
       if (token !== state.token) return;
       els.heat.src = result.heatMap.url;
       els.heat.dataset.for = String(hit.id);
