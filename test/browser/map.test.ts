@@ -274,6 +274,56 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     await expect.poll(() => page.locator('#status').textContent()).toMatch(/results for “a river” \+ images like patch\.png/);
   }, 60_000);
 
+  it('keeps an uploaded image in the history (Back, Forward, reload), names it in the URL, and a link opened without it says so; "more like this" travels in the URL', async () => {
+    const river = (await apiHits([{ text: 'a river' }])).map((h) => h.id);
+    const combined = (await apiHits([{ text: 'a river' }, { image: readFileSync(patchFile).toString('base64') }])).map((h) => h.id);
+    expect(combined).not.toEqual(river);
+    await page.goto(`${url}?q=${encodeURIComponent('a river')}`);
+    await expect.poll(shownIds).toEqual(river);
+    await page.locator('.chip.add').click();
+    await page.locator('#image-input').setInputFiles(patchFile);
+    await expect.poll(shownIds).toEqual(combined);
+    const link = page.url();
+    expect(new URL(link).searchParams.getAll('image')).toEqual(['patch.png']);
+    expect(new URL(link).searchParams.get('q')).toBe('"a river"');
+
+    await page.goBack();
+    await expect.poll(shownIds).toEqual(river);
+    await page.goForward();
+    await expect.poll(shownIds).toEqual(combined);
+    await page.reload();
+    await expect.poll(shownIds).toEqual(combined);
+    expect(await page.locator('#missing-images').isVisible()).toBe(false);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/results for “a river” \+ images like patch\.png/);
+
+    // the same link in a fresh page: the image is not there, and the page says so
+    const fresh = await context.newPage();
+    await fresh.goto(link);
+    await fresh.locator('#results .card').first().waitFor();
+    expect(await fresh.locator('#missing-images').textContent()).toBe(
+      'This link\'s query also had an uploaded image (patch.png), which a link cannot carry: the results are for the rest of the query. Add it again with “+ image…” or “Search by image”.',
+    );
+    await expect.poll(() => fresh.locator('#results .card').evaluateAll((cards) => cards.map((c) => Number((c as HTMLElement).dataset.id)))).toEqual(river);
+    // a new query leaves the notice behind
+    await fresh.locator('#q').fill('a forest');
+    await fresh.locator('#q').press('Enter');
+    await expect.poll(() => fresh.locator('#missing-images').isVisible()).toBe(false);
+    await fresh.close();
+
+    // "more like this" an indexed item is a #id term: a link carries it
+    await page.locator('#results .card').nth(2).click();
+    await page.locator('#more-like-this').click();
+    const liked = combined[2]!;
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe(`#${liked}`);
+    const likeThis = (await apiHits([{ id: liked }])).map((h) => h.id);
+    await expect.poll(shownIds).toEqual(likeThis);
+    const shared = await context.newPage();
+    await shared.goto(page.url());
+    await expect.poll(() => shared.locator('#results .card').evaluateAll((cards) => cards.map((c) => Number((c as HTMLElement).dataset.id)))).toEqual(likeThis);
+    expect(await shared.locator('#missing-images').isVisible()).toBe(false);
+    await shared.close();
+  }, 60_000);
+
   it('downloads the selected hits as GeoJSON and CSV, and names an unknown field', async () => {
     await page.goto(`${url}?q=${encodeURIComponent('a river')}`);
     await page.locator('#results .card').first().waitFor();

@@ -1,6 +1,8 @@
 // rsclip web page: plain ES modules, no framework, nothing from the network beyond this server
 // (and the basemap, when the server names one). The URL holds the query (texts and #ids in the
 // CLI's syntax), the filters, the area and the open item, so Back/Forward, reload and links work.
+// An uploaded query image cannot travel in a URL: the history entry keeps it, the URL names it,
+// and a link opened without it says so.
 /* global FileReader */
 import { downloadHits } from './export-hits.js';
 import { createMapView } from './map-view.js';
@@ -13,7 +15,7 @@ const els = {
   toggleFilters: $('toggle-filters'), filters: $('filters'),
   folder: $('f-folder'), path: $('f-path'), format: $('f-format'), fields: $('f-fields'),
   pageSize: $('f-k'), collapse: $('f-collapse'), exact: $('f-exact'), token: $('f-token'),
-  terms: $('terms'), status: $('status'), error: $('error'), empty: $('empty'),
+  terms: $('terms'), status: $('status'), error: $('error'), missingImages: $('missing-images'), empty: $('empty'),
   intro: $('intro'), summary: $('index-summary'), failedList: $('failed-list'), sample: $('sample'),
   toolbar: $('toolbar'), selectAll: $('select-all'), selectedCount: $('selected-count'), exportFormat: $('export-format'),
   exportSelected: $('export-selected'), exportAll: $('export-all'), toggleMap: $('toggle-map'),
@@ -132,6 +134,7 @@ function stateUrl() {
   if (pageSize() !== DEFAULT_PAGE_SIZE) params.set('k', String(pageSize()));
   const q = serializeTerms(state.terms);
   if (q) params.set('q', q);
+  for (const name of imageNames(state.terms)) params.append('image', name);
   const viewing = state.hits[state.viewing];
   if (els.viewer.open && viewing) params.set('view', String(viewing.id));
   const search = params.toString();
@@ -147,10 +150,25 @@ function readUrl() {
   els.exact.checked = params.get('exact') === 'true';
   setPageSize(Number(params.get('k') ?? DEFAULT_PAGE_SIZE));
   const q = params.get('q') ?? '';
+  const images = params.getAll('image');
   const kept = history.state?.terms;
-  state.terms = Array.isArray(kept) && serializeTerms(kept) === q ? kept : parseTerms(q);
+  const fromHistory = Array.isArray(kept) && serializeTerms(kept) === q && imageNames(kept).join('\n') === images.join('\n');
+  state.terms = fromHistory ? kept : parseTerms(q);
+  showMissingImages(fromHistory ? [] : images);
   els.q.value = state.terms.length === 1 && state.terms[0].kind === 'text' && state.terms[0].weight === 1 ? state.terms[0].text : q;
   return params.get('view');
+}
+
+/** The file names of the query's uploaded images, in order: what the URL can say about them. */
+const imageNames = (terms) => terms.filter((t) => t.kind === 'image').map((t) => t.name);
+
+/** Says that the link named query images it could not carry (none: the notice goes). */
+function showMissingImages(names) {
+  els.missingImages.hidden = names.length === 0;
+  if (names.length === 0) return;
+  const one = names.length === 1;
+  const rest = state.terms.length > 0 ? 'the results are for the rest of the query' : 'there is nothing else to search for';
+  els.missingImages.textContent = `This link's query also had ${one ? 'an uploaded image' : `${names.length} uploaded images`} (${names.join(', ')}), which a link cannot carry: ${rest}. Add ${one ? 'it' : 'them'} again with “+ image…” or “Search by image”.`;
 }
 
 // ---- status, errors, start page --------------------------------------------------------------
@@ -427,8 +445,9 @@ function showOnMap(fit) {
 /** A new query: the terms (and the filters on the page) go into the URL, then run. */
 function newQuery(terms, { push = true } = {}) {
   state.terms = terms;
+  showMissingImages([]);
   closeViewer();
-  // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab)
+  // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab), the URL names them
   if (push) history.pushState({ terms }, '', stateUrl());
   return run();
 }
