@@ -1,11 +1,14 @@
 /**
  * HTTP search latency with autocannon against `rsclip serve` (a child process) on an index of
- * random unit vectors, with a real query encoder (a random-weight CLIP of the chosen size,
+ * CLIP-like vectors (bench/clip-like-vectors.ts: clustered in a narrow cone as real image
+ * embeddings are), with a real query encoder (a random-weight CLIP of the chosen size,
  * int8 by default: same compute as the trained model). Also: start-up time, RSS, and the
  * in-process cost of HNSW and exact search (what a request spends on the event loop).
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
- *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR]
+ *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
+ * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
+ * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
  * index built elsewhere for this model instead). Prints JSON: start-up (listening, ready, first
  * answer), text queries at 1, 4 and 16 connections, a cached text embedding, image queries.
@@ -20,6 +23,7 @@ import { openClip, type ModelVariant } from '../src/model/index.js';
 import { writeRandomClipModel, type RandomClipSize } from '../src/model/export/index.js';
 import { chooseEf, DEFAULT_K } from '../src/search/index.js';
 import { openIndex, type CatalogChange } from '../src/store/index.js';
+import { ClipLikeVectors } from './clip-like-vectors.js';
 import { makePng } from '../test/fixtures/images.js';
 
 const { values } = parseArgs({
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(os.availableParallelism()) },
     seconds: { type: 'string', default: '10' },
     index: { type: 'string' },
+    engine: { type: 'string', default: 'usearch' },
   },
 });
 const vectorCount = Number(values.vectors);
@@ -49,39 +54,20 @@ const probe = await openClip(modelDir, { variant, threads: 1 });
 const model = probe.info;
 await probe.close();
 
-/** xorshift32 -> roughly normal values (sum of uniforms), for reproducible random directions. */
-function randomUnitVectors(count: number, dim: number, seed: number): Float32Array[] {
-  let state = seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  return Array.from({ length: count }, () => {
-    const v = new Float32Array(dim);
-    let norm = 0;
-    for (let i = 0; i < dim; i++) {
-      v[i] = uniform() + uniform() + uniform() - 1.5;
-      norm += v[i]! * v[i]!;
-    }
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < dim; i++) v[i]! /= norm;
-    return v;
-  });
-}
-
-const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}`);
+const engine = values.engine as 'usearch' | 'hnswlib';
+const vectors = new ClipLikeVectors({ items: vectorCount, dim: model.embeddingDim, seed: 1 });
+/** Rows of a flat array of vectors. */
+const rows = (flat: Float32Array, dim: number) => Array.from({ length: flat.length / dim }, (_, i) => flat.subarray(i * dim, (i + 1) * dim));
+const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}`);
 let buildSeconds: number | undefined;
 if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
   rmSync(indexDir, { recursive: true, force: true });
-  log(`building an index of ${vectorCount} random ${model.embeddingDim}-d vectors in ${indexDir}`);
+  log(`building an index of ${vectorCount} CLIP-like ${model.embeddingDim}-d vectors (${engine}) in ${indexDir}`);
   const start = performance.now();
-  const store = await openIndex(indexDir, { model, create: true });
+  const store = await openIndex(indexDir, { model, create: true, engine: { name: engine } });
   const batch = 2000;
   for (let done = 0; done < vectorCount; done += batch) {
-    const vectors = randomUnitVectors(Math.min(batch, vectorCount - done), model.embeddingDim, 1 + done);
-    const changes: CatalogChange[] = vectors.map((vector, i) => {
+    const changes: CatalogChange[] = rows(vectors.images(done, Math.min(batch, vectorCount - done)), model.embeddingDim).map((vector, i) => {
       const n = done + i;
       return {
         kind: 'put',
@@ -90,7 +76,7 @@ if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
       };
     });
     await store.commit(changes);
-    if ((done / batch) % 10 === 0) log(`  ${done + vectors.length}/${vectorCount}`);
+    if ((done / batch) % 10 === 0) log(`  ${done + changes.length}/${vectorCount}`);
   }
   await store.close();
   buildSeconds = (performance.now() - start) / 1000;
@@ -103,7 +89,9 @@ function rssMiB(pid: number): number {
 
 log('starting rsclip serve');
 const spawnedAt = performance.now();
-const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'serve', '--index', indexDir, '--model', modelDir, '--variant', variant, '--port', '0', '--threads', String(threads)], {
+const builtCli = path.join(repoRoot, 'dist/cli.js');
+const cli = existsSync(builtCli) ? [builtCli] : ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts')];
+const child = spawn(process.execPath, [...cli, 'serve', '--index', indexDir, '--model', modelDir, '--variant', variant, '--port', '0', '--threads', String(threads)], {
   cwd: repoRoot,
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -188,7 +176,7 @@ await exited;
 // in-process: what one search costs the event loop
 log('in-process HNSW and exact search');
 const store = await openIndex(indexDir, { readonly: true });
-const queries = randomUnitVectors(500, model.embeddingDim, 999);
+const queries = rows(vectors.texts(0, 500), model.embeddingDim);
 const hnswMs: number[] = [];
 for (const q of queries) {
   const start = performance.now();
@@ -215,7 +203,8 @@ process.stdout.write(
       cores: os.availableParallelism(),
       node: process.version,
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
-      index: { vectors: vectorCount, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
+      index: { vectors: vectorCount, engine, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
+      server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
       textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1 },

@@ -5,13 +5,13 @@
  * engine they were created with; the default applies to new indexes only.
  */
 import { RsclipError, invalidParameter } from '../errors.js';
-import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type HnswParams, type UsearchParams, type VectorQuantization } from './graph-index.js';
+import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type HnswParams, type LoadGraphOptions, type UsearchParams, type VectorQuantization } from './graph-index.js';
 import { checkHnswFile } from './hnsw-file-check.js';
 import { describeCheckFailure, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
 import { readUsearchFile } from './usearch-file.js';
 import { UsearchIndex } from './usearch-index.js';
 
-export type { GraphFileDigest, GraphIndex, GraphParams, HnswParams, UsearchParams, VectorQuantization } from './graph-index.js';
+export type { GraphFileDigest, GraphIndex, GraphParams, HnswParams, LoadGraphOptions, UsearchParams, VectorQuantization } from './graph-index.js';
 
 export const ENGINE_NAMES = ['hnswlib', 'usearch'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -69,13 +69,6 @@ export function createGraph(spec: EngineSpec, dim: number, capacity: number): Gr
   return spec.name === 'hnswlib' ? HnswIndex.create(dim, spec, capacity) : UsearchIndex.create(dim, spec);
 }
 
-export interface LoadGraphOptions {
-  /** Judges the file's digest: returns why the file is refused, or undefined. */
-  accept?: (digest: GraphFileDigest) => string | undefined;
-  /** Serve the file memory-mapped and read-only where the engine can (usearch); changes then stay in memory. */
-  mapped?: boolean;
-}
-
 /** Loads a graph file after checking its structure and letting `accept` judge its digest; a damaged or refused file is INDEX_CORRUPT. */
 export function loadGraph(spec: EngineSpec, file: string, dim: number, options: LoadGraphOptions = {}): GraphIndex {
   if (spec.name === 'hnswlib') return HnswIndex.load(file, dim, { M: spec.M, ...(options.accept ? { accept: options.accept } : {}) });
@@ -85,12 +78,12 @@ export function loadGraph(spec: EngineSpec, file: string, dim: number, options: 
 /** Size and sha256 of a graph file, after checking that the engine could load it safely; damage is INDEX_CORRUPT. */
 export function checkGraphFile(spec: EngineSpec, file: string, dim: number): GraphFileDigest {
   if (spec.name === 'usearch') {
-    const { bytes, sha256 } = readUsearchFile(file, dim, spec.quantization);
-    return { bytes, sha256 };
+    const { bytes, sha256, identity } = readUsearchFile(file, dim, spec.quantization);
+    return { bytes, sha256, identity };
   }
   try {
-    const { bytes, sha256 } = checkHnswFile(file, { dim, M: spec.M });
-    return { bytes, sha256 };
+    const { bytes, sha256, identity } = checkHnswFile(file, { dim, M: spec.M });
+    return { bytes, sha256, identity };
   } catch (cause) {
     throw graphFileCorrupt(file, describeCheckFailure(cause), cause);
   }

@@ -34,6 +34,17 @@ export interface UsearchParams extends GraphParams {
 export interface GraphFileDigest {
   bytes: number;
   sha256: string;
+  /** The file's identity on the disk (see file-identity.ts). */
+  identity: string;
+}
+
+export interface LoadGraphOptions {
+  /** Judges the file's digest: returns why the file is refused, or undefined. */
+  accept?: (digest: GraphFileDigest) => string | undefined;
+  /** The sha256 recorded for a file of this identity, if any: such a file is not hashed again (usearch; hnswlib reads the whole file anyway and hashes it). */
+  knownSha256?: (identity: string) => string | undefined;
+  /** Serve the file memory-mapped and read-only where the engine can (usearch); changes then stay in memory. */
+  mapped?: boolean;
 }
 
 /** A graph file that could not be written completely (a full disk, an I/O error). */

@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fileIdentity } from './file-identity.js';
 
 export const HNSW_HEADER_BYTES = 96;
 /** hnswlib draws levels with mult = 1/ln(M): a level above this never happens in practice. */
@@ -34,6 +35,7 @@ export interface HnswFileReport {
   bytes: number;
   /** sha256 of the whole file, hex. */
   sha256: string;
+  identity: string;
   /** Elements stored, deleted ones included. */
   elements: number;
   /** Labels of the elements marked deleted. */
@@ -102,13 +104,13 @@ function expectEqual(name: string, actual: number, expected: number): void {
 export function checkHnswFile(file: string, expect: HnswFileExpectation): HnswFileReport {
   const fd = openSync(file, 'r');
   try {
-    return checkOpenFile(new HashingReader(fd, fstatSync(fd).size), expect);
+    return { ...checkOpenFile(new HashingReader(fd, fstatSync(fd).size), expect), identity: fileIdentity(fd) };
   } finally {
     closeSync(fd);
   }
 }
 
-function checkOpenFile(reader: HashingReader, expect: HnswFileExpectation): HnswFileReport {
+function checkOpenFile(reader: HashingReader, expect: HnswFileExpectation): Omit<HnswFileReport, 'identity'> {
   const h = reader.take(HNSW_HEADER_BYTES, 'the header');
   const offsetLevel0 = sizeT(h, 0, 'offsetLevel0');
   const maxElements = sizeT(h, 8, 'max_elements');

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
+import { fileIdentity } from './file-identity.js';
 import { IdBitset } from './id-bitset.js';
 
 export type VectorQuantization = 'f32' | 'f16' | 'i8';
@@ -41,6 +42,7 @@ export interface UsearchFileFacts {
   bytes: number;
   /** sha256 of the whole file, hex. */
   sha256: string;
+  identity: string;
   /** Length of usearch's part; the trailer follows. */
   usearchBytes: number;
   live: IdBitset;
@@ -95,8 +97,13 @@ export function appendTrailer(file: string, live: IdBitset): void {
   }
 }
 
-/** Checks a file's structure against what the index expects, reads its live ids and hashes it. */
-export function readUsearchFile(file: string, dim: number, quantization: VectorQuantization): UsearchFileFacts {
+export interface ReadUsearchFileOptions {
+  /** The sha256 already known for a file of this identity (recorded at its checkpoint): the file is then not hashed again. */
+  knownSha256?: (identity: string) => string | undefined;
+}
+
+/** Checks a file's structure against what the index expects, reads its live ids and hashes it (unless its hash is known). */
+export function readUsearchFile(file: string, dim: number, quantization: VectorQuantization, options: ReadUsearchFileOptions = {}): UsearchFileFacts {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -116,7 +123,9 @@ export function readUsearchFile(file: string, dim: number, quantization: VectorQ
     const live = new IdBitset(new Uint32Array(bits.buffer, bits.byteOffset, words).slice());
     if (live.size !== liveCount) throw corrupt(file, `the trailer lists ${live.size} live ids, its footer says ${liveCount}`);
     const deleted = checkUsearchPart(file, fd, usearchBytes, dim, quantization, liveCount);
-    return { bytes: size, sha256: sha256OfFile(fd, size), usearchBytes, live, deleted };
+    const identity = fileIdentity(fd);
+    const sha256 = options.knownSha256?.(identity) ?? sha256OfFile(fd, size);
+    return { bytes: size, sha256, identity, usearchBytes, live, deleted };
   } finally {
     closeSync(fd);
   }

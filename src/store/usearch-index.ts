@@ -18,7 +18,7 @@
  */
 import { RsclipError } from '../errors.js';
 import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
-import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type UsearchParams } from './graph-index.js';
+import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
 import { newNativeUsearch, type NativeUsearch } from './usearch-native.js';
@@ -119,9 +119,9 @@ export class UsearchIndex implements GraphIndex {
    * the mapped inode). The file's structure is checked first and `accept` judges its size and
    * sha256 (it returns why the file is refused, or undefined).
    */
-  static load(file: string, dim: number, params: UsearchParams, options: { mapped?: boolean; accept?: (digest: GraphFileDigest) => string | undefined } = {}): UsearchIndex {
-    const facts = readUsearchFile(file, dim, params.quantization);
-    const refusal = options.accept?.({ bytes: facts.bytes, sha256: facts.sha256 });
+  static load(file: string, dim: number, params: UsearchParams, options: LoadGraphOptions = {}): UsearchIndex {
+    const facts = readUsearchFile(file, dim, params.quantization, options);
+    const refusal = options.accept?.({ bytes: facts.bytes, sha256: facts.sha256, identity: facts.identity });
     if (refusal !== undefined) throw graphFileCorrupt(file, refusal);
     const native = nativeIndex(dim, params);
     try {
@@ -253,8 +253,8 @@ export class UsearchIndex implements GraphIndex {
     appendTrailer(file, this.live);
     await syncFile(file);
     try {
-      const { bytes, sha256 } = readUsearchFile(file, this.dim, this.params.quantization);
-      return { bytes, sha256 };
+      const { bytes, sha256, identity } = readUsearchFile(file, this.dim, this.params.quantization);
+      return { bytes, sha256, identity };
     } catch (cause) {
       throw new GraphWriteError(`the file written is incomplete or damaged: ${(cause as Error).message}`, { cause });
     }

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
 import { loadGraph } from '../../src/store/engines.js';
+import { fileIdentity } from '../../src/store/file-identity.js';
 import * as store from '../../src/store/index.js';
 import type { CatalogChange, CommittedChange, IndexStore, NewItem } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -414,6 +415,33 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       const writer = await open(location, { model: MODEL }); // stale lock taken over
       expect((await writer.verify()).ok).toBe(true);
       await writer.close();
+    });
+
+    it('records the graph file it checkpointed by its identity on the disk, and accepts a copy of it by its checksum', async () => {
+      const writer = await open(location, { model: MODEL, create: true });
+      const ids = (await writer.commit([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`${i}.jpg`), vector: axis(i) })))).map((r) => r.itemIds[0]!);
+      await writer.close();
+      const graphFile = path.join(location, GRAPH_FILE);
+      const identityOf = () => {
+        const fd = openSync(graphFile, 'r');
+        try {
+          return fileIdentity(fd);
+        } finally {
+          closeSync(fd);
+        }
+      };
+      const db = new Database(path.join(location, CATALOG_FILE), { readonly: true });
+      const recorded = (db.prepare("SELECT value FROM meta WHERE key = 'hnsw_identity'").get() as { value: string }).value;
+      db.close();
+      expect(recorded).toBe(identityOf()); // the rename into place kept it
+      const bytes = readFileSync(graphFile);
+      rmSync(graphFile);
+      writeFileSync(graphFile, bytes);
+      expect(identityOf()).not.toBe(recorded);
+      const reopened = await open(location, { model: MODEL });
+      expect((await reopened.search(axis(1), 1))[0]!.id).toBe(ids[1]);
+      expect((await reopened.verify()).repaired).toEqual([]);
+      await reopened.close();
     });
 
     it('queues files whose item vectors are missing or invalid for embedding again, as an explicit state', async () => {

@@ -85,6 +85,24 @@ describe('usearch graph file', () => {
     expectCorrupt(file, /expected 16 x i8/, { ...ENGINE_DEFAULTS.usearch, quantization: 'i8' });
   });
 
+  it('is not hashed again when its identity on the disk is the one recorded, and is hashed when it is another', async () => {
+    const graph = createGraph(spec, DIM, 30);
+    graph.addMany(Array.from({ length: 30 }, (_, i) => [i + 1, vector(i)] as const));
+    const file = path.join(work, 'identity.bin');
+    const saved = await graph.save(file);
+    const asked: string[] = [];
+    const recorded = (identity: string) => (asked.push(identity), identity === saved.identity ? 'sha-recorded-at-checkpoint' : undefined);
+    let seen: string | undefined;
+    loadGraph(spec, file, DIM, { knownSha256: recorded, accept: (digest) => void (seen = digest.sha256) });
+    expect(asked).toEqual([saved.identity]);
+    expect(seen).toBe('sha-recorded-at-checkpoint');
+    // the same bytes written again: another identity, so the file is hashed
+    writeFileSync(file, readFileSync(file));
+    loadGraph(spec, file, DIM, { knownSha256: recorded, accept: (digest) => void (seen = digest.sha256) });
+    expect(asked[1]).not.toBe(saved.identity);
+    expect(seen).toBe(saved.sha256);
+  });
+
   it('refuses to save a mapped graph, which is read-only', async () => {
     const { file } = await savedIndex(10);
     const mapped = loadGraph(spec, file, DIM, { mapped: true });

@@ -4,7 +4,7 @@
  * - open: check the file (structure and the sha256 recorded at its checkpoint), load it, then
  *   replay every change committed after the sequence it was checkpointed at; labels the catalog
  *   no longer has are marked deleted, vectors it lacks are added; a damaged file is rebuilt from
- *   the catalog, never handed to hnswlib;
+ *   the catalog, never handed to the engine;
  * - readers: pick up what another process committed (at most every refresh interval);
  * - the writer: applies its own commits, and checkpoints the file (temp file, checked on the
  *   disk, then rename, then the sequence and sha256 it covers are recorded) at an interval and
@@ -19,7 +19,7 @@ import { debugPause } from '../debug-pause.js';
 import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
-import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoints, recordPendingCheckpoint } from './graph-checkpoints.js';
+import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoints, recordedSha256, recordPendingCheckpoint } from './graph-checkpoints.js';
 import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-failures.js';
 
 export const GRAPH_FILE = 'vectors.hnsw';
@@ -72,25 +72,32 @@ export class GraphSync {
 
   /**
    * Loads the graph file (or starts empty) and replays what it lacks from the catalog. The file
-   * is used only when its structure is sound and its sha256 is one the catalog recorded for it;
-   * otherwise it is rebuilt from the catalog (in memory; a writer's next checkpoint replaces it).
+   * is used only when its structure is sound and its sha256 is one the catalog recorded for it
+   * (a file whose identity on the disk is the one recorded is not hashed again); otherwise it is
+   * rebuilt from the catalog (in memory; a writer's next checkpoint replaces it). A file that
+   * matches a checksummed checkpoint holds exactly the catalog's state at that commit, so only
+   * the changes since are replayed: opening costs what changed, not the size of the index.
    */
   load(): void {
     const before = recordedCheckpoints(this.catalog);
+    // a writer may checkpoint while the file is read: its records before and after both count
+    const records = () => [...before, ...recordedCheckpoints(this.catalog)];
     let fromSeq = -1;
+    let exact = false;
     let loaded: GraphIndex | undefined;
     if (before.length > 0 && existsSync(this.file)) {
       try {
         loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, {
           mapped: this.mapped,
+          knownSha256: (identity) => recordedSha256(records(), identity),
           accept: (digest) => {
-            // a writer may have checkpointed while the file was read: its records before and after both count
-            const records = [...before, ...recordedCheckpoints(this.catalog)];
-            const match = matchCheckpoint(records, digest);
-            if (!match) return describeMismatch(records, digest);
+            const all = records();
+            const match = matchCheckpoint(all, digest);
+            if (!match) return describeMismatch(all, digest);
             // usearch trusts its file (damage inside crashes it): only a file with a recorded checksum is read
             if (match.sha256 === undefined && this.meta.engine.name === 'usearch') return 'no checksum of it was recorded, and usearch reads only checked files';
             fromSeq = match.seq;
+            exact = match.sha256 !== undefined;
             return undefined;
           },
         });
@@ -102,6 +109,33 @@ export class GraphSync {
       this.repairsAtOpen.push('HNSW file was never recorded as checkpointed; rebuilt from the catalog');
     }
     this.seenSeq = this.catalog.commitSeq();
+    const { added, deleted } = loaded && exact ? this.replayOnto(loaded, fromSeq) : this.rebuildFromCatalog(loaded, fromSeq);
+    if (loaded && (added > 0 || deleted > 0)) {
+      this.repairsAtOpen.push(`HNSW file lagged the catalog: ${added} vectors replayed, ${deleted} labels marked deleted`);
+    }
+    this.dirty = !loaded || added > 0 || deleted > 0;
+    this.loadedFromFile = loaded !== undefined;
+    this.lastRefresh = Date.now();
+  }
+
+  /** `graph` holds the catalog's state at `fromSeq`: applies the changes committed since. */
+  private replayOnto(graph: GraphIndex, fromSeq: number): { added: number; deleted: number } {
+    this.graph = graph;
+    const toAdd: number[] = [];
+    let deleted = 0;
+    for (const { id, hasVector } of this.catalog.changedSince(fromSeq)) {
+      if (hasVector) toAdd.push(id);
+      else if (graph.has(id)) {
+        graph.markDeleted(id);
+        deleted++;
+      }
+    }
+    this.addFromCatalog(toAdd);
+    return { added: toAdd.length, deleted };
+  }
+
+  /** Makes `loaded` (or a new graph) hold exactly the catalog's vectors, comparing every item: for files of unknown content. */
+  private rebuildFromCatalog(loaded: GraphIndex | undefined, fromSeq: number): { added: number; deleted: number } {
     const withVectors = this.catalog.vectorSeqs();
     this.graph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
     const active = new Set<number>();
@@ -118,12 +152,7 @@ export class GraphSync {
       }
     }
     this.addFromCatalog(toAdd);
-    if (loaded && (toAdd.length > 0 || deleted > 0)) {
-      this.repairsAtOpen.push(`HNSW file lagged the catalog: ${toAdd.length} vectors replayed, ${deleted} labels marked deleted`);
-    }
-    this.dirty = !loaded || toAdd.length > 0 || deleted > 0;
-    this.loadedFromFile = loaded !== undefined;
-    this.lastRefresh = Date.now();
+    return { added: toAdd.length, deleted };
   }
 
   /** What loading repaired, once. */
