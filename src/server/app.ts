@@ -319,7 +319,7 @@ export function createApp(deps: AppDeps): express.Application {
     },
     { method: 'get', path: '/api/images/:id/thumbnail', handlers: [sendThumbnail] },
     { method: 'get', path: '/api/images/:id/file', handlers: [sendOriginal] },
-    ...sceneRoutes(store, followLinks),
+    ...sceneRoutes(store, followLinks, thumbnails),
     ...locateRoutes({ searcher, store, imageUpload, jsonBody, maxQueryPixels: limits.maxQueryPixels, maxScenePixels: limits.maxScenePixels }),
   ];
   for (const route of routes) app[route.method](route.path, ...route.handlers);

@@ -13,6 +13,7 @@ import type { RouteSpec } from './app.js';
 import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { itemOr404 } from './catalog-item.js';
 import { parseWith } from './query-params.js';
+import type { ThumbnailCache } from './thumbnail-cache.js';
 
 const overviewQuerySchema = z.strictObject({
   size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
@@ -70,8 +71,11 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
   };
 }
 
-/** `followLinks`: serve files whose real path lies outside their root (an index made with --follow-links). */
-export function sceneRoutes(store: IndexStore, followLinks: boolean): RouteSpec[] {
+/**
+ * `followLinks`: serve files whose real path lies outside their root (an index made with
+ * --follow-links); `cache`: where rendered overviews are kept (the thumbnails' cache).
+ */
+export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: ThumbnailCache): RouteSpec[] {
   const sceneJson: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
     res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
@@ -86,11 +90,15 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean): RouteSpec[
       res.status(304).end();
       return;
     }
-    const file = await verifiedCatalogPath(item.file, followLinks);
-    const webp = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
-      throw withArchivePath(error, item.file, file);
+    // every footprint of a scene shows its overview: one render serves them all, then the cache does
+    const rendered = await cache.get(`overview:${item.file.id}:${size}:${item.file.contentHash}`, async () => {
+      const file = await verifiedCatalogPath(item.file, followLinks);
+      const data = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
+        throw withArchivePath(error, item.file, file);
+      });
+      return { data, contentType: 'image/webp' };
     });
-    res.type('image/webp').send(webp);
+    res.type(rendered.contentType).send(rendered.data);
   };
 
   const sample: RequestHandler = async (req, res) => {

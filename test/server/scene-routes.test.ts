@@ -49,6 +49,11 @@ describe('the routes of the map and the start page', () => {
     expect(await sharp(overview.body as Buffer).metadata()).toMatchObject({ width: 24, height: 20 });
     const again = await request(app).get(`/api/images/${id}/overview?size=256`).set('If-None-Match', overview.headers.etag!);
     expect(again.status).toBe(304);
+    // rendered once, then served from the thumbnails' cache
+    const cached = async () => (await request(app).get('/api/stats')).body.thumbnailCache.entries as number;
+    expect(await cached()).toBe(1);
+    expect((await request(app).get(`/api/images/${id}/overview?size=256`)).status).toBe(200);
+    expect(await cached()).toBe(1);
     expect((await request(app).get(`/api/images/${id}/overview?size=300`)).status).toBe(400);
     expect((await request(app).get('/api/images/99999/scene')).status).toBe(404);
   });
