@@ -120,6 +120,9 @@ export class QueueEmbedder implements Embedder {
 }
 
 function fromWire(wire: WireResult): EmbedResult {
-  if ('vector' in wire) return { ...wire, vector: decodeVector(wire.vector) };
-  return wire;
+  if (!('vector' in wire)) return wire;
+  const result: EmbedResult = { vector: decodeVector(wire.vector) };
+  if (wire.decoded) result.decoded = wire.decoded;
+  if (wire.fallback) result.fallback = true;
+  return result;
 }
