@@ -63,6 +63,18 @@ function readTrace(file: string): TraceEvent[] {
     .map((l) => JSON.parse(l) as TraceEvent);
 }
 
+describe('rsclip index queue options', () => {
+  it('refuse --queue-depth and --queue-timeout without --queue, in one line', async () => {
+    const archive = path.join(work, 'options-archive');
+    mkdirSync(archive, { recursive: true });
+    for (const option of ['--queue-depth', '--queue-timeout']) {
+      const run = await runCli(['index', archive, '--index', path.join(work, 'options-index'), option, '5']);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(`${option} needs --queue`);
+    }
+  });
+});
+
 describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redis-server]', () => {
   let redis: TestRedis;
   beforeAll(async () => {
