@@ -1,24 +1,30 @@
 /**
  * Embedding on a queue, the measures of issue 15 item 1. Prints one JSON object.
- *   commit   the coordinator's rate (items/s it absorbs from the queue, and its CPU time per item)
- *            with the embedding replaced by precomputed vectors: a responder process answers every
- *            job at once without reading a file; a tiled scene (many items per file) and many small
- *            files (hash + header per item)
+ *   commit   the coordinator's rate with the embedding replaced by precomputed vectors (a responder
+ *            process answers every job at once without reading a file), on a tiled scene (many
+ *            items per file) and on many small files (a hash and a header read per item):
+ *              absorption  items/s from the first result that reaches the coordinator to its last
+ *                          commit, and the coordinator's CPU ms per item over that span: the rate
+ *                          it can take results from a fleet (issue 15's goal: >= 5,000 items/s)
+ *              endToEnd    the whole run, scan, hashing and scene stretch included
+ *            with the embedded store's own commit rate alone (its ceiling) for comparison;
+ *            `--profile DIR` writes a CPU profile of each run there
  *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes against the single-process
  *            indexer, same model; wall time, items/s and CPU seconds per item (coordinator + workers,
  *            from /proc), with the machine's load average (it is shared: numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
- * Usage: npx tsx bench/queue.ts [--part commit,workers] [--model DIR] [--threads 2] [--images 64]
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
  *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
  * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'bullmq';
-import { indexArchive, type IndexProgress } from '../src/indexer/index.js';
+import { indexArchive, type Embedder, type IndexProgress } from '../src/indexer/index.js';
 import { openClip } from '../src/model/index.js';
 import { connectRedis } from '../src/queue/connection.js';
 import { QueueEmbedder } from '../src/queue/index.js';
@@ -42,6 +48,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: path.join(os.tmpdir(), 'rsclip-bench-queue') },
     child: { type: 'string' },
     url: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -49,20 +56,27 @@ const CLI = path.join(REPO, 'src/cli.ts');
 const threads = Number(values.threads);
 const dir = values.dir;
 
-/** A worker stand-in that answers each job with precomputed unit vectors, reading nothing. */
+/** The n-th of a fixed sequence of distinct unit vectors (an HNSW graph of many equal vectors would be slow for no real reason). */
+function benchVector(n: number, dim: number): Float32Array {
+  const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(n * 7.1 + j * 0.37 + Math.sqrt(n + j)));
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+/** Distinct vectors the responder hands out in turn: more than one run's items, so no two items share one. */
+const RESPONDER_VECTORS = 32_768;
+
+/** A worker stand-in that answers each job with precomputed distinct unit vectors, reading nothing. */
 async function responder(url: string, dim: number): Promise<void> {
-  const table = Array.from({ length: 256 }, (_, i) => {
-    const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 7.1 + j * 0.37));
-    const norm = Math.hypot(...v);
-    return encodeVector(v.map((x) => x / norm));
-  });
+  const table = Array.from({ length: RESPONDER_VECTORS }, (_, n) => encodeVector(benchVector(n, dim)));
+  let next = 0;
   const connection = await connectRedis(url);
   const worker = new Worker<EmbedJobData, EmbedJobResult>(
     DEFAULT_QUEUE_NAME,
     async (job) => ({
       worker: `responder:${process.pid}`,
       modelSeconds: 0,
-      windows: job.data.files.flatMap((f) => f.reads.map((r, i) => ({ root: f.root, path: f.path, key: r.key, vector: table[(f.path.length + i) % table.length]!, ...(r.read.whole ? { decoded: { width: 64, height: 64, format: 'png' } } : {}) }))),
+      windows: job.data.files.flatMap((f) => f.reads.map((r) => ({ root: f.root, path: f.path, key: r.key, vector: table[next++ % table.length]!, ...(r.read.whole ? { decoded: { width: 64, height: 64, format: 'png' } } : {}) }))),
     }),
     { connection, concurrency: 16 },
   );
@@ -97,29 +111,39 @@ async function stop(children: ChildProcess[]): Promise<void> {
   await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGTERM'))))));
 }
 
+/** A CPU profile of this process until the returned function is called (it gives the .cpuprofile's text). */
+async function startProfile(): Promise<() => Promise<string>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    return JSON.stringify(profile);
+  };
+}
+
 function cpuNow(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
 
 /** The embedded store alone: items/s of commits of 64 items with their vectors (catalog rows + HNSW inserts), the coordinator's ceiling. */
-async function storeCommitRate(dim: number): Promise<number> {
+async function storeCommitRate(dim: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
   const index = path.join(dir, 'index-store-only');
   rmSync(index, { recursive: true, force: true });
   const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true });
   const batches = 40;
   const batch = 64;
-  const vectors = Array.from({ length: batches * batch }, (_, n) => {
-    const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(n * 7.1 + j * 0.37));
-    const norm = Math.hypot(...v);
-    return v.map((x) => x / norm);
-  });
+  const vectors = Array.from({ length: batches * batch }, (_, n) => benchVector(n, dim));
+  const cpu0 = cpuNow();
   const t0 = performance.now();
   for (let f = 0; f < batches; f++) {
     const items = Array.from({ length: batch }, (_, i) => ({ key: `k${i}`, window: { x: i, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: vectors[f * batch + i]! }));
     await store.commit([{ kind: 'put', file: { root: dir, path: `f${f}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${f}`, width: 1, height: 1, format: 'png', plan: 'whole' }, items, complete: true }]);
   }
-  const rate = Math.round((batches * batch) / ((performance.now() - t0) / 1000));
+  const rate = { itemsPerSecond: Math.round((batches * batch) / ((performance.now() - t0) / 1000)), cpuMsPerItem: +((1000 * (cpuNow() - cpu0)) / (batches * batch)).toFixed(3) };
   await store.close();
   return rate;
 }
@@ -133,25 +157,42 @@ async function commitPart(url: string): Promise<Record<string, unknown>> {
     const index = path.join(dir, `index-commit-${name}`);
     rmSync(index, { recursive: true, force: true });
     const store = await openIndex(index, { model: encoder.info, create: true });
-    const embedder = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 16 });
+    const queue = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 16 });
+    // absorption: from the first result that reaches the coordinator to the last commit
+    let first: { at: number; cpu: number; embedded: number } | undefined;
+    let last: { at: number; cpu: number; embedded: number } | undefined;
+    let embedded = 0;
+    const embedder: Embedder = {
+      info: queue.info,
+      decodesHere: queue.decodesHere,
+      inFlight: queue.inFlight,
+      embed: async (batch) => {
+        const out = await queue.embed(batch);
+        first ??= { at: performance.now(), cpu: cpuNow(), embedded };
+        return out;
+      },
+    };
+    const onProgress = (p: IndexProgress): void => {
+      embedded = p.embedded;
+      if (first && p.phase === 'index') last = { at: performance.now(), cpu: cpuNow(), embedded: p.embedded };
+    };
+    const profiler = values.profile ? await startProfile() : undefined;
     const cpu0 = cpuNow();
     const t0 = performance.now();
-    // the commits: from the first to the last batch committed (the scan, hashing and stretch before are left out)
-    let first: { at: number; embedded: number } | undefined;
-    let last = first;
-    const onProgress = (p: IndexProgress): void => {
-      if (p.phase !== 'index' || p.embedded === 0) return;
-      first ??= { at: performance.now(), embedded: p.embedded };
-      last = { at: performance.now(), embedded: p.embedded };
-    };
     const summary = await indexArchive({ roots: [archive], store, encoder, embedder, batchSize: 64, onProgress });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuNow() - cpu0;
-    await embedder.close();
+    if (profiler) writeFileSync(path.join(values.profile!, `coordinator-${name}.cpuprofile`), await profiler());
+    await queue.close();
     await store.close();
     const items = summary.embedded;
-    const absorbed = first && last && last.at > first.at ? Math.round((last.embedded - first.embedded) / ((last.at - first.at) / 1000)) : undefined;
-    return { items, seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), commitPhaseItemsPerSecond: absorbed, coordinatorCpuMsPerItem: +((1000 * cpu) / items).toFixed(3) };
+    const absorbedItems = first && last ? last.embedded - first.embedded : 0;
+    const absorbSeconds = first && last ? (last.at - first.at) / 1000 : 0;
+    return {
+      items,
+      endToEnd: { seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), cpuMsPerItem: +((1000 * cpu) / items).toFixed(3) },
+      absorption: absorbSeconds > 0 ? { items: absorbedItems, seconds: +absorbSeconds.toFixed(2), itemsPerSecond: Math.round(absorbedItems / absorbSeconds), cpuMsPerItem: +((1000 * (last!.cpu - first!.cpu)) / absorbedItems).toFixed(3) } : undefined,
+    };
   };
   try {
     const sceneDir = path.join(dir, 'commit-scene');
@@ -163,7 +204,8 @@ async function commitPart(url: string): Promise<Record<string, unknown>> {
       mkdirSync(filesDir, { recursive: true });
       for (let i = 0; i < Number(values.files); i++) writeFileSync(path.join(filesDir, `f${i}.png`), makePng(i, 64, 64));
     }
-    return { dim, storeCommitItemsPerSecond: await storeCommitRate(dim), scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
+    if (values.profile) mkdirSync(values.profile, { recursive: true });
+    return { dim, storeAlone: await storeCommitRate(dim), scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
   } finally {
     await stop(responders);
   }

@@ -12,17 +12,14 @@ import { openEncoderForIndex } from '../search/index.js';
 import { openIndex, readIndexMeta, type IndexStore } from '../store/index.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
-import { collect, ENGINE_HELP, engineChoice, engineKeptNote, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { addModelOptions, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
 
-interface IndexCommandOptions {
+interface IndexCommandOptions extends ModelOptions {
   index?: string;
-  model?: string;
-  variant?: ReturnType<typeof modelVariant>;
   include?: string[];
   exclude?: string[];
   followLinks?: boolean;
   batch?: number;
-  threads?: number;
   decoders?: number;
   decodeThreads?: number;
   maxInputPixels?: number;
@@ -41,6 +38,7 @@ interface IndexCommandOptions {
   stacAsset?: string;
   queue?: string;
   queueDepth?: number;
+  queueTimeout?: number;
 }
 
 function overlapOption(text: string): number {
@@ -198,14 +196,12 @@ export function registerIndexCommands(program: Command): void {
     .command('index')
     .description('index archive folders (recursively), or the assets of a local STAC catalog: new and changed images are embedded, removed ones dropped')
     .argument('[dirs...]', 'archive folders')
-    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
-    .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was built with)')
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else the index\'s, else fp32)', modelVariant)
+    .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`);
+  addModelOptions(indexCommand, { model: 'config "model", else the one the index was built with', variant: 'config "variant", else the index\'s, else fp32', threads: 'every core up to 3, then three quarters of them' })
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
     .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
-    .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them)', positiveInt)
     .option('--decode-threads <n>', 'worker threads decoding and resizing images (default: the cores onnxruntime leaves, at least 1; 0: the main thread)', nonNegativeInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
@@ -221,6 +217,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
     .option('--queue <url>', 'coordinate: send the embedding to `rsclip worker` processes through Redis, e.g. redis://localhost:6379/0 (this process scans, decides and commits)')
     .option('--queue-depth <n>', 'with --queue: batches waiting or embedding at once (default 16)', positiveInt)
+    .option('--queue-timeout <seconds>', 'with --queue: seconds Redis may stay unreachable before the run stops, committed work kept (default 300; a restart is waited out and lost jobs are sent again)', positiveInt)
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
@@ -232,12 +229,16 @@ export function registerIndexCommands(program: Command): void {
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       // a missing folder, or a file given as one, is refused before anything is created
       await checkArchiveRoots(dirs);
-      if (opts.queueDepth !== undefined && !opts.queue) throw new RsclipError('BAD_INPUT', '--queue-depth needs --queue', { hint: 'e.g. --queue redis://localhost:6379/0' });
+      for (const [given, name] of [[opts.queueDepth, '--queue-depth'], [opts.queueTimeout, '--queue-timeout']] as const) {
+        if (given !== undefined && !opts.queue) throw new RsclipError('BAD_INPUT', `${name} needs --queue`, { hint: 'e.g. --queue redis://localhost:6379/0' });
+      }
       const machine: IndexingThreads = chooseIndexingThreads({ onnxThreads: opts.threads ?? config.threads, decodeThreads: opts.decodeThreads, batchSize: opts.batch ?? config.batch });
       const { store, encoder } = await openForIndexing(index, opts, config, machine.onnxThreads);
       let embedder: QueueEmbedder | undefined;
       try {
-        if (opts.queue) embedder = await QueueEmbedder.open({ url: opts.queue, info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}) });
+        if (opts.queue) {
+          embedder = await QueueEmbedder.open({ url: opts.queue, info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}), ...(opts.queueTimeout ? { redisTimeoutSeconds: opts.queueTimeout } : {}) });
+        }
       } catch (error) {
         await store.close().catch(() => undefined);
         await encoder.close();

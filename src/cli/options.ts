@@ -1,5 +1,5 @@
 /** Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with expected vs actual. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/index.js';
 import { LOG_FORMATS, type LogFormat } from '../server/index.js';
 import { ENGINE_NAMES, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineName, type EngineSpec, type VectorQuantization } from '../store/index.js';
@@ -21,6 +21,21 @@ export function modelVariant(value: string): ModelVariant {
     throw new InvalidArgumentError(`expected one of ${MODEL_VARIANTS.join(', ')}, got "${value}"`);
   }
   return value as ModelVariant;
+}
+
+/** The model options of the commands that embed archive images (`index`, `worker`). */
+export interface ModelOptions {
+  model?: string;
+  variant?: ModelVariant;
+  threads?: number;
+}
+
+/** Adds the ModelOptions with one name, parser and meaning everywhere; `defaults` says where each comes from when left out. */
+export function addModelOptions(command: Command, defaults: { model: string; variant: string; threads: string }): Command {
+  return command
+    .option('-m, --model <dir>', `model directory (default: ${defaults.model})`)
+    .option('--variant <variant>', `ONNX variant: fp32, int8 or fp16 (default: ${defaults.variant})`, modelVariant)
+    .option('--threads <n>', `onnxruntime threads (default: ${defaults.threads})`, positiveInt);
 }
 
 export function logFormat(value: string): LogFormat {

@@ -4,13 +4,10 @@ import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/index.js';
 import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/index.js';
-import { collect, modelVariant, positiveInt } from './options.js';
+import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
-interface WorkerCommandOptions {
+interface WorkerCommandOptions extends ModelOptions {
   queue: string;
-  model?: string;
-  variant?: ReturnType<typeof modelVariant>;
-  threads?: number;
   concurrency?: number;
   pathMap?: string[];
   lockTimeout?: number;
@@ -20,13 +17,11 @@ interface WorkerCommandOptions {
 const REPORT_INTERVAL_MS = 10_000;
 
 export function registerWorkerCommand(program: Command): void {
-  program
+  const command = program
     .command('worker')
     .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
-    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0')
-    .option('-m, --model <dir>', 'model directory: the index\'s model (jobs for another model are refused) (default: config "model")')
-    .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: config "variant", else fp32)', modelVariant)
-    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out)');
+  addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
     .option('--concurrency <n>', 'jobs processed at once (default 1)', positiveInt)
     .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
     .option('--lock-timeout <seconds>', 'seconds after which the job of a worker that stopped answering goes to another (default 30)', positiveInt)

@@ -31,10 +31,18 @@ export function parseQueueUrl(url: string): RedisOptions & { host: string; port:
   };
 }
 
-/** A connected client; BullMQ needs `maxRetriesPerRequest: null` (its blocking commands wait as long as they must). */
-export async function connectRedis(url: string): Promise<Redis> {
+/** ioredis' own default: a little longer after each failed attempt, at most 2 s. */
+const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 2000);
+
+/**
+ * A connected client; BullMQ needs `maxRetriesPerRequest: null` (its blocking commands wait as
+ * long as they must). It reconnects after a lost connection (Redis restarting) for as long as
+ * `keepReconnecting` says, and so do its duplicates (BullMQ makes some): once it says no, every
+ * one of them ends at its next attempt, so a process whose Redis is gone can close and exit.
+ */
+export async function connectRedis(url: string, keepReconnecting: () => boolean = () => true): Promise<Redis> {
   const options = parseQueueUrl(url);
-  const client = new Redis({ ...options, maxRetriesPerRequest: null, lazyConnect: true });
+  const client = new Redis({ ...options, maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (attempt) => (keepReconnecting() ? reconnectDelay(attempt) : null) });
   // a refused connection is reported on each retry: the wait below turns it into one error
   client.on('error', () => undefined);
   let timer: NodeJS.Timeout | undefined;

@@ -48,7 +48,7 @@ export interface EmbedWorkerOptions {
 
 export interface EmbedWorker {
   readonly id: string;
-  /** Finishes the jobs it is running, then stops. */
+  /** Finishes the jobs it is running, then stops (at once while Redis is unreachable). */
   close(): Promise<void>;
 }
 
@@ -109,7 +109,8 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
     return result;
   };
 
-  const connection = await connectRedis(options.url);
+  let closing = false;
+  const connection = await connectRedis(options.url, () => !closing);
   const worker = new Worker<EmbedJobData, EmbedJobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, processJob, {
     connection,
     concurrency,
@@ -128,6 +129,14 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
   return {
     id,
     async close() {
+      closing = true;
+      // with Redis away, the jobs in hand cannot be finished (they go back through stalled-job detection),
+      // and BullMQ's close would wait for an 'end' that a client which lost Redis never emits
+      if (connection.status !== 'ready') {
+        worker.close(true).catch(() => undefined);
+        connection.disconnect();
+        return;
+      }
       await worker.close();
       connection.disconnect();
     },

@@ -29,16 +29,18 @@ export interface EmbedJobResult {
   windows: ({ root: string; path: string; key: string } & WireResult)[];
 }
 
+/** A window's key among a job's results: NUL cannot occur in a path or a window key. */
 export function windowId(root: string, path: string, key: string): string {
-  return JSON.stringify([root, path, key]);
+  return `${root}\0${path}\0${key}`;
 }
 
 export function encodeVector(vector: Float32Array): string {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
 }
 
+/** Decoded straight into the vector's own (aligned) memory: no intermediate buffer, no copy. */
 export function decodeVector(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
-  // copied: a Buffer may sit at an offset a Float32Array cannot start from
-  return new Float32Array(new Uint8Array(bytes).buffer);
+  const vector = new Float32Array(Buffer.byteLength(text, 'base64') >>> 2);
+  Buffer.from(vector.buffer).write(text, 'base64');
+  return vector;
 }

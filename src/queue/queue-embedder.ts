@@ -4,6 +4,12 @@
  * The indexer keeps `inFlight` jobs sent, which bounds the queue's length and the coordinator's
  * memory; it stays the only writer of the index. A new coordinator drains the jobs a killed one
  * left waiting (one coordinator per queue).
+ *
+ * Redis may restart under a run: the clients reconnect by themselves, and every few seconds the
+ * coordinator asks Redis where each job it waits for stands. A job Redis no longer knows (a
+ * restart without persistence lost it) is sent again: the coordinator knows every job it waits
+ * for, and nothing it committed is in one. A Redis that stays unreachable for `redisTimeoutSeconds`
+ * fails the run with what is committed kept.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
@@ -11,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
 import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/index.js';
 import type { ModelInfo } from '../model/index.js';
-import { connectRedis } from './connection.js';
+import { connectRedis, parseQueueUrl } from './connection.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 
 export interface QueueEmbedderOptions {
@@ -23,46 +29,85 @@ export interface QueueEmbedderOptions {
   inFlight?: number;
   /** Default `rsclip-embed`. */
   queueName?: string;
+  /** Seconds Redis may stay unreachable during a run before the run fails. Default 300. */
+  redisTimeoutSeconds?: number;
+  /** Seconds between checks of the jobs waited for (lost ones are sent again). Default 2. */
+  checkSeconds?: number;
 }
 
 const DEFAULT_IN_FLIGHT = 16;
+const DEFAULT_REDIS_TIMEOUT_SECONDS = 300;
+const DEFAULT_CHECK_SECONDS = 2;
 /** A job whose processor threw (not a refusal) is tried this many times in all. */
 const JOB_ATTEMPTS = 3;
 /** Finished jobs stay this long, so that a result is found even when it came before the coordinator listened. */
 const KEEP_FINISHED_SECONDS = 3600;
+
+/** A job sent and not answered yet. */
+interface PendingJob {
+  data: EmbedJobData;
+  resolve: (result: EmbedJobResult) => void;
+  reject: (error: Error) => void;
+  /** Its add is on its way to Redis (not to be checked until it arrived). */
+  sending: boolean;
+}
 
 export class QueueEmbedder implements Embedder {
   readonly decodesHere = false;
   readonly inFlight: number;
   /** This run's id, in the ids of its jobs. */
   readonly run = randomUUID();
+  /** Jobs sent again because Redis had lost them (a restart without persistence). */
+  resent = 0;
   private sent = 0;
   private readonly started = performance.now();
   private readonly rates = new Map<string, number>();
+  private readonly pending = new Map<string, PendingJob>();
+  private readonly timer: NodeJS.Timeout;
+  private checking = false;
+  /** performance.now() when Redis was first seen unreachable, while it is. */
+  private downSince: number | undefined;
 
   private constructor(
     readonly info: ModelInfo,
     private readonly queue: Queue<EmbedJobData, EmbedJobResult>,
     private readonly events: QueueEvents,
     private readonly clients: Redis[],
+    /** Set on close: the clients stop reconnecting. */
+    private readonly link: { closing: boolean },
+    private readonly where: string,
     inFlight: number,
+    private readonly redisTimeoutMs: number,
+    checkMs: number,
   ) {
     this.inFlight = inFlight;
+    // one listener for every job: results are dispatched by job id
+    events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { returnvalue: returnvalue as unknown as EmbedJobResult }));
+    events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
+    // connection trouble is what the check below handles; an unheard 'error' event would end the process
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
+    this.timer = setInterval(() => {
+      if (this.watchConnection()) void this.check();
+    }, checkMs);
+    this.timer.unref();
   }
 
   static async open(options: QueueEmbedderOptions): Promise<QueueEmbedder> {
     const inFlight = options.inFlight ?? DEFAULT_IN_FLIGHT;
     if (!Number.isInteger(inFlight) || inFlight < 1) throw new RsclipError('BAD_INPUT', `queue depth must be a positive integer, got ${inFlight}`);
-    const client = await connectRedis(options.url);
+    const redisTimeoutSeconds = options.redisTimeoutSeconds ?? DEFAULT_REDIS_TIMEOUT_SECONDS;
+    if (!(redisTimeoutSeconds > 0)) throw new RsclipError('BAD_INPUT', `the Redis timeout must be a positive number of seconds, got ${redisTimeoutSeconds}`);
+    const { host, port } = parseQueueUrl(options.url);
+    const link = { closing: false };
+    const client = await connectRedis(options.url, () => !link.closing);
     // QueueEvents blocks on its connection: it gets its own
     const eventsClient = client.duplicate();
+    eventsClient.on('error', () => undefined);
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client });
     const events = new QueueEvents(name, { connection: eventsClient });
-    // every job waiting for its result listens on both
-    queue.setMaxListeners(inFlight + 10);
-    events.setMaxListeners(2 * inFlight + 10);
-    const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], inFlight);
+    const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], link, `${host}:${port}`, inFlight, redisTimeoutSeconds * 1000, (options.checkSeconds ?? DEFAULT_CHECK_SECONDS) * 1000);
     try {
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
       // jobs a killed coordinator left waiting would be embedded for nobody
@@ -79,33 +124,105 @@ export class QueueEmbedder implements Embedder {
     for (const unit of batch) {
       if (!('read' in unit)) throw new RsclipError('BAD_INPUT', `window ${unit.key} of ${unit.job.work.file.path} came with pixels: a queue sends descriptions of windows (a preparer that does not decode)`);
       const { root, path } = unit.job.work.file;
-      const fileKey = JSON.stringify([root, path]);
+      const fileKey = windowId(root, path, '');
       const entry = files.get(fileKey) ?? { root, path, reads: [] };
       entry.reads.push({ key: unit.key, read: unit.read });
       files.set(fileKey, entry);
     }
+    const jobId = `${this.run}-${this.sent++}`;
     const data: EmbedJobData = { run: this.run, fingerprint: this.info.fingerprint, files: [...files.values()] };
-    const job = await this.queue.add('embed', data, {
-      jobId: `${this.run}-${this.sent++}`,
-      attempts: JOB_ATTEMPTS,
-      removeOnComplete: { age: KEEP_FINISHED_SECONDS },
-      removeOnFail: { age: 24 * KEEP_FINISHED_SECONDS },
-    });
     let result: EmbedJobResult;
     try {
-      result = (await job.waitUntilFinished(this.events)) as EmbedJobResult;
+      result = await new Promise<EmbedJobResult>((resolve, reject) => {
+        const job: PendingJob = { data, resolve, reject, sending: true };
+        this.pending.set(jobId, job);
+        this.send(jobId, job);
+      });
     } catch (cause) {
-      throw new RsclipError('QUEUE_FAILED', `embedding job ${job.id} failed on the workers: ${(cause as Error).message}`, { cause, hint: 'what is committed is kept; fix the cause and run the same command again' });
+      if (cause instanceof RsclipError) throw cause;
+      throw new RsclipError('QUEUE_FAILED', `embedding job ${jobId} failed on the workers: ${(cause as Error).message}`, { cause, hint: 'what is committed is kept; fix the cause and run the same command again' });
     }
-    const byId = new Map(result.windows.map((w) => [windowId(w.root, w.path, w.key), w as WireResult]));
+    const byId = new Map<string, WireResult>();
+    for (const w of result.windows) byId.set(windowId(w.root, w.path, w.key), w);
     const results = batch.map((unit) => {
       const { root, path } = unit.job.work.file;
       const wire = byId.get(windowId(root, path, unit.key));
-      if (!wire) throw new RsclipError('QUEUE_FAILED', `job ${job.id}: worker ${result.worker} returned no result for window ${unit.key} of ${path}`);
+      if (!wire) throw new RsclipError('QUEUE_FAILED', `job ${jobId}: worker ${result.worker} returned no result for window ${unit.key} of ${path}`);
       return fromWire(wire);
     });
     this.rates.set(result.worker, (this.rates.get(result.worker) ?? 0) + results.filter((r) => 'vector' in r).length);
     return { results, modelSeconds: result.modelSeconds };
+  }
+
+  /** Adds the job (again, after a loss: a job id Redis still knows is left as it is). */
+  private send(jobId: string, job: PendingJob): void {
+    job.sending = true;
+    this.queue
+      .add('embed', job.data, { jobId, attempts: JOB_ATTEMPTS, removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: 24 * KEEP_FINISHED_SECONDS } })
+      .then(
+        () => (job.sending = false),
+        (error: unknown) => this.settle(jobId, { failedReason: `cannot send it to Redis: ${(error as Error).message}` }),
+      );
+  }
+
+  private settle(jobId: string, outcome: { returnvalue: EmbedJobResult } | { failedReason: string }): void {
+    const job = this.pending.get(jobId);
+    if (!job) return;
+    this.pending.delete(jobId);
+    if ('returnvalue' in outcome) job.resolve(outcome.returnvalue);
+    else job.reject(new Error(outcome.failedReason));
+  }
+
+  /** The queue's client (the one commands go through) is connected. */
+  private get connected(): boolean {
+    return this.clients[0]!.status === 'ready';
+  }
+
+  /**
+   * Whether Redis is connected; a Redis unreachable for longer than the timeout fails
+   * every job waited for (synchronous: a command sent now would wait for the reconnection).
+   */
+  private watchConnection(): boolean {
+    if (this.connected) {
+      this.downSince = undefined;
+      return true;
+    }
+    this.downSince ??= performance.now();
+    const seconds = (performance.now() - this.downSince) / 1000;
+    if (seconds * 1000 >= this.redisTimeoutMs && this.pending.size > 0) {
+      const error = new RsclipError('QUEUE_FAILED', `Redis at ${this.where} has not answered for ${Math.round(seconds)}s`, {
+        hint: 'what is committed is kept: start Redis (or raise --queue-timeout) and run the same command again',
+      });
+      for (const [jobId, job] of [...this.pending]) {
+        this.pending.delete(jobId);
+        job.reject(error);
+      }
+    }
+    return false;
+  }
+
+  /** Where each job waited for stands: one that finished while its event was missed is settled, one Redis lost is sent again. */
+  private async check(): Promise<void> {
+    if (this.checking || this.pending.size === 0) return;
+    this.checking = true;
+    try {
+      for (const [jobId, job] of [...this.pending]) {
+        if (job.sending) continue;
+        const state = await this.queue.getJobState(jobId);
+        if (this.pending.get(jobId) !== job) continue;
+        if (state === 'unknown') {
+          this.resent++;
+          this.send(jobId, job);
+        } else if (state === 'completed' || state === 'failed') {
+          const finished = await this.queue.getJob(jobId);
+          if (finished) this.settle(jobId, state === 'completed' ? { returnvalue: finished.returnvalue } : { failedReason: finished.failedReason });
+        }
+      }
+    } catch {
+      // Redis went away during the check: the connection watch sees it
+    } finally {
+      this.checking = false;
+    }
   }
 
   workers(): WorkerRate[] {
@@ -114,12 +231,21 @@ export class QueueEmbedder implements Embedder {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.queue.close(), this.events.close()]);
+    clearInterval(this.timer);
+    // with Redis away, closing ends at the clients' next reconnection attempt instead of waiting for Redis
+    this.link.closing = true;
+    const closing = Promise.all([this.queue.close(), this.events.close()]);
+    // BullMQ's close waits for an 'end' that a client which lost Redis never emits; it stops reconnecting all the same
+    if (this.connected) await closing;
+    else closing.catch(() => undefined);
     for (const client of this.clients) client.disconnect();
   }
 }
 
 function fromWire(wire: WireResult): EmbedResult {
-  if ('vector' in wire) return { ...wire, vector: decodeVector(wire.vector) };
-  return wire;
+  if (!('vector' in wire)) return wire;
+  const result: EmbedResult = { vector: decodeVector(wire.vector) };
+  if (wire.decoded) result.decoded = wire.decoded;
+  if (wire.fallback) result.fallback = true;
+  return result;
 }

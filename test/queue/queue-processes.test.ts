@@ -8,11 +8,12 @@
  * give the vectors `rsclip index` gives.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbedWorkerEvent } from '../../src/queue/index.js';
+import { computeModelFingerprint, openModelDirectory } from '../../src/model/index.js';
+import { startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { openIndex } from '../../src/store/index.js';
 import { REPO_ROOT, runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
@@ -61,6 +62,18 @@ function readTrace(file: string): TraceEvent[] {
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as TraceEvent);
 }
+
+describe('rsclip index queue options', () => {
+  it('refuse --queue-depth and --queue-timeout without --queue, in one line', async () => {
+    const archive = path.join(work, 'options-archive');
+    mkdirSync(archive, { recursive: true });
+    for (const option of ['--queue-depth', '--queue-timeout']) {
+      const run = await runCli(['index', archive, '--index', path.join(work, 'options-index'), option, '5']);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain(`${option} needs --queue`);
+    }
+  });
+});
 
 describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redis-server]', () => {
   let redis: TestRedis;
@@ -147,5 +160,30 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
     expect(await exited(worker)).toEqual({ code: 0, signal: null });
     expect(workerLog).toMatch(/"phase":"done"/);
     expect(await dumpCatalog(path.join(work, 'cli-queued'))).toEqual(await dumpCatalog(path.join(work, 'cli-local')));
+  });
+
+  it('rsclip index --queue never opens an inference session: it indexes with a model whose ONNX files onnxruntime cannot read', { timeout: 300_000 }, async () => {
+    // the tiny model with its ONNX files replaced by bytes that fingerprint like any file but are no model
+    const model = path.join(work, 'unloadable-model');
+    cpSync(await tinyModelDir(), model, { recursive: true });
+    const dir = openModelDirectory(model, { variant: 'fp32' });
+    for (const file of [dir.onnx.vision, dir.onnx.text]) writeFileSync(file, `not an onnx graph: ${path.basename(file)}\n`);
+    const archive = path.join(work, 'unloadable-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(400 + i, 48, 40));
+    // without the queue the model must run here, and cannot
+    const local = await runCli(['index', archive, '--index', path.join(work, 'unloadable-local'), '--model', model, '--threads', '1', '--json']);
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toMatch(/cannot load ONNX model .*vision_model\.onnx/);
+    // a worker answering for that model's fingerprint (its own encoder is model-free)
+    const fingerprint = await computeModelFingerprint(dir, { cacheDir: null });
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder({ fingerprint, dim: dir.config.projection_dim }) });
+    try {
+      const queued = await runCli(['index', archive, '--index', path.join(work, 'unloadable-queued'), '--model', model, '--threads', '1', '--batch', '2', '--queue', redis.url, '--json']);
+      expect(queued.code, queued.stderr).toBe(0);
+      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 3, embedded: 3, errors: 0 });
+    } finally {
+      await worker.close();
+    }
   });
 });

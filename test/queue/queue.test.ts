@@ -17,6 +17,18 @@ import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
 import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
 
+/** Slowed, so that jobs are still running when Redis goes. */
+class SlowEncoder extends FakeEncoder {
+  constructor(private readonly delayMs: number) {
+    super();
+  }
+
+  override async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return super.embedPixels(images);
+  }
+}
+
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-queue-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -84,6 +96,53 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
       await worker.close();
     }
     expect(events.map((e) => e.phase)).toEqual(['refused']);
+  });
+
+  it('a Redis restarted without persistence in the middle of a run: the coordinator sends the lost jobs again, and the catalog equals an index made without the queue', { timeout: 180_000 }, async () => {
+    const archive = path.join(work, 'restart');
+    writeQueueArchive(archive, 12);
+    const reference = await indexInto({ roots: [archive], index: path.join(work, 'restart-reference'), model: new FakeEncoder(), batchSize: 2 });
+    let restarting = await startRedis(work);
+    const workers: EmbedWorker[] = [];
+    for (let i = 0; i < 2; i++) workers.push(await startEmbedWorker({ url: restarting.url, encoder: new SlowEncoder(150), lockSeconds: 5 }));
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: restarting.url, info: encoder.info, inFlight: 3, checkSeconds: 0.5 });
+    let restart: Promise<void> | undefined;
+    const onProgress = (p: IndexProgress): void => {
+      // after the first commit, with jobs in flight: Redis goes and comes back empty
+      if (p.embedded > 0 && !restart) restart = restarting.stop().then(async () => void (restarting = await startRedis(work, restarting.port)));
+    };
+    try {
+      const summary = await indexInto({ roots: [archive], index: path.join(work, 'restart-queued'), model: encoder, embedder, batchSize: 2, onProgress });
+      await restart;
+      expect({ added: summary.added, embedded: summary.embedded, errors: summary.errors }).toEqual({ added: reference.added, embedded: reference.embedded, errors: reference.errors });
+      expect(embedder.resent).toBeGreaterThan(0);
+    } finally {
+      await embedder.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await restarting.stop();
+    }
+    expect(await dumpCatalog(path.join(work, 'restart-queued'))).toEqual(await dumpCatalog(path.join(work, 'restart-reference')));
+  });
+
+  it('a Redis that stays away fails the run after the timeout, with what was committed kept', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'redis-gone');
+    writeQueueArchive(archive, 8);
+    const vanishing = await startRedis(work);
+    const worker = await startEmbedWorker({ url: vanishing.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: vanishing.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 1 });
+    let stopped: Promise<void> | undefined;
+    try {
+      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-gone-index'), model: encoder, embedder, batchSize: 2, onProgress: (p) => void (p.embedded > 0 && (stopped ??= vanishing.stop())) });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${vanishing.port} has not answered for [12]s`).test((e as Error).message));
+      await stopped;
+    } finally {
+      await embedder.close();
+      await worker.close();
+    }
+    const kept = await dumpCatalog(path.join(work, 'redis-gone-index'));
+    expect(kept.itemCount).toBeGreaterThan(0);
   });
 
   it('a Redis that does not answer is a one-line error', { timeout: 30_000 }, async () => {

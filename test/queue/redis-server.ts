@@ -21,8 +21,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startRedis(dir: string): Promise<TestRedis> {
-  const port = await freePort();
+/** `port`: a given one (to start Redis again where a stopped one was), else a free one. */
+export async function startRedis(dir: string, port?: number): Promise<TestRedis> {
+  port ??= await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {

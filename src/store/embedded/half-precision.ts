@@ -30,11 +30,11 @@ export function toHalfBits(x: number): number {
   return sign | ((halfExponent << 10) + roundedShift(mantissa, 13));
 }
 
-/** `value >> shift`, rounded to nearest, ties to even. */
+/** `value >> shift` (value < 2^24, 1 <= shift <= 24), rounded to nearest, ties to even; bit operations, it runs per component. */
 function roundedShift(value: number, shift: number): number {
   const kept = value >>> shift;
-  const rest = value - kept * 2 ** shift;
-  const half = 2 ** (shift - 1);
+  const rest = value & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
   return rest > half || (rest === half && (kept & 1) === 1) ? kept + 1 : kept;
 }
 
@@ -55,7 +55,11 @@ const HALF_VALUES = (() => {
 /** A vector as the catalog stores it: 2 bytes per component. */
 export function encodeHalf(vector: Float32Array): Buffer {
   const out = Buffer.allocUnsafe(vector.length * 2);
-  for (let i = 0; i < vector.length; i++) out.writeUInt16LE(toHalfBits(vector[i]!), i * 2);
+  for (let i = 0; i < vector.length; i++) {
+    const bits = toHalfBits(vector[i]!);
+    out[2 * i] = bits & 0xff;
+    out[2 * i + 1] = bits >>> 8;
+  }
   return out;
 }
 
