@@ -327,14 +327,16 @@ export class Catalog {
             const itemIds: number[] = [];
             for (const item of items) {
               const { x, y, width, height, scale } = item.window;
-              let id = (findItem.get(fileId, item.key) as { id: number } | undefined)?.id;
+              // a file seen for the first time has no items yet: nothing to look up or replace
+              let id = before ? (findItem.get(fileId, item.key) as { id: number } | undefined)?.id : undefined;
+              const isNew = id === undefined;
               if (id === undefined) {
                 id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
                 if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
               } else updateItem.run(x, y, width, height, scale, seq, id);
               const stored = encodeHalf(item.vector);
               putVector.run(id, stored);
-              this.setPlace(id, item.place);
+              this.setPlace(id, item.place, isNew);
               itemIds.push(id);
               // the graph gets the vector as stored, so that it agrees with a rebuild from the catalog
               applied.added.push([id, decodeHalf(stored)]);
@@ -380,10 +382,10 @@ export class Catalog {
     this.prepared('UPDATE items SET key = NULL, seq = ? WHERE id = ?').run(seq, itemId);
   }
 
-  /** Stores (or clears) an item's place and its R*Tree boxes. */
-  private setPlace(itemId: number, place: WindowPlace | null): void {
+  /** Stores (or clears) an item's place and its R*Tree boxes; `newItem`: the item was just inserted, so it has none yet. */
+  private setPlace(itemId: number, place: WindowPlace | null, newItem = false): void {
     // the R*Tree finds rows by id only for equality (a range would scan it): delete the parts stored
-    const stored = this.prepared('SELECT parts FROM item_places WHERE item_id = ?').get(itemId) as { parts: number } | undefined;
+    const stored = newItem ? undefined : (this.prepared('SELECT parts FROM item_places WHERE item_id = ?').get(itemId) as { parts: number } | undefined);
     const deleteBox = this.prepared('DELETE FROM item_boxes WHERE id = ?');
     for (let part = 0; part < (stored?.parts ?? 0); part++) deleteBox.run(itemId * BOXES_PER_ITEM + part);
     if (!place) {
