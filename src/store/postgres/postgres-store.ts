@@ -36,7 +36,8 @@ import type {
 import { DEFAULT_EF } from '../graph-index.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
-import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';
+import type { SqlCondition } from '../filter-compiler.js';
+import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
