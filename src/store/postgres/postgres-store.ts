@@ -281,6 +281,10 @@ export class PostgresStore implements IndexStore {
         const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
         if (!(await this.selectsMoreThan(db, from, selectionParams, Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE))))) return exact();
       }
+      // The planner cannot estimate most filters (left(path, n) = …, globs, id lists) and, guessing a
+      // few rows, would score the whole selection and sort it: exact search. The selection is known to
+      // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
+      if (narrowed) await db.query('SET LOCAL enable_sort = off');
       const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
       const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
       // the index's ef candidates, re-ranked by the exact score: half precision costs no recall
