@@ -3,8 +3,7 @@
  * search or an empty result), and how byte-identical copies and the queried item itself are
  * shown: the same in the library, the HTTP API and the CLI.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,23 +14,15 @@ import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { buildTestIndex, type TestIndex } from './fixture.js';
+import type { TestIndex } from './fixture.js';
+import { withSearchFixture } from './search-fixture.js';
 
 let root: string;
 let fixture: TestIndex;
 let store: IndexStore;
 let searcher: Searcher;
 
-beforeAll(async () => {
-  root = mkdtempSync(path.join(tmpdir(), 'rsclip-query-mistakes-'));
-  fixture = await buildTestIndex(root);
-  store = await fixture.open();
-  searcher = new Searcher(fixture.encoder, store);
-});
-afterAll(async () => {
-  await store.close();
-  rmSync(root, { recursive: true, force: true });
-});
+withSearchFixture('rsclip-query-mistakes-', (open) => ({ root, fixture, store, searcher } = open));
 
 const river = { kind: 'text' as const, text: 'river', weight: 1 };
 

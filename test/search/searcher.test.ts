@@ -1,26 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Searcher, type SearchRequest } from '../../src/search/index.js';
 import type { IndexStore } from '../../src/store/index.js';
-import { buildTestIndex, FIXTURE_IMAGES, type TestIndex } from './fixture.js';
+import { FIXTURE_IMAGES, type TestIndex } from './fixture.js';
+import { withSearchFixture } from './search-fixture.js';
 
-let root: string;
 let fixture: TestIndex;
 let store: IndexStore;
 let searcher: Searcher;
 
-beforeAll(async () => {
-  root = mkdtempSync(path.join(tmpdir(), 'rsclip-search-'));
-  fixture = await buildTestIndex(root);
-  store = await fixture.open();
-  searcher = new Searcher(fixture.encoder, store);
-});
-afterAll(async () => {
-  await store.close();
-  rmSync(root, { recursive: true, force: true });
-});
+withSearchFixture('rsclip-search-', (open) => ({ fixture, store, searcher } = open));
 
 const text = (t: string, weight = 1) => ({ kind: 'text' as const, text: t, weight });
 const paths = async (request: SearchRequest) => (await searcher.search(request)).hits.map((h) => h.path);

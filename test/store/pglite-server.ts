@@ -16,8 +16,9 @@ export interface PgliteServer {
   stop(): Promise<void>;
 }
 
-export async function startPgliteServer(): Promise<PgliteServer> {
-  const db = await PGlite.create({ extensions: { vector } });
+/** `dataDir`: keep the database in that directory (kept after stop) instead of in memory. */
+export async function startPgliteServer(dataDir?: string): Promise<PgliteServer> {
+  const db = await PGlite.create({ dataDir, extensions: { vector } });
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
   await server.start();
   return {

@@ -8,7 +8,8 @@
  * Search: a narrow selection, or `exact`, is scored exactly over the full-precision vectors;
  * otherwise pgvector's HNSW index is walked with iterative index scans (relaxed order, then
  * re-ranked by the exact score), so a filter does not shorten the list; should the scan still
- * stop short (hnsw.max_scan_tuples), the query is answered exactly instead.
+ * stop short (hnsw.max_scan_tuples), the query is answered exactly instead. Neither choice
+ * counts the whole selection: each reads it only as far as the choice needs (LIMIT n + 1).
  */
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
@@ -36,7 +37,8 @@ import type {
 import { DEFAULT_EF } from '../graph-index.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
-import { numbered, restricts, selectionToSql, type SqlCondition } from './filter-sql.js';
+import type { SqlCondition } from '../filter-compiler.js';
+import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
@@ -168,11 +170,13 @@ export class PostgresStore implements IndexStore {
   private async count(db: Queryable, selection: ItemSelection): Promise<number> {
     if (!restricts(selection)) return (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
     const { where, params } = await this.selection(db, selection);
-    return this.countWhere(db, where, params);
+    return (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
   }
 
-  private async countWhere(db: Queryable, where: string, params: unknown[]): Promise<number> {
-    return (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
+  /** Whether more than `n` rows are selected by `from` (a FROM clause with its WHERE): reads at most n + 1 of them, never counts them all. */
+  private async selectsMoreThan(db: Queryable, from: string, params: unknown[], n: number): Promise<boolean> {
+    const [row] = await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM (SELECT 1 FROM ${from} LIMIT ?) s`), [...params, n + 1]);
+    return row!.n > n;
   }
 
   listItemIds(selection: ItemSelection = {}): Promise<number[]> {
@@ -280,26 +284,30 @@ export class PostgresStore implements IndexStore {
       const narrowed = restricts(options);
       const { where, params } = await this.selection(db, options);
       const from = narrowed ? `${FROM_SELECTED} WHERE ${where}` : 'vectors v';
-      const bound = [q, ...(narrowed ? params : []), q, k];
+      const selectionParams = narrowed ? params : [];
+      const bound = [q, ...selectionParams, q, k];
       const exact = () =>
         this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), bound);
       if (options.exact) return exact();
-      const countSelected = async () => (narrowed ? this.countWhere(db, where, params) : (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n);
       if (narrowed) {
-        // the planner's estimate of the index's size is enough to choose
+        // the planner's estimate of the index's size is enough to choose; the selection is counted only as far as the choice needs
         const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
-        if ((await countSelected()) <= Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE)) return exact();
+        if (!(await this.selectsMoreThan(db, from, selectionParams, Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE))))) return exact();
       }
+      // The planner cannot estimate most filters (left(path, n) = …, globs, id lists) and, guessing a
+      // few rows, would score the whole selection and sort it: exact search. The selection is known to
+      // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
+      if (narrowed) await db.query('SET LOCAL enable_sort = off');
       const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
       const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
       // the index's ef candidates, re-ranked by the exact score: half precision costs no recall
       const candidates = await this.rows<ScoredId>(
         db,
         numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY ${indexed} <=> ?::vector${cast} LIMIT ?`),
-        [q, ...(narrowed ? params : []), q, ef],
+        [q, ...selectionParams, q, ef],
       );
       // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
-      if (candidates.length < k && candidates.length < (await countSelected())) return exact();
+      if (candidates.length < k && (await this.selectsMoreThan(db, from, selectionParams, candidates.length))) return exact();
       return candidates.sort(compareBestFirst).slice(0, k);
     }, settings);
   }
