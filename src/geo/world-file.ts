@@ -5,6 +5,7 @@
  * order (as GDAL's GDALReadWorldFile). The CRS comes from the caller (`--crs EPSG:n`) or from a
  * `.prj` file (WKT) beside the image.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
@@ -53,9 +54,14 @@ async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
-/** The first world file beside `imagePath`, or undefined. */
+/**
+ * The first world file beside `imagePath`, or undefined. Most images have none: the candidates
+ * are looked up with a stat that returns nothing for a missing file (microseconds each), not by
+ * failed asynchronous opens, whose errors cost about 0.25 ms per image in all.
+ */
 export async function findWorldFile(imagePath: string): Promise<{ file: string; text: string } | undefined> {
   for (const file of worldFileCandidates(imagePath)) {
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
     const text = await readIfExists(file);
     if (text !== undefined) return { file, text };
   }
