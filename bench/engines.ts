@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/engines.ts [--items 1000000] [--queries 1000] [--k 10] [--efs 32,64,128,256]
  *     [--engines hnswlib,usearch:f32,usearch:f16,usearch:i8] [--work DIR] [--seed 1] [--keep]
+ * An engine label may set build parameters: usearch:f16:M32, hnswlib:M24:efc300.
  *
  * Ground truth (exact top-k, float32) is computed once per (items, dim, seed, queries) and kept
  * in --work (default $TMPDIR/rsclip-bench-engines) with the built graphs (deleted unless --keep).
@@ -51,9 +52,16 @@ const log = (message: string) => process.stderr.write(`bench/engines: ${message}
 const generator = () => new ClipLikeVectors({ items, dim, seed });
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
+/** `name[:quantization][:M<n>][:efc<n>]`, e.g. usearch:f16:M32 or hnswlib:M24:efc300. */
 function parseEngine(label: string): EngineSpec {
-  const [name, quantization] = label.split(':');
-  return resolveEngine({ name: name as EngineSpec['name'], ...(quantization ? { quantization: quantization as 'f16' } : {}) });
+  const [name, ...parts] = label.split(':');
+  const choice: Parameters<typeof resolveEngine>[0] = { name: name as EngineSpec['name'] };
+  for (const part of parts) {
+    if (/^M\d+$/.test(part)) choice.M = Number(part.slice(1));
+    else if (/^efc\d+$/.test(part)) choice.efConstruction = Number(part.slice(3));
+    else choice.quantization = part as 'f16';
+  }
+  return resolveEngine(choice);
 }
 
 /** CPU time of this process (all threads), ms: steadier than wall time on a shared machine. */
