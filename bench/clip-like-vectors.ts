@@ -189,3 +189,8 @@ export class ClipLikeVectors {
     return out;
   }
 }
+
+/** The rows of a flat array of `dim`-long vectors (views, not copies). */
+export function vectorRows(flat: Float32Array, dim: number): Float32Array[] {
+  return Array.from({ length: flat.length / dim }, (_, r) => flat.subarray(r * dim, (r + 1) * dim));
+}

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
 import { createGraph, loadGraph, resolveEngine, type EngineSpec } from '../src/store/engines.js';
 import { TopK } from '../src/vector-math.js';
-import { ClipLikeVectors } from './clip-like-vectors.js';
+import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,9 +93,7 @@ function queries(): { image: Float32Array; text: Float32Array; count: { image: n
   return { image: gen.images(items, image), text: gen.texts(0, text), count: { image, text } };
 }
 
-function rows(data: Float32Array): Float32Array[] {
-  return Array.from({ length: data.length / dim }, (_, r) => data.subarray(r * dim, (r + 1) * dim));
-}
+const rows = (data: Float32Array): Float32Array[] => vectorRows(data, dim);
 
 const truthFile = () => path.join(work, `truth-${items}-${dim}-${seed}-${queryCount}-${k}.json`);
 

@@ -23,7 +23,7 @@ import { openClip, type ModelVariant } from '../src/model/index.js';
 import { writeRandomClipModel, type RandomClipSize } from '../src/model/export/index.js';
 import { chooseEf, DEFAULT_K } from '../src/search/index.js';
 import { openIndex, type CatalogChange } from '../src/store/index.js';
-import { ClipLikeVectors } from './clip-like-vectors.js';
+import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
 import { makePng } from '../test/fixtures/images.js';
 
 const { values } = parseArgs({
@@ -56,8 +56,6 @@ await probe.close();
 
 const engine = values.engine as 'usearch' | 'hnswlib';
 const vectors = new ClipLikeVectors({ items: vectorCount, dim: model.embeddingDim, seed: 1 });
-/** Rows of a flat array of vectors. */
-const rows = (flat: Float32Array, dim: number) => Array.from({ length: flat.length / dim }, (_, i) => flat.subarray(i * dim, (i + 1) * dim));
 const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}`);
 let buildSeconds: number | undefined;
 if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
@@ -67,7 +65,7 @@ if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
   const store = await openIndex(indexDir, { model, create: true, engine: { name: engine } });
   const batch = 2000;
   for (let done = 0; done < vectorCount; done += batch) {
-    const changes: CatalogChange[] = rows(vectors.images(done, Math.min(batch, vectorCount - done)), model.embeddingDim).map((vector, i) => {
+    const changes: CatalogChange[] = vectorRows(vectors.images(done, Math.min(batch, vectorCount - done)), model.embeddingDim).map((vector, i) => {
       const n = done + i;
       return {
         kind: 'put',
@@ -176,7 +174,7 @@ await exited;
 // in-process: what one search costs the event loop
 log('in-process HNSW and exact search');
 const store = await openIndex(indexDir, { readonly: true });
-const queries = rows(vectors.texts(0, 500), model.embeddingDim);
+const queries = vectorRows(vectors.texts(0, 500), model.embeddingDim);
 const hnswMs: number[] = [];
 for (const q of queries) {
   const start = performance.now();

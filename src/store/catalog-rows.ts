@@ -42,6 +42,34 @@ export interface ItemRow extends FileRow {
 
 export const ITEM_COLUMNS = 'it.id AS item_id, it.key AS item_key, it.x AS item_x, it.y AS item_y, it.width AS item_width, it.height AS item_height, it.scale AS item_scale';
 
+/** The searchable items (live, of an `ok` file) of the file whose id is bound at `fileIdParam`, in id order, as ItemRows. */
+export function fileItemsSql(fileIdParam: string): string {
+  return `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+       FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
+       WHERE it.file_id = ${fileIdParam} AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`;
+}
+
+/** A field row of an item: user fields by file name come before the file's own, each in stored order. */
+export interface ItemFieldRow {
+  id: number;
+  name: string;
+  text: string;
+  num: number | null;
+}
+
+/** Each item's fields from its rows in order: a name seen more than once holds a list. */
+export function groupFieldRows(rows: readonly ItemFieldRow[]): Map<number, Record<string, FieldValue | FieldValue[]>> {
+  const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
+  for (const r of rows) {
+    const record = out.get(r.id) ?? {};
+    const value: FieldValue = r.num ?? r.text;
+    const previous = record[r.name];
+    record[r.name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+    out.set(r.id, record);
+  }
+  return out;
+}
+
 export const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 export function toFileRecord(row: FileRow): FileRecord {

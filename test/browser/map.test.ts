@@ -7,16 +7,14 @@
  * exports of a selection, an unknown field named, axe-core with no serious violations, and
  * screenshots at desktop and phone widths in test-output/. Skips (visibly) without chromium.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planWindows } from '../../src/geo/index.js';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
 import { Searcher, type SearchHit, type SearchPage } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
@@ -25,17 +23,12 @@ import { REPO_ROOT, runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
+import { MOSAIC, writeMosaicArchive } from '../fixtures/mosaic.js';
+import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`test/browser/map.test.ts: skipped, ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+const hasChromium = chromiumInstalled('test/browser/map.test.ts');
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const OUT = path.join(REPO_ROOT, 'test-output');
-const windows = planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 });
-const target = windows[Math.floor(windows.length / 2) + 5]!;
 
 let root: string;
 let indexDir: string;
@@ -75,22 +68,17 @@ const mapBounds = async () => (await page.locator('#map').getAttribute('data-bou
 describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'rsclip-map-'));
-    const archive = path.join(root, 'archive');
-    mkdirSync(archive);
-    writeMosaic(path.join(archive, 'mosaic.tif'));
+    let archive: string;
+    ({ archive, patchFile } = writeMosaicArchive(root));
     writeFileSync(path.join(archive, 'no-place.png'), makePng(3, 300, 300));
-    patchFile = path.join(root, 'patch.png');
-    writeFileSync(patchFile, mosaicPatchPng(target));
     modelDir = await tinyModelDir();
     indexDir = path.join(root, 'index');
     encoder = await openClip(modelDir, { threads: 1 });
     await indexInto({ roots: [archive], index: indexDir, model: encoder });
     store = await openIndex(indexDir, { readonly: true });
     const app = createApp({ searcher: new Searcher(encoder, store), store });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    ({ server, url } = await listenOnLoopback(app));
+    browser = await launchChromium();
     // bypassCSP: axe-core is injected as an inline script, which the page's policy rightly refuses
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true, acceptDownloads: true });
     page = await context.newPage();

@@ -6,30 +6,25 @@
  * and to the map's paint is printed and written to test-output/page-timing.json: reported, never
  * asserted. Skips (visibly) without chromium.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
 import { Searcher, type SearchPage } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
 import { openIndex, type IndexStore } from '../../src/store/index.js';
-import { REPO_ROOT } from '../fixtures/cli.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, mosaicValue } from '../fixtures/mosaic.js';
+import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`test/browser/page-1000.test.ts: skipped, ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+const hasChromium = chromiumInstalled('test/browser/page-1000.test.ts');
 
-const OUT = path.join(REPO_ROOT, 'test-output');
 const TILES_A_SIDE = 32;
 const TILE = 224;
 const BLOCK = 256;
@@ -95,10 +90,8 @@ describe.skipIf(!hasChromium)('a 1,000-hit page', () => {
     await indexInto({ roots: [archive], index: indexDir, model: encoder, overlap: 0 });
     store = await openIndex(indexDir, { readonly: true });
     const app = createApp({ searcher: new Searcher(encoder, store), store });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    ({ server, url } = await listenOnLoopback(app));
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
     mkdirSync(OUT, { recursive: true });
   }, 300_000);

@@ -3,23 +3,20 @@
  * server on a small index. Skips (visibly) where /usr/bin/chromium is not installed;
  * .ci/run installs it.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
 import type { IndexStore } from '../../src/store/index.js';
 import { REPO_ROOT } from '../fixtures/cli.js';
 import { buildTestIndex, type TestIndex } from '../search/fixture.js';
+import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`test/browser/web.test.ts: skipped, ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+const hasChromium = chromiumInstalled('test/browser/web.test.ts');
 
 let root: string;
 let fixture: TestIndex;
@@ -35,10 +32,8 @@ describe.skipIf(!hasChromium)('web page', () => {
     fixture = await buildTestIndex(root);
     store = await fixture.open();
     const app = createApp({ searcher: new Searcher(fixture.encoder, store), store });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    ({ server, url } = await listenOnLoopback(app));
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
   });
   afterAll(async () => {
@@ -137,18 +132,17 @@ describe.skipIf(!hasChromium)('web page', () => {
     await page.locator('#f-fields').fill('');
     await page.locator('#toggle-filters').click();
 
-    const out = path.join(REPO_ROOT, 'test-output');
-    mkdirSync(out, { recursive: true });
+    mkdirSync(OUT, { recursive: true });
     await page.goto(`${url}?q=river`);
     await page.locator('.card').first().waitFor();
     await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('.card img')).every((img) => img.complete));
-    await page.screenshot({ path: path.join(out, 'web-desktop.png') });
+    await page.screenshot({ path: path.join(OUT, 'web-desktop.png') });
     // the README's screenshot; refreshed on request only, since the page shows timings that change every run
     if (process.env.RSCLIP_UPDATE_SCREENSHOT) await page.screenshot({ path: path.join(REPO_ROOT, 'docs/screenshot.png') });
 
     await page.setViewportSize({ width: 375, height: 740 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: path.join(out, 'web-phone.png') });
+    await page.screenshot({ path: path.join(OUT, 'web-phone.png') });
   });
 });

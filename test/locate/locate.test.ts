@@ -5,14 +5,14 @@
  * scene, and a copy the index does not have, tiled on the fly). Tile scores come back as RFC 7946
  * GeoJSON and the heat map as a PNG with the scene's bbox.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planWindows, windowIoU } from '../../src/geo/index.js';
+import { windowIoU } from '../../src/geo/index.js';
 import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../../src/locate/index.js';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
 import { Searcher } from '../../src/search/index.js';
@@ -21,10 +21,10 @@ import { openIndex, type FileRecord, type IndexStore } from '../../src/store/ind
 import { runCli } from '../fixtures/cli.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
+import { MOSAIC, MOSAIC_TARGET, MOSAIC_WINDOWS, mosaicPatchPng, writeMosaicArchive } from '../fixtures/mosaic.js';
 
-const windows = planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 });
-const target = windows[Math.floor(windows.length / 2) + 5]!;
+const windows = MOSAIC_WINDOWS;
+const target = MOSAIC_TARGET;
 
 let root: string;
 let archive: string;
@@ -39,11 +39,7 @@ let mosaicFile: FileRecord;
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-locate-'));
-  archive = path.join(root, 'archive');
-  mkdirSync(archive);
-  writeMosaic(path.join(archive, 'mosaic.tif'));
-  patchFile = path.join(root, 'patch.png');
-  writeFileSync(patchFile, mosaicPatchPng(target));
+  ({ archive, patchFile } = writeMosaicArchive(root));
   modelDir = await tinyModelDir();
   indexDir = path.join(root, 'index');
   encoder = await openClip(modelDir, { threads: 1 });

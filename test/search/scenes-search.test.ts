@@ -5,14 +5,14 @@
  * centre and GSD; overlapping tiles of a scene are suppressed unless `nms` is off; place filters
  * work from query parameters and CLI options; thumbnails and /file render the tile's window.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crsFromEpsg, geodesicDistance, planWindows, placeOfWindow, windowIoU, type Georeference, type Ring } from '../../src/geo/index.js';
+import { crsFromEpsg, geodesicDistance, placeOfWindow, windowIoU, type Georeference, type Ring } from '../../src/geo/index.js';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
 import { overlapOfSmaller, Searcher, suppressOverlaps, type SearchHit, type SearchPage } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
@@ -20,7 +20,7 @@ import { openIndex, type IndexStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
+import { MOSAIC, MOSAIC_TARGET, mosaicPatchPng, writeMosaicArchive } from '../fixtures/mosaic.js';
 
 const GEO: Georeference = {
   crs: crsFromEpsg(MOSAIC.epsg),
@@ -30,8 +30,7 @@ const GEO: Georeference = {
   source: 'geotiff',
 };
 const TILE_METRES = 224 * MOSAIC.pixel;
-const windows = planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 });
-const target = windows[Math.floor(windows.length / 2) + 5]!;
+const target = MOSAIC_TARGET;
 const truth = placeOfWindow(GEO, target)!;
 
 let root: string;
@@ -44,11 +43,8 @@ let app: Application;
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-search-'));
-  const archive = path.join(root, 'archive');
-  mkdirSync(archive);
-  writeMosaic(path.join(archive, 'mosaic.tif'));
-  patchFile = path.join(root, 'patch.png');
-  writeFileSync(patchFile, mosaicPatchPng(target));
+  let archive: string;
+  ({ archive, patchFile } = writeMosaicArchive(root));
   modelDir = await tinyModelDir();
   indexDir = path.join(root, 'index');
   encoder = await openClip(modelDir, { threads: 1 });

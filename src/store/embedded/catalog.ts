@@ -17,7 +17,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
-import { fieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
+import { fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
@@ -168,11 +168,7 @@ export class Catalog {
 
   /** The searchable items (live, of an `ok` file) of one file, in id order. */
   fileItems(fileId: number): ItemRecord[] {
-    const rows = this.prepared(
-      `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
-       FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
-       WHERE it.file_id = ? AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`,
-    ).all(fileId) as ItemRow[];
+    const rows = this.prepared(fileItemsSql('?')).all(fileId) as ItemRow[];
     return rows.map(toItemRecord);
   }
 
@@ -420,7 +416,6 @@ export class Catalog {
 
   /** User fields by file name, then the file's own fields, per item. */
   getFields(ids: readonly number[]): Map<number, Record<string, FieldValue | FieldValue[]>> {
-    const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
     const rows = this.prepared(
       `SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.rowid AS r
          FROM items it JOIN files f ON f.id = it.file_id JOIN fields uf ON uf.file_name = f.file_name
@@ -430,15 +425,8 @@ export class Catalog {
          FROM items it JOIN file_fields ff ON ff.file_id = it.file_id
          WHERE it.id IN (SELECT value FROM json_each(@ids))
        ORDER BY id, name, source, r`,
-    ).all({ ids: jsonIds(ids) }) as { id: number; name: string; text: string; num: number | null }[];
-    for (const r of rows) {
-      const record = out.get(r.id) ?? {};
-      const value: FieldValue = r.num ?? r.text;
-      const previous = record[r.name];
-      record[r.name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
-      out.set(r.id, record);
-    }
-    return out;
+    ).all({ ids: jsonIds(ids) }) as ItemFieldRow[];
+    return groupFieldRows(rows);
   }
 
   /**

@@ -40,7 +40,7 @@ import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
 import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemRow } from '../catalog-rows.js';
+import { fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
@@ -202,13 +202,7 @@ export class PostgresStore implements IndexStore {
 
   fileItems(fileId: number): Promise<ItemRecord[]> {
     return this.read(async (db) => {
-      const rows = await this.rows<ItemRow>(
-        db,
-        `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
-         FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
-         WHERE it.file_id = $1 AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`,
-        [fileId],
-      );
+      const rows = await this.rows<ItemRow>(db, fileItemsSql('$1'), [fileId]);
       return rows.map(toItemRecord);
     });
   }
@@ -241,7 +235,7 @@ export class PostgresStore implements IndexStore {
 
   getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
     return this.read(async (db) => {
-      const rows = await this.rows<{ id: number; name: string; text: string; num: number | null }>(
+      const rows = await this.rows<ItemFieldRow>(
         db,
         `SELECT * FROM (
          SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.id AS r
@@ -254,15 +248,7 @@ export class PostgresStore implements IndexStore {
          ) u ORDER BY id, name COLLATE "C", source, r`,
         [ids],
       );
-      const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
-      for (const r of rows) {
-        const record = out.get(r.id) ?? {};
-        const value: FieldValue = r.num ?? r.text;
-        const previous = record[r.name];
-        record[r.name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
-        out.set(r.id, record);
-      }
-      return out;
+      return groupFieldRows(rows);
     });
   }
 
