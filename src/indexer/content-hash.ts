@@ -1,10 +1,12 @@
 /**
- * The content hash of an archive file (sha256, hex), read as a stream: memory stays at one
- * chunk whatever the file size (scenes of several GiB included), where reading the whole file
- * first cost its size in memory and failed past 2 GiB (ERR_FS_FILE_TOO_LARGE).
+ * The content hash of an archive file (sha256, hex), read in chunks into one buffer sized to the
+ * file (at most 1 MiB): memory stays at one chunk whatever the file size (scenes of several GiB
+ * included), and a small file costs one read into a small buffer. A stream with a 1 MiB
+ * high-water mark allocated a fresh 1 MiB buffer per read, which for archives of small images
+ * cost 0.8 ms of CPU per file and kept the garbage collector busy.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -15,11 +17,21 @@ export interface ContentHash {
 }
 
 export async function hashFile(file: string): Promise<ContentHash> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    // a file that grows while it is read is read to its end all the same
+    const buffer = Buffer.allocUnsafe(Math.min(Math.max(size, 1), CHUNK_BYTES));
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  } finally {
+    await handle.close();
   }
-  return { sha256: hash.digest('hex'), bytes };
 }

@@ -15,7 +15,8 @@ export function localEmbedder(encoder: ClipEncoder): Embedder {
     inFlight: 1,
     async embed(batch) {
       const t0 = performance.now();
-      const vectors = await encoder.embedPixels(batch.map(pixelsOf));
+      // the pixels are not needed once embedded
+      const vectors = await encoder.embedPixels(batch.map(pixelsOf), { handOver: true });
       return { results: vectors.map((vector) => ({ vector })), modelSeconds: (performance.now() - t0) / 1000 };
     },
   };

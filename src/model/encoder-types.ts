@@ -41,6 +41,14 @@ export interface PixelRecipe {
   maxInputPixels: number | undefined;
 }
 
+export interface EmbedPixelsOptions {
+  /**
+   * The caller gives the arrays up (they may be moved to the model's thread and left empty):
+   * the batch is then joined there, and the caller's thread allocates nothing per batch.
+   */
+  handOver?: boolean;
+}
+
 export interface ClipEncoder {
   readonly info: ModelInfo;
   /** Unit vectors, one per text. Throws BAD_INPUT on an empty list. */
@@ -57,7 +65,7 @@ export interface ClipEncoder {
   /** Set when this preprocessing can run in other threads (absent: only this object can preprocess). */
   readonly pixelRecipe?: PixelRecipe;
   /** Unit vectors for already-preprocessed images. */
-  embedPixels(images: Float32Array[]): Promise<Float32Array[]>;
+  embedPixels(images: Float32Array[], options?: EmbedPixelsOptions): Promise<Float32Array[]>;
   /** Number of model runs so far (tests use it to prove that nothing was re-embedded). */
   readonly runCount: { text: number; image: number };
   close(): Promise<void>;

@@ -6,11 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { ClipEncoder, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
+import type { ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
 import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
-import { OnnxSession, defaultThreadCount } from './onnx.js';
+import { OnnxSession, defaultThreadCount, joinRows, type OnnxFeed } from './onnx.js';
 import type { Raster8 } from './resample.js';
 import { ThreadedSession, type ModelSession } from './session-thread.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
@@ -132,7 +132,7 @@ class OnnxClipEncoder implements ClipEncoder {
     return this.embedPixels(pixels);
   }
 
-  async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {
+  async embedPixels(images: Float32Array[], options: EmbedPixelsOptions = {}): Promise<Float32Array[]> {
     this.#assertOpen();
     if (images.length === 0) throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
     const { cropHeight, cropWidth } = this.#model.preprocess;
@@ -145,9 +145,10 @@ class OnnxClipEncoder implements ClipEncoder {
     const vectors: Float32Array[] = [];
     for (let start = 0; start < images.length; start += this.#maxImageBatch) {
       const chunk = images.slice(start, start + this.#maxImageBatch);
-      const data = new Float32Array(chunk.length * size);
-      chunk.forEach((p, i) => data.set(p, i * size));
-      const out = await session.run({ pixel_values: { type: 'float32', data, dims: [chunk.length, 3, cropHeight, cropWidth] } }, output);
+      const dims = [chunk.length, 3, cropHeight, cropWidth];
+      // handed over, the rows move to the model thread and are joined there
+      const feed: OnnxFeed = options.handOver ? { type: 'float32', rows: chunk, dims } : { type: 'float32', data: joinRows(chunk, size), dims };
+      const out = await session.run({ pixel_values: feed }, output);
       this.runCount.image++;
       vectors.push(...normalizeRows(out.data, chunk.length, this.info.embeddingDim));
     }

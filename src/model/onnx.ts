@@ -32,7 +32,16 @@ export interface OnnxValueInfo {
 
 export type OnnxFeed =
   | { type: 'float32'; data: Float32Array; dims: number[] }
+  /** Equal rows joined where the session runs (a model thread): the caller's thread allocates no batch. */
+  | { type: 'float32'; rows: Float32Array[]; dims: number[] }
   | { type: 'int64'; data: BigInt64Array; dims: number[] };
+
+/** Rows of `rowLength` values, one after the other in one array. */
+export function joinRows(rows: readonly Float32Array[], rowLength: number): Float32Array {
+  const data = new Float32Array(rows.length * rowLength);
+  rows.forEach((row, i) => data.set(row, i * rowLength));
+  return data;
+}
 
 export interface OnnxOutput {
   data: Float32Array;
@@ -54,6 +63,9 @@ export class OnnxSession {
   readonly inputs: OnnxValueInfo[];
   readonly outputs: OnnxValueInfo[];
   readonly #session: ort.InferenceSession;
+  /** The last batch joined from rows, kept for the next one of the same size (a stream of equal batches then allocates nothing). */
+  #keptBatch: Float32Array | undefined;
+  #keptBatchInUse = false;
 
   private constructor(file: string, session: ort.InferenceSession) {
     this.file = file;
@@ -87,6 +99,17 @@ export class OnnxSession {
     }
   }
 
+  /** The rows in one array: the kept batch when it is free and fits, else a new one (kept when free). */
+  #joinRows(rows: readonly Float32Array[]): Float32Array {
+    const rowLength = rows[0]?.length ?? 0;
+    if (this.#keptBatchInUse) return joinRows(rows, rowLength);
+    if (this.#keptBatch?.length !== rows.length * rowLength) this.#keptBatch = new Float32Array(rows.length * rowLength);
+    const batch = this.#keptBatch;
+    rows.forEach((row, i) => batch.set(row, i * rowLength));
+    this.#keptBatchInUse = true;
+    return batch;
+  }
+
   hasInput(name: string): boolean {
     return this.inputs.some((i) => i.name === name);
   }
@@ -99,12 +122,19 @@ export class OnnxSession {
   /** Runs the graph once and returns these float32 outputs. */
   async runOutputs(feeds: Record<string, OnnxFeed>, outputNames: readonly string[]): Promise<Record<string, OnnxOutput>> {
     const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+    let holdsKeptBatch = false;
+    for (const [name, feed] of Object.entries(feeds)) {
+      const data = 'data' in feed ? feed.data : this.#joinRows(feed.rows);
+      holdsKeptBatch ||= data === this.#keptBatch;
+      tensors[name] = feed.type === 'int64' ? new ort.Tensor('int64', data as BigInt64Array, feed.dims) : new ort.Tensor('float32', data as Float32Array, feed.dims);
+    }
     let results: ort.InferenceSession.OnnxValueMapType;
     try {
       results = await this.#session.run(tensors, [...outputNames]);
     } catch (cause) {
       throw new RsclipError('MODEL_INVALID', `running ${this.file} failed: ${(cause as Error).message.split('\n')[0]}`, { cause });
+    } finally {
+      if (holdsKeptBatch) this.#keptBatchInUse = false;
     }
     const outputs: Record<string, OnnxOutput> = {};
     for (const name of outputNames) {

@@ -49,7 +49,7 @@ export class ThreadedSession implements ModelSession {
 
   async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
     const transferList = Object.values(feeds)
-      .map((feed) => feed.data)
+      .flatMap((feed) => ('data' in feed ? [feed.data] : feed.rows))
       .filter((data) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer)
       .map((data) => data.buffer as ArrayBuffer);
     return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList })).output!;

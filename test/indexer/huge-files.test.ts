@@ -39,9 +39,12 @@ async function referenceSha256(file: string): Promise<string> {
 }
 
 describe('files over 2 GiB', () => {
-  it('hashes a file as a stream: the sha256 and size of every byte', async () => {
+  it('hashes a file in chunks: the sha256 and size of every byte, an empty file included', async () => {
     const small = path.join(archive, 'small.png');
     expect(await hashFile(small)).toEqual({ sha256: await referenceSha256(small), bytes: makePng(1, 40, 40).length });
+    const empty = path.join(work, 'empty.bin');
+    writeFileSync(empty, '');
+    expect(await hashFile(empty)).toEqual({ sha256: await referenceSha256(empty), bytes: 0 });
   });
 
   it('are indexed with a content hash of the whole file, without being held in memory', async () => {

@@ -71,6 +71,26 @@ describe('openClip on a tiny model', () => {
     }
   });
 
+  it('embeds handed-over pixels as copied ones, batch after batch in the model thread, and moves them there', async () => {
+    const size = 3 * encoder.info.imageSize * encoder.info.imageSize;
+    const batches = [[0.2, 0.3], [0.7, -0.1], [0.4]].map((seeds) => seeds.map((seed) => Float32Array.from({ length: size }, (_, i) => Math.cos(i * seed))));
+    const expected = await Promise.all(batches.map((batch) => encoder.embedPixels(batch)));
+    // consecutive equal-sized batches reuse the model thread's batch buffer; concurrent ones must not share it
+    const handed = await Promise.all(batches.map((batch) => encoder.embedPixels(batch.map((p) => p.slice()), { handOver: true })));
+    const again = [];
+    for (const batch of batches) again.push(await encoder.embedPixels(batch.map((p) => p.slice()), { handOver: true }));
+    for (const [b, batch] of batches.entries()) {
+      for (const i of batch.keys()) {
+        expect(maxAbsDiff(handed[b]![i]!, expected[b]![i]!)).toBeLessThan(1e-6);
+        expect(maxAbsDiff(again[b]![i]!, expected[b]![i]!)).toBeLessThan(1e-6);
+      }
+    }
+    const moved = batches[0]!.map((p) => p.slice());
+    await encoder.embedPixels(moved, { handOver: true });
+    expect(moved.every((p) => p.length === 0)).toBe(true);
+    expect(batches[0]!.every((p) => p.length === size)).toBe(true);
+  });
+
   it('refuses an empty text list, an empty image list and wrong pixel sizes with BAD_INPUT', async () => {
     await expectRsclipError(encoder.embedTexts([]), 'BAD_INPUT', /no texts/);
     await expectRsclipError(encoder.embedImages([]), 'BAD_INPUT', /no images/);
