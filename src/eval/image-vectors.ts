@@ -30,7 +30,7 @@ export async function embedImageFiles(
     next = start + batchSize < files.length ? preprocessBatch(start + batchSize) : undefined;
     // a failing look-ahead batch is reported when its turn comes, not as an unhandled rejection
     next?.catch(() => undefined);
-    vectors.push(...(await encoder.embedPixels(pixels)));
+    vectors.push(...(await encoder.embedPixels(pixels, { handOver: true })));
     onProgress?.({ phase: 'images', done: vectors.length, total: files.length });
   }
   return vectors;

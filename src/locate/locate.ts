@@ -152,7 +152,7 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
     const tiles: TileVector[] = [];
     let batch: { window: (typeof windows)[number]; pixels: Float32Array }[] = [];
     const flush = async () => {
-      const vectors = await encoder.embedPixels(batch.map((b) => b.pixels));
+      const vectors = await encoder.embedPixels(batch.map((b) => b.pixels), { handOver: true });
       for (const [i, { window }] of batch.entries()) {
         const itemWindow = { x: window.x, y: window.y, width: window.width, height: window.height, scale: window.scale };
         tiles.push({ id: null, key: window.key, window: itemWindow, place: geo ? placeOfWindow(geo, itemWindow) : null, vector: vectors[i]! });

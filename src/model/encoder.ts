@@ -129,7 +129,7 @@ class OnnxClipEncoder implements ClipEncoder {
       throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
     }
     const pixels = await Promise.all(images.map(async (image) => (await this.preprocess(image)).pixels));
-    return this.embedPixels(pixels);
+    return this.embedPixels(pixels, { handOver: true });
   }
 
   async embedPixels(images: Float32Array[], options: EmbedPixelsOptions = {}): Promise<Float32Array[]> {

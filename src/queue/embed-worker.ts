@@ -97,7 +97,7 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
     }
     const toEmbed = inputs.filter((i) => 'pixels' in i.input);
     const t0 = performance.now();
-    const vectors = toEmbed.length > 0 ? await encoder.embedPixels(toEmbed.map((i) => (i.input as { pixels: Float32Array }).pixels)) : [];
+    const vectors = toEmbed.length > 0 ? await encoder.embedPixels(toEmbed.map((i) => (i.input as { pixels: Float32Array }).pixels), { handOver: true }) : [];
     const modelSeconds = (performance.now() - t0) / 1000;
     const vectorOf = new Map(toEmbed.map((i, n) => [i.input, vectors[n]!]));
     const result: EmbedJobResult = {

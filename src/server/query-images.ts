@@ -78,11 +78,11 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
     embedTexts: (texts) => encoder.embedTexts(texts),
     preprocess,
     preprocessRgb: (rgb) => encoder.preprocessRgb(rgb),
-    embedPixels: (pixels) => encoder.embedPixels(pixels),
+    embedPixels: (pixels, options) => encoder.embedPixels(pixels, options),
     async embedImages(images) {
       if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);
       const pixels = await Promise.all(images.map(async (image) => (await preprocess(image)).pixels));
-      return encoder.embedPixels(pixels);
+      return encoder.embedPixels(pixels, { handOver: true });
     },
     async close() {
       await decoder.close();
