@@ -18,6 +18,7 @@ import { describeZodIssues, MAX_TEXT_LENGTH, queryTermsSchema, toQueryTerms, typ
 import type { IndexStore } from '../store/index.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
+import { HttpError } from './http-error.js';
 import { parseWith } from './query-params.js';
 
 export interface LocateRouteDeps {
@@ -112,7 +113,14 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
   };
 
   /** POST to an indexed scene: a JSON body of terms, or an uploaded query image. */
-  const takeBody: RequestHandler = (req, res, next) => (req.is('application/json') ? deps.jsonBody : deps.imageUpload)(req, res, next);
+  const takeBody: RequestHandler = (req, res, next) => {
+    if (req.is('application/json')) deps.jsonBody(req, res, next);
+    else if (req.is(['multipart/form-data', 'image/*'])) deps.imageUpload(req, res, next);
+    else {
+      const got = req.headers['content-type'] ?? 'no content type';
+      next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body of terms, multipart/form-data with an "image" file, or an image/* body, got ${got}`));
+    }
+  };
   const locatePosted: RequestHandler = (req, res, next) => (req.is('application/json') ? locateTerms : locateImage)(req, res, next);
 
   const locateUploadedScene: RequestHandler = async (req, res) => {

@@ -181,6 +181,7 @@ describe('locating a patch in the mosaic', () => {
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', colour: 'red' }), 400, /colour/],
       [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(Buffer.from('not a png')), 415, /./],
       [request(app).post('/api/locate').set('Content-Type', 'image/png').send(mosaicPatchPng(target)), 400, /no query/],
+      [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'text/plain').send('river'), 415, /application\/json body of terms, multipart\/form-data .*got text\/plain/],
     ];
     for (const [req, status, message] of cases) {
       const res = await req;
