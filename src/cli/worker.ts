@@ -35,6 +35,7 @@ export function registerWorkerCommand(program: Command): void {
       const encoder = await openClip(modelDir, { variant: opts.variant ?? config.variant ?? 'fp32', ...(threads === undefined ? {} : { threads }) });
       let embedded = 0;
       let jobs = 0;
+      let outage: string | undefined;
       const started = performance.now();
       const worker = await startEmbedWorker({
         url: opts.queue,
@@ -50,7 +51,17 @@ export function registerWorkerCommand(program: Command): void {
           if (opts.json) process.stderr.write(`${JSON.stringify({ ...event, windows: event.windows.length })}\n`);
           else if (event.phase === 'refused') process.stderr.write(`rsclip worker: refused job ${event.job}: ${event.error}\n`);
         },
-        onError: (error) => process.stderr.write(`rsclip worker: ${error.message}\n`),
+        onError(error) {
+          // a Redis that is down fails every reconnect attempt (one every 2 s at most): said once per outage
+          if (error.message === outage) return;
+          outage = error.message;
+          process.stderr.write(`rsclip worker: ${error.message} (retrying until Redis answers)\n`);
+        },
+        onReconnect() {
+          if (outage === undefined) return;
+          outage = undefined;
+          process.stderr.write('rsclip worker: Redis answers again\n');
+        },
       }).catch(async (error: unknown) => {
         await encoder.close();
         throw error;

@@ -44,6 +44,8 @@ export interface EmbedWorkerOptions {
   onJob?: (event: EmbedWorkerEvent) => void;
   /** Connection trouble while running (Redis restarting...); BullMQ reconnects by itself. */
   onError?: (error: Error) => void;
+  /** The connection to Redis is back after it was lost. */
+  onReconnect?: () => void;
 }
 
 export interface EmbedWorker {
@@ -119,6 +121,8 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
     maxStalledCount: MAX_STALLED,
   });
   worker.on('error', (error) => options.onError?.(error));
+  // connected already: a later 'ready' is a reconnection
+  connection.on('ready', () => options.onReconnect?.());
   try {
     await worker.waitUntilReady();
   } catch (error) {

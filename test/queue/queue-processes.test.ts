@@ -162,6 +162,33 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
     expect(await dumpCatalog(path.join(work, 'cli-queued'))).toEqual(await dumpCatalog(path.join(work, 'cli-local')));
   });
 
+  it('rsclip worker says once that Redis is gone, not at every reconnect attempt, and again when it answers', { timeout: 120_000 }, async () => {
+    const own = await startRedis(work);
+    const worker = spawnCli(['worker', '--queue', own.url, '--model', await tinyModelDir(), '--threads', '1']);
+    let workerLog = '';
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    try {
+      await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
+      await own.stop();
+      // attempts come 50 ms, 100 ms, ... apart: in 4 s there are over a dozen
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const lost = workerLog.split('\n').filter((line) => line.includes('ECONNREFUSED'));
+      expect(lost, workerLog).toHaveLength(1);
+      expect(lost[0]).toMatch(/retrying until Redis answers/);
+      const again = await startRedis(work, own.port);
+      try {
+        await until('Redis answering again', () => (workerLog.includes('Redis answers again') ? true : undefined), 30_000);
+      } finally {
+        worker.kill('SIGTERM');
+        expect(await exited(worker)).toEqual({ code: 0, signal: null });
+        await again.stop();
+      }
+    } finally {
+      worker.kill('SIGKILL');
+      await own.stop();
+    }
+  });
+
   it('rsclip index --queue never opens an inference session: it indexes with a model whose ONNX files onnxruntime cannot read', { timeout: 300_000 }, async () => {
     // the tiny model with its ONNX files replaced by bytes that fingerprint like any file but are no model
     const model = path.join(work, 'unloadable-model');
