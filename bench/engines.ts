@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
-import { createGraph, loadGraph, resolveEngine, type EngineSpec } from '../src/store/engines.js';
+import { createGraph, loadGraph, parseEngineLabel, resolveEngine, type EngineSpec } from '../src/store/engines.js';
 import { TopK } from '../src/vector-math.js';
 import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
 
@@ -52,16 +52,8 @@ const log = (message: string) => process.stderr.write(`bench/engines: ${message}
 const generator = () => new ClipLikeVectors({ items, dim, seed });
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
-/** `name[:quantization][:M<n>][:efc<n>]`, e.g. usearch:f16:M32 or hnswlib:M24:efc300. */
 function parseEngine(label: string): EngineSpec {
-  const [name, ...parts] = label.split(':');
-  const choice: Parameters<typeof resolveEngine>[0] = { name: name as EngineSpec['name'] };
-  for (const part of parts) {
-    if (/^M\d+$/.test(part)) choice.M = Number(part.slice(1));
-    else if (/^efc\d+$/.test(part)) choice.efConstruction = Number(part.slice(3));
-    else choice.quantization = part as 'f16';
-  }
-  return resolveEngine(choice);
+  return resolveEngine(parseEngineLabel(label));
 }
 
 /** CPU time of this process (all threads), ms: steadier than wall time on a shared machine. */

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/index.js';
 import { LOG_FORMATS, type LogFormat } from '../server/index.js';
-import { ENGINE_NAMES, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineName, type EngineSpec, type VectorQuantization } from '../store/index.js';
+import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/index.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -43,24 +43,22 @@ export function logFormat(value: string): LogFormat {
   return value as LogFormat;
 }
 
-export const ENGINE_HELP = `vector engine of a NEW index: ${ENGINE_NAMES.join(' or ')}, usearch optionally with its vector precision (usearch:f16, usearch:i8, usearch:f32); an existing index keeps its engine`;
+export const ENGINE_HELP = `vector engine of a NEW index: ${ENGINE_NAMES.join(' or ')}, with usearch's vector precision (${VECTOR_QUANTIZATIONS.join(', ')}), links per node (M, default 16) and build ef (efc, default 200), e.g. usearch:f16:M32 or hnswlib:M32:efc300; an existing index keeps its engine`;
 
-/** `--engine hnswlib`, `--engine usearch` or `--engine usearch:i8`. */
+/** `--engine hnswlib`, `--engine usearch:i8`, `--engine usearch:f16:M32`, ... */
 export function engineChoice(value: string): EngineChoice {
-  const [name, quantization, ...rest] = value.split(':');
-  const known = (ENGINE_NAMES as readonly string[]).includes(name!);
-  if (!known || rest.length > 0 || (quantization !== undefined && !(name === 'usearch' && (VECTOR_QUANTIZATIONS as readonly string[]).includes(quantization)))) {
-    throw new InvalidArgumentError(`expected hnswlib, usearch or usearch:<${VECTOR_QUANTIZATIONS.join('|')}>, got "${value}"`);
+  try {
+    return parseEngineLabel(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
-  return { name: name as EngineName, ...(quantization ? { quantization: quantization as VectorQuantization } : {}) };
 }
 
 /** A line for stderr when `--engine` asks for another engine than the existing index has (undefined when it matches). */
 export function engineKeptNote(recorded: EngineSpec, asked: EngineChoice | undefined): string | undefined {
   if (!asked) return undefined;
-  const differs = asked.name !== recorded.name || (asked.quantization !== undefined && recorded.name === 'usearch' && asked.quantization !== recorded.quantization);
-  const shown = recorded.name === 'usearch' ? `usearch:${recorded.quantization}` : recorded.name;
-  return differs ? `rsclip: the index exists and keeps its engine ${shown}; --engine applies to new indexes (index into a new --index directory to change it)\n` : undefined;
+  const differs = (Object.keys(asked) as (keyof EngineChoice)[]).some((key) => asked[key] !== (recorded as EngineChoice)[key]);
+  return differs ? `rsclip: the index exists and keeps its engine ${engineLabel(recorded)}; --engine applies to new indexes (index into a new --index directory to change it)\n` : undefined;
 }
 
 /** Readable lines on a terminal, JSON lines when stderr is piped, unless `--log-format` says otherwise. */

@@ -45,11 +45,46 @@ function positiveInteger(name: string, value: number | undefined, min: number): 
   if (value !== undefined && (!Number.isInteger(value) || value < min)) throw invalidParameter(name, `an integer >= ${min}`, value);
 }
 
+/** Graphs with more links than this per node cost memory for recall they no longer add. */
+const MAX_M = 128;
+
+/**
+ * An engine label: `name[:quantization][:M<n>][:efc<n>]`, e.g. `usearch`, `usearch:i8`,
+ * `usearch:f16:M32`, `hnswlib:M24:efc300`. Throws BAD_INPUT naming what it cannot read.
+ */
+export function parseEngineLabel(label: string): EngineChoice {
+  const [name, ...parts] = label.split(':');
+  const expected = `expected name[:precision][:M<links>][:efc<build ef>] with name ${ENGINE_NAMES.join(' or ')} and precision ${VECTOR_QUANTIZATIONS.join(', ')} (e.g. usearch:f16:M32)`;
+  if (!(ENGINE_NAMES as readonly string[]).includes(name!)) throw new RsclipError('BAD_INPUT', `unknown vector engine "${label}": ${expected}`);
+  const choice: EngineChoice = { name: name as EngineName };
+  for (const part of parts) {
+    const m = /^M(\d+)$/.exec(part);
+    const efc = /^efc(\d+)$/.exec(part);
+    if (m && choice.M === undefined) choice.M = Number(m[1]);
+    else if (efc && choice.efConstruction === undefined) choice.efConstruction = Number(efc[1]);
+    else if ((VECTOR_QUANTIZATIONS as readonly string[]).includes(part) && choice.quantization === undefined) choice.quantization = part as VectorQuantization;
+    else throw new RsclipError('BAD_INPUT', `cannot read "${part}" in the vector engine "${label}": ${expected}`);
+  }
+  try {
+    resolveEngine(choice);
+  } catch (error) {
+    const { message, hint } = error as RsclipError;
+    throw new RsclipError('BAD_INPUT', `vector engine "${label}": ${message}`, hint ? { hint } : {});
+  }
+  return choice;
+}
+
+/** The label of a spec, every parameter written out (usearch:f16:M16:efc200). */
+export function engineLabel(spec: EngineSpec): string {
+  return [spec.name, ...(spec.name === 'usearch' ? [spec.quantization] : []), `M${spec.M}`, `efc${spec.efConstruction}`].join(':');
+}
+
 /** The full spec of a choice: the named (or default) engine's defaults, overridden by what the choice gives. */
 export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
   const name = choice.name ?? DEFAULT_ENGINE.name;
   if (!ENGINE_NAMES.includes(name)) throw invalidParameter('engine', `one of ${ENGINE_NAMES.join(', ')}`, name);
   positiveInteger('M', choice.M, 2);
+  if (choice.M !== undefined && choice.M > MAX_M) throw invalidParameter('M', `an integer from 2 to ${MAX_M}`, choice.M);
   positiveInteger('efConstruction', choice.efConstruction, 1);
   const common = { M: choice.M ?? ENGINE_DEFAULTS[name].M, efConstruction: choice.efConstruction ?? ENGINE_DEFAULTS[name].efConstruction };
   if (name === 'hnswlib') {

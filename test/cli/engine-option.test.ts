@@ -38,11 +38,28 @@ it('creates a usearch index with int8 vectors, searches it, and keeps its engine
   expect(top(search.stdout)).toEqual(expect.objectContaining({ id: top(exact.stdout).id, score: expect.closeTo(top(exact.stdout).score, 2) }));
   const again = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'hnswlib', '--json']);
   expect(again.code).toBe(0);
-  expect(again.stderr).toBe('rsclip: the index exists and keeps its engine usearch:i8; --engine applies to new indexes (index into a new --index directory to change it)\n');
+  expect(again.stderr).toBe('rsclip: the index exists and keeps its engine usearch:i8:M16:efc200; --engine applies to new indexes (index into a new --index directory to change it)\n');
+});
+
+it('builds a graph with the links per node and build ef asked for', async () => {
+  const index = path.join(work, 'index-m32');
+  const run = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'hnswlib:M32:efc300', '--json']);
+  expect(run.code, run.stderr).toBe(0);
+  const store = await openIndex(index, { readonly: true });
+  expect(store.meta.engine).toEqual({ name: 'hnswlib', M: 32, efConstruction: 300, seed: 100 });
+  await store.close();
+  const again = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'hnswlib:M16', '--json']);
+  expect(again.stderr).toMatch(/keeps its engine hnswlib:M32:efc300;/);
 });
 
 it('refuses an engine it does not have, before touching anything', async () => {
-  const result = await runCli(['index', archive, '--index', path.join(work, 'other'), '--model', modelDir, '--engine', 'faiss']);
-  expect(result.code).not.toBe(0);
-  expect(result.stderr).toMatch(/expected hnswlib, usearch or usearch:<f32\|f16\|i8>, got "faiss"/);
+  for (const [engine, message] of [
+    ['faiss', /unknown vector engine "faiss": expected name\[:precision\]\[:M<links>\]\[:efc<build ef>\] with name hnswlib or usearch/],
+    ['usearch:M1000', /vector engine "usearch:M1000": Expected an integer from 2 to 128 for M but received 1000/],
+    ['usearch:f16:M8:M9', /cannot read "M9" in the vector engine "usearch:f16:M8:M9"/],
+  ] as const) {
+    const result = await runCli(['index', archive, '--index', path.join(work, 'other'), '--model', modelDir, '--engine', engine]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+  }
 });

@@ -33,14 +33,18 @@ describe('--engine', () => {
     expect(engineChoice('hnswlib')).toEqual({ name: 'hnswlib' });
     expect(engineChoice('usearch')).toEqual({ name: 'usearch' });
     expect(engineChoice('usearch:i8')).toEqual({ name: 'usearch', quantization: 'i8' });
-    for (const bad of ['faiss', 'hnswlib:f16', 'usearch:f8', 'usearch:f16:x', '']) expect(() => engineChoice(bad), bad).toThrow(InvalidArgumentError);
+    expect(engineChoice('usearch:f16:M32')).toEqual({ name: 'usearch', quantization: 'f16', M: 32 });
+    expect(engineChoice('hnswlib:efc300:M24')).toEqual({ name: 'hnswlib', M: 24, efConstruction: 300 });
+    for (const bad of ['faiss', 'hnswlib:f16', 'usearch:f8', 'usearch:f16:x', '', 'usearch:M1', 'usearch:M129', 'usearch:efc0', 'hnswlib:M16:M32', 'usearch:i8:f16']) expect(() => engineChoice(bad), bad).toThrow(InvalidArgumentError);
   });
 
   it('says when an existing index keeps another engine than the one asked for', () => {
     const usearchI8 = { ...ENGINE_DEFAULTS.usearch, quantization: 'i8' as const };
     expect(engineKeptNote(usearchI8, undefined)).toBeUndefined();
     expect(engineKeptNote(usearchI8, { name: 'usearch' })).toBeUndefined();
-    expect(engineKeptNote(usearchI8, { name: 'usearch', quantization: 'f16' })).toMatch(/keeps its engine usearch:i8; --engine applies to new indexes/);
+    expect(engineKeptNote(usearchI8, { name: 'usearch', quantization: 'f16' })).toMatch(/keeps its engine usearch:i8:M16:efc200; --engine applies to new indexes/);
+    expect(engineKeptNote(usearchI8, { name: 'usearch', quantization: 'i8', M: 16 })).toBeUndefined();
+    expect(engineKeptNote(usearchI8, { name: 'usearch', M: 32 })).toMatch(/keeps its engine usearch:i8:M16:efc200;/);
     expect(engineKeptNote(ENGINE_DEFAULTS.hnswlib, { name: 'usearch' })).toMatch(/keeps its engine hnswlib/);
   });
 });
