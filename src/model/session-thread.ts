@@ -48,11 +48,12 @@ export class ThreadedSession implements ModelSession {
   }
 
   async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
-    const transferList = Object.values(feeds)
+    const buffers = Object.values(feeds)
       .flatMap((feed) => ('data' in feed ? [feed.data] : feed.rows))
       .filter((data) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer)
       .map((data) => data.buffer as ArrayBuffer);
-    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
+    // a row given twice is moved once (a transfer list may not repeat a buffer)
+    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList: [...new Set(buffers)] })).output!;
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,10 @@ describe('openClip on a tiny model', () => {
     const moved = batches[0]!.map((p) => p.slice());
     await encoder.embedPixels(moved, { handOver: true });
     expect(moved.every((p) => p.length === 0)).toBe(true);
+    const twice = batches[2]![0]!.slice();
+    const [first, second] = await encoder.embedPixels([twice, twice], { handOver: true });
+    expect(maxAbsDiff(first!, expected[2]![0]!)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(second!, expected[2]![0]!)).toBeLessThan(1e-6);
     expect(batches[0]!.every((p) => p.length === size)).toBe(true);
   });
 
