@@ -104,6 +104,7 @@ async function variants(): Promise<{ name: string; bytes: Buffer; common?: true 
     { name: 'jpeg mozjpeg', bytes: await rgb().jpeg({ mozjpeg: true }).toBuffer() },
     { name: 'jpeg with restart intervals and optimised tables', bytes: await rgb(300, 200).jpeg({ optimiseCoding: true, quality: 95 }).toBuffer() },
     { name: 'jpeg large exif', bytes: await rgb().jpeg().withMetadata({ exif: { IFD0: { ImageDescription: 'y'.repeat(40_000) } } }).toBuffer(), common: true },
+    { name: 'jpeg rotated by its exif orientation (stored size)', bytes: await rgb().jpeg().withMetadata({ orientation: 6 }).toBuffer(), common: true },
     { name: 'jpeg icc profile', bytes: await rgb().jpeg().withIccProfile('p3').toBuffer() },
     { name: 'jpeg sof beyond 64 KiB', bytes: withSegments(jpeg, 0xe2, 2) },
     { name: 'jpeg comment segments', bytes: withSegments(jpeg, 0xfe, 3, 100) },
