@@ -129,7 +129,7 @@ export class FilePreparer {
     let content: ContentHash;
     try {
       // streamed: never the whole file in memory (scenes of several GiB)
-      content = await hashFile(file.absolutePath);
+      content = await hashFile(file.absolutePath, { keepHead: true });
     } catch (error) {
       yield { kind: 'fail', job, error: `cannot read file: ${describeError(error)}` };
       return;
@@ -145,7 +145,7 @@ export class FilePreparer {
       return;
     }
     // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
-    const source = await openRaster(file.absolutePath, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES, ...(this.plan.options.crs ? { crs: this.plan.options.crs } : {}) }).catch(() => undefined);
+    const source = await openRaster(file.absolutePath, { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES, head: content.head, ...(this.plan.options.crs ? { crs: this.plan.options.crs } : {}) }).catch(() => undefined);
     try {
       yield* this.prepareContent(job, source);
     } finally {

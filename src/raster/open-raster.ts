@@ -15,6 +15,8 @@ export interface OpenRasterOptions {
   blockCacheBytes?: number;
   /** TIFF: `auto` (default) cuts full-resolution windows with libvips where it is faster; `geotiff` uses geotiff.js only. */
   decoder?: 'auto' | 'geotiff';
+  /** JPEG, PNG: the file's first bytes, already read; a header found in them spares libvips opening the file. */
+  head?: Uint8Array;
 }
 
 const TIFF_EXTENSIONS = new Set(['.tif', '.tiff', '.gtif', '.gtiff']);
@@ -24,7 +26,8 @@ export function isTiffPath(file: string): boolean {
 }
 
 export async function openRaster(file: string, options: OpenRasterOptions = {}): Promise<RasterSource> {
-  return isTiffPath(file) ? openTiff(file, options) : openWithSharp(file, options);
+  if (isTiffPath(file)) return openTiff(file, options);
+  return openWithSharp(file, { ...(options.crs ? { crs: options.crs } : {}), ...(options.head ? { head: options.head } : {}) });
 }
 
 /** The georeference of a file ({crs, geoTransform, width, height}), or null when it has none. */

@@ -5,6 +5,7 @@
  */
 import { RsclipError } from '../errors.js';
 import { readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { parseImageHeader, type ImageHeader } from './image-header.js';
 import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
 import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
@@ -64,19 +65,12 @@ class SharpSource implements RasterSource {
 export interface SharpOpenOptions {
   /** The CRS of the world file's coordinates (else a `.prj` beside the image). */
   crs?: Crs;
+  /** The file's first bytes, already read: a PNG or JPEG header parsed from them spares libvips opening the file. */
+  head?: Uint8Array;
 }
 
 export async function openWithSharp(path: string, options: SharpOpenOptions = {}): Promise<RasterSource> {
-  let meta: Metadata;
-  try {
-    meta = await openWithLibvips(path).metadata();
-  } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {
-      hint: 'check that the file is a complete JPEG, PNG, TIFF or WebP image',
-      cause,
-    });
-  }
+  const meta = (options.head && parseImageHeader(options.head)) || (await readMetadata(path));
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   const bands = meta.channels ?? 0;
@@ -86,4 +80,16 @@ export async function openWithSharp(path: string, options: SharpOpenOptions = {}
   }
   const georeference = await readWorldFileGeoreference(path, width, height, options.crs ? { crs: options.crs } : {});
   return new SharpSource(path, meta.format ?? 'unknown', width, height, bands, dataType, georeference);
+}
+
+async function readMetadata(path: string): Promise<Metadata | ImageHeader> {
+  try {
+    return await openWithLibvips(path).metadata();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {
+      hint: 'check that the file is a complete JPEG, PNG, TIFF or WebP image',
+      cause,
+    });
+  }
 }
