@@ -4,7 +4,8 @@
  * 16-bit stretched scenes, nodata windows, reduced whole-image reads); an index made with the
  * pool equals one made on the main thread (keys, vectors, nodata counts); a scene whose windows
  * cannot be read fails with the same text both ways; the main thread reads no window in a pool
- * run; and the threads close the scenes they kept when the pool closes.
+ * run; the threads close the scenes they kept when the pool closes; and many windows in flight
+ * raise no listener warning.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -98,17 +99,19 @@ describe('scene windows in the decode pool', () => {
 
   it('stay open in at most one copy per thread, and close with the threads when the pool closes', async () => {
     if (!existsSync('/proc/self/fd')) return;
-    // geotiff.js alone: libvips keeps files it read open in its own process-wide cache
+    // geotiff.js alone, on a file no other test reads: libvips keeps files it read open in its own process-wide cache
     const options = { decoder: 'geotiff' as const };
-    const openCopies = (): number => readdirSync('/proc/self/fd').filter((fd) => readlinkOrEmpty(`/proc/self/fd/${fd}`) === sixteen).length;
-    const source = await openRaster(sixteen, options);
+    const file = path.join(work, 'sixteen-geotiff.tif');
+    writeFileSync(file, readFileSync(sixteen));
+    const openCopies = (): number => readdirSync('/proc/self/fd').filter((fd) => readlinkOrEmpty(`/proc/self/fd/${fd}`) === file).length;
+    const source = await openRaster(file, options);
     const stretch = await computeSceneStretch(source, [4, 3, 2]);
     const scene = Scene.fromSource(source, stretch);
     const pool = new DecodePool(encoder.pixelRecipe!, 2);
     try {
       const windows = planWindows(1100, 900, { inputSize: 224 });
       const keys: string[] = [];
-      for await (const result of sceneWindows(scene, windows, pool, 224, 4, { path: sixteen, options, stretch })) keys.push(result.window.key);
+      for await (const result of sceneWindows(scene, windows, pool, 224, 4, { path: file, options, stretch })) keys.push(result.window.key);
       expect(keys).toEqual(windows.map((w) => w.key));
       // this thread's copy and at most one per pool thread, however many windows were read
       expect(openCopies()).toBeGreaterThan(1);
@@ -119,6 +122,27 @@ describe('scene windows in the decode pool', () => {
     expect(openCopies()).toBe(1);
     await source.close();
     expect(openCopies()).toBe(0);
+  });
+
+  it('take many windows in flight at once without a listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const source = await openRaster(mosaic);
+    const pool = new DecodePool(encoder.pixelRecipe!, 1);
+    try {
+      const stretch = await computeSceneStretch(source, [1, 2, 3]);
+      const windows = planWindows(2048, 2048, { inputSize: 224 }).slice(0, 24);
+      const results = await Promise.all(windows.map((w) => pool.window({ path: mosaic, options: {}, stretch }, w, undefined)));
+      expect(results.every((pixels) => pixels?.length === 3 * 224 * 224)).toBe(true);
+      // warnings are emitted on the next tick
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await pool.close();
+      await source.close();
+    }
   });
 });
 
