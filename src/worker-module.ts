@@ -3,6 +3,7 @@
  * sources (tests, tsx), .js when built. From the sources the thread loads tsx by its absolute
  * location, so it starts whatever the working directory (a bare `tsx` resolves from there).
  */
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Piscina } from 'piscina';
@@ -23,10 +24,16 @@ type RunOptions = Parameters<Piscina['run']>[1];
  * when nothing listens, and leaves the tasks waiting forever when something does.
  */
 export function failingTogether<Task, Result>(pool: Piscina<Task, Result>): (task: Task, options?: RunOptions) => Promise<Result> {
-  let controller = new AbortController();
+  // one abort listener per task in flight: as many as the pool queues, not a leak
+  const newController = (): AbortController => {
+    const made = new AbortController();
+    setMaxListeners(0, made.signal);
+    return made;
+  };
+  let controller = newController();
   pool.on('error', (error: unknown) => {
     const failed = controller;
-    controller = new AbortController();
+    controller = newController();
     failed.abort(error);
   });
   return async (task, options = {}) => {

@@ -1,15 +1,19 @@
 /**
  * Where the indexer decodes and preprocesses pixels: a pool of worker threads (piscina), so that
- * the resize and normalisation, which run in JavaScript (3-55 ms for a large image), never hold
- * up the main thread that feeds the model and commits; or the main thread itself when the pool
+ * the resize and normalisation, which run in JavaScript (3-55 ms for a large image), and the
+ * reading and stretching of scene windows never hold up the main thread that feeds the model
+ * and commits; or the main thread itself when the pool
  * has no threads or the encoder's preprocessing cannot leave it (test encoders). Both give the
  * same pixels bit for bit: the workers run the model's own preprocessing with its config.
  */
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
+import type { PlannedWindow } from '../geo/index.js';
 import type { ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
+import type { ReadOptions } from '../raster/index.js';
 import { failingTogether, workerModule } from '../worker-module.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
+import type { SceneFile } from './scene-windows.js';
 
 export interface PixelPreparer {
   /** Threads decoding (0: the main thread). */
@@ -20,6 +24,12 @@ export interface PixelPreparer {
   file(path: string): Promise<PreprocessedImage>;
   /** Preprocesses a window rendered to 8-bit RGB, as the encoder's `preprocessRgb` does; takes ownership of `rgb.data`. */
   rgb(rgb: Raster8): Promise<Float32Array>;
+  /**
+   * Present when the preparer reads scene windows in its own threads: reads a window of the
+   * scene at `size` (from readSize), renders it with the scene's stretch and preprocesses it;
+   * undefined when the window is mostly nodata.
+   */
+  window?(scene: SceneFile, window: PlannedWindow, size: ReadOptions | undefined): Promise<Float32Array | undefined>;
   close(): Promise<void>;
 }
 
@@ -52,6 +62,10 @@ class MainThreadPreparer implements PixelPreparer {
 /** Idle threads are kept for the whole run: the next file is never far away. */
 const IDLE_THREAD_MS = 60_000;
 
+/**
+ * Threads that each keep the few scenes whose windows they read open (a window task names the
+ * file, the options and the stretch; consecutive windows of a scene do not open it again).
+ */
 export class DecodePool implements PixelPreparer {
   busySeconds = 0;
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
@@ -62,29 +76,37 @@ export class DecodePool implements PixelPreparer {
     readonly threads: number,
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new RsclipError('BAD_INPUT', `Expected a positive integer for decode threads but received ${threads}`);
-    this.#pool = new Piscina({ ...workerModule('decode-worker', import.meta.url), minThreads: threads, maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
+    // workerData set: geotiff's web-worker dependency, imported in a thread, destructures it and throws when it is undefined
+    this.#pool = new Piscina({ ...workerModule('decode-worker', import.meta.url), workerData: {}, minThreads: threads, maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
     this.#runTask = failingTogether(this.#pool);
   }
 
   async file(path: string): Promise<PreprocessedImage> {
-    return this.#run({ kind: 'file', path, recipe: this.recipe });
+    return (await this.#run({ kind: 'file', path, recipe: this.recipe }))!;
+  }
+
+  async window(scene: SceneFile, window: PlannedWindow, size: ReadOptions | undefined): Promise<Float32Array | undefined> {
+    return (await this.#run({ kind: 'window', scene, window, size, recipe: this.recipe }))?.pixels;
   }
 
   async rgb(rgb: Raster8): Promise<Float32Array> {
     const buffer = rgb.data.buffer;
     // moved, not copied, when the window owns its whole buffer
     const owned = rgb.data.byteOffset === 0 && rgb.data.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer;
-    return (await this.#run({ kind: 'rgb', rgb, recipe: this.recipe }, owned ? [buffer] : [])).pixels;
+    return (await this.#run({ kind: 'rgb', rgb, recipe: this.recipe }, owned ? [buffer] : []))!.pixels;
   }
 
-  async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage> {
+  async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage | null> {
     const result = await this.#runTask(task, { transferList });
     this.busySeconds += result.seconds;
     if (result.ok) return result.image;
     if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});
+    // a scene window fails its file with the text the main thread's read would give (describeError)
+    if (task.kind === 'window') throw Object.assign(new Error(result.message), result.errno ? { code: result.errno } : {});
     throw new Error(`decoding in a worker thread failed: ${result.message}`);
   }
 
+  /** The threads end, and the scenes they keep open with them (a thread's file descriptors are closed when it exits). */
   close(): Promise<void> {
     return this.#pool.destroy();
   }

@@ -1,29 +1,64 @@
 /**
  * Runs in a thread of the indexer's decode pool (decode-pool.ts): decodes and preprocesses one
- * whole image file, or preprocesses one window already rendered to RGB. It imports image.ts
- * alone, never the model module's index, so a decoding thread loads sharp but not onnxruntime.
- * Errors come back as values (an RsclipError's code and hint would not survive the structured
- * clone), with the thread-seconds the task took either way.
+ * whole image file, preprocesses one window already rendered to RGB, or reads one window of a
+ * scene, renders it with the scene's stretch, checks it for nodata and preprocesses it. It
+ * imports image.ts alone, never the model module's index, so a decoding thread loads sharp but
+ * not onnxruntime. Errors come back as values (an RsclipError's code and hint would not survive
+ * the structured clone), with the thread-seconds the task took either way.
  */
+import type { PlannedWindow } from '../geo/index.js';
 import type { PixelRecipe, PreprocessedImage } from '../model/index.js';
 import { preprocessImage, preprocessRgb } from '../model/image.js';
 import type { Raster8 } from '../model/resample.js';
+import { openRaster, Scene, type RasterSource, type ReadOptions } from '../raster/index.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
+import { renderWindow, type SceneFile } from './scene-windows.js';
 
-export type DecodeTask = { kind: 'file'; path: string; recipe: PixelRecipe } | { kind: 'rgb'; rgb: Raster8; recipe: PixelRecipe };
+export type DecodeTask =
+  | { kind: 'file'; path: string; recipe: PixelRecipe }
+  | { kind: 'rgb'; rgb: Raster8; recipe: PixelRecipe }
+  /** `size`: from readSize, as the main thread would read it. */
+  | { kind: 'window'; scene: SceneFile; window: PlannedWindow; size: ReadOptions | undefined; recipe: PixelRecipe };
 
 export type DecodeOutcome =
-  | { ok: true; image: PreprocessedImage }
-  /** `code` is set for an RsclipError (a bad image); anything else is an internal failure. */
-  | { ok: false; code: RsclipErrorCode | undefined; message: string; hint: string | undefined };
+  /** `image` is null for a scene window that is mostly nodata. */
+  | { ok: true; image: PreprocessedImage | null }
+  /** `code` is set for an RsclipError (a bad image); `errno` for a system error (ENOENT...); anything else is an internal failure. */
+  | { ok: false; code: RsclipErrorCode | undefined; message: string; hint: string | undefined; errno: string | undefined };
 
 export type DecodeResult = DecodeOutcome & { seconds: number };
 
-async function run(task: DecodeTask): Promise<PreprocessedImage> {
+/** Scenes open at once in one thread: the few files whose windows are being read, not every file of the run. */
+const KEPT_SCENES = 2;
+
+/**
+ * The sources this thread has open, least recently used first; a thread runs one task at a time.
+ * Those still open when the pool ends close with the thread (Node closes the file descriptors a
+ * worker opened, trackUnmanagedFds).
+ */
+const sources = new Map<string, Promise<RasterSource>>();
+
+async function openSource(scene: SceneFile): Promise<RasterSource> {
+  const key = `${scene.path}\0${JSON.stringify(scene.options)}`;
+  const kept = sources.get(key);
+  sources.delete(key);
+  const source = kept ?? openRaster(scene.path, scene.options);
+  sources.set(key, source);
+  // a file that cannot be opened is tried again by its next window, as the main thread would
+  if (!kept) source.catch(() => sources.get(key) === source && sources.delete(key));
+  while (sources.size > KEPT_SCENES) {
+    const [oldest, evicted] = sources.entries().next().value!;
+    sources.delete(oldest);
+    await (await evicted.catch(() => undefined))?.close();
+  }
+  return source;
+}
+
+async function run(task: DecodeTask): Promise<PreprocessedImage | null> {
   const { preprocess, maxInputPixels } = task.recipe;
   if (task.kind === 'file') return preprocessImage(task.path, preprocess, maxInputPixels === undefined ? {} : { maxInputPixels });
-  const { rgb } = task;
-  return { pixels: preprocessRgb(rgb, preprocess), width: rgb.width, height: rgb.height, format: 'raw' };
+  const rgb = task.kind === 'rgb' ? task.rgb : await renderWindow(Scene.fromSource(await openSource(task.scene), task.scene.stretch), task.window, task.size);
+  return rgb ? { pixels: preprocessRgb(rgb, preprocess), width: rgb.width, height: rgb.height, format: 'raw' } : null;
 }
 
 export default async function decode(task: DecodeTask): Promise<DecodeResult> {
@@ -32,10 +67,11 @@ export default async function decode(task: DecodeTask): Promise<DecodeResult> {
   try {
     outcome = { ok: true, image: await run(task) };
   } catch (error) {
+    const errno = (error as NodeJS.ErrnoException | undefined)?.code;
     outcome =
       error instanceof RsclipError
-        ? { ok: false, code: error.code, message: error.message, hint: error.hint }
-        : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined };
+        ? { ok: false, code: error.code, message: error.message, hint: error.hint, errno: undefined }
+        : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined, errno: typeof errno === 'string' ? errno : undefined };
   }
   return { ...outcome, seconds: (performance.now() - started) / 1000 };
 }

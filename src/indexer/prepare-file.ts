@@ -13,7 +13,7 @@
  */
 import { RsclipError } from '../errors.js';
 import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
-import { computeSceneStretch, defaultBands, openRaster, Scene, type RasterSource, type SceneStretch } from '../raster/index.js';
+import { computeSceneStretch, defaultBands, openRaster, Scene, type OpenRasterOptions, type RasterSource, type SceneStretch } from '../raster/index.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
 import { hashFile, type ContentHash } from './content-hash.js';
 import type { PixelPreparer } from './decode-pool.js';
@@ -249,6 +249,11 @@ export class FilePreparer {
     return { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: source ? this.placeOf(job, window) : null, read: { whole: true, ...(fallback ? { fallback } : {}) }, last: true };
   }
 
+  /** The options a scene's file is opened with, as `prepare` opens its header (a decode pool opens it again with them). */
+  private sceneOpenOptions(): OpenRasterOptions {
+    return { blockCacheBytes: SCENE_BLOCK_CACHE_BYTES, ...(this.plan.options.crs ? { crs: this.plan.options.crs } : {}) };
+  }
+
   private async *prepareScene(job: FileJob, source: RasterSource, bands: number[], committed: Set<string>): AsyncGenerator<Unit> {
     const { known } = job.work;
     job.scene = true;
@@ -262,7 +267,9 @@ export class FilePreparer {
       const todo = windows.filter((w) => !committed.has(w.key));
       // one unit held back, so that the last one can say so
       let held: Extract<Unit, { kind: 'embed' }> | undefined;
-      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead);
+      // a decode pool reads the windows in its threads, opening the file as it was opened here
+      const file = { path: job.work.file.absolutePath, options: this.sceneOpenOptions(), stretch };
+      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead, file);
       for await (const result of results) {
         if ('nodata' in result) {
           job.nodataWindows++;

@@ -2,17 +2,25 @@
  * The windows of a scene as model inputs: each planned window is read at native resolution
  * (a whole-image window larger than needed is read reduced, from overviews where the file has
  * them), rendered to 8-bit RGB with the scene's one stretch, checked for nodata, then put
- * through the model's own preprocessing (in the decode pool: the RGB goes straight to it, as
- * the same pixels a lossless file of that RGB would give). Reads run a few windows ahead of
- * the consumer, in plan order.
+ * through the model's own preprocessing. With a decode pool all of it runs in the pool's
+ * threads, which open the scene's file again (`SceneFile`); on the main thread the window is
+ * read from the scene the caller opened. Reads run a few windows ahead of the consumer, in
+ * plan order.
  */
 import type { PlannedWindow } from '../geo/index.js';
 import type { Raster8 } from '../model/index.js';
-import { isMostlyNodata, type RgbWindow, type Scene } from '../raster/index.js';
+import { isMostlyNodata, type OpenRasterOptions, type ReadOptions, type RgbWindow, type Scene, type SceneStretch } from '../raster/index.js';
 import type { PixelPreparer } from './decode-pool.js';
 import { orderedMap } from './ordered-map.js';
 
 export type WindowResult = { window: PlannedWindow; pixels: Float32Array } | { window: PlannedWindow; nodata: true };
+
+/** How another thread opens a scene again: its file, the options the caller opened it with, and its stretch. */
+export interface SceneFile {
+  path: string;
+  options: OpenRasterOptions;
+  stretch: SceneStretch;
+}
 
 /** A whole-image window is read with its shorter side at most this many model inputs (the model sees one). */
 const WHOLE_READ_INPUTS = 4;
@@ -31,10 +39,22 @@ export function windowRaster(window: RgbWindow): Raster8 {
   return { data: window.rgb, width: window.width, height: window.height, channels: 3 };
 }
 
-export function sceneWindows(scene: Scene, windows: readonly PlannedWindow[], pixels: PixelPreparer, inputSize: number, readAhead: number): AsyncGenerator<WindowResult> {
+/** A window read at `size` (from `readSize`) and rendered with the scene's stretch; undefined when it is mostly nodata. */
+export async function renderWindow(scene: Scene, window: PlannedWindow, size: ReadOptions | undefined): Promise<Raster8 | undefined> {
+  const rgb = await scene.readWindow(window, size);
+  return isMostlyNodata(rgb) ? undefined : windowRaster(rgb);
+}
+
+/** `file`: how the preparer's threads open the scene when it has threads (without it, windows are read from `scene` here). */
+export function sceneWindows(scene: Scene, windows: readonly PlannedWindow[], pixels: PixelPreparer, inputSize: number, readAhead: number, file?: SceneFile): AsyncGenerator<WindowResult> {
   return orderedMap(windows, readAhead, async (window): Promise<WindowResult> => {
-    const rgb = await scene.readWindow(window, readSize(window, inputSize));
-    if (isMostlyNodata(rgb)) return { window, nodata: true };
-    return { window, pixels: await pixels.rgb(windowRaster(rgb)) };
+    const size = readSize(window, inputSize);
+    let prepared: Float32Array | undefined;
+    if (file && pixels.window) prepared = await pixels.window(file, window, size);
+    else {
+      const rgb = await renderWindow(scene, window, size);
+      prepared = rgb && (await pixels.rgb(rgb));
+    }
+    return prepared ? { window, pixels: prepared } : { window, nodata: true };
   });
 }
