@@ -4,9 +4,10 @@
  *
  * The model is the bottleneck: on a ViT-B/32 it costs 20-40 core-milliseconds an image where
  * decoding and resizing an RSICD-sized image costs 1-3, so on few cores onnxruntime gets every
- * core and one decoding thread shares them (it sleeps most of the time). From 4 cores on, a
- * quarter of them decode (large scenes' windows cost more), which also leaves onnxruntime in
- * the range where its intra-op threads still scale.
+ * core and the main thread decodes: a pool thread there has no core of its own, and handing
+ * work to it cost more than it saved (measured on 2 cores, README "Indexing performance").
+ * From 4 cores on, a quarter of them decode (large scenes' windows cost more), which also
+ * leaves onnxruntime in the range where its intra-op threads still scale.
  */
 import { availableParallelism } from 'node:os';
 
@@ -24,7 +25,7 @@ const MAX_DECODE_THREADS = 8;
 
 export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, cores = availableParallelism()): IndexingThreads {
   const onnxThreads = given.onnxThreads ?? (cores < 4 ? cores : cores - Math.floor(cores / 4));
-  const decodeThreads = given.decodeThreads ?? Math.min(MAX_DECODE_THREADS, Math.max(1, cores - onnxThreads));
+  const decodeThreads = given.decodeThreads ?? Math.min(MAX_DECODE_THREADS, Math.max(0, cores - onnxThreads));
   // a batch of at least 4 images per onnxruntime thread keeps its parallel loops full
   const batchSize = given.batchSize ?? Math.max(32, Math.min(128, 4 * onnxThreads));
   return { onnxThreads, decodeThreads, batchSize };
