@@ -9,16 +9,29 @@ import type { PixelWindow } from '../geo/index.js';
 
 export type { Metadata };
 
-export function openWithLibvips(file: string) {
-  return sharp(file, { failOn: 'truncated', limitInputPixels: false, limitInputChannels: 256, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
+/**
+ * `strict`: fail on a decoder's warnings too. libtiff reports a tile or strip it cannot
+ * decompress (zeroed or damaged data) as a warning, and libvips then hands back zeros for it.
+ */
+export function openWithLibvips(file: string, strict = false) {
+  return sharp(file, { failOn: strict ? 'warning' : 'truncated', limitInputPixels: false, limitInputChannels: 256, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
 }
 
 /** The libvips interpretation that keeps samples as they are stored (no conversion to 8-bit sRGB). */
 export type StoredColourspace = 'srgb' | 'rgb16' | 'b-w' | 'grey16';
 
-/** Raw interleaved samples of a window (optionally resized, nearest neighbour). */
-export async function extractRaw(file: string, window: PixelWindow, depth: 'uchar' | 'ushort', out?: { width: number; height: number }, colourspace?: StoredColourspace): Promise<Buffer> {
-  let pipeline = openWithLibvips(file).extract({ left: window.x, top: window.y, width: window.width, height: window.height });
+export interface ExtractOptions {
+  /** Output size (resized, nearest neighbour); default the window's. */
+  out?: { width: number; height: number };
+  colourspace?: StoredColourspace;
+  /** Fail on the decoder's warnings (see openWithLibvips). */
+  strict?: boolean;
+}
+
+/** Raw interleaved samples of a window. */
+export async function extractRaw(file: string, window: PixelWindow, depth: 'uchar' | 'ushort', options: ExtractOptions = {}): Promise<Buffer> {
+  const { out, colourspace } = options;
+  let pipeline = openWithLibvips(file, options.strict).extract({ left: window.x, top: window.y, width: window.width, height: window.height });
   if (out && (out.width !== window.width || out.height !== window.height)) pipeline = pipeline.resize(out.width, out.height, { fit: 'fill', kernel: 'nearest' });
   if (colourspace) pipeline = pipeline.toColourspace(colourspace);
   return pipeline.raw({ depth }).toBuffer();

@@ -48,7 +48,7 @@ class SharpSource implements RasterSource {
     const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
     let data: Buffer;
     try {
-      data = await extractRaw(this.path, window, depth, { width: outWidth, height: outHeight });
+      data = await extractRaw(this.path, window, depth, { out: { width: outWidth, height: outHeight } });
     } catch (cause) {
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }

@@ -196,9 +196,11 @@ class TiffSource implements RasterSource {
     if (this.libvips && outWidth === window.width && outHeight === window.height) {
       const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
       try {
-        return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, undefined, this.libvips), this.bandCount, bands, depth) };
-      } catch (cause) {
-        throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { hint: 'check that the TIFF is complete', cause });
+        return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, { colourspace: this.libvips, strict: true }), this.bandCount, bands, depth) };
+      } catch {
+        // A block libtiff cannot decode, or a warning about a readable one: geotiff.js reads the
+        // window instead, and the rest of the file, failing on data that is really damaged.
+        this.libvips = null;
       }
     }
     const level = this.pickLevel(this.levels, window, outWidth, outHeight);

@@ -5,7 +5,7 @@
  * detected (nodata value, NaN, alpha, mask, constant fill).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -240,8 +240,29 @@ describe('the two TIFF decoders', () => {
         const g = await geotiff.readBands(w, bands);
         a.bands.forEach((band, i) => expect(Buffer.from(band.buffer, band.byteOffset, band.byteLength).equals(Buffer.from(g.bands[i]!.buffer, g.bands[i]!.byteOffset, g.bands[i]!.byteLength)), `${name} band ${i + 1}`).toBe(true));
       }
+      // libvips reads strictly (it fails on warnings) and still kept these files
+      expect(auto.decoder).toBe(spec.planar ? 'geotiff.js' : 'libvips');
       await auto.close();
       await geotiff.close();
     }
+  });
+
+  it('a damaged block fails its window instead of reading as zeros; the intact windows read as before', async () => {
+    const file = path.join(dir, 'damaged-chunky.tif');
+    writeGeoTiff(file, { width: 1024, height: 1024, bands: 3, dataType: 'uint8', tile: 256, compression: 'deflate', pixel: (x, y, b) => (x * 7 + y * 3 + b * 50) % 256 });
+    const intact = await openRaster(file, { decoder: 'geotiff' });
+    const expected = await intact.readBands({ x: 0, y: 0, width: 256, height: 256 }, [1, 2, 3]);
+    await intact.close();
+    // the tiles come before the directory: zero the last fifth of them (the bottom right ones)
+    const bytes = readFileSync(file);
+    const directory = bytes.readUInt32LE(4);
+    bytes.fill(0, Math.floor(directory * 0.8), directory);
+    writeFileSync(file, bytes);
+    const source = await openRaster(file);
+    expect(source.decoder).toBe('libvips');
+    await expect(source.readBands({ x: 768, y: 768, width: 256, height: 256 }, [1, 2, 3])).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: expect.stringMatching(/^cannot read .*damaged-chunky\.tif: /) });
+    const read = await source.readBands({ x: 0, y: 0, width: 256, height: 256 }, [1, 2, 3]);
+    read.bands.forEach((band, i) => expect(Array.from(band)).toEqual(Array.from(expected.bands[i]!)));
+    await source.close();
   });
 });
