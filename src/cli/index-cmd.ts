@@ -149,6 +149,8 @@ export function printIndexSummary(s: IndexSummary): void {
   if (s.embedded > 0) {
     const decodedIn = t.decodeThreads > 0 ? `${t.decodeThreads} decode thread${t.decodeThreads > 1 ? 's' : ''}` : 'the main thread';
     lines.push(`  model ${t.modelSeconds.toFixed(1)}s (busy ${(100 * t.encoderBusyShare).toFixed(0)}% of ${t.pipelineSeconds.toFixed(1)}s, batches of ${t.batchSize}), decode ${t.decodeSeconds.toFixed(1)}s in ${decodedIn}, store ${t.storeSeconds.toFixed(1)}s`);
+    const c = t.threadCpu;
+    if (c) lines.push(`  CPU ${t.cpuSeconds.toFixed(1)}s: main thread ${c.mainThread.toFixed(1)}s, decode threads ${c.decodeThreads.toFixed(1)}s, model and the rest ${c.rest.toFixed(1)}s`);
   }
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');

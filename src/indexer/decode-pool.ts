@@ -20,6 +20,8 @@ export interface PixelPreparer {
   readonly threads: number;
   /** Thread-seconds spent decoding and preprocessing so far. */
   readonly busySeconds: number;
+  /** CPU seconds of the pool's own threads so far (0 on the main thread, whose CPU is counted there; undefined where threads have no clock). */
+  readonly cpuSeconds: number | undefined;
   /** Decodes a whole image file and preprocesses it, as the encoder's `preprocess` does. */
   file(path: string): Promise<PreprocessedImage>;
   /** Preprocesses a window rendered to 8-bit RGB, as the encoder's `preprocessRgb` does; takes ownership of `rgb.data`. */
@@ -36,6 +38,7 @@ export interface PixelPreparer {
 /** Everything on the calling thread, through the encoder itself. */
 class MainThreadPreparer implements PixelPreparer {
   readonly threads = 0;
+  readonly cpuSeconds = 0;
   busySeconds = 0;
 
   constructor(private readonly encoder: ClipEncoder) {}
@@ -68,6 +71,7 @@ const IDLE_THREAD_MS = 60_000;
  */
 export class DecodePool implements PixelPreparer {
   busySeconds = 0;
+  cpuSeconds: number | undefined = 0;
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
   readonly #runTask: (task: DecodeTask, options: { transferList: ArrayBuffer[] }) => Promise<DecodeResult>;
 
@@ -99,6 +103,7 @@ export class DecodePool implements PixelPreparer {
   async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage | null> {
     const result = await this.#runTask(task, { transferList });
     this.busySeconds += result.seconds;
+    this.cpuSeconds = this.cpuSeconds === undefined || result.cpuSeconds === undefined ? undefined : this.cpuSeconds + result.cpuSeconds;
     if (result.ok) return result.image;
     if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});
     // a scene window fails its file with the text the main thread's read would give (describeError)

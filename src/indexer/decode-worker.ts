@@ -13,6 +13,7 @@ import type { Raster8 } from '../model/resample.js';
 import { openRaster, Scene, type RasterSource, type ReadOptions } from '../raster/index.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 import { renderWindow, type SceneFile } from './scene-windows.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 export type DecodeTask =
   | { kind: 'file'; path: string; recipe: PixelRecipe }
@@ -26,7 +27,8 @@ export type DecodeOutcome =
   /** `code` is set for an RsclipError (a bad image); `errno` for a system error (ENOENT...); anything else is an internal failure. */
   | { ok: false; code: RsclipErrorCode | undefined; message: string; hint: string | undefined; errno: string | undefined };
 
-export type DecodeResult = DecodeOutcome & { seconds: number };
+/** `cpuSeconds`: this thread's CPU for the task (undefined where threads have no clock, see thread-cpu.ts). */
+export type DecodeResult = DecodeOutcome & { seconds: number; cpuSeconds: number | undefined };
 
 /** Scenes open at once in one thread: the few files whose windows are being read, not every file of the run. */
 const KEPT_SCENES = 2;
@@ -63,6 +65,7 @@ async function run(task: DecodeTask): Promise<PreprocessedImage | null> {
 
 export default async function decode(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
+  const cpuStarted = threadCpuSeconds();
   let outcome: DecodeOutcome;
   try {
     outcome = { ok: true, image: await run(task) };
@@ -73,5 +76,6 @@ export default async function decode(task: DecodeTask): Promise<DecodeResult> {
         ? { ok: false, code: error.code, message: error.message, hint: error.hint, errno: undefined }
         : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined, errno: typeof errno === 'string' ? errno : undefined };
   }
-  return { ...outcome, seconds: (performance.now() - started) / 1000 };
+  const cpuEnded = threadCpuSeconds();
+  return { ...outcome, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuStarted === undefined || cpuEnded === undefined ? undefined : cpuEnded - cpuStarted };
 }

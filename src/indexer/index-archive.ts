@@ -23,6 +23,7 @@ import { BoundedQueue } from './bounded-queue.js';
 import { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
 import { readSidecar } from './field-sidecar.js';
 import { chooseIndexingThreads } from './indexing-threads.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 import { IndexPlan } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
 import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
@@ -144,6 +145,7 @@ class ArchiveIndexer {
   private async runStages(): Promise<IndexSummary> {
     const loop = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
+    const mainCpu = threadCpuSeconds();
     await this.store.recordPlan(this.plan.signature());
     const { work, removals } = await this.scan();
     this.total = work.length;
@@ -165,6 +167,13 @@ class ArchiveIndexer {
     this.summary.seconds = (performance.now() - this.started) / 1000;
     this.summary.imagesPerSecond = this.summary.seconds > 0 ? this.summary.embedded / this.summary.seconds : 0;
     const used = process.cpuUsage(cpu);
+    const cpuSeconds = (used.user + used.system) / 1e6;
+    const mainEnded = threadCpuSeconds();
+    const decodeCpu = this.pixels.cpuSeconds;
+    const threadCpu =
+      mainCpu === undefined || mainEnded === undefined || decodeCpu === undefined
+        ? undefined
+        : { mainThread: mainEnded - mainCpu, decodeThreads: decodeCpu, rest: Math.max(0, cpuSeconds - (mainEnded - mainCpu) - decodeCpu) };
     this.summary.timing = {
       ...this.summary.timing,
       pipelineSeconds,
@@ -173,7 +182,8 @@ class ArchiveIndexer {
       decodeSeconds: this.pixels.busySeconds,
       storeSeconds: this.storeSeconds,
       mainThreadSeconds: performance.eventLoopUtilization(loop).active / 1000,
-      cpuSeconds: (used.user + used.system) / 1e6,
+      cpuSeconds,
+      ...(threadCpu ? { threadCpu } : {}),
     };
     this.report('finish');
     return this.summary;

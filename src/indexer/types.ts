@@ -175,4 +175,11 @@ export interface IndexTiming {
   mainThreadSeconds: number;
   /** CPU seconds of the whole process (user + system, every thread: onnxruntime's, the pool's, libvips'). */
   cpuSeconds: number;
+  /**
+   * cpuSeconds split by thread, where threads have a CPU clock (Linux): the main thread (scan,
+   * hashing, commits, and decoding without a pool), the decode pool's threads (their own work:
+   * preprocessing, scene window reads and stretches), and the rest: onnxruntime's threads (the
+   * model), libvips' and libuv's (image decoding) and the garbage collector's.
+   */
+  threadCpu?: { mainThread: number; decodeThreads: number; rest: number };
 }

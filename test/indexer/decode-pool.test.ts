@@ -234,7 +234,14 @@ describe('indexing with the decode pool', () => {
       expect(t.encoderBusyShare).toBeLessThanOrEqual(1);
       expect(t.pipelineSeconds).toBeLessThanOrEqual(summary.seconds);
       for (const seconds of [t.decodeSeconds, t.storeSeconds, t.mainThreadSeconds, t.cpuSeconds]) expect(seconds).toBeGreaterThan(0);
+      if (process.platform === 'linux') {
+        // the split adds up to the process's CPU, to a few clock ticks
+        const { mainThread, decodeThreads, rest } = t.threadCpu!;
+        for (const part of [mainThread, decodeThreads, rest]) expect(part).toBeGreaterThanOrEqual(0);
+        expect(mainThread + decodeThreads + rest).toBeCloseTo(t.cpuSeconds, 1);
+      }
     }
+    expect(main!.summary.timing.threadCpu?.decodeThreads ?? 0).toBe(0);
     expect([main!.summary.timing.decodeThreads, pooled!.summary.timing.decodeThreads]).toEqual([0, 2]);
   });
 });
@@ -253,6 +260,7 @@ describe('rsclip index and the machine', () => {
     for (const key of ['pipelineSeconds', 'modelSeconds', 'encoderBusyShare', 'decodeSeconds', 'storeSeconds', 'mainThreadSeconds', 'cpuSeconds']) expect(summary.timing[key]).toBeGreaterThan(0);
     const text = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-0'), '--decode-threads', '0']);
     expect(text.stdout).toMatch(/model [\d.]+s \(busy \d+% of [\d.]+s, batches of \d+\), decode [\d.]+s in the main thread, store [\d.]+s/);
+    if (process.platform === 'linux') expect(text.stdout).toMatch(/\n {2}CPU [\d.]+s: main thread [\d.]+s, decode threads 0\.0s, model and the rest [\d.]+s\n/);
     const bad = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--decode-threads', 'two']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('expected a non-negative integer, got "two"');

@@ -1,0 +1,23 @@
+/** The CPU clock of one thread: it counts the calling thread's work and not another thread's. */
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { threadCpuSeconds } from '../../src/indexer/thread-cpu.js';
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+describe.skipIf(process.platform !== 'linux')('threadCpuSeconds [Linux]', () => {
+  it("counts this thread's work, not a busy worker thread's", async () => {
+    const before = threadCpuSeconds()!;
+    spin(300);
+    const afterOwn = threadCpuSeconds()!;
+    expect(afterOwn - before).toBeGreaterThan(0.15);
+    // a worker spinning for 400 ms while this thread waits
+    const worker = new Worker('const end = performance.now() + 400; while (performance.now() < end); require("node:worker_threads").parentPort.postMessage("done");', { eval: true });
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    await worker.terminate();
+    expect(threadCpuSeconds()! - afterOwn).toBeLessThan(0.15);
+  });
+});
