@@ -2,9 +2,9 @@
  * Where the indexer decodes and preprocesses pixels: a pool of worker threads (piscina), so that
  * the resize and normalisation, which run in JavaScript (3-55 ms for a large image), and the
  * reading and stretching of scene windows never hold up the main thread that feeds the model
- * and commits; or the main thread itself when the pool
- * has no threads or the encoder's preprocessing cannot leave it (test encoders). Both give the
- * same pixels bit for bit: the workers run the model's own preprocessing with its config.
+ * and commits; or the main thread itself when the pool has no threads (below 4 cores, see
+ * indexing-threads.ts) or the encoder's preprocessing cannot leave it (test encoders). Both give
+ * the same pixels bit for bit: the workers run the model's own preprocessing with its config.
  */
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
