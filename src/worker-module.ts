@@ -45,3 +45,13 @@ export function failingTogether<Task, Result>(pool: Piscina<Task, Result>): (tas
     }
   };
 }
+
+/**
+ * The buffers a task may move to a thread instead of copying: those the views span whole (a
+ * view into a larger buffer would take the rest with it), each once (a transfer list may not
+ * repeat one).
+ */
+export function transferable(views: readonly ArrayBufferView[]): ArrayBuffer[] {
+  const buffers = views.filter((v) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer).map((v) => v.buffer as ArrayBuffer);
+  return [...new Set(buffers)];
+}

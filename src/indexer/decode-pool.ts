@@ -11,7 +11,7 @@ import { RsclipError } from '../errors.js';
 import type { PlannedWindow } from '../geo/index.js';
 import type { ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
 import type { ReadOptions } from '../raster/index.js';
-import { failingTogether, workerModule } from '../worker-module.js';
+import { failingTogether, transferable, workerModule } from '../worker-module.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
 import type { SceneFile } from './scene-windows.js';
 
@@ -71,7 +71,8 @@ const IDLE_THREAD_MS = 60_000;
  */
 export class DecodePool implements PixelPreparer {
   busySeconds = 0;
-  cpuSeconds: number | undefined = 0;
+  /** Each thread's CPU as of its latest task (none: a thread without a clock answered). */
+  #threadCpu: Map<number, number> | undefined = new Map();
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
   readonly #runTask: (task: DecodeTask, options: { transferList: ArrayBuffer[] }) => Promise<DecodeResult>;
 
@@ -85,6 +86,10 @@ export class DecodePool implements PixelPreparer {
     this.#runTask = failingTogether(this.#pool);
   }
 
+  get cpuSeconds(): number | undefined {
+    return this.#threadCpu && [...this.#threadCpu.values()].reduce((sum, seconds) => sum + seconds, 0);
+  }
+
   async file(path: string): Promise<PreprocessedImage> {
     return (await this.#run({ kind: 'file', path, recipe: this.recipe }))!;
   }
@@ -94,16 +99,14 @@ export class DecodePool implements PixelPreparer {
   }
 
   async rgb(rgb: Raster8): Promise<Float32Array> {
-    const buffer = rgb.data.buffer;
-    // moved, not copied, when the window owns its whole buffer
-    const owned = rgb.data.byteOffset === 0 && rgb.data.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer;
-    return (await this.#run({ kind: 'rgb', rgb, recipe: this.recipe }, owned ? [buffer] : []))!.pixels;
+    return (await this.#run({ kind: 'rgb', rgb, recipe: this.recipe }, transferable([rgb.data])))!.pixels;
   }
 
   async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage | null> {
     const result = await this.#runTask(task, { transferList });
     this.busySeconds += result.seconds;
-    this.cpuSeconds = this.cpuSeconds === undefined || result.cpuSeconds === undefined ? undefined : this.cpuSeconds + result.cpuSeconds;
+    if (result.threadCpuSeconds === undefined) this.#threadCpu = undefined;
+    else this.#threadCpu?.set(result.threadId, result.threadCpuSeconds);
     if (result.ok) return result.image;
     if (result.code) throw new RsclipError(result.code, result.message, result.hint ? { hint: result.hint } : {});
     // a scene window fails its file with the text the main thread's read would give (describeError)

@@ -6,6 +6,7 @@
  * not onnxruntime. Errors come back as values (an RsclipError's code and hint would not survive
  * the structured clone), with the thread-seconds the task took either way.
  */
+import { threadId } from 'node:worker_threads';
 import type { PlannedWindow } from '../geo/index.js';
 import type { PixelRecipe, PreprocessedImage } from '../model/index.js';
 import { preprocessImage, preprocessRgb } from '../model/image.js';
@@ -14,6 +15,9 @@ import { openRaster, Scene, type RasterSource, type ReadOptions } from '../raste
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 import { renderWindow, type SceneFile } from './scene-windows.js';
 import { threadCpuSeconds } from './thread-cpu.js';
+
+/** The thread's CPU once its modules are loaded: loading them is not decoding. */
+const cpuAtLoad = threadCpuSeconds();
 
 export type DecodeTask =
   | { kind: 'file'; path: string; recipe: PixelRecipe }
@@ -27,8 +31,11 @@ export type DecodeOutcome =
   /** `code` is set for an RsclipError (a bad image); `errno` for a system error (ENOENT...); anything else is an internal failure. */
   | { ok: false; code: RsclipErrorCode | undefined; message: string; hint: string | undefined; errno: string | undefined };
 
-/** `cpuSeconds`: this thread's CPU for the task (undefined where threads have no clock, see thread-cpu.ts). */
-export type DecodeResult = DecodeOutcome & { seconds: number; cpuSeconds: number | undefined };
+/**
+ * `threadCpuSeconds`: this thread's CPU since it loaded this module, after the task (undefined
+ * where threads have no clock, see thread-cpu.ts); one clock read per task, summed by thread.
+ */
+export type DecodeResult = DecodeOutcome & { seconds: number; threadId: number; threadCpuSeconds: number | undefined };
 
 /** Scenes open at once in one thread: the few files whose windows are being read, not every file of the run. */
 const KEPT_SCENES = 2;
@@ -65,7 +72,6 @@ async function run(task: DecodeTask): Promise<PreprocessedImage | null> {
 
 export default async function decode(task: DecodeTask): Promise<DecodeResult> {
   const started = performance.now();
-  const cpuStarted = threadCpuSeconds();
   let outcome: DecodeOutcome;
   try {
     outcome = { ok: true, image: await run(task) };
@@ -76,6 +82,6 @@ export default async function decode(task: DecodeTask): Promise<DecodeResult> {
         ? { ok: false, code: error.code, message: error.message, hint: error.hint, errno: undefined }
         : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined, errno: typeof errno === 'string' ? errno : undefined };
   }
-  const cpuEnded = threadCpuSeconds();
-  return { ...outcome, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuStarted === undefined || cpuEnded === undefined ? undefined : cpuEnded - cpuStarted };
+  const cpu = threadCpuSeconds();
+  return { ...outcome, seconds: (performance.now() - started) / 1000, threadId, threadCpuSeconds: cpu === undefined || cpuAtLoad === undefined ? undefined : cpu - cpuAtLoad };
 }

@@ -36,11 +36,10 @@ export type OnnxFeed =
   | { type: 'float32'; rows: Float32Array[]; dims: number[] }
   | { type: 'int64'; data: BigInt64Array; dims: number[] };
 
-/** Rows of `rowLength` values, one after the other in one array. */
-export function joinRows(rows: readonly Float32Array[], rowLength: number): Float32Array {
-  const data = new Float32Array(rows.length * rowLength);
-  rows.forEach((row, i) => data.set(row, i * rowLength));
-  return data;
+/** Rows of `rowLength` values, one after the other in one array (`into`, when given, of that size). */
+export function joinRows(rows: readonly Float32Array[], rowLength: number, into: Float32Array = new Float32Array(rows.length * rowLength)): Float32Array {
+  rows.forEach((row, i) => into.set(row, i * rowLength));
+  return into;
 }
 
 export interface OnnxOutput {
@@ -104,10 +103,8 @@ export class OnnxSession {
     const rowLength = rows[0]?.length ?? 0;
     if (this.#keptBatchInUse) return joinRows(rows, rowLength);
     if (this.#keptBatch?.length !== rows.length * rowLength) this.#keptBatch = new Float32Array(rows.length * rowLength);
-    const batch = this.#keptBatch;
-    rows.forEach((row, i) => batch.set(row, i * rowLength));
     this.#keptBatchInUse = true;
-    return batch;
+    return joinRows(rows, rowLength, this.#keptBatch);
   }
 
   hasInput(name: string): boolean {

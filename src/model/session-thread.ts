@@ -5,7 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
-import { failingTogether, workerModule } from '../worker-module.js';
+import { failingTogether, transferable, workerModule } from '../worker-module.js';
 import type { OnnxFeed, OnnxOutput, OnnxSessionOptions, OnnxValueInfo } from './onnx.js';
 import type { SessionAnswer, SessionTask } from './session-worker.js';
 
@@ -48,12 +48,8 @@ export class ThreadedSession implements ModelSession {
   }
 
   async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
-    const buffers = Object.values(feeds)
-      .flatMap((feed) => ('data' in feed ? [feed.data] : feed.rows))
-      .filter((data) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer)
-      .map((data) => data.buffer as ArrayBuffer);
-    // a row given twice is moved once (a transfer list may not repeat a buffer)
-    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList: [...new Set(buffers)] })).output!;
+    const transferList = transferable(Object.values(feeds).flatMap((feed) => ('data' in feed ? [feed.data] : feed.rows)));
+    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
   }
 
   async close(): Promise<void> {

@@ -26,8 +26,7 @@ export function isTiffPath(file: string): boolean {
 }
 
 export async function openRaster(file: string, options: OpenRasterOptions = {}): Promise<RasterSource> {
-  if (isTiffPath(file)) return openTiff(file, options);
-  return openWithSharp(file, { ...(options.crs ? { crs: options.crs } : {}), ...(options.head ? { head: options.head } : {}) });
+  return isTiffPath(file) ? openTiff(file, options) : openWithSharp(file, options);
 }
 
 /** The georeference of a file ({crs, geoTransform, width, height}), or null when it has none. */

@@ -75,7 +75,7 @@ describe('openClip on a tiny model', () => {
     const size = 3 * encoder.info.imageSize * encoder.info.imageSize;
     const batches = [[0.2, 0.3], [0.7, -0.1], [0.4]].map((seeds) => seeds.map((seed) => Float32Array.from({ length: size }, (_, i) => Math.cos(i * seed))));
     const expected = await Promise.all(batches.map((batch) => encoder.embedPixels(batch)));
-    // consecutive equal-sized batches reuse the model thread's batch buffer; concurrent ones must not share it
+    // equal-sized batches reuse the model thread's batch buffer (the thread runs one batch at a time, in the order asked)
     const handed = await Promise.all(batches.map((batch) => encoder.embedPixels(batch.map((p) => p.slice()), { handOver: true })));
     const again = [];
     for (const batch of batches) again.push(await encoder.embedPixels(batch.map((p) => p.slice()), { handOver: true }));

@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
@@ -15,17 +15,9 @@ import { HEAD_BYTES as HEAD, hashFile } from '../../src/indexer/content-hash.js'
 import { parseImageHeader, type ImageHeader } from '../../src/raster/image-header.js';
 import { openWithLibvips } from '../../src/raster/libvips.js';
 import { openRaster } from '../../src/raster/index.js';
+import { PNG_SIGNATURE, pngChunk } from '../fixtures/images.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-image-header-'));
-
-function pngChunk(type: string, body: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(body.length);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])));
-  return Buffer.concat([head, body, crc]);
-}
 
 /** A PNG of any colour type and bit depth sharp cannot write (low-depth grey, tRNS on grey and RGB): a gradient, stored unfiltered. */
 function handMadePng(width: number, height: number, bitDepth: number, colourType: number, chunks: Buffer[] = [], interlace = 0): Buffer {
@@ -37,8 +29,7 @@ function handMadePng(width: number, height: number, bitDepth: number, colourType
   const rowBytes = Math.ceil((width * samples * bitDepth) / 8);
   const raw = Buffer.alloc((rowBytes + 1) * height);
   for (let y = 0; y < height; y++) for (let i = 1; i <= rowBytes; i++) raw[y * (rowBytes + 1) + i] = colourType === 3 ? 0 : (y * 31 + i * 7) & 0xff;
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), ...chunks, pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), ...chunks, pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 /** Segments spliced in after SOI (APPn or COM), as a large EXIF, ICC or comment block would sit. */
