@@ -57,9 +57,16 @@ async function readIfExists(file: string): Promise<string | undefined> {
 /**
  * The first world file beside `imagePath`, or undefined. Most images have none: the candidates
  * are looked up with a stat that returns nothing for a missing file (microseconds each), not by
- * failed asynchronous opens, whose errors cost about 0.25 ms per image in all.
+ * failed asynchronous opens, whose errors cost about 0.25 ms per image in all; where a folder
+ * listing already said (`listed`), not at all.
  */
-export async function findWorldFile(imagePath: string): Promise<{ file: string; text: string } | undefined> {
+export async function findWorldFile(imagePath: string, listed?: string | null): Promise<{ file: string; text: string } | undefined> {
+  if (listed === null) return undefined;
+  if (listed !== undefined) {
+    const text = await readIfExists(listed).catch(() => undefined);
+    if (text !== undefined) return { file: listed, text };
+  }
+  // not listed, or gone (or not a file) since: the disk decides, as without a listing
   for (const file of worldFileCandidates(imagePath)) {
     if (!statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
     const text = await readIfExists(file);
@@ -71,6 +78,8 @@ export async function findWorldFile(imagePath: string): Promise<{ file: string; 
 export interface WorldFileOptions {
   /** The CRS of the world file's coordinates; default: the `.prj` file beside the image, else none. */
   crs?: Crs;
+  /** The world file a listing of the image's folder found (null: none there); looked up on the disk when absent. */
+  worldFile?: string | null;
 }
 
 /**
@@ -78,7 +87,7 @@ export interface WorldFileOptions {
  * there is no world file. Without `crs` and without a `.prj`, the CRS is null.
  */
 export async function readWorldFileGeoreference(imagePath: string, width: number, height: number, options: WorldFileOptions = {}): Promise<Georeference | null> {
-  const world = await findWorldFile(imagePath);
+  const world = await findWorldFile(imagePath, options.worldFile);
   if (!world) return null;
   const geoTransform = parseWorldFile(world.text, world.file);
   let crs = options.crs ?? null;

@@ -145,7 +145,7 @@ export class FilePreparer {
       return;
     }
     // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
-    const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: content.head }).catch(() => undefined);
+    const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: content.head, worldFile: file.worldFile }).catch(() => undefined);
     try {
       yield* this.prepareContent(job, source);
     } finally {

@@ -12,6 +12,7 @@ import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { RsclipError } from '../errors.js';
+import { worldFileCandidates } from '../geo/index.js';
 import { isInside } from '../path-inside.js';
 
 /** Extensions of the formats sharp (libvips) decodes in the prebuilt binaries. */
@@ -41,6 +42,8 @@ export interface ScannedFile {
   absolutePath: string;
   bytes: number;
   mtimeMs: number;
+  /** The world file the folder's listing holds for it (null: none), so that opening the image need not look. */
+  worldFile?: string | null;
 }
 
 export interface ScanOptions {
@@ -167,6 +170,7 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
       continue;
     }
     entries = entries.sort((a, b) => Buffer.compare(a.raw, b.raw));
+    const fileNames = new Set(entries.flatMap((e) => (e.isDir ? [] : [e.raw.toString('utf8')])));
     const subdirs: string[] = [];
     for (const entry of entries) {
       const name = utf8Name(entry.raw);
@@ -229,7 +233,8 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         countSkipped(problems, 'vanished while the folder was scanned', rel);
         continue;
       }
-      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs };
+      const worldFile = worldFileCandidates(abs).find((candidate) => fileNames.has(path.basename(candidate))) ?? null;
+      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, worldFile };
     }
     // reverse so that popping visits folders in name order
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);

@@ -17,6 +17,8 @@ export interface OpenRasterOptions {
   decoder?: 'auto' | 'geotiff';
   /** JPEG, PNG: the file's first bytes, already read; a header found in them spares libvips opening the file. */
   head?: Uint8Array;
+  /** The world file a listing of the file's folder found (null: none); looked up on the disk when absent. */
+  worldFile?: string | null;
 }
 
 const TIFF_EXTENSIONS = new Set(['.tif', '.tiff', '.gtif', '.gtiff']);

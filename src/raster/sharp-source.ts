@@ -67,6 +67,8 @@ export interface SharpOpenOptions {
   crs?: Crs;
   /** The file's first bytes, already read: a PNG or JPEG header parsed from them spares libvips opening the file. */
   head?: Uint8Array;
+  /** The world file a listing of the folder found (null: none); looked up on the disk when absent. */
+  worldFile?: string | null;
 }
 
 export async function openWithSharp(path: string, options: SharpOpenOptions = {}): Promise<RasterSource> {
@@ -78,7 +80,7 @@ export async function openWithSharp(path: string, options: SharpOpenOptions = {}
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${meta.depth ?? 'unknown'} samples are not supported here`, { hint: 'convert it to an 8- or 16-bit image, or a GeoTIFF' });
   }
-  const georeference = await readWorldFileGeoreference(path, width, height, options.crs ? { crs: options.crs } : {});
+  const georeference = await readWorldFileGeoreference(path, width, height, { crs: options.crs, worldFile: options.worldFile });
   return new SharpSource(path, meta.format ?? 'unknown', width, height, bands, dataType, georeference);
 }
 

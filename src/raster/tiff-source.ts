@@ -75,6 +75,8 @@ export interface TiffOpenOptions {
   blockCacheBytes?: number;
   /** `auto` (default): libvips where it is faster and able (see the module comment); `geotiff`: geotiff.js only. */
   decoder?: 'auto' | 'geotiff';
+  /** The world file a listing of the folder found (null: none); looked up on the disk when absent. */
+  worldFile?: string | null;
 }
 
 /** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
@@ -268,7 +270,7 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     // A TIFF without GeoTIFF tags may have a world file (.tfw) beside it.
     const georeference =
       georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
-      (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), options.crs ? { crs: options.crs } : {}));
+      (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile }));
     const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
     const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
     const libvipsAble =

@@ -35,6 +35,14 @@ describe('scanRoot', () => {
     expect(isImagePath('y.tiff.txt')).toBe(false);
   });
 
+  it("tells each image the world file its folder's listing holds (GDAL's names, either case), or that there is none", async () => {
+    for (const rel of ['a.png', 'a.pgw', 'b.JPG', 'b.JGW', 'c.tif', 'c.wld', 'd.png', 'e.png', 'e.pngw/x.txt']) touch(rel);
+    const problems = newScanProblems();
+    const found: Record<string, string | null | undefined> = {};
+    for await (const file of scanRoot(root, {}, problems)) found[file.path] = file.worldFile;
+    expect(found).toEqual({ 'a.png': path.join(root, 'a.pgw'), 'b.JPG': path.join(root, 'b.JGW'), 'c.tif': path.join(root, 'c.wld'), 'd.png': null, 'e.png': null });
+  });
+
   it('applies include and exclude globs (a glob without "/" matches the file name) and skips given folders', async () => {
     for (const rel of ['keep/a.png', 'keep/skip.png', 'other/b.png', 'index/c.png']) touch(rel);
     expect((await scan({ include: ['keep/**', 'b.png'], exclude: ['skip.png'] })).paths).toEqual(['keep/a.png', 'other/b.png']);
