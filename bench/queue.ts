@@ -129,21 +129,32 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** The embedded store alone: items/s of commits of 64 items with their vectors (catalog rows + HNSW inserts), the coordinator's ceiling. */
-async function storeCommitRate(dim: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
+/**
+ * The embedded store alone: items/s of commits of 64 items with their vectors (catalog rows + graph
+ * inserts), the coordinator's ceiling; as the windows of one file each (tiles), or one item per
+ * file (small files: a file row per item).
+ */
+async function storeCommitRate(dim: number, itemsPerFile: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
   const index = path.join(dir, 'index-store-only');
   rmSync(index, { recursive: true, force: true });
   const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true });
-  const batches = 40;
-  const batch = 64;
-  const vectors = Array.from({ length: batches * batch }, (_, n) => benchVector(n, dim));
+  const commits = itemsPerFile === 1 ? 320 : 40;
+  const perCommit = 64;
+  const vectors = Array.from({ length: commits * perCommit }, (_, n) => benchVector(n, dim));
+  const file = (f: number) => ({ root: dir, path: `f${f}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${f}`, width: 1, height: 1, format: 'png', plan: 'whole' });
+  const item = (n: number, key: string) => ({ key, window: { x: n % 64, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: vectors[n]! });
   const cpu0 = cpuNow();
   const t0 = performance.now();
-  for (let f = 0; f < batches; f++) {
-    const items = Array.from({ length: batch }, (_, i) => ({ key: `k${i}`, window: { x: i, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: vectors[f * batch + i]! }));
-    await store.commit([{ kind: 'put', file: { root: dir, path: `f${f}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${f}`, width: 1, height: 1, format: 'png', plan: 'whole' }, items, complete: true }]);
+  for (let c = 0; c < commits; c++) {
+    const first = c * perCommit;
+    const changes =
+      itemsPerFile === 1
+        ? Array.from({ length: perCommit }, (_, i) => ({ kind: 'put' as const, file: file(first + i), items: [item(first + i, 'whole')], complete: true }))
+        : [{ kind: 'put' as const, file: file(c), items: Array.from({ length: perCommit }, (_, i) => item(first + i, `k${i}`)), complete: true }];
+    await store.commit(changes);
   }
-  const rate = { itemsPerSecond: Math.round((batches * batch) / ((performance.now() - t0) / 1000)), cpuMsPerItem: +((1000 * (cpuNow() - cpu0)) / (batches * batch)).toFixed(3) };
+  const items = commits * perCommit;
+  const rate = { itemsPerSecond: Math.round(items / ((performance.now() - t0) / 1000)), cpuMsPerItem: +((1000 * (cpuNow() - cpu0)) / items).toFixed(3) };
   await store.close();
   return rate;
 }
@@ -205,7 +216,7 @@ async function commitPart(url: string): Promise<Record<string, unknown>> {
       for (let i = 0; i < Number(values.files); i++) writeFileSync(path.join(filesDir, `f${i}.png`), makePng(i, 64, 64));
     }
     if (values.profile) mkdirSync(values.profile, { recursive: true });
-    return { dim, storeAlone: await storeCommitRate(dim), scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
+    return { dim, storeAlone: { tiles: await storeCommitRate(dim, 64), smallFiles: await storeCommitRate(dim, 1) }, scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
   } finally {
     await stop(responders);
   }

