@@ -233,8 +233,8 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         countSkipped(problems, 'vanished while the folder was scanned', rel);
         continue;
       }
-      const worldFile = worldFileCandidates(abs).find((candidate) => fileNames.has(path.basename(candidate))) ?? null;
-      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, worldFile };
+      const worldFileName = worldFileCandidates(name).find((candidate) => fileNames.has(candidate));
+      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, worldFile: worldFileName ? path.join(absDir, worldFileName) : null };
     }
     // reverse so that popping visits folders in name order
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);

@@ -3,12 +3,12 @@
  * formats through sharp; the georeference comes from the GeoTIFF keys or a world file.
  */
 import path from 'node:path';
-import type { Crs, Georeference } from '../geo/index.js';
+import type { Crs, Georeference, WorldFileOptions } from '../geo/index.js';
 import { openWithSharp } from './sharp-source.js';
 import { openTiff } from './tiff-source.js';
 import type { RasterSource } from './types.js';
 
-export interface OpenRasterOptions {
+export interface OpenRasterOptions extends Pick<WorldFileOptions, 'worldFile'> {
   /** The CRS of the file's coordinates when the file does not say (world files) or says wrongly (overrides GeoKeys). */
   crs?: Crs;
   /** TIFF: budget for decoded blocks kept between window reads; default 256 MiB. */
@@ -17,8 +17,6 @@ export interface OpenRasterOptions {
   decoder?: 'auto' | 'geotiff';
   /** JPEG, PNG: the file's first bytes, already read; a header found in them spares libvips opening the file. */
   head?: Uint8Array;
-  /** The world file a listing of the file's folder found (null: none); looked up on the disk when absent. */
-  worldFile?: string | null;
 }
 
 const TIFF_EXTENSIONS = new Set(['.tif', '.tiff', '.gtif', '.gtiff']);

@@ -4,7 +4,7 @@
  * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
 import { RsclipError } from '../errors.js';
-import { readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { readWorldFileGeoreference, type PixelWindow, type WorldFileOptions } from '../geo/index.js';
 import { parseImageHeader, type ImageHeader } from './image-header.js';
 import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
 import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
@@ -62,13 +62,10 @@ class SharpSource implements RasterSource {
   async close(): Promise<void> {}
 }
 
-export interface SharpOpenOptions {
-  /** The CRS of the world file's coordinates (else a `.prj` beside the image). */
-  crs?: Crs;
+/** How to open a PNG or JPEG: its world file's CRS and location (as readWorldFileGeoreference takes them), and its header bytes. */
+export interface SharpOpenOptions extends WorldFileOptions {
   /** The file's first bytes, already read: a PNG or JPEG header parsed from them spares libvips opening the file. */
   head?: Uint8Array;
-  /** The world file a listing of the folder found (null: none); looked up on the disk when absent. */
-  worldFile?: string | null;
 }
 
 export async function openWithSharp(path: string, options: SharpOpenOptions = {}): Promise<RasterSource> {
@@ -80,7 +77,7 @@ export async function openWithSharp(path: string, options: SharpOpenOptions = {}
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${meta.depth ?? 'unknown'} samples are not supported here`, { hint: 'convert it to an 8- or 16-bit image, or a GeoTIFF' });
   }
-  const georeference = await readWorldFileGeoreference(path, width, height, { crs: options.crs, worldFile: options.worldFile });
+  const georeference = await readWorldFileGeoreference(path, width, height, options);
   return new SharpSource(path, meta.format ?? 'unknown', width, height, bands, dataType, georeference);
 }
 

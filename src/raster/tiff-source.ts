@@ -12,7 +12,7 @@
  */
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
-import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow } from '../geo/index.js';
+import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow, type WorldFileOptions } from '../geo/index.js';
 import { BlockCache } from './block-cache.js';
 import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
@@ -68,15 +68,13 @@ interface Level {
   height: number;
 }
 
-export interface TiffOpenOptions {
+export interface TiffOpenOptions extends Pick<WorldFileOptions, 'worldFile'> {
   /** Overrides the GeoKeys' CRS (or gives a world file's). */
   crs?: Crs;
   /** Budget for decoded blocks kept between window reads; default 256 MiB. */
   blockCacheBytes?: number;
   /** `auto` (default): libvips where it is faster and able (see the module comment); `geotiff`: geotiff.js only. */
   decoder?: 'auto' | 'geotiff';
-  /** The world file a listing of the folder found (null: none); looked up on the disk when absent. */
-  worldFile?: string | null;
 }
 
 /** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
