@@ -2,7 +2,8 @@
  * The content hash of an archive file (sha256, hex), read in chunks into one buffer sized to the
  * file (at most 1 MiB): memory stays at one chunk whatever the file size (scenes of several GiB
  * included), and a small file costs one read into a small buffer. The first bytes can be kept,
- * so that the image header is parsed from them without opening the file again.
+ * so that the image header is parsed from them without opening the file again, and with them a
+ * file read in one read (at most 1 MiB), so that it is decoded without being read again.
  *
  * Files up to SYNC_BYTES are read synchronously. On a local disk that blocks the event loop for
  * tens of microseconds, while promise-based reads cost far more CPU in round trips through
@@ -33,10 +34,12 @@ export interface ContentHash {
   bytes: number;
   /** The file's first bytes (at most HEAD_BYTES), when asked for. */
   head?: Buffer;
+  /** All of the file's bytes, when asked for the head and the file was read in one read (at most 1 MiB). */
+  content?: Buffer;
 }
 
 export interface HashOptions {
-  /** Keep the file's first bytes (a copy: the read buffer is reused). */
+  /** Keep the file's first bytes (a copy: the read buffer is reused), and a small file's content (the read buffer itself). */
   keepHead?: boolean;
 }
 
@@ -102,6 +105,7 @@ class ChunkHasher {
   readonly buffer: Buffer;
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
+  private reads = 0;
   private head: Buffer | undefined;
 
   constructor(
@@ -115,9 +119,13 @@ class ChunkHasher {
     this.hash.update(this.buffer.subarray(0, bytesRead));
     if (this.options.keepHead && this.bytes === 0) this.head = Buffer.from(this.buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES)));
     this.bytes += bytesRead;
+    this.reads++;
   }
 
   result(): ContentHash {
-    return { sha256: this.hash.digest('hex'), bytes: this.bytes, ...(this.options.keepHead ? { head: this.head ?? Buffer.alloc(0) } : {}) };
+    const sha256 = this.hash.digest('hex');
+    if (!this.options.keepHead) return { sha256, bytes: this.bytes };
+    // one read (none for an empty file): the buffer still holds the whole file (a read at the end writes nothing)
+    return { sha256, bytes: this.bytes, head: this.head ?? Buffer.alloc(0), ...(this.reads <= 1 ? { content: this.buffer.subarray(0, this.bytes) } : {}) };
   }
 }

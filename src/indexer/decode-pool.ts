@@ -9,7 +9,7 @@
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
 import type { PlannedWindow } from '../geo/index.js';
-import type { ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
+import type { AlreadyRead, ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
 import type { ReadOptions } from '../raster/index.js';
 import { failingTogether, transferable, workerModule } from '../worker-module.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
@@ -22,8 +22,8 @@ export interface PixelPreparer {
   readonly busySeconds: number;
   /** CPU seconds of the pool's own threads so far (0 on the main thread, whose CPU is counted there; undefined where threads have no clock). */
   readonly cpuSeconds: number | undefined;
-  /** Decodes a whole image file and preprocesses it, as the encoder's `preprocess` does. */
-  file(path: string): Promise<PreprocessedImage>;
+  /** Decodes a whole image file and preprocesses it, as the encoder's `preprocess` does (`alreadyRead`: its bytes read already). */
+  file(path: string, alreadyRead?: AlreadyRead): Promise<PreprocessedImage>;
   /** Preprocesses a window rendered to 8-bit RGB, as the encoder's `preprocessRgb` does; takes ownership of `rgb.data`. */
   rgb(rgb: Raster8): Promise<Float32Array>;
   /**
@@ -43,10 +43,10 @@ class MainThreadPreparer implements PixelPreparer {
 
   constructor(private readonly encoder: ClipEncoder) {}
 
-  async file(path: string): Promise<PreprocessedImage> {
+  async file(path: string, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
     const started = performance.now();
     try {
-      return await this.encoder.preprocess(path);
+      return await this.encoder.preprocess(path, alreadyRead);
     } finally {
       this.busySeconds += (performance.now() - started) / 1000;
     }
@@ -90,8 +90,9 @@ export class DecodePool implements PixelPreparer {
     return this.#threadCpu && [...this.#threadCpu.values()].reduce((sum, seconds) => sum + seconds, 0);
   }
 
-  async file(path: string): Promise<PreprocessedImage> {
-    return (await this.#run({ kind: 'file', path, recipe: this.recipe }))!;
+  async file(path: string, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
+    // the bytes are copied to the thread, not transferred: a small Buffer may share its memory with others
+    return (await this.#run({ kind: 'file', path, recipe: this.recipe, ...(alreadyRead ? { alreadyRead } : {}) }))!;
   }
 
   async window(scene: SceneFile, window: PlannedWindow, size: ReadOptions | undefined): Promise<Float32Array | undefined> {

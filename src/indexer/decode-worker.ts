@@ -8,7 +8,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import type { PlannedWindow } from '../geo/index.js';
-import type { PixelRecipe, PreprocessedImage } from '../model/index.js';
+import type { AlreadyRead, PixelRecipe, PreprocessedImage } from '../model/index.js';
 import { preprocessImage, preprocessRgb } from '../model/image.js';
 import type { Raster8 } from '../model/resample.js';
 import { openRaster, Scene, type RasterSource, type ReadOptions } from '../raster/index.js';
@@ -20,7 +20,7 @@ import { threadCpuSeconds } from './thread-cpu.js';
 const cpuAtLoad = threadCpuSeconds();
 
 export type DecodeTask =
-  | { kind: 'file'; path: string; recipe: PixelRecipe }
+  | { kind: 'file'; path: string; recipe: PixelRecipe; alreadyRead?: AlreadyRead }
   | { kind: 'rgb'; rgb: Raster8; recipe: PixelRecipe }
   /** `size`: from readSize, as the main thread would read it. */
   | { kind: 'window'; scene: SceneFile; window: PlannedWindow; size: ReadOptions | undefined; recipe: PixelRecipe };
@@ -65,7 +65,7 @@ async function openSource(scene: SceneFile): Promise<RasterSource> {
 
 async function run(task: DecodeTask): Promise<PreprocessedImage | null> {
   const { preprocess, maxInputPixels } = task.recipe;
-  if (task.kind === 'file') return preprocessImage(task.path, preprocess, maxInputPixels === undefined ? {} : { maxInputPixels });
+  if (task.kind === 'file') return preprocessImage(task.path, preprocess, { ...(maxInputPixels === undefined ? {} : { maxInputPixels }), ...(task.alreadyRead ? { alreadyRead: task.alreadyRead } : {}) });
   const rgb = task.kind === 'rgb' ? task.rgb : await renderWindow(Scene.fromSource(await openSource(task.scene), task.scene.stretch), task.window, task.size);
   return rgb ? { pixels: preprocessRgb(rgb, preprocess), width: rgb.width, height: rgb.height, format: 'raw' } : null;
 }

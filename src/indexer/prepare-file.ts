@@ -14,6 +14,7 @@
 import { RsclipError } from '../errors.js';
 import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
 import { computeSceneStretch, defaultBands, openRaster, Scene, type OpenRasterOptions, type RasterSource, type SceneStretch } from '../raster/index.js';
+import type { AlreadyRead } from '../model/index.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
 import { hashFile, type ContentHash } from './content-hash.js';
 import type { PixelPreparer } from './decode-pool.js';
@@ -126,28 +127,28 @@ export class FilePreparer {
   async *prepare(work: WorkItem): AsyncGenerator<Unit> {
     const { file } = work;
     const job: FileJob = { work, row: this.baseRow(work, ''), contentKey: '', scene: false, resumed: false, windows: 0, nodataWindows: 0, georeference: null };
-    let content: ContentHash;
+    let hashed: ContentHash;
     try {
-      // streamed: never the whole file in memory (scenes of several GiB)
-      content = await hashFile(file.absolutePath, { keepHead: true });
+      // streamed: never the whole file in memory (scenes of several GiB); a small file's bytes are kept for decoding
+      hashed = await hashFile(file.absolutePath, { keepHead: true });
     } catch (error) {
       yield { kind: 'fail', job, error: `cannot read file: ${describeError(error)}` };
       return;
     }
-    job.row = { ...this.baseRow(work, content.sha256), bytes: content.bytes };
-    if (content.bytes === 0) {
+    job.row = { ...this.baseRow(work, hashed.sha256), bytes: hashed.bytes };
+    if (hashed.bytes === 0) {
       yield { kind: 'fail', job, error: 'empty file (0 bytes)' };
       return;
     }
     const known = work.known;
-    if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === content.sha256 && this.plan.matches(known)) {
+    if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === hashed.sha256 && this.plan.matches(known)) {
       yield { kind: 'touch', job };
       return;
     }
     // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
-    const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: content.head, worldFile: file.worldFile }).catch(() => undefined);
+    const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile }).catch(() => undefined);
     try {
-      yield* this.prepareContent(job, source);
+      yield* this.prepareContent(job, source, { head: hashed.head!, ...(hashed.content ? { content: hashed.content } : {}) });
     } finally {
       await source?.close();
     }
@@ -169,7 +170,7 @@ export class FilePreparer {
     };
   }
 
-  private async *prepareContent(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit> {
+  private async *prepareContent(job: FileJob, source: RasterSource | undefined, alreadyRead: AlreadyRead): AsyncGenerator<Unit> {
     const { known } = job.work;
     const hash = job.row.contentHash;
     const bands = source ? (this.plan.options.bands ?? defaultBands(source)) : undefined;
@@ -210,18 +211,21 @@ export class FilePreparer {
       return;
     }
     if (fidelity) {
-      const decoded = yield* this.prepareWhole(job, source);
+      const decoded = yield* this.prepareWhole(job, source, alreadyRead);
       if (decoded) return;
     }
     yield* this.prepareScene(job, source!, bands!, committed);
   }
 
-  /** The model's own decoding of a whole 8-bit image; false when it cannot decode a file src/raster can read. */
-  private async *prepareWhole(job: FileJob, source: RasterSource | undefined): AsyncGenerator<Unit, boolean> {
+  /**
+   * The model's own decoding of a whole 8-bit image (from the bytes the hash read, when it read
+   * them all: the pixels are those of the content hashed); false when it cannot decode a file
+   * src/raster can read.
+   */
+  private async *prepareWhole(job: FileJob, source: RasterSource | undefined, alreadyRead: AlreadyRead): AsyncGenerator<Unit, boolean> {
     let pre;
     try {
-      // decoded from the path: the decoder reads what it needs, and errors name the file
-      pre = await this.pixels.file(job.work.file.absolutePath);
+      pre = await this.pixels.file(job.work.file.absolutePath, alreadyRead);
     } catch (error) {
       if (source && source.format === 'tiff') return false;
       const message = describeError(error);

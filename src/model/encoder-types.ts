@@ -31,6 +31,14 @@ export interface PreprocessedImage {
 
 export type ImageSource = string | Buffer;
 
+/** Bytes of an image file that the caller has read already (see DecodeOptions.alreadyRead). */
+export interface AlreadyRead {
+  /** The file's first bytes. */
+  head?: Uint8Array;
+  /** All of the file's bytes, as they were read. */
+  content?: Uint8Array;
+}
+
 /**
  * What a decoding thread needs to reproduce an encoder's `preprocess` and `preprocessRgb` bit for
  * bit (see src/indexer/decode-pool.ts): plain data, so it crosses to a worker thread.
@@ -55,8 +63,11 @@ export interface ClipEncoder {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Unit vectors, one per image (file path or encoded bytes). Throws IMAGE_UNREADABLE naming the bad input. */
   embedImages(images: ImageSource[]): Promise<Float32Array[]>;
-  /** Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to overlap decoding with inference. */
-  preprocess(image: ImageSource): Promise<PreprocessedImage>;
+  /**
+   * Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to
+   * overlap decoding with inference. `alreadyRead`: bytes of the file at that path read already.
+   */
+  preprocess(image: ImageSource, alreadyRead?: AlreadyRead): Promise<PreprocessedImage>;
   /**
    * Preprocesses an image already decoded to 8-bit RGB (a scene's window): the same pixels as
    * `preprocess` gives for a lossless file of that RGB. Synchronous, on the calling thread.

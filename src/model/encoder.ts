@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
+import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
 import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
@@ -113,9 +113,9 @@ class OnnxClipEncoder implements ClipEncoder {
     return normalizeRows(out.data, batch.batchSize, this.info.embeddingDim);
   }
 
-  preprocess(image: ImageSource): Promise<PreprocessedImage> {
+  preprocess(image: ImageSource, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
     this.#assertOpen();
-    return preprocessImage(image, this.#model.preprocess, this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels });
+    return preprocessImage(image, this.#model.preprocess, { ...(this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels }), ...(alreadyRead ? { alreadyRead } : {}) });
   }
 
   preprocessRgb(rgb: Raster8): Float32Array {

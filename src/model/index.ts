@@ -1,6 +1,6 @@
 /** The model module's public surface: opening CLIP models, preprocessing, tokenising, model import. */
 export { openClip, normalizeRows, type OpenClipOptions } from './encoder.js';
-export type { ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
+export type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 export type { Raster8 } from './resample.js';
 export { openModelDirectory, parsePreprocessConfig, MODEL_VARIANTS, type ModelDirectory, type ModelVariant, type PreprocessConfig, type ClipConfig } from './model-dir.js';
 export { describeModel, type ModelDescription } from './describe.js';

@@ -34,12 +34,16 @@ async function expectHashesOfEveryByte(hashFile: (file: string, options?: HashOp
     expect(hash.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(hash.bytes).toBe(bytes.length);
     expect(hash.head!.equals(bytes.subarray(0, HEAD_BYTES))).toBe(true);
+    // a file read in one read comes back whole
+    if (bytes.length <= 1 << 20) expect(hash.content!.equals(bytes)).toBe(true);
+    else expect(hash.content).toBeUndefined();
   });
-  expect((await hashFile(files[2]!)).head).toBeUndefined();
+  expect(await hashFile(files[2]!)).not.toHaveProperty('head');
+  expect(await hashFile(files[2]!)).not.toHaveProperty('content');
 }
 
 describe('hashFile', () => {
-  it('hashes many files at once as reading each whole would, with their first bytes', async () => {
+  it('hashes many files at once as reading each whole would, with their first bytes, and all of them when they fit one read', async () => {
     await expectHashesOfEveryByte(hashFile);
     expect(smallFilesReadSynchronously()).toBe(true);
   });

@@ -246,6 +246,34 @@ describe('bad input', () => {
   });
 });
 
+describe('bytes of the file read already', () => {
+  const noise = (seed: number) => Uint8Array.from({ length: 48 * 32 * 3 }, (_, i) => (i * 7919 + seed * 104729) % 251);
+
+  it('decodes the content given, not the file read again, with the same pixels as from the path', async () => {
+    const a = path.join(tmp, 'a.png');
+    writeFileSync(a, await raw(noise(1), 48, 32, 3).png().toBuffer());
+    const jpeg = await raw(noise(2), 48, 32, 3).jpeg().toBuffer();
+    const b = path.join(tmp, 'b.jpg');
+    writeFileSync(b, jpeg);
+    const fromPath = await preprocessImage(b, clipConfig);
+    const fromContent = await preprocessImage(b, clipConfig, { alreadyRead: { head: jpeg.subarray(0, 100), content: new Uint8Array(jpeg) } });
+    expect(fromContent).toEqual(fromPath);
+    // the content of b under the path of a: b's pixels, a's file untouched
+    expect((await preprocessImage(a, clipConfig, { alreadyRead: { content: jpeg } })).pixels).toEqual(fromPath.pixels);
+  });
+
+  it('checks the pixel limit on the header in the bytes, and names the path in every error', async () => {
+    const png = await raw(new Uint8Array(40 * 30 * 3), 40, 30, 3).png().toBuffer();
+    const missing = path.join(tmp, 'never-written.png');
+    // the header comes from the bytes: the missing file is never opened
+    await expectCode(preprocessImage(missing, clipConfig, { maxInputPixels: 1199, alreadyRead: { head: png.subarray(0, 64) } }), 'IMAGE_TOO_LARGE', /never-written\.png has 40x30 = 1200 pixels/);
+    const truncated = png.subarray(0, png.length >> 1);
+    await expectCode(preprocessImage(missing, clipConfig, { alreadyRead: { head: truncated, content: truncated } }), 'IMAGE_UNREADABLE', /never-written\.png/);
+    // no header it can vouch for in the head: libvips reads the file's, as without bytes
+    await expectCode(preprocessImage(missing, clipConfig, { alreadyRead: { head: Buffer.from('GIF89a') } }), 'IMAGE_UNREADABLE', /never-written\.png.*not found/);
+  });
+});
+
 describe('createThumbnail and readImageInfo', () => {
   it('fits the longest side, never enlarges, and renders 16-bit images by their range', async () => {
     const big = await raw(new Uint8Array(300 * 100 * 3).fill(120), 300, 100, 3).png().toBuffer();
@@ -302,6 +330,7 @@ describeShared('golden preprocessing', () => {
       const file = sharedPath('golden/images', name);
       const golden = await readF32(sharedPath('golden/pixels', `${name}.pil.f32`));
       const mine = await preprocessImage(file, cfg);
+      expect(await preprocessImage(file, cfg, { alreadyRead: { content: readFileSync(file) } })).toEqual(mine);
       const ours = diff(mine.pixels, golden);
       // transformers 4.x resized with Pillow itself: its arithmetic, for comparison.
       const pillow = diff(preprocessRgb((await decodeRgb8(file)).rgb, cfg, 'pillow'), golden);
