@@ -217,7 +217,8 @@ class TiffSource implements RasterSource {
   }
 
   async close(): Promise<void> {
-    this.tiff.close();
+    // resolves once the file descriptor is closed
+    await this.tiff.close();
   }
 }
 
@@ -282,7 +283,8 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     await source.checkLibvips();
     return source;
   } catch (error) {
-    tiff.close();
+    // the file may not have opened at all: the error to report is the one above
+    await Promise.resolve(tiff.close()).catch(() => undefined);
     if (error instanceof RsclipError) throw error;
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
