@@ -148,7 +148,8 @@ export class FilePreparer {
     // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
     const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile }).catch(() => undefined);
     try {
-      yield* this.prepareContent(job, source, { head: hashed.head!, ...(hashed.content ? { content: hashed.content } : {}) });
+      // a small file's content holds its head: the decoder (maybe in another thread) is given one or the other
+      yield* this.prepareContent(job, source, hashed.content ? { content: hashed.content } : { head: hashed.head! });
     } finally {
       await source?.close();
     }
