@@ -10,7 +10,6 @@ export default defineConfig({
     // Most test files wait on child processes, servers and the disk, so two files at once pay
     // even on 2 cores (vitest's default there is one): the suite took 787 s instead of 1,007.
     maxWorkers: Math.max(2, os.availableParallelism() - 1),
-    minWorkers: 1,
     reporters: ['default'],
   },
 });
