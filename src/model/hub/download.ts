@@ -7,12 +7,9 @@
  * partial file, so nothing half-written ever looks complete.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { RsclipError } from '../../errors.js';
 import { httpFailure, type HubClient, type HubFile } from './hub-client.js';
 
@@ -40,16 +37,75 @@ async function digest(file: string, kind: 'sha256' | 'git-sha1', size: number): 
   return hash.digest('hex');
 }
 
+/** A write to the partial file failed: a full disk is the user's to fix, not a transfer to retry. */
+class DiskWriteFailed extends Error {}
+
+/** Bytes received and not yet written, above which reading waits for the disk. */
+const MAX_UNWRITTEN_BYTES = 16 << 20;
+
+/**
+ * Appends the body to `sink` in order. A read is always pending while the disk writes, so that when
+ * the connection breaks off, every chunk received before it is written (a stream errored by the
+ * break drops the chunks still queued in it) for the next attempt's Range request.
+ */
+async function receive(reader: ReadableStreamDefaultReader<Uint8Array>, sink: FileHandle, onWritten: (bytes: number) => void): Promise<void> {
+  let written = Promise.resolve();
+  let unwritten = 0;
+  let failedWrite: DiskWriteFailed | undefined;
+  const write = async (chunk: Uint8Array): Promise<void> => {
+    if (failedWrite) return;
+    try {
+      await sink.write(chunk);
+      unwritten -= chunk.length;
+      onWritten(chunk.length);
+    } catch (error) {
+      failedWrite = new DiskWriteFailed('write failed', { cause: error });
+    }
+  };
+  let transferError: { error: unknown } | undefined;
+  try {
+    while (!failedWrite) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      unwritten += value.length;
+      written = written.then(() => write(value));
+      if (unwritten > MAX_UNWRITTEN_BYTES) await written;
+    }
+  } catch (error) {
+    transferError = { error };
+  }
+  await written;
+  if (failedWrite) {
+    await reader.cancel().catch(() => undefined);
+    throw failedWrite;
+  }
+  if (transferError) throw transferError.error;
+}
+
 type AttemptResult = { kind: 'done'; size: number; linkedSha256?: string } | { kind: 'restart' };
 
-/** One HTTP attempt: appends to `part` from `have` bytes and reports how many bytes `part` holds. */
+/**
+ * One HTTP attempt: appends to `part` from `have` bytes and reports how many bytes `part` holds.
+ * The file is open before the request, so reading starts as soon as the answer does: chunks that
+ * arrive while nothing reads are dropped when the connection then breaks off.
+ */
 async function attempt(target: DownloadTarget, part: string, have: number): Promise<AttemptResult> {
+  const sink = await open(part, 'a');
+  try {
+    return await transfer(target, sink, have);
+  } finally {
+    await sink.close();
+  }
+}
+
+async function transfer(target: DownloadTarget, sink: FileHandle, have: number): Promise<AttemptResult> {
   const { client, repoId, commit, file } = target;
   const response = await client.request(client.resolveUrl(commit, file.path), have > 0 ? { range: `bytes=${have}-` } : {});
   const restart = async (): Promise<AttemptResult> => {
-    // our partial file does not line up with the remote one: start again from zero
+    // our partial file does not line up with the remote one, or the server ignored the Range
+    // header: start again from zero
     await response.body?.cancel();
-    await rm(part, { force: true });
+    await sink.truncate(0);
     return { kind: 'restart' };
   };
   if (response.status === 416) return restart();
@@ -59,31 +115,18 @@ async function attempt(target: DownloadTarget, part: string, have: number): Prom
   }
   const linked = response.headers.get('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '');
   const linkedSha256 = linked && /^[0-9a-f]{64}$/.test(linked) ? linked : undefined;
-  let start = 0;
-  if (response.status === 206) {
-    const range = response.headers.get('content-range')?.match(/^bytes (\d+)-/);
-    start = range ? Number(range[1]) : -1;
-    if (start !== have) return restart();
-  }
-  let present = start;
+  if (have > 0 && response.headers.get('content-range')?.match(/^bytes (\d+)-/)?.[1] !== String(have)) return restart();
+  let present = have;
   target.onProgress(present, 0);
-  const sink = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
-  const counter = async function* (source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) {
-      present += chunk.length;
-      target.onProgress(present, chunk.length);
-      yield chunk;
-    }
-  };
   try {
-    const body = response.body ? Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>) : Readable.from([]);
-    await pipeline(body, counter, sink);
+    if (response.body) await receive(response.body.getReader(), sink, (bytes) => target.onProgress((present += bytes), bytes));
   } catch (error) {
+    if (error instanceof DiskWriteFailed) throw error.cause;
     if (error instanceof RsclipError) throw error;
     if (client.aborted) throw new RsclipError('INTERRUPTED', `download of ${file.path} cancelled; run the command again to resume`, { cause: error });
     throw new TransferInterrupted((error as Error).message, { cause: error });
   }
-  return { kind: 'done', size: await sizeOf(part), ...(linkedSha256 ? { linkedSha256 } : {}) };
+  return { kind: 'done', size: (await sink.stat()).size, ...(linkedSha256 ? { linkedSha256 } : {}) };
 }
 
 /** Downloads `target.file` to `target.dest` unless a verified copy is already there. */

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -165,6 +165,21 @@ describe('fetchModel against a local Hub', () => {
     expect(requestsFor(repoId).some((r) => r.path.startsWith('/cdn/') && r.range === `bytes=${kept}-`)).toBe(true);
     expect(readFileSync(path.join(result.modelDir, file)).equals(Buffer.from(onnxFiles[file]!))).toBe(true);
     expect(result.downloadedBytes).toBeLessThan(Object.values(onnxFiles).reduce((a, b) => a + b.length, 0));
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('reports a full disk at once, without retrying the transfer', async () => {
+    const repoId = 'tests/clip-disk-full';
+    const file = 'onnx/text_model.onnx';
+    const commit = hub.addRepo({ id: repoId, files: onnxFiles });
+    const cacheDir = newCache();
+    // every write to the partial file fails as on a full disk
+    const partial = path.join(cacheDir, 'models', 'tests--clip-disk-full', 'downloads', commit, 'onnx', 'text_model.onnx.incomplete');
+    await mkdir(path.dirname(partial), { recursive: true });
+    await symlink('/dev/full', partial);
+    const error = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, retries: 3 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ENOSPC', syscall: 'write' });
+    expect(requestsFor(repoId).filter((r) => r.path.endsWith(`/resolve/${commit}/${file}`))).toHaveLength(1);
+    expect(existsSync(partial.replace(/\.incomplete$/, ''))).toBe(false);
   });
 
   it('starts a file over when the server answers a Range request with 200 and the whole file', async () => {
