@@ -1,7 +1,6 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { startServer } from '../server/index.js';
 import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
@@ -47,6 +46,7 @@ export function registerServeCommand(program: Command): void {
       const threads = opts.threads ?? config.threads;
       const basemap = opts.basemap ?? config.basemap;
       if (!LOOPBACK.has(host) && !token) process.stderr.write(`rsclip: serving on ${host} without --token: anyone who can reach this port can search and download the archive\n`);
+      const { startServer } = await import('../server/index.js');
       await startServer({
         index,
         ...(model ? { model } : {}),

@@ -10,7 +10,8 @@ import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index.js';
 import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
 import { recordedModelOf } from '../search/index.js';
-import { assertPortAvailable, startServer, type LogFormat } from '../server/index.js';
+import type { LogFormat } from '../server/log-format.js';
+import { assertPortAvailable } from '../server/port-check.js';
 import { openIndex, type EngineChoice } from '../store/index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
@@ -159,6 +160,7 @@ export function registerUpCommand(program: Command): void {
 
       stage('serve');
       // the encoder that indexed also answers queries: the model is loaded and fingerprinted once
+      const { startServer } = await import('../server/index.js');
       const running = await startServer({
         index,
         encoder,

@@ -3,7 +3,7 @@
  * client for BullMQ (which, as an ES module, is handed clients rather than options); Redis that
  * does not answer in time is a one-line error, not a hang.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { RsclipError } from '../errors.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -42,6 +42,8 @@ const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 2000)
  */
 export async function connectRedis(url: string, keepReconnecting: () => boolean = () => true): Promise<Redis> {
   const options = parseQueueUrl(url);
+  // loaded here, like bullmq by its users: commands that never use a queue do not load them
+  const { Redis } = await import('ioredis');
   const client = new Redis({ ...options, maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (attempt) => (keepReconnecting() ? reconnectDelay(attempt) : null) });
   // a refused connection is reported on each retry: the wait below turns it into one error
   client.on('error', () => undefined);

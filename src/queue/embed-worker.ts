@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/index.js';
 import { connectRedis } from './connection.js';
@@ -81,6 +81,7 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
   const id = `${hostname()}:${process.pid}`;
   const pathMap = options.pathMap ?? [];
   const readAhead = options.readAhead ?? 4;
+  const { UnrecoverableError, Worker } = await import('bullmq');
 
   const processJob = async (job: Job<EmbedJobData, EmbedJobResult>): Promise<EmbedJobResult> => {
     const { data } = job;

@@ -12,7 +12,7 @@
  * fails the run with what is committed kept.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, QueueEvents } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
 import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/index.js';
@@ -101,6 +101,7 @@ export class QueueEmbedder implements Embedder {
     const { host, port } = parseQueueUrl(options.url);
     const link = { closing: false };
     const client = await connectRedis(options.url, () => !link.closing);
+    const { Queue, QueueEvents } = await import('bullmq');
     // QueueEvents blocks on its connection: it gets its own
     const eventsClient = client.duplicate();
     eventsClient.on('error', () => undefined);

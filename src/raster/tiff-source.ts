@@ -10,7 +10,7 @@
  * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
  * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
  */
-import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow, type WorldFileOptions } from '../geo/index.js';
 import { BlockCache } from './block-cache.js';
@@ -224,6 +224,8 @@ class TiffSource implements RasterSource {
 
 /** Opens a TIFF for windowed reads (nothing but the directory is read until a window is). */
 export async function openTiff(path: string, options: TiffOpenOptions = {}): Promise<RasterSource> {
+  // loaded on first use: commands that read no TIFF (search, serve) do not load geotiff.js
+  const { fromFile } = await import('geotiff');
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);

@@ -4,8 +4,7 @@
  */
 import { pino, type Logger } from 'pino';
 
-export type LogFormat = 'pretty' | 'json';
-export const LOG_FORMATS: readonly LogFormat[] = ['pretty', 'json'];
+import type { LogFormat } from './log-format.js';
 
 interface LogEntry {
   level: number;

@@ -14,7 +14,8 @@ import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../searc
 import { openIndex } from '../store/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
 import { answerClientError } from './http-error.js';
-import { createServerLogger, type LogFormat } from './log-output.js';
+import type { LogFormat } from './log-format.js';
+import { createServerLogger } from './log-output.js';
 import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
 
 export interface StartServerOptions {

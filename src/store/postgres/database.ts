@@ -5,7 +5,7 @@
  * nothing leaks into a pooled connection, and servers that multiplex sessions, such as
  * pglite-socket, keep a transaction's statements together).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { RsclipError } from '../../errors.js';
 import { databaseError } from './errors.js';
 import type { PostgresLocation } from './location.js';
@@ -14,10 +14,7 @@ const INT8_OID = 20;
 /** Connections of a store's read pool. */
 const POOL_SIZE = 4;
 
-// bigint ids and counts are below 2^53: numbers, not strings
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
-};
+type PgModule = typeof pg;
 
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -25,16 +22,30 @@ export class Database {
   private readonly pool: pg.Pool;
   /** The writer's connection holding the advisory lock. */
   private lockClient: pg.Client | undefined;
+  /** The parsers of the column types: bigint ids and counts are below 2^53, numbers, not strings. */
+  private readonly types: { getTypeParser: typeof pg.types.getTypeParser };
 
-  constructor(readonly location: PostgresLocation) {
-    this.pool = new pg.Pool({ connectionString: location.connectionString, max: POOL_SIZE, types });
+  /** A handle on the index's database; `pg` is loaded here, so that commands that never use PostgreSQL do not load it. */
+  static async connect(location: PostgresLocation): Promise<Database> {
+    const { default: pgModule } = await import('pg');
+    return new Database(location, pgModule);
+  }
+
+  private constructor(
+    readonly location: PostgresLocation,
+    private readonly pg: PgModule,
+  ) {
+    this.types = {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
+    };
+    this.pool = new pg.Pool({ connectionString: location.connectionString, max: POOL_SIZE, types: this.types });
     // an idle connection the server dropped: the next query opens another
     this.pool.on('error', () => undefined);
   }
 
   /** Takes the index's advisory lock on a connection of its own, or throws INDEX_LOCKED. */
   async lockForWriting(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.location.connectionString, types });
+    const client = new this.pg.Client({ connectionString: this.location.connectionString, types: this.types });
     client.on('error', () => undefined);
     try {
       await client.connect();

@@ -34,7 +34,7 @@ export interface CopySummary {
 
 async function openPostgresEnd(location: string, role: 'source' | 'target', sourceMeta?: Map<string, string>): Promise<PostgresCopyEnd> {
   const where = parsePostgresLocation(location);
-  const database = new Database(where);
+  const database = await Database.connect(where);
   try {
     await database.lockForWriting();
     const exists = await database.transaction('read', async (db) => (await db.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${q(where.schema)}.meta`])).rows[0]!.found !== null);

@@ -58,7 +58,7 @@ async function checkPgvector(db: Queryable, location: string): Promise<void> {
 /** The meta of the index at a PostgreSQL URL, or undefined when there is none. */
 export async function readPostgresMeta(location: string): Promise<PostgresIndexMeta | undefined> {
   const where = parsePostgresLocation(location);
-  const database = new Database(where);
+  const database = await Database.connect(where);
   try {
     return await database.transaction('read', async (db) => ((await schemaExists(db, where.schema)) ? toMeta(await readMetaRows(db), where.shown) : undefined));
   } finally {
@@ -70,7 +70,7 @@ export async function readPostgresMeta(location: string): Promise<PostgresIndexM
 export async function connectPostgresIndex(location: string, options: OpenIndexOptions): Promise<{ database: Database; meta: PostgresIndexMeta }> {
   const where = parsePostgresLocation(location);
   const readonly = options.readonly ?? false;
-  const database = new Database(where);
+  const database = await Database.connect(where);
   try {
     const exists = await database.transaction('read', (db) => schemaExists(db, where.schema));
     if (!exists && (readonly || !options.create)) {
