@@ -65,8 +65,7 @@ describe('README examples', () => {
 
     const bin = path.join(work, 'bin');
     mkdirSync(bin);
-    const tsx = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
-    writeFileSync(path.join(bin, 'rsclip'), `#!/bin/sh\nexec "${process.execPath}" --import "file://${tsx}" "${path.join(REPO_ROOT, 'src/cli.ts')}" "$@"\n`);
+    writeFileSync(path.join(bin, 'rsclip'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, 'dist/cli.js')}" "$@"\n`);
     chmodSync(path.join(bin, 'rsclip'), 0o755);
     env = {
       ...process.env,
