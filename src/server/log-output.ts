@@ -3,7 +3,6 @@
  * one readable line per entry on a terminal, e.g. `12:04:05 GET /api/search?q=river 200 14 ms`.
  */
 import { pino, type Logger } from 'pino';
-
 import type { LogFormat } from './log-format.js';
 
 interface LogEntry {
