@@ -25,28 +25,28 @@ const HEADROOM_KB = 700 * 1024;
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-proc-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function runChild(args: string[], capKb?: number): Record<string, unknown> {
+function runChild(args: string[], capKb?: number): Promise<Record<string, unknown>> {
   return runCappedChild(CHILD, args, capKb);
 }
 
 describe('a scene larger than a memory cap', () => {
-  it('indexes window by window under the cap, and cannot be decoded whole under it', { timeout: 600_000 }, () => {
+  it('indexes window by window under the cap, and cannot be decoded whole under it', { timeout: 600_000 }, async () => {
     const archive = path.join(work, 'big');
     mkdirSync(archive);
     const file = path.join(archive, 'big.tif');
     writeBigScene(file, SIZE);
-    const probe = runChild(['probe', work]);
+    const probe = await runChild(['probe', work]);
     expect(probe, JSON.stringify(probe)).toMatchObject({ ok: true });
     const capKb = Number(probe.vmPeakKb) + HEADROOM_KB;
     expect(HEADROOM_KB * 1024).toBeLessThan(FULL_DECODE_BYTES / 2);
-    const indexed = runChild(['index', file, path.join(work, 'big-index')], capKb);
+    const indexed = await runChild(['index', file, path.join(work, 'big-index')], capKb);
     expect(indexed, JSON.stringify(indexed)).toMatchObject({ ok: true, summary: { added: 1, errors: 0, scenes: 1 } });
     const windows = planWindows(SIZE, SIZE, { inputSize: 224, scales: [4] }).length;
     const summary = indexed.summary as { embedded: number; nodataWindows: number };
     expect(summary.embedded + summary.nodataWindows).toBe(windows);
     expect(summary.embedded).toBeGreaterThan(windows / 2);
     expect(Number(indexed.vmPeakKb)).toBeLessThanOrEqual(capKb);
-    const whole = runChild(['whole', file], capKb);
+    const whole = await runChild(['whole', file], capKb);
     expect(whole.ok, JSON.stringify(whole)).toBe(false);
     expect(String(whole.error)).toMatch(/allocation failed|out of memory|Array buffer allocation|Invalid typed array length/i);
   });

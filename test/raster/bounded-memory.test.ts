@@ -16,7 +16,7 @@ const FULL_DECODE_BYTES = SIZE * SIZE * 4 * 2;
 /** Room for the windows above what the process holds after loading: far below the full decode. */
 const HEADROOM_KB = 700 * 1024;
 
-function runChild(args: string[], capKb?: number): Record<string, unknown> {
+function runChild(args: string[], capKb?: number): Promise<Record<string, unknown>> {
   return runCappedChild(CHILD, args, capKb);
 }
 
@@ -25,17 +25,17 @@ describe('a scene larger than a memory cap', () => {
   const file = path.join(dir, 'big.tif');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('is read window by window under the cap, and cannot be decoded whole under it', { timeout: 300_000 }, () => {
+  it('is read window by window under the cap, and cannot be decoded whole under it', { timeout: 300_000 }, async () => {
     writeBigScene(file, SIZE);
-    const probe = runChild(['probe', file]);
+    const probe = await runChild(['probe', file]);
     expect(probe.ok).toBe(true);
     const capKb = Number(probe.vmPeakKb) + HEADROOM_KB;
     expect(HEADROOM_KB * 1024).toBeLessThan(FULL_DECODE_BYTES / 2);
-    const windows = runChild(['windows', file, '150'], capKb);
+    const windows = await runChild(['windows', file, '150'], capKb);
     expect(windows, JSON.stringify(windows)).toMatchObject({ ok: true, mismatches: 0 });
     expect(Number(windows.windows)).toBeGreaterThanOrEqual(150);
     expect(Number(windows.vmPeakKb)).toBeLessThanOrEqual(capKb);
-    const whole = runChild(['whole', file], capKb);
+    const whole = await runChild(['whole', file], capKb);
     expect(whole.ok, JSON.stringify(whole)).toBe(false);
     expect(String(whole.error)).toMatch(/allocation failed|out of memory/i);
   });
