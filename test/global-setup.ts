@@ -7,9 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-
-const REPO_ROOT = path.resolve(import.meta.dirname, '..');
-const BUILT_CLI = path.join(REPO_ROOT, 'dist/cli.js');
+import { CLI_ENTRY, REPO_ROOT } from './fixtures/cli.js';
 
 function newestChange(dir: string): number {
   let newest = statSync(dir).mtimeMs;
@@ -21,7 +19,7 @@ function newestChange(dir: string): number {
 }
 
 export default function buildIfStale(): void {
-  if (existsSync(BUILT_CLI) && statSync(BUILT_CLI).mtimeMs >= newestChange(path.join(REPO_ROOT, 'src'))) return;
+  if (existsSync(CLI_ENTRY) && statSync(CLI_ENTRY).mtimeMs >= newestChange(path.join(REPO_ROOT, 'src'))) return;
   process.stderr.write('test setup: src/ changed since the last build, running `npm run build`\n');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './fixtures/cli.js';
+import { CLI_ENTRY, REPO_ROOT } from './fixtures/cli.js';
 import { startHubServer, type HubServer } from './fixtures/hub-server.js';
 import { makePng } from './fixtures/images.js';
 import { mosaicPatchPng, writeMosaic } from './fixtures/mosaic.js';
@@ -65,7 +65,7 @@ describe('README examples', () => {
 
     const bin = path.join(work, 'bin');
     mkdirSync(bin);
-    writeFileSync(path.join(bin, 'rsclip'), `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, 'dist/cli.js')}" "$@"\n`);
+    writeFileSync(path.join(bin, 'rsclip'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_ENTRY}" "$@"\n`);
     chmodSync(path.join(bin, 'rsclip'), 0o755);
     env = {
       ...process.env,
