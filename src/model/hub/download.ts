@@ -92,13 +92,13 @@ type AttemptResult = { kind: 'done'; size: number; linkedSha256?: string } | { k
 async function attempt(target: DownloadTarget, part: string, have: number): Promise<AttemptResult> {
   const sink = await open(part, 'a');
   try {
-    return await transfer(target, sink, have);
+    return await transfer(target, part, sink, have);
   } finally {
     await sink.close();
   }
 }
 
-async function transfer(target: DownloadTarget, sink: FileHandle, have: number): Promise<AttemptResult> {
+async function transfer(target: DownloadTarget, part: string, sink: FileHandle, have: number): Promise<AttemptResult> {
   const { client, repoId, commit, file } = target;
   const response = await client.request(client.resolveUrl(commit, file.path), have > 0 ? { range: `bytes=${have}-` } : {});
   const restart = async (): Promise<AttemptResult> => {
@@ -121,7 +121,8 @@ async function transfer(target: DownloadTarget, sink: FileHandle, have: number):
   try {
     if (response.body) await receive(response.body.getReader(), sink, (bytes) => target.onProgress((present += bytes), bytes));
   } catch (error) {
-    if (error instanceof DiskWriteFailed) throw error.cause;
+    // named, so that the one-line message says where the disk is full
+    if (error instanceof DiskWriteFailed) throw Object.assign(error.cause as Error, { path: part });
     if (error instanceof RsclipError) throw error;
     if (client.aborted) throw new RsclipError('INTERRUPTED', `download of ${file.path} cancelled; run the command again to resume`, { cause: error });
     throw new TransferInterrupted((error as Error).message, { cause: error });

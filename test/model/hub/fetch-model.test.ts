@@ -177,7 +177,7 @@ describe('fetchModel against a local Hub', () => {
     await mkdir(path.dirname(partial), { recursive: true });
     await symlink('/dev/full', partial);
     const error = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, retries: 3 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'ENOSPC', syscall: 'write' });
+    expect(error).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: partial });
     expect(requestsFor(repoId).filter((r) => r.path.endsWith(`/resolve/${commit}/${file}`))).toHaveLength(1);
     expect(existsSync(partial.replace(/\.incomplete$/, ''))).toBe(false);
   });
