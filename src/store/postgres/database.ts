@@ -27,25 +27,25 @@ export class Database {
 
   /** A handle on the index's database; `pg` is loaded here, so that commands that never use PostgreSQL do not load it. */
   static async connect(location: PostgresLocation): Promise<Database> {
-    const { default: pgModule } = await import('pg');
-    return new Database(location, pgModule);
+    const { default: driver } = await import('pg');
+    return new Database(location, driver);
   }
 
   private constructor(
     readonly location: PostgresLocation,
-    private readonly pg: PgModule,
+    private readonly driver: PgModule,
   ) {
     this.types = {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : driver.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
     };
-    this.pool = new pg.Pool({ connectionString: location.connectionString, max: POOL_SIZE, types: this.types });
+    this.pool = new driver.Pool({ connectionString: location.connectionString, max: POOL_SIZE, types: this.types });
     // an idle connection the server dropped: the next query opens another
     this.pool.on('error', () => undefined);
   }
 
   /** Takes the index's advisory lock on a connection of its own, or throws INDEX_LOCKED. */
   async lockForWriting(): Promise<void> {
-    const client = new this.pg.Client({ connectionString: this.location.connectionString, types: this.types });
+    const client = new this.driver.Client({ connectionString: this.location.connectionString, types: this.types });
     client.on('error', () => undefined);
     try {
       await client.connect();
