@@ -13,6 +13,7 @@ import { seededRandom } from '../../src/eval/random.js';
 import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
 import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
 import { decodeHalf, encodeHalf, toHalfBits } from '../../src/store/embedded/half-precision.js';
+import { SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { HnswIndex } from '../../src/store/hnsw-index.js';
 import { openIndex, type EngineName } from '../../src/store/index.js';
 import { cosine } from '../../src/vector-math.js';
@@ -134,7 +135,7 @@ describe('an index from before half precision (float32 vectors in a schema 2 cat
 
     const store = await openIndex(location, { model: { ...MODEL, embeddingDim: dim } });
     try {
-      expect(store.meta.schemaVersion).toBe(4);
+      expect(store.meta.schemaVersion).toBe(SCHEMA_VERSION);
       const after = await Promise.all(queries.map((q) => store.search(q, K)));
       after.forEach((hits, q) => {
         expect(hits.map((h) => h.id)).toEqual(before[q]!.map((h) => h.id));

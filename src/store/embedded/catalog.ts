@@ -19,7 +19,7 @@ import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
 import { fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
-import { catalogVersion, checkReadable, migrate, readersNeedUpgrade } from './schema.js';
+import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
 import {
   WHOLE_IMAGE_KEY,
@@ -68,6 +68,8 @@ export class Catalog {
   readonly file: string;
   /** Prepared statements of fixed SQL text (a bounded set: filters, whose text varies, are prepared per call). */
   private readonly statements = new Map<string, Database.Statement>();
+  /** Whether the catalog keeps its totals (readers may open an older one as it is). */
+  private readonly keepsTotals: boolean;
 
   /**
    * `immutable`: read a catalog on read-only media (no locks, no WAL; see sqlite-uri.ts).
@@ -100,6 +102,7 @@ export class Catalog {
         this.db.pragma('temp_store = MEMORY');
         migrate(this.db, this.file);
       }
+      this.keepsTotals = keepsTotals(this.db);
       this.db.function('glob_match', { deterministic: true }, sqlGlobMatch);
       this.db.function('place_match', { deterministic: true }, placeMatchFunction);
     } catch (error) {
@@ -144,20 +147,39 @@ export class Catalog {
     return this.metaNumber('commit_seq');
   }
 
+  /**
+   * A total kept by the catalog's triggers (schema.ts), read in constant time; a catalog older
+   * than the totals (opened read-only as it is) has it counted from its rows.
+   */
+  private total(name: string): number | null {
+    if (this.keepsTotals) return (this.prepared('SELECT value FROM totals WHERE name = ?').get(name) as { value: number | null } | undefined)?.value ?? null;
+    return (this.prepared(`SELECT value FROM (${COUNTED_TOTALS_SQL}) WHERE name = ?`).get(name) as { value: number | null }).value;
+  }
+
   countFiles(status?: FileStatus): number {
-    const row = status
-      ? (this.prepared('SELECT count(*) AS n FROM files WHERE status = ?').get(status) as { n: number })
-      : (this.prepared('SELECT count(*) AS n FROM files').get() as { n: number });
-    return row.n;
+    if (status) return this.total(`files_${status}`) ?? 0;
+    return (['ok', 'error', 'removed'] as const).reduce((sum, s) => sum + this.countFiles(s), 0);
   }
 
   /** Epoch milliseconds of the last committed change of a file (the latest `indexed_at`), or null with no files. */
   lastChangeMs(): number | null {
-    return (this.prepared('SELECT max(indexed_at) AS t FROM files').get() as { t: number | null }).t;
+    return this.total('last_change_ms');
   }
 
   countVectors(): number {
-    return (this.prepared('SELECT count(*) AS n FROM vectors').get() as { n: number }).n;
+    return this.total('vectors') ?? 0;
+  }
+
+  /** Counts the totals from the rows again and corrects the stored ones that differ; returns their names. */
+  recountTotals(): string[] {
+    return this.db.transaction(() => {
+      const counted = this.db.prepare(COUNTED_TOTALS_SQL).all() as { name: string; value: number | null }[];
+      const stored = new Map((this.db.prepare('SELECT name, value FROM totals').all() as { name: string; value: number | null }[]).map((r) => [r.name, r.value]));
+      const wrong = counted.filter((c) => stored.get(c.name) !== c.value);
+      const put = this.db.prepare('INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
+      for (const c of wrong) put.run(c.name, c.value);
+      return wrong.map((c) => c.name);
+    })();
   }
 
   /** Live items in the order of `ids`, with their file (any status); unknown and retired ids are left out. */
@@ -405,11 +427,6 @@ export class Catalog {
 
   private setSeq(seq: number): void {
     this.prepared("INSERT INTO meta (key, value) VALUES ('commit_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(seq));
-  }
-
-  countItems(selection: ItemSelection): number {
-    const { where, params } = selectionToSql(selection);
-    return (this.db.prepare(`SELECT count(*) AS n FROM items it JOIN files f ON f.id = it.file_id WHERE ${where}`).get(...params) as { n: number }).n;
   }
 
   itemIds(selection: ItemSelection): number[] {

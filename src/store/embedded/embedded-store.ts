@@ -325,12 +325,13 @@ export class EmbeddedStore implements IndexStore {
 
   stats(): Promise<IndexStats> {
     return this.read(() => {
+      if (this.readonly) this.sync.refreshIfStale();
       const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
       const catalogFile = path.join(this.dir, CATALOG_FILE);
       return {
         location: this.dir,
         images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
-        items: this.catalog.countItems({}),
+        items: this.planner.countItems({}),
         vectors: this.catalog.countVectors(),
         lastChange: isoTime(this.catalog.lastChangeMs()),
         details: {
@@ -444,6 +445,8 @@ export class EmbeddedStore implements IndexStore {
       repaired.push(...graph.repaired);
       const onDisk = this.sync.checkFileOnDisk();
       if (onDisk) repaired.push(`${onDisk}; written again from the graph checked against the catalog`);
+      const recounted = this.catalog.recountTotals();
+      if (recounted.length > 0) repaired.push(`the catalog's totals (${recounted.join(', ')}) did not match its rows; counted again`);
       if (repaired.length > 0) this.sync.markDirty();
       await this.sync.checkpoint();
       this.planner.reset();

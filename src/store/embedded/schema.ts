@@ -16,6 +16,16 @@ interface Migration {
   readersUnaffected?: boolean;
 }
 
+/** The first version whose catalog keeps its totals (see `totals` below). */
+const TOTALS_VERSION = 5;
+
+/** The `totals` rows counted from the tables (name, value): what the triggers keep up to date. */
+export const COUNTED_TOTALS_SQL = `
+  SELECT 'files_' || s.status AS name, (SELECT count(*) FROM files f WHERE f.status = s.status) AS value
+    FROM (SELECT 'ok' AS status UNION ALL SELECT 'error' UNION ALL SELECT 'removed') s
+  UNION ALL SELECT 'vectors', (SELECT count(*) FROM vectors)
+  UNION ALL SELECT 'last_change_ms', (SELECT max(indexed_at) FROM files)`;
+
 const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -132,6 +142,35 @@ const MIGRATIONS: Migration[] = [
         WHERE length(embedding) = 4 * (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'embedding_dim');
     `,
   },
+  {
+    version: TOTALS_VERSION,
+    why:
+      'totals kept by triggers: files per status, vectors and the latest change, read in constant time (a count(*) over files took 0.7 s at 3M items, ' +
+      'and /readyz and /api/stats ran it on every request, blocking the server). Readers of an older catalog count the rows instead.',
+    sql: `
+      CREATE TABLE totals (name TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;
+      INSERT INTO totals (name, value) ${COUNTED_TOTALS_SQL};
+      CREATE TRIGGER files_totals_insert AFTER INSERT ON files BEGIN
+        UPDATE totals SET value = value + 1 WHERE name = 'files_' || NEW.status;
+        UPDATE totals SET value = max(coalesce(value, NEW.indexed_at), NEW.indexed_at) WHERE name = 'last_change_ms';
+      END;
+      CREATE TRIGGER files_totals_update AFTER UPDATE OF status, indexed_at ON files BEGIN
+        UPDATE totals SET value = value - 1 WHERE name = 'files_' || OLD.status AND OLD.status <> NEW.status;
+        UPDATE totals SET value = value + 1 WHERE name = 'files_' || NEW.status AND OLD.status <> NEW.status;
+        UPDATE totals SET value = max(coalesce(value, NEW.indexed_at), NEW.indexed_at) WHERE name = 'last_change_ms';
+      END;
+      CREATE TRIGGER files_totals_delete AFTER DELETE ON files BEGIN
+        UPDATE totals SET value = value - 1 WHERE name = 'files_' || OLD.status;
+      END;
+      CREATE TRIGGER vectors_totals_insert AFTER INSERT ON vectors BEGIN
+        UPDATE totals SET value = value + 1 WHERE name = 'vectors';
+      END;
+      CREATE TRIGGER vectors_totals_delete AFTER DELETE ON vectors BEGIN
+        UPDATE totals SET value = value - 1 WHERE name = 'vectors';
+      END;
+    `,
+    readersUnaffected: true,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -160,6 +199,11 @@ export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_
       db.pragma(`user_version = ${step.version}`);
     })();
   }
+}
+
+/** Whether the catalog keeps a `totals` table (a reader may open an older one as it is). */
+export function keepsTotals(db: Database.Database): boolean {
+  return catalogVersion(db) >= TOTALS_VERSION;
 }
 
 /** Whether a reader needs a step the catalog lacks (readers cannot use it as it is). */
