@@ -279,7 +279,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         },
       },
       '/api/failed': {
-        get: { summary: 'files the indexer could not read, with their error', responses: { '200': json('files: path, error, indexed', { type: 'object' }), ...searchErrors } },
+        get: {
+          summary: 'files the indexer could not read, with their error: the first `limit` by path (`rsclip errors` lists them all)',
+          parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }],
+          responses: { '200': json('files (path, error, indexed) and the number of failed files (total)', { type: 'object' }), ...searchErrors },
+        },
       },
       '/api/locate': {
         post: {

@@ -19,10 +19,11 @@ const overviewQuerySchema = z.strictObject({
   size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
   token: z.string().optional(),
 });
-const sampleQuerySchema = z.strictObject({
-  k: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(100)).optional(),
-  token: z.string().optional(),
-});
+const count = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(max)).optional();
+const sampleQuerySchema = z.strictObject({ k: count(100), token: z.string().optional() });
+/** Failed files listed per request (an archive may have many); `rsclip errors` lists them all. */
+const FAILED_LIST_DEFAULT = 100;
+const failedQuerySchema = z.strictObject({ limit: count(1000), token: z.string().optional() });
 
 /** The file's CRS as proj4 can use it: its EPSG code, else its stored definition; null when neither reads. */
 function crsOf(file: FileRecord): Crs | null {
@@ -103,16 +104,15 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: Thum
 
   const sample: RequestHandler = async (req, res) => {
     const { k = 12 } = parseWith(sampleQuerySchema, req.query, 'query string');
-    const ids = await store.listItemIds();
-    const step = Math.max(1, ids.length / (k as number));
-    const chosen = [...new Set(Array.from({ length: Math.min(k as number, ids.length) }, (_, i) => ids[Math.floor(i * step)]!))];
-    const [items, fields] = await Promise.all([store.getItems(chosen), store.getFields(chosen)]);
-    res.json({ items: items.map((item) => buildItemMetadata(item, fields.get(item.id) ?? {})), total: ids.length });
+    const chosen = await store.sampleItemIds(k as number);
+    const [items, fields, total] = await Promise.all([store.getItems(chosen), store.getFields(chosen), store.countItems()]);
+    res.json({ items: items.map((item) => buildItemMetadata(item, fields.get(item.id) ?? {})), total });
   };
 
-  const failed: RequestHandler = async (_req, res) => {
-    const files = await store.listFiles('error');
-    res.json({ files: files.map((f) => ({ path: f.path, error: f.error, indexed: new Date(f.indexedAt).toISOString() })) });
+  const failed: RequestHandler = async (req, res) => {
+    const { limit = FAILED_LIST_DEFAULT } = parseWith(failedQuerySchema, req.query, 'query string');
+    const [files, total] = await Promise.all([store.listFiles('error', limit as number), store.countFiles('error')]);
+    res.json({ files: files.map((f) => ({ path: f.path, error: f.error, indexed: new Date(f.indexedAt).toISOString() })), total });
   };
 
   return [

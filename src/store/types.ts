@@ -313,8 +313,10 @@ export interface IndexStore {
   getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>>;
   /** Names of the user fields any file has, sorted. */
   fieldNames(): Promise<string[]>;
-  /** Files with this status (e.g. the failed ones, with their error), by root and path. */
-  listFiles(status: FileStatus): Promise<FileRecord[]>;
+  /** Files with this status (e.g. the failed ones, with their error), by root and path: the first `limit`, or all. */
+  listFiles(status: FileStatus, limit?: number): Promise<FileRecord[]>;
+  /** Up to k searchable items spread over the index, ascending, found without listing every id (a start page's sample). */
+  sampleItemIds(k: number): Promise<number[]>;
   /**
    * The k searchable items most similar to `query`, best first. The back end chooses exact or
    * graph search (`exact` forces exact) and never returns fewer than min(k, selected items).

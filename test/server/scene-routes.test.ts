@@ -12,7 +12,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
-import type { IndexStore } from '../../src/store/index.js';
+import { openIndex, type IndexStore } from '../../src/store/index.js';
 import { buildTestIndex, FIXTURE_IMAGES, type TestIndex } from '../search/fixture.js';
 
 let root: string;
@@ -69,7 +69,25 @@ describe('the routes of the map and the start page', () => {
     expect((await request(app).get('/api/sample?k=0')).status).toBe(400);
     const failed = await request(app).get('/api/failed');
     expect(failed.status).toBe(200);
-    expect(failed.body).toEqual({ files: [] });
+    expect(failed.body).toEqual({ files: [], total: 0 });
+  });
+
+  it('list the first failed files by path, with how many failed', async () => {
+    const failing = await openIndex(path.join(root, 'failing'), { model: fixture.encoder.info, create: true });
+    try {
+      const file = (name: string) => ({ root: '/archive', path: name, bytes: 1, mtimeMs: 1, contentHash: name, width: null, height: null, format: null });
+      await failing.commit(Array.from({ length: 150 }, (_, i) => ({ kind: 'fail' as const, file: file(`bad-${String(i).padStart(3, '0')}.png`), error: `truncated ${i}` })));
+      const app = createApp({ searcher: new Searcher(fixture.encoder, failing), store: failing });
+      const first = await request(app).get('/api/failed');
+      expect(first.status).toBe(200);
+      expect(first.body.total).toBe(150);
+      expect(first.body.files).toHaveLength(100);
+      expect(first.body.files[0]).toEqual({ path: 'bad-000.png', error: 'truncated 0', indexed: expect.any(String) });
+      expect((await request(app).get('/api/failed?limit=3')).body.files.map((f: { path: string }) => f.path)).toEqual(['bad-000.png', 'bad-001.png', 'bad-002.png']);
+      expect((await request(app).get('/api/failed?limit=1001')).status).toBe(400);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('name the basemap in /api/stats and allow its host in the CSP, and refuse a template the map cannot use', async () => {

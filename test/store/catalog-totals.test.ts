@@ -100,9 +100,9 @@ describe('the embedded catalog totals', () => {
     const store = await openIndex(location, { model: MODEL, create: true });
     await changeEverything(store);
     await store.close();
-    // the catalog as schema 4 left it: no totals table, no triggers
+    // the catalog as schema 4 left it: no totals table, no triggers, no index of the failed files
     const db = new Database(path.join(location, CATALOG_FILE));
-    db.exec('DROP TABLE totals');
+    db.exec('DROP TABLE totals; DROP INDEX files_failed');
     for (const { name } of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
     db.pragma('user_version = 4');
     db.close();

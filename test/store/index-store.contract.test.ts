@@ -105,6 +105,41 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('samples searchable items spread over the ids, and lists the first failed files by path', async () => {
+    const empty = await open(location, { model: MODEL, create: true });
+    expect(await empty.sampleItemIds(5)).toEqual([]);
+    await empty.close();
+    // 40 files: every fourth failed, every fifth removed afterwards, 10-19 re-tiled (their old items retired)
+    const names = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}.jpg`);
+    const { store, results } = await withChanges(
+      names.map((name, i): CatalogChange => (i % 4 === 3 ? { kind: 'fail', file: newFile(name), error: `bad ${i}` } : { kind: 'put', file: newFile(name), vector: axis(i) })),
+    );
+    await store.commit(results.flatMap((r, i): CatalogChange[] => (i % 5 === 4 ? [{ kind: 'remove', fileId: r.fileId }] : [])));
+    const window = { x: 0, y: 0, width: 10, height: 10, scale: 1 };
+    await store.commit(
+      names.slice(10, 20).flatMap((name, j): CatalogChange[] =>
+        (10 + j) % 4 === 3 || (10 + j) % 5 === 4 ? [] : [{ kind: 'put', file: newFile(name, { plan: 'tiles' }), items: [{ key: 't0', window, place: null, vector: axis(j) }], complete: true }],
+      ),
+    );
+    const searchable = await store.listItemIds();
+    expect(searchable).toHaveLength(24);
+    for (const k of [1, 5, 24, 100]) {
+      const sample = await store.sampleItemIds(k);
+      expect(sample).toHaveLength(Math.min(k, 24));
+      expect(sample).toEqual([...sample].sort((x, y) => x - y));
+      expect(searchable).toEqual(expect.arrayContaining(sample));
+    }
+    // spread: the first and the last third of the ids both show in a sample of 6
+    const sample = await store.sampleItemIds(6);
+    expect(sample.some((id) => id <= searchable[7]!)).toBe(true);
+    expect(sample.some((id) => id >= searchable[16]!)).toBe(true);
+
+    const failed = await store.listFiles('error');
+    expect(failed.map((f) => f.path)).toEqual(names.filter((_, i) => i % 4 === 3 && i % 5 !== 4));
+    expect((await store.listFiles('error', 3)).map((f) => f.path)).toEqual(failed.slice(0, 3).map((f) => f.path));
+    await store.close();
+  });
+
   it('reports when a commit last changed a file (the start page\'s "last update"), null before the first', async () => {
     const store = await open(location, { model: MODEL, create: true });
     expect((await store.stats()).lastChange).toBeNull();

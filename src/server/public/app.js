@@ -249,14 +249,20 @@ async function showStart() {
 
 async function showFailed() {
   try {
-    const { files } = await api('api/failed');
+    const { files, total } = await api('api/failed');
     const list = document.createElement('ul');
     for (const file of files) {
       const li = document.createElement('li');
       li.textContent = `${file.path}: ${file.error}`;
       list.append(li);
     }
-    els.failedList.replaceChildren(list);
+    const shown = [list];
+    if (total > files.length) {
+      const more = document.createElement('p');
+      more.textContent = `The first ${files.length} of ${total.toLocaleString()}; “rsclip errors” lists them all.`;
+      shown.push(more);
+    }
+    els.failedList.replaceChildren(...shown);
     els.failedList.hidden = false;
   } catch (error) {
     showError(error);

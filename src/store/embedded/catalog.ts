@@ -528,9 +528,22 @@ export class Catalog {
     this.db.close();
   }
 
-  /** Files with this status, by root and path. */
-  listFiles(status: FileStatus): FileRecord[] {
-    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path').all(status) as FileRow[]).map(toFileRecord);
+  /** Files with this status, by root and path: the first `limit` (all without one). */
+  listFiles(status: FileStatus, limit?: number): FileRecord[] {
+    return (this.prepared('SELECT * FROM files WHERE status = ? ORDER BY root, path LIMIT ?').all(status, limit ?? -1) as FileRow[]).map(toFileRecord);
+  }
+
+  /** The largest item id given out (0 before the first). */
+  maxItemId(): number {
+    return (this.prepared('SELECT max(id) AS top FROM items').get() as { top: number | null }).top ?? 0;
+  }
+
+  /** The first searchable item with an id of at least `id` (an index lookup). */
+  firstSearchableItemFrom(id: number): number | undefined {
+    const row = this.prepared("SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE it.id >= ? AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id LIMIT 1").get(id) as
+      | { id: number }
+      | undefined;
+    return row?.id;
   }
 
   /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */

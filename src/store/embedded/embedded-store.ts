@@ -14,6 +14,7 @@ import { checkLength, type ScoredId } from '../../vector-math.js';
 import { isoTime } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
+import { spreadItemSample } from '../item-sample.js';
 import { assertModelMatches } from '../model-binding.js';
 import type {
   CatalogChange,
@@ -312,8 +313,13 @@ export class EmbeddedStore implements IndexStore {
     });
   }
 
-  listFiles(status: FileStatus): Promise<FileRecord[]> {
-    return this.read(() => this.catalog.listFiles(status));
+  listFiles(status: FileStatus, limit?: number): Promise<FileRecord[]> {
+    return this.read(() => this.catalog.listFiles(status, limit));
+  }
+
+  async sampleItemIds(k: number): Promise<number[]> {
+    const maxId = await this.read(() => this.catalog.maxItemId());
+    return spreadItemSample(k, maxId, (id) => this.read(() => this.catalog.firstSearchableItemFrom(id)));
   }
 
   search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {

@@ -35,6 +35,7 @@ import type {
   VerifyReport,
 } from '../types.js';
 import { DEFAULT_EF } from '../graph-index.js';
+import { spreadItemSample } from '../item-sample.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
@@ -256,8 +257,18 @@ export class PostgresStore implements IndexStore {
     return this.read(async (db) => (await this.rows<{ name: string }>(db, 'SELECT name FROM (SELECT name FROM fields UNION SELECT name FROM file_fields) n ORDER BY name COLLATE "C"')).map((r) => r.name));
   }
 
-  listFiles(status: FileStatus): Promise<FileRecord[]> {
-    return this.read(async (db) => (await this.rows<FileRow>(db, 'SELECT * FROM files WHERE status = $1 ORDER BY root COLLATE "C", path COLLATE "C"', [status])).map(toFileRecord));
+  listFiles(status: FileStatus, limit?: number): Promise<FileRecord[]> {
+    return this.read(async (db) =>
+      (await this.rows<FileRow>(db, 'SELECT * FROM files WHERE status = $1 ORDER BY root COLLATE "C", path COLLATE "C" LIMIT $2', [status, limit ?? null])).map(toFileRecord),
+    );
+  }
+
+  sampleItemIds(k: number): Promise<number[]> {
+    // only searchable items have a vector: both lookups use its primary key
+    return this.read(async (db) => {
+      const [{ top }] = (await this.rows<{ top: number | null }>(db, 'SELECT max(item_id) AS top FROM vectors')) as [{ top: number | null }];
+      return spreadItemSample(k, top ?? 0, async (id) => (await this.rows<{ id: number }>(db, 'SELECT item_id AS id FROM vectors WHERE item_id >= $1 ORDER BY item_id LIMIT 1', [id]))[0]?.id);
+    });
   }
 
   async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
