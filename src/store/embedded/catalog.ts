@@ -17,7 +17,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
-import { fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
@@ -548,7 +548,7 @@ export class Catalog {
 
   /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */
   fieldNames(): string[] {
-    return (this.prepared('SELECT name FROM fields UNION SELECT name FROM file_fields ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+    return (this.prepared(`SELECT name FROM (${FIELD_NAMES_SQL}) ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
   }
 }
 

@@ -41,7 +41,7 @@ import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
 import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { indexedVector, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
@@ -254,7 +254,7 @@ export class PostgresStore implements IndexStore {
   }
 
   fieldNames(): Promise<string[]> {
-    return this.read(async (db) => (await this.rows<{ name: string }>(db, 'SELECT name FROM (SELECT name FROM fields UNION SELECT name FROM file_fields) n ORDER BY name COLLATE "C"')).map((r) => r.name));
+    return this.read(async (db) => (await this.rows<{ name: string }>(db, `SELECT name FROM (${FIELD_NAMES_SQL}) n ORDER BY name COLLATE "C"`)).map((r) => r.name));
   }
 
   listFiles(status: FileStatus, limit?: number): Promise<FileRecord[]> {
