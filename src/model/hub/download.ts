@@ -93,6 +93,10 @@ async function attempt(target: DownloadTarget, part: string, have: number): Prom
   const sink = await open(part, 'a');
   try {
     return await transfer(target, part, sink, have);
+  } catch (error) {
+    // a request refused before any byte arrived (404, 401, no network) leaves no empty partial file
+    if ((await sink.stat()).size === 0) await unlink(part);
+    throw error;
   } finally {
     await sink.close();
   }
