@@ -4,8 +4,8 @@
  * Tables: `files` (what the scan found), `items` (the whole image or the windows of a scene;
  * a retired item keeps its row with a NULL key so that its id is never given out again),
  * `vectors` (the items' embeddings, at half precision), `item_places` and the R*Tree `item_boxes` (footprints),
- * `fields` (user fields by file name), `file_fields` (fields of one file, e.g. STAC properties)
- * and `meta` (the index's settings).
+ * `fields` (user fields by file name), `file_fields` (fields of one file, e.g. STAC properties),
+ * `meta` (the index's settings) and `totals` (counts that triggers keep, schema.ts).
  *
  * Invariant: every live item (non-NULL key) of an `ok` file has a vector, so the searchable
  * items are the live items of ok files.
