@@ -110,7 +110,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   let store;
   try {
-    store = await openIndex(options.index, { readonly: true });
+    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true });
   } catch (error) {
     await options.encoder?.close();
     throw error;

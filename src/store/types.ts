@@ -275,6 +275,12 @@ export interface OpenIndexOptions {
   engine?: EngineChoice;
   /** Embedded back end: how often a reader looks for commits of another process (default 1000 ms). */
   refreshIntervalMs?: number;
+  /**
+   * Embedded back end, readers only: read the items a filter allows in a worker thread of the
+   * store's own, so that a long catalog scan never holds up the process's event loop (a server).
+   * Off by default: a thread costs a one-shot command more than it saves.
+   */
+  scanFiltersOffThread?: boolean;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
   checkpointIntervalMs?: number;
   /**

@@ -89,8 +89,8 @@ function embedded(engine: EngineSpec): Backend {
       const parent = mkdtempSync(path.join(tmpdir(), 'rsclip-store-'));
       return { location: path.join(parent, 'index'), dispose: () => rmSync(parent, { recursive: true, force: true }) };
     },
-    // readers look for new commits at every call, so that tests need not wait
-    open: (location, options) => openIndex(location, { refreshIntervalMs: 0, ...options, engine: { name: engine.name, ...options?.engine } }),
+    // readers look for new commits at every call, so that tests need not wait, and scan filters in a thread as the server's do
+    open: (location, options) => openIndex(location, { refreshIntervalMs: 0, scanFiltersOffThread: true, ...options, engine: { name: engine.name, ...options?.engine } }),
   };
 }
 

@@ -5,6 +5,7 @@
  * intersect the place's query boxes) checked by `place_match`, the exact test; both functions
  * are registered by the catalog.
  */
+import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { compilePlace, geometryBoxes, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
 import { globTarget, type CatalogFilter } from '../filter.js';
@@ -126,4 +127,13 @@ export function filterToSql(filter: CatalogFilter): SqlCondition {
 /** The searchable items of a selection: the live items of `ok` files (which have a vector), filtered, with ids kept or left out. */
 export function selectionToSql(selection: ItemSelection): SqlCondition {
   return compileSelection(selection, SQLITE);
+}
+
+/** The ids a selection's condition allows, ascending. */
+export const selectedIdsSql = (where: string): string => `SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE ${where} ORDER BY it.id`;
+
+/** Registers the SQL functions the filters call on a catalog connection. */
+export function registerFilterFunctions(db: Database.Database): void {
+  db.function('glob_match', { deterministic: true }, sqlGlobMatch);
+  db.function('place_match', { deterministic: true }, placeMatchFunction);
 }

@@ -16,7 +16,7 @@ import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
-import { BOXES_PER_ITEM, footprintBoxes, placeMatchFunction, selectionToSql, sqlGlobMatch } from './catalog-filter.js';
+import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
 import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
@@ -66,6 +66,8 @@ export interface AppliedChanges {
 export class Catalog {
   private readonly db: Database.Database;
   readonly file: string;
+  /** What SQLite opened: the file, or its immutable URI (read-only media). */
+  readonly source: string;
   /** Prepared statements of fixed SQL text (a bounded set: filters, whose text varies, are prepared per call). */
   private readonly statements = new Map<string, Database.Statement>();
   /** Whether the catalog keeps its totals (readers may open an older one as it is). */
@@ -78,8 +80,9 @@ export class Catalog {
    */
   constructor(dir: string, options: { readonly: boolean; immutable?: boolean; metaOnly?: boolean }) {
     this.file = path.join(dir, CATALOG_FILE);
+    this.source = options.immutable ? immutableUri(this.file) : this.file;
     try {
-      this.db = new Database(options.immutable ? immutableUri(this.file) : this.file, { readonly: options.readonly, fileMustExist: options.readonly });
+      this.db = new Database(this.source, { readonly: options.readonly, fileMustExist: options.readonly });
     } catch (cause) {
       throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: 'run `rsclip doctor --index <dir>`' });
     }
@@ -103,8 +106,7 @@ export class Catalog {
         migrate(this.db, this.file);
       }
       this.keepsTotals = keepsTotals(this.db);
-      this.db.function('glob_match', { deterministic: true }, sqlGlobMatch);
-      this.db.function('place_match', { deterministic: true }, placeMatchFunction);
+      registerFilterFunctions(this.db);
     } catch (error) {
       this.db.close();
       if (error instanceof RsclipError) throw error;
@@ -431,9 +433,7 @@ export class Catalog {
 
   itemIds(selection: ItemSelection): number[] {
     const { where, params } = selectionToSql(selection);
-    return (this.db.prepare(`SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id WHERE ${where} ORDER BY it.id`).all(...params) as { id: number }[]).map(
-      (r) => r.id,
-    );
+    return (this.db.prepare(selectedIdsSql(where)).all(...params) as { id: number }[]).map((r) => r.id);
   }
 
   /** User fields by file name, then the file's own fields, per item. */

@@ -37,10 +37,11 @@ import type {
   VerifyReport,
 } from '../types.js';
 import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
-import { globCacheUse } from './catalog-filter.js';
+import { globCacheUse, selectionToSql } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
 import { SearchPlanner } from './search-planner.js';
+import { SelectionScanner } from './selection-scan.js';
 import { catalogError } from './write-failures.js';
 import { WriteLock } from './write-lock.js';
 
@@ -156,7 +157,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     if (!readonly) removeStaleTempFiles(resolved);
     const sync = new GraphSync(resolved, catalog, meta, options);
     sync.load();
-    return new EmbeddedStore(resolved, meta, catalog, sync, lock, catalogRepairs);
+    return new EmbeddedStore(resolved, meta, catalog, sync, lock, catalogRepairs, options.scanFiltersOffThread);
   } catch (error) {
     catalog?.close();
     lock?.release();
@@ -207,6 +208,8 @@ export class EmbeddedStore implements IndexStore {
   private closed = false;
   /** The tail of the chain that runs writes one at a time. */
   private writes: Promise<unknown> = Promise.resolve();
+  /** Reads the items a filter allows in a thread of its own (read-only stores). */
+  private readonly scanner: SelectionScanner | undefined;
   /** Field names by the commit they were read at (filters check names on every request). */
   private fieldNamesAt: { seq: number; names: string[] } | undefined;
 
@@ -218,9 +221,11 @@ export class EmbeddedStore implements IndexStore {
     private readonly lock: WriteLock | undefined,
     /** What repairing the catalog at open did (verify reports it). */
     private catalogRepairs: string[] = [],
+    scanFiltersOffThread = false,
   ) {
     this.readonly = lock === undefined;
     this.planner = new SearchPlanner(catalog, sync, meta.embeddingDim);
+    this.scanner = this.readonly && scanFiltersOffThread ? new SelectionScanner(catalog.source) : undefined;
   }
 
   describe(): StoreDescription {
@@ -263,14 +268,31 @@ export class EmbeddedStore implements IndexStore {
     return this.read(() => this.catalog.findFileByAbsolutePath(path.resolve(absolutePath)));
   }
 
-  countItems(selection: ItemSelection = {}): Promise<number> {
+  /** Reads a filter's allowed items off the event loop, unless they are cached as of the current commit (read-only stores). */
+  private async scanSelection(selection: ItemSelection): Promise<void> {
+    const scanner = this.scanner;
+    if (!scanner || selection.filter === undefined) return;
+    const needed = await this.read(() => {
+      this.sync.refreshIfStale();
+      return this.planner.needsScan(selection);
+    });
+    if (!needed) return;
+    const { seq, ids } = await scanner.scan(selectionToSql(selection)).catch((error: unknown) => {
+      throw catalogError(this.catalog.file, error);
+    });
+    this.planner.offerAllowed(selection, seq, ids);
+  }
+
+  async countItems(selection: ItemSelection = {}): Promise<number> {
+    await this.scanSelection(selection);
     return this.read(() => {
       if (this.readonly) this.sync.refreshIfStale();
       return this.planner.countItems(selection);
     });
   }
 
-  listItemIds(selection: ItemSelection = {}): Promise<number[]> {
+  async listItemIds(selection: ItemSelection = {}): Promise<number[]> {
+    await this.scanSelection(selection);
     return this.read(() => this.planner.itemIds(selection));
   }
 
@@ -322,7 +344,8 @@ export class EmbeddedStore implements IndexStore {
     return spreadItemSample(k, maxId, (id) => this.read(() => this.catalog.firstSearchableItemFrom(id)));
   }
 
-  search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
+  async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
+    await this.scanSelection(options);
     return this.read(() => {
       if (this.readonly) this.sync.refreshIfStale();
       return this.planner.search(query, k, options);
@@ -342,7 +365,7 @@ export class EmbeddedStore implements IndexStore {
         lastChange: isoTime(this.catalog.lastChangeMs()),
         details: {
           hnsw: this.sync.graph.details(),
-          caches: { selections: this.planner.selectionCacheUse(), globs: globCacheUse() },
+          caches: { selections: { ...this.planner.selectionCacheUse(), scannedOffThread: this.scanner?.scans ?? 0 }, globs: globCacheUse() },
           bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
         },
       };
@@ -475,6 +498,7 @@ export class EmbeddedStore implements IndexStore {
         this.closed = true;
         this.catalog.close();
         this.lock?.release();
+        await this.scanner?.close();
       }
     });
   }

@@ -45,6 +45,11 @@ class AllowedItems {
   readonly has = (id: number): boolean => this.member[id] === 1;
 }
 
+/** A selection's allowed set as of a commit. */
+function allowedKey(selection: ItemSelection, seq: number): string {
+  return `${seq}:${JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null])}`;
+}
+
 function restricts(selection: ItemSelection): boolean {
   return selection.filter !== undefined || selection.onlyIds !== undefined;
 }
@@ -113,8 +118,18 @@ export class SearchPlanner {
     this.allowedCache.clear();
   }
 
+  /** Whether a filtered selection's allowed set at the catalog's current commit is still to be read. */
+  needsScan(selection: ItemSelection): boolean {
+    return selection.filter !== undefined && !this.allowedCache.has(allowedKey(selection, this.catalog.commitSeq()));
+  }
+
+  /** The allowed set of a selection read elsewhere (off the event loop), as of commit `seq`. */
+  offerAllowed(selection: ItemSelection, seq: number, ids: readonly number[]): void {
+    this.allowedCache.set(allowedKey(selection, seq), new AllowedItems(ids));
+  }
+
   private allowed(selection: ItemSelection): AllowedItems {
-    const key = `${this.catalog.commitSeq()}:${JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null])}`;
+    const key = allowedKey(selection, this.catalog.commitSeq());
     let allowed = this.allowedCache.get(key);
     if (!allowed) {
       allowed = new AllowedItems(this.catalog.itemIds(selection));
