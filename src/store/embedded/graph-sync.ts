@@ -25,6 +25,13 @@ import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-fa
 export const GRAPH_FILE = 'vectors.hnsw';
 const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+/**
+ * A reader loads a newer graph file rather than replaying at least this many changes, and at least
+ * this share of its graph's size: adding a vector costs 0.2-0.6 ms, opening a file about 0.6 us
+ * per item mapped (usearch's view, 1.7 s at 3M) and 7.6 us loaded (22.8 s at 3M).
+ */
+const RELOAD_MIN_CHANGES = 100;
+const RELOAD_SHARE = { mapped: 0.001, loaded: 0.013 };
 
 export interface GraphSyncOptions {
   /** A reader: the graph file may be served memory-mapped (see engines.ts). */
@@ -49,6 +56,8 @@ export class GraphSync {
   private repairsAtOpen: string[] = [];
   /** The file on the disk holds this graph (it was loaded after passing its checks, or written since). */
   private loadedFromFile = false;
+  /** Newer graph files a reader loaded instead of applying the changes one by one. */
+  reloads = 0;
 
   constructor(
     private readonly dir: string,
@@ -79,30 +88,13 @@ export class GraphSync {
    * the changes since are replayed: opening costs what changed, not the size of the index.
    */
   load(): void {
-    const before = recordedCheckpoints(this.catalog);
-    // a writer may checkpoint while the file is read: its records before and after both count
-    const records = () => [...before, ...recordedCheckpoints(this.catalog)];
     let fromSeq = -1;
     let exact = false;
     let loaded: GraphIndex | undefined;
-    if (before.length > 0 && existsSync(this.file)) {
+    if (recordedCheckpoints(this.catalog).length > 0 && existsSync(this.file)) {
       try {
-        loaded = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, {
-          mapped: this.mapped,
-          knownSha256: (identity) => recordedSha256(records(), identity),
-          accept: (digest) => {
-            const all = records();
-            const match = matchCheckpoint(all, digest);
-            if (!match) return describeMismatch(all, digest);
-            // usearch trusts its file (damage inside crashes it): only a file with a recorded checksum is read
-            if (match.sha256 === undefined && this.meta.engine.name === 'usearch') return 'no checksum of it was recorded, and usearch reads only checked files';
-            fromSeq = match.seq;
-            exact = match.sha256 !== undefined;
-            return undefined;
-          },
-        });
+        ({ graph: loaded, fromSeq, exact } = this.openFile());
       } catch (error) {
-        fromSeq = -1;
         this.repairsAtOpen.push(`HNSW file unreadable (${(error as Error).message}); rebuilt from the catalog`);
       }
     } else if (existsSync(this.file)) {
@@ -116,6 +108,34 @@ export class GraphSync {
     this.dirty = !loaded || added > 0 || deleted > 0;
     this.loadedFromFile = loaded !== undefined;
     this.lastRefresh = Date.now();
+  }
+
+  /**
+   * The graph file, checked (structure; sha256 unless its identity on the disk is the recorded
+   * one) against the checkpoints the catalog recorded: the graph and the commit it holds, and
+   * whether a checksum proved it (`exact`). Throws when the file is unreadable or matches none.
+   */
+  private openFile(): { graph: GraphIndex; fromSeq: number; exact: boolean } {
+    const before = recordedCheckpoints(this.catalog);
+    // a writer may checkpoint while the file is read: its records before and after both count
+    const records = () => [...before, ...recordedCheckpoints(this.catalog)];
+    let fromSeq = -1;
+    let exact = false;
+    const graph = loadGraph(this.meta.engine, this.file, this.meta.embeddingDim, {
+      mapped: this.mapped,
+      knownSha256: (identity) => recordedSha256(records(), identity),
+      accept: (digest) => {
+        const all = records();
+        const match = matchCheckpoint(all, digest);
+        if (!match) return describeMismatch(all, digest);
+        // usearch trusts its file (damage inside crashes it): only a file with a recorded checksum is read
+        if (match.sha256 === undefined && this.meta.engine.name === 'usearch') return 'no checksum of it was recorded, and usearch reads only checked files';
+        fromSeq = match.seq;
+        exact = match.sha256 !== undefined;
+        return undefined;
+      },
+    });
+    return { graph, fromSeq, exact };
   }
 
   /** `graph` holds the catalog's state at `fromSeq`: applies the changes committed since. */
@@ -167,6 +187,11 @@ export class GraphSync {
     this.mirrors.add(mirror);
   }
 
+  /** Whether `mirror` is still kept in step (a reader that loads a newer graph file lets its mirrors go). */
+  follows(mirror: VectorIndex): boolean {
+    return this.mirrors.has(mirror);
+  }
+
   unfollowAll(): void {
     this.mirrors.clear();
   }
@@ -204,6 +229,8 @@ export class GraphSync {
     const seq = this.catalog.commitSeq();
     if (seq <= this.seenSeq) return;
     const changed = this.catalog.changedSince(this.seenSeq);
+    const reloadShare = RELOAD_SHARE[this.mapped && this.meta.engine.name === 'usearch' ? 'mapped' : 'loaded'];
+    if (changed.length >= RELOAD_MIN_CHANGES && changed.length >= this.graph.size * reloadShare && this.reloadNewerFile()) return;
     this.seenSeq = seq;
     const toAdd: number[] = [];
     for (const { id, hasVector } of changed) {
@@ -211,6 +238,29 @@ export class GraphSync {
       else this.remove(id);
     }
     this.addFromCatalog(toAdd);
+  }
+
+  /**
+   * A reader far behind the catalog (it was idle while another process indexed) loads the
+   * writer's newer graph file and replays only what came after it, instead of adding every
+   * change to its graph on the event loop (0.2-0.6 ms per vector: minutes for an evening of
+   * indexing). The mirrors stop following (their owner builds them again when it needs them).
+   * False when no newer file passes its checks: the changes are then applied one by one.
+   */
+  private reloadNewerFile(): boolean {
+    if (!recordedCheckpoints(this.catalog).some((c) => c.seq > this.seenSeq)) return false;
+    let opened: ReturnType<GraphSync['openFile']>;
+    try {
+      opened = this.openFile();
+    } catch {
+      return false;
+    }
+    if (!opened.exact || opened.fromSeq <= this.seenSeq) return false;
+    this.mirrors.clear();
+    this.seenSeq = this.catalog.commitSeq();
+    this.replayOnto(opened.graph, opened.fromSeq);
+    this.reloads++;
+    return true;
   }
 
   /** Applies what this process just committed as `seq`: item vectors added or replaced, and items that lost theirs. */

@@ -139,7 +139,7 @@ export class SearchPlanner {
   }
 
   private exactIndex(): BruteForceIndex {
-    if (!this.exact) {
+    if (!this.exact || !this.sync.follows(this.exact)) {
       const exact = new BruteForceIndex(this.dim, Math.max(1, this.sync.graph.size));
       for (const [id, vector] of this.catalog.iterateVectors()) exact.add(id, vector);
       this.sync.follow(exact);
