@@ -59,6 +59,9 @@ export const FIELD_NAMES_SQL = `WITH RECURSIVE
   file_names(name) AS (SELECT min(name) FROM file_fields UNION ALL SELECT (SELECT min(name) FROM file_fields WHERE name > file_names.name) FROM file_names WHERE name IS NOT NULL)
   SELECT name FROM user_names WHERE name IS NOT NULL UNION SELECT name FROM file_names WHERE name IS NOT NULL`;
 
+/** What verify says when the stored totals (files per status, vectors, the latest change) had drifted from the rows. */
+export const totalsRecounted = (names: readonly string[]): string => `the index's totals (${names.join(', ')}) did not match its rows; counted again`;
+
 /** A field row of an item: user fields by file name come before the file's own, each in stored order. */
 export interface ItemFieldRow {
   id: number;

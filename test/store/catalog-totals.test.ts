@@ -89,7 +89,7 @@ describe('the embedded catalog totals', () => {
 
     const writer = await openIndex(location, { model: MODEL });
     const report = await writer.verify();
-    expect(report.repaired).toEqual(["the catalog's totals (files_ok, vectors) did not match its rows; counted again"]);
+    expect(report.repaired).toEqual(["the index's totals (files_ok, vectors) did not match its rows; counted again"]);
     expect(await writer.countFiles('ok')).toBe(2);
     expect((await writer.stats()).vectors).toBe(2);
     expect((await writer.verify()).repaired).toEqual([]);

@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { isoTime } from '../catalog-rows.js';
+import { isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
@@ -476,7 +476,7 @@ export class EmbeddedStore implements IndexStore {
       const onDisk = this.sync.checkFileOnDisk();
       if (onDisk) repaired.push(`${onDisk}; written again from the graph checked against the catalog`);
       const recounted = this.catalog.recountTotals();
-      if (recounted.length > 0) repaired.push(`the catalog's totals (${recounted.join(', ')}) did not match its rows; counted again`);
+      if (recounted.length > 0) repaired.push(totalsRecounted(recounted));
       if (repaired.length > 0) this.sync.markDirty();
       await this.sync.checkpoint();
       this.planner.reset();

@@ -10,7 +10,7 @@ import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
-import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql, type IndexPrecision } from './schema.js';
+import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
   precision: IndexPrecision;
@@ -53,6 +53,14 @@ async function checkPgvector(db: Queryable, location: string): Promise<void> {
   if (major === 0 && minor < 8) {
     throw new RsclipError('INDEX_INCOMPATIBLE', `PostgreSQL at ${location} has pgvector ${version}; rsclip needs 0.8.0 or later (iterative index scans)`, { hint: 'ALTER EXTENSION vector UPDATE (after installing a newer pgvector)' });
   }
+}
+
+/** Brings the tables of an older index up to PG_SCHEMA_VERSION (a writer's open; readers read an older index as it is). */
+async function upgradeTables(db: Queryable, schema: string): Promise<void> {
+  const version = Number((await readMetaRows(db)).get('pg_schema_version') ?? PG_SCHEMA_VERSION);
+  if (version >= PG_SCHEMA_VERSION) return;
+  if (version < 2) await db.query(version2Sql(schema));
+  await setMeta(db, { pg_schema_version: PG_SCHEMA_VERSION });
 }
 
 /** The meta of the index at a PostgreSQL URL, or undefined when there is none. */
@@ -100,6 +108,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
         });
       });
     }
+    if (exists && !readonly) await database.transaction('write', (db) => upgradeTables(db, where.schema));
     const meta = await database.transaction(readonly ? 'read' : 'write', async (db) => {
       await checkPgvector(db, where.shown);
       const found = toMeta(await readMetaRows(db), where.shown);

@@ -41,8 +41,8 @@ import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
 import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
-import { indexedVector, vectorIndexSql } from './schema.js';
+import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, totalsRecounted, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
 /** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
@@ -149,10 +149,17 @@ export class PostgresStore implements IndexStore {
 
   // reading
 
+  /** The index's totals (files per status, vectors, the latest change): kept by triggers, or counted in an index from before them. */
+  private async totals(db: Queryable): Promise<Map<string, number | null>> {
+    const sql = this.meta.schemaVersion >= PG_TOTALS_VERSION ? 'SELECT name, value FROM totals' : countedTotalsSql(this.database.location.schema);
+    return new Map((await this.rows<{ name: string; value: number | null }>(db, sql)).map((r) => [r.name, r.value]));
+  }
+
   countFiles(status?: FileStatus): Promise<number> {
     return this.read(async (db) => {
-      const [row] = status ? await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM files WHERE status = $1', [status]) : await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM files');
-      return row!.n;
+      const totals = await this.totals(db);
+      const statuses: readonly FileStatus[] = status ? [status] : ['ok', 'error', 'removed'];
+      return statuses.reduce((sum, s) => sum + (totals.get(`files_${s}`) ?? 0), 0);
     });
   }
 
@@ -311,23 +318,21 @@ export class PostgresStore implements IndexStore {
 
   stats(): Promise<IndexStats> {
     return this.read(async (db) => {
-      const [counts] = await this.rows<{ ok: number; error: number; removed: number; last_change: number | null; vectors: number; bytes: number; index_bytes: number; pgvector: string }>(
+      const totals = await this.totals(db);
+      const [counts] = await this.rows<{ bytes: number; index_bytes: number; pgvector: string }>(
         db,
-        `SELECT count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status = 'error') AS error, count(*) FILTER (WHERE status = 'removed') AS removed,
-                max(indexed_at) AS last_change,
-                (SELECT count(*) FROM vectors) AS vectors,
-                (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r')::bigint AS bytes,
+        `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r')::bigint AS bytes,
                 coalesce(pg_relation_size(to_regclass('vectors_hnsw')), 0) AS index_bytes,
-                (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector
-         FROM files`,
+                (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector`,
         [`"${this.database.location.schema}"`],
       );
+      const vectors = totals.get('vectors') ?? 0;
       return {
         location: this.database.location.shown,
-        images: { ok: counts!.ok, error: counts!.error, removed: counts!.removed },
-        items: counts!.vectors,
-        vectors: counts!.vectors,
-        lastChange: isoTime(counts!.last_change),
+        images: { ok: totals.get('files_ok') ?? 0, error: totals.get('files_error') ?? 0, removed: totals.get('files_removed') ?? 0 },
+        items: vectors,
+        vectors,
+        lastChange: isoTime(totals.get('last_change_ms') ?? null),
         details: {
           engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
           bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
@@ -439,8 +444,14 @@ export class PostgresStore implements IndexStore {
         await db.query(vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction));
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
       }
-      const [counts] = await this.rows<{ files: number; vectors: number }>(db, 'SELECT (SELECT count(*) FROM files) AS files, (SELECT count(*) FROM vectors) AS vectors');
-      return { ok: true, checked: { images: counts!.files, vectors: counts!.vectors, hnswLabels: counts!.vectors }, repaired, unrepaired: [] };
+      const counted = await this.rows<{ name: string; value: number | null }>(db, countedTotalsSql(this.database.location.schema));
+      const stored = await this.totals(db);
+      const wrong = counted.filter((c) => stored.get(c.name) !== c.value);
+      for (const c of wrong) await db.query('UPDATE totals SET value = $2 WHERE name = $1', [c.name, c.value]);
+      if (wrong.length > 0) repaired.push(totalsRecounted(wrong.map((c) => c.name)));
+      const total = (name: string) => counted.find((c) => c.name === name)?.value ?? 0;
+      const files = total('files_ok') + total('files_error') + total('files_removed');
+      return { ok: true, checked: { images: files, vectors: total('vectors'), hnswLabels: total('vectors') }, repaired, unrepaired: [] };
     });
   }
 

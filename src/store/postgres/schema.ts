@@ -9,8 +9,10 @@
  */
 import { ITEM_ID_LIMIT } from '../engines.js';
 
-/** Version of these tables; a newer one is refused. */
-export const PG_SCHEMA_VERSION = 1;
+/** Version of these tables; a newer one is refused. 2: the totals (totalsSql). */
+export const PG_SCHEMA_VERSION = 2;
+/** The first version that keeps the totals; readers of an older index count the rows. */
+export const PG_TOTALS_VERSION = 2;
 
 /** Largest dimension pgvector's HNSW index takes for half-precision vectors (2,000 for single precision). */
 export const HALFVEC_HNSW_MAX_DIM = 4000;
@@ -100,6 +102,55 @@ export function createTablesSql(schema: string, dim: number): string {
     );
     CREATE INDEX file_fields_name_text ON ${s}.file_fields (name, value_text);
     CREATE INDEX file_fields_name_num ON ${s}.file_fields (name, value_num);
+    ${version2Sql(schema)}
+  `;
+}
+
+/** What version 2 added (an index of version 1 gets it when a writer opens it): the totals, and an index of the failed files in the order they are listed. */
+export function version2Sql(schema: string): string {
+  return `
+    CREATE INDEX files_failed ON ${q(schema)}.files (root COLLATE "C", path COLLATE "C") WHERE status = 'error';
+    ${totalsSql(schema)}
+  `;
+}
+
+/** The `totals` rows (name, value) counted from the tables: what the triggers of totalsSql keep up to date. */
+export function countedTotalsSql(schema: string): string {
+  const s = q(schema);
+  return `SELECT 'files_' || t.status AS name, (SELECT count(*) FROM ${s}.files f WHERE f.status = t.status) AS value
+      FROM (VALUES ('ok'), ('error'), ('removed')) t (status)
+    UNION ALL SELECT 'vectors', (SELECT count(*) FROM ${s}.vectors)
+    UNION ALL SELECT 'last_change_ms', (SELECT max(indexed_at) FROM ${s}.files)`;
+}
+
+/**
+ * Totals kept by row triggers (files per status, vectors, the latest change), as in the embedded
+ * catalog: /readyz, /api/stats and the start page read them instead of counting every row on
+ * each request. Names are schema-qualified: the triggers fire whatever a client's search_path.
+ */
+export function totalsSql(schema: string): string {
+  const s = q(schema);
+  return `
+    CREATE TABLE ${s}.totals (name text PRIMARY KEY, value bigint);
+    INSERT INTO ${s}.totals (name, value) ${countedTotalsSql(schema)};
+    CREATE FUNCTION ${s}.files_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    BEGIN
+      IF TG_OP <> 'INSERT' THEN
+        UPDATE ${s}.totals SET value = value - 1 WHERE name = 'files_' || OLD.status;
+      END IF;
+      IF TG_OP <> 'DELETE' THEN
+        UPDATE ${s}.totals SET value = value + 1 WHERE name = 'files_' || NEW.status;
+        UPDATE ${s}.totals SET value = greatest(value, NEW.indexed_at) WHERE name = 'last_change_ms';
+      END IF;
+      RETURN NULL;
+    END $body$;
+    CREATE TRIGGER files_totals AFTER INSERT OR DELETE OR UPDATE OF status, indexed_at ON ${s}.files FOR EACH ROW EXECUTE FUNCTION ${s}.files_totals();
+    CREATE FUNCTION ${s}.vectors_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    BEGIN
+      UPDATE ${s}.totals SET value = value + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END) WHERE name = 'vectors';
+      RETURN NULL;
+    END $body$;
+    CREATE TRIGGER vectors_totals AFTER INSERT OR DELETE ON ${s}.vectors FOR EACH ROW EXECUTE FUNCTION ${s}.vectors_totals();
   `;
 }
 
