@@ -41,7 +41,7 @@ import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
 import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, totalsRecounted, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
