@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
+import { SelectionScanner } from '../../src/store/embedded/selection-scan.js';
 import { openIndex, type CatalogChange, type IndexStore } from '../../src/store/index.js';
 import { axis, MODEL, newFile } from './backends.js';
 
@@ -56,6 +58,17 @@ describe('filter scans off the event loop (read-only stores of a server)', () =>
       await inThread.close();
       await inline.close();
       await writer.close();
+    }
+  });
+
+  it("report a failed scan with SQLite's code, which decides what the store reports (a damaged catalog: INDEX_CORRUPT)", async () => {
+    await (await openIndex(location, { model: MODEL, create: true })).close();
+    const scanner = new SelectionScanner(path.join(location, CATALOG_FILE));
+    try {
+      await expect(scanner.scan({ where: 'no_such_column = 1', params: [] })).rejects.toMatchObject({ code: 'SQLITE_ERROR', message: expect.stringMatching(/no such column/) });
+      expect(scanner.scans).toBe(0);
+    } finally {
+      await scanner.close();
     }
   });
 });

@@ -3,7 +3,7 @@
  * relies on. Globs are tested by the `glob_match` function (GlobMatcher: segment by segment,
  * never a backtracking regular expression); places become R*Tree candidates (boxes that
  * intersect the place's query boxes) checked by `place_match`, the exact test; both functions
- * are registered by the catalog.
+ * are registered on every connection that runs filters (registerFilterFunctions).
  */
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';

@@ -13,7 +13,8 @@ export interface SelectionScanTask {
   params: unknown[];
 }
 
-export type SelectionScanResult = { ok: true; seq: number; ids: Uint32Array } | { ok: false; message: string };
+/** A failure keeps SQLite's code (SQLITE_CORRUPT, SQLITE_IOERR...), which says what the store reports. */
+export type SelectionScanResult = { ok: true; seq: number; ids: Uint32Array } | { ok: false; message: string; code: string | undefined };
 
 const connections = new Map<string, Database.Database>();
 
@@ -37,6 +38,7 @@ export default function scanSelection(task: SelectionScanTask): SelectionScanRes
       return { ok: true as const, seq: Number(seq ?? 0), ids: Uint32Array.from(ids) };
     })();
   } catch (error) {
-    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    const code = (error as { code?: unknown }).code;
+    return { ok: false, message: error instanceof Error ? error.message : String(error), code: typeof code === 'string' ? code : undefined };
   }
 }

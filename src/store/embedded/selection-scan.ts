@@ -23,10 +23,10 @@ export class SelectionScanner {
     this.#run = failingTogether(this.#pool);
   }
 
-  /** The allowed ids, ascending, and the commit they were read at. Throws what the scan threw. */
+  /** The allowed ids, ascending, and the commit they were read at. Throws what the scan threw, with SQLite's code. */
   async scan(condition: SqlCondition): Promise<{ seq: number; ids: number[] }> {
     const result = await this.#run({ source: this.source, where: condition.where, params: condition.params });
-    if (!result.ok) throw new Error(result.message);
+    if (!result.ok) throw Object.assign(new Error(result.message), { code: result.code });
     this.scans++;
     return { seq: result.seq, ids: Array.from(result.ids) };
   }
