@@ -11,6 +11,8 @@ import { parseFilterSpecs, placeOptionSpecs } from '../store/index.js';
 
 /** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
 const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
+/** An optional count from 1 to `max` in a query string: only digits read as a number. */
+export const countParam = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(max)).optional();
 const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const oneString = (schema: z.ZodType) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
 

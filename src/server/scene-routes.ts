@@ -12,18 +12,17 @@ import type { FileRecord, IndexStore, ItemRecord } from '../store/index.js';
 import type { RouteSpec } from './app.js';
 import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { itemOr404 } from './catalog-item.js';
-import { parseWith } from './query-params.js';
+import { countParam, parseWith } from './query-params.js';
 import type { ThumbnailCache } from './thumbnail-cache.js';
 
 const overviewQuerySchema = z.strictObject({
   size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
   token: z.string().optional(),
 });
-const count = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(max)).optional();
-const sampleQuerySchema = z.strictObject({ k: count(100), token: z.string().optional() });
+const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string().optional() });
 /** Failed files listed per request (an archive may have many); `rsclip errors` lists them all. */
 const FAILED_LIST_DEFAULT = 100;
-const failedQuerySchema = z.strictObject({ limit: count(1000), token: z.string().optional() });
+const failedQuerySchema = z.strictObject({ limit: countParam(1000), token: z.string().optional() });
 
 /** The file's CRS as proj4 can use it: its EPSG code, else its stored definition; null when neither reads. */
 function crsOf(file: FileRecord): Crs | null {

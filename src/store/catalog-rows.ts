@@ -59,6 +59,32 @@ export const FIELD_NAMES_SQL = `WITH RECURSIVE
   file_names(name) AS (SELECT min(name) FROM file_fields UNION ALL SELECT (SELECT min(name) FROM file_fields WHERE name > file_names.name) FROM file_names WHERE name IS NOT NULL)
   SELECT name FROM user_names WHERE name IS NOT NULL UNION SELECT name FROM file_names WHERE name IS NOT NULL`;
 
+/** A row of an index's totals (the `totals` table, or the same counted from the rows). */
+export interface TotalRow {
+  name: string;
+  value: number | null;
+}
+
+/** An index's totals: files per status, vectors, and the latest change of a file (epoch ms, null before the first). */
+export interface IndexTotals {
+  files: Record<FileStatus, number>;
+  vectors: number;
+  lastChangeMs: number | null;
+}
+
+export function toIndexTotals(rows: readonly TotalRow[]): IndexTotals {
+  const value = new Map(rows.map((r) => [r.name, r.value]));
+  const count = (name: string) => value.get(name) ?? 0;
+  return {
+    files: { ok: count('files_ok'), error: count('files_error'), removed: count('files_removed') },
+    vectors: count('vectors'),
+    lastChangeMs: value.get('last_change_ms') ?? null,
+  };
+}
+
+/** Files with this status, or all files, from the totals. */
+export const filesCounted = (totals: IndexTotals, status?: FileStatus): number => (status ? totals.files[status] : totals.files.ok + totals.files.error + totals.files.removed);
+
 /** What verify says when the stored totals (files per status, vectors, the latest change) had drifted from the rows. */
 export const totalsRecounted = (names: readonly string[]): string => `the index's totals (${names.join(', ')}) did not match its rows; counted again`;
 

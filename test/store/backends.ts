@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModelInfo } from '../../src/model/index.js';
-import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
+import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, WHOLE_IMAGE_KEY, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
 
 export interface Backend {
@@ -124,4 +124,30 @@ export function axis(i: number, tilt = 0): Float32Array {
   v[i % DIM] = 1;
   v[(i + 1) % DIM] = tilt;
   return v;
+}
+
+const tileWindow = (x: number) => ({ x, y: 0, width: 100, height: 100, scale: 1 });
+
+/**
+ * Every kind of change, ending with a.png and d.png ok (two vectors), c.png failed and b.png
+ * removed: new files, failures, a fixed failure, re-tiling (an item retired), a touch, a removal,
+ * an ok file failing and coming back.
+ */
+export async function commitEveryKindOfChange(store: IndexStore): Promise<void> {
+  const [a, b] = await store.commit([
+    { kind: 'put', file: newFile('a.png'), vector: axis(1) },
+    { kind: 'put', file: newFile('b.png'), vector: axis(2) },
+    { kind: 'fail', file: newFile('c.png'), error: 'truncated PNG' },
+    { kind: 'fail', file: newFile('d.png'), error: 'truncated PNG' },
+  ]);
+  await store.commit([
+    // d.png fixed; b.png cut into three windows, then two (one retired)
+    { kind: 'put', file: newFile('d.png', { contentHash: 'fixed' }), vector: axis(4) },
+    { kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1, 2].map((i) => ({ key: `t${i}`, window: tileWindow(100 * i), place: null, vector: axis(i) })), complete: true },
+  ]);
+  await store.commit([{ kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1].map((i) => ({ key: `t${i}`, window: tileWindow(100 * i), place: null, vector: axis(i + 3) })), complete: true }]);
+  await store.commit([{ kind: 'touch', fileId: a!.fileId, bytes: 2000, mtimeMs: 1_800_000_000_000 }]);
+  await store.commit([{ kind: 'remove', fileId: b!.fileId }]);
+  await store.commit([{ kind: 'fail', file: newFile('a.png', { contentHash: 'broken' }), error: 'unreadable' }]);
+  await store.commit([{ kind: 'put', file: newFile('a.png', { contentHash: 'again' }), items: [{ key: WHOLE_IMAGE_KEY, window: tileWindow(0), place: null, vector: axis(5) }], complete: true }]);
 }

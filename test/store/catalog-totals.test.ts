@@ -12,8 +12,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
 import { COUNTED_TOTALS_SQL, SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
-import { openIndex, WHOLE_IMAGE_KEY, type IndexStore } from '../../src/store/index.js';
-import { axis, MODEL, newFile } from './backends.js';
+import { openIndex } from '../../src/store/index.js';
+import { axis, commitEveryKindOfChange, MODEL, newFile } from './backends.js';
 
 let parent: string;
 let location: string;
@@ -37,34 +37,11 @@ function readTotals(): { stored: Totals; counted: Totals } {
   }
 }
 
-const window = (x: number) => ({ x, y: 0, width: 100, height: 100, scale: 1 });
-
-/** Every kind of change: new files, failures, a fixed failure, re-tiling, a touch and a removal. */
-async function changeEverything(store: IndexStore): Promise<void> {
-  const [a, b] = await store.commit([
-    { kind: 'put', file: newFile('a.png'), vector: axis(1) },
-    { kind: 'put', file: newFile('b.png'), vector: axis(2) },
-    { kind: 'fail', file: newFile('c.png'), error: 'truncated PNG' },
-    { kind: 'fail', file: newFile('d.png'), error: 'truncated PNG' },
-  ]);
-  await store.commit([
-    // d.png fixed; b.png cut into three windows, then two (one retired)
-    { kind: 'put', file: newFile('d.png', { contentHash: 'fixed' }), vector: axis(4) },
-    { kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1, 2].map((i) => ({ key: `t${i}`, window: window(100 * i), place: null, vector: axis(i) })), complete: true },
-  ]);
-  await store.commit([{ kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1].map((i) => ({ key: `t${i}`, window: window(100 * i), place: null, vector: axis(i + 3) })), complete: true }]);
-  await store.commit([{ kind: 'touch', fileId: a!.fileId, bytes: 2000, mtimeMs: 1_800_000_000_000 }]);
-  await store.commit([{ kind: 'remove', fileId: b!.fileId }]);
-  // a.png back to an error, then whole again
-  await store.commit([{ kind: 'fail', file: newFile('a.png', { contentHash: 'broken' }), error: 'unreadable' }]);
-  await store.commit([{ kind: 'put', file: newFile('a.png', { contentHash: 'again' }), items: [{ key: WHOLE_IMAGE_KEY, window: window(0), place: null, vector: axis(5) }], complete: true }]);
-}
-
 describe('the embedded catalog totals', () => {
   it('equal the counts of the rows after every kind of change, and are what stats reports', async () => {
     const store = await openIndex(location, { model: MODEL, create: true });
     expect(await store.stats()).toMatchObject({ images: { ok: 0, error: 0, removed: 0 }, items: 0, vectors: 0, lastChange: null });
-    await changeEverything(store);
+    await commitEveryKindOfChange(store);
     const stats = await store.stats();
     await store.close();
 
@@ -76,7 +53,7 @@ describe('the embedded catalog totals', () => {
 
   it('are read as stored (no count of the rows), and verify counts them again when they drifted', async () => {
     const store = await openIndex(location, { model: MODEL, create: true });
-    await changeEverything(store);
+    await commitEveryKindOfChange(store);
     await store.close();
     const db = new Database(path.join(location, CATALOG_FILE));
     db.prepare("UPDATE totals SET value = 999 WHERE name IN ('files_ok', 'vectors')").run();
@@ -98,7 +75,7 @@ describe('the embedded catalog totals', () => {
 
   it('are counted from the rows in a catalog made before them, read as it is, and kept once it is upgraded', async () => {
     const store = await openIndex(location, { model: MODEL, create: true });
-    await changeEverything(store);
+    await commitEveryKindOfChange(store);
     await store.close();
     // the catalog as schema 4 left it: no totals table, no triggers, no index of the failed files
     const db = new Database(path.join(location, CATALOG_FILE));

@@ -6,9 +6,9 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { openIndex } from '../../src/store/index.js';
 import { countedTotalsSql } from '../../src/store/postgres/schema.js';
-import { axis, MODEL, newFile, PGLITE_BACKEND } from './backends.js';
+import { axis, commitEveryKindOfChange, MODEL, newFile, PGLITE_BACKEND } from './backends.js';
 
 beforeAll(() => PGLITE_BACKEND.start!());
 afterAll(() => PGLITE_BACKEND.stop!());
@@ -38,26 +38,12 @@ async function readTotals(location: string): Promise<{ stored: Totals; counted: 
   }));
 }
 
-async function changeEverything(store: IndexStore): Promise<void> {
-  const [a, b] = await store.commit([
-    { kind: 'put', file: newFile('a.png'), vector: axis(1) },
-    { kind: 'put', file: newFile('b.png'), vector: axis(2) },
-    { kind: 'fail', file: newFile('c.png'), error: 'truncated PNG' },
-    { kind: 'fail', file: newFile('d.png'), error: 'truncated PNG' },
-  ]);
-  await store.commit([{ kind: 'put', file: newFile('d.png', { contentHash: 'fixed' }), vector: axis(4) }]);
-  await store.commit([{ kind: 'touch', fileId: a!.fileId, bytes: 2000, mtimeMs: 1_800_000_000_000 }]);
-  await store.commit([{ kind: 'remove', fileId: b!.fileId }]);
-  await store.commit([{ kind: 'fail', file: newFile('a.png', { contentHash: 'broken' }), error: 'unreadable' }]);
-  await store.commit([{ kind: 'put', file: newFile('a.png', { contentHash: 'again' }), vector: axis(5) }]);
-}
-
 describe('PostgreSQL totals', () => {
   it('equal the counts of the rows after every kind of change, are what the store reports, and verify corrects a drift', async () => {
     const { location, dispose } = PGLITE_BACKEND.newLocation();
     const store = await openIndex(location, { model: MODEL, create: true });
     try {
-      await changeEverything(store);
+      await commitEveryKindOfChange(store);
       const { stored, counted } = await readTotals(location);
       expect(stored).toEqual(counted);
       expect(stored).toMatchObject({ files_ok: 2, files_error: 1, files_removed: 1, vectors: 2 });
@@ -79,7 +65,7 @@ describe('PostgreSQL totals', () => {
     const { location, dispose } = PGLITE_BACKEND.newLocation();
     try {
       const store = await openIndex(location, { model: MODEL, create: true });
-      await changeEverything(store);
+      await commitEveryKindOfChange(store);
       await store.close();
       // the index as version 1 left it
       await withClient(location, (client, schema) =>

@@ -17,7 +17,7 @@ import type { WindowPlace } from '../../geo/index.js';
 import type { SceneStretch } from '../../raster/index.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
-import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toItemRecord, toKnownFile, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
@@ -150,33 +150,18 @@ export class Catalog {
   }
 
   /**
-   * A total kept by the catalog's triggers (schema.ts), read in constant time; a catalog older
-   * than the totals (opened read-only as it is) has it counted from its rows.
+   * The totals the catalog's triggers keep (schema.ts), in one statement; a catalog older than them
+   * (opened read-only as it is) has them counted from its rows.
    */
-  private total(name: string): number | null {
-    if (this.keepsTotals) return (this.prepared('SELECT value FROM totals WHERE name = ?').get(name) as { value: number | null } | undefined)?.value ?? null;
-    return (this.prepared(`SELECT value FROM (${COUNTED_TOTALS_SQL}) WHERE name = ?`).get(name) as { value: number | null }).value;
-  }
-
-  countFiles(status?: FileStatus): number {
-    if (status) return this.total(`files_${status}`) ?? 0;
-    return (['ok', 'error', 'removed'] as const).reduce((sum, s) => sum + this.countFiles(s), 0);
-  }
-
-  /** Epoch milliseconds of the last committed change of a file (the latest `indexed_at`), or null with no files. */
-  lastChangeMs(): number | null {
-    return this.total('last_change_ms');
-  }
-
-  countVectors(): number {
-    return this.total('vectors') ?? 0;
+  totals(): IndexTotals {
+    return toIndexTotals(this.prepared(this.keepsTotals ? 'SELECT name, value FROM totals' : COUNTED_TOTALS_SQL).all() as TotalRow[]);
   }
 
   /** Counts the totals from the rows again and corrects the stored ones that differ; returns their names. */
   recountTotals(): string[] {
     return this.db.transaction(() => {
-      const counted = this.db.prepare(COUNTED_TOTALS_SQL).all() as { name: string; value: number | null }[];
-      const stored = new Map((this.db.prepare('SELECT name, value FROM totals').all() as { name: string; value: number | null }[]).map((r) => [r.name, r.value]));
+      const counted = this.db.prepare(COUNTED_TOTALS_SQL).all() as TotalRow[];
+      const stored = new Map((this.db.prepare('SELECT name, value FROM totals').all() as TotalRow[]).map((r) => [r.name, r.value]));
       const wrong = counted.filter((c) => stored.get(c.name) !== c.value);
       const put = this.db.prepare('INSERT INTO totals (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
       for (const c of wrong) put.run(c.name, c.value);

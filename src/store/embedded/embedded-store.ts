@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { isoTime, totalsRecounted } from '../catalog-rows.js';
+import { filesCounted, isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
@@ -261,7 +261,7 @@ export class EmbeddedStore implements IndexStore {
   }
 
   countFiles(status?: FileStatus): Promise<number> {
-    return this.read(() => this.catalog.countFiles(status));
+    return this.read(() => filesCounted(this.catalog.totals(), status));
   }
 
   findFileByPath(absolutePath: string): Promise<FileRecord | undefined> {
@@ -357,12 +357,13 @@ export class EmbeddedStore implements IndexStore {
       if (this.readonly) this.sync.refreshIfStale();
       const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
       const catalogFile = path.join(this.dir, CATALOG_FILE);
+      const totals = this.catalog.totals();
       return {
         location: this.dir,
-        images: { ok: this.catalog.countFiles('ok'), error: this.catalog.countFiles('error'), removed: this.catalog.countFiles('removed') },
+        images: totals.files,
         items: this.planner.countItems({}),
-        vectors: this.catalog.countVectors(),
-        lastChange: isoTime(this.catalog.lastChangeMs()),
+        vectors: totals.vectors,
+        lastChange: isoTime(totals.lastChangeMs),
         details: {
           hnsw: this.sync.graph.details(),
           graphFileReloads: this.sync.reloads,
@@ -482,7 +483,7 @@ export class EmbeddedStore implements IndexStore {
       this.planner.reset();
       return {
         ok: true,
-        checked: { images: this.catalog.countFiles(), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
+        checked: { images: filesCounted(this.catalog.totals()), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
         repaired,
         unrepaired: [],
       };

@@ -27,8 +27,9 @@ const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 /**
  * A reader loads a newer graph file rather than replaying at least this many changes, and at least
- * this share of its graph's size: adding a vector costs 0.2-0.6 ms, opening a file about 0.6 us
- * per item mapped (usearch's view, 1.7 s at 3M) and 7.6 us loaded (22.8 s at 3M).
+ * this share of its graph's size. Adding a vector cost 0.19 ms (usearch, 100k items) to 0.55 ms
+ * (hnswlib, 1,803 items per CPU-second at 1M); opening a file about 0.6 us per item mapped
+ * (usearch's view: 1.7 s at 3M) and, loaded, under 7.6 us (22.8 s at 3M, a 3.5 GB hash included).
  */
 const RELOAD_MIN_CHANGES = 100;
 const RELOAD_SHARE = { mapped: 0.001, loaded: 0.013 };

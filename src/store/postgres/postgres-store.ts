@@ -41,7 +41,7 @@ import type { Database, Queryable } from './database.js';
 import type { SqlCondition } from '../filter-compiler.js';
 import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { FIELD_NAMES_SQL, fileItemsSql, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type ItemFieldRow, type ItemRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
@@ -149,18 +149,13 @@ export class PostgresStore implements IndexStore {
 
   // reading
 
-  /** The index's totals (files per status, vectors, the latest change): kept by triggers, or counted in an index from before them. */
-  private async totals(db: Queryable): Promise<Map<string, number | null>> {
-    const sql = this.meta.schemaVersion >= PG_TOTALS_VERSION ? 'SELECT name, value FROM totals' : countedTotalsSql(this.database.location.schema);
-    return new Map((await this.rows<{ name: string; value: number | null }>(db, sql)).map((r) => [r.name, r.value]));
+  /** The index's totals: kept by triggers, or counted in an index from before them. */
+  private async totals(db: Queryable): Promise<IndexTotals> {
+    return toIndexTotals(await this.rows<TotalRow>(db, this.meta.schemaVersion >= PG_TOTALS_VERSION ? 'SELECT name, value FROM totals' : countedTotalsSql(this.database.location.schema)));
   }
 
   countFiles(status?: FileStatus): Promise<number> {
-    return this.read(async (db) => {
-      const totals = await this.totals(db);
-      const statuses: readonly FileStatus[] = status ? [status] : ['ok', 'error', 'removed'];
-      return statuses.reduce((sum, s) => sum + (totals.get(`files_${s}`) ?? 0), 0);
-    });
+    return this.read(async (db) => filesCounted(await this.totals(db), status));
   }
 
   findFileByPath(absolutePath: string): Promise<FileRecord | undefined> {
@@ -326,13 +321,12 @@ export class PostgresStore implements IndexStore {
                 (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector`,
         [`"${this.database.location.schema}"`],
       );
-      const vectors = totals.get('vectors') ?? 0;
       return {
         location: this.database.location.shown,
-        images: { ok: totals.get('files_ok') ?? 0, error: totals.get('files_error') ?? 0, removed: totals.get('files_removed') ?? 0 },
-        items: vectors,
-        vectors,
-        lastChange: isoTime(totals.get('last_change_ms') ?? null),
+        images: totals.files,
+        items: totals.vectors,
+        vectors: totals.vectors,
+        lastChange: isoTime(totals.lastChangeMs),
         details: {
           engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
           bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
@@ -444,14 +438,13 @@ export class PostgresStore implements IndexStore {
         await db.query(vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction));
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
       }
-      const counted = await this.rows<{ name: string; value: number | null }>(db, countedTotalsSql(this.database.location.schema));
-      const stored = await this.totals(db);
+      const counted = await this.rows<TotalRow>(db, countedTotalsSql(this.database.location.schema));
+      const stored = new Map((await this.rows<TotalRow>(db, 'SELECT name, value FROM totals')).map((r) => [r.name, r.value]));
       const wrong = counted.filter((c) => stored.get(c.name) !== c.value);
       for (const c of wrong) await db.query('UPDATE totals SET value = $2 WHERE name = $1', [c.name, c.value]);
       if (wrong.length > 0) repaired.push(totalsRecounted(wrong.map((c) => c.name)));
-      const total = (name: string) => counted.find((c) => c.name === name)?.value ?? 0;
-      const files = total('files_ok') + total('files_error') + total('files_removed');
-      return { ok: true, checked: { images: files, vectors: total('vectors'), hnswLabels: total('vectors') }, repaired, unrepaired: [] };
+      const totals = toIndexTotals(counted);
+      return { ok: true, checked: { images: filesCounted(totals), vectors: totals.vectors, hnswLabels: totals.vectors }, repaired, unrepaired: [] };
     });
   }
 
