@@ -65,7 +65,7 @@ export function registerDoctorCommands(program: Command): void {
     .option('--json', 'print them as JSON')
     .action(async (opts: { index?: string; json?: boolean }) => {
       const index = opts.index ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
-      const store = await openIndex(index, { readonly: true });
+      const store = await openIndex(index, { readonly: true, deferGraph: true });
       let failed: FailedFile[];
       try {
         failed = (await store.listFiles('error')).map(describeFailure);

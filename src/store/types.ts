@@ -282,6 +282,13 @@ export interface OpenIndexOptions {
    * of a small index takes a millisecond, so a one-shot command does without it.
    */
   scanFiltersOffThread?: boolean;
+  /**
+   * Embedded back end, readers only: open the graph file when a search or a count first needs it,
+   * not at open, so that a command that only reads the catalog (`rsclip errors`) never pays for
+   * it (mapping a 3M-item graph took 1.7-2.3 s). A server keeps the default: its first query
+   * would otherwise wait for the graph.
+   */
+  deferGraph?: boolean;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
   checkpointIntervalMs?: number;
   /**

@@ -156,7 +156,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     meta = readMeta(catalog, resolved)!;
     if (!readonly) removeStaleTempFiles(resolved);
     const sync = new GraphSync(resolved, catalog, meta, options);
-    sync.load();
+    if (!(readonly && options.deferGraph)) sync.load();
     return new EmbeddedStore(resolved, meta, catalog, sync, lock, catalogRepairs, options.scanFiltersOffThread);
   } catch (error) {
     catalog?.close();

@@ -42,7 +42,7 @@ export interface GraphSyncOptions {
 }
 
 export class GraphSync {
-  graph!: GraphIndex;
+  private loadedGraph: GraphIndex | undefined;
   private readonly mirrors = new Set<VectorIndex>();
   /** The last commit this process has applied to the graph. */
   private seenSeq = 0;
@@ -69,6 +69,12 @@ export class GraphSync {
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
     this.mapped = options.readonly ?? false;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  }
+
+  /** The graph; one not loaded yet (a reader that deferred it) is loaded now. */
+  get graph(): GraphIndex {
+    if (!this.loadedGraph) this.load();
+    return this.loadedGraph!;
   }
 
   get file(): string {
@@ -141,7 +147,7 @@ export class GraphSync {
 
   /** `graph` holds the catalog's state at `fromSeq`: applies the changes committed since. */
   private replayOnto(graph: GraphIndex, fromSeq: number): { added: number; deleted: number } {
-    this.graph = graph;
+    this.loadedGraph = graph;
     const toAdd: number[] = [];
     let deleted = 0;
     for (const { id, hasVector } of this.catalog.changedSince(fromSeq)) {
@@ -158,7 +164,7 @@ export class GraphSync {
   /** Makes `loaded` (or a new graph) hold exactly the catalog's vectors, comparing every item: for files of unknown content. */
   private rebuildFromCatalog(loaded: GraphIndex | undefined, fromSeq: number): { added: number; deleted: number } {
     const withVectors = this.catalog.vectorSeqs();
-    this.graph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
+    this.loadedGraph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
     const active = new Set<number>();
     const toAdd: number[] = [];
     for (const { id, seq } of withVectors) {
@@ -222,6 +228,8 @@ export class GraphSync {
 
   /** Picks up what another process committed since the last look, at most once per refresh interval. */
   refreshIfStale(): void {
+    // a graph not loaded yet will be loaded as of the commit of that moment
+    if (!this.loadedGraph) return;
     if (Date.now() - this.lastRefresh >= this.refreshIntervalMs) this.refresh();
   }
 
