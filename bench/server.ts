@@ -7,14 +7,15 @@
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
+ *        [--build-only]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
- * index built elsewhere for this model instead). Prints JSON: start-up (listening, ready, first
+ * index built elsewhere for this model instead); an interrupted build resumes. Prints JSON: start-up (listening, ready, first
  * answer), text queries at 1, 4 and 16 connections, a cached text embedding, image queries.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     index: { type: 'string' },
     engine: { type: 'string', default: 'usearch' },
+    'build-only': { type: 'boolean', default: false },
   },
 });
 const vectorCount = Number(values.vectors);
@@ -57,14 +59,17 @@ await probe.close();
 const engine = values.engine as 'usearch' | 'hnswlib';
 const vectors = new ClipLikeVectors({ items: vectorCount, dim: model.embeddingDim, seed: 1 });
 const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}`);
-let buildSeconds: number | undefined;
-if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
-  rmSync(indexDir, { recursive: true, force: true });
-  log(`building an index of ${vectorCount} CLIP-like ${model.embeddingDim}-d vectors (${engine}) in ${indexDir}`);
+// A build of millions takes hours on 2 cores: it resumes where it stopped (each commit is atomic and
+// items go in order), and is complete once its marker is written.
+const builtMarker = path.join(indexDir, 'bench-built.json');
+let build: { seconds: number; items: number } | undefined;
+if (!values.index && !existsSync(builtMarker)) {
   const start = performance.now();
   const store = await openIndex(indexDir, { model, create: true, engine: { name: engine } });
+  const resumeAt = await store.countItems();
+  log(`building an index of ${vectorCount} CLIP-like ${model.embeddingDim}-d vectors (${engine}) in ${indexDir}${resumeAt ? `, resuming at ${resumeAt}` : ''}`);
   const batch = 2000;
-  for (let done = 0; done < vectorCount; done += batch) {
+  for (let done = resumeAt; done < vectorCount; done += batch) {
     const changes: CatalogChange[] = vectorRows(vectors.images(done, Math.min(batch, vectorCount - done)), model.embeddingDim).map((vector, i) => {
       const n = done + i;
       return {
@@ -74,10 +79,15 @@ if (!existsSync(path.join(indexDir, 'vectors.hnsw'))) {
       };
     });
     await store.commit(changes);
-    if ((done / batch) % 10 === 0) log(`  ${done + changes.length}/${vectorCount}`);
+    if (((done - resumeAt) / batch) % 10 === 0) log(`  ${done + changes.length}/${vectorCount}`);
   }
   await store.close();
-  buildSeconds = (performance.now() - start) / 1000;
+  build = { seconds: (performance.now() - start) / 1000, items: vectorCount - resumeAt };
+  writeFileSync(builtMarker, `${JSON.stringify(build)}\n`);
+}
+if (values['build-only']) {
+  console.log(JSON.stringify({ index: { vectors: vectorCount, engine, dir: indexDir, build: build ?? 'cached' } }, null, 2));
+  process.exit(0);
 }
 
 function rssMiB(pid: number): number {
@@ -201,7 +211,7 @@ process.stdout.write(
       cores: os.availableParallelism(),
       node: process.version,
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
-      index: { vectors: vectorCount, engine, dir: indexDir, buildSeconds: buildSeconds === undefined ? 'cached' : round(buildSeconds) },
+      index: { vectors: vectorCount, engine, dir: indexDir, build: build ? { seconds: round(build.seconds), items: build.items, itemsPerSecond: round(build.items / build.seconds) } : 'cached' },
       server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
