@@ -8,11 +8,14 @@
  * text ms per query, and the cosine of its embeddings to the first model's fp32 ones.
  *
  *   npx tsx bench/encoder.ts --model DIR[,DIR2] [--variants fp32,int8] [--sessions default,nospin]
- *     [--threads N] [--batch 32] [--rounds 3] [--seconds 3] [--peaks]
+ *     [--threads N] [--batch 32] [--rounds 3] [--seconds 3] [--peaks] [--ops]
  * Sessions: default | nospin (threads sleep between parallel sections) | noarena | extended
- * (graph optimisation level) | basic. Prints JSON.
+ * (graph optimisation level) | basic. --ops also profiles each configuration's vision tower
+ * (onnxruntime's per-node profile over `rounds` batches) and reports its time by operator type,
+ * and the rate of its matrix products alone (the GEMM operators: linear layers and patch
+ * embedding), against the peak with --peaks. Prints JSON.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     peaks: { type: 'boolean', default: false },
+    ops: { type: 'boolean', default: false },
   },
 });
 if (!args.model) throw new Error('usage: npx tsx bench/encoder.ts --model DIR[,DIR2] [--variants fp32,int8] [--sessions default,nospin] [--peaks]');
@@ -57,6 +61,57 @@ function gopPerImage(model: ModelDirectory): number {
   const layer = tokens * (4 * width * width + 2 * width * (v.intermediate_size ?? 4 * width)) + 2 * tokens * tokens * width;
   const macs = grid * grid * 3 * patch * patch * width + (v.num_hidden_layers ?? 12) * layer + width * model.config.projection_dim;
   return (2 * macs) / 1e9;
+}
+
+/** The share of gopPerImage in matrix products with weights (linear layers, patch embedding): all but attention's. */
+function linearGopPerImage(model: ModelDirectory): number {
+  const v = model.config.vision_config;
+  const width = v.hidden_size ?? 768;
+  const tokens = ((v.image_size ?? 224) / (v.patch_size ?? 32)) ** 2 + 1;
+  return gopPerImage(model) - (2 * (v.num_hidden_layers ?? 12) * 2 * tokens * tokens * width) / 1e9;
+}
+
+/** The operators that compute the matrix products with weights, int8 or fp32. */
+const GEMM_OPS = /^(DynamicQuantizeMatMul|MatMulInteger|MatMulIntegerToFloat|DynamicQuantizeLinear|QLinearMatMul|MatMul|FusedMatMul|Gemm|Conv)$/;
+
+interface OperatorTimes {
+  msPerImage: number;
+  byOperator: { op: string; msPerImage: number; share: number }[];
+  gemmShare: number;
+  gemmGopsPerCoreSecond: number;
+}
+
+/** onnxruntime's per-node profile of `runs` batches (a warm-up run before them left out), summed by operator type. */
+async function operatorTimes(config: Config, input: Float32Array[], runs: number): Promise<OperatorTimes> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rsclip-ops-'));
+  try {
+    const profiled = await OnnxSession.open(config.model.onnx.vision, { threads, ...SESSIONS[config.session], profilePrefix: path.join(dir, 'vision') });
+    const timed = { ...config, vision: profiled };
+    await embed(timed, input);
+    for (let r = 0; r < runs; r++) await embed(timed, input);
+    await profiled.close();
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
+    type ProfileEvent = { cat: string; name: string; ts: number; dur: number; args: { op_name?: string } };
+    const events = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as ProfileEvent[];
+    const runStarts = events.filter((e) => e.name === 'model_run').map((e) => e.ts);
+    const from = runStarts[runStarts.length - runs]!;
+    const byOp = new Map<string, number>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from || !e.args.op_name) continue;
+      byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur);
+    }
+    const images = runs * input.length;
+    const totalUs = [...byOp.values()].reduce((a, b) => a + b, 0);
+    const gemmUs = [...byOp].filter(([op]) => GEMM_OPS.test(op)).reduce((a, [, us]) => a + us, 0);
+    return {
+      msPerImage: round(totalUs / 1000 / images, 2),
+      byOperator: [...byOp].sort((a, b) => b[1] - a[1]).map(([op, us]) => ({ op, msPerImage: round(us / 1000 / images, 3), share: round(us / totalUs, 3) })),
+      gemmShare: round(gemmUs / totalUs, 3),
+      gemmGopsPerCoreSecond: round((linearGopPerImage(config.model) * images) / ((gemmUs / 1e6) * threads)),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Up to `count` real images, preprocessed as rsclip does; seeded pixels where ../shared is absent. */
@@ -127,6 +182,10 @@ async function timeText(config: Config): Promise<void> {
   config.textMs.push((performance.now() - t0) / runs);
 }
 
+function withGemmShareOfPeak(times: OperatorTimes, peak: number | undefined): OperatorTimes & { gemmShareOfPeak?: number } {
+  return peak ? { ...times, gemmShareOfPeak: round(times.gemmGopsPerCoreSecond / peak, 3) } : times;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 
@@ -156,6 +215,8 @@ async function main(): Promise<void> {
   const reference = configs.find((c) => c.variant === 'fp32') ?? configs[0]!;
   const peaks: Peaks | undefined = args.peaks ? await measurePeaks(threads) : undefined;
   const instruction = peaks && 'fp32' in peaks.instruction ? peaks.instruction : undefined;
+  const operators = new Map<Config, OperatorTimes>();
+  if (args.ops) for (const config of configs) operators.set(config, await operatorTimes(config, input, rounds));
   const results = configs.map((config) => {
     const perCore = median(config.cpu);
     const gops = perCore * gopPerImage(config.model);
@@ -174,6 +235,7 @@ async function main(): Promise<void> {
       ...(peak ? { shareOfPeak: round(gops / peak, 3), peakKind: config.variant === 'int8' ? 'int8 (vpdpbusd)' : 'fp32 (fma)' } : {}),
       textMsPerQuery8Tokens: round(median(config.textMs), 2),
       cosineToReference: { min: round(Math.min(...cosines), 5), mean: round(cosines.reduce((a, b) => a + b, 0) / cosines.length, 5) },
+      ...(operators.has(config) ? { operators: withGemmShareOfPeak(operators.get(config)!, peak) } : {}),
     };
   });
   for (const config of configs) await Promise.all([config.vision.close(), config.text.close()]);
