@@ -100,6 +100,8 @@ function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimi
 
 /** Exact scans above this many vectors would stall the event loop for tens of milliseconds. */
 export const DEFAULT_SERVER_MAX_EXACT_SCAN = 20_000;
+/** At most about this long of one request goes to applying what an indexer committed meanwhile (see replaySliceMs). */
+const CATCH_UP_SLICE_MS = 20;
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -110,7 +112,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   let store;
   try {
-    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true });
+    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS });
   } catch (error) {
     await options.encoder?.close();
     throw error;

@@ -289,6 +289,13 @@ export interface OpenIndexOptions {
    * would otherwise wait for the graph.
    */
   deferGraph?: boolean;
+  /**
+   * Embedded back end, readers only: apply what other processes committed for about this many
+   * milliseconds per request, the rest at the following ones, so that catching up with a busy
+   * indexer (0.2-0.6 ms per vector) never holds one request for long; the new items become
+   * searchable a few requests later. Default: all at once (a one-shot command sees everything).
+   */
+  replaySliceMs?: number;
   /** Embedded back end: how often commits also write the graph file (default 30 s, stretched for large graphs). */
   checkpointIntervalMs?: number;
   /**

@@ -54,3 +54,32 @@ describe.each([ENGINE_DEFAULTS.usearch, ENGINE_DEFAULTS.hnswlib])('a reader far 
     }
   });
 });
+
+describe('a reader that catches up in slices (a server)', () => {
+  it('applies a bounded share of another process commits per request, in order, until it has them all', async () => {
+    const writer = await openIndex(location, { model: MODEL, create: true });
+    await writer.commit(puts(0, 10));
+    await writer.flush();
+    // a zero budget: one step of changes per request
+    const reader = await openIndex(location, { readonly: true, refreshIntervalMs: 0, replaySliceMs: 0 });
+    const behind = async (): Promise<number> => ((await reader.stats()).details as { changesNotYetApplied: number }).changesNotYetApplied;
+    try {
+      const committed = await writer.commit(puts(10, 200));
+      expect(await reader.countItems()).toBe(10 + 32);
+      expect(await behind()).toBe(200 - 2 * 32);
+
+      // removed while its addition still waits in the backlog: the later state wins
+      const removed = committed[140]!;
+      await writer.commit([{ kind: 'remove', fileId: removed.fileId }]);
+      let requests = 0;
+      while ((await behind()) > 0) requests++;
+      expect(requests).toBeLessThanOrEqual(Math.ceil(200 / 32));
+      expect(await reader.countItems()).toBe(209);
+      expect((await reader.search(axis(150, 1.5), 3)).map((h) => h.id)).not.toContain(removed.itemIds[0]);
+      expect((await reader.search(axis(209, 2.09), 1))[0]!.id).toBe(committed[199]!.itemIds[0]);
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+});

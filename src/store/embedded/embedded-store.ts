@@ -367,6 +367,7 @@ export class EmbeddedStore implements IndexStore {
         details: {
           hnsw: this.sync.graph.details(),
           graphFileReloads: this.sync.reloads,
+          changesNotYetApplied: this.sync.behind,
           caches: { selections: { ...this.planner.selectionCacheUse(), scannedOffThread: this.scanner?.scans ?? 0 }, globs: globCacheUse() },
           bytesOnDisk: { catalog: size(catalogFile) + size(`${catalogFile}-wal`), hnsw: size(path.join(this.dir, GRAPH_FILE)) },
         },

@@ -33,13 +33,20 @@ const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
  */
 const RELOAD_MIN_CHANGES = 100;
 const RELOAD_SHARE = { mapped: 0.001, loaded: 0.013 };
+/** A reader that catches up in slices applies changes this many at a time, checking its time budget between steps. */
+const REPLAY_STEP = 32;
 
 export interface GraphSyncOptions {
   /** A reader: the graph file may be served memory-mapped (see engines.ts). */
   readonly?: boolean;
   refreshIntervalMs?: number;
   checkpointIntervalMs?: number;
+  /** A reader applies other processes' changes for about this long per look, the rest at the next ones (default: all at once). */
+  replaySliceMs?: number;
 }
+
+/** An item another process changed: it has a vector now (add or replace it), or not (remove it). */
+type Change = { id: number; hasVector: number };
 
 export class GraphSync {
   private loadedGraph: GraphIndex | undefined;
@@ -59,6 +66,10 @@ export class GraphSync {
   private loadedFromFile = false;
   /** Newer graph files a reader loaded instead of applying the changes one by one. */
   reloads = 0;
+  /** Changes a reader has read from the catalog and not applied yet, from `backlogAt` on. */
+  private backlog: Change[] = [];
+  private backlogAt = 0;
+  private readonly replaySliceMs: number | undefined;
 
   constructor(
     private readonly dir: string,
@@ -69,6 +80,7 @@ export class GraphSync {
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
     this.mapped = options.readonly ?? false;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.replaySliceMs = options.replaySliceMs;
   }
 
   /** The graph; one not loaded yet (a reader that deferred it) is loaded now. */
@@ -226,27 +238,64 @@ export class GraphSync {
     for (let i = 0; i < ids.length; i += 1000) this.addMany(this.catalog.getVectors(ids.slice(i, i + 1000)));
   }
 
-  /** Picks up what another process committed since the last look, at most once per refresh interval. */
+  /**
+   * Picks up what another process committed since the last look, at most once per refresh
+   * interval; a reader that catches up in slices goes on with its backlog at every look.
+   */
   refreshIfStale(): void {
     // a graph not loaded yet will be loaded as of the commit of that moment
     if (!this.loadedGraph) return;
     if (Date.now() - this.lastRefresh >= this.refreshIntervalMs) this.refresh();
+    else this.applyBacklog();
+  }
+
+  /** Changes read and not applied yet (a reader catching up in slices). */
+  get behind(): number {
+    return this.backlog.length - this.backlogAt;
   }
 
   private refresh(): void {
     this.lastRefresh = Date.now();
     const seq = this.catalog.commitSeq();
-    if (seq <= this.seenSeq) return;
+    if (seq <= this.seenSeq) return this.applyBacklog();
     const changed = this.catalog.changedSince(this.seenSeq);
+    const behind = changed.length + this.behind;
     const reloadShare = RELOAD_SHARE[this.mapped && this.meta.engine.name === 'usearch' ? 'mapped' : 'loaded'];
-    if (changed.length >= RELOAD_MIN_CHANGES && changed.length >= this.graph.size * reloadShare && this.reloadNewerFile()) return;
+    if (behind >= RELOAD_MIN_CHANGES && behind >= this.graph.size * reloadShare && this.reloadNewerFile()) return;
     this.seenSeq = seq;
-    const toAdd: number[] = [];
-    for (const { id, hasVector } of changed) {
-      if (hasVector) toAdd.push(id);
-      else this.remove(id);
+    this.enqueue(changed);
+  }
+
+  /** Adds `changes` to the backlog (after what is still in it: a later state of an item wins) and applies it. */
+  private enqueue(changes: readonly Change[]): void {
+    this.backlog = this.backlogAt > 0 ? this.backlog.slice(this.backlogAt) : this.backlog;
+    this.backlogAt = 0;
+    for (const change of changes) this.backlog.push(change);
+    this.applyBacklog();
+  }
+
+  /**
+   * Applies the backlog: all of it, or for about replaySliceMs (a server: one request never waits
+   * for minutes of another process's indexing; the changes are searchable a few requests later).
+   */
+  private applyBacklog(): void {
+    const deadline = this.replaySliceMs === undefined ? Infinity : performance.now() + this.replaySliceMs;
+    while (this.backlogAt < this.backlog.length) {
+      const end = Math.min(this.backlog.length, this.backlogAt + REPLAY_STEP);
+      const toAdd: number[] = [];
+      for (let i = this.backlogAt; i < end; i++) {
+        const { id, hasVector } = this.backlog[i]!;
+        if (hasVector) toAdd.push(id);
+        else this.remove(id);
+      }
+      this.addFromCatalog(toAdd);
+      this.backlogAt = end;
+      if (performance.now() >= deadline) break;
     }
-    this.addFromCatalog(toAdd);
+    if (this.backlogAt === this.backlog.length) {
+      this.backlog = [];
+      this.backlogAt = 0;
+    }
   }
 
   /**
@@ -266,8 +315,12 @@ export class GraphSync {
     }
     if (!opened.exact || opened.fromSeq <= this.seenSeq) return false;
     this.mirrors.clear();
+    this.loadedGraph = opened.graph;
     this.seenSeq = this.catalog.commitSeq();
-    this.replayOnto(opened.graph, opened.fromSeq);
+    // what came after the file replaces the backlog: the file holds the state the backlog led to
+    this.backlog = [];
+    this.backlogAt = 0;
+    this.enqueue(this.catalog.changedSince(opened.fromSeq));
     this.reloads++;
     return true;
   }
