@@ -209,12 +209,13 @@ class ArchiveIndexer {
     const removals: number[] = [];
     for (const source of this.sources()) {
       const absoluteRoot = path.resolve(source.root);
+      // what is left of it after the scan are the files no longer there (no set of every path seen: at
+      // millions of files the scan's memory is what nears the heap's limit)
       const known = await this.store.knownFiles(absoluteRoot);
-      const seen = new Set<string>();
       for await (const file of source.files) {
         this.summary.scanned++;
-        seen.add(file.path);
         const row = known.get(file.path);
+        known.delete(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
         const extra = source.extras?.get(file.path);
         const retry = current?.status === 'error' && this.retryFailed;
@@ -228,7 +229,7 @@ class ArchiveIndexer {
       if (this.aborted) break;
       const unreadable = this.problems.unreadableFolders.map((f) => (f === '' ? '' : `${f}/`));
       for (const [relPath, row] of known) {
-        if (row.status === 'removed' || seen.has(relPath)) continue;
+        if (row.status === 'removed') continue;
         if (unreadable.some((prefix) => relPath.startsWith(prefix))) continue;
         removals.push(row.id);
       }

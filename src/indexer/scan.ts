@@ -246,7 +246,8 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
  * find them; a listed file that does not exist is reported as unreadable (its row is kept).
  */
 export async function* listedFiles(root: string, relPaths: readonly string[]): AsyncGenerator<ScannedFile> {
-  for (const rel of relPaths) {
+  // a path listed twice (a STAC catalog naming one asset from two items) is one file
+  for (const rel of new Set(relPaths)) {
     const absolutePath = path.join(root, ...rel.split('/'));
     const info = await stat(absolutePath).catch(() => undefined);
     yield { root, path: rel, absolutePath, bytes: info?.isFile() ? info.size : 0, mtimeMs: info?.mtimeMs ?? 0 };

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isImagePath, LINK_OUTSIDE_ROOT, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
+import { isImagePath, LINK_OUTSIDE_ROOT, listedFiles, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 
 let root: string;
@@ -108,5 +108,15 @@ describe('scanRoot', () => {
       { reason: 'excluded by --include/--exclude', count: 1, examples: ['b/skip.png'] },
       { reason: 'image format rsclip cannot read (JPEG 2000): convert to PNG, JPEG or TIFF to index it', count: 1, examples: ['c/tile.jp2'] },
     ].sort(byReason));
+  });
+});
+
+describe('listedFiles', () => {
+  it('yields each listed path once, in list order, with its size (0 for a file that is not there)', async () => {
+    touch('a.png', 'aaa');
+    touch('b.png');
+    const files = [];
+    for await (const file of listedFiles(root, ['b.png', 'a.png', 'b.png', 'gone.png'])) files.push([file.path, file.bytes]);
+    expect(files).toEqual([['b.png', 1], ['a.png', 3], ['gone.png', 0]]);
   });
 });
