@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
-import { openIndex } from '../store/index.js';
+import { openIndex, readIndexMeta } from '../store/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
 import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
@@ -105,22 +105,49 @@ const CATCH_UP_SLICE_MS = 20;
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
+function encoderOptions(options: StartServerOptions): { variant?: ModelVariant; threads?: number } {
+  return { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) };
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const started = performance.now();
   const logger = options.logger ?? createServerLogger(options.logFormat ?? 'json');
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
-  let store;
+  let readyNow = false;
+  // the text tower warms up in its own thread: from here on, /readyz says when it has
+  const warmUp = (opened: ClipEncoder): Promise<void> =>
+    opened.embedTexts(['an aerial photo']).then(
+      () => {
+        readyNow = true;
+        logger.info('model warmed up: ready');
+      },
+      (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
+    );
+  // the model first, as the index records it, so that its text tower opens while this thread
+  // opens the index (mapping a graph of millions takes seconds)
+  let encoder = options.encoder;
+  let ready: Promise<void> | undefined;
   try {
-    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS });
+    const meta = encoder ? undefined : await readIndexMeta(options.index);
+    if (meta) encoder = await openEncoderForIndex(options.model, meta, encoderOptions(options));
+    ready = encoder && warmUp(encoder);
   } catch (error) {
     await options.encoder?.close();
     throw error;
   }
-  let encoder;
+  let store;
+  try {
+    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS });
+  } catch (error) {
+    await ready;
+    await encoder?.close();
+    throw error;
+  }
   let searcher: Searcher;
   try {
-    encoder = options.encoder ?? (await openEncoderForIndex(options.model, store.meta, { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) }));
+    encoder ??= await openEncoderForIndex(options.model, store.meta, encoderOptions(options));
+    ready ??= warmUp(encoder);
     const decoder = new QueryImageDecoder(openModelDirectory(encoder.info.dir, { variant: encoder.info.variant }).preprocess, {
       maxPixels: limits.maxQueryPixels,
       threads: limits.queryDecodeThreads,
@@ -130,19 +157,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // the Searcher checks that the encoder is the index's model
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
+    await ready;
     await encoder?.close();
     await store.close();
     throw error;
   }
-  let readyNow = false;
-  // the text tower opens now, while the server binds; the vision tower waits for the first image query
-  const ready = encoder.embedTexts(['an aerial photo']).then(
-    () => {
-      readyNow = true;
-      logger.info('model warmed up: ready');
-    },
-    (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
-  );
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
