@@ -246,7 +246,7 @@ export class GraphSync {
     // a graph not loaded yet will be loaded as of the commit of that moment
     if (!this.loadedGraph) return;
     if (Date.now() - this.lastRefresh >= this.refreshIntervalMs) this.refresh();
-    else this.applyBacklog();
+    else if (this.behind > 0) this.applyBacklog();
   }
 
   /** Changes read and not applied yet (a reader catching up in slices). */
@@ -257,7 +257,10 @@ export class GraphSync {
   private refresh(): void {
     this.lastRefresh = Date.now();
     const seq = this.catalog.commitSeq();
-    if (seq <= this.seenSeq) return this.applyBacklog();
+    if (seq <= this.seenSeq) {
+      if (this.behind > 0) this.applyBacklog();
+      return;
+    }
     const changed = this.catalog.changedSince(this.seenSeq);
     const behind = changed.length + this.behind;
     const reloadShare = RELOAD_SHARE[this.mapped && this.meta.engine.name === 'usearch' ? 'mapped' : 'loaded'];
