@@ -51,24 +51,26 @@ const SESSIONS: Record<string, Omit<OnnxSessionOptions, 'threads'>> = {
   basic: { optimization: 'basic' },
 };
 
-/** Multiply-adds x 2 of one image through the vision tower (patch embedding, layers, projection). */
-function gopPerImage(model: ModelDirectory): number {
+/** The vision tower's shape (CLIP ViT defaults where the config is silent). */
+function visionShape(model: ModelDirectory): { width: number; patch: number; grid: number; tokens: number; layers: number; intermediate: number } {
   const v = model.config.vision_config;
   const width = v.hidden_size ?? 768;
   const patch = v.patch_size ?? 32;
   const grid = (v.image_size ?? 224) / patch;
-  const tokens = grid * grid + 1;
-  const layer = tokens * (4 * width * width + 2 * width * (v.intermediate_size ?? 4 * width)) + 2 * tokens * tokens * width;
-  const macs = grid * grid * 3 * patch * patch * width + (v.num_hidden_layers ?? 12) * layer + width * model.config.projection_dim;
-  return (2 * macs) / 1e9;
+  return { width, patch, grid, tokens: grid * grid + 1, layers: v.num_hidden_layers ?? 12, intermediate: v.intermediate_size ?? 4 * width };
 }
 
-/** The share of gopPerImage in matrix products with weights (linear layers, patch embedding): all but attention's. */
-function linearGopPerImage(model: ModelDirectory): number {
-  const v = model.config.vision_config;
-  const width = v.hidden_size ?? 768;
-  const tokens = ((v.image_size ?? 224) / (v.patch_size ?? 32)) ** 2 + 1;
-  return gopPerImage(model) - (2 * (v.num_hidden_layers ?? 12) * 2 * tokens * tokens * width) / 1e9;
+/** Multiply-adds x 2 of one image's attention scores and weighted sums (products of activations, not weights). */
+function attentionGopPerImage(model: ModelDirectory): number {
+  const { width, tokens, layers } = visionShape(model);
+  return (2 * layers * 2 * tokens * tokens * width) / 1e9;
+}
+
+/** Multiply-adds x 2 of one image through the vision tower (patch embedding, layers, projection). */
+function gopPerImage(model: ModelDirectory): number {
+  const { width, patch, grid, tokens, layers, intermediate } = visionShape(model);
+  const linear = grid * grid * 3 * patch * patch * width + layers * tokens * (4 * width * width + 2 * width * intermediate) + width * model.config.projection_dim;
+  return (2 * linear) / 1e9 + attentionGopPerImage(model);
 }
 
 /** The operators that compute the matrix products with weights, int8 or fp32. */
@@ -107,7 +109,7 @@ async function operatorTimes(config: Config, input: Float32Array[], runs: number
       msPerImage: round(totalUs / 1000 / images, 2),
       byOperator: [...byOp].sort((a, b) => b[1] - a[1]).map(([op, us]) => ({ op, msPerImage: round(us / 1000 / images, 3), share: round(us / totalUs, 3) })),
       gemmShare: round(gemmUs / totalUs, 3),
-      gemmGopsPerCoreSecond: round((linearGopPerImage(config.model) * images) / ((gemmUs / 1e6) * threads)),
+      gemmGopsPerCoreSecond: round(((gopPerImage(config.model) - attentionGopPerImage(config.model)) * images) / ((gemmUs / 1e6) * threads)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
