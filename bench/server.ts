@@ -3,15 +3,18 @@
  * CLIP-like vectors (bench/clip-like-vectors.ts: clustered in a narrow cone as real image
  * embeddings are), with a real query encoder (a random-weight CLIP of the chosen size,
  * int8 by default: same compute as the trained model). Also: start-up time, RSS, and the
- * in-process cost of HNSW and exact search (what a request spends on the event loop).
+ * in-process cost of HNSW and exact search (what a request spends on the event loop), and the
+ * recall@10 of 100 text and 100 image queries at the searcher's default breadth for each kind.
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
- *        [--build-only]
+ *        [--efc N] [--build-only]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
- * index built elsewhere for this model instead); an interrupted build resumes. Prints JSON: start-up (listening, ready, first
+ * index built elsewhere for this model instead); an interrupted build resumes. `--efc` builds with another expansion_add than the engine's default
+ * (a faster build, for start-up and memory at 10M: the graph's size and layout depend on M, not on it;
+ * recall does). Prints JSON: start-up (listening, ready, first
  * answer), text queries at 1, 4 and 16 connections, a cached text embedding, image queries.
  */
 import { spawn } from 'node:child_process';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     index: { type: 'string' },
     engine: { type: 'string', default: 'usearch' },
+    efc: { type: 'string' },
     'build-only': { type: 'boolean', default: false },
   },
 });
@@ -57,15 +61,16 @@ const model = probe.info;
 await probe.close();
 
 const engine = values.engine as 'usearch' | 'hnswlib';
+const efConstruction = values.efc === undefined ? undefined : Number(values.efc);
 const vectors = new ClipLikeVectors({ items: vectorCount, dim: model.embeddingDim, seed: 1 });
-const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}`);
+const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}${efConstruction === undefined ? '' : `-efc${efConstruction}`}`);
 // A build of millions takes hours on 2 cores: it resumes where it stopped (each commit is atomic and
 // items go in order), and is complete once its marker is written.
 const builtMarker = path.join(indexDir, 'bench-built.json');
 let build: { seconds: number; items: number } | undefined;
 if (!values.index && !existsSync(builtMarker)) {
   const start = performance.now();
-  const store = await openIndex(indexDir, { model, create: true, engine: { name: engine } });
+  const store = await openIndex(indexDir, { model, create: true, engine: { name: engine, ...(efConstruction === undefined ? {} : { efConstruction }) } });
   const resumeAt = await store.countItems();
   log(`building an index of ${vectorCount} CLIP-like ${model.embeddingDim}-d vectors (${engine}) in ${indexDir}${resumeAt ? `, resuming at ${resumeAt}` : ''}`);
   const batch = 2000;
@@ -86,7 +91,7 @@ if (!values.index && !existsSync(builtMarker)) {
   writeFileSync(builtMarker, `${JSON.stringify(build)}\n`);
 }
 if (values['build-only']) {
-  console.log(JSON.stringify({ index: { vectors: vectorCount, engine, dir: indexDir, build: build ?? 'cached' } }, null, 2));
+  console.log(JSON.stringify({ index: { vectors: vectorCount, engine, efConstruction: efConstruction ?? 'default', dir: indexDir, build: build ?? 'cached' } }, null, 2));
   process.exit(0);
 }
 
@@ -181,24 +186,48 @@ const exited = new Promise((resolve) => child.on('exit', resolve));
 child.kill('SIGTERM');
 await exited;
 
-// in-process: what one search costs the event loop
+// in-process: what one search costs the event loop, and what the searcher's default breadths find
 log('in-process HNSW and exact search');
 const store = await openIndex(indexDir, { readonly: true });
 const queries = vectorRows(vectors.texts(0, 500), model.embeddingDim);
-const hnswMs: number[] = [];
-for (const q of queries) {
-  const start = performance.now();
-  await store.search(q, DEFAULT_K + 1, { ef: chooseEf(DEFAULT_K + 1) });
-  hnswMs.push(performance.now() - start);
+const efOf = { image: chooseEf(DEFAULT_K + 1, undefined, 'image'), text: chooseEf(DEFAULT_K + 1, undefined, 'text') };
+// a first pass at the widest breadth faults the mapped graph's pages in, so that no breadth is timed cold
+for (const q of queries) await store.search(q, DEFAULT_K + 1, { ef: efOf.text });
+const hnswMs: Record<string, number[]> = {};
+for (const ef of new Set(Object.values(efOf))) {
+  const ms: number[] = (hnswMs[`ef${ef}`] = []);
+  for (const q of queries) {
+    const start = performance.now();
+    await store.search(q, DEFAULT_K + 1, { ef });
+    ms.push(performance.now() - start);
+  }
 }
-const firstExactStart = performance.now();
-await store.search(queries[0]!, DEFAULT_K, { exact: true });
-const firstExactMs = performance.now() - firstExactStart;
+// exact search holds every vector as float32: skipped where that would crowd the machine's memory
+const exactFits = vectorCount * model.embeddingDim * 4 < os.totalmem() / 4;
+const RECALL_QUERIES = 100;
+const RECALL_K = 10;
+let firstExactMs: number | undefined;
 const exactMs: number[] = [];
-for (const q of queries.slice(0, 20)) {
-  const start = performance.now();
-  await store.search(q, DEFAULT_K, { exact: true });
-  exactMs.push(performance.now() - start);
+const recallAt10: Record<string, Record<string, number>> = {};
+if (exactFits) {
+  const recallQueries = { text: queries.slice(0, RECALL_QUERIES), image: vectorRows(vectors.images(vectorCount, RECALL_QUERIES), model.embeddingDim) };
+  const firstExactStart = performance.now();
+  await store.search(queries[0]!, DEFAULT_K, { exact: true });
+  firstExactMs = performance.now() - firstExactStart;
+  for (const [kind, qs] of Object.entries(recallQueries)) {
+    const truths: Set<number>[] = [];
+    for (const q of qs) {
+      const start = performance.now();
+      truths.push(new Set((await store.search(q, RECALL_K, { exact: true })).map((h) => h.id)));
+      exactMs.push(performance.now() - start);
+    }
+    recallAt10[kind] = {};
+    for (const ef of Object.values(efOf)) {
+      let found = 0;
+      for (const [i, q] of qs.entries()) found += (await store.search(q, RECALL_K, { ef })).filter((h) => truths[i]!.has(h.id)).length;
+      recallAt10[kind][`ef${ef}`] = found / (RECALL_K * qs.length);
+    }
+  }
 }
 await store.close();
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
@@ -211,7 +240,7 @@ process.stdout.write(
       cores: os.availableParallelism(),
       node: process.version,
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
-      index: { vectors: vectorCount, engine, dir: indexDir, build: build ? { seconds: round(build.seconds), items: build.items, itemsPerSecond: round(build.items / build.seconds) } : 'cached' },
+      index: { vectors: vectorCount, engine, efConstruction: efConstruction ?? 'default', dir: indexDir, build: build ? { seconds: round(build.seconds), items: build.items, itemsPerSecond: round(build.items / build.seconds) } : 'cached' },
       server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
@@ -219,8 +248,10 @@ process.stdout.write(
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {
-        hnswSearchMs: { k: DEFAULT_K, ef: chooseEf(DEFAULT_K + 1), p50: round(pct(hnswMs, 0.5)), p99: round(pct(hnswMs, 0.99)) },
-        exactSearchMs: { firstCallWithCacheBuild: round(firstExactMs), p50: round(pct(exactMs, 0.5)), max: round(Math.max(...exactMs)) },
+        hnswSearchMsOfTextQueries: Object.fromEntries(Object.entries(hnswMs).map(([ef, ms]) => [ef, { k: DEFAULT_K, p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)) }])),
+        exactSearchMs: exactFits ? { firstCallWithCacheBuild: round(firstExactMs!), p50: round(pct(exactMs, 0.5)), max: round(Math.max(...exactMs)) } : 'skipped: every vector as float32 would take over a quarter of the memory',
+        defaultEf: efOf,
+        recallAt10: exactFits ? recallAt10 : 'skipped (no exact search)',
       },
     },
     null,

@@ -11,7 +11,8 @@
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/index.js';
-import { DEFAULT_EF, openIndex, type IndexStore } from '../store/index.js';
+import { chooseEf } from '../search/limits.js';
+import { openIndex, type IndexStore } from '../store/index.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
@@ -40,7 +41,7 @@ export interface EvaluateRsicdOptions extends ModelRunOptions {
   index?: string;
   /** With `index`: rank text->image by an exact scan of the index instead of its HNSW graph. */
   exact?: boolean;
-  /** With `index`: HNSW search breadth. Default: the store's default. */
+  /** With `index`: HNSW search breadth. Default: what `rsclip search` gives a text query for the largest k of the recalls. */
   ef?: number;
   /** Cache caption embeddings per model under this folder (`<dir>/text-embeddings/`); no cache when omitted. */
   cacheDir?: string;
@@ -139,7 +140,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       : options.model;
   let store: IndexStore | undefined;
   try {
-    const ef = options.ef ?? DEFAULT_EF;
+    const ef = chooseEf(Math.max(...RETRIEVAL_KS), options.ef, 'text');
     const phaseStart = { at: performance.now() };
     const lap = (): number => {
       const now = performance.now();

@@ -10,7 +10,7 @@ import { assertModelMatches, FILTER_KEYS, type IndexStore, type ItemRecord, type
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
-import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW } from './limits.js';
+import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
 import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
 import { combineWeighted } from './query-vector.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
@@ -172,10 +172,11 @@ export class Searcher {
     let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
     let groups: HitGroup[] = [];
     let ef: number | undefined;
+    const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
     const vectors = new Map<number, Float32Array>();
     const items = new Map<number, ItemRecord>();
     for (;;) {
-      ef = exact ? undefined : chooseEf(fetchCount, request.ef);
+      ef = exact ? undefined : chooseEf(fetchCount, request.ef, kind);
       const hits: ScoredId[] = available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
       if (foldCopies || nmsThreshold !== undefined) {
         for (const item of await this.store.getItems(hits.filter((h) => !items.has(h.id)).map((h) => h.id))) items.set(item.id, item);
