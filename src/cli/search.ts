@@ -13,7 +13,7 @@ import {
   type SearchPage,
   type SearchRequest,
 } from '../search/index.js';
-import { openIndex } from '../store/index.js';
+import { openIndex, readIndexMeta, type IndexMeta, type IndexStore } from '../store/index.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
@@ -105,14 +105,27 @@ Examples:
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
-      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
+      const threads = opts.threads ?? config.threads;
+      const variant = opts.variant ?? config.variant;
+      const openEncoder = (meta: IndexMeta) => openEncoderForIndex(opts.model ?? config.model, meta, { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) });
+      // the model first, as the index records it, so that its text tower opens (in a thread of its
+      // own) while this thread opens the index: mapping the graph of millions of items takes seconds
+      const recorded = await readIndexMeta(indexDir);
+      const early = recorded && (await openEncoder(recorded));
+      const firstText = terms.find((t) => t.kind === 'text');
+      // a failure here is the search's own to report
+      const textTowerOpening = early && firstText ? early.embedTexts([firstText.text]).catch(() => undefined) : undefined;
+      let store: IndexStore;
       try {
-        const threads = opts.threads ?? config.threads;
-        const variant = opts.variant ?? config.variant;
-        const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, {
-          ...(variant ? { variant } : {}),
-          ...(threads ? { threads } : {}),
-        });
+        store = await openIndex(indexDir, { readonly: true });
+      } catch (error) {
+        await textTowerOpening;
+        await early?.close();
+        throw error;
+      }
+      try {
+        const encoder = early ?? (await openEncoder(store.meta));
         try {
           const request: SearchRequest = { terms, k: opts.k };
           if (opts.offset !== undefined) request.offset = opts.offset;
@@ -130,6 +143,7 @@ Examples:
           else if (format === 'geojson') printJson(pageToFeatureCollection(page));
           else printPage(page);
         } finally {
+          await textTowerOpening;
           await encoder.close();
         }
       } finally {
