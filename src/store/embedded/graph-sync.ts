@@ -50,7 +50,8 @@ type Change = { id: number; hasVector: number };
 
 export class GraphSync {
   private loadedGraph: GraphIndex | undefined;
-  private readonly mirrors = new Set<VectorIndex>();
+  /** Copies kept in step, each with the most items it may hold. */
+  private readonly mirrors = new Map<VectorIndex, number>();
   /** The last commit this process has applied to the graph. */
   private seenSeq = 0;
   /** The graph differs from the file (changes since the last checkpoint). */
@@ -201,9 +202,9 @@ export class GraphSync {
     return repairs;
   }
 
-  /** Keeps `mirror` in step with the graph from now on (it must hold the same vectors now). */
-  follow(mirror: VectorIndex): void {
-    this.mirrors.add(mirror);
+  /** Keeps `mirror` in step with the graph from now on (it must hold the same vectors now), until it would hold more than `maxItems`. */
+  follow(mirror: VectorIndex, maxItems = Infinity): void {
+    this.mirrors.set(mirror, maxItems);
   }
 
   /** Whether `mirror` is still kept in step (a reader that loads a newer graph file lets its mirrors go). */
@@ -217,21 +218,31 @@ export class GraphSync {
 
   private add(id: number, vector: Float32Array): void {
     this.graph.add(id, vector);
-    for (const mirror of this.mirrors) mirror.add(id, vector);
+    this.feedMirrors(1, (mirror) => mirror.add(id, vector));
     this.dirty = true;
   }
 
   private remove(id: number): void {
     this.graph.markDeleted(id);
-    for (const mirror of this.mirrors) mirror.markDeleted(id);
+    this.feedMirrors(0, (mirror) => mirror.markDeleted(id));
     this.dirty = true;
   }
 
   private addMany(vectors: ReadonlyMap<number, Float32Array>): void {
     if (vectors.size === 0) return;
     this.graph.addMany(vectors);
-    for (const mirror of this.mirrors) for (const [id, vector] of vectors) mirror.add(id, vector);
+    this.feedMirrors(vectors.size, (mirror) => {
+      for (const [id, vector] of vectors) mirror.add(id, vector);
+    });
     this.dirty = true;
+  }
+
+  /** Applies a change to each mirror; one that could grow past its bound stops following instead (its owner knows by `follows`). */
+  private feedMirrors(added: number, apply: (mirror: VectorIndex) => void): void {
+    for (const [mirror, maxItems] of this.mirrors) {
+      if (mirror.size + added > maxItems) this.mirrors.delete(mirror);
+      else apply(mirror);
+    }
   }
 
   private addFromCatalog(ids: readonly number[]): void {

@@ -23,6 +23,12 @@ export const SELECTION_CACHE_LIMITS = { entries: 8, bytes: 64 * 1024 * 1024 };
 const RERANK_EXTRA_MIN = 10;
 /** Vectors read from the catalog per statement when scoring a selection exactly. */
 const VECTOR_CHUNK = 1000;
+/**
+ * An exact search of the whole index scans a float32 copy of every vector, kept between searches,
+ * while that copy stays within these bytes (2 GiB: a million 512-d vectors); past them each such
+ * search reads the catalog's vectors again instead (10M items would need 20 GB).
+ */
+export const EXACT_COPY_LIMITS = { bytes: 2 * 1024 ** 3 };
 
 /** The items a selection allows: ascending ids and a membership test (a bitmap over ids). */
 class AllowedItems {
@@ -94,14 +100,14 @@ export class SearchPlanner {
     const excluded = !allowed && options.excludeIds && options.excludeIds.length > 0 ? new Set(options.excludeIds) : undefined;
     const predicate = allowed?.has ?? (excluded ? (id: number) => !excluded.has(id) : undefined);
     if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverIds(allowed.ids, query, k);
-    if (options.exact) return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
+    if (options.exact) return this.exactOverAll(query, k, predicate);
     // a graph that keeps reduced-precision vectors gives more candidates, re-ranked on the catalog's float32 ones
     const found = graph.searchBestFirst(query, graph.exactScores ? k : k + Math.max(k, RERANK_EXTRA_MIN), { ef: options.ef, filter: predicate });
     let selected = allowed ? allowed.count : graph.size;
     if (excluded) for (const id of excluded) if (graph.has(id)) selected--;
     if (found.length < Math.min(k, selected, graph.size)) {
       // the graph walk ran out of (allowed, live) neighbours: answer exactly instead of short
-      return this.exactIndex().searchBestFirst(query, k, { filter: predicate });
+      return this.exactOverAll(query, k, predicate);
     }
     return graph.exactScores ? found : this.exactOverIds(found.map((c) => c.id), query, k);
   }
@@ -138,11 +144,25 @@ export class SearchPlanner {
     return allowed;
   }
 
-  private exactIndex(): BruteForceIndex {
+  /** Every searchable item scored: from the kept copy of every vector, or from the catalog when that copy would be too large. */
+  private exactOverAll(query: Float32Array, k: number, accept?: (id: number) => boolean): ScoredId[] {
+    const maxItems = Math.floor(EXACT_COPY_LIMITS.bytes / (4 * this.dim));
+    if (this.sync.graph.size <= maxItems) return this.exactIndex(maxItems).searchBestFirst(query, k, { filter: accept });
+    this.exact = undefined;
+    const q = unitVector(query);
+    const top = new TopK(k);
+    const graph = this.sync.graph;
+    for (const [id, vector] of this.catalog.iterateVectors()) {
+      if (graph.has(id) && (!accept || accept(id))) top.offer(id, cosine(q, vector));
+    }
+    return top.bestFirst();
+  }
+
+  private exactIndex(maxItems: number): BruteForceIndex {
     if (!this.exact || !this.sync.follows(this.exact)) {
       const exact = new BruteForceIndex(this.dim, Math.max(1, this.sync.graph.size));
       for (const [id, vector] of this.catalog.iterateVectors()) exact.add(id, vector);
-      this.sync.follow(exact);
+      this.sync.follow(exact, maxItems);
       this.exact = exact;
     }
     return this.exact;
