@@ -5,7 +5,7 @@ import {
   DEFAULT_COLLAPSE_THRESHOLD,
   DEFAULT_K,
   DEFAULT_NMS_THRESHOLD,
-  openEncoderForIndex,
+  openIndexForSearch,
   pageToFeatureCollection,
   parseQueryTerms,
   Searcher,
@@ -13,7 +13,6 @@ import {
   type SearchPage,
   type SearchRequest,
 } from '../search/index.js';
-import { openIndex, readIndexMeta, type IndexMeta, type IndexStore } from '../store/index.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
@@ -108,46 +107,37 @@ Examples:
       const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       const threads = opts.threads ?? config.threads;
       const variant = opts.variant ?? config.variant;
-      const openEncoder = (meta: IndexMeta) => openEncoderForIndex(opts.model ?? config.model, meta, { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) });
-      // the model first, as the index records it, so that its text tower opens (in a thread of its
-      // own) while this thread opens the index: mapping the graph of millions of items takes seconds
-      const recorded = await readIndexMeta(indexDir);
-      const early = recorded && (await openEncoder(recorded));
+      const model = opts.model ?? config.model;
       const firstText = terms.find((t) => t.kind === 'text');
-      // a failure here is the search's own to report
-      const textTowerOpening = early && firstText ? early.embedTexts([firstText.text]).catch(() => undefined) : undefined;
-      let store: IndexStore;
+      const { store, encoder, warmedUp } = await openIndexForSearch(indexDir, {
+        ...(model ? { model } : {}),
+        encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
+        // the query's text opens the text tower; a failure is the search's own to report
+        warmUp: (opened) => (firstText ? opened.embedTexts([firstText.text]).then(() => undefined, () => undefined) : Promise.resolve()),
+      });
       try {
-        store = await openIndex(indexDir, { readonly: true });
-      } catch (error) {
-        await textTowerOpening;
-        await early?.close();
-        throw error;
-      }
-      try {
-        const encoder = early ?? (await openEncoder(store.meta));
-        try {
-          const request: SearchRequest = { terms, k: opts.k };
-          if (opts.offset !== undefined) request.offset = opts.offset;
-          if (opts.cursor !== undefined) request.cursor = opts.cursor;
-          if (opts.exact) request.exact = true;
-          if (opts.ef !== undefined) request.ef = opts.ef;
-          const filter = await filterFromOptions(opts);
-          if (filter) request.filter = filter;
-          if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
-          if (opts.nms !== undefined) request.nms = opts.nms;
-          if (opts.allCopies) request.foldCopies = false;
-          const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
-          const format = opts.format ?? (opts.json ? 'json' : 'text');
-          if (format === 'json') printJson(page);
-          else if (format === 'geojson') printJson(pageToFeatureCollection(page));
-          else printPage(page);
-        } finally {
-          await textTowerOpening;
-          await encoder.close();
-        }
+        const request: SearchRequest = { terms, k: opts.k };
+        if (opts.offset !== undefined) request.offset = opts.offset;
+        if (opts.cursor !== undefined) request.cursor = opts.cursor;
+        if (opts.exact) request.exact = true;
+        if (opts.ef !== undefined) request.ef = opts.ef;
+        const filter = await filterFromOptions(opts);
+        if (filter) request.filter = filter;
+        if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
+        if (opts.nms !== undefined) request.nms = opts.nms;
+        if (opts.allCopies) request.foldCopies = false;
+        const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
+        const format = opts.format ?? (opts.json ? 'json' : 'text');
+        if (format === 'json') printJson(page);
+        else if (format === 'geojson') printJson(pageToFeatureCollection(page));
+        else printPage(page);
       } finally {
-        await store.close();
+        await warmedUp;
+        try {
+          await encoder.close();
+        } finally {
+          await store.close();
+        }
       }
     });
 }

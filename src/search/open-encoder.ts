@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { modelMatches, readIndexMeta, type IndexMeta } from '../store/index.js';
+import { modelMatches, openIndex, readIndexMeta, type IndexMeta, type IndexStore, type OpenIndexOptions } from '../store/index.js';
 
 export interface OpenEncoderOptions {
   variant?: ModelVariant;
@@ -71,4 +71,49 @@ export async function recordedModelOf(index: string): Promise<{ dir: string; var
   const meta = await readIndexMeta(index);
   if (!meta?.modelDir || !existsSync(meta.modelDir)) return undefined;
   return { dir: meta.modelDir, variant: MODEL_VARIANTS.find((v) => v === meta.modelVariant) };
+}
+
+export interface OpenForSearchOptions {
+  /** Model directory; default: the one the index recorded. */
+  model?: string;
+  /** An already open encoder to use instead (closed here if opening the index fails). */
+  encoder?: ClipEncoder;
+  encoderOptions?: OpenEncoderOptions;
+  indexOptions?: Omit<OpenIndexOptions, 'readonly'>;
+  /** Started on the encoder as soon as it is open; must not reject. */
+  warmUp: (encoder: ClipEncoder) => Promise<void>;
+}
+
+/**
+ * An index opened for reading, with the model it records: the model first, so that `warmUp`
+ * opens its text tower (on a thread of its own) while this thread opens the index, where mapping
+ * the graph of millions of items takes seconds. `warmedUp` settles when `warmUp` has.
+ */
+export async function openIndexForSearch(location: string, options: OpenForSearchOptions): Promise<{ store: IndexStore; encoder: ClipEncoder; warmedUp: Promise<void> }> {
+  let encoder = options.encoder;
+  let warmedUp: Promise<void> | undefined;
+  try {
+    const meta = encoder ? undefined : await readIndexMeta(location);
+    if (meta) encoder = await openEncoderForIndex(options.model, meta, options.encoderOptions);
+    warmedUp = encoder && options.warmUp(encoder);
+  } catch (error) {
+    await options.encoder?.close();
+    throw error;
+  }
+  let store: IndexStore;
+  try {
+    store = await openIndex(location, { ...options.indexOptions, readonly: true });
+  } catch (error) {
+    await warmedUp;
+    await encoder?.close();
+    throw error;
+  }
+  try {
+    // an index that was not there a moment ago: the model it records now
+    encoder ??= await openEncoderForIndex(options.model, store.meta, options.encoderOptions);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return { store, encoder, warmedUp: warmedUp ?? options.warmUp(encoder) };
 }

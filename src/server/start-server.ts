@@ -10,8 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { openEncoderForIndex, Searcher, type TextBatcherOptions } from '../search/index.js';
-import { openIndex, readIndexMeta } from '../store/index.js';
+import { openIndexForSearch, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
 import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
@@ -105,10 +104,6 @@ const CATCH_UP_SLICE_MS = 20;
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
-function encoderOptions(options: StartServerOptions): { variant?: ModelVariant; threads?: number } {
-  return { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) };
-}
-
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const started = performance.now();
   const logger = options.logger ?? createServerLogger(options.logFormat ?? 'json');
@@ -124,30 +119,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       },
       (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
     );
-  // the model first, as the index records it, so that its text tower opens while this thread
-  // opens the index (mapping a graph of millions takes seconds)
-  let encoder = options.encoder;
-  let ready: Promise<void> | undefined;
-  try {
-    const meta = encoder ? undefined : await readIndexMeta(options.index);
-    if (meta) encoder = await openEncoderForIndex(options.model, meta, encoderOptions(options));
-    ready = encoder && warmUp(encoder);
-  } catch (error) {
-    await options.encoder?.close();
-    throw error;
-  }
-  let store;
-  try {
-    store = await openIndex(options.index, { readonly: true, scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS });
-  } catch (error) {
-    await ready;
-    await encoder?.close();
-    throw error;
-  }
+  const { store, encoder: opened, warmedUp: ready } = await openIndexForSearch(options.index, {
+    ...(options.model ? { model: options.model } : {}),
+    ...(options.encoder ? { encoder: options.encoder } : {}),
+    encoderOptions: { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) },
+    indexOptions: { scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS },
+    warmUp,
+  });
+  let encoder = opened;
   let searcher: Searcher;
   try {
-    encoder ??= await openEncoderForIndex(options.model, store.meta, encoderOptions(options));
-    ready ??= warmUp(encoder);
     const decoder = new QueryImageDecoder(openModelDirectory(encoder.info.dir, { variant: encoder.info.variant }).preprocess, {
       maxPixels: limits.maxQueryPixels,
       threads: limits.queryDecodeThreads,
@@ -158,7 +139,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
     await ready;
-    await encoder?.close();
+    await encoder.close();
     await store.close();
     throw error;
   }

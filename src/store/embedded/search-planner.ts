@@ -149,13 +149,7 @@ export class SearchPlanner {
     const maxItems = Math.floor(EXACT_COPY_LIMITS.bytes / (4 * this.dim));
     if (this.sync.graph.size <= maxItems) return this.exactIndex(maxItems).searchBestFirst(query, k, { filter: accept });
     this.exact = undefined;
-    const q = unitVector(query);
-    const top = new TopK(k);
-    const graph = this.sync.graph;
-    for (const [id, vector] of this.catalog.iterateVectors()) {
-      if (graph.has(id) && (!accept || accept(id))) top.offer(id, cosine(q, vector));
-    }
-    return top.bestFirst();
+    return this.scoreLive(this.catalog.iterateVectors(), query, k, accept);
   }
 
   private exactIndex(maxItems: number): BruteForceIndex {
@@ -170,13 +164,20 @@ export class SearchPlanner {
 
   /** Scores the allowed items that are live in the graph, reading their vectors from the catalog. */
   private exactOverIds(ids: readonly number[], query: Float32Array, k: number): ScoredId[] {
+    return this.scoreLive(this.vectorsOf(ids), query, k);
+  }
+
+  private *vectorsOf(ids: readonly number[]): Generator<[number, Float32Array]> {
+    for (let i = 0; i < ids.length; i += VECTOR_CHUNK) yield* this.catalog.getVectors(ids.slice(i, i + VECTOR_CHUNK));
+  }
+
+  /** The best k of `vectors` by cosine to `query`, among the items live in the graph that `accept` allows. */
+  private scoreLive(vectors: Iterable<[number, Float32Array]>, query: Float32Array, k: number, accept?: (id: number) => boolean): ScoredId[] {
     const q = unitVector(query);
     const top = new TopK(k);
     const graph = this.sync.graph;
-    for (let i = 0; i < ids.length; i += VECTOR_CHUNK) {
-      for (const [id, vector] of this.catalog.getVectors(ids.slice(i, i + VECTOR_CHUNK))) {
-        if (graph.has(id)) top.offer(id, cosine(q, vector));
-      }
+    for (const [id, vector] of vectors) {
+      if (graph.has(id) && (!accept || accept(id))) top.offer(id, cosine(q, vector));
     }
     return top.bestFirst();
   }
