@@ -31,6 +31,12 @@ import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type Scanned
 import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_DECODERS = 4;
+/**
+ * Batches whose results have all arrived (an embedder with many in flight, a queue) commit
+ * together up to this many windows: a store commit costs less per item when larger, and a
+ * coordinator behind its fleet catches up by taking more at once.
+ */
+const MAX_WINDOWS_PER_COMMIT = 1024;
 
 type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
 type FailUnit = Extract<Unit, { kind: 'fail' }>;
@@ -40,6 +46,8 @@ interface Stage {
   batch: EmbedUnit[];
   changes: Unit[];
   results: Promise<EmbedResult[]>;
+  /** Set once `results` has resolved. */
+  arrived?: EmbedResult[];
 }
 
 function checkPositive(name: string, value: number | undefined): void {
@@ -263,14 +271,24 @@ class ArchiveIndexer {
     let changes: Unit[] = [];
     let waiting: DuplicateUnit[] = [];
     const stages: Stage[] = [];
+    /** Commits the oldest stage, and with it the ones after it whose results have arrived (in order, up to the bound). */
     const commitOldest = async (results: EmbedResult[]): Promise<void> => {
-      const stage = stages.shift()!;
-      waiting = await this.commitStage(stage.batch, results, stage.changes, waiting);
+      const oldest = stages.shift()!;
+      const batch = [...oldest.batch];
+      const merged = [...results];
+      const changes = [...oldest.changes];
+      while (stages[0]?.arrived && batch.length + stages[0].batch.length <= MAX_WINDOWS_PER_COMMIT) {
+        const stage = stages.shift()!;
+        batch.push(...stage.batch);
+        merged.push(...stage.arrived!);
+        changes.push(...stage.changes);
+      }
+      waiting = await this.commitStage(batch, merged, changes, waiting);
     };
     const advance = async (): Promise<void> => {
       // the oldest batch's results are awaited before the next batch starts, and committed after it started
       const results = stages.length >= this.embedder.inFlight ? await stages[0]!.results : undefined;
-      stages.push({ batch, changes, results: this.startEmbedding(batch) });
+      stages.push(this.startStage(batch, changes));
       batch = [];
       changes = [];
       if (results) await commitOldest(results);
@@ -297,7 +315,7 @@ class ArchiveIndexer {
         return;
       }
       await workers;
-      stages.push({ batch, changes, results: this.startEmbedding(batch) });
+      stages.push(this.startStage(batch, changes));
       await commitAll();
       // duplicates whose original was committed in the last batch: every embedding is committed now
       if (waiting.length > 0) await this.commitStage([], [], [], waiting, { final: true });
@@ -310,14 +328,19 @@ class ArchiveIndexer {
     }
   }
 
-  private startEmbedding(batch: EmbedUnit[]): Promise<EmbedResult[]> {
-    if (batch.length === 0) return Promise.resolve([]);
-    const results = this.embedder.embed(batch).then(({ results, modelSeconds }) => {
-      this.summary.modelSeconds += modelSeconds;
-      return results;
-    });
-    results.catch(() => undefined); // awaited later; an abandoned failure must not become an unhandled rejection
-    return results;
+  private startStage(batch: EmbedUnit[], changes: Unit[]): Stage {
+    const embedded = batch.length === 0 ? Promise.resolve({ results: [], modelSeconds: 0 }) : this.embedder.embed(batch);
+    const stage: Stage = {
+      batch,
+      changes,
+      results: embedded.then(({ results, modelSeconds }) => {
+        this.summary.modelSeconds += modelSeconds;
+        stage.arrived = results;
+        return results;
+      }),
+    };
+    stage.results.catch(() => undefined); // awaited later; an abandoned failure must not become an unhandled rejection
+    return stage;
   }
 
   /**

@@ -68,7 +68,8 @@ export type EmbedResult =
  * The seam between the indexer's decisions (what to embed) and the model: batches of windows in,
  * one result per window out, in the batch's order. The indexer keeps up to `inFlight` batches
  * embedding and commits them in the order it sent them, so a file's items are committed before
- * the unit that completes it, whichever batch finishes first.
+ * the unit that completes it, whichever batch finishes first; batches whose results are in when
+ * the oldest is committed go into the same store commit.
  */
 export interface Embedder {
   /** The model the vectors come from (the index must be bound to it). */

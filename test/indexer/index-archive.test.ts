@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { indexArchive } from '../../src/indexer/index.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { indexArchive, localEmbedder, type Embedder } from '../../src/indexer/index.js';
 import { openIndex, type FileStatus, type IndexStore } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { makePng, writeBadFiles } from '../fixtures/images.js';
@@ -242,6 +242,37 @@ describe('indexArchive', () => {
     const store = await openIndex(indexDir, { readonly: true });
     expect(await store.countFiles('ok')).toBe(20);
     expect(await graphSize(store)).toBe(20);
+    await store.close();
+  });
+
+  it('commits in one store commit the batches whose results arrived while it waited for the oldest', async () => {
+    for (let i = 0; i < 8; i++) writePng(`m${i}.png`, i);
+    const encoder = new FakeEncoder();
+    const local = localEmbedder(encoder);
+    // the first batch's results come only once the fourth batch was sent (a slow worker of a fleet)
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let calls = 0;
+    const embedder: Embedder = {
+      ...local,
+      inFlight: 4,
+      async embed(batch) {
+        const call = ++calls;
+        const out = await local.embed(batch);
+        if (call === 4) releaseFirst();
+        if (call === 1) await firstHeld;
+        return out;
+      },
+    };
+    const store = await openIndex(indexDir, { model: encoder.info, create: true });
+    const commit = vi.spyOn(store, 'commit');
+    const summary = await indexArchive({ roots: [archive], store, encoder, embedder, batchSize: 2 });
+    const putsPerCommit = commit.mock.calls.map(([changes]) => changes.reduce((n, c) => n + (c.kind === 'put' && 'items' in c ? c.items.length : 0), 0));
+    expect(calls).toBe(4);
+    expect(putsPerCommit).toEqual([8]);
+    expect(summary).toMatchObject({ added: 8, embedded: 8, errors: 0 });
+    expect(await store.countFiles('ok')).toBe(8);
+    expect(await graphSize(store)).toBe(8);
     await store.close();
   });
 
