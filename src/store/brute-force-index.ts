@@ -2,9 +2,14 @@
  * Exact nearest neighbours by scanning every vector: the recall oracle for the graph and the
  * search used for exact requests and very selective filters. Cosine similarity on unit
  * vectors (normalised on add). In memory only: it is rebuilt from the catalog when needed.
+ * Without a filter, usearch's SIMD kernels scan (see usearch-native.ts); with one, this loop.
  */
 import { checkLength, dotAt, TopK, unitVector, type ScoredId } from '../vector-math.js';
 import type { VectorIndex } from './types.js';
+import { exactInnerProductRows } from './usearch-native.js';
+
+/** Candidates beyond k (at least this many, or k) taken from the SIMD scan, so that near-ties at the k-th place are scored here. */
+const CANDIDATES_EXTRA_MIN = 16;
 
 export class BruteForceIndex implements VectorIndex {
   readonly dim: number;
@@ -66,10 +71,15 @@ export class BruteForceIndex implements VectorIndex {
     const top = new TopK(k);
     const { dim, data, slotIds } = this;
     const filter = options.filter;
-    for (let slot = 0; slot < slotIds.length; slot++) {
-      const id = slotIds[slot]!;
-      if (filter && !filter(id)) continue;
-      top.offer(id, dotAt(q, data, slot * dim));
+    if (filter) {
+      for (let slot = 0; slot < slotIds.length; slot++) {
+        const id = slotIds[slot]!;
+        if (filter(id)) top.offer(id, dotAt(q, data, slot * dim));
+      }
+    } else {
+      // usearch's scan finds the candidates; scored here, so that scores and the order of ties are this loop's
+      const wanted = Math.floor(k) + Math.max(Math.floor(k), CANDIDATES_EXTRA_MIN);
+      for (const slot of exactInnerProductRows(data.subarray(0, slotIds.length * dim), q, dim, wanted)) top.offer(slotIds[slot]!, dotAt(q, data, slot * dim));
     }
     return top.bestFirst();
   }

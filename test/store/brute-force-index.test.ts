@@ -1,0 +1,58 @@
+/** BruteForceIndex's unfiltered search (usearch's SIMD scan, scored here) against a plain sort of every cosine. */
+import { describe, expect, it } from 'vitest';
+import { BruteForceIndex } from '../../src/store/index.js';
+import { compareBestFirst, cosine, type ScoredId } from '../../src/vector-math.js';
+
+const DIM = 32;
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 2 ** 32) * 2 - 1;
+  };
+}
+
+function bySorting(vectors: Map<number, Float32Array>, query: Float32Array, k: number): ScoredId[] {
+  return [...vectors].map(([id, v]) => ({ id, score: cosine(query, v) })).sort(compareBestFirst).slice(0, k);
+}
+
+describe('BruteForceIndex without a filter', () => {
+  it('finds what a sort of every cosine finds, ties at the k-th place included, after deletions moved vectors between slots', () => {
+    const next = xorshift(7);
+    const vectors = new Map<number, Float32Array>();
+    for (let id = 1; id <= 700; id++) vectors.set(id * 3, Float32Array.from({ length: DIM }, next));
+    // a group of identical vectors (identical images): ties, broken toward the smaller id
+    const twin = vectors.get(30)!;
+    for (const id of [5, 11, 2000, 2003, 2100, 2500]) vectors.set(id, Float32Array.from(twin, (x) => 2 * x));
+    const index = new BruteForceIndex(DIM, 4);
+    for (const [id, v] of vectors) index.add(id, v);
+    // deleting moves the last slot's vector into the freed slot
+    for (let id = 3; id <= 300; id += 9) {
+      index.markDeleted(id);
+      vectors.delete(id);
+    }
+    const queries = [twin, ...Array.from({ length: 20 }, () => Float32Array.from({ length: DIM }, next))];
+    for (const k of [1, 4, 10, 50]) {
+      for (const query of queries) {
+        const found = index.searchBestFirst(query, k);
+        const expected = bySorting(vectors, query, k);
+        expect(found.map((h) => h.id)).toEqual(expected.map((h) => h.id));
+        found.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 6));
+      }
+    }
+    expect(index.searchBestFirst(twin, 4).map((h) => h.id)).toEqual([5, 11, 2000, 2003]);
+  });
+
+  it('returns every vector when k exceeds them, and nothing from an empty index or for k 0', () => {
+    const next = xorshift(3);
+    const index = new BruteForceIndex(DIM);
+    expect(index.searchBestFirst(Float32Array.from({ length: DIM }, next), 5)).toEqual([]);
+    for (let id = 1; id <= 7; id++) index.add(id, Float32Array.from({ length: DIM }, next));
+    const query = Float32Array.from({ length: DIM }, next);
+    expect(index.searchBestFirst(query, 100).map((h) => h.id).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(index.searchBestFirst(query, 0)).toEqual([]);
+  });
+});
