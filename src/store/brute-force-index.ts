@@ -2,7 +2,8 @@
  * Exact nearest neighbours by scanning every vector: the recall oracle for the graph and the
  * search used for exact requests and very selective filters. Cosine similarity on unit
  * vectors (normalised on add). In memory only: it is rebuilt from the catalog when needed.
- * Without a filter, usearch's SIMD kernels scan (see usearch-native.ts); with one, this loop.
+ * usearch's SIMD kernels scan (see usearch-native.ts); a filter that allows few of their best
+ * candidates is applied to every vector in a loop of our own.
  */
 import { checkLength, dotAt, TopK, unitVector, type ScoredId } from '../vector-math.js';
 import type { VectorIndex } from './types.js';
@@ -10,6 +11,8 @@ import { exactInnerProductRows } from './usearch-native.js';
 
 /** Candidates beyond k (at least this many, or k) taken from the SIMD scan, so that near-ties at the k-th place are scored here. */
 const CANDIDATES_EXTRA_MIN = 16;
+/** With a filter, the scan takes this many times k (plus the margin); a filter that allows too few of them is applied to every vector. */
+const FILTERED_WIDENING = 4;
 
 export class BruteForceIndex implements VectorIndex {
   readonly dim: number;
@@ -68,19 +71,28 @@ export class BruteForceIndex implements VectorIndex {
   searchBestFirst(query: Float32Array, k: number, options: { filter?: (id: number) => boolean } = {}): ScoredId[] {
     checkLength(query, this.dim, 'BAD_QUERY');
     const q = unitVector(query);
-    const top = new TopK(k);
     const { dim, data, slotIds } = this;
     const filter = options.filter;
-    if (filter) {
-      for (let slot = 0; slot < slotIds.length; slot++) {
-        const id = slotIds[slot]!;
-        if (filter(id)) top.offer(id, dotAt(q, data, slot * dim));
-      }
-    } else {
-      // usearch's scan finds the candidates; scored here, so that scores and the order of ties are this loop's
-      const wanted = Math.floor(k) + Math.max(Math.floor(k), CANDIDATES_EXTRA_MIN);
-      for (const slot of exactInnerProductRows(data.subarray(0, slotIds.length * dim), q, dim, wanted)) top.offer(slotIds[slot]!, dotAt(q, data, slot * dim));
+    const margin = Math.max(Math.floor(k), CANDIDATES_EXTRA_MIN);
+    // usearch's scan finds the candidates; scored here, so that scores and the order of ties are this loop's
+    const rows = data.subarray(0, slotIds.length * dim);
+    const candidates = exactInnerProductRows(rows, q, dim, (filter ? FILTERED_WIDENING : 1) * Math.floor(k) + margin);
+    const top = new TopK(k);
+    let allowed = 0;
+    for (const slot of candidates) {
+      const id = slotIds[slot]!;
+      if (filter && !filter(id)) continue;
+      allowed++;
+      top.offer(id, dotAt(q, data, slot * dim));
     }
-    return top.bestFirst();
+    // every allowed item outside the candidates scores below all of them: enough when k are allowed, past the margin
+    if (!filter || allowed >= k + margin || candidates.length === slotIds.length) return top.bestFirst();
+    const all = new TopK(k);
+    for (let slot = 0; slot < slotIds.length; slot++) {
+      const id = slotIds[slot]!;
+      if (filter(id)) all.offer(id, dotAt(q, data, slot * dim));
+    }
+    return all.bestFirst();
   }
+
 }

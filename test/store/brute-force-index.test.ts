@@ -15,11 +15,20 @@ function xorshift(seed: number): () => number {
   };
 }
 
-function bySorting(vectors: Map<number, Float32Array>, query: Float32Array, k: number): ScoredId[] {
-  return [...vectors].map(([id, v]) => ({ id, score: cosine(query, v) })).sort(compareBestFirst).slice(0, k);
+function bySorting(vectors: Map<number, Float32Array>, query: Float32Array, k: number, filter: (id: number) => boolean = () => true): ScoredId[] {
+  return [...vectors]
+    .filter(([id]) => filter(id))
+    .map(([id, v]) => ({ id, score: cosine(query, v) }))
+    .sort(compareBestFirst)
+    .slice(0, k);
 }
 
-describe('BruteForceIndex without a filter', () => {
+function expectSame(found: ScoredId[], expected: ScoredId[]): void {
+  expect(found.map((h) => h.id)).toEqual(expected.map((h) => h.id));
+  found.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 6));
+}
+
+describe('BruteForceIndex (usearch scan, scored here)', () => {
   it('finds what a sort of every cosine finds, ties at the k-th place included, after deletions moved vectors between slots', () => {
     const next = xorshift(7);
     const vectors = new Map<number, Float32Array>();
@@ -37,13 +46,28 @@ describe('BruteForceIndex without a filter', () => {
     const queries = [twin, ...Array.from({ length: 20 }, () => Float32Array.from({ length: DIM }, next))];
     for (const k of [1, 4, 10, 50]) {
       for (const query of queries) {
-        const found = index.searchBestFirst(query, k);
-        const expected = bySorting(vectors, query, k);
-        expect(found.map((h) => h.id)).toEqual(expected.map((h) => h.id));
-        found.forEach((h, i) => expect(h.score).toBeCloseTo(expected[i]!.score, 6));
+        expectSame(index.searchBestFirst(query, k), bySorting(vectors, query, k));
       }
     }
     expect(index.searchBestFirst(twin, 4).map((h) => h.id)).toEqual([5, 11, 2000, 2003]);
+  });
+
+  it('applies a filter: one that leaves out a few (scan candidates) and one that allows few (every vector)', () => {
+    const next = xorshift(11);
+    const vectors = new Map<number, Float32Array>();
+    for (let id = 1; id <= 2000; id++) vectors.set(id, Float32Array.from({ length: DIM }, next));
+    const index = new BruteForceIndex(DIM);
+    for (const [id, v] of vectors) index.add(id, v);
+    const queries = Array.from({ length: 10 }, () => Float32Array.from({ length: DIM }, next));
+    for (const query of queries) {
+      const best = bySorting(vectors, query, 3).map((h) => h.id);
+      const leavesOutBest = (id: number) => !best.includes(id);
+      const rare = (id: number) => id % 97 === 0;
+      for (const k of [1, 10, 30]) {
+        expectSame(index.searchBestFirst(query, k, { filter: leavesOutBest }), bySorting(vectors, query, k, leavesOutBest));
+        expectSame(index.searchBestFirst(query, k, { filter: rare }), bySorting(vectors, query, k, rare));
+      }
+    }
   });
 
   it('returns every vector when k exceeds them, and nothing from an empty index or for k 0', () => {
