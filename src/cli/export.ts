@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/index.js';
-import { DEFAULT_K, exportHits, exportItems, openEncoderForIndex, parseQueryTerms, Searcher, type SearchRequest } from '../search/index.js';
+import { closeOpenedForSearch, DEFAULT_K, exportHits, exportItems, openIndexForSearch, parseQueryTerms, Searcher, warmUpWithFirstText, type SearchRequest } from '../search/index.js';
 import { openIndex, type ItemSelection } from '../store/index.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
@@ -47,26 +47,32 @@ Examples:
       const { config } = loadConfig();
       const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
       const filter = await filterFromOptions(opts);
-      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       let written: number;
-      try {
-        if (opts.query) {
-          const terms = parseQueryTerms(opts.query);
-          const variant = opts.variant ?? config.variant;
-          const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, { ...(variant ? { variant } : {}), ...(config.threads ? { threads: config.threads } : {}) });
-          try {
-            const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
-            const page = await new Searcher(encoder, store, { absolutePaths: false }).search(request);
-            written = await exportHits(store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
-          } finally {
-            await encoder.close();
-          }
-        } else {
+      if (opts.query) {
+        const terms = parseQueryTerms(opts.query);
+        const variant = opts.variant ?? config.variant;
+        const model = opts.model ?? config.model;
+        const opened = await openIndexForSearch(indexDir, {
+          ...(model ? { model } : {}),
+          encoderOptions: { ...(variant ? { variant } : {}), ...(config.threads ? { threads: config.threads } : {}) },
+          warmUp: warmUpWithFirstText(terms),
+        });
+        try {
+          const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
+          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: false }).search(request);
+          written = await exportHits(opened.store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
+        } finally {
+          await closeOpenedForSearch(opened);
+        }
+      } else {
+        const store = await openIndex(indexDir, { readonly: true });
+        try {
           const selection: ItemSelection = filter ? { filter } : {};
           written = await exportItems({ store, file: output, format: opts.format, selection, includeEmbedding: opts.embeddings === true });
+        } finally {
+          await store.close();
         }
-      } finally {
-        await store.close();
       }
       if (opts.json) printJson({ file: output, format: opts.format, items: written });
       else process.stdout.write(`wrote ${written} items to ${output} (${opts.format})\n`);

@@ -5,8 +5,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../locate/index.js';
-import { DEFAULT_NMS_THRESHOLD, openEncoderForIndex, parseQueryTerms, Searcher } from '../search/index.js';
-import { openIndex, type FileRecord, type IndexStore } from '../store/index.js';
+import { closeOpenedForSearch, DEFAULT_NMS_THRESHOLD, openIndexForSearch, parseQueryTerms, Searcher, warmUpWithFirstText } from '../search/index.js';
+import type { FileRecord, IndexStore } from '../store/index.js';
 import { modelVariant, positiveInt, printJson } from './options.js';
 
 interface LocateCommandOptions {
@@ -89,27 +89,28 @@ Examples:
     .action(async (scene: string, args: string[], opts: LocateCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
-      const store = await openIndex(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, { readonly: true });
+      const threads = opts.threads ?? config.threads;
+      const variant = opts.variant ?? config.variant;
+      const model = opts.model ?? config.model;
+      const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, {
+        ...(model ? { model } : {}),
+        encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
+        warmUp: warmUpWithFirstText(terms),
+      });
+      const { store, encoder } = opened;
       try {
-        const threads = opts.threads ?? config.threads;
-        const variant = opts.variant ?? config.variant;
-        const encoder = await openEncoderForIndex(opts.model ?? config.model, store.meta, { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) });
-        try {
-          const query = await new Searcher(encoder, store).queryVector(terms);
-          const options = { top: opts.top, ...(opts.nms === undefined ? {} : { nmsThreshold: opts.nms }) };
-          const file = await indexedFileOf(store, scene);
-          const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, options);
-          process.stderr.write(`${result.tiles.length} tile${result.tiles.length === 1 ? '' : 's'} of ${result.scene.path} scored (${file ? 'indexed' : 'tiled on the fly'})${result.scene.complete ? '' : '; the scene is not fully indexed yet'}\n`);
-          if (opts.out) writeOutputs(opts.out, result);
-          const format = opts.format ?? 'text';
-          if (format === 'json') printJson(resultJson(result));
-          else if (format === 'geojson') printJson(locateToFeatureCollection(result));
-          else printTop(result);
-        } finally {
-          await encoder.close();
-        }
+        const query = await new Searcher(encoder, store).queryVector(terms);
+        const options = { top: opts.top, ...(opts.nms === undefined ? {} : { nmsThreshold: opts.nms }) };
+        const file = await indexedFileOf(store, scene);
+        const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, options);
+        process.stderr.write(`${result.tiles.length} tile${result.tiles.length === 1 ? '' : 's'} of ${result.scene.path} scored (${file ? 'indexed' : 'tiled on the fly'})${result.scene.complete ? '' : '; the scene is not fully indexed yet'}\n`);
+        if (opts.out) writeOutputs(opts.out, result);
+        const format = opts.format ?? 'text';
+        if (format === 'json') printJson(resultJson(result));
+        else if (format === 'geojson') printJson(locateToFeatureCollection(result));
+        else printTop(result);
       } finally {
-        await store.close();
+        await closeOpenedForSearch(opened);
       }
     });
 }

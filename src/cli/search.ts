@@ -5,6 +5,7 @@ import {
   DEFAULT_COLLAPSE_THRESHOLD,
   DEFAULT_K,
   DEFAULT_NMS_THRESHOLD,
+  closeOpenedForSearch,
   openIndexForSearch,
   pageToFeatureCollection,
   parseQueryTerms,
@@ -12,6 +13,7 @@ import {
   type SearchHit,
   type SearchPage,
   type SearchRequest,
+  warmUpWithFirstText,
 } from '../search/index.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
@@ -108,13 +110,12 @@ Examples:
       const threads = opts.threads ?? config.threads;
       const variant = opts.variant ?? config.variant;
       const model = opts.model ?? config.model;
-      const firstText = terms.find((t) => t.kind === 'text');
-      const { store, encoder, warmedUp } = await openIndexForSearch(indexDir, {
+      const opened = await openIndexForSearch(indexDir, {
         ...(model ? { model } : {}),
         encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
-        // the query's text opens the text tower; a failure is the search's own to report
-        warmUp: (opened) => (firstText ? opened.embedTexts([firstText.text]).then(() => undefined, () => undefined) : Promise.resolve()),
+        warmUp: warmUpWithFirstText(terms),
       });
+      const { store, encoder } = opened;
       try {
         const request: SearchRequest = { terms, k: opts.k };
         if (opts.offset !== undefined) request.offset = opts.offset;
@@ -132,12 +133,7 @@ Examples:
         else if (format === 'geojson') printJson(pageToFeatureCollection(page));
         else printPage(page);
       } finally {
-        await warmedUp;
-        try {
-          await encoder.close();
-        } finally {
-          await store.close();
-        }
+        await closeOpenedForSearch(opened);
       }
     });
 }

@@ -10,4 +10,4 @@ export { exportItems, exportHits, type ExportItemsOptions } from './export-items
 export { suppressOverlaps, overlapOfSmaller, DEFAULT_NMS_THRESHOLD } from './nms.js';
 export { chooseEf, type QueryKind, DEFAULT_K, MAX_K, MAX_WINDOW, MAX_EF, MAX_TERMS, MAX_TEXT_LENGTH, DEFAULT_COLLAPSE_THRESHOLD } from './limits.js';
 export type { QueryTerm, SearchRequest, SearchPage, SearchHit, ItemFacts, ItemMetadata, CollapseOptions } from './types.js';
-export { openEncoderForIndex, openIndexForSearch, recordedModelOf, type OpenEncoderOptions, type OpenForSearchOptions } from './open-encoder.js';
+export { closeOpenedForSearch, openEncoderForIndex, openIndexForSearch, recordedModelOf, warmUpWithFirstText, type OpenedForSearch, type OpenEncoderOptions, type OpenForSearchOptions } from './open-encoder.js';

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
 import { modelMatches, openIndex, readIndexMeta, type IndexMeta, type IndexStore, type OpenIndexOptions } from '../store/index.js';
+import type { QueryTerm } from './types.js';
 
 export interface OpenEncoderOptions {
   variant?: ModelVariant;
@@ -84,12 +85,34 @@ export interface OpenForSearchOptions {
   warmUp: (encoder: ClipEncoder) => Promise<void>;
 }
 
+export interface OpenedForSearch {
+  store: IndexStore;
+  encoder: ClipEncoder;
+  warmedUp: Promise<void>;
+}
+
+/** The warm-up of a command that runs one query: its first text opens the text tower (a failure is the query's own to report). */
+export function warmUpWithFirstText(terms: readonly QueryTerm[]): (encoder: ClipEncoder) => Promise<void> {
+  const firstText = terms.find((t) => t.kind === 'text');
+  return (encoder) => (firstText ? encoder.embedTexts([firstText.text]).then(() => undefined, () => undefined) : Promise.resolve());
+}
+
+/** Closes what openIndexForSearch opened, once its warm-up has settled. */
+export async function closeOpenedForSearch({ store, encoder, warmedUp }: OpenedForSearch): Promise<void> {
+  await warmedUp;
+  try {
+    await encoder.close();
+  } finally {
+    await store.close();
+  }
+}
+
 /**
  * An index opened for reading, with the model it records: the model first, so that `warmUp`
  * opens its text tower (on a thread of its own) while this thread opens the index, where mapping
  * the graph of millions of items takes seconds. `warmedUp` settles when `warmUp` has.
  */
-export async function openIndexForSearch(location: string, options: OpenForSearchOptions): Promise<{ store: IndexStore; encoder: ClipEncoder; warmedUp: Promise<void> }> {
+export async function openIndexForSearch(location: string, options: OpenForSearchOptions): Promise<OpenedForSearch> {
   let encoder = options.encoder;
   let warmedUp: Promise<void> | undefined;
   try {
