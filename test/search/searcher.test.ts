@@ -81,11 +81,11 @@ describe('Searcher', () => {
     }
   });
 
-  it('searches four times wider for a query with text in it than for an image (the modality gap), unless ef is given', async () => {
+  it('searches eight times wider for a query with text in it than for an image (the modality gap), unless ef is given', async () => {
     const river = { kind: 'id' as const, id: fixture.ids.get('water/river-a.png')!, weight: 1 };
     expect((await searcher.search({ terms: [river], k: 20 })).ef).toBe(64);
-    expect((await searcher.search({ terms: [text('river')], k: 20 })).ef).toBe(256);
-    expect((await searcher.search({ terms: [river, text('stadium', 0.5)], k: 20 })).ef).toBe(256);
+    expect((await searcher.search({ terms: [text('river')], k: 20 })).ef).toBe(512);
+    expect((await searcher.search({ terms: [river, text('stadium', 0.5)], k: 20 })).ef).toBe(512);
     expect((await searcher.search({ terms: [text('river')], k: 20, ef: 80 })).ef).toBe(80);
   });
 
