@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TextEmbeddingBatcher } from '../../src/search/index.js';
 
 /** An encoder stand-in: each text embeds to [length], each call is recorded and takes a tick. */
@@ -13,6 +13,10 @@ function recorder(fail?: (texts: string[]) => boolean) {
   return { calls, embed };
 }
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('TextEmbeddingBatcher', () => {
   it('sends texts asked for together in one call and gives each caller its own vector', async () => {
     const { calls, embed } = recorder();
@@ -21,6 +25,19 @@ describe('TextEmbeddingBatcher', () => {
     expect(vectors.map((vector) => vector[0])).toEqual([1, 2, 3]);
     expect(calls).toEqual([['a', 'bb', 'ccc']]);
     expect(batcher.counts).toEqual({ calls: 1, texts: 3 });
+  });
+
+  it('by default sends a lone text at the end of the turn, without a timer, and texts of one turn together', async () => {
+    // no timer fires: a flush waiting on one would never come
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    const calls: string[][] = [];
+    const batcher = new TextEmbeddingBatcher(async (texts) => {
+      calls.push([...texts]);
+      return texts.map((t) => Float32Array.of(t.length));
+    });
+    expect((await batcher.embed('lone'))[0]).toBe(4);
+    await Promise.all(['a', 'bb'].map((t) => batcher.embed(t)));
+    expect(calls).toEqual([['lone'], ['a', 'bb']]);
   });
 
   it('runs one call at a time, sends what arrived meanwhile next, and splits at maxBatch', async () => {
