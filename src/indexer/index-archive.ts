@@ -274,16 +274,16 @@ class ArchiveIndexer {
     /** Commits the oldest stage, and with it the ones after it whose results have arrived (in order, up to the bound). */
     const commitOldest = async (results: EmbedResult[]): Promise<void> => {
       const oldest = stages.shift()!;
-      const batch = [...oldest.batch];
-      const merged = [...results];
-      const changes = [...oldest.changes];
-      while (stages[0]?.arrived && batch.length + stages[0].batch.length <= MAX_WINDOWS_PER_COMMIT) {
+      const windows = [...oldest.batch];
+      const windowResults = [...results];
+      const units = [...oldest.changes];
+      while (stages[0]?.arrived && windows.length + stages[0].batch.length <= MAX_WINDOWS_PER_COMMIT) {
         const stage = stages.shift()!;
-        batch.push(...stage.batch);
-        merged.push(...stage.arrived!);
-        changes.push(...stage.changes);
+        windows.push(...stage.batch);
+        windowResults.push(...stage.arrived!);
+        units.push(...stage.changes);
       }
-      waiting = await this.commitStage(batch, merged, changes, waiting);
+      waiting = await this.commitStage(windows, windowResults, units, waiting);
     };
     const advance = async (): Promise<void> => {
       // the oldest batch's results are awaited before the next batch starts, and committed after it started
