@@ -8,7 +8,7 @@
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
- *        [--efc N] [--build-only]
+ *        [--efc N] [--efs 128,512,2048] [--build-only]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
@@ -16,7 +16,8 @@
  * another expansion_add than the engine's default: a faster build, for start-up and memory at 10M
  * (the graph's size and layout depend on M, not on it; recall does). Prints JSON: start-up
  * (listening, ready, first answer), text queries at 1, 4 and 16 connections, a cached text
- * embedding, image queries. Recall needs exact search: skipped past the store's in-memory copy of
+ * embedding, image queries; in process, the graph search time and recall@10 of text and image
+ * queries at the searcher's default breadths and at each of `--efs`. Recall needs exact search: skipped past the store's in-memory copy of
  * the vectors (a million 512-d ones), where each exact query reads the whole catalog
  * (bench/engines.ts measures recall at any size).
  */
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     index: { type: 'string' },
     engine: { type: 'string', default: 'usearch' },
     efc: { type: 'string' },
+    efs: { type: 'string' },
     'build-only': { type: 'boolean', default: false },
   },
 });
@@ -52,6 +54,9 @@ const vectorCount = Number(values.vectors);
 const threads = Number(values.threads);
 const seconds = Number(values.seconds);
 const variant = values.variant as ModelVariant;
+/** Breadths measured in process besides the searcher's defaults. */
+const extraEfs = (values.efs ?? '').split(',').filter((x) => x !== '').map(Number);
+if (extraEfs.some((ef) => !Number.isInteger(ef) || ef < 1)) throw new Error(`--efs takes positive integers, got ${values.efs}`);
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const log = (message: string) => process.stderr.write(`bench/server: ${message}\n`);
 
@@ -194,16 +199,20 @@ await exited;
 log('in-process HNSW and exact search');
 const store = await openIndex(indexDir, { readonly: true });
 const queries = vectorRows(vectors.texts(0, 500), model.embeddingDim);
+const imageQueries = vectorRows(vectors.images(vectorCount, 500), model.embeddingDim);
 const efOf = { image: chooseEf(DEFAULT_K + 1, undefined, 'image'), text: chooseEf(DEFAULT_K + 1, undefined, 'text') };
+const breadths = [...new Set([...Object.values(efOf), ...extraEfs])].sort((a, b) => a - b);
 // a first pass at the widest breadth faults the mapped graph's pages in, so that no breadth is timed cold
-for (const q of queries) await store.search(q, DEFAULT_K + 1, { ef: efOf.text });
-const hnswMs: Record<string, number[]> = {};
-for (const ef of new Set(Object.values(efOf))) {
-  const ms: number[] = (hnswMs[`ef${ef}`] = []);
-  for (const q of queries) {
-    const start = performance.now();
-    await store.search(q, DEFAULT_K + 1, { ef });
-    ms.push(performance.now() - start);
+for (const q of queries) await store.search(q, DEFAULT_K + 1, { ef: breadths.at(-1)! });
+const hnswMs: Record<'text' | 'image', Record<string, number[]>> = { text: {}, image: {} };
+for (const [kind, qs] of [['text', queries], ['image', imageQueries]] as const) {
+  for (const ef of breadths) {
+    const ms: number[] = (hnswMs[kind][`ef${ef}`] = []);
+    for (const q of qs) {
+      const start = performance.now();
+      await store.search(q, DEFAULT_K + 1, { ef });
+      ms.push(performance.now() - start);
+    }
   }
 }
 // past the store's in-memory copy, each exact query reads the whole catalog (minutes at 10M)
@@ -226,7 +235,7 @@ if (exactFits) {
       exactMs.push(performance.now() - start);
     }
     recallAt10[kind] = {};
-    for (const ef of Object.values(efOf)) {
+    for (const ef of breadths) {
       let found = 0;
       for (const [i, q] of qs.entries()) found += (await store.search(q, RECALL_K, { ef })).filter((h) => truths[i]!.has(h.id)).length;
       recallAt10[kind][`ef${ef}`] = found / (RECALL_K * qs.length);
@@ -236,6 +245,7 @@ if (exactFits) {
 await store.close();
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 const round = (x: number) => Math.round(x * 100) / 100;
+const msSummary = (byEf: Record<string, number[]>) => Object.fromEntries(Object.entries(byEf).map(([ef, ms]) => [ef, { k: DEFAULT_K, p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)) }]));
 
 process.stdout.write(
   `${JSON.stringify(
@@ -252,7 +262,8 @@ process.stdout.write(
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {
-        hnswSearchMsOfTextQueries: Object.fromEntries(Object.entries(hnswMs).map(([ef, ms]) => [ef, { k: DEFAULT_K, p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)) }])),
+        hnswSearchMsOfTextQueries: msSummary(hnswMs.text),
+        hnswSearchMsOfImageQueries: msSummary(hnswMs.image),
         exactSearchMs: exactFits ? { firstCallWithCacheBuild: round(firstExactMs!), p50: round(pct(exactMs, 0.5)), max: round(Math.max(...exactMs)) } : 'skipped: past the in-memory copy, each exact query reads the catalog',
         defaultEf: efOf,
         recallAt10: exactFits ? recallAt10 : 'skipped (no exact search)',
