@@ -3,8 +3,7 @@
  * CLIP-like vectors (bench/clip-like-vectors.ts: clustered in a narrow cone as real image
  * embeddings are), with a real query encoder (a random-weight CLIP of the chosen size,
  * int8 by default: same compute as the trained model). Also: start-up time, RSS, and the
- * in-process cost of HNSW and exact search (what a request spends on the event loop), and the
- * recall@10 of 100 text and 100 image queries at the searcher's default breadth for each kind.
+ * in-process cost of HNSW and exact search (what a request spends on the event loop).
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
@@ -16,10 +15,11 @@
  * another expansion_add than the engine's default: a faster build, for start-up and memory at 10M
  * (the graph's size and layout depend on M, not on it; recall does). Prints JSON: start-up
  * (listening, ready, first answer), text queries at 1, 4 and 16 connections, a cached text
- * embedding, image queries; in process, the graph search time and recall@10 of text and image
- * queries at the searcher's default breadths and at each of `--efs`. Recall needs exact search: skipped past the store's in-memory copy of
- * the vectors (a million 512-d ones), where each exact query reads the whole catalog
- * (bench/engines.ts measures recall at any size).
+ * embedding, image queries; in process, the graph search time of text and image queries and the
+ * recall@10 of 100 of each, at the searcher's default breadth for each kind and at each of
+ * `--efs`. Recall needs exact search: skipped past the store's in-memory copy of the vectors (a
+ * million 512-d ones), where each exact query reads the whole catalog (bench/engines.ts measures
+ * recall at any size).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -223,7 +223,7 @@ let firstExactMs: number | undefined;
 const exactMs: number[] = [];
 const recallAt10: Record<string, Record<string, number>> = {};
 if (exactFits) {
-  const recallQueries = { text: queries.slice(0, RECALL_QUERIES), image: vectorRows(vectors.images(vectorCount, RECALL_QUERIES), model.embeddingDim) };
+  const recallQueries = { text: queries.slice(0, RECALL_QUERIES), image: imageQueries.slice(0, RECALL_QUERIES) };
   const firstExactStart = performance.now();
   await store.search(queries[0]!, DEFAULT_K, { exact: true });
   firstExactMs = performance.now() - firstExactStart;

@@ -94,5 +94,4 @@ export class BruteForceIndex implements VectorIndex {
     }
     return all.bestFirst();
   }
-
 }

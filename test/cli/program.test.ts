@@ -21,7 +21,7 @@ describe('buildProgram', () => {
     for (const name of ['index', 'doctor', 'errors']) expect(await commandsFor(name)).toEqual(['index', 'doctor', 'errors']);
   });
 
-  it('registers every command, in the order of its help, for help, a version or a mistyped name', async () => {
+  it('registers every command, in the order of its help, for help, no command or a mistyped name', async () => {
     expect(await commandsFor()).toEqual(ALL);
     expect(await commandsFor('--help')).toEqual(ALL);
     expect(await commandsFor('serch', 'a river')).toEqual(ALL);
