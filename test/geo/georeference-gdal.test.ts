@@ -4,11 +4,11 @@
  * equals gdalinfo's and the corner and centre coordinates in WGS84 agree with gdaltransform's
  * within 1e-6 degrees.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { lonLatTransform, parseCrs, pixelToCrs, placeOfWindow, type Georeference } from '../../src/geo/index.js';
 import { readGeoreference } from '../../src/raster/index.js';
 import { describeGdal, gdalinfo, gdaltransform } from '../fixtures/gdal.js';
@@ -71,6 +71,7 @@ describeGdal('georeferencing agrees with GDAL', () => {
   }
 
   const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-gdal-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a world-file JPEG with --crs EPSG:32633', async () => {
     const jpg = path.join(dir, 'scene.jpg');

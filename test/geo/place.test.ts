@@ -7,10 +7,10 @@
 import booleanIntersects from '@turf/boolean-intersects';
 import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import geodesic from 'geographiclib-geodesic';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   compilePlace,
   geometryBoxes,
@@ -203,6 +203,7 @@ describe('parsing places', () => {
     expect(code(() => withinPlace({ type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 1]]] }))).toMatch(/not closed/);
     expect(code(() => withinPlace({ type: 'Polygon', coordinates: [[[170, 0], [190, 0], [190, 1], [170, 0]]] }))).toMatch(/longitude 190 outside -180..180.*|split polygons/);
     const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-place-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(path.join(dir, 'bad.geojson'), '{"type": "Polygon",');
     await expect(readWithinPlace(path.join(dir, 'bad.geojson'))).rejects.toThrow(/is not valid JSON/);
     writeFileSync(path.join(dir, 'area.geojson'), JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[[0, 0], [1, 0], [1, 1], [0, 0]]] } }] }));

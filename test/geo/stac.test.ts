@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { readStac } from '../../src/geo/index.js';
 
 function write(file: string, json: unknown): void {
@@ -26,6 +26,7 @@ function item(id: string, properties: Record<string, unknown>, assets: Record<st
 /** catalog.json -> scenes/collection.json -> three items (relative hrefs), one with band assets. */
 function makeCatalog(): string {
   const root = mkdtempSync(path.join(tmpdir(), 'rsclip-stac-'));
+  onTestFinished(() => rmSync(root, { recursive: true, force: true }));
   write(path.join(root, 'catalog.json'), { type: 'Catalog', stac_version: '1.0.0', id: 'root', description: 'test', links: [{ rel: 'self', href: './catalog.json' }, { rel: 'child', href: './scenes/collection.json' }] });
   write(path.join(root, 'scenes/collection.json'), {
     type: 'Collection', stac_version: '1.0.0', id: 'scenes', description: 'test', license: 'CC0-1.0', extent: {},

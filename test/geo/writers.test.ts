@@ -3,7 +3,7 @@
  * metadata and WKB), and the GeoJSON checked against RFC 7946's rules.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { seededRandom } from './random-footprints.js';
 
 const DIM = 16;
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-writers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function scene(epsg: number, x0: number, y0: number, pixel: number): Georeference {
   return { crs: crsFromEpsg(epsg), geoTransform: [x0, pixel, 0, y0, 0, -pixel], width: 4096, height: 4096, source: 'geotiff' };

@@ -4,12 +4,12 @@
  * answers for the common images (8-bit grey and RGB PNG and JPEG); a header cut short, garbage,
  * or a header it cannot vouch for gives undefined (libvips is asked instead).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { HEAD_BYTES as HEAD, hashFile } from '../../src/indexer/content-hash.js';
 import { parseImageHeader, type ImageHeader } from '../../src/raster/image-header.js';
@@ -18,6 +18,7 @@ import { openRaster } from '../../src/raster/index.js';
 import { PNG_SIGNATURE, pngChunk } from '../fixtures/images.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-image-header-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A PNG of any colour type and bit depth sharp cannot write (low-depth grey, tRNS on grey and RGB): a gradient, stored unfiltered. */
 function handMadePng(width: number, height: number, bitDepth: number, colourType: number, chunks: Buffer[] = [], interlace = 0): Buffer {

@@ -5,10 +5,10 @@
  * overviews agree with gdalinfo. JPEG-compressed YCbCr files differ by the JPEG decoders' rounding only.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { openRaster, type BandArray } from '../../src/raster/index.js';
 import { describeGdal, gdalinfo } from '../fixtures/gdal.js';
 import { DATASETS_DIR, describeShared, hasShared } from '../fixtures/shared.js';
@@ -18,6 +18,7 @@ const YCBCR_JPEG = new Set(['cogeo.tif', 'goes.tif']);
 describeShared('window reads of the shared GeoTIFFs', () => {
   describeGdal('against gdal_translate', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-read-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const geotiffs = path.join(DATASETS_DIR, 'geotiff');
     const files = hasShared ? readdirSync(geotiffs).filter((f) => f.endsWith('.tif')).sort() : [];
     for (const file of files) {

@@ -5,11 +5,11 @@
  * detected (nodata value, NaN, alpha, mask, constant fill).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { planWindows } from '../../src/geo/index.js';
 import { Scene, computeSceneStretch, defaultBands, isMostlyNodata, openRaster, parseBandList } from '../../src/raster/index.js';
 import { hasGdal } from '../fixtures/gdal.js';
@@ -18,6 +18,7 @@ import { sixteenBitScene as sixteenBit } from '../fixtures/sixteen-bit.js';
 import { DATASETS_DIR, hasShared } from '../fixtures/shared.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-scene-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The shared 16-bit 4-band scene, its nodata corner 200 x 150 px. */
 function sixteenBitScene(width: number, height: number): GeoTiffFixture {
