@@ -52,7 +52,7 @@ describe('BruteForceIndex (usearch scan, scored here)', () => {
     expect(index.searchBestFirst(twin, 4).map((h) => h.id)).toEqual([5, 11, 2000, 2003]);
   });
 
-  it('applies a filter: one that leaves out a few (scan candidates) and one that allows few (every vector)', () => {
+  it('applies a filter: one that leaves out a few and one that allows a quarter (scan candidates), one that allows few (every vector), and one that allows half but nothing near the query (the scan finds too few: every vector)', () => {
     const next = xorshift(11);
     const vectors = new Map<number, Float32Array>();
     for (let id = 1; id <= 2000; id++) vectors.set(id, Float32Array.from({ length: DIM }, next));
@@ -62,10 +62,12 @@ describe('BruteForceIndex (usearch scan, scored here)', () => {
     for (const query of queries) {
       const best = bySorting(vectors, query, 3).map((h) => h.id);
       const leavesOutBest = (id: number) => !best.includes(id);
+      const quarter = (id: number) => id % 4 === 1;
       const rare = (id: number) => id % 97 === 0;
+      const near = new Set(bySorting(vectors, query, 600).map((h) => h.id));
+      const halfOfTheFar = (id: number) => !near.has(id) && id % 2 === 0;
       for (const k of [1, 10, 30]) {
-        expectSame(index.searchBestFirst(query, k, { filter: leavesOutBest }), bySorting(vectors, query, k, leavesOutBest));
-        expectSame(index.searchBestFirst(query, k, { filter: rare }), bySorting(vectors, query, k, rare));
+        for (const filter of [leavesOutBest, quarter, rare, halfOfTheFar]) expectSame(index.searchBestFirst(query, k, { filter }), bySorting(vectors, query, k, filter));
       }
     }
   });
