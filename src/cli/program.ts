@@ -51,7 +51,7 @@ function commandNameOf(args: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** The program with the commands `argv` needs: its command alone, or every one (help, a mistyped name). */
+/** The program with the commands `argv` needs: its command alone, none for the version, or every one (help, a mistyped name). */
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('rsclip')
     .description('Search remote-sensing image archives by text or example image (CLIP + HNSW + SQLite).')
@@ -68,8 +68,11 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       'after',
       `\nSettings: flags override environment variables (${Object.keys(ENV_OVERRIDES).join(', ')}), which override ${CONFIG_FILE_NAME}.\nRun \`rsclip <command> --help\` for a command's options.`,
     );
-  const name = commandNameOf(argv.slice(2));
-  const loaders = name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
+  const args = argv.slice(2);
+  const name = commandNameOf(args);
+  // the version flag wins over help in commander: it prints the version and exits
+  const versionOnly = name === undefined && args.some((arg) => arg === '-V' || arg === '--version');
+  const loaders = versionOnly ? [] : name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
   for (const register of await Promise.all(loaders.map((load) => load()))) register(program);
   return program;
 }

@@ -1,4 +1,4 @@
-/** The program loads only the command a run names; help and unknown names get every command. */
+/** The program loads only the command a run names, none for the version; help and unknown names get every command. */
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
 
@@ -15,6 +15,11 @@ describe('buildProgram', () => {
     expect(await commandsFor('--config=x.json', 'locate', 'a.tif', 'a stadium')).toEqual(['locate']);
     expect(await commandsFor('model', 'info')).toEqual(['model']);
     expect((await buildProgram(['node', 'rsclip', 'model', 'fetch'])).commands[0]!.commands.map((c) => c.name())).toEqual(expect.arrayContaining(['info', 'tokenize', 'export', 'fetch']));
+  });
+
+  it('registers no command for the version, with or without help', async () => {
+    expect(await commandsFor('--version')).toEqual([]);
+    expect(await commandsFor('-V', '--help')).toEqual([]);
   });
 
   it('registers the index file whole for any of its commands (index, doctor, errors)', async () => {
