@@ -6,7 +6,7 @@
  * in-process cost of HNSW and exact search (what a request spends on the event loop).
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
- *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine usearch|hnswlib]
+ *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine LABEL]
  *        [--efc N] [--efs 128,512,2048] [--build-only]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
@@ -31,7 +31,7 @@ import { openClip, type ModelVariant } from '../src/model/index.js';
 import { writeRandomClipModel, type RandomClipSize } from '../src/model/export/index.js';
 import { chooseEf, DEFAULT_K } from '../src/search/index.js';
 import { EXACT_COPY_LIMITS } from '../src/store/embedded/search-planner.js';
-import { openIndex, type CatalogChange } from '../src/store/index.js';
+import { openIndex, parseEngineLabel, type CatalogChange } from '../src/store/index.js';
 import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
 import { makePng } from '../test/fixtures/images.js';
 
@@ -69,17 +69,19 @@ const probe = await openClip(modelDir, { variant, threads: 1 });
 const model = probe.info;
 await probe.close();
 
-const engine = values.engine as 'usearch' | 'hnswlib';
+/** An engine label as `rsclip index --engine` takes it (usearch, hnswlib, usearch:i8, usearch:f16:M32 ...). */
+const engine = values.engine;
+const engineChoice = parseEngineLabel(engine);
 const efConstruction = values.efc === undefined ? undefined : Number(values.efc);
 const vectors = new ClipLikeVectors({ items: vectorCount, dim: model.embeddingDim, seed: 1 });
-const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine}${efConstruction === undefined ? '' : `-efc${efConstruction}`}`);
+const indexDir = values.index ?? path.join(os.tmpdir(), `rsclip-bench-index-${model.fingerprint.slice(0, 12)}-${vectorCount}-${engine.replaceAll(':', '-')}${efConstruction === undefined ? '' : `-efc${efConstruction}`}`);
 // A build of millions takes hours on 2 cores: it resumes where it stopped (each commit is atomic and
 // items go in order), and is complete once its marker is written.
 const builtMarker = path.join(indexDir, 'bench-built.json');
 let build: { seconds: number; items: number } | undefined;
 if (!values.index && !existsSync(builtMarker)) {
   const start = performance.now();
-  const store = await openIndex(indexDir, { model, create: true, engine: { name: engine, ...(efConstruction === undefined ? {} : { efConstruction }) } });
+  const store = await openIndex(indexDir, { model, create: true, engine: { ...engineChoice, ...(efConstruction === undefined ? {} : { efConstruction }) } });
   const resumeAt = await store.countItems();
   log(`building an index of ${vectorCount} CLIP-like ${model.embeddingDim}-d vectors (${engine}) in ${indexDir}${resumeAt ? `, resuming at ${resumeAt}` : ''}`);
   const batch = 2000;

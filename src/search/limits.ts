@@ -11,23 +11,23 @@ export const DEFAULT_COLLAPSE_THRESHOLD = 0.96;
 /** What a query vector stands for: text queries sit apart from the images they are searched among. */
 export type QueryKind = 'image' | 'text';
 
-/** The widest default breadth of a text query (an explicit `ef` may go to MAX_EF). */
-const MAX_DEFAULT_TEXT_EF = 2048;
-
-/** How many times wider than an image query's a text query's default breadth is. */
-const TEXT_BREADTH_FACTOR = 8;
-
 /**
- * HNSW breadth for `n` wanted results: twice n, at least 64 (hnswlib's recall is poor below
- * that on 512-d CLIP vectors), at most 512 unless n itself is larger. A text query gets eight
- * times that: text embeddings lie apart from the images' (CLIP's modality gap) and a graph built
- * from images finds their neighbours far less reliably (README "Engines and scale": recall@10 of
- * text queries at 1M CLIP-like items 0.54 at ef 64, 0.73 at 256 and 0.82 at 512, image queries
- * 0.92, 0.97 and 0.97), while the wider search costs a millisecond or two beside the text tower's
- * several. An explicit `ef` is raised to n, since hnswlib never returns more than ef results.
+ * Default breadths, each at least the results wanted: `perResult` times them, at least `min`, at
+ * most `max` unless more results are wanted. Text queries search wider: text embeddings lie apart
+ * from the images' (CLIP's modality gap) and a graph built from images finds their neighbours far
+ * less reliably. Measured at 1M CLIP-like items (README "Engines and scale": usearch f16, 100
+ * queries of each kind, `store.search` for k 21 in process, the re-rank on the catalog included):
+ * recall@10 of image queries 0.92 at ef 64 and 0.97 at 256, for 1.4 and 1.6 ms; of text queries
+ * 0.54, 0.73 and 0.82 at 64, 256 and 512, for 1.2, 1.6 and 2.9 ms, beside the text tower's five.
  */
+const DEFAULT_BREADTH: Record<QueryKind, { perResult: number; min: number; max: number }> = {
+  image: { perResult: 2, min: 256, max: 512 },
+  text: { perResult: 16, min: 512, max: 2048 },
+};
+
+/** HNSW breadth for `n` wanted results of a query of `kind`; an explicit `ef` is raised to n, since hnswlib never returns more than ef results. */
 export function chooseEf(n: number, requested?: number, kind: QueryKind = 'image'): number {
   if (requested !== undefined) return Math.min(Math.max(requested, n), Math.max(MAX_EF, n));
-  const imageEf = Math.max(n, Math.min(Math.max(2 * n, 64), 512));
-  return kind === 'text' ? Math.max(n, Math.min(TEXT_BREADTH_FACTOR * imageEf, MAX_DEFAULT_TEXT_EF)) : imageEf;
+  const { perResult, min, max } = DEFAULT_BREADTH[kind];
+  return Math.max(n, Math.min(Math.max(perResult * n, min), max));
 }

@@ -54,7 +54,7 @@ const pagingParameters = [
   { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_WINDOW - 1 }, description: 'results to skip (offset + k <= ' + MAX_WINDOW + ')' },
   { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page of the same query' },
   { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'scan every vector instead of the HNSW graph' },
-  { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k, eight times wider for a query with text)' },
+  { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)' },
   { name: 'foldCopies', in: 'query', schema: { type: 'boolean', default: true }, description: 'fold byte-identical copies into the best hit (listed as copies); false shows each copy as a hit' },
   { name: 'collapse', in: 'query', schema: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] }, description: 'fold near-duplicates (true, or a cosine threshold)' },
   {

@@ -81,11 +81,14 @@ describe('Searcher', () => {
     }
   });
 
-  it('searches eight times wider for a query with text in it than for an image (the modality gap), unless ef is given', async () => {
+  it('searches wider for a query with text in it than for an image (the modality gap), each at least twice k, unless ef is given', async () => {
     const river = { kind: 'id' as const, id: fixture.ids.get('water/river-a.png')!, weight: 1 };
-    expect((await searcher.search({ terms: [river], k: 20 })).ef).toBe(64);
+    expect((await searcher.search({ terms: [river], k: 20 })).ef).toBe(256);
     expect((await searcher.search({ terms: [text('river')], k: 20 })).ef).toBe(512);
     expect((await searcher.search({ terms: [river, text('stadium', 0.5)], k: 20 })).ef).toBe(512);
+    // wider pages: twice k (one more, to know whether a next page exists), and sixteen times for text
+    expect((await searcher.search({ terms: [river], k: 200 })).ef).toBe(402);
+    expect((await searcher.search({ terms: [text('river')], k: 60 })).ef).toBe(976);
     expect((await searcher.search({ terms: [text('river')], k: 20, ef: 80 })).ef).toBe(80);
   });
 
