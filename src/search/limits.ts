@@ -18,7 +18,7 @@ export type QueryKind = 'image' | 'text';
  * less reliably. Measured at 1M CLIP-like items (README "Engines and scale": usearch f16, 100
  * queries of each kind, `store.search` for k 21 in process, the re-rank on the catalog included):
  * recall@10 of image queries 0.92 at ef 64 and 0.97 at 256, for 1.4 and 1.6 ms; of text queries
- * 0.54, 0.73 and 0.82 at 64, 256 and 512, for 1.2, 1.6 and 2.9 ms, beside the text tower's five.
+ * 0.54, 0.73 and 0.82 at 64, 256 and 512, for 1.2, 1.6 and 2.9 ms, beside the text tower's 5 ms.
  */
 const DEFAULT_BREADTH: Record<QueryKind, { perResult: number; min: number; max: number }> = {
   image: { perResult: 2, min: 256, max: 512 },
