@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/index.js';
-import { closeOpenedForSearch, DEFAULT_K, exportHits, exportItems, openIndexForSearch, parseQueryTerms, Searcher, warmUpWithFirstText, type SearchRequest } from '../search/index.js';
+import { closeOpenedForSearch, DEFAULT_K, exportHits, exportItems, openIndexForSearch, parseQueryTerms, Searcher, type SearchRequest } from '../search/index.js';
 import { openIndex, type ItemSelection } from '../store/index.js';
+import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
 
@@ -51,13 +52,7 @@ Examples:
       let written: number;
       if (opts.query) {
         const terms = parseQueryTerms(opts.query);
-        const variant = opts.variant ?? config.variant;
-        const model = opts.model ?? config.model;
-        const opened = await openIndexForSearch(indexDir, {
-          ...(model ? { model } : {}),
-          encoderOptions: { ...(variant ? { variant } : {}), ...(config.threads ? { threads: config.threads } : {}) },
-          warmUp: warmUpWithFirstText(terms),
-        });
+        const opened = await openIndexForSearch(indexDir, oneQueryOpening(opts, config, terms));
         try {
           const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
           const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: false }).search(request);

@@ -5,8 +5,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../locate/index.js';
-import { closeOpenedForSearch, DEFAULT_NMS_THRESHOLD, openIndexForSearch, parseQueryTerms, Searcher, warmUpWithFirstText } from '../search/index.js';
+import { closeOpenedForSearch, DEFAULT_NMS_THRESHOLD, openIndexForSearch, parseQueryTerms, Searcher } from '../search/index.js';
 import type { FileRecord, IndexStore } from '../store/index.js';
+import { oneQueryOpening } from './one-query.js';
 import { modelVariant, positiveInt, printJson } from './options.js';
 
 interface LocateCommandOptions {
@@ -89,14 +90,7 @@ Examples:
     .action(async (scene: string, args: string[], opts: LocateCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
-      const threads = opts.threads ?? config.threads;
-      const variant = opts.variant ?? config.variant;
-      const model = opts.model ?? config.model;
-      const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, {
-        ...(model ? { model } : {}),
-        encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
-        warmUp: warmUpWithFirstText(terms),
-      });
+      const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, oneQueryOpening(opts, config, terms));
       const { store, encoder } = opened;
       try {
         const query = await new Searcher(encoder, store).queryVector(terms);

@@ -13,8 +13,8 @@ import {
   type SearchHit,
   type SearchPage,
   type SearchRequest,
-  warmUpWithFirstText,
 } from '../search/index.js';
+import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
@@ -107,14 +107,7 @@ Examples:
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
       const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const threads = opts.threads ?? config.threads;
-      const variant = opts.variant ?? config.variant;
-      const model = opts.model ?? config.model;
-      const opened = await openIndexForSearch(indexDir, {
-        ...(model ? { model } : {}),
-        encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
-        warmUp: warmUpWithFirstText(terms),
-      });
+      const opened = await openIndexForSearch(indexDir, oneQueryOpening(opts, config, terms));
       const { store, encoder } = opened;
       try {
         const request: SearchRequest = { terms, k: opts.k };

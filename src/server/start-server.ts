@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openModelDirectory, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { openIndexForSearch, Searcher, type TextBatcherOptions } from '../search/index.js';
+import { closeOpenedForSearch, openIndexForSearch, Searcher, type TextBatcherOptions } from '../search/index.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
 import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
@@ -111,22 +111,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   let readyNow = false;
   // the text tower warms up in its own thread: from here on, /readyz says when it has
-  const warmUp = (opened: ClipEncoder): Promise<void> =>
-    opened.embedTexts(['an aerial photo']).then(
+  const warmUp = (model: ClipEncoder): Promise<void> =>
+    model.embedTexts(['an aerial photo']).then(
       () => {
         readyNow = true;
         logger.info('model warmed up: ready');
       },
       (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
     );
-  const { store, encoder: opened, warmedUp: ready } = await openIndexForSearch(options.index, {
+  const opened = await openIndexForSearch(options.index, {
     ...(options.model ? { model: options.model } : {}),
     ...(options.encoder ? { encoder: options.encoder } : {}),
     encoderOptions: { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) },
     indexOptions: { scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS },
     warmUp,
   });
-  let encoder = opened;
+  const { store, warmedUp: ready } = opened;
+  // wrapped below so that uploaded query images are decoded in the server's own threads
+  let encoder = opened.encoder;
   let searcher: Searcher;
   try {
     const decoder = new QueryImageDecoder(openModelDirectory(encoder.info.dir, { variant: encoder.info.variant }).preprocess, {
@@ -138,9 +140,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // the Searcher checks that the encoder is the index's model
     searcher = new Searcher(encoder, store, { maxExactScan: options.maxExactScan ?? DEFAULT_SERVER_MAX_EXACT_SCAN, ...(options.batching ? { batching: options.batching } : {}) });
   } catch (error) {
-    await ready;
-    await encoder.close();
-    await store.close();
+    await closeOpenedForSearch({ store, encoder, warmedUp: ready });
     throw error;
   }
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
@@ -149,9 +149,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     await once(server, 'listening');
   } catch (error) {
-    await ready;
-    await encoder.close();
-    await store.close();
+    await closeOpenedForSearch({ store, encoder, warmedUp: ready });
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -173,9 +171,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(timer);
-      await ready;
-      await encoder.close();
-      await store.close();
+      await closeOpenedForSearch({ store, encoder, warmedUp: ready });
     })();
     return closing;
   };

@@ -1,0 +1,16 @@
+/** How the commands that run one query (search, locate, export --query) open their index and model. */
+import type { RsclipConfig } from '../config.js';
+import type { ModelVariant } from '../model/index.js';
+import { warmUpWithFirstText, type OpenForSearchOptions, type QueryTerm } from '../search/index.js';
+
+/** Flags over the settings file; the query's first text opens the text tower while the index opens. */
+export function oneQueryOpening(flags: { model?: string; variant?: ModelVariant; threads?: number }, config: RsclipConfig, terms: readonly QueryTerm[]): OpenForSearchOptions {
+  const model = flags.model ?? config.model;
+  const variant = flags.variant ?? config.variant;
+  const threads = flags.threads ?? config.threads;
+  return {
+    ...(model ? { model } : {}),
+    encoderOptions: { ...(variant ? { variant } : {}), ...(threads ? { threads } : {}) },
+    warmUp: warmUpWithFirstText(terms),
+  };
+}
