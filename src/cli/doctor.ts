@@ -8,7 +8,8 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { openIndex, type FileRecord, type VerifyReport } from '../store/index.js';
+import { openIndex } from '../store/open-index.js';
+import type { FileRecord, VerifyReport } from '../store/types.js';
 import { printJson } from './options.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {

@@ -1,7 +1,7 @@
 /** `rsclip embed`: one unit vector per text and per image. */
 import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
-import { openClip } from '../model/index.js';
+import { openClip } from '../model/encoder.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';
 
 interface EmbedOptions {

@@ -4,7 +4,7 @@
  * the rate and the time left.
  */
 import cliProgress from 'cli-progress';
-import type { EvalProgress } from '../eval/index.js';
+import type { EvalProgress } from '../eval/image-vectors.js';
 import { formatSeconds } from './index-cmd.js';
 
 const PLAIN_INTERVAL_MS = 5000;

@@ -3,37 +3,20 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import {
-  compareReports,
-  DEFAULT_ANN_EFS,
-  DEFAULT_BOOTSTRAP_SEED,
-  DEFAULT_RESAMPLES,
-  evaluateAnn,
-  evaluateLabels,
-  evaluateRetrieval,
-  evaluateRsicd,
-  evaluateZeroShot,
-  formatAnnTable,
-  formatComparisonTable,
-  formatRetrievalTable,
-  formatRsicdTable,
-  formatZeroShotTable,
-  readReport,
-  scorePredictions,
-  writeAnnReport,
-  writeComparisonHtml,
-  writeLabelsReport,
-  type LabelsReport,
-  writeRetrievalReport,
-  writeRsicdReport,
-  writeZeroShotReport,
-  type BootstrapOptions,
-  type EvalProgress,
-  type ScoresAtK,
-} from '../eval/index.js';
-import { defaultCacheDir } from '../model/index.js';
-import { openEncoderForIndex } from '../search/index.js';
-import { readIndexMeta } from '../store/index.js';
+import { DEFAULT_ANN_EFS, evaluateAnn } from '../eval/ann.js';
+import { DEFAULT_BOOTSTRAP_SEED, DEFAULT_RESAMPLES, type BootstrapOptions } from '../eval/bootstrap.js';
+import { compareReports, readReport } from '../eval/compare.js';
+import type { EvalProgress } from '../eval/image-vectors.js';
+import { evaluateLabels, type LabelsReport } from '../eval/labels.js';
+import type { ScoresAtK } from '../eval/metrics.js';
+import { scorePredictions } from '../eval/predictions.js';
+import { formatAnnTable, formatComparisonTable, formatRetrievalTable, formatRsicdTable, formatZeroShotTable, writeAnnReport, writeComparisonHtml, writeLabelsReport, writeRetrievalReport, writeRsicdReport, writeZeroShotReport } from '../eval/report.js';
+import { evaluateRetrieval } from '../eval/retrieval.js';
+import { evaluateRsicd } from '../eval/rsicd.js';
+import { evaluateZeroShot } from '../eval/zero-shot-images.js';
+import { defaultCacheDir } from '../model/hub/cache.js';
+import { openEncoderForIndex } from '../search/open-encoder.js';
+import { readIndexMeta } from '../store/open-index.js';
 import { evalProgressDisplay } from './eval-progress.js';
 import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 

@@ -1,9 +1,15 @@
 /** `rsclip export`: an index's items (or a query's hits) as GeoParquet, Parquet, GeoJSON or CSV. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/index.js';
-import { closeOpenedForSearch, DEFAULT_K, exportHits, exportItems, openIndexForSearch, parseQueryTerms, Searcher, type SearchRequest } from '../search/index.js';
-import { openIndex, type ItemSelection } from '../store/index.js';
+import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/export-format.js';
+import { parseQueryTerms } from '../search/cli-terms.js';
+import { exportHits, exportItems } from '../search/export-items.js';
+import { DEFAULT_K } from '../search/limits.js';
+import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
+import { Searcher } from '../search/searcher.js';
+import type { SearchRequest } from '../search/types.js';
+import { openIndex } from '../store/open-index.js';
+import type { ItemSelection } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { collect, modelVariant, positiveInt, printJson } from './options.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { RsclipError } from '../errors.js';
-import { filterSyntax, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/index.js';
+import { filterSyntax, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/filter.js';
 import { collect } from './options.js';
 
 export interface FilterOptions extends PlaceOptions {

@@ -1,6 +1,6 @@
 /** `rsclip index copy --from A --to B`: an index moved between a directory and PostgreSQL (either way, or directory to directory), resumably. */
 import type { Command } from 'commander';
-import { copyIndex } from '../store/index.js';
+import { copyIndex } from '../store/postgres/index-copy.js';
 import { printJson } from './options.js';
 
 export function registerIndexCopyCommand(index: Command): void {

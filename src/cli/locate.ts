@@ -4,9 +4,13 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../locate/index.js';
-import { closeOpenedForSearch, DEFAULT_NMS_THRESHOLD, openIndexForSearch, parseQueryTerms, Searcher } from '../search/index.js';
-import type { FileRecord, IndexStore } from '../store/index.js';
+import { locateToFeatureCollection } from '../locate/locate-geojson.js';
+import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
+import { parseQueryTerms } from '../search/cli-terms.js';
+import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
+import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
+import { Searcher } from '../search/searcher.js';
+import type { FileRecord, IndexStore } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { modelVariant, positiveInt, printJson } from './options.js';
 

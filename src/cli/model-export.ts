@@ -4,7 +4,8 @@
  * a model directory with random weights for tests and benchmarks.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { RANDOM_CLIP_SIZES, exportCheckpointDirectory, writeRandomClipModel, type ExportResult, type RandomClipSize } from '../model/export/index.js';
+import { exportCheckpointDirectory, type ExportResult } from '../model/export/export-clip.js';
+import { RANDOM_CLIP_SIZES, writeRandomClipModel, type RandomClipSize } from '../model/export/random-model.js';
 import { nonNegativeInt, printJson } from './options.js';
 
 function quantizeMode(value: string): 'int8' {

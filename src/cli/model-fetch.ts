@@ -1,7 +1,8 @@
 /** `rsclip model fetch [REPO_ID]`: download (and if needed export) a Hub CLIP model into the cache. */
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_REPO_ID, fetchModel, type FetchProgressEvent, type FetchVariant } from '../model/index.js';
+import { DEFAULT_REPO_ID, fetchModel, type FetchProgressEvent } from '../model/hub/fetch-model.js';
+import type { FetchVariant } from '../model/hub/select-files.js';
 import { printJson } from './options.js';
 
 const PLAIN_REPORT_INTERVAL_MS = 2000;

@@ -1,6 +1,7 @@
 /** `rsclip model info` and `rsclip model tokenize`. */
 import type { Command } from 'commander';
-import { describeModel, tokenizeTexts, type ModelDescription } from '../model/index.js';
+import { describeModel, type ModelDescription } from '../model/describe.js';
+import { tokenizeTexts } from '../model/tokenize.js';
 import { modelVariant, printJson } from './options.js';
 
 function formatBytes(bytes: number): string {

@@ -1,7 +1,8 @@
 /** How the commands that run one query (search, locate, export --query) open their index and model. */
 import type { RsclipConfig } from '../config.js';
-import type { ModelVariant } from '../model/index.js';
-import { warmUpWithFirstText, type OpenForSearchOptions, type QueryTerm } from '../search/index.js';
+import type { ModelVariant } from '../model/model-dir.js';
+import { warmUpWithFirstText, type OpenForSearchOptions } from '../search/open-encoder.js';
+import type { QueryTerm } from '../search/types.js';
 
 /** Flags over the settings file; the query's first text opens the text tower while the index opens. */
 export function oneQueryOpening(flags: { model?: string; variant?: ModelVariant; threads?: number }, config: RsclipConfig, terms: readonly QueryTerm[]): OpenForSearchOptions {

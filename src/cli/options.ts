@@ -1,8 +1,8 @@
 /** Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with expected vs actual. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { MODEL_VARIANTS, type ModelVariant } from '../model/index.js';
+import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
-import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/index.js';
+import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);

@@ -1,19 +1,13 @@
 /** `rsclip search`: query an index directory straight from the command line (no server). */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import {
-  DEFAULT_COLLAPSE_THRESHOLD,
-  DEFAULT_K,
-  DEFAULT_NMS_THRESHOLD,
-  closeOpenedForSearch,
-  openIndexForSearch,
-  pageToFeatureCollection,
-  parseQueryTerms,
-  Searcher,
-  type SearchHit,
-  type SearchPage,
-  type SearchRequest,
-} from '../search/index.js';
+import { parseQueryTerms } from '../search/cli-terms.js';
+import { pageToFeatureCollection } from '../search/hit.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K } from '../search/limits.js';
+import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
+import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
+import { Searcher } from '../search/searcher.js';
+import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
 import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';

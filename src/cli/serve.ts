@@ -46,7 +46,7 @@ export function registerServeCommand(program: Command): void {
       const threads = opts.threads ?? config.threads;
       const basemap = opts.basemap ?? config.basemap;
       if (!LOOPBACK.has(host) && !token) process.stderr.write(`rsclip: serving on ${host} without --token: anyone who can reach this port can search and download the archive\n`);
-      const { startServer } = await import('../server/index.js');
+      const { startServer } = await import('../server/start-server.js');
       await startServer({
         index,
         ...(model ? { model } : {}),

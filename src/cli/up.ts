@@ -7,12 +7,15 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { indexArchive } from '../indexer/index.js';
-import { MODEL_VARIANTS, openClip, openModelDirectory, resolveModel, type ModelVariant } from '../model/index.js';
-import { recordedModelOf } from '../search/index.js';
+import { indexArchive } from '../indexer/index-archive.js';
+import { openClip } from '../model/encoder.js';
+import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
+import { resolveModel } from '../model/resolve-model.js';
+import { recordedModelOf } from '../search/open-encoder.js';
 import type { LogFormat } from '../server/log-format.js';
 import { assertPortAvailable } from '../server/port-check.js';
-import { openIndex, type EngineChoice } from '../store/index.js';
+import type { EngineChoice } from '../store/engines.js';
+import { openIndex } from '../store/open-index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
 import { chosenLogFormat, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
@@ -160,7 +163,7 @@ export function registerUpCommand(program: Command): void {
 
       stage('serve');
       // the encoder that indexed also answers queries: the model is loaded and fingerprinted once
-      const { startServer } = await import('../server/index.js');
+      const { startServer } = await import('../server/start-server.js');
       const running = await startServer({
         index,
         encoder,

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { openClip } from '../model/index.js';
-import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/index.js';
+import { openClip } from '../model/encoder.js';
+import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
 interface WorkerCommandOptions extends ModelOptions {

@@ -12,8 +12,14 @@
  * twin a search returns is arbitrary).
  */
 import { RsclipError } from '../errors.js';
-import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { assertModelMatches, BruteForceIndex, openIndex, type IndexStore, type ScoredId } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { openClip } from '../model/encoder.js';
+import type { ModelVariant } from '../model/model-dir.js';
+import { BruteForceIndex } from '../store/brute-force-index.js';
+import { assertModelMatches } from '../store/model-binding.js';
+import { openIndex } from '../store/open-index.js';
+import type { IndexStore } from '../store/types.js';
+import type { ScoredId } from '../vector-math.js';
 import { version } from '../version.js';
 import { embedTextsBatched } from './prompts.js';
 import { seededRandom } from './random.js';

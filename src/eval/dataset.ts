@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
-import { isImagePath } from '../indexer/index.js';
+import { isImagePath } from '../indexer/scan.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 

@@ -4,7 +4,7 @@
  * and the page of `rsclip eval compare --html`.
  */
 import path from 'node:path';
-import { createThumbnail } from '../model/index.js';
+import { createThumbnail } from '../model/image.js';
 import type { AnnReport } from './ann.js';
 import type { Interval } from './bootstrap.js';
 import type { Comparison } from './compare.js';

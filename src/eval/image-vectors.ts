@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
-import type { IndexStore } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import type { IndexStore } from '../store/types.js';
 
 export interface EvalProgress {
   phase: 'images' | 'texts' | 'search';

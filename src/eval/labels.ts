@@ -4,8 +4,10 @@
  * `filename<TAB>label` file or from each image's parent folder name.
  */
 import { RsclipError } from '../errors.js';
-import { openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { openIndex } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { openClip } from '../model/encoder.js';
+import type { ModelVariant } from '../model/model-dir.js';
+import { openIndex } from '../store/open-index.js';
 import { version } from '../version.js';
 import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
 import { readLabels } from './dataset.js';

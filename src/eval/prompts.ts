@@ -4,7 +4,7 @@
  * the unit vectors averaged, and the mean renormalised to unit length.
  */
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
 
 /** The clip-rsicd model card's prompt. */
 export const DEFAULT_PROMPT = 'Aerial photograph of {class}';

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { readCaptionFile, type CaptionFormat } from './captions.js';
 import { compareCodeUnits, imageListChecksum, sha256File } from './dataset.js';

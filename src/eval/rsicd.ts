@@ -10,9 +10,10 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { openClip } from '../model/index.js';
+import { openClip } from '../model/encoder.js';
 import { chooseEf } from '../search/limits.js';
-import { openIndex, type IndexStore } from '../store/index.js';
+import { openIndex } from '../store/open-index.js';
+import type { IndexStore } from '../store/types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, listImageFiles, readCaptions, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';

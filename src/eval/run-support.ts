@@ -1,6 +1,8 @@
 /** What every evaluation run does around its work: take its options, open (or borrow) the encoder, time its phases, record itself. */
 import { RsclipError } from '../errors.js';
-import { openClip, type ClipEncoder, type ModelInfo, type ModelVariant } from '../model/index.js';
+import type { ClipEncoder, ModelInfo } from '../model/encoder-types.js';
+import { openClip } from '../model/encoder.js';
+import type { ModelVariant } from '../model/model-dir.js';
 import { version } from '../version.js';
 import type { BootstrapOptions } from './bootstrap.js';
 import type { EvalProgress } from './image-vectors.js';

@@ -17,7 +17,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { debuglog } from 'node:util';
-import { openModelDirectory, type ModelInfo } from '../model/index.js';
+import type { ModelInfo } from '../model/encoder-types.js';
+import { openModelDirectory } from '../model/model-dir.js';
 
 const log = debuglog('rsclip');
 const MAGIC = Buffer.from('RSCLIPTE', 'latin1');

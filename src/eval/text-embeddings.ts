@@ -3,7 +3,7 @@
  * text once, texts a cache already holds not at all, and the rest in batches of similar
  * length, since a batch is padded to its longest text.
  */
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
 import type { EvalProgress } from './image-vectors.js';
 import { TEXT_BATCH } from './prompts.js';
 import type { TextEmbeddingCache } from './text-cache.js';

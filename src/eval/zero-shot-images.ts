@@ -9,7 +9,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { isImagePath } from '../indexer/index.js';
+import { isImagePath } from '../indexer/scan.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles } from './image-vectors.js';

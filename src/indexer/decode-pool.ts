@@ -8,9 +8,10 @@
  */
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
-import type { PlannedWindow } from '../geo/index.js';
-import type { AlreadyRead, ClipEncoder, PixelRecipe, PreprocessedImage, Raster8 } from '../model/index.js';
-import type { ReadOptions } from '../raster/index.js';
+import type { PlannedWindow } from '../geo/tiling.js';
+import type { AlreadyRead, ClipEncoder, PixelRecipe, PreprocessedImage } from '../model/encoder-types.js';
+import type { Raster8 } from '../model/resample.js';
+import type { ReadOptions } from '../raster/types.js';
 import { failingTogether, transferable, workerModule } from '../worker-module.js';
 import type { DecodeResult, DecodeTask } from './decode-worker.js';
 import type { SceneFile } from './scene-windows.js';

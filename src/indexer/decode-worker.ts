@@ -7,11 +7,13 @@
  * the structured clone), with the thread-seconds the task took either way.
  */
 import { threadId } from 'node:worker_threads';
-import type { PlannedWindow } from '../geo/index.js';
-import type { AlreadyRead, PixelRecipe, PreprocessedImage } from '../model/index.js';
+import type { PlannedWindow } from '../geo/tiling.js';
+import type { AlreadyRead, PixelRecipe, PreprocessedImage } from '../model/encoder-types.js';
 import { preprocessImage, preprocessRgb } from '../model/image.js';
 import type { Raster8 } from '../model/resample.js';
-import { openRaster, Scene, type RasterSource, type ReadOptions } from '../raster/index.js';
+import { openRaster } from '../raster/open-raster.js';
+import { Scene } from '../raster/scene.js';
+import type { RasterSource, ReadOptions } from '../raster/types.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 import { renderWindow, type SceneFile } from './scene-windows.js';
 import { threadCpuSeconds } from './thread-cpu.js';

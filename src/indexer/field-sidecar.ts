@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import type { FieldRecord, FieldValue } from '../store/index.js';
+import type { FieldRecord, FieldValue } from '../store/types.js';
 
 const KEY_NAMES = ['filename', 'file_name', 'file', 'name', 'path'];
 

@@ -16,7 +16,8 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter } from '../errors.js';
-import { assertModelMatches, type CatalogChange, type IndexStore, type NewItem } from '../store/index.js';
+import { assertModelMatches } from '../store/model-binding.js';
+import type { CatalogChange, IndexStore, NewItem } from '../store/types.js';
 // the crash tests' pause points (not part of the public surface)
 import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';

@@ -1,6 +1,6 @@
 /** The default Embedder: this process's encoder, one batch at a time, on pixels the preparer decoded. */
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
 import type { EmbedUnit, Embedder } from './types.js';
 
 function pixelsOf(unit: EmbedUnit): Float32Array {

@@ -7,9 +7,10 @@
  * one the current options give it is cut and embedded again; other files are left alone (a
  * small JPEG does not care about the tile overlap).
  */
-import { parseTileMode, planWindows, shouldTile, tilingSignature, type Crs, type PlannedWindow, type TileMode } from '../geo/index.js';
-import type { SceneStretch } from '../raster/index.js';
-import { WHOLE_IMAGE_PLAN, type KnownFile } from '../store/index.js';
+import type { Crs } from '../geo/crs.js';
+import { parseTileMode, planWindows, shouldTile, tilingSignature, type PlannedWindow, type TileMode } from '../geo/tiling.js';
+import type { SceneStretch } from '../raster/radiometry.js';
+import { WHOLE_IMAGE_PLAN, type KnownFile } from '../store/types.js';
 
 export interface IndexPlanOptions {
   /** The model's input size in pixels (its crop size). */

@@ -12,10 +12,17 @@
  * the stretch the file recorded is used again, so every tile of a scene is stretched alike.
  */
 import { RsclipError } from '../errors.js';
-import { boxesToBBox, geodesicDistance, geometryBoxes, normalizeLon, placeOfWindow, polygonsOf, type Georeference, type PlannedWindow, type WindowPlace } from '../geo/index.js';
-import { computeSceneStretch, defaultBands, openRaster, Scene, type OpenRasterOptions, type RasterSource, type SceneStretch } from '../raster/index.js';
-import type { AlreadyRead } from '../model/index.js';
-import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/index.js';
+import { geodesicDistance, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import { polygonsOf } from '../geo/geojson-types.js';
+import type { Georeference } from '../geo/georeference.js';
+import { boxesToBBox, geometryBoxes, normalizeLon } from '../geo/lonlat-ring.js';
+import type { PlannedWindow } from '../geo/tiling.js';
+import { openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
+import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
+import { Scene } from '../raster/scene.js';
+import type { RasterSource } from '../raster/types.js';
+import type { AlreadyRead } from '../model/encoder-types.js';
+import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/types.js';
 import { hashFile, type ContentHash } from './content-hash.js';
 import type { PixelPreparer } from './decode-pool.js';
 import type { IndexPlan } from './plan.js';

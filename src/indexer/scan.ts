@@ -12,7 +12,7 @@ import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { RsclipError } from '../errors.js';
-import { worldFileCandidates } from '../geo/index.js';
+import { worldFileCandidates } from '../geo/world-file.js';
 import { isInside } from '../path-inside.js';
 
 /** Extensions of the formats sharp (libvips) decodes in the prebuilt binaries. */

@@ -7,9 +7,13 @@
  * read from the scene the caller opened. Reads run a few windows ahead of the consumer, in
  * plan order.
  */
-import type { PlannedWindow } from '../geo/index.js';
-import type { Raster8 } from '../model/index.js';
-import { isMostlyNodata, type OpenRasterOptions, type ReadOptions, type RgbWindow, type Scene, type SceneStretch } from '../raster/index.js';
+import type { PlannedWindow } from '../geo/tiling.js';
+import type { Raster8 } from '../model/resample.js';
+import { isMostlyNodata } from '../raster/nodata.js';
+import type { OpenRasterOptions } from '../raster/open-raster.js';
+import type { SceneStretch } from '../raster/radiometry.js';
+import type { RgbWindow, Scene } from '../raster/scene.js';
+import type { ReadOptions } from '../raster/types.js';
 import type { PixelPreparer } from './decode-pool.js';
 import { orderedMap } from './ordered-map.js';
 

@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { readStac, type StacItemRecord, type StacReadOptions } from '../geo/index.js';
-import type { FieldValue } from '../store/index.js';
+import { readStac, type StacItemRecord, type StacReadOptions } from '../geo/stac.js';
+import type { FieldValue } from '../store/types.js';
 import type { WorkItem } from './prepare-file.js';
 
 export interface StacFiles {

@@ -1,5 +1,5 @@
-import type { ClipEncoder, ModelInfo } from '../model/index.js';
-import type { IndexStore } from '../store/index.js';
+import type { ClipEncoder, ModelInfo } from '../model/encoder-types.js';
+import type { IndexStore } from '../store/types.js';
 import type { IndexPlanOptions } from './plan.js';
 import type { Unit, WorkItem } from './prepare-file.js';
 import type { SkippedFiles } from './scan.js';

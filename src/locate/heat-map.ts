@@ -5,8 +5,8 @@
  * tile covers (nodata windows are never scored) stay black, so the page can show the PNG as a
  * half-transparent overlay over the scene's own pixels.
  */
-import type { PixelWindow } from '../geo/index.js';
-import { encodeRgb } from '../raster/index.js';
+import type { PixelWindow } from '../geo/window.js';
+import { encodeRgb } from '../raster/libvips.js';
 
 export const DEFAULT_HEAT_MAP_SIDE = 512;
 

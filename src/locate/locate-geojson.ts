@@ -3,7 +3,7 @@
  * from the catalog's place), best first, with rank, score, key, and `top` marking the boxes kept
  * by suppression. A feature's id is its item id, or its rank for an image tiled on the fly.
  */
-import { featureCollection } from '../geo/index.js';
+import { featureCollection } from '../geo/geojson-writer.js';
 import type { LocateResult } from './locate.js';
 
 export function locateToFeatureCollection(result: LocateResult): ReturnType<typeof featureCollection> {

@@ -7,13 +7,17 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
-import { boxesToBBox, geometryBoxes, placeOfWindow, planWindows, type BBox, type WindowPlace } from '../geo/index.js';
+import { placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import type { BBox } from '../geo/geojson-types.js';
+import { boxesToBBox, geometryBoxes } from '../geo/lonlat-ring.js';
+import { planWindows } from '../geo/tiling.js';
 import { openPixelPreparer } from '../indexer/decode-pool.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
-import type { ClipEncoder } from '../model/index.js';
-import { readGeoreference, Scene } from '../raster/index.js';
-import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/index.js';
-import type { FileRecord, IndexStore, ItemWindow } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { readGeoreference } from '../raster/open-raster.js';
+import { Scene } from '../raster/scene.js';
+import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/nms.js';
+import type { FileRecord, IndexStore, ItemWindow } from '../store/types.js';
 import { dot } from '../vector-math.js';
 import { DEFAULT_HEAT_MAP_SIDE, renderHeatMap, type HeatMap } from './heat-map.js';
 import { vectorsOf } from './scene-items.js';

@@ -1,5 +1,5 @@
 /** The stored vectors of a scene's items, read through the store contract in chunks. */
-import type { IndexStore } from '../store/index.js';
+import type { IndexStore } from '../store/types.js';
 
 /** getVectors takes ids in chunks of this many (SQLite binds each id). */
 const ID_CHUNK = 5000;

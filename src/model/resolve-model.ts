@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
-import { fetchModel, type FetchModelOptions, type FetchModelResult } from './hub/index.js';
+import { fetchModel, type FetchModelOptions, type FetchModelResult } from './hub/fetch-model.js';
 
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
 

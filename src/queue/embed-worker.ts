@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
 import { connectRedis } from './connection.js';
 import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { readFileWindows, type WindowInput } from './read-windows.js';

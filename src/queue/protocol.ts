@@ -3,7 +3,7 @@
  * (`rsclip worker`): a job names files and how to read each window (never pixels) under a
  * model fingerprint; its result gives a vector per window, matched by file and window key.
  */
-import type { WindowRead } from '../indexer/index.js';
+import type { WindowRead } from '../indexer/prepare-file.js';
 
 /** The BullMQ queue both sides use unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = 'rsclip-embed';

@@ -15,8 +15,8 @@ import { randomUUID } from 'node:crypto';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
-import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/index.js';
-import type { ModelInfo } from '../model/index.js';
+import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/types.js';
+import type { ModelInfo } from '../model/encoder-types.js';
 import { connectRedis, parseQueueUrl } from './connection.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 

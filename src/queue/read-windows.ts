@@ -3,9 +3,12 @@
  * indexer reads them (the model's own decoding of a whole image; a scene window through
  * src/raster with the file's stretch, then the model's preprocessing), so vectors are identical.
  */
-import { describeError, openPixelPreparer, SCENE_BLOCK_CACHE_BYTES, sceneWindows, type WindowRead } from '../indexer/index.js';
-import type { ClipEncoder } from '../model/index.js';
-import { openRaster, Scene } from '../raster/index.js';
+import { openPixelPreparer } from '../indexer/decode-pool.js';
+import { describeError, SCENE_BLOCK_CACHE_BYTES, type WindowRead } from '../indexer/prepare-file.js';
+import { sceneWindows } from '../indexer/scene-windows.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { openRaster } from '../raster/open-raster.js';
+import { Scene } from '../raster/scene.js';
 
 export type WindowInput = { key: string } & (
   | { pixels: Float32Array; decoded?: { width: number; height: number; format: string }; fallback?: true }

@@ -3,7 +3,9 @@
  * formats through sharp; the georeference comes from the GeoTIFF keys or a world file.
  */
 import path from 'node:path';
-import type { Crs, Georeference, WorldFileOptions } from '../geo/index.js';
+import type { Crs } from '../geo/crs.js';
+import type { Georeference } from '../geo/georeference.js';
+import type { WorldFileOptions } from '../geo/world-file.js';
 import { openWithSharp } from './sharp-source.js';
 import { openTiff } from './tiff-source.js';
 import type { RasterSource } from './types.js';

@@ -3,7 +3,7 @@
  * stretch. Windows come back at native resolution (HWC, 3 channels) with their nodata share, so
  * the caller can skip mostly-empty ones and resize the rest with the model's preprocessing.
  */
-import type { PixelWindow } from '../geo/index.js';
+import type { PixelWindow } from '../geo/window.js';
 import { windowValidity } from './nodata.js';
 import { openRaster, type OpenRasterOptions } from './open-raster.js';
 import { alphaBand, checkBands, computeSceneStretch, defaultBands, stretchToRgb, type SceneStretch, type StretchOptions } from './radiometry.js';

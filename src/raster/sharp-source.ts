@@ -4,7 +4,8 @@
  * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
 import { RsclipError } from '../errors.js';
-import { readWorldFileGeoreference, type PixelWindow, type WorldFileOptions } from '../geo/index.js';
+import type { PixelWindow } from '../geo/window.js';
+import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { parseImageHeader, type ImageHeader } from './image-header.js';
 import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
 import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';

@@ -12,7 +12,10 @@
  */
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
-import { georeferenceFromGeoTiff, readWorldFileGeoreference, type Crs, type PixelWindow, type WorldFileOptions } from '../geo/index.js';
+import type { Crs } from '../geo/crs.js';
+import { georeferenceFromGeoTiff } from '../geo/geotiff-georeference.js';
+import type { PixelWindow } from '../geo/window.js';
+import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { BlockCache } from './block-cache.js';
 import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';

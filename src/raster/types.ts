@@ -2,7 +2,8 @@
  * What a raster source is: size, bands and their colour interpretation, nodata, mask, overviews
  * and georeference, and windowed reads that return raw band values.
  */
-import type { Georeference, PixelWindow } from '../geo/index.js';
+import type { Georeference } from '../geo/georeference.js';
+import type { PixelWindow } from '../geo/window.js';
 
 export type RasterDataType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
 

@@ -5,8 +5,9 @@
  * a fixed-size list), plain Parquet, GeoJSON or CSV. Items are read in chunks, so an export of
  * millions of items stays in bounded memory.
  */
-import { writeRows, type ExportFormat, type ExportRow } from '../geo/index.js';
-import type { IndexStore, ItemSelection } from '../store/index.js';
+import { writeRows, type ExportFormat } from '../geo/export-format.js';
+import type { ExportRow } from '../geo/export-row.js';
+import type { IndexStore, ItemSelection } from '../store/types.js';
 import { hitToRow, itemToRow } from './hit.js';
 import type { SearchPage } from './types.js';
 

@@ -4,8 +4,9 @@
  * hits as GeoJSON features. A hit is an item of a file (the whole image or a window of a scene,
  * with its place when known); the field names are those of the first API ("images").
  */
-import { featureCollection, type ExportRow } from '../geo/index.js';
-import type { FieldValue, ItemRecord } from '../store/index.js';
+import type { ExportRow } from '../geo/export-row.js';
+import { featureCollection } from '../geo/geojson-writer.js';
+import type { FieldValue, ItemRecord } from '../store/types.js';
 import type { ItemFacts, ItemMetadata, SearchHit, SearchPage } from './types.js';
 
 type Fields = Record<string, FieldValue | FieldValue[]>;

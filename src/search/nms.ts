@@ -5,7 +5,7 @@
  * default plan (overlap 0.25) neighbouring tiles share a quarter and both stay; a tile inside a
  * larger-scale tile of the same place, or tiles of a denser overlap, are folded into the best.
  */
-import type { ItemWindow } from '../store/index.js';
+import type { ItemWindow } from '../store/types.js';
 
 export const DEFAULT_NMS_THRESHOLD = 0.5;
 

@@ -7,8 +7,12 @@
  */
 import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
-import { MODEL_VARIANTS, openClip, type ClipEncoder, type ModelVariant } from '../model/index.js';
-import { modelMatches, openIndex, readIndexMeta, type IndexMeta, type IndexStore, type OpenIndexOptions } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { openClip } from '../model/encoder.js';
+import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
+import { modelMatches } from '../store/model-binding.js';
+import { openIndex, readIndexMeta } from '../store/open-index.js';
+import type { IndexMeta, IndexStore, OpenIndexOptions } from '../store/types.js';
 import type { QueryTerm } from './types.js';
 
 export interface OpenEncoderOptions {

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { catalogFilterSchema } from '../store/index.js';
+import { catalogFilterSchema } from '../store/filter.js';
 import { MAX_EF, MAX_K, MAX_TERMS, MAX_TEXT_LENGTH, MAX_WINDOW } from './limits.js';
 import type { QueryTerm, SearchRequest } from './types.js';
 

@@ -5,8 +5,11 @@
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/index.js';
-import { assertModelMatches, FILTER_KEYS, type IndexStore, type ItemRecord, type ItemSelection, type ScoredId } from '../store/index.js';
+import type { ClipEncoder } from '../model/encoder-types.js';
+import { FILTER_KEYS } from '../store/filter.js';
+import { assertModelMatches } from '../store/model-binding.js';
+import type { IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
+import type { ScoredId } from '../vector-math.js';
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';

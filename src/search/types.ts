@@ -1,9 +1,11 @@
 /**
  * The shapes of a query and its answer, shared by the CLI, the library and the HTTP API.
  */
-import type { AreaGeometry, LonLat } from '../geo/index.js';
-import type { ImageSource } from '../model/index.js';
-import type { CatalogFilter, FieldValue, ItemWindow } from '../store/index.js';
+import type { LonLat } from '../geo/crs.js';
+import type { AreaGeometry } from '../geo/geojson-types.js';
+import type { ImageSource } from '../model/encoder-types.js';
+import type { CatalogFilter } from '../store/filter.js';
+import type { FieldValue, ItemWindow } from '../store/types.js';
 
 /** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
 export type QueryTerm =

@@ -1,6 +1,6 @@
 /** The item a route's `:id` names, as the catalog has it; NOT_FOUND (404) unless its file is indexed (`ok`). */
 import { RsclipError } from '../errors.js';
-import type { IndexStore, ItemRecord } from '../store/index.js';
+import type { IndexStore, ItemRecord } from '../store/types.js';
 import { parseId } from './query-params.js';
 
 export async function itemOr404(store: IndexStore, rawId: unknown): Promise<ItemRecord> {

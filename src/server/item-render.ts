@@ -4,8 +4,11 @@
  * item's "file") or WebP (its thumbnail). A whole image decoded as it was (8-bit, by the model's
  * own decoder) is shown from its file as before.
  */
-import { computeSceneStretch, defaultBands, encodeRgb, openRaster, Scene } from '../raster/index.js';
-import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/index.js';
+import { encodeRgb } from '../raster/libvips.js';
+import { openRaster } from '../raster/open-raster.js';
+import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
+import { Scene } from '../raster/scene.js';
+import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/types.js';
 
 /** Longest side of a rendered item's "file": larger windows (a whole scene indexed with --tile off) are reduced. */
 export const MAX_RENDERED_SIDE = 4096;

@@ -2,8 +2,9 @@
  * The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json. A test checks that
  * every route the app registers is documented here and every documented route answers.
  */
-import { DEFAULT_K, DEFAULT_NMS_THRESHOLD, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/index.js';
-import { FILTER_KEYS, filterJsonSchema, filterSyntax } from '../store/index.js';
+import { DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/limits.js';
+import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
+import { FILTER_KEYS, filterJsonSchema, filterSyntax } from '../store/filter.js';
 import { version } from '../version.js';
 
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });

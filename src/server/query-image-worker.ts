@@ -4,7 +4,7 @@
  * thread loads sharp but never onnxruntime. Errors come back as values: an RsclipError's code
  * and hint would not survive the structured clone between threads.
  */
-import type { PreprocessConfig } from '../model/index.js';
+import type { PreprocessConfig } from '../model/model-dir.js';
 import { preprocessImage } from '../model/image.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 

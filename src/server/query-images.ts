@@ -10,7 +10,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
 import { workerModule } from '../worker-module.js';
-import type { ClipEncoder, ImageSource, PreprocessConfig, PreprocessedImage } from '../model/index.js';
+import type { ClipEncoder, ImageSource, PreprocessedImage } from '../model/encoder-types.js';
+import type { PreprocessConfig } from '../model/model-dir.js';
 import { HttpError } from './http-error.js';
 import type { QueryImageResult, QueryImageTask } from './query-image-worker.js';
 

@@ -6,8 +6,10 @@
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { describeZodIssues, MAX_TEXT_LENGTH, pagingShape, type SearchRequest } from '../search/index.js';
-import { parseFilterSpecs, placeOptionSpecs } from '../store/index.js';
+import { MAX_TEXT_LENGTH } from '../search/limits.js';
+import { describeZodIssues, pagingShape } from '../search/request-schema.js';
+import type { SearchRequest } from '../search/types.js';
+import { parseFilterSpecs, placeOptionSpecs } from '../store/filter.js';
 
 /** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
 const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);

@@ -5,10 +5,15 @@
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { crsFromEpsg, lonLatTransform, parseCrs, pixelToCrs, placeOfWindow, type Crs, type LonLat } from '../geo/index.js';
-import { encodeRgb, openRaster, Scene, computeSceneStretch, defaultBands } from '../raster/index.js';
-import { buildItemMetadata } from '../search/index.js';
-import type { FileRecord, IndexStore, ItemRecord } from '../store/index.js';
+import { crsFromEpsg, lonLatTransform, parseCrs, type Crs, type LonLat } from '../geo/crs.js';
+import { placeOfWindow } from '../geo/footprint.js';
+import { pixelToCrs } from '../geo/geotransform.js';
+import { encodeRgb } from '../raster/libvips.js';
+import { openRaster } from '../raster/open-raster.js';
+import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
+import { Scene } from '../raster/scene.js';
+import { buildItemMetadata } from '../search/hit.js';
+import type { FileRecord, IndexStore, ItemRecord } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { itemOr404 } from './catalog-item.js';

@@ -4,8 +4,8 @@
  * as a boolean.
  */
 import path from 'node:path';
-import type { WindowPlace } from '../geo/index.js';
-import type { SceneStretch } from '../raster/index.js';
+import type { WindowPlace } from '../geo/footprint.js';
+import type { SceneStretch } from '../raster/radiometry.js';
 import type { FieldValue, FileGeo, FileRecord, FileStac, FileStatus, ItemRecord, KnownFile } from './types.js';
 
 export interface FileRow {

@@ -6,7 +6,7 @@
  * are fixed here and user values are only ever bound, never spliced into SQL.
  */
 import { invalidParameter } from '../errors.js';
-import type { Place } from '../geo/index.js';
+import type { Place } from '../geo/place.js';
 import type { CatalogFilter, FieldCondition, FILTER_KEYS } from './filter.js';
 import type { ItemSelection } from './types.js';
 

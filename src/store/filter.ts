@@ -24,7 +24,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/index.js';
+import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/place.js';
 import { expandPathBraces, MAX_GLOB_ALTERNATIVES } from './glob-match.js';
 
 /** A spec as a message shows it: long ones (a GeoJSON area) are cut. */

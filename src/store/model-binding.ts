@@ -4,7 +4,7 @@
  * message, naming both models by id, variant and fingerprint.
  */
 import { RsclipError } from '../errors.js';
-import type { ModelInfo } from '../model/index.js';
+import type { ModelInfo } from '../model/encoder-types.js';
 import type { IndexMeta } from './types.js';
 
 /** Whether vectors of `model` belong in an index with this meta. */

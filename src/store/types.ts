@@ -11,9 +11,10 @@
  * a retired id is never given out again. File ids and item ids are separate numberings (files
  * of indexes made before scenes share their id with their one item).
  */
-import type { GeoTransform, WindowPlace } from '../geo/index.js';
-import type { ModelInfo } from '../model/index.js';
-import type { SceneStretch } from '../raster/index.js';
+import type { WindowPlace } from '../geo/footprint.js';
+import type { GeoTransform } from '../geo/geotransform.js';
+import type { ModelInfo } from '../model/encoder-types.js';
+import type { SceneStretch } from '../raster/radiometry.js';
 import type { ScoredId } from '../vector-math.js';
 import type { EngineChoice, EngineSpec } from './engines.js';
 import type { CatalogFilter } from './filter.js';

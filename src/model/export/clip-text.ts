@@ -7,7 +7,7 @@
  * text_projection.
  */
 import type { ClipConfig } from '../model-dir.js';
-import type { TensorMap } from '../checkpoint/index.js';
+import type { TensorMap } from '../checkpoint/tensor.js';
 import { textDims } from './clip-config.js';
 import { TowerBuilder, type LinearPrecision } from './clip-layers.js';
 import { GraphBuilder, attr } from './graph-builder.js';

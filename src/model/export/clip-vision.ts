@@ -5,7 +5,7 @@
  * embeddings -> pre_layrnorm -> encoder -> post_layernorm(class token) -> visual_projection.
  */
 import type { ClipConfig } from '../model-dir.js';
-import type { TensorMap } from '../checkpoint/index.js';
+import type { TensorMap } from '../checkpoint/tensor.js';
 import { visionDims } from './clip-config.js';
 import { TowerBuilder, type LinearPrecision } from './clip-layers.js';
 import { GraphBuilder, attr } from './graph-builder.js';

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { loadCheckpointTensors, type TensorMap } from '../checkpoint/index.js';
+import { loadCheckpointTensors } from '../checkpoint/load.js';
+import type { TensorMap } from '../checkpoint/tensor.js';
 // writeSafetensors is not (yet) re-exported by checkpoint/index.ts, which another engineer owns.
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { onnxPath, openModelDirectory, parseClipConfig, type ClipConfig, type ModelVariant } from '../model-dir.js';

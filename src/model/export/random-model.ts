@@ -7,7 +7,7 @@
  * byte-level BPE vocabulary (bpe-vocab.ts), so the text vocabulary is small at every size.
  */
 import { invalidParameter } from '../../errors.js';
-import type { TensorMap } from '../checkpoint/index.js';
+import type { TensorMap } from '../checkpoint/tensor.js';
 import type { ClipConfig } from '../model-dir.js';
 import { buildBpeVocabulary, type BpeVocabulary } from './bpe-vocab.js';
 import { writeModelDirectory } from './export-clip.js';

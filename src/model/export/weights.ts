@@ -1,6 +1,6 @@
 /** Checked access to the state-dict tensors the CLIP graphs are built from. */
 import { RsclipError } from '../../errors.js';
-import type { Tensor, TensorMap } from '../checkpoint/index.js';
+import type { Tensor, TensorMap } from '../checkpoint/tensor.js';
 
 export class CheckpointWeights {
   readonly #tensors: TensorMap;

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { exportCheckpointDirectory } from '../export/index.js';
+import { exportCheckpointDirectory } from '../export/export-clip.js';
 import { onnxPath, openModelDirectory } from '../model-dir.js';
 import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';

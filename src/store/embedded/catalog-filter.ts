@@ -7,7 +7,10 @@
  */
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
-import { compilePlace, geometryBoxes, type CompiledPlace, type LonLatBox, type Place, type WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
+import type { LonLatBox } from '../../geo/geojson-types.js';
+import { geometryBoxes } from '../../geo/lonlat-ring.js';
+import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
 import { globTarget, type CatalogFilter } from '../filter.js';
 import { compileFilter, compileSelection, type SqlCondition, type SqlDialect } from '../filter-compiler.js';
 import { GlobMatcher } from '../glob-match.js';

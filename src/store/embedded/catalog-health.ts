@@ -18,7 +18,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { RsclipError } from '../../errors.js';
-import type { WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
 import './sqlite-uri.js';
 import { BOXES_PER_ITEM, footprintBoxes } from './catalog-filter.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from './schema.js';

@@ -13,8 +13,8 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import type { WindowPlace } from '../../geo/index.js';
-import type { SceneStretch } from '../../raster/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
+import type { SceneStretch } from '../../raster/radiometry.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
 import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';

@@ -6,7 +6,7 @@
  * file loses them.
  */
 import path from 'node:path';
-import type { WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
 import { footprintBoxes } from '../embedded/catalog-filter.js';
 import { WHOLE_IMAGE_KEY, type CatalogChange, type CommittedChange, type FileStatus, type NewFile, type NewItem } from '../types.js';
 import type { Queryable } from './database.js';

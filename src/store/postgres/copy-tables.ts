@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import type { WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { BOXES_PER_ITEM, footprintBoxes } from '../embedded/catalog-filter.js';
 import { decodeHalf, encodeHalf } from '../embedded/half-precision.js';

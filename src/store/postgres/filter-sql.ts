@@ -6,7 +6,7 @@
  * footprint matches exactly, found beforehand by `resolvePlace` (GiST box candidates, then the
  * same exact test the embedded back end runs), bound as one array.
  */
-import type { Place } from '../../geo/index.js';
+import type { Place } from '../../geo/place.js';
 import { globToRegex, type CatalogFilter } from '../filter.js';
 import { compileSelection, PLACE_KEYS, type SqlCondition, type SqlDialect } from '../filter-compiler.js';
 import type { ItemSelection } from '../types.js';

@@ -13,7 +13,8 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { compilePlace, type CompiledPlace, type Place, type WindowPlace } from '../../geo/index.js';
+import type { WindowPlace } from '../../geo/footprint.js';
+import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
 import { checkLength, compareBestFirst, type ScoredId } from '../../vector-math.js';
 import type {
   CatalogChange,
