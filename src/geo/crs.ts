@@ -13,8 +13,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import proj4 from 'proj4';
+import type Proj4 from 'proj4';
 import { RsclipError } from '../errors.js';
+import { lazyPackage } from '../lazy-package.js';
 
 export interface Crs {
   /** A human name: the EPSG name, the WKT's name, or the proj4 string. */
@@ -43,10 +44,12 @@ interface EpsgEntry {
 const epsgDir = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
 const epsgCache = new Map<number, Crs>();
 
-type Projection = InstanceType<typeof proj4.Proj> & { projName?: string };
+const loadProj4 = lazyPackage<typeof Proj4>('proj4');
+
+type Projection = InstanceType<typeof Proj4.Proj> & { projName?: string };
 
 function projOf(definition: string): Projection {
-  return new proj4.Proj(definition) as Projection;
+  return new (loadProj4().Proj)(definition) as Projection;
 }
 
 function isGeographic(definition: string): boolean {
@@ -135,7 +138,7 @@ export interface LonLatTransform {
   fromLonLat(lon: number, lat: number): [number, number] | null;
 }
 
-const WGS84 = projOf('+proj=longlat +datum=WGS84 +no_defs');
+let wgs84: Projection | undefined;
 const transformCache = new Map<string, LonLatTransform>();
 
 function finitePair(p: number[]): [number, number] | null {
@@ -150,7 +153,8 @@ export function lonLatTransform(crs: Crs): LonLatTransform {
   const source = projOf(crs.definition);
   // Data coordinates are easting/longitude first, whatever the definition's AXIS says.
   source.axis = 'enu';
-  const converter = proj4(source, WGS84);
+  wgs84 ??= projOf('+proj=longlat +datum=WGS84 +no_defs');
+  const converter = loadProj4()(source, wgs84);
   const transform: LonLatTransform = {
     crs,
     toLonLat(x, y) {

@@ -12,11 +12,14 @@
  *
  * Pure functions of the tag values: the raster folder reads the tags and calls these.
  */
-import geokeysToProj4 from 'geotiff-geokeys-to-proj4';
+import type GeokeysToProj4 from 'geotiff-geokeys-to-proj4';
 import { RsclipError } from '../errors.js';
+import { lazyPackage } from '../lazy-package.js';
 import { crsFromEpsg, crsFromProj4, crsFromWkt, type Crs } from './crs.js';
 import { shiftHalfPixel, type GeoTransform } from './geotransform.js';
 import type { Georeference } from './georeference.js';
+
+const loadGeokeysToProj4 = lazyPackage<typeof GeokeysToProj4>('geotiff-geokeys-to-proj4');
 
 /** The GeoTIFF tags that georeference an image (as geotiff.js names them). */
 export interface GeoTiffGeoTags {
@@ -83,7 +86,7 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
   const wkt = esriPeString(keys);
   if (wkt) return crsFromWkt(wkt);
   if (modelType === undefined && projected === undefined && geographic === undefined) return null;
-  const params = geokeysToProj4.toProj4(keys as unknown as Parameters<typeof geokeysToProj4.toProj4>[0]);
+  const params = loadGeokeysToProj4().toProj4(keys as unknown as Parameters<typeof GeokeysToProj4.toProj4>[0]);
   const problems = Object.keys(params.errors).filter((k) => !HARMLESS_KEY_ERRORS.has(k));
   if (problems.length > 0) {
     throw new RsclipError('IMAGE_UNREADABLE', `the GeoTIFF's GeoKeys describe a CRS that cannot be converted (${problems.join(', ')})`, {

@@ -3,7 +3,7 @@
  *   convert to RGB -> resize shortest side (PIL filter, `get_resize_output_image_size`)
  *   -> centre crop (zero padding if the crop is larger) -> rescale -> normalise -> [3, H, W] float32.
  *
- * The only module that imports sharp. sharp decodes (no EXIF rotation and no ICC transform,
+ * The model folder's one use of sharp (loaded when first called). sharp decodes (no EXIF rotation and no ICC transform,
  * because PIL applies neither); the resize reproduces torchvision's fixed-point antialiased
  * resize (`resample.ts`), so the pixels equal the Python reference's bit for bit.
  *
@@ -13,13 +13,15 @@
  * clipped); that is what libvips does and what PIL does for 16-bit RGB.
  */
 import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
-import type { Sharp } from 'sharp';
+import type { default as SharpFactory, Sharp } from 'sharp';
 import { RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
+import { lazyPackage } from '../lazy-package.js';
+
+const loadSharp = lazyPackage<typeof SharpFactory>('sharp');
 
 /** PIL's decompression-bomb error threshold (2 x `Image.MAX_IMAGE_PIXELS`). */
 export const DEFAULT_MAX_INPUT_PIXELS = 178_956_970;
@@ -79,7 +81,7 @@ function openSharp(source: ImageSource, maxInputPixels: number): Sharp {
       hint: 'upload a JPEG, PNG, TIFF, WebP or GIF image',
     });
   }
-  return sharp(source, {
+  return loadSharp()(source, {
     failOn: 'truncated',
     limitInputPixels: maxInputPixels,
     limitInputChannels: MAX_INPUT_BANDS,
@@ -303,7 +305,7 @@ export async function createThumbnail(source: ImageSource, options: ThumbnailOpt
     image = openSharp(source, maxInputPixels).removeAlpha();
   } else {
     const { rgb } = await decodeRgb8(source, options);
-    image = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
+    image = loadSharp()(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
   }
   const format = options.format ?? 'webp';
   const resized = image.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });

@@ -1,12 +1,13 @@
 /**
- * The only module that imports onnxruntime-node: opens sessions, describes their
- * inputs and outputs, runs them, and turns runtime failures into RsclipErrors.
+ * The only module that imports onnxruntime-node (when the first session opens): opens sessions,
+ * describes their inputs and outputs, runs them, and turns runtime failures into RsclipErrors.
  */
 import os from 'node:os';
-// a namespace import: in a worker thread run from the sources (tsx), this CommonJS module marked
-// __esModule has no default export
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { RsclipError } from '../errors.js';
+import { lazyPackage } from '../lazy-package.js';
+
+const loadOrt = lazyPackage<typeof Ort>('onnxruntime-node');
 
 export interface OnnxSessionOptions {
   /** Intra-op threads; defaults to the number of cores. */
@@ -51,7 +52,7 @@ export function defaultThreadCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
-function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): OnnxValueInfo[] {
+function describe(meta: readonly Ort.InferenceSession.ValueMetadata[]): OnnxValueInfo[] {
   return meta.map((m) =>
     m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] },
   );
@@ -61,12 +62,12 @@ export class OnnxSession {
   readonly file: string;
   readonly inputs: OnnxValueInfo[];
   readonly outputs: OnnxValueInfo[];
-  readonly #session: ort.InferenceSession;
+  readonly #session: Ort.InferenceSession;
   /** The last batch joined from rows, kept for the next one of the same size (a stream of equal batches then allocates nothing). */
   #keptBatch: Float32Array | undefined;
   #keptBatchInUse = false;
 
-  private constructor(file: string, session: ort.InferenceSession) {
+  private constructor(file: string, session: Ort.InferenceSession) {
     this.file = file;
     this.#session = session;
     this.inputs = describe(session.inputMetadata);
@@ -79,7 +80,7 @@ export class OnnxSession {
       throw new RsclipError('BAD_INPUT', `Expected a positive integer for threads but received ${threads}`);
     }
     try {
-      const session = await ort.InferenceSession.create(file, {
+      const session = await loadOrt().InferenceSession.create(file, {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
@@ -118,14 +119,15 @@ export class OnnxSession {
 
   /** Runs the graph once and returns these float32 outputs. */
   async runOutputs(feeds: Record<string, OnnxFeed>, outputNames: readonly string[]): Promise<Record<string, OnnxOutput>> {
-    const tensors: Record<string, ort.Tensor> = {};
+    const { Tensor } = loadOrt();
+    const tensors: Record<string, Ort.Tensor> = {};
     let holdsKeptBatch = false;
     for (const [name, feed] of Object.entries(feeds)) {
       const data = 'data' in feed ? feed.data : this.#joinRows(feed.rows);
       holdsKeptBatch ||= data === this.#keptBatch;
-      tensors[name] = feed.type === 'int64' ? new ort.Tensor('int64', data as BigInt64Array, feed.dims) : new ort.Tensor('float32', data as Float32Array, feed.dims);
+      tensors[name] = feed.type === 'int64' ? new Tensor('int64', data as BigInt64Array, feed.dims) : new Tensor('float32', data as Float32Array, feed.dims);
     }
-    let results: ort.InferenceSession.OnnxValueMapType;
+    let results: Ort.InferenceSession.OnnxValueMapType;
     try {
       results = await this.#session.run(tensors, [...outputNames]);
     } catch (cause) {
@@ -135,7 +137,7 @@ export class OnnxSession {
     }
     const outputs: Record<string, OnnxOutput> = {};
     for (const name of outputNames) {
-      const out = results[name] as ort.Tensor | undefined;
+      const out = results[name] as Ort.Tensor | undefined;
       if (!out || out.type !== 'float32') throw new RsclipError('MODEL_INVALID', `${this.file} did not produce a float32 output "${name}"`);
       outputs[name] = { data: out.data as Float32Array, dims: [...out.dims] };
     }

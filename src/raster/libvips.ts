@@ -1,11 +1,13 @@
 /**
- * The raster folder's one use of sharp/libvips: cutting a window out of an image as raw
+ * The raster folder's one use of sharp/libvips (loaded when first called): cutting a window out of an image as raw
  * interleaved samples (libvips decodes only the tiles or rows the window needs), and encoding
  * a rendered 8-bit RGB window as PNG or WebP.
  */
-import sharp from 'sharp';
-import type { Metadata } from 'sharp';
-import type { PixelWindow } from '../geo/index.js';
+import type { default as SharpFactory, Metadata } from 'sharp';
+import type { PixelWindow } from '../geo/window.js';
+import { lazyPackage } from '../lazy-package.js';
+
+const loadSharp = lazyPackage<typeof SharpFactory>('sharp');
 
 export type { Metadata };
 
@@ -14,7 +16,7 @@ export type { Metadata };
  * decompress (zeroed or damaged data) as a warning, and libvips then hands back zeros for it.
  */
 export function openWithLibvips(file: string, strict = false) {
-  return sharp(file, { failOn: strict ? 'warning' : 'truncated', limitInputPixels: false, limitInputChannels: 256, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
+  return loadSharp()(file, { failOn: strict ? 'warning' : 'truncated', limitInputPixels: false, limitInputChannels: 256, ignoreIcc: true, autoOrient: false, pages: 1, page: 0 });
 }
 
 /** The libvips interpretation that keeps samples as they are stored (no conversion to 8-bit sRGB). */
@@ -57,7 +59,7 @@ export interface EncodeOptions {
 
 /** Interleaved 8-bit RGB as a PNG (lossless) or WebP (quality 80) file. */
 export async function encodeRgb(rgb: Uint8Array, width: number, height: number, format: 'png' | 'webp', options: EncodeOptions = {}): Promise<Buffer> {
-  let pipeline = sharp(rgb, { raw: { width, height, channels: 3 } });
+  let pipeline = loadSharp()(rgb, { raw: { width, height, channels: 3 } });
   if (options.maxSide !== undefined && Math.max(width, height) > options.maxSide) pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside' });
   return format === 'png' ? pipeline.png({ compressionLevel: options.compressionLevel ?? 6 }).toBuffer() : pipeline.webp({ quality: 80 }).toBuffer();
 }
