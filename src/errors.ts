@@ -29,6 +29,11 @@ export type RsclipErrorCode =
   | 'OFFLINE'
   /** The embedding queue (Redis) cannot be reached, or a job failed on its workers. */
   | 'QUEUE_FAILED'
+  /**
+   * A package rsclip needs cannot load (an incomplete install, a native binary built for another
+   * platform): never an input's fault, so never recorded as a file's failure.
+   */
+  | 'DEPENDENCY_MISSING'
   | 'INTERRUPTED';
 
 export interface RsclipErrorOptions {

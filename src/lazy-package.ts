@@ -5,10 +5,29 @@
  * that thread.
  */
 import { createRequire } from 'node:module';
+import { RsclipError } from './errors.js';
 
 const require = createRequire(import.meta.url);
 
+/** Loading `specifier` failed: the install's fault, which the callers that turn errors into a file's failure pass on. */
+export function dependencyMissing(specifier: string, cause: unknown): RsclipError {
+  const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  return new RsclipError('DEPENDENCY_MISSING', `cannot load the package ${specifier}: ${why}`, {
+    hint: "reinstall rsclip's dependencies (`npm ci` where it is installed; a native package needs the build for this platform)",
+    cause,
+  });
+}
+
 export function lazyPackage<T>(specifier: string): () => T {
   let loaded: T | undefined;
-  return () => (loaded ??= require(specifier) as T);
+  return () => {
+    if (loaded === undefined) {
+      try {
+        loaded = require(specifier) as T;
+      } catch (cause) {
+        throw dependencyMissing(specifier, cause);
+      }
+    }
+    return loaded;
+  };
 }

@@ -11,7 +11,7 @@
  * A scene interrupted half-way resumes: the windows whose items are committed are skipped and
  * the stretch the file recorded is used again, so every tile of a scene is stretched alike.
  */
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { geodesicDistance, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
 import { polygonsOf } from '../geo/geojson-types.js';
 import type { Georeference } from '../geo/georeference.js';
@@ -81,11 +81,17 @@ export type Unit =
   | { kind: 'touch'; job: FileJob }
   | { kind: 'fail'; job: FileJob; error: string };
 
-export function describeError(error: unknown): string {
+function describeError(error: unknown): string {
   // the hint stays with the message (e.g. gdal_translate for a band-separate TIFF)
   if (error instanceof RsclipError) return error.toOneLine();
   const e = error as NodeJS.ErrnoException;
   return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
+}
+
+/** Why a file failed, to record; an error that is not the file's (a package that cannot load) is thrown instead, and stops the run. */
+export function fileFailure(error: unknown): string {
+  if (isRsclipError(error, 'DEPENDENCY_MISSING')) throw error;
+  return describeError(error);
 }
 
 function fileGeo(georeference: Georeference | null): FileGeo | null {
@@ -139,7 +145,7 @@ export class FilePreparer {
       // streamed: never the whole file in memory (scenes of several GiB); a small file's bytes are kept for decoding
       hashed = await hashFile(file.absolutePath, { keepHead: true });
     } catch (error) {
-      yield { kind: 'fail', job, error: `cannot read file: ${describeError(error)}` };
+      yield { kind: 'fail', job, error: `cannot read file: ${fileFailure(error)}` };
       return;
     }
     job.row = { ...this.baseRow(work, hashed.sha256), bytes: hashed.bytes };
@@ -236,7 +242,7 @@ export class FilePreparer {
       pre = await this.pixels.file(job.work.file.absolutePath, alreadyRead);
     } catch (error) {
       if (source && source.format === 'tiff') return false;
-      const message = describeError(error);
+      const message = fileFailure(error);
       this.state.failedHashes.set(job.row.contentHash, message);
       yield { kind: 'fail', job, error: message };
       return true;
@@ -297,7 +303,7 @@ export class FilePreparer {
         return;
       }
     } catch (error) {
-      const message = describeError(error);
+      const message = fileFailure(error);
       this.state.failedHashes.set(job.row.contentHash, message);
       yield { kind: 'fail', job, error: message };
       return;

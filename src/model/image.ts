@@ -14,7 +14,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { default as SharpFactory, Sharp } from 'sharp';
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
@@ -56,6 +56,7 @@ function describeSource(source: ImageSource): string {
 }
 
 async function unreadableError(source: ImageSource, cause: unknown): Promise<RsclipError> {
+  if (isRsclipError(cause, 'DEPENDENCY_MISSING')) return cause;
   const label = describeSource(source);
   const reason = cause instanceof Error ? cause.message : String(cause);
   if (/exceeds pixel limit/i.test(reason)) {

@@ -79,8 +79,9 @@ export class OnnxSession {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RsclipError('BAD_INPUT', `Expected a positive integer for threads but received ${threads}`);
     }
+    const { InferenceSession } = loadOrt();
     try {
-      const session = await loadOrt().InferenceSession.create(file, {
+      const session = await InferenceSession.create(file, {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',

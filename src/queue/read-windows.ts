@@ -4,7 +4,7 @@
  * src/raster with the file's stretch, then the model's preprocessing), so vectors are identical.
  */
 import { openPixelPreparer } from '../indexer/decode-pool.js';
-import { describeError, SCENE_BLOCK_CACHE_BYTES, type WindowRead } from '../indexer/prepare-file.js';
+import { fileFailure, SCENE_BLOCK_CACHE_BYTES, type WindowRead } from '../indexer/prepare-file.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openRaster } from '../raster/open-raster.js';
@@ -20,7 +20,7 @@ export async function readFileWindows(file: string, reads: { key: string; read: 
   try {
     return await readAll(file, reads, encoder, readAhead);
   } catch (error) {
-    const message = describeError(error);
+    const message = fileFailure(error);
     return reads.map(({ key }) => ({ key, error: message }));
   }
 }

@@ -3,7 +3,7 @@
  * are cut with `extract` (libvips decodes only up to the window's last row); these formats carry
  * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { parseImageHeader, type ImageHeader } from './image-header.js';
@@ -51,6 +51,7 @@ class SharpSource implements RasterSource {
     try {
       data = await extractRaw(this.path, window, depth, { out: { width: outWidth, height: outHeight } });
     } catch (cause) {
+      if (isRsclipError(cause, 'DEPENDENCY_MISSING')) throw cause;
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
     return { width: outWidth, height: outHeight, bands: deinterleave(data, this.bandCount, bands, depth) };
@@ -86,6 +87,7 @@ async function readMetadata(path: string): Promise<Metadata | ImageHeader> {
   try {
     return await openWithLibvips(path).metadata();
   } catch (cause) {
+    if (isRsclipError(cause, 'DEPENDENCY_MISSING')) throw cause;
     const why = cause instanceof Error ? cause.message : String(cause);
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {
       hint: 'check that the file is a complete JPEG, PNG, TIFF or WebP image',

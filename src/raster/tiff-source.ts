@@ -12,6 +12,7 @@
  */
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
+import { dependencyMissing } from '../lazy-package.js';
 import type { Crs } from '../geo/crs.js';
 import { georeferenceFromGeoTiff } from '../geo/geotiff-georeference.js';
 import type { PixelWindow } from '../geo/window.js';
@@ -228,7 +229,9 @@ class TiffSource implements RasterSource {
 /** Opens a TIFF for windowed reads (nothing but the directory is read until a window is). */
 export async function openTiff(path: string, options: TiffOpenOptions = {}): Promise<RasterSource> {
   // loaded on first use: commands that read no TIFF (search, serve) do not load geotiff.js
-  const { fromFile } = await import('geotiff');
+  const { fromFile } = await import('geotiff').catch((cause: unknown) => {
+    throw dependencyMissing('geotiff', cause);
+  });
   let tiff: GeoTIFF;
   try {
     tiff = await fromFile(path);

@@ -1,0 +1,78 @@
+/**
+ * A package that cannot load (an incomplete install, sharp's native binary built for another
+ * platform) is the install's fault: it stops an indexing run with one line that says so, and no
+ * file is recorded as failed. Commands that do not need the package still work.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRsclipError } from '../../src/errors.js';
+import { lazyPackage } from '../../src/lazy-package.js';
+import { runCli } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+
+describe('lazyPackage', () => {
+  it('loads a package once, on first use, and names a package that cannot load', () => {
+    const loadPath = lazyPackage<typeof path>('node:path');
+    expect(loadPath()).toBe(loadPath());
+    expect(loadPath().join('a', 'b')).toBe('a/b');
+    const missing = lazyPackage('rsclip-test-no-such-package');
+    let thrown: unknown;
+    try {
+      missing();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isRsclipError(thrown, 'DEPENDENCY_MISSING')).toBe(true);
+    expect((thrown as Error).message).toMatch(/^cannot load the package rsclip-test-no-such-package: Cannot find module/);
+  });
+});
+
+describe('an install whose sharp cannot load', () => {
+  let dir: string;
+  let model: string;
+  let withoutSharp: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rsclip-missing-dep-'));
+    model = await tinyModelDir();
+    mkdirSync(path.join(dir, 'images'));
+    for (const seed of [1, 2, 3]) writeFileSync(path.join(dir, 'images', `${seed}.png`), makePng(seed, 48, 40));
+    // every thread of the process (decoders included) is refused the package
+    const hide = path.join(dir, 'hide-sharp.cjs');
+    writeFileSync(
+      hide,
+      `const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'sharp') throw Object.assign(new Error("Cannot find module 'sharp' (hidden by the test)"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};
+`,
+    );
+    withoutSharp = { NODE_OPTIONS: `--require ${hide}` };
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stops indexing with one line and records no file as failed; a text search still answers; once repaired, every file is indexed', async () => {
+    const index = path.join(dir, 'index');
+    const failed = await runCli(['index', path.join(dir, 'images'), '--index', index, '--model', model], { env: withoutSharp });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^rsclip: cannot load the package sharp: Cannot find module 'sharp' \(hidden by the test\) \(reinstall rsclip's dependencies/m);
+    expect(failed.stderr).not.toMatch(/internal error|\n\s+at /);
+
+    const errors = await runCli(['errors', '--index', index]);
+    expect(errors.stdout + errors.stderr).toMatch(/no file failed/);
+
+    const repaired = await runCli(['index', path.join(dir, 'images'), '--index', index, '--model', model, '--json']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ added: 3, errors: 0 });
+
+    const text = await runCli(['search', 'a red square', '--index', index, '--json', '-k', '3'], { env: withoutSharp });
+    expect(text.code, text.stderr).toBe(0);
+    expect(JSON.parse(text.stdout).hits).toHaveLength(3);
+  });
+});
