@@ -3,9 +3,10 @@
  *   convert to RGB -> resize shortest side (PIL filter, `get_resize_output_image_size`)
  *   -> centre crop (zero padding if the crop is larger) -> rescale -> normalise -> [3, H, W] float32.
  *
- * The model folder's one use of sharp (loaded when first called). sharp decodes (no EXIF rotation and no ICC transform,
- * because PIL applies neither); the resize reproduces torchvision's fixed-point antialiased
- * resize (`resample.ts`), so the pixels equal the Python reference's bit for bit.
+ * The model folder's one use of sharp (loaded when first called). sharp decodes (no EXIF
+ * rotation and no ICC transform, because PIL applies neither); the resize reproduces
+ * torchvision's fixed-point antialiased resize (`resample.ts`), so the pixels equal the Python
+ * reference's bit for bit.
  *
  * RGB conversion: grey is repeated into 3 channels; alpha is dropped, not composited (as PIL's
  * `convert("RGB")`); images with more than 4 bands keep their first 3. 16-bit images are

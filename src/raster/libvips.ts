@@ -1,7 +1,7 @@
 /**
- * The raster folder's one use of sharp/libvips (loaded when first called): cutting a window out of an image as raw
- * interleaved samples (libvips decodes only the tiles or rows the window needs), and encoding
- * a rendered 8-bit RGB window as PNG or WebP.
+ * The raster folder's one use of sharp/libvips (loaded when first called): cutting a window out
+ * of an image as raw interleaved samples (libvips decodes only the tiles or rows the window
+ * needs), and encoding a rendered 8-bit RGB window as PNG or WebP.
  */
 import type { default as SharpFactory, Metadata } from 'sharp';
 import type { PixelWindow } from '../geo/window.js';
