@@ -1,7 +1,8 @@
 /**
  * A package that cannot load (an incomplete install, sharp's native binary built for another
  * platform) is the install's fault: it stops an indexing run with one line that says so, and no
- * file is recorded as failed. Commands that do not need the package still work.
+ * file is recorded as failed. Commands that do not need the package still work, and the server
+ * answers what needs it with the package's name and what to do.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import { lazyPackage } from '../../src/lazy-package.js';
-import { runCli } from '../fixtures/cli.js';
+import { runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
@@ -74,5 +75,32 @@ Module._resolveFilename = function (request, ...rest) {
     const text = await runCli(['search', 'a red square', '--index', index, '--json', '-k', '3'], { env: withoutSharp });
     expect(text.code, text.stderr).toBe(0);
     expect(JSON.parse(text.stdout).hits).toHaveLength(3);
+  });
+
+  it('leaves serve answering text queries, and answers an image query with what to reinstall', async () => {
+    const index = path.join(dir, 'served-index');
+    const made = await runCli(['index', path.join(dir, 'images'), '--index', index, '--model', model]);
+    expect(made.code, made.stderr).toBe(0);
+    const child = spawnCli(['serve', '--index', index, '--model', model, '--port', '0', '--threads', '1'], { env: withoutSharp });
+    try {
+      let stderr = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(stderr);
+          if (match) resolve(match[1]!);
+        });
+        child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+      });
+      const text = await fetch(`${url}api/search?q=a%20red%20square&k=2`);
+      expect(text.status).toBe(200);
+      const image = await fetch(`${url}api/search/image?k=2`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(makePng(9, 48, 40)) });
+      expect(image.status).toBe(500);
+      expect(await image.json()).toEqual({ error: { code: 'DEPENDENCY_MISSING', message: "cannot load the package sharp: Cannot find module 'sharp' (hidden by the test)", hint: expect.stringMatching(/^reinstall rsclip's dependencies/) } });
+    } finally {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
