@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
+import { describeQueueUrl, withQueuePassword } from '../queue/connection.js';
 import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
 interface WorkerCommandOptions extends ModelOptions {
@@ -20,7 +21,7 @@ export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
     .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
-    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out)');
+    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out); a password not in the URL comes from RSCLIP_QUEUE_PASSWORD');
   addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
     .option('--concurrency <n>', 'jobs processed at once (default 1)', positiveInt)
     .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
@@ -38,7 +39,7 @@ export function registerWorkerCommand(program: Command): void {
       let outage: string | undefined;
       const started = performance.now();
       const worker = await startEmbedWorker({
-        url: opts.queue,
+        url: withQueuePassword(opts.queue, process.env.RSCLIP_QUEUE_PASSWORD),
         encoder,
         pathMap,
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
@@ -66,7 +67,7 @@ export function registerWorkerCommand(program: Command): void {
         await encoder.close();
         throw error;
       });
-      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${opts.queue}\n`);
+      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${describeQueueUrl(opts.queue)}\n`);
       const timer = setInterval(() => {
         if (opts.json) return;
         const seconds = (performance.now() - started) / 1000;

@@ -31,6 +31,46 @@ export function parseQueueUrl(url: string): RedisOptions & { host: string; port:
   };
 }
 
+/**
+ * The URL with `password` when it names none: the commands take it from RSCLIP_QUEUE_PASSWORD,
+ * which, unlike a command's arguments, other users of the machine cannot list.
+ */
+export function withQueuePassword(url: string, password: string | undefined): string {
+  if (!password) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') return url;
+    parsed.password = encodeURIComponent(password);
+    return parsed.href;
+  } catch {
+    // parseQueueUrl reports the malformed URL
+    return url;
+  }
+}
+
+/** The URL to show (logs, progress): its password, if any, replaced by `***`. */
+export function describeQueueUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+/** Errors of a TLS handshake whose server certificate is not trusted (Node's codes). */
+const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+function connectHint(reason: Error): string {
+  if (UNTRUSTED_CERTIFICATE.has((reason as NodeJS.ErrnoException).code ?? '')) {
+    return "the server's TLS certificate is not trusted: for a certificate signed by your own authority, point NODE_EXTRA_CA_CERTS at its PEM file";
+  }
+  if (/^(WRONGPASS|NOAUTH)\b/.test(reason.message)) return 'check the user name and password in the --queue URL (rediss://user:password@host:port/db)';
+  return 'start it (e.g. `redis-server --port 6379`) or check the --queue URL';
+}
+
 /** ioredis' own default: a little longer after each failed attempt, at most 2 s. */
 const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 2000);
 
@@ -45,8 +85,12 @@ export async function connectRedis(url: string, keepReconnecting: () => boolean 
   // loaded here, like bullmq by its users: commands that never use a queue do not load them
   const { Redis } = await import('ioredis');
   const client = new Redis({ ...options, maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (attempt) => (keepReconnecting() ? reconnectDelay(attempt) : null) });
-  // a refused connection is reported on each retry: the wait below turns it into one error
-  client.on('error', () => undefined);
+  // a refused connection is reported on each retry: the wait below turns the last into one error
+  // (the connection's own rejection says only "Connection is closed.")
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+  });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
@@ -56,10 +100,8 @@ export async function connectRedis(url: string, keepReconnecting: () => boolean 
     return client;
   } catch (cause) {
     client.disconnect();
-    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${(cause as Error).message}`, {
-      cause,
-      hint: 'start it (e.g. `redis-server --port 6379`) or check the --queue URL',
-    });
+    const reason = lastError ?? (cause as Error);
+    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${reason.message}`, { cause: reason, hint: connectHint(reason) });
   } finally {
     clearTimeout(timer);
   }

@@ -22,7 +22,7 @@ import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
-import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
+import { hasOpenssl, hasRedis, makeCertificates, startRedis, type TestCertificates, type TestRedis } from './redis-server.js';
 
 const WORKER = path.join(import.meta.dirname, 'worker.child.ts');
 const COORDINATOR = path.join(import.meta.dirname, 'coordinator.child.ts');
@@ -212,5 +212,61 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
     } finally {
       await worker.close();
     }
+  });
+});
+
+describe.skipIf(!hasRedis || !hasOpenssl)('a queue over TLS with a password [needs redis-server and openssl]', () => {
+  const password = 'pw-4f9c-never-printed';
+  let redis: TestRedis;
+  let certificates: TestCertificates;
+  beforeAll(async () => {
+    const dir = path.join(work, 'tls');
+    mkdirSync(dir);
+    certificates = makeCertificates(dir);
+    redis = await startRedis(dir, undefined, { password, tls: certificates });
+  });
+  afterAll(() => redis?.stop());
+
+  it('indexes through rediss:// with the authority in NODE_EXTRA_CA_CERTS, the password in the URL or in RSCLIP_QUEUE_PASSWORD, and never prints it', { timeout: 300_000 }, async () => {
+    expect(redis.url).toMatch(/^rediss:\/\/:pw-/);
+    const model = await tinyModelDir();
+    const archive = path.join(work, 'tls-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(500 + i, 48, 40));
+    const trusted = { env: { NODE_EXTRA_CA_CERTS: certificates.caFile } };
+    const worker = spawnCli(['worker', '--queue', redis.url, '--model', model, '--threads', '1'], trusted);
+    let workerLog = '';
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    worker.stdout!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    try {
+      await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
+      expect(workerLog).toContain(`waiting for jobs on ${redis.url.replace(password, '***')}`);
+      const withoutPassword = redis.url.replace(`:${password}@`, '');
+      const queued = await runCli(['index', archive, '--index', path.join(work, 'tls-index'), '--model', model, '--threads', '1', '--queue', withoutPassword, '--json'], {
+        env: { ...trusted.env, RSCLIP_QUEUE_PASSWORD: password },
+      });
+      expect(queued.code, queued.stderr).toBe(0);
+      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 3, embedded: 3, errors: 0 });
+      expect(queued.stdout + queued.stderr).not.toContain(password);
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited(worker)).toEqual({ code: 0, signal: null });
+    expect(workerLog).not.toContain(password);
+  });
+
+  it('says why it cannot connect: an untrusted certificate, a wrong password', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'tls-refused-archive');
+    mkdirSync(archive);
+    writeFileSync(path.join(archive, 'img.png'), makePng(600, 48, 40));
+    const model = await tinyModelDir();
+    const index = (url: string, env: Record<string, string>) => runCli(['index', archive, '--index', path.join(work, 'tls-refused-index'), '--queue', url, '--model', model], { env });
+    const untrusted = await index(redis.url, {});
+    expect(untrusted.code).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: self[- ]signed certificate in certificate chain \(the server's TLS certificate is not trusted: .*NODE_EXTRA_CA_CERTS/m);
+    const wrong = await index(redis.url.replace(password, 'not-the-password'), { NODE_EXTRA_CA_CERTS: certificates.caFile });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: WRONGPASS .*\(check the user name and password in the --queue URL/m);
+    expect(untrusted.stderr + wrong.stderr).not.toContain(password);
   });
 });
