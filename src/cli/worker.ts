@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
-import { parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
+import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { describeQueueUrl, withQueuePassword } from '../queue/connection.js';
 import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
@@ -34,6 +34,10 @@ export function registerWorkerCommand(program: Command): void {
       const pathMap: PathMapping[] = (opts.pathMap ?? []).map(parsePathMapping);
       const threads = opts.threads ?? config.threads;
       const encoder = await openClip(modelDir, { variant: opts.variant ?? config.variant ?? 'fp32', ...(threads === undefined ? {} : { threads }) });
+      await checkCanEmbed(encoder).catch(async (error: unknown) => {
+        await encoder.close();
+        throw error;
+      });
       let embedded = 0;
       let jobs = 0;
       let outage: string | undefined;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
+import { encodeRgb } from '../raster/libvips.js';
 import { connectRedis } from './connection.js';
 import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { readFileWindows, type WindowInput } from './read-windows.js';
@@ -70,6 +71,19 @@ export function mapPath(file: string, pathMap: readonly PathMapping[]): string {
     if (file.startsWith(from.endsWith(path.sep) ? from : from + path.sep)) return path.join(to, file.slice(from.length));
   }
   return file;
+}
+
+/**
+ * Decodes and embeds a small image made here, as a job's windows are: a worker that cannot (a
+ * package that cannot load, a model file that onnxruntime refuses) fails before it takes a job,
+ * instead of failing each job it takes three times in the place of healthy workers, which stops
+ * the coordinator.
+ */
+export async function checkCanEmbed(encoder: ClipEncoder): Promise<void> {
+  const side = 32;
+  const rgb = Uint8Array.from({ length: side * side * 3 }, (_, i) => (i * 37) % 256);
+  const { pixels } = await encoder.preprocess(await encodeRgb(rgb, side, side, 'png'));
+  await encoder.embedPixels([pixels]);
 }
 
 export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<EmbedWorker> {

@@ -1,8 +1,9 @@
 /**
  * A package that cannot load (an incomplete install, sharp's native binary built for another
  * platform) is the install's fault: it stops an indexing run with one line that says so, and no
- * file is recorded as failed. Commands that do not need the package still work, and the server
- * answers what needs it with the package's name and what to do.
+ * file is recorded as failed, and a queue worker stops before it takes a job. Commands that do
+ * not need the package still work, and the server answers what needs it with the package's name
+ * and what to do.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,6 +76,14 @@ Module._resolveFilename = function (request, ...rest) {
     const text = await runCli(['search', 'a red square', '--index', index, '--json', '-k', '3'], { env: withoutSharp });
     expect(text.code, text.stderr).toBe(0);
     expect(JSON.parse(text.stdout).hits).toHaveLength(3);
+  });
+
+  it('stops a queue worker before it connects or takes a job', async () => {
+    // nothing listens on port 9: the worker must stop on its own check, never reach Redis
+    const worker = await runCli(['worker', '--queue', 'redis://127.0.0.1:9/0', '--model', model, '--threads', '1'], { env: withoutSharp });
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toMatch(/^rsclip: cannot load the package sharp: /m);
+    expect(worker.stderr).not.toMatch(/Redis/);
   });
 
   it('leaves serve answering text queries, and answers an image query with what to reinstall', async () => {
