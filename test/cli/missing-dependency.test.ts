@@ -1,16 +1,17 @@
 /**
  * A package that cannot load (an incomplete install, sharp's native binary built for another
  * platform) is the install's fault: it stops an indexing run with one line that says so, and no
- * file is recorded as failed, and a queue worker stops before it takes a job. Commands that do
- * not need the package still work, and the server answers what needs it with the package's name
- * and what to do.
+ * file is recorded as failed, and a queue worker stops before it takes a job (as one whose model
+ * is damaged does). Commands that do not need the package still work, and the server answers
+ * what needs it with the package's name and what to do.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import { lazyPackage } from '../../src/lazy-package.js';
+import { openModelDirectory } from '../../src/model/model-dir.js';
 import { runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
@@ -83,6 +84,16 @@ Module._resolveFilename = function (request, ...rest) {
     const worker = await runCli(['worker', '--queue', 'redis://127.0.0.1:9/0', '--model', model, '--threads', '1'], { env: withoutSharp });
     expect(worker.code).toBe(1);
     expect(worker.stderr).toMatch(/^rsclip: cannot load the package sharp: /m);
+    expect(worker.stderr).not.toMatch(/Redis/);
+  });
+
+  it('stops a queue worker whose model is damaged before it takes a job, too', async () => {
+    const damaged = path.join(dir, 'damaged-model');
+    cpSync(model, damaged, { recursive: true });
+    writeFileSync(openModelDirectory(damaged, { variant: 'fp32' }).onnx.vision, 'not an onnx graph\n');
+    const worker = await runCli(['worker', '--queue', 'redis://127.0.0.1:9/0', '--model', damaged, '--variant', 'fp32', '--threads', '1']);
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toMatch(/^rsclip: cannot load ONNX model .*vision_model\.onnx/m);
     expect(worker.stderr).not.toMatch(/Redis/);
   });
 
