@@ -33,30 +33,36 @@ describe('lazyPackage', () => {
   });
 });
 
-describe('an install whose sharp cannot load', () => {
+describe('an install whose sharp or onnxruntime cannot load', () => {
   let dir: string;
   let model: string;
   let withoutSharp: NodeJS.ProcessEnv;
+  let withoutOnnxruntime: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rsclip-missing-dep-'));
     model = await tinyModelDir();
     mkdirSync(path.join(dir, 'images'));
     for (const seed of [1, 2, 3]) writeFileSync(path.join(dir, 'images', `${seed}.png`), makePng(seed, 48, 40));
-    // every thread of the process (decoders included) is refused the package
-    const hide = path.join(dir, 'hide-sharp.cjs');
+    withoutSharp = hiding('sharp');
+    withoutOnnxruntime = hiding('onnxruntime-node');
+  });
+
+  /** An environment in which every thread of the process (decoders included) is refused the package. */
+  function hiding(name: string): NodeJS.ProcessEnv {
+    const preload = path.join(dir, `hide-${name}.cjs`);
     writeFileSync(
-      hide,
+      preload,
       `const Module = require('node:module');
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  if (request === 'sharp') throw Object.assign(new Error("Cannot find module 'sharp' (hidden by the test)"), { code: 'MODULE_NOT_FOUND' });
+  if (request === '${name}') throw Object.assign(new Error("Cannot find module '${name}' (hidden by the test)"), { code: 'MODULE_NOT_FOUND' });
   return resolve.call(this, request, ...rest);
 };
 `,
     );
-    withoutSharp = { NODE_OPTIONS: `--require ${hide}` };
-  });
+    return { NODE_OPTIONS: `--require ${preload}` };
+  }
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -79,12 +85,14 @@ Module._resolveFilename = function (request, ...rest) {
     expect(JSON.parse(text.stdout).hits).toHaveLength(3);
   });
 
-  it('stops a queue worker before it connects or takes a job', async () => {
+  it('stops a queue worker before it connects or takes a job (sharp or onnxruntime missing)', async () => {
     // nothing listens on port 9: the worker must stop on its own check, never reach Redis
-    const worker = await runCli(['worker', '--queue', 'redis://127.0.0.1:9/0', '--model', model, '--threads', '1'], { env: withoutSharp });
-    expect(worker.code).toBe(1);
-    expect(worker.stderr).toMatch(/^rsclip: cannot load the package sharp: /m);
-    expect(worker.stderr).not.toMatch(/Redis/);
+    for (const [name, env] of [['sharp', withoutSharp], ['onnxruntime-node', withoutOnnxruntime]] as const) {
+      const worker = await runCli(['worker', '--queue', 'redis://127.0.0.1:9/0', '--model', model, '--threads', '1'], { env });
+      expect(worker.code).toBe(1);
+      expect(worker.stderr).toMatch(new RegExp(`^rsclip: cannot load the package ${name}: Cannot find module '${name}' \\(hidden by the test\\)`, 'm'));
+      expect(worker.stderr).not.toMatch(/Redis/);
+    }
   });
 
   it('stops a queue worker whose model is damaged before it takes a job, too', async () => {
