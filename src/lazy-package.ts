@@ -18,6 +18,20 @@ export function dependencyMissing(specifier: string, cause: unknown): RsclipErro
   });
 }
 
+/**
+ * Loads these packages now, so that their loaders answer at once when first called; one that
+ * cannot load is left for its loader to report where it is needed.
+ */
+export function preloadPackages(specifiers: readonly string[]): void {
+  for (const specifier of specifiers) {
+    try {
+      require(specifier);
+    } catch {
+      // reported by lazyPackage's loader, to the caller that needs the package
+    }
+  }
+}
+
 export function lazyPackage<T>(specifier: string): () => T {
   let loaded: T | undefined;
   return () => {

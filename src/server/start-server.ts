@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { preloadPackages } from '../lazy-package.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openModelDirectory, type ModelVariant } from '../model/model-dir.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
@@ -104,6 +105,13 @@ function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimi
 export const DEFAULT_SERVER_MAX_EXACT_SCAN = 20_000;
 /** At most about this long of one request goes to applying what an indexer committed meanwhile (see replaySliceMs). */
 const CATCH_UP_SLICE_MS = 20;
+/**
+ * Packages this thread's routes load when first used (thumbnails and checks of query images:
+ * sharp; scene routes: proj4 and geotiff-geokeys-to-proj4), loaded before listening: each load
+ * holds the thread for 0.02-0.1 s, which in the middle of requests would hold every one of them.
+ */
+const ROUTE_PACKAGES = ['sharp', 'proj4', 'geotiff-geokeys-to-proj4'];
+
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -146,6 +154,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await closeOpenedForSearch({ store, encoder, warmedUp: ready });
     throw error;
   }
+  preloadPackages(ROUTE_PACKAGES);
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
