@@ -22,6 +22,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   token: z.string().min(1).optional(),
+  /** Password of the Redis queue when its --queue URL names none. */
+  queuePassword: z.string().min(1).optional(),
   /** XYZ tile URL template for the web page's map (https://host/{z}/{x}/{y}.png). */
   basemap: z.string().regex(/^https?:\/\/[^/{}\s]+\/\S*\{z\}\S*$/, 'expected an http(s) XYZ tile URL with {z}, {x} and {y}').optional(),
   include: z.array(z.string()).optional(),
@@ -43,6 +45,7 @@ export const ENV_OVERRIDES: Record<string, keyof RsclipConfig> = {
   RSCLIP_HOST: 'host',
   RSCLIP_PORT: 'port',
   RSCLIP_TOKEN: 'token',
+  RSCLIP_QUEUE_PASSWORD: 'queuePassword',
   RSCLIP_CACHE_DIR: 'cacheDir',
 };
 const NUMERIC_KEYS = new Set<keyof RsclipConfig>(['threads', 'batch', 'port']);

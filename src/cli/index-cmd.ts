@@ -247,7 +247,7 @@ export function registerIndexCommands(program: Command): void {
       let embedder: QueueEmbedder | undefined;
       try {
         if (opts.queue) {
-          embedder = await QueueEmbedder.open({ url: withQueuePassword(opts.queue, process.env.RSCLIP_QUEUE_PASSWORD), info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}), ...(opts.queueTimeout ? { redisTimeoutSeconds: opts.queueTimeout } : {}) });
+          embedder = await QueueEmbedder.open({ url: withQueuePassword(opts.queue, config.queuePassword), info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}), ...(opts.queueTimeout ? { redisTimeoutSeconds: opts.queueTimeout } : {}) });
         }
       } catch (error) {
         await store.close().catch(() => undefined);

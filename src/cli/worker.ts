@@ -4,7 +4,8 @@ import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
-import { describeQueueUrl, withQueuePassword } from '../queue/connection.js';
+import { withQueuePassword } from '../queue/connection.js';
+import { hidePassword } from '../url-password.js';
 import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
 interface WorkerCommandOptions extends ModelOptions {
@@ -43,7 +44,7 @@ export function registerWorkerCommand(program: Command): void {
       let outage: string | undefined;
       const started = performance.now();
       const worker = await startEmbedWorker({
-        url: withQueuePassword(opts.queue, process.env.RSCLIP_QUEUE_PASSWORD),
+        url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
         pathMap,
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
@@ -71,7 +72,7 @@ export function registerWorkerCommand(program: Command): void {
         await encoder.close();
         throw error;
       });
-      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${describeQueueUrl(opts.queue)}\n`);
+      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${hidePassword(opts.queue)}\n`);
       const timer = setInterval(() => {
         if (opts.json) return;
         const seconds = (performance.now() - started) / 1000;

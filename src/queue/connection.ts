@@ -32,8 +32,9 @@ export function parseQueueUrl(url: string): RedisOptions & { host: string; port:
 }
 
 /**
- * The URL with `password` when it names none: the commands take it from RSCLIP_QUEUE_PASSWORD,
- * which, unlike a command's arguments, other users of the machine cannot list.
+ * The URL with `password` when it names none: the commands take it from the settings
+ * (RSCLIP_QUEUE_PASSWORD or `queuePassword`), which other users of the machine cannot list as
+ * they can a command's arguments.
  */
 export function withQueuePassword(url: string, password: string | undefined): string {
   if (!password) return url;
@@ -44,18 +45,6 @@ export function withQueuePassword(url: string, password: string | undefined): st
     return parsed.href;
   } catch {
     // parseQueueUrl reports the malformed URL
-    return url;
-  }
-}
-
-/** The URL to show (logs, progress): its password, if any, replaced by `***`. */
-export function describeQueueUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.href;
-  } catch {
     return url;
   }
 }

@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import { lazyPackage } from '../../src/lazy-package.js';
 import { openModelDirectory } from '../../src/model/model-dir.js';
-import { runCli, spawnCli } from '../fixtures/cli.js';
+import { followServe, runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
 describe('lazyPackage', () => {
-  it('loads a package once, on first use, and names a package that cannot load', () => {
+  it('loads a package, and names a package that cannot load', () => {
     const loadPath = lazyPackage<typeof path>('node:path');
     expect(loadPath()).toBe(loadPath());
     expect(loadPath().join('a', 'b')).toBe('a/b');
@@ -111,15 +111,7 @@ Module._resolveFilename = function (request, ...rest) {
     expect(made.code, made.stderr).toBe(0);
     const child = spawnCli(['serve', '--index', index, '--model', model, '--port', '0', '--threads', '1'], { env: withoutSharp });
     try {
-      let stderr = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stderr!.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          const match = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(stderr);
-          if (match) resolve(match[1]!);
-        });
-        child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
-      });
+      const url = await followServe(child).url;
       const text = await fetch(`${url}api/search?q=a%20red%20square&k=2`);
       expect(text.status).toBe(200);
       const image = await fetch(`${url}api/search/image?k=2`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(makePng(9, 48, 40)) });

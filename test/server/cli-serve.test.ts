@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli } from '../fixtures/cli.js';
+import { followServe, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
@@ -25,15 +25,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('rsclip serve', () => {
   it('listens on loopback, logs its URL, becomes ready, answers, and exits cleanly on SIGTERM', async () => {
     const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1']);
-    let stderr = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        const match = /"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(stderr);
-        if (match) resolve(match[1]!);
-      });
-      child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
-    });
+    const { url: listening, stderr } = followServe(child);
+    const url = await listening;
     await expect.poll(async () => (await fetch(`${url}readyz`)).status, { timeout: 30_000, interval: 200 }).toBe(200);
     const res = await fetch(`${url}api/search?q=tiles&k=2`);
     expect(res.status).toBe(200);
@@ -41,26 +34,18 @@ describe('rsclip serve', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(stderr).toMatch(/shutting down/);
+    expect(stderr()).toMatch(/shutting down/);
   });
 
   it('writes one readable line per request with --log-format pretty, thumbnails only with --verbose, and no token', async () => {
     const serve = (extra: string[]) => {
       const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1', '--token', 'tok-secret-42', '--log-format', 'pretty', ...extra]);
-      let stderr = '';
-      const url = new Promise<string>((resolve, reject) => {
-        child.stderr!.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          const match = /^\d\d:\d\d:\d\d rsclip serving on (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(stderr);
-          if (match) resolve(match[1]!);
-        });
-        child.on('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
-      });
+      const { url, stderr } = followServe(child, /^\d\d:\d\d:\d\d rsclip serving on (http:\/\/127\.0\.0\.1:\d+\/)$/m);
       const stop = async (): Promise<string> => {
         const exited = new Promise((resolve) => child.on('exit', resolve));
         child.kill('SIGTERM');
         await exited;
-        return stderr;
+        return stderr();
       };
       return { url, stop };
     };

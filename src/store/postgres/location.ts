@@ -5,6 +5,7 @@
  * Messages name the URL as given, without its password.
  */
 import { RsclipError } from '../../errors.js';
+import { hidePassword } from '../../url-password.js';
 
 export const DEFAULT_SCHEMA = 'rsclip';
 
@@ -26,13 +27,12 @@ export function parsePostgresLocation(location: string): PostgresLocation {
   try {
     url = new URL(location);
   } catch (cause) {
-    throw new RsclipError('BAD_INPUT', `not a PostgreSQL URL: ${location.replace(/:[^:@/]*@/, ':***@')}`, { cause, hint: 'e.g. postgres://user@host:5432/db?schema=rsclip' });
+    throw new RsclipError('BAD_INPUT', `not a PostgreSQL URL: ${hidePassword(location)}`, { cause, hint: 'e.g. postgres://user@host:5432/db?schema=rsclip' });
   }
   const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new RsclipError('BAD_INPUT', `invalid schema "${schema}" in the index URL`, { hint: 'a schema name of lower-case letters, digits and _ (at most 63), starting with a letter' });
   }
   url.searchParams.delete('schema');
-  const shown = url.password === '' ? location : location.replace(`:${url.password}@`, ':***@');
-  return { connectionString: url.toString(), schema, shown };
+  return { connectionString: url.toString(), schema, shown: hidePassword(location) };
 }

@@ -1,0 +1,22 @@
+/** Connection URLs in messages and logs (PostgreSQL index locations, Redis queues) never show a password. */
+import { describe, expect, it } from 'vitest';
+import { hidePassword } from '../src/url-password.js';
+import { parsePostgresLocation } from '../src/store/postgres/location.js';
+
+describe('hidePassword', () => {
+  it('replaces the password and leaves the rest as given', () => {
+    expect(hidePassword('rediss://:s3cret@redis-host:6380/0')).toBe('rediss://:***@redis-host:6380/0');
+    expect(hidePassword('postgres://alice:p%40ss@db.example/rsclip?schema=a')).toBe('postgres://alice:***@db.example/rsclip?schema=a');
+    expect(hidePassword('redis://alice@localhost:6379/0')).toBe('redis://alice@localhost:6379/0');
+    expect(hidePassword('redis://localhost:6379')).toBe('redis://localhost:6379');
+  });
+
+  it('hides what stands for a password in text that is no URL', () => {
+    expect(hidePassword('postgres://alice:s3cret@[bad')).toBe('postgres://alice:***@[bad');
+  });
+
+  it('is what a PostgreSQL location shows', () => {
+    expect(parsePostgresLocation('postgres://alice:s3cret@db.example:5432/rsclip?schema=tiles').shown).toBe('postgres://alice:***@db.example:5432/rsclip?schema=tiles');
+    expect(() => parsePostgresLocation('postgres://alice:s3cret@[bad')).toThrow('not a PostgreSQL URL: postgres://alice:***@[bad');
+  });
+});
