@@ -71,8 +71,8 @@ export async function syncFile(file: string): Promise<void> {
 }
 
 export interface GraphIndex extends VectorIndex {
-  /** Scores are float32 cosines; false where vectors are kept at reduced precision (the store re-ranks on its own copies). */
-  readonly exactScores: boolean;
+  /** The precision of the scores a search returns: float32 cosines, or those of vectors kept at f16 or i8 (the store re-ranks these on its own copies). */
+  readonly scorePrecision: VectorQuantization;
   /** Whether `id` is live with this vector, within the precision the engine stores vectors at. */
   stores(id: number, vector: Float32Array): boolean;
   /** Adds or replaces many vectors (an engine may use several cores). */

@@ -35,7 +35,7 @@ const SAME_VECTOR = 1e-5;
 
 export class HnswIndex implements GraphIndex {
   readonly dim: number;
-  readonly exactScores = true;
+  readonly scorePrecision = 'f32';
   private readonly native: hnswlib.HierarchicalNSW;
   /** Items whose current point is live (hnswlib cannot list these itself). */
   private readonly live: Set<number>;

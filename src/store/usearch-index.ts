@@ -88,7 +88,7 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
 
 export class UsearchIndex implements GraphIndex {
   readonly dim: number;
-  readonly exactScores: boolean;
+  readonly scorePrecision: VectorQuantization;
   private readonly params: UsearchParams;
   /** Live ids, mapped and in memory. */
   private readonly live: IdBitset;
@@ -101,7 +101,7 @@ export class UsearchIndex implements GraphIndex {
 
   private constructor(dim: number, params: UsearchParams, live: IdBitset, native: Native | undefined, freeSlots: number, mapped?: UsearchIndex['mapped']) {
     this.dim = dim;
-    this.exactScores = params.quantization === 'f32';
+    this.scorePrecision = params.quantization;
     this.params = params;
     this.live = live;
     this.native = native;
