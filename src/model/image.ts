@@ -20,6 +20,7 @@ import { parseImageHeader } from '../raster/image-header.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
+import { decodeSmallJpeg, isSmallJpeg } from './small-jpeg.js';
 import { lazyPackage } from '../lazy-package.js';
 
 const loadSharp = lazyPackage<typeof SharpFactory>('sharp');
@@ -166,12 +167,16 @@ async function readHeader(source: ImageSource, maxInputPixels: number, rasterOnl
 /** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
 export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  const head = options.alreadyRead?.head;
   const content = options.alreadyRead?.content?.length ? options.alreadyRead.content : undefined;
-  const firstBytes = content ?? head;
+  const inMemory = content ?? (typeof source === 'string' ? undefined : source);
+  const firstBytes = inMemory ?? options.alreadyRead?.head;
   const known = firstBytes ? parseImageHeader(firstBytes) : undefined;
   if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, options.rasterOnly ?? false);
   const { format } = known ?? (await readHeader(source, maxInputPixels, options.rasterOnly));
+  if (inMemory && isSmallJpeg(known)) {
+    const rgb = await decodeSmallJpeg(inMemory);
+    if (rgb) return { rgb, format };
+  }
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
     const input = content ? Buffer.from(content.buffer, content.byteOffset, content.byteLength) : source;
