@@ -1,6 +1,8 @@
 /**
- * Image preprocessing cost per image, split into decoding (sharp -> 8-bit RGB) and the rest
+ * Image preprocessing cost per image, split into decoding (-> 8-bit RGB) and the rest
  * (the torchvision/Pillow-exact resize, centre crop, normalise; pure TypeScript), one image at a time.
+ * For JPEGs the decode is also timed by each decoder: libvips (sharp, as image.ts opens it) and
+ * MozJPEG in WebAssembly (small-jpeg.ts, which decodeRgb8 uses up to SMALL_JPEG_MAX_PIXELS).
  * Usage: npx tsx bench/preprocess.ts [--runs 20]
  * Uses ../shared (golden/images/stadium_1.jpg, an RSICD JPEG, golden/images/big.jpg, datasets/geotiff/RGB.byte.tif) when
  * present, else synthetic images of the same sizes and formats. Prints JSON.
@@ -12,6 +14,8 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { decodeRgb8, preprocessImage, preprocessRgb } from '../src/model/image.js';
 import { parsePreprocessConfig } from '../src/model/model-dir.js';
+import { decodeSmallJpeg, isSmallJpeg } from '../src/model/small-jpeg.js';
+import { parseImageHeader } from '../src/raster/image-header.js';
 
 const SHARED = path.resolve(process.env.RSCLIP_SHARED ?? path.join(import.meta.dirname, '../../shared'));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
@@ -54,9 +58,14 @@ async function timeMs(fn: () => Promise<unknown> | unknown): Promise<{ wall: num
 
 const cases = [
   { name: 'rsicd-224x224-jpeg', ...(await input('golden/images/stadium_1.jpg', 224, 224, 'jpeg')) },
+  { name: '512x512-jpeg', bytes: await synthetic(512, 512, 'jpeg'), source: 'synthetic 512x512 jpeg' },
+  { name: '1024x1024-jpeg', bytes: await synthetic(1024, 1024, 'jpeg'), source: 'synthetic 1024x1024 jpeg' },
   { name: '2000x1500-jpeg', ...(await input('golden/images/big.jpg', 2000, 1500, 'jpeg')) },
   { name: '791x718-geotiff', ...(await input('datasets/geotiff/RGB.byte.tif', 791, 718, 'tiff')) },
 ];
+
+// V8 optimises the WebAssembly decoder in background threads over its first calls: done before timing
+for (const c of cases) if (isSmallJpeg(parseImageHeader(c.bytes))) for (let i = 0; i < 20; i++) await decodeSmallJpeg(c.bytes);
 
 const results = [];
 for (const c of cases) {
@@ -64,12 +73,21 @@ for (const c of cases) {
   const decode = await timeMs(() => decodeRgb8(c.bytes));
   const resize = await timeMs(() => preprocessRgb(decoded.rgb, cfg));
   const total = await timeMs(() => preprocessImage(c.bytes, cfg));
+  const header = parseImageHeader(c.bytes);
+  const byDecoder =
+    header?.format === 'jpeg'
+      ? {
+          libvips: await timeMs(() => sharp(c.bytes, { failOn: 'truncated', ignoreIcc: true, autoOrient: false }).raw().toBuffer()),
+          webAssembly: await timeMs(() => decodeSmallJpeg(c.bytes)),
+        }
+      : undefined;
   results.push({
     image: c.name,
     source: c.source,
     size: `${decoded.rgb.width}x${decoded.rgb.height}`,
     bytes: c.bytes.length,
-    medianMs: { decode, resizeCropNormalize: resize, total },
+    decoder: isSmallJpeg(header) ? 'webAssembly' : 'libvips',
+    medianMs: { decode, resizeCropNormalize: resize, total, ...(byDecoder ? { decodeBy: byDecoder } : {}) },
   });
 }
 
