@@ -174,8 +174,8 @@ export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {
   if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, options.rasterOnly ?? false);
   const { format } = known ?? (await readHeader(source, maxInputPixels, options.rasterOnly));
   if (inMemory && isSmallJpeg(known)) {
-    const rgb = await decodeSmallJpeg(inMemory);
-    if (rgb) return { rgb, format };
+    const rgba = await decodeSmallJpeg(inMemory);
+    if (rgba) return { rgb: toRgb(rgba.data, rgba.width, rgba.height, rgba.channels), format };
   }
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.

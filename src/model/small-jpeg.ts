@@ -42,7 +42,7 @@ export function isSmallJpeg(header: ImageHeader | undefined): boolean {
   return header?.format === 'jpeg' && header.depth === 'uchar' && (header.channels === 1 || header.channels === 3) && header.width * header.height <= SMALL_JPEG_MAX_PIXELS;
 }
 
-/** The image as RGB (grey repeated), or undefined where the decoder reported anything: then sharp decodes it. */
+/** The image as RGBA (its own copy, not the module's memory), or undefined where the decoder reported anything: then sharp decodes it. */
 export async function decodeSmallJpeg(bytes: Uint8Array): Promise<Raster8 | undefined> {
   decoder ??= loadDecoder();
   const mozjpeg = await decoder;
@@ -58,11 +58,5 @@ export async function decodeSmallJpeg(bytes: Uint8Array): Promise<Raster8 | unde
   }
   if (!image || reports.length > 0) return undefined;
   const { data, width, height } = image;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0, s = 0; i < rgb.length; i += 3, s += 4) {
-    rgb[i] = data[s]!;
-    rgb[i + 1] = data[s + 1]!;
-    rgb[i + 2] = data[s + 2]!;
-  }
-  return { data: rgb, width, height, channels: 3 };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 };
 }
