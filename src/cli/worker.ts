@@ -22,7 +22,7 @@ export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
     .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
-    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out); a password not in the URL comes from RSCLIP_QUEUE_PASSWORD');
+    .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out); rediss:// for TLS, with ?sslrootcert=&sslcert=&sslkey= PEM files where needed; a password not in the URL comes from RSCLIP_QUEUE_PASSWORD');
   addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
     .option('--concurrency <n>', 'jobs processed at once (default 1)', positiveInt)
     .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)

@@ -1,33 +1,75 @@
 /**
- * `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS) to a connected ioredis
- * client for BullMQ (which, as an ES module, is handed clients rather than options); Redis that
- * does not answer in time is a one-line error, not a hang.
+ * `redis://[user:password@]host[:port][/db]` (or `rediss://` for TLS, with optional
+ * `?sslrootcert=&sslcert=&sslkey=` files) to a connected ioredis client for BullMQ (which, as an
+ * ES module, is handed clients rather than options); Redis that does not answer in time is a
+ * one-line error, not a hang.
  */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import type { Redis, RedisOptions } from 'ioredis';
 import { RsclipError } from '../errors.js';
+import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../tls-errors.js';
+import { hidePassword } from '../url-password.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * A rediss:// URL's files, under libpq's names (those a PostgreSQL index URL takes): the authority
+ * the server's certificate must chain to (instead of the system's), and the client's certificate
+ * and unencrypted key, all PEM, for a Redis that asks for client certificates (`tls-auth-clients`).
+ */
+const TLS_FILES = { sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' } as const;
+type TlsFileParameter = keyof typeof TLS_FILES;
+const isTlsFileParameter = (name: string): name is TlsFileParameter => Object.hasOwn(TLS_FILES, name);
+
+function tlsOptions(parsed: URL, shown: string): ConnectionOptions | undefined {
+  const files: Partial<Record<TlsFileParameter, string>> = {};
+  for (const [name, file] of parsed.searchParams) {
+    if (!isTlsFileParameter(name)) {
+      throw new RsclipError('BAD_INPUT', `unknown parameter "${name}" in the Redis URL "${shown}"`, { hint: `a rediss:// URL takes ${Object.keys(TLS_FILES).join(', ')} (paths of PEM files)` });
+    }
+    files[name] = file;
+  }
+  if (parsed.protocol !== 'rediss:') {
+    if (Object.keys(files).length > 0) throw new RsclipError('BAD_INPUT', `certificate files need TLS: "${shown}" is not a rediss:// URL`);
+    return undefined;
+  }
+  if (Boolean(files.sslcert) !== Boolean(files.sslkey)) {
+    throw new RsclipError('BAD_INPUT', `a client certificate needs its key: give both sslcert and sslkey in "${shown}"`);
+  }
+  const options: ConnectionOptions = {};
+  for (const [name, file] of Object.entries(files) as [TlsFileParameter, string][]) {
+    try {
+      options[TLS_FILES[name]] = readFileSync(file);
+    } catch (cause) {
+      throw new RsclipError('BAD_INPUT', `cannot read the ${name} file "${file}" of the Redis URL: ${(cause as Error).message}`, { cause });
+    }
+  }
+  return options;
+}
+
 export function parseQueueUrl(url: string): RedisOptions & { host: string; port: number } {
+  const shown = hidePassword(url);
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new RsclipError('BAD_INPUT', `not a Redis URL: "${url}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
+    throw new RsclipError('BAD_INPUT', `not a Redis URL: "${shown}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new RsclipError('BAD_INPUT', `expected a redis:// or rediss:// URL, got "${url}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
+    throw new RsclipError('BAD_INPUT', `expected a redis:// or rediss:// URL, got "${shown}"`, { hint: 'e.g. --queue redis://localhost:6379/0' });
   }
   const dbText = parsed.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
-  if (!Number.isInteger(db) || db < 0) throw new RsclipError('BAD_INPUT', `the Redis database in "${url}" must be a number, got "${dbText}"`);
+  if (!Number.isInteger(db) || db < 0) throw new RsclipError('BAD_INPUT', `the Redis database in "${shown}" must be a number, got "${dbText}"`);
+  const tls = tlsOptions(parsed, shown);
   return {
     host: parsed.hostname || 'localhost',
     port: parsed.port ? Number(parsed.port) : 6379,
     db,
     ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(tls ? { tls } : {}),
   };
 }
 
@@ -49,12 +91,17 @@ export function withQueuePassword(url: string, password: string | undefined): st
   }
 }
 
-/** Errors of a TLS handshake whose server certificate is not trusted (Node's codes). */
-const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
-
-function connectHint(reason: Error): string {
-  if (UNTRUSTED_CERTIFICATE.has((reason as NodeJS.ErrnoException).code ?? '')) {
-    return "the server's TLS certificate is not trusted: for a certificate signed by your own authority, point NODE_EXTRA_CA_CERTS at its PEM file";
+function connectHint(reason: Error, tls: ConnectionOptions | undefined): string {
+  const code = (reason as NodeJS.ErrnoException).code ?? '';
+  if (isUntrustedServerCertificate(code)) {
+    return "the server's TLS certificate is not trusted: for a certificate signed by your own authority, add ?sslrootcert=/path/to/ca.pem to the --queue URL (or point NODE_EXTRA_CA_CERTS at it)";
+  }
+  // Redis drops a TLS client without a certificate, or with one it does not trust, when it asks for
+  // one (tls-auth-clients, on by default): a reset, or the handshake's alert when it arrives first
+  if (tls && (isTlsAlert(code) || code === 'ECONNRESET')) {
+    return tls.cert
+      ? 'the server closed the TLS connection: if it checks client certificates, yours must be signed by an authority it trusts (its tls-ca-cert-file)'
+      : 'the server closed the TLS connection: if it asks for client certificates, add ?sslcert=/path/to/client.pem&sslkey=/path/to/client.key to the --queue URL';
   }
   if (/^(WRONGPASS|NOAUTH)\b/.test(reason.message)) return 'check the user name and password in the --queue URL (rediss://user:password@host:port/db)';
   return 'start it (e.g. `redis-server --port 6379`) or check the --queue URL';
@@ -90,7 +137,7 @@ export async function connectRedis(url: string, keepReconnecting: () => boolean 
   } catch (cause) {
     client.disconnect();
     const reason = lastError ?? (cause as Error);
-    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${reason.message}`, { cause: reason, hint: connectHint(reason) });
+    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${tlsReason(reason)}`, { cause: reason, hint: connectHint(reason, options.tls) });
   } finally {
     clearTimeout(timer);
   }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeModelFingerprint, openModelDirectory } from '../../src/model/index.js';
 import { startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { openIndex } from '../../src/store/index.js';
+import { hasOpenssl, makeCertificates, type TestCertificates } from '../fixtures/certificates.js';
 import { REPO_ROOT, runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
@@ -22,7 +23,7 @@ import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
-import { hasOpenssl, hasRedis, makeCertificates, startRedis, type TestCertificates, type TestRedis } from './redis-server.js';
+import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
 
 const WORKER = path.join(import.meta.dirname, 'worker.child.ts');
 const COORDINATOR = path.join(import.meta.dirname, 'coordinator.child.ts');
@@ -268,5 +269,50 @@ describe.skipIf(!hasRedis || !hasOpenssl)('a queue over TLS with a password [nee
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: WRONGPASS .*\(check the user name and password in the --queue URL/m);
     expect(untrusted.stderr + wrong.stderr).not.toContain(password);
+  });
+});
+
+describe.skipIf(!hasRedis || !hasOpenssl)('a Redis that asks for client certificates [needs redis-server and openssl]', () => {
+  let redis: TestRedis;
+  let certificates: TestCertificates;
+  beforeAll(async () => {
+    const dir = path.join(work, 'mtls');
+    mkdirSync(dir);
+    certificates = makeCertificates(dir);
+    redis = await startRedis(dir, undefined, { tls: certificates, clientCertificates: true });
+  });
+  afterAll(() => redis?.stop());
+
+  it('indexes with the authority and the client certificate named in the rediss:// URL; without the certificate it says what to add', { timeout: 300_000 }, async () => {
+    const model = await tinyModelDir();
+    const archive = path.join(work, 'mtls-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(700 + i, 48, 40));
+    const authority = `?sslrootcert=${encodeURIComponent(certificates.caFile)}`;
+    const withCertificate = `${redis.url}${authority}&sslcert=${encodeURIComponent(certificates.clientCertFile)}&sslkey=${encodeURIComponent(certificates.clientKeyFile)}`;
+    const index = (url: string) => runCli(['index', archive, '--index', path.join(work, 'mtls-index'), '--model', model, '--threads', '1', '--queue', url, '--json']);
+
+    const refused = await index(`${redis.url}${authority}`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: .*\(the server closed the TLS connection: if it asks for client certificates, add \?sslcert=.*&sslkey=/m);
+    const stranger = makeCertificates(mkdirSync(path.join(work, 'mtls-stranger'), { recursive: true })!, 'another authority');
+    const strangers = await index(`${redis.url}${authority}&sslcert=${encodeURIComponent(stranger.clientCertFile)}&sslkey=${encodeURIComponent(stranger.clientKeyFile)}`);
+    expect(strangers.code).not.toBe(0);
+    expect(strangers.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: .*\(the server closed the TLS connection: if it checks client certificates, yours must be signed by an authority it trusts/m);
+
+    // no NODE_EXTRA_CA_CERTS: the URL's sslrootcert is the only authority trusted
+    const worker = spawnCli(['worker', '--queue', withCertificate, '--model', model, '--threads', '1']);
+    let workerLog = '';
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    worker.stdout!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    try {
+      await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
+      const queued = await index(withCertificate);
+      expect(queued.code, queued.stderr).toBe(0);
+      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 3, embedded: 3, errors: 0 });
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited(worker)).toEqual({ code: 0, signal: null });
   });
 });

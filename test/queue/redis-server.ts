@@ -1,39 +1,21 @@
 /**
  * A throwaway Redis for queue tests: Debian's redis-server on a free loopback port, in a temp
  * folder, without persistence; `hasRedis` is false where it is not installed (the tests skip).
- * Optionally with a password, and TLS only (a certificate for 127.0.0.1 signed by a certificate
- * authority of the test's own, made with openssl).
+ * Optionally with a password, and TLS only (test/fixtures/certificates.ts), asking clients for a
+ * certificate or not.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import path from 'node:path';
+import type { TestCertificates } from '../fixtures/certificates.js';
 
 export const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-export const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
-
-export interface TestCertificates {
-  /** The authority's certificate (PEM), which clients must trust. */
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-}
-
-/** A certificate authority and a server certificate for 127.0.0.1 signed by it, in `dir`. */
-export function makeCertificates(dir: string): TestCertificates {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=rsclip test authority');
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1');
-  writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('server.ext'));
-  return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
-}
 
 export interface RedisSecurity {
   password?: string;
   /** TLS only (no plain port): the URL is rediss://. */
   tls?: TestCertificates;
+  /** With `tls`: clients must show a certificate signed by the test authority (Redis's default). */
+  clientCertificates?: boolean;
 }
 
 export interface TestRedis {
@@ -53,9 +35,9 @@ async function freePort(): Promise<number> {
 /** `port`: a given one (to start Redis again where a stopped one was), else a free one. */
 export async function startRedis(dir: string, port?: number, security: RedisSecurity = {}): Promise<TestRedis> {
   port ??= await freePort();
-  const { password, tls } = security;
+  const { password, tls, clientCertificates = false } = security;
   const listen = tls
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', clientCertificates ? 'yes' : 'no']
     : ['--port', String(port)];
   const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...(password ? ['--requirepass', password] : [])];
   const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,16 +1,18 @@
 /**
  * The CLI on a PostgreSQL index, as a user runs it: `rsclip index` into a postgres:// URL,
  * `rsclip search` from it, `rsclip index copy` to a directory and back, and `rsclip doctor`,
- * against PGlite with pgvector served on a loopback port by this test process.
+ * against PGlite with pgvector served on a loopback port by this test process; and through TLS
+ * with a client certificate.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { hasOpenssl, makeCertificates, type TestCertificates } from '../fixtures/certificates.js';
 import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { startPgliteServer, type PgliteServer } from './pglite-server.js';
+import { startPgliteServer, startTlsFront, type PgliteServer } from './pglite-server.js';
 
 let root: string;
 let archive: string;
@@ -74,4 +76,34 @@ it('indexes into PostgreSQL, searches it, copies it to a directory and back, and
   expect(refused.code).not.toBe(0);
   expect(refused.stderr.trim().split('\n')).toHaveLength(1);
   expect(refused.stderr).toMatch(/already holds an index/);
+}, 300_000);
+
+it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certificate through the URL\'s sslmode, sslrootcert, sslcert and sslkey [needs openssl]', async () => {
+  const certificates = makeCertificates(mkdirSync(path.join(root, 'tls'), { recursive: true })!);
+  const stranger = makeCertificates(mkdirSync(path.join(root, 'tls-stranger'), { recursive: true })!, 'another authority');
+  const front = await startTlsFront(server, certificates);
+  const file = path.join(archive, 'b', 'scene-4.png');
+  const trusting = `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`;
+  const showing = (client: TestCertificates) => `${trusting}&sslcert=${encodeURIComponent(client.clientCertFile)}&sslkey=${encodeURIComponent(client.clientKeyFile)}`;
+  try {
+    const url = `${front.url}?schema=tls&${showing(certificates)}`;
+    const indexed = await runCli(['index', archive, '--index', url, '--model', modelDir, '--threads', '1', '--json']);
+    expect(indexed.code, indexed.stderr).toBe(0);
+    expect(JSON.parse(indexed.stdout)).toMatchObject({ added: 6, embedded: 6 });
+    expect((await searchJson(file, url)).map((h) => h.path)).toEqual(['b/scene-4.png', expect.stringMatching(/^b\//), expect.stringMatching(/^b\//)]);
+
+    // no certificate, one of another authority, no TLS at all: refused in one line that points at the URL's TLS settings
+    const refusal = async (query: string) => {
+      const refused = await runCli(['search', file, '--index', `${front.url}?schema=tls${query ? `&${query}` : ''}`, '--json']);
+      expect(refused.code, query).not.toBe(0);
+      expect(refused.stderr.trim().split('\n'), refused.stderr).toHaveLength(1);
+      expect(refused.stderr).toMatch(/^rsclip: cannot use PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?schema=tls/);
+      return refused.stderr;
+    };
+    for (const query of [trusting, showing(stranger), '']) expect(await refusal(query)).toMatch(/\(the server (refused the TLS connection|closed the connection): .*sslcert/);
+    // the server's certificate checked against another authority
+    expect(await refusal(`sslmode=verify-full&sslrootcert=${encodeURIComponent(stranger.caFile)}`)).toMatch(/certificate.*\(the server's certificate is not trusted: .*sslrootcert=/);
+  } finally {
+    await front.stop();
+  }
 }, 300_000);

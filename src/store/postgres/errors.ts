@@ -3,6 +3,7 @@
  * replica), missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
  */
 import { RsclipError } from '../../errors.js';
+import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls-errors.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 
 interface PgError {
@@ -10,13 +11,23 @@ interface PgError {
   message: string;
 }
 
+/** What to check when the connection failed: the TLS settings of the URL (libpq's), or the rest of it. */
+function connectHint(code: string, dropped: boolean): string {
+  if (isUntrustedServerCertificate(code)) return "the server's certificate is not trusted: name its authority's PEM file in the URL (sslrootcert=/path/to/ca.pem)";
+  if (isTlsAlert(code)) return 'the server refused the TLS connection: if it asks for a client certificate, give one signed by an authority it trusts (sslcert=/path/to/client.pem&sslkey=/path/to/client.key)';
+  if (dropped) return 'the server closed the connection: check the URL, and if the server asks for TLS or a client certificate, its sslmode=verify-full, sslcert and sslkey';
+  return 'check that the server runs and that the URL (user, password, host, port, database) is right';
+}
+
 export function databaseError(location: string, error: unknown): unknown {
   if (error instanceof RsclipError || !(error instanceof Error)) return error;
   const { code = '', message } = error as PgError;
-  if (/^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
-    return new RsclipError('INDEX_NOT_FOUND', `cannot use PostgreSQL at ${location}: ${message}`, {
+  // pg's own errors of a connection the server ended (before or after the TLS handshake) carry no code
+  const dropped = code === '' && /^Connection terminated unexpectedly|^The server does not support SSL connections/.test(message);
+  if (dropped || isUntrustedServerCertificate(code) || isTlsAlert(code) || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
+    return new RsclipError('INDEX_NOT_FOUND', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
-      hint: 'check that the server runs and that the URL (user, password, host, port, database) is right',
+      hint: connectHint(code, dropped),
     });
   }
   if (code === '25006') {
