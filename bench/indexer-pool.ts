@@ -21,6 +21,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { planWindows } from '../src/geo/index.js';
 import { chooseIndexingThreads, indexArchive, type IndexSummary } from '../src/indexer/index.js';
@@ -86,6 +87,31 @@ async function writeRsicdScene(file: string, images: string[], side: number): Pr
   return { width: size, height: size };
 }
 
+/**
+ * The main thread's garbage collections until `stop`: full ones (mark-compact; V8 marks
+ * incrementally, partly in its helper threads) and scavenges, with all their main-thread pauses.
+ */
+function countCollections(): { stop: () => Promise<{ full: number; scavenges: number; mainThreadPauseMs: number }> } {
+  const counts = { full: 0, scavenges: 0, mainThreadPauseMs: 0 };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) counts.scavenges++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) counts.full++;
+      counts.mainThreadPauseMs += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async stop() {
+      // the last entries are delivered on a later tick
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      observer.disconnect();
+      return { ...counts, mainThreadPauseMs: Math.round(counts.mainThreadPauseMs) };
+    },
+  };
+}
+
 const loadAverage = (): number[] => os.loadavg().map((l) => Math.round(l * 100) / 100);
 const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-pool-'));
 const loadAtStart = loadAverage();
@@ -128,12 +154,14 @@ try {
     const decodeThreads = run === 'pool' ? Math.max(1, machine.decodeThreads) : 0;
     const store = await openIndex(path.join(work, `index-${run}`), { model: encoder.info, create: true });
     let summary: IndexSummary;
+    const collections = countCollections();
     const cpu = process.cpuUsage();
     try {
       summary = await indexArchive({ roots: [archive], store, encoder, followLinks: true, batchSize: machine.batchSize, decodeThreads });
     } finally {
       await store.close();
     }
+    const garbageCollection = await collections.stop();
     const runCpuPerItem = cpuSeconds(cpu) / summary.embedded;
     measures.push(await encoderOnly());
     const reference = (measures.at(-2)! + measures.at(-1)!) / 2;
@@ -151,6 +179,7 @@ try {
       encoderOnlyCpuSecondsPerItem: referenceCpu,
       cpuShareOfEncoderOnly: referenceCpu / runCpuPerItem,
       timing: summary.timing,
+      garbageCollection,
       loadAverage: loadAverage(),
     });
   }

@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Piscina } from 'piscina';
+import { move, transferableSymbol, valueSymbol, type Piscina } from 'piscina';
 
 export function workerModule(name: string, importerUrl: string): { filename: string; execArgv?: string[] } {
   const fromSources = importerUrl.endsWith('.ts');
@@ -54,4 +54,10 @@ export function failingTogether<Task, Result>(pool: Piscina<Task, Result>): (tas
 export function transferable(views: readonly ArrayBufferView[]): ArrayBuffer[] {
   const buffers = views.filter((v) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer).map((v) => v.buffer as ArrayBuffer);
   return [...new Set(buffers)];
+}
+
+/** A task's result whose `buffers` move back to the calling thread instead of being copied (piscina's protocol for it). */
+export function movingBack<T extends object>(result: T, buffers: readonly ArrayBuffer[]): T {
+  if (buffers.length === 0) return result;
+  return move({ [transferableSymbol]: [...buffers], [valueSymbol]: result }) as T;
 }

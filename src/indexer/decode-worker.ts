@@ -16,6 +16,7 @@ import { Scene } from '../raster/scene.js';
 import type { RasterSource, ReadOptions } from '../raster/types.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 import { renderWindow, type SceneFile } from './scene-windows.js';
+import { movingBack, transferable } from '../worker-module.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 
 /** The thread's CPU once its modules are loaded: loading them is not decoding. */
@@ -85,5 +86,7 @@ export default async function decode(task: DecodeTask): Promise<DecodeResult> {
         : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined, errno: typeof errno === 'string' ? errno : undefined };
   }
   const cpu = threadCpuSeconds();
-  return { ...outcome, seconds: (performance.now() - started) / 1000, threadId, threadCpuSeconds: cpu === undefined || cpuAtLoad === undefined ? undefined : cpu - cpuAtLoad };
+  const result: DecodeResult = { ...outcome, seconds: (performance.now() - started) / 1000, threadId, threadCpuSeconds: cpu === undefined || cpuAtLoad === undefined ? undefined : cpu - cpuAtLoad };
+  // the pixels move to the main thread rather than being copied there
+  return movingBack(result, outcome.ok && outcome.image ? transferable([outcome.image.pixels]) : []);
 }

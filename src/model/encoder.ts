@@ -10,6 +10,7 @@ import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelIn
 import { computeModelFingerprint } from './fingerprint.js';
 import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
+import { PixelArrayPool } from './pixel-arrays.js';
 import { defaultThreadCount, joinRows, type OnnxFeed } from './onnx.js';
 import type { Raster8 } from './resample.js';
 import { ThreadedSession, type ModelSession } from './session-thread.js';
@@ -64,6 +65,8 @@ class OnnxClipEncoder implements ClipEncoder {
   readonly #threads: number;
   readonly #maxInputPixels: number | undefined;
   readonly #maxImageBatch: number;
+  /** Arrays for preprocessed images, reused once the model thread gives them back (a centre-cropping model's are all one size). */
+  readonly #pixelArrays: PixelArrayPool | undefined;
   #vision: Promise<ModelSession> | undefined;
   #text: Promise<ModelSession> | undefined;
   #closed = false;
@@ -76,6 +79,9 @@ class OnnxClipEncoder implements ClipEncoder {
     this.#maxInputPixels = options.maxInputPixels;
     this.#maxImageBatch = options.maxImageBatch ?? DEFAULT_MAX_IMAGE_BATCH;
     this.pixelRecipe = { preprocess: model.preprocess, maxInputPixels: options.maxInputPixels };
+    const { doCenterCrop, cropHeight, cropWidth } = model.preprocess;
+    // two batches' worth: one being run while the next is prepared
+    this.#pixelArrays = doCenterCrop ? new PixelArrayPool(3 * cropHeight * cropWidth, 2 * this.#maxImageBatch) : undefined;
   }
 
   #assertOpen(): void {
@@ -117,12 +123,13 @@ class OnnxClipEncoder implements ClipEncoder {
 
   preprocess(image: ImageSource, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
     this.#assertOpen();
-    return preprocessImage(image, this.#model.preprocess, { ...(this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels }), ...(alreadyRead ? { alreadyRead } : {}) });
+    const options = { ...(this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels }), ...(alreadyRead ? { alreadyRead } : {}) };
+    return preprocessImage(image, this.#model.preprocess, options, this.#pixelArrays?.take());
   }
 
   preprocessRgb(rgb: Raster8): Float32Array {
     this.#assertOpen();
-    return preprocessRgb(rgb, this.#model.preprocess);
+    return preprocessRgb(rgb, this.#model.preprocess, 'torchvision', this.#pixelArrays?.take());
   }
 
   async embedImages(images: ImageSource[]): Promise<Float32Array[]> {
@@ -151,6 +158,7 @@ class OnnxClipEncoder implements ClipEncoder {
       // handed over, the rows move to the model thread and are joined there
       const feed: OnnxFeed = options.handOver ? { type: 'float32', rows: chunk, dims } : { type: 'float32', data: joinRows(chunk, size), dims };
       const out = await session.run({ pixel_values: feed }, output);
+      if (out.spentRows) this.#pixelArrays?.give(out.spentRows);
       this.runCount.image++;
       vectors.push(...normalizeRows(out.data, chunk.length, this.info.embeddingDim));
     }

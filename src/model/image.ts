@@ -231,10 +231,10 @@ function valueTable(cfg: PreprocessConfig): Float32Array {
 
 /**
  * Centre crop as transformers' `center_crop` (top = floor((H - h) / 2), zero padding where the
- * crop leaves the image), then the value table, written channel-first.
+ * crop leaves the image), then the value table, written channel-first into `out` (every value
+ * of it: a reused array needs no clearing).
  */
-function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number, table: Float32Array): Float32Array {
-  const out = new Float32Array(3 * cropHeight * cropWidth);
+function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number, table: Float32Array, out: Float32Array): Float32Array {
   const top = Math.floor((img.height - cropHeight) / 2);
   const left = Math.floor((img.width - cropWidth) / 2);
   const plane = cropHeight * cropWidth;
@@ -262,9 +262,10 @@ function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number,
 /**
  * The preprocessing after decoding: resize, crop, rescale, normalise. Pure (typed arrays in and
  * out), so it can run in a worker thread. `arithmetic` 'pillow' gives transformers 4.x's resize
- * (1-level differences on a few pixels in a thousand, see resample.ts).
+ * (1-level differences on a few pixels in a thousand, see resample.ts). `into`: an array to
+ * write (and return) instead of a new one, of the crop's size.
  */
-export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: FixedPointArithmetic = 'torchvision'): Float32Array {
+export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: FixedPointArithmetic = 'torchvision', into?: Float32Array): Float32Array {
   let img = rgb;
   if (cfg.doResize) {
     const filter = filterFromPilId(cfg.resample);
@@ -276,13 +277,15 @@ export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: F
   }
   const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : img.height;
   const cropWidth = cfg.doCenterCrop ? cfg.cropWidth : img.width;
-  return cropToChannelFirst(img, cropHeight, cropWidth, valueTable(cfg));
+  const length = 3 * cropHeight * cropWidth;
+  if (into && into.length !== length) throw new RangeError(`preprocessRgb: an output array of ${length} values, not ${into.length}`);
+  return cropToChannelFirst(img, cropHeight, cropWidth, valueTable(cfg), into ?? new Float32Array(length));
 }
 
-/** Decodes one image and preprocesses it for the vision tower, as `CLIPImageProcessor` does. */
-export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig, options: DecodeOptions = {}): Promise<PreprocessedImage> {
+/** Decodes one image and preprocesses it for the vision tower, as `CLIPImageProcessor` does (`into`: as for preprocessRgb). */
+export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig, options: DecodeOptions = {}, into?: Float32Array): Promise<PreprocessedImage> {
   const { rgb, format } = await decodeRgb8(source, options);
-  return { pixels: preprocessRgb(rgb, cfg), width: rgb.width, height: rgb.height, format };
+  return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
 }
 
 export interface ThumbnailOptions extends DecodeOptions {

@@ -9,11 +9,14 @@ import { failingTogether, transferable, workerModule } from '../worker-module.js
 import type { OnnxFeed, OnnxOutput, OnnxSessionOptions, OnnxValueInfo } from './onnx.js';
 import type { SessionAnswer, SessionTask } from './session-worker.js';
 
+/** A run's output, and the arrays of a rows feed once the model thread has joined them (theirs alone now). */
+export type SessionOutput = OnnxOutput & { spentRows?: Float32Array[] };
+
 export interface ModelSession {
   readonly file: string;
   readonly inputs: OnnxValueInfo[];
   readonly outputs: OnnxValueInfo[];
-  run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput>;
+  run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<SessionOutput>;
   close(): Promise<void>;
 }
 
@@ -47,9 +50,10 @@ export class ThreadedSession implements ModelSession {
     }
   }
 
-  async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<OnnxOutput> {
+  async run(feeds: Record<string, OnnxFeed>, outputName: string): Promise<SessionOutput> {
     const transferList = transferable(Object.values(feeds).flatMap((feed) => ('data' in feed ? [feed.data] : feed.rows)));
-    return answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList })).output!;
+    const { output, spentRows } = answered(await this.runTask({ kind: 'run', feeds, output: outputName }, { transferList }));
+    return { ...output!, ...(spentRows ? { spentRows } : {}) };
   }
 
   async close(): Promise<void> {

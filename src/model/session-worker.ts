@@ -6,6 +6,7 @@
  * RsclipError's code and hint would not survive the structured clone).
  */
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
+import { movingBack, transferable } from '../worker-module.js';
 import { OnnxSession, type OnnxFeed, type OnnxOutput, type OnnxSessionOptions, type OnnxValueInfo } from './onnx.js';
 
 export type SessionTask =
@@ -14,7 +15,8 @@ export type SessionTask =
   | { kind: 'close' };
 
 export type SessionAnswer =
-  | { ok: true; inputs?: OnnxValueInfo[]; outputs?: OnnxValueInfo[]; output?: OnnxOutput }
+  /** `spentRows`: a run's rows feed, given back once joined into the batch (moved, not copied). */
+  | { ok: true; inputs?: OnnxValueInfo[]; outputs?: OnnxValueInfo[]; output?: OnnxOutput; spentRows?: Float32Array[] }
   | { ok: false; code: RsclipErrorCode | undefined; message: string; hint: string | undefined };
 
 let session: OnnxSession | undefined;
@@ -30,7 +32,9 @@ async function handle(task: SessionTask): Promise<SessionAnswer> {
     return { ok: true };
   }
   if (!session) throw new Error('the model thread has no open session');
-  return { ok: true, output: await session.run(task.feeds, task.output) };
+  const output = await session.run(task.feeds, task.output);
+  const spent = transferable(Object.values(task.feeds).flatMap((feed) => ('rows' in feed ? feed.rows : [])));
+  return movingBack({ ok: true, output, spentRows: spent.map((buffer) => new Float32Array(buffer)) }, spent);
 }
 
 export default async function sessionTask(task: SessionTask): Promise<SessionAnswer> {
