@@ -1,8 +1,8 @@
 /**
  * Preprocessed images' arrays that the vision tower has finished with, for the next images'
  * preprocessing. Each image is 602 KB of float32 at 224 x 224; allocated anew per image, they made
- * most of the memory an indexer turned over, and with it most of its garbage collection (49 full
- * collections in the 1,454 images of `bench/indexer-pool.ts`, 25 with the arrays reused).
+ * most of the memory an indexer turned over, and with it most of its garbage collection (52 full
+ * collections in the 1,454 items of `bench/indexer-pool.ts`, 23-26 with the arrays reused).
  *
  * Only arrays nobody else holds come here: those handed over to `embedPixels`, which moved to the
  * model thread and come back from it once joined into the batch (the caller's views of them are
