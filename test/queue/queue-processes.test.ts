@@ -295,7 +295,7 @@ describe.skipIf(!hasRedis || !hasOpenssl)('a Redis that asks for client certific
     const refused = await index(`${redis.url}${authority}`);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: .*\(the server closed the TLS connection: if it asks for client certificates, add \?sslcert=.*&sslkey=/m);
-    const stranger = makeCertificates(mkdirSync(path.join(work, 'mtls-stranger'), { recursive: true })!, 'another authority');
+    const stranger = makeCertificates(path.join(work, 'mtls-stranger'), 'another authority');
     const strangers = await index(`${redis.url}${authority}&sslcert=${encodeURIComponent(stranger.clientCertFile)}&sslkey=${encodeURIComponent(stranger.clientKeyFile)}`);
     expect(strangers.code).not.toBe(0);
     expect(strangers.stderr).toMatch(/^rsclip: cannot reach Redis at 127\.0\.0\.1:\d+: .*\(the server closed the TLS connection: if it checks client certificates, yours must be signed by an authority it trusts/m);

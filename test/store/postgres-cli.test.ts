@@ -79,8 +79,8 @@ it('indexes into PostgreSQL, searches it, copies it to a directory and back, and
 }, 300_000);
 
 it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certificate through the URL\'s sslmode, sslrootcert, sslcert and sslkey [needs openssl]', async () => {
-  const certificates = makeCertificates(mkdirSync(path.join(root, 'tls'), { recursive: true })!);
-  const stranger = makeCertificates(mkdirSync(path.join(root, 'tls-stranger'), { recursive: true })!, 'another authority');
+  const certificates = makeCertificates(path.join(root, 'tls'));
+  const stranger = makeCertificates(path.join(root, 'tls-stranger'), 'another authority');
   const front = await startTlsFront(server, certificates);
   const file = path.join(archive, 'b', 'scene-4.png');
   const trusting = `sslmode=verify-full&sslrootcert=${encodeURIComponent(certificates.caFile)}`;
