@@ -4,48 +4,30 @@
  * ES module, is handed clients rather than options); Redis that does not answer in time is a
  * one-line error, not a hang.
  */
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis, RedisOptions } from 'ioredis';
 import { RsclipError } from '../errors.js';
-import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../tls-errors.js';
+import { CERTIFICATE_PARAMETERS, isCertificateParameter, isTlsAlert, isUntrustedServerCertificate, readCertificateFiles, tlsReason, type CertificateParameter } from '../tls.js';
 import { hidePassword } from '../url-password.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/**
- * A rediss:// URL's files, under libpq's names (those a PostgreSQL index URL takes): the authority
- * the server's certificate must chain to (instead of the system's), and the client's certificate
- * and unencrypted key, all PEM, for a Redis that asks for client certificates (`tls-auth-clients`).
- */
-const TLS_FILES = { sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' } as const;
-type TlsFileParameter = keyof typeof TLS_FILES;
-const isTlsFileParameter = (name: string): name is TlsFileParameter => Object.hasOwn(TLS_FILES, name);
+/** node:tls's names for the URL's certificate files. */
+const TLS_OPTION: Record<CertificateParameter, 'ca' | 'cert' | 'key'> = { sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' };
 
+/** The TLS options of a rediss:// URL (with its certificate files, for a Redis that asks for client certificates: `tls-auth-clients`). */
 function tlsOptions(parsed: URL, shown: string): ConnectionOptions | undefined {
-  const files: Partial<Record<TlsFileParameter, string>> = {};
-  for (const [name, file] of parsed.searchParams) {
-    if (!isTlsFileParameter(name)) {
-      throw new RsclipError('BAD_INPUT', `unknown parameter "${name}" in the Redis URL "${shown}"`, { hint: `a rediss:// URL takes ${Object.keys(TLS_FILES).join(', ')} (paths of PEM files)` });
+  for (const name of parsed.searchParams.keys()) {
+    if (!isCertificateParameter(name)) {
+      throw new RsclipError('BAD_INPUT', `unknown parameter "${name}" in the Redis URL "${shown}"`, { hint: `a rediss:// URL takes ${CERTIFICATE_PARAMETERS.join(', ')} (paths of PEM files)` });
     }
-    files[name] = file;
   }
   if (parsed.protocol !== 'rediss:') {
-    if (Object.keys(files).length > 0) throw new RsclipError('BAD_INPUT', `certificate files need TLS: "${shown}" is not a rediss:// URL`);
+    if (parsed.search !== '') throw new RsclipError('BAD_INPUT', `certificate files need TLS: "${shown}" is not a rediss:// URL`);
     return undefined;
   }
-  if (Boolean(files.sslcert) !== Boolean(files.sslkey)) {
-    throw new RsclipError('BAD_INPUT', `a client certificate needs its key: give both sslcert and sslkey in "${shown}"`);
-  }
-  const options: ConnectionOptions = {};
-  for (const [name, file] of Object.entries(files) as [TlsFileParameter, string][]) {
-    try {
-      options[TLS_FILES[name]] = readFileSync(file);
-    } catch (cause) {
-      throw new RsclipError('BAD_INPUT', `cannot read the ${name} file "${file}" of the Redis URL: ${(cause as Error).message}`, { cause });
-    }
-  }
-  return options;
+  const files = readCertificateFiles(parsed.searchParams, 'the Redis URL');
+  return Object.fromEntries(Object.entries(files).map(([name, contents]) => [TLS_OPTION[name as CertificateParameter], contents]));
 }
 
 export function parseQueueUrl(url: string): RedisOptions & { host: string; port: number } {

@@ -44,7 +44,7 @@ describe('parseQueueUrl', () => {
     expect(refusal(`redis://:s3cret@h/0?sslcert=${cert}&sslkey=${cert}`)).toMatch(/certificate files need TLS: .* is not a rediss:\/\/ URL/);
     expect(refusal(`rediss://:s3cret@h/0?sslcert=${cert}`)).toMatch(/a client certificate needs its key: give both sslcert and sslkey/);
     expect(refusal(`rediss://:s3cret@h/0?sslkey=${cert}`)).toMatch(/a client certificate needs its key/);
-    expect(refusal(`rediss://:s3cret@h/0?sslrootcert=${path.join(dir, 'missing.pem')}`)).toMatch(/cannot read the sslrootcert file ".*missing\.pem" of the Redis URL: ENOENT/);
+    expect(refusal(`rediss://:s3cret@h/0?sslrootcert=${path.join(dir, 'missing.pem')}`)).toMatch(/^cannot read the sslrootcert file ".*missing\.pem" of the Redis URL: ENOENT/);
     expect(refusal('http://:s3cret@h/0')).toMatch(/expected a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/:\*\*\*@h\/0"/);
     expect(refusal('rediss://:s3cret@h/x')).toMatch(/the Redis database in "rediss:\/\/:\*\*\*@h\/x" must be a number/);
   });

@@ -101,6 +101,12 @@ it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certific
       return refused.stderr;
     };
     for (const query of [trusting, showing(stranger), '']) expect(await refusal(query)).toMatch(/\(the server (refused the TLS connection|closed the connection): .*sslcert/);
+    // a file that cannot be read, a certificate without its key: refused before connecting, naming the URL's parameter
+    const missing = await runCli(['search', file, '--index', `${front.url}?${trusting}&sslcert=${encodeURIComponent(certificates.clientCertFile)}&sslkey=${encodeURIComponent(path.join(root, 'no-such.key'))}`]);
+    expect(missing.stderr).toMatch(/^rsclip: cannot read the sslkey file ".*no-such\.key" of the index URL: ENOENT/);
+    const alone = await runCli(['search', file, '--index', `${front.url}?${trusting}&sslcert=${encodeURIComponent(certificates.clientCertFile)}`]);
+    expect(alone.stderr).toMatch(/^rsclip: a client certificate needs its key: give both sslcert and sslkey in the index URL/);
+    for (const refused of [missing, alone]) expect([refused.code, refused.stderr.trim().split('\n').length]).toEqual([1, 1]);
     // the server's certificate checked against another authority
     expect(await refusal(`sslmode=verify-full&sslrootcert=${encodeURIComponent(stranger.caFile)}`)).toMatch(/certificate.*\(the server's certificate is not trusted: .*sslrootcert=/);
   } finally {

@@ -3,7 +3,7 @@
  * replica), missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
  */
 import { RsclipError } from '../../errors.js';
-import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls-errors.js';
+import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 
 interface PgError {

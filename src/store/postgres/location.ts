@@ -5,6 +5,7 @@
  * Messages name the URL as given, without its password.
  */
 import { RsclipError } from '../../errors.js';
+import { readCertificateFiles } from '../../tls.js';
 import { hidePassword } from '../../url-password.js';
 
 export const DEFAULT_SCHEMA = 'rsclip';
@@ -34,5 +35,7 @@ export function parsePostgresLocation(location: string): PostgresLocation {
     throw new RsclipError('BAD_INPUT', `invalid schema "${schema}" in the index URL`, { hint: 'a schema name of lower-case letters, digits and _ (at most 63), starting with a letter' });
   }
   url.searchParams.delete('schema');
+  // pg reads these itself when it connects; read here first, a wrong path is named as the URL's
+  readCertificateFiles(url.searchParams, 'the index URL');
   return { connectionString: url.toString(), schema, shown: hidePassword(location) };
 }
