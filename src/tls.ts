@@ -3,25 +3,30 @@
  * libpq's parameter names, and Node's error codes of a failed handshake, for the hints.
  */
 import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { RsclipError } from './errors.js';
 
-/** A URL's certificate files: the authority to trust instead of the system's, the client's certificate and its (unencrypted) key, all PEM. */
-export const CERTIFICATE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey'] as const;
-export type CertificateParameter = (typeof CERTIFICATE_PARAMETERS)[number];
-export const isCertificateParameter = (name: string): name is CertificateParameter => (CERTIFICATE_PARAMETERS as readonly string[]).includes(name);
+/**
+ * A URL's certificate files, as node:tls names their contents: the authority to trust instead of
+ * the system's, the client's certificate and its (unencrypted) key, all PEM.
+ */
+const CERTIFICATE_FILES = { sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' } as const;
+type CertificateParameter = keyof typeof CERTIFICATE_FILES;
+export const CERTIFICATE_PARAMETERS = Object.keys(CERTIFICATE_FILES) as CertificateParameter[];
+export const isCertificateParameter = (name: string): name is CertificateParameter => Object.hasOwn(CERTIFICATE_FILES, name);
 
 /**
- * The contents of the certificate files `parameters` name, read now so that a wrong path is
+ * The certificate files `parameters` name, as TLS options, read now so that a wrong path is
  * reported as the URL's (`what`: "the Redis URL"); a certificate needs its key, and the reverse.
  */
-export function readCertificateFiles(parameters: URLSearchParams, what: string): Partial<Record<CertificateParameter, Buffer>> {
+export function readCertificateFiles(parameters: URLSearchParams, what: string): Pick<ConnectionOptions, 'ca' | 'cert' | 'key'> {
   if (parameters.has('sslcert') !== parameters.has('sslkey')) throw new RsclipError('BAD_INPUT', `a client certificate needs its key: give both sslcert and sslkey in ${what}`);
-  const files: Partial<Record<CertificateParameter, Buffer>> = {};
+  const files: Pick<ConnectionOptions, 'ca' | 'cert' | 'key'> = {};
   for (const name of CERTIFICATE_PARAMETERS) {
     const file = parameters.get(name);
     if (file === null) continue;
     try {
-      files[name] = readFileSync(file);
+      files[CERTIFICATE_FILES[name]] = readFileSync(file);
     } catch (cause) {
       throw new RsclipError('BAD_INPUT', `cannot read the ${name} file "${file}" of ${what}: ${(cause as Error).message}`, { cause });
     }

@@ -7,13 +7,10 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis, RedisOptions } from 'ioredis';
 import { RsclipError } from '../errors.js';
-import { CERTIFICATE_PARAMETERS, isCertificateParameter, isTlsAlert, isUntrustedServerCertificate, readCertificateFiles, tlsReason, type CertificateParameter } from '../tls.js';
+import { CERTIFICATE_PARAMETERS, isCertificateParameter, isTlsAlert, isUntrustedServerCertificate, readCertificateFiles, tlsReason } from '../tls.js';
 import { hidePassword } from '../url-password.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
-
-/** node:tls's names for the URL's certificate files. */
-const TLS_OPTION: Record<CertificateParameter, 'ca' | 'cert' | 'key'> = { sslrootcert: 'ca', sslcert: 'cert', sslkey: 'key' };
 
 /** The TLS options of a rediss:// URL (with its certificate files, for a Redis that asks for client certificates: `tls-auth-clients`). */
 function tlsOptions(parsed: URL, shown: string): ConnectionOptions | undefined {
@@ -26,8 +23,7 @@ function tlsOptions(parsed: URL, shown: string): ConnectionOptions | undefined {
     if (parsed.search !== '') throw new RsclipError('BAD_INPUT', `certificate files need TLS: "${shown}" is not a rediss:// URL`);
     return undefined;
   }
-  const files = readCertificateFiles(parsed.searchParams, 'the Redis URL');
-  return Object.fromEntries(Object.entries(files).map(([name, contents]) => [TLS_OPTION[name as CertificateParameter], contents]));
+  return readCertificateFiles(parsed.searchParams, 'the Redis URL');
 }
 
 export function parseQueueUrl(url: string): RedisOptions & { host: string; port: number } {

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
 import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/types.js';
 import type { ModelInfo } from '../model/encoder-types.js';
-import { connectRedis, parseQueueUrl } from './connection.js';
+import { connectRedis } from './connection.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 
 export interface QueueEmbedderOptions {
@@ -98,9 +98,9 @@ export class QueueEmbedder implements Embedder {
     if (!Number.isInteger(inFlight) || inFlight < 1) throw new RsclipError('BAD_INPUT', `queue depth must be a positive integer, got ${inFlight}`);
     const redisTimeoutSeconds = options.redisTimeoutSeconds ?? DEFAULT_REDIS_TIMEOUT_SECONDS;
     if (!(redisTimeoutSeconds > 0)) throw new RsclipError('BAD_INPUT', `the Redis timeout must be a positive number of seconds, got ${redisTimeoutSeconds}`);
-    const { host, port } = parseQueueUrl(options.url);
     const link = { closing: false };
     const client = await connectRedis(options.url, () => !link.closing);
+    const { host, port } = client.options;
     const { Queue, QueueEvents } = await import('bullmq');
     // QueueEvents blocks on its connection: it gets its own
     const eventsClient = client.duplicate();

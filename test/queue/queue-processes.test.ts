@@ -23,7 +23,7 @@ import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
-import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
+import { hasRedis, startRedis, type RedisSecurity, type TestRedis } from './redis-server.js';
 
 const WORKER = path.join(import.meta.dirname, 'worker.child.ts');
 const COORDINATOR = path.join(import.meta.dirname, 'coordinator.child.ts');
@@ -216,15 +216,19 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
   });
 });
 
+/** A TLS-only Redis in a folder of its own, with the certificates of a test authority made there. */
+async function startTlsRedis(name: string, security: Omit<RedisSecurity, 'tls'>): Promise<{ redis: TestRedis; certificates: TestCertificates }> {
+  const dir = path.join(work, name);
+  const certificates = makeCertificates(dir);
+  return { redis: await startRedis(dir, undefined, { ...security, tls: certificates }), certificates };
+}
+
 describe.skipIf(!hasRedis || !hasOpenssl)('a queue over TLS with a password [needs redis-server and openssl]', () => {
   const password = 'pw-4f9c-never-printed';
   let redis: TestRedis;
   let certificates: TestCertificates;
   beforeAll(async () => {
-    const dir = path.join(work, 'tls');
-    mkdirSync(dir);
-    certificates = makeCertificates(dir);
-    redis = await startRedis(dir, undefined, { password, tls: certificates });
+    ({ redis, certificates } = await startTlsRedis('tls', { password }));
   });
   afterAll(() => redis?.stop());
 
@@ -276,10 +280,7 @@ describe.skipIf(!hasRedis || !hasOpenssl)('a Redis that asks for client certific
   let redis: TestRedis;
   let certificates: TestCertificates;
   beforeAll(async () => {
-    const dir = path.join(work, 'mtls');
-    mkdirSync(dir);
-    certificates = makeCertificates(dir);
-    redis = await startRedis(dir, undefined, { tls: certificates, clientCertificates: true });
+    ({ redis, certificates } = await startTlsRedis('mtls', { clientCertificates: true }));
   });
   afterAll(() => redis?.stop());
 
