@@ -7,6 +7,7 @@
  *                          commit, and the coordinator's CPU ms per item over that span: the rate
  *                          it can take results from a fleet (issue 15's goal: >= 5,000 items/s)
  *              endToEnd    the whole run, scan, hashing and scene stretch included
+ *              redis       Redis's memory after the run (what it left there) and its peak so far
  *            with the embedded store's own commit rate alone (its ceiling) for comparison;
  *            `--profile DIR` writes a CPU profile of each run there
  *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes against the single-process
@@ -124,6 +125,18 @@ async function startProfile(): Promise<() => Promise<string>> {
   };
 }
 
+/** Redis's memory in MB after a run (what the run left there) and its peak so far, from INFO. */
+async function redisMemory(url: string): Promise<{ usedMB: number; peakMB: number }> {
+  const client = await connectRedis(url);
+  try {
+    const info = await client.info('memory');
+    const field = (name: string) => +(Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1]) / 2 ** 20).toFixed(1);
+    return { usedMB: field('used_memory'), peakMB: field('used_memory_peak') };
+  } finally {
+    client.disconnect();
+  }
+}
+
 function cpuNow(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -197,11 +210,13 @@ async function commitPart(url: string): Promise<Record<string, unknown>> {
     await queue.close();
     await store.close();
     const items = summary.embedded;
+    const redis = await redisMemory(url);
     const absorbedItems = first && last ? last.embedded - first.embedded : 0;
     const absorbSeconds = first && last ? (last.at - first.at) / 1000 : 0;
     return {
       items,
       endToEnd: { seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), cpuMsPerItem: +((1000 * cpu) / items).toFixed(3) },
+      redis,
       absorption: absorbSeconds > 0 ? { items: absorbedItems, seconds: +absorbSeconds.toFixed(2), itemsPerSecond: Math.round(absorbedItems / absorbSeconds), cpuMsPerItem: +((1000 * (last!.cpu - first!.cpu)) / absorbedItems).toFixed(3) } : undefined,
     };
   };

@@ -40,8 +40,20 @@ const DEFAULT_REDIS_TIMEOUT_SECONDS = 300;
 const DEFAULT_CHECK_SECONDS = 2;
 /** A job whose processor threw (not a refusal) is tried this many times in all. */
 const JOB_ATTEMPTS = 3;
-/** Finished jobs stay this long, so that a result is found even when it came before the coordinator listened. */
+/**
+ * A job whose result was taken is removed at once (results are 2.7 KB per window: kept, they would
+ * fill Redis at the fleet's rate); one nobody took (its coordinator was killed) goes after this
+ * long, and a failed one after a day.
+ */
 const KEEP_FINISHED_SECONDS = 3600;
+/**
+ * Events the queue's stream keeps per job in flight. Completed events carry results, so the
+ * stream is bounded by the jobs in flight, not BullMQ's 10,000 events; a job makes about four
+ * (added, waiting, active, completed) and a retried one a few more per attempt, so a completed
+ * event is never trimmed before the coordinator reads it (at most `inFlight` jobs are unread).
+ */
+const EVENTS_KEPT_PER_JOB = 32;
+const MIN_EVENTS_KEPT = 256;
 
 /** A job sent and not answered yet. */
 interface PendingJob {
@@ -106,7 +118,7 @@ export class QueueEmbedder implements Embedder {
     const eventsClient = client.duplicate();
     eventsClient.on('error', () => undefined);
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
-    const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client });
+    const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client, streams: { events: { maxLen: Math.max(MIN_EVENTS_KEPT, EVENTS_KEPT_PER_JOB * inFlight) } } });
     const events = new QueueEvents(name, { connection: eventsClient });
     const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], link, `${host}:${port}`, inFlight, redisTimeoutSeconds * 1000, (options.checkSeconds ?? DEFAULT_CHECK_SECONDS) * 1000);
     try {
@@ -170,8 +182,11 @@ export class QueueEmbedder implements Embedder {
     const job = this.pending.get(jobId);
     if (!job) return;
     this.pending.delete(jobId);
-    if ('returnvalue' in outcome) job.resolve(outcome.returnvalue);
-    else job.reject(new Error(outcome.failedReason));
+    if ('returnvalue' in outcome) {
+      job.resolve(outcome.returnvalue);
+      // a removal that fails (Redis away) leaves the job to its age limit
+      this.queue.remove(jobId).catch(() => undefined);
+    } else job.reject(new Error(outcome.failedReason));
   }
 
   /** The queue's client (the one commands go through) is connected. */

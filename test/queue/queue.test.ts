@@ -1,15 +1,18 @@
 /**
  * Embedding on a queue against a real Redis (Debian's redis-server on a loopback port): a
  * coordinator and workers in this process give the catalog an index made without the queue
- * gives; a worker refuses a job of another model (failed once, not retried); a Redis that does
+ * gives, and leaves no results in Redis; a worker refuses a job of another model (failed once, not retried); a Redis that does
  * not answer is a one-line error.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import type { IndexProgress } from '../../src/indexer/index.js';
+import { connectRedis } from '../../src/queue/connection.js';
+import { DEFAULT_QUEUE_NAME } from '../../src/queue/protocol.js';
 import { mapPath, parsePathMapping, QueueEmbedder, startEmbedWorker, type EmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
@@ -79,6 +82,29 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(await dumpCatalog(path.join(work, 'queued'))).toEqual(await dumpCatalog(path.join(work, 'reference')));
     const last = progress.at(-1)!;
     expect(last.workers!.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
+  });
+
+  it('a run leaves no results in Redis: each job goes once its result is taken, and the event stream is bounded by the jobs in flight', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'many');
+    writeQueueArchive(archive, 120);
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder() });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 2 });
+    const client = await connectRedis(redis.url);
+    // a Queue of its own would set the stream's bound back to BullMQ's default
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: client, skipMetasUpdate: true });
+    try {
+      const summary = await indexInto({ roots: [archive], index: path.join(work, 'many-index'), model: encoder, embedder, batchSize: 1 });
+      expect(summary.embedded).toBeGreaterThan(120);
+      expect(await queue.getJobCounts('completed', 'waiting', 'active')).toEqual({ completed: 0, waiting: 0, active: 0 });
+      // a job makes about four events: 120 jobs would leave about 500; the bound (256 for 2 in flight) is kept to within the stream's trimming step of 100
+      expect(await client.xlen(`bull:${DEFAULT_QUEUE_NAME}:events`)).toBeLessThanOrEqual(356);
+    } finally {
+      await queue.close();
+      client.disconnect();
+      await embedder.close();
+      await worker.close();
+    }
   });
 
   it('a worker refuses a job of another model: the coordinator stops with the reason, and the job is not retried', { timeout: 60_000 }, async () => {
