@@ -8,11 +8,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
-import { axis, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND } from './backends.js';
+import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND } from './backends.js';
 
 const rand = seededRandom(21);
 
@@ -21,6 +22,24 @@ function randomUnit(dim: number): Float32Array {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
 }
+
+/** The schema of this PostgreSQL location's index and a client of its database, for the duration of `body`. */
+async function withDatabase<T>(location: string, body: (client: pg.Client, schema: string) => Promise<T>): Promise<T> {
+  const url = new URL(location);
+  const schema = url.searchParams.get('schema')!;
+  url.searchParams.delete('schema');
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    return await body(client, schema);
+  } finally {
+    await client.end();
+  }
+}
+
+const hnswIndexExists = (location: string): Promise<boolean> =>
+  withDatabase(location, async (client, schema) => (await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [`${schema}.vectors_hnsw`])).rows[0]!.exists);
+const dropHnswIndex = (location: string): Promise<unknown> => withDatabase(location, (client, schema) => client.query(`DROP INDEX ${schema}.vectors_hnsw`));
 
 let tmp: string;
 beforeAll(async () => {
@@ -39,16 +58,22 @@ describe('PostgreSQL against the embedded back end on the same data', () => {
   const stores: IndexStore[] = [];
   let embedded: IndexStore;
   let postgres: IndexStore;
+  let pgLocation: string;
 
   beforeAll(async () => {
     embedded = await openIndex(path.join(tmp, 'same-data'), { model, create: true });
-    postgres = await openIndex(PGLITE_BACKEND.newLocation().location, { model, create: true });
+    pgLocation = PGLITE_BACKEND.newLocation().location;
+    postgres = await openIndex(pgLocation, { model, create: true });
     stores.push(embedded, postgres);
     const changes: CatalogChange[] = Array.from({ length: N }, (_, i) => ({ kind: 'put', file: newFile(`${i % 3 === 0 ? 'a' : 'b'}/img${i}.jpg`, { bytes: i }), vector: randomUnit(DIM) }));
     for (let i = 0; i < N; i += 500) {
       const batch = changes.slice(i, i + 500);
       expect(await postgres.commit(batch)).toEqual(await embedded.commit(batch));
     }
+    // a load this large into an empty index drops pgvector's HNSW index; the end of the load builds it
+    expect(await hnswIndexExists(pgLocation)).toBe(false);
+    await postgres.flush();
+    expect(await hnswIndexExists(pgLocation)).toBe(true);
   }, 300_000);
   afterAll(async () => {
     for (const store of stores) await store.close();
@@ -76,6 +101,69 @@ describe('PostgreSQL against the embedded back end on the same data', () => {
     }
     expect(await postgres.countItems({ filter: { folder: 'a' } })).toBe(await embedded.countItems({ filter: { folder: 'a' } }));
   }, 300_000);
+});
+
+describe("a bulk load defers pgvector's HNSW index", () => {
+  const puts = (from: number, count: number, prefix: string): CatalogChange[] =>
+    Array.from({ length: count }, (_, i) => ({ kind: 'put', file: newFile(`${prefix}/img${from + i}.jpg`), vector: randomUnit(DIM) }));
+
+  it('drops it once a writer has added as many vectors as the index held (at least 1,000), searches exactly meanwhile, and builds it at flush or close', async () => {
+    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    try {
+      const writer = await openIndex(location, { model: MODEL, create: true });
+      await writer.commit(puts(0, 900, 'a'));
+      expect(await hnswIndexExists(location)).toBe(true);
+      await writer.commit(puts(900, 100, 'a'));
+      expect(await hnswIndexExists(location)).toBe(false);
+      // without the index, searches scan every vector: the exact answer, filtered or not
+      const reader = await openIndex(location, { readonly: true });
+      for (const selection of [{}, { filter: { minBytes: 1000 } }]) {
+        const query = randomUnit(DIM);
+        expect(await reader.search(query, 10, selection)).toEqual(await reader.search(query, 10, { ...selection, exact: true }));
+      }
+      await reader.close();
+      await writer.flush();
+      expect(await hnswIndexExists(location)).toBe(true);
+      // counted afresh after the build: 500 more than the 1,000 held keep it, 1,000 more drop it again
+      await writer.commit(puts(1000, 500, 'b'));
+      expect(await hnswIndexExists(location)).toBe(true);
+      await writer.commit(puts(1500, 500, 'b'));
+      expect(await hnswIndexExists(location)).toBe(false);
+      await writer.close();
+      expect(await hnswIndexExists(location)).toBe(true);
+
+      // a few vectors added to a large index keep it
+      const updater = await openIndex(location, { model: MODEL });
+      await updater.commit(puts(2000, 1200, 'c'));
+      expect(await hnswIndexExists(location)).toBe(true);
+      await updater.close();
+    } finally {
+      await dispose();
+    }
+  }, 120_000);
+
+  it('a writer killed while the index was dropped leaves it missing: the next writer builds it at its flush or close', async () => {
+    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    try {
+      const first = await openIndex(location, { model: MODEL, create: true });
+      await first.commit(puts(0, 1000, 'a'));
+      await first.close();
+      // what a killed writer leaves: the rows, no HNSW index
+      await dropHnswIndex(location);
+      const flushed = await openIndex(location, { model: MODEL });
+      await flushed.flush();
+      expect(await hnswIndexExists(location)).toBe(true);
+      await flushed.close();
+      await dropHnswIndex(location);
+      const closed = await openIndex(location, { model: MODEL });
+      await closed.commit(puts(1000, 10, 'b'));
+      expect(await hnswIndexExists(location)).toBe(false);
+      await closed.close();
+      expect(await hnswIndexExists(location)).toBe(true);
+    } finally {
+      await dispose();
+    }
+  }, 120_000);
 });
 
 describe('index copy', () => {

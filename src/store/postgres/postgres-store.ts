@@ -44,6 +44,7 @@ import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
+import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { textToVector, vectorToText } from './vector-text.js';
 
 /** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
@@ -70,12 +71,19 @@ export class PostgresStore implements IndexStore {
   /** The tail of the chain that runs writes one at a time. */
   private writes: Promise<unknown> = Promise.resolve();
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
+  private readonly vectorIndex: VectorIndexUpkeep;
 
   constructor(
     readonly meta: PostgresIndexMeta,
     private readonly database: Database,
     readonly readonly: boolean,
-  ) {}
+  ) {
+    this.vectorIndex = new VectorIndexUpkeep(this.vectorIndexSql());
+  }
+
+  private vectorIndexSql(): string {
+    return vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction);
+  }
 
   describe(): StoreDescription {
     return { backend: 'postgres', location: this.database.location.shown };
@@ -371,11 +379,16 @@ export class PostgresStore implements IndexStore {
   }
 
   commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
-    return this.write('commit', (db) => {
+    return this.write('commit', async (db) => {
+      let vectors = 0;
       for (const change of changes) {
         if (change.kind !== 'put') continue;
-        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) {
+          checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+          vectors++;
+        }
       }
+      await this.vectorIndex.beforeCommit(db, vectors);
       return applyChanges(db, changes, Date.now());
     });
   }
@@ -410,9 +423,9 @@ export class PostgresStore implements IndexStore {
     });
   }
 
-  /** Commits are durable when made: nothing to write. */
+  /** Commits are durable when made; the HNSW index is built if a bulk load dropped it (vector-index-upkeep.ts) or it is missing. */
   flush(): Promise<void> {
-    return this.write('flush', async () => undefined);
+    return this.write('flush', (db) => this.vectorIndex.build(db));
   }
 
   verify(): Promise<VerifyReport> {
@@ -436,7 +449,7 @@ export class PostgresStore implements IndexStore {
       const [index] = await this.rows<{ valid: boolean | null }>(db, "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('vectors_hnsw')) AS valid");
       if (index!.valid !== true) {
         await db.query('DROP INDEX IF EXISTS vectors_hnsw');
-        await db.query(vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction));
+        await this.vectorIndex.build(db);
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
       }
       const counted = await this.rows<TotalRow>(db, countedTotalsSql(this.database.location.schema));
@@ -454,7 +467,11 @@ export class PostgresStore implements IndexStore {
     const done = this.writes.then(async () => {
       if (this.closed) return;
       this.closed = true;
-      await this.database.close();
+      try {
+        if (this.vectorIndex.deferred) await this.database.transaction('write', (db) => this.vectorIndex.build(db));
+      } finally {
+        await this.database.close();
+      }
     });
     this.writes = done.catch(() => undefined);
     return done;
