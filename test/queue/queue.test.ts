@@ -16,6 +16,7 @@ import { DEFAULT_QUEUE_NAME } from '../../src/queue/protocol.js';
 import { mapPath, parsePathMapping, QueueEmbedder, startEmbedWorker, type EmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
+import { PGLITE_BACKEND } from '../store/backends.js';
 import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
 import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
@@ -104,6 +105,30 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
       client.disconnect();
       await embedder.close();
       await worker.close();
+    }
+  });
+
+  it('a coordinator writing into a PostgreSQL index (the scaled-out set-up): the catalog equals the one indexing into PostgreSQL without the queue makes', { timeout: 180_000 }, async () => {
+    const archive = path.join(work, 'to-postgres');
+    writeQueueArchive(archive);
+    await PGLITE_BACKEND.start!();
+    const reference = PGLITE_BACKEND.newLocation();
+    const queued = PGLITE_BACKEND.newLocation();
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder() });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 3 });
+    try {
+      const made = await indexInto({ roots: [archive], index: reference.location, model: new FakeEncoder(), batchSize: 4 });
+      const summary = await indexInto({ roots: [archive], index: queued.location, model: encoder, embedder, batchSize: 4 });
+      expect(summary).toMatchObject({ added: made.added, embedded: made.embedded, errors: made.errors, scenes: 1 });
+      expect(encoder.embeddedImages).toBe(0);
+      expect(await dumpCatalog(queued.location)).toEqual(await dumpCatalog(reference.location));
+    } finally {
+      await embedder.close();
+      await worker.close();
+      await reference.dispose();
+      await queued.dispose();
+      await PGLITE_BACKEND.stop!();
     }
   });
 
