@@ -8,13 +8,16 @@
  *                          it can take results from a fleet (issue 15's goal: >= 5,000 items/s)
  *              endToEnd    the whole run, scan, hashing and scene stretch included
  *              redis       Redis's memory after the run (what it left there) and its peak so far
- *            with the embedded store's own commit rate alone (its ceiling) for comparison;
- *            `--profile DIR` writes a CPU profile of each run there
+ *            with the store's own commit rate alone (its ceiling) for comparison;
+ *            `--profile DIR` writes a CPU profile of each run there; `--store postgres` commits into
+ *            PostgreSQL instead of the embedded index: PGlite with pgvector (WebAssembly, one
+ *            thread, slower than a server) served by pglite-socket from a child process, a schema
+ *            per run
  *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes against the single-process
  *            indexer, same model; wall time, items/s and CPU seconds per item (coordinator + workers,
  *            from /proc), with the machine's load average (it is shared: numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
- * Usage: npx tsx bench/queue.ts [--part commit,workers] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
  *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
  * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
  */
@@ -35,6 +38,7 @@ import { makePng } from '../test/fixtures/images.js';
 import { tinyModelDir } from '../test/fixtures/model.js';
 import { FakeEncoder } from '../test/indexer/fake-encoder.js';
 import { startRedis } from '../test/queue/redis-server.js';
+import { startPgliteServer } from '../test/store/pglite-server.js';
 import { writeBigScene } from '../test/raster/big-scene.js';
 
 const { values } = parseArgs({
@@ -50,6 +54,7 @@ const { values } = parseArgs({
     child: { type: 'string' },
     url: { type: 'string' },
     profile: { type: 'string' },
+    store: { type: 'string', default: 'embedded' },
   },
 });
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -142,14 +147,44 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** PGlite with pgvector served on a loopback port until SIGTERM (the commit part's PostgreSQL). */
+async function pgliteServer(): Promise<void> {
+  const server = await startPgliteServer();
+  process.stdout.write(`url ${server.url}\n`);
+  process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
+}
+
+/** Where the commit part's indexes go: a folder under --dir, or a fresh schema on the PostgreSQL child's server. */
+interface IndexPlaces {
+  place(name: string): string;
+  stop(): Promise<void>;
+}
+
+async function indexPlaces(): Promise<IndexPlaces> {
+  if (values.store === 'embedded') {
+    return {
+      place(name) {
+        const index = path.join(dir, `index-${name}`);
+        rmSync(index, { recursive: true, force: true });
+        return index;
+      },
+      stop: async () => undefined,
+    };
+  }
+  if (values.store !== 'postgres') throw new Error(`--store embedded or postgres, got ${values.store}`);
+  const server = startProcess(['bench/queue.ts', '--child', 'pglite']);
+  await until(() => /^url \S+$/m.test(server.log()), 'PGlite');
+  const url = /^url (\S+)$/m.exec(server.log())![1]!;
+  const run = Date.now().toString(36);
+  return { place: (name) => `${url}?schema=bench_${run}_${name.replaceAll('-', '_')}`, stop: () => stop([server]) };
+}
+
 /**
- * The embedded store alone: items/s of commits of 64 items with their vectors (catalog rows + graph
+ * The store alone: items/s of commits of 64 items with their vectors (catalog rows + graph
  * inserts), the coordinator's ceiling; as the windows of one file each (tiles), or one item per
  * file (small files: a file row per item).
  */
-async function storeCommitRate(dim: number, itemsPerFile: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
-  const index = path.join(dir, 'index-store-only');
-  rmSync(index, { recursive: true, force: true });
+async function storeCommitRate(index: string, dim: number, itemsPerFile: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
   const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true });
   const commits = itemsPerFile === 1 ? 320 : 40;
   const perCommit = 64;
@@ -172,15 +207,13 @@ async function storeCommitRate(dim: number, itemsPerFile: number): Promise<{ ite
   return rate;
 }
 
-async function commitPart(url: string): Promise<Record<string, unknown>> {
+async function commitPart(url: string, places: IndexPlaces): Promise<Record<string, unknown>> {
   const dim = Number(values.dim);
   const responders = [startProcess(['bench/queue.ts', '--child', 'responder', '--url', url, '--dim', String(dim)])];
   await until(() => responders.every((r) => r.log().includes('ready')), 'the responder');
   const encoder = new FakeEncoder({ dim });
   const run = async (name: string, archive: string): Promise<Record<string, unknown>> => {
-    const index = path.join(dir, `index-commit-${name}`);
-    rmSync(index, { recursive: true, force: true });
-    const store = await openIndex(index, { model: encoder.info, create: true });
+    const store = await openIndex(places.place(`commit-${name}`), { model: encoder.info, create: true });
     const queue = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 16 });
     // absorption: from the first result that reaches the coordinator to the last commit
     let first: { at: number; cpu: number; embedded: number } | undefined;
@@ -231,7 +264,13 @@ async function commitPart(url: string): Promise<Record<string, unknown>> {
       for (let i = 0; i < Number(values.files); i++) writeFileSync(path.join(filesDir, `f${i}.png`), makePng(i, 64, 64));
     }
     if (values.profile) mkdirSync(values.profile, { recursive: true });
-    return { dim, storeAlone: { tiles: await storeCommitRate(dim, 64), smallFiles: await storeCommitRate(dim, 1) }, scene: { size, ...(await run('scene', sceneDir)) }, smallFiles: await run('files', filesDir) };
+    return {
+      dim,
+      store: values.store,
+      storeAlone: { tiles: await storeCommitRate(places.place('store-tiles'), dim, 64), smallFiles: await storeCommitRate(places.place('store-files'), dim, 1) },
+      scene: { size, ...(await run('scene', sceneDir)) },
+      smallFiles: await run('files', filesDir),
+    };
   } finally {
     await stop(responders);
   }
@@ -291,12 +330,20 @@ async function workersPart(url: string): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   if (values.child === 'responder') return responder(values.url!, Number(values.dim));
+  if (values.child === 'pglite') return pgliteServer();
   mkdirSync(dir, { recursive: true });
   const redis = await startRedis(dir);
   const parts = values.part.split(',');
   const out: Record<string, unknown> = { machine: { cores: os.availableParallelism(), loadAverage: os.loadavg() } };
   try {
-    if (parts.includes('commit')) out.commit = await commitPart(redis.url);
+    if (parts.includes('commit')) {
+      const places = await indexPlaces();
+      try {
+        out.commit = await commitPart(redis.url, places);
+      } finally {
+        await places.stop();
+      }
+    }
     if (parts.includes('workers')) out.workers = await workersPart(redis.url);
   } finally {
     await redis.stop();
