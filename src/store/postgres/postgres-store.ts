@@ -78,11 +78,7 @@ export class PostgresStore implements IndexStore {
     private readonly database: Database,
     readonly readonly: boolean,
   ) {
-    this.vectorIndex = new VectorIndexUpkeep(this.vectorIndexSql());
-  }
-
-  private vectorIndexSql(): string {
-    return vectorIndexSql(this.database.location.schema, this.meta.embeddingDim, this.meta.precision, this.meta.engine.M, this.meta.engine.efConstruction);
+    this.vectorIndex = new VectorIndexUpkeep(vectorIndexSql(database.location.schema, meta.embeddingDim, meta.precision, meta.engine.M, meta.engine.efConstruction));
   }
 
   describe(): StoreDescription {

@@ -15,44 +15,44 @@
  */
 import type { Queryable } from './database.js';
 
-export const BULK_LOAD_MIN_VECTORS = 1000;
+const BULK_LOAD_MIN_VECTORS = 1000;
 
 export class VectorIndexUpkeep {
   /** Vectors in the index when this writer's first commit began (undefined until then, and again after a build). */
   private atStart: number | undefined;
   private added = 0;
   /** The HNSW index was dropped by this writer, or found missing: flush and close build it. */
-  private missing = false;
+  private dropped = false;
 
   /** `createSql`: the index's CREATE INDEX IF NOT EXISTS statement. */
   constructor(private readonly createSql: string) {}
 
   get deferred(): boolean {
-    return this.missing;
+    return this.dropped;
   }
 
   /** In a commit's transaction, before it applies changes that write `vectors` vectors. */
   async beforeCommit(db: Queryable, vectors: number): Promise<void> {
-    if (this.missing) return;
+    if (this.dropped) return;
     if (this.atStart === undefined) {
       const { rows } = await db.query<{ vectors: string | null; indexed: boolean }>("SELECT (SELECT value FROM totals WHERE name = 'vectors') AS vectors, to_regclass('vectors_hnsw') IS NOT NULL AS indexed");
       this.atStart = Number(rows[0]!.vectors ?? 0);
       if (!rows[0]!.indexed) {
-        this.missing = true;
+        this.dropped = true;
         return;
       }
     }
     this.added += vectors;
     if (this.added >= Math.max(BULK_LOAD_MIN_VECTORS, this.atStart)) {
       await db.query('DROP INDEX IF EXISTS vectors_hnsw');
-      this.missing = true;
+      this.dropped = true;
     }
   }
 
   /** Builds the index if it is missing (a catalog lookup when it exists); later commits count afresh. */
   async build(db: Queryable): Promise<void> {
     await db.query(this.createSql);
-    this.missing = false;
+    this.dropped = false;
     this.atStart = undefined;
     this.added = 0;
   }
