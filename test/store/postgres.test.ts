@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyIndex, openIndex, type CatalogChange, type IndexStore, type NewItem } from '../../src/store/index.js';
+import { copyIndex, openIndex, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
+import { dumpCatalog } from '../queue/catalog.js';
 import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND } from './backends.js';
 
 const rand = seededRandom(21);
@@ -40,6 +41,15 @@ async function withDatabase<T>(location: string, body: (client: pg.Client, schem
 const hnswIndexExists = (location: string): Promise<boolean> =>
   withDatabase(location, async (client, schema) => (await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [`${schema}.vectors_hnsw`])).rows[0]!.exists);
 const dropHnswIndex = (location: string): Promise<unknown> => withDatabase(location, (client, schema) => client.query(`DROP INDEX ${schema}.vectors_hnsw`));
+
+/** A 1-degree footprint at this longitude. */
+const place = (lon: number) => ({
+  footprint: { type: 'Polygon' as const, coordinates: [[[lon, 10], [lon + 1, 10], [lon + 1, 11], [lon, 11], [lon, 10]]] as [number, number][][] },
+  bbox: [lon, 10, lon + 1, 11] as [number, number, number, number],
+  center: [lon + 0.5, 10.5] as [number, number],
+  nativeBounds: [0, 0, 1, 1] as [number, number, number, number],
+  gsd: 10,
+});
 
 let tmp: string;
 beforeAll(async () => {
@@ -101,6 +111,47 @@ describe('PostgreSQL against the embedded back end on the same data', () => {
     }
     expect(await postgres.countItems({ filter: { folder: 'a' } })).toBe(await embedded.countItems({ filter: { folder: 'a' } }));
   }, 300_000);
+});
+
+describe('a commit of new files, set-based', () => {
+  it('gives what the embedded back end gives when it mixes new files with failures, repeats of a path and updates', async () => {
+    const tile = (i: number, lon: number): NewItem => ({ key: `t${i}`, window: { x: i * 100, y: 0, width: 100, height: 100, scale: 1 }, place: place(lon), vector: axis(i) });
+    // the third commit removes a.png, by the id the second gave it
+    const commits: ((second: CommittedChange[]) => CatalogChange[])[] = [
+      () => [{ kind: 'put', file: newFile('old.png'), vector: axis(0) }],
+      () => [
+        { kind: 'put', file: newFile('a.png', { fields: { label: 'farm' } }), vector: axis(1) },
+        { kind: 'fail', file: newFile('b.png'), error: 'truncated PNG' },
+        { kind: 'put', file: newFile('b.png'), vector: axis(2) },
+        { kind: 'put', file: newFile('scene.tif', { plan: 'tiles', fields: { cloud: 3 } }), items: [tile(0, 10), tile(1, 11)], complete: false },
+        { kind: 'put', file: newFile('scene.tif', { plan: 'tiles', fields: { cloud: 3 } }), items: [tile(2, 12)], complete: true },
+        { kind: 'put', file: newFile('old.png', { contentHash: 'changed' }), vector: axis(3) },
+        { kind: 'put', file: newFile('c.png', { fields: { label: ['dune', 'sand'] } }), vector: axis(4) },
+      ],
+      (second) => [
+        { kind: 'remove', fileId: second[0]!.fileId },
+        { kind: 'put', file: newFile('d.png'), vector: axis(5) },
+      ],
+    ];
+    const dumps = [];
+    for (const location of [path.join(tmp, 'mixed'), PGLITE_BACKEND.newLocation().location]) {
+      const store = await openIndex(location, { model: MODEL, create: true });
+      let second: CommittedChange[] = [];
+      for (const [n, commit] of commits.entries()) {
+        const changes = commit(second);
+        const committed = await store.commit(changes);
+        expect(committed.map((c) => c.itemIds.length)).toEqual(changes.map((c) => (c.kind !== 'put' ? 0 : 'items' in c ? c.items.length : 1)));
+        if (n === 1) second = committed;
+      }
+      const ids = await store.listItemIds();
+      const fields = await store.getFields(ids);
+      const fieldsByItem = Object.fromEntries((await store.getItems(ids)).map((item) => [`${item.file.path}#${item.key}`, fields.get(item.id)]));
+      await store.close();
+      dumps.push({ catalog: await dumpCatalog(location), fieldsByItem });
+    }
+    expect(dumps[1]).toEqual(dumps[0]);
+    expect(dumps[0]!.catalog.itemCount).toBe(7);
+  });
 });
 
 describe("a bulk load defers pgvector's HNSW index", () => {
@@ -169,13 +220,6 @@ describe("a bulk load defers pgvector's HNSW index", () => {
 describe('index copy', () => {
   /** An index with every kind of row: failed and removed files, a scene with places and a retired item, fields of both kinds. */
   async function fill(store: IndexStore): Promise<void> {
-    const place = (lon: number) => ({
-      footprint: { type: 'Polygon' as const, coordinates: [[[lon, 10], [lon + 1, 10], [lon + 1, 11], [lon, 11], [lon, 10]]] as [number, number][][] },
-      bbox: [lon, 10, lon + 1, 11] as [number, number, number, number],
-      center: [lon + 0.5, 10.5] as [number, number],
-      nativeBounds: [0, 0, 1, 1] as [number, number, number, number],
-      gsd: 10,
-    });
     const tile = (i: number): NewItem => ({ key: `s1:${i * 100},0`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: place(i * 3 - 170), vector: axis(i, 0.3) });
     const stac = { item: 'S2A_1', collection: 's2', start: '2023-06-01T10:30:00Z', end: '2023-06-01T10:30:00Z' };
     const [, removed] = await store.commit([

@@ -89,50 +89,146 @@ async function retire(db: Queryable, fileId: number, which: string, params: unkn
   );
 }
 
-/** Writes the items of a put (ids kept by key, new keys drawn from the sequence), their vectors and places; returns their ids in order. */
-async function putItems(db: Queryable, fileId: number, items: readonly NewItem[], newFile: boolean): Promise<number[]> {
-  const keys = items.map((i) => i.key);
-  // a file new to the index has no items yet (most puts of a first index run): fewer statements
-  const existing = new Map(
-    newFile ? [] : (await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]),
+const WINDOW_COLUMNS = [(i: NewItem) => i.window.x, (i: NewItem) => i.window.y, (i: NewItem) => i.window.width, (i: NewItem) => i.window.height, (i: NewItem) => i.window.scale];
+
+/** Inserts items of files new to the index, in order (their ids follow that order); returns their ids. */
+async function insertItems(db: Queryable, items: readonly { fileId: number; item: NewItem }[]): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO items (file_id, key, x, y, width, height, scale)
+     SELECT file_id, key, x, y, width, height, scale FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], $5::integer[], $6::integer[], $7::integer[]) WITH ORDINALITY AS n(file_id, key, x, y, width, height, scale, i) ORDER BY i
+     RETURNING id`,
+    [items.map((i) => i.fileId), items.map((i) => i.item.key), ...WINDOW_COLUMNS.map((pick) => items.map((i) => pick(i.item)))],
   );
+  return rows.map((r) => Number(r.id));
+}
+
+async function writeVectors(db: Queryable, itemIds: readonly number[], items: readonly NewItem[]): Promise<void> {
+  await db.query('INSERT INTO vectors (item_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[]) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding', [
+    itemIds,
+    items.map((i) => vectorToText(i.vector)),
+  ]);
+}
+
+const placesOf = (itemIds: readonly number[], items: readonly NewItem[]) => items.flatMap((item, n) => (item.place ? [{ id: itemIds[n]!, place: item.place }] : []));
+
+/** Writes the items of a put of a file the index had (ids kept by key, new keys drawn from the sequence), their vectors and places; returns their ids in order. */
+async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]): Promise<number[]> {
+  const keys = items.map((i) => i.key);
+  const existing = new Map((await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]));
   const fresh = items.filter((i) => !existing.has(i.key));
-  const column = (list: readonly NewItem[], pick: (i: NewItem) => unknown) => list.map(pick);
   if (fresh.length > 0) {
-    const inserted = await db.query<{ id: number; key: string }>(
-      `INSERT INTO items (file_id, key, x, y, width, height, scale)
-       SELECT $1::bigint, key, x, y, width, height, scale FROM unnest($2::text[], $3::integer[], $4::integer[], $5::integer[], $6::integer[], $7::integer[]) WITH ORDINALITY AS n(key, x, y, width, height, scale, i) ORDER BY i
-       RETURNING id, key`,
-      [fileId, ...[(i: NewItem) => i.key, (i: NewItem) => i.window.x, (i: NewItem) => i.window.y, (i: NewItem) => i.window.width, (i: NewItem) => i.window.height, (i: NewItem) => i.window.scale].map((pick) => column(fresh, pick))],
+    const ids = await insertItems(
+      db,
+      fresh.map((item) => ({ fileId, item })),
     );
-    for (const row of inserted.rows) existing.set(row.key, row.id);
+    fresh.forEach((item, n) => existing.set(item.key, ids[n]!));
   }
   const kept = items.filter((i) => !fresh.includes(i));
   if (kept.length > 0) {
     await db.query(
       `UPDATE items SET x = u.x, y = u.y, width = u.width, height = u.height, scale = u.scale
        FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::integer[], $5::integer[], $6::integer[]) AS u(id, x, y, width, height, scale) WHERE items.id = u.id`,
-      [kept.map((i) => existing.get(i.key)), ...[(i: NewItem) => i.window.x, (i: NewItem) => i.window.y, (i: NewItem) => i.window.width, (i: NewItem) => i.window.height, (i: NewItem) => i.window.scale].map((pick) => column(kept, pick))],
+      [kept.map((i) => existing.get(i.key)), ...WINDOW_COLUMNS.map((pick) => kept.map(pick))],
     );
   }
   const itemIds = keys.map((key) => existing.get(key)!);
-  await db.query('INSERT INTO vectors (item_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[]) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding', [
+  await writeVectors(db, itemIds, items);
+  await clearPlaces(db, itemIds);
+  await insertPlaces(db, placesOf(itemIds, items));
+  return itemIds;
+}
+
+type Put = Extract<CatalogChange, { kind: 'put' }>;
+
+/**
+ * Puts of files new to the index, set-based across the files: a statement per table for the
+ * whole run instead of a few per file (small files are one item each: a commit of 64 of them was
+ * over 250 statements). Files and items are inserted in the order of the changes, so their ids
+ * are those the file-by-file path would give.
+ */
+async function putNewFiles(db: Queryable, puts: readonly Put[], now: number): Promise<CommittedChange[]> {
+  const rows = puts.map((change) => fileValues(change.file, 'ok', null, !itemsOf(change).complete, now));
+  const column = (n: number) => rows.map((r) => r[n]);
+  const { rows: files } = await db.query<{ id: number }>(
+    `INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
+                        needs_embedding, plan, stretch, geo, stac, time_start, time_end)
+     SELECT root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
+            needs_embedding, plan, stretch, geo, stac, time_start, time_end
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[], $6::text[], $7::integer[], $8::integer[], $9::text[], $10::text[], $11::text[], $12::bigint[],
+                 $13::boolean[], $14::text[], $15::text[], $16::text[], $17::text[], $18::float8[], $19::float8[])
+       WITH ORDINALITY AS f(root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
+                            needs_embedding, plan, stretch, geo, stac, time_start, time_end, i)
+     ORDER BY i
+     RETURNING id`,
+    rows[0]!.map((_, n) => column(n)),
+  );
+  const fileIds = files.map((f) => Number(f.id));
+  const perFile = puts.map((change) => itemsOf(change).items);
+  const items = perFile.flatMap((list, f) => list.map((item) => ({ fileId: fileIds[f]!, item })));
+  const itemIds = await insertItems(db, items);
+  await writeVectors(
+    db,
     itemIds,
-    items.map((i) => vectorToText(i.vector)),
-  ]);
-  if (!newFile) await clearPlaces(db, itemIds);
+    items.map((i) => i.item),
+  );
   await insertPlaces(
     db,
-    items.flatMap((item, n) => (item.place ? [{ id: itemIds[n]!, place: item.place }] : [])),
+    placesOf(
+      itemIds,
+      items.map((i) => i.item),
+    ),
   );
-  return itemIds;
+  const fields = puts.flatMap((change, f) => fieldRows(change.file.fields ?? {}).map((field) => ({ fileId: fileIds[f]!, ...field })));
+  await insertFileFields(db, fields);
+  let next = 0;
+  return perFile.map((list, f) => ({ fileId: fileIds[f]!, itemIds: itemIds.slice(next, (next += list.length)) }));
+}
+
+async function insertFileFields(db: Queryable, fields: readonly { fileId: number; name: string; text: string; num: number | null }[]): Promise<void> {
+  if (fields.length === 0) return;
+  await db.query('INSERT INTO file_fields (file_id, name, value_text, value_num) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) ON CONFLICT DO NOTHING', [
+    fields.map((f) => f.fileId),
+    fields.map((f) => f.name),
+    fields.map((f) => f.text),
+    fields.map((f) => f.num),
+  ]);
+}
+
+/** Which puts are of files the index does not hold yet: nor does any change before them (a put or a failure of the same path) write it. */
+async function newFilePuts(db: Queryable, changes: readonly CatalogChange[]): Promise<Set<Put>> {
+  const named = changes.filter((c): c is Extract<CatalogChange, { kind: 'put' | 'fail' }> => c.kind === 'put' || c.kind === 'fail');
+  if (!named.some((c) => c.kind === 'put')) return new Set();
+  const key = (file: { root: string; path: string }) => `${file.root}\0${file.path}`;
+  const { rows } = await db.query<{ root: string; path: string }>('SELECT f.root, f.path FROM files f JOIN unnest($1::text[], $2::text[]) AS c(root, path) ON f.root = c.root AND f.path = c.path', [
+    named.map((c) => c.file.root),
+    named.map((c) => c.file.path),
+  ]);
+  const written = new Set(rows.map(key));
+  const fresh = new Set<Put>();
+  for (const change of named) {
+    if (change.kind === 'put' && !written.has(key(change.file))) fresh.add(change);
+    written.add(key(change.file));
+  }
+  return fresh;
 }
 
 /** Applies `changes` in the caller's transaction, at time `now`. */
 export async function applyChanges(db: Queryable, changes: readonly CatalogChange[], now: number): Promise<CommittedChange[]> {
   const results: CommittedChange[] = [];
   const dropVectors = (fileId: number) => db.query('DELETE FROM vectors WHERE item_id IN (SELECT id FROM items WHERE file_id = $1)', [fileId]);
+  const fresh = await newFilePuts(db, changes);
+  // consecutive puts of new files go together; any other change is applied on its own, in order
+  let run: Put[] = [];
+  const flushRun = async () => {
+    if (run.length > 0) results.push(...(await putNewFiles(db, run, now)));
+    run = [];
+  };
   for (const change of changes) {
+    if (change.kind === 'put' && fresh.has(change)) {
+      run.push(change);
+      continue;
+    }
+    await flushRun();
     switch (change.kind) {
       case 'put': {
         const { items, complete } = itemsOf(change);
@@ -150,21 +246,16 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
         if (before && newVersion) {
           await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
         }
-        const itemIds = await putItems(db, fileId, items, !before);
+        const itemIds = await putItems(db, fileId, items);
         // windows of the plan that were never embedded (e.g. nodata) do not stay
         if (complete && before) {
           await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
         }
         if (before) await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
-        const fields = fieldRows(change.file.fields ?? {});
-        if (fields.length > 0) {
-          await db.query('INSERT INTO file_fields (file_id, name, value_text, value_num) SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::float8[]) ON CONFLICT DO NOTHING', [
-            fileId,
-            fields.map((f) => f.name),
-            fields.map((f) => f.text),
-            fields.map((f) => f.num),
-          ]);
-        }
+        await insertFileFields(
+          db,
+          fieldRows(change.file.fields ?? {}).map((field) => ({ fileId, ...field })),
+        );
         results.push({ fileId, itemIds });
         break;
       }
@@ -185,5 +276,6 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
         break;
     }
   }
+  await flushRun();
   return results;
 }
