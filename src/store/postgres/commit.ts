@@ -20,17 +20,39 @@ function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: read
   return { items: [{ key: WHOLE_IMAGE_KEY, window, place: null, vector: change.vector }], complete: true };
 }
 
+/** The files table's columns in the order of fileValues, with their types (for arrays of each). */
+const FILE_COLUMNS: readonly (readonly [string, string])[] = [
+  ['root', 'text'],
+  ['path', 'text'],
+  ['file_name', 'text'],
+  ['bytes', 'bigint'],
+  ['mtime_ms', 'float8'],
+  ['content_hash', 'text'],
+  ['width', 'integer'],
+  ['height', 'integer'],
+  ['format', 'text'],
+  ['status', 'text'],
+  ['error', 'text'],
+  ['indexed_at', 'bigint'],
+  ['needs_embedding', 'boolean'],
+  ['plan', 'text'],
+  ['stretch', 'text'],
+  ['geo', 'text'],
+  ['stac', 'text'],
+  ['time_start', 'float8'],
+  ['time_end', 'float8'],
+];
+const FILE_NAMES = FILE_COLUMNS.map(([name]) => name).join(', ');
+
 const UPSERT_FILE = `
-  INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
-                     needs_embedding, plan, stretch, geo, stac, time_start, time_end)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-  ON CONFLICT (root, path) DO UPDATE SET
-    file_name = excluded.file_name, bytes = excluded.bytes, mtime_ms = excluded.mtime_ms,
-    content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
-    format = excluded.format, status = excluded.status, error = excluded.error,
-    indexed_at = excluded.indexed_at, needs_embedding = excluded.needs_embedding,
-    plan = excluded.plan, stretch = excluded.stretch, geo = excluded.geo, stac = excluded.stac,
-    time_start = excluded.time_start, time_end = excluded.time_end
+  INSERT INTO files (${FILE_NAMES}) VALUES (${FILE_COLUMNS.map((_, n) => `$${n + 1}`).join(', ')})
+  ON CONFLICT (root, path) DO UPDATE SET ${FILE_COLUMNS.slice(2).map(([name]) => `${name} = excluded.${name}`).join(', ')}
+  RETURNING id`;
+
+/** Many new files at once, inserted in the order given (so their ids follow it). */
+const INSERT_FILES = `
+  INSERT INTO files (${FILE_NAMES})
+  SELECT ${FILE_NAMES} FROM unnest(${FILE_COLUMNS.map(([, type], n) => `$${n + 1}::${type}[]`).join(', ')}) WITH ORDINALITY AS f(${FILE_NAMES}, i) ORDER BY i
   RETURNING id`;
 
 function fileValues(file: NewFile, status: FileStatus, error: string | null, needsEmbedding: boolean, now: number): unknown[] {
@@ -150,34 +172,16 @@ async function putNewFiles(db: Queryable, puts: readonly Put[], now: number): Pr
   const rows = puts.map((change) => fileValues(change.file, 'ok', null, !itemsOf(change).complete, now));
   const column = (n: number) => rows.map((r) => r[n]);
   const { rows: files } = await db.query<{ id: number }>(
-    `INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
-                        needs_embedding, plan, stretch, geo, stac, time_start, time_end)
-     SELECT root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
-            needs_embedding, plan, stretch, geo, stac, time_start, time_end
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::float8[], $6::text[], $7::integer[], $8::integer[], $9::text[], $10::text[], $11::text[], $12::bigint[],
-                 $13::boolean[], $14::text[], $15::text[], $16::text[], $17::text[], $18::float8[], $19::float8[])
-       WITH ORDINALITY AS f(root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at,
-                            needs_embedding, plan, stretch, geo, stac, time_start, time_end, i)
-     ORDER BY i
-     RETURNING id`,
-    rows[0]!.map((_, n) => column(n)),
+    INSERT_FILES,
+    FILE_COLUMNS.map((_, n) => column(n)),
   );
   const fileIds = files.map((f) => Number(f.id));
   const perFile = puts.map((change) => itemsOf(change).items);
   const items = perFile.flatMap((list, f) => list.map((item) => ({ fileId: fileIds[f]!, item })));
   const itemIds = await insertItems(db, items);
-  await writeVectors(
-    db,
-    itemIds,
-    items.map((i) => i.item),
-  );
-  await insertPlaces(
-    db,
-    placesOf(
-      itemIds,
-      items.map((i) => i.item),
-    ),
-  );
+  const newItems = items.map((i) => i.item);
+  await writeVectors(db, itemIds, newItems);
+  await insertPlaces(db, placesOf(itemIds, newItems));
   const fields = puts.flatMap((change, f) => fieldRows(change.file.fields ?? {}).map((field) => ({ fileId: fileIds[f]!, ...field })));
   await insertFileFields(db, fields);
   let next = 0;
