@@ -3,19 +3,24 @@
  * HNSW index one commit at a time costs several times what building the index once costs
  * (PGlite, 3,008 512-d vectors in commits of 64: 136 s into the index, against 5 s loaded without
  * it and 34 s to build it). Once a writer's commits have added as many vectors as the index held
- * when it started (and at least BULK_LOAD_MIN_VECTORS), it drops the HNSW index in that commit;
+ * when it started (and at least BULK_LOAD_MIN_VECTORS), it drops the HNSW index in that commit,
+ * unless the index held KEEP_INDEX_FROM_VECTORS or more: servers answering from an established
+ * index keep their graph while it grows, since a scan of millions per query would load the
+ * database far more than the inserts do;
  * `flush` (the end of an indexing run) or `close` builds it again. Until then searches are
  * answered by scanning every vector: slower, never wrong. A writer killed in between leaves the
  * index without it: the next writer finds it missing and builds it at its own flush or close
  * (as `rsclip doctor --repair` does).
  *
  * The doubling rule bounds the cost without knowing how many vectors a run brings: a run that
- * adds a few to a large index keeps the index (no rebuild of millions for a few new vectors), a
- * first run into an empty one drops it after its first thousand.
+ * adds a few to an index keeps it (no rebuild of everything for a few new vectors), a first run
+ * into an empty one drops it after its first thousand.
  */
 import type { Queryable } from './database.js';
 
 const BULK_LOAD_MIN_VECTORS = 1000;
+/** A scan of this many 512-d vectors takes tens of milliseconds on a server; beyond it the index stays. */
+const KEEP_INDEX_FROM_VECTORS = 100_000;
 
 export class VectorIndexUpkeep {
   /** Vectors in the index when this writer's first commit began (undefined until then, and again after a build). */
@@ -43,7 +48,7 @@ export class VectorIndexUpkeep {
       }
     }
     this.added += vectors;
-    if (this.added >= Math.max(BULK_LOAD_MIN_VECTORS, this.atStart)) {
+    if (this.atStart < KEEP_INDEX_FROM_VECTORS && this.added >= Math.max(BULK_LOAD_MIN_VECTORS, this.atStart)) {
       await db.query('DROP INDEX IF EXISTS vectors_hnsw');
       this.dropped = true;
     }
