@@ -3,12 +3,12 @@
  * HNSW index one commit at a time costs several times what building the index once costs
  * (PGlite, 3,008 512-d vectors in commits of 64: 136 s into the index, against 5 s loaded without
  * it and 34 s to build it). Once a writer's commits have added as many vectors as the index held
- * when it started (and at least BULK_LOAD_MIN_VECTORS), it drops the HNSW index in that commit,
- * unless the index held KEEP_INDEX_FROM_VECTORS or more: servers answering from an established
- * index keep their graph while it grows, since a scan of millions per query would load the
- * database far more than the inserts do;
+ * when it started (and at least BULK_LOAD_MIN_VECTORS), it drops the HNSW index in that commit;
  * `flush` (the end of an indexing run) or `close` builds it again. Until then searches are
- * answered by scanning every vector: slower, never wrong. A writer killed in between leaves the
+ * answered by scanning every vector: slower, never wrong. An index that held
+ * KEEP_INDEX_FROM_VECTORS or more keeps it: servers answering from an established index keep
+ * their graph while it grows, since a scan of millions per query would load the database far
+ * more than the inserts do. A writer killed in between leaves the
  * index without it: the next writer finds it missing and builds it at its own flush or close
  * (as `rsclip doctor --repair` does).
  *
