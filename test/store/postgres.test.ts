@@ -1,9 +1,11 @@
 /**
  * The PostgreSQL back end against the embedded one on the same data: exact search gives the
- * same ids and scores (to the half precision the embedded catalog stores vectors at), pgvector's HNSW index (half precision, iterative scans) keeps recall@10
- * at 0.98 or more, filtered or not; and `index copy` moves an index both ways (and directory to
- * directory) with its ids, retired ids, vectors, fields and footprints exactly, resuming a copy
- * that stopped half-way.
+ * same ids and scores (to the half precision the embedded catalog stores vectors at),
+ * pgvector's HNSW index (half precision, iterative scans) keeps recall@10 at 0.98 or more,
+ * filtered or not; a commit mixing new files (written set-based) with other changes gives the
+ * same catalog; a bulk load drops the HNSW index and its end builds it; and `index copy` moves an
+ * index both ways (and directory to directory) with its ids, retired ids, vectors, fields and
+ * footprints exactly, resuming a copy that stopped half-way.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
