@@ -173,8 +173,8 @@ async function indexPlaces(): Promise<IndexPlaces> {
   }
   if (values.store !== 'postgres') throw new Error(`--store embedded or postgres, got ${values.store}`);
   const server = startProcess(['bench/queue.ts', '--child', 'pglite']);
-  await until(() => /^url \S+$/m.test(server.log()), 'PGlite');
-  const url = /^url (\S+)$/m.exec(server.log())![1]!;
+  let url: string | undefined;
+  await until(() => (url = /^url (\S+)$/m.exec(server.log())?.[1]) !== undefined, 'PGlite');
   const run = Date.now().toString(36);
   return { place: (name) => `${url}?schema=bench_${run}_${name.replaceAll('-', '_')}`, stop: () => stop([server]) };
 }

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type pg from 'pg';
 import type { ModelInfo } from '../../src/model/index.js';
 import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, WHOLE_IMAGE_KEY, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
@@ -25,6 +26,22 @@ export interface Backend {
 }
 
 let schemas = 0;
+
+/** Runs `body` with a client of the database of a PostgreSQL index's location, and the index's schema. */
+export async function withDatabase<T>(location: string, body: (client: pg.Client, schema: string) => Promise<T>): Promise<T> {
+  const url = new URL(location);
+  const schema = url.searchParams.get('schema')!;
+  url.searchParams.delete('schema');
+  // loaded here: most store tests never reach a PostgreSQL server
+  const { Client } = (await import('pg')).default;
+  const client = new Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    return await body(client, schema);
+  } finally {
+    await client.end();
+  }
+}
 
 /** A PostgreSQL back end on the server at `url` (given once started), one schema per location. */
 function postgresBackend(name: string, server: { start(): Promise<string>; stop(): Promise<void> }): Backend {
@@ -44,15 +61,11 @@ function postgresBackend(name: string, server: { start(): Promise<string>; stop(
     newLocation() {
       if (!url) throw new Error(`${name}: start() the back end first`);
       const schema = `rsclip_test_${process.pid}_${++schemas}`;
-      const base = url;
+      const location = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
       return {
-        location: `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`,
+        location,
         async dispose() {
-          const pg = (await import('pg')).default;
-          const client = new pg.Client({ connectionString: base });
-          await client.connect();
-          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-          await client.end();
+          await withDatabase(location, (client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
         },
       };
     },

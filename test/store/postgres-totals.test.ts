@@ -4,35 +4,20 @@
  * kind of change, what countFiles and stats report, corrected by verify when they drift, and
  * added to an index from before them when a writer opens it (readers count the rows meanwhile).
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
 import { countedTotalsSql } from '../../src/store/postgres/schema.js';
-import { axis, commitEveryKindOfChange, MODEL, newFile, PGLITE_BACKEND } from './backends.js';
+import { axis, commitEveryKindOfChange, MODEL, newFile, PGLITE_BACKEND, withDatabase } from './backends.js';
 
 beforeAll(() => PGLITE_BACKEND.start!());
 afterAll(() => PGLITE_BACKEND.stop!());
 
 type Totals = Record<string, number | null>;
 
-/** Runs `body` with a client on the server of `location`, and the index's schema. */
-async function withClient<T>(location: string, body: (client: pg.Client, schema: string) => Promise<T>): Promise<T> {
-  const url = new URL(location);
-  const schema = url.searchParams.get('schema')!;
-  url.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    return await body(client, schema);
-  } finally {
-    await client.end();
-  }
-}
-
 const asTotals = (rows: { name: string; value: string | null }[]): Totals => Object.fromEntries(rows.map((r) => [r.name, r.value === null ? null : Number(r.value)]));
 
 async function readTotals(location: string): Promise<{ stored: Totals; counted: Totals }> {
-  return withClient(location, async (client, schema) => ({
+  return withDatabase(location, async (client, schema) => ({
     stored: asTotals((await client.query(`SELECT name, value FROM "${schema}".totals`)).rows),
     counted: asTotals((await client.query(countedTotalsSql(schema))).rows),
   }));
@@ -50,7 +35,7 @@ describe('PostgreSQL totals', () => {
       expect(await store.stats()).toMatchObject({ images: { ok: 2, error: 1, removed: 1 }, items: 2, vectors: 2, lastChange: new Date(stored.last_change_ms!).toISOString() });
       expect(await store.countFiles()).toBe(4);
 
-      await withClient(location, (client, schema) => client.query(`UPDATE "${schema}".totals SET value = 999 WHERE name IN ('files_error', 'vectors')`));
+      await withDatabase(location, (client, schema) => client.query(`UPDATE "${schema}".totals SET value = 999 WHERE name IN ('files_error', 'vectors')`));
       expect(await store.countFiles('error')).toBe(999);
       expect((await store.verify()).repaired).toEqual(["the index's totals (files_error, vectors) did not match its rows; counted again"]);
       expect(await store.countFiles('error')).toBe(1);
@@ -68,7 +53,7 @@ describe('PostgreSQL totals', () => {
       await commitEveryKindOfChange(store);
       await store.close();
       // the index as version 1 left it
-      await withClient(location, (client, schema) =>
+      await withDatabase(location, (client, schema) =>
         client.query(
           `DROP TABLE "${schema}".totals; DROP FUNCTION "${schema}".files_totals CASCADE; DROP FUNCTION "${schema}".vectors_totals CASCADE;
            DROP INDEX "${schema}".files_failed; UPDATE "${schema}".meta SET value = '1' WHERE key = 'pg_schema_version'`,

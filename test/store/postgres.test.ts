@@ -10,13 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyIndex, openIndex, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { dumpCatalog } from '../queue/catalog.js';
-import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND } from './backends.js';
+import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND, withDatabase } from './backends.js';
 
 const rand = seededRandom(21);
 
@@ -24,20 +23,6 @@ function randomUnit(dim: number): Float32Array {
   const v = Float32Array.from({ length: dim }, () => rand() - 0.5);
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
-}
-
-/** The schema of this PostgreSQL location's index and a client of its database, for the duration of `body`. */
-async function withDatabase<T>(location: string, body: (client: pg.Client, schema: string) => Promise<T>): Promise<T> {
-  const url = new URL(location);
-  const schema = url.searchParams.get('schema')!;
-  url.searchParams.delete('schema');
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    return await body(client, schema);
-  } finally {
-    await client.end();
-  }
 }
 
 const hnswIndexExists = (location: string): Promise<boolean> =>
