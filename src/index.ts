@@ -77,6 +77,7 @@ export {
   type IndexProgress,
   type IndexSummary,
   type IndexTiming,
+  type QueueProgress,
   type StacFiles,
   type WorkerRate,
 } from './indexer/index.js';

@@ -82,11 +82,18 @@ export function formatSeconds(seconds: number | undefined): string {
   return `${(seconds / 3600).toFixed(1)}h`;
 }
 
-/** The queue's workers and their rates, for a progress line ('' without a queue). */
-function workerRates(p: IndexProgress): string {
-  if (!p.workers) return '';
-  const rates = p.workers.map((w) => `${w.worker} ${w.itemsPerSecond.toFixed(1)}/s`);
-  return ` | ${p.workers.length} workers${rates.length > 0 ? `: ${rates.join(', ')}` : ''}`;
+/** A worker without a result for this long is shown as silent instead of with its rate. */
+const SILENT_WORKER_SECONDS = 30;
+
+/** The queue's workers and their rates, jobs Redis lost, and Redis unreachable, for a progress line ('' without a queue). */
+export function queueProgressText(p: IndexProgress): string {
+  if (!p.queue) return '';
+  const { workers, resent, unreachableSeconds, redisTimeoutSeconds } = p.queue;
+  const rates = workers.map((w) => (w.idleSeconds >= SILENT_WORKER_SECONDS ? `${w.worker} no result for ${formatSeconds(w.idleSeconds)}` : `${w.worker} ${w.itemsPerSecond.toFixed(1)}/s`));
+  const parts = [`${workers.length} workers${rates.length > 0 ? `: ${rates.join(', ')}` : ''}`];
+  if (resent > 0) parts.push(`${resent} jobs sent again (Redis lost them)`);
+  if (unreachableSeconds !== undefined) parts.push(`Redis unreachable for ${formatSeconds(unreachableSeconds)} (the run stops at ${formatSeconds(redisTimeoutSeconds)})`);
+  return parts.map((part) => ` | ${part}`).join('');
 }
 
 /** A bar on a TTY; a plain line every few seconds when piped; nothing when quiet (--json). Also used by `rsclip up`. */
@@ -96,7 +103,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     const bar = new cliProgress.SingleBar(
       {
         stream: process.stderr,
-        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors{workers}',
+        format: 'indexing |{bar}| {value}/{total} files | {embedded} items, {rate}/s | ETA {remaining} | {errors} errors{queue}',
         hideCursor: true,
         etaBuffer: 50,
       },
@@ -105,7 +112,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
     let started = false;
     return {
       update(p) {
-        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded, workers: workerRates(p) };
+        const payload = { rate: p.imagesPerSecond.toFixed(1), remaining: formatSeconds(p.etaSeconds), errors: p.errors, embedded: p.embedded, queue: queueProgressText(p) };
         if (p.phase === 'scan') {
           process.stderr.write(`\rscanning: ${p.scanned} images found`);
           return;
@@ -134,7 +141,7 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {
         const share = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
-        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors${workerRates(p)}\n`);
+        process.stderr.write(`indexed ${p.done}/${p.total} files${share}, ${p.embedded} items embedded, ${p.imagesPerSecond.toFixed(1)} items/s, ETA ${formatSeconds(p.etaSeconds)}, ${p.errors} errors${queueProgressText(p)}\n`);
       }
     },
     stop: () => undefined,
@@ -159,6 +166,10 @@ export function printIndexSummary(s: IndexSummary): void {
     lines.push(`  model ${t.modelSeconds.toFixed(1)}s (busy ${(100 * t.encoderBusyShare).toFixed(0)}% of ${t.pipelineSeconds.toFixed(1)}s, batches of ${t.batchSize}), decode ${t.decodeSeconds.toFixed(1)}s in ${decodedIn}, store ${t.storeSeconds.toFixed(1)}s`);
     const c = t.threadCpu;
     if (c) lines.push(`  CPU ${t.cpuSeconds.toFixed(1)}s: main thread ${c.mainThread.toFixed(1)}s, decode threads ${c.decodeThreads.toFixed(1)}s, model and the rest ${c.rest.toFixed(1)}s`);
+  }
+  if (s.queue) {
+    const workers = s.queue.workers.map((w) => `${w.worker} ${w.items}`);
+    lines.push(`  workers (items embedded): ${workers.length > 0 ? workers.join(', ') : 'none returned a result'}${s.queue.resent > 0 ? `; jobs sent again after Redis lost them: ${s.queue.resent}` : ''}`);
   }
   if (s.fields) lines.push(`  fields: ${s.fields.records} records (${s.fields.fields.join(', ')}), ${s.fields.unmatched} match no image`);
   if (s.interrupted) lines.push('  interrupted: run the same command again to finish');

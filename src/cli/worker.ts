@@ -18,6 +18,26 @@ interface WorkerCommandOptions extends ModelOptions {
 
 const REPORT_INTERVAL_MS = 10_000;
 
+/**
+ * The worker's line at the end of each interval, with the rate of that interval (a worker runs
+ * for days: its lifetime's average says little); an idle worker says so once, not every interval.
+ */
+export class WorkerReport {
+  private reported = 0;
+  private idleSaid = false;
+
+  constructor(private readonly intervalSeconds: number) {}
+
+  next(jobs: number, embedded: number): string | undefined {
+    const idle = embedded === this.reported;
+    if (idle && this.idleSaid) return undefined;
+    const rate = (embedded - this.reported) / this.intervalSeconds;
+    this.idleSaid = idle;
+    this.reported = embedded;
+    return `${jobs} jobs, ${embedded} windows embedded, ${idle ? 'idle' : `${rate.toFixed(1)}/s`} over the last ${this.intervalSeconds}s`;
+  }
+}
+
 export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
@@ -42,7 +62,7 @@ export function registerWorkerCommand(program: Command): void {
       let embedded = 0;
       let jobs = 0;
       let outage: string | undefined;
-      const started = performance.now();
+      let lastLostJob: string | undefined;
       const worker = await startEmbedWorker({
         url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
@@ -63,6 +83,12 @@ export function registerWorkerCommand(program: Command): void {
           outage = error.message;
           process.stderr.write(`rsclip worker: ${error.message} (retrying until Redis answers)\n`);
         },
+        onLostJob(job, reason) {
+          // BullMQ reports a lost job at each step it fails (finishing it, then retrying it): said once
+          if (job === lastLostJob) return;
+          lastLostJob = job;
+          process.stderr.write(`rsclip worker: job ${job} was no longer this worker's when it finished (${reason}): Redis lost it in a restart, or its lock lapsed and another worker took it; it is embedded again\n`);
+        },
         onReconnect() {
           if (outage === undefined) return;
           outage = undefined;
@@ -73,10 +99,10 @@ export function registerWorkerCommand(program: Command): void {
         throw error;
       });
       process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${hidePassword(opts.queue)}\n`);
+      const report = new WorkerReport(REPORT_INTERVAL_MS / 1000);
       const timer = setInterval(() => {
-        if (opts.json) return;
-        const seconds = (performance.now() - started) / 1000;
-        process.stderr.write(`rsclip worker ${worker.id}: ${jobs} jobs, ${embedded} windows embedded, ${(embedded / seconds).toFixed(1)}/s\n`);
+        const line = opts.json ? undefined : report.next(jobs, embedded);
+        if (line) process.stderr.write(`rsclip worker ${worker.id}: ${line}\n`);
       }, REPORT_INTERVAL_MS);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -38,6 +38,8 @@ const DEFAULT_DECODERS = 4;
  * coordinator behind its fleet catches up by taking more at once.
  */
 const MAX_WINDOWS_PER_COMMIT = 1024;
+/** How often progress is reported while a queue embeds, commits or not. */
+const QUEUE_PROGRESS_MS = 1000;
 
 type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
 type FailUnit = Extract<Unit, { kind: 'fail' }>;
@@ -160,7 +162,13 @@ class ArchiveIndexer {
     this.total = work.length;
     this.report('index');
     const pipelineStart = performance.now();
-    await this.process(work);
+    // a queue's state changes without commits (a worker falls silent, Redis goes away): said every second
+    const ticker = this.embedder.queueProgress ? setInterval(() => this.report('index'), QUEUE_PROGRESS_MS) : undefined;
+    try {
+      await this.process(work);
+    } finally {
+      clearInterval(ticker);
+    }
     const pipelineSeconds = (performance.now() - pipelineStart) / 1000;
     if (!this.aborted && removals.length > 0) {
       await this.timedStore(() => this.store.commit(removals.map((fileId) => ({ kind: 'remove', fileId }))));
@@ -173,6 +181,8 @@ class ArchiveIndexer {
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
     }
+    const queue = this.embedder.queueProgress?.();
+    if (queue) this.summary.queue = { workers: queue.workers.map(({ worker, items }) => ({ worker, items })), resent: queue.resent };
     this.summary.seconds = (performance.now() - this.started) / 1000;
     this.summary.imagesPerSecond = this.summary.seconds > 0 ? this.summary.embedded / this.summary.seconds : 0;
     const used = process.cpuUsage(cpu);
@@ -493,7 +503,7 @@ class ArchiveIndexer {
       embedded: this.summary.embedded,
       imagesPerSecond: rate,
       etaSeconds: phase === 'index' && itemRate > 0 ? (this.total - this.done) / itemRate : undefined,
-      ...(this.embedder.workers ? { workers: this.embedder.workers() } : {}),
+      ...(this.embedder.queueProgress ? { queue: this.embedder.queueProgress() } : {}),
     });
   }
 }

@@ -80,16 +80,29 @@ export interface Embedder {
   readonly inFlight: number;
   /** `modelSeconds`: time the model ran for this batch (on whichever machine). */
   embed(batch: EmbedUnit[]): Promise<{ results: EmbedResult[]; modelSeconds: number }>;
-  /** The machines embedding and their rates, for progress (a local embedder has none). */
-  workers?(): WorkerRate[];
+  /** A queue's workers, lost jobs and connection, for progress (a local embedder has none). */
+  queueProgress?(): QueueProgress;
 }
 
 export interface WorkerRate {
   worker: string;
   /** Windows it embedded for this run. */
   items: number;
-  /** Its windows per second since its first result in this run. */
+  /** Its windows per second over the last 30 seconds (its current rate). */
   itemsPerSecond: number;
+  /** Seconds since its last result. */
+  idleSeconds: number;
+}
+
+export interface QueueProgress {
+  /** The workers that returned vectors in this run, with their rates. */
+  workers: WorkerRate[];
+  /** Jobs sent again because Redis had lost them (a restart without persistence). */
+  resent: number;
+  /** Seconds Redis has not been reachable, while it is not. */
+  unreachableSeconds?: number;
+  /** Seconds without Redis after which the run stops. */
+  redisTimeoutSeconds: number;
 }
 
 export interface IndexProgress {
@@ -107,8 +120,8 @@ export interface IndexProgress {
   imagesPerSecond: number;
   /** Seconds left at the current rate; undefined while unknown. */
   etaSeconds: number | undefined;
-  /** The workers of a queue that returned vectors so far, with their rates. */
-  workers?: WorkerRate[];
+  /** With a queue: its workers and their rates, lost jobs, Redis unreachable. */
+  queue?: QueueProgress;
 }
 
 export interface IndexSummary {
@@ -151,6 +164,8 @@ export interface IndexSummary {
   /** Where the time went (the --json split between decode, model and store). */
   timing: IndexTiming;
   fields?: { records: number; fields: string[]; unmatched: number };
+  /** With a queue: the windows each worker embedded, and the jobs sent again because Redis lost them. */
+  queue?: { workers: { worker: string; items: number }[]; resent: number };
 }
 
 /**

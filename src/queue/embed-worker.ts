@@ -45,6 +45,12 @@ export interface EmbedWorkerOptions {
   onJob?: (event: EmbedWorkerEvent) => void;
   /** Connection trouble while running (Redis restarting...); BullMQ reconnects by itself. */
   onError?: (error: Error) => void;
+  /**
+   * A job this worker ran was no longer its own when it finished: Redis lost it (a restart
+   * without persistence) or its lock lapsed and another worker took it. Its result is dropped;
+   * the coordinator has the job run again.
+   */
+  onLostJob?: (jobId: string, reason: string) => void;
   /** The connection to Redis is back after it was lost. */
   onReconnect?: () => void;
 }
@@ -135,7 +141,11 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
     stalledInterval: lockSeconds * 1000,
     maxStalledCount: MAX_STALLED,
   });
-  worker.on('error', (error) => options.onError?.(error));
+  worker.on('error', (error) => {
+    const lost = lostJob(error);
+    if (lost) options.onLostJob?.(lost, error.message);
+    else options.onError?.(error);
+  });
   // connected already: a later 'ready' is a reconnection
   connection.on('ready', () => options.onReconnect?.());
   try {
@@ -160,6 +170,16 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
       connection.disconnect();
     },
   };
+}
+
+/**
+ * The job of an error BullMQ raises when a job's state in Redis is not what its worker holds
+ * (a missing job or lock, a lock of another worker: its scripts' numeric codes); undefined for
+ * any other error, such as a lost connection.
+ */
+function lostJob(error: Error): string | undefined {
+  if (typeof (error as { code?: unknown }).code !== 'number') return undefined;
+  return /\b[Jj]ob (\S+?)\.?\s/.exec(error.message)?.[1] ?? '';
 }
 
 function toWire(input: WindowInput, vector: Float32Array | undefined): WireResult {

@@ -15,10 +15,11 @@ import { randomUUID } from 'node:crypto';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
-import type { EmbedResult, EmbedUnit, Embedder, WorkerRate } from '../indexer/types.js';
+import type { EmbedResult, EmbedUnit, Embedder, QueueProgress } from '../indexer/types.js';
 import type { ModelInfo } from '../model/encoder-types.js';
 import { connectRedis } from './connection.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
+import { WorkerRates } from './worker-rates.js';
 
 export interface QueueEmbedderOptions {
   /** redis://host:port/db */
@@ -70,10 +71,9 @@ export class QueueEmbedder implements Embedder {
   /** This run's id, in the ids of its jobs. */
   readonly run = randomUUID();
   /** Jobs sent again because Redis had lost them (a restart without persistence). */
-  resent = 0;
+  private resent = 0;
   private sent = 0;
-  private readonly started = performance.now();
-  private readonly rates = new Map<string, number>();
+  private readonly rates = new WorkerRates();
   private readonly pending = new Map<string, PendingJob>();
   private readonly timer: NodeJS.Timeout;
   private checking = false;
@@ -163,7 +163,7 @@ export class QueueEmbedder implements Embedder {
       if (!wire) throw new RsclipError('QUEUE_FAILED', `job ${jobId}: worker ${result.worker} returned no result for window ${unit.key} of ${path}`);
       return fromWire(wire);
     });
-    this.rates.set(result.worker, (this.rates.get(result.worker) ?? 0) + results.filter((r) => 'vector' in r).length);
+    this.rates.record(result.worker, results.filter((r) => 'vector' in r).length);
     return { results, modelSeconds: result.modelSeconds };
   }
 
@@ -241,9 +241,10 @@ export class QueueEmbedder implements Embedder {
     }
   }
 
-  workers(): WorkerRate[] {
-    const seconds = (performance.now() - this.started) / 1000;
-    return [...this.rates].map(([worker, items]) => ({ worker, items, itemsPerSecond: seconds > 0 ? items / seconds : 0 }));
+  queueProgress(): QueueProgress {
+    const now = performance.now();
+    const unreachableSeconds = this.connected ? undefined : (now - (this.downSince ?? now)) / 1000;
+    return { workers: this.rates.rates(), resent: this.resent, redisTimeoutSeconds: this.redisTimeoutMs / 1000, ...(unreachableSeconds === undefined ? {} : { unreachableSeconds }) };
   }
 
   async close(): Promise<void> {

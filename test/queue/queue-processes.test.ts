@@ -154,7 +154,7 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
       await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
       const queued = await runCli(['index', archive, '--index', path.join(work, 'cli-queued'), '--model', model, '--threads', '1', '--batch', '2', '--queue', redis.url, '--json']);
       expect(queued.code, queued.stderr).toBe(0);
-      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 5, embedded: 5, errors: 0 });
+      expect(JSON.parse(queued.stdout)).toMatchObject({ added: 5, embedded: 5, errors: 0, queue: { workers: [{ worker: expect.stringMatching(/:\d+$/), items: 5 }], resent: 0 } });
     } finally {
       worker.kill('SIGTERM');
     }

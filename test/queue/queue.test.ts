@@ -1,8 +1,9 @@
 /**
  * Embedding on a queue against a real Redis (Debian's redis-server on a loopback port): a
  * coordinator and workers in this process give the catalog an index made without the queue
- * gives, and leaves no results in Redis; a worker refuses a job of another model (failed once, not retried); a Redis that does
- * not answer is a one-line error.
+ * gives, and leaves no results in Redis; a worker refuses a job of another model (failed once, not retried); a Redis
+ * restarted empty: lost jobs sent again, and told apart from connection trouble by the workers; a Redis that stays
+ * away: said on the progress line, then the run stops; a Redis that does not answer is a one-line error.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,8 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
       const summary = await indexInto({ roots: [archive], index: path.join(work, 'queued'), model: encoder, embedder, batchSize: 4, onProgress: (p) => progress.push(p) });
       const counts = ({ added, errors, reused, embedded, scenes, nodataWindows }: typeof summary) => ({ added, errors, reused, embedded, scenes, nodataWindows });
       expect(counts(summary)).toEqual(counts(reference));
+      expect(summary.queue!.resent).toBe(0);
+      expect(summary.queue!.workers.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
     } finally {
       await embedder.close();
       await Promise.all(workers.map((w) => w.close()));
@@ -82,7 +85,8 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(events.filter((e) => e.phase === 'done').reduce((n, e) => n + e.embedded, 0)).toBe(reference.embedded);
     expect(await dumpCatalog(path.join(work, 'queued'))).toEqual(await dumpCatalog(path.join(work, 'reference')));
     const last = progress.at(-1)!;
-    expect(last.workers!.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
+    expect(last.queue!.workers.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
+    expect(last.queue!.unreachableSeconds).toBeUndefined();
   });
 
   it('a run leaves no results in Redis: each job goes once its result is taken, and the event stream is bounded by the jobs in flight', { timeout: 120_000 }, async () => {
@@ -155,7 +159,11 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     const reference = await indexInto({ roots: [archive], index: path.join(work, 'restart-reference'), model: new FakeEncoder(), batchSize: 2 });
     let restarting = await startRedis(work);
     const workers: EmbedWorker[] = [];
-    for (let i = 0; i < 2; i++) workers.push(await startEmbedWorker({ url: restarting.url, encoder: new SlowEncoder(150), lockSeconds: 5 }));
+    const lost: string[] = [];
+    const connectionErrors: Error[] = [];
+    for (let i = 0; i < 2; i++) {
+      workers.push(await startEmbedWorker({ url: restarting.url, encoder: new SlowEncoder(150), lockSeconds: 5, onLostJob: (_job, reason) => lost.push(reason), onError: (e) => connectionErrors.push(e) }));
+    }
     const encoder = new FakeEncoder();
     const embedder = await QueueEmbedder.open({ url: restarting.url, info: encoder.info, inFlight: 3, checkSeconds: 0.5 });
     let restart: Promise<void> | undefined;
@@ -167,7 +175,11 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
       const summary = await indexInto({ roots: [archive], index: path.join(work, 'restart-queued'), model: encoder, embedder, batchSize: 2, onProgress });
       await restart;
       expect({ added: summary.added, embedded: summary.embedded, errors: summary.errors }).toEqual({ added: reference.added, embedded: reference.embedded, errors: reference.errors });
-      expect(embedder.resent).toBeGreaterThan(0);
+      expect(summary.queue!.resent).toBeGreaterThan(0);
+      // the jobs in the workers' hands when Redis went are told apart from the connection's trouble
+      expect(lost.length).toBeGreaterThan(0);
+      expect(lost.every((reason) => /^(Missing key|Missing lock|Lock mismatch) for job /.test(reason)), lost.join('\n')).toBe(true);
+      expect(connectionErrors.every((e) => !/for job/.test(e.message)), connectionErrors.map((e) => e.message).join('\n')).toBe(true);
     } finally {
       await embedder.close();
       await Promise.all(workers.map((w) => w.close()));
@@ -182,12 +194,20 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     const vanishing = await startRedis(work);
     const worker = await startEmbedWorker({ url: vanishing.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
     const encoder = new FakeEncoder();
-    const embedder = await QueueEmbedder.open({ url: vanishing.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 1 });
+    const embedder = await QueueEmbedder.open({ url: vanishing.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 3 });
     let stopped: Promise<void> | undefined;
+    const away: number[] = [];
+    const onProgress = (p: IndexProgress): void => {
+      if (p.embedded > 0) stopped ??= vanishing.stop();
+      // progress goes on without commits: it says how long Redis has been away
+      if (p.queue?.unreachableSeconds !== undefined) away.push(p.queue.unreachableSeconds);
+    };
     try {
-      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-gone-index'), model: encoder, embedder, batchSize: 2, onProgress: (p) => void (p.embedded > 0 && (stopped ??= vanishing.stop())) });
-      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${vanishing.port} has not answered for [12]s`).test((e as Error).message));
+      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-gone-index'), model: encoder, embedder, batchSize: 2, onProgress });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${vanishing.port} has not answered for [34]s`).test((e as Error).message));
       await stopped;
+      expect(away.length).toBeGreaterThanOrEqual(2);
+      expect(Math.max(...away)).toBeGreaterThanOrEqual(1);
     } finally {
       await embedder.close();
       await worker.close();
