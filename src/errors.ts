@@ -15,6 +15,8 @@ export type RsclipErrorCode =
   | 'BAD_QUERY'
   | 'NOT_FOUND'
   | 'INDEX_NOT_FOUND'
+  /** The index's database cannot be used now: it cannot be reached, or refused the connection (down, restarting, a wrong URL or password). */
+  | 'INDEX_UNAVAILABLE'
   | 'INDEX_INCOMPATIBLE'
   | 'INDEX_CORRUPT'
   | 'INDEX_LOCKED'

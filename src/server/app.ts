@@ -338,6 +338,7 @@ export function createApp(deps: AppDeps): express.Application {
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow.join(', ')}`, { Allow: allow.join(', ') }));
     } else next(new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   });
-  app.use(errorMiddleware(deps.logger, { [store.describe().location]: '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
+  const index = store.describe();
+  app.use(errorMiddleware(deps.logger, { [index.location]: index.backend === 'postgres' ? '<index database>' : '<index folder>', [searcher.encoder.info.dir]: '<model folder>' }));
   return app;
 }

@@ -48,6 +48,8 @@ const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
   // the index needs `rsclip doctor` (the error's hint says so): unavailable until then, not an internal error
   INDEX_CORRUPT: 503,
   INDEX_CLOSED: 503,
+  // the database went away under a running server (a restart, a failover): it answers again once it is back
+  INDEX_UNAVAILABLE: 503,
   INDEX_LOCKED: 503,
   INTERRUPTED: 503,
 };

@@ -84,7 +84,7 @@ const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'i
 const searchErrors = {
   '400': errorResponse('bad query'),
   '401': errorResponse('token missing or wrong'),
-  '503': errorResponse('the index is unavailable: corrupt (the hint says how to repair it) or shutting down'),
+  '503': errorResponse('the index is unavailable: corrupt (the hint says how to repair it), its database unreachable (INDEX_UNAVAILABLE: retry once it is back), or shutting down'),
 };
 
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -171,7 +171,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     paths: {
       '/healthz': { get: { summary: 'liveness', security: [], responses: { '200': json('the process is up', { type: 'object' }) } } },
       '/readyz': {
-        get: { summary: 'readiness: model and index loaded', responses: { '200': json('ready', { type: 'object' }), '401': errorResponse('token missing or wrong'), '503': errorResponse('still loading') } },
+        get: { summary: 'readiness: model and index loaded', responses: { '200': json('ready', { type: 'object' }), '401': errorResponse('token missing or wrong'), '503': errorResponse('still loading, or the index\'s database is unreachable') } },
       },
       '/api/openapi.json': { get: { summary: 'this document', responses: { '200': json('OpenAPI 3.1', { type: 'object' }), '401': errorResponse('token missing or wrong') } } },
       '/api/stats': { get: { summary: 'index and model statistics', responses: { '200': json('statistics', { type: 'object' }), ...searchErrors } } },

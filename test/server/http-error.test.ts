@@ -22,6 +22,7 @@ describe('the error middleware', () => {
     ['INDEX_CORRUPT', 503],
     ['INDEX_CLOSED', 503],
     ['INDEX_LOCKED', 503],
+    ['INDEX_UNAVAILABLE', 503],
     ['INDEX_READ_ONLY', 500],
   ])('answers %s with %i and the code, message and hint', async (code, status) => {
     const res = await answer(new RsclipError(code, `a ${code}`, { hint: 'do this' }));

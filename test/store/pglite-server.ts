@@ -20,10 +20,10 @@ export interface PgliteServer {
   stop(): Promise<void>;
 }
 
-/** `dataDir`: keep the database in that directory (kept after stop) instead of in memory. */
-export async function startPgliteServer(dataDir?: string): Promise<PgliteServer> {
+/** `dataDir`: keep the database in that directory (kept after stop) instead of in memory; `port`: 0 for any free one. */
+export async function startPgliteServer(dataDir?: string, port = 0): Promise<PgliteServer> {
   const db = await PGlite.create({ dataDir, extensions: { vector } });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 64 });
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 64 });
   await server.start();
   return {
     url: `postgres://postgres@${server.getServerConn()}/postgres`,

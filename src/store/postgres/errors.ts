@@ -25,7 +25,7 @@ export function databaseError(location: string, error: unknown): unknown {
   // pg's own errors of a connection the server ended (before or after the TLS handshake) carry no code
   const dropped = code === '' && /^Connection terminated unexpectedly|^The server does not support SSL connections/.test(message);
   if (dropped || isUntrustedServerCertificate(code) || isTlsAlert(code) || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
-    return new RsclipError('INDEX_NOT_FOUND', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
+    return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
       hint: connectHint(code, dropped),
     });

@@ -1,0 +1,57 @@
+/**
+ * A server answering from a PostgreSQL index whose database goes away (a restart, a failover)
+ * and comes back: meanwhile it answers 503 INDEX_UNAVAILABLE, /readyz included, without the
+ * database's URL; afterwards it answers as before, with no restart of its own.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Application } from 'express';
+import request from 'supertest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Searcher } from '../../src/search/index.js';
+import { createApp } from '../../src/server/index.js';
+import { copyIndex, openIndex, type IndexStore } from '../../src/store/index.js';
+import { buildTestIndex } from '../search/fixture.js';
+import { startPgliteServer, type PgliteServer } from '../store/pglite-server.js';
+
+let root: string;
+let server: PgliteServer;
+let store: IndexStore;
+let app: Application;
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(tmpdir(), 'rsclip-db-outage-'));
+  const fixture = await buildTestIndex(root);
+  server = await startPgliteServer(path.join(root, 'pgdata'));
+  await copyIndex(fixture.indexDir, server.url);
+  store = await openIndex(server.url, { readonly: true });
+  app = createApp({ searcher: new Searcher(fixture.encoder, store), store, limits: { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 } });
+}, 120_000);
+afterAll(async () => {
+  await store?.close();
+  await server?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+it('answers 503 INDEX_UNAVAILABLE while the database is away, and as before once it is back', async () => {
+  const before = await request(app).get('/api/search?q=river&k=3');
+  expect(before.status, before.text).toBe(200);
+  const port = Number(new URL(server.url).port);
+
+  await server.stop();
+  for (const route of ['/api/search?q=river&k=3', '/readyz', '/api/stats']) {
+    const away = await request(app).get(route);
+    expect(away.status, `${route}: ${away.text}`).toBe(503);
+    expect(away.body.error.code).toBe('INDEX_UNAVAILABLE');
+    expect(away.body.error.message).toMatch(/^cannot use PostgreSQL at <index database>: /);
+    expect(away.text).not.toContain(server.url);
+  }
+  expect((await request(app).get('/healthz')).status).toBe(200);
+
+  server = await startPgliteServer(path.join(root, 'pgdata'), port);
+  const after = await request(app).get('/api/search?q=river&k=3');
+  expect(after.status, after.text).toBe(200);
+  expect(after.body.hits).toEqual(before.body.hits);
+  expect((await request(app).get('/readyz')).status).toBe(200);
+}, 120_000);
