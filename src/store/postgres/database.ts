@@ -74,16 +74,23 @@ export class Database {
       throw databaseError(this.location.shown, error);
     }
     let failed: unknown;
+    // a checked-out connection's socket error (the server went away between two statements) is
+    // not the pool's to handle: unheard, it would end the process. The next statement then fails
+    // with pg's "not queryable", which says less than the socket's error
+    let lost: Error | undefined;
+    const onLostConnection = (error: Error): void => void (lost ??= error);
+    client.on('error', onLostConnection);
     try {
       await client.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
       const result = await body(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      failed = error;
+      failed = lost ?? error;
       await client.query('ROLLBACK').catch(() => undefined);
-      throw databaseError(this.location.shown, error);
+      throw databaseError(this.location.shown, failed);
     } finally {
+      client.off('error', onLostConnection);
       // a connection whose state is unknown (a broken socket) is not reused
       client.release(failed !== undefined && !(failed instanceof RsclipError) && isConnectionError(failed) ? (failed as Error) : undefined);
     }
