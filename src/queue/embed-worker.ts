@@ -1,10 +1,12 @@
 /**
  * `rsclip worker`'s engine: a BullMQ worker that reads the files a job names from a shared file
  * system (`pathMap` for another mount point), embeds their windows with its encoder and returns
- * the vectors. A job for another model is refused (failed at once, never retried). A worker
- * killed at any moment loses nothing: BullMQ sees its job's lock lapse (stalled) and hands the
- * job to another worker.
+ * the vectors. A job for another model, or of an archive folder this machine cannot see, is
+ * refused (failed at once, never retried: the run stops with the reason instead of recording
+ * every file as unreadable). A worker killed at any moment loses nothing: BullMQ sees its job's
+ * lock lapse (stalled) and hands the job to another worker.
  */
+import { constants, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
@@ -112,6 +114,14 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
       options.onJob?.({ ...event, phase: 'refused', embedded: 0, error });
       throw new UnrecoverableError(error);
     }
+    const unseen = await unseenRoot(data.files, pathMap);
+    if (unseen) {
+      // every file of the archive would be recorded as failed: the worker's mount is wrong, not the files
+      const mapped = unseen.mapped === unseen.root ? '' : ` (${unseen.root} on the coordinator, mapped by --path-map)`;
+      const error = `worker ${id} cannot see the archive folder ${unseen.mapped}${mapped}: ${unseen.reason}; mount the archive there, or start the worker with --path-map ${unseen.root}=<the archive's folder on this machine>`;
+      options.onJob?.({ ...event, phase: 'refused', embedded: 0, error });
+      throw new UnrecoverableError(error);
+    }
     options.onJob?.({ ...event, phase: 'start', embedded: 0 });
     const inputs: { root: string; path: string; input: WindowInput }[] = [];
     for (const file of data.files) {
@@ -170,6 +180,21 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
       connection.disconnect();
     },
   };
+}
+
+/** The first root of a job's files that is not a readable folder on this machine (its mount or --path-map is wrong), with why. */
+async function unseenRoot(files: EmbedJobData['files'], pathMap: readonly PathMapping[]): Promise<{ root: string; mapped: string; reason: string } | undefined> {
+  for (const root of new Set(files.map((f) => f.root))) {
+    const mapped = mapPath(root, pathMap);
+    try {
+      if (!(await fs.stat(mapped)).isDirectory()) return { root, mapped, reason: 'not a folder' };
+      await fs.access(mapped, constants.R_OK | constants.X_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return { root, mapped, reason: code === 'ENOENT' || code === 'ENOTDIR' ? 'no such folder' : code === 'EACCES' ? 'permission denied' : (error as Error).message };
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -153,6 +153,28 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(events.map((e) => e.phase)).toEqual(['refused']);
   });
 
+  it('a worker that cannot see the archive folder (a wrong --path-map) refuses its job: the run stops with the reason, and no file is recorded as failed', { timeout: 60_000 }, async () => {
+    const archive = path.join(work, 'unseen');
+    writeQueueArchive(archive, 2);
+    const events: EmbedWorkerEvent[] = [];
+    const elsewhere = path.join(work, 'not-mounted');
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new FakeEncoder(), pathMap: [parsePathMapping(`${archive}=${elsewhere}`)], onJob: (e) => events.push(e) });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 1 });
+    const index = path.join(work, 'unseen-index');
+    try {
+      const run = indexInto({ roots: [archive], index, model: encoder, embedder, batchSize: 2 });
+      const reason = `cannot see the archive folder ${elsewhere} \\(${archive} on the coordinator, mapped by --path-map\\): no such folder`;
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(reason).test((e as Error).message));
+    } finally {
+      await embedder.close();
+      await worker.close();
+    }
+    expect(events.map((e) => e.phase)).toEqual(['refused']);
+    const catalog = await dumpCatalog(index);
+    expect(Object.values(catalog.files).filter((f) => f.status === 'error')).toEqual([]);
+  });
+
   it('a Redis restarted without persistence in the middle of a run: the coordinator sends the lost jobs again, and the catalog equals an index made without the queue', { timeout: 180_000 }, async () => {
     const archive = path.join(work, 'restart');
     writeQueueArchive(archive, 12);
