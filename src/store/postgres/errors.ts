@@ -15,7 +15,7 @@ interface PgError {
 function connectHint(code: string, dropped: boolean): string {
   if (isUntrustedServerCertificate(code)) return "the server's certificate is not trusted: name its authority's PEM file in the URL (sslrootcert=/path/to/ca.pem)";
   if (isTlsAlert(code)) return 'the server refused the TLS connection: if it asks for a client certificate, give one signed by an authority it trusts (sslcert=/path/to/client.pem&sslkey=/path/to/client.key)';
-  if (dropped) return 'the server closed the connection: if it stopped or restarted, what is committed is kept: run the same command again once it is back; if it never let you in, check the URL, and if the server asks for TLS or a client certificate, its sslmode=verify-full, sslcert and sslkey';
+  if (dropped || code === 'ECONNRESET') return 'the server closed the connection: if it stopped or restarted, what is committed is kept: run the same command again once it is back; if it never let you in, check the URL, and if the server asks for TLS or a client certificate, its sslmode=verify-full, sslcert and sslkey';
   return 'check that the server runs and that the URL (user, password, host, port, database) is right';
 }
 
