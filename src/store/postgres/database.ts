@@ -7,12 +7,19 @@
  */
 import type pg from 'pg';
 import { RsclipError } from '../../errors.js';
-import { databaseError } from './errors.js';
+import { databaseError, isTimeout } from './errors.js';
 import type { PostgresLocation } from './location.js';
 
 const INT8_OID = 20;
 /** Connections of a store's read pool. */
 const POOL_SIZE = 4;
+/**
+ * How long a read statement may go unanswered: a server gone in the middle of a query sends
+ * nothing more. Writes have no such limit (an HNSW index build takes minutes); TCP keepalive,
+ * from this idle time on, finds their connection dead in the end.
+ */
+const READ_TIMEOUT_MS = 120_000;
+const KEEPALIVE_DELAY_MS = 10_000;
 
 type PgModule = typeof pg;
 
@@ -26,26 +33,34 @@ export class Database {
   private readonly types: { getTypeParser: typeof pg.types.getTypeParser };
 
   /** A handle on the index's database; `pg` is loaded here, so that commands that never use PostgreSQL do not load it. */
-  static async connect(location: PostgresLocation): Promise<Database> {
+  static async connect(location: PostgresLocation, readTimeoutMs = READ_TIMEOUT_MS): Promise<Database> {
     const { default: driver } = await import('pg');
-    return new Database(location, driver);
+    return new Database(location, driver, readTimeoutMs);
   }
 
   private constructor(
     readonly location: PostgresLocation,
     private readonly driver: PgModule,
+    /** READ_TIMEOUT_MS but in tests. */
+    private readonly readTimeoutMs: number,
   ) {
     this.types = {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : driver.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
     };
-    this.pool = new driver.Pool({ connectionString: location.connectionString, max: POOL_SIZE, types: this.types });
+    this.pool = new driver.Pool({ ...this.connectionConfig(), max: POOL_SIZE });
     // an idle connection the server dropped: the next query opens another
     this.pool.on('error', () => undefined);
   }
 
+  private connectionConfig(): pg.ClientConfig {
+    // a server that never answers (its host gone, a firewall dropping packets) fails a command or a
+    // request after the URL's connect_timeout, also while waiting for a pooled connection, instead of hanging it
+    return { connectionString: this.location.connectionString, types: this.types, connectionTimeoutMillis: this.location.connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS };
+  }
+
   /** Takes the index's advisory lock on a connection of its own, or throws INDEX_LOCKED. */
   async lockForWriting(): Promise<void> {
-    const client = new this.driver.Client({ connectionString: this.location.connectionString, types: this.types });
+    const client = new this.driver.Client(this.connectionConfig());
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -80,19 +95,22 @@ export class Database {
     let lost: Error | undefined;
     const onLostConnection = (error: Error): void => void (lost ??= error);
     client.on('error', onLostConnection);
+    const statements: Queryable = mode === 'read' ? readStatements(client, this.readTimeoutMs) : client;
     try {
-      await client.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
-      const result = await body(client);
-      await client.query('COMMIT');
+      await statements.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
+      const result = await body(statements);
+      await statements.query('COMMIT');
       return result;
     } catch (error) {
       failed = lost ?? error;
-      await client.query('ROLLBACK').catch(() => undefined);
+      // a broken connection cannot roll back (a ROLLBACK behind an unanswered statement would wait
+      // for ever); the server rolls back a transaction whose connection is gone
+      if (!isBrokenConnection(failed)) await client.query('ROLLBACK').catch(() => undefined);
       throw databaseError(this.location.shown, failed);
     } finally {
       client.off('error', onLostConnection);
-      // a connection whose state is unknown (a broken socket) is not reused
-      client.release(failed !== undefined && !(failed instanceof RsclipError) && isConnectionError(failed) ? (failed as Error) : undefined);
+      // a connection whose state is unknown (a broken socket, a statement unanswered) is not reused
+      client.release(isBrokenConnection(failed) ? (failed as Error) : undefined);
     }
   }
 
@@ -104,7 +122,16 @@ export class Database {
   }
 }
 
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  return code.startsWith('08') || code.startsWith('E');
+/** The client's statements, each failed once unanswered for `timeoutMs`. */
+function readStatements(client: pg.PoolClient, timeoutMs: number): Queryable {
+  // pg honours a statement's query_timeout; its types do not list it
+  const query = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: timeoutMs } as pg.QueryConfig);
+  return { query } as Queryable;
 }
+
+function isBrokenConnection(error: unknown): boolean {
+  if (error === undefined || error instanceof RsclipError || !(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code ?? '';
+  return code.startsWith('08') || code.startsWith('E') || isTimeout(error);
+}
+

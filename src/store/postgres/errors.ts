@@ -19,11 +19,22 @@ function connectHint(code: string, dropped: boolean): string {
   return 'check that the server runs and that the URL (user, password, host, port, database) is right';
 }
 
+/** pg's own errors of a server that did not answer in time (a connection, a pooled connection, a statement). */
+export function isTimeout(error: Error): boolean {
+  return /^(timeout expired|timeout exceeded when trying to connect|Query read timeout|Connection terminated due to connection timeout)$/.test(error.message);
+}
+
 export function databaseError(location: string, error: unknown): unknown {
   if (error instanceof RsclipError || !(error instanceof Error)) return error;
   const { code = '', message } = error as PgError;
   // pg's own errors of a connection the server ended (before or after the TLS handshake) carry no code
   const dropped = code === '' && /^Connection terminated unexpectedly|^The server does not support SSL connections/.test(message);
+  if (isTimeout(error)) {
+    return new RsclipError('INDEX_UNAVAILABLE', `PostgreSQL at ${location} did not answer: ${message}`, {
+      cause: error,
+      hint: 'check that the server runs and that this machine reaches it (a firewall that drops packets?); what is committed is kept',
+    });
+  }
   if (dropped || isUntrustedServerCertificate(code) || isTlsAlert(code) || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
     return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,

@@ -1,7 +1,8 @@
 /**
  * A PostgreSQL index location: a `postgres://` or `postgresql://` URL. The index lives in one
  * schema of the database (`?schema=NAME`, default `rsclip`), so one database can hold several
- * indexes; the parameter is rsclip's and is taken out before the URL reaches the `pg` client.
+ * indexes; the parameter is rsclip's and is taken out before the URL reaches the `pg` client,
+ * as is libpq's `connect_timeout` (seconds), which rsclip applies (10 by default).
  * Messages name the URL as given, without its password.
  */
 import { RsclipError } from '../../errors.js';
@@ -17,7 +18,12 @@ export interface PostgresLocation {
   schema: string;
   /** The URL as messages show it: no password. */
   shown: string;
+  /** Milliseconds a connection may take to open (libpq's `connect_timeout`, in seconds in the URL; 0: no limit). */
+  connectTimeoutMs: number;
 }
+
+/** Seconds a connection may take to open when the URL does not say (libpq would wait for ever). */
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 
 export function isPostgresLocation(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
@@ -35,7 +41,11 @@ export function parsePostgresLocation(location: string): PostgresLocation {
     throw new RsclipError('BAD_INPUT', `invalid schema "${schema}" in the index URL`, { hint: 'a schema name of lower-case letters, digits and _ (at most 63), starting with a letter' });
   }
   url.searchParams.delete('schema');
+  // libpq's parameter, which pg passes on without heeding it: rsclip applies it
+  const timeout = url.searchParams.get('connect_timeout') ?? String(DEFAULT_CONNECT_TIMEOUT_SECONDS);
+  if (!/^\d+$/.test(timeout)) throw new RsclipError('BAD_INPUT', `invalid connect_timeout "${timeout}" in the index URL`, { hint: 'whole seconds, e.g. connect_timeout=10 (0: wait as long as it takes)' });
+  url.searchParams.delete('connect_timeout');
   // pg reads these itself when it connects; read here first, a wrong path is named as the URL's
   readCertificateFiles(url.searchParams, 'the index URL');
-  return { connectionString: url.toString(), schema, shown: hidePassword(location) };
+  return { connectionString: url.toString(), schema, shown: hidePassword(location), connectTimeoutMs: Number(timeout) * 1000 };
 }
