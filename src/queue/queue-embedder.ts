@@ -8,8 +8,8 @@
  * Redis may restart under a run: the clients reconnect by themselves, and every few seconds the
  * coordinator asks Redis where each job it waits for stands. A job Redis no longer knows (a
  * restart without persistence lost it) is sent again: the coordinator knows every job it waits
- * for, and nothing it committed is in one. A Redis that stays unreachable for `redisTimeoutSeconds`
- * fails the run with what is committed kept.
+ * for, and nothing it committed is in one. A Redis that stays unreachable (or connected but
+ * silent) for `redisTimeoutSeconds` fails the run with what is committed kept.
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue, QueueEvents } from 'bullmq';
@@ -39,6 +39,8 @@ export interface QueueEmbedderOptions {
 const DEFAULT_IN_FLIGHT = 16;
 const DEFAULT_REDIS_TIMEOUT_SECONDS = 300;
 const DEFAULT_CHECK_SECONDS = 2;
+/** A check of the jobs waited for that Redis has not answered for this many check intervals: Redis counts as unreachable. */
+const UNANSWERED_CHECKS = 5;
 /** A job whose processor threw (not a refusal) is tried this many times in all. */
 const JOB_ATTEMPTS = 3;
 /**
@@ -76,7 +78,8 @@ export class QueueEmbedder implements Embedder {
   private readonly rates = new WorkerRates();
   private readonly pending = new Map<string, PendingJob>();
   private readonly timer: NodeJS.Timeout;
-  private checking = false;
+  /** performance.now() when the check in progress started (its commands wait on Redis). */
+  private checkingSince: number | undefined;
   /** performance.now() when Redis was first seen unreachable, while it is. */
   private downSince: number | undefined;
 
@@ -90,7 +93,7 @@ export class QueueEmbedder implements Embedder {
     private readonly where: string,
     inFlight: number,
     private readonly redisTimeoutMs: number,
-    checkMs: number,
+    private readonly checkMs: number,
   ) {
     this.inFlight = inFlight;
     // one listener for every job: results are dispatched by job id
@@ -195,16 +198,29 @@ export class QueueEmbedder implements Embedder {
   }
 
   /**
-   * Whether Redis is connected; a Redis unreachable for longer than the timeout fails
-   * every job waited for (synchronous: a command sent now would wait for the reconnection).
+   * Since when Redis has not answered (undefined while it does): its connection is lost, or a
+   * check has waited on it for UNANSWERED_CHECKS intervals (a Redis that stopped answering may
+   * keep its connection open: a network cut, a stopped process).
+   */
+  private silentSince(now: number): number | undefined {
+    if (!this.connected) return this.downSince ?? now;
+    if (this.checkingSince !== undefined && now - this.checkingSince >= UNANSWERED_CHECKS * this.checkMs) return this.checkingSince;
+    return undefined;
+  }
+
+  /**
+   * Whether Redis answers; a Redis silent for longer than the timeout fails every job waited for
+   * (synchronous: a command sent now would wait for the reconnection).
    */
   private watchConnection(): boolean {
-    if (this.connected) {
+    const now = performance.now();
+    const since = this.silentSince(now);
+    if (since === undefined) {
       this.downSince = undefined;
       return true;
     }
-    this.downSince ??= performance.now();
-    const seconds = (performance.now() - this.downSince) / 1000;
+    this.downSince ??= since;
+    const seconds = (now - this.downSince) / 1000;
     if (seconds * 1000 >= this.redisTimeoutMs && this.pending.size > 0) {
       const error = new RsclipError('QUEUE_FAILED', `Redis at ${this.where} has not answered for ${Math.round(seconds)}s`, {
         hint: 'what is committed is kept: start Redis (or raise --queue-timeout) and run the same command again',
@@ -219,8 +235,8 @@ export class QueueEmbedder implements Embedder {
 
   /** Where each job waited for stands: one that finished while its event was missed is settled, one Redis lost is sent again. */
   private async check(): Promise<void> {
-    if (this.checking || this.pending.size === 0) return;
-    this.checking = true;
+    if (this.checkingSince !== undefined || this.pending.size === 0) return;
+    this.checkingSince = performance.now();
     try {
       for (const [jobId, job] of [...this.pending]) {
         if (job.sending) continue;
@@ -237,13 +253,14 @@ export class QueueEmbedder implements Embedder {
     } catch {
       // Redis went away during the check: the connection watch sees it
     } finally {
-      this.checking = false;
+      this.checkingSince = undefined;
     }
   }
 
   queueProgress(): QueueProgress {
     const now = performance.now();
-    const unreachableSeconds = this.connected ? undefined : (now - (this.downSince ?? now)) / 1000;
+    const since = this.silentSince(now);
+    const unreachableSeconds = since === undefined ? undefined : (now - since) / 1000;
     return { workers: this.rates.rates(), resent: this.resent, redisTimeoutSeconds: this.redisTimeoutMs / 1000, ...(unreachableSeconds === undefined ? {} : { unreachableSeconds }) };
   }
 
@@ -252,8 +269,9 @@ export class QueueEmbedder implements Embedder {
     // with Redis away, closing ends at the clients' next reconnection attempt instead of waiting for Redis
     this.link.closing = true;
     const closing = Promise.all([this.queue.close(), this.events.close()]);
-    // BullMQ's close waits for an 'end' that a client which lost Redis never emits; it stops reconnecting all the same
-    if (this.connected) await closing;
+    // BullMQ's close waits for an 'end' that a client which lost Redis never emits (and a silent Redis
+    // never answers); it stops reconnecting all the same
+    if (this.silentSince(performance.now()) === undefined) await closing;
     else closing.catch(() => undefined);
     for (const client of this.clients) client.disconnect();
   }

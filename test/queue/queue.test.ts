@@ -238,6 +238,35 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(kept.itemCount).toBeGreaterThan(0);
   });
 
+  it('a Redis that stops answering with its connections open (a network cut) counts as away: said on the progress line, and the run stops after the timeout', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'redis-silent');
+    writeQueueArchive(archive, 8);
+    const silent = await startRedis(work);
+    const worker = await startEmbedWorker({ url: silent.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: silent.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 3 });
+    let frozen = false;
+    const away: number[] = [];
+    const onProgress = (p: IndexProgress): void => {
+      if (p.embedded > 0 && !frozen) {
+        frozen = true;
+        silent.freeze();
+      }
+      if (p.queue?.unreachableSeconds !== undefined) away.push(p.queue.unreachableSeconds);
+    };
+    try {
+      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-silent-index'), model: encoder, embedder, batchSize: 2, onProgress });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${silent.port} has not answered for [34]s`).test((e as Error).message));
+      expect(away.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await embedder.close();
+      silent.thaw();
+      await worker.close();
+      await silent.stop();
+    }
+    expect((await dumpCatalog(path.join(work, 'redis-silent-index'))).itemCount).toBeGreaterThan(0);
+  });
+
   it('a Redis that does not answer is a one-line error', { timeout: 30_000 }, async () => {
     const stopped = await startRedis(work);
     await stopped.stop();

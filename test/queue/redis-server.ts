@@ -21,6 +21,9 @@ export interface RedisSecurity {
 export interface TestRedis {
   url: string;
   port: number;
+  /** Stops (SIGSTOP) or continues the server: its connections stay open, it answers nothing meanwhile. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -54,9 +57,12 @@ export async function startRedis(dir: string, port?: number, security: RedisSecu
   return {
     url: `${tls ? 'rediss' : 'redis'}://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}/0`,
     port,
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited;
     },
