@@ -211,61 +211,49 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(await dumpCatalog(path.join(work, 'restart-queued'))).toEqual(await dumpCatalog(path.join(work, 'restart-reference')));
   });
 
-  it('a Redis that stays away fails the run after the timeout, with what was committed kept', { timeout: 120_000 }, async () => {
-    const archive = path.join(work, 'redis-gone');
+  /**
+   * Indexes an archive through a queue whose Redis `goes` after the first commit (a 3 s timeout):
+   * the run must stop with QUEUE_FAILED after the timeout, with what was committed kept. Returns
+   * the seconds without Redis that progress reported meanwhile.
+   */
+  async function runWhileRedisGoes(name: string, goes: (redis: TestRedis) => void | Promise<void>): Promise<number[]> {
+    const archive = path.join(work, name);
     writeQueueArchive(archive, 8);
-    const vanishing = await startRedis(work);
-    const worker = await startEmbedWorker({ url: vanishing.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
+    const redis = await startRedis(work);
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
     const encoder = new FakeEncoder();
-    const embedder = await QueueEmbedder.open({ url: vanishing.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 3 });
-    let stopped: Promise<void> | undefined;
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 3 });
+    let going: Promise<void> | undefined;
     const away: number[] = [];
     const onProgress = (p: IndexProgress): void => {
-      if (p.embedded > 0) stopped ??= vanishing.stop();
+      if (p.embedded > 0) going ??= Promise.resolve(goes(redis));
       // progress goes on without commits: it says how long Redis has been away
       if (p.queue?.unreachableSeconds !== undefined) away.push(p.queue.unreachableSeconds);
     };
     try {
-      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-gone-index'), model: encoder, embedder, batchSize: 2, onProgress });
-      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${vanishing.port} has not answered for [3-6]s`).test((e as Error).message));
-      await stopped;
-      expect(away.length).toBeGreaterThanOrEqual(2);
-      expect(Math.max(...away)).toBeGreaterThanOrEqual(1);
+      const run = indexInto({ roots: [archive], index: path.join(work, `${name}-index`), model: encoder, embedder, batchSize: 2, onProgress });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} has not answered for [3-6]s`).test((e as Error).message));
+      await going;
     } finally {
       await embedder.close();
+      // a stopped (frozen) Redis would hold the worker's close
+      redis.thaw();
       await worker.close();
+      await redis.stop();
     }
-    const kept = await dumpCatalog(path.join(work, 'redis-gone-index'));
-    expect(kept.itemCount).toBeGreaterThan(0);
+    expect((await dumpCatalog(path.join(work, `${name}-index`))).itemCount).toBeGreaterThan(0);
+    return away;
+  }
+
+  it('a Redis that stays away fails the run after the timeout, with what was committed kept', { timeout: 120_000 }, async () => {
+    const away = await runWhileRedisGoes('redis-gone', (redis) => redis.stop());
+    expect(away.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...away)).toBeGreaterThanOrEqual(1);
   });
 
   it('a Redis that stops answering with its connections open (a network cut) counts as away: said on the progress line, and the run stops after the timeout', { timeout: 120_000 }, async () => {
-    const archive = path.join(work, 'redis-silent');
-    writeQueueArchive(archive, 8);
-    const silent = await startRedis(work);
-    const worker = await startEmbedWorker({ url: silent.url, encoder: new SlowEncoder(150), lockSeconds: 5 });
-    const encoder = new FakeEncoder();
-    const embedder = await QueueEmbedder.open({ url: silent.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 3 });
-    let frozen = false;
-    const away: number[] = [];
-    const onProgress = (p: IndexProgress): void => {
-      if (p.embedded > 0 && !frozen) {
-        frozen = true;
-        silent.freeze();
-      }
-      if (p.queue?.unreachableSeconds !== undefined) away.push(p.queue.unreachableSeconds);
-    };
-    try {
-      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-silent-index'), model: encoder, embedder, batchSize: 2, onProgress });
-      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && new RegExp(`Redis at 127\\.0\\.0\\.1:${silent.port} has not answered for [3-6]s`).test((e as Error).message));
-      expect(away.length).toBeGreaterThanOrEqual(1);
-    } finally {
-      await embedder.close();
-      silent.thaw();
-      await worker.close();
-      await silent.stop();
-    }
-    expect((await dumpCatalog(path.join(work, 'redis-silent-index'))).itemCount).toBeGreaterThan(0);
+    const away = await runWhileRedisGoes('redis-silent', (redis) => redis.freeze());
+    expect(away.length).toBeGreaterThanOrEqual(1);
   });
 
   it('a Redis that does not answer is a one-line error', { timeout: 30_000 }, async () => {

@@ -242,20 +242,18 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
             change.file.path,
           ])
         ).rows[0];
-        const newVersion = !before || before.status !== 'ok' || before.content_hash !== change.file.contentHash || before.plan !== (change.file.plan ?? null);
+        // puts of files new to the index went the set-based way: this file is in the catalog
+        if (!before) throw new Error(`put of ${change.file.path}: not new to the index, yet not in its catalog`);
+        const newVersion = before.status !== 'ok' || before.content_hash !== change.file.contentHash || before.plan !== (change.file.plan ?? null);
         // a batch retried after its file was completed leaves the file complete
         const incomplete = !complete && (newVersion || Boolean(before.needs_embedding));
         const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'ok', null, incomplete, now))).rows[0]!.id;
         // items of the previous content or plan that this put does not carry again are stale
-        if (before && newVersion) {
-          await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
-        }
+        if (newVersion) await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
         const itemIds = await putItems(db, fileId, items);
         // windows of the plan that were never embedded (e.g. nodata) do not stay
-        if (complete && before) {
-          await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
-        }
-        if (before) await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
+        if (complete) await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
+        await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
         await insertFileFields(
           db,
           fieldRows(change.file.fields ?? {}).map((field) => ({ fileId, ...field })),
