@@ -54,6 +54,17 @@ const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
   INTERRUPTED: 503,
 };
 
+/**
+ * 503s that mean "not now": the index's database away, the store shutting down or locked, the
+ * server busy or warming up. A database outage refuses every request until it is back, so these
+ * are logged as one warning line each with the reason, not as errors with a stack.
+ */
+const TEMPORARY_CODES: ReadonlySet<string> = new Set<RsclipErrorCode | HttpErrorCode>(['INDEX_UNAVAILABLE', 'INDEX_LOCKED', 'INDEX_CLOSED', 'INTERRUPTED', 'NOT_READY', 'SERVER_BUSY']);
+
+function isTemporary(error: unknown): error is RsclipError | HttpError {
+  return (error instanceof RsclipError || error instanceof HttpError) && TEMPORARY_CODES.has(error.code);
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; hint?: string };
 }
@@ -107,7 +118,8 @@ export function errorMiddleware(logger: Logger | undefined, privateFolders: Priv
       return;
     }
     const { status, body, headers } = describe(error);
-    if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
+    if (isTemporary(error)) logger?.warn({ code: error.code, url: redactToken(req.originalUrl) }, `request refused for now: ${error.message}`);
+    else if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
     // where the index and the model live is the operator's business, whatever a message says
     body.error.message = hideFolders(body.error.message, privateFolders);
     if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);

@@ -25,7 +25,8 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     logger,
     quietReqLogger: true,
     autoLogging: options.verbose ? true : { ignore: (req) => THUMBNAIL.test(req.url ?? '') },
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    // a 503 is "not now" (the database away, busy, warming up): the error middleware says why
+    customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

@@ -1,12 +1,15 @@
 /**
  * A server answering from a PostgreSQL index whose database goes away (a restart, a failover)
  * and comes back: meanwhile it answers 503 INDEX_UNAVAILABLE, /readyz included, without the
- * database's URL; afterwards it answers as before, with no restart of its own.
+ * database's URL, and logs each refusal as one warning line with the reason (no error, no
+ * stack); afterwards it answers as before, with no restart of its own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { Application } from 'express';
+import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
@@ -19,6 +22,7 @@ let root: string;
 let server: PgliteServer;
 let store: IndexStore;
 let app: Application;
+let log = '';
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-db-outage-'));
@@ -26,7 +30,8 @@ beforeAll(async () => {
   server = await startPgliteServer(path.join(root, 'pgdata'));
   await copyIndex(fixture.indexDir, server.url);
   store = await openIndex(server.url, { readonly: true });
-  app = createApp({ searcher: new Searcher(fixture.encoder, store), store, limits: { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 } });
+  const logOutput = new PassThrough().on('data', (chunk: Buffer) => (log += chunk.toString()));
+  app = createApp({ searcher: new Searcher(fixture.encoder, store), store, logger: pino(logOutput), limits: { maxUploadBytes: 64 * 1024, maxJsonBytes: 128 * 1024 } });
 }, 120_000);
 afterAll(async () => {
   await store?.close();
@@ -48,6 +53,11 @@ it('answers 503 INDEX_UNAVAILABLE while the database is away, and as before once
     expect(away.text).not.toContain(server.url);
   }
   expect((await request(app).get('/healthz')).status).toBe(200);
+  const entries = log.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; err?: unknown });
+  const refusals = entries.filter((entry) => entry.msg.startsWith('request refused for now: cannot use PostgreSQL at '));
+  expect(refusals.length).toBeGreaterThanOrEqual(3);
+  expect(refusals.every((entry) => entry.level === 40 && entry.err === undefined)).toBe(true);
+  expect(entries.filter((entry) => entry.level >= 50)).toEqual([]);
 
   server = await startPgliteServer(path.join(root, 'pgdata'), port);
   const after = await request(app).get('/api/search?q=river&k=3');
