@@ -38,6 +38,20 @@ export class WorkerReport {
   }
 }
 
+/**
+ * The worker's line for a refused job. A worker set up wrongly (another model, an unseen archive
+ * folder) refuses every job of a run for one reason: it is said in full once, not for each job.
+ */
+export class RefusalReport {
+  private lastReason: string | undefined;
+
+  line(job: string, reason = 'no reason given'): string {
+    const repeated = reason === this.lastReason;
+    this.lastReason = reason;
+    return `refused job ${job}: ${repeated ? 'the same reason' : reason}`;
+  }
+}
+
 export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
@@ -63,6 +77,7 @@ export function registerWorkerCommand(program: Command): void {
       let jobs = 0;
       let outage: string | undefined;
       let lastLostJob: string | undefined;
+      const refusals = new RefusalReport();
       const worker = await startEmbedWorker({
         url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
@@ -75,7 +90,7 @@ export function registerWorkerCommand(program: Command): void {
             embedded += event.embedded;
           }
           if (opts.json) process.stderr.write(`${JSON.stringify({ ...event, windows: event.windows.length })}\n`);
-          else if (event.phase === 'refused') process.stderr.write(`rsclip worker: refused job ${event.job}: ${event.error}\n`);
+          else if (event.phase === 'refused') process.stderr.write(`rsclip worker: ${refusals.line(event.job, event.error)}\n`);
         },
         onError(error) {
           // a Redis that is down fails every reconnect attempt (one every 2 s at most): said once per outage

@@ -266,12 +266,16 @@ export class QueueEmbedder implements Embedder {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    const answering = this.silentSince(performance.now()) === undefined;
+    // a run that stopped with jobs unanswered (a job refused, a commit failed) takes back those
+    // still waiting: workers would embed (or refuse, one line each) them for nobody until the next run
+    if (answering && this.pending.size > 0) await this.queue.drain(true).catch(() => undefined);
     // with Redis away, closing ends at the clients' next reconnection attempt instead of waiting for Redis
     this.link.closing = true;
     const closing = Promise.all([this.queue.close(), this.events.close()]);
     // BullMQ's close waits for an 'end' that a client which lost Redis never emits (and a silent Redis
     // never answers); it stops reconnecting all the same
-    if (this.silentSince(performance.now()) === undefined) await closing;
+    if (answering) await closing;
     else closing.catch(() => undefined);
     for (const client of this.clients) client.disconnect();
   }

@@ -1,12 +1,13 @@
 /**
  * What a coordinator shows of its queue: each worker's current rate (its last 30 seconds) and how
  * long it has been silent, jobs Redis lost, and Redis unreachable, on the progress line; each
- * worker's windows and the jobs sent again in the summary. And what `rsclip worker` says every
- * interval: that interval's rate, and once that it is idle.
+ * worker's windows and the jobs sent again in the summary. And what `rsclip worker` says: every
+ * interval, that interval's rate, and once that it is idle; a refusal's reason, once for the jobs
+ * it refuses in a row for it.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { printIndexSummary, queueProgressText } from '../../src/cli/index-cmd.js';
-import { WorkerReport } from '../../src/cli/worker.js';
+import { RefusalReport, WorkerReport } from '../../src/cli/worker.js';
 import type { IndexProgress, IndexSummary } from '../../src/indexer/index.js';
 import { WorkerRates } from '../../src/queue/worker-rates.js';
 
@@ -113,5 +114,13 @@ describe('rsclip worker\'s report', () => {
     expect(report.next(5, 320)).toBe('5 jobs, 320 windows embedded, 6.4/s over the last 10s');
     expect(report.next(5, 320)).toBe('5 jobs, 320 windows embedded, idle over the last 10s');
     expect(report.next(5, 320)).toBeUndefined();
+  });
+
+  it('says a refusal\'s reason in full once, and "the same reason" for the jobs refused after it for that reason', () => {
+    const report = new RefusalReport();
+    expect(report.line('run-0', 'cannot see /a')).toBe('refused job run-0: cannot see /a');
+    expect(report.line('run-1', 'cannot see /a')).toBe('refused job run-1: the same reason');
+    expect(report.line('run-2', 'another model')).toBe('refused job run-2: another model');
+    expect(report.line('run-3', 'cannot see /a')).toBe('refused job run-3: cannot see /a');
   });
 });

@@ -2,7 +2,8 @@
  * Embedding on a queue against a real Redis (Debian's redis-server on a loopback port): a
  * coordinator and workers in this process give the catalog an index made without the queue
  * gives, and leaves no results in Redis; a worker refuses a job of another model, or of an archive folder it cannot
- * see (failed once, not retried, no file recorded as failed); a Redis restarted empty: lost jobs sent again, and told
+ * see (failed once, not retried, no file recorded as failed); a coordinator that stops with jobs waiting takes them
+ * back; a Redis restarted empty: lost jobs sent again, and told
  * apart from connection trouble by the workers; a Redis that stays away, or stays connected but silent: said on the
  * progress line, then the run stops; a Redis that does not answer is a one-line error.
  */
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
-import type { IndexProgress } from '../../src/indexer/index.js';
+import type { EmbedUnit, IndexProgress } from '../../src/indexer/index.js';
 import { connectRedis } from '../../src/queue/connection.js';
 import { DEFAULT_QUEUE_NAME } from '../../src/queue/protocol.js';
 import { mapPath, parsePathMapping, QueueEmbedder, startEmbedWorker, type EmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
@@ -174,6 +175,29 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(events.map((e) => e.phase)).toEqual(['refused']);
     const catalog = await dumpCatalog(index);
     expect(Object.values(catalog.files).filter((f) => f.status === 'error')).toEqual([]);
+  });
+
+  it('a coordinator that stops with jobs unanswered takes back those still waiting, so no worker embeds or refuses them for nobody', { timeout: 60_000 }, async () => {
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 3 });
+    const client = await connectRedis(redis.url);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: client, skipMetasUpdate: true });
+    try {
+      // no worker runs: the three jobs wait, as the rest of a run's jobs do when one of them failed
+      for (const name of ['a.png', 'b.png', 'c.png']) {
+        const unit = { kind: 'embed', key: '', read: { whole: true }, job: { work: { file: { root: work, path: name } } } } as unknown as EmbedUnit;
+        embedder.embed([unit]).catch(() => undefined);
+      }
+      for (let tries = 0; (await queue.getWaitingCount()) < 3; tries++) {
+        expect(tries).toBeLessThan(100);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await embedder.close();
+      expect(await queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
+    } finally {
+      await queue.close();
+      client.disconnect();
+    }
   });
 
   it('a Redis restarted without persistence in the middle of a run: the coordinator sends the lost jobs again, and the catalog equals an index made without the queue', { timeout: 180_000 }, async () => {
