@@ -17,6 +17,7 @@ import { QueueEmbedder } from '../queue/queue-embedder.js';
 import { parseBandList } from '../raster/radiometry.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
 import { openIndex, readIndexMeta } from '../store/open-index.js';
+import { isPostgresLocation } from '../store/postgres/location.js';
 import type { IndexStore } from '../store/types.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
@@ -96,9 +97,45 @@ export function queueProgressText(p: IndexProgress): string {
   return parts.map((part) => ` | ${part}`).join('');
 }
 
-/** A bar on a TTY; a plain line every few seconds when piped; nothing when quiet (--json). Also used by `rsclip up`. */
-export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) => void; stop: () => void } {
+/** The store's saving at the end of a run is said once it has taken this long (most take well under it). */
+const SAVE_NOTICE_MS = 2000;
+
+/** What the store does after the last commit, for an index at `location`. */
+function savingText(location: string): string {
+  return isPostgresLocation(location)
+    ? "finishing: PostgreSQL is building the index's vector graph (pgvector's HNSW) over the new vectors: minutes for millions; searches meanwhile scan every vector"
+    : 'finishing: writing the vector graph file';
+}
+
+/**
+ * A bar on a TTY; a plain line every few seconds when piped; nothing when quiet (--json). Also
+ * used by `rsclip up`. A slow save at the end (see IndexProgress's `save`) is said on a line.
+ */
+export function progressDisplay(quiet: boolean, location: string): { update: (p: IndexProgress) => void; stop: () => void } {
   if (quiet) return { update: () => undefined, stop: () => undefined };
+  const lines = progressLines();
+  let saveNotice: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    clearTimeout(saveNotice);
+    saveNotice = undefined;
+    lines.stop();
+  };
+  return {
+    update(p) {
+      if (p.phase === 'finish') stop();
+      else if (p.phase === 'save') {
+        // the bar ends at the committed count; the summary follows the save
+        lines.update({ ...p, phase: 'index' });
+        lines.stop();
+        saveNotice ??= setTimeout(() => process.stderr.write(`${savingText(location)}\n`), SAVE_NOTICE_MS);
+      } else lines.update(p);
+    },
+    stop,
+  };
+}
+
+/** The bar or the plain lines of the scan and indexing phases. */
+function progressLines(): { update: (p: IndexProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
@@ -135,8 +172,8 @@ export function progressDisplay(quiet: boolean): { update: (p: IndexProgress) =>
   return {
     update(p) {
       const now = Date.now();
-      // the summary follows the last batch; an index run with nothing to do prints no progress
-      if (p.phase === 'finish' || (p.phase === 'index' && p.total === 0) || now - last < PLAIN_PROGRESS_INTERVAL_MS) return;
+      // an index run with nothing to do prints no progress
+      if ((p.phase === 'index' && p.total === 0) || now - last < PLAIN_PROGRESS_INTERVAL_MS) return;
       last = now;
       if (p.phase === 'scan') process.stderr.write(`scanning: ${p.scanned} images found\n`);
       else {
@@ -272,7 +309,7 @@ export function registerIndexCommands(program: Command): void {
         controller.abort();
       };
       process.on('SIGINT', onSigint);
-      const display = progressDisplay(opts.json === true);
+      const display = progressDisplay(opts.json === true, index);
       let summary: IndexSummary;
       try {
         summary = await indexArchive({

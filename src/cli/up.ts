@@ -134,7 +134,7 @@ export function registerUpCommand(program: Command): void {
 
       stage(`index ${dirs.join(', ')} -> ${index}`);
       const encoder = await openClip(modelDir, { variant, ...(threads ? { threads } : {}) });
-      const display = progressDisplay(false);
+      const display = progressDisplay(false, index);
       try {
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
         const note = engineKeptNote(store.meta.engine, opts.engine);

@@ -177,6 +177,7 @@ class ArchiveIndexer {
     this.summary.interrupted = this.aborted;
     const settings = this.options.decodeSettings;
     if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
+    this.report('save');
     await this.timedStore(() => this.store.flush());
     if (this.options.fields && !this.aborted) {
       this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));

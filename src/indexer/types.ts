@@ -106,7 +106,12 @@ export interface QueueProgress {
 }
 
 export interface IndexProgress {
-  phase: 'scan' | 'index' | 'finish';
+  /**
+   * `save`: every change is committed, and the store makes them quick to open (writes its
+   * graph file; a PostgreSQL index builds pgvector's graph if the run dropped it: minutes for
+   * millions of vectors). `finish` follows it with the summary.
+   */
+  phase: 'scan' | 'index' | 'save' | 'finish';
   /** Image files found so far. */
   scanned: number;
   /** Files that need work (new, changed); known once the scan is over. */

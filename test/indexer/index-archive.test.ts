@@ -68,6 +68,24 @@ describe('indexArchive', () => {
     await store.close();
   });
 
+  it('reports the save phase once every file is committed, before the store saves, and finishes after it', async () => {
+    for (let i = 0; i < 5; i++) writePng(`s${i}.png`, i);
+    const encoder = new FakeEncoder();
+    const store = await openIndex(indexDir, { model: encoder.info, create: true });
+    const seen: string[] = [];
+    const flush = store.flush.bind(store);
+    vi.spyOn(store, 'flush').mockImplementation(async () => {
+      seen.push('store flush');
+      await flush();
+    });
+    try {
+      await indexArchive({ roots: [archive], store, encoder, batchSize: 2, onProgress: (p) => seen.push(`${p.phase} ${p.done}/${p.total}`) });
+    } finally {
+      await store.close();
+    }
+    expect(seen.slice(-3)).toEqual(['save 5/5', 'store flush', 'finish 5/5']);
+  });
+
   it('re-indexes an unchanged archive with zero model calls', async () => {
     for (let i = 0; i < 5; i++) writePng(`a${i}.png`, i);
     await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
