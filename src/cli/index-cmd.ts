@@ -125,7 +125,7 @@ export function progressDisplay(quiet: boolean, location: string): { update: (p:
       if (p.phase === 'finish') stop();
       else if (p.phase === 'save') {
         // the bar ends at the committed count; the summary follows the save
-        lines.update({ ...p, phase: 'index' });
+        lines.update({ ...p, phase: 'index', etaSeconds: 0 });
         lines.stop();
         saveNotice ??= setTimeout(() => process.stderr.write(`${savingText(location)}\n`), SAVE_NOTICE_MS);
       } else lines.update(p);

@@ -25,7 +25,8 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     logger,
     quietReqLogger: true,
     autoLogging: options.verbose ? true : { ignore: (req) => THUMBNAIL.test(req.url ?? '') },
-    // a 503 is "not now" (the database away, busy, warming up): the error middleware says why
+    // a 503 is the index or the server unavailable for now (its database away, busy, warming up);
+    // the error middleware logs why, and as an error with its stack what needs a person (a corrupt index)
     customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
