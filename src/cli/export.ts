@@ -58,10 +58,11 @@ Examples:
       let written: number;
       if (opts.query) {
         const terms = parseQueryTerms(opts.query);
-        const opened = await openIndexForSearch(indexDir, oneQueryOpening(opts, config, terms));
+        const opening = oneQueryOpening(opts, config, terms);
+        const opened = await openIndexForSearch(indexDir, opening);
         try {
           const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
-          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: false }).search(request);
+          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: false, embeddedTexts: opening.embeddedTexts }).search(request);
           written = await exportHits(opened.store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
         } finally {
           await closeOpenedForSearch(opened);

@@ -94,10 +94,11 @@ Examples:
     .action(async (scene: string, args: string[], opts: LocateCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
-      const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, oneQueryOpening(opts, config, terms));
+      const opening = oneQueryOpening(opts, config, terms);
+      const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, opening);
       const { store, encoder } = opened;
       try {
-        const query = await new Searcher(encoder, store).queryVector(terms);
+        const query = await new Searcher(encoder, store, { embeddedTexts: opening.embeddedTexts }).queryVector(terms);
         const options = { top: opts.top, ...(opts.nms === undefined ? {} : { nmsThreshold: opts.nms }) };
         const file = await indexedFileOf(store, scene);
         const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, options);

@@ -101,7 +101,8 @@ Examples:
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();
       const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const opened = await openIndexForSearch(indexDir, oneQueryOpening(opts, config, terms));
+      const opening = oneQueryOpening(opts, config, terms);
+      const opened = await openIndexForSearch(indexDir, opening);
       const { store, encoder } = opened;
       try {
         const request: SearchRequest = { terms, k: opts.k };
@@ -114,7 +115,7 @@ Examples:
         if (opts.collapse !== undefined) request.collapse = typeof opts.collapse === 'number' ? { threshold: opts.collapse } : opts.collapse;
         if (opts.nms !== undefined) request.nms = opts.nms;
         if (opts.allCopies) request.foldCopies = false;
-        const page = await new Searcher(encoder, store, { absolutePaths: true }).search(request);
+        const page = await new Searcher(encoder, store, { absolutePaths: true, embeddedTexts: opening.embeddedTexts }).search(request);
         const format = opts.format ?? (opts.json ? 'json' : 'text');
         if (format === 'json') printJson(page);
         else if (format === 'geojson') printJson(pageToFeatureCollection(page));

@@ -95,10 +95,22 @@ export interface OpenedForSearch {
   warmedUp: Promise<void>;
 }
 
-/** The warm-up of a command that runs one query: its first text opens the text tower (a failure is the query's own to report). */
-export function warmUpWithFirstText(terms: readonly QueryTerm[]): (encoder: ClipEncoder) => Promise<void> {
+/**
+ * The warm-up of a command that runs one query: its first text opens the text tower (a failure
+ * is the query's own to report). Its embedding goes into `embedded`, if given, for the searcher
+ * to take (SearcherOptions.embeddedTexts) instead of embedding the text again.
+ */
+export function warmUpWithFirstText(terms: readonly QueryTerm[], embedded?: Map<string, Promise<Float32Array>>): (encoder: ClipEncoder) => Promise<void> {
   const firstText = terms.find((t) => t.kind === 'text');
-  return (encoder) => (firstText ? encoder.embedTexts([firstText.text]).then(() => undefined, () => undefined) : Promise.resolve());
+  return (encoder) => {
+    if (!firstText) return Promise.resolve();
+    const vector = encoder.embedTexts([firstText.text]).then(([v]) => v!);
+    embedded?.set(firstText.text, vector);
+    return vector.then(
+      () => undefined,
+      () => undefined,
+    );
+  };
 }
 
 /** Closes what openIndexForSearch opened, once its warm-up has settled. */

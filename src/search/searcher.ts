@@ -33,6 +33,11 @@ export interface SearcherOptions {
   textCacheBytes?: number;
   /** Hits carry their file's absolute path (the CLI; a server must not reveal its folders). */
   absolutePaths?: boolean;
+  /**
+   * Texts already embedded or being embedded (a command's warm-up, see warmUpWithFirstText):
+   * taken from here instead of being embedded again.
+   */
+  embeddedTexts?: ReadonlyMap<string, Promise<Float32Array>>;
 }
 
 export const DEFAULT_TEXT_CACHE_ENTRIES = 256;
@@ -54,6 +59,7 @@ export class Searcher {
   readonly textBatcher: TextEmbeddingBatcher;
   readonly #maxExactScan: number;
   readonly #absolutePaths: boolean;
+  readonly #embeddedTexts: ReadonlyMap<string, Promise<Float32Array>> | undefined;
   /** Text -> its embedding (pending or done), bounded by entries and bytes; undefined when turned off. */
   readonly #textCache: LRUCache<string, Promise<Float32Array>> | undefined;
 
@@ -64,6 +70,7 @@ export class Searcher {
     this.textBatcher = new TextEmbeddingBatcher((texts) => encoder.embedTexts(texts), options.batching);
     this.#maxExactScan = options.maxExactScan ?? Infinity;
     this.#absolutePaths = options.absolutePaths ?? false;
+    this.#embeddedTexts = options.embeddedTexts;
     const entries = options.textCacheSize ?? DEFAULT_TEXT_CACHE_ENTRIES;
     const vectorBytes = 4 * encoder.info.embeddingDim;
     this.#textCache =
@@ -99,6 +106,8 @@ export class Searcher {
   }
 
   #embedText(text: string): Promise<Float32Array> {
+    const embedded = this.#embeddedTexts?.get(text);
+    if (embedded) return embedded;
     const cached = this.#textCache?.get(text);
     if (cached) return cached;
     const pending = this.textBatcher.embed(text);

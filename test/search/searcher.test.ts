@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { oneQueryOpening } from '../../src/cli/one-query.js';
 import { Searcher, type SearchRequest } from '../../src/search/index.js';
 import type { IndexStore } from '../../src/store/index.js';
 import { FIXTURE_IMAGES, type TestIndex } from './fixture.js';
@@ -147,6 +148,18 @@ describe('Searcher', () => {
     const uncached = new Searcher(fixture.encoder, store, { textCacheSize: 0 });
     await uncached.search({ terms: [text('a lonely lighthouse')], k: 2 });
     expect(fixture.encoder.textBatches.flat().length - before).toBe(2);
+  });
+
+  it('takes a text the warm-up of a one-query command embedded instead of embedding it again', async () => {
+    const before = fixture.encoder.textBatches.flat().length;
+    const opening = oneQueryOpening({}, {}, [text('a quiet harbour'), text('river', 0.3)]);
+    await opening.warmUp(fixture.encoder);
+    expect([...opening.embeddedTexts.keys()]).toEqual(['a quiet harbour']);
+    const warmed = await new Searcher(fixture.encoder, store, { embeddedTexts: opening.embeddedTexts, textCacheSize: 0 }).search({ terms: [text('a quiet harbour')], k: 2 });
+    expect(fixture.encoder.textBatches.flat().length - before).toBe(1);
+    const cold = await new Searcher(fixture.encoder, store, { textCacheSize: 0 }).search({ terms: [text('a quiet harbour')], k: 2 });
+    expect(fixture.encoder.textBatches.flat().length - before).toBe(2);
+    expect(warmed.hits).toEqual(cold.hits);
   });
 
   it('refuses exact scans beyond maxExactScan unless a filter narrows them', async () => {
