@@ -1,11 +1,12 @@
 /**
  * Embedding on a queue against a real Redis (Debian's redis-server on a loopback port): a
  * coordinator and workers in this process give the catalog an index made without the queue
- * gives, and leaves no results in Redis; a worker refuses a job of another model, or of an archive folder it cannot
- * see (failed once, not retried, no file recorded as failed); a coordinator that stops with jobs waiting takes them
- * back; a Redis restarted empty: lost jobs sent again, and told
- * apart from connection trouble by the workers; a Redis that stays away, or stays connected but silent: said on the
- * progress line, then the run stops; a Redis that does not answer is a one-line error.
+ * gives, and leaves no results in Redis; a worker refuses a job of another model, or of an archive
+ * folder it cannot see (failed once, not retried, no file recorded as failed); a coordinator that
+ * stops with jobs waiting takes them back; a Redis restarted empty: lost jobs sent again, and told
+ * apart from connection trouble by the workers; a Redis that stays away, or stays connected but
+ * silent: said on the progress line, then the run stops; a Redis that does not answer is a
+ * one-line error.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -188,10 +189,7 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
         const unit = { kind: 'embed', key: '', read: { whole: true }, job: { work: { file: { root: work, path: name } } } } as unknown as EmbedUnit;
         embedder.embed([unit]).catch(() => undefined);
       }
-      for (let tries = 0; (await queue.getWaitingCount()) < 3; tries++) {
-        expect(tries).toBeLessThan(100);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(3);
       await embedder.close();
       expect(await queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
     } finally {

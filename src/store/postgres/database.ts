@@ -134,4 +134,3 @@ function isBrokenConnection(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
   return code.startsWith('08') || code.startsWith('E') || isTimeout(error);
 }
-
