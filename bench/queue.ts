@@ -3,12 +3,16 @@
  *   commit   the coordinator's rate with the embedding replaced by precomputed vectors (a responder
  *            process answers every job at once without reading a file), on a tiled scene (many
  *            items per file) and on many small files (a hash and a header read per item):
- *              absorption  items/s from the first result that reaches the coordinator to its last
- *                          commit, and the coordinator's CPU ms per item over that span: the rate
- *                          it can take results from a fleet (issue 15's goal: >= 5,000 items/s)
+ *              absorption  items/s from the first result that reaches the coordinator to the end
+ *                          of the run (its last commit, the graph caught up and its file written),
+ *                          and the coordinator's CPU ms per item over that span: the rate it can
+ *                          take results from a fleet (issue 15's goal: >= 5,000 items/s)
  *              endToEnd    the whole run, scan, hashing and scene stretch included
  *              redis       Redis's memory after the run (what it left there) and its peak so far
- *            with the store's own commit rate alone (its ceiling) for comparison;
+ *            with the store's own commit rate alone (its ceiling; commits of 64 items, then a flush)
+ *            for comparison; `--graph thread` (default, as `rsclip index --queue` opens its index:
+ *            write-only, the graph built in a thread of its own) or `main` (the graph inserts on
+ *            the event loop, as before);
  *            `--profile DIR` writes a CPU profile of each run there; `--store postgres` commits into
  *            PostgreSQL instead of the embedded index: PGlite with pgvector (WebAssembly, one
  *            thread, slower than a server) served by pglite-socket from a child process, a schema
@@ -17,7 +21,7 @@
  *            indexer, same model; wall time, items/s and CPU seconds per item (coordinator + workers,
  *            from /proc), with the machine's load average (it is shared: numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
- * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--graph thread|main] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
  *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
  * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
  */
@@ -55,12 +59,16 @@ const { values } = parseArgs({
     url: { type: 'string' },
     profile: { type: 'string' },
     store: { type: 'string', default: 'embedded' },
+    graph: { type: 'string', default: 'thread' },
   },
 });
 const REPO = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(REPO, 'src/cli.ts');
 const threads = Number(values.threads);
 const dir = values.dir;
+if (values.graph !== 'thread' && values.graph !== 'main') throw new Error(`--graph thread or main, got ${values.graph}`);
+/** How the coordinator's index is opened. */
+const writeOnly = values.graph === 'thread';
 
 /** The n-th of a fixed sequence of distinct unit vectors (an HNSW graph of many equal vectors would be slow for no real reason). */
 function benchVector(n: number, dim: number): Float32Array {
@@ -185,7 +193,7 @@ async function indexPlaces(): Promise<IndexPlaces> {
  * file (small files: a file row per item).
  */
 async function storeCommitRate(index: string, dim: number, itemsPerFile: number): Promise<{ itemsPerSecond: number; cpuMsPerItem: number }> {
-  const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true });
+  const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true, writeOnly });
   const commits = itemsPerFile === 1 ? 320 : 40;
   const perCommit = 64;
   const vectors = Array.from({ length: commits * perCommit }, (_, n) => benchVector(n, dim));
@@ -201,6 +209,7 @@ async function storeCommitRate(index: string, dim: number, itemsPerFile: number)
         : [{ kind: 'put' as const, file: file(c), items: Array.from({ length: perCommit }, (_, i) => item(first + i, `k${i}`)), complete: true }];
     await store.commit(changes);
   }
+  await store.flush();
   const items = commits * perCommit;
   const rate = { itemsPerSecond: Math.round(items / ((performance.now() - t0) / 1000)), cpuMsPerItem: +((1000 * (cpuNow() - cpu0)) / items).toFixed(3) };
   await store.close();
@@ -213,11 +222,10 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
   await until(() => responders.every((r) => r.log().includes('ready')), 'the responder');
   const encoder = new FakeEncoder({ dim });
   const run = async (name: string, archive: string): Promise<Record<string, unknown>> => {
-    const store = await openIndex(places.place(`commit-${name}`), { model: encoder.info, create: true });
+    const store = await openIndex(places.place(`commit-${name}`), { model: encoder.info, create: true, writeOnly });
     const queue = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 16 });
-    // absorption: from the first result that reaches the coordinator to the last commit
+    // absorption: from the first result that reaches the coordinator to the end of the run
     let first: { at: number; cpu: number; embedded: number } | undefined;
-    let last: { at: number; cpu: number; embedded: number } | undefined;
     let embedded = 0;
     const embedder: Embedder = {
       info: queue.info,
@@ -231,7 +239,6 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
     };
     const onProgress = (p: IndexProgress): void => {
       embedded = p.embedded;
-      if (first && p.phase === 'index') last = { at: performance.now(), cpu: cpuNow(), embedded: p.embedded };
     };
     const profiler = values.profile ? await startProfile() : undefined;
     const cpu0 = cpuNow();
@@ -239,24 +246,25 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
     const summary = await indexArchive({ roots: [archive], store, encoder, embedder, batchSize: 64, onProgress });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuNow() - cpu0;
+    const last = { at: performance.now(), cpu: cpuNow(), embedded: summary.embedded };
     if (profiler) writeFileSync(path.join(values.profile!, `coordinator-${name}.cpuprofile`), await profiler());
     await queue.close();
     await store.close();
     const items = summary.embedded;
     const redis = await redisMemory(url);
-    const absorbedItems = first && last ? last.embedded - first.embedded : 0;
-    const absorbSeconds = first && last ? (last.at - first.at) / 1000 : 0;
+    const absorbedItems = first ? last.embedded - first.embedded : 0;
+    const absorbSeconds = first ? (last.at - first.at) / 1000 : 0;
     return {
       items,
       endToEnd: { seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), cpuMsPerItem: +((1000 * cpu) / items).toFixed(3) },
       redis,
-      absorption: absorbSeconds > 0 ? { items: absorbedItems, seconds: +absorbSeconds.toFixed(2), itemsPerSecond: Math.round(absorbedItems / absorbSeconds), cpuMsPerItem: +((1000 * (last!.cpu - first!.cpu)) / absorbedItems).toFixed(3) } : undefined,
+      absorption: absorbSeconds > 0 ? { items: absorbedItems, seconds: +absorbSeconds.toFixed(2), itemsPerSecond: Math.round(absorbedItems / absorbSeconds), cpuMsPerItem: +((1000 * (last.cpu - first!.cpu)) / absorbedItems).toFixed(3) } : undefined,
     };
   };
   try {
-    const sceneDir = path.join(dir, 'commit-scene');
-    mkdirSync(sceneDir, { recursive: true });
     const size = Number(values['scene-size']);
+    const sceneDir = path.join(dir, `commit-scene-${size}`);
+    mkdirSync(sceneDir, { recursive: true });
     if (!existsSync(path.join(sceneDir, `scene-${size}.tif`))) writeBigScene(path.join(sceneDir, `scene-${size}.tif`), size);
     const filesDir = path.join(dir, `commit-files-${values.files}`);
     if (!existsSync(filesDir)) {
@@ -267,6 +275,7 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
     return {
       dim,
       store: values.store,
+      graph: values.store === 'embedded' ? values.graph : 'PostgreSQL',
       storeAlone: { tiles: await storeCommitRate(places.place('store-tiles'), dim, 64), smallFiles: await storeCommitRate(places.place('store-files'), dim, 1) },
       scene: { size, ...(await run('scene', sceneDir)) },
       smallFiles: await run('files', filesDir),

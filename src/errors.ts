@@ -24,6 +24,8 @@ export type RsclipErrorCode =
   | 'INDEX_CLOSED'
   /** A write on a store opened read-only: a caller's mistake, never a user's. */
   | 'INDEX_READ_ONLY'
+  /** A search (or stats, or verify) on a store opened to write only, whose graph is built in a thread of its own: a caller's mistake. */
+  | 'INDEX_WRITE_ONLY'
   /** The index directory cannot be written (permissions, a full disk); what is committed stays. */
   | 'INDEX_UNWRITABLE'
   | 'CONFIG_INVALID'

@@ -104,7 +104,7 @@ const SAVE_NOTICE_MS = 2000;
 function savingText(location: string): string {
   return isPostgresLocation(location)
     ? "finishing: PostgreSQL is building the index's vector graph (pgvector's HNSW) over the new vectors: minutes for millions; searches meanwhile scan every vector"
-    : 'finishing: writing the vector graph file';
+    : 'finishing: bringing the vector graph up to date and writing its file';
 }
 
 /**
@@ -234,7 +234,8 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
     encoder = await openClip(modelDir, { variant: variant ?? 'fp32', ...decoding });
   }
   try {
-    const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
+    // a coordinator absorbs a fleet's results: its graph is built off the event loop
+    const store = await openIndex(index, { model: encoder.info, create: true, writeOnly: opts.queue !== undefined, ...(opts.engine ? { engine: opts.engine } : {}) });
     const note = engineKeptNote(store.meta.engine, opts.engine);
     if (note) process.stderr.write(note);
     return { store, encoder };

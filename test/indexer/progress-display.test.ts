@@ -26,7 +26,7 @@ afterEach(() => {
 it('says what a slow save at the end of a run does, for a PostgreSQL index and for a folder', () => {
   for (const [location, said] of [
     ['postgres://rsclip@db.example/archive', /^finishing: PostgreSQL is building the index's vector graph \(pgvector's HNSW\)/],
-    ['data/index', /^finishing: writing the vector graph file/],
+    ['data/index', /^finishing: bringing the vector graph up to date and writing its file/],
   ] as const) {
     written = [];
     const display = progressDisplay(false, location);

@@ -51,13 +51,14 @@ afterEach(() => {
   fs = undefined;
 });
 
-describe.skipIf(unavailable !== undefined)('a full disk under the index', () => {
+// write-only: the graph thread of `rsclip index --queue`'s coordinator writes the file
+describe.skipIf(unavailable !== undefined).each([{ writeOnly: false }, { writeOnly: true }])('a full disk under the index (write-only $writeOnly)', ({ writeOnly }) => {
   it('fails a commit or a checkpoint with one line saying what was kept, records only complete graph files, and loses nothing committed', async () => {
     const mounted = mountSmallFs(1536 * 1024);
     if (typeof mounted === 'string') throw new Error(mounted);
     fs = mounted;
     const index = path.join(fs.dir, 'index');
-    let store: IndexStore = await openIndex(index, { model, create: true, checkpointIntervalMs: 0 });
+    let store: IndexStore = await openIndex(index, { model, create: true, checkpointIntervalMs: 0, writeOnly });
     let committed = 0;
     let failure: unknown;
     for (let batch = 0; batch < 200 && failure === undefined; batch++) {
@@ -91,7 +92,7 @@ describe.skipIf(unavailable !== undefined)('a full disk under the index', () => 
     if (typeof mounted === 'string') throw new Error(mounted);
     fs = mounted;
     const index = path.join(fs.dir, 'index');
-    const store = await openIndex(index, { model, create: true });
+    const store = await openIndex(index, { model, create: true, writeOnly });
     await store.commit(Array.from({ length: 100 }, (_, i) => put(i)));
     await store.flush();
     const before = readFileSync(path.join(index, 'vectors.hnsw'));

@@ -39,7 +39,8 @@ import type {
 import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
 import { globCacheUse, selectionToSql } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
-import { GRAPH_FILE, GraphSync, removeStaleTempFiles } from './graph-sync.js';
+import { GRAPH_FILE, GraphSync, removeStaleTempFiles, type GraphWriter } from './graph-sync.js';
+import { GraphThread } from './graph-thread.js';
 import { SearchPlanner } from './search-planner.js';
 import { SelectionScanner } from './selection-scan.js';
 import { catalogError } from './write-failures.js';
@@ -155,9 +156,11 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     if (!readonly && !catalog.getMeta().has('engine')) catalog.setMeta(engineToMeta(meta.engine));
     meta = readMeta(catalog, resolved)!;
     if (!readonly) removeStaleTempFiles(resolved);
-    const sync = new GraphSync(resolved, catalog, meta, options);
-    if (!(readonly && options.deferGraph)) sync.load();
-    return new EmbeddedStore(resolved, meta, catalog, sync, lock, catalogRepairs, options.scanFiltersOffThread);
+    const writeOnly = !readonly && (options.writeOnly ?? false);
+    const sync = new GraphSync(resolved, catalog, meta, { ...options, graphInThread: writeOnly });
+    if (!(readonly && options.deferGraph) && !writeOnly) sync.load();
+    const thread = writeOnly ? new GraphThread(resolved, catalog, meta, options) : undefined;
+    return new EmbeddedStore(resolved, meta, catalog, sync, thread, lock, catalogRepairs, options.scanFiltersOffThread);
   } catch (error) {
     catalog?.close();
     lock?.release();
@@ -212,18 +215,23 @@ export class EmbeddedStore implements IndexStore {
   private readonly scanner: SelectionScanner | undefined;
   /** Field names by the commit they were read at (filters check names on every request). */
   private fieldNamesAt: { seq: number; names: string[] } | undefined;
+  /** Where commits go for the graph: the synchroniser, or the graph thread of a write-only store. */
+  private readonly writer: GraphWriter;
 
   constructor(
     private readonly dir: string,
     readonly meta: IndexMeta,
     private readonly catalog: Catalog,
     private readonly sync: GraphSync,
+    /** A write-only store's graph, kept off the event loop. */
+    private readonly thread: GraphThread | undefined,
     private readonly lock: WriteLock | undefined,
     /** What repairing the catalog at open did (verify reports it). */
     private catalogRepairs: string[] = [],
     scanFiltersOffThread = false,
   ) {
     this.readonly = lock === undefined;
+    this.writer = thread ?? sync;
     this.planner = new SearchPlanner(catalog, sync, meta.embeddingDim);
     this.scanner = this.readonly && scanFiltersOffThread ? new SelectionScanner(catalog.source) : undefined;
   }
@@ -393,10 +401,10 @@ export class EmbeddedStore implements IndexStore {
         if (change.kind !== 'put') continue;
         for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
       }
-      const seq = this.sync.nextSeq();
+      const seq = this.writer.nextSeq();
       const applied = this.catalog.applyChanges(changes, seq, Date.now());
-      this.sync.applied(seq, applied.added, applied.dropped);
-      await this.sync.checkpointIfDue();
+      this.writer.applied(seq, applied.added, applied.dropped);
+      await this.writer.checkpointIfDue();
       return applied.results;
     });
   }
@@ -411,9 +419,9 @@ export class EmbeddedStore implements IndexStore {
   importFields(records: readonly FieldRecord[]): Promise<FieldImportSummary> {
     return this.exclusive(() => {
       this.assertWritable('import fields');
-      const seq = this.sync.nextSeq();
+      const seq = this.writer.nextSeq();
       const unmatched = this.catalog.importFields(records, seq);
-      this.sync.advance(seq);
+      this.writer.advance(seq);
       const names = new Set<string>();
       for (const r of records) for (const name of r.fields.keys()) names.add(name);
       return { records: records.length, fields: [...names].sort(), unmatched };
@@ -430,13 +438,14 @@ export class EmbeddedStore implements IndexStore {
   flush(): Promise<void> {
     return this.exclusive(() => {
       this.assertWritable('flush');
-      return this.sync.checkpoint();
+      return this.writer.checkpoint();
     });
   }
 
   verify(): Promise<VerifyReport> {
     return this.exclusive(async () => {
       this.assertWritable('verify');
+      this.sync.assertGraphHere();
       const repaired = [...this.catalogRepairs, ...this.sync.takeRepairsAtOpen()];
       this.catalogRepairs = [];
       const integrity = this.catalog.integrityCheck();
@@ -496,9 +505,10 @@ export class EmbeddedStore implements IndexStore {
     return this.exclusive(async () => {
       if (this.closed) return;
       try {
-        if (!this.readonly) await this.sync.checkpoint();
+        if (!this.readonly) await this.writer.checkpoint();
       } finally {
         this.closed = true;
+        await this.thread?.close();
         this.catalog.close();
         this.lock?.release();
         await this.scanner?.close();

@@ -15,6 +15,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { RsclipError } from '../../errors.js';
 import { debugPause } from '../debug-pause.js';
 import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
@@ -33,8 +34,12 @@ const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
  */
 const RELOAD_MIN_CHANGES = 100;
 const RELOAD_SHARE = { mapped: 0.001, loaded: 0.013 };
-/** A reader that catches up in slices applies changes this many at a time, checking its time budget between steps. */
-const REPLAY_STEP = 32;
+/**
+ * A reader that catches up in slices applies changes this many at a time, checking its time
+ * budget between steps; without slices, as many as one read of vectors from the catalog (the
+ * engine adds a large batch on several cores).
+ */
+const REPLAY_STEP = { sliced: 32, whole: 1000 };
 
 export interface GraphSyncOptions {
   /** A reader: the graph file may be served memory-mapped (see engines.ts). */
@@ -43,12 +48,23 @@ export interface GraphSyncOptions {
   checkpointIntervalMs?: number;
   /** A reader applies other processes' changes for about this long per look, the rest at the next ones (default: all at once). */
   replaySliceMs?: number;
+  /** A write-only store's: its graph is kept in a thread of its own (graph-thread.ts), and this one refuses to load it. */
+  graphInThread?: boolean;
 }
 
 /** An item another process changed: it has a vector now (add or replace it), or not (remove it). */
 type Change = { id: number; hasVector: number };
 
-export class GraphSync {
+/** What a writer's commits need of the graph: GraphSync itself, or a write-only store's GraphThread. */
+export interface GraphWriter {
+  nextSeq(): number;
+  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void;
+  advance(seq: number, droppedIds?: readonly number[]): void;
+  checkpointIfDue(): Promise<void>;
+  checkpoint(): Promise<void>;
+}
+
+export class GraphSync implements GraphWriter {
   private loadedGraph: GraphIndex | undefined;
   /** Copies kept in step, each with the most items it may hold. */
   private readonly mirrors = new Map<VectorIndex, number>();
@@ -71,6 +87,7 @@ export class GraphSync {
   private backlog: Change[] = [];
   private backlogAt = 0;
   private readonly replaySliceMs: number | undefined;
+  private readonly graphInThread: boolean;
 
   constructor(
     private readonly dir: string,
@@ -82,12 +99,22 @@ export class GraphSync {
     this.mapped = options.readonly ?? false;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.replaySliceMs = options.replaySliceMs;
+    this.graphInThread = options.graphInThread ?? false;
   }
 
   /** The graph; one not loaded yet (a reader that deferred it) is loaded now. */
   get graph(): GraphIndex {
+    this.assertGraphHere();
     if (!this.loadedGraph) this.load();
     return this.loadedGraph!;
+  }
+
+  /** Throws INDEX_WRITE_ONLY when the graph is kept in a thread of its own (a write-only store). */
+  assertGraphHere(): void {
+    if (!this.graphInThread) return;
+    throw new RsclipError('INDEX_WRITE_ONLY', `index ${this.dir} was opened to write only: its graph is built in a thread of its own and cannot be searched or checked from here`, {
+      hint: 'open the index again (readonly, or without writeOnly) to search or verify it',
+    });
   }
 
   get file(): string {
@@ -97,6 +124,16 @@ export class GraphSync {
   /** The sequence number the next commit of this (single) writer gets. */
   nextSeq(): number {
     return this.seenSeq + 1;
+  }
+
+  /** The last commit the graph holds. */
+  get appliedSeq(): number {
+    return this.seenSeq;
+  }
+
+  /** The graph differs from the file on the disk (or was never written). */
+  get unsaved(): boolean {
+    return this.dirty;
   }
 
   /**
@@ -294,8 +331,9 @@ export class GraphSync {
    */
   private applyBacklog(): void {
     const deadline = this.replaySliceMs === undefined ? Infinity : performance.now() + this.replaySliceMs;
+    const step = this.replaySliceMs === undefined ? REPLAY_STEP.whole : REPLAY_STEP.sliced;
     while (this.backlogAt < this.backlog.length) {
-      const end = Math.min(this.backlog.length, this.backlogAt + REPLAY_STEP);
+      const end = Math.min(this.backlog.length, this.backlogAt + step);
       const toAdd: number[] = [];
       for (let i = this.backlogAt; i < end; i++) {
         const { id, hasVector } = this.backlog[i]!;
@@ -339,6 +377,22 @@ export class GraphSync {
     return true;
   }
 
+  /**
+   * Applies every change committed since the last look, at once and without loading a newer file
+   * (the graph thread of a write-only store: the file is its own).
+   */
+  catchUp(): void {
+    const seq = this.catalog.commitSeq();
+    if (seq <= this.seenSeq) {
+      // what a failed look left over
+      if (this.behind > 0) this.applyBacklog();
+      return;
+    }
+    const changed = this.catalog.changedSince(this.seenSeq);
+    this.seenSeq = seq;
+    this.enqueue(changed);
+  }
+
   /** Applies what this process just committed as `seq`: item vectors added or replaced, and items that lost theirs. */
   applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void {
     this.seenSeq = seq;
@@ -360,29 +414,15 @@ export class GraphSync {
    * and the catalog as they were.
    */
   async checkpoint(): Promise<void> {
-    const seq = this.seenSeq;
-    if (this.dirty || !existsSync(this.file)) {
-      const temp = `${this.file}.tmp-${process.pid}`;
-      let digest: GraphFileDigest;
-      try {
-        digest = await this.graph.save(temp);
-        await debugPause('checkpoint');
-        recordPendingCheckpoint(this.catalog, seq, digest);
-        await rename(temp, this.file);
-        await syncDirectory(this.dir);
-      } catch (error) {
-        const failure = await describeWriteFailure(this.dir, error);
-        await rm(temp, { force: true });
-        throw graphNotWritten(this.file, failure, error);
-      }
-      recordCheckpoint(this.catalog, seq, digest);
-      this.dirty = false;
-      this.loadedFromFile = true;
-    } else if (this.catalog.metaNumber('hnsw_seq') !== seq) {
-      // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
-      recordCheckpoint(this.catalog, seq);
-    }
+    await writeCheckpoint(this.dir, this.catalog, { seq: this.seenSeq, unsaved: this.dirty }, (temp) => this.graph.save(temp));
+    this.markSaved();
     this.lastCheckpoint = performance.now();
+  }
+
+  /** The graph is the file on the disk now (it was just written, by this thread or the graph thread). */
+  markSaved(): void {
+    this.dirty = false;
+    this.loadedFromFile = true;
   }
 
   /**
@@ -445,6 +485,35 @@ export class GraphSync {
   markDirty(): void {
     this.dirty = true;
   }
+}
+
+/**
+ * A checkpoint of a graph that holds the catalog's commits up to `seq`: a graph that differs from
+ * its file (or a missing file) is saved by `save` to a temporary file, checked on the disk, and
+ * put in place between the catalog's pending and current records; otherwise only the sequence the
+ * file covers moves on. A failed write leaves the old file and the catalog as they were.
+ */
+export async function writeCheckpoint(dir: string, catalog: Catalog, graph: { seq: number; unsaved: boolean }, save: (temp: string) => Promise<GraphFileDigest>): Promise<void> {
+  const file = path.join(dir, GRAPH_FILE);
+  if (!graph.unsaved && existsSync(file)) {
+    // after the rename: a crash in between leaves an older hnsw_seq, and replaying is idempotent
+    if (catalog.metaNumber('hnsw_seq') !== graph.seq) recordCheckpoint(catalog, graph.seq);
+    return;
+  }
+  const temp = `${file}.tmp-${process.pid}`;
+  let digest: GraphFileDigest;
+  try {
+    digest = await save(temp);
+    await debugPause('checkpoint');
+    recordPendingCheckpoint(catalog, graph.seq, digest);
+    await rename(temp, file);
+    await syncDirectory(dir);
+  } catch (error) {
+    const failure = await describeWriteFailure(dir, error);
+    await rm(temp, { force: true });
+    throw graphNotWritten(file, failure, error);
+  }
+  recordCheckpoint(catalog, graph.seq, digest);
 }
 
 /** Temp files of checkpoints a killed writer never renamed; only the lock holder may delete them. */
