@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quantizePerColumn } from '../../../src/model/export/quantize.js';
+import { quantizePerColumn, WEIGHT_LEVELS } from '../../../src/model/export/quantize.js';
 import { writeRandomClipModel } from '../../../src/model/export/index.js';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { OnnxSession } from '../../../src/model/onnx.js';
@@ -48,11 +48,12 @@ function cosines(a: Float32Array, b: Float32Array, dim: number): number[] {
 }
 
 describe('quantizePerColumn', () => {
-  it('maps each column max to ±127 and rounds the rest within half a step', () => {
-    const w = Float32Array.from([0.5, -2, 0.25, 1, -0.125, 0.5]); // [3, 2]
+  it('maps each column max to ±63 (7 bits: no 16-bit saturation on CPUs without VNNI) and rounds the rest within half a step', () => {
+    const w = Float32Array.from([0.5, -2, 0.2, 0.9, -0.1, 0.5]); // [3, 2]
     const q = quantizePerColumn(w, 3, 2);
-    expect([...q.scales]).toEqual([Math.fround(0.5 / 127), Math.fround(2 / 127)]);
-    expect([...q.values]).toEqual([127, -127, 64, 64, -32, 32]);
+    expect(WEIGHT_LEVELS).toBe(63);
+    expect([...q.scales]).toEqual([Math.fround(0.5 / 63), Math.fround(2 / 63)]);
+    expect([...q.values]).toEqual([63, -63, 25, 28, -13, 16]);
     for (let i = 0; i < w.length; i++) expect(Math.abs(q.values[i]! * q.scales[i % 2]! - w[i]!)).toBeLessThanOrEqual(q.scales[i % 2]! / 2 + 1e-7);
   });
 
