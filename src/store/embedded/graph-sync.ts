@@ -25,7 +25,12 @@ import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-fa
 
 export const GRAPH_FILE = 'vectors.hnsw';
 const DEFAULT_REFRESH_INTERVAL_MS = 1000;
-const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+
+/** The interval until the next checkpoint after one that took `tookMs`: a large graph takes seconds to write, so checkpoints stay under ~5 % of the time. */
+export function nextCheckpointInterval(intervalMs: number, tookMs: number): number {
+  return Math.max(intervalMs, 20 * tookMs);
+}
 /**
  * A reader loads a newer graph file rather than replaying at least this many changes, and at least
  * this share of its graph's size. Adding a vector cost 0.19 ms (usearch, 100k items) to 0.55 ms
@@ -446,12 +451,12 @@ export class GraphSync implements GraphWriter {
     return problem;
   }
 
-  /** A checkpoint when the interval has passed; a large graph takes seconds to write, so checkpoints stay under ~5 % of the time. */
+  /** A checkpoint when the interval has passed (stretched by nextCheckpointInterval). */
   async checkpointIfDue(): Promise<void> {
     if (performance.now() - this.lastCheckpoint < this.checkpointIntervalMs) return;
     const started = performance.now();
     await this.checkpoint();
-    this.checkpointIntervalMs = Math.max(this.checkpointIntervalMs, 20 * (performance.now() - started));
+    this.checkpointIntervalMs = nextCheckpointInterval(this.checkpointIntervalMs, performance.now() - started);
   }
 
   /** Compares every catalog vector with the graph and repairs the graph: membership and content. */

@@ -13,7 +13,7 @@ import { failingTogether, workerModule } from '../../worker-module.js';
 import type { GraphFileDigest } from '../graph-index.js';
 import type { IndexMeta } from '../types.js';
 import type { Catalog } from './catalog.js';
-import { writeCheckpoint } from './graph-sync.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS, nextCheckpointInterval, writeCheckpoint } from './graph-sync.js';
 import type { GraphThreadResult, GraphThreadState, GraphThreadTask } from './graph-thread-worker.js';
 
 /**
@@ -21,7 +21,6 @@ import type { GraphThreadResult, GraphThreadState, GraphThreadTask } from './gra
  * lag is what a crash costs the next open, and what flush and close wait for.
  */
 const MAX_LAG_VECTORS = 20_000;
-const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
 /** An error the thread returned, as the thread that asked would have thrown it. */
 function threadError(result: Extract<GraphThreadResult, { ok: false }>): Error {
@@ -62,7 +61,7 @@ export class GraphThread {
     this.#tasks = this.#task({ op: 'open', dir, meta }).catch((error: unknown) => (this.#failure ??= error));
   }
 
-  /** Runs `task` after every task before it; resolves with the thread's answer, rejects with its error. */
+  /** Sends `task` to the thread (callers order tasks with #then); resolves with its answer, rejects with its error. */
   async #task(task: GraphThreadTask): Promise<GraphThreadResult & { ok: true }> {
     const result = await this.#run(task);
     if (!result.ok) throw threadError(result);
@@ -139,10 +138,7 @@ export class GraphThread {
     this.#checkpointing = true;
     const started = performance.now();
     void this.#checkpoint()
-      .then(() => {
-        // a large graph takes seconds to write: checkpoints stay under ~5 % of the time
-        this.#checkpointIntervalMs = Math.max(this.#checkpointIntervalMs, 20 * (performance.now() - started));
-      })
+      .then(() => (this.#checkpointIntervalMs = nextCheckpointInterval(this.#checkpointIntervalMs, performance.now() - started)))
       .catch((error: unknown) => (this.#failure ??= error))
       .finally(() => (this.#checkpointing = false));
   }
