@@ -15,6 +15,7 @@ export function registerIndexCopyCommand(index: Command): void {
       const opts = command.optsWithGlobals<{ from: string; to: string; json?: boolean }>();
       const summary = await copyIndex(opts.from, opts.to, {
         onProgress: opts.json ? undefined : ({ table, rows }) => process.stderr.write(`\rcopying ${table}: ${rows} rows   `),
+        onGraphBuild: opts.json ? undefined : () => process.stderr.write('\nbuilding the vector graph file from the copied vectors (minutes for millions)'),
       });
       if (opts.json) {
         printJson(summary);

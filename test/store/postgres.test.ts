@@ -7,9 +7,10 @@
  * index both ways (and directory to directory) with its ids, retired ids, vectors, fields and
  * footprints exactly, resuming a copy that stopped half-way.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyIndex, openIndex, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
@@ -237,6 +238,15 @@ describe('index copy', () => {
     };
   }
 
+  /** A directory's graph file is there and covers the last commit: readers load it rather than build the graph at every start. */
+  function expectGraphFileCurrent(dir: string): void {
+    expect(existsSync(path.join(dir, 'vectors.hnsw'))).toBe(true);
+    const db = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
+    const meta = new Map((db.prepare("SELECT key, value FROM meta WHERE key IN ('commit_seq', 'hnsw_seq')").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    db.close();
+    expect(meta.get('hnsw_seq')).toBe(meta.get('commit_seq'));
+  }
+
   it('moves an index to PostgreSQL and back, and between directories, exactly, ids never given out twice', async () => {
     const origin = path.join(tmp, 'origin');
     const source = await openIndex(origin, { model: MODEL, create: true });
@@ -252,6 +262,7 @@ describe('index copy', () => {
     for (const [from, to] of [[origin, pgUrl], [pgUrl, back], [origin, copied]] as const) {
       const summary = await copyIndex(from, to);
       expect(summary).toMatchObject({ resumed: false, rows: { files: 4, items: 7 } });
+      if (!to.startsWith('postgres')) expectGraphFileCurrent(to);
       const store = await openIndex(to, { readonly: true });
       expect(await snapshot(store)).toEqual(expected);
       expect((await store.search(axis(3, 0.3), 1))[0]!.id).toBe(expected.ids[expected.ids.length - 2]);
@@ -287,6 +298,7 @@ describe('index copy', () => {
       await expectRsclipError(openIndex(to, { readonly: true }), to.startsWith('postgres') ? 'INDEX_CORRUPT' : 'INDEX_CORRUPT');
       const summary = await copyIndex(origin, to, { pageSize: 2 });
       expect(summary.resumed).toBe(true);
+      if (!to.startsWith('postgres')) expectGraphFileCurrent(to);
       expect(summary.rows.files).toBe(0); // the files were all written before it stopped
       const store = await openIndex(to, { readonly: true });
       expect(await snapshot(store)).toEqual(expected);

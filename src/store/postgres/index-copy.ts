@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
+import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { DEFAULT_ENGINE } from '../engines.js';
 import { Database, type Queryable } from './database.js';
 import { COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
@@ -22,6 +23,8 @@ export interface CopyIndexOptions {
   pageSize?: number;
   /** After each page written. */
   onProgress?: (progress: { table: KeyedTable | 'fields'; rows: number }) => void;
+  /** Before the graph file of a directory target is built from its vectors (minutes for millions). */
+  onGraphBuild?: () => void;
 }
 
 export interface CopySummary {
@@ -71,6 +74,7 @@ async function openEnd(location: string, role: 'source' | 'target', sourceMeta?:
 /** Copies the index at `from` into `to` (a new index, or one this very copy left unfinished). */
 export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
   const pageSize = options.pageSize ?? 2000;
+  let summary: CopySummary;
   const source = await openEnd(from, 'source');
   try {
     const meta = await source.meta();
@@ -110,11 +114,23 @@ export async function copyIndex(from: string, to: string, options: CopyIndexOpti
       await target.finish(Math.max(await source.itemIdHighWater(), await source.maxKey('items')));
       // the model last: only now is the target an index
       await target.setMeta(Object.fromEntries(COPIED_META.flatMap((key) => (meta.has(key) ? [[key, meta.get(key)!]] : []))));
-      return { from: source.location, to: target.location, rows, resumed: mark !== undefined };
+      summary = { from: source.location, to: target.location, rows, resumed: mark !== undefined };
     } finally {
       await target.close();
     }
   } finally {
     await source.close();
   }
+  if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
+  return summary;
+}
+
+/**
+ * Builds the graph file of a copied directory index, as its first writer would (in the graph
+ * thread of a write-only store): otherwise every reader (`rsclip serve`) would build the graph
+ * in memory at each start, and never save it.
+ */
+async function buildGraphFile(dir: string, onGraphBuild: CopyIndexOptions['onGraphBuild']): Promise<void> {
+  onGraphBuild?.();
+  await openEmbeddedIndex(dir, { writeOnly: true }).close();
 }
