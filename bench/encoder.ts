@@ -222,7 +222,8 @@ async function main(): Promise<void> {
   const results = configs.map((config) => {
     const perCore = median(config.cpu);
     const gops = perCore * gopPerImage(config.model);
-    const peak = instruction ? (config.variant === 'int8' ? instruction.int8 : instruction.fp32).gopsPerCoreSecond : undefined;
+    const peakOf = instruction ? (config.variant === 'int8' ? instruction.int8 : instruction.fp32) : undefined;
+    const peak = peakOf?.gopsPerCoreSecond;
     const cosines = config.embeds.map((e, i) => cosine(e, reference.embeds[i]!));
     return {
       config: config.label,
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
       imagesPerCoreSecond: round(perCore, 2),
       imagesPerCoreSecondRounds: config.cpu.map((x) => round(x, 2)),
       gopsPerCoreSecond: round(gops),
-      ...(peak ? { shareOfPeak: round(gops / peak, 3), peakKind: config.variant === 'int8' ? 'int8 (vpdpbusd)' : 'fp32 (fma)' } : {}),
+      ...(peak ? { shareOfPeak: round(gops / peak, 3), peakKind: `${config.variant} (${peakOf!.isa})` } : {}),
       textMsPerQuery8Tokens: round(median(config.textMs), 2),
       cosineToReference: { min: round(Math.min(...cosines), 5), mean: round(cosines.reduce((a, b) => a + b, 0) / cosines.length, 5) },
       ...(operators.has(config) ? { operators: withGemmShareOfPeak(operators.get(config)!, peak) } : {}),
