@@ -87,6 +87,8 @@ export interface OpenForSearchOptions {
   indexOptions?: Omit<OpenIndexOptions, 'readonly'>;
   /** Started on the encoder as soon as it is open; must not reject. */
   warmUp: (encoder: ClipEncoder) => Promise<void>;
+  /** Says the index's notices (StoreDescription); default: a line each on stderr. */
+  notify?: (notice: string) => void;
 }
 
 export interface OpenedForSearch {
@@ -147,6 +149,8 @@ export async function openIndexForSearch(location: string, options: OpenForSearc
     await encoder?.close();
     throw error;
   }
+  const notify = options.notify ?? ((notice: string) => process.stderr.write(`rsclip: ${notice}\n`));
+  for (const notice of store.describe().notices ?? []) notify(notice);
   try {
     // an index that was not there a moment ago: the model it records now
     encoder ??= await openEncoderForIndex(options.model, store.meta, options.encoderOptions);

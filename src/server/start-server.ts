@@ -136,6 +136,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     encoderOptions: { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) },
     indexOptions: { scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS },
     warmUp,
+    notify: (notice) => logger.warn(notice),
   });
   const { store, warmedUp: ready } = opened;
   // wrapped below so that uploaded query images are decoded in the server's own threads

@@ -240,6 +240,8 @@ export interface StoreDescription {
   location: string;
   /** The local folder the index occupies (a scan skips it); absent for a server back end. */
   directory?: string;
+  /** What opening had to do that costs every start until someone acts (one line each, for the operator). */
+  notices?: string[];
 }
 
 export interface IndexStats {

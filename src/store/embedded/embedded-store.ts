@@ -237,7 +237,8 @@ export class EmbeddedStore implements IndexStore {
   }
 
   describe(): StoreDescription {
-    return { backend: 'embedded', location: this.dir, directory: this.dir };
+    const notice = this.sync.builtInMemory;
+    return { backend: 'embedded', location: this.dir, directory: this.dir, ...(notice ? { notices: [notice] } : {}) };
   }
 
   private assertOpen(): void {

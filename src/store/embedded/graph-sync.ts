@@ -88,6 +88,11 @@ export class GraphSync implements GraphWriter {
   private loadedFromFile = false;
   /** Newer graph files a reader loaded instead of applying the changes one by one. */
   reloads = 0;
+  /**
+   * A reader that had to build its graph from the catalog (no usable file): it cannot save it, so
+   * every reader pays this at every start until a writer does; said once, for the operator.
+   */
+  builtInMemory: string | undefined;
   /** Changes a reader has read from the catalog and not applied yet, from `backlogAt` on. */
   private backlog: Change[] = [];
   private backlogAt = 0;
@@ -170,6 +175,11 @@ export class GraphSync implements GraphWriter {
     this.dirty = !loaded || added > 0 || deleted > 0;
     this.loadedFromFile = loaded !== undefined;
     this.lastRefresh = Date.now();
+    // a reader (its file mapped) cannot save what it built
+    if (this.mapped && !loaded && added > 0) {
+      const why = this.repairsAtOpen.at(-1)?.replace(/; rebuilt from the catalog$/, '') ?? 'there is no HNSW file';
+      this.builtInMemory = `${why}: this reader built the graph of ${added} vectors in memory, as every reader will at every start until a writer saves it (\`rsclip doctor --index ${this.dir}\`)`;
+    }
   }
 
   /**
