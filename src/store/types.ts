@@ -312,7 +312,7 @@ export interface OpenIndexOptions {
    * Embedded back end, writers only: the store is opened to write (an indexing run, a copy), and
    * its graph is kept in step in a thread of its own, off the event loop: commits no longer wait
    * for graph inserts (0.1-0.15 ms per vector on one core), which a coordinator absorbing a
-   * fleet's results needs. Searches, counts of a filter, stats and verify are refused
+   * fleet's results needs. Searches, item counts, stats and verify are refused
    * (INDEX_WRITE_ONLY). Ignored by the PostgreSQL back end, whose graph PostgreSQL builds.
    */
   writeOnly?: boolean;
