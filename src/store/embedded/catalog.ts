@@ -227,6 +227,14 @@ export class Catalog {
     return this.prepared('SELECT it.id AS id, it.seq AS seq FROM items it JOIN vectors v ON v.item_id = it.id').all() as { id: number; seq: number }[];
   }
 
+  /**
+   * The last commit and the items changed after `seq` up to it, read in one transaction (read
+   * apart, a commit in between would be applied now and again at the next look).
+   */
+  changesAfter(seq: number): { seq: number; changed: { id: number; hasVector: number }[] } {
+    return this.db.transaction(() => ({ seq: this.commitSeq(), changed: this.changedSince(seq) }))();
+  }
+
   /** Items changed after `seq`, with whether they now have a vector. */
   changedSince(seq: number): { id: number; hasVector: number }[] {
     return this.prepared('SELECT it.id AS id, (v.item_id IS NOT NULL) AS hasVector FROM items it LEFT JOIN vectors v ON v.item_id = it.id WHERE it.seq > ?').all(seq) as {

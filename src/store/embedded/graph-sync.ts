@@ -319,12 +319,11 @@ export class GraphSync implements GraphWriter {
 
   private refresh(): void {
     this.lastRefresh = Date.now();
-    const seq = this.catalog.commitSeq();
-    if (seq <= this.seenSeq) {
+    if (this.catalog.commitSeq() <= this.seenSeq) {
       if (this.behind > 0) this.applyBacklog();
       return;
     }
-    const changed = this.catalog.changedSince(this.seenSeq);
+    const { seq, changed } = this.catalog.changesAfter(this.seenSeq);
     const behind = changed.length + this.behind;
     const reloadShare = RELOAD_SHARE[this.mapped && this.meta.engine.name === 'usearch' ? 'mapped' : 'loaded'];
     if (behind >= RELOAD_MIN_CHANGES && behind >= this.graph.size * reloadShare && this.reloadNewerFile()) return;
@@ -383,11 +382,12 @@ export class GraphSync implements GraphWriter {
     if (!opened.exact || opened.fromSeq <= this.seenSeq) return false;
     this.mirrors.clear();
     this.loadedGraph = opened.graph;
-    this.seenSeq = this.catalog.commitSeq();
+    const { seq, changed } = this.catalog.changesAfter(opened.fromSeq);
+    this.seenSeq = seq;
     // what came after the file replaces the backlog: the file holds the state the backlog led to
     this.backlog = [];
     this.backlogAt = 0;
-    this.enqueue(this.catalog.changedSince(opened.fromSeq));
+    this.enqueue(changed);
     this.reloads++;
     return true;
   }
@@ -397,13 +397,12 @@ export class GraphSync implements GraphWriter {
    * (the graph thread of a write-only store: the file is its own).
    */
   catchUp(): void {
-    const seq = this.catalog.commitSeq();
-    if (seq <= this.seenSeq) {
+    if (this.catalog.commitSeq() <= this.seenSeq) {
       // what a failed look left over
       if (this.behind > 0) this.applyBacklog();
       return;
     }
-    const changed = this.catalog.changedSince(this.seenSeq);
+    const { seq, changed } = this.catalog.changesAfter(this.seenSeq);
     this.seenSeq = seq;
     this.enqueue(changed);
   }
