@@ -158,14 +158,18 @@ export class GraphSync implements GraphWriter {
     let fromSeq = -1;
     let exact = false;
     let loaded: GraphIndex | undefined;
+    // why the file is not used, when it is not
+    let unusable = 'there is no HNSW file';
     if (recordedCheckpoints(this.catalog).length > 0 && existsSync(this.file)) {
       try {
         ({ graph: loaded, fromSeq, exact } = this.openFile());
       } catch (error) {
-        this.repairsAtOpen.push(`HNSW file unreadable (${(error as Error).message}); rebuilt from the catalog`);
+        unusable = `HNSW file unreadable (${(error as Error).message})`;
+        this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
       }
     } else if (existsSync(this.file)) {
-      this.repairsAtOpen.push('HNSW file was never recorded as checkpointed; rebuilt from the catalog');
+      unusable = 'HNSW file was never recorded as checkpointed';
+      this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
     }
     this.seenSeq = this.catalog.commitSeq();
     const { added, deleted } = loaded && exact ? this.replayOnto(loaded, fromSeq) : this.rebuildFromCatalog(loaded, fromSeq);
@@ -177,8 +181,7 @@ export class GraphSync implements GraphWriter {
     this.lastRefresh = Date.now();
     // a reader (its file mapped) cannot save what it built
     if (this.mapped && !loaded && added > 0) {
-      const why = this.repairsAtOpen.at(-1)?.replace(/; rebuilt from the catalog$/, '') ?? 'there is no HNSW file';
-      this.builtInMemory = `${why}: this reader built the graph of ${added} vectors in memory, as every reader will at every start until a writer saves it (\`rsclip doctor --index ${this.dir}\`)`;
+      this.builtInMemory = `${unusable}: this reader built the graph of ${added} vectors in memory, as every reader will at every start until a writer saves it (\`rsclip doctor --index ${this.dir}\`)`;
     }
   }
 

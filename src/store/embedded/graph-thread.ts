@@ -101,14 +101,6 @@ export class GraphThread {
     this.#seq = seq;
   }
 
-  /** The thread reported its graph as of `#state.seq`: the commits up to it are applied. */
-  #forgetApplied(): void {
-    const seq = this.#state.seq;
-    let applied = 0;
-    while (applied < this.#unapplied.length && this.#unapplied[applied]!.seq <= seq) this.#lag -= this.#unapplied[applied++]!.vectors;
-    this.#unapplied = this.#unapplied.slice(applied);
-  }
-
   /** One look at the catalog queued at a time: commits made while it waits are in the same look. */
   #queueCatchUp(): void {
     if (this.#catchUpQueued) return;
@@ -119,9 +111,17 @@ export class GraphThread {
   #catchUp(): Promise<void> {
     return this.#then(async () => {
       this.#catchUpQueued = false;
-      await this.#task({ op: 'catch-up' });
-      this.#forgetApplied();
+      await this.#lookNow();
     });
+  }
+
+  /** Has the thread apply every commit so far (callers run it in the chain), then forgets the commits its graph now holds. */
+  async #lookNow(): Promise<void> {
+    await this.#task({ op: 'catch-up' });
+    const seq = this.#state.seq;
+    let applied = 0;
+    while (applied < this.#unapplied.length && this.#unapplied[applied]!.seq <= seq) this.#lag -= this.#unapplied[applied++]!.vectors;
+    this.#unapplied = this.#unapplied.slice(applied);
   }
 
   /**
@@ -154,8 +154,7 @@ export class GraphThread {
 
   #checkpoint(): Promise<void> {
     return this.#then(async () => {
-      await this.#task({ op: 'catch-up' });
-      this.#forgetApplied();
+      await this.#lookNow();
       const save = async (temp: string): Promise<GraphFileDigest> => (await this.#task({ op: 'save', temp })).digest!;
       await writeCheckpoint(this.dir, this.catalog, this.#state, save);
       await this.#task({ op: 'saved' });
