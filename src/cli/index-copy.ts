@@ -6,7 +6,7 @@ import { printJson } from './options.js';
 export function registerIndexCopyCommand(index: Command): void {
   index
     .command('copy')
-    .description('copy an index (files, items with their ids, vectors, places, fields) between a directory and a postgres:// URL, without embedding again; a copy stopped half-way continues when run again')
+    .description('copy an index (files, items with their ids, vectors, places, fields) between a directory and a postgres:// URL, without embedding again; a copy stopped at any point finishes when run again')
     .requiredOption('--from <location>', 'the index to copy: a directory or postgres://user@host/db[?schema=NAME]')
     .requiredOption('--to <location>', 'a new index: a directory or postgres://user@host/db[?schema=NAME] (default schema rsclip)')
     .option('--json', 'print the summary as JSON')
@@ -22,6 +22,10 @@ export function registerIndexCopyCommand(index: Command): void {
         return;
       }
       process.stderr.write('\n');
+      if (summary.alreadyCopied) {
+        console.log(`${summary.to} already holds the finished copy of ${summary.from}: nothing left to copy`);
+        return;
+      }
       const { files, items, vectors, item_places: places, fields, file_fields: fileFields } = summary.rows;
       console.log(`${summary.resumed ? 'resumed and finished' : 'copied'} ${summary.from} -> ${summary.to}: ${files} files, ${items} items, ${vectors} vectors, ${places} places, ${fields + fileFields} field values`);
     });

@@ -72,7 +72,10 @@ it('indexes into PostgreSQL, searches it, copies it to a directory and back, and
   expect(doctor.code, doctor.stderr).toBe(0);
   expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [] });
 
-  const refused = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+  const copiedAgain = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+  expect(copiedAgain.code, copiedAgain.stderr).toBe(0);
+  expect(copiedAgain.stdout).toMatch(/already holds the finished copy of .*: nothing left to copy/);
+  const refused = await runCli(['index', 'copy', '--from', url, '--to', back]);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr.trim().split('\n')).toHaveLength(1);
   expect(refused.stderr).toMatch(/already holds an index/);

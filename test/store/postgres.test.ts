@@ -275,7 +275,9 @@ describe('index copy', () => {
       expect(added!.itemIds[0]).toBe(highest + 1);
       await writer.close();
     }
-    await expectRsclipError(copyIndex(origin, copied), 'BAD_INPUT', /already holds an index/);
+    // the same copy again finds it finished; a copy from elsewhere is refused
+    expect(await copyIndex(origin, copied)).toMatchObject({ alreadyCopied: true, rows: { files: 0, items: 0, vectors: 0 } });
+    await expectRsclipError(copyIndex(pgUrl, copied), 'BAD_INPUT', /already holds an index/);
   }, 120_000);
 
   it('continues a copy that stopped half-way, and an unfinished copy is no index', async () => {
@@ -304,6 +306,32 @@ describe('index copy', () => {
       expect(await snapshot(store)).toEqual(expected);
       await store.close();
     }
+  }, 120_000);
+
+  it('finishes a copy into a directory that stopped before its graph file was built, when run again', async () => {
+    const origin = path.join(tmp, 'origin-3');
+    const source = await openIndex(origin, { model: MODEL, create: true });
+    await fill(source);
+    const expected = await snapshot(source);
+    await source.close();
+    const to = path.join(tmp, 'graph-unbuilt');
+    const stopAt = new Error('stopped');
+    await expect(
+      copyIndex(origin, to, {
+        onGraphBuild: () => {
+          throw stopAt;
+        },
+      }),
+    ).rejects.toBe(stopAt);
+    expect(existsSync(path.join(to, 'vectors.hnsw'))).toBe(false);
+    let building = 0;
+    const summary = await copyIndex(origin, to, { onGraphBuild: () => building++ });
+    expect(summary).toMatchObject({ alreadyCopied: true, resumed: true, rows: { files: 0, items: 0, vectors: 0 } });
+    expect(building).toBe(1);
+    expectGraphFileCurrent(to);
+    const store = await openIndex(to, { readonly: true });
+    expect(await snapshot(store)).toEqual(expected);
+    await store.close();
   }, 120_000);
 });
 

@@ -222,9 +222,10 @@ export class Catalog {
     }
   }
 
-  /** (id, seq) of every item that has a vector. */
-  vectorSeqs(): { id: number; seq: number }[] {
-    return this.prepared('SELECT it.id AS id, it.seq AS seq FROM items it JOIN vectors v ON v.item_id = it.id').all() as { id: number; seq: number }[];
+  /** The last commit and (id, seq) of every item that has a vector as of it, read in one transaction. */
+  vectorSeqs(): { seq: number; withVectors: { id: number; seq: number }[] } {
+    const read = () => this.prepared('SELECT it.id AS id, it.seq AS seq FROM items it JOIN vectors v ON v.item_id = it.id').all() as { id: number; seq: number }[];
+    return this.db.transaction(() => ({ seq: this.commitSeq(), withVectors: read() }))();
   }
 
   /**
@@ -236,7 +237,7 @@ export class Catalog {
   }
 
   /** Items changed after `seq`, with whether they now have a vector. */
-  changedSince(seq: number): { id: number; hasVector: number }[] {
+  private changedSince(seq: number): { id: number; hasVector: number }[] {
     return this.prepared('SELECT it.id AS id, (v.item_id IS NOT NULL) AS hasVector FROM items it LEFT JOIN vectors v ON v.item_id = it.id WHERE it.seq > ?').all(seq) as {
       id: number;
       hasVector: number;

@@ -171,7 +171,6 @@ export class GraphSync implements GraphWriter {
       unusable = 'HNSW file was never recorded as checkpointed';
       this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
     }
-    this.seenSeq = this.catalog.commitSeq();
     const { added, deleted } = loaded && exact ? this.replayOnto(loaded, fromSeq) : this.rebuildFromCatalog(loaded, fromSeq);
     if (loaded && (added > 0 || deleted > 0)) {
       this.repairsAtOpen.push(`HNSW file lagged the catalog: ${added} vectors replayed, ${deleted} labels marked deleted`);
@@ -216,9 +215,11 @@ export class GraphSync implements GraphWriter {
   /** `graph` holds the catalog's state at `fromSeq`: applies the changes committed since. */
   private replayOnto(graph: GraphIndex, fromSeq: number): { added: number; deleted: number } {
     this.loadedGraph = graph;
+    const { seq, changed } = this.catalog.changesAfter(fromSeq);
+    this.seenSeq = seq;
     const toAdd: number[] = [];
     let deleted = 0;
-    for (const { id, hasVector } of this.catalog.changedSince(fromSeq)) {
+    for (const { id, hasVector } of changed) {
       if (hasVector) toAdd.push(id);
       else if (graph.has(id)) {
         graph.markDeleted(id);
@@ -231,7 +232,8 @@ export class GraphSync implements GraphWriter {
 
   /** Makes `loaded` (or a new graph) hold exactly the catalog's vectors, comparing every item: for files of unknown content. */
   private rebuildFromCatalog(loaded: GraphIndex | undefined, fromSeq: number): { added: number; deleted: number } {
-    const withVectors = this.catalog.vectorSeqs();
+    const { seq, withVectors } = this.catalog.vectorSeqs();
+    this.seenSeq = seq;
     this.loadedGraph = loaded ?? createGraph(this.meta.engine, this.meta.embeddingDim, Math.ceil(withVectors.length * 1.25));
     const active = new Set<number>();
     const toAdd: number[] = [];

@@ -43,8 +43,10 @@ export type Row = Record<string, unknown>;
 
 /** The meta keys an index copy carries (the rest belong to one back end: graph checkpoints, pgvector precision). */
 export const COPIED_META = ['model_id', 'model_fingerprint', 'embedding_dim', 'metric', 'engine', 'hnsw_m', 'hnsw_ef_construction', 'hnsw_seed', 'vector_quantization', 'created_at', 'model_dir', 'model_variant', 'plan', 'decode_settings'];
-/** Marks an index being copied into (its value: the source); the copy resumes while it is there. */
+/** Marks an index being copied into (its value: the source's location as shown); the copy resumes while it is there. */
 export const COPY_MARK = 'copy_from';
+/** Where a finished copy came from (the source's location as shown): running the same copy again finishes what is left. */
+export const COPIED_FROM = 'copied_from';
 
 export interface CopyEnd {
   readonly location: string;

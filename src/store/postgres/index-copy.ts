@@ -5,7 +5,8 @@
  * while it runs. Resumable: the target is marked with its source until the copy is complete,
  * and a copy started again continues each table after the last row the target holds (pages
  * are written in transactions); the model is recorded last, so an unfinished target cannot be
- * opened as an index.
+ * opened as an index. Run again once finished, it copies nothing and builds what the last step
+ * may have left (a directory's graph file).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { DEFAULT_ENGINE } from '../engines.js';
 import { Database, type Queryable } from './database.js';
-import { COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
+import { COPIED_FROM, COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
 import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql } from './schema.js';
 
@@ -33,6 +34,8 @@ export interface CopySummary {
   /** Rows written by this run, per table (a resumed copy writes only what was missing). */
   rows: Record<KeyedTable | 'fields' | 'file_fields', number>;
   resumed: boolean;
+  /** The target already held this very copy, finished by an earlier run (this one copied nothing). */
+  alreadyCopied: boolean;
 }
 
 async function openPostgresEnd(location: string, role: 'source' | 'target', sourceMeta?: Map<string, string>): Promise<PostgresCopyEnd> {
@@ -71,10 +74,16 @@ async function openEnd(location: string, role: 'source' | 'target', sourceMeta?:
   return EmbeddedCopyEnd.open(location, role);
 }
 
-/** Copies the index at `from` into `to` (a new index, or one this very copy left unfinished). */
+/** Copies the index at `from` into `to` (a new index, or one this very copy left unfinished or finished). */
 export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
+  const summary = await copyRows(from, to, options);
+  if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
+  return summary;
+}
+
+/** The copy itself, under both ends' write locks: rows, then the meta that makes the target an index. */
+async function copyRows(from: string, to: string, options: CopyIndexOptions): Promise<CopySummary> {
   const pageSize = options.pageSize ?? 2000;
-  let summary: CopySummary;
   const source = await openEnd(from, 'source');
   try {
     const meta = await source.meta();
@@ -87,13 +96,19 @@ export async function copyIndex(from: string, to: string, options: CopyIndexOpti
     try {
       const before = await target.meta();
       const mark = before.get(COPY_MARK);
-      if (before.has('model_fingerprint') || (mark !== undefined && mark !== from)) {
-        throw new RsclipError('BAD_INPUT', `${target.location} already holds an index${mark !== undefined ? ` being copied from ${mark}` : ''}; a copy goes into a new index`, {
+      // `from` as given: the mark of a copy started by a version that recorded it so
+      const fromThisSource = (value: string | undefined) => value === source.location || value === from;
+      const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
+      if (before.has('model_fingerprint') && fromThisSource(before.get(COPIED_FROM))) {
+        return { from: source.location, to: target.location, rows, resumed: true, alreadyCopied: true };
+      }
+      if (before.has('model_fingerprint') || (mark !== undefined && !fromThisSource(mark))) {
+        const copying = mark !== undefined ? ` being copied from ${mark}` : '';
+        throw new RsclipError('BAD_INPUT', `${target.location} already holds an index${copying}; a copy goes into a new index`, {
           hint: 'choose another --to (a new directory, or another ?schema= of the database)',
         });
       }
-      await target.setMeta({ [COPY_MARK]: from });
-      const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
+      await target.setMeta({ [COPY_MARK]: source.location });
       for (const table of KEYED_TABLES) {
         let after = await target.maxKey(table);
         for (;;) {
@@ -113,16 +128,15 @@ export async function copyIndex(from: string, to: string, options: CopyIndexOpti
       options.onProgress?.({ table: 'fields', rows: rows.fields });
       await target.finish(Math.max(await source.itemIdHighWater(), await source.maxKey('items')));
       // the model last: only now is the target an index
-      await target.setMeta(Object.fromEntries(COPIED_META.flatMap((key) => (meta.has(key) ? [[key, meta.get(key)!]] : []))));
-      summary = { from: source.location, to: target.location, rows, resumed: mark !== undefined };
+      const copied = Object.fromEntries(COPIED_META.flatMap((key) => (meta.has(key) ? [[key, meta.get(key)!]] : [])));
+      await target.setMeta({ ...copied, [COPIED_FROM]: source.location });
+      return { from: source.location, to: target.location, rows, resumed: mark !== undefined, alreadyCopied: false };
     } finally {
       await target.close();
     }
   } finally {
     await source.close();
   }
-  if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
-  return summary;
 }
 
 /**
