@@ -214,10 +214,11 @@ export function printIndexSummary(s: IndexSummary): void {
 }
 
 /** The encoder and the writable store of an index run: an existing index's recorded model is the default (see openEncoderForIndex). */
-async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config'], threads: number): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
+async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config'], machine: IndexingThreads): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
   const variant = opts.variant ?? config.variant;
   const decoding = {
-    threads,
+    threads: machine.onnxThreads,
+    spinning: machine.onnxSpinning,
     ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
   };
   const meta = await readIndexMeta(index);
@@ -292,7 +293,7 @@ export function registerIndexCommands(program: Command): void {
         if (given !== undefined && !opts.queue) throw new RsclipError('BAD_INPUT', `${name} needs --queue`, { hint: 'e.g. --queue redis://localhost:6379/0' });
       }
       const machine: IndexingThreads = chooseIndexingThreads({ onnxThreads: opts.threads ?? config.threads, decodeThreads: opts.decodeThreads, batchSize: opts.batch ?? config.batch });
-      const { store, encoder } = await openForIndexing(index, opts, config, machine.onnxThreads);
+      const { store, encoder } = await openForIndexing(index, opts, config, machine);
       let embedder: QueueEmbedder | undefined;
       try {
         if (opts.queue) {

@@ -8,7 +8,9 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
+import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
+import { defaultThreadCount } from '../model/onnx.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { recordedModelOf } from '../search/open-encoder.js';
@@ -133,7 +135,7 @@ export function registerUpCommand(program: Command): void {
       }
 
       stage(`index ${dirs.join(', ')} -> ${index}`);
-      const encoder = await openClip(modelDir, { variant, ...(threads ? { threads } : {}) });
+      const encoder = await openClip(modelDir, { variant, spinning: onnxSpinningFor(threads ?? defaultThreadCount()), ...(threads ? { threads } : {}) });
       const display = progressDisplay(false, index);
       try {
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
+import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
+import { defaultThreadCount } from '../model/onnx.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
@@ -68,7 +70,11 @@ export function registerWorkerCommand(program: Command): void {
       if (!modelDir) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', { hint: 'use the model the index was built with (`rsclip model info` shows it)' });
       const pathMap: PathMapping[] = (opts.pathMap ?? []).map(parsePathMapping);
       const threads = opts.threads ?? config.threads;
-      const encoder = await openClip(modelDir, { variant: opts.variant ?? config.variant ?? 'fp32', ...(threads === undefined ? {} : { threads }) });
+      const encoder = await openClip(modelDir, {
+        variant: opts.variant ?? config.variant ?? 'fp32',
+        spinning: onnxSpinningFor(threads ?? defaultThreadCount()),
+        ...(threads === undefined ? {} : { threads }),
+      });
       await checkCanEmbed(encoder).catch(async (error: unknown) => {
         await encoder.close();
         throw error;

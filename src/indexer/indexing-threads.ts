@@ -18,6 +18,8 @@ export interface IndexingThreads {
   decodeThreads: number;
   /** Images per model run. */
   batchSize: number;
+  /** Whether onnxruntime's threads busy-wait between parallel sections (its default) or sleep (onnxSpinningFor). */
+  onnxSpinning: boolean;
 }
 
 /** More decoding threads than this never pay: a few keep the model fed on any machine. */
@@ -28,5 +30,15 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
   const decodeThreads = given.decodeThreads ?? Math.min(MAX_DECODE_THREADS, Math.max(0, cores - onnxThreads));
   // a batch of at least 4 images per onnxruntime thread keeps its parallel loops full
   const batchSize = given.batchSize ?? Math.max(32, Math.min(128, 4 * onnxThreads));
-  return { onnxThreads, decodeThreads, batchSize };
+  const onnxSpinning = given.onnxSpinning ?? onnxSpinningFor(onnxThreads, cores);
+  return { onnxThreads, decodeThreads, batchSize, onnxSpinning };
+}
+
+/**
+ * Whether `onnxThreads` onnxruntime threads should busy-wait between parallel sections: only when
+ * they leave cores to the rest of the work. On 2 cores, indexing with them asleep used 1.5 ms less
+ * CPU per image and ran 5 % faster (README "Indexing performance").
+ */
+export function onnxSpinningFor(onnxThreads: number, cores = availableParallelism()): boolean {
+  return onnxThreads < cores;
 }

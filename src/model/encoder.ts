@@ -11,7 +11,7 @@ import { computeModelFingerprint } from './fingerprint.js';
 import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { PixelArrayPool } from './pixel-arrays.js';
-import { defaultThreadCount, joinRows, type OnnxFeed } from './onnx.js';
+import { defaultThreadCount, joinRows, type OnnxFeed, type OnnxSessionOptions } from './onnx.js';
 import type { Raster8 } from './resample.js';
 import { ThreadedSession, type ModelSession } from './session-thread.js';
 import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
@@ -25,6 +25,8 @@ export interface OpenClipOptions {
   maxInputPixels?: number;
   /** Most images per vision-tower run. */
   maxImageBatch?: number;
+  /** Whether onnxruntime's threads busy-wait between parallel sections (default: onnxruntime's, yes) or sleep. */
+  spinning?: boolean;
   /** Where the hashes of model files are remembered between starts (default: the rsclip cache directory); `null` hashes them every time. */
   cacheDir?: string | null;
 }
@@ -62,7 +64,8 @@ class OnnxClipEncoder implements ClipEncoder {
   readonly runCount = { text: 0, image: 0 };
   readonly #model: ModelDirectory;
   readonly #tokenizer: ClipTokenizer;
-  readonly #threads: number;
+  /** onnxruntime's session options of both towers. */
+  readonly #sessionOptions: OnnxSessionOptions;
   readonly #maxInputPixels: number | undefined;
   readonly #maxImageBatch: number;
   /** Arrays for preprocessed images, reused once the model thread gives them back (a centre-cropping model's are all one size). */
@@ -75,7 +78,7 @@ class OnnxClipEncoder implements ClipEncoder {
     this.#model = model;
     this.#tokenizer = tokenizer;
     this.info = info;
-    this.#threads = options.threads ?? defaultThreadCount();
+    this.#sessionOptions = { threads: options.threads ?? defaultThreadCount(), ...(options.spinning === undefined ? {} : { spinning: options.spinning }) };
     this.#maxInputPixels = options.maxInputPixels;
     this.#maxImageBatch = options.maxImageBatch ?? DEFAULT_MAX_IMAGE_BATCH;
     this.pixelRecipe = { preprocess: model.preprocess, maxInputPixels: options.maxInputPixels };
@@ -94,12 +97,12 @@ class OnnxClipEncoder implements ClipEncoder {
   // committing; and opening the text tower (0.4-0.8 s) then overlaps with what the caller does
   // meanwhile, such as mapping a large index. A text query pays 0.05-0.3 ms for the hop.
   #visionSession(): Promise<ModelSession> {
-    this.#vision ??= ThreadedSession.open(this.#model.onnx.vision, { threads: this.#threads });
+    this.#vision ??= ThreadedSession.open(this.#model.onnx.vision, this.#sessionOptions);
     return this.#vision;
   }
 
   #textSession(): Promise<ModelSession> {
-    this.#text ??= ThreadedSession.open(this.#model.onnx.text, { threads: this.#threads });
+    this.#text ??= ThreadedSession.open(this.#model.onnx.text, this.#sessionOptions);
     return this.#text;
   }
 

@@ -8,19 +8,15 @@
 import { existsSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
-import { openClip } from '../model/encoder.js';
+import { openClip, type OpenClipOptions } from '../model/encoder.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { modelMatches } from '../store/model-binding.js';
 import { openIndex, readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta, IndexStore, OpenIndexOptions } from '../store/types.js';
 import type { QueryTerm } from './types.js';
 
-export interface OpenEncoderOptions {
-  variant?: ModelVariant;
-  threads?: number;
-  /** Largest image (width x height) the encoder decodes; archive indexing sets it. */
-  maxInputPixels?: number;
-}
+/** openClip's options; `maxInputPixels` is set by archive indexing. */
+export type OpenEncoderOptions = Pick<OpenClipOptions, 'variant' | 'threads' | 'maxInputPixels' | 'spinning'>;
 
 function describeIndexModel(meta: IndexMeta): string {
   return `${meta.modelId} (${meta.modelVariant ? `${meta.modelVariant}, ` : ''}${meta.modelFingerprint.slice(0, 12)})`;
@@ -48,11 +44,7 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
   for (const variant of variantOrder(options, meta)) {
     let encoder: ClipEncoder;
     try {
-      encoder = await openClip(dir, {
-        variant,
-        ...(options.threads ? { threads: options.threads } : {}),
-        ...(options.maxInputPixels === undefined ? {} : { maxInputPixels: options.maxInputPixels }),
-      });
+      encoder = await openClip(dir, { ...options, variant });
     } catch (error) {
       // a variant whose files are absent is simply not a candidate
       firstError ??= error;

@@ -177,23 +177,23 @@ describe('the model thread', () => {
 });
 
 describe('chooseIndexingThreads', () => {
-  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes)', () => {
+  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes, and onnxruntime\'s threads sleep between sections)', () => {
     const table = [1, 2, 4, 8, 16, 64].map((cores) => ({ cores, ...chooseIndexingThreads({}, cores) }));
     expect(table).toEqual([
-      { cores: 1, onnxThreads: 1, decodeThreads: 0, batchSize: 32 },
-      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32 },
-      { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32 },
-      { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32 },
-      { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48 },
-      { cores: 64, onnxThreads: 48, decodeThreads: 8, batchSize: 128 },
+      { cores: 1, onnxThreads: 1, decodeThreads: 0, batchSize: 32, onnxSpinning: false },
+      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32, onnxSpinning: false },
+      { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32, onnxSpinning: true },
+      { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32, onnxSpinning: true },
+      { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48, onnxSpinning: true },
+      { cores: 64, onnxThreads: 48, decodeThreads: 8, batchSize: 128, onnxSpinning: true },
     ]);
   });
 
   it('keeps what is given and sizes the rest around it', () => {
-    expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32 });
-    expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128 });
-    expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32 });
-    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8 }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8 });
+    expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32, onnxSpinning: true });
+    expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128, onnxSpinning: false });
+    expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32, onnxSpinning: true });
+    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true });
   });
 });
 

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openClip, tokenizeTexts, type ClipEncoder } from '../../src/model/index.js';
+import { ThreadedSession } from '../../src/model/session-thread.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { GOLDEN_DIR, describeShared, readF32 } from '../fixtures/shared.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -128,6 +129,22 @@ describe('openClip on a tiny model', () => {
   it('reports the logit scale the exporter recorded in rsclip.json', () => {
     // the generator's logit_scale is CLIP's initial value, ln(1 / 0.07)
     expect(encoder.info.logitScale).toBeCloseTo(1 / 0.07, 3);
+  });
+
+  it('opens both towers with the onnxruntime options it was given: threads, and threads asleep between parallel sections', async () => {
+    const opened = vi.spyOn(ThreadedSession, 'open');
+    const e = await openClip(await tinyModelDir(), { threads: 1, spinning: false });
+    try {
+      await e.embedTexts(['a river']);
+      await e.embedImages([await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer()]);
+      expect(opened.mock.calls.map(([file, options]) => [path.basename(file), options])).toEqual([
+        ['text_model.onnx', { threads: 1, spinning: false }],
+        ['vision_model.onnx', { threads: 1, spinning: false }],
+      ]);
+    } finally {
+      opened.mockRestore();
+      await e.close();
+    }
   });
 
   it('fails after close', async () => {
