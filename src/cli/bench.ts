@@ -11,10 +11,12 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
+import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { newScanProblems, scanRoot } from '../indexer/scan.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
+import { defaultThreadCount } from '../model/onnx.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import { openIndex } from '../store/open-index.js';
@@ -237,7 +239,14 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
         encoder.push(result);
         if (options.archive && variant === indexVariant) {
           stage(`indexing a sample of ${options.archive} (${variant})`);
-          indexing = await benchIndexing(options.archive, clip, result.imagesPerSecond, options.sample);
+          // opened as `rsclip index` opens it (onnxruntime's threads asleep when they have every core)
+          const spinning = onnxSpinningFor(options.threads ?? defaultThreadCount());
+          const indexer = await openClip(modelDir, { variant, ...threadOption, spinning, ...(cacheDir ? { cacheDir } : {}) });
+          try {
+            indexing = await benchIndexing(options.archive, indexer, result.imagesPerSecond, options.sample);
+          } finally {
+            await indexer.close();
+          }
         }
       } finally {
         await clip.close();
