@@ -165,7 +165,7 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, encoderImage
       imagesPerSecond: round(summary.imagesPerSecond),
       encoderImagesPerSecond,
       shareOfEncoderRate: round(summary.imagesPerSecond / encoderImagesPerSecond, 3),
-      modelBusyShare: round(summary.seconds > 0 ? summary.modelSeconds / summary.seconds : 0, 3),
+      modelBusyShare: round(summary.timing.encoderBusyShare, 3),
     };
   } finally {
     rmSync(work, { recursive: true, force: true });

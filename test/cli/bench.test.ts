@@ -44,6 +44,9 @@ it('measures the encoder per variant, indexing on a sample of the archive, and q
   // the share comes from the unrounded rates; the report rounds the rates to 0.1 and the share to 0.001
   const { shareOfEncoderRate: share, imagesPerSecond: rate, encoderImagesPerSecond: encoderRate } = indexing;
   expect(Math.abs(share - rate / encoderRate)).toBeLessThanOrEqual(0.0005 + share * (0.05 / rate + 0.05 / encoderRate) + 1e-9);
+  // a share of the indexing run's time, never more than all of it
+  expect(indexing.modelBusyShare).toBeGreaterThan(0);
+  expect(indexing.modelBusyShare).toBeLessThanOrEqual(1);
   expect(report.queries).toMatchObject({ index, items: 8, engine: expect.any(String), queries: 3 });
   const queries = report.queries as Extract<MachineBench['queries'], { items: number }>;
   expect(queries.text.p95Ms).toBeGreaterThanOrEqual(queries.text.p50Ms);
