@@ -7,7 +7,8 @@
  * items: whole images and scene windows), same batch and threads, onnxruntime's threads spinning
  * (its default: the encoder at its fastest, whatever the indexing runs use); after a whole pass
  * untimed, it is measured before, between and after the indexing runs, and each run is compared
- * with the mean of the measures on either side (the machine may be shared: the load drifts). Prints JSON, with the load average.
+ * with the mean of the measures on either side (the machine may be shared: the load drifts).
+ * Prints JSON, with the load average.
  * On a loaded machine the rates drift with the other work; the process CPU seconds per item do
  * not, so each run also gives the encoder-only CPU per item over the run's: the share of the
  * encoder's rate the run would reach on these cores with nothing else running.
@@ -128,10 +129,11 @@ try {
   const sceneFile = path.join(archive, 'rsicd-mosaic.tif');
   const scene = sceneSide > 0 ? await writeRsicdScene(sceneFile, chosen.map((n) => path.join(values.images, n)), sceneSide) : undefined;
 
-  const encoder = await openClip(await modelDir(), { variant, threads: machine.onnxThreads, spinning: machine.onnxSpinning });
+  const model = await modelDir();
+  const encoder = await openClip(model, { variant, threads: machine.onnxThreads, spinning: machine.onnxSpinning });
   // the encoder alone at its fastest (onnxruntime's threads spinning, its default), on pixels of
   // the same kinds of items (whole images, scene windows), prepared beforehand
-  const reference = await openClip(await modelDir(), { variant, threads: machine.onnxThreads });
+  const reference = machine.onnxSpinning ? encoder : await openClip(model, { variant, threads: machine.onnxThreads });
   const pixels: Float32Array[] = [];
   for (const name of chosen.slice(0, sampleSize / 2)) pixels.push((await encoder.preprocess(path.join(archive, name))).pixels);
   if (scene) {
@@ -193,7 +195,7 @@ try {
     });
   }
   await encoder.close();
-  await reference.close();
+  if (reference !== encoder) await reference.close();
   process.stdout.write(
     `${JSON.stringify(
       {

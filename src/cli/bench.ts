@@ -16,7 +16,6 @@ import { newScanProblems, scanRoot } from '../indexer/scan.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
-import { defaultThreadCount } from '../model/onnx.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import { openIndex } from '../store/open-index.js';
@@ -240,12 +239,12 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
         if (options.archive && variant === indexVariant) {
           stage(`indexing a sample of ${options.archive} (${variant})`);
           // opened as `rsclip index` opens it (onnxruntime's threads asleep when they have every core)
-          const spinning = onnxSpinningFor(options.threads ?? defaultThreadCount());
-          const indexer = await openClip(modelDir, { variant, ...threadOption, spinning, ...(cacheDir ? { cacheDir } : {}) });
+          const spinning = onnxSpinningFor(options.threads);
+          const indexer = spinning ? clip : await openClip(modelDir, { variant, ...threadOption, spinning, ...(cacheDir ? { cacheDir } : {}) });
           try {
             indexing = await benchIndexing(options.archive, indexer, result.imagesPerSecond, options.sample);
           } finally {
-            await indexer.close();
+            if (indexer !== clip) await indexer.close();
           }
         }
       } finally {

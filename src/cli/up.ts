@@ -10,7 +10,6 @@ import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
 import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
-import { defaultThreadCount } from '../model/onnx.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
 import { resolveModel } from '../model/resolve-model.js';
 import { recordedModelOf } from '../search/open-encoder.js';
@@ -135,7 +134,7 @@ export function registerUpCommand(program: Command): void {
       }
 
       stage(`index ${dirs.join(', ')} -> ${index}`);
-      const encoder = await openClip(modelDir, { variant, spinning: onnxSpinningFor(threads ?? defaultThreadCount()), ...(threads ? { threads } : {}) });
+      const encoder = await openClip(modelDir, { variant, spinning: onnxSpinningFor(threads), ...(threads ? { threads } : {}) });
       const display = progressDisplay(false, index);
       try {
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });

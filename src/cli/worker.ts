@@ -4,7 +4,6 @@ import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
-import { defaultThreadCount } from '../model/onnx.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
@@ -72,7 +71,7 @@ export function registerWorkerCommand(program: Command): void {
       const threads = opts.threads ?? config.threads;
       const encoder = await openClip(modelDir, {
         variant: opts.variant ?? config.variant ?? 'fp32',
-        spinning: onnxSpinningFor(threads ?? defaultThreadCount()),
+        spinning: onnxSpinningFor(threads),
         ...(threads === undefined ? {} : { threads }),
       });
       await checkCanEmbed(encoder).catch(async (error: unknown) => {

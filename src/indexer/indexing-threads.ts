@@ -35,10 +35,11 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
 }
 
 /**
- * Whether `onnxThreads` onnxruntime threads should busy-wait between parallel sections: only when
- * they leave cores to the rest of the work. On 2 cores, indexing with them asleep used 1.5 ms less
- * CPU per image and ran 5 % faster (README "Indexing performance").
+ * Whether `onnxThreads` onnxruntime threads (undefined: onnxruntime's default, one per core) should
+ * busy-wait between parallel sections: only when they leave cores to the rest of the work. On 2
+ * cores, indexing with them asleep used about 2 ms less CPU per image and ran about 3 % faster
+ * (README "Indexing performance").
  */
-export function onnxSpinningFor(onnxThreads: number, cores = availableParallelism()): boolean {
-  return onnxThreads < cores;
+export function onnxSpinningFor(onnxThreads: number | undefined, cores = availableParallelism()): boolean {
+  return onnxThreads !== undefined && onnxThreads < cores;
 }

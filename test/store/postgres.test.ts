@@ -247,13 +247,19 @@ describe('index copy', () => {
     expect(meta.get('hnsw_seq')).toBe(meta.get('commit_seq'));
   }
 
-  it('moves an index to PostgreSQL and back, and between directories, exactly, ids never given out twice', async () => {
-    const origin = path.join(tmp, 'origin');
+  /** A filled embedded index at `tmp/name`, and its snapshot. */
+  async function filledOrigin(name: string): Promise<{ origin: string; expected: Awaited<ReturnType<typeof snapshot>> }> {
+    const origin = path.join(tmp, name);
     const source = await openIndex(origin, { model: MODEL, create: true });
     await fill(source);
     const expected = await snapshot(source);
-    const highest = Math.max(...expected.ids);
     await source.close();
+    return { origin, expected };
+  }
+
+  it('moves an index to PostgreSQL and back, and between directories, exactly, ids never given out twice', async () => {
+    const { origin, expected } = await filledOrigin('origin');
+    const highest = Math.max(...expected.ids);
     expect(expected.places).toHaveLength(2);
 
     const pgUrl = PGLITE_BACKEND.newLocation().location;
@@ -281,11 +287,7 @@ describe('index copy', () => {
   }, 120_000);
 
   it('continues a copy that stopped half-way, and an unfinished copy is no index', async () => {
-    const origin = path.join(tmp, 'origin-2');
-    const source = await openIndex(origin, { model: MODEL, create: true });
-    await fill(source);
-    const expected = await snapshot(source);
-    await source.close();
+    const { origin, expected } = await filledOrigin('origin-2');
     for (const to of [PGLITE_BACKEND.newLocation().location, path.join(tmp, 'halfway')]) {
       let pages = 0;
       const stopAt = new Error('stopped');
@@ -309,11 +311,7 @@ describe('index copy', () => {
   }, 120_000);
 
   it('finishes a copy into a directory that stopped before its graph file was built, when run again', async () => {
-    const origin = path.join(tmp, 'origin-3');
-    const source = await openIndex(origin, { model: MODEL, create: true });
-    await fill(source);
-    const expected = await snapshot(source);
-    await source.close();
+    const { origin, expected } = await filledOrigin('origin-3');
     const to = path.join(tmp, 'graph-unbuilt');
     const stopAt = new Error('stopped');
     await expect(
