@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
-import { onnxSpinningFor } from '../indexer/indexing-threads.js';
+import { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from '../indexer/indexing-threads.js';
 import { newScanProblems, scanRoot } from '../indexer/scan.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
@@ -137,7 +137,7 @@ async function sampleArchive(archive: string, sample: number): Promise<{ files: 
   return { files, candidates: candidates.length };
 }
 
-async function benchIndexing(archive: string, encoder: ClipEncoder, encoderImagesPerSecond: number, sample: number): Promise<IndexingBench> {
+async function benchIndexing(archive: string, encoder: ClipEncoder, machine: IndexingThreads, encoderImagesPerSecond: number, sample: number): Promise<IndexingBench> {
   const { files, candidates } = await sampleArchive(archive, sample);
   if (files.length === 0) throw new RsclipError('BAD_INPUT', `no image files under ${path.resolve(archive)}`, { hint: 'pass the folder that holds the images' });
   const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-'));
@@ -150,7 +150,7 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, encoderImage
     let summary;
     try {
       // the links lead outside their folder: followed on purpose
-      summary = await indexArchive({ roots: [linked], store, encoder, batchSize: IMAGE_BATCH, followLinks: true });
+      summary = await indexArchive({ roots: [linked], store, encoder, batchSize: machine.batchSize, decodeThreads: machine.decodeThreads, followLinks: true });
     } finally {
       await store.close();
     }
@@ -238,13 +238,14 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
         encoder.push(result);
         if (options.archive && variant === indexVariant) {
           stage(`indexing a sample of ${options.archive} (${variant})`);
-          // opened as `rsclip index` opens it (onnxruntime's threads asleep when they have every core)
-          const spinning = onnxSpinningFor(options.threads);
-          const indexer = spinning ? clip : await openClip(modelDir, { variant, ...threadOption, spinning, ...(cacheDir ? { cacheDir } : {}) });
+          // the machine shared and the encoder opened as `rsclip index` does (from 4 cores on it
+          // leaves a quarter of them to decoding; on fewer, onnxruntime's threads sleep between sections)
+          const machine = chooseIndexingThreads(options.threads === undefined ? {} : { onnxThreads: options.threads });
+          const indexer = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...(cacheDir ? { cacheDir } : {}) });
           try {
-            indexing = await benchIndexing(options.archive, indexer, result.imagesPerSecond, options.sample);
+            indexing = await benchIndexing(options.archive, indexer, machine, result.imagesPerSecond, options.sample);
           } finally {
-            if (indexer !== clip) await indexer.close();
+            await indexer.close();
           }
         }
       } finally {

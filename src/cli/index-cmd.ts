@@ -6,7 +6,7 @@ import { RsclipError } from '../errors.js';
 import { parseCrs, type Crs } from '../geo/crs.js';
 import { parseScales, parseTileMode, type TileMode } from '../geo/tiling.js';
 import { indexArchive } from '../indexer/index-archive.js';
-import { chooseIndexingThreads, type IndexingThreads } from '../indexer/indexing-threads.js';
+import { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from '../indexer/indexing-threads.js';
 import { checkArchiveRoots } from '../indexer/scan.js';
 import { stacFiles } from '../indexer/stac-files.js';
 import type { IndexProgress, IndexSummary } from '../indexer/types.js';
@@ -217,8 +217,7 @@ export function printIndexSummary(s: IndexSummary): void {
 async function openForIndexing(index: string, opts: IndexCommandOptions, config: ReturnType<typeof loadConfig>['config'], machine: IndexingThreads): Promise<{ store: IndexStore; encoder: ClipEncoder }> {
   const variant = opts.variant ?? config.variant;
   const decoding = {
-    threads: machine.onnxThreads,
-    spinning: machine.onnxSpinning,
+    ...indexingEncoderOptions(machine),
     ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
   };
   const meta = await readIndexMeta(index);

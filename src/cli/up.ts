@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
-import { onnxSpinningFor } from '../indexer/indexing-threads.js';
+import { chooseIndexingThreads, indexingEncoderOptions } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
 import { resolveModel } from '../model/resolve-model.js';
@@ -87,7 +87,7 @@ export function registerUpCommand(program: Command): void {
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)')
     .option('-p, --port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files')
-    .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
+    .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them, as rsclip index)', positiveInt)
     .option('--open', 'open the page in a browser')
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
@@ -134,7 +134,9 @@ export function registerUpCommand(program: Command): void {
       }
 
       stage(`index ${dirs.join(', ')} -> ${index}`);
-      const encoder = await openClip(modelDir, { variant, spinning: onnxSpinningFor(threads), ...(threads ? { threads } : {}) });
+      // the machine shared as `rsclip index` shares it
+      const machine = chooseIndexingThreads({ ...(threads ? { onnxThreads: threads } : {}), ...(config.batch ? { batchSize: config.batch } : {}) });
+      const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine) });
       const display = progressDisplay(false, index);
       try {
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
@@ -148,7 +150,8 @@ export function registerUpCommand(program: Command): void {
             include: config.include,
             exclude: config.exclude,
             followLinks,
-            batchSize: config.batch,
+            batchSize: machine.batchSize,
+            decodeThreads: machine.decodeThreads,
             onProgress: display.update,
           });
           display.stop();

@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
 import type { PlannedWindow } from '../geo/tiling.js';
 import type { AlreadyRead, ClipEncoder, PixelRecipe, PreprocessedImage } from '../model/encoder-types.js';
+import type { PixelArrayPool } from '../model/pixel-arrays.js';
 import type { Raster8 } from '../model/resample.js';
 import type { ReadOptions } from '../raster/types.js';
 import { failingTogether, transferable, workerModule } from '../worker-module.js';
@@ -69,6 +70,10 @@ const IDLE_THREAD_MS = 60_000;
 /**
  * Threads that each keep the few scenes whose windows they read open (a window task names the
  * file, the options and the stretch; consecutive windows of a scene do not open it again).
+ * With the encoder's `pixelArrays`, each task writes its pixels into an array taken there and
+ * moved to the thread, which the model gives back after its run: new arrays every item (602 KB
+ * each, allocated in the threads and moved here) made the main thread collect its garbage in
+ * full every 20 or so items.
  */
 export class DecodePool implements PixelPreparer {
   busySeconds = 0;
@@ -80,6 +85,7 @@ export class DecodePool implements PixelPreparer {
   constructor(
     private readonly recipe: PixelRecipe,
     readonly threads: number,
+    private readonly arrays?: PixelArrayPool,
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new RsclipError('BAD_INPUT', `Expected a positive integer for decode threads but received ${threads}`);
     // workerData set: geotiff's web-worker dependency, imported in a thread, destructures it and throws when it is undefined
@@ -105,7 +111,9 @@ export class DecodePool implements PixelPreparer {
   }
 
   async #run(task: DecodeTask, transferList: ArrayBuffer[] = []): Promise<PreprocessedImage | null> {
-    const result = await this.#runTask(task, { transferList });
+    const into = this.arrays?.take();
+    const result = await this.#runTask(into ? { ...task, into } : task, { transferList: into ? [...transferList, ...transferable([into])] : transferList });
+    if (result.unused) this.arrays?.give([result.unused]);
     this.busySeconds += result.seconds;
     if (result.threadCpuSeconds === undefined) this.#threadCpu = undefined;
     else this.#threadCpu?.set(result.threadId, result.threadCpuSeconds);
@@ -125,5 +133,5 @@ export class DecodePool implements PixelPreparer {
 /** A pool of `threads` threads when the encoder's preprocessing can run in one, else the main thread. */
 export function openPixelPreparer(encoder: ClipEncoder, threads: number): PixelPreparer {
   const recipe = encoder.pixelRecipe;
-  return recipe && threads > 0 ? new DecodePool(recipe, threads) : new MainThreadPreparer(encoder);
+  return recipe && threads > 0 ? new DecodePool(recipe, threads, encoder.pixelArrays) : new MainThreadPreparer(encoder);
 }

@@ -22,11 +22,13 @@ import { threadCpuSeconds } from './thread-cpu.js';
 /** The thread's CPU once its modules are loaded: loading them is not decoding. */
 const cpuAtLoad = threadCpuSeconds();
 
-export type DecodeTask =
+/** `into`: an array, moved here, that the pixels are written into (else a new one). */
+export type DecodeTask = (
   | { kind: 'file'; path: string; recipe: PixelRecipe; alreadyRead?: AlreadyRead }
   | { kind: 'rgb'; rgb: Raster8; recipe: PixelRecipe }
   /** `size`: from readSize, as the main thread would read it. */
-  | { kind: 'window'; scene: SceneFile; window: PlannedWindow; size: ReadOptions | undefined; recipe: PixelRecipe };
+  | { kind: 'window'; scene: SceneFile; window: PlannedWindow; size: ReadOptions | undefined; recipe: PixelRecipe }
+) & { into?: Float32Array };
 
 export type DecodeOutcome =
   /** `image` is null for a scene window that is mostly nodata. */
@@ -37,8 +39,9 @@ export type DecodeOutcome =
 /**
  * `threadCpuSeconds`: this thread's CPU since it loaded this module, after the task (undefined
  * where threads have no clock, see thread-cpu.ts); one clock read per task, summed by thread.
+ * `unused`: the task's `into` when no pixels were written into it (a failure, a nodata window).
  */
-export type DecodeResult = DecodeOutcome & { seconds: number; threadId: number; threadCpuSeconds: number | undefined };
+export type DecodeResult = DecodeOutcome & { seconds: number; threadId: number; threadCpuSeconds: number | undefined; unused?: Float32Array };
 
 /** Scenes open at once in one thread: the few files whose windows are being read, not every file of the run. */
 const KEPT_SCENES = 2;
@@ -68,9 +71,9 @@ async function openSource(scene: SceneFile): Promise<RasterSource> {
 
 async function run(task: DecodeTask): Promise<PreprocessedImage | null> {
   const { preprocess, maxInputPixels } = task.recipe;
-  if (task.kind === 'file') return preprocessImage(task.path, preprocess, { ...(maxInputPixels === undefined ? {} : { maxInputPixels }), ...(task.alreadyRead ? { alreadyRead: task.alreadyRead } : {}) });
+  if (task.kind === 'file') return preprocessImage(task.path, preprocess, { ...(maxInputPixels === undefined ? {} : { maxInputPixels }), ...(task.alreadyRead ? { alreadyRead: task.alreadyRead } : {}) }, task.into);
   const rgb = task.kind === 'rgb' ? task.rgb : await renderWindow(Scene.fromSource(await openSource(task.scene), task.scene.stretch), task.window, task.size);
-  return rgb ? { pixels: preprocessRgb(rgb, preprocess), width: rgb.width, height: rgb.height, format: 'raw' } : null;
+  return rgb ? { pixels: preprocessRgb(rgb, preprocess, 'torchvision', task.into), width: rgb.width, height: rgb.height, format: 'raw' } : null;
 }
 
 export default async function decode(task: DecodeTask): Promise<DecodeResult> {
@@ -86,7 +89,10 @@ export default async function decode(task: DecodeTask): Promise<DecodeResult> {
         : { ok: false, code: undefined, message: error instanceof Error ? error.message : String(error), hint: undefined, errno: typeof errno === 'string' ? errno : undefined };
   }
   const cpu = threadCpuSeconds();
-  const result: DecodeResult = { ...outcome, seconds: (performance.now() - started) / 1000, threadId, threadCpuSeconds: cpu === undefined || cpuAtLoad === undefined ? undefined : cpu - cpuAtLoad };
-  // the pixels move to the main thread rather than being copied there
-  return movingBack(result, outcome.ok && outcome.image ? transferable([outcome.image.pixels]) : []);
+  const pixels = outcome.ok ? outcome.image?.pixels : undefined;
+  const unused = pixels ? undefined : task.into;
+  const result: DecodeResult = { ...outcome, seconds: (performance.now() - started) / 1000, threadId, threadCpuSeconds: cpu === undefined || cpuAtLoad === undefined ? undefined : cpu - cpuAtLoad, ...(unused ? { unused } : {}) };
+  // the pixels (or the array that was not needed) move to the main thread rather than being copied there
+  const moving = pixels ?? unused;
+  return movingBack(result, moving ? transferable([moving]) : []);
 }

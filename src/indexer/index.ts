@@ -7,4 +7,4 @@ export { SCENE_BLOCK_CACHE_BYTES, fileFailure, type WindowRead } from './prepare
 export { sceneWindows } from './scene-windows.js';
 export { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
 export type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary, IndexTiming, QueueProgress, WorkerRate } from './types.js';
-export { chooseIndexingThreads, type IndexingThreads } from './indexing-threads.js';
+export { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from './indexing-threads.js';

@@ -35,6 +35,14 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
 }
 
 /**
+ * How an indexing run opens its encoder: its threads, their spinning, and each batch in one model
+ * run (the encoder's default of 32 images a run split the batches of 9 cores and more in two).
+ */
+export function indexingEncoderOptions(machine: IndexingThreads): { threads: number; spinning: boolean; maxImageBatch: number } {
+  return { threads: machine.onnxThreads, spinning: machine.onnxSpinning, maxImageBatch: machine.batchSize };
+}
+
+/**
  * Whether `onnxThreads` onnxruntime threads (undefined: onnxruntime's default, one per core) should
  * busy-wait between parallel sections: only when they leave cores to the rest of the work. On 2
  * cores, indexing with them asleep used about 2 ms less CPU per image and ran about 3 % faster

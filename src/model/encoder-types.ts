@@ -1,4 +1,5 @@
 import type { ModelVariant, PreprocessConfig } from './model-dir.js';
+import type { PixelArrayPool } from './pixel-arrays.js';
 import type { Raster8 } from './resample.js';
 
 /** What an index binds to and what `rsclip model info` shows. */
@@ -75,6 +76,12 @@ export interface ClipEncoder {
   preprocessRgb(rgb: Raster8): Float32Array;
   /** Set when this preprocessing can run in other threads (absent: only this object can preprocess). */
   readonly pixelRecipe?: PixelRecipe;
+  /**
+   * Present when every preprocessed image of this model has one size: arrays that embedPixels
+   * gives back here once the model has run the images handed over to it. A decoding thread
+   * preprocesses into one taken from here, so an indexer turns over no new pixel memory.
+   */
+  readonly pixelArrays?: PixelArrayPool;
   /** Unit vectors for already-preprocessed images. */
   embedPixels(images: Float32Array[], options?: EmbedPixelsOptions): Promise<Float32Array[]>;
   /** Number of model runs so far (tests use it to prove that nothing was re-embedded). */

@@ -69,7 +69,7 @@ class OnnxClipEncoder implements ClipEncoder {
   readonly #maxInputPixels: number | undefined;
   readonly #maxImageBatch: number;
   /** Arrays for preprocessed images, reused once the model thread gives them back (a centre-cropping model's are all one size). */
-  readonly #pixelArrays: PixelArrayPool | undefined;
+  readonly pixelArrays: PixelArrayPool | undefined;
   #vision: Promise<ModelSession> | undefined;
   #text: Promise<ModelSession> | undefined;
   #closed = false;
@@ -84,7 +84,7 @@ class OnnxClipEncoder implements ClipEncoder {
     this.pixelRecipe = { preprocess: model.preprocess, maxInputPixels: options.maxInputPixels };
     const { doCenterCrop, cropHeight, cropWidth } = model.preprocess;
     // two batches' worth: one being run while the next is prepared
-    this.#pixelArrays = doCenterCrop ? new PixelArrayPool(3 * cropHeight * cropWidth, 2 * this.#maxImageBatch) : undefined;
+    this.pixelArrays = doCenterCrop ? new PixelArrayPool(3 * cropHeight * cropWidth, 2 * this.#maxImageBatch) : undefined;
   }
 
   #assertOpen(): void {
@@ -127,12 +127,12 @@ class OnnxClipEncoder implements ClipEncoder {
   preprocess(image: ImageSource, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
     this.#assertOpen();
     const options = { ...(this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels }), ...(alreadyRead ? { alreadyRead } : {}) };
-    return preprocessImage(image, this.#model.preprocess, options, this.#pixelArrays?.take());
+    return preprocessImage(image, this.#model.preprocess, options, this.pixelArrays?.take());
   }
 
   preprocessRgb(rgb: Raster8): Float32Array {
     this.#assertOpen();
-    return preprocessRgb(rgb, this.#model.preprocess, 'torchvision', this.#pixelArrays?.take());
+    return preprocessRgb(rgb, this.#model.preprocess, 'torchvision', this.pixelArrays?.take());
   }
 
   async embedImages(images: ImageSource[]): Promise<Float32Array[]> {
@@ -161,7 +161,7 @@ class OnnxClipEncoder implements ClipEncoder {
       // handed over, the rows move to the model thread and are joined there
       const feed: OnnxFeed = options.handOver ? { type: 'float32', rows: chunk, dims } : { type: 'float32', data: joinRows(chunk, size), dims };
       const out = await session.run({ pixel_values: feed }, output);
-      if (out.spentRows) this.#pixelArrays?.give(out.spentRows);
+      if (out.spentRows) this.pixelArrays?.give(out.spentRows);
       this.runCount.image++;
       vectors.push(...normalizeRows(out.data, chunk.length, this.info.embeddingDim));
     }

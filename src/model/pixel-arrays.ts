@@ -6,8 +6,10 @@
  *
  * Only arrays nobody else holds come here: those handed over to `embedPixels`, which moved to the
  * model thread and come back from it once joined into the batch (the caller's views of them are
- * detached). The pool keeps at most as many as it handed out and has not had back, so a process
- * whose pixels come from elsewhere (decode threads, a server's query-image thread) keeps none.
+ * detached), and those a decode thread was lent and did not write into. The indexer's decode
+ * threads preprocess into arrays taken here (src/indexer/decode-pool.ts). The pool keeps at most
+ * as many as it handed out and has not had back, so a process whose pixels come from elsewhere
+ * (a server's query-image thread) keeps none.
  */
 export class PixelArrayPool {
   readonly #free: Float32Array[] = [];

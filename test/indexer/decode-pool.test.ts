@@ -1,19 +1,22 @@
 /**
  * The indexer's decode pool: pixels made in worker threads equal the main thread's bit for bit
  * (whole files, windows handed over as RGB, the golden images), the RGB hand-over equals the
- * PNG round trip it replaced, bad images keep their error codes across threads, the machine
- * decides threads and batch, and an index built with the pool equals one built without.
+ * PNG round trip it replaced, the threads write into arrays the model gives back, bad images
+ * keep their error codes across threads, the machine decides threads and batch, and an index
+ * built with the pool equals one built without.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Piscina } from 'piscina';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { DecodePool, openPixelPreparer } from '../../src/indexer/decode-pool.js';
-import { chooseIndexingThreads } from '../../src/indexer/indexing-threads.js';
+import { chooseIndexingThreads, indexingEncoderOptions } from '../../src/indexer/indexing-threads.js';
 import { windowRaster } from '../../src/indexer/scene-windows.js';
 import { openClip, type ClipEncoder, type Raster8 } from '../../src/model/index.js';
+import { PixelArrayPool } from '../../src/model/pixel-arrays.js';
+import { ThreadedSession } from '../../src/model/session-thread.js';
 import { encodeRgb, Scene } from '../../src/raster/index.js';
 import { openIndex } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
@@ -138,6 +141,43 @@ describe('the decode pool', () => {
     }
   });
 
+  it('writes into arrays it takes from a pixel pool, and gives back those a failing image did not use', async () => {
+    const arrays = new PixelArrayPool(3 * encoder.info.imageSize ** 2, 4);
+    const reusing = new DecodePool(encoder.pixelRecipe!, 1, arrays);
+    try {
+      const files = [0, 1].map((i) => {
+        const file = path.join(work, `reused-${i}.png`);
+        writeFileSync(file, makePng(500 + i, 96, 64));
+        return file;
+      });
+      const first = await reusing.file(files[0]!);
+      expectSamePixels(first.pixels, (await encoder.preprocess(files[0]!)).pixels);
+      // as the model does once it has run them
+      arrays.give([first.pixels]);
+      expect(arrays.size).toBe(1);
+      const second = await reusing.file(files[1]!);
+      expectSamePixels(second.pixels, (await encoder.preprocess(files[1]!)).pixels);
+      // the second image went into the first one's array: moved to the thread, it is empty here
+      expect([arrays.size, first.pixels.length]).toEqual([0, 0]);
+      arrays.give([second.pixels]);
+      writeFileSync(path.join(work, 'reused-bad.png'), 'not a png');
+      await rejection(reusing.file(path.join(work, 'reused-bad.png')));
+      expect(arrays.size).toBe(1);
+    } finally {
+      await reusing.close();
+    }
+    // rsclip's encoder lends its own pool to the threads
+    const preparer = openPixelPreparer(encoder, 1);
+    try {
+      const lent = encoder.pixelArrays!.take();
+      encoder.pixelArrays!.give([lent]);
+      await preparer.file(path.join(work, 'reused-0.png'));
+      expect(lent.length).toBe(0);
+    } finally {
+      await preparer.close();
+    }
+  });
+
   it('fails its tasks, not the process, when a thread cannot start', async () => {
     const broken = new Piscina({ filename: path.resolve(import.meta.dirname, '../../src/indexer/decode-worker.ts'), execArgv: ['--import', 'rsclip-no-such-package'], minThreads: 1, maxThreads: 1 });
     const run = failingTogether(broken);
@@ -194,6 +234,21 @@ describe('chooseIndexingThreads', () => {
     expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128, onnxSpinning: false });
     expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32, onnxSpinning: true });
     expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true });
+  });
+
+  it('opens the encoder to run each batch whole, also past the 32 images a run it takes by default', async () => {
+    const machine = chooseIndexingThreads({ onnxThreads: 1 }, 16);
+    expect(indexingEncoderOptions({ ...machine, batchSize: 48 })).toEqual({ threads: 1, spinning: true, maxImageBatch: 48 });
+    const indexing = await openClip(await tinyModelDir(), indexingEncoderOptions({ ...machine, batchSize: 40 }));
+    const runs = vi.spyOn(ThreadedSession.prototype, 'run');
+    try {
+      const pixels = indexing.preprocessRgb(noiseRgb(64, 64, 3));
+      await indexing.embedPixels(Array.from({ length: 40 }, () => pixels));
+      expect(runs.mock.calls.map(([feeds]) => feeds.pixel_values!.dims[0])).toEqual([40]);
+    } finally {
+      runs.mockRestore();
+      await indexing.close();
+    }
   });
 });
 
