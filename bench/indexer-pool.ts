@@ -15,6 +15,8 @@
  *
  * Usage: npx tsx bench/indexer-pool.ts [--model DIR | --random-vit-b32] [--variant int8]
  *          [--images DIR (default ../shared/datasets/rsicd-test/images)] [--limit N]
+ *          [--orientations 1..8 (each image also turned and mirrored: distinct items that decode
+ *          alike, so a few hundred images make a sample long enough for many cores)]
  *          [--scene-images 14 (the scene is N x N images)] [--threads N] [--decode-threads N]
  *          [--batch N] [--spinning on|off (onnxruntime's threads while indexing; default: the
  *          indexer's choice)] [--runs pool,main] [--sample 256]
@@ -26,8 +28,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { planWindows } from '../src/geo/index.js';
-import { chooseIndexingThreads, indexArchive, type IndexSummary } from '../src/indexer/index.js';
+import { chooseIndexingThreads, indexArchive, indexingEncoderOptions, type IndexSummary } from '../src/indexer/index.js';
 import { windowRaster } from '../src/indexer/scene-windows.js';
 import { writeRandomClipModel } from '../src/model/export/index.js';
 import { decodeRgb8 } from '../src/model/image.js';
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     variant: { type: 'string', default: 'int8' },
     images: { type: 'string', default: path.join(SHARED, 'datasets/rsicd-test/images') },
     limit: { type: 'string', default: '0' },
+    orientations: { type: 'string', default: '1' },
     'scene-images': { type: 'string', default: '14' },
     threads: { type: 'string' },
     'decode-threads': { type: 'string' },
@@ -61,6 +65,8 @@ const machine = chooseIndexingThreads({
 });
 const variant = values.variant as ModelVariant;
 const limit = Number(values.limit);
+const orientations = Number(values.orientations);
+if (!Number.isInteger(orientations) || orientations < 1 || orientations > 8) throw new Error(`--orientations takes 1 to 8, got "${values.orientations}"`);
 const sceneSide = Number(values['scene-images']);
 const sampleSize = Number(values.sample);
 const runs = values.runs.split(',').map((r) => r.trim());
@@ -117,6 +123,12 @@ function countCollections(): { stop: () => Promise<{ full: number; scavenges: nu
   };
 }
 
+/** The image turned by `k` quarter turns, mirrored from k = 4 on: the eight orientations of a square image. */
+async function writeOrientation(source: string, target: string, k: number): Promise<void> {
+  const turned = sharp(source).rotate(90 * (k % 4));
+  await (k >= 4 ? turned.flop() : turned).jpeg({ quality: 90 }).toFile(target);
+}
+
 const loadAverage = (): number[] => os.loadavg().map((l) => Math.round(l * 100) / 100);
 const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-indexer-pool-'));
 const loadAtStart = loadAverage();
@@ -125,15 +137,18 @@ try {
   mkdirSync(archive);
   const names = readdirSync(values.images).filter((n) => /\.(jpe?g|png|tiff?|webp)$/i.test(n)).sort();
   const chosen = limit > 0 ? names.slice(0, limit) : names;
-  for (const name of chosen) symlinkSync(path.join(values.images, name), path.join(archive, name));
+  for (const name of chosen) {
+    symlinkSync(path.join(values.images, name), path.join(archive, name));
+    for (let k = 1; k < orientations; k++) await writeOrientation(path.join(values.images, name), path.join(archive, `${name}.turned-${k}.jpg`), k);
+  }
   const sceneFile = path.join(archive, 'rsicd-mosaic.tif');
   const scene = sceneSide > 0 ? await writeRsicdScene(sceneFile, chosen.map((n) => path.join(values.images, n)), sceneSide) : undefined;
 
   const model = await modelDir();
-  const encoder = await openClip(model, { variant, threads: machine.onnxThreads, spinning: machine.onnxSpinning });
+  const encoder = await openClip(model, { variant, ...indexingEncoderOptions(machine) });
   // the encoder alone at its fastest (onnxruntime's threads spinning, its default), on pixels of
   // the same kinds of items (whole images, scene windows), prepared beforehand
-  const reference = machine.onnxSpinning ? encoder : await openClip(model, { variant, threads: machine.onnxThreads });
+  const reference = machine.onnxSpinning ? encoder : await openClip(model, { variant, threads: machine.onnxThreads, maxImageBatch: machine.batchSize });
   const pixels: Float32Array[] = [];
   for (const name of chosen.slice(0, sampleSize / 2)) pixels.push((await encoder.preprocess(path.join(archive, name))).pixels);
   if (scene) {
@@ -207,7 +222,8 @@ try {
         onnxThreads: machine.onnxThreads,
         onnxSpinning: machine.onnxSpinning,
         batch: machine.batchSize,
-        images: chosen.length,
+        images: chosen.length * orientations,
+        orientations,
         scene: scene ? { ...scene, rsicdImages: sceneSide * sceneSide } : null,
         encoderOnlyImagesPerSecond: measures,
         encoderOnlyCpuSecondsPerItem: cpuPerItem,

@@ -17,11 +17,13 @@
  *            PostgreSQL instead of the embedded index: PGlite with pgvector (WebAssembly, one
  *            thread, slower than a server) served by pglite-socket from a child process, a schema
  *            per run
- *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes against the single-process
- *            indexer, same model; wall time, items/s and CPU seconds per item (coordinator + workers,
- *            from /proc), with the machine's load average (it is shared: numbers are noisy)
+ *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes (--threads split between
+ *            them) against the single-process indexer on --threads cores (shared as `rsclip index`
+ *            shares them), same model, batches of 8; wall time, items/s and CPU seconds per item
+ *            (coordinator + workers, from /proc), with the machine's load average (it is shared:
+ *            numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
- * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--graph thread|main] [--profile DIR] [--model DIR] [--threads 2] [--images 64]
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--graph thread|main] [--profile DIR] [--model DIR] [--threads N (default: the cores)] [--images 64]
  *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
  * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
  */
@@ -32,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'bullmq';
-import { indexArchive, type Embedder, type IndexProgress } from '../src/indexer/index.js';
+import { chooseIndexingThreads, indexArchive, indexingEncoderOptions, type Embedder, type IndexProgress } from '../src/indexer/index.js';
 import { openClip } from '../src/model/index.js';
 import { connectRedis } from '../src/queue/connection.js';
 import { QueueEmbedder } from '../src/queue/index.js';
@@ -42,7 +44,6 @@ import { makePng } from '../test/fixtures/images.js';
 import { tinyModelDir } from '../test/fixtures/model.js';
 import { FakeEncoder } from '../test/indexer/fake-encoder.js';
 import { startRedis } from '../test/queue/redis-server.js';
-import { startPgliteServer } from '../test/store/pglite-server.js';
 import { writeBigScene } from '../test/raster/big-scene.js';
 
 const { values } = parseArgs({
@@ -155,8 +156,12 @@ function cpuNow(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** PGlite with pgvector served on a loopback port until SIGTERM (the commit part's PostgreSQL). */
+/**
+ * PGlite with pgvector served on a loopback port until SIGTERM (the commit part's PostgreSQL).
+ * Imported here only: PGlite is a development dependency, not needed by the other parts.
+ */
 async function pgliteServer(): Promise<void> {
+  const { startPgliteServer } = await import('../test/store/pglite-server.js');
   const server = await startPgliteServer();
   process.stdout.write(`url ${server.url}\n`);
   process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
@@ -294,7 +299,10 @@ async function workersPart(url: string): Promise<Record<string, unknown>> {
     for (let i = 0; i < Number(values.images); i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(1000 + i, 256, 256));
   }
   const variant = existsSync(path.join(model, 'onnx', 'vision_model_quantized.onnx')) ? 'int8' : 'fp32';
-  const encoder = await openClip(model, { variant, threads });
+  // the single process shares --threads cores as `rsclip index` shares a machine of that many (from
+  // 4 on, a quarter of them decode); its model runs take this part's batches of 8, as the workers' jobs do
+  const machine = chooseIndexingThreads({ batchSize: 8 }, threads);
+  const encoder = await openClip(model, { variant, ...indexingEncoderOptions(machine) });
   const results: Record<string, unknown>[] = [];
   const index = async (name: string, embedder?: QueueEmbedder) => {
     const target = path.join(dir, `index-workers-${name}`);
@@ -302,14 +310,14 @@ async function workersPart(url: string): Promise<Record<string, unknown>> {
     const store = await openIndex(target, { model: encoder.info, create: true });
     const cpu0 = cpuNow();
     const t0 = performance.now();
-    const summary = await indexArchive({ roots: [archive], store, encoder, ...(embedder ? { embedder } : {}), batchSize: 8 });
+    const summary = await indexArchive({ roots: [archive], store, encoder, ...(embedder ? { embedder } : {}), batchSize: machine.batchSize, decodeThreads: machine.decodeThreads });
     const seconds = (performance.now() - t0) / 1000;
     await store.close();
     return { items: summary.embedded, seconds, coordinatorCpu: cpuNow() - cpu0 };
   };
   try {
     const local = await index('local');
-    results.push({ mode: 'single process', threads, items: local.items, seconds: +local.seconds.toFixed(1), itemsPerSecond: +(local.items / local.seconds).toFixed(2), cpuSecondsPerItem: +(local.coordinatorCpu / local.items).toFixed(3), load: os.loadavg()[0] });
+    results.push({ mode: 'single process', threads: machine.onnxThreads, decodeThreads: machine.decodeThreads, items: local.items, seconds: +local.seconds.toFixed(1), itemsPerSecond: +(local.items / local.seconds).toFixed(2), cpuSecondsPerItem: +(local.coordinatorCpu / local.items).toFixed(3), load: os.loadavg()[0] });
     for (const n of [1, 2, 3]) {
       const workerThreads = Math.max(1, Math.floor(threads / n));
       const workers = Array.from({ length: n }, () => startProcess([CLI, 'worker', '--queue', url, '--model', model, '--variant', variant, '--threads', String(workerThreads)]));
