@@ -82,6 +82,8 @@ export interface ClipEncoder {
    * preprocesses into one taken from here, so an indexer turns over no new pixel memory.
    */
   readonly pixelArrays?: PixelArrayPool;
+  /** Vision-tower runs that can go on at once (calls of embedPixels; absent: one). */
+  readonly visionSessions?: number;
   /** Unit vectors for already-preprocessed images. */
   embedPixels(images: Float32Array[], options?: EmbedPixelsOptions): Promise<Float32Array[]>;
   /** Number of model runs so far (tests use it to prove that nothing was re-embedded). */

@@ -147,6 +147,31 @@ describe('openClip on a tiny model', () => {
     }
   });
 
+  it('runs batches side by side on as many vision sessions as asked, with the same vectors', async () => {
+    const images = await Promise.all([0, 1, 2, 3].map((i) => sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 60 * i, g: 90, b: 200 - 40 * i } } }).png().toBuffer()));
+    const pixels = await Promise.all(images.map(async (image) => (await encoder.preprocess(image)).pixels));
+    const alone = await encoder.embedPixels(pixels);
+    const opened = vi.spyOn(ThreadedSession, 'open');
+    const runs = vi.spyOn(ThreadedSession.prototype, 'run');
+    const e = await openClip(await tinyModelDir(), { threads: 1, visionSessions: 2 });
+    try {
+      const together = await Promise.all([e.embedPixels(pixels.slice(0, 2)), e.embedPixels(pixels.slice(2))]);
+      expect(together.flat()).toEqual(alone);
+      expect(e.visionSessions).toBe(2);
+      expect(opened.mock.calls.map(([file, options]) => [path.basename(file), options])).toEqual([
+        ['vision_model.onnx', { threads: 1 }],
+        ['vision_model.onnx', { threads: 1 }],
+      ]);
+      // the second batch went to the session the first left free
+      expect(new Set(runs.mock.contexts).size).toBe(2);
+    } finally {
+      opened.mockRestore();
+      runs.mockRestore();
+      await e.close();
+    }
+    await expect(openClip(await tinyModelDir(), { visionSessions: 0 })).rejects.toThrow(/visionSessions/);
+  });
+
   it('fails after close', async () => {
     const e = await openClip(await tinyModelDir());
     await e.close();
