@@ -4,7 +4,8 @@
  * on the main thread), on the RSICD test images plus a large tiled scene made of RSICD images.
  *
  * The encoder-only rate is the model alone on pixels already preprocessed (the same kinds of
- * items: whole images and scene windows), same batch and threads, onnxruntime's threads spinning
+ * items: whole images and scene windows), same batch, threads and sessions (as many batches at
+ * once as the indexer runs), onnxruntime's threads spinning
  * (its default: the encoder at its fastest, whatever the indexing runs use); after a whole pass
  * untimed, it is measured before, between and after the indexing runs, and each run is compared
  * with the mean of the measures on either side (the machine may be shared: the load drifts).
@@ -18,10 +19,12 @@
  *          [--orientations 1..8 (each image also turned and mirrored: distinct items that decode
  *          alike, so a few hundred images make a sample long enough for many cores)]
  *          [--scene-images 14 (the scene is N x N images)] [--threads N] [--decode-threads N]
- *          [--batch N] [--spinning on|off (onnxruntime's threads while indexing; default: the
- *          indexer's choice)] [--runs pool,main] [--sample 256]
+ *          [--batch N] [--sessions N (vision sessions running batches side by side; default: the
+ *          indexer's choice)] [--spinning on|off (onnxruntime's threads while indexing; default:
+ *          the indexer's choice)] [--runs pool,main] [--sample 256]
  * Without --model (or with --random-vit-b32) the full-size ViT-B/32 with random weights is written
- * to $TMPDIR/rsclip-bench-vit-b-32 once (about 3 minutes), as bench/scenes.ts does.
+ * to $TMPDIR/rsclip-bench-vit-b-32 once (23 s on the 2-core development machine), as
+ * bench/scenes.ts does.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -53,6 +56,7 @@ const { values } = parseArgs({
     'decode-threads': { type: 'string' },
     batch: { type: 'string' },
     spinning: { type: 'string' },
+    sessions: { type: 'string' },
     runs: { type: 'string', default: 'pool,main' },
     sample: { type: 'string', default: '256' },
   },
@@ -62,6 +66,7 @@ const machine = chooseIndexingThreads({
   ...(values['decode-threads'] ? { decodeThreads: Number(values['decode-threads']) } : {}),
   ...(values.batch ? { batchSize: Number(values.batch) } : {}),
   ...(values.spinning ? { onnxSpinning: values.spinning === 'on' } : {}),
+  ...(values.sessions ? { modelSessions: Number(values.sessions) } : {}),
 });
 const variant = values.variant as ModelVariant;
 const limit = Number(values.limit);
@@ -148,7 +153,7 @@ try {
   const encoder = await openClip(model, { variant, ...indexingEncoderOptions(machine) });
   // the encoder alone at its fastest (onnxruntime's threads spinning, its default), on pixels of
   // the same kinds of items (whole images, scene windows), prepared beforehand
-  const reference = machine.onnxSpinning ? encoder : await openClip(model, { variant, threads: machine.onnxThreads, maxImageBatch: machine.batchSize });
+  const reference = machine.onnxSpinning ? encoder : await openClip(model, { variant, ...indexingEncoderOptions(machine), spinning: true });
   const pixels: Float32Array[] = [];
   for (const name of chosen.slice(0, sampleSize / 2)) pixels.push((await encoder.preprocess(path.join(archive, name))).pixels);
   if (scene) {
@@ -166,7 +171,15 @@ try {
   const encoderOnly = async (): Promise<number> => {
     const start = performance.now();
     const cpu = process.cpuUsage();
-    for (let i = 0; i < sample.length; i += machine.batchSize) await reference.embedPixels(sample.slice(i, i + machine.batchSize));
+    // as many batches at once as the encoder has sessions, as the indexer runs them
+    let next = 0;
+    const runBatches = async (): Promise<void> => {
+      for (let i = next; i < sample.length; i = next) {
+        next += machine.batchSize;
+        await reference.embedPixels(sample.slice(i, i + machine.batchSize));
+      }
+    };
+    await Promise.all(Array.from({ length: machine.modelSessions }, runBatches));
     cpuPerItem.push(cpuSeconds(cpu) / sample.length);
     return sample.length / ((performance.now() - start) / 1000);
   };
@@ -221,6 +234,7 @@ try {
         variant,
         onnxThreads: machine.onnxThreads,
         onnxSpinning: machine.onnxSpinning,
+        modelSessions: machine.modelSessions,
         batch: machine.batchSize,
         images: chosen.length * orientations,
         orientations,

@@ -198,7 +198,8 @@ class ArchiveIndexer {
       ...this.summary.timing,
       pipelineSeconds,
       modelSeconds: this.summary.modelSeconds,
-      encoderBusyShare: pipelineSeconds > 0 ? Math.min(1, this.summary.modelSeconds / pipelineSeconds) : 0,
+      // this process's model runs as many batches at once as its encoder has sessions
+      encoderBusyShare: pipelineSeconds > 0 ? Math.min(1, this.summary.modelSeconds / (pipelineSeconds * (this.embedder.decodesHere ? this.embedder.inFlight : 1))) : 0,
       decodeSeconds: this.pixels.busySeconds,
       storeSeconds: this.storeSeconds,
       mainThreadSeconds: performance.eventLoopUtilization(loop).active / 1000,

@@ -12,7 +12,8 @@ export function localEmbedder(encoder: ClipEncoder): Embedder {
   return {
     info: encoder.info,
     decodesHere: true,
-    inFlight: 1,
+    // a batch for each vision session, run side by side
+    inFlight: encoder.visionSessions ?? 1,
     async embed(batch) {
       const t0 = performance.now();
       // the pixels are not needed once embedded

@@ -184,9 +184,9 @@ export interface IndexTiming {
   batchSize: number;
   /** Wall seconds of the embedding pipeline: from the end of the scan to the last commit. */
   pipelineSeconds: number;
-  /** Seconds the model was running (modelSeconds). */
+  /** Seconds the model was running (modelSeconds; summed over the sessions of an encoder with several). */
   modelSeconds: number;
-  /** modelSeconds / pipelineSeconds: how much of the pipeline the encoder was kept busy. */
+  /** modelSeconds / pipelineSeconds (per session, here): how much of the pipeline the encoder was kept busy. */
   encoderBusyShare: number;
   /** Thread-seconds decoding and preprocessing whole images and scene windows (CPU-bound work in the pool's threads). */
   decodeSeconds: number;

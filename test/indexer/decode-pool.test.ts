@@ -217,28 +217,29 @@ describe('the model thread', () => {
 });
 
 describe('chooseIndexingThreads', () => {
-  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes, and onnxruntime\'s threads sleep between sections)', () => {
+  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes, onnxruntime\'s threads sleep between sections, and each runs a session of its own)', () => {
     const table = [1, 2, 4, 8, 16, 64].map((cores) => ({ cores, ...chooseIndexingThreads({}, cores) }));
     expect(table).toEqual([
-      { cores: 1, onnxThreads: 1, decodeThreads: 0, batchSize: 32, onnxSpinning: false },
-      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32, onnxSpinning: false },
-      { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32, onnxSpinning: true },
-      { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32, onnxSpinning: true },
-      { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48, onnxSpinning: true },
-      { cores: 64, onnxThreads: 48, decodeThreads: 8, batchSize: 128, onnxSpinning: true },
+      { cores: 1, onnxThreads: 1, decodeThreads: 0, batchSize: 32, onnxSpinning: false, modelSessions: 1 },
+      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32, onnxSpinning: false, modelSessions: 2 },
+      { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32, onnxSpinning: true, modelSessions: 1 },
+      { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32, onnxSpinning: true, modelSessions: 1 },
+      { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48, onnxSpinning: true, modelSessions: 1 },
+      { cores: 64, onnxThreads: 48, decodeThreads: 8, batchSize: 128, onnxSpinning: true, modelSessions: 1 },
     ]);
   });
 
   it('keeps what is given and sizes the rest around it', () => {
-    expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32, onnxSpinning: true });
-    expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128, onnxSpinning: false });
-    expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32, onnxSpinning: true });
-    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true });
+    expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32, onnxSpinning: true, modelSessions: 1 });
+    expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128, onnxSpinning: false, modelSessions: 1 });
+    expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32, onnxSpinning: true, modelSessions: 1 });
+    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 1 }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 1 });
   });
 
   it('opens the encoder to run each batch whole, also past the 32 images a run it takes by default', async () => {
     const machine = chooseIndexingThreads({ onnxThreads: 1 }, 16);
-    expect(indexingEncoderOptions({ ...machine, batchSize: 48 })).toEqual({ threads: 1, spinning: true, maxImageBatch: 48 });
+    expect(indexingEncoderOptions({ ...machine, batchSize: 48 })).toEqual({ threads: 1, visionSessions: 1, spinning: true, maxImageBatch: 48 });
+    expect(indexingEncoderOptions({ ...machine, onnxThreads: 12, modelSessions: 3 })).toMatchObject({ threads: 4, visionSessions: 3 });
     const indexing = await openClip(await tinyModelDir(), indexingEncoderOptions({ ...machine, batchSize: 40 }));
     const runs = vi.spyOn(ThreadedSession.prototype, 'run');
     try {
@@ -302,7 +303,7 @@ describe('indexing with the decode pool', () => {
 });
 
 describe('rsclip index and the machine', () => {
-  it('takes --decode-threads and --batch, and prints the split of time (--json and text)', async () => {
+  it('takes --decode-threads, --batch and --model-sessions, and prints the split of time (--json and text)', async () => {
     const archive = path.join(work, 'cli-archive');
     mkdirSync(archive);
     for (let i = 0; i < 6; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(50 + i, 64, 48));
@@ -316,6 +317,9 @@ describe('rsclip index and the machine', () => {
     const text = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-0'), '--decode-threads', '0']);
     expect(text.stdout).toMatch(/model [\d.]+s \(busy \d+% of [\d.]+s, batches of \d+\), decode [\d.]+s in the main thread, store [\d.]+s/);
     if (process.platform === 'linux') expect(text.stdout).toMatch(/\n {2}CPU [\d.]+s: main thread [\d.]+s, decode threads 0\.0s, model and the rest [\d.]+s\n/);
+    const sessions = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-2'), '--model-sessions', '2', '--batch', '2', '--json']);
+    expect((JSON.parse(sessions.stdout) as { embedded: number }).embedded).toBe(6);
+    expect((await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--model-sessions', '0'])).stderr).toContain('expected a positive integer');
     const bad = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--decode-threads', 'two']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('expected a non-negative integer, got "two"');
