@@ -239,7 +239,7 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
         if (options.archive && variant === indexVariant) {
           stage(`indexing a sample of ${options.archive} (${variant})`);
           // the machine shared and the encoder opened as `rsclip index` does (from 4 cores on it
-          // leaves a quarter of them to decoding; on fewer, each onnxruntime thread runs a session)
+          // leaves a quarter of them to decoding; on fewer, onnxruntime's threads sleep between sections)
           const machine = chooseIndexingThreads(options.threads === undefined ? {} : { onnxThreads: options.threads });
           const indexer = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...(cacheDir ? { cacheDir } : {}) });
           try {

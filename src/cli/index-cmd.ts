@@ -263,7 +263,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
     .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
     .option('--decode-threads <n>', 'worker threads decoding, resizing and reading scene windows (default: the cores onnxruntime leaves, none below 4 cores; 0: the main thread)', nonNegativeInt)
-    .option('--model-sessions <n>', 'model sessions running batches side by side, sharing the onnxruntime threads (default: one per thread below 4 cores, else 1; each holds a copy of the weights)', positiveInt)
+    .option('--model-sessions <n>', 'model sessions running batches side by side, sharing the onnxruntime threads (default 1; each holds its own weights and working memory)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')

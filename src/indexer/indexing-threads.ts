@@ -7,8 +7,7 @@
  * core and the main thread decodes: a pool thread there has no core of its own, and handing
  * work to it cost more than it saved (measured on 2 cores, README "Indexing performance").
  * From 4 cores on, a quarter of them decode (large scenes' windows cost more), which also
- * leaves onnxruntime in the range where its intra-op threads still scale. Below 4 cores the
- * model runs as one session per thread, each on its own batch.
+ * leaves onnxruntime in the range where its intra-op threads still scale.
  */
 import { availableParallelism } from 'node:os';
 
@@ -34,9 +33,9 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
   // a batch of at least 4 images per onnxruntime thread keeps its parallel loops full
   const batchSize = given.batchSize ?? Math.max(32, Math.min(128, 4 * onnxThreads));
   const onnxSpinning = given.onnxSpinning ?? onnxSpinningFor(onnxThreads, cores);
-  // below 4 cores each onnxruntime thread runs a session of its own, batches side by side: on 2
-  // cores that indexed 7-16 % faster than one session of both threads (README "Indexing performance")
-  const modelSessions = given.modelSessions ?? (cores < 4 ? Math.min(onnxThreads, cores) : 1);
+  // one session: a second one indexed 5-9 % faster with the int8 model on 2 cores but not with
+  // fp32, for 0.4 or 0.8 GB more memory (README "Indexing performance")
+  const modelSessions = given.modelSessions ?? 1;
   return { onnxThreads, decodeThreads, batchSize, onnxSpinning, modelSessions };
 }
 

@@ -217,11 +217,11 @@ describe('the model thread', () => {
 });
 
 describe('chooseIndexingThreads', () => {
-  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes, onnxruntime\'s threads sleep between sections, and each runs a session of its own)', () => {
+  it('gives onnxruntime the cores and the pool what is left: none below 4 cores (the main thread decodes, and onnxruntime\'s threads sleep between sections)', () => {
     const table = [1, 2, 4, 8, 16, 64].map((cores) => ({ cores, ...chooseIndexingThreads({}, cores) }));
     expect(table).toEqual([
       { cores: 1, onnxThreads: 1, decodeThreads: 0, batchSize: 32, onnxSpinning: false, modelSessions: 1 },
-      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32, onnxSpinning: false, modelSessions: 2 },
+      { cores: 2, onnxThreads: 2, decodeThreads: 0, batchSize: 32, onnxSpinning: false, modelSessions: 1 },
       { cores: 4, onnxThreads: 3, decodeThreads: 1, batchSize: 32, onnxSpinning: true, modelSessions: 1 },
       { cores: 8, onnxThreads: 6, decodeThreads: 2, batchSize: 32, onnxSpinning: true, modelSessions: 1 },
       { cores: 16, onnxThreads: 12, decodeThreads: 4, batchSize: 48, onnxSpinning: true, modelSessions: 1 },
@@ -233,7 +233,7 @@ describe('chooseIndexingThreads', () => {
     expect(chooseIndexingThreads({ onnxThreads: 4 }, 16)).toEqual({ onnxThreads: 4, decodeThreads: 8, batchSize: 32, onnxSpinning: true, modelSessions: 1 });
     expect(chooseIndexingThreads({ onnxThreads: 32 }, 16)).toEqual({ onnxThreads: 32, decodeThreads: 0, batchSize: 128, onnxSpinning: false, modelSessions: 1 });
     expect(chooseIndexingThreads({ onnxThreads: 1 }, 2)).toEqual({ onnxThreads: 1, decodeThreads: 1, batchSize: 32, onnxSpinning: true, modelSessions: 1 });
-    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 1 }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 1 });
+    expect(chooseIndexingThreads({ decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 2 }, 2)).toEqual({ onnxThreads: 2, decodeThreads: 0, batchSize: 8, onnxSpinning: true, modelSessions: 2 });
   });
 
   it('opens the encoder to run each batch whole, also past the 32 images a run it takes by default', async () => {
