@@ -135,7 +135,7 @@ export function registerUpCommand(program: Command): void {
 
       stage(`index ${dirs.join(', ')} -> ${index}`);
       // the machine shared as `rsclip index` shares it
-      const machine = chooseIndexingThreads({ ...(threads ? { onnxThreads: threads } : {}), ...(config.batch ? { batchSize: config.batch } : {}) });
+      const machine = chooseIndexingThreads({ onnxThreads: threads, batchSize: config.batch });
       const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine) });
       const display = progressDisplay(false, index);
       try {

@@ -10,6 +10,7 @@
  * leaves onnxruntime in the range where its intra-op threads still scale.
  */
 import { availableParallelism } from 'node:os';
+import type { OpenClipOptions } from '../model/encoder.js';
 
 export interface IndexingThreads {
   /** onnxruntime intra-op threads of the vision tower. */
@@ -44,7 +45,7 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
  * spinning, and each batch in one model run (the encoder's default of 32 images a run split the
  * batches of 9 cores and more in two).
  */
-export function indexingEncoderOptions(machine: IndexingThreads): { threads: number; visionSessions: number; spinning: boolean; maxImageBatch: number } {
+export function indexingEncoderOptions(machine: IndexingThreads): Required<Pick<OpenClipOptions, 'threads' | 'visionSessions' | 'spinning' | 'maxImageBatch'>> {
   const threads = Math.max(1, Math.floor(machine.onnxThreads / machine.modelSessions));
   return { threads, visionSessions: machine.modelSessions, spinning: machine.onnxSpinning, maxImageBatch: machine.batchSize };
 }
