@@ -236,6 +236,7 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
       info: queue.info,
       decodesHere: queue.decodesHere,
       inFlight: queue.inFlight,
+      localModelRuns: queue.localModelRuns,
       embed: async (batch) => {
         const out = await queue.embed(batch);
         first ??= { at: performance.now(), cpu: cpuNow(), embedded };

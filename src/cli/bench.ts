@@ -164,7 +164,8 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, machine: Ind
       imagesPerSecond: round(summary.imagesPerSecond),
       encoderImagesPerSecond,
       shareOfEncoderRate: round(summary.imagesPerSecond / encoderImagesPerSecond, 3),
-      modelBusyShare: round(summary.timing.encoderBusyShare, 3),
+      // indexed with this process's encoder: the share is always there
+      modelBusyShare: round(summary.timing.encoderBusyShare ?? 0, 3),
     };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -201,7 +201,10 @@ export function printIndexSummary(s: IndexSummary): void {
   const t = s.timing;
   if (s.embedded > 0) {
     const decodedIn = t.decodeThreads > 0 ? `${t.decodeThreads} decode thread${t.decodeThreads > 1 ? 's' : ''}` : 'the main thread';
-    lines.push(`  model ${t.modelSeconds.toFixed(1)}s (busy ${(100 * t.encoderBusyShare).toFixed(0)}% of ${t.pipelineSeconds.toFixed(1)}s, batches of ${t.batchSize}), decode ${t.decodeSeconds.toFixed(1)}s in ${decodedIn}, store ${t.storeSeconds.toFixed(1)}s`);
+    const pipeline = t.pipelineSeconds.toFixed(1);
+    const busy = t.encoderBusyShare === undefined ? `on the workers (pipeline ${pipeline}s` : `(busy ${(100 * t.encoderBusyShare).toFixed(0)}% of ${pipeline}s`;
+    const sessions = (t.modelSessions ?? 1) > 1 ? ` on ${t.modelSessions} sessions` : '';
+    lines.push(`  model ${t.modelSeconds.toFixed(1)}s ${busy}, batches of ${t.batchSize}${sessions}), decode ${t.decodeSeconds.toFixed(1)}s in ${decodedIn}, store ${t.storeSeconds.toFixed(1)}s`);
     const c = t.threadCpu;
     if (c) lines.push(`  CPU ${t.cpuSeconds.toFixed(1)}s: main thread ${c.mainThread.toFixed(1)}s, decode threads ${c.decodeThreads.toFixed(1)}s, model and the rest ${c.rest.toFixed(1)}s`);
   }

@@ -127,7 +127,7 @@ class ArchiveIndexer {
       seconds: 0,
       modelSeconds: 0,
       imagesPerSecond: 0,
-      timing: { decodeThreads: this.pixels.threads, batchSize: this.batchSize, pipelineSeconds: 0, modelSeconds: 0, encoderBusyShare: 0, decodeSeconds: 0, storeSeconds: 0, mainThreadSeconds: 0, cpuSeconds: 0 },
+      timing: { decodeThreads: this.pixels.threads, batchSize: this.batchSize, pipelineSeconds: 0, modelSeconds: 0, decodeSeconds: 0, storeSeconds: 0, mainThreadSeconds: 0, cpuSeconds: 0 },
     };
   }
 
@@ -194,12 +194,12 @@ class ArchiveIndexer {
       mainCpu === undefined || mainEnded === undefined || decodeCpu === undefined
         ? undefined
         : { mainThread: mainEnded - mainCpu, decodeThreads: decodeCpu, rest: Math.max(0, cpuSeconds - (mainEnded - mainCpu) - decodeCpu) };
+    const sessions = this.embedder.localModelRuns;
     this.summary.timing = {
       ...this.summary.timing,
       pipelineSeconds,
       modelSeconds: this.summary.modelSeconds,
-      // this process's model runs as many batches at once as its encoder has sessions
-      encoderBusyShare: pipelineSeconds > 0 ? Math.min(1, this.summary.modelSeconds / (pipelineSeconds * (this.embedder.decodesHere ? this.embedder.inFlight : 1))) : 0,
+      ...(sessions === undefined ? {} : { modelSessions: sessions, encoderBusyShare: pipelineSeconds > 0 ? this.summary.modelSeconds / (pipelineSeconds * sessions) : 0 }),
       decodeSeconds: this.pixels.busySeconds,
       storeSeconds: this.storeSeconds,
       mainThreadSeconds: performance.eventLoopUtilization(loop).active / 1000,

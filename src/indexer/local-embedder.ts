@@ -14,6 +14,7 @@ export function localEmbedder(encoder: ClipEncoder): Embedder {
     decodesHere: true,
     // a batch for each vision session, run side by side
     inFlight: encoder.visionSessions ?? 1,
+    localModelRuns: encoder.visionSessions ?? 1,
     async embed(batch) {
       const t0 = performance.now();
       // the pixels are not needed once embedded

@@ -78,6 +78,8 @@ export interface Embedder {
   readonly decodesHere: boolean;
   /** Batches embedding at once: what bounds the work (and memory) between deciding and committing. */
   readonly inFlight: number;
+  /** Model runs this process executes at once (its encoder's sessions); undefined where the model runs elsewhere (a queue's workers). */
+  readonly localModelRuns: number | undefined;
   /** `modelSeconds`: time the model ran for this batch (on whichever machine). */
   embed(batch: EmbedUnit[]): Promise<{ results: EmbedResult[]; modelSeconds: number }>;
   /** A queue's workers, lost jobs and connection, for progress (a local embedder has none). */
@@ -182,12 +184,17 @@ export interface IndexTiming {
   decodeThreads: number;
   /** Images per model run. */
   batchSize: number;
+  /** Sessions of this process's encoder running batches side by side; absent where the model ran on a queue's workers. */
+  modelSessions?: number;
   /** Wall seconds of the embedding pipeline: from the end of the scan to the last commit. */
   pipelineSeconds: number;
-  /** Seconds the model was running (modelSeconds; summed over the sessions of an encoder with several). */
+  /** Seconds the model was running (modelSeconds; summed over the sessions of an encoder with several, or over a queue's workers). */
   modelSeconds: number;
-  /** modelSeconds / pipelineSeconds (per session, here): how much of the pipeline the encoder was kept busy. */
-  encoderBusyShare: number;
+  /**
+   * modelSeconds / (pipelineSeconds x sessions): how much of the pipeline this process's encoder
+   * was kept busy. Absent where the model ran on a queue's workers.
+   */
+  encoderBusyShare?: number;
   /** Thread-seconds decoding and preprocessing whole images and scene windows (CPU-bound work in the pool's threads). */
   decodeSeconds: number;
   /** Seconds in store commits, removals and the final flush (catalog and graph; on the main thread). */

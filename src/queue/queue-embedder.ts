@@ -69,6 +69,7 @@ interface PendingJob {
 
 export class QueueEmbedder implements Embedder {
   readonly decodesHere = false;
+  readonly localModelRuns = undefined;
   readonly inFlight: number;
   /** This run's id, in the ids of its jobs. */
   readonly run = randomUUID();

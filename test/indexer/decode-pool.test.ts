@@ -18,6 +18,7 @@ import { openClip, type ClipEncoder, type Raster8 } from '../../src/model/index.
 import { PixelArrayPool } from '../../src/model/pixel-arrays.js';
 import { ThreadedSession } from '../../src/model/session-thread.js';
 import { encodeRgb, Scene } from '../../src/raster/index.js';
+import type { Embedder } from '../../src/indexer/index.js';
 import { openIndex } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
@@ -302,6 +303,39 @@ describe('indexing with the decode pool', () => {
   });
 });
 
+describe('the model\'s busy share', () => {
+  it('counts the model seconds of batches run side by side against the sessions that ran them', async () => {
+    const archive = path.join(work, 'side-by-side');
+    mkdirSync(archive);
+    for (let i = 0; i < 12; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(90 + i, 32, 24));
+    const fake = new FakeEncoder();
+    let running = 0;
+    let mostRunning = 0;
+    const twoSessions: Embedder = {
+      info: fake.info,
+      decodesHere: true,
+      inFlight: 2,
+      localModelRuns: 2,
+      async embed(batch) {
+        const t0 = performance.now();
+        mostRunning = Math.max(mostRunning, ++running);
+        // a model run long enough that the pipeline's own work is small beside it
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const vectors = await fake.embedPixels(batch.map((unit) => ('pixels' in unit ? unit.pixels : new Float32Array())));
+        running--;
+        return { results: vectors.map((vector) => ({ vector })), modelSeconds: (performance.now() - t0) / 1000 };
+      },
+    };
+    const summary = await indexInto({ index: path.join(work, 'side-by-side-index'), model: fake, roots: [archive], batchSize: 2, embedder: twoSessions });
+    expect(summary.embedded).toBe(12);
+    expect(mostRunning).toBe(2);
+    // six runs of 100 ms, two at a time: about 1.2 s of model over about 0.3 s of pipeline
+    expect(summary.timing.modelSeconds).toBeGreaterThanOrEqual(0.6);
+    expect(summary.timing.encoderBusyShare).toBeGreaterThan(0);
+    expect(summary.timing.encoderBusyShare).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('rsclip index and the machine', () => {
   it('takes --decode-threads, --batch and --model-sessions, and prints the split of time (--json and text)', async () => {
     const archive = path.join(work, 'cli-archive');
@@ -318,7 +352,10 @@ describe('rsclip index and the machine', () => {
     expect(text.stdout).toMatch(/model [\d.]+s \(busy \d+% of [\d.]+s, batches of \d+\), decode [\d.]+s in the main thread, store [\d.]+s/);
     if (process.platform === 'linux') expect(text.stdout).toMatch(/\n {2}CPU [\d.]+s: main thread [\d.]+s, decode threads 0\.0s, model and the rest [\d.]+s\n/);
     const sessions = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-2'), '--model-sessions', '2', '--batch', '2', '--json']);
-    expect((JSON.parse(sessions.stdout) as { embedded: number }).embedded).toBe(6);
+    const twoSessions = JSON.parse(sessions.stdout) as { embedded: number; timing: Record<string, number> };
+    expect(twoSessions.embedded).toBe(6);
+    expect(twoSessions.timing).toMatchObject({ modelSessions: 2, batchSize: 2 });
+    expect(summary.timing.modelSessions).toBe(1);
     expect((await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--model-sessions', '0'])).stderr).toContain('expected a positive integer');
     const bad = await runCli(['index', archive, '--model', model, '--index', path.join(work, 'cli-index-bad'), '--decode-threads', 'two']);
     expect(bad.code).not.toBe(0);

@@ -85,7 +85,7 @@ describe('the summary of a queue run', () => {
     seconds: 1,
     modelSeconds: 0.5,
     imagesPerSecond: 3,
-    timing: { decodeThreads: 0, batchSize: 2, pipelineSeconds: 1, modelSeconds: 0.5, encoderBusyShare: 0.5, decodeSeconds: 0, storeSeconds: 0.1, mainThreadSeconds: 0.2, cpuSeconds: 0.3 },
+    timing: { decodeThreads: 0, batchSize: 2, pipelineSeconds: 1, modelSeconds: 0.5, decodeSeconds: 0, storeSeconds: 0.1, mainThreadSeconds: 0.2, cpuSeconds: 0.3, ...(queue ? {} : { encoderBusyShare: 0.5 }) },
     ...(queue ? { queue } : {}),
   });
   const printed = (s: IndexSummary): string[] => {
@@ -102,6 +102,10 @@ describe('the summary of a queue run', () => {
     expect(printed(summary({ workers: [{ worker: 'gpu1:41', items: 2 }, { worker: 'gpu2:7', items: 1 }], resent: 4 }))).toContain('  workers (items embedded): gpu1:41 2, gpu2:7 1; jobs sent again after Redis lost them: 4');
     expect(printed(summary({ workers: [{ worker: 'gpu1:41', items: 3 }], resent: 0 }))).toContain('  workers (items embedded): gpu1:41 3');
     expect(printed(summary(undefined)).some((line) => line.includes('workers'))).toBe(false);
+  });
+
+  it('gives the workers\' model seconds without a busy share of this process\'s encoder, which did not run', () => {
+    expect(printed(summary({ workers: [{ worker: 'gpu1:41', items: 3 }], resent: 0 }))).toContain('  model 0.5s on the workers (pipeline 1.0s, batches of 2), decode 0.0s in the main thread, store 0.1s');
   });
 });
 

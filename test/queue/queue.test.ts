@@ -79,6 +79,9 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
       expect(counts(summary)).toEqual(counts(reference));
       expect(summary.queue!.resent).toBe(0);
       expect(summary.queue!.workers.reduce((n, w) => n + w.items, 0)).toBe(reference.embedded);
+      // the workers' model seconds are theirs: this process's encoder did not run
+      expect(summary.timing.modelSeconds).toBeGreaterThan(0);
+      expect(summary.timing.encoderBusyShare).toBeUndefined();
     } finally {
       await embedder.close();
       await Promise.all(workers.map((w) => w.close()));
