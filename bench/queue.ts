@@ -18,8 +18,9 @@
  *            thread, slower than a server) served by pglite-socket from a child process, a schema
  *            per run
  *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes (--threads split between
- *            them) against the single-process indexer on --threads cores (shared as `rsclip index`
- *            shares them), same model, batches of 8; wall time, items/s and CPU seconds per item
+ *            them), and one worker with 2 and 3 model sessions (`--model-sessions`, the threads split
+ *            between the sessions), against the single-process indexer on --threads cores (shared
+ *            as `rsclip index` shares them), same model, batches of 8; wall time, items/s and CPU seconds per item
  *            (coordinator + workers, from /proc), with the machine's load average (it is shared:
  *            numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
@@ -319,18 +320,21 @@ async function workersPart(url: string): Promise<Record<string, unknown>> {
   try {
     const local = await index('local');
     results.push({ mode: 'single process', threads: machine.onnxThreads, decodeThreads: machine.decodeThreads, items: local.items, seconds: +local.seconds.toFixed(1), itemsPerSecond: +(local.items / local.seconds).toFixed(2), cpuSecondsPerItem: +(local.coordinatorCpu / local.items).toFixed(3), load: os.loadavg()[0] });
-    for (const n of [1, 2, 3]) {
+    // worker processes, then one worker with as many model sessions (--threads shared the same way)
+    const setups = [1, 2, 3].map((n) => ({ n, sessions: 1 })).concat([2, 3].filter((s) => s <= threads).map((s) => ({ n: 1, sessions: s })));
+    for (const { n, sessions } of setups) {
       const workerThreads = Math.max(1, Math.floor(threads / n));
-      const workers = Array.from({ length: n }, () => startProcess([CLI, 'worker', '--queue', url, '--model', model, '--variant', variant, '--threads', String(workerThreads)]));
+      const sessionArgs = sessions > 1 ? ['--model-sessions', String(sessions)] : [];
+      const workers = Array.from({ length: n }, () => startProcess([CLI, 'worker', '--queue', url, '--model', model, '--variant', variant, '--threads', String(workerThreads), ...sessionArgs]));
       await until(() => workers.every((w) => w.log().includes('waiting for jobs')), 'the workers');
       const cpuBefore = workers.map((w) => cpuSecondsOf(w.pid!));
-      const embedder = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 2 * n });
-      const run = await index(`queue-${n}`, embedder);
+      const embedder = await QueueEmbedder.open({ url, info: encoder.info, inFlight: 2 * n * sessions });
+      const run = await index(`queue-${n}-${sessions}`, embedder);
       await embedder.close();
       const workerCpu = workers.reduce((sum, w, i) => sum + cpuSecondsOf(w.pid!) - cpuBefore[i]!, 0);
       await stop(workers);
       results.push({
-        mode: `${n} worker${n > 1 ? 's' : ''}`,
+        mode: `${n} worker${n > 1 ? 's' : ''}${sessions > 1 ? `, ${sessions} model sessions` : ''}`,
         threadsPerWorker: workerThreads,
         items: run.items,
         seconds: +run.seconds.toFixed(1),

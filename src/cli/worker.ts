@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
+import { availableParallelism } from 'node:os';
 import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
@@ -12,6 +13,7 @@ import { addModelOptions, collect, positiveInt, type ModelOptions } from './opti
 interface WorkerCommandOptions extends ModelOptions {
   queue: string;
   concurrency?: number;
+  modelSessions?: number;
   pathMap?: string[];
   lockTimeout?: number;
   json?: boolean;
@@ -59,7 +61,8 @@ export function registerWorkerCommand(program: Command): void {
     .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
     .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out); rediss:// for TLS, with ?sslrootcert=&sslcert=&sslkey= PEM files where needed; a password not in the URL comes from RSCLIP_QUEUE_PASSWORD');
   addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
-    .option('--concurrency <n>', 'jobs processed at once (default 1)', positiveInt)
+    .option('--concurrency <n>', 'jobs processed at once (default 1, or one per model session)', positiveInt)
+    .option('--model-sessions <n>', 'model sessions embedding jobs side by side, sharing the threads (default 1; each holds its own weights and working memory)', positiveInt)
     .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
     .option('--lock-timeout <seconds>', 'seconds after which the job of a worker that stopped answering goes to another (default 30)', positiveInt)
     .option('--json', 'log one JSON line per job instead of a rate every few seconds')
@@ -69,10 +72,14 @@ export function registerWorkerCommand(program: Command): void {
       if (!modelDir) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', { hint: 'use the model the index was built with (`rsclip model info` shows it)' });
       const pathMap: PathMapping[] = (opts.pathMap ?? []).map(parsePathMapping);
       const threads = opts.threads ?? config.threads;
+      const sessions = opts.modelSessions ?? 1;
+      // sessions share the threads given (every core by default) instead of each taking them all
+      const sessionThreads = sessions > 1 ? Math.max(1, Math.floor((threads ?? availableParallelism()) / sessions)) : threads;
       const encoder = await openClip(modelDir, {
         variant: opts.variant ?? config.variant ?? 'fp32',
-        spinning: onnxSpinningFor(threads),
-        ...(threads === undefined ? {} : { threads }),
+        spinning: onnxSpinningFor(sessionThreads === undefined ? undefined : sessionThreads * sessions),
+        visionSessions: sessions,
+        ...(sessionThreads === undefined ? {} : { threads: sessionThreads }),
       });
       await checkCanEmbed(encoder).catch(async (error: unknown) => {
         await encoder.close();
@@ -87,7 +94,8 @@ export function registerWorkerCommand(program: Command): void {
         url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
         pathMap,
-        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        // a job at a time per session at least, or the sessions wait
+        concurrency: opts.concurrency ?? sessions,
         ...(opts.lockTimeout ? { lockSeconds: opts.lockTimeout } : {}),
         onJob(event) {
           if (event.phase === 'done') {
@@ -118,7 +126,8 @@ export function registerWorkerCommand(program: Command): void {
         await encoder.close();
         throw error;
       });
-      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}), waiting for jobs on ${hidePassword(opts.queue)}\n`);
+      const sessionsSaid = (encoder.visionSessions ?? 1) > 1 ? `, ${encoder.visionSessions} sessions` : '';
+      process.stderr.write(`rsclip worker ${worker.id}: model ${encoder.info.id} (${encoder.info.fingerprint.slice(0, 12)}${sessionsSaid}), waiting for jobs on ${hidePassword(opts.queue)}\n`);
       const report = new WorkerReport(REPORT_INTERVAL_MS / 1000);
       const timer = setInterval(() => {
         const line = opts.json ? undefined : report.next(jobs, embedded);

@@ -147,11 +147,13 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
     for (let i = 0; i < 5; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(300 + i, 48, 40));
     const local = await runCli(['index', archive, '--index', path.join(work, 'cli-local'), '--model', model, '--threads', '1', '--json']);
     expect(local.code, local.stderr).toBe(0);
-    const worker = spawnCli(['worker', '--queue', redis.url, '--model', model, '--threads', '1', '--json']);
+    // two model sessions of a thread each, taking two jobs at a time
+    const worker = spawnCli(['worker', '--queue', redis.url, '--model', model, '--threads', '2', '--model-sessions', '2', '--json']);
     let workerLog = '';
     worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
     try {
       await until('the worker', () => (workerLog.includes('waiting for jobs') ? true : undefined));
+      expect(workerLog).toMatch(/, 2 sessions\), waiting for jobs/);
       const queued = await runCli(['index', archive, '--index', path.join(work, 'cli-queued'), '--model', model, '--threads', '1', '--batch', '2', '--queue', redis.url, '--json']);
       expect(queued.code, queued.stderr).toBe(0);
       expect(JSON.parse(queued.stdout)).toMatchObject({ added: 5, embedded: 5, errors: 0, queue: { workers: [{ worker: expect.stringMatching(/:\d+$/), items: 5 }], resent: 0 } });
