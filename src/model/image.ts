@@ -166,6 +166,17 @@ async function readHeader(source: ImageSource, maxInputPixels: number, rasterOnl
 
 /** Decodes any image sharp reads into 8-bit RGB, PIL-style (see the module comment). */
 export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {}): Promise<DecodedRgb> {
+  const decoded = await decodeColour8(source, options);
+  const { data, width, height, channels } = decoded.rgb;
+  return channels === 3 ? decoded : { ...decoded, rgb: toRgb(data, width, height, channels) };
+}
+
+/**
+ * decodeRgb8 without dropping alpha and extra bands: RGB, or three bands and more that
+ * preprocessing reads the first three of (grey is made RGB). The model's 224 px chips skip a copy
+ * of every pixel this way.
+ */
+async function decodeColour8(source: ImageSource, options: DecodeOptions): Promise<DecodedRgb> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const content = options.alreadyRead?.content?.length ? options.alreadyRead.content : undefined;
   const inMemory = content ?? (typeof source === 'string' ? undefined : source);
@@ -175,14 +186,14 @@ export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {
   const { format } = known ?? (await readHeader(source, maxInputPixels, options.rasterOnly));
   if (inMemory && isSmallJpeg(known)) {
     const rgba = await decodeSmallJpeg(inMemory);
-    if (rgba) return { rgb: toRgb(rgba.data, rgba.width, rgba.height, rgba.channels), format };
+    if (rgba) return { rgb: rgba, format };
   }
   try {
     // raw() without a depth: libvips converts 16-bit grey/RGB to 8 bits by the high byte.
     const input = content ? Buffer.from(content.buffer, content.byteOffset, content.byteLength) : source;
     const { data, info } = await openSharp(input, maxInputPixels).raw().toBuffer({ resolveWithObject: true });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return { rgb: toRgb(bytes, info.width, info.height, info.channels), format };
+    return { rgb: info.channels >= 3 ? { data: bytes, width: info.width, height: info.height, channels: info.channels } : toRgb(bytes, info.width, info.height, info.channels), format };
   } catch (error) {
     throw await unreadableError(source, error);
   }
@@ -232,12 +243,25 @@ function valueTable(cfg: PreprocessConfig): Float32Array {
 /**
  * Centre crop as transformers' `center_crop` (top = floor((H - h) / 2), zero padding where the
  * crop leaves the image), then the value table, written channel-first into `out` (every value
- * of it: a reused array needs no clearing).
+ * of it: a reused array needs no clearing). Reads the first three of the image's channels.
  */
 function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number, table: Float32Array, out: Float32Array): Float32Array {
   const top = Math.floor((img.height - cropHeight) / 2);
   const left = Math.floor((img.width - cropWidth) / 2);
   const plane = cropHeight * cropWidth;
+  const { data, channels } = img;
+  if (top >= 0 && left >= 0) {
+    // the crop lies inside the image (the usual case): no bounds to check per pixel
+    for (let y = 0; y < cropHeight; y++) {
+      let s = ((y + top) * img.width + left) * channels;
+      for (let o = y * cropWidth, end = o + cropWidth; o < end; o++, s += channels) {
+        out[o] = table[data[s]!]!;
+        out[plane + o] = table[256 + data[s + 1]!]!;
+        out[2 * plane + o] = table[512 + data[s + 2]!]!;
+      }
+    }
+    return out;
+  }
   for (let y = 0; y < cropHeight; y++) {
     const sy = y + top;
     const inRow = sy >= 0 && sy < img.height;
@@ -245,10 +269,10 @@ function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number,
       const sx = x + left;
       const o = y * cropWidth + x;
       if (inRow && sx >= 0 && sx < img.width) {
-        const s = (sy * img.width + sx) * 3;
-        out[o] = table[img.data[s]!]!;
-        out[plane + o] = table[256 + img.data[s + 1]!]!;
-        out[2 * plane + o] = table[512 + img.data[s + 2]!]!;
+        const s = (sy * img.width + sx) * channels;
+        out[o] = table[data[s]!]!;
+        out[plane + o] = table[256 + data[s + 1]!]!;
+        out[2 * plane + o] = table[512 + data[s + 2]!]!;
       } else {
         out[o] = table[0]!;
         out[plane + o] = table[256]!;
@@ -263,9 +287,11 @@ function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number,
  * The preprocessing after decoding: resize, crop, rescale, normalise. Pure (typed arrays in and
  * out), so it can run in a worker thread. `arithmetic` 'pillow' gives transformers 4.x's resize
  * (1-level differences on a few pixels in a thousand, see resample.ts). `into`: an array to
- * write (and return) instead of a new one, of the crop's size.
+ * write (and return) instead of a new one, of the crop's size. `rgb` may have more than three
+ * channels (alpha, extra bands): the first three are read.
  */
 export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: FixedPointArithmetic = 'torchvision', into?: Float32Array): Float32Array {
+  if (rgb.channels < 3) throw new RangeError(`preprocessRgb: an image of 3 channels or more, not ${rgb.channels}`);
   let img = rgb;
   if (cfg.doResize) {
     const filter = filterFromPilId(cfg.resample);
@@ -273,6 +299,8 @@ export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: F
       throw new RsclipError('MODEL_INVALID', `preprocessor_config.json resample must be a PIL filter id 0..5 but is ${cfg.resample}`);
     }
     const size = shortestEdgeSize(img.height, img.width, cfg.shortestEdge);
+    // the bands the model never sees are dropped before resizing, not resized
+    if (img.channels > 3 && (size.width !== img.width || size.height !== img.height)) img = toRgb(img.data, img.width, img.height, img.channels);
     img = resizeRaster(img, size.width, size.height, filter, arithmetic);
   }
   const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : img.height;
@@ -284,7 +312,7 @@ export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: F
 
 /** Decodes one image and preprocesses it for the vision tower, as `CLIPImageProcessor` does (`into`: as for preprocessRgb). */
 export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig, options: DecodeOptions = {}, into?: Float32Array): Promise<PreprocessedImage> {
-  const { rgb, format } = await decodeRgb8(source, options);
+  const { rgb, format } = await decodeColour8(source, options);
   return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
 }
 

@@ -131,6 +131,18 @@ describe('preprocessing geometry', () => {
     expect(Array.from(out.subarray(0, 9))).toEqual([0, 0, 0, 0, 10, 20, 1, 11, 21]);
   });
 
+  it('reads the first three channels of an image with alpha or extra bands, resized or not, as of its RGB', async () => {
+    const noise = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) >>> 24);
+    const bands = 5;
+    const multiBand = encodeTiff(noise(230 * 224 * bands, 3), 230, 224, bands);
+    // 224 px on the short side: cropped as decoded; larger: the alpha is dropped before the resize
+    for (const image of [await raw(noise(224 * 224 * 4, 1), 224, 224, 4).png().toBuffer(), await raw(noise(301 * 257 * 4, 2), 301, 257, 4).png().toBuffer(), multiBand]) {
+      const fromRgb = preprocessRgb((await decodeRgb8(image)).rgb, clipConfig);
+      expect(Buffer.from((await preprocessImage(image, clipConfig)).pixels.buffer).equals(Buffer.from(fromRgb.buffer))).toBe(true);
+    }
+    expect(() => preprocessRgb({ data: new Uint8Array(4), width: 2, height: 2, channels: 1 }, clipConfig)).toThrow(/3 channels or more, not 1/);
+  });
+
   it('writes channel-first normalised float32 values', () => {
     const rgb: Raster8 = { data: Uint8Array.from([255, 0, 128]), width: 1, height: 1, channels: 3 };
     const out = preprocessRgb(rgb, { ...clipConfig, doResize: false, cropHeight: 1, cropWidth: 1 });
