@@ -61,7 +61,7 @@ export function registerWorkerCommand(program: Command): void {
     .description('embed images for `rsclip index --queue` coordinators: reads the files they name (shared file system), returns vectors, until Ctrl-C')
     .requiredOption('--queue <url>', 'the Redis the coordinator uses, e.g. redis://localhost:6379/0 (a Redis restart is waited out); rediss:// for TLS, with ?sslrootcert=&sslcert=&sslkey= PEM files where needed; a password not in the URL comes from RSCLIP_QUEUE_PASSWORD');
   addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
-    .option('--concurrency <n>', 'jobs processed at once (default 1, or one per model session)', positiveInt)
+    .option('--concurrency <n>', 'jobs processed at once (default: two per model session, one read and decoded while the other runs on the model)', positiveInt)
     .option('--model-sessions <n>', 'model sessions embedding jobs side by side, sharing the threads (default 1; each holds its own weights and working memory)', positiveInt)
     .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
     .option('--lock-timeout <seconds>', 'seconds after which the job of a worker that stopped answering goes to another (default 30)', positiveInt)
@@ -94,8 +94,7 @@ export function registerWorkerCommand(program: Command): void {
         url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
         pathMap,
-        // a job at a time per session at least, or the sessions wait
-        concurrency: opts.concurrency ?? sessions,
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
         ...(opts.lockTimeout ? { lockSeconds: opts.lockTimeout } : {}),
         onJob(event) {
           if (event.phase === 'done') {

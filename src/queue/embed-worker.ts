@@ -36,7 +36,7 @@ export interface EmbedWorkerEvent {
 export interface EmbedWorkerOptions {
   url: string;
   encoder: ClipEncoder;
-  /** Jobs processed at once. Default 1. */
+  /** Jobs processed at once. Default: two per vision session of the encoder (a job is read and decoded, then embedded: two keep the model busy). */
   concurrency?: number;
   pathMap?: PathMapping[];
   /** Seconds without a lock renewal after which a job counts as stalled and goes to another worker. Default 30. */
@@ -96,7 +96,7 @@ export async function checkCanEmbed(encoder: ClipEncoder): Promise<void> {
 
 export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<EmbedWorker> {
   const { encoder } = options;
-  const concurrency = options.concurrency ?? 1;
+  const concurrency = options.concurrency ?? 2 * (encoder.visionSessions ?? 1);
   const lockSeconds = options.lockSeconds ?? 30;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RsclipError('BAD_INPUT', `concurrency must be a positive integer, got ${concurrency}`);
   if (!(lockSeconds > 0)) throw new RsclipError('BAD_INPUT', `the lock timeout must be a positive number of seconds, got ${lockSeconds}`);

@@ -95,6 +95,28 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(last.queue!.unreachableSeconds).toBeUndefined();
   });
 
+  it('a worker takes two jobs at a time by default, so that one is read while the other is embedded', { timeout: 120_000 }, async () => {
+    const archive = path.join(work, 'two-at-once');
+    writeQueueArchive(archive, 12);
+    const events: EmbedWorkerEvent[] = [];
+    const worker = await startEmbedWorker({ url: redis.url, encoder: new SlowEncoder(150), onJob: (e) => events.push(e) });
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: redis.url, info: encoder.info, inFlight: 4 });
+    try {
+      await indexInto({ roots: [archive], index: path.join(work, 'two-at-once-index'), model: encoder, embedder, batchSize: 2 });
+    } finally {
+      await embedder.close();
+      await worker.close();
+    }
+    let running = 0;
+    let mostRunning = 0;
+    for (const { phase } of events) {
+      if (phase === 'start') mostRunning = Math.max(mostRunning, ++running);
+      if (phase === 'done') running--;
+    }
+    expect(mostRunning).toBe(2);
+  });
+
   it('a run leaves no results in Redis: each job goes once its result is taken, and the event stream is bounded by the jobs in flight', { timeout: 120_000 }, async () => {
     const archive = path.join(work, 'many');
     writeQueueArchive(archive, 120);
