@@ -328,7 +328,9 @@ class ArchiveIndexer {
         return;
       }
       await workers;
-      stages.push(this.startStage(batch, changes));
+      // the last batch waits for a free slot like the others (started beside them, its model run
+      // would queue behind theirs and count the wait as model time)
+      await advance();
       await commitAll();
       // duplicates whose original was committed in the last batch: every embedding is committed now
       if (waiting.length > 0) await this.commitStage([], [], [], waiting, { final: true });
