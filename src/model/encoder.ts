@@ -8,6 +8,7 @@ import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
+import { int8SaturationWarning } from './int8-saturation.js';
 import { preprocessImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { PixelArrayPool } from './pixel-arrays.js';
@@ -216,7 +217,12 @@ export async function openClip(dir: string, options: OpenClipOptions = {}): Prom
     throw invalidParameter('visionSessions', 'a positive integer', options.visionSessions);
   }
   const model = openModelDirectory(dir, options.variant === undefined ? {} : { variant: options.variant });
-  const [tokenizer, fingerprint] = await Promise.all([loadTokenizer(model.tokenizer, model.contextLength), computeModelFingerprint(model, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir })]);
+  const cacheOption = options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir };
+  const [tokenizer, fingerprint] = await Promise.all([loadTokenizer(model.tokenizer, model.contextLength), computeModelFingerprint(model, cacheOption)]);
+  if (model.variant === 'int8') {
+    const warning = await int8SaturationWarning({ files: [model.onnx.vision, model.onnx.text], fingerprint }, cacheOption);
+    if (warning) process.emitWarning(warning, { code: 'RSCLIP_INT8_SATURATES' });
+  }
   const info: ModelInfo = {
     id: model.id,
     dir: model.dir,
