@@ -43,6 +43,30 @@ function toMeta(m: Map<string, string>, location: string): PostgresIndexMeta | u
   };
 }
 
+/** The pgvector extension in the database, made if absent; a server without it, or a user who may not make it, is told so. */
+async function createPgvector(db: Queryable, location: string): Promise<void> {
+  try {
+    await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = (error as Error).message;
+    // 0A000: the server has no vector.control (not installed there)
+    if (code === '0A000') {
+      throw new RsclipError('INDEX_INCOMPATIBLE', `PostgreSQL at ${location} lacks the pgvector extension: ${message}`, {
+        cause: error,
+        hint: 'install pgvector (0.8 or later) on the database server, e.g. the postgresql-<version>-pgvector package of the PostgreSQL apt repository, then run the command again',
+      });
+    }
+    if (code === '42501') {
+      throw new RsclipError('INDEX_UNWRITABLE', `PostgreSQL at ${location} refused to create the pgvector extension: ${message}`, {
+        cause: error,
+        hint: 'have the database owner (or a superuser) run `CREATE EXTENSION vector;` in this database once, then run the command again',
+      });
+    }
+    throw error;
+  }
+}
+
 async function checkPgvector(db: Queryable, location: string): Promise<void> {
   const { rows } = await db.query<{ version: string | null }>("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS version");
   const version = rows[0]!.version;
@@ -92,7 +116,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
       const engine = resolveEngine(options.engine);
       const precision = indexPrecisionFor(model.embeddingDim);
       await database.transaction('write', async (db) => {
-        await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await createPgvector(db, where.shown);
         await checkPgvector(db, where.shown);
         await db.query(createTablesSql(where.schema, model.embeddingDim));
         await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, engine.M, engine.efConstruction));

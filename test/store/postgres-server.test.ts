@@ -1,0 +1,88 @@
+/**
+ * Against a real PostgreSQL server (Debian's, started on a loopback port), what PGlite cannot
+ * show: the write lock between two sessions (PGlite is one session that pglite-socket shares),
+ * freed when a writer's connection dies; and a server without pgvector (Debian 12 ships none),
+ * which `rsclip index` must name in one line, leaving nothing behind, where it failed with an
+ * internal error and a stack trace.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../../src/store/postgres/database.js';
+import { parsePostgresLocation } from '../../src/store/postgres/location.js';
+import { readPostgresMeta } from '../../src/store/postgres/open.js';
+import { runCli } from '../fixtures/cli.js';
+import { expectRsclipError } from '../fixtures/errors.js';
+import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
+import { postgresBin, startPostgres, type TestPostgres } from './postgres-server.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-postgres-server-'));
+
+describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () => {
+  let server: TestPostgres;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    server = await startPostgres();
+    admin = new pg.Client(server.url);
+    await admin.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.end();
+    await server?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const indexUrl = (schema: string): string => `${server.url}?schema=${schema}`;
+
+  it('lets one writer of an index in at a time, other indexes and readers meanwhile, and frees the lock of a writer whose connection died', async () => {
+    const first = await Database.connect(parsePostgresLocation(indexUrl('survey')));
+    const second = await Database.connect(parsePostgresLocation(indexUrl('survey')));
+    const other = await Database.connect(parsePostgresLocation(indexUrl('other')));
+    try {
+      await first.lockForWriting();
+      await expectRsclipError(second.lockForWriting(), 'INDEX_LOCKED', /is being written by another process/);
+      await other.lockForWriting();
+      // a reader is not held back (there is no index yet: it says so)
+      expect(await readPostgresMeta(indexUrl('survey'))).toBeUndefined();
+      // the first writer's process is killed: the server ends its session, and the lock with it
+      const holders = await admin.query<{ pid: number }>(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('rsclip index survey', 0)",
+      );
+      expect(holders.rows).toHaveLength(1);
+      await admin.query('SELECT pg_terminate_backend($1)', [holders.rows[0]!.pid]);
+      let locked = false;
+      for (let attempt = 0; attempt < 50 && !locked; attempt++) {
+        try {
+          await second.lockForWriting();
+          locked = true;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      expect(locked).toBe(true);
+    } finally {
+      await Promise.all([first.close(), second.close(), other.close()]);
+    }
+  });
+
+  it('on a server without pgvector, rsclip index names what is missing in one line and leaves no schema', async ({ skip }) => {
+    const available = await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+    if (available.rowCount! > 0) skip('this server has pgvector');
+    const archive = path.join(work, 'archive');
+    mkdirSync(archive);
+    writeFileSync(path.join(archive, 'a.png'), makePng(1, 40, 32));
+    const model = await tinyModelDir();
+    const indexed = await runCli(['index', archive, '--index', indexUrl('survey'), '--model', model, '--threads', '1']);
+    expect(indexed.code).toBe(1);
+    expect(indexed.stderr).toMatch(/^rsclip: PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?schema=survey lacks the pgvector extension: extension "vector" is not available \(install pgvector \(0\.8 or later\) on the database server/);
+    expect(indexed.stderr.trim().split('\n')).toHaveLength(1);
+    const schemas = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'survey'");
+    expect(schemas.rowCount).toBe(0);
+    const searched = await runCli(['search', 'a river', '--index', indexUrl('survey'), '--model', model]);
+    expect(searched.code).toBe(1);
+    expect(searched.stderr).toMatch(/^rsclip: no index at postgres:\/\/.*\?schema=survey/);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * A throwaway PostgreSQL server for tests: Debian's PostgreSQL (initdb + postgres) on a free
+ * loopback port, in a temp folder, trust authentication, no fsync. Run as root, it runs as the
+ * `postgres` user (the server refuses root). `postgresBin` is undefined where no server is
+ * installed (the tests skip). Debian 12's PostgreSQL has no pgvector: what these servers test is
+ * what needs none (connections, the write lock between sessions, a server without pgvector).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+function findPostgresBin(): string | undefined {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
+  const candidates = [...(process.env.PATH ?? '').split(path.delimiter), ...versions.map((v) => path.join('/usr/lib/postgresql', v, 'bin'))];
+  return candidates.find((dir) => dir && existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'postgres')));
+}
+
+export const postgresBin = findPostgresBin();
+
+/** The uid and gid the server runs as: this process's, or the `postgres` user's when this is root. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string): number => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const [uid, gid] = [id('-u'), id('-g')];
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0) throw new Error('running as root without a postgres user to run the test server as');
+  return { uid, gid };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface TestPostgres {
+  /** postgres://postgres@127.0.0.1:PORT/postgres (a superuser, no password). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A server in a folder of its own under the OS temp folder (which the `postgres` user can reach), removed by `stop`. */
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = postgresBin;
+  if (!bin) throw new Error('no PostgreSQL server installed');
+  const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-test-postgres-'));
+  const user = serverUser();
+  if (user) chownSync(dir, user.uid, user.gid);
+  const data = path.join(dir, 'data');
+  const initdb = spawnSync(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { encoding: 'utf8', ...user });
+  if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`);
+  const port = await freePort();
+  const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
+  const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...user });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      if (output.includes('database system is ready to accept connections')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`postgres exited (${code}): ${output}`)));
+  });
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        // fast shutdown: connections are ended, nothing is waited for
+        child.kill('SIGINT');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
