@@ -178,11 +178,22 @@ export class QueueEmbedder implements Embedder {
       .add('embed', job.data, { jobId, attempts: JOB_ATTEMPTS, removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: 24 * KEEP_FINISHED_SECONDS } })
       .then(
         () => (job.sending = false),
-        (error: unknown) => this.settle(jobId, { failedReason: `cannot send it to Redis: ${(error as Error).message}` }),
+        (error: unknown) => this.settle(jobId, { error: this.sendError(jobId, error as Error) }),
       );
   }
 
-  private settle(jobId: string, outcome: { returnvalue: EmbedJobResult } | { failedReason: string }): void {
+  private sendError(jobId: string, cause: Error): RsclipError {
+    // Redis refuses writes past its maxmemory under the noeviction policy a queue needs
+    const full = cause.message.startsWith('OOM ');
+    return new RsclipError('QUEUE_FAILED', `cannot send embedding job ${jobId} to Redis at ${this.where}: ${cause.message}`, {
+      cause,
+      hint: full
+        ? 'Redis is at its maxmemory: raise it (CONFIG SET maxmemory, or maxmemory in redis.conf) or free memory; a run needs about 2.7 KB per vector of the jobs in flight. What is committed is kept: run the same command again'
+        : 'what is committed is kept; fix the cause and run the same command again',
+    });
+  }
+
+  private settle(jobId: string, outcome: { returnvalue: EmbedJobResult } | { failedReason: string } | { error: RsclipError }): void {
     const job = this.pending.get(jobId);
     if (!job) return;
     this.pending.delete(jobId);
@@ -190,7 +201,7 @@ export class QueueEmbedder implements Embedder {
       job.resolve(outcome.returnvalue);
       // a removal that fails (Redis away) leaves the job to its age limit
       this.queue.remove(jobId).catch(() => undefined);
-    } else job.reject(new Error(outcome.failedReason));
+    } else job.reject('error' in outcome ? outcome.error : new Error(outcome.failedReason));
   }
 
   /** The queue's client (the one commands go through) is connected. */

@@ -164,6 +164,27 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     }
   });
 
+  it('a Redis at its maxmemory refuses the jobs: the run stops saying so and what to raise', { timeout: 60_000 }, async () => {
+    const full = await startRedis(work);
+    const client = await connectRedis(full.url);
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: full.url, info: encoder.info, inFlight: 1 });
+    try {
+      // below what Redis already uses: every write is refused
+      await client.config('SET', 'maxmemory', '100kb');
+      const archive = path.join(work, 'redis-full');
+      writeQueueArchive(archive, 2);
+      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-full-index'), model: encoder, embedder, batchSize: 2 });
+      await expect(run).rejects.toSatisfy(
+        (e) => isRsclipError(e, 'QUEUE_FAILED') && /^cannot send embedding job \S+ to Redis at 127\.0\.0\.1:\d+: OOM command not allowed/.test((e as Error).message) && /Redis is at its maxmemory: raise it/.test(e.hint ?? ''),
+      );
+    } finally {
+      client.disconnect();
+      await embedder.close();
+      await full.stop();
+    }
+  });
+
   it('a worker refuses a job of another model: the coordinator stops with the reason, and the job is not retried', { timeout: 60_000 }, async () => {
     const archive = path.join(work, 'other-model');
     writeQueueArchive(archive, 2);
