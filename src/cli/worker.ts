@@ -1,8 +1,8 @@
 /** `rsclip worker`: embeds the windows a coordinator (`rsclip index --queue`) puts on a Redis queue, until stopped. */
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { availableParallelism } from 'node:os';
 import { onnxSpinningFor } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
