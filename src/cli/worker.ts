@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
-import { onnxSpinningFor } from '../indexer/indexing-threads.js';
+import { onnxSpinningFor, threadsPerSession } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { withQueuePassword } from '../queue/connection.js';
@@ -74,7 +74,7 @@ export function registerWorkerCommand(program: Command): void {
       const threads = opts.threads ?? config.threads;
       const sessions = opts.modelSessions ?? 1;
       // sessions share the threads given (every core by default) instead of each taking them all
-      const sessionThreads = sessions > 1 ? Math.max(1, Math.floor((threads ?? availableParallelism()) / sessions)) : threads;
+      const sessionThreads = sessions > 1 ? threadsPerSession(threads ?? availableParallelism(), sessions) : threads;
       const encoder = await openClip(modelDir, {
         variant: opts.variant ?? config.variant ?? 'fp32',
         spinning: onnxSpinningFor(sessionThreads === undefined ? undefined : sessionThreads * sessions),

@@ -46,8 +46,13 @@ export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, core
  * batches of 9 cores and more in two).
  */
 export function indexingEncoderOptions(machine: IndexingThreads): Required<Pick<OpenClipOptions, 'threads' | 'visionSessions' | 'spinning' | 'maxImageBatch'>> {
-  const threads = Math.max(1, Math.floor(machine.onnxThreads / machine.modelSessions));
+  const threads = threadsPerSession(machine.onnxThreads, machine.modelSessions);
   return { threads, visionSessions: machine.modelSessions, spinning: machine.onnxSpinning, maxImageBatch: machine.batchSize };
+}
+
+/** Each of `sessions` sessions' share of `threads` onnxruntime threads (at least one). */
+export function threadsPerSession(threads: number, sessions: number): number {
+  return Math.max(1, Math.floor(threads / sessions));
 }
 
 /**

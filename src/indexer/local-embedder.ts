@@ -9,12 +9,13 @@ function pixelsOf(unit: EmbedUnit): Float32Array {
 }
 
 export function localEmbedder(encoder: ClipEncoder): Embedder {
+  const sessions = encoder.visionSessions ?? 1;
   return {
     info: encoder.info,
     decodesHere: true,
     // a batch for each vision session, run side by side
-    inFlight: encoder.visionSessions ?? 1,
-    localModelRuns: encoder.visionSessions ?? 1,
+    inFlight: sessions,
+    localModelRuns: sessions,
     async embed(batch) {
       const t0 = performance.now();
       // the pixels are not needed once embedded

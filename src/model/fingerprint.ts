@@ -11,16 +11,16 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { debuglog } from 'node:util';
+import { mergeCacheEntries, readCacheEntries } from './cache-file.js';
 import { defaultCacheDir } from './hub/cache.js';
 import type { ModelDirectory } from './model-dir.js';
 
-const debug = debuglog('rsclip');
 export const FILE_HASHES = 'file-hashes.json';
 /** Entries kept (the most recently hashed); a few models with three variants each fit many times. */
 const MAX_ENTRIES = 200;
+const CACHE_FIELD = 'files';
 
 export interface FingerprintOptions {
   /** Where file hashes are remembered (default `defaultCacheDir()`); `null` hashes every file every time. */
@@ -51,43 +51,12 @@ async function identity(file: string): Promise<FileIdentity> {
 
 const sameFile = (a: FileIdentity, b: FileIdentity): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 
-async function readCache(file: string): Promise<Record<string, CachedHash>> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as { version?: number; files?: Record<string, CachedHash> };
-    return parsed.version === 1 && parsed.files && typeof parsed.files === 'object' ? parsed.files : {};
-  } catch {
-    // absent or unreadable: every file is hashed (and the cache written anew)
-    return {};
-  }
-}
-
-/** Merges `fresh` into the cache file (temp file + rename, so concurrent writers never leave a torn file). */
-async function writeCache(file: string, fresh: Record<string, CachedHash>): Promise<void> {
-  const merged = { ...(await readCache(file)) };
-  for (const [key, value] of Object.entries(fresh)) {
-    delete merged[key];
-    merged[key] = value;
-  }
-  const keys = Object.keys(merged);
-  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ENTRIES))) delete merged[key];
-  const temp = `${file}.tmp-${process.pid}`;
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(temp, JSON.stringify({ version: 1, files: merged }));
-    await rename(temp, file);
-  } catch (error) {
-    // a cache that cannot be written only costs hashing again next time
-    debug('cannot write %s: %s', file, (error as Error).message);
-    await rm(temp, { force: true }).catch(() => undefined);
-  }
-}
-
 /** sha256 of each file, from the cache where the file is unchanged. */
 export async function hashFiles(files: readonly string[], options: FingerprintOptions = {}): Promise<string[]> {
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   if (cacheDir === null) return Promise.all(files.map(sha256File));
   const cacheFile = path.join(cacheDir, FILE_HASHES);
-  const cached = await readCache(cacheFile);
+  const cached = await readCacheEntries<CachedHash>(cacheFile, CACHE_FIELD);
   const fresh: Record<string, CachedHash> = {};
   const hashes = await Promise.all(
     files.map(async (file) => {
@@ -101,7 +70,7 @@ export async function hashFiles(files: readonly string[], options: FingerprintOp
       return sha256;
     }),
   );
-  if (Object.keys(fresh).length > 0) await writeCache(cacheFile, fresh);
+  if (Object.keys(fresh).length > 0) await mergeCacheEntries(cacheFile, CACHE_FIELD, fresh, MAX_ENTRIES);
   return hashes;
 }
 

@@ -8,32 +8,39 @@
  * the answer is remembered by the model's fingerprint in the cache directory.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { debuglog } from 'node:util';
+import { mergeCacheEntries, readCacheEntries } from './cache-file.js';
 import { defaultCacheDir } from './hub/cache.js';
 
-const debug = debuglog('rsclip');
 export const INT8_CHECKS = 'int8-weights.json';
+const CACHE_FIELD = 'widest';
 /** Fingerprints remembered (the most recent). */
 const MAX_ENTRIES = 100;
 /** The widest weight that cannot saturate: two products of 255 x 64 still fit in 16 bits (32,640). */
 const WIDEST_SAFE_WEIGHT = 64;
+
+/** This machine's answer, read once. */
+let thisCpu: boolean | undefined;
 
 /**
  * x86 flags without AVX-512 VNNI or AVX-VNNI (from /proc/cpuinfo; `cpuinfo` for tests). Other
  * CPUs, and systems without that file, are taken to compute int8 products exactly.
  */
 export function cpuSaturatesInt8(cpuinfo?: string): boolean {
-  let text = cpuinfo;
-  if (text === undefined) {
+  if (cpuinfo !== undefined) return saturatingFlags(cpuinfo);
+  if (thisCpu === undefined) {
     try {
-      text = readFileSync('/proc/cpuinfo', 'utf8');
+      thisCpu = saturatingFlags(readFileSync('/proc/cpuinfo', 'utf8'));
     } catch {
-      return false;
+      thisCpu = false;
     }
   }
-  const flags = /^flags\s*:(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  return thisCpu;
+}
+
+function saturatingFlags(cpuinfo: string): boolean {
+  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1]?.trim().split(/\s+/);
   if (!flags?.includes('avx2')) return false;
   return !flags.includes('avx512_vnni') && !flags.includes('avx_vnni');
 }
@@ -51,32 +58,6 @@ export async function widestInt8Weight(onnx: Uint8Array): Promise<number | undef
   return widest;
 }
 
-async function readChecks(file: string): Promise<Record<string, number | null>> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as { version?: number; widest?: Record<string, number | null> };
-    return parsed.version === 1 && parsed.widest && typeof parsed.widest === 'object' ? parsed.widest : {};
-  } catch {
-    return {};
-  }
-}
-
-async function rememberCheck(file: string, fingerprint: string, widest: number | null): Promise<void> {
-  const checks = await readChecks(file);
-  delete checks[fingerprint];
-  checks[fingerprint] = widest;
-  const keys = Object.keys(checks);
-  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_ENTRIES))) delete checks[key];
-  const temp = `${file}.tmp-${process.pid}`;
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(temp, JSON.stringify({ version: 1, widest: checks }));
-    await rename(temp, file);
-  } catch (error) {
-    // not remembered: checked again at the next start
-    debug('cannot write %s: %s', file, (error as Error).message);
-  }
-}
-
 export interface Int8Model {
   /** The int8 ONNX files (vision and text towers). */
   files: string[];
@@ -90,12 +71,12 @@ export interface Int8Model {
 export async function int8SaturationWarning(model: Int8Model, options: { cacheDir?: string | null; cpuinfo?: string } = {}): Promise<string | undefined> {
   if (!cpuSaturatesInt8(options.cpuinfo)) return undefined;
   const cacheFile = options.cacheDir === null ? undefined : path.join(options.cacheDir ?? defaultCacheDir(), INT8_CHECKS);
-  const known = cacheFile ? (await readChecks(cacheFile))[model.fingerprint] : undefined;
+  const known = cacheFile ? (await readCacheEntries<number | null>(cacheFile, CACHE_FIELD))[model.fingerprint] : undefined;
   let widest = known;
   if (widest === undefined) {
     const perFile = await Promise.all(model.files.map(async (file) => widestInt8Weight(await readFile(file))));
     widest = perFile.reduce<number | null>((a, b) => (b === undefined ? a : Math.max(a ?? 0, b)), null);
-    if (cacheFile) await rememberCheck(cacheFile, model.fingerprint, widest);
+    if (cacheFile) await mergeCacheEntries(cacheFile, CACHE_FIELD, { [model.fingerprint]: widest }, MAX_ENTRIES);
   }
   if (widest === null || widest <= WIDEST_SAFE_WEIGHT) return undefined;
   return (

@@ -5,8 +5,8 @@
  * certificate or not.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { TestCertificates } from '../fixtures/certificates.js';
+import { freePort, untilReady } from '../fixtures/local-server.js';
 
 export const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -27,14 +27,6 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** `port`: a given one (to start Redis again where a stopped one was), else a free one. */
 export async function startRedis(dir: string, port?: number, security: RedisSecurity = {}): Promise<TestRedis> {
   port ??= await freePort();
@@ -44,16 +36,7 @@ export async function startRedis(dir: string, port?: number, security: RedisSecu
     : ['--port', String(port)];
   const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...(password ? ['--requirepass', password] : [])];
   const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('Ready to accept connections')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
+  await untilReady(child, 'Ready to accept connections', 'redis-server');
   return {
     url: `${tls ? 'rediss' : 'redis'}://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}/0`,
     port,

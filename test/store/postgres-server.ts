@@ -7,9 +7,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort, untilReady } from '../fixtures/local-server.js';
 
 function findPostgresBin(): string | undefined {
   const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
@@ -26,14 +26,6 @@ function serverUser(): { uid: number; gid: number } | undefined {
   const [uid, gid] = [id('-u'), id('-g')];
   if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid <= 0) throw new Error('running as root without a postgres user to run the test server as');
   return { uid, gid };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface TestPostgres {
@@ -55,16 +47,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
   const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...user });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('database system is ready to accept connections')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`postgres exited (${code}): ${output}`)));
-  });
+  await untilReady(child, 'database system is ready to accept connections', 'postgres');
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {

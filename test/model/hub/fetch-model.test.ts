@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,16 +8,9 @@ import { isRsclipError, type RsclipError } from '../../../src/errors.js';
 import { fetchModel, type FetchModelOptions, type FetchProgressEvent } from '../../../src/model/hub/index.js';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { startHubServer, type HubServer } from '../../fixtures/hub-server.js';
+import { freePort } from '../../fixtures/local-server.js';
 import { buildTinyHubRepos } from './hub-repos.js';
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function filesIn(dir: string, prefix = ''): Promise<string[]> {
   if (!existsSync(dir)) return [];
@@ -77,7 +69,7 @@ describe('fetchModel against a local Hub', () => {
     const second = await fetchModel({ repoId: 'tests/clip-cached', endpoint: hub.endpoint, cacheDir });
     expect(hub.requests.length).toBe(before);
     expect(second).toMatchObject({ fromCache: true, downloadedBytes: 0, modelDir: first.modelDir });
-    const offline = await fetchModel({ repoId: 'tests/clip-cached', endpoint: `http://127.0.0.1:${await closedPort()}`, cacheDir });
+    const offline = await fetchModel({ repoId: 'tests/clip-cached', endpoint: `http://127.0.0.1:${await freePort()}`, cacheDir });
     expect(offline.modelDir).toBe(first.modelDir);
     const pinned = await fetchModel({ repoId: 'tests/clip-cached', revision: first.commit, endpoint: hub.endpoint, cacheDir });
     expect(pinned).toMatchObject({ fromCache: true, modelDir: first.modelDir });
@@ -245,7 +237,7 @@ describe('fetchModel against a local Hub', () => {
   });
 
   it('fails with a one-line OFFLINE error when the endpoint cannot be reached', async () => {
-    const endpoint = `http://127.0.0.1:${await closedPort()}`;
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
     const error = await fetchFrom('tests/clip-onnx', { endpoint }).catch((e: unknown) => e);
     expect(isRsclipError(error, 'OFFLINE')).toBe(true);
     const line = (error as RsclipError).toOneLine();

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { runCli } from '../../fixtures/cli.js';
 import { startHubServer, type HubServer } from '../../fixtures/hub-server.js';
+import { freePort } from '../../fixtures/local-server.js';
 import { buildTinyHubRepos } from './hub-repos.js';
 
 describe('rsclip model fetch (CLI, local Hub)', () => {
@@ -50,10 +50,7 @@ describe('rsclip model fetch (CLI, local Hub)', () => {
   });
 
   it('prints one OFFLINE line and exits 1 when the endpoint is unreachable', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const port = await freePort();
     const result = await runCli(['model', 'fetch', 'tests/cli-onnx'], { env: env(path.join(work, 'cache-offline'), `http://127.0.0.1:${port}`) });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('rsclip:'));
