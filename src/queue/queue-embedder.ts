@@ -250,6 +250,9 @@ export class QueueEmbedder implements Embedder {
     if (this.checkingSince !== undefined || this.pending.size === 0) return;
     this.checkingSince = performance.now();
     try {
+      // asked first, so that a silent Redis is seen even while every job is still on its way to it
+      // (an add waits on an open connection as long as a job state would)
+      await this.clients[0]!.ping();
       for (const [jobId, job] of [...this.pending]) {
         if (job.sending) continue;
         const state = await this.queue.getJobState(jobId);

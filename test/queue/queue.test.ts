@@ -324,6 +324,23 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     expect(away.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('a Redis that stops answering while the only jobs in flight are on their way to it counts as away too', { timeout: 60_000 }, async () => {
+    const archive = path.join(work, 'redis-silent-sending');
+    writeQueueArchive(archive, 4);
+    const silent = await startRedis(work);
+    const encoder = new FakeEncoder();
+    const embedder = await QueueEmbedder.open({ url: silent.url, info: encoder.info, inFlight: 2, checkSeconds: 0.2, redisTimeoutSeconds: 2 });
+    // no job has reached Redis: the adds wait on its open connection, and no job state can be asked
+    silent.freeze();
+    try {
+      const run = indexInto({ roots: [archive], index: path.join(work, 'redis-silent-sending-index'), model: encoder, embedder, batchSize: 2 });
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && /has not answered for [2-5]s/.test((e as Error).message));
+    } finally {
+      await embedder.close();
+      await silent.stop();
+    }
+  });
+
   it('a Redis that does not answer is a one-line error', { timeout: 30_000 }, async () => {
     const stopped = await startRedis(work);
     await stopped.stop();
