@@ -28,6 +28,13 @@ export function printError(error: unknown): number {
   return 70;
 }
 
+// a reader that stops early (`rsclip search ... | head`) closes the pipe: the command stops quietly,
+// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 async function main(): Promise<void> {
   try {
     await (await buildProgram(process.argv)).parseAsync(process.argv);

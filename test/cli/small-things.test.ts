@@ -1,13 +1,14 @@
 /**
  * The small things of issue 10, item 24, as a user meets them on the command line: `tokenize`
  * prints one line, `embed` takes texts and images together, `eval ann --help` shows its default
- * ef list as typed, and `model export` and `model info` count bytes in the same unit.
+ * ef list as typed, and `model export` and `model info` count bytes in the same unit; a reader that
+ * stops early stops a command quietly.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../fixtures/cli.js';
+import { runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { buildTinyHubRepos } from '../model/hub/hub-repos.js';
@@ -30,6 +31,18 @@ describe('small things', () => {
     const ids = JSON.parse(lines[0]!) as number[][];
     expect(ids).toHaveLength(2);
     expect(ids.every((row) => row.every((id) => Number.isInteger(id)))).toBe(true);
+  });
+
+  it('a reader that closes the pipe early (`rsclip ... | head -1`) stops the command quietly', async () => {
+    for (const args of [['--help'], ['model', 'tokenize', '--model', modelDir, ...Array.from({ length: 2000 }, (_, i) => `scene ${i}`)]]) {
+      const child = spawnCli(args);
+      child.stdout!.destroy();
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect(stderr, args[0]).toBe('');
+      expect(code, args[0]).toBe(0);
+    }
   });
 
   it('`embed` takes --text and --image together: texts first, then images, each marked with its kind', async () => {
