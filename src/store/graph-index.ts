@@ -73,7 +73,16 @@ export async function syncFile(file: string): Promise<void> {
 export interface GraphIndex extends VectorIndex {
   /** The precision of the scores a search returns: float32 cosines, or those of vectors kept at f16 or i8 (the store re-ranks these on its own copies). */
   readonly scorePrecision: VectorQuantization;
-  /** Whether `id` is live with this vector, within the precision the engine stores vectors at. */
+  /**
+   * Why a writer should build this graph again from the catalog: a file of an older rsclip that
+   * searches worse (undefined when there is no such reason).
+   */
+  readonly outdated?: string;
+  /**
+   * Whether `id` is live with this vector, within the precision the engine stores vectors at.
+   * usearch (no read by key) answers by a search for the vector restricted to `id`: a node its
+   * graph does not reach reads as another vector.
+   */
   stores(id: number, vector: Float32Array): boolean;
   /** Adds or replaces many vectors (an engine may use several cores). */
   addMany(entries: Iterable<readonly [number, Float32Array]>): void;

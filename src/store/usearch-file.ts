@@ -16,6 +16,7 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
 import { IdBitset } from './id-bitset.js';
+import type { UsearchMetric } from './usearch-native.js';
 
 export type VectorQuantization = 'f32' | 'f16' | 'i8';
 
@@ -30,8 +31,12 @@ const USEARCH_MAJOR = 2;
 const SCALAR: Record<VectorQuantization, { kind: number; bytes: number }> = { f32: { kind: 11, bytes: 4 }, f16: { kind: 12, bytes: 2 }, i8: { kind: 23, bytes: 1 } };
 const KEY_KIND_U64 = 14;
 const SLOT_KIND_U32 = 15;
-/** usearch's metric kinds: cosine for i8, the inner product of unit vectors otherwise (see usearch-index.ts). */
-const METRIC: Record<VectorQuantization, number> = { f32: 'i'.charCodeAt(0), f16: 'i'.charCodeAt(0), i8: 'c'.charCodeAt(0) };
+/**
+ * The metrics a file of each precision may have (see usearchMetricFor), by usearch's kind byte:
+ * f16 files written before f16 moved to the cosine have the inner product.
+ */
+const METRICS: Record<VectorQuantization, readonly UsearchMetric[]> = { f32: ['ip'], f16: ['cos', 'ip'], i8: ['cos'] };
+const METRIC_KIND: Record<UsearchMetric, number> = { ip: 'i'.charCodeAt(0), cos: 'c'.charCodeAt(0) };
 /** Bytes of a node: key (u64) + level (i16), then per level a u32 count and u32 slots. */
 const NODE_HEAD_BYTES = 10;
 const MAX_LEVEL = 64;
@@ -48,6 +53,7 @@ export interface UsearchFileFacts {
   live: IdBitset;
   /** Nodes usearch keeps for removed keys (free slots). */
   deleted: number;
+  metric: UsearchMetric;
 }
 
 function corrupt(file: string, what: string): RsclipError {
@@ -122,17 +128,17 @@ export function readUsearchFile(file: string, dim: number, quantization: VectorQ
     const bits = readExactly(fd, words * 4, usearchBytes);
     const live = new IdBitset(new Uint32Array(bits.buffer, bits.byteOffset, words).slice());
     if (live.size !== liveCount) throw corrupt(file, `the trailer lists ${live.size} live ids, its footer says ${liveCount}`);
-    const deleted = checkUsearchPart(file, fd, usearchBytes, dim, quantization, liveCount);
+    const { deleted, metric } = checkUsearchPart(file, fd, usearchBytes, dim, quantization, liveCount);
     const identity = fileIdentity(fd);
     const sha256 = options.knownSha256?.(identity) ?? sha256OfFile(fd, size);
-    return { bytes: size, sha256, identity, usearchBytes, live, deleted };
+    return { bytes: size, sha256, identity, usearchBytes, live, deleted, metric };
   } finally {
     closeSync(fd);
   }
 }
 
-/** Checks usearch's head and graph sizes; returns the count of deleted nodes. */
-function checkUsearchPart(file: string, fd: number, end: number, dim: number, quantization: VectorQuantization, liveCount: number): number {
+/** Checks usearch's head and graph sizes; returns the count of deleted nodes and the metric. */
+function checkUsearchPart(file: string, fd: number, end: number, dim: number, quantization: VectorQuantization, liveCount: number): { deleted: number; metric: UsearchMetric } {
   const scalar = SCALAR[quantization];
   const matrix = readExactly(fd, MATRIX_HEADER_BYTES, 0);
   if (matrix.length < MATRIX_HEADER_BYTES) throw corrupt(file, 'no vector matrix');
@@ -144,8 +150,9 @@ function checkUsearchPart(file: string, fd: number, end: number, dim: number, qu
   const head = readExactly(fd, DENSE_HEAD_BYTES + GRAPH_HEADER_BYTES, headAt);
   if (head.toString('latin1', 0, 7) !== USEARCH_MAGIC) throw corrupt(file, 'no usearch head after the vectors');
   if (head.readUInt16LE(7) !== USEARCH_MAJOR) throw corrupt(file, `usearch format ${head.readUInt16LE(7)}, expected ${USEARCH_MAJOR}`);
-  if (head[13] !== METRIC[quantization] || head[14] !== scalar.kind || head[15] !== KEY_KIND_U64 || head[16] !== SLOT_KIND_U32) {
-    throw corrupt(file, `metric, scalar, key or slot type is not ${String.fromCharCode(METRIC[quantization])}, ${quantization}, u64, u32`);
+  const metric = METRICS[quantization].find((m) => METRIC_KIND[m] === head[13]);
+  if (metric === undefined || head[14] !== scalar.kind || head[15] !== KEY_KIND_U64 || head[16] !== SLOT_KIND_U32) {
+    throw corrupt(file, `metric, scalar, key or slot type is not ${METRICS[quantization].join(' or ')}, ${quantization}, u64, u32`);
   }
   const present = Number(head.readBigUInt64LE(17));
   const deleted = Number(head.readBigUInt64LE(25));
@@ -158,7 +165,7 @@ function checkUsearchPart(file: string, fd: number, end: number, dim: number, qu
   const maxLevel = Number(head.readBigUInt64LE(graph + 24));
   const entry = Number(head.readBigUInt64LE(graph + 32));
   if (nodes !== rows) throw corrupt(file, `${nodes} graph nodes for ${rows} vectors`);
-  if (nodes === 0) return deleted;
+  if (nodes === 0) return { deleted, metric };
   if (connectivity < 2 || connectivity > 4096 || connectivityBase < connectivity || connectivityBase > 8192 || maxLevel >= MAX_LEVEL || entry >= nodes) {
     throw corrupt(file, 'implausible graph header');
   }
@@ -175,5 +182,5 @@ function checkUsearchPart(file: string, fd: number, end: number, dim: number, qu
     }
   }
   if (levelsAt + nodes * 2 + tapeBytes !== end) throw corrupt(file, `the graph needs ${levelsAt + nodes * 2 + tapeBytes} bytes, the file has ${end}`);
-  return deleted;
+  return { deleted, metric };
 }

@@ -21,7 +21,7 @@ import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vec
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
-import { newNativeUsearch, type NativeUsearch } from './usearch-native.js';
+import { newNativeUsearch, usearchMetricFor, type NativeUsearch, type UsearchMetric } from './usearch-native.js';
 
 /** A stored vector matches the catalog's when their cosine is this close to 1 (the quantisation's error). */
 const SAME_VECTOR_TOLERANCE: Record<VectorQuantization, number> = { f32: 1e-4, f16: 1e-3, i8: 2e-2 };
@@ -40,8 +40,8 @@ const PARALLEL_ADD_MIN_NODES = 10_000;
 const PARALLEL_ADD_MIN_BATCH = 64;
 const parallelAdds = (nodes: number, batch: number): boolean => nodes >= PARALLEL_ADD_MIN_NODES && batch >= PARALLEL_ADD_MIN_BATCH;
 
-function nativeIndex(dim: number, params: UsearchParams): Native {
-  return newNativeUsearch(dim, params.quantization, params.M, params.efConstruction);
+function nativeIndex(dim: number, params: UsearchParams, metric: UsearchMetric): Native {
+  return newNativeUsearch(dim, params.quantization, metric, params.M, params.efConstruction);
 }
 
 /**
@@ -99,7 +99,16 @@ export class UsearchIndex implements GraphIndex {
   /** The mapped file: its index, its own dead nodes, and its ids removed or replaced since it was opened. */
   private readonly mapped: { native: Native; file: string; deleted: number; hidden: IdBitset } | undefined;
 
-  private constructor(dim: number, params: UsearchParams, live: IdBitset, native: Native | undefined, freeSlots: number, mapped?: UsearchIndex['mapped']) {
+  private constructor(
+    dim: number,
+    params: UsearchParams,
+    /** A loaded index's: its file's (an older f16 file has the inner product); a new one's: usearchMetricFor. */
+    private readonly metric: UsearchMetric,
+    live: IdBitset,
+    native: Native | undefined,
+    freeSlots: number,
+    mapped?: UsearchIndex['mapped'],
+  ) {
     this.dim = dim;
     this.scorePrecision = params.quantization;
     this.params = params;
@@ -110,7 +119,8 @@ export class UsearchIndex implements GraphIndex {
   }
 
   static create(dim: number, params: UsearchParams): UsearchIndex {
-    return new UsearchIndex(dim, params, new IdBitset(), nativeIndex(dim, params), 0);
+    const metric = usearchMetricFor(params.quantization);
+    return new UsearchIndex(dim, params, metric, new IdBitset(), nativeIndex(dim, params, metric), 0);
   }
 
   /**
@@ -123,7 +133,7 @@ export class UsearchIndex implements GraphIndex {
     const facts = readUsearchFile(file, dim, params.quantization, options);
     const refusal = options.accept?.({ bytes: facts.bytes, sha256: facts.sha256, identity: facts.identity });
     if (refusal !== undefined) throw graphFileCorrupt(file, refusal);
-    const native = nativeIndex(dim, params);
+    const native = nativeIndex(dim, params, facts.metric);
     try {
       if (options.mapped) native.view(file);
       else native.load(file);
@@ -134,12 +144,17 @@ export class UsearchIndex implements GraphIndex {
       });
     }
     if (native.size() !== facts.live.size) throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} holds ${native.size()} vectors, its trailer lists ${facts.live.size}`, { hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`' });
-    if (!options.mapped) return new UsearchIndex(dim, params, facts.live, native, facts.deleted);
-    return new UsearchIndex(dim, params, facts.live, undefined, 0, { native, file, deleted: facts.deleted, hidden: new IdBitset() });
+    if (!options.mapped) return new UsearchIndex(dim, params, facts.metric, facts.live, native, facts.deleted);
+    return new UsearchIndex(dim, params, facts.metric, facts.live, undefined, 0, { native, file, deleted: facts.deleted, hidden: new IdBitset() });
   }
 
   get size(): number {
     return this.live.size;
+  }
+
+  get outdated(): string | undefined {
+    if (this.metric === usearchMetricFor(this.params.quantization)) return undefined;
+    return 'HNSW file of f16 vectors under the inner product (an older rsclip), which leaves near-identical vectors unreachable';
   }
 
   /** Nodes of removed or replaced vectors. */
@@ -215,7 +230,7 @@ export class UsearchIndex implements GraphIndex {
   }
 
   private writable(): Native {
-    this.native ??= nativeIndex(this.dim, this.params);
+    this.native ??= nativeIndex(this.dim, this.params, this.metric);
     return this.native;
   }
 

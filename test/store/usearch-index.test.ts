@@ -1,7 +1,9 @@
 /**
  * usearch inserts a small graph's vectors one at a time and a large graph's batches on every
  * core: the switch between the two must work (usearch's per-thread contexts are reserved by the
- * call that grows the capacity), and every vector stays findable.
+ * call that grows the capacity), and every vector stays findable. A group of near-identical
+ * vectors at f16 stays reachable whole (the cosine, not the inner product of vectors whose norms
+ * f16 rounding made unequal).
  */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/eval/random.js';
@@ -9,6 +11,8 @@ import { ENGINE_DEFAULTS } from '../../src/store/index.js';
 import { UsearchIndex } from '../../src/store/usearch-index.js';
 
 const DIM = 8;
+
+const unit = (v: Float32Array): Float32Array => v.map((x) => x / Math.hypot(...v));
 
 function unitVectors(count: number, seed: number): Float32Array[] {
   const random = seededRandom(seed);
@@ -30,6 +34,30 @@ describe('usearch inserts', () => {
     expect(index.size).toBe(12_050);
     for (const [id, v] of [[1, first[0]!], [10_050, first[10_049]!], [20_000, more[0]!], [21_999, more[1_999]!]] as const) {
       expect(index.searchBestFirst(v, 1, { ef: 64 })[0]).toEqual({ id, score: expect.closeTo(1, 4) });
+    }
+  });
+});
+
+describe('usearch at f16', () => {
+  it('reaches every member of a group of near-identical vectors (uniform tiles), and finds each by itself', () => {
+    // 140 scattered vectors and 96 around one point, shuffled: with the inner product 7 of seed 1's
+    // were reached by no search, as 51 windows of the test GeoTIFFs were
+    for (const seed of [1, 2, 4]) {
+      const random = seededRandom(seed);
+      const base = Float32Array.from({ length: 16 }, () => random() * 2 - 1);
+      const scattered = Array.from({ length: 140 }, () => Float32Array.from({ length: 16 }, () => random() * 2 - 1));
+      const group = Array.from({ length: 96 }, () => base.map((x) => x + 1e-4 * (random() * 2 - 1)));
+      const vectors = [...scattered, ...group].map(unit);
+      for (let i = vectors.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [vectors[i], vectors[j]] = [vectors[j]!, vectors[i]!];
+      }
+      const index = UsearchIndex.create(16, ENGINE_DEFAULTS.usearch);
+      expect(ENGINE_DEFAULTS.usearch.quantization).toBe('f16');
+      vectors.forEach((v, i) => index.add(i + 1, v));
+      const reached = new Set(index.searchBestFirst(vectors[0]!, vectors.length, { ef: vectors.length }).map((hit) => hit.id));
+      expect(reached.size, `seed ${seed}`).toBe(vectors.length);
+      expect(vectors.every((v, i) => index.stores(i + 1, v))).toBe(true);
     }
   });
 });

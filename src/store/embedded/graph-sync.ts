@@ -163,6 +163,12 @@ export class GraphSync implements GraphWriter {
     if (recordedCheckpoints(this.catalog).length > 0 && existsSync(this.file)) {
       try {
         ({ graph: loaded, fromSeq, exact } = this.openFile());
+        // a reader keeps an outdated file (it cannot save what it would build): the next writer rebuilds it
+        if (!this.mapped && loaded.outdated) {
+          unusable = loaded.outdated;
+          this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
+          loaded = undefined;
+        }
       } catch (error) {
         unusable = `HNSW file unreadable (${(error as Error).message})`;
         this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
@@ -495,7 +501,8 @@ export class GraphSync implements GraphWriter {
     }
     const repaired: string[] = [];
     if (absent > 0) repaired.push(`${absent} vectors missing from HNSW added`);
-    if (mismatched > 0) repaired.push(`${mismatched} HNSW vectors differed from the catalog and were replaced`);
+    // usearch answers `stores` by a search, which cannot tell a vector that differs from one its graph does not reach
+    if (mismatched > 0) repaired.push(`${mismatched} HNSW vectors differed from the catalog${this.meta.engine.name === 'usearch' ? ' or were not found by a search for them' : ''}, and were inserted again`);
     if (extra > 0) repaired.push(`${extra} HNSW labels without a catalog vector marked deleted`);
     return { vectors: active.size, repaired };
   }
