@@ -54,7 +54,7 @@ export type UsearchMetric = 'ip' | 'cos';
  * keeps links to a few and the others become unreachable (51 of the 233 windows of the test
  * GeoTIFFs with the tiny model). So f16 and our i8 vectors (whose per-vector scale cancels out)
  * use the cosine, and f32 the inner product. On 1M CLIP-like vectors without such groups the
- * cosine cost about 15 % more build time and 10 % more query time, for recall within the spread
+ * cosine cost about 10 % more build time; query time and recall stayed mostly within the spread
  * between builds (README "Engines and scale").
  */
 export function usearchMetricFor(quantization: VectorQuantization): UsearchMetric {
