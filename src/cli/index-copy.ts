@@ -1,7 +1,8 @@
 /** `rsclip index copy --from A --to B`: an index moved between a directory and PostgreSQL (either way, or directory to directory), resumably. */
 import type { Command } from 'commander';
+import type { EngineChoice } from '../store/engines.js';
 import { copyIndex } from '../store/postgres/index-copy.js';
-import { printJson } from './options.js';
+import { engineChoice, printJson } from './options.js';
 
 export function registerIndexCopyCommand(index: Command): void {
   index
@@ -9,11 +10,13 @@ export function registerIndexCopyCommand(index: Command): void {
     .description('copy an index (files, items with their ids, vectors, places, fields) between a directory and a postgres:// URL, without embedding again; a copy stopped at any point finishes when run again')
     .requiredOption('--from <location>', 'the index to copy: a directory or postgres://user@host/db[?schema=NAME]')
     .requiredOption('--to <location>', 'a new index: a directory or postgres://user@host/db[?schema=NAME] (default schema rsclip)')
+    .option('--engine <engine>', "the copy's vector engine, as for a new index (e.g. usearch:f16:efc500; default: the source's): its graph is built from the copied vectors, nothing is embedded again; for a postgres:// target, M and efc set pgvector's HNSW index", engineChoice)
     .option('--json', 'print the summary as JSON')
     .action(async (_opts: unknown, command: Command) => {
-      // `--json` is also an option of `rsclip index`, which reads it first
-      const opts = command.optsWithGlobals<{ from: string; to: string; json?: boolean }>();
+      // `--json` and `--engine` are also options of `rsclip index`, which reads them first
+      const opts = command.optsWithGlobals<{ from: string; to: string; json?: boolean; engine?: EngineChoice }>();
       const summary = await copyIndex(opts.from, opts.to, {
+        ...(opts.engine ? { engine: opts.engine } : {}),
         onProgress: opts.json ? undefined : ({ table, rows }) => process.stderr.write(`\rcopying ${table}: ${rows} rows   `),
         onGraphBuild: opts.json ? undefined : () => process.stderr.write('\nbuilding the vector graph file from the copied vectors (minutes for millions)'),
       });

@@ -124,6 +124,9 @@ export function checkGraphFile(spec: EngineSpec, file: string, dim: number): Gra
   }
 }
 
+/** Every catalog meta key an engine spec may set (engineToMeta sets those of its engine). */
+export const ENGINE_META_KEYS = ['engine', 'hnsw_m', 'hnsw_ef_construction', 'hnsw_seed', 'vector_quantization'];
+
 /** The catalog meta keys of an engine spec. */
 export function engineToMeta(spec: EngineSpec): Record<string, string | number> {
   const common = { engine: spec.name, hnsw_m: spec.M, hnsw_ef_construction: spec.efConstruction };

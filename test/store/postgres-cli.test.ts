@@ -4,6 +4,7 @@
  * against PGlite with pgvector served on a loopback port by this test process; and through TLS
  * with a client certificate.
  */
+import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,10 +59,14 @@ it('indexes into PostgreSQL, searches it, copies it to a directory and back, and
   expect(JSON.parse(again.stdout)).toMatchObject({ embedded: 0 });
 
   const dir = path.join(root, 'copied');
-  const copied = await runCli(['index', 'copy', '--from', url, '--to', dir, '--json']);
+  const copied = await runCli(['index', 'copy', '--from', url, '--to', dir, '--engine', 'hnswlib:M24', '--json']);
   expect(copied.code, copied.stderr).toBe(0);
   expect(JSON.parse(copied.stdout)).toMatchObject({ resumed: false, rows: { files: 6, items: 6, vectors: 6 } });
   expect(await searchJson(file, dir)).toEqual(hits.map((h) => ({ ...h, score: expect.closeTo(h.score, 5) })));
+  const catalog = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
+  const engineMeta = catalog.prepare("SELECT key, value FROM meta WHERE key IN ('engine', 'hnsw_m', 'hnsw_ef_construction') ORDER BY key").all();
+  catalog.close();
+  expect(engineMeta).toEqual([{ key: 'engine', value: 'hnswlib' }, { key: 'hnsw_ef_construction', value: '200' }, { key: 'hnsw_m', value: '24' }]);
   const back = `${server.url}?schema=back`;
   const returned = await runCli(['index', 'copy', '--from', dir, '--to', back]);
   expect(returned.code, returned.stderr).toBe(0);

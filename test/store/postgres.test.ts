@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyIndex, openIndex, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
+import { checkGraphFile } from '../../src/store/engines.js';
+import { copyIndex, openIndex, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { dumpCatalog } from '../queue/catalog.js';
@@ -308,6 +309,31 @@ describe('index copy', () => {
       expect(await snapshot(store)).toEqual(expected);
       await store.close();
     }
+  }, 120_000);
+
+  it('copies into another vector engine when asked: the same rows and answers, the new engine recorded and built', async () => {
+    const { origin, expected } = await filledOrigin('origin-engine');
+    const engine = { name: 'hnswlib', M: 24, efConstruction: 300 } as const;
+    const dir = path.join(tmp, 'other-engine');
+    const pgUrl = PGLITE_BACKEND.newLocation().location;
+    const withoutEngine = (shot: Awaited<ReturnType<typeof snapshot>>) => ({ ...shot, meta: { ...shot.meta, engine: undefined } });
+    for (const to of [dir, pgUrl]) {
+      await copyIndex(origin, to, { engine });
+      const store = await openIndex(to, { readonly: true });
+      const copied = await snapshot(store);
+      expect(copied.meta.engine).toEqual(resolveEngine(engine));
+      expect(withoutEngine(copied)).toEqual(withoutEngine(expected));
+      expect((await store.search(axis(3, 0.3), 1))[0]!.id).toBe(expected.ids[expected.ids.length - 2]);
+      await store.close();
+    }
+    // the directory's graph file is hnswlib's, at its last commit; pgvector's index has the new M and efc
+    expectGraphFileCurrent(dir);
+    expect(() => checkGraphFile(resolveEngine(engine), path.join(dir, 'vectors.hnsw'), DIM)).not.toThrow();
+    const indexDef = await withDatabase(pgUrl, async (client, schema) => (await client.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'vectors_hnsw'", [schema])).rows[0]!.indexdef);
+    expect(indexDef).toMatch(/m='?24'?, ef_construction='?300'?/);
+    // a finished copy is not made again with another engine
+    await expectRsclipError(copyIndex(origin, dir, { engine: { name: 'usearch' } }), 'BAD_INPUT', /with the engine hnswlib:M24:efc300, not usearch:f16:M16:efc200/);
+    expect(await copyIndex(origin, dir, { engine })).toMatchObject({ alreadyCopied: true });
   }, 120_000);
 
   it('finishes a copy into a directory that stopped before its graph file was built, when run again', async () => {

@@ -1,7 +1,8 @@
 /**
  * `rsclip index copy`: an index moved between back ends (a directory <-> a PostgreSQL URL, or
  * directory to directory) with its files, items (same ids, retired ones included), vectors,
- * places, fields and meta, without embedding anything again. Both ends are locked for writing
+ * places, fields and meta, without embedding anything again, with the source's vector engine or
+ * another one (`engine`: the graph is built anew either way). Both ends are locked for writing
  * while it runs. Resumable: the target is marked with its source until the copy is complete,
  * and a copy started again continues each table after the last row the target holds (pages
  * are written in transactions); the model is recorded last, so an unfinished target cannot be
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
-import { DEFAULT_ENGINE } from '../engines.js';
+import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice } from '../engines.js';
 import { Database, type Queryable } from './database.js';
 import { COPIED_FROM, COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
@@ -26,6 +27,12 @@ export interface CopyIndexOptions {
   onProgress?: (progress: { table: KeyedTable | 'fields'; rows: number }) => void;
   /** Before the graph file of a directory target is built from its vectors (minutes for millions). */
   onGraphBuild?: () => void;
+  /**
+   * The target's vector engine and build parameters (defaults as for a new index) instead of the
+   * source's: its graph is built anew from the vectors either way. For a PostgreSQL target, M and
+   * efc set pgvector's HNSW index, and the engine is what a copy back to a directory builds.
+   */
+  engine?: EngineChoice;
 }
 
 export interface CopySummary {
@@ -81,6 +88,13 @@ export async function copyIndex(from: string, to: string, options: CopyIndexOpti
   return summary;
 }
 
+/** The source's meta with the engine keys of `engine` in place of its own. */
+function withEngine(meta: Map<string, string>, engine: EngineChoice | undefined): Map<string, string> {
+  if (!engine) return meta;
+  const kept = [...meta].filter(([key]) => !ENGINE_META_KEYS.includes(key));
+  return new Map([...kept, ...Object.entries(engineToMeta(resolveEngine(engine))).map(([key, value]) => [key, String(value)] as const)]);
+}
+
 /** The copy itself, under both ends' write locks: rows, then the meta that makes the target an index. */
 async function copyRows(from: string, to: string, options: CopyIndexOptions): Promise<CopySummary> {
   const pageSize = options.pageSize ?? 2000;
@@ -92,7 +106,8 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
         hint: meta.has(COPY_MARK) ? 'finish that copy first (run it again)' : 'copy a complete index',
       });
     }
-    const target = await openEnd(to, 'target', meta);
+    const targetMeta = withEngine(meta, options.engine);
+    const target = await openEnd(to, 'target', targetMeta);
     try {
       const before = await target.meta();
       const mark = before.get(COPY_MARK);
@@ -100,6 +115,13 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
       const fromThisSource = (value: string | undefined) => value === source.location || value === from;
       const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
       if (before.has('model_fingerprint') && fromThisSource(before.get(COPIED_FROM))) {
+        const finished = engineLabel(engineFromMeta(before, target.location));
+        const asked = engineLabel(engineFromMeta(targetMeta, target.location));
+        if (options.engine && finished !== asked) {
+          throw new RsclipError('BAD_INPUT', `${target.location} already holds the finished copy of ${source.location}, with the engine ${finished}, not ${asked}`, {
+            hint: 'copy into a new --to for another engine',
+          });
+        }
         return { from: source.location, to: target.location, rows, resumed: true, alreadyCopied: true };
       }
       if (before.has('model_fingerprint') || (mark !== undefined && !fromThisSource(mark))) {
@@ -128,7 +150,7 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
       options.onProgress?.({ table: 'fields', rows: rows.fields });
       await target.finish(Math.max(await source.itemIdHighWater(), await source.maxKey('items')));
       // the model last: only now is the target an index
-      const copied = Object.fromEntries(COPIED_META.flatMap((key) => (meta.has(key) ? [[key, meta.get(key)!]] : [])));
+      const copied = Object.fromEntries(COPIED_META.flatMap((key) => (targetMeta.has(key) ? [[key, targetMeta.get(key)!]] : [])));
       await target.setMeta({ ...copied, [COPIED_FROM]: source.location });
       return { from: source.location, to: target.location, rows, resumed: mark !== undefined, alreadyCopied: false };
     } finally {
