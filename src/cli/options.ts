@@ -58,7 +58,7 @@ export function engineChoice(value: string): EngineChoice {
 export function engineKeptNote(recorded: EngineSpec, asked: EngineChoice | undefined): string | undefined {
   if (!asked) return undefined;
   const differs = (Object.keys(asked) as (keyof EngineChoice)[]).some((key) => asked[key] !== (recorded as EngineChoice)[key]);
-  return differs ? `rsclip: the index exists and keeps its engine ${engineLabel(recorded)}; --engine applies to new indexes (\`rsclip index copy --from DIR --to NEW_DIR --engine LABEL\` changes it without embedding again)\n` : undefined;
+  return differs ? `rsclip: the index exists and keeps its engine ${engineLabel(recorded)}; --engine applies to new indexes (\`rsclip index copy --from DIR --to NEW_DIR --engine LABEL\` makes a copy with another one, without embedding again)\n` : undefined;
 }
 
 /** Readable lines on a terminal, JSON lines when stderr is piped, unless `--log-format` says otherwise. */

@@ -7,7 +7,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 
-export const TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
+const TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
 
 /**
  * Call before onnxruntime starts in this process. It reads the process's environment, which only

@@ -38,7 +38,7 @@ it('creates a usearch index with int8 vectors, searches it, and keeps its engine
   expect(top(search.stdout)).toEqual(expect.objectContaining({ id: top(exact.stdout).id, score: expect.closeTo(top(exact.stdout).score, 2) }));
   const again = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'hnswlib', '--json']);
   expect(again.code).toBe(0);
-  expect(again.stderr).toBe('rsclip: the index exists and keeps its engine usearch:i8:M16:efc200; --engine applies to new indexes (`rsclip index copy --from DIR --to NEW_DIR --engine LABEL` changes it without embedding again)\n');
+  expect(again.stderr).toBe('rsclip: the index exists and keeps its engine usearch:i8:M16:efc200; --engine applies to new indexes (`rsclip index copy --from DIR --to NEW_DIR --engine LABEL` makes a copy with another one, without embedding again)\n');
 });
 
 it('builds a graph with the links per node and build ef asked for', async () => {
