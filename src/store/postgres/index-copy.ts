@@ -14,7 +14,7 @@ import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
-import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice } from '../engines.js';
+import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
 import { Database, type Queryable } from './database.js';
 import { COPIED_FROM, COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
@@ -89,10 +89,10 @@ export async function copyIndex(from: string, to: string, options: CopyIndexOpti
 }
 
 /** The source's meta with the engine keys of `engine` in place of its own. */
-function withEngine(meta: Map<string, string>, engine: EngineChoice | undefined): Map<string, string> {
+function withEngine(meta: Map<string, string>, engine: EngineSpec | undefined): Map<string, string> {
   if (!engine) return meta;
   const kept = [...meta].filter(([key]) => !ENGINE_META_KEYS.includes(key));
-  return new Map([...kept, ...Object.entries(engineToMeta(resolveEngine(engine))).map(([key, value]) => [key, String(value)] as const)]);
+  return new Map([...kept, ...Object.entries(engineToMeta(engine)).map(([key, value]) => [key, String(value)] as const)]);
 }
 
 /** The copy itself, under both ends' write locks: rows, then the meta that makes the target an index. */
@@ -106,7 +106,8 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
         hint: meta.has(COPY_MARK) ? 'finish that copy first (run it again)' : 'copy a complete index',
       });
     }
-    const targetMeta = withEngine(meta, options.engine);
+    const askedEngine = options.engine && resolveEngine(options.engine);
+    const targetMeta = withEngine(meta, askedEngine);
     const target = await openEnd(to, 'target', targetMeta);
     try {
       const before = await target.meta();
@@ -116,9 +117,8 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
       const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
       if (before.has('model_fingerprint') && fromThisSource(before.get(COPIED_FROM))) {
         const finished = engineLabel(engineFromMeta(before, target.location));
-        const asked = engineLabel(engineFromMeta(targetMeta, target.location));
-        if (options.engine && finished !== asked) {
-          throw new RsclipError('BAD_INPUT', `${target.location} already holds the finished copy of ${source.location}, with the engine ${finished}, not ${asked}`, {
+        if (askedEngine && finished !== engineLabel(askedEngine)) {
+          throw new RsclipError('BAD_INPUT', `${target.location} already holds the finished copy of ${source.location}, with the engine ${finished}, not ${engineLabel(askedEngine)}`, {
             hint: 'copy into a new --to for another engine',
           });
         }
