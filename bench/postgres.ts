@@ -1,16 +1,19 @@
 /**
- * Query latency through PostgreSQL (pgvector's HNSW index, PGlite served by pglite-socket on a
- * loopback port, reached by the `pg` client) against the embedded back end, on the same N
- * random unit vectors. The embedded index is built by commits; the PostgreSQL one by
- * `copyIndex` from it (bulk load, then the HNSW index). Prints one JSON object: build times,
- * and p50 / p95 latency of k=10 searches unfiltered, with a broad filter (a third of the items)
- * and exact.
+ * Query latency through PostgreSQL (pgvector's HNSW index, reached by the `pg` client) against
+ * the embedded back end, on the same N random unit vectors. The embedded index is built by
+ * commits; the PostgreSQL one by `copyIndex` from it (bulk load, then the HNSW index). Prints one
+ * JSON object: build times, and p50 / p95 latency of k=10 searches unfiltered, with a broad filter
+ * (a third of the items) and exact.
  * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
+ *   [--server pglite|local|postgres://...]
+ * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
+ * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
+ * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
+ * URL of a server of your own (a schema `bench` is made there).
  * With --dir both indexes (PGlite's database in DIR/pglite) are kept, and a run started again on
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
- * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone.
- * PGlite is PostgreSQL compiled to WebAssembly in this process: a real server is faster; the
- * numbers show the back end's overheads (SQL, the wire protocol), not a tuned server's.
+ * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
+ * (a `local` server's database is not kept: its copy starts again).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -19,8 +22,18 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
 import { startPgliteServer } from '../test/store/pglite-server.js';
+import { postgresHasPgvector, startPostgres } from '../test/store/postgres-server.js';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, dim: { type: 'string', default: '512' }, queries: { type: 'string', default: '200' }, 'ef-construction': { type: 'string', default: '200' }, dir: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    items: { type: 'string', default: '100000' },
+    dim: { type: 'string', default: '512' },
+    queries: { type: 'string', default: '200' },
+    'ef-construction': { type: 'string', default: '200' },
+    dir: { type: 'string' },
+    server: { type: 'string', default: 'pglite' },
+  },
+});
 const N = Number(values.items);
 const DIM = Number(values.dim);
 const QUERIES = Number(values.queries);
@@ -50,19 +63,32 @@ async function openableIndex(location: string): Promise<boolean> {
 }
 
 /**
- * pgvector builds the HNSW graph in memory while it fits maintenance_work_mem (PGlite: 64 MB,
+ * pgvector builds the HNSW graph in memory while it fits maintenance_work_mem (64 MB by default:
  * about 95,000 64-d items at M 16) and inserts the rest one by one on disk, many times slower.
- * 1 KB per item fits a 64-d graph. PGlite is one session, shared by every client of the socket,
- * so a SET from this client holds for the copy's CREATE INDEX too.
+ * The graph takes about 560 bytes per item plus 2 per dimension; a quarter more is given. PGlite
+ * is one session, shared by every client of the socket, so a SET from this client holds for the
+ * copy's CREATE INDEX too; a server's other sessions take the database's setting.
  */
-async function fitGraphInMemory(serverUrl: string): Promise<void> {
+async function fitGraphInMemory(serverUrl: string, pglite: boolean): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
-    await client.query(`SET maintenance_work_mem = '${Math.max(64, Math.ceil(N / 1024))}MB'`);
+    const memory = `'${Math.max(64, Math.ceil((N * (560 + 2 * DIM) * 1.25) / 2 ** 20))}MB'`;
+    await client.query(pglite ? `SET maintenance_work_mem = ${memory}` : `ALTER DATABASE ${client.escapeIdentifier(client.database!)} SET maintenance_work_mem = ${memory}`);
   } finally {
     await client.end();
   }
+}
+
+/** The PostgreSQL server --server names, started when it is ours. */
+async function startServer(): Promise<{ url: string; pglite: boolean; stop(): Promise<void> }> {
+  if (values.server === 'pglite') return { ...(await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined)), pglite: true };
+  if (values.server === 'local') {
+    if (!postgresHasPgvector) throw new Error('--server local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
+    return { ...(await startPostgres()), pglite: false };
+  }
+  if (!/^postgres(ql)?:\/\//.test(values.server!)) throw new Error(`--server: pglite, local or a postgres:// URL, not ${values.server}`);
+  return { url: values.server!, pglite: false, stop: async () => undefined };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -81,7 +107,7 @@ async function latency(store: IndexStore, options: SearchOptions): Promise<{ p50
   return { p50: percentile(times, 0.5), p95: percentile(times, 0.95) };
 }
 
-const server = await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined);
+const server = await startServer();
 try {
   const embeddedDir = path.join(dir, 'embedded');
   let start = performance.now();
@@ -103,11 +129,11 @@ try {
   }
   await embedded.close();
   const embeddedBuildS = (performance.now() - start) / 1000;
-  const url = `${server.url}?schema=bench`;
+  const url = `${server.url}${server.url.includes('?') ? '&' : '?'}schema=bench`;
   start = performance.now();
   const copied = await openableIndex(url);
   if (!copied) {
-    await fitGraphInMemory(server.url);
+    await fitGraphInMemory(server.url, server.pglite);
     await copyIndex(embeddedDir, url, {
       pageSize: 5000,
       onProgress: ({ table, rows }) => rows % 100000 === 0 && console.error(`copy: ${table} ${rows} rows, ${((performance.now() - start) / 1000).toFixed(0)} s`),
@@ -115,7 +141,7 @@ try {
   }
   const copyS = (performance.now() - start) / 1000;
 
-  const result: Record<string, unknown> = { items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)), resumed: firstScene > 0 || copied } };
+  const result: Record<string, unknown> = { server: server.pglite ? 'pglite' : values.server === 'local' ? 'local' : 'url', items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)), resumed: firstScene > 0 || copied } };
   for (const [name, location] of [['embedded', embeddedDir], ['postgres', url]] as const) {
     const store = await openIndex(location, { readonly: true });
     await latency(store, {}); // warm caches

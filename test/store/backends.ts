@@ -2,8 +2,9 @@
  * The IndexStore back ends the contract suite runs against. A back end gives a fresh location
  * per test and opens it; `embedded` marks the ones whose files (lock, graph, catalog) tests
  * may touch directly. The embedded back end runs once per vector engine; `engine` is what an
- * index it creates records. PostgreSQL runs on PGlite with pgvector (pglite-server.ts), and also
- * on the server at RSCLIP_TEST_POSTGRES_URL when it is set; each test gets a schema of its own.
+ * index it creates records. PostgreSQL runs on PGlite with pgvector (pglite-server.ts), on a
+ * throwaway local server where PostgreSQL and pgvector are installed (postgres-server.ts), and on
+ * the server at RSCLIP_TEST_POSTGRES_URL when it is set; each test gets a schema of its own.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import type pg from 'pg';
 import type { ModelInfo } from '../../src/model/index.js';
 import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, WHOLE_IMAGE_KEY, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
+import { postgresHasPgvector, startPostgres, type TestPostgres } from './postgres-server.js';
 
 export interface Backend {
   name: string;
@@ -86,10 +88,26 @@ export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector ove
   },
 });
 
+let localServer: TestPostgres | undefined;
+
+/** A PostgreSQL server of this machine's installation with pgvector, started for the suite on a loopback port. */
+const LOCAL_SERVER_BACKEND: Backend | undefined = postgresHasPgvector
+  ? postgresBackend('PostgreSQL server (local) + pgvector', {
+      async start() {
+        localServer = await startPostgres();
+        return localServer.url;
+      },
+      async stop() {
+        await localServer?.stop();
+        localServer = undefined;
+      },
+    })
+  : undefined;
+
 const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
 /** The PostgreSQL server at RSCLIP_TEST_POSTGRES_URL, when it is set. */
-export const SERVER_BACKEND: Backend | undefined = serverUrl
+const SERVER_BACKEND: Backend | undefined = serverUrl
   ? postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })
   : undefined;
 
@@ -107,12 +125,10 @@ function embedded(engine: EngineSpec): Backend {
   };
 }
 
-export const BACKENDS: Backend[] = [
-  embedded(ENGINE_DEFAULTS.hnswlib),
-  embedded(ENGINE_DEFAULTS.usearch),
-  PGLITE_BACKEND,
-  ...(SERVER_BACKEND ? [SERVER_BACKEND] : []),
-];
+/** Every PostgreSQL back end this machine has: PGlite always, the servers where available. */
+export const POSTGRES_BACKENDS: Backend[] = [PGLITE_BACKEND, ...(LOCAL_SERVER_BACKEND ? [LOCAL_SERVER_BACKEND] : []), ...(SERVER_BACKEND ? [SERVER_BACKEND] : [])];
+
+export const BACKENDS: Backend[] = [embedded(ENGINE_DEFAULTS.hnswlib), embedded(ENGINE_DEFAULTS.usearch), ...POSTGRES_BACKENDS];
 
 export const DIM = 8;
 

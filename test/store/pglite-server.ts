@@ -20,9 +20,12 @@ export interface PgliteServer {
   stop(): Promise<void>;
 }
 
-/** `dataDir`: keep the database in that directory (kept after stop) instead of in memory; `port`: 0 for any free one. */
-export async function startPgliteServer(dataDir?: string, port = 0): Promise<PgliteServer> {
-  const db = await PGlite.create({ dataDir, extensions: { vector } });
+/**
+ * `dataDir`: keep the database in that directory (kept after stop) instead of in memory; `port`: 0
+ * for any free one; `pgvector: false`: a server that lacks it.
+ */
+export async function startPgliteServer(dataDir?: string, port = 0, options: { pgvector?: boolean } = {}): Promise<PgliteServer> {
+  const db = await PGlite.create({ dataDir, extensions: options.pgvector === false ? {} : { vector } });
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 64 });
   await server.start();
   return {

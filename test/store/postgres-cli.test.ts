@@ -1,18 +1,20 @@
 /**
  * The CLI on a PostgreSQL index, as a user runs it: `rsclip index` into a postgres:// URL,
  * `rsclip search` from it, `rsclip index copy` to a directory and back, and `rsclip doctor`,
- * against PGlite with pgvector served on a loopback port by this test process; and through TLS
- * with a client certificate.
+ * against every PostgreSQL back end of backends.ts (PGlite with pgvector served on a loopback port
+ * by this test process, and the servers where available); and, on PGlite, through TLS with a
+ * client certificate.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasOpenssl, makeCertificates, type TestCertificates } from '../fixtures/certificates.js';
 import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
+import { POSTGRES_BACKENDS } from './backends.js';
 import { startPgliteServer, startTlsFront, type PgliteServer } from './pglite-server.js';
 
 let root: string;
@@ -42,49 +44,54 @@ const searchJson = async (file: string, index: string) => {
   return (JSON.parse(result.stdout) as { hits: { path: string; id: number; score: number }[] }).hits;
 };
 
-it('indexes into PostgreSQL, searches it, copies it to a directory and back, and checks it', async () => {
-  const url = `${server.url}?schema=cli`;
-  const indexed = await runCli(['index', archive, '--index', url, '--model', modelDir, '--threads', '1', '--json']);
-  expect(indexed.code, indexed.stderr).toBe(0);
-  expect(JSON.parse(indexed.stdout)).toMatchObject({ index: url });
+describe.each(POSTGRES_BACKENDS)('$name', (backend) => {
+  beforeAll(() => backend.start!());
+  afterAll(() => backend.stop!());
 
-  const file = path.join(archive, 'b', 'scene-4.png');
-  const hits = await searchJson(file, url);
-  expect(hits.map((h) => h.path)).toEqual(['b/scene-4.png', expect.stringMatching(/^b\//), expect.stringMatching(/^b\//)]);
-  expect(hits[0]!.score).toBeCloseTo(1, 4);
+  it('indexes into PostgreSQL, searches it, copies it to a directory and back, and checks it', async () => {
+    const url = backend.newLocation().location;
+    const indexed = await runCli(['index', archive, '--index', url, '--model', modelDir, '--threads', '1', '--json']);
+    expect(indexed.code, indexed.stderr).toBe(0);
+    expect(JSON.parse(indexed.stdout)).toMatchObject({ index: url });
 
-  // an unchanged archive embeds nothing again
-  const again = await runCli(['index', archive, '--index', url, '--threads', '1', '--json']);
-  expect(again.code, again.stderr).toBe(0);
-  expect(JSON.parse(again.stdout)).toMatchObject({ embedded: 0 });
+    const file = path.join(archive, 'b', 'scene-4.png');
+    const hits = await searchJson(file, url);
+    expect(hits.map((h) => h.path)).toEqual(['b/scene-4.png', expect.stringMatching(/^b\//), expect.stringMatching(/^b\//)]);
+    expect(hits[0]!.score).toBeCloseTo(1, 4);
 
-  const dir = path.join(root, 'copied');
-  const copied = await runCli(['index', 'copy', '--from', url, '--to', dir, '--engine', 'hnswlib:M24', '--json']);
-  expect(copied.code, copied.stderr).toBe(0);
-  expect(JSON.parse(copied.stdout)).toMatchObject({ resumed: false, rows: { files: 6, items: 6, vectors: 6 } });
-  expect(await searchJson(file, dir)).toEqual(hits.map((h) => ({ ...h, score: expect.closeTo(h.score, 5) })));
-  const catalog = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
-  const engineMeta = catalog.prepare("SELECT key, value FROM meta WHERE key IN ('engine', 'hnsw_m', 'hnsw_ef_construction') ORDER BY key").all();
-  catalog.close();
-  expect(engineMeta).toEqual([{ key: 'engine', value: 'hnswlib' }, { key: 'hnsw_ef_construction', value: '200' }, { key: 'hnsw_m', value: '24' }]);
-  const back = `${server.url}?schema=back`;
-  const returned = await runCli(['index', 'copy', '--from', dir, '--to', back]);
-  expect(returned.code, returned.stderr).toBe(0);
-  expect(returned.stdout).toMatch(/^copied .* 6 files, 6 items, 6 vectors/);
-  expect((await searchJson(file, back)).map((h) => h.id)).toEqual(hits.map((h) => h.id));
+    // an unchanged archive embeds nothing again
+    const again = await runCli(['index', archive, '--index', url, '--threads', '1', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ embedded: 0 });
 
-  const doctor = await runCli(['doctor', '--index', back, '--json']);
-  expect(doctor.code, doctor.stderr).toBe(0);
-  expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [] });
+    const dir = path.join(root, `copied-${POSTGRES_BACKENDS.indexOf(backend)}`);
+    const copied = await runCli(['index', 'copy', '--from', url, '--to', dir, '--engine', 'hnswlib:M24', '--json']);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(JSON.parse(copied.stdout)).toMatchObject({ resumed: false, rows: { files: 6, items: 6, vectors: 6 } });
+    expect(await searchJson(file, dir)).toEqual(hits.map((h) => ({ ...h, score: expect.closeTo(h.score, 5) })));
+    const catalog = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
+    const engineMeta = catalog.prepare("SELECT key, value FROM meta WHERE key IN ('engine', 'hnsw_m', 'hnsw_ef_construction') ORDER BY key").all();
+    catalog.close();
+    expect(engineMeta).toEqual([{ key: 'engine', value: 'hnswlib' }, { key: 'hnsw_ef_construction', value: '200' }, { key: 'hnsw_m', value: '24' }]);
+    const back = backend.newLocation().location;
+    const returned = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+    expect(returned.code, returned.stderr).toBe(0);
+    expect(returned.stdout).toMatch(/^copied .* 6 files, 6 items, 6 vectors/);
+    expect((await searchJson(file, back)).map((h) => h.id)).toEqual(hits.map((h) => h.id));
 
-  const copiedAgain = await runCli(['index', 'copy', '--from', dir, '--to', back]);
-  expect(copiedAgain.code, copiedAgain.stderr).toBe(0);
-  expect(copiedAgain.stdout).toMatch(/already holds the finished copy of .*: nothing left to copy/);
-  const refused = await runCli(['index', 'copy', '--from', url, '--to', back]);
-  expect(refused.code).not.toBe(0);
-  expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-  expect(refused.stderr).toMatch(/already holds an index/);
-}, 300_000);
+    const doctor = await runCli(['doctor', '--index', back, '--json']);
+    expect(doctor.code, doctor.stderr).toBe(0);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [] });
+
+    const copiedAgain = await runCli(['index', 'copy', '--from', dir, '--to', back]);
+    expect(copiedAgain.code, copiedAgain.stderr).toBe(0);
+    expect(copiedAgain.stdout).toMatch(/already holds the finished copy of .*: nothing left to copy/);
+    const refused = await runCli(['index', 'copy', '--from', url, '--to', back]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/already holds an index/);
+  }, 300_000);
+});
 
 it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certificate through the URL\'s sslmode, sslrootcert, sslcert and sslkey [needs openssl]', async () => {
   const certificates = makeCertificates(path.join(root, 'tls'));

@@ -1,9 +1,10 @@
 /**
  * Against a real PostgreSQL server (Debian's, started on a loopback port), what PGlite cannot
  * show: the write lock between two sessions (PGlite is one session that pglite-socket shares),
- * freed when a writer's connection dies; and a server without pgvector (Debian 12 ships none),
- * which `rsclip index` must name in one line, leaving nothing behind, where it failed with an
- * internal error and a stack trace.
+ * freed when a writer's connection dies. And a server without pgvector, which `rsclip index` must
+ * name in one line, leaving nothing behind, where it failed with an internal error and a stack
+ * trace: this server where it lacks pgvector (Debian 12 packages none), otherwise PGlite without
+ * its pgvector (the error is PostgreSQL's own either way).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { runCli } from '../fixtures/cli.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
+import { startPgliteServer } from './pglite-server.js';
 import { postgresBin, startPostgres, type TestPostgres } from './postgres-server.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-postgres-server-'));
@@ -68,21 +70,35 @@ describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () 
     }
   });
 
-  it('on a server without pgvector, rsclip index names what is missing in one line and leaves no schema', async ({ skip }) => {
+  it('on a server without pgvector, rsclip index names what is missing in one line and leaves no schema', async () => {
     const available = await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-    if (available.rowCount! > 0) skip('this server has pgvector');
+    const bare = available.rowCount! > 0 ? await startPgliteServer(undefined, 0, { pgvector: false }) : undefined;
+    const client = bare ? new pg.Client(bare.url) : admin;
+    if (bare) await client.connect();
+    try {
+      await expectMissingPgvectorNamed(bare?.url ?? server.url, client);
+    } finally {
+      if (bare) {
+        await client.end();
+        await bare.stop();
+      }
+    }
+  });
+
+  async function expectMissingPgvectorNamed(url: string, client: pg.Client): Promise<void> {
+    const survey = `${url}?schema=survey`;
     const archive = path.join(work, 'archive');
     mkdirSync(archive);
     writeFileSync(path.join(archive, 'a.png'), makePng(1, 40, 32));
     const model = await tinyModelDir();
-    const indexed = await runCli(['index', archive, '--index', indexUrl('survey'), '--model', model, '--threads', '1']);
+    const indexed = await runCli(['index', archive, '--index', survey, '--model', model, '--threads', '1']);
     expect(indexed.code).toBe(1);
     expect(indexed.stderr).toMatch(/^rsclip: PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?schema=survey lacks the pgvector extension: extension "vector" is not available \(install pgvector \(0\.8 or later\) on the database server/);
     expect(indexed.stderr.trim().split('\n')).toHaveLength(1);
-    const schemas = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname = 'survey'");
+    const schemas = await client.query("SELECT 1 FROM pg_namespace WHERE nspname = 'survey'");
     expect(schemas.rowCount).toBe(0);
-    const searched = await runCli(['search', 'a river', '--index', indexUrl('survey'), '--model', model]);
+    const searched = await runCli(['search', 'a river', '--index', survey, '--model', model]);
     expect(searched.code).toBe(1);
     expect(searched.stderr).toMatch(/^rsclip: no index at postgres:\/\/.*\?schema=survey/);
-  });
+  }
 });

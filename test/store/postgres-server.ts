@@ -2,11 +2,11 @@
  * A throwaway PostgreSQL server for tests: Debian's PostgreSQL (initdb + postgres) on a free
  * loopback port, in a temp folder, trust authentication, no fsync. Run as root, it runs as the
  * `postgres` user (the server refuses root). `postgresBin` is undefined where no server is
- * installed (the tests skip). Debian 12's PostgreSQL has no pgvector: what these servers test is
- * what needs none (connections, the write lock between sessions, a server without pgvector).
+ * installed (the tests skip). Debian 12 packages no pgvector: `.ci/install-pgvector` builds it for
+ * PostgreSQL 15 (CI runs it), and where it is installed the store's suites run on these servers too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, untilReady } from '../fixtures/local-server.js';
@@ -18,6 +18,17 @@ function findPostgresBin(): string | undefined {
 }
 
 export const postgresBin = findPostgresBin();
+
+/** Where an installation keeps its extensions: Debian's layout (bin in /usr/lib/postgresql/V), then a source build's. */
+function extensionDirs(binOnPath: string): string[] {
+  // the server's own folder, not that of a link to it (/usr/local/bin/postgres, say)
+  const bin = path.dirname(realpathSync(path.join(binOnPath, 'postgres')));
+  const version = path.basename(path.dirname(bin));
+  return [path.resolve(bin, '../../../../share/postgresql', version, 'extension'), path.resolve(bin, '../share/extension'), path.resolve(bin, '../share/postgresql/extension')];
+}
+
+/** Whether the installed server can create pgvector's extension. */
+export const postgresHasPgvector = postgresBin !== undefined && extensionDirs(postgresBin).some((dir) => existsSync(path.join(dir, 'vector.control')));
 
 /** The uid and gid the server runs as: this process's, or the `postgres` user's when this is root. */
 function serverUser(): { uid: number; gid: number } | undefined {

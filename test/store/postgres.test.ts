@@ -17,7 +17,7 @@ import { copyIndex, openIndex, resolveEngine, type CatalogChange, type Committed
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { dumpCatalog } from '../queue/catalog.js';
-import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, SERVER_BACKEND, withDatabase } from './backends.js';
+import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, POSTGRES_BACKENDS, withDatabase } from './backends.js';
 
 const rand = seededRandom(21);
 
@@ -50,7 +50,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('PostgreSQL against the embedded back end on the same data', () => {
+describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the same data', (backend) => {
   const DIM = 64;
   const model = { ...MODEL, embeddingDim: DIM };
   const N = 3000;
@@ -60,8 +60,10 @@ describe('PostgreSQL against the embedded back end on the same data', () => {
   let pgLocation: string;
 
   beforeAll(async () => {
-    embedded = await openIndex(path.join(tmp, 'same-data'), { model, create: true });
-    pgLocation = PGLITE_BACKEND.newLocation().location;
+    // PGlite is started for the whole file
+    if (backend !== PGLITE_BACKEND) await backend.start!();
+    embedded = await openIndex(path.join(tmp, `same-data-${POSTGRES_BACKENDS.indexOf(backend)}`), { model, create: true });
+    pgLocation = backend.newLocation().location;
     postgres = await openIndex(pgLocation, { model, create: true });
     stores.push(embedded, postgres);
     const changes: CatalogChange[] = Array.from({ length: N }, (_, i) => ({ kind: 'put', file: newFile(`${i % 3 === 0 ? 'a' : 'b'}/img${i}.jpg`, { bytes: i }), vector: randomUnit(DIM) }));
@@ -76,6 +78,7 @@ describe('PostgreSQL against the embedded back end on the same data', () => {
   }, 300_000);
   afterAll(async () => {
     for (const store of stores) await store.close();
+    if (backend !== PGLITE_BACKEND) await backend.stop!();
   });
 
   it('gives the same exact results, filtered or not, and recall@10 of at least 0.98 through the HNSW index', async () => {
@@ -360,9 +363,9 @@ describe('index copy', () => {
 });
 
 // PGlite is one session (pglite-socket shares it among its clients): two writers need a real server
-describe.skipIf(!SERVER_BACKEND)('the write lock on the server at RSCLIP_TEST_POSTGRES_URL', () => {
-  it('lets one writer in at a time, and readers in meanwhile', async () => {
-    const backend = SERVER_BACKEND!;
+const SERVERS = POSTGRES_BACKENDS.filter((backend) => backend !== PGLITE_BACKEND);
+describe.skipIf(SERVERS.length === 0)('the write lock on a PostgreSQL server with pgvector [needs one]', () => {
+  it.each(SERVERS)('lets one writer in at a time, and readers in meanwhile: $name', async (backend) => {
     await backend.start!();
     const { location, dispose } = backend.newLocation();
     try {
@@ -375,6 +378,7 @@ describe.skipIf(!SERVER_BACKEND)('the write lock on the server at RSCLIP_TEST_PO
       await reader.close();
     } finally {
       await dispose();
+      await backend.stop!();
     }
   });
 });
