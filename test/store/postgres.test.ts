@@ -103,6 +103,42 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
     }
     expect(await postgres.countItems({ filter: { folder: 'a' } })).toBe(await embedded.countItems({ filter: { folder: 'a' } }));
   }, 300_000);
+
+  it("keeps 512-d vectors in the table's rows, not its TOAST table, and has an older index keep those it writes from then on there", async () => {
+    const wide = { ...MODEL, embeddingDim: 512 };
+    const { location, dispose } = backend.newLocation();
+    const put = (name: string): CatalogChange => ({ kind: 'put', file: newFile(`${name}.jpg`), vector: randomUnit(512) });
+    const storage = () =>
+      withDatabase(location, async (client, schema) => (await client.query<{ s: string }>("SELECT attstorage AS s FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'embedding'", [`${schema}.vectors`])).rows[0]!.s);
+    const toastChunks = () =>
+      withDatabase(location, async (client, schema) => {
+        const [{ toast }] = (await client.query<{ toast: string }>('SELECT reltoastrelid::regclass::text AS toast FROM pg_class WHERE oid = to_regclass($1)', [`${schema}.vectors`])).rows as [{ toast: string }];
+        return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${toast}`)).rows[0]!.n);
+      });
+    try {
+      const writer = await openIndex(location, { model: wide, create: true });
+      await writer.commit([put('a'), put('b')]);
+      expect([await storage(), await toastChunks()]).toEqual(['p', 0]);
+      // as an index made before: its vectors go out of line
+      await withDatabase(location, (client, schema) => client.query(`ALTER TABLE ${schema}.vectors ALTER COLUMN embedding SET STORAGE EXTERNAL`));
+      await writer.commit([put('c')]);
+      const outOfLine = await toastChunks();
+      expect(outOfLine).toBeGreaterThan(0);
+      await writer.close();
+      await (await openIndex(location, { readonly: true })).close();
+      expect(await storage()).toBe('e');
+      const next = await openIndex(location, { model: wide });
+      expect(await storage()).toBe('p');
+      const [added] = await next.commit([put('d')]);
+      expect(await toastChunks()).toBe(outOfLine);
+      const id = added!.itemIds[0]!;
+      const vector = (await next.getVectors([id])).get(id)!;
+      expect((await next.search(vector, 1, { exact: true }))[0]!.id).toBe(id);
+      await next.close();
+    } finally {
+      await dispose();
+    }
+  });
 });
 
 describe('a commit of new files, set-based', () => {
