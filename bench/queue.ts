@@ -16,7 +16,8 @@
  *            `--profile DIR` writes a CPU profile of each run there; `--store postgres` commits into
  *            PostgreSQL instead of the embedded index: PGlite with pgvector (WebAssembly, one
  *            thread, slower than a server) served by pglite-socket from a child process, a schema
- *            per run
+ *            per run; `--store postgres-local` into this machine's PostgreSQL with pgvector (see
+ *            .ci/install-pgvector), started in a temp folder as the tests start it (fsync off)
  *   workers  indexing N images with 1, 2 and 3 `rsclip worker` processes (--threads split between
  *            them), and one worker with 2 and 3 model sessions (`--model-sessions`, the threads split
  *            between the sessions), against the single-process indexer on --threads cores (shared
@@ -24,7 +25,7 @@
  *            (coordinator + workers, from /proc), with the machine's load average (it is shared:
  *            numbers are noisy)
  * Needs redis-server on PATH (started on a free loopback port in --dir).
- * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres] [--graph thread|main] [--profile DIR] [--model DIR] [--threads N (default: the cores)] [--images 64]
+ * Usage: npx tsx bench/queue.ts [--part commit,workers] [--store embedded|postgres|postgres-local] [--graph thread|main] [--profile DIR] [--model DIR] [--threads N (default: the cores)] [--images 64]
  *        [--scene-size 16384] [--files 2000] [--dim 512] [--dir DIR]
  * Without --model: $TMPDIR/rsclip-bench-vit-b-32 (bench/scenes.ts writes it), else the tiny test model.
  */
@@ -185,12 +186,19 @@ async function indexPlaces(): Promise<IndexPlaces> {
       stop: async () => undefined,
     };
   }
-  if (values.store !== 'postgres') throw new Error(`--store embedded or postgres, got ${values.store}`);
+  const run = Date.now().toString(36);
+  const schema = (name: string): string => `schema=bench_${run}_${name.replaceAll('-', '_')}`;
+  if (values.store === 'postgres-local') {
+    const { postgresHasPgvector, startPostgres } = await import('../test/store/postgres-server.js');
+    if (!postgresHasPgvector) throw new Error('--store postgres-local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
+    const local = await startPostgres();
+    return { place: (name) => `${local.url}?${schema(name)}`, stop: () => local.stop() };
+  }
+  if (values.store !== 'postgres') throw new Error(`--store embedded, postgres or postgres-local, got ${values.store}`);
   const server = startProcess(['bench/queue.ts', '--child', 'pglite']);
   let url: string | undefined;
   await until(() => (url = /^url (\S+)$/m.exec(server.log())?.[1]) !== undefined, 'PGlite');
-  const run = Date.now().toString(36);
-  return { place: (name) => `${url}?schema=bench_${run}_${name.replaceAll('-', '_')}`, stop: () => stop([server]) };
+  return { place: (name) => `${url}?${schema(name)}`, stop: () => stop([server]) };
 }
 
 /**
