@@ -12,8 +12,8 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { ModelInfo } from '../../src/model/index.js';
 import { DEFAULT_ENGINE, ENGINE_DEFAULTS, openIndex, WHOLE_IMAGE_KEY, type EngineSpec, type IndexStore, type NewFile, type OpenIndexOptions } from '../../src/store/index.js';
-import { startPgliteServer, type PgliteServer } from './pglite-server.js';
-import { postgresHasPgvector, startPostgres, type TestPostgres } from './postgres-server.js';
+import { startPgliteServer } from './pglite-server.js';
+import { postgresHasPgvector, startPostgres } from './postgres-server.js';
 
 export interface Backend {
   name: string;
@@ -45,25 +45,31 @@ export async function withDatabase<T>(location: string, body: (client: pg.Client
   }
 }
 
-/** A PostgreSQL back end on the server at `url` (given once started), one schema per location. */
-function postgresBackend(name: string, server: { start(): Promise<string>; stop(): Promise<void> }): Backend {
-  let url: string | undefined;
+/** A server the back end starts for a suite (or one already running): its URL, and how to stop it. */
+interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A PostgreSQL back end on the server `startServer` gives, one schema per location. */
+function postgresBackend(name: string, startServer: () => Promise<RunningServer>): Backend {
+  let server: RunningServer | undefined;
   return {
     name,
     embedded: false,
     // pgvector's HNSW is built with the engine's M and ef_construction; the engine recorded is the one an embedded copy gets
     engine: DEFAULT_ENGINE,
     async start() {
-      url = await server.start();
+      server = await startServer();
     },
     async stop() {
-      await server.stop();
-      url = undefined;
+      await server?.stop();
+      server = undefined;
     },
     newLocation() {
-      if (!url) throw new Error(`${name}: start() the back end first`);
+      if (!server) throw new Error(`${name}: start() the back end first`);
       const schema = `rsclip_test_${process.pid}_${++schemas}`;
-      const location = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+      const location = `${server.url}${server.url.includes('?') ? '&' : '?'}schema=${schema}`;
       return {
         location,
         async dispose() {
@@ -75,41 +81,18 @@ function postgresBackend(name: string, server: { start(): Promise<string>; stop(
   };
 }
 
-let pglite: PgliteServer | undefined;
-
-export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector over pglite-socket)', {
-  async start() {
-    pglite = await startPgliteServer();
-    return pglite.url;
-  },
-  async stop() {
-    await pglite?.stop();
-    pglite = undefined;
-  },
-});
-
-let localServer: TestPostgres | undefined;
+export const PGLITE_BACKEND = postgresBackend('PostgreSQL (PGlite + pgvector over pglite-socket)', () => startPgliteServer());
 
 /** A PostgreSQL server of this machine's installation with pgvector, started for the suite on a loopback port. */
-const LOCAL_SERVER_BACKEND: Backend | undefined = postgresHasPgvector
-  ? postgresBackend('PostgreSQL server (local) + pgvector', {
-      async start() {
-        localServer = await startPostgres();
-        return localServer.url;
-      },
-      async stop() {
-        await localServer?.stop();
-        localServer = undefined;
-      },
-    })
-  : undefined;
+const LOCAL_SERVER_BACKEND = postgresHasPgvector ? postgresBackend('PostgreSQL server (local) + pgvector', startPostgres) : undefined;
 
 const serverUrl = process.env.RSCLIP_TEST_POSTGRES_URL;
 
 /** The PostgreSQL server at RSCLIP_TEST_POSTGRES_URL, when it is set. */
-const SERVER_BACKEND: Backend | undefined = serverUrl
-  ? postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', { start: async () => serverUrl, stop: async () => undefined })
-  : undefined;
+const SERVER_BACKEND = serverUrl ? postgresBackend('PostgreSQL at RSCLIP_TEST_POSTGRES_URL', async () => ({ url: serverUrl, stop: async () => undefined })) : undefined;
+
+/** Every PostgreSQL back end this machine has: PGlite always, the servers where available. */
+export const POSTGRES_BACKENDS: Backend[] = [PGLITE_BACKEND, ...(LOCAL_SERVER_BACKEND ? [LOCAL_SERVER_BACKEND] : []), ...(SERVER_BACKEND ? [SERVER_BACKEND] : [])];
 
 function embedded(engine: EngineSpec): Backend {
   return {
@@ -124,9 +107,6 @@ function embedded(engine: EngineSpec): Backend {
     open: (location, options) => openIndex(location, { refreshIntervalMs: 0, scanFiltersOffThread: true, ...options, engine: { name: engine.name, ...options?.engine } }),
   };
 }
-
-/** Every PostgreSQL back end this machine has: PGlite always, the servers where available. */
-export const POSTGRES_BACKENDS: Backend[] = [PGLITE_BACKEND, ...(LOCAL_SERVER_BACKEND ? [LOCAL_SERVER_BACKEND] : []), ...(SERVER_BACKEND ? [SERVER_BACKEND] : [])];
 
 export const BACKENDS: Backend[] = [embedded(ENGINE_DEFAULTS.hnswlib), embedded(ENGINE_DEFAULTS.usearch), ...POSTGRES_BACKENDS];
 
