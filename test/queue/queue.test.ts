@@ -27,11 +27,16 @@ import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
 
 /** Slowed, so that jobs are still running when Redis goes. */
 class SlowEncoder extends FakeEncoder {
-  constructor(private readonly delayMs: number) {
+  constructor(
+    private readonly delayMs: number,
+    /** Called as each embedding starts. */
+    private readonly onEmbed?: () => void,
+  ) {
     super();
   }
 
   override async embedPixels(images: Float32Array[]): Promise<Float32Array[]> {
+    this.onEmbed?.();
     await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     return super.embedPixels(images);
   }
@@ -246,21 +251,27 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
 
   it('a Redis restarted without persistence in the middle of a run: the coordinator sends the lost jobs again, and the catalog equals an index made without the queue', { timeout: 180_000 }, async () => {
     const archive = path.join(work, 'restart');
-    writeQueueArchive(archive, 12);
+    // 12 jobs of 2, at most 3 in flight: some start after the first commit
+    writeQueueArchive(archive, 24);
     const reference = await indexInto({ roots: [archive], index: path.join(work, 'restart-reference'), model: new FakeEncoder(), batchSize: 2 });
     let restarting = await startRedis(work);
+    let committed = false;
+    let restart: Promise<void> | undefined;
+    // after the first commit, as a worker starts a job: Redis goes and comes back empty while the
+    // job is in the worker's hands (on the commit alone, the workers had sometimes finished theirs)
+    const restartOnce = (): void => {
+      if (committed && !restart) restart = restarting.stop().then(async () => void (restarting = await startRedis(work, restarting.port)));
+    };
     const workers: EmbedWorker[] = [];
     const lost: string[] = [];
     const connectionErrors: Error[] = [];
     for (let i = 0; i < 2; i++) {
-      workers.push(await startEmbedWorker({ url: restarting.url, encoder: new SlowEncoder(150), lockSeconds: 5, onLostJob: (_job, reason) => lost.push(reason), onError: (e) => connectionErrors.push(e) }));
+      workers.push(await startEmbedWorker({ url: restarting.url, encoder: new SlowEncoder(150, restartOnce), lockSeconds: 5, onLostJob: (_job, reason) => lost.push(reason), onError: (e) => connectionErrors.push(e) }));
     }
     const encoder = new FakeEncoder();
     const embedder = await QueueEmbedder.open({ url: restarting.url, info: encoder.info, inFlight: 3, checkSeconds: 0.5 });
-    let restart: Promise<void> | undefined;
     const onProgress = (p: IndexProgress): void => {
-      // after the first commit, with jobs in flight: Redis goes and comes back empty
-      if (p.embedded > 0 && !restart) restart = restarting.stop().then(async () => void (restarting = await startRedis(work, restarting.port)));
+      if (p.embedded > 0) committed = true;
     };
     try {
       const summary = await indexInto({ roots: [archive], index: path.join(work, 'restart-queued'), model: encoder, embedder, batchSize: 2, onProgress });
