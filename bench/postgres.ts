@@ -9,7 +9,8 @@
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
  * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
  * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
- * URL of a server of your own (a schema `bench` is made there).
+ * URL of a server of your own (a schema `bench` is made there; its settings are left alone: raise
+ * maintenance_work_mem for the HNSW build yourself, see fitGraphInMemory).
  * With --dir both indexes (PGlite's database in DIR/pglite) are kept, and a run started again on
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
  * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
@@ -67,28 +68,28 @@ async function openableIndex(location: string): Promise<boolean> {
  * about 95,000 64-d items at M 16) and inserts the rest one by one on disk, many times slower.
  * The graph takes about 560 bytes per item plus 2 per dimension; a quarter more is given. PGlite
  * is one session, shared by every client of the socket, so a SET from this client holds for the
- * copy's CREATE INDEX too; a server's other sessions take the database's setting.
+ * copy's CREATE INDEX too; the local server's other sessions take the database's setting.
  */
-async function fitGraphInMemory(serverUrl: string, pglite: boolean): Promise<void> {
+async function fitGraphInMemory(serverUrl: string, kind: 'pglite' | 'local'): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
     const memory = `'${Math.max(64, Math.ceil((N * (560 + 2 * DIM) * 1.25) / 2 ** 20))}MB'`;
-    await client.query(pglite ? `SET maintenance_work_mem = ${memory}` : `ALTER DATABASE ${client.escapeIdentifier(client.database!)} SET maintenance_work_mem = ${memory}`);
+    await client.query(kind === 'pglite' ? `SET maintenance_work_mem = ${memory}` : `ALTER DATABASE ${client.escapeIdentifier(client.database!)} SET maintenance_work_mem = ${memory}`);
   } finally {
     await client.end();
   }
 }
 
 /** The PostgreSQL server --server names, started when it is ours. */
-async function startServer(): Promise<{ url: string; pglite: boolean; stop(): Promise<void> }> {
-  if (values.server === 'pglite') return { ...(await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined)), pglite: true };
+async function startServer(): Promise<{ url: string; kind: 'pglite' | 'local' | 'url'; stop(): Promise<void> }> {
+  if (values.server === 'pglite') return { ...(await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined)), kind: 'pglite' };
   if (values.server === 'local') {
     if (!postgresHasPgvector) throw new Error('--server local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
-    return { ...(await startPostgres()), pglite: false };
+    return { ...(await startPostgres()), kind: 'local' };
   }
   if (!/^postgres(ql)?:\/\//.test(values.server!)) throw new Error(`--server: pglite, local or a postgres:// URL, not ${values.server}`);
-  return { url: values.server!, pglite: false, stop: async () => undefined };
+  return { url: values.server!, kind: 'url', stop: async () => undefined };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -133,7 +134,7 @@ try {
   start = performance.now();
   const copied = await openableIndex(url);
   if (!copied) {
-    await fitGraphInMemory(server.url, server.pglite);
+    if (server.kind !== 'url') await fitGraphInMemory(server.url, server.kind);
     await copyIndex(embeddedDir, url, {
       pageSize: 5000,
       onProgress: ({ table, rows }) => rows % 100000 === 0 && console.error(`copy: ${table} ${rows} rows, ${((performance.now() - start) / 1000).toFixed(0)} s`),
@@ -141,7 +142,7 @@ try {
   }
   const copyS = (performance.now() - start) / 1000;
 
-  const result: Record<string, unknown> = { server: server.pglite ? 'pglite' : values.server === 'local' ? 'local' : 'url', items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)), resumed: firstScene > 0 || copied } };
+  const result: Record<string, unknown> = { server: server.kind, items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)), resumed: firstScene > 0 || copied } };
   for (const [name, location] of [['embedded', embeddedDir], ['postgres', url]] as const) {
     const store = await openIndex(location, { readonly: true });
     await latency(store, {}); // warm caches
