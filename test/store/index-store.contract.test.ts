@@ -181,6 +181,44 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('answers lookups of reusable content asked at once (as the decode workers ask them) as it answers each alone', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    const tile = (i: number) => ({ key: `t${i}`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: axis(i) });
+    await store.commit([
+      { kind: 'put', file: newFile('a.jpg'), vector: axis(1) },
+      { kind: 'put', file: newFile('b.jpg', { contentHash: 'hash-a.jpg' }), vector: axis(2) },
+      { kind: 'put', file: newFile('scene.tif', { plan: 'tiles:a' }), items: [tile(3), tile(4)], complete: true },
+      { kind: 'put', file: newFile('part.tif', { plan: 'tiles:a' }), items: [tile(5)], complete: false },
+      { kind: 'fail', file: newFile('bad.jpg'), error: 'truncated JPEG' },
+    ]);
+    const lookups: [string, string | null][] = [
+      ['hash-scene.tif', 'tiles:a'],
+      ['hash-a.jpg', null],
+      ['hash-scene.tif', 'tiles:b'],
+      ['hash-part.tif', 'tiles:a'],
+      ['hash-bad.jpg', null],
+      ['hash-a.jpg', null],
+      ['hash-scene.tif', 'tiles:a'],
+    ];
+    const together = await Promise.all(lookups.map(([hash, plan]) => store.findReusableFile(hash, plan)));
+    const alone = [];
+    for (const [hash, plan] of lookups) alone.push(await store.findReusableFile(hash, plan));
+    expect(together).toEqual(alone);
+    // the first file of that content (a.jpg, not b.jpg); only complete, ok files
+    const fileA = (await store.findFileByPath('/archive/a.jpg'))!.id;
+    expect(together.map((r) => r && [r.fileId === fileA, r.items.map((i) => i.key)])).toEqual([
+      [false, ['t3', 't4']],
+      [true, ['whole']],
+      undefined,
+      undefined,
+      undefined,
+      [true, ['whole']],
+      [false, ['t3', 't4']],
+    ]);
+    expect(together[0]!.items[1]!.vector).toEqual(axis(4));
+    await store.close();
+  });
+
   it('keeps the items of a scene committed in batches, and retires stale ones for good', async () => {
     const store = await open(location, { model: MODEL, create: true });
     const scene = (plan: string) => newFile('scene.tif', { width: 1000, height: 800, format: 'tiff', plan });

@@ -11,7 +11,7 @@ import { footprintBoxes } from '../embedded/catalog-filter.js';
 import { WHOLE_IMAGE_KEY, type CatalogChange, type CommittedChange, type FileStatus, type NewFile, type NewItem } from '../types.js';
 import type { Queryable } from './database.js';
 import { fieldRows, type FileRow } from '../catalog-rows.js';
-import { vectorToText } from './vector-text.js';
+import type { VectorArrays } from './vector-wire.js';
 
 /** The items of a put: the `vector` form is a whole-image file's one item. */
 function itemsOf(change: Extract<CatalogChange, { kind: 'put' }>): { items: readonly NewItem[]; complete: boolean } {
@@ -124,17 +124,17 @@ async function insertItems(db: Queryable, items: readonly { fileId: number; item
   return rows.map((r) => Number(r.id));
 }
 
-async function writeVectors(db: Queryable, itemIds: readonly number[], items: readonly NewItem[]): Promise<void> {
+async function writeVectors(db: Queryable, arrays: VectorArrays, itemIds: readonly number[], items: readonly NewItem[]): Promise<void> {
   await db.query('INSERT INTO vectors (item_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[]) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding', [
     itemIds,
-    items.map((i) => vectorToText(i.vector)),
+    await arrays.param(db, items.map((i) => i.vector)),
   ]);
 }
 
 const placesOf = (itemIds: readonly number[], items: readonly NewItem[]) => items.flatMap((item, n) => (item.place ? [{ id: itemIds[n]!, place: item.place }] : []));
 
 /** Writes the items of a put of a file the index had (ids kept by key, new keys drawn from the sequence), their vectors and places; returns their ids in order. */
-async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]): Promise<number[]> {
+async function putItems(db: Queryable, arrays: VectorArrays, fileId: number, items: readonly NewItem[]): Promise<number[]> {
   const keys = items.map((i) => i.key);
   const existing = new Map((await db.query<{ id: number; key: string }>('SELECT id, key FROM items WHERE file_id = $1 AND key = ANY($2::text[])', [fileId, keys])).rows.map((r) => [r.key, r.id]));
   const fresh = items.filter((i) => !existing.has(i.key));
@@ -154,7 +154,7 @@ async function putItems(db: Queryable, fileId: number, items: readonly NewItem[]
     );
   }
   const itemIds = keys.map((key) => existing.get(key)!);
-  await writeVectors(db, itemIds, items);
+  await writeVectors(db, arrays, itemIds, items);
   await clearPlaces(db, itemIds);
   await insertPlaces(db, placesOf(itemIds, items));
   return itemIds;
@@ -168,7 +168,7 @@ type Put = Extract<CatalogChange, { kind: 'put' }>;
  * over 250 statements). Files and items are inserted in the order of the changes, so their ids
  * are those the file-by-file path would give.
  */
-async function putNewFiles(db: Queryable, puts: readonly Put[], now: number): Promise<CommittedChange[]> {
+async function putNewFiles(db: Queryable, arrays: VectorArrays, puts: readonly Put[], now: number): Promise<CommittedChange[]> {
   const rows = puts.map((change) => fileValues(change.file, 'ok', null, !itemsOf(change).complete, now));
   const column = (n: number) => rows.map((r) => r[n]);
   const { rows: files } = await db.query<{ id: number }>(
@@ -180,7 +180,7 @@ async function putNewFiles(db: Queryable, puts: readonly Put[], now: number): Pr
   const items = perFile.flatMap((list, f) => list.map((item) => ({ fileId: fileIds[f]!, item })));
   const itemIds = await insertItems(db, items);
   const newItems = items.map((i) => i.item);
-  await writeVectors(db, itemIds, newItems);
+  await writeVectors(db, arrays, itemIds, newItems);
   await insertPlaces(db, placesOf(itemIds, newItems));
   const fields = puts.flatMap((change, f) => fieldRows(change.file.fields ?? {}).map((field) => ({ fileId: fileIds[f]!, ...field })));
   await insertFileFields(db, fields);
@@ -216,15 +216,15 @@ async function newFilePuts(db: Queryable, changes: readonly CatalogChange[]): Pr
   return fresh;
 }
 
-/** Applies `changes` in the caller's transaction, at time `now`. */
-export async function applyChanges(db: Queryable, changes: readonly CatalogChange[], now: number): Promise<CommittedChange[]> {
+/** Applies `changes` in the caller's transaction, at time `now`; vectors go as `arrays` encodes them. */
+export async function applyChanges(db: Queryable, arrays: VectorArrays, changes: readonly CatalogChange[], now: number): Promise<CommittedChange[]> {
   const results: CommittedChange[] = [];
   const dropVectors = (fileId: number) => db.query('DELETE FROM vectors WHERE item_id IN (SELECT id FROM items WHERE file_id = $1)', [fileId]);
   const fresh = await newFilePuts(db, changes);
   // consecutive puts of new files go together; any other change is applied on its own, in order
   let run: Put[] = [];
   const flushRun = async () => {
-    if (run.length > 0) results.push(...(await putNewFiles(db, run, now)));
+    if (run.length > 0) results.push(...(await putNewFiles(db, arrays, run, now)));
     run = [];
   };
   for (const change of changes) {
@@ -250,7 +250,7 @@ export async function applyChanges(db: Queryable, changes: readonly CatalogChang
         const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'ok', null, incomplete, now))).rows[0]!.id;
         // items of the previous content or plan that this put does not carry again are stale
         if (newVersion) await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
-        const itemIds = await putItems(db, fileId, items);
+        const itemIds = await putItems(db, arrays, fileId, items);
         // windows of the plan that were never embedded (e.g. nodata) do not stay
         if (complete) await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
         await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);

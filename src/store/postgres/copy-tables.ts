@@ -17,7 +17,7 @@ import { WriteLock } from '../embedded/write-lock.js';
 import { insertPlaces } from './commit.js';
 import type { Database as PgDatabase, Queryable } from './database.js';
 import { q } from './schema.js';
-import { textToVector, vectorToText } from './vector-text.js';
+import { textToVector, VectorArrays } from './vector-wire.js';
 
 /** Keyed tables, copied in this order in pages of ascending key. */
 export const KEYED_TABLES = ['files', 'items', 'vectors', 'item_places'] as const;
@@ -189,6 +189,8 @@ function toSqlite(column: string, value: unknown): unknown {
 // a PostgreSQL schema
 
 export class PostgresCopyEnd implements CopyEnd {
+  private readonly vectorArrays = new VectorArrays();
+
   constructor(
     readonly location: string,
     private readonly database: PgDatabase,
@@ -243,7 +245,8 @@ export class PostgresCopyEnd implements CopyEnd {
         return;
       }
       const columns = COLUMNS[table];
-      const arrays = columns.map((c) => rows.map((r) => (r[c] instanceof Float32Array ? vectorToText(r[c]) : r[c])));
+      const arrays: unknown[] = [];
+      for (const c of columns) arrays.push(c === 'embedding' ? await this.vectorArrays.param(db, rows.map((r) => r[c] as Float32Array)) : rows.map((r) => r[c]));
       const unnest = columns.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ');
       const overriding = table === 'files' || table === 'items' ? ' OVERRIDING SYSTEM VALUE' : '';
       await db.query(`INSERT INTO ${table} (${columns.join(', ')})${overriding} SELECT * FROM unnest(${unnest})`, arrays);

@@ -44,8 +44,9 @@ import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
+import { ReusableFileLookups } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
-import { textToVector, vectorToText } from './vector-text.js';
+import { textToVector, VectorArrays, vectorToText } from './vector-wire.js';
 
 /** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
 const EXACT_SELECTION_SHARE = 0.05;
@@ -72,6 +73,8 @@ export class PostgresStore implements IndexStore {
   private writes: Promise<unknown> = Promise.resolve();
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
   private readonly vectorIndex: VectorIndexUpkeep;
+  private readonly vectorArrays = new VectorArrays();
+  private readonly reusableFiles = new ReusableFileLookups((body) => this.read(body));
 
   constructor(
     readonly meta: PostgresIndexMeta,
@@ -351,27 +354,8 @@ export class PostgresStore implements IndexStore {
   }
 
   findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
-    return this.read(async (db) => {
-      const [file] = await this.rows<FileRow>(
-        db,
-        "SELECT * FROM files WHERE content_hash = $1 AND plan IS NOT DISTINCT FROM $2 AND status = 'ok' AND NOT needs_embedding ORDER BY id LIMIT 1",
-        [contentHash, plan],
-      );
-      if (!file) return undefined;
-      const rows = await this.rows<{ key: string; x: number; y: number; width: number; height: number; scale: number; embedding: string }>(
-        db,
-        'SELECT it.key, it.x, it.y, it.width, it.height, it.scale, v.embedding::text AS embedding FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = $1 AND it.key IS NOT NULL ORDER BY it.id',
-        [file.id],
-      );
-      return {
-        fileId: file.id,
-        width: file.width,
-        height: file.height,
-        format: file.format,
-        stretch: toFileRecord(file).stretch,
-        items: rows.map((r) => ({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: textToVector(r.embedding) })),
-      };
-    });
+    this.assertOpen();
+    return this.reusableFiles.find(contentHash, plan);
   }
 
   commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
@@ -385,7 +369,7 @@ export class PostgresStore implements IndexStore {
         }
       }
       await this.vectorIndex.beforeCommit(db, vectors);
-      return applyChanges(db, changes, Date.now());
+      return applyChanges(db, this.vectorArrays, changes, Date.now());
     });
   }
 
@@ -443,7 +427,9 @@ export class PostgresStore implements IndexStore {
         repaired.push(`${ids.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
       }
       const [index] = await this.rows<{ valid: boolean | null }>(db, "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('vectors_hnsw')) AS valid");
-      if (index!.valid !== true) {
+      // this writer's own bulk load dropped it: the build its flush would do, not a repair
+      if (index!.valid === null && this.vectorIndex.droppedForBulkLoad) await this.vectorIndex.build(db);
+      else if (index!.valid !== true) {
         await db.query('DROP INDEX IF EXISTS vectors_hnsw');
         await this.vectorIndex.build(db);
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);

@@ -1,0 +1,82 @@
+/**
+ * findReusableFile on PostgreSQL: the indexer asks for every file it hashes (is this content,
+ * under this plan, indexed already?), from several decode workers at once. Each lookup on its
+ * own was a read transaction of three round trips; on 2,000 small files through a queue they
+ * were most of the coordinator's waits. Lookups asked while a query runs go together in the next
+ * one (a lone lookup is sent at once), two statements for the whole group. A query starts after
+ * every lookup in it was asked, so each sees what was committed before it was asked, as one on
+ * its own would.
+ */
+import { toFileRecord, type FileRow } from '../catalog-rows.js';
+import type { ReusableFile } from '../types.js';
+import type { Queryable } from './database.js';
+import { textToVector } from './vector-wire.js';
+
+/** Lookups per query at most (the arrays of one statement). */
+const MAX_GROUP = 256;
+
+interface Lookup {
+  contentHash: string;
+  plan: string | null;
+  resolve: (found: ReusableFile | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+type ItemRow = { file_id: number; key: string; x: number; y: number; width: number; height: number; scale: number; embedding: string };
+
+export class ReusableFileLookups {
+  private waiting: Lookup[] = [];
+  private running = false;
+
+  /** `read`: runs its body in a read transaction. */
+  constructor(private readonly read: <T>(body: (db: Queryable) => Promise<T>) => Promise<T>) {}
+
+  find(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ contentHash, plan, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting.splice(0, MAX_GROUP);
+      try {
+        const found = await this.read((db) => findGroup(db, group));
+        group.forEach((lookup, n) => lookup.resolve(found[n]));
+      } catch (error) {
+        for (const lookup of group) lookup.reject(error);
+      }
+    }
+    this.running = false;
+  }
+}
+
+/** For each lookup, the first ok, completely embedded file (lowest id) of that content and plan, with its items' vectors. */
+async function findGroup(db: Queryable, group: readonly Pick<Lookup, 'contentHash' | 'plan'>[]): Promise<(ReusableFile | undefined)[]> {
+  const { rows: files } = await db.query<FileRow & { n: number }>(
+    `SELECT DISTINCT ON (w.n) w.n, f.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(content_hash, plan, n)
+     JOIN files f ON f.content_hash = w.content_hash AND f.plan IS NOT DISTINCT FROM w.plan AND f.status = 'ok' AND NOT f.needs_embedding
+     ORDER BY w.n, f.id`,
+    [group.map((g) => g.contentHash), group.map((g) => g.plan)],
+  );
+  if (files.length === 0) return group.map(() => undefined);
+  const { rows: items } = await db.query<ItemRow>(
+    `SELECT it.file_id, it.key, it.x, it.y, it.width, it.height, it.scale, v.embedding::text AS embedding
+     FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ANY($1::bigint[]) AND it.key IS NOT NULL ORDER BY it.id`,
+    [[...new Set(files.map((f) => f.id))]],
+  );
+  const itemsOf = new Map<number, ReusableFile['items']>();
+  for (const r of items) {
+    const list = itemsOf.get(r.file_id) ?? [];
+    list.push({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: textToVector(r.embedding) });
+    itemsOf.set(r.file_id, list);
+  }
+  const byLookup = new Map(files.map((f) => [Number(f.n), f]));
+  return group.map((_, n) => {
+    const file = byLookup.get(n + 1);
+    if (!file) return undefined;
+    return { fileId: file.id, width: file.width, height: file.height, format: file.format, stretch: toFileRecord(file).stretch, items: itemsOf.get(file.id) ?? [] };
+  });
+}
