@@ -24,7 +24,7 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'>
   followLinks?: boolean;
   /** Images per model run. Default: from the machine (chooseIndexingThreads), 32 on up to 10 cores. */
   batchSize?: number;
-  /** Images decoded concurrently ahead of inference. Default: 4, or twice the decode threads if more. */
+  /** Images decoded concurrently ahead of inference. Default: 4, or twice the decode threads if more; 16 for a queue's coordinator into PostgreSQL (it only describes the files, and waits on lookups over the network). */
   decoders?: number;
   /**
    * Worker threads that decode and preprocess images and scene windows (0: the main thread).
