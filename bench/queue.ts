@@ -6,7 +6,10 @@
  *              absorption  items/s from the first result that reaches the coordinator to the end
  *                          of the run (its last commit, the graph caught up and its file written),
  *                          and the coordinator's CPU ms per item over that span: the rate it can
- *                          take results from a fleet (issue 15's goal: >= 5,000 items/s)
+ *                          take results from a fleet (issue 15's goal: >= 5,000 items/s);
+ *                          commitsItemsPerSecond the same up to the run's last commit, and
+ *                          saveSeconds the flush after it (on PostgreSQL, the HNSW index's
+ *                          build on the server)
  *              endToEnd    the whole run, scan, hashing and scene stretch included
  *              redis       Redis's memory after the run (what it left there) and its peak so far
  *            with the store's own commit rate alone (its ceiling; commits of 64 items, then a flush)
@@ -252,8 +255,11 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
         return out;
       },
     };
+    // the end of the run's commits: its flush follows (the graph caught up; on PostgreSQL, the HNSW index built)
+    let saveAt: number | undefined;
     const onProgress = (p: IndexProgress): void => {
       embedded = p.embedded;
+      if (p.phase === 'save') saveAt ??= performance.now();
     };
     const profiler = values.profile ? await startProfile() : undefined;
     const cpu0 = cpuNow();
@@ -273,7 +279,17 @@ async function commitPart(url: string, places: IndexPlaces): Promise<Record<stri
       items,
       endToEnd: { seconds: +seconds.toFixed(2), itemsPerSecond: Math.round(items / seconds), cpuMsPerItem: +((1000 * cpu) / items).toFixed(3) },
       redis,
-      absorption: absorbSeconds > 0 ? { items: absorbedItems, seconds: +absorbSeconds.toFixed(2), itemsPerSecond: Math.round(absorbedItems / absorbSeconds), cpuMsPerItem: +((1000 * (last.cpu - first!.cpu)) / absorbedItems).toFixed(3) } : undefined,
+      absorption:
+        absorbSeconds > 0
+          ? {
+              items: absorbedItems,
+              seconds: +absorbSeconds.toFixed(2),
+              itemsPerSecond: Math.round(absorbedItems / absorbSeconds),
+              cpuMsPerItem: +((1000 * (last.cpu - first!.cpu)) / absorbedItems).toFixed(3),
+              commitsItemsPerSecond: saveAt ? Math.round(absorbedItems / ((saveAt - first!.at) / 1000)) : undefined,
+              saveSeconds: saveAt ? +((last.at - saveAt) / 1000).toFixed(2) : undefined,
+            }
+          : undefined,
     };
   };
   try {
