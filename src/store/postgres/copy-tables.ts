@@ -17,7 +17,7 @@ import { WriteLock } from '../embedded/write-lock.js';
 import { insertPlaces } from './commit.js';
 import type { Database as PgDatabase, Queryable } from './database.js';
 import { q } from './schema.js';
-import { textToVector, VectorArrays } from './vector-wire.js';
+import { sentToVector, sentVector, VectorArrays } from './vector-wire.js';
 
 /** Keyed tables, copied in this order in pages of ascending key. */
 export const KEYED_TABLES = ['files', 'items', 'vectors', 'item_places'] as const;
@@ -215,10 +215,10 @@ export class PostgresCopyEnd implements CopyEnd {
   }
 
   page(table: KeyedTable, after: number, limit: number): Promise<Row[]> {
-    const columns = COLUMNS[table].map((c) => (c === 'embedding' ? 'embedding::text AS embedding' : c));
+    const columns = COLUMNS[table].map((c) => (c === 'embedding' ? `${sentVector('embedding')} AS embedding` : c));
     return this.run(async (db) => {
       const { rows } = await db.query(`SELECT ${columns.join(', ')} FROM ${table} WHERE ${KEY[table]} > $1 ORDER BY ${KEY[table]} LIMIT $2`, [after, limit]);
-      return table === 'vectors' ? rows.map((r: Row) => ({ ...r, embedding: textToVector(r.embedding as string) })) : rows;
+      return table === 'vectors' ? rows.map((r: Row) => ({ ...r, embedding: sentToVector(r.embedding as Buffer) })) : rows;
     });
   }
 

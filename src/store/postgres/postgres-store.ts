@@ -46,7 +46,7 @@ import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, I
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
 import { ReusableFileLookups } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
-import { textToVector, VectorArrays, vectorToText } from './vector-wire.js';
+import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
 
 /** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
 const EXACT_SELECTION_SHARE = 0.05;
@@ -227,8 +227,8 @@ export class PostgresStore implements IndexStore {
 
   getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
     return this.read(async (db) => {
-      const rows = await this.rows<{ id: number; embedding: string }>(db, 'SELECT item_id AS id, embedding::text AS embedding FROM vectors WHERE item_id = ANY($1::bigint[])', [ids]);
-      return new Map(rows.map((r) => [r.id, textToVector(r.embedding)]));
+      const rows = await this.rows<{ id: number; embedding: Buffer }>(db, `SELECT item_id AS id, ${sentVector('embedding')} AS embedding FROM vectors WHERE item_id = ANY($1::bigint[])`, [ids]);
+      return new Map(rows.map((r) => [r.id, sentToVector(r.embedding)]));
     });
   }
 
@@ -236,9 +236,9 @@ export class PostgresStore implements IndexStore {
     let after = 0;
     for (;;) {
       const page = await this.read((db) =>
-        this.rows<{ id: number; embedding: string }>(db, 'SELECT item_id AS id, embedding::text AS embedding FROM vectors WHERE item_id > $1 ORDER BY item_id LIMIT $2', [after, VECTOR_PAGE]),
+        this.rows<{ id: number; embedding: Buffer }>(db, `SELECT item_id AS id, ${sentVector('embedding')} AS embedding FROM vectors WHERE item_id > $1 ORDER BY item_id LIMIT $2`, [after, VECTOR_PAGE]),
       );
-      for (const row of page) yield [row.id, textToVector(row.embedding)];
+      for (const row of page) yield [row.id, sentToVector(row.embedding)];
       if (page.length < VECTOR_PAGE) return;
       after = page[page.length - 1]!.id;
     }

@@ -10,7 +10,7 @@
 import { toFileRecord, type FileRow } from '../catalog-rows.js';
 import type { ReusableFile } from '../types.js';
 import type { Queryable } from './database.js';
-import { textToVector } from './vector-wire.js';
+import { sentToVector, sentVector } from './vector-wire.js';
 
 /** Lookups per query at most (the arrays of one statement). */
 const MAX_GROUP = 256;
@@ -22,7 +22,7 @@ interface Lookup {
   reject: (error: unknown) => void;
 }
 
-type ItemRow = { file_id: number; key: string; x: number; y: number; width: number; height: number; scale: number; embedding: string };
+type ItemRow = { file_id: number; key: string; x: number; y: number; width: number; height: number; scale: number; embedding: Buffer };
 
 export class ReusableFileLookups {
   private waiting: Lookup[] = [];
@@ -63,14 +63,14 @@ async function findGroup(db: Queryable, group: readonly Pick<Lookup, 'contentHas
   );
   if (files.length === 0) return group.map(() => undefined);
   const { rows: items } = await db.query<ItemRow>(
-    `SELECT it.file_id, it.key, it.x, it.y, it.width, it.height, it.scale, v.embedding::text AS embedding
+    `SELECT it.file_id, it.key, it.x, it.y, it.width, it.height, it.scale, ${sentVector('v.embedding')} AS embedding
      FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ANY($1::bigint[]) AND it.key IS NOT NULL ORDER BY it.id`,
     [[...new Set(files.map((f) => f.id))]],
   );
   const itemsOf = new Map<number, ReusableFile['items']>();
   for (const r of items) {
     const list = itemsOf.get(r.file_id) ?? [];
-    list.push({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: textToVector(r.embedding) });
+    list.push({ key: r.key, window: { x: r.x, y: r.y, width: r.width, height: r.height, scale: r.scale }, vector: sentToVector(r.embedding) });
     itemsOf.set(r.file_id, list);
   }
   const byLookup = new Map(files.map((f) => [Number(f.n), f]));
