@@ -1,11 +1,11 @@
 /**
  * findReusableFile on PostgreSQL: the indexer asks for every file it hashes (is this content,
  * under this plan, indexed already?), from several decode workers at once. Each lookup on its
- * own was a read transaction of three round trips; on 2,000 small files through a queue they
- * were most of the coordinator's waits. Lookups asked while a query runs go together in the next
- * one (a lone lookup is sent at once), two statements for the whole group. A query starts after
- * every lookup in it was asked, so each sees what was committed before it was asked, as one on
- * its own would.
+ * own was a read transaction of three round trips: a queue's coordinator into a local server,
+ * absorbing 2,000 small files in 2.6 s, waited about 7 s on them summed over its workers (ad hoc,
+ * timing each statement). Lookups asked while a query runs go together in the next one (a lone
+ * lookup is sent at once), two statements for the whole group. A query starts after every lookup
+ * in it was asked, so each sees what was committed before it was asked, as one on its own would.
  */
 import { toFileRecord, type FileRow } from '../catalog-rows.js';
 import type { ReusableFile } from '../types.js';

@@ -48,7 +48,7 @@ async function vectorTypeOid(db: Queryable): Promise<number> {
 }
 
 /** array_recv's input: dimensions, no-nulls flag, element type, length and lower bound, then each element's length and vector_recv's form (dim, 0, big-endian float32s). */
-export function binaryVectorArray(vectors: readonly Float32Array[], typeOid: number): Buffer {
+function binaryVectorArray(vectors: readonly Float32Array[], typeOid: number): Buffer {
   const out = Buffer.alloc(20 + vectors.reduce((sum, v) => sum + 8 + 4 * v.length, 0));
   out.writeInt32BE(1, 0);
   out.writeInt32BE(0, 4);
