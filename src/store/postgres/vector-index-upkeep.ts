@@ -17,7 +17,7 @@
  * adds a few to an index keeps it (no rebuild of everything for a few new vectors). A first run
  * loses nothing by dropping at once (there is nothing to rebuild); it had kept the index for its
  * first thousand vectors, which then took about 1 ms each to insert on a server (512-d): 0.9 s of
- * a 5,120-vector load whose other 65 commits took 0.4 s.
+ * a 5,120-vector load whose other 65 commits took about 0.5 s.
  */
 import type { Queryable } from './database.js';
 
