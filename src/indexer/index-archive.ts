@@ -38,7 +38,7 @@ const DEFAULT_DECODERS = 4;
  * on the store's lookups of reusable content (a round trip per group). On 2,000 small files into
  * PostgreSQL, alternated: 4 at once absorbed 974 and 761 files/s, 16 at once 1,217 and 1,419;
  * into the embedded index, whose lookups take microseconds, 16 gained nothing (4,724 and 4,126
- * against 4,789 and 4,787), so it keeps DEFAULT_DECODERS.
+ * against 4,789 and 4,787), so it keeps the decoders' default.
  */
 const SERVER_STORE_DESCRIBERS = 16;
 /**

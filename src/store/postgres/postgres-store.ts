@@ -13,6 +13,7 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { MicroBatcher } from '../../micro-batcher.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
 import { checkLength, compareBestFirst, type ScoredId } from '../../vector-math.js';
@@ -44,7 +45,7 @@ import { numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
-import { ReusableFileLookups } from './reusable-files.js';
+import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
 
@@ -74,7 +75,7 @@ export class PostgresStore implements IndexStore {
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
   private readonly vectorIndex: VectorIndexUpkeep;
   private readonly vectorArrays = new VectorArrays();
-  private readonly reusableFiles = new ReusableFileLookups((body) => this.read(body));
+  private readonly reusableFiles = new MicroBatcher<ReusableLookup, ReusableFile | undefined>((group) => this.read((db) => findReusableFiles(db, group)), { maxBatch: MAX_LOOKUPS_PER_QUERY });
 
   constructor(
     readonly meta: PostgresIndexMeta,
@@ -355,7 +356,7 @@ export class PostgresStore implements IndexStore {
 
   findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
     this.assertOpen();
-    return this.reusableFiles.find(contentHash, plan);
+    return this.reusableFiles.add({ contentHash, plan });
   }
 
   commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {

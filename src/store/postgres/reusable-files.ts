@@ -3,9 +3,10 @@
  * under this plan, indexed already?), from several decode workers at once. Each lookup on its
  * own was a read transaction of three round trips: a queue's coordinator into a local server,
  * absorbing 2,000 small files in 2.6 s, waited about 7 s on them summed over its workers (ad hoc,
- * timing each statement). Lookups asked while a query runs go together in the next one (a lone
- * lookup is sent at once), two statements for the whole group. A query starts after every lookup
- * in it was asked, so each sees what was committed before it was asked, as one on its own would.
+ * timing each statement). The store micro-batches them (MicroBatcher: those asked while a query
+ * runs go together in the next one), and a group is two statements. A query starts after every
+ * lookup in it was asked, so each sees what was committed before it was asked, as one on its own
+ * would.
  */
 import { toFileRecord, type FileRow } from '../catalog-rows.js';
 import type { ReusableFile } from '../types.js';
@@ -13,48 +14,17 @@ import type { Queryable } from './database.js';
 import { sentToVector, sentVector } from './vector-wire.js';
 
 /** Lookups per query at most (the arrays of one statement). */
-const MAX_GROUP = 256;
+export const MAX_LOOKUPS_PER_QUERY = 256;
 
-interface Lookup {
+export interface ReusableLookup {
   contentHash: string;
   plan: string | null;
-  resolve: (found: ReusableFile | undefined) => void;
-  reject: (error: unknown) => void;
 }
 
 type ItemRow = { file_id: number; key: string; x: number; y: number; width: number; height: number; scale: number; embedding: Buffer };
 
-export class ReusableFileLookups {
-  private waiting: Lookup[] = [];
-  private running = false;
-
-  /** `read`: runs its body in a read transaction. */
-  constructor(private readonly read: <T>(body: (db: Queryable) => Promise<T>) => Promise<T>) {}
-
-  find(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ contentHash, plan, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    while (this.waiting.length > 0) {
-      const group = this.waiting.splice(0, MAX_GROUP);
-      try {
-        const found = await this.read((db) => findGroup(db, group));
-        group.forEach((lookup, n) => lookup.resolve(found[n]));
-      } catch (error) {
-        for (const lookup of group) lookup.reject(error);
-      }
-    }
-    this.running = false;
-  }
-}
-
 /** For each lookup, the first ok, completely embedded file (lowest id) of that content and plan, with its items' vectors. */
-async function findGroup(db: Queryable, group: readonly Pick<Lookup, 'contentHash' | 'plan'>[]): Promise<(ReusableFile | undefined)[]> {
+export async function findReusableFiles(db: Queryable, group: readonly ReusableLookup[]): Promise<(ReusableFile | undefined)[]> {
   const { rows: files } = await db.query<FileRow & { n: number }>(
     `SELECT DISTINCT ON (w.n) w.n, f.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(content_hash, plan, n)
      JOIN files f ON f.content_hash = w.content_hash AND f.plan IS NOT DISTINCT FROM w.plan AND f.status = 'ok' AND NOT f.needs_embedding

@@ -29,31 +29,29 @@ export class VectorIndexUpkeep {
   /** Vectors in the index when this writer's first commit began (undefined until then, and again after a build). */
   private atStart: number | undefined;
   private added = 0;
-  /** The HNSW index was dropped by this writer, or found missing: flush and close build it. */
-  private dropped = false;
-  /** Dropped by this writer's bulk load (not found missing). */
-  private droppedHere = false;
+  /** Why the HNSW index is missing, when it is: flush and close build it. */
+  private missing: 'dropped for a bulk load' | 'found missing' | undefined;
 
   /** `createSql`: the index's CREATE INDEX IF NOT EXISTS statement. */
   constructor(private readonly createSql: string) {}
 
   get deferred(): boolean {
-    return this.dropped;
+    return this.missing !== undefined;
   }
 
   /** The index is missing because this writer dropped it for a bulk load: building it is no repair. */
   get droppedForBulkLoad(): boolean {
-    return this.droppedHere;
+    return this.missing === 'dropped for a bulk load';
   }
 
   /** In a commit's transaction, before it applies changes that write `vectors` vectors. */
   async beforeCommit(db: Queryable, vectors: number): Promise<void> {
-    if (this.dropped) return;
+    if (this.missing) return;
     if (this.atStart === undefined) {
       const { rows } = await db.query<{ vectors: string | null; indexed: boolean }>("SELECT (SELECT value FROM totals WHERE name = 'vectors') AS vectors, to_regclass('vectors_hnsw') IS NOT NULL AS indexed");
       this.atStart = Number(rows[0]!.vectors ?? 0);
       if (!rows[0]!.indexed) {
-        this.dropped = true;
+        this.missing = 'found missing';
         return;
       }
     }
@@ -61,16 +59,14 @@ export class VectorIndexUpkeep {
     const bulk = this.atStart === 0 || this.added >= Math.max(BULK_LOAD_MIN_VECTORS, this.atStart);
     if (this.atStart < KEEP_INDEX_FROM_VECTORS && bulk) {
       await db.query('DROP INDEX IF EXISTS vectors_hnsw');
-      this.dropped = true;
-      this.droppedHere = true;
+      this.missing = 'dropped for a bulk load';
     }
   }
 
   /** Builds the index if it is missing (a catalog lookup when it exists); later commits count afresh. */
   async build(db: Queryable): Promise<void> {
     await db.query(this.createSql);
-    this.dropped = false;
-    this.droppedHere = false;
+    this.missing = undefined;
     this.atStart = undefined;
     this.added = 0;
   }
