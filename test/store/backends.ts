@@ -142,21 +142,26 @@ const tileWindow = (x: number) => ({ x, y: 0, width: 100, height: 100, scale: 1 
  * removed: new files, failures, a fixed failure, re-tiling (an item retired), a touch, a removal,
  * an ok file failing and coming back.
  */
-export async function commitEveryKindOfChange(store: IndexStore): Promise<void> {
-  const [a, b] = await store.commit([
+export async function commitEveryKindOfChange(store: IndexStore, afterEachCommit: () => Promise<void> = async () => {}): Promise<void> {
+  const commit: IndexStore['commit'] = async (changes) => {
+    const results = await store.commit(changes);
+    await afterEachCommit();
+    return results;
+  };
+  const [a, b] = await commit([
     { kind: 'put', file: newFile('a.png'), vector: axis(1) },
     { kind: 'put', file: newFile('b.png'), vector: axis(2) },
     { kind: 'fail', file: newFile('c.png'), error: 'truncated PNG' },
     { kind: 'fail', file: newFile('d.png'), error: 'truncated PNG' },
   ]);
-  await store.commit([
+  await commit([
     // d.png fixed; b.png cut into three windows, then two (one retired)
     { kind: 'put', file: newFile('d.png', { contentHash: 'fixed' }), vector: axis(4) },
     { kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1, 2].map((i) => ({ key: `t${i}`, window: tileWindow(100 * i), place: null, vector: axis(i) })), complete: true },
   ]);
-  await store.commit([{ kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1].map((i) => ({ key: `t${i}`, window: tileWindow(100 * i), place: null, vector: axis(i + 3) })), complete: true }]);
-  await store.commit([{ kind: 'touch', fileId: a!.fileId, bytes: 2000, mtimeMs: 1_800_000_000_000 }]);
-  await store.commit([{ kind: 'remove', fileId: b!.fileId }]);
-  await store.commit([{ kind: 'fail', file: newFile('a.png', { contentHash: 'broken' }), error: 'unreadable' }]);
-  await store.commit([{ kind: 'put', file: newFile('a.png', { contentHash: 'again' }), items: [{ key: WHOLE_IMAGE_KEY, window: tileWindow(0), place: null, vector: axis(5) }], complete: true }]);
+  await commit([{ kind: 'put', file: newFile('b.png', { plan: 'tiles' }), items: [0, 1].map((i) => ({ key: `t${i}`, window: tileWindow(100 * i), place: null, vector: axis(i + 3) })), complete: true }]);
+  await commit([{ kind: 'touch', fileId: a!.fileId, bytes: 2000, mtimeMs: 1_800_000_000_000 }]);
+  await commit([{ kind: 'remove', fileId: b!.fileId }]);
+  await commit([{ kind: 'fail', file: newFile('a.png', { contentHash: 'broken' }), error: 'unreadable' }]);
+  await commit([{ kind: 'put', file: newFile('a.png', { contentHash: 'again' }), items: [{ key: WHOLE_IMAGE_KEY, window: tileWindow(0), place: null, vector: axis(5) }], complete: true }]);
 }

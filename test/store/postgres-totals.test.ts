@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL back end keeps the same totals as the embedded catalog (files per status,
- * vectors, the latest change) with row triggers: equal to the counts of the rows after every
- * kind of change, what countFiles and stats report, corrected by verify when they drift, and
- * added to an index from before them when a writer opens it (readers count the rows meanwhile).
+ * vectors, the latest change) with statement triggers: equal to the counts of the rows after
+ * every kind of change, what countFiles and stats report, corrected by verify when they drift,
+ * added to an index from before them when a writer opens it (readers count the rows meanwhile),
+ * and kept by statement triggers instead of the row triggers of an index made before those.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
@@ -28,7 +29,13 @@ describe('PostgreSQL totals', () => {
     const { location, dispose } = PGLITE_BACKEND.newLocation();
     const store = await openIndex(location, { model: MODEL, create: true });
     try {
-      await commitEveryKindOfChange(store);
+      let commits = 0;
+      await commitEveryKindOfChange(store, async () => {
+        commits += 1;
+        const { stored, counted } = await readTotals(location);
+        expect(stored, `after commit ${commits}`).toEqual(counted);
+      });
+      expect(commits).toBe(7);
       const { stored, counted } = await readTotals(location);
       expect(stored).toEqual(counted);
       expect(stored).toMatchObject({ files_ok: 2, files_error: 1, files_removed: 1, vectors: 2 });
@@ -75,4 +82,62 @@ describe('PostgreSQL totals', () => {
       await dispose();
     }
   });
+
+  it('are kept by statement triggers once a writer opens an index that kept them by row triggers', async () => {
+    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    try {
+      const store = await openIndex(location, { model: MODEL, create: true });
+      await store.commit([{ kind: 'put', file: newFile('a.png'), vector: axis(1) }]);
+      await store.close();
+      await withDatabase(location, (client, schema) => client.query(rowTriggersAsVersion2MadeThem(schema)));
+      expect(await triggerNames(location)).toEqual(['files_totals', 'vectors_totals']);
+
+      const writer = await openIndex(location, { model: MODEL });
+      expect(await triggerNames(location)).toEqual(['files_deleted', 'files_inserted', 'files_updated', 'vectors_deleted', 'vectors_inserted']);
+      await commitEveryKindOfChange(writer);
+      await writer.close();
+      const { stored, counted } = await readTotals(location);
+      expect(stored).toEqual(counted);
+      expect(stored).toMatchObject({ files_ok: 2, files_error: 1, files_removed: 1, vectors: 2 });
+    } finally {
+      await dispose();
+    }
+  });
 });
+
+async function triggerNames(location: string): Promise<string[]> {
+  return withDatabase(location, async (client, schema) => {
+    const { rows } = await client.query<{ tgname: string }>(
+      `SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN (to_regclass($1), to_regclass($2)) ORDER BY tgname`,
+      [`"${schema}".files`, `"${schema}".vectors`],
+    );
+    return rows.map((r) => r.tgname);
+  });
+}
+
+/** The row triggers that kept the totals in schema version 2 before the statement triggers, frozen. */
+function rowTriggersAsVersion2MadeThem(schema: string): string {
+  const s = `"${schema}"`;
+  return `
+    DROP FUNCTION ${s}.files_totals CASCADE;
+    DROP FUNCTION ${s}.vectors_totals CASCADE;
+    CREATE FUNCTION ${s}.files_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    BEGIN
+      IF TG_OP <> 'INSERT' THEN
+        UPDATE ${s}.totals SET value = value - 1 WHERE name = 'files_' || OLD.status;
+      END IF;
+      IF TG_OP <> 'DELETE' THEN
+        UPDATE ${s}.totals SET value = value + 1 WHERE name = 'files_' || NEW.status;
+        UPDATE ${s}.totals SET value = greatest(value, NEW.indexed_at) WHERE name = 'last_change_ms';
+      END IF;
+      RETURN NULL;
+    END $body$;
+    CREATE TRIGGER files_totals AFTER INSERT OR DELETE OR UPDATE OF status, indexed_at ON ${s}.files FOR EACH ROW EXECUTE FUNCTION ${s}.files_totals();
+    CREATE FUNCTION ${s}.vectors_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    BEGIN
+      UPDATE ${s}.totals SET value = value + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END) WHERE name = 'vectors';
+      RETURN NULL;
+    END $body$;
+    CREATE TRIGGER vectors_totals AFTER INSERT OR DELETE ON ${s}.vectors FOR EACH ROW EXECUTE FUNCTION ${s}.vectors_totals();
+  `;
+}

@@ -139,33 +139,72 @@ export function countedTotalsSql(schema: string): string {
 }
 
 /**
- * Totals kept by row triggers (files per status, vectors, the latest change), as in the embedded
+ * Totals kept by triggers (files per status, vectors, the latest change), as in the embedded
  * catalog: /readyz, /api/stats and the start page read them instead of counting every row on
- * each request. Names are schema-qualified: the triggers fire whatever a client's search_path.
+ * each request. Statement triggers over the statement's transition tables: one update of the
+ * totals per statement, not one per row (a commit inserts its vectors in one statement). A
+ * trigger with transition tables takes one event and no column list, hence one per event; an
+ * INSERT ... ON CONFLICT DO UPDATE shows its inserted rows to the INSERT trigger and its updated
+ * rows to the UPDATE trigger. Names are schema-qualified: the triggers fire whatever a client's
+ * search_path.
  */
 export function totalsSql(schema: string): string {
   const s = q(schema);
   return `
     CREATE TABLE ${s}.totals (name text PRIMARY KEY, value bigint);
     INSERT INTO ${s}.totals (name, value) ${countedTotalsSql(schema)};
-    CREATE FUNCTION ${s}.files_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    ${totalsTriggersSql(schema)}
+  `;
+}
+
+/** Replaces the row triggers of an index made before the statement triggers (see totalsSql). */
+export function statementTotalsSql(schema: string): string {
+  const s = q(schema);
+  return `
+    DROP TRIGGER ${ROW_TOTALS_TRIGGER} ON ${s}.vectors;
+    DROP TRIGGER files_totals ON ${s}.files;
+    ${totalsTriggersSql(schema)}
+  `;
+}
+
+/** The trigger on `vectors` that an index made before the statement triggers has. */
+export const ROW_TOTALS_TRIGGER = 'vectors_totals';
+
+function totalsTriggersSql(schema: string): string {
+  const s = q(schema);
+  const byStatus = (rows: string, sign: string) => `SELECT 'files_' || status AS name, ${sign} count(*) AS n FROM ${rows} GROUP BY status`;
+  const addTo = (changes: string) =>
+    `UPDATE ${s}.totals t SET value = t.value + c.n FROM (SELECT name, sum(n) AS n FROM (${changes}) d GROUP BY name) c WHERE t.name = c.name AND c.n <> 0;`;
+  return `
+    CREATE OR REPLACE FUNCTION ${s}.files_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
     BEGIN
-      IF TG_OP <> 'INSERT' THEN
-        UPDATE ${s}.totals SET value = value - 1 WHERE name = 'files_' || OLD.status;
+      IF TG_OP = 'INSERT' THEN
+        ${addTo(byStatus('new_files', '+'))}
+      ELSIF TG_OP = 'DELETE' THEN
+        ${addTo(byStatus('old_files', '-'))}
+      ELSE
+        ${addTo(`${byStatus('new_files', '+')} UNION ALL ${byStatus('old_files', '-')}`)}
       END IF;
       IF TG_OP <> 'DELETE' THEN
-        UPDATE ${s}.totals SET value = value + 1 WHERE name = 'files_' || NEW.status;
-        UPDATE ${s}.totals SET value = greatest(value, NEW.indexed_at) WHERE name = 'last_change_ms';
+        UPDATE ${s}.totals t SET value = c.latest FROM (SELECT max(indexed_at) AS latest FROM new_files) c
+          WHERE t.name = 'last_change_ms' AND (t.value IS NULL OR c.latest > t.value);
       END IF;
       RETURN NULL;
     END $body$;
-    CREATE TRIGGER files_totals AFTER INSERT OR DELETE OR UPDATE OF status, indexed_at ON ${s}.files FOR EACH ROW EXECUTE FUNCTION ${s}.files_totals();
-    CREATE FUNCTION ${s}.vectors_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
+    CREATE TRIGGER files_inserted AFTER INSERT ON ${s}.files REFERENCING NEW TABLE AS new_files FOR EACH STATEMENT EXECUTE FUNCTION ${s}.files_totals();
+    CREATE TRIGGER files_updated AFTER UPDATE ON ${s}.files REFERENCING OLD TABLE AS old_files NEW TABLE AS new_files FOR EACH STATEMENT EXECUTE FUNCTION ${s}.files_totals();
+    CREATE TRIGGER files_deleted AFTER DELETE ON ${s}.files REFERENCING OLD TABLE AS old_files FOR EACH STATEMENT EXECUTE FUNCTION ${s}.files_totals();
+    CREATE OR REPLACE FUNCTION ${s}.vectors_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
     BEGIN
-      UPDATE ${s}.totals SET value = value + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END) WHERE name = 'vectors';
+      IF TG_OP = 'INSERT' THEN
+        UPDATE ${s}.totals t SET value = t.value + c.n FROM (SELECT count(*) AS n FROM new_vectors) c WHERE t.name = 'vectors' AND c.n > 0;
+      ELSE
+        UPDATE ${s}.totals t SET value = t.value - c.n FROM (SELECT count(*) AS n FROM old_vectors) c WHERE t.name = 'vectors' AND c.n > 0;
+      END IF;
       RETURN NULL;
     END $body$;
-    CREATE TRIGGER vectors_totals AFTER INSERT OR DELETE ON ${s}.vectors FOR EACH ROW EXECUTE FUNCTION ${s}.vectors_totals();
+    CREATE TRIGGER vectors_inserted AFTER INSERT ON ${s}.vectors REFERENCING NEW TABLE AS new_vectors FOR EACH STATEMENT EXECUTE FUNCTION ${s}.vectors_totals();
+    CREATE TRIGGER vectors_deleted AFTER DELETE ON ${s}.vectors REFERENCING OLD TABLE AS old_vectors FOR EACH STATEMENT EXECUTE FUNCTION ${s}.vectors_totals();
   `;
 }
 
