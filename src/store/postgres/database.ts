@@ -82,6 +82,24 @@ export class Database {
    * it); rolls back on any error. Errors of the database become RsclipErrors where they are the user's.
    */
   async transaction<T>(mode: 'read' | 'write', body: (client: Queryable) => Promise<T>, settings: string[] = []): Promise<T> {
+    return this.onConnection(mode, true, async (statements) => {
+      await statements.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
+      const result = await body(statements);
+      await statements.query('COMMIT');
+      return result;
+    });
+  }
+
+  /**
+   * One read statement on a pooled connection, outside a transaction: one round trip where a
+   * transaction takes three. The connection's search_path is the server's default, so the SQL
+   * names the index's tables with their schema.
+   */
+  async readStatement<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.onConnection('read', false, (statements) => statements.query<R>(text, values));
+  }
+
+  private async onConnection<T>(mode: 'read' | 'write', inTransaction: boolean, body: (client: Queryable) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -97,15 +115,12 @@ export class Database {
     client.on('error', onLostConnection);
     const statements: Queryable = mode === 'read' ? readStatements(client, this.readTimeoutMs) : client;
     try {
-      await statements.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
-      const result = await body(statements);
-      await statements.query('COMMIT');
-      return result;
+      return await body(statements);
     } catch (error) {
       failed = lost ?? error;
       // a broken connection cannot roll back (a ROLLBACK behind an unanswered statement would wait
       // for ever); the server rolls back a transaction whose connection is gone
-      if (!isBrokenConnection(failed)) await client.query('ROLLBACK').catch(() => undefined);
+      if (inTransaction && !isBrokenConnection(failed)) await client.query('ROLLBACK').catch(() => undefined);
       throw databaseError(this.location.shown, failed);
     } finally {
       client.off('error', onLostConnection);

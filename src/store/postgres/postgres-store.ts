@@ -75,7 +75,13 @@ export class PostgresStore implements IndexStore {
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
   private readonly vectorIndex: VectorIndexUpkeep;
   private readonly vectorArrays = new VectorArrays();
-  private readonly reusableFiles = new MicroBatcher<ReusableLookup, ReusableFile | undefined>((group) => this.read((db) => findReusableFiles(db, group)), { maxBatch: MAX_LOOKUPS_PER_QUERY });
+  private readonly reusableFiles = new MicroBatcher<ReusableLookup, ReusableFile | undefined>(
+    (group) => {
+      this.assertOpen();
+      return findReusableFiles(this.database, group);
+    },
+    { maxBatch: MAX_LOOKUPS_PER_QUERY },
+  );
 
   constructor(
     readonly meta: PostgresIndexMeta,
