@@ -35,12 +35,15 @@ const DEFAULT_DECODERS = 4;
 /**
  * Files prepared at once by a coordinator (its embedder decodes elsewhere) into a store on a
  * server: it only hashes and describes them, holding no pixels, so it mostly waits on the disk and
- * on the store's lookups of reusable content (a round trip per group). On 2,000 small files into
- * PostgreSQL, alternated: 4 at once absorbed 974 and 761 files/s, 16 at once 1,217 and 1,419;
- * into the embedded index, whose lookups take microseconds, 16 gained nothing (4,724 and 4,126
- * against 4,789 and 4,787), so it keeps the decoders' default.
+ * on the store's lookups of reusable content (a round trip per group, so more at once make fewer,
+ * larger groups; each holds at most one read of the content hash, 1 MiB). 20,000 small files into
+ * a local PostgreSQL (bench/queue.ts, a group's lookup one round trip), commits in items/s: 16 at
+ * once 2,139 and 2,385, 64 at once 3,202-3,978 (four runs), 128 at once 3,881 and 4,229, 256
+ * at once 4,214. On 2,000 small files into the embedded index, whose lookups take microseconds,
+ * 16 gained nothing over 4 (4,724 and 4,126 against 4,789 and 4,787), so it keeps the decoders'
+ * default.
  */
-const SERVER_STORE_DESCRIBERS = 16;
+const SERVER_STORE_DESCRIBERS = 128;
 /**
  * Batches whose results have all arrived (an embedder with many in flight, a queue) commit
  * together up to this many windows: a store commit costs less per item when larger, and a
