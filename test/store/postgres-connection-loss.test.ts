@@ -2,8 +2,9 @@
  * A PostgreSQL server that goes away or stops answering: a transaction holding a connection when
  * the server goes fails with INDEX_UNAVAILABLE (the connection's socket error does not end the
  * process as an unheard 'error' event); a server that accepts connections and never answers fails
- * opening the index after the URL's connect_timeout; a read statement left unanswered fails after
- * the read timeout, and the next transaction works on a fresh connection once the server answers.
+ * opening the index after the URL's connect_timeout; a read statement left unanswered (in a
+ * transaction or on its own) fails after the read timeout, and the next works on a fresh
+ * connection once the server answers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -82,7 +83,7 @@ it('a server that never answers fails opening the index after the URL\'s connect
   }
 }, 60_000);
 
-it('a read left unanswered fails after the read timeout; the next transaction, once the server answers, works on a fresh connection', async () => {
+it('a read left unanswered fails after the read timeout (in a transaction or outside one); the next, once the server answers, works on a fresh connection', async () => {
   const server = await startPgliteServer();
   const front = await startFreezableFront(Number(new URL(server.url).port));
   const database = await Database.connect(parsePostgresLocation(`postgres://postgres@127.0.0.1:${front.port}/postgres`), 500);
@@ -93,6 +94,13 @@ it('a read left unanswered fails after the read timeout; the next transaction, o
     await expect(one()).rejects.toSatisfy((e) => isRsclipError(e, 'INDEX_UNAVAILABLE') && /did not answer: Query read timeout/.test((e as Error).message));
     front.thaw();
     expect(await one()).toBe(1);
+    // a statement outside a transaction, the same
+    const statement = async (): Promise<number> => Number((await database.readStatement<{ n: number }>('SELECT $1::int AS n', [2])).rows[0]!.n);
+    expect(await statement()).toBe(2);
+    front.freeze();
+    await expect(statement()).rejects.toSatisfy((e) => isRsclipError(e, 'INDEX_UNAVAILABLE') && /did not answer: Query read timeout/.test((e as Error).message));
+    front.thaw();
+    expect(await statement()).toBe(2);
   } finally {
     await database.close();
     await front.stop();

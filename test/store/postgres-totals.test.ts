@@ -8,10 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
 import { countedTotalsSql } from '../../src/store/postgres/schema.js';
-import { axis, commitEveryKindOfChange, MODEL, newFile, PGLITE_BACKEND, withDatabase } from './backends.js';
-
-beforeAll(() => PGLITE_BACKEND.start!());
-afterAll(() => PGLITE_BACKEND.stop!());
+import { axis, commitEveryKindOfChange, MODEL, newFile, POSTGRES_BACKENDS, withDatabase } from './backends.js';
 
 type Totals = Record<string, number | null>;
 
@@ -24,9 +21,12 @@ async function readTotals(location: string): Promise<{ stored: Totals; counted: 
   }));
 }
 
-describe('PostgreSQL totals', () => {
+describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
+  beforeAll(() => backend.start!());
+  afterAll(() => backend.stop!());
+
   it('equal the counts of the rows after every kind of change, are what the store reports, and verify corrects a drift', async () => {
-    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    const { location, dispose } = backend.newLocation();
     const store = await openIndex(location, { model: MODEL, create: true });
     try {
       let commits = 0;
@@ -54,7 +54,7 @@ describe('PostgreSQL totals', () => {
   });
 
   it('are counted from the rows in an index made before them, and added when a writer opens it', async () => {
-    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    const { location, dispose } = backend.newLocation();
     try {
       const store = await openIndex(location, { model: MODEL, create: true });
       await commitEveryKindOfChange(store);
@@ -84,7 +84,7 @@ describe('PostgreSQL totals', () => {
   });
 
   it('are kept by statement triggers once a writer opens an index that kept them by row triggers', async () => {
-    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    const { location, dispose } = backend.newLocation();
     try {
       const store = await openIndex(location, { model: MODEL, create: true });
       await store.commit([{ kind: 'put', file: newFile('a.png'), vector: axis(1) }]);
