@@ -10,7 +10,7 @@ import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
-import { createTablesSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, ROW_TOTALS_TRIGGER, statementTotalsSql, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
+import { createTablesSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, FILES_ROW_TRIGGER, filesStatementTriggersSql, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
   precision: IndexPrecision;
@@ -82,17 +82,17 @@ async function checkPgvector(db: Queryable, location: string): Promise<void> {
 /**
  * Brings the tables of an older index up to PG_SCHEMA_VERSION, has the vectors it writes from
  * now on kept in the table's rows (an index made before inlineVectorsSql; its older rows stay out
- * of line until copied), and its totals kept by statement triggers instead of row triggers (the
- * same totals, so neither changes the version). A writer's open; readers read an older index as
- * it is.
+ * of line until copied), and its files' totals kept by statement triggers instead of a row
+ * trigger (the same totals, so neither changes the version). A writer's open; readers read an
+ * older index as it is.
  */
 async function upgradeTables(db: Queryable, schema: string): Promise<void> {
   const meta = await readMetaRows(db);
   const version = Number(meta.get('pg_schema_version') ?? PG_SCHEMA_VERSION);
   if (version < 2) await db.query(version2Sql(schema));
   if (version < PG_SCHEMA_VERSION) await setMeta(db, { pg_schema_version: PG_SCHEMA_VERSION });
-  const rowTriggers = await db.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('vectors') AND tgname = $1", [ROW_TOTALS_TRIGGER]);
-  if (rowTriggers.rows.length > 0) await db.query(statementTotalsSql(schema));
+  const rowTrigger = await db.query("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('files') AND tgname = $1", [FILES_ROW_TRIGGER]);
+  if (rowTrigger.rows.length > 0) await db.query(filesStatementTriggersSql(schema));
   const inline = inlineVectorsSql(schema, Number(meta.get('embedding_dim')));
   const storage = await db.query<{ attstorage: string }>("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass('vectors') AND attname = 'embedding'");
   if (inline && storage.rows[0]?.attstorage !== 'p') await db.query(inline);
