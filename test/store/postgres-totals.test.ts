@@ -89,7 +89,7 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
       const store = await openIndex(location, { model: MODEL, create: true });
       await store.commit([{ kind: 'put', file: newFile('a.png'), vector: axis(1) }]);
       await store.close();
-      await withDatabase(location, (client, schema) => client.query(rowTriggersAsVersion2MadeThem(schema)));
+      await withDatabase(location, (client, schema) => client.query(filesRowTriggerAsVersion2MadeIt(schema)));
       expect(await triggerNames(location)).toEqual(['files_totals', 'vectors_totals']);
 
       const writer = await openIndex(location, { model: MODEL });
@@ -115,12 +115,11 @@ async function triggerNames(location: string): Promise<string[]> {
   });
 }
 
-/** The row triggers that kept the totals in schema version 2 before the statement triggers, frozen. */
-function rowTriggersAsVersion2MadeThem(schema: string): string {
+/** The row trigger that kept the files' totals in schema version 2 before the statement triggers, frozen. */
+function filesRowTriggerAsVersion2MadeIt(schema: string): string {
   const s = `"${schema}"`;
   return `
     DROP FUNCTION ${s}.files_totals CASCADE;
-    DROP FUNCTION ${s}.vectors_totals CASCADE;
     CREATE FUNCTION ${s}.files_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
     BEGIN
       IF TG_OP <> 'INSERT' THEN
@@ -133,11 +132,5 @@ function rowTriggersAsVersion2MadeThem(schema: string): string {
       RETURN NULL;
     END $body$;
     CREATE TRIGGER files_totals AFTER INSERT OR DELETE OR UPDATE OF status, indexed_at ON ${s}.files FOR EACH ROW EXECUTE FUNCTION ${s}.files_totals();
-    CREATE FUNCTION ${s}.vectors_totals() RETURNS trigger LANGUAGE plpgsql AS $body$
-    BEGIN
-      UPDATE ${s}.totals SET value = value + (CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END) WHERE name = 'vectors';
-      RETURN NULL;
-    END $body$;
-    CREATE TRIGGER vectors_totals AFTER INSERT OR DELETE ON ${s}.vectors FOR EACH ROW EXECUTE FUNCTION ${s}.vectors_totals();
   `;
 }
