@@ -83,7 +83,7 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
     }
   });
 
-  it("are kept by statement triggers on the files once a writer opens an index that kept them by a row trigger", async () => {
+  it('are kept by statement triggers on the files once a writer opens an index that kept them by a row trigger', async () => {
     const { location, dispose } = backend.newLocation();
     try {
       const store = await openIndex(location, { model: MODEL, create: true });

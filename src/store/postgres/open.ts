@@ -10,7 +10,7 @@ import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
-import { createTablesSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, FILES_ROW_TRIGGER, filesStatementTriggersSql, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
+import { createTablesSql, FILES_ROW_TRIGGER, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
   precision: IndexPrecision;
