@@ -1,9 +1,10 @@
 /**
  * The PostgreSQL back end keeps the same totals as the embedded catalog (files per status,
  * vectors, the latest change) with triggers: equal to the counts of the rows after every kind of
- * change, what countFiles and stats report, corrected by verify when they drift, added to an
- * index from before them when a writer opens it (readers count the rows meanwhile), and kept by
- * statement triggers on the files instead of the row trigger of an index made before those.
+ * change, what countFiles, countItems and stats report, corrected by verify when they drift,
+ * added to an index from before them when a writer opens it (readers count the rows meanwhile),
+ * and kept by statement triggers on the files instead of the row trigger of an index made before
+ * those.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
@@ -25,7 +26,7 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
   beforeAll(() => backend.start!());
   afterAll(() => backend.stop!());
 
-  it('equal the counts of the rows after every kind of change, are what the store reports, and verify corrects a drift', async () => {
+  it('equal the counts of the rows after every kind of change, are what the store reports and counts, and verify corrects a drift', async () => {
     const { location, dispose } = backend.newLocation();
     const store = await openIndex(location, { model: MODEL, create: true });
     try {
@@ -44,6 +45,10 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
 
       await withDatabase(location, (client, schema) => client.query(`UPDATE "${schema}".totals SET value = 999 WHERE name IN ('files_error', 'vectors')`));
       expect(await store.countFiles('error')).toBe(999);
+      // a search counts its items from the totals too (less the excluded items the index holds), never by reading every vector
+      const [first] = await store.listItemIds();
+      expect(await store.countItems()).toBe(999);
+      expect(await store.countItems({ excludeIds: [first!, first!, 10 ** 9] })).toBe(998);
       expect((await store.verify()).repaired).toEqual(["the index's totals (files_error, vectors) did not match its rows; counted again"]);
       expect(await store.countFiles('error')).toBe(1);
       expect((await store.verify()).repaired).toEqual([]);

@@ -186,7 +186,14 @@ export class PostgresStore implements IndexStore {
   }
 
   private async count(db: Queryable, selection: ItemSelection): Promise<number> {
-    if (!restricts(selection)) return (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors'))[0]!.n;
+    if (selection.filter === undefined && selection.onlyIds === undefined) {
+      // the index's total less the excluded items it holds: a search counts what it may return,
+      // and counting the rows cost every request a scan of the vectors (ad hoc, 100k 512-d items on
+      // a local server: 101 ms p50, 362 ms with two ids excluded)
+      const excluded = [...new Set(selection.excludeIds ?? [])];
+      const held = excluded.length === 0 ? 0 : (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors WHERE item_id = ANY($1::bigint[])', [excluded]))[0]!.n;
+      return (await this.totals(db)).vectors - held;
+    }
     const { where, params } = await this.selection(db, selection);
     return (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
   }
@@ -306,7 +313,10 @@ export class PostgresStore implements IndexStore {
       if (narrowed) {
         // the planner's estimate of the index's size is enough to choose; the selection is counted only as far as the choice needs
         const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
-        if (!(await this.selectsMoreThan(db, from, selectionParams, Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE))))) return exact();
+        const threshold = Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE));
+        // all but a few named items: counted from the totals instead of read
+        const large = options.filter === undefined && options.onlyIds === undefined ? (await this.count(db, options)) > threshold : await this.selectsMoreThan(db, from, selectionParams, threshold);
+        if (!large) return exact();
       }
       // The planner cannot estimate most filters (left(path, n) = …, globs, id lists) and, guessing a
       // few rows, would score the whole selection and sort it: exact search. The selection is known to
