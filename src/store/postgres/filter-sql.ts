@@ -52,6 +52,11 @@ export function restricts(selection: ItemSelection): boolean {
   return selection.filter !== undefined || selection.onlyIds !== undefined || (selection.excludeIds?.length ?? 0) > 0;
 }
 
+/** Whether a selection is every searchable item less some named ones (no filter, no id list): its size follows from the totals. */
+export function allButExcluded(selection: ItemSelection): boolean {
+  return selection.filter === undefined && selection.onlyIds === undefined;
+}
+
 /**
  * The searchable items of a selection: items with a vector (the store keeps vectors for the
  * live items of ok files only; see schema.ts), filtered, with ids kept or left out. Over
