@@ -3,14 +3,15 @@
  * the embedded back end, on the same N random unit vectors. The embedded index is built by
  * commits; the PostgreSQL one by `copyIndex` from it (bulk load, then the HNSW index). Prints one
  * JSON object: build times, and p50 / p95 latency of k=10 searches unfiltered, with a broad filter
- * (a third of the items) and exact.
+ * (a third of the items), the same with the selection counted first (as a search request does),
+ * and exact.
  * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
  *   [--server pglite|local|postgres://...]
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
  * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
  * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
  * URL of a server of your own (a schema `bench` is made there; its settings are left alone: raise
- * maintenance_work_mem for the HNSW build yourself, see fitGraphInMemory).
+ * maintenance_work_mem for the HNSW build yourself, see bench/postgres-memory.ts).
  * With --dir both indexes (PGlite's database in DIR/pglite) are kept, and a run started again on
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
  * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
@@ -20,9 +21,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
 import { startPgliteServer } from '../test/store/pglite-server.js';
+import { fitGraphInMemory } from './postgres-memory.js';
 import { postgresHasPgvector, startPostgres } from '../test/store/postgres-server.js';
 
 const { values } = parseArgs({
@@ -63,24 +64,6 @@ async function openableIndex(location: string): Promise<boolean> {
   }
 }
 
-/**
- * pgvector builds the HNSW graph in memory while it fits maintenance_work_mem (64 MB by default:
- * about 95,000 64-d items at M 16) and inserts the rest one by one on disk, many times slower.
- * The graph takes about 560 bytes per item plus 2 per dimension; a quarter more is given. PGlite
- * is one session, shared by every client of the socket, so a SET from this client holds for the
- * copy's CREATE INDEX too; the local server's other sessions take the database's setting.
- */
-async function fitGraphInMemory(serverUrl: string, kind: 'pglite' | 'local'): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const memory = `'${Math.max(64, Math.ceil((N * (560 + 2 * DIM) * 1.25) / 2 ** 20))}MB'`;
-    await client.query(kind === 'pglite' ? `SET maintenance_work_mem = ${memory}` : `ALTER DATABASE ${client.escapeIdentifier(client.database!)} SET maintenance_work_mem = ${memory}`);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The PostgreSQL server --server names, started when it is ours. */
 async function startServer(): Promise<{ url: string; kind: 'pglite' | 'local' | 'url'; stop(): Promise<void> }> {
   if (values.server === 'pglite') return { ...(await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined)), kind: 'pglite' };
@@ -96,11 +79,13 @@ function percentile(sorted: number[], p: number): number {
   return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
 }
 
-async function latency(store: IndexStore, options: SearchOptions): Promise<{ p50: number; p95: number }> {
+/** Search latency; `counted`: the selection counted first, as a search request does (src/search/searcher.ts). */
+async function latency(store: IndexStore, options: SearchOptions, counted = false): Promise<{ p50: number; p95: number }> {
   const times: number[] = [];
   for (let i = 0; i < QUERIES; i++) {
     const query = randomUnit();
     const start = performance.now();
+    if (counted) await store.countItems(options);
     await store.search(query, 10, options);
     times.push(performance.now() - start);
   }
@@ -134,7 +119,7 @@ try {
   start = performance.now();
   const copied = await openableIndex(url);
   if (!copied) {
-    if (server.kind !== 'url') await fitGraphInMemory(server.url, server.kind);
+    if (server.kind !== 'url') await fitGraphInMemory(server.url, server.kind, N, DIM);
     await copyIndex(embeddedDir, url, {
       pageSize: 5000,
       onProgress: ({ table, rows }) => rows % 100000 === 0 && console.error(`copy: ${table} ${rows} rows, ${((performance.now() - start) / 1000).toFixed(0)} s`),
@@ -149,6 +134,7 @@ try {
     result[name] = {
       unfilteredMs: await latency(store, {}),
       filteredMs: await latency(store, { filter: { folder: 'a' } }),
+      filteredCountedMs: await latency(store, { filter: { folder: 'a' } }, true),
       exactMs: await latency(store, { exact: true }),
     };
     await store.close();

@@ -121,6 +121,11 @@ export function compileFilter(filter: CatalogFilter, dialect: SqlDialect): SqlCo
   return { where: clauses.length === 0 ? 'true' : clauses.join(' AND '), params };
 }
 
+/** What a selection selects, as a string: with an index's version of its rows, the key of what is derived from it (its count, its allowed ids). */
+export function selectionKey(selection: ItemSelection): string {
+  return JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null]);
+}
+
 /** The searchable items of a selection: the live items of `ok` files (which have a vector), filtered, with ids kept or left out. */
 export function compileSelection(selection: ItemSelection, dialect: SqlDialect): SqlCondition {
   const conditions: SqlCondition[] = [{ where: "f.status = 'ok' AND it.key IS NOT NULL", params: [] }];

@@ -4,11 +4,12 @@
  * change, what countFiles, countItems and stats report, corrected by verify when they drift,
  * added to an index from before them when a writer opens it (readers count the rows meanwhile),
  * and kept by statement triggers on the files instead of the row trigger of an index made before
- * those.
+ * those. A count of the statements that changed what a selection reads versions the counts of
+ * filtered selections that a store keeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
-import { countedTotalsSql } from '../../src/store/postgres/schema.js';
+import { CHANGES_TOTAL, countedTotalsSql } from '../../src/store/postgres/schema.js';
 import { axis, commitEveryKindOfChange, MODEL, newFile, POSTGRES_BACKENDS, withDatabase } from './backends.js';
 
 type Totals = Record<string, number | null>;
@@ -17,7 +18,8 @@ const asTotals = (rows: { name: string; value: string | null }[]): Totals => Obj
 
 async function readTotals(location: string): Promise<{ stored: Totals; counted: Totals }> {
   return withDatabase(location, async (client, schema) => ({
-    stored: asTotals((await client.query(`SELECT name, value FROM "${schema}".totals`)).rows),
+    // the change count is a version, not a count of rows
+    stored: asTotals((await client.query(`SELECT name, value FROM "${schema}".totals WHERE name <> $1`, [CHANGES_TOTAL])).rows),
     counted: asTotals((await client.query(countedTotalsSql(schema))).rows),
   }));
 }
@@ -67,7 +69,7 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
       // the index as version 1 left it
       await withDatabase(location, (client, schema) =>
         client.query(
-          `DROP TABLE "${schema}".totals; DROP FUNCTION "${schema}".files_totals CASCADE; DROP FUNCTION "${schema}".vectors_totals CASCADE;
+          `DROP TABLE "${schema}".totals; DROP FUNCTION "${schema}".files_totals CASCADE; DROP FUNCTION "${schema}".vectors_totals CASCADE; DROP FUNCTION "${schema}".count_change CASCADE;
            DROP INDEX "${schema}".files_failed; UPDATE "${schema}".meta SET value = '1' WHERE key = 'pg_schema_version'`,
         ),
       );
@@ -83,6 +85,61 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
       const { stored, counted } = await readTotals(location);
       expect(stored).toEqual(counted);
       expect(stored).toMatchObject({ files_ok: 3, vectors: 3 });
+    } finally {
+      await dispose();
+    }
+  });
+
+  it("count a filtered selection once per version of the index's rows, moved by any client's change", async () => {
+    const { location, dispose } = backend.newLocation();
+    const writer = await openIndex(location, { model: MODEL, create: true });
+    const reader = await openIndex(location, { readonly: true });
+    try {
+      await writer.commit(['a.png', 'b.png', 'c.png'].map((name, i) => ({ kind: 'put', file: newFile(name, { bytes: i < 2 ? 2000 : 500 }), vector: axis(i) })));
+      const large = { filter: { minBytes: 1500 } };
+      const labelled = { filter: { fields: { label: 'dune' } } };
+      expect(await reader.countItems(large)).toBe(2);
+      expect(await reader.countItems(labelled)).toBe(0);
+      // rows changed behind the change count's back: the count kept is what the reader answers (it is not counted again)
+      await withDatabase(location, (client, schema) =>
+        client.query(`ALTER TABLE "${schema}".files DISABLE TRIGGER files_changed; UPDATE "${schema}".files SET bytes = 100; ALTER TABLE "${schema}".files ENABLE TRIGGER files_changed`),
+      );
+      expect(await reader.countItems(large)).toBe(2);
+      // any statement on a table a selection reads moves the version, whoever runs it
+      await withDatabase(location, (client, schema) => client.query(`DELETE FROM "${schema}".fields WHERE false`));
+      expect(await reader.countItems(large)).toBe(0);
+      await writer.commit([{ kind: 'put', file: newFile('d.png', { bytes: 3000 }), vector: axis(3) }]);
+      expect(await reader.countItems(large)).toBe(1);
+      await writer.importFields([{ fileName: 'd.png', fields: new Map([['label', ['dune']]]) }]);
+      expect(await reader.countItems(labelled)).toBe(1);
+      // a search that chooses between the graph and an exact scan uses the same counts
+      expect((await reader.search(axis(3), 5, labelled)).map((h) => h.id)).toEqual(await reader.listItemIds(labelled));
+    } finally {
+      await reader.close();
+      await writer.close();
+      await dispose();
+    }
+  });
+
+  it("count a filtered selection at every request in an index made before the change count, which a writer's open adds", async () => {
+    const { location, dispose } = backend.newLocation();
+    try {
+      const store = await openIndex(location, { model: MODEL, create: true });
+      await store.commit([{ kind: 'put', file: newFile('a.png', { bytes: 2000 }), vector: axis(1) }]);
+      await store.close();
+      await withDatabase(location, (client, schema) => client.query(`DROP FUNCTION "${schema}".count_change CASCADE; DELETE FROM "${schema}".totals WHERE name = 'changes'`));
+      const large = { filter: { minBytes: 1500 } };
+      const reader = await openIndex(location, { readonly: true });
+      expect(await reader.countItems(large)).toBe(1);
+      await withDatabase(location, (client, schema) => client.query(`UPDATE "${schema}".files SET bytes = 100`));
+      expect(await reader.countItems(large)).toBe(0);
+      await reader.close();
+
+      const writer = await openIndex(location, { model: MODEL });
+      expect(await triggerNames(location, 'items')).toEqual(['items_changed']);
+      await writer.commit([{ kind: 'put', file: newFile('b.png', { bytes: 2000 }), vector: axis(2) }]);
+      expect(await writer.countItems(large)).toBe(1);
+      await writer.close();
     } finally {
       await dispose();
     }
@@ -110,11 +167,14 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
   });
 });
 
-async function triggerNames(location: string): Promise<string[]> {
+/** The triggers on the totals' tables but those of the change count, or all those of one table. */
+async function triggerNames(location: string, table?: string): Promise<string[]> {
   return withDatabase(location, async (client, schema) => {
     const { rows } = await client.query<{ tgname: string }>(
-      `SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN (to_regclass($1), to_regclass($2)) ORDER BY tgname`,
-      [`"${schema}".files`, `"${schema}".vectors`],
+      table
+        ? 'SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = to_regclass($1) ORDER BY tgname'
+        : "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN (to_regclass($1), to_regclass($2)) AND tgname NOT LIKE '%\\_changed' ORDER BY tgname",
+      table ? [`"${schema}".${table}`] : [`"${schema}".files`, `"${schema}".vectors`],
     );
     return rows.map((r) => r.tgname);
   });

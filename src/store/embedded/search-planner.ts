@@ -10,6 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
+import { selectionKey } from '../filter-compiler.js';
 import type { ItemSelection, SearchOptions } from '../types.js';
 import type { Catalog } from './catalog.js';
 import type { VectorQuantization } from '../usearch-file.js';
@@ -64,7 +65,7 @@ class AllowedItems {
 
 /** A selection's allowed set as of a commit. */
 function allowedKey(selection: ItemSelection, seq: number): string {
-  return `${seq}:${JSON.stringify([selection.filter ?? null, selection.onlyIds ?? null, selection.excludeIds ?? null])}`;
+  return `${seq}:${selectionKey(selection)}`;
 }
 
 function restricts(selection: ItemSelection): boolean {
