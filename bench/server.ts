@@ -7,7 +7,7 @@
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine LABEL]
- *        [--efc N] [--efs 128,512,2048] [--build-only]
+ *        [--efc N] [--efs 128,512,2048] [--build-only] [--store embedded|postgres-local]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
@@ -20,6 +20,10 @@
  * `--efs`. Recall needs exact search: skipped past the store's in-memory copy of the vectors (a
  * million 512-d ones), where each exact query reads the whole catalog (bench/engines.ts measures
  * recall at any size).
+ * `--store postgres-local`: the server answers from a copy of the index (`index copy`, so the same
+ * items and vectors) in this machine's PostgreSQL with pgvector, started in a temp folder as the
+ * tests start it (fsync off; see .ci/install-pgvector); a text query with a folder filter is
+ * measured as well, and recall's exact answers come from the embedded index (the same data).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,8 +35,9 @@ import { openClip, type ModelVariant } from '../src/model/index.js';
 import { writeRandomClipModel, type RandomClipSize } from '../src/model/export/index.js';
 import { chooseEf, DEFAULT_K } from '../src/search/index.js';
 import { EXACT_COPY_LIMITS } from '../src/store/embedded/search-planner.js';
-import { openIndex, parseEngineLabel, type CatalogChange } from '../src/store/index.js';
+import { copyIndex, openIndex, parseEngineLabel, type CatalogChange } from '../src/store/index.js';
 import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
+import { fitGraphInMemory } from './postgres-memory.js';
 import { makePng } from '../test/fixtures/images.js';
 
 const { values } = parseArgs({
@@ -48,8 +53,10 @@ const { values } = parseArgs({
     efc: { type: 'string' },
     efs: { type: 'string' },
     'build-only': { type: 'boolean', default: false },
+    store: { type: 'string', default: 'embedded' },
   },
 });
+if (values.store !== 'embedded' && values.store !== 'postgres-local') throw new Error(`--store embedded or postgres-local, got ${values.store}`);
 const vectorCount = Number(values.vectors);
 const threads = Number(values.threads);
 const seconds = Number(values.seconds);
@@ -106,6 +113,23 @@ if (values['build-only']) {
   process.exit(0);
 }
 
+/** The index the server answers from: the embedded one, or its copy in a local PostgreSQL. */
+let servedIndex = indexDir;
+let copyToPostgres: { seconds: number } | undefined;
+let stopPostgres = async () => {};
+if (values.store === 'postgres-local') {
+  const { postgresHasPgvector, startPostgres } = await import('../test/store/postgres-server.js');
+  if (!postgresHasPgvector) throw new Error('--store postgres-local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
+  const local = await startPostgres();
+  stopPostgres = local.stop;
+  await fitGraphInMemory(local.url, 'local', vectorCount, model.embeddingDim);
+  servedIndex = `${local.url}?schema=bench`;
+  log(`copying the index into PostgreSQL (${servedIndex})`);
+  const start = performance.now();
+  await copyIndex(indexDir, servedIndex, { pageSize: 5000 });
+  copyToPostgres = { seconds: (performance.now() - start) / 1000 };
+}
+
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Math.round(Number(match[1]) / 1024) : NaN;
@@ -115,7 +139,7 @@ log('starting rsclip serve');
 const spawnedAt = performance.now();
 const builtCli = path.join(repoRoot, 'dist/cli.js');
 const cli = existsSync(builtCli) ? [builtCli] : ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts')];
-const child = spawn(process.execPath, [...cli, 'serve', '--index', indexDir, '--model', modelDir, '--variant', variant, '--port', '0', '--threads', String(threads)], {
+const child = spawn(process.execPath, [...cli, 'serve', '--index', servedIndex, '--model', modelDir, '--variant', variant, '--port', '0', '--threads', String(threads)], {
   cwd: repoRoot,
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -175,6 +199,11 @@ const textQuery: autocannon.Request = {
 /** One text again and again: the cached embedding, i.e. HTTP + HNSW + catalog lookups without the model. */
 const cachedTextQuery: autocannon.Request = { method: 'GET', path: `/api/search?q=${encodeURIComponent(phrases[0]!)}&k=${DEFAULT_K}` };
 const png = makePng(77, 320, 320);
+/** A text query over one folder of the 1,000-item folders (f0/...): the selection counted by the searcher, as every filtered query. */
+const filteredTextQuery: autocannon.Request = {
+  method: 'GET',
+  setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n % phrases.length]} ${n++}`)}&k=${DEFAULT_K}&filter=${encodeURIComponent('folder=f0')}` }),
+};
 const imageQuery: autocannon.Request = { method: 'POST', path: `/api/search/image?k=${DEFAULT_K}`, headers: { 'content-type': 'image/png' }, body: png };
 
 log('warm-up');
@@ -187,6 +216,8 @@ log('text queries, 16 connections');
 const text16 = await load(16, textQuery);
 log('cached text query, 1 connection');
 const cached1 = await load(1, cachedTextQuery);
+log('text queries with a folder filter, 1 connection');
+const filtered1 = await load(1, filteredTextQuery);
 log('image queries, 1 connection');
 const image1 = await load(1, imageQuery);
 log('image queries, 4 connections');
@@ -199,7 +230,9 @@ await exited;
 
 // in-process: what one search costs the event loop, and what the searcher's default breadths find
 log('in-process HNSW and exact search');
-const store = await openIndex(indexDir, { readonly: true });
+const store = await openIndex(servedIndex, { readonly: true });
+// exact answers from the embedded index: the same items and vectors as its copy, and far faster
+const exactStore = servedIndex === indexDir ? store : await openIndex(indexDir, { readonly: true });
 const queries = vectorRows(vectors.texts(0, 500), model.embeddingDim);
 const imageQueries = vectorRows(vectors.images(vectorCount, 500), model.embeddingDim);
 const efOf = { image: chooseEf(DEFAULT_K + 1, undefined, 'image'), text: chooseEf(DEFAULT_K + 1, undefined, 'text') };
@@ -227,13 +260,13 @@ const recallAt10: Record<string, Record<string, number>> = {};
 if (exactFits) {
   const recallQueries = { text: queries.slice(0, RECALL_QUERIES), image: imageQueries.slice(0, RECALL_QUERIES) };
   const firstExactStart = performance.now();
-  await store.search(queries[0]!, DEFAULT_K, { exact: true });
+  await exactStore.search(queries[0]!, DEFAULT_K, { exact: true });
   firstExactMs = performance.now() - firstExactStart;
   for (const [kind, qs] of Object.entries(recallQueries)) {
     const truths: Set<number>[] = [];
     for (const q of qs) {
       const start = performance.now();
-      truths.push(new Set((await store.search(q, RECALL_K, { exact: true })).map((h) => h.id)));
+      truths.push(new Set((await exactStore.search(q, RECALL_K, { exact: true })).map((h) => h.id)));
       exactMs.push(performance.now() - start);
     }
     recallAt10[kind] = {};
@@ -245,6 +278,8 @@ if (exactFits) {
   }
 }
 await store.close();
+if (exactStore !== store) await exactStore.close();
+await stopPostgres();
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 const round = (x: number) => Math.round(x * 100) / 100;
 const msSummary = (byEf: Record<string, number[]>) => Object.fromEntries(Object.entries(byEf).map(([ef, ms]) => [ef, { k: DEFAULT_K, p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)) }]));
@@ -256,11 +291,13 @@ process.stdout.write(
       cores: os.availableParallelism(),
       node: process.version,
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
+      store: values.store,
+      ...(copyToPostgres ? { copyToPostgresSeconds: round(copyToPostgres.seconds) } : {}),
       index: { vectors: vectorCount, engine, efConstruction: efConstruction ?? 'default', dir: indexDir, build: build ? { seconds: round(build.seconds), items: build.items, itemsPerSecond: round(build.items / build.seconds) } : 'cached' },
       server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
-      textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1 },
+      textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1, folderFilterC1: filtered1 },
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {

@@ -10,7 +10,8 @@
  * re-ranked by the exact score), so a filter does not shorten the list; should the scan still
  * stop short (hnsw.max_scan_tuples), the query is answered exactly instead. Neither choice
  * counts the whole selection: each reads it only as far as the choice needs (LIMIT n + 1), or
- * uses the count this store made of it since the index last changed (countItems keeps it).
+ * uses what this store read of it since the index last changed (countItems keeps its size, and
+ * its items when few: an exact search then scores those by their keys, without the filter).
  */
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -64,8 +65,14 @@ const MAX_EF_SEARCH = 1000;
 /** Vectors per page while iterating every vector. */
 const VECTOR_PAGE = 1000;
 const FROM_SELECTED = 'vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id';
-/** Filtered selections whose count a store keeps (per process), and the characters of their keys (id lists can be long). */
-const SELECTION_COUNTS_KEPT = { entries: 256, keyChars: 16 * 1024 * 1024 };
+/** Filtered selections a store keeps what it read of (per process), and the bytes that may take (keys and item ids). */
+const SELECTIONS_KEPT = { entries: 256, bytes: 64 * 1024 * 1024 };
+
+/** What a store read of a filtered selection at one version of the index's rows: its size, and its items where a search scores them exactly. */
+interface KeptSelection {
+  count: number;
+  ids?: number[];
+}
 
 export async function openPostgresIndex(location: string, options: OpenIndexOptions = {}): Promise<PostgresStore> {
   const { database, meta } = await connectPostgresIndex(location, options);
@@ -79,11 +86,11 @@ export class PostgresStore implements IndexStore {
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
   private readonly vectorIndex: VectorIndexUpkeep;
   private readonly vectorArrays = new VectorArrays();
-  /** Counts of filtered selections, under the index's change count when they were made (schema.ts changeCountSql). */
-  private readonly selectionCounts = new LRUCache<string, number>({
-    max: SELECTION_COUNTS_KEPT.entries,
-    maxSize: SELECTION_COUNTS_KEPT.keyChars,
-    sizeCalculation: (_count, key) => key.length,
+  /** Filtered selections, under the index's change count when they were read (schema.ts changeCountSql). */
+  private readonly keptSelections = new LRUCache<string, KeptSelection>({
+    max: SELECTIONS_KEPT.entries,
+    maxSize: SELECTIONS_KEPT.bytes,
+    sizeCalculation: (kept, key) => 2 * key.length + 8 * (kept.ids?.length ?? 0) + 16,
   });
   private readonly reusableFiles = new MicroBatcher<ReusableLookup, ReusableFile | undefined>(
     (group) => {
@@ -204,18 +211,36 @@ export class PostgresStore implements IndexStore {
       const held = excluded.length === 0 ? 0 : (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors WHERE item_id = ANY($1::bigint[])', [excluded]))[0]!.n;
       return (await this.totals(db)).vectors - held;
     }
-    const key = await this.versionedKey(db, selection);
-    const known = key === undefined ? undefined : this.selectionCounts.get(key);
-    if (known !== undefined) return known;
-    const { where, params } = await this.selection(db, selection);
-    const n = (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n;
-    if (key !== undefined) this.selectionCounts.set(key, n);
-    return n;
+    return (await this.readSelection(db, selection)).count;
   }
 
   /**
-   * A selection under the index's change count, the key of its count: counting a filter's
-   * selection scans it, at every request (`bench/postgres.ts`, a third of 100k items on a local
+   * A filtered selection's size, and its items when few enough to be scored exactly: read once
+   * per version of the index's rows, then kept. The items are read only as far as the exact
+   * threshold (the size of a larger selection is counted then).
+   */
+  private async readSelection(db: Queryable, selection: ItemSelection): Promise<KeptSelection> {
+    const key = await this.versionedKey(db, selection);
+    const kept = key === undefined ? undefined : this.keptSelections.get(key);
+    if (kept) return kept;
+    const { where, params } = await this.selection(db, selection);
+    const threshold = await this.exactThreshold(db);
+    const ids = (await this.rows<{ id: number }>(db, numbered(`SELECT it.id FROM ${FROM_SELECTED} WHERE ${where} LIMIT ?`), [...params, threshold + 1])).map((r) => r.id);
+    const read: KeptSelection =
+      ids.length <= threshold ? { count: ids.length, ids } : { count: (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n };
+    if (key !== undefined) this.keptSelections.set(key, read);
+    return read;
+  }
+
+  /** Selections of at most this many items are scored exactly; the planner's estimate of the index's size is enough to choose. */
+  private async exactThreshold(db: Queryable): Promise<number> {
+    const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
+    return Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE));
+  }
+
+  /**
+   * A selection under the index's change count, the key of what is kept of it: counting a
+   * filter's selection scans it, at every request (`bench/postgres.ts`, a third of 100k items on a local
    * server: a filtered search with its count took 58-62 ms p50, 11-12 ms with the count kept),
    * reading the change count is one row. Undefined in an index without one (until a writer
    * opens it).
@@ -226,10 +251,10 @@ export class PostgresStore implements IndexStore {
     return row && `${row.value}:${selectionKey(selection)}`;
   }
 
-  /** A filtered selection's count when this store has counted it since the index last changed. */
-  private async countKnown(db: Queryable, selection: ItemSelection): Promise<number | undefined> {
+  /** What this store read of a filtered selection since the index last changed, if it did. */
+  private async keptSelection(db: Queryable, selection: ItemSelection): Promise<KeptSelection | undefined> {
     const key = await this.versionedKey(db, selection);
-    return key === undefined ? undefined : this.selectionCounts.get(key);
+    return key === undefined ? undefined : this.keptSelections.get(key);
   }
 
   /** Whether more than `n` rows are selected by `from` (a FROM clause with its WHERE): reads at most n + 1 of them, never counts them all. */
@@ -337,19 +362,20 @@ export class PostgresStore implements IndexStore {
     const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];
     return this.read(async (db) => {
       const narrowed = restricts(options);
+      const scoreOrdered = (from: string, params: unknown[]) =>
+        this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), [q, ...params, q, k]);
+      // a filtered selection read since the index last changed (a search request counts it first): its few items scored by their keys
+      const kept = narrowed && !allButExcluded(options) ? await this.keptSelection(db, options) : undefined;
+      if (kept?.ids) return scoreOrdered('vectors v WHERE v.item_id = ANY(?::bigint[])', [kept.ids]);
       const { where, params } = await this.selection(db, options);
       const from = narrowed ? `${FROM_SELECTED} WHERE ${where}` : 'vectors v';
       const selectionParams = narrowed ? params : [];
-      const bound = [q, ...selectionParams, q, k];
-      const exact = () =>
-        this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), bound);
+      const exact = () => scoreOrdered(from, selectionParams);
       if (options.exact) return exact();
       if (narrowed) {
-        // the planner's estimate of the index's size is enough to choose; the selection is counted only as far as the choice needs
-        const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
-        const threshold = Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE));
-        // all but a few named items: counted from the totals; a filter: counted already (a search counts first), or read up to the threshold
-        const counted = allButExcluded(options) ? await this.count(db, options) : await this.countKnown(db, options);
+        // all but a few named items: counted from the totals; a filter: its size kept, or read only as far as the choice needs
+        const threshold = await this.exactThreshold(db);
+        const counted = allButExcluded(options) ? await this.count(db, options) : kept?.count;
         const large = counted === undefined ? await this.selectsMoreThan(db, from, selectionParams, threshold) : counted > threshold;
         if (!large) return exact();
       }
