@@ -5,7 +5,8 @@
  * added to an index from before them when a writer opens it (readers count the rows meanwhile),
  * and kept by statement triggers on the files instead of the row trigger of an index made before
  * those. A count of the statements that changed what a selection reads versions what a store
- * keeps of the filtered selections it read (their sizes, and their items when few).
+ * keeps of the filtered selections it read (their sizes, and their items when few); verify
+ * makes its triggers again when one is missing or disabled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
@@ -120,6 +121,30 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
     } finally {
       await reader.close();
       await writer.close();
+      await dispose();
+    }
+  });
+
+  it('have the change count made again by verify when one of its triggers is missing or disabled, the count moved', async () => {
+    const { location, dispose } = backend.newLocation();
+    const store = await openIndex(location, { model: MODEL, create: true });
+    try {
+      await store.commit([{ kind: 'put', file: newFile('a.png', { bytes: 2000 }), vector: axis(1) }]);
+      const large = { filter: { minBytes: 1500 } };
+      expect(await store.countItems(large)).toBe(1);
+      await withDatabase(location, (client, schema) =>
+        client.query(`ALTER TABLE "${schema}".files DISABLE TRIGGER files_changed; DROP TRIGGER items_changed ON "${schema}".items; UPDATE "${schema}".files SET bytes = 100`),
+      );
+      // out of date, as the triggers are there to prevent
+      expect(await store.countItems(large)).toBe(1);
+      expect((await store.verify()).repaired).toEqual(["the change count's triggers were missing or disabled (2 of 7); made again, and the count moved"]);
+      expect(await store.countItems(large)).toBe(0);
+      expect(await triggerNames(location, 'items')).toEqual(['items_changed']);
+      await withDatabase(location, (client, schema) => client.query(`UPDATE "${schema}".files SET bytes = 3000`));
+      expect(await store.countItems(large)).toBe(1);
+      expect((await store.verify()).repaired).toEqual([]);
+    } finally {
+      await store.close();
       await dispose();
     }
   });

@@ -47,7 +47,7 @@ import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
-import { CHANGES_TOTAL, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
+import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
@@ -511,6 +511,16 @@ export class PostgresStore implements IndexStore {
         await db.query('DROP INDEX IF EXISTS vectors_hnsw');
         await this.vectorIndex.build(db);
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
+      }
+      const [{ enabled }] = (await this.rows<{ enabled: number }>(
+        db,
+        "SELECT count(*) AS enabled FROM pg_trigger WHERE tgrelid = ANY($1::regclass[]) AND tgname = ANY($2::text[]) AND tgenabled <> 'D'",
+        [CHANGE_TRIGGERS.map((c) => c.table), CHANGE_TRIGGERS.map((c) => c.trigger)],
+      )) as [{ enabled: number }];
+      const [kept] = await this.rows(db, 'SELECT 1 FROM totals WHERE name = $1', [CHANGES_TOTAL]);
+      if (enabled < CHANGE_TRIGGERS.length || !kept) {
+        await db.query(changeCountSql(this.database.location.schema));
+        repaired.push(`the change count's triggers were missing or disabled (${CHANGE_TRIGGERS.length - enabled} of ${CHANGE_TRIGGERS.length}); made again, and the count moved`);
       }
       const counted = await this.rows<TotalRow>(db, countedTotalsSql(this.database.location.schema));
       const stored = new Map((await this.rows<TotalRow>(db, 'SELECT name, value FROM totals')).map((r) => [r.name, r.value]));

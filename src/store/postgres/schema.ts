@@ -162,26 +162,28 @@ export function totalsSql(schema: string): string {
 /** The totals row that counts the statements that changed a table a selection reads (changeCountSql). */
 export const CHANGES_TOTAL = 'changes';
 
-/** The tables whose rows decide which items a selection (filter, place, ids) selects. */
-const SELECTION_TABLES = ['files', 'items', 'vectors', 'fields', 'file_fields', 'item_places', 'item_boxes'];
+/** The tables whose rows decide which items a selection (filter, place, ids) selects, each with the trigger of changeCountSql. */
+export const CHANGE_TRIGGERS = ['files', 'items', 'vectors', 'fields', 'file_fields', 'item_places', 'item_boxes'].map((table) => ({ table, trigger: `${table}_changed` }));
 
 /**
  * A version of everything a selection reads: statement triggers add one to the totals row
  * CHANGES_TOTAL whenever a statement (of any client, in any number) changes one of those tables.
  * Servers keep what they derive from a selection (its count) under that version, and it holds
  * until the version moves: reading the version is one row where counting a filter's selection
- * scans it. Added by a writer's open to an index made before it (readers of such an index count).
+ * scans it. Added by a writer's open to an index made before it (readers of such an index count),
+ * and made again by verify when a trigger is missing or disabled (the count then moves: what
+ * servers kept may be out of date).
  */
 export function changeCountSql(schema: string): string {
   const s = q(schema);
   return `
-    INSERT INTO ${s}.totals (name, value) VALUES ('${CHANGES_TOTAL}', 0) ON CONFLICT (name) DO NOTHING;
+    INSERT INTO ${s}.totals (name, value) VALUES ('${CHANGES_TOTAL}', 0) ON CONFLICT (name) DO UPDATE SET value = totals.value + 1;
     CREATE OR REPLACE FUNCTION ${s}.count_change() RETURNS trigger LANGUAGE plpgsql AS $body$
     BEGIN
       UPDATE ${s}.totals SET value = value + 1 WHERE name = '${CHANGES_TOTAL}';
       RETURN NULL;
     END $body$;
-    ${SELECTION_TABLES.map((t) => `DROP TRIGGER IF EXISTS ${t}_changed ON ${s}.${t}; CREATE TRIGGER ${t}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${s}.${t} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_change();`).join('\n    ')}
+    ${CHANGE_TRIGGERS.map(({ table, trigger }) => `DROP TRIGGER IF EXISTS ${trigger} ON ${s}.${table}; CREATE TRIGGER ${trigger} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${s}.${table} FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_change();`).join('\n    ')}
   `;
 }
 
