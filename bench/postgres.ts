@@ -4,7 +4,7 @@
  * commits; the PostgreSQL one by `copyIndex` from it (bulk load, then the HNSW index). Prints one
  * JSON object: build times, and p50 / p95 latency of k=10 searches unfiltered, with a broad filter
  * (a third of the items), the same with the selection counted first (as a search request does),
- * and exact.
+ * exact, and an unfiltered search request's calls (the count, the search, the hits' items and fields).
  * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
  *   [--server pglite|local|postgres://...]
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
@@ -16,13 +16,17 @@
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
  * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
  * (a `local` server's database is not kept: its copy starts again).
+ * --rtt MS: the queries reach the server through a loopback proxy that delays each direction by
+ * half of MS (bench/delay-proxy.ts), as a server on another machine would be reached.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
 import { startPgliteServer } from '../test/store/pglite-server.js';
+import { startDelayProxy } from './delay-proxy.js';
 import { fitGraphInMemory } from './postgres-memory.js';
 import { postgresHasPgvector, startPostgres } from '../test/store/postgres-server.js';
 
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     'ef-construction': { type: 'string', default: '200' },
     dir: { type: 'string' },
     server: { type: 'string', default: 'pglite' },
+    rtt: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.items);
@@ -79,14 +84,36 @@ function percentile(sorted: number[], p: number): number {
   return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2));
 }
 
-/** Search latency; `counted`: the selection counted first, as a search request does (src/search/searcher.ts). */
-async function latency(store: IndexStore, options: SearchOptions, counted = false): Promise<{ p50: number; p95: number }> {
+/** p50 of a `SELECT 1` on an open connection: the round trip the queries pay (timers round the proxy's delay up). */
+async function roundTrip(location: string): Promise<number> {
+  const client = new pg.Client({ connectionString: location });
+  await client.connect();
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const start = performance.now();
+    await client.query('SELECT 1');
+    times.push(performance.now() - start);
+  }
+  await client.end();
+  return percentile(times.sort((a, b) => a - b), 0.5);
+}
+
+/**
+ * Search latency. `counted`: the selection counted first; `request`: also the hits' items and
+ * fields read after, as a search request does (src/search/searcher.ts).
+ */
+async function latency(store: IndexStore, options: SearchOptions, calls: 'search' | 'counted' | 'request' = 'search'): Promise<{ p50: number; p95: number }> {
   const times: number[] = [];
   for (let i = 0; i < QUERIES; i++) {
     const query = randomUnit();
     const start = performance.now();
-    if (counted) await store.countItems(options);
-    await store.search(query, 10, options);
+    if (calls !== 'search') await store.countItems(options);
+    const hits = await store.search(query, 10, options);
+    if (calls === 'request') {
+      const ids = hits.map((h) => h.id);
+      await store.getItems(ids);
+      await store.getFields(ids);
+    }
     times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
@@ -128,17 +155,25 @@ try {
   const copyS = (performance.now() - start) / 1000;
 
   const result: Record<string, unknown> = { server: server.kind, items: N, dim: DIM, queries: QUERIES, k: 10, efConstruction: Number(values['ef-construction']), build: { embeddedCommitsS: Number(embeddedBuildS.toFixed(1)), copyToPostgresS: Number(copyS.toFixed(1)), resumed: firstScene > 0 || copied } };
-  for (const [name, location] of [['embedded', embeddedDir], ['postgres', url]] as const) {
+  const rtt = Number(values.rtt);
+  result.rttMs = rtt;
+  const { hostname, port } = new URL(server.url);
+  const proxy = rtt > 0 ? await startDelayProxy({ host: hostname, port: Number(port) }, rtt / 2) : undefined;
+  const queried = proxy ? url.replace(`:${port}/`, `:${proxy.port}/`) : url;
+  result.roundTripMs = await roundTrip(queried);
+  for (const [name, location] of [['embedded', embeddedDir], ['postgres', queried]] as const) {
     const store = await openIndex(location, { readonly: true });
     await latency(store, {}); // warm caches
     result[name] = {
       unfilteredMs: await latency(store, {}),
       filteredMs: await latency(store, { filter: { folder: 'a' } }),
-      filteredCountedMs: await latency(store, { filter: { folder: 'a' } }, true),
+      filteredCountedMs: await latency(store, { filter: { folder: 'a' } }, 'counted'),
+      requestMs: await latency(store, {}, 'request'),
       exactMs: await latency(store, { exact: true }),
     };
     await store.close();
   }
+  await proxy?.close();
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await server.stop();

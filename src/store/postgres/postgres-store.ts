@@ -47,7 +47,7 @@ import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
-import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, vectorIndexSql } from './schema.js';
+import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
@@ -140,6 +140,21 @@ export class PostgresStore implements IndexStore {
     return (await db.query(sql, params)).rows as T[];
   }
 
+  /**
+   * One read statement outside a transaction: one round trip where a read transaction takes
+   * three (a search request's count, items and fields are each one statement). Its SQL names the
+   * tables with their schema (`this.schema`): no transaction sets the search_path.
+   */
+  private async readOne<T>(sql: string, params: unknown[]): Promise<T[]> {
+    this.assertOpen();
+    return (await this.database.readStatement(sql, params)).rows as T[];
+  }
+
+  /** The index's schema, quoted: the prefix of the tables' names in statements outside a transaction. */
+  private get schema(): string {
+    return q(this.database.location.schema);
+  }
+
   // places: GiST box candidates, then the exact test of the embedded back end
 
   private compiled(place: Place): CompiledPlace {
@@ -198,20 +213,27 @@ export class PostgresStore implements IndexStore {
     });
   }
 
-  countItems(selection: ItemSelection = {}): Promise<number> {
-    return this.read((db) => this.count(db, selection));
+  async countItems(selection: ItemSelection = {}): Promise<number> {
+    if (allButExcluded(selection)) return (await this.readOne<{ n: number }>(this.allButExcludedCountSql(), [[...new Set(selection.excludeIds ?? [])]]))[0]!.n;
+    // a filter's selection read since the index last changed: one statement reads the change count
+    return (await this.keptSelection(undefined, selection))?.count ?? this.read((db) => this.count(db, selection));
   }
 
   private async count(db: Queryable, selection: ItemSelection): Promise<number> {
-    if (allButExcluded(selection)) {
-      // the index's total less the excluded items it holds: a search counts what it may return,
-      // and counting the rows cost every request a scan of the vectors (ad hoc, 100k 512-d items on
-      // a local server: 101 ms p50, 362 ms with two ids excluded)
-      const excluded = [...new Set(selection.excludeIds ?? [])];
-      const held = excluded.length === 0 ? 0 : (await this.rows<{ n: number }>(db, 'SELECT count(*) AS n FROM vectors WHERE item_id = ANY($1::bigint[])', [excluded]))[0]!.n;
-      return (await this.totals(db)).vectors - held;
-    }
+    if (allButExcluded(selection)) return (await this.rows<{ n: number }>(db, this.allButExcludedCountSql(), [[...new Set(selection.excludeIds ?? [])]]))[0]!.n;
     return (await this.readSelection(db, selection)).count;
+  }
+
+  /**
+   * Every searchable item less the excluded ones the index holds ($1), in one statement: the
+   * totals' count of vectors, where the index keeps totals. A search counts what it may return,
+   * and counting the rows cost every request a scan of the vectors (ad hoc, 100k 512-d items on a
+   * local server: 101 ms p50, 362 ms with two ids excluded).
+   */
+  private allButExcludedCountSql(): string {
+    const s = this.schema;
+    const total = this.meta.schemaVersion >= PG_TOTALS_VERSION ? `(SELECT value FROM ${s}.totals WHERE name = 'vectors')` : `(SELECT count(*) FROM ${s}.vectors)`;
+    return `SELECT ${total} - (SELECT count(*) FROM ${s}.vectors WHERE item_id = ANY($1::bigint[])) AS n`;
   }
 
   /**
@@ -243,16 +265,17 @@ export class PostgresStore implements IndexStore {
    * filter's selection scans it, at every request (`bench/postgres.ts`, a third of 100k items on a local
    * server: a filtered search with its count took 58-62 ms p50, 11-12 ms with the count kept),
    * reading the change count is one row. Undefined in an index without one (until a writer
-   * opens it).
+   * opens it). Read in the transaction `db`, or by a statement of its own.
    */
-  private async versionedKey(db: Queryable, selection: ItemSelection): Promise<string | undefined> {
+  private async versionedKey(db: Queryable | undefined, selection: ItemSelection): Promise<string | undefined> {
     if (this.meta.schemaVersion < PG_TOTALS_VERSION) return undefined;
-    const [row] = await this.rows<{ value: number }>(db, 'SELECT value FROM totals WHERE name = $1', [CHANGES_TOTAL]);
+    const sql = `SELECT value FROM ${this.schema}.totals WHERE name = $1`;
+    const [row] = db ? await this.rows<{ value: number }>(db, sql, [CHANGES_TOTAL]) : await this.readOne<{ value: number }>(sql, [CHANGES_TOTAL]);
     return row && `${row.value}:${selectionKey(selection)}`;
   }
 
-  /** What this store read of a filtered selection since the index last changed, if it did. */
-  private async keptSelection(db: Queryable, selection: ItemSelection): Promise<KeptSelection | undefined> {
+  /** What this store read of a filtered selection since the index last changed, if it did (`db`: as versionedKey's). */
+  private async keptSelection(db: Queryable | undefined, selection: ItemSelection): Promise<KeptSelection | undefined> {
     const key = await this.versionedKey(db, selection);
     return key === undefined ? undefined : this.keptSelections.get(key);
   }
@@ -270,18 +293,16 @@ export class PostgresStore implements IndexStore {
     });
   }
 
-  getItems(ids: readonly number[]): Promise<ItemRecord[]> {
-    return this.read(async (db) => {
-      const rows = await this.rows<ItemRow>(
-        db,
-        `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
-         FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN item_places p ON p.item_id = it.id
-         WHERE it.id = ANY($1::bigint[]) AND it.key IS NOT NULL`,
-        [ids],
-      );
-      const byId = new Map(rows.map((row) => [row.item_id, toItemRecord(row)]));
-      return ids.flatMap((id) => byId.get(id) ?? []);
-    });
+  async getItems(ids: readonly number[]): Promise<ItemRecord[]> {
+    const s = this.schema;
+    const rows = await this.readOne<ItemRow>(
+      `SELECT f.*, ${ITEM_COLUMNS}, p.place AS item_place
+       FROM ${s}.items it JOIN ${s}.files f ON f.id = it.file_id LEFT JOIN ${s}.item_places p ON p.item_id = it.id
+       WHERE it.id = ANY($1::bigint[]) AND it.key IS NOT NULL`,
+      [ids],
+    );
+    const byId = new Map(rows.map((row) => [row.item_id, toItemRecord(row)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   fileItems(fileId: number): Promise<ItemRecord[]> {
@@ -298,11 +319,9 @@ export class PostgresStore implements IndexStore {
     });
   }
 
-  getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
-    return this.read(async (db) => {
-      const rows = await this.rows<{ id: number; embedding: Buffer }>(db, `SELECT item_id AS id, ${sentVector('embedding')} AS embedding FROM vectors WHERE item_id = ANY($1::bigint[])`, [ids]);
-      return new Map(rows.map((r) => [r.id, sentToVector(r.embedding)]));
-    });
+  async getVectors(ids: readonly number[]): Promise<Map<number, Float32Array>> {
+    const rows = await this.readOne<{ id: number; embedding: Buffer }>(`SELECT item_id AS id, ${sentVector('embedding')} AS embedding FROM ${this.schema}.vectors WHERE item_id = ANY($1::bigint[])`, [ids]);
+    return new Map(rows.map((r) => [r.id, sentToVector(r.embedding)]));
   }
 
   async *vectors(): AsyncIterable<[number, Float32Array]> {
@@ -317,23 +336,21 @@ export class PostgresStore implements IndexStore {
     }
   }
 
-  getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
-    return this.read(async (db) => {
-      const rows = await this.rows<ItemFieldRow>(
-        db,
-        `SELECT * FROM (
-         SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.id AS r
-           FROM items it JOIN files f ON f.id = it.file_id JOIN fields uf ON uf.file_name = f.file_name
-           WHERE it.id = ANY($1::bigint[])
-         UNION ALL
-         SELECT it.id, ff.name, ff.value_text, ff.value_num, 1, ff.id
-           FROM items it JOIN file_fields ff ON ff.file_id = it.file_id
-           WHERE it.id = ANY($1::bigint[])
-         ) u ORDER BY id, name COLLATE "C", source, r`,
-        [ids],
-      );
-      return groupFieldRows(rows);
-    });
+  async getFields(ids: readonly number[]): Promise<Map<number, Record<string, FieldValue | FieldValue[]>>> {
+    const s = this.schema;
+    const rows = await this.readOne<ItemFieldRow>(
+      `SELECT * FROM (
+       SELECT it.id AS id, uf.name AS name, uf.value_text AS text, uf.value_num AS num, 0 AS source, uf.id AS r
+         FROM ${s}.items it JOIN ${s}.files f ON f.id = it.file_id JOIN ${s}.fields uf ON uf.file_name = f.file_name
+         WHERE it.id = ANY($1::bigint[])
+       UNION ALL
+       SELECT it.id, ff.name, ff.value_text, ff.value_num, 1, ff.id
+         FROM ${s}.items it JOIN ${s}.file_fields ff ON ff.file_id = it.file_id
+         WHERE it.id = ANY($1::bigint[])
+       ) u ORDER BY id, name COLLATE "C", source, r`,
+      [ids],
+    );
+    return groupFieldRows(rows);
   }
 
   fieldNames(): Promise<string[]> {
