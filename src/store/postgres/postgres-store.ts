@@ -150,6 +150,11 @@ export class PostgresStore implements IndexStore {
     return (await this.database.readStatement(sql, params)).rows as T[];
   }
 
+  /** A statement with schema-qualified names: in the transaction `db`, or on its own (readOne). */
+  private statement<T>(db: Queryable | undefined, sql: string, params: unknown[]): Promise<T[]> {
+    return db ? this.rows<T>(db, sql, params) : this.readOne<T>(sql, params);
+  }
+
   /** The index's schema, quoted: the prefix of the tables' names in statements outside a transaction. */
   private get schema(): string {
     return q(this.database.location.schema);
@@ -214,26 +219,26 @@ export class PostgresStore implements IndexStore {
   }
 
   async countItems(selection: ItemSelection = {}): Promise<number> {
-    if (allButExcluded(selection)) return (await this.readOne<{ n: number }>(this.allButExcludedCountSql(), [[...new Set(selection.excludeIds ?? [])]]))[0]!.n;
-    // a filter's selection read since the index last changed: one statement reads the change count
+    // every item less a few, or a filter's selection read since the index last changed: one statement
+    if (allButExcluded(selection)) return this.countAllButExcluded(undefined, selection);
     return (await this.keptSelection(undefined, selection))?.count ?? this.read((db) => this.count(db, selection));
   }
 
   private async count(db: Queryable, selection: ItemSelection): Promise<number> {
-    if (allButExcluded(selection)) return (await this.rows<{ n: number }>(db, this.allButExcludedCountSql(), [[...new Set(selection.excludeIds ?? [])]]))[0]!.n;
-    return (await this.readSelection(db, selection)).count;
+    return allButExcluded(selection) ? this.countAllButExcluded(db, selection) : (await this.readSelection(db, selection)).count;
   }
 
   /**
-   * Every searchable item less the excluded ones the index holds ($1), in one statement: the
-   * totals' count of vectors, where the index keeps totals. A search counts what it may return,
-   * and counting the rows cost every request a scan of the vectors (ad hoc, 100k 512-d items on a
-   * local server: 101 ms p50, 362 ms with two ids excluded).
+   * Every searchable item less the excluded ones the index holds, in one statement (`db`: as
+   * `statement`'s): the totals' count of vectors, where the index keeps totals. A search counts
+   * what it may return, and counting the rows cost every request a scan of the vectors (ad hoc,
+   * 100k 512-d items on a local server: 101 ms p50, 362 ms with two ids excluded).
    */
-  private allButExcludedCountSql(): string {
+  private async countAllButExcluded(db: Queryable | undefined, selection: ItemSelection): Promise<number> {
     const s = this.schema;
     const total = this.meta.schemaVersion >= PG_TOTALS_VERSION ? `(SELECT value FROM ${s}.totals WHERE name = 'vectors')` : `(SELECT count(*) FROM ${s}.vectors)`;
-    return `SELECT ${total} - (SELECT count(*) FROM ${s}.vectors WHERE item_id = ANY($1::bigint[])) AS n`;
+    const sql = `SELECT ${total} - (SELECT count(*) FROM ${s}.vectors WHERE item_id = ANY($1::bigint[])) AS n`;
+    return (await this.statement<{ n: number }>(db, sql, [[...new Set(selection.excludeIds ?? [])]]))[0]!.n;
   }
 
   /**
@@ -261,20 +266,19 @@ export class PostgresStore implements IndexStore {
   }
 
   /**
-   * A selection under the index's change count, the key of what is kept of it: counting a
-   * filter's selection scans it, at every request (`bench/postgres.ts`, a third of 100k items on a local
-   * server: a filtered search with its count took 58-62 ms p50, 11-12 ms with the count kept),
-   * reading the change count is one row. Undefined in an index without one (until a writer
-   * opens it). Read in the transaction `db`, or by a statement of its own.
+   * A selection under the index's change count, the key of what is kept of it (`db`: as
+   * `statement`'s): counting a filter's selection scans it, at every request (`bench/postgres.ts`,
+   * a third of 100k items on a local server: a filtered search with its count took 58-62 ms p50,
+   * 11-12 ms with the count kept); reading the change count is one row. Undefined in an index
+   * without one (until a writer opens it).
    */
   private async versionedKey(db: Queryable | undefined, selection: ItemSelection): Promise<string | undefined> {
     if (this.meta.schemaVersion < PG_TOTALS_VERSION) return undefined;
-    const sql = `SELECT value FROM ${this.schema}.totals WHERE name = $1`;
-    const [row] = db ? await this.rows<{ value: number }>(db, sql, [CHANGES_TOTAL]) : await this.readOne<{ value: number }>(sql, [CHANGES_TOTAL]);
+    const [row] = await this.statement<{ value: number }>(db, `SELECT value FROM ${this.schema}.totals WHERE name = $1`, [CHANGES_TOTAL]);
     return row && `${row.value}:${selectionKey(selection)}`;
   }
 
-  /** What this store read of a filtered selection since the index last changed, if it did (`db`: as versionedKey's). */
+  /** What this store read of a filtered selection since the index last changed, if it did (`db`: as `statement`'s). */
   private async keptSelection(db: Queryable | undefined, selection: ItemSelection): Promise<KeptSelection | undefined> {
     const key = await this.versionedKey(db, selection);
     return key === undefined ? undefined : this.keptSelections.get(key);
@@ -534,8 +538,8 @@ export class PostgresStore implements IndexStore {
         "SELECT count(*) AS enabled FROM pg_trigger WHERE tgrelid = ANY($1::regclass[]) AND tgname = ANY($2::text[]) AND tgenabled <> 'D'",
         [CHANGE_TRIGGERS.map((c) => c.table), CHANGE_TRIGGERS.map((c) => c.trigger)],
       )) as [{ enabled: number }];
-      const [kept] = await this.rows(db, 'SELECT 1 FROM totals WHERE name = $1', [CHANGES_TOTAL]);
-      if (enabled < CHANGE_TRIGGERS.length || !kept) {
+      const [changeCount] = await this.rows(db, 'SELECT 1 FROM totals WHERE name = $1', [CHANGES_TOTAL]);
+      if (enabled < CHANGE_TRIGGERS.length || !changeCount) {
         await db.query(changeCountSql(this.database.location.schema));
         repaired.push(`the change count's triggers were missing or disabled (${CHANGE_TRIGGERS.length - enabled} of ${CHANGE_TRIGGERS.length}); made again, and the count moved`);
       }
