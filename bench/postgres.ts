@@ -6,7 +6,7 @@
  * (a third of the items), the same with the selection counted first (as a search request does),
  * exact, and an unfiltered search request's calls (the count, the search, the hits' items and fields).
  * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
- *   [--server pglite|local|postgres://...]
+ *   [--server pglite|local|postgres://...] [--rtt MS]
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
  * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
  * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
@@ -158,6 +158,7 @@ try {
   const rtt = Number(values.rtt);
   result.rttMs = rtt;
   const { hostname, port } = new URL(server.url);
+  if (rtt > 0 && !port) throw new Error(`--rtt needs the server's port in its URL: ${server.url}`);
   const proxy = rtt > 0 ? await startDelayProxy({ host: hostname, port: Number(port) }, rtt / 2) : undefined;
   const queried = proxy ? url.replace(`:${port}/`, `:${proxy.port}/`) : url;
   result.roundTripMs = await roundTrip(queried);
