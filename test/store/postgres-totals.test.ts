@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndex } from '../../src/store/index.js';
+import { SELECTIONS_KEPT } from '../../src/store/postgres/postgres-store.js';
 import { CHANGES_TOTAL, countedTotalsSql } from '../../src/store/postgres/schema.js';
 import { axis, commitEveryKindOfChange, MODEL, newFile, POSTGRES_BACKENDS, withDatabase } from './backends.js';
 
@@ -121,6 +122,24 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
     } finally {
       await reader.close();
       await writer.close();
+      await dispose();
+    }
+  });
+
+  it('keep what they read of at most SELECTIONS_KEPT selections, reported by stats', async () => {
+    const { location, dispose } = backend.newLocation();
+    const store = await openIndex(location, { model: MODEL, create: true });
+    try {
+      await store.commit(['a.png', 'b.png'].map((name, i) => ({ kind: 'put', file: newFile(name, { bytes: 1000 * (i + 1) }), vector: axis(i) })));
+      const caches = async () => ((await store.stats()).details as { caches: { selections: { entries: number; bytes: number } } }).caches.selections;
+      for (let i = 0; i < SELECTIONS_KEPT.entries + 20; i++) expect(await store.countItems({ filter: { minBytes: i } })).toBe(2);
+      const kept = await caches();
+      expect(kept.entries).toBe(SELECTIONS_KEPT.entries);
+      // each entry holds its key and both ids
+      expect(kept.bytes).toBeGreaterThan(SELECTIONS_KEPT.entries * 16);
+      expect(kept.bytes).toBeLessThanOrEqual(SELECTIONS_KEPT.bytes);
+    } finally {
+      await store.close();
       await dispose();
     }
   });

@@ -66,7 +66,7 @@ const MAX_EF_SEARCH = 1000;
 const VECTOR_PAGE = 1000;
 const FROM_SELECTED = 'vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id';
 /** Filtered selections a store keeps what it read of (per process), and the bytes that may take (keys and item ids). */
-const SELECTIONS_KEPT = { entries: 256, bytes: 64 * 1024 * 1024 };
+export const SELECTIONS_KEPT = { entries: 256, bytes: 64 * 1024 * 1024 };
 
 /** What a store read of a filtered selection at one version of the index's rows: its size, and its items where a search scores them exactly. */
 interface KeptSelection {
@@ -437,6 +437,7 @@ export class PostgresStore implements IndexStore {
         details: {
           engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
           bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
+          caches: { selections: { entries: this.keptSelections.size, bytes: this.keptSelections.calculatedSize } },
         },
       };
     });
