@@ -168,11 +168,11 @@ export const CHANGE_TRIGGERS = ['files', 'items', 'vectors', 'fields', 'file_fie
 /**
  * A version of everything a selection reads: statement triggers add one to the totals row
  * CHANGES_TOTAL whenever a statement (of any client, in any number) changes one of those tables.
- * Servers keep what they derive from a selection (its count) under that version, and it holds
- * until the version moves: reading the version is one row where counting a filter's selection
- * scans it. Added by a writer's open to an index made before it (readers of such an index count),
- * and made again by verify when a trigger is missing or disabled (the count then moves: what
- * servers kept may be out of date).
+ * Servers keep what they read of a selection (its size, its items when few) under that version,
+ * and it holds until the version moves: reading the version is one row where counting a filter's
+ * selection scans it. Added by a writer's open to an index made before it (readers of such an
+ * index count), and made again by verify when a trigger is missing or disabled (the count then
+ * moves: what servers kept may be out of date).
  */
 export function changeCountSql(schema: string): string {
   const s = q(schema);
