@@ -119,6 +119,11 @@ describe.each(POSTGRES_BACKENDS)('PostgreSQL totals: $name', (backend) => {
       await writer.importFields([{ fileName: 'd.png', fields: new Map([['label', ['dune']]]) }]);
       expect(await reader.countItems(labelled)).toBe(1);
       expect((await reader.search(axis(3), 5, labelled)).map((h) => h.id)).toEqual(await reader.listItemIds(labelled));
+      // a search with no count before it, after a change: what was kept at the older version is not used
+      await writer.commit([{ kind: 'put', file: newFile('e.png'), vector: axis(4) }]);
+      await writer.importFields([{ fileName: 'e.png', fields: new Map([['label', ['dune']]]) }]);
+      const [d, e] = await reader.listItemIds(labelled);
+      expect((await reader.search(axis(4), 5, labelled)).map((h) => h.id)).toEqual([e, d]);
     } finally {
       await reader.close();
       await writer.close();

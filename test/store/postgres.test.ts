@@ -2,7 +2,8 @@
  * The PostgreSQL back end against the embedded one on the same data: exact search gives the
  * same ids and scores (to the half precision the embedded catalog stores vectors at),
  * pgvector's HNSW index (half precision, iterative scans) keeps recall@10 at 0.98 or more,
- * filtered or not; a commit mixing new files (written set-based) with other changes gives the
+ * filtered or not; an unfiltered search, and one over a selection counted before, is one round
+ * trip; a commit mixing new files (written set-based) with other changes gives the
  * same catalog; a bulk load drops the HNSW index and its end builds it; and `index copy` moves an
  * index both ways (and directory to directory) with its ids, retired ids, vectors, fields and
  * footprints exactly, resuming a copy that stopped half-way.
@@ -11,7 +12,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkGraphFile } from '../../src/store/engines.js';
 import { copyIndex, openIndex, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
@@ -103,6 +105,33 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
     }
     expect(await postgres.countItems({ filter: { folder: 'a' } })).toBe(await embedded.countItems({ filter: { folder: 'a' } }));
   }, 300_000);
+
+  it('answers an unfiltered search, and one over a selection counted before, in one round trip; a search that fails there leaves its connection clean', async () => {
+    const query = randomUnit(DIM);
+    const folder = { filter: { folder: 'a' } };
+    // a request counts its selection before it searches (1,000 items: scored exactly, by their keys)
+    expect(await postgres.countItems(folder)).toBe(1000);
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      const found = await postgres.search(query, 10, { ef: 40 });
+      expect(sent).toHaveBeenCalledTimes(1);
+      expect(found).toHaveLength(10);
+      sent.mockClear();
+      const inFolder = await postgres.search(query, 10, folder);
+      expect(sent).toHaveBeenCalledTimes(1);
+      const want = await embedded.search(query, 10, { ...folder, exact: true });
+      inFolder.forEach((r, n) => expect(Math.abs(r.score - want[n]!.score)).toBeLessThan(1e-3));
+      sent.mockClear();
+      // pgvector refuses NaN: the script's implicit transaction ends with its error, on the server
+      await expect(postgres.search(query.map((x, i) => (i === 0 ? Number.NaN : x)), 10)).rejects.toThrow(/NaN/);
+      expect(sent).toHaveBeenCalledTimes(1);
+    } finally {
+      sent.mockRestore();
+    }
+    // every pooled connection answers again (one left in an aborted transaction would refuse)
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postgres.search(query, 10)));
+    for (const answer of answers) expect(answer.map((r) => r.id)).toEqual(answers[0]!.map((r) => r.id));
+  });
 
   it("keeps 512-d vectors in the table's rows, not its TOAST table, and has an older index keep those it writes from then on there", async () => {
     const wide = { ...MODEL, embeddingDim: 512 };

@@ -1,9 +1,10 @@
 /**
  * The `pg` connections of one index: a pool for reads, and for a writer one more connection
  * that holds the index's advisory lock (one writer at a time, on any machine; readers are never
- * blocked). Every statement runs in a transaction that sets the index's schema first (SET LOCAL:
+ * blocked). Statements run in a transaction that sets the index's schema first (SET LOCAL:
  * nothing leaks into a pooled connection, and servers that multiplex sessions, such as
- * pglite-socket, keep a transaction's statements together).
+ * pglite-socket, keep a transaction's statements together); reads that need no transaction run
+ * alone, or as one script, in one round trip where a transaction takes three.
  */
 import type pg from 'pg';
 import { RsclipError } from '../../errors.js';
@@ -97,6 +98,20 @@ export class Database {
    */
   async readStatement<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
     return this.onConnection('read', false, (statements) => statements.query<R>(text, values));
+  }
+
+  /**
+   * Read statements whose values are all literals in their SQL, sent as one simple query: one
+   * round trip where a transaction takes three. The server runs them as one implicit transaction
+   * (a SET LOCAL among them holds for those after it, as in `transaction`) and ends it itself,
+   * rolled back on an error, so the connection goes back to the pool clean. Answers the last
+   * statement's rows.
+   */
+  async readScript<R extends pg.QueryResultRow>(statements: string[]): Promise<R[]> {
+    return this.onConnection('read', false, async (client) => {
+      const answers = (await client.query<R>([`SET LOCAL search_path TO "${this.location.schema}", public`, ...statements].join(';\n'))) as pg.QueryResult<R> | pg.QueryResult<R>[];
+      return (Array.isArray(answers) ? answers.at(-1)! : answers).rows;
+    });
   }
 
   private async onConnection<T>(mode: 'read' | 'write', inTransaction: boolean, body: (client: Queryable) => Promise<T>): Promise<T> {

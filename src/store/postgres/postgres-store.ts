@@ -12,6 +12,8 @@
  * counts the whole selection: each reads it only as far as the choice needs (LIMIT n + 1), or
  * uses what this store read of it since the index last changed (countItems keeps its size, and
  * its items when few: an exact search then scores those by their keys, without the filter).
+ * An unfiltered search, and one over the kept items of its selection, is one round trip (a script
+ * with its settings; the statement checks that the index is still at the kept version).
  */
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -70,6 +72,8 @@ export const SELECTIONS_KEPT = { entries: 256, bytes: 64 * 1024 * 1024 };
 
 /** What a store read of a filtered selection at one version of the index's rows: its size, and its items where a search scores them exactly. */
 interface KeptSelection {
+  /** The index's change count when it was read (schema.ts changeCountSql). */
+  version: number;
   count: number;
   ids?: number[];
 }
@@ -86,7 +90,7 @@ export class PostgresStore implements IndexStore {
   private readonly compiledPlaces = new Map<string, CompiledPlace>();
   private readonly vectorIndex: VectorIndexUpkeep;
   private readonly vectorArrays = new VectorArrays();
-  /** Filtered selections, under the index's change count when they were read (schema.ts changeCountSql). */
+  /** Filtered selections by their selectionKey, each as last read. */
   private readonly keptSelections = new LRUCache<string, KeptSelection>({
     max: SELECTIONS_KEPT.entries,
     maxSize: SELECTIONS_KEPT.bytes,
@@ -246,16 +250,15 @@ export class PostgresStore implements IndexStore {
    * per version of the index's rows, then kept. The items are read only as far as the exact
    * threshold (the size of a larger selection is counted then).
    */
-  private async readSelection(db: Queryable, selection: ItemSelection): Promise<KeptSelection> {
-    const key = await this.versionedKey(db, selection);
-    const kept = key === undefined ? undefined : this.keptSelections.get(key);
+  private async readSelection(db: Queryable, selection: ItemSelection): Promise<Omit<KeptSelection, 'version'>> {
+    const version = await this.changeCount(db);
+    const kept = this.keptAt(version, selection);
     if (kept) return kept;
     const { where, params } = await this.selection(db, selection);
     const threshold = await this.exactThreshold(db);
     const ids = (await this.rows<{ id: number }>(db, numbered(`SELECT it.id FROM ${FROM_SELECTED} WHERE ${where} LIMIT ?`), [...params, threshold + 1])).map((r) => r.id);
-    const read: KeptSelection =
-      ids.length <= threshold ? { count: ids.length, ids } : { count: (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n };
-    if (key !== undefined) this.keptSelections.set(key, read);
+    const read = ids.length <= threshold ? { count: ids.length, ids } : { count: (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n };
+    if (version !== undefined) this.keptSelections.set(selectionKey(selection), { version, ...read });
     return read;
   }
 
@@ -266,22 +269,27 @@ export class PostgresStore implements IndexStore {
   }
 
   /**
-   * A selection under the index's change count, the key of what is kept of it (`db`: as
-   * `statement`'s): counting a filter's selection scans it, at every request (`bench/postgres.ts`,
-   * a third of 100k items on a local server: a filtered search with its count took 58-62 ms p50,
-   * 11-12 ms with the count kept); reading the change count is one row. Undefined in an index
-   * without one (until a writer opens it).
+   * The index's change count, the version of what is kept of a selection (`db`: as `statement`'s):
+   * counting a filter's selection scans it, at every request (`bench/postgres.ts`, a third of 100k
+   * items on a local server: a filtered search with its count took 58-62 ms p50, 11-12 ms with the
+   * count kept); reading the change count is one row. Undefined in an index without one (until a
+   * writer opens it).
    */
-  private async versionedKey(db: Queryable | undefined, selection: ItemSelection): Promise<string | undefined> {
+  private async changeCount(db: Queryable | undefined): Promise<number | undefined> {
     if (this.meta.schemaVersion < PG_TOTALS_VERSION) return undefined;
     const [row] = await this.statement<{ value: number }>(db, `SELECT value FROM ${this.schema}.totals WHERE name = $1`, [CHANGES_TOTAL]);
-    return row && `${row.value}:${selectionKey(selection)}`;
+    return row?.value;
+  }
+
+  /** What this store read of a filtered selection at this version of the index, if it did. */
+  private keptAt(version: number | undefined, selection: ItemSelection): KeptSelection | undefined {
+    const kept = version === undefined ? undefined : this.keptSelections.get(selectionKey(selection));
+    return kept?.version === version ? kept : undefined;
   }
 
   /** What this store read of a filtered selection since the index last changed, if it did (`db`: as `statement`'s). */
   private async keptSelection(db: Queryable | undefined, selection: ItemSelection): Promise<KeptSelection | undefined> {
-    const key = await this.versionedKey(db, selection);
-    return key === undefined ? undefined : this.keptSelections.get(key);
+    return this.keptAt(await this.changeCount(db), selection);
   }
 
   /** Whether more than `n` rows are selected by `from` (a FROM clause with its WHERE): reads at most n + 1 of them, never counts them all. */
@@ -381,10 +389,11 @@ export class PostgresStore implements IndexStore {
     const q = vectorToText(query);
     const ef = Math.min(MAX_EF_SEARCH, Math.max(options.ef ?? DEFAULT_EF_SEARCH, k));
     const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];
+    const found = restricts(options) ? await this.searchKeptItems(q, k, options) : options.exact ? undefined : await this.searchEverything(q, k, ef, settings);
+    if (found) return found;
     return this.read(async (db) => {
       const narrowed = restricts(options);
-      const scoreOrdered = (from: string, params: unknown[]) =>
-        this.rows<ScoredId>(db, numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY v.embedding <=> ?::vector, v.item_id LIMIT ?`), [q, ...params, q, k]);
+      const scoreOrdered = (from: string, params: unknown[]) => this.rows<ScoredId>(db, numbered(exactScoresSql(from, '?', '?')), [q, ...params, q, k]);
       // a filtered selection read since the index last changed (a search request counts it first): its few items scored by their keys
       const kept = narrowed && !allButExcluded(options) ? await this.keptSelection(db, options) : undefined;
       if (kept?.ids) return scoreOrdered('vectors v WHERE v.item_id = ANY(?::bigint[])', [kept.ids]);
@@ -404,18 +413,51 @@ export class PostgresStore implements IndexStore {
       // few rows, would score the whole selection and sort it: exact search. The selection is known to
       // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
       if (narrowed) await db.query('SET LOCAL enable_sort = off');
-      const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
-      const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
-      // the index's ef candidates, re-ranked by the exact score: half precision costs no recall
-      const candidates = await this.rows<ScoredId>(
-        db,
-        numbered(`SELECT v.item_id AS id, 1 - (v.embedding <=> ?::vector) AS score FROM ${from} ORDER BY ${indexed} <=> ?::vector${cast} LIMIT ?`),
-        [q, ...selectionParams, q, ef],
-      );
+      const candidates = await this.rows<ScoredId>(db, numbered(this.graphCandidatesSql(from, '?', '?')), [q, ...selectionParams, q, ef]);
       // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
       if (candidates.length < k && (await this.selectsMoreThan(db, from, selectionParams, candidates.length))) return exact();
       return candidates.sort(compareBestFirst).slice(0, k);
     }, settings);
+  }
+
+  /**
+   * An unfiltered search through the graph in one round trip (the settings and the query as one
+   * script, the query vector a literal). Undefined when the graph's scan found fewer than k items,
+   * which only the transaction of `search` tells apart from an index that has fewer.
+   */
+  private async searchEverything(q: string, k: number, ef: number, settings: string[]): Promise<ScoredId[] | undefined> {
+    this.assertOpen();
+    checkWhole(k, ef);
+    const candidates = await this.database.readScript<ScoredId>([...settings, this.graphCandidatesSql('vectors v', `'${q}'`, String(ef))]);
+    return candidates.length < k ? undefined : candidates.sort(compareBestFirst).slice(0, k);
+  }
+
+  /**
+   * A filtered search over the items kept of its selection, scored exactly by their keys in one
+   * round trip, on condition that the index is still at the version they were read at: the
+   * statement checks it. Undefined when nothing is kept of the selection, or the index changed
+   * since (no row comes back: its items all have vectors), which the transaction of `search`
+   * then reads again.
+   */
+  private async searchKeptItems(q: string, k: number, selection: ItemSelection): Promise<ScoredId[] | undefined> {
+    this.assertOpen();
+    const kept = allButExcluded(selection) ? undefined : this.keptSelections.get(selectionKey(selection));
+    if (!kept?.ids?.length) return undefined;
+    checkWhole(k);
+    const unchanged = `EXISTS (SELECT 1 FROM totals WHERE name = '${CHANGES_TOTAL}' AND value = ${kept.version})`;
+    const found = await this.database.readScript<ScoredId>([exactScoresSql(`vectors v WHERE v.item_id = ANY('{${kept.ids.join(',')}}'::bigint[]) AND ${unchanged}`, `'${q}'`, String(k))]);
+    return found.length > 0 ? found : undefined;
+  }
+
+  /**
+   * The graph's `limit` candidates among `from`'s vectors (`v`) nearest to `vector` (a literal or
+   * a placeholder, used twice), with their exact scores: the half-precision index orders, the
+   * full-precision vectors score, so re-ranking them costs half precision no recall.
+   */
+  private graphCandidatesSql(from: string, vector: string, limit: string): string {
+    const indexed = indexedVector(this.meta.precision, this.meta.embeddingDim, 'v.embedding');
+    const cast = this.meta.precision === 'halfvec' ? `::halfvec(${this.meta.embeddingDim})` : '::vector';
+    return `SELECT v.item_id AS id, 1 - (v.embedding <=> ${vector}::vector) AS score FROM ${from} ORDER BY ${indexed} <=> ${vector}::vector${cast} LIMIT ${limit}`;
   }
 
   stats(): Promise<IndexStats> {
@@ -568,4 +610,14 @@ export class PostgresStore implements IndexStore {
     this.writes = done.catch(() => undefined);
     return done;
   }
+}
+
+/** `from`'s vectors (`v`) scored exactly against `vector` (a literal or a placeholder, used twice), the best `limit`. */
+function exactScoresSql(from: string, vector: string, limit: string): string {
+  return `SELECT v.item_id AS id, 1 - (v.embedding <=> ${vector}::vector) AS score FROM ${from} ORDER BY v.embedding <=> ${vector}::vector, v.item_id LIMIT ${limit}`;
+}
+
+/** Numbers written into a script's SQL: whole ones only, as the parameters they replace would be. */
+function checkWhole(...numbers: number[]): void {
+  for (const n of numbers) if (!Number.isSafeInteger(n)) throw new RsclipError('BAD_QUERY', `k and ef must be whole numbers, got ${n}`);
 }
