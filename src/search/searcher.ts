@@ -8,7 +8,7 @@ import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { FILTER_KEYS } from '../store/filter.js';
 import { assertModelMatches } from '../store/model-binding.js';
-import type { IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
+import type { FieldValue, IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
 import type { ScoredId } from '../vector-math.js';
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
@@ -174,24 +174,34 @@ export class Searcher {
     const wanted = offset + k + 1;
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
     const foldCopies = request.foldCopies ?? true;
-    const available = filtered ?? (await this.store.countItems(selection));
+    let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
+    const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
+    // Without a filter, the graph's search needs nothing of the count: both at once (over a network,
+    // one round trip instead of two). A filter's count comes first (the store keeps what it read of
+    // the selection, which its search then uses), and an exact search waits for the count's check.
+    const [available, firstHits] = await Promise.all([
+      filtered ?? this.store.countItems(selection),
+      filtered === undefined && !exact ? this.store.search(vector, fetchCount, { ...selection, ef: chooseEf(fetchCount, request.ef, kind) }) : undefined,
+    ]);
     if (exact && available > this.#maxExactScan) {
       throw new RsclipError('BAD_QUERY', `exact search would scan ${available} vectors; this server allows at most ${this.#maxExactScan}`, {
         hint: 'leave exact out, add a filter, or use `rsclip search --exact`',
       });
     }
     const nmsThreshold = request.nms === false ? undefined : typeof request.nms === 'number' ? request.nms : DEFAULT_NMS_THRESHOLD;
-    let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
     let groups: HitGroup[] = [];
     let ef: number | undefined;
-    const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
     const vectors = new Map<number, Float32Array>();
     const items = new Map<number, ItemRecord>();
-    for (;;) {
+    const fields: KnownFields = { read: new Set(), values: new Map() };
+    for (let pass = 0; ; pass++) {
       ef = exact ? undefined : chooseEf(fetchCount, request.ef, kind);
-      const hits: ScoredId[] = available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
+      const hits: ScoredId[] = pass === 0 && firstHits ? firstHits : available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
       if (foldCopies || nmsThreshold !== undefined) {
-        for (const item of await this.store.getItems(hits.filter((h) => !items.has(h.id)).map((h) => h.id))) items.set(item.id, item);
+        // the hits' fields with their items (one round trip for both over a network): most hits are results
+        const unread = hits.filter((h) => !items.has(h.id)).map((h) => h.id);
+        const [read] = await Promise.all([this.store.getItems(unread), this.readFields(unread, fields)]);
+        for (const item of read) items.set(item.id, item);
       }
       const folded = foldCopies ? foldIdenticalCopies(hits, (id) => copyKey(items.get(id))) : hits.map((hit) => ({ hit, copies: [] }));
       if (threshold === undefined) groups = folded.map(({ hit, copies }) => ({ hit, copies, duplicates: [] }));
@@ -209,7 +219,7 @@ export class Searcher {
       if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
       fetchCount = Math.min(fetchCount * 2, available);
     }
-    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset, items);
+    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset, items, fields);
     const page: SearchPage = {
       hits,
       k,
@@ -223,10 +233,19 @@ export class Searcher {
     return page;
   }
 
-  private async assembleHits(groups: HitGroup[], offset: number, known: Map<number, ItemRecord>): Promise<SearchHit[]> {
+  /** Reads the fields of those of `ids` whose fields are not in `known` yet, into it. */
+  private async readFields(ids: readonly number[], known: KnownFields): Promise<void> {
+    const unread = ids.filter((id) => !known.read.has(id));
+    if (unread.length === 0) return;
+    for (const [id, values] of await this.store.getFields(unread)) known.values.set(id, values);
+    for (const id of unread) known.read.add(id);
+  }
+
+  private async assembleHits(groups: HitGroup[], offset: number, known: Map<number, ItemRecord>, knownFields: KnownFields): Promise<SearchHit[]> {
     const ids = groups.flatMap((g) => [g.hit.id, ...g.duplicates.map((d) => d.id), ...g.copies]);
     const missing = ids.filter((id) => !known.has(id));
-    const [fetched, fields] = await Promise.all([missing.length > 0 ? this.store.getItems(missing) : [], this.store.getFields(groups.map((g) => g.hit.id))]);
+    const [fetched] = await Promise.all([missing.length > 0 ? this.store.getItems(missing) : [], this.readFields(groups.map((g) => g.hit.id), knownFields)]);
+    const fields = knownFields.values;
     const byId = new Map(known);
     for (const item of fetched) byId.set(item.id, item);
     const hits: SearchHit[] = [];
@@ -246,6 +265,12 @@ export class Searcher {
     }
     return hits;
   }
+}
+
+/** The user fields read so far: of which items (`read`), and those of them that have any (`values`). */
+interface KnownFields {
+  read: Set<number>;
+  values: Map<number, Record<string, FieldValue | FieldValue[]>>;
 }
 
 /** A result: the best item, the byte-identical copies folded into it, and (with collapse) its near-duplicates. */

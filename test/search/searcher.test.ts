@@ -169,6 +169,34 @@ describe('Searcher', () => {
     expect((await guarded.search({ terms: [text('river')] })).hits.length).toBeGreaterThan(0);
   });
 
+  it("asks the store at once what does not wait on each other: an unfiltered query's count and search, its hits' items and fields; a filter's count, or an exact search's, before the search", async () => {
+    const calls: string[] = [];
+    const traced = ['countItems', 'search', 'getItems', 'getFields'];
+    const watched = new Proxy(store, {
+      get(target, name, receiver) {
+        const member = Reflect.get(target, name, receiver) as unknown;
+        if (typeof name !== 'string' || !traced.includes(name) || typeof member !== 'function') return member;
+        return async (...args: unknown[]) => {
+          calls.push(`${name} starts`);
+          // a turn of the event loop, as a round trip would take: a call the searcher makes meanwhile starts before this one ends
+          await new Promise((resolve) => setImmediate(resolve));
+          const answer = (await (member as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+          calls.push(`${name} ends`);
+          return answer;
+        };
+      },
+    });
+    const overlapping = new Searcher(fixture.encoder, watched);
+    const page = await overlapping.search({ terms: [text('stadium')], k: 2 });
+    expect(page.hits[0]).toMatchObject({ path: 'city/stadium-a.png', fields: { label: 'stadium', year: 2013 } });
+    expect(calls).toEqual(['countItems starts', 'search starts', 'countItems ends', 'search ends', 'getItems starts', 'getFields starts', 'getItems ends', 'getFields ends']);
+    for (const request of [{ filter: { folder: 'city' } }, { exact: true }]) {
+      calls.length = 0;
+      await overlapping.search({ terms: [text('stadium')], k: 2, ...request });
+      expect(calls.slice(0, 3), JSON.stringify(request)).toEqual(['countItems starts', 'countItems ends', 'search starts']);
+    }
+  });
+
   it('adds the absolute path to hits only for a searcher that asks for it (the CLI)', async () => {
     const plain = await searcher.search({ terms: [text('river')], k: 1 });
     expect(plain.hits[0]).not.toHaveProperty('absolutePath');
