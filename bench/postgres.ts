@@ -4,9 +4,10 @@
  * commits; the PostgreSQL one by `copyIndex` from it (bulk load, then the HNSW index). Prints one
  * JSON object: build times, and p50 / p95 latency of k=10 searches unfiltered, with a broad filter
  * (a third of the items), the same with the selection counted first (as a search request does),
- * exact, and an unfiltered search request's calls (the count, the search, the hits' items and fields).
+ * one scene's tiles counted first, exact, and an unfiltered search request's calls as the
+ * searcher makes them (the count with the search, then the hits' items with their fields).
  * Usage: npx tsx bench/postgres.ts [--items 100000] [--dim 512] [--queries 200] [--ef-construction 200] [--dir DIR]
- *   [--server pglite|local|postgres://...] [--rtt MS]
+ *   [--server pglite|local|postgres://...] [--rtt MS] [--shared-buffers SIZE]
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
  * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
  * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
@@ -16,6 +17,7 @@
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
  * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
  * (a `local` server's database is not kept: its copy starts again).
+ * --shared-buffers SIZE: the `local` server's shared_buffers (PostgreSQL's default: 128MB).
  * --rtt MS: the queries reach the server through a loopback proxy that delays each direction by
  * half of MS (bench/delay-proxy.ts), as a server on another machine would be reached.
  */
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     server: { type: 'string', default: 'pglite' },
     rtt: { type: 'string', default: '0' },
+    'shared-buffers': { type: 'string' },
   },
 });
 const N = Number(values.items);
@@ -74,7 +77,7 @@ async function startServer(): Promise<{ url: string; kind: 'pglite' | 'local' | 
   if (values.server === 'pglite') return { ...(await startPgliteServer(values.dir ? path.join(dir, 'pglite') : undefined)), kind: 'pglite' };
   if (values.server === 'local') {
     if (!postgresHasPgvector) throw new Error('--server local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
-    return { ...(await startPostgres()), kind: 'local' };
+    return { ...(await startPostgres(values['shared-buffers'] ? [`shared_buffers=${values['shared-buffers']}`] : [])), kind: 'local' };
   }
   if (!/^postgres(ql)?:\/\//.test(values.server!)) throw new Error(`--server: pglite, local or a postgres:// URL, not ${values.server}`);
   return { url: values.server!, kind: 'url', stop: async () => undefined };
@@ -107,12 +110,14 @@ async function latency(store: IndexStore, options: SearchOptions, calls: 'search
   for (let i = 0; i < QUERIES; i++) {
     const query = randomUnit();
     const start = performance.now();
-    if (calls !== 'search') await store.countItems(options);
-    const hits = await store.search(query, 10, options);
     if (calls === 'request') {
+      // as the searcher makes an unfiltered query's calls: the count with the search, then the hits' items with their fields
+      const [, hits] = await Promise.all([store.countItems(options), store.search(query, 10, options)]);
       const ids = hits.map((h) => h.id);
-      await store.getItems(ids);
-      await store.getFields(ids);
+      await Promise.all([store.getItems(ids), store.getFields(ids)]);
+    } else {
+      if (calls === 'counted') await store.countItems(options);
+      await store.search(query, 10, options);
     }
     times.push(performance.now() - start);
   }
@@ -169,6 +174,8 @@ try {
       unfilteredMs: await latency(store, {}),
       filteredMs: await latency(store, { filter: { folder: 'a' } }),
       filteredCountedMs: await latency(store, { filter: { folder: 'a' } }, 'counted'),
+      // one scene's 1,000 tiles: a selection scored exactly, by the keys of its items once they are kept
+      sceneCountedMs: await latency(store, { filter: { pathGlob: 'a/scene0.tif' } }, 'counted'),
       requestMs: await latency(store, {}, 'request'),
       exactMs: await latency(store, { exact: true }),
     };

@@ -45,8 +45,11 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** A server in a folder of its own under the OS temp folder (which the `postgres` user can reach), removed by `stop`. */
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * A server in a folder of its own under the OS temp folder (which the `postgres` user can reach),
+ * removed by `stop`. `settings`: more server settings (benches: shared_buffers=4GB ...).
+ */
+export async function startPostgres(settings: string[] = []): Promise<TestPostgres> {
   const bin = postgresBin;
   if (!bin) throw new Error('no PostgreSQL server installed');
   const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-test-postgres-'));
@@ -56,7 +59,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const initdb = spawnSync(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { encoding: 'utf8', ...user });
   if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`);
   const port = await freePort();
-  const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
+  const args = ['-D', data, '-p', String(port), '-k', dir, ...['listen_addresses=127.0.0.1', 'fsync=off', ...settings].flatMap((setting) => ['-c', setting])];
   const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...user });
   await untilReady(child, 'database system is ready to accept connections', 'postgres');
   return {
