@@ -120,6 +120,7 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
       const inFolder = await postgres.search(query, 10, folder);
       expect(sent).toHaveBeenCalledTimes(1);
       const want = await embedded.search(query, 10, { ...folder, exact: true });
+      expect(inFolder).toHaveLength(10);
       inFolder.forEach((r, n) => expect(Math.abs(r.score - want[n]!.score)).toBeLessThan(1e-3));
       sent.mockClear();
       // pgvector refuses NaN: the script's implicit transaction ends with its error, on the server
