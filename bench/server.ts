@@ -7,7 +7,7 @@
  *
  * Usage: npx tsx bench/server.ts [--vectors 100000] [--size vit-b-32|small|tiny] [--model DIR]
  *        [--variant int8|fp32] [--threads N] [--seconds 10] [--index DIR] [--engine LABEL]
- *        [--efc N] [--efs 128,512,2048] [--build-only] [--store embedded|postgres-local]
+ *        [--efc N] [--efs 128,512,2048] [--build-only] [--store embedded|postgres-local] [--shared-buffers SIZE]
  * The server runs from dist/cli.js when it is built (`npm run build`: as users run it), else
  * through tsx (whose TypeScript loading adds about a second to start-up).
  * The model and the index are cached under the OS temp folder between runs (--index names an
@@ -24,6 +24,7 @@
  * items and vectors) in this machine's PostgreSQL with pgvector, started in a temp folder as the
  * tests start it (fsync off; see .ci/install-pgvector); a text query with a folder filter is
  * measured as well, and recall's exact answers come from the embedded index (the same data).
+ * `--shared-buffers SIZE`: that server's shared_buffers (PostgreSQL's default: 128MB).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     efs: { type: 'string' },
     'build-only': { type: 'boolean', default: false },
     store: { type: 'string', default: 'embedded' },
+    'shared-buffers': { type: 'string' },
   },
 });
 if (values.store !== 'embedded' && values.store !== 'postgres-local') throw new Error(`--store embedded or postgres-local, got ${values.store}`);
@@ -120,7 +122,7 @@ let stopPostgres = async () => {};
 if (values.store === 'postgres-local') {
   const { postgresHasPgvector, startPostgres } = await import('../test/store/postgres-server.js');
   if (!postgresHasPgvector) throw new Error('--store postgres-local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
-  const local = await startPostgres();
+  const local = await startPostgres(values['shared-buffers'] ? [`shared_buffers=${values['shared-buffers']}`] : []);
   stopPostgres = local.stop;
   await fitGraphInMemory(local.url, 'local', vectorCount, model.embeddingDim);
   servedIndex = `${local.url}?schema=bench`;
