@@ -294,6 +294,7 @@ process.stdout.write(
       node: process.version,
       model: { id: model.id, variant, embeddingDim: model.embeddingDim, threads },
       store: values.store,
+      ...(values.store === 'postgres-local' ? { sharedBuffers: values['shared-buffers'] ?? 'default (128MB)' } : {}),
       ...(copyToPostgres ? { copyToPostgresSeconds: round(copyToPostgres.seconds) } : {}),
       index: { vectors: vectorCount, engine, efConstruction: efConstruction ?? 'default', dir: indexDir, build: build ? { seconds: round(build.seconds), items: build.items, itemsPerSecond: round(build.items / build.seconds) } : 'cached' },
       server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
