@@ -389,7 +389,8 @@ export class PostgresStore implements IndexStore {
     const q = vectorToText(query);
     const ef = Math.min(MAX_EF_SEARCH, Math.max(options.ef ?? DEFAULT_EF_SEARCH, k));
     const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];
-    const found = restricts(options) ? await this.searchKeptItems(q, k, options) : options.exact ? undefined : await this.searchEverything(q, k, ef, settings);
+    if (!restricts(options) && !options.exact) return this.searchEverything(q, k, ef, settings);
+    const found = restricts(options) ? await this.searchKeptItems(q, k, options) : undefined;
     if (found) return found;
     return this.read(async (db) => {
       const narrowed = restricts(options);
@@ -422,14 +423,16 @@ export class PostgresStore implements IndexStore {
 
   /**
    * An unfiltered search through the graph in one round trip (the settings and the query as one
-   * script, the query vector a literal). Undefined when the graph's scan found fewer than k items,
-   * which only the transaction of `search` tells apart from an index that has fewer.
+   * script, the query vector a literal). Should the graph's scan find fewer than k items, the
+   * index is asked whether it holds more (then it is scored exactly), as `search` does for a filter.
    */
-  private async searchEverything(q: string, k: number, ef: number, settings: string[]): Promise<ScoredId[] | undefined> {
+  private async searchEverything(q: string, k: number, ef: number, settings: string[]): Promise<ScoredId[]> {
     this.assertOpen();
     checkWhole(k, ef);
     const candidates = await this.database.readScript<ScoredId>([...settings, this.graphCandidatesSql('vectors v', `'${q}'`, String(ef))]);
-    return candidates.length < k ? undefined : candidates.sort(compareBestFirst).slice(0, k);
+    if (candidates.length >= k) return candidates.sort(compareBestFirst).slice(0, k);
+    const [more] = await this.database.readScript<{ n: number }>([`SELECT count(*) AS n FROM (SELECT 1 FROM vectors LIMIT ${candidates.length + 1}) s`]);
+    return more!.n > candidates.length ? this.database.readScript<ScoredId>([exactScoresSql('vectors v', `'${q}'`, String(k))]) : candidates.sort(compareBestFirst);
   }
 
   /**
