@@ -19,10 +19,12 @@ function findPostgresBin(): string | undefined {
 
 export const postgresBin = findPostgresBin();
 
+/** The server's own folder, not that of a link to it (/usr/local/bin/postgres, say), where its other programs are. */
+const installedBin = (binOnPath: string): string => path.dirname(realpathSync(path.join(binOnPath, 'postgres')));
+
 /** Where an installation keeps its extensions: Debian's layout (bin in /usr/lib/postgresql/V), then a source build's. */
 function extensionDirs(binOnPath: string): string[] {
-  // the server's own folder, not that of a link to it (/usr/local/bin/postgres, say)
-  const bin = path.dirname(realpathSync(path.join(binOnPath, 'postgres')));
+  const bin = installedBin(binOnPath);
   const version = path.basename(path.dirname(bin));
   return [path.resolve(bin, '../../../../share/postgresql', version, 'extension'), path.resolve(bin, '../share/extension'), path.resolve(bin, '../share/postgresql/extension')];
 }
@@ -45,23 +47,19 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/**
- * A server in a folder of its own under the OS temp folder (which the `postgres` user can reach),
- * removed by `stop`. `settings`: more server settings (benches: shared_buffers=4GB ...).
- */
-export async function startPostgres(settings: string[] = []): Promise<TestPostgres> {
-  const bin = postgresBin;
-  if (!bin) throw new Error('no PostgreSQL server installed');
+/** A folder of its own under the OS temp folder, which the `postgres` user can reach. */
+function serverFolder(user: { uid: number; gid: number } | undefined): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-test-postgres-'));
-  const user = serverUser();
   if (user) chownSync(dir, user.uid, user.gid);
-  const data = path.join(dir, 'data');
-  const initdb = spawnSync(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { encoding: 'utf8', ...user });
-  if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`);
+  return dir;
+}
+
+/** Runs the server of the cluster in `dir`/data on a free loopback port until `stop`, which removes `dir`. */
+async function runServer(bin: string, dir: string, settings: string[], ready: string): Promise<TestPostgres> {
   const port = await freePort();
-  const args = ['-D', data, '-p', String(port), '-k', dir, ...['listen_addresses=127.0.0.1', 'fsync=off', ...settings].flatMap((setting) => ['-c', setting])];
-  const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...user });
-  await untilReady(child, 'database system is ready to accept connections', 'postgres');
+  const args = ['-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, ...['listen_addresses=127.0.0.1', 'fsync=off', ...settings].flatMap((setting) => ['-c', setting])];
+  const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...serverUser() });
+  await untilReady(child, ready, 'postgres');
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
@@ -74,4 +72,35 @@ export async function startPostgres(settings: string[] = []): Promise<TestPostgr
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A server in a folder of its own under the OS temp folder, removed by `stop`. `settings`: more
+ * server settings (benches: shared_buffers=4GB ...).
+ */
+export async function startPostgres(settings: string[] = []): Promise<TestPostgres> {
+  const bin = postgresBin;
+  if (!bin) throw new Error('no PostgreSQL server installed');
+  const user = serverUser();
+  const dir = serverFolder(user);
+  const initdb = spawnSync(path.join(bin, 'initdb'), ['-D', path.join(dir, 'data'), '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { encoding: 'utf8', ...user });
+  if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`);
+  return runServer(bin, dir, settings, 'database system is ready to accept connections');
+}
+
+/**
+ * A hot standby of `primary` (a server of startPostgres, whose trust authentication lets
+ * replication in from loopback), as a user makes a read replica: a base backup with
+ * `pg_basebackup -R`, then the server on it, which streams and replays the primary's changes
+ * and takes read-only connections. `settings`: more server settings for the replica.
+ */
+export async function startReplica(primary: TestPostgres, settings: string[] = []): Promise<TestPostgres> {
+  const bin = postgresBin;
+  if (!bin) throw new Error('no PostgreSQL server installed');
+  const user = serverUser();
+  const dir = serverFolder(user);
+  const { port } = new URL(primary.url);
+  const backup = spawnSync(path.join(installedBin(bin), 'pg_basebackup'), ['-D', path.join(dir, 'data'), '-h', '127.0.0.1', '-p', port, '-U', 'postgres', '-R', '--no-sync', '--checkpoint=fast'], { encoding: 'utf8', ...user });
+  if (backup.status !== 0) throw new Error(`pg_basebackup failed: ${backup.stderr ?? backup.error}`);
+  return runServer(bin, dir, ['hot_standby=on', ...settings], 'database system is ready to accept read-only connections');
 }

@@ -65,7 +65,14 @@ export class Database {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('rsclip index ' || $1, 0)) AS locked", [this.location.schema]);
+      const { rows } = await client.query<{ locked: boolean; standby: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('rsclip index ' || $1, 0)) AS locked, pg_is_in_recovery() AS standby", [this.location.schema]);
+      // a hot standby grants advisory locks, but they hold nothing back on its primary, and it takes no
+      // writes: say so before anything is scanned, embedded, repaired or copied
+      if (rows[0]!.standby) {
+        throw new RsclipError('INDEX_UNWRITABLE', `PostgreSQL at ${this.location.shown} is a read replica (a hot standby): an index is written, checked and copied on its primary server`, {
+          hint: 'point rsclip index, doctor and index copy at the primary server; search, serve, export and errors may use replicas',
+        });
+      }
       if (!rows[0]!.locked) {
         throw new RsclipError('INDEX_LOCKED', `index ${this.location.shown} is being written by another process`, {
           hint: 'wait for the other `rsclip index` to finish; readers (search, serve) are not blocked',

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL's errors as RsclipErrors: a server that cannot be reached, a read-only server (a
- * replica), missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
+ * replica), a replica's read cancelled by its replay, missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
  */
 import { RsclipError } from '../../errors.js';
 import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls.js';
@@ -39,6 +39,13 @@ export function databaseError(location: string, error: unknown): unknown {
     return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
       hint: connectHint(code, dropped),
+    });
+  }
+  // a hot standby cancels a read whose rows the primary's changes, replayed, remove (SQLSTATE 40001)
+  if (code === '40001' && /conflict with recovery/.test(message)) {
+    return new RsclipError('INDEX_UNAVAILABLE', `PostgreSQL at ${location}, a read replica, cancelled this read to replay its primary's changes: ${message}`, {
+      cause: error,
+      hint: 'ask again; on the replica, hot_standby_feedback = on (or a longer max_standby_streaming_delay) lets reads finish',
     });
   }
   if (code === '25006') {
