@@ -6,7 +6,7 @@
  * PostgreSQL 15 (CI runs it), and where it is installed the store's suites run on these servers too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, untilReady } from '../fixtures/local-server.js';
@@ -103,4 +103,47 @@ export async function startReplica(primary: TestPostgres, settings: string[] = [
   const backup = spawnSync(path.join(installedBin(bin), 'pg_basebackup'), ['-D', path.join(dir, 'data'), '-h', '127.0.0.1', '-p', port, '-U', 'postgres', '-R', '--no-sync', '--checkpoint=fast'], { encoding: 'utf8', ...user });
   if (backup.status !== 0) throw new Error(`pg_basebackup failed: ${backup.stderr ?? backup.error}`);
   return runServer(bin, dir, ['hot_standby=on', ...settings], 'database system is ready to accept read-only connections');
+}
+
+/** Debian's PgBouncer, where it is installed (the pooler tests skip without it). */
+export const pgbouncerBin = ['/usr/sbin', ...(process.env.PATH ?? '').split(path.delimiter)].map((dir) => path.join(dir, 'pgbouncer')).find((file) => existsSync(file));
+
+/**
+ * PgBouncer in front of `server` on a free loopback port, pooling in `poolMode`, as users put one
+ * between many clients and a server: trust authentication, any database name passed through.
+ */
+export async function startPgbouncer(server: TestPostgres, poolMode: 'transaction' | 'session'): Promise<TestPostgres> {
+  if (!pgbouncerBin) throw new Error('no PgBouncer installed');
+  const user = serverUser();
+  const dir = serverFolder(user);
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'users.txt'), '"postgres" ""\n');
+  const settings = [
+    '[databases]',
+    `* = host=127.0.0.1 port=${new URL(server.url).port}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = trust',
+    `auth_file = ${path.join(dir, 'users.txt')}`,
+    `pool_mode = ${poolMode}`,
+    'default_pool_size = 20',
+  ];
+  writeFileSync(path.join(dir, 'pgbouncer.ini'), `${settings.join('\n')}\n`);
+  // PgBouncer refuses to run as root, as PostgreSQL does
+  const child: ChildProcess = spawn(pgbouncerBin, [path.join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'pipe', 'pipe'], ...user });
+  await untilReady(child, 'process up', 'pgbouncer');
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        // immediate shutdown: SIGINT would wait for the open transactions of the pool
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

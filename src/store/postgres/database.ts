@@ -30,6 +30,8 @@ export class Database {
   private readonly pool: pg.Pool;
   /** The writer's connection holding the advisory lock. */
   private lockClient: pg.Client | undefined;
+  /** Why that connection failed or ended, once it has. */
+  private lockLost: Error | undefined;
   /** The parsers of the column types: bigint ids and counts are below 2^53, numbers, not strings. */
   private readonly types: { getTypeParser: typeof pg.types.getTypeParser };
 
@@ -59,13 +61,32 @@ export class Database {
     return { connectionString: this.location.connectionString, types: this.types, connectionTimeoutMillis: this.location.connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS };
   }
 
-  /** Takes the index's advisory lock on a connection of its own, or throws INDEX_LOCKED. */
+  /**
+   * Takes the index's advisory lock on a connection of its own, or throws INDEX_LOCKED. Connected
+   * to the server itself, the lock is the session's. Through a pooler (PgBouncer, Supavisor, RDS
+   * Proxy: its BackendKeyData names a process other than the server's backend), the connection's
+   * next statement may run in another server session, where a session's lock is not this
+   * writer's and another client's is (a second writer's try would succeed there): the lock is
+   * then a transaction's, in a transaction held open while the writer runs, which keeps one
+   * server session for this connection in every pool mode.
+   */
   async lockForWriting(): Promise<void> {
-    const client = new this.driver.Client(this.connectionConfig());
-    client.on('error', () => undefined);
+    const client = new this.driver.Client({ ...this.connectionConfig(), application_name: 'rsclip write lock' });
+    const onLost = (error: Error): void => void (this.lockClient === client && (this.lockLost ??= error));
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('the server ended the connection')));
     try {
       await client.connect();
-      const { rows } = await client.query<{ locked: boolean; standby: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('rsclip index ' || $1, 0)) AS locked, pg_is_in_recovery() AS standby", [this.location.schema]);
+      const { rows: session } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pooled = session[0]!.pid !== (client as pg.Client & { processID?: number }).processID;
+      // one simple query, the schema a literal (a name of [a-z0-9_]): a statement of the extended protocol
+      // would leave the open transaction holding a snapshot's xmin, which keeps VACUUM from every
+      // row version that dies while the writer runs. A pooler's own limit on idle transactions
+      // cannot be lifted here (PgBouncer's idle_transaction_timeout is off unless set)
+      const key = `hashtextextended('rsclip index ${this.location.schema}', 0)`;
+      const take = pooled ? 'BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; SELECT pg_try_advisory_xact_lock' : 'SELECT pg_try_advisory_lock';
+      const answers = (await client.query(`${take}(${key}) AS locked, pg_is_in_recovery() AS standby`)) as pg.QueryResult | pg.QueryResult[];
+      const rows = (Array.isArray(answers) ? answers.at(-1)! : answers).rows as { locked: boolean; standby: boolean }[];
       // a hot standby grants advisory locks, but they hold nothing back on its primary, and it takes no
       // writes: say so before anything is scanned, embedded, repaired or copied
       if (rows[0]!.standby) {
@@ -85,14 +106,27 @@ export class Database {
     }
   }
 
+  /** Throws if the connection holding the write lock is gone: another writer may hold the lock now. */
+  private checkLockHeld(): void {
+    if (this.lockClient && this.lockLost) {
+      throw new RsclipError('INDEX_UNAVAILABLE', `lost the connection holding the write lock of index ${this.location.shown} (${this.lockLost.message}); this change was not written`, {
+        cause: this.lockLost,
+        hint: 'what is committed is kept: run the command again once the server is back',
+      });
+    }
+  }
+
   /**
    * Runs `body` in one transaction on a pooled connection (`settings`: SET LOCAL statements for
    * it); rolls back on any error. Errors of the database become RsclipErrors where they are the user's.
    */
   async transaction<T>(mode: 'read' | 'write', body: (client: Queryable) => Promise<T>, settings: string[] = []): Promise<T> {
     return this.onConnection(mode, true, async (statements) => {
+      if (mode === 'write') this.checkLockHeld();
       await statements.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
       const result = await body(statements);
+      // checked again before the commit: the lock may have gone while the body ran
+      if (mode === 'write') this.checkLockHeld();
       await statements.query('COMMIT');
       return result;
     });
@@ -154,6 +188,8 @@ export class Database {
   async close(): Promise<void> {
     const lock = this.lockClient;
     this.lockClient = undefined;
+    // ending the connection releases the lock: a session's ends with it, and a pooler closes the
+    // server session of a client that leaves in the middle of a transaction
     if (lock) await lock.end().catch(() => undefined);
     await this.pool.end();
   }
