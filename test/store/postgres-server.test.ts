@@ -1,7 +1,8 @@
 /**
  * Against a real PostgreSQL server (Debian's, started on a loopback port), what PGlite cannot
  * show: the write lock between two sessions (PGlite is one session that pglite-socket shares),
- * freed when a writer's connection dies. And a server without pgvector, which `rsclip index` must
+ * freed when a writer's connection dies; a database's statement_timeout, which a writer's
+ * commits and HNSW build must outlast. And a server without pgvector, which `rsclip index` must
  * name in one line, leaving nothing behind, where it failed with an internal error and a stack
  * trace: this server where it lacks pgvector (Debian 12 packages none), otherwise PGlite without
  * its pgvector (the error is PostgreSQL's own either way).
@@ -14,10 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/store/postgres/database.js';
 import { parsePostgresLocation } from '../../src/store/postgres/location.js';
 import { readPostgresMeta } from '../../src/store/postgres/open.js';
+import { openIndex } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
+import { MODEL, newFile } from './backends.js';
 import { startPgliteServer } from './pglite-server.js';
 import { postgresBin, startPostgres, type TestPostgres } from './postgres-server.js';
 
@@ -67,6 +70,31 @@ describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () 
       expect(locked).toBe(true);
     } finally {
       await Promise.all([first.close(), second.close(), other.close()]);
+    }
+  });
+
+  it("lets a writer's commits and HNSW build run past the database's statement_timeout, and names a read that it cut", async () => {
+    await admin.query('CREATE DATABASE limited');
+    await admin.query("ALTER DATABASE limited SET statement_timeout = '20ms'");
+    const url = `${server.url.replace(/\/postgres$/, '/limited')}?schema=survey`;
+    const dim = 256;
+    const store = await openIndex(url, { model: { ...MODEL, embeddingDim: dim }, create: true });
+    try {
+      const vector = (i: number) => Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 7.3 + j * 1.9));
+      for (let i = 0; i < 4000; i += 1000) {
+        await store.commit(Array.from({ length: 1000 }, (_, n) => ({ kind: 'put' as const, file: newFile(`img${i + n}.jpg`), vector: vector(i + n) })));
+      }
+      // the load into an empty index built pgvector's HNSW index at its end, in one statement
+      await store.flush();
+      expect((await store.search(vector(1234), 1))[0]!.id).toBe(1235);
+    } finally {
+      await store.close();
+    }
+    const database = await Database.connect(parsePostgresLocation(url));
+    try {
+      await expectRsclipError(database.readStatement('SELECT pg_sleep(1)', []), 'INDEX_UNAVAILABLE', /cancelled a read that ran longer than its statement_timeout: canceling statement due to statement timeout$/);
+    } finally {
+      await database.close();
     }
   });
 

@@ -123,7 +123,10 @@ export class Database {
   async transaction<T>(mode: 'read' | 'write', body: (client: Queryable) => Promise<T>, settings: string[] = []): Promise<T> {
     return this.onConnection(mode, true, async (statements) => {
       if (mode === 'write') this.checkLockHeld();
-      await statements.query([`BEGIN${mode === 'read' ? ' READ ONLY' : ''}`, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
+      // a writer's statements are its own bounded work (a commit, an HNSW build that takes minutes at a
+      // million items): a statement_timeout set for the database or the role would cut them, and the run, short
+      const begin = mode === 'read' ? ['BEGIN READ ONLY'] : ['BEGIN', 'SET LOCAL statement_timeout = 0'];
+      await statements.query([...begin, `SET LOCAL search_path TO "${this.location.schema}", public`, ...settings].join('; '));
       const result = await body(statements);
       // checked again before the commit: the lock may have gone while the body ran
       if (mode === 'write') this.checkLockHeld();

@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's errors as RsclipErrors: a server that cannot be reached, a read-only server (a
- * replica), a replica's read cancelled by its replay, missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
+ * replica), a read cancelled by a replica's replay or by a statement_timeout, missing rights, a
+ * full disk, spent item ids. Anything else is a bug and stays as it is.
  */
 import { RsclipError } from '../../errors.js';
 import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls.js';
@@ -39,6 +40,13 @@ export function databaseError(location: string, error: unknown): unknown {
     return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
       hint: connectHint(code, dropped),
+    });
+  }
+  // a read cut by a statement_timeout of the database or the role (a writer's transactions lift it for themselves)
+  if (code === '57014' && /statement timeout/.test(message)) {
+    return new RsclipError('INDEX_UNAVAILABLE', `PostgreSQL at ${location} cancelled a read that ran longer than its statement_timeout: ${message}`, {
+      cause: error,
+      hint: "raise statement_timeout for the role or database rsclip reads as (ALTER ROLE name SET statement_timeout = '1min'), or narrow the query",
     });
   }
   // a hot standby cancels a read whose rows the primary's changes, replayed, remove (SQLSTATE 40001)
