@@ -15,7 +15,11 @@ export type RsclipErrorCode =
   | 'BAD_QUERY'
   | 'NOT_FOUND'
   | 'INDEX_NOT_FOUND'
-  /** The index's database cannot be used now: it cannot be reached, or refused the connection (down, restarting, a wrong URL or password). */
+  /**
+   * The index's database cannot be used now: it cannot be reached, or refused the connection (down,
+   * restarting, a wrong URL or password), or cancelled a read (a replica's replay, a statement_timeout),
+   * or a writer lost the connection holding its write lock.
+   */
   | 'INDEX_UNAVAILABLE'
   | 'INDEX_INCOMPATIBLE'
   | 'INDEX_CORRUPT'

@@ -36,6 +36,11 @@ export class BruteForceIndex implements VectorIndex {
     return this.slots.size;
   }
 
+  /** Memory held, about: the vectors' array and, per vector, its entries in the slot map and list. */
+  get bytes(): number {
+    return this.data.byteLength + 48 * this.slotIds.length;
+  }
+
   add(id: number, vector: Float32Array): void {
     checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
     let slot = this.slots.get(id);

@@ -2,7 +2,7 @@
  * Exact versus graph search for the embedded back end. A selection (filter, kept or left-out
  * ids) becomes the set of allowed items once per selection and catalog state (a small cache,
  * bounded by entries and bytes, that a count and the searches of one request share). A very selective
- * set is scored exactly from the catalog's vectors; a broad one walks the graph with the set
+ * set is scored exactly from the catalog's vectors (kept with the set when small); a broad one walks the graph with the set
  * as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
  * so a result list is never silently shortened. A graph that keeps vectors at reduced
  * precision (usearch f16/i8) returns more than k candidates (RERANK_EXTRA), re-ranked by their exact cosine.
@@ -19,8 +19,12 @@ import type { GraphSync } from './graph-sync.js';
 /** Selections allowing at most this share of the index (or this many items) are searched exactly. */
 const EXACT_SELECTION_SHARE = 0.05;
 const EXACT_SELECTION_MIN = 2000;
-/** Allowed-item sets kept (each costs a bitmap over ids and the id list), by entries and bytes. */
-export const SELECTION_CACHE_LIMITS = { entries: 8, bytes: 64 * 1024 * 1024 };
+/**
+ * Allowed-item sets kept (each costs a bitmap over ids and the id list), by entries and bytes; a
+ * set scored exactly also keeps its vectors (float32) when they take at most `vectorBytes` (8,192
+ * items at 512-d), so that searching one scene's tiles again reads nothing from the catalog.
+ */
+export const SELECTION_CACHE_LIMITS = { entries: 8, bytes: 64 * 1024 * 1024, vectorBytes: 16 * 1024 * 1024 };
 /**
  * Candidates beyond k that a search re-ranks by their exact cosine, by the precision of the graph's
  * scores. At f16 (the catalog's own precision) only the query is rounded: scores within 1e-4, which
@@ -45,6 +49,8 @@ export const EXACT_COPY_LIMITS = { bytes: 2 * 1024 ** 3 };
 /** The items a selection allows: ascending ids and a membership test (a bitmap over ids). */
 class AllowedItems {
   private readonly member: Uint8Array;
+  /** Their vectors, once read for an exact search (a small set only: SELECTION_CACHE_LIMITS.vectorBytes). */
+  vectors: BruteForceIndex | undefined;
 
   constructor(readonly ids: readonly number[]) {
     this.member = new Uint8Array((ids.length > 0 ? ids[ids.length - 1]! : 0) + 1);
@@ -55,9 +61,9 @@ class AllowedItems {
     return this.ids.length;
   }
 
-  /** Memory held: the bitmap and the id list. */
+  /** Memory held: the bitmap, the id list and the vectors. */
   get bytes(): number {
-    return this.member.byteLength + 8 * this.ids.length;
+    return this.member.byteLength + 8 * this.ids.length + (this.vectors?.bytes ?? 0);
   }
 
   readonly has = (id: number): boolean => this.member[id] === 1;
@@ -111,7 +117,7 @@ export class SearchPlanner {
     const allowed = restricts(options) ? this.allowed(options) : undefined;
     const excluded = !allowed && options.excludeIds && options.excludeIds.length > 0 ? new Set(options.excludeIds) : undefined;
     const predicate = allowed?.has ?? (excluded ? (id: number) => !excluded.has(id) : undefined);
-    if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverIds(allowed.ids, query, k);
+    if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverAllowed(options, allowed, query, k);
     if (options.exact) return this.exactOverAll(query, k, predicate);
     // a graph that keeps reduced-precision vectors gives more candidates, re-ranked on the catalog's vectors
     const exactScores = graph.scorePrecision === 'f32';
@@ -173,6 +179,25 @@ export class SearchPlanner {
       this.exact = exact;
     }
     return this.exact;
+  }
+
+  /**
+   * Scores the items of a selection that are live in the graph: on its vectors kept with it, read
+   * from the catalog on its first exact search, or, for a set too large to keep them, read again.
+   */
+  private exactOverAllowed(selection: ItemSelection, allowed: AllowedItems, query: Float32Array, k: number): ScoredId[] {
+    if (allowed.count * this.dim * 4 > SELECTION_CACHE_LIMITS.vectorBytes) return this.exactOverIds(allowed.ids, query, k);
+    if (!allowed.vectors) {
+      const vectors = new BruteForceIndex(this.dim, allowed.count);
+      for (const [id, vector] of this.vectorsOf(allowed.ids)) vectors.add(id, vector);
+      allowed.vectors = vectors;
+      // put in again, so that the cache counts the vectors in the entry's size (setting the same value keeps the old size)
+      const key = allowedKey(selection, this.catalog.commitSeq());
+      this.allowedCache.delete(key);
+      this.allowedCache.set(key, allowed);
+    }
+    const graph = this.sync.graph;
+    return allowed.vectors.searchBestFirst(query, k, { filter: (id) => graph.has(id) });
   }
 
   /** Scores the allowed items that are live in the graph, reading their vectors from the catalog. */
