@@ -21,7 +21,7 @@ const randomVector = () => Float32Array.from({ length: DIM }, random);
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'rsclip-selection-vectors-'));
-  store = await openIndex(path.join(root, 'index'), { model: MODEL, create: true, engine: { kind: 'usearch', quantization: 'f16' } });
+  store = await openIndex(path.join(root, 'index'), { model: MODEL, create: true, engine: { name: 'usearch', quantization: 'f16' } });
   await store.commit(Array.from({ length: 300 }, (_, i) => ({ kind: 'put' as const, file: newFile(`${i % 3 === 0 ? 'scene' : 'other'}/tile${i}.png`), vector: randomVector() })));
 });
 afterAll(async () => {
