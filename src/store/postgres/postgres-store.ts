@@ -403,17 +403,16 @@ export class PostgresStore implements IndexStore {
       const selectionParams = narrowed ? params : [];
       const exact = () => scoreOrdered(from, selectionParams);
       if (options.exact) return exact();
-      if (narrowed) {
-        // all but a few named items: counted from the totals; a filter: its size kept, or read only as far as the choice needs
-        const threshold = await this.exactThreshold(db);
-        const counted = allButExcluded(options) ? await this.count(db, options) : kept?.count;
-        const large = counted === undefined ? await this.selectsMoreThan(db, from, selectionParams, threshold) : counted > threshold;
-        if (!large) return exact();
-      }
+      // past here the selection is narrowed (an unfiltered search that is not exact is searchEverything's).
+      // All but a few named items: counted from the totals; a filter: its size kept, or read only as far as the choice needs
+      const threshold = await this.exactThreshold(db);
+      const counted = allButExcluded(options) ? await this.count(db, options) : kept?.count;
+      const large = counted === undefined ? await this.selectsMoreThan(db, from, selectionParams, threshold) : counted > threshold;
+      if (!large) return exact();
       // The planner cannot estimate most filters (left(path, n) = …, globs, id lists) and, guessing a
       // few rows, would score the whole selection and sort it: exact search. The selection is known to
       // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
-      if (narrowed) await db.query('SET LOCAL enable_sort = off');
+      await db.query('SET LOCAL enable_sort = off');
       const candidates = await this.rows<ScoredId>(db, numbered(this.graphCandidatesSql(from, '?', '?')), [q, ...selectionParams, q, ef]);
       // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
       if (candidates.length < k && (await this.selectsMoreThan(db, from, selectionParams, candidates.length))) return exact();
