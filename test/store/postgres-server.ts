@@ -60,13 +60,18 @@ async function runServer(bin: string, dir: string, settings: string[], ready: st
   const args = ['-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, ...['listen_addresses=127.0.0.1', 'fsync=off', ...settings].flatMap((setting) => ['-c', setting])];
   const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...serverUser() });
   await untilReady(child, ready, 'postgres');
+  // fast shutdown: connections are ended, nothing is waited for
+  return serving(child, port, dir, 'SIGINT');
+}
+
+/** A started server (PostgreSQL, PgBouncer) on `port`; `stop` sends it `signal`, waits for its exit and removes `dir`. */
+function serving(child: ChildProcess, port: number, dir: string, signal: NodeJS.Signals): TestPostgres {
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        // fast shutdown: connections are ended, nothing is waited for
-        child.kill('SIGINT');
+        child.kill(signal);
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });
@@ -134,16 +139,6 @@ export async function startPgbouncer(server: TestPostgres, poolMode: 'transactio
   // PgBouncer refuses to run as root, as PostgreSQL does
   const child: ChildProcess = spawn(pgbouncerBin, [path.join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'pipe', 'pipe'], ...user });
   await untilReady(child, 'process up', 'pgbouncer');
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        // immediate shutdown: SIGINT would wait for the open transactions of the pool
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  // immediate shutdown: SIGINT would wait for the open transactions of the pool
+  return serving(child, port, dir, 'SIGTERM');
 }
