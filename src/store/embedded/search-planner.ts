@@ -2,8 +2,8 @@
  * Exact versus graph search for the embedded back end. A selection (filter, kept or left-out
  * ids) becomes the set of allowed items once per selection and catalog state (a small cache,
  * bounded by entries and bytes, that a count and the searches of one request share). A very selective
- * set is scored exactly from the catalog's vectors (kept with the set when small); a broad one walks the graph with the set
- * as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
+ * set is scored exactly from the catalog's vectors (kept with the set when small); a broad one walks
+ * the graph with the set as a predicate; a walk that finds fewer than the k that exist is answered exactly instead,
  * so a result list is never silently shortened. A graph that keeps vectors at reduced
  * precision (usearch f16/i8) returns more than k candidates (RERANK_EXTRA), re-ranked by their exact cosine.
  */
