@@ -31,17 +31,19 @@ afterAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 
 const inScene = { filter: { folder: 'scene' } };
+/** Bytes the embedded store's selection cache holds. */
+const selectionCacheBytes = () => (store as unknown as { planner: { selectionCacheUse(): { bytes: number } } }).planner.selectionCacheUse().bytes;
 
 describe('the vectors of a small selection', () => {
   it('are read once, then kept with the selection (and counted in its cache) until a commit', async () => {
     const reads = vi.spyOn(Catalog.prototype, 'getVectors');
-    const before = (store as unknown as { planner: { selectionCacheUse(): { bytes: number } } }).planner.selectionCacheUse().bytes;
+    const before = selectionCacheBytes();
     for (let i = 0; i < 5; i++) {
       const query = randomVector();
       expect(await store.search(query, 7, inScene)).toEqual(await store.search(query, 7, { ...inScene, exact: true }));
     }
     expect(reads).toHaveBeenCalledTimes(1);
-    const after = (store as unknown as { planner: { selectionCacheUse(): { bytes: number } } }).planner.selectionCacheUse().bytes;
+    const after = selectionCacheBytes();
     expect(after - before).toBeGreaterThanOrEqual(100 * DIM * 4);
 
     // a new tile of the scene: the selection is read again, with it
