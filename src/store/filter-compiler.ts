@@ -1,7 +1,7 @@
 /**
  * CatalogFilter and ItemSelection -> one SQL condition over `items` (alias it) joined with their
  * `files` (alias f), written once for both SQL back ends. A back end supplies only what its SQL
- * does differently (a SqlDialect): lists of values, a string's prefix, globs, places and id lists.
+ * does differently (a SqlDialect): lists of values, a folder's paths, globs, places and id lists.
  * Conditions are written with `?` placeholders (PostgreSQL numbers them afterwards); column names
  * are fixed here and user values are only ever bound, never spliced into SQL.
  */
@@ -18,14 +18,29 @@ export interface SqlCondition {
 export interface SqlDialect {
   /** `column` is one of `values` (at least one). */
   inList(column: string, values: readonly string[]): SqlCondition;
-  /** The first `?` characters of `column` (the length is bound). */
-  prefix(column: string): string;
+  /** The file's path lies in `range` (a folder's: folderPaths), in the byte order of the paths' UTF-8. */
+  pathRange(range: PathRange): SqlCondition;
   /** The file's path (or its name, for a glob without a slash) matches the glob. */
   pathGlob(glob: string): SqlCondition;
   /** The item's footprint matches the place exactly. */
   place(place: Place): SqlCondition;
   /** The item's id is (or, with `negate`, is not) one of `ids`. */
   ids(ids: readonly number[], negate: boolean): SqlCondition;
+}
+
+/** Paths from `from` (included) to `to` (excluded). */
+export interface PathRange {
+  from: string;
+  to: string;
+}
+
+/**
+ * The paths under a folder, as a range an index on the paths can answer (a prefix test reads
+ * every path): those that start with `folder/` are the ones from `folder/` up to `folder0`, '0'
+ * being the character after '/'.
+ */
+export function folderPaths(folder: string): PathRange {
+  return { from: `${folder}/`, to: `${folder}0` };
 }
 
 function finiteNumber(name: string, value: unknown): number {
@@ -50,7 +65,7 @@ const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields:
   folder(value, _name, dialect) {
     const folder = value.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
     if (folder === '') return undefined;
-    return { where: `${dialect.prefix('f.path')} = ?`, params: [folder.length + 1, `${folder}/`] };
+    return dialect.pathRange(folderPaths(folder));
   },
   formats(formats, _name, dialect) {
     if (formats.length === 0) return undefined;

@@ -110,10 +110,20 @@ function placeCondition(place: Place): SqlCondition {
   return { where: `it.id IN (SELECT ${BOX_ITEM} FROM item_boxes WHERE ${candidates.where}) AND ${exact.where}`, params: [...candidates.params, ...exact.params] };
 }
 
-/** SQLite's differences: `IN` lists, substr, the registered glob_match and place_match functions, R*Tree candidates and JSON id lists. */
+/**
+ * Every root of the catalog, found by skipping along the files' (root, path) index from one root
+ * to the next (a handful of seeks) rather than reading it, so that a path range can use that
+ * index under each root: a folder's files at 1M files in 2 ms where testing every path took 210.
+ */
+const ROOTS_SQL =
+  'WITH RECURSIVE r (root) AS (SELECT min(root) FROM files UNION ALL SELECT (SELECT min(root) FROM files WHERE root > r.root) FROM r WHERE r.root IS NOT NULL) ' +
+  'SELECT root FROM r WHERE root IS NOT NULL';
+
+/** SQLite's differences: `IN` lists, path ranges under each root, the registered glob_match and place_match functions, R*Tree candidates and JSON id lists. */
 const SQLITE: SqlDialect = {
   inList: (column, values) => ({ where: `${column} IN (${values.map(() => '?').join(', ')})`, params: [...values] }),
-  prefix: (column) => `substr(${column}, 1, ?)`,
+  // TEXT compares by its UTF-8 bytes (the BINARY collation of the path column)
+  pathRange: ({ from, to }) => ({ where: `f.root IN (${ROOTS_SQL}) AND f.path >= ? AND f.path < ?`, params: [from, to] }),
   pathGlob(glob) {
     const column = globTarget(glob) === 'path' ? 'f.path' : 'f.file_name';
     return { where: `(${column} = ? OR glob_match(?, ${column}))`, params: [glob, glob] };

@@ -26,7 +26,8 @@ const idList = (ids: readonly number[]) => ({ where: 'it.id = ANY(?::bigint[])',
 function postgresDialect(places: ReadonlyMap<Place, number[]>): SqlDialect {
   return {
     inList: (column, values) => ({ where: `${column} = ANY(?::text[])`, params: [values] }),
-    prefix: (column) => `left(${column}, ?::integer)`,
+    // the "C" collation orders by bytes, as the index files_path does (schema.ts)
+    pathRange: ({ from, to }) => ({ where: 'f.path COLLATE "C" >= ? AND f.path COLLATE "C" < ?', params: [from, to] }),
     pathGlob(glob) {
       const match = globToRegex(glob);
       const column = match.target === 'path' ? 'f.path' : 'f.file_name';

@@ -10,7 +10,7 @@ import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
-import { CHANGES_TOTAL, changeCountSql, createTablesSql, FILES_ROW_TRIGGER, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
+import { CHANGES_TOTAL, changeCountSql, createTablesSql, FILES_ROW_TRIGGER, filesPathIndexSql, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
   precision: IndexPrecision;
@@ -83,7 +83,7 @@ async function checkPgvector(db: Queryable, location: string): Promise<void> {
  * Brings the tables of an older index up to PG_SCHEMA_VERSION, has the vectors it writes from
  * now on kept in the table's rows (an index made before inlineVectorsSql; its older rows stay out
  * of line until copied), its files' totals kept by statement triggers instead of a row trigger,
- * and the change count of changeCountSql (none of which changes what a reader may rely on, so
+ * the change count of changeCountSql and the files' path index (none of which changes what a reader may rely on, so
  * none changes the version). A writer's open; readers read an older index as it is.
  */
 async function upgradeTables(db: Queryable, schema: string): Promise<void> {
@@ -95,6 +95,8 @@ async function upgradeTables(db: Queryable, schema: string): Promise<void> {
   if (rowTrigger.rows.length > 0) await db.query(filesStatementTriggersSql(schema));
   const changeCount = await db.query('SELECT 1 FROM totals WHERE name = $1', [CHANGES_TOTAL]);
   if (changeCount.rows.length === 0) await db.query(changeCountSql(schema));
+  const pathIndex = await db.query("SELECT 1 FROM pg_class WHERE oid = to_regclass('files_path')");
+  if (pathIndex.rows.length === 0) await db.query(filesPathIndexSql(schema));
   const inline = inlineVectorsSql(schema, Number(meta.get('embedding_dim')));
   const storage = await db.query<{ attstorage: string }>("SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass('vectors') AND attname = 'embedding'");
   if (inline && storage.rows[0]?.attstorage !== 'p') await db.query(inline);

@@ -409,7 +409,7 @@ export class PostgresStore implements IndexStore {
       const counted = allButExcluded(options) ? await this.count(db, options) : kept?.count;
       const large = counted === undefined ? await this.selectsMoreThan(db, from, selectionParams, threshold) : counted > threshold;
       if (!large) return exact();
-      // The planner cannot estimate most filters (left(path, n) = …, globs, id lists) and, guessing a
+      // The planner cannot estimate most filters (globs, id lists, places) and, guessing a
       // few rows, would score the whole selection and sort it: exact search. The selection is known to
       // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
       await db.query('SET LOCAL enable_sort = off');
