@@ -7,7 +7,7 @@
  */
 import { invalidParameter } from '../errors.js';
 import type { Place } from '../geo/place.js';
-import type { CatalogFilter, FieldCondition, FILTER_KEYS } from './filter.js';
+import { catalogRelative, pathGlobOf, type CatalogFilter, type FieldCondition, type FILTER_KEYS, type PathGlob } from './filter.js';
 import type { ItemSelection } from './types.js';
 
 export interface SqlCondition {
@@ -20,8 +20,8 @@ export interface SqlDialect {
   inList(column: string, values: readonly string[]): SqlCondition;
   /** The file's path lies in `range` (a folder's: folderPaths), in the byte order of the paths' UTF-8. */
   pathRange(range: PathRange): SqlCondition;
-  /** The file's path (or its name, for a glob without a slash) matches the glob. */
-  pathGlob(glob: string): SqlCondition;
+  /** The file's path or name (the glob's target) matches the glob. */
+  pathGlob(glob: PathGlob): SqlCondition;
   /** The item's footprint matches the place exactly. */
   place(place: Place): SqlCondition;
   /** The item's id is (or, with `negate`, is not) one of `ids`. */
@@ -43,6 +43,23 @@ export function folderPaths(folder: string): PathRange {
   return { from: `${folder}/`, to: `${folder}0` };
 }
 
+/** Glob syntax: the first of these ends a glob's literal start. */
+const GLOB_SYNTAX = /[*?[\]{}()!+@\\]/;
+
+/**
+ * The paths a path glob can match, from the folder its literal start names (`2020/coast/*.tif`:
+ * 2020/coast): that folder's paths and the folder's own name (picomatch's `a/**` matches `a`).
+ * Undefined when its first segment holds glob syntax.
+ */
+export function globPaths(glob: string): PathRange | undefined {
+  const syntax = glob.search(GLOB_SYNTAX);
+  const literal = syntax === -1 ? glob : glob.slice(0, syntax);
+  const slash = literal.lastIndexOf('/');
+  if (slash <= 0) return undefined;
+  const folder = literal.slice(0, slash);
+  return { from: folder, to: folderPaths(folder).to };
+}
+
 function finiteNumber(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidParameter(name, 'a finite number', value);
   return value;
@@ -61,10 +78,20 @@ export const PLACE_KEYS = ['bbox', 'near', 'within'] as const;
 
 /** One compiler per filter key: a key added to FILTER_KEYS does not compile until it has one here. */
 const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields: KeyCompiler<'fields'> } = {
-  pathGlob: (glob, _name, dialect) => dialect.pathGlob(glob),
+  pathGlob(text, name, dialect) {
+    const glob = pathGlobOf(text);
+    if (glob.glob === '') throw invalidParameter(name, 'a glob with a pattern besides its slashes', text);
+    const match = dialect.pathGlob(glob);
+    // the range reads the candidates off an index of the paths; the glob then tests each
+    const paths = glob.target === 'path' ? globPaths(glob.glob) : undefined;
+    if (!paths) return match;
+    const range = dialect.pathRange(paths);
+    return { where: `${range.where} AND ${match.where}`, params: [...range.params, ...match.params] };
+  },
   folder(value, _name, dialect) {
-    const folder = value.replace(/\\/g, '/').replace(/^\/+|\/+$/g, '');
-    if (folder === '') return undefined;
+    const folder = catalogRelative(value.replace(/\\/g, '/'));
+    // `.` is the top folder: every file
+    if (folder === '' || folder === '.') return undefined;
     return dialect.pathRange(folderPaths(folder));
   },
   formats(formats, _name, dialect) {

@@ -133,6 +133,7 @@ const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(FILTER_LIMIT
 
 /** Why a glob is refused, or undefined when it is within the limits. */
 function globProblem(glob: string): string | undefined {
+  if (pathGlobOf(glob).glob === '') return 'a glob needs a pattern besides its slashes';
   if (/[@!?*+]\(/.test(glob)) return 'extended globs such as +(a|b) are not supported in filters';
   if ((glob.match(/\{/g) ?? []).length > FILTER_LIMITS.globBraces) return `at most ${FILTER_LIMITS.globBraces} {…} groups`;
   if (!expandPathBraces(glob)) return `at most ${MAX_GLOB_ALTERNATIVES} alternatives of {…} groups that hold a "/"`;
@@ -155,13 +156,13 @@ export const FILTER_KEYS = {
         const problem = globProblem(glob);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
-      .describe(`picomatch glob over the relative path; without "/" it matches the file name (at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, no extended globs)`),
+      .describe(`picomatch glob over the relative path (a leading / or ./ changes nothing); without "/" it matches the file name (at most ${FILTER_LIMITS.starsPerGlobSegment} * per path segment, no extended globs)`),
     name: 'path',
     syntax: 'path=GLOB',
     fromText: (value) => value,
   }),
   folder: filterKey({
-    schema: z.string().max(1000).describe('relative folder prefix: a/b matches a/b/x.jpg and a/b/c/y.jpg'),
+    schema: z.string().max(1000).describe('relative folder: a/b (or /a/b/, ./a/b) matches a/b/x.jpg and a/b/c/y.jpg; . matches every file'),
     name: 'folder',
     syntax: 'folder=DIR',
     fromText: (value) => value,
@@ -371,6 +372,22 @@ export interface GlobMatch {
 /** Which name a glob is tested against: a glob without "/" matches the file name only. */
 export function globTarget(glob: string): 'path' | 'fileName' {
   return glob.includes('/') ? 'path' : 'fileName';
+}
+
+/** A path filter's glob as the catalog writes its paths, and the name it is tested against. */
+export interface PathGlob {
+  glob: string;
+  target: 'path' | 'fileName';
+}
+
+/** A path or glob as the catalog writes its paths: relative, with single slashes (`/2020//a/` is `2020/a`, `./a` is `a`). */
+export function catalogRelative(text: string): string {
+  return text.replace(/\/{2,}/g, '/').replace(/^(\.?\/)+/, '').replace(/\/$/, '');
+}
+
+/** A path glob as the catalog writes paths; its target is the glob's as written: `/a.jpg` is the a.jpg at the top, not every a.jpg. */
+export function pathGlobOf(text: string): PathGlob {
+  return { glob: catalogRelative(text), target: globTarget(text) };
 }
 
 export function globToRegex(glob: string): GlobMatch {

@@ -61,8 +61,11 @@ export function expandPathBraces(glob: string, limit = MAX_GLOB_ALTERNATIVES): s
   return out;
 }
 
+/** An empty segment (`a//b`, which braces can make: `a/{x/,}/b`) matches only an empty one, as in picomatch. */
+const EMPTY_SEGMENT = /^$/;
+
 function compileSegments(glob: string): Segment[] {
-  return glob.split('/').map((segment) => (segment === '**' ? 'globstar' : picomatch.makeRe(segment, { dot: true })));
+  return glob.split('/').map((segment) => (segment === '**' ? 'globstar' : segment === '' ? EMPTY_SEGMENT : picomatch.makeRe(segment, { dot: true })));
 }
 
 /** Whether the path's segments can be consumed by the glob's, tracking every reachable position at once. */

@@ -11,7 +11,7 @@ import type { WindowPlace } from '../../geo/footprint.js';
 import type { LonLatBox } from '../../geo/geojson-types.js';
 import { geometryBoxes } from '../../geo/lonlat-ring.js';
 import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
-import { globTarget, type CatalogFilter } from '../filter.js';
+import type { CatalogFilter } from '../filter.js';
 import { compileFilter, compileSelection, type SqlCondition, type SqlDialect } from '../filter-compiler.js';
 import { GlobMatcher } from '../glob-match.js';
 import type { ItemSelection } from '../types.js';
@@ -124,8 +124,8 @@ const SQLITE: SqlDialect = {
   inList: (column, values) => ({ where: `${column} IN (${values.map(() => '?').join(', ')})`, params: [...values] }),
   // TEXT compares by its UTF-8 bytes (the BINARY collation of the path column)
   pathRange: ({ from, to }) => ({ where: `f.root IN (${ROOTS_SQL}) AND f.path >= ? AND f.path < ?`, params: [from, to] }),
-  pathGlob(glob) {
-    const column = globTarget(glob) === 'path' ? 'f.path' : 'f.file_name';
+  pathGlob({ glob, target }) {
+    const column = target === 'path' ? 'f.path' : 'f.file_name';
     return { where: `(${column} = ? OR glob_match(?, ${column}))`, params: [glob, glob] };
   },
   place: placeCondition,

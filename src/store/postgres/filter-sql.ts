@@ -28,9 +28,9 @@ function postgresDialect(places: ReadonlyMap<Place, number[]>): SqlDialect {
     inList: (column, values) => ({ where: `${column} = ANY(?::text[])`, params: [values] }),
     // the "C" collation orders by bytes, as the index files_path does (schema.ts)
     pathRange: ({ from, to }) => ({ where: 'f.path COLLATE "C" >= ? AND f.path COLLATE "C" < ?', params: [from, to] }),
-    pathGlob(glob) {
+    pathGlob({ glob, target }) {
       const match = globToRegex(glob);
-      const column = match.target === 'path' ? 'f.path' : 'f.file_name';
+      const column = target === 'path' ? 'f.path' : 'f.file_name';
       return { where: `(${column} = ? OR ${column} ~ ?)`, params: [match.literal, match.regex] };
     },
     place: (place) => idList(places.get(place)!),
