@@ -16,6 +16,8 @@ interface ServeCommandOptions {
   logFormat?: ReturnType<typeof logFormat>;
   verbose?: boolean;
   followLinks?: boolean;
+  /** false with --no-image-warm-up */
+  imageWarmUp?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -35,6 +37,7 @@ export function registerServeCommand(program: Command): void {
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
     .option('--verbose', 'also log thumbnail requests')
+    .option('--no-image-warm-up', 'open the image tower at the first image query instead of right after start (saves its memory where only text is searched)')
     .option('--follow-links', 'serve files whose real path lies outside their archive folder (an index made with `index --follow-links`)')
     .action(async (opts: ServeCommandOptions) => {
       const { config } = loadConfig();
@@ -60,6 +63,7 @@ export function registerServeCommand(program: Command): void {
         logFormat: chosenLogFormat(opts.logFormat),
         verbose: opts.verbose === true,
         followLinks: opts.followLinks ?? config.followLinks ?? false,
+        warmUpImages: opts.imageWarmUp !== false,
       });
     });
 }

@@ -1,7 +1,7 @@
 /**
  * startServer: opens the index (read-only, so an indexer may keep writing; a usearch graph is
  * served memory-mapped) and the model, warms the text tower up while it starts listening
- * (readiness follows), listens with bounded connections and timeouts, logs the URL, and shuts
+ * (readiness follows) and then the image tower, listens with bounded connections and timeouts, logs the URL, and shuts
  * down gracefully: stop accepting, let requests in flight finish, then close encoder and store.
  * Uploaded query images are decoded in worker threads.
  */
@@ -49,6 +49,8 @@ export interface StartServerOptions {
   connections?: Partial<ConnectionLimits>;
   /** An XYZ tile URL template for the page's map. */
   basemap?: string;
+  /** Open and run the image tower once the server is ready, so that the first image query does not wait for it (default true). */
+  warmUpImages?: boolean;
   /** Close on SIGINT/SIGTERM (default true). */
   handleSignals?: boolean;
 }
@@ -115,18 +117,29 @@ const ROUTE_PACKAGES = ['sharp', 'proj4', 'geotiff-geokeys-to-proj4'];
 /** Requests still running this long after shutdown starts are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
+/** Opens the image tower and runs it once, on a blank image: the first image query then answers at once, not after the tower's start (1.5 s for ViT-B/32 int8 here). */
+function warmUpImageTower(model: ClipEncoder, logger: Logger): Promise<void> {
+  const size = model.info.imageSize;
+  return model.embedPixels([new Float32Array(3 * size * size)]).then(
+    () => logger.info('image tower warmed up'),
+    (error: unknown) => logger.warn({ err: error }, 'image tower warm-up failed; image queries will report why'),
+  );
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const started = performance.now();
   const logger = options.logger ?? createServerLogger(options.logFormat ?? 'json');
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
   let readyNow = false;
-  // the text tower warms up in its own thread: from here on, /readyz says when it has
+  let imagesWarmedUp = Promise.resolve();
+  // the text tower warms up in its own thread: from here on, /readyz says when it has; the image tower follows
   const warmUp = (model: ClipEncoder): Promise<void> =>
     model.embedTexts(['an aerial photo']).then(
       () => {
         readyNow = true;
         logger.info('model warmed up: ready');
+        if (options.warmUpImages ?? true) imagesWarmedUp = warmUpImageTower(model, logger);
       },
       (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
     );
@@ -184,7 +197,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(timer);
-      await closeOpenedForSearch({ store, encoder, warmedUp: ready });
+      // the encoder closes once no warm-up is running on it
+      await closeOpenedForSearch({ store, encoder, warmedUp: ready.then(() => imagesWarmedUp) });
     })();
     return closing;
   };

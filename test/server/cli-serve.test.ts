@@ -31,10 +31,25 @@ describe('rsclip serve', () => {
     const res = await fetch(`${url}api/search?q=tiles&k=2`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { hits: unknown[] }).hits).toHaveLength(2);
+    // once ready, the image tower is opened and run, so that the first image query need not wait for it
+    await expect.poll(() => stderr(), { timeout: 30_000, interval: 100 }).toMatch(/"msg":"image tower warmed up"/);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr()).toMatch(/shutting down/);
+  });
+
+  it('leaves the image tower to the first image query with --no-image-warm-up', async () => {
+    const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1', '--no-image-warm-up']);
+    const { url: listening, stderr } = followServe(child);
+    const url = await listening;
+    await expect.poll(async () => (await fetch(`${url}readyz`)).status, { timeout: 30_000, interval: 200 }).toBe(200);
+    expect((await fetch(`${url}api/search?q=tiles&k=2`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr()).toMatch(/"msg":"model warmed up: ready"/);
+    expect(stderr()).not.toMatch(/image tower/);
   });
 
   it('writes one readable line per request with --log-format pretty, thumbnails only with --verbose, and no token', async () => {
