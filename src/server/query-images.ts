@@ -22,11 +22,13 @@ export interface QueryDecodeOptions {
   threads: number;
   /** Images waiting for a thread; past this the server answers 503. */
   maxQueued: number;
+  /** Threads kept however long they idle (default 0): an upload after a pause then waits for no thread to start. */
+  keptThreads?: number;
 }
 
 export const DEFAULT_QUERY_DECODE_THREADS = Math.max(1, Math.min(2, availableParallelism()));
 export const DEFAULT_QUERY_DECODE_QUEUE = 16;
-/** Idle decoding threads end after this long; the next upload starts one again. */
+/** Idle decoding threads (past the kept ones) end after this long; the next upload starts one again. */
 const IDLE_THREAD_MS = 60_000;
 
 export class QueryImageDecoder {
@@ -37,7 +39,7 @@ export class QueryImageDecoder {
   constructor(preprocess: PreprocessConfig, options: QueryDecodeOptions) {
     this.#preprocess = preprocess;
     this.#maxPixels = options.maxPixels;
-    this.#pool = new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: 0, maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
+    this.#pool = new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(options.keptThreads ?? 0, options.threads), maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
   }
 
   async preprocess(bytes: Buffer): Promise<PreprocessedImage> {
