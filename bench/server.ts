@@ -15,7 +15,8 @@
  * another expansion_add than the engine's default: a faster build, for start-up and memory at 10M
  * (the graph's size and layout depend on M, not on it; recall does). Prints JSON: start-up
  * (listening, ready, first answer), text queries at 1, 4 and 16 connections, a cached text
- * embedding, image queries; in process, the graph search time of text and image queries and the
+ * embedding, a folder filter (the same folder, then a folder not asked for before each time, until
+ * every folder has been), image queries; in process, the graph search time of text and image queries and the
  * recall@10 of 100 of each, at the searcher's default breadth for each kind and at each of
  * `--efs`. Recall needs exact search: skipped past the store's in-memory copy of the vectors (a
  * million 512-d ones), where each exact query reads the whole catalog (bench/engines.ts measures
@@ -206,6 +207,14 @@ const filteredTextQuery: autocannon.Request = {
   method: 'GET',
   setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n % phrases.length]} ${n++}`)}&k=${DEFAULT_K}&filter=${encodeURIComponent('folder=f0')}` }),
 };
+/** Folders of the index (1,000 items each: f0, f1, ...). */
+const folderCount = Math.ceil(vectorCount / 1000);
+let folder = 0;
+/** A text query over a folder not asked for before (f1, f2, ... in turn): the folder's first read of its items, which the server then keeps. */
+const newFolderTextQuery: autocannon.Request = {
+  method: 'GET',
+  setupRequest: (req) => ({ ...req, path: `/api/search?q=${encodeURIComponent(`${phrases[n % phrases.length]} ${n++}`)}&k=${DEFAULT_K}&filter=${encodeURIComponent(`folder=f${1 + (folder++ % Math.max(1, folderCount - 1))}`)}` }),
+};
 const imageQuery: autocannon.Request = { method: 'POST', path: `/api/search/image?k=${DEFAULT_K}`, headers: { 'content-type': 'image/png' }, body: png };
 
 log('warm-up');
@@ -220,6 +229,8 @@ log('cached text query, 1 connection');
 const cached1 = await load(1, cachedTextQuery);
 log('text queries with a folder filter, 1 connection');
 const filtered1 = await load(1, filteredTextQuery);
+log('text queries with the filter of a new folder each, 1 connection');
+const newFolder1 = await load(1, newFolderTextQuery);
 log('image queries, 1 connection');
 const image1 = await load(1, imageQuery);
 log('image queries, 4 connections');
@@ -300,7 +311,7 @@ process.stdout.write(
       server: cli[0] === builtCli ? 'dist/cli.js' : 'tsx src/cli.ts',
       secondsPerRun: seconds,
       startup: { listeningMs: Math.round(listeningMs), firstAnswerMs: Math.round(firstAnswerMs), readyMs: Math.round(readyMs), rssReadyMiB, rssAfterLoadMiB: rssAfterMiB },
-      textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1, folderFilterC1: filtered1 },
+      textQuery: { c1: text1, c4: text4, c16: text16, cachedEmbeddingC1: cached1, folderFilterC1: filtered1, newFolderFilterC1: { ...newFolder1, foldersAskedFor: Math.min(folder, folderCount - 1) } },
       imageQuery: { c1: image1, c4: image4 },
       textBatching: { encoderCalls: stats.textBatching.calls, texts: stats.textBatching.texts, meanBatch: round(stats.textBatching.texts / stats.textBatching.calls) },
       inProcess: {
