@@ -32,20 +32,26 @@ export const DEFAULT_QUERY_DECODE_QUEUE = 16;
 const IDLE_THREAD_MS = 60_000;
 
 export class QueryImageDecoder {
-  readonly #pool: Piscina<QueryImageTask, QueryImageResult>;
+  /** Made at the first upload: kept threads start then, not while the server starts (where they slowed its first answer). */
+  #pool: Piscina<QueryImageTask, QueryImageResult> | undefined;
   readonly #preprocess: PreprocessConfig;
-  readonly #maxPixels: number;
+  readonly #options: QueryDecodeOptions;
 
   constructor(preprocess: PreprocessConfig, options: QueryDecodeOptions) {
     this.#preprocess = preprocess;
-    this.#maxPixels = options.maxPixels;
-    this.#pool = new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(options.keptThreads ?? 0, options.threads), maxThreads: options.threads, maxQueue: options.maxQueued, idleTimeout: IDLE_THREAD_MS });
+    this.#options = options;
+  }
+
+  #threads(): Piscina<QueryImageTask, QueryImageResult> {
+    const { keptThreads = 0, threads, maxQueued } = this.#options;
+    this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(keptThreads, threads), maxThreads: threads, maxQueue: maxQueued, idleTimeout: IDLE_THREAD_MS });
+    return this.#pool;
   }
 
   async preprocess(bytes: Buffer): Promise<PreprocessedImage> {
     let result: QueryImageResult;
     try {
-      result = await this.#pool.run({ bytes, preprocess: this.#preprocess, maxPixels: this.#maxPixels });
+      result = await this.#threads().run({ bytes, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels });
     } catch (error) {
       if ((error as Error).message === 'Task queue is at limit') {
         throw new HttpError(503, 'SERVER_BUSY', 'too many image queries are being decoded; try again in a moment', { 'Retry-After': '1' });
@@ -57,8 +63,8 @@ export class QueryImageDecoder {
     throw new Error(`decoding a query image failed: ${result.message}`);
   }
 
-  close(): Promise<void> {
-    return this.#pool.destroy();
+  async close(): Promise<void> {
+    await this.#pool?.destroy();
   }
 }
 
