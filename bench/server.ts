@@ -16,8 +16,8 @@
  * (the graph's size and layout depend on M, not on it; recall does). Prints JSON: start-up
  * (listening, ready, first answer), text queries at 1, 4 and 16 connections, a cached text
  * embedding, a folder filter (the same folder, then a folder not asked for before each time, until
- * every folder has been), image queries; in process, the graph search time of text and image queries and the
- * recall@10 of 100 of each, at the searcher's default breadth for each kind and at each of
+ * every folder has been), image queries; in process, the graph search time of text and image
+ * queries and the recall@10 of 100 of each, at the searcher's default breadth for each kind and at each of
  * `--efs`. Recall needs exact search: skipped past the store's in-memory copy of the vectors (a
  * million 512-d ones), where each exact query reads the whole catalog (bench/engines.ts measures
  * recall at any size).

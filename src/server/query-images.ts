@@ -42,7 +42,10 @@ export class QueryImageDecoder {
     this.#options = options;
   }
 
+  #closed = false;
+
   #threads(): Piscina<QueryImageTask, QueryImageResult> {
+    if (this.#closed) throw new Error('the query image decoder is closed');
     const { keptThreads = 0, threads, maxQueued } = this.#options;
     this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(keptThreads, threads), maxThreads: threads, maxQueue: maxQueued, idleTimeout: IDLE_THREAD_MS });
     return this.#pool;
@@ -64,6 +67,7 @@ export class QueryImageDecoder {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#pool?.destroy();
   }
 }
