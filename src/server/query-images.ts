@@ -34,6 +34,7 @@ const IDLE_THREAD_MS = 60_000;
 export class QueryImageDecoder {
   /** Made at the first upload: kept threads start then, not while the server starts (where they slowed its first answer). */
   #pool: Piscina<QueryImageTask, QueryImageResult> | undefined;
+  #closed = false;
   readonly #preprocess: PreprocessConfig;
   readonly #options: QueryDecodeOptions;
 
@@ -41,8 +42,6 @@ export class QueryImageDecoder {
     this.#preprocess = preprocess;
     this.#options = options;
   }
-
-  #closed = false;
 
   #threads(): Piscina<QueryImageTask, QueryImageResult> {
     if (this.#closed) throw new Error('the query image decoder is closed');

@@ -39,7 +39,7 @@ export interface PathRange {
  * every path): those that start with `folder/` are the ones from `folder/` up to `folder0`, '0'
  * being the character after '/'.
  */
-export function folderPaths(folder: string): PathRange {
+function folderPaths(folder: string): PathRange {
   return { from: `${folder}/`, to: `${folder}0` };
 }
 
@@ -51,13 +51,18 @@ const GLOB_SYNTAX = /[*?[\]{}()!+@\\]/;
  * 2020/coast): that folder's paths and the folder's own name (picomatch's `a/**` matches `a`).
  * Undefined when its first segment holds glob syntax.
  */
-export function globPaths(glob: string): PathRange | undefined {
+function globPaths(glob: string): PathRange | undefined {
   const syntax = glob.search(GLOB_SYNTAX);
   const literal = syntax === -1 ? glob : glob.slice(0, syntax);
   const slash = literal.lastIndexOf('/');
   if (slash <= 0) return undefined;
   const folder = literal.slice(0, slash);
   return { from: folder, to: folderPaths(folder).to };
+}
+
+/** Every one of `conditions`. */
+function allOf(conditions: readonly SqlCondition[]): SqlCondition {
+  return { where: conditions.map((c) => c.where).join(' AND '), params: conditions.flatMap((c) => c.params) };
 }
 
 function finiteNumber(name: string, value: unknown): number {
@@ -84,9 +89,7 @@ const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields:
     const match = dialect.pathGlob(glob);
     // the range reads the candidates off an index of the paths; the glob then tests each
     const paths = glob.target === 'path' ? globPaths(glob.glob) : undefined;
-    if (!paths) return match;
-    const range = dialect.pathRange(paths);
-    return { where: `${range.where} AND ${match.where}`, params: [...range.params, ...match.params] };
+    return paths ? allOf([dialect.pathRange(paths), match]) : match;
   },
   folder(value, _name, dialect) {
     const folder = catalogRelative(value.replace(/\\/g, '/'));
@@ -174,5 +177,5 @@ export function compileSelection(selection: ItemSelection, dialect: SqlDialect):
   if (selection.filter) conditions.push(compileFilter(selection.filter, dialect));
   if (selection.onlyIds) conditions.push(dialect.ids(selection.onlyIds, false));
   if (selection.excludeIds && selection.excludeIds.length > 0) conditions.push(dialect.ids(selection.excludeIds, true));
-  return { where: conditions.map((c) => c.where).join(' AND '), params: conditions.flatMap((c) => c.params) };
+  return allOf(conditions);
 }

@@ -3,7 +3,7 @@
  * (its sub-folders included) and no file whose path only starts alike; a path glob is read as the
  * catalog writes its paths (a leading "/" or "./", a trailing "/" and doubled slashes go). Both
  * read their candidates off an index of the paths when the filter names a folder, instead of
- * testing every path (210 ms at 1M files): SQLite's (root, path) index under each root,
+ * testing every path (214 ms at 1M files): SQLite's (root, path) index under each root,
  * PostgreSQL's files_path, made with a new index and added to an older one by its next writer.
  */
 import Database from 'better-sqlite3';

@@ -113,7 +113,7 @@ function placeCondition(place: Place): SqlCondition {
 /**
  * Every root of the catalog, found by skipping along the files' (root, path) index from one root
  * to the next (a handful of seeks) rather than reading it, so that a path range can use that
- * index under each root: a folder's files at 1M files in 2 ms where testing every path took 210.
+ * index under each root: a folder's 1,000 files among 1M in 1.9 ms where testing every path took 214.
  */
 const ROOTS_SQL =
   'WITH RECURSIVE r (root) AS (SELECT min(root) FROM files UNION ALL SELECT (SELECT min(root) FROM files WHERE root > r.root) FROM r WHERE r.root IS NOT NULL) ' +

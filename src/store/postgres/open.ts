@@ -83,8 +83,9 @@ async function checkPgvector(db: Queryable, location: string): Promise<void> {
  * Brings the tables of an older index up to PG_SCHEMA_VERSION, has the vectors it writes from
  * now on kept in the table's rows (an index made before inlineVectorsSql; its older rows stay out
  * of line until copied), its files' totals kept by statement triggers instead of a row trigger,
- * the change count of changeCountSql and the files' path index (none of which changes what a reader may rely on, so
- * none changes the version). A writer's open; readers read an older index as it is.
+ * the change count of changeCountSql and the files' path index (none of which changes what a
+ * reader may rely on, so none changes the version). A writer's open; readers read an older index
+ * as it is.
  */
 async function upgradeTables(db: Queryable, schema: string): Promise<void> {
   const meta = await readMetaRows(db);

@@ -128,7 +128,7 @@ export function createTablesSql(schema: string, dim: number): string {
  * before it gets it when a writer opens it (no version: readers filter the same without it).
  */
 export function filesPathIndexSql(schema: string): string {
-  return `CREATE INDEX IF NOT EXISTS files_path ON ${q(schema)}.files (path COLLATE "C");`;
+  return `CREATE INDEX files_path ON ${q(schema)}.files (path COLLATE "C");`;
 }
 
 /** What version 2 added (an index of version 1 gets it when a writer opens it): the totals, and an index of the failed files in the order they are listed. */
