@@ -5,10 +5,15 @@
  * seconds). At most `threads` images are decoded at once and at most `maxQueued` wait; more
  * are answered 503. The header check that comes first (checkQueryImage: raster formats only,
  * at most `maxPixels`) is the route's, before an upload is queued at all.
+ *
+ * Decoded images then share runs of the vision tower: those decoded while it runs go to its next
+ * run together, whose cost per image is lower (full-size int8 tower on 2 cores: 15.5-17.3 ms for
+ * one image, 11.5-12.6 ms each for four), and none waits behind the others one run at a time.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
+import { MicroBatcher } from '../micro-batcher.js';
 import { workerModule } from '../worker-module.js';
 import type { ClipEncoder, ImageSource, PreprocessedImage } from '../model/encoder-types.js';
 import type { PreprocessConfig } from '../model/model-dir.js';
@@ -28,6 +33,8 @@ export interface QueryDecodeOptions {
 
 export const DEFAULT_QUERY_DECODE_THREADS = Math.max(1, Math.min(2, availableParallelism()));
 export const DEFAULT_QUERY_DECODE_QUEUE = 16;
+/** Most query images in one run of the vision tower (images decoded while it runs wait for the next one, together). */
+const QUERY_IMAGE_BATCH = 8;
 /** Idle decoding threads (past the kept ones) end after this long; the next upload starts one again. */
 const IDLE_THREAD_MS = 60_000;
 
@@ -77,6 +84,10 @@ export class QueryImageDecoder {
  */
 export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageDecoder): ClipEncoder {
   const preprocess = (image: ImageSource): Promise<PreprocessedImage> => (typeof image === 'string' ? encoder.preprocess(image) : decoder.preprocess(image));
+  const tower = new MicroBatcher<Float32Array, Float32Array>((pixels) => encoder.embedPixels(pixels, { handOver: true }), {
+    maxBatch: QUERY_IMAGE_BATCH,
+    concurrency: encoder.visionSessions ?? 1,
+  });
   return {
     get info() {
       return encoder.info;
@@ -93,8 +104,7 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
     embedPixels: (pixels, options) => encoder.embedPixels(pixels, options),
     async embedImages(images) {
       if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);
-      const pixels = await Promise.all(images.map(async (image) => (await preprocess(image)).pixels));
-      return encoder.embedPixels(pixels, { handOver: true });
+      return Promise.all(images.map(async (image) => tower.add((await preprocess(image)).pixels)));
     },
     async close() {
       await decoder.close();

@@ -1,7 +1,8 @@
-/** The server's pool of query-image decoding threads: made at the first upload, and closed for good. */
+/** The server's pool of query-image decoding threads (made at the first upload, and closed for good), and the vision-tower runs they feed. */
 import { describe, expect, it } from 'vitest';
+import type { ClipEncoder } from '../../src/model/encoder-types.js';
 import { openModelDirectory } from '../../src/model/model-dir.js';
-import { QueryImageDecoder } from '../../src/server/query-images.js';
+import { QueryImageDecoder, withQueryImageDecoder } from '../../src/server/query-images.js';
 import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
@@ -15,5 +16,40 @@ describe('QueryImageDecoder', () => {
     await expect(decoder.preprocess(makePng(4))).rejects.toThrow('the query image decoder is closed');
     // a decoder closed before its first upload has no threads to end
     await new QueryImageDecoder(preprocess, { maxPixels: 10_000_000, threads: 1, maxQueued: 4 }).close();
+  });
+});
+
+describe('withQueryImageDecoder', () => {
+  it('sends the images decoded while the vision tower runs to its next run together, each caller getting its own vector', async () => {
+    const { preprocess } = openModelDirectory(await tinyModelDir());
+    const uploads = [1, 2, 3, 4, 5, 6].map((seed) => makePng(seed, 48, 40));
+    let decoded = 0;
+    const decoder = new (class extends QueryImageDecoder {
+      override async preprocess(bytes: Buffer) {
+        const image = await super.preprocess(bytes);
+        decoded++;
+        return image;
+      }
+    })(preprocess, { maxPixels: 10_000_000, threads: 2, maxQueued: 8 });
+    // a stand-in tower: its first run lasts until every upload is decoded; a vector is its image's first pixel
+    const runs: number[] = [];
+    const tower = {
+      async embedPixels(pixels: Float32Array[]) {
+        runs.push(pixels.length);
+        while (runs.length === 1 && decoded < uploads.length) await new Promise((resolve) => setTimeout(resolve, 2));
+        return pixels.map((p) => Float32Array.of(p[0]!));
+      },
+      close: async () => {},
+    } as unknown as ClipEncoder;
+    const encoder = withQueryImageDecoder(tower, decoder);
+    try {
+      const vectors = await Promise.all(uploads.map((upload) => encoder.embedImages([upload])));
+      const alone = await Promise.all(uploads.map(async (upload) => (await decoder.preprocess(upload)).pixels[0]));
+      expect(new Set(alone).size).toBe(uploads.length);
+      expect(vectors.map(([v]) => v![0])).toEqual(alone);
+      expect(runs.slice(0, 2)).toEqual([1, uploads.length - 1]);
+    } finally {
+      await encoder.close();
+    }
   });
 });
