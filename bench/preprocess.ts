@@ -1,6 +1,6 @@
 /**
  * Image preprocessing cost per image, split into decoding (-> 8-bit RGB) and the rest
- * (the torchvision/Pillow-exact resize, centre crop, normalise; pure TypeScript), one image at a time.
+ * (the torchvision/Pillow-exact resize, in WebAssembly SIMD where the engine has it, then centre crop and normalise), one image at a time.
  * For JPEGs the decode is also timed by each decoder: libvips (sharp, as image.ts opens it) and
  * MozJPEG in WebAssembly (small-jpeg.ts, which decodeRgb8 uses up to SMALL_JPEG_MAX_PIXELS).
  * Usage: npx tsx bench/preprocess.ts [--runs 20]

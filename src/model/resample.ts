@@ -13,8 +13,11 @@
  * downscale factor, normalised to sum 1, rounded to fixed point; a horizontal pass, then a
  * vertical pass, each rounding (add half, arithmetic shift) and clipping to 0..255.
  *
- * Pure functions on typed arrays (no sharp, no I/O), so they can run in a worker thread.
+ * Pure functions on typed arrays (no sharp, no I/O), so they can run in a worker thread. Both
+ * passes also exist in WebAssembly SIMD (resample-simd.ts), which resizeRaster uses where the
+ * engine has it: the same pixels, 4 to 10 times as fast.
  */
+import { resampleHorizontalSimd, resampleVerticalSimd, simdAvailable } from './resample-simd.js';
 
 /** An interleaved 8-bit raster: `data[(y * width + x) * channels + c]`. */
 export interface Raster8 {
@@ -261,11 +264,16 @@ function resizeNearest(src: Raster8, width: number, height: number): Raster8 {
   return { data: out, width, height, channels: ch };
 }
 
+export interface ResizeOptions {
+  /** Whether to use the WebAssembly SIMD passes where this engine has them (default true); the portable ones give the same pixels, slower. */
+  simd?: boolean;
+}
+
 /**
  * Resizes to `width` x `height` with `filter`, antialiased when downscaling, in the fixed-point
  * arithmetic of Pillow or torchvision. Returns `src` itself when the size is unchanged.
  */
-export function resizeRaster(src: Raster8, width: number, height: number, filter: ResampleFilter, arithmetic: FixedPointArithmetic): Raster8 {
+export function resizeRaster(src: Raster8, width: number, height: number, filter: ResampleFilter, arithmetic: FixedPointArithmetic, options: ResizeOptions = {}): Raster8 {
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
     throw new RangeError(`Expected positive integer output size but received ${width}x${height}`);
   }
@@ -275,12 +283,14 @@ export function resizeRaster(src: Raster8, width: number, height: number, filter
   // The horizontal pass only needs the rows some vertical window reads.
   const firstRow = vertical.first[0]!;
   const endRow = vertical.first[height - 1]! + vertical.count[height - 1]!;
+  const simd = (options.simd ?? true) && simdAvailable();
   let current = src;
   let rowShift = 0;
   if (width !== src.width) {
-    current = resampleHorizontal(src, width, firstRow, endRow - firstRow, resampleCoefficients(src.width, width, filter, arithmetic));
+    const horizontal = simd && src.channels <= 4 ? resampleHorizontalSimd : resampleHorizontal;
+    current = horizontal(src, width, firstRow, endRow - firstRow, resampleCoefficients(src.width, width, filter, arithmetic));
     rowShift = firstRow;
   }
-  if (height !== src.height) current = resampleVertical(current, height, rowShift, vertical);
+  if (height !== src.height) current = (simd ? resampleVerticalSimd : resampleVertical)(current, height, rowShift, vertical);
   return current;
 }
