@@ -99,6 +99,15 @@ function functionBody(locals: { i32: number; v128: number }, code: Code): Code {
   return [...uleb(body.length), ...body];
 }
 
+/** Sets the locals both passes start with: the rounding half of `bits`, and the clamp's bounds 0 and 255 in every lane. */
+function constants(locals: { half: number; zero: number; max: number; bits: number }): Code {
+  return [
+    ...set(locals.half, splat(shl(i32(1), sub(get(locals.bits), i32(1))))),
+    ...set(locals.zero, vconst([0, 0, 0, 0])),
+    ...set(locals.max, vconst([255, 255, 255, 255])),
+  ];
+}
+
 /** `(v >> bits)` clamped to 0..255 in each lane. */
 const clampShifted = (v: Code, bits: Code, zero: Code, max: Code): Code => vminS(vmaxS(vshrS(v, bits), zero), max);
 
@@ -128,13 +137,7 @@ function horizontalPass(): Code {
     ...set(o, add(get(o), get(ch))),
   ];
   const row = [...set(rowBase, add(get(inPtr), mul(get(y), get(inRow)))), ...loop(xx, get(outWidth), i32(1), pixel)];
-  return functionBody({ i32: 8, v128: 4 }, [
-    ...set(half, splat(shl(i32(1), sub(get(bits), i32(1))))),
-    ...set(zero, vconst([0, 0, 0, 0])),
-    ...set(max, vconst([255, 255, 255, 255])),
-    ...set(o, get(outPtr)),
-    ...loop(y, get(rows), i32(1), row),
-  ]);
+  return functionBody({ i32: 8, v128: 4 }, [...constants({ half, zero, max, bits }), ...set(o, get(outPtr)), ...loop(y, get(rows), i32(1), row)]);
 }
 
 /**
@@ -172,13 +175,7 @@ function verticalPass(): Code {
     ...loop(i, get(rowLen), i32(16), finish),
     ...set(o, add(get(o), get(rowLen))),
   ];
-  return functionBody({ i32: 8, v128: 7 }, [
-    ...set(half, splat(shl(i32(1), sub(get(bits), i32(1))))),
-    ...set(zero, vconst([0, 0, 0, 0])),
-    ...set(max, vconst([255, 255, 255, 255])),
-    ...set(o, get(outPtr)),
-    ...loop(yy, get(outRows), i32(1), outputRow),
-  ]);
+  return functionBody({ i32: 8, v128: 7 }, [...constants({ half, zero, max, bits }), ...set(o, get(outPtr)), ...loop(yy, get(outRows), i32(1), outputRow)]);
 }
 
 function section(id: number, content: number[]): number[] {
