@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkGraphFile } from '../../src/store/engines.js';
+import { withLiterals } from '../../src/store/postgres/filter-sql.js';
 import { copyIndex, openIndex, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -132,6 +133,54 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
     // every pooled connection answers again (one left in an aborted transaction would refuse)
     const answers = await Promise.all(Array.from({ length: 8 }, () => postgres.search(query, 10)));
     for (const answer of answers) expect(answer.map((r) => r.id)).toEqual(answers[0]!.map((r) => r.id));
+  });
+
+  it('answers a search over a larger selection counted before in one round trip, through the graph; once the index changed, it reads the selection again', async () => {
+    // more items than are scored exactly (2,000), so the graph orders them: 2,500 of the 3,000, and
+    // all of them through a glob (a regular expression with backslashes) and a list of formats
+    const large = { filter: { minBytes: 500 } };
+    const selections = [large, { filter: { pathGlob: 'img*.jpg', formats: ['jpeg', 'png'] } }];
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      for (const selection of selections) {
+        expect(await postgres.countItems(selection)).toBe(await embedded.countItems(selection));
+        let found = 0;
+        for (let i = 0; i < 10; i++) {
+          const query = randomUnit(DIM);
+          sent.mockClear();
+          const ann = await postgres.search(query, 10, selection);
+          expect(sent).toHaveBeenCalledTimes(1);
+          const want = await embedded.search(query, 10, { ...selection, exact: true });
+          expect(ann).toHaveLength(10);
+          found += ann.filter((r) => want.some((w) => w.id === r.id)).length;
+        }
+        expect(found / 100, JSON.stringify(selection)).toBeGreaterThanOrEqual(0.95);
+      }
+      // a new item of the selection at the query: what was kept is stale, and the search finds it through a fresh reading
+      const query = randomUnit(DIM);
+      const change: CatalogChange[] = [{ kind: 'put', file: newFile('b/new.jpg', { bytes: 2999 }), vector: query }];
+      const [committed] = await postgres.commit(change);
+      expect([committed]).toEqual(await embedded.commit(change));
+      sent.mockClear();
+      const [first] = await postgres.search(query, 10, large);
+      expect(sent.mock.calls.length).toBeGreaterThan(1);
+      expect(first).toEqual({ id: committed!.itemIds[0], score: expect.closeTo(1, 3) });
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
+  it('writes the values of a selection into its SQL as literals that the server reads back exactly', async () => {
+    const texts = ["it's", 'back\\slash', "both \\' and ''", '', 'ünïcødé ✓', '$1 ? ;--'];
+    const ids = [0, -1, 2 ** 53 - 1];
+    const numbers = [0.1, -2.5e-7, 1e21, 1_700_000_000_000];
+    const sql = withLiterals('SELECT ?::text[] AS texts, ?::bigint[] AS ids, ?::bigint[] AS none, ARRAY[?, ?, ?, ?]::float8[] AS numbers, ?::text AS one', [texts, ids, [], ...numbers, texts[2]]);
+    const { rows } = await withDatabase(pgLocation, (client) => client.query(sql!));
+    expect(rows[0]).toEqual({ texts, ids: ids.map(String), none: [], numbers, one: texts[2] });
+    // values the conditions never bind, and a count that does not match, have no literal form
+    expect(withLiterals('?', [Number.NaN])).toBeUndefined();
+    expect(withLiterals('?', [{}])).toBeUndefined();
+    expect(withLiterals('? = ?', ['a'])).toBeUndefined();
   });
 
   it("keeps 512-d vectors in the table's rows, not its TOAST table, and has an older index keep those it writes from then on there", async () => {

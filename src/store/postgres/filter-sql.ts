@@ -1,12 +1,15 @@
 /**
  * PostgreSQL's dialect of the filter compiler (../filter-compiler.ts), with the embedded
- * back end's meaning key for key. Conditions are written with `?` and numbered by `numbered`.
+ * back end's meaning key for key. Conditions are written with `?` and numbered by `numbered`
+ * (or their values written in by `withLiterals`, for a script that binds none).
  * Globs become the regular expressions of globToRegex (PostgreSQL's `~` reads picomatch's
  * output: groups, look-aheads, lazy quantifiers). Places become the ids of the items whose
  * footprint matches exactly, found beforehand by `resolvePlace` (GiST box candidates, then the
  * same exact test the embedded back end runs), bound as one array.
  */
+import type pg from 'pg';
 import type { Place } from '../../geo/place.js';
+import { lazyPackage } from '../../lazy-package.js';
 import { globToRegex, type CatalogFilter } from '../filter.js';
 import { compileSelection, PLACE_KEYS, type SqlCondition, type SqlDialect } from '../filter-compiler.js';
 import type { ItemSelection } from '../types.js';
@@ -18,6 +21,31 @@ export type PlaceResolver = (place: Place) => Promise<number[]>;
 export function numbered(text: string, first = 1): string {
   let n = first;
   return text.replace(/\?/g, () => `$${n++}`);
+}
+
+// loaded by the first store that opens a PostgreSQL index, which needs it before any condition is written
+const loadPg = lazyPackage<typeof pg>('pg');
+
+/** One value of a condition as SQL text, or undefined for a kind the conditions never bind. */
+function literal(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value === 'string') return loadPg().escapeLiteral(value);
+  if (!Array.isArray(value)) return undefined;
+  const items = value.map(literal);
+  // the condition casts the array (?::bigint[], ?::text[]), so an empty one has its type
+  return items.every((item) => item !== undefined) ? `ARRAY[${items.join(',')}]` : undefined;
+}
+
+/**
+ * `text` with each `?` replaced by its value written as a literal: a condition that can go to
+ * the server in a script of the simple query protocol, which binds no values. Undefined when a
+ * value has no literal here.
+ */
+export function withLiterals(text: string, params: readonly unknown[]): string | undefined {
+  const literals = params.map(literal);
+  if (literals.some((l) => l === undefined) || literals.length !== (text.match(/\?/g)?.length ?? 0)) return undefined;
+  let n = 0;
+  return text.replace(/\?/g, () => literals[n++]!);
 }
 
 const idList = (ids: readonly number[]) => ({ where: 'it.id = ANY(?::bigint[])', params: [ids] });

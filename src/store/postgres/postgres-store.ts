@@ -12,8 +12,9 @@
  * counts the whole selection: each reads it only as far as the choice needs (LIMIT n + 1), or
  * uses what this store read of it since the index last changed (countItems keeps its size, and
  * its items when few: an exact search then scores those by their keys, without the filter).
- * An unfiltered search, and one over the kept items of its selection, is one round trip (a script
- * with its settings; the statement checks that the index is still at the kept version).
+ * An unfiltered search, and one over a kept selection (its items by their keys; a larger one's
+ * WHERE clause with its values written in, through the graph), is one round trip (a script with
+ * its settings; the statement checks that the index is still at the kept version).
  */
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -46,7 +47,7 @@ import { spreadItemSample } from '../item-sample.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { selectionKey, type SqlCondition } from '../filter-compiler.js';
-import { allButExcluded, numbered, restricts, selectionToSql } from './filter-sql.js';
+import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexSql } from './schema.js';
@@ -67,8 +68,17 @@ const MAX_EF_SEARCH = 1000;
 /** Vectors per page while iterating every vector. */
 const VECTOR_PAGE = 1000;
 const FROM_SELECTED = 'vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id';
-/** Filtered selections a store keeps what it read of (per process), and the bytes that may take (keys and item ids). */
+/** Filtered selections a store keeps what it read of (per process), and the bytes that may take (keys, item ids and WHERE clauses). */
 export const SELECTIONS_KEPT = { entries: 256, bytes: 64 * 1024 * 1024 };
+/**
+ * The planner cannot estimate most filters (globs, id lists, places) and, guessing a few rows,
+ * would score the whole selection and sort it: exact search. A selection searched through the
+ * graph is known to be large, so the graph's order is what it must use (a sort stays possible,
+ * only costed out).
+ */
+const GRAPH_ORDER_ONLY = 'SET LOCAL enable_sort = off';
+/** Longest WHERE clause kept to be sent with every search of its selection (a place's item ids are part of it). */
+const MAX_GRAPH_WHERE = 64 * 1024;
 
 /** What a store read of a filtered selection at one version of the index's rows: its size, and its items where a search scores them exactly. */
 interface KeptSelection {
@@ -76,6 +86,11 @@ interface KeptSelection {
   version: number;
   count: number;
   ids?: number[];
+  /**
+   * A selection searched through the graph (more items than are scored exactly): its WHERE
+   * clause with the values written in, which a search sends with the query in one script.
+   */
+  graphWhere?: string;
 }
 
 export async function openPostgresIndex(location: string, options: OpenIndexOptions = {}): Promise<PostgresStore> {
@@ -94,7 +109,7 @@ export class PostgresStore implements IndexStore {
   private readonly keptSelections = new LRUCache<string, KeptSelection>({
     max: SELECTIONS_KEPT.entries,
     maxSize: SELECTIONS_KEPT.bytes,
-    sizeCalculation: (kept, key) => 2 * key.length + 8 * (kept.ids?.length ?? 0) + 16,
+    sizeCalculation: (kept, key) => 2 * (key.length + (kept.graphWhere?.length ?? 0)) + 8 * (kept.ids?.length ?? 0) + 16,
   });
   private readonly reusableFiles = new MicroBatcher<ReusableLookup, ReusableFile | undefined>(
     (group) => {
@@ -257,7 +272,13 @@ export class PostgresStore implements IndexStore {
     const { where, params } = await this.selection(db, selection);
     const threshold = await this.exactThreshold(db);
     const ids = (await this.rows<{ id: number }>(db, numbered(`SELECT it.id FROM ${FROM_SELECTED} WHERE ${where} LIMIT ?`), [...params, threshold + 1])).map((r) => r.id);
-    const read = ids.length <= threshold ? { count: ids.length, ids } : { count: (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params))[0]!.n };
+    if (ids.length <= threshold) return this.keep(selection, version, { count: ids.length, ids });
+    const [{ n }] = (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params)) as [{ n: number }];
+    const graphWhere = withLiterals(where, params);
+    return this.keep(selection, version, { count: n, ...(graphWhere && graphWhere.length <= MAX_GRAPH_WHERE ? { graphWhere } : {}) });
+  }
+
+  private keep(selection: ItemSelection, version: number | undefined, read: Omit<KeptSelection, 'version'>): Omit<KeptSelection, 'version'> {
     if (version !== undefined) this.keptSelections.set(selectionKey(selection), { version, ...read });
     return read;
   }
@@ -390,7 +411,7 @@ export class PostgresStore implements IndexStore {
     const ef = Math.min(MAX_EF_SEARCH, Math.max(options.ef ?? DEFAULT_EF_SEARCH, k));
     const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];
     if (!restricts(options) && !options.exact) return this.searchEverything(q, k, ef, settings);
-    const found = restricts(options) ? await this.searchKeptItems(q, k, options) : undefined;
+    const found = restricts(options) ? await this.searchKeptSelection(q, k, ef, options, settings) : undefined;
     if (found) return found;
     return this.read(async (db) => {
       const narrowed = restricts(options);
@@ -409,10 +430,7 @@ export class PostgresStore implements IndexStore {
       const counted = allButExcluded(options) ? await this.count(db, options) : kept?.count;
       const large = counted === undefined ? await this.selectsMoreThan(db, from, selectionParams, threshold) : counted > threshold;
       if (!large) return exact();
-      // The planner cannot estimate most filters (globs, id lists, places) and, guessing a
-      // few rows, would score the whole selection and sort it: exact search. The selection is known to
-      // be large here, so the graph's order is what it must use (a sort stays possible, only costed out).
-      await db.query('SET LOCAL enable_sort = off');
+      await db.query(GRAPH_ORDER_ONLY);
       const candidates = await this.rows<ScoredId>(db, numbered(this.graphCandidatesSql(from, '?', '?')), [q, ...selectionParams, q, ef]);
       // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
       if (candidates.length < k && (await this.selectsMoreThan(db, from, selectionParams, candidates.length))) return exact();
@@ -435,20 +453,25 @@ export class PostgresStore implements IndexStore {
   }
 
   /**
-   * A filtered search over the items kept of its selection, scored exactly by their keys in one
-   * round trip, on condition that the index is still at the version they were read at: the
-   * statement checks it. Undefined when nothing is kept of the selection, or the index changed
-   * since (no row comes back: its items all have vectors), which the transaction of `search`
-   * then reads again.
+   * A filtered search over a selection read since the index last changed, in one round trip, on
+   * condition that the index is still at the version it was read at (the statement checks it):
+   * a few items scored exactly by their keys, or a larger selection's graph candidates
+   * (`settings`: the graph scan's). Undefined when nothing is kept of the selection, or when no
+   * whole answer came back (the index changed since, so that no row came; the graph's scan found
+   * fewer than k), which the transaction of `search` then answers.
    */
-  private async searchKeptItems(q: string, k: number, selection: ItemSelection): Promise<ScoredId[] | undefined> {
+  private async searchKeptSelection(q: string, k: number, ef: number, selection: ItemSelection, settings: string[]): Promise<ScoredId[] | undefined> {
     this.assertOpen();
     const kept = allButExcluded(selection) ? undefined : this.keptSelections.get(selectionKey(selection));
-    if (!kept?.ids?.length) return undefined;
-    checkWhole(k);
+    if (!kept?.ids?.length && !kept?.graphWhere) return undefined;
+    checkWhole(k, ef);
     const unchanged = `EXISTS (SELECT 1 FROM totals WHERE name = '${CHANGES_TOTAL}' AND value = ${kept.version})`;
-    const found = await this.database.readScript<ScoredId>([exactScoresSql(`vectors v WHERE v.item_id = ANY('{${kept.ids.join(',')}}'::bigint[]) AND ${unchanged}`, `'${q}'`, String(k))]);
-    return found.length > 0 ? found : undefined;
+    if (kept.ids?.length) {
+      const found = await this.database.readScript<ScoredId>([exactScoresSql(`vectors v WHERE v.item_id = ANY('{${kept.ids.join(',')}}'::bigint[]) AND ${unchanged}`, `'${q}'`, String(k))]);
+      return found.length > 0 ? found : undefined;
+    }
+    const candidates = await this.database.readScript<ScoredId>([...settings, GRAPH_ORDER_ONLY, this.graphCandidatesSql(`${FROM_SELECTED} WHERE (${kept.graphWhere}) AND ${unchanged}`, `'${q}'`, String(ef))]);
+    return candidates.length >= k ? candidates.sort(compareBestFirst).slice(0, k) : undefined;
   }
 
   /**
