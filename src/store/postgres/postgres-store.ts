@@ -278,6 +278,7 @@ export class PostgresStore implements IndexStore {
     return this.keep(selection, version, { count: n, ...(graphWhere && graphWhere.length <= MAX_GRAPH_WHERE ? { graphWhere } : {}) });
   }
 
+  /** `read` kept as the selection at `version` (an index without a change count keeps nothing). */
   private keep(selection: ItemSelection, version: number | undefined, read: Omit<KeptSelection, 'version'>): Omit<KeptSelection, 'version'> {
     if (version !== undefined) this.keptSelections.set(selectionKey(selection), { version, ...read });
     return read;
