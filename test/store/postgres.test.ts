@@ -15,7 +15,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkGraphFile } from '../../src/store/engines.js';
-import { withLiterals } from '../../src/store/postgres/filter-sql.js';
+import { parseFilterSpecs } from '../../src/store/filter.js';
+import { numbered, selectionToSql, withLiterals } from '../../src/store/postgres/filter-sql.js';
 import { copyIndex, openIndex, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -181,6 +182,35 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
     expect(withLiterals('?', [Number.NaN])).toBeUndefined();
     expect(withLiterals('?', [{}])).toBeUndefined();
     expect(withLiterals('? = ?', ['a'])).toBeUndefined();
+  });
+
+  it('selects with every kind of filter written in as literals what it selects with the values bound', async () => {
+    const specs = [
+      ['folder=a'],
+      ['path=img1*.jpg'],
+      ["path=it's \\*.jpg"],
+      ['format=jpeg,png', 'minBytes=500', 'maxBytes=2500', 'minWidth=100', 'minHeight=100'],
+      ['after=2023-11-01', 'before=2024-01-01T00:00:00Z'],
+      ['since=2020-01-01', 'until=2030-01-01'],
+      ['bbox=12.3,41.8,12.6,42.0'],
+      ['label=river|lake', 'year=2010..2015', "field.owner=o'brien"],
+    ];
+    const places = [1, 5, 9, 2999];
+    const from = 'vectors v JOIN items it ON it.id = v.item_id JOIN files f ON f.id = it.file_id';
+    await withDatabase(pgLocation, async (client, schema) => {
+      await client.query(`SET search_path TO "${schema}", public`);
+      for (const spec of specs) {
+        for (const selection of [{ filter: parseFilterSpecs(spec) }, { filter: parseFilterSpecs(spec), excludeIds: [3, 6] }]) {
+          const { where, params } = await selectionToSql(selection, () => Promise.resolve(places));
+          const bound = await client.query(numbered(`SELECT count(*)::int AS n, coalesce(sum(it.id), 0)::bigint AS ids FROM ${from} WHERE ${where}`), params);
+          const literal = await client.query(`SELECT count(*)::int AS n, coalesce(sum(it.id), 0)::bigint AS ids FROM ${from} WHERE ${withLiterals(where, params)!}`);
+          expect(literal.rows[0], spec.join(' ')).toEqual(bound.rows[0]);
+        }
+      }
+      // the data selects something for most of them
+      const { where, params } = await selectionToSql({ filter: parseFilterSpecs(['folder=a', 'minBytes=500']) }, () => Promise.resolve(places));
+      expect((await client.query(numbered(`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`), params)).rows[0]).toEqual({ n: 833 });
+    });
   });
 
   it("keeps 512-d vectors in the table's rows, not its TOAST table, and has an older index keep those it writes from then on there", async () => {
