@@ -207,9 +207,11 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
           expect(literal.rows[0], spec.join(' ')).toEqual(bound.rows[0]);
         }
       }
-      // not two empty answers compared: the data has rows for these filters (dates, sizes, folders, a place)
-      const { where, params } = await selectionToSql({ filter: parseFilterSpecs(['folder=a', 'minBytes=500']) }, () => Promise.resolve(places));
-      expect((await client.query(numbered(`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`), params)).rows[0]).toEqual({ n: 833 });
+      // not only empty answers compared: a folder with a size, and a place, select rows of the data
+      for (const [spec, n] of [[['folder=a', 'minBytes=500'], 833], [['bbox=12.3,41.8,12.6,42.0'], places.length]] as const) {
+        const { where, params } = await selectionToSql({ filter: parseFilterSpecs(spec) }, () => Promise.resolve(places));
+        expect((await client.query(numbered(`SELECT count(*)::int AS n FROM ${from} WHERE ${where}`), params)).rows[0]).toEqual({ n });
+      }
     });
   });
 
