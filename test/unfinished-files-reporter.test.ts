@@ -12,8 +12,9 @@ import { REPO_ROOT } from './fixtures/cli.js';
 const VITEST = createRequire(import.meta.url).resolve('vitest/vitest.mjs');
 const CONFIG = path.join(REPO_ROOT, 'test/fixtures/dying-worker/vitest.config.ts');
 
+// the `runner` loader reads the config without writing a bundled copy of it next to it
 function runFixture(...filters: string[]): { status: number | null; output: string } {
-  const run = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, ...filters], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const run = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG, '--configLoader', 'runner', ...filters], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   return { status: run.status, output: run.stdout + run.stderr };
 }
 
