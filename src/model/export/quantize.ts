@@ -4,7 +4,7 @@
  * quantised per call by onnxruntime's com.microsoft DynamicQuantizeMatMul (uint8,
  * asymmetric), the op ORT's own `quantize_dynamic` graphs are fused into on CPU.
  */
-import { MS_DOMAIN, floatTensor, int8Tensor, type GraphBuilder } from './graph-builder.js';
+import { MS_DOMAIN, attr, floatTensor, int8Tensor, type GraphBuilder } from './graph-builder.js';
 
 export interface QuantizedWeight {
   /** [K, N] int8, row-major like the float weight. */
@@ -51,4 +51,20 @@ export function quantizedMatMul(g: GraphBuilder, x: string, name: string, weight
   const scale = g.initializer(floatTensor(`${name}.weight_scale`, [n], q.scales));
   const zeroPoint = g.initializer(int8Tensor(`${name}.weight_zero_point`, [n], new Int8Array(n)));
   return g.node('DynamicQuantizeMatMul', [x, w, scale, zeroPoint, ...(bias ? [bias] : [])], { domain: MS_DOMAIN, name });
+}
+
+/**
+ * Emits self-attention over `x` with int8 q/k/v weights: `weight` is row-major [width,
+ * 3 * width] (q, k, then v columns), unscaled. The activations are quantised per call
+ * (DynamicQuantizeLinear: uint8, asymmetric, as DynamicQuantizeMatMul does them), and
+ * QAttention scales QK^T by head_dim^-0.5.
+ */
+export function quantizedAttention(g: GraphBuilder, x: string, name: string, weight: Float32Array, width: number, bias: Float32Array, heads: number): string {
+  const q = quantizePerColumn(weight, width, 3 * width);
+  const w = g.initializer(int8Tensor(`${name}.weight_int8`, [width, 3 * width], q.values));
+  const scale = g.initializer(floatTensor(`${name}.weight_scale`, [3 * width], q.scales));
+  const b = g.initializer(floatTensor(`${name}.bias`, [3 * width], bias));
+  const [xq, xScale, xZeroPoint] = g.nodeN('DynamicQuantizeLinear', [x], { outputs: 3, name: `${name}.quantize_input` }) as [string, string, string];
+  // inputs: input, weight, bias, input_scale, weight_scale, mask_index (absent), input_zero_point
+  return g.node('QAttention', [xq, w, b, xScale, scale, '', xZeroPoint], { domain: MS_DOMAIN, attributes: { num_heads: attr.int(heads) }, name: `${name}.attention` });
 }

@@ -83,9 +83,14 @@ describe('writeRandomClipModel', () => {
     expect(text.graph.output.map((o) => o.name)).toEqual(['text_embeds']);
     const q = decodeModel(readFileSync(path.join(model, 'onnx/vision_model_quantized.onnx')));
     const ops = q.graph.node.map((n) => n.opType);
-    // per layer: qkv, out_proj, fc1, fc2; plus the patch embedding and the projection
-    expect(ops.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 2);
-    expect(ops.filter((o) => o === 'MultiHeadAttention')).toHaveLength(2);
+    // per layer: out_proj, fc1, fc2 (q, k and v are QAttention's); plus the patch embedding and the projection
+    expect(ops.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 3 + 2);
+    expect(ops.filter((o) => o === 'QAttention')).toHaveLength(2);
+    expect(ops).not.toContain('MultiHeadAttention');
+    // the text tower's mask keeps it on MultiHeadAttention, its q/k/v one product
+    const textOps = decodeModel(readFileSync(path.join(model, 'onnx/text_model_quantized.onnx'))).graph.node.map((n) => n.opType);
+    expect(textOps.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 1);
+    expect(textOps.filter((o) => o === 'MultiHeadAttention')).toHaveLength(2);
     expect(ops).not.toContain('Conv');
     const floatMatMulWeights = q.graph.node.filter((n) => n.opType === 'MatMul' && q.graph.initializer.some((t) => n.input.includes(t.name)));
     expect(floatMatMulWeights).toEqual([]);
