@@ -66,6 +66,11 @@ export function compareBestFirst(a: ScoredId, b: ScoredId): number {
   return b.score - a.score || a.id - b.id;
 }
 
+/** `hits` sorted best first (in place), the first `k` of them. */
+export function bestFirst(hits: ScoredId[], k = hits.length): ScoredId[] {
+  return hits.sort(compareBestFirst).slice(0, k);
+}
+
 /** Keeps the k highest scores seen; ties break toward the smaller id so results are deterministic. */
 export class TopK {
   private readonly k: number;

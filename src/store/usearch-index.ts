@@ -17,7 +17,7 @@
  * or delete are hidden from its results.
  */
 import { RsclipError } from '../errors.js';
-import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
+import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
@@ -256,7 +256,7 @@ export class UsearchIndex implements GraphIndex {
       const accept = hidden.size === 0 ? filter : (id: number) => !hidden.has(id) && (!filter || filter(id));
       results.push(...searchAccepted(this.mapped.native, unit, wanted, ef, accept, maxBeam));
     }
-    return results.sort(compareBestFirst).slice(0, wanted);
+    return bestFirst(results, wanted);
   }
 
   /** Writes the index to `file`, flushes it and checks what is on the disk (usearch reports no short write); returns its size and sha256. */

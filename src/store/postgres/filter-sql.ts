@@ -39,13 +39,17 @@ function literal(value: unknown): string | undefined {
 /**
  * `text` with each `?` replaced by its value written as a literal: a condition that can go to
  * the server in a script of the simple query protocol, which binds no values. Undefined when a
- * value has no literal here.
+ * value has no literal here, or when the text would pass `maxLength` characters (an array of
+ * values takes at least two each: one that cannot fit is not written at all).
  */
-export function withLiterals(text: string, params: readonly unknown[]): string | undefined {
+export function withLiterals(text: string, params: readonly unknown[], maxLength = Infinity): string | undefined {
+  const shortest = params.reduce<number>((sum, value) => sum + (Array.isArray(value) ? 2 * value.length : 1), text.length);
+  if (shortest > maxLength) return undefined;
   const literals = params.map(literal);
   if (literals.some((l) => l === undefined) || literals.length !== (text.match(/\?/g)?.length ?? 0)) return undefined;
   let n = 0;
-  return text.replace(/\?/g, () => literals[n++]!);
+  const written = text.replace(/\?/g, () => literals[n++]!);
+  return written.length <= maxLength ? written : undefined;
 }
 
 const idList = (ids: readonly number[]) => ({ where: 'it.id = ANY(?::bigint[])', params: [ids] });

@@ -22,7 +22,7 @@ import { RsclipError } from '../../errors.js';
 import { MicroBatcher } from '../../micro-batcher.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
-import { checkLength, compareBestFirst, type ScoredId } from '../../vector-math.js';
+import { bestFirst, checkLength, type ScoredId } from '../../vector-math.js';
 import type {
   CatalogChange,
   CommittedChange,
@@ -274,8 +274,8 @@ export class PostgresStore implements IndexStore {
     const ids = (await this.rows<{ id: number }>(db, numbered(`SELECT it.id FROM ${FROM_SELECTED} WHERE ${where} LIMIT ?`), [...params, threshold + 1])).map((r) => r.id);
     if (ids.length <= threshold) return this.keep(selection, version, { count: ids.length, ids });
     const [{ n }] = (await this.rows<{ n: number }>(db, numbered(`SELECT count(*) AS n FROM ${FROM_SELECTED} WHERE ${where}`), params)) as [{ n: number }];
-    const graphWhere = withLiterals(where, params);
-    return this.keep(selection, version, { count: n, ...(graphWhere && graphWhere.length <= MAX_GRAPH_WHERE ? { graphWhere } : {}) });
+    const graphWhere = withLiterals(where, params, MAX_GRAPH_WHERE);
+    return this.keep(selection, version, { count: n, ...(graphWhere ? { graphWhere } : {}) });
   }
 
   /** `read` kept as the selection at `version` (an index without a change count keeps nothing). */
@@ -435,7 +435,7 @@ export class PostgresStore implements IndexStore {
       const candidates = await this.rows<ScoredId>(db, numbered(this.graphCandidatesSql(from, '?', '?')), [q, ...selectionParams, q, ef]);
       // the scan ran out (hnsw.max_scan_tuples) before it found the k allowed items that exist: exactly instead
       if (candidates.length < k && (await this.selectsMoreThan(db, from, selectionParams, candidates.length))) return exact();
-      return candidates.sort(compareBestFirst).slice(0, k);
+      return bestFirst(candidates, k);
     }, settings);
   }
 
@@ -448,9 +448,9 @@ export class PostgresStore implements IndexStore {
     this.assertOpen();
     checkWhole(k, ef);
     const candidates = await this.database.readScript<ScoredId>([...settings, this.graphCandidatesSql('vectors v', `'${q}'`, String(ef))]);
-    if (candidates.length >= k) return candidates.sort(compareBestFirst).slice(0, k);
+    if (candidates.length >= k) return bestFirst(candidates, k);
     const [more] = await this.database.readScript<{ n: number }>([`SELECT count(*) AS n FROM (SELECT 1 FROM vectors LIMIT ${candidates.length + 1}) s`]);
-    return more!.n > candidates.length ? this.database.readScript<ScoredId>([exactScoresSql('vectors v', `'${q}'`, String(k))]) : candidates.sort(compareBestFirst);
+    return more!.n > candidates.length ? this.database.readScript<ScoredId>([exactScoresSql('vectors v', `'${q}'`, String(k))]) : bestFirst(candidates);
   }
 
   /**
@@ -468,11 +468,12 @@ export class PostgresStore implements IndexStore {
     checkWhole(k, ef);
     const unchanged = `EXISTS (SELECT 1 FROM totals WHERE name = '${CHANGES_TOTAL}' AND value = ${kept.version})`;
     if (kept.ids?.length) {
-      const found = await this.database.readScript<ScoredId>([exactScoresSql(`vectors v WHERE v.item_id = ANY('{${kept.ids.join(',')}}'::bigint[]) AND ${unchanged}`, `'${q}'`, String(k))]);
+      const keptIds = withLiterals('v.item_id = ANY(?::bigint[])', [kept.ids])!;
+      const found = await this.database.readScript<ScoredId>([exactScoresSql(`vectors v WHERE ${keptIds} AND ${unchanged}`, `'${q}'`, String(k))]);
       return found.length > 0 ? found : undefined;
     }
     const candidates = await this.database.readScript<ScoredId>([...settings, GRAPH_ORDER_ONLY, this.graphCandidatesSql(`${FROM_SELECTED} WHERE (${kept.graphWhere}) AND ${unchanged}`, `'${q}'`, String(ef))]);
-    return candidates.length >= k ? candidates.sort(compareBestFirst).slice(0, k) : undefined;
+    return candidates.length >= k ? bestFirst(candidates, k) : undefined;
   }
 
   /**
