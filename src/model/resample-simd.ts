@@ -273,23 +273,21 @@ export function resampleVerticalSimd(src: Raster8, outHeight: number, rowShift: 
   if (!exports) throw new Error('the SIMD vertical pass needs WebAssembly SIMD');
   const rowLen = src.width * src.channels;
   const out = new Uint8Array(rowLen * outHeight);
-  const coefficients = coefficientBytes(c);
   for (let done = 0; done < outHeight; ) {
     // output rows [done, end): their windows span input rows [low, high)
     const low = c.first[done]! - rowShift;
     let end = done + 1;
     while (end < outHeight && (c.first[end]! + c.count[end]! - rowShift - low) * rowLen <= BAND_BYTES) end++;
     const high = c.first[end - 1]! + c.count[end - 1]! - rowShift;
+    // the coefficients of this band's output rows only
+    const bandCoefficients = { ...c, first: c.first.subarray(done, end), count: c.count.subarray(done, end), weights: c.weights.subarray(done * c.stride, end * c.stride) };
     const inBytes = align16((high - low) * rowLen + 16);
     const accBytes = 4 * align16(rowLen);
     const outBytes = (end - done) * rowLen + 16;
-    const { u8, i32: i32Memory } = memory(exports, inBytes + accBytes + coefficients + outBytes);
+    const { u8, i32: i32Memory } = memory(exports, inBytes + accBytes + coefficientBytes(bandCoefficients) + outBytes);
     u8.set(src.data.subarray(low * rowLen, high * rowLen), 0);
-    const placed = placeCoefficients(i32Memory, inBytes + accBytes, c, rowShift + low);
-    const firstAt = placed.first + 4 * done;
-    const countAt = placed.count + 4 * done;
-    const weightsAt = placed.weights + 4 * done * c.stride;
-    exports.vpass(0, rowLen, end - done, placed.end, firstAt, countAt, weightsAt, c.stride, c.precisionBits, inBytes);
+    const placed = placeCoefficients(i32Memory, inBytes + accBytes, bandCoefficients, rowShift + low);
+    exports.vpass(0, rowLen, end - done, placed.end, placed.first, placed.count, placed.weights, c.stride, c.precisionBits, inBytes);
     out.set(u8.subarray(placed.end, placed.end + (end - done) * rowLen), done * rowLen);
     done = end;
   }
