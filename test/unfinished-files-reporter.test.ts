@@ -25,7 +25,7 @@ describe('the reporter of unfinished test files', () => {
     const { status, output } = runFixture();
     expect(status, output).toBe(1);
     const report = output.slice(output.indexOf(HEADING));
-    expect(report, output).toMatch(new RegExp(`^\\[rsclip tests\\].*\\n  test/fixtures/dying-worker/dies\\.check\\.ts \\(for \\d+\\.\\d s; running: "ends its own worker process"\\)\\n$`));
+    expect(report, output).toMatch(new RegExp(`^\\[rsclip tests\\].*\\n  test/fixtures/dying-worker/dies\\.check\\.ts \\(for \\d+\\.\\d s; running: "side by side > shares its name"\\)\\n$`));
   });
 
   it('says nothing after a run that ends normally', () => {

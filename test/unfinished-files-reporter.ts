@@ -10,7 +10,8 @@ import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
 interface Running {
   since: number;
-  tests: Set<string>;
+  /** The full names of the tests under way, by their ids (two tests may share a name). */
+  tests: Map<string, string>;
 }
 
 export default class UnfinishedFilesReporter implements Reporter {
@@ -23,7 +24,7 @@ export default class UnfinishedFilesReporter implements Reporter {
   }
 
   onTestModuleQueued(module: TestModule): void {
-    this.#running.set(module.moduleId, { since: performance.now(), tests: new Set() });
+    this.#running.set(module.moduleId, { since: performance.now(), tests: new Map() });
   }
 
   onTestModuleEnd(module: TestModule): void {
@@ -31,18 +32,18 @@ export default class UnfinishedFilesReporter implements Reporter {
   }
 
   onTestCaseReady(test: TestCase): void {
-    this.#running.get(test.module.moduleId)?.tests.add(test.fullName);
+    this.#running.get(test.module.moduleId)?.tests.set(test.id, test.fullName);
   }
 
   onTestCaseResult(test: TestCase): void {
-    this.#running.get(test.module.moduleId)?.tests.delete(test.fullName);
+    this.#running.get(test.module.moduleId)?.tests.delete(test.id);
   }
 
   #report(): void {
     if (this.#running.size === 0) return;
     const now = performance.now();
     const lines = [...this.#running].map(([file, { since, tests }]) => {
-      const running = tests.size > 0 ? `; running: ${[...tests].map((name) => JSON.stringify(name)).join(', ')}` : '';
+      const running = tests.size > 0 ? `; running: ${[...tests.values()].map((name) => JSON.stringify(name)).join(', ')}` : '';
       return `  ${path.relative(process.cwd(), file)} (for ${((now - since) / 1000).toFixed(1)} s${running})`;
     });
     // a pipe or a file: written before the process ends
