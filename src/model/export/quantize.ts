@@ -2,7 +2,8 @@
  * Int8 weight quantisation for the exported MatMuls. Weights are quantised once at export,
  * symmetric per output column (scale = max|w| / WEIGHT_LEVELS, zero point 0); activations are
  * quantised per call by onnxruntime's com.microsoft DynamicQuantizeMatMul (uint8,
- * asymmetric), the op ORT's own `quantize_dynamic` graphs are fused into on CPU.
+ * asymmetric), the op ORT's own `quantize_dynamic` graphs are fused into on CPU, or, for an
+ * attention's q/k/v product, by DynamicQuantizeLinear in front of com.microsoft QAttention.
  */
 import { MS_DOMAIN, attr, floatTensor, int8Tensor, type GraphBuilder } from './graph-builder.js';
 
