@@ -45,11 +45,18 @@ export function quantizePerColumn(weight: Float32Array, k: number, n: number): Q
   return { values, scales };
 }
 
+/** A [K, N] weight quantised per column, as the initializers of its int8 values and its scales. */
+function quantizedWeight(g: GraphBuilder, name: string, weight: Float32Array, k: number, n: number): { w: string; scale: string } {
+  const q = quantizePerColumn(weight, k, n);
+  return {
+    w: g.initializer(int8Tensor(`${name}.weight_int8`, [k, n], q.values)),
+    scale: g.initializer(floatTensor(`${name}.weight_scale`, [n], q.scales)),
+  };
+}
+
 /** Emits `x @ W (+ bias)` with int8 weights and dynamically quantised activations. */
 export function quantizedMatMul(g: GraphBuilder, x: string, name: string, weight: Float32Array, k: number, n: number, bias?: string): string {
-  const q = quantizePerColumn(weight, k, n);
-  const w = g.initializer(int8Tensor(`${name}.weight_int8`, [k, n], q.values));
-  const scale = g.initializer(floatTensor(`${name}.weight_scale`, [n], q.scales));
+  const { w, scale } = quantizedWeight(g, name, weight, k, n);
   const zeroPoint = g.initializer(int8Tensor(`${name}.weight_zero_point`, [n], new Int8Array(n)));
   return g.node('DynamicQuantizeMatMul', [x, w, scale, zeroPoint, ...(bias ? [bias] : [])], { domain: MS_DOMAIN, name });
 }
@@ -61,9 +68,7 @@ export function quantizedMatMul(g: GraphBuilder, x: string, name: string, weight
  * QAttention scales QK^T by head_dim^-0.5.
  */
 export function quantizedAttention(g: GraphBuilder, x: string, name: string, weight: Float32Array, width: number, bias: Float32Array, heads: number): string {
-  const q = quantizePerColumn(weight, width, 3 * width);
-  const w = g.initializer(int8Tensor(`${name}.weight_int8`, [width, 3 * width], q.values));
-  const scale = g.initializer(floatTensor(`${name}.weight_scale`, [3 * width], q.scales));
+  const { w, scale } = quantizedWeight(g, name, weight, width, 3 * width);
   const b = g.initializer(floatTensor(`${name}.bias`, [3 * width], bias));
   const [xq, xScale, xZeroPoint] = g.nodeN('DynamicQuantizeLinear', [x], { outputs: 3, name: `${name}.quantize_input` }) as [string, string, string];
   // inputs: input, weight, bias, input_scale, weight_scale, mask_index (absent), input_zero_point
