@@ -90,6 +90,9 @@ describe('writeRandomClipModel', () => {
     expect(ops).not.toContain('Conv');
     const floatMatMulWeights = q.graph.node.filter((n) => n.opType === 'MatMul' && q.graph.initializer.some((t) => n.input.includes(t.name)));
     expect(floatMatMulWeights).toEqual([]);
+    // QuickGELU as SiLU of fc1's scaled product: each layer's Sigmoid reads that product itself
+    const producer = new Map(q.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
+    expect(q.graph.node.filter((n) => n.opType === 'Sigmoid').map((n) => producer.get(n.input[0]!))).toEqual(['DynamicQuantizeMatMul', 'DynamicQuantizeMatMul']);
     // the text tower's mask keeps it on MultiHeadAttention, its q/k/v one product
     const textOps = decodeModel(readFileSync(path.join(model, 'onnx/text_model_quantized.onnx'))).graph.node.map((n) => n.opType);
     expect(textOps.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 1);
