@@ -23,6 +23,15 @@ export interface TowerDims {
 /** QuickGELU's factor: x * sigmoid(1.702 x). */
 const QUICK_GELU_ALPHA = 1.702;
 
+/**
+ * The text tower's attention: each token sees itself and the tokens before it. `bias()` builds
+ * (once) that causal mask with the padding mask as an additive [batch, 1, seq, seq] tensor, for
+ * the graphs that need one.
+ */
+export interface CausalAttention {
+  bias: () => string;
+}
+
 export const SUPPORTED_ACTIVATIONS = ['quick_gelu', 'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu'] as const;
 
 export function checkActivation(act: string, tower: string): void {
@@ -117,24 +126,26 @@ export class TowerBuilder {
   }
 
   /**
-   * CLIPAttention. q, k and v are one fused product. With int8 weights and no mask (the
-   * vision tower) it is onnxruntime's QAttention: the product per head written straight into
-   * the heads' layout, then QK^T, softmax (at its default scale, head_dim^-0.5, CLIP's) and the
-   * weighted sum; it spared 13 % of the int8 vision tower's kernel time against the separate
-   * product, split and MultiHeadAttention below, whose input transposes it has no need of.
-   * Otherwise the head_dim^-0.5 scale is folded into the q weights and bias and the heads are
+   * CLIPAttention. q, k and v are one fused product. With int8 weights it is onnxruntime's
+   * QAttention: the product per head written straight into the heads' layout, then QK^T,
+   * softmax (at its default scale, head_dim^-0.5, CLIP's) and the weighted sum; it spared 13 % of
+   * the int8 vision tower's kernel time against the separate product, split and
+   * MultiHeadAttention below, whose input transposes it has no need of. The text tower's is
+   * `unidirectional` (causal) and needs no padding mask: texts are padded at the end, so no token
+   * before the padding sees it, and the pooled end token is one of those.
+   * In fp32 the head_dim^-0.5 scale is folded into the q weights and bias and the heads are
    * MultiHeadAttention (one kernel for the per-head reshapes, QK^T, softmax and the weighted
-   * sum, which as separate ops took ~9 % of the int8 vision tower's time). `attentionBias`
-   * ([batch|1, 1, seq, seq], additive) is the text tower's causal + padding mask.
+   * sum, which as separate ops took ~9 % of the int8 vision tower's time), with the text tower's
+   * causal and padding mask as an additive bias, as transformers applies it.
    */
-  attention(x: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+  attention(x: string, prefix: string, d: TowerDims, causal?: CausalAttention): string {
     const g = this.g;
     const { width, heads } = d;
     const parts = ['q_proj', 'k_proj', 'v_proj'].map((p) => ({
       w: this.w.get(`${prefix}.${p}.weight`, [width, width]),
       b: this.w.get(`${prefix}.${p}.bias`, [width]),
     }));
-    const quantizedHeads = this.precision === 'int8' && attentionBias === undefined;
+    const quantizedHeads = this.precision === 'int8';
     const foldedScale = quantizedHeads ? 1 : (width / heads) ** -0.5;
     const w = new Float32Array(3 * width * width);
     const b = new Float32Array(3 * width);
@@ -145,12 +156,12 @@ export class TowerBuilder {
     });
     let ctx: string;
     if (quantizedHeads) {
-      ctx = quantizedAttention(g, x, `${prefix}.qkv_proj`, transpose2d(w, 3 * width, width), width, b, heads);
+      ctx = quantizedAttention(g, x, `${prefix}.qkv_proj`, transpose2d(w, 3 * width, width), width, b, heads, causal !== undefined);
     } else {
       const qkv = this.linear(x, `${prefix}.qkv_proj`, w, width, 3 * width, b);
       const [q, k, v] = g.nodeN('Split', [qkv, g.int64([width, width, width])], { attributes: { axis: attr.int(-1) }, outputs: 3, name: `${prefix}.split_qkv` }) as [string, string, string];
       // inputs: query, key, value, bias, key_padding_mask, attention_bias (empty names: absent)
-      ctx = g.node('MultiHeadAttention', [q, k, v, '', '', attentionBias ?? ''], {
+      ctx = g.node('MultiHeadAttention', [q, k, v, '', '', causal?.bias() ?? ''], {
         domain: MS_DOMAIN,
         attributes: { num_heads: attr.int(heads), scale: attr.float(1) },
         name: `${prefix}.heads`,
@@ -160,17 +171,17 @@ export class TowerBuilder {
   }
 
   /** One CLIPEncoderLayer. */
-  encoderLayer(h: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+  encoderLayer(h: string, prefix: string, d: TowerDims, causal?: CausalAttention): string {
     const g = this.g;
-    const attn = this.attention(this.layerNorm(h, `${prefix}.layer_norm1`, d.width, d.layerNormEps), `${prefix}.self_attn`, d, attentionBias);
+    const attn = this.attention(this.layerNorm(h, `${prefix}.layer_norm1`, d.width, d.layerNormEps), `${prefix}.self_attn`, d, causal);
     const h1 = g.node('Add', [h, attn], { name: `${prefix}.residual1` });
     const mlp = this.mlp(this.layerNorm(h1, `${prefix}.layer_norm2`, d.width, d.layerNormEps), `${prefix}.mlp`, d);
     return g.node('Add', [h1, mlp], { name: `${prefix}.residual2` });
   }
 
-  encoder(h: string, prefix: string, d: TowerDims, attentionBias?: string): string {
+  encoder(h: string, prefix: string, d: TowerDims, causal?: CausalAttention): string {
     let x = h;
-    for (let i = 0; i < d.layers; i++) x = this.encoderLayer(x, `${prefix}.layers.${i}`, d, attentionBias);
+    for (let i = 0; i < d.layers; i++) x = this.encoderLayer(x, `${prefix}.layers.${i}`, d, causal);
     return x;
   }
 }

@@ -2,7 +2,8 @@
  * CLIPTextModelWithProjection as an ONNX graph: input_ids, attention_mask int64
  * [batch, sequence] -> text_embeds [batch, projection_dim] (projected, not normalised),
  * computed as modeling_clip.py does: token + position embeddings (positions 0..seq-1),
- * causal + padding mask (additive float32 min), encoder, final_layer_norm, the hidden state
+ * causal + padding mask (additive float32 min; the int8 graph's attention is causal itself and
+ * reads no mask, see TowerBuilder.attention), encoder, final_layer_norm, the hidden state
  * of the first end token (argmax of input_ids for legacy configs with eos_token_id 2),
  * text_projection.
  */
@@ -34,14 +35,17 @@ export function buildTextModel(config: ClipConfig, tensors: TensorMap, precision
   const positions = g.node('Slice', [posTable, g.int64([0]), seqLen, g.int64([0])], { name: `${p}.embeddings.position_embedding` });
   const embeddings = g.node('Add', [tokens, positions], { name: `${p}.embeddings` });
 
-  // Key j is visible to query i when j <= i and attention_mask[j] is 1.
-  const range = g.node('Range', [g.int64([0], []), g.node('Squeeze', [seqLen, g.int64([0])]), g.int64([1], [])], { name: 'positions' });
-  const causal = g.node('LessOrEqual', [g.node('Unsqueeze', [range, g.int64([0])]), g.node('Unsqueeze', [range, g.int64([1])])], { name: 'causal' });
-  const padding = g.node('Unsqueeze', [g.node('Cast', [mask], { attributes: { to: attr.int(OnnxDataType.BOOL) } }), g.int64([1, 2])]);
-  const visible = g.node('And', [causal, padding], { name: 'visible' });
-  const attentionBias = g.node('Where', [visible, g.scalar(0), g.scalar(FLOAT32_MIN)], { name: 'attention_bias' });
+  // Key j is visible to query i when j <= i and attention_mask[j] is 1 (built where the attention takes a mask).
+  let attentionBias: string | undefined;
+  const causalMask = (): string => {
+    const range = g.node('Range', [g.int64([0], []), g.node('Squeeze', [seqLen, g.int64([0])]), g.int64([1], [])], { name: 'positions' });
+    const causal = g.node('LessOrEqual', [g.node('Unsqueeze', [range, g.int64([0])]), g.node('Unsqueeze', [range, g.int64([1])])], { name: 'causal' });
+    const padding = g.node('Unsqueeze', [g.node('Cast', [mask], { attributes: { to: attr.int(OnnxDataType.BOOL) } }), g.int64([1, 2])]);
+    const visible = g.node('And', [causal, padding], { name: 'visible' });
+    return g.node('Where', [visible, g.scalar(0), g.scalar(FLOAT32_MIN)], { name: 'attention_bias' });
+  };
 
-  const h = t.encoder(embeddings, `${p}.encoder`, d, attentionBias);
+  const h = t.encoder(embeddings, `${p}.encoder`, d, { bias: () => (attentionBias ??= causalMask()) });
 
   const poolKey = d.eosTokenId === 2 ? ids : g.node('Equal', [ids, g.int64([d.eosTokenId], [])]);
   // ArgMax returns the first maximum, i.e. the first end token (or the largest id).

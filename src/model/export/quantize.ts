@@ -65,12 +65,12 @@ export function quantizedMatMul(g: GraphBuilder, x: string, name: string, weight
  * Emits self-attention over `x` with int8 q/k/v weights: `weight` is row-major [width,
  * 3 * width] (q, k, then v columns), unscaled. The activations are quantised per call
  * (DynamicQuantizeLinear: uint8, asymmetric, as DynamicQuantizeMatMul does them), and
- * QAttention scales QK^T by head_dim^-0.5.
+ * QAttention scales QK^T by head_dim^-0.5; `causal`: each token sees itself and those before it.
  */
-export function quantizedAttention(g: GraphBuilder, x: string, name: string, weight: Float32Array, width: number, bias: Float32Array, heads: number): string {
+export function quantizedAttention(g: GraphBuilder, x: string, name: string, weight: Float32Array, width: number, bias: Float32Array, heads: number, causal: boolean): string {
   const { w, scale } = quantizedWeight(g, name, weight, width, 3 * width);
   const b = g.initializer(floatTensor(`${name}.bias`, [3 * width], bias));
   const [xq, xScale, xZeroPoint] = g.nodeN('DynamicQuantizeLinear', [x], { outputs: 3, name: `${name}.quantize_input` }) as [string, string, string];
   // inputs: input, weight, bias, input_scale, weight_scale, mask_index (absent), input_zero_point
-  return g.node('QAttention', [xq, w, b, xScale, scale, '', xZeroPoint], { domain: MS_DOMAIN, attributes: { num_heads: attr.int(heads) }, name: `${name}.attention` });
+  return g.node('QAttention', [xq, w, b, xScale, scale, '', xZeroPoint], { domain: MS_DOMAIN, attributes: { num_heads: attr.int(heads), unidirectional: attr.int(causal ? 1 : 0) }, name: `${name}.attention` });
 }

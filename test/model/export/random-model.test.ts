@@ -93,10 +93,15 @@ describe('writeRandomClipModel', () => {
     // QuickGELU as SiLU of fc1's scaled product: each layer's Sigmoid reads that product itself
     const producer = new Map(q.graph.node.flatMap((n) => n.output.map((o) => [o, n.opType] as const)));
     expect(q.graph.node.filter((n) => n.opType === 'Sigmoid').map((n) => producer.get(n.input[0]!))).toEqual(['DynamicQuantizeMatMul', 'DynamicQuantizeMatMul']);
-    // the text tower's mask keeps it on MultiHeadAttention, its q/k/v one product
-    const textOps = decodeModel(readFileSync(path.join(model, 'onnx/text_model_quantized.onnx'))).graph.node.map((n) => n.opType);
-    expect(textOps.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 4 + 1);
-    expect(textOps.filter((o) => o === 'MultiHeadAttention')).toHaveLength(2);
+    // the text tower's attention is causal QAttention, and no mask is built for it
+    const textNodes = decodeModel(readFileSync(path.join(model, 'onnx/text_model_quantized.onnx'))).graph.node;
+    const textOps = textNodes.map((n) => n.opType);
+    expect(textOps.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(2 * 3 + 1);
+    const causality = (nodes: typeof textNodes) => nodes.filter((n) => n.opType === 'QAttention').map((n) => n.attribute.find((a) => a.name === 'unidirectional')?.i);
+    expect(causality(textNodes)).toEqual([1, 1]);
+    expect(causality(q.graph.node)).toEqual([0, 0]);
+    expect(textOps).not.toContain('MultiHeadAttention');
+    expect(textOps).not.toContain('Where');
   });
 
   it('is deterministic for a seed and different for another seed', async () => {
