@@ -11,6 +11,13 @@ describe('hidePassword', () => {
     expect(hidePassword('redis://localhost:6379')).toBe('redis://localhost:6379');
   });
 
+  it('hides a password given as a query parameter, however its name is written', () => {
+    expect(hidePassword('postgres://reader@127.0.0.1:1/archive?schema=rsclip&password=hunter3q')).toBe('postgres://reader@127.0.0.1:1/archive?schema=rsclip&password=***');
+    expect(hidePassword('postgres://db/archive?sslpassword=kp4ss&sslmode=require')).toBe('postgres://db/archive?sslpassword=***&sslmode=require');
+    expect(hidePassword('postgres://a:b@db/x?pass%77ord=s3cret#frag')).toBe('postgres://a:***@db/x?pass%77ord=***#frag');
+    expect(hidePassword('postgres://db/x?schema=password')).toBe('postgres://db/x?schema=password');
+  });
+
   it('hides what stands for a password in text that is no URL', () => {
     expect(hidePassword('postgres://alice:s3cret@[bad')).toBe('postgres://alice:***@[bad');
   });

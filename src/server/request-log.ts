@@ -1,16 +1,17 @@
 /**
  * Request logging: one entry per request with its method, URL, status and time, and nothing
- * else of the request (the token travels in its headers); `?token=` is redacted from every
- * logged URL. Thumbnail requests are left out unless `verbose`: one page of results loads
- * dozens of them.
+ * else of the request (the token travels in its headers); the value of `?token=` (however its
+ * name is written) is redacted from every logged URL. Thumbnail requests are left out unless
+ * `verbose`: one page of results loads dozens of them.
  */
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { redactQueryValues } from '../url-password.js';
 
-/** The URL with the value of any `token` query parameter replaced. */
+/** The URL with the value of any query parameter named like a token (`token`, `tok%65n`, `token[]`, `access_token`) replaced. */
 export function redactToken(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  return redactQueryValues(url, (name) => /token/i.test(name), '[redacted]');
 }
 
 const THUMBNAIL = /^\/api\/images\/[^/?]+\/thumbnail(?:[?#]|$)/;

@@ -62,6 +62,9 @@ describe('request logs', () => {
     await request(app).get('/api/search').query({ q: 'river' }).set('Authorization', `Bearer ${TOKEN}`).set('Cookie', `session=${TOKEN}`);
     await request(app).get(`/api/search?q=river&token=${TOKEN}&k=2`);
     await request(app).get('/api/search?q=river').set('Authorization', 'Bearer wrong-guess-123');
+    // the query parser decodes names: these are the token to the server, and so to the log
+    expect((await request(app).get(`/api/stats?tok%65n=${TOKEN}`)).status).toBe(200);
+    await request(app).get(`/api/search?q=river&%74oken=${TOKEN}&token[]=${TOKEN}&token%5B%5D=${TOKEN}`);
     const failed = await request(app).get(`/api/images/${fixture.ids.get('green/park.png')}/thumbnail?token=${TOKEN}`);
     expect(failed.status).toBe(500);
     expect(out.lines.length).toBeGreaterThanOrEqual(4);
