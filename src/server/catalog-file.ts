@@ -86,7 +86,10 @@ export async function sendCatalogFile(file: CatalogFile, req: Request, res: Resp
   const real = await realPathInsideRoot(file, followLinks);
   let handle: FileHandle;
   try {
-    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO put in a file's place would otherwise wait for a writer, holding
+    // one of libuv's four threads, which every other file read of the server shares; on a
+    // regular file it changes nothing
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (isMissing(error)) throw gone(file);
     throw error;

@@ -5,7 +5,8 @@
  * each answers 404/409 with a re-index hint and never the bytes, and no answer names an
  * absolute path.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
@@ -98,6 +99,24 @@ describe('files the server hands out', () => {
     mkdirSync(file(rel));
     for (const suffix of ['/file', '/thumbnail']) {
       expectRefusal(await request(app).get(`/api/images/${id(rel)}${suffix}`), 409, 'FILE_CHANGED', /is no longer a regular file \(it is a directory now\)/);
+    }
+  });
+
+  it.skipIf(process.platform === 'win32')('answers 409 at once for a path that became a FIFO (opening it waited for a writer, stalling every file route)', async () => {
+    const rel = 'green/forest-b.png';
+    unlinkSync(file(rel));
+    execFileSync('mkfifo', [file(rel)]);
+    try {
+      for (const suffix of ['/file', '/thumbnail']) {
+        expectRefusal(await request(app).get(`/api/images/${id(rel)}${suffix}`).timeout(5_000), 409, 'FILE_CHANGED', /is no longer a regular file \(it is a special file now\)/);
+      }
+    } finally {
+      // a reader still waiting on it (the bug) is let go
+      try {
+        closeSync(openSync(file(rel), constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waits: nothing to let go
+      }
     }
   });
 
