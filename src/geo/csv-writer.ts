@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import type { ExportRow, RowWriter } from './export-row.js';
+import { abortStream, type ExportRow, type RowWriter } from './export-row.js';
 import { geometryToWkt } from './wkb.js';
 
 export interface CsvExportOptions {
@@ -46,5 +46,6 @@ export function createCsvWriter(file: string, options: CsvExportOptions = {}): R
       await once(stream, 'finish');
       return count;
     },
+    abort: () => abortStream(stream),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * One entry for the writers: a format name and a file give a streaming row writer.
  */
+import { realpath, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
@@ -34,9 +36,31 @@ export function createRowWriter(file: string, format: ExportFormat, options: Exp
   }
 }
 
-/** Writes all rows (an iterable or async iterable, consumed in batches of 1,000) and returns how many. */
+/**
+ * Writes all rows (an iterable or async iterable, consumed in batches of 1,000) and returns how
+ * many. They go to a file beside `file` that takes its name once complete: an export that fails
+ * (a full disk, an error reading the rows) leaves no half-written file, and a file already at that
+ * path stays whole until the new one replaces it (a symbolic link keeps leading to it). What is not
+ * a file (/dev/stdout, a pipe) is written directly.
+ */
 export async function writeRows(file: string, format: ExportFormat, rows: Iterable<ExportRow> | AsyncIterable<ExportRow>, options: ExportOptions = {}): Promise<number> {
-  const writer = createRowWriter(file, format, options);
+  const existing = await stat(file).catch(() => undefined);
+  if (existing && !existing.isFile()) return writeAll(createRowWriter(file, format, options), rows);
+  const destination = existing ? await realpath(file) : file;
+  const partial = path.join(path.dirname(destination), `.${path.basename(destination)}.${process.pid}.partial`);
+  const writer = createRowWriter(partial, format, options);
+  try {
+    const count = await writeAll(writer, rows);
+    await rename(partial, destination);
+    return count;
+  } catch (error) {
+    await writer.abort();
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+async function writeAll(writer: RowWriter, rows: Iterable<ExportRow> | AsyncIterable<ExportRow>): Promise<number> {
   let batch: ExportRow[] = [];
   for await (const row of rows) {
     batch.push(row);

@@ -1,6 +1,8 @@
 /**
  * The row every writer takes: an item with its file, window, place, fields and embedding.
  */
+import { once } from 'node:events';
+import type { WriteStream } from 'node:fs';
 import type { LonLat } from './crs.js';
 import type { AreaGeometry } from './geojson-types.js';
 
@@ -34,4 +36,14 @@ export interface RowWriter {
   write(rows: readonly ExportRow[]): Promise<void>;
   /** Finishes the file; returns the number of rows written. */
   close(): Promise<number>;
+  /** Lets go of a file that will not be finished (the caller removes it). */
+  abort(): Promise<void>;
+}
+
+/** A file stream's abort: destroyed, and closed (its file opened first, should that be under way) when this resolves. */
+export async function abortStream(stream: WriteStream): Promise<void> {
+  if (stream.closed) return;
+  const closed = once(stream, 'close').catch(() => undefined);
+  stream.destroy();
+  await closed;
 }

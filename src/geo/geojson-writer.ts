@@ -8,7 +8,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { AreaGeometry, BBox, LonLatBox, Ring } from './geojson-types.js';
 import { boxesToBBox, geometryBoxes, signedArea } from './lonlat-ring.js';
-import type { ExportRow, RowWriter } from './export-row.js';
+import { abortStream, type ExportRow, type RowWriter } from './export-row.js';
 
 function orientRings(rings: Ring[]): Ring[] {
   return rings.map((ring, i) => ((i === 0) === signedArea(ring) < 0 ? [...ring].reverse() : ring));
@@ -84,5 +84,6 @@ export function createGeoJsonWriter(file: string, options: GeoJsonOptions = {}):
       await once(stream, 'finish');
       return count;
     },
+    abort: () => abortStream(stream),
   };
 }

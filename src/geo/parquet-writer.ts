@@ -189,5 +189,7 @@ export function createParquetWriter(file: string, options: ParquetExportOptions 
       await writer.finish();
       return count;
     },
+    // its file is written whole at each row group and finish (writeFileSync): nothing stays open
+    abort: async () => {},
   };
 }

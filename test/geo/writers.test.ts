@@ -3,7 +3,7 @@
  * metadata and WKB), and the GeoJSON checked against RFC 7946's rules.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +185,32 @@ function checkRfc7946(fc: { type: string; bbox?: number[]; features: { type: str
     }
   }
 }
+
+describe('a failed export', () => {
+  it.each(['geoparquet', 'geojson', 'csv'] as const)('leaves no half-written %s file, and the file it was to replace whole', async (format) => {
+    const file = path.join(dir, `failed.${format}`);
+    writeFileSync(file, 'an earlier export');
+    async function* failing(): AsyncGenerator<ExportRow> {
+      yield* rows.slice(0, 1500);
+      throw new Error('the store went away');
+    }
+    await expect(writeRows(file, format, failing(), { dimension: DIM })).rejects.toThrow('the store went away');
+    expect(readFileSync(file, 'utf8')).toBe('an earlier export');
+    expect(readdirSync(dir).filter((name) => name.includes(`failed.${format}`))).toEqual([`failed.${format}`]);
+  });
+
+  it.skipIf(process.platform === 'win32')('replaces the file a symbolic link leads to, and writes to what is no file (/dev/stdout, a pipe) directly', async () => {
+    const target = path.join(dir, 'target.csv');
+    const link = path.join(dir, 'link.csv');
+    writeFileSync(target, 'an earlier export');
+    symlinkSync(target, link);
+    expect(await writeRows(link, 'csv', rows.slice(0, 3))).toBe(3);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, 'utf8').split('\r\n')).toHaveLength(5);
+    expect(await writeRows('/dev/null', 'geojson', rows.slice(0, 3))).toBe(3);
+    expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+  });
+});
 
 describe('GeoJSON', () => {
   it('the streamed file follows RFC 7946 and keeps every row', async () => {
