@@ -76,7 +76,13 @@ export class EmbeddedCopyEnd implements CopyEnd {
   /** Opens the catalog in `dir` (creating an empty one for a target) under the index's write lock, so that nobody writes meanwhile. */
   static open(dir: string, role: 'source' | 'target'): EmbeddedCopyEnd {
     const resolved = path.resolve(dir);
-    if (role === 'target') mkdirSync(resolved, { recursive: true });
+    if (role === 'target') {
+      try {
+        mkdirSync(resolved, { recursive: true });
+      } catch (cause) {
+        throw new RsclipError('INDEX_UNWRITABLE', `cannot create the index directory ${resolved}: ${(cause as Error).message}`, { cause, hint: 'choose another --to, or fix the permissions' });
+      }
+    }
     const lock = WriteLock.acquire(resolved);
     try {
       const file = path.join(resolved, CATALOG_FILE);

@@ -9,7 +9,7 @@
  * opened as an index. Run again once finished, it copies nothing and builds what the last step
  * may have left (a directory's graph file).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
@@ -83,9 +83,21 @@ async function openEnd(location: string, role: 'source' | 'target', sourceMeta?:
 
 /** Copies the index at `from` into `to` (a new index, or one this very copy left unfinished or finished). */
 export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
+  if (sameIndex(from, to)) throw new RsclipError('BAD_INPUT', `--from and --to are the same index: ${isPostgresLocation(to) ? parsePostgresLocation(to).shown : path.resolve(to)}`, { hint: 'copy to another directory or database' });
   const summary = await copyRows(from, to, options);
   if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
   return summary;
+}
+
+/** Whether two locations name one index: one directory (however written, links followed), or one database schema with the same server, user and database. */
+function sameIndex(a: string, b: string): boolean {
+  if (isPostgresLocation(a) !== isPostgresLocation(b)) return false;
+  if (isPostgresLocation(a)) {
+    const [x, y] = [parsePostgresLocation(a), parsePostgresLocation(b)];
+    return x.schema === y.schema && x.connectionString === y.connectionString;
+  }
+  const real = (dir: string) => (existsSync(dir) ? realpathSync(dir) : path.resolve(dir));
+  return real(a) === real(b);
 }
 
 /** The source's meta with the engine keys of `engine` in place of its own. */
