@@ -71,6 +71,13 @@ export function isRsclipError(error: unknown, code?: RsclipErrorCode): error is 
   return error instanceof RsclipError && (code === undefined || error.code === code);
 }
 
+/** `error` (an RsclipError; anything else as it is) with each path of `renames` in its message written as the user knows it: a temporary or real path named by what the user gave. */
+export function withPathsRenamed(error: unknown, renames: readonly (readonly [from: string, to: string])[]): unknown {
+  if (!(error instanceof RsclipError)) return error;
+  const message = renames.reduce((text, [from, to]) => text.replaceAll(from, to), error.message);
+  return new RsclipError(error.code, message, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
+}
+
 /** sharp-style parameter check message: "Expected positive integer for batch but received 0 of type number". */
 export function invalidParameter(name: string, expected: string, actual: unknown): RsclipError {
   const shown = typeof actual === 'string' ? JSON.stringify(actual) : String(actual);

@@ -44,6 +44,8 @@ export interface LocateImageOptions extends LocateOptions {
   overlap?: number;
   /** Largest image, width x height, to tile (default: no limit); a larger one is refused with IMAGE_TOO_LARGE. */
   maxPixels?: number;
+  /** Stops the tiling and embedding, rejecting with its reason, when it aborts (a server's client went away). */
+  signal?: AbortSignal;
 }
 
 export interface LocatedTile {
@@ -165,6 +167,7 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
     };
     // preprocessed on this thread: one scene's tiles, while the model runs on its own thread
     for await (const result of sceneWindows(scene, windows, openPixelPreparer(encoder, 0), inputSize, READ_AHEAD)) {
+      options.signal?.throwIfAborted();
       if ('nodata' in result) continue;
       batch.push(result);
       if (batch.length === EMBED_BATCH) await flush();

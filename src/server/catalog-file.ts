@@ -12,7 +12,7 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { RsclipError } from '../errors.js';
+import { withPathsRenamed } from '../errors.js';
 import { isInside } from '../path-inside.js';
 import { HttpError } from './http-error.js';
 
@@ -65,9 +65,10 @@ function checkUnchanged(file: CatalogFile, info: Stats): void {
 
 /** An error of a reader that opened `realPath`, naming the file by its archive-relative path instead. */
 export function withArchivePath(error: unknown, file: CatalogFile, realPath: string): unknown {
-  if (!(error instanceof RsclipError)) return error;
-  const message = error.message.replaceAll(realPath, file.path).replaceAll(file.absolutePath, file.path);
-  return new RsclipError(error.code, message, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
+  return withPathsRenamed(error, [
+    [realPath, file.path],
+    [file.absolutePath, file.path],
+  ]);
 }
 
 /** The real path of a catalog file that passes every check, for readers that open paths (thumbnails). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { RsclipError } from '../errors.js';
+import { RsclipError, withPathsRenamed } from '../errors.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
 import { locateInImage, locateInIndexedFile, type LocateOptions, type LocateResult } from '../locate/locate.js';
 import { checkQueryImage } from '../model/image.js';
@@ -80,6 +80,15 @@ function uploadedBytes(req: Request): Buffer | undefined {
   return bytes && bytes.length > 0 ? bytes : undefined;
 }
 
+/** A signal that aborts when the response's connection closes before the response was sent. */
+function abortedWhenGone(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new RsclipError('BAD_QUERY', 'the client went away'));
+  });
+  return controller.signal;
+}
+
 export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
   const { searcher, store } = deps;
 
@@ -132,6 +141,9 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     if (query.q === undefined) throw new RsclipError('BAD_QUERY', 'no query: expected q=TEXT');
     const bytes = uploadedBytes(req);
     if (!bytes) throw new RsclipError('BAD_QUERY', 'no scene in the request: expected a multipart field "image" or an image/* body');
+    // a raster image, as every query image (no SVG), its size checked by the tiling; a TIFF goes to
+    // the scene reader, which reads some that libvips cannot
+    if (!isTiff(bytes)) await checkQueryImage(bytes, Number.MAX_SAFE_INTEGER);
     const vector = await searcher.queryVector([{ kind: 'text', text: query.q, weight: 1 }]);
     const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-locate-'));
     try {
@@ -139,7 +151,12 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
       const file = path.join(dir, isTiff(bytes) ? 'scene.tif' : 'scene');
       await writeFile(file, bytes);
       const name = req.file?.originalname ?? 'uploaded scene';
-      sendResult(req, res, query, await locateInImage(searcher.encoder, file, name, vector, { ...optionsOf(query), maxPixels: deps.maxScenePixels }));
+      // each window is a model run: a client that goes away stops them
+      const options = { ...optionsOf(query), maxPixels: deps.maxScenePixels, signal: abortedWhenGone(res) };
+      const result = await locateInImage(searcher.encoder, file, name, vector, options).catch((error: unknown) => {
+        throw withPathsRenamed(error, [[file, name]]);
+      });
+      sendResult(req, res, query, result);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

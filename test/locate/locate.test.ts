@@ -5,13 +5,16 @@
  * scene, and a copy the index does not have, tiled on the fly). Tile scores come back as RFC 7946
  * GeoJSON and the heat map as a PNG with the scene's bbox.
  */
+import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { windowIoU } from '../../src/geo/index.js';
 import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../../src/locate/index.js';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
@@ -188,6 +191,16 @@ describe('locating a patch in the mosaic', () => {
       expect(res.status, res.text).toBe(status);
       expect(res.body.error.message).toMatch(message);
     }
+    // an uploaded scene is a raster image as every query image; errors name it by its name, not the server's temporary file
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="448" height="448"><rect width="448" height="448" fill="green"/></svg>');
+    const refused = await request(app).post('/api/locate').query({ q: 'a river' }).attach('image', svg, 'green.svg');
+    expect(refused.status, refused.text).toBe(415);
+    expect(refused.body.error.message).toMatch(/SVG, a vector format, which is not accepted/);
+    const jpeg = await sharp(mosaicPatchPng(target)).resize(448, 448).jpeg().toBuffer();
+    const cut = await request(app).post('/api/locate').query({ q: 'a river' }).attach('image', jpeg.subarray(0, Math.floor(jpeg.length / 3)), 'cut.jpg');
+    expect(cut.status, cut.text).toBeGreaterThanOrEqual(400);
+    expect(cut.body.error.message).toContain('cut.jpg');
+    expect(cut.text).not.toContain(tmpdir());
     const small = createApp({ searcher, store, limits: { maxScenePixels: 1000 * 1000 } });
     const tooLarge = await request(small).post('/api/locate').query({ q: 'x' }).attach('image', readFileSync(path.join(archive, 'mosaic.tif')), 'mosaic.tif');
     expect(tooLarge.status).toBe(413);
@@ -224,6 +237,35 @@ describe('locating a patch in the mosaic', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/^rsclip: /);
   }, 120_000);
+
+  it('stops tiling an uploaded scene when its client goes away (each window is a model run)', async () => {
+    const embedPixels = encoder.embedPixels.bind(encoder);
+    let runs = 0;
+    encoder.embedPixels = async (...args) => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return embedPixels(...args);
+    };
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const body = readFileSync(path.join(archive, 'mosaic.tif'));
+      const client = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/api/locate?q=a%20river', headers: { 'Content-Type': 'image/tiff', 'Content-Length': body.length } });
+      client.on('error', () => {});
+      client.end(body);
+      await vi.waitFor(() => expect(runs).toBeGreaterThan(0), { timeout: 20_000 });
+      client.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const afterAbort = runs;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(runs).toBe(afterAbort);
+      expect(runs).toBeLessThan(Math.ceil(windows.length / 16));
+    } finally {
+      encoder.embedPixels = embedPixels;
+      server.close();
+    }
+  });
 
   it('tiles an image on the fly with the library too', async () => {
     const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
