@@ -127,6 +127,8 @@ export class FilePreparer {
     private readonly readAhead: number,
     /** Describe the windows (WindowRead) instead of decoding them: they are read where they are embedded. */
     private readonly describeOnly = false,
+    /** The run's interruption: a scene stops between windows (the rest is done by the next run). */
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** The place of a window of the file (its georeference, or the STAC footprint of a whole image). */
@@ -289,6 +291,8 @@ export class FilePreparer {
       const file = { path: job.work.file.absolutePath, options: this.sceneOpenOptions(), stretch };
       const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead, file);
       for await (const result of results) {
+        // checked here too: windows of nodata yield nothing, and a scene of them would run to its end
+        if (this.signal?.aborted) return;
         if ('nodata' in result) {
           job.nodataWindows++;
           continue;

@@ -9,13 +9,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crsFromEpsg, geodesicDistance, planWindows, placeOfWindow, windowIoU, type PixelWindow } from '../../src/geo/index.js';
 import { isMostlyNodata, Scene } from '../../src/raster/index.js';
 import { openIndex, type IndexStore, type ItemRecord } from '../../src/store/index.js';
 import { describeGdal, gdaltransform } from '../fixtures/gdal.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
-import { makePng } from '../fixtures/images.js';
+import { makeBlackPng, makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
 import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
@@ -140,6 +140,26 @@ describe('a georeferenced scene', () => {
     await store.close();
     const third = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(third).toMatchObject({ embedded: 0, unchanged: 1 });
+  });
+
+  it('stops between the windows of a scene that has only nodata (such a scene embeds nothing, so no batch ever checked the interruption)', async () => {
+    writeFileSync(path.join(archive, 'black.png'), makeBlackPng(4096, 4096));
+    const total = planWindows(4096, 4096, { inputSize: 224 }).length;
+    const controller = new AbortController();
+    const readWindow = Scene.prototype.readWindow;
+    // interrupted as the scene's first window is read
+    const reads = vi.spyOn(Scene.prototype, 'readWindow').mockImplementation(function (this: Scene, ...args) {
+      controller.abort();
+      return readWindow.apply(this, args);
+    });
+    try {
+      const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), decodeThreads: 0, signal: controller.signal });
+      expect(summary).toMatchObject({ interrupted: true, embedded: 0 });
+      expect(reads.mock.calls.length).toBeGreaterThan(0);
+      expect(reads.mock.calls.length).toBeLessThan(total);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('re-tiles when the tiling changes, leaves whole images alone, and never reuses a retired id', async () => {
