@@ -1,6 +1,6 @@
 /**
  * The suite's reporter of unfinished files (test/unfinished-files-reporter.ts), in a run of its
- * own: a worker process that dies mid-test ends vitest 3's run at once, and the reporter names
+ * own: a worker process that dies mid-test ends vitest's run at once, and the reporter names
  * the file and the test it was running; a run that ends normally gets nothing from it.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './fixtures/cli.js';
 
-const VITEST = createRequire(import.meta.url).resolve('vitest/vitest.mjs');
+// vitest's command (its package exports no path to it)
+const VITEST = path.join(path.dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 const CONFIG = path.join(REPO_ROOT, 'test/fixtures/dying-worker/vitest.config.ts');
 
 // the `runner` loader reads the config without writing a bundled copy of it next to it

@@ -1,9 +1,9 @@
 /**
  * Names the test files, and the tests in them, that were running when the run ended before they
- * did. When a worker process dies (a signal, a crash in native code), vitest 3 stops the whole
- * run at once with "Unhandled Rejection: Channel closed" (tinypool cannot send to the dead
- * process) and prints nothing that says which file it was running; this reporter, in vitest's
- * main process, prints it as that process exits. A run that ends normally prints nothing.
+ * did. When a worker process dies (a signal, a crash in native code), vitest stops the whole
+ * run at once with "Worker exited unexpectedly" and prints nothing that says which file it was
+ * running; this reporter, in vitest's main process, prints it as that process exits. A run that
+ * ends normally prints nothing.
  */
 import path from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
