@@ -11,10 +11,13 @@ import { describeZodIssues, pagingShape } from '../search/request-schema.js';
 import type { SearchRequest } from '../search/types.js';
 import { parseFilterSpecs, placeOptionSpecs } from '../store/filter.js';
 
-/** "12" -> 12; anything else stays a string so that zod reports it as not a number. */
-const numeric = (schema: z.ZodType) => z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
-/** An optional count from 1 to `max` in a query string: only digits read as a number. */
-export const countParam = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(1).max(max)).optional();
+/** "12" -> 12, "-1" -> -1 (so that zod says what range it is out of); anything else stays a string so that zod reports it as not a number. */
+export const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && /^-?\d*\.?\d+(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
+/** An optional count from 1 to `max` in a query string. */
+export const countParam = (max: number) => numeric(z.number().int().min(1).max(max)).optional();
+/** One of a few sizes in a query string, the message naming them. */
+export const sizeParam = (sizes: readonly [number, number, ...number[]]) =>
+  numeric(z.union(sizes.map((size) => z.literal(size)) as [z.ZodLiteral<number>, z.ZodLiteral<number>], { error: `expected one of ${sizes.join(', ')}` })).optional();
 const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const oneString = (schema: z.ZodType) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
 
@@ -52,7 +55,7 @@ export const textSearchQuerySchema = z.strictObject({
 export const pagingQuerySchema = z.strictObject(pagingQuery);
 
 export const thumbnailQuerySchema = z.strictObject({
-  size: numeric(z.union([z.literal(128), z.literal(256), z.literal(512)])).optional(),
+  size: sizeParam([128, 256, 512]),
   token: z.string().optional(),
 });
 

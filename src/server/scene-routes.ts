@@ -17,11 +17,11 @@ import type { FileRecord, IndexStore, ItemRecord } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { itemOr404 } from './catalog-item.js';
-import { countParam, parseWith } from './query-params.js';
+import { countParam, parseWith, sizeParam } from './query-params.js';
 import type { ThumbnailCache } from './thumbnail-cache.js';
 
 const overviewQuerySchema = z.strictObject({
-  size: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.union([z.literal(256), z.literal(512), z.literal(1024)])).optional(),
+  size: sizeParam([256, 512, 1024]),
   token: z.string().optional(),
 });
 const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string().optional() });

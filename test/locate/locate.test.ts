@@ -181,6 +181,8 @@ describe('locating a patch in the mosaic', () => {
       [request(app).get(`/api/images/${mosaicFile.id}/locate`), 400, /no query: expected q=TEXT/],
       [request(app).get('/api/images/999999/locate').query({ q: 'x' }), 404, /no indexed image with id 999999/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '0' }), 400, /top/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '-1' }), 400, /top: Too small: expected number to be >=1/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', nms: '0' }), 400, /nms: Too small: expected number to be >0/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', colour: 'red' }), 400, /colour/],
       [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(Buffer.from('not a png')), 415, /./],
       [request(app).post('/api/locate').set('Content-Type', 'image/png').send(mosaicPatchPng(target)), 400, /no query/],

@@ -54,7 +54,9 @@ describe('the routes of the map and the start page', () => {
     expect(await cached()).toBe(1);
     expect((await request(app).get(`/api/images/${id}/overview?size=256`)).status).toBe(200);
     expect(await cached()).toBe(1);
-    expect((await request(app).get(`/api/images/${id}/overview?size=300`)).status).toBe(400);
+    const wrongSize = await request(app).get(`/api/images/${id}/overview?size=300`);
+    expect(wrongSize.status).toBe(400);
+    expect(wrongSize.body.error.message).toMatch(/size: expected one of 256, 512, 1024/);
     expect((await request(app).get('/api/images/99999/scene')).status).toBe(404);
   });
 
@@ -67,6 +69,10 @@ describe('the routes of the map and the start page', () => {
     expect(new Set(sample.body.items.map((i: { id: number }) => i.id)).size).toBe(5);
     expect(sample.body.items[0]).toMatchObject({ id: expect.any(Number), path: expect.any(String), fileName: expect.any(String) });
     expect((await request(app).get('/api/sample?k=0')).status).toBe(400);
+    // a number out of range is said to be so, not to be a string
+    const negative = await request(app).get('/api/sample?k=-1');
+    expect(negative.status).toBe(400);
+    expect(negative.body.error.message).toMatch(/k: Too small: expected number to be >=1/);
     const failed = await request(app).get('/api/failed');
     expect(failed.status).toBe(200);
     expect(failed.body).toEqual({ files: [], total: 0 });
