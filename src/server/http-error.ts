@@ -92,9 +92,11 @@ function describe(error: unknown): { status: number; body: ErrorBody; headers: R
   }
   const parser = error as BodyParserError;
   if (parser?.type === 'entity.too.large') return describe(new HttpError(413, 'PAYLOAD_TOO_LARGE', 'the request body is larger than the limit'));
-  if (parser?.type === 'entity.parse.failed') return describe(new HttpError(400, 'BAD_REQUEST', 'the request body is not valid JSON'));
+  // the JSON parser is strict: valid JSON that is no object or array (null, "text", 3) fails it too
+  if (parser?.type === 'entity.parse.failed') return describe(new HttpError(400, 'BAD_REQUEST', 'the request body is not a JSON object or array (or not valid JSON)'));
   if (typeof parser?.status === 'number' && parser.status >= 400 && parser.status < 500) {
-    return describe(new HttpError(parser.status, 'BAD_REQUEST', (error as Error).message));
+    // 415: a charset or an encoding the parser does not take
+    return describe(new HttpError(parser.status, parser.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST', (error as Error).message));
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal server error' } }, headers: {} };
 }

@@ -234,6 +234,12 @@ describe('errors', () => {
 
   it('answers bad JSON bodies with 400, wrong content types with 415, unknown ids in terms with 404', async () => {
     expectError(await request(app).post('/api/search').set('Content-Type', 'application/json').send('{"terms": [{"text": "river"'), 400, 'BAD_REQUEST');
+    for (const body of ['null', '"river"']) {
+      const res = await request(app).post('/api/search').set('Content-Type', 'application/json').send(body);
+      expectError(res, 400, 'BAD_REQUEST');
+      expect(res.body.error.message).toBe('the request body is not a JSON object or array (or not valid JSON)');
+    }
+    expectError(await request(app).post('/api/search').set('Content-Type', 'application/json; charset=latin1').send('{"terms": [{"text": "river"}]}'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     for (const body of [{}, { terms: [] }, { terms: [{ text: '' }] }, { terms: [{ path: '/etc/passwd' }] }, { terms: [{ image: '/etc/passwd' }] }, { terms: [{ text: 'a' }], k: -5 }, { terms: [{ text: 'river' }, { text: 'river', weight: -1 }] }, [1, 2]]) {
       expectError(await request(app).post('/api/search').send(body as object), 400, 'BAD_QUERY');
     }
