@@ -268,7 +268,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--decode-threads <n>', 'worker threads decoding, resizing and reading scene windows (default: the cores onnxruntime leaves, none below 4 cores; 0: the main thread)', nonNegativeInt)
     .option('--model-sessions <n>', 'model sessions running batches side by side, sharing the onnxruntime threads (default 1; each holds its own weights and working memory)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
-    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs); changing it retries the files that failed', positiveInt)
+    .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs; TIFFs, read by their windows, are not limited); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
     .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels', optionParser(parseTileMode))

@@ -118,7 +118,11 @@ class ArchiveIndexer {
     this.decoders = options.decoders ?? (describesForServer ? SERVER_STORE_DESCRIBERS : Math.max(DEFAULT_DECODERS, 2 * machine.decodeThreads));
     // an embedder that decodes elsewhere (a queue's workers) gets descriptions of windows: no pool here
     this.pixels = openPixelPreparer(options.encoder, embedder.decodesHere ? machine.decodeThreads : 0);
-    this.preparer = new FilePreparer(store, this.pixels, plan, this.state, this.decoders, !embedder.decodesHere, options.signal);
+    this.preparer = new FilePreparer(store, this.pixels, plan, this.state, this.decoders, {
+      describeOnly: !embedder.decodesHere,
+      signal: options.signal,
+      maxInputPixels: options.encoder.pixelRecipe?.maxInputPixels,
+    });
     this.retryFailed = options.retryErrors === true || (options.decodeSettings !== undefined && options.decodeSettings !== store.meta.decodeSettings);
     this.summary = {
       index: store.describe().location,

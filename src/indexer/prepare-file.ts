@@ -22,6 +22,7 @@ import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/
 import { Scene } from '../raster/scene.js';
 import type { RasterSource } from '../raster/types.js';
 import type { AlreadyRead } from '../model/encoder-types.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
 import { WHOLE_IMAGE_KEY, type FileGeo, type IndexStore, type ItemWindow, type KnownFile, type NewFile, type NewItem } from '../store/types.js';
 import { hashFile, type ContentHash } from './content-hash.js';
 import type { PixelPreparer } from './decode-pool.js';
@@ -117,6 +118,15 @@ export interface RunState {
   readonly failedHashes: Map<string, string>;
 }
 
+export interface FilePreparerOptions {
+  /** Describe the windows (WindowRead) instead of decoding them: they are read where they are embedded. */
+  describeOnly?: boolean;
+  /** The run's interruption: a scene stops between windows (the rest is done by the next run). */
+  signal?: AbortSignal;
+  /** The pixel limit of images decoded whole (default DEFAULT_MAX_INPUT_PIXELS), which holds for tiled images libvips reads too (see prepareContent). */
+  maxInputPixels?: number;
+}
+
 export class FilePreparer {
   constructor(
     private readonly store: IndexStore,
@@ -125,10 +135,7 @@ export class FilePreparer {
     private readonly plan: IndexPlan,
     private readonly state: RunState,
     private readonly readAhead: number,
-    /** Describe the windows (WindowRead) instead of decoding them: they are read where they are embedded. */
-    private readonly describeOnly = false,
-    /** The run's interruption: a scene stops between windows (the rest is done by the next run). */
-    private readonly signal?: AbortSignal,
+    private readonly options: FilePreparerOptions = {},
   ) {}
 
   /** The place of a window of the file (its georeference, or the STAC footprint of a whole image). */
@@ -216,13 +223,19 @@ export class FilePreparer {
       yield { kind: 'duplicate', job };
       return;
     }
+    const tooLarge = source && !whole ? this.overPixelLimit(source) : undefined;
+    if (tooLarge) {
+      this.state.failedHashes.set(hash, tooLarge);
+      yield { kind: 'fail', job, error: tooLarge };
+      return;
+    }
     this.state.uncommitted.add(job.contentKey);
     const committed = job.resumed ? await this.store.fileItemKeys(known!.id) : new Set<string>();
     if (fidelity && committed.has(WHOLE_IMAGE_KEY)) {
       yield { kind: 'done', job };
       return;
     }
-    if (fidelity && this.describeOnly) {
+    if (fidelity && this.options.describeOnly) {
       yield await this.describeWhole(job, source);
       return;
     }
@@ -231,6 +244,19 @@ export class FilePreparer {
       if (decoded) return;
     }
     yield* this.prepareScene(job, source!, bands!, committed);
+  }
+
+  /**
+   * Why a tiled image is refused, if it is: only a TIFF (geotiff.js) is read by its windows alone;
+   * libvips decodes a PNG, JPEG, WebP or GIF from its start for them, so past the limit of whole
+   * images a small file (a zlib stream of zeros) cost minutes of CPU (a 30,000 px square PNG of
+   * 875 KB more than 10 minutes) and held back the commits of the files after it.
+   */
+  private overPixelLimit(source: RasterSource): string | undefined {
+    const limit = this.options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+    const pixels = source.width * source.height;
+    if (source.format === 'tiff' || pixels <= limit) return undefined;
+    return `${source.format.toUpperCase()} of ${source.width}x${source.height} = ${pixels} pixels, more than the limit of ${limit} (only TIFFs are read by their windows alone; raise --max-input-pixels to index it)`;
   }
 
   /**
@@ -289,10 +315,10 @@ export class FilePreparer {
       let held: Extract<Unit, { kind: 'embed' }> | undefined;
       // a decode pool reads the windows in its threads, opening the file as it was opened here
       const file = { path: job.work.file.absolutePath, options: this.sceneOpenOptions(), stretch };
-      const results = this.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead, file);
+      const results = this.options.describeOnly ? todo.map((w) => ({ window: w, read: { whole: false as const, window: w, stretch } })) : sceneWindows(scene, todo, this.pixels, this.plan.options.inputSize, this.readAhead, file);
       for await (const result of results) {
         // checked here too: windows of nodata yield nothing, and a scene of them would run to its end
-        if (this.signal?.aborted) return;
+        if (this.options.signal?.aborted) return;
         if ('nodata' in result) {
           job.nodataWindows++;
           continue;

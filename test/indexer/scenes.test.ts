@@ -11,12 +11,14 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crsFromEpsg, geodesicDistance, planWindows, placeOfWindow, windowIoU, type PixelWindow } from '../../src/geo/index.js';
+import { openClip } from '../../src/model/index.js';
 import { isMostlyNodata, Scene } from '../../src/raster/index.js';
 import { openIndex, type IndexStore, type ItemRecord } from '../../src/store/index.js';
 import { describeGdal, gdaltransform } from '../fixtures/gdal.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { makeBlackPng, makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
+import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, mosaicPatchPng, writeMosaic } from '../fixtures/mosaic.js';
 import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
 import { DATASETS_DIR, describeShared } from '../fixtures/shared.js';
@@ -140,6 +142,23 @@ describe('a georeferenced scene', () => {
     await store.close();
     const third = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(third).toMatchObject({ embedded: 0, unchanged: 1 });
+  });
+
+  it('refuses a tiled PNG past the pixel limit of whole images (libvips reads it from its start for each window) and still tiles a TIFF as large', async () => {
+    writeFileSync(path.join(archive, 'big.png'), makeBlackPng(2048, 2048));
+    writeMosaic(path.join(archive, 'mosaic.tif'));
+    writeFileSync(path.join(archive, 'small.png'), makePng(3, 64, 64));
+    const encoder = await openClip(await tinyModelDir(), { threads: 1, maxInputPixels: 1_000_000 });
+    try {
+      const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder });
+      expect(summary).toMatchObject({ errors: 1, embedded: planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 }).length + 1 });
+    } finally {
+      await encoder.close();
+    }
+    const store = await openIndex(indexDir, { readonly: true });
+    const failed = await store.listFiles('error');
+    await store.close();
+    expect(failed.map((f) => [f.path, f.error])).toEqual([['big.png', 'PNG of 2048x2048 = 4194304 pixels, more than the limit of 1000000 (only TIFFs are read by their windows alone; raise --max-input-pixels to index it)']]);
   });
 
   it('stops between the windows of a scene that has only nodata (such a scene embeds nothing, so no batch ever checked the interruption)', async () => {
