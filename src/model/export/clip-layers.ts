@@ -86,9 +86,9 @@ export class TowerBuilder {
    * CLIPMLP: fc1, the activation, fc2. QuickGELU, x * sigmoid(1.702 x), is computed as SiLU, y *
    * sigmoid(y), of y = 1.702 x: fc1's weight and bias are multiplied by 1.702 and fc2's weight
    * divided by it, which leaves the layer's output the same up to rounding (int8's per-column
-   * scales take the factor). onnxruntime runs both as its QuickGelu kernel, but with the
-   * factor 1 it skips the pass that multiplies by the factor: the int8 vision tower's QuickGelu kernel
-   * time went from 1.17 to 0.67 ms per image (bench/encoder.ts --ops).
+   * scales take the factor). onnxruntime runs both as its QuickGelu kernel, but with the factor 1
+   * it skips the pass that multiplies by the factor: the int8 vision tower's QuickGelu kernel time
+   * went from 1.17 to 0.67 ms per image (bench/encoder.ts --ops).
    */
   mlp(x: string, prefix: string, d: TowerDims): string {
     const g = this.g;
