@@ -33,7 +33,8 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-    customSuccessMessage: (req, res, ms) => `${req.method} ${redactToken(req.url ?? '')} ${res.statusCode} ${Math.round(ms)} ms`,
+    // a request whose client went away before the answer has no status (it would read 200, express's default)
+    customSuccessMessage: (req, res, ms) => `${req.method} ${redactToken(req.url ?? '')} ${res.writableEnded ? res.statusCode : 'aborted by the client after'} ${Math.round(ms)} ms`,
     customErrorMessage: (req, res, error) => `${req.method} ${redactToken(req.url ?? '')} ${res.statusCode} failed: ${error.message}`,
   });
 }

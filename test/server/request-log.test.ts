@@ -3,14 +3,17 @@
  * request with method, URL, status and time; no headers (the token travels in them) and no
  * `?token=` value; thumbnails left out unless verbose; one readable line per entry on a terminal.
  */
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Application } from 'express';
 import { pino } from 'pino';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Searcher } from '../../src/search/index.js';
 import { createApp, type Thumbnailer } from '../../src/server/index.js';
 import { createServerLogger, formatLogLine } from '../../src/server/log-output.js';
@@ -90,6 +93,28 @@ describe('request logs', () => {
     const verbose = appWithLog({ verbose: true });
     await request(verbose.app).get(thumbnail);
     expect(verbose.out.text).toMatch(/GET \/api\/images\/\d+\/thumbnail\?token=\[redacted\] 200/);
+  });
+
+  it('say that a request was aborted by its client rather than give it a status it never had', async () => {
+    const slowThumbnailer: Thumbnailer = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return { data: Buffer.from('webp'), contentType: 'image/webp' };
+    };
+    const { app, out } = appWithLog({ verbose: true, thumbnailer: slowThumbnailer });
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const client = httpRequest({ host: '127.0.0.1', port, path: `/api/images/${fixture.ids.get('green/park.png')}/thumbnail`, headers: { Authorization: `Bearer ${TOKEN}` } });
+      client.on('error', () => {});
+      client.end();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      client.destroy();
+      await vi.waitFor(() => expect(out.lines).toHaveLength(1));
+      expect(JSON.parse(out.lines[0]!).msg).toMatch(/^GET \/api\/images\/\d+\/thumbnail aborted by the client after \d+ ms$/);
+    } finally {
+      server.close();
+    }
   });
 
   it('read as one line per request on a terminal', async () => {
