@@ -143,12 +143,13 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     if (!bytes) throw new RsclipError('BAD_QUERY', 'no scene in the request: expected a multipart field "image" or an image/* body');
     // a raster image, as every query image (no SVG), its size checked by the tiling; a TIFF goes to
     // the scene reader, which reads some that libvips cannot
-    if (!isTiff(bytes)) await checkQueryImage(bytes, Number.MAX_SAFE_INTEGER);
+    const tiff = isTiff(bytes);
+    if (!tiff) await checkQueryImage(bytes, Number.MAX_SAFE_INTEGER);
     const vector = await searcher.queryVector([{ kind: 'text', text: query.q, weight: 1 }]);
     const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-locate-'));
     try {
       // geotiff.js and libvips read windows from a file: the upload is written once, then read in windows
-      const file = path.join(dir, isTiff(bytes) ? 'scene.tif' : 'scene');
+      const file = path.join(dir, tiff ? 'scene.tif' : 'scene');
       await writeFile(file, bytes);
       const name = req.file?.originalname ?? 'uploaded scene';
       // each window is a model run: a client that goes away stops them

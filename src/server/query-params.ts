@@ -16,8 +16,7 @@ export const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (
 /** An optional count from 1 to `max` in a query string. */
 export const countParam = (max: number) => numeric(z.number().int().min(1).max(max)).optional();
 /** One of a few sizes in a query string, the message naming them. */
-export const sizeParam = (sizes: readonly [number, number, ...number[]]) =>
-  numeric(z.union(sizes.map((size) => z.literal(size)) as [z.ZodLiteral<number>, z.ZodLiteral<number>], { error: `expected one of ${sizes.join(', ')}` })).optional();
+export const sizeParam = (sizes: readonly number[]) => numeric(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
 const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const oneString = (schema: z.ZodType) => z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), schema);
 
