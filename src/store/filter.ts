@@ -128,7 +128,9 @@ export const FILTER_LIMITS = {
 } as const;
 
 const fieldValue = z.union([z.string().max(FILTER_LIMITS.fieldValueChars), z.number().finite()]);
-const fieldRange = z.strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() });
+const fieldRange = z
+  .strictObject({ min: z.number().finite().optional(), max: z.number().finite().optional() })
+  .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, { message: 'the range is empty: its low end is above its high end' });
 const fieldCondition = z.union([fieldValue, z.array(fieldValue).max(FILTER_LIMITS.valuesPerField), fieldRange]);
 
 /** Why a glob is refused, or undefined when it is within the limits. */
@@ -303,8 +305,28 @@ type KeyShape = { [K in KeyName]: z.ZodOptional<(typeof FILTER_KEYS)[K]['schema'
 
 const keyShape = Object.fromEntries(Object.entries(FILTER_KEYS).map(([name, key]) => [name, key.schema.optional()])) as KeyShape;
 
+/** Pairs of keys that bound one quantity: a low end above the high end matches nothing, which is a mistake, not a query. */
+const BOUND_PAIRS = [
+  ['since', 'until'],
+  ['modifiedAfter', 'modifiedBefore'],
+  ['minBytes', 'maxBytes'],
+] as const satisfies readonly (readonly [KeyName, KeyName])[];
+
+function boundText(value: Date | number): string {
+  return value instanceof Date ? value.toISOString() : String(value);
+}
+
 /** Filters over the catalog; all given conditions must hold. Only items of `ok` files match. */
-export const catalogFilterSchema = z.strictObject({ ...keyShape, fields: FIELDS.schema.optional() });
+export const catalogFilterSchema = z.strictObject({ ...keyShape, fields: FIELDS.schema.optional() }).superRefine((filter, ctx) => {
+  for (const [low, high] of BOUND_PAIRS) {
+    const from = filter[low];
+    const to = filter[high];
+    if (from === undefined || to === undefined || from <= to) continue;
+    const [lowName, highName] = [FILTER_KEYS[low].name, FILTER_KEYS[high].name];
+    const relation = to instanceof Date ? 'is before' : 'is less than';
+    ctx.addIssue({ code: 'custom', path: [high], message: `${highName} (${boundText(to)}) ${relation} ${lowName} (${boundText(from)}): no item can match` });
+  }
+});
 
 /** A parsed filter: what the store compiles (dates are Dates). */
 export type CatalogFilter = z.output<typeof catalogFilterSchema>;

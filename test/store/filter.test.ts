@@ -38,6 +38,18 @@ describe('the filter syntax, defined once', () => {
     expect(() => parseFilterSpecs([`tag=${Array.from({ length: 101 }, (_, i) => i).join('|')}`])).toThrow(expect.objectContaining({ message: expect.stringMatching(/^invalid filter "tag=0\|1/) }));
     expect(() => catalogFilterSchema.parse({ colour: 'red' })).toThrow();
   });
+
+  it('refuses a range that is empty because its ends are swapped, naming the spec, in both forms', () => {
+    const refused = (specs: string[], message: string) => expect(() => parseFilterSpecs(specs)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message }));
+    refused(['since=2021-01-01', 'until=2020-01-01'], 'invalid filter "until=2020-01-01": until (2020-01-01T00:00:00.000Z) is before since (2021-01-01T00:00:00.000Z): no item can match');
+    refused(['after=2021-01-02', 'before=2021-01-01'], 'invalid filter "before=2021-01-01": before (2021-01-01T00:00:00.000Z) is before after (2021-01-02T00:00:00.000Z): no item can match');
+    refused(['minBytes=20', 'maxBytes=10'], 'invalid filter "maxBytes=10": maxBytes (10) is less than minBytes (20): no item can match');
+    refused(['cloud=5..1'], 'invalid filter "cloud=5..1": the range is empty: its low end is above its high end');
+    const json = catalogFilterSchema.safeParse({ since: '2021-01-01', until: '2020-12-31T23:59:59Z' });
+    expect(json.error?.issues).toEqual([expect.objectContaining({ path: ['until'], message: expect.stringMatching(/is before since/) })]);
+    // equal ends are one instant or one value: a period, not a mistake
+    expect(parseFilterSpecs(['since=2021-01-01', 'until=2021-01-01', 'minBytes=7', 'maxBytes=7', 'cloud=3..3'])).toMatchObject({ minBytes: 7, maxBytes: 7, fields: { cloud: { min: 3, max: 3 } } });
+  });
 });
 
 describe('places and acquisition time in the filter', () => {
