@@ -31,15 +31,15 @@ export interface CatalogFile {
 const REINDEX_HINT = 'run `rsclip index` on the archive to bring the index up to date';
 
 function gone(file: CatalogFile): HttpError {
-  return new HttpError(404, 'NOT_FOUND', `image ${file.id} (${file.path}) is no longer on disk`, {}, REINDEX_HINT);
+  return new HttpError(404, 'NOT_FOUND', `the file ${file.path} is no longer on disk`, {}, REINDEX_HINT);
 }
 
 function outsideArchive(file: CatalogFile): HttpError {
-  return new HttpError(404, 'NOT_FOUND', `image ${file.id} (${file.path}) now leads outside its archive folder (a symbolic link?), so it is not served`, {}, REINDEX_HINT);
+  return new HttpError(404, 'NOT_FOUND', `the file ${file.path} now leads outside its archive folder (a symbolic link?), so it is not served`, {}, REINDEX_HINT);
 }
 
 function changed(file: CatalogFile, what: string): HttpError {
-  return new HttpError(409, 'FILE_CHANGED', `image ${file.id} (${file.path}) ${what} since it was indexed`, {}, REINDEX_HINT);
+  return new HttpError(409, 'FILE_CHANGED', `the file ${file.path} ${what} since it was indexed`, {}, REINDEX_HINT);
 }
 
 const isMissing = (error: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '');

@@ -31,9 +31,10 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      // a request whose client went away before the answer has no status (its message would read
+      // 200, express's default; its entry a status of null): it is marked aborted instead
+      res: (res: { statusCode: number | null; raw: { writableEnded: boolean } }) => (res.raw.writableEnded ? { statusCode: res.statusCode } : { aborted: true }),
     },
-    // a request whose client went away before the answer has no status (it would read 200, express's default)
     customSuccessMessage: (req, res, ms) => `${req.method} ${redactToken(req.url ?? '')} ${res.writableEnded ? res.statusCode : 'aborted by the client after'} ${Math.round(ms)} ms`,
     customErrorMessage: (req, res, error) => `${req.method} ${redactToken(req.url ?? '')} ${res.statusCode} failed: ${error.message}`,
   });

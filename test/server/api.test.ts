@@ -230,6 +230,15 @@ describe('errors', () => {
       ['/api/search', { q: 'x'.repeat(5000) }],
     ];
     for (const [url, query] of cases) expectError(await request(app).get(url).query(query), 400, 'BAD_QUERY');
+    // a parameter given twice is refused, not settled by keeping one of its values; so is an empty period
+    for (const [query, message] of [
+      ['q=river&q=lake', 'q: given 2 times: give it once'],
+      ['q=river&since=2021-01-01&until=2020-01-01', 'invalid filter "until=2020-01-01": until (2020-01-01T00:00:00.000Z) is before since (2021-01-01T00:00:00.000Z): no item can match'],
+    ] as const) {
+      const res = await request(app).get(`/api/search?${query}`);
+      expectError(res, 400, 'BAD_QUERY');
+      expect(res.body.error.message, query).toContain(message);
+    }
   });
 
   it('answers bad JSON bodies with 400, wrong content types with 415, unknown ids in terms with 404', async () => {

@@ -71,7 +71,7 @@ describe('files the server hands out', () => {
     symlinkSync(secret, file(rel));
     for (const suffix of ['/file', '/thumbnail']) {
       const res = await request(app).get(`/api/images/${id(rel)}${suffix}`).buffer(true);
-      expectRefusal(res, 404, 'NOT_FOUND', /city\/parking-b\.png\) now leads outside its archive folder/);
+      expectRefusal(res, 404, 'NOT_FOUND', /the file city\/parking-b\.png now leads outside its archive folder/);
       expect(res.text).not.toContain('SECRET');
     }
   });
@@ -122,9 +122,9 @@ describe('files the server hands out', () => {
 
   it('answers 409 for a file changed since indexing, and 404 for one that is gone', async () => {
     writeFileSync(file('water/beach-a.png'), 'a different file altogether');
-    expectRefusal(await request(app).get(`/api/images/${id('water/beach-a.png')}/file`), 409, 'FILE_CHANGED', /water\/beach-a\.png\) changed on disk since it was indexed/);
+    expectRefusal(await request(app).get(`/api/images/${id('water/beach-a.png')}/file`), 409, 'FILE_CHANGED', /the file water\/beach-a\.png changed on disk since it was indexed/);
     unlinkSync(file('water/beach-b.png'));
-    expectRefusal(await request(app).get(`/api/images/${id('water/beach-b.png')}/file`), 404, 'NOT_FOUND', /water\/beach-b\.png\) is no longer on disk/);
+    expectRefusal(await request(app).get(`/api/images/${id('water/beach-b.png')}/file`), 404, 'NOT_FOUND', /the file water\/beach-b\.png is no longer on disk/);
   });
 
   it('names the archive-relative path, never an absolute one, when a thumbnail cannot be made', async () => {

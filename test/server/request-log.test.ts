@@ -111,7 +111,9 @@ describe('request logs', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       client.destroy();
       await vi.waitFor(() => expect(out.lines).toHaveLength(1));
-      expect(JSON.parse(out.lines[0]!).msg).toMatch(/^GET \/api\/images\/\d+\/thumbnail aborted by the client after \d+ ms$/);
+      const entry = JSON.parse(out.lines[0]!);
+      expect(entry.msg).toMatch(/^GET \/api\/images\/\d+\/thumbnail aborted by the client after \d+ ms$/);
+      expect(entry.res).toEqual({ aborted: true });
     } finally {
       server.close();
     }
