@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { openIndex } from '../store/open-index.js';
 import type { FileRecord, VerifyReport } from '../store/types.js';
-import { printJson } from './options.js';
+import { oneField, printJson } from './options.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {
   const { checked } = report;
@@ -77,7 +77,7 @@ export function registerDoctorCommands(program: Command): void {
         printJson(failed);
         return;
       }
-      for (const f of failed) process.stdout.write(`${f.absolutePath}\t${f.error}\n`);
+      for (const f of failed) process.stdout.write(`${oneField(f.absolutePath)}\t${oneField(f.error)}\n`);
       process.stderr.write(
         failed.length === 0 ? 'no file failed\n' : `${failed.length} file${failed.length === 1 ? '' : 's'} failed; \`rsclip index --retry-errors\` tries them again (also done when --max-input-pixels changes)\n`,
       );

@@ -2,7 +2,8 @@
 import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
-import { collect, modelVariant, positiveInt, printJson } from './options.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
+import { collect, modelVariant, oneField, positiveInt, printJson } from './options.js';
 
 interface EmbedOptions {
   model: string;
@@ -10,6 +11,7 @@ interface EmbedOptions {
   image?: string[];
   json?: boolean;
   threads?: number;
+  maxInputPixels?: number;
   variant: ReturnType<typeof modelVariant>;
 }
 
@@ -22,6 +24,7 @@ export function registerEmbedCommand(program: Command): void {
     .addOption(new Option('-i, --image <file>', 'an image file to embed (repeatable; may be combined with --text)').argParser(collect))
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
+    .option('--max-input-pixels <n>', `refuse images with more pixels than this (decompression bombs; default ${DEFAULT_MAX_INPUT_PIXELS})`, positiveInt)
     .option('--json', 'print JSON: [{kind, input, vector}]')
     .action(async (opts: EmbedOptions) => {
       const texts = opts.text ?? [];
@@ -29,7 +32,11 @@ export function registerEmbedCommand(program: Command): void {
       if (texts.length === 0 && images.length === 0) {
         throw new RsclipError('BAD_INPUT', 'nothing to embed', { hint: 'pass --text "..." or --image FILE' });
       }
-      const encoder = await openClip(opts.model, { variant: opts.variant, ...(opts.threads ? { threads: opts.threads } : {}) });
+      const encoder = await openClip(opts.model, {
+        variant: opts.variant,
+        ...(opts.threads ? { threads: opts.threads } : {}),
+        ...(opts.maxInputPixels ? { maxInputPixels: opts.maxInputPixels } : {}),
+      });
       try {
         const textVectors = texts.length > 0 ? await encoder.embedTexts(texts) : [];
         const imageVectors = images.length > 0 ? await encoder.embedImages(images) : [];
@@ -40,7 +47,7 @@ export function registerEmbedCommand(program: Command): void {
         if (opts.json) {
           printJson(rows.map(({ kind, input, vector }) => ({ kind, input, vector: Array.from(vector) })));
         } else {
-          for (const { input, vector } of rows) process.stdout.write(`${input}\t${Array.from(vector, (x) => x.toFixed(6)).join(' ')}\n`);
+          for (const { input, vector } of rows) process.stdout.write(`${oneField(input)}\t${Array.from(vector, (x) => x.toFixed(6)).join(' ')}\n`);
         }
       } finally {
         await encoder.close();

@@ -376,7 +376,7 @@ export function registerEvalCommands(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(async (opts: LabelsCommandOptions) => {
     const meta = await readIndexMeta(opts.index);
-    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${opts.index}`, { hint: 'build one with `rsclip index <archive dir> --index <dir>`' });
+    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${opts.index}`, { hint: `build one with \`rsclip index <archive dir> --index ${opts.index}\`` });
     // the index's recorded model and variant are the default, as for search and index
     const encoder = await openEncoderForIndex(opts.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
     let report: LabelsReport;

@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { modelVariant, nonNegativeInt, oneField, positiveInt, printJson } from './options.js';
 
 interface SearchCommandOptions extends FilterOptions {
   index?: string;
@@ -61,7 +61,7 @@ function printPage(page: SearchPage): void {
   for (const hit of page.hits) {
     const copies = hit.copies.length > 0 ? `  (${hit.copies.length + 1} copies)` : '';
     const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${hit.absolutePath ?? hit.path}${placeColumns(hit)}${copies}${dups}\n`);
+    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${oneField(hit.absolutePath ?? hit.path)}${placeColumns(hit)}${copies}${dups}\n`);
   }
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }

@@ -62,7 +62,7 @@ async function unreadableError(source: ImageSource, cause: unknown): Promise<Rsc
   const label = describeSource(source);
   const reason = cause instanceof Error ? cause.message : String(cause);
   if (/exceeds pixel limit/i.test(reason)) {
-    return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'raise the maximum input pixels setting or downscale the image', cause });
+    return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'downscale the image or raise the pixel limit (--max-input-pixels)', cause });
   }
   let why = reason.replace(/\s+/g, ' ').trim();
   let hint = 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image';
@@ -100,7 +100,7 @@ function checkPixelLimit(source: ImageSource, width: number, height: number, max
     throw new RsclipError(
       'IMAGE_TOO_LARGE',
       `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}${query ? ' for a query image' : ''}`,
-      { hint: query ? 'downscale it: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the maximum input pixels setting' },
+      { hint: query ? 'downscale it: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the pixel limit (--max-input-pixels)' },
     );
   }
 }

@@ -224,9 +224,14 @@ export interface OpenModelDirOptions {
 /** Reads and validates a model directory; throws RsclipError naming the first bad file. */
 export function openModelDirectory(dir: string, options: OpenModelDirOptions = {}): ModelDirectory {
   const resolved = path.resolve(dir);
-  if (!existsSync(resolved) || !statSync(resolved).isDirectory()) {
+  if (!existsSync(resolved)) {
     throw new RsclipError('MODEL_NOT_FOUND', `model directory not found: ${dir}`, {
       hint: 'check the path; `rsclip model fetch` downloads a model',
+    });
+  }
+  if (!statSync(resolved).isDirectory()) {
+    throw new RsclipError('MODEL_NOT_FOUND', `${dir} is a file, not a model directory`, {
+      hint: `pass the folder that holds the model's config.json and ONNX files${path.basename(resolved).endsWith('.onnx') ? ` (${path.dirname(dir)}?)` : ''}`,
     });
   }
   const refetch = 'fetch the model again (`rsclip model fetch <repo-id>`) or export it (`rsclip model export <checkpoint-dir> --out <model-dir>`)';

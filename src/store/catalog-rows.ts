@@ -85,6 +85,9 @@ export function toIndexTotals(rows: readonly TotalRow[]): IndexTotals {
 /** Files with this status, or all files, from the totals. */
 export const filesCounted = (totals: IndexTotals, status?: FileStatus): number => (status ? totals.files[status] : totals.files.ok + totals.files.error + totals.files.removed);
 
+/** The files the archive held at its last indexing (indexed or failed): what `verify` reports as the images it checked; removed files' records are checked too, not counted. */
+export const filesInArchive = (totals: IndexTotals): number => totals.files.ok + totals.files.error;
+
 /** What verify says when the stored totals (files per status, vectors, the latest change) had drifted from the rows. */
 export const totalsRecounted = (names: readonly string[]): string => `the index's totals (${names.join(', ')}) did not match its rows; counted again`;
 

@@ -260,6 +260,7 @@ export interface IndexStats {
 /** What `verify` found and what it did about it. */
 export interface VerifyReport {
   ok: boolean;
+  /** `images`: the files of the archive at its last indexing, indexed or failed (removed files' records are checked, not counted). */
   checked: { images: number; vectors: number; hnswLabels: number };
   /** Problems found and fixed. */
   repaired: string[];

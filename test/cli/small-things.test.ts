@@ -57,6 +57,35 @@ describe('small things', () => {
     expect((await runCli(['embed', '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/may be combined with --image/);
   });
 
+  it('`embed` takes the pixel limit its refusal names', async () => {
+    const image = path.join(root, 'wide.png');
+    writeFileSync(image, makePng(3, 120, 60));
+    const refused = await runCli(['embed', '--model', modelDir, '--threads', '1', '-i', image, '--max-input-pixels', '5000']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`image ${image} has 120x60 = 7200 pixels, more than the limit of 5000 (downscale the image or raise the pixel limit (--max-input-pixels))`);
+    const raised = await runCli(['embed', '--model', modelDir, '--threads', '1', '-i', image, '--max-input-pixels', '7200', '--json']);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(JSON.parse(raised.stdout)).toHaveLength(1);
+  });
+
+  it('`search`, `errors` and `embed` print a tab or newline in a name escaped, one record per line; --json exact', async () => {
+    const archive = path.join(root, 'odd-names');
+    mkdirSync(archive);
+    writeFileSync(path.join(archive, 'river\nbank.png'), makePng(4, 40, 40));
+    writeFileSync(path.join(archive, 'cut\tshort.png'), makePng(5, 40, 40).subarray(0, 60));
+    const index = path.join(root, 'odd-index');
+    expect((await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1'])).code).toBe(0);
+    const found = await runCli(['search', 'a river', '--index', index, '--model', modelDir]);
+    expect(found.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/^-?\d\.\d{4}\t#\d+\t.*\/odd-names\/river\\nbank\.png$/)]);
+    const json = JSON.parse((await runCli(['search', 'a river', '--index', index, '--model', modelDir, '--json'])).stdout) as { hits: { path: string }[] };
+    expect(json.hits.map((h) => h.path)).toEqual(['river\nbank.png']);
+    const failed = (await runCli(['errors', '--index', index])).stdout.trimEnd().split('\n');
+    expect(failed).toEqual([expect.stringMatching(/^\/.*\/odd-names\/cut\\tshort\.png\tcannot read /)]);
+    expect(failed[0]!.split('\t')).toHaveLength(2);
+    const embedded = await runCli(['embed', '--model', modelDir, '--threads', '1', '-t', 'two\nlines']);
+    expect(embedded.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/^two\\nlines\t/)]);
+  });
+
   it('`eval ann --help` shows the default ef list as it would be typed', async () => {
     const help = (await runCli(['eval', 'ann', '--help'])).stdout.replace(/\s+/g, ' ');
     expect(help).toMatch(/--ef <list> .*\(default: 10,20,50,100,200\)/);

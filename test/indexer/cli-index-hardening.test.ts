@@ -83,7 +83,7 @@ describe('rsclip index and errors (tiny model, child processes)', () => {
     expect(listed.code).toBe(0);
     const large = path.join(archive, 'class0', 'large.png');
     expect(listed.stdout).toBe(
-      `${large}\timage ${large} has 120x120 = 14400 pixels, more than the limit of 5000 (downscale the image or raise the maximum input pixels setting)\n`,
+      `${large}\timage ${large} has 120x120 = 14400 pixels, more than the limit of 5000 (downscale the image or raise the pixel limit (--max-input-pixels))\n`,
     );
     expect(listed.stderr).toMatch(/^1 file failed; `rsclip index --retry-errors` tries them again/);
     const json = JSON.parse((await cli(['errors', '--index', index, '--json'])).stdout) as { path: string; error: string }[];

@@ -190,6 +190,14 @@ describe('model directory errors', () => {
     await expectRsclipError(openClip(path.join(work, 'nope')), 'MODEL_NOT_FOUND', /model directory not found/);
   });
 
+  it('a file where the directory belongs is named as such, and an ONNX file points at its folder', async () => {
+    const onnx = path.join(work, 'vision_model.onnx');
+    writeFileSync(onnx, 'not a model');
+    const error = await openClip(onnx).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MODEL_NOT_FOUND', message: `${onnx} is a file, not a model directory` });
+    expect((error as { hint?: string }).hint).toContain(`(${work}?)`);
+  });
+
   it.each([
     ['config.json', /no config\.json/],
     ['preprocessor_config.json', /no preprocessor_config\.json/],

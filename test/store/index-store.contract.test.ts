@@ -102,6 +102,9 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     expect(await store.findFileByPath('/archive/bad.jpg')).toMatchObject({ id: fileBad, status: 'error', error: 'truncated JPEG', path: 'bad.jpg', absolutePath: expect.stringMatching(/archive.bad\.jpg$/) });
     expect({ ok: await store.countFiles('ok'), error: await store.countFiles('error'), removed: await store.countFiles('removed'), all: await store.countFiles() }).toEqual({ ok: 1, error: 1, removed: 1, all: 3 });
     expect(await store.stats()).toMatchObject({ location, images: { ok: 1, error: 1, removed: 1 }, items: 1, vectors: 1, details: expect.any(Object) });
+    await store.flush();
+    // the removed file's record is checked, but it is no image of the archive
+    expect(await store.verify()).toMatchObject({ ok: true, checked: { images: 2, vectors: 1 }, repaired: [], unrepaired: [] });
     await store.close();
   });
 

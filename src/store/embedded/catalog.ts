@@ -84,7 +84,7 @@ export class Catalog {
     try {
       this.db = new Database(this.source, { readonly: options.readonly, fileMustExist: options.readonly });
     } catch (cause) {
-      throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: 'run `rsclip doctor --index <dir>`' });
+      throw new RsclipError('INDEX_CORRUPT', `cannot open ${this.file}: ${(cause as Error).message}`, { cause, hint: `run \`rsclip doctor --index ${path.dirname(this.file)}\`` });
     }
     try {
       this.db.pragma('busy_timeout = 10000');
@@ -110,7 +110,7 @@ export class Catalog {
     } catch (error) {
       this.db.close();
       if (error instanceof RsclipError) throw error;
-      throw new RsclipError('INDEX_CORRUPT', `cannot read ${this.file}: ${(error as Error).message}`, { cause: error, hint: 'run `rsclip doctor --index <dir>`' });
+      throw new RsclipError('INDEX_CORRUPT', `cannot read ${this.file}: ${(error as Error).message}`, { cause: error, hint: `run \`rsclip doctor --index ${path.dirname(this.file)}\`` });
     }
   }
 

@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
-import { filesCounted, isoTime, totalsRecounted } from '../catalog-rows.js';
+import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
@@ -494,7 +494,7 @@ export class EmbeddedStore implements IndexStore {
       this.planner.reset();
       return {
         ok: true,
-        checked: { images: filesCounted(this.catalog.totals()), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
+        checked: { images: filesInArchive(this.catalog.totals()), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
         repaired,
         unrepaired: [],
       };

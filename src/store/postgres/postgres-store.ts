@@ -49,7 +49,7 @@ import type { Database, Queryable } from './database.js';
 import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
@@ -626,7 +626,7 @@ export class PostgresStore implements IndexStore {
       for (const c of wrong) await db.query('UPDATE totals SET value = $2 WHERE name = $1', [c.name, c.value]);
       if (wrong.length > 0) repaired.push(totalsRecounted(wrong.map((c) => c.name)));
       const totals = toIndexTotals(counted);
-      return { ok: true, checked: { images: filesCounted(totals), vectors: totals.vectors, hnswLabels: totals.vectors }, repaired, unrepaired: [] };
+      return { ok: true, checked: { images: filesInArchive(totals), vectors: totals.vectors, hnswLabels: totals.vectors }, repaired, unrepaired: [] };
     });
   }
 
