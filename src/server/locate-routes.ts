@@ -23,7 +23,7 @@ import type { IndexStore } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
 import { HttpError } from './http-error.js';
-import { countParam, numeric, parseWith } from './query-params.js';
+import { countParam, numeric, oneString, parseWith } from './query-params.js';
 
 export interface LocateRouteDeps {
   searcher: Searcher;
@@ -41,7 +41,7 @@ export interface LocateRouteDeps {
 export const DEFAULT_MAX_SCENE_PIXELS = 4096 * 4096;
 
 const locateQuery = {
-  q: z.preprocess((v) => (Array.isArray(v) ? v[v.length - 1] : v), z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)).optional(),
+  q: oneString(z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)).optional(),
   top: countParam(1000),
   nms: numeric(z.number().gt(0).max(1)).optional(),
   format: z.enum(['json', 'geojson', 'png']).optional(),

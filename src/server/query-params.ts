@@ -19,7 +19,7 @@ export const countParam = (max: number) => numeric(z.number().int().min(1).max(m
 export const sizeParam = (sizes: readonly number[]) => numeric(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
 const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 /** A parameter that may appear once: a repeated one (`?q=a&q=b`) is refused, not settled by picking one of its values. */
-const oneString = (schema: z.ZodType) =>
+export const oneString = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v, ctx) => {
     if (!Array.isArray(v)) return v;
     ctx.addIssue({ code: 'custom', message: `given ${v.length} times: give it once` });

@@ -184,6 +184,7 @@ describe('locating a patch in the mosaic', () => {
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '-1' }), 400, /top: Too small: expected number to be >=1/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', nms: '0' }), 400, /nms: Too small: expected number to be >0/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', colour: 'red' }), 400, /colour/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate?q=river&q=lake`), 400, /q: given 2 times: give it once/],
       [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(Buffer.from('not a png')), 415, /./],
       [request(app).post('/api/locate').set('Content-Type', 'image/png').send(mosaicPatchPng(target)), 400, /no query/],
       [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'text/plain').send('river'), 415, /application\/json body of terms, multipart\/form-data .*got text\/plain/],
