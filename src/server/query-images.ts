@@ -3,8 +3,10 @@
  * threads, so that a large upload never stalls the event loop that answers every other request
  * (preprocessing runs in JavaScript: on the main thread a 13,000-pixel square blocked it for
  * seconds). At most `threads` images are decoded at once and at most `maxQueued` wait; more
- * are answered 503. The header check that comes first (checkQueryImage: raster formats only,
- * at most `maxPixels`) is the route's, before an upload is queued at all.
+ * are answered 503. Requests take turns at the threads (a FairQueue), so one request's sixteen
+ * large images delay another's small one by one decode, not sixteen. The header check that comes
+ * first (checkQueryImage: raster formats only, at most `maxPixels`) is the route's, before an
+ * upload is queued at all.
  *
  * Decoded images then share runs of the vision tower: those decoded while it runs go to its next
  * run together, whose cost per image is lower (full-size int8 tower on 2 cores: 15.5-17.3 ms for
@@ -13,6 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
+import { FairQueue, QueueFullError } from '../fair-queue.js';
 import { MicroBatcher } from '../micro-batcher.js';
 import { workerModule } from '../worker-module.js';
 import type { ClipEncoder, ImageSource, PreprocessedImage } from '../model/encoder-types.js';
@@ -44,25 +47,29 @@ export class QueryImageDecoder {
   #closed = false;
   readonly #preprocess: PreprocessConfig;
   readonly #options: QueryDecodeOptions;
+  /** What the threads work on next: at most `threads` tasks are in the pool at once, the rest wait here, taking turns by request. */
+  readonly #queue: FairQueue;
 
   constructor(preprocess: PreprocessConfig, options: QueryDecodeOptions) {
     this.#preprocess = preprocess;
     this.#options = options;
+    this.#queue = new FairQueue(options.threads, options.maxQueued);
   }
 
   #threads(): Piscina<QueryImageTask, QueryImageResult> {
     if (this.#closed) throw new Error('the query image decoder is closed');
-    const { keptThreads = 0, threads, maxQueued } = this.#options;
-    this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(keptThreads, threads), maxThreads: threads, maxQueue: maxQueued, idleTimeout: IDLE_THREAD_MS });
+    const { keptThreads = 0, threads } = this.#options;
+    this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(keptThreads, threads), maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
     return this.#pool;
   }
 
-  async preprocess(bytes: Buffer): Promise<PreprocessedImage> {
+  /** `owner`: what the image belongs to (one request's images share it); owners take turns at the threads. */
+  async preprocess(bytes: Buffer, owner: object = {}): Promise<PreprocessedImage> {
     let result: QueryImageResult;
     try {
-      result = await this.#threads().run({ bytes, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels });
+      result = await this.#queue.run(owner, () => this.#threads().run({ bytes, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels }));
     } catch (error) {
-      if ((error as Error).message === 'Task queue is at limit') {
+      if (error instanceof QueueFullError) {
         throw new HttpError(503, 'SERVER_BUSY', 'too many image queries are being decoded; try again in a moment', { 'Retry-After': '1' });
       }
       throw error;
@@ -83,7 +90,7 @@ export class QueryImageDecoder {
  * threads, then to the vision tower; paths and everything else go to `encoder` unchanged.
  */
 export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageDecoder): ClipEncoder {
-  const preprocess = (image: ImageSource): Promise<PreprocessedImage> => (typeof image === 'string' ? encoder.preprocess(image) : decoder.preprocess(image));
+  const preprocess = (image: ImageSource, owner?: object): Promise<PreprocessedImage> => (typeof image === 'string' ? encoder.preprocess(image) : decoder.preprocess(image, owner));
   const tower = new MicroBatcher<Float32Array, Float32Array>((pixels) => encoder.embedPixels(pixels, { handOver: true }), {
     maxBatch: QUERY_IMAGE_BATCH,
     concurrency: encoder.visionSessions ?? 1,
@@ -99,12 +106,13 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
       return encoder.pixelRecipe;
     },
     embedTexts: (texts) => encoder.embedTexts(texts),
-    preprocess,
+    preprocess: (image) => preprocess(image),
     preprocessRgb: (rgb) => encoder.preprocessRgb(rgb),
     embedPixels: (pixels, options) => encoder.embedPixels(pixels, options),
     async embedImages(images) {
       if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);
-      return Promise.all(images.map(async (image) => tower.add((await preprocess(image)).pixels)));
+      const request = {};
+      return Promise.all(images.map(async (image) => tower.add((await preprocess(image, request)).pixels)));
     },
     async close() {
       await decoder.close();

@@ -17,6 +17,25 @@ describe('QueryImageDecoder', () => {
     // a decoder closed before its first upload has no threads to end
     await new QueryImageDecoder(preprocess, { maxPixels: 10_000_000, threads: 1, maxQueued: 4 }).close();
   });
+
+  it('lets requests take turns at its threads, and answers 503 past the images it lets wait', async () => {
+    const { preprocess } = openModelDirectory(await tinyModelDir());
+    const decoder = new QueryImageDecoder(preprocess, { maxPixels: 10_000_000, threads: 1, maxQueued: 6 });
+    try {
+      const done: string[] = [];
+      const [many, one] = [{}, {}];
+      const decoded = [
+        ...[1, 2, 3, 4, 5, 6].map((seed) => decoder.preprocess(makePng(seed, 64, 64), many).then(() => done.push(`many ${seed}`))),
+        decoder.preprocess(makePng(7, 64, 64), one).then(() => done.push('one')),
+      ];
+      await expect(decoder.preprocess(makePng(8), {})).rejects.toMatchObject({ status: 503, code: 'SERVER_BUSY' });
+      await Promise.all(decoded);
+      // the lone image waits for the one decode under way, not for the five queued before it
+      expect(done).toEqual(['many 1', 'one', 'many 2', 'many 3', 'many 4', 'many 5', 'many 6']);
+    } finally {
+      await decoder.close();
+    }
+  });
 });
 
 describe('withQueryImageDecoder', () => {
