@@ -5,7 +5,8 @@
  * EPSG codes from `epsg-index` (the EPSG registry as proj4 strings and WKT, one small JSON file
  * per code, read on demand), WKT (a `.prj` file, an ESRI PE string in a GeoTIFF) through
  * proj4js's WKT parser, and user-defined GeoTIFF keys through `geotiff-geokeys-to-proj4`
- * (see `geotiff-georeference.ts`).
+ * (see `geotiff-georeference.ts`). Datum grids a definition names come from PROJ's folders
+ * (`datum-grids.ts`).
  *
  * Data coordinates are always easting/longitude first (GDAL's traditional GIS order, which is
  * what GeoTIFFs and world files store), whatever axis order a definition declares.
@@ -16,6 +17,7 @@ import path from 'node:path';
 import type Proj4 from 'proj4';
 import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
+import { loadDatumGrids } from './datum-grids.js';
 
 export interface Crs {
   /** A human name: the EPSG name, the WKT's name, or the proj4 string. */
@@ -77,6 +79,7 @@ export function crsFromEpsg(code: number): Crs {
       hint: 'use a projected or geographic CRS code',
     });
   }
+  loadDatumGrids(loadProj4(), entry.proj4, `EPSG:${code} (${entry.name})`);
   const crs: Crs = { name: entry.name, epsg: code, definition: entry.proj4, wkt: entry.wkt, geographic: isGeographic(entry.proj4) };
   epsgCache.set(code, crs);
   return crs;
@@ -107,6 +110,7 @@ export function crsFromWkt(wkt: string): Crs {
 export function crsFromProj4(definition: string, name?: string): Crs {
   const text = definition.trim();
   try {
+    loadDatumGrids(loadProj4(), text, `the proj4 CRS "${text}"`);
     const crs: Crs = { name: name ?? text, epsg: null, definition: text, wkt: null, geographic: isGeographic(text) };
     checkUsable(crs);
     return crs;
