@@ -11,6 +11,8 @@ export type RsclipErrorCode =
   | 'CHECKPOINT_UNSAFE'
   | 'IMAGE_UNREADABLE'
   | 'IMAGE_TOO_LARGE'
+  /** A file's georeference (GeoKeys, world file, .prj, a datum grid) cannot be used: the file is refused rather than indexed without its place. */
+  | 'GEOREFERENCE_INVALID'
   | 'BAD_INPUT'
   | 'BAD_QUERY'
   | 'NOT_FOUND'

@@ -167,8 +167,18 @@ export class FilePreparer {
       yield { kind: 'touch', job };
       return;
     }
-    // The header only; an unreadable file is reported by the model's decoder below, as before scenes.
-    const source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile }).catch(() => undefined);
+    // The header only; an unreadable file is reported by the model's decoder below, as before
+    // scenes. A georeference that cannot be used fails the file: taken for a plain image, a scene
+    // would lose its place and, cut to the model's centre crop, most of its pixels.
+    let source: RasterSource | undefined;
+    try {
+      source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile });
+    } catch (error) {
+      if (isRsclipError(error, 'GEOREFERENCE_INVALID')) {
+        yield { kind: 'fail', job, error: error.toOneLine() };
+        return;
+      }
+    }
     try {
       // a small file's content holds its head: the decoder (maybe in another thread) is given one or the other
       yield* this.prepareContent(job, source, hashed.content ? { content: hashed.content } : { head: hashed.head! });

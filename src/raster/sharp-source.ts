@@ -4,6 +4,7 @@
  * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
 import { isRsclipError, RsclipError } from '../errors.js';
+import { readingGeoreference } from '../geo/georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { parseImageHeader, type ImageHeader } from './image-header.js';
@@ -79,7 +80,7 @@ export async function openWithSharp(path: string, options: SharpOpenOptions = {}
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${meta.depth ?? 'unknown'} samples are not supported here`, { hint: 'convert it to an 8- or 16-bit image, or a GeoTIFF' });
   }
-  const georeference = await readWorldFileGeoreference(path, width, height, options);
+  const georeference = await readingGeoreference(path, () => readWorldFileGeoreference(path, width, height, options));
   return new SharpSource(path, meta.format ?? 'unknown', width, height, bands, dataType, georeference);
 }
 

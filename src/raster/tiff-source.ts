@@ -14,6 +14,7 @@ import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { dependencyMissing } from '../lazy-package.js';
 import type { Crs } from '../geo/crs.js';
+import { readingGeoreference } from '../geo/georeference.js';
 import { georeferenceFromGeoTiff } from '../geo/geotiff-georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
@@ -275,9 +276,12 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       geoKeys: main.getGeoKeys() as Record<string, unknown> | null,
     };
     // A TIFF without GeoTIFF tags may have a world file (.tfw) beside it.
-    const georeference =
-      georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
-      (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile }));
+    const georeference = await readingGeoreference(
+      path,
+      async () =>
+        georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
+        (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile })),
+    );
     const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
     const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
     const libvipsAble =

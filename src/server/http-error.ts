@@ -44,6 +44,7 @@ const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
   INDEX_NOT_FOUND: 404,
   IMAGE_UNREADABLE: 415,
   IMAGE_TOO_LARGE: 413,
+  GEOREFERENCE_INVALID: 422,
   INDEX_INCOMPATIBLE: 409,
   // the index needs `rsclip doctor` (the error's hint says so): unavailable until then, not an internal error
   INDEX_CORRUPT: 503,

@@ -161,6 +161,24 @@ describe('a georeferenced scene', () => {
     expect(failed.map((f) => [f.path, f.error])).toEqual([['big.png', 'PNG of 2048x2048 = 4194304 pixels, more than the limit of 1000000 (only TIFFs are read by their windows alone; raise --max-input-pixels to index it)']]);
   });
 
+  it('refuses a file whose georeference cannot be used, with the reason, instead of indexing it as an image without a place', async () => {
+    writeFileSync(path.join(archive, 'short-world.png'), makePng(5, 64, 64));
+    writeFileSync(path.join(archive, 'short-world.pgw'), '1\n0\n0\n');
+    writeFileSync(path.join(archive, 'bad-prj.png'), makePng(6, 64, 64));
+    writeFileSync(path.join(archive, 'bad-prj.pgw'), '1\n0\n0\n-1\n500000\n4600000\n');
+    writeFileSync(path.join(archive, 'bad-prj.prj'), 'PROJCS["broken",GEOGCS[');
+    writeFileSync(path.join(archive, 'plain.png'), makePng(7, 64, 64));
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(summary).toMatchObject({ errors: 2, embedded: 1 });
+    const store = await openIndex(indexDir, { readonly: true });
+    const failed = await store.listFiles('error');
+    await store.close();
+    expect(Object.fromEntries(failed.map((f) => [f.path, f.error]))).toEqual({
+      'bad-prj.png': expect.stringMatching(new RegExp(`^cannot use the georeference of .*bad-prj\\.png: cannot use the WKT CRS "broken": `)),
+      'short-world.png': expect.stringMatching(/^cannot use the georeference of .*short-world\.png: world file .*short-world\.pgw must hold six numbers \(A D B E C F\), one per line \(check the file/),
+    });
+  });
+
   it('stops between the windows of a scene that has only nodata (such a scene embeds nothing, so no batch ever checked the interruption)', async () => {
     writeFileSync(path.join(archive, 'black.png'), makeBlackPng(4096, 4096));
     const total = planWindows(4096, 4096, { inputSize: 224 }).length;
