@@ -184,3 +184,28 @@ function checkUsearchPart(file: string, fd: number, end: number, dim: number, qu
   if (levelsAt + nodes * 2 + tapeBytes !== end) throw corrupt(file, `the graph needs ${levelsAt + nodes * 2 + tapeBytes} bytes, the file has ${end}`);
   return { deleted, metric };
 }
+
+/** usearch's ceil2: the next power of two, 0 for 0. */
+function ceil2(v: number): number {
+  return v === 0 ? 0 : 2 ** Math.ceil(Math.log2(v));
+}
+
+/** The capacity of usearch's key hash set once it has reserved room for `count` keys (buckets of 64 slots, two thirds of them usable). */
+function keySetCapacity(count: number): number {
+  if (count === 0) return 0;
+  return Math.floor((Math.max(64, ceil2(Math.ceil((count * 3) / 2))) * 2) / 3);
+}
+
+/**
+ * Whether usearch (2.25) can load or view a file of `live` vectors and `deleted` removed nodes.
+ * Its loader sizes the table of every node's vector to the key set it reserves for the live
+ * vectors alone, then copies the table of all the nodes, removed ones included, into it: where
+ * removed nodes are many (a file whose every vector was removed, or most of them), that copy
+ * runs past the table and corrupts the heap (glibc then aborts the process). The caller rebuilds
+ * such a graph from the catalog instead of loading it.
+ */
+export function usearchReloadsSafely(live: number, deleted: number): boolean {
+  const afterKeys = keySetCapacity(live);
+  const reserved = ceil2(live) <= afterKeys ? afterKeys : keySetCapacity(ceil2(live));
+  return reserved >= live + deleted;
+}

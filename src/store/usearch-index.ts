@@ -20,7 +20,7 @@ import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
-import { appendTrailer, readUsearchFile, type VectorQuantization } from './usearch-file.js';
+import { appendTrailer, readUsearchFile, usearchReloadsSafely, type VectorQuantization } from './usearch-file.js';
 import { newNativeUsearch, usearchMetricFor, type NativeUsearch, type UsearchMetric } from './usearch-native.js';
 
 /** A stored vector matches the catalog's when their cosine is this close to 1 (the quantisation's error). */
@@ -133,6 +133,11 @@ export class UsearchIndex implements GraphIndex {
     const facts = readUsearchFile(file, dim, params.quantization, options);
     const refusal = options.accept?.({ bytes: facts.bytes, sha256: facts.sha256, identity: facts.identity });
     if (refusal !== undefined) throw graphFileCorrupt(file, refusal);
+    if (!usearchReloadsSafely(facts.live.size, facts.deleted)) {
+      throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} has ${facts.deleted} removed nodes beside ${facts.live.size} vectors, more than usearch can load without overrunning its memory`, {
+        hint: 'it is rebuilt from catalog.sqlite (`rsclip doctor --index <dir>` saves the rebuilt graph)',
+      });
+    }
     const native = nativeIndex(dim, params, facts.metric);
     try {
       if (options.mapped) native.view(file);

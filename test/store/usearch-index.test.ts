@@ -3,11 +3,16 @@
  * core: the switch between the two must work (usearch's per-thread contexts are reserved by the
  * call that grows the capacity), and every vector stays findable. A group of near-identical
  * vectors at f16 stays reachable whole (the cosine, not the inner product of vectors whose norms
- * f16 rounding made unequal).
+ * f16 rounding made unequal). A file most of whose nodes were removed is refused before usearch's
+ * loader, which would overrun the heap on it, sees it.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/eval/random.js';
 import { ENGINE_DEFAULTS } from '../../src/store/index.js';
+import { usearchReloadsSafely } from '../../src/store/usearch-file.js';
 import { UsearchIndex } from '../../src/store/usearch-index.js';
 
 const DIM = 8;
@@ -58,6 +63,36 @@ describe('usearch at f16', () => {
       const reached = new Set(index.searchBestFirst(vectors[0]!, vectors.length, { ef: vectors.length }).map((hit) => hit.id));
       expect(reached.size, `seed ${seed}`).toBe(vectors.length);
       expect(vectors.every((v, i) => index.stores(i + 1, v))).toBe(true);
+    }
+  });
+});
+
+describe('a usearch file with many removed nodes', () => {
+  it('is refused before usearch loads it (its loader would overrun the heap), and a few removed nodes load', async () => {
+    expect([usearchReloadsSafely(0, 0), usearchReloadsSafely(0, 144), usearchReloadsSafely(4, 140), usearchReloadsSafely(40, 104), usearchReloadsSafely(70, 74), usearchReloadsSafely(72, 72)]).toEqual([true, false, false, false, true, true]);
+    // a million vectors: usearch's key set holds 1,398,101, so up to 398,101 removed nodes load
+    expect([usearchReloadsSafely(1_000_000, 398_101), usearchReloadsSafely(1_000_000, 398_102)]).toEqual([true, false]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-usearch-removed-'));
+    try {
+      const params = { ...ENGINE_DEFAULTS.usearch, quantization: 'f32' as const };
+      const vectors = unitVectors(144, 3);
+      for (const [kept, loads] of [[100, true], [4, false]] as const) {
+        const index = UsearchIndex.create(DIM, params);
+        index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+        for (let id = kept + 1; id <= vectors.length; id++) index.markDeleted(id);
+        const file = path.join(dir, `kept-${kept}.usearch`);
+        await index.save(file);
+        if (!loads) {
+          expect(() => UsearchIndex.load(file, DIM, params)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringContaining(`has 140 removed nodes beside 4 vectors`) }));
+          continue;
+        }
+        const loaded = UsearchIndex.load(file, DIM, params);
+        loaded.addMany(unitVectors(144, 4).map((v, i) => [1000 + i, v] as const));
+        expect(loaded.size).toBe(kept + 144);
+        expect(loaded.searchBestFirst(vectors[0]!, 1, { ef: 64 })[0]).toEqual({ id: 1, score: expect.closeTo(1, 4) });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
