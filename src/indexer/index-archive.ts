@@ -13,6 +13,7 @@
  * plan) and skips them, and resumes an unfinished scene at the first window it lacks. Removals
  * are applied only after a complete scan.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter } from '../errors.js';
@@ -399,6 +400,7 @@ class ArchiveIndexer {
       if (b.last) completed.add(b.job);
       if (result.fallback && 'read' in b && b.read.whole && b.read.fallback) {
         b.job.scene = true;
+        b.job.rereadsFile = true;
         b.job.row = { ...b.job.row, stretch: b.read.fallback.stretch };
       }
       if ('nodata' in result) {
@@ -430,6 +432,14 @@ class ArchiveIndexer {
     if (batch.length > 0) await debugPause('embedded');
     const { itemsOf, completed, failures, embedded } = this.itemsOfBatch(batch, results);
     const doneNow = new Set(changes.filter((c) => c.kind === 'done').map((c) => c.job));
+    const changed = await changedSinceScan([...completed, ...doneNow].filter((job) => job.rereadsFile));
+    for (const [job, error] of changed) {
+      itemsOf.delete(job);
+      completed.delete(job);
+      this.failedJobs.add(job);
+      failures.push({ kind: 'fail', job, error });
+    }
+    changes = changes.filter((c) => !changed.has(c.job));
     for (const [job, items] of itemsOf) commit.push({ kind: 'put', file: job.row, items, complete: completed.has(job) || doneNow.has(job) });
     // a file whose last window was nodata (found by a reader elsewhere) completes without items
     for (const job of completed) if (!itemsOf.has(job)) commit.push({ kind: 'put', file: job.row, items: [], complete: true });
@@ -527,4 +537,23 @@ class ArchiveIndexer {
       ...(this.embedder.queueProgress ? { queue: this.embedder.queueProgress() } : {}),
     });
   }
+}
+
+/**
+ * The files among `jobs` (read again after their hash: scenes, large images) whose size or time
+ * is no longer the scan's, with why: their items would be another content's pixels under this
+ * content's hash, which reuse would hand on to true copies. They fail; the next run, seeing the
+ * new size or time, indexes them as they are then.
+ */
+async function changedSinceScan(jobs: FileJob[]): Promise<Map<FileJob, string>> {
+  const changed = new Map<FileJob, string>();
+  await Promise.all(
+    jobs.map(async (job) => {
+      const { absolutePath, bytes, mtimeMs } = job.work.file;
+      const now = await stat(absolutePath).catch(() => undefined);
+      if (!now) changed.set(job, 'the file went away while it was being indexed');
+      else if (now.size !== bytes || now.mtimeMs !== mtimeMs) changed.set(job, 'the file changed while it was being indexed (its size or modification time is not the one scanned); the next `rsclip index` indexes it as it is then');
+    }),
+  );
+  return changed;
 }

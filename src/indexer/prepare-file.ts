@@ -49,6 +49,8 @@ export interface FileJob {
   contentKey: string;
   /** Its windows were read through src/raster (it is a scene or needed radiometry). */
   scene: boolean;
+  /** Its pixels are read from the file after its hash was taken (not from the bytes hashed): a change meanwhile would pair them with another content's hash. */
+  rereadsFile: boolean;
   /** It continues an interrupted run of the same content and plan. */
   resumed: boolean;
   windows: number;
@@ -148,7 +150,7 @@ export class FilePreparer {
 
   async *prepare(work: WorkItem): AsyncGenerator<Unit> {
     const { file } = work;
-    const job: FileJob = { work, row: this.baseRow(work, ''), contentKey: '', scene: false, resumed: false, windows: 0, nodataWindows: 0, georeference: null };
+    const job: FileJob = { work, row: this.baseRow(work, ''), contentKey: '', scene: false, rereadsFile: false, resumed: false, windows: 0, nodataWindows: 0, georeference: null };
     let hashed: ContentHash;
     try {
       // streamed: never the whole file in memory (scenes of several GiB); a small file's bytes are kept for decoding
@@ -158,6 +160,7 @@ export class FilePreparer {
       return;
     }
     job.row = { ...this.baseRow(work, hashed.sha256), bytes: hashed.bytes };
+    job.rereadsFile = hashed.content === undefined;
     if (hashed.bytes === 0) {
       yield { kind: 'fail', job, error: 'empty file (0 bytes)' };
       return;
@@ -313,6 +316,7 @@ export class FilePreparer {
   private async *prepareScene(job: FileJob, source: RasterSource, bands: number[], committed: Set<string>): AsyncGenerator<Unit> {
     const { known } = job.work;
     job.scene = true;
+    job.rereadsFile = true;
     try {
       // a resumed scene keeps the stretch its committed tiles were rendered with
       const stretch = job.resumed && known!.stretch ? known!.stretch : await computeSceneStretch(source, bands, { percentiles: this.plan.percentiles });

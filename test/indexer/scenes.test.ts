@@ -5,7 +5,7 @@
  * re-tiling when the plan changes (ids never reused), reuse of copied scenes, world files with
  * --crs against GDAL, and every real GeoTIFF of ../shared indexable.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -224,6 +224,34 @@ describe('a georeferenced scene', () => {
     expect(retired.length).toBeGreaterThan(0);
     const maxBefore = Math.max(...before.map((b) => b.id));
     for (const item of after) if (!before.some((b) => b.id === item.id)) expect(item.id).toBeGreaterThan(maxBefore);
+    await store.close();
+  });
+
+  it('fails a scene that changes while its windows are read, and a true copy of it indexed next embeds its own windows', async () => {
+    const scene = path.join(archive, 'changing.tif');
+    copyFileSync(mosaicFile, scene);
+    // the file's time moves once its first windows reach the model: they and the rest would be stored under the hash taken before
+    const encoder = new (class extends FakeEncoder {
+      override async embedPixels(images: Float32Array[]) {
+        if (this.runCount.image === 0) utimesSync(scene, new Date(), new Date(Date.now() + 60_000));
+        return super.embedPixels(images);
+      }
+    })();
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder });
+    expect(summary).toMatchObject({ errors: 1, added: 0 });
+    let store = await openIndex(indexDir, { readonly: true });
+    expect((await store.listFiles('error')).map((f) => [f.path, f.error])).toEqual([['changing.tif', expect.stringMatching(/^the file changed while it was being indexed/)]]);
+    expect(await store.listItemIds()).toEqual([]);
+    await store.close();
+    const copies = path.join(work, `copies-${run}`);
+    mkdirSync(copies);
+    copyFileSync(mosaicFile, path.join(copies, 'copy.tif'));
+    const copied = await indexInto({ roots: [copies], index: indexDir, model: new FakeEncoder() });
+    expect(copied).toMatchObject({ reused: 0, embedded: planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224 }).length });
+    // and the next run indexes the changed file as it is now
+    expect(await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() })).toMatchObject({ errors: 0, updated: 1 });
+    store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countFiles('error')).toBe(0);
     await store.close();
   });
 
