@@ -6,15 +6,25 @@
 
 /** A connection URL as messages and logs show it: its password, in the user part or a `password` or `sslpassword` parameter (which libpq and `pg` read too), as `***`, the rest as given. */
 export function hidePassword(url: string): string {
-  const shown = redactQueryValues(url, (name) => /password/i.test(name), '***');
-  let password: string;
-  try {
-    password = new URL(shown).password;
-  } catch {
-    // not a URL: whatever stands between ':' and '@'
-    return shown.replace(/:[^:@/]*@/, ':***@');
+  return redactQueryValues(hideUserPassword(url), (name) => /password/i.test(name), '***');
+}
+
+/**
+ * The password of the user part as `***`, read off the text rather than parsed, since connection
+ * libraries take a password with `:`, `@`, `/`, `?` or `#` in it unencoded (`pg` connects with
+ * `postgres://bob:Sek:r3t@Pw@host/db`, whose password a URL parser reports encoded): it runs from
+ * the first `:` after `//` to the last `@` that a host name follows.
+ */
+function hideUserPassword(url: string): string {
+  const authority = url.indexOf('//');
+  if (authority < 0) return url;
+  let at = -1;
+  for (let i = url.length - 1; i > authority + 1 && at < 0; i--) {
+    if (url[i] === '@' && /^[\w.~%[\]:-]*(?:[/?#]|$)/.test(url.slice(i + 1))) at = i;
   }
-  return password === '' ? shown : shown.replace(`:${password}@`, ':***@');
+  const colon = url.indexOf(':', authority + 2);
+  if (at < 0 || colon < 0 || colon > at) return url;
+  return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
 }
 
 /** `url` with the value of every query parameter whose percent-decoded name `isSecret` accepts written as `mask`. */

@@ -18,6 +18,15 @@ describe('hidePassword', () => {
     expect(hidePassword('postgres://db/x?schema=password')).toBe('postgres://db/x?schema=password');
   });
 
+  it('hides a password written unencoded, whatever it holds, as the connection libraries read it', () => {
+    expect(hidePassword('postgres://bob:Sek:r3t@Pw@127.0.0.1:55432/qa2?schema=bob')).toBe('postgres://bob:***@127.0.0.1:55432/qa2?schema=bob');
+    expect(hidePassword('postgres://carol:Pa^ss|w;rd@127.0.0.1:55432/qa2')).toBe('postgres://carol:***@127.0.0.1:55432/qa2');
+    expect(hidePassword('postgres://alice:Sekr3t/Pw@db.example/qa')).toBe('postgres://alice:***@db.example/qa');
+    expect(hidePassword('postgres://alice:@ss:w/rd#?%&=x y@[::1]:5432/qa')).toBe('postgres://alice:***@[::1]:5432/qa');
+    expect(hidePassword('redis://:r3d!s:p@ss@127.0.0.1:56380/0')).toBe('redis://:***@127.0.0.1:56380/0');
+    expect(hidePassword('postgres://alice@db.example:5432/qa')).toBe('postgres://alice@db.example:5432/qa');
+  });
+
   it('hides what stands for a password in text that is no URL', () => {
     expect(hidePassword('postgres://alice:s3cret@[bad')).toBe('postgres://alice:***@[bad');
   });
