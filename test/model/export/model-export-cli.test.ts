@@ -31,6 +31,14 @@ describe('rsclip model random / model export (CLI)', () => {
     const r3 = await runCli(['model', 'export', random, '--out', exported]);
     expect(r3.code).toBe(1);
     expect(r3.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^rsclip: output directory .* already exists \(choose another --out or pass --force to replace it\)$/)]);
+
+    // --force never replaces the checkpoint being read, nor a folder that holds it
+    for (const [out, verb] of [[random, 'is'], [work, 'holds']] as const) {
+      const r4 = await runCli(['model', 'export', random, '--out', out, '--force']);
+      expect(r4.code).toBe(1);
+      expect(r4.stderr.trim()).toBe(`rsclip: the output directory ${out} ${verb} the checkpoint ${random}: replacing it would delete the weights being exported (choose an --out outside the checkpoint folder)`);
+    }
+    expect(existsSync(path.join(random, 'model.safetensors'))).toBe(true);
   });
 
   it('names the missing file when the checkpoint directory has no weights', async () => {
