@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,6 +106,23 @@ describe('fetchModel against a local Hub', () => {
     expect(int8).toMatchObject({ fromCache: false, modelDir: fp32.modelDir });
     expect(openModelDirectory(int8.modelDir, { variant: 'int8' }).availableVariants).toEqual(['fp32', 'int8']);
     await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8' })).resolves.toMatchObject({ fromCache: true });
+
+    // an --out that held another model is replaced whole: its int8 files do not stay beside this one's fp32
+    const out = path.join(work, 'out-replaced');
+    await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8', outDir: out });
+    hub.addRepo({ id: 'tests/clip-fp32-other', files: onnxFiles });
+    await fetchModel({ repoId: 'tests/clip-fp32-other', endpoint: hub.endpoint, cacheDir, outDir: out });
+    expect(openModelDirectory(out).availableVariants).toEqual(['fp32']);
+    expect(existsSync(path.join(out, 'onnx', 'vision_model_quantized.onnx'))).toBe(false);
+    // a file, or a folder of other things, is refused rather than replaced
+    const file = path.join(work, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: file })).rejects.toMatchObject({ code: 'BAD_INPUT', message: `--out ${file} is a file, not a folder` });
+    const documents = path.join(work, 'documents');
+    mkdirSync(documents);
+    writeFileSync(path.join(documents, 'notes.txt'), 'keep me');
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: documents })).rejects.toMatchObject({ code: 'BAD_INPUT', message: `--out ${documents} is a folder that holds something other than a model` });
+    expect(readFileSync(path.join(documents, 'notes.txt'), 'utf8')).toBe('keep me');
 
     hub.addRepo({ id: 'tests/clip-fp32-only', files: onnxFiles });
     await expect(fetchFrom('tests/clip-fp32-only', { variant: 'int8' })).rejects.toMatchObject({
