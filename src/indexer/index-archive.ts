@@ -297,6 +297,12 @@ class ArchiveIndexer {
       }
     };
     const workers = Promise.all(Array.from({ length: this.decoders }, worker)).finally(() => queue.close());
+    // a preparer's failure (the database gone, say) is thrown where `workers` is awaited; until
+    // then it stops the other preparers, and it must not count as unhandled (which ended the
+    // process with a stack trace when it came while a commit was awaited)
+    workers.catch(() => {
+      failed = true;
+    });
 
     let batch: EmbedUnit[] = [];
     let changes: Unit[] = [];
