@@ -365,13 +365,20 @@ describe("a bulk load defers pgvector's HNSW index", () => {
       expect(await hnswIndexExists(location)).toBe(false);
       await closed.close();
       expect(await hnswIndexExists(location)).toBe(true);
-      // found missing, it is a repair for verify (rsclip doctor); dropped by the writer's own bulk load, it is not
+      // found missing, it is a repair for verify (rsclip doctor); dropped by the writer's own bulk load, it is not;
+      // an index of that name in public (another application's) is neither taken for it nor dropped
       await dropHnswIndex(location);
-      const verified = await openIndex(location, { model: MODEL });
-      await verified.commit(puts(1010, 10, 'c'));
-      expect((await verified.verify()).repaired).toEqual(['the HNSW index was missing; built again']);
-      expect(await hnswIndexExists(location)).toBe(true);
-      await verified.close();
+      await withDatabase(location, (client) => client.query('CREATE TABLE public.rsclip_test_other (v int); CREATE INDEX vectors_hnsw ON public.rsclip_test_other (v)'));
+      try {
+        const verified = await openIndex(location, { model: MODEL });
+        await verified.commit(puts(1010, 10, 'c'));
+        expect((await verified.verify()).repaired).toEqual(['the HNSW index was missing; built again']);
+        expect(await hnswIndexExists(location)).toBe(true);
+        await verified.close();
+        expect(await withDatabase(location, async (client) => (await client.query<{ exists: boolean }>("SELECT to_regclass('public.vectors_hnsw') IS NOT NULL AS exists")).rows[0]!.exists)).toBe(true);
+      } finally {
+        await withDatabase(location, (client) => client.query('DROP TABLE public.rsclip_test_other'));
+      }
     } finally {
       await dispose();
     }

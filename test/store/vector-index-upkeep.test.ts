@@ -22,10 +22,10 @@ function database(vectors: number, indexed = true): Queryable & { statements: st
 /** The number of vectors committed, in this many commits of this size, at which the index was dropped (undefined: kept). */
 async function droppedAfter(atStart: number, commits: number, size: number): Promise<number | undefined> {
   const db = database(atStart);
-  const upkeep = new VectorIndexUpkeep(CREATE);
+  const upkeep = new VectorIndexUpkeep(CREATE, '"tiles".vectors_hnsw');
   for (let n = 1; n <= commits; n++) {
     await upkeep.beforeCommit(db, size);
-    if (db.statements.includes('DROP INDEX IF EXISTS vectors_hnsw')) {
+    if (db.statements.includes('DROP INDEX IF EXISTS "tiles".vectors_hnsw')) {
       expect([upkeep.deferred, upkeep.droppedForBulkLoad]).toEqual([true, true]);
       return n * size;
     }
@@ -48,7 +48,7 @@ describe('VectorIndexUpkeep', () => {
 
   it('a missing index is built at the end, once; the next commits count afresh', async () => {
     const db = database(5000, false);
-    const upkeep = new VectorIndexUpkeep(CREATE);
+    const upkeep = new VectorIndexUpkeep(CREATE, '"tiles".vectors_hnsw');
     await upkeep.beforeCommit(db, 10);
     // found missing (a writer killed mid-load): built at the end, a repair
     expect([upkeep.deferred, upkeep.droppedForBulkLoad]).toEqual([true, false]);

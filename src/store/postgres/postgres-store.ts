@@ -50,7 +50,7 @@ import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
-import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexSql } from './schema.js';
+import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexName, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
@@ -126,7 +126,7 @@ export class PostgresStore implements IndexStore {
     private readonly database: Database,
     readonly readonly: boolean,
   ) {
-    this.vectorIndex = new VectorIndexUpkeep(vectorIndexSql(database.location.schema, meta.embeddingDim, meta.precision, meta.engine.M, meta.engine.efConstruction));
+    this.vectorIndex = new VectorIndexUpkeep(vectorIndexSql(database.location.schema, meta.embeddingDim, meta.precision, meta.engine.M, meta.engine.efConstruction), vectorIndexName(database.location.schema));
   }
 
   describe(): StoreDescription {
@@ -500,9 +500,9 @@ export class PostgresStore implements IndexStore {
       const [counts] = await this.rows<{ bytes: number; index_bytes: number; pgvector: string }>(
         db,
         `SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r')::bigint AS bytes,
-                coalesce(pg_relation_size(to_regclass('vectors_hnsw')), 0) AS index_bytes,
+                coalesce(pg_relation_size(to_regclass($2)), 0) AS index_bytes,
                 (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector`,
-        [`"${this.database.location.schema}"`],
+        [`"${this.database.location.schema}"`, vectorIndexName(this.database.location.schema)],
       );
       return {
         location: this.database.location.shown,
@@ -602,11 +602,12 @@ export class PostgresStore implements IndexStore {
         await db.query('UPDATE items SET key = NULL WHERE id = ANY($1::bigint[])', [ids]);
         repaired.push(`${ids.length} items of ok images had no vector; they are re-embedded by the next \`rsclip index\``);
       }
-      const [index] = await this.rows<{ valid: boolean | null }>(db, "SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('vectors_hnsw')) AS valid");
+      const indexName = vectorIndexName(this.database.location.schema);
+      const [index] = await this.rows<{ valid: boolean | null }>(db, 'SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid', [indexName]);
       // this writer's own bulk load dropped it: the build its flush would do, not a repair
       if (index!.valid === null && this.vectorIndex.droppedForBulkLoad) await this.vectorIndex.build(db);
       else if (index!.valid !== true) {
-        await db.query('DROP INDEX IF EXISTS vectors_hnsw');
+        await db.query(`DROP INDEX IF EXISTS ${indexName}`);
         await this.vectorIndex.build(db);
         repaired.push(`the HNSW index was ${index!.valid === null ? 'missing' : 'invalid'}; built again`);
       }

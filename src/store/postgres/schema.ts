@@ -242,6 +242,9 @@ function filesTotalsSql(schema: string): string {
   `;
 }
 
+/** The HNSW index's name, qualified: unqualified, the search path (the schema, then public) finds a `vectors_hnsw` of public when the schema has none. */
+export const vectorIndexName = (schema: string): string => `${q(schema)}.vectors_hnsw`;
+
 /** pgvector's HNSW index over the vectors (cosine), with the engine's build parameters. */
 export function vectorIndexSql(schema: string, dim: number, precision: IndexPrecision, m: number, efConstruction: number): string {
   const ops = precision === 'halfvec' ? 'halfvec_cosine_ops' : 'vector_cosine_ops';

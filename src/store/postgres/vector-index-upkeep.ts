@@ -32,8 +32,11 @@ export class VectorIndexUpkeep {
   /** Why the HNSW index is missing, when it is: flush and close build it. */
   private missing: 'dropped for a bulk load' | 'found missing' | undefined;
 
-  /** `createSql`: the index's CREATE INDEX IF NOT EXISTS statement. */
-  constructor(private readonly createSql: string) {}
+  /** `createSql`: the index's CREATE INDEX IF NOT EXISTS statement; `indexName`: its name, qualified by its schema. */
+  constructor(
+    private readonly createSql: string,
+    private readonly indexName: string,
+  ) {}
 
   get deferred(): boolean {
     return this.missing !== undefined;
@@ -48,7 +51,7 @@ export class VectorIndexUpkeep {
   async beforeCommit(db: Queryable, vectors: number): Promise<void> {
     if (this.missing) return;
     if (this.atStart === undefined) {
-      const { rows } = await db.query<{ vectors: string | null; indexed: boolean }>("SELECT (SELECT value FROM totals WHERE name = 'vectors') AS vectors, to_regclass('vectors_hnsw') IS NOT NULL AS indexed");
+      const { rows } = await db.query<{ vectors: string | null; indexed: boolean }>("SELECT (SELECT value FROM totals WHERE name = 'vectors') AS vectors, to_regclass($1) IS NOT NULL AS indexed", [this.indexName]);
       this.atStart = Number(rows[0]!.vectors ?? 0);
       if (!rows[0]!.indexed) {
         this.missing = 'found missing';
@@ -58,7 +61,7 @@ export class VectorIndexUpkeep {
     this.added += vectors;
     const bulk = this.atStart === 0 || this.added >= Math.max(BULK_LOAD_MIN_VECTORS, this.atStart);
     if (this.atStart < KEEP_INDEX_FROM_VECTORS && bulk) {
-      await db.query('DROP INDEX IF EXISTS vectors_hnsw');
+      await db.query(`DROP INDEX IF EXISTS ${this.indexName}`);
       this.missing = 'dropped for a bulk load';
     }
   }
