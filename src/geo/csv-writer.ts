@@ -3,9 +3,7 @@
  * center_lon, center_lat, gsd, footprint_wkt, fields (JSON), and optionally the embedding as a
  * JSON array.
  */
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { abortStream, type ExportRow, type RowWriter } from './export-row.js';
+import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 import { geometryToWkt } from './wkb.js';
 
 export interface CsvExportOptions {
@@ -29,7 +27,7 @@ function csvLine(row: ExportRow, includeEmbedding: boolean): string {
 
 export function createCsvWriter(file: string, options: CsvExportOptions = {}): RowWriter {
   const includeEmbedding = options.includeEmbedding ?? false;
-  const stream = createWriteStream(file);
+  const stream = new TextFileStream(file);
   let count = 0;
   let header = `${[...CSV_COLUMNS, ...(includeEmbedding ? ['embedding'] : [])].join(',')}\r\n`;
   return {
@@ -38,14 +36,12 @@ export function createCsvWriter(file: string, options: CsvExportOptions = {}): R
       header = '';
       for (const row of rows) text += csvLine(row, includeEmbedding);
       count += rows.length;
-      if (!stream.write(text)) await once(stream, 'drain');
+      await stream.write(text);
     },
     async close() {
-      if (header) stream.write(header);
-      stream.end();
-      await once(stream, 'finish');
+      await stream.end(header);
       return count;
     },
-    abort: () => abortStream(stream),
+    abort: () => stream.abort(),
   };
 }

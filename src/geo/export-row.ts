@@ -2,7 +2,7 @@
  * The row every writer takes: an item with its file, window, place, fields and embedding.
  */
 import { once } from 'node:events';
-import type { WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import type { LonLat } from './crs.js';
 import type { AreaGeometry } from './geojson-types.js';
 
@@ -41,9 +41,47 @@ export interface RowWriter {
 }
 
 /** A file stream's abort: destroyed, and closed (its file opened first, should that be under way) when this resolves. */
-export async function abortStream(stream: WriteStream): Promise<void> {
+async function abortStream(stream: WriteStream): Promise<void> {
   if (stream.closed) return;
   const closed = once(stream, 'close').catch(() => undefined);
   stream.destroy();
   await closed;
+}
+
+/**
+ * A text file written as a stream whose error (its open failing in a missing folder, a full disk)
+ * is thrown by the next write or by `end`, never emitted with no one listening: rows that come
+ * asynchronously (from PostgreSQL) let an open fail before the first write, which ended the
+ * process with node's stack trace.
+ */
+export class TextFileStream {
+  readonly #stream: WriteStream;
+  #failure: Error | undefined;
+
+  constructor(file: string) {
+    this.#stream = createWriteStream(file);
+    this.#stream.on('error', (error) => {
+      this.#failure ??= error;
+    });
+  }
+
+  async write(text: string): Promise<void> {
+    this.#check();
+    // `once` rejects should the stream fail while it waits
+    if (!this.#stream.write(text)) await once(this.#stream, 'drain');
+  }
+
+  async end(text = ''): Promise<void> {
+    this.#check();
+    this.#stream.end(text);
+    await once(this.#stream, 'finish');
+  }
+
+  abort(): Promise<void> {
+    return abortStream(this.#stream);
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+  }
 }

@@ -4,11 +4,9 @@
  * makes them), a `bbox` member on every feature with a place and on the collection (west > east
  * when it crosses the antimeridian). Properties: path, window, centre, GSD and the row's fields.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import type { AreaGeometry, BBox, LonLatBox, Ring } from './geojson-types.js';
 import { boxesToBBox, geometryBoxes, signedArea } from './lonlat-ring.js';
-import { abortStream, type ExportRow, type RowWriter } from './export-row.js';
+import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 
 function orientRings(rings: Ring[]): Ring[] {
   return rings.map((ring, i) => ((i === 0) === signedArea(ring) < 0 ? [...ring].reverse() : ring));
@@ -55,13 +53,9 @@ export function featureCollection(rows: readonly ExportRow[], options: GeoJsonOp
   return bbox ? { type: 'FeatureCollection', bbox, features } : { type: 'FeatureCollection', features };
 }
 
-async function writeChunk(stream: WriteStream, text: string): Promise<void> {
-  if (!stream.write(text)) await once(stream, 'drain');
-}
-
 /** Streams a FeatureCollection to a file; the collection's bbox member is written after the features. */
 export function createGeoJsonWriter(file: string, options: GeoJsonOptions = {}): RowWriter {
-  const stream = createWriteStream(file);
+  const stream = new TextFileStream(file);
   let count = 0;
   const boxes: LonLatBox[] = [];
   let started = false;
@@ -75,15 +69,13 @@ export function createGeoJsonWriter(file: string, options: GeoJsonOptions = {}):
         text += `${count > 0 ? ',\n' : ''}${JSON.stringify(feature)}`;
         count++;
       }
-      await writeChunk(stream, text);
+      await stream.write(text);
     },
     async close() {
       const bbox = boxesToBBox(boxes);
-      await writeChunk(stream, `${started ? '' : '{"type":"FeatureCollection","features":['}\n]${bbox ? `,"bbox":${JSON.stringify(bbox)}` : ''}}\n`);
-      stream.end();
-      await once(stream, 'finish');
+      await stream.end(`${started ? '' : '{"type":"FeatureCollection","features":['}\n]${bbox ? `,"bbox":${JSON.stringify(bbox)}` : ''}}\n`);
       return count;
     },
-    abort: () => abortStream(stream),
+    abort: () => stream.abort(),
   };
 }

@@ -199,6 +199,14 @@ describe('a failed export', () => {
     expect(readdirSync(dir).filter((name) => name.includes(`failed.${format}`))).toEqual([`failed.${format}`]);
   });
 
+  it.each(['geojson', 'csv'] as const)('into a missing folder, with rows that come after a pause (as from PostgreSQL), fails with the open error: %s', async (format) => {
+    async function* late(): AsyncGenerator<ExportRow> {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      yield* rows.slice(0, 3);
+    }
+    await expect(writeRows(path.join(dir, 'no-such-folder', `x.${format}`), format, late())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it.skipIf(process.platform === 'win32')('replaces the file a symbolic link leads to, and writes to what is no file (/dev/stdout, a pipe) directly', async () => {
     const target = path.join(dir, 'target.csv');
     const link = path.join(dir, 'link.csv');
