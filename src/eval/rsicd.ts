@@ -12,6 +12,7 @@ import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { chooseEf } from '../search/limits.js';
+import { exactSelectionLimit } from '../store/exact-selection.js';
 import { openIndex } from '../store/open-index.js';
 import type { IndexStore } from '../store/types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
@@ -105,7 +106,12 @@ async function loadRsicd(options: EvaluateRsicdOptions): Promise<RsicdData> {
   return { ...flattenCaptions(fileNames, captionsByFile), zeroShotRows, zeroShotLabels: rowLabels.map((l) => classIndex.get(l)!), classes };
 }
 
-/** Text->image ranks through the index's search: the position of the caption's own image, or Infinity past the cut-off. */
+/**
+ * Text->image ranks through the index's search: the position of the caption's own image, or
+ * Infinity past the cut-off; and whether the searches walked the graph. Other images in the index
+ * must not take places in the ranking, so the evaluated ones are searched as a selection, which
+ * the index scores exactly when it is a small part of it (the test split in a large archive).
+ */
 async function searchTextToImageRanks(
   store: IndexStore,
   captionVectors: readonly Float32Array[],
@@ -113,9 +119,11 @@ async function searchTextToImageRanks(
   imageIds: readonly number[],
   search: { k: number; ef: number; exact: boolean },
   onProgress?: (p: EvalProgress) => void,
-): Promise<number[]> {
-  // other images in the index must not take places in the ranking
-  const onlyEvaluated = (await store.countItems()) > new Set(imageIds).size ? { onlyIds: imageIds } : {};
+): Promise<{ ranks: number[]; graph: boolean }> {
+  const indexed = await store.countItems();
+  const evaluated = new Set(imageIds).size;
+  const onlyEvaluated = indexed > evaluated ? { onlyIds: imageIds } : {};
+  const graph = !search.exact && !(indexed > evaluated && evaluated <= exactSelectionLimit(indexed));
   const ranks: number[] = [];
   for (const [caption, q] of captionVectors.entries()) {
     const found = await store.search(q, search.k, { ef: search.ef, exact: search.exact, ...onlyEvaluated });
@@ -123,7 +131,7 @@ async function searchTextToImageRanks(
     if ((caption + 1) % 500 === 0 || caption + 1 === captionVectors.length) onProgress?.({ phase: 'search', done: caption + 1, total: captionVectors.length });
     ranks.push(rank < 0 ? Infinity : rank);
   }
-  return ranks;
+  return { ranks, graph };
 }
 
 export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<RsicdEvaluation> {
@@ -180,9 +188,8 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const captionVectors = captions.vectors;
     const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
-    const textRanks = store
-      ? await searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress)
-      : textToImageRanks(textToImage, data.captionImage);
+    const searched = store ? await searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress) : undefined;
+    const textRanks = searched?.ranks ?? textToImageRanks(textToImage, data.captionImage);
     const retrieval = retrievalFromRanks(data, textRanks, imageToTextRankPerImage(textToImage, data.captionImage), settings);
     const rankingSeconds = lap();
 
@@ -192,9 +199,9 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       phaseSeconds: { images: imagesSeconds, zeroShot: zeroShotSeconds, captions: captionsSeconds, ranking: rankingSeconds },
       mode: store ? 'index' : 'exact',
       search: {
-        textToImage: store && !options.exact ? 'hnsw' : 'exact',
+        textToImage: searched?.graph ? 'hnsw' : 'exact',
         imageToText: 'exact',
-        ef: store && !options.exact ? ef : null,
+        ef: searched?.graph ? ef : null,
         index: store ? store.describe().location : null,
       },
       model: {

@@ -4,7 +4,7 @@
  * Images are embedded once (the exact run); the index is filled with those vectors.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -145,6 +145,20 @@ describeShared('RSICD evaluation with the tiny random model', () => {
     expect(viaHnsw.retrieval.imageToText).toEqual(viaIndexExact.retrieval.imageToText);
     // at most 1% of the 5,465 caption queries may differ because of the approximate search
     for (const k of [1, 5, 10]) expect(Math.abs(viaHnsw.retrieval.textToImage[k]! - viaIndexExact.retrieval.textToImage[k]!)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('says the search was exact when the evaluated images are a small part of a larger index (which scores such a selection exactly)', async () => {
+    const larger = path.join(work, 'index-larger');
+    cpSync(indexDir, larger, { recursive: true });
+    const encoder = await openClip(modelDir, { threads: 1 });
+    const store = await openIndex(larger, { model: encoder.info });
+    const extra = { root: work, path: 'extra.jpg', bytes: 1, mtimeMs: 1, contentHash: 'extra', width: 224, height: 224, format: 'jpeg' };
+    await store.commit([{ kind: 'put', file: extra, vector: Float32Array.from({ length: encoder.info.embeddingDim }, (_, i) => (i === 0 ? 1 : 0)) }]);
+    await store.close();
+    await encoder.close();
+    const report = (await evaluateRsicd({ model: modelDir, ...RSICD, index: larger, threads: 1 })).report;
+    expect(report.search).toMatchObject({ textToImage: 'exact', ef: null });
+    for (const k of [1, 5, 10]) expect(report.retrieval.textToImage[k]).toBeCloseTo(viaIndexExact.retrieval.textToImage[k]!, 6);
   });
 
   it('eval labels scores the index with per-class accuracy, restricted to --classes when given', async () => {

@@ -10,15 +10,13 @@
 import { LRUCache } from 'lru-cache';
 import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
+import { exactSelectionLimit } from '../exact-selection.js';
 import { selectionKey } from '../filter-compiler.js';
 import type { ItemSelection, SearchOptions } from '../types.js';
 import type { Catalog } from './catalog.js';
 import type { VectorQuantization } from '../usearch-file.js';
 import type { GraphSync } from './graph-sync.js';
 
-/** Selections allowing at most this share of the index (or this many items) are searched exactly. */
-const EXACT_SELECTION_SHARE = 0.05;
-const EXACT_SELECTION_MIN = 2000;
 /**
  * Allowed-item sets kept (each costs a bitmap over ids and the id list), by entries and bytes; a
  * set scored exactly also keeps its vectors (float32) when they take at most `vectorBytes` (8,192
@@ -117,7 +115,7 @@ export class SearchPlanner {
     const allowed = restricts(options) ? this.allowed(options) : undefined;
     const excluded = !allowed && options.excludeIds && options.excludeIds.length > 0 ? new Set(options.excludeIds) : undefined;
     const predicate = allowed?.has ?? (excluded ? (id: number) => !excluded.has(id) : undefined);
-    if (allowed && allowed.count <= Math.max(EXACT_SELECTION_MIN, graph.size * EXACT_SELECTION_SHARE)) return this.exactOverAllowed(options, allowed, query, k);
+    if (allowed && allowed.count <= exactSelectionLimit(graph.size)) return this.exactOverAllowed(options, allowed, query, k);
     if (options.exact) return this.exactOverAll(query, k, predicate);
     // a graph that keeps reduced-precision vectors gives more candidates, re-ranked on the catalog's vectors
     const exactScores = graph.scorePrecision === 'f32';

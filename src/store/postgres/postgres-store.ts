@@ -50,14 +50,12 @@ import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
+import { exactSelectionLimit } from '../exact-selection.js';
 import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexName, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
 
-/** Selections allowing at most this share of the index (or this many items) are searched exactly (as the embedded planner does). */
-const EXACT_SELECTION_SHARE = 0.05;
-const EXACT_SELECTION_MIN = 2000;
 /**
  * hnsw.ef_search when the caller gives none: pgvector's graph at hnswlib's default (64) kept
  * recall@10 at 0.97 on 3,000 random 64-d vectors (test/store/postgres.test.ts), at 128 at 0.9975.
@@ -289,7 +287,7 @@ export class PostgresStore implements IndexStore {
   /** Selections of at most this many items are scored exactly; the planner's estimate of the index's size is enough to choose. */
   private async exactThreshold(db: Queryable): Promise<number> {
     const [{ total }] = (await this.rows<{ total: number }>(db, "SELECT greatest(reltuples, 0)::float8 AS total FROM pg_class WHERE oid = to_regclass('vectors')")) as [{ total: number }];
-    return Math.floor(Math.max(EXACT_SELECTION_MIN, total * EXACT_SELECTION_SHARE));
+    return exactSelectionLimit(total);
   }
 
   /**
