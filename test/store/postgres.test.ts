@@ -495,6 +495,27 @@ describe('index copy', () => {
     }
   }, 120_000);
 
+  it('refuses to continue, or to call finished, a copy whose source changed since it began', async () => {
+    const { origin } = await filledOrigin('origin-changing');
+    const change = async (name: string) => {
+      const writer = await openIndex(origin, { model: MODEL });
+      await writer.commit([{ kind: 'put', file: newFile(name), vector: axis(6) }]);
+      await writer.close();
+    };
+    for (const to of [PGLITE_BACKEND.newLocation().location, path.join(tmp, 'changing-halfway')]) {
+      let pages = 0;
+      await expect(copyIndex(origin, to, { pageSize: 2, onProgress: () => { if (++pages === 3) throw new Error('stopped'); } })).rejects.toThrow('stopped');
+      await change(`during-${pages}-${to.length}.jpg`);
+      await expectRsclipError(copyIndex(origin, to), 'BAD_INPUT', /changed since the unfinished copy into .* began/);
+    }
+    for (const to of [PGLITE_BACKEND.newLocation().location, path.join(tmp, 'changing-finished')]) {
+      await copyIndex(origin, to);
+      expect(await copyIndex(origin, to)).toMatchObject({ alreadyCopied: true });
+      await change(`after-${to.length}.jpg`);
+      await expectRsclipError(copyIndex(origin, to), 'BAD_INPUT', /changed since the finished copy into .* began/);
+    }
+  }, 120_000);
+
   it('copies into another vector engine when asked: the same rows and answers, the new engine recorded and built', async () => {
     const { origin, expected } = await filledOrigin('origin-engine');
     const engine = { name: 'hnswlib', M: 24, efConstruction: 300 } as const;

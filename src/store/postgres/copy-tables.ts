@@ -16,7 +16,7 @@ import { catalogVersion, migrate, SCHEMA_VERSION } from '../embedded/schema.js';
 import { WriteLock } from '../embedded/write-lock.js';
 import { insertPlaces } from './commit.js';
 import type { Database as PgDatabase, Queryable } from './database.js';
-import { q } from './schema.js';
+import { CHANGES_TOTAL, q } from './schema.js';
 import { sentToVector, sentVector, VectorArrays } from './vector-wire.js';
 
 /** Keyed tables, copied in this order in pages of ascending key. */
@@ -47,10 +47,14 @@ export const COPIED_META = ['model_id', 'model_fingerprint', 'embedding_dim', 'm
 export const COPY_MARK = 'copy_from';
 /** Where a finished copy came from (the source's location as shown): running the same copy again finishes what is left. */
 export const COPIED_FROM = 'copied_from';
+/** The source's version (CopyEnd.version) when the copy began, kept once finished: a copy resumed or run again after the source changed is refused. */
+export const COPIED_VERSION = 'copied_version';
 
 export interface CopyEnd {
   readonly location: string;
   meta(): Promise<Map<string, string>>;
+  /** A version of the rows that changes with every commit (the embedded catalog's commit count, PostgreSQL's change count). */
+  version(): Promise<string>;
   /** The largest item id ever given out. */
   itemIdHighWater(): Promise<number>;
   page(table: KeyedTable, after: number, limit: number): Promise<Row[]>;
@@ -106,6 +110,11 @@ export class EmbeddedCopyEnd implements CopyEnd {
 
   async meta(): Promise<Map<string, string>> {
     return new Map((this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+  }
+
+  async version(): Promise<string> {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'commit_seq'").get() as { value: string } | undefined;
+    return row?.value ?? '0';
   }
 
   async itemIdHighWater(): Promise<number> {
@@ -211,6 +220,10 @@ export class PostgresCopyEnd implements CopyEnd {
 
   meta(): Promise<Map<string, string>> {
     return this.run(async (db) => new Map((await db.query<{ key: string; value: string }>('SELECT key, value FROM meta')).rows.map((r) => [r.key, r.value])));
+  }
+
+  version(): Promise<string> {
+    return this.run(async (db) => String((await db.query<{ value: string | null }>('SELECT value FROM totals WHERE name = $1', [CHANGES_TOTAL])).rows[0]?.value ?? 0));
   }
 
   itemIdHighWater(): Promise<number> {

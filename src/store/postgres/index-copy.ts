@@ -7,7 +7,8 @@
  * and a copy started again continues each table after the last row the target holds (pages
  * are written in transactions); the model is recorded last, so an unfinished target cannot be
  * opened as an index. Run again once finished, it copies nothing and builds what the last step
- * may have left (a directory's graph file).
+ * may have left (a directory's graph file). Either holds only while the source is the version it
+ * was when the copy began (its commit or change count): after that, the copy is refused.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
 import { Database, type Queryable } from './database.js';
-import { COPIED_FROM, COPIED_META, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
+import { COPIED_FROM, COPIED_META, COPIED_VERSION, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
 import { createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql } from './schema.js';
 
@@ -127,7 +128,15 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
       // `from` as given: the mark of a copy started by a version that recorded it so
       const fromThisSource = (value: string | undefined) => value === source.location || value === from;
       const rows = { files: 0, items: 0, vectors: 0, item_places: 0, fields: 0, file_fields: 0 };
+      // a copy continues, or stands as finished, only while the source is as it was when it began
+      const sourceVersion = await source.version();
+      const copiedVersion = before.get(COPIED_VERSION);
+      const sourceChanged = (what: string) =>
+        new RsclipError('BAD_INPUT', `${source.location} changed since ${what} into ${target.location} began (it was indexed or repaired meanwhile)`, {
+          hint: 'copy into a new --to (or delete this one and copy again)',
+        });
       if (before.has('model_fingerprint') && fromThisSource(before.get(COPIED_FROM))) {
+        if (copiedVersion !== undefined && copiedVersion !== sourceVersion) throw sourceChanged('the finished copy');
         const finished = engineLabel(engineFromMeta(before, target.location));
         if (askedEngine && finished !== engineLabel(askedEngine)) {
           throw new RsclipError('BAD_INPUT', `${target.location} already holds the finished copy of ${source.location}, with the engine ${finished}, not ${engineLabel(askedEngine)}`, {
@@ -142,7 +151,8 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
           hint: 'choose another --to (a new directory, or another ?schema= of the database)',
         });
       }
-      await target.setMeta({ [COPY_MARK]: source.location });
+      if (mark !== undefined && copiedVersion !== undefined && copiedVersion !== sourceVersion) throw sourceChanged('the unfinished copy');
+      await target.setMeta({ [COPY_MARK]: source.location, [COPIED_VERSION]: mark !== undefined && copiedVersion !== undefined ? copiedVersion : sourceVersion });
       for (const table of KEYED_TABLES) {
         let after = await target.maxKey(table);
         for (;;) {
