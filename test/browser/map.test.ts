@@ -185,6 +185,30 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     expect(await page.locator('.chip.area').textContent()).toMatch(/area/);
   });
 
+  it('"search this area" on a zoomed-out view panned across the antimeridian searches a box that crosses it, not longitudes past 180', async () => {
+    await page.goto(`${url}?q=${encodeURIComponent('a river')}`);
+    await page.locator('#results .card').first().waitFor();
+    for (let i = 0; i < 10; i++) {
+      const zoomOut = page.locator('.leaflet-control-zoom-out');
+      if ((await zoomOut.getAttribute('class'))!.includes('leaflet-disabled')) break;
+      await zoomOut.click();
+      await page.waitForTimeout(300);
+    }
+    // Leaflet's keyboard panning: each press moves the view east by 80 px, about 40 degrees here
+    await page.locator('#map').focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(600);
+    const [, , east] = await mapBounds();
+    expect(east).toBeGreaterThan(180);
+    await page.locator('#search-area').click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('bbox')).not.toBeNull();
+    const bbox = new URL(page.url()).searchParams.get('bbox')!.split(',').map(Number) as Box;
+    for (const lon of [bbox[0], bbox[2]]) expect(Math.abs(lon)).toBeLessThanOrEqual(180);
+    expect(bbox[0]).toBeGreaterThan(bbox[2]);
+    expect(bbox[2]).toBeCloseTo(east - 360, 4);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/images? pass(es)? the filters/);
+  });
+
   it('opens a hit in its scene with the window outlined, shows the tile at full resolution and the heat map', async () => {
     await page.goto(`${url}?q=${encodeURIComponent('a river')}`);
     await page.locator('#results .card').first().waitFor();

@@ -133,9 +133,21 @@ export function createMapView(container, options) {
     container.dataset.footprints = '0';
   }
 
+  /**
+   * Leaflet's bounds as a bbox filter takes them: longitudes in -180..180 (the map's run on past
+   * the antimeridian, and a zoomed-out view spans more than the world), west > east for a box
+   * that crosses it, the whole range for one 360 degrees wide or more; latitudes within -90..90.
+   */
+  function toBbox(bounds) {
+    const round = (v) => Number(v.toFixed(6));
+    const wrap = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;
+    const [west, east] = bounds.getEast() - bounds.getWest() >= 360 ? [-180, 180] : [wrap(bounds.getWest()), wrap(bounds.getEast())];
+    const clampLat = (lat) => Math.max(-90, Math.min(90, lat));
+    return [round(west), round(clampLat(bounds.getSouth())), round(east === -180 && west !== -180 ? 180 : east), round(clampLat(bounds.getNorth()))];
+  }
+
   function visibleBbox() {
-    const b = map.getBounds();
-    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => Number(v.toFixed(6)));
+    return toBbox(map.getBounds());
   }
 
   /** Drawing mode: press, drag and release on the map draws a rectangle; `onDrawn(bbox)` gets it. */
@@ -163,7 +175,7 @@ export function createMapView(container, options) {
     const b = L.latLngBounds(drawing.start, event.latlng);
     const { onDrawn } = drawing;
     stopDrawing();
-    if (b.getEast() > b.getWest() && b.getNorth() > b.getSouth()) onDrawn([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => Number(v.toFixed(6))));
+    if (b.getEast() > b.getWest() && b.getNorth() > b.getSouth()) onDrawn(toBbox(b));
   });
 
   return {
