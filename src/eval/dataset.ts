@@ -4,15 +4,19 @@
  * checksums a report records so that two runs can be shown to use the same data.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { isImagePath } from '../indexer/scan.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
+/** A text file's content, without the byte order mark an editor may have put first (JSON.parse refuses one). */
 export async function readText(file: string, what: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    const text = await readFile(file, 'utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (cause) {
     throw new RsclipError('NOT_FOUND', `cannot read ${what} ${file}: ${(cause as Error).message}`, { cause });
   }
@@ -39,9 +43,17 @@ export async function listImageFiles(dir: string): Promise<string[]> {
   } catch (cause) {
     throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
   }
-  const names = entries.filter((e) => e.isFile() && isImagePath(e.name)).map((e) => e.name);
+  const names = (await filesAmong(dir, entries)).filter((e) => isImagePath(e.name)).map((e) => e.name);
   if (names.length === 0) throw new RsclipError('DATASET_INVALID', `no images in ${dir}: expected .jpg/.png/.tif files directly in the folder`);
   return names.sort(compareCodeUnits);
+}
+
+/** The entries of a listing of `dir` that are files, or symbolic links to files (a dataset linked into place). */
+export async function filesAmong(dir: string, entries: readonly Dirent[]): Promise<Dirent[]> {
+  const isFile = await Promise.all(
+    entries.map(async (e) => e.isFile() || (e.isSymbolicLink() && (await stat(path.join(e.parentPath ?? dir, e.name)).catch(() => undefined))?.isFile() === true)),
+  );
+  return entries.filter((_, i) => isFile[i]);
 }
 
 export function compareCodeUnits(a: string, b: string): number {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { isImagePath } from '../indexer/scan.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
-import { compareCodeUnits, imageListChecksum, readLabels, sha256File } from './dataset.js';
+import { compareCodeUnits, filesAmong, imageListChecksum, readLabels, sha256File } from './dataset.js';
 import { embedImageFiles } from './image-vectors.js';
 import { chooseClasses, labelOf } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
@@ -68,8 +68,8 @@ export async function listImagesRecursively(dir: string): Promise<string[]> {
   } catch (cause) {
     throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
   }
-  const files = entries
-    .filter((e) => e.isFile() && isImagePath(e.name))
+  const files = (await filesAmong(dir, entries))
+    .filter((e) => isImagePath(e.name))
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
   if (files.length === 0) throw new RsclipError('DATASET_INVALID', `no images under ${dir}: expected .jpg/.png/.tif files, in one folder per class or with --labels`);
   return files.sort(compareCodeUnits);

@@ -40,6 +40,13 @@ describe('readCaptionFile', () => {
     expect([...val.captions.keys()]).toEqual(['bridge_3.jpg']);
   });
 
+  it('reads a file that starts with a byte order mark (as some editors save JSON)', async () => {
+    const karpathyFile = write('dataset_bom.json', `\uFEFF${JSON.stringify(karpathy)}`);
+    expect(await readCaptionFile(karpathyFile)).toMatchObject({ format: 'karpathy', split: 'test' });
+    const jsonl = write('bom.jsonl', `\uFEFF${JSON.stringify({ filename: 'a.jpg', captions: ['a river'] })}\n`);
+    expect([...(await readCaptionFile(jsonl)).captions.keys()]).toEqual(['a.jpg']);
+  });
+
   it('joins filepath and filename (COCO-style entries)', async () => {
     const file = write('dataset_coco.json', { images: [{ filepath: 'val2014', filename: 'x.jpg', split: 'test', sentences: [sentence('a cat')] }] });
     expect([...(await readCaptionFile(file)).captions.keys()]).toEqual(['val2014/x.jpg']);
