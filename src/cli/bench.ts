@@ -172,10 +172,14 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, machine: Ind
   }
 }
 
-async function benchQueries(store: IndexStore, encoder: ClipEncoder, count: number): Promise<QueryBench> {
+/** A skip that says why, for an RsclipError (the index's model not at hand, say); anything else is thrown on. */
+function skippedFor(error: unknown): { skipped: string } {
+  if (error instanceof RsclipError) return { skipped: error.toOneLine() };
+  throw error;
+}
+
+async function benchQueries(store: IndexStore, encoder: ClipEncoder, count: number, ids: number[]): Promise<QueryBench> {
   const searcher = new Searcher(encoder, store, { textCacheSize: 0 });
-  const ids = await store.sampleItemIds(count);
-  if (ids.length === 0) throw new RsclipError('BAD_INPUT', `index ${store.describe().location} has no searchable items`, { hint: 'index some images first' });
   await searcher.search({ terms: [{ kind: 'text', text: 'warm up', weight: 1 }], k: 10 });
   const text = { total: [] as number[], embed: [] as number[], search: [] as number[] };
   const similar: number[] = [];
@@ -257,11 +261,17 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
     let queries: MachineBench['queries'] = { skipped: `no index at ${path.resolve(options.index)}` };
     if (store) {
       stage(`queries on ${store.describe().location}`);
-      const queryEncoder = await openEncoderForIndex(options.modelDir, store.meta, threadOption);
-      try {
-        queries = await benchQueries(store, queryEncoder, options.queries);
-      } finally {
-        await queryEncoder.close();
+      // what the encoder and indexing runs measured stands when the index cannot be queried
+      const ids = await store.sampleItemIds(options.queries);
+      const queryEncoder = ids.length === 0 ? undefined : await openEncoderForIndex(options.modelDir, store.meta, threadOption).catch((error: unknown) => skippedFor(error));
+      if (queryEncoder === undefined) queries = { skipped: `index ${store.describe().location} has no searchable items` };
+      else if ('skipped' in queryEncoder) queries = queryEncoder;
+      else {
+        try {
+          queries = await benchQueries(store, queryEncoder, options.queries, ids);
+        } finally {
+          await queryEncoder.close();
+        }
       }
     }
     return {

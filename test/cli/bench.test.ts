@@ -66,6 +66,15 @@ it('prints a table, and says what it skipped and why', async () => {
   expect(lines).toContainEqual(expect.stringMatching(/^ {10}int8 +[\d.]+ +[\d.]+$/));
   expect(lines).toContain('indexing  skipped: no archive folder given');
   expect(lines).toContain(`queries   skipped: no index at ${path.join(work, 'none')}`);
+  // an index with nothing to search skips the queries, keeping what was measured
+  const empty = path.join(work, 'empty-index');
+  mkdirSync(path.join(work, 'empty-archive'));
+  expect((await runCli(['index', path.join(work, 'empty-archive'), '--index', empty, '--model', modelDir, '--threads', '1'])).code).toBe(0);
+  const onEmpty = await runCli(['bench', '--model', modelDir, '--variant', 'int8', '--index', empty, ...FAST, '--json']);
+  expect(onEmpty.code, onEmpty.stderr).toBe(0);
+  const report = JSON.parse(onEmpty.stdout) as MachineBench;
+  expect(report.queries).toEqual({ skipped: `index ${empty} has no searchable items` });
+  expect(report.encoder.map((e) => e.variant)).toEqual(['int8']);
 });
 
 it('takes the model the index records when none is given, and needs one or the other', async () => {
