@@ -10,7 +10,7 @@ import type { EvalProgress } from '../eval/image-vectors.js';
 import { evaluateLabels, type LabelsReport } from '../eval/labels.js';
 import type { ScoresAtK } from '../eval/metrics.js';
 import { scorePredictions } from '../eval/predictions.js';
-import { formatAnnTable, formatComparisonTable, formatRetrievalTable, formatRsicdTable, formatZeroShotTable, writeAnnReport, writeComparisonHtml, writeLabelsReport, writeRetrievalReport, writeRsicdReport, writeZeroShotReport } from '../eval/report.js';
+import { formatAnnTable, formatComparisonTable, formatRetrievalTable, formatRsicdTable, formatZeroShotTable, prepareReportFolder, writeAnnReport, writeComparisonHtml, writeLabelsReport, writeRetrievalReport, writeRsicdReport, writeZeroShotReport } from '../eval/report.js';
 import { evaluateRetrieval } from '../eval/retrieval.js';
 import { evaluateRsicd } from '../eval/rsicd.js';
 import { evaluateZeroShot } from '../eval/zero-shot-images.js';
@@ -210,6 +210,7 @@ export function registerEvalCommands(program: Command): void {
   )
     .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
     .action(async (opts: RsicdCommandOptions) => {
+      if (opts.out) await prepareReportFolder(opts.out);
       if (opts.exact && !opts.index) {
         process.stderr.write('note: without --index the evaluation is always exact\n');
       }
@@ -243,6 +244,7 @@ export function registerEvalCommands(program: Command): void {
       .option('--split <name>', 'split of a Karpathy-style file (default: test)')
       .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
   ).action(async (opts: RetrievalCommandOptions) => {
+    if (opts.out) await prepareReportFolder(opts.out);
     const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
       evaluateRetrieval({
         ...modelRun(opts),
@@ -272,6 +274,7 @@ export function registerEvalCommands(program: Command): void {
   )
     .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
     .action(async (opts: ZeroShotCommandOptions) => {
+      if (opts.out) await prepareReportFolder(opts.out);
       const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
         evaluateZeroShot({
           ...modelRun(opts),
@@ -339,6 +342,7 @@ export function registerEvalCommands(program: Command): void {
     .option('--out <dir>', 'write report.json, report.md and report.html (recall against queries/s over ef) there')
     .option('--json', 'print JSON')
     .action(async (opts: AnnCommandOptions) => {
+      if (opts.out) await prepareReportFolder(opts.out);
       const texts = opts.texts ? await readTextLines(opts.texts) : [];
       const report = await evaluateAnn({
         index: opts.index,
@@ -375,6 +379,7 @@ export function registerEvalCommands(program: Command): void {
       .option('--out <dir>', 'write report.json, report.md and report.html there')
       .option('--json', 'print JSON'),
   ).action(async (opts: LabelsCommandOptions) => {
+    if (opts.out) await prepareReportFolder(opts.out);
     const meta = await readIndexMeta(opts.index);
     if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${opts.index}`, { hint: `build one with \`rsclip index <archive dir> --index ${opts.index}\`` });
     // the index's recorded model and variant are the default, as for search and index

@@ -4,7 +4,8 @@
  * report.md, report.html (self-contained charts) and, for zero-shot runs, predictions.tsv
  * (clip-rsicd result-file format).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import type { AnnReport } from './ann.js';
@@ -232,13 +233,19 @@ export function formatAnnMarkdown(report: AnnReport): string {
   return ['# ANN recall', '', `- rsclip ${report.rsclipVersion}, ${report.date}`, '', '```', formatAnnTable(report).trimEnd(), '```', ''].join('\n');
 }
 
-/** Writes `files` (name -> content) into `outDir`, created if needed; returns their paths. */
-export async function writeReportFiles(outDir: string, files: Record<string, string>): Promise<string[]> {
+/** Makes the report folder (if needed) and checks it can be written: before an evaluation runs, so that a mistyped `--out` costs no run. */
+export async function prepareReportFolder(outDir: string): Promise<void> {
   try {
     await mkdir(outDir, { recursive: true });
+    await access(outDir, constants.W_OK);
   } catch (cause) {
     throw new RsclipError('BAD_INPUT', `cannot create the report folder ${outDir}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Writes `files` (name -> content) into `outDir`, created if needed; returns their paths. */
+export async function writeReportFiles(outDir: string, files: Record<string, string>): Promise<string[]> {
+  await prepareReportFolder(outDir);
   const written: string[] = [];
   for (const [name, text] of Object.entries(files)) {
     const file = path.join(outDir, name);

@@ -86,6 +86,16 @@ describe('small things', () => {
     expect(embedded.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/^two\\nlines\t/)]);
   });
 
+  it('an eval refuses an --out it cannot write before it runs, not after', async () => {
+    const file = path.join(root, 'a-file');
+    writeFileSync(file, 'x');
+    for (const args of [['eval', 'retrieval', '--model', modelDir, '--images', path.join(root, 'no-images'), '--captions', path.join(root, 'none.jsonl')], ['eval', 'ann', '--index', path.join(root, 'no-index')]]) {
+      const result = await runCli([...args, '--out', file]);
+      expect(result.code, args[1]).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^rsclip: cannot create the report folder ${file}: EEXIST`));
+    }
+  });
+
   it('`eval ann --help` shows the default ef list as it would be typed', async () => {
     const help = (await runCli(['eval', 'ann', '--help'])).stdout.replace(/\s+/g, ' ');
     expect(help).toMatch(/--ef <list> .*\(default: 10,20,50,100,200\)/);
