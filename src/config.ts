@@ -93,6 +93,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       const value = fromFile[key];
       if (value !== undefined) fromFile[key] = path.resolve(path.dirname(file), value);
     }
+    // `model` may also be a Hub repository id (owner/name): a folder only where one is, beside the file
+    const model = fromFile.model;
+    if (model !== undefined && !path.isAbsolute(model) && existsSync(path.resolve(path.dirname(file), model))) fromFile.model = path.resolve(path.dirname(file), model);
     used = file;
   } else if (explicit) {
     throw new RsclipError('CONFIG_INVALID', `config file not found: ${file}`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,15 @@ describe('loadConfig', () => {
     expect(file).toBe(path.join(dir, 'rsclip.config.json'));
     expect(config).toEqual({ index: path.join(dir, 'idx'), port: 9000, include: ['**/*.jpg'] });
     expect(loadConfig({ cwd: sub, env: { RSCLIP_CONFIG: path.join(dir, 'rsclip.config.json') } }).config.index).toBe(path.join(dir, 'idx'));
+  });
+
+  it('resolves a model that is a folder beside the file against the file, and keeps a Hub repository id as it is', () => {
+    const project = path.join(dir, 'with-model');
+    mkdirSync(path.join(project, 'models', 'tiny'), { recursive: true });
+    writeFileSync(path.join(project, 'a.json'), JSON.stringify({ model: 'models/tiny' }));
+    writeFileSync(path.join(project, 'b.json'), JSON.stringify({ model: 'flax-community/clip-rsicd-v2' }));
+    expect(loadConfig({ cwd: dir, env: { RSCLIP_CONFIG: path.join(project, 'a.json') } }).config.model).toBe(path.join(project, 'models', 'tiny'));
+    expect(loadConfig({ cwd: dir, env: { RSCLIP_CONFIG: path.join(project, 'b.json') } }).config.model).toBe('flax-community/clip-rsicd-v2');
   });
 
   it('lets environment variables override the file, numbers validated', () => {

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_REPO_ID, fetchModel, type FetchProgressEvent } from '../model/hub/fetch-model.js';
 import type { FetchVariant } from '../model/hub/select-files.js';
+import { loadConfig } from '../config.js';
 import { printJson } from './options.js';
 
 const PLAIN_REPORT_INTERVAL_MS = 2000;
@@ -76,8 +77,10 @@ export function registerModelFetchCommand(model: Command): void {
       const onSigint = (): void => controller.abort();
       process.once('SIGINT', onSigint);
       try {
+        const { cacheDir } = loadConfig().config;
         const result = await fetchModel({
           repoId,
+          ...(cacheDir ? { cacheDir } : {}),
           revision: opts.revision,
           variant: opts.variant,
           refresh: opts.refresh === true,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,14 @@ describe('rsclip model fetch (CLI, local Hub)', () => {
     expect(hub.requests.length).toBe(before);
     expect(JSON.parse(second.stdout)).toMatchObject({ modelDir: out, fromCache: true, downloadedBytes: 0, commit });
     openModelDirectory(out);
+
+    // the config file's cacheDir is the cache, as for `rsclip up`
+    const configured = path.join(work, 'configured');
+    await mkdir(configured);
+    await writeFile(path.join(configured, 'rsclip.config.json'), JSON.stringify({ cacheDir: 'cfgcache' }));
+    const viaConfig = await runCli(['model', 'fetch', repoId], { env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN: '', RSCLIP_CACHE_DIR: '' }, cwd: configured });
+    expect(viaConfig.code, viaConfig.stderr).toBe(0);
+    expect(viaConfig.stdout.trim()).toBe(path.join(configured, 'cfgcache', 'models', 'tests--cli-onnx', commit));
   });
 
   it('prints one OFFLINE line and exits 1 when the endpoint is unreachable', async () => {
