@@ -495,6 +495,20 @@ describe('index copy', () => {
     }
   }, 120_000);
 
+  it('refuses to make an index, or a copy, in a schema that holds tables of its tables\' names, leaving them alone', async () => {
+    const { origin } = await filledOrigin('origin-occupied');
+    const { location, dispose } = PGLITE_BACKEND.newLocation();
+    try {
+      await withDatabase(location, (client, schema) => client.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.files (id int PRIMARY KEY, name text); INSERT INTO ${schema}.files VALUES (1, 'mine')`));
+      const refusal = /^schema "\w+" of .* holds tables that are not an rsclip index but have its tables' names \(files\)$/;
+      await expectRsclipError(openIndex(location, { model: MODEL, create: true }), 'BAD_INPUT', refusal);
+      await expectRsclipError(copyIndex(origin, location), 'BAD_INPUT', refusal);
+      expect(await withDatabase(location, async (client, schema) => (await client.query(`SELECT name FROM ${schema}.files`)).rows)).toEqual([{ name: 'mine' }]);
+    } finally {
+      await dispose();
+    }
+  }, 120_000);
+
   it('refuses to continue, or to call finished, a copy whose source changed since it began', async () => {
     const { origin } = await filledOrigin('origin-changing');
     const change = async (name: string) => {

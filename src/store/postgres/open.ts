@@ -10,7 +10,7 @@ import { assertModelMatches } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
-import { CHANGES_TOTAL, changeCountSql, createTablesSql, FILES_ROW_TRIGGER, filesPathIndexSql, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
+import { CHANGES_TOTAL, changeCountSql, checkSchemaFree, createTablesSql, FILES_ROW_TRIGGER, filesPathIndexSql, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
   precision: IndexPrecision;
@@ -134,6 +134,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
       await database.transaction('write', async (db) => {
         await createPgvector(db, where.shown);
         await checkPgvector(db, where.shown);
+        await checkSchemaFree(db, where.schema, where.shown);
         await db.query(createTablesSql(where.schema, model.embeddingDim));
         await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, engine.M, engine.efConstruction));
         await setMeta(db, {

@@ -7,7 +7,9 @@
  * GiST index, and the exact place beside them. Item ids come from an identity sequence, which
  * never gives a number out twice (not even after a rollback).
  */
+import { RsclipError } from '../../errors.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
+import type { Queryable } from './database.js';
 
 /** Version of these tables; a newer one is refused. 2: the totals (totalsSql). */
 export const PG_SCHEMA_VERSION = 2;
@@ -244,6 +246,22 @@ function filesTotalsSql(schema: string): string {
 
 /** The HNSW index's name, qualified: unqualified, the search path (the schema, then public) finds a `vectors_hnsw` of public when the schema has none. */
 export const vectorIndexName = (schema: string): string => `${q(schema)}.vectors_hnsw`;
+
+/** The tables createTablesSql makes, read off its statements so that the two never differ. */
+const INDEX_TABLES = [...createTablesSql('s', 1).matchAll(/CREATE TABLE "s"\.(\w+)/g)].map((m) => m[1]!);
+
+/**
+ * Refuses to make an index in a schema that already holds a table of one of its tables' names
+ * (another application's `files`, say): CREATE TABLE would stop with PostgreSQL's bare error.
+ */
+export async function checkSchemaFree(db: Queryable, schema: string, shown: string): Promise<void> {
+  const { rows } = await db.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 AND table_name = ANY($2) ORDER BY 1', [schema, INDEX_TABLES]);
+  if (rows.length > 0) {
+    throw new RsclipError('BAD_INPUT', `schema "${schema}" of ${shown} holds tables that are not an rsclip index but have its tables' names (${rows.map((r) => r.name).join(', ')})`, {
+      hint: 'choose another ?schema= for the index (a new one is made)',
+    });
+  }
+}
 
 /** pgvector's HNSW index over the vectors (cosine), with the engine's build parameters. */
 export function vectorIndexSql(schema: string, dim: number, precision: IndexPrecision, m: number, efConstruction: number): string {
