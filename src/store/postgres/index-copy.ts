@@ -153,6 +153,8 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
         });
       }
       if (mark !== undefined && copiedVersion !== undefined && copiedVersion !== sourceVersion) throw sourceChanged('the unfinished copy');
+      // read first: it needs a privilege on the items' id sequence, which a read-only role may lack (better refused now than after every row)
+      const highWater = Math.max(await source.itemIdHighWater(), await source.maxKey('items'));
       await target.setMeta({ [COPY_MARK]: source.location, [COPIED_VERSION]: mark !== undefined && copiedVersion !== undefined ? copiedVersion : sourceVersion });
       for (const table of KEYED_TABLES) {
         let after = await target.maxKey(table);
@@ -171,7 +173,7 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
         rows[table] = all.length;
       }
       options.onProgress?.({ table: 'fields', rows: rows.fields });
-      await target.finish(Math.max(await source.itemIdHighWater(), await source.maxKey('items')));
+      await target.finish(highWater);
       // the model last: only now is the target an index
       const copied = Object.fromEntries(COPIED_META.flatMap((key) => (targetMeta.has(key) ? [[key, targetMeta.get(key)!]] : [])));
       await target.setMeta({ ...copied, [COPIED_FROM]: source.location });
