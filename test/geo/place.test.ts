@@ -175,6 +175,23 @@ describe('near', () => {
   });
 });
 
+describe('near, on an edge', () => {
+  // a footprint split at the antimeridian, as footprints of scenes that cross it are
+  const split: AreaGeometry = {
+    type: 'MultiPolygon',
+    coordinates: [
+      [[[179, -17], [180, -17], [180, -16], [179, -16], [179, -17]]],
+      [[[-180, -17], [-179, -17], [-179, -16], [-180, -16], [-180, -17]]],
+    ],
+  };
+  it('finds a footprint from a point on its edge with no radius, at 180 as at -180', () => {
+    for (const lon of [180, -180]) expect(compilePlace(parseNearPlace(`${lon},-16.5`, '0m')).matches(split), `lon ${lon}`).toBe(true);
+    // the edge at 179 (a point on it), and a point just off it, which no radius reaches
+    expect(compilePlace(parseNearPlace('179,-16.5', '0m')).matches(split)).toBe(true);
+    expect(compilePlace(parseNearPlace('178.999,-16.5', '0m')).matches(split)).toBe(false);
+  });
+});
+
 describe('parsing places', () => {
   function code(fn: () => unknown): string {
     try {
