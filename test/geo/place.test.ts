@@ -176,12 +176,12 @@ describe('near', () => {
 });
 
 describe('near, on an edge', () => {
-  // a footprint split at the antimeridian, as footprints of scenes that cross it are
+  // the footprint of a window of a scene across the antimeridian (EPSG:4326), split there as rsclip stores it
   const split: AreaGeometry = {
     type: 'MultiPolygon',
     coordinates: [
-      [[[179, -17], [180, -17], [180, -16], [179, -16], [179, -17]]],
-      [[[-180, -17], [-179, -17], [-179, -16], [-180, -16], [-180, -17]]],
+      [[[179, -16], [179, -17.12], [180, -17.12], [180, -16], [179, -16]]],
+      [[[-180, -16], [-180, -17.12], [-179.88, -17.12], [-179.88, -16], [-180, -16]]],
     ],
   };
   it('finds a footprint from a point on its edge with no radius, at 180 as at -180', () => {
