@@ -208,15 +208,19 @@ export function registerEvalCommands(program: Command): void {
       .option('--ef <n>', 'with --index: HNSW search breadth', positiveInt)
       .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
   )
-    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
-    .action(async (opts: RsicdCommandOptions) => {
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`). With --index, --variant defaults to the index\'s.')
+    .action(async (opts: RsicdCommandOptions, command: Command) => {
       if (opts.out) await prepareReportFolder(opts.out);
       if (opts.exact && !opts.index) {
         process.stderr.write('note: without --index the evaluation is always exact\n');
       }
+      // through an index, the variant it was built with, unless --variant says otherwise (as eval labels and search do)
+      const recorded = opts.index && command.getOptionValueSource('variant') === 'default' ? (await readIndexMeta(opts.index))?.modelVariant : undefined;
+      const variant = recorded ? modelVariant(recorded) : opts.variant;
       const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
         evaluateRsicd({
           ...modelRun(opts),
+          variant,
           captions: opts.captions,
           labels: opts.labels,
           ...(opts.prompt ? { prompts: opts.prompt } : {}),
