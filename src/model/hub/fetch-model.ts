@@ -6,7 +6,7 @@
  * no ONNX files, its PyTorch weights are exported to ONNX.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { cp, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { exportCheckpointDirectory } from '../export/export-clip.js';
