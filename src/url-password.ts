@@ -11,20 +11,41 @@ export function hidePassword(url: string): string {
 
 /**
  * The password of the user part as `***`, read off the text rather than parsed, since connection
- * libraries take a password with `:`, `@`, `/`, `?` or `#` in it unencoded (`pg` connects with
+ * libraries take a password with `:` or `@` in it unencoded (`pg` connects with
  * `postgres://bob:Sek:r3t@Pw@host/db`, whose password a URL parser reports encoded): it runs from
- * the first `:` after `//` to the last `@` that a host name follows.
+ * the first `:` after `//` to the user part's last `@`. That `@` is the last one before the path
+ * (as URL parsers split it) when the URL parses; when it does not (a `/`, `?` or `#` in the
+ * password cuts the host short), the last `@` that a host name follows.
  */
 function hideUserPassword(url: string): string {
   const authority = url.indexOf('//');
   if (authority < 0) return url;
-  let at = -1;
-  for (let i = url.length - 1; i > authority + 1 && at < 0; i--) {
-    if (url[i] === '@' && /^[\w.~%[\]:-]*(?:[/?#]|$)/.test(url.slice(i + 1))) at = i;
-  }
+  const at = parses(url) ? lastAtBeforePath(url, authority + 2) : lastAtBeforeHost(url, authority + 2);
   const colon = url.indexOf(':', authority + 2);
   if (at < 0 || colon < 0 || colon > at) return url;
   return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
+}
+
+function parses(url: string): boolean {
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function lastAtBeforePath(url: string, from: number): number {
+  const end = url.slice(from).search(/[/?#]/);
+  const at = url.lastIndexOf('@', end < 0 ? url.length : from + end);
+  return at >= from ? at : -1;
+}
+
+function lastAtBeforeHost(url: string, from: number): number {
+  for (let i = url.length - 1; i >= from; i--) {
+    if (url[i] === '@' && /^[\w.~%[\]:-]*(?:[/?#]|$)/.test(url.slice(i + 1))) return i;
+  }
+  return -1;
 }
 
 /** `url` with the value of every query parameter whose percent-decoded name `isSecret` accepts written as `mask`. */

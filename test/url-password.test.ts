@@ -25,6 +25,9 @@ describe('hidePassword', () => {
     expect(hidePassword('postgres://alice:@ss:w/rd#?%&=x y@[::1]:5432/qa')).toBe('postgres://alice:***@[::1]:5432/qa');
     expect(hidePassword('redis://:r3d!s:p@ss@127.0.0.1:56380/0')).toBe('redis://:***@127.0.0.1:56380/0');
     expect(hidePassword('postgres://alice@db.example:5432/qa')).toBe('postgres://alice@db.example:5432/qa');
+    // an @ in the query is not the user part's
+    expect(hidePassword('postgres://db.example:5432/qa?application_name=me@site')).toBe('postgres://db.example:5432/qa?application_name=me@site');
+    expect(hidePassword('postgres://u:p4ss@db.example/qa?application_name=me@site')).toBe('postgres://u:***@db.example/qa?application_name=me@site');
   });
 
   it('hides what stands for a password in text that is no URL', () => {
