@@ -3,10 +3,10 @@ import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
-import { collect, modelVariant, oneField, positiveInt, printJson } from './options.js';
+import { chosenModel, collect, modelVariant, oneField, positiveInt, printJson } from './options.js';
 
 interface EmbedOptions {
-  model: string;
+  model?: string;
   text?: string[];
   image?: string[];
   json?: boolean;
@@ -19,7 +19,7 @@ export function registerEmbedCommand(program: Command): void {
   program
     .command('embed')
     .description('embed texts and images with a model; prints one L2-normalised vector per input, texts first, each in the order given')
-    .requiredOption('-m, --model <dir>', 'model directory')
+    .option('-m, --model <dir>', 'model directory (default: config "model")')
     .addOption(new Option('-t, --text <text>', 'a text to embed (repeatable; may be combined with --image)').argParser(collect))
     .addOption(new Option('-i, --image <file>', 'an image file to embed (repeatable; may be combined with --text)').argParser(collect))
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
@@ -32,7 +32,7 @@ export function registerEmbedCommand(program: Command): void {
       if (texts.length === 0 && images.length === 0) {
         throw new RsclipError('BAD_INPUT', 'nothing to embed', { hint: 'pass --text "..." or --image FILE' });
       }
-      const encoder = await openClip(opts.model, {
+      const encoder = await openClip(chosenModel(opts.model), {
         variant: opts.variant,
         ...(opts.threads ? { threads: opts.threads } : {}),
         ...(opts.maxInputPixels ? { maxInputPixels: opts.maxInputPixels } : {}),

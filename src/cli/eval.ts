@@ -18,7 +18,7 @@ import { defaultCacheDir } from '../model/hub/cache.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
 import { readIndexMeta } from '../store/open-index.js';
 import { evalProgressDisplay } from './eval-progress.js';
-import { collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { chosenIndex, chosenModel, collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
 function positiveIntList(value: string): number[] {
   const parts = value.split(',').map((p) => p.trim());
@@ -102,7 +102,7 @@ async function readTextLines(file: string): Promise<string[]> {
 }
 
 interface ModelRunOptions extends BootstrapFlags {
-  model: string;
+  model?: string;
   images: string;
   out?: string;
   batch?: number;
@@ -135,7 +135,7 @@ interface ZeroShotCommandOptions extends ModelRunOptions {
 }
 
 interface AnnCommandOptions {
-  index: string;
+  index?: string;
   queries: number;
   k: number;
   ef: number[];
@@ -150,7 +150,7 @@ interface AnnCommandOptions {
 }
 
 interface LabelsCommandOptions extends BootstrapFlags {
-  index: string;
+  index?: string;
   model?: string;
   labels?: string;
   labelsFromFolders?: boolean;
@@ -171,7 +171,7 @@ interface CompareCommandOptions extends BootstrapFlags {
 function addModelRunOptions(command: Command): Command {
   return addBootstrapOptions(
     command
-      .requiredOption('-m, --model <dir>', 'model directory')
+      .option('-m, --model <dir>', 'model directory (default: config "model")')
       .option('--out <dir>', 'write report.json, report.md and report.html there')
       .option('--batch <n>', 'images per model run', positiveInt, 32)
       .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
@@ -181,7 +181,7 @@ function addModelRunOptions(command: Command): Command {
 }
 
 const modelRun = (opts: ModelRunOptions) => ({
-  model: opts.model,
+  model: chosenModel(opts.model),
   images: opts.images,
   ...(opts.batch ? { batchSize: opts.batch } : {}),
   ...(opts.threads ? { threads: opts.threads } : {}),
@@ -333,7 +333,7 @@ export function registerEvalCommands(program: Command): void {
   evalCommand
     .command('ann')
     .description('recall@k of HNSW search against exact search, and queries/s, for each ef')
-    .requiredOption('--index <dir>', 'index directory')
+    .option('--index <dir>', 'index directory (default: config "index" or data/index)')
     .option('--queries <n>', 'stored vectors sampled as queries (self match held out)', nonNegativeInt, 500)
     .option('--k <n>', 'neighbours per query', positiveInt, 10)
     .option('--ef <list>', `ef values to sweep (default: ${DEFAULT_ANN_EFS.join(',')})`, positiveIntList)
@@ -348,15 +348,16 @@ export function registerEvalCommands(program: Command): void {
     .action(async (opts: AnnCommandOptions) => {
       if (opts.out) await prepareReportFolder(opts.out);
       const texts = opts.texts ? await readTextLines(opts.texts) : [];
+      const textModel = opts.model ?? loadConfig().config.model;
       const report = await evaluateAnn({
-        index: opts.index,
+        index: chosenIndex(opts.index),
         queries: opts.queries,
         k: opts.k,
         efs: opts.ef ?? DEFAULT_ANN_EFS,
         target: opts.target,
         seed: opts.seed,
         texts,
-        ...(opts.model ? { model: opts.model } : {}),
+        ...(textModel ? { model: textModel } : {}),
         ...(opts.threads ? { threads: opts.threads } : {}),
         variant: opts.variant,
       });
@@ -372,8 +373,8 @@ export function registerEvalCommands(program: Command): void {
     evalCommand
       .command('labels')
       .description('zero-shot top-k and per-class accuracy over a labelled archive in an index')
-      .requiredOption('--index <dir>', 'index directory')
-      .option('-m, --model <dir>', 'the model the index was built with (default: the one it recorded)')
+      .option('--index <dir>', 'index directory (default: config "index" or data/index)')
+      .option('-m, --model <dir>', 'the model the index was built with (default: config "model", or the one it recorded)')
       .option('--labels <file>', 'filename<TAB>label file (path relative to the archive root, or base name)')
       .option('--labels-from-folders', 'label each image by its parent folder name')
       .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
@@ -384,14 +385,15 @@ export function registerEvalCommands(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(async (opts: LabelsCommandOptions) => {
     if (opts.out) await prepareReportFolder(opts.out);
-    const meta = await readIndexMeta(opts.index);
-    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${opts.index}`, { hint: `build one with \`rsclip index <archive dir> --index ${opts.index}\`` });
+    const index = chosenIndex(opts.index);
+    const meta = await readIndexMeta(index);
+    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${index}`, { hint: `build one with \`rsclip index <archive dir> --index ${index}\`` });
     // the index's recorded model and variant are the default, as for search and index
-    const encoder = await openEncoderForIndex(opts.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
+    const encoder = await openEncoderForIndex(opts.model ?? loadConfig().config.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
     let report: LabelsReport;
     try {
       report = await evaluateLabels({
-        index: opts.index,
+        index,
         model: encoder,
         ...(opts.labels ? { labels: opts.labels } : {}),
         ...(opts.labelsFromFolders ? { labelsFromFolders: true } : {}),

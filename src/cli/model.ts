@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { describeModel, type ModelDescription } from '../model/describe.js';
 import { tokenizeTexts } from '../model/tokenize.js';
-import { modelVariant, printJson } from './options.js';
+import { chosenModel, modelVariant, printJson } from './options.js';
 
 function formatBytes(bytes: number): string {
   if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
@@ -44,9 +44,9 @@ export function registerModelCommands(model: Command): void {
   model
     .command('tokenize')
     .description('print the token ids of texts as JSON on one line (an array of ids per text)')
-    .requiredOption('-m, --model <dir>', 'model directory')
+    .option('-m, --model <dir>', 'model directory (default: config "model")')
     .argument('<text...>', 'texts to tokenize')
-    .action(async (texts: string[], opts: { model: string }) => {
-      process.stdout.write(`${JSON.stringify(await tokenizeTexts(opts.model, texts))}\n`);
+    .action(async (texts: string[], opts: { model?: string }) => {
+      process.stdout.write(`${JSON.stringify(await tokenizeTexts(chosenModel(opts.model), texts))}\n`);
     });
 }

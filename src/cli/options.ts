@@ -1,5 +1,7 @@
 /** Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with expected vs actual. */
 import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
@@ -86,4 +88,16 @@ export function oneField(text: string): string {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The model a command runs: `--model`, else the config's (`model`, RSCLIP_MODEL); one of the two is needed. */
+export function chosenModel(flag: string | undefined): string {
+  const model = flag ?? loadConfig().config.model;
+  if (!model) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json');
+  return model;
+}
+
+/** The index a command reads: `--index`, else the config's, else data/index. */
+export function chosenIndex(flag: string | undefined): string {
+  return flag ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
 }

@@ -96,6 +96,27 @@ describe('small things', () => {
     }
   });
 
+  it('`embed`, `model tokenize` and the evals take the model and the index from the config file, and say when there is none', async () => {
+    const config = path.join(root, 'with-model.json');
+    writeFileSync(config, JSON.stringify({ model: modelDir, index: path.join(root, 'config-index') }));
+    const env = { RSCLIP_CONFIG: config };
+    const embedded = await runCli(['embed', '-t', 'a river', '--threads', '1', '--json'], { env });
+    expect(embedded.code, embedded.stderr).toBe(0);
+    expect(JSON.parse(embedded.stdout)).toHaveLength(1);
+    const tokens = await runCli(['model', 'tokenize', 'a river'], { env });
+    expect(tokens.code, tokens.stderr).toBe(0);
+    expect(JSON.parse(tokens.stdout)).toEqual([expect.arrayContaining([expect.any(Number)])]);
+    // the config's index is the one looked for
+    expect((await runCli(['eval', 'ann', '--queries', '2'], { env })).stderr).toContain(`no index at ${path.join(root, 'config-index')}`);
+    const empty = path.join(root, 'empty.json');
+    writeFileSync(empty, '{}');
+    for (const args of [['embed', '-t', 'x'], ['model', 'tokenize', 'x'], ['eval', 'retrieval', '--images', root, '--captions', config]]) {
+      const refused = await runCli(args, { env: { RSCLIP_CONFIG: empty, RSCLIP_MODEL: '' } });
+      expect(refused.code, args.join(' ')).toBe(1);
+      expect(refused.stderr.trim()).toBe('rsclip: no model given: expected --model <dir> or "model" in rsclip.config.json');
+    }
+  });
+
   it('`eval ann --help` shows the default ef list as it would be typed', async () => {
     const help = (await runCli(['eval', 'ann', '--help'])).stdout.replace(/\s+/g, ' ');
     expect(help).toMatch(/--ef <list> .*\(default: 10,20,50,100,200\)/);
