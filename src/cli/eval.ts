@@ -348,9 +348,10 @@ export function registerEvalCommands(program: Command): void {
     .action(async (opts: AnnCommandOptions) => {
       if (opts.out) await prepareReportFolder(opts.out);
       const texts = opts.texts ? await readTextLines(opts.texts) : [];
-      const textModel = opts.model ?? loadConfig().config.model;
+      const { config } = loadConfig();
+      const textModel = opts.model ?? config.model;
       const report = await evaluateAnn({
-        index: chosenIndex(opts.index),
+        index: chosenIndex(opts.index, config),
         queries: opts.queries,
         k: opts.k,
         efs: opts.ef ?? DEFAULT_ANN_EFS,
@@ -385,11 +386,12 @@ export function registerEvalCommands(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(async (opts: LabelsCommandOptions) => {
     if (opts.out) await prepareReportFolder(opts.out);
-    const index = chosenIndex(opts.index);
+    const { config } = loadConfig();
+    const index = chosenIndex(opts.index, config);
     const meta = await readIndexMeta(index);
     if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${index}`, { hint: `build one with \`rsclip index <archive dir> --index ${index}\`` });
     // the index's recorded model and variant are the default, as for search and index
-    const encoder = await openEncoderForIndex(opts.model ?? loadConfig().config.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
+    const encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
     let report: LabelsReport;
     try {
       report = await evaluateLabels({

@@ -1,6 +1,6 @@
 /** Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with expected vs actual. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
@@ -91,13 +91,13 @@ export function printJson(value: unknown): void {
 }
 
 /** The model a command runs: `--model`, else the config's (`model`, RSCLIP_MODEL); one of the two is needed. */
-export function chosenModel(flag: string | undefined): string {
-  const model = flag ?? loadConfig().config.model;
+export function chosenModel(flag: string | undefined, config: RsclipConfig = loadConfig().config): string {
+  const model = flag ?? config.model;
   if (!model) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json');
   return model;
 }
 
 /** The index a command reads: `--index`, else the config's, else data/index. */
-export function chosenIndex(flag: string | undefined): string {
-  return flag ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
+export function chosenIndex(flag: string | undefined, config: RsclipConfig = loadConfig().config): string {
+  return flag ?? config.index ?? DEFAULT_INDEX_DIR;
 }

@@ -43,15 +43,15 @@ export async function listImageFiles(dir: string): Promise<string[]> {
   } catch (cause) {
     throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
   }
-  const names = (await filesAmong(dir, entries)).filter((e) => isImagePath(e.name)).map((e) => e.name);
+  const names = (await filesAmong(entries)).filter((e) => isImagePath(e.name)).map((e) => e.name);
   if (names.length === 0) throw new RsclipError('DATASET_INVALID', `no images in ${dir}: expected .jpg/.png/.tif files directly in the folder`);
   return names.sort(compareCodeUnits);
 }
 
-/** The entries of a listing of `dir` that are files, or symbolic links to files (a dataset linked into place). */
-export async function filesAmong(dir: string, entries: readonly Dirent[]): Promise<Dirent[]> {
+/** The entries of a folder's listing that are files, or symbolic links to files (a dataset linked into place). */
+export async function filesAmong(entries: readonly Dirent[]): Promise<Dirent[]> {
   const isFile = await Promise.all(
-    entries.map(async (e) => e.isFile() || (e.isSymbolicLink() && (await stat(path.join(e.parentPath ?? dir, e.name)).catch(() => undefined))?.isFile() === true)),
+    entries.map(async (e) => e.isFile() || (e.isSymbolicLink() && (await stat(path.join(e.parentPath, e.name)).catch(() => undefined))?.isFile() === true)),
   );
   return entries.filter((_, i) => isFile[i]);
 }

@@ -68,7 +68,7 @@ export async function listImagesRecursively(dir: string): Promise<string[]> {
   } catch (cause) {
     throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
   }
-  const files = (await filesAmong(dir, entries))
+  const files = (await filesAmong(entries))
     .filter((e) => isImagePath(e.name))
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
   if (files.length === 0) throw new RsclipError('DATASET_INVALID', `no images under ${dir}: expected .jpg/.png/.tif files, in one folder per class or with --labels`);

@@ -249,9 +249,8 @@ function footprintNear(polygons: Ring[][], lon: number, lat: number, searchRadiu
   // a point on an edge is in (the polygon test leaves out points on some edges; a computed
   // distance to an edge through the point comes out a few nanometres above 0)
   const radius = searchRadius + ON_EDGE_METRES;
-  // 180 and -180 are one meridian: a footprint split there has its edge at one or the other
-  const points: Position[] = Math.abs(lon) === 180 ? [[180, lat], [-180, lat]] : [[lon, lat]];
-  for (const rings of polygons) if (points.some((p) => pointInPolygon(p, rings))) return true;
+  const p: Position = [lon, lat];
+  for (const rings of polygons) if (pointInPolygon(p, rings)) return true;
   for (const rings of polygons) {
     for (const ring of rings) {
       const dist = ring.map(([x, y]) => WGS84.Inverse(lat, lon, y, x).s12 ?? Infinity);

@@ -5,11 +5,11 @@
  * temporary sibling folder and renamed into place at the end so that nothing half-written
  * ever looks complete.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { isInside } from '../../path-inside.js';
+import { isInside, realPathOrResolved } from '../../path-inside.js';
 import { loadCheckpointTensors } from '../checkpoint/load.js';
 import type { TensorMap } from '../checkpoint/tensor.js';
 // writeSafetensors is not (yet) re-exported by checkpoint/index.ts, which another engineer owns.
@@ -166,7 +166,7 @@ export interface ExportCheckpointOptions {
 export async function exportCheckpointDirectory(checkpointDir: string, outDir: string, options: ExportCheckpointOptions = {}): Promise<ExportResult> {
   const source = path.resolve(checkpointDir);
   // replacing the output replaces what it holds: never the checkpoint being read
-  const [realSource, realOut] = [realpathOrSelf(source), realpathOrSelf(path.resolve(outDir))];
+  const [realSource, realOut] = [realPathOrResolved(source), realPathOrResolved(outDir)];
   if (isInside(realOut, realSource)) {
     throw new RsclipError('BAD_INPUT', `the output directory ${outDir} ${realOut === realSource ? 'is' : 'holds'} the checkpoint ${checkpointDir}: replacing it would delete the weights being exported`, { hint: 'choose an --out outside the checkpoint folder' });
   }
@@ -189,11 +189,3 @@ export async function exportCheckpointDirectory(checkpointDir: string, outDir: s
   return writeModelDirectory({ config, configJson: raw, tensors, files, outDir, quantize: options.quantize, overwrite: options.overwrite, onProgress: options.onProgress });
 }
 
-/** The real path of `p`, or `p` where it does not exist (yet). */
-function realpathOrSelf(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
-  }
-}

@@ -10,9 +10,10 @@
  * may have left (a directory's graph file). Either holds only while the source is the version it
  * was when the copy began (its commit or change count): after that, the copy is refused.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { realPathOrResolved } from '../../path-inside.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
@@ -98,8 +99,7 @@ function sameIndex(a: string, b: string): boolean {
     const [x, y] = [parsePostgresLocation(a), parsePostgresLocation(b)];
     return x.schema === y.schema && x.connectionString === y.connectionString;
   }
-  const real = (dir: string) => (existsSync(dir) ? realpathSync(dir) : path.resolve(dir));
-  return real(a) === real(b);
+  return realPathOrResolved(a) === realPathOrResolved(b);
 }
 
 /** The source's meta with the engine keys of `engine` in place of its own. */
@@ -155,7 +155,7 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
       if (mark !== undefined && copiedVersion !== undefined && copiedVersion !== sourceVersion) throw sourceChanged('the unfinished copy');
       // read first: it needs a privilege on the items' id sequence, which a read-only role may lack (better refused now than after every row)
       const highWater = Math.max(await source.itemIdHighWater(), await source.maxKey('items'));
-      await target.setMeta({ [COPY_MARK]: source.location, [COPIED_VERSION]: mark !== undefined && copiedVersion !== undefined ? copiedVersion : sourceVersion });
+      await target.setMeta({ [COPY_MARK]: source.location, [COPIED_VERSION]: sourceVersion });
       for (const table of KEYED_TABLES) {
         let after = await target.maxKey(table);
         for (;;) {
