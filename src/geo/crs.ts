@@ -3,7 +3,9 @@
  *
  * proj4js does the arithmetic. Definitions come from packages, never from a table of ours:
  * EPSG codes from `epsg-index` (the EPSG registry as proj4 strings and WKT, one small JSON file
- * per code, read on demand), WKT (a `.prj` file, an ESRI PE string in a GeoTIFF) through
+ * per code, read on demand; its datum shifts written with Coordinate Frame or Molodensky-Badekas
+ * parameters are replaced by the Position Vector ones proj4 reads, which
+ * scripts/epsg-datum-shifts.ts derives from PROJ's database), WKT (a `.prj` file, an ESRI PE string in a GeoTIFF) through
  * proj4js's WKT parser, and user-defined GeoTIFF keys through `geotiff-geokeys-to-proj4`
  * (see `geotiff-georeference.ts`). Datum grids a definition names come from PROJ's folders
  * (`datum-grids.ts`).
@@ -18,6 +20,7 @@ import type Proj4 from 'proj4';
 import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
 import { loadDatumGrids } from './datum-grids.js';
+import { EPSG_DATUM_SHIFT_FIXES } from './epsg-datum-shift-fixes.js';
 
 export interface Crs {
   /** A human name: the EPSG name, the WKT's name, or the proj4 string. */
@@ -79,10 +82,18 @@ export function crsFromEpsg(code: number): Crs {
       hint: 'use a projected or geographic CRS code',
     });
   }
-  loadDatumGrids(loadProj4(), entry.proj4, `EPSG:${code} (${entry.name})`);
-  const crs: Crs = { name: entry.name, epsg: code, definition: entry.proj4, wkt: entry.wkt, geographic: isGeographic(entry.proj4) };
+  const { proj4, wkt } = withDatumShiftFixed(code, entry.proj4, entry.wkt);
+  loadDatumGrids(loadProj4(), proj4, `EPSG:${code} (${entry.name})`);
+  const crs: Crs = { name: entry.name, epsg: code, definition: proj4, wkt, geographic: isGeographic(proj4) };
   epsgCache.set(code, crs);
   return crs;
+}
+
+/** An EPSG entry's definitions with its datum shift as proj4 (and WKT's TOWGS84) mean it. */
+function withDatumShiftFixed(code: number, proj4: string, wkt: string | null): { proj4: string; wkt: string | null } {
+  const towgs84 = EPSG_DATUM_SHIFT_FIXES.get(code);
+  if (towgs84 === undefined) return { proj4, wkt };
+  return { proj4: proj4.replace(/\+towgs84=\S+/, `+towgs84=${towgs84}`), wkt: wkt?.replace(/TOWGS84\[[^\]]*\]/, `TOWGS84[${towgs84}]`) ?? null };
 }
 
 function wktName(wkt: string): string {

@@ -93,7 +93,7 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
       hint: 'give the CRS explicitly (e.g. --crs EPSG:32633) or rewrite the file with an EPSG code',
     });
   }
-  let definition = params.proj4.trim();
+  let definition = withEpsgDatumShift(params.proj4.trim(), geographic);
   const { x, y } = params.coordinatesConversionParameters;
   if (x !== 1 || y !== 1) {
     if (params.isGCS || x !== y) {
@@ -105,6 +105,22 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
   }
   const citation = keys.GTCitationGeoKey ?? keys.PCSCitationGeoKey;
   return crsFromProj4(definition, typeof citation === 'string' ? citation : undefined);
+}
+
+/**
+ * A user-defined projection on an EPSG geographic CRS shifts its datum as that CRS does in
+ * `crsFromEpsg`: geotiff-geokeys-to-proj4 copies Coordinate Frame parameters into `+towgs84`
+ * unchanged, as epsg-index does (see epsg-datum-shift-fixes.ts).
+ */
+function withEpsgDatumShift(definition: string, geographic: number | undefined): string {
+  if (!isEpsgCode(geographic) || !/\+towgs84=/.test(definition)) return definition;
+  let shift: string | undefined;
+  try {
+    shift = /\+towgs84=\S+/.exec(crsFromEpsg(geographic).definition)?.[0];
+  } catch {
+    return definition; // not in the EPSG registry epsg-index holds: nothing better to take
+  }
+  return shift === undefined ? definition : definition.replace(/\+towgs84=\S+/, shift);
 }
 
 /**
