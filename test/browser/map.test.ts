@@ -137,13 +137,13 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     const bounds = await mapBounds();
     await page.locator('#search-area').click();
     await expect.poll(() => new URL(page.url()).searchParams.get('bbox')).not.toBeNull();
-    await expect.poll(() => page.locator('#status').textContent()).toMatch(/images? pass(es)? the filters/);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/items? pass(es)? the filters/);
     const bbox = new URL(page.url()).searchParams.get('bbox')!.split(',').map(Number) as Box;
     bbox.forEach((v, i) => expect(v).toBeCloseTo(bounds[i]!, 4));
     const narrowedPage = await apiPage([{ text: 'a river' }], `&bbox=${bbox.join(',')}`);
     const narrowed = narrowedPage.hits;
     await expect.poll(shownIds).toEqual(narrowed.map((h) => h.id));
-    expect(await page.locator('#status').textContent()).toContain(`(${narrowedPage.filtered} images pass the filters)`);
+    expect(await page.locator('#status').textContent()).toContain(`(${narrowedPage.filtered} items pass the filters)`);
     expect(narrowedPage.filtered).toBeLessThan(await store.countItems());
     for (const hit of narrowed) expect(intersects(footprintBox(hit), bbox)).toBe(true);
     const beforeHits = await apiHits([{ text: 'a river' }]);
@@ -206,7 +206,7 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     for (const lon of [bbox[0], bbox[2]]) expect(Math.abs(lon)).toBeLessThanOrEqual(180);
     expect(bbox[0]).toBeGreaterThan(bbox[2]);
     expect(bbox[2]).toBeCloseTo(east - 360, 4);
-    await expect.poll(() => page.locator('#status').textContent()).toMatch(/images? pass(es)? the filters/);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/items? pass(es)? the filters/);
   });
 
   it('opens a hit in its scene with the window outlined, shows the tile at full resolution and the heat map', async () => {

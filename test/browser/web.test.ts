@@ -90,16 +90,16 @@ describe.skipIf(!hasChromium)('web page', () => {
     }
   });
 
-  it('counts filtered images in the singular when one passes', async () => {
+  it('counts the items that pass the filters, in the singular when one passes', async () => {
     await page.goto(url);
     await page.locator('#toggle-filters').click();
     await page.locator('#f-path').fill('green/park.png');
     await page.locator('#q').fill('forest');
     await page.locator('#q').press('Enter');
-    await expect.poll(() => page.locator('#status').textContent()).toMatch(/1 result for “forest” \(1 image passes the filters\)/);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/1 result for “forest” \(1 item passes the filters\)/);
     await page.locator('#f-path').fill('green/*');
     await page.locator('#q').press('Enter');
-    await expect.poll(() => page.locator('#status').textContent()).toMatch(/\(3 images pass the filters\)/);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/\(3 items pass the filters\)/);
     await page.locator('#f-path').fill('');
     await page.locator('#toggle-filters').click();
   });

@@ -490,10 +490,11 @@ async function loadPage() {
     els.toolbar.hidden = state.hits.length === 0;
     if (state.hits.length === 0) {
       const specs = [...filterSpecs(), ...(state.bbox ? [`bbox=${state.bbox.join(',')}`] : [])];
-      els.empty.textContent = page.filtered === 0 ? `No image passes the filters (${specs.join('; ')}). Remove a filter or widen the area.` : 'No images match. Try other words, an image, or fewer filters.';
+      els.empty.textContent = page.filtered === 0 ? `No item passes the filters (${specs.join('; ')}). Remove a filter or widen the area.` : 'No images match. Try other words, an image, or fewer filters.';
       els.empty.hidden = false;
     }
-    const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 image passes' : `${page.filtered} images pass`} the filters)`;
+    // the filters count items: whole images and the tiles of scenes
+    const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 item passes' : `${page.filtered.toLocaleString()} items pass`} the filters)`;
     const ms = Math.round(page.timings.embedMs + page.timings.searchMs);
     setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${describe}${filtered}, ${ms} ms`);
     if (start === 0) window.performance.mark('rsclip:results-shown');
@@ -584,12 +585,19 @@ els.drawArea.addEventListener('click', () => {
     return;
   }
   els.drawArea.setAttribute('aria-pressed', 'true');
+  const note = els.mapNote.textContent;
   els.mapNote.textContent = 'Press and drag on the map to draw the area to search.';
-  map.startDrawing((bbox) => {
-    els.drawArea.setAttribute('aria-pressed', 'false');
-    state.bbox = bbox;
-    newQuery(state.terms);
-  });
+  map.startDrawing(
+    (bbox) => {
+      els.drawArea.setAttribute('aria-pressed', 'false');
+      state.bbox = bbox;
+      newQuery(state.terms);
+    },
+    () => {
+      els.drawArea.setAttribute('aria-pressed', 'false');
+      els.mapNote.textContent = note;
+    },
+  );
 });
 
 // ---- viewer ----------------------------------------------------------------------------------
@@ -637,8 +645,8 @@ els.moreLikeThis.addEventListener('click', () => {
   const hit = state.hits[state.viewing];
   if (hit) newQuery([{ kind: 'id', id: hit.id, weight: 1 }]);
 });
-els.viewerGood.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], 1));
-els.viewerBad.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], -1));
+els.viewerGood.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], FEEDBACK_WEIGHT));
+els.viewerBad.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], -FEEDBACK_WEIGHT));
 els.viewer.addEventListener('keydown', (event) => {
   if (event.target.closest?.('input')) return;
   if (event.key === 'ArrowLeft' && state.viewing > 0) openViewer(state.viewing - 1);

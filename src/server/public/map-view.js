@@ -14,11 +14,127 @@ export function rankColour(rank, count) {
   return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
 }
 
-/** Leaflet's [lat, lng] rings from a GeoJSON Polygon or MultiPolygon. */
-function latLngsOf(geometry) {
+/** A longitude in -180..180. */
+const wrapLon = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;
+/** `lon` moved by whole turns to within 180 degrees of `ref`. */
+const lonNear = (lon, ref) => lon + 360 * Math.round((ref - lon) / 360);
+
+/**
+ * The [lon, lat] rings of a GeoJSON Polygon or MultiPolygon made continuous: each ring's points
+ * follow each other without the ±180 jump, and each polygon lies next to the first. A footprint cut
+ * at the antimeridian (parts at 179.9 and -179.9) becomes one patch again, past 180 (Leaflet takes
+ * longitudes beyond ±180).
+ */
+function unwrapGeometry(geometry) {
   const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.coordinates;
-  return polygons.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon])));
+  const ref = polygons[0]?.[0]?.[0]?.[0] ?? 0;
+  return polygons.map((rings) =>
+    rings.map((ring) => {
+      let previous = ref;
+      return ring.map(([lon, lat]) => {
+        previous = lonNear(lon, previous);
+        return [previous, lat];
+      });
+    }),
+  );
 }
+
+function lonCentre(polygons) {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const rings of polygons) for (const [lon] of rings[0] ?? []) [min, max] = [Math.min(min, lon), Math.max(max, lon)];
+  return (min + max) / 2;
+}
+
+/**
+ * Shifts (whole turns) that put the geometries with these centre longitudes together: the world is
+ * cut at the widest gap between them (the antimeridian when that is as wide as any), and the group
+ * is centred as near 0 as whole turns allow. Results on both sides of 180 are drawn side by side.
+ */
+function shiftsFor(centres) {
+  if (centres.length === 0) return [];
+  const sorted = centres.map(wrapLon).sort((a, b) => a - b);
+  let start = sorted[0];
+  let widest = sorted[0] + 360 - sorted[sorted.length - 1];
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] - sorted[i - 1] > widest + 1e-9) [widest, start] = [sorted[i] - sorted[i - 1], sorted[i]];
+  }
+  const placed = centres.map((c) => start + ((((wrapLon(c) - start) % 360) + 360) % 360));
+  const middle = (Math.min(...placed) + Math.max(...placed)) / 2;
+  const turn = -360 * Math.round(middle / 360);
+  return placed.map((p, i) => p + turn - centres[i]);
+}
+
+/** Leaflet's [lat, lng] rings from unwrapped [lon, lat] rings, moved east by `shift` degrees. */
+function toLatLngs(polygons, shift) {
+  return polygons.map((rings) => rings.map((ring) => ring.map(([lon, lat]) => [lat, lon + shift])));
+}
+
+/** Pixels of the box an overview is laid out in before its transform maps it onto its corners. */
+const OVERVIEW_BOX = 1024;
+
+/**
+ * The CSS matrix3d that maps the box [0, w] x [0, h] onto the quadrilateral p0 p1 p2 p3 (the images
+ * of its top-left, top-right, bottom-right and bottom-left corners): the projective map of the unit
+ * square onto four points (an affine one when they make a parallelogram), scaled to the box.
+ */
+function quadMatrix(w, h, [p0, p1, p2, p3]) {
+  const [dx1, dy1, dx2, dy2] = [p1.x - p2.x, p1.y - p2.y, p3.x - p2.x, p3.y - p2.y];
+  const [dx3, dy3] = [p0.x - p1.x + p2.x - p3.x, p0.y - p1.y + p2.y - p3.y];
+  const det = dx1 * dy2 - dx2 * dy1;
+  const g = det === 0 ? 0 : (dx3 * dy2 - dx2 * dy3) / det;
+  const k = det === 0 ? 0 : (dx1 * dy3 - dx3 * dy1) / det;
+  const a = p1.x - p0.x + g * p1.x;
+  const b = p3.x - p0.x + k * p3.x;
+  const d = p1.y - p0.y + g * p1.y;
+  const e = p3.y - p0.y + k * p3.y;
+  // x' = (a u + b v + p0.x) / (g u + k v + 1), y' likewise, with u = x / w and v = y / h; column-major
+  return [a / w, d / w, 0, g / w, b / h, e / h, 0, k / h, 0, 0, 1, 0, p0.x, p0.y, 0, 1];
+}
+
+/**
+ * An image placed by its four corners ([lat, lng]: top-left, top-right, bottom-right, bottom-left),
+ * not by a north-up box: a CSS transform maps it onto their quadrilateral, so a scene rotated
+ * against north (UTM away from its central meridian) or not square in Web Mercator lies where its
+ * corners are. Placed again when the zoom or the view resets; hidden while a zoom animates.
+ */
+let CornerImage = null;
+function cornerImage(url, corners, options) {
+  CornerImage ??= L.Layer.extend({
+    initialize(imageUrl, latLngs, layerOptions) {
+      this._url = imageUrl;
+      this._corners = latLngs.map((c) => L.latLng(c));
+      L.setOptions(this, layerOptions);
+    },
+    onAdd() {
+      const image = L.DomUtil.create('img', `leaflet-image-layer leaflet-zoom-hide ${this.options.className ?? ''}`);
+      image.alt = this.options.alt ?? '';
+      image.draggable = false;
+      Object.assign(image.style, { width: `${OVERVIEW_BOX}px`, height: `${OVERVIEW_BOX}px`, transformOrigin: '0 0', opacity: String(this.options.opacity ?? 1) });
+      image.src = this._url;
+      this._image = image;
+      this.getPane().appendChild(image);
+      this._place();
+    },
+    onRemove() {
+      this._image?.remove();
+      this._image = null;
+    },
+    getEvents() {
+      return { zoom: this._place, zoomend: this._place, viewreset: this._place };
+    },
+    _place() {
+      if (!this._image || !this._map) return;
+      const origin = this._map.getPixelOrigin();
+      const points = this._corners.map((c) => this._map.project(c).subtract(origin));
+      this._image.style.transform = `matrix3d(${quadMatrix(OVERVIEW_BOX, OVERVIEW_BOX, points).join(', ')})`;
+    },
+  });
+  return new CornerImage(url, corners, options);
+}
+
+/** At most this many scenes of a results list get their overview on the map. */
+const OVERVIEW_MAX = 12;
 
 /**
  * Up to this many footprints are SVG paths (each an element: crisp, and findable by its data-id);
@@ -37,12 +153,19 @@ export function createMapView(container, options) {
   const map = L.map(container, { zoomSnap: 0.25, keyboard: true, worldCopyJump: false, attributionControl: Boolean(options.basemap) });
   map.setView([20, 0], 2);
   if (options.basemap) L.tileLayer(options.basemap, { maxZoom: 19, attribution: 'basemap: configured by the server' }).addTo(map);
+  // the overviews lie under the footprints (the overlay pane is at z-index 400)
+  map.createPane('overviews').style.zIndex = '350';
   const overviews = L.layerGroup().addTo(map);
   const graticule = L.layerGroup().addTo(map);
   const footprints = L.featureGroup().addTo(map);
   const layersById = new Map();
   const canvas = L.canvas({ padding: 0.5 });
-  const scenesShown = new Set();
+  /** Path -> { layer, centre }: the overviews on the map, those of the current results. */
+  const overviewsShown = new Map();
+  /** Path -> the scene API's answer (a promise): fetched once per tab. */
+  const scenes = new Map();
+  /** Counts show() and clear() calls: an overview that arrives for an older list is dropped. */
+  let generation = 0;
   let drawing = null;
 
   function drawGraticule() {
@@ -52,7 +175,7 @@ export function createMapView(container, options) {
     const digits = Math.max(0, -Math.floor(Math.log10(step)));
     const style = { color: '#5d6762', weight: 1, opacity: 0.5, interactive: false, dashArray: '3 4' };
     for (let lon = Math.ceil(b.getWest() / step) * step; lon <= b.getEast(); lon += step) {
-      graticule.addLayer(L.polyline([[Math.max(-85, b.getSouth()), lon], [Math.min(85, b.getNorth()), lon]], style).bindTooltip(`${lon.toFixed(digits)}°`, { permanent: false }));
+      graticule.addLayer(L.polyline([[Math.max(-85, b.getSouth()), lon], [Math.min(85, b.getNorth()), lon]], style).bindTooltip(`${wrapLon(lon).toFixed(digits)}°`, { permanent: false }));
     }
     for (let lat = Math.ceil(b.getSouth() / step) * step; lat <= b.getNorth(); lat += step) {
       graticule.addLayer(L.polyline([[lat, b.getWest()], [lat, b.getEast()]], style).bindTooltip(`${lat.toFixed(digits)}°`, { permanent: false }));
@@ -80,15 +203,20 @@ export function createMapView(container, options) {
     return box;
   }
 
-  /** Shows the hits (replacing those shown); `fit` moves the map to them. */
+  /** Shows the hits (replacing those shown, their overviews too); `fit` moves the map to them. */
   function show(hits, { fit }) {
     footprints.clearLayers();
     layersById.clear();
+    generation++;
     const placed = hits.filter((h) => h.footprint);
+    const unwrapped = placed.map((hit) => unwrapGeometry(hit.footprint));
+    // results on both sides of the antimeridian are drawn side by side, not a world apart
+    const shifts = shiftsFor(unwrapped.map(lonCentre));
     const renderer = placed.length > SVG_MAX ? canvas : undefined;
-    placed.forEach((hit) => {
+    const sceneCentres = new Map();
+    placed.forEach((hit, i) => {
       const colour = rankColour(hit.rank, hits.length);
-      const layer = L.polygon(latLngsOf(hit.footprint), { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint', ...(renderer ? { renderer } : {}) });
+      const layer = L.polygon(toLatLngs(unwrapped[i], shifts[i]), { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint', ...(renderer ? { renderer } : {}) });
       layer.bindTooltip(() => tooltipContent(hit), { direction: 'top', sticky: true, className: 'map-tooltip' });
       layer.on('click', () => options.onOpen(hit));
       layer.on('mouseover', () => options.onHover(hit.id, true));
@@ -98,8 +226,10 @@ export function createMapView(container, options) {
       // the grid is the keyboard's and screen reader's way to the same hits
       const path = layer.getElement();
       if (path) path.dataset.id = String(hit.id);
+      // the overviews of the best-ranked scenes, placed next to their hits' footprints
+      if (!sceneCentres.has(hit.path) && sceneCentres.size < OVERVIEW_MAX) sceneCentres.set(hit.path, { hit, centre: lonCentre(unwrapped[i]) + shifts[i] });
     });
-    for (const hit of placed) addOverview(hit);
+    showOverviews(sceneCentres);
     if (fit && placed.length > 0) map.fitBounds(footprints.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
     publishBounds();
     container.dataset.footprints = String(layersById.size);
@@ -107,17 +237,37 @@ export function createMapView(container, options) {
     return placed.length;
   }
 
-  async function addOverview(hit) {
-    if (scenesShown.has(hit.path) || scenesShown.size >= 12) return;
-    scenesShown.add(hit.path);
-    try {
-      const scene = await options.scene(hit.id);
-      if (!scene.bbox) return;
-      const [w, s, e, n] = scene.bbox;
-      L.imageOverlay(options.overviewUrl(hit.id), [[s, w], [n, e]], { opacity: 0.9, alt: `overview of ${scene.path}`, className: 'overview' }).addTo(overviews);
-    } catch {
-      scenesShown.delete(hit.path);
+  /** Keeps the overviews of `wanted` (path -> { hit, centre }) that are already placed there, removes the rest, adds the missing. */
+  function showOverviews(wanted) {
+    for (const [path, shown] of overviewsShown) {
+      const want = wanted.get(path);
+      if (want && Math.abs(want.centre - shown.centre) < 180) continue;
+      overviews.removeLayer(shown.layer);
+      overviewsShown.delete(path);
     }
+    for (const [path, { hit, centre }] of wanted) if (!overviewsShown.has(path)) addOverview(hit, centre);
+  }
+
+  async function addOverview(hit, centre) {
+    const called = generation;
+    if (!scenes.has(hit.path)) scenes.set(hit.path, options.scene(hit.id));
+    let scene;
+    try {
+      scene = await scenes.get(hit.path);
+    } catch {
+      scenes.delete(hit.path);
+      return;
+    }
+    if (called !== generation || overviewsShown.has(hit.path) || !scene.corners) return;
+    // the corners made continuous across ±180, then moved next to the hit's footprint
+    let previous = centre;
+    const lons = scene.corners.map(([lon]) => (previous = lonNear(lon, previous)));
+    const middle = (Math.min(...lons) + Math.max(...lons)) / 2;
+    const shift = lonNear(middle, centre) - middle;
+    const corners = scene.corners.map(([, lat], i) => [lat, lons[i] + shift]);
+    const layer = cornerImage(options.overviewUrl(hit.id), corners, { pane: 'overviews', opacity: 0.9, alt: `overview of ${scene.path}`, className: 'overview' });
+    overviews.addLayer(layer);
+    overviewsShown.set(hit.path, { layer, centre: middle + shift });
   }
 
   function highlight(id, on) {
@@ -130,6 +280,9 @@ export function createMapView(container, options) {
   function clear() {
     footprints.clearLayers();
     layersById.clear();
+    overviews.clearLayers();
+    overviewsShown.clear();
+    generation++;
     container.dataset.footprints = '0';
   }
 
@@ -150,32 +303,71 @@ export function createMapView(container, options) {
     return toBbox(map.getBounds());
   }
 
-  /** Drawing mode: press, drag and release on the map draws a rectangle; `onDrawn(bbox)` gets it. */
-  function startDrawing(onDrawn) {
+  /**
+   * Drawing mode: press, drag and release on the map draws a rectangle, with a mouse, a pen or a
+   * finger (pointer events; the map neither pans nor lets the page scroll meanwhile);
+   * `onDrawn(bbox)` gets it. A press without a drag, or a cancelled one, ends the mode with
+   * `onCancel()`.
+   */
+  function startDrawing(onDrawn, onCancel = () => {}) {
+    if (drawing) stopDrawing();
     map.dragging.disable();
     container.classList.add('drawing');
-    drawing = { onDrawn, start: null, rect: null };
+    container.style.touchAction = 'none';
+    drawing = { onDrawn, onCancel, start: null, rect: null, pointerId: null };
   }
   function stopDrawing() {
     if (drawing?.rect) drawing.rect.remove();
+    if (drawing?.pointerId !== null && drawing?.pointerId !== undefined && container.hasPointerCapture?.(drawing.pointerId)) container.releasePointerCapture(drawing.pointerId);
     drawing = null;
     map.dragging.enable();
     container.classList.remove('drawing');
+    container.style.touchAction = '';
   }
-  map.on('mousedown', (event) => {
-    if (!drawing) return;
-    drawing.start = event.latlng;
-    drawing.rect = L.rectangle(L.latLngBounds(event.latlng, event.latlng), { color: '#a4262c', weight: 2, fillOpacity: 0.1, interactive: false }).addTo(map);
+  /** The click that ends a drag would open the footprint under it: swallowed. */
+  let swallowClick = false;
+  container.addEventListener(
+    'click',
+    (event) => {
+      if (!swallowClick) return;
+      swallowClick = false;
+      event.stopPropagation();
+      event.preventDefault();
+    },
+    true,
+  );
+  container.addEventListener('pointerdown', (event) => {
+    if (!drawing || drawing.start || !event.isPrimary || event.button !== 0 || event.target.closest?.('.leaflet-control-container')) return;
+    // no compatibility mouse events (Leaflet's box zoom, text selection), no page scroll
+    event.preventDefault();
+    try {
+      container.setPointerCapture(event.pointerId);
+    } catch {
+      // a pointer the browser does not know (synthetic events): the drag still works inside the map
+    }
+    const at = map.mouseEventToLatLng(event);
+    drawing.pointerId = event.pointerId;
+    drawing.start = at;
+    drawing.rect = L.rectangle(L.latLngBounds(at, at), { color: '#a4262c', weight: 2, fillOpacity: 0.1, interactive: false }).addTo(map);
   });
-  map.on('mousemove', (event) => {
-    if (drawing?.start) drawing.rect.setBounds(L.latLngBounds(drawing.start, event.latlng));
+  container.addEventListener('pointermove', (event) => {
+    if (drawing?.start && event.pointerId === drawing.pointerId) drawing.rect.setBounds(L.latLngBounds(drawing.start, map.mouseEventToLatLng(event)));
   });
-  map.on('mouseup', (event) => {
-    if (!drawing?.start) return;
-    const b = L.latLngBounds(drawing.start, event.latlng);
-    const { onDrawn } = drawing;
+  container.addEventListener('pointerup', (event) => {
+    if (!drawing?.start || event.pointerId !== drawing.pointerId) return;
+    const b = L.latLngBounds(drawing.start, map.mouseEventToLatLng(event));
+    const { onDrawn, onCancel } = drawing;
+    swallowClick = true;
+    setTimeout(() => (swallowClick = false), 0);
     stopDrawing();
     if (b.getEast() > b.getWest() && b.getNorth() > b.getSouth()) onDrawn(toBbox(b));
+    else onCancel();
+  });
+  container.addEventListener('pointercancel', (event) => {
+    if (!drawing?.start || event.pointerId !== drawing.pointerId) return;
+    const { onCancel } = drawing;
+    stopDrawing();
+    onCancel();
   });
 
   return {

@@ -3,12 +3,18 @@
 // the current query over the scene, coordinates under the cursor, and the metadata.
 /* global navigator */
 
-/** [lon, lat] of a point at fractions (fx, fy) of the scene, between its four corners (top-left, top-right, bottom-right, bottom-left). */
+/**
+ * [lon, lat] of a point at fractions (fx, fy) of the scene, between its four corners (top-left,
+ * top-right, bottom-right, bottom-left). The corners' longitudes are first made continuous (a scene
+ * across the antimeridian has corners at 179.6 and -179.6), the answer is wrapped into -180..180.
+ */
 function lonLatAt(corners, fx, fy) {
-  const [tl, tr, br, bl] = corners;
+  const ref = corners[0][0];
+  const [tl, tr, br, bl] = corners.map(([lon, lat]) => [lon + 360 * Math.round((ref - lon) / 360), lat]);
   const top = [tl[0] + (tr[0] - tl[0]) * fx, tl[1] + (tr[1] - tl[1]) * fx];
   const bottom = [bl[0] + (br[0] - bl[0]) * fx, bl[1] + (br[1] - bl[1]) * fx];
-  return [top[0] + (bottom[0] - top[0]) * fy, top[1] + (bottom[1] - top[1]) * fy];
+  const lon = top[0] + (bottom[0] - top[0]) * fy;
+  return [((((lon + 180) % 360) + 360) % 360) - 180, top[1] + (bottom[1] - top[1]) * fy];
 }
 
 function isTile(hit) {
@@ -52,6 +58,8 @@ export function createSceneViewer(els, deps) {
   /** Lays out the stage for the current mode: the image, the window outline, the heat map. */
   function render() {
     const { hit, scene, mode } = state;
+    // the readout was for the image shown before
+    els.coords.value = '';
     const sceneMode = mode === 'scene' && scene !== null;
     const width = sceneMode ? scene.width : hit.window.width;
     const height = sceneMode ? scene.height : hit.window.height;
@@ -111,7 +119,10 @@ export function createSceneViewer(els, deps) {
     if (state.heat && els.heat.dataset.for !== String(state.hit.id)) loadHeatMap();
     else render();
   });
-  els.stage.addEventListener('mousemove', (event) => {
+  els.stage.addEventListener('pointerleave', () => {
+    els.coords.value = '';
+  });
+  els.stage.addEventListener('pointermove', (event) => {
     const { scene, hit, mode } = state;
     if (!hit) return;
     const box = els.stage.getBoundingClientRect();
