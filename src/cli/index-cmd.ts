@@ -41,7 +41,7 @@ interface IndexCommandOptions extends ModelOptions {
   tile?: TileMode;
   overlap?: number;
   scales?: number[];
-  bands?: number[];
+  bands?: number[] | null;
   stretch?: [number, number];
   crs?: Crs;
   stac?: string;
@@ -62,6 +62,11 @@ function stretchOption(text: string): [number, number] {
   const [low, high] = parts as [number, number];
   if (parts.length !== 2 || !(low >= 0 && low < high && high <= 100)) throw new InvalidArgumentError(`expected two percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100, got "${text}"`);
   return [low, high];
+}
+
+/** `auto` (null: each file's colour interpretation) or a band list. */
+function bandsOption(text: string): number[] | null {
+  return text.trim() === 'auto' ? null : parseBandList(text);
 }
 
 /** A library parser's one-line error as commander's, so it is reported like any bad option. */
@@ -271,11 +276,11 @@ export function registerIndexCommands(program: Command): void {
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs; TIFFs, read by their windows, are not limited); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
-    .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels', optionParser(parseTileMode))
-    .option('--overlap <share>', 'share of a tile shared with its neighbour (default 0.25)', overlapOption)
-    .option('--scales <list>', 'tile sizes as multiples of the model input, e.g. 1,2,4 (default 1)', optionParser(parseScales))
-    .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2 (default: the file\'s colour interpretation)', optionParser(parseBandList))
-    .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default 2,98); 8-bit data passes through', stretchOption)
+    .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels (default: as the index\'s last run, else auto)', optionParser(parseTileMode))
+    .option('--overlap <share>', 'share of a tile shared with its neighbour (default: as the index\'s last run, else 0.25)', overlapOption)
+    .option('--scales <list>', 'tile sizes as multiples of the model input, e.g. 1,2,4 (default: as the index\'s last run, else 1)', optionParser(parseScales))
+    .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2, or auto: the file\'s colour interpretation (default: as the index\'s last run, else auto)', optionParser(bandsOption))
+    .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default: as the index\'s last run, else 2,98); 8-bit data passes through', stretchOption)
     .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
     .option('--stac <file>', 'index the assets of a local STAC catalog.json, collection.json or item.json, with their datetime and properties as fields')
     .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')

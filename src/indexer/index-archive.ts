@@ -26,7 +26,7 @@ import { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
 import { readSidecar } from './field-sidecar.js';
 import { chooseIndexingThreads } from './indexing-threads.js';
 import { threadCpuSeconds } from './thread-cpu.js';
-import { IndexPlan } from './plan.js';
+import { IndexPlan, recordedPlanOptions } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
 import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
 import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
@@ -85,8 +85,17 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   if (embedder.info.fingerprint !== options.encoder.info.fingerprint) {
     throw new RsclipError('BAD_INPUT', `the embedder runs model ${embedder.info.fingerprint.slice(0, 12)}, the encoder is ${options.encoder.info.fingerprint.slice(0, 12)}`, { hint: 'open both for the same model directory and variant' });
   }
-  const { tile, overlap, scales, bands, percentiles, crs } = options;
-  const plan = new IndexPlan({ inputSize: options.encoder.info.imageSize, tile, overlap, scales, bands, percentiles, crs });
+  // what the options leave out is as the index's last run had it, so a run without them re-tiles nothing
+  const recorded = recordedPlanOptions(options.store.meta.plan);
+  const plan = new IndexPlan({
+    inputSize: options.encoder.info.imageSize,
+    tile: options.tile ?? recorded.tile,
+    overlap: options.overlap ?? recorded.overlap,
+    scales: options.scales ?? recorded.scales,
+    bands: options.bands === null ? undefined : (options.bands ?? recorded.bands),
+    percentiles: options.percentiles ?? recorded.percentiles,
+    crs: options.crs,
+  });
   return new ArchiveIndexer(options.store, embedder, options, plan, performance.now()).run();
 }
 

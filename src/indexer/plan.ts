@@ -71,6 +71,24 @@ export class IndexPlan {
   }
 }
 
+/** The options an index's recorded plan (`IndexMeta.plan`, a `signature()`) was made with; {} when there is none or it cannot be read. */
+export function recordedPlanOptions(signature: string | undefined): Pick<IndexPlanOptions, 'tile' | 'overlap' | 'scales' | 'bands' | 'percentiles'> {
+  if (!signature) return {};
+  try {
+    const plan = JSON.parse(signature) as { tiling?: { tile?: TileMode; overlap?: number; scales?: number[] }; bands?: number[] | null; percentiles?: [number, number] };
+    const { tile, overlap, scales } = plan.tiling ?? {};
+    return {
+      ...(tile === undefined ? {} : { tile }),
+      ...(overlap === undefined ? {} : { overlap }),
+      ...(scales === undefined ? {} : { scales }),
+      ...(plan.bands ? { bands: plan.bands } : {}),
+      ...(plan.percentiles ? { percentiles: plan.percentiles } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
 export function isStretched(stretch: SceneStretch | null | undefined): boolean {
   return stretch?.kind === 'linear';
 }

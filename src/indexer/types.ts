@@ -4,8 +4,13 @@ import type { IndexPlanOptions } from './plan.js';
 import type { Unit, WorkItem } from './prepare-file.js';
 import type { SkippedFiles } from './scan.js';
 
-/** What to index and how; the tiling and radiometry options (tile, overlap, scales, bands, percentiles, crs) are the plan's. */
-export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize'> {
+/**
+ * What to index and how; the tiling and radiometry options (tile, overlap, scales, bands,
+ * percentiles, crs) are the plan's. Those left out are the index's recorded plan's (its last
+ * run's), else the defaults; `bands: null` asks for each file's colour interpretation again.
+ */
+export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize' | 'bands'> {
+  bands?: number[] | null;
   /** Archive folders to index (recursively). */
   roots: string[];
   /** The index to update, open for writing (created for `encoder`'s model, or built with it). */

@@ -227,6 +227,27 @@ describe('a georeferenced scene', () => {
     await store.close();
   });
 
+  it("keeps the index's plan on a run that does not give one, and changes only what a run gives", async () => {
+    copyFileSync(mosaicFile, path.join(archive, 'mosaic.tif'));
+    const windows = planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224, overlap: 0.5, scales: [1, 2] }).length;
+    expect(await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), overlap: 0.5, scales: [1, 2], bands: [3, 2, 1] })).toMatchObject({ added: 1, embedded: windows });
+    // a new folder beside it, no plan options: the scene stays as it is
+    const more = path.join(work, `more-${run}`);
+    mkdirSync(more);
+    writeFileSync(path.join(more, 'small.png'), makePng(5, 64, 64));
+    const encoder = new FakeEncoder();
+    expect(await indexInto({ roots: [archive, more], index: indexDir, model: encoder })).toMatchObject({ added: 1, unchanged: 1, updated: 0 });
+    expect(encoder.runCount.image).toBe(1);
+    let store = await openIndex(indexDir, { readonly: true });
+    expect(JSON.parse(store.meta.plan!)).toMatchObject({ tiling: { overlap: 0.5, scales: [1, 2] }, bands: [3, 2, 1] });
+    await store.close();
+    // a run that gives the bands (auto: each file's own) renders both files again, and keeps the recorded tiling
+    expect(await indexInto({ roots: [archive, more], index: indexDir, model: new FakeEncoder(), bands: null })).toMatchObject({ updated: 2, embedded: windows + 1 });
+    store = await openIndex(indexDir, { readonly: true });
+    expect(JSON.parse(store.meta.plan!)).toMatchObject({ tiling: { overlap: 0.5, scales: [1, 2] }, bands: null });
+    await store.close();
+  });
+
   it('fails a scene that changes while its windows are read, and a true copy of it indexed next embeds its own windows', async () => {
     const scene = path.join(archive, 'changing.tif');
     copyFileSync(mosaicFile, scene);
