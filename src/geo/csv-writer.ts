@@ -1,16 +1,18 @@
 /**
- * CSV output of the same rows (RFC 4180 quoting): id, path, x, y, width, height, scale,
- * center_lon, center_lat, gsd, footprint_wkt, fields (JSON), and optionally the embedding as a
- * JSON array.
+ * CSV output of the same rows (RFC 4180 quoting): id, rank and score (a query's hits), path, x,
+ * y, width, height, scale, center_lon, center_lat, gsd, footprint_wkt, stac_item,
+ * stac_collection, fields (the user fields as JSON), and optionally the embedding as a JSON array.
  */
 import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 import { geometryToWkt } from './wkb.js';
 
 export interface CsvExportOptions {
   includeEmbedding?: boolean;
+  /** The rows are a query's hits: write rank and score columns. */
+  ranked?: boolean;
 }
 
-export const CSV_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'fields'] as const;
+export const CSV_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'stac_item', 'stac_collection', 'fields'] as const;
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -18,23 +20,26 @@ function cell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-function csvLine(row: ExportRow, includeEmbedding: boolean): string {
+function csvLine(row: ExportRow, includeEmbedding: boolean, ranked: boolean): string {
   const fields = row.fields && Object.keys(row.fields).length > 0 ? JSON.stringify(row.fields) : null;
-  const cells = [row.id, row.path, row.window.x, row.window.y, row.window.width, row.window.height, row.window.scale, row.center?.[0], row.center?.[1], row.gsd, row.footprint ? geometryToWkt(row.footprint) : null, fields];
+  const place = [row.center?.[0], row.center?.[1], row.gsd, row.footprint ? geometryToWkt(row.footprint) : null];
+  const cells = [row.id, ...(ranked ? [row.rank, row.score] : []), row.path, row.window.x, row.window.y, row.window.width, row.window.height, row.window.scale, ...place, row.stac?.item, row.stac?.collection, fields];
   if (includeEmbedding) cells.push(row.embedding ? JSON.stringify(Array.from(row.embedding)) : null);
   return `${cells.map(cell).join(',')}\r\n`;
 }
 
 export function createCsvWriter(file: string, options: CsvExportOptions = {}): RowWriter {
   const includeEmbedding = options.includeEmbedding ?? false;
+  const ranked = options.ranked ?? false;
   const stream = new TextFileStream(file);
   let count = 0;
-  let header = `${[...CSV_COLUMNS, ...(includeEmbedding ? ['embedding'] : [])].join(',')}\r\n`;
+  const columns = [CSV_COLUMNS[0], ...(ranked ? ['rank', 'score'] : []), ...CSV_COLUMNS.slice(1), ...(includeEmbedding ? ['embedding'] : [])];
+  let header = `${columns.join(',')}\r\n`;
   return {
     async write(rows) {
       let text = header;
       header = '';
-      for (const row of rows) text += csvLine(row, includeEmbedding);
+      for (const row of rows) text += csvLine(row, includeEmbedding, ranked);
       count += rows.length;
       await stream.write(text);
     },

@@ -3,7 +3,7 @@
  */
 import { realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError } from '../errors.js';
+import { RsclipError, withPathsRenamed } from '../errors.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
 import { createGeoJsonWriter } from './geojson-writer.js';
@@ -32,7 +32,7 @@ export function createRowWriter(file: string, format: ExportFormat, options: Exp
     case 'geojson':
       return createGeoJsonWriter(file, { includeEmbedding: options.includeEmbedding ?? false });
     case 'csv':
-      return createCsvWriter(file, { includeEmbedding: options.includeEmbedding ?? false });
+      return createCsvWriter(file, { includeEmbedding: options.includeEmbedding ?? false, ranked: options.ranked ?? false });
   }
 }
 
@@ -56,7 +56,13 @@ export async function writeRows(file: string, format: ExportFormat, rows: Iterab
   } catch (error) {
     await writer.abort();
     await rm(partial, { force: true });
-    throw error;
+    // the file being written is ours: name the one the caller asked for
+    const failure = error as NodeJS.ErrnoException;
+    if (failure.path === partial) {
+      failure.path = destination;
+      failure.message = failure.message.replaceAll(partial, destination);
+    }
+    throw withPathsRenamed(error, [[partial, destination]]);
   }
 }
 

@@ -26,8 +26,15 @@ export interface ExportRow {
   center?: LonLat | null;
   /** Ground metres per pixel of the file. */
   gsd?: number | null;
-  /** User fields, STAC properties, and result data such as rank and score. */
+  /** A query's hit: its rank (1 = best) and score. */
+  rank?: number;
+  score?: number;
+  /** The STAC item (and its collection) the file is an asset of. */
+  stac?: { item: string; collection?: string | null };
+  /** User fields (STAC properties among them). */
   fields?: Record<string, unknown>;
+  /** Further properties of a GeoJSON feature, beside rank and score (a located tile's key, item and `top`). */
+  properties?: Record<string, unknown>;
   embedding?: Float32Array | null;
 }
 

@@ -38,7 +38,10 @@ export function rowToFeature(row: ExportRow, options: GeoJsonOptions = {}): GeoJ
     window: row.window,
     ...(row.center ? { center: row.center } : {}),
     ...(row.gsd !== undefined && row.gsd !== null ? { gsd: row.gsd } : {}),
-    ...row.fields,
+    ...(row.rank === undefined ? {} : { rank: row.rank, score: row.score }),
+    ...row.properties,
+    ...(row.stac ? { stac: row.stac } : {}),
+    ...(row.fields ? { fields: row.fields } : {}),
   };
   if (options.includeEmbedding && row.embedding) properties.embedding = Array.from(row.embedding);
   if (!row.footprint) return { type: 'Feature', id: row.id, geometry: null, properties };

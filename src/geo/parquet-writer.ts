@@ -2,8 +2,9 @@
  * Parquet and GeoParquet 1.1 output through hyparquet-writer (pure JavaScript, streams row
  * groups to the file, so an export of millions of items stays in bounded memory).
  *
- * Columns: id (INT64), path, x, y, width, height, scale (INT32), center_lon, center_lat, gsd
- * (DOUBLE), the chosen field columns, `fields` (the other fields as JSON), the footprint
+ * Columns: id (INT64), rank (INT32) and score (DOUBLE) for a query's hits, path, x, y, width,
+ * height, scale (INT32), center_lon, center_lat, gsd (DOUBLE), stac_item, stac_collection, the
+ * chosen field columns, `fields` (the other user fields as JSON), the footprint
  * (GeoParquet: `geometry` as WKB with the `geo` metadata; plain Parquet: `footprint_wkt` as text),
  * and `embedding` as a list of FLOAT with exactly `dimension` values a row.
  * GeoParquet metadata: version 1.1.0, primary column `geometry`, WKB, the geometry types present,
@@ -25,13 +26,15 @@ export interface ParquetExportOptions {
   geo?: boolean;
   /** Fields written as their own columns; the others go to the `fields` JSON column. */
   fieldColumns?: readonly { name: string; type: FieldColumnType }[];
+  /** The rows are a query's hits: write rank and score columns. */
+  ranked?: boolean;
   /** The embedding dimension; rows without an embedding write null. Omit to write no embedding column. */
   dimension?: number;
   /** Rows per row group; default 10,000. */
   rowGroupSize?: number;
 }
 
-const FIXED_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'fields', 'geometry', 'footprint_wkt', 'bbox', 'embedding'];
+const FIXED_COLUMNS = ['id', 'rank', 'score', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'stac_item', 'stac_collection', 'fields', 'geometry', 'footprint_wkt', 'bbox', 'embedding'];
 const BBOX_FIELDS = ['xmin', 'ymin', 'xmax', 'ymax'] as const;
 
 /** Planar [xmin, ymin, xmax, ymax] of a footprint's exterior rings. */
@@ -59,9 +62,11 @@ function schemaFor(options: ParquetExportOptions): SchemaElement[] {
   const fields = options.fieldColumns ?? [];
   const leaves: SchemaElement[][] = [
     [{ name: 'id', type: 'INT64', repetition_type: 'REQUIRED' }],
+    ...(options.ranked ? [[{ name: 'rank', type: 'INT32', repetition_type: 'REQUIRED' }], [{ name: 'score', type: 'DOUBLE', repetition_type: 'REQUIRED' }]] : []) as SchemaElement[][],
     [{ name: 'path', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' }],
     ...['x', 'y', 'width', 'height', 'scale'].map((name): SchemaElement[] => [{ name, type: 'INT32', repetition_type: 'REQUIRED' }]),
     ...['center_lon', 'center_lat', 'gsd'].map((name): SchemaElement[] => [{ name, type: 'DOUBLE', repetition_type: 'OPTIONAL' }]),
+    ...['stac_item', 'stac_collection'].map((name): SchemaElement[] => [{ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }]),
     ...fields.map((f) => [fieldElement(f.name, f.type)]),
     [{ name: 'fields', type: 'BYTE_ARRAY', converted_type: 'JSON', repetition_type: 'OPTIONAL' }],
     geo ? [{ name: 'geometry', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' }] : [{ name: 'footprint_wkt', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }],
@@ -126,11 +131,14 @@ export function createParquetWriter(file: string, options: ParquetExportOptions 
     const fieldNames = new Set(fieldColumns.map((f) => f.name));
     const columnData = [
       { name: 'id', data: rows.map((r) => BigInt(r.id)) },
+      ...(options.ranked ? [{ name: 'rank', data: rows.map((r) => r.rank!) }, { name: 'score', data: rows.map((r) => r.score!) }] : []),
       { name: 'path', data: rows.map((r) => r.path) },
       ...(['x', 'y', 'width', 'height', 'scale'] as const).map((k) => ({ name: k, data: rows.map((r) => r.window[k]) })),
       { name: 'center_lon', data: rows.map((r) => r.center?.[0] ?? null) },
       { name: 'center_lat', data: rows.map((r) => r.center?.[1] ?? null) },
       { name: 'gsd', data: rows.map((r) => r.gsd ?? null) },
+      { name: 'stac_item', data: rows.map((r) => r.stac?.item ?? null) },
+      { name: 'stac_collection', data: rows.map((r) => r.stac?.collection ?? null) },
       ...fieldColumns.map((f) => ({
         name: f.name,
         data: rows.map((r) => {

@@ -16,7 +16,9 @@ export function locateToFeatureCollection(result: LocateResult): ReturnType<type
       footprint: tile.place?.footprint ?? null,
       center: tile.place?.center ?? null,
       gsd: tile.place?.gsd ?? null,
-      fields: { rank: tile.rank, score: tile.score, key: tile.key, item: tile.id, top: top.has(tile.rank) },
+      rank: tile.rank,
+      score: tile.score,
+      properties: { key: tile.key, item: tile.id, top: top.has(tile.rank) },
     })),
   );
 }

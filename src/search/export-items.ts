@@ -49,5 +49,5 @@ export async function exportItems(options: ExportItemsOptions): Promise<number> 
 export async function exportHits(store: IndexStore, page: SearchPage, file: string, format: ExportFormat, options: { includeEmbedding?: boolean } = {}): Promise<number> {
   const embeddings = wantsEmbedding(format, options.includeEmbedding);
   const vectors = embeddings ? await store.getVectors(page.hits.map((h) => h.id)) : new Map<number, Float32Array>();
-  return writeRows(file, format, page.hits.map((hit) => hitToRow(hit, vectors.get(hit.id))), { dimension: store.meta.embeddingDim, includeEmbedding: embeddings });
+  return writeRows(file, format, page.hits.map((hit) => hitToRow(hit, vectors.get(hit.id))), { dimension: store.meta.embeddingDim, includeEmbedding: embeddings, ranked: true });
 }

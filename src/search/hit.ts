@@ -50,19 +50,18 @@ export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadat
   return { ...describeItem(item, fields), indexed: new Date(item.file.indexedAt).toISOString(), contentHash: item.file.contentHash };
 }
 
-/**
- * An item as an export row (the GeoJSON / GeoParquet / CSV writers' input): path, window and
- * place as columns; rank and score (for hits), the STAC item and the user fields under `fields`.
- */
+/** An item as an export row (the GeoJSON / GeoParquet / CSV writers' input); rank and score for hits. */
 function factsToRow(facts: ItemFacts, ranked?: { rank: number; score: number }, embedding?: Float32Array): ExportRow {
   return {
     id: facts.id,
+    ...ranked,
     path: facts.path,
     window: facts.window,
     footprint: facts.footprint ?? null,
     center: facts.center ?? null,
     gsd: facts.gsd ?? null,
-    fields: { ...ranked, ...(facts.stac ? { stac: facts.stac } : {}), fields: facts.fields },
+    ...(facts.stac ? { stac: facts.stac } : {}),
+    fields: facts.fields,
     ...(embedding ? { embedding } : {}),
   };
 }

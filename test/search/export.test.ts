@@ -68,10 +68,10 @@ describe('exporting an index', () => {
         expect(wkt).toEqual(ring);
         expect(row.center_lon).toBe(item.place.center[0]);
         expect(row.gsd).toBe(item.place.gsd);
-        expect(JSON.parse(String(row.fields))).toEqual({ fields: { label: 'farmland' } });
+        expect(JSON.parse(String(row.fields))).toEqual({ label: 'farmland' });
       } else {
         expect([row.wkt, row.center_lon, row.gsd]).toEqual([null, null, null]);
-        expect(JSON.parse(String(row.fields))).toEqual({ fields: { label: 'quoted, label' } });
+        expect(JSON.parse(String(row.fields))).toEqual({ label: 'quoted, label' });
       }
     }
   });
@@ -106,7 +106,7 @@ describe('exporting an index', () => {
     const back = await query(`select id, path, footprint_wkt, fields from read_csv('${file}', header = true) order by id`);
     expect(back).toHaveLength(items.length);
     const plain = back.find((r) => r.path === 'plain.png')!;
-    expect(JSON.parse(String(plain.fields))).toEqual({ fields: { label: 'quoted, label' } });
+    expect(JSON.parse(String(plain.fields))).toEqual({ label: 'quoted, label' });
     expect(plain.footprint_wkt).toBeNull();
     expect(String(back.find((r) => r.path === 'mosaic.tif')!.footprint_wkt)).toMatch(/^POLYGON \(\((15|14\.9\d+) 42\./);
   });
@@ -117,11 +117,23 @@ describe('exporting an index', () => {
     const page = await new Searcher(encoder, store).search({ terms: [{ kind: 'id', id: target.id, weight: 1 }], k: 5 });
     const file = path.join(root, 'hits.parquet');
     expect(await exportHits(store, page, file, 'geoparquet')).toBe(5);
-    const back = await query(`select id, fields from read_parquet('${file}')`);
+    const back = await query(`select id, rank, score, fields from read_parquet('${file}')`);
     expect(back.map((r) => Number(r.id))).toEqual(page.hits.map((h) => h.id));
     // the queried tile itself is not a hit of its own query
     expect(page.hits.map((h) => h.id)).not.toContain(target.id);
-    expect(JSON.parse(String(back[0]!.fields))).toMatchObject({ rank: 1, score: expect.closeTo(page.hits[0]!.score, 5), fields: { label: 'farmland' } });
+    expect(back.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
+    expect(back.map((r) => r.score)).toEqual(page.hits.map((h) => h.score));
+    expect(JSON.parse(String(back[0]!.fields))).toEqual({ label: 'farmland' });
+    // the same columns in CSV, and rank and score as properties in GeoJSON
+    const csv = path.join(root, 'hits.csv');
+    await exportHits(store, page, csv, 'csv');
+    const csvBack = await query(`select id, rank, score, fields from read_csv('${csv}', header = true)`);
+    expect(csvBack.map((r) => [Number(r.id), Number(r.rank)])).toEqual(page.hits.map((h, i) => [h.id, i + 1]));
+    expect(Number(csvBack[0]!.score)).toBeCloseTo(page.hits[0]!.score, 6);
+    expect(JSON.parse(String(csvBack[0]!.fields))).toEqual({ label: 'farmland' });
+    const geojson = path.join(root, 'hits.geojson');
+    await exportHits(store, page, geojson, 'geojson');
+    expect(JSON.parse(readFileSync(geojson, 'utf8')).features[0].properties).toMatchObject({ rank: 1, score: page.hits[0]!.score, fields: { label: 'farmland' } });
   });
 
   it('runs from the CLI, refusing an unknown format with the list', async () => {
