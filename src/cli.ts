@@ -29,10 +29,12 @@ export function printError(error: unknown): number {
 }
 
 // a reader that stops early (`rsclip search ... | head`) closes the pipe: the command stops quietly,
-// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace
+// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace; other write errors
+// (a full disk under `> file`) end it with their one line
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-  process.exit(0);
+  if (error.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`rsclip: cannot write the output: ${describeSystemError(error) ?? error.message}\n`);
+  process.exit(1);
 });
 
 async function main(): Promise<void> {

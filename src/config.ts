@@ -109,7 +109,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   const envParsed = configSchema.safeParse(fromEnv);
   if (!envParsed.success) {
-    throw new RsclipError('CONFIG_INVALID', `environment: ${describeIssues(envParsed.error)}`, {
+    const variableOf = (key: PropertyKey | undefined) => Object.entries(ENV_OVERRIDES).find(([, k]) => k === key)?.[0] ?? String(key);
+    const issues = envParsed.error.issues.map((i) => `${variableOf(i.path[0])}=${JSON.stringify(env[variableOf(i.path[0])])}: ${i.message}`);
+    throw new RsclipError('CONFIG_INVALID', `environment: ${issues.join('; ')}`, {
       hint: `variables: ${Object.keys(ENV_OVERRIDES).join(', ')}`,
     });
   }

@@ -126,6 +126,7 @@ export {
 export {
   locateInIndexedFile,
   locateInImage,
+  indexTiling,
   locateToFeatureCollection,
   DEFAULT_LOCATE_TOP,
   type LocateOptions,

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(8081);
     expect(config.model).toBe('/models/x');
     expect(config.threads).toBe(2);
-    expect(() => loadConfig({ cwd: dir, env: { RSCLIP_PORT: 'eighty' } })).toThrow(/environment: port/);
+    expect(() => loadConfig({ cwd: dir, env: { RSCLIP_PORT: 'eighty' } })).toThrow(/environment: RSCLIP_PORT="eighty": /);
   });
 
   it('refuses unknown keys, wrong types, bad JSON and a missing explicit file with CONFIG_INVALID', () => {

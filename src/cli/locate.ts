@@ -1,18 +1,19 @@
 /** `rsclip locate`: where in one scene the query is (tile scores, the best boxes, a heat map). */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
+import { prepareReportFolder } from '../eval/report.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
-import { DEFAULT_LOCATE_TOP, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
+import { DEFAULT_LOCATE_TOP, indexTiling, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import type { FileRecord, IndexStore } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
-import { modelVariant, positiveInt, printJson } from './options.js';
+import { modelVariant, nmsOption, positiveInt, printJson } from './options.js';
 
 interface LocateCommandOptions {
   index?: string;
@@ -20,16 +21,11 @@ interface LocateCommandOptions {
   variant?: ReturnType<typeof modelVariant>;
   threads?: number;
   top: number;
-  nms?: number;
+  nms?: boolean | number;
   out?: string;
   format?: 'text' | 'json' | 'geojson';
 }
 
-function share(value: string): number {
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a share of the smaller window in (0, 1], got "${value}"`);
-  return n;
-}
 
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;
@@ -55,7 +51,6 @@ function resultJson(result: LocateResult): unknown {
 }
 
 function writeOutputs(dir: string, result: LocateResult): void {
-  mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'tiles.geojson'), `${JSON.stringify(locateToFeatureCollection(result))}\n`);
   writeFileSync(path.join(dir, 'heatmap.png'), result.heatMap.png);
   writeFileSync(path.join(dir, 'locate.json'), `${JSON.stringify(resultJson(result), null, 2)}\n`);
@@ -79,8 +74,8 @@ export function registerLocateCommand(program: Command): void {
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('--top <n>', `best boxes to print (default ${DEFAULT_LOCATE_TOP})`, positiveInt, DEFAULT_LOCATE_TOP)
-    .option('--nms <share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better one`, share)
+    .option('--top <n>', 'best boxes to print', positiveInt, DEFAULT_LOCATE_TOP)
+    .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better one; off keeps every box`, nmsOption)
     .option('--out <dir>', 'write tiles.geojson (every tile with its score), heatmap.png and locate.json (boxes, heat map bounds) there')
     .option('--format <format>', 'text (default: the best boxes), json (the whole result), or geojson (every tile)', formatOption)
     .addHelpText(
@@ -93,15 +88,16 @@ Examples:
     )
     .action(async (scene: string, args: string[], opts: LocateCommandOptions) => {
       const terms = parseQueryTerms(args);
+      if (opts.out) await prepareReportFolder(opts.out, 'output folder');
       const { config } = loadConfig();
       const opening = oneQueryOpening(opts, config, terms);
       const opened = await openIndexForSearch(opts.index ?? config.index ?? DEFAULT_INDEX_DIR, opening);
       const { store, encoder } = opened;
       try {
         const query = await new Searcher(encoder, store, { embeddedTexts: opening.embeddedTexts }).queryVector(terms);
-        const options = { top: opts.top, ...(opts.nms === undefined ? {} : { nmsThreshold: opts.nms }) };
+        const options = { top: opts.top, ...(opts.nms === undefined || opts.nms === true ? {} : { nmsThreshold: opts.nms }) };
         const file = await indexedFileOf(store, scene);
-        const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, options);
+        const result = file ? await locateInIndexedFile(store, file, query, options) : await locateInImage(encoder, path.resolve(scene), scene, query, { ...options, ...indexTiling(store.meta) });
         process.stderr.write(`${result.tiles.length} tile${result.tiles.length === 1 ? '' : 's'} of ${result.scene.path} scored (${file ? 'indexed' : 'tiled on the fly'})${result.scene.complete ? '' : '; the scene is not fully indexed yet'}\n`);
         if (opts.out) writeOutputs(opts.out, result);
         const format = opts.format ?? 'text';

@@ -70,6 +70,15 @@ export function chosenLogFormat(requested: LogFormat | undefined): LogFormat {
 
 export const LOG_FORMAT_HELP = 'server log: pretty (one line per request) or json (default: pretty on a terminal, json when piped)';
 
+/** `--nms`: off (false), on (true: the default share) or a share of the smaller window in (0, 1]. */
+export function nmsOption(value: string): boolean | number {
+  if (value === 'off' || value === 'false') return false;
+  if (value === 'on' || value === 'true') return true;
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected on, off or a share of the smaller window in (0, 1], got "${value}"`);
+  return n;
+}
+
 /** Collects a repeatable option into an array. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

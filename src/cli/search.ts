@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { modelVariant, nonNegativeInt, oneField, positiveInt, printJson } from './options.js';
+import { modelVariant, nmsOption, nonNegativeInt, oneField, positiveInt, printJson } from './options.js';
 
 interface SearchCommandOptions extends FilterOptions {
   index?: string;
@@ -29,14 +29,6 @@ interface SearchCommandOptions extends FilterOptions {
   json?: boolean;
 }
 
-function nmsOption(value: string): boolean | number {
-  if (value === 'off' || value === 'false') return false;
-  if (value === 'on' || value === 'true') return true;
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected on, off or a share of the smaller window in (0, 1], got "${value}"`);
-  return n;
-}
-
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;
   throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
@@ -46,7 +38,11 @@ function formatOption(value: string): 'text' | 'json' | 'geojson' {
 function placeColumns(hit: SearchHit): string {
   const w = hit.window;
   const tile = w.x !== 0 || w.y !== 0 || w.width !== hit.width || w.height !== hit.height || w.scale !== 1;
-  const columns = [tile ? `\t@${w.x},${w.y}+${w.width}x${w.height}` : '', hit.center ? `\t${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : ''];
+  const columns = [
+    tile ? `\t@${w.x},${w.y}+${w.width}x${w.height}` : '',
+    hit.center ? `\t${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : '',
+    hit.stac ? `\tstac:${oneField(hit.stac.collection ? `${hit.stac.collection}/${hit.stac.item}` : hit.stac.item)}` : '',
+  ];
   return columns.join('');
 }
 

@@ -234,12 +234,12 @@ export function formatAnnMarkdown(report: AnnReport): string {
 }
 
 /** Makes the report folder (if needed) and checks it can be written: before an evaluation runs, so that a mistyped `--out` costs no run. */
-export async function prepareReportFolder(outDir: string): Promise<void> {
+export async function prepareReportFolder(outDir: string, what = 'report folder'): Promise<void> {
   try {
     await mkdir(outDir, { recursive: true });
     await access(outDir, constants.W_OK);
   } catch (cause) {
-    throw new RsclipError('BAD_INPUT', `cannot create the report folder ${outDir}: ${(cause as Error).message}`, { cause });
+    throw new RsclipError('BAD_INPUT', `cannot create the ${what} ${outDir}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -12,12 +12,13 @@ import type { BBox } from '../geo/geojson-types.js';
 import { boxesToBBox, geometryBoxes } from '../geo/lonlat-ring.js';
 import { planWindows } from '../geo/tiling.js';
 import { openPixelPreparer } from '../indexer/decode-pool.js';
+import { recordedPlanOptions } from '../indexer/plan.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { readGeoreference } from '../raster/open-raster.js';
 import { Scene } from '../raster/scene.js';
 import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/nms.js';
-import type { FileRecord, IndexStore, ItemWindow } from '../store/types.js';
+import type { FileRecord, IndexMeta, IndexStore, ItemWindow } from '../store/types.js';
 import { dot } from '../vector-math.js';
 import { DEFAULT_HEAT_MAP_SIDE, renderHeatMap, type HeatMap } from './heat-map.js';
 import { vectorsOf } from './scene-items.js';
@@ -31,8 +32,8 @@ const READ_AHEAD = 4;
 export interface LocateOptions {
   /** Best boxes to return after suppression (default 5). */
   top?: number;
-  /** Share of the smaller window above which a worse tile is suppressed (default 0.5, as search). */
-  nmsThreshold?: number;
+  /** Share of the smaller window above which a worse tile is suppressed (default 0.5, as search); false: none is (the best tiles as they come). */
+  nmsThreshold?: number | false;
   /** Longest side of the heat map in pixels (default 512). */
   heatMapSide?: number;
 }
@@ -46,6 +47,12 @@ export interface LocateImageOptions extends LocateOptions {
   maxPixels?: number;
   /** Stops the tiling and embedding, rejecting with its reason, when it aborts (a server's client went away). */
   signal?: AbortSignal;
+}
+
+/** The window sizes and overlap of an index's recorded plan, for a scene located beside that index's own. */
+export function indexTiling(meta: Pick<IndexMeta, 'plan'>): Pick<LocateImageOptions, 'scales' | 'overlap'> {
+  const { scales, overlap } = recordedPlanOptions(meta.plan);
+  return { ...(scales ? { scales } : {}), ...(overlap === undefined ? {} : { overlap }) };
 }
 
 export interface LocatedTile {
@@ -94,7 +101,7 @@ function checkOptions(options: LocateOptions): Required<LocateOptions> {
   const top = options.top ?? DEFAULT_LOCATE_TOP;
   if (!Number.isInteger(top) || top < 1 || top > 1000) throw new RsclipError('BAD_QUERY', `top must be an integer from 1 to 1000, got ${String(top)}`);
   const nmsThreshold = options.nmsThreshold ?? DEFAULT_NMS_THRESHOLD;
-  if (!(nmsThreshold > 0 && nmsThreshold <= 1)) throw new RsclipError('BAD_QUERY', `the suppression threshold must be in (0, 1], got ${String(nmsThreshold)}`);
+  if (nmsThreshold !== false && !(nmsThreshold > 0 && nmsThreshold <= 1)) throw new RsclipError('BAD_QUERY', `the suppression threshold must be in (0, 1], got ${String(nmsThreshold)}`);
   const heatMapSide = options.heatMapSide ?? DEFAULT_HEAT_MAP_SIDE;
   if (!Number.isInteger(heatMapSide) || heatMapSide < 16 || heatMapSide > 4096) throw new RsclipError('BAD_QUERY', `the heat map side must be an integer from 16 to 4096, got ${String(heatMapSide)}`);
   return { top, nmsThreshold, heatMapSide };
@@ -113,7 +120,8 @@ async function scoreScene(scene: Omit<LocatedScene, 'bbox'>, tiles: readonly Til
   const top: LocatedTile[] = [];
   for (const tile of scored) {
     if (top.length === options.top) break;
-    if (!top.some((kept) => overlapOfSmaller(kept.window, tile.window) >= options.nmsThreshold)) top.push(tile);
+    const { nmsThreshold } = options;
+    if (nmsThreshold === false || !top.some((kept) => overlapOfSmaller(kept.window, tile.window) >= nmsThreshold)) top.push(tile);
   }
   const boxes = scored.flatMap((t) => (t.place ? geometryBoxes(t.place.footprint) : []));
   const bbox = boxes.length > 0 ? (boxesToBBox(boxes) ?? null) : null;

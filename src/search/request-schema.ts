@@ -57,8 +57,9 @@ export const searchRequestSchema = z.strictObject({
 
 export type SearchRequestJson = z.input<typeof searchRequestSchema>;
 
+/** Each issue as `path: message`; an issue with the whole value (a JSON body, a path parameter) as its message alone. */
 export function describeZodIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
 function collapseOption(collapse: boolean | number | undefined): SearchRequest['collapse'] {

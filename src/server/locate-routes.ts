@@ -13,7 +13,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { RsclipError, withPathsRenamed } from '../errors.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
-import { locateInImage, locateInIndexedFile, type LocateOptions, type LocateResult } from '../locate/locate.js';
+import { indexTiling, locateInImage, locateInIndexedFile, type LocateOptions, type LocateResult } from '../locate/locate.js';
 import { checkQueryImage } from '../model/image.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, queryTermsSchema, toQueryTerms } from '../search/request-schema.js';
@@ -23,7 +23,7 @@ import type { IndexStore } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
 import { HttpError } from './http-error.js';
-import { countParam, numeric, oneString, parseWith } from './query-params.js';
+import { countParam, nmsParam, oneString, parseWith } from './query-params.js';
 
 export interface LocateRouteDeps {
   searcher: Searcher;
@@ -43,7 +43,7 @@ export const DEFAULT_MAX_SCENE_PIXELS = 4096 * 4096;
 const locateQuery = {
   q: oneString(z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)).optional(),
   top: countParam(1000),
-  nms: numeric(z.number().gt(0).max(1)).optional(),
+  nms: nmsParam,
   format: z.enum(['json', 'geojson', 'png']).optional(),
   token: z.string().optional(),
 };
@@ -52,7 +52,8 @@ const locateTermsSchema = z.strictObject({ terms: queryTermsSchema });
 type LocateQuery = z.output<typeof locateQuerySchema>;
 
 function optionsOf(query: LocateQuery): LocateOptions {
-  return { ...(query.top === undefined ? {} : { top: query.top }), ...(query.nms === undefined ? {} : { nmsThreshold: query.nms }) };
+  // nms=on (true) is the default share
+  return { ...(query.top === undefined ? {} : { top: query.top }), ...(typeof query.nms === 'number' || query.nms === false ? { nmsThreshold: query.nms } : {}) };
 }
 
 /** The result as JSON: the heat map's PNG as a data URL, so an uploaded query needs one request. */
@@ -153,7 +154,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
       await writeFile(file, bytes);
       const name = req.file?.originalname ?? 'uploaded scene';
       // each window is a model run: a client that goes away stops them
-      const options = { ...optionsOf(query), maxPixels: deps.maxScenePixels, signal: abortedWhenGone(res) };
+      const options = { ...optionsOf(query), ...indexTiling(store.meta), maxPixels: deps.maxScenePixels, signal: abortedWhenGone(res) };
       const result = await locateInImage(searcher.encoder, file, name, vector, options).catch((error: unknown) => {
         throw withPathsRenamed(error, [[file, name]]);
       });

@@ -26,6 +26,12 @@ export const oneString = <T extends z.ZodType>(schema: T) =>
     return z.NEVER;
   }, schema);
 
+/** `nms=`: off/false/0 (none), on/true/empty (the default share), or a share in (0, 1]. */
+export const nmsParam = z.preprocess(
+  (v) => (v === 'off' || v === 'false' || v === '0' ? false : v === '' || v === 'on' || v === 'true' ? true : typeof v === 'string' && /^(0?\.\d+|1(\.0*)?)$/.test(v) ? Number(v) : v),
+  pagingShape.nms,
+);
+
 const pagingQuery = {
   k: numeric(pagingShape.k),
   offset: numeric(pagingShape.offset),
@@ -34,10 +40,7 @@ const pagingQuery = {
   foldCopies: flag.optional(),
   ef: numeric(pagingShape.ef),
   collapse: z.preprocess((v) => (typeof v === 'string' && /^(0|1)?\.\d+$/.test(v) ? Number(v) : v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), pagingShape.collapse),
-  nms: z.preprocess(
-    (v) => (v === 'off' || v === 'false' || v === '0' ? false : v === '' || v === 'on' || v === 'true' ? true : typeof v === 'string' && /^(0?\.\d+|1(\.0*)?)$/.test(v) ? Number(v) : v),
-    pagingShape.nms,
-  ),
+  nms: nmsParam,
   filter: z.union([z.string(), z.array(z.string()).max(50)]).optional(),
   bbox: oneString(z.string().max(200)).optional(),
   near: oneString(z.string().max(100)).optional(),

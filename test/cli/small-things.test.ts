@@ -4,7 +4,7 @@
  * ef list as typed, and `model export` and `model info` count bytes in the same unit; a reader that
  * stops early stops a command quietly.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,20 @@ describe('small things', () => {
       const code = await new Promise((resolve) => child.on('close', resolve));
       expect(stderr, args[0]).toBe('');
       expect(code, args[0]).toBe(0);
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('output to a full disk (`> /dev/full`) ends with one line, not a stack trace', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawnCli(['model', 'tokenize', '--model', modelDir, 'a river'], { stdio: ['ignore', full, 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^rsclip: cannot write the output: no space left on the device.*\[ENOSPC\]\n$/);
+    } finally {
+      closeSync(full);
     }
   });
 

@@ -6,7 +6,7 @@
  * GeoJSON and the heat map as a PNG with the scene's bbox.
  */
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,9 @@ import type { Application } from 'express';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { windowIoU } from '../../src/geo/index.js';
-import { locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../../src/locate/index.js';
+import { planWindows, windowIoU } from '../../src/geo/index.js';
+import { IndexPlan } from '../../src/indexer/plan.js';
+import { indexTiling, locateInImage, locateInIndexedFile, locateToFeatureCollection, type LocateResult } from '../../src/locate/index.js';
 import { openClip, type ClipEncoder } from '../../src/model/index.js';
 import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
@@ -176,13 +177,27 @@ describe('locating a patch in the mosaic', () => {
     expect((await request(app).post(url).send({ terms: [{ id: 999_999 }] })).status).toBe(404);
   });
 
+  it('keeps the best tiles as they come with nms off (nms=off / false / 0, as search)', async () => {
+    const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
+    const plain = await locateInIndexedFile(store, mosaicFile, query, { top: 6, nmsThreshold: false });
+    expect(plain.top.map((t) => t.rank)).toEqual([1, 2, 3, 4, 5, 6]);
+    const suppressed = await locateInIndexedFile(store, mosaicFile, query, { top: 6, nmsThreshold: 0.2 });
+    expect(suppressed.top.map((t) => t.rank)).not.toEqual([1, 2, 3, 4, 5, 6]);
+    for (const nms of ['off', 'false', '0']) {
+      const res = await request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'a river', top: 4, nms });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.top.map((t: { rank: number }) => t.rank)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
   it('answers mistakes with a clear status and message', async () => {
     const cases: [request.Test, number, RegExp][] = [
       [request(app).get(`/api/images/${mosaicFile.id}/locate`), 400, /no query: expected q=TEXT/],
       [request(app).get('/api/images/999999/locate').query({ q: 'x' }), 404, /no indexed image with id 999999/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '0' }), 400, /top/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', top: '-1' }), 400, /top: Too small: expected number to be >=1/],
-      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', nms: '0' }), 400, /nms: Too small: expected number to be >0/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', nms: '1.5' }), 400, /nms/],
+      [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', nms: 'sometimes' }), 400, /nms/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'x', colour: 'red' }), 400, /colour/],
       [request(app).get(`/api/images/${mosaicFile.id}/locate?q=river&q=lake`), 400, /q: given 2 times: give it once/],
       [request(app).post(`/api/images/${mosaicFile.id}/locate`).set('Content-Type', 'image/png').send(Buffer.from('not a png')), 415, /./],
@@ -236,6 +251,12 @@ describe('locating a patch in the mosaic', () => {
     expectKnownAnswer(result.top[0]);
     expect(result.top[0].id).toBeNull();
 
+    // an --out that is a file is refused before any work, in one line
+    const notAFolder = path.join(root, 'a-file');
+    writeFileSync(notAFolder, 'x');
+    const outFile = await runCli(['locate', path.join(archive, 'mosaic.tif'), 'a river', '--index', indexDir, '--model', modelDir, '--out', notAFolder]);
+    expect(outFile.code).toBe(1);
+    expect(outFile.stderr).toMatch(/^rsclip: cannot create the output folder .*a-file: EEXIST/);
     const bad = await runCli(['locate', path.join(root, 'missing.tif'), 'a river', '--index', indexDir, '--model', modelDir]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/^rsclip: /);
@@ -275,5 +296,16 @@ describe('locating a patch in the mosaic', () => {
     const result = await locateInImage(encoder, path.join(archive, 'mosaic.tif'), 'mosaic.tif', query, { top: 1 });
     expectKnownAnswer(result.top[0]!);
     expect(result.top).toHaveLength(1);
+  });
+
+  it("tiles an image on the fly with an index's window sizes and overlap (indexTiling)", async () => {
+    const plan = new IndexPlan({ inputSize: 224, overlap: 0.5, scales: [1, 2] });
+    const tiling = indexTiling({ plan: plan.signature() });
+    expect(tiling).toEqual({ overlap: 0.5, scales: [1, 2] });
+    expect(indexTiling({ plan: undefined })).toEqual({});
+    const query = await searcher.queryVector([{ kind: 'text', text: 'a river', weight: 1 }]);
+    const result = await locateInImage(encoder, path.join(archive, 'mosaic.tif'), 'mosaic.tif', query, tiling);
+    expect(result.tiles).toHaveLength(planWindows(MOSAIC.size, MOSAIC.size, { inputSize: 224, tile: 224, overlap: 0.5, scales: [1, 2] }).length);
+    expect(result.tiles.some((t) => t.window.scale === 2)).toBe(true);
   });
 });

@@ -239,6 +239,10 @@ describe('errors', () => {
       expectError(res, 400, 'BAD_QUERY');
       expect(res.body.error.message, query).toContain(message);
     }
+    // a path parameter's problem is told as it is, not as a body's
+    const badId = await request(app).get('/api/images/abc');
+    expectError(badId, 400, 'BAD_QUERY');
+    expect(badId.body.error.message).toBe('invalid image id: expected a positive integer id');
   });
 
   it('answers bad JSON bodies with 400, wrong content types with 415, unknown ids in terms with 404', async () => {
