@@ -55,10 +55,11 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
     await encoder.close();
   }
   if (tried.length === 0) throw firstError;
-  const asked = options.variant ? ` (you asked for --variant ${options.variant})` : '';
+  // the variant may come from --variant or from the config file's "variant"
+  const asked = options.variant ? ` (variant ${options.variant} asked for)` : '';
   throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}`, {
     hint: options.variant && meta.modelVariant && options.variant !== meta.modelVariant
-      ? `leave out --variant (the index uses ${meta.modelVariant}), or index into a new --index dir`
+      ? `leave out --variant and the config file's "variant" (the index uses ${meta.modelVariant}), or index into a new --index dir`
       : 'pass --model with the model directory the index was built with, or index into a new --index dir',
   });
 }

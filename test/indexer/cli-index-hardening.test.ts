@@ -111,6 +111,6 @@ describe('rsclip index and errors (tiny model, child processes)', () => {
     expect(labels.code).toBe(0);
     const mismatch = await cli(['index', archive, '--index', index, '--variant', 'fp32']);
     expect(mismatch.code).toBe(1);
-    expect(mismatch.stderr).toMatch(/^rsclip: the index was built with model .* \(int8, [0-9a-f]{12}\); .* has fp32 \([0-9a-f]{12}\) \(you asked for --variant fp32\) \(leave out --variant \(the index uses int8\), or index into a new --index dir\)\n$/);
+    expect(mismatch.stderr).toMatch(/^rsclip: the index was built with model .* \(int8, [0-9a-f]{12}\); .* has fp32 \([0-9a-f]{12}\) \(variant fp32 asked for\) \(leave out --variant and the config file's "variant" \(the index uses int8\), or index into a new --index dir\)\n$/);
   });
 });

@@ -2,12 +2,14 @@ import Database from 'better-sqlite3';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { indexArchive, localEmbedder, type Embedder } from '../../src/indexer/index.js';
 import { openIndex, type FileStatus, type IndexStore } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { makePng, writeBadFiles } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
+import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from './fake-encoder.js';
 
 let work: string;
@@ -164,6 +166,23 @@ describe('indexArchive', () => {
     writeFileSync(path.join(archive, 'bad/truncated.png'), makePng(55));
     const fixed = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
     expect(fixed).toMatchObject({ errors: 0, updated: 1, embedded: 1 });
+  });
+
+  it("tells a truncated JPEG's reason once, though libvips gives it at each attempt", async () => {
+    const noise = Buffer.from(Array.from({ length: 256 * 256 * 3 }, (_, i) => (i * 7919) % 251));
+    const jpeg = await sharp(noise, { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    for (const share of [0.2, 0.4, 0.6, 0.8]) writeFileSync(path.join(archive, `cut-${share}.jpg`), jpeg.subarray(0, Math.floor(jpeg.length * share)));
+    // the model's own decoding (the fake encoder reads PNG only)
+    expect(await indexInto({ roots: [archive], index: indexDir, model: await tinyModelDir(), threads: 1 })).toMatchObject({ errors: 4 });
+    const store = await openIndex(indexDir, { readonly: true });
+    const errors = (await store.listFiles('error')).map((f) => f.error!);
+    await store.close();
+    for (const error of errors) {
+      expect(error).toMatch(/^cannot read image .*cut-0\.\d\.jpg: /);
+      const reason = error.replace(/^cannot read image .*?\.jpg: /, '').replace(/ \(check that .*$/, '');
+      expect(reason.split('; ').length, error).toBe(new Set(reason.split('; ')).size);
+      expect(reason, error).not.toMatch(/(.{12,}) \1/);
+    }
   });
 
   it('survives symlink loops and keeps files of a folder it cannot read', async () => {
