@@ -3,7 +3,7 @@
  * .ci/run installs it), an app served on a free loopback port, and the folder screenshots and
  * timings go to.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -33,4 +33,13 @@ export async function listenOnLoopback(app: ReturnType<typeof createApp>): Promi
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+/** Closes what a browser test opened, each where it was: the browser, the server, the store and the encoder; then removes its folder. */
+export async function closeBrowserTest(opened: { browser?: Browser; server?: Server; store?: { close(): Promise<void> }; encoder?: { close(): Promise<void> }; root?: string }): Promise<void> {
+  await opened.browser?.close();
+  await new Promise((resolve) => (opened.server ? opened.server.close(resolve) : resolve(undefined)));
+  await opened.store?.close();
+  await opened.encoder?.close();
+  if (opened.root) rmSync(opened.root, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@
  * overviews of the current results only, at most 12 a list), drawing an area with a finger, the query
  * bar inside a landmark, the viewer's readout and feedback weight. Skips (visibly) without chromium.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ import { openIndex, type IndexStore } from '../../src/store/index.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
-import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
+import { chromiumInstalled, closeBrowserTest, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
 const hasChromium = chromiumInstalled('test/browser/map-places.test.ts');
 
@@ -140,13 +140,7 @@ describe.skipIf(!hasChromium)('the map and the viewer at awkward places', () => 
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
     page = await context.newPage();
   }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => server?.close(resolve));
-    await store?.close();
-    await encoder?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest({ browser, server, store, encoder, root }));
 
   it('draws a scene across the antimeridian as one patch next to 180, its overview on its corners, and fits the map to it', async () => {
     const { hits } = await apiPage([{ text: 'an island' }], 'filter=folder%3Dpacific');

@@ -7,7 +7,7 @@
  * exports of a selection, an unknown field named, axe-core with no serious violations, and
  * screenshots at desktop and phone widths in test-output/. Skips (visibly) without chromium.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, writeMosaicArchive } from '../fixtures/mosaic.js';
-import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
+import { chromiumInstalled, closeBrowserTest, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
 const hasChromium = chromiumInstalled('test/browser/map.test.ts');
 
@@ -84,13 +84,7 @@ describe.skipIf(!hasChromium)('the map and the scene viewer', () => {
     page = await context.newPage();
     mkdirSync(OUT, { recursive: true });
   }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => server?.close(resolve));
-    await store?.close();
-    await encoder?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest({ browser, server, store, encoder, root }));
 
   it('draws the footprints of a text query where the API places them; the item without a place stays in the grid', async () => {
     const started = performance.now();

@@ -6,7 +6,7 @@
  * and to the map's paint is printed and written to test-output/page-timing.json: reported, never
  * asserted. Skips (visibly) without chromium.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, mosaicValue } from '../fixtures/mosaic.js';
-import { chromiumInstalled, launchChromium, listenOnLoopback, OUT } from './chromium.js';
+import { chromiumInstalled, closeBrowserTest, launchChromium, listenOnLoopback, OUT } from './chromium.js';
 
 const hasChromium = chromiumInstalled('test/browser/page-1000.test.ts');
 
@@ -95,13 +95,7 @@ describe.skipIf(!hasChromium)('a 1,000-hit page', () => {
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
     mkdirSync(OUT, { recursive: true });
   }, 300_000);
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => server?.close(resolve));
-    await store?.close();
-    await encoder?.close();
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => closeBrowserTest({ browser, server, store, encoder, root }));
 
   it('shows 1,000 hits and their 1,000 footprints from a URL, in the API order, and reports the times', async () => {
     expect(await store.countItems()).toBe(TILES_A_SIDE * TILES_A_SIDE);
