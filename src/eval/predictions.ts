@@ -50,8 +50,11 @@ export function parsePredictions(text: string, source: string): { predictions: I
     if (line === '') continue;
     const cols = line.split('\t').map((c) => c.trim());
     const pairCols = cols.slice(2);
-    const probabilitiesNumeric = pairCols.length >= 2 && pairCols.every((c, i) => i % 2 === 0 || (c !== '' && Number.isFinite(Number(c))));
-    if (predictions.length === 0 && !skippedHeader && !probabilitiesNumeric) {
+    const isNumber = (c: string): boolean => c !== '' && Number.isFinite(Number(c));
+    const probabilitiesNumeric = pairCols.length >= 2 && pairCols.every((c, i) => i % 2 === 0 || isNumber(c));
+    // a header names its columns: no probability in it is a number (a data line with one bad cell is an error, not a header)
+    const header = !pairCols.some((c, i) => i % 2 === 1 && isNumber(c));
+    if (predictions.length === 0 && !skippedHeader && header) {
       skippedHeader = true;
       continue;
     }

@@ -59,6 +59,8 @@ describe('predictions files (clip-rsicd result-file format)', () => {
   it('refuses a file with no predictions or a malformed line', () => {
     expect(() => parsePredictions('\n\n', 'empty.tsv')).toThrow(RsclipError);
     expect(() => parsePredictions(`${HAND_MADE[0]}\nfoo.jpg\tfoo\tbar\n`, 'bad.tsv')).toThrow(/bad.tsv:2/);
+    // a first line with one bad probability is a malformed line, not a header to skip
+    expect(() => parsePredictions('a_1.jpg\ta\tb\t0.6\ta\tx\n', 'first.tsv')).toThrow(/first.tsv:1/);
   });
 
   it('rsclip eval score prints the scores, and --json the same numbers', async () => {

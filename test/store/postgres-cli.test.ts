@@ -87,6 +87,7 @@ describe.each(POSTGRES_BACKENDS)('$name', (backend) => {
     const copiedAgain = await runCli(['index', 'copy', '--from', dir, '--to', back]);
     expect(copiedAgain.code, copiedAgain.stderr).toBe(0);
     expect(copiedAgain.stdout).toMatch(/already holds the finished copy of .*: nothing left to copy/);
+    expect(copiedAgain.stderr).not.toMatch(/building the vector graph/);
     const refused = await runCli(['index', 'copy', '--from', url, '--to', back]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);

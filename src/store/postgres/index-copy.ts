@@ -88,7 +88,8 @@ async function openEnd(location: string, role: 'source' | 'target', sourceMeta?:
 export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
   if (sameIndex(from, to)) throw new RsclipError('BAD_INPUT', `--from and --to are the same index: ${isPostgresLocation(to) ? parsePostgresLocation(to).shown : path.resolve(to)}`, { hint: 'copy to another directory or database' });
   const summary = await copyRows(from, to, options);
-  if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
+  // a finished copy has its graph file: opening it only checks that (and catches up should it lack one), no build to announce
+  if (!isPostgresLocation(to)) await buildGraphFile(to, summary.alreadyCopied ? undefined : options.onGraphBuild);
   return summary;
 }
 
