@@ -229,6 +229,12 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
         hint: 'fetch one with `rsclip model fetch` and pass its directory',
       });
     }
+    if (!existsSync(modelDir)) {
+      const recorded = options.modelDir === undefined;
+      throw new RsclipError('MODEL_NOT_FOUND', `no model folder at ${modelDir}${recorded ? ' (the one the index records: moved or deleted?)' : ''}`, {
+        hint: recorded ? 'pass --model with the folder where the model is now' : 'check the path, or fetch the model with `rsclip model fetch`',
+      });
+    }
     const variants = options.variants ?? presentVariants(modelDir);
     if (variants.length === 0) throw new RsclipError('MODEL_NOT_FOUND', `${modelDir} has none of the variants ${MODEL_VARIANTS.join(', ')}`, { hint: 'pass a model directory (`rsclip model info <dir>` checks one)' });
     const encoder: EncoderBench[] = [];

@@ -85,4 +85,7 @@ it('takes the model the index records when none is given, and needs one or the o
   const neither = await runCli(['bench', '--index', path.join(work, 'none')], { env: { RSCLIP_CONFIG: path.join(work, 'empty-config.json') } });
   expect(neither.code).toBe(1);
   expect(neither.stderr).toMatch(/^rsclip: no model given: expected --model <dir>/);
+  const missing = await runCli(['bench', '--index', index, '--model', path.join(work, 'moved-model'), ...FAST]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toMatch(/^rsclip: no model folder at .*moved-model \(check the path/);
 });
