@@ -109,18 +109,20 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
 
 /**
  * A user-defined projection on an EPSG geographic CRS shifts its datum as that CRS does in
- * `crsFromEpsg`: geotiff-geokeys-to-proj4 copies Coordinate Frame parameters into `+towgs84`
- * unchanged, as epsg-index does (see epsg-datum-shift-fixes.ts).
+ * `crsFromEpsg`. geotiff-geokeys-to-proj4 copies Coordinate Frame parameters into `+towgs84`
+ * unchanged, as epsg-index does (see epsg-datum-shift-fixes.ts), and writes no shift at all for
+ * some datums (Amersfoort, BD72, KKJ, Hong Kong 1980): the EPSG CRS's shift replaces or completes it.
  */
 function withEpsgDatumShift(definition: string, geographic: number | undefined): string {
-  if (!isEpsgCode(geographic) || !/\+towgs84=/.test(definition)) return definition;
+  if (!isEpsgCode(geographic) || /\+(datum|nadgrids)=/.test(definition)) return definition;
   let shift: string | undefined;
   try {
-    shift = /\+towgs84=\S+/.exec(crsFromEpsg(geographic).definition)?.[0];
+    shift = /\+(towgs84|nadgrids)=\S+/.exec(crsFromEpsg(geographic).definition)?.[0];
   } catch {
     return definition; // not in the EPSG registry epsg-index holds: nothing better to take
   }
-  return shift === undefined ? definition : definition.replace(/\+towgs84=\S+/, shift);
+  if (shift === undefined) return definition;
+  return /\+towgs84=/.test(definition) ? definition.replace(/\+towgs84=\S+/, shift) : `${definition} ${shift}`;
 }
 
 /**

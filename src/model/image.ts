@@ -64,9 +64,13 @@ async function unreadableError(source: ImageSource, cause: unknown): Promise<Rsc
   if (/exceeds pixel limit/i.test(reason)) {
     return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'downscale the image or raise the pixel limit (--max-input-pixels)', cause });
   }
-  // libvips gathers its messages, one a line, often the same one for each attempt at the file
-  let why = [...new Set(reason.split('\n').map((line) => line.replace(/\s+/g, ' ').trim()).filter((line) => line !== ''))].join('; ');
+  // libvips gathers its messages, one a line, often the same one for each attempt at the file;
+  // sharp puts its own words before the first
+  const header = /^Input (?:file|buffer) has corrupt header: /.exec(reason)?.[0];
+  const lines = (header ? reason.slice(header.length) : reason).split('\n').map((line) => line.replace(/\s+/g, ' ').trim());
+  let why = [...new Set(lines.filter((line) => line !== ''))].join('; ');
   if (why === '' || why === 'Unknown error') why = 'the decoder gave no reason (a truncated file, or not an image)';
+  if (header) why = `corrupt header: ${why}`;
   let hint = 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image';
   if (typeof source === 'string') {
     const info = await stat(source).catch(() => undefined);

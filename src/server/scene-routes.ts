@@ -9,7 +9,7 @@ import { crsFromEpsg, lonLatTransform, parseCrs, type Crs, type LonLat } from '.
 import { placeOfWindow } from '../geo/footprint.js';
 import { pixelToCrs } from '../geo/geotransform.js';
 import { encodeRgb } from '../raster/libvips.js';
-import { openRaster } from '../raster/open-raster.js';
+import { openRaster, readGeoreference } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
 import { buildItemMetadata } from '../search/hit.js';
@@ -29,7 +29,7 @@ const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string()
 const FAILED_LIST_DEFAULT = 100;
 const failedQuerySchema = z.strictObject({ limit: countParam(1000), token: z.string().optional() });
 
-/** The file's CRS as proj4 can use it: its EPSG code, else its stored definition; null when neither reads. */
+/** The file's CRS as proj4 can use it: its EPSG code, else its stored name when that is a definition (a proj4 string); null when neither reads. */
 function crsOf(file: FileRecord): Crs | null {
   if (!file.geo) return null;
   try {
@@ -40,12 +40,25 @@ function crsOf(file: FileRecord): Crs | null {
   }
 }
 
+/**
+ * The CRS the file itself gives (its GeoKeys, or the `.prj` beside it), for one the catalog knows
+ * by name only (user-defined GeoKeys, an ESRI PE string, a WKT without an EPSG code: the catalog
+ * keeps their name, not their definition); null when the file cannot say.
+ */
+async function crsFromFile(file: FileRecord, followLinks: boolean): Promise<Crs | null> {
+  if (!file.geo || file.geo.source === 'stac') return null;
+  try {
+    return (await readGeoreference(await verifiedCatalogPath(file, followLinks)))?.crs ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right, bottom-left, as [lon, lat]) place the overview and map the cursor. */
-export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields']) {
+export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields'], crs: Crs | null = crsOf(item.file)) {
   const file = item.file;
   const width = file.width ?? item.window.width;
   const height = file.height ?? item.window.height;
-  const crs = crsOf(file);
   let place = null;
   let corners: LonLat[] | null = null;
   if (crs && file.geo) {
@@ -83,7 +96,8 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
 export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: ThumbnailCache): RouteSpec[] {
   const sceneJson: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
-    res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
+    const crs = crsOf(item.file) ?? (await crsFromFile(item.file, followLinks));
+    res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}, crs));
   };
 
   const overview: RequestHandler = async (req, res) => {

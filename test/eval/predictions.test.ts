@@ -61,6 +61,9 @@ describe('predictions files (clip-rsicd result-file format)', () => {
     expect(() => parsePredictions(`${HAND_MADE[0]}\nfoo.jpg\tfoo\tbar\n`, 'bad.tsv')).toThrow(/bad.tsv:2/);
     // a first line with one bad probability is a malformed line, not a header to skip
     expect(() => parsePredictions('a_1.jpg\ta\tb\t0.6\ta\tx\n', 'first.tsv')).toThrow(/first.tsv:1/);
+    // nor is one whose probabilities all are, such as decimal commas, or one with empty probabilities
+    expect(() => parsePredictions('a_1.jpg\ta\tb\t0,6\ta\t0,4\nb_1.jpg\tb\tb\t0.8\ta\t0.2\n', 'commas.tsv')).toThrow(/commas.tsv:1/);
+    expect(() => parsePredictions('a_1.jpg\ta\tb\t\ta\t\nb_1.jpg\tb\tb\t0.8\ta\t0.2\n', 'empty.tsv')).toThrow(/empty.tsv:1/);
   });
 
   it('rsclip eval score prints the scores, and --json the same numbers', async () => {

@@ -100,6 +100,21 @@ describeGdal('EPSG datum shifts agree with gdaltransform', () => {
     });
   }
 
+  it('a user-defined projection on Hong Kong 1980 (GeoKeys; the converter writes it no shift) shifts its datum as EPSG:2326 does', () => {
+    const keys = {
+      GTModelTypeGeoKey: 1, GeographicTypeGeoKey: 4611, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001,
+      ProjNatOriginLongGeoKey: 114.178555555556, ProjNatOriginLatGeoKey: 22.3121333333333, ProjScaleAtNatOriginGeoKey: 1, ProjFalseEastingGeoKey: 836694.05, ProjFalseNorthingGeoKey: 819069.8,
+    };
+    const points: [number, number][] = [[836_000, 819_000], [830_000, 825_000]];
+    const gdal = gdaltransform(points, { sourceSrs: 'EPSG:2326', targetSrs: 'EPSG:4326' });
+    const transform = lonLatTransform(crsFromGeoKeys(keys)!);
+    points.forEach(([x, y], i) => {
+      const [lon, lat] = transform.toLonLat(x, y)!;
+      expect(Math.abs(lon - gdal[i]![0])).toBeLessThan(1e-6);
+      expect(Math.abs(lat - gdal[i]![1])).toBeLessThan(1e-6);
+    });
+  });
+
   it('a user-defined projection on RT90 (GeoKeys) shifts its datum as EPSG:3021 does', () => {
     const keys = {
       GTModelTypeGeoKey: 1, GeographicTypeGeoKey: 4124, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001,

@@ -4,15 +4,18 @@
  * /api/stats, allowed by the Content-Security-Policy). Geo scenes are covered through the browser
  * test on the mosaic (CRS, GSD and corners in the viewer); this one uses the small known-vector index.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lonLatTransform, parseCrs } from '../../src/geo/index.js';
 import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
 import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { buildTestIndex, FIXTURE_IMAGES, type TestIndex } from '../search/fixture.js';
 
 let root: string;
@@ -58,6 +61,35 @@ describe('the routes of the map and the start page', () => {
     expect(wrongSize.status).toBe(400);
     expect(wrongSize.body.error.message).toMatch(/size: expected one of 256, 512, 1024/);
     expect((await request(app).get('/api/images/99999/scene')).status).toBe(404);
+  });
+
+  it('place a scene whose CRS the catalog knows by name only (a .prj WKT without an EPSG code) from the file itself', async () => {
+    const archive = path.join(root, 'prj-archive');
+    mkdirSync(archive);
+    await sharp(Buffer.alloc(40 * 30 * 3, 90), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(path.join(archive, 'scene.png'));
+    writeFileSync(path.join(archive, 'scene.pgw'), '30\n0\n0\n-30\n399015\n5600985\n');
+    // the WKT of UTM 32N without its top-level EPSG code: the catalog keeps its name, which is no definition
+    const wkt = parseCrs('EPSG:32632').wkt!.replace(/,\s*AUTHORITY\["EPSG","32632"\]\]\s*$/, ']');
+    writeFileSync(path.join(archive, 'scene.prj'), wkt);
+    const indexDir = path.join(root, 'prj-index');
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const prjStore = await openIndex(indexDir, { readonly: true });
+    try {
+      const [id] = await prjStore.listItemIds();
+      const scene = await request(createApp({ searcher: new Searcher(new FakeEncoder(), prjStore), store: prjStore })).get(`/api/images/${id}/scene`);
+      expect(scene.status, scene.text).toBe(200);
+      expect(scene.body).toMatchObject({ crs: 'WGS 84 / UTM zone 32N', epsg: null });
+      const transform = lonLatTransform(parseCrs('EPSG:32632'));
+      // the world file names the top-left pixel's centre: the corners lie half a pixel out
+    const expected = [[399000, 5601000], [400200, 5601000], [400200, 5600100], [399000, 5600100]].map(([x, y]) => transform.toLonLat(x!, y!)!);
+      expect(scene.body.corners).toHaveLength(4);
+      (scene.body.corners as [number, number][]).forEach(([lon, lat], i) => {
+        expect(lon).toBeCloseTo(expected[i]![0], 9);
+        expect(lat).toBeCloseTo(expected[i]![1], 9);
+      });
+    } finally {
+      await prjStore.close();
+    }
   });
 
   it('give a sample spread over the archive and the failed files', async () => {
