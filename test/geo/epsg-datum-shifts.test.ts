@@ -100,33 +100,25 @@ describeGdal('EPSG datum shifts agree with gdaltransform', () => {
     });
   }
 
-  it('a user-defined projection on Hong Kong 1980 (GeoKeys; the converter writes it no shift) shifts its datum as EPSG:2326 does', () => {
-    const keys = {
-      GTModelTypeGeoKey: 1, GeographicTypeGeoKey: 4611, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001,
-      ProjNatOriginLongGeoKey: 114.178555555556, ProjNatOriginLatGeoKey: 22.3121333333333, ProjScaleAtNatOriginGeoKey: 1, ProjFalseEastingGeoKey: 836694.05, ProjFalseNorthingGeoKey: 819069.8,
-    };
-    const points: [number, number][] = [[836_000, 819_000], [830_000, 825_000]];
-    const gdal = gdaltransform(points, { sourceSrs: 'EPSG:2326', targetSrs: 'EPSG:4326' });
-    const transform = lonLatTransform(crsFromGeoKeys(keys)!);
-    points.forEach(([x, y], i) => {
-      const [lon, lat] = transform.toLonLat(x, y)!;
-      expect(Math.abs(lon - gdal[i]![0])).toBeLessThan(1e-6);
-      expect(Math.abs(lat - gdal[i]![1])).toBeLessThan(1e-6);
+  // Transverse Mercator projections written as user-defined GeoKeys on an EPSG geographic CRS:
+  // the converter copies RT90's Coordinate Frame shift as it is, and writes Hong Kong 1980 none
+  const userDefined = [
+    { datum: 'RT90', geographic: 4124, as: 3021, origin: [0, 15.8082777777778], falseXY: [1_500_000, 0], points: [[1_500_000, 6_600_000], [1_450_000, 6_300_000]] },
+    { datum: 'Hong Kong 1980', geographic: 4611, as: 2326, origin: [22.3121333333333, 114.178555555556], falseXY: [836694.05, 819069.8], points: [[836_000, 819_000], [830_000, 825_000]] },
+  ] as const;
+  for (const { datum, geographic, as, origin, falseXY, points } of userDefined) {
+    it(`a user-defined projection on ${datum} (GeoKeys) shifts its datum as EPSG:${as} does`, () => {
+      const keys = {
+        GTModelTypeGeoKey: 1, GeographicTypeGeoKey: geographic, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001,
+        ProjNatOriginLatGeoKey: origin[0], ProjNatOriginLongGeoKey: origin[1], ProjScaleAtNatOriginGeoKey: 1, ProjFalseEastingGeoKey: falseXY[0], ProjFalseNorthingGeoKey: falseXY[1],
+      };
+      const gdal = gdaltransform(points.map(([x, y]) => [x, y]), { sourceSrs: `EPSG:${as}`, targetSrs: 'EPSG:4326' });
+      const transform = lonLatTransform(crsFromGeoKeys(keys)!);
+      points.forEach(([x, y], i) => {
+        const [lon, lat] = transform.toLonLat(x, y)!;
+        expect(Math.abs(lon - gdal[i]![0])).toBeLessThan(1e-6);
+        expect(Math.abs(lat - gdal[i]![1])).toBeLessThan(1e-6);
+      });
     });
-  });
-
-  it('a user-defined projection on RT90 (GeoKeys) shifts its datum as EPSG:3021 does', () => {
-    const keys = {
-      GTModelTypeGeoKey: 1, GeographicTypeGeoKey: 4124, ProjectedCSTypeGeoKey: 32767, ProjectionGeoKey: 32767, ProjCoordTransGeoKey: 1, ProjLinearUnitsGeoKey: 9001,
-      ProjNatOriginLongGeoKey: 15.8082777777778, ProjNatOriginLatGeoKey: 0, ProjScaleAtNatOriginGeoKey: 1, ProjFalseEastingGeoKey: 1500000, ProjFalseNorthingGeoKey: 0,
-    };
-    const points: [number, number][] = [[1_500_000, 6_600_000], [1_450_000, 6_300_000]];
-    const gdal = gdaltransform(points, { sourceSrs: 'EPSG:3021', targetSrs: 'EPSG:4326' });
-    const transform = lonLatTransform(crsFromGeoKeys(keys)!);
-    points.forEach(([x, y], i) => {
-      const [lon, lat] = transform.toLonLat(x, y)!;
-      expect(Math.abs(lon - gdal[i]![0])).toBeLessThan(1e-6);
-      expect(Math.abs(lat - gdal[i]![1])).toBeLessThan(1e-6);
-    });
-  });
+  }
 });
