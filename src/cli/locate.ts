@@ -26,7 +26,6 @@ interface LocateCommandOptions {
   format?: 'text' | 'json' | 'geojson';
 }
 
-
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;
   throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);

@@ -52,8 +52,8 @@ export function parsePredictions(text: string, source: string): { predictions: I
     const pairCols = cols.slice(2);
     const isNumber = (c: string): boolean => c !== '' && Number.isFinite(Number(c));
     const probabilitiesNumeric = pairCols.length >= 2 && pairCols.every((c, i) => i % 2 === 0 || isNumber(c));
-    // a header names its columns: none of its probability cells is empty or starts as a number
-    // does (a data line with bad numbers, such as decimal commas, is an error, not a header)
+    // a header names its columns: none of its probability cells is empty or begins like a number
+    // (a data line with bad numbers, such as decimal commas, is an error, not a header)
     const header = !pairCols.some((c, i) => i % 2 === 1 && (c === '' || /^[-+.\d]/.test(c)));
     if (predictions.length === 0 && !skippedHeader && header) {
       skippedHeader = true;

@@ -1,14 +1,14 @@
 /**
  * Coordinate reference systems and their transforms to WGS84 longitude/latitude.
  *
- * proj4js does the arithmetic. Definitions come from packages, never from a table of ours:
- * EPSG codes from `epsg-index` (the EPSG registry as proj4 strings and WKT, one small JSON file
- * per code, read on demand; its datum shifts written with Coordinate Frame or Molodensky-Badekas
- * parameters are replaced by the Position Vector ones proj4 reads, which
- * scripts/epsg-datum-shifts.ts derives from PROJ's database), WKT (a `.prj` file, an ESRI PE string in a GeoTIFF) through
- * proj4js's WKT parser, and user-defined GeoTIFF keys through `geotiff-geokeys-to-proj4`
- * (see `geotiff-georeference.ts`). Datum grids a definition names come from PROJ's folders
- * (`datum-grids.ts`).
+ * proj4js does the arithmetic. Definitions come from packages: EPSG codes from `epsg-index` (the
+ * EPSG registry as proj4 strings and WKT, one small JSON file per code, read on demand), WKT (a
+ * `.prj` file, an ESRI PE string in a GeoTIFF) through proj4js's WKT parser, and user-defined
+ * GeoTIFF keys through `geotiff-geokeys-to-proj4` (see `geotiff-georeference.ts`). The one table
+ * of ours corrects `epsg-index`: the datum shifts it writes with Coordinate Frame rotations, other
+ * units or a Molodensky-Badekas pivot, as the Position Vector parameters proj4 reads
+ * (`epsg-datum-shift-fixes.ts`, derived from PROJ's database by scripts/epsg-datum-shifts.ts).
+ * Datum grids a definition names come from PROJ's folders (`datum-grids.ts`).
  *
  * Data coordinates are always easting/longitude first (GDAL's traditional GIS order, which is
  * what GeoTIFFs and world files store), whatever axis order a definition declares.
