@@ -16,6 +16,7 @@ import { RsclipError } from '../../errors.js';
 import { realPathOrResolved } from '../../path-inside.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
+import { GRAPH_FILE } from '../embedded/graph-sync.js';
 import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
 import { Database, type Queryable } from './database.js';
 import { COPIED_FROM, COPIED_META, COPIED_VERSION, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
@@ -88,8 +89,7 @@ async function openEnd(location: string, role: 'source' | 'target', sourceMeta?:
 export async function copyIndex(from: string, to: string, options: CopyIndexOptions = {}): Promise<CopySummary> {
   if (sameIndex(from, to)) throw new RsclipError('BAD_INPUT', `--from and --to are the same index: ${isPostgresLocation(to) ? parsePostgresLocation(to).shown : path.resolve(to)}`, { hint: 'copy to another directory or database' });
   const summary = await copyRows(from, to, options);
-  // a finished copy has its graph file: opening it only checks that (and catches up should it lack one), no build to announce
-  if (!isPostgresLocation(to)) await buildGraphFile(to, summary.alreadyCopied ? undefined : options.onGraphBuild);
+  if (!isPostgresLocation(to)) await buildGraphFile(to, options.onGraphBuild);
   return summary;
 }
 
@@ -193,6 +193,7 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
  * in memory at each start, and never save it.
  */
 async function buildGraphFile(dir: string, onGraphBuild: CopyIndexOptions['onGraphBuild']): Promise<void> {
-  onGraphBuild?.();
+  // a finished copy run again has its graph file: opening checks it, and there is no build to announce
+  if (!existsSync(path.join(dir, GRAPH_FILE))) onGraphBuild?.();
   await openEmbeddedIndex(dir, { writeOnly: true }).close();
 }
