@@ -31,6 +31,8 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 const FIJI = { epsg: 32760, origin: [780_000, 8_140_000] as [number, number], pixel: 80_000 / 480, size: 480 };
 /** 480 px at 100 m, 200 km east of zone 33's central meridian at 60 N: about 3 degrees off north. */
 const NORTH = { epsg: 32633, origin: [700_000, 6_700_000] as [number, number], pixel: 100, size: 480 };
+/** 480 px of 417 m round the North Pole (NSIDC polar stereographic): its middle tiles hold the pole, all lie past 85 N. */
+const POLAR = { epsg: 3413, origin: [-100_000, 100_000] as [number, number], pixel: 200_000 / 480, size: 480 };
 const SMALL_SCENES = 13;
 
 let root: string;
@@ -109,8 +111,8 @@ describe.skipIf(!hasChromium)('the map and the viewer at awkward places', () => 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'rsclip-places-'));
     const archive = path.join(root, 'archive');
-    for (const folder of ['pacific', 'north', 'small']) mkdirSync(path.join(archive, folder), { recursive: true });
-    for (const [file, scene] of [['pacific/fiji.tif', FIJI], ['north/rotated.tif', NORTH]] as const) {
+    for (const folder of ['pacific', 'north', 'polar', 'small']) mkdirSync(path.join(archive, folder), { recursive: true });
+    for (const [file, scene] of [['pacific/fiji.tif', FIJI], ['north/rotated.tif', NORTH], ['polar/pole.tif', POLAR]] as const) {
       writeGeoTiff(path.join(archive, file), {
         width: scene.size,
         height: scene.size,
@@ -171,6 +173,28 @@ describe.skipIf(!hasChromium)('the map and the viewer at awkward places', () => 
     const bbox = new URL(page.url()).searchParams.get('bbox')!.split(',').map(Number);
     expect(bbox[0]).toBeGreaterThan(bbox[2]!);
     await expect.poll(() => page.locator('#status').textContent()).toMatch(new RegExp(`^${hits.length} results? for “an island” \\(9 items pass the filters\\)`));
+  });
+
+  it('keeps a scene round the pole from stretching the map or moving the other results into another world copy', async () => {
+    const { hits } = await apiPage([{ text: 'sea ice' }], 'filter=folder%3Dpolar');
+    expect(hits.length).toBeGreaterThan(2);
+    await page.goto(`${url}?q=${encodeURIComponent('sea ice')}&filter=${encodeURIComponent('folder=polar')}`);
+    await expect.poll(() => page.locator('path.footprint').count()).toBe(hits.length);
+    const [w, , e, n] = await mapBounds(page);
+    // the world once (and the fit's padding and zoom step: 433 degrees here; 565 before, the tiles spread round two worlds), up to the map's last latitude; no overview to lay on four corners
+    expect(e - w).toBeLessThan(480);
+    expect(n).toBeGreaterThan(80);
+    expect(await page.locator('img.overview').count()).toBe(0);
+
+    // with every scene: the fit is that of the others (from 10 E to 180), none moved a world away
+    const all = (await (await fetch(`${url}api/search?q=${encodeURIComponent('sea ice')}&k=100`)).json()) as SearchPage;
+    expect(all.hits.some((h) => h.path.startsWith('polar/'))).toBe(true);
+    await page.goto(`${url}?q=${encodeURIComponent('sea ice')}&k=100`);
+    await expect.poll(() => page.locator('path.footprint').count()).toBe(all.hits.length);
+    const [west, , east] = await mapBounds(page);
+    expect(east - west).toBeLessThan(300);
+    expect(west).toBeGreaterThan(-90);
+    expect(east).toBeLessThan(270);
   });
 
   it("keeps the query's chips in a landmark (axe-core's rule 'region')", async () => {

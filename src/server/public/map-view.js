@@ -39,11 +39,32 @@ function unwrapGeometry(geometry) {
   );
 }
 
-function lonCentre(polygons) {
+/** The longitudes the outer rings of `polygons` reach, west and east. */
+function lonRange(polygons) {
   let min = Infinity;
   let max = -Infinity;
   for (const rings of polygons) for (const [lon] of rings[0] ?? []) [min, max] = [Math.min(min, lon), Math.max(max, lon)];
-  return (min + max) / 2;
+  return [min, max];
+}
+
+/** Web Mercator's last latitude: the map has no place beyond it. */
+const MERCATOR_LATITUDE = 85.0511;
+
+/**
+ * A footprint that, made continuous, spans half the world or more goes round a pole (or nearly
+ * round the Earth), and one that reaches past Web Mercator's latitudes lies (in part) where the
+ * map has no place: neither has one patch on the map. Such a footprint is drawn as the API gives
+ * it (cut at ±180, clipped at about 85°), without an overview, and left out of the placement and
+ * the fit of the other results.
+ */
+function offMercator(polygons) {
+  const [west, east] = lonRange(polygons);
+  return east - west >= 180 || polygons.some((rings) => (rings[0] ?? []).some(([, lat]) => Math.abs(lat) > MERCATOR_LATITUDE));
+}
+
+function lonCentre(polygons) {
+  const [west, east] = lonRange(polygons);
+  return (west + east) / 2;
 }
 
 /**
@@ -210,13 +231,18 @@ export function createMapView(container, options) {
     generation++;
     const placed = hits.filter((h) => h.footprint);
     const unwrapped = placed.map((hit) => unwrapGeometry(hit.footprint));
+    const polar = unwrapped.map(offMercator);
     // results on both sides of the antimeridian are drawn side by side, not a world apart
-    const shifts = shiftsFor(unwrapped.map(lonCentre));
+    const others = placed.flatMap((_, i) => (polar[i] ? [] : [i]));
+    const shifts = placed.map(() => 0);
+    shiftsFor(others.map((i) => lonCentre(unwrapped[i]))).forEach((shift, k) => (shifts[others[k]] = shift));
     const renderer = placed.length > SVG_MAX ? canvas : undefined;
     const sceneCentres = new Map();
+    const fitted = L.latLngBounds([]);
     placed.forEach((hit, i) => {
       const colour = rankColour(hit.rank, hits.length);
-      const layer = L.polygon(toLatLngs(unwrapped[i], shifts[i]), { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint', ...(renderer ? { renderer } : {}) });
+      const rings = polar[i] ? toLatLngs(hit.footprint.type === 'Polygon' ? [hit.footprint.coordinates] : hit.footprint.coordinates, 0) : toLatLngs(unwrapped[i], shifts[i]);
+      const layer = L.polygon(rings, { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2, className: 'footprint', ...(renderer ? { renderer } : {}) });
       layer.bindTooltip(() => tooltipContent(hit), { direction: 'top', sticky: true, className: 'map-tooltip' });
       layer.on('click', () => options.onOpen(hit));
       layer.on('mouseover', () => options.onHover(hit.id, true));
@@ -226,11 +252,14 @@ export function createMapView(container, options) {
       // the grid is the keyboard's and screen reader's way to the same hits
       const path = layer.getElement();
       if (path) path.dataset.id = String(hit.id);
+      if (polar[i]) return;
+      fitted.extend(layer.getBounds());
       // the overviews of the best-ranked scenes, placed next to their hits' footprints
       if (!sceneCentres.has(hit.path) && sceneCentres.size < OVERVIEW_MAX) sceneCentres.set(hit.path, { hit, centre: lonCentre(unwrapped[i]) + shifts[i] });
     });
     showOverviews(sceneCentres);
-    if (fit && placed.length > 0) map.fitBounds(footprints.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
+    // footprints off the map's latitudes count in the fit only when there is nothing else
+    if (fit && placed.length > 0) map.fitBounds(fitted.isValid() ? fitted : footprints.getBounds(), { padding: [20, 20], maxZoom: 16, animate: false });
     publishBounds();
     container.dataset.footprints = String(layersById.size);
     container.dataset.renderer = renderer ? 'canvas' : 'svg';
@@ -259,6 +288,8 @@ export function createMapView(container, options) {
       return;
     }
     if (called !== generation || overviewsShown.has(hit.path) || !scene.corners) return;
+    // a scene round a pole or past the map's latitudes has no four corners to lay its image on
+    if (offMercator(unwrapGeometry({ type: 'Polygon', coordinates: [scene.corners] }))) return;
     // the corners made continuous across ±180, then moved next to the hit's footprint
     let previous = centre;
     const lons = scene.corners.map(([lon]) => (previous = lonNear(lon, previous)));
