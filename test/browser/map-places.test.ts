@@ -236,15 +236,37 @@ describe.skipIf(!hasChromium)('the map and the viewer at awkward places', () => 
     await page.locator('#toggle-filters').click();
   });
 
-  /** Opens the best Fiji tile in the viewer, in its scene; its id and the stage's box. */
-  async function openFijiTile() {
-    await page.goto(`${url}?q=island&filter=${encodeURIComponent('folder=pacific')}`);
+  /** Opens the best tile of a folder's scene in the viewer, in its scene; its id and the stage's box. */
+  async function openTile(folder: string, epsg: number) {
+    await page.goto(`${url}?q=island&filter=${encodeURIComponent(`folder=${folder}`)}`);
     await page.locator('#results .card').first().waitFor();
     const [id] = await shownIds(page);
     await page.locator('#results .card').first().click();
-    await expect.poll(() => page.locator('#viewer-meta').textContent()).toMatch(/EPSG:32760/);
+    await expect.poll(() => page.locator('#viewer-meta').textContent()).toMatch(new RegExp(`EPSG:${epsg}`));
     expect(await page.locator('#show-scene').getAttribute('aria-pressed')).toBe('true');
     return { id: id!, stage: (await page.locator('#scene-stage').boundingBox())! };
+  }
+  const openFijiTile = () => openTile('pacific', FIJI.epsg);
+
+  /** The viewer's lon/lat under the cursor at fractions of the stage, against proj4's for the pixel it names; the largest differences in degrees. */
+  async function readoutErrors(stage: { x: number; y: number; width: number; height: number }, scene: typeof FIJI, points: readonly (readonly [number, number])[]) {
+    const toLonLat = lonLatTransform(crsFromEpsg(scene.epsg));
+    let [lonError, latError] = [0, 0];
+    for (const [fx, fy] of points) {
+      await page.mouse.move(stage.x + stage.width * fx, stage.y + stage.height * fy);
+      await expect.poll(() => page.locator('#viewer-coords').textContent()).toMatch(/^pixel/);
+      const text = (await page.locator('#viewer-coords').textContent())!;
+      const m = /^pixel (\d+), (\d+) · (-?\d+\.\d+), (-?\d+\.\d+)$/.exec(text);
+      expect(m, text).not.toBeNull();
+      const [px, py, lat, lon] = m!.slice(1).map(Number) as [number, number, number, number];
+      const [trueLon, trueLat] = toLonLat.toLonLat(scene.origin[0] + px * scene.pixel, scene.origin[1] - py * scene.pixel)!;
+      expect(Math.abs(lon)).toBeLessThanOrEqual(180);
+      // a longitude counts as far as it moves the point: not at all at the pole
+      lonError = Math.max(lonError, (Math.abs(((lon - trueLon + 540) % 360) - 180)) * Math.cos((trueLat * Math.PI) / 180));
+      latError = Math.max(latError, Math.abs(lat - trueLat));
+    }
+    await page.keyboard.press('Escape');
+    return { lonError, latError };
   }
 
   it("the viewer's lon/lat under the cursor on a scene across the antimeridian", async () => {
@@ -253,20 +275,17 @@ describe.skipIf(!hasChromium)('the map and the viewer at awkward places', () => 
     const scene = await sceneOf(id);
     expect(scene.corners[0]![0]).toBeGreaterThan(179);
     expect(scene.corners[1]![0]).toBeLessThan(-179);
-    const toLonLat = lonLatTransform(crsFromEpsg(FIJI.epsg));
-    for (const [fx, fy] of [[0.5, 0.5], [0.97, 0.03], [0.1, 0.9]] as const) {
-      await page.mouse.move(stage.x + stage.width * fx, stage.y + stage.height * fy);
-      await expect.poll(() => page.locator('#viewer-coords').textContent()).toMatch(/^pixel/);
-      const text = (await page.locator('#viewer-coords').textContent())!;
-      const m = /^pixel (\d+), (\d+) · (-?\d+\.\d+), (-?\d+\.\d+)$/.exec(text);
-      expect(m, text).not.toBeNull();
-      const [px, py, lat, lon] = m!.slice(1).map(Number) as [number, number, number, number];
-      const [trueLon, trueLat] = toLonLat.toLonLat(FIJI.origin[0] + px * FIJI.pixel, FIJI.origin[1] - py * FIJI.pixel)!;
-      expect(Math.abs(((lon - trueLon + 540) % 360) - 180), `lon at ${fx}, ${fy}: ${lon} for ${trueLon}`).toBeLessThan(0.01);
-      expect(Math.abs(lon)).toBeLessThanOrEqual(180);
-      expect(Math.abs(lat - trueLat)).toBeLessThan(0.01);
-    }
-    await page.keyboard.press('Escape');
+    const { lonError, latError } = await readoutErrors(stage, FIJI, [[0.5, 0.5], [0.97, 0.03], [0.1, 0.9]]);
+    expect(lonError).toBeLessThan(0.01);
+    expect(latError).toBeLessThan(0.01);
+  });
+
+  it("the viewer's lon/lat under the cursor on a scene round the North Pole", async () => {
+    const { stage } = await openTile('polar', POLAR.epsg);
+    // the middle is the pole; between the corners (all at 88.7 N) lie latitudes up to 90
+    const { lonError, latError } = await readoutErrors(stage, POLAR, [[0.5, 0.5], [0.25, 0.75], [0.97, 0.03], [0.6, 0.4]]);
+    expect(latError).toBeLessThan(0.02);
+    expect(lonError).toBeLessThan(0.02);
   });
 
   it("the viewer's readout clears when the mode changes and when the pointer leaves the image", async () => {

@@ -3,18 +3,18 @@
 // the current query over the scene, coordinates under the cursor, and the metadata.
 /* global navigator */
 
+const RADIAN = Math.PI / 180;
+
 /**
  * [lon, lat] of a point at fractions (fx, fy) of the scene, between its four corners (top-left,
- * top-right, bottom-right, bottom-left). The corners' longitudes are first made continuous (a scene
- * across the antimeridian has corners at 179.6 and -179.6), the answer is wrapped into -180..180.
+ * top-right, bottom-right, bottom-left), interpolated as directions from the Earth's centre rather
+ * than as longitudes and latitudes: the same across the antimeridian (corners at 179.6 and -179.6)
+ * and round a pole (corners all at 88.7 N, the pole in the middle), in -180..180.
  */
 function lonLatAt(corners, fx, fy) {
-  const ref = corners[0][0];
-  const [tl, tr, br, bl] = corners.map(([lon, lat]) => [lon + 360 * Math.round((ref - lon) / 360), lat]);
-  const top = [tl[0] + (tr[0] - tl[0]) * fx, tl[1] + (tr[1] - tl[1]) * fx];
-  const bottom = [bl[0] + (br[0] - bl[0]) * fx, bl[1] + (br[1] - bl[1]) * fx];
-  const lon = top[0] + (bottom[0] - top[0]) * fy;
-  return [((((lon + 180) % 360) + 360) % 360) - 180, top[1] + (bottom[1] - top[1]) * fy];
+  const [tl, tr, br, bl] = corners.map(([lon, lat]) => [Math.cos(lat * RADIAN) * Math.cos(lon * RADIAN), Math.cos(lat * RADIAN) * Math.sin(lon * RADIAN), Math.sin(lat * RADIAN)]);
+  const [x, y, z] = [0, 1, 2].map((k) => (1 - fy) * ((1 - fx) * tl[k] + fx * tr[k]) + fy * ((1 - fx) * bl[k] + fx * br[k]));
+  return [Math.atan2(y, x) / RADIAN, Math.atan2(z, Math.hypot(x, y)) / RADIAN];
 }
 
 function isTile(hit) {
