@@ -4,21 +4,14 @@
  * scripts/epsg-datum-shifts.ts, which writes them into src/geo/epsg-datum-shift-fixes.ts).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { gridFolders } from '../src/geo/datum-grids.js';
+import { EPSG_INDEX_DIR } from '../src/geo/crs.js';
+import { findInProjFolders } from '../src/geo/datum-grids.js';
 
 /** `proj.db` in the first of PROJ's folders that has one, else null. */
 export function findProjDb(env: NodeJS.ProcessEnv = process.env): string | null {
-  for (const folder of gridFolders(env)) {
-    try {
-      if (readdirSync(folder).includes('proj.db')) return path.join(folder, 'proj.db');
-    } catch {
-      // not there
-    }
-  }
-  return null;
+  return findInProjFolders('proj.db', env) ?? null;
 }
 
 /** A transformation's parameters as EPSG gives them, with its units' factors to metres, radians and unity. */
@@ -135,11 +128,10 @@ export function epsgDatumShiftFixes(projDbFile: string): FixesFromProj {
        WHERE h.auth_name = 'EPSG' AND s.datum_auth_name = 'EPSG' AND s.datum_code = ?
          AND t.datum_auth_name = 'EPSG' AND t.datum_code = '6326' AND m.name NOT LIKE 'Time-%'`,
     );
-    const epsgDir = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
     const fixes = new Map<number, string>();
-    for (const file of readdirSync(epsgDir).filter((f) => f.endsWith('.json'))) {
+    for (const file of readdirSync(EPSG_INDEX_DIR).filter((f) => f.endsWith('.json'))) {
       const code = Number(path.basename(file, '.json'));
-      const entry = JSON.parse(readFileSync(path.join(epsgDir, file), 'utf8')) as EpsgEntry;
+      const entry = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, file), 'utf8')) as EpsgEntry;
       const given = entry.kind.startsWith('CRS-') && entry.proj4 ? parseTowgs84(entry.proj4) : null;
       if (!given || given.length < 7 || given.slice(3).every((v) => v === 0)) continue;
       const datum = datumOf.get(String(code), String(code))?.datum;

@@ -46,7 +46,8 @@ interface EpsgEntry {
   proj4: string | null;
 }
 
-const epsgDir = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
+/** The folder of `epsg-index`'s entries, one `<code>.json` a code. */
+export const EPSG_INDEX_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
 const epsgCache = new Map<number, Crs>();
 
 const loadProj4 = lazyPackage<typeof Proj4>('proj4');
@@ -70,7 +71,7 @@ export function crsFromEpsg(code: number): Crs {
   if (cached) return cached;
   let entry: EpsgEntry;
   try {
-    entry = JSON.parse(readFileSync(path.join(epsgDir, `${code}.json`), 'utf8')) as EpsgEntry;
+    entry = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as EpsgEntry;
   } catch (cause) {
     throw new RsclipError('BAD_INPUT', `EPSG:${code} is not a coordinate reference system in the EPSG registry`, {
       hint: 'check the code (e.g. EPSG:32633 for WGS 84 / UTM zone 33N), or give the CRS as WKT in a .prj file',

@@ -26,6 +26,13 @@ export function gridFolders(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...new Set([...fromEnv, userData, '/usr/local/share/proj', '/usr/share/proj'])];
 }
 
+/** The first of PROJ's folders' files named `name` (a grid, `proj.db`), or undefined. */
+export function findInProjFolders(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return gridFolders(env)
+    .map((dir) => path.join(dir, name))
+    .find((candidate) => existsSync(candidate));
+}
+
 /** Grids proj4js has not got yet that a definition needs: the mandatory ones, and the optional ones of a list with nothing else to fall back on. */
 function missingGrids(proj4: typeof Proj4, definition: string): GridInfo[] {
   const grids = ((new proj4.Proj(definition) as { datum?: { grids?: (GridInfo | null)[] } }).datum?.grids ?? []).filter((g): g is GridInfo => g !== null);
@@ -43,7 +50,7 @@ export function loadDatumGrids(proj4: typeof Proj4, definition: string, label: s
   const folders = gridFolders();
   const notFound: string[] = [];
   for (const { name } of missing) {
-    const file = folders.map((dir) => path.join(dir, name)).find((candidate) => existsSync(candidate));
+    const file = findInProjFolders(name);
     if (!file || !/\.gsb$/i.test(name)) {
       notFound.push(name);
       continue;

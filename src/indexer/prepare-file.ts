@@ -100,7 +100,7 @@ export function fileFailure(error: unknown): string {
 function fileGeo(georeference: Georeference | null): FileGeo | null {
   if (!georeference) return null;
   const { crs, geoTransform, source } = georeference;
-  return { crs: crs?.name ?? null, epsg: crs?.epsg ?? null, geoTransform, source };
+  return { crs: crs?.name ?? null, epsg: crs?.epsg ?? null, ...(crs && crs.epsg === null ? { definition: crs.definition } : {}), geoTransform, source };
 }
 
 /** Whether sharp's RGB conversion (first three bands, grey repeated, alpha dropped) gives these bands. */

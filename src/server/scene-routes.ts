@@ -9,7 +9,7 @@ import { crsFromEpsg, lonLatTransform, parseCrs, type Crs, type LonLat } from '.
 import { placeOfWindow } from '../geo/footprint.js';
 import { pixelToCrs } from '../geo/geotransform.js';
 import { encodeRgb } from '../raster/libvips.js';
-import { openRaster, readGeoreference } from '../raster/open-raster.js';
+import { openRaster } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
 import { buildItemMetadata } from '../search/hit.js';
@@ -29,36 +29,24 @@ const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string()
 const FAILED_LIST_DEFAULT = 100;
 const failedQuerySchema = z.strictObject({ limit: countParam(1000), token: z.string().optional() });
 
-/** The file's CRS as proj4 can use it: its EPSG code, else its stored name when that is a definition (a proj4 string); null when neither reads. */
+/** The file's CRS as proj4 can use it: its EPSG code, else its recorded definition (or, in a catalog from before definitions, its name when that is one); null when none reads. */
 function crsOf(file: FileRecord): Crs | null {
   if (!file.geo) return null;
   try {
     if (file.geo.epsg !== null) return crsFromEpsg(file.geo.epsg);
-    return file.geo.crs ? parseCrs(file.geo.crs) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The CRS the file itself gives (its GeoKeys, or the `.prj` beside it), for one the catalog knows
- * by name only (user-defined GeoKeys, an ESRI PE string, a WKT without an EPSG code: the catalog
- * keeps their name, not their definition); null when the file cannot say.
- */
-async function crsFromFile(file: FileRecord, followLinks: boolean): Promise<Crs | null> {
-  if (!file.geo || file.geo.source === 'stac') return null;
-  try {
-    return (await readGeoreference(await verifiedCatalogPath(file, followLinks)))?.crs ?? null;
+    const text = file.geo.definition ?? file.geo.crs;
+    return text ? parseCrs(text) : null;
   } catch {
     return null;
   }
 }
 
 /** The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right, bottom-left, as [lon, lat]) place the overview and map the cursor. */
-export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields'], crs: Crs | null = crsOf(item.file)) {
+export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields']) {
   const file = item.file;
   const width = file.width ?? item.window.width;
   const height = file.height ?? item.window.height;
+  const crs = crsOf(file);
   let place = null;
   let corners: LonLat[] | null = null;
   if (crs && file.geo) {
@@ -96,8 +84,7 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
 export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: ThumbnailCache): RouteSpec[] {
   const sceneJson: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
-    const crs = crsOf(item.file) ?? (await crsFromFile(item.file, followLinks));
-    res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}, crs));
+    res.json(describeScene(item, (await store.getFields([item.id])).get(item.id) ?? {}));
   };
 
   const overview: RequestHandler = async (req, res) => {

@@ -47,6 +47,8 @@ export interface FileGeo {
   /** The CRS's name (EPSG name, WKT name or proj4 string), or null without a CRS. */
   crs: string | null;
   epsg: number | null;
+  /** A CRS without an EPSG code: its definition (proj4 or WKT), which its name may not give back. Absent in catalogs from before it was recorded. */
+  definition?: string;
   /** GDAL's geoTransform: pixel corner (col, row) -> CRS coordinates. */
   geoTransform: GeoTransform;
   source: 'geotiff' | 'world-file' | 'stac';

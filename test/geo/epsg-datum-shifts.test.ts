@@ -5,15 +5,14 @@
  * gdaltransform where epsg-index's put them 56-305 m away.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { epsgDatumShiftFixes, findProjDb, formatTowgs84, positionVectorOf, renderFixesModule } from '../../scripts/epsg-datum-shift-source.js';
+import { EPSG_INDEX_DIR } from '../../src/geo/crs.js';
 import { crsFromEpsg, crsFromGeoKeys, lonLatTransform } from '../../src/geo/index.js';
 import { describeGdal, gdaltransform } from '../fixtures/gdal.js';
 
 const ARC_SECOND = Math.PI / (180 * 3600);
-const epsgDir = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
 
 function towgs84Of(definition: string): number[] {
   return /\+towgs84=(\S+)/.exec(definition)![1]!.split(',').map(Number);
@@ -47,7 +46,7 @@ describe('Position Vector parameters of EPSG transformations', () => {
 
 describe('EPSG definitions with a corrected datum shift', () => {
   it('replaces epsg-index +towgs84 and WKT TOWGS84 by the Position Vector parameters', () => {
-    const raw = JSON.parse(readFileSync(path.join(epsgDir, '3021.json'), 'utf8')) as { proj4: string };
+    const raw = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, '3021.json'), 'utf8')) as { proj4: string };
     expect(towgs84Of(raw.proj4)).toEqual([414.1, 41.3, 603.1, 0.855, -2.141, 7.023, 0]);
     const crs = crsFromEpsg(3021);
     expect(towgs84Of(crs.definition)).toEqual([414.1, 41.3, 603.1, -0.855, 2.141, -7.023, 0]);
@@ -57,7 +56,7 @@ describe('EPSG definitions with a corrected datum shift', () => {
 
   it('leaves a code whose shift epsg-index writes right as it is (ETRS89 / UTM 32N; QND95 / Qatar National Grid, a Position Vector transformation)', () => {
     for (const code of [25832, 2932]) {
-      const raw = JSON.parse(readFileSync(path.join(epsgDir, `${code}.json`), 'utf8')) as { proj4: string };
+      const raw = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as { proj4: string };
       expect(crsFromEpsg(code).definition).toBe(raw.proj4);
     }
   });
@@ -82,7 +81,7 @@ describeGdal('EPSG datum shifts agree with gdaltransform', () => {
   const codes = [28992, 31370, 2039, 2169, 3021, 2326, 2393];
   for (const code of codes) {
     it(`EPSG:${code}`, () => {
-      const entry = JSON.parse(readFileSync(path.join(epsgDir, `${code}.json`), 'utf8')) as { bbox: [number, number, number, number] };
+      const entry = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as { bbox: [number, number, number, number] };
       const [north, west, south, east] = entry.bbox;
       const points: [number, number][] = [
         [(west + east) / 2, (north + south) / 2],

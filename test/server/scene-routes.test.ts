@@ -63,7 +63,7 @@ describe('the routes of the map and the start page', () => {
     expect((await request(app).get('/api/images/99999/scene')).status).toBe(404);
   });
 
-  it('place a scene whose CRS the catalog knows by name only (a .prj WKT without an EPSG code) from the file itself', async () => {
+  it('place a scene whose CRS the catalog knows by name only (a .prj WKT without an EPSG code) by the definition the catalog records', async () => {
     const archive = path.join(root, 'prj-archive');
     mkdirSync(archive);
     await sharp(Buffer.alloc(40 * 30 * 3, 90), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(path.join(archive, 'scene.png'));
