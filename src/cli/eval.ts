@@ -208,7 +208,7 @@ export function registerEvalCommands(program: Command): void {
       .option('--ef <n>', 'with --index: HNSW search breadth', positiveInt)
       .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
   )
-    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`). With --index, --variant defaults to the index\'s.')
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`; a tab, line break or backslash in a name is written \\t, \\n, \\r or \\\\). With --index, --variant defaults to the index\'s.')
     .action(async (opts: RsicdCommandOptions, command: Command) => {
       if (opts.out) await prepareReportFolder(opts.out);
       if (opts.exact && !opts.index) {
@@ -276,7 +276,7 @@ export function registerEvalCommands(program: Command): void {
       .option('--classes <a,b,c>', 'classes to score (default: every label seen)', nameList)
       .option('--prompt <template>', 'prompt with a {class} slot (repeatable: prompts are ensembled)', collect),
   )
-    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`).')
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`; a tab, line break or backslash in a name is written \\t, \\n, \\r or \\\\).')
     .action(async (opts: ZeroShotCommandOptions) => {
       if (opts.out) await prepareReportFolder(opts.out);
       const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>

@@ -4,6 +4,10 @@
  * `filename<TAB>label` then ten `class<TAB>probability` pairs, best first, no header,
  * probabilities with 5 decimals. Reading tolerates a header line, blank lines, trailing
  * tabs/spaces and CRLF, as the published script does (`line.strip().split('\t')`).
+ * A tab, line break or backslash in a file or class name (a folder may be named so) is
+ * written as `\t`, `\n`, `\r` or `\\`, as PostgreSQL's COPY and linear TSV do, and read back;
+ * the columns stay put, and a reader that does not unescape still compares labels with
+ * classes correctly, both being escaped alike.
  */
 import { readFile } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
@@ -31,9 +35,22 @@ export interface PredictionScores {
   skippedHeader: boolean;
 }
 
+const CELL_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const CELL_UNESCAPES: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
+
+/** A name as one TSV cell: tab, LF, CR and backslash written as `\t`, `\n`, `\r`, `\\`. */
+function escapeTsvCell(value: string): string {
+  return value.replace(/[\\\t\n\r]/g, (c) => CELL_ESCAPES[c]!);
+}
+
+/** The inverse of `escapeTsvCell`; a backslash before any other character is kept as it is (a Windows path, say). */
+function unescapeTsvCell(cell: string): string {
+  return cell.replace(/\\([\\tnr])/g, (_, c: string) => CELL_UNESCAPES[c]!);
+}
+
 export function formatPredictionLine(prediction: ImagePrediction): string {
-  const pairs = prediction.predictions.map((p) => `${p.className}\t${p.probability.toFixed(5)}`);
-  return [prediction.fileName, prediction.label, ...pairs].join('\t');
+  const pairs = prediction.predictions.map((p) => `${escapeTsvCell(p.className)}\t${p.probability.toFixed(5)}`);
+  return [escapeTsvCell(prediction.fileName), escapeTsvCell(prediction.label), ...pairs].join('\t');
 }
 
 export function formatPredictions(predictions: readonly ImagePrediction[]): string {
@@ -67,8 +84,8 @@ export function parsePredictions(text: string, source: string): { predictions: I
       );
     }
     const predicted: ImagePrediction['predictions'] = [];
-    for (let i = 0; i < pairCols.length; i += 2) predicted.push({ className: pairCols[i]!, probability: Number(pairCols[i + 1]) });
-    predictions.push({ fileName: cols[0]!, label: cols[1]!, predictions: predicted });
+    for (let i = 0; i < pairCols.length; i += 2) predicted.push({ className: unescapeTsvCell(pairCols[i]!), probability: Number(pairCols[i + 1]) });
+    predictions.push({ fileName: unescapeTsvCell(cols[0]!), label: unescapeTsvCell(cols[1]!), predictions: predicted });
   }
   if (predictions.length === 0) {
     throw new RsclipError('DATASET_INVALID', `${source} holds no predictions: expected one line per image`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { computeModelFingerprint } from './fingerprint.js';
 import { openModelDirectory, onnxPath, type ModelVariant } from './model-dir.js';
 import { OnnxSession, type OnnxValueInfo } from './onnx.js';
+import { loadTokenizer } from './tokenizer.js';
 
 export interface TowerDescription {
   hiddenSize: number;
@@ -43,6 +44,8 @@ async function graphOf(file: string): Promise<{ inputs: OnnxValueInfo[]; outputs
 
 export async function describeModel(dir: string, options: { variant?: ModelVariant } = {}): Promise<ModelDescription> {
   const model = openModelDirectory(dir, options);
+  // parsed as opening the model parses it: a corrupt tokenizer.json (or vocab.json + merges.txt) is refused by name, as `embed` would
+  await loadTokenizer(model.tokenizer, model.contextLength);
   const c = model.config;
   const fileNames = [
     'config.json',

@@ -56,6 +56,29 @@ describe('predictions files (clip-rsicd result-file format)', () => {
     expect(parsePredictions(text, 'x').predictions).toEqual(rows);
   });
 
+  it('escapes a tab, line break or backslash in a name as \\t \\n \\r \\\\, so the columns stay put, and reads it back', async () => {
+    const rows = [
+      {
+        fileName: 'dense\tresidential/a\nb.jpg',
+        label: 'dense\tresidential',
+        predictions: [
+          { className: 'river\r\nbank', probability: 0.5 },
+          { className: 'dense\tresidential', probability: 0.3 },
+          { className: 'C:\\new\\t', probability: 0.2 },
+        ],
+      },
+    ];
+    const text = formatPredictions(rows);
+    expect(text).toBe('dense\\tresidential/a\\nb.jpg\tdense\\tresidential\triver\\r\\nbank\t0.50000\tdense\\tresidential\t0.30000\tC:\\\\new\\\\t\t0.20000\n');
+    expect(text.slice(0, -1).split('\t')).toHaveLength(8);
+    expect(parsePredictions(text, 'x').predictions).toEqual(rows);
+    const file = path.join(work, 'escaped.tsv');
+    writeFileSync(file, text);
+    expect((await scorePredictions(file)).scores).toEqual({ 1: 0, 3: 1, 5: 1, 10: 1 });
+    // a backslash before anything else, as in a file written elsewhere, is kept
+    expect(parsePredictions('C:\\data\\x.jpg\ta\\b\ta\\b\t1.0\n', 'win.tsv').predictions[0]).toMatchObject({ fileName: 'C:\\data\\x.jpg', label: 'a\\b' });
+  });
+
   it('refuses a file with no predictions or a malformed line', () => {
     expect(() => parsePredictions('\n\n', 'empty.tsv')).toThrow(RsclipError);
     expect(() => parsePredictions(`${HAND_MADE[0]}\nfoo.jpg\tfoo\tbar\n`, 'bad.tsv')).toThrow(/bad.tsv:2/);

@@ -4,12 +4,13 @@
  * writing report.json, report.md, report.html and predictions.tsv. Random weights give no
  * accuracy to check, so the test checks that the numbers agree with each other.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateZeroShot, scorePredictions, type ZeroShotReport } from '../../src/eval/index.js';
+import { evaluateZeroShot, scorePredictions, writeZeroShotReport, type ZeroShotReport } from '../../src/eval/index.js';
 import { runCli, type CliResult } from '../fixtures/cli.js';
+import { makePng } from '../fixtures/images.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { FOLDER_CLASSES, IMAGES_PER_CLASS, writeLabelledFolders } from './labelled-folders.js';
 
@@ -76,6 +77,24 @@ describe('eval zero-shot --labels-from-folders', () => {
     const some = await evaluateZeroShot({ model: modelDir, images, labelsFromFolders: true, classes: ['forest', 'beach'], threads: 1 });
     expect(some.report.zeroShot.classes).toEqual(['forest', 'beach']);
     expect(some.report.data.excluded).toEqual({ unlabelled: 1, otherClass: IMAGES_PER_CLASS });
+  });
+
+  it('writes a class folder named with a tab or a line break to predictions.tsv escaped: one line of 8 columns per image, scoring the same', async () => {
+    const odd = path.join(work, 'odd-names');
+    const classes = ['dense\tresidential', 'river\nbank', 'back\\slash'];
+    classes.forEach((className, c) => {
+      mkdirSync(path.join(odd, className), { recursive: true });
+      for (let i = 0; i < 2; i++) writeFileSync(path.join(odd, className, `${i}.png`), makePng(10 * c + i, 48, 40));
+    });
+    const evaluation = await evaluateZeroShot({ model: modelDir, images: odd, labelsFromFolders: true, threads: 1 });
+    const oddOut = path.join(work, 'odd-report');
+    await writeZeroShotReport(oddOut, evaluation);
+    const lines = readFileSync(path.join(oddOut, 'predictions.tsv'), 'utf8').split('\n').slice(0, -1);
+    expect(lines).toHaveLength(6);
+    for (const line of lines) expect(line.split('\t')).toHaveLength(2 + 2 * classes.length);
+    expect(lines.map((l) => l.split('\t')[1])).toEqual(['back\\\\slash', 'back\\\\slash', 'dense\\tresidential', 'dense\\tresidential', 'river\\nbank', 'river\\nbank']);
+    const rescored = await scorePredictions(path.join(oddOut, 'predictions.tsv'));
+    for (const k of [1, 3]) expect(rescored.scores[k]).toBeCloseTo(evaluation.report.zeroShot.scores[k]!, 12);
   });
 
   it('refuses two label sources or none, and a prompt without {class}, in one line before embedding anything', async () => {
