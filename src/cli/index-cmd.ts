@@ -1,4 +1,5 @@
 /** `rsclip index` (build or update an index from archive folders); `rsclip doctor` and `rsclip errors` live in doctor.ts. */
+import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
@@ -19,6 +20,7 @@ import { openEncoderForIndex } from '../search/open-encoder.js';
 import { openIndex, readIndexMeta } from '../store/open-index.js';
 import { isPostgresLocation } from '../store/postgres/location.js';
 import type { IndexStore } from '../store/types.js';
+import { hidePassword } from '../url-password.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { addModelOptions, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
@@ -306,7 +308,15 @@ export function registerIndexCommands(program: Command): void {
       let embedder: QueueEmbedder | undefined;
       try {
         if (opts.queue) {
-          embedder = await QueueEmbedder.open({ url: withQueuePassword(opts.queue, config.queuePassword), info: encoder.info, ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}), ...(opts.queueTimeout ? { redisTimeoutSeconds: opts.queueTimeout } : {}) });
+          embedder = await QueueEmbedder.open({
+            url: withQueuePassword(opts.queue, config.queuePassword),
+            info: encoder.info,
+            ...(opts.queueDepth ? { inFlight: opts.queueDepth } : {}),
+            ...(opts.queueTimeout ? { redisTimeoutSeconds: opts.queueTimeout } : {}),
+            // named to a second coordinator on the same queue, which is refused
+            index: isPostgresLocation(index) ? hidePassword(index) : path.resolve(index),
+            onNotice: (line) => process.stderr.write(`${line}\n`),
+          });
         }
       } catch (error) {
         await store.close().catch(() => undefined);

@@ -2,8 +2,10 @@
  * The coordinator's Embedder: each batch of windows becomes one BullMQ job (files and how to read
  * each window, never pixels); its result is matched back to the batch by file and window key.
  * The indexer keeps `inFlight` jobs sent, which bounds the queue's length and the coordinator's
- * memory; it stays the only writer of the index. A new coordinator drains the jobs a killed one
- * left waiting (one coordinator per queue).
+ * memory; it stays the only writer of the index. One coordinator per queue: a coordinator holds
+ * a lease on its queue in Redis while it runs (coordinator-lease.ts), so a second one is refused
+ * instead of taking the first's waiting jobs; a new coordinator drains the jobs a killed one left
+ * waiting.
  *
  * Redis may restart under a run: the clients reconnect by themselves, and every few seconds the
  * coordinator asks Redis where each job it waits for stands. A job Redis no longer knows (a
@@ -18,6 +20,7 @@ import { RsclipError } from '../errors.js';
 import type { EmbedResult, EmbedUnit, Embedder, QueueProgress } from '../indexer/types.js';
 import type { ModelInfo } from '../model/encoder-types.js';
 import { connectRedis } from './connection.js';
+import { CoordinatorLease } from './coordinator-lease.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { WorkerRates } from './worker-rates.js';
 
@@ -34,6 +37,12 @@ export interface QueueEmbedderOptions {
   redisTimeoutSeconds?: number;
   /** Seconds between checks of the jobs waited for (lost ones are sent again). Default 2. */
   checkSeconds?: number;
+  /** The index this coordinator writes, as another coordinator refused on this queue is told. */
+  index?: string;
+  /** Seconds the queue's coordinator lease lives without a renewal (renewed six times as often). Default 30. */
+  leaseSeconds?: number;
+  /** A line for the user while this coordinator waits for another machine's lease on the queue to lapse. */
+  onNotice?: (line: string) => void;
 }
 
 const DEFAULT_IN_FLIGHT = 16;
@@ -83,6 +92,10 @@ export class QueueEmbedder implements Embedder {
   private checkingSince: number | undefined;
   /** performance.now() when Redis was first seen unreachable, while it is. */
   private downSince: number | undefined;
+  /** This coordinator's lease on the queue (set once taken, in open). */
+  private lease: CoordinatorLease | undefined;
+  /** Why this run cannot go on (its lease went to another coordinator): every embed fails with it. */
+  private failure: RsclipError | undefined;
 
   private constructor(
     readonly info: ModelInfo,
@@ -114,9 +127,10 @@ export class QueueEmbedder implements Embedder {
     if (!Number.isInteger(inFlight) || inFlight < 1) throw new RsclipError('BAD_INPUT', `queue depth must be a positive integer, got ${inFlight}`);
     const redisTimeoutSeconds = options.redisTimeoutSeconds ?? DEFAULT_REDIS_TIMEOUT_SECONDS;
     if (!(redisTimeoutSeconds > 0)) throw new RsclipError('BAD_INPUT', `the Redis timeout must be a positive number of seconds, got ${redisTimeoutSeconds}`);
+    if (options.leaseSeconds !== undefined && !(options.leaseSeconds > 0)) throw new RsclipError('BAD_INPUT', `the coordinator lease must be a positive number of seconds, got ${options.leaseSeconds}`);
     const link = { closing: false };
     const client = await connectRedis(options.url, () => !link.closing);
-    const { host, port } = client.options;
+    const { host, port, db } = client.options;
     const { Queue, QueueEvents } = await import('bullmq');
     // QueueEvents blocks on its connection: it gets its own
     const eventsClient = client.duplicate();
@@ -124,19 +138,41 @@ export class QueueEmbedder implements Embedder {
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client, streams: { events: { maxLen: Math.max(MIN_EVENTS_KEPT, EVENTS_KEPT_PER_JOB * inFlight) } } });
     const events = new QueueEvents(name, { connection: eventsClient });
-    const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], link, `${host}:${port}`, inFlight, redisTimeoutSeconds * 1000, (options.checkSeconds ?? DEFAULT_CHECK_SECONDS) * 1000);
+    const where = `${host}:${port}`;
+    const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], link, where, inFlight, redisTimeoutSeconds * 1000, (options.checkSeconds ?? DEFAULT_CHECK_SECONDS) * 1000);
     try {
+      // before anything touches the queue: a second coordinator must not drain the first's jobs
+      embedder.lease = await CoordinatorLease.acquire(client, {
+        queue: name,
+        where: `${where}/${db ?? 0}`,
+        run: embedder.run,
+        ...(options.index === undefined ? {} : { index: options.index }),
+        ...(options.leaseSeconds === undefined ? {} : { leaseMs: options.leaseSeconds * 1000 }),
+        ...(options.onNotice ? { onNotice: options.onNotice } : {}),
+        onLost: (error) => embedder.fail(error),
+      });
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
       // jobs a killed coordinator left waiting would be embedded for nobody
       await queue.drain(true);
     } catch (error) {
       await embedder.close().catch(() => undefined);
+      if (error instanceof RsclipError) throw error;
       throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error });
     }
     return embedder;
   }
 
+  /** The run cannot go on (another coordinator took the queue): the jobs waited for and every later batch fail with `error`. */
+  private fail(error: RsclipError): void {
+    this.failure ??= error;
+    for (const [jobId, job] of [...this.pending]) {
+      this.pending.delete(jobId);
+      job.reject(error);
+    }
+  }
+
   async embed(batch: EmbedUnit[]): Promise<{ results: EmbedResult[]; modelSeconds: number }> {
+    if (this.failure) throw this.failure;
     const files = new Map<string, EmbedJobData['files'][number]>();
     for (const unit of batch) {
       if (!('read' in unit)) throw new RsclipError('BAD_INPUT', `window ${unit.key} of ${unit.job.work.file.path} came with pixels: a queue sends descriptions of windows (a preparer that does not decode)`);
@@ -283,8 +319,12 @@ export class QueueEmbedder implements Embedder {
     clearInterval(this.timer);
     const answering = this.silentSince(performance.now()) === undefined;
     // a run that stopped with jobs unanswered (a job refused, a commit failed) takes back those
-    // still waiting: workers would embed (or refuse, one line each) them for nobody until the next run
-    if (answering && this.pending.size > 0) await this.queue.drain(true).catch(() => undefined);
+    // still waiting: workers would embed (or refuse, one line each) them for nobody until the next run;
+    // a run that lost the queue leaves it alone: the jobs waiting are the new coordinator's
+    if (answering && this.pending.size > 0 && !this.failure) await this.queue.drain(true).catch(() => undefined);
+    // the next coordinator starts at once; with Redis away the lease lapses by itself
+    if (answering) await this.lease?.release().catch(() => undefined);
+    else this.lease?.abandon();
     // with Redis away, closing ends at the clients' next reconnection attempt instead of waiting for Redis
     this.link.closing = true;
     const closing = Promise.all([this.queue.close(), this.events.close()]);

@@ -10,7 +10,7 @@ import { FakeEncoder } from '../indexer/fake-encoder.js';
 
 const [url, archive, index, batch] = process.argv.slice(2);
 const encoder = new FakeEncoder();
-const embedder = await QueueEmbedder.open({ url: url!, info: encoder.info, inFlight: 4 });
+const embedder = await QueueEmbedder.open({ url: url!, info: encoder.info, inFlight: 4, index: index! });
 process.stderr.write(`RUN ${embedder.run}\n`);
 try {
   const summary = await indexInto({ roots: [archive!], index: index!, model: encoder, embedder, batchSize: Number(batch) });
