@@ -45,6 +45,8 @@ export function windowRaster(window: RgbWindow): Raster8 {
 
 /** A window read at `size` (from `readSize`) and rendered with the scene's stretch; undefined when it is mostly nodata. */
 export async function renderWindow(scene: Scene, window: PlannedWindow, size: ReadOptions | undefined): Promise<Raster8 | undefined> {
+  // blocks a sparse TIFF leaves out read as one fill value: a constant window, skipped unread
+  if (await scene.source.blocksAbsent(window, size)) return undefined;
   const rgb = await scene.readWindow(window, size);
   return isMostlyNodata(rgb) ? undefined : windowRaster(rgb);
 }

@@ -58,6 +58,10 @@ class SharpSource implements RasterSource {
     return { width: outWidth, height: outHeight, bands: deinterleave(data, this.bandCount, bands, depth) };
   }
 
+  async blocksAbsent(): Promise<boolean> {
+    return false;
+  }
+
   async readMask(): Promise<null> {
     return null;
   }

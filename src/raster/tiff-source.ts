@@ -167,14 +167,19 @@ class TiffSource implements RasterSource {
     return best;
   }
 
-  private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
+  /** A full-resolution window in a level's pixels: [x0, y0, x1, y1), at least one pixel. */
+  private levelWindow(level: Level, window: PixelWindow): [number, number, number, number] {
     const sx = level.width / this.width;
     const sy = level.height / this.height;
     const x0 = Math.floor(window.x * sx);
     const y0 = Math.floor(window.y * sy);
     const x1 = Math.max(x0 + 1, Math.min(level.width, Math.ceil((window.x + window.width) * sx)));
     const y1 = Math.max(y0 + 1, Math.min(level.height, Math.ceil((window.y + window.height) * sy)));
-    const options = { window: [x0, y0, x1, y1], width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false as const };
+    return [x0, y0, x1, y1];
+  }
+
+  private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
+    const options = { window: this.levelWindow(level, window), width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false as const };
     try {
       if (this.ycbcr && level.image.fileDirectory.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR) {
         // JPEG-in-TIFF stored as YCbCr: geotiff.js converts to RGB in readRGB only.
@@ -211,6 +216,30 @@ class TiffSource implements RasterSource {
     const level = this.pickLevel(this.levels, window, outWidth, outHeight);
     const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
     return { width: outWidth, height: outHeight, bands: arrays };
+  }
+
+  async blocksAbsent(window: PixelWindow, options: ReadOptions = {}): Promise<boolean> {
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    // the level readBands reads (libvips reads full-resolution windows from the same blocks)
+    const { image } = this.pickLevel(this.levels, window, outWidth, outHeight);
+    const [x0, y0, x1, y1] = this.levelWindow({ image, width: image.getWidth(), height: image.getHeight() }, window);
+    const blockWidth = image.getTileWidth();
+    const blockHeight = image.getTileHeight();
+    // a malformed directory: left to the read to report
+    if (!(blockWidth > 0 && blockHeight > 0)) return false;
+    const perRow = Math.ceil(image.getWidth() / blockWidth);
+    const perPlane = perRow * Math.ceil(image.getHeight() / blockHeight);
+    const planes = image.planarConfiguration === 2 ? image.getSamplesPerPixel() : 1;
+    const byteCounts = image.isTiled ? 'TileByteCounts' : 'StripByteCounts';
+    for (let plane = 0; plane < planes; plane++) {
+      for (let row = Math.floor(y0 / blockHeight); row <= Math.floor((y1 - 1) / blockHeight); row++) {
+        for (let column = Math.floor(x0 / blockWidth); column <= Math.floor((x1 - 1) / blockWidth); column++) {
+          const bytes = await image.fileDirectory.loadValueIndexed(byteCounts, plane * perPlane + row * perRow + column);
+          if (Number(bytes) !== 0) return false;
+        }
+      }
+    }
+    return true;
   }
 
   async readMask(window: PixelWindow, options: ReadOptions = {}): Promise<Uint8Array | null> {

@@ -50,5 +50,11 @@ export interface RasterSource {
   readBands(window: PixelWindow, bands: readonly number[], options?: ReadOptions): Promise<BandWindow>;
   /** The mask (0 = nodata, non-zero = valid) of a window at the same output size, or null without a mask band. */
   readMask(window: PixelWindow, options?: ReadOptions): Promise<Uint8Array | null>;
+  /**
+   * Whether the file stores none of the blocks a read of the window decodes (a sparse TIFF's
+   * empty blocks, written with byte count 0, read as one fill value): such a window is a constant
+   * fill, known without reading it.
+   */
+  blocksAbsent(window: PixelWindow, options?: ReadOptions): Promise<boolean>;
   close(): Promise<void>;
 }
