@@ -47,8 +47,8 @@ export function windowRaster(window: RgbWindow): Raster8 {
 export async function renderWindow(scene: Scene, window: PlannedWindow, size: ReadOptions | undefined): Promise<Raster8 | undefined> {
   // blocks a sparse TIFF leaves out read as one fill value: a constant window, skipped unread
   if (await scene.source.blocksAbsent(window, size)) return undefined;
-  const rgb = await scene.readWindow(window, size);
-  return isMostlyNodata(rgb) ? undefined : windowRaster(rgb);
+  const bands = await scene.readBands(window, size);
+  return isMostlyNodata(bands.validity) ? undefined : windowRaster(scene.render(bands));
 }
 
 /** `file`: how the preparer's threads open the scene when it has threads (without it, windows are read from `scene` here). */

@@ -18,17 +18,13 @@ export function pixelValidity(bands: readonly BandArray[], sources: ValiditySour
   const valid = new Uint8Array(n).fill(1);
   const { nodata, mask, alpha } = sources;
   if (nodata !== null) {
-    const isNodata = Number.isNaN(nodata) ? (v: number) => Number.isNaN(v) : (v: number) => v === nodata;
-    for (let i = 0; i < n; i++) {
-      let all = true;
-      for (const band of bands) {
-        if (!isNodata(band[i]!)) {
-          all = false;
-          break;
-        }
-      }
-      if (all) valid[i] = 0;
+    // a pixel is nodata when every band is: count the bands that are, pixel by pixel (NaN never equals itself)
+    const nodataBands = new Uint16Array(n);
+    for (const band of bands) {
+      if (Number.isNaN(nodata)) for (let i = 0; i < n; i++) nodataBands[i]! += band[i] !== band[i] ? 1 : 0;
+      else for (let i = 0; i < n; i++) nodataBands[i]! += band[i] === nodata ? 1 : 0;
     }
+    for (let i = 0; i < n; i++) if (nodataBands[i] === bands.length) valid[i] = 0;
   }
   if (mask) for (let i = 0; i < n; i++) if (mask[i] === 0) valid[i] = 0;
   if (alpha) for (let i = 0; i < n; i++) if (alpha[i] === 0) valid[i] = 0;

@@ -4,10 +4,10 @@
  * the caller can skip mostly-empty ones and resize the rest with the model's preprocessing.
  */
 import type { PixelWindow } from '../geo/window.js';
-import { windowValidity } from './nodata.js';
+import { windowValidity, type WindowValidity } from './nodata.js';
 import { openRaster, type OpenRasterOptions } from './open-raster.js';
 import { alphaBand, checkBands, computeSceneStretch, defaultBands, stretchToRgb, type SceneStretch, type StretchOptions } from './radiometry.js';
-import type { RasterSource, ReadOptions } from './types.js';
+import type { BandArray, RasterSource, ReadOptions } from './types.js';
 
 export interface RgbWindow {
   width: number;
@@ -18,6 +18,14 @@ export interface RgbWindow {
   nodataFraction: number;
   /** Every data pixel has one value: a constant fill. */
   constant: boolean;
+}
+
+/** A window as read, before the stretch: its bands in the stretch's order and its validity. */
+export interface WindowBands {
+  width: number;
+  height: number;
+  bands: BandArray[];
+  validity: WindowValidity;
 }
 
 export interface SceneOptions extends OpenRasterOptions {
@@ -63,6 +71,11 @@ export class Scene {
 
   /** One window as 8-bit RGB, at native resolution unless `outWidth`/`outHeight` ask for less (from overviews). */
   async readWindow(window: PixelWindow, options: ReadOptions = {}): Promise<RgbWindow> {
+    return this.render(await this.readBands(window, options));
+  }
+
+  /** A window's bands in the stretch's order and which of its pixels hold data: enough to decide whether to skip it, before rendering it. */
+  async readBands(window: PixelWindow, options: ReadOptions = {}): Promise<WindowBands> {
     const unique = [...new Set(this.stretch.bands)];
     const alpha = alphaBand(this.source);
     const readList = alpha > 0 && !unique.includes(alpha) ? [...unique, alpha] : unique;
@@ -70,14 +83,13 @@ export class Scene {
     const mask = await this.source.readMask(window, options);
     const chosen = data.bands.slice(0, unique.length);
     const validity = windowValidity(chosen, { nodata: this.source.nodata, mask, alpha: readList.length > unique.length ? data.bands[unique.length]! : null });
-    const ordered = this.stretch.bands.map((b) => chosen[unique.indexOf(b)]!);
-    return {
-      width: data.width,
-      height: data.height,
-      rgb: stretchToRgb(ordered, this.stretch, validity.valid),
-      nodataFraction: validity.nodataFraction,
-      constant: validity.constant,
-    };
+    return { width: data.width, height: data.height, bands: this.stretch.bands.map((b) => chosen[unique.indexOf(b)]!), validity };
+  }
+
+  /** The bands of `readBands` as 8-bit RGB, with the scene's stretch. */
+  render(window: WindowBands): RgbWindow {
+    const { width, height, bands, validity } = window;
+    return { width, height, rgb: stretchToRgb(bands, this.stretch, validity.valid), nodataFraction: validity.nodataFraction, constant: validity.constant };
   }
 
   /**

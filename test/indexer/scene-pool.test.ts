@@ -168,7 +168,8 @@ describe('indexing scenes with the decode pool', () => {
   }
 
   it('stores the items, vectors and nodata counts indexing on the main thread stores, and reads no window there', async () => {
-    const readWindow = vi.spyOn(Scene.prototype, 'readWindow');
+    // every window read goes through readBands (readWindow renders what it reads)
+    const readWindow = vi.spyOn(Scene.prototype, 'readBands');
     try {
       for (const [file, bands] of [[mosaic, undefined], [sixteen, [4, 3, 2]]] as const) {
         readWindow.mockClear();

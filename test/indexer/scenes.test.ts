@@ -183,11 +183,11 @@ describe('a georeferenced scene', () => {
     writeFileSync(path.join(archive, 'black.png'), makeBlackPng(4096, 4096));
     const total = planWindows(4096, 4096, { inputSize: 224 }).length;
     const controller = new AbortController();
-    const readWindow = Scene.prototype.readWindow;
+    const readBands = Scene.prototype.readBands;
     // interrupted as the scene's first window is read
-    const reads = vi.spyOn(Scene.prototype, 'readWindow').mockImplementation(function (this: Scene, ...args) {
+    const reads = vi.spyOn(Scene.prototype, 'readBands').mockImplementation(function (this: Scene, ...args) {
       controller.abort();
-      return readWindow.apply(this, args);
+      return readBands.apply(this, args);
     });
     try {
       const summary = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), decodeThreads: 0, signal: controller.signal });
