@@ -4,12 +4,12 @@
  * of the archive (into a temporary index, next to the encoder-only rate of the same run), and
  * query latency on the index. Prints a table, or JSON with --json.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { indexArchive } from '../indexer/index-archive.js';
 import { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from '../indexer/indexing-threads.js';
 import { newScanProblems, scanRoot } from '../indexer/scan.js';
@@ -20,6 +20,7 @@ import { openEncoderForIndex } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import { openIndex } from '../store/open-index.js';
 import type { IndexStore } from '../store/types.js';
+import { removedOnExit, stopOnSigint } from './interrupt.js';
 import { modelVariant, positiveInt, printJson } from './options.js';
 
 const QUERY_TEXTS = ['an airport with parked planes', 'a river crossing farmland', 'a dense residential area', 'a stadium next to a parking lot', 'a forest with a road', 'a harbour with boats', 'storage tanks near a port', 'a bridge over a river'];
@@ -89,14 +90,22 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** Thrown at the next step once Ctrl-C has aborted `signal`. */
+function checkNotInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RsclipError('INTERRUPTED', 'bench interrupted: nothing is reported');
+}
+
 /** Mean ms per call of `run` over about `seconds` (at least 3 calls), after the call that `first` times. */
-async function timed(seconds: number, run: (i: number) => Promise<unknown>): Promise<{ firstMs: number; msPerCall: number }> {
+async function timed(seconds: number, run: (i: number) => Promise<unknown>, signal?: AbortSignal): Promise<{ firstMs: number; msPerCall: number }> {
   let t = performance.now();
   await run(0);
   const firstMs = performance.now() - t;
   let calls = 0;
   t = performance.now();
-  while (calls < 3 || performance.now() - t < seconds * 1000) await run(++calls);
+  while (calls < 3 || performance.now() - t < seconds * 1000) {
+    checkNotInterrupted(signal);
+    await run(++calls);
+  }
   return { firstMs, msPerCall: (performance.now() - t) / calls };
 }
 
@@ -111,13 +120,14 @@ function presentVariants(modelDir: string): ModelVariant[] {
   });
 }
 
-async function benchEncoder(encoder: ClipEncoder, seconds: number): Promise<Omit<EncoderBench, 'variant'>> {
+async function benchEncoder(encoder: ClipEncoder, seconds: number, signal?: AbortSignal): Promise<Omit<EncoderBench, 'variant'>> {
   const size = 3 * encoder.info.imageSize * encoder.info.imageSize;
   const pixels = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) * 1.5);
   const batch = Array.from({ length: IMAGE_BATCH }, () => pixels);
-  const vision = await timed(seconds, () => encoder.embedPixels(batch));
+  const vision = await timed(seconds, () => encoder.embedPixels(batch), signal);
+  checkNotInterrupted(signal);
   // a new text each call, as users type them
-  const text = await timed(seconds, (i) => encoder.embedTexts([`${QUERY_TEXTS[i % QUERY_TEXTS.length]} ${i}`]));
+  const text = await timed(seconds, (i) => encoder.embedTexts([`${QUERY_TEXTS[i % QUERY_TEXTS.length]} ${i}`]), signal);
   return {
     imagesPerSecond: round((IMAGE_BATCH * 1000) / vision.msPerCall),
     textMsPerQuery: round(text.msPerCall, 2),
@@ -125,8 +135,20 @@ async function benchEncoder(encoder: ClipEncoder, seconds: number): Promise<Omit
   };
 }
 
-/** Up to `sample` image files spread evenly over the first `sample x 50` the scan finds. */
-async function sampleArchive(archive: string, sample: number): Promise<{ files: string[]; candidates: number }> {
+/**
+ * Up to `sample` image files spread evenly over the first `sample x 50` the scan finds: drawn
+ * before anything is measured, so that a folder that is not there, or holds no images, fails at
+ * once (as a folder the user named, it is a mistake, not something to skip).
+ */
+async function sampleArchive(archive: string, sample: number): Promise<ArchiveSample> {
+  const resolved = path.resolve(archive);
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(resolved).isDirectory();
+  } catch {
+    throw new RsclipError('BAD_INPUT', `no archive folder at ${resolved}`, { hint: 'check the path of the image folder to sample, or leave it out to skip the indexing measurement' });
+  }
+  if (!isFolder) throw new RsclipError('BAD_INPUT', `${resolved} is a file, not an archive folder`, { hint: 'pass the folder that holds the images' });
   const candidates: string[] = [];
   for await (const file of scanRoot(archive, {}, newScanProblems())) {
     candidates.push(file.absolutePath);
@@ -134,13 +156,26 @@ async function sampleArchive(archive: string, sample: number): Promise<{ files: 
   }
   const step = Math.max(1, candidates.length / sample);
   const files = Array.from({ length: Math.min(sample, candidates.length) }, (_, i) => candidates[Math.floor(i * step)]!);
-  return { files, candidates: candidates.length };
+  if (files.length === 0) throw new RsclipError('BAD_INPUT', `no image files under ${resolved}`, { hint: 'pass the folder that holds the images' });
+  return { archive: resolved, files, candidates: candidates.length };
 }
 
-async function benchIndexing(archive: string, encoder: ClipEncoder, machine: IndexingThreads, encoderImagesPerSecond: number, sample: number): Promise<IndexingBench> {
-  const { files, candidates } = await sampleArchive(archive, sample);
-  if (files.length === 0) throw new RsclipError('BAD_INPUT', `no image files under ${path.resolve(archive)}`, { hint: 'pass the folder that holds the images' });
+interface ArchiveSample {
+  archive: string;
+  files: string[];
+  candidates: number;
+}
+
+async function benchIndexing(
+  { archive, files, candidates }: ArchiveSample,
+  encoder: ClipEncoder,
+  machine: IndexingThreads,
+  encoderImagesPerSecond: number,
+  signal?: AbortSignal,
+): Promise<IndexingBench> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'rsclip-bench-'));
+  // removed on the way out, also by a second Ctrl-C's immediate exit
+  const removeWork = removedOnExit(work);
   try {
     // the sample as links in one folder, indexed into a temporary index: the user's index is never touched
     const linked = path.join(work, 'sample');
@@ -150,12 +185,13 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, machine: Ind
     let summary;
     try {
       // the links lead outside their folder: followed on purpose
-      summary = await indexArchive({ roots: [linked], store, encoder, batchSize: machine.batchSize, decodeThreads: machine.decodeThreads, followLinks: true });
+      summary = await indexArchive({ roots: [linked], store, encoder, batchSize: machine.batchSize, decodeThreads: machine.decodeThreads, followLinks: true, ...(signal ? { signal } : {}) });
     } finally {
       await store.close();
     }
+    checkNotInterrupted(signal);
     return {
-      archive: path.resolve(archive),
+      archive,
       variant: encoder.info.variant,
       sampled: files.length,
       candidates,
@@ -168,7 +204,7 @@ async function benchIndexing(archive: string, encoder: ClipEncoder, machine: Ind
       modelBusyShare: round(summary.timing.encoderBusyShare ?? 0, 3),
     };
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    removeWork();
   }
 }
 
@@ -178,12 +214,13 @@ function skippedFor(error: unknown): { skipped: string } {
   throw error;
 }
 
-async function benchQueries(store: IndexStore, encoder: ClipEncoder, count: number, ids: number[]): Promise<QueryBench> {
+async function benchQueries(store: IndexStore, encoder: ClipEncoder, count: number, ids: number[], signal?: AbortSignal): Promise<QueryBench> {
   const searcher = new Searcher(encoder, store, { textCacheSize: 0 });
   await searcher.search({ terms: [{ kind: 'text', text: 'warm up', weight: 1 }], k: 10 });
   const text = { total: [] as number[], embed: [] as number[], search: [] as number[] };
   const similar: number[] = [];
   for (let i = 0; i < count; i++) {
+    checkNotInterrupted(signal);
     let t = performance.now();
     const page = await searcher.search({ terms: [{ kind: 'text', text: `${QUERY_TEXTS[i % QUERY_TEXTS.length]} ${i}`, weight: 1 }], k: 10 });
     text.total.push(performance.now() - t);
@@ -216,6 +253,8 @@ export interface MachineBenchOptions {
   seconds: number;
   threads: number | undefined;
   onStage?: (stage: string) => void;
+  /** Aborted: the run stops after the measurement in flight, cleans up and throws INTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 export async function benchMachine(options: MachineBenchOptions): Promise<MachineBench> {
@@ -237,24 +276,28 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
     }
     const variants = options.variants ?? presentVariants(modelDir);
     if (variants.length === 0) throw new RsclipError('MODEL_NOT_FOUND', `${modelDir} has none of the variants ${MODEL_VARIANTS.join(', ')}`, { hint: 'pass a model directory (`rsclip model info <dir>` checks one)' });
+    const { signal } = options;
+    const sample = options.archive === undefined ? undefined : await sampleArchive(options.archive, options.sample);
     const encoder: EncoderBench[] = [];
     const indexVariant = options.indexVariant ?? (variants.includes('int8') ? 'int8' : variants[0]!);
     let indexing: MachineBench['indexing'] = { skipped: 'no archive folder given' };
     for (const variant of variants) {
+      checkNotInterrupted(signal);
       stage(`encoder ${variant}`);
       const cacheDir = loadConfig().config.cacheDir;
       const clip = await openClip(modelDir, { variant, ...threadOption, ...(cacheDir ? { cacheDir } : {}) });
       try {
-        const result = { variant, ...(await benchEncoder(clip, options.seconds)) };
+        const result = { variant, ...(await benchEncoder(clip, options.seconds, signal)) };
         encoder.push(result);
-        if (options.archive && variant === indexVariant) {
+        if (sample && variant === indexVariant) {
+          checkNotInterrupted(signal);
           stage(`indexing a sample of ${options.archive} (${variant})`);
           // the machine shared and the encoder opened as `rsclip index` does (from 4 cores on it
           // leaves a quarter of them to decoding; on fewer, onnxruntime's threads sleep between sections)
           const machine = chooseIndexingThreads(options.threads === undefined ? {} : { onnxThreads: options.threads });
           const indexer = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...(cacheDir ? { cacheDir } : {}) });
           try {
-            indexing = await benchIndexing(options.archive, indexer, machine, result.imagesPerSecond, options.sample);
+            indexing = await benchIndexing(sample, indexer, machine, result.imagesPerSecond, signal);
           } finally {
             await indexer.close();
           }
@@ -266,6 +309,7 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
     if (options.archive && !variants.includes(indexVariant)) indexing = { skipped: `the ${indexVariant} variant was not measured` };
     let queries: MachineBench['queries'] = { skipped: `no index at ${path.resolve(options.index)}` };
     if (store) {
+      checkNotInterrupted(signal);
       stage(`queries on ${store.describe().location}`);
       // what the encoder and indexing runs measured stands when the index cannot be queried
       const ids = await store.sampleItemIds(options.queries);
@@ -274,7 +318,7 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
       else if ('skipped' in queryEncoder) queries = queryEncoder;
       else {
         try {
-          queries = await benchQueries(store, queryEncoder, options.queries, ids);
+          queries = await benchQueries(store, queryEncoder, options.queries, ids, signal);
         } finally {
           await queryEncoder.close();
         }
@@ -315,8 +359,9 @@ export function formatMachineBench(report: MachineBench): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A bad --seconds is an option error like any other (commander's message, exit 2). */
 function positiveSeconds(value: string): string {
-  if (!(Number(value) > 0)) throw new RsclipError('BAD_INPUT', `Expected a positive number of seconds for --seconds but received "${value}"`);
+  if (!(Number(value) > 0) || !Number.isFinite(Number(value))) throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
   return value;
 }
 
@@ -336,18 +381,31 @@ export function registerBenchCommand(program: Command): void {
     .action(async (archive: string | undefined, opts: BenchCommandOptions) => {
       const { config } = loadConfig();
       const threads = opts.threads ?? config.threads;
-      const report = await benchMachine({
-        modelDir: opts.model ?? config.model,
-        variants: opts.variant,
-        ...(config.variant ? { indexVariant: config.variant } : {}),
-        archive,
-        index: opts.index ?? config.index ?? DEFAULT_INDEX_DIR,
-        sample: opts.sample ?? 200,
-        queries: opts.queries ?? 50,
-        seconds: Number(opts.seconds ?? 3),
-        threads,
-        onStage: opts.json ? undefined : (s) => process.stderr.write(`rsclip bench: ${s}\n`),
-      });
+      // Ctrl-C stops after the measurement in flight and removes the temporary index, as `rsclip index` stops
+      const sigint = stopOnSigint('rsclip bench: stopping after the measurement in flight (Ctrl-C again to quit at once)');
+      let report: MachineBench;
+      try {
+        report = await benchMachine({
+          modelDir: opts.model ?? config.model,
+          variants: opts.variant,
+          ...(config.variant ? { indexVariant: config.variant } : {}),
+          archive,
+          index: opts.index ?? config.index ?? DEFAULT_INDEX_DIR,
+          sample: opts.sample ?? 200,
+          queries: opts.queries ?? 50,
+          seconds: Number(opts.seconds ?? 3),
+          threads,
+          onStage: opts.json ? undefined : (s) => process.stderr.write(`rsclip bench: ${s}\n`),
+          signal: sigint.signal,
+        });
+      } catch (error) {
+        if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
+        process.stderr.write(`rsclip: ${error.message}\n`);
+        process.exitCode = 130;
+        return;
+      } finally {
+        sigint.release();
+      }
       if (opts.json) printJson(report);
       else process.stdout.write(formatMachineBench(report));
     });

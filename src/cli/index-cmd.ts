@@ -23,6 +23,7 @@ import type { IndexStore } from '../store/types.js';
 import { hidePassword } from '../url-password.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
+import { stopOnSigint } from './interrupt.js';
 import { addModelOptions, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
 
 interface IndexCommandOptions extends ModelOptions {
@@ -323,13 +324,7 @@ export function registerIndexCommands(program: Command): void {
         await encoder.close();
         throw error;
       }
-      const controller = new AbortController();
-      const onSigint = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write('\nrsclip: stopping after the batch in flight (Ctrl-C again to quit at once)\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
+      const sigint = stopOnSigint('rsclip: stopping after the batch in flight (Ctrl-C again to quit at once)');
       const display = progressDisplay(opts.json === true, index);
       let summary: IndexSummary;
       try {
@@ -354,12 +349,12 @@ export function registerIndexCommands(program: Command): void {
           crs: opts.crs,
           retryErrors: opts.retryErrors === true,
           decodeSettings: decodeSettings(opts),
-          signal: controller.signal,
+          signal: sigint.signal,
           onProgress: display.update,
         });
       } catch (error) {
         display.stop();
-        process.off('SIGINT', onSigint);
+        sigint.release();
         // the first error is the one to tell (a full disk fails the closing checkpoint again)
         await store.close().catch(() => undefined);
         await encoder.close();
@@ -368,7 +363,7 @@ export function registerIndexCommands(program: Command): void {
       }
       display.stop();
       await embedder?.close();
-      process.off('SIGINT', onSigint);
+      sigint.release();
       try {
         await store.close();
       } finally {

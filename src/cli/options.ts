@@ -3,12 +3,20 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
+import { MAX_EF } from '../search/limits.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** A search breadth (--ef): what the library and the HTTP API take, from 1 to MAX_EF. */
+export function searchBreadth(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_EF) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_EF}, got "${value}"`);
   return n;
 }
 

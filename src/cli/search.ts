@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { modelVariant, nmsOption, nonNegativeInt, oneField, positiveInt, printJson } from './options.js';
+import { modelVariant, nmsOption, nonNegativeInt, oneField, positiveInt, printJson, searchBreadth } from './options.js';
 
 interface SearchCommandOptions extends FilterOptions {
   index?: string;
@@ -75,7 +75,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
-    .option('--ef <n>', 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)', positiveInt);
+    .option('--ef <n>', 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)', searchBreadth);
   addFilterOptions(command)
     .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)

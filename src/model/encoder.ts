@@ -207,6 +207,10 @@ class OnnxClipEncoder implements ClipEncoder {
 
 /** Opens a model directory as a ClipEncoder (validates files, loads the tokenizer, fingerprints the model). */
 export async function openClip(dir: string, options: OpenClipOptions = {}): Promise<ClipEncoder> {
+  // a JavaScript caller's arguments, which TypeScript does not check
+  if (typeof dir !== 'string' || dir === '') throw invalidParameter('dir', 'a model directory path', dir);
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw invalidParameter('options', 'an object', given);
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
     throw invalidParameter('threads', 'a positive integer', options.threads);
   }

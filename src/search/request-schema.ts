@@ -24,6 +24,9 @@ const termSchema = z.union([
   z.strictObject({ image: z.base64().min(1, 'image must not be empty'), weight }),
 ]);
 
+/** Cosine similarity at which `collapse` folds a result into a better one. */
+const collapseThreshold = z.number().min(0).max(1);
+
 /** Paging and search knobs shared by every search route (JSON body or query string, coerced by the caller). */
 export const pagingShape = {
   k: z.number().int().min(1).max(MAX_K).optional(),
@@ -31,7 +34,7 @@ export const pagingShape = {
   cursor: z.string().min(1).max(500).optional(),
   exact: z.boolean().optional(),
   ef: z.number().int().min(1).max(MAX_EF).optional(),
-  collapse: z.union([z.boolean(), z.number().min(0).max(1)]).optional(),
+  collapse: z.union([z.boolean(), collapseThreshold]).optional(),
   nms: z.union([z.boolean(), z.number().gt(0).max(1)]).optional(),
   /** false: byte-identical copies are separate hits (default: folded into the best, listed as `copies`). */
   foldCopies: z.boolean().optional(),
@@ -56,6 +59,48 @@ export const searchRequestSchema = z.strictObject({
 });
 
 export type SearchRequestJson = z.input<typeof searchRequestSchema>;
+
+/**
+ * A library caller's SearchRequest, whose types TypeScript cannot promise (a JavaScript caller, an
+ * `as`, a request built from a config file): the JSON form's bounds (pagingShape) over the
+ * library's own shapes (terms with a `kind`, an image as a path or bytes, collapse as an object).
+ * Counts and emptiness of the terms are the searcher's own checks (queryVector), with its messages.
+ */
+const termWeightSchema = z.number({ error: 'weight must be a finite, non-zero number' }).finite().refine((w) => w !== 0, 'weight must be a finite, non-zero number');
+
+export const libraryTermSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.object({ kind: z.literal('text'), text: z.string({ error: 'text must be a string' }), weight: termWeightSchema }),
+    z.object({ kind: z.literal('image'), image: z.union([z.string().min(1), z.instanceof(Uint8Array)], { error: 'image must be a file path or the bytes of an image file (a Buffer)' }), weight: termWeightSchema }),
+    z.object({ kind: z.literal('id'), id: z.number({ error: 'id must be a positive integer' }).int('id must be a positive integer').positive('id must be a positive integer'), weight: termWeightSchema }),
+  ],
+  { error: 'each term needs kind "text", "image" or "id"' },
+);
+
+export const libraryTermsSchema = z.array(libraryTermSchema, { error: 'terms must be an array of query terms' });
+
+export const librarySearchRequestSchema = z.object(
+  {
+    terms: libraryTermsSchema,
+    ...pagingShape,
+    collapse: z.union([z.boolean(), z.object({ threshold: collapseThreshold })], { error: 'collapse must be true, false or { threshold } with a threshold from 0 to 1' }).optional(),
+    excludeIds: z.array(z.number().int(), { error: 'excludeIds must be an array of item ids' }).optional(),
+  },
+  { error: 'a search request must be an object with terms' },
+);
+
+/** Throws BAD_QUERY naming every argument of `request` that is not what a SearchRequest holds. */
+export function checkLibrarySearchRequest(request: unknown): asserts request is SearchRequest {
+  const parsed = librarySearchRequestSchema.safeParse(request);
+  if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid search request: ${describeZodIssues(parsed.error)}`);
+}
+
+/** Throws BAD_QUERY unless `terms` is an array of QueryTerms (see libraryTermSchema). */
+export function checkLibraryTerms(terms: unknown): asserts terms is QueryTerm[] {
+  const parsed = libraryTermsSchema.safeParse(terms);
+  if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid query terms: ${describeZodIssues(parsed.error)}`);
+}
 
 /** Each issue as `path: message`; an issue with the whole value (a JSON body, a path parameter) as its message alone. */
 export function describeZodIssues(error: z.ZodError): string {

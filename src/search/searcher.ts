@@ -13,9 +13,10 @@ import type { ScoredId } from '../vector-math.js';
 import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
-import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
+import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
 import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
 import { combineWeighted } from './query-vector.js';
+import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
 import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
 
@@ -46,10 +47,10 @@ export const DEFAULT_TEXT_CACHE_BYTES = 4 * 1024 * 1024;
 /** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
 const COLLAPSE_OVERFETCH = 3;
 
-function checkInteger(name: string, value: number | undefined, min: number, max: number): void {
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
   if (value === undefined) return;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RsclipError('BAD_QUERY', `${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RsclipError('BAD_QUERY', `${name} must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
 }
 
@@ -81,6 +82,7 @@ export class Searcher {
 
   /** The unit query vector of the terms: texts through the micro-batcher, images in one encoder call. */
   async queryVector(terms: QueryTerm[]): Promise<Float32Array> {
+    checkLibraryTerms(terms);
     if (terms.length === 0) throw new RsclipError('BAD_QUERY', 'empty query: expected at least one text, image or id term');
     if (terms.length > MAX_TERMS) throw new RsclipError('BAD_QUERY', `too many query terms: at most ${MAX_TERMS}, got ${terms.length}`);
     for (const term of terms) {
@@ -126,9 +128,16 @@ export class Searcher {
   }
 
   async search(request: SearchRequest): Promise<SearchPage> {
-    const k = request.k ?? DEFAULT_K;
-    checkInteger('k', k, 1, MAX_K);
+    // a JavaScript caller's request is checked here, not by TypeScript: the bounds first, each with
+    // the value given, then the shape of the rest; nothing unchecked reaches the engine (a NaN ef
+    // aborts usearch's addon, and with it the process)
+    const given: unknown = request;
+    if (typeof given !== 'object' || given === null) checkLibrarySearchRequest(given);
+    checkInteger('k', request.k, 1, MAX_K);
     checkInteger('offset', request.offset, 0, MAX_WINDOW);
+    checkInteger('ef', request.ef, 1, MAX_EF);
+    checkLibrarySearchRequest(request);
+    const k = request.k ?? DEFAULT_K;
     const key = queryKey(request);
     const offset = request.cursor !== undefined ? decodeCursor(request.cursor, key) : (request.offset ?? 0);
     if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });

@@ -173,13 +173,15 @@ export const FILTER_KEYS = {
     schema: z.array(z.string().min(1).max(20)).max(20).describe('any of these formats as sharp names them (jpeg, png, tiff, ...)'),
     name: 'format',
     syntax: 'format=jpeg,png',
-    fromText: (value, _spec, previous) => [
-      ...(previous ?? []),
-      ...value
+    fromText: (value, spec, previous) => {
+      const formats = value
         .split(',')
         .map((f) => f.trim())
-        .filter((f) => f !== ''),
-    ],
+        .filter((f) => f !== '');
+      // an empty list would filter nothing, which is not what `format=` asks for
+      if (formats.length === 0) throw badSpec(spec, 'at least one format, like format=jpeg or format=jpeg,png');
+      return [...(previous ?? []), ...formats];
+    },
   }),
   minBytes: numericKey('minBytes', 'smallest file size in bytes'),
   maxBytes: numericKey('maxBytes', 'largest file size in bytes'),

@@ -8,6 +8,7 @@ import { invalidParameter } from '../errors.js';
 import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphIndex, type HnswParams } from './graph-index.js';
 import { checkHnswFile, HnswFileError, type HnswFileReport } from './hnsw-file-check.js';
+import { checkSearchArgs } from './argument-checks.js';
 
 const MIN_CAPACITY = 1024;
 
@@ -186,7 +187,8 @@ export class HnswIndex implements GraphIndex {
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
     checkLength(query, this.dim, 'BAD_QUERY');
-    const wanted = Math.min(Math.floor(k), this.live.size);
+    checkSearchArgs(k, options.ef);
+    const wanted = Math.min(k, this.live.size);
     if (wanted <= 0) return [];
     this.native.setEf(Math.max(options.ef ?? DEFAULT_EF, wanted));
     const filter = options.filter;

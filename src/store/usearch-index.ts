@@ -20,6 +20,7 @@ import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
+import { checkSearchArgs } from './argument-checks.js';
 import { appendTrailer, readUsearchFile, usearchReloadsSafely, type VectorQuantization } from './usearch-file.js';
 import { newNativeUsearch, usearchMetricFor, type NativeUsearch, type UsearchMetric } from './usearch-native.js';
 
@@ -69,6 +70,8 @@ function prepared(vectors: readonly Float32Array[], dim: number, quantization: V
  * enough are accepted or the beam covers the index (or `maxBeam`).
  */
 function searchAccepted(native: Native, query: Float32Array | Int8Array, k: number, ef: number, accept?: (id: number) => boolean, maxBeam = Infinity): ScoredId[] {
+  // a NaN or fractional count aborts the process inside usearch's addon: refused here, before the native call
+  checkSearchArgs(k, ef);
   const total = native.size();
   if (total === 0 || k <= 0) return [];
   let beam = Math.min(Math.max(ef, k), total);
@@ -249,7 +252,8 @@ export class UsearchIndex implements GraphIndex {
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}, maxBeam = Infinity): ScoredId[] {
     checkLength(query, this.dim, 'BAD_QUERY');
-    const wanted = Math.min(Math.floor(k), this.live.size);
+    checkSearchArgs(k, options.ef);
+    const wanted = Math.min(k, this.live.size);
     if (wanted <= 0) return [];
     const unit = prepared([query], this.dim, this.params.quantization);
     const ef = options.ef ?? DEFAULT_EF;

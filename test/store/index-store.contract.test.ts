@@ -41,7 +41,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
   it('refuses a missing index unless asked to create one, and needs a model to create', async () => {
     await expectRsclipError(open(location), 'INDEX_NOT_FOUND');
     await expectRsclipError(open(location, { readonly: true }), 'INDEX_NOT_FOUND');
-    await expectRsclipError(open(location, { create: true }), 'INDEX_CORRUPT');
+    await expectRsclipError(open(location, { create: true }), 'BAD_INPUT');
   });
 
   it('records the model, the engine and the schema version, and refuses another model by id, variant and fingerprint', async () => {

@@ -16,6 +16,7 @@ import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
 import { assertModelMatches } from '../model-binding.js';
+import { checkModelOption, checkSearchArgs } from '../argument-checks.js';
 import type {
   CatalogChange,
   CommittedChange,
@@ -109,6 +110,8 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
   const resolved = path.resolve(dir);
   const readonly = options.readonly ?? false;
   const exists = existsSync(path.join(resolved, CATALOG_FILE));
+  // before anything is written: an index created without its model could not be opened again
+  checkModelOption(options, exists);
   if (!exists && (readonly || !options.create)) {
     throw new RsclipError('INDEX_NOT_FOUND', `no index at ${resolved} (expected ${CATALOG_FILE} there)`, {
       hint: 'build one with `rsclip index <archive dir> --index ' + dir + '`',
@@ -354,6 +357,7 @@ export class EmbeddedStore implements IndexStore {
   }
 
   async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
+    checkSearchArgs(k, options.ef);
     await this.scanSelection(options);
     return this.read(() => {
       if (this.readonly) this.sync.refreshIfStale();

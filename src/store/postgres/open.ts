@@ -4,6 +4,7 @@
  * the write lock.
  */
 import { RsclipError } from '../../errors.js';
+import { checkModelOption } from '../argument-checks.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches } from '../model-binding.js';
@@ -124,10 +125,12 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
     if (!exists && (readonly || !options.create)) {
       throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${where.shown}\`` });
     }
+    // before anything is written: an index created without its model could not be opened again
+    checkModelOption(options, exists);
     if (!readonly) await database.lockForWriting();
     const model = options.model;
     if (!exists) {
-      if (!model) throw new RsclipError('INDEX_CORRUPT', `index ${where.shown} has no model recorded`, { hint: 'index with --model to create it' });
+      if (!model) throw new RsclipError('BAD_INPUT', 'create needs options.model (a ModelInfo, e.g. encoder.info)');
       // pgvector's HNSW is built with the engine's M and ef_construction; the engine itself is what an embedded copy would use
       const engine = resolveEngine(options.engine);
       const precision = indexPrecisionFor(model.embeddingDim);

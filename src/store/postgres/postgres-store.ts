@@ -44,6 +44,7 @@ import type {
 } from '../types.js';
 import { DEFAULT_EF } from '../graph-index.js';
 import { spreadItemSample } from '../item-sample.js';
+import { checkSearchArgs } from '../argument-checks.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { selectionKey, type SqlCondition } from '../filter-compiler.js';
@@ -407,7 +408,8 @@ export class PostgresStore implements IndexStore {
 
   async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
     checkLength(query, this.meta.embeddingDim, 'BAD_QUERY');
-    if (k <= 0) return [];
+    checkSearchArgs(k, options.ef);
+    if (k === 0) return [];
     const q = vectorToText(query);
     const ef = Math.min(MAX_EF_SEARCH, Math.max(options.ef ?? DEFAULT_EF_SEARCH, k));
     const settings = [`SET LOCAL hnsw.ef_search = ${ef}`, 'SET LOCAL hnsw.iterative_scan = relaxed_order'];

@@ -1,0 +1,98 @@
+/**
+ * The library's entry points with arguments TypeScript would refuse, as a JavaScript caller (or an
+ * `as`) passes them: each is a BAD_INPUT or BAD_QUERY that names the argument, never a TypeError
+ * from deep inside, a silent default, or a search for something else. The HTTP API, which checks
+ * its JSON first, answers as before.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { openClip } from '../../src/model/index.js';
+import type { QueryTerm, SearchRequest, Searcher } from '../../src/search/index.js';
+import { createApp } from '../../src/server/index.js';
+import { parseFilterSpecs, type IndexStore } from '../../src/store/index.js';
+import type { TestIndex } from './fixture.js';
+import { withSearchFixture } from './search-fixture.js';
+
+let fixture: TestIndex;
+let store: IndexStore;
+let searcher: Searcher;
+
+withSearchFixture('rsclip-library-arguments-', (open) => ({ fixture, store, searcher } = open));
+
+const river: QueryTerm = { kind: 'text', text: 'river', weight: 1 };
+const refused = (message: string | RegExp) => ({ code: 'BAD_QUERY', message });
+
+describe('Searcher.search', () => {
+  it('names what is wrong with a request that is not a SearchRequest', async () => {
+    const cases: [unknown, string | RegExp][] = [
+      [undefined, 'invalid search request: a search request must be an object with terms'],
+      [{}, 'invalid search request: terms: terms must be an array of query terms'],
+      [{ terms: 'river' }, 'invalid search request: terms: terms must be an array of query terms'],
+      [{ terms: [{ text: 'river', weight: 1 }] }, 'invalid search request: terms.0.kind: each term needs kind "text", "image" or "id"'],
+      [{ terms: [{ kind: 'text', text: 5, weight: 1 }] }, 'invalid search request: terms.0.text: text must be a string'],
+      [{ terms: [{ kind: 'image', image: 42, weight: 1 }] }, 'invalid search request: terms.0.image: image must be a file path or the bytes of an image file (a Buffer)'],
+      [{ terms: [{ kind: 'id', id: '3', weight: 1 }] }, 'invalid search request: terms.0.id: id must be a positive integer'],
+      [{ terms: [{ kind: 'text', text: 'river' }] }, 'invalid search request: terms.0.weight: weight must be a finite, non-zero number'],
+      [{ terms: [river], nms: 5 }, /^invalid search request: nms: /],
+      [{ terms: [river], collapse: { threshold: 2 } }, /^invalid search request: collapse\.threshold: /],
+      [{ terms: [river], collapse: { threshold: NaN } }, /^invalid search request: collapse: collapse must be true, false or \{ threshold \}/],
+      [{ terms: [river], excludeIds: 'x' }, 'invalid search request: excludeIds: excludeIds must be an array of item ids'],
+      [{ terms: [river], exact: 'yes' }, /^invalid search request: exact: /],
+      [{ terms: [river], k: '5' }, 'k must be an integer from 1 to 1000, got "5"'],
+      [{ terms: [river], ef: 0 }, 'ef must be an integer from 1 to 4096, got 0'],
+    ];
+    for (const [req, message] of cases) await expect(searcher.search(req as SearchRequest), JSON.stringify(req)).rejects.toMatchObject(refused(message));
+    // queryVector (locate's way in) checks its terms the same way
+    await expect(searcher.queryVector([{ text: 'river', weight: 1 } as unknown as QueryTerm])).rejects.toMatchObject(refused('invalid query terms: 0.kind: each term needs kind "text", "image" or "id"'));
+  });
+
+  it('still answers every well-formed request, an image as bytes or a path', async () => {
+    const image = path.join(fixture.archive, 'water/river-a.png');
+    const page = await searcher.search({
+      terms: [river, { kind: 'image', image, weight: 0.5 }, { kind: 'image', image: readFileSync(image), weight: 0.5 }, { kind: 'id', id: fixture.ids.get('water/river-b.png')!, weight: -0.2 }],
+      k: 3,
+      ef: 64,
+      collapse: { threshold: 0.9 },
+      nms: 0.5,
+      excludeIds: [fixture.ids.get('water/beach-a.png')!],
+      foldCopies: false,
+      filter: { fields: { label: 'river' } },
+    });
+    expect(page.hits.length).toBeGreaterThan(0);
+    expect(page.ef).toBe(64);
+  });
+});
+
+describe('the HTTP API', () => {
+  it('answers the JSON forms as before (collapse as a number, an image as base64)', async () => {
+    const app = createApp({ searcher, store });
+    const bytes = readFileSync(path.join(fixture.archive, 'water/river-a.png'));
+    const post = await request(app)
+      .post('/api/search')
+      .send({ terms: [{ text: 'river' }, { image: bytes.toString('base64'), weight: 0.5 }, { id: fixture.ids.get('water/river-b.png') }], collapse: 0.95, nms: 0.5, ef: 32, k: 2 });
+    expect(post.status, JSON.stringify(post.body)).toBe(200);
+    expect(post.body.hits.length).toBeGreaterThan(0);
+    const get = await request(app).get('/api/search').query({ q: 'river', ef: '0' });
+    expect(get.status).toBe(400);
+  });
+});
+
+describe('openClip', () => {
+  it('refuses a directory that is not a string, and options that are not an object', async () => {
+    for (const dir of [123, undefined, null, '']) {
+      await expect(openClip(dir as unknown as string)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/^Expected a model directory path for dir but received /) });
+    }
+    await expect(openClip('/some/model', null as unknown as object)).rejects.toMatchObject({ code: 'BAD_INPUT', message: 'Expected an object for options but received null of type object' });
+  });
+});
+
+describe('parseFilterSpecs', () => {
+  it('refuses an empty format list, which would filter nothing', () => {
+    for (const spec of ['format=', 'format= , ']) {
+      expect(() => parseFilterSpecs([spec])).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: `invalid filter "${spec}": expected at least one format, like format=jpeg or format=jpeg,png` }));
+    }
+    expect(parseFilterSpecs(['format=jpeg, png', 'format=tiff'])).toEqual({ formats: ['jpeg', 'png', 'tiff'] });
+  });
+});
