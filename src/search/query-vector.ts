@@ -10,12 +10,16 @@ export function combineWeighted(parts: { vector: Float32Array; weight: number }[
   if (parts.length === 0) throw new RsclipError('BAD_QUERY', 'empty query: expected at least one text, image or id term');
   const dim = parts[0]!.vector.length;
   const sum = new Float64Array(dim);
+  // only the weights' ratios count: scaled by the largest, huge weights (1e200) cannot overflow the sum to Infinity
+  const largest = Math.max(...parts.map((p) => Math.abs(p.weight)));
+  if (!(largest > 0 && largest < Infinity)) throw new RsclipError('BAD_QUERY', `term weights must be finite and not all 0, got ${parts.map((p) => p.weight).join(', ')}`);
   for (const { vector, weight } of parts) {
     if (vector.length !== dim) {
       throw new RsclipError('BAD_QUERY', `query terms have vectors of different lengths: ${dim} and ${vector.length}`);
     }
     const unit = unitVector(vector);
-    for (let i = 0; i < dim; i++) sum[i]! += weight * unit[i]!;
+    const scaled = weight / largest;
+    for (let i = 0; i < dim; i++) sum[i]! += scaled * unit[i]!;
   }
   const length = norm(sum);
   if (length < MIN_COMBINED_NORM) {

@@ -40,6 +40,15 @@ describe('query terms that look like files', () => {
   });
 });
 
+describe('term weights', () => {
+  it('count by their ratios only: huge weights (1e200, 1e308) give the results of 1, not an overflow to a zero query', async () => {
+    const forest = { kind: 'text' as const, text: 'forest', weight: 1 };
+    const ids = async (terms: { kind: 'text'; text: string; weight: number }[]) => (await searcher.search({ terms, k: 5 })).hits.map((h) => [h.id, h.score]);
+    expect(await ids([{ ...river, weight: 1e200 }])).toEqual(await ids([river]));
+    expect(await ids([{ ...river, weight: 1e308 }, { ...forest, weight: -1e308 }])).toEqual(await ids([river, { ...forest, weight: -1 }]));
+  });
+});
+
 describe('filters on fields the index does not have', () => {
   it('are refused with the keys and the index fields listed, and a suggestion for a typo', async () => {
     await expect(searcher.search({ terms: [river], filter: parseFilterSpecs(['labl=airport']) })).rejects.toMatchObject({
