@@ -24,6 +24,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 /** How long a lease lives without a renewal. */
 export const DEFAULT_LEASE_MS = 30_000;
@@ -125,12 +126,7 @@ function sameMachine(holder: LeaseHolder): boolean {
 /** A holder of this machine still runs. */
 function holderRuns(holder: LeaseHolder): boolean {
   if (holder.pid === process.pid) return heldHere.has(holder.run);
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    // EPERM: it runs, as another user
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(holder.pid)) return false;
   const stat = procStat(holder.pid);
   if (!stat) return true;
   // a zombie was killed (its parent has not reaped it); another start time is another process under a reused pid

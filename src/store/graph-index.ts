@@ -3,6 +3,7 @@
  * the catalog (derived from it, rebuildable), and the build parameters the engines share.
  */
 import { open } from 'node:fs/promises';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import type { VectorIndex } from './types.js';
 import type { VectorQuantization } from './usearch-file.js';
@@ -55,7 +56,7 @@ export class GraphWriteError extends Error {
 /** INDEX_CORRUPT for a damaged graph file, saying why and that it is rebuilt. */
 export function graphFileCorrupt(file: string, why: string, cause?: unknown): RsclipError {
   return new RsclipError('INDEX_CORRUPT', `HNSW file ${file} is damaged: ${why}`, {
-    hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
     cause,
   });
 }

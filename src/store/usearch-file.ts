@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
 import { IdBitset } from './id-bitset.js';
@@ -58,7 +59,7 @@ export interface UsearchFileFacts {
 
 function corrupt(file: string, what: string): RsclipError {
   return new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${what}`, {
-    hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
   });
 }
 
@@ -114,7 +115,7 @@ export function readUsearchFile(file: string, dim: number, quantization: VectorQ
   try {
     fd = openSync(file, 'r');
   } catch (cause) {
-    throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, { cause, hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`' });
+    throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, { cause, hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
   }
   try {
     const size = fstatSync(fd).size;

@@ -16,6 +16,7 @@
  * made after opening go to a small in-memory overlay index, and the mapped ids they replace
  * or delete are hidden from its results.
  */
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
@@ -138,7 +139,7 @@ export class UsearchIndex implements GraphIndex {
     if (refusal !== undefined) throw graphFileCorrupt(file, refusal);
     if (!usearchReloadsSafely(facts.live.size, facts.deleted)) {
       throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} has ${facts.deleted} removed nodes beside ${facts.live.size} vectors, more than usearch can load without overrunning its memory`, {
-        hint: 'it is rebuilt from catalog.sqlite (`rsclip doctor --index <dir>` saves the rebuilt graph)',
+        hint: `it is rebuilt from catalog.sqlite (\`rsclip doctor --index ${path.dirname(file)}\` saves the rebuilt graph)`,
       });
     }
     const native = nativeIndex(dim, params, facts.metric);
@@ -147,11 +148,11 @@ export class UsearchIndex implements GraphIndex {
       else native.load(file);
     } catch (cause) {
       throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, {
-        hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`',
+        hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
         cause,
       });
     }
-    if (native.size() !== facts.live.size) throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} holds ${native.size()} vectors, its trailer lists ${facts.live.size}`, { hint: 'it is rebuilt from catalog.sqlite: run `rsclip doctor --index <dir>`' });
+    if (native.size() !== facts.live.size) throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} holds ${native.size()} vectors, its trailer lists ${facts.live.size}`, { hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
     if (!options.mapped) return new UsearchIndex(dim, params, facts.metric, facts.live, native, facts.deleted);
     return new UsearchIndex(dim, params, facts.metric, facts.live, undefined, 0, { native, file, deleted: facts.deleted, hidden: new IdBitset() });
   }

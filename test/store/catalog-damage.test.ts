@@ -5,13 +5,14 @@
  * unique index once let the indexer write 602 ok rows for 600 files.
  */
 import Database from 'better-sqlite3';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { indexArchive } from '../../src/indexer/index.js';
-import { openIndex, type OpenIndexOptions } from '../../src/store/index.js';
+import { openIndex, readIndexMeta, type OpenIndexOptions } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { seededRandom } from '../../src/eval/random.js';
@@ -176,4 +177,28 @@ describe('a damaged catalog', () => {
     // the damage must have been seen in some trials, or the test proves nothing
     expect(outcomes).toContain('refused');
   }, 120_000);
+});
+
+describe('a catalog without tables (a first run killed as it created the file)', () => {
+  it('is read as an index with no model recorded, without writing into it, and the same run again starts it afresh', async () => {
+    const index = path.join(work, 'empty-catalog');
+    mkdirSync(index);
+    writeFileSync(path.join(index, 'catalog.sqlite'), '');
+    expect(await readIndexMeta(index)).toBeUndefined();
+    const refused = await openIndex(index, { readonly: true }).then(
+      () => undefined,
+      (e: unknown) => e as RsclipError,
+    );
+    expect(refused).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/has no model recorded in catalog\.sqlite: the first `rsclip index` or `index copy` into it stopped before it recorded one$/), hint: 'run that command again, which starts the index afresh, or delete the directory' });
+    // a reader neither upgrades nor locks it
+    expect(readdirSync(index)).toEqual(['catalog.sqlite']);
+    expect(statSync(path.join(index, 'catalog.sqlite')).size).toBe(0);
+    const search = await runCli(['search', 'a river', '--index', index]);
+    expect(search.code).toBe(1);
+    expect(search.stderr).not.toMatch(/internal error|SqliteError|\n\s+at /);
+    expect(search.stderr).toMatch(/^rsclip: index .* has no model recorded/);
+    const summary = await indexOnce(index);
+    expect(summary.errors).toBe(0);
+    expect(summary.added).toBe(FILES);
+  });
 });

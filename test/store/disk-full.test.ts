@@ -122,3 +122,44 @@ describe.skipIf(unavailable !== undefined).each([{ writeOnly: false }, { writeOn
     await reader.close();
   });
 });
+
+describe.skipIf(unavailable !== undefined)('a full disk as an index is created', () => {
+  it('is said to be full, not a damaged catalog, however little room is left; with room again the same create works', async () => {
+    for (const freeKiB of [0, 16, 64, 160]) {
+      const mounted = mountSmallFs(512 * 1024);
+      if (typeof mounted === 'string') throw new Error(mounted);
+      fs = mounted;
+      const filler = path.join(fs.dir, 'filler');
+      writeFileSync(filler, Buffer.alloc(0));
+      // fill to about freeKiB left, in pieces the tmpfs still takes
+      for (let size = 256 * 1024; size >= 4096; size >>= 1) {
+        try {
+          writeFileSync(`${filler}${size}`, Buffer.alloc(size));
+        } catch {
+          rmSync(`${filler}${size}`, { force: true });
+        }
+      }
+      if (freeKiB > 0) for (let size = 4096; size < freeKiB * 1024; size *= 2) rmSync(`${filler}${size}`, { force: true });
+      const index = path.join(fs.dir, 'index');
+      const error = await openIndex(index, { model, create: true }).then(
+        async (store) => {
+          await store.close();
+          return undefined;
+        },
+        (e: unknown) => e as RsclipError,
+      );
+      if (error !== undefined) {
+        expect(error, `${freeKiB} KiB free`).toBeInstanceOf(RsclipError);
+        expect(error.code, `${freeKiB} KiB free: ${error.message}`).not.toBe('INDEX_CORRUPT');
+        expect(error.message).toMatch(/no space left on the device/);
+      }
+      fs.remount('size=64m');
+      const store = await openIndex(index, { model, create: true });
+      await store.commit([put(1)]);
+      expect(await store.verify()).toMatchObject({ ok: true, unrepaired: [] });
+      await store.close();
+      fs.dispose();
+      fs = undefined;
+    }
+  });
+});

@@ -13,6 +13,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { processAlive } from '../../process-alive.js';
 
 /** `$RSCLIP_CACHE_DIR`, else `$XDG_CACHE_HOME/rsclip`, else `~/.cache/rsclip`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -53,7 +54,7 @@ export class ModelCache {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw error;
       }
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
         throw new RsclipError('MODEL_FETCH_FAILED', `another rsclip process (pid ${holder}) is fetching ${path.basename(this.repoDir)}@${commit.slice(0, 12)}`, {
           hint: `wait for it to finish and run the command again (or delete ${file} if that process is not rsclip)`,
         });
@@ -85,11 +86,3 @@ export class ModelCache {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -17,6 +17,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import './sqlite-uri.js';
@@ -77,7 +78,7 @@ function summarise(problems: string[]): string {
 
 export function damagedCatalog(file: string, problem: string, check: CatalogCheck): RsclipError {
   return new RsclipError('INDEX_CORRUPT', `${file} is damaged (SQLite ${check === 'quick' ? 'quick_check' : 'integrity_check'}: ${problem}); nothing was written into it`, {
-    hint: 'run `rsclip doctor --repair --index <dir>` to rebuild what can be rebuilt',
+    hint: `run \`rsclip doctor --repair --index ${path.dirname(file)}\` to rebuild what can be rebuilt`,
   });
 }
 

@@ -19,8 +19,9 @@ import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
 import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
-import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
+import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, hasMetaTable, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
+import { catalogError } from './write-failures.js';
 import {
   WHOLE_IMAGE_KEY,
   type CatalogChange,
@@ -109,7 +110,9 @@ export class Catalog {
       registerFilterFunctions(this.db);
     } catch (error) {
       this.db.close();
-      if (error instanceof RsclipError) throw error;
+      // a full or failing disk (creating the tables of a new index, say) is said as such, not as damage
+      const known = catalogError(this.file, error);
+      if (known instanceof RsclipError) throw known;
       throw new RsclipError('INDEX_CORRUPT', `cannot read ${this.file}: ${(error as Error).message}`, { cause: error, hint: `run \`rsclip doctor --index ${path.dirname(this.file)}\`` });
     }
   }
@@ -127,7 +130,9 @@ export class Catalog {
     return catalogVersion(this.db);
   }
 
+  /** Empty for a catalog without tables yet (a first run killed as it created the file). */
   getMeta(): Map<string, string> {
+    if (!hasMetaTable(this.db)) return new Map();
     const rows = this.prepared('SELECT key, value FROM meta').all() as { key: string; value: string }[];
     return new Map(rows.map((r) => [r.key, r.value]));
   }

@@ -134,8 +134,8 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     let meta = readMeta(catalog, resolved);
     if (!meta) {
       if (readonly || !options.model) {
-        throw new RsclipError('INDEX_CORRUPT', `index ${resolved} has no model recorded in ${CATALOG_FILE}`, {
-          hint: 'delete the directory and index again with --model',
+        throw new RsclipError('INDEX_CORRUPT', `index ${resolved} has no model recorded in ${CATALOG_FILE}: the first \`rsclip index\` or \`index copy\` into it stopped before it recorded one`, {
+          hint: 'run that command again, which starts the index afresh, or delete the directory',
         });
       }
       catalog.setMeta({
@@ -181,7 +181,7 @@ function upgradeForReaders(dir: string): void {
   if (!writable(dir)) {
     // read-only media, or another user's index: the one-time upgrade cannot be written here
     throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} was made by an older rsclip and must be upgraded once before it can be read, but ${dir} cannot be written`, {
-      hint: 'open it once where it can be written (e.g. `rsclip doctor --index <dir>` on a writable copy or mount, or by its owner), then read it from here',
+      hint: `open it once where it can be written (e.g. \`rsclip doctor --index ${dir}\` on a writable copy or mount, or by its owner), then read it from here`,
     });
   }
   let lock: WriteLock;
@@ -201,7 +201,7 @@ function upgradeForReaders(dir: string): void {
     if (cause instanceof RsclipError && cause.code === 'INDEX_CORRUPT') throw cause;
     throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and could not be upgraded: ${(cause as Error).message}`, {
       cause,
-      hint: 'run `rsclip doctor --index <dir>` as a user who may write the index directory',
+      hint: `run \`rsclip doctor --index ${dir}\` as a user who may write the index directory`,
     });
   } finally {
     lock.release();

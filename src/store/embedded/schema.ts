@@ -5,6 +5,7 @@
  * older catalog as it is when every missing step is marked `readersUnaffected`.
  */
 import type Database from 'better-sqlite3';
+import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { float32BlobToHalf } from './half-precision.js';
 
@@ -177,6 +178,11 @@ const MIGRATIONS: Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
+/** Whether the catalog has its tables (not a file its first run was killed while creating). */
+export function hasMetaTable(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+}
+
 /** The schema version the catalog is at. */
 export function catalogVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
@@ -210,6 +216,8 @@ export function keepsTotals(db: Database.Database): boolean {
 
 /** Whether a reader needs a step the catalog lacks (readers cannot use it as it is). */
 export function readersNeedUpgrade(db: Database.Database): boolean {
+  // a catalog without tables (a first run killed as it created the file) is no old schema: it has no model recorded
+  if (!hasMetaTable(db)) return false;
   const version = catalogVersion(db);
   return MIGRATIONS.some((step) => step.version > version && !step.readersUnaffected);
 }
@@ -219,7 +227,7 @@ export function checkReadable(db: Database.Database, file: string): void {
   refuseNewer(catalogVersion(db), file);
   if (readersNeedUpgrade(db)) {
     throw new RsclipError('INDEX_INCOMPATIBLE', `index catalog ${file} uses an older schema and cannot be upgraded while opened read-only`, {
-      hint: 'run `rsclip doctor --index <dir>` once to upgrade it',
+      hint: `run \`rsclip doctor --index ${path.dirname(file)}\` once to upgrade it`,
     });
   }
 }

@@ -5,6 +5,7 @@
  * committed before it.
  */
 import { open, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 
 /** Below this much free space, a short graph file is blamed on a full disk. */
@@ -31,10 +32,18 @@ function diskProblem(code: string | undefined): DiskProblem {
   return undefined;
 }
 
-const DISK_WORDS: Record<Exclude<DiskProblem, undefined>, { what: string; hint: string }> = {
-  full: { what: 'no space left on the device', hint: 'free some space (or move the index to a larger disk) and run the command again: it continues where it stopped' },
-  'read-only': { what: 'the file system is read-only', hint: 'search and serve work on a read-only index; copy it to a writable disk to update it' },
-  failing: { what: 'the disk reported an input/output error', hint: 'check the disk, then run `rsclip doctor --index <dir>`' },
+/** What each disk problem is, and what to do about it in the index directory `dir`. */
+export const DISK_FULL_HINT = 'free some space (or move the index to a larger disk) and run the command again: it continues where it stopped';
+
+/** Whether `error` (or its cause) says the disk is full. */
+export function isDiskFull(error: unknown): boolean {
+  return diskProblem(errorCode(error)) === 'full';
+}
+
+const DISK_WORDS: Record<Exclude<DiskProblem, undefined>, { what: string; hint: (dir: string) => string }> = {
+  full: { what: 'no space left on the device', hint: () => DISK_FULL_HINT },
+  'read-only': { what: 'the file system is read-only', hint: () => 'search and serve work on a read-only index; copy it to a writable disk to update it' },
+  failing: { what: 'the disk reported an input/output error', hint: (dir) => `check the disk, then run \`rsclip doctor --index ${dir}\`` },
 };
 
 export interface WriteFailure {
@@ -60,7 +69,7 @@ export async function describeWriteFailure(dir: string, error: unknown): Promise
 export function graphNotWritten(file: string, failure: WriteFailure, cause: unknown): RsclipError {
   if (failure.problem) {
     const words = DISK_WORDS[failure.problem];
-    return new RsclipError('INDEX_UNWRITABLE', `cannot write the HNSW graph ${file}: ${words.what}; ${GRAPH_KEPT}`, { cause, hint: words.hint });
+    return new RsclipError('INDEX_UNWRITABLE', `cannot write the HNSW graph ${file}: ${words.what}; ${GRAPH_KEPT}`, { cause, hint: words.hint(path.dirname(file)) });
   }
   return new RsclipError('INDEX_UNWRITABLE', `cannot write the HNSW graph ${file}: ${failure.detail}; ${GRAPH_KEPT}`, {
     cause,
@@ -78,10 +87,10 @@ export function catalogError(file: string, error: unknown): unknown {
   const problem = diskProblem(code);
   if (problem) {
     const words = DISK_WORDS[problem];
-    return new RsclipError('INDEX_UNWRITABLE', `cannot write ${file}: ${words.what}; ${CATALOG_KEPT}`, { cause: error, hint: words.hint });
+    return new RsclipError('INDEX_UNWRITABLE', `cannot write ${file}: ${words.what}; ${CATALOG_KEPT}`, { cause: error, hint: words.hint(path.dirname(file)) });
   }
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT_')) {
-    return new RsclipError('INDEX_CORRUPT', `${file} is damaged (${(error as Error).message})`, { cause: error, hint: 'run `rsclip doctor --repair --index <dir>`' });
+    return new RsclipError('INDEX_CORRUPT', `${file} is damaged (${(error as Error).message})`, { cause: error, hint: `run \`rsclip doctor --repair --index ${path.dirname(file)}\`` });
   }
   return error;
 }

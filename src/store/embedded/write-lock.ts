@@ -17,7 +17,9 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { processAlive } from '../../process-alive.js';
 import './sqlite-uri.js';
+import { DISK_FULL_HINT, isDiskFull } from './write-failures.js';
 
 export const LOCK_FILE = 'index.lock';
 
@@ -30,14 +32,6 @@ interface Holder {
   since: string;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function sqliteCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown })?.code;
@@ -47,6 +41,7 @@ function sqliteCode(error: unknown): string | undefined {
 function unwritable(dir: string, cause: unknown): RsclipError {
   const code = (cause as NodeJS.ErrnoException).code ?? sqliteCode(cause);
   const readOnly = code === 'EROFS' || code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN';
+  if (isDiskFull(cause)) return new RsclipError('INDEX_UNWRITABLE', `cannot lock index ${dir} for writing: no space left on the device`, { cause, hint: DISK_FULL_HINT });
   return new RsclipError('INDEX_UNWRITABLE', `cannot lock index ${dir} for writing: ${(cause as Error).message}`, {
     cause,
     hint: readOnly
