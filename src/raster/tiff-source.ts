@@ -82,6 +82,17 @@ export interface TiffOpenOptions extends Pick<WorldFileOptions, 'worldFile'> {
   decoder?: 'auto' | 'geotiff';
 }
 
+/**
+ * geotiff.js's failure in the user's terms: given a TIFF cut short or with sizes that lie, it
+ * fails with JavaScript's own errors (TypeError "Cannot read properties of undefined", RangeError
+ * 'The value of "length" is out of range'); its own errors say what they found, and so does a
+ * RangeError of memory ("Array buffer allocation failed", "Invalid typed array length").
+ */
+function whatWentWrong(error: unknown): string {
+  if (error instanceof TypeError || (error instanceof RangeError && /out of range|out of bounds|outside the bounds/i.test(error.message))) return 'the TIFF is truncated or damaged';
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
 const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
 
@@ -189,8 +200,8 @@ class TiffSource implements RasterSource {
       const result = await level.image.readRasters({ ...options, samples });
       return Array.from(result as unknown as ArrayLike<BandArray>);
     } catch (cause) {
-      throw new RsclipError('IMAGE_UNREADABLE', `cannot read ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-        hint: 'check that the TIFF is complete; rsclip reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC, WebP and Zstandard TIFFs',
+      throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${whatWentWrong(cause)}`, {
+        hint: 'check that the whole file is there (a copy or upload cut short); rsclip reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC, WebP and Zstandard TIFFs',
         cause,
       });
     }
@@ -327,6 +338,6 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     // the file may not have opened at all: the error to report is the one above
     await Promise.resolve(tiff.close()).catch(() => undefined);
     if (error instanceof RsclipError) throw error;
-    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${whatWentWrong(error)}`, { cause: error, hint: 'check that the whole file is there (a copy or upload cut short) and that it opens elsewhere (gdalinfo, QGIS)' });
   }
 }

@@ -23,6 +23,7 @@ import { itemOr404 } from './catalog-item.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
+import { jsonBodyParser } from './json-body.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { formatQuerySchema, pagingFromQuery, pagingQuerySchema, parseWith, textSearchQuerySchema, thumbnailQuerySchema } from './query-params.js';
 import { DEFAULT_QUERY_DECODE_QUEUE, DEFAULT_QUERY_DECODE_THREADS } from './query-images.js';
@@ -142,7 +143,8 @@ export function createApp(deps: AppDeps): express.Application {
   const thumbnailer = deps.thumbnailer ?? defaultThumbnailer;
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: limits.maxUploadBytes, files: 1, fields: 20 } });
   const rawImage = express.raw({ type: 'image/*', limit: limits.maxUploadBytes });
-  const jsonBody = express.json({ limit: limits.maxJsonBytes, strict: true });
+  // refuses, before JSON.parse holds the thread over it, a body with more structure than any valid request
+  const jsonBody = jsonBodyParser(limits.maxJsonBytes);
   const openApi = buildOpenApiDocument();
   const startedAt = Date.now();
   const basemapOrigins = deps.basemap ? [basemapOrigin(deps.basemap)] : [];
@@ -217,12 +219,14 @@ export function createApp(deps: AppDeps): express.Application {
       res.status(304).end();
       return;
     }
-    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, async () => {
-      const file = await verifiedCatalogPath(record, followLinks);
-      return thumbnailer(file, side, item).catch((error: unknown) => {
+    // the file is checked on every request (a file deleted, replaced or turned into a link that
+    // leads elsewhere is refused, cached or not); the cache spares only the decode
+    const file = await verifiedCatalogPath(record, followLinks);
+    const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, () =>
+      thumbnailer(file, side, item).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
-      });
-    });
+      }),
+    );
     res.type(thumbnail.contentType).send(thumbnail.data);
   };
 

@@ -8,7 +8,7 @@ import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
-import { redactToken } from './request-log.js';
+import { markRefusedForNow, redactToken } from './request-log.js';
 
 /** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
 export type HttpErrorCode =
@@ -121,8 +121,11 @@ export function errorMiddleware(logger: Logger | undefined, privateFolders: Priv
       return;
     }
     const { status, body, headers } = describe(error);
-    if (isTemporary(error)) logger?.warn({ code: error.code, url: redactToken(req.originalUrl) }, `request refused for now: ${error.message}`);
-    else if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
+    if (isTemporary(error)) {
+      // the request's one log line: the request log leaves it out
+      markRefusedForNow(res);
+      logger?.warn({ code: error.code, method: req.method, url: redactToken(req.originalUrl), status }, `request refused for now: ${error.message}`);
+    } else if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
     // where the index and the model live is the operator's business, whatever a message says
     body.error.message = hideFolders(body.error.message, privateFolders);
     if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);
@@ -148,5 +151,14 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
     return;
   }
   const body = JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } } satisfies ErrorBody);
-  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // the answer, then the socket destroyed (as node's own handler does): ending it alone would leave
+  // it half-open, counted against maxConnections, for as long as a client that never reads and never
+  // closes keeps it (256 slow-loris clients would lock everyone else out)
+  const destroy = (): void => void socket.destroy();
+  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, destroy);
+  // a client whose receive window is full never lets the answer go out: it is cut all the same
+  setTimeout(destroy, CLIENT_ERROR_FLUSH_MS).unref();
 }
+
+/** How long the answer to a refused connection may take to leave before the socket is destroyed regardless. */
+const CLIENT_ERROR_FLUSH_MS = 1000;

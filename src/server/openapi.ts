@@ -185,7 +185,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'structured search: weighted texts, images (base64) and indexed ids; filters in the query string hold too (the body\'s filter wins on a shared key)',
           parameters: pagingParameters.filter((p) => ['filter', 'bbox', 'near', 'radius', 'within', 'since', 'until', 'format'].includes(p.name as string)),
           requestBody: { required: true, content: { 'application/json': { schema: ref('SearchRequest') } } },
-          responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large'), '415': errorResponse('an image term is not an image') },
+          responses: { '200': pageResponse, ...searchErrors, '404': errorResponse('an id term names no indexed image'), '413': errorResponse('body too large, or with more brackets, commas and colons than any valid request'), '415': errorResponse('an image term is not an image') },
         },
       },
       '/api/search/image': {
@@ -255,7 +255,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'locate an uploaded query image (plus q, when given), or a whole weighted query as JSON terms (texts, ids, base64 images; no q then), in the scene of this item',
           parameters: [idParameter, ...locateParameters],
           requestBody: { ...imageUploadBody, content: { ...imageUploadBody.content, 'application/json': { schema: { type: 'object', required: ['terms'], additionalProperties: false, properties: { terms: queryTerms } } } } },
-          responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image'), '413': errorResponse('upload too large, or more pixels than a query image may have'), '415': errorResponse('not an image') },
+          responses: { '200': locateResponse, ...searchErrors, '404': errorResponse('no such image'), '413': errorResponse('upload too large, or more pixels than a query image may have, or a JSON body with more structure than any valid request'), '415': errorResponse('not an image') },
         },
       },
       '/api/images/{id}/scene': {

@@ -14,6 +14,14 @@ export function redactToken(url: string): string {
   return redactQueryValues(url, (name) => /token/i.test(name), '[redacted]');
 }
 
+/** Responses the error middleware answered with a "not now" 503 and logged itself, as one warning line with the reason. */
+const refusedForNow = new WeakSet<object>();
+
+/** Marks `res` as a "not now" refusal already logged: the request log leaves it out (else it would log it again, as an error with a stack of its own making). */
+export function markRefusedForNow(res: object): void {
+  refusedForNow.add(res);
+}
+
 const THUMBNAIL = /^\/api\/images\/[^/?]+\/thumbnail(?:[?#]|$)/;
 
 export interface RequestLogOptions {
@@ -26,9 +34,11 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     logger,
     quietReqLogger: true,
     autoLogging: options.verbose ? true : { ignore: (req) => THUMBNAIL.test(req.url ?? '') },
-    // a 503 is the index or the server unavailable for now (its database away, busy, warming up);
-    // the error middleware logs why, and as an error with its stack what needs a person (a corrupt index)
-    customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
+    // a "not now" 503 (the index's database away, busy, warming up) is the error middleware's one
+    // warning line with the reason: pino-http would add an entry of its own, with an error and a
+    // stack it makes up for any status >= 500; the error middleware logs as an error with its stack
+    // what needs a person (a corrupt index)
+    customLogLevel: (_req, res, error) => (refusedForNow.has(res) ? 'silent' : res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
       // a request whose client went away before the answer has no status (its message would read

@@ -96,9 +96,11 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: Thum
       res.status(304).end();
       return;
     }
-    // every footprint of a scene shows its overview: one render serves them all, then the cache does
+    // every footprint of a scene shows its overview: one render serves them all, then the cache
+    // does; the file is checked on every request all the same (a file deleted or turned into a link
+    // that leads elsewhere is refused, cached or not)
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const rendered = await cache.get(`overview:${item.file.id}:${size}:${item.file.contentHash}`, async () => {
-      const file = await verifiedCatalogPath(item.file, followLinks);
       const data = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
         throw withArchivePath(error, item.file, file);
       });
@@ -117,7 +119,7 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: Thum
   const failed: RequestHandler = async (req, res) => {
     const { limit = FAILED_LIST_DEFAULT } = parseWith(failedQuerySchema, req.query, 'query string');
     const [files, total] = await Promise.all([store.listFiles('error', limit as number), store.countFiles('error')]);
-    res.json({ files: files.map((f) => ({ path: f.path, error: f.error, indexed: new Date(f.indexedAt).toISOString() })), total });
+    res.json({ files: files.map((f) => ({ path: f.path, error: f.error === null ? null : archiveRelative(f.error, f), indexed: new Date(f.indexedAt).toISOString() })), total });
   };
 
   return [
@@ -126,6 +128,20 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: Thum
     { method: 'get', path: '/api/sample', handlers: [sample] },
     { method: 'get', path: '/api/failed', handlers: [failed] },
   ];
+}
+
+/**
+ * A failed file's stored error as the other answers name files: by their archive-relative path
+ * (the indexer recorded the absolute one), other paths under the root relative to it, and the
+ * root itself as `<archive folder>`.
+ */
+function archiveRelative(text: string, file: FileRecord): string {
+  const root = file.root.replace(/[\\/]+$/, '');
+  if (root === '') return text;
+  let out = text.replaceAll(file.absolutePath, file.path);
+  for (const sep of ['/', '\\']) out = out.replaceAll(root + sep, '');
+  // the root on its own (a folder named like it and longer, /archive2 beside /archive, is left as it is)
+  return out.replace(new RegExp(`${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[\\s:;,'"()])`, 'g'), '<archive folder>');
 }
 
 /** The whole scene at most `maxSide` pixels a side (from overviews where the file has them), with its file's stretch, as WebP. */

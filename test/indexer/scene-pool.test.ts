@@ -207,7 +207,7 @@ describe('indexing scenes with the decode pool', () => {
       return { errors: summary.errors, embedded: summary.embedded, error };
     };
     const main = await errorsOf(0);
-    expect(main).toMatchObject({ errors: 1, error: expect.stringMatching(/^cannot read .*damaged\.tif: .*\(check that the TIFF is complete/) });
+    expect(main).toMatchObject({ errors: 1, error: expect.stringMatching(/^cannot read image .*damaged\.tif: .*\(check that the whole file is there/) });
     expect(await errorsOf(1)).toEqual(main);
     expect(await errorsOf(2)).toEqual(main);
   });

@@ -83,6 +83,32 @@ describe('connection limits', () => {
     expect(await untilClosed(socket)).toMatch(/^HTTP\/1\.1 408/);
   });
 
+  it('frees the slot of a slow client that never reads once it has been answered 408 (a half-closed socket kept it, and as many such clients as the limit locked everyone out)', async () => {
+    const loris: Socket[] = [];
+    for (let i = 0; i < running.server.maxConnections; i++) {
+      const socket = await open();
+      // never read: the answer and its end stay unread, so this client never closes its side
+      socket.pause();
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      loris.push(socket);
+    }
+    expect(await openConnections()).toBe(loris.length);
+    // the server closed every one of them, though none of their clients closed or read anything
+    await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+    expect(loris.every((socket) => !socket.destroyed)).toBe(true);
+    const res = await fetch(new URL('/healthz', running.url));
+    expect(res.status).toBe(200);
+    await res.text();
+    // each slow client was told why, in JSON, before its connection was closed
+    for (const socket of loris) {
+      const closed = untilClosed(socket);
+      socket.resume();
+      const text = await closed;
+      expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'BAD_REQUEST', message: 'the request took too long to arrive' } });
+    }
+  });
+
   it("answers what node's parser refuses with a JSON error too: 431 for a URL over 16 KiB (with a hint), 400 for bytes that are not HTTP", async () => {
     const long = await open();
     long.write(`GET /api/search?q=river&within=${'1'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
