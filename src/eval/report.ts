@@ -5,9 +5,11 @@
  * (clip-rsicd result-file format).
  */
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError } from '../errors.js';
+import { RsclipError, withPathsRenamed } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import type { AnnReport } from './ann.js';
 import type { BootstrapSettings, Interval } from './bootstrap.js';
 import type { Comparison } from './compare.js';
@@ -243,17 +245,93 @@ export async function prepareReportFolder(outDir: string, what = 'report folder'
   }
 }
 
-/** Writes `files` (name -> content) into `outDir`, created if needed; returns their paths. */
-export async function writeReportFiles(outDir: string, files: Record<string, string>): Promise<string[]> {
-  await prepareReportFolder(outDir);
-  const written: string[] = [];
-  for (const [name, text] of Object.entries(files)) {
-    const file = path.join(outDir, name);
-    await writeFile(file, text);
-    written.push(file);
-  }
-  return written;
+/** A report file on its way: written in full to `temporary` (beside `destination`), then renamed; `temporary` is null for what is not a file (/dev/stdout), written directly. */
+interface StagedFile {
+  shown: string;
+  destination: string;
+  temporary: string | null;
+  text: string;
 }
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+
+/** Removes the temporary files that a killed run left beside `destination` (those of live processes stay). */
+async function removeStaleTemporaries(destination: string): Promise<void> {
+  const dir = path.dirname(destination);
+  const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(destination))}\\.(\\d+)\\.[0-9a-f]+\\.partial$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = pattern.exec(name)?.[1];
+    if (pid !== undefined && !processAlive(Number(pid))) await rm(path.join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+async function stage(outDir: string, name: string, text: string): Promise<StagedFile> {
+  const shown = path.join(outDir, name);
+  const existing = await stat(shown).catch(() => undefined);
+  if (existing?.isDirectory()) {
+    // found before anything is written, so that no file of the set is replaced
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${shown}'`), { code: 'EISDIR', syscall: 'open', path: shown });
+  }
+  if (existing && !existing.isFile()) return { shown, destination: shown, temporary: null, text };
+  // a symbolic link keeps leading to the report: the file it names is replaced
+  const destination = existing ? await realpath(shown) : shown;
+  await removeStaleTemporaries(destination);
+  const temporary = path.join(path.dirname(destination), `.${path.basename(destination)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
+  return { shown, destination, temporary, text };
+}
+
+/** `error` naming the report file the user asked for instead of its temporary. */
+function namedAsShown(error: unknown, staged: readonly StagedFile[]): unknown {
+  const renames = staged.flatMap((s) => (s.temporary ? [[s.temporary, s.shown] as const] : []));
+  const failure = error as NodeJS.ErrnoException;
+  for (const [from, to] of renames) {
+    if (failure.path === from) failure.path = to;
+    if (typeof failure.message === 'string') failure.message = failure.message.replaceAll(from, to);
+  }
+  return withPathsRenamed(error, renames);
+}
+
+export interface WriteReportOptions {
+  /** Names in `outDir` that belong to the same set of report files: those not written this time are removed once the new set is in place (an older run's predictions.tsv does not stay beside a report without one). */
+  replaces?: readonly string[];
+}
+
+/**
+ * Writes `files` (name -> content) into `outDir`, created if needed; returns their paths. The
+ * files replace the ones there as a set: each is first written in full to a hidden temporary file
+ * beside it (`.<name>.<pid>.<random>.partial`), and only when all are written are they renamed
+ * into place. A write that fails (a full disk, no permission) removes the temporaries and leaves
+ * the earlier files exactly as they were: never a cut-off file, never a mix of two runs. Killed
+ * while writing, a run leaves only a hidden temporary, which the next run into the folder
+ * removes. (The renames, in one folder, need no room on the disk; only a failure or a kill
+ * between two of them, a window of microseconds, could leave some files of each run.) A symbolic link keeps leading to the file it names; what is not a file (/dev/stdout)
+ * is written directly.
+ */
+export async function writeReportFiles(outDir: string, files: Record<string, string>, options: WriteReportOptions = {}): Promise<string[]> {
+  await prepareReportFolder(outDir);
+  const staged: StagedFile[] = [];
+  for (const [name, text] of Object.entries(files)) staged.push(await stage(outDir, name, text));
+  try {
+    for (const file of staged) if (file.temporary) await writeFile(file.temporary, file.text);
+    for (const file of staged) if (file.temporary) await rename(file.temporary, file.destination);
+  } catch (error) {
+    await Promise.all(staged.map((file) => (file.temporary ? rm(file.temporary, { force: true }).catch(() => undefined) : undefined)));
+    throw namedAsShown(error, staged);
+  }
+  for (const file of staged) if (!file.temporary) await writeFile(file.destination, file.text);
+  for (const name of options.replaces ?? []) {
+    if (Object.hasOwn(files, name)) continue;
+    const leftover = path.join(outDir, name);
+    const entry = await lstat(leftover).catch(() => undefined);
+    if (entry && (entry.isFile() || entry.isSymbolicLink())) await rm(leftover, { force: true });
+  }
+  return staged.map((file) => file.shown);
+}
+
+/** The files of one `--out` report: they replace the set in `outDir`, files of the earlier set not written now included. */
+const writeReportSet = (outDir: string, files: Record<string, string>): Promise<string[]> => writeReportFiles(outDir, files, { replaces: Object.values(REPORT_FILES) });
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -270,26 +348,26 @@ function zeroShotFiles(report: RsicdReport | ZeroShotReport | LabelsReport, mark
 export async function writeRsicdReport(outDir: string, evaluation: RsicdEvaluation): Promise<string[]> {
   const { report } = evaluation;
   const thumbnails = await thumbnailsOf(report.data.imagesDir, exampleFiles(report.zeroShot));
-  return writeReportFiles(outDir, zeroShotFiles(report, formatRsicdMarkdown(report), rsicdHtml(report, thumbnails), evaluation.predictions));
+  return writeReportSet(outDir, zeroShotFiles(report, formatRsicdMarkdown(report), rsicdHtml(report, thumbnails), evaluation.predictions));
 }
 
 export async function writeRetrievalReport(outDir: string, evaluation: RetrievalEvaluation): Promise<string[]> {
   const { report } = evaluation;
-  return writeReportFiles(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatRetrievalMarkdown(report), [REPORT_FILES.html]: retrievalHtml(report) });
+  return writeReportSet(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatRetrievalMarkdown(report), [REPORT_FILES.html]: retrievalHtml(report) });
 }
 
 export async function writeZeroShotReport(outDir: string, evaluation: ZeroShotEvaluation): Promise<string[]> {
   const { report } = evaluation;
   const thumbnails = await thumbnailsOf(report.data.imagesDir, exampleFiles(report.zeroShot));
-  return writeReportFiles(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), zeroShotHtml(report, thumbnails), evaluation.predictions));
+  return writeReportSet(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), zeroShotHtml(report, thumbnails), evaluation.predictions));
 }
 
 export async function writeLabelsReport(outDir: string, report: LabelsReport): Promise<string[]> {
-  return writeReportFiles(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), labelsHtml(report)));
+  return writeReportSet(outDir, zeroShotFiles(report, formatZeroShotMarkdown(report), labelsHtml(report)));
 }
 
 export async function writeAnnReport(outDir: string, report: AnnReport): Promise<string[]> {
-  return writeReportFiles(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatAnnMarkdown(report), [REPORT_FILES.html]: annHtml(report) });
+  return writeReportSet(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatAnnMarkdown(report), [REPORT_FILES.html]: annHtml(report) });
 }
 
 /** `eval compare --html FILE`. */
