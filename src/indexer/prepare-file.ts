@@ -20,6 +20,7 @@ import type { PlannedWindow } from '../geo/tiling.js';
 import { openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
+import { TiffTruncatedError } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import type { AlreadyRead } from '../model/encoder-types.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
@@ -177,7 +178,8 @@ export class FilePreparer {
     try {
       source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile });
     } catch (error) {
-      if (isRsclipError(error, 'GEOREFERENCE_INVALID')) {
+      // as is a TIFF cut short: the model's decoder would read its missing blocks as black
+      if (isRsclipError(error, 'GEOREFERENCE_INVALID') || error instanceof TiffTruncatedError) {
         yield { kind: 'fail', job, error: error.toOneLine() };
         return;
       }

@@ -10,6 +10,7 @@
  * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
  * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
  */
+import { stat } from 'node:fs/promises';
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { dependencyMissing } from '../lazy-package.js';
@@ -99,6 +100,42 @@ const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
 export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
 
 type Block = Awaited<ReturnType<GeoTIFFImage['getTileOrStrip']>>;
+
+/** The number of block (column x, row y, plane `sample`) in an image's TileOffsets/StripOffsets, as geotiff.js counts them. */
+function blockIndex(image: GeoTIFFImage, x: number, y: number, sample: number): number {
+  const perRow = Math.ceil(image.getWidth() / image.getTileWidth());
+  const perPlane = perRow * Math.ceil(image.getHeight() / image.getTileHeight());
+  return (image.planarConfiguration === 2 ? sample * perPlane : 0) + y * perRow + x;
+}
+
+/** A block's byte count in the file (0 for a sparse file's absent block). */
+async function blockBytes(image: GeoTIFFImage, index: number): Promise<number> {
+  return Number(await image.fileDirectory.loadValueIndexed(image.isTiled ? 'TileByteCounts' : 'StripByteCounts', index));
+}
+
+/** A TIFF whose directory places blocks past the end of the file: a copy or download cut short. */
+export class TiffTruncatedError extends RsclipError {
+  constructor(path: string, end: number, fileBytes: number) {
+    super('IMAGE_UNREADABLE', `cannot read image ${path}: the TIFF is truncated (its blocks run to byte ${end}, the file ends at ${fileBytes})`, {
+      hint: 'check that the whole file is there (a copy or download cut short)',
+    });
+  }
+}
+
+/**
+ * Refuses an image whose blocks lie past the end of the file: geotiff.js reads them as zeros (an
+ * uncompressed TIFF cut short was indexed as partly empty, with no error). Sparse blocks (offset
+ * and count 0) are in order.
+ */
+async function checkBlocksInFile(image: GeoTIFFImage, path: string, fileBytes: number): Promise<void> {
+  const [offsetsTag, countsTag] = image.isTiled ? (['TileOffsets', 'TileByteCounts'] as const) : (['StripOffsets', 'StripByteCounts'] as const);
+  const offsets = (await image.fileDirectory.loadValue(offsetsTag)) as ArrayLike<number | bigint> | undefined;
+  const counts = (await image.fileDirectory.loadValue(countsTag)) as ArrayLike<number | bigint> | undefined;
+  if (!offsets || !counts) return;
+  let end = 0;
+  for (let i = 0; i < Math.min(offsets.length, counts.length); i++) end = Math.max(end, Number(offsets[i]) + Number(counts[i]));
+  if (end > fileBytes) throw new TiffTruncatedError(path, end, fileBytes);
+}
 
 /** Routes an image's block decoding through the shared cache (geotiff.js reads every block through getTileOrStrip). */
 function cacheBlocks(image: GeoTIFFImage, level: string, cache: BlockCache<Block>): void {
@@ -200,6 +237,7 @@ class TiffSource implements RasterSource {
       const result = await level.image.readRasters({ ...options, samples });
       return Array.from(result as unknown as ArrayLike<BandArray>);
     } catch (cause) {
+      if (cause instanceof RsclipError) throw cause;
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${whatWentWrong(cause)}`, {
         hint: 'check that the whole file is there (a copy or upload cut short); rsclip reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC, WebP and Zstandard TIFFs',
         cause,
@@ -238,15 +276,11 @@ class TiffSource implements RasterSource {
     const blockHeight = image.getTileHeight();
     // a malformed directory: left to the read to report
     if (!(blockWidth > 0 && blockHeight > 0)) return false;
-    const perRow = Math.ceil(image.getWidth() / blockWidth);
-    const perPlane = perRow * Math.ceil(image.getHeight() / blockHeight);
     const planes = image.planarConfiguration === 2 ? image.getSamplesPerPixel() : 1;
-    const byteCounts = image.isTiled ? 'TileByteCounts' : 'StripByteCounts';
     for (let plane = 0; plane < planes; plane++) {
       for (let row = Math.floor(y0 / blockHeight); row <= Math.floor((y1 - 1) / blockHeight); row++) {
         for (let column = Math.floor(x0 / blockWidth); column <= Math.floor((x1 - 1) / blockWidth); column++) {
-          const bytes = await image.fileDirectory.loadValueIndexed(byteCounts, plane * perPlane + row * perRow + column);
-          if (Number(bytes) !== 0) return false;
+          if ((await blockBytes(image, blockIndex(image, column, row, plane))) !== 0) return false;
         }
       }
     }
@@ -274,7 +308,9 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     throw dependencyMissing('geotiff', cause);
   });
   let tiff: GeoTIFF;
+  let fileBytes: number;
   try {
+    fileBytes = (await stat(path)).size;
     tiff = await fromFile(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
@@ -291,6 +327,7 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     for (let i = 0; i < count; i++) {
       const image = await tiff.getImage(i);
       cacheBlocks(image, String(i), cache);
+      await checkBlocksInFile(image, path, fileBytes);
       const subfile = Number(image.fileDirectory.getValue('NewSubfileType') ?? 0);
       const level = { image, width: image.getWidth(), height: image.getHeight() };
       if (i === 0) levels.push(level);
