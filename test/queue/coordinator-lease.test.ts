@@ -8,7 +8,7 @@
  * lease another coordinator took stops its run and leaves the queue alone; a lease Redis lost is
  * set again at the next renewal. Workers take no lease.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,12 +19,13 @@ import { connectRedis } from '../../src/queue/connection.js';
 import { coordinatorLeaseKey, type LeaseHolder } from '../../src/queue/coordinator-lease.js';
 import { QueueEmbedder, startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { DEFAULT_QUEUE_NAME } from '../../src/queue/protocol.js';
-import { REPO_ROOT, runCli } from '../fixtures/cli.js';
+import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { writeQueueArchive } from './archive.js';
+import { exited, startChild, until } from './children.js';
 import { hasRedis, startRedis, type TestRedis } from './redis-server.js';
 
 const COORDINATOR = path.join(import.meta.dirname, 'coordinator.child.ts');
@@ -44,31 +45,6 @@ class SlowEncoder extends FakeEncoder {
 }
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function startChild(script: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return Object.assign(child, { output: () => ({ stdout, stderr }) });
-}
-
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
 
 /** What open() threw (fails the test if it opened). */
 async function refusal(opening: Promise<QueueEmbedder>): Promise<RsclipError> {

@@ -7,7 +7,6 @@
  * without the queue. Then `rsclip worker` and `rsclip index --queue` with a real (tiny) model
  * give the vectors `rsclip index` gives.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,13 +15,14 @@ import { computeModelFingerprint, openModelDirectory } from '../../src/model/ind
 import { startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { openIndex } from '../../src/store/index.js';
 import { hasOpenssl, makeCertificates, type TestCertificates } from '../fixtures/certificates.js';
-import { REPO_ROOT, runCli, spawnCli } from '../fixtures/cli.js';
+import { runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { writeQueueArchive } from './archive.js';
 import { dumpCatalog } from './catalog.js';
+import { exited, startChild, until } from './children.js';
 import { hasRedis, startRedis, type RedisSecurity, type TestRedis } from './redis-server.js';
 
 const WORKER = path.join(import.meta.dirname, 'worker.child.ts');
@@ -31,30 +31,6 @@ const work = mkdtempSync(path.join(tmpdir(), 'rsclip-queue-proc-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 type TraceEvent = EmbedWorkerEvent & { pid: number };
-
-function startChild(script: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return Object.assign(child, { output: () => ({ stdout, stderr }) });
-}
-
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 120_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-}
 
 function readTrace(file: string): TraceEvent[] {
   if (!existsSync(file)) return [];

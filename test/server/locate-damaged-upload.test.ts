@@ -57,7 +57,7 @@ function tiffHeader(width: number, height: number, stripBytes: number): Buffer {
   return out;
 }
 
-it('answers a truncated or lying TIFF with 415 "the TIFF is truncated or damaged", naming the upload', async () => {
+it('answers a truncated or lying TIFF with 415 "the TIFF is truncated", naming the upload', async () => {
   const app = createApp({ searcher: new Searcher(fixture.encoder, store), store });
   const noise = Buffer.alloc(600 * 600 * 3);
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
@@ -76,7 +76,7 @@ it('answers a truncated or lying TIFF with 415 "the TIFF is truncated or damaged
       const res = await req;
       const shown = how === 'multipart' ? name : 'uploaded scene';
       expect(res.status, `${name} (${how}): ${res.text}`).toBe(415);
-      expect(res.body.error).toEqual({ code: 'IMAGE_UNREADABLE', message: `cannot read image ${shown}: the TIFF is truncated or damaged`, hint: expect.stringMatching(/whole file/) });
+      expect(res.body.error).toEqual({ code: 'IMAGE_UNREADABLE', message: expect.stringMatching(new RegExp(`^cannot read image ${shown.replace('.', '\\.')}: the TIFF is truncated`)), hint: expect.stringMatching(/whole file/) });
       expect(res.text).not.toMatch(/Cannot read properties|out of range|undefined/);
       expect(res.text).not.toContain(tmpdir());
     }
