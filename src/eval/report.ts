@@ -6,10 +6,11 @@
  */
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { access, lstat, mkdir, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError, withPathsRenamed } from '../errors.js';
+import { RsclipError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
+import { namedAsTarget, stagingFor } from '../staged-file.js';
 import type { AnnReport } from './ann.js';
 import type { BootstrapSettings, Interval } from './bootstrap.js';
 import type { Comparison } from './compare.js';
@@ -269,28 +270,23 @@ async function removeStaleTemporaries(destination: string): Promise<void> {
 
 async function stage(outDir: string, name: string, text: string): Promise<StagedFile> {
   const shown = path.join(outDir, name);
-  const existing = await stat(shown).catch(() => undefined);
-  if (existing?.isDirectory()) {
+  if ((await stat(shown).catch(() => undefined))?.isDirectory()) {
     // found before anything is written, so that no file of the set is replaced
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${shown}'`), { code: 'EISDIR', syscall: 'open', path: shown });
   }
-  if (existing && !existing.isFile()) return { shown, destination: shown, temporary: null, text };
-  // a symbolic link keeps leading to the report: the file it names is replaced
-  const destination = existing ? await realpath(shown) : shown;
-  await removeStaleTemporaries(destination);
-  const temporary = path.join(path.dirname(destination), `.${path.basename(destination)}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
-  return { shown, destination, temporary, text };
+  // pid and a random part: two files of one set, or two runs, never share a temporary
+  const staging = await stagingFor(shown, `${process.pid}.${randomBytes(4).toString('hex')}`);
+  if (!staging) return { shown, destination: shown, temporary: null, text };
+  await removeStaleTemporaries(staging.destination);
+  return { shown, destination: staging.destination, temporary: staging.partial, text };
 }
 
 /** `error` naming the report file the user asked for instead of its temporary. */
 function namedAsShown(error: unknown, staged: readonly StagedFile[]): unknown {
-  const renames = staged.flatMap((s) => (s.temporary ? [[s.temporary, s.shown] as const] : []));
-  const failure = error as NodeJS.ErrnoException;
-  for (const [from, to] of renames) {
-    if (failure.path === from) failure.path = to;
-    if (typeof failure.message === 'string') failure.message = failure.message.replaceAll(from, to);
-  }
-  return withPathsRenamed(error, renames);
+  return namedAsTarget(
+    error,
+    staged.flatMap((s) => (s.temporary ? [[s.temporary, s.shown] as const] : [])),
+  );
 }
 
 export interface WriteReportOptions {

@@ -1,9 +1,9 @@
 /**
  * One entry for the writers: a format name and a file give a streaming row writer.
  */
-import { realpath, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { RsclipError, withPathsRenamed } from '../errors.js';
+import { rename, rm } from 'node:fs/promises';
+import { RsclipError } from '../errors.js';
+import { namedAsTarget, stagingFor } from '../staged-file.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
 import { createGeoJsonWriter } from './geojson-writer.js';
@@ -44,10 +44,9 @@ export function createRowWriter(file: string, format: ExportFormat, options: Exp
  * a file (/dev/stdout, a pipe) is written directly.
  */
 export async function writeRows(file: string, format: ExportFormat, rows: Iterable<ExportRow> | AsyncIterable<ExportRow>, options: ExportOptions = {}): Promise<number> {
-  const existing = await stat(file).catch(() => undefined);
-  if (existing && !existing.isFile()) return writeAll(createRowWriter(file, format, options), rows);
-  const destination = existing ? await realpath(file) : file;
-  const partial = path.join(path.dirname(destination), `.${path.basename(destination)}.${process.pid}.partial`);
+  const staging = await stagingFor(file);
+  if (!staging) return writeAll(createRowWriter(file, format, options), rows);
+  const { destination, partial } = staging;
   const writer = createRowWriter(partial, format, options);
   try {
     const count = await writeAll(writer, rows);
@@ -57,12 +56,7 @@ export async function writeRows(file: string, format: ExportFormat, rows: Iterab
     await writer.abort();
     await rm(partial, { force: true });
     // the file being written is ours: name the one the caller asked for
-    const failure = error as NodeJS.ErrnoException;
-    if (failure.path === partial) {
-      failure.path = destination;
-      failure.message = failure.message.replaceAll(partial, destination);
-    }
-    throw withPathsRenamed(error, [[partial, destination]]);
+    throw namedAsTarget(error, [[partial, destination]]);
   }
 }
 

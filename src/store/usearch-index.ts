@@ -71,8 +71,6 @@ function prepared(vectors: readonly Float32Array[], dim: number, quantization: V
  * enough are accepted or the beam covers the index (or `maxBeam`).
  */
 function searchAccepted(native: Native, query: Float32Array | Int8Array, k: number, ef: number, accept?: (id: number) => boolean, maxBeam = Infinity): ScoredId[] {
-  // a NaN or fractional count aborts the process inside usearch's addon: refused here, before the native call
-  checkSearchArgs(k, ef);
   const total = native.size();
   if (total === 0 || k <= 0) return [];
   let beam = Math.min(Math.max(ef, k), total);
@@ -253,6 +251,7 @@ export class UsearchIndex implements GraphIndex {
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}, maxBeam = Infinity): ScoredId[] {
     checkLength(query, this.dim, 'BAD_QUERY');
+    // a NaN or fractional count aborts the process inside usearch's addon: refused here, before the native call
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live.size);
     if (wanted <= 0) return [];
