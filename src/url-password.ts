@@ -54,8 +54,24 @@ export function redactQueryValues(url: string, isSecret: (name: string) => boole
   if (start < 0) return url;
   const hash = url.indexOf('#', start);
   const end = hash < 0 ? url.length : hash;
-  const query = url.slice(start + 1, end).replace(/(^|&)([^=&]*)=([^&]*)/g, (whole, separator: string, name: string) => (isSecret(decodedName(name)) ? `${separator}${name}=${mask}` : whole));
+  const query = url
+    .slice(start + 1, end)
+    .replace(/(^|&)([^=&]*)=([^&]*)/g, (_whole, separator: string, name: string, value: string) =>
+      isSecret(decodedName(name)) ? `${separator}${name}=${mask}` : `${separator}${name}=${maskedAfterSemicolon(value, isSecret, mask)}`,
+    );
   return url.slice(0, start + 1) + query + url.slice(end);
+}
+
+/**
+ * A value with whatever follows a `;NAME=` whose name `isSecret` accepts written as `mask`. The
+ * parsers here split at `&` only, so `?x=1;token=T` sends no token (it is refused); but the
+ * value is still someone's secret, and must not be shown in the refusal's log.
+ */
+function maskedAfterSemicolon(value: string, isSecret: (name: string) => boolean, mask: string): string {
+  for (const pair of value.matchAll(/;([^=;]*)=/g)) {
+    if (isSecret(decodedName(pair[1]!))) return value.slice(0, pair.index + pair[0].length) + mask;
+  }
+  return value;
 }
 
 /** A query parameter's name as URL query parsers read it ('+' a space, %XX decoded; as given where that fails). */

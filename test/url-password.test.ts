@@ -16,6 +16,9 @@ describe('hidePassword', () => {
     expect(hidePassword('postgres://db/archive?sslpassword=kp4ss&sslmode=require')).toBe('postgres://db/archive?sslpassword=***&sslmode=require');
     expect(hidePassword('postgres://a:b@db/x?pass%77ord=s3cret#frag')).toBe('postgres://a:***@db/x?pass%77ord=***#frag');
     expect(hidePassword('postgres://db/x?schema=password')).toBe('postgres://db/x?schema=password');
+    // a value may hold a `;` (pg splits at `&` only), and a `;password=` no parser reads is still a secret
+    expect(hidePassword('postgres://db/x?password=ab;cd&schema=s')).toBe('postgres://db/x?password=***&schema=s');
+    expect(hidePassword('postgres://db/x?schema=s;password=p4ss;x=1&y=2')).toBe('postgres://db/x?schema=s;password=***&y=2');
   });
 
   it('hides a password written unencoded, whatever it holds, as the connection libraries read it', () => {
