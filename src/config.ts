@@ -22,6 +22,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   token: z.string().min(1).optional(),
+  /** Without a token, host names `serve` answers for besides IP addresses, localhost and this machine's name ("*": any). */
+  allowedHosts: z.array(z.string().min(1)).optional(),
   /** Password of the Redis queue when its --queue URL names none. */
   queuePassword: z.string().min(1).optional(),
   /** XYZ tile URL template for the web page's map (https://host/{z}/{x}/{y}.png). */

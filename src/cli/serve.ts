@@ -1,7 +1,7 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { chosenLogFormat, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
+import { chosenLogFormat, collect, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
   index?: string;
@@ -11,6 +11,7 @@ interface ServeCommandOptions {
   host?: string;
   port?: number;
   token?: string;
+  allowedHost?: string[];
   basemap?: string;
   maxUploadMb?: number;
   logFormat?: ReturnType<typeof logFormat>;
@@ -33,6 +34,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files; also RSCLIP_TOKEN')
+    .option('--allowed-host <name>', 'a name this server answers for when it has no token (repeatable; IP addresses, localhost and this machine\'s name always; "*" for any): a page elsewhere cannot reach it through a name of its own (DNS rebinding)', collect)
     .option('--basemap <url>', 'XYZ tile URL template shown under the map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: config "basemap"; none: overviews and a graticule, offline)')
     .option('--max-upload-mb <n>', 'largest image upload in MiB (default 20)', positiveInt)
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
@@ -56,6 +58,7 @@ export function registerServeCommand(program: Command): void {
         host,
         port: opts.port ?? config.port ?? 8080,
         ...(token ? { token } : {}),
+        ...((opts.allowedHost ?? config.allowedHosts) ? { allowedHosts: opts.allowedHost ?? config.allowedHosts } : {}),
         ...(basemap ? { basemap } : {}),
         ...(variant ? { variant } : {}),
         ...(threads ? { threads } : {}),

@@ -19,7 +19,7 @@ import type { EngineChoice } from '../store/engines.js';
 import { openIndex } from '../store/open-index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
-import { chosenLogFormat, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
+import { chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
 
 interface UpOptions {
   model?: string;
@@ -28,6 +28,7 @@ interface UpOptions {
   host?: string;
   port?: number;
   token?: string;
+  allowedHost?: string[];
   threads?: number;
   open?: boolean;
   logFormat?: LogFormat;
@@ -87,6 +88,7 @@ export function registerUpCommand(program: Command): void {
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)')
     .option('-p, --port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files')
+    .option('--allowed-host <name>', 'a name this server answers for when it has no token (repeatable; IP addresses, localhost and this machine\'s name always; "*" for any): a page elsewhere cannot reach it through a name of its own (DNS rebinding)', collect)
     .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them, as rsclip index)', positiveInt)
     .option('--open', 'open the page in a browser')
     .option('--log-format <format>', LOG_FORMAT_HELP, logFormat)
@@ -174,6 +176,7 @@ export function registerUpCommand(program: Command): void {
         host,
         port,
         ...((opts.token ?? config.token) ? { token: opts.token ?? config.token } : {}),
+        ...((opts.allowedHost ?? config.allowedHosts) ? { allowedHosts: opts.allowedHost ?? config.allowedHosts } : {}),
         logFormat: chosenLogFormat(opts.logFormat),
         verbose: opts.verbose === true,
         followLinks,

@@ -18,6 +18,7 @@ import type { Searcher } from '../search/searcher.js';
 import type { SearchPage, SearchRequest } from '../search/types.js';
 import type { IndexStore, ItemRecord } from '../store/types.js';
 import { requireToken } from './auth.js';
+import { refuseCrossOriginWrites, refuseRebinding } from './foreign-requests.js';
 import { basemapOrigin } from './basemap.js';
 import { itemOr404 } from './catalog-item.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
@@ -74,6 +75,8 @@ export interface AppDeps {
   verboseLogs?: boolean;
   /** When set, everything but /healthz and the web page's static files needs this token. */
   token?: string;
+  /** Without a token, host names the server answers for besides IP addresses, localhost and this machine's name (`*`: any); see foreign-requests.ts. */
+  allowedHosts?: string[];
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
@@ -172,6 +175,8 @@ export function createApp(deps: AppDeps): express.Application {
       strictTransportSecurity: false,
     }),
   );
+  app.use(refuseCrossOriginWrites());
+  if (!deps.token) app.use(refuseRebinding(deps.allowedHosts));
   if (deps.token) {
     // /healthz stays open for liveness probes; the page's static files hold no data and must
     // load before the user can type the token into it

@@ -13,6 +13,7 @@ import { markRefusedForNow, redactToken } from './request-log.js';
 /** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
 export type HttpErrorCode =
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'

@@ -35,6 +35,8 @@ export interface StartServerOptions {
   /** Default 8080; 0 picks a free port. */
   port?: number;
   token?: string;
+  /** Without a token, host names the server answers for besides IP addresses, localhost and this machine's name (`*`: any). */
+  allowedHosts?: string[];
   limits?: Partial<ServerLimits>;
   batching?: TextBatcherOptions;
   /** Most vectors an `exact` request may scan (default DEFAULT_SERVER_MAX_EXACT_SCAN). */
@@ -181,7 +183,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const imagesWarmedUp = warmUpImages ? ready.then(() => (readyNow ? warmUpImageQueries(encoder, logger) : undefined)) : ready;
   preloadPackages(ROUTE_PACKAGES);
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
   server.listen(options.port ?? 8080, host);
   try {
