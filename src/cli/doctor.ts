@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { openIndex } from '../store/open-index.js';
 import type { FileRecord, VerifyReport } from '../store/types.js';
-import { oneField, printJson } from './options.js';
+import { printJson } from './options.js';
+import { oneField } from '../one-field.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {
   const { checked } = report;

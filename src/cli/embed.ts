@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import { RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
-import { chosenModel, collect, modelVariant, oneField, positiveInt, printJson } from './options.js';
+import { chosenModel, collect, modelVariant, positiveInt, printJson } from './options.js';
+import { oneField } from '../one-field.js';
 
 interface EmbedOptions {
   model?: string;

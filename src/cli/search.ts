@@ -10,7 +10,8 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { modelVariant, nmsOption, nonNegativeInt, oneField, positiveInt, printJson, searchBreadth } from './options.js';
+import { modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
+import { oneField } from '../one-field.js';
 
 interface SearchCommandOptions extends FilterOptions {
   index?: string;

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { access, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
+import { oneField } from '../one-field.js';
 import { processAlive } from '../process-alive.js';
 import { namedAsTarget, stagingFor } from '../staged-file.js';
 import type { AnnReport } from './ann.js';
@@ -94,10 +95,10 @@ export function formatRetrievalTable(report: RetrievalReport): string {
 }
 
 function perClassLines(section: ZeroShotSection): string[] {
-  const width = Math.max(20, ...section.perClass.map((c) => c.className.length));
+  const width = Math.max(20, ...section.perClass.map((c) => oneField(c.className).length));
   return [
     `  ${'class'.padEnd(width)}  images  top-1`,
-    ...section.perClass.map((c) => `  ${c.className.padEnd(width)}  ${String(c.images).padStart(6)}  ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'}`),
+    ...section.perClass.map((c) => `  ${oneField(c.className).padEnd(width)}  ${String(c.images).padStart(6)}  ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'}`),
   ];
 }
 
@@ -149,6 +150,11 @@ function markdownRuns(report: { rsclipVersion: string; date: string; commandLine
   return `- rsclip ${report.rsclipVersion}, ${report.date}; command: \`${report.commandLine ?? '(library call)'}\``;
 }
 
+/** A class name (a folder's or a label file's: any text) as one cell of a Markdown table. */
+function markdownCell(text: string): string {
+  return oneField(text).replaceAll('|', '\\|');
+}
+
 function zeroShotMarkdown(section: ZeroShotSection): string[] {
   const ks = Object.keys(section.scores);
   return [
@@ -160,7 +166,7 @@ function zeroShotMarkdown(section: ZeroShotSection): string[] {
     '',
     '| class | images | top-1 |',
     '|---|---|---|',
-    ...section.perClass.map((c) => `| ${c.className} | ${c.images} | ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'} |`),
+    ...section.perClass.map((c) => `| ${markdownCell(c.className)} | ${c.images} | ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'} |`),
     '',
   ];
 }

@@ -79,9 +79,9 @@ describe('eval zero-shot --labels-from-folders', () => {
     expect(some.report.data.excluded).toEqual({ unlabelled: 1, otherClass: IMAGES_PER_CLASS });
   });
 
-  it('writes a class folder named with a tab or a line break to predictions.tsv escaped: one line of 8 columns per image, scoring the same', async () => {
+  it('writes a class folder named with a tab, a line break or a | to predictions.tsv and report.md escaped: one line per image, one table row per class, scoring the same', async () => {
     const odd = path.join(work, 'odd-names');
-    const classes = ['dense\tresidential', 'river\nbank', 'back\\slash'];
+    const classes = ['dense\tresidential', 'river\nbank', 'back\\slash', 'pipe|name'];
     classes.forEach((className, c) => {
       mkdirSync(path.join(odd, className), { recursive: true });
       for (let i = 0; i < 2; i++) writeFileSync(path.join(odd, className, `${i}.png`), makePng(10 * c + i, 48, 40));
@@ -90,9 +90,13 @@ describe('eval zero-shot --labels-from-folders', () => {
     const oddOut = path.join(work, 'odd-report');
     await writeZeroShotReport(oddOut, evaluation);
     const lines = readFileSync(path.join(oddOut, 'predictions.tsv'), 'utf8').split('\n').slice(0, -1);
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(8);
     for (const line of lines) expect(line.split('\t')).toHaveLength(2 + 2 * classes.length);
-    expect(lines.map((l) => l.split('\t')[1])).toEqual(['back\\\\slash', 'back\\\\slash', 'dense\\tresidential', 'dense\\tresidential', 'river\\nbank', 'river\\nbank']);
+    expect(lines.map((l) => l.split('\t')[1])).toEqual(['back\\\\slash', 'back\\\\slash', 'dense\\tresidential', 'dense\\tresidential', 'pipe|name', 'pipe|name', 'river\\nbank', 'river\\nbank']);
+    const markdown = readFileSync(path.join(oddOut, 'report.md'), 'utf8').split('\n');
+    const rows = markdown.slice(markdown.indexOf('| class | images | top-1 |') + 2, markdown.indexOf('| class | images | top-1 |') + 2 + classes.length);
+    expect(rows.map((row) => row.split(/(?<!\\)\|/).length)).toEqual([5, 5, 5, 5]);
+    expect(rows.map((row) => row.split(/(?<!\\)\|/)[1]!.trim()).sort()).toEqual(['back\\slash', 'dense\\tresidential', 'pipe\\|name', 'river\\nbank']);
     const rescored = await scorePredictions(path.join(oddOut, 'predictions.tsv'));
     for (const k of [1, 3]) expect(rescored.scores[k]).toBeCloseTo(evaluation.report.zeroShot.scores[k]!, 12);
   });
