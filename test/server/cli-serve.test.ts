@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,15 +24,25 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** The status of GET /api/stats from the server at `url`, its Host header `host`. */
+async function statusAddressedTo(url: string, host: string): Promise<number | undefined> {
+  const req = httpRequest(new URL('api/stats', url), { headers: { Host: host } }).end();
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  res.resume();
+  return res.statusCode;
+}
+
 describe('rsclip serve', () => {
-  it('listens on loopback, logs its URL, becomes ready, answers, and exits cleanly on SIGTERM', async () => {
-    const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1']);
+  it('listens on loopback, logs its URL, becomes ready, answers (for the names --allowed-host adds too), and exits cleanly on SIGTERM', async () => {
+    const child = spawnCli(['serve', '--index', indexDir, '--model', modelDir, '--port', '0', '--threads', '1', '--allowed-host', 'search.lab']);
     const { url: listening, stderr } = followServe(child);
     const url = await listening;
     await expect.poll(async () => (await fetch(`${url}readyz`)).status, { timeout: 30_000, interval: 200 }).toBe(200);
     const res = await fetch(`${url}api/search?q=tiles&k=2`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { hits: unknown[] }).hits).toHaveLength(2);
+    expect(await statusAddressedTo(url, 'search.lab:8080')).toBe(200);
+    expect(await statusAddressedTo(url, 'rebound.example')).toBe(403);
     // once ready, the image tower is opened and run, so that the first image query need not wait for it
     await expect.poll(() => stderr(), { timeout: 30_000, interval: 100 }).toMatch(/"msg":"image tower warmed up"/);
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
