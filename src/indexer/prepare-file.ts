@@ -17,10 +17,10 @@ import { polygonsOf } from '../geo/geojson-types.js';
 import type { Georeference } from '../geo/georeference.js';
 import { boxesToBBox, geometryBoxes, normalizeLon } from '../geo/lonlat-ring.js';
 import type { PlannedWindow } from '../geo/tiling.js';
-import { openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
+import { isTiffPath, openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
-import { TiffTruncatedError } from '../raster/tiff-source.js';
+import { TiffTruncatedError } from '../raster/tiff-complete.js';
 import type { RasterSource } from '../raster/types.js';
 import type { AlreadyRead } from '../model/encoder-types.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
@@ -186,7 +186,9 @@ export class FilePreparer {
     }
     try {
       // a small file's content holds its head: the decoder (maybe in another thread) is given one or the other
-      yield* this.prepareContent(job, source, hashed.content ? { content: hashed.content } : { head: hashed.head! });
+      // opened by the TIFF reader, which checked its blocks against the file's size
+      const tiffChecked = source !== undefined && isTiffPath(file.absolutePath);
+      yield* this.prepareContent(job, source, hashed.content ? { content: hashed.content, tiffChecked } : { head: hashed.head!, tiffChecked });
     } finally {
       await source?.close();
     }

@@ -38,6 +38,8 @@ export interface AlreadyRead {
   head?: Uint8Array;
   /** All of the file's bytes, as they were read. */
   content?: Uint8Array;
+  /** A TIFF's blocks were checked against the file's size already (the indexer opened it with the scene reader): the decoder need not check again. */
+  tiffChecked?: boolean;
 }
 
 /**

@@ -17,6 +17,7 @@ import { stat } from 'node:fs/promises';
 import type { default as SharpFactory, Sharp } from 'sharp';
 import { isRsclipError, RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
+import { checkTiffComplete } from '../raster/tiff-complete.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
@@ -190,6 +191,8 @@ async function decodeColour8(source: ImageSource, options: DecodeOptions): Promi
   const known = firstBytes ? parseImageHeader(firstBytes) : undefined;
   if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, options.rasterOnly ?? false);
   const { format } = known ?? (await readHeader(source, maxInputPixels, options.rasterOnly));
+  // libvips reads the blocks of a TIFF cut short as black, without a word
+  if (format === 'tiff' && options.alreadyRead?.tiffChecked !== true) await checkTiffComplete(inMemory ?? source, describeSource(source));
   if (inMemory && isSmallJpeg(known)) {
     const rgba = await decodeSmallJpeg(inMemory);
     if (rgba) return { rgb: rgba, format };

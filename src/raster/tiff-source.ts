@@ -20,6 +20,7 @@ import { georeferenceFromGeoTiff } from '../geo/geotiff-georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { BlockCache } from './block-cache.js';
+import { checkBlocksInFile } from './tiff-complete.js';
 import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
@@ -111,30 +112,6 @@ function blockIndex(image: GeoTIFFImage, x: number, y: number, sample: number): 
 /** A block's byte count in the file (0 for a sparse file's absent block). */
 async function blockBytes(image: GeoTIFFImage, index: number): Promise<number> {
   return Number(await image.fileDirectory.loadValueIndexed(image.isTiled ? 'TileByteCounts' : 'StripByteCounts', index));
-}
-
-/** A TIFF whose directory places blocks past the end of the file: a copy or download cut short. */
-export class TiffTruncatedError extends RsclipError {
-  constructor(path: string, end: number, fileBytes: number) {
-    super('IMAGE_UNREADABLE', `cannot read image ${path}: the TIFF is truncated (its blocks run to byte ${end}, the file ends at ${fileBytes})`, {
-      hint: 'check that the whole file is there (a copy or download cut short)',
-    });
-  }
-}
-
-/**
- * Refuses an image whose blocks lie past the end of the file: geotiff.js reads them as zeros (an
- * uncompressed TIFF cut short was indexed as partly empty, with no error). Sparse blocks (offset
- * and count 0) are in order.
- */
-async function checkBlocksInFile(image: GeoTIFFImage, path: string, fileBytes: number): Promise<void> {
-  const [offsetsTag, countsTag] = image.isTiled ? (['TileOffsets', 'TileByteCounts'] as const) : (['StripOffsets', 'StripByteCounts'] as const);
-  const offsets = (await image.fileDirectory.loadValue(offsetsTag)) as ArrayLike<number | bigint> | undefined;
-  const counts = (await image.fileDirectory.loadValue(countsTag)) as ArrayLike<number | bigint> | undefined;
-  if (!offsets || !counts) return;
-  let end = 0;
-  for (let i = 0; i < Math.min(offsets.length, counts.length); i++) end = Math.max(end, Number(offsets[i]) + Number(counts[i]));
-  if (end > fileBytes) throw new TiffTruncatedError(path, end, fileBytes);
 }
 
 /** Routes an image's block decoding through the shared cache (geotiff.js reads every block through getTileOrStrip). */
@@ -327,7 +304,7 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     for (let i = 0; i < count; i++) {
       const image = await tiff.getImage(i);
       cacheBlocks(image, String(i), cache);
-      await checkBlocksInFile(image, path, fileBytes);
+      await checkBlocksInFile(image, `image ${path}`, fileBytes);
       const subfile = Number(image.fileDirectory.getValue('NewSubfileType') ?? 0);
       const level = { image, width: image.getWidth(), height: image.getHeight() };
       if (i === 0) levels.push(level);

@@ -2,14 +2,16 @@
  * A TIFF cut short (a copy or download that stopped) whose directory survives, as an
  * uncompressed file's or a COG's does: its missing blocks would read as zeros (geotiff.js) or
  * black (libvips), and the scene be indexed as partly empty with no error. It is refused, by the
- * reader and so by the indexer, for scenes and small images alike.
+ * reader and so by the indexer, for scenes and small images alike, and by the image decoder (query
+ * uploads).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeRgb8 } from '../../src/model/image.js';
 import { openRaster } from '../../src/raster/index.js';
-import { TiffTruncatedError } from '../../src/raster/tiff-source.js';
+import { TiffTruncatedError } from '../../src/raster/tiff-complete.js';
 import { openIndex } from '../../src/store/index.js';
 import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
@@ -84,4 +86,11 @@ describe('a TIFF cut short', () => {
       }
     });
   }
+
+  it('is refused by the image decoder as a query upload or a file, where libvips would read its missing blocks as black', async () => {
+    const { whole, cut } = cutShort('query', scene(300, { rowsPerStrip: 8 }), 0.6);
+    expect((await decodeRgb8(readFileSync(whole))).rgb.width).toBe(300);
+    await expect(decodeRgb8(readFileSync(cut))).rejects.toThrow(/^cannot read the uploaded image: the TIFF is truncated \(its blocks run to byte \d+, the file ends at \d+\)$/);
+    await expect(decodeRgb8(cut)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: expect.stringContaining(`cannot read image ${cut}: the TIFF is truncated`) });
+  });
 });
