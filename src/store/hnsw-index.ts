@@ -190,11 +190,20 @@ export class HnswIndex implements GraphIndex {
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live.size);
     if (wanted <= 0) return [];
-    this.native.setEf(Math.max(options.ef ?? DEFAULT_EF, wanted));
     const filter = options.filter;
-    const result = this.native.searchKnn(Array.from(query), wanted, filter ? (label: number) => filter(itemOf(label)) : undefined);
-    // hnswlib returns farthest first in some versions; order explicitly
-    return result.neighbors.map((label, i) => ({ id: itemOf(label), score: 1 - result.distances[i]! })).sort(compareBestFirst);
+    const accept = filter ? (label: number) => filter(itemOf(label)) : undefined;
+    const point = Array.from(query);
+    // hnswlib keeps the first of neighbours at equal distance it meets: one more is asked for,
+    // and more while the last ties with the k-th, so that the cut by id (compareBestFirst) sees
+    // them all and a shorter k gives a prefix of a longer one
+    for (let count = Math.min(wanted + 1, this.live.size); ; count = Math.min(count * 2, this.live.size)) {
+      this.native.setEf(Math.max(options.ef ?? DEFAULT_EF, count));
+      const result = this.native.searchKnn(point, count, accept);
+      // hnswlib returns farthest first in some versions; order explicitly
+      const found = result.neighbors.map((label, i) => ({ id: itemOf(label), score: 1 - result.distances[i]! })).sort(compareBestFirst);
+      const tiesGoOn = found.length === count && found.length > wanted && found[found.length - 1]!.score === found[wanted - 1]!.score;
+      if (!tiesGoOn || count >= this.live.size) return found.slice(0, wanted);
+    }
   }
 
   /**

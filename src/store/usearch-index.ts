@@ -68,7 +68,10 @@ function prepared(vectors: readonly Float32Array[], dim: number, quantization: V
 
 /**
  * The best `k` neighbours `accept` allows, searched with a beam of at least `ef`, widened until
- * enough are accepted or the beam covers the index (or `maxBeam`).
+ * enough are accepted or the beam covers the index (or `maxBeam`). Accepted neighbours as far as
+ * the k-th come too: usearch orders neighbours of equal distance as it meets them, and the
+ * caller's cut by id (compareBestFirst) must see them all, or a shorter k would not give a prefix
+ * of a longer one and pages would repeat one hit and skip another.
  */
 function searchAccepted(native: Native, query: Float32Array | Int8Array, k: number, ef: number, accept?: (id: number) => boolean, maxBeam = Infinity): ScoredId[] {
   const total = native.size();
@@ -78,12 +81,19 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
     const [keys, distances, counts] = native.search(query, beam, 1);
     const found = Number(counts[0]);
     const out: ScoredId[] = [];
-    for (let i = 0; i < found && out.length < k; i++) {
+    let kth = NaN;
+    let i = 0;
+    for (; i < found; i++) {
+      if (out.length >= k && distances[i] !== kth) break;
       const id = Number(keys[i]);
+      if (accept && !accept(id)) continue;
       // f16 rounding can put the inner product of a vector with itself a little past 1
-      if (!accept || accept(id)) out.push({ id, score: Math.max(-1, Math.min(1, 1 - distances[i]!)) });
+      out.push({ id, score: Math.max(-1, Math.min(1, 1 - distances[i]!)) });
+      if (out.length === k) kth = distances[i]!;
     }
-    if (out.length >= k || beam >= total || beam >= maxBeam) return out;
+    // the k-th's ties may go on past the beam: widen it, as for too few accepted
+    const complete = out.length >= k && i < found;
+    if (complete || beam >= total || beam >= maxBeam) return out;
     beam = Math.min(total, beam * 4);
   }
 }

@@ -124,6 +124,18 @@ describe.each(implementations)('VectorIndex contract: $name', (impl) => {
     expect(index.searchBestFirst(vectors[3]!, 1)[0]!.id).toBe(3);
   });
 
+  it('orders items of equal score by id, so that a shorter k is a prefix of a longer one (pages neither repeat nor skip a hit)', () => {
+    const index = impl.create();
+    const vectors = randomVectors(60, 10);
+    const copy = randomVectors(1, 11)[0]!;
+    // twelve items with one vector (the same image in twelve encodings), spread among the others' ids
+    const twins = [3, 7, 11, 19, 23, 29, 31, 37, 41, 43, 47, 53];
+    vectors.forEach((v, i) => index.add(i, twins.includes(i) ? copy : v));
+    const longest = index.searchBestFirst(copy, 16, { ef: 64 }).map((r) => r.id);
+    expect(longest.slice(0, twins.length)).toEqual(twins);
+    for (let k = 1; k < 16; k++) expect(index.searchBestFirst(copy, k, { ef: 64 }).map((r) => r.id), `k ${k}`).toEqual(longest.slice(0, k));
+  });
+
   it('applies a filter', () => {
     const index = impl.create();
     const vectors = randomVectors(50, 8);
