@@ -96,7 +96,7 @@ describe('eval zero-shot --labels-from-folders', () => {
     const markdown = readFileSync(path.join(oddOut, 'report.md'), 'utf8').split('\n');
     const rows = markdown.slice(markdown.indexOf('| class | images | top-1 |') + 2, markdown.indexOf('| class | images | top-1 |') + 2 + classes.length);
     expect(rows.map((row) => row.split(/(?<!\\)\|/).length)).toEqual([5, 5, 5, 5]);
-    expect(rows.map((row) => row.split(/(?<!\\)\|/)[1]!.trim()).sort()).toEqual(['back\\slash', 'dense\\tresidential', 'pipe\\|name', 'river\\nbank']);
+    expect(rows.map((row) => row.split(/(?<!\\)\|/)[1]!.trim()).sort()).toEqual(['back\\\\slash', 'dense\\tresidential', 'pipe\\|name', 'river\\nbank']);
     const rescored = await scorePredictions(path.join(oddOut, 'predictions.tsv'));
     for (const k of [1, 3]) expect(rescored.scores[k]).toBeCloseTo(evaluation.report.zeroShot.scores[k]!, 12);
   });
