@@ -65,7 +65,7 @@ export function parseQueryTerms(args: string[], pathKind: PathKind = pathKindOf)
       continue;
     }
     const text = arg.trim();
-    if (text === '') throw new RsclipError('BAD_QUERY', 'empty query term', { hint: 'remove the empty "" argument' });
+    if (text === '') throw new RsclipError('BAD_QUERY', arg === '' ? 'empty query term' : `blank query term ${JSON.stringify(arg)}`, { hint: `remove the ${arg === '' ? 'empty ""' : JSON.stringify(arg)} argument` });
     const weighted = WEIGHTED.exec(text);
     const weight = weighted ? Number(weighted[1]) : 1;
     if (!(weight > 0)) throw new RsclipError('BAD_QUERY', `weight of "${text}" must be positive, got ${weight}`, { hint: 'use - before the term to subtract it' });

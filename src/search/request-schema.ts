@@ -71,7 +71,11 @@ const termWeightSchema = z.number({ error: 'weight must be a finite, non-zero nu
 export const libraryTermSchema = z.discriminatedUnion(
   'kind',
   [
-    z.object({ kind: z.literal('text'), text: z.string({ error: 'text must be a string' }), weight: termWeightSchema }),
+    z.object({
+      kind: z.literal('text'),
+      text: z.string({ error: 'text must be a string' }).max(MAX_TEXT_LENGTH, `a text may have at most ${MAX_TEXT_LENGTH} characters (CLIP reads its first 77 tokens, about 300 characters)`),
+      weight: termWeightSchema,
+    }),
     z.object({ kind: z.literal('image'), image: z.union([z.string().min(1), z.instanceof(Uint8Array)], { error: 'image must be a file path or the bytes of an image file (a Buffer)' }), weight: termWeightSchema }),
     z.object({ kind: z.literal('id'), id: z.number({ error: 'id must be a positive integer' }).int('id must be a positive integer').positive('id must be a positive integer'), weight: termWeightSchema }),
   ],

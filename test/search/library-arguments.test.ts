@@ -32,6 +32,8 @@ describe('Searcher.search', () => {
       [{ terms: 'river' }, 'invalid search request: terms: terms must be an array of query terms'],
       [{ terms: [{ text: 'river', weight: 1 }] }, 'invalid search request: terms.0.kind: each term needs kind "text", "image" or "id"'],
       [{ terms: [{ kind: 'text', text: 5, weight: 1 }] }, 'invalid search request: terms.0.text: text must be a string'],
+      // as the HTTP API's limit: a library caller passing on untrusted text gets the same bound
+      [{ terms: [{ kind: 'text', text: 'river '.repeat(200), weight: 1 }] }, /^invalid search request: terms\.0\.text: a text may have at most 1000 characters/],
       [{ terms: [{ kind: 'image', image: 42, weight: 1 }] }, 'invalid search request: terms.0.image: image must be a file path or the bytes of an image file (a Buffer)'],
       [{ terms: [{ kind: 'id', id: '3', weight: 1 }] }, 'invalid search request: terms.0.id: id must be a positive integer'],
       [{ terms: [{ kind: 'text', text: 'river' }] }, 'invalid search request: terms.0.weight: weight must be a finite, non-zero number'],

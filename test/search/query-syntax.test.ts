@@ -26,7 +26,8 @@ describe('parseQueryTerms (rclip-like CLI syntax)', () => {
     expect(() => parseQueryTerms([], isFile)).toThrow(expect.objectContaining({ code: 'BAD_QUERY' }));
     expect(() => parseQueryTerms(['river', '-'], isFile)).toThrow(/ends with "-"/);
     expect(() => parseQueryTerms(['river', '+', '-', 'x'], isFile)).toThrow(/two operators/);
-    expect(() => parseQueryTerms(['  '], isFile)).toThrow(/empty query term/);
+    expect(() => parseQueryTerms([''], isFile)).toThrow(/^empty query term$/);
+    expect(() => parseQueryTerms(['  '], isFile)).toThrow(expect.objectContaining({ message: 'blank query term "  "', hint: 'remove the "  " argument' }));
     expect(() => parseQueryTerms(['image:missing.png'], isFile)).toThrow(/no such file/);
   });
 });
