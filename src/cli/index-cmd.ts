@@ -41,6 +41,7 @@ interface IndexCommandOptions extends ModelOptions {
   verify?: boolean;
   engine?: ReturnType<typeof engineChoice>;
   retryErrors?: boolean;
+  forget?: string[];
   tile?: TileMode;
   overlap?: number;
   scales?: number[];
@@ -202,6 +203,8 @@ export function printIndexSummary(s: IndexSummary): void {
     `  embedded ${s.embedded} items (${s.imagesPerSecond.toFixed(1)}/s)`,
   ];
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
+  for (const f of s.forgotten ?? []) lines.push(`  forgotten ${f.root}: ${f.files} files removed`);
+  for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.root}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.root}\` removes them`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
   for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
@@ -278,6 +281,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs; TIFFs, read by their windows, are not limited); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
+    .option('--forget <dir>', 'remove the files the index holds under this archive folder (moved or deleted; it need not exist; repeatable)', collect)
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
     .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels (default: as the index\'s last run, else auto)', optionParser(parseTileMode))
     .option('--overlap <share>', 'share of a tile shared with its neighbour (default: as the index\'s last run, else 0.25)', overlapOption)
@@ -295,7 +299,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
       if (dirs.length > 0 && opts.stac) throw new RsclipError('BAD_INPUT', 'give archive folders or --stac, not both', { hint: 'index a STAC catalog into its own --index, or its assets\' folder without --stac' });
-      if (dirs.length === 0 && !opts.stac) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });
+      if (dirs.length === 0 && !opts.stac && !opts.forget) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });
       const files = opts.stac ? await stacFiles(opts.stac, opts.stacAsset ? { asset: opts.stacAsset } : {}) : undefined;
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
@@ -348,6 +352,7 @@ export function registerIndexCommands(program: Command): void {
           percentiles: opts.stretch,
           crs: opts.crs,
           retryErrors: opts.retryErrors === true,
+          ...(opts.forget ? { forget: opts.forget } : {}),
           decodeSettings: decodeSettings(opts),
           signal: sigint.signal,
           onProgress: display.update,
@@ -369,7 +374,10 @@ export function registerIndexCommands(program: Command): void {
       } finally {
         await encoder.close();
       }
-      if (summary.scanned === 0) {
+      for (const e of summary.emptyRoots ?? []) {
+        process.stderr.write(`rsclip: warning: no image files found in ${e.root}, where the index holds ${e.files}: kept them (is a disk unmounted?); \`rsclip index --forget ${e.root}\` removes them\n`);
+      }
+      if (summary.scanned === 0 && dirs.length > 0 && !summary.emptyRoots) {
         const skipped = summary.skipped.reduce((n, s) => n + s.count, 0);
         process.stderr.write(`rsclip: warning: no image files found in ${opts.stac ?? dirs.join(', ')}${skipped > 0 ? ` (${skipped} other files skipped, see the summary)` : ''}\n`);
       }

@@ -28,8 +28,8 @@ import { chooseIndexingThreads } from './indexing-threads.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 import { IndexPlan, recordedPlanOptions } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
-import { FilePreparer, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
-import { listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import { failedContent, FilePreparer, recordFailedContent, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
+import { checkRootsApart, listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_DECODERS = 4;
@@ -51,8 +51,16 @@ const SERVER_STORE_DESCRIBERS = 128;
  * coordinator behind its fleet catches up by taking more at once.
  */
 const MAX_WINDOWS_PER_COMMIT = 1024;
+/**
+ * A file whose status changed (ctime) less than this before its row was written is hashed again:
+ * file times come from the kernel's coarse clock (a tick behind Date.now()), and some file
+ * systems keep whole seconds, so a change just after a commit can carry an earlier time.
+ */
+const CTIME_SLACK_MS = 1000;
 /** How often progress is reported while a queue embeds, commits or not. */
 const QUEUE_PROGRESS_MS = 1000;
+/** What changedSinceScan says of a file that went away. */
+const GONE = Symbol('gone');
 
 type DuplicateUnit = Extract<Unit, { kind: 'duplicate' }>;
 type FailUnit = Extract<Unit, { kind: 'fail' }>;
@@ -72,9 +80,13 @@ function checkPositive(name: string, value: number | undefined): void {
 
 export async function indexArchive(options: IndexArchiveOptions): Promise<IndexSummary> {
   const hasFiles = options.files !== undefined;
-  if (!hasFiles && (!Array.isArray(options.roots) || options.roots.length === 0)) {
+  const forgets = (options.forget?.length ?? 0) > 0;
+  if (!hasFiles && !forgets && (!Array.isArray(options.roots) || options.roots.length === 0)) {
     throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
   }
+  if (!hasFiles) await checkRootsApart(options.roots ?? []);
+  const both = (options.forget ?? []).map((root) => path.resolve(root)).find((root) => (options.roots ?? []).some((r) => path.resolve(r) === root));
+  if (both !== undefined) throw new RsclipError('BAD_INPUT', `archive folder ${both} is both to index and to forget`, { hint: 'give it to one of them; nothing was changed in the index' });
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
   if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0)) {
@@ -199,7 +211,7 @@ class ArchiveIndexer {
     const pipelineSeconds = (performance.now() - pipelineStart) / 1000;
     if (!this.aborted && removals.length > 0) {
       await this.timedStore(() => this.store.commit(removals.map((fileId) => ({ kind: 'remove', fileId }))));
-      this.summary.removed = removals.length;
+      this.summary.removed += removals.length;
     }
     this.summary.interrupted = this.aborted;
     const settings = this.options.decodeSettings;
@@ -255,32 +267,44 @@ class ArchiveIndexer {
   private async scan(): Promise<{ work: WorkItem[]; removals: number[] }> {
     const work: WorkItem[] = [];
     const removals: number[] = [];
+    for (const root of this.options.forget ?? []) {
+      const absoluteRoot = path.resolve(root);
+      const held = [...(await this.store.knownFiles(absoluteRoot)).values()].filter((row) => row.status !== 'removed');
+      removals.push(...held.map((row) => row.id));
+      (this.summary.forgotten ??= []).push({ root: absoluteRoot, files: held.length });
+    }
     for (const source of this.sources()) {
       const absoluteRoot = path.resolve(source.root);
       // what is left of it after the scan are the files no longer there (no set of every path seen: at
       // millions of files the scan's memory is what nears the heap's limit)
       const known = await this.store.knownFiles(absoluteRoot);
+      let found = 0;
       for await (const file of source.files) {
         this.summary.scanned++;
+        found++;
         const row = known.get(file.path);
         known.delete(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
         const extra = source.extras?.get(file.path);
         const retry = current?.status === 'error' && this.retryFailed;
-        const sameFile = current && !current.needsEmbedding && !retry && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs;
         // an ok file made under another plan (tiling, bands, stretch) is cut and embedded again
-        if (sameFile && (current.status !== 'ok' || this.plan.matches(current))) this.summary.unchanged++;
-        else work.push({ file, known: current, ...(extra ? { extra } : {}) });
+        const sameStat = current && !current.needsEmbedding && !retry && current.bytes === file.bytes && current.mtimeMs === file.mtimeMs && (current.status !== 'ok' || this.plan.matches(current));
+        if (sameStat && file.ctimeMs + CTIME_SLACK_MS < current.indexedAt) this.summary.unchanged++;
+        else work.push({ file, known: current, ...(sameStat ? { statusChangeOnly: true } : {}), ...(extra ? { extra } : {}) });
         if (this.summary.scanned === 1) await debugPause('scan');
         if (this.summary.scanned % 1000 === 0) this.report('scan');
       }
       if (this.aborted) break;
       const unreadable = this.problems.unreadableFolders.map((f) => (f === '' ? '' : `${f}/`));
+      const gone: number[] = [];
       for (const [relPath, row] of known) {
         if (row.status === 'removed') continue;
         if (unreadable.some((prefix) => relPath.startsWith(prefix))) continue;
-        removals.push(row.id);
+        gone.push(row.id);
       }
+      // an unmounted disk or an emptied folder looks like every file deleted: dropping their vectors takes `--forget`
+      if (found === 0 && gone.length > 0) (this.summary.emptyRoots ??= []).push({ root: absoluteRoot, files: gone.length });
+      else removals.push(...gone);
     }
     return { work, removals };
   }
@@ -406,7 +430,7 @@ class ArchiveIndexer {
       if (this.failedJobs.has(b.job)) return;
       if ('error' in result) {
         this.failedJobs.add(b.job);
-        this.state.failedHashes.set(b.job.row.contentHash, result.error);
+        recordFailedContent(this.state, b.job, result.error);
         itemsOf.delete(b.job);
         completed.delete(b.job);
         failures.push({ kind: 'fail', job: b.job, error: result.error });
@@ -445,16 +469,21 @@ class ArchiveIndexer {
     const commit: CatalogChange[] = [];
     const finished: Unit[] = [];
     if (batch.length > 0) await debugPause('embedded');
-    const { itemsOf, completed, failures, embedded } = this.itemsOfBatch(batch, results);
+    const { itemsOf, completed, failures: batchFailures, embedded } = this.itemsOfBatch(batch, results);
     const doneNow = new Set(changes.filter((c) => c.kind === 'done').map((c) => c.job));
-    const changed = await changedSinceScan([...completed, ...doneNow].filter((job) => job.rereadsFile));
-    for (const [job, error] of changed) {
+    // a file that failed may have failed for the change (a decoder reading a half-written file)
+    const failedNow = [...batchFailures, ...changes].filter((c) => c.kind === 'fail').map((c) => c.job);
+    const changed = await changedSinceScan([...completed, ...doneNow, ...failedNow].filter((job) => job.rereadsFile));
+    const failures = batchFailures.filter((f) => !changed.has(f.job));
+    changes = changes.filter((c) => !changed.has(c.job));
+    for (const [job, change] of changed) {
       itemsOf.delete(job);
       completed.delete(job);
       this.failedJobs.add(job);
-      failures.push({ kind: 'fail', job, error });
+      if (this.state.failedHashes.get(job.row.contentHash)?.absolutePath === job.work.file.absolutePath) this.state.failedHashes.delete(job.row.contentHash);
+      if (change === GONE) changes.push({ kind: 'gone', job });
+      else failures.push({ kind: 'fail', job, error: change });
     }
-    changes = changes.filter((c) => !changed.has(c.job));
     for (const [job, items] of itemsOf) commit.push({ kind: 'put', file: job.row, items, complete: completed.has(job) || doneNow.has(job) });
     // a file whose last window was nodata (found by a reader elsewhere) completes without items
     for (const job of completed) if (!itemsOf.has(job)) commit.push({ kind: 'put', file: job.row, items: [], complete: true });
@@ -466,6 +495,7 @@ class ArchiveIndexer {
       else if (c.kind === 'reuse') commit.push({ kind: 'put', file: c.job.row, items: c.items, complete: true });
       else if (c.kind === 'touch') commit.push({ kind: 'touch', fileId: c.job.work.known!.id, bytes: c.job.work.file.bytes, mtimeMs: c.job.work.file.mtimeMs });
       else if (c.kind === 'fail') commit.push({ kind: 'fail', file: c.job.row, error: c.error });
+      else if (c.kind === 'gone' && c.job.work.known) commit.push({ kind: 'remove', fileId: c.job.work.known.id });
     }
     // duplicates of content committed before this flush can be resolved now
     const stillWaiting: DuplicateUnit[] = [];
@@ -481,17 +511,18 @@ class ArchiveIndexer {
         commit.push({ kind: 'put', file: d.job.row, items, complete: true });
         finished.push({ kind: 'reuse', job: d.job, items });
       } else {
-        const error = this.state.failedHashes.get(d.job.row.contentHash) ?? 'identical content to a file that could not be indexed';
+        const error = failedContent(this.state, d.job) ?? 'identical content to a file that could not be indexed';
         commit.push({ kind: 'fail', file: d.job.row, error });
         finished.push({ kind: 'fail', job: d.job, error });
       }
     }
-    if (commit.length === 0) return stillWaiting;
-    await this.timedStore(() => this.store.commit(commit));
+    // a file that went away before it had a row commits nothing, and is done
+    if (commit.length === 0 && finished.length === 0) return stillWaiting;
+    if (commit.length > 0) await this.timedStore(() => this.store.commit(commit));
     this.summary.embedded += embedded;
     for (const job of completed) finished.push({ kind: 'done', job });
     for (const unit of finished) {
-      if (unit.kind === 'done' || unit.kind === 'fail') this.state.uncommitted.delete(unit.job.contentKey);
+      if (unit.kind === 'done' || unit.kind === 'fail' || unit.kind === 'gone') this.state.uncommitted.delete(unit.job.contentKey);
     }
     this.count(finished);
     if (this.summary.embedded > 0 && this.summary.embedded === embedded) await debugPause('committed');
@@ -525,6 +556,10 @@ class ArchiveIndexer {
           this.done++;
           this.summary.errors++;
           break;
+        case 'gone':
+          this.done++;
+          if (isUpdate) this.summary.removed++;
+          break;
         case 'embed':
         case 'duplicate':
           break;
@@ -557,16 +592,17 @@ class ArchiveIndexer {
 /**
  * The files among `jobs` (read again after their hash: scenes, large images) whose size or time
  * is no longer the scan's, with why: their items would be another content's pixels under this
- * content's hash, which reuse would hand on to true copies. They fail; the next run, seeing the
- * new size or time, indexes them as they are then.
+ * content's hash, which reuse would hand on to true copies, and a failure would blame the
+ * content. They fail; the next run, seeing the new size or time, indexes them as they are then.
+ * GONE: the file went away, and is removed like one the scan did not find.
  */
-async function changedSinceScan(jobs: FileJob[]): Promise<Map<FileJob, string>> {
-  const changed = new Map<FileJob, string>();
+async function changedSinceScan(jobs: FileJob[]): Promise<Map<FileJob, string | typeof GONE>> {
+  const changed = new Map<FileJob, string | typeof GONE>();
   await Promise.all(
     jobs.map(async (job) => {
       const { absolutePath, bytes, mtimeMs } = job.work.file;
       const now = await stat(absolutePath).catch(() => undefined);
-      if (!now) changed.set(job, 'the file went away while it was being indexed');
+      if (!now) changed.set(job, GONE);
       else if (now.size !== bytes || now.mtimeMs !== mtimeMs) changed.set(job, 'the file changed while it was being indexed (its size or modification time is not the one scanned); the next `rsclip index` indexes it as it is then');
     }),
   );

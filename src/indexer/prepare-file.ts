@@ -38,6 +38,8 @@ export interface WorkItem {
   file: ScannedFile;
   /** The catalog row for this path, unless it was removed earlier. */
   known: KnownFile | undefined;
+  /** Its size, mtime and plan are its row's, only its ctime is later: the same content is a touch, whatever its status. */
+  statusChangeOnly?: boolean;
   /** Facts from elsewhere (a STAC item) merged into the file's row. */
   extra?: Pick<NewFile, 'stac' | 'fields'> & { footprint?: WindowPlace['footprint'] };
 }
@@ -83,13 +85,16 @@ export type Unit =
   /** Same content and plan as a file embedded in this run but not committed yet. */
   | { kind: 'duplicate'; job: FileJob }
   | { kind: 'touch'; job: FileJob }
+  /** The file went away before it was read: its row, if any, is removed. */
+  | { kind: 'gone'; job: FileJob }
   | { kind: 'fail'; job: FileJob; error: string };
 
 function describeError(error: unknown): string {
   // the hint stays with the message (e.g. gdal_translate for a band-separate TIFF)
   if (error instanceof RsclipError) return error.toOneLine();
   const e = error as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
+  // Node's own messages start with their code already
+  return e?.code && !String(e.message).startsWith(`${e.code}:`) ? `${e.code}: ${e.message}` : String((error as Error)?.message ?? error);
 }
 
 /** Why a file failed, to record; an error that is not the file's (a package that cannot load) is thrown instead, and stops the run. */
@@ -117,8 +122,19 @@ function itemWindow(window: PlannedWindow): ItemWindow {
 export interface RunState {
   /** Content keys (hash + plan) being embedded and not committed yet. */
   readonly uncommitted: Set<string>;
-  /** Why a content hash failed in this run (for duplicates of a bad file). */
-  readonly failedHashes: Map<string, string>;
+  /** Why a content hash failed in this run, and the file that failed (for duplicates of a bad file). */
+  readonly failedHashes: Map<string, { error: string; absolutePath: string }>;
+}
+
+/** Records why `job`'s content failed, for the files of the same content. */
+export function recordFailedContent(state: RunState, job: FileJob, error: string): void {
+  state.failedHashes.set(job.row.contentHash, { error, absolutePath: job.work.file.absolutePath });
+}
+
+/** Why `job`'s content failed in this run, if it did, naming `job`'s file (the decoder's message names the file it read). */
+export function failedContent(state: RunState, job: FileJob): string | undefined {
+  const failed = state.failedHashes.get(job.row.contentHash);
+  return failed && failed.error.split(failed.absolutePath).join(job.work.file.absolutePath);
 }
 
 export interface FilePreparerOptions {
@@ -157,16 +173,22 @@ export class FilePreparer {
       // streamed: never the whole file in memory (scenes of several GiB); a small file's bytes are kept for decoding
       hashed = await hashFile(file.absolutePath, { keepHead: true });
     } catch (error) {
-      yield { kind: 'fail', job, error: `cannot read file: ${fileFailure(error)}` };
+      if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') yield { kind: 'gone', job };
+      else yield { kind: 'fail', job, error: `cannot read file: ${fileFailure(error)}` };
       return;
     }
     job.row = { ...this.baseRow(work, hashed.sha256), bytes: hashed.bytes };
     job.rereadsFile = hashed.content === undefined;
+    const known = work.known;
+    // hashed again for its ctime alone: the same content failed as it did before (the row keeps its error)
+    if (known?.status === 'error' && work.statusChangeOnly && known.contentHash === hashed.sha256) {
+      yield { kind: 'touch', job };
+      return;
+    }
     if (hashed.bytes === 0) {
       yield { kind: 'fail', job, error: 'empty file (0 bytes)' };
       return;
     }
-    const known = work.known;
     if (known?.status === 'ok' && !known.needsEmbedding && known.contentHash === hashed.sha256 && this.plan.matches(known)) {
       yield { kind: 'touch', job };
       return;
@@ -222,7 +244,7 @@ export class FilePreparer {
     job.contentKey = `${hash}|${planString}`;
     job.georeference = source?.georeference ?? null;
 
-    const failed = this.state.failedHashes.get(hash);
+    const failed = failedContent(this.state, job);
     if (failed !== undefined) {
       yield { kind: 'fail', job, error: failed };
       return;
@@ -242,7 +264,7 @@ export class FilePreparer {
     }
     const tooLarge = source && !whole ? this.overPixelLimit(source) : undefined;
     if (tooLarge) {
-      this.state.failedHashes.set(hash, tooLarge);
+      recordFailedContent(this.state, job, tooLarge);
       yield { kind: 'fail', job, error: tooLarge };
       return;
     }
@@ -288,7 +310,7 @@ export class FilePreparer {
     } catch (error) {
       if (source && source.format === 'tiff') return false;
       const message = fileFailure(error);
-      this.state.failedHashes.set(job.row.contentHash, message);
+      recordFailedContent(this.state, job, message);
       yield { kind: 'fail', job, error: message };
       return true;
     }
@@ -352,7 +374,7 @@ export class FilePreparer {
       }
     } catch (error) {
       const message = fileFailure(error);
-      this.state.failedHashes.set(job.row.contentHash, message);
+      recordFailedContent(this.state, job, message);
       yield { kind: 'fail', job, error: message };
       return;
     }

@@ -42,6 +42,8 @@ export interface ScannedFile {
   absolutePath: string;
   bytes: number;
   mtimeMs: number;
+  /** Status change time (a content rewritten with its size and mtime kept, or a file moved over another, still changes it). */
+  ctimeMs: number;
   /** The world file the folder's listing holds for it (null: none), so that opening the image need not look. */
   worldFile?: string | null;
 }
@@ -140,6 +142,23 @@ export async function checkArchiveRoots(roots: readonly string[]): Promise<strin
   return resolved;
 }
 
+/**
+ * Refuses roots that are one folder, or one inside another, by their real paths (a symbolic link
+ * to a folder is that folder): each file would be indexed twice, under two roots.
+ */
+export async function checkRootsApart(roots: readonly string[]): Promise<void> {
+  const real = await Promise.all(roots.map(async (root) => ({ root: path.resolve(root), real: await realpath(root).catch(() => path.resolve(root)) })));
+  for (const a of real) {
+    for (const b of real) {
+      if (a === b || !isInside(b.real, a.real)) continue;
+      const same = a.real === b.real;
+      throw new RsclipError('BAD_INPUT', same ? `archive folders ${b.root} and ${a.root} are the same folder (${a.real})` : `archive folder ${a.root} is inside ${b.root}: its files would be indexed twice`, {
+        hint: `index ${b.root} alone; nothing was changed in the index`,
+      });
+    }
+  }
+}
+
 interface Entry {
   raw: Buffer;
   isDir: boolean;
@@ -156,8 +175,21 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
   const realRoot = await realpath(absoluteRoot!);
   const visited = new Set<string>([realRoot]);
   const stack: string[] = [''];
-  while (stack.length > 0) {
+  // folders reached through a link, entered once no real folder is left: a real folder claims its
+  // real path before any link to it (else it is indexed under the link, and itself called a loop)
+  const linked: { rel: string; real: string }[] = [];
+  for (;;) {
     if (options.signal?.aborted) return;
+    if (stack.length === 0) {
+      const link = linked.shift();
+      if (!link) break;
+      if (visited.has(link.real)) {
+        problems.symlinkLoops.push(link.rel);
+        continue;
+      }
+      visited.add(link.real);
+      stack.push(link.rel);
+    }
     const relDir = stack.pop()!;
     const absDir = path.join(absoluteRoot!, relDir);
     let entries: Entry[] = [];
@@ -187,8 +219,9 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
       if (entry.isLink) {
         try {
           info = await stat(abs);
-        } catch {
-          countSkipped(problems, 'symbolic link to nothing (dangling)', rel);
+        } catch (error) {
+          const loop = (error as NodeJS.ErrnoException).code === 'ELOOP';
+          countSkipped(problems, loop ? 'symbolic link loop (a link that leads back to itself)' : 'symbolic link to nothing (dangling)', rel);
           continue;
         }
         isDir = info.isDirectory();
@@ -205,6 +238,10 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
           real = await realpath(abs);
         } catch {
           problems.unreadableFolders.push(rel);
+          continue;
+        }
+        if (entry.isLink) {
+          linked.push({ rel, real });
           continue;
         }
         if (visited.has(real)) {
@@ -234,7 +271,7 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         continue;
       }
       const worldFileName = worldFileCandidates(name).find((candidate) => fileNames.has(candidate));
-      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, worldFile: worldFileName ? path.join(absDir, worldFileName) : null };
+      yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, worldFile: worldFileName ? path.join(absDir, worldFileName) : null };
     }
     // reverse so that popping visits folders in name order
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
@@ -250,6 +287,6 @@ export async function* listedFiles(root: string, relPaths: readonly string[]): A
   for (const rel of new Set(relPaths)) {
     const absolutePath = path.join(root, ...rel.split('/'));
     const info = await stat(absolutePath).catch(() => undefined);
-    yield { root, path: rel, absolutePath, bytes: info?.isFile() ? info.size : 0, mtimeMs: info?.mtimeMs ?? 0 };
+    yield { root, path: rel, absolutePath, bytes: info?.isFile() ? info.size : 0, mtimeMs: info?.mtimeMs ?? 0, ctimeMs: info?.ctimeMs ?? 0 };
   }
 }

@@ -13,6 +13,8 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize' 
   bands?: number[] | null;
   /** Archive folders to index (recursively). */
   roots: string[];
+  /** Roots whose files are removed from the index (a folder moved or deleted for good); they need not exist. */
+  forget?: string[];
   /** The index to update, open for writing (created for `encoder`'s model, or built with it). */
   store: IndexStore;
   /** An open encoder of the index's model; the caller closes it. */
@@ -163,8 +165,16 @@ export interface IndexSummary {
   nodataWindows: number;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
+  /** Files removed by `forget`, per root. Absent without `forget`. */
+  forgotten?: { root: string; files: number }[];
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];
+  /**
+   * Roots where the scan found no image file while the index holds files under them (an unmounted
+   * disk, a folder emptied by a move): their files were kept, not removed; `--forget` removes them.
+   * Absent when there are none.
+   */
+  emptyRoots?: { root: string; files: number }[];
   /** Files seen but not indexed (not an image, a format sharp cannot read, excluded, a name that is not UTF-8...), by reason. */
   skipped: SkippedFiles[];
   interrupted: boolean;

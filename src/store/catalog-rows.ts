@@ -153,6 +153,7 @@ export function toKnownFile(r: FileRow): KnownFile {
     id: r.id,
     bytes: r.bytes,
     mtimeMs: r.mtime_ms,
+    indexedAt: Number(r.indexed_at),
     contentHash: r.content_hash,
     status: r.status,
     needsEmbedding: Boolean(r.needs_embedding),

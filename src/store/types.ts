@@ -182,6 +182,8 @@ export interface KnownFile {
   id: number;
   bytes: number;
   mtimeMs: number;
+  /** Epoch milliseconds of the row's last change (a file whose status changed since, its ctime later, is hashed again). */
+  indexedAt: number;
   contentHash: string;
   status: FileStatus;
   /** To be embedded (further) whatever its size and mtime say: queued by `verify`, or a scene interrupted half-way. */

@@ -58,6 +58,25 @@ describe('scanRoot', () => {
     expect(problems).toEqual({ unreadableFolders: [], symlinkLoops: ['a/loop'], skipped: [{ reason: 'symbolic link to nothing (dangling)', count: 1, examples: ['dangling.png'] }] });
   });
 
+  it('indexes a real folder under its own name though a link to it sorts first, wherever the link is', async () => {
+    touch('zdir/a.png');
+    touch('b/deep/c.png');
+    symlinkSync(path.join(root, 'zdir'), path.join(root, 'adir'));
+    symlinkSync(path.join(root, 'b/deep'), path.join(root, 'a-deep'));
+    const { paths, problems } = await scan();
+    expect(paths).toEqual(['b/deep/c.png', 'zdir/a.png']);
+    expect(problems.symlinkLoops.sort()).toEqual(['a-deep', 'adir']);
+  });
+
+  it('counts links that lead back to themselves, or to each other, as loops, not as dangling', async () => {
+    symlinkSync('self.jpg', path.join(root, 'self.jpg'));
+    symlinkSync('loopB.png', path.join(root, 'loopA.png'));
+    symlinkSync('loopA.png', path.join(root, 'loopB.png'));
+    const { paths, problems } = await scan();
+    expect(paths).toEqual([]);
+    expect(problems.skipped).toEqual([{ reason: 'symbolic link loop (a link that leads back to itself)', count: 3, examples: ['loopA.png', 'loopB.png', 'self.jpg'] }]);
+  });
+
   it('skips and counts links leading outside the root unless followLinks; links inside it are followed', async () => {
     const outside = mkdtempSync(path.join(tmpdir(), 'rsclip-scan-outside-'));
     try {
@@ -70,12 +89,12 @@ describe('scanRoot', () => {
       symlinkSync(path.join(root, 'in', 'near.png'), path.join(root, 'link-in.png'));
       symlinkSync(path.join(root, 'in'), path.join(root, 'folder-in'));
       const kept = await scan();
-      // a folder's files come before its sub-folders, in name order: the link to `in` is entered first, `in` itself is then the repeat
-      expect(kept.paths).toEqual(['link-in.png', 'folder-in/near.png']);
-      expect(kept.problems.symlinkLoops).toEqual(['in']);
+      // a folder's files come before its sub-folders, in name order; the real folder `in` claims its files, the link to it is the repeat
+      expect(kept.paths).toEqual(['link-in.png', 'in/near.png']);
+      expect(kept.problems.symlinkLoops).toEqual(['folder-in']);
       expect(kept.problems.skipped).toEqual([{ reason: LINK_OUTSIDE_ROOT, count: 2, examples: ['folder-out', 'link-out.png'] }]);
       const followed = await scan({ followLinks: true });
-      expect(followed.paths).toEqual(['link-in.png', 'link-out.png', 'folder-in/near.png', 'folder-out/far.png']);
+      expect(followed.paths).toEqual(['link-in.png', 'link-out.png', 'in/near.png', 'folder-out/far.png']);
       expect(followed.problems.skipped).toEqual([]);
     } finally {
       rmSync(outside, { recursive: true, force: true });

@@ -524,7 +524,7 @@ export class PostgresStore implements IndexStore {
   knownFiles(root: string): Promise<Map<string, KnownFile>> {
     return this.read(async (db) => {
       this.assertWritable('list known files');
-      const rows = await this.rows<FileRow>(db, 'SELECT id, path, bytes, mtime_ms, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = $1', [path.resolve(root)]);
+      const rows = await this.rows<FileRow>(db, 'SELECT id, path, bytes, mtime_ms, indexed_at, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = $1', [path.resolve(root)]);
       return new Map(rows.map((r) => [r.path, toKnownFile(r)]));
     });
   }
