@@ -549,7 +549,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       await repairing.close();
     });
 
-    it('opens an index made by rsclip 0.1 (schema 1) read-only, upgrading it once under the write lock', async () => {
+    it('refuses to read an index made by rsclip 0.1 (schema 1) until a writer converts it', async () => {
       mkdirSync(location, { recursive: true });
       const db = new Database(path.join(location, CATALOG_FILE));
       db.exec(SCHEMA_1);
@@ -563,11 +563,11 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       db.prepare('INSERT INTO vectors (image_id, embedding) VALUES (1, ?)').run(Buffer.from(axis(3).buffer));
       db.close();
 
+      await expectRsclipError(open(location, { readonly: true }), 'INDEX_INCOMPATIBLE', /made by an older rsclip \(catalog schema 1\) and must be converted/);
+      const writer = await open(location, { model: MODEL });
       const reader = await open(location, { readonly: true });
       expect(reader.meta).toMatchObject({ schemaVersion: SCHEMA_VERSION, engine: { name: 'hnswlib', M: 16 }, modelId: MODEL.id });
       expect(await reader.search(axis(3), 5)).toEqual([{ id: 1, score: expect.closeTo(1, 5) }]);
-      // the upgrade let go of the write lock: a writer takes it while the reader is open
-      const writer = await open(location, { model: MODEL });
       await reader.close();
       expect(writer.meta.schemaVersion).toBe(SCHEMA_VERSION);
       expect((await writer.knownFiles('/archive')).get('b.png')).toMatchObject({ status: 'error', needsEmbedding: true });

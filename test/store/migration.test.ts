@@ -1,20 +1,22 @@
 /**
  * An index made before scenes (catalog schema 2, frozen here as that code wrote it, with the HNSW
- * file it checkpointed) opens and updates without a rebuild: every image is now a whole-image
- * item with the same id, so graph labels, #id terms (stored vectors by id) and URLs stay valid;
- * item ids never come back once retired.
+ * file it checkpointed) is converted by the first writer, which says so, and then opens and
+ * updates without a rebuild: every image is now a whole-image item with the same id, so graph
+ * labels, #id terms (stored vectors by id) and URLs stay valid; item ids never come back once
+ * retired. Readers never convert it (an older rsclip reading it could not afterwards): they refuse it.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CATALOG_FILE } from '../../src/store/embedded/catalog.js';
 import { GRAPH_FILE } from '../../src/store/embedded/graph-sync.js';
 import { SCHEMA_VERSION } from '../../src/store/embedded/schema.js';
 import { LOCK_FILE } from '../../src/store/embedded/write-lock.js';
 import { HnswIndex } from '../../src/store/hnsw-index.js';
 import { openIndex, type CommittedChange } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cli.js';
 import { axis, DIM, MODEL, newFile } from './backends.js';
 import { SCHEMA_2 } from './frozen-schemas.js';
 
@@ -51,10 +53,30 @@ async function writeSchema2Index(): Promise<void> {
   await graph.save(path.join(location, GRAPH_FILE));
 }
 
+/** The Node warnings `body` emitted, as `CODE: message`. */
+async function warningsOf(body: () => Promise<void>): Promise<string[]> {
+  const emitted: string[] = [];
+  const spy = vi.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, options?: { code?: string }) => {
+    emitted.push(`${options?.code}: ${String(warning)}`);
+  }) as typeof process.emitWarning);
+  try {
+    await body();
+  } finally {
+    spy.mockRestore();
+  }
+  return emitted;
+}
+
 describe('an index made before scenes (schema 2)', () => {
-  it('opens with every image as a whole-image item of the same id, its graph file kept as it was', async () => {
+  it('is converted by a writer, which says so, then opens with every image as a whole-image item of the same id, its graph file kept as it was', async () => {
     await writeSchema2Index();
     const graphBefore = statSync(path.join(location, GRAPH_FILE)).mtimeMs;
+    const said = await warningsOf(async () => {
+      await (await openIndex(location, { model: MODEL })).close();
+    });
+    expect(said).toEqual([`RSCLIP_INDEX_CONVERTED: converted the index ${location} from schema 2 to ${SCHEMA_VERSION}; rsclip versions from before this conversion cannot read it any more`]);
+    // converted once: the next writer has nothing to say
+    expect(await warningsOf(async () => (await openIndex(location, { model: MODEL })).close())).toEqual([]);
     const reader = await openIndex(location, { readonly: true, refreshIntervalMs: 0 });
     expect(reader.meta.schemaVersion).toBe(SCHEMA_VERSION);
     expect((await reader.search(axis(7), 1))[0]).toEqual({ id: 7, score: expect.closeTo(1, 5) });
@@ -92,11 +114,44 @@ describe('an index made before scenes (schema 2)', () => {
     await writer.close();
   });
 
-  it('is not upgraded by a reader while another process writes it', async () => {
+  it('is refused by a reader, which writes nothing into it, with the command that converts it', async () => {
+    await writeSchema2Index();
+    const catalog = path.join(location, CATALOG_FILE);
+    const before = readFileSync(catalog);
+    const files = readdirSync(location).sort();
+    await expect(openIndex(location, { readonly: true })).rejects.toMatchObject({
+      code: 'INDEX_INCOMPATIBLE',
+      message: `index ${location} was made by an older rsclip (catalog schema 2) and must be converted to schema ${SCHEMA_VERSION} before it can be read; read-only commands never convert it`,
+      hint: `convert it with \`rsclip doctor --index ${location}\` or any \`rsclip index\` run on it; rsclip versions from before the conversion cannot read it afterwards`,
+    });
+    expect(readFileSync(catalog).equals(before)).toBe(true);
+    expect(readdirSync(location).sort()).toEqual(files);
+    const db = new Database(catalog, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    db.close();
+  });
+
+  it('is refused by the read-only commands with one line, and converted by doctor, which says so', async () => {
+    await writeSchema2Index();
+    for (const args of [['errors'], ['export', '--format', 'csv']]) {
+      const refused = await runCli([...args, '--index', location]);
+      expect(refused.code, args[0]).toBe(1);
+      expect(refused.stderr, args[0]).toMatch(new RegExp(`^rsclip: index ${location} was made by an older rsclip \\(catalog schema 2\\) and must be converted .*\\(convert it with \`rsclip doctor --index ${location}\` or any \`rsclip index\` run on it; .*\\)\\n$`));
+    }
+    const db = new Database(path.join(location, CATALOG_FILE), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    db.close();
+    const doctor = await runCli(['doctor', '--index', location]);
+    expect(doctor.code).toBe(0);
+    expect(doctor.stderr).toMatch(new RegExp(`^\\(node:\\d+\\) \\[RSCLIP_INDEX_CONVERTED\\] Warning: converted the index ${location} from schema 2 to ${SCHEMA_VERSION}; rsclip versions from before this conversion cannot read it any more\\n`));
+    expect((await runCli(['errors', '--index', location])).stdout).toContain('b.png');
+  });
+
+  it('is refused by a reader while another process writes it, never converted under its feet', async () => {
     await writeSchema2Index();
     // a live writer's lock (this process stands in for it)
     writeFileSync(path.join(location, LOCK_FILE), JSON.stringify({ pid: process.pid, host: hostname(), since: 'now' }));
-    await expect(openIndex(location, { readonly: true })).rejects.toMatchObject({ code: 'INDEX_INCOMPATIBLE', message: expect.stringMatching(/older schema and is being written/) });
+    await expect(openIndex(location, { readonly: true })).rejects.toMatchObject({ code: 'INDEX_INCOMPATIBLE', message: expect.stringMatching(/must be converted to schema/) });
     const db = new Database(path.join(location, CATALOG_FILE), { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     db.close();

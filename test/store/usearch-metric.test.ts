@@ -1,7 +1,8 @@
 /**
  * usearch graphs of f16 vectors are built under the cosine (usearch-native.ts). An index whose
  * graph file an older rsclip wrote under the inner product still opens: a reader serves it as it
- * is, and the next writer builds it again from the catalog, saying so.
+ * is, with a notice that results may be less accurate, and the next writer builds it again from
+ * the catalog, saying so.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -52,6 +53,10 @@ describe('an f16 usearch graph written under the inner product', () => {
     const reader = await openIndex(location, { readonly: true });
     try {
       expect((await reader.search(vectors[7]!, 1))[0]?.id).toBeDefined();
+      // said once, for the operator (a server logs it, search prints it on stderr)
+      expect(reader.describe().notices).toEqual([
+        `HNSW file of f16 vectors under the inner product (an older rsclip), which leaves near-identical vectors unreachable: this reader serves it as it is, so results may be less accurate until a writer rebuilds it (\`rsclip index\` on the archive, or \`rsclip doctor --index ${location}\`)`,
+      ]);
     } finally {
       await reader.close();
     }

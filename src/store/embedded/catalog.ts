@@ -19,7 +19,7 @@ import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
 import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
-import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, hasMetaTable, keepsTotals, migrate, readersNeedUpgrade } from './schema.js';
+import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, hasMetaTable, keepsTotals, migrate, SCHEMA_VERSION } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
 import { catalogError } from './write-failures.js';
 import {
@@ -73,6 +73,8 @@ export class Catalog {
   private readonly statements = new Map<string, Database.Statement>();
   /** Whether the catalog keeps its totals (readers may open an older one as it is). */
   private readonly keepsTotals: boolean;
+  /** The schema version an older catalog had before this (writer's) open converted it. */
+  readonly convertedFrom: number | undefined;
 
   /**
    * `immutable`: read a catalog on read-only media (no locks, no WAL; see sqlite-uri.ts).
@@ -104,7 +106,9 @@ export class Catalog {
         // against 0.25-0.33 ms per file, the store alone). The writer makes no large sorts or
         // temporary tables that this would hold in memory.
         this.db.pragma('temp_store = MEMORY');
-        migrate(this.db, this.file);
+        const found = migrate(this.db, this.file);
+        // 0: a new catalog, just created
+        if (found > 0 && found < SCHEMA_VERSION) this.convertedFrom = found;
       }
       this.keepsTotals = keepsTotals(this.db);
       registerFilterFunctions(this.db);
@@ -552,23 +556,5 @@ export class Catalog {
   /** Names of the fields present, sorted: user fields by file name and fields of one file (e.g. STAC properties). */
   fieldNames(): string[] {
     return (this.prepared(`SELECT name FROM (${FIELD_NAMES_SQL}) ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
-  }
-}
-
-/**
- * Whether the catalog in `dir` is older than a reader can use as it is (a reader then upgrades
- * it once, under the write lock, before opening it read-only).
- */
-export function catalogNeedsUpgradeForReaders(dir: string, immutable: boolean): boolean {
-  let db: Database.Database | undefined;
-  try {
-    const file = path.join(dir, CATALOG_FILE);
-    db = new Database(immutable ? immutableUri(file) : file, { readonly: true, fileMustExist: true });
-    return readersNeedUpgrade(db);
-  } catch {
-    // an unreadable catalog is reported by the real open
-    return false;
-  } finally {
-    db?.close();
   }
 }

@@ -37,11 +37,12 @@ import type {
   StoreDescription,
   VerifyReport,
 } from '../types.js';
-import { Catalog, CATALOG_FILE, catalogNeedsUpgradeForReaders } from './catalog.js';
+import { Catalog, CATALOG_FILE } from './catalog.js';
 import { globCacheUse, selectionToSql } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
-import { GRAPH_FILE, GraphSync, removeStaleTempFiles, type GraphWriter } from './graph-sync.js';
+import { DEFAULT_REFRESH_INTERVAL_MS, GRAPH_FILE, GraphSync, removeStaleTempFiles, type GraphWriter } from './graph-sync.js';
 import { GraphThread } from './graph-thread.js';
+import { convertedNotice } from './schema.js';
 import { SearchPlanner } from './search-planner.js';
 import { SelectionScanner } from './selection-scan.js';
 import { catalogError } from './write-failures.js';
@@ -78,6 +79,12 @@ function readsImmutable(dir: string): boolean {
     });
   }
   return true;
+}
+
+/** Where the catalog file of `dir` is on the disk (device and inode), or undefined when there is none. */
+function catalogFileId(dir: string): string | undefined {
+  const stat = statSync(path.join(dir, CATALOG_FILE), { throwIfNoEntry: false });
+  return stat && `${stat.dev}:${stat.ino}`;
 }
 
 /** Refuses to write into a damaged catalog, or repairs it, before anything else opens it. */
@@ -125,12 +132,15 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     }
   }
   const immutable = readonly && readsImmutable(resolved);
-  if (readonly && catalogNeedsUpgradeForReaders(resolved, immutable)) upgradeForReaders(resolved);
   const lock = readonly ? undefined : WriteLock.acquire(resolved);
   let catalog: Catalog | undefined;
   try {
     const catalogRepairs = exists && !readonly ? checkCatalogBeforeWriting(resolved, options.catalogCheck ?? 'quick') : [];
+    // taken before the open: a file replaced in between is then seen as replaced, and opened again
+    const catalogId = readonly ? catalogFileId(resolved) : undefined;
     catalog = new Catalog(resolved, { readonly, immutable });
+    // a Node warning, as the int8 check's, for every writer (index, doctor, up, index copy): older rsclips can no longer read the index
+    if (catalog.convertedFrom !== undefined) process.emitWarning(convertedNotice(resolved, catalog.convertedFrom), { code: 'RSCLIP_INDEX_CONVERTED' });
     let meta = readMeta(catalog, resolved);
     if (!meta) {
       if (readonly || !options.model) {
@@ -163,7 +173,7 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     const sync = new GraphSync(resolved, catalog, meta, { ...options, graphInThread: writeOnly });
     if (!(readonly && options.deferGraph) && !writeOnly) sync.load();
     const thread = writeOnly ? new GraphThread(resolved, catalog, meta, options) : undefined;
-    return new EmbeddedStore(resolved, meta, catalog, sync, thread, lock, catalogRepairs, options.scanFiltersOffThread);
+    return new EmbeddedStore(resolved, meta, catalog, sync, thread, lock, catalogRepairs, options, catalogId);
   } catch (error) {
     catalog?.close();
     lock?.release();
@@ -171,77 +181,103 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
   }
 }
 
-/**
- * Brings an older catalog up to date for a reader (an index made before scenes, opened by
- * `rsclip search` or `serve`): the upgrade takes the write lock for the moment it runs; a
- * catalog that cannot be upgraded (a writer is active, no write permission) is refused with
- * the upgrade's own error.
- */
-function upgradeForReaders(dir: string): void {
-  if (!writable(dir)) {
-    // read-only media, or another user's index: the one-time upgrade cannot be written here
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} was made by an older rsclip and must be upgraded once before it can be read, but ${dir} cannot be written`, {
-      hint: `open it once where it can be written (e.g. \`rsclip doctor --index ${dir}\` on a writable copy or mount, or by its owner), then read it from here`,
-    });
-  }
-  let lock: WriteLock;
-  try {
-    lock = WriteLock.acquire(dir);
-  } catch (cause) {
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and is being written by another process, so it cannot be upgraded for reading now`, {
-      cause,
-      hint: 'wait for the writer to finish (it upgrades the index), then try again',
-    });
-  }
-  try {
-    // the upgrade writes into the catalog: a damaged one is refused, as for any writer
-    checkCatalogBeforeWriting(dir, 'quick');
-    new Catalog(dir, { readonly: false }).close();
-  } catch (cause) {
-    if (cause instanceof RsclipError && cause.code === 'INDEX_CORRUPT') throw cause;
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} uses an older schema and could not be upgraded: ${(cause as Error).message}`, {
-      cause,
-      hint: `run \`rsclip doctor --index ${dir}\` as a user who may write the index directory`,
-    });
-  } finally {
-    lock.release();
-  }
-}
-
 export class EmbeddedStore implements IndexStore {
   readonly readonly: boolean;
-  private readonly planner: SearchPlanner;
+  private planner: SearchPlanner;
   private closed = false;
   /** The tail of the chain that runs writes one at a time. */
   private writes: Promise<unknown> = Promise.resolve();
   /** Reads the items a filter allows in a thread of its own (read-only stores). */
-  private readonly scanner: SelectionScanner | undefined;
+  private scanner: SelectionScanner | undefined;
   /** Field names by the commit they were read at (filters check names on every request). */
   private fieldNamesAt: { seq: number; names: string[] } | undefined;
-  /** Where commits go for the graph: the synchroniser, or the graph thread of a write-only store. */
-  private readonly writer: GraphWriter;
+  /** When a reader last compared its catalog file with the one at the catalog's path. */
+  private catalogLookedAt = Date.now();
+  /** Why reads fail until the next look: the catalog file was removed, or what replaced it cannot be read. */
+  private catalogLost: Error | undefined;
 
   constructor(
     private readonly dir: string,
-    readonly meta: IndexMeta,
-    private readonly catalog: Catalog,
-    private readonly sync: GraphSync,
+    public meta: IndexMeta,
+    private catalog: Catalog,
+    private sync: GraphSync,
     /** A write-only store's graph, kept off the event loop. */
     private readonly thread: GraphThread | undefined,
     private readonly lock: WriteLock | undefined,
     /** What repairing the catalog at open did (verify reports it). */
     private catalogRepairs: string[] = [],
-    scanFiltersOffThread = false,
+    private readonly options: OpenIndexOptions = {},
+    /** A reader's: where the catalog file it opened is on the disk (catalogFileId). */
+    private catalogId: string | undefined = undefined,
   ) {
     this.readonly = lock === undefined;
-    this.writer = thread ?? sync;
     this.planner = new SearchPlanner(catalog, sync, meta.embeddingDim);
-    this.scanner = this.readonly && scanFiltersOffThread ? new SelectionScanner(catalog.source) : undefined;
+    this.scanner = this.readonly && options.scanFiltersOffThread ? new SelectionScanner(catalog.source) : undefined;
+  }
+
+  /** Where commits go for the graph: the synchroniser, or the graph thread of a write-only store. */
+  private get writer(): GraphWriter {
+    return this.thread ?? this.sync;
+  }
+
+  /**
+   * A reader follows the catalog file at its path, as it follows commits: one replaced there
+   * (`doctor --repair` renames a rebuilt catalog in; an index deleted and built again) is opened
+   * anew, graph included, and the files of the old one are let go; while none is there, or one of
+   * another model, reads fail. One stat per refresh interval, not per read.
+   */
+  private followCatalogFile(): void {
+    const now = Date.now();
+    if (now - this.catalogLookedAt >= (this.options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS)) {
+      this.catalogLookedAt = now;
+      const id = catalogFileId(this.dir);
+      if (id !== this.catalogId) this.openAgain(id);
+    }
+    if (this.catalogLost) throw this.catalogLost;
+  }
+
+  /** Opens the catalog file now at this store's path (`id`), or says why reads fail until the next look. */
+  private openAgain(id: string | undefined): void {
+    if (id === undefined) {
+      this.catalogId = undefined;
+      this.catalogLost = new RsclipError('INDEX_UNAVAILABLE', `index ${this.dir} is gone: its ${CATALOG_FILE} was removed while this process read it`, {
+        hint: `it is read again once an index is there (\`rsclip index <archive dir> --index ${this.dir}\`)`,
+      });
+      return;
+    }
+    let fresh: EmbeddedStore;
+    try {
+      fresh = openEmbeddedIndex(this.dir, { ...this.options, readonly: true });
+    } catch (error) {
+      // e.g. an index still being created: tried again at the next look
+      this.catalogLost = error as Error;
+      return;
+    }
+    const { modelId, modelFingerprint, embeddingDim } = this.meta;
+    if (fresh.meta.modelFingerprint !== modelFingerprint || fresh.meta.embeddingDim !== embeddingDim) {
+      void fresh.close();
+      this.catalogId = id;
+      this.catalogLost = new RsclipError('INDEX_INCOMPATIBLE', `index ${this.dir} was replaced by an index of model ${fresh.meta.modelId} (fingerprint ${fresh.meta.modelFingerprint}), and this process reads model ${modelId} (fingerprint ${modelFingerprint})`, {
+        hint: 'restart it to read the new index',
+      });
+      return;
+    }
+    const { catalog, scanner } = this;
+    this.meta = fresh.meta;
+    this.catalog = fresh.catalog;
+    this.sync = fresh.sync;
+    this.planner = fresh.planner;
+    this.scanner = fresh.scanner;
+    this.catalogId = fresh.catalogId;
+    this.fieldNamesAt = undefined;
+    this.catalogLost = undefined;
+    catalog.close();
+    void scanner?.close();
   }
 
   describe(): StoreDescription {
-    const notice = this.sync.builtInMemory;
-    return { backend: 'embedded', location: this.dir, directory: this.dir, ...(notice ? { notices: [notice] } : {}) };
+    const notices = [this.sync.builtInMemory, this.sync.servesOutdated].filter((n) => n !== undefined);
+    return { backend: 'embedded', location: this.dir, directory: this.dir, ...(notices.length > 0 ? { notices } : {}) };
   }
 
   private assertOpen(): void {
@@ -257,6 +293,7 @@ export class EmbeddedStore implements IndexStore {
   private async read<T>(body: () => T): Promise<T> {
     this.assertOpen();
     try {
+      if (this.readonly) this.followCatalogFile();
       return body();
     } catch (error) {
       throw catalogError(this.catalog.file, error);
@@ -282,17 +319,18 @@ export class EmbeddedStore implements IndexStore {
 
   /** Reads a filter's allowed items off the event loop, unless they are cached as of the current commit (read-only stores). */
   private async scanSelection(selection: ItemSelection): Promise<void> {
-    const scanner = this.scanner;
-    if (!scanner || selection.filter === undefined) return;
+    if (!this.scanner || selection.filter === undefined) return;
     const needed = await this.read(() => {
       this.sync.refreshIfStale();
       return this.planner.needsScan(selection);
     });
     if (!needed) return;
-    const { seq, ids } = await scanner.scan(selectionToSql(selection)).catch((error: unknown) => {
-      throw catalogError(this.catalog.file, error);
+    // as read: a catalog opened anew meanwhile has a scanner and a planner of its own
+    const { scanner, planner, catalog } = this;
+    const { seq, ids } = await scanner!.scan(selectionToSql(selection)).catch((error: unknown) => {
+      throw catalogError(catalog.file, error);
     });
-    this.planner.offerAllowed(selection, seq, ids);
+    planner.offerAllowed(selection, seq, ids);
   }
 
   async countItems(selection: ItemSelection = {}): Promise<number> {

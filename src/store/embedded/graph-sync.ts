@@ -24,7 +24,7 @@ import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoint
 import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-failures.js';
 
 export const GRAPH_FILE = 'vectors.hnsw';
-const DEFAULT_REFRESH_INTERVAL_MS = 1000;
+export const DEFAULT_REFRESH_INTERVAL_MS = 1000;
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
 
 /** The interval until the next checkpoint after one that took `tookMs`: a large graph takes seconds to write, so checkpoints stay under ~5 % of the time. */
@@ -93,6 +93,8 @@ export class GraphSync implements GraphWriter {
    * every reader pays this at every start until a writer does; said once, for the operator.
    */
   builtInMemory: string | undefined;
+  /** A reader that serves a graph file of an older format (a writer would rebuild it); said once, for the operator. */
+  servesOutdated: string | undefined;
   /** Changes a reader has read from the catalog and not applied yet, from `backlogAt` on. */
   private backlog: Change[] = [];
   private backlogAt = 0;
@@ -168,6 +170,8 @@ export class GraphSync implements GraphWriter {
           unusable = loaded.outdated;
           this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
           loaded = undefined;
+        } else if (loaded.outdated) {
+          this.servesOutdated = `${loaded.outdated}: this reader serves it as it is, so results may be less accurate until a writer rebuilds it (\`rsclip index\` on the archive, or \`rsclip doctor --index ${this.dir}\`)`;
         }
       } catch (error) {
         unusable = `HNSW file unreadable (${(error as Error).message})`;
@@ -176,6 +180,9 @@ export class GraphSync implements GraphWriter {
     } else if (existsSync(this.file)) {
       unusable = 'HNSW file was never recorded as checkpointed';
       this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
+    } else if (recordedCheckpoints(this.catalog).length > 0) {
+      // a checkpoint recorded a file here
+      this.repairsAtOpen.push('HNSW file missing; rebuilt from the catalog');
     }
     const { added, deleted } = loaded && exact ? this.replayOnto(loaded, fromSeq) : this.rebuildFromCatalog(loaded, fromSeq);
     if (loaded && (added > 0 || deleted > 0)) {

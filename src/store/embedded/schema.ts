@@ -1,8 +1,9 @@
 /**
  * The catalog schema and its numbered migrations (rclip's `ensure_version` pattern):
  * each step runs once, in order, inside one transaction; a catalog from a newer rsclip
- * is refused rather than guessed at. Readers (read-only opens) cannot migrate: they read an
- * older catalog as it is when every missing step is marked `readersUnaffected`.
+ * is refused rather than guessed at. Readers (read-only opens) never migrate: they read an
+ * older catalog as it is when every missing step is marked `readersUnaffected`, and refuse it
+ * otherwise (conversionNeeded); writers convert it and say so.
  */
 import type Database from 'better-sqlite3';
 import path from 'node:path';
@@ -195,8 +196,11 @@ function refuseNewer(version: number, file: string): void {
   });
 }
 
-/** Brings the catalog to `toVersion` (default SCHEMA_VERSION); refuses a newer one. Needs a writable handle if a step must run. */
-export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_VERSION): void {
+/**
+ * Brings the catalog to `toVersion` (default SCHEMA_VERSION); refuses a newer one. Needs a writable
+ * handle if a step must run. Returns the version it found (0: a catalog without tables yet).
+ */
+export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_VERSION): number {
   const version = catalogVersion(db);
   refuseNewer(version, file);
   db.function('rsclip_half_from_float32', { deterministic: true }, (blob: unknown) => (blob instanceof Uint8Array ? float32BlobToHalf(blob) : blob));
@@ -207,6 +211,7 @@ export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_
       db.pragma(`user_version = ${step.version}`);
     })();
   }
+  return version;
 }
 
 /** Whether the catalog keeps a `totals` table (a reader may open an older one as it is). */
@@ -222,12 +227,23 @@ export function readersNeedUpgrade(db: Database.Database): boolean {
   return MIGRATIONS.some((step) => step.version > version && !step.readersUnaffected);
 }
 
+/**
+ * A reader's refusal of a catalog that only a writer can convert: read-only opens never write
+ * (an older rsclip still serving or searching the index could not read it afterwards).
+ */
+export function conversionNeeded(dir: string, version: number): RsclipError {
+  return new RsclipError('INDEX_INCOMPATIBLE', `index ${dir} was made by an older rsclip (catalog schema ${version}) and must be converted to schema ${SCHEMA_VERSION} before it can be read; read-only commands never convert it`, {
+    hint: `convert it with \`rsclip doctor --index ${dir}\` or any \`rsclip index\` run on it; rsclip versions from before the conversion cannot read it afterwards`,
+  });
+}
+
+/** What a writer says once it has converted an older catalog (`from`: the version it found). */
+export function convertedNotice(dir: string, from: number): string {
+  return `converted the index ${dir} from schema ${from} to ${SCHEMA_VERSION}; rsclip versions from before this conversion cannot read it any more`;
+}
+
 /** Checks that a reader can use the catalog as it is: not newer, and missing no step readers need. */
 export function checkReadable(db: Database.Database, file: string): void {
   refuseNewer(catalogVersion(db), file);
-  if (readersNeedUpgrade(db)) {
-    throw new RsclipError('INDEX_INCOMPATIBLE', `index catalog ${file} uses an older schema and cannot be upgraded while opened read-only`, {
-      hint: `run \`rsclip doctor --index ${path.dirname(file)}\` once to upgrade it`,
-    });
-  }
+  if (readersNeedUpgrade(db)) throw conversionNeeded(path.dirname(file), catalogVersion(db));
 }
