@@ -84,13 +84,16 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   if (!hasFiles && !forgets && (!Array.isArray(options.roots) || options.roots.length === 0)) {
     throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
   }
-  if (!hasFiles) await checkRootsApart(options.roots ?? []);
   const both = (options.forget ?? []).map((root) => path.resolve(root)).find((root) => (options.roots ?? []).some((r) => path.resolve(r) === root));
   if (both !== undefined) throw new RsclipError('BAD_INPUT', `archive folder ${both} is both to index and to forget`, { hint: 'give it to one of them; nothing was changed in the index' });
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
   if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0)) {
     throw invalidParameter('decodeThreads', 'a non-negative integer', options.decodeThreads);
+  }
+  if (!hasFiles) {
+    const forgotten = new Set((options.forget ?? []).map((root) => path.resolve(root)));
+    checkRootsApart(options.roots ?? [], (await options.store.roots()).filter((root) => !forgotten.has(root)));
   }
   const embedder = options.embedder ?? localEmbedder(options.encoder);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import { RsclipError } from '../errors.js';
 import { worldFileCandidates } from '../geo/world-file.js';
-import { isInside } from '../path-inside.js';
+import { isInside, realPathOrResolved } from '../path-inside.js';
 
 /** Extensions of the formats sharp (libvips) decodes in the prebuilt binaries. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -144,17 +144,28 @@ export async function checkArchiveRoots(roots: readonly string[]): Promise<strin
 
 /**
  * Refuses roots that are one folder, or one inside another, by their real paths (a symbolic link
- * to a folder is that folder): each file would be indexed twice, under two roots.
+ * to a folder is that folder): each file would be indexed twice, under two roots. `held`: the
+ * roots the index holds files under (but those forgotten in this run), checked the same way
+ * against the roots given.
  */
-export async function checkRootsApart(roots: readonly string[]): Promise<void> {
-  const real = await Promise.all(roots.map(async (root) => ({ root: path.resolve(root), real: await realpath(root).catch(() => path.resolve(root)) })));
-  for (const a of real) {
-    for (const b of real) {
+export function checkRootsApart(roots: readonly string[], held: readonly string[] = []): void {
+  const given = roots.map((root) => ({ root: path.resolve(root), real: realPathOrResolved(root) }));
+  const indexed = held.filter((root) => !given.some((g) => g.root === root)).map((root) => ({ root, real: realPathOrResolved(root) }));
+  const unchanged = 'nothing was changed in the index';
+  for (const a of given) {
+    for (const b of given) {
       if (a === b || !isInside(b.real, a.real)) continue;
       const same = a.real === b.real;
       throw new RsclipError('BAD_INPUT', same ? `archive folders ${b.root} and ${a.root} are the same folder (${a.real})` : `archive folder ${a.root} is inside ${b.root}: its files would be indexed twice`, {
-        hint: `index ${b.root} alone; nothing was changed in the index`,
+        hint: `index ${b.root} alone; ${unchanged}`,
       });
+    }
+    for (const b of indexed) {
+      // moved under the new name in one run: the forgotten folder's files are removed after the run, and their vectors reused before
+      const move = `\`rsclip index ${a.root} --forget ${b.root}\` indexes them under ${a.root} (their vectors are reused)`;
+      if (a.real === b.real) throw new RsclipError('BAD_INPUT', `archive folder ${a.root} is the folder the index holds as ${b.root}: its files would be indexed twice`, { hint: `index ${b.root}, or ${move}; ${unchanged}` });
+      if (isInside(b.real, a.real)) throw new RsclipError('BAD_INPUT', `archive folder ${a.root} is inside ${b.root}, which the index holds: its files would be indexed twice`, { hint: `index ${b.root} (it includes ${a.root}); ${unchanged}` });
+      if (isInside(a.real, b.real)) throw new RsclipError('BAD_INPUT', `archive folder ${a.root} holds ${b.root}, which the index holds as a folder of its own: its files would be indexed twice`, { hint: `${move}; ${unchanged}` });
     }
   }
 }

@@ -59,6 +59,13 @@ export const FIELD_NAMES_SQL = `WITH RECURSIVE
   file_names(name) AS (SELECT min(name) FROM file_fields UNION ALL SELECT (SELECT min(name) FROM file_fields WHERE name > file_names.name) FROM file_names WHERE name IS NOT NULL)
   SELECT name FROM user_names WHERE name IS NOT NULL UNION SELECT name FROM file_names WHERE name IS NOT NULL`;
 
+/**
+ * The roots that hold files not removed, by the same loose index scan, over the (root, path)
+ * index: one lookup per root instead of a read of every file's row.
+ */
+export const ROOTS_SQL = `WITH RECURSIVE held(root) AS (SELECT min(root) FROM files UNION ALL SELECT (SELECT min(root) FROM files WHERE root > held.root) FROM held WHERE root IS NOT NULL)
+  SELECT root FROM held WHERE root IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.root = held.root AND f.status <> 'removed') ORDER BY root`;
+
 /** A row of an index's totals (the `totals` table, or the same counted from the rows). */
 export interface TotalRow {
   name: string;

@@ -363,6 +363,8 @@ export interface IndexStore {
 
   // writing (the indexer); each throws INDEX_READ_ONLY when opened read-only
   knownFiles(root: string): Promise<Map<string, KnownFile>>;
+  /** The archive roots (absolute paths, as recorded) under which the index holds files that are not removed. */
+  roots(): Promise<string[]>;
   /** The items of a complete `ok` file with this content hash and plan. */
   findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined>;
   /** Applies all changes or none, idempotently (see CatalogChange). */

@@ -135,6 +135,23 @@ describe('roots', () => {
     await expect(indexInto({ roots: [archive, at('sub')], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is inside/) });
     await expect(indexInto({ roots: [path.join(work, 'alias'), archive], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/same folder/) });
   });
+
+  it('refuses a root that is, holds or lies inside a root the index holds, and moves one under a new name with --forget, reusing its vectors', async () => {
+    writeFileSync(path.join(mkdirSync(at('sub'), { recursive: true })!, 'a.png'), makePng(1));
+    writeFileSync(at('b.png'), makePng(2));
+    const alias = path.join(work, 'alias');
+    symlinkSync(archive, alias);
+    await indexInto({ roots: [at('sub')], index: indexDir, model: new FakeEncoder() });
+    // the archive holds the indexed sub-folder: its file would be indexed twice
+    await expect(indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/holds .*sub, which the index holds/), hint: expect.stringContaining(`--forget ${at('sub')}`) });
+    const moved = await indexInto({ roots: [archive], forget: [at('sub')], index: indexDir, model: new FakeEncoder() });
+    expect(moved).toMatchObject({ added: 2, reused: 1, embedded: 1, removed: 1 });
+    await expect(indexInto({ roots: [at('sub')], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is inside .*, which the index holds/) });
+    await expect(indexInto({ roots: [alias], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/is the folder the index holds as/) });
+    const store = await openIndex(indexDir, { readonly: true });
+    expect((await store.listItemIds()).length).toBe(2);
+    await store.close();
+  });
 });
 
 describe('a file that changes or goes away during the run', () => {

@@ -184,6 +184,19 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('lists the roots that hold files not removed, a failed file\'s root too', async () => {
+    const { store, results } = await withChanges([
+      { kind: 'put', file: newFile('a.jpg', { root: '/b-archive' }), vector: axis(1) },
+      { kind: 'put', file: newFile('a.jpg', { root: '/a-archive' }), vector: axis(2) },
+      { kind: 'put', file: newFile('b.jpg', { root: '/a-archive' }), vector: axis(3) },
+      { kind: 'fail', file: newFile('bad.jpg', { root: '/c-archive' }), error: 'truncated JPEG' },
+    ]);
+    expect(await store.roots()).toEqual(['/a-archive', '/b-archive', '/c-archive']);
+    await store.commit([{ kind: 'remove', fileId: results[0]!.fileId }, { kind: 'remove', fileId: results[1]!.fileId }]);
+    expect(await store.roots()).toEqual(['/a-archive', '/c-archive']);
+    await store.close();
+  });
+
   it('answers lookups of reusable content asked at once (as the decode workers ask them) as it answers each alone', async () => {
     const store = await open(location, { model: MODEL, create: true });
     const tile = (i: number) => ({ key: `t${i}`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: axis(i) });

@@ -17,7 +17,7 @@ import type { WindowPlace } from '../../geo/footprint.js';
 import type { SceneStretch } from '../../raster/radiometry.js';
 import { ITEM_ID_LIMIT } from '../engines.js';
 import { BOXES_PER_ITEM, footprintBoxes, registerFilterFunctions, selectedIdsSql, selectionToSql } from './catalog-filter.js';
-import { FIELD_NAMES_SQL, fieldRows, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fieldRows, ROOTS_SQL, fileItemsSql, groupFieldRows, ITEM_COLUMNS, numericValue, parseJson, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { decodeHalf, encodeHalf } from './half-precision.js';
 import { catalogVersion, checkReadable, COUNTED_TOTALS_SQL, hasMetaTable, keepsTotals, migrate, SCHEMA_VERSION } from './schema.js';
 import { immutableUri } from './sqlite-uri.js';
@@ -259,6 +259,11 @@ export class Catalog {
     const rows = this.prepared('SELECT id, path, bytes, mtime_ms, indexed_at, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = ?').iterate(root) as Iterable<FileRow>;
     for (const row of rows) known.set(row.path, toKnownFile(row));
     return known;
+  }
+
+  roots(): string[] {
+    const rows = this.prepared(ROOTS_SQL).all() as { root: string }[];
+    return rows.map((r) => r.root);
   }
 
   findReusableFile(contentHash: string, plan: string | null): ReusableFile | undefined {

@@ -433,6 +433,13 @@ export class EmbeddedStore implements IndexStore {
     });
   }
 
+  roots(): Promise<string[]> {
+    return this.read(() => {
+      this.assertWritable('list archive roots');
+      return this.catalog.roots();
+    });
+  }
+
   findReusableFile(contentHash: string, plan: string | null): Promise<ReusableFile | undefined> {
     return this.read(() => this.catalog.findReusableFile(contentHash, plan));
   }

@@ -50,7 +50,7 @@ import type { Database, Queryable } from './database.js';
 import { selectionKey, type SqlCondition } from '../filter-compiler.js';
 import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } from './filter-sql.js';
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
-import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
+import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, ROOTS_SQL, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { exactSelectionLimit } from '../exact-selection.js';
 import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexName, vectorIndexSql } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
@@ -526,6 +526,13 @@ export class PostgresStore implements IndexStore {
       this.assertWritable('list known files');
       const rows = await this.rows<FileRow>(db, 'SELECT id, path, bytes, mtime_ms, indexed_at, content_hash, status, needs_embedding, width, height, plan, stretch FROM files WHERE root = $1', [path.resolve(root)]);
       return new Map(rows.map((r) => [r.path, toKnownFile(r)]));
+    });
+  }
+
+  roots(): Promise<string[]> {
+    return this.read(async (db) => {
+      this.assertWritable('list archive roots');
+      return (await this.rows<{ root: string }>(db, ROOTS_SQL)).map((r) => r.root);
     });
   }
 
