@@ -1,6 +1,6 @@
 /** `rsclip embed`: one unit vector per text and per image. */
 import { Option, type Command } from 'commander';
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
 import { chosenModel, collect, modelVariant, positiveInt, printJson } from './options.js';
@@ -14,6 +14,12 @@ interface EmbedOptions {
   threads?: number;
   maxInputPixels?: number;
   variant: ReturnType<typeof modelVariant>;
+}
+
+/** The library's advice for a query image past the pixel limit is a smaller image; here the limit is an option too. */
+function namingLimitOption(error: unknown): never {
+  if (!isRsclipError(error, 'IMAGE_TOO_LARGE')) throw error;
+  throw new RsclipError('IMAGE_TOO_LARGE', error.message, { hint: 'downscale the image or raise the pixel limit (--max-input-pixels)', cause: error });
 }
 
 export function registerEmbedCommand(program: Command): void {
@@ -40,7 +46,7 @@ export function registerEmbedCommand(program: Command): void {
       });
       try {
         const textVectors = texts.length > 0 ? await encoder.embedTexts(texts) : [];
-        const imageVectors = images.length > 0 ? await encoder.embedImages(images) : [];
+        const imageVectors = images.length > 0 ? await encoder.embedImages(images).catch(namingLimitOption) : [];
         const rows = [
           ...texts.map((input, i) => ({ kind: 'text' as const, input, vector: textVectors[i]! })),
           ...images.map((input, i) => ({ kind: 'image' as const, input, vector: imageVectors[i]! })),

@@ -18,6 +18,7 @@ import type { Georeference } from '../geo/georeference.js';
 import { boxesToBBox, geometryBoxes, normalizeLon } from '../geo/lonlat-ring.js';
 import type { PlannedWindow } from '../geo/tiling.js';
 import { isTiffPath, openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
+import { decodedAsIs } from '../raster/whole-image.js';
 import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
 import { TiffTruncatedError } from '../raster/tiff-complete.js';
@@ -107,11 +108,6 @@ function fileGeo(georeference: Georeference | null): FileGeo | null {
   if (!georeference) return null;
   const { crs, geoTransform, source } = georeference;
   return { crs: crs?.name ?? null, epsg: crs?.epsg ?? null, ...(crs && crs.epsg === null ? { definition: crs.definition } : {}), geoTransform, source };
-}
-
-/** Whether sharp's RGB conversion (first three bands, grey repeated, alpha dropped) gives these bands. */
-function sharpGivesBands(bands: readonly number[]): boolean {
-  return bands.length === 1 ? bands[0] === 1 : bands.every((b, i) => b === i + 1);
 }
 
 function itemWindow(window: PlannedWindow): ItemWindow {
@@ -237,7 +233,7 @@ export class FilePreparer {
     const hash = job.row.contentHash;
     const bands = source ? (this.plan.options.bands ?? defaultBands(source)) : undefined;
     const whole = source ? !this.plan.tiled(source.width, source.height) : true;
-    const fidelity = !source || (whole && !this.plan.options.bands && source.dataType === 'uint8' && sharpGivesBands(bands!));
+    const fidelity = !source || (whole && decodedAsIs(source, this.plan.options.bands));
     const stretched = source !== undefined && !fidelity && source.dataType !== 'uint8';
     const planString = source ? this.plan.fileplan(source.width, source.height, stretched) : this.plan.fileplan(1, 1, false);
     job.row = { ...job.row, plan: planString, ...(source ? { width: source.width, height: source.height, format: source.format, geo: fileGeo(source.georeference) } : {}) };

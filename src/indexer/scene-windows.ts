@@ -14,6 +14,7 @@ import type { OpenRasterOptions } from '../raster/open-raster.js';
 import type { SceneStretch } from '../raster/radiometry.js';
 import type { RgbWindow, Scene } from '../raster/scene.js';
 import type { ReadOptions } from '../raster/types.js';
+import { wholeReadSize } from '../raster/whole-image.js';
 import type { PixelPreparer } from './decode-pool.js';
 import { orderedMap } from './ordered-map.js';
 
@@ -26,16 +27,9 @@ export interface SceneFile {
   stretch: SceneStretch;
 }
 
-/** A whole-image window is read with its shorter side at most this many model inputs (the model sees one). */
-const WHOLE_READ_INPUTS = 4;
-
 /** Output size of a window read: native, except whole images far larger than the model needs. */
 export function readSize(window: PlannedWindow, inputSize: number): { outWidth: number; outHeight: number } | undefined {
-  const shorter = Math.min(window.width, window.height);
-  const limit = WHOLE_READ_INPUTS * inputSize;
-  if (!window.whole || shorter <= limit) return undefined;
-  const f = limit / shorter;
-  return { outWidth: Math.max(1, Math.round(window.width * f)), outHeight: Math.max(1, Math.round(window.height * f)) };
+  return window.whole ? wholeReadSize(window.width, window.height, inputSize) : undefined;
 }
 
 /** A window's pixels as the model's preprocessing takes them. */

@@ -64,7 +64,11 @@ export interface ClipEncoder {
   readonly info: ModelInfo;
   /** Unit vectors, one per text. Throws BAD_INPUT on an empty list. */
   embedTexts(texts: string[]): Promise<Float32Array[]>;
-  /** Unit vectors, one per image (file path or encoded bytes). Throws IMAGE_UNREADABLE naming the bad input. */
+  /**
+   * Unit vectors, one per query image (file path or encoded bytes), each rendered as the indexer
+   * renders the same file whole (16-bit, float and band-reordered data stretched). Throws
+   * IMAGE_UNREADABLE naming the bad input, for vector formats and paths that are not regular files too.
+   */
   embedImages(images: ImageSource[]): Promise<Float32Array[]>;
   /**
    * Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to

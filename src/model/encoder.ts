@@ -9,7 +9,7 @@ import { RsclipError, invalidParameter } from '../errors.js';
 import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
 import { int8SaturationWarning } from './int8-saturation.js';
-import { preprocessImage, preprocessRgb } from './image.js';
+import { preprocessImage, preprocessQueryImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { PixelArrayPool } from './pixel-arrays.js';
 import { defaultThreadCount, joinRows, type OnnxFeed, type OnnxSessionOptions } from './onnx.js';
@@ -162,7 +162,9 @@ class OnnxClipEncoder implements ClipEncoder {
     if (!Array.isArray(images) || images.length === 0) {
       throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
     }
-    const pixels = await Promise.all(images.map(async (image) => (await this.preprocess(image)).pixels));
+    // query images: rendered as the indexer renders the same file (16-bit and float data stretched)
+    const options = this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels };
+    const pixels = await Promise.all(images.map(async (image) => (await preprocessQueryImage(image, this.#model.preprocess, options, this.pixelArrays?.take())).pixels));
     return this.embedPixels(pixels, { handOver: true });
   }
 

@@ -11,13 +11,22 @@
  * RGB conversion: grey is repeated into 3 channels; alpha is dropped, not composited (as PIL's
  * `convert("RGB")`); images with more than 4 bands keep their first 3. 16-bit images are
  * reduced to 8 bits by their high byte (v >> 8, so 65535 -> 255 over the full range, never
- * clipped); that is what libvips does and what PIL does for 16-bit RGB.
+ * clipped); that is what libvips does and what PIL does for 16-bit RGB. Query images
+ * (preprocessQueryImage) of 16-bit, float or band-reordered data are rendered as the indexer
+ * renders them instead (src/raster/whole-image.ts), so that a file searched with itself finds itself.
  */
-import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { default as SharpFactory, Sharp } from 'sharp';
 import { isRsclipError, RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
-import { checkTiffComplete } from '../raster/tiff-complete.js';
+import { isTiffPath, openRaster } from '../raster/open-raster.js';
+import { checkTiffComplete, TiffTruncatedError } from '../raster/tiff-complete.js';
+import { isTiffBytes, readTiffSize } from '../raster/tiff-source.js';
+import type { RasterSource } from '../raster/types.js';
+import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
@@ -44,8 +53,6 @@ const VECTOR_FORMATS = new Set(['svg', 'pdf']);
 export interface DecodeOptions {
   /** Largest accepted width x height; default 178,956,970 (as PIL). */
   maxInputPixels?: number;
-  /** Refuse vector formats (SVG, PDF): query uploads, where a 120-byte SVG can ask for 169 megapixels. */
-  rasterOnly?: boolean;
   /**
    * Bytes of the file that the caller has read already (the indexer's content hash): a PNG or
    * JPEG header in them is not parsed again by libvips (about 0.9 ms of CPU per small image), and
@@ -58,12 +65,17 @@ function describeSource(source: ImageSource): string {
   return typeof source === 'string' ? `image ${source}` : 'the uploaded image';
 }
 
-async function unreadableError(source: ImageSource, cause: unknown): Promise<RsclipError> {
+/** What to do about an image past the pixel limit: a query image can only be smaller (`search` has no option to raise it); an archive's limit is raised by `rsclip index --max-input-pixels`. */
+function pixelLimitHint(query: boolean): string {
+  return query ? 'use a smaller query image: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the pixel limit (--max-input-pixels)';
+}
+
+async function unreadableError(source: ImageSource, cause: unknown, query = false): Promise<RsclipError> {
   if (isRsclipError(cause, 'DEPENDENCY_MISSING')) return cause;
   const label = describeSource(source);
   const reason = cause instanceof Error ? cause.message : String(cause);
   if (/exceeds pixel limit/i.test(reason)) {
-    return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: 'downscale the image or raise the pixel limit (--max-input-pixels)', cause });
+    return new RsclipError('IMAGE_TOO_LARGE', `${label} is larger than the pixel limit`, { hint: pixelLimitHint(query), cause });
   }
   // libvips gathers its messages, one a line, often the same one for each attempt at the file;
   // sharp puts its own words before the first
@@ -106,8 +118,9 @@ function checkPixelLimit(source: ImageSource, width: number, height: number, max
   if (width * height > maxInputPixels) {
     throw new RsclipError(
       'IMAGE_TOO_LARGE',
-      `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}${query ? ' for a query image' : ''}`,
-      { hint: query ? 'downscale it: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the pixel limit (--max-input-pixels)' },
+      // an upload's limit is the server's own, far below an archive's
+      `${describeSource(source)} has ${width}x${height} = ${width * height} pixels, more than the limit of ${maxInputPixels}${query && typeof source !== 'string' ? ' for a query image' : ''}`,
+      { hint: pixelLimitHint(query) },
     );
   }
 }
@@ -143,6 +156,8 @@ export interface DecodedRgb {
 interface Header {
   format: string;
   bands: number;
+  /** libvips's band format: uchar, ushort, float... */
+  depth: string;
 }
 
 function vectorFormatError(source: ImageSource, format: string): RsclipError {
@@ -157,17 +172,21 @@ function looksLikeXml(bytes: Buffer): boolean {
   return text.startsWith('<');
 }
 
-/** Reads the header (no pixel limit there, so the error can state the size), then enforces the limit. */
-async function readHeader(source: ImageSource, maxInputPixels: number, rasterOnly = false): Promise<Header> {
-  if (rasterOnly && typeof source !== 'string' && looksLikeXml(source)) throw vectorFormatError(source, 'svg');
+/**
+ * Reads the header (no pixel limit there, so the error can state the size), then enforces the
+ * limit. `query`: a query image, which must be a raster format (a 120-byte SVG can ask for 169
+ * megapixels).
+ */
+async function readHeader(source: ImageSource, maxInputPixels: number, query = false): Promise<Header> {
+  if (query && typeof source !== 'string' && looksLikeXml(source)) throw vectorFormatError(source, 'svg');
   try {
     const meta = await openSharp(source, 0).metadata();
-    if (rasterOnly && meta.format !== undefined && VECTOR_FORMATS.has(meta.format)) throw vectorFormatError(source, meta.format);
-    if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels, rasterOnly);
-    return { format: meta.format ?? 'unknown', bands: meta.channels ?? 3 };
+    if (query && meta.format !== undefined && VECTOR_FORMATS.has(meta.format)) throw vectorFormatError(source, meta.format);
+    if (meta.width !== undefined && meta.height !== undefined) checkPixelLimit(source, meta.width, meta.height, maxInputPixels, query);
+    return { format: meta.format ?? 'unknown', bands: meta.channels ?? 3, depth: meta.depth ?? 'uchar' };
   } catch (error) {
     if (error instanceof RsclipError) throw error;
-    throw await unreadableError(source, error);
+    throw await unreadableError(source, error, query);
   }
 }
 
@@ -181,16 +200,16 @@ export async function decodeRgb8(source: ImageSource, options: DecodeOptions = {
 /**
  * decodeRgb8 without dropping alpha and extra bands: RGB, or three bands and more that
  * preprocessing reads the first three of (grey is made RGB). The model's 224 px chips skip a copy
- * of every pixel this way.
+ * of every pixel this way. `query`: as for readHeader; `header`: read already (and checked).
  */
-async function decodeColour8(source: ImageSource, options: DecodeOptions): Promise<DecodedRgb> {
+async function decodeColour8(source: ImageSource, options: DecodeOptions, query = false, header?: Header): Promise<DecodedRgb> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const content = options.alreadyRead?.content?.length ? options.alreadyRead.content : undefined;
   const inMemory = content ?? (typeof source === 'string' ? undefined : source);
   const firstBytes = inMemory ?? options.alreadyRead?.head;
   const known = firstBytes ? parseImageHeader(firstBytes) : undefined;
-  if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, options.rasterOnly ?? false);
-  const { format } = known ?? (await readHeader(source, maxInputPixels, options.rasterOnly));
+  if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, query);
+  const { format } = known ?? header ?? (await readHeader(source, maxInputPixels, query));
   // libvips reads the blocks of a TIFF cut short as black, without a word
   if (format === 'tiff' && options.alreadyRead?.tiffChecked !== true) await checkTiffComplete(inMemory ?? source, describeSource(source));
   if (inMemory && isSmallJpeg(known)) {
@@ -204,7 +223,7 @@ async function decodeColour8(source: ImageSource, options: DecodeOptions): Promi
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return { rgb: info.channels >= 3 ? { data: bytes, width: info.width, height: info.height, channels: info.channels } : toRgb(bytes, info.width, info.height, info.channels), format };
   } catch (error) {
-    throw await unreadableError(source, error);
+    throw await unreadableError(source, error, query);
   }
 }
 
@@ -214,7 +233,10 @@ async function decodeColour8(source: ImageSource, options: DecodeOptions): Promi
  * read, in libuv's pool; throws IMAGE_UNREADABLE or IMAGE_TOO_LARGE.
  */
 export async function checkQueryImage(bytes: Buffer, maxPixels = DEFAULT_MAX_QUERY_PIXELS): Promise<void> {
-  await readHeader(bytes, maxPixels, true);
+  // the scene reader's TIFFs include some whose header libvips refuses (64-bit floats)
+  const tiff = isTiffBytes(bytes) ? await readTiffSize(bytes) : undefined;
+  if (tiff) checkPixelLimit(bytes, tiff.width, tiff.height, maxPixels, true);
+  else await readHeader(bytes, maxPixels, true);
 }
 
 /** transformers' `get_resize_output_image_size(size=shortest_edge, default_to_square=False)`: (height, width). */
@@ -323,6 +345,111 @@ export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: F
 export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig, options: DecodeOptions = {}, into?: Float32Array): Promise<PreprocessedImage> {
   const { rgb, format } = await decodeColour8(source, options);
   return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
+}
+
+export interface QueryImageOptions {
+  /** Largest accepted width x height; default 178,956,970 (as PIL). */
+  maxInputPixels?: number;
+}
+
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a named pipe';
+  if (info.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/** A query path must be a regular file: reading a named pipe waits for a writer forever. One that is not there is left to the decoder to report. */
+async function checkRegularFile(file: string): Promise<void> {
+  const info = await stat(file).catch(() => undefined);
+  if (info === undefined || info.isFile()) return;
+  throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${file}: not a regular file (${fileKind(info)})`, { hint: 'give the path of an image file' });
+}
+
+/**
+ * The query image as the scene reader opens it, or undefined where it cannot (the decoder then
+ * reports the file in its own words, as the indexer leaves it to). Uploaded bytes are written to a
+ * temporary file first: the scene reader's sources (libvips windows, geotiff.js) read files, and
+ * so the upload is read by the very code that read the indexed file. `use` runs while it is open.
+ */
+async function withQueryRaster<T>(source: ImageSource, format: string, use: (raster: RasterSource | undefined) => Promise<T>): Promise<T> {
+  if (typeof source === 'string') {
+    const raster = await openQueryRaster(source);
+    try {
+      return await use(raster);
+    } finally {
+      await raster?.close();
+    }
+  }
+  // the upload's own words for a TIFF cut short, not the temporary file's
+  if (format === 'tiff') await checkTiffComplete(source, describeSource(source));
+  const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-query-'));
+  const file = path.join(dir, `query.${format === 'tiff' ? 'tif' : format}`);
+  try {
+    await writeFile(file, source, { mode: 0o600 });
+    const raster = await openQueryRaster(file);
+    try {
+      return await use(raster);
+    } finally {
+      await raster?.close();
+    }
+  } catch (error) {
+    if (!(error instanceof RsclipError) || !error.message.includes(file)) throw error;
+    const label = describeSource(source);
+    throw new RsclipError(error.code, error.message.replaceAll(`image ${file}`, label).replaceAll(file, label), { hint: error.hint, cause: error });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function openQueryRaster(file: string): Promise<RasterSource | undefined> {
+  try {
+    // a query has no place: a world file beside it is not looked for
+    return await openRaster(file, { worldFile: null });
+  } catch (error) {
+    if (error instanceof TiffTruncatedError || isRsclipError(error, 'DEPENDENCY_MISSING')) throw error;
+    return undefined;
+  }
+}
+
+/**
+ * A query image (a file or an upload) decoded and preprocessed as the indexer decodes the same
+ * file embedded whole (src/raster/whole-image.ts), so that an indexed image searched with itself
+ * finds itself: 8-bit images as preprocessImage does (bit for bit), 16-bit, signed, float and
+ * band-reordered ones with the default band choice and one 2-98 % stretch. Refuses vector formats
+ * (rendered at whatever size they declare) and paths that are not regular files.
+ */
+export async function preprocessQueryImage(source: ImageSource, cfg: PreprocessConfig, options: QueryImageOptions = {}, into?: Float32Array): Promise<PreprocessedImage> {
+  const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  if (typeof source === 'string') await checkRegularFile(source);
+  const tiff = typeof source === 'string' ? isTiffPath(source) : isTiffBytes(source);
+  let header: Header | undefined;
+  if (!tiff) {
+    // as the indexer: other formats reach the scene reader only with 16-bit samples
+    const known = typeof source === 'string' ? undefined : parseImageHeader(source);
+    if (known) checkPixelLimit(source, known.width, known.height, maxInputPixels, true);
+    header = known ? { format: known.format, bands: known.channels, depth: known.depth } : await readHeader(source, maxInputPixels, true);
+  }
+  const decode = async (tiffChecked: boolean): Promise<PreprocessedImage> => {
+    const { rgb, format } = await decodeColour8(source, { maxInputPixels, ...(tiffChecked ? { alreadyRead: { tiffChecked } } : {}) }, true, header);
+    return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
+  };
+  if (header && header.depth !== 'ushort') return decode(false);
+  return withQueryRaster(source, header?.format ?? 'tiff', async (raster) => {
+    if (!raster) return decode(false);
+    checkPixelLimit(source, raster.width, raster.height, maxInputPixels, true);
+    if (decodedAsIs(raster)) {
+      try {
+        return await decode(raster.format === 'tiff');
+      } catch (error) {
+        // as the indexer: a TIFF the model's decoder cannot read goes through the scene reader
+        if (raster.format !== 'tiff' || !isRsclipError(error, 'IMAGE_UNREADABLE')) throw error;
+      }
+    }
+    const { rgb } = await renderWholeImage(raster, { inputSize: cfg.cropHeight });
+    const pixels = preprocessRgb({ data: rgb.rgb, width: rgb.width, height: rgb.height, channels: 3 }, cfg, 'torchvision', into);
+    return { pixels, width: raster.width, height: raster.height, format: raster.format };
+  });
 }
 
 export interface ThumbnailOptions extends DecodeOptions {

@@ -355,3 +355,31 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${whatWentWrong(error)}`, { cause: error, hint: 'check that the whole file is there (a copy or upload cut short) and that it opens elsewhere (gdalinfo, QGIS)' });
   }
 }
+
+/** A TIFF's signature (classic or BigTIFF, either byte order). */
+export function isTiffBytes(bytes: Uint8Array): boolean {
+  const order = (bytes[0] === 0x49 && bytes[1] === 0x49) || (bytes[0] === 0x4d && bytes[1] === 0x4d);
+  const magic = bytes[0] === 0x49 ? bytes[2] : bytes[3];
+  return bytes.length >= 8 && order && (magic === 42 || magic === 43);
+}
+
+/**
+ * The size of the first image of a TIFF held in memory, from its directory (libvips refuses the
+ * headers of some TIFFs the scene reader reads, such as 64-bit floats); undefined when
+ * geotiff.js cannot parse it, for the caller's decoder to word the error.
+ */
+export async function readTiffSize(bytes: Uint8Array): Promise<{ width: number; height: number } | undefined> {
+  const { fromArrayBuffer } = await import('geotiff').catch((cause: unknown) => {
+    throw dependencyMissing('geotiff', cause);
+  });
+  let tiff: GeoTIFF | undefined;
+  try {
+    tiff = await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const image = await tiff.getImage(0);
+    return { width: image.getWidth(), height: image.getHeight() };
+  } catch {
+    return undefined;
+  } finally {
+    await Promise.resolve(tiff?.close()).catch(() => undefined);
+  }
+}

@@ -1,15 +1,16 @@
 /**
  * Runs in a worker thread of the query-image pool (query-images.ts): decodes and preprocesses one
- * uploaded image. It imports image.ts alone, not the model module's index, so that a decoding
+ * query image (an upload, or a path a library caller gave) as the indexer renders the same file. It imports image.ts alone, not the model module's index, so that a decoding
  * thread loads sharp but never onnxruntime. Errors come back as values: an RsclipError's code
  * and hint would not survive the structured clone between threads.
  */
 import type { PreprocessConfig } from '../model/model-dir.js';
-import { preprocessImage } from '../model/image.js';
+import { preprocessQueryImage } from '../model/image.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
 
 export interface QueryImageTask {
-  bytes: Uint8Array;
+  /** The encoded file, or its path. */
+  image: Uint8Array | string;
   preprocess: PreprocessConfig;
   maxPixels: number;
 }
@@ -21,8 +22,9 @@ export type QueryImageResult =
 
 export default async function decodeQueryImage(task: QueryImageTask): Promise<QueryImageResult> {
   try {
-    const bytes = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-    const image = await preprocessImage(bytes, task.preprocess, { maxInputPixels: task.maxPixels, rasterOnly: true });
+    const { image: given } = task;
+    const source = typeof given === 'string' ? given : Buffer.from(given.buffer, given.byteOffset, given.byteLength);
+    const image = await preprocessQueryImage(source, task.preprocess, { maxInputPixels: task.maxPixels });
     return { ok: true, ...image };
   } catch (error) {
     if (error instanceof RsclipError) return { ok: false, code: error.code, message: error.message, hint: error.hint };

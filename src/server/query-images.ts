@@ -59,15 +59,16 @@ export class QueryImageDecoder {
   #threads(): Piscina<QueryImageTask, QueryImageResult> {
     if (this.#closed) throw new Error('the query image decoder is closed');
     const { keptThreads = 0, threads } = this.#options;
-    this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), minThreads: Math.min(keptThreads, threads), maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
+    // workerData set: geotiff's web-worker dependency (query TIFFs), imported in a thread, destructures it and throws when it is undefined
+    this.#pool ??= new Piscina({ ...workerModule('query-image-worker', import.meta.url), workerData: {}, minThreads: Math.min(keptThreads, threads), maxThreads: threads, idleTimeout: IDLE_THREAD_MS });
     return this.#pool;
   }
 
-  /** `owner`: what the image belongs to (one request's images share it); owners take turns at the threads. */
-  async preprocess(bytes: Buffer, owner: object = {}): Promise<PreprocessedImage> {
+  /** `image`: encoded bytes or a path; `owner`: what the image belongs to (one request's images share it); owners take turns at the threads. */
+  async preprocess(image: ImageSource, owner: object = {}): Promise<PreprocessedImage> {
     let result: QueryImageResult;
     try {
-      result = await this.#queue.run(owner, () => this.#threads().run({ bytes, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels }));
+      result = await this.#queue.run(owner, () => this.#threads().run({ image, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels }));
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpError(503, 'SERVER_BUSY', 'too many image queries are being decoded; try again in a moment', { 'Retry-After': '1' });
@@ -86,11 +87,11 @@ export class QueryImageDecoder {
 }
 
 /**
- * The encoder as the server's searcher uses it: uploaded images (bytes) go through the decoder's
- * threads, then to the vision tower; paths and everything else go to `encoder` unchanged.
+ * The encoder as the server's searcher uses it: query images (uploaded bytes, or paths) go through
+ * the decoder's threads, then to the vision tower; everything else goes to `encoder` unchanged.
  */
 export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageDecoder): ClipEncoder {
-  const preprocess = (image: ImageSource, owner?: object): Promise<PreprocessedImage> => (typeof image === 'string' ? encoder.preprocess(image) : decoder.preprocess(image, owner));
+  const preprocess = (image: ImageSource, owner?: object): Promise<PreprocessedImage> => decoder.preprocess(image, owner);
   const tower = new MicroBatcher<Float32Array, Float32Array>((pixels) => encoder.embedPixels(pixels, { handOver: true }), {
     maxBatch: QUERY_IMAGE_BATCH,
     concurrency: encoder.visionSessions ?? 1,
