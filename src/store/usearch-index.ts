@@ -91,9 +91,9 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
       out.push({ id, score: Math.max(-1, Math.min(1, 1 - distances[i]!)) });
       if (out.length === k) kth = distances[i]!;
     }
-    // the k-th's ties may go on past the beam: widen it, as for too few accepted
-    const complete = out.length >= k && i < found;
-    if (complete || beam >= total || beam >= maxBeam) return out;
+    // ties of the k-th that run to the end of the beam may go on past it: widen it, as for too few accepted
+    const tiesRunOn = out.length > k && i === found;
+    if ((out.length >= k && !tiesRunOn) || beam >= total || beam >= maxBeam) return out;
     beam = Math.min(total, beam * 4);
   }
 }
