@@ -3,7 +3,7 @@
  * Neighbouring windows overlap and share blocks; with the cache each block of a scene read in
  * window order is decoded about once instead of once per window that touches it.
  */
-export class BlockCache<T extends { data: ArrayBufferLike }> {
+export class BlockCache<T extends { data: { readonly byteLength: number } }> {
   private readonly entries = new Map<string, Promise<T>>();
   private readonly sizes = new Map<string, number>();
   private bytes = 0;

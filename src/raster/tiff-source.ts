@@ -100,6 +100,25 @@ const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
 
 export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * libvips reads full-resolution windows of at most this many pixels a side through chunks of that
+ * side (on a grid from the image's origin), kept while chunkCacheBytes allows, and the windows are
+ * cut from them; larger windows are read as they are. One libvips pipeline per small window (a
+ * file opened, its tiles decoded into buffers of its own, its output) left glibc's malloc arenas
+ * fragmented: a 16,000 px scene of zeros grew the process by 500 MB, a 40,000 px one by 3 GB;
+ * a pipeline per 512 px chunk, each read once in plan order, keeps it bounded.
+ */
+const LIBVIPS_CHUNK = 512;
+/** The chunk cache holds two rows of chunks (windows read row by row reuse each chunk), within these bounds. */
+const MIN_CHUNK_BYTES = 48 * 1024 * 1024;
+const MAX_CHUNK_BYTES = 192 * 1024 * 1024;
+
+/** Bytes that keep two rows of chunks of an image and two more, within MIN/MAX_CHUNK_BYTES. */
+function chunkCacheBytes(width: number, bandCount: number, bytesPerSample: number): number {
+  const chunk = LIBVIPS_CHUNK * LIBVIPS_CHUNK * bandCount * bytesPerSample;
+  return Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, (2 * Math.ceil(width / LIBVIPS_CHUNK) + 2) * chunk));
+}
+
 type Block = Awaited<ReturnType<GeoTIFFImage['getTileOrStrip']>>;
 
 /** The number of block (column x, row y, plane `sample`) in an image's TileOffsets/StripOffsets, as geotiff.js counts them. */
@@ -135,7 +154,12 @@ class TiffSource implements RasterSource {
     private readonly ycbcr: boolean,
     /** Full-resolution windows are cut by libvips in this colourspace (null: geotiff.js). */
     private libvips: StoredColourspace | null,
-  ) {}
+  ) {
+    this.chunks = new BlockCache(chunkCacheBytes(levels[0]!.width, bandCount, dataType === 'uint16' ? 2 : 1));
+  }
+
+  /** Chunks of the full-resolution image read by libvips (see readChunked). */
+  private readonly chunks: BlockCache<{ data: Uint8Array | Uint16Array }>;
 
   get decoder(): 'geotiff.js' | 'libvips' {
     return this.libvips ? 'libvips' : 'geotiff.js';
@@ -147,8 +171,12 @@ class TiffSource implements RasterSource {
     const side = Math.min(32, this.width, this.height);
     const probe = { x: Math.floor((this.width - side) / 2), y: Math.floor((this.height - side) / 2), width: side, height: side };
     const bands = Array.from({ length: this.bandCount }, (_, i) => i + 1);
-    const viaLibvips = await this.readBands(probe, bands).catch(() => null);
     const colourspace = this.libvips;
+    const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
+    // the probe window alone, not the chunks around it (a damaged block elsewhere fails the window that reads it)
+    const viaLibvips = await extractRaw(this.path, probe, depth, { colourspace, strict: true })
+      .then((data) => ({ bands: deinterleave(data, this.bandCount, bands, depth) }))
+      .catch(() => null);
     this.libvips = null;
     const viaGeotiff = await this.readBands(probe, bands);
     const same = viaLibvips !== null && viaLibvips.bands.every((band, i) => band.length === viaGeotiff.bands[i]!.length && band.every((v, k) => v === viaGeotiff.bands[i]![k]));
@@ -232,7 +260,10 @@ class TiffSource implements RasterSource {
     if (this.libvips && outWidth === window.width && outHeight === window.height) {
       const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
       try {
-        return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, { colourspace: this.libvips, strict: true }), this.bandCount, bands, depth) };
+        if (window.width > LIBVIPS_CHUNK || window.height > LIBVIPS_CHUNK) {
+          return { width: outWidth, height: outHeight, bands: deinterleave(await extractRaw(this.path, window, depth, { colourspace: this.libvips, strict: true }), this.bandCount, bands, depth) };
+        }
+        return { width: outWidth, height: outHeight, bands: await this.readChunked(window, bands, depth, this.libvips) };
       } catch {
         // A block libtiff cannot decode, or a warning about a readable one: geotiff.js reads the
         // window instead, and the rest of the file, failing on data that is really damaged.
@@ -242,6 +273,45 @@ class TiffSource implements RasterSource {
     const level = this.pickLevel(this.levels, window, outWidth, outHeight);
     const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
     return { width: outWidth, height: outHeight, bands: arrays };
+  }
+
+  /**
+   * A full-resolution window cut from the chunks of the LIBVIPS_CHUNK grid it touches, each read
+   * by libvips once and kept (least recently used first) while chunkCacheBytes allows.
+   */
+  private async readChunked(window: PixelWindow, bands: readonly number[], depth: 'uchar' | 'ushort', colourspace: StoredColourspace): Promise<BandArray[]> {
+    const { x, y, width, height } = window;
+    const out = bands.map(() => (depth === 'ushort' ? new Uint16Array(width * height) : new Uint8Array(width * height)));
+    const n = this.bandCount;
+    for (let cy = Math.floor(y / LIBVIPS_CHUNK) * LIBVIPS_CHUNK; cy < y + height; cy += LIBVIPS_CHUNK) {
+      for (let cx = Math.floor(x / LIBVIPS_CHUNK) * LIBVIPS_CHUNK; cx < x + width; cx += LIBVIPS_CHUNK) {
+        const cw = Math.min(LIBVIPS_CHUNK, this.width - cx);
+        const ch = Math.min(LIBVIPS_CHUNK, this.height - cy);
+        const chunk = await this.chunk(cx, cy, cw, ch, depth, colourspace);
+        const x0 = Math.max(x, cx);
+        const x1 = Math.min(x + width, cx + cw);
+        const y0 = Math.max(y, cy);
+        const y1 = Math.min(y + height, cy + ch);
+        for (let i = 0; i < bands.length; i++) {
+          const band = out[i]!;
+          const b = bands[i]! - 1;
+          for (let row = y0; row < y1; row++) {
+            let s = ((row - cy) * cw + (x0 - cx)) * n + b;
+            let d = (row - y) * width + (x0 - x);
+            for (let col = x0; col < x1; col++, s += n) band[d++] = chunk[s]!;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private chunk(cx: number, cy: number, cw: number, ch: number, depth: 'uchar' | 'ushort', colourspace: StoredColourspace): Promise<Uint8Array | Uint16Array> {
+    const key = `${cx}:${cy}`;
+    return this.chunks.get(key, async () => {
+      const data = await extractRaw(this.path, { x: cx, y: cy, width: cw, height: ch }, depth, { colourspace, strict: true });
+      return { data: depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    }).then((c) => c.data);
   }
 
   async blocksAbsent(window: PixelWindow, options: ReadOptions = {}): Promise<boolean> {

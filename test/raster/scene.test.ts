@@ -248,6 +248,38 @@ describe('the two TIFF decoders', () => {
     }
   });
 
+  it('libvips cuts windows across the 512 px chunks it reads a scene by (8- and 16-bit, any band order) as geotiff.js reads them', async () => {
+    const cases: [string, GeoTiffFixture][] = [
+      ['chunks8.tif', { width: 2600, height: 2150, bands: 3, dataType: 'uint8', tile: 256, compression: 'deflate', pixel: (x, y, b) => (x * 7 + y * 3 + b * 50) % 256 }],
+      ['chunks16.tif', sixteenBitScene(1300, 1250)],
+    ];
+    for (const [name, spec] of cases) {
+      const file = path.join(dir, name);
+      writeGeoTiff(file, spec);
+      const auto = await openRaster(file);
+      const geotiff = await openRaster(file, { decoder: 'geotiff' });
+      expect(auto.decoder).toBe('libvips');
+      const windows = [
+        { x: 1000, y: 1000, width: 224, height: 224 },
+        { x: 0, y: 900, width: 1024, height: 200 },
+        { x: 1023, y: 0, width: 2, height: 1024 },
+        { x: spec.width - 224, y: spec.height - 224, width: 224, height: 224 },
+        { x: 7, y: 11, width: 1100, height: 1050 },
+        { x: 300, y: 400, width: 448, height: 448 },
+      ];
+      for (const bands of [[1, 2, 3], [3, 1]]) {
+        for (const w of windows) {
+          const a = await auto.readBands(w, bands);
+          const g = await geotiff.readBands(w, bands);
+          a.bands.forEach((band, i) => expect(Array.from(band), `${name} ${JSON.stringify(w)} band ${bands[i]}`).toEqual(Array.from(g.bands[i]!)));
+        }
+      }
+      expect(auto.decoder).toBe('libvips');
+      await auto.close();
+      await geotiff.close();
+    }
+  });
+
   it('a damaged block fails its window instead of reading as zeros; the intact windows read as before', async () => {
     const file = path.join(dir, 'damaged-chunky.tif');
     writeGeoTiff(file, { width: 1024, height: 1024, bands: 3, dataType: 'uint8', tile: 256, compression: 'deflate', pixel: (x, y, b) => (x * 7 + y * 3 + b * 50) % 256 });
