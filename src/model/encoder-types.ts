@@ -60,6 +60,14 @@ export interface EmbedPixelsOptions {
   handOver?: boolean;
 }
 
+/** How an index renders the images it does not embed as decoded (its `--bands` and `--stretch`): query images are rendered alike. */
+export interface QueryRendering {
+  /** 1-based bands for R, G, B (or one grey band); default from the colour interpretation. */
+  bands?: number[];
+  /** Percentiles of the stretch; default [2, 98]. */
+  percentiles?: [number, number];
+}
+
 export interface ClipEncoder {
   readonly info: ModelInfo;
   /** Unit vectors, one per text. Throws BAD_INPUT on an empty list. */
@@ -68,8 +76,9 @@ export interface ClipEncoder {
    * Unit vectors, one per query image (file path or encoded bytes), each rendered as the indexer
    * renders the same file whole (16-bit, float and band-reordered data stretched). Throws
    * IMAGE_UNREADABLE naming the bad input, for vector formats and paths that are not regular files too.
+   * `rendering`: the index's band choice and stretch (default: the indexer's defaults).
    */
-  embedImages(images: ImageSource[]): Promise<Float32Array[]>;
+  embedImages(images: ImageSource[], rendering?: QueryRendering): Promise<Float32Array[]>;
   /**
    * Decodes (sharp, in libuv's pool) and preprocesses one image; call it ahead of embedPixels to
    * overlap decoding with inference. `alreadyRead`: bytes of the file at that path read already.

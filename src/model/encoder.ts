@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
-import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage } from './encoder-types.js';
+import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
 import { int8SaturationWarning } from './int8-saturation.js';
 import { preprocessImage, preprocessQueryImage, preprocessRgb } from './image.js';
@@ -157,13 +157,13 @@ class OnnxClipEncoder implements ClipEncoder {
     return preprocessRgb(rgb, this.#model.preprocess, 'torchvision', this.pixelArrays?.take());
   }
 
-  async embedImages(images: ImageSource[]): Promise<Float32Array[]> {
+  async embedImages(images: ImageSource[], rendering: QueryRendering = {}): Promise<Float32Array[]> {
     this.#assertOpen();
     if (!Array.isArray(images) || images.length === 0) {
       throw new RsclipError('BAD_INPUT', 'no images to embed: expected at least one image');
     }
     // query images: rendered as the indexer renders the same file (16-bit and float data stretched)
-    const options = this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels };
+    const options = { ...rendering, ...(this.#maxInputPixels === undefined ? {} : { maxInputPixels: this.#maxInputPixels }) };
     const pixels = await Promise.all(images.map(async (image) => (await preprocessQueryImage(image, this.#model.preprocess, options, this.pixelArrays?.take())).pixels));
     return this.embedPixels(pixels, { handOver: true });
   }

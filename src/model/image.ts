@@ -27,7 +27,7 @@ import { checkTiffComplete, TiffTruncatedError } from '../raster/tiff-complete.j
 import { isTiffBytes, readTiffSize } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
-import type { AlreadyRead, ImageSource, PreprocessedImage } from './encoder-types.js';
+import type { AlreadyRead, ImageSource, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
 import { decodeSmallJpeg, isSmallJpeg } from './small-jpeg.js';
@@ -347,7 +347,7 @@ export async function preprocessImage(source: ImageSource, cfg: PreprocessConfig
   return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
 }
 
-export interface QueryImageOptions {
+export interface QueryImageOptions extends QueryRendering {
   /** Largest accepted width x height; default 178,956,970 (as PIL). */
   maxInputPixels?: number;
 }
@@ -434,11 +434,12 @@ export async function preprocessQueryImage(source: ImageSource, cfg: PreprocessC
     const { rgb, format } = await decodeColour8(source, { maxInputPixels, ...(tiffChecked ? { alreadyRead: { tiffChecked } } : {}) }, true, header);
     return { pixels: preprocessRgb(rgb, cfg, 'torchvision', into), width: rgb.width, height: rgb.height, format };
   };
-  if (header && header.depth !== 'ushort') return decode(false);
+  // bands chosen by the index: rendered through the scene reader whatever the depth, as the indexer does
+  if (header && header.depth !== 'ushort' && options.bands === undefined) return decode(false);
   return withQueryRaster(source, header?.format ?? 'tiff', async (raster) => {
     if (!raster) return decode(false);
     checkPixelLimit(source, raster.width, raster.height, maxInputPixels, true);
-    if (decodedAsIs(raster)) {
+    if (decodedAsIs(raster, options.bands)) {
       try {
         return await decode(raster.format === 'tiff');
       } catch (error) {
@@ -446,7 +447,7 @@ export async function preprocessQueryImage(source: ImageSource, cfg: PreprocessC
         if (raster.format !== 'tiff' || !isRsclipError(error, 'IMAGE_UNREADABLE')) throw error;
       }
     }
-    const { rgb } = await renderWholeImage(raster, { inputSize: cfg.cropHeight });
+    const { rgb } = await renderWholeImage(raster, { inputSize: cfg.cropHeight, ...(options.bands ? { bands: options.bands } : {}), ...(options.percentiles ? { percentiles: options.percentiles } : {}) });
     const pixels = preprocessRgb({ data: rgb.rgb, width: rgb.width, height: rgb.height, channels: 3 }, cfg, 'torchvision', into);
     return { pixels, width: raster.width, height: raster.height, format: raster.format };
   });

@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
-import type { ClipEncoder } from '../model/encoder-types.js';
+import type { ClipEncoder, QueryRendering } from '../model/encoder-types.js';
 import { FILTER_KEYS } from '../store/filter.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { FieldValue, IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
@@ -17,6 +17,7 @@ import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_EF, MAX_K, MAX_TER
 import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
 import { combineWeighted } from './query-vector.js';
 import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
+import { recordedPlanOptions } from '../indexer/plan.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
 import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
 
@@ -52,6 +53,12 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new RsclipError('BAD_QUERY', `${name} must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
+}
+
+/** The band choice and stretch the index renders images with (its recorded plan), for query images to be rendered alike. */
+function queryRendering(plan: string | null | undefined): QueryRendering {
+  const { bands, percentiles } = recordedPlanOptions(plan ?? undefined);
+  return { ...(bands ? { bands } : {}), ...(percentiles ? { percentiles } : {}) };
 }
 
 export class Searcher {
@@ -92,7 +99,7 @@ export class Searcher {
     const images = terms.filter((t) => t.kind === 'image');
     const ids = terms.flatMap((t) => (t.kind === 'id' ? [t.id] : []));
     const [imageVectors, textVectors, stored] = await Promise.all([
-      images.length > 0 ? this.encoder.embedImages(images.map((t) => t.image)) : [],
+      images.length > 0 ? this.encoder.embedImages(images.map((t) => t.image), queryRendering(this.store.meta.plan)) : [],
       Promise.all(terms.map((t) => (t.kind === 'text' ? this.#embedText(t.text) : undefined))),
       ids.length > 0 ? this.store.getVectors(ids) : new Map<number, Float32Array>(),
     ]);

@@ -4,6 +4,7 @@
  * thread loads sharp but never onnxruntime. Errors come back as values: an RsclipError's code
  * and hint would not survive the structured clone between threads.
  */
+import type { QueryRendering } from '../model/encoder-types.js';
 import type { PreprocessConfig } from '../model/model-dir.js';
 import { preprocessQueryImage } from '../model/image.js';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
@@ -13,6 +14,8 @@ export interface QueryImageTask {
   image: Uint8Array | string;
   preprocess: PreprocessConfig;
   maxPixels: number;
+  /** The index's band choice and stretch. */
+  rendering: QueryRendering;
 }
 
 export type QueryImageResult =
@@ -24,7 +27,7 @@ export default async function decodeQueryImage(task: QueryImageTask): Promise<Qu
   try {
     const { image: given } = task;
     const source = typeof given === 'string' ? given : Buffer.from(given.buffer, given.byteOffset, given.byteLength);
-    const image = await preprocessQueryImage(source, task.preprocess, { maxInputPixels: task.maxPixels });
+    const image = await preprocessQueryImage(source, task.preprocess, { ...task.rendering, maxInputPixels: task.maxPixels });
     return { ok: true, ...image };
   } catch (error) {
     if (error instanceof RsclipError) return { ok: false, code: error.code, message: error.message, hint: error.hint };

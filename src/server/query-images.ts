@@ -18,7 +18,7 @@ import { RsclipError } from '../errors.js';
 import { FairQueue, QueueFullError } from '../fair-queue.js';
 import { MicroBatcher } from '../micro-batcher.js';
 import { workerModule } from '../worker-module.js';
-import type { ClipEncoder, ImageSource, PreprocessedImage } from '../model/encoder-types.js';
+import type { ClipEncoder, ImageSource, PreprocessedImage, QueryRendering } from '../model/encoder-types.js';
 import type { PreprocessConfig } from '../model/model-dir.js';
 import { HttpError } from './http-error.js';
 import type { QueryImageResult, QueryImageTask } from './query-image-worker.js';
@@ -64,11 +64,11 @@ export class QueryImageDecoder {
     return this.#pool;
   }
 
-  /** `image`: encoded bytes or a path; `owner`: what the image belongs to (one request's images share it); owners take turns at the threads. */
-  async preprocess(image: ImageSource, owner: object = {}): Promise<PreprocessedImage> {
+  /** `image`: encoded bytes or a path; `owner`: what the image belongs to (one request's images share it); owners take turns at the threads; `rendering`: the index's band choice and stretch. */
+  async preprocess(image: ImageSource, owner: object = {}, rendering: QueryRendering = {}): Promise<PreprocessedImage> {
     let result: QueryImageResult;
     try {
-      result = await this.#queue.run(owner, () => this.#threads().run({ image, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels }));
+      result = await this.#queue.run(owner, () => this.#threads().run({ image, preprocess: this.#preprocess, maxPixels: this.#options.maxPixels, rendering }));
     } catch (error) {
       if (error instanceof QueueFullError) {
         throw new HttpError(503, 'SERVER_BUSY', 'too many image queries are being decoded; try again in a moment', { 'Retry-After': '1' });
@@ -91,7 +91,7 @@ export class QueryImageDecoder {
  * the decoder's threads, then to the vision tower; everything else goes to `encoder` unchanged.
  */
 export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageDecoder): ClipEncoder {
-  const preprocess = (image: ImageSource, owner?: object): Promise<PreprocessedImage> => decoder.preprocess(image, owner);
+  const preprocess = (image: ImageSource, owner?: object, rendering?: QueryRendering): Promise<PreprocessedImage> => decoder.preprocess(image, owner, rendering);
   const tower = new MicroBatcher<Float32Array, Float32Array>((pixels) => encoder.embedPixels(pixels, { handOver: true }), {
     maxBatch: QUERY_IMAGE_BATCH,
     concurrency: encoder.visionSessions ?? 1,
@@ -110,10 +110,10 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
     preprocess: (image) => preprocess(image),
     preprocessRgb: (rgb) => encoder.preprocessRgb(rgb),
     embedPixels: (pixels, options) => encoder.embedPixels(pixels, options),
-    async embedImages(images) {
-      if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images);
+    async embedImages(images, rendering) {
+      if (!Array.isArray(images) || images.length === 0) return encoder.embedImages(images, rendering);
       const request = {};
-      return Promise.all(images.map(async (image) => tower.add((await preprocess(image, request)).pixels)));
+      return Promise.all(images.map(async (image) => tower.add((await preprocess(image, request, rendering)).pixels)));
     },
     async close() {
       await decoder.close();

@@ -22,7 +22,7 @@ import { openIndex, type IndexStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
 import { hasGdal } from '../fixtures/gdal.js';
 import { makePngBomb } from '../fixtures/images.js';
-import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
+import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
@@ -120,6 +120,38 @@ describe('a query image rendered as the indexer renders the same file', () => {
     const page = JSON.parse(result.stdout) as { hits: { path: string; score: number }[] };
     expect(page.hits[0]?.path).toBe(name);
     expect(page.hits[0]!.score).toBeGreaterThan(0.99999);
+  });
+});
+
+describe('a query image in an index made with --bands and --stretch', () => {
+  it('is rendered with the index\'s band choice and stretch, and finds itself (library and HTTP)', async () => {
+    const falseColour = path.join(root, 'false-colour');
+    mkdirSync(falseColour);
+    const fourBands: Omit<GeoTiffFixture, 'dataType' | 'pixel'> = { width: 240, height: 230, bands: 4, photometric: 'minisblack', extraSamples: [0, 0, 0], colorInterp: ['Blue', 'Green', 'Red', 'Undefined'] };
+    writeGeoTiff(path.join(falseColour, 'nir8.tif'), { ...fourBands, dataType: 'uint8', pixel: (x, y, b) => Math.round(texture(9)(x, y, b) * (b === 3 ? 255 : 60)) });
+    writeGeoTiff(path.join(falseColour, 'nir16.tif'), { ...fourBands, dataType: 'uint16', pixel: (x, y, b) => Math.round(300 + texture(10)(x, y, b) * (b === 3 ? 5000 : 900)) });
+    const index = path.join(root, 'false-colour-index');
+    await indexInto({ roots: [falseColour], index, model: encoder, tile: 'off', bands: [4, 3, 2], percentiles: [1, 99] });
+    const falseStore = await openIndex(index, { readonly: true });
+    const threads = new QueryImageDecoder(openModelDirectory(modelDir).preprocess, { maxPixels: 4096 * 4096, threads: 1, maxQueued: 4 });
+    try {
+      const searcher = new Searcher(encoder, falseStore);
+      const served = createApp({ searcher: new Searcher(withQueryImageDecoder(encoder, threads), falseStore), store: falseStore });
+      for (const name of ['nir8.tif', 'nir16.tif']) {
+        const bytes = readFileSync(path.join(falseColour, name));
+        for (const image of [path.join(falseColour, name), bytes]) {
+          const page = await searcher.search({ terms: [{ kind: 'image', image, weight: 1 }], k: 2, exact: true });
+          expect([name, page.hits[0]?.path]).toEqual([name, name]);
+          expect(page.hits[0]!.score, name).toBeGreaterThan(0.99999);
+        }
+        const upload = await request(served).post('/api/search/image?exact=true&k=2').set('Content-Type', 'image/tiff').send(bytes);
+        expect([name, upload.status, upload.body.hits?.[0]?.path]).toEqual([name, 200, name]);
+        expect(upload.body.hits[0].score, name).toBeGreaterThan(0.99999);
+      }
+    } finally {
+      await threads.close();
+      await falseStore.close();
+    }
   });
 });
 
