@@ -23,8 +23,8 @@ import type { default as SharpFactory, Sharp } from 'sharp';
 import { isRsclipError, RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
 import { isTiffPath, openRaster } from '../raster/open-raster.js';
-import { checkTiffComplete, TiffTruncatedError } from '../raster/tiff-complete.js';
-import { isTiffBytes, readTiffSize } from '../raster/tiff-source.js';
+import { checkTiffComplete, readTiffSize, TiffTruncatedError } from '../raster/tiff-complete.js';
+import { isTiffBytes } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage, QueryRendering } from './encoder-types.js';
@@ -373,27 +373,22 @@ async function checkRegularFile(file: string): Promise<void> {
  * so the upload is read by the very code that read the indexed file. `use` runs while it is open.
  */
 async function withQueryRaster<T>(source: ImageSource, format: string, use: (raster: RasterSource | undefined) => Promise<T>): Promise<T> {
-  if (typeof source === 'string') {
-    const raster = await openQueryRaster(source);
-    try {
-      return await use(raster);
-    } finally {
-      await raster?.close();
-    }
-  }
-  // the upload's own words for a TIFF cut short, not the temporary file's
-  if (format === 'tiff') await checkTiffComplete(source, describeSource(source));
-  const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-query-'));
-  const file = path.join(dir, `query.${format === 'tiff' ? 'tif' : format}`);
-  try {
-    await writeFile(file, source, { mode: 0o600 });
+  const usedOpen = async (file: string): Promise<T> => {
     const raster = await openQueryRaster(file);
     try {
       return await use(raster);
     } finally {
       await raster?.close();
     }
+  };
+  if (typeof source === 'string') return usedOpen(source);
+  const dir = await mkdtemp(path.join(tmpdir(), 'rsclip-query-'));
+  const file = path.join(dir, `query.${format === 'tiff' ? 'tif' : format}`);
+  try {
+    await writeFile(file, source, { mode: 0o600 });
+    return await usedOpen(file);
   } catch (error) {
+    // in the upload's own words, not the temporary file's (a TIFF cut short is refused by the reader that opens it)
     if (!(error instanceof RsclipError) || !error.message.includes(file)) throw error;
     const label = describeSource(source);
     throw new RsclipError(error.code, error.message.replaceAll(`image ${file}`, label).replaceAll(file, label), { hint: error.hint, cause: error });

@@ -1,5 +1,6 @@
 /**
- * TIFF / GeoTIFF / BigTIFF / COG reading, the only module that imports geotiff.js.
+ * TIFF / GeoTIFF / BigTIFF / COG reading (with tiff-complete.ts, which reads directories only, the
+ * modules that import geotiff.js).
  * Windows are read tile by tile (or strip by strip): only the blocks a window touches are read and
  * decoded, so a scene larger than memory is read in bounded memory.
  *
@@ -431,25 +432,4 @@ export function isTiffBytes(bytes: Uint8Array): boolean {
   const order = (bytes[0] === 0x49 && bytes[1] === 0x49) || (bytes[0] === 0x4d && bytes[1] === 0x4d);
   const magic = bytes[0] === 0x49 ? bytes[2] : bytes[3];
   return bytes.length >= 8 && order && (magic === 42 || magic === 43);
-}
-
-/**
- * The size of the first image of a TIFF held in memory, from its directory (libvips refuses the
- * headers of some TIFFs the scene reader reads, such as 64-bit floats); undefined when
- * geotiff.js cannot parse it, for the caller's decoder to word the error.
- */
-export async function readTiffSize(bytes: Uint8Array): Promise<{ width: number; height: number } | undefined> {
-  const { fromArrayBuffer } = await import('geotiff').catch((cause: unknown) => {
-    throw dependencyMissing('geotiff', cause);
-  });
-  let tiff: GeoTIFF | undefined;
-  try {
-    tiff = await fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    const image = await tiff.getImage(0);
-    return { width: image.getWidth(), height: image.getHeight() };
-  } catch {
-    return undefined;
-  } finally {
-    await Promise.resolve(tiff?.close()).catch(() => undefined);
-  }
 }
