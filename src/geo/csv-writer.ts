@@ -2,6 +2,9 @@
  * CSV output of the same rows (RFC 4180 quoting): id, rank and score (a query's hits), path, x,
  * y, width, height, scale, center_lon, center_lat, gsd, footprint_wkt, stac_item,
  * stac_collection, fields (the user fields as JSON), and optionally the embedding as a JSON array.
+ * A text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a
+ * carriage return: a file named `=HYPERLINK(...).jpg`) is written with a leading `'`, as OWASP
+ * advises; numbers are written as they are.
  */
 import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 import { geometryToWkt } from './wkb.js';
@@ -14,9 +17,11 @@ export interface CsvExportOptions {
 
 export const CSV_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'stac_item', 'stac_collection', 'fields'] as const;
 
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : String(value);
+  const text = typeof value === 'string' ? (FORMULA_START.test(value) ? `'${value}` : value) : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -150,6 +150,17 @@ describe('plain Parquet and CSV', () => {
       if (r.embedding) expect(JSON.parse(String(b.embedding))).toEqual(Array.from(r.embedding));
     });
   });
+
+  it('CSV writes a text cell that a spreadsheet would run as a formula with a leading quote, and negative numbers as they are', async () => {
+    const file = path.join(dir, 'formulas.csv');
+    const names = ['=HYPERLINK("http://x","y").jpg', '+1.jpg', '-2.jpg', '@SUM(A1).jpg', '\tx.jpg', '\ry.jpg', 'plain=.jpg'];
+    const row = rows.find((r) => r.center && r.center[0] < 0 && r.embedding)!;
+    await writeRows(file, 'csv', names.map((name, i) => ({ ...row, id: i + 1, path: name, stac: { item: '-item', collection: '=c' } })));
+    const back = await query(`select path, stac_item, stac_collection, center_lon from read_csv('${file}', header = true, all_varchar = true) order by cast(id as integer)`);
+    expect(back.map((b) => b.path)).toEqual([...names.slice(0, 6).map((n) => `'${n}`), 'plain=.jpg']);
+    expect(back.every((b) => b.stac_item === "'-item" && b.stac_collection === "'=c")).toBe(true);
+    expect(Number(back[0]!.center_lon)).toBe(row.center![0]);
+  });
 });
 
 /** RFC 7946 checks: lon/lat ranges, closed rings, exterior counter-clockwise and holes clockwise, no edge across the antimeridian (cut there), bbox members that hold the coordinates. */

@@ -1,8 +1,12 @@
 // Hits as a file to download: GeoJSON (RFC 7946, footprints as geometry), CSV, or a list of paths.
 /* global Blob */
 
+// a text cell a spreadsheet would run as a formula gets a leading ' (as the CLI's CSV export does)
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvCell(value) {
-  const text = value === null || value === undefined ? '' : String(value);
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : String(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -24,16 +28,29 @@ function csv(hits) {
   return `${[CSV_COLUMNS.join(','), ...rows].join('\n')}\n`;
 }
 
+// one path a line, control characters and backslashes escaped as the CLI's text output does (a
+// name may hold a line break)
+const NAMED_ESCAPES = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
+function onePathALine(path) {
+  // eslint-disable-next-line no-control-regex
+  return path.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => NAMED_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 const FORMATS = {
   geojson: { type: 'application/geo+json', extension: 'geojson', write: geojson },
   csv: { type: 'text/csv', extension: 'csv', write: csv },
-  paths: { type: 'text/plain', extension: 'txt', write: (hits) => `${hits.map((h) => h.path).join('\n')}\n` },
+  paths: { type: 'text/plain', extension: 'txt', write: (hits) => `${hits.map((h) => onePathALine(h.path)).join('\n')}\n` },
 };
+
+/** The text of the file `format` (geojson, csv, paths) writes for `hits`. */
+export function hitsFileText(hits, format) {
+  return FORMATS[format].write(hits);
+}
 
 /** Starts the download of `hits` in `format` (geojson, csv, paths) as `<name>.<extension>`. */
 export function downloadHits(hits, format, name) {
   const spec = FORMATS[format];
-  const url = URL.createObjectURL(new Blob([spec.write(hits)], { type: spec.type }));
+  const url = URL.createObjectURL(new Blob([hitsFileText(hits, format)], { type: spec.type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = `${name}.${spec.extension}`;
