@@ -5,6 +5,7 @@ import { openClip } from '../model/encoder.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
 import { chosenModel, collect, modelVariant, positiveInt, printJson } from './options.js';
 import { oneField } from '../one-field.js';
+import { longTextNotice } from '../search/long-texts.js';
 
 interface EmbedOptions {
   model?: string;
@@ -45,6 +46,10 @@ export function registerEmbedCommand(program: Command): void {
         ...(opts.maxInputPixels ? { maxInputPixels: opts.maxInputPixels } : {}),
       });
       try {
+        for (const text of texts) {
+          const notice = longTextNotice(encoder, text);
+          if (notice) process.stderr.write(`rsclip: ${notice}\n`);
+        }
         const textVectors = texts.length > 0 ? await encoder.embedTexts(texts) : [];
         const imageVectors = images.length > 0 ? await encoder.embedImages(images).catch(namingLimitOption) : [];
         const rows = [

@@ -114,6 +114,7 @@ Examples:
         if (opts.allCopies) request.foldCopies = false;
         const page = await new Searcher(encoder, store, { absolutePaths: true, embeddedTexts: opening.embeddedTexts }).search(request);
         const format = opts.format ?? (opts.json ? 'json' : 'text');
+        for (const notice of page.notices ?? []) process.stderr.write(`rsclip: ${notice}\n`);
         if (format === 'json') printJson(page);
         else if (format === 'geojson') printJson(pageToFeatureCollection(page));
         else printPage(page);

@@ -72,6 +72,8 @@ export interface ClipEncoder {
   readonly info: ModelInfo;
   /** Unit vectors, one per text. Throws BAD_INPUT on an empty list. */
   embedTexts(texts: string[]): Promise<Float32Array[]>;
+  /** How many tokens `text` has, start and end included; above `info.contextLength`, the model reads only the first ones. */
+  textTokens(text: string): number;
   /**
    * Unit vectors, one per query image (file path or encoded bytes), each rendered as the indexer
    * renders the same file whole (16-bit, float and band-reordered data stretched). Throws

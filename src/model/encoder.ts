@@ -128,6 +128,10 @@ class OnnxClipEncoder implements ClipEncoder {
     return this.#text;
   }
 
+  textTokens(text: string): number {
+    return this.#tokenizer.tokenCount(text);
+  }
+
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     this.#assertOpen();
     if (!Array.isArray(texts) || texts.length === 0) {

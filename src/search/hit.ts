@@ -75,7 +75,7 @@ export function itemToRow(item: ItemRecord, fields: Fields, embedding?: Float32A
 }
 
 /** A page of hits as an RFC 7946 FeatureCollection (hits without a place have a null geometry). */
-export function pageToFeatureCollection(page: SearchPage): ReturnType<typeof featureCollection> & { nextCursor?: string } {
+export function pageToFeatureCollection(page: SearchPage): ReturnType<typeof featureCollection> & { nextCursor?: string; notices?: string[] } {
   const collection = featureCollection(page.hits.map((hit) => hitToRow(hit)));
-  return page.nextCursor ? { ...collection, nextCursor: page.nextCursor } : collection;
+  return { ...collection, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}), ...(page.notices ? { notices: page.notices } : {}) };
 }

@@ -15,6 +15,7 @@ import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
 import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
+import { longTextNotices } from './long-texts.js';
 import { combineWeighted } from './query-vector.js';
 import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
 import { recordedPlanOptions } from '../indexer/plan.js';
@@ -152,7 +153,10 @@ export class Searcher {
     const embedStart = performance.now();
     const vector = await this.queryVector(request.terms);
     const searchStart = performance.now();
-    return await this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
+    const page = await this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
+    const notices = longTextNotices(this.encoder, request.terms);
+    if (notices.length > 0) page.notices = notices;
+    return page;
   }
 
   /** A filter on a user field the index does not have is a mistake (a typo, a built-in key misspelt), not an empty result. */

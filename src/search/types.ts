@@ -105,4 +105,6 @@ export interface SearchPage {
   filtered?: number;
   /** Time spent embedding the query terms and searching, in milliseconds. */
   timings: { embedMs: number; searchMs: number };
+  /** What the caller should know about the query (a text longer than the model reads); absent when nothing. */
+  notices?: string[];
 }

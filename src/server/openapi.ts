@@ -142,13 +142,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             ef: { type: 'integer' },
             filtered: { type: 'integer', description: 'images the filter allows' },
             timings: { type: 'object', properties: { embedMs: { type: 'number' }, searchMs: { type: 'number' } } },
+            notices: { type: 'array', items: { type: 'string' }, description: 'what the caller should know about the query, such as a text longer than the model reads (absent when nothing)' },
           },
         },
         FeatureCollection: {
           type: 'object',
           required: ['type', 'features'],
           description: 'RFC 7946: one Feature per hit (id, geometry = footprint or null, bbox) with rank, score, path, window, center, gsd and fields as properties',
-          properties: { type: { const: 'FeatureCollection' }, bbox: { type: 'array', items: { type: 'number' } }, features: { type: 'array', items: { type: 'object' } }, nextCursor: { type: 'string' } },
+          properties: { type: { const: 'FeatureCollection' }, bbox: { type: 'array', items: { type: 'number' } }, features: { type: 'array', items: { type: 'object' } }, nextCursor: { type: 'string' }, notices: { type: 'array', items: { type: 'string' } } },
         },
         SearchRequest: {
           type: 'object',

@@ -107,6 +107,7 @@ export function withQueryImageDecoder(encoder: ClipEncoder, decoder: QueryImageD
       return encoder.pixelRecipe;
     },
     embedTexts: (texts) => encoder.embedTexts(texts),
+    textTokens: (text) => encoder.textTokens(text),
     preprocess: (image) => preprocess(image),
     preprocessRgb: (rgb) => encoder.preprocessRgb(rgb),
     embedPixels: (pixels, options) => encoder.embedPixels(pixels, options),

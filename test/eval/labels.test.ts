@@ -37,6 +37,9 @@ class ColourTextEncoder implements ClipEncoder {
     logitScale: undefined,
   };
   readonly runCount = { text: 0, image: 0 };
+  textTokens(text: string): number {
+    return text.split(' ').length + 2;
+  }
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     this.runCount.text++;
     return texts.map((t) => (t.startsWith('other') ? oneHot(DIM - 1) : oneHot(COLOURS.findIndex((c) => t.includes(c)))));

@@ -126,5 +126,9 @@ export class FakeEncoder implements ClipEncoder {
     throw new RsclipError('BAD_INPUT', 'the fake encoder has no text tower');
   }
 
+  textTokens(): number {
+    throw new RsclipError('BAD_INPUT', 'the fake encoder has no text tower');
+  }
+
   async close(): Promise<void> {}
 }

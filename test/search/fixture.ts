@@ -81,6 +81,11 @@ export class KnownVectorEncoder implements ClipEncoder {
     this.byHash.set(sha256(bytes), vector);
   }
 
+  /** A token a word, with start and end. */
+  textTokens(text: string): number {
+    return text.trim().split(/\s+/).length + 2;
+  }
+
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     if (texts.length === 0) throw new RsclipError('BAD_INPUT', 'no texts to embed');
     this.runCount.text++;

@@ -71,6 +71,35 @@ describe('filters on fields the index does not have', () => {
   });
 });
 
+describe('texts longer than the model reads', () => {
+  const long = `a wide river ${'and more words '.repeat(30)}`.trim();
+
+  it('are searched by their start, with a notice naming the text, its length and what the model reads', async () => {
+    const page = await searcher.search({ terms: [river, { kind: 'text', text: long, weight: 1 }], k: 3 });
+    expect(page.notices).toEqual([`the text "${long.slice(0, 40)}…" is 95 tokens long: the model reads its first 77 (start and end included) and ignores the rest`]);
+    expect(page.hits).toHaveLength(3);
+    expect((await searcher.search({ terms: [river], k: 3 })).notices).toBeUndefined();
+  });
+
+  it('are told about in the API, as JSON and as GeoJSON', async () => {
+    const app = createApp({ searcher, store });
+    const json = await request(app).get('/api/search').query({ q: long });
+    expect(json.status).toBe(200);
+    expect(json.body.notices).toEqual([expect.stringMatching(/^the text "a wide river and more.*" is 95 tokens long/)]);
+    const geojson = await request(app).get('/api/search').query({ q: long, format: 'geojson' });
+    expect(JSON.parse(geojson.text).notices).toEqual(json.body.notices);
+    expect((await request(app).get('/api/search').query({ q: 'river' })).body.notices).toBeUndefined();
+  });
+
+  it('are told about on stderr by `rsclip embed` (the real tokenizer)', async () => {
+    const cut = await runCli(['embed', '--model', await tinyModelDir(), '--threads', '1', '-t', 'a river', '-t', `a river ${'next to a stadium '.repeat(20)}`]);
+    expect(cut.code).toBe(0);
+    expect(cut.stdout.trim().split('\n')).toHaveLength(2);
+    const notice = /^rsclip: the text "a river next to a stadium next to a stad…" is (\d+) tokens long: the model reads its first 77 \(start and end included\) and ignores the rest\n$/.exec(cut.stderr);
+    expect(Number(notice?.[1])).toBeGreaterThan(77);
+  });
+});
+
 describe('byte-identical copies', () => {
   let copies: { store: IndexStore; searcher: Searcher; ids: number[] };
 

@@ -496,7 +496,8 @@ async function loadPage() {
     // the filters count items: whole images and the tiles of scenes
     const filtered = page.filtered === undefined ? '' : ` (${page.filtered === 1 ? '1 item passes' : `${page.filtered.toLocaleString()} items pass`} the filters)`;
     const ms = Math.round(page.timings.embedMs + page.timings.searchMs);
-    setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${describe}${filtered}, ${ms} ms`);
+    const notices = (page.notices ?? []).map((n) => ` Note: ${n}.`).join('');
+    setStatus(`${state.hits.length} result${state.hits.length === 1 ? '' : 's'} for ${describe}${filtered}, ${ms} ms.${notices}`);
     if (start === 0) window.performance.mark('rsclip:results-shown');
     showOnMap(start === 0);
     // the footprints are painted in the next animation frame (Leaflet's canvas renderer draws there)
