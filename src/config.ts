@@ -32,6 +32,8 @@ const configSchema = z.strictObject({
   exclude: z.array(z.string()).optional(),
   /** Index and serve files behind symbolic links that lead outside the archive folders. */
   followLinks: z.boolean().optional(),
+  /** Index hidden files and what hidden and system folders hold. */
+  includeHidden: z.boolean().optional(),
   /** Where fetched models are cached. */
   cacheDir: z.string().min(1).optional(),
 });

@@ -31,6 +31,7 @@ interface IndexCommandOptions extends ModelOptions {
   include?: string[];
   exclude?: string[];
   followLinks?: boolean;
+  includeHidden?: boolean;
   batch?: number;
   decoders?: number;
   decodeThreads?: number;
@@ -275,6 +276,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--include <glob>', 'only paths matching this glob (repeatable; no "/" matches the file name)', collect)
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect)
     .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
+    .option('--include-hidden', 'also index hidden files and what hidden and system folders hold (.name, @eaDir, $RECYCLE.BIN; skipped and counted by default)')
     .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
     .option('--decode-threads <n>', 'worker threads decoding, resizing and reading scene windows (default: the cores onnxruntime leaves, none below 4 cores; 0: the main thread)', nonNegativeInt)
     .option('--model-sessions <n>', 'model sessions running batches side by side, sharing the onnxruntime threads (default 1; each holds its own weights and working memory)', positiveInt)
@@ -340,6 +342,7 @@ export function registerIndexCommands(program: Command): void {
           include: opts.include ?? config.include,
           exclude: opts.exclude ?? config.exclude,
           followLinks: opts.followLinks ?? config.followLinks,
+          includeHidden: opts.includeHidden ?? config.includeHidden,
           batchSize: machine.batchSize,
           decodeThreads: machine.decodeThreads,
           decoders: opts.decoders,

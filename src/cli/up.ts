@@ -35,6 +35,7 @@ interface UpOptions {
   verbose?: boolean;
   engine?: EngineChoice;
   followLinks?: boolean;
+  includeHidden?: boolean;
 }
 
 function openInBrowser(url: string): void {
@@ -95,6 +96,7 @@ export function registerUpCommand(program: Command): void {
     .option('--verbose', 'also log thumbnail requests')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
     .option('--follow-links', 'also index and serve files behind symbolic links that lead outside the folders')
+    .option('--include-hidden', 'also index hidden files and what hidden and system folders hold (.name, @eaDir, $RECYCLE.BIN)')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN, RSCLIP_CACHE_DIR (model cache), RSCLIP_* config overrides.')
     .action(async (dirs: string[], opts: UpOptions) => {
       const { config } = loadConfig();
@@ -152,6 +154,7 @@ export function registerUpCommand(program: Command): void {
             include: config.include,
             exclude: config.exclude,
             followLinks,
+            includeHidden: opts.includeHidden ?? config.includeHidden,
             batchSize: machine.batchSize,
             decodeThreads: machine.decodeThreads,
             onProgress: display.update,

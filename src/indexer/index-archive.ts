@@ -262,7 +262,7 @@ class ArchiveIndexer {
     const indexDir = this.store.describe().directory;
     return this.options.roots.map((root) => {
       const absoluteRoot = path.resolve(root);
-      const scanOptions = { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: indexDir ? [indexDir] : [], followLinks: this.options.followLinks === true };
+      const scanOptions = { include: this.options.include, exclude: this.options.exclude, signal: this.options.signal, skipDirs: indexDir ? [indexDir] : [], followLinks: this.options.followLinks === true, includeHidden: this.options.includeHidden === true };
       return { root: absoluteRoot, files: scanRoot(absoluteRoot, scanOptions, this.problems) };
     });
   }

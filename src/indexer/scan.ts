@@ -6,7 +6,10 @@
  * reported and skipped, never fatal. Every file seen is either yielded (an image to index) or
  * counted as skipped with its reason: a format sharp cannot read (BMP, JPEG 2000...), not an
  * image, excluded by a glob, a name that is not valid UTF-8, a dangling link, a link leading
- * outside the root, not a regular file.
+ * outside the root, not a regular file, hidden. Hidden files and folders (a name starting with a
+ * dot: `.Trash-1000`, macOS's `._x.jpg` resource forks) and the system folders of NAS boxes and
+ * other operating systems (Synology's `@eaDir` thumbnails, recycle bins) are not archive content
+ * and are skipped unless `includeHidden` asks for them.
  */
 import { opendir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +33,14 @@ const UNREADABLE_IMAGE_FORMATS: ReadonlyMap<string, string> = new Map([
   ['.dng', 'camera raw'], ['.cr2', 'camera raw'], ['.nef', 'camera raw'], ['.arw', 'camera raw'],
   ['.ecw', 'ECW'], ['.sid', 'MrSID'], ['.hdf', 'HDF'], ['.h5', 'HDF'], ['.nc', 'netCDF'],
 ]);
+
+/** Folders that operating systems and NAS boxes keep beside the user's files (thumbnails, recycle bins, snapshots). */
+const SYSTEM_FOLDERS: ReadonlySet<string> = new Set([
+  '@eaDir', '#recycle', '#snapshot', '@Recycle', '@Recently-Snapshot', '$RECYCLE.BIN', 'System Volume Information', 'lost+found',
+]);
+
+export const HIDDEN_FOLDER = 'hidden or system folder, not entered (--include-hidden indexes what it holds)';
+export const HIDDEN_FILE = 'hidden file (its name starts with a dot; --include-hidden indexes it)';
 
 /** Paths quoted per skip reason. */
 const SKIP_EXAMPLES = 3;
@@ -56,6 +67,8 @@ export interface ScanOptions {
   skipDirs?: string[];
   /** Follow symbolic links that lead outside the root too (default: such links are skipped and counted). */
   followLinks?: boolean;
+  /** Index hidden files and enter hidden and system folders too (default: skipped and counted). */
+  includeHidden?: boolean;
 }
 
 /** The skip reason of a link leading outside its root (the README quotes it). */
@@ -223,6 +236,10 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         continue;
       }
       const rel = relDir === '' ? name : `${relDir}/${name}`;
+      if (!options.includeHidden && (name.startsWith('.') || (entry.isDir && SYSTEM_FOLDERS.has(name)))) {
+        countSkipped(problems, entry.isDir ? HIDDEN_FOLDER : HIDDEN_FILE, rel);
+        continue;
+      }
       const abs = path.join(absoluteRoot!, rel);
       let isDir = entry.isDir;
       let isFile = entry.isFile;

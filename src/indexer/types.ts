@@ -29,6 +29,8 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize' 
   exclude?: string[];
   /** Follow symbolic links that lead outside a root (default: skipped and counted; serve such an index with followLinks too). */
   followLinks?: boolean;
+  /** Index hidden files (a name starting with a dot) and what hidden and system folders (`.x`, `@eaDir`, `$RECYCLE.BIN`) hold; default: skipped and counted. */
+  includeHidden?: boolean;
   /** Images per model run. Default: from the machine (chooseIndexingThreads), 32 on up to 10 cores. */
   batchSize?: number;
   /** Images decoded concurrently ahead of inference. Default: 4, or twice the decode threads if more; 16 for a queue's coordinator into PostgreSQL (it only describes the files, and waits on lookups over the network). */

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isImagePath, LINK_OUTSIDE_ROOT, listedFiles, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
+import { HIDDEN_FILE, HIDDEN_FOLDER, isImagePath, LINK_OUTSIDE_ROOT, listedFiles, newScanProblems, scanRoot, type ScanOptions, type ScanProblems } from '../../src/indexer/scan.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 
 let root: string;
@@ -99,6 +99,18 @@ describe('scanRoot', () => {
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
+  });
+
+  it('skips and counts hidden files and what hidden and system folders hold unless includeHidden; a hidden root is scanned', async () => {
+    for (const rel of ['a.png', '._a.png', '.thumbs/t.png', '@eaDir/a.png/SYNOFILE_THUMB_XL.jpg', '#recycle/old.png', '$RECYCLE.BIN/x.png', 'sub/.hidden.tif', 'sub/b.png', 'sub/@eaDir.png', 'sub/lost+found/c.png']) touch(rel);
+    const { paths, problems } = await scan();
+    expect(paths).toEqual(['a.png', 'sub/@eaDir.png', 'sub/b.png']);
+    expect(problems.skipped).toEqual([
+      { reason: HIDDEN_FOLDER, count: 5, examples: ['#recycle', '$RECYCLE.BIN', '.thumbs'] },
+      { reason: HIDDEN_FILE, count: 2, examples: ['._a.png', 'sub/.hidden.tif'] },
+    ]);
+    expect((await scan({ includeHidden: true })).paths).toEqual(['._a.png', 'a.png', '#recycle/old.png', '$RECYCLE.BIN/x.png', '.thumbs/t.png', '@eaDir/a.png/SYNOFILE_THUMB_XL.jpg', 'sub/.hidden.tif', 'sub/@eaDir.png', 'sub/b.png', 'sub/lost+found/c.png']);
+    expect((await scan({}, path.join(root, '.thumbs'))).paths).toEqual(['t.png']);
   });
 
   it('stops when aborted', async () => {
