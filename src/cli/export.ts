@@ -62,7 +62,8 @@ Examples:
         const opened = await openIndexForSearch(indexDir, opening);
         try {
           const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
-          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: false, embeddedTexts: opening.embeddedTexts }).search(request);
+          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: true, embeddedTexts: opening.embeddedTexts }).search(request);
+          for (const notice of page.notices ?? []) process.stderr.write(`rsclip: ${notice}\n`);
           written = await exportHits(opened.store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
         } finally {
           await closeOpenedForSearch(opened);

@@ -1,5 +1,5 @@
 /**
- * CSV output of the same rows (RFC 4180 quoting): id, rank and score (a query's hits), path, x,
+ * CSV output of the same rows (RFC 4180 quoting): id, rank and score (a query's hits), path, root, x,
  * y, width, height, scale, center_lon, center_lat, gsd, footprint_wkt, stac_item,
  * stac_collection, fields (the user fields as JSON), and optionally the embedding as a JSON array.
  * A text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a
@@ -15,7 +15,7 @@ export interface CsvExportOptions {
   ranked?: boolean;
 }
 
-export const CSV_COLUMNS = ['id', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'stac_item', 'stac_collection', 'fields'] as const;
+export const CSV_COLUMNS = ['id', 'path', 'root', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'stac_item', 'stac_collection', 'fields'] as const;
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -28,7 +28,7 @@ function cell(value: unknown): string {
 function csvLine(row: ExportRow, includeEmbedding: boolean, ranked: boolean): string {
   const fields = row.fields && Object.keys(row.fields).length > 0 ? JSON.stringify(row.fields) : null;
   const place = [row.center?.[0], row.center?.[1], row.gsd, row.footprint ? geometryToWkt(row.footprint) : null];
-  const cells = [row.id, ...(ranked ? [row.rank, row.score] : []), row.path, row.window.x, row.window.y, row.window.width, row.window.height, row.window.scale, ...place, row.stac?.item, row.stac?.collection, fields];
+  const cells = [row.id, ...(ranked ? [row.rank, row.score] : []), row.path, row.root, row.window.x, row.window.y, row.window.width, row.window.height, row.window.scale, ...place, row.stac?.item, row.stac?.collection, fields];
   if (includeEmbedding) cells.push(row.embedding ? JSON.stringify(Array.from(row.embedding)) : null);
   return `${cells.map(cell).join(',')}\r\n`;
 }

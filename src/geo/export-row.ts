@@ -18,8 +18,10 @@ export interface ExportWindow {
 export interface ExportRow {
   /** The item id (an integer). */
   id: number;
-  /** The file, as the index stores it. */
+  /** The file, as the index stores it (relative to its archive folder). */
   path: string;
+  /** The archive folder the file was found under (absolute; an index may have several): exports of the CLI, not the HTTP API's pages. */
+  root?: string | null;
   window: ExportWindow;
   /** EPSG:4326 footprint (RFC 7946), or null for an item without a place. */
   footprint: AreaGeometry | null;

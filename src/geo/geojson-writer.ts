@@ -2,7 +2,7 @@
  * GeoJSON FeatureCollection output (RFC 7946): [lon, lat] positions, exterior rings
  * counter-clockwise and holes clockwise, footprints split at the antimeridian (as `placeOfWindow`
  * makes them), a `bbox` member on every feature with a place and on the collection (west > east
- * when it crosses the antimeridian). Properties: path, window, centre, GSD and the row's fields.
+ * when it crosses the antimeridian). Properties: path, root (when known), window, centre, GSD and the row's fields.
  */
 import type { AreaGeometry, BBox, LonLatBox, Ring } from './geojson-types.js';
 import { boxesToBBox, geometryBoxes, signedArea } from './lonlat-ring.js';
@@ -35,6 +35,7 @@ export interface GeoJsonOptions {
 export function rowToFeature(row: ExportRow, options: GeoJsonOptions = {}): GeoJsonFeature {
   const properties: Record<string, unknown> = {
     path: row.path,
+    ...(row.root ? { root: row.root } : {}),
     window: row.window,
     ...(row.center ? { center: row.center } : {}),
     ...(row.gsd !== undefined && row.gsd !== null ? { gsd: row.gsd } : {}),

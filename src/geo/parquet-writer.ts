@@ -2,7 +2,7 @@
  * Parquet and GeoParquet 1.1 output through hyparquet-writer (pure JavaScript, streams row
  * groups to the file, so an export of millions of items stays in bounded memory).
  *
- * Columns: id (INT64), rank (INT32) and score (DOUBLE) for a query's hits, path, x, y, width,
+ * Columns: id (INT64), rank (INT32) and score (DOUBLE) for a query's hits, path, root, x, y, width,
  * height, scale (INT32), center_lon, center_lat, gsd (DOUBLE), stac_item, stac_collection, the
  * chosen field columns, `fields` (the other user fields as JSON), the footprint
  * (GeoParquet: `geometry` as WKB with the `geo` metadata; plain Parquet: `footprint_wkt` as text),
@@ -34,7 +34,7 @@ export interface ParquetExportOptions {
   rowGroupSize?: number;
 }
 
-const FIXED_COLUMNS = ['id', 'rank', 'score', 'path', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'stac_item', 'stac_collection', 'fields', 'geometry', 'footprint_wkt', 'bbox', 'embedding'];
+const FIXED_COLUMNS = ['id', 'rank', 'score', 'path', 'root', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'stac_item', 'stac_collection', 'fields', 'geometry', 'footprint_wkt', 'bbox', 'embedding'];
 const BBOX_FIELDS = ['xmin', 'ymin', 'xmax', 'ymax'] as const;
 
 /** Planar [xmin, ymin, xmax, ymax] of a footprint's exterior rings. */
@@ -64,6 +64,7 @@ function schemaFor(options: ParquetExportOptions): SchemaElement[] {
     [{ name: 'id', type: 'INT64', repetition_type: 'REQUIRED' }],
     ...(options.ranked ? [[{ name: 'rank', type: 'INT32', repetition_type: 'REQUIRED' }], [{ name: 'score', type: 'DOUBLE', repetition_type: 'REQUIRED' }]] : []) as SchemaElement[][],
     [{ name: 'path', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' }],
+    [{ name: 'root', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }],
     ...['x', 'y', 'width', 'height', 'scale'].map((name): SchemaElement[] => [{ name, type: 'INT32', repetition_type: 'REQUIRED' }]),
     ...['center_lon', 'center_lat', 'gsd'].map((name): SchemaElement[] => [{ name, type: 'DOUBLE', repetition_type: 'OPTIONAL' }]),
     ...['stac_item', 'stac_collection'].map((name): SchemaElement[] => [{ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }]),
@@ -133,6 +134,7 @@ export function createParquetWriter(file: string, options: ParquetExportOptions 
       { name: 'id', data: rows.map((r) => BigInt(r.id)) },
       ...(options.ranked ? [{ name: 'rank', data: rows.map((r) => r.rank!) }, { name: 'score', data: rows.map((r) => r.score!) }] : []),
       { name: 'path', data: rows.map((r) => r.path) },
+      { name: 'root', data: rows.map((r) => r.root ?? null) },
       ...(['x', 'y', 'width', 'height', 'scale'] as const).map((k) => ({ name: k, data: rows.map((r) => r.window[k]) })),
       { name: 'center_lon', data: rows.map((r) => r.center?.[0] ?? null) },
       { name: 'center_lat', data: rows.map((r) => r.center?.[1] ?? null) },

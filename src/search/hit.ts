@@ -42,7 +42,10 @@ export interface HitParts {
 export function buildHit(item: ItemRecord, parts: HitParts): SearchHit {
   const { id, ...facts } = describeItem(item, parts.fields);
   const hit: SearchHit = { rank: parts.rank, id, score: parts.score, ...facts, duplicates: parts.duplicates, copies: parts.copies };
-  if (parts.absolutePath) hit.absolutePath = item.file.absolutePath;
+  if (parts.absolutePath) {
+    hit.absolutePath = item.file.absolutePath;
+    hit.root = item.file.root;
+  }
   return hit;
 }
 
@@ -51,11 +54,12 @@ export function buildItemMetadata(item: ItemRecord, fields: Fields): ItemMetadat
 }
 
 /** An item as an export row (the GeoJSON / GeoParquet / CSV writers' input); rank and score for hits. */
-function factsToRow(facts: ItemFacts, ranked?: { rank: number; score: number }, embedding?: Float32Array): ExportRow {
+function factsToRow(facts: ItemFacts, root: string | undefined, ranked?: { rank: number; score: number }, embedding?: Float32Array): ExportRow {
   return {
     id: facts.id,
     ...ranked,
     path: facts.path,
+    ...(root === undefined ? {} : { root }),
     window: facts.window,
     footprint: facts.footprint ?? null,
     center: facts.center ?? null,
@@ -67,11 +71,11 @@ function factsToRow(facts: ItemFacts, ranked?: { rank: number; score: number }, 
 }
 
 export function hitToRow(hit: SearchHit, embedding?: Float32Array): ExportRow {
-  return factsToRow(hit, { rank: hit.rank, score: hit.score }, embedding);
+  return factsToRow(hit, hit.root, { rank: hit.rank, score: hit.score }, embedding);
 }
 
 export function itemToRow(item: ItemRecord, fields: Fields, embedding?: Float32Array): ExportRow {
-  return factsToRow(describeItem(item, fields), undefined, embedding);
+  return factsToRow(describeItem(item, fields), item.file.root, undefined, embedding);
 }
 
 /** A page of hits as an RFC 7946 FeatureCollection (hits without a place have a null geometry). */

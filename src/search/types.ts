@@ -82,6 +82,8 @@ export interface SearchHit extends ItemFacts {
   copies: { id: number; path: string }[];
   /** Absolute path of the file (only for a searcher made with `absolutePaths`, i.e. the CLI). */
   absolutePath?: string;
+  /** The archive folder the file was found under (with absolutePath only). */
+  root?: string;
 }
 
 /** GET /api/images/:id: the item with its file's index facts. */

@@ -55,12 +55,12 @@ describe('exporting an index', () => {
     expect(await exportItems({ store, file, format: 'geoparquet' })).toBe(items.length);
     const [kv] = await query(`select decode(value) as v from parquet_kv_metadata('${file}') where decode(key) = 'geo'`);
     expect(JSON.parse(String(kv!.v))).toMatchObject({ version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'] } } });
-    const back = await query(`select id, path, x, y, width, height, scale, center_lon, center_lat, gsd, fields, ST_AsText(geometry) as wkt, embedding::FLOAT[16] as embedding from read_parquet('${file}') order by id`);
+    const back = await query(`select id, path, root, x, y, width, height, scale, center_lon, center_lat, gsd, fields, ST_AsText(geometry) as wkt, embedding::FLOAT[16] as embedding from read_parquet('${file}') order by id`);
     expect(back).toHaveLength(items.length);
     for (const [i, row] of back.entries()) {
       const item = items[i]!;
       expect(Number(row.id)).toBe(item.id);
-      expect([row.path, row.x, row.y, row.width, row.height, row.scale]).toEqual([item.file.path, item.window.x, item.window.y, item.window.width, item.window.height, item.window.scale]);
+      expect([row.path, row.root, row.x, row.y, row.width, row.height, row.scale]).toEqual([item.file.path, path.join(root, 'archive'), item.window.x, item.window.y, item.window.width, item.window.height, item.window.scale]);
       expect(Array.from(row.embedding as number[])).toEqual(Array.from(vectors.get(item.id)!));
       if (item.place) {
         const ring = (item.place.footprint.type === 'Polygon' ? item.place.footprint.coordinates[0] : [])!;
@@ -96,15 +96,16 @@ describe('exporting an index', () => {
       expect(ring.every(([lon, lat]) => lon > 14.9 && lon < 15.4 && lat > 41.8 && lat < 42.1)).toBe(true);
       expect(feature.bbox[0]).toBeLessThanOrEqual(15.05);
       expect(feature.properties.embedding).toHaveLength(16);
-      expect(feature.properties).toMatchObject({ path: 'mosaic.tif', window: { width: 224, scale: 1 } });
+      expect(feature.properties).toMatchObject({ path: 'mosaic.tif', root: path.join(root, 'archive'), window: { width: 224, scale: 1 } });
     }
   });
 
   it('writes CSV that DuckDB reads with quoting intact', async () => {
     const file = path.join(root, 'items.csv');
     await exportItems({ store, file, format: 'csv' });
-    const back = await query(`select id, path, footprint_wkt, fields from read_csv('${file}', header = true) order by id`);
+    const back = await query(`select id, path, root, footprint_wkt, fields from read_csv('${file}', header = true) order by id`);
     expect(back).toHaveLength(items.length);
+    expect(back.every((r) => r.root === path.join(root, 'archive'))).toBe(true);
     const plain = back.find((r) => r.path === 'plain.png')!;
     expect(JSON.parse(String(plain.fields))).toEqual({ label: 'quoted, label' });
     expect(plain.footprint_wkt).toBeNull();
@@ -114,7 +115,7 @@ describe('exporting an index', () => {
   it('writes the hits of a query in rank order, with rank and score', async () => {
     const encoder = new FakeEncoder();
     const target = items.find((i) => i.key === 's1:336,504')!;
-    const page = await new Searcher(encoder, store).search({ terms: [{ kind: 'id', id: target.id, weight: 1 }], k: 5 });
+    const page = await new Searcher(encoder, store, { absolutePaths: true }).search({ terms: [{ kind: 'id', id: target.id, weight: 1 }], k: 5 });
     const file = path.join(root, 'hits.parquet');
     expect(await exportHits(store, page, file, 'geoparquet')).toBe(5);
     const back = await query(`select id, rank, score, fields from read_parquet('${file}')`);
@@ -127,7 +128,8 @@ describe('exporting an index', () => {
     // the same columns in CSV, and rank and score as properties in GeoJSON
     const csv = path.join(root, 'hits.csv');
     await exportHits(store, page, csv, 'csv');
-    const csvBack = await query(`select id, rank, score, fields from read_csv('${csv}', header = true)`);
+    const csvBack = await query(`select id, rank, score, root, fields from read_csv('${csv}', header = true)`);
+    expect(csvBack.every((r) => r.root === path.join(root, 'archive'))).toBe(true);
     expect(csvBack.map((r) => [Number(r.id), Number(r.rank)])).toEqual(page.hits.map((h, i) => [h.id, i + 1]));
     expect(Number(csvBack[0]!.score)).toBeCloseTo(page.hits[0]!.score, 6);
     expect(JSON.parse(String(csvBack[0]!.fields))).toEqual({ label: 'farmland' });
