@@ -39,6 +39,11 @@ const SYSTEM_FOLDERS: ReadonlySet<string> = new Set([
   '@eaDir', '#recycle', '#snapshot', '@Recycle', '@Recently-Snapshot', '$RECYCLE.BIN', 'System Volume Information', 'lost+found',
 ]);
 
+/** Whether an entry is hidden (a name starting with a dot) or a system folder: not archive content. */
+export function isHiddenEntry(name: string, isFolder: boolean): boolean {
+  return name.startsWith('.') || (isFolder && SYSTEM_FOLDERS.has(name));
+}
+
 export const HIDDEN_FOLDER = 'hidden or system folder, not entered (--include-hidden indexes what it holds)';
 export const HIDDEN_FILE = 'hidden file (its name starts with a dot; --include-hidden indexes it)';
 
@@ -236,7 +241,7 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         continue;
       }
       const rel = relDir === '' ? name : `${relDir}/${name}`;
-      if (!options.includeHidden && (name.startsWith('.') || (entry.isDir && SYSTEM_FOLDERS.has(name)))) {
+      if (!options.includeHidden && isHiddenEntry(name, entry.isDir)) {
         countSkipped(problems, entry.isDir ? HIDDEN_FOLDER : HIDDEN_FILE, rel);
         continue;
       }
