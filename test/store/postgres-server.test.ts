@@ -73,6 +73,24 @@ describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () 
     }
   });
 
+  it('answers INDEX_UNAVAILABLE while an open index\'s schema is renamed away (not an internal error), and as before once it is back', async () => {
+    const writer = await openIndex(indexUrl('moving'), { model: MODEL, create: true });
+    const vector = (i: number) => Float32Array.from({ length: MODEL.embeddingDim }, (_, j) => Math.cos(i * 3.1 + j));
+    await writer.commit([0, 1, 2].map((i) => ({ kind: 'put' as const, file: newFile(`m${i}.jpg`), vector: vector(i) })));
+    await writer.close();
+    const reader = await openIndex(indexUrl('moving'), { readonly: true });
+    try {
+      expect((await reader.search(vector(1), 1))[0]!.id).toBe(2);
+      await admin.query('ALTER SCHEMA moving RENAME TO moved_away');
+      await expectRsclipError(reader.search(vector(1), 1), 'INDEX_UNAVAILABLE', /^the index at .* is gone from PostgreSQL: /);
+      await expectRsclipError(reader.countItems({}), 'INDEX_UNAVAILABLE', /is gone from PostgreSQL/);
+      await admin.query('ALTER SCHEMA moved_away RENAME TO moving');
+      expect((await reader.search(vector(1), 1))[0]!.id).toBe(2);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("lets a writer's commits and HNSW build run past the database's statement_timeout, and names a read that it cut", async () => {
     await admin.query('CREATE DATABASE limited');
     await admin.query("ALTER DATABASE limited SET statement_timeout = '20ms'");

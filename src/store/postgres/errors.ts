@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's errors as RsclipErrors: a server that cannot be reached, a read-only server (a
- * replica), a read cancelled by a replica's replay or by a statement_timeout, missing rights, a
- * full disk, spent item ids. Anything else is a bug and stays as it is.
+ * replica), an index whose tables are gone, a read cancelled by a replica's replay or by a
+ * statement_timeout, missing rights, a full disk, spent item ids. Anything else is a bug and stays as it is.
  */
 import { RsclipError } from '../../errors.js';
 import { isTlsAlert, isUntrustedServerCertificate, tlsReason } from '../../tls.js';
@@ -40,6 +40,13 @@ export function databaseError(location: string, error: unknown): unknown {
     return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
       hint: connectHint(code, dropped),
+    });
+  }
+  // the index's tables or their schema gone under an open store (dropped, renamed, restored elsewhere)
+  if (code === '42P01' || code === '3F000') {
+    return new RsclipError('INDEX_UNAVAILABLE', `the index at ${location} is gone from PostgreSQL: ${message}`, {
+      cause: error,
+      hint: 'its schema or tables were dropped or renamed: put them back, or index again (rsclip index ... --index URL); the answers resume when they are back',
     });
   }
   // a read cut by a statement_timeout of the database or the role (a writer's transactions lift it for themselves)
