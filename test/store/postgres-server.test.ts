@@ -116,6 +116,22 @@ describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () 
     }
   });
 
+  it('index copy into a database whose owner may not create pgvector says who must create it, as index does', async () => {
+    const available = await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
+    if (available.rowCount === 0) return;
+    await admin.query('CREATE ROLE plain_owner LOGIN');
+    await admin.query('CREATE DATABASE plain_db OWNER plain_owner');
+    const source = path.join(work, 'copy-source');
+    const writer = await openIndex(source, { model: MODEL, create: true });
+    await writer.commit([{ kind: 'put', file: newFile('a.jpg'), vector: Float32Array.from({ length: MODEL.embeddingDim }, (_, j) => Math.sin(j)) }]);
+    await writer.close();
+    const target = `${server.url.replace(/\/\/postgres@(.*)\/postgres$/, '//plain_owner@$1/plain_db')}?schema=copied`;
+    const copied = await runCli(['index', 'copy', '--from', source, '--to', target]);
+    expect(copied.code).not.toBe(0);
+    expect(copied.stderr).toMatch(/refused to create the pgvector extension: permission denied to create extension "vector"/);
+    expect(copied.stderr).toMatch(/have the database owner \(or a superuser\) run `CREATE EXTENSION vector;` in this database once/);
+  });
+
   it('on a server without pgvector, rsclip index names what is missing in one line and leaves no schema', async () => {
     const available = await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
     const bare = available.rowCount! > 0 ? await startPgliteServer(undefined, 0, { pgvector: false }) : undefined;

@@ -19,6 +19,7 @@ import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { GRAPH_FILE } from '../embedded/graph-sync.js';
 import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
 import { Database, type Queryable } from './database.js';
+import { readyPgvector } from './open.js';
 import { COPIED_FROM, COPIED_META, COPIED_VERSION, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
 import { checkSchemaFree, createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql } from './schema.js';
@@ -59,7 +60,7 @@ async function openPostgresEnd(location: string, role: 'source' | 'target', sour
     if (!exists) {
       if (role === 'source') throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown}`, { hint: 'check the URL and its ?schema=' });
       await database.transaction('write', async (db) => {
-        await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await readyPgvector(db, where.shown);
         await checkSchemaFree(db, where.schema, where.shown);
         await db.query(createTablesSql(where.schema, dim));
         await db.query("INSERT INTO meta (key, value) VALUES ('pg_schema_version', $1), ('index_precision', $2)", [String(PG_SCHEMA_VERSION), precision]);

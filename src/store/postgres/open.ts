@@ -68,6 +68,12 @@ async function createPgvector(db: Queryable, location: string): Promise<void> {
   }
 }
 
+/** The pgvector extension made where it is absent, and checked to be recent enough: before an index's tables are created. */
+export async function readyPgvector(db: Queryable, location: string): Promise<void> {
+  await createPgvector(db, location);
+  await checkPgvector(db, location);
+}
+
 async function checkPgvector(db: Queryable, location: string): Promise<void> {
   const { rows } = await db.query<{ version: string | null }>("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS version");
   const version = rows[0]!.version;
@@ -135,8 +141,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
       const engine = resolveEngine(options.engine);
       const precision = indexPrecisionFor(model.embeddingDim);
       await database.transaction('write', async (db) => {
-        await createPgvector(db, where.shown);
-        await checkPgvector(db, where.shown);
+        await readyPgvector(db, where.shown);
         await checkSchemaFree(db, where.schema, where.shown);
         await db.query(createTablesSql(where.schema, model.embeddingDim));
         await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, engine.M, engine.efConstruction));
