@@ -3,6 +3,7 @@
  * indexer reads them (the model's own decoding of a whole image; a scene window through
  * src/raster with the file's stretch, then the model's preprocessing), so vectors are identical.
  */
+import { open } from 'node:fs/promises';
 import { openPixelPreparer } from '../indexer/decode-pool.js';
 import { fileFailure, SCENE_BLOCK_CACHE_BYTES, type WindowRead } from '../indexer/prepare-file.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
@@ -17,6 +18,14 @@ export type WindowInput = { key: string } & (
 );
 
 export async function readFileWindows(file: string, reads: { key: string; read: WindowRead }[], encoder: ClipEncoder, readAhead: number): Promise<WindowInput[]> {
+  try {
+    // opened first, as the local indexer's hash does: a worker that may not read the file says so,
+    // where the decoders would call it an unsupported format, or not found
+    await (await open(file, 'r')).close();
+  } catch (error) {
+    const message = `cannot read file: ${fileFailure(error)}`;
+    return reads.map(({ key }) => ({ key, error: message }));
+  }
   try {
     return await readAll(file, reads, encoder, readAhead);
   } catch (error) {
