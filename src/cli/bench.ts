@@ -401,7 +401,7 @@ export function registerBenchCommand(program: Command): void {
       } catch (error) {
         if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
         process.stderr.write(`rsclip: ${error.message}\n`);
-        process.exitCode = 130;
+        process.exitCode = sigint.exitCode;
         return;
       } finally {
         sigint.release();

@@ -390,7 +390,7 @@ export function registerIndexCommands(program: Command): void {
         printIndexSummary(summary);
         if (verify) printVerify(verify);
       }
-      if (summary.interrupted) process.exitCode = 130;
+      if (summary.interrupted) process.exitCode = sigint.exitCode;
       else if (verify && !verify.ok) process.exitCode = 1;
     });
   registerIndexCopyCommand(indexCommand);

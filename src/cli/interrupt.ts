@@ -1,28 +1,46 @@
 /**
- * Ctrl-C for a command that stops cleanly (`rsclip index`, `rsclip bench`): the first SIGINT says what
- * will happen and aborts a signal (the command stops after the step in flight, and its `finally`
- * blocks clean up); a second exits at once with 130. What must not outlive the process even then
- * (a temporary folder) is removed by an 'exit' listener, which process.exit still runs.
+ * Ctrl-C, or SIGTERM (systemd, `docker stop`, a scheduler), for a command that stops cleanly
+ * (`rsclip index`, `rsclip bench`): the first signal says what will happen and aborts a signal
+ * (the command stops after the step in flight, and its `finally` blocks clean up); a second exits
+ * at once, with 130 after Ctrl-C and 143 after SIGTERM. What must not outlive the process even
+ * then (a temporary folder) is removed by an 'exit' listener, which process.exit still runs.
  */
 import { rmSync } from 'node:fs';
 
+/** Exit statuses of a command stopped by a signal (128 + its number), as shells report them. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export interface SigintStop {
-  /** Aborted by the first Ctrl-C. */
+  /** Aborted by the first Ctrl-C or SIGTERM. */
   signal: AbortSignal;
-  /** Gives SIGINT back (to Node's default, or to whoever else listens). */
+  /** The exit status of a command stopped this way: 130 after Ctrl-C, 143 after SIGTERM. */
+  readonly exitCode: number;
+  /** Gives the signals back (to Node's default, or to whoever else listens). */
   release(): void;
 }
 
-/** Listens for Ctrl-C until `release`; `notice` is printed on the first one. */
+/** Listens for Ctrl-C and SIGTERM until `release`; `notice` is printed on the first one. */
 export function stopOnSigint(notice: string): SigintStop {
   const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
+  let exitCode: number = SIGNAL_EXIT_CODES.SIGINT;
+  const onSignal = (name: keyof typeof SIGNAL_EXIT_CODES): void => {
+    if (controller.signal.aborted) process.exit(SIGNAL_EXIT_CODES[name]);
+    exitCode = SIGNAL_EXIT_CODES[name];
     process.stderr.write(`\n${notice}\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    get exitCode() {
+      return exitCode;
+    },
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** Removes `dir` (recursively) if the process exits before the returned function is called; that function removes it too. */

@@ -126,6 +126,27 @@ describe('rsclip index (tiny model, child processes)', () => {
     await assertConsistent(indexDir);
   });
 
+  it('takes SIGTERM (systemd, docker stop) as Ctrl-C: the first says it stops after the batch in flight, a second quits with 143; the rerun finishes', async () => {
+    const indexDir = path.join(work, 'sigterm');
+    const child = spawnCli(['index', archive, '--index', indexDir, '--model', modelDir, '--batch', String(BATCH), '--threads', '1', '--json'], { env: { RSCLIP_DEBUG_PAUSE_AT: 'committed' } });
+    let stderr = '';
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, signal) => resolve([code, signal])));
+    await new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('RSCLIP_PAUSED committed')) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    await expect.poll(() => stderr).toContain('rsclip: stopping after the batch in flight (Ctrl-C again to quit at once)');
+    // held at the pause: the second signal quits at once
+    child.kill('SIGTERM');
+    expect(await closed).toEqual([143, null]);
+    const rerun = await indexJson(indexDir);
+    expect(rerun.embedded).toBe(GOOD - BATCH);
+    await assertConsistent(indexDir);
+  });
+
   it('refuses to update an index with a different model, naming the one it was built with', async () => {
     const indexDir = path.join(work, 'plain');
     const otherModel = path.join(work, 'other-model');
