@@ -22,6 +22,9 @@ export interface PostgresLocation {
   connectTimeoutMs: number;
 }
 
+/** The `sslmode` values the pg client knows; any other turns TLS on with its defaults, whatever was meant. */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+
 /** Seconds a connection may take to open when the URL does not say (libpq would wait for ever). */
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 
@@ -45,6 +48,10 @@ export function parsePostgresLocation(location: string): PostgresLocation {
   const timeout = url.searchParams.get('connect_timeout') ?? String(DEFAULT_CONNECT_TIMEOUT_SECONDS);
   if (!/^\d+$/.test(timeout)) throw new RsclipError('BAD_INPUT', `invalid connect_timeout "${timeout}" in the index URL`, { hint: 'whole seconds, e.g. connect_timeout=10 (0: wait as long as it takes)' });
   url.searchParams.delete('connect_timeout');
+  const sslmode = url.searchParams.get('sslmode');
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
+    throw new RsclipError('BAD_INPUT', `invalid sslmode "${sslmode}" in the index URL`, { hint: `one of ${SSL_MODES.join(', ')} (verify-full checks the server's certificate and name)` });
+  }
   // pg reads these itself when it connects; read here first, a wrong path is named as the URL's
   readCertificateFiles(url.searchParams, 'the index URL');
   return { connectionString: url.toString(), schema, shown: hidePassword(location), connectTimeoutMs: Number(timeout) * 1000 };
