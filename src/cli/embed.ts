@@ -1,9 +1,10 @@
 /** `rsclip embed`: one unit vector per text and per image. */
 import { Option, type Command } from 'commander';
+import { loadConfig } from '../config.js';
 import { isRsclipError, RsclipError } from '../errors.js';
 import { openClip } from '../model/encoder.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
-import { chosenModel, collect, modelVariant, positiveInt, printJson } from './options.js';
+import { cacheDirOption, chosenModel, collect, modelVariant, positiveInt, printJson } from './options.js';
 import { oneField } from '../one-field.js';
 import { longTextNotice } from '../search/long-texts.js';
 
@@ -40,8 +41,10 @@ export function registerEmbedCommand(program: Command): void {
       if (texts.length === 0 && images.length === 0) {
         throw new RsclipError('BAD_INPUT', 'nothing to embed', { hint: 'pass --text "..." or --image FILE' });
       }
-      const encoder = await openClip(chosenModel(opts.model), {
+      const { config } = loadConfig();
+      const encoder = await openClip(chosenModel(opts.model, config), {
         variant: opts.variant,
+        ...cacheDirOption(config),
         ...(opts.threads ? { threads: opts.threads } : {}),
         ...(opts.maxInputPixels ? { maxInputPixels: opts.maxInputPixels } : {}),
       });

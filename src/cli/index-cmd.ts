@@ -24,7 +24,7 @@ import { hidePassword } from '../url-password.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
-import { addModelOptions, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
+import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
 
 interface IndexCommandOptions extends ModelOptions {
   index?: string;
@@ -235,6 +235,7 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
   const decoding = {
     ...indexingEncoderOptions(machine),
     ...(opts.maxInputPixels === undefined ? {} : { maxInputPixels: opts.maxInputPixels }),
+    ...cacheDirOption(config),
   };
   const meta = await readIndexMeta(index);
   let encoder: ClipEncoder;

@@ -103,6 +103,11 @@ export function chosenModel(flag: string | undefined, config: RsclipConfig = loa
   return model;
 }
 
+/** Where model file hashes and int8 checks are remembered: the settings' `cacheDir` (config file or RSCLIP_CACHE_DIR), else openClip's default. */
+export function cacheDirOption(config: RsclipConfig = loadConfig().config): { cacheDir?: string } {
+  return config.cacheDir ? { cacheDir: config.cacheDir } : {};
+}
+
 /** The index a command reads: `--index`, else the config's, else data/index. */
 export function chosenIndex(flag: string | undefined, config: RsclipConfig = loadConfig().config): string {
   return flag ?? config.index ?? DEFAULT_INDEX_DIR;

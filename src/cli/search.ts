@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
+import { cacheDirOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
 import { oneField } from '../one-field.js';
 
 interface SearchCommandOptions extends FilterOptions {
@@ -99,6 +99,7 @@ Examples:
       const { config } = loadConfig();
       const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       const opening = oneQueryOpening(opts, config, terms);
+      opening.encoderOptions = { ...opening.encoderOptions, ...cacheDirOption(config) };
       const opened = await openIndexForSearch(indexDir, opening);
       const { store, encoder } = opened;
       try {

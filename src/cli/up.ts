@@ -19,7 +19,7 @@ import type { EngineChoice } from '../store/engines.js';
 import { openIndex } from '../store/open-index.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
-import { chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
+import { cacheDirOption, chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
 
 interface UpOptions {
   model?: string;
@@ -140,7 +140,7 @@ export function registerUpCommand(program: Command): void {
       stage(`index ${dirs.join(', ')} -> ${index}`);
       // the machine shared as `rsclip index` shares it
       const machine = chooseIndexingThreads({ onnxThreads: threads, batchSize: config.batch });
-      const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine) });
+      const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...cacheDirOption(config) });
       const display = progressDisplay(false, index);
       try {
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });

@@ -42,8 +42,14 @@ async function graphOf(file: string): Promise<{ inputs: OnnxValueInfo[]; outputs
   }
 }
 
-export async function describeModel(dir: string, options: { variant?: ModelVariant } = {}): Promise<ModelDescription> {
-  const model = openModelDirectory(dir, options);
+export interface DescribeModelOptions {
+  variant?: ModelVariant;
+  /** Where file hashes are remembered, as openClip's `cacheDir`. */
+  cacheDir?: string | null;
+}
+
+export async function describeModel(dir: string, options: DescribeModelOptions = {}): Promise<ModelDescription> {
+  const model = openModelDirectory(dir, options.variant === undefined ? {} : { variant: options.variant });
   // parsed as opening the model parses it: a corrupt tokenizer.json (or vocab.json + merges.txt) is refused by name, as `embed` would
   await loadTokenizer(model.tokenizer, model.contextLength);
   const c = model.config;
@@ -57,7 +63,7 @@ export async function describeModel(dir: string, options: { variant?: ModelVaria
     const abs = path.resolve(model.dir, f);
     return { path: path.relative(model.dir, abs), bytes: statSync(abs).size };
   });
-  const [fingerprint, vision, text] = await Promise.all([computeModelFingerprint(model), graphOf(model.onnx.vision), graphOf(model.onnx.text)]);
+  const [fingerprint, vision, text] = await Promise.all([computeModelFingerprint(model, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }), graphOf(model.onnx.vision), graphOf(model.onnx.text)]);
   return {
     id: model.id,
     dir: model.dir,

@@ -16,7 +16,7 @@ import type { IndexMeta, IndexStore, OpenIndexOptions } from '../store/types.js'
 import type { QueryTerm } from './types.js';
 
 /** openClip's options; `maxInputPixels` is set by archive indexing. */
-export type OpenEncoderOptions = Pick<OpenClipOptions, 'variant' | 'threads' | 'maxInputPixels' | 'spinning' | 'maxImageBatch' | 'visionSessions'>;
+export type OpenEncoderOptions = Pick<OpenClipOptions, 'variant' | 'threads' | 'maxInputPixels' | 'spinning' | 'maxImageBatch' | 'visionSessions' | 'cacheDir'>;
 
 function describeIndexModel(meta: IndexMeta): string {
   return `${meta.modelId} (${meta.modelVariant ? `${meta.modelVariant}, ` : ''}${meta.modelFingerprint.slice(0, 12)})`;
