@@ -4,6 +4,7 @@
  * serves the web page.
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, DEFAULT_MODEL_ID, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
@@ -12,11 +13,13 @@ import { chooseIndexingThreads, indexingEncoderOptions } from '../indexer/indexi
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/model-dir.js';
 import { resolveModel } from '../model/resolve-model.js';
-import { recordedModelOf } from '../search/open-encoder.js';
+import { recordedModel, recordedModelGone, type RecordedModel } from '../search/open-encoder.js';
 import type { LogFormat } from '../server/log-format.js';
 import { assertPortAvailable } from '../server/port-check.js';
 import type { EngineChoice } from '../store/engines.js';
-import { openIndex } from '../store/open-index.js';
+import { modelMatches } from '../store/model-binding.js';
+import { openIndex, readIndexMeta } from '../store/open-index.js';
+import type { IndexMeta } from '../store/types.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
 import { cacheDirOption, chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
@@ -47,6 +50,28 @@ function openInBrowser(url: string): void {
 
 function stage(text: string): void {
   process.stderr.write(`\n== ${text}\n`);
+}
+
+/** Whether `given` (a --model value or the settings' model) names the index's recorded model: its folder, or the Hub repo it was fetched from. */
+function isRecordedModel(given: string, recorded: RecordedModel): boolean {
+  return given === recorded.repoId || path.resolve(given) === path.resolve(recorded.dir);
+}
+
+/**
+ * Throws, naming the variants, when the index was built with another variant of the model in
+ * `modelDir` than the one `up` chose; returns when the model itself differs (openIndex says so).
+ */
+async function refuseOtherVariant(index: string, meta: IndexMeta, modelDir: string, chosen: { variant: ModelVariant; by: string | undefined }, cacheDir: { cacheDir?: string }): Promise<void> {
+  const built = MODEL_VARIANTS.find((v) => v === meta.modelVariant);
+  if (!built || built === chosen.variant || !hasVariant(modelDir, built)) return;
+  const other = await openClip(modelDir, { variant: built, ...cacheDir });
+  const matches = modelMatches(meta, other.info);
+  await other.close();
+  if (!matches) return;
+  const why = chosen.by ? `, as ${chosen.by} asks` : '';
+  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${index} was built with the ${built} variant of ${modelDir}; \`rsclip up\` chose ${chosen.variant}${why}`, {
+    hint: built === 'fp32' ? 'pass --fp32' : `leave out ${chosen.by ?? '--fp32'} (the index uses ${built})`,
+  });
 }
 
 function hasVariant(modelDir: string, variant: ModelVariant): boolean {
@@ -103,14 +128,20 @@ export function registerUpCommand(program: Command): void {
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
       const followLinks = opts.followLinks ?? config.followLinks ?? false;
       // an existing index's model and variant are the default (the one rule of openEncoderForIndex)
-      const recorded = opts.model || config.model ? undefined : await recordedModelOf(index);
-      const modelSpec = opts.model ?? config.model ?? recorded?.dir ?? DEFAULT_MODEL_ID;
+      const meta = await readIndexMeta(index);
+      const recorded = meta && recordedModel(meta);
+      const given = opts.model ?? config.model;
+      if (meta && recorded && !recorded.present && !given) {
+        throw recordedModelGone(meta, recorded.repoId ? `pass --model ${recorded.repoId} to fetch it again` : undefined);
+      }
+      const indexModel = recorded && (!given || isRecordedModel(given, recorded)) ? recorded : undefined;
+      const modelSpec = given ?? indexModel?.dir ?? DEFAULT_MODEL_ID;
       const requested = opts.fp32
         ? { variant: 'fp32' as const, by: '--fp32' }
         : config.variant
           ? { variant: config.variant, by: 'the "variant" setting (config file or RSCLIP_VARIANT)' }
-          : recorded?.variant
-            ? { variant: recorded.variant, by: 'the index' }
+          : indexModel?.variant
+            ? { variant: indexModel.variant, by: 'the index' }
             : undefined;
       const threads = opts.threads ?? config.threads;
       const host = opts.host ?? config.host ?? '127.0.0.1';
@@ -131,7 +162,7 @@ export function registerUpCommand(program: Command): void {
         modelDir = resolved.modelDir;
         const chosen = chooseVariant(modelDir, requested);
         variant = chosen.variant;
-        const how = recorded ? "the index's model" : !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
+        const how = indexModel && !given ? "the index's model" : !resolved.fetched ? 'local directory' : resolved.fetched.fromCache ? 'cached' : 'downloaded';
         process.stderr.write(`model ready (${how}, ${chosen.note}): ${modelDir}\n`);
       } finally {
         reporter.stop();
@@ -143,6 +174,7 @@ export function registerUpCommand(program: Command): void {
       const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...cacheDirOption(config) });
       const display = progressDisplay(false, index);
       try {
+        if (meta && !modelMatches(meta, encoder.info)) await refuseOtherVariant(index, meta, modelDir, { variant, by: requested?.by }, cacheDirOption(config));
         const store = await openIndex(index, { model: encoder.info, create: true, ...(opts.engine ? { engine: opts.engine } : {}) });
         const note = engineKeptNote(store.meta.engine, opts.engine);
         if (note) process.stderr.write(note);

@@ -10,6 +10,7 @@ import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip, type OpenClipOptions } from '../model/encoder.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
+import { cachedRepoIdOf } from '../model/cached-model-repo.js';
 import { modelMatches } from '../store/model-binding.js';
 import { openIndex, readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta, IndexStore, OpenIndexOptions } from '../store/types.js';
@@ -22,13 +23,20 @@ function describeIndexModel(meta: IndexMeta): string {
   return `${meta.modelId} (${meta.modelVariant ? `${meta.modelVariant}, ` : ''}${meta.modelFingerprint.slice(0, 12)})`;
 }
 
+/** Why a command that needs the index's recorded model stops: no model was given, and the recorded folder is gone. */
+export function recordedModelGone(meta: IndexMeta, hint?: string): RsclipError {
+  const where = meta.modelDir ? `; it was at ${meta.modelDir}, which no longer exists` : '';
+  const repoId = meta.modelDir ? cachedRepoIdOf(meta.modelDir) : undefined;
+  const fetchAgain = repoId ? `fetch it again (\`rsclip model fetch ${repoId}\`) and pass --model with its directory, or ` : '';
+  return new RsclipError('BAD_INPUT', `no model given: the index was built with ${describeIndexModel(meta)}${where}`, {
+    hint: hint ?? `${fetchAgain}pass --model <dir> (or "model" in rsclip.config.json) with the model directory the index was built with`,
+  });
+}
+
 function modelDirFor(modelDir: string | undefined, meta: IndexMeta): string {
   if (modelDir) return modelDir;
   if (meta.modelDir && existsSync(meta.modelDir)) return meta.modelDir;
-  const where = meta.modelDir ? `; it was at ${meta.modelDir}, which no longer exists` : '';
-  throw new RsclipError('BAD_INPUT', `no model given: the index was built with ${describeIndexModel(meta)}${where}`, {
-    hint: 'pass --model <dir> (or "model" in rsclip.config.json) with the model directory the index was built with',
-  });
+  throw recordedModelGone(meta);
 }
 
 function variantOrder(options: OpenEncoderOptions, meta: IndexMeta): readonly ModelVariant[] {
@@ -64,11 +72,30 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
   });
 }
 
-/** The model directory and variant an existing index recorded at its last update (undefined: no index, or none recorded). */
-export async function recordedModelOf(index: string): Promise<{ dir: string; variant: ModelVariant | undefined } | undefined> {
+export interface RecordedModel {
+  dir: string;
+  variant: ModelVariant | undefined;
+  /** Whether the folder is still there. */
+  present: boolean;
+  /** The Hub repo it was fetched from, when it is a folder of the model cache. */
+  repoId: string | undefined;
+}
+
+/** The model directory and variant an index recorded at its last update (undefined: none recorded). */
+export function recordedModel(meta: IndexMeta): RecordedModel | undefined {
+  if (!meta.modelDir) return undefined;
+  return {
+    dir: meta.modelDir,
+    variant: MODEL_VARIANTS.find((v) => v === meta.modelVariant),
+    present: existsSync(meta.modelDir),
+    repoId: cachedRepoIdOf(meta.modelDir),
+  };
+}
+
+/** The model an existing index recorded at its last update (undefined: no index, or none recorded). */
+export async function recordedModelOf(index: string): Promise<RecordedModel | undefined> {
   const meta = await readIndexMeta(index);
-  if (!meta?.modelDir || !existsSync(meta.modelDir)) return undefined;
-  return { dir: meta.modelDir, variant: MODEL_VARIANTS.find((v) => v === meta.modelVariant) };
+  return meta && recordedModel(meta);
 }
 
 export interface OpenForSearchOptions {

@@ -5,7 +5,7 @@
  * nothing and embeds nothing; and the offline case.
  */
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,44 @@ describe('rsclip up', () => {
     const models = path.join(cache, 'models');
     const complete = existsSync(models) ? readdirSync(models, { recursive: true }).map(String).filter((p) => p.endsWith('.onnx')) : [];
     expect(complete).toEqual([]);
+  });
+
+  describe('on an index built with --fp32', () => {
+    const fp32Index = (): string => path.join(work, 'fp32-repo-index');
+    const cache = (): string => path.join(work, 'fp32-cache');
+    const fp32Env = (): NodeJS.ProcessEnv => ({ ...env, RSCLIP_CACHE_DIR: cache() });
+    beforeAll(async () => {
+      await stop(await startUp([images(), '--model', REPO, '--fp32', '--index', fp32Index(), '--port', '0'], fp32Env()));
+    });
+
+    it('--model with the index\'s repo uses the index\'s variant: no int8 export, no refusal', async () => {
+      const run = await startUp([images(), '--model', REPO, '--index', fp32Index(), '--port', '0'], fp32Env());
+      await stop(run);
+      expect(run.stderr).toMatch(/model ready \(cached, fp32, as the index asks\)/);
+      expect(run.stdout).toMatch(/embedded 0 /);
+    });
+
+    it('a variant setting other than the index\'s is refused as a variant mismatch, with --fp32 as the hint', async () => {
+      const result = await runCli(['up', images(), '--model', REPO, '--index', fp32Index(), '--port', '0'], { env: { ...fp32Env(), RSCLIP_VARIANT: 'int8' } });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/built with the fp32 variant of .*; `rsclip up` chose int8, as the "variant" setting/);
+      expect(result.stderr).toMatch(/\(pass --fp32\)/);
+    });
+
+    it('stops at once, naming the repo, when the index\'s model folder is gone', async () => {
+      renameSync(cache(), `${cache()}.moved`);
+      try {
+        const requestsBefore = hub.requests.length;
+        const result = await runCli(['up', images(), '--index', fp32Index(), '--port', '0'], { env: fp32Env() });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/which no longer exists/);
+        expect(result.stderr).toMatch(new RegExp(`pass --model ${REPO} to fetch it again`));
+        expect(result.stderr).not.toMatch(/== model/);
+        expect(hub.requests.length).toBe(requestsBefore);
+      } finally {
+        renameSync(`${cache()}.moved`, cache());
+      }
+    });
   });
 
   describe('with --model DIR', () => {
