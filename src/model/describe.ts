@@ -2,9 +2,10 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { computeModelFingerprint } from './fingerprint.js';
-import { openModelDirectory, onnxPath, type ModelVariant } from './model-dir.js';
+import { checkTextContext, checkTowerGraph } from './graph-check.js';
+import { openModelDirectory, onnxPath, type ModelDirectory, type ModelVariant } from './model-dir.js';
 import { OnnxSession, type OnnxValueInfo } from './onnx.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadTokenizer, type ClipTokenizer } from './tokenizer.js';
 
 export interface TowerDescription {
   hiddenSize: number;
@@ -33,9 +34,12 @@ function tower(c: { hidden_size: number; num_hidden_layers: number; num_attentio
   return { hiddenSize: c.hidden_size, layers: c.num_hidden_layers, heads: c.num_attention_heads, intermediateSize: c.intermediate_size, activation: c.hidden_act };
 }
 
-async function graphOf(file: string): Promise<{ inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[] }> {
-  const session = await OnnxSession.open(file, { threads: 1 });
+/** A tower's declared inputs and outputs, once they agree with the model's settings (as opening the model checks them). */
+async function graphOf(model: ModelDirectory, tower: 'vision' | 'text', tokenizer: ClipTokenizer): Promise<{ inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[] }> {
+  const session = await OnnxSession.open(model.onnx[tower], { threads: 1 });
   try {
+    checkTowerGraph(model, tower, session);
+    if (tower === 'text') await checkTextContext(model, session, tokenizer);
     return { inputs: session.inputs, outputs: session.outputs };
   } finally {
     await session.close();
@@ -51,7 +55,7 @@ export interface DescribeModelOptions {
 export async function describeModel(dir: string, options: DescribeModelOptions = {}): Promise<ModelDescription> {
   const model = openModelDirectory(dir, options.variant === undefined ? {} : { variant: options.variant });
   // parsed as opening the model parses it: a corrupt tokenizer.json (or vocab.json + merges.txt) is refused by name, as `embed` would
-  await loadTokenizer(model.tokenizer, model.contextLength);
+  const tokenizer = await loadTokenizer(model.tokenizer, model.contextLength);
   const c = model.config;
   const fileNames = [
     'config.json',
@@ -63,7 +67,7 @@ export async function describeModel(dir: string, options: DescribeModelOptions =
     const abs = path.resolve(model.dir, f);
     return { path: path.relative(model.dir, abs), bytes: statSync(abs).size };
   });
-  const [fingerprint, vision, text] = await Promise.all([computeModelFingerprint(model, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }), graphOf(model.onnx.vision), graphOf(model.onnx.text)]);
+  const [fingerprint, vision, text] = await Promise.all([computeModelFingerprint(model, options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }), graphOf(model, 'vision', tokenizer), graphOf(model, 'text', tokenizer)]);
   return {
     id: model.id,
     dir: model.dir,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
+import { checkOutputWidth, checkTextContext, checkTowerGraph, embeddingOutput } from './graph-check.js';
 import { int8SaturationWarning } from './int8-saturation.js';
 import { preprocessImage, preprocessQueryImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
@@ -64,15 +65,22 @@ async function openAll(count: number, open: () => Promise<ModelSession>): Promis
   throw failed.reason;
 }
 
-function pickOutput(session: ModelSession, preferred: string): string {
-  if (session.outputs.some((o) => o.name === preferred)) return preferred;
-  const twoD = session.outputs.find((o) => o.type === 'float32' && o.shape.length === 2);
-  if (!twoD) {
-    throw new RsclipError('MODEL_INVALID', `${session.file} has no "${preferred}" output and no 2-D float output`, {
-      hint: 'export the model with `rsclip model export`',
-    });
+/** The name of a checked tower's embedding output (checkTowerGraph found one). */
+function outputName(session: ModelSession, tower: 'vision' | 'text'): string {
+  return embeddingOutput(session, tower)!.name;
+}
+
+/** `sessions` once their graph agrees with the model's settings; closed and refused when it does not. */
+async function checked<T extends ModelSession | ModelSession[]>(sessions: Promise<T>, check: (session: ModelSession) => Promise<void> | void): Promise<T> {
+  const opened = await sessions;
+  const all = Array.isArray(opened) ? opened : [opened as ModelSession];
+  try {
+    await check(all[0]!);
+  } catch (error) {
+    for (const session of all) await session.close();
+    throw error;
   }
-  return twoD.name;
+  return opened;
 }
 
 class OnnxClipEncoder implements ClipEncoder {
@@ -119,13 +127,32 @@ class OnnxClipEncoder implements ClipEncoder {
   // committing; and opening the text tower (0.4-0.8 s) then overlaps with what the caller does
   // meanwhile, such as mapping a large index. A text query pays 0.05-0.3 ms for the hop.
   #visionSessionsOpen(): Promise<ModelSession[]> {
-    this.#vision ??= openAll(this.visionSessions, () => ThreadedSession.open(this.#model.onnx.vision, this.#sessionOptions));
+    this.#vision ??= checked(
+      openAll(this.visionSessions, () => ThreadedSession.open(this.#model.onnx.vision, this.#sessionOptions)),
+      (session) => checkTowerGraph(this.#model, 'vision', session),
+    );
     return this.#vision;
   }
 
   #textSession(): Promise<ModelSession> {
-    this.#text ??= ThreadedSession.open(this.#model.onnx.text, this.#sessionOptions);
+    this.#text ??= checked(ThreadedSession.open(this.#model.onnx.text, this.#sessionOptions), async (session) => {
+      checkTowerGraph(this.#model, 'text', session);
+      await checkTextContext(this.#model, session, this.#tokenizer);
+    });
     return this.#text;
+  }
+
+  /** The texts' rows, as the text tower gives them (padded to the graph's fixed length, else to the longest text). */
+  async #runTexts(session: ModelSession, texts: string[]): Promise<SessionOutput> {
+    const seqDim = session.inputs.find((i) => i.name === 'input_ids')?.shape[1];
+    const padTo = typeof seqDim === 'number' ? seqDim : undefined;
+    const batch = this.#tokenizer.encodeBatch(texts, padTo === undefined ? {} : { padTo });
+    const dims = [batch.batchSize, batch.sequenceLength];
+    const feeds: Record<string, OnnxFeed> = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
+    if (session.inputs.some((input) => input.name === 'attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
+    const out = await session.run(feeds, outputName(session, 'text'));
+    checkOutputWidth(this.#model, session.file, out.dims, batch.batchSize);
+    return out;
   }
 
   textTokens(text: string): number {
@@ -138,16 +165,9 @@ class OnnxClipEncoder implements ClipEncoder {
       throw new RsclipError('BAD_INPUT', 'no texts to embed: expected at least one text');
     }
     for (const t of texts) if (typeof t !== 'string') throw invalidParameter('text', 'a string', t);
-    const session = await this.#textSession();
-    const seqDim = session.inputs.find((i) => i.name === 'input_ids')?.shape[1];
-    const padTo = typeof seqDim === 'number' ? seqDim : undefined;
-    const batch = this.#tokenizer.encodeBatch(texts, padTo === undefined ? {} : { padTo });
-    const dims = [batch.batchSize, batch.sequenceLength];
-    const feeds: Record<string, OnnxFeed> = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
-    if (session.inputs.some((input) => input.name === 'attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
-    const out = await session.run(feeds, pickOutput(session, 'text_embeds'));
+    const out = await this.#runTexts(await this.#textSession(), texts);
     this.runCount.text++;
-    return normalizeRows(out.data, batch.batchSize, this.info.embeddingDim);
+    return normalizeRows(out.data, texts.length, this.info.embeddingDim);
   }
 
   preprocess(image: ImageSource, alreadyRead?: AlreadyRead): Promise<PreprocessedImage> {
@@ -181,7 +201,7 @@ class OnnxClipEncoder implements ClipEncoder {
       if (p.length !== size) throw invalidParameter('pixels length', `${size} (3x${cropHeight}x${cropWidth})`, p.length);
     }
     const sessions = await this.#visionSessionsOpen();
-    const output = pickOutput(sessions[0]!, 'image_embeds');
+    const output = outputName(sessions[0]!, 'vision');
     const vectors: Float32Array[] = [];
     for (let start = 0; start < images.length; start += this.#maxImageBatch) {
       const chunk = images.slice(start, start + this.#maxImageBatch);
@@ -197,6 +217,7 @@ class OnnxClipEncoder implements ClipEncoder {
         this.#visionRuns[chosen]!--;
       }
       if (out.spentRows) this.pixelArrays?.give(out.spentRows);
+      checkOutputWidth(this.#model, sessions[chosen]!.file, out.dims, chunk.length);
       this.runCount.image++;
       vectors.push(...normalizeRows(out.data, chunk.length, this.info.embeddingDim));
     }
