@@ -74,7 +74,7 @@ describe('a model whose settings disagree with its ONNX graphs', () => {
     const dir = damaged(name, damage);
     const encoder = await openClip(dir, { threads: 1, cacheDir: null });
     try {
-      const { cropHeight, cropWidth } = encoder.pixelRecipe.preprocess;
+      const { cropHeight, cropWidth } = encoder.pixelRecipe!.preprocess;
       const embedding = tower === 'text' ? encoder.embedTexts(['river', 'a stadium']) : encoder.embedPixels([new Float32Array(3 * cropHeight * cropWidth)]);
       await expectRsclipError(embedding, 'MODEL_INVALID', message);
     } finally {
