@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, DEFAULT_INDEX_DIR } from '../config.js';
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { parseCrs, type Crs } from '../geo/crs.js';
 import { parseScales, parseTileMode, type TileMode } from '../geo/tiling.js';
 import { indexArchive } from '../indexer/index-archive.js';
@@ -13,6 +13,7 @@ import { stacFiles } from '../indexer/stac-files.js';
 import type { IndexProgress, IndexSummary } from '../indexer/types.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
+import { MODEL_VARIANTS } from '../model/model-dir.js';
 import { withQueuePassword } from '../queue/connection.js';
 import { QueueEmbedder } from '../queue/queue-embedder.js';
 import { parseBandList } from '../raster/radiometry.js';
@@ -239,8 +240,17 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
   };
   const meta = await readIndexMeta(index);
   let encoder: ClipEncoder;
+  /** Why the index's own rule refused the model: said again unless the index takes it (one with nothing committed does, in openIndex). */
+  let refused: unknown;
   if (meta) {
-    encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...decoding, ...(variant ? { variant } : {}) });
+    try {
+      encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...decoding, ...(variant ? { variant } : {}) });
+    } catch (error) {
+      const dir = opts.model ?? config.model ?? meta.modelDir;
+      if (!isRsclipError(error) || error.code !== 'INDEX_INCOMPATIBLE' || !dir) throw error;
+      refused = error;
+      encoder = await openClip(dir, { variant: variant ?? MODEL_VARIANTS.find((v) => v === meta.modelVariant) ?? 'fp32', ...decoding });
+    }
   } else {
     const modelDir = opts.model ?? config.model;
     if (!modelDir) {
@@ -252,7 +262,9 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
   }
   try {
     // a coordinator absorbs a fleet's results: its graph is built off the event loop
-    const store = await openIndex(index, { model: encoder.info, create: true, writeOnly: opts.queue !== undefined, ...(opts.engine ? { engine: opts.engine } : {}) });
+    const store = await openIndex(index, { model: encoder.info, create: true, writeOnly: opts.queue !== undefined, ...(opts.engine ? { engine: opts.engine } : {}) }).catch((error: unknown) => {
+      throw refused !== undefined && isRsclipError(error) && error.code === 'INDEX_INCOMPATIBLE' ? refused : error;
+    });
     const note = engineKeptNote(store.meta.engine, opts.engine);
     if (note) process.stderr.write(note);
     return { store, encoder };

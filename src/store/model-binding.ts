@@ -25,3 +25,17 @@ export function assertModelMatches(meta: IndexMeta, location: string, model: Mod
     { hint: 'use --model with the model the index was built with, or index into a new --index dir' },
   );
 }
+
+/**
+ * Whether an index into which nothing was ever committed may take `model` instead of the one its
+ * first run recorded (a run that failed before storing anything, with a model mended since): it
+ * holds no vector of either, and the same embedding dimension keeps its tables as they are.
+ */
+export function mayTakeModel(meta: IndexMeta, model: ModelInfo, nothingCommitted: boolean): boolean {
+  return nothingCommitted && !modelMatches(meta, model) && meta.embeddingDim === model.embeddingDim;
+}
+
+/** The one line that says an index with nothing committed took another model. */
+export function tookModelNotice(meta: IndexMeta, location: string, model: ModelInfo): string {
+  return `index ${location} holds no vectors yet: it now uses model ${nameOf(model.id, model.variant, model.fingerprint)} instead of ${nameOf(meta.modelId, meta.modelVariant, meta.modelFingerprint)}, which its first run recorded`;
+}

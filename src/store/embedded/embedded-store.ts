@@ -15,7 +15,7 @@ import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catal
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
-import { assertModelMatches } from '../model-binding.js';
+import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
 import { checkModelOption, checkSearchArgs } from '../argument-checks.js';
 import type {
   CatalogChange,
@@ -158,6 +158,11 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
         commit_seq: 0,
         hnsw_seq: -1,
       });
+      meta = readMeta(catalog, resolved)!;
+    }
+    if (!readonly && options.model && mayTakeModel(meta, options.model, catalog.commitSeq() === 0)) {
+      process.emitWarning(tookModelNotice(meta, resolved, options.model), { code: 'RSCLIP_INDEX_MODEL_TAKEN' });
+      catalog.setMeta({ model_id: options.model.id, model_fingerprint: options.model.fingerprint });
       meta = readMeta(catalog, resolved)!;
     }
     if (options.model) assertModelMatches(meta, resolved, options.model);
