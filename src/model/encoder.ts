@@ -3,8 +3,6 @@
  * L2-normalised Float32Array embeddings, as `CLIPModel.get_text_features` /
  * `get_image_features` followed by normalisation compute them.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
@@ -44,17 +42,6 @@ const DEFAULT_MAX_IMAGE_BATCH = 32;
 
 /** L2-normalisation of the towers' outputs lives with the rest of the vector maths. */
 export { normalizeRows } from '../vector-math.js';
-
-function readLogitScale(dir: string): number | undefined {
-  const file = path.join(dir, 'rsclip.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const value = (JSON.parse(readFileSync(file, 'utf8')) as { logitScale?: unknown }).logitScale;
-    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-  } catch (cause) {
-    throw new RsclipError('MODEL_INVALID', `${file} is not valid JSON`, { cause });
-  }
-}
 
 /** `count` sessions opened at once; if one cannot open, those that did are closed again. */
 async function openAll(count: number, open: () => Promise<ModelSession>): Promise<ModelSession[]> {
@@ -262,7 +249,7 @@ export async function openClip(dir: string, options: OpenClipOptions = {}): Prom
     embeddingDim: model.config.projection_dim,
     contextLength: model.contextLength,
     imageSize: model.preprocess.cropHeight,
-    logitScale: readLogitScale(model.dir),
+    logitScale: model.logitScale,
   };
   return new OnnxClipEncoder(model, tokenizer, info, options);
 }

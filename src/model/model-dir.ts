@@ -46,6 +46,8 @@ export interface ModelDirectory {
   variant: ModelVariant;
   /** The variants whose ONNX files are present. */
   availableVariants: ModelVariant[];
+  /** `logitScale` from rsclip.json (the trained temperature, for scores as probabilities), when the file gives one. */
+  logitScale: number | undefined;
 }
 
 const towerSchema = z.looseObject({
@@ -208,6 +210,18 @@ function readJson(dir: string, name: string, hint: string): { value: unknown; ra
   }
 }
 
+const rsclipJsonSchema = z.looseObject({ logitScale: z.number().optional() });
+
+/** rsclip.json, rsclip's own notes beside the model (written by `rsclip model export`); optional. */
+function readRsclipJson(dir: string, hint: string): { logitScale: number | undefined } {
+  if (!existsSync(path.join(dir, 'rsclip.json'))) return { logitScale: undefined };
+  const parsed = rsclipJsonSchema.safeParse(readJson(dir, 'rsclip.json', hint).value);
+  if (!parsed.success) {
+    throw new RsclipError('MODEL_INVALID', `${path.join(dir, 'rsclip.json')} is malformed: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`, { hint });
+  }
+  return { logitScale: parsed.data.logitScale };
+}
+
 function onnxFileName(tower: 'vision' | 'text', variant: ModelVariant): string {
   const suffix = variant === 'fp32' ? '' : variant === 'int8' ? '_quantized' : '_fp16';
   return path.join('onnx', `${tower}_model${suffix}.onnx`);
@@ -261,7 +275,7 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
       throw new RsclipError('MODEL_INVALID', `model directory ${resolved} has no ${onnxFileName(tower, variant)}${others}`, {
         hint:
           variant === 'fp32'
-            ? refetch
+            ? availableVariants.length > 0 ? `use --variant ${availableVariants.join(' or ')}, or ${refetch}` : refetch
             : variant === 'int8'
               ? 'use a variant present, or export int8 files: `rsclip model export <checkpoint-dir> --out <model-dir> --quantize int8`'
               : 'use a variant present (rsclip exports fp32 and int8)',
@@ -280,5 +294,6 @@ export function openModelDirectory(dir: string, options: OpenModelDirOptions = {
     onnx: { vision: onnxPath(resolved, 'vision', variant), text: onnxPath(resolved, 'text', variant) },
     variant,
     availableVariants,
+    logitScale: readRsclipJson(resolved, `fix or delete rsclip.json, or ${refetch}`).logitScale,
   };
 }
