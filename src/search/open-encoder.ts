@@ -6,6 +6,7 @@
  * the first whose fingerprint is the index's is used. A mismatch names the variants on both sides.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip, type OpenClipOptions } from '../model/encoder.js';
@@ -65,10 +66,15 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
   if (tried.length === 0) throw firstError;
   // the variant may come from --variant or from the config file's "variant"
   const asked = options.variant ? ` (variant ${options.variant} asked for)` : '';
-  throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}`, {
+  // the folder the index recorded, with other files in it now (a model exported or edited again)
+  const sameFolder = meta.modelDir !== undefined && path.resolve(dir) === path.resolve(meta.modelDir);
+  const changed = sameFolder ? `: the model files in ${dir} have changed since the index was built` : '';
+  throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}${changed}`, {
     hint: options.variant && meta.modelVariant && options.variant !== meta.modelVariant
       ? `leave out --variant and the config file's "variant" (the index uses ${meta.modelVariant}), or index into a new --index dir`
-      : 'pass --model with the model directory the index was built with, or index into a new --index dir',
+      : sameFolder
+        ? 'put back the model files the index was built with, or index into a new --index dir'
+        : 'pass --model with the model directory the index was built with, or index into a new --index dir',
   });
 }
 

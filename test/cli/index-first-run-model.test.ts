@@ -54,7 +54,8 @@ describe('an index whose first run stored nothing', () => {
     try {
       const refused = await runCli(['index', images(), '--index', index, '--model', model()], { env });
       expect(refused.code).not.toBe(0);
-      expect(refused.stderr).toMatch(/the index was built with model/);
+      expect(refused.stderr).toMatch(/the index was built with model .*: the model files in .* have changed since the index was built/);
+      expect(refused.stderr).toMatch(/put back the model files the index was built with/);
       expect(refused.stderr).not.toMatch(/holds no vectors/);
     } finally {
       writeFileSync(preprocessor(), good);
