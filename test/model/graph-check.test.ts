@@ -14,9 +14,15 @@ import { tinyModelDir } from '../fixtures/model.js';
 
 type Damage = (dir: string) => void;
 
-function editJson(dir: string, name: string, edit: (value: Record<string, any>) => void): void {
+interface ModelJson {
+  projection_dim: number;
+  text_config: { max_position_embeddings: number };
+  crop_size: { height: number; width: number };
+}
+
+function editJson(dir: string, name: string, edit: (value: ModelJson) => void): void {
   const file = path.join(dir, name);
-  const value = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+  const value = JSON.parse(readFileSync(file, 'utf8')) as ModelJson;
   edit(value);
   writeFileSync(file, JSON.stringify(value));
 }
