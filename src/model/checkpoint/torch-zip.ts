@@ -3,14 +3,16 @@
  * are usually stored uncompressed, so they are returned as views into the file's bytes
  * without copying (a 600 MB checkpoint is not duplicated); deflated entries are inflated
  * with zlib, never past their declared size and never past a budget tied to the file's
- * size (a zip bomb is refused before its output is allocated). Zip64 (archives or entries
- * past 4 GiB) is understood.
+ * size (a zip bomb is refused before its output is allocated). Every entry is checked against
+ * the CRC-32 its central directory records, as Python's zipfile does, so a flipped byte in the
+ * weights is refused rather than exported. Zip64 (archives or entries past 4 GiB) is understood.
  */
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { RsclipError } from '../../errors.js';
 
 interface ZipEntry {
   method: number;
+  crc32: number;
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
@@ -29,12 +31,16 @@ const LOCAL_HEADER = 0x04034b50;
  * 32x. A zip bomb reaches about 1000x.
  */
 const MAX_INFLATE_RATIO = 32;
+
+const hex32 = (value: number): string => value.toString(16).padStart(8, '0');
 const INFLATE_FLOOR_BYTES = 16 * 1024 * 1024;
 
 export class ZipArchive {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
   readonly #entries = new Map<string, ZipEntry>();
+  /** Entries whose CRC-32 was checked once already (the pickle and each storage are read once, but not only once). */
+  readonly #checked = new Set<string>();
   #inflateBudget: number;
 
   constructor(
@@ -65,12 +71,23 @@ export class ZipArchive {
     const end = start + entry.compressedSize;
     if (end > this.#bytes.length) throw this.#invalid(`entry ${name} runs past the end of the file (truncated?)`);
     const data = this.#bytes.subarray(start, end);
+    let content: Uint8Array;
     if (entry.method === 0) {
       if (entry.size !== entry.compressedSize) throw this.#invalid(`stored entry ${name} declares ${entry.size} bytes but holds ${entry.compressedSize}`);
-      return data;
+      content = data;
+    } else if (entry.method === 8) content = this.#inflate(name, data, entry.size);
+    else throw this.#invalid(`entry ${name} uses unsupported compression method ${entry.method}`);
+    this.#checkCrc(name, entry, content);
+    return content;
+  }
+
+  #checkCrc(name: string, entry: ZipEntry, content: Uint8Array): void {
+    if (this.#checked.has(name)) return;
+    const actual = crc32(content) >>> 0;
+    if (actual !== entry.crc32) {
+      throw this.#invalid(`entry ${name} fails its CRC-32 check (recorded ${hex32(entry.crc32)}, computed ${hex32(actual)}): its bytes were changed`);
     }
-    if (entry.method === 8) return this.#inflate(name, data, entry.size);
-    throw this.#invalid(`entry ${name} uses unsupported compression method ${entry.method}`);
+    this.#checked.add(name);
   }
 
   #inflate(name: string, data: Uint8Array, size: number): Uint8Array {
@@ -137,6 +154,7 @@ export class ZipArchive {
       const name = new TextDecoder().decode(this.#bytes.subarray(at + 46, at + 46 + nameLength));
       const entry: ZipEntry = {
         method: this.#u16(at + 10),
+        crc32: this.#u32(at + 16),
         compressedSize: this.#u32(at + 20),
         size: this.#u32(at + 24),
         localHeaderOffset: this.#u32(at + 42),

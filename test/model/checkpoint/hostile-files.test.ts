@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { constants, inflateRawSync, deflateRawSync } from 'node:zlib';
+import { constants, crc32, inflateRawSync, deflateRawSync } from 'node:zlib';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTorchCheckpoint } from '../../../src/model/checkpoint/index.js';
@@ -60,7 +60,11 @@ interface ZipEntrySpec {
   size: number;
 }
 
-/** A zip written field by field, so that an entry can declare any size (CRCs are left 0: the reader does not check them). */
+/**
+ * A zip written field by field, so that an entry can declare any size. Stored entries carry their
+ * CRC-32, which the reader checks; deflated ones carry 0, as the reader refuses the hostile ones
+ * here while inflating, before it gets to the CRC.
+ */
 function zipBytes(entries: ZipEntrySpec[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
@@ -70,7 +74,9 @@ function zipBytes(entries: ZipEntrySpec[]): Buffer {
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
+    const crc = e.method === 0 ? crc32(e.data) : 0;
     local.writeUInt16LE(e.method, 8);
+    local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(e.data.length, 18);
     local.writeUInt32LE(e.size, 22);
     local.writeUInt16LE(name.length, 26);
@@ -79,6 +85,7 @@ function zipBytes(entries: ZipEntrySpec[]): Buffer {
     central.writeUInt16LE(20, 4);
     central.writeUInt16LE(20, 6);
     central.writeUInt16LE(e.method, 10);
+    central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(e.data.length, 20);
     central.writeUInt32LE(e.size, 24);
     central.writeUInt16LE(name.length, 28);

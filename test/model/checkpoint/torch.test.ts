@@ -135,6 +135,18 @@ describe('readTorchCheckpoint', () => {
     await writeFile(file, 'hello');
     await expect(readTorchCheckpoint(file)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID', message: expect.stringContaining('zip') });
   });
+
+  it('refuses an archive whose tensor data no longer matches its CRC-32, naming the entry', async () => {
+    const bytes = Buffer.from(torchSaveBytes(sampleTensors()));
+    const storage = Object.keys(unzipSync(bytes)).find((name) => /\/data\/\d+$/.test(name))!;
+    // the entry's local header: 30 bytes, its name, its extra field, then the stored bytes
+    const header = bytes.indexOf(Buffer.from(storage)) - 30;
+    const dataStart = header + 30 + bytes.readUInt16LE(header + 26) + bytes.readUInt16LE(header + 28);
+    bytes[dataStart + 1]! ^= 0x01;
+    const file = path.join(dir, 'flipped.bin');
+    await writeFile(file, bytes);
+    await expect(readTorchCheckpoint(file)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID', message: expect.stringMatching(new RegExp(`${storage}.*CRC-32`)) });
+  });
 });
 
 describe('loadCheckpointTensors', () => {
