@@ -6,7 +6,7 @@
  * no ONNX files, its PyTorch weights are exported to ONNX.
  */
 import { existsSync } from 'node:fs';
-import { cp, readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { exportCheckpointDirectory } from '../export/export-clip.js';
@@ -15,6 +15,7 @@ import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { downloadVerified } from './download.js';
 import { DEFAULT_ENDPOINT, HubClient } from './hub-client.js';
+import { placeModelDirectory } from './place-model-directory.js';
 import { planDownload, type DownloadPlan, type FetchVariant } from './select-files.js';
 
 export const DEFAULT_REPO_ID = 'flax-community/clip-rsicd-v2';
@@ -87,27 +88,6 @@ async function finish(cachedDir: string, commit: string, options: FetchModelOpti
   }
   options.onProgress?.({ phase: 'done', modelDir, fromCache: rest.fromCache });
   return { modelDir, cachedDir, commit, ...rest };
-}
-
-/**
- * Copies the cached model to `target`, replacing a model directory there whole (merged into it, an
- * older model's files that this one lacks, such as its int8 ONNX files, stayed and were used); a
- * target that is a file or a folder holding anything else is refused rather than replaced.
- */
-async function placeModelDirectory(cachedDir: string, target: string, shown: string): Promise<void> {
-  const info = await stat(target).catch(() => undefined);
-  if (info && !info.isDirectory()) throw new RsclipError('BAD_INPUT', `--out ${shown} is a file, not a folder`, { hint: 'choose a folder for the model (it is created)' });
-  if (info && (await readdir(target)).length > 0 && !existsSync(path.join(target, 'config.json'))) {
-    throw new RsclipError('BAD_INPUT', `--out ${shown} is a folder that holds something other than a model`, { hint: 'choose a new or empty folder, or one that holds a model (it is replaced whole)' });
-  }
-  const staging = `${target}.partial-${process.pid}`;
-  try {
-    await cp(cachedDir, staging, { recursive: true });
-    await replaceDirectory(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
 }
 
 interface InstallJob {

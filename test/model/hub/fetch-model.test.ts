@@ -121,7 +121,7 @@ describe('fetchModel against a local Hub', () => {
     const documents = path.join(work, 'documents');
     mkdirSync(documents);
     writeFileSync(path.join(documents, 'notes.txt'), 'keep me');
-    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: documents })).rejects.toMatchObject({ code: 'BAD_INPUT', message: `--out ${documents} is a folder that holds something other than a model` });
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: documents })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining(`--out ${documents} is a folder that holds something other than a model directory (notes.txt)`) });
     expect(readFileSync(path.join(documents, 'notes.txt'), 'utf8')).toBe('keep me');
 
     hub.addRepo({ id: 'tests/clip-fp32-only', files: onnxFiles });
@@ -129,6 +129,39 @@ describe('fetchModel against a local Hub', () => {
       code: 'MODEL_FETCH_FAILED',
       message: expect.stringContaining('onnx/vision_model_quantized.onnx'),
     });
+  });
+
+  it('refuses an --out folder holding anything a model directory does not, config.json or not, and leaves it as it was', async () => {
+    const repoId = 'tests/clip-out-guard';
+    hub.addRepo({ id: repoId, files: onnxFiles });
+    const cacheDir = newCache();
+    const project = path.join(work, 'myproject');
+    mkdirSync(path.join(project, 'src'), { recursive: true });
+    writeFileSync(path.join(project, 'config.json'), '{"port":80}');
+    writeFileSync(path.join(project, 'src', 'main.ts'), 'code');
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: project })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('(src/)'),
+    });
+    expect(readFileSync(path.join(project, 'src', 'main.ts'), 'utf8')).toBe('code');
+
+    const checkpoint = path.join(work, 'my-checkpoint');
+    mkdirSync(checkpoint);
+    for (const name of ['config.json', 'preprocessor_config.json', 'vocab.json', 'merges.txt']) writeFileSync(path.join(checkpoint, name), Buffer.from(torchFiles[name]!));
+    writeFileSync(path.join(checkpoint, 'pytorch_model.bin'), Buffer.from(torchFiles['pytorch_model.bin']!));
+    writeFileSync(path.join(checkpoint, 'train.log'), 'epoch 1');
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: checkpoint })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('(pytorch_model.bin, train.log)'),
+    });
+    expect(readFileSync(path.join(checkpoint, 'train.log'), 'utf8')).toBe('epoch 1');
+
+    // a folder holding only a model directory's files (an earlier fetch, int8 included) is replaced
+    const previous = path.join(work, 'previous-model');
+    await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: previous });
+    writeFileSync(path.join(previous, 'onnx', 'vision_model_quantized.onnx'), 'older');
+    await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: previous });
+    expect(existsSync(path.join(previous, 'onnx', 'vision_model_quantized.onnx'))).toBe(false);
   });
 
   it('reports a file that the listing names but the server answers with 404', async () => {
