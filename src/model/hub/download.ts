@@ -11,7 +11,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { httpFailure, type HubClient, type HubFile } from './hub-client.js';
+import type { HubClient, HubFile } from './hub-client.js';
 
 export interface DownloadTarget {
   client: HubClient;
@@ -115,7 +115,7 @@ async function transfer(target: DownloadTarget, part: string, sink: FileHandle, 
   if (response.status === 416) return restart();
   if (!response.ok) {
     await response.body?.cancel();
-    throw httpFailure(response, { repoId, revision: commit, file: file.path });
+    throw client.httpFailure(response, { repoId, revision: commit, file: file.path });
   }
   const linked = response.headers.get('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '');
   const linkedSha256 = linked && /^[0-9a-f]{64}$/.test(linked) ? linked : undefined;

@@ -14,7 +14,8 @@ import { onnxPath, openModelDirectory } from '../model-dir.js';
 import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { downloadVerified } from './download.js';
-import { DEFAULT_ENDPOINT, HubClient } from './hub-client.js';
+import { cleanToken, parseEndpoint } from './endpoint.js';
+import { HubClient } from './hub-client.js';
 import { placeModelDirectory } from './place-model-directory.js';
 import { planDownload, type DownloadPlan, type FetchVariant } from './select-files.js';
 
@@ -164,8 +165,8 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   }
   const revision = options.revision ?? 'main';
   const variant = options.variant ?? 'fp32';
-  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  const token = options.token ?? process.env.HF_TOKEN;
+  const endpoint = parseEndpoint(options.endpoint ?? process.env.HF_ENDPOINT);
+  const token = cleanToken(options.token ?? process.env.HF_TOKEN);
   const cache = new ModelCache(options.cacheDir ?? defaultCacheDir(), repoId);
 
   const cachedCommit = options.refresh ? undefined : await cache.readRef(revision);
@@ -174,7 +175,13 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   }
 
   options.onProgress?.({ phase: 'resolve', repoId, revision });
-  const client = new HubClient({ endpoint, repoId, ...(token ? { token } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const client = new HubClient({
+    endpoint: endpoint.url,
+    repoId,
+    ...(endpoint.basicAuthorization ? { basicAuthorization: endpoint.basicAuthorization } : {}),
+    ...(token ? { token } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const { commit, files } = await client.listRepository(revision);
   const cachedDir = cache.modelDir(commit);
   if (hasVariantFiles(cachedDir, variant)) {

@@ -6,8 +6,7 @@
  * Every network or HTTP failure becomes an RsclipError with what to do next.
  */
 import { RsclipError } from '../../errors.js';
-
-export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+import { hidePassword } from '../../url-password.js';
 
 export interface HubFile {
   path: string;
@@ -24,39 +23,68 @@ export interface HubRepoListing {
 }
 
 export interface HubClientOptions {
+  /** Without credentials (see endpoint.ts). */
   endpoint: string;
   repoId: string;
   token?: string;
+  /** `Basic ...` for credentials the endpoint URL carried; sent instead of the token, as `requests` does. */
+  basicAuthorization?: string;
   signal?: AbortSignal;
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET']);
+const CERTIFICATE_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
-function networkCode(error: unknown): string | undefined {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code && NETWORK_CODES.has(code)) return code;
-    if (e instanceof AggregateError) {
-      const inner = e.errors.map(networkCode).find(Boolean);
-      if (inner) return inner;
-    }
+/** The innermost error of a `fetch` failure (undici's TypeError "fetch failed" hides it in `cause`) and the innermost code on the way. */
+function innermost(error: unknown): { code: string | undefined; message: string } {
+  let code: string | undefined;
+  let message = error instanceof Error ? error.message : String(error);
+  for (let e: unknown = error; e instanceof Error; e = e instanceof AggregateError && e.errors.length > 0 ? e.errors[0] : e.cause) {
+    code = (e as NodeJS.ErrnoException).code ?? code;
+    if (e.message) message = e.message;
   }
-  return undefined;
+  return { code, message };
 }
 
-/** Turns a failed `fetch` (no HTTP answer at all) into OFFLINE, an abort into INTERRUPTED. */
+/**
+ * Turns a failed `fetch` (no HTTP answer at all) into an error that names its cause: OFFLINE for
+ * the network, an untrusted certificate with what to do about it, anything else (a redirect loop,
+ * a port fetch blocks) with undici's words for it; an abort becomes INTERRUPTED.
+ */
 export function requestFailure(error: unknown, endpoint: string, signal?: AbortSignal): RsclipError {
   if (error instanceof RsclipError) return error;
   if (signal?.aborted) return new RsclipError('INTERRUPTED', 'model fetch cancelled', { cause: error });
-  const code = networkCode(error);
-  return new RsclipError('OFFLINE', `cannot reach the Hugging Face Hub at ${endpoint}${code ? ` (${code})` : ''}: ${(error as Error).message}`, {
+  const { code, message } = innermost(error);
+  const outer = (error as Error).message;
+  const detail = hidePassword(message === outer ? outer : `${outer}: ${message}`);
+  const where = hidePassword(endpoint);
+  if (code && NETWORK_CODES.has(code)) {
+    return new RsclipError('OFFLINE', `cannot reach the Hugging Face Hub at ${where} (${code}): ${detail}`, {
+      cause: error,
+      hint: 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>',
+    });
+  }
+  if (code && CERTIFICATE_CODE.test(code)) {
+    return new RsclipError('MODEL_FETCH_FAILED', `the TLS certificate of ${where} is not trusted (${code}): ${detail}`, {
+      cause: error,
+      hint:
+        code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+          ? 'the certificate is for another host name: use that name in HF_ENDPOINT'
+          : "a mirror signed by a private or corporate authority needs it trusted: set NODE_EXTRA_CA_CERTS to the authority's certificate (PEM file) and run again",
+    });
+  }
+  return new RsclipError('MODEL_FETCH_FAILED', `cannot reach the Hugging Face Hub at ${where}${code ? ` (${code})` : ''}: ${detail}`, {
     cause: error,
-    hint: 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>',
+    hint: /bad port/.test(message)
+      ? 'fetch refuses this port (it is kept for another protocol, as browsers keep it): serve the mirror on another port and set HF_ENDPOINT to it'
+      : /redirect/.test(message)
+        ? 'the endpoint redirects in a loop: check HF_ENDPOINT'
+        : 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>',
   });
 }
 
 /** Maps an HTTP error answer to an RsclipError naming the repo, revision or file. */
-export function httpFailure(response: Response, what: { repoId: string; revision: string; file?: string }): RsclipError {
+export function httpFailure(response: Response, what: { repoId: string; revision: string; file?: string; authorization?: 'token' | 'basic' }): RsclipError {
   const status = response.status;
   const hubCode = response.headers.get('x-error-code');
   const target = what.file ? `${what.file} in ${what.repoId}@${what.revision}` : `${what.repoId}@${what.revision}`;
@@ -71,8 +99,14 @@ export function httpFailure(response: Response, what: { repoId: string; revision
     });
   }
   if (status === 401 || status === 403) {
-    return new RsclipError('MODEL_FETCH_FAILED', `access to ${target} denied (HTTP ${status})`, {
-      hint: 'set HF_TOKEN to a Hugging Face token that can read this repository (gated or private)',
+    const sent = what.authorization === 'token' ? ': the token in HF_TOKEN was refused' : what.authorization === 'basic' ? ": the user and password in HF_ENDPOINT were refused" : '';
+    return new RsclipError('MODEL_FETCH_FAILED', `access to ${target} denied (HTTP ${status})${sent}`, {
+      hint:
+        what.authorization === 'token'
+          ? 'check that HF_TOKEN is a current token with read access, and that you accepted the terms of a gated repository on its Hub page'
+          : what.authorization === 'basic'
+            ? 'check the user and password in HF_ENDPOINT'
+            : 'set HF_TOKEN to a Hugging Face token that can read this repository (gated or private)',
     });
   }
   if (status === 404) {
@@ -93,7 +127,15 @@ export class HubClient {
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.options.token ? { authorization: `Bearer ${this.options.token}`, ...extra } : extra;
+    const { basicAuthorization, token } = this.options;
+    if (basicAuthorization) return { authorization: basicAuthorization, ...extra };
+    return token ? { authorization: `Bearer ${token}`, ...extra } : extra;
+  }
+
+  /** `httpFailure`, told what authorization this client sent. */
+  httpFailure(response: Response, what: { repoId: string; revision: string; file?: string }): RsclipError {
+    const authorization = this.options.basicAuthorization ? 'basic' : this.options.token ? 'token' : undefined;
+    return httpFailure(response, { ...what, ...(authorization ? { authorization } : {}) });
   }
 
   /** `fetch` with auth headers; network failures become OFFLINE. */
@@ -114,7 +156,7 @@ export class HubClient {
     const response = await this.request(url, { accept: 'application/json' });
     if (!response.ok) {
       await response.body?.cancel();
-      throw httpFailure(response, what);
+      throw this.httpFailure(response, what);
     }
     try {
       return { body: await response.json(), response };
