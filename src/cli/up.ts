@@ -156,6 +156,8 @@ export function registerUpCommand(program: Command): void {
       try {
         const resolved = await resolveModel(modelSpec, {
           variant: requested?.variant === 'fp32' ? 'fp32' : 'int8',
+          // with no variant asked for, a repository without int8 files gives fp32, as a local directory does
+          acceptFp32: requested === undefined,
           onProgress: reporter.onProgress,
           ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
         });

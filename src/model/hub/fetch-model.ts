@@ -5,14 +5,14 @@
  * model directory needs are downloaded (resumable, verified) and, when the repository has
  * no ONNX files, its PyTorch weights are exported to ONNX.
  */
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { RsclipError } from '../../errors.js';
+import { isRsclipError, RsclipError } from '../../errors.js';
 import { exportCheckpointDirectory } from '../export/export-clip.js';
-import { onnxPath, openModelDirectory } from '../model-dir.js';
+import { openModelDirectory } from '../model-dir.js';
 import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
+import { matchesPlan, opensWithVariant, seedFromCache } from './cached-model-check.js';
 import { downloadVerified } from './download.js';
 import { cleanToken, parseEndpoint } from './endpoint.js';
 import { HubClient } from './hub-client.js';
@@ -52,6 +52,8 @@ export interface FetchModelOptions {
   token?: string;
   /** `int8` also fetches (or exports) the `*_quantized.onnx` files. Default fp32. */
   variant?: FetchVariant;
+  /** With `int8`: a repository that cannot give int8 files gives its fp32 ones instead of an error (see `PlanOptions`). */
+  acceptFp32?: boolean;
   onProgress?: (event: FetchProgressEvent) => void;
   signal?: AbortSignal;
   /**
@@ -76,11 +78,6 @@ export interface FetchModelResult {
   exported: boolean;
 }
 
-function hasVariantFiles(dir: string, variant: FetchVariant): boolean {
-  const variants: FetchVariant[] = variant === 'int8' ? ['fp32', 'int8'] : ['fp32'];
-  return variants.every((v) => existsSync(onnxPath(dir, 'vision', v)) && existsSync(onnxPath(dir, 'text', v)));
-}
-
 async function finish(cachedDir: string, commit: string, options: FetchModelOptions, rest: Omit<FetchModelResult, 'modelDir' | 'cachedDir' | 'commit'>): Promise<FetchModelResult> {
   let modelDir = cachedDir;
   if (options.outDir) {
@@ -100,13 +97,13 @@ interface InstallJob {
   staging: string;
   /** Where the finished model directory goes. */
   cachedDir: string;
-  variant: FetchVariant;
   options: FetchModelOptions;
 }
 
 /** Downloads the planned files, exports them when needed, and renames the result into the cache. */
 async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: number; exported: boolean }> {
-  const { client, repoId, commit, plan, staging, cachedDir, variant, options } = job;
+  const { client, repoId, commit, plan, staging, cachedDir, options } = job;
+  const { variant } = plan;
   const bytesTotal = plan.files.reduce((sum, f) => sum + Math.max(0, f.size), 0);
   const started = Date.now();
   let finishedFilesBytes = 0;
@@ -170,7 +167,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const cache = new ModelCache(options.cacheDir ?? defaultCacheDir(), repoId);
 
   const cachedCommit = options.refresh ? undefined : await cache.readRef(revision);
-  if (cachedCommit && hasVariantFiles(cache.modelDir(cachedCommit), variant)) {
+  if (cachedCommit && opensWithVariant(cache.modelDir(cachedCommit), variant)) {
     return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }
 
@@ -182,18 +179,29 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
     ...(token ? { token } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const { commit, files } = await client.listRepository(revision);
+  let listing: Awaited<ReturnType<HubClient['listRepository']>>;
+  try {
+    listing = await client.listRepository(revision);
+  } catch (error) {
+    // offline, an fp32 model cached for a caller that takes fp32 when int8 cannot be had is what it would get
+    if (isRsclipError(error, 'OFFLINE') && options.acceptFp32 && cachedCommit && opensWithVariant(cache.modelDir(cachedCommit), 'fp32')) {
+      return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
+    }
+    throw error;
+  }
+  const { commit, files } = listing;
+  const plan = planDownload(repoId, files, variant, { acceptFp32: options.acceptFp32 === true });
   const cachedDir = cache.modelDir(commit);
-  if (hasVariantFiles(cachedDir, variant)) {
+  if (await matchesPlan(cachedDir, plan)) {
     await cache.writeRef(revision, commit);
     return finish(cachedDir, commit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }
 
-  const plan = planDownload(repoId, files, variant);
   const release = await cache.lock(commit);
   try {
     const staging = cache.downloadDir(commit);
-    const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan, staging, cachedDir, variant, options });
+    await seedFromCache(cachedDir, plan, staging);
+    const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan, staging, cachedDir, options });
     await cache.writeRef(revision, commit);
     return await finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });
   } finally {

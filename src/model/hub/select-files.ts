@@ -1,8 +1,8 @@
 /**
  * Decides what to download from a repository listing: ready ONNX files in the
- * transformers.js layout when the repository has them, else the weights to export
- * (safetensors before .bin, sharded sets complete), plus config, preprocessor and
- * tokenizer files either way.
+ * transformers.js layout when the repository has them (for int8, when it has the quantised
+ * ones too), else the weights to export (safetensors before .bin, sharded sets complete),
+ * plus config, preprocessor and tokenizer files either way.
  */
 import { RsclipError } from '../../errors.js';
 import type { HubFile } from './hub-client.js';
@@ -13,6 +13,16 @@ export interface DownloadPlan {
   /** `onnx`: the downloaded files are the model directory; `checkpoint`: they must be exported. */
   kind: 'onnx' | 'checkpoint';
   files: HubFile[];
+  /** The variant the model directory will have: the one asked for, or fp32 where `acceptFp32` allowed it. */
+  variant: FetchVariant;
+}
+
+export interface PlanOptions {
+  /**
+   * For int8: a repository with fp32 ONNX files only (and no weights to export int8 from) gives
+   * its fp32 files rather than an error; for `rsclip up`, which uses int8 where there is one.
+   */
+  acceptFp32?: boolean;
 }
 
 const ONNX_FP32 = ['onnx/vision_model.onnx', 'onnx/text_model.onnx'];
@@ -23,7 +33,7 @@ const SHARD = {
   bin: /^pytorch_model-\d+-of-\d+\.bin$/,
 };
 
-export function planDownload(repoId: string, files: HubFile[], variant: FetchVariant): DownloadPlan {
+export function planDownload(repoId: string, files: HubFile[], variant: FetchVariant, options: PlanOptions = {}): DownloadPlan {
   const byPath = new Map(files.map((f) => [f.path, f]));
   const has = (p: string): boolean => byPath.has(p);
   const pick = (paths: string[]): HubFile[] => paths.map((p) => byPath.get(p)!);
@@ -46,25 +56,29 @@ export function planDownload(repoId: string, files: HubFile[], variant: FetchVar
   }
   const metadata = ['config.json', 'preprocessor_config.json', ...tokenizer, ...OPTIONAL_TOKENIZER_FILES.filter(has)];
 
-  if (ONNX_FP32.every(has)) {
-    const onnx = variant === 'int8' ? [...ONNX_FP32, ...ONNX_INT8] : ONNX_FP32;
-    const missing = onnx.filter((p) => !has(p));
-    if (missing.length > 0) {
-      throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has no ${missing.join(' / ')} for --variant ${variant}`, {
-        hint: 'fetch with --variant fp32',
-      });
-    }
-    // ONNX files above 2 GB keep their weights in a side file next to them.
-    const external = files.filter((f) => onnx.some((o) => f.path === `${o}_data` || f.path === `${o}.data`)).map((f) => f.path);
-    return { kind: 'onnx', files: pick([...metadata, ...onnx, ...external]) };
-  }
-
   const shardsOf = (pattern: RegExp): string[] => files.map((f) => f.path).filter((p) => pattern.test(p)).sort();
   let weights: string[] | undefined;
   if (has('model.safetensors')) weights = ['model.safetensors'];
   else if (has('model.safetensors.index.json') && shardsOf(SHARD.safetensors).length > 0) weights = ['model.safetensors.index.json', ...shardsOf(SHARD.safetensors)];
   else if (has('pytorch_model.bin')) weights = ['pytorch_model.bin'];
   else if (has('pytorch_model.bin.index.json') && shardsOf(SHARD.bin).length > 0) weights = ['pytorch_model.bin.index.json', ...shardsOf(SHARD.bin)];
+
+  const onnxFor = (v: FetchVariant): DownloadPlan => {
+    const onnx = v === 'int8' ? [...ONNX_FP32, ...ONNX_INT8] : ONNX_FP32;
+    // ONNX files above 2 GB keep their weights in a side file next to them.
+    const external = files.filter((f) => onnx.some((o) => f.path === `${o}_data` || f.path === `${o}.data`)).map((f) => f.path);
+    return { kind: 'onnx', files: pick([...metadata, ...onnx, ...external]), variant: v };
+  };
+  if (ONNX_FP32.every(has)) {
+    if (variant === 'fp32' || ONNX_INT8.every(has)) return onnxFor(variant);
+    // int8 asked for, and the repository's ONNX files are fp32 only: export both from its weights if it has them
+    if (weights) return { kind: 'checkpoint', files: pick([...metadata, ...weights]), variant };
+    if (options.acceptFp32) return onnxFor('fp32');
+    throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has no ${ONNX_INT8.filter((p) => !has(p)).join(' / ')} for --variant int8, and no PyTorch weights to export them from`, {
+      hint: 'fetch with --variant fp32',
+    });
+  }
+
   if (!weights) {
     throw new RsclipError(
       'MODEL_FETCH_FAILED',
@@ -72,5 +86,5 @@ export function planDownload(repoId: string, files: HubFile[], variant: FetchVar
       { hint: 'only the Flax weights (flax_model.msgpack) are not supported; pick a repository with PyTorch or ONNX weights' },
     );
   }
-  return { kind: 'checkpoint', files: pick([...metadata, ...weights]) };
+  return { kind: 'checkpoint', files: pick([...metadata, ...weights]), variant };
 }

@@ -22,6 +22,9 @@ async function filesIn(dir: string, prefix = ''): Promise<string[]> {
   return out.sort();
 }
 
+/** The ONNX repository without the model.safetensors the random model writes beside its ONNX files: ONNX and nothing to export from. */
+const withoutWeights = (files: Record<string, Uint8Array>): Record<string, Uint8Array> => Object.fromEntries(Object.entries(files).filter(([name]) => name !== 'model.safetensors'));
+
 describe('fetchModel against a local Hub', () => {
   let hub: HubServer;
   let work: string;
@@ -124,7 +127,7 @@ describe('fetchModel against a local Hub', () => {
     await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, outDir: documents })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining(`--out ${documents} is a folder that holds something other than a model directory (notes.txt)`) });
     expect(readFileSync(path.join(documents, 'notes.txt'), 'utf8')).toBe('keep me');
 
-    hub.addRepo({ id: 'tests/clip-fp32-only', files: onnxFiles });
+    hub.addRepo({ id: 'tests/clip-fp32-only', files: withoutWeights(onnxFiles) });
     await expect(fetchFrom('tests/clip-fp32-only', { variant: 'int8' })).rejects.toMatchObject({
       code: 'MODEL_FETCH_FAILED',
       message: expect.stringContaining('onnx/vision_model_quantized.onnx'),
@@ -307,5 +310,48 @@ describe('fetchModel against a local Hub', () => {
     expect(dir.tokenizer.kind).toBe('bpe');
     expect(requestsFor(repoId).some((r) => r.path.includes('flax_model.msgpack'))).toBe(false);
     expect(existsSync(path.join(cacheDir, 'models', 'tests--clip-torch', 'downloads', result.commit))).toBe(false);
+  });
+
+  it('repairs a cached model that lost a file, and with --refresh one whose ONNX file was cut short, downloading only those', async () => {
+    const repoId = 'tests/clip-repair';
+    hub.addRepo({ id: repoId, files: onnxFiles });
+    const cacheDir = newCache();
+    const first = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    const downloadsOf = (file: string, since: number): number => hub.requests.slice(since).filter((r) => r.path.includes(repoId) && r.path.endsWith(`/${file}`)).length;
+
+    await rm(path.join(first.modelDir, 'vocab.json'));
+    let mark = hub.requests.length;
+    const repaired = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    expect(repaired).toMatchObject({ fromCache: false, modelDir: first.modelDir });
+    expect(readFileSync(path.join(first.modelDir, 'vocab.json')).equals(Buffer.from(onnxFiles['vocab.json']!))).toBe(true);
+    expect(downloadsOf('vocab.json', mark)).toBe(1);
+    expect(downloadsOf('onnx/text_model.onnx', mark)).toBe(0);
+
+    const vision = path.join(first.modelDir, 'onnx', 'vision_model.onnx');
+    writeFileSync(vision, Buffer.from(onnxFiles['onnx/vision_model.onnx']!).subarray(0, 1000));
+    mark = hub.requests.length;
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, refresh: true })).resolves.toMatchObject({ fromCache: false });
+    expect(readFileSync(vision).equals(Buffer.from(onnxFiles['onnx/vision_model.onnx']!))).toBe(true);
+    expect(downloadsOf('onnx/vision_model.onnx', mark)).toBe(1);
+    expect(downloadsOf('onnx/text_model.onnx', mark)).toBe(0);
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, refresh: true })).resolves.toMatchObject({ fromCache: true });
+  });
+
+  it('gives fp32 for int8 where the caller accepts it and the repository cannot give int8, even offline once cached', async () => {
+    const repoId = 'tests/clip-fp32-for-up';
+    hub.addRepo({ id: repoId, files: withoutWeights(onnxFiles) });
+    const cacheDir = newCache();
+    const result = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, variant: 'int8', acceptFp32: true });
+    expect(openModelDirectory(result.modelDir).availableVariants).toEqual(['fp32']);
+    const offline = await fetchModel({ repoId, endpoint: `http://127.0.0.1:${await freePort()}`, cacheDir, variant: 'int8', acceptFp32: true });
+    expect(offline).toMatchObject({ fromCache: true, modelDir: result.modelDir });
+  });
+
+  it('exports int8 from the weights of a repository whose ONNX files are fp32 only', async () => {
+    const repoId = 'tests/clip-onnx-and-torch';
+    hub.addRepo({ id: repoId, files: { ...withoutWeights(onnxFiles), 'pytorch_model.bin': torchFiles['pytorch_model.bin']! } });
+    const result = await fetchFrom(repoId, { variant: 'int8' });
+    expect(result).toMatchObject({ fromCache: false, exported: true });
+    expect(openModelDirectory(result.modelDir, { variant: 'int8' }).availableVariants).toEqual(['fp32', 'int8']);
   });
 });
