@@ -1,10 +1,12 @@
 /** `rsclip model fetch [REPO_ID]`: download (and if needed export) a Hub CLIP model into the cache. */
 import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_REPO_ID, fetchModel, type FetchProgressEvent } from '../model/hub/fetch-model.js';
+import { DEFAULT_REPO_ID, DEFAULT_STALL_TIMEOUT_MS, fetchModel, type FetchProgressEvent } from '../model/hub/fetch-model.js';
 import type { FetchVariant } from '../model/hub/select-files.js';
 import { loadConfig } from '../config.js';
-import { printJson } from './options.js';
+import { isRsclipError } from '../errors.js';
+import { stopOnSigint } from './interrupt.js';
+import { positiveInt, printJson } from './options.js';
 
 const PLAIN_REPORT_INTERVAL_MS = 2000;
 
@@ -68,14 +70,13 @@ export function registerModelFetchCommand(model: Command): void {
     .option('--revision <revision>', 'branch, tag or commit', 'main')
     .option('--out <dir>', 'also place the model directory here')
     .option('--variant <variant>', 'fp32, or int8 to also get the quantised ONNX files', fetchVariant, 'fp32')
-    .option('--refresh', 'ask the Hub where the revision points now instead of trusting the cached ref')
+    .option('--refresh', 'ask the Hub where the revision points now instead of trusting the cached ref, and check the cached files against its listing')
+    .option('--stall-timeout <seconds>', `break off and resume a download that receives nothing for this long (default ${DEFAULT_STALL_TIMEOUT_MS / 1000})`, positiveInt)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (Hub mirror), HF_TOKEN (gated/private repositories), RSCLIP_CACHE_DIR (cache location).')
-    .action(async (repoId: string, opts: { revision: string; out?: string; variant: FetchVariant; refresh?: boolean; json?: boolean }) => {
+    .action(async (repoId: string, opts: { revision: string; out?: string; variant: FetchVariant; refresh?: boolean; stallTimeout?: number; json?: boolean }) => {
       const reporter = progressReporter();
-      const controller = new AbortController();
-      const onSigint = (): void => controller.abort();
-      process.once('SIGINT', onSigint);
+      const sigint = stopOnSigint('rsclip: stopping the model fetch (Ctrl-C again to quit at once)');
       try {
         const { cacheDir } = loadConfig().config;
         const result = await fetchModel({
@@ -84,7 +85,8 @@ export function registerModelFetchCommand(model: Command): void {
           revision: opts.revision,
           variant: opts.variant,
           refresh: opts.refresh === true,
-          signal: controller.signal,
+          ...(opts.stallTimeout ? { stallTimeoutMs: opts.stallTimeout * 1000 } : {}),
+          signal: sigint.signal,
           onProgress: reporter.onProgress,
           ...(opts.out ? { outDir: opts.out } : {}),
         });
@@ -95,9 +97,14 @@ export function registerModelFetchCommand(model: Command): void {
           process.stderr.write(`${repoId}@${result.commit.slice(0, 12)} ready (${how})\n`);
           process.stdout.write(`${result.modelDir}\n`);
         }
+      } catch (error) {
+        if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
+        reporter.stop();
+        process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
+        process.exitCode = 130;
       } finally {
         reporter.stop();
-        process.off('SIGINT', onSigint);
+        sigint.release();
       }
     });
 }

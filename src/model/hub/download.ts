@@ -21,6 +21,8 @@ export interface DownloadTarget {
   dest: string;
   /** Extra attempts after a transfer breaks off mid-file; each resumes with a Range request. */
   retries: number;
+  /** A transfer that receives no byte for this long is broken off (and resumed, as a dropped one is). */
+  stallTimeoutMs: number;
   /** Called as bytes arrive: how many bytes of the file are on disk now, and how many just came over the network. */
   onProgress: (fileBytesPresent: number, networkBytes: number) => void;
 }
@@ -48,7 +50,7 @@ const MAX_UNWRITTEN_BYTES = 16 << 20;
  * the connection breaks off, every chunk received before it is written (a stream errored by the
  * break drops the chunks still queued in it) for the next attempt's Range request.
  */
-async function receive(reader: ReadableStreamDefaultReader<Uint8Array>, sink: FileHandle, onWritten: (bytes: number) => void): Promise<void> {
+async function receive(reader: ReadableStreamDefaultReader<Uint8Array>, sink: FileHandle, stallTimeoutMs: number, onWritten: (bytes: number) => void): Promise<void> {
   let written = Promise.resolve();
   let unwritten = 0;
   let failedWrite: DiskWriteFailed | undefined;
@@ -65,7 +67,7 @@ async function receive(reader: ReadableStreamDefaultReader<Uint8Array>, sink: Fi
   let transferError: { error: unknown } | undefined;
   try {
     while (!failedWrite) {
-      const { done, value } = await reader.read();
+      const { done, value } = await readWithin(reader, stallTimeoutMs);
       if (done) break;
       unwritten += value.length;
       written = written.then(() => write(value));
@@ -75,11 +77,30 @@ async function receive(reader: ReadableStreamDefaultReader<Uint8Array>, sink: Fi
     transferError = { error };
   }
   await written;
-  if (failedWrite) {
-    await reader.cancel().catch(() => undefined);
-    throw failedWrite;
-  }
+  if (failedWrite || transferError?.error instanceof Stalled) await reader.cancel().catch(() => undefined);
+  if (failedWrite) throw failedWrite;
   if (transferError) throw transferError.error;
+}
+
+/** No byte arrived for the stall timeout: the connection is open but dead (a proxy that holds it, a server that hangs). */
+class Stalled extends Error {}
+
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, timeoutMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Stalled(`no data received for ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The length of the whole file as the answer gives it (Content-Range's total, or a 200's Content-Length), if it does. */
+function servedTotal(response: Response): number | undefined {
+  const total = response.status === 206 ? response.headers.get('content-range')?.match(/\/(\d+)$/)?.[1] : response.headers.get('content-length');
+  return total !== undefined && total !== null && !response.headers.get('content-encoding') ? Number(total) : undefined;
 }
 
 type AttemptResult = { kind: 'done'; size: number; linkedSha256?: string } | { kind: 'restart' };
@@ -120,10 +141,18 @@ async function transfer(target: DownloadTarget, part: string, sink: FileHandle, 
   const linked = response.headers.get('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '');
   const linkedSha256 = linked && /^[0-9a-f]{64}$/.test(linked) ? linked : undefined;
   if (have > 0 && response.headers.get('content-range')?.match(/^bytes (\d+)-/)?.[1] !== String(have)) return restart();
+  const total = servedTotal(response);
+  if (file.size >= 0 && total !== undefined && total !== file.size) {
+    await response.body?.cancel();
+    await sink.truncate(0);
+    throw new RsclipError('MODEL_FETCH_FAILED', `${file.path} is listed as ${file.size} bytes but served as ${total} bytes by ${client.resolveUrl(commit, file.path)}`, {
+      hint: 'the listing and the files of this Hub (or mirror, HF_ENDPOINT) disagree, so running again cannot help; report it to whoever runs the mirror',
+    });
+  }
   let present = have;
   target.onProgress(present, 0);
   try {
-    if (response.body) await receive(response.body.getReader(), sink, (bytes) => target.onProgress((present += bytes), bytes));
+    if (response.body) await receive(response.body.getReader(), sink, target.stallTimeoutMs, (bytes) => target.onProgress((present += bytes), bytes));
   } catch (error) {
     // named, so that the one-line message says where the disk is full
     if (error instanceof DiskWriteFailed) throw Object.assign(error.cause as Error, { path: part });

@@ -63,7 +63,11 @@ export interface FetchModelOptions {
   refresh?: boolean;
   /** Resumed attempts per file after a dropped connection (default 3). */
   retries?: number;
+  /** A download that receives no byte for this long is broken off and resumed (default `DEFAULT_STALL_TIMEOUT_MS`). */
+  stallTimeoutMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 
 export interface FetchModelResult {
   /** The model directory to use: `outDir` when given, else the cache entry. */
@@ -127,6 +131,7 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
       file,
       dest: path.join(staging, ...file.path.split('/')),
       retries: options.retries ?? 3,
+      stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
       onProgress: (fileBytesPresent, networkBytes) => {
         downloadedBytes += networkBytes;
         report(fileBytesPresent);
@@ -140,7 +145,21 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
     options.onProgress?.({ phase: 'export', variant });
     ready = `${cachedDir}.export-${process.pid}`;
     await rm(ready, { recursive: true, force: true });
-    await exportCheckpointDirectory(staging, ready, variant === 'int8' ? { quantize: 'int8' } : {});
+    // the export takes no signal; its progress calls are its safe points, and a throw there removes its staging folder
+    const stopIfCancelled = (): void => {
+      if (options.signal?.aborted) {
+        throw new RsclipError('INTERRUPTED', `model fetch cancelled during the ONNX export of ${repoId}; nothing was exported`, {
+          hint: 'run the command again: the downloaded files are kept, only the export runs again',
+        });
+      }
+    };
+    try {
+      await exportCheckpointDirectory(staging, ready, { ...(variant === 'int8' ? { quantize: 'int8' as const } : {}), onProgress: stopIfCancelled });
+      stopIfCancelled();
+    } catch (error) {
+      await rm(ready, { recursive: true, force: true });
+      throw error;
+    }
   }
   try {
     openModelDirectory(ready, { variant });

@@ -354,4 +354,22 @@ describe('fetchModel against a local Hub', () => {
     expect(result).toMatchObject({ fromCache: false, exported: true });
     expect(openModelDirectory(result.modelDir, { variant: 'int8' }).availableVariants).toEqual(['fp32', 'int8']);
   });
+
+  it('stops the export at a safe point when cancelled during it, keeping the downloads and nothing exported', async () => {
+    const repoId = 'tests/clip-cancel-export';
+    hub.addRepo({ id: repoId, files: torchFiles });
+    const cacheDir = newCache();
+    const controller = new AbortController();
+    const onProgress = (event: FetchProgressEvent): void => {
+      if (event.phase === 'export') controller.abort();
+    };
+    const error = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, signal: controller.signal, onProgress }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INTERRUPTED', message: expect.stringContaining('ONNX export') });
+    const repoDir = path.join(cacheDir, 'models', 'tests--clip-cancel-export');
+    const entries = await readdir(repoDir);
+    expect(entries.filter((name) => /^[0-9a-f]{40}/.test(name))).toEqual([]);
+    expect(entries).not.toContain('refs');
+    // the rerun exports from the downloads kept, receiving nothing again
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ exported: true, downloadedBytes: 0 });
+  });
 });
