@@ -16,6 +16,7 @@ import { matchesPlan, opensWithVariant, seedFromCache } from './cached-model-che
 import { downloadVerified } from './download.js';
 import { cleanToken, parseEndpoint } from './endpoint.js';
 import { HubClient } from './hub-client.js';
+import { checkRepoId, checkRevision } from './hub-names.js';
 import { placeModelDirectory } from './place-model-directory.js';
 import { planDownload, type DownloadPlan, type FetchVariant } from './select-files.js';
 
@@ -176,10 +177,9 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
 
 export async function fetchModel(options: FetchModelOptions = {}): Promise<FetchModelResult> {
   const repoId = options.repoId ?? DEFAULT_REPO_ID;
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repoId) || repoId.split('/').some((part) => part === '..' || part === '.')) {
-    throw new RsclipError('BAD_INPUT', `Expected a Hub repository id like owner/name but received ${JSON.stringify(repoId)}`);
-  }
+  checkRepoId(repoId);
   const revision = options.revision ?? 'main';
+  checkRevision(revision);
   const variant = options.variant ?? 'fp32';
   const endpoint = parseEndpoint(options.endpoint ?? process.env.HF_ENDPOINT);
   const token = cleanToken(options.token ?? process.env.HF_TOKEN);

@@ -103,4 +103,17 @@ describe('fetchModel: endpoint, token and request failures', () => {
     const failure = await failureOf(fetchFrom('tests/no-scheme', { endpoint: '127.0.0.1:18080' }));
     expect(failure).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('http:// or https://') });
   });
+
+  it('refuses repository ids and revisions the Hub refuses, before any request', async () => {
+    const before = hub.requests.length;
+    for (const repoId of ['a--b/c', 'a/b--c', 'a/..b', '-a/b', 'a/b.', 'a/b/c', 'a/b.git']) {
+      await expect(fetchFrom(repoId, { endpoint: hub.endpoint })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('repository id') });
+    }
+    for (const revision of ['..', '.', '', 'a/../b', 'feature/.hidden', 'x.lock', 'a b', 'a@{1}']) {
+      await expect(fetchFrom('tests/names', { endpoint: hub.endpoint, revision })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('--revision') });
+    }
+    expect(hub.requests.length).toBe(before);
+    hub.addRepo({ id: 'tests/names', files: onnxFiles, branches: ['main', 'refs/pr/1', 'release/v1.0'] });
+    await expect(fetchFrom('tests/names', { endpoint: hub.endpoint, revision: 'release/v1.0' })).resolves.toMatchObject({ fromCache: false });
+  });
 });
