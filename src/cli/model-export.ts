@@ -3,7 +3,9 @@
  * CLIP checkpoint to a model directory; and the hidden `rsclip model random`, which writes
  * a model directory with random weights for tests and benchmarks.
  */
+import { statSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { RsclipError } from '../errors.js';
 import { exportCheckpointDirectory, type ExportResult } from '../model/export/export-clip.js';
 import { RANDOM_CLIP_SIZES, writeRandomClipModel, type RandomClipSize } from '../model/export/random-model.js';
 import { nonNegativeInt, printJson } from './options.js';
@@ -22,6 +24,14 @@ const progress = (message: string): void => {
   process.stderr.write(`${message}\n`);
 };
 
+/** The checkpoint folder is the user's argument: a missing one or a file is said to be that, not to lack a config.json. */
+function checkCheckpointDir(dir: string): void {
+  const info = statSync(dir, { throwIfNoEntry: false });
+  const hint = "pass the folder that holds the checkpoint's config.json, weights, tokenizer and preprocessor files";
+  if (!info) throw new RsclipError('BAD_INPUT', `checkpoint directory ${dir} does not exist`, { hint });
+  if (!info.isDirectory()) throw new RsclipError('BAD_INPUT', `${dir} is a file, not a checkpoint directory`, { hint });
+}
+
 function report(result: ExportResult, json: boolean): void {
   if (json) printJson(result);
   else process.stdout.write(`${result.outDir}\n`);
@@ -37,6 +47,7 @@ export function registerModelExportCommand(model: Command): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print the result as JSON')
     .action(async (checkpointDir: string, opts: { out: string; quantize?: 'int8'; force?: boolean; json?: boolean }) => {
+      checkCheckpointDir(checkpointDir);
       const result = await exportCheckpointDirectory(checkpointDir, opts.out, { quantize: opts.quantize, overwrite: opts.force, onProgress: progress });
       report(result, opts.json ?? false);
     });

@@ -48,6 +48,13 @@ describe('rsclip model random / model export (CLI)', () => {
     expect(existsSync(path.join(work, 'none'))).toBe(false);
   });
 
+  it('says a checkpoint directory that does not exist does not exist', async () => {
+    const missing = path.join(work, 'no-such-checkpoint');
+    const result = await runCli(['model', 'export', missing, '--out', path.join(work, 'never')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(new RegExp(`^rsclip: checkpoint directory ${missing} does not exist \\(`));
+  });
+
   it('rejects an unknown --quantize mode and --size', async () => {
     const r = await runCli(['model', 'export', work, '--out', path.join(work, 'x'), '--quantize', 'int4']);
     expect(r.code).toBe(2);
