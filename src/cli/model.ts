@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { describeModel, type ModelDescription } from '../model/describe.js';
 import { tokenizeTexts } from '../model/tokenize.js';
-import { chosenModel, modelVariant, printJson } from './options.js';
+import { cacheDirOption, chosenModel, modelVariant, printJson } from './options.js';
 
 function formatBytes(bytes: number): string {
   if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
@@ -36,7 +36,7 @@ export function registerModelCommands(model: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
     .option('--json', 'print JSON')
     .action(async (dir: string, opts: { variant: ReturnType<typeof modelVariant>; json?: boolean }) => {
-      const description = await describeModel(dir, { variant: opts.variant });
+      const description = await describeModel(dir, { variant: opts.variant, ...cacheDirOption() });
       if (opts.json) printJson(description);
       else printDescription(description);
     });

@@ -1,7 +1,7 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { chosenLogFormat, collect, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
+import { cacheDirOption, chosenLogFormat, collect, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
   index?: string;
@@ -62,6 +62,7 @@ export function registerServeCommand(program: Command): void {
         ...(basemap ? { basemap } : {}),
         ...(variant ? { variant } : {}),
         ...(threads ? { threads } : {}),
+        ...cacheDirOption(config),
         ...(opts.maxUploadMb ? { limits: { maxUploadBytes: opts.maxUploadMb * 1024 * 1024, maxJsonBytes: Math.ceil(opts.maxUploadMb * 1024 * 1024 * 1.4) } } : {}),
         logFormat: chosenLogFormat(opts.logFormat),
         verbose: opts.verbose === true,

@@ -30,6 +30,8 @@ export interface StartServerOptions {
   encoder?: ClipEncoder;
   variant?: ModelVariant;
   threads?: number;
+  /** Where model file hashes and int8 checks are remembered (default: RSCLIP_CACHE_DIR, else ~/.cache/rsclip). */
+  cacheDir?: string;
   /** Default 127.0.0.1: only this machine can connect unless told otherwise. */
   host?: string;
   /** Default 8080; 0 picks a free port. */
@@ -158,7 +160,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const opened = await openIndexForSearch(options.index, {
     ...(options.model ? { model: options.model } : {}),
     ...(options.encoder ? { encoder: options.encoder } : {}),
-    encoderOptions: { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}) },
+    encoderOptions: { ...(options.variant ? { variant: options.variant } : {}), ...(options.threads ? { threads: options.threads } : {}), ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) },
     indexOptions: { scanFiltersOffThread: true, replaySliceMs: CATCH_UP_SLICE_MS },
     warmUp,
     notify: (notice) => logger.warn(notice),

@@ -33,9 +33,10 @@ describe('the config file\'s cacheDir', () => {
     ['embed', ['embed', '-t', 'river']],
     ['index', ['index', '../images', '--index', '../ix']],
     ['search', ['search', 'river', '--index', '../ix']],
-  ])('holds the file hashes of %s', async (_name, args) => {
+    ['model info', ['model', 'info', '<model>']],
+  ] as [string, string[]][])('holds the file hashes of %s', async (_name, args) => {
     rmSync(configured(), { recursive: true, force: true });
-    const run = await runCli(args, { cwd: project(), env: env() });
+    const run = await runCli(args.map((arg) => (arg === '<model>' ? model : arg)), { cwd: project(), env: env() });
     expect(run.code, run.stderr).toBe(0);
     expect(existsSync(path.join(configured(), 'file-hashes.json'))).toBe(true);
     expect(existsSync(path.join(home(), '.cache', 'rsclip', 'file-hashes.json'))).toBe(false);
