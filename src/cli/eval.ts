@@ -326,7 +326,8 @@ export function registerEvalCommands(program: Command): void {
       if (opts.json) printJson(result);
       else {
         const partial = result.minPredictionsPerLine < 10 ? ` (some lines have only ${result.minPredictionsPerLine} predictions)` : '';
-        process.stdout.write(`${result.images} images${partial}\n${scoresLine(result.scores)}\n`);
+        const header = result.skippedHeader ? '; the first line names the columns (a header) and was not scored' : '';
+        process.stdout.write(`${result.images} images${partial}${header}\n${scoresLine(result.scores)}\n`);
       }
     });
 

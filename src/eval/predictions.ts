@@ -2,8 +2,11 @@
  * Per-image zero-shot predictions in the clip-rsicd result-file format
  * (arampacha/CLIP-rsicd, nbs/results/*.tsv, written by run_clip_eval.py):
  * `filename<TAB>label` then ten `class<TAB>probability` pairs, best first, no header,
- * probabilities with 5 decimals. Reading tolerates a header line, blank lines, trailing
- * tabs/spaces and CRLF, as the published script does (`line.strip().split('\t')`).
+ * probabilities with 5 decimals. Reading tolerates blank lines, trailing tabs and CRLF, and a
+ * first line that names the columns (its first cell `filename`, `file`, `image`, ...; any other
+ * line that is not a prediction is an error). Only line endings are cut: a space belongs to
+ * the name it is in (class folders `park` and `park ` are two classes), unlike the published
+ * script's `line.strip().split('\t')`.
  * A tab, line break or backslash in a file or class name (a folder may be named so) is
  * written as `\t`, `\n`, `\r` or `\\`, as PostgreSQL's COPY and linear TSV do, and read back;
  * the columns stay put, and a reader that does not unescape still compares labels with
@@ -31,9 +34,12 @@ export interface PredictionScores {
   scores: ScoresAtK;
   /** Fewest predictions on one line (10 in a complete file). */
   minPredictionsPerLine: number;
-  /** A header line was found and skipped. */
+  /** The first line named the columns and was skipped. */
   skippedHeader: boolean;
 }
+
+/** First cells of a header line: the names a file column goes by. */
+const FILE_COLUMN_NAMES = new Set(['filename', 'file_name', 'file', 'name', 'image', 'image_name', 'path']);
 
 const CELL_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 const CELL_UNESCAPES: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
@@ -62,21 +68,19 @@ export function parsePredictions(text: string, source: string): { predictions: I
   const predictions: ImagePrediction[] = [];
   let skippedHeader = false;
   const lines = text.split(/\r?\n/);
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (line === '') continue;
-    const cols = line.split('\t').map((c) => c.trim());
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const cols = line.split('\t');
+    while (cols.length > 0 && cols[cols.length - 1] === '') cols.pop();
     const pairCols = cols.slice(2);
-    const isNumber = (c: string): boolean => c !== '' && Number.isFinite(Number(c));
+    const isNumber = (c: string): boolean => c.trim() !== '' && Number.isFinite(Number(c));
     const probabilitiesNumeric = pairCols.length >= 2 && pairCols.every((c, i) => i % 2 === 0 || isNumber(c));
-    // a header names its columns: none of its probability cells is empty or begins like a number
-    // (a data line with bad numbers, such as decimal commas, is an error, not a header)
-    const header = !pairCols.some((c, i) => i % 2 === 1 && (c === '' || /^[-+.\d]/.test(c)));
-    if (predictions.length === 0 && !skippedHeader && header) {
+    const wellFormed = cols.length >= 4 && pairCols.length % 2 === 0 && probabilitiesNumeric;
+    if (predictions.length === 0 && !skippedHeader && !wellFormed && FILE_COLUMN_NAMES.has(cols[0]!.trim().toLowerCase())) {
       skippedHeader = true;
       continue;
     }
-    if (cols.length < 4 || pairCols.length % 2 !== 0 || !probabilitiesNumeric) {
+    if (!wellFormed) {
       throw new RsclipError(
         'DATASET_INVALID',
         `${source}:${index + 1}: expected filename<TAB>label then class<TAB>probability pairs, got ${cols.length} column(s): ${JSON.stringify(line.slice(0, 120))}`,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
-import { formatPredictions, parsePredictions, scorePredictions } from '../../src/eval/predictions.js';
+import { formatPredictions, parsePredictions, scoreParsedPredictions, scorePredictions } from '../../src/eval/predictions.js';
 import { runCli } from '../fixtures/cli.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-score-'));
@@ -47,6 +47,25 @@ describe('predictions files (clip-rsicd result-file format)', () => {
     const result = await scorePredictions(file);
     expect(result).toMatchObject({ images: 5, skippedHeader: true });
     expect(result.scores[10]).toBeCloseTo(EXPECTED[10]);
+  });
+
+  it('keeps spaces in names: class folders `park` and `park ` are two classes', () => {
+    const text = ['a.jpg\tpark \tpark\t0.60000\tpark \t0.40000', 'b.jpg\tpark\tpark\t0.70000\tpark \t0.30000', ' c.jpg\tpark\tpark\t0.70000\tpark \t0.30000'].join('\n');
+    const { predictions } = parsePredictions(text, 'spaces.tsv');
+    expect(predictions.map((p) => [p.fileName, p.label, p.predictions[0]!.className])).toEqual([
+      ['a.jpg', 'park ', 'park'],
+      ['b.jpg', 'park', 'park'],
+      [' c.jpg', 'park', 'park'],
+    ]);
+    expect(scoreParsedPredictions(predictions, [1])).toEqual({ 1: 2 / 3 });
+  });
+
+  it('skips a first line only when it names the columns; a malformed first line is an error as anywhere else', () => {
+    const data = HAND_MADE.join('\n');
+    expect(() => parsePredictions(`a.jpg\tairport\n${data}`, 'short.tsv')).toThrow(/short\.tsv:1: expected filename<TAB>label then class<TAB>probability pairs, got 2 column\(s\)/);
+    expect(() => parsePredictions(`${HAND_MADE[0]}\na.jpg\tairport\n`, 'short.tsv')).toThrow(/short\.tsv:2:/);
+    expect(() => parsePredictions(`a.jpg\tairport\tbeach\tnot-a-number\n${data}`, 'bad.tsv')).toThrow(/bad\.tsv:1:/);
+    expect(parsePredictions(`image\tlabel\ttop1\tp1\n${data}`, 'named.tsv')).toMatchObject({ skippedHeader: true });
   });
 
   it('round-trips what it writes', () => {
@@ -100,6 +119,10 @@ describe('predictions files (clip-rsicd result-file format)', () => {
     const json = await runCli(['eval', 'score', file, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({ images: 5, scores: { 1: 0.2, 3: 0.4, 5: 0.6, 10: 0.8 } });
+    const headed = path.join(work, 'headed.tsv');
+    writeFileSync(headed, `filename\tlabel\tclass1\tprob1\n${HAND_MADE.join('\n')}\n`);
+    const skipped = await runCli(['eval', 'score', headed]);
+    expect(skipped.stdout).toContain('5 images; the first line names the columns (a header) and was not scored');
     const missing = await runCli(['eval', 'score', path.join(work, 'nope.tsv')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^rsclip: cannot read predictions file .*nope\.tsv/);
