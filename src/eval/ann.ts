@@ -7,6 +7,10 @@
  * stored vector finds itself first, so it is held out: every search asks for k + 1, the
  * query's own id is dropped from both lists, and the first k remain.
  *
+ * Every engine searches with a beam of at least the neighbours asked for (k + 1 here), so an ef
+ * below that is the same search as ef = k + 1: the rows give the ef searched with (the effective
+ * one), each with the requested values it stands for, and the recommendation is one of them.
+ *
  * Ties: a returned id counts as a hit when it is in the oracle's top k or its score is
  * within 1e-5 of the oracle's k-th score (byte-identical images share a vector, and which
  * twin a search returns is arbitrary).
@@ -50,7 +54,10 @@ export interface EvaluateAnnOptions {
 export interface AnnRow {
   /** `exact` is the index's exhaustive scan. */
   search: 'exact' | 'hnsw';
+  /** The ef searched with: the requested one, or the k + 1 neighbours asked for when that is larger. */
   ef: number | null;
+  /** The --ef values this row stands for (several when each is below k + 1); empty for exact. */
+  requestedEfs: number[];
   /** Mean recall@k over the queries. */
   recall: number;
   /** Lowest recall@k of one query. */
@@ -70,7 +77,7 @@ export interface AnnReport {
   seed: number;
   queries: { stored: number; texts: number };
   rows: AnnRow[];
-  /** Smallest ef of the sweep whose recall reaches the target; null when none does. */
+  /** Smallest effective ef of the sweep whose recall reaches the target (never below k + 1); null when none does. */
   recommendedEf: number | null;
 }
 
@@ -103,6 +110,16 @@ function withoutSelf(found: readonly ScoredId[], selfId: number | undefined, k: 
 export function recallAgainstOracle(found: readonly ScoredId[], truth: ReadonlySet<number>, kthScore: number, k: number): number {
   const hits = found.filter((hit) => truth.has(hit.id) || hit.score >= kthScore - TIE_TOLERANCE).length;
   return Math.min(hits, k) / k;
+}
+
+/** The requested efs grouped by the ef a search for `asked` neighbours really uses (at least `asked`), ascending. */
+export function effectiveEfs(efs: readonly number[], asked: number): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (const ef of [...efs].sort((a, b) => a - b)) {
+    const effective = Math.max(ef, asked);
+    groups.set(effective, [...(groups.get(effective) ?? []), ef]);
+  }
+  return groups;
 }
 
 function assertPositiveInts(name: string, values: readonly number[]): void {
@@ -182,8 +199,10 @@ export async function evaluateAnn(options: EvaluateAnnOptions): Promise<AnnRepor
       return { ...q, truth: new Set(truth.map((t) => t.id)), kthScore: truth[truth.length - 1]!.score };
     });
 
-    const rows: AnnRow[] = [{ search: 'exact', ef: null, ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { exact: true }))) }];
-    for (const ef of efs) rows.push({ search: 'hnsw', ef, ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { ef }))) });
+    const rows: AnnRow[] = [{ search: 'exact', ef: null, requestedEfs: [], ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { exact: true }))) }];
+    for (const [ef, requestedEfs] of effectiveEfs(efs, k + 1)) {
+      rows.push({ search: 'hnsw', ef, requestedEfs, ...(await measure(queries, k, (q) => store.search(q.vector, k + 1, { ef }))) });
+    }
     const recommended = rows.find((r) => r.search === 'hnsw' && r.recall >= target);
     return {
       kind: 'ann',

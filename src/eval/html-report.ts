@@ -263,7 +263,7 @@ export function annHtml(report: AnnReport): string {
     yReference: { value: report.target, label: `target ${report.target}` },
     logX: true,
   });
-  const rows = report.rows.map((r) => `<tr><td>${r.search}</td><td>${r.ef ?? '–'}</td><td>${fmt3(r.recall)}</td><td>${fmt3(r.minRecall)}</td><td>${Math.round(r.queriesPerSecond)}</td></tr>`);
+  const rows = report.rows.map((r) => `<tr><td>${r.search}</td><td>${r.ef ?? '–'}${r.requestedEfs.some((ef) => ef !== r.ef) ? ` (asked ${r.requestedEfs.join(', ')})` : ''}</td><td>${fmt3(r.recall)}</td><td>${fmt3(r.minRecall)}</td><td>${Math.round(r.queriesPerSecond)}</td></tr>`);
   return page('ANN recall', [
     facts([
       ['index', `${code(report.index)}, ${report.vectors} vectors`],

@@ -120,12 +120,18 @@ export function formatAnnTable(report: AnnReport): string {
   const lines = [
     `index: ${report.index} (${report.vectors} vectors); recall@${report.k} against exact search; ${report.queries.stored} stored-vector queries (self held out, seed ${report.seed}), ${report.queries.texts} text queries`,
     '  search   ef     recall  min     queries/s',
-    ...report.rows.map((r) => `  ${r.search.padEnd(7)}  ${String(r.ef ?? '-').padEnd(5)}  ${fmt3(r.recall)}   ${fmt3(r.minRecall)}   ${r.queriesPerSecond.toFixed(0)}`),
+    ...report.rows.map((r) => `  ${r.search.padEnd(7)}  ${String(r.ef ?? '-').padEnd(5)}  ${fmt3(r.recall)}   ${fmt3(r.minRecall)}   ${r.queriesPerSecond.toFixed(0).padEnd(9)}${askedBelow(r)}`.trimEnd()),
     report.recommendedEf === null
       ? `no ef of the sweep reaches recall ${report.target}: try larger --ef values`
       : `recommended: ef=${report.recommendedEf} (smallest with recall >= ${report.target})`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** For an ANN row standing for requested efs it could not use: what was asked. */
+function askedBelow(row: AnnReport['rows'][number]): string {
+  const below = row.requestedEfs.filter((ef) => ef !== row.ef);
+  return below.length > 0 ? `  (--ef ${below.join(',')} searched as ${row.ef}: a search takes at least the k + 1 neighbours it asks for)` : '';
 }
 
 /** `eval compare`: one block per section, values with intervals, differences to the first report marked `*` when significant. */
