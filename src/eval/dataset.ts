@@ -4,11 +4,9 @@
  * checksums a report records so that two runs can be shown to use the same data.
  */
 import { createHash } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
-import { isImagePath } from '../indexer/scan.js';
+import { parseCsvRecords } from './csv-records.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
@@ -33,27 +31,6 @@ export async function sha256File(file: string): Promise<string> {
 /** sha256 of the sorted file names joined by newlines: identifies the image set, not the bytes. */
 export function imageListChecksum(fileNames: readonly string[]): string {
   return sha256Hex([...fileNames].sort().join('\n'));
-}
-
-/** Image file names directly inside `dir`, sorted by code unit (as Python's `sorted`). */
-export async function listImageFiles(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (cause) {
-    throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
-  }
-  const names = (await filesAmong(entries)).filter((e) => isImagePath(e.name)).map((e) => e.name);
-  if (names.length === 0) throw new RsclipError('DATASET_INVALID', `no images in ${dir}: expected .jpg/.png/.tif files directly in the folder`);
-  return names.sort(compareCodeUnits);
-}
-
-/** The entries of a folder's listing that are files, or symbolic links to files (a dataset linked into place). */
-export async function filesAmong(entries: readonly Dirent[]): Promise<Dirent[]> {
-  const isFile = await Promise.all(
-    entries.map(async (e) => e.isFile() || (e.isSymbolicLink() && (await stat(path.join(e.parentPath, e.name)).catch(() => undefined))?.isFile() === true)),
-  );
-  return entries.filter((_, i) => isFile[i]);
 }
 
 export function compareCodeUnits(a: string, b: string): number {
@@ -88,24 +65,32 @@ export function parseCaptionsJsonl(text: string, file: string): Map<string, stri
   return captions;
 }
 
-/** Labels per file name from `filename<TAB>label` lines (CSV with commas also accepted); a header line is skipped. */
+/**
+ * Labels per file name from `filename<TAB>label` lines, or CSV (RFC 4180: a quoted field may hold
+ * commas) when no line has a tab; a header line naming the file column is skipped. A third
+ * column is refused: a label holding the separator would otherwise be cut silently.
+ */
 export async function readLabels(file: string): Promise<Map<string, string>> {
   const text = await readText(file, 'labels file');
+  const records = /\t/.test(text)
+    ? text.split(/\r?\n/).flatMap((raw, index) => (raw.trim() === '' ? [] : [{ cells: raw.trim().split('\t'), line: index + 1 }]))
+    : parseCsvRecords(text, file);
   const labels = new Map<string, string>();
-  const lines = text.split(/\r?\n/);
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.trim();
-    if (line === '') continue;
-    const cols = (line.includes('\t') ? line.split('\t') : line.split(',')).map((c) => c.trim());
-    if (labels.size === 0 && FILENAME_HEADERS.has(cols[0]!.toLowerCase())) continue;
-    if (cols.length < 2 || cols[0] === '' || cols[1] === '') {
-      throw new RsclipError('DATASET_INVALID', `${file}:${index + 1}: expected filename<TAB>label, got ${JSON.stringify(line.slice(0, 120))}`);
+  for (const [index, { cells: raw, line }] of records.entries()) {
+    const cols = raw.map((c) => c.trim());
+    if (index === 0 && FILENAME_HEADERS.has(cols[0]!.toLowerCase())) continue;
+    while (cols.length > 2 && cols[cols.length - 1] === '') cols.pop();
+    if (cols.length !== 2 || cols[0] === '' || cols[1] === '') {
+      throw new RsclipError('DATASET_INVALID', `${file}:${line}: expected filename<TAB>label (or two CSV fields), got ${cols.length} field(s): ${JSON.stringify(raw.join(' | ').slice(0, 120))}`, {
+        hint: cols.length > 2 ? 'a label holding a comma must be quoted in CSV ("airport, large"), or use a tab-separated file' : undefined,
+      });
     }
-    const previous = labels.get(cols[0]!);
-    if (previous !== undefined && previous !== cols[1]) {
-      throw new RsclipError('DATASET_INVALID', `${file}:${index + 1}: ${cols[0]} is labelled both ${previous} and ${cols[1]}`);
+    const [name, label] = cols as [string, string];
+    const previous = labels.get(name);
+    if (previous !== undefined && previous !== label) {
+      throw new RsclipError('DATASET_INVALID', `${file}:${line}: ${name} is labelled both ${previous} and ${label}`);
     }
-    labels.set(cols[0]!, cols[1]!);
+    labels.set(name, label);
   }
   if (labels.size === 0) throw new RsclipError('DATASET_INVALID', `${file} holds no labels: expected filename<TAB>label lines`);
   return labels;

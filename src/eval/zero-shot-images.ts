@@ -6,12 +6,11 @@
  * confusion matrix, each with a bootstrap interval over images. `eval labels` (an index
  * instead of a folder) classifies with the same code.
  */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { isImagePath } from '../indexer/scan.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
-import { compareCodeUnits, filesAmong, imageListChecksum, readLabels, sha256File } from './dataset.js';
+import { imageListChecksum, readLabels, sha256File } from './dataset.js';
+import { listImagesRecursively } from './image-listing.js';
 import { embedImageFiles } from './image-vectors.js';
 import { chooseClasses, labelOf } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
@@ -58,21 +57,6 @@ export interface ZeroShotEvaluation {
   report: ZeroShotReport;
   /** Per-image predictions in the clip-rsicd result-file format (`eval score` reads them). */
   predictions: ImagePrediction[];
-}
-
-/** Image files under `dir` (any depth), as sorted `/`-separated paths relative to it. */
-export async function listImagesRecursively(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch (cause) {
-    throw new RsclipError('NOT_FOUND', `cannot read the images folder ${dir}: ${(cause as Error).message}`, { cause });
-  }
-  const files = (await filesAmong(entries))
-    .filter((e) => isImagePath(e.name))
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
-  if (files.length === 0) throw new RsclipError('DATASET_INVALID', `no images under ${dir}: expected .jpg/.png/.tif files, in one folder per class or with --labels`);
-  return files.sort(compareCodeUnits);
 }
 
 export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promise<ZeroShotEvaluation> {

@@ -1,25 +1,84 @@
-/** The image lists of the evaluations: files, and symbolic links to files (a dataset linked into place), nothing else. */
+/**
+ * The image lists and labels of the evaluations: files and links to them, class folders linked
+ * into place (loops cut), no hidden or system entries, names that are not UTF-8 refused; labels
+ * files as TSV or RFC 4180 CSV.
+ */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
-import { listImageFiles } from '../../src/eval/dataset.js';
-import { listImagesRecursively } from '../../src/eval/zero-shot-images.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readLabels } from '../../src/eval/dataset.js';
+import { listImageFiles, listImagesRecursively } from '../../src/eval/image-listing.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-dataset-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-it.skipIf(process.platform === 'win32')('lists images linked into the folder beside plain ones, and skips links to folders or to nothing', async () => {
-  const real = path.join(work, 'real');
-  mkdirSync(real);
-  for (const name of ['a.jpg', 'b.png']) writeFileSync(path.join(real, name), 'x');
-  const linked = path.join(work, 'linked');
-  mkdirSync(path.join(linked, 'river'), { recursive: true });
-  symlinkSync(path.join(real, 'a.jpg'), path.join(linked, 'a.jpg'));
-  symlinkSync(path.join(real, 'b.png'), path.join(linked, 'river', 'b.png'));
-  writeFileSync(path.join(linked, 'c.jpg'), 'x');
-  symlinkSync(path.join(work, 'gone.jpg'), path.join(linked, 'gone.jpg'));
-  symlinkSync(real, path.join(linked, 'folder.jpg'));
-  expect(await listImageFiles(linked)).toEqual(['a.jpg', 'c.jpg']);
-  expect(await listImagesRecursively(linked)).toEqual(['a.jpg', 'c.jpg', 'river/b.png']);
+let folders = 0;
+function folder(files: string[]): string {
+  const dir = path.join(work, `d${folders++}`);
+  for (const file of files) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), 'x');
+  }
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+describe('image listings', () => {
+  it.skipIf(process.platform === 'win32')('lists images linked into the folder beside plain ones, follows links to folders at depth, and skips links to nothing', async () => {
+    const real = folder(['a.jpg', 'b.png']);
+    const linked = folder(['c.jpg']);
+    mkdirSync(path.join(linked, 'river'));
+    symlinkSync(path.join(real, 'a.jpg'), path.join(linked, 'a.jpg'));
+    symlinkSync(path.join(real, 'b.png'), path.join(linked, 'river', 'b.png'));
+    symlinkSync(path.join(work, 'gone.jpg'), path.join(linked, 'gone.jpg'));
+    symlinkSync(real, path.join(linked, 'folder.jpg'));
+    expect(await listImageFiles(linked)).toEqual(['a.jpg', 'c.jpg']);
+    expect(await listImagesRecursively(linked)).toEqual(['a.jpg', 'c.jpg', 'folder.jpg/a.jpg', 'folder.jpg/b.png', 'river/b.png']);
+  });
+
+  it.skipIf(process.platform === 'win32')('takes a class folder that is a link (each class folder linked into place), and cuts a link back up the tree', async () => {
+    const parks = folder(['p1.jpg', 'p2.jpg']);
+    const dataset = folder(['beach/b1.jpg']);
+    symlinkSync(parks, path.join(dataset, 'park'));
+    symlinkSync(dataset, path.join(dataset, 'beach', 'loop'));
+    expect(await listImagesRecursively(dataset)).toEqual(['beach/b1.jpg', 'park/p1.jpg', 'park/p2.jpg']);
+  });
+
+  it('skips hidden files and folders, system folders and a Mac zip\'s __MACOSX', async () => {
+    const dir = folder(['a.jpg', '._a.jpg', '.thumbs/t.jpg', '@eaDir/a.jpg/x.jpg', '__MACOSX/park/._p.jpg', 'park/p.jpg', 'park/._p.jpg']);
+    expect(await listImagesRecursively(dir)).toEqual(['a.jpg', 'park/p.jpg']);
+    expect(await listImageFiles(dir)).toEqual(['a.jpg']);
+  });
+
+  it.skipIf(process.platform !== 'linux')('refuses an image whose name is not valid UTF-8, naming it, as the indexer does', async () => {
+    const dir = folder(['ok.jpg']);
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.jpg')]), 'x');
+    const refused = { code: 'DATASET_INVALID', message: expect.stringMatching(/name is not valid UTF-8 \(café\.jpg read as Latin-1\)/) };
+    await expect(listImageFiles(dir)).rejects.toMatchObject(refused);
+    await expect(listImagesRecursively(dir)).rejects.toMatchObject(refused);
+  });
+});
+
+describe('labels files', () => {
+  const labelsFile = (name: string, text: string): string => {
+    const file = path.join(work, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('reads CSV by RFC 4180: a quoted field holds commas, quotes and line breaks', async () => {
+    const file = labelsFile('quoted.csv', 'filename,label\r\nairport_348.jpg,"airport, large"\r\n"my ""best"" image.jpg",beach\n"two\nlines.jpg",forest\n');
+    expect([...(await readLabels(file))]).toEqual([
+      ['airport_348.jpg', 'airport, large'],
+      ['my "best" image.jpg', 'beach'],
+      ['two\nlines.jpg', 'forest'],
+    ]);
+  });
+
+  it('refuses a third column with its line number, and a quote left open', async () => {
+    await expect(readLabels(labelsFile('extra.csv', 'a.jpg,airport\nb.jpg,airport,large\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.csv:2: expected .* got 3 field\(s\)/) });
+    await expect(readLabels(labelsFile('extra.tsv', 'a.jpg\tairport\nb.jpg\tbeach\tx\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.tsv:2:/) });
+    await expect(readLabels(labelsFile('open.csv', 'a.jpg,"airport\n'))).rejects.toMatchObject({ message: expect.stringMatching(/open\.csv:1: a quoted field is not closed/) });
+  });
 });
