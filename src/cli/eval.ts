@@ -76,6 +76,11 @@ function addBootstrapOptions(command: Command): Command {
     .option('--seed <n>', 'seed of the bootstrap resampling', nonNegativeInt, DEFAULT_BOOTSTRAP_SEED);
 }
 
+/** A report's warnings on stderr, whatever the output form (--json included). */
+function printWarnings(warnings: readonly string[]): void {
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+}
+
 function printWritten(files: readonly string[]): void {
   for (const file of files) process.stdout.write(`wrote ${file}\n`);
 }
@@ -231,6 +236,7 @@ export function registerEvalCommands(program: Command): void {
           ...(onProgress ? { onProgress } : {}),
         }),
       );
+      printWarnings(evaluation.report.warnings);
       const written = opts.out ? await writeRsicdReport(opts.out, evaluation) : [];
       if (opts.json) printJson(evaluation.report);
       else {

@@ -3,9 +3,9 @@
  * overlaps inference of the current one), or an index built by `rsclip index`.
  */
 import path from 'node:path';
-import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
-import type { IndexStore } from '../store/types.js';
+import { WHOLE_IMAGE_KEY, type IndexStore, type ItemRecord } from '../store/types.js';
+import { sha256File } from './dataset.js';
 
 export interface EvalProgress {
   phase: 'images' | 'texts' | 'search';
@@ -36,43 +36,38 @@ export async function embedImageFiles(
   return vectors;
 }
 
+/** What an index holds of the evaluation images: per image, in order, its item id and vector, or undefined for each to embed. */
+export interface IndexedImageVectors {
+  ids: (number | undefined)[];
+  vectors: (Float32Array | undefined)[];
+  /** Images whose vector came from the index. */
+  fromIndex: number;
+}
+
 /**
- * Index ids and stored vectors of `fileNames` inside `imagesDir`: matched by absolute path,
- * else by file name when exactly one `ok` image has it.
+ * Stored vectors of `fileNames` inside `imagesDir`: an index item serves an image only when it
+ * is the whole-image item of a file with the image's very bytes (the catalog's sha256 content
+ * hash), the file at the image's path first, else any copy (a dataset indexed in another place).
+ * A file of the same name with other bytes (edited since indexing, another folder's file) never
+ * serves: its vector is not this image's.
  */
-export async function vectorsFromIndex(store: IndexStore, imagesDir: string, fileNames: readonly string[]): Promise<{ ids: number[]; vectors: Float32Array[] }> {
-  const byName = new Map<string, number[]>();
+export async function vectorsFromIndex(store: IndexStore, imagesDir: string, fileNames: readonly string[]): Promise<IndexedImageVectors> {
+  const byHash = new Map<string, ItemRecord[]>();
   for (const item of await store.getItems(await store.listItemIds())) {
-    const list = byName.get(item.file.fileName) ?? [];
-    list.push(item.id);
-    byName.set(item.file.fileName, list);
+    if (item.key !== WHOLE_IMAGE_KEY || item.file.status !== 'ok' || item.file.contentHash === '') continue;
+    const list = byHash.get(item.file.contentHash) ?? [];
+    list.push(item);
+    byHash.set(item.file.contentHash, list);
   }
   const root = path.resolve(imagesDir);
   const chosen: (number | undefined)[] = [];
   for (const name of fileNames) {
-    // today a file's one item has the file's id
-    const exact = await store.findFileByPath(path.join(root, name));
-    const candidates = byName.get(name) ?? [];
-    chosen.push(exact?.status === 'ok' ? exact.id : candidates.length === 1 ? candidates[0] : undefined);
+    const file = path.join(root, name);
+    const copies = byHash.get(await sha256File(file)) ?? [];
+    chosen.push((copies.find((item) => item.file.absolutePath === file) ?? copies[0])?.id);
   }
   const stored = await store.getVectors(chosen.flatMap((id) => (id === undefined ? [] : [id])));
-  const missing: string[] = [];
-  const ids: number[] = [];
-  const vectors: Float32Array[] = [];
-  fileNames.forEach((name, i) => {
-    const id = chosen[i];
-    const vector = id === undefined ? undefined : stored.get(id);
-    if (id === undefined || !vector) missing.push(name);
-    else {
-      ids.push(id);
-      vectors.push(vector);
-    }
-  });
-  if (missing.length > 0) {
-    const location = store.describe().location;
-    throw new RsclipError('DATASET_INVALID', `index ${location} lacks ${missing.length} of the ${fileNames.length} evaluation images (e.g. ${missing.slice(0, 3).join(', ')})`, {
-      hint: `index them first: rsclip index ${imagesDir} --index ${location}`,
-    });
-  }
-  return { ids, vectors };
+  const vectors = chosen.map((id) => (id === undefined ? undefined : stored.get(id)));
+  const ids = chosen.map((id, i) => (vectors[i] ? id : undefined));
+  return { ids, vectors, fromIndex: vectors.filter((v) => v !== undefined).length };
 }

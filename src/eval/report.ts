@@ -33,10 +33,16 @@ function confidenceLine(settings: BootstrapSettings): string {
   return `[low, high]: ${Math.round(settings.level * 100)} % bootstrap interval over images (${settings.resamples} resamples, seed ${settings.seed})`;
 }
 
+function warningLines(warnings: readonly string[], prefix: string): string[] {
+  return warnings.map((w) => `${prefix}warning: ${w}`);
+}
+
 function modeLine(report: RsicdReport): string {
   if (report.mode === 'exact') return 'mode: exact (image vectors from the model, exhaustive ranking)';
-  const t2i = report.search.textToImage === 'hnsw' ? `HNSW search, ef=${report.search.ef}` : 'exact scan of the index';
-  return `mode: index ${report.search.index} (image vectors from the index; text->image by ${t2i}; image->text exact)`;
+  const fromIndex = report.search.imagesFromIndex ?? report.data.images;
+  const vectors = fromIndex === report.data.images ? 'image vectors from the index' : `${fromIndex} of ${report.data.images} image vectors from the index, the others embedded (other bytes than indexed)`;
+  const t2i = report.search.textToImage === 'hnsw' ? `HNSW search, ef=${report.search.ef}` : fromIndex === report.data.images ? 'exact scan of the index' : 'exact ranking';
+  return `mode: index ${report.search.index} (${vectors}; text->image by ${t2i}; image->text exact)`;
 }
 
 function zeroShotLines(section: ZeroShotSection): string[] {
@@ -207,6 +213,7 @@ export function formatRsicdMarkdown(report: RsicdReport): string {
     `- prompts: ${report.prompts.map((p) => `\`${p}\``).join(', ')}`,
     `- ${captionLine(report.captionEmbedding)}`,
     `- ${confidenceLine(report.confidence)}`,
+    ...warningLines(report.warnings, '- '),
     '',
     ...zeroShotMarkdown(report.zeroShot),
     ...retrievalMarkdown(report.retrieval),

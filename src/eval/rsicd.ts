@@ -18,7 +18,7 @@ import type { IndexStore } from '../store/types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, readCaptions, readLabels, sha256File } from './dataset.js';
 import { listImageFiles } from './image-listing.js';
-import { embedImageFiles, vectorsFromIndex, type EvalProgress } from './image-vectors.js';
+import { embedImageFiles, vectorsFromIndex, type EvalProgress, type IndexedImageVectors } from './image-vectors.js';
 import { cosineScores, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
 import { zeroShotSection, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
@@ -56,7 +56,8 @@ export interface RsicdReport extends RunRecord {
   phaseSeconds: { images: number; zeroShot: number; captions: number; ranking: number };
   /** `exact`: image vectors from the model, exhaustive ranking; `index`: image vectors and text->image search from an index. */
   mode: 'exact' | 'index';
-  search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null };
+  /** `imagesFromIndex`: images whose vector the index held for the same bytes (the others were embedded); null without an index. */
+  search: { textToImage: 'exact' | 'hnsw'; imageToText: 'exact'; ef: number | null; index: string | null; imagesFromIndex: number | null };
   model: { id: string; fingerprint: string; variant: string; logitScale: number; logitScaleSource: 'model' | 'default' };
   data: CaptionedDataRecord & { labelsFile: string; labelsSha256: string };
   prompts: string[];
@@ -64,6 +65,8 @@ export interface RsicdReport extends RunRecord {
   confidence: BootstrapSettings;
   zeroShot: ZeroShotSection;
   retrieval: RetrievalSection;
+  /** What the run found doubtful (images the index lacks), also printed. */
+  warnings: string[];
 }
 
 export interface RsicdEvaluation {
@@ -158,13 +161,23 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       phaseStart.at = now;
       return seconds;
     };
+    const files = data.fileNames.map((f) => path.join(options.images, f));
     let imageVectors: Float32Array[];
-    let imageIds: number[] = [];
+    let indexed: IndexedImageVectors | undefined;
+    const warnings: string[] = [];
     if (options.index) {
       store = await openIndex(options.index, { readonly: true, model: encoder.info });
-      ({ ids: imageIds, vectors: imageVectors } = await vectorsFromIndex(store, options.images, data.fileNames));
+      indexed = await vectorsFromIndex(store, options.images, data.fileNames);
+      const missing = data.fileNames.flatMap((_, i) => (indexed!.vectors[i] ? [] : [i]));
+      const embedded = await embedImageFiles(encoder, missing.map((i) => files[i]!), batchSize, options.onProgress);
+      let next = 0;
+      imageVectors = indexed.vectors.map((v) => v ?? embedded[next++]!);
+      if (missing.length > 0) {
+        warnings.push(
+          `${store.describe().location} lacks ${missing.length} of the ${files.length} images with these bytes (e.g. ${data.fileNames[missing[0]!]}: changed since indexing, or another file of that name): they were embedded from the files, and text->image ranked exactly, as the index's search cannot return them`,
+        );
+      }
     } else {
-      const files = data.fileNames.map((f) => path.join(options.images, f));
       imageVectors = await embedImageFiles(encoder, files, batchSize, options.onProgress);
     }
     const imagesSeconds = lap();
@@ -189,7 +202,8 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const captionVectors = captions.vectors;
     const captionsSeconds = lap();
     const textToImage = cosineScores(captionVectors, imageVectors);
-    const searched = store ? await searchTextToImageRanks(store, captionVectors, data.captionImage, imageIds, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress) : undefined;
+    const searchable = store && indexed && indexed.fromIndex === files.length ? { store, ids: indexed.ids as number[] } : undefined;
+    const searched = searchable ? await searchTextToImageRanks(searchable.store, captionVectors, data.captionImage, searchable.ids, { k: Math.max(...RETRIEVAL_KS), ef, exact: options.exact ?? false }, options.onProgress) : undefined;
     const textRanks = searched?.ranks ?? textToImageRanks(textToImage, data.captionImage);
     const retrieval = retrievalFromRanks(data, textRanks, imageToTextRankPerImage(textToImage, data.captionImage), settings);
     const rankingSeconds = lap();
@@ -204,6 +218,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
         imageToText: 'exact',
         ef: searched?.graph ? ef : null,
         index: store ? store.describe().location : null,
+        imagesFromIndex: indexed?.fromIndex ?? null,
       },
       model: {
         id: encoder.info.id,
@@ -227,6 +242,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
       confidence: settings,
       zeroShot: zeroShotSection(zeroShot.scores, zeroShot.perClass, data.classes, zeroShot.outcomes, ZERO_SHOT_KS, settings),
       retrieval,
+      warnings,
     };
     return { report, predictions: zeroShot.predictions, imageVectors: { fileNames: data.fileNames, vectors: imageVectors } };
   } finally {
