@@ -295,6 +295,7 @@ export function registerEvalCommands(program: Command): void {
           ...(onProgress ? { onProgress } : {}),
         }),
       );
+      printWarnings(evaluation.report.warnings);
       const written = opts.out ? await writeZeroShotReport(opts.out, evaluation) : [];
       if (opts.json) printJson(evaluation.report);
       else {
@@ -413,6 +414,7 @@ export function registerEvalCommands(program: Command): void {
     } finally {
       await encoder.close();
     }
+    printWarnings(report.warnings);
     const written = opts.out ? await writeLabelsReport(opts.out, report) : [];
     if (opts.json) printJson(report);
     else {

@@ -18,6 +18,8 @@ import { seededRandom } from './random.js';
 export const DEFAULT_RESAMPLES = 1000;
 export const DEFAULT_BOOTSTRAP_SEED = 1;
 export const DEFAULT_CONFIDENCE_LEVEL = 0.95;
+/** Fewer resamples put the 2.5th and 97.5th percentiles on the same few draws: an interval that need not hold the value. */
+export const MIN_RESAMPLES = 100;
 
 export interface Interval {
   low: number;
@@ -41,6 +43,11 @@ export interface MetricSet {
   units: number;
   ratios: RatioMetric[];
   means: MeanMetric[];
+  /**
+   * Per unit, the cluster it is drawn with (0-based): the tiles of one file are correlated, so a
+   * resample draws files and takes all their tiles. Absent: every unit is drawn on its own.
+   */
+  clusters?: Int32Array;
 }
 
 export interface BootstrapOptions {
@@ -55,8 +62,8 @@ export interface BootstrapOptions {
 /** How the intervals of a report were computed (recorded with them). */
 export interface BootstrapSettings {
   method: 'percentile bootstrap';
-  /** What a resample draws with replacement. */
-  unit: 'image';
+  /** What a resample draws with replacement: images, or files with all their tiles (an index of scenes cut into tiles). */
+  unit: 'image' | 'file';
   resamples: number;
   seed: number;
   level: number;
@@ -74,8 +81,10 @@ export function bootstrapSettings(options: BootstrapOptions = {}): BootstrapSett
   const resamples = options.resamples ?? DEFAULT_RESAMPLES;
   const seed = options.seed ?? DEFAULT_BOOTSTRAP_SEED;
   const level = options.level ?? DEFAULT_CONFIDENCE_LEVEL;
-  if (!Number.isInteger(resamples) || resamples < 1 || resamples > 1_000_000) {
-    throw new RsclipError('BAD_INPUT', `Expected an integer in [1, 1000000] for resamples but received ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < MIN_RESAMPLES || resamples > 1_000_000) {
+    throw new RsclipError('BAD_INPUT', `Expected an integer in [${MIN_RESAMPLES}, 1000000] for resamples but received ${resamples}`, {
+      hint: `a ${Math.round(level * 100)} % percentile interval needs enough resamples to have tails; ${DEFAULT_RESAMPLES} is the default`,
+    });
   }
   if (!Number.isInteger(seed) || seed < 0) throw new RsclipError('BAD_INPUT', `Expected non-negative integer for seed but received ${seed}`);
   if (!(level > 0 && level < 1)) throw new RsclipError('BAD_INPUT', `Expected a level in (0, 1) but received ${level}`);
@@ -134,13 +143,22 @@ function percentileInterval(samples: readonly number[], level: number): Interval
   return { low: quantile(sorted, tail), high: quantile(sorted, 1 - tail) };
 }
 
-/** Draws `settings.resamples` multiplicity vectors over `units` and hands each to `visit`. */
-function forEachResample(units: number, settings: BootstrapSettings, visit: (weights: Int32Array) => void): void {
+/** The units of each cluster; one cluster per unit when the set has none. */
+function clusterMembers(set: MetricSet): Int32Array[] {
+  if (!set.clusters) return Array.from({ length: set.units }, (_, u) => Int32Array.of(u));
+  const members: number[][] = [];
+  set.clusters.forEach((c, u) => (members[c] ??= []).push(u));
+  return members.map((m) => Int32Array.from(m ?? []));
+}
+
+/** Draws `settings.resamples` multiplicity vectors over the units (clusters drawn whole) and hands each to `visit`. */
+function forEachResample(set: MetricSet, settings: BootstrapSettings, visit: (weights: Int32Array) => void): void {
   const random = seededRandom(settings.seed);
-  const weights = new Int32Array(units);
+  const members = clusterMembers(set);
+  const weights = new Int32Array(set.units);
   for (let b = 0; b < settings.resamples; b++) {
     weights.fill(0);
-    for (let i = 0; i < units; i++) weights[Math.floor(random() * units)]!++;
+    for (let i = 0; i < members.length; i++) for (const u of members[Math.floor(random() * members.length)]!) weights[u]!++;
     visit(weights);
   }
 }
@@ -152,6 +170,7 @@ function assertUnits(set: MetricSet): void {
       throw new RsclipError('BAD_INPUT', `metric ${metric.key}: expected ${set.units} numerators and denominators, got ${metric.numerators.length} and ${metric.denominators.length}`);
     }
   }
+  if (set.clusters && set.clusters.length !== set.units) throw new RsclipError('BAD_INPUT', `expected a cluster for each of the ${set.units} units, got ${set.clusters.length}`);
 }
 
 /** A percentile interval for every metric of the set. */
@@ -160,7 +179,7 @@ export function bootstrapIntervals(set: MetricSet, options: BootstrapOptions = {
   assertUnits(set);
   const keys = metricKeys(set);
   const samples: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
-  forEachResample(set.units, settings, (weights) => {
+  forEachResample(set, settings, (weights) => {
     const values = metricValues(set, weights);
     for (const key of keys) samples[key]!.push(values[key]!);
   });
@@ -169,7 +188,7 @@ export function bootstrapIntervals(set: MetricSet, options: BootstrapOptions = {
 
 /**
  * Paired bootstrap of b - a for every metric the two sets share. Unit u of `a` and unit u
- * of `b` must be the same image (the caller aligns them).
+ * of `b` must be the same image (the caller aligns them); `a`'s clusters are drawn.
  */
 export function pairedBootstrap(a: MetricSet, b: MetricSet, options: BootstrapOptions = {}): Record<string, PairedDifference> {
   const settings = bootstrapSettings(options);
@@ -179,7 +198,7 @@ export function pairedBootstrap(a: MetricSet, b: MetricSet, options: BootstrapOp
   const bKeys = new Set(metricKeys(b));
   const keys = metricKeys(a).filter((k) => bKeys.has(k));
   const samples: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
-  forEachResample(a.units, settings, (weights) => {
+  forEachResample(a, settings, (weights) => {
     const va = metricValues(a, weights);
     const vb = metricValues(b, weights);
     for (const key of keys) samples[key]!.push(vb[key]! - va[key]!);

@@ -21,7 +21,7 @@ import {
 } from './bootstrap.js';
 import { readText } from './dataset.js';
 import type { LabelsReport } from './labels.js';
-import { retrievalMetricSet, zeroShotMetricSet, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
+import { clustersOf, retrievalMetricSet, zeroShotMetricSet, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import type { RetrievalReport } from './retrieval.js';
 import type { RsicdReport } from './rsicd.js';
 import type { ZeroShotReport } from './zero-shot-images.js';
@@ -49,8 +49,12 @@ export interface ComparedMetric {
 
 export interface ComparedSection {
   name: SectionName;
-  /** Images paired. */
+  /** Units paired: images, or tiles of scenes (`eval labels` over an index of scenes). */
   images: number;
+  /** What a unit is, and what a resample draws: `image`, or the `file` each tile was cut from (its tiles together). */
+  unit: 'image' | 'tile';
+  /** Files the tiles were cut from; null for images. */
+  files: number | null;
   metrics: ComparedMetric[];
 }
 
@@ -119,17 +123,43 @@ function storedValue(name: SectionName, section: ZeroShotSection | RetrievalSect
   return retrieval[direction][Number(k)]!;
 }
 
-/** Reorders a set's units to follow `order` (file names of the first report). */
-function alignedSet(set: MetricSet, fileNames: readonly string[], order: readonly string[]): MetricSet {
+/** Refuses outcomes that name a unit twice: pairing by name would take one unit's outcome for another's. */
+function assertUniqueNames(fileNames: readonly string[], file: string): void {
+  const seen = new Set<string>();
+  for (const name of fileNames) {
+    if (seen.has(name)) {
+      throw new RsclipError('DATASET_INVALID', `${file} names the outcome of ${JSON.stringify(name)} more than once, so its outcomes cannot be paired with another report's`, {
+        hint: 'run the evaluation again with this rsclip: outcomes are named uniquely (an index item by its root, path and window)',
+      });
+    }
+    seen.add(name);
+  }
+}
+
+/** Reorders a set's units (and clusters) to follow `order` (unit names of the first report). */
+function alignedSet(set: MetricSet, fileNames: readonly string[], order: readonly string[], clusters: Int32Array | undefined): MetricSet {
   const position = new Map(fileNames.map((f, i) => [f, i]));
   const index = order.map((f) => position.get(f)!);
   const pick = (values: Float64Array) => Float64Array.from(index, (i) => values[i]!);
-  return { units: set.units, ratios: set.ratios.map((r) => ({ key: r.key, numerators: pick(r.numerators), denominators: pick(r.denominators) })), means: set.means };
+  return {
+    units: set.units,
+    ratios: set.ratios.map((r) => ({ key: r.key, numerators: pick(r.numerators), denominators: pick(r.denominators) })),
+    means: set.means,
+    ...(clusters ? { clusters } : {}),
+  };
+}
+
+/** The files of the first report's tiles, as clusters in its unit order; undefined for images. */
+function clustersOfFirst(section: ZeroShotSection | RetrievalSection): Int32Array | undefined {
+  const files = 'files' in section.outcomes ? section.outcomes.files : undefined;
+  return files ? clustersOf(files) : undefined;
 }
 
 function compareSection(name: SectionName, files: readonly string[], sections: (ZeroShotSection | RetrievalSection)[], settings: BootstrapSettings): ComparedSection {
   const first = sections[0]!;
   const order = first.outcomes.fileNames;
+  sections.forEach((section, i) => assertUniqueNames(section.outcomes.fileNames, files[i]!));
+  const clusters = clustersOfFirst(first);
   const sets = sections.map((section, i) => {
     if (section.queriesSha256 !== first.queriesSha256) {
       const sameImages = new Set(section.outcomes.fileNames);
@@ -147,7 +177,7 @@ function compareSection(name: SectionName, files: readonly string[], sections: (
         });
       }
     }
-    return alignedSet(set, section.outcomes.fileNames, order);
+    return alignedSet(set, section.outcomes.fileNames, order, clusters);
   });
   const values = sets.map((set) => ({ point: metricValues(set), intervals: bootstrapIntervals(set, settings) }));
   const deltas = sets.map((set, i) => (i === 0 ? null : pairedBootstrap(sets[0]!, set, settings)));
@@ -155,12 +185,19 @@ function compareSection(name: SectionName, files: readonly string[], sections: (
   return {
     name,
     images: order.length,
+    unit: clusters ? 'tile' : 'image',
+    files: clusters ? new Set(clusters).size : null,
     metrics: keys.map((key) => ({
       key,
       values: values.map((v) => ({ value: v.point[key]!, interval: v.intervals[key]! })),
       deltas: deltas.map((d) => (d ? d[key]! : null)),
     })),
   };
+}
+
+/** The units a compared section pairs: `20 images` or `54 tiles of 3 files`. */
+export function comparedUnits(section: ComparedSection): string {
+  return section.unit === 'tile' ? `${section.images} tiles of ${section.files} files` : `${section.images} images`;
 }
 
 function promptsOf(report: ComparableReport): string[] | null {

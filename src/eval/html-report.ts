@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { createThumbnail } from '../model/image.js';
 import type { AnnReport } from './ann.js';
-import type { Interval } from './bootstrap.js';
-import type { Comparison } from './compare.js';
+import type { BootstrapSettings, Interval } from './bootstrap.js';
+import { comparedUnits, type Comparison } from './compare.js';
 import type { LabelsReport } from './labels.js';
-import type { RetrievalSection, ZeroShotSection } from './outcomes.js';
+import { unitsPhrase, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import type { RetrievalReport } from './retrieval.js';
 import type { RsicdReport } from './rsicd.js';
 import { escapeXml, fmt3, forestPlot, groupedBarChart, heatMap, horizontalBarChart, lineChart, SERIES_COLOURS } from './svg-chart.js';
@@ -62,8 +62,9 @@ function figure(svg: string, caption: string): string {
   return `<figure>${svg}<figcaption>${escapeXml(caption)}</figcaption></figure>`;
 }
 
-function confidenceNote(settings: { resamples: number; seed: number; level: number }): string {
-  return `${Math.round(settings.level * 100)} % intervals: percentile bootstrap over images, ${settings.resamples} resamples, seed ${settings.seed}`;
+function confidenceNote(settings: Pick<BootstrapSettings, 'resamples' | 'seed' | 'level' | 'unit'>): string {
+  const over = settings.unit === 'file' ? 'files (each drawn with all its tiles)' : 'images';
+  return `${Math.round(settings.level * 100)} % intervals: percentile bootstrap over ${over}, ${settings.resamples} resamples, seed ${settings.seed}`;
 }
 
 function modelFacts(model: { id: string; fingerprint: string; variant?: string }): string {
@@ -88,7 +89,7 @@ export async function thumbnailsOf(root: string, files: readonly string[]): Prom
 export function worstClassExamples(section: ZeroShotSection): { className: string; top1: number; images: number; examples: { file: string; predicted: string }[] }[] {
   const classIndex = new Map(section.classes.map((c, i) => [c, i]));
   return [...section.perClass]
-    .filter((c) => c.images > 0 && c.top1 < 1)
+    .flatMap((c) => (c.top1 !== null && c.top1 < 1 ? [{ ...c, top1: c.top1 }] : []))
     .sort((a, b) => a.top1 - b.top1 || a.className.localeCompare(b.className))
     .slice(0, WORST_CLASSES)
     .map((c) => {
@@ -115,15 +116,17 @@ function zeroShotBody(section: ZeroShotSection, options: { published: boolean; t
     `<tr><td>this run</td>${ks.map((k) => `<td>${cell(section.scores[k]!, section.intervals[`score@${k}`])}</td>`).join('')}</tr>`,
     ...published.map((p) => `<tr><td>${escapeXml(p.model)}</td>${ks.map((k) => `<td>${fmt3(p.scores[k]!)}</td>`).join('')}</tr>`),
   ];
-  const sorted = [...section.perClass].sort((a, b) => b.top1 - a.top1 || a.className.localeCompare(b.className));
+  // a class without images has no accuracy: no bar (a 0 % bar would read as all missed)
+  const sorted = section.perClass.flatMap((c) => (c.top1 === null ? [] : [{ ...c, top1: c.top1 }])).sort((a, b) => b.top1 - a.top1 || a.className.localeCompare(b.className));
+  const empty = section.perClass.filter((c) => c.top1 === null).map((c) => c.className);
   const parts = [
-    `<h2>Zero-shot classification</h2><p>${section.images} images, ${section.classes.length} classes.</p>`,
+    `<h2>Zero-shot classification</h2><p>${unitsPhrase(section.outcomes)}, ${section.classes.length} classes.</p>`,
     figure(chart, published.length > 0 ? 'Bars: score@k of this run with its interval, beside the numbers the clip-rsicd model card publishes for the same protocol.' : 'Bars: score@k with its interval.'),
     `<table class="num" id="zero-shot-scores">${head}${rows.join('')}</table>`,
     '<h3>Per-class top-1 accuracy</h3>',
     figure(
-      horizontalBarChart({ id: 'per-class', title: 'Per-class top-1 accuracy, best first', rows: sorted.map((c) => ({ label: c.className, value: c.top1, interval: c.images > 0 ? c.top1Interval : undefined, note: `n=${c.images}` })) }),
-      'Sorted best first; whiskers: the interval of each class (few images, wide interval).',
+      horizontalBarChart({ id: 'per-class', title: 'Per-class top-1 accuracy, best first', rows: sorted.map((c) => ({ label: c.className, value: c.top1, interval: c.top1Interval, note: `n=${c.images}` })) }),
+      `Sorted best first; whiskers: the interval of each class (few images, wide interval).${empty.length > 0 ? ` No images, so no accuracy: ${empty.join(', ')}.` : ''}`,
     ),
     '<h3>Confusion matrix</h3>',
     figure(
@@ -232,6 +235,7 @@ export function zeroShotHtml(report: ZeroShotReport, thumbnails?: Map<string, st
       ['time', timing(report)],
       ['run', `rsclip ${escapeXml(report.rsclipVersion)}, ${escapeXml(report.date)}${report.commandLine ? `, ${code(report.commandLine)}` : ''}`],
       ['intervals', confidenceNote(report.confidence)],
+      ['warnings', report.warnings.map(escapeXml).join('<br>')],
     ]),
     ...zeroShotBody(report.zeroShot, { published: false, thumbnails }),
   ]);
@@ -242,10 +246,11 @@ export function labelsHtml(report: LabelsReport): string {
     facts([
       ['model', modelFacts(report.model)],
       ['index', code(report.index)],
-      ['labels', report.labelSource === 'folders' ? 'the folder of each image' : code(report.labelSource)],
+      ['labels', report.labelSource === 'folders' ? 'the folder of each image' : `${code(report.labelSource)}, sha256 ${code(report.labelsSha256 ?? '')}`],
       ['prompts', report.prompts.map(code).join(', ')],
       ['run', `rsclip ${escapeXml(report.rsclipVersion)}, ${escapeXml(report.date)}`],
       ['intervals', confidenceNote(report.confidence)],
+      ['warnings', report.warnings.map(escapeXml).join('<br>')],
     ]),
     ...zeroShotBody(report.zeroShot, { published: false }),
   ]);
@@ -292,7 +297,7 @@ export function compareHtml(comparison: Comparison): string {
       `<tr><td><b style="color:${SERIES_COLOURS[i % SERIES_COLOURS.length]}">${r.label}</b></td><td>${modelFacts({ id: r.model.id, fingerprint: r.model.fingerprint, ...(r.model.variant ? { variant: r.model.variant } : {}) })}</td><td>${r.prompts ? r.prompts.map(code).join(', ') : ''}</td><td>${code(r.file)}</td></tr>`,
   );
   const body = [
-    `<p>${reports.length} reports; differences are to ${reports[0]!.label}, with paired intervals (${confidenceNote(comparison.confidence)}, the same resampled images on both sides). <span class="sig">*</span> marks a difference whose interval excludes 0.</p>`,
+    `<p>${reports.length} reports; differences are to ${reports[0]!.label}, with paired intervals (${confidenceNote({ ...comparison.confidence, unit: comparison.sections.some((s) => s.unit === 'tile') ? 'file' : 'image' })}, the same resamples on both sides). <span class="sig">*</span> marks a difference whose interval excludes 0.</p>`,
     `<table class="num text" id="compared-reports"><tr><th></th><th>model</th><th>prompts</th><th>report</th></tr>${list.join('')}</table>`,
   ];
   for (const section of comparison.sections) {
@@ -305,7 +310,7 @@ export function compareHtml(comparison: Comparison): string {
         .join('');
       return `<tr><td>${escapeXml(metricLabel(m.key))}</td>${values}${deltas}</tr>`;
     });
-    body.push(`<h2>${SECTION_TITLES[section.name]}</h2><p>${section.images} images paired.</p><table class="num" data-section="${section.name}">${head}${rows.join('')}</table>`);
+    body.push(`<h2>${SECTION_TITLES[section.name]}</h2><p>${comparedUnits(section)} paired.</p><table class="num" data-section="${section.name}">${head}${rows.join('')}</table>`);
     reports.slice(1).forEach((r, i) => {
       const forest = forestPlot({
         id: `delta-${section.name}-${r.label}`,

@@ -3,15 +3,17 @@
  * (score@1/3/5/10, prompts ensembled) plus per-class top-1 accuracy, with labels from a
  * `filename<TAB>label` file or from each image's parent folder name.
  */
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import type { ModelVariant } from '../model/model-dir.js';
 import { openIndex } from '../store/open-index.js';
+import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/types.js';
 import { version } from '../version.js';
 import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
-import { readLabels } from './dataset.js';
-import { chooseClasses, folderLabel } from './labelling.js';
+import { readLabels, sha256File } from './dataset.js';
+import { chooseClasses, folderLabel, matchLabels, singleClassWarning, unmatchedRowsWarning } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS } from './predictions.js';
 import { DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
@@ -38,14 +40,30 @@ export interface LabelsReport {
   rsclipVersion: string;
   date: string;
   index: string;
-  model: { id: string; fingerprint: string };
+  model: { id: string; fingerprint: string; variant: string };
+  /** `folders`, or the labels file (absolute). */
   labelSource: string;
+  labelsSha256: string | null;
   prompts: string[];
-  /** Images left out: no label found, or a label outside the classes. */
+  /** Items left out: no label found, or a label outside the classes. */
   excluded: { unlabelled: number; otherClass: number };
+  /** Rows of the labels file that name no indexed file (0 with folder labels). */
+  unmatchedLabelRows: number;
+  /** What the run found doubtful (rows naming no file, a single class), also printed. */
+  warnings: string[];
+  /** Resampling unit `file` when a file gave several items (tiles of a scene): its tiles are drawn together. */
   confidence: BootstrapSettings;
-  /** Images scored, classes, score@k, per-class accuracy, confusion matrix, with intervals. */
+  /**
+   * Items scored (images, or tiles of scenes), classes, score@k, per-class accuracy, confusion
+   * matrix, with intervals. An outcome is named by its file's absolute path, followed by `#` and
+   * the window's key for a tile.
+   */
   zeroShot: ZeroShotSection;
+}
+
+/** A unique name for an item's outcome: its file's absolute path (root and path), and the window for a tile. */
+function outcomeKey(item: ItemRecord): string {
+  return item.key === WHOLE_IMAGE_KEY ? item.file.absolutePath : `${item.file.absolutePath}#${item.key}`;
 }
 
 export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<LabelsReport> {
@@ -56,6 +74,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
   const settings = bootstrapSettings(options.bootstrap);
   const labelsByName = options.labels ? await readLabels(options.labels) : undefined;
+  const labelsSha256 = options.labels ? await sha256File(options.labels) : null;
   const encoder =
     typeof options.model === 'string'
       ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })
@@ -65,15 +84,25 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
     try {
       const items = await store.getItems(await store.listItemIds());
       const stored = await store.getVectors(items.map((item) => item.id));
-      const labelled: { fileName: string; label: string; vector: Float32Array }[] = [];
+      const fileRecords = [...new Map(items.map((item) => [item.file.id, item.file])).values()];
+      const matched = labelsByName
+        ? matchLabels(
+            fileRecords.map((f) => ({ absolutePath: f.absolutePath, relativePath: f.path })),
+            labelsByName,
+            options.labels!,
+          )
+        : { labels: fileRecords.map((f) => folderLabel(f.path)), unmatchedRows: [] };
+      const labelOfFile = new Map(fileRecords.map((f, i) => [f.id, matched.labels[i]]));
+      const labelled: { key: string; file: string; label: string; vector: Float32Array }[] = [];
       let unlabelled = 0;
-      for (const { id, file: record } of items) {
-        const label = labelsByName ? (labelsByName.get(record.path) ?? labelsByName.get(record.fileName)) : folderLabel(record.path);
-        const vector = stored.get(id);
+      for (const item of items) {
+        const label = labelOfFile.get(item.file.id);
+        const vector = stored.get(item.id);
         if (label === undefined || !vector) unlabelled++;
-        else labelled.push({ fileName: record.path, label, vector });
+        else labelled.push({ key: outcomeKey(item), file: item.file.absolutePath, label, vector });
       }
       const classes = chooseClasses(labelled.map((l) => l.label), options.classes);
+      const warnings = [unmatchedRowsWarning(matched.unmatchedRows, options.labels ?? '', store.describe().location), singleClassWarning(classes)].filter((w) => w !== undefined);
       const classIndex = new Map(classes.map((c, i) => [c, i]));
       const scored = labelled.filter((l) => classIndex.has(l.label));
       if (scored.length === 0) {
@@ -83,7 +112,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
       }
       const classVectors = await embedClassPrompts(encoder, classes, prompts);
       const outcome = classifyZeroShot({
-        fileNames: scored.map((s) => s.fileName),
+        fileNames: scored.map((s) => s.key),
         imageVectors: scored.map((s) => s.vector),
         labels: scored.map((s) => classIndex.get(s.label)!),
         classes,
@@ -92,17 +121,24 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         ks: PREDICTION_KS,
         predictionsPerImage: PREDICTIONS_PER_IMAGE,
       });
+      // tiles of one scene are alike: their file is drawn whole, or the intervals would be too narrow
+      const tiled = new Set(scored.map((s) => s.file)).size < scored.length;
+      const outcomes = tiled ? { ...outcome.outcomes, files: scored.map((s) => s.file) } : outcome.outcomes;
+      const confidence: BootstrapSettings = { ...settings, unit: tiled ? 'file' : 'image' };
       return {
         kind: 'labels',
         rsclipVersion: version,
         date,
         index: store.describe().location,
-        model: { id: encoder.info.id, fingerprint: encoder.info.fingerprint },
-        labelSource: options.labels ?? 'folders',
+        model: { id: encoder.info.id, fingerprint: encoder.info.fingerprint, variant: encoder.info.variant },
+        labelSource: options.labels ? path.resolve(options.labels) : 'folders',
+        labelsSha256,
         prompts,
         excluded: { unlabelled, otherClass: labelled.length - scored.length },
-        confidence: settings,
-        zeroShot: zeroShotSection(outcome.scores, outcome.perClass, classes, outcome.outcomes, PREDICTION_KS, settings),
+        unmatchedLabelRows: matched.unmatchedRows.length,
+        warnings,
+        confidence,
+        zeroShot: zeroShotSection(outcome.scores, outcome.perClass, classes, outcomes, PREDICTION_KS, confidence),
       };
     } finally {
       await store.close();

@@ -21,7 +21,10 @@ export interface RetrievalOutcomes {
 }
 
 export interface ZeroShotOutcomes {
+  /** Unique per unit: an image's path, or a tile's file and window (`eval labels` over scenes cut into tiles). */
   fileNames: string[];
+  /** Per unit, the file it was cut from, when some file gave several units: resampled together. */
+  files?: string[];
   /** Class index of each image's label. */
   labels: number[];
   /** 0-based rank of the true class among all classes. */
@@ -92,7 +95,23 @@ export function zeroShotMetricSet(outcomes: ZeroShotOutcomes, classes: readonly 
   if (options.perClass) {
     classes.forEach((className, c) => ratios.push(ratio(`class:${className}`, units, (u) => (outcomes.labels[u] === c ? [outcomes.ranks[u] === 0 ? 1 : 0, 1] : [0, 0]))));
   }
-  return { units, ratios, means: [] };
+  return { units, ratios, means: [], ...(outcomes.files ? { clusters: clustersOf(outcomes.files) } : {}) };
+}
+
+/** Cluster indices of units named by their cluster (0 for the first name seen, 1 for the next, ...). */
+export function clustersOf(names: readonly string[]): Int32Array {
+  const index = new Map<string, number>();
+  return Int32Array.from(names, (name) => {
+    let c = index.get(name);
+    if (c === undefined) index.set(name, (c = index.size));
+    return c;
+  });
+}
+
+/** What the units of a section are, for headings: `54 tiles of 3 files` or `20 images`. */
+export function unitsPhrase(outcomes: ZeroShotOutcomes): string {
+  const units = outcomes.fileNames.length;
+  return outcomes.files ? `${units} tiles of ${new Set(outcomes.files).size} files` : `${units} images`;
 }
 
 function sortedLinesSha256(lines: string[]): string {

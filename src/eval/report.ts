@@ -14,10 +14,10 @@ import { processAlive } from '../process-alive.js';
 import { namedAsTarget, stagingFor } from '../staged-file.js';
 import type { AnnReport } from './ann.js';
 import type { BootstrapSettings, Interval } from './bootstrap.js';
-import type { Comparison } from './compare.js';
+import { comparedUnits, type Comparison } from './compare.js';
 import { annHtml, compareHtml, exampleFiles, labelsHtml, metricLabel, retrievalHtml, rsicdHtml, thumbnailsOf, zeroShotHtml } from './html-report.js';
 import type { LabelsReport } from './labels.js';
-import type { RetrievalSection, ZeroShotSection } from './outcomes.js';
+import { unitsPhrase, type RetrievalSection, type ZeroShotSection } from './outcomes.js';
 import { formatPredictions, type ImagePrediction } from './predictions.js';
 import type { RetrievalEvaluation, RetrievalReport } from './retrieval.js';
 import type { RsicdEvaluation, RsicdReport } from './rsicd.js';
@@ -30,7 +30,8 @@ export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', html: 
 const withInterval = (value: number, interval: Interval | undefined): string => `${fmt3(value)}${interval ? ` [${fmt3(interval.low)}, ${fmt3(interval.high)}]` : ''}`;
 
 function confidenceLine(settings: BootstrapSettings): string {
-  return `[low, high]: ${Math.round(settings.level * 100)} % bootstrap interval over images (${settings.resamples} resamples, seed ${settings.seed})`;
+  const over = settings.unit === 'file' ? 'files (each drawn with all its tiles)' : 'images';
+  return `[low, high]: ${Math.round(settings.level * 100)} % bootstrap interval over ${over} (${settings.resamples} resamples, seed ${settings.seed})`;
 }
 
 function warningLines(warnings: readonly string[], prefix: string): string[] {
@@ -79,7 +80,7 @@ export function formatRsicdTable(report: RsicdReport): string {
     `model: ${report.model.id} (${report.model.fingerprint.slice(0, 12)}, ${report.model.variant})`,
     modeLine(report),
     '',
-    `zero-shot classification (${report.zeroShot.images} images, ${report.zeroShot.classes.length} classes, ${report.prompts.length} prompt(s))`,
+    `zero-shot classification (${unitsPhrase(report.zeroShot.outcomes)}, ${report.zeroShot.classes.length} classes, ${report.prompts.length} prompt(s))`,
     ...zeroShotLines(report.zeroShot),
     '',
     retrievalHeading(report.retrieval, report.data.images),
@@ -104,7 +105,7 @@ function perClassLines(section: ZeroShotSection): string[] {
   const width = Math.max(20, ...section.perClass.map((c) => oneField(c.className).length));
   return [
     `  ${'class'.padEnd(width)}  images  top-1`,
-    ...section.perClass.map((c) => `  ${oneField(c.className).padEnd(width)}  ${String(c.images).padStart(6)}  ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'}`),
+    ...section.perClass.map((c) => `  ${oneField(c.className).padEnd(width)}  ${String(c.images).padStart(6)}  ${c.top1 !== null ? withInterval(c.top1, c.top1Interval) : '-'}`),
   ];
 }
 
@@ -112,7 +113,7 @@ export function formatZeroShotTable(report: ZeroShotReport | LabelsReport): stri
   const { excluded } = report.kind === 'zero-shot' ? report.data : report;
   const source = report.kind === 'zero-shot' ? report.data.imagesDir : report.index;
   return [
-    `zero-shot over ${report.zeroShot.images} images of ${source}, ${report.zeroShot.classes.length} classes (labels: ${report.kind === 'zero-shot' ? report.data.labelSource : report.labelSource})`,
+    `zero-shot over ${unitsPhrase(report.zeroShot.outcomes)} of ${source}, ${report.zeroShot.classes.length} classes (labels: ${report.kind === 'zero-shot' ? report.data.labelSource : report.labelSource})`,
     ...(excluded.unlabelled + excluded.otherClass > 0 ? [`left out: ${excluded.unlabelled} without a label, ${excluded.otherClass} with a label outside the classes`] : []),
     ...zeroShotLines(report.zeroShot),
     ...perClassLines(report.zeroShot),
@@ -145,16 +146,18 @@ export function formatComparisonTable(comparison: Comparison): string {
   const { reports } = comparison;
   const lines = reports.map((r) => `${r.label}  ${r.model.id}${r.model.variant ? ` ${r.model.variant}` : ''} (${r.model.fingerprint.slice(0, 12)})  ${r.file}`);
   for (const section of comparison.sections) {
-    lines.push('', `${section.name === 'retrieval' ? 'cross-modal retrieval' : 'zero-shot classification'} (${section.images} images paired)`);
-    const header = ['metric'.padEnd(18), ...reports.map((r) => r.label.padEnd(22)), ...reports.slice(1).map((r) => `${r.label} - ${reports[0]!.label}`)];
-    lines.push(`  ${header.join('  ')}`);
-    for (const m of section.metrics) {
-      const values = m.values.map((v) => withInterval(v.value, v.interval).padEnd(22));
-      const deltas = m.deltas.slice(1).map((d) => `${d!.delta >= 0 ? '+' : ''}${withInterval(d!.delta, d!.interval)}${d!.significant ? ' *' : ''}`);
-      lines.push(`  ${[metricLabel(m.key).replace('→', '->').padEnd(18), ...values, ...deltas].join('  ')}`);
-    }
+    lines.push('', `${section.name === 'retrieval' ? 'cross-modal retrieval' : 'zero-shot classification'} (${comparedUnits(section)} paired)`);
+    const header = ['metric', ...reports.map((r) => r.label), ...reports.slice(1).map((r) => `${r.label} - ${reports[0]!.label}`)];
+    const rows = section.metrics.map((m) => [
+      metricLabel(m.key).replace('→', '->'),
+      ...m.values.map((v) => withInterval(v.value, v.interval)),
+      ...m.deltas.slice(1).map((d) => `${d!.delta >= 0 ? '+' : ''}${withInterval(d!.delta, d!.interval)}${d!.significant ? ' *' : ''}`),
+    ]);
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+    for (const row of [header, ...rows]) lines.push(`  ${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd());
   }
-  lines.push('', `${confidenceLine(comparison.confidence)}; differences paired (same resampled images); * = the interval of the difference excludes 0`, '');
+  const tiles = comparison.sections.some((s) => s.unit === 'tile');
+  lines.push('', `${confidenceLine({ ...comparison.confidence, unit: tiles ? 'file' : 'image' })}; differences paired (same resamples on both sides); * = the interval of the difference excludes 0`, '');
   return lines.join('\n');
 }
 
@@ -162,15 +165,17 @@ function markdownRuns(report: { rsclipVersion: string; date: string; commandLine
   return `- rsclip ${report.rsclipVersion}, ${report.date}; command: \`${report.commandLine ?? '(library call)'}\``;
 }
 
-/** A class name (a folder's or a label file's: any text) as one cell of a Markdown table. */
+/** A class name (a folder's or a label file's: any text) as one cell of a Markdown table: shown as written, never read as HTML or Markdown (oneField has written a backslash as `\\`, which Markdown shows as one). */
 function markdownCell(text: string): string {
-  return oneField(text).replaceAll('|', '\\|');
+  return oneField(text)
+    .replaceAll('&', '&amp;')
+    .replace(/[`*_[\]|#<>]/g, (c) => `\\${c}`);
 }
 
 function zeroShotMarkdown(section: ZeroShotSection): string[] {
   const ks = Object.keys(section.scores);
   return [
-    `## Zero-shot classification (${section.images} images, ${section.classes.length} classes)`,
+    `## Zero-shot classification (${unitsPhrase(section.outcomes)}, ${section.classes.length} classes)`,
     '',
     `| ${ks.map((k) => `score@${k}`).join(' | ')} |`,
     `|${ks.map(() => '---').join('|')}|`,
@@ -178,7 +183,7 @@ function zeroShotMarkdown(section: ZeroShotSection): string[] {
     '',
     '| class | images | top-1 |',
     '|---|---|---|',
-    ...section.perClass.map((c) => `| ${markdownCell(c.className)} | ${c.images} | ${c.images > 0 ? withInterval(c.top1, c.top1Interval) : '-'} |`),
+    ...section.perClass.map((c) => `| ${markdownCell(c.className)} | ${c.images} | ${c.top1 !== null ? withInterval(c.top1, c.top1Interval) : '-'} |`),
     '',
   ];
 }
@@ -238,14 +243,16 @@ export function formatRetrievalMarkdown(report: RetrievalReport): string {
 
 export function formatZeroShotMarkdown(report: ZeroShotReport | LabelsReport): string {
   const source = report.kind === 'zero-shot' ? `images: ${report.data.imagesDir}, labels: ${report.data.labelSource}` : `index: ${report.index}, labels: ${report.labelSource}`;
+  const labelsSha256 = report.kind === 'zero-shot' ? report.data.labelsSha256 : report.labelsSha256;
   return [
     '# Zero-shot classification',
     '',
     markdownRuns(report),
-    `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\``,
-    `- ${source}`,
+    `- model: ${report.model.id}, fingerprint \`${report.model.fingerprint}\`, variant ${report.model.variant}`,
+    `- ${source}${labelsSha256 ? `, sha256 \`${labelsSha256}\`` : ''}`,
     `- prompts: ${report.prompts.map((p) => `\`${p}\``).join(', ')}`,
     `- ${confidenceLine(report.confidence)}`,
+    ...warningLines(report.warnings, '- '),
     '',
     ...zeroShotMarkdown(report.zeroShot),
   ].join('\n');

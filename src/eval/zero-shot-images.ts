@@ -12,7 +12,7 @@ import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { imageListChecksum, readLabels, sha256File } from './dataset.js';
 import { listImagesRecursively } from './image-listing.js';
 import { embedImageFiles } from './image-vectors.js';
-import { chooseClasses, labelOf } from './labelling.js';
+import { chooseClasses, folderLabel, matchLabels, singleClassWarning, unmatchedRowsWarning } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS, type ImagePrediction } from './predictions.js';
 import { assertPromptTemplates, DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
@@ -47,7 +47,11 @@ export interface ZeroShotReport extends RunRecord {
     labelsSha256: string | null;
     /** Images left out: no label found, or a label outside the classes. */
     excluded: { unlabelled: number; otherClass: number };
+    /** Rows of the labels file that name no image (0 with folder labels). */
+    unmatchedLabelRows: number;
   };
+  /** What the run found doubtful (rows naming no image, a single class), also printed. */
+  warnings: string[];
   prompts: string[];
   confidence: BootstrapSettings;
   zeroShot: ZeroShotSection;
@@ -69,15 +73,22 @@ export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promis
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
   assertPromptTemplates(prompts);
   const files = await listImagesRecursively(options.images);
-  const labelsByName = options.labels ? await readLabels(options.labels) : undefined;
-  const labelled = files.flatMap((file) => {
-    const label = labelOf(file, labelsByName);
+  const matched = options.labels
+    ? matchLabels(
+        files.map((file) => ({ absolutePath: path.resolve(options.images, file), relativePath: file })),
+        await readLabels(options.labels),
+        options.labels,
+      )
+    : { labels: files.map(folderLabel), unmatchedRows: [] };
+  const labelled = files.flatMap((file, i) => {
+    const label = matched.labels[i];
     return label === undefined ? [] : [{ file, label }];
   });
   const classes = chooseClasses(
     labelled.map((l) => l.label),
     options.classes,
   );
+  const warnings = [unmatchedRowsWarning(matched.unmatchedRows, options.labels ?? '', options.images), singleClassWarning(classes)].filter((w) => w !== undefined);
   const classIndex = new Map(classes.map((c, i) => [c, i]));
   const scored = labelled.filter((l) => classIndex.has(l.label));
   if (scored.length === 0) {
@@ -121,7 +132,9 @@ export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promis
         labelSource: options.labels ? path.resolve(options.labels) : 'folders',
         labelsSha256,
         excluded: { unlabelled: files.length - labelled.length, otherClass: labelled.length - scored.length },
+        unmatchedLabelRows: matched.unmatchedRows.length,
       },
+      warnings,
       prompts,
       confidence: settings,
       zeroShot: zeroShotSection(outcome.scores, outcome.perClass, classes, outcome.outcomes, PREDICTION_KS, settings),

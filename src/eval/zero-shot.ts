@@ -13,8 +13,8 @@ export const DEFAULT_LOGIT_SCALE = 100;
 export interface ClassAccuracy {
   className: string;
   images: number;
-  /** Share of this class's images whose best class is this class. */
-  top1: number;
+  /** Share of this class's images whose best class is this class; null for a class without images. */
+  top1: number | null;
 }
 
 export interface ZeroShotInput {
@@ -64,7 +64,7 @@ export function classifyZeroShot(input: ZeroShotInput): ZeroShotOutcome {
   const perClass = input.classes.map((className, c) => ({
     className,
     images: perClassImages[c]!,
-    top1: perClassImages[c]! === 0 ? 0 : perClassHits[c]! / perClassImages[c]!,
+    top1: perClassImages[c]! === 0 ? null : perClassHits[c]! / perClassImages[c]!,
   }));
   return { scores: scoresAtK, perClass, predictions, outcomes: { fileNames: [...input.fileNames], labels: [...input.labels], ranks, predicted } };
 }

@@ -89,6 +89,41 @@ describe('paired bootstrap', () => {
     expect(() => bootstrapIntervals(a, { resamples: 0 })).toThrow(/resamples/);
     expect(() => bootstrapIntervals(a, { level: 1 })).toThrow(/level/);
   });
+
+  it('refuses too few resamples to give an interval its tails', () => {
+    const a = zeroShotSet((u) => u % 2 === 0);
+    expect(() => bootstrapIntervals(a, { resamples: 1 })).toThrow(/Expected an integer in \[100, 1000000\] for resamples but received 1/);
+    expect(() => bootstrapIntervals(a, { resamples: 99 })).toThrow(/resamples/);
+    expect(bootstrapIntervals(a, { resamples: 100 })['score@1']!.low).toBeLessThan(0.5);
+  });
+});
+
+describe('clustered bootstrap (tiles of one file drawn together)', () => {
+  /** Two files of 50 tiles each: every tile of the first is a hit, none of the second. */
+  function tiledSet(clustered: boolean): MetricSet {
+    const units = 100;
+    const labels = new Array<number>(units).fill(0);
+    const ranks = labels.map((_, u) => (u < 50 ? 0 : 1));
+    const outcomes = { fileNames: labels.map((_, u) => `tile${u}`), labels, ranks, predicted: ranks.map((r) => (r === 0 ? 0 : 1)), ...(clustered ? { files: labels.map((_, u) => (u < 50 ? 'a.tif' : 'b.tif')) } : {}) };
+    return zeroShotMetricSet(outcomes, ['x', 'y'], [1], { perClass: false });
+  }
+
+  it('resamples files, not tiles: two files give an interval as wide as their disagreement', () => {
+    expect(Array.from(tiledSet(true).clusters!)).toEqual([...new Array<number>(50).fill(0), ...new Array<number>(50).fill(1)]);
+    const byFile = bootstrapIntervals(tiledSet(true), { resamples: 400 })['score@1']!;
+    // a resample draws two files: both a, both b, or one of each: 1, 0 or 0.5
+    expect(byFile).toEqual({ low: 0, high: 1 });
+    // drawn tile by tile, the 100 tiles would pretend to be independent: about 0.5 +- 0.1
+    const byTile = bootstrapIntervals(tiledSet(false), { resamples: 400 })['score@1']!;
+    expect(byTile.low).toBeGreaterThan(0.35);
+    expect(byTile.high).toBeLessThan(0.65);
+  });
+
+  it('draws one unit per cluster exactly as the unclustered bootstrap draws units', () => {
+    const set = zeroShotSet((u) => u % 3 === 0);
+    const singletons: MetricSet = { ...set, clusters: Int32Array.from({ length: IMAGES }, (_, u) => u) };
+    expect(bootstrapIntervals(singletons, { seed: 4 })).toEqual(bootstrapIntervals(set, { seed: 4 }));
+  });
 });
 
 describe('retrieval metric set', () => {

@@ -43,7 +43,8 @@ function zeroShotReport(hit: (u: number) => boolean, options: { prompts?: string
     wallSeconds: 1,
     phaseSeconds: { images: 1, zeroShot: 0 },
     model: { id: 'synthetic', fingerprint: 'f'.repeat(64), variant: 'fp32', logitScale: 100, logitScaleSource: 'default' },
-    data: { imagesDir: '/nowhere', imageFiles: IMAGES, imageListSha256: 'x', labelSource: 'folders', labelsSha256: null, excluded: { unlabelled: 0, otherClass: 0 } },
+    data: { imagesDir: '/nowhere', imageFiles: IMAGES, imageListSha256: 'x', labelSource: 'folders', labelsSha256: null, excluded: { unlabelled: 0, otherClass: 0 }, unmatchedLabelRows: 0 },
+    warnings: [],
     prompts: options.prompts ?? ['Aerial photograph of {class}'],
     confidence: settings,
     zeroShot: zeroShotSection(scores, perClass, CLASSES, outcomes, KS, settings),
@@ -108,6 +109,18 @@ describe('rsclip eval compare', () => {
     expect(result.stdout).toMatch(/^A {2}synthetic fp32 \(ffffffffffff\) {2}.*weak\/report\.json$/m);
     expect(result.stdout).toMatch(/^ {2}score@1 +0\.500 \[\d\.\d{3}, \d\.\d{3}\] +0\.700 \[\d\.\d{3}, \d\.\d{3}\] +\+0\.200 \[\d\.\d{3}, \d\.\d{3}\] \*$/m);
     expect(result.stdout).toMatch(/^ {2}score@3 .* \+0\.000 \[0\.000, 0\.000\]$/m);
+    expect(result.stdout).toContain('zero-shot classification (400 images paired)');
+
+    // with a third report, every column still starts under its header
+    const third = path.join(work, 'third.json');
+    writeFileSync(third, JSON.stringify(zeroShotReport((u) => u % 10 < 6)));
+    const three = await runCli(['eval', 'compare', ...files, third]);
+    const lines = three.stdout.split('\n');
+    const header = lines.find((l) => l.startsWith('  metric'))!;
+    const row = lines.find((l) => l.startsWith('  score@1'))!;
+    expect(row.indexOf('0.700')).toBe(header.indexOf('B '));
+    expect(row.indexOf('+0.200')).toBe(header.indexOf('B - A'));
+    expect(row.indexOf('+0.100')).toBe(header.indexOf('C - A'));
     expect(result.stdout).toContain(`wrote ${html}`);
     expect(readFileSync(html, 'utf8')).toContain('data-chart="delta-zeroShot-B"');
 

@@ -1,7 +1,7 @@
 /**
  * The image lists and labels of the evaluations: files and links to them, class folders linked
  * into place (loops cut), no hidden or system entries, names that are not UTF-8 refused; labels
- * files as TSV or RFC 4180 CSV.
+ * files as TSV or RFC 4180 CSV, and rows matched to files without guessing.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readLabels } from '../../src/eval/dataset.js';
 import { listImageFiles, listImagesRecursively } from '../../src/eval/image-listing.js';
+import { matchLabels } from '../../src/eval/labelling.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-dataset-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -80,5 +81,21 @@ describe('labels files', () => {
     await expect(readLabels(labelsFile('extra.csv', 'a.jpg,airport\nb.jpg,airport,large\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.csv:2: expected .* got 3 field\(s\)/) });
     await expect(readLabels(labelsFile('extra.tsv', 'a.jpg\tairport\nb.jpg\tbeach\tx\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.tsv:2:/) });
     await expect(readLabels(labelsFile('open.csv', 'a.jpg,"airport\n'))).rejects.toMatchObject({ message: expect.stringMatching(/open\.csv:1: a quoted field is not closed/) });
+  });
+
+  it('matches a row by absolute path, relative path or base name, and refuses a base name two files share', () => {
+    const files = ['a/001.jpg', 'b/001.jpg', 'b/002.jpg'].map((relativePath) => ({ absolutePath: `/data/${relativePath}`, relativePath }));
+    expect(() => matchLabels(files, new Map([['001.jpg', 'airport']]), 'labels.tsv')).toThrow(/labels\.tsv: the row "001\.jpg" names 2 files \(\/data\/a\/001\.jpg, \/data\/b\/001\.jpg\)/);
+    const matched = matchLabels(
+      files,
+      new Map([
+        ['a/001.jpg', 'airport'],
+        ['/data/b/001.jpg', 'beach'],
+        ['002.jpg', 'forest'],
+        ['missing.jpg', 'river'],
+      ]),
+      'labels.tsv',
+    );
+    expect(matched).toEqual({ labels: ['airport', 'beach', 'forest'], unmatchedRows: ['missing.jpg'] });
   });
 });

@@ -4,7 +4,7 @@
  * writing report.json, report.md, report.html and predictions.tsv. Random weights give no
  * accuracy to check, so the test checks that the numbers agree with each other.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,5 +107,72 @@ describe('eval zero-shot --labels-from-folders', () => {
     expect(both.stderr.trim().split('\n')).toEqual(['rsclip: expected exactly one label source (pass --labels FILE or --labels-from-folders)']);
     await expect(evaluateZeroShot({ model: modelDir, images, labelsFromFolders: true, prompts: ['a photo'] })).rejects.toMatchObject({ code: 'BAD_INPUT' });
     await expect(evaluateZeroShot({ model: modelDir, images: path.join(work, 'nope'), labelsFromFolders: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('eval zero-shot on datasets as people keep them', () => {
+  let modelDir: string;
+  beforeAll(async () => {
+    modelDir = await tinyModelDir();
+  }, 300_000);
+
+  const png = (file: string, seed: number): void => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, makePng(seed, 40, 40));
+  };
+
+  it.skipIf(process.platform === 'win32')('takes a class folder linked into place, skips a Mac\'s ._ files, gives a class without images no accuracy, and writes class names into report.md as text', async () => {
+    const parks = path.join(work, 'parks');
+    png(path.join(parks, 'p1.png'), 1);
+    png(path.join(parks, 'p2.png'), 2);
+    const dataset = path.join(work, 'linked-classes');
+    png(path.join(dataset, 'beach', 'b1.png'), 3);
+    writeFileSync(path.join(dataset, 'beach', '._b1.png'), 'AppleDouble, not an image');
+    png(path.join(dataset, '<i>', 'i1.png'), 4);
+    symlinkSync(parks, path.join(dataset, 'park'));
+    const out = path.join(work, 'linked-report');
+    const cli = await runCli(['eval', 'zero-shot', '--model', modelDir, '--images', dataset, '--labels-from-folders', '--classes', 'beach,park,<i>,empty', '--threads', '1', '--out', out]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as ZeroShotReport;
+    expect(report.data.imageFiles).toBe(4);
+    expect(report.zeroShot.perClass.map((c) => [c.className, c.images])).toEqual([['beach', 1], ['park', 2], ['<i>', 1], ['empty', 0]]);
+    expect(report.zeroShot.perClass[3]!.top1).toBeNull();
+    expect(report.warnings).toEqual([]);
+    const markdown = readFileSync(path.join(out, 'report.md'), 'utf8');
+    expect(markdown).toContain('| \\<i\\> | 1 |');
+    expect(markdown).toContain('| empty | 0 | - |');
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('No images, so no accuracy: empty.');
+  });
+
+  it('warns on stderr and in the report about a single class, and about labels rows that name no image', async () => {
+    const dataset = path.join(work, 'one-class');
+    png(path.join(dataset, 'park', 'a.png'), 5);
+    png(path.join(dataset, 'park', 'b.png'), 6);
+    const labels = path.join(work, 'one-class.tsv');
+    writeFileSync(labels, 'a.png\tpark\npark/b.png\tpark\ngone.png\tbeach\n');
+    const out = path.join(work, 'one-class-report');
+    const cli = await runCli(['eval', 'zero-shot', '--model', modelDir, '--images', dataset, '--labels', labels, '--threads', '1', '--out', out, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const warnings = cli.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: 1 row\(s\) of .*one-class\.tsv name no image in .*one-class \(e\.g\. "gone\.png"\); they were not scored$/),
+      'warning: only one class (park): every score is trivially 1; check the labels or the class folders',
+    ]);
+    const report = JSON.parse(cli.stdout) as ZeroShotReport;
+    expect(report.data.unmatchedLabelRows).toBe(1);
+    expect(report.warnings).toHaveLength(2);
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('- warning: only one class (park)');
+  });
+
+  it('refuses a labels row whose base name two images share, naming them', async () => {
+    const dataset = path.join(work, 'same-names');
+    png(path.join(dataset, 'a', '001.png'), 7);
+    png(path.join(dataset, 'b', '001.png'), 8);
+    const labels = path.join(work, 'same-names.tsv');
+    writeFileSync(labels, '001.png\tairport\n');
+    await expect(evaluateZeroShot({ model: modelDir, images: dataset, labels, threads: 1 })).rejects.toMatchObject({
+      code: 'DATASET_INVALID',
+      message: expect.stringMatching(/the row "001\.png" names 2 files \(.*same-names\/a\/001\.png, .*same-names\/b\/001\.png\)/),
+    });
   });
 });
