@@ -43,7 +43,7 @@ export function matchLabels(files: readonly NamedFile[], labelsByName: ReadonlyM
     if (users.length < 2) continue;
     const named = users.slice(0, EXAMPLES).map((f) => f.absolutePath).join(', ');
     throw new RsclipError('DATASET_INVALID', `${labelsFile}: the row ${JSON.stringify(row)} names ${users.length} files (${named}${users.length > EXAMPLES ? ', ...' : ''}), which may not share a label`, {
-      hint: 'name each of them by its path relative to the images folder or archive root (or by its absolute path)',
+      hint: 'name each of them by its path relative to the images folder or archive root, or by its absolute path',
     });
   }
   return { labels, unmatchedRows: [...labelsByName.keys()].filter((row) => !usedBy.has(row)) };
