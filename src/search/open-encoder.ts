@@ -66,11 +66,12 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
   if (tried.length === 0) throw firstError;
   // the variant may come from --variant or from the config file's "variant"
   const asked = options.variant ? ` (variant ${options.variant} asked for)` : '';
+  const otherVariant = options.variant !== undefined && meta.modelVariant !== undefined && options.variant !== meta.modelVariant;
   // the folder the index recorded, with other files in it now (a model exported or edited again)
-  const sameFolder = meta.modelDir !== undefined && path.resolve(dir) === path.resolve(meta.modelDir);
+  const sameFolder = !otherVariant && meta.modelDir !== undefined && path.resolve(dir) === path.resolve(meta.modelDir);
   const changed = sameFolder ? `: the model files in ${dir} have changed since the index was built` : '';
   throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}${changed}`, {
-    hint: options.variant && meta.modelVariant && options.variant !== meta.modelVariant
+    hint: otherVariant
       ? `leave out --variant and the config file's "variant" (the index uses ${meta.modelVariant}), or index into a new --index dir`
       : sameFolder
         ? 'put back the model files the index was built with, or index into a new --index dir'
