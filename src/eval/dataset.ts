@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
-import { parseCsvRecords } from './csv-records.js';
+import { parseDelimited } from '../delimited-records.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
@@ -74,7 +74,7 @@ export async function readLabels(file: string): Promise<Map<string, string>> {
   const text = await readText(file, 'labels file');
   const records = /\t/.test(text)
     ? text.split(/\r?\n/).flatMap((raw, index) => (raw.trim() === '' ? [] : [{ cells: raw.trim().split('\t'), line: index + 1 }]))
-    : parseCsvRecords(text, file);
+    : parseDelimited(text, file, { delimiter: ',', code: 'DATASET_INVALID' });
   const labels = new Map<string, string>();
   for (const [index, { cells: raw, line }] of records.entries()) {
     const cols = raw.map((c) => c.trim());

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseDelimited } from '../delimited-records.js';
 import { RsclipError } from '../errors.js';
 import type { FieldRecord, FieldValue } from '../store/types.js';
 
@@ -31,29 +32,6 @@ function toValues(value: unknown): FieldValue[] {
   if (typeof value === 'number' || typeof value === 'string') return [value];
   if (typeof value === 'boolean') return [String(value)];
   return [JSON.stringify(value)];
-}
-
-/** Splits one delimited line, honouring double quotes ("" inside quotes is a quote). */
-function splitDelimited(line: string, delimiter: string): string[] {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"' && cell === '') quoted = true;
-    else if (c === delimiter) {
-      cells.push(cell);
-      cell = '';
-    } else cell += c;
-  }
-  cells.push(cell);
-  return cells;
 }
 
 export async function readSidecar(file: string): Promise<FieldRecord[]> {
@@ -82,10 +60,10 @@ export async function readSidecar(file: string): Promise<FieldRecord[]> {
     });
   }
   const delimiter = ext === '.tsv' || (ext !== '.csv' && lines[0]?.includes('\t')) ? '\t' : ',';
-  const header = splitDelimited(lines[0] ?? '', delimiter).map((h) => h.trim());
+  const [first, ...rows] = parseDelimited(text, `fields file ${file}`, { delimiter, code: 'BAD_INPUT' });
+  const header = (first?.cells ?? []).map((h) => h.trim());
   const keyIndex = header.indexOf(keyOf(header, file));
-  return lines.slice(1).map((line) => {
-    const cells = splitDelimited(line, delimiter);
+  return rows.map(({ cells }) => {
     const fields = new Map<string, FieldValue[]>();
     header.forEach((name, i) => {
       if (i !== keyIndex) fields.set(name, toValues(cells[i]?.trim()));

@@ -80,7 +80,7 @@ describe('labels files', () => {
   it('refuses a third column with its line number, and a quote left open', async () => {
     await expect(readLabels(labelsFile('extra.csv', 'a.jpg,airport\nb.jpg,airport,large\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.csv:2: expected .* got 3 field\(s\)/) });
     await expect(readLabels(labelsFile('extra.tsv', 'a.jpg\tairport\nb.jpg\tbeach\tx\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.tsv:2:/) });
-    await expect(readLabels(labelsFile('open.csv', 'a.jpg,"airport\n'))).rejects.toMatchObject({ message: expect.stringMatching(/open\.csv:1: a quoted field is not closed/) });
+    await expect(readLabels(labelsFile('open.csv', 'a.jpg,"airport\n'))).rejects.toMatchObject({ message: expect.stringMatching(/open\.csv:1: Quote Not Closed/) });
   });
 
   it('matches a row by absolute path, relative path or base name, and refuses a base name two files share', () => {

@@ -28,6 +28,15 @@ describe('readSidecar', () => {
     expect((await readSidecar(byPath)).map((r) => r.fileName)).toEqual(['a.jpg', 'b.png']);
   });
 
+  it('reads a quoted CSV cell that holds a line break as one value, and names the line of a quote left open', async () => {
+    const file = sidecar('multi.csv', 'filename,caption\na.jpg,"two\nlines"\nb.jpg,one\n');
+    expect(asObjects(await readSidecar(file))).toEqual([
+      { fileName: 'a.jpg', fields: { caption: ['two\nlines'] } },
+      { fileName: 'b.jpg', fields: { caption: ['one'] } },
+    ]);
+    await expect(readSidecar(sidecar('open.csv', 'filename,caption\na.jpg,"open\n'))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/open\.csv:2: Quote Not Closed/) });
+  });
+
   it('reads TSV by extension or by a tab in the header', async () => {
     const expected = [{ fileName: 'a.jpg', fields: { label: ['airport'], cloud: ['0.1'] } }];
     expect(asObjects(await readSidecar(sidecar('l.tsv', 'filename\tlabel\tcloud\na.jpg\tairport\t0.1\n')))).toEqual(expected);

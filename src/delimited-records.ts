@@ -1,0 +1,36 @@
+/**
+ * Comma- or tab-separated records as RFC 4180 quotes them (a field in double quotes may hold the
+ * separator, line breaks and doubled quotes), read by csv-parse: the evals' labels files and the
+ * indexer's field sidecars. Blank lines are left out; each record keeps the line it ends on, for
+ * messages.
+ */
+import { CsvError, parse } from 'csv-parse/sync';
+import { RsclipError, type RsclipErrorCode } from './errors.js';
+
+export interface DelimitedRecord {
+  cells: string[];
+  /** 1-based line the record ends on. */
+  line: number;
+}
+
+export interface DelimitedOptions {
+  delimiter: ',' | '\t';
+  /** The code of the error a malformed file raises. */
+  code: RsclipErrorCode;
+}
+
+/** The records of `text`; `source` names the file in errors. */
+export function parseDelimited(text: string, source: string, options: DelimitedOptions): DelimitedRecord[] {
+  try {
+    // with `info`, each row is { record, info } (csv-parse's typings leave that option out)
+    const rows = parse(text, { delimiter: options.delimiter, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
+    return rows.map(({ record, info }) => ({ cells: record, line: info.lines }));
+  } catch (cause) {
+    if (!(cause instanceof CsvError)) throw cause;
+    const line = (cause as CsvError & { lines?: number }).lines;
+    throw new RsclipError(options.code, `${source}${line ? `:${line}` : ''}: ${cause.message}`, {
+      cause,
+      hint: 'quote a whole field that holds the separator, a line break or a quote, and double the quotes inside it ("a ""b"" c"), as RFC 4180 says',
+    });
+  }
+}
