@@ -2,6 +2,7 @@
  * The model cache on disk:
  *   <cache>/models/<owner>--<name>/refs/<revision>      commit sha the revision pointed at
  *   <cache>/models/<owner>--<name>/<commit-sha>/         a complete model directory (ONNX layout)
+ *   <cache>/models/<owner>--<name>/<commit-sha>.files.json  its files' sizes and sha256 (cache-manifest.ts)
  *   <cache>/models/<owner>--<name>/downloads/<commit-sha>/  repository files being downloaded
  *                                                         (`*.incomplete` until verified)
  *   <cache>/models/<owner>--<name>/downloads/<commit-sha>.lock  pid of the process fetching it

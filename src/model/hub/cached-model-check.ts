@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { onnxPath, openModelDirectory } from '../model-dir.js';
+import { damagedFiles } from './cache-manifest.js';
 import type { DownloadPlan, FetchVariant } from './select-files.js';
 
 /** Without the listing: the variant's ONNX files are there and the directory opens as loading opens it. */
-export function opensWithVariant(dir: string, variant: FetchVariant): boolean {
+function opensWithVariant(dir: string, variant: FetchVariant): boolean {
   const variants: FetchVariant[] = variant === 'int8' ? ['fp32', 'int8'] : ['fp32'];
   if (!variants.every((v) => existsSync(onnxPath(dir, 'vision', v)) && existsSync(onnxPath(dir, 'text', v)))) return false;
   try {
@@ -41,12 +42,20 @@ export async function matchesPlan(dir: string, plan: DownloadPlan): Promise<bool
   return true;
 }
 
-/** Copies the planned files that `cachedDir` holds intact into `staging`, so that only the missing or damaged ones are downloaded. */
-export async function seedFromCache(cachedDir: string, plan: DownloadPlan, staging: string): Promise<void> {
+/** Without the listing: the entry opens with the variant, and no file of it differs in size from its manifest. */
+export async function cachedEntryUsable(dir: string, variant: FetchVariant): Promise<boolean> {
+  return opensWithVariant(dir, variant) && !(await damagedFiles(dir, { bytes: false }))?.size;
+}
+
+/**
+ * Copies the planned files that `cachedDir` holds intact into `staging` (at their listed size,
+ * and not among the `damaged` its manifest found), so that only the others are downloaded.
+ */
+export async function seedFromCache(cachedDir: string, plan: DownloadPlan, staging: string, damaged: ReadonlySet<string>): Promise<void> {
   if (plan.kind !== 'onnx' || !existsSync(cachedDir)) return;
   for (const file of plan.files) {
     const target = localPath(staging, file.path);
-    if (existsSync(target) || !(await hasListedSize(cachedDir, file))) continue;
+    if (existsSync(target) || damaged.has(file.path) || !(await hasListedSize(cachedDir, file))) continue;
     await mkdir(path.dirname(target), { recursive: true });
     await copyFile(localPath(cachedDir, file.path), target);
   }

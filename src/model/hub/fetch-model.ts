@@ -12,7 +12,8 @@ import { exportCheckpointDirectory } from '../export/export-clip.js';
 import { openModelDirectory } from '../model-dir.js';
 import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
-import { matchesPlan, opensWithVariant, seedFromCache } from './cached-model-check.js';
+import { damagedFiles, writeManifest } from './cache-manifest.js';
+import { cachedEntryUsable, matchesPlan, seedFromCache } from './cached-model-check.js';
 import { downloadVerified } from './download.js';
 import { cleanToken, parseEndpoint } from './endpoint.js';
 import { HubClient } from './hub-client.js';
@@ -170,6 +171,7 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
       hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
     });
   }
+  await writeManifest(ready, cachedDir);
   await replaceDirectory(ready, cachedDir);
   if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
   return { downloadedBytes, exported: plan.kind === 'checkpoint' };
@@ -186,7 +188,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const cache = new ModelCache(options.cacheDir ?? defaultCacheDir(), repoId);
 
   const cachedCommit = options.refresh ? undefined : await cache.readRef(revision);
-  if (cachedCommit && opensWithVariant(cache.modelDir(cachedCommit), variant)) {
+  if (cachedCommit && (await cachedEntryUsable(cache.modelDir(cachedCommit), variant))) {
     return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }
 
@@ -203,7 +205,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
     listing = await client.listRepository(revision);
   } catch (error) {
     // offline, an fp32 model cached for a caller that takes fp32 when int8 cannot be had is what it would get
-    if (isRsclipError(error, 'OFFLINE') && options.acceptFp32 && cachedCommit && opensWithVariant(cache.modelDir(cachedCommit), 'fp32')) {
+    if (isRsclipError(error, 'OFFLINE') && options.acceptFp32 && cachedCommit && (await cachedEntryUsable(cache.modelDir(cachedCommit), 'fp32'))) {
       return finish(cache.modelDir(cachedCommit), cachedCommit, options, { fromCache: true, downloadedBytes: 0, exported: false });
     }
     throw error;
@@ -211,7 +213,9 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const { commit, files } = listing;
   const plan = planDownload(repoId, files, variant, { acceptFp32: options.acceptFp32 === true });
   const cachedDir = cache.modelDir(commit);
-  if (await matchesPlan(cachedDir, plan)) {
+  // --refresh reads every byte of the entry against its manifest (a file overwritten at its size)
+  const damaged = (await damagedFiles(cachedDir, { bytes: options.refresh === true })) ?? new Set<string>();
+  if (damaged.size === 0 && (await matchesPlan(cachedDir, plan))) {
     await cache.writeRef(revision, commit);
     return finish(cachedDir, commit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }
@@ -219,7 +223,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
   const release = await cache.lock(commit);
   try {
     const staging = cache.downloadDir(commit);
-    await seedFromCache(cachedDir, plan, staging);
+    await seedFromCache(cachedDir, plan, staging, damaged);
     const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan, staging, cachedDir, options });
     await cache.writeRef(revision, commit);
     return await finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });

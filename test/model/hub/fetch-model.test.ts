@@ -337,6 +337,36 @@ describe('fetchModel against a local Hub', () => {
     await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, refresh: true })).resolves.toMatchObject({ fromCache: true });
   });
 
+  it('repairs by the entry\'s manifest: an ONNX file cut short at the next fetch, one overwritten at its size with --refresh, an exported one too', async () => {
+    const repoId = 'tests/clip-manifest';
+    hub.addRepo({ id: repoId, files: onnxFiles });
+    const cacheDir = newCache();
+    const first = await fetchModel({ repoId, endpoint: hub.endpoint, cacheDir });
+    const vision = path.join(first.modelDir, 'onnx', 'vision_model.onnx');
+    const original = readFileSync(vision);
+    // cut short: its size differs from the manifest's, so a plain fetch downloads it again
+    writeFileSync(vision, original.subarray(0, 1000));
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ fromCache: false });
+    expect(readFileSync(vision).equals(original)).toBe(true);
+    // the same size, other bytes: a plain fetch cannot tell without reading them all; --refresh does
+    const flipped = Buffer.from(original);
+    flipped[flipped.length - 10] = flipped[flipped.length - 10]! ^ 0xff;
+    writeFileSync(vision, flipped);
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ fromCache: true });
+    await expect(fetchModel({ repoId, endpoint: hub.endpoint, cacheDir, refresh: true })).resolves.toMatchObject({ fromCache: false });
+    expect(readFileSync(vision).equals(original)).toBe(true);
+
+    // an exported model, whose files the Hub does not list: exported again
+    const checkpointRepo = 'tests/clip-manifest-export';
+    hub.addRepo({ id: checkpointRepo, files: torchFiles });
+    const exported = await fetchModel({ repoId: checkpointRepo, endpoint: hub.endpoint, cacheDir });
+    const exportedText = path.join(exported.modelDir, 'onnx', 'text_model.onnx');
+    const exportedBytes = readFileSync(exportedText);
+    writeFileSync(exportedText, exportedBytes.subarray(0, 2000));
+    await expect(fetchModel({ repoId: checkpointRepo, endpoint: hub.endpoint, cacheDir })).resolves.toMatchObject({ fromCache: false, exported: true });
+    expect(readFileSync(exportedText).equals(exportedBytes)).toBe(true);
+  });
+
   it('gives fp32 for int8 where the caller accepts it and the repository cannot give int8, even offline once cached', async () => {
     const repoId = 'tests/clip-fp32-for-up';
     hub.addRepo({ id: repoId, files: withoutWeights(onnxFiles) });
