@@ -5,9 +5,10 @@
  */
 import { statSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { RsclipError } from '../errors.js';
+import { isRsclipError, RsclipError } from '../errors.js';
 import { exportCheckpointDirectory, type ExportResult } from '../model/export/export-clip.js';
 import { RANDOM_CLIP_SIZES, writeRandomClipModel, type RandomClipSize } from '../model/export/random-model.js';
+import { stopOnSigint } from './interrupt.js';
 import { nonNegativeInt, printJson } from './options.js';
 
 function quantizeMode(value: string): 'int8' {
@@ -48,8 +49,21 @@ export function registerModelExportCommand(model: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (checkpointDir: string, opts: { out: string; quantize?: 'int8'; force?: boolean; json?: boolean }) => {
       checkCheckpointDir(checkpointDir);
-      const result = await exportCheckpointDirectory(checkpointDir, opts.out, { quantize: opts.quantize, overwrite: opts.force, onProgress: progress });
-      report(result, opts.json ?? false);
+      const sigint = stopOnSigint('rsclip: stopping the export at its next step (Ctrl-C again to quit at once)');
+      // the export's own clean-up removes its staging folder when a step throws
+      const stopIfCancelled = (message: string): void => {
+        if (sigint.signal.aborted) throw new RsclipError('INTERRUPTED', `model export cancelled; ${opts.out} was not written`, { hint: 'run the command again' });
+        progress(message);
+      };
+      try {
+        report(await exportCheckpointDirectory(checkpointDir, opts.out, { quantize: opts.quantize, overwrite: opts.force, onProgress: stopIfCancelled }), opts.json ?? false);
+      } catch (error) {
+        if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
+        process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
+        process.exitCode = sigint.exitCode;
+      } finally {
+        sigint.release();
+      }
     });
 
   model

@@ -101,7 +101,7 @@ export function registerModelFetchCommand(model: Command): void {
         if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
         reporter.stop();
         process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
-        process.exitCode = 130;
+        process.exitCode = sigint.exitCode;
       } finally {
         reporter.stop();
         sigint.release();

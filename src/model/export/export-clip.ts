@@ -6,10 +6,11 @@
  * ever looks complete.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { isInside, realPathOrResolved } from '../../path-inside.js';
+import { processAlive } from '../../process-alive.js';
 import { loadCheckpointTensors } from '../checkpoint/load.js';
 import type { TensorMap } from '../checkpoint/tensor.js';
 // writeSafetensors is not (yet) re-exported by checkpoint/index.ts, which another engineer owns.
@@ -112,6 +113,16 @@ export interface WriteModelDirectoryOptions {
   onProgress?: (message: string) => void;
 }
 
+/** Staging folders beside `target` of exports whose process is gone (killed mid-export), removed. */
+async function removeDeadStagings(target: string): Promise<void> {
+  const prefix = `${path.basename(target)}.partial-`;
+  const names = await readdir(path.dirname(target)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) await rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Writes a complete model directory (ONNX towers, config.json, the given files and
  * rsclip.json with the logit scale) into a staging folder next to `outDir`, validates it
@@ -122,6 +133,7 @@ export async function writeModelDirectory(options: WriteModelDirectoryOptions): 
   if (existsSync(target) && !options.overwrite) {
     throw new RsclipError('BAD_INPUT', `output directory ${options.outDir} already exists`, { hint: 'choose another --out or pass --force to replace it' });
   }
+  await removeDeadStagings(target);
   const staging = `${target}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });

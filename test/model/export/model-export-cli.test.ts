@@ -1,7 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RsclipError } from '../../../src/errors.js';
+import { exportCheckpointDirectory } from '../../../src/model/export/export-clip.js';
 import { openModelDirectory } from '../../../src/model/model-dir.js';
 import { runCli } from '../../fixtures/cli.js';
 
@@ -39,6 +41,34 @@ describe('rsclip model random / model export (CLI)', () => {
       expect(r4.stderr.trim()).toBe(`rsclip: the output directory ${out} ${verb} the checkpoint ${random}: replacing it would delete the weights being exported (choose an --out outside the checkpoint folder)`);
     }
     expect(existsSync(path.join(random, 'model.safetensors'))).toBe(true);
+  });
+
+  it('removes the staging folders of exports killed before (their process gone), keeps a live one\'s, and leaves none of its own when a step is cancelled', async () => {
+    const random = path.join(work, 'random-for-staging');
+    expect((await runCli(['model', 'random', '--out', random, '--size', 'tiny', '--seed', '6'])).code).toBe(0);
+    const out = path.join(work, 'staged');
+    // pid 4194304 is above Linux's pid_max: no process has it
+    const dead = `${out}.partial-4194304`;
+    const live = `${out}.partial-${process.pid}`;
+    mkdirSync(dead);
+    mkdirSync(live);
+    const exported = await runCli(['model', 'export', random, '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(existsSync(dead)).toBe(false);
+    // a live process's staging folder (this test's) is left alone
+    expect(existsSync(live)).toBe(true);
+    rmSync(live, { recursive: true });
+
+    const again = path.join(work, 'cancelled');
+    let steps = 0;
+    const cancelled = exportCheckpointDirectory(random, again, {
+      onProgress: () => {
+        // the third step is inside the staging folder's life
+        if (++steps === 3) throw new RsclipError('INTERRUPTED', 'cancelled');
+      },
+    });
+    await expect(cancelled).rejects.toMatchObject({ code: 'INTERRUPTED' });
+    expect(readdirSync(work).filter((name) => name.startsWith('cancelled'))).toEqual([]);
   });
 
   it('names the missing file when the checkpoint directory has no weights', async () => {
