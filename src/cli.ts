@@ -37,6 +37,15 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
+// rsclip's own warnings (an index converted, a model taken, int8 weights that saturate) are one
+// line each, as its errors are; a library caller gets them as Node warnings with their code.
+// Node's default printer (removed here) adds its pid and a trace hint to every warning.
+process.removeAllListeners('warning');
+process.on('warning', (warning: Error & { code?: string }) => {
+  const rsclips = warning.code?.startsWith('RSCLIP_') === true;
+  process.stderr.write(rsclips ? `rsclip: warning: ${warning.message}\n` : `(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+});
+
 async function main(): Promise<void> {
   try {
     await (await buildProgram(process.argv)).parseAsync(process.argv);

@@ -42,7 +42,8 @@ describe('an index whose first run stored nothing', () => {
     writeFileSync(preprocessor(), good);
     const mended = await runCli(['index', images(), '--index', index, '--model', model()], { env });
     expect(mended.code, mended.stderr).toBe(0);
-    expect(mended.stderr).toMatch(/holds no vectors yet: it now uses model .* instead of .*, which its first run recorded/);
+    expect(mended.stderr).toMatch(/^rsclip: warning: index .* holds no vectors yet: it now uses model .* instead of .*, which its first run recorded\n/m);
+    expect(mended.stderr).not.toMatch(/\(node:\d+\)|--trace-warnings/);
     expect(mended.stdout).toMatch(/added 3/);
   });
 

@@ -143,7 +143,7 @@ describe('an index made before scenes (schema 2)', () => {
     db.close();
     const doctor = await runCli(['doctor', '--index', location]);
     expect(doctor.code).toBe(0);
-    expect(doctor.stderr).toMatch(new RegExp(`^\\(node:\\d+\\) \\[RSCLIP_INDEX_CONVERTED\\] Warning: converted the index ${location} from schema 2 to ${SCHEMA_VERSION}; rsclip versions from before this conversion cannot read it any more\\n`));
+    expect(doctor.stderr).toMatch(new RegExp(`^rsclip: warning: converted the index ${location} from schema 2 to ${SCHEMA_VERSION}; rsclip versions from before this conversion cannot read it any more\\n`));
     expect((await runCli(['errors', '--index', location])).stdout).toContain('b.png');
   });
 
