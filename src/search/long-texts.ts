@@ -18,10 +18,11 @@ export function longTextNotice(encoder: Pick<ClipEncoder, 'info' | 'textTokens'>
   return `the text "${quoted}" is ${tokens} tokens long: the model reads its first ${read} (start and end included) and ignores the rest`;
 }
 
-/** The notices of a query's text terms. */
+/** The notices of a query's text terms, each once (a text given twice is one notice). */
 export function longTextNotices(encoder: Pick<ClipEncoder, 'info' | 'textTokens'>, terms: readonly QueryTerm[]): string[] {
-  return terms.flatMap((term) => {
+  const notices = terms.flatMap((term) => {
     const notice = term.kind === 'text' ? longTextNotice(encoder, term.text) : undefined;
     return notice === undefined ? [] : [notice];
   });
+  return [...new Set(notices)];
 }

@@ -75,7 +75,7 @@ describe('texts longer than the model reads', () => {
   const long = `a wide river ${'and more words '.repeat(30)}`.trim();
 
   it('are searched by their start, with a notice naming the text, its length and what the model reads', async () => {
-    const page = await searcher.search({ terms: [river, { kind: 'text', text: long, weight: 1 }], k: 3 });
+    const page = await searcher.search({ terms: [river, { kind: 'text', text: long, weight: 1 }, { kind: 'text', text: long, weight: -0.5 }], k: 3 });
     expect(page.notices).toEqual([`the text "${long.slice(0, 40)}…" is 95 tokens long: the model reads its first 77 (start and end included) and ignores the rest`]);
     expect(page.hits).toHaveLength(3);
     expect((await searcher.search({ terms: [river], k: 3 })).notices).toBeUndefined();
