@@ -78,7 +78,7 @@ function addBootstrapOptions(command: Command): Command {
 
 /** A report's warnings on stderr, whatever the output form (--json included). */
 function printWarnings(warnings: readonly string[]): void {
-  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  for (const warning of warnings) process.stderr.write(`rsclip: warning: ${warning}\n`);
 }
 
 function printWritten(files: readonly string[]): void {

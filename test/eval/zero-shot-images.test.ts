@@ -153,10 +153,10 @@ describe('eval zero-shot on datasets as people keep them', () => {
     const out = path.join(work, 'one-class-report');
     const cli = await runCli(['eval', 'zero-shot', '--model', modelDir, '--images', dataset, '--labels', labels, '--threads', '1', '--out', out, '--json']);
     expect(cli.code, cli.stderr).toBe(0);
-    const warnings = cli.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    const warnings = cli.stderr.split('\n').filter((l) => l.startsWith('rsclip: warning: '));
     expect(warnings).toEqual([
-      expect.stringMatching(/^warning: 1 row\(s\) of .*one-class\.tsv name no image in .*one-class \(e\.g\. "gone\.png"\); they were not scored$/),
-      'warning: only one class (park): every score is trivially 1; check the labels or the class folders',
+      expect.stringMatching(/^rsclip: warning: 1 row\(s\) of .*one-class\.tsv name no image in .*one-class \(e\.g\. "gone\.png"\); they were not scored$/),
+      'rsclip: warning: only one class (park): every score is trivially 1; check the labels or the class folders',
     ]);
     const report = JSON.parse(cli.stdout) as ZeroShotReport;
     expect(report.data.unmatchedLabelRows).toBe(1);
