@@ -6,6 +6,7 @@
  * then (a temporary folder) is removed by an 'exit' listener, which process.exit still runs.
  */
 import { rmSync } from 'node:fs';
+import { isRsclipError } from '../errors.js';
 
 /** Exit statuses of a command stopped by a signal (128 + its number), as shells report them. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -41,6 +42,13 @@ export function stopOnSigint(notice: string): SigintStop {
       process.off('SIGTERM', onSignal);
     },
   };
+}
+
+/** After a command stopped by the signal (its INTERRUPTED error): says so in one line and sets the exit status; any other error is thrown on. */
+export function reportStopped(stop: SigintStop, error: unknown): void {
+  if (!(stop.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
+  process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
+  process.exitCode = stop.exitCode;
 }
 
 /** Removes `dir` (recursively) if the process exits before the returned function is called; that function removes it too. */

@@ -5,10 +5,10 @@
  */
 import { statSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { isRsclipError, RsclipError } from '../errors.js';
+import { RsclipError } from '../errors.js';
 import { exportCheckpointDirectory, type ExportResult } from '../model/export/export-clip.js';
 import { RANDOM_CLIP_SIZES, writeRandomClipModel, type RandomClipSize } from '../model/export/random-model.js';
-import { stopOnSigint } from './interrupt.js';
+import { reportStopped, stopOnSigint } from './interrupt.js';
 import { nonNegativeInt, printJson } from './options.js';
 
 function quantizeMode(value: string): 'int8' {
@@ -58,9 +58,7 @@ export function registerModelExportCommand(model: Command): void {
       try {
         report(await exportCheckpointDirectory(checkpointDir, opts.out, { quantize: opts.quantize, overwrite: opts.force, onProgress: stopIfCancelled }), opts.json ?? false);
       } catch (error) {
-        if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
-        process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
-        process.exitCode = sigint.exitCode;
+        reportStopped(sigint, error);
       } finally {
         sigint.release();
       }

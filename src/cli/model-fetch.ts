@@ -4,8 +4,7 @@ import cliProgress from 'cli-progress';
 import { DEFAULT_REPO_ID, DEFAULT_STALL_TIMEOUT_MS, fetchModel, type FetchProgressEvent } from '../model/hub/fetch-model.js';
 import type { FetchVariant } from '../model/hub/select-files.js';
 import { loadConfig } from '../config.js';
-import { isRsclipError } from '../errors.js';
-import { stopOnSigint } from './interrupt.js';
+import { reportStopped, stopOnSigint } from './interrupt.js';
 import { positiveInt, printJson } from './options.js';
 
 const PLAIN_REPORT_INTERVAL_MS = 2000;
@@ -98,10 +97,8 @@ export function registerModelFetchCommand(model: Command): void {
           process.stdout.write(`${result.modelDir}\n`);
         }
       } catch (error) {
-        if (!(sigint.signal.aborted && isRsclipError(error, 'INTERRUPTED'))) throw error;
         reporter.stop();
-        process.stderr.write(`rsclip: ${error.toOneLine()}\n`);
-        process.exitCode = sigint.exitCode;
+        reportStopped(sigint, error);
       } finally {
         reporter.stop();
         sigint.release();

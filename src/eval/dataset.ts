@@ -24,10 +24,6 @@ export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export async function sha256File(file: string): Promise<string> {
-  return sha256Hex(await readFile(file));
-}
-
 /** sha256 of the sorted file names joined by newlines: identifies the image set, not the bytes. */
 export function imageListChecksum(fileNames: readonly string[]): string {
   return sha256Hex([...fileNames].sort().join('\n'));

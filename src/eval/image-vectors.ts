@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { WHOLE_IMAGE_KEY, type IndexStore, type ItemRecord } from '../store/types.js';
-import { sha256File } from './dataset.js';
+import { sha256OfFile } from '../file-sha256.js';
 
 export interface EvalProgress {
   phase: 'images' | 'texts' | 'search';
@@ -63,7 +63,7 @@ export async function vectorsFromIndex(store: IndexStore, imagesDir: string, fil
   const chosen: (number | undefined)[] = [];
   for (const name of fileNames) {
     const file = path.join(root, name);
-    const copies = byHash.get(await sha256File(file)) ?? [];
+    const copies = byHash.get(await sha256OfFile(file)) ?? [];
     chosen.push((copies.find((item) => item.file.absolutePath === file) ?? copies[0])?.id);
   }
   const stored = await store.getVectors(chosen.flatMap((id) => (id === undefined ? [] : [id])));

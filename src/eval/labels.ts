@@ -12,7 +12,8 @@ import { openIndex } from '../store/open-index.js';
 import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/types.js';
 import { version } from '../version.js';
 import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
-import { readLabels, sha256File } from './dataset.js';
+import { readLabels } from './dataset.js';
+import { sha256OfFile } from '../file-sha256.js';
 import { chooseClasses, folderLabel, matchLabels, singleClassWarning, unmatchedRowsWarning } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
 import { PREDICTIONS_PER_IMAGE, PREDICTION_KS } from './predictions.js';
@@ -74,7 +75,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
   const prompts = options.prompts && options.prompts.length > 0 ? options.prompts : [DEFAULT_PROMPT];
   const settings = bootstrapSettings(options.bootstrap);
   const labelsByName = options.labels ? await readLabels(options.labels) : undefined;
-  const labelsSha256 = options.labels ? await sha256File(options.labels) : null;
+  const labelsSha256 = options.labels ? await sha256OfFile(options.labels) : null;
   const encoder =
     typeof options.model === 'string'
       ? await openClip(options.model, { ...(options.threads ? { threads: options.threads } : {}), ...(options.variant ? { variant: options.variant } : {}) })

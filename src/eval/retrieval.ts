@@ -11,7 +11,8 @@ import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { readCaptionFile, type CaptionFormat } from './captions.js';
-import { compareCodeUnits, imageListChecksum, sha256File } from './dataset.js';
+import { compareCodeUnits, imageListChecksum } from './dataset.js';
+import { sha256OfFile } from '../file-sha256.js';
 import { embedImageFiles, type EvalProgress } from './image-vectors.js';
 import { cosineScores, crossModalRecallFromRanks, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
 import { retrievalOutcomes, retrievalSection, type RetrievalSection } from './outcomes.js';
@@ -127,7 +128,7 @@ export async function evaluateRetrieval(options: EvaluateRetrievalOptions): Prom
   await assertImagesExist(options.images, fileNames, options.captions);
   const data = flattenCaptions(fileNames, captionFile.captions);
   if (data.captionTexts.length === 0) throw new RsclipError('DATASET_INVALID', `${options.captions} gives no caption for any image`);
-  const captionsSha256 = await sha256File(options.captions);
+  const captionsSha256 = await sha256OfFile(options.captions);
 
   return withEncoder(options, async (encoder) => {
     const lap = phaseClock();

@@ -16,7 +16,8 @@ import { exactSelectionLimit } from '../store/exact-selection.js';
 import { openIndex } from '../store/open-index.js';
 import type { IndexStore } from '../store/types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
-import { compareCodeUnits, imageListChecksum, readCaptions, readLabels, sha256File } from './dataset.js';
+import { compareCodeUnits, imageListChecksum, readCaptions, readLabels } from './dataset.js';
+import { sha256OfFile } from '../file-sha256.js';
 import { listImageFiles } from './image-listing.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress, type IndexedImageVectors } from './image-vectors.js';
 import { cosineScores, imageToTextRankPerImage, textToImageRanks } from './metrics.js';
@@ -145,7 +146,7 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
   const settings = bootstrapSettings(options.bootstrap);
   assertPromptTemplates(prompts);
   const data = await loadRsicd(options);
-  const [captionsSha256, labelsSha256] = await Promise.all([sha256File(options.captions), sha256File(options.labels)]);
+  const [captionsSha256, labelsSha256] = await Promise.all([sha256OfFile(options.captions), sha256OfFile(options.labels)]);
 
   const encoder =
     typeof options.model === 'string'

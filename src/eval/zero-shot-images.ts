@@ -9,7 +9,8 @@
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
-import { imageListChecksum, readLabels, sha256File } from './dataset.js';
+import { imageListChecksum, readLabels } from './dataset.js';
+import { sha256OfFile } from '../file-sha256.js';
 import { listImagesRecursively } from './image-listing.js';
 import { embedImageFiles } from './image-vectors.js';
 import { chooseClasses, folderLabel, matchLabels, singleClassWarning, unmatchedRowsWarning } from './labelling.js';
@@ -96,7 +97,7 @@ export async function evaluateZeroShot(options: EvaluateZeroShotOptions): Promis
       hint: options.labels ? 'check that the labels file names these files (relative path or base name)' : 'images must sit in one folder per class',
     });
   }
-  const labelsSha256 = options.labels ? await sha256File(options.labels) : null;
+  const labelsSha256 = options.labels ? await sha256OfFile(options.labels) : null;
 
   return withEncoder(options, async (encoder) => {
     const lap = phaseClock();

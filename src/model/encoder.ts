@@ -6,7 +6,7 @@
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { AlreadyRead, ClipEncoder, EmbedPixelsOptions, ImageSource, ModelInfo, PixelRecipe, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import { computeModelFingerprint } from './fingerprint.js';
-import { checkOutputWidth, checkTextContext, checkTowerGraph, embeddingOutput } from './graph-check.js';
+import { checkOutputWidth, checkTextContext, checkTowerGraph, embeddingOutput, textFeeds } from './graph-check.js';
 import { int8SaturationWarning } from './int8-saturation.js';
 import { preprocessImage, preprocessQueryImage, preprocessRgb } from './image.js';
 import { openModelDirectory, type ModelDirectory, type ModelVariant } from './model-dir.js';
@@ -134,10 +134,7 @@ class OnnxClipEncoder implements ClipEncoder {
     const seqDim = session.inputs.find((i) => i.name === 'input_ids')?.shape[1];
     const padTo = typeof seqDim === 'number' ? seqDim : undefined;
     const batch = this.#tokenizer.encodeBatch(texts, padTo === undefined ? {} : { padTo });
-    const dims = [batch.batchSize, batch.sequenceLength];
-    const feeds: Record<string, OnnxFeed> = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
-    if (session.inputs.some((input) => input.name === 'attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
-    const out = await session.run(feeds, outputName(session, 'text'));
+    const out = await session.run(textFeeds(batch, session.inputs), outputName(session, 'text'));
     checkOutputWidth(this.#model, session.file, out.dims, batch.batchSize);
     return out;
   }

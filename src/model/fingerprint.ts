@@ -10,9 +10,9 @@
  * by a program, so a rewrite that restores the old mtime is caught too.)
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256OfFile } from '../file-sha256.js';
 import { mergeCacheEntries, readCacheEntries } from './cache-file.js';
 import { defaultCacheDir } from './hub/cache.js';
 import type { ModelDirectory } from './model-dir.js';
@@ -38,12 +38,6 @@ interface CachedHash extends FileIdentity {
   sha256: string;
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 async function identity(file: string): Promise<FileIdentity> {
   const s = await stat(file);
   return { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino };
@@ -54,7 +48,7 @@ const sameFile = (a: FileIdentity, b: FileIdentity): boolean => a.size === b.siz
 /** sha256 of each file, from the cache where the file is unchanged. */
 export async function hashFiles(files: readonly string[], options: FingerprintOptions = {}): Promise<string[]> {
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
-  if (cacheDir === null) return Promise.all(files.map(sha256File));
+  if (cacheDir === null) return Promise.all(files.map(sha256OfFile));
   const cacheFile = path.join(cacheDir, FILE_HASHES);
   const cached = await readCacheEntries<CachedHash>(cacheFile, CACHE_FIELD);
   const fresh: Record<string, CachedHash> = {};
@@ -64,7 +58,7 @@ export async function hashFiles(files: readonly string[], options: FingerprintOp
       const before = await identity(key);
       const entry = cached[key];
       if (entry && sameFile(entry, before) && /^[0-9a-f]{64}$/.test(entry.sha256)) return entry.sha256;
-      const sha256 = await sha256File(key);
+      const sha256 = await sha256OfFile(key);
       // a file that changed while it was read is not remembered
       if (sameFile(before, await identity(key))) fresh[key] = { ...before, sha256 };
       return sha256;

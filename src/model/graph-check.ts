@@ -9,7 +9,7 @@ import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import type { ModelDirectory } from './model-dir.js';
 import type { OnnxFeed, OnnxOutput, OnnxValueInfo } from './onnx.js';
-import type { ClipTokenizer } from './tokenizer.js';
+import type { ClipTokenizer, TokenizedBatch } from './tokenizer.js';
 
 export interface TowerGraph {
   file: string;
@@ -71,6 +71,14 @@ export function checkTowerGraph(model: ModelDirectory, tower: 'vision' | 'text',
   }
 }
 
+/** The text tower's feeds for a tokenized batch: `input_ids`, and `attention_mask` where the graph takes one. */
+export function textFeeds(batch: TokenizedBatch, inputs: readonly OnnxValueInfo[]): Record<string, OnnxFeed> {
+  const dims = [batch.batchSize, batch.sequenceLength];
+  const feeds: Record<string, OnnxFeed> = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
+  if (inputs.some((input) => input.name === 'attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
+  return feeds;
+}
+
 /**
  * Throws MODEL_INVALID when the text tower cannot run a text of the configured context length.
  * Its position table is not among the graph's declared shapes (the sequence axis is dynamic), so
@@ -78,10 +86,7 @@ export function checkTowerGraph(model: ModelDirectory, tower: 'vision' | 'text',
  */
 export async function checkTextContext(model: ModelDirectory, graph: RunnableGraph, tokenizer: ClipTokenizer): Promise<void> {
   if (typeof graph.inputs.find((i) => i.name === INPUT.text)?.shape[1] === 'number') return;
-  const batch = tokenizer.encodeBatch([''], { padTo: model.contextLength });
-  const dims = [1, batch.sequenceLength];
-  const feeds: Record<string, OnnxFeed> = { input_ids: { type: 'int64', data: batch.inputIds, dims } };
-  if (graph.inputs.some((input) => input.name === 'attention_mask')) feeds.attention_mask = { type: 'int64', data: batch.attentionMask, dims };
+  const feeds = textFeeds(tokenizer.encodeBatch([''], { padTo: model.contextLength }), graph.inputs);
   try {
     await graph.run(feeds, embeddingOutput(graph, 'text')!.name);
   } catch (cause) {

@@ -116,9 +116,10 @@ describe.skipIf(!postgresBin)('a real PostgreSQL server [needs postgresql]', () 
     }
   });
 
-  it('index copy into a database whose owner may not create pgvector says who must create it, as index does', async () => {
+  it('index copy into a database whose owner may not create pgvector says who must create it, as index does', async (context) => {
     const available = await admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'");
-    if (available.rowCount === 0) return;
+    // shown as skipped, not passed, on a server without pgvector (.ci/run installs it)
+    if (available.rowCount === 0) context.skip('this PostgreSQL server has no pgvector to refuse creating');
     await admin.query('CREATE ROLE plain_owner LOGIN');
     await admin.query('CREATE DATABASE plain_db OWNER plain_owner');
     const source = path.join(work, 'copy-source');

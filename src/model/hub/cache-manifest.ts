@@ -6,10 +6,10 @@
  * Hub's listing cannot say this of an exported model, whose files are not the repository's. An
  * entry made before these records has none, and is checked as it opens.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256OfFile } from '../../file-sha256.js';
 
 interface RecordedFile {
   /** Relative to the model directory, with forward slashes. */
@@ -19,12 +19,6 @@ interface RecordedFile {
 }
 
 export const manifestFile = (modelDir: string): string => `${modelDir}.files.json`;
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -36,7 +30,7 @@ export async function writeManifest(modelDir: string, entryDir: string): Promise
   const files: RecordedFile[] = [];
   for (const rel of await filesUnder(modelDir)) {
     const file = path.join(modelDir, rel);
-    files.push({ path: rel, size: (await stat(file)).size, sha256: await sha256Of(file) });
+    files.push({ path: rel, size: (await stat(file)).size, sha256: await sha256OfFile(file) });
   }
   const target = manifestFile(entryDir);
   const temp = `${target}.${process.pid}.tmp`;
@@ -62,7 +56,7 @@ export async function damagedFiles(entryDir: string, options: { bytes: boolean }
   for (const recorded of files) {
     const local = path.join(entryDir, ...recorded.path.split('/'));
     const info = await stat(local).catch(() => undefined);
-    if (!info?.isFile() || info.size !== recorded.size || (options.bytes && (await sha256Of(local)) !== recorded.sha256)) damaged.add(recorded.path);
+    if (!info?.isFile() || info.size !== recorded.size || (options.bytes && (await sha256OfFile(local)) !== recorded.sha256)) damaged.add(recorded.path);
   }
   return damaged;
 }
