@@ -447,28 +447,34 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('an index with nothing committed takes another model of its dimension, saying so; a reader does not', async () => {
+    await (await open(location, { model: MODEL, create: true })).close();
+    const other = { ...MODEL, id: 'test/model-b', fingerprint: 'b'.repeat(64) };
+    await expectRsclipError(open(location, { model: other, readonly: true }), 'INDEX_INCOMPATIBLE');
+    await expectRsclipError(open(location, { model: { ...other, embeddingDim: DIM + 1 } }), 'INDEX_INCOMPATIBLE');
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const taken = await open(location, { model: other });
+      expect(taken.meta).toMatchObject({ modelId: 'test/model-b', modelFingerprint: other.fingerprint });
+      await taken.close();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([expect.stringMatching(/holds no vectors yet: it now uses model test\/model-b .* instead of test\/model-a/)]);
+  });
+
+  it('an index with something committed keeps its model', async () => {
+    const writer = await open(location, { model: MODEL, create: true });
+    await writer.commit([{ kind: 'put', file: newFile('0.jpg'), vector: axis(0) }]);
+    await writer.close();
+    await expectRsclipError(open(location, { model: { ...MODEL, id: 'test/model-b', fingerprint: 'b'.repeat(64) } }), 'INDEX_INCOMPATIBLE');
+  });
+
   // the embedded back end's own files (lock, graph, catalog schema), crash recovery and raw repairs
   describe.skipIf(!backend.embedded)('embedded back end only', () => {
-    it('an index with nothing committed takes another model of its dimension, saying so; a reader does not', async () => {
-      await (await open(location, { model: MODEL, create: true })).close();
-      const other = { ...MODEL, id: 'test/model-b', fingerprint: 'b'.repeat(64) };
-      await expectRsclipError(open(location, { model: other, readonly: true }), 'INDEX_INCOMPATIBLE');
-      await expectRsclipError(open(location, { model: { ...other, embeddingDim: DIM + 1 } }), 'INDEX_INCOMPATIBLE');
-      const warnings: string[] = [];
-      const onWarning = (w: Error): void => void warnings.push(w.message);
-      process.on('warning', onWarning);
-      try {
-        const taken = await open(location, { model: other });
-        expect(taken.meta).toMatchObject({ modelId: 'test/model-b', modelFingerprint: other.fingerprint });
-        await taken.close();
-        await new Promise((resolve) => setImmediate(resolve));
-      } finally {
-        process.off('warning', onWarning);
-      }
-      expect(warnings).toEqual([expect.stringMatching(/holds no vectors yet: it now uses model test\/model-b .* instead of test\/model-a/)]);
-    });
-
-
     it('lets one writer in at a time, takes over a lock left by a dead process, and lets readers in meanwhile', async () => {
       const writer = await open(location, { model: MODEL, create: true });
       await expectRsclipError(open(location, { model: MODEL }), 'INDEX_LOCKED');

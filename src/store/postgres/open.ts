@@ -7,7 +7,7 @@ import { RsclipError } from '../../errors.js';
 import { checkModelOption } from '../argument-checks.js';
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
-import { assertModelMatches } from '../model-binding.js';
+import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
 import { parsePostgresLocation } from './location.js';
@@ -42,6 +42,12 @@ function toMeta(m: Map<string, string>, location: string): PostgresIndexMeta | u
     ...indexMetaFromEntries(m, location, version)!,
     precision: m.get('index_precision') === 'vector' ? 'vector' : 'halfvec',
   };
+}
+
+/** Whether the index holds no file and no item (so no vector of any model): a first run that stopped before its first commit. */
+async function nothingCommitted(db: Queryable, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ empty: boolean }>(`SELECT NOT EXISTS (SELECT 1 FROM ${q(schema)}.files) AND NOT EXISTS (SELECT 1 FROM ${q(schema)}.items) AS empty`);
+  return rows[0]!.empty;
 }
 
 /** The pgvector extension in the database, made if absent; a server without it, or a user who may not make it, is told so. */
@@ -158,10 +164,17 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
       });
     }
     if (exists && !readonly) await database.transaction('write', (db) => upgradeTables(db, where.schema));
+    let notice: string | undefined;
     const meta = await database.transaction(readonly ? 'read' : 'write', async (db) => {
       await checkPgvector(db, where.shown);
-      const found = toMeta(await readMetaRows(db), where.shown);
+      let found = toMeta(await readMetaRows(db), where.shown);
       if (!found) throw new RsclipError('INDEX_CORRUPT', `index ${where.shown} has no model recorded`, { hint: `drop the schema "${where.schema}" and index again with --model` });
+      // the emptiness query only where the model differs
+      if (!readonly && model && mayTakeModel(found, model, true) && (await nothingCommitted(db, where.schema))) {
+        notice = tookModelNotice(found, where.shown, model);
+        await setMeta(db, { model_id: model.id, model_fingerprint: model.fingerprint });
+        found = { ...found, modelId: model.id, modelFingerprint: model.fingerprint };
+      }
       if (model) assertModelMatches(found, where.shown, model);
       if (!readonly && model && (found.modelDir !== model.dir || found.modelVariant !== model.variant)) {
         // where the model was last seen, so search and serve can find it without --model
@@ -170,6 +183,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
       }
       return found;
     });
+    if (notice) process.emitWarning(notice, { code: 'RSCLIP_INDEX_MODEL_TAKEN' });
     return { database, meta };
   } catch (error) {
     await database.close();
