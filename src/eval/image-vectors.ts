@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { ClipEncoder } from '../model/encoder-types.js';
-import { WHOLE_IMAGE_KEY, type IndexStore, type ItemRecord } from '../store/types.js';
+import { WHOLE_IMAGE_KEY, type IndexStore } from '../store/types.js';
 import { sha256OfFile } from '../file-sha256.js';
 
 export interface EvalProgress {
@@ -49,25 +49,43 @@ export interface IndexedImageVectors {
  * is the whole-image item of a file with the image's very bytes (the catalog's sha256 content
  * hash), the file at the image's path first, else any copy (a dataset indexed in another place).
  * A file of the same name with other bytes (edited since indexing, another folder's file) never
- * serves: its vector is not this image's.
+ * serves: its vector is not this image's. Images are looked up at their own path; the index's
+ * items are listed only for those not found there (a test split inside a large archive costs
+ * its own lookups, not the archive's list).
  */
 export async function vectorsFromIndex(store: IndexStore, imagesDir: string, fileNames: readonly string[]): Promise<IndexedImageVectors> {
-  const byHash = new Map<string, ItemRecord[]>();
-  for (const item of await store.getItems(await store.listItemIds())) {
-    if (item.key !== WHOLE_IMAGE_KEY || item.file.status !== 'ok' || item.file.contentHash === '') continue;
-    const list = byHash.get(item.file.contentHash) ?? [];
-    list.push(item);
-    byHash.set(item.file.contentHash, list);
-  }
   const root = path.resolve(imagesDir);
+  const files = fileNames.map((name) => path.join(root, name));
+  const hashes: string[] = [];
   const chosen: (number | undefined)[] = [];
-  for (const name of fileNames) {
-    const file = path.join(root, name);
-    const copies = byHash.get(await sha256OfFile(file)) ?? [];
-    chosen.push((copies.find((item) => item.file.absolutePath === file) ?? copies[0])?.id);
+  for (const file of files) {
+    hashes.push(await sha256OfFile(file));
+    chosen.push(await wholeImageItemAt(store, file, hashes.at(-1)!));
+  }
+  const elsewhere = chosen.flatMap((id, i) => (id === undefined ? [i] : []));
+  if (elsewhere.length > 0) {
+    const byHash = await wholeImageItemsByHash(store);
+    for (const i of elsewhere) chosen[i] = byHash.get(hashes[i]!);
   }
   const stored = await store.getVectors(chosen.flatMap((id) => (id === undefined ? [] : [id])));
   const vectors = chosen.map((id) => (id === undefined ? undefined : stored.get(id)));
   const ids = chosen.map((id, i) => (vectors[i] ? id : undefined));
   return { ids, vectors, fromIndex: vectors.filter((v) => v !== undefined).length };
+}
+
+/** The whole-image item of the indexed file at `file`, when it holds these bytes. */
+async function wholeImageItemAt(store: IndexStore, file: string, contentHash: string): Promise<number | undefined> {
+  const record = await store.findFileByPath(file);
+  if (!record || record.absolutePath !== file || record.status !== 'ok' || record.contentHash !== contentHash) return undefined;
+  return (await store.fileItems(record.id)).find((item) => item.key === WHOLE_IMAGE_KEY)?.id;
+}
+
+/** Per content hash, the first whole-image item of a readable file with those bytes. */
+async function wholeImageItemsByHash(store: IndexStore): Promise<Map<string, number>> {
+  const byHash = new Map<string, number>();
+  for (const item of await store.getItems(await store.listItemIds())) {
+    if (item.key !== WHOLE_IMAGE_KEY || item.file.status !== 'ok' || item.file.contentHash === '' || byHash.has(item.file.contentHash)) continue;
+    byHash.set(item.file.contentHash, item.id);
+  }
+  return byHash;
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateRsicd, type RsicdEvaluation } from '../../src/eval/index.js';
+import { vectorsFromIndex } from '../../src/eval/image-vectors.js';
 import { openClip } from '../../src/model/index.js';
 import { openIndex, type CatalogChange } from '../../src/store/index.js';
 import { makePng } from '../fixtures/images.js';
@@ -72,6 +73,22 @@ describe('eval rsicd --index with files of the same names', () => {
     expect(report.search).toMatchObject({ imagesFromIndex: NAMES.length, textToImage: 'exact' });
     expect(report.warnings).toEqual([]);
     expect(report.retrieval.outcomes).toEqual(exactOrig.report.retrieval.outcomes);
+  });
+
+  it('finds images at their own path without listing the index\'s items; only images found elsewhere list them', async () => {
+    const store = await openIndex(indexDir, { readonly: true });
+    let listed = 0;
+    const counting = new Proxy(store, {
+      get: (target, name, receiver) => (name === 'listItemIds' ? (...args: []) => (listed++, target.listItemIds(...args)) : Reflect.get(target, name, receiver)),
+    });
+    try {
+      expect((await vectorsFromIndex(counting, orig, NAMES)).fromIndex).toBe(NAMES.length);
+      expect(listed).toBe(0);
+      expect((await vectorsFromIndex(counting, shuffled, NAMES)).fromIndex).toBe(NAMES.length);
+      expect(listed).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 
   it('takes each file\'s vector by its bytes, not its name: rotated contents give the rotated files\' numbers', async () => {
