@@ -15,8 +15,9 @@ import { evaluateRetrieval } from '../eval/retrieval.js';
 import { evaluateRsicd } from '../eval/rsicd.js';
 import { evaluateZeroShot } from '../eval/zero-shot-images.js';
 import { defaultCacheDir } from '../model/hub/cache.js';
-import { openEncoderForIndex } from '../search/open-encoder.js';
+import { openEncoderForIndex, recordedModel, recordedModelGone } from '../search/open-encoder.js';
 import { readIndexMeta } from '../store/open-index.js';
+import type { IndexMeta } from '../store/types.js';
 import { evalProgressDisplay } from './eval-progress.js';
 import { chosenIndex, chosenModel, collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
 
@@ -185,8 +186,8 @@ function addModelRunOptions(command: Command): Command {
   );
 }
 
-const modelRun = (opts: ModelRunOptions) => ({
-  model: chosenModel(opts.model),
+const modelRun = (opts: ModelRunOptions, model: string = chosenModel(opts.model)) => ({
+  model,
   images: opts.images,
   ...(opts.batch ? { batchSize: opts.batch } : {}),
   ...(opts.threads ? { threads: opts.threads } : {}),
@@ -194,6 +195,15 @@ const modelRun = (opts: ModelRunOptions) => ({
   bootstrap: bootstrapFrom(opts),
   commandLine: commandLine(),
 });
+
+/** --model, else the config's model, else (through an index) the model the index recorded, as search and eval labels take it. */
+function modelForIndex(flag: string | undefined, meta: IndexMeta | undefined): string {
+  const configured = flag ?? loadConfig().config.model;
+  if (configured !== undefined || !meta) return chosenModel(configured);
+  const recorded = recordedModel(meta);
+  if (!recorded?.present) throw recordedModelGone(meta);
+  return recorded.dir;
+}
 
 export function registerEvalCommands(program: Command): void {
   const evalCommand = program
@@ -213,18 +223,19 @@ export function registerEvalCommands(program: Command): void {
       .option('--ef <n>', 'with --index: HNSW search breadth', positiveInt)
       .option('--no-cache', 'embed every caption again instead of using the caption-embedding cache'),
   )
-    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`; a tab, line break or backslash in a name is written \\t, \\n, \\r or \\\\). With --index, --variant defaults to the index\'s.')
+    .addHelpText('after', '\n--out also writes predictions.tsv (clip-rsicd result-file format, see `eval score`; a tab, line break or backslash in a name is written \\t, \\n, \\r or \\\\). With --index, --model and --variant default to the index\'s.')
     .action(async (opts: RsicdCommandOptions, command: Command) => {
       if (opts.out) await prepareReportFolder(opts.out);
       if (opts.exact && !opts.index) {
         process.stderr.write('note: without --index the evaluation is always exact\n');
       }
-      // through an index, the variant it was built with, unless --variant says otherwise (as eval labels and search do)
-      const recorded = opts.index && command.getOptionValueSource('variant') === 'default' ? (await readIndexMeta(opts.index))?.modelVariant : undefined;
+      // through an index, the model and variant it was built with, unless --model or --variant says otherwise (as eval labels and search do)
+      const meta = opts.index ? await readIndexMeta(opts.index) : undefined;
+      const recorded = meta && command.getOptionValueSource('variant') === 'default' ? meta.modelVariant : undefined;
       const variant = recorded ? modelVariant(recorded) : opts.variant;
       const evaluation = await withProgress(Boolean(opts.json), (onProgress) =>
         evaluateRsicd({
-          ...modelRun(opts),
+          ...modelRun(opts, modelForIndex(opts.model, meta)),
           variant,
           captions: opts.captions,
           labels: opts.labels,

@@ -56,8 +56,8 @@ describeShared('RSICD evaluation with the tiny random model', () => {
     exact = evaluation.report;
     await writeRsicdReport(outDir, evaluation);
     await indexEvaluatedVectors(evaluation.imageVectors);
-    // the CLI run searches the index: only texts are embedded again
-    const cli = await runCli(['eval', 'rsicd', '--model', modelDir, '--images', RSICD.images, '--captions', RSICD.captions, '--labels', RSICD.labels, '--index', indexDir, '--exact', '--threads', '1', '--json']);
+    // the CLI run searches the index: only texts are embedded again; the model is the one the index recorded
+    const cli = await runCli(['eval', 'rsicd', '--images', RSICD.images, '--captions', RSICD.captions, '--labels', RSICD.labels, '--index', indexDir, '--exact', '--threads', '1', '--json']);
     if (cli.code !== 0) throw new Error(`rsclip eval rsicd failed (${cli.code}): ${cli.stderr}`);
     viaIndexExact = JSON.parse(cli.stdout) as RsicdReport;
     viaHnsw = (await evaluateRsicd({ model: modelDir, ...RSICD, index: indexDir, threads: 1 })).report;
@@ -130,7 +130,9 @@ describeShared('RSICD evaluation with the tiny random model', () => {
 
   it('reproduces the exact run through the index with --exact, and says how it searched', () => {
     expect(viaIndexExact.mode).toBe('index');
-    expect(viaIndexExact.commandLine).toMatch(/^rsclip eval rsicd --model .* --exact/);
+    // no --model: the index's recorded one, which the report names
+    expect(viaIndexExact.commandLine).toMatch(/^rsclip eval rsicd --images .* --exact/);
+    expect(viaIndexExact.model).toEqual(exact.model);
     expect(viaIndexExact.search).toMatchObject({ textToImage: 'exact', ef: null });
     for (const k of [1, 3, 5, 10]) expect(viaIndexExact.zeroShot.scores[k]).toBeCloseTo(exact.zeroShot.scores[k]!, 6);
     for (const k of [1, 5, 10]) {
