@@ -343,7 +343,11 @@ export function registerIndexCommands(program: Command): void {
         await encoder.close();
         throw error;
       }
-      const sigint = stopOnSigint('rsclip: stopping after the batch in flight (Ctrl-C again to quit at once)');
+      const sigint = stopOnSigint(
+        opts.queue
+          ? 'rsclip: stopping once the workers return the jobs in flight (Ctrl-C again to quit at once: what is committed is kept, the rest is sent again next run)'
+          : 'rsclip: stopping after the batch in flight (Ctrl-C again to quit at once)',
+      );
       const display = progressDisplay(opts.json === true, index);
       let summary: IndexSummary;
       try {

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeModelFingerprint, openModelDirectory } from '../../src/model/index.js';
-import { startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
+import { connectRedis } from '../../src/queue/connection.js';
+import { DEFAULT_QUEUE_NAME, startEmbedWorker, type EmbedWorkerEvent } from '../../src/queue/index.js';
 import { openIndex } from '../../src/store/index.js';
 import { hasOpenssl, makeCertificates, type TestCertificates } from '../fixtures/certificates.js';
 import { runCli, spawnCli } from '../fixtures/cli.js';
@@ -166,6 +167,36 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
       worker.kill('SIGKILL');
       await own.stop();
     }
+  });
+
+  it('Ctrl-C with no worker says the run waits for the workers; a second one quits with 130 and the index opens', { timeout: 120_000 }, async () => {
+    const own = await startRedis(work);
+    const archive = path.join(work, 'no-worker-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(700 + i, 48, 40));
+    const indexDir = path.join(work, 'no-worker-index');
+    const coordinator = spawnCli(['index', archive, '--index', indexDir, '--model', await tinyModelDir(), '--threads', '1', '--batch', '1', '--queue', own.url]);
+    let stderr = '';
+    coordinator.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      // the jobs are sent: nothing takes them
+      const client = await connectRedis(own.url);
+      try {
+        await until('jobs waiting in Redis', async () => ((await client.llen(`bull:${DEFAULT_QUEUE_NAME}:wait`)) > 0 ? true : undefined), 60_000);
+      } finally {
+        client.disconnect();
+      }
+      coordinator.kill('SIGINT');
+      await until('the notice', () => (stderr.includes('stopping once the workers return the jobs in flight') ? true : undefined), 30_000);
+      coordinator.kill('SIGINT');
+      expect(await exited(coordinator)).toEqual({ code: 130, signal: null });
+    } finally {
+      coordinator.kill('SIGKILL');
+      await own.stop();
+    }
+    const store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countItems()).toBe(0);
+    await store.close();
   });
 
   it('rsclip index --queue never opens an inference session: it indexes with a model whose ONNX files onnxruntime cannot read', { timeout: 300_000 }, async () => {
