@@ -193,7 +193,8 @@ function columnsOf(db: Database.Database, table: string): string[] {
 
 /**
  * Every readable row of `table` in rowid order. A read that fails is retried one row at a time;
- * a row that cannot be read is stepped over with growing strides until the reads succeed again.
+ * a row that cannot be read, or reads back out of order, is stepped over with growing strides
+ * until the reads succeed again.
  */
 function* readableRows(db: Database.Database, table: string, columns: string[], damage: { unreadable: boolean }): Generator<Record<string, unknown>> {
   const page = db.prepare(`SELECT rowid AS _rowid_, ${columns.join(', ')} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ?`);
@@ -214,8 +215,23 @@ function* readableRows(db: Database.Database, table: string, columns: string[], 
       continue;
     }
     if (rows.length === 0) return;
-    yield* rows;
-    after = rows[rows.length - 1]!._rowid_ as number;
+    let stepped = false;
+    for (const row of rows) {
+      const rowid = row._rowid_ as number;
+      // a damaged cell can read back with a rowid at or below the one before it (0, say): not a row, and no place to walk back to
+      if (!(Number.isSafeInteger(rowid) && rowid > after)) {
+        damage.unreadable = true;
+        continue;
+      }
+      yield row;
+      after = rowid;
+      stepped = true;
+    }
+    if (!stepped) {
+      after += stride;
+      stride *= 2;
+      continue;
+    }
     stride = 1;
     carefulRows = Math.max(0, carefulRows - rows.length);
   }
