@@ -47,6 +47,8 @@ function positiveInteger(name: string, value: number | undefined, min: number): 
 
 /** Graphs with more links than this per node cost memory for recall they no longer add. */
 const MAX_M = 128;
+/** The widest search breadth rsclip allows (search's MAX_EF): a wider build adds build time, not recall (2^32 made usearch fail to allocate). */
+const MAX_EF_CONSTRUCTION = 4096;
 
 /**
  * An engine label: `name[:quantization][:M<n>][:efc<n>]`, e.g. `usearch`, `usearch:i8`,
@@ -86,6 +88,7 @@ export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
   positiveInteger('M', choice.M, 2);
   if (choice.M !== undefined && choice.M > MAX_M) throw invalidParameter('M', `an integer from 2 to ${MAX_M}`, choice.M);
   positiveInteger('efConstruction', choice.efConstruction, 1);
+  if (choice.efConstruction !== undefined && choice.efConstruction > MAX_EF_CONSTRUCTION) throw invalidParameter('efConstruction', `an integer from 1 to ${MAX_EF_CONSTRUCTION}`, choice.efConstruction);
   const common = { M: choice.M ?? ENGINE_DEFAULTS[name].M, efConstruction: choice.efConstruction ?? ENGINE_DEFAULTS[name].efConstruction };
   if (name === 'hnswlib') {
     if (choice.quantization !== undefined && choice.quantization !== 'f32') {

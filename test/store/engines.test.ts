@@ -35,7 +35,7 @@ describe('--engine', () => {
     expect(engineChoice('usearch:i8')).toEqual({ name: 'usearch', quantization: 'i8' });
     expect(engineChoice('usearch:f16:M32')).toEqual({ name: 'usearch', quantization: 'f16', M: 32 });
     expect(engineChoice('hnswlib:efc300:M24')).toEqual({ name: 'hnswlib', M: 24, efConstruction: 300 });
-    for (const bad of ['faiss', 'hnswlib:f16', 'usearch:f8', 'usearch:f16:x', '', 'usearch:M1', 'usearch:M129', 'usearch:efc0', 'hnswlib:M16:M32', 'usearch:i8:f16']) expect(() => engineChoice(bad), bad).toThrow(InvalidArgumentError);
+    for (const bad of ['faiss', 'hnswlib:f16', 'usearch:f8', 'usearch:f16:x', '', 'usearch:M1', 'usearch:M129', 'usearch:efc0', 'usearch:efc4097', 'hnswlib:efc99999999999', 'hnswlib:M16:M32', 'usearch:i8:f16']) expect(() => engineChoice(bad), bad).toThrow(InvalidArgumentError);
   });
 
   it('says when an existing index keeps another engine than the one asked for', () => {

@@ -555,6 +555,22 @@ describe('index copy', () => {
     expect(await copyIndex(origin, dir, { engine })).toMatchObject({ alreadyCopied: true });
   }, 120_000);
 
+  it("builds pgvector's index within pgvector's bounds for an engine beyond them, created or copied", async () => {
+    const { origin } = await filledOrigin('origin-wide-engine');
+    const engine = { name: 'hnswlib', M: 128, efConstruction: 4096 } as const;
+    const copied = PGLITE_BACKEND.newLocation().location;
+    await copyIndex(origin, copied, { engine });
+    const created = PGLITE_BACKEND.newLocation().location;
+    await (await openIndex(created, { model: MODEL, create: true, engine: { name: 'hnswlib', M: 40, efConstruction: 50 } })).close();
+    const indexDef = (url: string) => withDatabase(url, async (client, schema) => (await client.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'vectors_hnsw'", [schema])).rows[0]!.indexdef);
+    expect(await indexDef(copied)).toMatch(/m='?100'?, ef_construction='?1000'?/);
+    // ef_construction at least twice m
+    expect(await indexDef(created)).toMatch(/m='?40'?, ef_construction='?80'?/);
+    const store = await openIndex(copied, { readonly: true });
+    expect(store.meta.engine).toEqual(resolveEngine(engine));
+    await store.close();
+  }, 120_000);
+
   it('finishes a copy into a directory that stopped before its graph file was built, when run again', async () => {
     const { origin, expected } = await filledOrigin('origin-3');
     const to = path.join(tmp, 'graph-unbuilt');

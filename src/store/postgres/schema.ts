@@ -266,5 +266,16 @@ export async function checkSchemaFree(db: Queryable, schema: string, shown: stri
 /** pgvector's HNSW index over the vectors (cosine), with the engine's build parameters. */
 export function vectorIndexSql(schema: string, dim: number, precision: IndexPrecision, m: number, efConstruction: number): string {
   const ops = precision === 'halfvec' ? 'halfvec_cosine_ops' : 'vector_cosine_ops';
-  return `CREATE INDEX IF NOT EXISTS vectors_hnsw ON ${q(schema)}.vectors USING hnsw (${indexedVector(precision, dim)} ${ops}) WITH (m = ${m}, ef_construction = ${efConstruction})`;
+  const graph = pgvectorGraphParameters(m, efConstruction);
+  return `CREATE INDEX IF NOT EXISTS vectors_hnsw ON ${q(schema)}.vectors USING hnsw (${indexedVector(precision, dim)} ${ops}) WITH (m = ${graph.m}, ef_construction = ${graph.efConstruction})`;
+}
+
+/**
+ * An engine's links and build breadth within what pgvector's HNSW takes (m 2..100, ef_construction
+ * 4..1000 and at least 2 m): the engine a directory copy would use may go further (M up to 128,
+ * efc up to 4096), and pgvector refused such an index only once every row was copied.
+ */
+export function pgvectorGraphParameters(m: number, efConstruction: number): { m: number; efConstruction: number } {
+  const links = Math.min(Math.max(m, 2), 100);
+  return { m: links, efConstruction: Math.min(Math.max(efConstruction, 4, 2 * links), 1000) };
 }
