@@ -40,6 +40,7 @@ describe('hidePassword', () => {
   it('is what a PostgreSQL location shows', () => {
     expect(parsePostgresLocation('postgres://alice:s3cret@db.example:5432/rsclip?schema=tiles').shown).toBe('postgres://alice:***@db.example:5432/rsclip?schema=tiles');
     expect(() => parsePostgresLocation('postgres://alice:s3cret@[bad')).toThrow('not a PostgreSQL URL: postgres://alice:***@[bad');
+    expect(() => parsePostgresLocation('postgres://alice:s3cret@db.example/rsclip?schema=a&schema=b')).toThrow('"schema" is given more than once in the index URL postgres://alice:***@db.example/rsclip?schema=a&schema=b');
     expect(() => parsePostgresLocation('postgres://alice:s3cret@db.example/rsclip?sslmode=bogus')).toThrow('invalid sslmode "bogus" in the index URL');
     expect(parsePostgresLocation('postgres://alice@db.example/rsclip?sslmode=verify-full&schema=x').connectionString).toBe('postgres://alice@db.example/rsclip?sslmode=verify-full');
   });

@@ -39,6 +39,9 @@ export function parsePostgresLocation(location: string): PostgresLocation {
   } catch (cause) {
     throw new RsclipError('BAD_INPUT', `not a PostgreSQL URL: ${hidePassword(location)}`, { cause, hint: 'e.g. postgres://user@host:5432/db?schema=rsclip' });
   }
+  // a parameter given twice would be read as its first (another index than meant, with ?schema=)
+  const repeated = [...new Set(url.searchParams.keys())].find((key) => url.searchParams.getAll(key).length > 1);
+  if (repeated !== undefined) throw new RsclipError('BAD_INPUT', `"${repeated}" is given more than once in the index URL ${hidePassword(location)}`, { hint: `give ${repeated}= once` });
   const schema = url.searchParams.get('schema') ?? DEFAULT_SCHEMA;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new RsclipError('BAD_INPUT', `invalid schema "${schema}" in the index URL`, { hint: 'a schema name of lower-case letters, digits and _ (at most 63), starting with a letter' });
