@@ -197,9 +197,12 @@ describe('a damaged catalog', () => {
       }
     }
     expect(damaged, 'no damage found that reads rows out of order').toBeDefined();
+    // what a killed repair leaves behind
+    for (const suffix of ['', '-wal']) writeFileSync(path.join(index, `catalog.sqlite.rebuild-4194999${suffix}`), 'half a catalog');
     const repair = await runCli(['doctor', '--index', index, '--repair'], { timeout: 60_000, killSignal: 'SIGKILL' });
     expect(repair.signal, `${damaged!.name} page ${damaged!.pageno}: ${repair.stderr}`).toBeNull();
     expect(repair.stdout + repair.stderr).toMatch(/catalog tables were damaged/);
+    expect(readdirSync(index).filter((name) => name.includes('.rebuild-'))).toEqual([]);
     await indexOnce(index);
     expect(catalogFacts(index)).toMatchObject({ filesWithOneOkRow: FILES, duplicatePaths: 0, integrity: 'ok' });
   }, 120_000);

@@ -16,7 +16,7 @@
  * The caller holds the write lock.
  */
 import Database from 'better-sqlite3';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/footprint.js';
@@ -255,7 +255,9 @@ function insertSql(table: string, columns: string[], tail = ''): string {
 
 function salvage(file: string): SalvageCounts {
   const rebuilt = `${file}.rebuild-${process.pid}`;
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${rebuilt}${suffix}`, { force: true });
+  // the writer's lock is held: any other rebuild is one a killed repair left
+  const prefix = `${path.basename(file)}.rebuild-`;
+  for (const name of readdirSync(path.dirname(file))) if (name.startsWith(prefix)) rmSync(path.join(path.dirname(file), name), { force: true });
   const source = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
   const target = new Database(rebuilt);
   const damage = { unreadable: false };
