@@ -78,6 +78,12 @@ function range(column: string, op: '>=' | '<='): KeyCompiler<'minBytes' | 'maxBy
 
 const placeCondition = (place: Place, _name: string, dialect: SqlDialect) => dialect.place(place);
 
+/** A format as the catalog writes it (sharp's name, lower case): `JPG`, `jpg` and `JPEG` are jpeg. */
+function formatName(format: string): string {
+  const name = format.toLowerCase();
+  return name === 'jpg' ? 'jpeg' : name;
+}
+
 /** The filter keys whose value is a place. */
 export const PLACE_KEYS = ['bbox', 'near', 'within'] as const;
 
@@ -99,10 +105,7 @@ const COMPILERS: { [K in keyof typeof FILTER_KEYS]: KeyCompiler<K> } & { fields:
   },
   formats(formats, _name, dialect) {
     if (formats.length === 0) return undefined;
-    return dialect.inList(
-      'f.format',
-      formats.map((f) => (f === 'jpg' ? 'jpeg' : f.toLowerCase())),
-    );
+    return dialect.inList('f.format', formats.map(formatName));
   },
   minBytes: range('f.bytes', '>='),
   maxBytes: range('f.bytes', '<='),

@@ -53,7 +53,8 @@ describe('filterToSql', () => {
     expect(matching({ folder: '' })).toEqual([1, 2, 3, 4, 5]);
     expect(matching({ pathGlob: 'coast/*' })).toEqual([1, 5]);
     expect(matching({ pathGlob: '*.{png,tif}' })).toEqual([2, 3]);
-    expect(matching({ formats: ['JPG'] })).toEqual([]);
+    expect(matching({ formats: ['GIF'] })).toEqual([]);
+    for (const jpeg of ['jpg', 'JPG', 'Jpg', 'jpeg', 'JPEG']) expect(matching({ formats: [jpeg] })).toEqual([1, 4, 5]);
     expect(matching({ formats: ['jpg', 'tiff'] })).toEqual([1, 3, 4, 5]);
     expect(matching({ formats: [] })).toEqual([1, 2, 3, 4, 5]);
     expect(matching({ minBytes: 700, maxBytes: 700 })).toEqual([3, 4, 5]);
