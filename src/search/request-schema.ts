@@ -12,9 +12,9 @@
  */
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { catalogFilterSchema } from '../store/filter.js';
+import { catalogFilterSchema, libraryFilterSchema } from '../store/filter.js';
 import { MAX_EF, MAX_K, MAX_TERMS, MAX_TEXT_LENGTH, MAX_WINDOW } from './limits.js';
-import type { QueryTerm, SearchRequest } from './types.js';
+import type { CheckedSearchRequest, QueryTerm } from './types.js';
 
 const weight = z.number().finite().refine((w) => w !== 0, 'weight must not be 0').default(1);
 
@@ -90,14 +90,19 @@ export const librarySearchRequestSchema = z.object(
     ...pagingShape,
     collapse: z.union([z.boolean(), z.object({ threshold: collapseThreshold })], { error: 'collapse must be true, false or { threshold } with a threshold from 0 to 1' }).optional(),
     excludeIds: z.array(z.number().int(), { error: 'excludeIds must be an array of item ids' }).optional(),
+    filter: libraryFilterSchema.optional(),
   },
   { error: 'a search request must be an object with terms' },
 );
 
-/** Throws BAD_QUERY naming every argument of `request` that is not what a SearchRequest holds. */
-export function checkLibrarySearchRequest(request: unknown): asserts request is SearchRequest {
+/** `request` with its filter parsed; throws BAD_QUERY naming every argument that is not what a SearchRequest holds. */
+export function checkLibrarySearchRequest(request: unknown): CheckedSearchRequest {
   const parsed = librarySearchRequestSchema.safeParse(request);
   if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid search request: ${describeZodIssues(parsed.error)}`);
+  const { filter } = parsed.data;
+  // the rest as given: the schema's output drops what it does not name, and copies the terms' images
+  const { filter: _given, ...rest } = request as CheckedSearchRequest;
+  return filter === undefined ? rest : { ...rest, filter };
 }
 
 /** Throws BAD_QUERY unless `terms` is an array of QueryTerms (see libraryTermSchema). */
@@ -111,12 +116,12 @@ export function describeZodIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
 }
 
-function collapseOption(collapse: boolean | number | undefined): SearchRequest['collapse'] {
+function collapseOption(collapse: boolean | number | undefined): CheckedSearchRequest['collapse'] {
   return typeof collapse === 'number' ? { threshold: collapse } : collapse;
 }
 
 /** Validates the JSON form and turns it into a SearchRequest; throws BAD_QUERY naming every problem. */
-export function parseSearchRequestJson(body: unknown): SearchRequest {
+export function parseSearchRequestJson(body: unknown): CheckedSearchRequest {
   const parsed = searchRequestSchema.safeParse(body);
   if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid search request: ${describeZodIssues(parsed.error)}`);
   const { terms, filter, collapse, ...rest } = parsed.data;

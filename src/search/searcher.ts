@@ -20,7 +20,7 @@ import { combineWeighted } from './query-vector.js';
 import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
 import { recordedPlanOptions } from '../indexer/plan.js';
 import { TextEmbeddingBatcher, type TextBatcherOptions } from './text-batcher.js';
-import type { QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
+import type { CheckedSearchRequest, QueryTerm, SearchHit, SearchPage, SearchRequest } from './types.js';
 
 export interface SearcherOptions {
   batching?: TextBatcherOptions;
@@ -135,16 +135,15 @@ export class Searcher {
     return { entries: this.#textCache?.size ?? 0, bytes: this.#textCache?.calculatedSize ?? 0 };
   }
 
-  async search(request: SearchRequest): Promise<SearchPage> {
+  async search(given: SearchRequest): Promise<SearchPage> {
     // a JavaScript caller's request is checked here, not by TypeScript: the bounds first, each with
     // the value given, then the shape of the rest; nothing unchecked reaches the engine (a NaN ef
     // aborts usearch's addon, and with it the process)
-    const given: unknown = request;
-    if (typeof given !== 'object' || given === null) checkLibrarySearchRequest(given);
-    checkInteger('k', request.k, 1, MAX_K);
-    checkInteger('offset', request.offset, 0, MAX_WINDOW);
-    checkInteger('ef', request.ef, 1, MAX_EF);
-    checkLibrarySearchRequest(request);
+    if (typeof given !== 'object' || (given as unknown) === null) checkLibrarySearchRequest(given);
+    checkInteger('k', given.k, 1, MAX_K);
+    checkInteger('offset', given.offset, 0, MAX_WINDOW);
+    checkInteger('ef', given.ef, 1, MAX_EF);
+    const request = checkLibrarySearchRequest(given);
     const k = request.k ?? DEFAULT_K;
     const key = queryKey(request);
     const offset = request.cursor !== undefined ? decodeCursor(request.cursor, key) : (request.offset ?? 0);
@@ -177,7 +176,7 @@ export class Searcher {
   /** Top results for an already-computed query vector (ranked, filtered, folded, collapsed, paged). */
   private async searchVector(
     vector: Float32Array,
-    request: SearchRequest,
+    request: CheckedSearchRequest,
     k: number,
     offset: number,
     key: string,

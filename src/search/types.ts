@@ -4,7 +4,7 @@
 import type { LonLat } from '../geo/crs.js';
 import type { AreaGeometry } from '../geo/geojson-types.js';
 import type { ImageSource } from '../model/encoder-types.js';
-import type { CatalogFilter } from '../store/filter.js';
+import type { CatalogFilter, CatalogFilterJson } from '../store/filter.js';
 import type { FieldValue, ItemWindow } from '../store/types.js';
 
 /** One part of a query; the query vector is the re-normalised weighted sum of the terms' unit vectors. */
@@ -32,7 +32,8 @@ export interface SearchRequest {
   exact?: boolean;
   /** HNSW search breadth; default chosen from the number of results needed (see chooseEf). */
   ef?: number;
-  filter?: CatalogFilter;
+  /** In its JSON form (as POST /api/search takes it) or parsed (parseFilterSpecs); either is checked. */
+  filter?: CatalogFilter | CatalogFilterJson;
   /** Fold near-duplicates into the better-ranked result; `true` uses DEFAULT_COLLAPSE_THRESHOLD. */
   collapse?: boolean | CollapseOptions;
   /** Items never returned; the items of `id` terms are left out anyway (a query never returns what it names). */
@@ -44,6 +45,11 @@ export interface SearchRequest {
   nms?: boolean | number;
   /** Fold files of identical content (the same bytes) into one hit, listed in its `copies` (default true). */
   foldCopies?: boolean;
+}
+
+/** A SearchRequest whose filter has been checked and parsed. */
+export interface CheckedSearchRequest extends SearchRequest {
+  filter?: CatalogFilter;
 }
 
 /** What users see of an item (the whole image of an archive file, or a window of a scene) and of its file. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, pagingShape } from '../search/request-schema.js';
-import type { SearchRequest } from '../search/types.js';
+import type { CheckedSearchRequest } from '../search/types.js';
 import { parseFilterSpecs, placeOptionSpecs } from '../store/filter.js';
 
 /** "12" -> 12, "-1" -> -1 (so that zod says what range it is out of); anything else stays a string so that zod reports it as not a number. */
@@ -82,8 +82,8 @@ export function parseId(value: unknown): number {
 type PagingQuery = z.output<typeof pagingQuerySchema>;
 
 /** The paging/filter part of a SearchRequest from a validated query string. */
-export function pagingFromQuery(query: PagingQuery): Omit<SearchRequest, 'terms'> {
-  const request: Omit<SearchRequest, 'terms'> = {};
+export function pagingFromQuery(query: PagingQuery): Omit<CheckedSearchRequest, 'terms'> {
+  const request: Omit<CheckedSearchRequest, 'terms'> = {};
   if (query.k !== undefined) request.k = query.k as number;
   if (query.offset !== undefined) request.offset = query.offset as number;
   if (query.cursor !== undefined) request.cursor = query.cursor as string;

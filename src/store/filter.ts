@@ -319,7 +319,12 @@ function boundText(value: Date | number): string {
 }
 
 /** Filters over the catalog; all given conditions must hold. Only items of `ok` files match. */
-export const catalogFilterSchema = z.strictObject({ ...keyShape, fields: FIELDS.schema.optional() }).superRefine((filter, ctx) => {
+export const catalogFilterSchema = z
+  .strictObject(
+    { ...keyShape, fields: FIELDS.schema.optional() },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : undefined) },
+  )
+  .superRefine((filter, ctx) => {
   for (const [low, high] of BOUND_PAIRS) {
     const from = filter[low];
     const to = filter[high];
@@ -330,10 +335,50 @@ export const catalogFilterSchema = z.strictObject({ ...keyShape, fields: FIELDS.
   }
 });
 
+function unknownKeysMessage(keys: readonly string[]): string {
+  const named = keys.map((k) => `"${k}"`).join(', ');
+  return `unknown filter key${keys.length > 1 ? 's' : ''} ${named}: the keys are ${[...Object.keys(FILTER_KEYS), 'fields'].join(', ')}; user fields go under fields (${JSON.stringify({ fields: { [keys[0]!]: '...' } })})`;
+}
+
 /** A parsed filter: what the store compiles (dates are Dates). */
 export type CatalogFilter = z.output<typeof catalogFilterSchema>;
-/** A filter in its JSON form (dates are ISO strings). */
+/** A filter in its JSON form (dates are ISO strings, places as GeoJSON-like values). */
 export type CatalogFilterJson = z.input<typeof catalogFilterSchema>;
+
+const DATE_KEYS: ReadonlySet<string> = new Set<KeyName>(['modifiedAfter', 'modifiedBefore', 'since', 'until']);
+
+/** A place as its key's JSON form takes it: bbox [w, s, e, n], near {lon, lat, radius} (metres), within its geometry. */
+function placeJson(place: Place): unknown {
+  switch (place.kind) {
+    case 'bbox':
+      return [place.west, place.south, place.east, place.north];
+    case 'near':
+      return { lon: place.lon, lat: place.lat, radius: place.radius };
+    case 'within':
+      return place.geometry;
+  }
+}
+
+/**
+ * A value of a parsed filter in its JSON form (a Date of a date key as ISO text, the Place of a
+ * place key as its JSON), so that the JSON schema checks it; any other value is left as it is.
+ */
+function parsedValueJson(key: string, value: unknown): unknown {
+  if (DATE_KEYS.has(key) && value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  const place = value as Partial<Place> | null;
+  if (typeof place === 'object' && place !== null && place.kind === key) return placeJson(place as Place);
+  return value;
+}
+
+/**
+ * A library caller's filter: its JSON form (what POST /api/search takes) or a parsed one (from
+ * parseFilterSpecs, or a spread of one), each value in either form, checked as the API's JSON is.
+ * A parsed value goes back to its JSON form to be checked, which gives the same value.
+ */
+export const libraryFilterSchema = z.preprocess(
+  (filter) => (typeof filter === 'object' && filter !== null && !Array.isArray(filter) ? Object.fromEntries(Object.entries(filter).map(([key, value]) => [key, parsedValueJson(key, value)])) : filter),
+  catalogFilterSchema,
+);
 
 const KEY_BY_NAME = new Map<string, KeyName>(Object.entries(FILTER_KEYS).map(([key, spec]) => [spec.name, key as KeyName]));
 

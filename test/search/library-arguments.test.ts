@@ -44,6 +44,18 @@ describe('Searcher.search', () => {
       [{ terms: [river], exact: 'yes' }, /^invalid search request: exact: /],
       [{ terms: [river], k: '5' }, 'k must be an integer from 1 to 1000, got "5"'],
       [{ terms: [river], ef: 0 }, 'ef must be an integer from 1 to 4096, got 0'],
+      [{ terms: [river], filter: 'folder=water' }, /^invalid search request: filter: Invalid input: expected object/],
+      [{ terms: [river], filter: { folder: 42 } }, /^invalid search request: filter\.folder: /],
+      [{ terms: [river], filter: { label: 'airport' } }, /^invalid search request: filter: unknown filter key "label": .*user fields go under fields/],
+      [{ terms: [river], filter: { fields: { year: { min: 2015, max: 2010 } } } }, 'invalid search request: filter.fields.year: the range is empty: its low end is above its high end'],
+      [{ terms: [river], filter: { modifiedAfter: '2021-01-01', modifiedBefore: new Date('2020-01-01') } }, /^invalid search request: filter\.modifiedBefore: before \(2020-01-01T00:00:00\.000Z\) is before after/],
+      [{ terms: [river], filter: { modifiedAfter: new Date('not a date') } }, /^invalid search request: filter\.modifiedAfter: /],
+      [{ terms: [river], filter: { modifiedAfter: 20200101 } }, /^invalid search request: filter\.modifiedAfter: /],
+      [{ terms: [river], filter: { bbox: [200, 0, 10, 1] } }, 'invalid search request: filter.bbox: bbox: longitude 200 is outside -180..180'],
+      [{ terms: [river], filter: { bbox: { kind: 'bbox', west: 200, south: 0, east: 10, north: 1 } } }, 'invalid search request: filter.bbox: bbox: longitude 200 is outside -180..180'],
+      [{ terms: [river], filter: { near: { lon: 'x', lat: 5 } } }, /^invalid search request: filter\.near\.lon: /],
+      [{ terms: [river], filter: { near: parseFilterSpecs(['bbox=1,2,3,4']).bbox } }, /^invalid search request: filter\.near: /],
+      [{ terms: [river], filter: { within: { type: 'Polygon', coordinates: 'x' } } }, /^invalid search request: filter\.within: the area must be an array of rings/],
     ];
     for (const [req, message] of cases) await expect(searcher.search(req as SearchRequest), JSON.stringify(req)).rejects.toMatchObject(refused(message));
     // queryVector (locate's way in) checks its terms the same way
@@ -64,6 +76,34 @@ describe('Searcher.search', () => {
     });
     expect(page.hits.length).toBeGreaterThan(0);
     expect(page.ef).toBe(64);
+  });
+});
+
+describe('Searcher.search with a filter', () => {
+  const area = { type: 'Polygon' as const, coordinates: [[[170, -10], [-170, -10], [-170, 10], [170, 10], [170, -10]]] };
+  const searchFiltered = (filter: unknown) => searcher.search({ terms: [river], k: 3, filter } as SearchRequest);
+
+  it('takes a filter in its JSON form, as POST /api/search does, or parsed, with the same answer', async () => {
+    const forms: [unknown, string[]][] = [
+      [{ bbox: [170, -90, -170, 90] }, ['bbox=170,-90,-170,90']],
+      [{ near: { lon: 12.49, lat: 41.89, radius: '5km' } }, ['near=12.49,41.89,5km']],
+      [{ within: area }, [`within=${JSON.stringify(area)}`]],
+      [{ modifiedAfter: '2020-01-03', until: '2030-01-01T00:00:00Z' }, ['after=2020-01-03', 'until=2030-01-01T00:00:00Z']],
+      [{ folder: 'water', formats: ['PNG'], fields: { year: { min: 2010, max: 2013 } } }, ['folder=water', 'format=PNG', 'year=2010..2013']],
+    ];
+    for (const [json, specs] of forms) {
+      const parsed = parseFilterSpecs(specs);
+      const fromJson = await searchFiltered(json);
+      const fromParsed = await searchFiltered(parsed);
+      expect(fromJson.filtered, JSON.stringify(json)).toBe(fromParsed.filtered);
+      expect(fromJson.hits.map((h) => h.id)).toEqual(fromParsed.hits.map((h) => h.id));
+      // a spread of a parsed filter with JSON-form values, and a cursor of one form used with the other
+      const mixed = await searchFiltered({ ...parsed, modifiedBefore: '2030-01-01' });
+      expect(mixed.filtered).toBe(fromParsed.filtered);
+    }
+    const first = await searcher.search({ terms: [river], k: 1, filter: { folder: 'water', modifiedAfter: '2020-01-01' } });
+    const next = await searcher.search({ terms: [river], k: 1, filter: parseFilterSpecs(['folder=water', 'after=2020-01-01']), cursor: first.nextCursor! });
+    expect(next.offset).toBe(1);
   });
 });
 
