@@ -4,6 +4,7 @@ import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { MAX_EF } from '../search/limits.js';
+import { pagingShape, thresholdFromText } from '../search/request-schema.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
 
@@ -78,14 +79,23 @@ export function chosenLogFormat(requested: LogFormat | undefined): LogFormat {
 
 export const LOG_FORMAT_HELP = 'server log: pretty (one line per request) or json (default: pretty on a terminal, json when piped)';
 
-/** `--nms`: off (false), on (true: the default share) or a share of the smaller window in (0, 1]. */
-export function nmsOption(value: string): boolean | number {
-  if (value === 'off' || value === 'false') return false;
-  if (value === 'on' || value === 'true') return true;
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected on, off or a share of the smaller window in (0, 1], got "${value}"`);
-  return n;
+/**
+ * `--collapse` and `--nms` read as the API reads `collapse=` and `nms=` (thresholdFromText): a word
+ * is a boolean, a decimal number a threshold in (0, 1], with the JSON form's bounds and message.
+ */
+function thresholdOption(name: 'collapse' | 'nms'): (value: string) => boolean | number {
+  return (value) => {
+    const parsed = pagingShape[name].unwrap().safeParse(thresholdFromText(name, value));
+    if (!parsed.success) throw new InvalidArgumentError(`${parsed.error.issues[0]!.message}, got "${value}"`);
+    return parsed.data;
+  };
 }
+
+/** `--collapse [threshold]`: true, false or a cosine threshold in (0, 1] (bare: true). */
+export const collapseOption = thresholdOption('collapse');
+
+/** `--nms`: off (false), on (true: the default share) or a share of the smaller window in (0, 1]. */
+export const nmsOption = thresholdOption('nms');
 
 /** Collects a repeatable option into an array. */
 export function collect(value: string, previous: string[] | undefined): string[] {

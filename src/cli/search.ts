@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { cacheDirOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
+import { cacheDirOption, collapseOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
 import { oneField } from '../one-field.js';
 
 interface SearchCommandOptions extends FilterOptions {
@@ -47,12 +47,6 @@ function placeColumns(hit: SearchHit): string {
   return columns.join('');
 }
 
-function threshold(value: string): number {
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a cosine threshold in (0, 1], got "${value}"`);
-  return n;
-}
-
 function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) {
@@ -78,7 +72,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--exact', 'scan every vector instead of the HNSW graph')
     .option('--ef <n>', 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)', searchBreadth);
   addFilterOptions(command)
-    .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, default ${DEFAULT_COLLAPSE_THRESHOLD})`).argParser(threshold))
+    .addOption(new Option('--collapse [threshold]', `fold near-duplicates (cosine >= threshold, in (0, 1], default ${DEFAULT_COLLAPSE_THRESHOLD}; false: none)`).argParser(collapseOption))
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
     .option('--all-copies', 'list files with identical bytes as separate results (default: one result, "n copies")')
     .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)

@@ -24,8 +24,11 @@ const termSchema = z.union([
   z.strictObject({ image: z.base64().min(1, 'image must not be empty'), weight }),
 ]);
 
+const COLLAPSE_EXPECTED = 'expected true, false or a cosine threshold in (0, 1]';
+const NMS_EXPECTED = 'expected on (true), off (false) or a share of the smaller window in (0, 1]';
+
 /** Cosine similarity at which `collapse` folds a result into a better one. */
-const collapseThreshold = z.number().min(0).max(1);
+const collapseThreshold = z.number().gt(0, `${COLLAPSE_EXPECTED} (0 would fold every hit into one; false collapses none)`).max(1, COLLAPSE_EXPECTED);
 
 /** Paging and search knobs shared by every search route (JSON body or query string, coerced by the caller). */
 export const pagingShape = {
@@ -34,11 +37,28 @@ export const pagingShape = {
   cursor: z.string().min(1).max(500).optional(),
   exact: z.boolean().optional(),
   ef: z.number().int().min(1).max(MAX_EF).optional(),
-  collapse: z.union([z.boolean(), collapseThreshold]).optional(),
-  nms: z.union([z.boolean(), z.number().gt(0).max(1)]).optional(),
+  collapse: z.union([z.boolean(), collapseThreshold], { error: COLLAPSE_EXPECTED }).optional(),
+  nms: z.union([z.boolean(), z.number().gt(0, NMS_EXPECTED).max(1, NMS_EXPECTED)], { error: NMS_EXPECTED }).optional(),
   /** false: byte-identical copies are separate hits (default: folded into the best, listed as `copies`). */
   foldCopies: z.boolean().optional(),
 };
+
+/** Words a collapse or nms value may be written with in text (a CLI option, a query parameter); `''` is a bare `?collapse`. */
+const THRESHOLD_WORDS: Record<'collapse' | 'nms', Readonly<Record<string, boolean>>> = {
+  collapse: { '': true, true: true, false: false },
+  nms: { '': true, true: true, on: true, false: false, off: false },
+};
+
+/**
+ * `collapse` or `nms` written as text, as its JSON form reads it: a word is a boolean, a decimal
+ * number a threshold (so `1` is the threshold 1, not true, and `0` the threshold 0, refused, not
+ * off); anything else stays text, for pagingShape to refuse.
+ */
+export function thresholdFromText(name: 'collapse' | 'nms', text: string): boolean | number | string {
+  const word = THRESHOLD_WORDS[name][text.trim().toLowerCase()];
+  if (word !== undefined) return word;
+  return /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : text;
+}
 
 /** The terms of a query as JSON: what POST /api/search and a locate request with a JSON body take. */
 export const queryTermsSchema = z.array(termSchema).min(1, 'expected at least one term').max(MAX_TERMS);
@@ -88,7 +108,7 @@ export const librarySearchRequestSchema = z.object(
   {
     terms: libraryTermsSchema,
     ...pagingShape,
-    collapse: z.union([z.boolean(), z.object({ threshold: collapseThreshold })], { error: 'collapse must be true, false or { threshold } with a threshold from 0 to 1' }).optional(),
+    collapse: z.union([z.boolean(), z.object({ threshold: collapseThreshold })], { error: 'collapse must be true, false or { threshold } with a threshold in (0, 1]' }).optional(),
     excludeIds: z.array(z.number().int(), { error: 'excludeIds must be an array of item ids' }).optional(),
     filter: libraryFilterSchema.optional(),
   },

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
-import { describeZodIssues, pagingShape } from '../search/request-schema.js';
+import { describeZodIssues, pagingShape, thresholdFromText } from '../search/request-schema.js';
 import type { CheckedSearchRequest } from '../search/types.js';
 import { parseFilterSpecs, placeOptionSpecs } from '../store/filter.js';
 
@@ -26,11 +26,11 @@ export const oneString = <T extends z.ZodType>(schema: T) =>
     return z.NEVER;
   }, schema);
 
-/** `nms=`: off/false/0 (none), on/true/empty (the default share), or a share in (0, 1]. */
-export const nmsParam = z.preprocess(
-  (v) => (v === 'off' || v === 'false' || v === '0' ? false : v === '' || v === 'on' || v === 'true' ? true : typeof v === 'string' && /^(0?\.\d+|1(\.0*)?)$/.test(v) ? Number(v) : v),
-  pagingShape.nms,
-);
+/** `collapse=` or `nms=` as POST reads its JSON: a word is a boolean, a decimal number a threshold (thresholdFromText). */
+const thresholdParam = (name: 'collapse' | 'nms') => z.preprocess((v) => (typeof v === 'string' ? thresholdFromText(name, v) : v), pagingShape[name]);
+
+/** `nms=`: off/false (none), on/true/empty (the default share), or a share in (0, 1]. */
+export const nmsParam = thresholdParam('nms');
 
 const pagingQuery = {
   k: numeric(pagingShape.k),
@@ -39,7 +39,7 @@ const pagingQuery = {
   exact: flag.optional(),
   foldCopies: flag.optional(),
   ef: numeric(pagingShape.ef),
-  collapse: z.preprocess((v) => (typeof v === 'string' && /^(0|1)?\.\d+$/.test(v) ? Number(v) : v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), pagingShape.collapse),
+  collapse: thresholdParam('collapse'),
   nms: nmsParam,
   filter: z.union([z.string(), z.array(z.string()).max(50)]).optional(),
   bbox: oneString(z.string().max(200)).optional(),

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseQueryTerms, parseSearchRequestJson } from '../../src/search/index.js';
 import { parseFilterSpecs } from '../../src/store/index.js';
+import { collapseOption, nmsOption } from '../../src/cli/options.js';
+import { checkLibrarySearchRequest } from '../../src/search/request-schema.js';
+import { pagingFromQuery, parseWith, textSearchQuerySchema } from '../../src/server/query-params.js';
 
 const files = new Set(['./ref.jpg', 'scenes/a.png']);
 const isFile = (p: string) => (files.has(p) ? 'file' : p === 'scenes' ? 'folder' : 'missing');
@@ -66,5 +69,56 @@ describe('parseSearchRequestJson', () => {
     for (const body of [{}, { terms: [] }, { terms: [{ path: '/etc/passwd' }] }, { terms: [{ text: 'a', weight: 0 }] }, { terms: [{ text: 'a' }], k: -1 }, { terms: [{ text: 'a' }], k: 1e9 }, { terms: [{ text: '' }] }, 'river', null]) {
       expect(() => parseSearchRequestJson(body)).toThrow(expect.objectContaining({ code: 'BAD_QUERY' }));
     }
+  });
+});
+
+describe('collapse and nms', () => {
+  const viaGet = (name: 'collapse' | 'nms', text: string) => {
+    const request = pagingFromQuery(parseWith(textSearchQuerySchema, { q: 'river', [name]: text }, 'query string'));
+    return name === 'collapse' ? request.collapse : request.nms;
+  };
+  const viaPost = (name: 'collapse' | 'nms', value: unknown) => {
+    const request = parseSearchRequestJson({ terms: [{ text: 'river' }], [name]: value });
+    return name === 'collapse' ? request.collapse : request.nms;
+  };
+  const viaCli = (name: 'collapse' | 'nms', text: string) => (name === 'collapse' ? collapseOption(text) : nmsOption(text));
+  const asRequest = (name: 'collapse' | 'nms', value: boolean | number) => (name === 'collapse' && typeof value === 'number' ? { threshold: value } : value);
+
+  it('mean one thing in the CLI, GET, POST and the library: words are booleans, numbers thresholds in (0, 1]', () => {
+    const readings: ['collapse' | 'nms', string, boolean | number][] = [
+      ['collapse', 'true', true],
+      ['collapse', 'false', false],
+      ['collapse', '1', 1],
+      ['collapse', '1.0', 1],
+      ['collapse', '0.9', 0.9],
+      ['collapse', '.9', 0.9],
+      ['nms', 'on', true],
+      ['nms', 'off', false],
+      ['nms', 'true', true],
+      ['nms', '1', 1],
+      ['nms', '0.3', 0.3],
+    ];
+    for (const [name, text, value] of readings) {
+      expect(viaGet(name, text), `${name}=${text}`).toEqual(asRequest(name, value));
+      expect(viaPost(name, value), `"${name}": ${String(value)}`).toEqual(asRequest(name, value));
+      expect(checkLibrarySearchRequest({ terms: [{ kind: 'text', text: 'river', weight: 1 }], [name]: asRequest(name, value) })[name]).toEqual(asRequest(name, value));
+      expect(viaCli(name, text), `--${name} ${text}`).toEqual(value);
+    }
+    expect(viaGet('collapse', '')).toBe(true);
+  });
+
+  it('refuses 0 (a threshold that folds every hit into one), numbers past 1 and other text, in all four', () => {
+    for (const name of ['collapse', 'nms'] as const) {
+      for (const text of ['0', '0.0', '1.5', '-0.5', '0x1', 'yes']) {
+        expect(() => viaGet(name, text), `${name}=${text}`).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(new RegExp(`^invalid query string: ${name}: expected .* in \\(0, 1\\]`)) }));
+        expect(() => viaCli(name, text), `--${name} ${text}`).toThrow(/^expected .* in \(0, 1\]/);
+      }
+      for (const value of [0, 1.5, 'yes']) {
+        expect(() => viaPost(name, value), `"${name}": ${String(value)}`).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(new RegExp(`^invalid search request: ${name}: expected .* in \\(0, 1\\]`)) }));
+      }
+    }
+    expect(() => viaCli('collapse', '0')).toThrow('0 would fold every hit into one');
+    expect(() => checkLibrarySearchRequest({ terms: [], collapse: { threshold: 0 } })).toThrow(/^invalid search request: collapse\.threshold: expected .* in \(0, 1\]/);
+    expect(() => checkLibrarySearchRequest({ terms: [], nms: 0 })).toThrow(/^invalid search request: nms: expected .* in \(0, 1\]/);
   });
 });
