@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { RsclipError } from '../errors.js';
+import { nmsShare } from './nms.js';
 import type { SearchRequest } from './types.js';
 
 interface CursorBody {
@@ -20,7 +21,7 @@ export function queryKey(request: SearchRequest): string {
     const image = typeof t.image === 'string' ? `path:${t.image}` : `sha256:${createHash('sha256').update(t.image).digest('hex')}`;
     return { kind: 'image', image, weight: t.weight };
   });
-  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, exclude: request.excludeIds ?? [], copies: request.foldCopies ?? true }));
+  hash.update(JSON.stringify({ terms, filter: request.filter ?? null, collapse: request.collapse ?? false, exact: request.exact ?? false, nms: nmsShare(request.nms) ?? false, exclude: request.excludeIds ?? [], copies: request.foldCopies ?? true }));
   return hash.digest('base64url').slice(0, 16);
 }
 

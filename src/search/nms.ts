@@ -9,6 +9,11 @@ import type { ItemWindow } from '../store/types.js';
 
 export const DEFAULT_NMS_THRESHOLD = 0.5;
 
+/** The share a request's `nms` suppresses at (true and absent: the default), or undefined when it is off. */
+export function nmsShare(nms: boolean | number | undefined): number | undefined {
+  return nms === false ? undefined : typeof nms === 'number' ? nms : DEFAULT_NMS_THRESHOLD;
+}
+
 /** Intersection over the smaller window's area, 0 when they do not overlap. */
 export function overlapOfSmaller(a: ItemWindow, b: ItemWindow): number {
   const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);

@@ -14,7 +14,7 @@ import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
 import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
-import { DEFAULT_NMS_THRESHOLD, suppressOverlaps, type PlacedHit } from './nms.js';
+import { nmsShare, suppressOverlaps, type PlacedHit } from './nms.js';
 import { longTextNotices } from './long-texts.js';
 import { combineWeighted } from './query-vector.js';
 import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
@@ -207,7 +207,7 @@ export class Searcher {
         hint: 'leave exact out, add a filter, or use `rsclip search --exact`',
       });
     }
-    const nmsThreshold = request.nms === false ? undefined : typeof request.nms === 'number' ? request.nms : DEFAULT_NMS_THRESHOLD;
+    const nmsThreshold = nmsShare(request.nms);
     let groups: HitGroup[] = [];
     let ef: number | undefined;
     const vectors = new Map<number, Float32Array>();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor, queryKey } from '../../src/search/cursor.js';
 import type { SearchRequest } from '../../src/search/index.js';
+import { DEFAULT_NMS_THRESHOLD } from '../../src/search/nms.js';
 
 const base: SearchRequest = { terms: [{ kind: 'text', text: 'river', weight: 1 }] };
 
@@ -19,9 +20,14 @@ describe('pagination cursors', () => {
       { ...base, collapse: true },
       { ...base, exact: true },
       { ...base, excludeIds: [3] },
+      { ...base, nms: false },
+      { ...base, nms: 0.3 },
     ]) {
       expect(queryKey(other), JSON.stringify(other)).not.toBe(key);
     }
+    // nms by its effective share: on is the default
+    expect(queryKey({ ...base, nms: true })).toBe(key);
+    expect(queryKey({ ...base, nms: DEFAULT_NMS_THRESHOLD })).toBe(key);
     const image = (bytes: string): SearchRequest => ({ terms: [{ kind: 'image', image: Buffer.from(bytes), weight: 1 }] });
     expect(queryKey(image('one'))).toBe(queryKey(image('one')));
     expect(queryKey(image('one'))).not.toBe(queryKey(image('two')));
