@@ -11,13 +11,6 @@ import { describeZodIssues, pagingShape, thresholdFromText } from '../search/req
 import type { CheckedSearchRequest } from '../search/types.js';
 import { parseFilterSpecs, placeOptionSpecs } from '../store/filter.js';
 
-/** "12" -> 12, "-1" -> -1 (so that zod says what range it is out of); anything else stays a string so that zod reports it as not a number. */
-export const numeric = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && /^-?\d*\.?\d+(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema);
-/** An optional count from 1 to `max` in a query string. */
-export const countParam = (max: number) => numeric(z.number().int().min(1).max(max)).optional();
-/** One of a few sizes in a query string, the message naming them. */
-export const sizeParam = (sizes: readonly number[]) => numeric(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
-const flag = z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 /** A parameter that may appear once: a repeated one (`?q=a&q=b`) is refused, not settled by picking one of its values. */
 export const oneString = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v, ctx) => {
@@ -26,8 +19,16 @@ export const oneString = <T extends z.ZodType>(schema: T) =>
     return z.NEVER;
   }, schema);
 
+/** "12" -> 12, "-1" -> -1 (so that zod says what range it is out of); anything else stays a string so that zod reports it as not a number. */
+export const numeric = <T extends z.ZodType>(schema: T) => oneString(z.preprocess((v) => (typeof v === 'string' && /^-?\d*\.?\d+(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema));
+/** An optional count from 1 to `max` in a query string. */
+export const countParam = (max: number) => numeric(z.number().int().min(1).max(max)).optional();
+/** One of a few sizes in a query string, the message naming them. */
+export const sizeParam = (sizes: readonly number[]) => numeric(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
+const flag = oneString(z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()));
+
 /** `collapse=` or `nms=` as POST reads its JSON: a word is a boolean, a decimal number a threshold (thresholdFromText). */
-const thresholdParam = (name: 'collapse' | 'nms') => z.preprocess((v) => (typeof v === 'string' ? thresholdFromText(name, v) : v), pagingShape[name]);
+const thresholdParam = (name: 'collapse' | 'nms') => oneString(z.preprocess((v) => (typeof v === 'string' ? thresholdFromText(name, v) : v), pagingShape[name]));
 
 /** `nms=`: off/false (none), on/true/empty (the default share), or a share in (0, 1]. */
 export const nmsParam = thresholdParam('nms');

@@ -233,6 +233,9 @@ describe('errors', () => {
     // a parameter given twice is refused, not settled by keeping one of its values; so is an empty period
     for (const [query, message] of [
       ['q=river&q=lake', 'q: given 2 times: give it once'],
+      ['q=river&k=1&k=1000', 'k: given 2 times: give it once'],
+      ['q=river&exact=true&exact=false', 'exact: given 2 times: give it once'],
+      ['q=river&collapse=1&collapse=0.5', 'collapse: given 2 times: give it once'],
       ['q=river&since=2021-01-01&until=2020-01-01', 'invalid filter "until=2020-01-01": until (2020-01-01T00:00:00.000Z) is before since (2021-01-01T00:00:00.000Z): no item can match'],
     ] as const) {
       const res = await request(app).get(`/api/search?${query}`);
