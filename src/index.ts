@@ -52,6 +52,7 @@ export {
   type CommittedChange,
   type CatalogFilter,
   type CatalogFilterJson,
+  type FilterSpec,
   type FieldValue,
   type FieldRecord,
   type ItemSelection,

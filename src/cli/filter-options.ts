@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { RsclipError } from '../errors.js';
-import { filterSyntax, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type PlaceOptions } from '../store/filter.js';
+import { filterSyntax, parseFilterSpecs, placeOptionSpecs, type CatalogFilter, type FilterSpec, type PlaceOptions } from '../store/filter.js';
 import { collect } from './options.js';
 
 export interface FilterOptions extends PlaceOptions {
@@ -24,16 +24,18 @@ export function addFilterOptions(command: Command): Command {
     .option('--until <date>', 'only items acquired at or before DATE (STAC datetime)');
 }
 
-/** The filter the options give; `--within` names a GeoJSON file. */
+/** The filter the options give; `--within` names a GeoJSON file, which messages name rather than quote. */
 export async function filterFromOptions(opts: FilterOptions): Promise<CatalogFilter | undefined> {
-  let within: string | undefined;
-  if (opts.within !== undefined) {
+  const { within: areaFile, ...place } = opts;
+  const specs: FilterSpec[] = [...(opts.filter ?? []), ...placeOptionSpecs(place)];
+  if (areaFile !== undefined) {
+    let area: string;
     try {
-      within = await readFile(opts.within, 'utf8');
+      area = await readFile(areaFile, 'utf8');
     } catch (cause) {
-      throw new RsclipError('BAD_QUERY', `cannot read the area file ${opts.within}: ${(cause as Error).message}`, { hint: 'give --within a GeoJSON file with a Polygon or MultiPolygon', cause });
+      throw new RsclipError('BAD_QUERY', `cannot read the area file ${areaFile}: ${(cause as Error).message}`, { hint: 'give --within a GeoJSON file with a Polygon or MultiPolygon', cause });
     }
+    specs.push({ text: `within=${area}`, source: `--within ${areaFile}` });
   }
-  const specs = [...(opts.filter ?? []), ...placeOptionSpecs({ ...opts, ...(within === undefined ? {} : { within }) })];
   return specs.length > 0 ? parseFilterSpecs(specs) : undefined;
 }

@@ -32,16 +32,19 @@ function shown(spec: string): string {
   return spec.length > 120 ? `${spec.slice(0, 117)}...` : spec;
 }
 
-/** Thrown for a malformed `key=value` (the caller's query is bad, whichever interface it came through). */
+/** Thrown for a malformed `key=value` (the caller's query is bad, whichever interface it came through); `spec` is how the message names it (specLabel). */
 function badSpec(spec: string, expected: string): RsclipError {
-  return new RsclipError('BAD_QUERY', `invalid filter "${shown(spec)}": expected ${expected}`, {
+  return new RsclipError('BAD_QUERY', `invalid ${spec}: expected ${expected}`, {
     hint: 'filters look like folder=a/b, path=*.tif, format=jpeg,png, minBytes=1000, after=2020-01-01, bbox=12.3,41.8,12.6,42.0, near=12.49,41.89,5km, label=airport, year=2010..2015',
   });
 }
 
+/** A decimal number (`-12.5`, `1e3`): Number() alone also reads hex, binary and octal (`0x10` is 16). */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
 function numberText(spec: string, value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw badSpec(spec, `a number, got "${value}"`);
+  if (!DECIMAL.test(value) || !Number.isFinite(n)) throw badSpec(spec, `a decimal number, got "${value}"`);
   return n;
 }
 
@@ -59,7 +62,7 @@ interface FilterKey<S extends z.ZodType> {
   name: string;
   /** `name=value` syntax as the help shows it. */
   syntax: string;
-  /** Text after `=` -> the JSON form; `previous` is what an earlier repetition of the key gave. */
+  /** Text after `=` -> the JSON form; `spec` names the spec in messages; `previous` is what an earlier repetition of the key gave. */
   fromText(value: string, spec: string, previous: z.input<S> | undefined): z.input<S>;
 }
 
@@ -99,10 +102,37 @@ function toPlace<T>(make: (value: T) => Place) {
   };
 }
 
+/** The names a GeoJSON `crs` member (GeoJSON 2008, which RFC 7946 dropped) gives lon/lat WGS84 by, as GDAL writes them. */
+const LON_LAT_CRS_NAMES = new Set(['urn:ogc:def:crs:OGC:1.3:CRS84', 'urn:ogc:def:crs:OGC::CRS84', 'urn:ogc:def:crs:EPSG::4326', 'EPSG:4326']);
+
+/** The first `crs` member of an area, its features or their geometries that names a CRS other than lon/lat WGS84 (undefined if none). */
+function foreignCrs(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { crs, features, geometry } = value as { crs?: unknown; features?: unknown; geometry?: unknown };
+  const name = (crs as { properties?: { name?: unknown } } | undefined)?.properties?.name;
+  if (crs !== undefined && crs !== null && !(typeof name === 'string' && LON_LAT_CRS_NAMES.has(name))) return crs;
+  const parts = [...(Array.isArray(features) ? features : []), geometry];
+  for (const part of parts) {
+    const found = foreignCrs(part);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 const radius = z.union([z.number().finite().nonnegative().max(20_038_000), z.string().max(30)]);
 const areaGeometry = z
   .looseObject({ type: z.enum(['Polygon', 'MultiPolygon', 'Feature', 'FeatureCollection']) })
-  .refine((g) => countPositions(g) <= MAX_AREA_POSITIONS, { message: `the area has more than ${MAX_AREA_POSITIONS} positions: simplify it` });
+  .superRefine((g, ctx) => {
+    const crs = foreignCrs(g);
+    if (crs === undefined) return;
+    const name = (crs as { properties?: { name?: unknown } }).properties?.name;
+    ctx.addIssue({
+      code: 'custom',
+      message: `the area has a crs member (${typeof name === 'string' ? name : JSON.stringify(crs).slice(0, 80)}): rsclip reads GeoJSON in lon/lat WGS84 (RFC 7946) and does not support other CRSs; reproject the area, e.g. ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`,
+      abort: true,
+    });
+  })
+  .refine((g) => countPositions(g) <= MAX_AREA_POSITIONS, { message: `the area has more than ${MAX_AREA_POSITIONS} positions: simplify it`, abort: true });
 
 const isoDate = z.iso
   .date()
@@ -290,15 +320,25 @@ const FIELDS = {
     })
     .describe(`user fields: name -> value, [values] or {min, max} (inclusive); at most ${FILTER_LIMITS.fieldNames} names and ${FILTER_LIMITS.values} values`),
   syntax: ['NAME=VALUE', 'NAME=A|B', 'NAME=LO..HI'],
+  /**
+   * A range when the text around its first `..` is numbers (either may be left out); a text with
+   * `..` and a number on one side only (`abc..3`, `2010..x`) is a malformed range, refused; with
+   * no number on either side (`a..b`) it is a value like any other.
+   */
   fromText(value: string, spec: string): z.input<typeof fieldCondition> {
-    const range = /^(-?[\d.]*)\.\.(-?[\d.]*)$/.exec(value);
-    if (range && (range[1] !== '' || range[2] !== '')) {
-      const out: { min?: number; max?: number } = {};
-      if (range[1] !== '') out.min = numberText(spec, range[1]!);
-      if (range[2] !== '') out.max = numberText(spec, range[2]!);
-      return out;
+    const dots = value.indexOf('..');
+    if (dots !== -1) {
+      const [low, high] = [value.slice(0, dots), value.slice(dots + 2)];
+      const [lowNumber, highNumber] = [DECIMAL.test(low), DECIMAL.test(high)];
+      if ((lowNumber || low === '') && (highNumber || high === '') && (lowNumber || highNumber)) {
+        return { ...(lowNumber ? { min: numberText(spec, low) } : {}), ...(highNumber ? { max: numberText(spec, high) } : {}) };
+      }
+      if (lowNumber || highNumber) throw badSpec(spec, 'a range of decimal numbers LO..HI, either end left out or not (year=2010..2015, year=2010..)');
     }
-    return value.includes('|') ? value.split('|') : value;
+    const values = value.split('|');
+    // sidecars never store an empty value (their empty cells are no value), so it would match nothing
+    if (values.some((v) => v.trim() === '')) throw badSpec(spec, `a value after "=" (and between any "|"): an empty one matches nothing`);
+    return values.length > 1 ? values : value;
   },
 };
 
@@ -382,34 +422,44 @@ export const libraryFilterSchema = z.preprocess(
 
 const KEY_BY_NAME = new Map<string, KeyName>(Object.entries(FILTER_KEYS).map(([key, spec]) => [spec.name, key as KeyName]));
 
+/** A `key=value` filter, or one read from where a message should name rather than quote (`--within area.geojson`). */
+export type FilterSpec = string | { text: string; source: string };
+
+/** How a message names a spec: the spec itself (cut when long), or where it was read from. */
+function specLabel(spec: FilterSpec): string {
+  return typeof spec === 'string' ? `filter "${shown(spec)}"` : spec.source;
+}
+
 /** Parses repeatable `key=value` filters (all must hold) into a CatalogFilter, with the JSON form's bounds. */
-export function parseFilterSpecs(specs: readonly string[]): CatalogFilter {
+export function parseFilterSpecs(specs: readonly FilterSpec[]): CatalogFilter {
   const json: Record<string, unknown> = {};
   const fields: Record<string, unknown> = {};
-  const specOf = new Map<string, string>();
+  const labelOf = new Map<string, string>();
   for (const spec of specs) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0) throw badSpec(spec, 'KEY=VALUE');
-    const name = spec.slice(0, eq).trim();
-    const value = spec.slice(eq + 1);
+    const text = typeof spec === 'string' ? spec : spec.text;
+    const label = specLabel(spec);
+    const eq = text.indexOf('=');
+    if (eq <= 0) throw badSpec(label, 'KEY=VALUE');
+    const name = text.slice(0, eq).trim();
+    const value = text.slice(eq + 1);
     const key = KEY_BY_NAME.get(name);
     if (key !== undefined) {
       const form = FILTER_KEYS[key] as FilterKey<z.ZodType>;
-      json[key] = form.fromText(value, spec, json[key]);
-      specOf.set(key, spec);
+      json[key] = form.fromText(value, label, json[key]);
+      labelOf.set(key, label);
       continue;
     }
     const field = name.startsWith('field.') ? name.slice('field.'.length) : name;
-    if (field === '') throw badSpec(spec, 'a field name before "="');
-    fields[field] = FIELDS.fromText(value, spec);
-    specOf.set(`fields.${field}`, spec);
+    if (field === '') throw badSpec(label, 'a field name before "="');
+    fields[field] = FIELDS.fromText(value, label);
+    labelOf.set(`fields.${field}`, label);
   }
   if (Object.keys(fields).length > 0) json.fields = fields;
   const parsed = catalogFilterSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path[0] === 'fields' ? `fields.${String(issue.path[1])}` : String(issue.path[0]);
-    throw new RsclipError('BAD_QUERY', `invalid filter "${shown(specOf.get(where) ?? where)}": ${issue.message}`);
+    throw new RsclipError('BAD_QUERY', `invalid ${labelOf.get(where) ?? `filter "${where}"`}: ${issue.message}`);
   }
   return parsed.data;
 }

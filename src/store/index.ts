@@ -9,7 +9,7 @@ export { BruteForceIndex } from './brute-force-index.js';
 export { DEFAULT_EF } from './graph-index.js';
 export { DEFAULT_ENGINE, ENGINE_DEFAULTS, ENGINE_NAMES, VECTOR_QUANTIZATIONS, engineLabel, parseEngineLabel, resolveEngine, type EngineChoice, type EngineName, type EngineSpec, type HnswParams, type UsearchParams, type VectorQuantization } from './engines.js';
 export { assertModelMatches, modelMatches } from './model-binding.js';
-export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, placeOptionSpecs, FILTER_KEYS, FILTER_LIMITS, MAX_AREA_POSITIONS, type CatalogFilter, type CatalogFilterJson, type FieldCondition, type PlaceOptions } from './filter.js';
+export { catalogFilterSchema, parseFilterSpecs, filterSyntax, filterJsonSchema, placeOptionSpecs, FILTER_KEYS, FILTER_LIMITS, MAX_AREA_POSITIONS, type CatalogFilter, type CatalogFilterJson, type FieldCondition, type FilterSpec, type PlaceOptions } from './filter.js';
 export { WHOLE_IMAGE_KEY, WHOLE_IMAGE_PLAN } from './types.js';
 export type {
   CatalogChange,

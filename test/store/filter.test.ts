@@ -52,6 +52,26 @@ describe('the filter syntax, defined once', () => {
   });
 });
 
+describe('user field values', () => {
+  const refused = (spec: string, message: string | RegExp) => expect(() => parseFilterSpecs([spec]), spec).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message }));
+
+  it('reads a range when both ends are decimal numbers or left out, and refuses one with a number on one side only', () => {
+    expect(parseFilterSpecs(['year=2010..2015']).fields).toEqual({ year: { min: 2010, max: 2015 } });
+    expect(parseFilterSpecs(['year=2010..', 'cloud=..0.5', 'size=1e3..+2e3']).fields).toEqual({ year: { min: 2010 }, cloud: { max: 0.5 }, size: { min: 1000, max: 2000 } });
+    for (const spec of ['year=abc..3', 'year=2010..x', 'year=1..2..3', 'year=0x10..20', 'year=1..3|5']) {
+      refused(spec, `invalid filter "${spec}": expected a range of decimal numbers LO..HI, either end left out or not (year=2010..2015, year=2010..)`);
+    }
+    // with no number on either side, `..` is part of a value
+    expect(parseFilterSpecs(['version=v1..final', 'dots=..']).fields).toEqual({ version: 'v1..final', dots: '..' });
+  });
+
+  it('refuses an empty value, which no field holds (a sidecar\'s empty cell is no value)', () => {
+    for (const spec of ['label=', 'label= ', 'label=a|', 'label=a||b', 'field.path=']) {
+      refused(spec, `invalid filter "${spec}": expected a value after "=" (and between any "|"): an empty one matches nothing`);
+    }
+  });
+});
+
 describe('places and acquisition time in the filter', () => {
   const polygon = { type: 'Polygon', coordinates: [[[12, 41], [13, 41], [13, 42], [12, 41]]] };
 
@@ -88,8 +108,36 @@ describe('places and acquisition time in the filter', () => {
     refused('within={"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}', /closed ring of at least 4 positions/);
     refused('within=[oops', /GeoJSON text/);
     refused('since=yesterday', /ISO 8601 date/);
+    // decimal numbers only: Number() reads 0x10 as 16
+    refused('near=0x10,5', /^invalid filter "near=0x10,5": expected a decimal number, got "0x10"/);
+    refused('bbox=0,0,0b1,1', /expected a decimal number, got "0b1"/);
+    refused('minBytes=0o17', /expected a decimal number, got "0o17"/);
+    expect(parseFilterSpecs(['near=-1.5e1,+5', 'minBytes=1e3']).near).toMatchObject({ lon: -15, lat: 5 });
     const huge = { type: 'Polygon', coordinates: [[...Array.from({ length: MAX_AREA_POSITIONS + 1 }, (_, i) => [i / 1e5, 0]), [0, 0]]] };
     expect(() => catalogFilterSchema.parse({ within: huge })).toThrow(/more than 20000 positions/);
+  });
+
+  it('refuses an area whose crs member names a CRS other than lon/lat WGS84, saying rsclip reads RFC 7946 GeoJSON', () => {
+    const crs = (name: string) => ({ type: 'name', properties: { name } });
+    const metres = { type: 'Polygon', coordinates: [[[1669792, 5160979], [1702000, 5160979], [1702000, 5200000], [1669792, 5160979]]] };
+    const message = /^invalid filter "within=.*": the area has a crs member \(urn:ogc:def:crs:EPSG::3857\): rsclip reads GeoJSON in lon\/lat WGS84 \(RFC 7946\) and does not support other CRSs/;
+    for (const area of [
+      { type: 'FeatureCollection', crs: crs('urn:ogc:def:crs:EPSG::3857'), features: [{ type: 'Feature', properties: {}, geometry: metres }] },
+      { type: 'Feature', properties: {}, geometry: { ...metres, crs: crs('urn:ogc:def:crs:EPSG::3857') } },
+    ]) {
+      expect(() => parseFilterSpecs([`within=${JSON.stringify(area)}`])).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(message) }));
+    }
+    // what GDAL writes for lon/lat WGS84 names the CRS rsclip reads anyway
+    const lonLat = { type: 'FeatureCollection', crs: crs('urn:ogc:def:crs:OGC:1.3:CRS84'), features: [{ type: 'Feature', properties: {}, geometry: polygon }] };
+    expect(catalogFilterSchema.parse({ within: lonLat }).within).toEqual({ kind: 'within', geometry: polygon });
+  });
+
+  it('names a spec read from a file by its source, not by the file\'s contents', () => {
+    const area = JSON.stringify({ type: 'Polygon', coordinates: [[[200, 0], [1, 0], [1, 1], [200, 0]]] });
+    expect(() => parseFilterSpecs([{ text: `within=${area}`, source: '--within area.geojson' }])).toThrow(
+      expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/^invalid --within area\.geojson: the area\.coordinates\[0\]\[0\] has longitude 200 outside/) }),
+    );
+    expect(() => parseFilterSpecs([{ text: 'within={oops\n', source: '--within area.geojson' }])).toThrow(/^invalid --within area\.geojson: expected GeoJSON text/);
   });
 });
 
