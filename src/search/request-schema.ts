@@ -38,7 +38,7 @@ export const pagingShape = {
   exact: z.boolean().optional(),
   ef: z.number().int().min(1).max(MAX_EF).optional(),
   collapse: z.union([z.boolean(), collapseThreshold], { error: COLLAPSE_EXPECTED }).optional(),
-  nms: z.union([z.boolean(), z.number().gt(0, NMS_EXPECTED).max(1, NMS_EXPECTED)], { error: NMS_EXPECTED }).optional(),
+  nms: z.union([z.boolean(), z.number().gt(0, `${NMS_EXPECTED} (off, not 0, shows every tile)`).max(1, NMS_EXPECTED)], { error: NMS_EXPECTED }).optional(),
   /** false: byte-identical copies are separate hits (default: folded into the best, listed as `copies`). */
   foldCopies: z.boolean().optional(),
 };

@@ -177,17 +177,20 @@ describe('locating a patch in the mosaic', () => {
     expect((await request(app).post(url).send({ terms: [{ id: 999_999 }] })).status).toBe(404);
   });
 
-  it('keeps the best tiles as they come with nms off (nms=off / false / 0, as search)', async () => {
+  it('keeps the best tiles as they come with nms off (nms=off / false, as search; 0 is a share, refused)', async () => {
     const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
     const plain = await locateInIndexedFile(store, mosaicFile, query, { top: 6, nmsThreshold: false });
     expect(plain.top.map((t) => t.rank)).toEqual([1, 2, 3, 4, 5, 6]);
     const suppressed = await locateInIndexedFile(store, mosaicFile, query, { top: 6, nmsThreshold: 0.2 });
     expect(suppressed.top.map((t) => t.rank)).not.toEqual([1, 2, 3, 4, 5, 6]);
-    for (const nms of ['off', 'false', '0']) {
+    for (const nms of ['off', 'false']) {
       const res = await request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'a river', top: 4, nms });
       expect(res.status, res.text).toBe(200);
       expect(res.body.top.map((t: { rank: number }) => t.rank)).toEqual([1, 2, 3, 4]);
     }
+    const zero = await request(app).get(`/api/images/${mosaicFile.id}/locate`).query({ q: 'a river', top: 4, nms: '0' });
+    expect(zero.status).toBe(400);
+    expect(zero.body.error.message).toMatch(/^invalid query string: nms: expected on \(true\), off \(false\) or a share of the smaller window in \(0, 1\] \(off, not 0, shows every tile\)/);
   });
 
   it('answers mistakes with a clear status and message', async () => {
