@@ -57,7 +57,7 @@ const pagingParameters = [
   { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'scan every vector instead of the HNSW graph' },
   { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)' },
   { name: 'foldCopies', in: 'query', schema: { type: 'boolean', default: true }, description: 'fold byte-identical copies into the best hit (listed as copies); false shows each copy as a hit' },
-  { name: 'collapse', in: 'query', schema: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] }, description: 'fold near-duplicates (true, or a cosine threshold)' },
+  { name: 'collapse', in: 'query', schema: { oneOf: [{ type: 'boolean' }, { type: 'number', exclusiveMinimum: 0, maximum: 1 }] }, description: 'fold near-duplicates (true, or a cosine threshold in (0, 1])' },
   {
     name: 'nms',
     in: 'query',
@@ -162,7 +162,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             cursor: { type: 'string' },
             exact: { type: 'boolean' },
             ef: { type: 'integer', minimum: 1, maximum: MAX_EF },
-            collapse: { oneOf: [{ type: 'boolean' }, { type: 'number', minimum: 0, maximum: 1 }] },
+            collapse: { oneOf: [{ type: 'boolean' }, { type: 'number', exclusiveMinimum: 0, maximum: 1 }] },
             nms: { oneOf: [{ type: 'boolean' }, { type: 'number', exclusiveMinimum: 0, maximum: 1 }] },
             filter: filterJsonSchema(),
           },
