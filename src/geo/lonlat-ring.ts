@@ -1,8 +1,8 @@
 /**
  * Turning a ring of longitude/latitude points (as a projected window's outline maps to WGS84)
  * into RFC 7946 geometry: longitudes unwrapped along the ring, then cut at the antimeridian into
- * parts inside [-180, 180] (a ring around a pole is closed along the pole's latitude), every
- * exterior ring counter-clockwise.
+ * parts inside [-180, 180] (a ring around a pole is closed through the pole along the antimeridian,
+ * one polygon), every exterior ring counter-clockwise.
  */
 import type { AreaGeometry, BBox, LonLatBox, Position, Ring } from './geojson-types.js';
 import { polygonsOf } from './geojson-types.js';
@@ -70,6 +70,26 @@ function ccw(ring: Ring): Ring {
   return signedArea(ring) < 0 ? [...ring].reverse() : ring;
 }
 
+/**
+ * The closed ring of a path that winds once around a pole (its end is its start moved by 360
+ * degrees of longitude), started where it crosses the antimeridian and closed along it through
+ * the pole, so that it spans one 360-degree band: one polygon, where a closure along any other
+ * meridian would be cut at the antimeridian into two parts sharing that meridian up to the pole.
+ */
+function ringAroundPole(path: Position[], poleLat: number): Ring {
+  const winding = Math.sign(path[path.length - 1]![0] - path[0]![0]) * 360;
+  const start = path[0]![0];
+  // The antimeridian (180 + 360 k) the path crosses: one lies between its start and its end.
+  const seam = winding > 0 ? 180 + 360 * Math.floor((start - 180) / 360 + 1) : 180 + 360 * Math.ceil((start - 180) / 360 - 1);
+  let i = 0;
+  while (i + 2 < path.length && (path[i + 1]![0] - seam) * (path[i]![0] - seam) > 0) i++;
+  const [a, b] = [path[i]!, path[i + 1]!];
+  const crossingLat = a[0] === b[0] ? a[1] : a[1] + ((seam - a[0]) / (b[0] - a[0])) * (b[1] - a[1]);
+  const shifted = (p: Position): Position => [p[0] + winding, p[1]];
+  const around: Position[] = [[seam, crossingLat], ...path.slice(i + 1), ...path.slice(1, i + 1).map(shifted), [seam + winding, crossingLat], [seam + winding, poleLat], [seam, poleLat], [seam, crossingLat]];
+  return around.filter((p, k) => k === 0 || p[0] !== around[k - 1]![0] || p[1] !== around[k - 1]![1]);
+}
+
 const MIN_PART_AREA = 1e-18;
 
 /**
@@ -88,9 +108,8 @@ export function ringToGeometry(points: Position[]): { geometry: AreaGeometry; bb
   let lats = open.map((p) => p[1]);
   let poleLat: number | undefined;
   if (Math.abs(winding) > 180) {
-    // The ring goes once around a pole: close it along the pole's latitude.
     poleLat = lats.reduce((a, b) => a + b, 0) / lats.length >= 0 ? 90 : -90;
-    ring = [...open, [closingLon, first[1]], [closingLon, poleLat], [first[0], poleLat], first];
+    ring = ringAroundPole([...open, [closingLon, first[1]]], poleLat);
     lats = [...lats, poleLat];
   } else {
     ring = closeRing(open);

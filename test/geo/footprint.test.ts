@@ -4,7 +4,7 @@
  * centre, native bounds and GSD.
  */
 import { describe, expect, it } from 'vitest';
-import { crsFromEpsg, geodesicDistance, lonLatTransform, placeOfWindow, polygonsOf, type Georeference } from '../../src/geo/index.js';
+import { compilePlace, crsFromEpsg, geodesicDistance, lonLatTransform, nearPlace, placeOfWindow, polygonsOf, type Georeference, type Ring } from '../../src/geo/index.js';
 import { signedArea } from '../../src/geo/lonlat-ring.js';
 
 function utm(epsg: number, x0: number, y0: number, pixel: number, size: number): Georeference {
@@ -21,6 +21,27 @@ function expectRfc7946(geometry: ReturnType<typeof placeOfWindow> extends infer 
       expect(Math.abs(lat)).toBeLessThanOrEqual(90);
     }
   }
+}
+
+/** Whether two segments share a point (touching and collinear overlap included). */
+function segmentsMeet(a: Ring[number], b: Ring[number], c: Ring[number], d: Ring[number]): boolean {
+  const cross = (o: Ring[number], p: Ring[number], q: Ring[number]) => (p[0] - o[0]) * (q[1] - o[1]) - (p[1] - o[1]) * (q[0] - o[0]);
+  const within = (o: Ring[number], p: Ring[number], q: Ring[number]) => Math.min(o[0], p[0]) <= q[0] && q[0] <= Math.max(o[0], p[0]) && Math.min(o[1], p[1]) <= q[1] && q[1] <= Math.max(o[1], p[1]);
+  const [d1, d2, d3, d4] = [cross(c, d, a), cross(c, d, b), cross(a, b, c), cross(a, b, d)];
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  return (d1 === 0 && within(c, d, a)) || (d2 === 0 && within(c, d, b)) || (d3 === 0 && within(a, b, c)) || (d4 === 0 && within(a, b, d));
+}
+
+/** A ring is simple (what GEOS checks of a polygon's shell) when only consecutive segments meet, at their shared vertex. */
+function isSimpleRing(ring: Ring): boolean {
+  const n = ring.length - 1;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 2; j < n; j++) {
+      if (i === 0 && j === n - 1) continue;
+      if (segmentsMeet(ring[i]!, ring[i + 1]!, ring[j]!, ring[j + 1]!)) return false;
+    }
+  }
+  return true;
 }
 
 describe('placeOfWindow', () => {
@@ -83,6 +104,28 @@ describe('placeOfWindow', () => {
     const lats = polygonsOf(place.footprint).flatMap((rings) => rings[0]!.map((p) => p[1]));
     expect(Math.max(...lats)).toBe(90);
     expect(place.gsd).toBeGreaterThan(900);
+  });
+
+  it('gives a window around the North Pole one simple polygon, closed along the antimeridian through the pole', () => {
+    // QA's EPSG:3413 scene of 1,024 px of 1 km with the pole at pixel (512, 512): the four windows
+    // around it were MultiPolygons whose parts shared a meridian up to the pole (GEOS: invalid).
+    const geo = utm(3413, -512_000, 512_000, 1000, 1024);
+    for (const [x, y] of [[336, 336], [504, 336], [336, 504], [504, 504]] as const) {
+      const place = placeOfWindow(geo, { x, y, width: 224, height: 224 })!;
+      expect(place.footprint.type).toBe('Polygon');
+      expectRfc7946(place.footprint);
+      const ring = polygonsOf(place.footprint)[0]![0]!;
+      expect(isSimpleRing(ring)).toBe(true);
+      expect(ring).toContainEqual([180, 90]);
+      expect(ring).toContainEqual([-180, 90]);
+      // Points inside the window, seen through the place filters: its centre, and a point on each side of the antimeridian.
+      const t = lonLatTransform(geo.crs!);
+      for (const [px, py] of [[x + 112, y + 112], [x + 20, y + 20], [x + 200, y + 200], [x + 20, y + 200], [x + 200, y + 20]] as const) {
+        const [lon, lat] = t.toLonLat(-512_000 + px * 1000, 512_000 - py * 1000)!;
+        expect(compilePlace(nearPlace(lon, lat, 0)).matches(place.footprint)).toBe(true);
+      }
+      expect(compilePlace(nearPlace(0, 80, 0)).matches(place.footprint)).toBe(false);
+    }
   });
 
   it('has no place without a CRS or beyond the projection', () => {
