@@ -1,6 +1,6 @@
 /**
  * Writes src/geo/epsg-datum-shift-fixes.ts: the corrected `+towgs84` of the EPSG codes whose
- * datum shift `epsg-index` gets wrong, read from PROJ's database (`proj.db`, Debian's `proj-data`).
+ * datum shift `epsg-index` gets wrong or leaves out, read from PROJ's database (`proj.db`, Debian's `proj-data`).
  *
  * `epsg-index` copies a transformation's seven parameters into `+towgs84`, which proj4 reads as
  * a Position Vector transformation, whatever method EPSG defines them for:
@@ -12,6 +12,9 @@
  *   reads arc-seconds and parts per million.
  * Each such code's parameters are found among PROJ's transformations of the same datum to WGS 84
  * (by value), and rewritten as the Position Vector transformation that maps points alike.
+ * `epsg-index` also writes some codes with no shift at all where PROJ has one (NTF (Paris) and its
+ * Lambert zones, NGO 1948 (Oslo), Makassar (Jakarta)): those whose datum has a single Helmert
+ * transformation to WGS 84 in use, and no grid, get it.
  *
  * Usage: npx tsx scripts/epsg-datum-shifts.ts [--proj-db FILE] [--check]
  *   --check  compare with the committed file instead of writing it (exit 1 when they differ)

@@ -6,8 +6,9 @@
  * `.prj` file, an ESRI PE string in a GeoTIFF) through proj4js's WKT parser, and user-defined
  * GeoTIFF keys through `geotiff-geokeys-to-proj4` (see `geotiff-georeference.ts`). The one table
  * of ours corrects `epsg-index`: the datum shifts it writes with Coordinate Frame rotations, other
- * units or a Molodensky-Badekas pivot, as the Position Vector parameters proj4 reads
- * (`epsg-datum-shift-fixes.ts`, derived from PROJ's database by scripts/epsg-datum-shifts.ts).
+ * units or a Molodensky-Badekas pivot, as the Position Vector parameters proj4 reads, and the
+ * single Helmert shift PROJ has where it writes none (`epsg-datum-shift-fixes.ts`, derived from
+ * PROJ's database by scripts/epsg-datum-shifts.ts).
  * Datum grids a definition names come from PROJ's folders (`datum-grids.ts`).
  *
  * Data coordinates are always easting/longitude first (GDAL's traditional GIS order, which is
@@ -90,10 +91,14 @@ export function crsFromEpsg(code: number): Crs {
   return crs;
 }
 
-/** An EPSG entry's definitions with its datum shift as proj4 (and WKT's TOWGS84) mean it. */
+/**
+ * An EPSG entry's definitions with its datum shift as PROJ applies it: a `+towgs84` proj4 would
+ * misread replaced (and the WKT's TOWGS84), a missing one added (NTF (Paris): -168,-60,320).
+ */
 function withDatumShiftFixed(code: number, proj4: string, wkt: string | null): { proj4: string; wkt: string | null } {
   const towgs84 = EPSG_DATUM_SHIFT_FIXES.get(code);
   if (towgs84 === undefined) return { proj4, wkt };
+  if (!/\+towgs84=/.test(proj4)) return { proj4: `${proj4} +towgs84=${towgs84}`, wkt: wkt?.replace(/SPHEROID\[(?:[^[\]]|\[[^[\]]*\])*\]/, `$&,TOWGS84[${towgs84}]`) ?? null };
   return { proj4: proj4.replace(/\+towgs84=\S+/, `+towgs84=${towgs84}`), wkt: wkt?.replace(/TOWGS84\[[^\]]*\]/, `TOWGS84[${towgs84}]`) ?? null };
 }
 

@@ -2,7 +2,8 @@
  * Datum shifts of EPSG codes whose `epsg-index` `+towgs84` carries Coordinate Frame or
  * Molodensky-Badekas parameters (or rotations in microradians): rsclip uses the Position Vector
  * transformation that means the same (src/geo/epsg-datum-shift-fixes.ts), so places agree with
- * gdaltransform where epsg-index's put them 56-305 m away.
+ * gdaltransform where epsg-index's put them 56-305 m away. Codes epsg-index writes with no shift
+ * where PROJ has one Helmert transformation (NTF (Paris), 53 m) get it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -54,6 +55,24 @@ describe('EPSG definitions with a corrected datum shift', () => {
     expect(crs.definition.replace(/\+towgs84=\S+/, '')).toBe(raw.proj4.replace(/\+towgs84=\S+/, ''));
   });
 
+  it('adds the shift epsg-index leaves out: NTF (Paris) / Lambert zone II takes NTF to WGS 84 (1), as GDAL does', () => {
+    const raw = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, '27572.json'), 'utf8')) as { proj4: string };
+    expect(raw.proj4).not.toMatch(/\+towgs84=/);
+    const crs = crsFromEpsg(27572);
+    expect(towgs84Of(crs.definition)).toEqual([-168, -60, 320, 0, 0, 0, 0]);
+    // `gdaltransform -s_srs EPSG:27572 -t_srs EPSG:4326` (GDAL 3.6, PROJ 9.1.1); without the shift rsclip was 53 m off.
+    const gdal = [
+      [[600000, 2430000], [2.33650540352806, 48.8683214186735]],
+      [[606000, 2424000], [2.418160311245, 48.8143686584192]],
+    ] as const;
+    const transform = lonLatTransform(crs);
+    for (const [[x, y], [lon, lat]] of gdal) {
+      const [ourLon, ourLat] = transform.toLonLat(x, y)!;
+      expect(Math.abs(ourLon - lon)).toBeLessThan(1e-6);
+      expect(Math.abs(ourLat - lat)).toBeLessThan(1e-6);
+    }
+  });
+
   it('leaves a code whose shift epsg-index writes right as it is (ETRS89 / UTM 32N; QND95 / Qatar National Grid, a Position Vector transformation)', () => {
     for (const code of [25832, 2932]) {
       const raw = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as { proj4: string };
@@ -69,7 +88,7 @@ describe('EPSG definitions with a corrected datum shift', () => {
     const madeFrom = /from PROJ (\S+)'s database \(EPSG (\S+)\)/.exec(committed)!;
     if (madeFrom[1] !== projVersion || madeFrom[2] !== epsgVersion) {
       // Another PROJ release: its registry may differ; the codes named in the README must still be fixed alike.
-      for (const code of [28992, 31370, 2039, 2169, 3021]) expect(fixes.get(code)).toBeDefined();
+      for (const code of [28992, 31370, 2039, 2169, 3021, 27572]) expect(fixes.get(code)).toBeDefined();
       return;
     }
     expect(renderFixesModule(fixes, { projVersion, epsgVersion })).toBe(committed);
@@ -77,8 +96,9 @@ describe('EPSG definitions with a corrected datum shift', () => {
 });
 
 describeGdal('EPSG datum shifts agree with gdaltransform', () => {
-  // National grids whose epsg-index shift put places 56-305 m from GDAL's.
-  const codes = [28992, 31370, 2039, 2169, 3021, 2326, 2393];
+  // National grids whose epsg-index shift put places 56-305 m from GDAL's, and NTF (Paris),
+  // NGO 1948 (Oslo) and Makassar (Jakarta), which it wrote without one (33-327 m).
+  const codes = [28992, 31370, 2039, 2169, 3021, 2326, 2393, 27572, 27574, 27391, 4804];
   for (const code of codes) {
     it(`EPSG:${code}`, () => {
       const entry = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as { bbox: [number, number, number, number] };
