@@ -8,7 +8,8 @@
  * of ours corrects `epsg-index`: the datum shifts it writes with Coordinate Frame rotations, other
  * units or a Molodensky-Badekas pivot, as the Position Vector parameters proj4 reads, and the
  * single Helmert shift PROJ has where it writes none (`epsg-datum-shift-fixes.ts`, derived from
- * PROJ's database by scripts/epsg-datum-shifts.ts).
+ * PROJ's database by scripts/epsg-datum-shifts.ts). It also reads the geographic CRSs in grads,
+ * whose proj4 strings do not say so, from their entries' unit.
  * Datum grids a definition names come from PROJ's folders (`datum-grids.ts`).
  *
  * Data coordinates are always easting/longitude first (GDAL's traditional GIS order, which is
@@ -32,8 +33,10 @@ export interface Crs {
   readonly definition: string;
   /** WKT when known (EPSG codes and `.prj` files), else null. */
   readonly wkt: string | null;
-  /** Longitude/latitude in degrees (a geographic CRS) rather than projected units. */
+  /** Longitude/latitude (a geographic CRS) rather than projected units. */
   readonly geographic: boolean;
+  /** Degrees in one unit of a geographic CRS's coordinates: 1, or 0.9 for grads (which proj4 does not read); 1 when projected. */
+  readonly degreesPerUnit: number;
 }
 
 /** A longitude/latitude pair, in that order (GeoJSON). */
@@ -45,7 +48,11 @@ interface EpsgEntry {
   kind: string;
   wkt: string | null;
   proj4: string | null;
+  /** The coordinates' unit: `grad` for a few geographic CRSs, which their proj4 strings do not say. */
+  unit: string | null;
 }
+
+const DEGREES_PER_GRAD = 0.9;
 
 /** The folder of `epsg-index`'s entries, one `<code>.json` a code. */
 export const EPSG_INDEX_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('epsg-index/package.json')), 's');
@@ -86,7 +93,9 @@ export function crsFromEpsg(code: number): Crs {
   }
   const { proj4, wkt } = withDatumShiftFixed(code, entry.proj4, entry.wkt);
   loadDatumGrids(loadProj4(), proj4, `EPSG:${code} (${entry.name})`);
-  const crs: Crs = { name: entry.name, epsg: code, definition: proj4, wkt, geographic: isGeographic(proj4) };
+  const geographic = isGeographic(proj4);
+  const degreesPerUnit = geographic && entry.unit === 'grad' ? DEGREES_PER_GRAD : 1;
+  const crs: Crs = { name: entry.name, epsg: code, definition: proj4, wkt, geographic, degreesPerUnit };
   epsgCache.set(code, crs);
   return crs;
 }
@@ -111,7 +120,7 @@ export function crsFromWkt(wkt: string): Crs {
   const text = wkt.trim();
   const topCode = /AUTHORITY\s*\[\s*"EPSG"\s*,\s*"?(\d+)"?\s*\]\s*\]\s*$/i.exec(text) ?? /\bID\s*\[\s*"EPSG"\s*,\s*(\d+)\s*\]\s*\]\s*$/i.exec(text);
   try {
-    const crs: Crs = { name: wktName(text), epsg: topCode ? Number(topCode[1]) : null, definition: text, wkt: text, geographic: isGeographic(text) };
+    const crs: Crs = { name: wktName(text), epsg: topCode ? Number(topCode[1]) : null, definition: text, wkt: text, geographic: isGeographic(text), degreesPerUnit: 1 };
     checkUsable(crs);
     return crs;
   } catch (cause) {
@@ -128,7 +137,7 @@ export function crsFromProj4(definition: string, name?: string): Crs {
   const text = definition.trim();
   try {
     loadDatumGrids(loadProj4(), text, `the proj4 CRS "${text}"`);
-    const crs: Crs = { name: name ?? text, epsg: null, definition: text, wkt: null, geographic: isGeographic(text) };
+    const crs: Crs = { name: name ?? text, epsg: null, definition: text, wkt: null, geographic: isGeographic(text), degreesPerUnit: 1 };
     checkUsable(crs);
     return crs;
   } catch (cause) {
@@ -169,35 +178,45 @@ function finitePair(p: number[]): [number, number] | null {
 
 /** The (cached) transform of a CRS to and from WGS84 longitude/latitude. */
 export function lonLatTransform(crs: Crs): LonLatTransform {
-  const cached = transformCache.get(crs.definition);
+  const key = `${crs.degreesPerUnit} ${crs.definition}`;
+  const cached = transformCache.get(key);
   if (cached) return cached;
   const source = projOf(crs.definition);
   // Data coordinates are easting/longitude first, whatever the definition's AXIS says.
   source.axis = 'enu';
   wgs84 ??= projOf('+proj=longlat +datum=WGS84 +no_defs');
   const converter = loadProj4()(source, wgs84);
+  // proj4 reads a geographic CRS's coordinates as degrees; grads are made degrees before its prime meridian and datum apply.
+  const unit = crs.degreesPerUnit;
   const transform: LonLatTransform = {
     crs,
     toLonLat(x, y) {
       try {
-        return finitePair(converter.forward([x, y]));
+        return finitePair(converter.forward([x * unit, y * unit]));
       } catch {
         return null;
       }
     },
     fromLonLat(lon, lat) {
       try {
-        return finitePair(converter.inverse([lon, lat]));
+        const xy = finitePair(converter.inverse([lon, lat]));
+        return xy && [xy[0] / unit, xy[1] / unit];
       } catch {
         return null;
       }
     },
   };
-  transformCache.set(crs.definition, transform);
+  transformCache.set(key, transform);
   return transform;
 }
 
 function checkUsable(crs: Crs): void {
-  const proj = projOf(crs.definition);
+  const proj = projOf(crs.definition) as Projection & { units?: string };
   if (!proj.projName) throw new Error('proj4 does not know its projection');
+  if (crs.geographic && proj.units !== undefined && !/^deg/i.test(proj.units)) {
+    // proj4 would read them as degrees, and WKT writers disagree on the unit of the prime meridian.
+    throw new RsclipError('BAD_INPUT', `the CRS "${crs.name}" gives longitude and latitude in ${proj.units}, and rsclip reads a WKT or proj4 geographic CRS in degrees only`, {
+      hint: 'give the CRS as its EPSG code (e.g. EPSG:4807 for NTF (Paris) in grads): a GeoTIFF key, or --crs for a world file without a .prj',
+    });
+  }
 }

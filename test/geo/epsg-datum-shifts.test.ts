@@ -96,9 +96,9 @@ describe('EPSG definitions with a corrected datum shift', () => {
 });
 
 describeGdal('EPSG datum shifts agree with gdaltransform', () => {
-  // National grids whose epsg-index shift put places 56-305 m from GDAL's, and NTF (Paris),
-  // NGO 1948 (Oslo) and Makassar (Jakarta), which it wrote without one (33-327 m).
-  const codes = [28992, 31370, 2039, 2169, 3021, 2326, 2393, 27572, 27574, 27391, 4804];
+  // National grids whose epsg-index shift put places 56-305 m from GDAL's, and NTF (Paris) (in
+  // metres and in grads), NGO 1948 (Oslo) and Makassar (Jakarta), which it wrote without one (33-327 m).
+  const codes = [28992, 31370, 2039, 2169, 3021, 2326, 2393, 27572, 27574, 4807, 27391, 4804];
   for (const code of codes) {
     it(`EPSG:${code}`, () => {
       const entry = JSON.parse(readFileSync(path.join(EPSG_INDEX_DIR, `${code}.json`), 'utf8')) as { bbox: [number, number, number, number] };

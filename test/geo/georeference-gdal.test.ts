@@ -1,7 +1,7 @@
 /**
  * Georeferencing against GDAL: for every GeoTIFF in ../shared/datasets/geotiff and for files the
- * tests make (a world-file JPEG, PixelIsPoint and ModelTransformation GeoTIFFs, NTF (Paris)
- * Lambert zone II), the geotransform
+ * tests make (a world-file JPEG, PixelIsPoint and ModelTransformation GeoTIFFs, NTF (Paris) in grads
+ * and in Lambert zone II), the geotransform
  * equals gdalinfo's and the corner and centre coordinates in WGS84 agree with gdaltransform's
  * within 1e-6 degrees.
  */
@@ -109,7 +109,8 @@ describeGdal('georeferencing agrees with GDAL', () => {
     ['pixel-is-point.tif', { width: 64, height: 48, bands: 1, dataType: 'uint8', pixel: (x, y) => (x + y) % 256, geo: { epsg: 32618, origin: [300000, 4500000], pixelSize: [30, 30], pixelIsPoint: true } }],
     ['matrix.tif', { width: 50, height: 40, bands: 1, dataType: 'uint16', pixel: (x) => x, geo: { epsg: 3857, transformation: [10, 2, 0, 1_000_000, 1.5, -10, 0, 6_000_000, 0, 0, 0, 0, 0, 0, 0, 1] } }],
     ['matrix-point.tif', { width: 30, height: 30, bands: 3, dataType: 'uint8', pixel: () => 1, geo: { epsg: 4326, geographic: true, pixelIsPoint: true, transformation: [0.01, 0, 0, 179.9, 0, -0.01, 0, -60, 0, 0, 0, 0, 0, 0, 0, 1] } }],
-    // NTF (Paris) / Lambert zone II, whose NTF shift epsg-index leaves out.
+    // NTF (Paris): a geographic CRS in grads, and Lambert zone II, whose NTF shift epsg-index leaves out.
+    ['ntf-paris-grads.tif', { width: 60, height: 60, bands: 1, dataType: 'uint8', pixel: (x) => x, geo: { epsg: 4807, geographic: true, origin: [0, 54], pixelSize: [0.001, 0.001] } }],
     ['ntf-lambert-ii.tif', { width: 60, height: 60, bands: 1, dataType: 'uint8', pixel: (x) => x, geo: { epsg: 27572, origin: [600000, 2430000], pixelSize: [10, 10] } }],
     ['bigtiff-planar.tif', { width: 100, height: 70, bands: 4, dataType: 'uint16', tile: 32, planar: true, bigTiff: true, pixel: (x, y, b) => x + y + b, geo: { epsg: 32760, origin: [700000, 1000000], pixelSize: [5, 5] } }],
   ];
