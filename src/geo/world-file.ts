@@ -2,8 +2,8 @@
  * World files (ESRI): six lines A, D, B, E, C, F giving the pixel size, rotation terms and the
  * CENTRE of the top-left pixel, beside an image as `.tfw`, `.jgw`, `.pgw` (first and last letter
  * of the image's extension + `w`), `<ext>w` (`.jpgw`, `.tifw`) or `.wld`, looked up in that
- * order (as GDAL's GDALReadWorldFile). The CRS comes from the caller (`--crs EPSG:n`) or from a
- * `.prj` file (WKT) beside the image.
+ * order (as GDAL's GDALReadWorldFile). The CRS comes from a `.prj` file (WKT) beside the image,
+ * else from the caller (`--crs EPSG:n`).
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { crsFromWkt, type Crs } from './crs.js';
 import type { Georeference } from './georeference.js';
-import type { GeoTransform } from './geotransform.js';
+import { pixelToCrs, type GeoTransform } from './geotransform.js';
 
 /** The world-file names GDAL looks for beside an image, in order. */
 export function worldFileCandidates(imagePath: string): string[] {
@@ -76,30 +76,49 @@ export async function findWorldFile(imagePath: string, listed?: string | null): 
 }
 
 export interface WorldFileOptions {
-  /** The CRS of the world file's coordinates; default: the `.prj` file beside the image, else none. */
+  /** The CRS of a world file with no `.prj` beside its image (a `.prj` wins); default: none. */
   crs?: Crs;
   /** The world file a listing of the image's folder found (null: none there); looked up on the disk when absent. */
   worldFile?: string | null;
 }
 
+/** The CRS of the `.prj` file beside `imagePath`, or undefined. */
+async function prjCrs(imagePath: string): Promise<Crs | undefined> {
+  const base = imagePath.slice(0, imagePath.length - path.extname(imagePath).length);
+  for (const prj of [`${base}.prj`, `${base}.PRJ`, `${imagePath}.prj`]) {
+    const wkt = await readIfExists(prj);
+    if (wkt !== undefined) return crsFromWkt(wkt);
+  }
+  return undefined;
+}
+
+/** Float noise allowed past the Earth's edges, in degrees (a global grid's corner at -180.0000000001). */
+const EDGE_SLACK_DEGREES = 1e-6;
+
+/**
+ * Refuses a world file whose corners lie off the Earth in its geographic CRS: longitudes outside
+ * -180..360 (the two conventions) or latitudes outside -90..90, as projected metres read as degrees give.
+ */
+function checkOnTheEarth(geoTransform: GeoTransform, width: number, height: number, crs: Crs, label: string): void {
+  for (const [col, row] of [[0, 0], [width, 0], [width, height], [0, height]] as const) {
+    const [lon, lat] = pixelToCrs(geoTransform, col, row).map((v) => v * crs.degreesPerUnit) as [number, number];
+    if (lon < -180 - EDGE_SLACK_DEGREES || lon > 360 + EDGE_SLACK_DEGREES || Math.abs(lat) > 90 + EDGE_SLACK_DEGREES) {
+      throw new RsclipError('BAD_INPUT', `world file ${label} puts the image's corner at longitude ${lon}, latitude ${lat} in ${crs.name}, a geographic CRS: off the Earth`, {
+        hint: 'its coordinates are likely projected: give the image a .prj with their CRS, or --crs EPSG:<code> of that projection (e.g. EPSG:32633)',
+      });
+    }
+  }
+}
+
 /**
  * The georeference of an image of `width` x `height` pixels from its world file; null when
- * there is no world file. Without `crs` and without a `.prj`, the CRS is null.
+ * there is no world file. Without a `.prj` and without `crs`, the CRS is null.
  */
 export async function readWorldFileGeoreference(imagePath: string, width: number, height: number, options: WorldFileOptions = {}): Promise<Georeference | null> {
   const world = await findWorldFile(imagePath, options.worldFile);
   if (!world) return null;
   const geoTransform = parseWorldFile(world.text, world.file);
-  let crs = options.crs ?? null;
-  if (!crs) {
-    const base = imagePath.slice(0, imagePath.length - path.extname(imagePath).length);
-    for (const prj of [`${base}.prj`, `${base}.PRJ`, `${imagePath}.prj`]) {
-      const wkt = await readIfExists(prj);
-      if (wkt !== undefined) {
-        crs = crsFromWkt(wkt);
-        break;
-      }
-    }
-  }
+  const crs = (await prjCrs(imagePath)) ?? options.crs ?? null;
+  if (crs?.geographic) checkOnTheEarth(geoTransform, width, height, crs, world.file);
   return { crs, geoTransform, width, height, source: 'world-file' };
 }
