@@ -34,9 +34,12 @@ function checkLonLat(lon: number, lat: number, what: string): void {
   if (!Number.isFinite(lat) || lat < -90 || lat > 90) throw badPlace(`${what}: latitude ${lat} is outside -90..90`, 'write longitude first, then latitude, in degrees');
 }
 
+/** A decimal number (`-12.5`, `1e3`): Number() alone also reads hex, binary and octal (`0x10` is 16). */
+export const DECIMAL_NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
 function numbers(text: string, count: number, what: string, example: string): number[] {
   const parts = text.split(',').map((t) => t.trim());
-  const values = parts.map((t) => (t === '' ? NaN : Number(t)));
+  const values = parts.map((t) => (DECIMAL_NUMBER.test(t) ? Number(t) : NaN));
   if (parts.length !== count || values.some((v) => !Number.isFinite(v))) {
     throw badPlace(`${what} must be ${count} numbers separated by commas, got ${JSON.stringify(text)}`, `e.g. ${example}`);
   }

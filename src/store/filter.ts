@@ -24,7 +24,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { RsclipError } from '../errors.js';
-import { bboxPlace, nearPlace, parseDistance, withinPlace, type Place } from '../geo/place.js';
+import { bboxPlace, DECIMAL_NUMBER, nearPlace, parseDistance, withinPlace, type Place } from '../geo/place.js';
 import { expandPathBraces, MAX_GLOB_ALTERNATIVES } from './glob-match.js';
 
 /** A spec as a message shows it: long ones (a GeoJSON area) are cut. */
@@ -39,12 +39,10 @@ function badSpec(spec: string, expected: string): RsclipError {
   });
 }
 
-/** A decimal number (`-12.5`, `1e3`): Number() alone also reads hex, binary and octal (`0x10` is 16). */
-const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 function numberText(spec: string, value: string): number {
   const n = Number(value);
-  if (!DECIMAL.test(value) || !Number.isFinite(n)) throw badSpec(spec, `a decimal number, got "${value}"`);
+  if (!DECIMAL_NUMBER.test(value) || !Number.isFinite(n)) throw badSpec(spec, `a decimal number, got "${value}"`);
   return n;
 }
 
@@ -329,7 +327,7 @@ const FIELDS = {
     const dots = value.indexOf('..');
     if (dots !== -1) {
       const [low, high] = [value.slice(0, dots), value.slice(dots + 2)];
-      const [lowNumber, highNumber] = [DECIMAL.test(low), DECIMAL.test(high)];
+      const [lowNumber, highNumber] = [DECIMAL_NUMBER.test(low), DECIMAL_NUMBER.test(high)];
       if ((lowNumber || low === '') && (highNumber || high === '') && (lowNumber || highNumber)) {
         return { ...(lowNumber ? { min: numberText(spec, low) } : {}), ...(highNumber ? { max: numberText(spec, high) } : {}) };
       }

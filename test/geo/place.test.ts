@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
+  bboxPlace,
   compilePlace,
   geometryBoxes,
+  nearPlace,
   parseBboxPlace,
   parseDistance,
   parseNearPlace,
@@ -114,6 +116,15 @@ describe('bbox', () => {
   it.each(boxes)('%s matches the brute-force set', (text) => {
     const place = parseBboxPlace(text);
     expect(viaIndex(place, FOOTPRINTS)).toEqual(bruteArea(place));
+  });
+});
+
+describe('place text', () => {
+  it('takes decimal numbers only (Number() reads 0x10 as 16)', () => {
+    expect(parseBboxPlace('1e1, -5.5,+12,.5')).toEqual(bboxPlace(10, -5.5, 12, 0.5));
+    expect(parseNearPlace('12.49,41.89', '5km')).toEqual(nearPlace(12.49, 41.89, 5000));
+    for (const text of ['0x10,5,20,6', '1,0b1,2,3', '1,2,0o7,4', '1,2,3,']) expect(() => parseBboxPlace(text), text).toThrow(/bbox must be 4 numbers/);
+    expect(() => parseNearPlace('0x10,5', 0)).toThrow(/near must be 2 numbers/);
   });
 });
 
