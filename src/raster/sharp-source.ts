@@ -48,9 +48,11 @@ class SharpSource implements RasterSource {
     const outWidth = options.outWidth ?? width;
     const outHeight = options.outHeight ?? height;
     const depth = this.dataType === 'uint16' ? 'ushort' : 'uchar';
+    // without a 16-bit colourspace, libvips makes 8-bit sRGB first (grey repeated three times)
+    const colourspace = this.dataType === 'uint16' ? (this.bandCount >= 3 ? 'rgb16' : 'grey16') : undefined;
     let data: Buffer;
     try {
-      data = await extractRaw(this.path, window, depth, { out: { width: outWidth, height: outHeight } });
+      data = await extractRaw(this.path, window, depth, { out: { width: outWidth, height: outHeight }, ...(colourspace ? { colourspace } : {}) });
     } catch (cause) {
       if (isRsclipError(cause, 'DEPENDENCY_MISSING')) throw cause;
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
