@@ -1,6 +1,8 @@
 /**
  * Which pixels of a window hold data: a pixel is nodata when every chosen band equals the nodata
- * value (NaN included), when the mask band is 0, or when the alpha band is 0. A window whose
+ * value (NaN included), when any band is NaN or infinite (whatever the nodata tag says: GDAL's
+ * statistics skip NaN, and no stretch can map either), when the mask band is 0, or when the alpha
+ * band is 0. A window whose
  * data pixels all have one value in every band is a constant fill (a black or white border
  * written without a nodata tag). Mostly-nodata and constant windows are not worth embedding.
  */
@@ -25,6 +27,9 @@ export function pixelValidity(bands: readonly BandArray[], sources: ValiditySour
       else for (let i = 0; i < n; i++) nodataBands[i]! += band[i] === nodata ? 1 : 0;
     }
     for (let i = 0; i < n; i++) if (nodataBands[i] === bands.length) valid[i] = 0;
+  }
+  for (const band of bands) {
+    if (band instanceof Float32Array || band instanceof Float64Array) for (let i = 0; i < n; i++) if (!Number.isFinite(band[i])) valid[i] = 0;
   }
   if (mask) for (let i = 0; i < n; i++) if (mask[i] === 0) valid[i] = 0;
   if (alpha) for (let i = 0; i < n; i++) if (alpha[i] === 0) valid[i] = 0;

@@ -188,6 +188,31 @@ describe('nodata windows', () => {
     await scene.close();
   });
 
+  it('never counts NaN or infinite samples as data, with no nodata tag: the stretch is that of the finite samples', async () => {
+    const file = path.join(dir, 'nan-untagged.tif');
+    const width = 600;
+    const height = 448;
+    // A float ramp with NaN over the top-left 224 px block, a NaN row, and a few infinities; no nodata tag.
+    const pixel = (x: number, y: number, b: number) =>
+      (x < 224 && y < 224) || y === 300 ? NaN : x === 500 && y % 50 === 0 ? (b === 0 ? Infinity : -Infinity) : ((x + 2 * y + 97 * b) % 1000) / 1000;
+    writeGeoTiff(file, { width, height, bands: 3, dataType: 'float32', tile: 112, pixel });
+    const scene = await Scene.open(file);
+    const { low, high } = scene.stretch;
+    for (let b = 0; b < 3; b++) {
+      const finite: number[] = [];
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if ([0, 1, 2].every((k) => Number.isFinite(pixel(x, y, k)))) finite.push(Math.fround(pixel(x, y, b)));
+      finite.sort((p, q) => p - q);
+      expect([low[b], high[b]], `band ${b + 1}`).toEqual([finite[Math.round(0.02 * (finite.length - 1))], finite[Math.round(0.98 * (finite.length - 1))]]);
+    }
+    // what the catalog stores (JSON) holds numbers only
+    expect(JSON.parse(JSON.stringify(scene.stretch))).toEqual(scene.stretch);
+    expect((await scene.readWindow({ x: 0, y: 0, width: 224, height: 224 })).nodataFraction).toBe(1);
+    const data = await scene.readWindow({ x: 250, y: 0, width: 224, height: 224 });
+    expect(data.nodataFraction).toBe(0);
+    expect(new Set(data.rgb).size).toBeGreaterThan(200);
+    await scene.close();
+  });
+
   it.skipIf(!hasShared)('detects nodata in the shared all-nodata, NaN, alpha and masked GeoTIFFs [needs ../shared]', async () => {
     const g = (f: string) => path.join(DATASETS_DIR, 'geotiff', f);
     const allNodata = await Scene.open(g('all-nodata.tif'));
