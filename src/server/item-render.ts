@@ -6,7 +6,7 @@
  */
 import { encodeRgb } from '../raster/libvips.js';
 import { openRaster } from '../raster/open-raster.js';
-import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
+import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
 import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/types.js';
 
@@ -18,11 +18,20 @@ export function rendersWindow(item: ItemRecord): boolean {
   return item.key !== WHOLE_IMAGE_KEY || item.file.stretch !== null;
 }
 
+/**
+ * Whether a stored stretch can be applied: catalogs made before NaN samples were taken for nodata
+ * hold a float scene's NaN limits as null (JSON), which would render as 0.
+ */
+function finiteStretch(stretch: SceneStretch): boolean {
+  return [...stretch.low, ...stretch.high].every(Number.isFinite);
+}
+
 /** The item's window of the file at `realPath`, at most `maxSide` pixels a side, with its file's stretch. */
 export async function renderItem(realPath: string, item: ItemRecord, maxSide: number, format: 'png' | 'webp'): Promise<Buffer> {
   const source = await openRaster(realPath);
   try {
-    const stretch = item.file.stretch ?? (await computeSceneStretch(source, defaultBands(source)));
+    const stored = item.file.stretch;
+    const stretch = stored && finiteStretch(stored) ? stored : await computeSceneStretch(source, stored?.bands ?? defaultBands(source), stored ? { percentiles: stored.percentiles } : {});
     const scene = Scene.fromSource(source, stretch);
     const { window } = item;
     const longest = Math.max(window.width, window.height);
