@@ -10,6 +10,8 @@
  * geotiff.js, which also reads what libvips cannot (band-separate tiled files, some JPEG-in-TIFF,
  * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
  * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
+ * A palette image is read as its colours (GDAL's -expand rgb), so that windows show what libvips,
+ * decoding a small file whole, shows.
  */
 import { stat } from 'node:fs/promises';
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
@@ -26,6 +28,7 @@ import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const SUBFILE_REDUCED = 1;
+const PHOTOMETRIC_PALETTE = 3;
 const PHOTOMETRIC_YCBCR = 6;
 const SUBFILE_MASK = 4;
 
@@ -68,6 +71,22 @@ function bandColors(bandCount: number, photometric: number | undefined, extraSam
     }
   }
   return colors;
+}
+
+/** A colour table's red, green and blue per index, 8-bit. */
+type Palette = [Uint8Array, Uint8Array, Uint8Array];
+
+/**
+ * A TIFF ColorMap (all reds, then greens, then blues, 16-bit) as 8-bit colours, as GDAL reads it:
+ * entries divided by 257, unless none is past 255 (a map some writers fill with 8-bit values).
+ */
+function paletteOf(colorMap: ArrayLike<number>): Palette {
+  const n = Math.floor(colorMap.length / 3);
+  let max = 0;
+  for (let i = 0; i < colorMap.length; i++) max = Math.max(max, colorMap[i]!);
+  const divisor = max > 255 ? 257 : 1;
+  const channel = (c: number) => Uint8Array.from({ length: n }, (_, i) => Math.floor(colorMap[c * n + i]! / divisor));
+  return [channel(0), channel(1), channel(2)];
 }
 
 interface Level {
@@ -155,6 +174,8 @@ class TiffSource implements RasterSource {
     private readonly ycbcr: boolean,
     /** Full-resolution windows are cut by libvips in this colourspace (null: geotiff.js). */
     private libvips: StoredColourspace | null,
+    /** A palette image's colours: its one band of indices is read as three bands, red, green, blue. */
+    private readonly palette: Palette | null = null,
   ) {
     this.chunks = new BlockCache(chunkCacheBytes(levels[0]!.width, bandCount, dataType === 'uint16' ? 2 : 1));
   }
@@ -272,6 +293,10 @@ class TiffSource implements RasterSource {
       }
     }
     const level = this.pickLevel(this.levels, window, outWidth, outHeight);
+    if (this.palette) {
+      const [indices] = await this.readLevel(level, window, [0], outWidth, outHeight);
+      return { width: outWidth, height: outHeight, bands: bands.map((b) => expandPalette(indices!, this.palette![b - 1]!)) };
+    }
     const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
     return { width: outWidth, height: outHeight, bands: arrays };
   }
@@ -349,6 +374,13 @@ class TiffSource implements RasterSource {
   }
 }
 
+/** One colour channel of a palette image's indices (an index past the table is black, as GDAL makes it). */
+function expandPalette(indices: BandArray, colours: Uint8Array): Uint8Array {
+  const out = new Uint8Array(indices.length);
+  for (let i = 0; i < indices.length; i++) out[i] = colours[indices[i]!] ?? 0;
+  return out;
+}
+
 /** Opens a TIFF for windowed reads (nothing but the directory is read until a window is). */
 export async function openTiff(path: string, options: TiffOpenOptions = {}): Promise<RasterSource> {
   // loaded on first use: commands that read no TIFF (search, serve) do not load geotiff.js
@@ -416,7 +448,11 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       (dataType === 'uint8' || dataType === 'uint16') &&
       LIBVIPS_COMPRESSIONS.has(Number(fd.getValue('Compression') ?? 1));
     const colourspace: StoredColourspace = photometric === 2 ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
-    const source = new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null);
+    const colorMap = photometric === PHOTOMETRIC_PALETTE && bandCount === 1 ? ((await fd.loadValue('ColorMap')) as ArrayLike<number> | undefined) : undefined;
+    // a palette image is its colours, three 8-bit bands (GDAL's -expand rgb)
+    const source = colorMap
+      ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, paletteOf(colorMap))
+      : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null);
     await source.checkLibvips();
     return source;
   } catch (error) {

@@ -246,6 +246,45 @@ describe('nodata windows', () => {
   });
 });
 
+describe('a palette TIFF', () => {
+  const width = 600;
+  const height = 448;
+  const w = { x: 130, y: 70, width: 224, height: 224 };
+  /** A palette scene; its colour table's 16-bit entries are the 8-bit colours times `scale`, plus `offset`. */
+  function paletteScene(name: string, scale: number, offset: number): { file: string; colorMap: number[] } {
+    const file = path.join(dir, name);
+    const colour = (c: number, i: number) => [(i * 7) % 256, 255 - i, (i * 13) % 256][c]! * scale + offset;
+    const colorMap = [0, 1, 2].flatMap((c) => Array.from({ length: 256 }, (_, i) => colour(c, i)));
+    writeGeoTiff(file, { width, height, bands: 1, dataType: 'uint8', tile: 112, overviews: [2], colorMap, pixel: (x, y) => (x * 3 + y * 5) % 256 });
+    return { file, colorMap };
+  }
+
+  it('is read in its colours, tile by tile and from overviews, as libvips decodes it whole (an image embedded whole or tiled alike)', async () => {
+    // entries as GDAL writes them (8-bit x 257), which libvips (>> 8) and GDAL (/ 257) read alike
+    const { file, colorMap } = paletteScene('palette.tif', 257, 0);
+    const scene = await Scene.open(file);
+    expect(scene.source.colors).toEqual(['red', 'green', 'blue']);
+    expect(scene.stretch.kind).toBe('passthrough');
+    const tile = await scene.readWindow(w);
+    const decoded = await sharp(file).extract({ left: w.x, top: w.y, width: w.width, height: w.height }).removeAlpha().raw().toBuffer();
+    expect(Buffer.from(tile.rgb).equals(decoded)).toBe(true);
+    const reduced = await scene.readWindow({ x: 0, y: 0, width, height }, { outWidth: 300, outHeight: 224 });
+    const colours = new Set(Array.from({ length: 256 }, (_, i) => [0, 1, 2].map((c) => colorMap[c * 256 + i]! / 257).join()));
+    for (let i = 0; i < 300 * 224; i += 97) expect(colours.has(Array.from(reduced.rgb.subarray(i * 3, i * 3 + 3)).join()), `pixel ${i}`).toBe(true);
+    await scene.close();
+  });
+
+  it.skipIf(!hasGdal)('gives the colours of gdal_translate -expand rgb, entries that are not multiples of 257 included [needs gdal-bin]', async () => {
+    const { file } = paletteScene('palette-odd.tif', 256, 200);
+    const scene = await Scene.open(file);
+    const tile = await scene.readWindow(w);
+    await scene.close();
+    const out = path.join(dir, 'palette-gdal.raw');
+    execFileSync('gdal_translate', ['-q', '-expand', 'rgb', '-of', 'ENVI', '-co', 'INTERLEAVE=BIP', '-srcwin', String(w.x), String(w.y), String(w.width), String(w.height), file, out]);
+    expect(Buffer.from(tile.rgb).equals(readFileSync(out))).toBe(true);
+  });
+});
+
 describe('the two TIFF decoders', () => {
   it('libvips (chosen for interleaved 8/16-bit Deflate/LZW/raw TIFFs) and geotiff.js give the same samples', async () => {
     const cases: [string, GeoTiffFixture][] = [
