@@ -43,16 +43,23 @@ export interface LocateImageOptions extends LocateOptions {
   scales?: readonly number[];
   /** Share of a window overlapping its neighbour (default: the tiling plan's 0.25). */
   overlap?: number;
+  /** 1-based bands for R, G, B (or one grey band); default from the image's colour interpretation. */
+  bands?: number[];
+  /** Percentiles of the stretch of data that is not 8-bit; default [2, 98]. */
+  percentiles?: [number, number];
   /** Largest image, width x height, to tile (default: no limit); a larger one is refused with IMAGE_TOO_LARGE. */
   maxPixels?: number;
   /** Stops the tiling and embedding, rejecting with its reason, when it aborts (a server's client went away). */
   signal?: AbortSignal;
 }
 
-/** The window sizes and overlap of an index's recorded plan, for a scene located beside that index's own. */
-export function indexTiling(meta: Pick<IndexMeta, 'plan'>): Pick<LocateImageOptions, 'scales' | 'overlap'> {
-  const { scales, overlap } = recordedPlanOptions(meta.plan);
-  return { ...(scales ? { scales } : {}), ...(overlap === undefined ? {} : { overlap }) };
+/**
+ * The window sizes, overlap, bands and stretch percentiles of an index's recorded plan, for an
+ * image located beside that index's own: cut and rendered as the index's scenes were.
+ */
+export function indexTiling(meta: Pick<IndexMeta, 'plan'>): Pick<LocateImageOptions, 'scales' | 'overlap' | 'bands' | 'percentiles'> {
+  const { scales, overlap, bands, percentiles } = recordedPlanOptions(meta.plan);
+  return { ...(scales ? { scales } : {}), ...(overlap === undefined ? {} : { overlap }), ...(bands ? { bands } : {}), ...(percentiles ? { percentiles } : {}) };
 }
 
 export interface LocatedTile {
@@ -149,13 +156,15 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
 
 /**
  * Cuts the image at `absolutePath` into windows of the model's input size (any image larger than
- * one window is cut), embeds them and scores them; `shownPath` names it in the result.
+ * one window is cut), renders them with the bands and stretch given, embeds them and scores them;
+ * `shownPath` names it in the result.
  */
 export async function locateInImage(encoder: ClipEncoder, absolutePath: string, shownPath: string, query: Float32Array, options: LocateImageOptions = {}): Promise<LocateResult> {
   const checked = checkOptions(options);
   const start = performance.now();
   const inputSize = encoder.info.imageSize;
-  const [scene, geo] = await Promise.all([Scene.open(absolutePath), readGeoreference(absolutePath)]);
+  const sceneOptions = { ...(options.bands ? { bands: options.bands } : {}), ...(options.percentiles ? { stretch: { percentiles: options.percentiles } } : {}) };
+  const [scene, geo] = await Promise.all([Scene.open(absolutePath, sceneOptions), readGeoreference(absolutePath)]);
   try {
     if (options.maxPixels !== undefined && scene.width * scene.height > options.maxPixels) {
       throw new RsclipError('IMAGE_TOO_LARGE', `the image is ${scene.width} x ${scene.height} pixels; at most ${options.maxPixels} pixels are tiled on the fly here`, {

@@ -23,9 +23,11 @@ import { Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
 import { openIndex, type FileRecord, type IndexStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
+import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { tinyModelDir } from '../fixtures/model.js';
 import { MOSAIC, MOSAIC_TARGET, MOSAIC_WINDOWS, mosaicPatchPng, writeMosaicArchive } from '../fixtures/mosaic.js';
+import { sixteenBitScene } from '../fixtures/sixteen-bit.js';
 
 const windows = MOSAIC_WINDOWS;
 const target = MOSAIC_TARGET;
@@ -301,10 +303,36 @@ describe('locating a patch in the mosaic', () => {
     expect(result.top).toHaveLength(1);
   });
 
-  it("tiles an image on the fly with an index's window sizes and overlap (indexTiling)", async () => {
+  it("renders an image tiled on the fly with an index's bands and stretch: a copy of an indexed 16-bit scene scores as its stored tiles", async () => {
+    const scenes = path.join(root, 'sixteen');
+    const outside = path.join(root, 'outside');
+    mkdirSync(scenes);
+    mkdirSync(outside);
+    writeGeoTiff(path.join(scenes, 'scene.tif'), sixteenBitScene(700, 500, { nodata: [100, 80], epsg: 32633, origin: [400_000, 5_000_000] }));
+    copyFileSync(path.join(scenes, 'scene.tif'), path.join(outside, 'copy.tif'));
+    const sixteenIndex = path.join(root, 'sixteen-index');
+    await indexInto({ roots: [scenes], index: sixteenIndex, model: encoder, bands: [4, 3, 2], percentiles: [1, 99] });
+    const sixteen = await openIndex(sixteenIndex, { readonly: true });
+    try {
+      const plan = indexTiling(sixteen.meta);
+      expect(plan).toMatchObject({ bands: [4, 3, 2], percentiles: [1, 99] });
+      const query = await searcher.queryVector([{ kind: 'text', text: 'a river', weight: 1 }]);
+      const indexed = await locateInIndexedFile(sixteen, (await sixteen.findFileByPath(path.join(scenes, 'scene.tif')))!, query, { nmsThreshold: false });
+      const onTheFly = await locateInImage(encoder, path.join(outside, 'copy.tif'), 'copy.tif', query, { ...plan, nmsThreshold: false });
+      const scores = (r: LocateResult) => Object.fromEntries(r.tiles.map((t) => [t.key, t.score]));
+      const expected = scores(indexed);
+      expect(Object.keys(scores(onTheFly)).sort()).toEqual(Object.keys(expected).sort());
+      // to float rounding (stored vectors, other batches); the default bands and stretch differ by 0.02
+      for (const [key, score] of Object.entries(scores(onTheFly))) expect(score, key).toBeCloseTo(expected[key]!, 3);
+    } finally {
+      await sixteen.close();
+    }
+  });
+
+  it("tiles an image on the fly with an index's window sizes, overlap and stretch (indexTiling)", async () => {
     const plan = new IndexPlan({ inputSize: 224, overlap: 0.5, scales: [1, 2] });
     const tiling = indexTiling({ plan: plan.signature() });
-    expect(tiling).toEqual({ overlap: 0.5, scales: [1, 2] });
+    expect(tiling).toEqual({ overlap: 0.5, scales: [1, 2], percentiles: [2, 98] });
     expect(indexTiling({ plan: undefined })).toEqual({});
     const query = await searcher.queryVector([{ kind: 'text', text: 'a river', weight: 1 }]);
     const result = await locateInImage(encoder, path.join(archive, 'mosaic.tif'), 'mosaic.tif', query, tiling);
