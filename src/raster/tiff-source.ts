@@ -6,10 +6,13 @@
  *
  * Two decoders, chosen per file by measurement (bench/raster.ts): libvips (sharp `extract`) is
  * about 2.8x faster for full-resolution windows of pixel-interleaved 8/16-bit TIFFs compressed
- * with nothing, LZW, Deflate or PackBits, so those windows go there. Everything else goes to
- * geotiff.js, which also reads what libvips cannot (band-separate tiled files, some JPEG-in-TIFF,
- * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews,
- * YCbCr JPEG and every other layout. Both give the same samples (tests compare them with GDAL).
+ * with nothing, LZW, Deflate or PackBits, so those windows go there, and give the same samples as
+ * geotiff.js (tests compare both with GDAL). Full-resolution windows of 8-bit JPEG-in-TIFF (grey,
+ * RGB or YCbCr) go there too, for their samples: libvips and GDAL decode them with libjpeg alike,
+ * geotiff.js's own JPEG decoder and chroma upsampling differ by up to tens of levels. Everything
+ * else goes to geotiff.js, which also reads what libvips cannot (band-separate tiled files,
+ * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews (a
+ * JPEG file's reduced reads too, with those differences) and every other layout.
  * A palette image is read as its colours (GDAL's -expand rgb), so that windows show what libvips,
  * decoding a small file whole, shows.
  */
@@ -117,6 +120,7 @@ function whatWentWrong(error: unknown): string {
 
 /** Compressions libvips decodes to the same samples as geotiff.js: none, LZW, Deflate (both codes), PackBits. */
 const LIBVIPS_COMPRESSIONS = new Set([1, 5, 8, 32946, 32773]);
+const COMPRESSION_JPEG = 7;
 
 export const DEFAULT_BLOCK_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -174,6 +178,12 @@ class TiffSource implements RasterSource {
     private readonly ycbcr: boolean,
     /** Full-resolution windows are cut by libvips in this colourspace (null: geotiff.js). */
     private libvips: StoredColourspace | null,
+    /**
+     * JPEG-in-TIFF: libvips is kept if it decodes the probe, whatever geotiff.js gives: geotiff.js's
+     * JPEG decoder and chroma upsampling differ from libjpeg, which GDAL and libvips share (by up to
+     * 101 levels on fine colour detail).
+     */
+    private readonly jpeg: boolean,
     /** A palette image's colours: its one band of indices is read as three bands, red, green, blue. */
     private readonly palette: Palette | null = null,
   ) {
@@ -187,7 +197,7 @@ class TiffSource implements RasterSource {
     return this.libvips ? 'libvips' : 'geotiff.js';
   }
 
-  /** Keeps libvips only if it gives geotiff.js's samples on a probe window at the centre. */
+  /** Keeps libvips only if it gives geotiff.js's samples (JPEG: if it decodes it) on a probe window at the centre. */
   async checkLibvips(): Promise<void> {
     if (!this.libvips) return;
     const side = Math.min(32, this.width, this.height);
@@ -201,7 +211,7 @@ class TiffSource implements RasterSource {
       .catch(() => null);
     this.libvips = null;
     const viaGeotiff = await this.readBands(probe, bands);
-    const same = viaLibvips !== null && viaLibvips.bands.every((band, i) => band.length === viaGeotiff.bands[i]!.length && band.every((v, k) => v === viaGeotiff.bands[i]![k]));
+    const same = viaLibvips !== null && viaLibvips.bands.every((band, i) => band.length === viaGeotiff.bands[i]!.length && (this.jpeg || band.every((v, k) => v === viaGeotiff.bands[i]![k])));
     this.libvips = same ? colourspace : null;
   }
 
@@ -441,18 +451,20 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     );
     const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
     const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
+    const compression = Number(fd.getValue('Compression') ?? 1);
+    const jpeg = compression === COMPRESSION_JPEG && dataType === 'uint8';
     const libvipsAble =
       (options.decoder ?? 'auto') === 'auto' &&
       main.planarConfiguration === 1 &&
-      (photometric === 1 || photometric === 2) &&
+      (photometric === 1 || photometric === 2 || (ycbcr && jpeg)) &&
       (dataType === 'uint8' || dataType === 'uint16') &&
-      LIBVIPS_COMPRESSIONS.has(Number(fd.getValue('Compression') ?? 1));
-    const colourspace: StoredColourspace = photometric === 2 ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
+      (LIBVIPS_COMPRESSIONS.has(compression) || jpeg);
+    const colourspace: StoredColourspace = photometric === 2 || ycbcr ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
     const colorMap = photometric === PHOTOMETRIC_PALETTE && bandCount === 1 ? ((await fd.loadValue('ColorMap')) as ArrayLike<number> | undefined) : undefined;
     // a palette image is its colours, three 8-bit bands (GDAL's -expand rgb)
     const source = colorMap
-      ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, paletteOf(colorMap))
-      : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null);
+      ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, false, paletteOf(colorMap))
+      : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null, jpeg);
     await source.checkLibvips();
     return source;
   } catch (error) {
