@@ -148,9 +148,10 @@ export async function computeSceneStretch(source: RasterSource, bands: readonly 
   };
 }
 
-function toByte(v: number, low: number, ratio: number): number {
+/** Multiplied before divided, as GDAL's -scale: (v - low) * (255 / span) puts an exact .5 (127.5) just below it. */
+function toByte(v: number, low: number, span: number): number {
   if (Number.isNaN(v)) return 0;
-  const s = Math.round((v - low) * ratio);
+  const s = Math.round(((v - low) * 255) / span);
   return s < 0 ? 0 : s > 255 ? 255 : s;
 }
 
@@ -170,8 +171,8 @@ export function stretchToRgb(bands: readonly BandArray[], stretch: SceneStretch,
     } else {
       const low = stretch.low[k]!;
       const high = stretch.high[k]!;
-      const ratio = high > low ? 255 / (high - low) : 0;
-      for (let i = 0; i < n; i++) rgb[i * 3 + c] = ratio === 0 ? (band[i]! > low ? 255 : 0) : toByte(band[i]!, low, ratio);
+      const span = high - low;
+      for (let i = 0; i < n; i++) rgb[i * 3 + c] = span > 0 ? toByte(band[i]!, low, span) : band[i]! > low ? 255 : 0;
     }
   }
   if (valid) for (let i = 0; i < n; i++) if (!valid[i]) rgb.fill(0, i * 3, i * 3 + 3);

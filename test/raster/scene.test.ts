@@ -11,7 +11,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planWindows } from '../../src/geo/index.js';
-import { Scene, computeSceneStretch, defaultBands, isMostlyNodata, openRaster, parseBandList } from '../../src/raster/index.js';
+import { Scene, computeSceneStretch, defaultBands, isMostlyNodata, openRaster, parseBandList, stretchToRgb } from '../../src/raster/index.js';
 import { hasGdal } from '../fixtures/gdal.js';
 import { writeGeoTiff, type GeoTiffFixture } from '../fixtures/geotiff-writer.js';
 import { sixteenBitScene as sixteenBit } from '../fixtures/sixteen-bit.js';
@@ -75,10 +75,15 @@ describe('a 16-bit 4-band scene with --bands 4,3,2 and the percentile stretch', 
       maxDiff = Math.max(maxDiff, d);
       if (d === 0) equal++;
     }
-    // GDAL computes the scaling in float32: a value on a rounding boundary may land one step away.
-    expect(maxDiff).toBeLessThanOrEqual(1);
-    expect(equal / ours.length).toBeGreaterThan(0.999);
+    expect(maxDiff).toBe(0);
+    expect(equal).toBe(ours.length);
     await scene.close();
+  });
+
+  it('rounds an exact .5 up, as gdal_translate -scale does', () => {
+    // (5027 - 1146) * 255 / (8908 - 1146) = 127.5, which (v - low) * (255 / (high - low)) gives as 127.4999...
+    const stretch = { bands: [1], kind: 'linear' as const, low: [1146], high: [8908], percentiles: [2, 98] as [number, number], sampledPixels: 1 };
+    expect(Array.from(stretchToRgb([Uint16Array.of(5027, 1146, 8908)], stretch))).toEqual([128, 128, 128, 0, 0, 0, 255, 255, 255]);
   });
 
   it('takes the percentiles of the valid pixels (nearest rank), from the whole scene when it is small', async () => {
