@@ -263,16 +263,23 @@ class TiffSource implements RasterSource {
     return [x0, y0, x1, y1];
   }
 
+  /**
+   * A window of a level, `outWidth` x `outHeight`, nearest neighbour at output pixel centres as
+   * GDAL samples them (floor((i + 0.5) * ratio), in full-resolution pixels); geotiff.js's own
+   * resampling takes round(i * ratio), half a pixel off.
+   */
   private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
-    const options = { window: this.levelWindow(level, window), width: outWidth, height: outHeight, resampleMethod: 'nearest', interleave: false as const };
+    const levelWindow = this.levelWindow(level, window);
+    const options = { window: levelWindow, interleave: false as const };
+    let arrays: BandArray[];
     try {
       if (this.ycbcr && level.image.fileDirectory.getValue('PhotometricInterpretation') === PHOTOMETRIC_YCBCR) {
         // JPEG-in-TIFF stored as YCbCr: geotiff.js converts to RGB in readRGB only.
         const rgb = Array.from((await level.image.readRGB(options)) as unknown as ArrayLike<BandArray>);
-        return samples.map((s) => rgb[s]!);
+        arrays = samples.map((s) => rgb[s]!);
+      } else {
+        arrays = Array.from((await level.image.readRasters({ ...options, samples })) as unknown as ArrayLike<BandArray>);
       }
-      const result = await level.image.readRasters({ ...options, samples });
-      return Array.from(result as unknown as ArrayLike<BandArray>);
     } catch (cause) {
       if (cause instanceof RsclipError) throw cause;
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${whatWentWrong(cause)}`, {
@@ -280,6 +287,20 @@ class TiffSource implements RasterSource {
         cause,
       });
     }
+    const [x0, y0, x1, y1] = levelWindow;
+    if (x1 - x0 === outWidth && y1 - y0 === outHeight) return arrays;
+    const centres = (start: number, size: number, out: number, scale: number, first: number, count: number) =>
+      Array.from({ length: out }, (_, i) => Math.min(count - 1, Math.max(0, Math.floor((start + ((i + 0.5) * size) / out) * scale) - first)));
+    const columns = centres(window.x, window.width, outWidth, level.width / this.width, x0, x1 - x0);
+    const rows = centres(window.y, window.height, outHeight, level.height / this.height, y0, y1 - y0);
+    return arrays.map((band) => {
+      const out = new (band.constructor as new (length: number) => BandArray)(outWidth * outHeight);
+      for (let y = 0; y < outHeight; y++) {
+        const from = rows[y]! * (x1 - x0);
+        for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = band[from + columns[x]!]!;
+      }
+      return out;
+    });
   }
 
   async readBands(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {

@@ -162,6 +162,26 @@ describe('overviews (COG)', () => {
     expect(new Set((await source.readBands({ x: 0, y: 0, width: 224, height: 224 }, [2])).bands[0])).toEqual(new Set([0]));
     await source.close();
   });
+
+  it('samples the pixels at the output pixels\' centres, as GDAL does (floor((i + 0.5) * ratio)), from an overview or the full resolution', async () => {
+    const file = path.join(dir, 'cog-centres.tif');
+    // bands 1 and 2: a pixel's column and row in its level
+    writeGeoTiff(file, { width: 1050, height: 850, bands: 2, dataType: 'uint16', tile: 256, overviews: [2], pixel: (x, y, b, level) => (b === 0 ? x : y) / 2 ** level });
+    const source = await openRaster(file, { decoder: 'geotiff' });
+    for (const [w, out, levelWidth] of [
+      [{ x: 0, y: 0, width: 1050, height: 850 }, [512, 414], 525],
+      [{ x: 100, y: 60, width: 700, height: 500 }, [300, 215], 525],
+      [{ x: 0, y: 0, width: 1050, height: 850 }, [700, 566], 1050],
+    ] as const) {
+      const f = levelWidth / 1050;
+      const { bands } = await source.readBands(w, [1, 2], { outWidth: out[0], outHeight: out[1] });
+      const columns = Array.from({ length: out[0] }, (_, i) => Math.floor((w.x + ((i + 0.5) * w.width) / out[0]) * f));
+      const rows = Array.from({ length: out[1] }, (_, i) => Math.floor((w.y + ((i + 0.5) * w.height) / out[1]) * f));
+      expect(Array.from(bands[0]!.subarray(0, out[0])), `columns of ${out.join('x')}`).toEqual(columns);
+      expect(Array.from({ length: out[1] }, (_, i) => bands[1]![i * out[0]]!), `rows of ${out.join('x')}`).toEqual(rows);
+    }
+    await source.close();
+  });
 });
 
 describe('nodata windows', () => {
