@@ -12,7 +12,8 @@
  * geotiff.js's own JPEG decoder and chroma upsampling differ by up to tens of levels. Everything
  * else goes to geotiff.js, which also reads what libvips cannot (band-separate tiled files,
  * floats, 32-bit, masks) and serves coarse reads from overviews: metadata, masks, overviews (a
- * JPEG file's reduced reads too, with those differences) and every other layout.
+ * JPEG file's overviews too, with those differences; its reduced reads that no overview serves
+ * are sampled from libvips' full resolution) and every other layout.
  * A palette image is read as its colours (GDAL's -expand rgb), so that windows show what libvips,
  * decoding a small file whole, shows.
  */
@@ -263,11 +264,7 @@ class TiffSource implements RasterSource {
     return [x0, y0, x1, y1];
   }
 
-  /**
-   * A window of a level, `outWidth` x `outHeight`, nearest neighbour at output pixel centres as
-   * GDAL samples them (floor((i + 0.5) * ratio), in full-resolution pixels); geotiff.js's own
-   * resampling takes round(i * ratio), half a pixel off.
-   */
+  /** A window of a level, `outWidth` x `outHeight` (see sampleAtCentres). */
   private async readLevel(level: Level, window: PixelWindow, samples: number[], outWidth: number, outHeight: number): Promise<BandArray[]> {
     const levelWindow = this.levelWindow(level, window);
     const options = { window: levelWindow, interleave: false as const };
@@ -287,23 +284,23 @@ class TiffSource implements RasterSource {
         cause,
       });
     }
-    const [x0, y0, x1, y1] = levelWindow;
-    if (x1 - x0 === outWidth && y1 - y0 === outHeight) return arrays;
-    const centres = (start: number, size: number, out: number, scale: number, first: number, count: number) =>
-      Array.from({ length: out }, (_, i) => Math.min(count - 1, Math.max(0, Math.floor((start + ((i + 0.5) * size) / out) * scale) - first)));
-    const columns = centres(window.x, window.width, outWidth, level.width / this.width, x0, x1 - x0);
-    const rows = centres(window.y, window.height, outHeight, level.height / this.height, y0, y1 - y0);
-    return arrays.map((band) => {
-      const out = new (band.constructor as new (length: number) => BandArray)(outWidth * outHeight);
-      for (let y = 0; y < outHeight; y++) {
-        const from = rows[y]! * (x1 - x0);
-        for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = band[from + columns[x]!]!;
-      }
-      return out;
-    });
+    return sampleAtCentres(arrays, levelWindow, window, level.width / this.width, level.height / this.height, outWidth, outHeight);
   }
 
   async readBands(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {
+    const { outWidth, outHeight } = this.checkWindow(window, options);
+    const level = this.pickLevel(this.levels, window, outWidth, outHeight);
+    if (this.jpeg && this.libvips && level === this.levels[0] && (outWidth !== window.width || outHeight !== window.height)) {
+      // a JPEG file's reduced read with no overview to serve it: from libvips' full-resolution samples, as GDAL's
+      const full = await this.decodeWindow(window, bands);
+      const whole: [number, number, number, number] = [window.x, window.y, window.x + window.width, window.y + window.height];
+      return { width: outWidth, height: outHeight, bands: sampleAtCentres(full.bands, whole, window, 1, 1, outWidth, outHeight) };
+    }
+    return this.decodeWindow(window, bands, options);
+  }
+
+  /** A window as the decoders give it: full resolution from libvips where it is chosen, else geotiff.js from the best level. */
+  private async decodeWindow(window: PixelWindow, bands: readonly number[], options: ReadOptions = {}): Promise<BandWindow> {
     const { outWidth, outHeight } = this.checkWindow(window, options);
     for (const b of bands) {
       if (!Number.isInteger(b) || b < 1 || b > this.bandCount) {
@@ -403,6 +400,29 @@ class TiffSource implements RasterSource {
     // resolves once the file descriptor is closed
     await this.tiff.close();
   }
+}
+
+/**
+ * A level's window `levelWindow` ([x0, y0, x1, y1), its pixels scaled by sx, sy from full
+ * resolution) sampled to `outWidth` x `outHeight` for the full-resolution `window`: nearest
+ * neighbour at output pixel centres as GDAL samples them (floor((i + 0.5) * ratio), in
+ * full-resolution pixels); geotiff.js's own resampling takes round(i * ratio), half a pixel off.
+ */
+function sampleAtCentres(arrays: BandArray[], levelWindow: [number, number, number, number], window: PixelWindow, sx: number, sy: number, outWidth: number, outHeight: number): BandArray[] {
+  const [x0, y0, x1, y1] = levelWindow;
+  if (x1 - x0 === outWidth && y1 - y0 === outHeight) return arrays;
+  const centres = (start: number, size: number, out: number, scale: number, first: number, count: number) =>
+    Array.from({ length: out }, (_, i) => Math.min(count - 1, Math.max(0, Math.floor((start + ((i + 0.5) * size) / out) * scale) - first)));
+  const columns = centres(window.x, window.width, outWidth, sx, x0, x1 - x0);
+  const rows = centres(window.y, window.height, outHeight, sy, y0, y1 - y0);
+  return arrays.map((band) => {
+    const out = new (band.constructor as new (length: number) => BandArray)(outWidth * outHeight);
+    for (let y = 0; y < outHeight; y++) {
+      const from = rows[y]! * (x1 - x0);
+      for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = band[from + columns[x]!]!;
+    }
+    return out;
+  });
 }
 
 /** One colour channel of a palette image's indices (an index past the table is black, as GDAL makes it). */

@@ -20,7 +20,7 @@ describeGdal('a YCbCr JPEG TIFF', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-jpeg-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('gives the samples of gdal_translate in full-resolution windows, across its tiles (geotiff.js differs by tens)', async () => {
+  it('gives the samples of gdal_translate in full-resolution windows, across its tiles, and reduced (geotiff.js differs by tens)', async () => {
     const file = path.join(dir, 'ycbcr.tif');
     const [width, height, tile] = [700, 500, 128];
     // fine colour detail, where JPEG decoders' chroma upsampling differs most
@@ -41,6 +41,11 @@ describeGdal('a YCbCr JPEG TIFF', () => {
       execFileSync('gdal_translate', ['-q', '-of', 'ENVI', '-co', 'INTERLEAVE=BSQ', '-srcwin', String(w.x), String(w.y), String(w.width), String(w.height), file, out], { stdio: 'ignore' });
       expect(Buffer.concat(ours.bands.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))).equals(readFileSync(out)), `window ${w.x},${w.y}`).toBe(true);
     }
+    // a reduced read, which no overview serves, against GDAL's nearest from the full resolution (not from libjpeg's scaled decoding)
+    const reduced = await source.readBands({ x: 0, y: 0, width, height }, [1, 2, 3], { outWidth: 233, outHeight: 167 });
+    const out = path.join(dir, 'reduced.raw');
+    execFileSync('gdal_translate', ['--config', 'GTIFF_IMPLICIT_JPEG_OVR', 'NO', '-q', '-of', 'ENVI', '-co', 'INTERLEAVE=BSQ', '-outsize', '233', '167', '-r', 'nearest', file, out], { stdio: 'ignore' });
+    expect(Buffer.concat(reduced.bands.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))).equals(readFileSync(out)), 'reduced').toBe(true);
     await source.close();
   });
 });
