@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { RsclipError } from '../errors.js';
 import type { AreaGeometry, BBox } from './geojson-types.js';
 
@@ -29,7 +30,7 @@ export interface StacItemRecord {
   /** The item's geometry when it is a Polygon or MultiPolygon, else null. */
   geometry: AreaGeometry | null;
   bbox: BBox | null;
-  /** ISO 8601 strings as the item gives them. */
+  /** RFC 3339 date-times with an offset, as the item gives them. */
   datetime: string | null;
   startDatetime: string | null;
   endDatetime: string | null;
@@ -104,10 +105,23 @@ function areaGeometry(value: unknown): AreaGeometry | null {
   return null;
 }
 
+/** RFC 3339 §5.6 date-times with an offset and a real calendar date; Date.parse would read "1" as 2001, roll February 30 into March and read a zone-less time in the machine's zone. */
+const RFC3339_DATE_TIME = z.iso.datetime({ offset: true });
+
 function isoOrNull(value: unknown, field: string, file: string): string | null {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw stacError(`STAC item ${file} has an invalid ${field}: ${JSON.stringify(value)}`, 'use RFC 3339, e.g. 2023-06-01T10:30:00Z');
+  // RFC 3339 allows a lower-case t and z.
+  if (typeof value !== 'string' || !RFC3339_DATE_TIME.safeParse(value.toUpperCase()).success) {
+    throw stacError(`STAC item ${file} has an invalid ${field}: ${JSON.stringify(value)} is not an RFC 3339 date-time with a valid date and a time zone offset`, 'use RFC 3339 with Z or an offset, e.g. 2023-06-01T10:30:00Z or 2023-06-01T12:30:00+02:00');
+  }
   return value;
+}
+
+function checkRange(record: StacItemRecord): void {
+  const { startDatetime: start, endDatetime: end, itemPath } = record;
+  if (start !== null && end !== null && Date.parse(start) > Date.parse(end)) {
+    throw stacError(`STAC item ${itemPath} has a start_datetime ${start} after its end_datetime ${end}`, 'swap them, or fix the one that is wrong');
+  }
 }
 
 const IMAGE_TYPE = /^image\//;
@@ -172,6 +186,7 @@ function readItem(json: Json, file: string, options: StacReadOptions): StacItemR
   if (record.datetime === null && (record.startDatetime === null || record.endDatetime === null)) {
     throw stacError(`STAC item ${file} has neither a datetime nor a start_datetime and end_datetime`, 'STAC items need a datetime (or both ends of a range)');
   }
+  checkRange(record);
   return record;
 }
 

@@ -87,4 +87,22 @@ describe('readStac', () => {
     write(path.join(root, 'scenes/b/b.json'), item('scene-b', { datetime: '2022-13-45' }, { image: { href: 'image.tif', type: 'image/tiff' } }));
     await expect(readStac(path.join(root, 'catalog.json'))).rejects.toThrow(/invalid datetime: "2022-13-45"/);
   });
+
+  it('refuses datetimes that are not RFC 3339 with an offset and a real date, and ranges that end before they start', async () => {
+    const root = makeCatalog();
+    const itemFile = path.join(root, 'scenes/b/b.json');
+    const image = { image: { href: 'image.tif', type: 'image/tiff' } };
+    for (const datetime of ['1', '2023-02-30T00:00:00Z', '2023-06-01T10:30:00', '2023-06-01', '2023-06-01T10:30:00+0200']) {
+      write(itemFile, item('scene-b', { datetime }, image));
+      await expect(readStac(itemFile), datetime).rejects.toThrow(`STAC item ${itemFile} has an invalid datetime: ${JSON.stringify(datetime)} is not an RFC 3339 date-time`);
+    }
+    write(itemFile, item('scene-b', { datetime: null, start_datetime: '2023-12-01T00:00:00Z', end_datetime: '2023-01-01T00:00:00Z' }, image));
+    await expect(readStac(itemFile)).rejects.toThrow(`STAC item ${itemFile} has a start_datetime 2023-12-01T00:00:00Z after its end_datetime 2023-01-01T00:00:00Z`);
+    write(itemFile, item('scene-b', { datetime: null, start_datetime: '2023-12-01T00:00:00Z', end_datetime: '2023-12-02T00:00:00+02:00' }, image));
+    await expect(readStac(itemFile)).resolves.toHaveLength(1);
+    for (const datetime of ['2024-02-29T23:59:59.123456Z', '2023-06-01t10:30:00z', '2023-06-01T12:30:00-03:30']) {
+      write(itemFile, item('scene-b', { datetime }, image));
+      expect((await readStac(itemFile))[0]!.datetime, datetime).toBe(datetime);
+    }
+  });
 });
