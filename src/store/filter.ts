@@ -11,11 +11,11 @@
  *   folder=DIR          relative folder prefix (sub-folders included)
  *   format=jpeg,png     any of these formats
  *   minBytes=N maxBytes=N minWidth=N minHeight=N
- *   after=DATE before=DATE   modification time (ISO 8601 date or date-time)
+ *   after=DATE before=DATE   modification time (ISO 8601 date or date-time; a date alone is its midnight UTC)
  *   bbox=W,S,E,N        the item's footprint intersects this lon/lat box (W > E crosses the antimeridian)
  *   near=LON,LAT[,R]    the footprint is within R (5km, 500m; default 0: contains the point) of LON,LAT
  *   within=GEOJSON      the footprint intersects this Polygon/MultiPolygon (Feature, FeatureCollection)
- *   since=DATE until=DATE   acquisition time (a STAC item's datetime or range) overlaps the period
+ *   since=DATE until=DATE   acquisition time (a STAC item's datetime or range) overlaps the period (until=DATE takes in that whole day, UTC)
  *   NAME=VALUE          user field NAME (from a sidecar) equals VALUE
  *   NAME=A|B            ... equals any of A, B
  *   NAME=LO..HI         ... is a number in [LO, HI] (either side may be left out)
@@ -46,10 +46,21 @@ function numberText(spec: string, value: string): number {
   return n;
 }
 
-/** key=value dates become the ISO form the JSON schema takes (any date JavaScript reads, starting YYYY-MM-DD). */
+const ISO_DATE = z.iso.date();
+/** Z, +hh:mm, +hhmm or +hh at the end of a date-time. */
+const ZONE_OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+/**
+ * key=value dates become the form the JSON schema takes: a date alone stays a date (so that
+ * until=DATE can take in the whole day), a date-time becomes ISO text, read as UTC when it names no
+ * zone, so that what a filter finds does not depend on the machine's time zone.
+ */
 function dateText(spec: string, value: string): string {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw badSpec(spec, 'an ISO 8601 date like 2020-01-31');
+  const expected = 'an ISO 8601 date like 2020-01-31, or a date-time like 2020-01-31T10:00:00Z (UTC when no zone is given)';
+  if (!ISO_DATE.safeParse(value.slice(0, 10)).success) throw badSpec(spec, expected);
+  if (value.length === 10) return value;
+  const date = new Date(ZONE_OFFSET.test(value) ? value : `${value}Z`);
+  if (Number.isNaN(date.getTime())) throw badSpec(spec, expected);
   return date.toISOString();
 }
 
@@ -132,10 +143,11 @@ const areaGeometry = z
   })
   .refine((g) => countPositions(g) <= MAX_AREA_POSITIONS, { message: `the area has more than ${MAX_AREA_POSITIONS} positions: simplify it`, abort: true });
 
-const isoDate = z.iso
-  .date()
-  .or(z.iso.datetime({ offset: true }))
-  .transform((s) => new Date(s));
+const isoDateTime = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+/** A date alone is the start of its day, UTC. */
+const isoDate = ISO_DATE.transform((s) => new Date(s)).or(isoDateTime);
+/** A date alone is the last millisecond of its day, UTC: until=2023-12-31 takes in all of December 31. */
+const isoDateThroughDay = ISO_DATE.transform((s) => new Date(`${s}T23:59:59.999Z`)).or(isoDateTime);
 
 /**
  * How large a filter may be: every filter becomes one SQL statement (SQLite refuses more than
@@ -222,7 +234,7 @@ export const FILTER_KEYS = {
     fromText: (value, spec) => dateText(spec, value),
   }),
   modifiedBefore: filterKey({
-    schema: isoDate.describe('modified at or before (ISO 8601 date or date-time)'),
+    schema: isoDate.describe('modified at or before (ISO 8601 date or date-time; a date alone is its midnight UTC: before=2024-01-01 ends with 2023)'),
     name: 'before',
     syntax: 'before=DATE',
     fromText: (value, spec) => dateText(spec, value),
@@ -271,7 +283,7 @@ export const FILTER_KEYS = {
     fromText: (value, spec) => dateText(spec, value),
   }),
   until: filterKey({
-    schema: isoDate.describe('acquired at or before (a STAC item\'s datetime or the start of its range; ISO 8601)'),
+    schema: isoDateThroughDay.describe('acquired at or before (a STAC item\'s datetime or the start of its range; ISO 8601; a date alone takes in the whole day, UTC)'),
     name: 'until',
     syntax: 'until=DATE',
     fromText: (value, spec) => dateText(spec, value),

@@ -78,6 +78,8 @@ describe('a local STAC catalog', () => {
     expect(stacOf(await ids({ since: '2023-01-01' }))).toEqual(['s2-a', 's2-c']);
     expect(stacOf(await ids({ until: '2022-12-31' }))).toEqual(['s2-b']);
     expect(stacOf(await ids({ since: '2022-01-15', until: '2022-01-20' }))).toEqual(['s2-b']);
+    // a date alone given to until takes in the whole day: s2-a is at 2023-06-01T10:30Z
+    expect(stacOf(await ids({ since: '2023-06-01', until: '2023-06-01' }))).toEqual(['s2-a']);
     expect(stacOf(await ids({ fields: { 'eo:cloud_cover': { max: 20 }, platform: 'sentinel-2a' } }))).toEqual(['s2-a', 's2-c']);
     // an image without a georeference of its own takes its item's geometry; the GeoTIFF keeps its own
     expect(stacOf(await ids({ bbox: [12.02, 41.02, 12.03, 41.03] }))).toEqual(['s2-a']);

@@ -41,7 +41,7 @@ describe('the filter syntax, defined once', () => {
 
   it('refuses a range that is empty because its ends are swapped, naming the spec, in both forms', () => {
     const refused = (specs: string[], message: string) => expect(() => parseFilterSpecs(specs)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message }));
-    refused(['since=2021-01-01', 'until=2020-01-01'], 'invalid filter "until=2020-01-01": until (2020-01-01T00:00:00.000Z) is before since (2021-01-01T00:00:00.000Z): no item can match');
+    refused(['since=2021-01-01', 'until=2020-01-01'], 'invalid filter "until=2020-01-01": until (2020-01-01T23:59:59.999Z) is before since (2021-01-01T00:00:00.000Z): no item can match');
     refused(['after=2021-01-02', 'before=2021-01-01'], 'invalid filter "before=2021-01-01": before (2021-01-01T00:00:00.000Z) is before after (2021-01-02T00:00:00.000Z): no item can match');
     refused(['minBytes=20', 'maxBytes=10'], 'invalid filter "maxBytes=10": maxBytes (10) is less than minBytes (20): no item can match');
     refused(['cloud=5..1'], 'invalid filter "cloud=5..1": the range is empty: its low end is above its high end');
@@ -84,6 +84,36 @@ describe('places and acquisition time in the filter', () => {
     expect(fromText.within).toEqual({ kind: 'within', geometry: polygon });
     expect(parseFilterSpecs(['near=1,2']).near).toEqual({ kind: 'near', lon: 1, lat: 2, radius: 0 });
     expect(catalogFilterSchema.parse({ near: { lon: 1, lat: 2, radius: 250 } }).near).toMatchObject({ radius: 250 });
+  });
+
+  it('takes in the whole day of a date alone given to until, in both forms, and starts since and after at the day\'s midnight UTC', () => {
+    const endOf2023 = new Date('2023-12-31T23:59:59.999Z');
+    expect(parseFilterSpecs(['since=2023-01-01', 'until=2023-12-31'])).toEqual({ since: new Date('2023-01-01T00:00:00Z'), until: endOf2023 });
+    expect(catalogFilterSchema.parse({ until: '2023-12-31' }).until).toEqual(endOf2023);
+    expect(parseFilterSpecs(['since=2024-02-29', 'until=2024-02-29'])).toEqual({ since: new Date('2024-02-29T00:00:00Z'), until: new Date('2024-02-29T23:59:59.999Z') });
+    // a date-time is the instant it names
+    expect(parseFilterSpecs(['until=2023-12-31T10:00:00Z']).until).toEqual(new Date('2023-12-31T10:00:00Z'));
+    expect(parseFilterSpecs(['after=2023-12-31', 'before=2024-01-01'])).toEqual({ modifiedAfter: new Date('2023-12-31T00:00:00Z'), modifiedBefore: new Date('2024-01-01T00:00:00Z') });
+  });
+
+  it('reads a date-time without a zone as UTC, whatever the machine\'s time zone, and refuses dates that are not on the calendar', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseFilterSpecs(['since=2023-06-01T10:30', 'until=2023-06-01T10:30:00', 'after=2023-06-01T10:30:00.5', 'before=2023-06-02T00:00'])).toEqual({
+        since: new Date('2023-06-01T10:30:00Z'),
+        until: new Date('2023-06-01T10:30:00Z'),
+        modifiedAfter: new Date('2023-06-01T10:30:00.500Z'),
+        modifiedBefore: new Date('2023-06-02T00:00:00Z'),
+      });
+      expect(parseFilterSpecs(['since=2023-06-01T10:30:00+02:00']).since).toEqual(new Date('2023-06-01T08:30:00Z'));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    for (const spec of ['since=2023-02-30', 'until=2023-02-29T10:00:00Z', 'before=2023-13-01']) {
+      expect(() => parseFilterSpecs([spec]), spec).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/expected an ISO 8601 date like 2020-01-31/) }));
+    }
   });
 
   it('gives the options of their own (--bbox, --near + --radius, --within, --since, --until) the same meaning', () => {
