@@ -169,7 +169,11 @@ export class FilePreparer {
       // streamed: never the whole file in memory (scenes of several GiB); a small file's bytes are kept for decoding
       hashed = await hashFile(file.absolutePath, { keepHead: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') yield { kind: 'gone', job };
+      const missing = (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+      // a file a STAC item names was never there to be deleted during the run: its absence is the catalog's error
+      const stac = work.extra?.stac;
+      if (missing && stac) yield { kind: 'fail', job, error: `file not found: STAC item ${stac.item} names it as its asset` };
+      else if (missing) yield { kind: 'gone', job };
       else yield { kind: 'fail', job, error: `cannot read file: ${fileFailure(error)}` };
       return;
     }

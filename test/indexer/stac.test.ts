@@ -93,6 +93,24 @@ describe('a local STAC catalog', () => {
     await store.close();
   });
 
+  it('fails the file of an item whose asset does not exist, with the reason, and indexes the others', async () => {
+    const dir = path.join(root, 'missing-asset');
+    const items = path.join(dir, 'items.json');
+    write(items, { type: 'FeatureCollection', features: [item('present', { datetime: '2023-01-01T00:00:00Z' }, square(1, 1, 0.1), './present.png'), item('absent', { datetime: '2023-01-01T00:00:00Z' }, square(2, 2, 0.1), './absent.png')] });
+    writeFileSync(path.join(dir, 'present.png'), makePng(5, 96, 80));
+    const indexDir = path.join(dir, 'index');
+    const summary = await indexInto({ roots: [], files: await stacFiles(items), index: indexDir, model: new FakeEncoder() });
+    expect(summary).toMatchObject({ scanned: 2, added: 1, errors: 1 });
+    const store = await openIndex(indexDir, { readonly: true });
+    expect((await store.listFiles('error')).map((f) => [f.path, f.error])).toEqual([['absent.png', 'file not found: STAC item absent names it as its asset']]);
+    await store.close();
+    // still missing at the next run: still failed, not removed
+    await indexInto({ roots: [], files: await stacFiles(items), index: indexDir, model: new FakeEncoder() });
+    const again = await openIndex(indexDir, { readonly: true });
+    expect((await again.listFiles('error')).map((f) => f.path)).toEqual(['absent.png']);
+    await again.close();
+  });
+
   it('indexes with `rsclip index --stac` and filters searches with --since/--until, hits naming their item', async () => {
     const modelDir = await tinyModelDir();
     const indexDir = path.join(root, 'index-cli');
