@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { WindowPlace } from '../geo/footprint.js';
+import { DECIMAL_NUMBER } from '../geo/place.js';
 import type { SceneStretch } from '../raster/radiometry.js';
 import type { FieldValue, FileGeo, FileRecord, FileStac, FileStatus, ItemRecord, KnownFile } from './types.js';
 
@@ -111,7 +112,8 @@ export function groupFieldRows(rows: readonly ItemFieldRow[]): Map<number, Recor
   const out = new Map<number, Record<string, FieldValue | FieldValue[]>>();
   for (const r of rows) {
     const record = out.get(r.id) ?? {};
-    const value: FieldValue = r.num ?? r.text;
+    // the number only where it is the text given: "007" and "1e3" come back as given, though ranges read them as 7 and 1000
+    const value: FieldValue = r.num !== null && String(r.num) === r.text ? r.num : r.text;
     const previous = record[r.name];
     record[r.name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
     out.set(r.id, record);
@@ -178,9 +180,10 @@ export function fieldRows(fields: Readonly<Record<string, FieldValue | readonly 
   );
 }
 
+/** The number a field value stands for, which range filters compare: a number, or decimal text (Number() would also read "0x10" as 16). */
 export function numericValue(value: FieldValue): number | null {
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  return value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
+  return DECIMAL_NUMBER.test(value) && Number.isFinite(Number(value)) ? Number(value) : null;
 }
 
 /** Epoch milliseconds from a row (a PostgreSQL bigint may arrive as text) as ISO 8601; null stays null. */

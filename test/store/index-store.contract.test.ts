@@ -318,6 +318,21 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  it('gives field values back as they were given: text that reads as a number stays text unless it is that number\'s own text', async () => {
+    const { store, ids } = await withChanges([{ kind: 'put', file: newFile('a/x.jpg', { fields: { 'stac:code': '007', 'stac:n': 12.5 } }), vector: axis(0) }]);
+    const [a] = ids as [number];
+    const given = { code: '007', hex: '0x10', bin: '0b1', exp: '1e3', padded: '12.50', plus: '+3', seven: '7', half: '0.5', count: 3 };
+    await store.importFields([{ fileName: 'x.jpg', fields: new Map(Object.entries(given).map(([name, value]) => [name, [value]])) }]);
+    expect(await store.getFields([a])).toEqual(new Map([[a, { ...given, seven: 7, half: 0.5, 'stac:code': '007', 'stac:n': 12.5 }]]));
+    expect(await store.listItemIds({ filter: { fields: { code: '007', 'stac:code': '007' } } })).toEqual([a]);
+    expect(await store.listItemIds({ filter: { fields: { code: '7' } } })).toEqual([]);
+    // ranges still read decimal text as its number, and only decimal text
+    expect(await store.listItemIds({ filter: { fields: { exp: { min: 1000, max: 1000 }, code: { max: 7 }, padded: { min: 12.5 } } } })).toEqual([a]);
+    expect(await store.listItemIds({ filter: { fields: { hex: { min: 0 } } } })).toEqual([]);
+    expect(await store.listItemIds({ filter: { fields: { bin: { min: 0 } } } })).toEqual([]);
+    await store.close();
+  });
+
   it('applies a commit entirely or not at all', async () => {
     const { store } = await withChanges([{ kind: 'put', file: newFile('a.jpg'), vector: axis(0) }]);
     await expectRsclipError(
