@@ -17,13 +17,15 @@ export interface DelimitedOptions {
   delimiter: ',' | '\t';
   /** The code of the error a malformed file raises. */
   code: RsclipErrorCode;
+  /** Leave out whitespace around unquoted values and before and after quotes; inside quotes it stays. */
+  trimUnquoted?: boolean;
 }
 
 /** The records of `text`; `source` names the file in errors. */
 export function parseDelimited(text: string, source: string, options: DelimitedOptions): DelimitedRecord[] {
   try {
     // with `info`, each row is { record, info } (csv-parse's typings leave that option out)
-    const rows = parse(text, { delimiter: options.delimiter, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
+    const rows = parse(text, { delimiter: options.delimiter, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: true, trim: options.trimUnquoted === true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
     return rows.map(({ record, info }) => ({ cells: record, line: info.lines }));
   } catch (cause) {
     if (!(cause instanceof CsvError)) throw cause;

@@ -2,7 +2,9 @@
  * Reads user fields from a sidecar keyed by file name, for the store's importFields: CSV, TSV
  * (header row) or JSONL (one object per line). The key column is the first of `filename`, `file_name`, `file`,
  * `name`, `path` present; only its base name is used, so a sidecar can be shared by
- * copies of an archive in different places. Array values become several values of one field.
+ * copies of an archive in different places, and two rows for one base name that give different
+ * fields are refused. Array values become several values of one field. Whitespace around an
+ * unquoted CSV/TSV value is left out; inside quotes it is kept (RFC 4180).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +36,74 @@ function toValues(value: unknown): FieldValue[] {
   return [JSON.stringify(value)];
 }
 
+/** A row of a sidecar: the file name it keys, as given and as its base name, and the line it ends on. */
+interface SidecarRow extends FieldRecord {
+  given: string;
+  line: number;
+}
+
+function sameFields(a: SidecarRow, b: SidecarRow): boolean {
+  const text = (row: SidecarRow) => JSON.stringify([...row.fields].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return text(a) === text(b);
+}
+
+/**
+ * One row per base name: the catalog keys fields by file name, so rows for a/x.jpg and b/x.jpg
+ * would give both files the fields of the last. Rows that give the same fields say the same thing
+ * twice and are kept once.
+ */
+function oneRowPerName(rows: SidecarRow[], file: string): FieldRecord[] {
+  const byName = new Map<string, SidecarRow[]>();
+  for (const row of rows) byName.set(row.fileName, [...(byName.get(row.fileName) ?? []), row]);
+  for (const [name, named] of byName) {
+    if (named.every((row) => sameFields(row, named[0]!))) continue;
+    const listed = named.map((row) => `line ${row.line}: ${row.given}`).join(', ');
+    throw new RsclipError('BAD_INPUT', `fields file ${file} gives different fields to the file name ${name} in ${named.length} rows (${listed}): fields are keyed by file name, so every file named ${name} would take the last row's`, {
+      hint: 'give each file name one row (or the same fields in each), or rename the files apart',
+    });
+  }
+  return [...byName.values()].map(([row]) => ({ fileName: row!.fileName, fields: row!.fields }));
+}
+
+function jsonlRows(text: string, file: string): SidecarRow[] {
+  const rows: SidecarRow[] = [];
+  text.split(/\r?\n/).forEach((line, n) => {
+    if (line.trim() === '') return;
+    let object: Record<string, unknown>;
+    try {
+      object = JSON.parse(line) as Record<string, unknown>;
+    } catch (cause) {
+      throw new RsclipError('BAD_INPUT', `fields file ${file} line ${n + 1} is not JSON: ${(cause as Error).message}`, { cause });
+    }
+    const key = keyOf(Object.keys(object), file);
+    const fields = new Map<string, FieldValue[]>();
+    for (const [name, value] of Object.entries(object)) {
+      if (name !== key) fields.set(name, toValues(value));
+    }
+    const given = String(object[key]);
+    rows.push({ fileName: baseName(given), given, line: n + 1, fields });
+  });
+  return rows;
+}
+
+function delimitedRows(text: string, file: string, delimiter: ',' | '\t'): SidecarRow[] {
+  const [first, ...records] = parseDelimited(text, `fields file ${file}`, { delimiter, code: 'BAD_INPUT', trimUnquoted: true });
+  const header = first?.cells ?? [];
+  const repeated = header.find((name, i) => header.indexOf(name) !== i);
+  if (repeated !== undefined) {
+    throw new RsclipError('BAD_INPUT', `fields file ${file} names the column ${JSON.stringify(repeated)} twice in its header`, { hint: 'give each column a name of its own' });
+  }
+  const keyIndex = header.indexOf(keyOf(header, file));
+  return records.map(({ cells, line }) => {
+    const fields = new Map<string, FieldValue[]>();
+    header.forEach((name, i) => {
+      if (i !== keyIndex) fields.set(name, toValues(cells[i]));
+    });
+    const given = cells[keyIndex] ?? '';
+    return { fileName: baseName(given), given, line, fields };
+  });
+}
+
 export async function readSidecar(file: string): Promise<FieldRecord[]> {
   let text: string;
   try {
@@ -41,33 +111,11 @@ export async function readSidecar(file: string): Promise<FieldRecord[]> {
   } catch (cause) {
     throw new RsclipError('BAD_INPUT', `cannot read fields file ${file}: ${(cause as Error).message}`, { cause });
   }
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  // a byte order mark (Windows editors write one) is not part of the first name or object
+  text = text.replace(/^\uFEFF/, '');
+  const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '');
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.jsonl' || ext === '.ndjson' || (ext !== '.csv' && ext !== '.tsv' && lines[0]?.trimStart().startsWith('{'))) {
-    return lines.map((line, n) => {
-      let object: Record<string, unknown>;
-      try {
-        object = JSON.parse(line) as Record<string, unknown>;
-      } catch (cause) {
-        throw new RsclipError('BAD_INPUT', `fields file ${file} line ${n + 1} is not JSON: ${(cause as Error).message}`, { cause });
-      }
-      const key = keyOf(Object.keys(object), file);
-      const fields = new Map<string, FieldValue[]>();
-      for (const [name, value] of Object.entries(object)) {
-        if (name !== key) fields.set(name, toValues(value));
-      }
-      return { fileName: baseName(String(object[key])), fields };
-    });
-  }
-  const delimiter = ext === '.tsv' || (ext !== '.csv' && lines[0]?.includes('\t')) ? '\t' : ',';
-  const [first, ...rows] = parseDelimited(text, `fields file ${file}`, { delimiter, code: 'BAD_INPUT' });
-  const header = (first?.cells ?? []).map((h) => h.trim());
-  const keyIndex = header.indexOf(keyOf(header, file));
-  return rows.map(({ cells }) => {
-    const fields = new Map<string, FieldValue[]>();
-    header.forEach((name, i) => {
-      if (i !== keyIndex) fields.set(name, toValues(cells[i]?.trim()));
-    });
-    return { fileName: baseName(cells[keyIndex] ?? ''), fields };
-  });
+  const jsonl = ext === '.jsonl' || ext === '.ndjson' || (ext !== '.csv' && ext !== '.tsv' && firstLine?.trimStart().startsWith('{'));
+  const delimiter = ext === '.tsv' || (ext !== '.csv' && firstLine?.includes('\t')) ? '\t' : ',';
+  return oneRowPerName(jsonl ? jsonlRows(text, file) : delimitedRows(text, file, delimiter), file);
 }

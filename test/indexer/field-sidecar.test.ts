@@ -51,6 +51,25 @@ describe('readSidecar', () => {
     ]);
   });
 
+  it('refuses rows that give different fields to one base name, naming it and their lines, and keeps identical rows once', async () => {
+    const paths = sidecar('paths.csv', 'path,label\na/x.jpg,airport\nc/y.jpg,port\nb/x.jpg,beach\n');
+    await expectRsclipError(readSidecar(paths), 'BAD_INPUT', /paths\.csv gives different fields to the file name x\.jpg in 2 rows \(line 2: a\/x\.jpg, line 4: b\/x\.jpg\): fields are keyed by file name/);
+    const twice = sidecar('twice.jsonl', '{"file": "x.jpg", "label": "airport"}\n\n{"file": "x.jpg", "label": "beach"}\n');
+    await expectRsclipError(readSidecar(twice), 'BAD_INPUT', /gives different fields to the file name x\.jpg in 2 rows \(line 1: x\.jpg, line 3: x\.jpg\)/);
+    const same = sidecar('same.jsonl', '{"file": "a/x.jpg", "label": "airport", "year": 2010}\n{"year": 2010, "label": "airport", "file": "b/x.jpg"}\n{"file": "y.jpg"}\n');
+    expect(asObjects(await readSidecar(same))).toEqual([
+      { fileName: 'x.jpg', fields: { label: ['airport'], year: [2010] } },
+      { fileName: 'y.jpg', fields: {} },
+    ]);
+  });
+
+  it('reads a sidecar that starts with a byte order mark, keeps spaces inside quotes, and refuses a column named twice', async () => {
+    expect(asObjects(await readSidecar(sidecar('bom.jsonl', '\uFEFF{"file": "a.jpg", "label": "airport"}\n')))).toEqual([{ fileName: 'a.jpg', fields: { label: ['airport'] } }]);
+    expect(asObjects(await readSidecar(sidecar('bom.csv', '\uFEFFfilename,label\na.jpg,airport\n')))).toEqual([{ fileName: 'a.jpg', fields: { label: ['airport'] } }]);
+    expect(asObjects(await readSidecar(sidecar('spaces.csv', 'filename , label,code\n a.jpg ," two  words ", 007 \n')))).toEqual([{ fileName: 'a.jpg', fields: { label: [' two  words '], code: ['007'] } }]);
+    await expectRsclipError(readSidecar(sidecar('repeated.csv', 'filename,label,label\na.jpg,airport,beach\n')), 'BAD_INPUT', /repeated\.csv names the column "label" twice in its header/);
+  });
+
   it('says what is wrong, with the file and the line', async () => {
     await expectRsclipError(readSidecar(sidecar('nokey.csv', 'label,year\nairport,2010\n')), 'BAD_INPUT', /has no file-name column: expected one of filename, file_name, file, name, path, found label, year/);
     await expectRsclipError(readSidecar(sidecar('bad.jsonl', '{"file": "a.jpg"}\n{oops\n')), 'BAD_INPUT', /line 2 is not JSON/);
