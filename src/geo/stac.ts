@@ -108,19 +108,19 @@ function areaGeometry(value: unknown): AreaGeometry | null {
 /** RFC 3339 §5.6 date-times with an offset and a real calendar date; Date.parse would read "1" as 2001, roll February 30 into March and read a zone-less time in the machine's zone. */
 const RFC3339_DATE_TIME = z.iso.datetime({ offset: true });
 
-function isoOrNull(value: unknown, field: string, file: string): string | null {
+function isoOrNull(value: unknown, field: string, item: string): string | null {
   if (value === null || value === undefined) return null;
   // RFC 3339 allows a lower-case t and z.
   if (typeof value !== 'string' || !RFC3339_DATE_TIME.safeParse(value.toUpperCase()).success) {
-    throw stacError(`STAC item ${file} has an invalid ${field}: ${JSON.stringify(value)} is not an RFC 3339 date-time with a valid date and a time zone offset`, 'use RFC 3339 with Z or an offset, e.g. 2023-06-01T10:30:00Z or 2023-06-01T12:30:00+02:00');
+    throw stacError(`STAC item ${item} has an invalid ${field}: ${JSON.stringify(value)} is not an RFC 3339 date-time with a valid date and a time zone offset`, 'use RFC 3339 with Z or an offset, e.g. 2023-06-01T10:30:00Z or 2023-06-01T12:30:00+02:00');
   }
   return value;
 }
 
 function checkRange(record: StacItemRecord): void {
-  const { startDatetime: start, endDatetime: end, itemPath } = record;
+  const { startDatetime: start, endDatetime: end } = record;
   if (start !== null && end !== null && Date.parse(start) > Date.parse(end)) {
-    throw stacError(`STAC item ${itemPath} has a start_datetime ${start} after its end_datetime ${end}`, 'swap them, or fix the one that is wrong');
+    throw stacError(`STAC item ${record.id} in ${record.itemPath} has a start_datetime ${start} after its end_datetime ${end}`, 'swap them, or fix the one that is wrong');
   }
 }
 
@@ -175,9 +175,9 @@ function readItem(json: Json, file: string, options: StacReadOptions): StacItemR
     itemPath: file,
     geometry: areaGeometry(json.geometry),
     bbox: bbox as BBox | null,
-    datetime: isoOrNull(properties.datetime, 'datetime', file),
-    startDatetime: isoOrNull(properties.start_datetime, 'start_datetime', file),
-    endDatetime: isoOrNull(properties.end_datetime, 'end_datetime', file),
+    datetime: isoOrNull(properties.datetime, 'datetime', `${id} in ${file}`),
+    startDatetime: isoOrNull(properties.start_datetime, 'start_datetime', `${id} in ${file}`),
+    endDatetime: isoOrNull(properties.end_datetime, 'end_datetime', `${id} in ${file}`),
     properties,
     assets,
     imagePaths: chosen.map((a) => a.path),

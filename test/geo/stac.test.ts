@@ -94,10 +94,10 @@ describe('readStac', () => {
     const image = { image: { href: 'image.tif', type: 'image/tiff' } };
     for (const datetime of ['1', '2023-02-30T00:00:00Z', '2023-06-01T10:30:00', '2023-06-01', '2023-06-01T10:30:00+0200']) {
       write(itemFile, item('scene-b', { datetime }, image));
-      await expect(readStac(itemFile), datetime).rejects.toThrow(`STAC item ${itemFile} has an invalid datetime: ${JSON.stringify(datetime)} is not an RFC 3339 date-time`);
+      await expect(readStac(itemFile), datetime).rejects.toThrow(`STAC item scene-b in ${itemFile} has an invalid datetime: ${JSON.stringify(datetime)} is not an RFC 3339 date-time`);
     }
     write(itemFile, item('scene-b', { datetime: null, start_datetime: '2023-12-01T00:00:00Z', end_datetime: '2023-01-01T00:00:00Z' }, image));
-    await expect(readStac(itemFile)).rejects.toThrow(`STAC item ${itemFile} has a start_datetime 2023-12-01T00:00:00Z after its end_datetime 2023-01-01T00:00:00Z`);
+    await expect(readStac(itemFile)).rejects.toThrow(`STAC item scene-b in ${itemFile} has a start_datetime 2023-12-01T00:00:00Z after its end_datetime 2023-01-01T00:00:00Z`);
     write(itemFile, item('scene-b', { datetime: null, start_datetime: '2023-12-01T00:00:00Z', end_datetime: '2023-12-02T00:00:00+02:00' }, image));
     await expect(readStac(itemFile)).resolves.toHaveLength(1);
     for (const datetime of ['2024-02-29T23:59:59.123456Z', '2023-06-01t10:30:00z', '2023-06-01T12:30:00-03:30']) {
