@@ -21,7 +21,7 @@ export function addFilterOptions(command: Command): Command {
     .option('--radius <distance>', 'radius of --near, e.g. 5km or 500m')
     .option('--within <file.geojson>', 'only items whose footprint meets this GeoJSON Polygon/MultiPolygon')
     .option('--since <date>', 'only items acquired at or after DATE (STAC datetime)')
-    .option('--until <date>', 'only items acquired at or before DATE (STAC datetime)');
+    .option('--until <date>', 'only items acquired at or before DATE (STAC datetime; a date alone takes in the whole day, UTC)');
 }
 
 /** The filter the options give; `--within` names a GeoJSON file, which messages name rather than quote. */
