@@ -32,7 +32,7 @@ export function registerExportCommand(program: Command): void {
   const command = program
     .command('export')
     .description('write the items of an index (or the hits of a query) with path, window, place, fields and embedding')
-    .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a fixed-size list)`, parseExportFormat)
+    .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a list of floats)`, parseExportFormat)
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-o, --output <file>', 'file to write (default: items.parquet, items.geojson or items.csv)')
     .option('--query <term>', 'export the hits of this query instead, best first (repeatable, as `rsclip search` terms: TEXT, FILE, #ID, +, -)', collect)

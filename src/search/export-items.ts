@@ -2,7 +2,7 @@
  * Exporting an index as the geo-embedding community exchanges it: every searchable item of a
  * selection (or the hits of a query, with rank and score) with its path, window, place, fields
  * and embedding, as GeoParquet (geometry as WKB, GeoParquet 1.1 `geo` metadata, the embedding as
- * a fixed-size list), plain Parquet, GeoJSON or CSV. Items are read in chunks, so an export of
+ * a list of floats), plain Parquet, GeoJSON or CSV. Items are read in chunks, so an export of
  * millions of items stays in bounded memory.
  */
 import { writeRows, type ExportFormat } from '../geo/export-format.js';
