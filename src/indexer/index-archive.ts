@@ -199,6 +199,8 @@ class ArchiveIndexer {
     const loop = performance.eventLoopUtilization();
     const cpu = process.cpuUsage();
     const mainCpu = threadCpuSeconds();
+    // read before any file is: a sidecar it refuses stops the run before the embedding, not after it
+    const fields = this.options.fields ? await readSidecar(this.options.fields) : undefined;
     await this.store.recordPlan(this.plan.signature());
     const { work, removals } = await this.scan();
     this.total = work.length;
@@ -221,9 +223,7 @@ class ArchiveIndexer {
     if (!this.aborted && settings !== undefined && settings !== this.store.meta.decodeSettings) await this.store.recordDecodeSettings(settings);
     this.report('save');
     await this.timedStore(() => this.store.flush());
-    if (this.options.fields && !this.aborted) {
-      this.summary.fields = await this.store.importFields(await readSidecar(this.options.fields));
-    }
+    if (fields && !this.aborted) this.summary.fields = await this.store.importFields(fields);
     const queue = this.embedder.queueProgress?.();
     if (queue) this.summary.queue = { workers: queue.workers.map(({ worker, items }) => ({ worker, items })), resent: queue.resent };
     this.summary.seconds = (performance.now() - this.started) / 1000;

@@ -359,4 +359,12 @@ describe('indexArchive', () => {
     expect((await store.getFields(beach)).get(beach[0]!)).toEqual({ label: 'beach', cloud: 0.7 });
     await store.close();
   });
+
+  it('refuses a sidecar it cannot import before it embeds anything', async () => {
+    writePng('airport_1.png', 1);
+    writeFileSync(path.join(work, 'clash.csv'), 'path,label\na/x.png,airport\nb/x.png,beach\n');
+    const encoder = new FakeEncoder();
+    await expect(indexInto({ roots: [archive], index: indexDir, model: encoder, fields: path.join(work, 'clash.csv') })).rejects.toThrow(/gives different fields to the file name x\.png/);
+    expect(encoder.embeddedImages).toBe(0);
+  });
 });
