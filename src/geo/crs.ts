@@ -147,6 +147,20 @@ export function crsFromProj4(definition: string, name?: string): Crs {
 }
 
 /**
+ * The CRS a file's recorded georeference names: its EPSG code, else its recorded definition (or,
+ * in a catalog from before definitions, its name when that is one); null when none reads.
+ */
+export function recordedCrs(geo: { crs: string | null; epsg: number | null; definition?: string }): Crs | null {
+  try {
+    if (geo.epsg !== null) return crsFromEpsg(geo.epsg);
+    const text = geo.definition ?? geo.crs;
+    return text ? parseCrs(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Parses a CRS given by a user: `EPSG:32633` (or a bare code), WKT (a `.prj` file's text), or
  * a proj4 string starting with `+proj=`.
  */

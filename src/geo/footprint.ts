@@ -8,10 +8,10 @@
  * segments an edge).
  */
 import geodesic from 'geographiclib-geodesic';
-import { lonLatTransform, type LonLat } from './crs.js';
+import { lonLatTransform, type Crs, type LonLat } from './crs.js';
 import type { AreaGeometry, BBox, Position } from './geojson-types.js';
 import type { Georeference } from './georeference.js';
-import { pixelToCrs } from './geotransform.js';
+import { pixelToCrs, type GeoTransform } from './geotransform.js';
 import { normalizeLon, ringToGeometry } from './lonlat-ring.js';
 import type { PixelWindow } from './window.js';
 
@@ -43,6 +43,17 @@ export function geodesicDistance(a: LonLat, b: LonLat): number {
 }
 
 class UnmappablePoint extends Error {}
+
+/**
+ * The corners of a georeferenced image in lon/lat, top-left, top-right, bottom-right, bottom-left
+ * (what places an image overlay on a rotated or polar scene, where a bbox cannot); null when one
+ * of them cannot be mapped.
+ */
+export function imageCorners(crs: Crs, geoTransform: GeoTransform, width: number, height: number): LonLat[] | null {
+  const transform = lonLatTransform(crs);
+  const corners = ([[0, 0], [width, 0], [width, height], [0, height]] as const).map(([col, row]) => transform.toLonLat(...pixelToCrs(geoTransform, col, row)));
+  return corners.every((c) => c !== null) ? (corners as LonLat[]) : null;
+}
 
 /**
  * The place of a window of a georeferenced file; null when the file has no CRS or part of the

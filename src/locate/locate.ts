@@ -7,7 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RsclipError } from '../errors.js';
-import { placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import { recordedCrs, type LonLat } from '../geo/crs.js';
+import { imageCorners, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
 import type { BBox } from '../geo/geojson-types.js';
 import { boxesToBBox, geometryBoxes } from '../geo/lonlat-ring.js';
 import { planWindows } from '../geo/tiling.js';
@@ -91,8 +92,12 @@ export interface LocateResult {
   tiles: LocatedTile[];
   /** The best tiles after non-maximum suppression, best first. */
   top: LocatedTile[];
-  /** The scores painted over the scene (PNG), with the scene's bbox for an overlay. */
-  heatMap: HeatMap & { bbox: BBox | null };
+  /**
+   * The scores painted over the scene (PNG), with the scene's bbox and its four corners in lon/lat
+   * (top-left, top-right, bottom-right, bottom-left: they place an overlay on a rotated or polar
+   * scene, where the bbox cannot); null without a georeference.
+   */
+  heatMap: HeatMap & { bbox: BBox | null; corners: LonLat[] | null };
   timings: { embedMs: number; scoreMs: number };
 }
 
@@ -114,7 +119,14 @@ function checkOptions(options: LocateOptions): Required<LocateOptions> {
   return { top, nmsThreshold, heatMapSide };
 }
 
-async function scoreScene(scene: Omit<LocatedScene, 'bbox'>, tiles: readonly TileVector[], query: Float32Array, options: Required<LocateOptions>, embedMs: number): Promise<LocateResult> {
+async function scoreScene(
+  scene: Omit<LocatedScene, 'bbox'>,
+  corners: LonLat[] | null,
+  tiles: readonly TileVector[],
+  query: Float32Array,
+  options: Required<LocateOptions>,
+  embedMs: number,
+): Promise<LocateResult> {
   const start = performance.now();
   if (tiles.length > 0 && tiles[0]!.vector.length !== query.length) {
     throw new RsclipError('BAD_QUERY', `the query vector has ${query.length} dimensions, the scene's tiles ${tiles[0]!.vector.length}`);
@@ -133,7 +145,7 @@ async function scoreScene(scene: Omit<LocatedScene, 'bbox'>, tiles: readonly Til
   const boxes = scored.flatMap((t) => (t.place ? geometryBoxes(t.place.footprint) : []));
   const bbox = boxes.length > 0 ? (boxesToBBox(boxes) ?? null) : null;
   const heatMap = await renderHeatMap(scene.width, scene.height, scored, options.heatMapSide);
-  return { scene: { ...scene, bbox }, tiles: scored, top, heatMap: { ...heatMap, bbox }, timings: { embedMs, scoreMs: performance.now() - start } };
+  return { scene: { ...scene, bbox }, tiles: scored, top, heatMap: { ...heatMap, bbox, corners }, timings: { embedMs, scoreMs: performance.now() - start } };
 }
 
 /** Scores the stored items of an indexed file (`ok`, with a size) against a unit query vector. */
@@ -151,7 +163,9 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
     const vector = vectors.get(item.id);
     return vector ? [{ id: item.id, key: item.key, window: item.window, place: item.place, vector }] : [];
   });
-  return scoreScene({ fileId: file.id, path: file.path, width: file.width, height: file.height, complete: file.complete }, tiles, query, checked, 0);
+  const crs = file.geo ? recordedCrs(file.geo) : null;
+  const corners = crs && file.geo ? imageCorners(crs, file.geo.geoTransform, file.width, file.height) : null;
+  return scoreScene({ fileId: file.id, path: file.path, width: file.width, height: file.height, complete: file.complete }, corners, tiles, query, checked, 0);
 }
 
 /**
@@ -190,7 +204,8 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
       if (batch.length === EMBED_BATCH) await flush();
     }
     if (batch.length > 0) await flush();
-    return await scoreScene({ fileId: null, path: shownPath, width: scene.width, height: scene.height, complete: true }, tiles, query, checked, performance.now() - start);
+    const corners = geo?.crs ? imageCorners(geo.crs, geo.geoTransform, scene.width, scene.height) : null;
+    return await scoreScene({ fileId: null, path: shownPath, width: scene.width, height: scene.height, complete: true }, corners, tiles, query, checked, performance.now() - start);
   } finally {
     await scene.close();
   }

@@ -23,7 +23,7 @@ const locateParameters = [
   { name: 'format', in: 'query', schema: { enum: ['json', 'geojson', 'png'] }, description: 'json (default), geojson (every tile as a Feature; also by Accept), or png (the heat map alone)' },
 ];
 const locateResponse = {
-  description: 'the located query: scene (path, size, bbox), tiles (rank, id, key, window, place, score; best first), top (the best boxes), heatMap (url: a PNG data URL, bbox, width, height, minScore, maxScore), timings',
+  description: 'the located query: scene (path, size, bbox), tiles (rank, id, key, window, place, score; best first), top (the best boxes), heatMap (url: a PNG data URL, bbox, corners: [lon, lat] from the top left, clockwise, width, height, minScore, maxScore), timings',
   content: { 'application/json': { schema: { type: 'object' } }, 'application/geo+json': { schema: ref('FeatureCollection') }, 'image/png': {} },
 };
 

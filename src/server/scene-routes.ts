@@ -5,9 +5,8 @@
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { crsFromEpsg, lonLatTransform, parseCrs, type Crs, type LonLat } from '../geo/crs.js';
-import { placeOfWindow } from '../geo/footprint.js';
-import { pixelToCrs } from '../geo/geotransform.js';
+import { recordedCrs, type LonLat } from '../geo/crs.js';
+import { imageCorners, placeOfWindow } from '../geo/footprint.js';
 import { encodeRgb } from '../raster/libvips.js';
 import { openRaster } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
@@ -29,32 +28,18 @@ const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string()
 const FAILED_LIST_DEFAULT = 100;
 const failedQuerySchema = z.strictObject({ limit: countParam(1000), token: z.string().optional() });
 
-/** The file's CRS as proj4 can use it: its EPSG code, else its recorded definition (or, in a catalog from before definitions, its name when that is one); null when none reads. */
-function crsOf(file: FileRecord): Crs | null {
-  if (!file.geo) return null;
-  try {
-    if (file.geo.epsg !== null) return crsFromEpsg(file.geo.epsg);
-    const text = file.geo.definition ?? file.geo.crs;
-    return text ? parseCrs(text) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right, bottom-left, as [lon, lat]) place the overview and map the cursor. */
 export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields']) {
   const file = item.file;
   const width = file.width ?? item.window.width;
   const height = file.height ?? item.window.height;
-  const crs = crsOf(file);
+  const crs = file.geo ? recordedCrs(file.geo) : null;
   let place = null;
   let corners: LonLat[] | null = null;
   if (crs && file.geo) {
     const georeference = { crs, geoTransform: file.geo.geoTransform, width, height, source: file.geo.source };
     place = placeOfWindow(georeference, { x: 0, y: 0, width, height });
-    const transform = lonLatTransform(crs);
-    const points = ([[0, 0], [width, 0], [width, height], [0, height]] as const).map(([c, r]) => transform.toLonLat(...pixelToCrs(file.geo!.geoTransform, c, r)));
-    corners = points.every((p) => p !== null) ? (points as LonLat[]) : null;
+    corners = imageCorners(crs, file.geo.geoTransform, width, height);
   }
   return {
     fileId: file.id,

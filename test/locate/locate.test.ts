@@ -87,6 +87,16 @@ describe('locating a patch in the mosaic', () => {
     for (const [i, a] of result.top.entries()) for (const b of result.top.slice(0, i)) expect(windowIoU(a.window, b.window)).toBeLessThan(0.5);
     expect(result.top[0]!.id).toEqual(expect.any(Number));
     expect(result.scene).toMatchObject({ fileId: mosaicFile.id, path: 'mosaic.tif', width: MOSAIC.size, height: MOSAIC.size, complete: true });
+    // the scene's corners, clockwise from the top left: each a vertex of the footprint of the tile in that corner
+    const corners = result.heatMap.corners!;
+    expect(corners).toHaveLength(4);
+    const cornerTiles = [[0, 0], [1, 0], [1, 1], [0, 1]].map(([right, bottom]) =>
+      result.tiles.find((t) => (right ? t.window.x + t.window.width === MOSAIC.size : t.window.x === 0) && (bottom ? t.window.y + t.window.height === MOSAIC.size : t.window.y === 0))!,
+    );
+    for (const [i, tile] of cornerTiles.entries()) {
+      const vertices = (tile.place!.footprint as { coordinates: number[][][] }).coordinates[0]!;
+      expect(vertices.some(([lon, lat]) => Math.abs(lon! - corners[i]![0]) < 1e-9 && Math.abs(lat! - corners[i]![1]) < 1e-9), `corner ${i}`).toBe(true);
+    }
 
     const meta = await sharp(result.heatMap.png).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 512, 512]);
@@ -243,6 +253,7 @@ describe('locating a patch in the mosaic', () => {
     expect((await sharp(path.join(out, 'heatmap.png')).metadata()).width).toBe(512);
     const saved = JSON.parse(readFileSync(path.join(out, 'locate.json'), 'utf8'));
     expect(saved.heatMap.bbox).toEqual(saved.scene.bbox);
+    expect(saved.heatMap.corners).toHaveLength(4);
     expectKnownAnswer(saved.top[0]);
 
     const elsewhere = path.join(root, 'elsewhere');
@@ -255,6 +266,8 @@ describe('locating a patch in the mosaic', () => {
     expectWholeResult(result, windows.length);
     expectKnownAnswer(result.top[0]);
     expect(result.top[0].id).toBeNull();
+    // the copy's georeference gives the indexed scene's corners
+    expect(result.heatMap.corners).toEqual(saved.heatMap.corners.map(([lon, lat]: number[]) => [expect.closeTo(lon!, 12), expect.closeTo(lat!, 12)]));
 
     // an --out that is a file is refused before any work, in one line
     const notAFolder = path.join(root, 'a-file');
