@@ -42,9 +42,9 @@ interface SidecarRow extends FieldRecord {
   line: number;
 }
 
-function sameFields(a: SidecarRow, b: SidecarRow): boolean {
-  const text = (row: SidecarRow) => JSON.stringify([...row.fields].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-  return text(a) === text(b);
+/** A row's fields as text, in name order, so that two rows compare by what they say. */
+function fieldsText(row: SidecarRow): string {
+  return JSON.stringify([...row.fields].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 /**
@@ -54,9 +54,16 @@ function sameFields(a: SidecarRow, b: SidecarRow): boolean {
  */
 function oneRowPerName(rows: SidecarRow[], file: string): FieldRecord[] {
   const byName = new Map<string, SidecarRow[]>();
-  for (const row of rows) byName.set(row.fileName, [...(byName.get(row.fileName) ?? []), row]);
+  for (const row of rows) {
+    const named = byName.get(row.fileName);
+    if (named) named.push(row);
+    else byName.set(row.fileName, [row]);
+  }
   for (const [name, named] of byName) {
-    if (named.every((row) => sameFields(row, named[0]!))) continue;
+    // only names given more than once are compared (a sidecar of millions of rows names each once)
+    if (named.length === 1) continue;
+    const first = fieldsText(named[0]!);
+    if (named.every((row) => fieldsText(row) === first)) continue;
     const listed = named.map((row) => `line ${row.line}: ${row.given}`).join(', ');
     throw new RsclipError('BAD_INPUT', `fields file ${file} gives different fields to the file name ${name} in ${named.length} rows (${listed}): fields are keyed by file name, so every file named ${name} would take the last row's`, {
       hint: 'give each file name one row (or the same fields in each), or rename the files apart',
