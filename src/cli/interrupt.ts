@@ -1,15 +1,28 @@
 /**
  * Ctrl-C, or SIGTERM (systemd, `docker stop`, a scheduler), for a command that stops cleanly
  * (`rsclip index`, `rsclip bench`): the first signal says what will happen and aborts a signal
- * (the command stops after the step in flight, and its `finally` blocks clean up); a second exits
- * at once, with 130 after Ctrl-C and 143 after SIGTERM. What must not outlive the process even
- * then (a temporary folder) is removed by an 'exit' listener, which process.exit still runs.
+ * (the command stops after the step in flight, and its `finally` blocks clean up); a second ends
+ * the process at once by that signal, as shells expect (status 130 after Ctrl-C, 143 after
+ * SIGTERM). What must not outlive the process even then (a temporary folder) is removed first.
  */
 import { rmSync } from 'node:fs';
 import { isRsclipError } from '../errors.js';
 
 /** Exit statuses of a command stopped by a signal (128 + its number), as shells report them. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** What `removedOnExit` must remove however the process ends. */
+const removals = new Set<() => void>();
+
+/**
+ * Ends the process at once, by `name` itself. process.exit would tear down worker threads that may be
+ * inside onnxruntime's session.run, whose binding then aborts the process (SIGABRT, status 134).
+ */
+export function quitAtOnce(name: keyof typeof SIGNAL_EXIT_CODES): void {
+  for (const remove of removals) remove();
+  process.removeAllListeners(name);
+  process.kill(process.pid, name);
+}
 
 export interface SigintStop {
   /** Aborted by the first Ctrl-C or SIGTERM. */
@@ -25,7 +38,7 @@ export function stopOnSigint(notice: string): SigintStop {
   const controller = new AbortController();
   let exitCode: number = SIGNAL_EXIT_CODES.SIGINT;
   const onSignal = (name: keyof typeof SIGNAL_EXIT_CODES): void => {
-    if (controller.signal.aborted) process.exit(SIGNAL_EXIT_CODES[name]);
+    if (controller.signal.aborted) return quitAtOnce(name);
     exitCode = SIGNAL_EXIT_CODES[name];
     process.stderr.write(`\n${notice}\n`);
     controller.abort();
@@ -51,12 +64,14 @@ export function reportStopped(stop: SigintStop, error: unknown): void {
   process.exitCode = stop.exitCode;
 }
 
-/** Removes `dir` (recursively) if the process exits before the returned function is called; that function removes it too. */
+/** Removes `dir` (recursively) if the process exits, or a second signal ends it, before the returned function is called; that function removes it too. */
 export function removedOnExit(dir: string): () => void {
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   process.on('exit', remove);
+  removals.add(remove);
   return () => {
     process.off('exit', remove);
+    removals.delete(remove);
     remove();
   };
 }

@@ -8,6 +8,7 @@ import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
 import { withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
+import { quitAtOnce } from './interrupt.js';
 import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
 
 interface WorkerCommandOptions extends ModelOptions {
@@ -135,7 +136,7 @@ export function registerWorkerCommand(program: Command): void {
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.stderr.write(`rsclip worker ${worker.id}: finishing the jobs in hand (Ctrl-C again to quit at once)\n`);
-          process.once('SIGINT', () => process.exit(130));
+          process.once('SIGINT', () => quitAtOnce('SIGINT'));
           resolve();
         };
         process.once('SIGINT', stop);
