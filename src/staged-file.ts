@@ -14,7 +14,12 @@ export interface Staging {
   partial: string;
 }
 
-/** Where `file` is staged (tag: what keeps concurrent writers apart, the pid by default); undefined for what is not a file (/dev/stdout, a pipe): written directly. */
+/**
+ * Where `file` is staged (tag: what keeps concurrent writers apart, the pid by default); undefined
+ * for what is not a file (a named pipe): written directly. A name of one of the process's
+ * descriptors (/dev/stdout: see descriptorNamed) is not for this: it leads to whatever the
+ * descriptor is open on, a regular file under `>> job.log`, which staging would replace.
+ */
 export async function stagingFor(file: string, tag = String(process.pid)): Promise<Staging | undefined> {
   const existing = await stat(file).catch(() => undefined);
   if (existing && !existing.isFile()) return undefined;

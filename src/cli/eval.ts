@@ -19,7 +19,7 @@ import { openEncoderForIndex, recordedModel, recordedModelGone } from '../search
 import { readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta } from '../store/types.js';
 import { evalProgressDisplay } from './eval-progress.js';
-import { chosenIndex, chosenModel, collect, modelVariant, nonNegativeInt, positiveInt, printJson } from './options.js';
+import { chosenIndex, chosenModel, collect, messagesBeside, modelVariant, nonNegativeInt, outputFile, positiveInt, printJson } from './options.js';
 
 function positiveIntList(value: string): number[] {
   const parts = value.split(',').map((p) => p.trim());
@@ -82,8 +82,8 @@ function printWarnings(warnings: readonly string[]): void {
   for (const warning of warnings) process.stderr.write(`rsclip: warning: ${warning}\n`);
 }
 
-function printWritten(files: readonly string[]): void {
-  for (const file of files) process.stdout.write(`wrote ${file}\n`);
+function printWritten(files: readonly string[], stream: NodeJS.WritableStream = process.stdout): void {
+  for (const file of files) stream.write(`wrote ${file}\n`);
 }
 
 const fmt = (x: number): string => x.toFixed(3);
@@ -320,17 +320,18 @@ export function registerEvalCommands(program: Command): void {
       .command('compare')
       .description('models side by side: each metric with its interval, and differences to the first report with paired bootstrap intervals (* = significant)')
       .argument('<reports...>', 'report.json files of `eval rsicd|retrieval|zero-shot|labels --out` over the same data (the first is the baseline)')
-      .option('--html <file>', 'also write the comparison as a page')
+      .option('--html <file>', 'also write the comparison as a page; - for stdout, and the table goes to stderr', outputFile)
       .option('--json', 'print JSON'),
   ).action(async (files: string[], opts: CompareCommandOptions) => {
     const reports = [];
     for (const file of files) reports.push(await readReport(file));
     const comparison = compareReports(reports, files, bootstrapFrom(opts));
     const written = opts.html ? [await writeComparisonHtml(opts.html, comparison)] : [];
-    if (opts.json) printJson(comparison);
+    const messages = await messagesBeside(opts.html);
+    if (opts.json) printJson(comparison, messages);
     else {
-      process.stdout.write(formatComparisonTable(comparison));
-      printWritten(written);
+      messages.write(formatComparisonTable(comparison));
+      printWritten(written, messages);
     }
   });
 

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
+import { descriptorNamed } from '../output-descriptor.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
 import { MAX_EF } from '../search/limits.js';
 import { pagingShape, thresholdFromText } from '../search/request-schema.js';
@@ -102,8 +103,18 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export function printJson(value: unknown, stream: NodeJS.WritableStream = process.stdout): void {
+  stream.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** An output file option: `-` is stdout, as for Unix tools. */
+export function outputFile(value: string): string {
+  return value === '-' ? '/dev/stdout' : value;
+}
+
+/** Where a command prints its own lines (a summary, "wrote ..."): stderr when `output`, the file it writes, is stdout, so that they never mix with the data. */
+export async function messagesBeside(output: string | undefined): Promise<NodeJS.WriteStream> {
+  return output !== undefined && (await descriptorNamed(output)) === 1 ? process.stderr : process.stdout;
 }
 
 /** The model a command runs: `--model`, else the config's (`model`, RSCLIP_MODEL); one of the two is needed. */

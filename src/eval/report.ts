@@ -11,6 +11,7 @@ import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { oneField } from '../one-field.js';
 import { processAlive } from '../process-alive.js';
+import { descriptorNamed, writeToDescriptor } from '../output-descriptor.js';
 import { namedAsTarget, stagingFor } from '../staged-file.js';
 import type { AnnReport } from './ann.js';
 import type { BootstrapSettings, Interval } from './bootstrap.js';
@@ -272,7 +273,7 @@ export async function prepareReportFolder(outDir: string, what = 'report folder'
   }
 }
 
-/** A report file on its way: written in full to `temporary` (beside `destination`), then renamed; `temporary` is null for what is not a file (/dev/stdout), written directly. */
+/** A report file on its way: written in full to `temporary` (beside `destination`), then renamed; `temporary` is null for what is not a file (a named pipe), written directly. */
 interface StagedFile {
   shown: string;
   destination: string;
@@ -328,7 +329,7 @@ export interface WriteReportOptions {
  * the earlier files exactly as they were: never a cut-off file, never a mix of two runs. Killed
  * while writing, a run leaves only a hidden temporary, which the next run into the folder
  * removes. (The renames, in one folder, need no room on the disk; only a failure or a kill
- * between two of them, a window of microseconds, could leave some files of each run.) A symbolic link keeps leading to the file it names; what is not a file (/dev/stdout)
+ * between two of them, a window of microseconds, could leave some files of each run.) A symbolic link keeps leading to the file it names; what is not a file (a named pipe)
  * is written directly.
  */
 export async function writeReportFiles(outDir: string, files: Record<string, string>, options: WriteReportOptions = {}): Promise<string[]> {
@@ -392,8 +393,13 @@ export async function writeAnnReport(outDir: string, report: AnnReport): Promise
   return writeReportSet(outDir, { [REPORT_FILES.json]: json(report), [REPORT_FILES.markdown]: formatAnnMarkdown(report), [REPORT_FILES.html]: annHtml(report) });
 }
 
-/** `eval compare --html FILE`. */
+/** `eval compare --html FILE`; a name of one of the process's descriptors (/dev/stdout) is written through it. */
 export async function writeComparisonHtml(file: string, comparison: Comparison): Promise<string> {
+  const descriptor = await descriptorNamed(file);
+  if (descriptor !== undefined) {
+    await writeToDescriptor(descriptor, compareHtml(comparison));
+    return file;
+  }
   const [written] = await writeReportFiles(path.dirname(path.resolve(file)), { [path.basename(file)]: compareHtml(comparison) });
   return written!;
 }

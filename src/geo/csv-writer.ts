@@ -6,6 +6,7 @@
  * carriage return: a file named `=HYPERLINK(...).jpg`) is written with a leading `'`, as OWASP
  * advises; numbers are written as they are.
  */
+import type { Output } from '../output-descriptor.js';
 import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 import { geometryToWkt } from './wkb.js';
 
@@ -33,7 +34,7 @@ function csvLine(row: ExportRow, includeEmbedding: boolean, ranked: boolean): st
   return `${cells.map(cell).join(',')}\r\n`;
 }
 
-export function createCsvWriter(file: string, options: CsvExportOptions = {}): RowWriter {
+export function createCsvWriter(file: Output, options: CsvExportOptions = {}): RowWriter {
   const includeEmbedding = options.includeEmbedding ?? false;
   const ranked = options.ranked ?? false;
   const stream = new TextFileStream(file);

@@ -3,6 +3,7 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
+import { descriptorNamed, type Output } from '../output-descriptor.js';
 import { namedAsTarget, stagingFor } from '../staged-file.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
@@ -23,7 +24,7 @@ export function parseExportFormat(text: string): ExportFormat {
   throw new RsclipError('BAD_INPUT', `unknown export format ${JSON.stringify(text)}`, { hint: `use one of ${EXPORT_FORMATS.join(', ')}` });
 }
 
-export function createRowWriter(file: string, format: ExportFormat, options: ExportOptions = {}): RowWriter {
+export function createRowWriter(file: Output, format: ExportFormat, options: ExportOptions = {}): RowWriter {
   switch (format) {
     case 'geoparquet':
       return createParquetWriter(file, { ...options, geo: true });
@@ -40,10 +41,13 @@ export function createRowWriter(file: string, format: ExportFormat, options: Exp
  * Writes all rows (an iterable or async iterable, consumed in batches of 1,000) and returns how
  * many. They go to a file beside `file` that takes its name once complete: an export that fails
  * (a full disk, an error reading the rows) leaves no half-written file, and a file already at that
- * path stays whole until the new one replaces it (a symbolic link keeps leading to it). What is not
- * a file (/dev/stdout, a pipe) is written directly.
+ * path stays whole until the new one replaces it (a symbolic link keeps leading to it). A name of
+ * one of the process's descriptors (/dev/stdout, /dev/fd/3) is written through that descriptor,
+ * appending where it appends; what is not a file (a named pipe) is written directly.
  */
 export async function writeRows(file: string, format: ExportFormat, rows: Iterable<ExportRow> | AsyncIterable<ExportRow>, options: ExportOptions = {}): Promise<number> {
+  const descriptor = await descriptorNamed(file);
+  if (descriptor !== undefined) return writeAll(createRowWriter(descriptor, format, options), rows);
   const staging = await stagingFor(file);
   if (!staging) return writeAll(createRowWriter(file, format, options), rows);
   const { destination, partial } = staging;

@@ -3,6 +3,8 @@
  */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { descriptorStream, writeThrough, type Output } from '../output-descriptor.js';
 import type { LonLat } from './crs.js';
 import type { AreaGeometry } from './geojson-types.js';
 
@@ -61,17 +63,21 @@ async function abortStream(stream: WriteStream): Promise<void> {
  * A text file written as a stream whose error (its open failing in a missing folder, a full disk)
  * is thrown by the next write or by `end`, never emitted with no one listening: rows that come
  * asynchronously (from PostgreSQL) let an open fail before the first write, which ended the
- * process with node's stack trace.
+ * process with node's stack trace. An open descriptor (a number: stdout) is written through and
+ * left open.
  */
 export class TextFileStream {
-  readonly #stream: WriteStream;
+  readonly #stream: Writable;
+  readonly #descriptor: boolean;
   #failure: Error | undefined;
+  readonly #onError = (error: Error): void => {
+    this.#failure ??= error;
+  };
 
-  constructor(file: string) {
-    this.#stream = createWriteStream(file);
-    this.#stream.on('error', (error) => {
-      this.#failure ??= error;
-    });
+  constructor(output: Output) {
+    this.#descriptor = typeof output === 'number';
+    this.#stream = typeof output === 'number' ? descriptorStream(output) : createWriteStream(output);
+    this.#stream.on('error', this.#onError);
   }
 
   async write(text: string): Promise<void> {
@@ -82,12 +88,18 @@ export class TextFileStream {
 
   async end(text = ''): Promise<void> {
     this.#check();
+    if (this.#descriptor) {
+      await writeThrough(this.#stream, text);
+      this.#stream.off('error', this.#onError);
+      return;
+    }
     this.#stream.end(text);
     await once(this.#stream, 'finish');
   }
 
-  abort(): Promise<void> {
-    return abortStream(this.#stream);
+  async abort(): Promise<void> {
+    if (!this.#descriptor) return abortStream(this.#stream as WriteStream);
+    this.#stream.off('error', this.#onError);
   }
 
   #check(): void {

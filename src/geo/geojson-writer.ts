@@ -6,6 +6,7 @@
  */
 import type { AreaGeometry, BBox, LonLatBox, Ring } from './geojson-types.js';
 import { boxesToBBox, geometryBoxes, signedArea } from './lonlat-ring.js';
+import type { Output } from '../output-descriptor.js';
 import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
 
 function orientRings(rings: Ring[]): Ring[] {
@@ -58,7 +59,7 @@ export function featureCollection(rows: readonly ExportRow[], options: GeoJsonOp
 }
 
 /** Streams a FeatureCollection to a file; the collection's bbox member is written after the features. */
-export function createGeoJsonWriter(file: string, options: GeoJsonOptions = {}): RowWriter {
+export function createGeoJsonWriter(file: Output, options: GeoJsonOptions = {}): RowWriter {
   const stream = new TextFileStream(file);
   let count = 0;
   const boxes: LonLatBox[] = [];

@@ -11,7 +11,10 @@
  * the bbox, no `crs` (so OGC:CRS84, longitude/latitude on WGS84), and a `bbox` covering column
  * (struct xmin, ymin, xmax, ymax per row) that readers use to skip row groups by place.
  */
-import { ParquetWriter, fileWriter } from 'hyparquet-writer';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { ByteWriter, ParquetWriter, fileWriter, type Writer } from 'hyparquet-writer';
+import { descriptorStream, writeThrough, type Output } from '../output-descriptor.js';
 import { RsclipError } from '../errors.js';
 import type { ExportRow, RowWriter } from './export-row.js';
 import { polygonsOf, type AreaGeometry } from './geojson-types.js';
@@ -109,8 +112,25 @@ function geoMetadata(summary: GeoSummary): string {
   });
 }
 
-/** A streaming (Geo)Parquet writer. */
-export function createParquetWriter(file: string, options: ParquetExportOptions = {}): RowWriter {
+/** The bytes of the file into `stream` (an open descriptor), each row group's as it completes: the next one waits for the stream to drain. */
+function streamWriter(stream: Writable): Writer {
+  const writer = new ByteWriter();
+  const flush = async (): Promise<void> => {
+    const bytes = new Uint8Array(writer.buffer.slice(0, writer.index));
+    writer.index = 0;
+    if (!stream.write(bytes)) await once(stream, 'drain');
+  };
+  return Object.assign(writer, {
+    flush,
+    finish: async () => {
+      await flush();
+      await writeThrough(stream, '');
+    },
+  });
+}
+
+/** A streaming (Geo)Parquet writer: to a file, or (a number) to an open descriptor. */
+export function createParquetWriter(file: Output, options: ParquetExportOptions = {}): RowWriter {
   const geo = options.geo ?? true;
   const fieldColumns = options.fieldColumns ?? [];
   for (const f of fieldColumns) {
@@ -121,7 +141,7 @@ export function createParquetWriter(file: string, options: ParquetExportOptions 
   const schema = schemaFor(options);
   const summary: GeoSummary = { types: new Set(), bbox: [Infinity, Infinity, -Infinity, -Infinity] };
   const kvMetadata = [{ key: 'rsclip', value: JSON.stringify({ embedding_dimension: dimension ?? null }) }];
-  const writer = new ParquetWriter({ writer: fileWriter(file), schema, codec: 'SNAPPY', kvMetadata, createdBy: 'rsclip' });
+  const writer = new ParquetWriter({ writer: typeof file === 'number' ? streamWriter(descriptorStream(file)) : fileWriter(file), schema, codec: 'SNAPPY', kvMetadata, createdBy: 'rsclip' });
   let pending: ExportRow[] = [];
   let count = 0;
 

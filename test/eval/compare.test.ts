@@ -3,7 +3,7 @@
  * known: a large difference is marked significant, none is not; images are paired by name
  * whatever their order; reports over other data, or edited by hand, are refused.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,5 +135,32 @@ describe('rsclip eval compare', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/is not an rsclip evaluation report/);
+  });
+
+  it('writes --html /dev/stdout through stdout, appending under >> log, and --html - to stdout; the table goes to stderr', async () => {
+    const files = ['weak', 'strong'].map((name, i) => {
+      const file = path.join(work, `${name}-stdout.json`);
+      writeFileSync(file, JSON.stringify(zeroShotReport(i === 0 ? (u) => u % 10 < 5 : (u) => u % 10 < 7)));
+      return file;
+    });
+    const log = path.join(work, 'job.log');
+    writeFileSync(log, 'line 1 written by an earlier job\n');
+    const appending = openSync(log, 'a');
+    try {
+      const result = await runCli(['eval', 'compare', ...files, '--html', '/dev/stdout'], { stdio: ['ignore', appending, 'pipe'] });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('score@1');
+    } finally {
+      closeSync(appending);
+    }
+    const logged = readFileSync(log, 'utf8');
+    expect(logged.startsWith('line 1 written by an earlier job\n<!doctype html>')).toBe(true);
+    expect(logged.trimEnd().endsWith('</html>')).toBe(true);
+
+    const dash = await runCli(['eval', 'compare', ...files, '--html', '-'], { cwd: work });
+    expect(dash.code, dash.stderr).toBe(0);
+    expect(dash.stdout.startsWith('<!doctype html>')).toBe(true);
+    expect(dash.stderr).toContain('score@1');
+    expect(() => readFileSync(path.join(work, '-'))).toThrow(/ENOENT/);
   });
 });

@@ -4,13 +4,13 @@
  * GeoJSON passing RFC 7946 checks, and as CSV; a query's hits with rank and score; the CLI.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogFilterSchema, openIndex, type IndexStore, type ItemRecord } from '../../src/store/index.js';
 import { exportHits, exportItems, Searcher } from '../../src/search/index.js';
-import { runCli } from '../fixtures/cli.js';
+import { runCli, spawnCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
 import { indexInto } from '../fixtures/index-into.js';
 import { writeMosaic } from '../fixtures/mosaic.js';
@@ -147,5 +147,52 @@ describe('exporting an index', () => {
     const bad = await runCli(['export', '--index', indexDir, '--format', 'shapefile']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/unknown export format "shapefile".*geoparquet, parquet, geojson, csv/);
+  });
+
+  it('writes -o /dev/stdout through stdout: appended under >> log, never replacing the file the shell opened', async () => {
+    const log = path.join(root, 'job.log');
+    writeFileSync(log, 'line 1 written by an earlier job\n');
+    const appending = openSync(log, 'a');
+    try {
+      const result = await runCli(['export', '--index', indexDir, '--format', 'csv', '-o', '/dev/stdout'], { stdio: ['ignore', appending, 'pipe'] });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/^wrote \d+ items to \/dev\/stdout \(csv\)$/m);
+    } finally {
+      closeSync(appending);
+    }
+    const lines = readFileSync(log, 'utf8').split('\r\n');
+    expect(lines[0]).toBe('line 1 written by an earlier job\nid,path,root,x,y,width,height,scale,center_lon,center_lat,gsd,footprint_wkt,stac_item,stac_collection,fields');
+    expect(lines).toHaveLength(items.length + 2);
+  });
+
+  it('takes -o - as stdout (each format), its summary on stderr', async () => {
+    const csv = await runCli(['export', '--index', indexDir, '--format', 'csv', '-o', '-'], { cwd: root });
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(existsSync(path.join(root, '-'))).toBe(false);
+    expect(csv.stdout.split('\r\n')).toHaveLength(items.length + 2);
+    expect(csv.stderr).toBe(`wrote ${items.length} items to /dev/stdout (csv)\n`);
+    const geojson = await runCli(['export', '--index', indexDir, '--format', 'geojson', '-o', '-', '--json'], { cwd: root });
+    expect(JSON.parse(geojson.stdout).features).toHaveLength(items.length);
+    expect(JSON.parse(geojson.stderr)).toMatchObject({ items: items.length });
+    const file = path.join(root, 'same.parquet');
+    await runCli(['export', '--index', indexDir, '--format', 'geoparquet', '-o', file]);
+    const parquet = await new Promise<Buffer>((resolve, reject) => {
+      const child = spawnCli(['export', '--index', indexDir, '--format', 'geoparquet', '-o', '-']);
+      const chunks: Buffer[] = [];
+      child.stdout!.on('data', (d: Buffer) => chunks.push(d));
+      child.on('error', reject);
+      child.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    expect(parquet.equals(readFileSync(file))).toBe(true);
+  });
+
+  it('ends quietly with status 0 when the reader of its stdout goes away (| head)', async () => {
+    const child = spawnCli(['export', '--index', indexDir, '--format', 'geojson', '--embeddings', '-o', '/dev/stdout']);
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/internal error/);
+    expect(code).toBe(0);
   });
 });
