@@ -12,7 +12,7 @@ import { openIndex } from '../store/open-index.js';
 import type { ItemSelection } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { collect, messagesBeside, modelVariant, outputFile, positiveInt, printJson } from './options.js';
+import { collect, messagesBeside, modelVariant, optionParser, outputFile, printJson, resultCount } from './options.js';
 
 interface ExportCommandOptions extends FilterOptions {
   index?: string;
@@ -32,11 +32,11 @@ export function registerExportCommand(program: Command): void {
   const command = program
     .command('export')
     .description('write the items of an index (or the hits of a query) with path, window, place, fields and embedding')
-    .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a list of floats)`, parseExportFormat)
+    .requiredOption('--format <format>', `${EXPORT_FORMATS.join(', ')} (GeoParquet 1.1: geometry as WKB, the embedding as a list of floats)`, optionParser(parseExportFormat))
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('-o, --output <file>', 'file to write; - for stdout, and the summary goes to stderr (default: items.parquet, items.geojson or items.csv)', outputFile)
     .option('--query <term>', 'export the hits of this query instead, best first (repeatable, as `rsclip search` terms: TEXT, FILE, #ID, +, -)', collect)
-    .option('-k, --k <n>', 'hits to export with --query', positiveInt, DEFAULT_K)
+    .option('-k, --k <n>', 'hits to export with --query, 1 to 1,000', resultCount, DEFAULT_K)
     .option('-m, --model <dir>', 'model directory for --query (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant for --query', modelVariant);
   addFilterOptions(command)

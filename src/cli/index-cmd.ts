@@ -25,7 +25,7 @@ import { hidePassword } from '../url-password.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
-import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, positiveInt, printJson, type ModelOptions } from './options.js';
+import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
 
 interface IndexCommandOptions extends ModelOptions {
   index?: string;
@@ -73,17 +73,6 @@ function stretchOption(text: string): [number, number] {
 /** `auto` (null: each file's colour interpretation) or a band list. */
 function bandsOption(text: string): number[] | null {
   return text.trim() === 'auto' ? null : parseBandList(text);
-}
-
-/** A library parser's one-line error as commander's, so it is reported like any bad option. */
-function optionParser<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (error) {
-      throw new InvalidArgumentError(error instanceof RsclipError ? error.message : String(error));
-    }
-  };
 }
 
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;

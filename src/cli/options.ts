@@ -1,10 +1,14 @@
-/** Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with expected vs actual. */
+/**
+ * Option parsers shared by the CLI commands: they throw commander's InvalidArgumentError with
+ * expected vs actual, so that every bad option value is one line and exit status 2, as commander's
+ * own usage errors (an unknown option, a missing value) are.
+ */
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed } from '../output-descriptor.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
-import { MAX_EF } from '../search/limits.js';
+import { MAX_EF, MAX_K } from '../search/limits.js';
 import { pagingShape, thresholdFromText } from '../search/request-schema.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
@@ -13,6 +17,31 @@ export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
+}
+
+/** A number of results (-k): what the library and the HTTP API take, from 1 to MAX_K. */
+export function resultCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_K.toLocaleString('en-US')}, got "${value}"`);
+  return n;
+}
+
+/** A TCP port to listen on (--port): 1 to 65535, or 0 for a free one the system picks. */
+export function listenPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0: a free one), got "${value}"`);
+  return n;
+}
+
+/** A library parser's one-line error as commander's, so it is reported like any bad option. */
+export function optionParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof RsclipError ? error.toOneLine() : String(error));
+    }
+  };
 }
 
 /** A search breadth (--ef): what the library and the HTTP API take, from 1 to MAX_EF. */

@@ -10,7 +10,7 @@ import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { cacheDirOption, collapseOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, searchBreadth } from './options.js';
+import { cacheDirOption, collapseOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, resultCount, searchBreadth } from './options.js';
 import { oneField } from '../one-field.js';
 
 interface SearchCommandOptions extends FilterOptions {
@@ -66,7 +66,7 @@ export function registerSearchCommand(program: Command): void {
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('-k, --k <n>', 'results to print', positiveInt, DEFAULT_K)
+    .option('-k, --k <n>', 'results to print, 1 to 1,000', resultCount, DEFAULT_K)
     .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
@@ -76,7 +76,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better hit of the same scene`, nmsOption)
     .option('--all-copies', 'list files with identical bytes as separate results (default: one result, "n copies")')
     .option('--format <format>', 'text (default), json, or geojson (an RFC 7946 FeatureCollection of the hits)', formatOption)
-    .option('--json', 'print the result page as JSON (= --format json)')
+    .addOption(new Option('--json', 'print the result page as JSON (= --format json)').conflicts('format'))
     .addHelpText(
       'after',
       `

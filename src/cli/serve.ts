@@ -1,7 +1,7 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { cacheDirOption, chosenLogFormat, collect, LOG_FORMAT_HELP, logFormat, modelVariant, nonNegativeInt, positiveInt } from './options.js';
+import { cacheDirOption, chosenLogFormat, collect, listenPort, LOG_FORMAT_HELP, logFormat, modelVariant, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
   index?: string;
@@ -32,7 +32,7 @@ export function registerServeCommand(program: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('--host <host>', 'address to listen on; 0.0.0.0 for the whole LAN (default 127.0.0.1)')
-    .option('--port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
+    .option('--port <n>', 'port, 0 to 65535 (default 8080; 0 picks a free one)', listenPort)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files; also RSCLIP_TOKEN')
     .option('--allowed-host <name>', 'a name this server answers for when it has no token (repeatable; IP addresses, localhost and this machine\'s name always; "*" for any): a page elsewhere cannot reach it through a name of its own (DNS rebinding)', collect)
     .option('--basemap <url>', 'XYZ tile URL template shown under the map, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (default: config "basemap"; none: overviews and a graticule, offline)')

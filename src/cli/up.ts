@@ -22,7 +22,7 @@ import { openIndex, readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta } from '../store/types.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
-import { cacheDirOption, chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, LOG_FORMAT_HELP, logFormat, nonNegativeInt, positiveInt } from './options.js';
+import { cacheDirOption, chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, listenPort, LOG_FORMAT_HELP, logFormat, positiveInt } from './options.js';
 
 interface UpOptions {
   model?: string;
@@ -112,7 +112,7 @@ export function registerUpCommand(program: Command): void {
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('--fp32', 'use the full-precision model instead of the int8 one')
     .option('--host <host>', 'address to bind (default 127.0.0.1: this machine only)')
-    .option('-p, --port <n>', 'port (default 8080; 0 picks a free one)', nonNegativeInt)
+    .option('-p, --port <n>', 'port, 0 to 65535 (default 8080; 0 picks a free one)', listenPort)
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) everywhere but /healthz and the page files')
     .option('--allowed-host <name>', 'a name this server answers for when it has no token (repeatable; IP addresses, localhost and this machine\'s name always; "*" for any): a page elsewhere cannot reach it through a name of its own (DNS rebinding)', collect)
     .option('--threads <n>', 'onnxruntime threads (default: every core up to 3, then three quarters of them, as rsclip index)', positiveInt)
