@@ -16,6 +16,7 @@ import { openPixelPreparer } from '../indexer/decode-pool.js';
 import { recordedPlanOptions } from '../indexer/plan.js';
 import { sceneWindows } from '../indexer/scene-windows.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
+import { checkRegularFile } from '../model/image.js';
 import { readGeoreference } from '../raster/open-raster.js';
 import { Scene } from '../raster/scene.js';
 import { DEFAULT_NMS_THRESHOLD, overlapOfSmaller } from '../search/nms.js';
@@ -175,6 +176,7 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
  */
 export async function locateInImage(encoder: ClipEncoder, absolutePath: string, shownPath: string, query: Float32Array, options: LocateImageOptions = {}): Promise<LocateResult> {
   const checked = checkOptions(options);
+  await checkRegularFile(absolutePath, shownPath);
   const start = performance.now();
   const inputSize = encoder.info.imageSize;
   const sceneOptions = { ...(options.bands ? { bands: options.bands } : {}), ...(options.percentiles ? { stretch: { percentiles: options.percentiles } } : {}) };

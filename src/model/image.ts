@@ -359,11 +359,11 @@ function fileKind(info: Stats): string {
   return 'a device';
 }
 
-/** A query path must be a regular file: reading a named pipe waits for a writer forever. One that is not there is left to the decoder to report. */
-async function checkRegularFile(file: string): Promise<void> {
+/** A query path (a query image, a scene to locate in) must be a regular file: reading a named pipe waits for a writer forever. One that is not there is left to the decoder to report; `shown` names it in the error. */
+export async function checkRegularFile(file: string, shown = file): Promise<void> {
   const info = await stat(file).catch(() => undefined);
   if (info === undefined || info.isFile()) return;
-  throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${file}: not a regular file (${fileKind(info)})`, { hint: 'give the path of an image file' });
+  throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${shown}: not a regular file (${fileKind(info)})`, { hint: 'give the path of an image file' });
 }
 
 /**

@@ -5,6 +5,7 @@
  * scene, and a copy the index does not have, tiled on the fly). Tile scores come back as RFC 7946
  * GeoJSON and the heat map as a PNG with the scene's bbox.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -308,6 +309,13 @@ describe('locating a patch in the mosaic', () => {
       server.close();
     }
   });
+
+  it('refuses a scene that is not a regular file at once, as search refuses such a query image (a named pipe waits for a writer forever)', async () => {
+    const fifo = path.join(root, 'scene-fifo.jpg');
+    execFileSync('mkfifo', [fifo]);
+    const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
+    await expect(locateInImage(encoder, fifo, 'scene-fifo.jpg', query)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: `cannot read image scene-fifo.jpg: not a regular file (a named pipe)` });
+  }, 10_000);
 
   it('tiles an image on the fly with the library too', async () => {
     const query = await searcher.queryVector([{ kind: 'image', image: patchFile, weight: 1 }]);
