@@ -35,25 +35,46 @@ function formatOption(value: string): 'text' | 'json' | 'geojson' {
   throw new InvalidArgumentError(`expected text, json or geojson, got "${value}"`);
 }
 
-/** `@x,y+WxH` for a tile (nothing for a whole image), and the centre as lon,lat when known. */
-function placeColumns(hit: SearchHit): string {
+/** What a hit lacks, in its column of the text output. */
+const NONE = '-';
+
+/** `@x,y+WxH` for a tile, NONE for a whole image. */
+function windowColumn(hit: SearchHit): string {
   const w = hit.window;
   const tile = w.x !== 0 || w.y !== 0 || w.width !== hit.width || w.height !== hit.height || w.scale !== 1;
-  const columns = [
-    tile ? `\t@${w.x},${w.y}+${w.width}x${w.height}` : '',
-    hit.center ? `\t${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : '',
-    hit.stac ? `\tstac:${oneField(hit.stac.collection ? `${hit.stac.collection}/${hit.stac.item}` : hit.stac.item)}` : '',
+  return tile ? `@${w.x},${w.y}+${w.width}x${w.height}` : NONE;
+}
+
+/** `3 copies` (byte-identical files folded into the hit), `+2 near-duplicates` (folded by --collapse), or NONE. */
+function notesColumn(hit: SearchHit): string {
+  const notes = [
+    ...(hit.copies.length > 0 ? [`${hit.copies.length + 1} copies`] : []),
+    ...(hit.duplicates.length > 0 ? [`+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''}`] : []),
   ];
-  return columns.join('');
+  return notes.length > 0 ? notes.join(', ') : NONE;
+}
+
+/**
+ * One hit of the text output: seven tab-separated columns, whatever the hit: score, #id, the file
+ * (escaped as oneField escapes it), window, centre lon,lat, stac:COLLECTION/ITEM and notes, with
+ * `-` for what the hit lacks.
+ */
+function hitLine(hit: SearchHit): string {
+  const columns = [
+    hit.score.toFixed(4),
+    `#${hit.id}`,
+    oneField(hit.absolutePath ?? hit.path),
+    windowColumn(hit),
+    hit.center ? `${hit.center[0].toFixed(6)},${hit.center[1].toFixed(6)}` : NONE,
+    hit.stac ? `stac:${oneField(hit.stac.collection ? `${hit.stac.collection}/${hit.stac.item}` : hit.stac.item)}` : NONE,
+    notesColumn(hit),
+  ];
+  return `${columns.join('\t')}\n`;
 }
 
 function printPage(page: SearchPage): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
-  for (const hit of page.hits) {
-    const copies = hit.copies.length > 0 ? `  (${hit.copies.length + 1} copies)` : '';
-    const dups = hit.duplicates.length > 0 ? `  (+${hit.duplicates.length} near-duplicate${hit.duplicates.length > 1 ? 's' : ''})` : '';
-    process.stdout.write(`${hit.score.toFixed(4)}\t#${hit.id}\t${oneField(hit.absolutePath ?? hit.path)}${placeColumns(hit)}${copies}${dups}\n`);
-  }
+  for (const hit of page.hits) process.stdout.write(hitLine(hit));
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
 }
 
@@ -80,6 +101,10 @@ export function registerSearchCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Text output: one line per hit, seven tab-separated columns: score, #id, file (a tab, newline or
+other control character escaped as \\t, \\n, \\xHH, a backslash as \\\\), window (@x,y+WxH of a tile),
+centre lon,lat, stac:COLLECTION/ITEM, notes (N copies, +N near-duplicates); - where a hit has none.
+
 Examples:
   rsclip search "a bridge over a river with boats"
   rsclip search "stadium" + ./ref.jpg - "parking lot"

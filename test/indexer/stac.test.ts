@@ -126,7 +126,7 @@ describe('a local STAC catalog', () => {
     expect((JSON.parse(until.stdout) as SearchPage).hits.map((h) => h.stac)).toEqual([{ item: 's2-b', collection: 'scenes' }]);
     // the text lines name the item too
     const text = await runCli(['search', 'a field', '--index', indexDir, '--threads', '1', '--until', '2023-01-01']);
-    expect(text.stdout.trim()).toMatch(/\tstac:scenes\/s2-b$/);
+    expect(text.stdout.trim()).toMatch(/\tstac:scenes\/s2-b\t-$/);
     const both = await runCli(['index', root, '--stac', catalog, '--index', indexDir, '--model', modelDir]);
     expect(both.code).toBe(1);
     expect(both.stderr).toMatch(/give archive folders or --stac, not both/);

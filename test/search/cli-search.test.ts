@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,26 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('rsclip search', () => {
+  it('prints seven tab-separated columns per hit, the path alone in the third and copies in the notes', async () => {
+    const copies = path.join(root, 'copies');
+    mkdirSync(copies);
+    writeFileSync(path.join(copies, 'one.png'), makePng(7, 40, 40));
+    writeFileSync(path.join(copies, 'two.png'), makePng(7, 40, 40));
+    writeFileSync(path.join(copies, 'other.png'), makePng(8, 40, 40));
+    const copiesIndex = path.join(root, 'copies-index');
+    const indexed = await runCli(['index', copies, '--index', copiesIndex, '--model', modelDir, '--threads', '1']);
+    expect(indexed.code, indexed.stderr).toBe(0);
+    const result = await runCli(['search', path.join(copies, 'one.png'), '--index', copiesIndex, '--threads', '1']);
+    expect(result.code, result.stderr).toBe(0);
+    const rows = result.stdout.trimEnd().split('\n').map((line) => line.split('\t'));
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row).toHaveLength(7);
+    expect(rows.map((row) => existsSync(row[2]!))).toEqual([true, true]);
+    expect(rows[0]!.slice(3)).toEqual(['-', '-', '-', '2 copies']);
+    expect(rows[1]!.slice(2)).toEqual([path.join(copies, 'other.png'), '-', '-', '-', '-']);
+  });
+
+
   it('ranks an image first for its own file, and prints paths with scores', async () => {
     const file = path.join(archive, 'b', 'scene-4.png');
     const json = await runCli(['search', file, '--index', indexDir, '--model', modelDir, '-k', '3', '--json', '--threads', '1']);
@@ -47,7 +67,7 @@ describe('rsclip search', () => {
     expect(plain.code, plain.stderr).toBe(0);
     const lines = plain.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
-    for (const line of lines) expect(line).toMatch(new RegExp(`^-?\\d\\.\\d{4}\\t#\\d+\\t${archive.replace(/[/\\]/g, '.')}.a.scene-\\d\\.png$`));
+    for (const line of lines) expect(line).toMatch(new RegExp(`^-?\\d\\.\\d{4}\\t#\\d+\\t${archive.replace(/[/\\]/g, '.')}.a.scene-\\d\\.png\\t-\\t-\\t-\\t-$`));
   });
 
   it('uses the model the index recorded when --model is absent, and fails on one line once it is gone', async () => {

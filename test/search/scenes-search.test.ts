@@ -133,7 +133,7 @@ describe('a patch cut from a georeferenced mosaic', () => {
     writeFileSync(area, JSON.stringify({ type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [[[lon - 0.001, lat - 0.001], [lon + 0.001, lat - 0.001], [lon + 0.001, lat + 0.001], [lon - 0.001, lat - 0.001]]] } }));
     const inside = await runCli(['search', patchFile, '--index', indexDir, '--model', modelDir, '--threads', '1', '--within', area, '-k', '1']);
     expect(inside.code, inside.stderr).toBe(0);
-    expect(inside.stdout).toMatch(new RegExp(`^1\\.0000\\t#\\d+\\t.*mosaic\\.tif\\t@${target.x},${target.y}\\+224x224\\t${lon.toFixed(6)},${lat.toFixed(6)}\\n`));
+    expect(inside.stdout).toMatch(new RegExp(`^1\\.0000\\t#\\d+\\t.*mosaic\\.tif\\t@${target.x},${target.y}\\+224x224\\t${lon.toFixed(6)},${lat.toFixed(6)}\\t-\\t-\\n`));
   });
 });
 
