@@ -25,6 +25,7 @@ import { hidePassword } from '../url-password.js';
 import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
+import { oneField } from '../one-field.js';
 import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
 
 interface IndexCommandOptions extends ModelOptions {
@@ -196,8 +197,8 @@ export function printIndexSummary(s: IndexSummary): void {
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   for (const f of s.forgotten ?? []) lines.push(`  forgotten ${f.root}: ${f.files} files removed`);
   for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.root}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.root}\` removes them`);
-  if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.join(', ')}`);
-  if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.join(', ')}`);
+  if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.map(oneField).join(', ')}`);
+  if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.map(oneField).join(', ')}`);
   for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
   if (s.errors > 0) lines.push('  `rsclip errors` lists the files that failed and why; `rsclip index --retry-errors` tries them again');
   const t = s.timing;

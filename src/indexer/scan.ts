@@ -17,6 +17,7 @@ import picomatch from 'picomatch';
 import { RsclipError } from '../errors.js';
 import { worldFileCandidates } from '../geo/world-file.js';
 import { isInside, realPathOrResolved } from '../path-inside.js';
+import { oneField, oneFieldOfBytes } from '../one-field.js';
 
 /** Extensions of the formats sharp (libvips) decodes in the prebuilt binaries. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -84,7 +85,7 @@ export const LINK_OUTSIDE_ROOT = 'symbolic link leading outside the archive fold
 export interface SkippedFiles {
   reason: string;
   count: number;
-  /** The first few, relative to their root (bytes that are not UTF-8 shown as \xNN). */
+  /** The first few, relative to their root, shown as oneField shows names (and bytes that are not UTF-8 as \xHH: oneFieldOfBytes), so that each stays one line and two names never read the same. */
   examples: string[];
 }
 
@@ -101,14 +102,15 @@ export function newScanProblems(): ScanProblems {
   return { unreadableFolders: [], symlinkLoops: [], skipped: [] };
 }
 
-function countSkipped(problems: ScanProblems, reason: string, rel: string): void {
+/** Counts a skipped file; `shown`: its path as SkippedFiles.examples shows it. */
+function countSkipped(problems: ScanProblems, reason: string, shown: string): void {
   let entry = problems.skipped.find((s) => s.reason === reason);
   if (!entry) {
     entry = { reason, count: 0, examples: [] };
     problems.skipped.push(entry);
   }
   entry.count++;
-  if (entry.examples.length < SKIP_EXAMPLES) entry.examples.push(rel);
+  if (entry.examples.length < SKIP_EXAMPLES) entry.examples.push(shown);
 }
 
 function globMatcher(globs: string[] | undefined): ((p: string) => boolean) | undefined {
@@ -131,10 +133,6 @@ function notAnImageReason(name: string): string {
 function utf8Name(raw: Buffer): string | undefined {
   const name = raw.toString('utf8');
   return Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
-}
-
-function showBytes(raw: Buffer): string {
-  return [...raw].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
 }
 
 /** Checks that every root is an existing folder, before anything is written; returns them resolved. */
@@ -236,13 +234,13 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
     for (const entry of entries) {
       const name = utf8Name(entry.raw);
       if (name === undefined) {
-        const shown = relDir === '' ? showBytes(entry.raw) : `${relDir}/${showBytes(entry.raw)}`;
+        const shown = relDir === '' ? oneFieldOfBytes(entry.raw) : `${oneField(relDir)}/${oneFieldOfBytes(entry.raw)}`;
         countSkipped(problems, entry.isDir ? 'folder name is not valid UTF-8 (rename it to index what it holds)' : 'file name is not valid UTF-8 (rename it to index it)', shown);
         continue;
       }
       const rel = relDir === '' ? name : `${relDir}/${name}`;
       if (!options.includeHidden && isHiddenEntry(name, entry.isDir)) {
-        countSkipped(problems, entry.isDir ? HIDDEN_FOLDER : HIDDEN_FILE, rel);
+        countSkipped(problems, entry.isDir ? HIDDEN_FOLDER : HIDDEN_FILE, oneField(rel));
         continue;
       }
       const abs = path.join(absoluteRoot!, rel);
@@ -254,13 +252,13 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
           info = await stat(abs);
         } catch (error) {
           const loop = (error as NodeJS.ErrnoException).code === 'ELOOP';
-          countSkipped(problems, loop ? 'symbolic link loop (a link that leads back to itself)' : 'symbolic link to nothing (dangling)', rel);
+          countSkipped(problems, loop ? 'symbolic link loop (a link that leads back to itself)' : 'symbolic link to nothing (dangling)', oneField(rel));
           continue;
         }
         isDir = info.isDirectory();
         isFile = info.isFile();
         if (!options.followLinks && !isInside(realRoot, await realpath(abs).catch(() => abs))) {
-          countSkipped(problems, LINK_OUTSIDE_ROOT, rel);
+          countSkipped(problems, LINK_OUTSIDE_ROOT, oneField(rel));
           continue;
         }
       }
@@ -286,21 +284,21 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
         continue;
       }
       if (!isFile) {
-        countSkipped(problems, 'not a regular file (a socket, pipe or device)', rel);
+        countSkipped(problems, 'not a regular file (a socket, pipe or device)', oneField(rel));
         continue;
       }
       if (!isImagePath(name)) {
-        countSkipped(problems, notAnImageReason(name), rel);
+        countSkipped(problems, notAnImageReason(name), oneField(rel));
         continue;
       }
       if ((include && !include(rel)) || (exclude && exclude(rel))) {
-        countSkipped(problems, 'excluded by --include/--exclude', rel);
+        countSkipped(problems, 'excluded by --include/--exclude', oneField(rel));
         continue;
       }
       try {
         info ??= await stat(abs);
       } catch {
-        countSkipped(problems, 'vanished while the folder was scanned', rel);
+        countSkipped(problems, 'vanished while the folder was scanned', oneField(rel));
         continue;
       }
       const worldFileName = worldFileCandidates(name).find((candidate) => fileNames.has(candidate));

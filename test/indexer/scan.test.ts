@@ -142,6 +142,19 @@ describe('scanRoot', () => {
   });
 });
 
+describe('skipped-file examples', () => {
+  it('show names as search and errors do: one line each, and a name that is not UTF-8 never reads as a real one', async () => {
+    touch('q\\xff.txt');
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/q`), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/ü`), Buffer.from([0xc3]), Buffer.from('\n.txt')]), 'x');
+    touch('new\nline.txt');
+    const { problems } = await scan();
+    const examples = (reason: string) => [...problems.skipped.find((s) => s.reason === reason)!.examples].sort();
+    expect(examples('not an image file (by its extension)')).toEqual(['new\\nline.txt', 'q\\\\xff.txt']);
+    expect(examples('file name is not valid UTF-8 (rename it to index it)')).toEqual(['q\\xff.txt', 'ü\\xc3\\n.txt']);
+  });
+});
+
 describe('listedFiles', () => {
   it('yields each listed path once, in list order, with its size (0 for a file that is not there)', async () => {
     touch('a.png', 'aaa');
