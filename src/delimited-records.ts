@@ -4,6 +4,7 @@
  * indexer's field sidecars. Blank lines are left out; each record keeps the line it ends on, for
  * messages.
  */
+import path from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
 import { RsclipError, type RsclipErrorCode } from './errors.js';
 
@@ -19,6 +20,26 @@ export interface DelimitedOptions {
   code: RsclipErrorCode;
   /** Leave out whitespace around unquoted values and before and after quotes; inside quotes it stays. */
   trimUnquoted?: boolean;
+}
+
+/** Whether `line` holds a tab outside double quotes (a quoted CSV field may hold one). */
+function tabOutsideQuotes(line: string): boolean {
+  let quoted = false;
+  for (const c of line) {
+    if (c === '"') quoted = !quoted;
+    else if (c === '\t' && !quoted) return true;
+  }
+  return false;
+}
+
+/**
+ * The separator of a delimited file: by its extension (.csv, .tsv), else a tab outside quotes
+ * in its first line that is not blank makes it tab-separated, and anything else comma-separated.
+ */
+export function delimiterOf(file: string, firstLine: string | undefined): ',' | '\t' {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv' || ext === '.tsv') return ext === '.tsv' ? '\t' : ',';
+  return firstLine !== undefined && tabOutsideQuotes(firstLine) ? '\t' : ',';
 }
 
 /** The records of `text`; `source` names the file in errors. */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
-import { parseDelimited } from '../delimited-records.js';
+import { delimiterOf, parseDelimited } from '../delimited-records.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
@@ -63,12 +63,14 @@ export function parseCaptionsJsonl(text: string, file: string): Map<string, stri
 
 /**
  * Labels per file name from `filename<TAB>label` lines, or CSV (RFC 4180: a quoted field may hold
- * commas) when no line has a tab; a header line naming the file column is skipped. A third
- * column is refused: a label holding the separator would otherwise be cut silently.
+ * commas, tabs and line breaks), told apart as the indexer's field sidecars are (delimiterOf: a
+ * .csv or .tsv extension, else a tab outside quotes in the first line); a header line naming the
+ * file column is skipped. A third column is refused: a label holding the separator would otherwise
+ * be cut silently.
  */
 export async function readLabels(file: string): Promise<Map<string, string>> {
   const text = await readText(file, 'labels file');
-  const records = /\t/.test(text)
+  const records = delimiterOf(file, text.split(/\r?\n/).find((line) => line.trim() !== '')) === '\t'
     ? text.split(/\r?\n/).flatMap((raw, index) => (raw.trim() === '' ? [] : [{ cells: raw.trim().split('\t'), line: index + 1 }]))
     : parseDelimited(text, file, { delimiter: ',', code: 'DATASET_INVALID' });
   const labels = new Map<string, string>();

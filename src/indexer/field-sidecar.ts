@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDelimited } from '../delimited-records.js';
+import { delimiterOf, parseDelimited } from '../delimited-records.js';
 import { RsclipError } from '../errors.js';
 import type { FieldRecord, FieldValue } from '../store/types.js';
 
@@ -123,6 +123,5 @@ export async function readSidecar(file: string): Promise<FieldRecord[]> {
   const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '');
   const ext = path.extname(file).toLowerCase();
   const jsonl = ext === '.jsonl' || ext === '.ndjson' || (ext !== '.csv' && ext !== '.tsv' && firstLine?.trimStart().startsWith('{'));
-  const delimiter = ext === '.tsv' || (ext !== '.csv' && firstLine?.includes('\t')) ? '\t' : ',';
-  return oneRowPerName(jsonl ? jsonlRows(text, file) : delimitedRows(text, file, delimiter), file);
+  return oneRowPerName(jsonl ? jsonlRows(text, file) : delimitedRows(text, file, delimiterOf(file, firstLine)), file);
 }

@@ -77,6 +77,15 @@ describe('labels files', () => {
     ]);
   });
 
+  it('reads CSV whose quoted field holds a tab as CSV, by its extension or by a tab outside quotes, as field sidecars', async () => {
+    const csv = 'airport_348.jpg,airport\n"odd\tname.jpg",airport\n';
+    const expected = [['airport_348.jpg', 'airport'], ['odd\tname.jpg', 'airport']];
+    expect([...(await readLabels(labelsFile('tab-in-quotes.csv', csv)))]).toEqual(expected);
+    expect([...(await readLabels(labelsFile('tab-in-quotes.txt', csv)))]).toEqual(expected);
+    expect([...(await readLabels(labelsFile('first-quoted.txt', '"odd\tname.jpg",airport\n')))]).toEqual([expected[1]]);
+    expect([...(await readLabels(labelsFile('plain.txt', 'a.jpg\tairport\n"b".jpg\tbeach\n')))]).toEqual([['a.jpg', 'airport'], ['"b".jpg', 'beach']]);
+  });
+
   it('refuses a third column with its line number, and a quote left open', async () => {
     await expect(readLabels(labelsFile('extra.csv', 'a.jpg,airport\nb.jpg,airport,large\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.csv:2: expected .* got 3 field\(s\)/) });
     await expect(readLabels(labelsFile('extra.tsv', 'a.jpg\tairport\nb.jpg\tbeach\tx\n'))).rejects.toMatchObject({ message: expect.stringMatching(/extra\.tsv:2:/) });
