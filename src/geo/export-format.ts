@@ -42,7 +42,7 @@ export function createRowWriter(file: Output, format: ExportFormat, options: Exp
  * many. They go to a file beside `file` that takes its name once complete: an export that fails
  * (a full disk, an error reading the rows) leaves no half-written file, and a file already at that
  * path stays whole until the new one replaces it (a symbolic link keeps leading to it). A name of
- * one of the process's descriptors (/dev/stdout, /dev/fd/3) is written through that descriptor,
+ * stdout or stderr (/dev/stdout, /dev/fd/1) is written through that stream,
  * appending where it appends; what is not a file (a named pipe) is written directly.
  */
 export async function writeRows(file: string, format: ExportFormat, rows: Iterable<ExportRow> | AsyncIterable<ExportRow>, options: ExportOptions = {}): Promise<number> {

@@ -186,6 +186,14 @@ describe('exporting an index', () => {
     expect(parquet.equals(readFileSync(file))).toBe(true);
   });
 
+  it('refuses a descriptor other than stdout and stderr: Node holds its own there (libuv\'s signal pipe crashed it)', async () => {
+    for (const name of ['/dev/fd/7', '/proc/self/fd/5']) {
+      const result = await runCli(['export', '--index', indexDir, '--format', 'csv', '-o', name]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^rsclip: ${name.replaceAll('/', '\\/')} names descriptor \\d: rsclip writes to a descriptor only as stdout or stderr \\(pass - \\(or /dev/stdout\\)`));
+    }
+  });
+
   it('ends quietly with status 0 when the reader of its stdout goes away (| head)', async () => {
     const child = spawnCli(['export', '--index', indexDir, '--format', 'geojson', '--embeddings', '-o', '/dev/stdout']);
     child.stdout!.destroy();
