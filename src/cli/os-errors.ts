@@ -39,7 +39,6 @@ const EXPLANATIONS: Record<string, (e: SystemError) => string> = {
   ENOTDIR: (e) => `a part of the path is a file, not a folder${where(e)}: check the path`,
   EISDIR: (e) => `expected a file but found a folder${where(e)}: check the path`,
   EPIPE: (e) => `the reader of the output closed it before the end${where(e)}: the output is incomplete`,
-  EBADF: (e) => `no such open descriptor${where(e)}: open it in the shell that runs rsclip (e.g. \`3> file\`), or pass a file`,
   EIO: (e) => `input/output error${where(e)}: the disk or the network file system failed; check it and run the command again`,
   SQLITE_CORRUPT: () => `the index catalog is damaged (SQLite: database disk image is malformed): ${DAMAGED_CATALOG}`,
   SQLITE_NOTADB: () => `the index catalog is not an SQLite database (overwritten or damaged): ${DAMAGED_CATALOG}`,
