@@ -12,10 +12,18 @@ interface PgError {
   message: string;
 }
 
+/**
+ * SQLSTATEs of a server that is going down or not up yet (class 57, operator intervention): 57P01
+ * admin_shutdown, 57P02 crash_shutdown (a backend crashed and the server restarts), 57P03
+ * cannot_connect_now ("the database system is shutting down", "... is starting up").
+ */
+const SERVER_NOT_NOW = /^57P0[123]$/;
+
 /** What to check when the connection failed: the TLS settings of the URL (libpq's), or the rest of it. */
 function connectHint(code: string, dropped: boolean): string {
   if (isUntrustedServerCertificate(code)) return "the server's certificate is not trusted: name its authority's PEM file in the URL (sslrootcert=/path/to/ca.pem)";
   if (isTlsAlert(code)) return 'the server refused the TLS connection: if it asks for a client certificate, give one signed by an authority it trusts (sslcert=/path/to/client.pem&sslkey=/path/to/client.key)';
+  if (SERVER_NOT_NOW.test(code)) return 'the server is shutting down, restarting or starting up: what is committed is kept: once it accepts connections again, run the same command again (rsclip serve answers again by itself)';
   if (dropped || code === 'ECONNRESET') return 'the server closed the connection: if it stopped or restarted, what is committed is kept: run the same command again once it is back; if it never let you in, check the URL, and if the server asks for TLS or a client certificate, its sslmode=verify-full, sslcert and sslkey';
   return 'check that the server runs and that the URL (user, password, host, port, database) is right';
 }
@@ -36,7 +44,7 @@ export function databaseError(location: string, error: unknown): unknown {
       hint: 'check that the server runs and that this machine reaches it (a firewall that drops packets?); what is committed is kept',
     });
   }
-  if (dropped || isUntrustedServerCertificate(code) || isTlsAlert(code) || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || code === '57P01' || code === '28P01' || code === '3D000') {
+  if (dropped || isUntrustedServerCertificate(code) || isTlsAlert(code) || /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || code.startsWith('08') || SERVER_NOT_NOW.test(code) || code === '28P01' || code === '3D000') {
     return new RsclipError('INDEX_UNAVAILABLE', `cannot use PostgreSQL at ${location}: ${tlsReason(error)}`, {
       cause: error,
       hint: connectHint(code, dropped),
