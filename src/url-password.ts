@@ -48,6 +48,27 @@ function lastAtBeforeHost(url: string, from: number): number {
   return -1;
 }
 
+/**
+ * Names of query parameters that carry a credential, as their percent-decoded names read:
+ * passwords, secrets, tokens, keys (`key`, `apikey`, `api_key`, `access-key`, ...), auth
+ * (`auth`, `authorization`, `oauth`), credentials, signatures (`sig`, `X-Amz-Signature`) and
+ * sessions. A name that merely contains one of them is enough: a value redacted in vain costs less
+ * than a secret in a log.
+ */
+const CREDENTIAL_NAME = /pass(?:wd|word)?|pwd|secret|token|key|auth|credential|sig(?:nature)?(?:$|[^a-z])|session|cookie/i;
+
+export function isCredentialName(name: string): boolean {
+  return CREDENTIAL_NAME.test(name);
+}
+
+/**
+ * Every URL's user part in `text` (`http://bob:p4ss@host/`, the target of an absolute-form request
+ * or a URL inside a query value) as `mask`, user name included: a token is often given as the user.
+ */
+export function hideUserInfo(text: string, mask: string): string {
+  return text.replace(/\/\/[^/?#\s]*@/g, `//${mask}@`);
+}
+
 /** `url` with the value of every query parameter whose percent-decoded name `isSecret` accepts written as `mask`. */
 export function redactQueryValues(url: string, isSecret: (name: string) => boolean, mask: string): string {
   const start = url.indexOf('?');

@@ -8,7 +8,7 @@ import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
-import { markRefusedForNow, redactToken } from './request-log.js';
+import { markRefusedForNow, redactSecrets } from './request-log.js';
 
 /** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
 export type HttpErrorCode =
@@ -125,8 +125,8 @@ export function errorMiddleware(logger: Logger | undefined, privateFolders: Priv
     if (isTemporary(error)) {
       // the request's one log line: the request log leaves it out
       markRefusedForNow(res);
-      logger?.warn({ code: error.code, method: req.method, url: redactToken(req.originalUrl), status }, `request refused for now: ${error.message}`);
-    } else if (status >= 500) logger?.error({ err: error, url: redactToken(req.originalUrl) }, 'request failed');
+      logger?.warn({ code: error.code, method: req.method, url: redactSecrets(req.originalUrl), status }, `request refused for now: ${error.message}`);
+    } else if (status >= 500) logger?.error({ err: error, url: redactSecrets(req.originalUrl) }, 'request failed');
     // where the index and the model live is the operator's business, whatever a message says
     body.error.message = hideFolders(body.error.message, privateFolders);
     if (body.error.hint) body.error.hint = hideFolders(body.error.hint, privateFolders);

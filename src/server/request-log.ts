@@ -1,17 +1,20 @@
 /**
  * Request logging: one entry per request with its method, URL, status and time, and nothing
- * else of the request (the token travels in its headers); the value of `?token=` (however its
- * name is written) is redacted from every logged URL. Thumbnail requests are left out unless
+ * else of the request (the token travels in its headers); every logged URL has its user part and
+ * the value of every parameter named as a credential (`token`, `password`, `apikey`, ...; however
+ * its name is written, after `&` or `;`) redacted. Thumbnail requests are left out unless
  * `verbose`: one page of results loads dozens of them.
  */
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import { redactQueryValues } from '../url-password.js';
+import { hideUserInfo, isCredentialName, redactQueryValues } from '../url-password.js';
 
-/** The URL with the value of any query parameter named like a token (`token`, `tok%65n`, `token[]`, `access_token`) replaced. */
-export function redactToken(url: string): string {
-  return redactQueryValues(url, (name) => /token/i.test(name), '[redacted]');
+const REDACTED = '[redacted]';
+
+/** The URL as logs show it: its user part, and the value of any query parameter named as a credential (`token`, `tok%65n`, `token[]`, `access_token`, `password`, `api_key`, ...), replaced. */
+export function redactSecrets(url: string): string {
+  return redactQueryValues(hideUserInfo(url, REDACTED), isCredentialName, REDACTED);
 }
 
 /** Responses the error middleware answered with a "not now" 503 and logged itself, as one warning line with the reason. */
@@ -40,12 +43,12 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     // what needs a person (a corrupt index)
     customLogLevel: (_req, res, error) => (refusedForNow.has(res) ? 'silent' : res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
-      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactToken(req.url), remoteAddress: req.remoteAddress }),
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactSecrets(req.url), remoteAddress: req.remoteAddress }),
       // a request whose client went away before the answer has no status (its message would read
       // 200, express's default; its entry a status of null): it is marked aborted instead
       res: (res: { statusCode: number | null; raw: { writableEnded: boolean } }) => (res.raw.writableEnded ? { statusCode: res.statusCode } : { aborted: true }),
     },
-    customSuccessMessage: (req, res, ms) => `${req.method} ${redactToken(req.url ?? '')} ${res.writableEnded ? res.statusCode : 'aborted by the client after'} ${Math.round(ms)} ms`,
-    customErrorMessage: (req, res, error) => `${req.method} ${redactToken(req.url ?? '')} ${res.statusCode} failed: ${error.message}`,
+    customSuccessMessage: (req, res, ms) => `${req.method} ${redactSecrets(req.url ?? '')} ${res.writableEnded ? res.statusCode : 'aborted by the client after'} ${Math.round(ms)} ms`,
+    customErrorMessage: (req, res, error) => `${req.method} ${redactSecrets(req.url ?? '')} ${res.statusCode} failed: ${error.message}`,
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Logs a person can read and that keep secrets (issue 10, items 13 and 23): one entry per
- * request with method, URL, status and time; no headers (the token travels in them) and no
- * `?token=` value; thumbnails left out unless verbose; one readable line per entry on a terminal.
+ * request with method, URL, status and time; no headers (the token travels in them), no value of
+ * `?token=` or of any other parameter named as a credential, no user part of a URL; thumbnails left out unless verbose; one readable line per entry on a terminal.
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,6 +77,38 @@ describe('request logs', () => {
     expect(out.text).not.toContain('wrong-guess-123');
     expect(out.text).not.toMatch(/authorization|cookie/i);
     expect(out.text).toContain('token=[redacted]');
+  });
+
+  it('never contain a credential given as any query parameter named as one, after & or ;, nor the user part of a URL', async () => {
+    const { app, out } = appWithLog();
+    const secrets = ['hunter2', 'p4ssw0rd', 'sk-live-51', 'AKIAEXAMPLE', 'deadbeefsig', 'c0ffee'];
+    await request(app).get('/api/search?q=river;password=hunter2').set('Authorization', `Bearer ${TOKEN}`);
+    await request(app).get('/api/search?q=river&password=hunter2&Passwd=hunter2&pwd=hunter2').set('Authorization', `Bearer ${TOKEN}`);
+    await request(app).get('/api/search?q=river&apikey=sk-live-51&api_key=sk-live-51&Api-Key=sk-live-51&key=sk-live-51').set('Authorization', `Bearer ${TOKEN}`);
+    await request(app).get('/api/search?q=river&client_secret=AKIAEXAMPLE&X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefsig&sig=deadbeefsig').set('Authorization', `Bearer ${TOKEN}`);
+    await request(app).get('/api/search?q=river&auth=c0ffee&session_id=c0ffee&next=http%3A%2F%2Fx&url=http://bob:p4ssw0rd@example.org/').set('Authorization', `Bearer ${TOKEN}`);
+    // an absolute-form request target (RFC 9112 3.2.2) with a user part, which supertest cannot send
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const answered = new Promise<void>((resolve) => {
+        const client = httpRequest({ host: '127.0.0.1', port, path: `http://bob:p4ssw0rd@127.0.0.1:${port}/api/search?q=x`, headers: { Authorization: `Bearer ${TOKEN}` } }, (res) => res.resume().on('end', resolve));
+        client.end();
+      });
+      await answered;
+    } finally {
+      server.close();
+    }
+    await vi.waitFor(() => expect(out.lines).toHaveLength(6));
+    for (const secret of secrets) expect(out.text).not.toContain(secret);
+    expect(out.text).not.toContain('bob');
+    expect(out.text).toContain('/api/search?q=river;password=[redacted] ');
+    expect(out.text).toContain('url=http://[redacted]@example.org/');
+    expect(out.text).toContain('GET http://[redacted]@127.0.0.1:');
+    // what names no credential is kept
+    expect(out.text).toContain('?q=river&apikey=[redacted]');
+    expect(out.text).toContain('&next=http%3A%2F%2Fx&');
   });
 
   it('give one short entry per request, and leave thumbnails out unless verbose', async () => {
