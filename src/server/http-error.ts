@@ -8,7 +8,7 @@ import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { RsclipError, type RsclipErrorCode } from '../errors.js';
-import { markRefusedForNow, redactSecrets } from './request-log.js';
+import { markRefusedForNow, redactSecrets, wasCutShort } from './request-log.js';
 
 /** Codes only the HTTP layer uses, next to RsclipErrorCode in the `code` of an error body. */
 export type HttpErrorCode =
@@ -21,6 +21,7 @@ export type HttpErrorCode =
   | 'BAD_REQUEST'
   | 'NOT_READY'
   | 'SERVER_BUSY'
+  | 'SHUTTING_DOWN'
   | 'FILE_CHANGED'
   | 'INTERNAL';
 
@@ -61,7 +62,7 @@ const STATUS_BY_CODE: Partial<Record<RsclipErrorCode, number>> = {
  * server busy or warming up. A database outage refuses every request until it is back, so these
  * are logged as one warning line each with the reason, not as errors with a stack.
  */
-const TEMPORARY_CODES: ReadonlySet<string> = new Set<RsclipErrorCode | HttpErrorCode>(['INDEX_UNAVAILABLE', 'INDEX_LOCKED', 'INDEX_CLOSED', 'INTERRUPTED', 'NOT_READY', 'SERVER_BUSY']);
+const TEMPORARY_CODES: ReadonlySet<string> = new Set<RsclipErrorCode | HttpErrorCode>(['INDEX_UNAVAILABLE', 'INDEX_LOCKED', 'INDEX_CLOSED', 'INTERRUPTED', 'NOT_READY', 'SERVER_BUSY', 'SHUTTING_DOWN']);
 
 function isTemporary(error: unknown): error is RsclipError | HttpError {
   return (error instanceof RsclipError || error instanceof HttpError) && TEMPORARY_CODES.has(error.code);
@@ -118,7 +119,8 @@ function hideFolders(text: string, folders: PrivateFolders): string {
 export function errorMiddleware(logger: Logger | undefined, privateFolders: PrivateFolders = {}): ErrorRequestHandler {
   return function sendJsonError(error, req, res, next) {
     if (res.headersSent) {
-      next(error);
+      // a response the server cut short (answered 503 at shutdown, or its connection closed) was logged then
+      if (!wasCutShort(res)) next(error);
       return;
     }
     const { status, body, headers } = describe(error);

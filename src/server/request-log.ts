@@ -25,6 +25,19 @@ export function markRefusedForNow(res: object): void {
   refusedForNow.add(res);
 }
 
+/** Responses the server cut short (a client that stopped reading, the shutdown) and logged as such itself. */
+const cutShort = new WeakSet<object>();
+
+/** Marks `res` as cut short by the server, which logs why: the request log leaves it out (else it would read "aborted by the client"). */
+export function markCutShort(res: object): void {
+  cutShort.add(res);
+}
+
+/** Whether the server cut `res` short: what its handler meets afterwards (a closed connection, an answer already sent) is no news. */
+export function wasCutShort(res: object): boolean {
+  return cutShort.has(res);
+}
+
 const THUMBNAIL = /^\/api\/images\/[^/?]+\/thumbnail(?:[?#]|$)/;
 
 export interface RequestLogOptions {
@@ -38,10 +51,11 @@ export function requestLogger(logger: Logger, options: RequestLogOptions = {}): 
     quietReqLogger: true,
     autoLogging: options.verbose ? true : { ignore: (req) => THUMBNAIL.test(req.url ?? '') },
     // a "not now" 503 (the index's database away, busy, warming up) is the error middleware's one
-    // warning line with the reason: pino-http would add an entry of its own, with an error and a
-    // stack it makes up for any status >= 500; the error middleware logs as an error with its stack
+    // warning line with the reason, and a response the server cut short ResponsesInFlight's:
+    // pino-http would add an entry of its own, with an error and a stack it makes up for any status
+    // >= 500 (or "aborted by the client"); the error middleware logs as an error with its stack
     // what needs a person (a corrupt index)
-    customLogLevel: (_req, res, error) => (refusedForNow.has(res) ? 'silent' : res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
+    customLogLevel: (_req, res, error) => (refusedForNow.has(res) || cutShort.has(res) ? 'silent' : res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     serializers: {
       req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactSecrets(req.url), remoteAddress: req.remoteAddress }),
       // a request whose client went away before the answer has no status (its message would read

@@ -2,7 +2,8 @@
  * startServer: opens the index (read-only, so an indexer may keep writing; a usearch graph is
  * served memory-mapped) and the model, warms the text tower up while it starts listening
  * (readiness follows) and then the image tower, listens with bounded connections and timeouts,
- * logs the URL, and shuts down gracefully: stop accepting, let requests in flight finish, then
+ * logs the URL, and shuts down gracefully: stop accepting, let requests in flight finish (for
+ * shutdownGraceMs: then those not yet answered get 503, and every connection is closed), then
  * close encoder and store. Uploaded query images are decoded in worker threads.
  */
 import { once } from 'node:events';
@@ -21,6 +22,7 @@ import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
 import { createServerLogger } from './log-output.js';
 import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
+import { ResponsesInFlight } from './responses-in-flight.js';
 
 export interface StartServerOptions {
   index: string;
@@ -80,6 +82,10 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** How long an idle keep-alive connection is kept for the next request. */
   keepAliveTimeoutMs: number;
+  /** How long an answer may wait for its client to read any of it before its connection is cut (a client that never reads held its slot for good). */
+  writeStallTimeoutMs: number;
+  /** At shutdown, how long requests in flight may take to finish; then those not yet answered get 503 and every connection is closed. */
+  shutdownGraceMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -87,6 +93,9 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
+  writeStallTimeoutMs: 30_000,
+  // under `docker stop`'s 10 s before SIGKILL, so that the 503s go out
+  shutdownGraceMs: 5_000,
 };
 
 /** Timeouts are enforced when connections are checked, every this often at most (node's default is 30 s). */
@@ -119,8 +128,8 @@ const CATCH_UP_SLICE_MS = 20;
  */
 const ROUTE_PACKAGES = ['sharp', 'proj4', 'geotiff-geokeys-to-proj4'];
 
-/** Requests still running this long after shutdown starts are cut. */
-const SHUTDOWN_GRACE_MS = 5000;
+/** How long the 503s of shutdown may take to leave before every connection is closed regardless. */
+const SHUTDOWN_FLUSH_MS = 1000;
 
 const loadSharp = lazyPackage<typeof SharpFactory>('sharp');
 
@@ -186,11 +195,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const imagesWarmedUp = warmUpImages ? ready.then(() => (readyNow ? warmUpImageQueries(encoder, logger) : undefined)) : ready;
   preloadPackages(ROUTE_PACKAGES);
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
-  const server = boundedServer(app, { ...DEFAULT_CONNECTION_LIMITS, ...options.connections });
+  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
+  const server = boundedServer(app, connectionLimits);
+  const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs);
   server.listen(options.port ?? 8080, host);
   try {
     await once(server, 'listening');
   } catch (error) {
+    inFlight.stop();
     await closeOpenedForSearch({ store, encoder, warmedUp: imagesWarmedUp });
     throw error;
   }
@@ -210,9 +222,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       process.off('SIGTERM', onSignal);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      let flush: NodeJS.Timeout | undefined;
+      const grace = setTimeout(() => {
+        inFlight.endAll();
+        flush = setTimeout(() => server.closeAllConnections(), SHUTDOWN_FLUSH_MS);
+      }, connectionLimits.shutdownGraceMs);
       await closed;
-      clearTimeout(timer);
+      clearTimeout(grace);
+      clearTimeout(flush);
+      inFlight.stop();
       // the encoder closes once no warm-up is running on it
       await closeOpenedForSearch({ store, encoder, warmedUp: imagesWarmedUp });
     })();
