@@ -85,7 +85,7 @@ const searchErrors = {
   '400': errorResponse('bad query'),
   '401': errorResponse('token missing or wrong'),
   '403': errorResponse('FORBIDDEN: without a token, addressed to a host name the server does not answer for (--allowed-host); or a POST a browser sent from a page of another origin'),
-  '503': errorResponse('the index is unavailable: corrupt (the hint says how to repair it), its database unreachable (INDEX_UNAVAILABLE: retry once it is back), or shutting down'),
+  '503': errorResponse('the index is unavailable: corrupt (the hint says how to repair it), its database unreachable (INDEX_UNAVAILABLE: retry once it is back), or the server shutting down before it was done (SHUTTING_DOWN)'),
 };
 
 export function buildOpenApiDocument(): Record<string, unknown> {

@@ -135,5 +135,10 @@ describe('connection limits', () => {
     expect(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs).toBeLessThanOrEqual(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs);
     expect(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs).toBeLessThanOrEqual(30_000);
     expect(DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs).toBeLessThan(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs);
+    // a client on a poor link may pause for seconds; one that reads nothing for this long holds a slot for nothing
+    expect(DEFAULT_CONNECTION_LIMITS.writeStallTimeoutMs).toBeGreaterThanOrEqual(10_000);
+    expect(DEFAULT_CONNECTION_LIMITS.writeStallTimeoutMs).toBeLessThanOrEqual(60_000);
+    // the 503s and the closing fit in `docker stop`'s 10 s before SIGKILL
+    expect(DEFAULT_CONNECTION_LIMITS.shutdownGraceMs).toBeLessThan(9_000);
   });
 });
