@@ -8,9 +8,12 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import type { ModelInfo } from '../model/encoder-types.js';
+import type { ModelVariant } from '../model/model-dir.js';
+import { openClip } from '../model/encoder.js';
 import { openIndex } from '../store/open-index.js';
 import type { FileRecord, VerifyReport } from '../store/types.js';
-import { printJson } from './options.js';
+import { modelVariant, printJson } from './options.js';
 import { oneField } from '../one-field.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {
@@ -21,15 +24,25 @@ export function printVerify(report: VerifyReport, failedFiles?: number): void {
   if (failedFiles) process.stdout.write(`  ${failedFiles} files could not be indexed: \`rsclip errors\` lists them and why\n`);
 }
 
-/** Opens the index for writing (checking its catalog fully, or repairing it) and verifies it. */
-export async function verifyIndex(dir: string, repair = false): Promise<VerifyReport & { failedFiles: number }> {
-  const store = await openIndex(dir, { catalogCheck: repair ? 'repair' : 'full' });
+/**
+ * Opens the index for writing (checking its catalog fully, or repairing it) and verifies it.
+ * `model`: the index's model (it must be), recorded again when a repair finds its record lost.
+ */
+export async function verifyIndex(dir: string, repair = false, model?: ModelInfo): Promise<VerifyReport & { failedFiles: number }> {
+  const store = await openIndex(dir, { catalogCheck: repair ? 'repair' : 'full', ...(model ? { model, recordLostModel: repair } : {}) });
   try {
     const report = await store.verify();
     return { ...report, failedFiles: report.ok ? await store.countFiles('error') : 0 };
   } finally {
     await store.close();
   }
+}
+
+/** What `--model` names (id, fingerprint, vector length), without running it. */
+async function modelInfoOf(dir: string, variant: ModelVariant): Promise<ModelInfo> {
+  const encoder = await openClip(dir, { variant });
+  await encoder.close();
+  return encoder.info;
 }
 
 interface FailedFile {
@@ -51,10 +64,13 @@ export function registerDoctorCommands(program: Command): void {
     .description('check that an index catalog, its vectors and its HNSW file agree; repair what can be repaired')
     .option('--index <dir>', `index directory (default: config "index" or ${DEFAULT_INDEX_DIR})`)
     .option('--repair', 'also repair a damaged catalog: rebuild its indexes, or copy every readable row into a new one')
+    .option('-m, --model <dir>', "the index's model; with --repair, recorded again for vectors whose catalog lost the record of it (it must be the model that made them)")
+    .option('--variant <variant>', 'ONNX variant of --model: fp32, int8 or fp16 (default: fp32)', modelVariant)
     .option('--json', 'print the report as JSON')
-    .action(async (opts: { index?: string; json?: boolean; repair?: boolean }) => {
+    .action(async (opts: { index?: string; json?: boolean; repair?: boolean; model?: string; variant?: ModelVariant }) => {
       const index = opts.index ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
-      const report = await verifyIndex(index, opts.repair === true);
+      const model = opts.model === undefined ? undefined : await modelInfoOf(opts.model, opts.variant ?? 'fp32');
+      const report = await verifyIndex(index, opts.repair === true, model);
       if (opts.json) printJson(report);
       else printVerify(report, report.failedFiles);
       if (!report.ok) process.exitCode = 1;

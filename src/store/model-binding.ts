@@ -12,7 +12,8 @@ export function modelMatches(meta: IndexMeta, model: ModelInfo): boolean {
   return model.fingerprint === meta.modelFingerprint;
 }
 
-function nameOf(id: string, variant: string | undefined, fingerprint: string): string {
+/** A model as messages name it: id (variant, the fingerprint's first 12 digits). */
+export function modelName(id: string, variant: string | undefined, fingerprint: string): string {
   return `${id} (${variant ? `${variant}, ` : ''}${fingerprint.slice(0, 12)})`;
 }
 
@@ -21,7 +22,7 @@ export function assertModelMatches(meta: IndexMeta, location: string, model: Mod
   if (modelMatches(meta, model)) return;
   throw new RsclipError(
     'INDEX_INCOMPATIBLE',
-    `index ${location} was built with model ${nameOf(meta.modelId, meta.modelVariant, meta.modelFingerprint)}; you asked for ${nameOf(model.id, model.variant, model.fingerprint)}`,
+    `index ${location} was built with model ${modelName(meta.modelId, meta.modelVariant, meta.modelFingerprint)}; you asked for ${modelName(model.id, model.variant, model.fingerprint)}`,
     { hint: 'use --model with the model the index was built with, or index into a new --index dir' },
   );
 }
@@ -37,5 +38,18 @@ export function mayTakeModel(meta: IndexMeta, model: ModelInfo, nothingCommitted
 
 /** The one line that says an index with nothing committed took another model. */
 export function tookModelNotice(meta: IndexMeta, location: string, model: ModelInfo): string {
-  return `index ${location} holds no vectors yet: it now uses model ${nameOf(model.id, model.variant, model.fingerprint)} instead of ${nameOf(meta.modelId, meta.modelVariant, meta.modelFingerprint)}, which its first run recorded`;
+  return `index ${location} holds no vectors yet: it now uses model ${modelName(model.id, model.variant, model.fingerprint)} instead of ${modelName(meta.modelId, meta.modelVariant, meta.modelFingerprint)}, which its first run recorded`;
+}
+
+/**
+ * Whether a model may be recorded again for vectors whose catalog lost the record of theirs
+ * (`doctor --repair --model`): only one of their length; the caller vouches that it made them.
+ */
+export function assertModelFitsVectors(location: string, vectorLength: number, model: ModelInfo): void {
+  if (model.embeddingDim === vectorLength) return;
+  throw new RsclipError(
+    'INDEX_INCOMPATIBLE',
+    `index ${location} holds vectors of length ${vectorLength}; model ${modelName(model.id, model.variant, model.fingerprint)} makes vectors of length ${model.embeddingDim}, so it did not make them`,
+    { hint: 'give --model the model that built the index' },
+  );
 }

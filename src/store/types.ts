@@ -314,6 +314,12 @@ export interface OpenIndexOptions {
    */
   catalogCheck?: 'quick' | 'full' | 'repair';
   /**
+   * Embedded back end, writers only: an index that holds vectors but whose catalog lost the record
+   * of their model (damage) records `model` as theirs (`doctor --repair --model`): the caller
+   * vouches that it made them; only their length is checked. Without it such an index is refused.
+   */
+  recordLostModel?: boolean;
+  /**
    * Embedded back end, writers only: the store is opened to write (an indexing run, a copy), and
    * its graph is kept in step in a thread of its own, off the event loop: commits no longer wait
    * for graph inserts (0.1-0.15 ms per vector on one core), which a coordinator absorbing a

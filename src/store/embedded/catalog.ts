@@ -153,6 +153,17 @@ export class Catalog {
     return row ? Number(row.value) : 0;
   }
 
+  /**
+   * How many vectors the catalog holds, and the length of the first (half-precision blobs from
+   * schema 4, float32 before); none in a catalog without tables.
+   */
+  vectorsHeld(): { count: number; dim: number } {
+    if (!hasMetaTable(this.db)) return { count: 0, dim: 0 };
+    const count = (this.prepared('SELECT count(*) AS n FROM vectors').get() as { n: number }).n;
+    const bytes = (this.prepared('SELECT length(embedding) AS n FROM vectors LIMIT 1').get() as { n: number } | undefined)?.n ?? 0;
+    return { count, dim: bytes / (this.schemaVersion() >= 4 ? 2 : 4) };
+  }
+
   /** Sequence number of the last commit (any process). */
   commitSeq(): number {
     return this.metaNumber('commit_seq');

@@ -15,7 +15,7 @@ import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catal
 import { engineToMeta, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
-import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
+import { assertModelFitsVectors, assertModelMatches, mayTakeModel, modelName, tookModelNotice } from '../model-binding.js';
 import { checkModelOption, checkSearchArgs } from '../argument-checks.js';
 import type {
   CatalogChange,
@@ -42,6 +42,7 @@ import { globCacheUse, selectionToSql } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { DEFAULT_REFRESH_INTERVAL_MS, GRAPH_FILE, GraphSync, removeStaleTempFiles, type GraphWriter } from './graph-sync.js';
 import { GraphThread } from './graph-thread.js';
+import { modelNotRecorded } from './lost-model.js';
 import { convertedNotice } from './schema.js';
 import { SearchPlanner } from './search-planner.js';
 import { SelectionScanner } from './selection-scan.js';
@@ -143,10 +144,13 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
     if (catalog.convertedFrom !== undefined) process.emitWarning(convertedNotice(resolved, catalog.convertedFrom), { code: 'RSCLIP_INDEX_CONVERTED' });
     let meta = readMeta(catalog, resolved);
     if (!meta) {
-      if (readonly || !options.model) {
-        throw new RsclipError('INDEX_CORRUPT', `index ${resolved} has no model recorded in ${CATALOG_FILE}: the first \`rsclip index\` or \`index copy\` into it stopped before it recorded one`, {
-          hint: 'run that command again, which starts the index afresh, or delete the directory',
-        });
+      const held = catalog.vectorsHeld();
+      // vectors whose model record was lost are never taken over by another model: only one the caller vouches for is recorded
+      const recordingLost = held.count > 0 && !readonly && options.recordLostModel === true && options.model !== undefined;
+      if (readonly || !options.model || (held.count > 0 && !recordingLost)) throw modelNotRecorded(resolved, held, catalogRepairs);
+      if (recordingLost) {
+        assertModelFitsVectors(resolved, held.dim, options.model);
+        catalogRepairs.push(`the catalog had lost the record of its vectors' model; recorded ${modelName(options.model.id, options.model.variant, options.model.fingerprint)}, given by --model`);
       }
       catalog.setMeta({
         model_id: options.model.id,
@@ -155,12 +159,13 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
         metric: 'cosine',
         ...engineToMeta(resolveEngine(options.engine)),
         created_at: new Date().toISOString(),
-        commit_seq: 0,
+        // a lost record's commits go on where the rebuilt catalog says they stopped
+        commit_seq: catalog.commitSeq(),
         hnsw_seq: -1,
       });
       meta = readMeta(catalog, resolved)!;
     }
-    if (!readonly && options.model && mayTakeModel(meta, options.model, catalog.commitSeq() === 0)) {
+    if (!readonly && options.model && mayTakeModel(meta, options.model, catalog.commitSeq() === 0 && catalog.vectorsHeld().count === 0)) {
       process.emitWarning(tookModelNotice(meta, resolved, options.model), { code: 'RSCLIP_INDEX_MODEL_TAKEN' });
       catalog.setMeta({ model_id: options.model.id, model_fingerprint: options.model.fingerprint });
       meta = readMeta(catalog, resolved)!;
