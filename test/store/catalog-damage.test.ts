@@ -5,7 +5,7 @@
  * unique index once let the indexer write 602 ok rows for 600 files.
  */
 import Database from 'better-sqlite3';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -268,5 +268,100 @@ describe('a catalog without tables (a first run killed as it created the file)',
     const summary = await indexOnce(index);
     expect(summary.errors).toBe(0);
     expect(summary.added).toBe(FILES);
+  });
+});
+
+/** A copy of the pristine index whose catalog page `page` (1-based) is zeroed. */
+function withZeroedPage(name: string, page: (db: Database.Database) => number): string {
+  const index = path.join(work, name);
+  cpSync(pristine, index, { recursive: true });
+  const file = path.join(index, 'catalog.sqlite');
+  const db = new Database(file, { readonly: true });
+  const pageNo = page(db);
+  db.close();
+  const bytes = readFileSync(file);
+  bytes.fill(0, (pageNo - 1) * PAGE, pageNo * PAGE);
+  writeFileSync(file, bytes);
+  return index;
+}
+
+describe('a catalog that lost its model record (the page of its meta table zeroed)', () => {
+  const other = { ...encoder.info, id: 'other-model', fingerprint: 'e'.repeat(64) };
+  const lostRecord = /holds 600 vectors of length \d+, but its catalog\.sqlite lost the record of the model that made them \(its meta rows were damaged\): no model may use it until that record is restored/;
+
+  it('is rebuilt by doctor --repair, which says the record is lost and how to restore it; no other model takes the vectors over', async () => {
+    const index = withZeroedPage('lost-model', (db) => (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'meta'").get() as { rootpage: number }).rootpage);
+    const repair = await runCli(['doctor', '--repair', '--index', index]);
+    expect(repair.code).toBe(1);
+    expect(repair.stderr).toMatch(/catalog tables were damaged .*600 vectors .*the record of the vectors' model could not be read and is lost/);
+    expect(repair.stderr).toMatch(lostRecord);
+    expect(repair.stderr).toContain(`\`rsclip doctor --repair --index ${index} --model <its dir> --variant <its variant>\` records it again`);
+    expect(repair.stderr).not.toMatch(/stopped before it recorded|delete the directory/);
+
+    // neither another model nor a reader may use it
+    for (const options of [{ model: other }, { model: encoder.info }, { readonly: true }] as OpenIndexOptions[]) {
+      const refused = await openIndex(index, options).then(
+        () => undefined,
+        (e: unknown) => e as RsclipError,
+      );
+      expect(refused).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(lostRecord) });
+    }
+    const taken = await indexOnce(index).then(
+      () => 'indexed',
+      (e: unknown) => (e as Error).message,
+    );
+    expect(taken).toMatch(lostRecord);
+    // only a model of the vectors' length is recorded, and only when asked for
+    const shorter = await openIndex(index, { model: { ...encoder.info, embeddingDim: encoder.info.embeddingDim + 1 }, catalogCheck: 'repair', recordLostModel: true }).then(
+      () => undefined,
+      (e: unknown) => e as RsclipError,
+    );
+    expect(shorter).toMatchObject({ code: 'INDEX_INCOMPATIBLE', message: expect.stringMatching(/so it did not make them$/) });
+
+    const store = await openIndex(index, { model: encoder.info, catalogCheck: 'repair', recordLostModel: true });
+    const report = await store.verify();
+    await store.close();
+    expect(report.ok).toBe(true);
+    expect(report.repaired.join('\n')).toMatch(/the catalog had lost the record of its vectors' model; recorded fake-clip .*, given by --model/);
+    expect(await readIndexMeta(index)).toMatchObject({ modelFingerprint: encoder.info.fingerprint, embeddingDim: encoder.info.embeddingDim });
+    // the vectors are kept: nothing is embedded again
+    expect(await indexOnce(index)).toMatchObject({ errors: 0, scanned: FILES, embedded: 0, unchanged: FILES });
+    expect(await openIndex(index, { model: other }).then(() => undefined, (e: unknown) => e as RsclipError)).toMatchObject({ code: 'INDEX_INCOMPATIBLE' });
+  });
+
+  it('an empty catalog beside a graph file is said to be lost, not a first run that stopped', async () => {
+    const index = path.join(work, 'lost-catalog');
+    cpSync(pristine, index, { recursive: true });
+    for (const suffix of ['-wal', '-shm']) rmSync(path.join(index, `catalog.sqlite${suffix}`), { force: true });
+    writeFileSync(path.join(index, 'catalog.sqlite'), '');
+    const refused = await openIndex(index, { readonly: true }).then(
+      () => undefined,
+      (e: unknown) => e as RsclipError,
+    );
+    expect(refused).toMatchObject({
+      code: 'INDEX_CORRUPT',
+      message: expect.stringMatching(/has its graph file \(vectors\.hnsw, \d+ bytes\) but its catalog\.sqlite holds nothing: the catalog was lost/),
+      hint: expect.stringMatching(/^put back catalog\.sqlite from a backup/),
+    });
+  });
+});
+
+describe('a catalog cut short (a copy that stopped)', () => {
+  it('is rebuilt by doctor --repair from the pages it still has', async () => {
+    const index = path.join(work, 'cut-short');
+    cpSync(pristine, index, { recursive: true });
+    const file = path.join(index, 'catalog.sqlite');
+    const size = statSync(file).size;
+    truncateSync(file, Math.floor((size * 9) / 10));
+    const report = await repairAndVerify(index);
+    expect(report.ok, report.unrepaired.join('; ')).toBe(true);
+    expect(report.repaired.join('\n')).toMatch(new RegExp(`the file was cut short \\(${Math.floor((size * 9) / 10)} of the ${size} bytes its header declares\\)`));
+    expect(readdirSync(index).filter((name) => name.includes('.rebuild-'))).toEqual([]);
+    const store = await openIndex(index, { readonly: true });
+    const kept = await store.countItems();
+    await store.close();
+    expect(kept).toBeGreaterThan(FILES / 2);
+    expect(await indexOnce(index)).toMatchObject({ errors: 0, embedded: FILES - kept });
+    expect(catalogFacts(index)).toMatchObject({ filesWithOneOkRow: FILES, duplicatePaths: 0, integrity: 'ok' });
   });
 });

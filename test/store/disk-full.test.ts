@@ -5,7 +5,7 @@
  * index opens, verifies and answers for everything that was committed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -161,5 +161,65 @@ describe.skipIf(unavailable !== undefined)('a full disk as an index is created',
       fs.dispose();
       fs = undefined;
     }
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('a full disk under doctor --repair', () => {
+  it('is said to be full, with the room the rebuild needs, leaving the damaged catalog as it was; with room again the same repair works', async () => {
+    const mounted = mountSmallFs(16 * 1024 * 1024);
+    if (typeof mounted === 'string') throw new Error(mounted);
+    fs = mounted;
+    const index = path.join(fs.dir, 'index');
+    const store = await openIndex(index, { model, create: true });
+    for (let i = 0; i < 2000; i += 200) await store.commit(Array.from({ length: 200 }, (_, j) => put(i + j)));
+    await store.close();
+    // a zeroed leaf of the vectors table: REINDEX cannot read it, so the rows are copied into a new catalog
+    const file = path.join(index, 'catalog.sqlite');
+    const db = new Database(file);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const leaf = (db.prepare("SELECT pageno FROM dbstat WHERE name = 'vectors' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 3").get() as { pageno: number }).pageno;
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const bytes = readFileSync(file);
+    bytes.fill(0, (leaf - 1) * pageSize, leaf * pageSize);
+    writeFileSync(file, bytes);
+    // fill the disk to about 64 KiB left, in pieces the tmpfs still takes
+    for (let size = 1 << 20; size >= 4096; size >>= 1) {
+      for (let piece = 0; ; piece++) {
+        try {
+          writeFileSync(path.join(fs.dir, `filler-${size}-${piece}`), Buffer.alloc(size));
+        } catch {
+          rmSync(path.join(fs.dir, `filler-${size}-${piece}`), { force: true });
+          break;
+        }
+      }
+    }
+    for (const size of [4096, 8192, 16384, 32768]) rmSync(path.join(fs.dir, `filler-${size}-0`), { force: true });
+    const before = readdirSync(index);
+
+    const error = await openIndex(index, { model, catalogCheck: 'repair' }).then(
+      async (opened) => {
+        await opened.close();
+        return undefined;
+      },
+      (e: unknown) => e as RsclipError,
+    );
+    expect(error).toBeInstanceOf(RsclipError);
+    expect(error, error?.message).toMatchObject({
+      code: 'INDEX_UNWRITABLE',
+      message: expect.stringMatching(/^cannot rebuild .*catalog\.sqlite: no space left on the device \(the rebuild needs up to about [\d.]+ MiB, [\d.]+ MiB free now\); the damaged catalog was left as it was and nothing was left behind$/),
+      hint: expect.stringContaining(`rsclip doctor --repair --index ${index}\` again`),
+    });
+    expect(readdirSync(index).filter((name) => !before.includes(name) && !/^catalog\.sqlite-(wal|shm)$/.test(name))).toEqual([]);
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+
+    fs.remount('size=64m');
+    const repaired = await openIndex(index, { model, catalogCheck: 'repair' });
+    const report = await repaired.verify();
+    expect(report.ok).toBe(true);
+    expect(report.repaired.join('\n')).toMatch(/catalog tables were damaged/);
+    // the vectors of the zeroed leaf are gone (their files are embedded again by the next run), the rest kept
+    expect(await repaired.countItems()).toBeGreaterThan(1800);
+    await repaired.close();
   });
 });

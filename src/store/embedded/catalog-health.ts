@@ -16,13 +16,14 @@
  * The caller holds the write lock.
  */
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readSync, renameSync, rmSync, statfsSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import './sqlite-uri.js';
 import { BOXES_PER_ITEM, footprintBoxes } from './catalog-filter.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from './schema.js';
+import { isDiskFull } from './write-failures.js';
 
 /** Problems quoted in a message. */
 const QUOTED_PROBLEMS = 3;
@@ -97,6 +98,8 @@ export function repairCatalog(file: string): CatalogRepair {
     `catalog tables were damaged (${before}); ${salvaged.files} file rows, ${salvaged.items} items, ${salvaged.vectors} vectors and ${salvaged.fields} field values copied into a new catalog` +
       (salvaged.unreadable ? ', rows on unreadable pages lost' : '') +
       (salvaged.dropped > 0 ? `, ${salvaged.dropped} duplicate or invalid rows dropped` : '') +
+      (salvaged.cutShort ? `; the file was cut short (${salvaged.cutShort.bytes} of the ${salvaged.cutShort.declared} bytes its header declares): the missing pages were read as blank` : '') +
+      (salvaged.modelRecordLost ? "; the record of the vectors' model could not be read and is lost" : '') +
       `; files without a row or a vector are indexed again by the next \`rsclip index\`; the damaged catalog was kept as ${salvaged.keptAs}`,
   );
   return { repaired };
@@ -180,6 +183,10 @@ interface SalvageCounts {
   dropped: number;
   /** Some pages could not be read: their rows are gone. */
   unreadable: boolean;
+  /** The file was shorter than its header declares (a copy that stopped): its length and the declared one. */
+  cutShort: { bytes: number; declared: number } | undefined;
+  /** Vectors were copied but no model record was readable. */
+  modelRecordLost: boolean;
   keptAs: string;
 }
 
@@ -253,16 +260,102 @@ function insertSql(table: string, columns: string[], tail = ''): string {
   return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((c) => `@${c}`).join(', ')} ${tail}`;
 }
 
+/** The length the header of a catalog declares (page size times page count), or undefined where the header cannot be trusted. */
+function declaredLength(file: string): number | undefined {
+  const header = Buffer.alloc(100);
+  const fd = openSync(file, 'r');
+  try {
+    if (readSync(fd, header, 0, 100, 0) < 100) return undefined;
+  } finally {
+    closeSync(fd);
+  }
+  if (header.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
+  const pageSize = header.readUInt16BE(16) === 1 ? 65536 : header.readUInt16BE(16);
+  // the page count is valid only while the change counter matches the version that wrote it
+  if (header.readUInt32BE(92) !== header.readUInt32BE(24)) return undefined;
+  return pageSize * header.readUInt32BE(28);
+}
+
+/**
+ * Where a catalog cut short (a copy that stopped) is read from: a copy of it (and of its WAL)
+ * padded with blank pages to the length its header declares, which SQLite reads up to the missing
+ * pages instead of refusing the file as malformed; the file itself when it is whole.
+ */
+function readableSource(file: string, padded: string): { source: string; cutShort: SalvageCounts['cutShort'] } {
+  const bytes = statSync(file).size;
+  const declared = declaredLength(file);
+  if (declared === undefined || declared <= bytes) return { source: file, cutShort: undefined };
+  copyFileSync(file, padded);
+  truncateSync(padded, declared);
+  if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${padded}-wal`);
+  return { source: padded, cutShort: { bytes, declared } };
+}
+
+function removeCatalogFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+}
+
+/** About how much room a rebuild of `file` takes: a new catalog up to its size, and the padded copy of one cut short. */
+function roomNeeded(file: string, cutShort: SalvageCounts['cutShort']): number {
+  const size = (name: string) => statSync(name, { throwIfNoEntry: false })?.size ?? 0;
+  return size(file) + size(`${file}-wal`) + (cutShort ? cutShort.declared : 0);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a rebuild failed for want of room: SQLite says the disk is full, or (writing the WAL
+ * index of a full tmpfs, say) reports an I/O error while less is free than the rebuild needs.
+ */
+function outOfRoom(error: unknown, needed: number, free: number | undefined): boolean {
+  if (isDiskFull(error)) return true;
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_IOERR') && free !== undefined && free < needed;
+}
+
+/** A rebuild that ran out of room: what it needs, what is free, and that nothing was changed or left behind. */
+function noRoomToRebuild(file: string, needed: number, free: number | undefined, cause: unknown): RsclipError {
+  return new RsclipError(
+    'INDEX_UNWRITABLE',
+    `cannot rebuild ${file}: no space left on the device (the rebuild needs up to about ${mib(needed)}${free === undefined ? '' : `, ${mib(free)} free now`}); the damaged catalog was left as it was and nothing was left behind`,
+    {
+      cause,
+      hint: `free some space (or copy the index to a larger disk) and run \`rsclip doctor --repair --index ${path.dirname(file)}\` again`,
+    },
+  );
+}
+
 function salvage(file: string): SalvageCounts {
   const rebuilt = `${file}.rebuild-${process.pid}`;
   // the writer's lock is held: any other rebuild is one a killed repair left
   const prefix = `${path.basename(file)}.rebuild-`;
   for (const name of readdirSync(path.dirname(file))) if (name.startsWith(prefix)) rmSync(path.join(path.dirname(file), name), { force: true });
-  const source = new Database(file, { readonly: true, fileMustExist: true, timeout: 10_000 });
-  const target = new Database(rebuilt);
+  const padded = `${rebuilt}.padded`;
   const damage = { unreadable: false };
   const counts = { files: 0, items: 0, vectors: 0, fields: 0, dropped: 0 };
+  /** The source and the target, closed whatever happens. */
+  const opened: Database.Database[] = [];
+  const closeAll = () => opened.forEach((db) => db.close());
+  let cutShort: SalvageCounts['cutShort'];
+  let modelRecordLost = false;
   try {
+    const read = readableSource(file, padded);
+    cutShort = read.cutShort;
+    const source = new Database(read.source, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    opened.push(source);
+    const target = new Database(rebuilt);
+    opened.push(target);
     target.pragma('page_size = 16384');
     target.pragma('journal_mode = WAL');
     // the rows are copied into the schema they were written in, then migrated like any catalog
@@ -318,18 +411,26 @@ function salvage(file: string): SalvageCounts {
     }
     // rows were dropped: the graph file no longer matches; it is rebuilt from this catalog
     target.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('hnsw_seq', '-1'), ('hnsw_next_seq', '-1')").run();
+    // a lost commit sequence goes on from the newest row (the graph replays by it)
+    target.exec(`
+      INSERT INTO meta (key, value) SELECT 'commit_seq', coalesce(max(seq), 0) FROM (SELECT max(seq) AS seq FROM files UNION ALL SELECT max(seq) FROM items) WHERE true
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE CAST(excluded.value AS INTEGER) > CAST(meta.value AS INTEGER)`);
+    modelRecordLost = counts.vectors > 0 && target.prepare("SELECT 1 FROM meta WHERE key = 'model_fingerprint'").get() === undefined;
     target.pragma('wal_checkpoint(TRUNCATE)');
   } catch (error) {
-    target.close();
-    source.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${rebuilt}${suffix}`, { force: true });
+    closeAll();
+    removeCatalogFiles(rebuilt);
+    removeCatalogFiles(padded);
+    const needed = roomNeeded(file, cutShort);
+    const free = freeBytes(path.dirname(file));
+    if (outOfRoom(error, needed, free)) throw noRoomToRebuild(file, needed, free, error);
     throw new RsclipError('INDEX_CORRUPT', `${file} is too damaged to rebuild (${(error as Error).message})`, {
       cause: error,
       hint: 'index the archive again into an empty --index folder',
     });
   }
-  target.close();
-  source.close();
+  closeAll();
+  removeCatalogFiles(padded);
   const keptAs = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   for (const suffix of ['', '-wal', '-shm']) {
     if (existsSync(`${file}${suffix}`)) renameSync(`${file}${suffix}`, `${keptAs}${suffix}`);
@@ -337,6 +438,6 @@ function salvage(file: string): SalvageCounts {
   renameSync(rebuilt, file);
   rmSync(`${rebuilt}-wal`, { force: true });
   rmSync(`${rebuilt}-shm`, { force: true });
-  return { ...counts, unreadable: damage.unreadable, keptAs };
+  return { ...counts, unreadable: damage.unreadable, cutShort, modelRecordLost, keptAs };
 }
 
