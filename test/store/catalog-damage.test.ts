@@ -14,6 +14,7 @@ import { indexArchive } from '../../src/indexer/index.js';
 import { openIndex, readIndexMeta, type OpenIndexOptions } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cli.js';
 import { makePng } from '../fixtures/images.js';
+import { tinyModelDir } from '../fixtures/model.js';
 import { FakeEncoder } from '../indexer/fake-encoder.js';
 import { seededRandom } from '../../src/eval/random.js';
 
@@ -327,6 +328,16 @@ describe('a catalog that lost its model record (the page of its meta table zeroe
     // the vectors are kept: nothing is embedded again
     expect(await indexOnce(index)).toMatchObject({ errors: 0, scanned: FILES, embedded: 0, unchanged: FILES });
     expect(await openIndex(index, { model: other }).then(() => undefined, (e: unknown) => e as RsclipError)).toMatchObject({ code: 'INDEX_INCOMPATIBLE' });
+  });
+
+  it('doctor --repair --model records the model given, and says so', async () => {
+    const index = withZeroedPage('lost-model-cli', (db) => (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'meta'").get() as { rootpage: number }).rootpage);
+    const model = await tinyModelDir();
+    const doctor = await runCli(['doctor', '--repair', '--index', index, '--model', model], { env: { RSCLIP_THREADS: '1' } });
+    expect(doctor.code, doctor.stderr).toBe(0);
+    expect(doctor.stdout).toMatch(/repaired: catalog tables were damaged .*the record of the vectors' model could not be read and is lost/);
+    expect(doctor.stdout).toMatch(/repaired: the catalog had lost the record of its vectors' model; recorded \S+ \(fp32, [0-9a-f]{12}\), given by --model/);
+    expect(await readIndexMeta(index)).toMatchObject({ modelDir: model, modelVariant: 'fp32', embeddingDim: 16 });
   });
 
   it('an empty catalog beside a graph file is said to be lost, not a first run that stopped', async () => {
