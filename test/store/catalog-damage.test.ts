@@ -357,6 +357,22 @@ describe('a catalog that lost its model record (the page of its meta table zeroe
   });
 });
 
+describe('a catalog whose root page of files is zeroed (its leaves whole but no longer reached)', () => {
+  it('is rebuilt by doctor --repair with every file, item and vector, read from the leaves', async () => {
+    const index = withZeroedPage('files-root', (db) => {
+      const root = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'files'").get() as { rootpage: number }).rootpage;
+      // a root with leaves under it, or the test proves nothing
+      expect(db.prepare("SELECT pagetype FROM dbstat WHERE pageno = ?").pluck().get(root)).toBe('internal');
+      return root;
+    });
+    const report = await repairAndVerify(index);
+    expect(report.ok, report.unrepaired.join('; ')).toBe(true);
+    expect(report.repaired.join('\n')).toMatch(new RegExp(`${FILES} file rows, ${FILES} items, ${FILES} vectors and 0 field values copied into a new catalog \\(${FILES} of these rows read from pages their table no longer reached\\)`));
+    expect(await indexOnce(index)).toMatchObject({ errors: 0, scanned: FILES, embedded: 0, unchanged: FILES });
+    expect(catalogFacts(index)).toMatchObject({ filesWithOneOkRow: FILES, filesWithOneSearchableItem: FILES, duplicatePaths: 0, integrity: 'ok' });
+  });
+});
+
 describe('a catalog cut short (a copy that stopped)', () => {
   it('is rebuilt by doctor --repair from the pages it still has', async () => {
     const index = path.join(work, 'cut-short');

@@ -6,13 +6,16 @@
  *   yet let the indexer write duplicate rows; `doctor` runs integrity_check;
  * - a damaged catalog is refused for writing, with a message that says how to repair it;
  * - repair (`doctor --repair`): REINDEX rebuilds every index from its table; when the tables
- *   themselves are damaged, every row that can still be read is copied into a new catalog of
+ *   themselves are damaged, every row that can still be read (through SQLite, and from leaf pages
+ *   a damaged root or inner page cut off from their table: orphan-pages.ts; a file cut short is
+ *   read through a copy padded to the length its header declares) is copied into a new catalog of
  *   the same schema version (one row per file path, the newest kept; items keep their ids and the
  *   id sequence keeps its high mark, so no id is given out twice), the footprint R*Tree is rebuilt
  *   from the places, and the new catalog is migrated and replaces the old one; the old files are
  *   kept next to it as `catalog.sqlite.damaged-<time>`. Items that lost their vector are retired
  *   and their files, like files that lost every item, are embedded again by the next
- *   `rsclip index`; the graph file is rebuilt from the new catalog.
+ *   `rsclip index`; the graph file is rebuilt from the new catalog. A rebuild that runs out of
+ *   room says so, with the room it needs, and leaves the damaged catalog as it was.
  * The caller holds the write lock.
  */
 import Database from 'better-sqlite3';
@@ -23,6 +26,7 @@ import type { WindowPlace } from '../../geo/footprint.js';
 import './sqlite-uri.js';
 import { BOXES_PER_ITEM, footprintBoxes } from './catalog-filter.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from './schema.js';
+import { asTableRow, orphanRows, tableColumns, unreachedPages } from './orphan-pages.js';
 import { isDiskFull } from './write-failures.js';
 
 /** Problems quoted in a message. */
@@ -96,6 +100,7 @@ export function repairCatalog(file: string): CatalogRepair {
   const salvaged = salvage(file);
   repaired.push(
     `catalog tables were damaged (${before}); ${salvaged.files} file rows, ${salvaged.items} items, ${salvaged.vectors} vectors and ${salvaged.fields} field values copied into a new catalog` +
+      (salvaged.unreachedRows > 0 ? ` (${salvaged.unreachedRows} of these rows read from pages their table no longer reached)` : '') +
       (salvaged.unreadable ? ', rows on unreadable pages lost' : '') +
       (salvaged.dropped > 0 ? `, ${salvaged.dropped} duplicate or invalid rows dropped` : '') +
       (salvaged.cutShort ? `; the file was cut short (${salvaged.cutShort.bytes} of the ${salvaged.cutShort.declared} bytes its header declares): the missing pages were read as blank` : '') +
@@ -181,6 +186,8 @@ interface SalvageCounts {
   fields: number;
   /** Rows read but not kept: an older duplicate of a path, or a value that breaks a constraint. */
   dropped: number;
+  /** Rows kept from leaf pages their table no longer reached (a damaged root or inner page). */
+  unreachedRows: number;
   /** Some pages could not be read: their rows are gone. */
   unreadable: boolean;
   /** The file was shorter than its header declares (a copy that stopped): its length and the declared one. */
@@ -343,7 +350,7 @@ function salvage(file: string): SalvageCounts {
   for (const name of readdirSync(path.dirname(file))) if (name.startsWith(prefix)) rmSync(path.join(path.dirname(file), name), { force: true });
   const padded = `${rebuilt}.padded`;
   const damage = { unreadable: false };
-  const counts = { files: 0, items: 0, vectors: 0, fields: 0, dropped: 0 };
+  const counts = { files: 0, items: 0, vectors: 0, fields: 0, dropped: 0, unreachedRows: 0 };
   /** The source and the target, closed whatever happens. */
   const opened: Database.Database[] = [];
   const closeAll = () => opened.forEach((db) => db.close());
@@ -361,25 +368,36 @@ function salvage(file: string): SalvageCounts {
     // the rows are copied into the schema they were written in, then migrated like any catalog
     const version = sourceVersion(source);
     migrate(target, rebuilt, version);
+    // rows on pages their table no longer reaches, read from the file (not while a WAL may hold newer pages)
+    const unreached = statSync(`${read.source}-wal`, { throwIfNoEntry: false })?.size ? [] : unreachedPages(source);
     /**
-     * Copies the readable rows of `table` (the columns both catalogs have) with `sql(columns)`;
+     * Copies the readable rows of `table` (the columns both catalogs have) with `sql(columns)`,
+     * then the rows of its shape on unreached pages with `orphanSql(columns)` (default: `sql`);
      * a row is kept when the statement wrote it, and counted under `counted`.
      */
-    const copy = (table: string, sql: (columns: string[]) => string, counted?: keyof typeof counts): void => {
+    const copy = (table: string, sql: (columns: string[]) => string, counted?: keyof typeof counts, orphanSql = sql): void => {
       const wanted = columnsOf(target, table);
       const present = columnsOf(source, table).filter((c) => wanted.includes(c));
       if (present.length === 0) return;
       const statement = target.prepare(sql(present));
+      const orphanStatement = target.prepare(orphanSql(present));
+      const columns = tableColumns(source, table);
+      const keep = (insert: Database.Statement, row: Record<string, unknown>): boolean => {
+        let kept: boolean;
+        try {
+          kept = insert.run(row).changes > 0;
+        } catch {
+          kept = false; // a value SQLite reads but that breaks a constraint
+        }
+        if (kept && counted) counts[counted]++;
+        else if (!kept) counts.dropped++;
+        return kept;
+      };
       target.transaction(() => {
-        for (const row of readableRows(source, table, present, damage)) {
-          let kept: boolean;
-          try {
-            kept = statement.run(row).changes > 0;
-          } catch {
-            kept = false; // a value SQLite reads but that breaks a constraint
-          }
-          if (kept && counted) counts[counted]++;
-          else if (!kept) counts.dropped++;
+        for (const row of readableRows(source, table, present, damage)) keep(statement, row);
+        for (const orphan of orphanRows(read.source, unreached)) {
+          const row = asTableRow(orphan, columns);
+          if (row && keep(orphanStatement, row)) counts.unreachedRows++;
         }
       })();
     };
@@ -396,7 +414,9 @@ function salvage(file: string): SalvageCounts {
       // retired items (no key) are kept too: ids stay as they were
       copy('items', (c) => insertSql('items', c, 'WHERE EXISTS (SELECT 1 FROM files WHERE id = @file_id) ON CONFLICT DO NOTHING'), 'items');
       const live = "SELECT 1 FROM items it JOIN files f ON f.id = it.file_id WHERE it.id = @item_id AND it.key IS NOT NULL AND f.status = 'ok'";
-      copy('vectors', (c) => insertSql('vectors', c, `WHERE EXISTS (${live})`), 'vectors');
+      // a blob of an unreached page's row (an R*Tree node has the same shape) is a vector only at the length of the others
+      const sameLength = 'length(@embedding) = coalesce((SELECT length(embedding) FROM vectors LIMIT 1), length(@embedding))';
+      copy('vectors', (c) => insertSql('vectors', c, `WHERE EXISTS (${live})`), 'vectors', (c) => insertSql('vectors', c, `WHERE EXISTS (${live}) AND ${sameLength}`));
     } else {
       copy('vectors', (c) => insertSql('vectors', c, "WHERE EXISTS (SELECT 1 FROM images WHERE id = @image_id AND status = 'ok')"), 'vectors');
     }
