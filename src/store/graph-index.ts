@@ -13,6 +13,9 @@ export type { VectorQuantization } from './usearch-file.js';
 /** Graph search breadth when a search names none. */
 export const DEFAULT_EF = 64;
 
+/** A stored vector is the same as another when their cosine is this close to 1 (the error of the precision it is stored at). */
+export const SAME_VECTOR_TOLERANCE: Record<VectorQuantization, number> = { f32: 1e-4, f16: 1e-3, i8: 2e-2 };
+
 /** HNSW build parameters both engines have (see docs/params.md). */
 export interface GraphParams {
   /** Links per node (usearch calls it connectivity); layer 0 has 2M. */
@@ -85,6 +88,12 @@ export interface GraphIndex extends VectorIndex {
    * graph does not reach reads as another vector.
    */
   stores(id: number, vector: Float32Array): boolean;
+  /**
+   * Replacing or removing a vector frees its node for the next vector added, whose links replace
+   * the old ones (usearch): the nodes the old vector linked to may be left unreached, and the
+   * embedded store relinks them (graph-relink.ts). hnswlib keeps an old point as a routing node.
+   */
+  readonly reusesNodes: boolean;
   /** Adds or replaces many vectors (an engine may use several cores). */
   addMany(entries: Iterable<readonly [number, Float32Array]>): void;
   /** Points stored, deleted ones included. */

@@ -19,14 +19,12 @@
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
-import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
+import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { checkSearchArgs } from './argument-checks.js';
 import { appendTrailer, readUsearchFile, usearchReloadsSafely, type VectorQuantization } from './usearch-file.js';
 import { newNativeUsearch, usearchMetricFor, type NativeUsearch, type UsearchMetric } from './usearch-native.js';
 
-/** A stored vector matches the catalog's when their cosine is this close to 1 (the quantisation's error). */
-const SAME_VECTOR_TOLERANCE: Record<VectorQuantization, number> = { f32: 1e-4, f16: 1e-3, i8: 2e-2 };
 /** `stores` looks this far for an id among the neighbours of its own vector (duplicates tie with it). */
 const STORES_MAX_BEAM = 4096;
 
@@ -101,6 +99,7 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
 export class UsearchIndex implements GraphIndex {
   readonly dim: number;
   readonly scorePrecision: VectorQuantization;
+  readonly reusesNodes = true;
   private readonly params: UsearchParams;
   /** Live ids, mapped and in memory. */
   private readonly live: IdBitset;

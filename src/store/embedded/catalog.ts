@@ -57,11 +57,15 @@ function itemIdsExhausted(file: string): RsclipError {
   });
 }
 
-/** What a commit did to items, for the graph: vectors added or replaced, and items that lost theirs. */
+/**
+ * What a commit did to items, for the graph: vectors added or replaced, items that lost theirs,
+ * and the vectors it replaced or dropped, as they were (the graph relinks the nodes around them).
+ */
 export interface AppliedChanges {
   results: CommittedChange[];
   added: [number, Float32Array][];
   dropped: number[];
+  previous: [number, Float32Array][];
 }
 
 export class Catalog {
@@ -316,6 +320,7 @@ export class Catalog {
     const findItem = this.prepared('SELECT id FROM items WHERE file_id = ? AND key = ?');
     const updateItem = this.prepared('UPDATE items SET x = ?, y = ?, width = ?, height = ?, scale = ?, seq = ? WHERE id = ?');
     const insertItem = this.prepared('INSERT INTO items (file_id, key, x, y, width, height, scale, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id');
+    const storedVector = this.prepared('SELECT embedding FROM vectors WHERE item_id = ?').pluck();
     const putVector = this.prepared('INSERT INTO vectors (item_id, embedding) VALUES (?, ?) ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding');
     const touch = this.prepared('UPDATE files SET bytes = ?, mtime_ms = ?, indexed_at = ? WHERE id = ?');
     const remove = this.prepared("UPDATE files SET status = 'removed', error = NULL, indexed_at = ?, seq = ?, needs_embedding = 0 WHERE id = ?");
@@ -346,16 +351,19 @@ export class Catalog {
       timeStart: file.stac ? Date.parse(file.stac.start) : null,
       timeEnd: file.stac ? Date.parse(file.stac.end) : null,
     });
-    const applied: AppliedChanges = { results: [], added: [], dropped: [] };
+    const applied: AppliedChanges = { results: [], added: [], dropped: [], previous: [] };
+    const keepPrevious = (id: number, embedding: Buffer | undefined): void => {
+      if (embedding) applied.previous.push([id, decodeHalf(embedding)]);
+    };
     const dropVectors = (fileId: number): void => {
       for (const { id } of withVector.all(fileId) as { id: number }[]) {
-        this.dropVector(id, seq);
+        keepPrevious(id, this.dropVector(id, seq));
         applied.dropped.push(id);
       }
     };
     const retire = (ids: { id: number }[]): void => {
       for (const { id } of ids) {
-        this.retireItem(id, seq);
+        keepPrevious(id, this.retireItem(id, seq));
         applied.dropped.push(id);
       }
     };
@@ -380,7 +388,10 @@ export class Catalog {
               if (id === undefined) {
                 id = (insertItem.get(fileId, item.key, x, y, width, height, scale, seq) as { id: number }).id;
                 if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
-              } else updateItem.run(x, y, width, height, scale, seq, id);
+              } else {
+                updateItem.run(x, y, width, height, scale, seq, id);
+                keepPrevious(id, storedVector.get(id) as Buffer | undefined);
+              }
               const stored = encodeHalf(item.vector);
               putVector.run(id, stored);
               this.setPlace(id, item.place, isNew);
@@ -417,16 +428,23 @@ export class Catalog {
     return applied;
   }
 
-  private dropVector(itemId: number, seq: number): void {
-    this.prepared('DELETE FROM vectors WHERE item_id = ?').run(itemId);
+  /** Drops the vector of an item; returns it as it was stored, if it had one. */
+  private dropVector(itemId: number, seq: number): Buffer | undefined {
+    const embedding = this.deleteVector(itemId);
     this.prepared('UPDATE items SET seq = ? WHERE id = ?').run(seq, itemId);
+    return embedding;
   }
 
-  /** Takes an item out for good: no key, no vector, no place; its id is never used again. */
-  private retireItem(itemId: number, seq: number): void {
-    this.prepared('DELETE FROM vectors WHERE item_id = ?').run(itemId);
+  /** Takes an item out for good: no key, no vector, no place; its id is never used again. Returns its vector as it was stored, if it had one. */
+  private retireItem(itemId: number, seq: number): Buffer | undefined {
+    const embedding = this.deleteVector(itemId);
     this.setPlace(itemId, null);
     this.prepared('UPDATE items SET key = NULL, seq = ? WHERE id = ?').run(seq, itemId);
+    return embedding;
+  }
+
+  private deleteVector(itemId: number): Buffer | undefined {
+    return this.prepared('DELETE FROM vectors WHERE item_id = ? RETURNING embedding').pluck().get(itemId) as Buffer | undefined;
   }
 
   /** Stores (or clears) an item's place and its R*Tree boxes; `newItem`: the item was just inserted, so it has none yet. */

@@ -463,7 +463,7 @@ export class EmbeddedStore implements IndexStore {
       }
       const seq = this.writer.nextSeq();
       const applied = this.catalog.applyChanges(changes, seq, Date.now());
-      this.writer.applied(seq, applied.added, applied.dropped);
+      this.writer.applied(seq, applied.added, applied.dropped, applied.previous);
       await this.writer.checkpointIfDue();
       return applied.results;
     });

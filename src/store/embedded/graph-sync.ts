@@ -20,6 +20,7 @@ import { debugPause } from '../debug-pause.js';
 import { checkGraphFile, createGraph, loadGraph, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
+import { neighbourhood, relinkUnreached } from './graph-relink.js';
 import { describeMismatch, matchCheckpoint, recordCheckpoint, recordedCheckpoints, recordedSha256, recordPendingCheckpoint } from './graph-checkpoints.js';
 import { describeWriteFailure, graphNotWritten, syncDirectory } from './write-failures.js';
 
@@ -63,7 +64,7 @@ type Change = { id: number; hasVector: number };
 /** What a writer's commits need of the graph: GraphSync itself, or a write-only store's GraphThread. */
 export interface GraphWriter {
   nextSeq(): number;
-  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void;
+  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[], previous: readonly [number, Float32Array][]): void;
   advance(seq: number, droppedIds?: readonly number[]): void;
   checkpointIfDue(): Promise<void>;
   checkpoint(): Promise<void>;
@@ -88,6 +89,8 @@ export class GraphSync implements GraphWriter {
   private loadedFromFile = false;
   /** Newer graph files a reader loaded instead of applying the changes one by one. */
   reloads = 0;
+  /** Items that changes since the last checkpoint may have left unreached (graph-relink.ts). */
+  private readonly suspects = new Set<number>();
   /**
    * A reader that had to build its graph from the catalog (no usable file): it cannot save it, so
    * every reader pays this at every start until a writer does; said once, for the operator.
@@ -415,25 +418,53 @@ export class GraphSync implements GraphWriter {
 
   /**
    * Applies every change committed since the last look, at once and without loading a newer file
-   * (the graph thread of a write-only store: the file is its own).
+   * (the graph thread of a write-only store: the file is its own); `previous` are the vectors
+   * those commits replaced or dropped, as they were.
    */
-  catchUp(): void {
-    if (this.catalog.commitSeq() <= this.seenSeq) {
-      // what a failed look left over
-      if (this.behind > 0) this.applyBacklog();
-      return;
-    }
-    const { seq, changed } = this.catalog.changesAfter(this.seenSeq);
-    this.seenSeq = seq;
-    this.enqueue(changed);
+  catchUp(previous: readonly [number, Float32Array][] = []): void {
+    this.changingAround(previous, () => {
+      if (this.catalog.commitSeq() <= this.seenSeq) {
+        // what a failed look left over
+        if (this.behind > 0) this.applyBacklog();
+        return;
+      }
+      const { seq, changed } = this.catalog.changesAfter(this.seenSeq);
+      this.seenSeq = seq;
+      this.enqueue(changed);
+    });
   }
 
-  /** Applies what this process just committed as `seq`: item vectors added or replaced, and items that lost theirs. */
-  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[]): void {
+  /**
+   * Applies what this process just committed as `seq`: item vectors added or replaced, items that
+   * lost theirs, and the vectors it replaced or dropped, as they were.
+   */
+  applied(seq: number, added: readonly [number, Float32Array][], dropped: readonly number[], previous: readonly [number, Float32Array][]): void {
     this.seenSeq = seq;
-    for (const id of dropped) this.remove(id);
-    // one call for the commit's vectors: an engine may add them on several cores
-    this.addMany(new Map(added));
+    this.changingAround(previous, () => {
+      for (const id of dropped) this.remove(id);
+      // one call for the commit's vectors: an engine may add them on several cores
+      this.addMany(new Map(added));
+    });
+  }
+
+  /**
+   * Runs `change`, which replaces or drops the vectors `previous` (as they were). Where the engine
+   * reuses their nodes, the items around them (2 x M of each: a node's links on layer 0) and the
+   * replaced items are suspects, checked before the next checkpoint (relinkSuspects): once for
+   * all the commits in between, which also catches what later commits did to earlier ones.
+   */
+  private changingAround(previous: readonly [number, Float32Array][], change: () => void): void {
+    if (previous.length === 0 || !this.graph.reusesNodes) return change();
+    for (const id of neighbourhood(this.graph, previous.map(([, vector]) => vector), 2 * this.meta.engine.M)) this.suspects.add(id);
+    change();
+    for (const [id] of previous) this.suspects.add(id);
+  }
+
+  /** Inserts again the suspects (changingAround) that a search for their own vector no longer finds. */
+  relinkSuspects(): void {
+    if (this.suspects.size === 0) return;
+    if (relinkUnreached(this.graph, this.suspects, (ids) => this.catalog.getVectors(ids)) > 0) this.dirty = true;
+    this.suspects.clear();
   }
 
   /** Records another commit of this process (user fields, repairs) that dropped the vectors of `droppedIds`, if any. */
@@ -449,6 +480,7 @@ export class GraphSync implements GraphWriter {
    * and the catalog as they were.
    */
   async checkpoint(): Promise<void> {
+    this.relinkSuspects();
     await writeCheckpoint(this.dir, this.catalog, { seq: this.seenSeq, unsaved: this.dirty }, (temp) => this.graph.save(temp));
     this.markSaved();
     this.lastCheckpoint = performance.now();

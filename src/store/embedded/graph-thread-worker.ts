@@ -12,8 +12,8 @@ import { GraphSync } from './graph-sync.js';
 
 export type GraphThreadTask =
   | { op: 'open'; dir: string; meta: IndexMeta }
-  /** Applies every commit since the last look. */
-  | { op: 'catch-up' }
+  /** Applies every commit since the last look; `previous`: the vectors they replaced or dropped, as they were. */
+  | { op: 'catch-up'; previous: [number, Float32Array][] }
   /** Saves the graph (as of its last look) to `temp`. */
   | { op: 'save'; temp: string }
   /** The file saved last is in place: the graph is as on the disk until its next change. */
@@ -56,11 +56,12 @@ async function run(task: GraphThreadTask): Promise<GraphThreadResult> {
     }
     case 'catch-up': {
       const { sync } = opened();
-      sync.catchUp();
+      sync.catchUp(task.previous);
       return { ok: true, state: stateOf(sync) };
     }
     case 'save': {
       const { sync } = opened();
+      sync.relinkSuspects();
       const digest = await sync.graph.save(task.temp);
       return { ok: true, state: stateOf(sync), digest };
     }

@@ -37,6 +37,8 @@ export class GraphThread {
   #seq: number;
   /** What the thread last reported. */
   #state: GraphThreadState;
+  /** The vectors commits replaced or dropped, as they were, since the thread's last look: it relinks around them (graph-relink.ts). */
+  #previous: [number, Float32Array][] = [];
   /** Vectors added or dropped by the commits after the thread's last look, by commit, and their sum. */
   #unapplied: { seq: number; vectors: number }[] = [];
   #lag = 0;
@@ -88,8 +90,9 @@ export class GraphThread {
   }
 
   /** A commit of this writer as `seq`: the thread applies it at its next look. */
-  applied(seq: number, added: readonly unknown[], dropped: readonly number[]): void {
+  applied(seq: number, added: readonly unknown[], dropped: readonly number[], previous: readonly [number, Float32Array][]): void {
     this.advance(seq);
+    for (const entry of previous) this.#previous.push(entry);
     const vectors = added.length + dropped.length;
     this.#unapplied.push({ seq, vectors });
     this.#lag += vectors;
@@ -117,7 +120,9 @@ export class GraphThread {
 
   /** Has the thread apply every commit so far (callers run it in the chain), then forgets the commits its graph now holds. */
   async #lookNow(): Promise<void> {
-    await this.#task({ op: 'catch-up' });
+    const previous = this.#previous;
+    this.#previous = [];
+    await this.#task({ op: 'catch-up', previous });
     const seq = this.#state.seq;
     let applied = 0;
     while (applied < this.#unapplied.length && this.#unapplied[applied]!.seq <= seq) this.#lag -= this.#unapplied[applied++]!.vectors;
