@@ -52,27 +52,33 @@ async function unreached(store: IndexStore, idOf: (i: number) => number): Promis
   return missing;
 }
 
-describe.each(['usearch', 'hnswlib'] as const)('vectors replaced in place (%s)', (engine) => {
+// a write-only store keeps its graph in a thread of its own (graph-thread.ts), which gets the old
+// vectors with its next look (its batches of many commits left none unreached here even before)
+describe.each([
+  ['usearch', false],
+  ['usearch', true],
+  ['hnswlib', false],
+] as const)('vectors replaced in place (%s, write-only: %s)', (engine, writeOnly) => {
   const model = { ...MODEL, embeddingDim: DIM };
   it(`leaves no more of ${ITEMS} items unreached than a fresh build after ${REPLACED} got new vectors and ${REMOVED} were removed`, async () => {
-    const fresh = await openIndex(path.join(work, `${engine}-fresh`), { model, create: true, engine: { name: engine } });
+    const fresh = await openIndex(path.join(work, `${engine}-${writeOnly}-fresh`), { model, create: true, engine: { name: engine } });
     const freshIds = await commitInBatches(fresh, kept.map((i) => ({ kind: 'put', file: fileOf(i, `final${i}`), vector: finalVector(i) })));
     const freshUnreached = await unreached(fresh, (i) => freshIds[i]!);
     await fresh.close();
 
-    const index = path.join(work, `${engine}-updated`);
-    let store = await openIndex(index, { model, create: true, engine: { name: engine } });
+    const index = path.join(work, `${engine}-${writeOnly}-updated`);
+    let store = await openIndex(index, { model, create: true, engine: { name: engine }, writeOnly });
     const ids = await commitInBatches(store, Array.from({ length: ITEMS }, (_, i) => ({ kind: 'put', file: fileOf(i, `first${i}`), vector: vectorAt(first, i) })));
     await commitInBatches(store, Array.from({ length: REPLACED }, (_, i) => ({ kind: 'put', file: fileOf(i, `second${i}`), vector: vectorAt(second, i) })));
     const known = await store.knownFiles('/archive');
     await commitInBatches(store, Array.from({ length: REMOVED }, (_, j) => ({ kind: 'remove', fileId: known.get(`${ITEMS - REMOVED + j}.png`)!.id })));
-    await store.flush();
-    expect(await unreached(store, (i) => ids[i]!)).toBeLessThanOrEqual(freshUnreached + ITEMS / 1000);
-    expect((await store.verify()).repaired).toEqual([]);
     await store.close();
     // a reader loads the graph the writer saved
     store = await openIndex(index, { readonly: true });
     expect(await unreached(store, (i) => ids[i]!)).toBeLessThanOrEqual(freshUnreached + ITEMS / 1000);
+    await store.close();
+    store = await openIndex(index, {});
+    expect((await store.verify()).repaired).toEqual([]);
     await store.close();
   }, 120_000);
 });
