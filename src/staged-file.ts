@@ -3,9 +3,13 @@
  * (a full disk) leaves no half-written file and an earlier file stays whole until replaced: where
  * it is written, and errors that name the target rather than the file written.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { withPathsRenamed } from './errors.js';
+import { processAlive } from './process-alive.js';
+
+/** A partial file untouched this long, of a process no longer running, was left by a kill. */
+const LEFT_BEHIND_MS = 10 * 60_000;
 
 export interface Staging {
   /** The file renamed into place: `file`, or the file a symbolic link at `file` leads to (the link keeps leading to it). */
@@ -24,7 +28,26 @@ export async function stagingFor(file: string, tag = String(process.pid)): Promi
   const existing = await stat(file).catch(() => undefined);
   if (existing && !existing.isFile()) return undefined;
   const destination = existing ? await realpath(file) : file;
+  await removeLeftBehind(destination);
   return { destination, partial: path.join(path.dirname(destination), `.${path.basename(destination)}.${tag}.partial`) };
+}
+
+/**
+ * Removes the partial files of `destination` that killed writers left: their pid (the tag's first
+ * part) runs no more and none was written for LEFT_BEHIND_MS (a pid of another machine sharing the
+ * folder may look dead here; its file keeps changing while it writes).
+ */
+async function removeLeftBehind(destination: string): Promise<void> {
+  const prefix = `.${path.basename(destination)}.`;
+  const folder = path.dirname(destination);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = name.startsWith(prefix) && name.endsWith('.partial') ? Number(name.slice(prefix.length).split('.')[0]) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    const file = path.join(folder, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info?.isFile() && Date.now() - info.mtimeMs >= LEFT_BEHIND_MS) await rm(file, { force: true });
+  }
 }
 
 /** `error` naming, for each [partial, name], the name where it named the partial file (its path and its message). */
