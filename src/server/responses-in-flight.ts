@@ -2,11 +2,14 @@
  * The responses a server is working on, for what node's own timeouts leave open. A client that
  * stops reading its answer holds its connection (one of maxConnections) for as long as it likes:
  * requestTimeout ends once the request has arrived, and a socket's idle timeout would also cut a
- * computation that has written nothing yet (a locate may compute for a minute). So a response is
- * cut when bytes wait for its client and none of them moves for `stallMs`; one that is computing
- * (nothing waits) or that a slow client reads (bytes move) is not. At shutdown, the responses still
- * running are answered 503 (their connection cut where the answer has begun). Each is logged as
- * one warning line that says why; the request log leaves it out.
+ * computation that has written nothing yet (a locate may compute for a minute). So while half the
+ * connections or more are open, a response is cut when bytes wait for its client and none of them
+ * has moved for `stallMs`; one that is computing (nothing waits) is not. Below that nothing is
+ * cut: node sees a slow reader's progress only when the kernel frees a third of the socket's
+ * buffer (about 1.3 MB on loopback: a 20 KB/s reader shows none for a minute), so a download at a
+ * slow link's pace looks like one nobody reads. At shutdown, the responses still running are
+ * answered 503 (their connection cut where the answer has begun). Each is logged as one warning
+ * line that says why; the request log leaves it out.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -39,12 +42,21 @@ function writeState(socket: Socket): string {
 export class ResponsesInFlight {
   private readonly running = new Map<ServerResponse, Running>();
   private readonly timer: NodeJS.Timeout;
+  private openConnections = 0;
+  /** Open connections from which stalled responses are cut. */
+  private readonly pressedAt: number;
 
   constructor(
     server: Server,
     private readonly logger: Logger,
     private readonly stallMs: number,
+    maxConnections: number,
   ) {
+    this.pressedAt = Math.max(1, Math.floor(maxConnections / 2));
+    server.on('connection', (socket: Socket) => {
+      this.openConnections++;
+      socket.once('close', () => this.openConnections--);
+    });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const now = performance.now();
       this.running.set(res, { req, started: now, writeState: '', since: now });
@@ -66,8 +78,8 @@ export class ResponsesInFlight {
       if (state !== running.writeState) {
         running.writeState = state;
         running.since = now;
-      } else if (now - running.since >= this.stallMs) {
-        this.cut(res, running, `cut: its client read nothing of the answer for ${this.stallMs / 1000} s`);
+      } else if (now - running.since >= this.stallMs && this.openConnections >= this.pressedAt) {
+        this.cut(res, running, `cut: its client read nothing of the answer for ${this.stallMs / 1000} s, with ${this.openConnections} connections open`);
         socket.destroy();
       }
     }

@@ -82,7 +82,7 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** How long an idle keep-alive connection is kept for the next request. */
   keepAliveTimeoutMs: number;
-  /** How long an answer may wait for its client to read any of it before its connection is cut (a client that never reads held its slot for good). */
+  /** How long an answer may wait for its client to read any of it before its connection is cut, while half the connections or more are open (a client that never reads held its slot for good). */
   writeStallTimeoutMs: number;
   /** At shutdown, how long requests in flight may take to finish; then those not yet answered get 503 and every connection is closed. */
   shutdownGraceMs: number;
@@ -197,7 +197,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
   const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = boundedServer(app, connectionLimits);
-  const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs);
+  const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs, connectionLimits.maxConnections);
   server.listen(options.port ?? 8080, host);
   try {
     await once(server, 'listening');

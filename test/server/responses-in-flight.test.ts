@@ -2,7 +2,8 @@
  * Responses the server cuts short itself: an answer its client stops reading (a client that never
  * reads held its connection, one of maxConnections, for good), and the requests still running
  * when the shutdown's grace period ends (they were cut with no answer, logged as "aborted by the
- * client"). A request that is computing, or whose client reads slowly, is not cut. The limits are
+ * client"). A request that is computing, or whose client reads slowly, is not cut, nor one nobody
+ * reads while connections are plenty (a slow link looks the same to the server). The limits are
  * set small here; the waits are upper bounds for events that follow within a second or two.
  */
 import { writeFileSync } from 'node:fs';
@@ -71,8 +72,9 @@ const openConnections = (running: RunningServer): Promise<number> => new Promise
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('responses in flight', () => {
-  it('cuts the connection of a client that reads nothing of a large answer, and logs that once as such', async () => {
-    const { running, port, entries } = await startLogged({ writeStallTimeoutMs: STALL_MS });
+  it('cuts the connection of a client that reads nothing of a large answer while half the connections are open, and logs that once as such', async () => {
+    // one connection of two: half
+    const { running, port, entries } = await startLogged({ writeStallTimeoutMs: STALL_MS, maxConnections: 2 });
     try {
       const socket = await open(port);
       socket.pause();
@@ -81,8 +83,28 @@ describe('responses in flight', () => {
       await expect.poll(() => openConnections(running), { timeout: PATIENCE_MS, interval: 50 }).toBe(0);
       socket.destroy();
       const cut = entries().filter((entry) => entry.msg.includes(`/api/images/${bigId}/file`));
-      expect(cut).toEqual([expect.objectContaining({ level: 40, msg: expect.stringMatching(/^GET \/api\/images\/\d+\/file cut: its client read nothing of the answer for [\d.]+ s \(after \d+ ms\)$/) })]);
+      expect(cut).toEqual([expect.objectContaining({ level: 40, msg: expect.stringMatching(/^GET \/api\/images\/\d+\/file cut: its client read nothing of the answer for [\d.]+ s, with 1 connections open \(after \d+ ms\)$/) })]);
     } finally {
+      await running.close();
+    }
+  });
+
+  it('leaves an answer nobody reads alone while connections are plenty (a slow link looks the same), and cuts it once half are open', async () => {
+    const { running, port, entries } = await startLogged({ writeStallTimeoutMs: STALL_MS, maxConnections: 6 });
+    const idle: Socket[] = [];
+    try {
+      const socket = await open(port);
+      socket.pause();
+      socket.write(`GET /api/images/${bigId}/file HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      await sleep(STALL_MS * 5);
+      expect(await openConnections(running)).toBe(1);
+      // three of six open: the stalled answer goes
+      for (let i = 0; i < 2; i++) idle.push(await open(port));
+      await expect.poll(() => openConnections(running), { timeout: PATIENCE_MS, interval: 50 }).toBe(2);
+      socket.destroy();
+      expect(entries().filter((entry) => entry.msg.includes(' cut: '))).toEqual([expect.objectContaining({ msg: expect.stringMatching(/, with 3 connections open /) })]);
+    } finally {
+      for (const socket of idle) socket.destroy();
       await running.close();
     }
   });
