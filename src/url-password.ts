@@ -52,10 +52,10 @@ function lastAtBeforeHost(url: string, from: number): number {
  * Names of query parameters that carry a credential, as their percent-decoded names read:
  * passwords, secrets, tokens, keys (`key`, `apikey`, `api_key`, `access-key`, ...), auth
  * (`auth`, `authorization`, `oauth`), credentials, signatures (`sig`, `X-Amz-Signature`) and
- * sessions. A name that merely contains one of them is enough: a value redacted in vain costs less
+ * sessions, cookies, JWTs, bearer tokens and one-time passwords. A name that merely contains one of them is enough: a value redacted in vain costs less
  * than a secret in a log.
  */
-const CREDENTIAL_NAME = /pass(?:wd|word)?|pwd|secret|token|key|auth|credential|sig(?:nature)?(?:$|[^a-z])|session|cookie/i;
+const CREDENTIAL_NAME = /pass(?:wd|word)?|pwd|secret|token|key|auth|credential|sig(?:nature)?(?:$|[^a-z])|session|cookie|jwt|bearer|otp/i;
 
 export function isCredentialName(name: string): boolean {
   return CREDENTIAL_NAME.test(name);
@@ -63,10 +63,11 @@ export function isCredentialName(name: string): boolean {
 
 /**
  * Every URL's user part in `text` (`http://bob:p4ss@host/`, the target of an absolute-form request
- * or a URL inside a query value) as `mask`, user name included: a token is often given as the user.
+ * or a URL inside a query value, also percent-encoded there: `http%3A%2F%2Fbob%3Ap4ss%40host`) as
+ * `mask`, user name included: a token is often given as the user.
  */
 export function hideUserInfo(text: string, mask: string): string {
-  return text.replace(/\/\/[^/?#\s]*@/g, `//${mask}@`);
+  return text.replace(/\/\/[^/?#\s]*@/g, `//${mask}@`).replace(/%2F%2F(?:(?!%2F)[^/?#\s&])*%40/gi, `%2F%2F${mask}%40`);
 }
 
 /** `url` with the value of every query parameter whose percent-decoded name `isSecret` accepts written as `mask`. */

@@ -81,12 +81,14 @@ describe('request logs', () => {
 
   it('never contain a credential given as any query parameter named as one, after & or ;, nor the user part of a URL', async () => {
     const { app, out } = appWithLog();
-    const secrets = ['hunter2', 'p4ssw0rd', 'sk-live-51', 'AKIAEXAMPLE', 'deadbeefsig', 'c0ffee'];
+    const secrets = ['hunter2', 'p4ssw0rd', 'sk-live-51', 'AKIAEXAMPLE', 'deadbeefsig', 'c0ffee', 'eyJhbGc', 'S3cr%40t'];
     await request(app).get('/api/search?q=river;password=hunter2').set('Authorization', `Bearer ${TOKEN}`);
     await request(app).get('/api/search?q=river&password=hunter2&Passwd=hunter2&pwd=hunter2').set('Authorization', `Bearer ${TOKEN}`);
     await request(app).get('/api/search?q=river&apikey=sk-live-51&api_key=sk-live-51&Api-Key=sk-live-51&key=sk-live-51').set('Authorization', `Bearer ${TOKEN}`);
     await request(app).get('/api/search?q=river&client_secret=AKIAEXAMPLE&X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefsig&sig=deadbeefsig').set('Authorization', `Bearer ${TOKEN}`);
     await request(app).get('/api/search?q=river&auth=c0ffee&session_id=c0ffee&next=http%3A%2F%2Fx&url=http://bob:p4ssw0rd@example.org/').set('Authorization', `Bearer ${TOKEN}`);
+    // a URL percent-encoded in a value (as curl --data-urlencode and browsers send it), a JWT, a bearer token, a one-time password
+    await request(app).get('/api/search?q=http%3A%2F%2Fbob%3AS3cr%40t%40example.org%2Fa.jpg&jwt=eyJhbGc&bearer=eyJhbGc&otp=c0ffee').set('Authorization', `Bearer ${TOKEN}`);
     // an absolute-form request target (RFC 9112 3.2.2) with a user part, which supertest cannot send
     const server = app.listen(0, '127.0.0.1');
     try {
@@ -100,11 +102,12 @@ describe('request logs', () => {
     } finally {
       server.close();
     }
-    await vi.waitFor(() => expect(out.lines).toHaveLength(6));
+    await vi.waitFor(() => expect(out.lines).toHaveLength(7));
     for (const secret of secrets) expect(out.text).not.toContain(secret);
     expect(out.text).not.toContain('bob');
     expect(out.text).toContain('/api/search?q=river;password=[redacted] ');
     expect(out.text).toContain('url=http://[redacted]@example.org/');
+    expect(out.text).toContain('?q=http%3A%2F%2F[redacted]%40example.org%2Fa.jpg&jwt=[redacted]&bearer=[redacted]&otp=[redacted]');
     expect(out.text).toContain('GET http://[redacted]@127.0.0.1:');
     // what names no credential is kept
     expect(out.text).toContain('?q=river&apikey=[redacted]');
