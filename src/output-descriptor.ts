@@ -14,7 +14,7 @@ import { RsclipError } from './errors.js';
 /** A file to write, or (a number) one of the process's open descriptors. */
 export type Output = string | number;
 
-const STANDARD: Readonly<Record<string, number>> = { '/dev/stdout': 1, '/dev/stderr': 2 };
+const STANDARD: Readonly<Record<string, number>> = { '/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2 };
 const NUMBERED = new RegExp(`^/(?:dev/fd|proc/(?:self|thread-self|${process.pid})(?:/task/\\d+)?/fd)/(\\d+)$`);
 
 /** Symbolic links followed at most, as the kernel does (ELOOP). */
@@ -26,12 +26,13 @@ function descriptorOfName(file: string): number | undefined {
 }
 
 /**
- * Refuses a descriptor above 2. Node and its libraries hold their own (libuv's signal pipe, epoll,
- * eventfd; later the catalog), which nothing here can tell from one a shell passed (`3> file`):
- * Node marks inherited ones close-on-exec too. Written into, libuv's pipe crashed the process.
+ * Refuses a descriptor other than stdout (1) and stderr (2): stdin is for reading, and above 2
+ * Node and its libraries hold their own (libuv's signal pipe, epoll, eventfd; later the catalog),
+ * which nothing here can tell from one a shell passed (`3> file`): Node marks inherited ones
+ * close-on-exec too. Written into, libuv's pipe crashed the process.
  */
 function checkStandard(descriptor: number, file: string): void {
-  if (descriptor <= 2) return;
+  if (descriptor === 1 || descriptor === 2) return;
   throw new RsclipError('BAD_INPUT', `${file} names descriptor ${descriptor}: rsclip writes to a descriptor only as stdout or stderr`, {
     hint: 'pass - (or /dev/stdout) and redirect stdout, or pass a file\'s name',
   });

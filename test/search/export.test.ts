@@ -186,8 +186,8 @@ describe('exporting an index', () => {
     expect(parquet.equals(readFileSync(file))).toBe(true);
   });
 
-  it('refuses a descriptor other than stdout and stderr: Node holds its own there (libuv\'s signal pipe crashed it)', async () => {
-    for (const name of ['/dev/fd/7', '/proc/self/fd/5']) {
+  it('refuses a descriptor other than stdout and stderr: stdin is for reading, and Node holds its own above 2 (libuv\'s signal pipe crashed it)', async () => {
+    for (const name of ['/dev/fd/7', '/proc/self/fd/5', '/dev/stdin', '/dev/fd/0']) {
       const result = await runCli(['export', '--index', indexDir, '--format', 'csv', '-o', name]);
       expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).toMatch(new RegExp(`^rsclip: ${name.replaceAll('/', '\\/')} names descriptor \\d: rsclip writes to a descriptor only as stdout or stderr \\(pass - \\(or /dev/stdout\\)`));
