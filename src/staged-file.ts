@@ -8,6 +8,8 @@ import path from 'node:path';
 import { withPathsRenamed } from './errors.js';
 import { processAlive } from './process-alive.js';
 
+const SUFFIX = '.partial';
+
 /** A partial file untouched this long, of a process no longer running, was left by a kill. */
 const LEFT_BEHIND_MS = 10 * 60_000;
 
@@ -29,7 +31,7 @@ export async function stagingFor(file: string, tag = String(process.pid)): Promi
   if (existing && !existing.isFile()) return undefined;
   const destination = existing ? await realpath(file) : file;
   await removeLeftBehind(destination);
-  return { destination, partial: path.join(path.dirname(destination), `.${path.basename(destination)}.${tag}.partial`) };
+  return { destination, partial: path.join(path.dirname(destination), `.${path.basename(destination)}.${tag}${SUFFIX}`) };
 }
 
 /**
@@ -42,7 +44,9 @@ async function removeLeftBehind(destination: string): Promise<void> {
   const folder = path.dirname(destination);
   const names = await readdir(folder).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = name.startsWith(prefix) && name.endsWith('.partial') ? Number(name.slice(prefix.length).split('.')[0]) : NaN;
+    const tag = name.startsWith(prefix) && name.endsWith(SUFFIX) ? name.slice(prefix.length, -SUFFIX.length) : '';
+    // the tags rsclip gives: the pid, or the pid and 8 hex digits (not another file's name and a pid)
+    const pid = Number(/^(\d+)(?:\.[0-9a-f]{8})?$/.exec(tag)?.[1]);
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
     const file = path.join(folder, name);
     const info = await stat(file).catch(() => undefined);

@@ -28,7 +28,9 @@ it("removes a killed run's partial files of the same destination, untouched for 
   const recent = partial(`.items.geoparquet.${DEAD_PID + 1}.partial`, 1);
   const running = partial(`.items.geoparquet.${process.pid}.partial`, 30);
   const otherDestination = partial(`.other.csv.${DEAD_PID}.partial`, 30);
+  // a live export to items.geoparquet.<a number>.csv, quiet for half an hour (suspended)
+  const longerName = partial(`.items.geoparquet.${DEAD_PID}.csv.${process.pid}.partial`, 30);
   const staging = await stagingFor(path.join(work, 'items.geoparquet'), 'next');
   expect(staging?.partial).toBe(path.join(work, '.items.geoparquet.next.partial'));
-  expect([leftBehind, leftWithTag, recent, running, otherDestination].map(existsSync)).toEqual([false, false, true, true, true]);
+  expect([leftBehind, leftWithTag, recent, running, otherDestination, longerName].map(existsSync)).toEqual([false, false, true, true, true, true]);
 });
