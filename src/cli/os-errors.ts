@@ -38,6 +38,7 @@ const EXPLANATIONS: Record<string, (e: SystemError) => string> = {
   ENOENT: (e) => `no such file or folder${where(e)}: check the path`,
   ENOTDIR: (e) => `a part of the path is a file, not a folder${where(e)}: check the path`,
   EISDIR: (e) => `expected a file but found a folder${where(e)}: check the path`,
+  ENXIO: (e) => `no such device${where(e)}: a terminal or device that is not there (under cron, or docker without -t, there is no /dev/tty); pass a file, or - for stdout`,
   EPIPE: (e) => `the reader of the output closed it before the end${where(e)}: the output is incomplete`,
   EIO: (e) => `input/output error${where(e)}: the disk or the network file system failed; check it and run the command again`,
   SQLITE_CORRUPT: () => `the index catalog is damaged (SQLite: database disk image is malformed): ${DAMAGED_CATALOG}`,

@@ -38,6 +38,7 @@ describe('describeSystemError', () => {
       [systemError('SQLITE_IOERR_WRITE'), /disk failed .* \[SQLITE_IOERR_WRITE\]$/],
       [systemError('SQLITE_FULL'), /no space left on the device for the index catalog/],
       [systemError('EMFILE'), /too many open files: raise the limit/],
+      [systemError('ENXIO', { syscall: 'open', path: '/dev/tty' }), /^no such device \(open \/dev\/tty\): a terminal or device that is not there .*\[ENXIO\]$/],
       [systemError('EPIPE', { syscall: 'write', path: '/tmp/fifo' }), /^the reader of the output closed it before the end \(write \/tmp\/fifo\): the output is incomplete \[EPIPE\]$/],
     ];
     for (const [error, pattern] of cases) {
