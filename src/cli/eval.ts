@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { DEFAULT_ANN_EFS, evaluateAnn } from '../eval/ann.js';
-import { DEFAULT_BOOTSTRAP_SEED, DEFAULT_RESAMPLES, type BootstrapOptions } from '../eval/bootstrap.js';
+import { bootstrapSettings, DEFAULT_BOOTSTRAP_SEED, DEFAULT_RESAMPLES, MIN_RESAMPLES, type BootstrapOptions } from '../eval/bootstrap.js';
 import { compareReports, readReport } from '../eval/compare.js';
 import type { EvalProgress } from '../eval/image-vectors.js';
 import { evaluateLabels, type LabelsReport } from '../eval/labels.js';
@@ -19,16 +19,25 @@ import { openEncoderForIndex, recordedModel, recordedModelGone } from '../search
 import { readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta } from '../store/types.js';
 import { evalProgressDisplay } from './eval-progress.js';
-import { chosenIndex, chosenModel, collect, messagesBeside, modelVariant, nonNegativeInt, outputFile, positiveInt, printJson } from './options.js';
+import { chosenIndex, chosenModel, collect, decimalInteger, messagesBeside, modelVariant, nonNegativeInt, optionParser, outputFile, positiveInt, printJson } from './options.js';
 
 function positiveIntList(value: string): number[] {
-  const parts = value.split(',').map((p) => p.trim());
-  const numbers = parts.map(Number);
-  if (parts.length === 0 || numbers.some((n, i) => parts[i] === '' || !Number.isInteger(n) || n < 1)) {
+  const numbers = value.split(',').map((p) => decimalInteger(p.trim()));
+  if (numbers.some((n) => Number.isNaN(n) || n < 1)) {
     throw new InvalidArgumentError(`expected comma-separated positive integers, e.g. 10,20,50, got "${value}"`);
   }
   return numbers;
 }
+
+/** The most bootstrap resamples bootstrapSettings takes (it checks, and says, the range; this is for --help). */
+const MAX_RESAMPLES = 1_000_000;
+
+/** `--resamples`: a plain integer, in the range the bootstrap itself checks (bootstrapSettings), so that the rule stays there. */
+const resamplesOption = optionParser((value: string): number => {
+  const n = decimalInteger(value);
+  if (Number.isNaN(n)) throw new InvalidArgumentError(`expected an integer from ${MIN_RESAMPLES} to ${MAX_RESAMPLES.toLocaleString('en-US')}, got "${value}"`);
+  return bootstrapSettings({ resamples: n }).resamples;
+});
 
 function recallTarget(value: string): number {
   const n = Number(value);
@@ -73,7 +82,7 @@ function bootstrapFrom(opts: BootstrapFlags): BootstrapOptions {
 
 function addBootstrapOptions(command: Command): Command {
   return command
-    .option('--resamples <n>', 'bootstrap resamples for the 95 % intervals', positiveInt, DEFAULT_RESAMPLES)
+    .option('--resamples <n>', `bootstrap resamples for the 95 % intervals, ${MIN_RESAMPLES} to ${MAX_RESAMPLES.toLocaleString('en-US')}`, resamplesOption, DEFAULT_RESAMPLES)
     .option('--seed <n>', 'seed of the bootstrap resampling', nonNegativeInt, DEFAULT_BOOTSTRAP_SEED);
 }
 

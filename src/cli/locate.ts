@@ -13,7 +13,7 @@ import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder
 import { Searcher } from '../search/searcher.js';
 import type { FileRecord, IndexStore } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
-import { modelVariant, nmsOption, positiveInt, printJson } from './options.js';
+import { integerFrom, modelVariant, nmsOption, positiveInt, printJson } from './options.js';
 
 interface LocateCommandOptions {
   index?: string;
@@ -25,6 +25,9 @@ interface LocateCommandOptions {
   out?: string;
   format?: 'text' | 'json' | 'geojson';
 }
+
+/** The most boxes `locate` returns: what locateInImage and GET /api/locate take (top=1..1000). */
+const MAX_LOCATE_TOP = 1000;
 
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;
@@ -73,7 +76,7 @@ export function registerLocateCommand(program: Command): void {
     .option('-m, --model <dir>', 'model directory (default: config "model", else the one the index was last built with)')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
-    .option('--top <n>', 'best boxes to print', positiveInt, DEFAULT_LOCATE_TOP)
+    .option('--top <n>', `best boxes to print, 1 to ${MAX_LOCATE_TOP.toLocaleString('en-US')}`, integerFrom(1, MAX_LOCATE_TOP), DEFAULT_LOCATE_TOP)
     .option('--nms <on|off|share>', `hide a tile covered (share of the smaller window, default ${DEFAULT_NMS_THRESHOLD}) by a better one; off keeps every box`, nmsOption)
     .option('--out <dir>', 'write tiles.geojson (every tile with its score), heatmap.png and locate.json (boxes, heat map bounds) there')
     .option('--format <format>', 'text (default: the best boxes), json (the whole result), or geojson (every tile)', formatOption)

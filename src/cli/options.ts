@@ -8,52 +8,66 @@ import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed } from '../output-descriptor.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
-import { MAX_EF, MAX_K } from '../search/limits.js';
+import { MAX_EF, MAX_K, MAX_WINDOW } from '../search/limits.js';
 import { pagingShape, thresholdFromText } from '../search/request-schema.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
 
+/**
+ * A plain decimal integer, as an option value must be written: digits, a leading minus at most;
+ * `1e3`, `0x10`, `1.0`, `+5` and ` 5` are not (Number() would take them), NaN for them.
+ */
+export function decimalInteger(value: string): number {
+  const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : Number.NaN;
+}
+
+/** A parser of integers from `min` to `max`, with commander's one-line error saying them. */
+export function integerFrom(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = decimalInteger(value);
+    if (Number.isNaN(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}, got "${value}"`);
+    return n;
+  };
+}
+
 export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  const n = decimalInteger(value);
+  if (Number.isNaN(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
 }
 
 /** A number of results (-k): what the library and the HTTP API take, from 1 to MAX_K. */
-export function resultCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_K.toLocaleString('en-US')}, got "${value}"`);
-  return n;
-}
+export const resultCount = integerFrom(1, MAX_K);
 
 /** A TCP port to listen on (--port): 1 to 65535, or 0 for a free one the system picks. */
 export function listenPort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0: a free one), got "${value}"`);
+  const n = decimalInteger(value);
+  if (Number.isNaN(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0: a free one), got "${value}"`);
   return n;
 }
 
 /** A library parser's one-line error as commander's, so it is reported like any bad option. */
-export function optionParser<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
+export function optionParser<T, R extends unknown[] = []>(parse: (text: string, ...rest: R) => T): (text: string, ...rest: R) => T {
+  return (text, ...rest) => {
     try {
-      return parse(text);
+      return parse(text, ...rest);
     } catch (error) {
+      if (error instanceof InvalidArgumentError) throw error;
       throw new InvalidArgumentError(error instanceof RsclipError ? error.toOneLine() : String(error));
     }
   };
 }
 
 /** A search breadth (--ef): what the library and the HTTP API take, from 1 to MAX_EF. */
-export function searchBreadth(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_EF) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_EF}, got "${value}"`);
-  return n;
-}
+export const searchBreadth = integerFrom(1, MAX_EF);
+
+/** Results to skip (--offset): the library and the HTTP API take 0 to MAX_WINDOW (and offset + k at most MAX_WINDOW). */
+export const resultOffset = integerFrom(0, MAX_WINDOW);
 
 export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  const n = decimalInteger(value);
+  if (Number.isNaN(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return n;
 }
 

@@ -3,14 +3,14 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { pageToFeatureCollection } from '../search/hit.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K } from '../search/limits.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_WINDOW } from '../search/limits.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import type { SearchHit, SearchPage, SearchRequest } from '../search/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
-import { cacheDirOption, collapseOption, modelVariant, nmsOption, nonNegativeInt, positiveInt, printJson, resultCount, searchBreadth } from './options.js';
+import { cacheDirOption, collapseOption, modelVariant, nmsOption, positiveInt, printJson, resultCount, resultOffset, searchBreadth } from './options.js';
 import { oneField } from '../one-field.js';
 
 interface SearchCommandOptions extends FilterOptions {
@@ -88,7 +88,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('-k, --k <n>', 'results to print, 1 to 1,000', resultCount, DEFAULT_K)
-    .option('--offset <n>', 'results to skip (paging)', nonNegativeInt)
+    .option('--offset <n>', `results to skip (paging); offset + k at most ${MAX_WINDOW.toLocaleString('en-US')}`, resultOffset)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
     .option('--ef <n>', 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)', searchBreadth);
@@ -113,6 +113,10 @@ Examples:
   rsclip search "stadium next to a river" --bbox 12.3,41.8,12.6,42.0 --format geojson > hits.geojson
   rsclip search "airport" --near 12.25,41.8 --radius 10km --since 2023-01-01`,
     )
+    .hook('preAction', (self) => {
+      const { offset, k } = self.opts<SearchCommandOptions>();
+      if (offset !== undefined && offset + k > MAX_WINDOW) self.error(`error: --offset + -k must be at most ${MAX_WINDOW.toLocaleString('en-US')}, got ${offset} + ${k}`, { exitCode: 2, code: 'commander.invalidArgument' });
+    })
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
       const { config } = loadConfig();

@@ -19,6 +19,21 @@ describe('bad option values', () => {
     [['serve', '--index', NOWHERE, '--port', '-1'], /expected a port from 0 to 65535/],
     [['serve', '--index', NOWHERE, '--port', '65536'], /expected a port from 0 to 65535 \(0: a free one\), got "65536"/],
     [['up', NOWHERE, '--index', NOWHERE, '--port', '99999'], /expected a port from 0 to 65535/],
+    // only plain decimal integers: Number() would read 1e3, 0x10 and " 5"
+    [['search', 'x', '--index', NOWHERE, '-k', '1e3'], /'-k, --k <n>' argument '1e3' is invalid\. expected an integer from 1 to 1,000, got "1e3"/],
+    [['search', 'x', '--index', NOWHERE, '-k', '0x10'], /expected an integer from 1 to 1,000, got "0x10"/],
+    [['search', 'x', '--index', NOWHERE, '-k', '2.0'], /expected an integer from 1 to 1,000, got "2\.0"/],
+    [['serve', '--index', NOWHERE, '--port', '1e3'], /expected a port from 0 to 65535 \(0: a free one\), got "1e3"/],
+    [['search', 'x', '--index', NOWHERE, '--threads', '0x4'], /'--threads <n>' argument '0x4' is invalid\. expected a positive integer/],
+    [['search', 'x', '--index', NOWHERE, '--offset', '1e2'], /'--offset <n>' argument '1e2' is invalid/],
+    [['eval', 'ann', '--index', NOWHERE, '--ef', '10,1e2'], /expected comma-separated positive integers, e\.g\. 10,20,50, got "10,1e2"/],
+    // ranges the library checks only after the index is opened
+    [['locate', 'scene.tif', 'river', '--index', NOWHERE, '--top', '1001'], /'--top <n>' argument '1001' is invalid\. expected an integer from 1 to 1,000, got "1001"/],
+    [['eval', 'labels', '--index', NOWHERE, '--labels', 'x.tsv', '--resamples', '50'], /'--resamples <n>' argument '50' is invalid\. Expected an integer in \[100, 1000000\] for resamples/],
+    [['eval', 'retrieval', '--images', NOWHERE, '--captions', 'c.json', '--resamples', '2000000'], /'--resamples <n>' argument '2000000' is invalid/],
+    [['eval', 'rsicd', '--resamples', '1e3'], /expected an integer from 100 to 1,000,000, got "1e3"/],
+    [['search', 'x', '--index', NOWHERE, '--offset', '5001'], /expected an integer from 0 to 5,000, got "5001"/],
+    [['search', 'x', '--index', NOWHERE, '--offset', '4990', '-k', '20'], /--offset \+ -k must be at most 5,000, got 4990 \+ 20/],
   ])('rsclip %j exits 2 with commander\'s error line', async (args, message) => {
     const result = await runCli(args);
     expect(result.stderr).toMatch(message);
@@ -29,5 +44,11 @@ describe('bad option values', () => {
 
   it('says the largest -k in the help', async () => {
     for (const command of ['search', 'export']) expect((await runCli([command, '--help'])).stdout).toMatch(/-k, --k <n> +\S.*1 to 1,000/);
+  });
+
+  it('says the ranges of --top, --resamples and --offset in the help', async () => {
+    expect((await runCli(['locate', '--help'])).stdout).toMatch(/--top <n> +best boxes to print, 1 to 1,000/);
+    for (const command of ['labels', 'retrieval', 'rsicd']) expect((await runCli(['eval', command, '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/--resamples <n> bootstrap resamples for the 95 % intervals, 100 to 1,000,000/);
+    expect((await runCli(['search', '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/--offset <n> results to skip \(paging\); offset \+ k at most 5,000/);
   });
 });

@@ -142,7 +142,7 @@ describe('small things', () => {
   it('`search --ef` past the breadth the library and the API take is an option error (exit 2), not cut down silently', async () => {
     const refused = await runCli(['search', 'a river', '--ef', '5000']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('expected an integer from 1 to 4096, got "5000"');
+    expect(refused.stderr).toContain('expected an integer from 1 to 4,096, got "5000"');
   });
 
   it('`model export` and `model info` both count bytes in MiB', async () => {
