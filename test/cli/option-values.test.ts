@@ -34,6 +34,16 @@ describe('bad option values', () => {
     [['eval', 'rsicd', '--resamples', '1e3'], /expected an integer from 100 to 1,000,000, got "1e3"/],
     [['search', 'x', '--index', NOWHERE, '--offset', '5001'], /expected an integer from 0 to 5,000, got "5001"/],
     [['search', 'x', '--index', NOWHERE, '--offset', '4990', '-k', '20'], /--offset \+ -k must be at most 5,000, got 4990 \+ 20/],
+    // filter options, checked as the filter keys they stand for
+    [['search', 'x', '--index', NOWHERE, '--near', '12.5,41.9', '--radius', '5parsecs'], /'--radius <distance>' argument '5parsecs' is invalid\. invalid --radius 5parsecs: cannot read the distance "5parsecs"/],
+    [['search', 'x', '--index', NOWHERE, '--since', 'yesterday'], /'--since <date>' argument 'yesterday' is invalid\. invalid --since yesterday: expected an ISO 8601 date/],
+    [['search', 'x', '--index', NOWHERE, '--until', '2020-13-01'], /'--until <date>' argument '2020-13-01' is invalid/],
+    [['search', 'x', '--index', NOWHERE, '--bbox', '1,2,3'], /'--bbox <W,S,E,N>' argument '1,2,3' is invalid\. invalid --bbox 1,2,3: expected 4 numbers/],
+    [['search', 'x', '--index', NOWHERE, '--near', '500,1'], /'--near <LON,LAT>' argument '500,1' is invalid\..*longitude 500 is outside -180\.\.180/],
+    [['search', 'x', '--index', NOWHERE, '--filter', 'year=abc..3'], /'--filter <key=value>' argument 'year=abc\.\.3' is invalid\. invalid filter "year=abc\.\.3"/],
+    [['export', '--index', NOWHERE, '--format', 'csv', '--since', 'soon'], /'--since <date>' argument 'soon' is invalid/],
+    [['search', 'x', '--index', NOWHERE, '--radius', '5km'], /^error: a radius needs a point: give near=LON,LAT with it/],
+    [['search', 'x', '--index', NOWHERE, '--since', '2021-01-01', '--until', '2020-01-01'], /^error: invalid filter "until=2020-01-01": until \(2020-01-01T23:59:59\.999Z\) is before since/],
   ])('rsclip %j exits 2 with commander\'s error line', async (args, message) => {
     const result = await runCli(args);
     expect(result.stderr).toMatch(message);
