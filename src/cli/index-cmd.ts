@@ -14,7 +14,7 @@ import type { IndexProgress, IndexSummary } from '../indexer/types.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS } from '../model/model-dir.js';
-import { withQueuePassword } from '../queue/connection.js';
+import { parseQueueUrl, withQueuePassword } from '../queue/connection.js';
 import { QueueEmbedder } from '../queue/queue-embedder.js';
 import { parseBandList } from '../raster/radiometry.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
@@ -56,6 +56,21 @@ interface IndexCommandOptions extends ModelOptions {
   queue?: string;
   queueDepth?: number;
   queueTimeout?: number;
+}
+
+/**
+ * `--queue`, checked as the queue reads it (parseQueueUrl: scheme, database, TLS files) before
+ * anything is loaded; in a hook rather than a parser, whose error line would quote a password in the URL.
+ */
+function checkQueueUrl(command: Command): void {
+  const url = command.opts<{ queue?: string }>().queue;
+  if (url === undefined) return;
+  try {
+    parseQueueUrl(url);
+  } catch (error) {
+    if (!(error instanceof RsclipError)) throw error;
+    command.error(`error: option '--queue <url>' is invalid: ${error.toOneLine()}`, { exitCode: 2, code: 'commander.invalidArgument' });
+  }
 }
 
 function overlapOption(text: string): number {
@@ -302,6 +317,13 @@ export function registerIndexCommands(program: Command): void {
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)
+    .hook('preAction', (self) => {
+      checkQueueUrl(self);
+      const opts = self.opts<IndexCommandOptions>();
+      for (const [given, name] of [[opts.queueDepth, '--queue-depth'], [opts.queueTimeout, '--queue-timeout']] as const) {
+        if (given !== undefined && !opts.queue) self.error(`error: ${name} needs --queue (e.g. --queue redis://localhost:6379/0)`, { exitCode: 2, code: 'commander.invalidArgument' });
+      }
+    })
     .action(async (dirs: string[], opts: IndexCommandOptions) => {
       if (dirs.length > 0 && opts.stac) throw new RsclipError('BAD_INPUT', 'give archive folders or --stac, not both', { hint: 'index a STAC catalog into its own --index, or its assets\' folder without --stac' });
       if (dirs.length === 0 && !opts.stac && !opts.forget) throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder, or --stac FILE', { hint: 'e.g. `rsclip index ./images`' });

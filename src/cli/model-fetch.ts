@@ -5,7 +5,8 @@ import { DEFAULT_REPO_ID, DEFAULT_STALL_TIMEOUT_MS, fetchModel, type FetchProgre
 import type { FetchVariant } from '../model/hub/select-files.js';
 import { loadConfig } from '../config.js';
 import { reportStopped, stopOnSigint } from './interrupt.js';
-import { positiveInt, printJson } from './options.js';
+import { optionParser, positiveInt, printJson } from './options.js';
+import { checkRevision } from '../model/hub/hub-names.js';
 
 const PLAIN_REPORT_INTERVAL_MS = 2000;
 
@@ -66,7 +67,7 @@ export function registerModelFetchCommand(model: Command): void {
     .command('fetch')
     .description('download a CLIP model from the Hugging Face Hub into the local cache (exporting it to ONNX when the repository has none)')
     .argument('[repo-id]', 'Hub repository id', DEFAULT_REPO_ID)
-    .option('--revision <revision>', 'branch, tag or commit', 'main')
+    .option('--revision <revision>', 'branch, tag or commit', optionParser((revision: string): string => (checkRevision(revision), revision)), 'main')
     .option('--out <dir>', 'also place the model directory here')
     .option('--variant <variant>', 'fp32, or int8 to also get the quantised ONNX files', fetchVariant, 'fp32')
     .option('--refresh', 'ask the Hub where the revision points now instead of trusting the cached ref, and check the cached files against its listing')

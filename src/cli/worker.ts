@@ -6,10 +6,10 @@ import { RsclipError } from '../errors.js';
 import { onnxSpinningFor, threadsPerSession } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
-import { withQueuePassword } from '../queue/connection.js';
+import { parseQueueUrl, withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
 import { quitAtOnce } from './interrupt.js';
-import { addModelOptions, collect, positiveInt, type ModelOptions } from './options.js';
+import { addModelOptions, collect, optionParser, positiveInt, type ModelOptions } from './options.js';
 
 interface WorkerCommandOptions extends ModelOptions {
   queue: string;
@@ -56,6 +56,27 @@ export class RefusalReport {
   }
 }
 
+/**
+ * `--queue`, checked as the queue reads it (parseQueueUrl: scheme, database, TLS files) before
+ * anything is loaded; in a hook rather than a parser, whose error line would quote a password in the URL.
+ */
+function checkQueueUrl(command: Command): void {
+  const url = command.opts<{ queue?: string }>().queue;
+  if (url === undefined) return;
+  try {
+    parseQueueUrl(url);
+  } catch (error) {
+    if (!(error instanceof RsclipError)) throw error;
+    command.error(`error: option '--queue <url>' is invalid: ${error.toOneLine()}`, { exitCode: 2, code: 'commander.invalidArgument' });
+  }
+}
+
+/** `--path-map FROM=TO`, checked as the worker reads it (parsePathMapping), and collected. */
+const pathMapOption = optionParser((text: string, previous: string[] | undefined): string[] => {
+  parsePathMapping(text);
+  return collect(text, previous);
+});
+
 export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
@@ -64,9 +85,10 @@ export function registerWorkerCommand(program: Command): void {
   addModelOptions(command, { model: 'config "model"; the index\'s model, jobs for another are refused', variant: 'config "variant", else fp32', threads: 'number of cores' })
     .option('--concurrency <n>', 'jobs processed at once (default: two per model session, one read and decoded while the other runs on the model)', positiveInt)
     .option('--model-sessions <n>', 'model sessions embedding jobs side by side, sharing the threads (default 1; each holds its own weights and working memory)', positiveInt)
-    .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', collect)
+    .option('--path-map <from=to>', 'read the coordinator\'s paths under FROM at TO on this machine (repeatable)', pathMapOption)
     .option('--lock-timeout <seconds>', 'seconds after which the job of a worker that stopped answering goes to another (default 30)', positiveInt)
     .option('--json', 'log one JSON line per job instead of a rate every few seconds')
+    .hook('preAction', checkQueueUrl)
     .action(async (opts: WorkerCommandOptions) => {
       const { config } = loadConfig();
       const modelDir = opts.model ?? config.model;

@@ -44,6 +44,12 @@ describe('bad option values', () => {
     [['export', '--index', NOWHERE, '--format', 'csv', '--since', 'soon'], /'--since <date>' argument 'soon' is invalid/],
     [['search', 'x', '--index', NOWHERE, '--radius', '5km'], /^error: a radius needs a point: give near=LON,LAT with it/],
     [['search', 'x', '--index', NOWHERE, '--since', '2021-01-01', '--until', '2020-01-01'], /^error: invalid filter "until=2020-01-01": until \(2020-01-01T23:59:59\.999Z\) is before since/],
+    // values other commands check only once a model or index is open
+    [['index', NOWHERE, '--index', NOWHERE, '--queue', 'redis://localhost/abc'], /^error: option '--queue <url>' is invalid: the Redis database in "redis:\/\/localhost\/abc" must be a number/],
+    [['index', NOWHERE, '--index', NOWHERE, '--queue-depth', '4'], /^error: --queue-depth needs --queue/],
+    [['worker', '--queue', 'http://localhost', '--model', NOWHERE], /^error: option '--queue <url>' is invalid: expected a redis:\/\/ or rediss:\/\/ URL/],
+    [['worker', '--queue', 'redis://localhost', '--model', NOWHERE, '--path-map', 'nowhere'], /'--path-map <from=to>' argument 'nowhere' is invalid\. expected --path-map FROM=TO/],
+    [['model', 'fetch', 'owner/name', '--revision', 'a..b'], /'--revision <revision>' argument 'a\.\.b' is invalid\. Expected a branch, tag or commit/],
   ])('rsclip %j exits 2 with commander\'s error line', async (args, message) => {
     const result = await runCli(args);
     expect(result.stderr).toMatch(message);
@@ -60,5 +66,14 @@ describe('bad option values', () => {
     expect((await runCli(['locate', '--help'])).stdout).toMatch(/--top <n> +best boxes to print, 1 to 1,000/);
     for (const command of ['labels', 'retrieval', 'rsicd']) expect((await runCli(['eval', command, '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/--resamples <n> bootstrap resamples for the 95 % intervals, 100 to 1,000,000/);
     expect((await runCli(['search', '--help'])).stdout.replace(/\s+/g, ' ')).toMatch(/--offset <n> results to skip \(paging\); offset \+ k at most 5,000/);
+  });
+
+  it('still takes plain values, the password of a --queue URL never quoted', async () => {
+    const result = await runCli(['worker', '--queue', 'http://user:s3cret@localhost', '--model', NOWHERE]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain('s3cret');
+    const ok = await runCli(['search', 'x', '--index', NOWHERE, '-k', '010', '--offset', '4980', '--near', '12.5,41.9', '--radius', '5km', '--since', '2020-01-01', '--filter', 'folder=a']);
+    expect(ok.stderr).toMatch(/no index at/);
+    expect(ok.code).toBe(1);
   });
 });
