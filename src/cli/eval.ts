@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { DEFAULT_ANN_EFS, evaluateAnn } from '../eval/ann.js';
-import { bootstrapSettings, DEFAULT_BOOTSTRAP_SEED, DEFAULT_RESAMPLES, MIN_RESAMPLES, type BootstrapOptions } from '../eval/bootstrap.js';
+import { bootstrapSettings, DEFAULT_BOOTSTRAP_SEED, DEFAULT_RESAMPLES, MAX_RESAMPLES, MIN_RESAMPLES, type BootstrapOptions } from '../eval/bootstrap.js';
 import { compareReports, readReport } from '../eval/compare.js';
 import type { EvalProgress } from '../eval/image-vectors.js';
 import { evaluateLabels, type LabelsReport } from '../eval/labels.js';
@@ -28,9 +28,6 @@ function positiveIntList(value: string): number[] {
   }
   return numbers;
 }
-
-/** The most bootstrap resamples bootstrapSettings takes (it checks, and says, the range; this is for --help). */
-const MAX_RESAMPLES = 1_000_000;
 
 /** `--resamples`: a plain integer, in the range the bootstrap itself checks (bootstrapSettings), so that the rule stays there. */
 const resamplesOption = optionParser((value: string): number => {

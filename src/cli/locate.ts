@@ -6,7 +6,7 @@ import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { prepareReportFolder } from '../eval/report.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
-import { DEFAULT_LOCATE_TOP, indexTiling, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
+import { DEFAULT_LOCATE_TOP, indexTiling, MAX_LOCATE_TOP, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
@@ -25,9 +25,6 @@ interface LocateCommandOptions {
   out?: string;
   format?: 'text' | 'json' | 'geojson';
 }
-
-/** The most boxes `locate` returns: what locateInImage and GET /api/locate take (top=1..1000). */
-const MAX_LOCATE_TOP = 1000;
 
 function formatOption(value: string): 'text' | 'json' | 'geojson' {
   if (value === 'text' || value === 'json' || value === 'geojson') return value;

@@ -20,6 +20,7 @@ export const DEFAULT_BOOTSTRAP_SEED = 1;
 export const DEFAULT_CONFIDENCE_LEVEL = 0.95;
 /** Fewer resamples put the 2.5th and 97.5th percentiles on the same few draws: an interval that need not hold the value. */
 export const MIN_RESAMPLES = 100;
+export const MAX_RESAMPLES = 1_000_000;
 
 export interface Interval {
   low: number;
@@ -81,8 +82,8 @@ export function bootstrapSettings(options: BootstrapOptions = {}): BootstrapSett
   const resamples = options.resamples ?? DEFAULT_RESAMPLES;
   const seed = options.seed ?? DEFAULT_BOOTSTRAP_SEED;
   const level = options.level ?? DEFAULT_CONFIDENCE_LEVEL;
-  if (!Number.isInteger(resamples) || resamples < MIN_RESAMPLES || resamples > 1_000_000) {
-    throw new RsclipError('BAD_INPUT', `Expected an integer in [${MIN_RESAMPLES}, 1000000] for resamples but received ${resamples}`, {
+  if (!Number.isInteger(resamples) || resamples < MIN_RESAMPLES || resamples > MAX_RESAMPLES) {
+    throw new RsclipError('BAD_INPUT', `Expected an integer in [${MIN_RESAMPLES}, ${MAX_RESAMPLES}] for resamples but received ${resamples}`, {
       hint: `a ${Math.round(level * 100)} % percentile interval needs enough resamples to have tails; ${DEFAULT_RESAMPLES} is the default`,
     });
   }

@@ -26,6 +26,8 @@ import { DEFAULT_HEAT_MAP_SIDE, renderHeatMap, type HeatMap } from './heat-map.j
 import { vectorsOf } from './scene-items.js';
 
 export const DEFAULT_LOCATE_TOP = 5;
+/** The most boxes a locate returns (the CLI's --top, the API's top). */
+export const MAX_LOCATE_TOP = 1000;
 /** Windows embedded per model run when an image is tiled on the fly. */
 const EMBED_BATCH = 16;
 /** Windows read ahead of the model when an image is tiled on the fly. */
@@ -112,7 +114,7 @@ interface TileVector {
 
 function checkOptions(options: LocateOptions): Required<LocateOptions> {
   const top = options.top ?? DEFAULT_LOCATE_TOP;
-  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new RsclipError('BAD_QUERY', `top must be an integer from 1 to 1000, got ${String(top)}`);
+  if (!Number.isInteger(top) || top < 1 || top > MAX_LOCATE_TOP) throw new RsclipError('BAD_QUERY', `top must be an integer from 1 to ${MAX_LOCATE_TOP}, got ${String(top)}`);
   const nmsThreshold = options.nmsThreshold ?? DEFAULT_NMS_THRESHOLD;
   if (nmsThreshold !== false && !(nmsThreshold > 0 && nmsThreshold <= 1)) throw new RsclipError('BAD_QUERY', `the suppression threshold must be in (0, 1], got ${String(nmsThreshold)}`);
   const heatMapSide = options.heatMapSide ?? DEFAULT_HEAT_MAP_SIDE;

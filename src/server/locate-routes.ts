@@ -13,7 +13,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { RsclipError, withPathsRenamed } from '../errors.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
-import { indexTiling, locateInImage, locateInIndexedFile, type LocateOptions, type LocateResult } from '../locate/locate.js';
+import { indexTiling, locateInImage, locateInIndexedFile, MAX_LOCATE_TOP, type LocateOptions, type LocateResult } from '../locate/locate.js';
 import { checkQueryImage } from '../model/image.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, queryTermsSchema, toQueryTerms } from '../search/request-schema.js';
@@ -42,7 +42,7 @@ export const DEFAULT_MAX_SCENE_PIXELS = 4096 * 4096;
 
 const locateQuery = {
   q: oneString(z.string().trim().min(1, 'q must not be empty').max(MAX_TEXT_LENGTH)).optional(),
-  top: countParam(1000),
+  top: countParam(MAX_LOCATE_TOP),
   nms: nmsParam,
   format: z.enum(['json', 'geojson', 'png']).optional(),
   token: z.string().optional(),
