@@ -14,7 +14,7 @@ import type { IndexProgress, IndexSummary } from '../indexer/types.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import { MODEL_VARIANTS } from '../model/model-dir.js';
-import { parseQueueUrl, withQueuePassword } from '../queue/connection.js';
+import { withQueuePassword } from '../queue/connection.js';
 import { QueueEmbedder } from '../queue/queue-embedder.js';
 import { parseBandList } from '../raster/radiometry.js';
 import { openEncoderForIndex } from '../search/open-encoder.js';
@@ -27,6 +27,7 @@ import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
 import { oneField } from '../one-field.js';
 import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
+import { checkQueueUrl } from './queue-url-option.js';
 
 interface IndexCommandOptions extends ModelOptions {
   index?: string;
@@ -56,21 +57,6 @@ interface IndexCommandOptions extends ModelOptions {
   queue?: string;
   queueDepth?: number;
   queueTimeout?: number;
-}
-
-/**
- * `--queue`, checked as the queue reads it (parseQueueUrl: scheme, database, TLS files) before
- * anything is loaded; in a hook rather than a parser, whose error line would quote a password in the URL.
- */
-function checkQueueUrl(command: Command): void {
-  const url = command.opts<{ queue?: string }>().queue;
-  if (url === undefined) return;
-  try {
-    parseQueueUrl(url);
-  } catch (error) {
-    if (!(error instanceof RsclipError)) throw error;
-    command.error(`error: option '--queue <url>' is invalid: ${error.toOneLine()}`, { exitCode: 2, code: 'commander.invalidArgument' });
-  }
 }
 
 function overlapOption(text: string): number {

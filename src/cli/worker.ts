@@ -6,10 +6,11 @@ import { RsclipError } from '../errors.js';
 import { onnxSpinningFor, threadsPerSession } from '../indexer/indexing-threads.js';
 import { openClip } from '../model/encoder.js';
 import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } from '../queue/embed-worker.js';
-import { parseQueueUrl, withQueuePassword } from '../queue/connection.js';
+import { withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
 import { quitAtOnce } from './interrupt.js';
 import { addModelOptions, collect, optionParser, positiveInt, type ModelOptions } from './options.js';
+import { checkQueueUrl } from './queue-url-option.js';
 
 interface WorkerCommandOptions extends ModelOptions {
   queue: string;
@@ -53,21 +54,6 @@ export class RefusalReport {
     const repeated = reason === this.lastReason;
     this.lastReason = reason;
     return `refused job ${job}: ${repeated ? 'the same reason' : reason}`;
-  }
-}
-
-/**
- * `--queue`, checked as the queue reads it (parseQueueUrl: scheme, database, TLS files) before
- * anything is loaded; in a hook rather than a parser, whose error line would quote a password in the URL.
- */
-function checkQueueUrl(command: Command): void {
-  const url = command.opts<{ queue?: string }>().queue;
-  if (url === undefined) return;
-  try {
-    parseQueueUrl(url);
-  } catch (error) {
-    if (!(error instanceof RsclipError)) throw error;
-    command.error(`error: option '--queue <url>' is invalid: ${error.toOneLine()}`, { exitCode: 2, code: 'commander.invalidArgument' });
   }
 }
 
