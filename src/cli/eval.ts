@@ -428,6 +428,7 @@ export function registerEvalCommands(program: Command): void {
         ...(opts.classes ? { classes: opts.classes } : {}),
         ...(opts.prompt ? { prompts: opts.prompt } : {}),
         bootstrap: bootstrapFrom(opts),
+        commandLine: commandLine(),
       });
     } finally {
       await encoder.close();

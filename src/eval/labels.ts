@@ -34,12 +34,15 @@ export interface EvaluateLabelsOptions {
   threads?: number;
   variant?: ModelVariant;
   bootstrap?: BootstrapOptions;
+  /** The command that ran it, recorded in the report (a library call records none). */
+  commandLine?: string;
 }
 
 export interface LabelsReport {
   kind: 'labels';
   rsclipVersion: string;
   date: string;
+  commandLine: string | null;
   index: string;
   model: { id: string; fingerprint: string; variant: string };
   /** `folders`, or the labels file (absolute). */
@@ -130,6 +133,7 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         kind: 'labels',
         rsclipVersion: version,
         date,
+        commandLine: options.commandLine ?? null,
         index: store.describe().location,
         model: { id: encoder.info.id, fingerprint: encoder.info.fingerprint, variant: encoder.info.variant },
         labelSource: options.labels ? path.resolve(options.labels) : 'folders',

@@ -109,6 +109,8 @@ describe('rsclip index and errors (tiny model, child processes)', () => {
     const labels = await cli(['eval', 'labels', '--index', index, '--labels-from-folders', '--json']);
     expect(labels.stderr).not.toMatch(/error/i);
     expect(labels.code).toBe(0);
+    // the report records the command that ran it (report.md said "(library call)")
+    expect(JSON.parse(labels.stdout).commandLine).toMatch(/^rsclip eval labels --index .* --labels-from-folders --json\b/);
     const mismatch = await cli(['index', archive, '--index', index, '--variant', 'fp32']);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(/^rsclip: the index was built with model .* \(int8, [0-9a-f]{12}\); .* has fp32 \([0-9a-f]{12}\) \(variant fp32 asked for\) \(leave out --variant and the config file's "variant" \(the index uses int8\), or index into a new --index dir\)\n$/);
