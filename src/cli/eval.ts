@@ -325,7 +325,7 @@ export function registerEvalCommands(program: Command): void {
     evalCommand
       .command('compare')
       .description('models side by side: each metric with its interval, and differences to the first report with paired bootstrap intervals (* = significant)')
-      .argument('<reports...>', 'report.json files of `eval rsicd|retrieval|zero-shot|labels --out` over the same data (the first is the baseline)')
+      .argument('<reports...>', 'report.json files (or the --out folders holding them) of `eval rsicd|retrieval|zero-shot|labels --out` over the same data (the first is the baseline)')
       .option('--html <file>', 'also write the comparison as a page; - for stdout, and the table goes to stderr', outputFile)
       .option('--json', 'print JSON'),
   ).action(async (files: string[], opts: CompareCommandOptions) => {

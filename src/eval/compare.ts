@@ -6,6 +6,8 @@
  * have evaluated the same queries (same images and captions, or same images, labels and
  * classes); prompts, variants and models may differ: that is what is compared.
  */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { version } from '../version.js';
 import {
@@ -70,8 +72,9 @@ export interface Comparison {
 const KINDS = new Set(['rsicd', 'retrieval', 'zero-shot', 'labels']);
 const REPORT_LABELS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/** Reads a report.json written by `rsclip eval rsicd|retrieval|zero-shot|labels --out`. */
-export async function readReport(file: string): Promise<ComparableReport> {
+/** Reads a report.json written by `rsclip eval rsicd|retrieval|zero-shot|labels --out`: `given`, or the one in the folder `given` (that --out). */
+export async function readReport(given: string): Promise<ComparableReport> {
+  const file = (await stat(given).catch(() => undefined))?.isDirectory() ? path.join(given, 'report.json') : given;
   const text = await readText(file, 'report');
   let parsed: unknown;
   try {

@@ -110,6 +110,10 @@ describe('rsclip eval compare', () => {
     expect(result.stdout).toMatch(/^ {2}score@1 +0\.500 \[\d\.\d{3}, \d\.\d{3}\] +0\.700 \[\d\.\d{3}, \d\.\d{3}\] +\+0\.200 \[\d\.\d{3}, \d\.\d{3}\] \*$/m);
     expect(result.stdout).toMatch(/^ {2}score@3 .* \+0\.000 \[0\.000, 0\.000\]$/m);
     expect(result.stdout).toContain('zero-shot classification (400 images paired)');
+    // the --out folders themselves: their report.json
+    const folders = await runCli(['eval', 'compare', ...files.map((file) => path.dirname(file))]);
+    expect(folders.code, folders.stderr).toBe(0);
+    expect(folders.stdout).toContain('zero-shot classification (400 images paired)');
 
     // with a third report, every column still starts under its header
     const third = path.join(work, 'third.json');
