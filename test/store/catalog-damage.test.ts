@@ -5,7 +5,7 @@
  * unique index once let the indexer write 602 ok rows for 600 files.
  */
 import Database from 'better-sqlite3';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -354,6 +354,19 @@ describe('a catalog that lost its model record (the page of its meta table zeroe
       message: expect.stringMatching(/has its graph file \(vectors\.hnsw, \d+ bytes\) but its catalog\.sqlite holds nothing: the catalog was lost/),
       hint: expect.stringMatching(/^put back catalog\.sqlite from a backup/),
     });
+  });
+
+  it('a missing catalog beside a graph file is said to be lost to a reader (not "no index"); a writer starts afresh', async () => {
+    const index = path.join(work, 'missing-catalog');
+    cpSync(pristine, index, { recursive: true });
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path.join(index, `catalog.sqlite${suffix}`), { force: true });
+    const refused = await openIndex(index, { readonly: true }).then(
+      () => undefined,
+      (e: unknown) => e as RsclipError,
+    );
+    expect(refused).toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/has its graph file \(vectors\.hnsw, \d+ bytes\) but its catalog\.sqlite is missing: the catalog was lost/) });
+    expect(existsSync(path.join(index, 'catalog.sqlite'))).toBe(false);
+    expect((await indexOnce(index)).embedded).toBe(FILES);
   });
 });
 

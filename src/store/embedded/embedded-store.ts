@@ -42,7 +42,7 @@ import { globCacheUse, selectionToSql } from './catalog-filter.js';
 import { checkCatalogFile, damagedCatalog, repairCatalog } from './catalog-health.js';
 import { DEFAULT_REFRESH_INTERVAL_MS, GRAPH_FILE, GraphSync, removeStaleTempFiles, type GraphWriter } from './graph-sync.js';
 import { GraphThread } from './graph-thread.js';
-import { modelNotRecorded } from './lost-model.js';
+import { catalogLost, modelNotRecorded } from './lost-model.js';
 import { convertedNotice } from './schema.js';
 import { SearchPlanner } from './search-planner.js';
 import { SelectionScanner } from './selection-scan.js';
@@ -121,6 +121,9 @@ export function openEmbeddedIndex(dir: string, options: OpenIndexOptions = {}): 
   // before anything is written: an index created without its model could not be opened again
   checkModelOption(options, exists);
   if (!exists && (readonly || !options.create)) {
+    // a graph file without its catalog: lost, not "no index" (a writer starts afresh beside it)
+    const lost = catalogLost(resolved, 'is missing');
+    if (lost) throw lost;
     throw new RsclipError('INDEX_NOT_FOUND', `no index at ${resolved} (expected ${CATALOG_FILE} there)`, {
       hint: 'build one with `rsclip index <archive dir> --index ' + dir + '`',
     });

@@ -43,6 +43,18 @@ function modelOfDamagedCopies(dir: string): string | undefined {
  * Why the index in `dir` cannot be used without its model record. `vectors`: what the catalog
  * holds; `repairs`: what `doctor --repair` did to the catalog just now, said first.
  */
+/**
+ * The error for an index folder whose graph file is there while its catalog is empty or missing
+ * (`state`), or undefined without a graph file: the graph holds vectors without paths.
+ */
+export function catalogLost(dir: string, state: 'holds nothing' | 'is missing', before = ''): RsclipError | undefined {
+  const graph = statSync(path.join(dir, GRAPH_FILE), { throwIfNoEntry: false });
+  if (!graph || graph.size === 0) return undefined;
+  return new RsclipError('INDEX_CORRUPT', `${before}index ${dir} has its graph file (${GRAPH_FILE}, ${graph.size} bytes) but its ${CATALOG_FILE} ${state}: the catalog was lost, and the graph (vectors without paths) cannot rebuild it`, {
+    hint: `put back ${CATALOG_FILE} from a backup if there is one; otherwise index the archive afresh into an empty --index folder (\`rsclip index <archive dir> --index <new dir> --model <dir>\`)`,
+  });
+}
+
 export function modelNotRecorded(dir: string, vectors: { count: number; dim: number }, repairs: readonly string[]): RsclipError {
   const rebuilt = repairs.length > 0 ? `${repairs.join('; ')}. ` : '';
   if (vectors.count > 0) {
@@ -55,12 +67,8 @@ export function modelNotRecorded(dir: string, vectors: { count: number; dim: num
       },
     );
   }
-  const graph = statSync(path.join(dir, GRAPH_FILE), { throwIfNoEntry: false });
-  if (graph && graph.size > 0) {
-    return new RsclipError('INDEX_CORRUPT', `${rebuilt}index ${dir} has its graph file (${GRAPH_FILE}, ${graph.size} bytes) but its ${CATALOG_FILE} holds nothing: the catalog was lost, and the graph (vectors without paths) cannot rebuild it`, {
-      hint: `put back ${CATALOG_FILE} from a backup if there is one; otherwise \`rsclip index <archive dir> --index ${dir} --model <dir>\` indexes the archive afresh`,
-    });
-  }
+  const lost = catalogLost(dir, 'holds nothing', rebuilt);
+  if (lost) return lost;
   return new RsclipError('INDEX_CORRUPT', `${rebuilt}index ${dir} has no model recorded in ${CATALOG_FILE}: the first \`rsclip index\` or \`index copy\` into it stopped before it recorded one`, {
     hint: 'run that command again, which starts the index afresh, or delete the directory',
   });
