@@ -76,6 +76,15 @@ export function parseEngineLabel(label: string): EngineChoice {
   return choice;
 }
 
+/**
+ * Whether an engine gives a replaced or removed vector's node to the next vector added, whose
+ * links replace the old ones (usearch): the nodes the old vector linked to may be left unreached,
+ * and the embedded store relinks them (graph-relink.ts). hnswlib keeps an old point as a routing node.
+ */
+export function reusesNodes(engine: { name: EngineName }): boolean {
+  return engine.name === 'usearch';
+}
+
 /** The label of a spec, every parameter written out (usearch:f16:M16:efc200). */
 export function engineLabel(spec: EngineSpec): string {
   return [spec.name, ...(spec.name === 'usearch' ? [spec.quantization] : []), `M${spec.M}`, `efc${spec.efConstruction}`].join(':');

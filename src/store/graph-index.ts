@@ -88,12 +88,6 @@ export interface GraphIndex extends VectorIndex {
    * graph does not reach reads as another vector.
    */
   stores(id: number, vector: Float32Array): boolean;
-  /**
-   * Replacing or removing a vector frees its node for the next vector added, whose links replace
-   * the old ones (usearch): the nodes the old vector linked to may be left unreached, and the
-   * embedded store relinks them (graph-relink.ts). hnswlib keeps an old point as a routing node.
-   */
-  readonly reusesNodes: boolean;
   /** Adds or replaces many vectors (an engine may use several cores). */
   addMany(entries: Iterable<readonly [number, Float32Array]>): void;
   /** Points stored, deleted ones included. */

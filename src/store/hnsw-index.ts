@@ -37,7 +37,6 @@ const SAME_VECTOR = 1e-5;
 export class HnswIndex implements GraphIndex {
   readonly dim: number;
   readonly scorePrecision = 'f32';
-  readonly reusesNodes = false;
   private readonly native: hnswlib.HierarchicalNSW;
   /** Items whose current point is live (hnswlib cannot list these itself). */
   private readonly live: Set<number>;

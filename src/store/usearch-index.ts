@@ -99,7 +99,6 @@ function searchAccepted(native: Native, query: Float32Array | Int8Array, k: numb
 export class UsearchIndex implements GraphIndex {
   readonly dim: number;
   readonly scorePrecision: VectorQuantization;
-  readonly reusesNodes = true;
   private readonly params: UsearchParams;
   /** Live ids, mapped and in memory. */
   private readonly live: IdBitset;

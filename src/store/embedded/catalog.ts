@@ -59,7 +59,8 @@ function itemIdsExhausted(file: string): RsclipError {
 
 /**
  * What a commit did to items, for the graph: vectors added or replaced, items that lost theirs,
- * and the vectors it replaced or dropped, as they were (the graph relinks the nodes around them).
+ * and, when asked, the vectors it replaced or dropped, as they were (the graph relinks the nodes
+ * around them).
  */
 export interface AppliedChanges {
   results: CommittedChange[];
@@ -300,8 +301,11 @@ export class Catalog {
     };
   }
 
-  /** Applies `changes` in one transaction under commit sequence `seq`. */
-  applyChanges(changes: readonly CatalogChange[], seq: number, now: number): AppliedChanges {
+  /**
+   * Applies `changes` in one transaction under commit sequence `seq`; `keepPrevious`: return the
+   * vectors replaced or dropped (for an engine that reuses their nodes: reusesNodes).
+   */
+  applyChanges(changes: readonly CatalogChange[], seq: number, now: number, keepPrevious = false): AppliedChanges {
     const previous = this.prepared('SELECT id, content_hash, plan, status, needs_embedding FROM files WHERE root = ? AND path = ?');
     const upsert = this.prepared(`
       INSERT INTO files (root, path, file_name, bytes, mtime_ms, content_hash, width, height, format, status, error, indexed_at, seq,
@@ -352,18 +356,18 @@ export class Catalog {
       timeEnd: file.stac ? Date.parse(file.stac.end) : null,
     });
     const applied: AppliedChanges = { results: [], added: [], dropped: [], previous: [] };
-    const keepPrevious = (id: number, embedding: Buffer | undefined): void => {
-      if (embedding) applied.previous.push([id, decodeHalf(embedding)]);
+    const kept = (id: number, embedding: Buffer | undefined): void => {
+      if (keepPrevious && embedding) applied.previous.push([id, decodeHalf(embedding)]);
     };
     const dropVectors = (fileId: number): void => {
       for (const { id } of withVector.all(fileId) as { id: number }[]) {
-        keepPrevious(id, this.dropVector(id, seq));
+        kept(id, this.dropVector(id, seq));
         applied.dropped.push(id);
       }
     };
     const retire = (ids: { id: number }[]): void => {
       for (const { id } of ids) {
-        keepPrevious(id, this.retireItem(id, seq));
+        kept(id, this.retireItem(id, seq));
         applied.dropped.push(id);
       }
     };
@@ -390,7 +394,7 @@ export class Catalog {
                 if (id > ITEM_ID_LIMIT) throw itemIdsExhausted(this.file);
               } else {
                 updateItem.run(x, y, width, height, scale, seq, id);
-                keepPrevious(id, storedVector.get(id) as Buffer | undefined);
+                if (keepPrevious) kept(id, storedVector.get(id) as Buffer | undefined);
               }
               const stored = encodeHalf(item.vector);
               putVector.run(id, stored);

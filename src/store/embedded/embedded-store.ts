@@ -12,7 +12,7 @@ import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { checkLength, type ScoredId } from '../../vector-math.js';
 import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catalog-rows.js';
-import { engineToMeta, resolveEngine } from '../engines.js';
+import { engineToMeta, resolveEngine, reusesNodes } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
 import { assertModelFitsVectors, assertModelMatches, mayTakeModel, modelName, tookModelNotice } from '../model-binding.js';
@@ -465,7 +465,7 @@ export class EmbeddedStore implements IndexStore {
         for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
       }
       const seq = this.writer.nextSeq();
-      const applied = this.catalog.applyChanges(changes, seq, Date.now());
+      const applied = this.catalog.applyChanges(changes, seq, Date.now(), reusesNodes(this.meta.engine));
       this.writer.applied(seq, applied.added, applied.dropped, applied.previous);
       await this.writer.checkpointIfDue();
       return applied.results;
