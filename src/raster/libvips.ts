@@ -30,13 +30,35 @@ export interface ExtractOptions {
   strict?: boolean;
 }
 
-/** Raw interleaved samples of a window. */
-export async function extractRaw(file: string, window: PixelWindow, depth: 'uchar' | 'ushort', options: ExtractOptions = {}): Promise<Buffer> {
+/** A whole image decoded once, as raw interleaved samples in the colourspace it was asked in. */
+export interface DecodedImage {
+  data: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** Raw interleaved samples of a window, cut from the file or from the image decoded once. */
+export async function extractRaw(input: string | DecodedImage, window: PixelWindow, depth: 'uchar' | 'ushort', options: ExtractOptions = {}): Promise<Buffer> {
   const { out, colourspace } = options;
-  let pipeline = openWithLibvips(file, options.strict).extract({ left: window.x, top: window.y, width: window.width, height: window.height });
+  const image =
+    typeof input === 'string'
+      ? openWithLibvips(input, options.strict)
+      : loadSharp()(input.data, { raw: { width: input.width, height: input.height, channels: input.channels as 1 | 2 | 3 | 4 }, limitInputPixels: false });
+  let pipeline = image.extract({ left: window.x, top: window.y, width: window.width, height: window.height });
   if (out && (out.width !== window.width || out.height !== window.height)) pipeline = pipeline.resize(out.width, out.height, { fit: 'fill', kernel: 'nearest' });
+  // raw 16-bit samples are taken as 8-bit sRGB too unless told their colourspace
   if (colourspace) pipeline = pipeline.toColourspace(colourspace);
   return pipeline.raw({ depth }).toBuffer();
+}
+
+/** The whole image as raw interleaved samples (see DecodedImage). */
+export async function decodeWhole(file: string, depth: 'uchar' | 'ushort', options: Pick<ExtractOptions, 'colourspace' | 'strict'> = {}): Promise<DecodedImage> {
+  let pipeline = openWithLibvips(file, options.strict);
+  if (options.colourspace) pipeline = pipeline.toColourspace(options.colourspace);
+  const { data, info } = await pipeline.raw({ depth }).toBuffer({ resolveWithObject: true });
+  const samples = depth === 'ushort' ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return { data: samples, width: info.width, height: info.height, channels: info.channels };
 }
 
 /** Splits interleaved samples into one array per requested band (1-based). */

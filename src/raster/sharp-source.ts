@@ -1,15 +1,22 @@
 /**
  * JPEG, PNG, WebP (and anything else libvips reads) as a raster source, through sharp. Windows
- * are cut with `extract` (libvips decodes only up to the window's last row); these formats carry
- * no georeference of their own, so it comes from a world file (+ `.prj` or a given CRS).
+ * are cut with `extract`: libvips decodes these formats from their first row, up to the window's
+ * last, so a scene read window by window was decoded again for every window (`locate` on a
+ * 4,032 px JPEG: 19.6 s, 2.3 s decoded once). From the second window read at native resolution
+ * on, the whole image is decoded once and kept in memory while the source is open, unless its
+ * samples would take more than DECODED_IMAGE_BUDGET_BYTES. These formats carry no georeference
+ * of their own, so it comes from a world file (+ `.prj` or a given CRS).
  */
 import { isRsclipError, RsclipError } from '../errors.js';
 import { readingGeoreference } from '../geo/georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { parseImageHeader, type ImageHeader } from './image-header.js';
-import { deinterleave, extractRaw, openWithLibvips, type Metadata } from './libvips.js';
+import { decodeWhole, deinterleave, extractRaw, openWithLibvips, type DecodedImage, type Metadata, type StoredColourspace } from './libvips.js';
 import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+
+/** The most memory one open image may keep decoded (a 9,000 x 9,000 RGB image takes 243 MB). */
+const DECODED_IMAGE_BUDGET_BYTES = 256 * 1024 * 1024;
 
 const COLORS: Record<number, BandColor[]> = {
   1: ['gray'],
@@ -23,6 +30,8 @@ class SharpSource implements RasterSource {
   readonly nodata = null;
   readonly hasMask = false;
   readonly overviews = [];
+  private windowsRead = 0;
+  private decoded: Promise<DecodedImage | undefined> | undefined;
   constructor(
     readonly path: string,
     readonly format: string,
@@ -52,12 +61,26 @@ class SharpSource implements RasterSource {
     const colourspace = this.dataType === 'uint16' ? (this.bandCount >= 3 ? 'rgb16' : 'grey16') : undefined;
     let data: Buffer;
     try {
-      data = await extractRaw(this.path, window, depth, { out: { width: outWidth, height: outHeight }, ...(colourspace ? { colourspace } : {}) });
+      // a reduced read stays with the file: libvips samples a decoded image at other rows
+      const native = outWidth === width && outHeight === height;
+      const input = (native && this.windowsRead++ > 0 && (await this.decodedOnce(depth, colourspace))) || this.path;
+      data = await extractRaw(input, window, depth, { out: { width: outWidth, height: outHeight }, ...(colourspace ? { colourspace } : {}) });
     } catch (cause) {
       if (isRsclipError(cause, 'DEPENDENCY_MISSING')) throw cause;
       throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
     return { width: outWidth, height: outHeight, bands: deinterleave(data, this.bandCount, bands, depth) };
+  }
+
+  /**
+   * The whole image, decoded at the first call; undefined over the budget, or when the whole
+   * cannot be decoded (a truncated file: its windows above the damage are still read one by one).
+   */
+  private async decodedOnce(depth: 'uchar' | 'ushort', colourspace: StoredColourspace | undefined): Promise<DecodedImage | undefined> {
+    const bytes = this.width * this.height * this.bandCount * (depth === 'ushort' ? 2 : 1);
+    if (bytes > DECODED_IMAGE_BUDGET_BYTES) return undefined;
+    this.decoded ??= decodeWhole(this.path, depth, { colourspace }).catch(() => undefined);
+    return this.decoded;
   }
 
   async blocksAbsent(): Promise<boolean> {
@@ -68,7 +91,9 @@ class SharpSource implements RasterSource {
     return null;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.decoded = undefined;
+  }
 }
 
 /** How to open a PNG or JPEG: its world file's CRS and location (as readWorldFileGeoreference takes them), and its header bytes. */

@@ -1,8 +1,10 @@
 /**
  * PNG and other images read through sharp: a 16-bit PNG's windows hold its 16-bit samples, one
- * per band (grey, grey + alpha, RGB, RGBA), at full resolution and reduced.
+ * per band (grey, grey + alpha, RGB, RGBA), at full resolution and reduced; a scene read window
+ * by window is decoded once, with the same samples as windows decoded from the file, and a
+ * truncated one still gives the windows above its damage.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -52,4 +54,74 @@ describe('a 16-bit PNG', () => {
       });
     });
   }
+});
+
+/** Windows across the image, the last at its bottom-right corner. */
+const windows = [
+  { x: 0, y: 0, width: 64, height: 64 },
+  { x: 120, y: 70, width: 64, height: 64 },
+  { x: 10, y: 150, width: 100, height: 50 },
+  { x: width - 64, y: height - 64, width: 64, height: 64 },
+];
+
+async function writeRgb8(file: string): Promise<void> {
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 37 + Math.floor(i / 911) * 101) % 256;
+  const image = sharp(rgb, { raw: { width, height, channels: 3 } });
+  await (file.endsWith('.jpg') ? image.jpeg({ quality: 85 }) : image.png()).toFile(file);
+}
+
+/** Each window as a source opened for it alone reads it: from the file. */
+async function readFresh(file: string, window: (typeof windows)[number], bands: number[]) {
+  const source = await openRaster(file);
+  try {
+    return (await source.readBands(window, bands)).bands.map((b) => Array.from(b));
+  } finally {
+    await source.close();
+  }
+}
+
+describe('a scene read window by window', () => {
+  for (const [name, write, channels] of [
+    ['sixteen.png', (f: string) => writePng16(f, 3), 3],
+    ['sixteen-grey.png', (f: string) => writePng16(f, 1), 1],
+    ['eight.jpg', writeRgb8, 3],
+    ['eight.png', writeRgb8, 3],
+  ] as const) {
+    it(`is decoded once: ${name}'s windows equal those read from the file, and go on after it is gone`, async () => {
+      const file = path.join(dir, `windows-${name}`);
+      await write(file);
+      const bands = Array.from({ length: channels }, (_, i) => i + 1);
+      const expected = await Promise.all(windows.map((w) => readFresh(file, w, bands)));
+      const source = await openRaster(file);
+      try {
+        const first = await source.readBands(windows[0]!, bands);
+        const second = await source.readBands(windows[1]!, bands);
+        // the whole image is in memory now: the rest is read without the file
+        unlinkSync(file);
+        const rest = [await source.readBands(windows[2]!, bands), await source.readBands(windows[3]!, bands)];
+        [first, second, ...rest].forEach((read, i) => expect(read.bands.map((b) => Array.from(b)), `window ${i}`).toEqual(expected[i]));
+      } finally {
+        await source.close();
+      }
+    });
+  }
+
+  it('gives a truncated JPEG\'s windows above the damage, and refuses the ones below with the file named', async () => {
+    const whole = path.join(dir, 'whole.jpg');
+    await writeRgb8(whole);
+    const file = path.join(dir, 'truncated.jpg');
+    const bytes = readFileSync(whole);
+    writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const bands = [1, 2, 3];
+    const top = await readFresh(whole, windows[0]!, bands);
+    const source = await openRaster(file);
+    try {
+      expect((await source.readBands(windows[0]!, bands)).bands.map((b) => Array.from(b))).toEqual(top);
+      expect((await source.readBands(windows[0]!, bands)).bands.map((b) => Array.from(b))).toEqual(top);
+      await expect(source.readBands(windows[3]!, bands)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: expect.stringContaining(file) });
+    } finally {
+      await source.close();
+    }
+  });
 });
