@@ -297,9 +297,16 @@ export async function* scanRoot(root: string, options: ScanOptions, problems: Sc
       }
       try {
         info ??= await stat(abs);
-      } catch {
-        countSkipped(problems, 'vanished while the folder was scanned', oneField(rel));
-        continue;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+          countSkipped(problems, 'vanished while the folder was scanned', oneField(rel));
+          continue;
+        }
+        // a folder that may be listed but not entered (no search permission): none of its files
+        // can be read, so they are kept as an unreadable folder's are, not taken for vanished
+        problems.unreadableFolders.push(relDir);
+        break;
       }
       const worldFileName = worldFileCandidates(name).find((candidate) => fileNames.has(candidate));
       yield { root: absoluteRoot!, path: rel, absolutePath: abs, bytes: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, worldFile: worldFileName ? path.join(absDir, worldFileName) : null };
