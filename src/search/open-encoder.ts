@@ -64,19 +64,37 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
     await encoder.close();
   }
   if (tried.length === 0) throw firstError;
-  // the variant may come from --variant or from the config file's "variant"
+  // the variant may come from --variant, RSCLIP_VARIANT or the config file's "variant"
   const asked = options.variant ? ` (variant ${options.variant} asked for)` : '';
-  const otherVariant = options.variant !== undefined && meta.modelVariant !== undefined && options.variant !== meta.modelVariant;
+  // leaving the variant out helps only where this folder's files of the index's variant are the index's model
+  const otherVariant = options.variant !== undefined && meta.modelVariant !== undefined && options.variant !== meta.modelVariant && (await holdsIndexModel(dir, meta, options));
   // the folder the index recorded, with other files in it now (a model exported or edited again)
   const sameFolder = !otherVariant && meta.modelDir !== undefined && path.resolve(dir) === path.resolve(meta.modelDir);
   const changed = sameFolder ? `: the model files in ${dir} have changed since the index was built` : '';
   throw new RsclipError('INDEX_INCOMPATIBLE', `the index was built with model ${describeIndexModel(meta)}; ${dir} has ${tried.join(', ')}${asked}${changed}`, {
     hint: otherVariant
-      ? `leave out --variant and the config file's "variant" (the index uses ${meta.modelVariant}), or index into a new --index dir`
+      ? `leave out the variant (--variant, RSCLIP_VARIANT or the config file's "variant": the index uses ${meta.modelVariant}), or index into a new --index dir`
       : sameFolder
         ? 'put back the model files the index was built with, or index into a new --index dir'
         : 'pass --model with the model directory the index was built with, or index into a new --index dir',
   });
+}
+
+/** Whether `dir`'s files of the variant the index records are the index's model. */
+async function holdsIndexModel(dir: string, meta: IndexMeta, options: OpenEncoderOptions): Promise<boolean> {
+  const variant = MODEL_VARIANTS.find((v) => v === meta.modelVariant);
+  if (!variant) return false;
+  let encoder: ClipEncoder;
+  try {
+    encoder = await openClip(dir, { ...options, variant });
+  } catch {
+    return false;
+  }
+  try {
+    return modelMatches(meta, encoder.info);
+  } finally {
+    await encoder.close();
+  }
 }
 
 export interface RecordedModel {

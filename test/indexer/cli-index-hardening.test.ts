@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../fixtures/cli.js';
 import { makePng, writeBadFiles } from '../fixtures/images.js';
+import { writeRandomClipModel } from '../../src/model/export/index.js';
 import { tinyModelDir } from '../fixtures/model.js';
 
 let work: string;
@@ -113,6 +114,11 @@ describe('rsclip index and errors (tiny model, child processes)', () => {
     expect(JSON.parse(labels.stdout).commandLine).toMatch(/^rsclip eval labels --index .* --labels-from-folders --json\b/);
     const mismatch = await cli(['index', archive, '--index', index, '--variant', 'fp32']);
     expect(mismatch.code).toBe(1);
-    expect(mismatch.stderr).toMatch(/^rsclip: the index was built with model .* \(int8, [0-9a-f]{12}\); .* has fp32 \([0-9a-f]{12}\) \(variant fp32 asked for\) \(leave out --variant and the config file's "variant" \(the index uses int8\), or index into a new --index dir\)\n$/);
+    expect(mismatch.stderr).toMatch(/^rsclip: the index was built with model .* \(int8, [0-9a-f]{12}\); .* has fp32 \([0-9a-f]{12}\) \(variant fp32 asked for\) \(leave out the variant \(--variant, RSCLIP_VARIANT or the config file's "variant": the index uses int8\), or index into a new --index dir\)\n$/);
+    // another model: leaving the variant out would not help, so the hint is the model
+    const other = await writeRandomClipModel(path.join(work, 'other-model'), { size: 'tiny', seed: 1, quantize: 'int8' });
+    const otherModel = await cli(['search', 'a river', '--index', index, '--model', other, '--variant', 'fp32']);
+    expect(otherModel.code).toBe(1);
+    expect(otherModel.stderr).toMatch(/\(variant fp32 asked for\) \(pass --model with the model directory the index was built with, or index into a new --index dir\)\n$/);
   });
 });
