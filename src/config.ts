@@ -97,9 +97,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       const value = fromFile[key];
       if (value !== undefined) fromFile[key] = path.resolve(path.dirname(file), value);
     }
-    // `model` may also be a Hub repository id (owner/name): a folder only where one is, beside the file
+    // `model` may also be a Hub repository id (owner/name): a folder where one is beside the file,
+    // or where the value starts with ./ or ../, as no repository id does (a missing folder is then said by its full path)
     const model = fromFile.model;
-    if (model !== undefined && !path.isAbsolute(model) && existsSync(path.resolve(path.dirname(file), model))) fromFile.model = path.resolve(path.dirname(file), model);
+    const besideFile = model === undefined ? undefined : path.resolve(path.dirname(file), model);
+    if (model !== undefined && !path.isAbsolute(model) && (/^\.\.?[\\/]/.test(model) || existsSync(besideFile!))) fromFile.model = besideFile;
     used = file;
   } else if (explicit) {
     throw new RsclipError('CONFIG_INVALID', `config file not found: ${file}`);

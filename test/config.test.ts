@@ -32,6 +32,9 @@ describe('loadConfig', () => {
     writeFileSync(path.join(project, 'b.json'), JSON.stringify({ model: 'flax-community/clip-rsicd-v2' }));
     expect(loadConfig({ cwd: dir, env: { RSCLIP_CONFIG: path.join(project, 'a.json') } }).config.model).toBe(path.join(project, 'models', 'tiny'));
     expect(loadConfig({ cwd: dir, env: { RSCLIP_CONFIG: path.join(project, 'b.json') } }).config.model).toBe('flax-community/clip-rsicd-v2');
+    // a path that starts with ./ or ../ is a folder even where there is none, said by where it was looked for
+    writeFileSync(path.join(project, 'c.json'), JSON.stringify({ model: '../missing-model' }));
+    expect(loadConfig({ cwd: dir, env: { RSCLIP_CONFIG: path.join(project, 'c.json') } }).config.model).toBe(path.join(dir, 'missing-model'));
   });
 
   it('lets environment variables override the file, numbers validated', () => {
