@@ -4,7 +4,8 @@
  * call that grows the capacity), and every vector stays findable. A group of near-identical
  * vectors at f16 stays reachable whole (the cosine, not the inner product of vectors whose norms
  * f16 rounding made unequal). A file most of whose nodes were removed is refused before usearch's
- * loader, which would overrun the heap on it, sees it.
+ * loader, which would overrun the heap on it, sees it. A search may ask for more hits than one
+ * function call takes arguments (about 125,000: a collapsed deep page of a large index does).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,28 @@ describe('usearch inserts', () => {
     expect(index.size).toBe(12_050);
     for (const [id, v] of [[1, first[0]!], [10_050, first[10_049]!], [20_000, more[0]!], [21_999, more[1_999]!]] as const) {
       expect(index.searchBestFirst(v, 1, { ef: 64 })[0]).toEqual({ id, score: expect.closeTo(1, 4) });
+    }
+  });
+});
+
+describe('a usearch search for more hits than a call takes arguments', () => {
+  it('answers, from memory and mapped from its file', { timeout: 120_000 }, async () => {
+    const count = 130_000;
+    // a sparse graph builds fast; the few nodes it leaves unreached do not matter here
+    const params = { ...ENGINE_DEFAULTS.usearch, quantization: 'f32', M: 8, efConstruction: 16 } as const;
+    const index = UsearchIndex.create(DIM, params);
+    const vectors = unitVectors(count, 5);
+    for (let start = 0; start < count; start += 10_000) index.addMany(vectors.slice(start, start + 10_000).map((v, i) => [start + i + 1, v] as const));
+    expect(index.searchBestFirst(vectors[0]!, count, { ef: count }).length).toBeGreaterThan(125_000);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-usearch-many-hits-'));
+    try {
+      const file = path.join(dir, 'vectors.hnsw');
+      await index.save(file);
+      const mapped = UsearchIndex.load(file, DIM, params, { mapped: true });
+      mapped.add(count + 1, vectors[1]!);
+      expect(mapped.searchBestFirst(vectors[0]!, count, { ef: count }).length).toBeGreaterThan(125_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
