@@ -29,7 +29,7 @@ import type { RasterSource } from '../raster/types.js';
 import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
 import type { AlreadyRead, ImageSource, PreprocessedImage, QueryRendering } from './encoder-types.js';
 import type { PreprocessConfig } from './model-dir.js';
-import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from './resample.js';
+import { filterFromPilId, resizeRasterWindow, type FixedPointArithmetic, type Raster8 } from './resample.js';
 import { decodeSmallJpeg, isSmallJpeg } from './small-jpeg.js';
 import { lazyPackage } from '../lazy-package.js';
 
@@ -272,16 +272,15 @@ function valueTable(cfg: PreprocessConfig): Float32Array {
 }
 
 /**
- * Centre crop as transformers' `center_crop` (top = floor((H - h) / 2), zero padding where the
- * crop leaves the image), then the value table, written channel-first into `out` (every value
- * of it: a reused array needs no clearing). Reads the first three of the image's channels.
+ * The value table applied to `img`'s pixels channel-first into `out` (every value of it: a reused
+ * array needs no clearing), for a crop of `cropHeight` x `cropWidth` whose top-left corner is at
+ * (`left`, `top`) of `img`, with zero padding where the crop leaves it. Reads the first three of
+ * the image's channels.
  */
-function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number, table: Float32Array, out: Float32Array): Float32Array {
-  const top = Math.floor((img.height - cropHeight) / 2);
-  const left = Math.floor((img.width - cropWidth) / 2);
+function cropToChannelFirst(img: Raster8, top: number, left: number, cropHeight: number, cropWidth: number, table: Float32Array, out: Float32Array): Float32Array {
   const plane = cropHeight * cropWidth;
   const { data, channels } = img;
-  if (top >= 0 && left >= 0) {
+  if (top >= 0 && left >= 0 && top + cropHeight <= img.height && left + cropWidth <= img.width) {
     // the crop lies inside the image (the usual case): no bounds to check per pixel
     for (let y = 0; y < cropHeight; y++) {
       let s = ((y + top) * img.width + left) * channels;
@@ -314,31 +313,49 @@ function cropToChannelFirst(img: Raster8, cropHeight: number, cropWidth: number,
   return out;
 }
 
+/** Most values preprocessRgb writes without a centre crop (a 16,384 x 16,384 RGB model input). */
+const MAX_UNCROPPED_VALUES = 3 * 16_384 * 16_384;
+
 /**
  * The preprocessing after decoding: resize, crop, rescale, normalise. Pure (typed arrays in and
  * out), so it can run in a worker thread. `arithmetic` 'pillow' gives transformers 4.x's resize
  * (1-level differences on a few pixels in a thousand, see resample.ts). `into`: an array to
  * write (and return) instead of a new one, of the crop's size. `rgb` may have more than three
  * channels (alpha, extra bands): the first three are read.
+ *
+ * The centre crop is taken as transformers' `center_crop` takes it from the resized image (top =
+ * floor((H - h) / 2), zero padding where the crop leaves the image), but only its pixels are
+ * resized (resizeRasterWindow): the same values, in time and memory that go with the crop, however
+ * elongated the image (a 60,000 x 2 strip's whole resize would be 6,720,000 x 224).
  */
 export function preprocessRgb(rgb: Raster8, cfg: PreprocessConfig, arithmetic: FixedPointArithmetic = 'torchvision', into?: Float32Array): Float32Array {
   if (rgb.channels < 3) throw new RangeError(`preprocessRgb: an image of 3 channels or more, not ${rgb.channels}`);
+  const size = cfg.doResize ? shortestEdgeSize(rgb.height, rgb.width, cfg.shortestEdge) : { height: rgb.height, width: rgb.width };
+  const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : size.height;
+  const cropWidth = cfg.doCenterCrop ? cfg.cropWidth : size.width;
+  const length = 3 * cropHeight * cropWidth;
+  if (!cfg.doCenterCrop && length > MAX_UNCROPPED_VALUES) {
+    throw new RsclipError('IMAGE_TOO_LARGE', `a ${rgb.width}x${rgb.height} image resized to ${size.width}x${size.height} is too large a model input (this model's preprocessing does not crop)`, {
+      hint: 'use an image closer to square, or a model whose preprocessor_config.json has do_center_crop',
+    });
+  }
+  if (into && into.length !== length) throw new RangeError(`preprocessRgb: an output array of ${length} values, not ${into.length}`);
+  // the crop's offset in the resized image, and the part of the resized image it covers
+  const top = Math.floor((size.height - cropHeight) / 2);
+  const left = Math.floor((size.width - cropWidth) / 2);
+  const window = { top: Math.max(top, 0), left: Math.max(left, 0), height: Math.min(top + cropHeight, size.height) - Math.max(top, 0), width: Math.min(left + cropWidth, size.width) - Math.max(left, 0) };
   let img = rgb;
   if (cfg.doResize) {
     const filter = filterFromPilId(cfg.resample);
     if (filter === undefined) {
       throw new RsclipError('MODEL_INVALID', `preprocessor_config.json resample must be a PIL filter id 0..5 but is ${cfg.resample}`);
     }
-    const size = shortestEdgeSize(img.height, img.width, cfg.shortestEdge);
     // the bands the model never sees are dropped before resizing, not resized
     if (img.channels > 3 && (size.width !== img.width || size.height !== img.height)) img = toRgb(img.data, img.width, img.height, img.channels);
-    img = resizeRaster(img, size.width, size.height, filter, arithmetic);
+    img = resizeRasterWindow(img, size.width, size.height, window, filter, arithmetic);
+    return cropToChannelFirst(img, top - window.top, left - window.left, cropHeight, cropWidth, valueTable(cfg), into ?? new Float32Array(length));
   }
-  const cropHeight = cfg.doCenterCrop ? cfg.cropHeight : img.height;
-  const cropWidth = cfg.doCenterCrop ? cfg.cropWidth : img.width;
-  const length = 3 * cropHeight * cropWidth;
-  if (into && into.length !== length) throw new RangeError(`preprocessRgb: an output array of ${length} values, not ${into.length}`);
-  return cropToChannelFirst(img, cropHeight, cropWidth, valueTable(cfg), into ?? new Float32Array(length));
+  return cropToChannelFirst(img, top, left, cropHeight, cropWidth, valueTable(cfg), into ?? new Float32Array(length));
 }
 
 /** Decodes one image and preprocesses it for the vision tower, as `CLIPImageProcessor` does (`into`: as for preprocessRgb). */

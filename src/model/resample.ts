@@ -120,39 +120,72 @@ function toFixed(w: number, one: number): number {
   return w < 0 ? Math.trunc(-0.5 + w * one) : Math.trunc(0.5 + w * one);
 }
 
-/** Weights for resampling `inSize` samples to `outSize` (Pillow's `precompute_coeffs` over the full box). */
-export function resampleCoefficients(inSize: number, outSize: number, filter: Exclude<ResampleFilter, 'nearest'>, arithmetic: FixedPointArithmetic): Coefficients {
+/**
+ * Above this many output positions, torchvision's weight precision is chosen from the positions
+ * computed only (see resampleCoefficients). The whole-image resize of such an axis (an image
+ * about 37,000 times as long as it is wide, enlarged to a short side of 224) needed over 4 GiB
+ * for its largest array, more than a typed array holds, so no resize before this rule had one.
+ */
+export const FULL_PRECISION_SCAN_LIMIT = 2 ** 23;
+
+/**
+ * Weights for resampling `inSize` samples to `outSize` (Pillow's `precompute_coeffs` over the
+ * full box), for output positions `[from, from + length)` only (default: all): the weights of
+ * each position do not depend on the others, so a crop of the resized image takes only its own.
+ * torchvision's precision comes from the largest weight of all `outSize` positions, which the
+ * positions left out are scanned for (in constant memory) up to FULL_PRECISION_SCAN_LIMIT.
+ */
+export function resampleCoefficients(
+  inSize: number,
+  outSize: number,
+  filter: Exclude<ResampleFilter, 'nearest'>,
+  arithmetic: FixedPointArithmetic,
+  from = 0,
+  length = outSize - from,
+): Coefficients {
   const kernel = KERNELS[filter];
   const weight = (arithmetic === 'torchvision' ? kernel.torchvision : undefined) ?? kernel.pillow;
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = kernel.support * filterScale;
   const stride = Math.ceil(support) * 2 + 1;
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const normalised = new Float64Array(outSize * stride);
+  const first = new Int32Array(length);
+  const count = new Int32Array(length);
+  const normalised = new Float64Array(length * stride);
   const invScale = 1 / filterScale;
   let maxWeight = 0;
-  for (let xx = 0; xx < outSize; xx++) {
+  /** Writes position `xx`'s normalised weights at `normalised[base...]` and returns their largest (0 where they sum to 0). */
+  const position = (xx: number, out: Float64Array, base: number): number => {
     const center = (xx + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
     const n = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-    const base = xx * stride;
     let sum = 0;
     for (let x = 0; x < n; x++) {
       const w = weight((x + xmin - center + 0.5) * invScale);
-      normalised[base + x] = w;
+      out[base + x] = w;
       sum += w;
     }
+    let max = 0;
     if (sum !== 0) {
       for (let x = 0; x < n; x++) {
-        const w = normalised[base + x]! / sum;
-        normalised[base + x] = w;
-        if (w > maxWeight) maxWeight = w;
+        const w = out[base + x]! / sum;
+        out[base + x] = w;
+        if (w > max) max = w;
       }
     }
-    first[xx] = xmin;
-    count[xx] = n;
+    if (out === normalised) {
+      first[xx - from] = xmin;
+      count[xx - from] = n;
+    }
+    return max;
+  };
+  for (let xx = from; xx < from + length; xx++) maxWeight = Math.max(maxWeight, position(xx, normalised, (xx - from) * stride));
+  if (arithmetic === 'torchvision' && length < outSize && outSize <= FULL_PRECISION_SCAN_LIMIT) {
+    const scratch = new Float64Array(stride);
+    for (let xx = 0; xx < outSize; xx++) {
+      if (xx === from) xx += length;
+      if (xx < outSize) maxWeight = Math.max(maxWeight, position(xx, scratch, 0));
+    }
   }
   const precisionBits = arithmetic === 'pillow' ? PILLOW_PRECISION_BITS : torchPrecisionBits(maxWeight);
   const one = 2 ** precisionBits;
@@ -239,29 +272,47 @@ function resampleVertical(src: Raster8, outHeight: number, rowShift: number, c: 
   return { data: out, width: src.width, height: outHeight, channels: src.channels };
 }
 
-/** Pillow's NEAREST (`ImagingScaleAffine`): source coordinates accumulate in steps of in/out. */
-function resizeNearest(src: Raster8, width: number, height: number): Raster8 {
+/**
+ * Pillow's NEAREST (`ImagingScaleAffine`): source coordinates accumulate in steps of in/out (the
+ * positions before the window are stepped through, so that its coordinates are the same sums).
+ */
+function resizeNearest(src: Raster8, width: number, height: number, window: ResizeWindow): Raster8 {
   const ch = src.channels;
-  const out = new Uint8Array(width * height * ch);
+  const out = new Uint8Array(window.width * window.height * ch);
   const sx = src.width / width;
   const sy = src.height / height;
-  const columns = new Int32Array(width);
+  const columns = new Int32Array(window.width);
   let xo = sx * 0.5;
-  for (let x = 0; x < width; x++) {
-    columns[x] = Math.min(Math.trunc(xo), src.width - 1);
+  for (let x = 0; x < window.left + window.width; x++) {
+    if (x >= window.left) columns[x - window.left] = Math.min(Math.trunc(xo), src.width - 1);
     xo += sx;
   }
   let yo = sy * 0.5;
-  for (let y = 0; y < height; y++) {
+  for (let y = 0; y < window.top; y++) yo += sy;
+  for (let y = 0; y < window.height; y++) {
     const rowBase = Math.min(Math.trunc(yo), src.height - 1) * src.width * ch;
     yo += sy;
-    for (let x = 0; x < width; x++) {
+    for (let x = 0; x < window.width; x++) {
       const s = rowBase + columns[x]! * ch;
-      const o = (y * width + x) * ch;
+      const o = (y * window.width + x) * ch;
       for (let b = 0; b < ch; b++) out[o + b] = src.data[s + b]!;
     }
   }
-  return { data: out, width, height, channels: ch };
+  return { data: out, width: window.width, height: window.height, channels: ch };
+}
+
+/** Rows `[top, top + height)`, columns `[left, left + width)` of `src` (`src` itself when that is all of it; whole rows are not copied). */
+function cropRaster(src: Raster8, { left, top, width, height }: ResizeWindow): Raster8 {
+  const rowLen = src.width * src.channels;
+  if (left === 0 && width === src.width) {
+    return top === 0 && height === src.height ? src : { ...src, data: src.data.subarray(top * rowLen, (top + height) * rowLen), height };
+  }
+  const out = new Uint8Array(width * height * src.channels);
+  for (let y = 0; y < height; y++) {
+    const from = (top + y) * rowLen + left * src.channels;
+    out.set(src.data.subarray(from, from + width * src.channels), y * width * src.channels);
+  }
+  return { data: out, width, height, channels: src.channels };
 }
 
 export interface ResizeOptions {
@@ -269,28 +320,50 @@ export interface ResizeOptions {
   simd?: boolean;
 }
 
+/** Columns `[left, left + width)` and rows `[top, top + height)` of an image. */
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 /**
  * Resizes to `width` x `height` with `filter`, antialiased when downscaling, in the fixed-point
  * arithmetic of Pillow or torchvision. Returns `src` itself when the size is unchanged.
  */
 export function resizeRaster(src: Raster8, width: number, height: number, filter: ResampleFilter, arithmetic: FixedPointArithmetic, options: ResizeOptions = {}): Raster8 {
+  return resizeRasterWindow(src, width, height, { left: 0, top: 0, width, height }, filter, arithmetic, options);
+}
+
+/**
+ * `window` of the `width` x `height` resize of `src`, with the very pixels resizeRaster gives
+ * there, computing no others: the passes are separable, so only the window's columns and the rows
+ * its own rows read are resampled. Time and memory go with the window and the rows it reads, not
+ * with the whole resize (a 60,000 x 2 image resized to a short side of 224 is 6,720,000 x 224).
+ */
+export function resizeRasterWindow(src: Raster8, width: number, height: number, window: ResizeWindow, filter: ResampleFilter, arithmetic: FixedPointArithmetic, options: ResizeOptions = {}): Raster8 {
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
     throw new RangeError(`Expected positive integer output size but received ${width}x${height}`);
   }
-  if (width === src.width && height === src.height) return src;
-  if (filter === 'nearest') return resizeNearest(src, width, height);
-  const vertical = resampleCoefficients(src.height, height, filter, arithmetic);
+  const { left, top } = window;
+  if (![left, top, window.width, window.height].every(Number.isInteger) || left < 0 || top < 0 || window.width <= 0 || window.height <= 0 || left + window.width > width || top + window.height > height) {
+    throw new RangeError(`Expected a window inside the ${width}x${height} output but received ${window.width}x${window.height} at ${left},${top}`);
+  }
+  if (width === src.width && height === src.height) return cropRaster(src, window);
+  if (filter === 'nearest') return resizeNearest(src, width, height, window);
+  const vertical = height !== src.height ? resampleCoefficients(src.height, height, filter, arithmetic, top, window.height) : undefined;
   // The horizontal pass only needs the rows some vertical window reads.
-  const firstRow = vertical.first[0]!;
-  const endRow = vertical.first[height - 1]! + vertical.count[height - 1]!;
+  const firstRow = vertical ? vertical.first[0]! : top;
+  const endRow = vertical ? vertical.first[window.height - 1]! + vertical.count[window.height - 1]! : top + window.height;
   const simd = (options.simd ?? true) && simdAvailable();
-  let current = src;
-  let rowShift = 0;
+  let current: Raster8;
   if (width !== src.width) {
     const horizontal = simd && src.channels <= 4 ? resampleHorizontalSimd : resampleHorizontal;
-    current = horizontal(src, width, firstRow, endRow - firstRow, resampleCoefficients(src.width, width, filter, arithmetic));
-    rowShift = firstRow;
+    current = horizontal(src, window.width, firstRow, endRow - firstRow, resampleCoefficients(src.width, width, filter, arithmetic, left, window.width));
+  } else {
+    current = cropRaster(src, { left, top: firstRow, width: window.width, height: endRow - firstRow });
   }
-  if (height !== src.height) current = (simd ? resampleVerticalSimd : resampleVertical)(current, height, rowShift, vertical);
+  if (vertical) current = (simd ? resampleVerticalSimd : resampleVertical)(current, window.height, firstRow, vertical);
   return current;
 }

@@ -143,6 +143,26 @@ describe('preprocessing geometry', () => {
     expect(() => preprocessRgb({ data: new Uint8Array(4), width: 2, height: 2, channels: 1 }, clipConfig)).toThrow(/3 channels or more, not 1/);
   });
 
+  it('resizes only the centre crop of an elongated image, to the pixels of the whole resize cropped', () => {
+    const noise = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) >>> 24);
+    const table = { ...clipConfig, doRescale: false, doNormalize: false };
+    for (const [width, height] of [[1500, 5], [3, 900], [700, 301]] as const) {
+      const rgb: Raster8 = { data: noise(width * height * 3, width), width, height, channels: 3 };
+      const size = shortestEdgeSize(height, width, 224);
+      const whole = resizeRaster(rgb, size.width, size.height, 'bicubic', 'torchvision');
+      const expected = preprocessRgb(whole, { ...table, doResize: false });
+      expect(Buffer.from(preprocessRgb(rgb, table).buffer).equals(Buffer.from(expected.buffer)), `${width}x${height}`).toBe(true);
+    }
+    // 60,000 x 2: the whole resize would be 6,720,000 x 224 (4.5 GB, more than a typed array holds)
+    const strip: Raster8 = { data: noise(60_000 * 2 * 3, 1), width: 60_000, height: 2, channels: 3 };
+    const started = performance.now();
+    const pixels = preprocessRgb(strip, clipConfig);
+    expect(pixels.length).toBe(3 * 224 * 224);
+    expect(performance.now() - started).toBeLessThan(5000);
+    // a model that does not crop asks for all of it: refused with a reason, not a RangeError
+    expect(() => preprocessRgb(strip, { ...clipConfig, doCenterCrop: false })).toThrow(/60000x2 image resized to 6720000x224 is too large a model input/);
+  });
+
   it('writes channel-first normalised float32 values', () => {
     const rgb: Raster8 = { data: Uint8Array.from([255, 0, 128]), width: 1, height: 1, channels: 3 };
     const out = preprocessRgb(rgb, { ...clipConfig, doResize: false, cropHeight: 1, cropWidth: 1 });

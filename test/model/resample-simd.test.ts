@@ -1,6 +1,6 @@
 /** The WebAssembly SIMD passes of the resize give the portable passes' pixels, bit for bit. */
 import { describe, expect, it } from 'vitest';
-import { resizeRaster, type FixedPointArithmetic, type Raster8, type ResampleFilter } from '../../src/model/resample.js';
+import { resampleCoefficients, resizeRaster, resizeRasterWindow, type FixedPointArithmetic, type Raster8, type ResampleFilter } from '../../src/model/resample.js';
 import { simdAvailable } from '../../src/model/resample-simd.js';
 
 /** A raster of reproducible noise (what exercises every weight and both clamps). */
@@ -50,5 +50,47 @@ describe('SIMD resize passes', () => {
     expectSamePixels(noise(4000, 3000, 3, 7), 299, 224, 'bicubic', 'torchvision');
     expectSamePixels(noise(300, 16_000, 3, 8), 224, 11_947, 'bicubic', 'torchvision');
     expectSamePixels(noise(300, 16_000, 4, 9), 100, 200, 'lanczos', 'pillow');
+  });
+});
+
+/** The crop at (left, top) of a raster. */
+function crop(src: Raster8, left: number, top: number, width: number, height: number): Buffer {
+  const rows = Array.from({ length: height }, (_, y) => src.data.subarray(((top + y) * src.width + left) * src.channels, ((top + y) * src.width + left + width) * src.channels));
+  return Buffer.concat(rows);
+}
+
+describe('a window of a resize', () => {
+  it('has the pixels of the whole resize there, SIMD and portable, for every filter and arithmetic', () => {
+    const filters: ResampleFilter[] = ['bicubic', 'bilinear', 'lanczos', 'box', 'hamming', 'nearest'];
+    let seed = 11;
+    for (const filter of filters) {
+      for (const arithmetic of ['torchvision', 'pillow'] as const) {
+        for (const [w, h, ch, ow, oh] of [[600, 3, 3, 44_800, 224], [5, 400, 4, 224, 17_920], [300, 200, 3, 336, 224], [224, 300, 1, 224, 300], [50, 40, 5, 60, 10]] as const) {
+          const src = noise(w, h, ch, seed++);
+          const full = resizeRaster(src, ow, oh, filter, arithmetic);
+          for (const simd of [true, false]) {
+            for (const window of [{ left: Math.floor((ow - 10) / 2), top: Math.floor((oh - 7) / 2), width: 10, height: 7 }, { left: 0, top: 0, width: 1, height: oh }, { left: ow - 3, top: oh - 1, width: 3, height: 1 }]) {
+              const part = resizeRasterWindow(src, ow, oh, window, filter, arithmetic, { simd });
+              expect([part.width, part.height, part.channels]).toEqual([window.width, window.height, ch]);
+              expect(Buffer.compare(Buffer.from(part.data), crop(full, window.left, window.top, window.width, window.height)), `${w}x${h}x${ch} -> ${ow}x${oh} ${filter} ${arithmetic} simd ${simd} at ${window.left},${window.top}`).toBe(0);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('takes torchvision\'s precision from the weights of every position, not only the window\'s', () => {
+    // 2 -> 4 bicubic: the edge positions' weights, renormalised where the taps are cut off, reach
+    // 1.09 (14 fractional bits); those of positions 1 and 2 stay under 0.8 (15 bits alone)
+    const whole = resampleCoefficients(2, 4, 'bicubic', 'torchvision');
+    const middle = resampleCoefficients(2, 4, 'bicubic', 'torchvision', 1, 2);
+    expect([whole.precisionBits, middle.precisionBits]).toEqual([14, 14]);
+    expect(Array.from(middle.weights)).toEqual(Array.from(whole.weights.subarray(whole.stride, 3 * whole.stride)));
+  });
+
+  it('refuses a window outside the resize', () => {
+    const src = noise(4, 4, 3, 1);
+    expect(() => resizeRasterWindow(src, 8, 8, { left: 4, top: 0, width: 5, height: 1 }, 'bicubic', 'torchvision')).toThrow(/window inside the 8x8 output/);
   });
 });
