@@ -15,7 +15,9 @@
  * JPEG file's overviews too, with those differences; its reduced reads that no overview serves
  * are sampled from libvips' full resolution) and every other layout.
  * A palette image is read as its colours (GDAL's -expand rgb), so that windows show what libvips,
- * decoding a small file whole, shows.
+ * decoding a small file whole, shows. An 8-bit CMYK image (Photometric Separated, InkSet CMYK) is
+ * read as RGB, as GDAL reads it (libtiff's conversion, see cmykToRgb); other separated images
+ * (16-bit, or inks that are not CMYK) are refused, as GDAL would show their inks as colours.
  */
 import { stat } from 'node:fs/promises';
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
@@ -33,6 +35,8 @@ import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, Re
 
 const SUBFILE_REDUCED = 1;
 const PHOTOMETRIC_PALETTE = 3;
+const PHOTOMETRIC_SEPARATED = 5;
+const INKSET_CMYK = 1;
 const PHOTOMETRIC_YCBCR = 6;
 const SUBFILE_MASK = 4;
 
@@ -75,6 +79,26 @@ function bandColors(bandCount: number, photometric: number | undefined, extraSam
     }
   }
   return colors;
+}
+
+/**
+ * One of red, green, blue (`channel` 0..2) from 8-bit C, M, Y, K, as libtiff's TIFFRGBAImage
+ * converts them for GDAL: (255 - ink) x (255 - K) / 255, rounded down.
+ */
+function cmykToRgb(inks: BandArray[], channel: number): Uint8Array {
+  const ink = inks[channel]!;
+  const black = inks[3]!;
+  const out = new Uint8Array(ink.length);
+  for (let i = 0; i < ink.length; i++) out[i] = Math.floor(((255 - ink[i]!) * (255 - black[i]!)) / 255);
+  return out;
+}
+
+/** Why a separated (Photometric 5) image is not read as CMYK, or null where it is. */
+function notCmyk(inkSet: number, bandCount: number, dataType: RasterDataType): string | null {
+  if (inkSet !== INKSET_CMYK) return `its ${bandCount} inks are not CMYK (InkSet ${inkSet})`;
+  if (bandCount < 4) return `it has ${bandCount} inks, not the 4 of CMYK`;
+  if (dataType !== 'uint8') return `it is CMYK with ${dataType} samples; rsclip converts 8-bit CMYK to RGB, as GDAL does`;
+  return null;
 }
 
 /** A colour table's red, green and blue per index, 8-bit. */
@@ -187,6 +211,8 @@ class TiffSource implements RasterSource {
     private readonly jpeg: boolean,
     /** A palette image's colours: its one band of indices is read as three bands, red, green, blue. */
     private readonly palette: Palette | null = null,
+    /** An 8-bit CMYK image: its first four bands are read as three, red, green, blue (cmykToRgb). */
+    private readonly cmyk = false,
   ) {
     this.chunks = new BlockCache(chunkCacheBytes(levels[0]!.width, bandCount, dataType === 'uint16' ? 2 : 1));
   }
@@ -324,6 +350,10 @@ class TiffSource implements RasterSource {
     if (this.palette) {
       const [indices] = await this.readLevel(level, window, [0], outWidth, outHeight);
       return { width: outWidth, height: outHeight, bands: bands.map((b) => expandPalette(indices!, this.palette![b - 1]!)) };
+    }
+    if (this.cmyk) {
+      const inks = await this.readLevel(level, window, [0, 1, 2, 3], outWidth, outHeight);
+      return { width: outWidth, height: outHeight, bands: bands.map((b) => cmykToRgb(inks, b - 1)) };
     }
     const arrays = await this.readLevel(level, window, bands.map((b) => b - 1), outWidth, outHeight);
     return { width: outWidth, height: outHeight, bands: arrays };
@@ -501,11 +531,21 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       (dataType === 'uint8' || dataType === 'uint16') &&
       (LIBVIPS_COMPRESSIONS.has(compression) || jpeg);
     const colourspace: StoredColourspace = photometric === 2 || ycbcr ? (dataType === 'uint16' ? 'rgb16' : 'srgb') : dataType === 'uint16' ? 'grey16' : 'b-w';
+    if (photometric === PHOTOMETRIC_SEPARATED) {
+      const why = notCmyk(Number((await fd.loadValue('InkSet')) ?? INKSET_CMYK), bandCount, dataType);
+      if (why) {
+        throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: a separated (ink) TIFF that rsclip cannot render as RGB: ${why}`, {
+          hint: 'convert it to RGB first, e.g. vips colourspace in.tif out.tif srgb',
+        });
+      }
+    }
     const colorMap = photometric === PHOTOMETRIC_PALETTE && bandCount === 1 ? ((await fd.loadValue('ColorMap')) as ArrayLike<number> | undefined) : undefined;
     // a palette image is its colours, three 8-bit bands (GDAL's -expand rgb)
     const source = colorMap
       ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, false, paletteOf(colorMap))
-      : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null, jpeg);
+      : photometric === PHOTOMETRIC_SEPARATED
+        ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, false, null, true)
+        : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null, jpeg);
     await source.checkLibvips();
     return source;
   } catch (error) {
