@@ -16,7 +16,7 @@
  * renders them instead (src/raster/whole-image.ts), so that a file searched with itself finds itself.
  */
 import type { Stats } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { default as SharpFactory, Sharp } from 'sharp';
@@ -70,6 +70,30 @@ function pixelLimitHint(query: boolean): string {
   return query ? 'use a smaller query image: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the pixel limit (--max-input-pixels)';
 }
 
+/** Formats archives hold that the prebuilt sharp cannot decode, by their first bytes (the indexer names them by extension, src/indexer/scan.ts). */
+const UNREADABLE_SIGNATURES: readonly [format: string, signature: number[]][] = [
+  ['JPEG 2000', [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]],
+  ['JPEG 2000', [0xff, 0x4f, 0xff, 0x51]],
+  ['BMP', [0x42, 0x4d]],
+  ['PSD', [0x38, 0x42, 0x50, 0x53]],
+];
+
+/** The format sharp cannot read that `source` starts as, or undefined. */
+async function unreadableFormat(source: ImageSource): Promise<string | undefined> {
+  let head: Uint8Array = typeof source === 'string' ? new Uint8Array(0) : source;
+  if (typeof source === 'string') {
+    const file = await open(source).catch(() => undefined);
+    if (file === undefined) return undefined;
+    try {
+      const { buffer, bytesRead } = await file.read(Buffer.alloc(16), 0, 16, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+  return UNREADABLE_SIGNATURES.find(([, signature]) => signature.every((b, i) => head[i] === b))?.[0];
+}
+
 async function unreadableError(source: ImageSource, cause: unknown, query = false): Promise<RsclipError> {
   if (isRsclipError(cause, 'DEPENDENCY_MISSING')) return cause;
   const label = describeSource(source);
@@ -85,6 +109,11 @@ async function unreadableError(source: ImageSource, cause: unknown, query = fals
   if (why === '' || why === 'Unknown error') why = 'the decoder gave no reason (a truncated file, or not an image)';
   if (header) why = `corrupt header: ${why}`;
   let hint = 'check that the file is a complete JPEG, PNG, TIFF, WebP or GIF image';
+  const format = /unsupported image format/i.test(reason) ? await unreadableFormat(source) : undefined;
+  if (format) {
+    why = `image format rsclip cannot read (${format})`;
+    hint = 'convert it to PNG, JPEG or TIFF';
+  }
   if (typeof source === 'string') {
     const info = await stat(source).catch(() => undefined);
     if (info === undefined) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
-import { createThumbnail, decodeRgb8, preprocessImage, preprocessRgb, readImageInfo, shortestEdgeSize } from '../../src/model/image.js';
+import { createThumbnail, decodeRgb8, preprocessImage, preprocessQueryImage, preprocessRgb, readImageInfo, shortestEdgeSize } from '../../src/model/image.js';
 import { parsePreprocessConfig } from '../../src/model/model-dir.js';
 import { filterFromPilId, resizeRaster, type FixedPointArithmetic, type Raster8 } from '../../src/model/resample.js';
 import { describeShared, readF32, sharedPath } from '../fixtures/shared.js';
@@ -260,6 +260,15 @@ describe('bad input', () => {
     await expectCode(preprocessImage(Buffer.alloc(0), clipConfig), 'IMAGE_UNREADABLE', /uploaded image.*empty/);
     await expectCode(preprocessImage(path.join(tmp, 'missing.png'), clipConfig), 'IMAGE_UNREADABLE', /missing\.png.*not found/);
     await expectCode(readImageInfo(text), 'IMAGE_UNREADABLE', /notes\.jpg/);
+  });
+
+  it('names a format sharp cannot read by its signature (a path or an upload), as the indexer names it', async () => {
+    const jp2 = Buffer.concat([Buffer.from([0, 0, 0, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]), Buffer.alloc(100, 7)]);
+    const file = path.join(tmp, 'scene.jp2');
+    writeFileSync(file, jp2);
+    const error = await expectCode(preprocessQueryImage(file, clipConfig), 'IMAGE_UNREADABLE', /scene\.jp2: image format rsclip cannot read \(JPEG 2000\)$/);
+    expect(error.hint).toBe('convert it to PNG, JPEG or TIFF');
+    await expectCode(preprocessQueryImage(Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]), clipConfig), 'IMAGE_UNREADABLE', /uploaded image: image format rsclip cannot read \(BMP\)$/);
   });
 
   it('gives IMAGE_UNREADABLE for a truncated JPEG or PNG instead of decoding grey', async () => {
