@@ -13,12 +13,20 @@ export function normalizeLon(lon: number): number {
   return l + 0; // no -0
 }
 
-/** Shoelace area in square degrees: positive for a counter-clockwise ring. */
+/**
+ * Shoelace area in square degrees: positive for a counter-clockwise ring. Taken relative to the
+ * first vertex: on absolute coordinates the rounding of the products (about 1e-14 at lon 12,
+ * lat 42) swamps the area of a footprint of 1e-9 degree pixels.
+ */
 export function signedArea(ring: Ring): number {
+  if (ring.length === 0) return 0;
+  const [x0, y0] = ring[0]!;
   let sum = 0;
   for (let i = 0; i + 1 < ring.length; i++) {
-    const [x1, y1] = ring[i]!;
-    const [x2, y2] = ring[i + 1]!;
+    const x1 = ring[i]![0] - x0;
+    const y1 = ring[i]![1] - y0;
+    const x2 = ring[i + 1]![0] - x0;
+    const y2 = ring[i + 1]![1] - y0;
     sum += x1 * y2 - x2 * y1;
   }
   return sum / 2;

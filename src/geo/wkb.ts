@@ -52,7 +52,9 @@ function ringsWkt(rings: Ring[]): string {
   return `(${rings.map((r) => `(${r.map(([x, y]) => `${x} ${y}`).join(', ')})`).join(', ')})`;
 }
 
-/** WKT of a Polygon or MultiPolygon. */
+/** WKT of a Polygon or MultiPolygon (`MULTIPOLYGON EMPTY` for one of no parts: `MULTIPOLYGON ()` is not WKT). */
 export function geometryToWkt(geometry: AreaGeometry): string {
-  return geometry.type === 'Polygon' ? `POLYGON ${ringsWkt(geometry.coordinates)}` : `MULTIPOLYGON (${polygonsOf(geometry).map(ringsWkt).join(', ')})`;
+  if (geometry.type === 'Polygon') return `POLYGON ${ringsWkt(geometry.coordinates)}`;
+  const polygons = polygonsOf(geometry);
+  return polygons.length === 0 ? 'MULTIPOLYGON EMPTY' : `MULTIPOLYGON (${polygons.map(ringsWkt).join(', ')})`;
 }
