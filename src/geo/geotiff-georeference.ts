@@ -17,7 +17,7 @@ import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
 import { crsFromEpsg, crsFromProj4, crsFromWkt, type Crs } from './crs.js';
 import { shiftHalfPixel, type GeoTransform } from './geotransform.js';
-import type { Georeference } from './georeference.js';
+import { checkOnTheEarth, type Georeference } from './georeference.js';
 
 const loadGeokeysToProj4 = lazyPackage<typeof GeokeysToProj4>('geotiff-geokeys-to-proj4');
 
@@ -133,11 +133,19 @@ export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, hei
   const raw = geoTransformFromTags(tags);
   if (!raw) return null;
   const pixelIsPoint = keyNumber(tags.geoKeys ?? {}, 'GTRasterTypeGeoKey') === 2;
-  return {
+  const georeference: Georeference = {
     crs: crs ?? crsFromGeoKeys(tags.geoKeys),
     geoTransform: pixelIsPoint ? shiftHalfPixel(raw) : raw,
     width,
     height,
     source: 'geotiff',
   };
+  checkOnTheEarth(
+    georeference,
+    "the GeoTIFF's georeference",
+    crs
+      ? 'its coordinates are likely projected: give --crs EPSG:<code> of that projection (e.g. EPSG:32633)'
+      : 'its coordinates are likely projected: give the file their CRS (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)',
+  );
+  return georeference;
 }

@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { crsFromWkt, type Crs } from './crs.js';
-import type { Georeference } from './georeference.js';
-import { pixelToCrs, type GeoTransform } from './geotransform.js';
+import { checkOnTheEarth, type Georeference } from './georeference.js';
+import type { GeoTransform } from './geotransform.js';
 
 /** The world-file names GDAL looks for beside an image, in order. */
 export function worldFileCandidates(imagePath: string): string[] {
@@ -92,24 +92,6 @@ async function prjCrs(imagePath: string): Promise<Crs | undefined> {
   return undefined;
 }
 
-/** Float noise allowed past the Earth's edges, in degrees (a global grid's corner at -180.0000000001). */
-const EDGE_SLACK_DEGREES = 1e-6;
-
-/**
- * Refuses a world file whose corners lie off the Earth in its geographic CRS: longitudes outside
- * -180..360 (the two conventions) or latitudes outside -90..90, as projected metres read as degrees give.
- */
-function checkOnTheEarth(geoTransform: GeoTransform, width: number, height: number, crs: Crs, label: string): void {
-  for (const [col, row] of [[0, 0], [width, 0], [width, height], [0, height]] as const) {
-    const [lon, lat] = pixelToCrs(geoTransform, col, row).map((v) => v * crs.degreesPerUnit) as [number, number];
-    if (lon < -180 - EDGE_SLACK_DEGREES || lon > 360 + EDGE_SLACK_DEGREES || Math.abs(lat) > 90 + EDGE_SLACK_DEGREES) {
-      throw new RsclipError('BAD_INPUT', `world file ${label} puts the image's corner at longitude ${lon}, latitude ${lat} in ${crs.name}, a geographic CRS: off the Earth`, {
-        hint: 'its coordinates are likely projected: give the image a .prj with their CRS, or --crs EPSG:<code> of that projection (e.g. EPSG:32633)',
-      });
-    }
-  }
-}
-
 /**
  * The georeference of an image of `width` x `height` pixels from its world file; null when
  * there is no world file. Without a `.prj` and without `crs`, the CRS is null.
@@ -119,6 +101,7 @@ export async function readWorldFileGeoreference(imagePath: string, width: number
   if (!world) return null;
   const geoTransform = parseWorldFile(world.text, world.file);
   const crs = (await prjCrs(imagePath)) ?? options.crs ?? null;
-  if (crs?.geographic) checkOnTheEarth(geoTransform, width, height, crs, world.file);
-  return { crs, geoTransform, width, height, source: 'world-file' };
+  const georeference: Georeference = { crs, geoTransform, width, height, source: 'world-file' };
+  checkOnTheEarth(georeference, `world file ${world.file}`, 'its coordinates are likely projected: give the image a .prj with their CRS, or --crs EPSG:<code> of that projection (e.g. EPSG:32633)');
+  return georeference;
 }
