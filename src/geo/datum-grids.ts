@@ -64,7 +64,7 @@ export function loadDatumGrids(proj4: typeof Proj4, definition: string, label: s
   }
   if (notFound.length > 0 && missingGrids(proj4, definition).length > 0) {
     throw new RsclipError('BAD_INPUT', `${label} shifts its datum with the grid ${notFound.join(', ')}, which was not found as an NTv2 file (looked in ${folders.join(', ')})`, {
-      hint: 'put the NTv2 grid (.gsb; PROJ\'s proj-data package has many, https://cdn.proj.org the rest) in one of those folders or in a folder named by PROJ_DATA, or give the CRS with a Helmert shift instead (--crs "+proj=... +towgs84=...")',
+      hint: 'put the NTv2 grid (.gsb; PROJ\'s proj-data package has many, https://cdn.proj.org the rest) in one of those folders or in a folder named by PROJ_DATA, or give the CRS with a Helmert shift instead (a TOWGS84 in its WKT, or --crs "+proj=... +towgs84=..." for a file that gives no CRS)',
     });
   }
 }

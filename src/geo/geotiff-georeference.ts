@@ -90,7 +90,7 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
   const problems = Object.keys(params.errors).filter((k) => !HARMLESS_KEY_ERRORS.has(k));
   if (problems.length > 0) {
     throw new RsclipError('IMAGE_UNREADABLE', `the GeoTIFF's GeoKeys describe a CRS that cannot be converted (${problems.join(', ')})`, {
-      hint: 'give the CRS explicitly (e.g. --crs EPSG:32633) or rewrite the file with an EPSG code',
+      hint: 'rewrite its CRS as an EPSG code (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)',
     });
   }
   let definition = withEpsgDatumShift(params.proj4.trim(), geographic);
@@ -98,7 +98,7 @@ export function crsFromGeoKeys(keys: Record<string, unknown> | null | undefined)
   if (x !== 1 || y !== 1) {
     if (params.isGCS || x !== y) {
       throw new RsclipError('IMAGE_UNREADABLE', `the GeoTIFF's GeoKeys use coordinate units rsclip cannot convert (${params.coordinatesUnits}, factors ${x}, ${y})`, {
-        hint: 'give the CRS explicitly (e.g. --crs EPSG:32633)',
+        hint: 'rewrite its CRS as an EPSG code (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)',
       });
     }
     definition += ` +to_meter=${x}`;
@@ -127,14 +127,17 @@ function withEpsgDatumShift(definition: string, geographic: number | undefined):
 
 /**
  * The georeference of a GeoTIFF image of `width` x `height` pixels from its tags; null when it
- * has no affine transform. `crs` overrides the GeoKeys (e.g. a user's `--crs`).
+ * has no affine transform. `crs` (a user's `--crs`) serves a file whose GeoKeys give no CRS: a
+ * CRS the file gives wins (as a world file's `.prj` does), so that `--crs` for the world files of
+ * a folder does not move its GeoTIFFs; a CRS it gives that cannot be used fails it.
  */
 export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, height: number, crs?: Crs): Georeference | null {
   const raw = geoTransformFromTags(tags);
   if (!raw) return null;
   const pixelIsPoint = keyNumber(tags.geoKeys ?? {}, 'GTRasterTypeGeoKey') === 2;
+  const own = crsFromGeoKeys(tags.geoKeys);
   const georeference: Georeference = {
-    crs: crs ?? crsFromGeoKeys(tags.geoKeys),
+    crs: own ?? crs ?? null,
     geoTransform: pixelIsPoint ? shiftHalfPixel(raw) : raw,
     width,
     height,
@@ -143,9 +146,9 @@ export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, hei
   checkOnTheEarth(
     georeference,
     "the GeoTIFF's georeference",
-    crs
-      ? 'its coordinates are likely projected: give --crs EPSG:<code> of that projection (e.g. EPSG:32633)'
-      : 'its coordinates are likely projected: give the file their CRS (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)',
+    own
+      ? 'its coordinates are likely projected: give the file their CRS (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)'
+      : 'its coordinates are likely projected: give --crs EPSG:<code> of that projection (e.g. EPSG:32633)',
   );
   return georeference;
 }
