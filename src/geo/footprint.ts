@@ -8,6 +8,7 @@
  * segments an edge).
  */
 import geodesic from 'geographiclib-geodesic';
+import { RsclipError } from '../errors.js';
 import { lonLatTransform, type Crs, type LonLat } from './crs.js';
 import type { AreaGeometry, BBox, Position } from './geojson-types.js';
 import type { Georeference } from './georeference.js';
@@ -98,6 +99,20 @@ export function placeOfWindow(geo: Georeference, window: PixelWindow, options: F
     if (error instanceof UnmappablePoint) return null;
     throw error;
   }
+}
+
+/**
+ * Refuses a georeference under which none of `windows` (the file's tiles, or the whole image)
+ * maps to lon/lat, as 100 km pixels in UTM give: every window reaches far outside the projection's
+ * domain. Windows that do not map while others do (beyond a geostationary limb) just have no place.
+ */
+export function checkSomeWindowMaps(geo: Georeference, windows: readonly PixelWindow[]): void {
+  if (!geo.crs || windows.length === 0 || windows.some((w) => placeOfWindow(geo, w) !== null)) return;
+  const [x0, y0] = pixelToCrs(geo.geoTransform, 0, 0);
+  const [x1, y1] = pixelToCrs(geo.geoTransform, geo.width, geo.height);
+  throw new RsclipError('BAD_INPUT', `no window of the image maps to longitude/latitude from ${geo.crs.name}: its corners are at ${x0}, ${y0} and ${x1}, ${y1} (pixels of ${Math.hypot(geo.geoTransform[1], geo.geoTransform[4])} x ${Math.hypot(geo.geoTransform[2], geo.geoTransform[5])} units)`, {
+    hint: 'check the pixel size and origin of its georeference against its CRS',
+  });
 }
 
 /** Appends the edge's start and its subdivision points (not its end) to `out`. */

@@ -12,9 +12,9 @@
  * the stretch the file recorded is used again, so every tile of a scene is stretched alike.
  */
 import { isRsclipError, RsclipError } from '../errors.js';
-import { geodesicDistance, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import { checkSomeWindowMaps, geodesicDistance, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
 import { polygonsOf } from '../geo/geojson-types.js';
-import type { Georeference } from '../geo/georeference.js';
+import { readingGeoreference, type Georeference } from '../geo/georeference.js';
 import { boxesToBBox, geometryBoxes, normalizeLon } from '../geo/lonlat-ring.js';
 import type { PlannedWindow } from '../geo/tiling.js';
 import { isTiffPath, openRaster, type OpenRasterOptions } from '../raster/open-raster.js';
@@ -207,6 +207,11 @@ export class FilePreparer {
       }
     }
     try {
+      const unmapped = source && (await this.unmappedReason(file.absolutePath, source));
+      if (unmapped) {
+        yield { kind: 'fail', job, error: unmapped };
+        return;
+      }
       // a small file's content holds its head: the decoder (maybe in another thread) is given one or the other
       // opened by the TIFF reader, which checked its blocks against the file's size
       const tiffChecked = source !== undefined && isTiffPath(file.absolutePath);
@@ -332,6 +337,21 @@ export class FilePreparer {
       if (stretch) fallback = { window: this.plan.windows(source.width, source.height)[0]!, stretch };
     }
     return { kind: 'embed', job, key: WHOLE_IMAGE_KEY, window, place: source ? this.placeOf(job, window) : null, read: { whole: true, ...(fallback ? { fallback } : {}) }, last: true };
+  }
+
+  /** Why a georeferenced file fails when none of its windows maps to lon/lat (it would be indexed without a place). */
+  private async unmappedReason(path: string, source: RasterSource): Promise<string | undefined> {
+    const geo = source.georeference;
+    if (!geo?.crs) return undefined;
+    const { width, height } = source;
+    const windows = this.plan.tiled(width, height) ? this.plan.windows(width, height) : [{ x: 0, y: 0, width, height }];
+    try {
+      await readingGeoreference(path, () => checkSomeWindowMaps(geo, windows));
+      return undefined;
+    } catch (error) {
+      if (isRsclipError(error, 'GEOREFERENCE_INVALID')) return error.toOneLine();
+      throw error;
+    }
   }
 
   /** The options a scene's file is opened with, as `prepare` opens its header (a decode pool opens it again with them). */
