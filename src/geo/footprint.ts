@@ -47,13 +47,13 @@ class UnmappablePoint extends Error {}
 
 /**
  * The corners of a georeferenced image in lon/lat, top-left, top-right, bottom-right, bottom-left
- * (what places an image overlay on a rotated or polar scene, where a bbox cannot); null when one
- * of them cannot be mapped.
+ * (what places an image overlay on a rotated or polar scene, where a bbox cannot), longitudes in
+ * [-180, 180) as footprints have them; null when one of them cannot be mapped.
  */
 export function imageCorners(crs: Crs, geoTransform: GeoTransform, width: number, height: number): LonLat[] | null {
   const transform = lonLatTransform(crs);
   const corners = ([[0, 0], [width, 0], [width, height], [0, height]] as const).map(([col, row]) => transform.toLonLat(...pixelToCrs(geoTransform, col, row)));
-  return corners.every((c) => c !== null) ? (corners as LonLat[]) : null;
+  return corners.every((c) => c !== null) ? corners.map(([lon, lat]) => [normalizeLon(lon), lat] as LonLat) : null;
 }
 
 /**
