@@ -105,7 +105,8 @@ const MIN_PART_AREA = 1e-18;
  * crosses the antimeridian. Also returns the RFC 7946 bbox.
  */
 export function ringToGeometry(points: Position[]): { geometry: AreaGeometry; bbox: BBox } {
-  const open = unwrapRing(points);
+  // a grid whose pixel centres lie on a pole has its edge half a pixel past it
+  const open = unwrapRing(points.map(([lon, lat]) => [lon, Math.max(-90, Math.min(90, lat))]));
   const first = open[0]!;
   const last = open[open.length - 1]!;
   let closingLon = first[0];

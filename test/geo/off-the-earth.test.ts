@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
-import { crsFromEpsg, georeferenceFromGeoTiff, readWorldFileGeoreference } from '../../src/geo/index.js';
+import { crsFromEpsg, georeferenceFromGeoTiff, placeOfWindow, polygonsOf, readWorldFileGeoreference } from '../../src/geo/index.js';
 
 /** GeoTIFF tags of a north-up image: top-left corner (x, y), square pixels of `pixel` units, the CRS `epsg` in the keys (none when undefined). */
 function tags(x: number, y: number, pixel: number, epsg?: number, pixelIsPoint = false) {
@@ -61,6 +61,10 @@ describe('a geographic georeference off the Earth', () => {
     // pixel centres on the poles (PixelIsPoint): the image's edge is half a pixel past them
     const centresOnPoles = georeferenceFromGeoTiff(tags(-180, 90, 0.25, 4326, true), 1440, 721)!;
     expect(centresOnPoles.geoTransform[3]).toBe(90.125);
+    // and its footprints stop at the pole
+    const top = placeOfWindow(centresOnPoles, { x: 0, y: 0, width: 224, height: 224 })!;
+    expect(top.bbox[3]).toBe(90);
+    expect(polygonsOf(top.footprint).flatMap((rings) => rings[0]!.map(([, lat]) => lat)).every((lat) => lat <= 90)).toBe(true);
     const image = path.join(dir, 'era.png');
     writeFileSync(path.join(dir, 'era.pgw'), '0.25\n0\n0\n-0.25\n-180\n90\n');
     expect(await readWorldFileGeoreference(image, 1440, 721, { crs: crsFromEpsg(4326) })).not.toBeNull();
