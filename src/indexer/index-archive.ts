@@ -593,8 +593,8 @@ class ArchiveIndexer {
 }
 
 /**
- * The files among `jobs` (read again after their hash: scenes, large images) whose size or time
- * is no longer the scan's, with why: their items would be another content's pixels under this
+ * The files among `jobs` (read again after their hash: scenes, large images) whose size, mtime or
+ * ctime is no longer the scan's, with why: their items would be another content's pixels under this
  * content's hash, which reuse would hand on to true copies, and a failure would blame the
  * content. They fail; the next run, seeing the new size or time, indexes them as they are then.
  * GONE: the file went away, and is removed like one the scan did not find.
@@ -603,10 +603,13 @@ async function changedSinceScan(jobs: FileJob[]): Promise<Map<FileJob, string | 
   const changed = new Map<FileJob, string | typeof GONE>();
   await Promise.all(
     jobs.map(async (job) => {
-      const { absolutePath, bytes, mtimeMs } = job.work.file;
+      const { absolutePath, bytes, mtimeMs, ctimeMs } = job.work.file;
       const now = await stat(absolutePath).catch(() => undefined);
       if (!now) changed.set(job, GONE);
-      else if (now.size !== bytes || now.mtimeMs !== mtimeMs) changed.set(job, 'the file changed while it was being indexed (its size or modification time is not the one scanned); the next `rsclip index` indexes it as it is then');
+      // the ctime too, as the scan's change detection: a rewrite that puts the old mtime back still changes it
+      else if (now.size !== bytes || now.mtimeMs !== mtimeMs || now.ctimeMs !== ctimeMs) {
+        changed.set(job, 'the file changed while it was being indexed (its size, modification time or status-change time is not the one scanned); the next `rsclip index` indexes it as it is then');
+      }
     }),
   );
   return changed;

@@ -181,6 +181,21 @@ describe('a file that changes or goes away during the run', () => {
     await store.close();
   });
 
+  it('fails a large image rewritten while it is decoded with its size and mtime put back (only the ctime tells)', async () => {
+    const when = new Date('2024-01-01T00:00:00Z');
+    writeFileSync(at('big.png'), pngOfSize(1, 1_200_000));
+    utimesSync(at('big.png'), when, when);
+    const encoder = encoderThat(at('big.png'), () => {
+      writeFileSync(at('big.png'), pngOfSize(2, 1_200_000));
+      utimesSync(at('big.png'), when, when);
+    });
+    const summary = await indexInto({ roots: [archive], index: indexDir, model: encoder, decodeThreads: 0 });
+    expect(summary).toMatchObject({ errors: 1, added: 0 });
+    const store = await openIndex(indexDir, { readonly: true });
+    expect((await store.findFileByPath(at('big.png')))!.error).toMatch(/^the file changed while it was being indexed/);
+    await store.close();
+  });
+
   it('treats a file deleted before it was read as removed, not as an error', async () => {
     writeFileSync(at('a.png'), makePng(1));
     writeFileSync(at('b.png'), makePng(2));
