@@ -287,7 +287,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs; TIFFs, read by their windows, are not limited); changing it retries the files that failed', positiveInt)
     .option('--retry-errors', 'try every file that failed before again (`rsclip errors` lists them)')
-    .option('--forget <dir>', 'remove the files the index holds under this archive folder (moved or deleted; it need not exist; repeatable)', collect)
+    .option('--forget <dir>', 'remove the files the index holds under this folder, an archive folder or one inside it (moved or deleted for good; it need not exist; repeatable)', collect)
     .option('--fields <file>', 'import user fields from a CSV/TSV/JSONL sidecar keyed by file name')
     .option('--tile <mode>', 'cut images into tiles of the model\'s input size: auto (sides longer than 2x the input), off, or a side in pixels (default: as the index\'s last run, else auto)', optionParser(parseTileMode))
     .option('--overlap <share>', 'share of a tile shared with its neighbour (default: as the index\'s last run, else 0.25)', overlapOption)

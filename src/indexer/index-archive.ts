@@ -17,6 +17,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter } from '../errors.js';
+import { isInside } from '../path-inside.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { CatalogChange, IndexStore, NewItem } from '../store/types.js';
 // the crash tests' pause points (not part of the public surface)
@@ -80,8 +81,7 @@ function checkPositive(name: string, value: number | undefined): void {
 
 export async function indexArchive(options: IndexArchiveOptions): Promise<IndexSummary> {
   const hasFiles = options.files !== undefined;
-  const forgets = (options.forget?.length ?? 0) > 0;
-  if (!hasFiles && !forgets && (!Array.isArray(options.roots) || options.roots.length === 0)) {
+  if (!hasFiles && (options.forget?.length ?? 0) === 0 && (!Array.isArray(options.roots) || options.roots.length === 0)) {
     throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
   }
   const both = (options.forget ?? []).map((root) => path.resolve(root)).find((root) => (options.roots ?? []).some((r) => path.resolve(r) === root));
@@ -91,9 +91,10 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0)) {
     throw invalidParameter('decodeThreads', 'a non-negative integer', options.decodeThreads);
   }
+  const forgets = await heldUnder(options.store, options.forget ?? [], hasFiles ? [options.files!.root] : (options.roots ?? []));
   if (!hasFiles) {
-    const forgotten = new Set((options.forget ?? []).map((root) => path.resolve(root)));
-    checkRootsApart(options.roots ?? [], (await options.store.roots()).filter((root) => !forgotten.has(root)));
+    // a root the run forgets whole (it, or a folder holding it) may be indexed anew under a folder given
+    checkRootsApart(options.roots ?? [], (await options.store.roots()).filter((root) => !forgets.some((f) => isInside(f.folder, root))));
   }
   const embedder = options.embedder ?? localEmbedder(options.encoder);
   assertModelMatches(options.store.meta, options.store.describe().location, options.encoder.info);
@@ -111,7 +112,48 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
     percentiles: options.percentiles ?? recorded.percentiles,
     crs: options.crs,
   });
-  return new ArchiveIndexer(options.store, embedder, options, plan, performance.now()).run();
+  return new ArchiveIndexer(options.store, embedder, options, plan, forgets, performance.now()).run();
+}
+
+/** The files `--forget` removes under one folder. */
+interface Forget {
+  folder: string;
+  ids: number[];
+}
+
+/**
+ * The files the index holds under each folder to forget: an archive folder, a folder inside one or
+ * one that holds some (it need not exist). A folder under which the index holds no file (a typo, a
+ * folder never indexed), or whose files this run also scans (`indexing`: the roots given), is
+ * refused before anything is changed.
+ */
+async function heldUnder(store: IndexStore, folders: readonly string[], indexing: readonly string[]): Promise<Forget[]> {
+  if (folders.length === 0) return [];
+  const roots = await store.roots();
+  const given = indexing.map((root) => path.resolve(root));
+  const forgets: Forget[] = [];
+  for (const folder of folders.map((f) => path.resolve(f))) {
+    const ids: number[] = [];
+    for (const root of roots) {
+      if (!isInside(folder, root) && !isInside(root, folder)) continue;
+      // '' when the folder is the root or holds it: every file of the root
+      const prefix = isInside(folder, root) ? '' : `${path.relative(root, folder).split(path.sep).join('/')}/`;
+      const held = [...(await store.knownFiles(root))].filter(([rel, row]) => row.status !== 'removed' && rel.startsWith(prefix));
+      if (held.length === 0) continue;
+      if (given.includes(root)) {
+        throw new RsclipError('BAD_INPUT', `--forget ${folder} would remove files of archive folder ${root}, which this run indexes: they would be scanned and forgotten at once`, {
+          hint: `forget them in a run of their own (\`rsclip index --forget ${folder}\`), or leave them out with --exclude; nothing was changed in the index`,
+        });
+      }
+      ids.push(...held.map(([, row]) => row.id));
+    }
+    if (ids.length === 0) {
+      const held = roots.length === 0 ? 'it holds no file at all' : `its archive folders: ${roots.join(', ')} (--forget takes one of them or a folder inside one)`;
+      throw new RsclipError('BAD_INPUT', `the index holds no file under ${folder} to forget`, { hint: `${held}; nothing was changed in the index` });
+    }
+    forgets.push({ folder, ids });
+  }
+  return forgets;
 }
 
 class ArchiveIndexer {
@@ -135,6 +177,7 @@ class ArchiveIndexer {
     private readonly embedder: Embedder,
     private readonly options: IndexArchiveOptions,
     private readonly plan: IndexPlan,
+    private readonly forgets: readonly Forget[],
     private readonly started: number,
   ) {
     const machine = chooseIndexingThreads({ batchSize: options.batchSize, decodeThreads: options.decodeThreads });
@@ -269,13 +312,13 @@ class ArchiveIndexer {
 
   private async scan(): Promise<{ work: WorkItem[]; removals: number[] }> {
     const work: WorkItem[] = [];
-    const removals: number[] = [];
-    for (const root of this.options.forget ?? []) {
-      const absoluteRoot = path.resolve(root);
-      const held = [...(await this.store.knownFiles(absoluteRoot)).values()].filter((row) => row.status !== 'removed');
-      removals.push(...held.map((row) => row.id));
-      (this.summary.forgotten ??= []).push({ root: absoluteRoot, files: held.length });
+    // a file under two folders forgotten (one inside the other) is removed once
+    const forgotten = new Set<number>();
+    for (const { folder, ids } of this.forgets) {
+      ids.forEach((id) => forgotten.add(id));
+      (this.summary.forgotten ??= []).push({ root: folder, files: ids.length });
     }
+    const removals = [...forgotten];
     for (const source of this.sources()) {
       const absoluteRoot = path.resolve(source.root);
       // what is left of it after the scan are the files no longer there (no set of every path seen: at

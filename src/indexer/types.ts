@@ -13,7 +13,11 @@ export interface IndexArchiveOptions extends Omit<IndexPlanOptions, 'inputSize' 
   bands?: number[] | null;
   /** Archive folders to index (recursively). */
   roots: string[];
-  /** Roots whose files are removed from the index (a folder moved or deleted for good); they need not exist. */
+  /**
+   * Folders whose files are removed from the index (moved or deleted for good): an archive folder,
+   * a folder inside one or one that holds some; they need not exist. One under which the index
+   * holds no file, or holds files of a root this run indexes, is refused (BAD_INPUT).
+   */
   forget?: string[];
   /** The index to update, open for writing (created for `encoder`'s model, or built with it). */
   store: IndexStore;
@@ -167,7 +171,7 @@ export interface IndexSummary {
   nodataWindows: number;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
-  /** Files removed by `forget`, per root. Absent without `forget`. */
+  /** Files removed by `forget`, per folder given (`root`: the folder, resolved). Absent without `forget`. */
   forgotten?: { root: string; files: number }[];
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];

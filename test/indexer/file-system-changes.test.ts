@@ -128,6 +128,47 @@ describe('an archive folder that holds no image file', () => {
   });
 });
 
+describe('--forget', () => {
+  it('removes what the index holds under a folder inside an archive folder (it need not exist), and refuses a folder under which it holds nothing', async () => {
+    mkdirSync(at('old/deep'), { recursive: true });
+    writeFileSync(at('old/a.png'), makePng(1));
+    writeFileSync(at('old/deep/b.png'), makePng(2));
+    writeFileSync(at('older.png'), makePng(3));
+    writeFileSync(at('keep.png'), makePng(4));
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    const files = async (): Promise<string[]> => {
+      const store = await openIndex(indexDir, { model: new FakeEncoder().info });
+      try {
+        return [...(await store.knownFiles(archive))].filter(([, row]) => row.status !== 'removed').map(([rel]) => rel).sort();
+      } finally {
+        await store.close();
+      }
+    };
+    // a typo, a folder never indexed, a folder beside the archive: refused, naming the archive folders
+    for (const folder of [`${archive}h`, at('none'), path.join(work, 'other')]) {
+      await expect(indexInto({ roots: [], forget: [folder], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({
+        code: 'BAD_INPUT',
+        message: `the index holds no file under ${folder} to forget`,
+        hint: expect.stringContaining(`its archive folders: ${archive}`),
+      });
+    }
+    // its files scanned by this run too: refused
+    await expect(indexInto({ roots: [archive], forget: [at('old')], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/which this run indexes/) });
+    expect(await files()).toEqual(['keep.png', 'old/a.png', 'old/deep/b.png', 'older.png']);
+
+    rmSync(at('old'), { recursive: true });
+    // `old` is not `older.png`'s folder
+    const forgotten = await indexInto({ roots: [], forget: [at('old')], index: indexDir, model: new FakeEncoder() });
+    expect(forgotten).toMatchObject({ removed: 2, forgotten: [{ root: at('old'), files: 2 }] });
+    expect(await files()).toEqual(['keep.png', 'older.png']);
+    // forgotten already: nothing is held under it any more
+    await expect(indexInto({ roots: [], forget: [at('old')], index: indexDir, model: new FakeEncoder() })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    // a folder that holds the archive folder: all of it
+    expect(await indexInto({ roots: [], forget: [work], index: indexDir, model: new FakeEncoder() })).toMatchObject({ removed: 2, forgotten: [{ root: work, files: 2 }] });
+    expect(await files()).toEqual([]);
+  });
+});
+
 describe('roots', () => {
   it('refuses a root inside another, or one folder under two names', async () => {
     writeFileSync(path.join(mkdirSync(at('sub'), { recursive: true })!, 'a.png'), makePng(1));
