@@ -197,7 +197,7 @@ export function printIndexSummary(s: IndexSummary): void {
   ];
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   for (const f of s.forgotten ?? []) lines.push(`  forgotten ${f.root}: ${f.files} files removed`);
-  for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.root}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.root}\` removes them`);
+  for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.folder}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.folder}\` removes them`);
   if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.map(oneField).join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.map(oneField).join(', ')}`);
   for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
@@ -393,7 +393,7 @@ export function registerIndexCommands(program: Command): void {
         await encoder.close();
       }
       for (const e of summary.emptyRoots ?? []) {
-        process.stderr.write(`rsclip: warning: no image files found in ${e.root}, where the index holds ${e.files}: kept them (is a disk unmounted?); \`rsclip index --forget ${e.root}\` removes them\n`);
+        process.stderr.write(`rsclip: warning: no image files found in ${e.folder}, where the index holds ${e.files}: kept them (is a disk unmounted?); \`rsclip index --forget ${e.folder}\` removes them\n`);
       }
       if (summary.scanned === 0 && dirs.length > 0 && !summary.emptyRoots) {
         const skipped = summary.skipped.reduce((n, s) => n + s.count, 0);

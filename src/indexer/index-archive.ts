@@ -13,7 +13,7 @@
  * plan) and skips them, and resumes an unfinished scene at the first window it lacks. Removals
  * are applied only after a complete scan.
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter } from '../errors.js';
@@ -30,7 +30,7 @@ import { threadCpuSeconds } from './thread-cpu.js';
 import { IndexPlan, recordedPlanOptions } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
 import { failedContent, FilePreparer, recordFailedContent, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
-import { checkRootsApart, listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
+import { checkRootsApart, isHiddenEntry, isImagePath, listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
 
 const DEFAULT_DECODERS = 4;
@@ -325,9 +325,12 @@ class ArchiveIndexer {
       // millions of files the scan's memory is what nears the heap's limit)
       const known = await this.store.knownFiles(absoluteRoot);
       let found = 0;
+      // the folders (relative, '' the root) under which the scan found a file: as many as folders, not files
+      const foundIn = new Set<string>();
       for await (const file of source.files) {
         this.summary.scanned++;
         found++;
+        addFolders(foundIn, file.path);
         const row = known.get(file.path);
         known.delete(file.path);
         const current = row && row.status !== 'removed' ? row : undefined;
@@ -342,15 +345,18 @@ class ArchiveIndexer {
       }
       if (this.aborted) break;
       const unreadable = this.problems.unreadableFolders.map((f) => (f === '' ? '' : `${f}/`));
-      const gone: number[] = [];
+      // an unmounted disk or an emptied folder looks like every file deleted: dropping their vectors takes `--forget`
+      const emptied = this.options.files ? undefined : new EmptiedFolders(absoluteRoot, foundIn, this.options.includeHidden === true);
+      const kept = new Map<string, number>();
       for (const [relPath, row] of known) {
         if (row.status === 'removed') continue;
         if (unreadable.some((prefix) => relPath.startsWith(prefix))) continue;
-        gone.push(row.id);
+        // a listed root (a STAC catalog's) has no folders of its own: kept when the list is empty
+        const folder = emptied ? await emptied.holding(relPath) : found === 0 ? '' : undefined;
+        if (folder === undefined) removals.push(row.id);
+        else kept.set(folder, (kept.get(folder) ?? 0) + 1);
       }
-      // an unmounted disk or an emptied folder looks like every file deleted: dropping their vectors takes `--forget`
-      if (found === 0 && gone.length > 0) (this.summary.emptyRoots ??= []).push({ root: absoluteRoot, files: gone.length });
-      else removals.push(...gone);
+      for (const [folder, files] of kept) (this.summary.emptyRoots ??= []).push({ root: absoluteRoot, folder: path.join(absoluteRoot, folder), files });
     }
     return { work, removals };
   }
@@ -633,6 +639,70 @@ class ArchiveIndexer {
       ...(this.embedder.queueProgress ? { queue: this.embedder.queueProgress() } : {}),
     });
   }
+}
+
+/** The folder of a relative path ('' for one at the root). */
+function folderOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+/** Adds the folders of a file found (relative to its root) to `folders`, up to the root (''). */
+function addFolders(folders: Set<string>, rel: string): void {
+  for (let folder = folderOf(rel); !folders.has(folder); folder = folderOf(folder)) {
+    folders.add(folder);
+    if (folder === '') break;
+  }
+}
+
+/**
+ * Which folder of a root, if any, keeps a known file the scan did not find: the top-most folder
+ * above it (the root included) that exists, that the scan entered (not hidden unless asked for),
+ * and under which the scan found no file and the disk holds no image file at any depth (an
+ * unmounted disk, a folder emptied by a move). A folder that holds image files the scan passed
+ * over (excluded, hidden, links leading out) is not empty: what was taken out of the run goes
+ * from the index, as it does from any other folder. A folder that no longer exists is a deletion,
+ * and so are its files. A folder holding only files that fail to be read is not empty either: the
+ * scan found them.
+ */
+class EmptiedFolders {
+  /** Per folder looked at: empty as above, holding image files, or gone. */
+  private readonly folders = new Map<string, 'empty' | 'holds' | 'gone'>();
+
+  constructor(
+    private readonly root: string,
+    private readonly foundIn: ReadonlySet<string>,
+    private readonly includeHidden: boolean,
+  ) {}
+
+  /** The emptied folder that keeps `rel` (relative to the root, '' the root itself), or undefined: it was deleted. */
+  async holding(rel: string): Promise<string | undefined> {
+    const names = rel.split('/').slice(0, -1);
+    for (let depth = 0; depth <= names.length; depth++) {
+      const folder = names.slice(0, depth).join('/');
+      if (this.foundIn.has(folder)) continue;
+      if (depth > 0 && !this.includeHidden && isHiddenEntry(names[depth - 1]!, true)) return undefined;
+      let state = this.folders.get(folder);
+      if (state === undefined) {
+        const absolute = path.join(this.root, folder);
+        const exists = (await stat(absolute).catch(() => undefined))?.isDirectory() === true;
+        state = !exists ? 'gone' : (await holdsImageFile(absolute)) ? 'holds' : 'empty';
+        this.folders.set(folder, state);
+      }
+      if (state === 'empty') return folder;
+      // a folder gone is a deletion, and so is everything below it
+      if (state === 'gone') return undefined;
+    }
+    return undefined;
+  }
+}
+
+/** Whether a folder holds a file with an image's extension at any depth, hidden or not (links are not followed below it; folders that cannot be read hold none). */
+async function holdsImageFile(folder: string): Promise<boolean> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (!entry.isDirectory() && isImagePath(entry.name)) return true;
+  for (const entry of entries) if (entry.isDirectory() && (await holdsImageFile(path.join(folder, entry.name)))) return true;
+  return false;
 }
 
 /**

@@ -176,11 +176,12 @@ export interface IndexSummary {
   /** Symlinked folders not entered because their target was already scanned. */
   symlinkLoops: string[];
   /**
-   * Roots where the scan found no image file while the index holds files under them (an unmounted
-   * disk, a folder emptied by a move): their files were kept, not removed; `--forget` removes them.
-   * Absent when there are none.
+   * Folders (a root, or a folder inside one: `folder`, absolute) that exist and where the scan found
+   * no image file at any depth while the index holds files under them (an unmounted disk, a folder
+   * emptied by a move): their files were kept, not removed; `--forget` removes them. The top-most
+   * such folder is named, once. Absent when there are none.
    */
-  emptyRoots?: { root: string; files: number }[];
+  emptyRoots?: { root: string; folder: string; files: number }[];
   /** Files seen but not indexed (not an image, a format sharp cannot read, excluded, a name that is not UTF-8...), by reason. */
   skipped: SkippedFiles[];
   interrupted: boolean;

@@ -128,6 +128,71 @@ describe('an archive folder that holds no image file', () => {
   });
 });
 
+describe('a folder inside an archive folder that holds no image file', () => {
+  /** Indexes disk1/a.png, disk1/deep/b.png and disk2/c.png. */
+  async function twoDisks(): Promise<void> {
+    mkdirSync(at('disk1/deep'), { recursive: true });
+    mkdirSync(at('disk2'));
+    writeFileSync(at('disk1/a.png'), makePng(1));
+    writeFileSync(at('disk1/deep/b.png'), makePng(2));
+    writeFileSync(at('disk2/c.png'), makePng(3));
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+  }
+
+  it('keeps the files the index holds under it (an unmounted disk), naming the top-most such folder once; a folder deleted is a deletion', async () => {
+    await twoDisks();
+    const hold = path.join(work, 'hold');
+    renameSync(at('disk1'), hold);
+    mkdirSync(at('disk1/deep'), { recursive: true }); // the mount point, and a folder left in it
+    writeFileSync(at('disk1/.mounted'), 'not an image');
+    const empty = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(empty).toMatchObject({ scanned: 1, removed: 0, emptyRoots: [{ root: archive, folder: at('disk1'), files: 2 }] });
+    let store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countItems()).toBe(3);
+    await store.close();
+
+    // mounted again: nothing is embedded again
+    rmSync(at('disk1'), { recursive: true });
+    renameSync(hold, at('disk1'));
+    const back = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(back).toMatchObject({ added: 0, removed: 0, embedded: 0, unchanged: 3 });
+    expect(back.emptyRoots).toBeUndefined();
+
+    // deleted for good: removed
+    rmSync(at('disk1'), { recursive: true });
+    const deleted = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(deleted).toMatchObject({ removed: 2 });
+    expect(deleted.emptyRoots).toBeUndefined();
+    store = await openIndex(indexDir, { readonly: true });
+    expect(await store.countItems()).toBe(1);
+    await store.close();
+  });
+
+  it('is not empty when it holds image files the run leaves out (excluded, hidden) or files that now fail: those gone are removed', async () => {
+    await twoDisks();
+    // disk1's files excluded: removed, as --exclude asks
+    const excluded = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder(), exclude: ['disk1/**'] });
+    expect(excluded).toMatchObject({ removed: 2 });
+    expect(excluded.emptyRoots).toBeUndefined();
+    await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+
+    // only a hidden image left in disk1: the folder is not empty, its files were deleted
+    unlinkSync(at('disk1/a.png'));
+    unlinkSync(at('disk1/deep/b.png'));
+    writeFileSync(at('disk1/deep/._b.png'), makePng(5));
+    const hidden = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(hidden).toMatchObject({ removed: 2 });
+    expect(hidden.emptyRoots).toBeUndefined();
+
+    // disk2's file replaced by one that fails: the scan found an image file there
+    unlinkSync(at('disk2/c.png'));
+    writeFileSync(at('disk2/broken.png'), 'not a png');
+    const failing = await indexInto({ roots: [archive], index: indexDir, model: new FakeEncoder() });
+    expect(failing).toMatchObject({ removed: 1, errors: 1 });
+    expect(failing.emptyRoots).toBeUndefined();
+  });
+});
+
 describe('--forget', () => {
   it('removes what the index holds under a folder inside an archive folder (it need not exist), and refuses a folder under which it holds nothing', async () => {
     mkdirSync(at('old/deep'), { recursive: true });
