@@ -145,7 +145,8 @@ async function heldUnder(store: IndexStore, folders: readonly string[], indexing
           hint: `forget them in a run of their own (\`rsclip index --forget ${folder}\`), or leave them out with --exclude; nothing was changed in the index`,
         });
       }
-      ids.push(...held.map(([, row]) => row.id));
+      // one by one: spread into push's arguments, a folder of over ~125,000 files overflowed the stack
+      for (const [, row] of held) ids.push(row.id);
     }
     if (ids.length === 0) {
       const held = roots.length === 0 ? 'it holds no file at all' : `its archive folders: ${roots.join(', ')} (--forget takes one of them or a folder inside one)`;
