@@ -294,7 +294,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--scales <list>', 'tile sizes as multiples of the model input, e.g. 1,2,4 (default: as the index\'s last run, else 1)', optionParser(parseScales))
     .option('--bands <list>', 'bands for red, green, blue (or one grey band), counted from 1, e.g. 4,3,2, or auto: the file\'s colour interpretation (default: as the index\'s last run, else auto)', optionParser(bandsOption))
     .option('--stretch <low,high>', 'percentiles of the per-scene stretch of 16-bit and float data (default: as the index\'s last run, else 2,98); 8-bit data passes through', stretchOption)
-    .option('--crs <crs>', 'CRS of world files without a .prj, e.g. EPSG:32633 (overrides a GeoTIFF\'s own)', optionParser(parseCrs))
+    .option('--crs <crs>', 'CRS of files that give none (world files without a .prj, GeoTIFFs without CRS keys), e.g. EPSG:32633; a file\'s own CRS wins', optionParser(parseCrs))
     .option('--stac <file>', 'index the assets of a local STAC catalog.json, collection.json or item.json, with their datetime and properties as fields')
     .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
     .option('--queue <url>', 'coordinate: send the embedding to `rsclip worker` processes through Redis, e.g. redis://localhost:6379/0 (this process scans, decides and commits); rediss:// for TLS, with ?sslrootcert=&sslcert=&sslkey= PEM files where needed; a password not in the URL comes from RSCLIP_QUEUE_PASSWORD')
