@@ -158,8 +158,12 @@ export const WHOLE_IMAGE_PLAN = 'whole';
  * - `put` with `vector`: the file is a good image, one whole-image item with this unit vector;
  * - `put` with `items`: some items of the file (a scene is committed in batches of items);
  *   `complete` says that every item of its plan is now committed. A put whose content hash or
- *   plan differs from the file's previous ones starts a new version: the file's items that are
- *   not in it are retired (their ids are never used again); items whose key returns keep their id;
+ *   plan differs from the file's previous ones starts a new version, which may span several
+ *   puts: every item whose key the version carries keeps its id, whichever of its puts carries
+ *   it. Its first put drops the vectors of the file's other items (they are not the version's:
+ *   never searchable as its content) but keeps the items; its complete put retires those the
+ *   version never carried (their ids are never used again). Until then the file is incomplete,
+ *   and `fileItemKeys` gives the keys the version has committed (what a resumed run skips);
  * - `touch`: size/mtime changed but the content hash did not, so the items stay;
  * - `fail`: the file could not be read as an image; its vectors (if any) are dropped;
  * - `remove`: the file is gone; its row stays with status `removed`, its vectors are dropped.

@@ -275,6 +275,99 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     await store.close();
   });
 
+  /**
+   * A new version of a scene (content or plan changed) committed in batches, as the indexer sends
+   * it: version 1 is six tiles s1:0,0 .. s1:500,0; `tile(i, v)` is tile i with vector axis(i, v / 4).
+   */
+  const sceneTile = (i: number, version = 0): NewItem => ({ key: `s1:${i * 100},0`, window: { x: i * 100, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: axis(i, version / 4) });
+  const sceneFile = (contentHash: string, plan: string) => newFile('scene.tif', { width: 1000, height: 800, format: 'tiff', contentHash, plan });
+  const putTiles = async (store: IndexStore, file: ReturnType<typeof sceneFile>, tiles: NewItem[], complete: boolean): Promise<CommittedChange> =>
+    ((await store.commit([{ kind: 'put', file, items: tiles, complete }])) as [CommittedChange])[0];
+  /** Version 1, committed in batches of two; the ids of tiles 0..5. */
+  async function sceneVersion1(store: IndexStore): Promise<number[]> {
+    const ids: number[] = [];
+    for (const batch of [[0, 1], [2, 3], [4, 5]]) ids.push(...(await putTiles(store, sceneFile('v1', 'tiles:a'), batch.map((i) => sceneTile(i)), batch[0] === 4)).itemIds);
+    return ids;
+  }
+  /** Every hit of an exact and a graph search, by id. */
+  const allHits = async (store: IndexStore): Promise<number[][]> =>
+    Promise.all([true, false].map(async (exact) => (await store.search(axis(0), 50, { exact })).map((h) => h.id).sort((x, y) => x - y)));
+
+  it('keeps the ids of a scene\'s windows through a new version committed in batches, and never serves the old content\'s vectors as the new one\'s', async () => {
+    const store = await open(location, { model: MODEL, create: true });
+    const reader = await open(location, { readonly: true });
+    const v1 = await sceneVersion1(store);
+    expect(await allHits(reader)).toEqual([v1, v1]);
+
+    // new content, same plan: tiles 0..4 (tile 5 is nodata now), in batches of two
+    const v2 = sceneFile('v2', 'tiles:a');
+    const first = await putTiles(store, v2, [sceneTile(0, 2), sceneTile(1, 2)], false);
+    expect(first.itemIds).toEqual(v1.slice(0, 2));
+    // mid-version: only the new content's vectors are searchable (by the writer's graph and a reader's), and the rest of the scene keeps its ids
+    for (const s of [store, reader]) expect(await allHits(s)).toEqual([v1.slice(0, 2), v1.slice(0, 2)]);
+    expect(await store.countItems()).toBe(2);
+    for (const selection of [{}, { filter: { formats: ['tiff'] } }, { excludeIds: [v1[0]!] }]) {
+      const expected = v1.slice(selection.excludeIds ? 1 : 0, 2);
+      expect(await store.listItemIds(selection)).toEqual(expected);
+      expect(await reader.countItems(selection)).toBe(expected.length);
+    }
+    expect([...(await store.getVectors(v1)).keys()].sort((x, y) => x - y)).toEqual(v1.slice(0, 2));
+    expect(await store.fileItemKeys(first.fileId)).toEqual(new Set(['s1:0,0', 's1:100,0']));
+    expect((await store.knownFiles('/archive')).get('scene.tif')).toMatchObject({ contentHash: 'v2', needsEmbedding: true });
+    // the items waiting for the version's vectors are not damage
+    expect((await store.verify()).repaired).toEqual([]);
+    expect((await putTiles(store, v2, [sceneTile(2, 2), sceneTile(3, 2)], false)).itemIds).toEqual(v1.slice(2, 4));
+    expect((await putTiles(store, v2, [sceneTile(4, 2)], true)).itemIds).toEqual(v1.slice(4, 5));
+    // complete: the key the version never put is retired for good
+    expect((await store.getItems(v1)).map((i) => i.id)).toEqual(v1.slice(0, 5));
+    for (const s of [store, reader]) expect(await allHits(s)).toEqual([v1.slice(0, 5), v1.slice(0, 5)]);
+    expect((await store.getVectors([v1[3]!])).get(v1[3]!)).toEqual(sceneTile(3, 2).vector);
+    expect((await store.knownFiles('/archive')).get('scene.tif')!.needsEmbedding).toBe(false);
+
+    // another plan, same content (a scale added): tiles 1..4 stay, tile 0 leaves the plan, new keys s2:..
+    const v3 = sceneFile('v2', 'tiles:b');
+    const big = (x: number): NewItem => ({ key: `s2:${x},0`, window: { x, y: 0, width: 448, height: 448, scale: 2 }, place: null, vector: axis(6) });
+    const planned = [await putTiles(store, v3, [big(0), sceneTile(4, 2)], false), await putTiles(store, v3, [sceneTile(1, 2), big(200)], false)];
+    expect(planned[0]!.itemIds[1]).toBe(v1[4]);
+    expect(planned[1]!.itemIds[0]).toBe(v1[1]);
+    expect((await store.getItems(v1)).map((i) => i.id)).toEqual(v1.slice(0, 5));
+    const last = await putTiles(store, v3, [sceneTile(2, 2), sceneTile(3, 2)], true);
+    expect(last.itemIds).toEqual(v1.slice(2, 4));
+    const news = [planned[0]!.itemIds[0]!, planned[1]!.itemIds[1]!];
+    expect(Math.min(...news)).toBeGreaterThan(Math.max(...v1));
+    const live = [...v1.slice(1, 5), ...news].sort((x, y) => x - y);
+    expect((await store.fileItems(last.fileId)).map((i) => i.id)).toEqual(live);
+    for (const s of [store, reader]) expect(await allHits(s)).toEqual([live, live]);
+    expect(await store.countItems()).toBe(6);
+    await reader.close();
+    await store.close();
+  });
+
+  it('resumes a new version of a scene left half-way without embedding its committed windows again, keeping every id and duplicating none', async () => {
+    let store = await open(location, { model: MODEL, create: true });
+    const v1 = await sceneVersion1(store);
+    const v2 = sceneFile('v2', 'tiles:a');
+    const first = await putTiles(store, v2, [sceneTile(0, 2), sceneTile(1, 2)], false);
+    await store.close(); // the run stops here (its commits are the catalog's truth; a killed writer's graph is replayed from them)
+    store = await open(location, { model: MODEL });
+    // what the next run sees: a version to resume, whose committed windows are those of its first batch only
+    expect((await store.knownFiles('/archive')).get('scene.tif')).toMatchObject({ contentHash: 'v2', plan: 'tiles:a', needsEmbedding: true });
+    expect(await store.fileItemKeys(first.fileId)).toEqual(new Set(['s1:0,0', 's1:100,0']));
+    expect(await allHits(store)).toEqual([v1.slice(0, 2), v1.slice(0, 2)]);
+    // a batch sent again changes nothing; the rest of the version follows
+    expect(await putTiles(store, v2, [sceneTile(0, 2), sceneTile(1, 2)], false)).toEqual(first);
+    expect((await putTiles(store, v2, [sceneTile(2, 2), sceneTile(3, 2)], false)).itemIds).toEqual(v1.slice(2, 4));
+    expect((await putTiles(store, v2, [sceneTile(5, 2)], true)).itemIds).toEqual(v1.slice(5, 6));
+    const live = [...v1.slice(0, 4), v1[5]!];
+    const items = await store.fileItems(first.fileId);
+    expect(items.map((i) => i.id)).toEqual(live);
+    expect(new Set(items.map((i) => i.key)).size).toBe(items.length);
+    expect(await allHits(store)).toEqual([live, live]);
+    expect((await store.knownFiles('/archive')).get('scene.tif')!.needsEmbedding).toBe(false);
+    expect((await store.verify()).repaired).toEqual([]);
+    await store.close();
+  });
+
   it('moves an item\'s place with it, in filters too, and drops it with the item', async () => {
     const store = await open(location, { model: MODEL, create: true });
     const at = (lon: number): NewItem => {

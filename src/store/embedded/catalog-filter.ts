@@ -137,9 +137,15 @@ export function filterToSql(filter: CatalogFilter): SqlCondition {
   return compileFilter(filter, SQLITE);
 }
 
-/** The searchable items of a selection: the live items of `ok` files (which have a vector), filtered, with ids kept or left out. */
+/**
+ * The searchable items of a selection: the live items of `ok` files that have a vector (as
+ * PostgreSQL's selections, made over its vectors), filtered, with ids kept or left out. Only a
+ * file whose new version is being committed in batches (needs_embedding) has live items without
+ * one (catalog.ts); the vector is looked up for its items alone.
+ */
 export function selectionToSql(selection: ItemSelection): SqlCondition {
-  return compileSelection(selection, SQLITE);
+  const { where, params } = compileSelection(selection, SQLITE);
+  return { where: `(${where}) AND (f.needs_embedding = 0 OR EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id))`, params };
 }
 
 /** The ids a selection's condition allows, ascending. */

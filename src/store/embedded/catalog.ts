@@ -7,8 +7,12 @@
  * `fields` (user fields by file name), `file_fields` (fields of one file, e.g. STAC properties),
  * `meta` (the index's settings) and `totals` (counts that triggers keep, schema.ts).
  *
- * Invariant: every live item (non-NULL key) of an `ok` file has a vector, so the searchable
- * items are the live items of ok files.
+ * Invariant: every live item (non-NULL key) of a complete `ok` file has a vector, so the
+ * searchable items are the live items of ok files. A file whose new version (content or plan)
+ * is being committed in batches (needs_embedding = 1) may also have live items without a
+ * vector: keys of its previous version whose vectors were dropped at the version's first batch,
+ * kept so that a later batch that carries the key again keeps the item's id; the version's
+ * complete put retires those it never carried.
  */
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -329,7 +333,9 @@ export class Catalog {
     const touch = this.prepared('UPDATE files SET bytes = ?, mtime_ms = ?, indexed_at = ? WHERE id = ?');
     const remove = this.prepared("UPDATE files SET status = 'removed', error = NULL, indexed_at = ?, seq = ?, needs_embedding = 0 WHERE id = ?");
     const withVector = this.prepared('SELECT it.id AS id FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ?');
-    const liveNotIn = this.prepared('SELECT id FROM items WHERE file_id = ? AND key IS NOT NULL AND key NOT IN (SELECT value FROM json_each(?))');
+    const withVectorNotIn = this.prepared(
+      'SELECT it.id AS id FROM items it JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ? AND it.key IS NOT NULL AND it.key NOT IN (SELECT value FROM json_each(?))',
+    );
     const liveWithoutVector = this.prepared('SELECT it.id AS id FROM items it LEFT JOIN vectors v ON v.item_id = it.id WHERE it.file_id = ? AND it.key IS NOT NULL AND v.item_id IS NULL');
     const clearFileFields = this.prepared('DELETE FROM file_fields WHERE file_id = ?');
     const insertFileField = this.prepared('INSERT OR IGNORE INTO file_fields (file_id, name, value_text, value_num) VALUES (?, ?, ?, ?)');
@@ -359,12 +365,13 @@ export class Catalog {
     const kept = (id: number, embedding: Buffer | undefined): void => {
       if (keepPrevious && embedding) applied.previous.push([id, decodeHalf(embedding)]);
     };
-    const dropVectors = (fileId: number): void => {
-      for (const { id } of withVector.all(fileId) as { id: number }[]) {
+    const dropVectorsOf = (ids: { id: number }[]): void => {
+      for (const { id } of ids) {
         kept(id, this.dropVector(id, seq));
         applied.dropped.push(id);
       }
     };
+    const dropVectors = (fileId: number): void => dropVectorsOf(withVector.all(fileId) as { id: number }[]);
     const retire = (ids: { id: number }[]): void => {
       for (const { id } of ids) {
         kept(id, this.retireItem(id, seq));
@@ -381,8 +388,14 @@ export class Catalog {
             // a batch retried after its file was completed leaves the file complete
             const incomplete = !complete && (newVersion || before.needs_embedding === 1);
             const { id: fileId } = upsert.get(row(change.file, 'ok', null, incomplete)) as { id: number };
-            // items of the previous content or plan that this put does not carry again are stale
-            if (before && newVersion) retire(liveNotIn.all(fileId, JSON.stringify(items.map((i) => i.key))) as { id: number }[]);
+            // A new version (content or plan) is committed in batches: its first one cannot tell
+            // which of the file's keys the version has. The vectors of the previous version that
+            // this put does not replace are not this version's, so they stop being searchable
+            // now; the items keep their rows and keys (so their ids): a later batch of the
+            // version that carries a key fills its item again, and the version's complete put
+            // retires the items still without a vector (below). Resuming a version interrupted
+            // half-way thus skips exactly the windows it committed (fileItemKeys).
+            if (before && newVersion) dropVectorsOf(withVectorNotIn.all(fileId, JSON.stringify(items.map((i) => i.key))) as { id: number }[]);
             const itemIds: number[] = [];
             for (const item of items) {
               const { x, y, width, height, scale } = item.window;
@@ -403,7 +416,8 @@ export class Catalog {
               // the graph gets the vector as stored, so that it agrees with a rebuild from the catalog
               applied.added.push([id, decodeHalf(stored)]);
             }
-            // windows of the plan that were never embedded (e.g. nodata) do not stay
+            // keys of the previous version that this one never put again, and windows of the plan
+            // that were never embedded (e.g. nodata), do not stay
             if (complete) retire(liveWithoutVector.all(fileId) as { id: number }[]);
             clearFileFields.run(fileId);
             for (const f of fieldRows(change.file.fields ?? {})) insertFileField.run(fileId, f.name, f.text, f.num);
@@ -532,11 +546,11 @@ export class Catalog {
     ).run().changes;
   }
 
-  /** Live items of ok files that have no vector (which the invariant forbids). */
+  /** Live items of complete ok files that have no vector (which the invariant forbids; an incomplete file's wait for theirs). */
   itemsWithoutVector(): number[] {
     return (
       this.prepared(
-        "SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN vectors v ON v.item_id = it.id WHERE f.status = 'ok' AND it.key IS NOT NULL AND v.item_id IS NULL",
+        "SELECT it.id AS id FROM items it JOIN files f ON f.id = it.file_id LEFT JOIN vectors v ON v.item_id = it.id WHERE f.status = 'ok' AND f.needs_embedding = 0 AND it.key IS NOT NULL AND v.item_id IS NULL",
       ).all() as { id: number }[]
     ).map((r) => r.id);
   }

@@ -3,7 +3,8 @@
  * catalog's applyChanges (embedded/catalog.ts) change for change, with set-based statements per
  * file (a scene's batch of items is a handful of statements, not one per item). Vectors exist
  * for the searchable items only (live items of ok files): a retired item, a failed or removed
- * file loses them.
+ * file loses them, and so do the items a new version of a file has not carried yet (until its
+ * complete put retires those it never carried).
  */
 import path from 'node:path';
 import type { WindowPlace } from '../../geo/footprint.js';
@@ -248,10 +249,19 @@ export async function applyChanges(db: Queryable, arrays: VectorArrays, changes:
         // a batch retried after its file was completed leaves the file complete
         const incomplete = !complete && (newVersion || Boolean(before.needs_embedding));
         const fileId = (await db.query<{ id: number }>(UPSERT_FILE, fileValues(change.file, 'ok', null, incomplete, now))).rows[0]!.id;
-        // items of the previous content or plan that this put does not carry again are stale
-        if (newVersion) await retire(db, fileId, 'it.key <> ALL($2::text[])', [items.map((i) => i.key)]);
+        // A new version (content or plan) is committed in batches: as the embedded catalog does,
+        // its first one drops the previous version's vectors that it does not replace (they are
+        // not this version's) and keeps the items, so that a later batch carrying a key keeps
+        // its id; the version's complete put retires the items still without a vector (below).
+        if (newVersion) {
+          await db.query('DELETE FROM vectors WHERE item_id IN (SELECT id FROM items WHERE file_id = $1 AND key IS NOT NULL AND key <> ALL($2::text[]))', [
+            fileId,
+            items.map((i) => i.key),
+          ]);
+        }
         const itemIds = await putItems(db, arrays, fileId, items);
-        // windows of the plan that were never embedded (e.g. nodata) do not stay
+        // keys of the previous version that this one never put again, and windows of the plan
+        // that were never embedded (e.g. nodata), do not stay
         if (complete) await retire(db, fileId, 'NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)');
         await db.query('DELETE FROM file_fields WHERE file_id = $1', [fileId]);
         await insertFileFields(

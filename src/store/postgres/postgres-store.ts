@@ -596,10 +596,11 @@ export class PostgresStore implements IndexStore {
       const repaired: string[] = [];
       const stray = await db.query("DELETE FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM items it JOIN files f ON f.id = it.file_id WHERE it.id = v.item_id AND f.status = 'ok' AND it.key IS NOT NULL)");
       if ((stray.rowCount ?? 0) > 0) repaired.push(`${stray.rowCount} vectors of images that are not ok deleted`);
-      // live items of ok files without a vector: retired, and their files queued for embedding again
+      // live items of complete ok files without a vector: retired, and their files queued for embedding
+      // again (an incomplete file's, of a version being committed in batches, wait for theirs)
       const missing = await this.rows<{ id: number }>(
         db,
-        "SELECT it.id FROM items it JOIN files f ON f.id = it.file_id WHERE f.status = 'ok' AND it.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)",
+        "SELECT it.id FROM items it JOIN files f ON f.id = it.file_id WHERE f.status = 'ok' AND NOT f.needs_embedding AND it.key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.item_id = it.id)",
       );
       if (missing.length > 0) {
         const ids = missing.map((r) => r.id);
