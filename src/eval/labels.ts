@@ -9,16 +9,16 @@ import type { ClipEncoder } from '../model/encoder-types.js';
 import { openClip } from '../model/encoder.js';
 import type { ModelVariant } from '../model/model-dir.js';
 import { openIndex } from '../store/open-index.js';
-import { WHOLE_IMAGE_KEY, type ItemRecord } from '../store/types.js';
+import { WHOLE_IMAGE_KEY, type IndexStore } from '../store/types.js';
 import { version } from '../version.js';
 import { bootstrapSettings, type BootstrapOptions, type BootstrapSettings } from './bootstrap.js';
 import { readLabels } from './dataset.js';
 import { sha256OfFile } from '../file-sha256.js';
 import { chooseClasses, folderLabel, matchLabels, singleClassWarning, unmatchedRowsWarning } from './labelling.js';
 import { zeroShotSection, type ZeroShotSection } from './outcomes.js';
-import { PREDICTIONS_PER_IMAGE, PREDICTION_KS } from './predictions.js';
+import { PREDICTION_KS } from './predictions.js';
 import { DEFAULT_PROMPT, embedClassPrompts } from './prompts.js';
-import { classifyZeroShot, DEFAULT_LOGIT_SCALE } from './zero-shot.js';
+import { ZeroShotAccumulator, type ZeroShotTotals } from './zero-shot-chunks.js';
 
 export interface EvaluateLabelsOptions {
   index: string;
@@ -65,9 +65,44 @@ export interface LabelsReport {
   zeroShot: ZeroShotSection;
 }
 
-/** A unique name for an item's outcome: its file's absolute path (root and path), and the window for a tile. */
-function outcomeKey(item: ItemRecord): string {
-  return item.key === WHOLE_IMAGE_KEY ? item.file.absolutePath : `${item.file.absolutePath}#${item.key}`;
+/** Items asked of the store at a time: their rows first (every item), then the vectors of those scored. */
+const ITEM_CHUNK = 5000;
+/** Vectors read and scored at a time: the score matrix is this many rows by the classes. */
+const VECTOR_CHUNK = 4096;
+
+interface ItemFiles {
+  /** Searchable items, in id order. */
+  itemIds: number[];
+  /** Per item, its file's position in `files`. */
+  itemFile: Int32Array;
+  /** The window key of each item that is a tile (absent: the whole image). */
+  itemKeys: Map<number, string>;
+  /** The items' files, in the order their first item comes. */
+  files: { absolutePath: string; path: string }[];
+}
+
+/** The searchable items and their files' paths, read in chunks; nothing else of an item is kept (no vector is read). */
+async function readItemFiles(store: IndexStore): Promise<ItemFiles> {
+  const ids = await store.listItemIds();
+  const itemIds: number[] = [];
+  const itemFile = new Int32Array(ids.length);
+  const itemKeys = new Map<number, string>();
+  const files: ItemFiles['files'] = [];
+  const fileIndex = new Map<number, number>();
+  for (let start = 0; start < ids.length; start += ITEM_CHUNK) {
+    for (const item of await store.getItems(ids.slice(start, start + ITEM_CHUNK))) {
+      let f = fileIndex.get(item.file.id);
+      if (f === undefined) {
+        fileIndex.set(item.file.id, (f = files.length));
+        files.push({ absolutePath: item.file.absolutePath, path: item.file.path });
+      }
+      // an outcome is named by its file's absolute path (root and path), and the window for a tile
+      if (item.key !== WHOLE_IMAGE_KEY) itemKeys.set(itemIds.length, item.key);
+      itemFile[itemIds.length] = f;
+      itemIds.push(item.id);
+    }
+  }
+  return { itemIds, itemFile: itemFile.subarray(0, itemIds.length), itemKeys, files };
 }
 
 export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<LabelsReport> {
@@ -86,48 +121,69 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
   try {
     const store = await openIndex(options.index, { readonly: true, model: encoder.info });
     try {
-      const items = await store.getItems(await store.listItemIds());
-      const stored = await store.getVectors(items.map((item) => item.id));
-      const fileRecords = [...new Map(items.map((item) => [item.file.id, item.file])).values()];
+      const { itemIds, itemFile, itemKeys, files } = await readItemFiles(store);
       const matched = labelsByName
         ? matchLabels(
-            fileRecords.map((f) => ({ absolutePath: f.absolutePath, relativePath: f.path })),
+            files.map((f) => ({ absolutePath: f.absolutePath, relativePath: f.path })),
             labelsByName,
             options.labels!,
           )
-        : { labels: fileRecords.map((f) => folderLabel(f.path)), unmatchedRows: [] };
-      const labelOfFile = new Map(fileRecords.map((f, i) => [f.id, matched.labels[i]]));
-      const labelled: { key: string; file: string; label: string; vector: Float32Array }[] = [];
-      let unlabelled = 0;
-      for (const item of items) {
-        const label = labelOfFile.get(item.file.id);
-        const vector = stored.get(item.id);
-        if (label === undefined || !vector) unlabelled++;
-        else labelled.push({ key: outcomeKey(item), file: item.file.absolutePath, label, vector });
+        : { labels: files.map((f) => folderLabel(f.path)), unmatchedRows: [] };
+      const labelOf = (position: number): string | undefined => matched.labels[itemFile[position]!];
+      // positions of the items that have a label, in id order; those without are left out
+      const labelled: number[] = [];
+      for (let position = 0; position < itemIds.length; position++) if (labelOf(position) !== undefined) labelled.push(position);
+      /** Labelled items found without a vector: counted as unlabelled (only those of the classes scored are read). */
+      const withoutVector = new Set<number>();
+      const chooseFrom = (): string[] => chooseClasses(labelled.filter((p) => !withoutVector.has(p)).map((p) => labelOf(p)!), options.classes);
+      let classes = chooseFrom();
+      let scoredFiles: number[];
+      let outcome: ZeroShotTotals;
+      for (;;) {
+        const classIndex = new Map(classes.map((c, i) => [c, i]));
+        const candidates = labelled.filter((p) => classIndex.has(labelOf(p)!) && !withoutVector.has(p));
+        if (candidates.length === 0) {
+          throw new RsclipError('DATASET_INVALID', `none of the ${itemIds.length} images in ${store.describe().location} has a label among the classes (${classes.slice(0, 5).join(', ') || 'none'})`, {
+            hint: options.labels ? 'check that the labels file names the indexed files' : 'images must sit in one folder per class',
+          });
+        }
+        const accumulator = new ZeroShotAccumulator(classes, await embedClassPrompts(encoder, classes, prompts), PREDICTION_KS);
+        scoredFiles = [];
+        // only the candidates' vectors are read, a chunk at a time, and scored against the classes chunk by chunk
+        for (let start = 0; start < candidates.length; start += VECTOR_CHUNK) {
+          const chunk = candidates.slice(start, start + VECTOR_CHUNK);
+          const vectors = await store.getVectors(chunk.map((p) => itemIds[p]!));
+          const names: string[] = [];
+          const chunkVectors: Float32Array[] = [];
+          const labels: number[] = [];
+          for (const p of chunk) {
+            const vector = vectors.get(itemIds[p]!);
+            if (!vector) {
+              withoutVector.add(p);
+              continue;
+            }
+            const file = files[itemFile[p]!]!;
+            const key = itemKeys.get(p);
+            names.push(key === undefined ? file.absolutePath : `${file.absolutePath}#${key}`);
+            chunkVectors.push(vector);
+            labels.push(classIndex.get(labelOf(p)!)!);
+            scoredFiles.push(itemFile[p]!);
+          }
+          accumulator.add(names, chunkVectors, labels);
+        }
+        // a class whose every image lacks a vector is no class of the default list: score again without it
+        const again = withoutVector.size > 0 ? chooseFrom() : classes;
+        if (again.length === classes.length && again.every((c, i) => c === classes[i])) {
+          if (accumulator.images === 0) continue;
+          outcome = accumulator.finish();
+          break;
+        }
+        classes = again;
       }
-      const classes = chooseClasses(labelled.map((l) => l.label), options.classes);
       const warnings = [unmatchedRowsWarning(matched.unmatchedRows, options.labels ?? '', store.describe().location), singleClassWarning(classes)].filter((w) => w !== undefined);
-      const classIndex = new Map(classes.map((c, i) => [c, i]));
-      const scored = labelled.filter((l) => classIndex.has(l.label));
-      if (scored.length === 0) {
-        throw new RsclipError('DATASET_INVALID', `none of the ${items.length} images in ${store.describe().location} has a label among the classes (${classes.slice(0, 5).join(', ') || 'none'})`, {
-          hint: options.labels ? 'check that the labels file names the indexed files' : 'images must sit in one folder per class',
-        });
-      }
-      const classVectors = await embedClassPrompts(encoder, classes, prompts);
-      const outcome = classifyZeroShot({
-        fileNames: scored.map((s) => s.key),
-        imageVectors: scored.map((s) => s.vector),
-        labels: scored.map((s) => classIndex.get(s.label)!),
-        classes,
-        classVectors,
-        logitScale: encoder.info.logitScale ?? DEFAULT_LOGIT_SCALE,
-        ks: PREDICTION_KS,
-        predictionsPerImage: PREDICTIONS_PER_IMAGE,
-      });
       // tiles of one scene are alike: their file is drawn whole, or the intervals would be too narrow
-      const tiled = new Set(scored.map((s) => s.file)).size < scored.length;
-      const outcomes = tiled ? { ...outcome.outcomes, files: scored.map((s) => s.file) } : outcome.outcomes;
+      const tiled = new Set(scoredFiles).size < scoredFiles.length;
+      const outcomes = tiled ? { ...outcome.outcomes, files: scoredFiles.map((f) => files[f]!.absolutePath) } : outcome.outcomes;
       const confidence: BootstrapSettings = { ...settings, unit: tiled ? 'file' : 'image' };
       return {
         kind: 'labels',
@@ -139,7 +195,10 @@ export async function evaluateLabels(options: EvaluateLabelsOptions): Promise<La
         labelSource: options.labels ? path.resolve(options.labels) : 'folders',
         labelsSha256,
         prompts,
-        excluded: { unlabelled, otherClass: labelled.length - scored.length },
+        excluded: {
+          unlabelled: itemIds.length - labelled.length + withoutVector.size,
+          otherClass: labelled.length - withoutVector.size - outcome.outcomes.fileNames.length,
+        },
         unmatchedLabelRows: matched.unmatchedRows.length,
         warnings,
         confidence,
