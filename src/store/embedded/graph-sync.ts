@@ -544,7 +544,10 @@ export class GraphSync implements GraphWriter {
     const repaired: string[] = [];
     if (absent > 0) repaired.push(`${absent} vectors missing from HNSW added`);
     // usearch answers `stores` by a search, which cannot tell a vector that differs from one its graph does not reach
-    if (mismatched > 0) repaired.push(`${mismatched} HNSW vectors differed from the catalog${this.meta.engine.name === 'usearch' ? ' or were not found by a search for them' : ''}, and were inserted again`);
+    if (mismatched > 0) {
+      const unreached = this.meta.engine.name === 'usearch' ? ' or no search reached them (a graph build leaves a few such nodes, not damage)' : '';
+      repaired.push(`${mismatched} HNSW vectors differed from the catalog${unreached}, and were inserted again`);
+    }
     if (extra > 0) repaired.push(`${extra} HNSW labels without a catalog vector marked deleted`);
     return { vectors: active.size, repaired };
   }
