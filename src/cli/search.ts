@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { pageToFeatureCollection } from '../search/hit.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_WINDOW } from '../search/limits.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_COLLAPSE_WINDOW, MAX_WINDOW } from '../search/limits.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
@@ -72,10 +72,21 @@ function hitLine(hit: SearchHit): string {
   return `${columns.join('\t')}\n`;
 }
 
-function printPage(page: SearchPage): void {
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** The deepest offset + k a query may ask for: MAX_WINDOW, or MAX_COLLAPSE_WINDOW with --collapse. */
+function windowOf(collapse: boolean | number | undefined): number {
+  return collapse !== undefined && collapse !== false ? MAX_COLLAPSE_WINDOW : MAX_WINDOW;
+}
+
+function printPage(page: SearchPage, window: number): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) process.stdout.write(hitLine(hit));
   if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
+  else if (page.hits.length === page.k && page.offset + page.k >= window) {
+    // a full page at the end of the window: later results may exist, but no page may ask for them
+    process.stderr.write(`no further page: --offset + -k may not pass ${count(window)}${window === MAX_COLLAPSE_WINDOW ? ' with --collapse' : ''}; narrow the query with a filter to see later results\n`);
+  }
 }
 
 export function registerSearchCommand(program: Command): void {
@@ -88,7 +99,7 @@ export function registerSearchCommand(program: Command): void {
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16 (default: the one matching the index)', modelVariant)
     .option('--threads <n>', 'onnxruntime threads (default: number of cores)', positiveInt)
     .option('-k, --k <n>', 'results to print, 1 to 1,000', resultCount, DEFAULT_K)
-    .option('--offset <n>', `results to skip (paging); offset + k at most ${MAX_WINDOW.toLocaleString('en-US')}`, resultOffset)
+    .option('--offset <n>', `results to skip (paging); offset + k at most ${count(MAX_WINDOW)} (${count(MAX_COLLAPSE_WINDOW)} with --collapse)`, resultOffset)
     .option('--cursor <cursor>', 'nextCursor of a previous --json page of the same query')
     .option('--exact', 'scan every vector instead of the HNSW graph')
     .option('--ef <n>', 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)', searchBreadth);
@@ -114,8 +125,11 @@ Examples:
   rsclip search "airport" --near 12.25,41.8 --radius 10km --since 2023-01-01`,
     )
     .hook('preAction', (self) => {
-      const { offset, k } = self.opts<SearchCommandOptions>();
-      if (offset !== undefined && offset + k > MAX_WINDOW) self.error(`error: --offset + -k must be at most ${MAX_WINDOW.toLocaleString('en-US')}, got ${offset} + ${k}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      const { offset, k, collapse } = self.opts<SearchCommandOptions>();
+      const window = windowOf(collapse);
+      if (offset !== undefined && offset + k > window) {
+        self.error(`error: --offset + -k must be at most ${count(window)}${window === MAX_COLLAPSE_WINDOW ? ' with --collapse' : ''}, got ${offset} + ${k}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      }
     })
     .action(async (args: string[], opts: SearchCommandOptions) => {
       const terms = parseQueryTerms(args);
@@ -141,7 +155,7 @@ Examples:
         for (const notice of page.notices ?? []) process.stderr.write(`rsclip: ${notice}\n`);
         if (format === 'json') printJson(page);
         else if (format === 'geojson') printJson(pageToFeatureCollection(page));
-        else printPage(page);
+        else printPage(page, windowOf(opts.collapse));
       } finally {
         await closeOpenedForSearch(opened);
       }

@@ -3,6 +3,18 @@ export const DEFAULT_K = 20;
 export const MAX_K = 1000;
 /** offset + k may not exceed this: deep pages cost a search of that many results. */
 export const MAX_WINDOW = 5000;
+/**
+ * With `collapse`, offset + k may not exceed this: folding compares each hit with the groups kept
+ * before it (hits x groups x dimensions of work, on the event loop), so a collapsed page goes only
+ * this deep.
+ */
+export const MAX_COLLAPSE_WINDOW = 1000;
+/**
+ * Most hits one page fetches from the store while copy folding, near-duplicate collapsing or tile
+ * suppression thin them out (or while a cursor's page looks for the hits after the previous
+ * page's last): past it the page is shorter and the last one.
+ */
+export const MAX_FETCHED_HITS = 2 * MAX_WINDOW;
 export const MAX_EF = 4096;
 export const MAX_TERMS = 16;
 export const MAX_TEXT_LENGTH = 1000;
@@ -24,6 +36,24 @@ const DEFAULT_BREADTH: Record<QueryKind, { perResult: number; min: number; max: 
   image: { perResult: 2, min: 256, max: 512 },
   text: { perResult: 16, min: 512, max: 2048 },
 };
+
+/** The smallest number of hits a page fetches (its band, see fetchBand). */
+const MIN_FETCH = 32;
+
+/**
+ * Hits to fetch for a page that needs `n` (offset + k + 1, or more where hits fold): the next power
+ * of two, at least MIN_FETCH, and MAX_WINDOW + 1 for every page deeper than 2,048 (past the
+ * window, the next power of two, at most MAX_FETCHED_HITS). The graph's answer depends on how many hits are
+ * asked for (its breadth, and the candidates a reduced-precision graph re-ranks grow with them),
+ * so pages that ask for the same number agree: no hit on two pages, none skipped. Pages of
+ * different bands may not; cursors never repeat a hit (see cursor.ts).
+ */
+export function fetchBand(n: number): number {
+  let band = MIN_FETCH;
+  while (band < n) band *= 2;
+  if (n <= MAX_WINDOW + 1) return band > MAX_WINDOW / 2 ? MAX_WINDOW + 1 : band;
+  return Math.max(n, Math.min(band, MAX_FETCHED_HITS));
+}
 
 /** HNSW breadth for `n` wanted results of a query of `kind`; an explicit `ef` is raised to n, since hnswlib never returns more than ef results. */
 export function chooseEf(n: number, requested?: number, kind: QueryKind = 'image'): number {

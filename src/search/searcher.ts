@@ -4,16 +4,17 @@
  */
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder, QueryRendering } from '../model/encoder-types.js';
 import { FILTER_KEYS } from '../store/filter.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { FieldValue, IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
 import type { ScoredId } from '../vector-math.js';
-import { collapseNearDuplicates, type CollapsedGroup } from './collapse.js';
-import { decodeCursor, encodeCursor, queryKey } from './cursor.js';
+import { collapseNearDuplicatesInTurns, type CollapsedGroup } from './collapse.js';
+import { decodeCursor, encodeCursor, ordersAfter, queryKey, type CursorPosition } from './cursor.js';
 import { buildHit } from './hit.js';
-import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
+import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, fetchBand, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_FETCHED_HITS, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
 import { nmsShare, suppressOverlaps, type PlacedHit } from './nms.js';
 import { longTextNotices } from './long-texts.js';
 import { combineWeighted } from './query-vector.js';
@@ -45,6 +46,9 @@ export interface SearcherOptions {
 
 export const DEFAULT_TEXT_CACHE_ENTRIES = 256;
 export const DEFAULT_TEXT_CACHE_BYTES = 4 * 1024 * 1024;
+
+/** Hits of a pass below which the searcher does not give the event loop a turn between the store's calls (they are short). */
+const NO_TURN_BELOW = 256;
 
 /** With collapsing, candidates are fetched in rounds of this many times the results wanted. */
 const COLLAPSE_OVERFETCH = 3;
@@ -146,15 +150,21 @@ export class Searcher {
     const request = checkLibrarySearchRequest(given);
     const k = request.k ?? DEFAULT_K;
     const key = queryKey(request);
-    const offset = request.cursor !== undefined ? decodeCursor(request.cursor, key) : (request.offset ?? 0);
+    const position: CursorPosition = request.cursor !== undefined ? decodeCursor(request.cursor, key) : { offset: request.offset ?? 0 };
+    const { offset } = position;
     if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });
+    if (collapses(request) && offset + k > MAX_COLLAPSE_WINDOW) {
+      throw new RsclipError('BAD_QUERY', `with collapse, offset + k must be at most ${MAX_COLLAPSE_WINDOW}, got ${offset + k}`, {
+        hint: 'narrow the query with a filter, or page without collapse',
+      });
+    }
     if (request.filter?.fields) await this.#checkFieldNames(Object.keys(request.filter.fields));
     const embedStart = performance.now();
     const vector = await this.queryVector(request.terms);
     const searchStart = performance.now();
-    const page = await this.searchVector(vector, request, k, offset, key, { embedMs: searchStart - embedStart, searchStart });
+    const page = await this.searchVector(vector, request, k, position, key, { embedMs: searchStart - embedStart, searchStart });
     const notices = longTextNotices(this.encoder, request.terms);
-    if (notices.length > 0) page.notices = notices;
+    if (notices.length > 0) page.notices = [...notices, ...(page.notices ?? [])];
     return page;
   }
 
@@ -178,7 +188,7 @@ export class Searcher {
     vector: Float32Array,
     request: CheckedSearchRequest,
     k: number,
-    offset: number,
+    position: CursorPosition,
     key: string,
     clock: { embedMs: number; searchStart: number },
   ): Promise<SearchPage> {
@@ -189,12 +199,22 @@ export class Searcher {
     const excluded = [...new Set([...(request.excludeIds ?? []), ...request.terms.flatMap((t) => (t.kind === 'id' ? [t.id] : []))])];
     if (excluded.length > 0) selection.excludeIds = excluded;
     const filtered = request.filter ? await this.store.countItems(selection) : undefined;
-    // one more than the page, so that we know whether a next page exists
-    const wanted = offset + k + 1;
+    const { offset, after } = position;
+    // Groups are heads of results in the order of results. A cursor's page starts after the
+    // previous page's last hit (wherever it now ranks: a deeper page's search may find more or
+    // fewer hits before it), an offset's at that rank. One group more than the page, so that we
+    // know whether a next page exists.
+    const startOf = (groups: HitGroup[]) => (after ? firstAfter(groups, after) : offset);
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
     const foldCopies = request.foldCopies ?? true;
-    let fetchCount = threshold === undefined ? wanted : wanted * COLLAPSE_OVERFETCH;
+    const window = threshold === undefined ? MAX_WINDOW : MAX_COLLAPSE_WINDOW;
     const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
+    // bounded: every pass fetches twice the hits of the one before, at most MAX_FETCHED_HITS; the
+    // count is a band's (fetchBand), so that pages of a band see the same hits
+    const fetchLimit = (available: number) => Math.min(available, MAX_FETCHED_HITS);
+    let fetchCount = fetchBand(Math.min((offset + k + 1) * (threshold === undefined ? 1 : COLLAPSE_OVERFETCH), MAX_FETCHED_HITS));
+    // the groups collapse forms: a page needs those up to its own, one more, and those suppressed
+    let groupLimit = offset + k + 1;
     // Without a filter, the graph's search needs nothing of the count: both at once (over a network,
     // one round trip instead of two). A filter's count comes first (the store keeps what it read of
     // the selection, which its search then uses), and an exact search waits for the count's check.
@@ -209,13 +229,23 @@ export class Searcher {
     }
     const nmsThreshold = nmsShare(request.nms);
     let groups: HitGroup[] = [];
+    let start = offset;
     let ef: number | undefined;
+    let fetched = 0;
+    let cutShort = false;
     const vectors = new Map<number, Float32Array>();
     const items = new Map<number, ItemRecord>();
     const fields: KnownFields = { read: new Set(), values: new Map() };
     for (let pass = 0; ; pass++) {
       ef = exact ? undefined : chooseEf(fetchCount, request.ef, kind);
+      // An embedded store answers on this thread, and an answer already there resumes us at once
+      // (a microtask): without a turn of the event loop between its calls, a page of several passes
+      // of thousands of hits would keep every other request (a liveness probe too) waiting for all
+      // of them. Each call alone is short (at most MAX_FETCHED_HITS hits).
+      if (pass > 0) await nextTurn();
       const hits: ScoredId[] = pass === 0 && firstHits ? firstHits : available === 0 ? [] : await this.store.search(vector, fetchCount, { ...selection, exact, ...(ef === undefined ? {} : { ef }) });
+      fetched = hits.length;
+      if (hits.length > NO_TURN_BELOW) await nextTurn();
       if (foldCopies || nmsThreshold !== undefined) {
         // the hits' fields with their items (one round trip for both over a network): most hits are results
         const unread = hits.filter((h) => !items.has(h.id)).map((h) => h.id);
@@ -223,22 +253,36 @@ export class Searcher {
         for (const item of read) items.set(item.id, item);
       }
       const folded = foldCopies ? foldIdenticalCopies(hits, (id) => copyKey(items.get(id))) : hits.map((hit) => ({ hit, copies: [] }));
+      let truncated = false;
       if (threshold === undefined) groups = folded.map(({ hit, copies }) => ({ hit, copies, duplicates: [] }));
       else {
         const unseen = folded.filter(({ hit }) => !vectors.has(hit.id)).map(({ hit }) => hit.id);
+        if (hits.length > NO_TURN_BELOW) await nextTurn();
         for (const [id, v] of await this.store.getVectors(unseen)) vectors.set(id, v);
         const copiesOf = new Map(folded.map((f) => [f.hit.id, f.copies]));
-        groups = collapseNearDuplicates(
+        const collapsed = await collapseNearDuplicatesInTurns(
           folded.map((f) => f.hit),
           (id) => vectors.get(id),
           threshold,
-        ).map((g) => ({ ...g, copies: copiesOf.get(g.hit.id) ?? [] }));
+          { maxGroups: groupLimit },
+        );
+        truncated = collapsed.truncated;
+        groups = collapsed.groups.map((g) => ({ ...g, copies: copiesOf.get(g.hit.id) ?? [] }));
       }
       if (nmsThreshold !== undefined) groups = suppressOverlaps(groups, (g) => g.hit.id, (id) => placedHit(items.get(id), foldCopies), nmsThreshold);
-      if (groups.length >= wanted || hits.length < fetchCount || fetchCount >= available) break;
-      fetchCount = Math.min(fetchCount * 2, available);
+      start = Math.min(startOf(groups), groups.length);
+      if (groups.length - start > k) break;
+      const moreHits = hits.length === fetchCount && fetchCount < fetchLimit(available);
+      if (!moreHits && !truncated) {
+        // every hit there is was looked at, or as many as one page may fetch
+        cutShort = hits.length === fetchCount && fetchCount < available;
+        break;
+      }
+      if (moreHits) fetchCount = Math.min(fetchBand(fetchCount + 1), fetchLimit(available));
+      if (truncated) groupLimit *= 2;
     }
-    const hits = await this.assembleHits(groups.slice(offset, offset + k), offset, items, fields);
+    const pageGroups = groups.slice(start, start + k);
+    const hits = await this.assembleHits(pageGroups, offset, items, fields);
     const page: SearchPage = {
       hits,
       k,
@@ -246,7 +290,11 @@ export class Searcher {
       exact,
       timings: { embedMs: clock.embedMs, searchMs: performance.now() - clock.searchStart },
     };
-    if (groups.length > offset + k) page.nextCursor = encodeCursor(offset + k, key);
+    // the next page only where it may be asked for: past the window a request is refused
+    if (groups.length - start > k && offset + k < window) page.nextCursor = encodeCursor(offset + k, key, pageGroups[pageGroups.length - 1]!.hit);
+    if (cutShort) {
+      page.notices = [`this page looked at the best ${fetched} hits only (copies, near-duplicates or overlapping tiles folded many of them); later results are left out`];
+    }
     if (ef !== undefined) page.ef = ef;
     if (filtered !== undefined) page.filtered = filtered;
     return page;
@@ -284,6 +332,17 @@ export class Searcher {
     }
     return hits;
   }
+}
+
+/** Whether a request folds near-duplicates. */
+function collapses(request: SearchRequest): boolean {
+  return request.collapse === true || (typeof request.collapse === 'object' && request.collapse !== null);
+}
+
+/** The index of the first group whose head orders after `last` (groups.length when none does). */
+function firstAfter(groups: readonly HitGroup[], last: ScoredId): number {
+  const i = groups.findIndex((g) => ordersAfter(g.hit, last));
+  return i < 0 ? groups.length : i;
 }
 
 /** The user fields read so far: of which items (`read`), and those of them that have any (`values`). */

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 document of the HTTP API, served at /api/openapi.json. A test checks that
  * every route the app registers is documented here and every documented route answers.
  */
-import { DEFAULT_K, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/limits.js';
+import { DEFAULT_K, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_K, MAX_TERMS, MAX_WINDOW } from '../search/limits.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { FILTER_KEYS, filterJsonSchema, filterSyntax } from '../store/filter.js';
 import { version } from '../version.js';
@@ -52,8 +52,8 @@ function filterParameter(key: 'bbox' | 'near' | 'within' | 'since' | 'until', ex
 
 const pagingParameters = [
   { name: 'k', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_K, default: DEFAULT_K }, description: 'results per page' },
-  { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_WINDOW - 1 }, description: 'results to skip (offset + k <= ' + MAX_WINDOW + ')' },
-  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page of the same query' },
+  { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, maximum: MAX_WINDOW - 1 }, description: 'results to skip (offset + k <= ' + MAX_WINDOW + ', <= ' + MAX_COLLAPSE_WINDOW + ' with collapse); prefer cursor, whose pages never repeat a hit' },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page of the same query: the next page holds the hits after its last one (none twice, scores never rising)' },
   { name: 'exact', in: 'query', schema: { type: 'boolean' }, description: 'scan every vector instead of the HNSW graph' },
   { name: 'ef', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_EF }, description: 'HNSW search breadth (default: from k, 256 at k 20, 512 for a query with text)' },
   { name: 'foldCopies', in: 'query', schema: { type: 'boolean', default: true }, description: 'fold byte-identical copies into the best hit (listed as copies); false shows each copy as a hit' },

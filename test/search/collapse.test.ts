@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collapseNearDuplicates } from '../../src/search/index.js';
+import { collapseNearDuplicatesInTurns } from '../../src/search/collapse.js';
 
 const v = (...xs: number[]) => Float32Array.from(xs);
 const vectors = new Map<number, Float32Array>([
@@ -26,5 +27,33 @@ describe('collapseNearDuplicates', () => {
     const groups = collapseNearDuplicates(hits, (id) => twins.get(id), 1);
     expect(groups.map((g) => g.hit.id)).toEqual([1, 2, 3, 4, 5]);
     expect(groups[0]!.duplicates.map((d) => d.id)).toEqual([6]);
+  });
+});
+
+describe('collapseNearDuplicatesInTurns', () => {
+  const hits = Array.from({ length: 1000 }, (_, i) => ({ id: i + 1, score: 1 - i / 1000 }));
+  const vectorOf = (id: number) => Float32Array.from([Math.cos(id / 50), Math.sin(id / 50)]);
+
+  it('forms the first maxGroups groups of the unbounded walk, and says that it left hits out', async () => {
+    const all = await collapseNearDuplicatesInTurns(hits, vectorOf, 0.999);
+    expect(all.truncated).toBe(false);
+    const some = await collapseNearDuplicatesInTurns(hits, vectorOf, 0.999, { maxGroups: 10 });
+    expect(some.truncated).toBe(true);
+    expect(some.groups).toEqual(all.groups.slice(0, 10));
+  });
+
+  it('gives the event loop turns while it works', async () => {
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await collapseNearDuplicatesInTurns(hits, vectorOf, 2, { sliceMs: 0 });
+    done = true;
+    // a turn for every 64 hits: other requests are answered meanwhile
+    expect(turns).toBeGreaterThanOrEqual(10);
   });
 });

@@ -6,9 +6,11 @@ import { DEFAULT_NMS_THRESHOLD } from '../../src/search/nms.js';
 const base: SearchRequest = { terms: [{ kind: 'text', text: 'river', weight: 1 }] };
 
 describe('pagination cursors', () => {
-  it('round-trip the offset for the query they belong to', () => {
+  it("round-trip the offset and the previous page's last hit for the query they belong to", () => {
     const key = queryKey(base);
-    expect(decodeCursor(encodeCursor(40, key), key)).toBe(40);
+    expect(decodeCursor(encodeCursor(40, key, { score: 0.123456789, id: 7 }), key)).toEqual({ offset: 40, after: { score: 0.123456789, id: 7 } });
+    // a cursor of the first shape (offset only) is still read
+    expect(decodeCursor(Buffer.from(JSON.stringify({ v: 1, offset: 40, key })).toString('base64url'), key)).toEqual({ offset: 40 });
   });
 
   it('key a query by what decides the order of results, not by the page', () => {
@@ -35,9 +37,9 @@ describe('pagination cursors', () => {
 
   it('refuses garbage, a malformed body and the cursor of another query', () => {
     const key = queryKey(base);
-    for (const cursor of ['garbage', Buffer.from('{"v":1,"offset":-1,"key":"k"}').toString('base64url'), Buffer.from('{"v":2,"offset":5,"key":"k"}').toString('base64url')]) {
+    for (const cursor of ['garbage', Buffer.from('{"v":1,"offset":-1,"key":"k"}').toString('base64url'), Buffer.from('{"v":2,"offset":5,"key":"k"}').toString('base64url'), Buffer.from('{"v":3,"offset":5,"key":"k","after":[0.5,1]}').toString('base64url')]) {
       expect(() => decodeCursor(cursor, key)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringContaining('invalid cursor') }));
     }
-    expect(() => decodeCursor(encodeCursor(20, queryKey({ ...base, exact: true })), key)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringContaining('different query') }));
+    expect(() => decodeCursor(encodeCursor(20, queryKey({ ...base, exact: true }), { score: 0.5, id: 1 }), key)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringContaining('different query') }));
   });
 });

@@ -87,9 +87,11 @@ describe('Searcher', () => {
     expect((await searcher.search({ terms: [river], k: 20 })).ef).toBe(256);
     expect((await searcher.search({ terms: [text('river')], k: 20 })).ef).toBe(512);
     expect((await searcher.search({ terms: [river, text('stadium', 0.5)], k: 20 })).ef).toBe(512);
-    // wider pages: twice k (one more, to know whether a next page exists), and sixteen times for text
-    expect((await searcher.search({ terms: [river], k: 200 })).ef).toBe(402);
-    expect((await searcher.search({ terms: [text('river')], k: 60 })).ef).toBe(976);
+    // wider pages: twice the hits fetched (k and one more, to know whether a next page exists, rounded
+    // up to a power of two: pages of the same band agree), and sixteen times for text
+    expect((await searcher.search({ terms: [river], k: 300 })).ef).toBe(512);
+    expect((await searcher.search({ terms: [river], k: 600 })).ef).toBe(1024);
+    expect((await searcher.search({ terms: [text('river')], k: 60 })).ef).toBe(1024);
     expect((await searcher.search({ terms: [text('river')], k: 20, ef: 80 })).ef).toBe(80);
   });
 

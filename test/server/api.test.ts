@@ -237,6 +237,8 @@ describe('errors', () => {
       ['q=river&exact=true&exact=false', 'exact: given 2 times: give it once'],
       ['q=river&collapse=1&collapse=0.5', 'collapse: given 2 times: give it once'],
       ['q=river&since=2021-01-01&until=2020-01-01', 'invalid filter "until=2020-01-01": until (2020-01-01T23:59:59.999Z) is before since (2021-01-01T00:00:00.000Z): no item can match'],
+      // collapsing compares each hit with the groups before it: collapsed pages go less deep
+      ['q=river&collapse=true&offset=990&k=20', 'with collapse, offset + k must be at most 1000, got 1010'],
     ] as const) {
       const res = await request(app).get(`/api/search?${query}`);
       expectError(res, 400, 'BAD_QUERY');
