@@ -11,7 +11,8 @@ import { evaluateLabels } from '../../src/eval/index.js';
 import { PREDICTION_KS } from '../../src/eval/predictions.js';
 import { classifyZeroShot } from '../../src/eval/zero-shot.js';
 import { ZeroShotAccumulator } from '../../src/eval/zero-shot-chunks.js';
-import type { ClipEncoder, ModelInfo } from '../../src/model/index.js';
+import type { ModelInfo } from '../../src/model/index.js';
+import { TextOnlyEncoder } from './text-only-encoder.js';
 import type * as OpenIndexModule from '../../src/store/open-index.js';
 import type { IndexStore } from '../../src/store/types.js';
 
@@ -63,28 +64,11 @@ function unitVector(seed: number): Float32Array {
 }
 
 /** Class names embed to seeded vectors of their own. */
-class SeededTextEncoder implements ClipEncoder {
-  readonly runCount = { text: 0, image: 0 };
+class SeededTextEncoder extends TextOnlyEncoder {
   readonly info: ModelInfo = { id: 'seeded-text', dir: '/nonexistent/seeded-text', variant: 'fp32', fingerprint: 'd'.repeat(64), embeddingDim: DIM, contextLength: 77, imageSize: 4, logitScale: undefined };
-  textTokens(text: string): number {
-    return text.split(' ').length + 2;
-  }
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     return texts.map((t) => unitVector(1000 + CLASSES.findIndex((c) => t.endsWith(` ${c}`))));
   }
-  embedImages(): Promise<Float32Array[]> {
-    throw new Error('not used');
-  }
-  preprocess(): never {
-    throw new Error('not used');
-  }
-  preprocessRgb(): never {
-    throw new Error('not used');
-  }
-  embedPixels(): Promise<Float32Array[]> {
-    throw new Error('not used');
-  }
-  async close(): Promise<void> {}
 }
 
 describe('eval labels reads only the vectors of the items it scores', () => {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareReports, evaluateLabels } from '../../src/eval/index.js';
 import { embedClassPrompts } from '../../src/eval/prompts.js';
-import type { ClipEncoder, ModelInfo } from '../../src/model/index.js';
+import type { ModelInfo } from '../../src/model/index.js';
+import { TextOnlyEncoder } from './text-only-encoder.js';
 import { openIndex, type CatalogChange } from '../../src/store/index.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-eval-labels-'));
@@ -26,7 +27,7 @@ function oneHot(i: number): Float32Array {
 }
 
 /** Texts naming a colour embed to that colour's axis; texts starting with "other" to the last axis. */
-class ColourTextEncoder implements ClipEncoder {
+class ColourTextEncoder extends TextOnlyEncoder {
   readonly info: ModelInfo = {
     id: 'colour-text',
     dir: '/nonexistent/colour-text',
@@ -37,27 +38,10 @@ class ColourTextEncoder implements ClipEncoder {
     imageSize: 4,
     logitScale: undefined,
   };
-  readonly runCount = { text: 0, image: 0 };
-  textTokens(text: string): number {
-    return text.split(' ').length + 2;
-  }
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     this.runCount.text++;
     return texts.map((t) => (t.startsWith('other') ? oneHot(DIM - 1) : oneHot(COLOURS.findIndex((c) => t.includes(c)))));
   }
-  embedImages(): Promise<Float32Array[]> {
-    throw new Error('not used');
-  }
-  preprocess(): never {
-    throw new Error('not used');
-  }
-  preprocessRgb(): never {
-    throw new Error('not used');
-  }
-  embedPixels(): Promise<Float32Array[]> {
-    throw new Error('not used');
-  }
-  async close(): Promise<void> {}
 }
 
 describe('zero-shot over a labelled archive (evaluateLabels)', () => {

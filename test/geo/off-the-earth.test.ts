@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import { crsFromEpsg, georeferenceFromGeoTiff, placeOfWindow, polygonsOf, readWorldFileGeoreference } from '../../src/geo/index.js';
+import { thrown } from '../fixtures/errors.js';
 
 /** GeoTIFF tags of a north-up image: top-left corner (x, y), square pixels of `pixel` units, the CRS `epsg` in the keys (none when undefined). */
 function tags(x: number, y: number, pixel: number, epsg?: number, pixelIsPoint = false) {
@@ -16,15 +17,6 @@ function tags(x: number, y: number, pixel: number, epsg?: number, pixelIsPoint =
   const geoKeys: Record<string, unknown> = { GTRasterTypeGeoKey: pixelIsPoint ? 2 : 1 };
   if (epsg !== undefined) Object.assign(geoKeys, geographic ? { GTModelTypeGeoKey: 2, GeographicTypeGeoKey: epsg } : { GTModelTypeGeoKey: 1, ProjectedCSTypeGeoKey: epsg });
   return { modelTiepoint: [0, 0, 0, x, y, 0], modelPixelScale: [pixel, pixel, 0], geoKeys };
-}
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('did not throw');
 }
 
 let dir: string;

@@ -6,15 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { isRsclipError } from '../../src/errors.js';
 import { checkSomeWindowMaps, placeOfWindow } from '../../src/geo/footprint.js';
 import { crsFromEpsg, planWindows, type Georeference } from '../../src/geo/index.js';
-
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('did not throw');
-}
+import { thrown } from '../fixtures/errors.js';
 
 describe('checkSomeWindowMaps', () => {
   it('refuses a scene none of whose windows maps (100 km pixels in UTM), and takes one where some do', () => {
