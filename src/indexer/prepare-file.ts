@@ -22,6 +22,7 @@ import { decodedAsIs } from '../raster/whole-image.js';
 import { computeSceneStretch, defaultBands, type SceneStretch } from '../raster/radiometry.js';
 import { Scene } from '../raster/scene.js';
 import { TiffTruncatedError } from '../raster/tiff-complete.js';
+import { TiffInksError } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import type { AlreadyRead } from '../model/encoder-types.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../model/image.js';
@@ -200,8 +201,9 @@ export class FilePreparer {
     try {
       source = await openRaster(file.absolutePath, { ...this.sceneOpenOptions(), head: hashed.head, worldFile: file.worldFile });
     } catch (error) {
-      // as is a TIFF cut short: the model's decoder would read its missing blocks as black
-      if (isRsclipError(error, 'GEOREFERENCE_INVALID') || error instanceof TiffTruncatedError) {
+      // as is a TIFF cut short (the model's decoder would read its missing blocks as black) or of
+      // inks it cannot render (the model's decoder would give colours other than GDAL's)
+      if (isRsclipError(error, 'GEOREFERENCE_INVALID') || error instanceof TiffTruncatedError || error instanceof TiffInksError) {
         yield { kind: 'fail', job, error: error.toOneLine() };
         return;
       }

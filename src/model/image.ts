@@ -24,6 +24,7 @@ import { isRsclipError, RsclipError } from '../errors.js';
 import { parseImageHeader } from '../raster/image-header.js';
 import { isTiffPath, openRaster } from '../raster/open-raster.js';
 import { checkTiffComplete, readTiffSize, TiffTruncatedError } from '../raster/tiff-complete.js';
+import { TiffInksError } from '../raster/tiff-source.js';
 import { isTiffBytes } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
@@ -448,7 +449,7 @@ async function openQueryRaster(file: string): Promise<RasterSource | undefined> 
     // a query has no place: a world file beside it is not looked for
     return await openRaster(file, { worldFile: null });
   } catch (error) {
-    if (error instanceof TiffTruncatedError || isRsclipError(error, 'DEPENDENCY_MISSING')) throw error;
+    if (error instanceof TiffTruncatedError || error instanceof TiffInksError || isRsclipError(error, 'DEPENDENCY_MISSING')) throw error;
     return undefined;
   }
 }

@@ -94,6 +94,15 @@ function cmykToRgb(inks: BandArray[], channel: number): Uint8Array {
 }
 
 /** Why a separated (Photometric 5) image is not read as CMYK, or null where it is. */
+/** A separated (ink) TIFF that is not 8-bit CMYK: refused, not handed to another decoder, whose colours would not be GDAL's. */
+export class TiffInksError extends RsclipError {
+  constructor(path: string, why: string) {
+    super('IMAGE_UNREADABLE', `cannot read image ${path}: a separated (ink) TIFF that rsclip cannot render as RGB: ${why}`, {
+      hint: 'convert it to RGB first, e.g. vips colourspace in.tif out.tif srgb',
+    });
+  }
+}
+
 function notCmyk(inkSet: number, bandCount: number, dataType: RasterDataType): string | null {
   if (inkSet !== INKSET_CMYK) return `its ${bandCount} inks are not CMYK (InkSet ${inkSet})`;
   if (bandCount < 4) return `it has ${bandCount} inks, not the 4 of CMYK`;
@@ -212,7 +221,7 @@ class TiffSource implements RasterSource {
     /** A palette image's colours: its one band of indices is read as three bands, red, green, blue. */
     private readonly palette: Palette | null = null,
     /** An 8-bit CMYK image: its first four bands are read as three, red, green, blue (cmykToRgb). */
-    private readonly cmyk = false,
+    readonly convertsToRgb = false,
   ) {
     this.chunks = new BlockCache(chunkCacheBytes(levels[0]!.width, bandCount, dataType === 'uint16' ? 2 : 1));
   }
@@ -351,7 +360,7 @@ class TiffSource implements RasterSource {
       const [indices] = await this.readLevel(level, window, [0], outWidth, outHeight);
       return { width: outWidth, height: outHeight, bands: bands.map((b) => expandPalette(indices!, this.palette![b - 1]!)) };
     }
-    if (this.cmyk) {
+    if (this.convertsToRgb) {
       const inks = await this.readLevel(level, window, [0, 1, 2, 3], outWidth, outHeight);
       return { width: outWidth, height: outHeight, bands: bands.map((b) => cmykToRgb(inks, b - 1)) };
     }
@@ -534,9 +543,7 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     if (photometric === PHOTOMETRIC_SEPARATED) {
       const why = notCmyk(Number((await fd.loadValue('InkSet')) ?? INKSET_CMYK), bandCount, dataType);
       if (why) {
-        throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: a separated (ink) TIFF that rsclip cannot render as RGB: ${why}`, {
-          hint: 'convert it to RGB first, e.g. vips colourspace in.tif out.tif srgb',
-        });
+        throw new TiffInksError(path, why);
       }
     }
     const colorMap = photometric === PHOTOMETRIC_PALETTE && bandCount === 1 ? ((await fd.loadValue('ColorMap')) as ArrayLike<number> | undefined) : undefined;

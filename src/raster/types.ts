@@ -46,6 +46,8 @@ export interface RasterSource {
   readonly overviews: readonly { width: number; height: number }[];
   /** Null when the file is not georeferenced. */
   readonly georeference: Georeference | null;
+  /** The reader converts the stored samples to RGB itself (a CMYK TIFF, as GDAL does): no other decoder may take the file. */
+  readonly convertsToRgb?: boolean;
   /** Reads bands (1-based numbers) of a window. */
   readBands(window: PixelWindow, bands: readonly number[], options?: ReadOptions): Promise<BandWindow>;
   /** The mask (0 = nodata, non-zero = valid) of a window at the same output size, or null without a mask band. */

@@ -3,7 +3,8 @@
  * query images, so that a file searched with itself is seen alike.
  *
  * - 8-bit data whose bands the model's own decoder gives (sharp: the first three bands, grey
- *   repeated, alpha dropped) goes to that decoder untouched (fidelity to the Python reference);
+ *   repeated, alpha dropped) goes to that decoder untouched (fidelity to the Python reference),
+ *   but for CMYK, which the scene reader converts as GDAL does (libvips goes through a profile);
  * - anything else (16-bit, signed, float, bands the colour interpretation orders otherwise, bands
  *   chosen) is read through the scene reader: the band choice, one percentile stretch computed on
  *   the image, and a read of at most WHOLE_READ_INPUTS model inputs on its shorter side.
@@ -22,7 +23,7 @@ export function sharpGivesBands(bands: readonly number[]): boolean {
 
 /** Whether a whole image of `source` goes to the model's own decoder (see the module comment); `chosenBands`: the index's `--bands`. */
 export function decodedAsIs(source: RasterSource, chosenBands?: readonly number[]): boolean {
-  return chosenBands === undefined && source.dataType === 'uint8' && sharpGivesBands(defaultBands(source));
+  return chosenBands === undefined && source.dataType === 'uint8' && !source.convertsToRgb && sharpGivesBands(defaultBands(source));
 }
 
 /** Output size of a whole-image read: native, unless its shorter side is past WHOLE_READ_INPUTS model inputs. */

@@ -1,15 +1,21 @@
 /**
  * CMYK TIFFs (Photometric Separated): 8-bit CMYK is read as RGB, as GDAL reads it (libtiff's
- * (255 - ink) x (255 - K) / 255); 16-bit CMYK and inks that are not CMYK are refused with the reason.
+ * (255 - ink) x (255 - K) / 255), also where a file is embedded whole (never handed to libvips,
+ * whose CMYK conversion goes through a profile); 16-bit CMYK and inks that are not CMYK are refused
+ * with the reason, by the indexer too (it fell back to libvips, silently).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openRaster } from '../../src/raster/index.js';
+import { decodedAsIs } from '../../src/raster/whole-image.js';
+import { openIndex } from '../../src/store/index.js';
 import { describeGdal } from '../fixtures/gdal.js';
 import { writeGeoTiff } from '../fixtures/geotiff-writer.js';
+import { indexInto } from '../fixtures/index-into.js';
+import { FakeEncoder } from '../indexer/fake-encoder.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rsclip-cmyk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,6 +66,26 @@ describe('a CMYK TIFF', () => {
   it('is refused with the reason where its inks are not 8-bit CMYK', async () => {
     await expect(openRaster(separatedTiff('inks.tif', 4, 'uint8', 2), { worldFile: null })).rejects.toThrow(/cannot render as RGB: its 4 inks are not CMYK \(InkSet 2\)/);
     await expect(openRaster(separatedTiff('cmyk16.tif', 4, 'uint16'), { worldFile: null })).rejects.toThrow(/cannot render as RGB: it is CMYK with uint16 samples/);
+  });
+
+  it('embedded whole, is rendered by the scene reader, not by the model\'s decoder', async () => {
+    const source = await openRaster(separatedTiff('whole.tif', 4, 'uint8'), { worldFile: null });
+    expect(decodedAsIs(source)).toBe(false);
+    await source.close();
+  });
+
+  it('of 16-bit samples fails its file in the indexer with the reason', async () => {
+    const archive = path.join(dir, 'archive');
+    mkdirSync(archive);
+    renameSync(separatedTiff('cmyk16-archive.tif', 4, 'uint16'), path.join(archive, 'cmyk16.tif'));
+    const index = path.join(dir, 'index');
+    expect(await indexInto({ roots: [archive], index, model: new FakeEncoder() })).toMatchObject({ added: 0, errors: 1 });
+    const store = await openIndex(index, { readonly: true });
+    try {
+      expect(await store.listFiles('error')).toEqual([expect.objectContaining({ path: 'cmyk16.tif', error: expect.stringMatching(/cannot render as RGB: it is CMYK with uint16 samples/) })]);
+    } finally {
+      await store.close();
+    }
   });
 
   describeGdal('against GDAL', () => {
