@@ -82,7 +82,11 @@ function windowOf(collapse: boolean | number | undefined): number {
 function printPage(page: SearchPage, window: number): void {
   if (page.hits.length === 0) process.stderr.write(page.filtered === 0 ? 'no image passes the filter\n' : 'no results\n');
   for (const hit of page.hits) process.stdout.write(hitLine(hit));
-  if (page.nextCursor) process.stderr.write(`more: --offset ${page.offset + page.k}\n`);
+  if (page.nextCursor) {
+    const next = page.offset + page.k;
+    // the window's last page is shorter: an offset past it is refused
+    process.stderr.write(`more: --offset ${next}${next + page.k > window ? ` -k ${window - next}` : ''}\n`);
+  }
   else if (page.hits.length === page.k && page.offset + page.k >= window) {
     // a full page at the end of the window: later results may exist, but no page may ask for them
     process.stderr.write(`no further page: --offset + -k may not pass ${count(window)}${window === MAX_COLLAPSE_WINDOW ? ' with --collapse' : ''}; narrow the query with a filter to see later results\n`);

@@ -148,10 +148,13 @@ export class Searcher {
     checkInteger('offset', given.offset, 0, MAX_WINDOW);
     checkInteger('ef', given.ef, 1, MAX_EF);
     const request = checkLibrarySearchRequest(given);
-    const k = request.k ?? DEFAULT_K;
     const key = queryKey(request);
     const position: CursorPosition = request.cursor !== undefined ? decodeCursor(request.cursor, key) : { offset: request.offset ?? 0 };
     const { offset } = position;
+    // a cursor is offered wherever a result is left in the window: its page is the window's last
+    // where a full one would pass it (an offset asked for past the window is refused below)
+    const window = collapses(request) ? MAX_COLLAPSE_WINDOW : MAX_WINDOW;
+    const k = request.cursor !== undefined && offset < window ? Math.min(request.k ?? DEFAULT_K, window - offset) : (request.k ?? DEFAULT_K);
     if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });
     if (collapses(request) && offset + k > MAX_COLLAPSE_WINDOW) {
       throw new RsclipError('BAD_QUERY', `with collapse, offset + k must be at most ${MAX_COLLAPSE_WINDOW}, got ${offset + k}`, {

@@ -100,6 +100,18 @@ describe('deep pages', () => {
     expect((await searcher.search({ ...query, offset: MAX_WINDOW - 2000 })).nextCursor).toBeDefined();
   });
 
+  it('gives the window\'s last results to a cursor offered with less than a full page left, as a shorter page', async () => {
+    const { store } = fakeStore({ items: 8000 });
+    const searcher = new Searcher(new KnownVectorEncoder(), store);
+    const first = await searcher.search({ ...query, k: 700, offset: MAX_WINDOW - 800 });
+    expect(first.nextCursor).toBeDefined();
+    const last = await searcher.search({ ...query, k: 700, cursor: first.nextCursor! });
+    expect([last.offset, last.hits.length, last.nextCursor]).toEqual([MAX_WINDOW - 100, 100, undefined]);
+    expectOneOrder([first, last]);
+    // an offset asked for past the window is still refused
+    await expect(searcher.search({ ...query, k: 700, offset: MAX_WINDOW - 100 })).rejects.toMatchObject({ code: 'BAD_QUERY' });
+  });
+
   it('pages an old (offset-only) cursor by its offset, and refuses a cursor of a new shape it cannot read', async () => {
     const { store } = fakeStore({ items: 100 });
     const searcher = new Searcher(new KnownVectorEncoder(), store);
