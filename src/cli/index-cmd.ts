@@ -198,7 +198,8 @@ export function printIndexSummary(s: IndexSummary): void {
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
   for (const f of s.forgotten ?? []) lines.push(`  forgotten ${f.root}: ${f.files} files removed`);
   for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.folder}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.folder}\` removes them`);
-  if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.map(oneField).join(', ')}`);
+  // '' is an archive folder itself (the others are relative to theirs)
+  if (s.unreadableFolders.length > 0) lines.push(`  unreadable folders (their files were kept): ${s.unreadableFolders.map((f) => (f === '' ? '. (an archive folder itself)' : oneField(f))).join(', ')}`);
   if (s.symlinkLoops.length > 0) lines.push(`  symlinked folders already scanned, skipped: ${s.symlinkLoops.map(oneField).join(', ')}`);
   for (const skip of s.skipped) lines.push(`  skipped ${skip.count}: ${skip.reason} (e.g. ${skip.examples.join(', ')})`);
   if (s.errors > 0) lines.push('  `rsclip errors` lists the files that failed and why; `rsclip index --retry-errors` tries them again');
@@ -395,7 +396,9 @@ export function registerIndexCommands(program: Command): void {
       for (const e of summary.emptyRoots ?? []) {
         process.stderr.write(`rsclip: warning: no image files found in ${e.folder}, where the index holds ${e.files}: kept them (is a disk unmounted?); \`rsclip index --forget ${e.folder}\` removes them\n`);
       }
-      if (summary.scanned === 0 && dirs.length > 0 && !summary.emptyRoots) {
+      if (summary.scanned === 0 && dirs.length > 0 && summary.unreadableFolders.includes('')) {
+        process.stderr.write(`rsclip: warning: cannot read ${dirs.length === 1 ? dirs[0] : 'an archive folder'} (its permissions?): the files the index holds there were kept\n`);
+      } else if (summary.scanned === 0 && dirs.length > 0 && !summary.emptyRoots) {
         const skipped = summary.skipped.reduce((n, s) => n + s.count, 0);
         process.stderr.write(`rsclip: warning: no image files found in ${opts.stac ?? dirs.join(', ')}${skipped > 0 ? ` (${skipped} other files skipped, see the summary)` : ''}\n`);
       }

@@ -8,7 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, it, vi } from 'vitest';
+import { printIndexSummary } from '../../src/cli/index-cmd.js';
+import type { IndexSummary } from '../../src/indexer/index.js';
 import { makePng } from '../fixtures/images.js';
 
 const CHILD = path.join(import.meta.dirname, 'unreadable-folders.child.ts');
@@ -17,7 +19,7 @@ const asRoot = process.getuid?.() === 0;
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-unreadable-folders-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function indexAsAnotherUser(archive: string, index: string): { summary: { removed: number; unreadableFolders: string[] }; paths: string[] } {
+function indexAsAnotherUser(archive: string, index: string): { summary: IndexSummary; paths: string[] } {
   const out = execFileSync(process.execPath, ['--import', 'tsx', CHILD, archive, index], {
     cwd: path.dirname(CHILD),
     env: { ...process.env, TMPDIR: work, HOME: work },
@@ -38,7 +40,7 @@ function giveAway(dir: string): void {
   }
 }
 
-it.skipIf(process.platform === 'win32')('keeps the files of a folder it may list but not enter, and of one it may not list', { timeout: 60_000 }, () => {
+it.skipIf(process.platform === 'win32')('keeps the files of a folder it may list but not enter, of one it may not list, and of an archive folder it may not list', { timeout: 60_000 }, () => {
   chmodSync(work, 0o755);
   const archive = path.join(work, 'archive');
   for (const folder of ['open', 'listable', 'closed']) {
@@ -54,7 +56,20 @@ it.skipIf(process.platform === 'win32')('keeps the files of a folder it may list
     const { summary, paths } = indexAsAnotherUser(archive, index);
     expect(summary).toMatchObject({ removed: 0, unreadableFolders: expect.arrayContaining(['listable', 'closed']) });
     expect(paths).toEqual(['closed/a.png', 'listable/a.png', 'open/a.png']);
+    // the archive folder itself: kept, and named as itself in the summary (it was an empty name)
+    chmodSync(archive, 0o000);
+    const ofRoot = indexAsAnotherUser(archive, index);
+    expect(ofRoot.summary).toMatchObject({ removed: 0, unreadableFolders: [''] });
+    expect(ofRoot.paths).toEqual(['closed/a.png', 'listable/a.png', 'open/a.png']);
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      printIndexSummary(ofRoot.summary);
+      expect(String(write.mock.calls[0]![0])).toContain('  unreadable folders (their files were kept): . (an archive folder itself)\n');
+    } finally {
+      write.mockRestore();
+    }
   } finally {
+    chmodSync(archive, 0o755);
     chmodSync(path.join(archive, 'listable'), 0o755);
     chmodSync(path.join(archive, 'closed'), 0o755);
   }
