@@ -16,7 +16,7 @@
  * renders them instead (src/raster/whole-image.ts), so that a file searched with itself finds itself.
  */
 import type { Stats } from 'node:fs';
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { default as SharpFactory, Sharp } from 'sharp';
@@ -25,6 +25,7 @@ import { parseImageHeader } from '../raster/image-header.js';
 import { isTiffPath, openRaster } from '../raster/open-raster.js';
 import { checkTiffComplete, readTiffSize, TiffTruncatedError } from '../raster/tiff-complete.js';
 import { TiffInksError } from '../raster/tiff-source.js';
+import { unreadableFormat } from '../raster/unreadable-format.js';
 import { isTiffBytes } from '../raster/tiff-source.js';
 import type { RasterSource } from '../raster/types.js';
 import { decodedAsIs, renderWholeImage } from '../raster/whole-image.js';
@@ -69,30 +70,6 @@ function describeSource(source: ImageSource): string {
 /** What to do about an image past the pixel limit: a query image can only be smaller (`search` has no option to raise it); an archive's limit is raised by `rsclip index --max-input-pixels`. */
 function pixelLimitHint(query: boolean): string {
   return query ? 'use a smaller query image: the model looks at 224x224 pixels of it anyway' : 'downscale the image or raise the pixel limit (--max-input-pixels)';
-}
-
-/** Formats archives hold that the prebuilt sharp cannot decode, by their first bytes (the indexer names them by extension, src/indexer/scan.ts). */
-const UNREADABLE_SIGNATURES: readonly [format: string, signature: number[]][] = [
-  ['JPEG 2000', [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]],
-  ['JPEG 2000', [0xff, 0x4f, 0xff, 0x51]],
-  ['BMP', [0x42, 0x4d]],
-  ['PSD', [0x38, 0x42, 0x50, 0x53]],
-];
-
-/** The format sharp cannot read that `source` starts as, or undefined. */
-async function unreadableFormat(source: ImageSource): Promise<string | undefined> {
-  let head: Uint8Array = typeof source === 'string' ? new Uint8Array(0) : source;
-  if (typeof source === 'string') {
-    const file = await open(source).catch(() => undefined);
-    if (file === undefined) return undefined;
-    try {
-      const { buffer, bytesRead } = await file.read(Buffer.alloc(16), 0, 16, 0);
-      head = buffer.subarray(0, bytesRead);
-    } finally {
-      await file.close();
-    }
-  }
-  return UNREADABLE_SIGNATURES.find(([, signature]) => signature.every((b, i) => head[i] === b))?.[0];
 }
 
 async function unreadableError(source: ImageSource, cause: unknown, query = false): Promise<RsclipError> {

@@ -14,6 +14,7 @@ import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-f
 import { parseImageHeader, type ImageHeader } from './image-header.js';
 import { decodeWhole, deinterleave, extractRaw, openWithLibvips, type DecodedImage, type Metadata, type StoredColourspace } from './libvips.js';
 import type { BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
+import { unreadableFormat } from './unreadable-format.js';
 
 /** The most memory one open image may keep decoded (a 9,000 x 9,000 RGB image takes 243 MB). */
 const DECODED_IMAGE_BUDGET_BYTES = 256 * 1024 * 1024;
@@ -121,6 +122,8 @@ async function readMetadata(path: string): Promise<Metadata | ImageHeader> {
   } catch (cause) {
     if (isRsclipError(cause, 'DEPENDENCY_MISSING')) throw cause;
     const why = cause instanceof Error ? cause.message : String(cause);
+    const format = /unsupported image format/i.test(why) ? await unreadableFormat(path) : undefined;
+    if (format) throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: image format rsclip cannot read (${format})`, { hint: 'convert it to PNG, JPEG or TIFF', cause });
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${/no such file|ENOENT|missing/i.test(why) ? 'file not found' : why}`, {
       hint: 'check that the file is a complete JPEG, PNG, TIFF or WebP image',
       cause,

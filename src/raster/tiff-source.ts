@@ -31,6 +31,7 @@ import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-f
 import { BlockCache } from './block-cache.js';
 import { checkBlocksInFile } from './tiff-complete.js';
 import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
+import { unreadableFormat } from './unreadable-format.js';
 import type { BandArray, BandColor, BandWindow, RasterDataType, RasterSource, ReadOptions } from './types.js';
 
 const SUBFILE_REDUCED = 1;
@@ -484,6 +485,9 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     tiff = await fromFile(path);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
+    // a file of another format named .tif
+    const format = code === undefined ? await unreadableFormat(path) : undefined;
+    if (format) throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: image format rsclip cannot read (${format}), not a TIFF`, { hint: 'convert it to PNG, JPEG or TIFF', cause });
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${code === 'ENOENT' ? 'file not found' : cause instanceof Error ? cause.message : String(cause)}`, {
       hint: code === 'ENOENT' ? 'check the path' : 'check that the file is a complete TIFF',
       cause,

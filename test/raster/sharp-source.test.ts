@@ -2,7 +2,8 @@
  * PNG and other images read through sharp: a 16-bit PNG's windows hold its 16-bit samples, one
  * per band (grey, grey + alpha, RGB, RGBA), at full resolution and reduced; a scene read window
  * by window is decoded once, with the same samples as windows decoded from the file, and a
- * truncated one still gives the windows above its damage.
+ * truncated one still gives the windows above its damage; a file of a format sharp cannot read is
+ * named by its format.
  */
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,18 @@ describe('a scene read window by window', () => {
       await expect(source.readBands(windows[3]!, bands)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: expect.stringContaining(file) });
     } finally {
       await source.close();
+    }
+  });
+});
+
+describe('a file of a format sharp cannot read', () => {
+  it('is named by its format when opened as a raster (locate), under its own extension and as .tif', async () => {
+    // a JPEG 2000 file's signature box, then bytes no decoder here takes
+    const jp2 = Buffer.concat([Buffer.from([0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a]), Buffer.alloc(200, 7)]);
+    for (const name of ['scene.jp2', 'scene-jp2.tif']) {
+      const file = path.join(dir, name);
+      writeFileSync(file, jp2);
+      await expect(openRaster(file)).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE', message: expect.stringContaining('image format rsclip cannot read (JPEG 2000)') });
     }
   });
 });
