@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { pageToFeatureCollection } from '../search/hit.js';
-import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_COLLAPSE_WINDOW, MAX_WINDOW } from '../search/limits.js';
+import { DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, MAX_COLLAPSE_WINDOW, MAX_WINDOW, resultWindow } from '../search/limits.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
@@ -74,9 +74,9 @@ function hitLine(hit: SearchHit): string {
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** The deepest offset + k a query may ask for: MAX_WINDOW, or MAX_COLLAPSE_WINDOW with --collapse. */
+/** The deepest offset + k a query may ask for, with or without --collapse. */
 function windowOf(collapse: boolean | number | undefined): number {
-  return collapse !== undefined && collapse !== false ? MAX_COLLAPSE_WINDOW : MAX_WINDOW;
+  return resultWindow(collapse !== undefined && collapse !== false);
 }
 
 function printPage(page: SearchPage, window: number): void {

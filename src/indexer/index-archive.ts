@@ -132,13 +132,16 @@ async function heldUnder(store: IndexStore, folders: readonly string[], indexing
   const roots = await store.roots();
   const given = indexing.map((root) => path.resolve(root));
   const forgets: Forget[] = [];
+  // each root's files are read once, however many --forget folders lie in it
+  const filesOf = new Map<string, ReturnType<IndexStore['knownFiles']>>();
+  const knownFiles = (root: string) => filesOf.get(root) ?? filesOf.set(root, store.knownFiles(root)).get(root)!;
   for (const folder of folders.map((f) => path.resolve(f))) {
     const ids: number[] = [];
     for (const root of roots) {
       if (!isInside(folder, root) && !isInside(root, folder)) continue;
       // '' when the folder is the root or holds it: every file of the root
       const prefix = isInside(folder, root) ? '' : `${path.relative(root, folder).split(path.sep).join('/')}/`;
-      const held = [...(await store.knownFiles(root))].filter(([rel, row]) => row.status !== 'removed' && rel.startsWith(prefix));
+      const held = [...(await knownFiles(root))].filter(([rel, row]) => row.status !== 'removed' && rel.startsWith(prefix));
       if (held.length === 0) continue;
       if (given.includes(root)) {
         throw new RsclipError('BAD_INPUT', `--forget ${folder} would remove files of archive folder ${root}, which this run indexes: they would be scanned and forgotten at once`, {

@@ -9,6 +9,11 @@ export const MAX_WINDOW = 5000;
  * this deep.
  */
 export const MAX_COLLAPSE_WINDOW = 1000;
+
+/** The deepest offset + k a query may reach: MAX_WINDOW, or MAX_COLLAPSE_WINDOW when it collapses near-duplicates. */
+export function resultWindow(collapses: boolean): number {
+  return collapses ? MAX_COLLAPSE_WINDOW : MAX_WINDOW;
+}
 /**
  * Most hits one page fetches from the store while copy folding, near-duplicate collapsing or tile
  * suppression thin them out (or while a cursor's page looks for the hits after the previous

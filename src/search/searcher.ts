@@ -14,7 +14,7 @@ import type { ScoredId } from '../vector-math.js';
 import { collapseNearDuplicatesInTurns, type CollapsedGroup } from './collapse.js';
 import { decodeCursor, encodeCursor, ordersAfter, queryKey, type CursorPosition } from './cursor.js';
 import { buildHit } from './hit.js';
-import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, fetchBand, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_FETCHED_HITS, MAX_K, MAX_TERMS, MAX_WINDOW, type QueryKind } from './limits.js';
+import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, fetchBand, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_FETCHED_HITS, MAX_K, MAX_TERMS, MAX_WINDOW, resultWindow, type QueryKind } from './limits.js';
 import { nmsShare, suppressOverlaps, type PlacedHit } from './nms.js';
 import { longTextNotices } from './long-texts.js';
 import { combineWeighted } from './query-vector.js';
@@ -153,7 +153,7 @@ export class Searcher {
     const { offset } = position;
     // a cursor is offered wherever a result is left in the window: its page is the window's last
     // where a full one would pass it (an offset asked for past the window is refused below)
-    const window = collapses(request) ? MAX_COLLAPSE_WINDOW : MAX_WINDOW;
+    const window = resultWindow(collapses(request));
     const k = request.cursor !== undefined && offset < window ? Math.min(request.k ?? DEFAULT_K, window - offset) : (request.k ?? DEFAULT_K);
     if (offset + k > MAX_WINDOW) throw new RsclipError('BAD_QUERY', `offset + k must be at most ${MAX_WINDOW}, got ${offset + k}`, { hint: 'narrow the query with a filter' });
     if (collapses(request) && offset + k > MAX_COLLAPSE_WINDOW) {
@@ -210,7 +210,7 @@ export class Searcher {
     const startOf = (groups: HitGroup[]) => (after ? firstAfter(groups, after) : offset);
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
     const foldCopies = request.foldCopies ?? true;
-    const window = threshold === undefined ? MAX_WINDOW : MAX_COLLAPSE_WINDOW;
+    const window = resultWindow(threshold !== undefined);
     const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
     // bounded: every pass fetches twice the hits of the one before, at most MAX_FETCHED_HITS; the
     // count is a band's (fetchBand), so that pages of a band see the same hits
