@@ -11,8 +11,8 @@
  * --server: PGlite (the default: PostgreSQL compiled to WebAssembly, served in this process by
  * pglite-socket on a loopback port, one thread), `local` (this machine's PostgreSQL with pgvector,
  * started in a temp folder as the tests start it: fsync off; see .ci/install-pgvector), or the
- * URL of a server of your own (a schema `bench` is made there; its settings are left alone: raise
- * maintenance_work_mem for the HNSW build yourself, see bench/postgres-memory.ts).
+ * URL of a server of your own (a schema `bench` is made there; its settings are left alone: the
+ * copy's HNSW build raises maintenance_work_mem for itself, see src/store/postgres/vector-index-build.ts).
  * With --dir both indexes (PGlite's database in DIR/pglite) are kept, and a run started again on
  * the same DIR resumes: the embedded build from its last committed scene, the copy where it
  * stopped (index copy resumes), and skips what is complete, so the queries can be re-run alone
@@ -29,7 +29,6 @@ import pg from 'pg';
 import { copyIndex, openIndex, type CatalogChange, type IndexStore, type SearchOptions } from '../src/store/index.js';
 import { startPgliteServer } from '../test/store/pglite-server.js';
 import { startDelayProxy } from './delay-proxy.js';
-import { fitGraphInMemory } from './postgres-memory.js';
 import { postgresHasPgvector, startPostgres } from '../test/store/postgres-server.js';
 
 const { values } = parseArgs({
@@ -151,7 +150,6 @@ try {
   start = performance.now();
   const copied = await openableIndex(url);
   if (!copied) {
-    if (server.kind !== 'url') await fitGraphInMemory(server.url, server.kind, N, DIM);
     await copyIndex(embeddedDir, url, {
       pageSize: 5000,
       onProgress: ({ table, rows }) => rows % 100000 === 0 && console.error(`copy: ${table} ${rows} rows, ${((performance.now() - start) / 1000).toFixed(0)} s`),

@@ -39,7 +39,6 @@ import { chooseEf, DEFAULT_K } from '../src/search/index.js';
 import { EXACT_COPY_LIMITS } from '../src/store/embedded/search-planner.js';
 import { copyIndex, openIndex, parseEngineLabel, type CatalogChange } from '../src/store/index.js';
 import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
-import { fitGraphInMemory } from './postgres-memory.js';
 import { makePng } from '../test/fixtures/images.js';
 
 const { values } = parseArgs({
@@ -125,7 +124,6 @@ if (values.store === 'postgres-local') {
   if (!postgresHasPgvector) throw new Error('--store postgres-local needs PostgreSQL with pgvector installed on this machine (.ci/install-pgvector builds it for Debian 12)');
   const local = await startPostgres(values['shared-buffers'] ? [`shared_buffers=${values['shared-buffers']}`] : []);
   stopPostgres = local.stop;
-  await fitGraphInMemory(local.url, 'local', vectorCount, model.embeddingDim);
   servedIndex = `${local.url}?schema=bench`;
   log(`copying the index into PostgreSQL (${servedIndex})`);
   const start = performance.now();

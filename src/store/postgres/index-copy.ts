@@ -22,7 +22,8 @@ import { Database, type Queryable } from './database.js';
 import { readyPgvector } from './open.js';
 import { COPIED_FROM, COPIED_META, COPIED_VERSION, COPY_MARK, EmbeddedCopyEnd, KEYED_TABLES, PostgresCopyEnd, type CopyEnd, type KeyedTable } from './copy-tables.js';
 import { isPostgresLocation, parsePostgresLocation } from './location.js';
-import { checkSchemaFree, createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q, vectorIndexSql } from './schema.js';
+import { checkSchemaFree, createTablesSql, indexPrecisionFor, PG_SCHEMA_VERSION, q } from './schema.js';
+import { buildVectorIndex } from './vector-index-build.js';
 
 export interface CopyIndexOptions {
   /** Rows per page (one transaction each on the target). */
@@ -69,7 +70,7 @@ async function openPostgresEnd(location: string, role: 'source' | 'target', sour
     const buildIndex = async (db: Queryable) => {
       const m = Number(sourceMeta?.get('hnsw_m') ?? DEFAULT_ENGINE.M);
       const ef = Number(sourceMeta?.get('hnsw_ef_construction') ?? DEFAULT_ENGINE.efConstruction);
-      await db.query(vectorIndexSql(where.schema, dim, precision, m, ef));
+      await buildVectorIndex(db, { schema: where.schema, dim, precision, m, efConstruction: ef });
     };
     return new PostgresCopyEnd(where.shown, database, where.schema, buildIndex);
   } catch (error) {

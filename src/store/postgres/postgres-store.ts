@@ -52,7 +52,7 @@ import { allButExcluded, numbered, restricts, selectionToSql, withLiterals } fro
 import { connectPostgresIndex, setMeta, type PostgresIndexMeta } from './open.js';
 import { FIELD_NAMES_SQL, fileItemsSql, filesCounted, filesInArchive, groupFieldRows, isoTime, ITEM_COLUMNS, numericValue, ROOTS_SQL, toFileRecord, toIndexTotals, toItemRecord, toKnownFile, totalsRecounted, type FileRow, type IndexTotals, type ItemFieldRow, type ItemRow, type TotalRow } from '../catalog-rows.js';
 import { exactSelectionLimit } from '../exact-selection.js';
-import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexName, vectorIndexSql } from './schema.js';
+import { CHANGE_TRIGGERS, CHANGES_TOTAL, changeCountSql, countedTotalsSql, indexedVector, PG_TOTALS_VERSION, q, vectorIndexName } from './schema.js';
 import { findReusableFiles, MAX_LOOKUPS_PER_QUERY, type ReusableLookup } from './reusable-files.js';
 import { VectorIndexUpkeep } from './vector-index-upkeep.js';
 import { sentToVector, sentVector, VectorArrays, vectorToText } from './vector-wire.js';
@@ -125,7 +125,7 @@ export class PostgresStore implements IndexStore {
     private readonly database: Database,
     readonly readonly: boolean,
   ) {
-    this.vectorIndex = new VectorIndexUpkeep(vectorIndexSql(database.location.schema, meta.embeddingDim, meta.precision, meta.engine.M, meta.engine.efConstruction), vectorIndexName(database.location.schema));
+    this.vectorIndex = new VectorIndexUpkeep({ schema: database.location.schema, dim: meta.embeddingDim, precision: meta.precision, m: meta.engine.M, efConstruction: meta.engine.efConstruction });
   }
 
   describe(): StoreDescription {

@@ -20,6 +20,8 @@
  * a 5,120-vector load whose other 65 commits took about 0.5 s.
  */
 import type { Queryable } from './database.js';
+import { vectorIndexName } from './schema.js';
+import { buildVectorIndex, type VectorIndexSpec } from './vector-index-build.js';
 
 const BULK_LOAD_MIN_VECTORS = 1000;
 /** A scan of this many 512-d vectors takes tens of milliseconds on a server; beyond it the index stays. */
@@ -32,11 +34,11 @@ export class VectorIndexUpkeep {
   /** Why the HNSW index is missing, when it is: flush and close build it. */
   private missing: 'dropped for a bulk load' | 'found missing' | undefined;
 
-  /** `createSql`: the index's CREATE INDEX IF NOT EXISTS statement; `indexName`: its name, qualified by its schema. */
-  constructor(
-    private readonly createSql: string,
-    private readonly indexName: string,
-  ) {}
+  private readonly indexName: string;
+
+  constructor(private readonly spec: VectorIndexSpec) {
+    this.indexName = vectorIndexName(spec.schema);
+  }
 
   get deferred(): boolean {
     return this.missing !== undefined;
@@ -68,7 +70,7 @@ export class VectorIndexUpkeep {
 
   /** Builds the index if it is missing (a catalog lookup when it exists); later commits count afresh. */
   async build(db: Queryable): Promise<void> {
-    await db.query(this.createSql);
+    await buildVectorIndex(db, this.spec);
     this.missing = undefined;
     this.atStart = undefined;
     this.added = 0;
