@@ -11,7 +11,7 @@
  * setting, as it did before it was raised.
  */
 import type { Queryable } from './database.js';
-import { pgvectorGraphParameters, q, vectorIndexSql, type IndexPrecision } from './schema.js';
+import { pgvectorGraphParameters, q, vectorIndexName, vectorIndexSql, type IndexPrecision } from './schema.js';
 
 /** The most a build asks for unless the server's own setting is higher: 1M 512-d vectors at M 16 (about 1.8 GB) fit. */
 export const BUILD_MEMORY_CAP_KB = 2 * 1024 * 1024;
@@ -50,7 +50,7 @@ export async function buildVectorIndex(db: Queryable, spec: VectorIndexSpec): Pr
   const createSql = vectorIndexSql(spec.schema, spec.dim, spec.precision, spec.m, spec.efConstruction);
   const { rows } = await db.query<{ indexed: boolean; server_kb: string }>(
     "SELECT to_regclass($1) IS NOT NULL AS indexed, (SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem') AS server_kb",
-    [`${q(spec.schema)}.vectors_hnsw`],
+    [vectorIndexName(spec.schema)],
   );
   if (rows[0]!.indexed) return;
   const serverKb = Number(rows[0]!.server_kb);
