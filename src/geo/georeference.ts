@@ -4,6 +4,7 @@
  */
 import { isRsclipError, RsclipError } from '../errors.js';
 import type { Crs } from './crs.js';
+import type { GcpFitResiduals } from './gcp-fit.js';
 import { pixelToCrs, type GeoTransform } from './geotransform.js';
 
 export interface Georeference {
@@ -14,6 +15,11 @@ export interface Georeference {
   readonly height: number;
   /** Where it was read from. */
   readonly source: 'geotiff' | 'world-file' | 'stac';
+  /**
+   * A GeoTIFF georeferenced by ground control points: `geoTransform` is their affine fit, and this
+   * is how far the GCPs lie from it (past GCP_RESIDUAL_TOLERANCE_PIXELS the place is approximate).
+   */
+  readonly gcpFit?: GcpFitResiduals;
 }
 
 /**

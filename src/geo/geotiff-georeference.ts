@@ -1,10 +1,14 @@
 /**
  * Georeferencing of a GeoTIFF from its tags, as GDAL reads it:
  * - the affine transform from ModelTransformation (rotation and shear included) or from one
- *   ModelTiepoint + ModelPixelScale; several tie points without a scale are ground control
- *   points, which rsclip does not warp (no georeference);
+ *   ModelTiepoint + ModelPixelScale; tie points without a scale are ground control points
+ *   (GCPs), which GDAL keeps as GCPs and warps with: rsclip takes their affine fit (gcp-fit.ts,
+ *   GDAL's `-order 1`), with its residuals, and no georeference where there is none (fewer than
+ *   3 GCPs, all on a line), saying why; geographic GCPs across the antimeridian are made
+ *   continuous first (GDAL's fit would stretch such a scene around the globe);
  * - PixelIsPoint (GTRasterTypeGeoKey = 2) shifts the transform by half a pixel, as GDAL does by
  *   default (GTIFF_POINT_GEO_IGNORE=FALSE), so both conventions give the same corners as gdalinfo;
+ *   GDAL shifts GCPs alike (RFC 33: their pixel/line + 0.5), and so does rsclip;
  * - the CRS from the GeoKeys: an EPSG code (ProjectedCSTypeGeoKey, else GeographicTypeGeoKey)
  *   through `epsg-index`; else an ESRI PE string (WKT) in a citation key through proj4js's WKT
  *   parser; else the user-defined keys (projection code or ProjCoordTrans parameters, datum,
@@ -16,6 +20,7 @@ import type GeokeysToProj4 from 'geotiff-geokeys-to-proj4';
 import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
 import { crsFromEpsg, crsFromProj4, crsFromWkt, type Crs } from './crs.js';
+import { fitAffineToGcps, type GroundControlPoint } from './gcp-fit.js';
 import { shiftHalfPixel, type GeoTransform } from './geotransform.js';
 import { checkOnTheEarth, type Georeference } from './georeference.js';
 
@@ -126,29 +131,78 @@ function withEpsgDatumShift(definition: string, geographic: number | undefined):
 }
 
 /**
- * The georeference of a GeoTIFF image of `width` x `height` pixels from its tags; null when it
- * has no affine transform. `crs` (a user's `--crs`) serves a file whose GeoKeys give no CRS: a
- * CRS the file gives wins (as a world file's `.prj` does), so that `--crs` for the world files of
- * a folder does not move its GeoTIFFs; a CRS it gives that cannot be used fails it.
+ * The ground control points of the tags: ModelTiepoint's (I, J, K, X, Y, Z) sextets where the
+ * tags give no affine transform (no ModelTransformation, no ModelPixelScale); null where they do,
+ * or hold no tie point. K and Z are ignored, as GDAL's GCP transformer does.
  */
-export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, height: number, crs?: Crs): Georeference | null {
+export function gcpsFromTags(tags: GeoTiffGeoTags): GroundControlPoint[] | null {
+  const tie = tags.modelTiepoint;
+  if (geoTransformFromTags(tags) || !tie || tie.length < 6) return null;
+  const gcps: GroundControlPoint[] = [];
+  for (let i = 0; i + 6 <= tie.length; i += 6) gcps.push({ pixel: tie[i]!, line: tie[i + 1]!, x: tie[i + 3]!, y: tie[i + 4]! });
+  return gcps;
+}
+
+/** A GeoTIFF's georeference, and why its georeferencing tags give none where they do not (GCPs that cannot be fitted). */
+export interface GeoTiffGeoreferenceReading {
+  georeference: Georeference | null;
+  /** Set where the tags hold georeferencing that gives no georeference. */
+  unusable?: string;
+}
+
+/**
+ * Longitudes of GCPs in a geographic CRS across the antimeridian (some near +180, some near
+ * -180) made continuous, so that the fit does not stretch the scene around the globe.
+ */
+function acrossAntimeridian(gcps: GroundControlPoint[], crs: Crs | null): GroundControlPoint[] {
+  if (!crs?.geographic) return gcps;
+  const turn = 360 / crs.degreesPerUnit;
+  const xs = gcps.map((g) => g.x);
+  if (Math.max(...xs) - Math.min(...xs) <= turn / 2) return gcps;
+  return gcps.map((g) => (g.x < 0 ? { ...g, x: g.x + turn } : g));
+}
+
+/**
+ * The georeference of a GeoTIFF image of `width` x `height` pixels from its tags (see
+ * georeferenceFromGeoTiff), with the reason where ground control points give none.
+ */
+export function readGeoTiffGeoreference(tags: GeoTiffGeoTags, width: number, height: number, crs?: Crs): GeoTiffGeoreferenceReading {
   const raw = geoTransformFromTags(tags);
-  if (!raw) return null;
+  const gcps = raw ? null : gcpsFromTags(tags);
+  if (!raw && !gcps) return { georeference: null };
   const pixelIsPoint = keyNumber(tags.geoKeys ?? {}, 'GTRasterTypeGeoKey') === 2;
   const own = crsFromGeoKeys(tags.geoKeys);
-  const georeference: Georeference = {
-    crs: own ?? crs ?? null,
-    geoTransform: pixelIsPoint ? shiftHalfPixel(raw) : raw,
-    width,
-    height,
-    source: 'geotiff',
-  };
+  const chosen = own ?? crs ?? null;
+  let geoTransform: GeoTransform;
+  let gcpFit: Georeference['gcpFit'];
+  if (raw) geoTransform = pixelIsPoint ? shiftHalfPixel(raw) : raw;
+  else {
+    // GDAL (RFC 33): a PixelIsPoint GCP's pixel/line is a pixel's centre, +0.5 in its pixel/line convention
+    const shifted = pixelIsPoint ? gcps!.map((g) => ({ ...g, pixel: g.pixel + 0.5, line: g.line + 0.5 })) : gcps!;
+    const fitted = fitAffineToGcps(acrossAntimeridian(shifted, chosen));
+    if ('problem' in fitted) return { georeference: null, unusable: `ground control points that cannot be fitted: ${fitted.problem}` };
+    const { fit } = fitted;
+    geoTransform = fit.geoTransform;
+    gcpFit = { gcps: fit.gcps, maxResidualPixels: fit.maxResidualPixels, rmsResidualPixels: fit.rmsResidualPixels };
+  }
+  const georeference: Georeference = { crs: chosen, geoTransform, width, height, source: 'geotiff', ...(gcpFit ? { gcpFit } : {}) };
   checkOnTheEarth(
     georeference,
-    "the GeoTIFF's georeference",
+    gcpFit ? "the affine fit of the GeoTIFF's ground control points" : "the GeoTIFF's georeference",
     own
       ? 'its coordinates are likely projected: give the file their CRS (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)'
       : 'its coordinates are likely projected: give --crs EPSG:<code> of that projection (e.g. EPSG:32633)',
   );
-  return georeference;
+  return { georeference };
+}
+
+/**
+ * The georeference of a GeoTIFF image of `width` x `height` pixels from its tags; null when it
+ * has no affine transform and no ground control points that can be fitted with one. `crs` (a
+ * user's `--crs`) serves a file whose GeoKeys give no CRS: a CRS the file gives wins (as a world
+ * file's `.prj` does), so that `--crs` for the world files of a folder does not move its
+ * GeoTIFFs; a CRS it gives that cannot be used fails it.
+ */
+export function georeferenceFromGeoTiff(tags: GeoTiffGeoTags, width: number, height: number, crs?: Crs): Georeference | null {
+  return readGeoTiffGeoreference(tags, width, height, crs).georeference;
 }

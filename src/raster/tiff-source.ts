@@ -25,7 +25,7 @@ import { RsclipError } from '../errors.js';
 import { dependencyMissing } from '../lazy-package.js';
 import type { Crs } from '../geo/crs.js';
 import { readingGeoreference } from '../geo/georeference.js';
-import { georeferenceFromGeoTiff } from '../geo/geotiff-georeference.js';
+import { readGeoTiffGeoreference } from '../geo/geotiff-georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { BlockCache } from './block-cache.js';
@@ -226,6 +226,9 @@ class TiffSource implements RasterSource {
   ) {
     this.chunks = new BlockCache(chunkCacheBytes(levels[0]!.width, bandCount, dataType === 'uint16' ? 2 : 1));
   }
+
+  /** Why the file's ground control points give it no georeference, where they do not (set by openTiff). */
+  unusableGeoreference: string | undefined = undefined;
 
   /** Chunks of the full-resolution image read by libvips (see readChunked). */
   private readonly chunks: BlockCache<{ data: Uint8Array | Uint16Array }>;
@@ -526,13 +529,13 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       modelTransformation: (await fd.loadValue('ModelTransformation')) as ArrayLike<number> | undefined,
       geoKeys: main.getGeoKeys() as Record<string, unknown> | null,
     };
-    // A TIFF without GeoTIFF tags may have a world file (.tfw) beside it.
-    const georeference = await readingGeoreference(
-      path,
-      async () =>
-        georeferenceFromGeoTiff(geoTags, main.getWidth(), main.getHeight(), options.crs) ??
-        (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile })),
-    );
+    // A TIFF without GeoTIFF tags (or with ground control points that cannot be fitted) may have a world file (.tfw) beside it.
+    let unusableGeoreference: string | undefined;
+    const georeference = await readingGeoreference(path, async () => {
+      const fromTags = readGeoTiffGeoreference(geoTags, main.getWidth(), main.getHeight(), options.crs);
+      unusableGeoreference = fromTags.unusable;
+      return fromTags.georeference ?? (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile }));
+    });
     const photometric = fd.getValue('PhotometricInterpretation') as number | undefined;
     const ycbcr = photometric === PHOTOMETRIC_YCBCR && bandCount === 3;
     const compression = Number(fd.getValue('Compression') ?? 1);
@@ -557,6 +560,7 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       : photometric === PHOTOMETRIC_SEPARATED
         ? new TiffSource(path, tiff, levels, masks, 'uint8', 3, ['red', 'green', 'blue'], main.getGDALNoData(), georeference, false, null, false, null, true)
         : new TiffSource(path, tiff, levels, masks, dataType, bandCount, colors, main.getGDALNoData(), georeference, ycbcr, libvipsAble ? colourspace : null, jpeg);
+    if (georeference === null && unusableGeoreference !== undefined) source.unusableGeoreference = unusableGeoreference;
     await source.checkLibvips();
     return source;
   } catch (error) {

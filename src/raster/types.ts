@@ -46,6 +46,8 @@ export interface RasterSource {
   readonly overviews: readonly { width: number; height: number }[];
   /** Null when the file is not georeferenced. */
   readonly georeference: Georeference | null;
+  /** Why georeferencing the file carries gives it no georeference (ground control points that cannot be fitted); absent otherwise. */
+  readonly unusableGeoreference?: string;
   /** The reader converts the stored samples to RGB itself (a CMYK TIFF, as GDAL does): no other decoder may take the file. */
   readonly convertsToRgb?: boolean;
   /** Reads bands (1-based numbers) of a window. */
