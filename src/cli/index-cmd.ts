@@ -8,6 +8,7 @@ import { parseCrs, type Crs } from '../geo/crs.js';
 import { parseScales, parseTileMode, type TileMode } from '../geo/tiling.js';
 import { indexArchive } from '../indexer/index-archive.js';
 import { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from '../indexer/indexing-threads.js';
+import { unplacedWorthSaying } from '../indexer/run-places.js';
 import { checkArchiveRoots } from '../indexer/scan.js';
 import { stacFiles } from '../indexer/stac-files.js';
 import type { IndexProgress, IndexSummary } from '../indexer/types.js';
@@ -196,6 +197,12 @@ export function printIndexSummary(s: IndexSummary): void {
     `  embedded ${s.embedded} items (${s.imagesPerSecond.toFixed(1)}/s)`,
   ];
   if (s.scenes > 0 || s.nodataWindows > 0) lines.push(`  scenes cut into tiles ${s.scenes} (${s.resumed} resumed), windows skipped as nodata ${s.nodataWindows}`);
+  if (unplacedWorthSaying(s.places)) {
+    const named = s.places.examples.map((e) => `${oneField(e.path)} (${e.why})`);
+    const more = s.places.unplaced - named.length;
+    lines.push(`  indexed without a place ${s.places.unplaced} (place filters never find them): ${named.join(', ')}${more > 0 ? `, and ${more} more` : ''}`);
+  }
+  if (s.places && s.places.approximate > 0) lines.push(`  placed approximately ${s.places.approximate} (an affine fit of ground control points that misses them by more than a pixel; see the warnings)`);
   for (const f of s.forgotten ?? []) lines.push(`  forgotten ${f.root}: ${f.files} files removed`);
   for (const e of s.emptyRoots ?? []) lines.push(`  kept ${e.files} files of ${e.folder}: no image file found there (an unmounted disk? a moved folder?); \`rsclip index --forget ${e.folder}\` removes them`);
   // '' is an archive folder itself (the others are relative to theirs)

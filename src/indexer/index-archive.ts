@@ -29,6 +29,7 @@ import { chooseIndexingThreads } from './indexing-threads.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 import { IndexPlan, recordedPlanOptions } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
+import { RunPlacesTally } from './run-places.js';
 import { failedContent, FilePreparer, recordFailedContent, type FileJob, type RunState, type Unit, type WorkItem } from './prepare-file.js';
 import { checkRootsApart, isHiddenEntry, isImagePath, listedFiles, newScanProblems, scanRoot, type ScanProblems, type ScannedFile } from './scan.js';
 import type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary } from './types.js';
@@ -164,6 +165,7 @@ class ArchiveIndexer {
   private readonly batchSize: number;
   private readonly decoders: number;
   private readonly summary: IndexSummary;
+  private readonly places = new RunPlacesTally();
   private readonly problems: ScanProblems = newScanProblems();
   private readonly state: RunState = { uncommitted: new Set(), failedHashes: new Map() };
   private readonly preparer: FilePreparer;
@@ -209,6 +211,7 @@ class ArchiveIndexer {
       scenes: 0,
       resumed: 0,
       nodataWindows: 0,
+      places: this.places.summary(),
       unreadableFolders: this.problems.unreadableFolders,
       symlinkLoops: this.problems.symlinkLoops,
       skipped: this.problems.skipped,
@@ -593,6 +596,7 @@ class ArchiveIndexer {
         case 'done':
           this.done++;
           if (unit.job.scene && unit.job.windows > 1) this.summary.scenes++;
+          this.countPlace(unit.job);
           if (unit.job.resumed) this.summary.resumed++;
           this.summary.nodataWindows += unit.job.nodataWindows;
           if (isUpdate) this.summary.updated++;
@@ -601,6 +605,7 @@ class ArchiveIndexer {
         case 'reuse':
           this.done++;
           this.summary.reused++;
+          this.countPlace(unit.job);
           if (isUpdate) this.summary.updated++;
           else this.summary.added++;
           break;
@@ -621,6 +626,13 @@ class ArchiveIndexer {
           break;
       }
     }
+  }
+
+  /** Counts a file this run indexed as placed or not (RunPlacesTally warns about a GCP fit that misses its points, or one that failed). */
+  private countPlace(job: FileJob): void {
+    const { file, extra } = job.work;
+    this.places.count({ path: file.path, absolutePath: file.absolutePath, georeference: job.georeference, unusableGeoreference: job.unusableGeoreference, stacFootprint: extra?.footprint !== undefined });
+    this.summary.places = this.places.summary();
   }
 
   /** Called per commit and every 1000 scanned files; displays throttle themselves. */

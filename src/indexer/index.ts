@@ -6,5 +6,5 @@ export { localEmbedder } from './local-embedder.js';
 export { SCENE_BLOCK_CACHE_BYTES, fileFailure, type WindowRead } from './prepare-file.js';
 export { sceneWindows } from './scene-windows.js';
 export { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
-export type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary, IndexTiming, QueueProgress, WorkerRate } from './types.js';
+export type { EmbedResult, EmbedUnit, Embedder, IndexArchiveOptions, IndexProgress, IndexSummary, IndexTiming, QueueProgress, RunPlaces, WorkerRate } from './types.js';
 export { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from './indexing-threads.js';

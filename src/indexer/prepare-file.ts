@@ -62,6 +62,8 @@ export interface FileJob {
   nodataWindows: number;
   /** Where its pixels are (from the file, a world file or --crs), once its header is read. */
   georeference: Georeference | null;
+  /** Why georeferencing the file carries gives it none (ground control points that cannot be fitted). */
+  unusableGeoreference?: string | undefined;
 }
 
 /**
@@ -250,6 +252,7 @@ export class FilePreparer {
     job.row = { ...job.row, plan: planString, ...(source ? { width: source.width, height: source.height, format: source.format, geo: fileGeo(source.georeference) } : {}) };
     job.contentKey = `${hash}|${planString}`;
     job.georeference = source?.georeference ?? null;
+    job.unusableGeoreference = source?.unusableGeoreference;
 
     const failed = failedContent(this.state, job);
     if (failed !== undefined) {

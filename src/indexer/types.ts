@@ -144,6 +144,20 @@ export interface IndexProgress {
   queue?: QueueProgress;
 }
 
+/** Files an indexing run indexed (added or updated) with a place and without one. */
+export interface RunPlaces {
+  /** Files with a place (a footprint on the Earth for their items). */
+  placed: number;
+  /** Of those, files placed by the affine fit of ground control points that misses them by more than a pixel (approximate; each warned about). */
+  approximate: number;
+  /** Files without a place: a place filter (--bbox, --near, --within) never finds them. */
+  unplaced: number;
+  /** Of those, files that carry georeferencing rsclip could not use (GCPs that cannot be fitted, a world file or GeoTIFF transform without a CRS). */
+  unusable: number;
+  /** The first few files without a place (relative to their root), those with georeferencing first, and why. */
+  examples: { path: string; why: string }[];
+}
+
 export interface IndexSummary {
   /** Where the index lives (a directory for the embedded back end). */
   index: string;
@@ -169,6 +183,8 @@ export interface IndexSummary {
   resumed: number;
   /** Windows skipped because they were mostly nodata (nodata value, mask, alpha 0, constant fill). */
   nodataWindows: number;
+  /** Files this run indexed (added or updated) with a place and without one (always set by indexArchive). */
+  places?: RunPlaces;
   /** Folders that could not be read (files known under them were kept). */
   unreadableFolders: string[];
   /** Files removed by `forget`, per folder given (`root`: the folder, resolved). Absent without `forget`. */
