@@ -29,7 +29,7 @@ export function whyNoPlace(file: IndexedFilePlace): string | null {
   const geo = file.georeference;
   if (geo?.crs || file.stacFootprint) return null;
   if (geo?.source === 'world-file') return 'a world file without a .prj, and no --crs';
-  if (geo) return 'a GeoTIFF transform without a CRS in its GeoKeys, and no --crs';
+  if (geo) return `${geo.gcpFit ? 'GeoTIFF ground control points' : 'a GeoTIFF transform'} without a CRS in its GeoKeys, and no --crs`;
   return file.unusableGeoreference ?? NO_GEOREFERENCE;
 }
 
