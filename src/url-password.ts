@@ -6,7 +6,17 @@
 
 /** A connection URL as messages and logs show it: its password, in the user part or a `password` or `sslpassword` parameter (which libpq and `pg` read too), as `***`, the rest as given. */
 export function hidePassword(url: string): string {
-  return redactQueryValues(hideUserPassword(url), (name) => /password/i.test(name), '***');
+  return redactQueryValues(hideUserPassword(url, '***'), (name) => /password/i.test(name), '***');
+}
+
+/**
+ * A connection URL as a hint's command shows it: its passwords as PASSWORD, for the user to put
+ * back (`***` would be taken as the password), single-quoted for a POSIX shell, whose `?`, `&`
+ * and `#` would otherwise change the command. A URL already shown with `***` gets PASSWORD too.
+ */
+export function urlInCommand(url: string): string {
+  const shown = redactQueryValues(hideUserPassword(url, 'PASSWORD'), (name) => /password/i.test(name), 'PASSWORD');
+  return `'${shown.replaceAll("'", "'\\''")}'`;
 }
 
 /**
@@ -17,13 +27,13 @@ export function hidePassword(url: string): string {
  * (as URL parsers split it) when the URL parses; when it does not (a `/`, `?` or `#` in the
  * password cuts the host short), the last `@` that a host name follows.
  */
-function hideUserPassword(url: string): string {
+function hideUserPassword(url: string, mask: string): string {
   const authority = url.indexOf('//');
   if (authority < 0) return url;
   const at = parses(url) ? lastAtBeforePath(url, authority + 2) : lastAtBeforeHost(url, authority + 2);
   const colon = url.indexOf(':', authority + 2);
   if (at < 0 || colon < 0 || colon > at) return url;
-  return `${url.slice(0, colon + 1)}***${url.slice(at)}`;
+  return `${url.slice(0, colon + 1)}${mask}${url.slice(at)}`;
 }
 
 function parses(url: string): boolean {

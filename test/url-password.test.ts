@@ -1,6 +1,6 @@
 /** Connection URLs in messages and logs (PostgreSQL index locations, Redis queues) never show a password. */
 import { describe, expect, it } from 'vitest';
-import { hidePassword } from '../src/url-password.js';
+import { hidePassword, urlInCommand } from '../src/url-password.js';
 import { parsePostgresLocation } from '../src/store/postgres/location.js';
 
 describe('hidePassword', () => {
@@ -43,5 +43,14 @@ describe('hidePassword', () => {
     expect(() => parsePostgresLocation('postgres://alice:s3cret@db.example/rsclip?schema=a&schema=b')).toThrow('"schema" is given more than once in the index URL postgres://alice:***@db.example/rsclip?schema=a&schema=b');
     expect(() => parsePostgresLocation('postgres://alice:s3cret@db.example/rsclip?sslmode=bogus')).toThrow('invalid sslmode "bogus" in the index URL');
     expect(parsePostgresLocation('postgres://alice@db.example/rsclip?sslmode=verify-full&schema=x').connectionString).toBe('postgres://alice@db.example/rsclip?sslmode=verify-full');
+  });
+});
+
+describe('urlInCommand', () => {
+  it('puts PASSWORD where a password goes, also in a URL already shown with ***, quoted for the shell', () => {
+    expect(urlInCommand('postgres://bob:Sek:r3t@db.example/arch?schema=tiles&sslmode=require')).toBe("'postgres://bob:PASSWORD@db.example/arch?schema=tiles&sslmode=require'");
+    expect(urlInCommand('postgres://bob:***@db.example/arch?schema=tiles')).toBe("'postgres://bob:PASSWORD@db.example/arch?schema=tiles'");
+    expect(urlInCommand('postgres://bob@db.example:5432/arch?password=x&schema=o')).toBe("'postgres://bob@db.example:5432/arch?password=PASSWORD&schema=o'");
+    expect(urlInCommand("postgres://bob@db.example/it's")).toBe("'postgres://bob@db.example/it'\\''s'");
   });
 });

@@ -1,11 +1,29 @@
 /** What every back end's meta table says about an index, read the same way (keys as engines.ts and the back ends write them). */
 import { RsclipError } from '../errors.js';
+import { urlInCommand } from '../url-password.js';
 import { engineFromMeta } from './engines.js';
+import { isPostgresLocation } from './postgres/location.js';
 import type { IndexMeta } from './types.js';
 
-/** The index's meta from its key/value entries; undefined while no model is recorded (an index still being created). */
+/** The meta key an `index copy` records in its target until it has finished: the source's location, as messages show it. */
+export const COPY_MARK = 'copy_from';
+
+/** An index location as a hint's command shows it (a URL quoted, its password to put back). */
+const inCommand = (location: string): string => (isPostgresLocation(location) ? urlInCommand(location) : location);
+
+/**
+ * The index's meta from its key/value entries; undefined while no model is recorded (an index
+ * still being created). An `index copy` records the model last: a target whose copy stopped is
+ * named as such, with the command that finishes it.
+ */
 export function indexMetaFromEntries(m: ReadonlyMap<string, string>, location: string, schemaVersion: number): IndexMeta | undefined {
-  if (!m.has('model_fingerprint')) return undefined;
+  if (!m.has('model_fingerprint')) {
+    const source = m.get(COPY_MARK);
+    if (source === undefined) return undefined;
+    throw new RsclipError('INDEX_CORRUPT', `index ${location} is an unfinished copy of ${source}: an \`rsclip index copy\` into it stopped before it finished`, {
+      hint: `run \`rsclip index copy --from ${inCommand(source)} --to ${inCommand(location)}\` again: it goes on where it stopped`,
+    });
+  }
   const metric = m.get('metric') ?? 'cosine';
   if (metric !== 'cosine') {
     throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the metric "${metric}"; this rsclip searches by cosine only`, { hint: 'update rsclip' });

@@ -17,8 +17,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkGraphFile } from '../../src/store/engines.js';
 import { parseFilterSpecs } from '../../src/store/filter.js';
 import { numbered, selectionToSql, withLiterals } from '../../src/store/postgres/filter-sql.js';
-import { copyIndex, openIndex, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
+import { copyIndex, openIndex, readIndexMeta, resolveEngine, type CatalogChange, type CommittedChange, type IndexStore, type NewItem } from '../../src/store/index.js';
 import { seededRandom } from '../geo/random-footprints.js';
+import type { RsclipError } from '../../src/errors.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { dumpCatalog } from '../queue/catalog.js';
 import { axis, DIM, MODEL, newFile, PGLITE_BACKEND, POSTGRES_BACKENDS, withDatabase } from './backends.js';
@@ -484,7 +485,13 @@ describe('index copy', () => {
           },
         }),
       ).rejects.toBe(stopAt);
-      await expectRsclipError(openIndex(to, { readonly: true }), to.startsWith('postgres') ? 'INDEX_CORRUPT' : 'INDEX_CORRUPT');
+      // named as the copy it is, on both back ends, with the command that finishes it (not "drop the schema and index again")
+      const unfinished = new RegExp(`^index .* is an unfinished copy of ${origin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: an \`rsclip index copy\` into it stopped before it finished$`);
+      await expectRsclipError(openIndex(to, { readonly: true }), 'INDEX_CORRUPT', unfinished);
+      await expectRsclipError(openIndex(to, { model: MODEL, create: true }), 'INDEX_CORRUPT', unfinished);
+      await expectRsclipError(readIndexMeta(to), 'INDEX_CORRUPT', unfinished);
+      const hint = await readIndexMeta(to).catch((error: RsclipError) => error.hint);
+      expect(hint).toBe(`run \`rsclip index copy --from ${origin} --to ${to.startsWith('postgres') ? `'${to}'` : to}\` again: it goes on where it stopped`);
       const summary = await copyIndex(origin, to, { pageSize: 2 });
       expect(summary.resumed).toBe(true);
       if (!to.startsWith('postgres')) expectGraphFileCurrent(to);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
+import { COPY_MARK } from '../index-meta.js';
 import { BOXES_PER_ITEM, footprintBoxes } from '../embedded/catalog-filter.js';
 import { decodeHalf, encodeHalf } from '../embedded/half-precision.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from '../embedded/schema.js';
@@ -43,8 +44,6 @@ export type Row = Record<string, unknown>;
 
 /** The meta keys an index copy carries (the rest belong to one back end: graph checkpoints, pgvector precision). */
 export const COPIED_META = ['model_id', 'model_fingerprint', 'embedding_dim', 'metric', 'engine', 'hnsw_m', 'hnsw_ef_construction', 'hnsw_seed', 'vector_quantization', 'created_at', 'model_dir', 'model_variant', 'plan', 'decode_settings'];
-/** Marks an index being copied into (its value: the source's location as shown); the copy resumes while it is there. */
-export const COPY_MARK = 'copy_from';
 /** Where a finished copy came from (the source's location as shown): running the same copy again finishes what is left. */
 export const COPIED_FROM = 'copied_from';
 /** The source's version (CopyEnd.version) when the copy began, kept once finished: a copy resumed or run again after the source changed is refused. */

@@ -10,6 +10,7 @@ import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
+import { urlInCommand } from '../../url-password.js';
 import { parsePostgresLocation } from './location.js';
 import { CHANGES_TOTAL, changeCountSql, checkSchemaFree, createTablesSql, FILES_ROW_TRIGGER, filesPathIndexSql, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
@@ -33,15 +34,12 @@ export async function setMeta(db: Queryable, entries: Record<string, string | nu
 }
 
 function toMeta(m: Map<string, string>, location: string): PostgresIndexMeta | undefined {
-  if (!m.has('model_fingerprint')) return undefined;
   const version = Number(m.get('pg_schema_version'));
   if (version > PG_SCHEMA_VERSION) {
     throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} has schema version ${version}; this rsclip reads up to ${PG_SCHEMA_VERSION}`, { hint: 'update rsclip' });
   }
-  return {
-    ...indexMetaFromEntries(m, location, version)!,
-    precision: m.get('index_precision') === 'vector' ? 'vector' : 'halfvec',
-  };
+  const common = indexMetaFromEntries(m, location, version);
+  return common && { ...common, precision: m.get('index_precision') === 'vector' ? 'vector' : 'halfvec' };
 }
 
 /** Whether the index holds no file and no item (so no vector of any model): a first run that stopped before its first commit. */
@@ -135,7 +133,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
   try {
     const exists = await database.transaction('read', (db) => schemaExists(db, where.schema));
     if (!exists && (readonly || !options.create)) {
-      throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${where.shown}\`` });
+      throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${urlInCommand(location)}\`` });
     }
     // before anything is written: an index created without its model could not be opened again
     checkModelOption(options, exists);
