@@ -127,6 +127,48 @@ function checkMerges(merges: ReadonlyArray<readonly [string, string]>, vocab: Re
   });
 }
 
+/** How the completeness check names the two halves of a tokenizer in its message. */
+interface TokenizerParts {
+  /** The file (or file and key) holding the merges, named first: a cut copy is usually its end missing. */
+  mergesFile: string;
+  merges: string;
+  vocab: string;
+}
+
+/**
+ * Checks that the merges make the whole vocabulary. A byte-level BPE vocabulary (CLIP's:
+ * 512 byte tokens, one token per merge, then the special tokens) holds only its alphabet (one
+ * symbol, with or without the end-of-word suffix), the special tokens and the result of each
+ * merge; any other token no merge can make. A merge list cut short (a partial download of
+ * merges.txt, at a line or inside one) leaves every later merge's token so, and would silently
+ * tokenize differently: it is refused, naming the count and examples.
+ */
+function checkMergesComplete(
+  merges: ReadonlyArray<readonly [string, string]>,
+  vocab: ReadonlyMap<string, number>,
+  special: Iterable<string>,
+  endOfWordSuffix: string,
+  parts: TokenizerParts,
+): void {
+  const made = new Set<string>(special);
+  for (const [left, right] of merges) made.add(left + right);
+  const unmade: string[] = [];
+  for (const token of vocab.keys()) {
+    if (made.has(token)) continue;
+    const symbol = endOfWordSuffix !== '' && token.endsWith(endOfWordSuffix) ? token.slice(0, -endOfWordSuffix.length) : token;
+    // one code point: an alphabet symbol (a surrogate pair counts as one)
+    if (symbol.length > 0 && symbol.length <= 2 && [...symbol].length === 1) continue;
+    unmade.push(token);
+  }
+  if (unmade.length === 0) return;
+  const examples = unmade.slice(0, 3).map((t) => JSON.stringify(t)).join(', ');
+  const last = merges.length > 0 ? `, the last "${merges[merges.length - 1]!.join(' ')}"` : '';
+  throw invalid(
+    parts.mergesFile,
+    `looks cut short: ${parts.merges} has ${merges.length.toLocaleString('en-US')} merges${last}, but ${unmade.length.toLocaleString('en-US')} tokens of ${parts.vocab} (e.g. ${examples}) are made by none of them (a CLIP vocabulary holds the byte tokens, one token per merge and the special tokens)`,
+  );
+}
+
 function vocabSizeOf(vocab: ReadonlyMap<string, number>, special: ReadonlyMap<string, number>): number {
   let max = -1;
   for (const id of vocab.values()) if (id > max) max = id;
@@ -161,6 +203,7 @@ async function readVocabAndMerges(vocabFile: string, mergesFile: string): Promis
   const pad = tokenName(config.pad_token) ?? end;
   const unk = tokenName(config.unk_token) ?? CLIP_END_TOKEN;
   const specialTokens = new Map([start, end].map((t) => [t, idOf([vocab], t, vocabFile, t === start ? 'start' : 'end')] as const));
+  checkMergesComplete(merges, vocab, [start, end, pad, unk], '</w>', { mergesFile, merges: path.basename(mergesFile), vocab: path.basename(vocabFile) });
   return {
     bpe: { vocab, merges, endOfWordSuffix: '</w>', unkId: vocab.get(unk) },
     specialTokens,
@@ -219,6 +262,12 @@ async function readTokenizerJson(file: string): Promise<ClipTokenizerSpec> {
   const merges = toMergePairs(json.model.merges, file);
   checkMerges(merges, vocab, file);
   const specialTokens = new Map(json.added_tokens.map((t) => [t.content, t.id] as const));
+  const unkToken = json.model.unk_token;
+  checkMergesComplete(merges, vocab, [...specialTokens.keys(), ...(unkToken ? [unkToken] : [])], json.model.end_of_word_suffix ?? '', {
+    mergesFile: file,
+    merges: 'model.merges',
+    vocab: 'model.vocab',
+  });
   const tokens = [specialTokens, vocab];
   const startId = json.post_processor?.cls?.[1] ?? idOf(tokens, CLIP_START_TOKEN, file, 'start');
   const endId = json.post_processor?.sep?.[1] ?? idOf(tokens, CLIP_END_TOKEN, file, 'end');

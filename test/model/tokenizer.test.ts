@@ -242,6 +242,27 @@ describe('CLIP tokenizer on a tiny vocab.json + merges.txt', () => {
     writeFileSync(vocabFile, '{"a": 0,');
     await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77), 'MODEL_INVALID', /vocab\.json: is not valid JSON/);
   });
+
+  it('refuses a merges.txt cut short, at a line end or inside a line, naming it and the tokens no merge makes', async () => {
+    const dir = mkdtempSync(path.join(work, 'cut-'));
+    const vocabFile = path.join(dir, 'vocab.json');
+    const mergesFile = path.join(dir, 'merges.txt');
+    writeFileSync(vocabFile, JSON.stringify(VOCAB));
+    // a copy that stopped after a line: the later merges' tokens are in vocab.json but nothing makes them
+    writeFileSync(mergesFile, '#version: 0.2\nl o\nlo w</w>\n');
+    await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77), 'MODEL_INVALID', /merges\.txt: looks cut short: merges\.txt has 2 merges, .*3 tokens of vocab\.json \(e\.g\. "er<\/w>", "low", "lower<\/w>"\)/);
+    // one that stopped inside a line whose start is still a merge of vocabulary tokens ("lo w</w>" -> "lo w")
+    writeFileSync(mergesFile, '#version: 0.2\nl o\nlo w');
+    await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77), 'MODEL_INVALID', /merges\.txt: looks cut short/);
+  });
+
+  it('refuses a tokenizer.json whose model.merges is cut short', async () => {
+    const dir = mkdtempSync(path.join(work, 'cut-json-'));
+    const file = path.join(dir, 'tokenizer.json');
+    const json = tinyTokenizerJson() as { model: Record<string, unknown> };
+    writeFileSync(file, JSON.stringify({ ...json, model: { ...json.model, merges: MERGES.slice(0, 3) } }));
+    await expectRsclipError(loadTokenizer({ kind: 'tokenizer.json', file }, 77), 'MODEL_INVALID', /tokenizer\.json: looks cut short: model\.merges has 3 merges, .*2 tokens of model\.vocab/);
+  });
 });
 
 interface GoldenCase {
@@ -269,6 +290,17 @@ describeShared('CLIP tokenizer against tokenizer_golden.json (5,008 texts)', () 
     const wrongLength = golden.cases.filter((c) => tok.tokenCount(c.text) !== c.untruncated_len).map((c) => c.text);
     expect(wrongLength).toEqual([]);
     expect(golden.cases.some((c) => c.untruncated_len > 77)).toBe(true);
+  });
+
+  it('refuses the real vocab.json with its merges.txt cut short (a partial copy), which would change ids silently', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rsclip-merges-cut-'));
+    try {
+      const mergesFile = path.join(dir, 'merges.txt');
+      writeFileSync(mergesFile, readFileSync(sharedPath('clip', 'merges.txt')).subarray(0, 200_000));
+      await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile: sharedPath('clip', 'vocab.json'), mergesFile }, 77), 'MODEL_INVALID', /merges\.txt: looks cut short: merges\.txt has 19,887 merges/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pads the golden text inputs to 77 exactly as the embeddings reference did', async () => {
