@@ -21,7 +21,7 @@ import { Searcher } from '../search/searcher.js';
 import { openIndex } from '../store/open-index.js';
 import type { IndexStore } from '../store/types.js';
 import { removedOnExit, stopOnSigint } from './interrupt.js';
-import { modelVariant, positiveInt, printJson } from './options.js';
+import { givenModel, modelVariant, positiveInt, printJson } from './options.js';
 
 const QUERY_TEXTS = ['an airport with parked planes', 'a river crossing farmland', 'a dense residential area', 'a stadium next to a parking lot', 'a forest with a road', 'a harbour with boats', 'storage tanks near a port', 'a bridge over a river'];
 /** Scanned candidates per sampled file: the sample is spread over the first files found, not the whole archive (a full scan of 10^6 files takes minutes). */
@@ -386,7 +386,7 @@ export function registerBenchCommand(program: Command): void {
       let report: MachineBench;
       try {
         report = await benchMachine({
-          modelDir: opts.model ?? config.model,
+          modelDir: givenModel(opts.model, config),
           variants: opts.variant,
           ...(config.variant ? { indexVariant: config.variant } : {}),
           archive,

@@ -13,7 +13,7 @@ import type { ModelVariant } from '../model/model-dir.js';
 import { openClip } from '../model/encoder.js';
 import { openIndex } from '../store/open-index.js';
 import type { FileRecord, VerifyReport } from '../store/types.js';
-import { modelVariant, printJson } from './options.js';
+import { givenModel, modelVariant, printJson } from './options.js';
 import { oneField } from '../one-field.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {
@@ -69,7 +69,7 @@ export function registerDoctorCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (opts: { index?: string; json?: boolean; repair?: boolean; model?: string; variant?: ModelVariant }) => {
       const index = opts.index ?? loadConfig().config.index ?? DEFAULT_INDEX_DIR;
-      const model = opts.model === undefined ? undefined : await modelInfoOf(opts.model, opts.variant ?? 'fp32');
+      const model = opts.model === undefined ? undefined : await modelInfoOf(givenModel(opts.model)!, opts.variant ?? 'fp32');
       const report = await verifyIndex(index, opts.repair === true, model);
       if (opts.json) printJson(report);
       else printVerify(report, report.failedFiles);

@@ -19,7 +19,7 @@ import { openEncoderForIndex, recordedModel, recordedModelGone } from '../search
 import { readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta } from '../store/types.js';
 import { evalProgressDisplay } from './eval-progress.js';
-import { chosenIndex, chosenModel, collect, decimalInteger, messagesBeside, modelVariant, nonNegativeInt, optionParser, outputFile, positiveInt, printJson } from './options.js';
+import { chosenIndex, chosenModel, collect, givenModel, decimalInteger, messagesBeside, modelVariant, nonNegativeInt, optionParser, outputFile, positiveInt, printJson } from './options.js';
 
 function positiveIntList(value: string): number[] {
   const numbers = value.split(',').map((p) => decimalInteger(p.trim()));
@@ -375,7 +375,7 @@ export function registerEvalCommands(program: Command): void {
       if (opts.out) await prepareReportFolder(opts.out);
       const texts = opts.texts ? await readTextLines(opts.texts) : [];
       const { config } = loadConfig();
-      const textModel = opts.model ?? config.model;
+      const textModel = givenModel(opts.model, config);
       const report = await evaluateAnn({
         index: chosenIndex(opts.index, config),
         queries: opts.queries,
@@ -417,7 +417,7 @@ export function registerEvalCommands(program: Command): void {
     const meta = await readIndexMeta(index);
     if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${index}`, { hint: `build one with \`rsclip index <archive dir> --index ${index}\`` });
     // the index's recorded model and variant are the default, as for search and index
-    const encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
+    const encoder = await openEncoderForIndex(givenModel(opts.model, config), meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
     let report: LabelsReport;
     try {
       report = await evaluateLabels({

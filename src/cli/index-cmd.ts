@@ -27,7 +27,7 @@ import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
 import { oneField } from '../one-field.js';
-import { addModelOptions, cacheDirOption, collect, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
+import { addModelOptions, cacheDirOption, collect, givenModel, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
 import { checkQueueUrl } from './queue-url-option.js';
 
 interface IndexCommandOptions extends ModelOptions {
@@ -243,15 +243,15 @@ async function openForIndexing(index: string, opts: IndexCommandOptions, config:
   let refused: unknown;
   if (meta) {
     try {
-      encoder = await openEncoderForIndex(opts.model ?? config.model, meta, { ...decoding, ...(variant ? { variant } : {}) });
+      encoder = await openEncoderForIndex(givenModel(opts.model, config), meta, { ...decoding, ...(variant ? { variant } : {}) });
     } catch (error) {
-      const dir = opts.model ?? config.model ?? meta.modelDir;
+      const dir = givenModel(opts.model, config) ?? meta.modelDir;
       if (!isRsclipError(error) || error.code !== 'INDEX_INCOMPATIBLE' || !dir) throw error;
       refused = error;
       encoder = await openClip(dir, { variant: variant ?? MODEL_VARIANTS.find((v) => v === meta.modelVariant) ?? 'fp32', ...decoding });
     }
   } else {
-    const modelDir = opts.model ?? config.model;
+    const modelDir = givenModel(opts.model, config);
     if (!modelDir) {
       throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json (a new index has no model recorded yet)', {
         hint: 'fetch one with `rsclip model fetch` and pass its directory',

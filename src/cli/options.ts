@@ -8,6 +8,7 @@ import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed } from '../output-descriptor.js';
 import { MODEL_VARIANTS, type ModelVariant } from '../model/model-dir.js';
+import { localModelDirectory } from '../model/resolve-model.js';
 import { MAX_EF, MAX_K, MAX_WINDOW } from '../search/limits.js';
 import { pagingShape, thresholdFromText } from '../search/request-schema.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
@@ -160,9 +161,19 @@ export async function messagesBeside(output: string | undefined): Promise<NodeJS
   return output !== undefined && (await descriptorNamed(output)) === 1 ? process.stderr : process.stdout;
 }
 
-/** The model a command runs: `--model`, else the config's (`model`, RSCLIP_MODEL); one of the two is needed. */
-export function chosenModel(flag: string | undefined, config: RsclipConfig = loadConfig().config): string {
+/**
+ * The model directory given to a command: `--model`, else the config's (`model`, RSCLIP_MODEL), a
+ * Hub repo id taken from the model cache (the settings' `cacheDir`) as `rsclip up` takes it, but
+ * never downloaded; undefined when neither is given.
+ */
+export function givenModel(flag: string | undefined, config: RsclipConfig = loadConfig().config): string | undefined {
   const model = flag ?? config.model;
+  return model ? localModelDirectory(model, cacheDirOption(config)) : undefined;
+}
+
+/** The model a command runs (see givenModel); one of `--model` and the config's is needed. */
+export function chosenModel(flag: string | undefined, config: RsclipConfig = loadConfig().config): string {
+  const model = givenModel(flag, config);
   if (!model) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json');
   return model;
 }

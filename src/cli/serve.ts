@@ -1,7 +1,7 @@
 /** `rsclip serve`: the HTTP API and the web page over one index. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
-import { cacheDirOption, chosenLogFormat, collect, listenPort, LOG_FORMAT_HELP, logFormat, modelVariant, positiveInt } from './options.js';
+import { cacheDirOption, chosenLogFormat, givenModel, collect, listenPort, LOG_FORMAT_HELP, logFormat, modelVariant, positiveInt } from './options.js';
 
 interface ServeCommandOptions {
   index?: string;
@@ -44,7 +44,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: ServeCommandOptions) => {
       const { config } = loadConfig();
       const index = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
-      const model = opts.model ?? config.model;
+      const model = givenModel(opts.model, config);
       const host = opts.host ?? config.host ?? '127.0.0.1';
       const token = opts.token ?? config.token;
       const variant = opts.variant ?? config.variant;

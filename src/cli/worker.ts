@@ -9,7 +9,7 @@ import { checkCanEmbed, parsePathMapping, startEmbedWorker, type PathMapping } f
 import { withQueuePassword } from '../queue/connection.js';
 import { hidePassword } from '../url-password.js';
 import { quitAtOnce } from './interrupt.js';
-import { addModelOptions, collect, optionParser, positiveInt, type ModelOptions } from './options.js';
+import { addModelOptions, collect, givenModel, optionParser, positiveInt, type ModelOptions } from './options.js';
 import { checkQueueUrl } from './queue-url-option.js';
 
 interface WorkerCommandOptions extends ModelOptions {
@@ -77,7 +77,7 @@ export function registerWorkerCommand(program: Command): void {
     .hook('preAction', checkQueueUrl)
     .action(async (opts: WorkerCommandOptions) => {
       const { config } = loadConfig();
-      const modelDir = opts.model ?? config.model;
+      const modelDir = givenModel(opts.model, config);
       if (!modelDir) throw new RsclipError('BAD_INPUT', 'no model given: expected --model <dir> or "model" in rsclip.config.json', { hint: 'use the model the index was built with (`rsclip model info` shows it)' });
       const pathMap: PathMapping[] = (opts.pathMap ?? []).map(parsePathMapping);
       const threads = opts.threads ?? config.threads;

@@ -1,10 +1,15 @@
 /**
- * `--model` accepts a local model directory or a Hugging Face repo id; a repo id goes
- * through the model cache (fetched and exported on first use, instant afterwards).
+ * `--model` (or the settings' `model`) is a local model directory or a Hugging Face repo id
+ * (owner/name). One rule tells the two apart for every command: an existing folder is a folder;
+ * otherwise an `owner/name` that does not start with `.` is a repo id. `rsclip up` fetches a repo
+ * id through the model cache (downloaded and exported on first use, instant afterwards); every
+ * other command takes the cached copy and downloads nothing (`rsclip model fetch` does).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { fetchModel, type FetchModelOptions, type FetchModelResult } from './hub/fetch-model.js';
+import { defaultCacheDir, isCommitSha, ModelCache } from './hub/cache.js';
+import type { FetchModelOptions, FetchModelResult } from './hub/fetch-model.js';
 
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
 
@@ -14,13 +19,68 @@ export interface ResolvedModel {
   fetched: FetchModelResult | undefined;
 }
 
+function isDirectory(spec: string): boolean {
+  return existsSync(spec) && statSync(spec).isDirectory();
+}
+
+/** Whether `spec` names a Hub repository rather than a folder: no folder of that name, and `owner/name` not starting with `.`. */
+export function isHubRepoSpec(spec: string): boolean {
+  return !isDirectory(spec) && REPO_ID.test(spec) && !spec.startsWith('.');
+}
+
+/** A model directory, or a repo id fetched (and exported when needed) into the cache: `rsclip up`'s rule. */
 export async function resolveModel(spec: string, options: Omit<FetchModelOptions, 'repoId' | 'outDir'> = {}): Promise<ResolvedModel> {
-  if (existsSync(spec) && statSync(spec).isDirectory()) return { modelDir: spec, fetched: undefined };
-  if (!REPO_ID.test(spec) || spec.startsWith('.')) {
+  if (isDirectory(spec)) return { modelDir: spec, fetched: undefined };
+  if (!isHubRepoSpec(spec)) {
     throw new RsclipError('MODEL_NOT_FOUND', `model not found: ${spec} is neither a directory nor a Hub repo id (owner/name)`, {
       hint: 'pass --model <model dir> or a repo id such as flax-community/clip-rsicd-v2',
     });
   }
+  // loaded on first use: the download and export code is not needed by a command given a folder
+  const { fetchModel } = await import('./hub/fetch-model.js');
   const fetched = await fetchModel({ ...options, repoId: spec });
   return { modelDir: fetched.modelDir, fetched };
+}
+
+/**
+ * The cached model directory of a repo id, without any request: the commit its `main` was
+ * fetched at, else the one of its most recently fetched revision; undefined when none is cached.
+ * A commit folder appears in the cache only whole (by rename), so its presence means complete.
+ */
+export function cachedModelDirectory(repoId: string, cacheDir: string = defaultCacheDir()): string | undefined {
+  const cache = new ModelCache(cacheDir, repoId);
+  const refs = path.join(cache.repoDir, 'refs');
+  let names: string[];
+  try {
+    names = readdirSync(refs);
+  } catch {
+    return undefined;
+  }
+  const fetched = names.flatMap((name) => {
+    const file = path.join(refs, name);
+    try {
+      const commit = readFileSync(file, 'utf8').trim();
+      const dir = cache.modelDir(commit);
+      return isCommitSha(commit) && isDirectory(dir) ? [{ name, dir, at: statSync(file).mtimeMs }] : [];
+    } catch {
+      return [];
+    }
+  });
+  const main = fetched.find((f) => f.name === 'main');
+  return (main ?? fetched.sort((a, b) => b.at - a.at)[0])?.dir;
+}
+
+/**
+ * The model directory a command other than `up` uses for `spec`: the folder itself, or a repo
+ * id's cached copy. A repo id not in the cache is refused with the fetch command to run; a
+ * missing folder is left to the model loader, which names it.
+ */
+export function localModelDirectory(spec: string, options: { cacheDir?: string } = {}): string {
+  if (!isHubRepoSpec(spec)) return spec;
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const cached = cachedModelDirectory(spec, cacheDir);
+  if (cached) return cached;
+  throw new RsclipError('MODEL_NOT_FOUND', `model ${spec}: no such folder, and the Hub repository ${spec} is not in the model cache (${cacheDir})`, {
+    hint: `\`rsclip model fetch ${spec}\` downloads it (commands other than \`rsclip up\` download nothing), or check the folder's path`,
+  });
 }
