@@ -17,6 +17,7 @@ import { openIndex } from '../store/open-index.js';
 import type { IndexStore } from '../store/types.js';
 import { bootstrapSettings, type BootstrapSettings } from './bootstrap.js';
 import { compareCodeUnits, imageListChecksum, readCaptions, readLabels } from './dataset.js';
+import { singleClassWarning } from './labelling.js';
 import { sha256OfFile } from '../file-sha256.js';
 import { listImageFiles } from './image-listing.js';
 import { embedImageFiles, vectorsFromIndex, type EvalProgress, type IndexedImageVectors } from './image-vectors.js';
@@ -165,7 +166,8 @@ export async function evaluateRsicd(options: EvaluateRsicdOptions): Promise<Rsic
     const files = data.fileNames.map((f) => path.join(options.images, f));
     let imageVectors: Float32Array[];
     let indexed: IndexedImageVectors | undefined;
-    const warnings: string[] = [];
+    // a single class makes every zero-shot score 1, as `eval zero-shot` and `eval labels` warn
+    const warnings = [singleClassWarning(data.classes)].filter((w) => w !== undefined);
     if (options.index) {
       store = await openIndex(options.index, { readonly: true, model: encoder.info });
       indexed = await vectorsFromIndex(store, options.images, data.fileNames);
