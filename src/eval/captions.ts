@@ -75,7 +75,7 @@ function parseWholeJson(text: string): unknown {
 
 /** Reads a caption file of either shape. `split` (default "test") applies to Karpathy files; JSONL refuses one. */
 export async function readCaptionFile(file: string, options: { split?: string } = {}): Promise<CaptionFile> {
-  const text = await readText(file, 'captions file');
+  const text = await readText(file, 'captions file', '--captions');
   const karpathy = parseWholeJson(text);
   if (karpathy !== undefined) {
     const split = options.split ?? DEFAULT_SPLIT;

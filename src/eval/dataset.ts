@@ -10,13 +10,34 @@ import { delimiterOf, parseDelimited } from '../delimited-records.js';
 
 const FILENAME_HEADERS = new Set(['filename', 'file_name', 'file', 'name', 'image']);
 
-/** A text file's content, without the byte order mark an editor may have put first (JSON.parse refuses one). */
-export async function readText(file: string, what: string): Promise<string> {
+/** Why a file could not be read, in words (a missing file, a folder, no permission), else the system's message. */
+function unreadableReason(cause: unknown): string {
+  switch ((cause as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EISDIR':
+      return 'is a folder, not a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot be read: permission denied';
+    default:
+      return `cannot be read: ${(cause as Error).message}`;
+  }
+}
+
+/**
+ * A text file's content, without the byte order mark an editor may have put first (JSON.parse
+ * refuses one). A file that cannot be read is named with the option that gave it (`--captions`).
+ */
+export async function readText(file: string, what: string, option?: string): Promise<string> {
   try {
     const text = await readFile(file, 'utf8');
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (cause) {
-    throw new RsclipError('NOT_FOUND', `cannot read ${what} ${file}: ${(cause as Error).message}`, { cause });
+    throw new RsclipError('NOT_FOUND', `${what} ${file}${option ? ` (${option})` : ''} ${unreadableReason(cause)}`, {
+      cause,
+      hint: option ? `check the path given to ${option}` : 'check the path',
+    });
   }
 }
 
@@ -35,7 +56,7 @@ export function compareCodeUnits(a: string, b: string): number {
 
 /** Captions per file name from a JSONL file; the order of captions is kept (repeats included). */
 export async function readCaptions(file: string): Promise<Map<string, string[]>> {
-  return parseCaptionsJsonl(await readText(file, 'captions file'), file);
+  return parseCaptionsJsonl(await readText(file, 'captions file', '--captions'), file);
 }
 
 /** JSONL captions, one `{"filename", "captions": [...]}` per line; `file` names the source in errors. */
@@ -69,7 +90,7 @@ export function parseCaptionsJsonl(text: string, file: string): Map<string, stri
  * be cut silently.
  */
 export async function readLabels(file: string): Promise<Map<string, string>> {
-  const text = await readText(file, 'labels file');
+  const text = await readText(file, 'labels file', '--labels');
   const records = delimiterOf(file, text.split(/\r?\n/).find((line) => line.trim() !== '')) === '\t'
     ? text.split(/\r?\n/).flatMap((raw, index) => (raw.trim() === '' ? [] : [{ cells: raw.trim().split('\t'), line: index + 1 }]))
     : parseDelimited(text, file, { delimiter: ',', code: 'DATASET_INVALID' });
