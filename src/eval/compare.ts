@@ -167,7 +167,7 @@ function compareSection(name: SectionName, files: readonly string[], sections: (
     if (section.queriesSha256 !== first.queriesSha256) {
       const sameImages = new Set(section.outcomes.fileNames);
       const shared = order.filter((f) => sameImages.has(f)).length;
-      throw new RsclipError('DATASET_INVALID', `${files[i]} and ${files[0]} evaluated different ${name === 'retrieval' ? 'images or captions' : 'images, labels or classes'} (${shared} of ${order.length} images shared)`, {
+      throw new RsclipError('DATASET_INVALID', `${files[0]} and ${files[i]} evaluated different ${name === 'retrieval' ? 'images or captions' : 'images, labels or classes'} (${shared} of ${order.length} images shared)`, {
         hint: 'a paired comparison needs the same data on both sides: rerun with the same --images and --captions/--labels',
       });
     }

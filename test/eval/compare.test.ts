@@ -85,7 +85,9 @@ describe('compareReports', () => {
 
   it('refuses reports over other data, edited reports, and reports with no metric in common', () => {
     const relabelled = zeroShotReport((u) => u % 10 < 5, { labelShift: 1 });
-    expect(() => compareReports([weak, relabelled], ['a.json', 'b.json'])).toThrow(/b\.json and a\.json evaluated different images, labels or classes \(400 of 400 images shared\)/);
+    expect(() => compareReports([weak, relabelled], ['a.json', 'b.json'])).toThrow(/a\.json and b\.json evaluated different images, labels or classes \(400 of 400 images shared\)/);
+    // in the order of the command line: the first report, then the one that differs from it
+    expect(() => compareReports([weak, strong, relabelled], ['a.json', 'b.json', 'c.json'])).toThrow(/^a\.json and c\.json evaluated different/);
     const edited = structuredClone(strong);
     edited.zeroShot.scores[1] = 0.9;
     expect(() => compareReports([weak, edited], ['a.json', 'b.json'])).toThrow(/b\.json: the per-image outcomes give score@1 0\.7 but the report says 0\.9/);
