@@ -28,16 +28,25 @@ interface PhaseClock {
   startDone: number;
 }
 
-/** Items per second since the phase started and seconds left at that rate (undefined while unknown). */
-function rateAndEta(clock: PhaseClock, p: EvalProgress, now: number): { rate: number; eta: number | undefined } {
+/**
+ * Items per second since the phase started and seconds left at that rate; both undefined while
+ * unknown: no time has passed, or nothing was done since the phase's first report (a phase whose
+ * only report is its end has no rate, rather than 0).
+ */
+function rateAndEta(clock: PhaseClock, p: EvalProgress, now: number): { rate: number | undefined; eta: number | undefined } {
   const elapsed = (now - clock.startedAt) / 1000;
-  const rate = elapsed > 0 ? (p.done - clock.startDone) / elapsed : 0;
-  return { rate, eta: rate > 0 ? (p.total - p.done) / rate : undefined };
+  const rate = elapsed > 0 && p.done > clock.startDone ? (p.done - clock.startDone) / elapsed : undefined;
+  return { rate, eta: rate !== undefined && rate > 0 ? (p.total - p.done) / rate : undefined };
 }
 
-export function formatProgressLine(p: EvalProgress, rate: number, eta: number | undefined): string {
+const rateText = (p: EvalProgress, rate: number | undefined): string => (rate === undefined ? `? ${UNITS[p.phase]}` : `${rate.toFixed(1)} ${UNITS[p.phase]}`);
+
+export function formatProgressLine(p: EvalProgress, rate: number | undefined, eta: number | undefined): string {
   const share = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
-  return `${p.phase}: ${p.done}/${p.total}${share}, ${rate.toFixed(1)} ${UNITS[p.phase]}, ETA ${p.done >= p.total ? '0s' : formatSeconds(eta)}`;
+  const finished = p.done >= p.total;
+  // a finished phase whose rate was never measured says only its count
+  if (finished && rate === undefined) return `${p.phase}: ${p.done}/${p.total}${share}`;
+  return `${p.phase}: ${p.done}/${p.total}${share}, ${rateText(p, rate)}, ETA ${finished ? '0s' : formatSeconds(eta)}`;
 }
 
 export function evalProgressDisplay(options: EvalProgressOptions = {}): EvalProgressDisplay {
@@ -64,7 +73,7 @@ export function evalProgressDisplay(options: EvalProgressOptions = {}): EvalProg
       }
       const { rate, eta } = rateAndEta(clock, p, at);
       if (tty) {
-        const payload = { phase: p.phase, rate: `${rate.toFixed(1)} ${UNITS[p.phase]}`, remaining: formatSeconds(eta) };
+        const payload = { phase: p.phase, rate: rateText(p, rate), remaining: formatSeconds(eta) };
         if (!bar) {
           bar = new cliProgress.SingleBar({ stream: process.stderr, format: '{phase} |{bar}| {value}/{total} | {rate} | ETA {remaining}', hideCursor: true }, cliProgress.Presets.shades_classic);
           bar.start(p.total, p.done, payload);

@@ -131,6 +131,8 @@ async function searchTextToImageRanks(
   const onlyEvaluated = indexed > evaluated ? { onlyIds: imageIds } : {};
   const graph = !search.exact && !(indexed > evaluated && evaluated <= exactSelectionLimit(indexed));
   const ranks: number[] = [];
+  // the start is reported, so that the rate counts from it even when the first report is the end
+  onProgress?.({ phase: 'search', done: 0, total: captionVectors.length });
   for (const [caption, q] of captionVectors.entries()) {
     const found = await store.search(q, search.k, { ef: search.ef, exact: search.exact, ...onlyEvaluated });
     const rank = found.findIndex((hit) => hit.id === imageIds[captionImage[caption]!]);

@@ -42,4 +42,20 @@ describe('eval progress when piped', () => {
     display.update({ phase: 'search', done: 1500, total: 2000 });
     expect(lines).toEqual(['search: 1500/2000 (75%), 100.0 queries/s, ETA 5s']);
   });
+
+  it('prints no rate for a phase whose only report is its end, rather than 0.0/s', () => {
+    const { lines, display, at } = recorder();
+    at(0);
+    display.update({ phase: 'search', done: 500, total: 500 });
+    expect(lines).toEqual(['search: 500/500 (100%)']);
+  });
+
+  it('rates a phase that reports its start and then its end (the rsicd search over the index)', () => {
+    const { lines, display, at } = recorder();
+    at(0);
+    display.update({ phase: 'search', done: 0, total: 500 });
+    at(2000);
+    display.update({ phase: 'search', done: 500, total: 500 });
+    expect(lines).toEqual(['search: 500/500 (100%), 250.0 queries/s, ETA 0s']);
+  });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateRsicd, type RsicdEvaluation } from '../../src/eval/index.js';
-import { vectorsFromIndex } from '../../src/eval/image-vectors.js';
+import { vectorsFromIndex, type EvalProgress } from '../../src/eval/image-vectors.js';
 import { openClip } from '../../src/model/index.js';
 import { openIndex, type CatalogChange } from '../../src/store/index.js';
 import { makePng } from '../fixtures/images.js';
@@ -69,7 +69,14 @@ describe('eval rsicd --index with files of the same names', () => {
   }, 300_000);
 
   it('uses the index for the files it indexed, and says so', async () => {
-    const report = (await evaluateRsicd({ model: modelDir, images: orig, captions, labels, index: indexDir, exact: true, threads: 1 })).report;
+    const searched: EvalProgress[] = [];
+    const onProgress = (p: EvalProgress): void => void (p.phase === 'search' && searched.push(p));
+    const report = (await evaluateRsicd({ model: modelDir, images: orig, captions, labels, index: indexDir, exact: true, threads: 1, onProgress })).report;
+    // the search over the index reports its start, so that its rate is measured from there
+    expect(searched).toEqual([
+      { phase: 'search', done: 0, total: 12 },
+      { phase: 'search', done: 12, total: 12 },
+    ]);
     expect(report.search).toMatchObject({ imagesFromIndex: NAMES.length, textToImage: 'exact' });
     expect(report.warnings).toEqual([]);
     expect(report.retrieval.outcomes).toEqual(exactOrig.report.retrieval.outcomes);
