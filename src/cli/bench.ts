@@ -248,6 +248,8 @@ export interface MachineBenchOptions {
   indexVariant?: ModelVariant;
   archive: string | undefined;
   index: string;
+  /** Whether `index` was asked for (--index): then it must exist; the default index only skips the queries when absent. */
+  indexGiven?: boolean;
   sample: number;
   queries: number;
   seconds: number;
@@ -260,6 +262,12 @@ export interface MachineBenchOptions {
 export async function benchMachine(options: MachineBenchOptions): Promise<MachineBench> {
   const stage = options.onStage ?? (() => undefined);
   const threadOption = options.threads === undefined ? {} : { threads: options.threads };
+  // refused at once, before anything is measured, as a missing archive folder is
+  if (options.indexGiven && !existsSync(options.index)) {
+    throw new RsclipError('INDEX_NOT_FOUND', `no index at ${path.resolve(options.index)}`, {
+      hint: 'check the path given to --index, or leave --index out to measure the encoder without queries',
+    });
+  }
   const store = existsSync(options.index) ? await openIndex(options.index, { readonly: true }) : undefined;
   try {
     const modelDir = options.modelDir ?? store?.meta.modelDir;
@@ -391,6 +399,7 @@ export function registerBenchCommand(program: Command): void {
           ...(config.variant ? { indexVariant: config.variant } : {}),
           archive,
           index: opts.index ?? config.index ?? DEFAULT_INDEX_DIR,
+          indexGiven: opts.index !== undefined,
           sample: opts.sample ?? 200,
           queries: opts.queries ?? 50,
           seconds: Number(opts.seconds ?? 3),

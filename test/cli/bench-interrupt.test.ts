@@ -37,7 +37,8 @@ it('fails at once, before measuring anything, on an archive folder that is not t
     [path.join(empty, 'notes.txt'), `rsclip: ${path.join(empty, 'notes.txt')} is a file, not an archive folder (pass the folder that holds the images)`],
   ]) {
     // --seconds 30: measuring first would take a minute
-    const result = await runCli(['bench', folder!, '--model', modelDir, '--index', path.join(work, 'none'), '--seconds', '30', ...QUICK]);
+    // in a folder without an index at the default place: the queries would be skipped, not refused
+    const result = await runCli(['bench', folder!, '--model', modelDir, '--seconds', '30', ...QUICK], { cwd: work });
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toBe(`${message}\n`);
   }
@@ -54,7 +55,8 @@ it('refuses --seconds 0 as it refuses any other bad option (exit 2)', async () =
 /** Runs `rsclip bench` with its temporary folders in a folder of their own; resolves its exit once `waitFor` is seen on stderr and `act` has run. */
 async function benchInterrupted(args: string[], env: Record<string, string>, waitFor: RegExp, act: (child: ReturnType<typeof spawnCli>, temp: string) => Promise<void>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; left: string[] }> {
   const temp = mkdtempSync(path.join(work, 'tmp-'));
-  const child = spawnCli(['bench', archive, '--model', modelDir, '--index', path.join(work, 'none'), ...QUICK, ...args], { env: { TMPDIR: temp, ...env } });
+  // no index at the default place in `work`: the queries are skipped
+  const child = spawnCli(['bench', archive, '--model', modelDir, ...QUICK, ...args], { cwd: work, env: { TMPDIR: temp, ...env } });
   let stderr = '';
   const seen = new Promise<void>((resolve) => {
     child.stderr!.on('data', (d: Buffer) => {

@@ -58,14 +58,24 @@ it('measures the encoder per variant, indexing on a sample of the archive, and q
   expect(benchTempFolders()).toBe(tempBefore);
 });
 
-it('prints a table, and says what it skipped and why', async () => {
+it('refuses an --index that does not exist at once, before measuring anything, as a missing archive folder', async () => {
   const result = await runCli(['bench', '--model', modelDir, '--variant', 'int8', '--index', path.join(work, 'none'), ...FAST]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(`rsclip: no index at ${path.join(work, 'none')}`);
+  expect(result.stderr).toContain('check the path given to --index');
+  expect(result.stderr).not.toContain('rsclip bench: encoder');
+  expect(result.stdout).toBe('');
+});
+
+it('prints a table, and says what it skipped and why', async () => {
+  // no --index, and no index at the default place: the queries are skipped
+  const result = await runCli(['bench', '--model', modelDir, '--variant', 'int8', ...FAST], { cwd: work });
   expect(result.code, result.stderr).toBe(0);
   const lines = result.stdout.split('\n');
   expect(lines[0]).toMatch(/^machine {3}.+, \d+ cores, [\d.]+ GiB, load [\d.]+/);
   expect(lines).toContainEqual(expect.stringMatching(/^ {10}int8 +[\d.]+ +[\d.]+$/));
   expect(lines).toContain('indexing  skipped: no archive folder given');
-  expect(lines).toContain(`queries   skipped: no index at ${path.join(work, 'none')}`);
+  expect(lines).toContain(`queries   skipped: no index at ${path.join(work, 'data', 'index')}`);
   // an index with nothing to search skips the queries, keeping what was measured
   const empty = path.join(work, 'empty-index');
   mkdirSync(path.join(work, 'empty-archive'));
@@ -82,7 +92,8 @@ it('takes the model the index records when none is given, and needs one or the o
   expect(fromIndex.code, fromIndex.stderr).toBe(0);
   expect((JSON.parse(fromIndex.stdout) as MachineBench).model).toBe(modelDir);
   writeFileSync(path.join(work, 'empty-config.json'), '{}');
-  const neither = await runCli(['bench', '--index', path.join(work, 'none')], { env: { RSCLIP_CONFIG: path.join(work, 'empty-config.json') } });
+  // no --model, and no index at the default place (an --index that does not exist is refused first)
+  const neither = await runCli(['bench'], { cwd: work, env: { RSCLIP_CONFIG: path.join(work, 'empty-config.json') } });
   expect(neither.code).toBe(1);
   expect(neither.stderr).toMatch(/^rsclip: no model given: expected --model <dir>/);
   const missing = await runCli(['bench', '--index', index, '--model', path.join(work, 'moved-model'), ...FAST]);
