@@ -81,6 +81,6 @@ export function localModelDirectory(spec: string, options: { cacheDir?: string }
   const cached = cachedModelDirectory(spec, cacheDir);
   if (cached) return cached;
   throw new RsclipError('MODEL_NOT_FOUND', `model ${spec}: no such folder, and the Hub repository ${spec} is not in the model cache (${cacheDir})`, {
-    hint: `\`rsclip model fetch ${spec}\` downloads it (commands other than \`rsclip up\` download nothing), or check the folder's path`,
+    hint: `run \`rsclip model fetch ${spec}\` first: only \`rsclip up\` downloads a model by itself; or check the folder's path`,
   });
 }
