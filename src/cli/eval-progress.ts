@@ -83,6 +83,7 @@ export function evalProgressDisplay(options: EvalProgressOptions = {}): EvalProg
         return;
       }
       const finished = p.done >= p.total;
+      if (p.total === 0) return; // an empty phase (every image from the index): nothing to show
       if (p.done === clock.startDone && !finished) return; // nothing to measure yet
       if (!finished && lastLine > 0 && at - lastLine < PLAIN_INTERVAL_MS) return;
       lastLine = at;

@@ -46,6 +46,7 @@ describe('eval progress when piped', () => {
   it('prints no rate for a phase whose only report is its end, rather than 0.0/s', () => {
     const { lines, display, at } = recorder();
     at(0);
+    display.update({ phase: 'images', done: 0, total: 0 }); // every image from the index: no line at all
     display.update({ phase: 'search', done: 500, total: 500 });
     expect(lines).toEqual(['search: 500/500 (100%)']);
   });
