@@ -17,7 +17,9 @@ import { evaluateZeroShot } from '../eval/zero-shot-images.js';
 import { defaultCacheDir } from '../model/hub/cache.js';
 import { openEncoderForIndex, recordedModel, recordedModelGone } from '../search/open-encoder.js';
 import { readIndexMeta } from '../store/open-index.js';
+import { locationInCommand } from '../store/postgres/location.js';
 import type { IndexMeta } from '../store/types.js';
+import { hidePassword } from '../url-password.js';
 import { evalProgressDisplay } from './eval-progress.js';
 import { chosenIndex, chosenModel, collect, givenModel, decimalInteger, messagesBeside, modelVariant, nonNegativeInt, optionParser, outputFile, positiveInt, printJson } from './options.js';
 
@@ -415,7 +417,7 @@ export function registerEvalCommands(program: Command): void {
     const { config } = loadConfig();
     const index = chosenIndex(opts.index, config);
     const meta = await readIndexMeta(index);
-    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${index}`, { hint: `build one with \`rsclip index <archive dir> --index ${index}\`` });
+    if (!meta) throw new RsclipError('INDEX_NOT_FOUND', `no index at ${hidePassword(index)}`, { hint: `build one with \`rsclip index <archive dir> --index ${locationInCommand(index)}\`` });
     // the index's recorded model and variant are the default, as for search and index
     const encoder = await openEncoderForIndex(givenModel(opts.model, config), meta, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.variant ? { variant: opts.variant } : {}) });
     let report: LabelsReport;

@@ -20,6 +20,7 @@ import type { EngineChoice } from '../store/engines.js';
 import { modelMatches } from '../store/model-binding.js';
 import { openIndex, readIndexMeta } from '../store/open-index.js';
 import type { IndexMeta } from '../store/types.js';
+import { hidePassword } from '../url-password.js';
 import { printIndexSummary, progressDisplay } from './index-cmd.js';
 import { progressReporter } from './model-fetch.js';
 import { cacheDirOption, chosenLogFormat, collect, ENGINE_HELP, engineChoice, engineKeptNote, listenPort, LOG_FORMAT_HELP, logFormat, positiveInt } from './options.js';
@@ -69,7 +70,7 @@ async function refuseOtherVariant(index: string, meta: IndexMeta, modelDir: stri
   await other.close();
   if (!matches) return;
   const why = chosen.by ? `, as ${chosen.by} asks` : '';
-  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${index} was built with the ${built} variant of ${modelDir}; \`rsclip up\` chose ${chosen.variant}${why}`, {
+  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${hidePassword(index)} was built with the ${built} variant of ${modelDir}; \`rsclip up\` chose ${chosen.variant}${why}`, {
     hint: built === 'fp32' ? 'pass --fp32' : `leave out ${chosen.by ?? '--fp32'} (the index uses ${built})`,
   });
 }
@@ -170,7 +171,7 @@ export function registerUpCommand(program: Command): void {
         reporter.stop();
       }
 
-      stage(`index ${dirs.join(', ')} -> ${index}`);
+      stage(`index ${dirs.join(', ')} -> ${hidePassword(index)}`);
       // the machine shared as `rsclip index` shares it
       const machine = chooseIndexingThreads({ onnxThreads: threads, batchSize: config.batch });
       const encoder = await openClip(modelDir, { variant, ...indexingEncoderOptions(machine), ...cacheDirOption(config) });

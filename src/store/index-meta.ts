@@ -1,15 +1,11 @@
 /** What every back end's meta table says about an index, read the same way (keys as engines.ts and the back ends write them). */
 import { RsclipError } from '../errors.js';
-import { urlInCommand } from '../url-password.js';
 import { engineFromMeta } from './engines.js';
-import { isPostgresLocation } from './postgres/location.js';
+import { locationInCommand } from './postgres/location.js';
 import type { IndexMeta } from './types.js';
 
 /** The meta key an `index copy` records in its target until it has finished: the source's location, as messages show it. */
 export const COPY_MARK = 'copy_from';
-
-/** An index location as a hint's command shows it (a URL quoted, its password to put back). */
-const inCommand = (location: string): string => (isPostgresLocation(location) ? urlInCommand(location) : location);
 
 /**
  * The index's meta from its key/value entries; undefined while no model is recorded (an index
@@ -21,7 +17,7 @@ export function indexMetaFromEntries(m: ReadonlyMap<string, string>, location: s
     const source = m.get(COPY_MARK);
     if (source === undefined) return undefined;
     throw new RsclipError('INDEX_CORRUPT', `index ${location} is an unfinished copy of ${source}: an \`rsclip index copy\` into it stopped before it finished`, {
-      hint: `run \`rsclip index copy --from ${inCommand(source)} --to ${inCommand(location)}\` again: it goes on where it stopped`,
+      hint: `run \`rsclip index copy --from ${locationInCommand(source)} --to ${locationInCommand(location)}\` again: it goes on where it stopped`,
     });
   }
   const metric = m.get('metric') ?? 'cosine';

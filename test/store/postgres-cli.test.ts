@@ -130,3 +130,19 @@ it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certific
     await front.stop();
   }
 }, 300_000);
+
+it('never shows the password of an index URL that names no index; the hint quotes the URL with PASSWORD to put back', async () => {
+  // PGlite's server trusts every client: the password is sent to no one, and only the messages are at stake
+  const url = server.url.replace('postgres@', 'postgres:Sek%3Ar3t@') + '?schema=nowhere';
+  const commands = [
+    ['search', 'a river', '--index', url],
+    ['eval', 'labels', '--index', url, '--labels-from-folders'],
+  ];
+  for (const args of commands) {
+    const result = await runCli(args);
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).not.toMatch(/Sek/);
+    expect(result.stderr).toMatch(/no index at postgres:\/\/postgres:\*\*\*@/);
+    expect(result.stderr).toContain(`--index '${url.replace('Sek%3Ar3t', 'PASSWORD')}'`);
+  }
+}, 120_000);

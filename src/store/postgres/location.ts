@@ -7,7 +7,7 @@
  */
 import { RsclipError } from '../../errors.js';
 import { readCertificateFiles } from '../../tls.js';
-import { hidePassword } from '../../url-password.js';
+import { hidePassword, urlInCommand } from '../../url-password.js';
 
 export const DEFAULT_SCHEMA = 'rsclip';
 
@@ -30,6 +30,11 @@ const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 
 export function isPostgresLocation(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** An index location as a hint's command shows it: a URL quoted, its password to put back (urlInCommand); a folder as given. */
+export function locationInCommand(location: string): string {
+  return isPostgresLocation(location) ? urlInCommand(location) : location;
 }
 
 export function parsePostgresLocation(location: string): PostgresLocation {

@@ -10,8 +10,7 @@ import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
 import { Database, type Queryable } from './database.js';
-import { urlInCommand } from '../../url-password.js';
-import { parsePostgresLocation } from './location.js';
+import { locationInCommand, parsePostgresLocation } from './location.js';
 import { CHANGES_TOTAL, changeCountSql, checkSchemaFree, createTablesSql, FILES_ROW_TRIGGER, filesPathIndexSql, filesStatementTriggersSql, indexPrecisionFor, inlineVectorsSql, PG_SCHEMA_VERSION, q, vectorIndexSql, version2Sql, type IndexPrecision } from './schema.js';
 
 export interface PostgresIndexMeta extends IndexMeta {
@@ -133,7 +132,7 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
   try {
     const exists = await database.transaction('read', (db) => schemaExists(db, where.schema));
     if (!exists && (readonly || !options.create)) {
-      throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${urlInCommand(location)}\`` });
+      throw new RsclipError('INDEX_NOT_FOUND', `no index at ${where.shown} (no schema "${where.schema}" with rsclip's tables)`, { hint: `build one with \`rsclip index <archive dir> --index ${locationInCommand(location)}\`` });
     }
     // before anything is written: an index created without its model could not be opened again
     checkModelOption(options, exists);
