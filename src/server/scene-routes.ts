@@ -5,8 +5,10 @@
  */
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { recordedCrs, type LonLat } from '../geo/crs.js';
+import { lonLatTransform, recordedCrs, type Crs, type LonLat } from '../geo/crs.js';
 import { imageCorners, placeOfWindow } from '../geo/footprint.js';
+import { pixelToCrs, type GeoTransform } from '../geo/geotransform.js';
+import { normalizeLon } from '../geo/lonlat-ring.js';
 import { encodeRgb } from '../raster/libvips.js';
 import { openRaster } from '../raster/open-raster.js';
 import { computeSceneStretch, defaultBands } from '../raster/radiometry.js';
@@ -28,7 +30,37 @@ const sampleQuerySchema = z.strictObject({ k: countParam(100), token: z.string()
 const FAILED_LIST_DEFAULT = 100;
 const failedQuerySchema = z.strictObject({ limit: countParam(1000), token: z.string().optional() });
 
-/** The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right, bottom-left, as [lon, lat]) place the overview and map the cursor. */
+/** Cells a side (at most; fewer for a scene of fewer pixels) of the lon/lat grid the viewer maps its cursor with. */
+const LONLAT_GRID_CELLS = 16;
+
+/**
+ * [lon, lat] at the pixel corners (i * width / columns, j * height / rows), row by row from the top
+ * left, through the CRS's own transform (datum shifts included); null where a point has no lon/lat
+ * (past the Earth's limb). The viewer interpolates within one cell: as longitudes and latitudes in a
+ * geographic CRS (exact there: lon/lat are affine in pixels), as directions from the Earth's centre
+ * in a projected one (a cell small enough that the projection is nearly linear across it). Four
+ * corners could not do it: a whole-world scene's corners are two poles, ±180 the same meridian.
+ */
+function lonLatGrid(crs: Crs, geoTransform: GeoTransform, width: number, height: number) {
+  const transform = lonLatTransform(crs);
+  const columns = Math.max(1, Math.min(LONLAT_GRID_CELLS, width));
+  const rows = Math.max(1, Math.min(LONLAT_GRID_CELLS, height));
+  // 1e-9 degrees (0.1 mm): far below the readout's 1e-5
+  const round = (v: number) => Math.round(v * 1e9) / 1e9;
+  const points: (LonLat | null)[] = [];
+  for (let j = 0; j <= rows; j++) {
+    for (let i = 0; i <= columns; i++) {
+      const lonLat = transform.toLonLat(...pixelToCrs(geoTransform, (i * width) / columns, (j * height) / rows));
+      points.push(lonLat && [round(normalizeLon(lonLat[0])), round(lonLat[1])]);
+    }
+  }
+  return { columns, rows, geographic: crs.geographic, points };
+}
+
+/**
+ * The scene of an item as the page shows it; `corners` (top-left, top-right, bottom-right,
+ * bottom-left, as [lon, lat]) place the overview on the map, `lonLatGrid` maps the viewer's cursor.
+ */
 export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildItemMetadata>['fields']) {
   const file = item.file;
   const width = file.width ?? item.window.width;
@@ -36,10 +68,12 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
   const crs = file.geo ? recordedCrs(file.geo) : null;
   let place = null;
   let corners: LonLat[] | null = null;
+  let grid: ReturnType<typeof lonLatGrid> | null = null;
   if (crs && file.geo) {
     const georeference = { crs, geoTransform: file.geo.geoTransform, width, height, source: file.geo.source };
     place = placeOfWindow(georeference, { x: 0, y: 0, width, height });
     corners = imageCorners(crs, file.geo.geoTransform, width, height);
+    grid = lonLatGrid(crs, file.geo.geoTransform, width, height);
   }
   return {
     fileId: file.id,
@@ -53,6 +87,7 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
     bbox: place?.bbox ?? null,
     footprint: place?.footprint ?? null,
     corners,
+    lonLatGrid: grid,
     gsd: place && Number.isFinite(place.gsd) ? place.gsd : null,
     bands: file.stretch?.bands ?? null,
     datetime: file.stac ? { start: file.stac.start, end: file.stac.end } : null,

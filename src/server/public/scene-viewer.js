@@ -6,15 +6,46 @@
 const RADIAN = Math.PI / 180;
 
 /**
- * [lon, lat] of a point at fractions (fx, fy) of the scene, between its four corners (top-left,
- * top-right, bottom-right, bottom-left), interpolated as directions from the Earth's centre rather
- * than as longitudes and latitudes: the same across the antimeridian (corners at 179.6 and -179.6)
- * and round a pole (corners all at 88.7 N, the pole in the middle), in -180..180.
+ * [lon, lat] between four corners (top-left, top-right, bottom-right, bottom-left) at fractions
+ * (u, v) of the quad, interpolated as directions from the Earth's centre rather than as longitudes
+ * and latitudes: the same across the antimeridian and round a pole.
  */
-function lonLatAt(corners, fx, fy) {
+function directionBetween(corners, u, v) {
   const [tl, tr, br, bl] = corners.map(([lon, lat]) => [Math.cos(lat * RADIAN) * Math.cos(lon * RADIAN), Math.cos(lat * RADIAN) * Math.sin(lon * RADIAN), Math.sin(lat * RADIAN)]);
-  const [x, y, z] = [0, 1, 2].map((k) => (1 - fy) * ((1 - fx) * tl[k] + fx * tr[k]) + fy * ((1 - fx) * bl[k] + fx * br[k]));
+  const [x, y, z] = [0, 1, 2].map((k) => (1 - v) * ((1 - u) * tl[k] + u * tr[k]) + v * ((1 - u) * bl[k] + u * br[k]));
   return [Math.atan2(y, x) / RADIAN, Math.atan2(z, Math.hypot(x, y)) / RADIAN];
+}
+
+/**
+ * [lon, lat] between four corners, bilinear in longitude and latitude (exact where they are affine
+ * in pixels: a geographic CRS). Longitudes are taken next to the top-left's (across ±180); a corner
+ * on a pole, whose longitude means nothing, takes that of the corner above or below it.
+ */
+function lonLatBetween(corners, u, v) {
+  const onPole = (c) => Math.abs(c[1]) > 90 - 1e-9;
+  const [tl, tr, br, bl] = corners;
+  const lons = [[tl, bl], [tr, br], [br, tr], [bl, tl]].map(([c, other]) => (onPole(c) && !onPole(other) ? other[0] : c[0]));
+  const near = lons.map((lon) => lon + 360 * Math.round((lons[0] - lon) / 360));
+  let lon = (1 - v) * ((1 - u) * near[0] + u * near[1]) + v * ((1 - u) * near[3] + u * near[2]);
+  if (lon > 180) lon -= 360;
+  else if (lon < -180) lon += 360;
+  return [lon, (1 - v) * ((1 - u) * tl[1] + u * tr[1]) + v * ((1 - u) * bl[1] + u * br[1])];
+}
+
+/**
+ * [lon, lat] of a point at fractions (fx, fy) of the scene, from the scene's lon/lat grid (points
+ * the server mapped through the CRS, `lonLatGrid` of /api/images/:id/scene): within the cell that
+ * holds it, as lon/lat in a geographic CRS, as directions in a projected one; null past the
+ * Earth's limb.
+ */
+function lonLatAt(grid, fx, fy) {
+  const { columns, rows, points, geographic } = grid;
+  const i = Math.min(columns - 1, Math.floor(fx * columns));
+  const j = Math.min(rows - 1, Math.floor(fy * rows));
+  const at = (col, row) => points[row * (columns + 1) + col];
+  const cell = [at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)];
+  if (cell.some((p) => !p)) return null;
+  return (geographic ? lonLatBetween : directionBetween)(cell, fx * columns - i, fy * rows - j);
 }
 
 function isTile(hit) {
@@ -134,10 +165,8 @@ export function createSceneViewer(els, deps) {
     const px = Math.floor(fx * w) + (inScene ? 0 : hit.window.x);
     const py = Math.floor(fy * h) + (inScene ? 0 : hit.window.y);
     let text = `pixel ${px}, ${py}`;
-    if (scene?.corners) {
-      const [lon, lat] = lonLatAt(scene.corners, px / scene.width, py / scene.height);
-      text += ` · ${lat.toFixed(5)}, ${lon.toFixed(5)}`;
-    }
+    const lonLat = scene?.lonLatGrid ? lonLatAt(scene.lonLatGrid, px / scene.width, py / scene.height) : null;
+    if (lonLat) text += ` · ${lonLat[1].toFixed(5)}, ${lonLat[0].toFixed(5)}`;
     els.coords.value = text;
   });
 
