@@ -118,6 +118,38 @@ describe.skipIf(!hasChromium)('web page', () => {
     await expect.poll(() => page.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open)).toBe(false);
   });
 
+  it('reopens an item opened from a later page on reload and from a shared link', async () => {
+    await page.goto(`${url}?q=river&k=5`);
+    await page.locator('.card').first().waitFor();
+    await page.locator('#load-more').click();
+    await expect.poll(() => page.locator('.card').count()).toBe(10);
+    const card = page.locator('.card').nth(7);
+    const title = await card.locator('.name').getAttribute('title');
+    const id = await card.getAttribute('data-id');
+    await card.click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('view')).toBe(id);
+    const link = page.url();
+    const isOpen = (p: Page) => p.locator('#viewer').evaluate((d: HTMLDialogElement) => d.open);
+    await page.reload();
+    await expect.poll(() => isOpen(page)).toBe(true);
+    expect(await page.locator('#viewer-title').textContent()).toBe(title);
+    await expect.poll(() => page.locator('#viewer-meta').textContent()).toMatch(/not among the 5 results shown/);
+    expect(new URL(page.url()).searchParams.get('view')).toBe(id);
+    // more like this works on it
+    await page.locator('#more-like-this').click();
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/results for images like/);
+    const shared = await browser.newPage();
+    await shared.goto(link);
+    await expect.poll(() => isOpen(shared)).toBe(true);
+    expect(await shared.locator('#viewer-title').textContent()).toBe(title);
+    // an item the index does not hold is named, not silently dropped
+    await shared.goto(`${url}?q=river&view=999999`);
+    await expect.poll(() => shared.locator('#error').textContent()).toMatch(/Could not open item #999999 of this link/);
+    expect(await isOpen(shared)).toBe(false);
+    expect(await shared.locator('.card').count()).toBeGreaterThan(0);
+    await shared.close();
+  });
+
   it('shows errors and empty states, and fits a phone screen; saves screenshots', async () => {
     await page.goto(url);
     await page.locator('#toggle-filters').click();

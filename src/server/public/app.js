@@ -40,6 +40,10 @@ const state = {
   hits: [],
   cursor: undefined,
   viewing: -1,
+  /** The item the viewer shows: a hit of the list (at `viewing`), or an item a link named that the pages loaded do not hold (`viewing` -1). */
+  viewingHit: null,
+  /** Counts run() calls: what arrives for an older one is dropped. */
+  runs: 0,
   controller: null,
   selected: new Set(),
   lastChecked: -1,
@@ -135,8 +139,7 @@ function stateUrl() {
   const q = serializeTerms(state.terms);
   if (q) params.set('q', q);
   for (const name of imageNames(state.terms)) params.append('image', name);
-  const viewing = state.hits[state.viewing];
-  if (els.viewer.open && viewing) params.set('view', String(viewing.id));
+  if (els.viewer.open && state.viewingHit) params.set('view', String(state.viewingHit.id));
   const search = params.toString();
   return `${location.pathname}${search ? `?${search}` : ''}`;
 }
@@ -459,6 +462,7 @@ function newQuery(terms, { push = true } = {}) {
 }
 
 async function run(viewId) {
+  const generation = ++state.runs;
   renderTerms();
   if (state.terms.length === 0) return showStart();
   clearResults();
@@ -466,6 +470,26 @@ async function run(viewId) {
   if (viewId) {
     const index = state.hits.findIndex((h) => String(h.id) === viewId);
     if (index >= 0) openViewer(index, { record: false });
+    // (not when the search failed: its error stays alone)
+    else if (els.error.hidden) await openLinkedItem(viewId, generation);
+  }
+}
+
+/**
+ * Opens the item a link names that the first page of results does not hold (it was opened from a
+ * later page, or the results changed since): fetched by its id, shown without a rank or score.
+ */
+async function openLinkedItem(viewId, generation) {
+  try {
+    if (!/^[1-9]\d*$/.test(viewId)) throw new Error(`“${viewId}” is not an item id.`);
+    const item = await api(`api/images/${viewId}`);
+    // a newer query started meanwhile
+    if (state.runs !== generation) return;
+    state.names.set(item.id, item.fileName);
+    showItem({ ...item, shown: state.hits.length }, -1, { record: false });
+  } catch (error) {
+    if (state.runs !== generation) return;
+    showError(new Error(`Could not open item #${viewId} of this link: ${error.message}`));
   }
 }
 
@@ -617,14 +641,19 @@ const sceneViewer = createSceneViewer(
   },
 );
 
-function openViewer(index, { record = true } = {}) {
+function openViewer(index, options) {
   const hit = state.hits[index];
-  if (!hit) return;
+  if (hit) showItem(hit, index, options);
+}
+
+/** Shows `hit` in the viewer: the hit at `index` of the list, or (-1) an item the list does not hold. */
+function showItem(hit, index, { record = true } = {}) {
   state.viewing = index;
+  state.viewingHit = hit;
   els.viewerTitle.textContent = hit.path;
   els.viewerOpen.href = withToken(`api/images/${hit.id}/file`);
-  els.viewerPrev.disabled = index === 0;
-  els.viewerNext.disabled = index === state.hits.length - 1;
+  els.viewerPrev.disabled = index <= 0;
+  els.viewerNext.disabled = index < 0 || index === state.hits.length - 1;
   if (!els.viewer.open) els.viewer.showModal();
   els.moreLikeThis.focus();
   if (record) history.replaceState(history.state, '', stateUrl());
@@ -643,13 +672,14 @@ els.viewerClose.addEventListener('click', closeViewer);
 els.viewerPrev.addEventListener('click', () => openViewer(state.viewing - 1));
 els.viewerNext.addEventListener('click', () => openViewer(state.viewing + 1));
 els.moreLikeThis.addEventListener('click', () => {
-  const hit = state.hits[state.viewing];
+  const hit = state.viewingHit;
   if (hit) newQuery([{ kind: 'id', id: hit.id, weight: 1 }]);
 });
-els.viewerGood.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], FEEDBACK_WEIGHT));
-els.viewerBad.addEventListener('click', () => state.hits[state.viewing] && feedback(state.hits[state.viewing], -FEEDBACK_WEIGHT));
+els.viewerGood.addEventListener('click', () => state.viewingHit && feedback(state.viewingHit, FEEDBACK_WEIGHT));
+els.viewerBad.addEventListener('click', () => state.viewingHit && feedback(state.viewingHit, -FEEDBACK_WEIGHT));
 els.viewer.addEventListener('keydown', (event) => {
   if (event.target.closest?.('input')) return;
+  if (state.viewing < 0) return;
   if (event.key === 'ArrowLeft' && state.viewing > 0) openViewer(state.viewing - 1);
   else if (event.key === 'ArrowRight' && state.viewing < state.hits.length - 1) openViewer(state.viewing + 1);
   else return;

@@ -181,8 +181,8 @@ export function createSceneViewer(els, deps) {
     delete els.heat.dataset.for;
     els.coords.value = '';
     els.meta.replaceChildren();
-    addMeta('Score', hit.score.toFixed(3));
-    addMeta('Rank', hit.rank);
+    addMeta('Score', hit.score?.toFixed(3));
+    addMeta('Rank', hit.rank ?? (hit.shown === undefined ? undefined : `not among the ${hit.shown} results shown (opened from the link)`));
     render();
     try {
       const [meta, scene] = await Promise.all([deps.api(`api/images/${hit.id}`), deps.api(`api/images/${hit.id}/scene`)]);
