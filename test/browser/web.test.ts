@@ -150,6 +150,37 @@ describe.skipIf(!hasChromium)('web page', () => {
     await shared.close();
   });
 
+  it('says what a link holds that it cannot use (a bad bbox, filter, page size, an unknown parameter) rather than showing unfiltered results', async () => {
+    const searches: string[] = [];
+    const record = (r: { url(): string }) => {
+      if (r.url().includes('/api/search')) searches.push(r.url());
+    };
+    page.on('request', record);
+    for (const [query, message, searched] of [
+      ['bbox=garbage', /bbox=garbage is not west,south,east,north/, false],
+      ['bbox=1,2,3', /bbox=1,2,3 is not west,south,east,north/, false],
+      ['filter=garbage', /invalid filter "garbage"/, true],
+      ['filter=label=river&filter=garbage', /invalid filter "garbage"/, true],
+      ['k=abc', /k=abc is not a number of results per page/, false],
+      ['colour=red', /the page takes no parameter “colour”/, false],
+      ['since=notadate', /invalid filter "since=notadate"/, true],
+    ] as const) {
+      searches.length = 0;
+      await page.goto(`${url}?q=river&${query}`);
+      await expect.poll(() => page.locator('#error').textContent(), query).toMatch(message);
+      expect(await page.locator('#error').isVisible(), query).toBe(true);
+      expect(await page.locator('.card').count(), query).toBe(0);
+      expect(await page.locator('#status').textContent(), query).not.toMatch(/results for/);
+      // a search that ran carried the filter to the server, which refused it
+      expect(searches.length > 0, query).toBe(searched);
+    }
+    page.off('request', record);
+    // a usable link still searches
+    await page.goto(`${url}?q=river&k=7`);
+    await expect.poll(() => page.locator('#status').textContent()).toMatch(/7 results for “river”/);
+    expect(await page.locator('#error').isVisible()).toBe(false);
+  });
+
   it('shows errors and empty states, and fits a phone screen; saves screenshots', async () => {
     await page.goto(url);
     await page.locator('#toggle-filters').click();

@@ -42,6 +42,8 @@ const state = {
   viewing: -1,
   /** The item the viewer shows: a hit of the list (at `viewing`), or an item a link named that the pages loaded do not hold (`viewing` -1). */
   viewingHit: null,
+  /** What the page could not use in its URL (run() says so and searches nothing); a new query from the page clears them. */
+  urlProblems: [],
   /** Counts run() calls: what arrives for an older one is dropped. */
   runs: 0,
   controller: null,
@@ -88,7 +90,8 @@ function filterSpecs() {
   if (els.folder.value.trim()) specs.push(`folder=${els.folder.value.trim()}`);
   if (els.path.value.trim()) specs.push(`path=${els.path.value.trim()}`);
   if (els.format.value) specs.push(`format=${els.format.value}`);
-  for (const part of els.fields.value.split(';')) if (part.includes('=')) specs.push(part.trim());
+  // every part, with a "=" or not: the server names a part it cannot read (dropping it would show unfiltered results)
+  for (const part of els.fields.value.split(';')) if (part.trim()) specs.push(part.trim());
   return specs;
 }
 
@@ -144,14 +147,40 @@ function stateUrl() {
   return `${location.pathname}${search ? `?${search}` : ''}`;
 }
 
+/** The parameters of the page's URL; `near` (+ `radius`), `within`, `since` and `until` are the API's place and time filters, which the page shows as filters. */
+const URL_PARAMS = new Set(['q', 'image', 'filter', 'bbox', 'collapse', 'exact', 'k', 'view']);
+const API_FILTER_PARAMS = ['near', 'radius', 'within', 'since', 'until'];
+
+/**
+ * Reads the URL into the page; what it cannot use (an unknown parameter, a bbox that is not four
+ * numbers, a page size that is not one) goes to `state.urlProblems`, and run() says so rather than
+ * searching without it. Filters are checked by the server, which names the one it cannot read.
+ */
 function readUrl() {
   const params = new URLSearchParams(location.search);
-  setFilterSpecs(params.getAll('filter'));
-  const bbox = params.get('bbox')?.split(',').map(Number);
+  const problems = [];
+  const unknown = [...new Set(params.keys())].filter((key) => !URL_PARAMS.has(key) && !API_FILTER_PARAMS.includes(key));
+  if (unknown.length > 0) problems.push(`the page takes no parameter ${unknown.map((key) => `“${key}”`).join(', ')}`);
+  const apiFilters = [];
+  const near = params.get('near');
+  if (near !== null) apiFilters.push(`near=${near}${params.has('radius') ? `,${params.get('radius')}` : ''}`);
+  else if (params.has('radius')) problems.push(`radius=${params.get('radius')} needs near=LON,LAT`);
+  for (const key of ['within', 'since', 'until']) if (params.has(key)) apiFilters.push(`${key}=${params.get(key)}`);
+  setFilterSpecs([...params.getAll('filter'), ...apiFilters]);
+  const rawBbox = params.get('bbox');
+  const bbox = rawBbox?.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
   state.bbox = bbox?.length === 4 && bbox.every(Number.isFinite) ? bbox : null;
+  if (rawBbox !== null && !state.bbox) problems.push(`bbox=${rawBbox} is not west,south,east,north in degrees (e.g. bbox=12.3,41.8,12.6,42.0)`);
+  for (const key of ['collapse', 'exact']) {
+    const value = params.get(key);
+    if (value !== null && value !== 'true' && value !== 'false') problems.push(`${key}=${value} is neither true nor false`);
+  }
   els.collapse.checked = params.get('collapse') === 'true';
   els.exact.checked = params.get('exact') === 'true';
-  setPageSize(Number(params.get('k') ?? DEFAULT_PAGE_SIZE));
+  const k = params.get('k');
+  if (k !== null && !/^[1-9]\d*$/.test(k)) problems.push(`k=${k} is not a number of results per page`);
+  setPageSize(Number(k ?? DEFAULT_PAGE_SIZE));
+  state.urlProblems = problems;
   const q = params.get('q') ?? '';
   const images = params.getAll('image');
   const kept = history.state?.terms;
@@ -454,6 +483,7 @@ function showOnMap(fit) {
 /** A new query: the terms (and the filters on the page) go into the URL, then run. */
 function newQuery(terms, { push = true } = {}) {
   state.terms = terms;
+  state.urlProblems = [];
   showMissingImages([]);
   closeViewer();
   // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab), the URL names them
@@ -464,6 +494,14 @@ function newQuery(terms, { push = true } = {}) {
 async function run(viewId) {
   const generation = ++state.runs;
   renderTerms();
+  if (state.urlProblems.length > 0) {
+    // results without the parameter would pass for results with it
+    if (state.terms.length === 0) showStart();
+    else clearResults();
+    const many = state.urlProblems.length > 1;
+    showError(new Error(`This link cannot be searched as it is: ${state.urlProblems.join('; ')}. Correct ${many ? 'them' : 'it'} in the address, or search again from the page (without ${many ? 'them' : 'it'}).`));
+    return;
+  }
   if (state.terms.length === 0) return showStart();
   clearResults();
   await loadPage();
