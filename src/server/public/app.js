@@ -233,8 +233,15 @@ async function showStart() {
     const stats = await api('api/stats');
     state.basemap = stats.page?.basemap ?? null;
     const { images, items } = stats.index;
+    const failed = images.error === 1 ? '1 file' : `${images.error.toLocaleString()} files`;
+    if (items === 0 && images.error > 0) {
+      // not "empty": the archive was indexed, and nothing in it could be read; the list says why
+      els.summary.textContent = `The index holds no searchable image: ${images.ok > 0 ? `${images.ok.toLocaleString()} file${images.ok === 1 ? '' : 's'} had nothing to embed, and ` : ''}${failed} could not be read (below). Fix or replace them, run “rsclip index FOLDER --retry-errors”, then reload this page.`;
+      await showFailed();
+      return;
+    }
     if (items === 0) {
-      els.summary.textContent = `The index is empty: nothing to search yet. Index a folder with “rsclip index FOLDER”, then reload this page.${images.error ? ` ${images.error} files failed.` : ''}`;
+      els.summary.textContent = 'The index is empty: nothing to search yet. Index a folder with “rsclip index FOLDER”, then reload this page.';
       return;
     }
     const updated = stats.index.lastChange ? `last update ${new Date(stats.index.lastChange).toLocaleString()}` : `index created ${new Date(stats.meta.createdAt).toLocaleString()}`;
@@ -242,7 +249,7 @@ async function showStart() {
     if (images.error > 0) {
       const link = document.createElement('a');
       link.href = '#failed';
-      link.textContent = `${images.error} file${images.error === 1 ? '' : 's'} could not be read`;
+      link.textContent = `${failed} could not be read`;
       link.addEventListener('click', (event) => {
         event.preventDefault();
         showFailed();
