@@ -70,8 +70,19 @@ function withToken(url) {
 async function api(url, init = {}) {
   const headers = { ...init.headers };
   if (token()) headers.Authorization = `Bearer ${token()}`;
-  const response = await fetch(url, { ...init, headers });
-  const body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
+  let response;
+  let body;
+  try {
+    response = await fetch(url, { ...init, headers });
+    body = response.headers.get('content-type')?.includes('json') ? await response.json() : undefined;
+  } catch (error) {
+    // a network failure is a TypeError in every browser (an abort, a malformed body are not)
+    if (error.name !== 'TypeError') throw error;
+    // the browser's own words ("Failed to fetch", "NetworkError when attempting to fetch resource") say nothing a user can act on
+    const unreachable = new Error(`The rsclip server cannot be reached (it may have stopped, be restarting, or the network is down). Check that “rsclip serve” is running, then try again.`);
+    unreachable.cause = error;
+    throw unreachable;
+  }
   if (!response.ok) {
     const error = new Error(body?.error?.message ?? `${response.status} ${response.statusText}`);
     error.status = response.status;
