@@ -181,6 +181,34 @@ describe.skipIf(!hasChromium)('web page', () => {
     expect(await page.locator('#error').isVisible()).toBe(false);
   });
 
+  it("checks a chip's typed weight: 0 and negatives are refused and the box shows the weight kept; past 0.1..10 the bound is used and shown", async () => {
+    await page.goto(`${url}?q=river`);
+    await page.locator('.card').first().waitFor();
+    const box = () => page.locator('#terms input.chip-weight').first();
+    const q = () => new URL(page.url()).searchParams.get('q');
+    const type = async (value: string) => {
+      await box().fill(value);
+      await box().dispatchEvent('change');
+    };
+    for (const refused of ['0', '-2.5', '']) {
+      await type(refused);
+      expect(await box().inputValue(), refused).toBe('1');
+      expect(await page.locator('#chip-note').textContent(), refused).toMatch(/Weight of “river” kept at 1/);
+      expect(q(), refused).toBe('river');
+    }
+    await type('0.0001');
+    await expect.poll(() => q()).toBe('0.1*"river"');
+    expect(await box().inputValue()).toBe('0.1');
+    expect(await page.locator('#chip-note').textContent()).toMatch(/0\.0001 is below the smallest weight: 0\.1 is used/);
+    await type('50');
+    await expect.poll(() => q()).toBe('10*"river"');
+    expect(await box().inputValue()).toBe('10');
+    expect(await page.locator('#chip-note').textContent()).toMatch(/50 is above the largest weight: 10 is used/);
+    await type('2.5');
+    await expect.poll(() => q()).toBe('2.5*"river"');
+    expect(await page.locator('#chip-note').isVisible()).toBe(false);
+  });
+
   it('shows errors and empty states, and fits a phone screen; saves screenshots', async () => {
     await page.goto(url);
     await page.locator('#toggle-filters').click();

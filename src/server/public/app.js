@@ -15,7 +15,7 @@ const els = {
   toggleFilters: $('toggle-filters'), filters: $('filters'),
   folder: $('f-folder'), path: $('f-path'), format: $('f-format'), fields: $('f-fields'),
   pageSize: $('f-k'), collapse: $('f-collapse'), exact: $('f-exact'), token: $('f-token'),
-  terms: $('terms'), status: $('status'), error: $('error'), missingImages: $('missing-images'), empty: $('empty'),
+  terms: $('terms'), chipNote: $('chip-note'), status: $('status'), error: $('error'), missingImages: $('missing-images'), empty: $('empty'),
   intro: $('intro'), summary: $('index-summary'), failedList: $('failed-list'), sample: $('sample'),
   toolbar: $('toolbar'), selectAll: $('select-all'), selectedCount: $('selected-count'), exportFormat: $('export-format'),
   exportSelected: $('export-selected'), exportAll: $('export-all'), toggleMap: $('toggle-map'),
@@ -468,11 +468,18 @@ function addImageChip() {
   return button;
 }
 
+/** Says how a chip's typed weight was taken (kept, or moved to a bound); the next query's status replaces it. */
+function setChipNote(text) {
+  els.chipNote.textContent = text;
+  els.chipNote.hidden = false;
+}
+
 function renderTerms() {
+  els.chipNote.hidden = true;
   const extra = [];
   if (state.terms.length > 0) extra.push(addImageChip());
   if (state.bbox) extra.push(bboxChip());
-  renderChips(els.terms, state.terms, nameOf, (terms) => newQuery(terms), extra);
+  renderChips(els.terms, state.terms, nameOf, (terms) => newQuery(terms), extra, (note) => setChipNote(note));
 }
 
 function ensureMap() {

@@ -67,11 +67,29 @@ export function termsJson(terms) {
   return terms.map((t) => (t.kind === 'text' ? { text: t.text, weight: t.weight } : t.kind === 'id' ? { id: t.id, weight: t.weight } : { image: t.image, weight: t.weight }));
 }
 
+/** The weights a chip's box takes (the sign is the chip's ± button). */
+export const CHIP_WEIGHT = { min: 0.1, max: 10 };
+
+/**
+ * A weight typed in a chip's box: `{ weight }` within CHIP_WEIGHT (a value past a bound is taken
+ * at the bound, `note` says so), or `{ error }` for what is no weight (empty, 0, negative, not a
+ * number).
+ */
+export function chipWeight(typed) {
+  const value = typed.trim() === '' ? NaN : Number(typed);
+  const range = `from ${CHIP_WEIGHT.min} to ${CHIP_WEIGHT.max}`;
+  if (!Number.isFinite(value)) return { error: `“${typed}” is not a weight: type a number ${range}` };
+  if (value <= 0) return { error: `a weight is ${range}, not ${typed} (the + / − button subtracts a term)` };
+  if (value < CHIP_WEIGHT.min) return { weight: CHIP_WEIGHT.min, note: `${typed} is below the smallest weight: ${CHIP_WEIGHT.min} is used` };
+  if (value > CHIP_WEIGHT.max) return { weight: CHIP_WEIGHT.max, note: `${typed} is above the largest weight: ${CHIP_WEIGHT.max} is used` };
+  return { weight: value };
+}
+
 /**
  * Renders the terms as chips: the sign toggles, the weight can be typed, ✕ removes.
- * `onChange(terms)` gets the new list.
+ * `onChange(terms)` gets the new list; `onNote(text)` hears about a weight not taken as typed.
  */
-export function renderChips(container, terms, nameOf, onChange, extra = []) {
+export function renderChips(container, terms, nameOf, onChange, extra = [], onNote = () => {}) {
   container.replaceChildren();
   container.hidden = terms.length === 0 && extra.length === 0;
   terms.forEach((term, index) => {
@@ -90,16 +108,26 @@ export function renderChips(container, terms, nameOf, onChange, extra = []) {
     text.textContent = label;
     const weight = document.createElement('input');
     weight.type = 'number';
-    weight.min = '0.1';
-    weight.max = '10';
+    weight.min = String(CHIP_WEIGHT.min);
+    weight.max = String(CHIP_WEIGHT.max);
     weight.step = '0.1';
     weight.value = String(Math.abs(term.weight));
     weight.className = 'chip-weight';
     weight.setAttribute('aria-label', `Weight of ${label}`);
     weight.addEventListener('change', () => {
-      const magnitude = Number(weight.value);
-      if (!(magnitude > 0)) return;
-      onChange(terms.map((t, i) => (i === index ? { ...t, weight: Math.sign(t.weight) * magnitude } : t)));
+      // a number box reports what it cannot read (e.g. "-") as ""; its text is not to be had
+      const typed = weight.validity.badInput ? 'that' : weight.value;
+      const read = chipWeight(typed);
+      if (read.error) {
+        // the box shows the weight that stays
+        weight.value = String(Math.abs(term.weight));
+        onNote(`Weight of ${label} kept at ${Math.abs(term.weight)}: ${read.error}.`);
+        return;
+      }
+      weight.value = String(read.weight);
+      if (read.weight !== Math.abs(term.weight)) onChange(terms.map((t, i) => (i === index ? { ...t, weight: Math.sign(t.weight) * read.weight } : t)));
+      // after onChange, whose new query renders the chips again (and clears the last note)
+      if (read.note) onNote(`Weight of ${label}: ${read.note}.`);
     });
     const remove = document.createElement('button');
     remove.type = 'button';
