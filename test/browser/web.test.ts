@@ -167,7 +167,7 @@ describe.skipIf(!hasChromium)('web page', () => {
     ] as const) {
       searches.length = 0;
       await page.goto(`${url}?q=river&${query}`);
-      await expect.poll(() => page.locator('#error').textContent(), query).toMatch(message);
+      await expect.poll(() => page.locator('#error').textContent(), { message: query }).toMatch(message);
       expect(await page.locator('#error').isVisible(), query).toBe(true);
       expect(await page.locator('.card').count(), query).toBe(0);
       expect(await page.locator('#status').textContent(), query).not.toMatch(/results for/);
