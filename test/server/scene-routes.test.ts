@@ -40,7 +40,7 @@ describe('the routes of the map and the start page', () => {
     const id = fixture.ids.get('water/river-a.png')!;
     const scene = await request(app).get(`/api/images/${id}/scene`);
     expect(scene.status).toBe(200);
-    expect(scene.body).toMatchObject({ path: 'water/river-a.png', width: 24, height: 20, crs: null, bbox: null, corners: null, gsd: null, item: { id, key: 'whole' } });
+    expect(scene.body).toMatchObject({ path: 'water/river-a.png', width: 24, height: 20, crs: null, bbox: null, corners: null, lonLatGrid: null, gsd: null, item: { id, key: 'whole' } });
     expect(scene.body.fields).toHaveProperty('label');
     const overview = await request(app).get(`/api/images/${id}/overview?size=256`).buffer(true).parse((res, done) => {
       const chunks: Buffer[] = [];
@@ -87,6 +87,17 @@ describe('the routes of the map and the start page', () => {
         expect(lon).toBeCloseTo(expected[i]![0], 9);
         expect(lat).toBeCloseTo(expected[i]![1], 9);
       });
+      // the viewer's grid: 16 x 16 cells of this 40 x 30 px scene, its corner points the corners, its middle point the middle pixel corner
+      const grid = scene.body.lonLatGrid as { columns: number; rows: number; geographic: boolean; points: [number, number][] };
+      expect(grid).toMatchObject({ columns: 16, rows: 16, geographic: false });
+      expect(grid.points).toHaveLength(17 * 17);
+      [grid.points[0], grid.points[16], grid.points[17 * 17 - 1], grid.points[17 * 16]].forEach(([lon, lat], i) => {
+        expect(lon).toBeCloseTo(expected[i]![0], 8);
+        expect(lat).toBeCloseTo(expected[i]![1], 8);
+      });
+      const middle = transform.toLonLat(399000 + 20 * 30, 5601000 - 15 * 30)!;
+      expect(grid.points[8 * 17 + 8]![0]).toBeCloseTo(middle[0], 8);
+      expect(grid.points[8 * 17 + 8]![1]).toBeCloseTo(middle[1], 8);
     } finally {
       await prjStore.close();
     }
