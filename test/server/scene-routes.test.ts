@@ -91,7 +91,7 @@ describe('the routes of the map and the start page', () => {
       const grid = scene.body.lonLatGrid as { columns: number; rows: number; geographic: boolean; points: [number, number][] };
       expect(grid).toMatchObject({ columns: 16, rows: 16, geographic: false });
       expect(grid.points).toHaveLength(17 * 17);
-      [grid.points[0], grid.points[16], grid.points[17 * 17 - 1], grid.points[17 * 16]].forEach(([lon, lat], i) => {
+      [grid.points[0]!, grid.points[16]!, grid.points[17 * 17 - 1]!, grid.points[17 * 16]!].forEach(([lon, lat], i) => {
         expect(lon).toBeCloseTo(expected[i]![0], 8);
         expect(lat).toBeCloseTo(expected[i]![1], 8);
       });
