@@ -44,6 +44,8 @@ const state = {
   viewingHit: null,
   /** What the page could not use in its URL (run() says so and searches nothing); a new query from the page clears them. */
   urlProblems: [],
+  /** Parameters of the link the page does not know (a typo, or a tracker's utm_source): said beside the results. */
+  urlIgnored: [],
   /** Counts run() calls: what arrives for an older one is dropped. */
   runs: 0,
   controller: null,
@@ -163,15 +165,16 @@ const URL_PARAMS = new Set(['q', 'image', 'filter', 'bbox', 'collapse', 'exact',
 const API_FILTER_PARAMS = ['near', 'radius', 'within', 'since', 'until'];
 
 /**
- * Reads the URL into the page; what it cannot use (an unknown parameter, a bbox that is not four
- * numbers, a page size that is not one) goes to `state.urlProblems`, and run() says so rather than
- * searching without it. Filters are checked by the server, which names the one it cannot read.
+ * Reads the URL into the page; what it cannot use (a bbox that is not four numbers, a page size
+ * that is not one) goes to `state.urlProblems`, and run() says so rather than searching without
+ * it. Filters are checked by the server, which names the one it cannot read. A parameter the page
+ * does not know is searched without and named beside the results (`state.urlIgnored`): links pick
+ * up parameters on their way (utm_source, fbclid), which must not stop them working.
  */
 function readUrl() {
   const params = new URLSearchParams(location.search);
   const problems = [];
-  const unknown = [...new Set(params.keys())].filter((key) => !URL_PARAMS.has(key) && !API_FILTER_PARAMS.includes(key));
-  if (unknown.length > 0) problems.push(`the page takes no parameter ${unknown.map((key) => `“${key}”`).join(', ')}`);
+  state.urlIgnored = [...new Set(params.keys())].filter((key) => !URL_PARAMS.has(key) && !API_FILTER_PARAMS.includes(key));
   const apiFilters = [];
   const near = params.get('near');
   if (near !== null) apiFilters.push(`near=${near}${params.has('radius') ? `,${params.get('radius')}` : ''}`);
@@ -509,6 +512,7 @@ function showOnMap(fit) {
 function newQuery(terms, { push = true } = {}) {
   state.terms = terms;
   state.urlProblems = [];
+  state.urlIgnored = [];
   showMissingImages([]);
   closeViewer();
   // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab), the URL names them
@@ -530,6 +534,10 @@ async function run(viewId) {
   if (state.terms.length === 0) return showStart();
   clearResults();
   await loadPage();
+  if (state.urlIgnored.length > 0 && els.error.hidden && state.runs === generation) {
+    const many = state.urlIgnored.length > 1;
+    showError(new Error(`This link's parameter${many ? 's' : ''} ${state.urlIgnored.map((key) => `“${key}”`).join(', ')} mean${many ? '' : 's'} nothing to the page: the results are without ${many ? 'them' : 'it'}.`));
+  }
   if (viewId) {
     const index = state.hits.findIndex((h) => String(h.id) === viewId);
     if (index >= 0) openViewer(index, { record: false });
