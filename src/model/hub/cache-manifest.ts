@@ -11,7 +11,7 @@ import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256OfFile } from '../../file-sha256.js';
 
-interface RecordedFile {
+export interface RecordedFile {
   /** Relative to the model directory, with forward slashes. */
   path: string;
   size: number;
@@ -38,20 +38,25 @@ export async function writeManifest(modelDir: string, entryDir: string): Promise
   await rename(temp, target);
 }
 
+/** The files the manifest of the entry at `entryDir` records; undefined when it has no readable manifest. */
+export async function recordedFiles(entryDir: string): Promise<RecordedFile[] | undefined> {
+  const file = manifestFile(entryDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const files = (JSON.parse(await readFile(file, 'utf8')) as { files: RecordedFile[] }).files;
+    return Array.isArray(files) ? files : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The files of the entry at `entryDir` that no longer match its manifest: missing, another size,
  * or (with `bytes`) other bytes. Undefined when the entry has no readable manifest.
  */
 export async function damagedFiles(entryDir: string, options: { bytes: boolean }): Promise<Set<string> | undefined> {
-  const file = manifestFile(entryDir);
-  if (!existsSync(file)) return undefined;
-  let files: RecordedFile[];
-  try {
-    files = (JSON.parse(await readFile(file, 'utf8')) as { files: RecordedFile[] }).files;
-    if (!Array.isArray(files)) return undefined;
-  } catch {
-    return undefined;
-  }
+  const files = await recordedFiles(entryDir);
+  if (!files) return undefined;
   const damaged = new Set<string>();
   for (const recorded of files) {
     const local = path.join(entryDir, ...recorded.path.split('/'));

@@ -3,9 +3,11 @@
  * directory (ONNX layout), through the cache described in cache.ts. A cached revision is
  * answered without any network request; otherwise the repository is listed, the files a
  * model directory needs are downloaded (resumable, verified) and, when the repository has
- * no ONNX files, its PyTorch weights are exported to ONNX.
+ * no ONNX files (or no int8 ones, for int8), its PyTorch weights are exported to ONNX. An entry
+ * is only ever replaced whole, by one that keeps every variant it held: the repository's files
+ * as it lists them, exported files as they were when intact (an index is bound to their bytes).
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isRsclipError, RsclipError } from '../../errors.js';
 import { exportCheckpointDirectory } from '../export/export-clip.js';
@@ -13,7 +15,7 @@ import { openModelDirectory } from '../model-dir.js';
 import { replaceDirectory } from '../replace-directory.js';
 import { defaultCacheDir, ModelCache } from './cache.js';
 import { damagedFiles, writeManifest } from './cache-manifest.js';
-import { cachedEntryUsable, matchesPlan, seedFromCache } from './cached-model-check.js';
+import { cachedEntryUsable, entryVariants, keepIntactExports, matchesPlan, seedFromCache } from './cached-model-check.js';
 import { downloadVerified } from './download.js';
 import { cleanToken, parseEndpoint } from './endpoint.js';
 import { HubClient } from './hub-client.js';
@@ -94,6 +96,15 @@ async function finish(cachedDir: string, commit: string, options: FetchModelOpti
   return { modelDir, cachedDir, commit, ...rest };
 }
 
+/** Deletes every file under `dir` whose path (relative, with forward slashes) is not in `keep`. */
+async function removeAllBut(dir: string, keep: ReadonlySet<string>): Promise<void> {
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (!keep.has(path.relative(dir, file).split(path.sep).join('/'))) await rm(file, { force: true });
+  }
+}
+
 interface InstallJob {
   client: HubClient;
   repoId: string;
@@ -143,10 +154,12 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
   }
 
   let ready = staging;
-  if (plan.kind === 'checkpoint') {
+  /** The files of `ready` that rsclip exported (not the repository's). */
+  let exportedFiles: string[] = [];
+  if (plan.kind !== 'onnx') {
     options.onProgress?.({ phase: 'export', variant });
-    ready = `${cachedDir}.export-${process.pid}`;
-    await rm(ready, { recursive: true, force: true });
+    const exportDir = `${cachedDir}.export-${process.pid}`;
+    await rm(exportDir, { recursive: true, force: true });
     // the export takes no signal; its progress calls are its safe points, and a throw there removes its staging folder
     const stopIfCancelled = (): void => {
       if (options.signal?.aborted) {
@@ -155,14 +168,28 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
         });
       }
     };
+    let exportedOnnx: string[];
     try {
-      await exportCheckpointDirectory(staging, ready, { ...(variant === 'int8' ? { quantize: 'int8' as const } : {}), onProgress: stopIfCancelled });
+      const result = await exportCheckpointDirectory(staging, exportDir, { ...(variant === 'int8' ? { quantize: 'int8' as const } : {}), onProgress: stopIfCancelled });
+      exportedOnnx = result.files.map((f) => f.split(path.sep).join('/')).filter((f) => f.startsWith('onnx/'));
       stopIfCancelled();
     } catch (error) {
-      await rm(ready, { recursive: true, force: true });
+      await rm(exportDir, { recursive: true, force: true });
       throw error;
     }
+    if (plan.kind === 'checkpoint') {
+      ready = exportDir;
+      exportedFiles = exportedOnnx;
+    } else {
+      // the repository's fp32 files stay as they were downloaded; only the int8 ones come from the export
+      exportedFiles = exportedOnnx.filter((f) => !plan.asIs.some((kept) => kept.path === f));
+      for (const rel of exportedFiles) await rename(path.join(exportDir, ...rel.split('/')), path.join(staging, ...rel.split('/')));
+      await rm(exportDir, { recursive: true, force: true });
+    }
+    await keepIntactExports(cachedDir, ready, exportedFiles);
   }
+  // the weights read by the export, and anything an earlier fetch of another plan left there, are not the model directory
+  if (plan.kind !== 'checkpoint') await removeAllBut(staging, new Set([...plan.asIs.map((f) => f.path), ...exportedFiles]));
   try {
     openModelDirectory(ready, { variant });
   } catch (cause) {
@@ -174,7 +201,7 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
   await writeManifest(ready, cachedDir);
   await replaceDirectory(ready, cachedDir);
   if (plan.kind === 'checkpoint') await rm(staging, { recursive: true, force: true });
-  return { downloadedBytes, exported: plan.kind === 'checkpoint' };
+  return { downloadedBytes, exported: plan.kind !== 'onnx' };
 }
 
 export async function fetchModel(options: FetchModelOptions = {}): Promise<FetchModelResult> {
@@ -220,11 +247,14 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
     return finish(cachedDir, commit, options, { fromCache: true, downloadedBytes: 0, exported: false });
   }
 
+  // the entry is made again whole: with every variant it holds (an index may use any of them), not only the one asked for
+  const installPlan =
+    plan.variant === 'fp32' && (await entryVariants(cachedDir)).includes('int8') ? planDownload(repoId, files, 'int8', { acceptFp32: true }) : plan;
   const release = await cache.lock(commit);
   try {
     const staging = cache.downloadDir(commit);
-    await seedFromCache(cachedDir, plan, staging, damaged);
-    const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan, staging, cachedDir, options });
+    await seedFromCache(cachedDir, installPlan, staging, damaged);
+    const { downloadedBytes, exported } = await downloadAndInstall({ client, repoId, commit, plan: installPlan, staging, cachedDir, options });
     await cache.writeRef(revision, commit);
     return await finish(cachedDir, commit, options, { fromCache: false, downloadedBytes, exported });
   } finally {

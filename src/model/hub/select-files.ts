@@ -2,7 +2,9 @@
  * Decides what to download from a repository listing: ready ONNX files in the
  * transformers.js layout when the repository has them (for int8, when it has the quantised
  * ones too), else the weights to export (safetensors before .bin, sharded sets complete),
- * plus config, preprocessor and tokenizer files either way.
+ * plus config, preprocessor and tokenizer files either way. A repository whose ONNX files are
+ * fp32 only gives those as they are for int8 too, and its weights for exporting the int8 files
+ * beside them: its fp32 files stay the repository's, whatever variant is added.
  */
 import { RsclipError } from '../../errors.js';
 import type { HubFile } from './hub-client.js';
@@ -10,9 +12,16 @@ import type { HubFile } from './hub-client.js';
 export type FetchVariant = 'fp32' | 'int8';
 
 export interface DownloadPlan {
-  /** `onnx`: the downloaded files are the model directory; `checkpoint`: they must be exported. */
-  kind: 'onnx' | 'checkpoint';
+  /**
+   * `onnx`: the downloaded files are the model directory; `checkpoint`: they must be exported;
+   * `onnx+int8-export`: the repository's fp32 ONNX files (and metadata) as they are, with the
+   * int8 files exported from its weights.
+   */
+  kind: 'onnx' | 'checkpoint' | 'onnx+int8-export';
+  /** Every file to download. */
   files: HubFile[];
+  /** The downloaded files that go into the model directory as they are (the weights of an export do not). */
+  asIs: HubFile[];
   /** The variant the model directory will have: the one asked for, or fp32 where `acceptFp32` allowed it. */
   variant: FetchVariant;
 }
@@ -67,12 +76,17 @@ export function planDownload(repoId: string, files: HubFile[], variant: FetchVar
     const onnx = v === 'int8' ? [...ONNX_FP32, ...ONNX_INT8] : ONNX_FP32;
     // ONNX files above 2 GB keep their weights in a side file next to them.
     const external = files.filter((f) => onnx.some((o) => f.path === `${o}_data` || f.path === `${o}.data`)).map((f) => f.path);
-    return { kind: 'onnx', files: pick([...metadata, ...onnx, ...external]), variant: v };
+    const asIs = pick([...metadata, ...onnx, ...external]);
+    return { kind: 'onnx', files: asIs, asIs, variant: v };
   };
   if (ONNX_FP32.every(has)) {
     if (variant === 'fp32' || ONNX_INT8.every(has)) return onnxFor(variant);
-    // int8 asked for, and the repository's ONNX files are fp32 only: export both from its weights if it has them
-    if (weights) return { kind: 'checkpoint', files: pick([...metadata, ...weights]), variant };
+    // int8 asked for, and the repository's ONNX files are fp32 only: its fp32 files as they are (an index
+    // may be built on them), and the int8 ones exported from its weights if it has them
+    if (weights) {
+      const { asIs } = onnxFor('fp32');
+      return { kind: 'onnx+int8-export', files: [...asIs, ...pick(weights)], asIs, variant };
+    }
     if (options.acceptFp32) return onnxFor('fp32');
     throw new RsclipError('MODEL_FETCH_FAILED', `${repoId} has no ${ONNX_INT8.filter((p) => !has(p)).join(' / ')} for --variant int8, and no PyTorch weights to export them from`, {
       hint: 'fetch with --variant fp32',
@@ -86,5 +100,5 @@ export function planDownload(repoId: string, files: HubFile[], variant: FetchVar
       { hint: 'only the Flax weights (flax_model.msgpack) are not supported; pick a repository with PyTorch or ONNX weights' },
     );
   }
-  return { kind: 'checkpoint', files: pick([...metadata, ...weights]), variant };
+  return { kind: 'checkpoint', files: pick([...metadata, ...weights]), asIs: [], variant };
 }
