@@ -5,6 +5,7 @@
  *   GET {endpoint}/{repo}/resolve/{sha}/{path}              -> file bytes (302 to a CDN for LFS)
  * Every network or HTTP failure becomes an RsclipError with what to do next.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RsclipError } from '../../errors.js';
 import { hidePassword } from '../../url-password.js';
 
@@ -30,6 +31,36 @@ export interface HubClientOptions {
   /** `Basic ...` for credentials the endpoint URL carried; sent instead of the token, as `requests` does. */
   basicAuthorization?: string;
   signal?: AbortSignal;
+}
+
+/**
+ * Answers that say "try again": rate limited, server errors, gateways (huggingface_hub's
+ * http_backoff retries the same); any other 4xx is final at once.
+ */
+const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
+/** Failures of a request that never got an answer and may be sent again. */
+const RESET_CODES = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+/** Attempts of one request in all, after transient answers or resets. */
+export const REQUEST_ATTEMPTS = 5;
+/** The first wait before trying again; it doubles each time (1, 2, 4, 8 s, as huggingface_hub waits). */
+export const RETRY_BASE_MS = 1000;
+/** The longest wait between attempts: 8 s of backoff, a server's Retry-After up to a minute. */
+const MAX_BACKOFF_MS = 8000;
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * How long to wait before attempt `attempt + 1`: the server's Retry-After (seconds or an HTTP
+ * date) when it gives one, else the backoff; undefined when the server asks for more than
+ * `MAX_RETRY_AFTER_MS` (not worth holding the command for).
+ */
+export function retryWaitMs(retryAfter: string | null, attempt: number, baseMs = RETRY_BASE_MS, now = Date.now()): number | undefined {
+  const backoff = Math.min(MAX_BACKOFF_MS, baseMs * 2 ** (attempt - 1));
+  const value = retryAfter?.trim();
+  if (!value) return backoff;
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  if (Number.isNaN(ms)) return backoff;
+  if (ms > MAX_RETRY_AFTER_MS) return undefined;
+  return Math.max(0, ms);
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET']);
@@ -132,16 +163,57 @@ export class HubClient {
     return token ? { authorization: `Bearer ${token}`, ...extra } : extra;
   }
 
-  /** `httpFailure`, told what authorization this client sent. */
+  /** `httpFailure`, told what authorization this client sent and how often the request was tried. */
   httpFailure(response: Response, what: { repoId: string; revision: string; file?: string }): RsclipError {
     const authorization = this.options.basicAuthorization ? 'basic' : this.options.token ? 'token' : undefined;
-    return httpFailure(response, { ...what, ...(authorization ? { authorization } : {}) });
+    const failure = httpFailure(response, { ...what, ...(authorization ? { authorization } : {}) });
+    const tried = this.attemptsOf.get(response);
+    if (!tried) return failure;
+    if (tried.retryAfter !== undefined) {
+      return new RsclipError(failure.code, `${failure.message}, asking to wait ${tried.retryAfter} (Retry-After) before trying again`, {
+        hint: 'run the command again after that wait; downloads resume where they stopped',
+      });
+    }
+    return new RsclipError(failure.code, `${failure.message} (tried ${tried.attempts} times)`, failure.hint ? { hint: failure.hint } : {});
   }
 
-  /** `fetch` with auth headers; network failures become OFFLINE. */
+  /**
+   * `fetch` with auth headers, tried again (`REQUEST_ATTEMPTS` in all) after a transient status or
+   * a connection reset before any answer; network failures become OFFLINE. The answer after the
+   * last attempt is returned as it is, for the caller's `httpFailure`.
+   */
   async request(url: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
+    const { signal } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { headers: this.headers(extraHeaders), redirect: 'follow', signal });
+      } catch (error) {
+        // a kept-alive connection the server had closed, or one dropped before the answer: the request never got one
+        if (attempt < REQUEST_ATTEMPTS && !signal?.aborted && RESET_CODES.has(innermost(error).code ?? '')) {
+          // at once the first time (the usual case: a stale kept-alive connection), then with the backoff
+          await this.wait(attempt === 1 ? 0 : (retryWaitMs(null, attempt - 1) ?? 0));
+          continue;
+        }
+        throw requestFailure(error, this.options.endpoint, signal);
+      }
+      if (!TRANSIENT_STATUSES.has(response.status)) return response;
+      const wait = retryWaitMs(response.headers.get('retry-after'), attempt);
+      if (attempt >= REQUEST_ATTEMPTS || wait === undefined) {
+        this.attemptsOf.set(response, { attempts: attempt, ...(wait === undefined ? { retryAfter: response.headers.get('retry-after') ?? '' } : {}) });
+        return response;
+      }
+      await response.body?.cancel();
+      await this.wait(wait);
+    }
+  }
+
+  /** How often a request was tried before the answer `httpFailure` reports. */
+  private readonly attemptsOf = new WeakMap<Response, { attempts: number; retryAfter?: string }>();
+
+  private async wait(ms: number): Promise<void> {
     try {
-      return await fetch(url, { headers: this.headers(extraHeaders), redirect: 'follow', signal: this.options.signal });
+      await sleep(ms, undefined, this.options.signal ? { signal: this.options.signal } : {});
     } catch (error) {
       throw requestFailure(error, this.options.endpoint, this.options.signal);
     }
