@@ -97,7 +97,11 @@ export function planDownload(repoId: string, files: HubFile[], variant: FetchVar
     throw new RsclipError(
       'MODEL_FETCH_FAILED',
       `${repoId} has neither ONNX files (${ONNX_FP32.join(' + ')}) nor PyTorch weights (model.safetensors, pytorch_model.bin or their sharded index); found: ${listing()}`,
-      { hint: 'only the Flax weights (flax_model.msgpack) are not supported; pick a repository with PyTorch or ONNX weights' },
+      {
+        hint: has('flax_model.msgpack')
+          ? 'its Flax weights (flax_model.msgpack) are not supported; pick a repository with PyTorch or ONNX weights'
+          : 'pick a repository with PyTorch or ONNX weights',
+      },
     );
   }
   return { kind: 'checkpoint', files: pick([...metadata, ...weights]), asIs: [], variant };
