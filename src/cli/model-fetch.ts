@@ -85,6 +85,8 @@ export function registerModelFetchCommand(model: Command): void {
           revision: opts.revision,
           variant: opts.variant,
           refresh: opts.refresh === true,
+          // this command has no --model to offer in its hints
+          offerLocalModel: false,
           ...(opts.stallTimeout ? { stallTimeoutMs: opts.stallTimeout * 1000 } : {}),
           signal: sigint.signal,
           onProgress: reporter.onProgress,

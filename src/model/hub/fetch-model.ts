@@ -65,6 +65,11 @@ export interface FetchModelOptions {
    * answered from the cache with no request at all (so a moved branch is not noticed).
    */
   refresh?: boolean;
+  /**
+   * Whether the caller can take a local model directory instead (`--model <dir>`), so hints may
+   * offer it (default true; `rsclip model fetch` has no such option).
+   */
+  offerLocalModel?: boolean;
   /** Resumed attempts per file after a dropped connection (default 3). */
   retries?: number;
   /** A download that receives no byte for this long is broken off and resumed (default `DEFAULT_STALL_TIMEOUT_MS`). */
@@ -195,7 +200,7 @@ async function downloadAndInstall(job: InstallJob): Promise<{ downloadedBytes: n
   } catch (cause) {
     throw new RsclipError('MODEL_INVALID', `${repoId}@${commit} did not give a usable model directory: ${(cause as Error).message}`, {
       cause,
-      hint: 'the repository may not hold a CLIP model; pass --model <local dir> instead',
+      hint: `the repository may not hold a CLIP model; ${options.offerLocalModel === false ? 'pick a CLIPModel repository' : 'pass --model <local dir> instead'}`,
     });
   }
   await writeManifest(ready, cachedDir);
@@ -226,6 +231,7 @@ export async function fetchModel(options: FetchModelOptions = {}): Promise<Fetch
     ...(endpoint.basicAuthorization ? { basicAuthorization: endpoint.basicAuthorization } : {}),
     ...(token ? { token } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.offerLocalModel === false ? { offerLocalModel: false } : {}),
   });
   let listing: Awaited<ReturnType<HubClient['listRepository']>>;
   try {

@@ -31,6 +31,8 @@ export interface HubClientOptions {
   /** `Basic ...` for credentials the endpoint URL carried; sent instead of the token, as `requests` does. */
   basicAuthorization?: string;
   signal?: AbortSignal;
+  /** Whether the caller can take a local model directory instead (`--model <dir>`), so hints may offer it (default true). */
+  offerLocalModel?: boolean;
 }
 
 /**
@@ -82,8 +84,9 @@ function innermost(error: unknown): { code: string | undefined; message: string 
  * the network, an untrusted certificate with what to do about it, anything else (a redirect loop,
  * a port fetch blocks) with undici's words for it; an abort becomes INTERRUPTED.
  */
-export function requestFailure(error: unknown, endpoint: string, signal?: AbortSignal): RsclipError {
+export function requestFailure(error: unknown, endpoint: string, signal?: AbortSignal, offerLocalModel = true): RsclipError {
   if (error instanceof RsclipError) return error;
+  const wayOut = offerLocalModel ? 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>' : 'check the network, or set HF_ENDPOINT to a reachable mirror';
   if (signal?.aborted) return new RsclipError('INTERRUPTED', 'model fetch cancelled', { cause: error });
   const { code, message } = innermost(error);
   const outer = (error as Error).message;
@@ -92,7 +95,7 @@ export function requestFailure(error: unknown, endpoint: string, signal?: AbortS
   if (code && NETWORK_CODES.has(code)) {
     return new RsclipError('OFFLINE', `cannot reach the Hugging Face Hub at ${where} (${code}): ${detail}`, {
       cause: error,
-      hint: 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>',
+      hint: wayOut,
     });
   }
   if (code && CERTIFICATE_CODE.test(code)) {
@@ -110,7 +113,7 @@ export function requestFailure(error: unknown, endpoint: string, signal?: AbortS
       ? 'fetch refuses this port (it is kept for another protocol, as browsers keep it): serve the mirror on another port and set HF_ENDPOINT to it'
       : /redirect/.test(message)
         ? 'the endpoint redirects in a loop: check HF_ENDPOINT'
-        : 'check the network, set HF_ENDPOINT to a reachable mirror, or pass --model <local model dir>',
+        : wayOut,
   });
 }
 
@@ -195,7 +198,7 @@ export class HubClient {
           await this.wait(attempt === 1 ? 0 : (retryWaitMs(null, attempt - 1) ?? 0));
           continue;
         }
-        throw requestFailure(error, this.options.endpoint, signal);
+        throw requestFailure(error, this.options.endpoint, signal, this.options.offerLocalModel);
       }
       if (!TRANSIENT_STATUSES.has(response.status)) return response;
       const wait = retryWaitMs(response.headers.get('retry-after'), attempt);
@@ -215,7 +218,7 @@ export class HubClient {
     try {
       await sleep(ms, undefined, this.options.signal ? { signal: this.options.signal } : {});
     } catch (error) {
-      throw requestFailure(error, this.options.endpoint, this.options.signal);
+      throw requestFailure(error, this.options.endpoint, this.options.signal, this.options.offerLocalModel);
     }
   }
 

@@ -63,7 +63,9 @@ describe('rsclip model fetch (CLI, local Hub)', () => {
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('rsclip:'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^rsclip: cannot reach the Hugging Face Hub at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*--model/);
+    expect(lines[0]).toMatch(/^rsclip: cannot reach the Hugging Face Hub at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_ENDPOINT/);
+    // `model fetch` has no --model option to offer
+    expect(lines[0]).not.toContain('--model');
   });
 
   it('fetches and exports a PyTorch-only repository (clip-rsicd-v2 shape)', async () => {
