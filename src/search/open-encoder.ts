@@ -75,9 +75,20 @@ export async function openEncoderForIndex(modelDir: string | undefined, meta: In
     hint: otherVariant
       ? `leave out the variant (--variant, RSCLIP_VARIANT or the config file's "variant": the index uses ${meta.modelVariant}), or index into a new --index dir`
       : sameFolder
-        ? 'put back the model files the index was built with, or index into a new --index dir'
+        ? restoreHint(meta)
         : 'pass --model with the model directory the index was built with, or index into a new --index dir',
   });
+}
+
+/**
+ * How to get back the model files of the folder the index recorded: a folder of the model cache is
+ * repaired by fetching its revision again (which keeps its other variants), any other put back.
+ */
+function restoreHint(meta: IndexMeta): string {
+  const repoId = meta.modelDir ? cachedRepoIdOf(meta.modelDir) : undefined;
+  if (!repoId) return 'put back the model files the index was built with, or index into a new --index dir';
+  const variant = meta.modelVariant && meta.modelVariant !== 'fp32' ? ` --variant ${meta.modelVariant}` : '';
+  return `restore them with \`rsclip model fetch ${repoId} --revision ${path.basename(meta.modelDir!)}${variant}\` (it repairs the cache entry and keeps its other variants), or index into a new --index dir`;
 }
 
 /** Whether `dir`'s files of the variant the index records are the index's model. */
