@@ -19,6 +19,8 @@ export type HttpErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'BAD_REQUEST'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'NOT_READY'
   | 'SERVER_BUSY'
   | 'SHUTTING_DOWN'
@@ -143,11 +145,11 @@ export function errorMiddleware(logger: Logger | undefined, privateFolders: Priv
  * a request too slow to arrive, 408.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  const [status, code, message, hint] =
+  const [status, code, message, hint]: [number, HttpErrorCode, string, string | undefined] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'BAD_REQUEST', 'the URL and headers of this request are larger than 16 KiB', 'send long values (e.g. a `within` polygon) in the JSON body of POST /api/search']
+      ? [431, 'HEADERS_TOO_LARGE', 'the URL and headers of this request are larger than 16 KiB', 'send long values (e.g. a `within` polygon) in the JSON body of POST /api/search']
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'BAD_REQUEST', 'the request took too long to arrive', undefined]
+        ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive', undefined]
         : [400, 'BAD_REQUEST', 'the request is not valid HTTP', undefined];
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();

@@ -105,17 +105,17 @@ describe('connection limits', () => {
       socket.resume();
       const text = await closed;
       expect(text).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'BAD_REQUEST', message: 'the request took too long to arrive' } });
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'REQUEST_TIMEOUT', message: 'the request took too long to arrive' } });
     }
   });
 
-  it("answers what node's parser refuses with a JSON error too: 431 for a URL over 16 KiB (with a hint), 400 for bytes that are not HTTP", async () => {
+  it("answers what node's parser refuses with a JSON error too: 431 HEADERS_TOO_LARGE for a URL over 16 KiB (with a hint), 400 for bytes that are not HTTP", async () => {
     const long = await open();
     long.write(`GET /api/search?q=river&within=${'1'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     const answer = await untilClosed(long);
     expect(answer).toMatch(/^HTTP\/1\.1 431 [\s\S]*application\/json/);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
-      error: { code: 'BAD_REQUEST', message: 'the URL and headers of this request are larger than 16 KiB', hint: expect.stringMatching(/POST \/api\/search/) },
+      error: { code: 'HEADERS_TOO_LARGE', message: 'the URL and headers of this request are larger than 16 KiB', hint: expect.stringMatching(/POST \/api\/search/) },
     });
     const garbage = await open();
     garbage.write('\u0000\u0001 not http\r\n\r\n');
