@@ -151,7 +151,18 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive', undefined]
         : [400, 'BAD_REQUEST', 'the request is not valid HTTP', undefined];
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  if (error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  answerAndClose(socket, status, code, message, hint);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** Answers a connection whose request never reached express with a JSON error, then destroys it (at once where it cannot be written). */
+export function answerAndClose(socket: Duplex, status: number, code: HttpErrorCode, message: string, hint?: string): void {
+  if (!socket.writable) {
     socket.destroy();
     return;
   }
@@ -160,7 +171,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
   // it half-open, counted against maxConnections, for as long as a client that never reads and never
   // closes keeps it (256 slow-loris clients would lock everyone else out)
   const destroy = (): void => void socket.destroy();
-  socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, destroy);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, destroy);
   // a client whose receive window is full never lets the answer go out: it is cut all the same
   setTimeout(destroy, CLIENT_ERROR_FLUSH_MS).unref();
 }

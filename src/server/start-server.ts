@@ -18,6 +18,7 @@ import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder
 import { Searcher } from '../search/searcher.js';
 import type { TextBatcherOptions } from '../search/text-batcher.js';
 import { createApp, DEFAULT_LIMITS, type ServerLimits } from './app.js';
+import { ConnectionSlots } from './connection-slots.js';
 import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
 import { createServerLogger } from './log-output.js';
@@ -74,7 +75,7 @@ export interface RunningServer {
 
 /** How many clients may connect, and how long a connection may take over each stage. */
 export interface ConnectionLimits {
-  /** Open connections; more are closed at once (a browser opens about six). */
+  /** Open connections (a browser opens about six); one past them takes the slot of a connection still waiting for its request, or is closed at once when every one has a request in it (see connection-slots.ts). */
   maxConnections: number;
   /** Time for a client to send the request's headers (slow-loris clients are cut). */
   headersTimeoutMs: number;
@@ -112,7 +113,8 @@ function boundedServer(app: ReturnType<typeof createApp>, limits: ConnectionLimi
     },
     app,
   );
-  server.maxConnections = limits.maxConnections;
+  // not node's maxConnections, which refuses the newcomer: one client could then hold every slot
+  new ConnectionSlots(server, limits.maxConnections);
   server.on('clientError', answerClientError);
   return server;
 }

@@ -10,13 +10,15 @@ import { buildServedIndex, type ServedIndex } from './served-index.js';
 
 const PATIENCE_MS = 8000;
 
+const MAX_CONNECTIONS = 2;
+
 let served: ServedIndex;
 let running: RunningServer;
 let port: number;
 
 beforeAll(async () => {
   served = await buildServedIndex('connections', 2);
-  running = await served.start({ connections: { maxConnections: 2, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 } });
+  running = await served.start({ connections: { maxConnections: MAX_CONNECTIONS, headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 } });
   port = Number(new URL(running.url).port);
 }, 180_000);
 afterAll(async () => {
@@ -67,14 +69,37 @@ function get(socket: Socket, path: string): Promise<string> {
 }
 
 describe('connection limits', () => {
-  it('closes connections past maxConnections at once and keeps serving the others', async () => {
+  it('at maxConnections, gives a newcomer the slot of the connection that has waited longest for its request (told 408), and keeps the others', async () => {
     const first = await open();
+    const firstClosed = untilClosed(first);
     const second = await open();
     const third = await open();
-    expect(await untilClosed(third)).toBe('');
-    expect(await get(first, '/healthz')).toMatch(/^HTTP\/1\.1 200/);
-    first.destroy();
+    const answer = await firstClosed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('REQUEST_TIMEOUT');
+    expect(await get(third, '/healthz')).toMatch(/^HTTP\/1\.1 200/);
+    expect(await get(second, '/healthz')).toMatch(/^HTTP\/1\.1 200/);
     second.destroy();
+    third.destroy();
+  });
+
+  it('closes a newcomer at once when every connection has a request in it (none is taken from its request)', async () => {
+    // requests whose bodies are still arriving: their headers are in, so their connections are busy
+    const busy: Socket[] = [];
+    let arrived = 0;
+    const onRequest = (): void => void arrived++;
+    running.server.on('request', onRequest);
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
+      const socket = await open();
+      socket.write('POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      busy.push(socket);
+    }
+    await expect.poll(() => arrived, { timeout: PATIENCE_MS, interval: 10 }).toBe(MAX_CONNECTIONS);
+    running.server.off('request', onRequest);
+    const newcomer = await open();
+    expect(await untilClosed(newcomer)).toBe('');
+    expect(busy.every((socket) => !socket.destroyed)).toBe(true);
+    for (const socket of busy) socket.destroy();
   });
 
   it('answers 408 and closes a connection whose headers do not arrive in time (slow loris)', async () => {
@@ -85,7 +110,7 @@ describe('connection limits', () => {
 
   it('frees the slot of a slow client that never reads once it has been answered 408 (a half-closed socket kept it, and as many such clients as the limit locked everyone out)', async () => {
     const loris: Socket[] = [];
-    for (let i = 0; i < running.server.maxConnections; i++) {
+    for (let i = 0; i < MAX_CONNECTIONS; i++) {
       const socket = await open();
       // never read: the answer and its end stay unread, so this client never closes its side
       socket.pause();
