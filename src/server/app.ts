@@ -218,15 +218,16 @@ export function createApp(deps: AppDeps): express.Application {
     const record = item.file;
     const { size = DEFAULT_THUMBNAIL_SIDE } = parseWith(thumbnailQuerySchema, req.query, 'query string');
     const side = size as number;
+    // the file is checked on every request, a revalidation included (a file deleted, replaced or
+    // turned into a link that leads elsewhere is refused, cached or not: a 304 would keep the
+    // browser's copy of what the catalog no longer matches); the cache spares only the decode
+    const file = await verifiedCatalogPath(record, followLinks);
     const etag = `"t${side}-${item.id}-${record.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    // the file is checked on every request (a file deleted, replaced or turned into a link that
-    // leads elsewhere is refused, cached or not); the cache spares only the decode
-    const file = await verifiedCatalogPath(record, followLinks);
     const thumbnail = await thumbnails.get(`${item.id}:${side}:${record.contentHash}`, () =>
       thumbnailer(file, side, item).catch((error: unknown) => {
         throw withArchivePath(error, record, file);
@@ -239,13 +240,14 @@ export function createApp(deps: AppDeps): express.Application {
   const sendOriginal: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
     if (!rendersWindow(item)) return sendCatalogFile(item.file, req, res, followLinks);
+    // checked before a revalidation is answered, as a thumbnail is
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const etag = `"w${item.id}-${item.file.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    const file = await verifiedCatalogPath(item.file, followLinks);
     const png = await renderItem(file, item, MAX_RENDERED_SIDE, 'png').catch((error: unknown) => {
       throw withArchivePath(error, item.file, file);
     });

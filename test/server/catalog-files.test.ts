@@ -127,6 +127,22 @@ describe('files the server hands out', () => {
     expectRefusal(await request(app).get(`/api/images/${id('water/beach-b.png')}/file`), 404, 'NOT_FOUND', /the file water\/beach-b\.png is no longer on disk/);
   });
 
+  it('answers a revalidation (If-None-Match with the old ETag) of a file changed since indexing with 409, not 304, for the thumbnail as for the file', async () => {
+    const rel = 'city/airport-a.png';
+    const etags: Record<string, string> = {};
+    for (const suffix of ['/thumbnail', '/file']) {
+      const res = await request(app).get(`/api/images/${id(rel)}${suffix}`);
+      expect(res.status).toBe(200);
+      etags[suffix] = res.headers.etag as string;
+      expect((await request(app).get(`/api/images/${id(rel)}${suffix}`).set('If-None-Match', etags[suffix])).status).toBe(304);
+    }
+    // a browser that cached the old thumbnail would keep showing it on a 304
+    writeFileSync(file(rel), Buffer.concat([readFileSync(file(rel)), Buffer.from('xx')]));
+    for (const suffix of ['/thumbnail', '/file']) {
+      expectRefusal(await request(app).get(`/api/images/${id(rel)}${suffix}`).set('If-None-Match', etags[suffix]!), 409, 'FILE_CHANGED', /the file city\/airport-a\.png changed on disk since it was indexed/);
+    }
+  });
+
   it('names the archive-relative path, never an absolute one, when a thumbnail cannot be made', async () => {
     const rel = 'city/stadium-a.png';
     rewriteKeepingMtime(rel, Buffer.alloc(statSync(file(rel)).size, 0x41));
