@@ -21,6 +21,7 @@ import { requireToken } from './auth.js';
 import { refuseCrossOriginWrites, refuseRebinding } from './foreign-requests.js';
 import { basemapOrigin } from './basemap.js';
 import { itemOr404 } from './catalog-item.js';
+import { declaresType } from './content-type.js';
 import { sendCatalogFile, verifiedCatalogPath, withArchivePath } from './catalog-file.js';
 import { MAX_RENDERED_SIDE, renderItem, rendersWindow } from './item-render.js';
 import { errorMiddleware, HttpError } from './http-error.js';
@@ -198,7 +199,7 @@ export function createApp(deps: AppDeps): express.Application {
   };
 
   const imageUpload: RequestHandler = (req, res, next) => {
-    if (req.is('multipart/form-data')) {
+    if (declaresType(req, 'multipart/form-data')) {
       if (!MULTIPART_BOUNDARY.test(req.headers['content-type'] ?? '')) {
         next(new HttpError(400, 'BAD_REQUEST', 'malformed multipart body: the Content-Type has no valid boundary (multipart/form-data; boundary=...)'));
         return;
@@ -207,7 +208,7 @@ export function createApp(deps: AppDeps): express.Application {
       upload.single('image')(req, res, (error?: unknown) =>
         next(error === undefined || error instanceof multer.MulterError ? error : new HttpError(400, 'BAD_REQUEST', `malformed multipart body: ${(error as Error).message}`)),
       );
-    } else if (req.is('image/*')) rawImage(req, res, next);
+    } else if (declaresType(req, 'image/*')) rawImage(req, res, next);
     else {
       next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected multipart/form-data with an "image" file or an image/* body, got ${req.headers['content-type'] ?? 'no content type'}`));
     }
@@ -297,7 +298,7 @@ export function createApp(deps: AppDeps): express.Application {
       method: 'post',
       path: '/api/search',
       handlers: [
-        (req, _res, next) => next(req.is('application/json') ? undefined : new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body, got ${req.headers['content-type'] ?? 'no content type'}`)),
+        (req, _res, next) => next(declaresType(req, 'application/json') ? undefined : new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body, got ${req.headers['content-type'] ?? 'no content type'}`)),
         jsonBody,
         async (req, res) => {
           const request = parseSearchRequestJson(req.body);

@@ -22,6 +22,7 @@ import type { QueryTerm } from '../search/types.js';
 import type { IndexStore } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
+import { declaresType } from './content-type.js';
 import { HttpError } from './http-error.js';
 import { countParam, nmsParam, oneString, parseWith } from './query-params.js';
 
@@ -128,14 +129,14 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
 
   /** POST to an indexed scene: a JSON body of terms, or an uploaded query image. */
   const takeBody: RequestHandler = (req, res, next) => {
-    if (req.is('application/json')) deps.jsonBody(req, res, next);
-    else if (req.is(['multipart/form-data', 'image/*'])) deps.imageUpload(req, res, next);
+    if (declaresType(req, 'application/json')) deps.jsonBody(req, res, next);
+    else if (declaresType(req, ['multipart/form-data', 'image/*'])) deps.imageUpload(req, res, next);
     else {
       const got = req.headers['content-type'] ?? 'no content type';
       next(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `expected an application/json body of terms, multipart/form-data with an "image" file, or an image/* body, got ${got}`));
     }
   };
-  const locatePosted: RequestHandler = (req, res, next) => (req.is('application/json') ? locateTerms : locateImage)(req, res, next);
+  const locatePosted: RequestHandler = (req, res, next) => (declaresType(req, 'application/json') ? locateTerms : locateImage)(req, res, next);
 
   const locateUploadedScene: RequestHandler = async (req, res) => {
     const query = parseWith(locateQuerySchema, req.query, 'query string');

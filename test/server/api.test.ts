@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
@@ -45,6 +47,17 @@ const expectError = (res: request.Response, status: number, code: string) => {
   expect(res.headers['content-type']).toMatch(/application\/json/);
   expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
 };
+
+/** Sends `text` as it is on a connection of its own: the status and body of the answer. */
+function rawRequest(port: number, text: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(answer.slice(9, 12)), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) }));
+  });
+}
 
 describe('search routes', () => {
   it('GET /api/search answers a text query with ranked hits', async () => {
@@ -277,6 +290,31 @@ describe('errors', () => {
     expectError(await request(app).post('/api/search').send({ terms: [{ image: big.toString('base64') }] }), 413, 'PAYLOAD_TOO_LARGE');
     expectError(await request(app).post('/api/search/image').field('note', 'no file'), 400, 'BAD_QUERY');
     expectError(await request(app).post('/api/search/image').attach('other', Buffer.from('x'), 'x.png'), 400, 'BAD_REQUEST');
+  });
+
+  it('answers a POST that names its content type but sends no body (no Content-Length) with 400, as one with Content-Length: 0, not with a 415 that names the type it asked for', async () => {
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const cases: [string, string, RegExp][] = [
+        ['/api/search/image?k=1', 'image/png', /no image in the request/],
+        // an empty body is not a multipart form: with Content-Length: 0 busboy says so (BAD_REQUEST)
+        ['/api/search/image?k=1', 'multipart/form-data; boundary=x', /no image in the request|malformed multipart body: Unexpected end of form/],
+        ['/api/search', 'application/json', /invalid search request/],
+        [`/api/images/${id('water/river-a.png')}/locate`, 'image/png', /no query image in the request/],
+      ];
+      for (const [url, contentType, message] of cases) {
+        for (const length of ['', 'Content-Length: 0\r\n']) {
+          const answer = await rawRequest(port, `POST ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\n${length}Connection: close\r\n\r\n`);
+          const what = `${url} ${contentType} ${length || 'no Content-Length'}`;
+          expect(answer.status, `${what}: ${answer.body}`).toBe(400);
+          expect(JSON.parse(answer.body).error, what).toMatchObject({ code: expect.stringMatching(/^BAD_(QUERY|REQUEST)$/), message: expect.stringMatching(message) });
+        }
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('answers a multipart body without a boundary, or with one the body does not follow, with 400', async () => {
