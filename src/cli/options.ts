@@ -4,6 +4,7 @@
  * own usage errors (an unknown option, a missing value) are.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { decimalInteger } from '../decimal-integer.js';
 import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed } from '../output-descriptor.js';
@@ -14,14 +15,8 @@ import { pagingShape, thresholdFromText } from '../search/request-schema.js';
 import { LOG_FORMATS, type LogFormat } from '../server/log-format.js';
 import { ENGINE_NAMES, engineLabel, parseEngineLabel, VECTOR_QUANTIZATIONS, type EngineChoice, type EngineSpec } from '../store/engines.js';
 
-/**
- * A plain decimal integer, as an option value must be written: digits, a leading minus at most;
- * `1e3`, `0x10`, `1.0`, `+5` and ` 5` are not (Number() would take them), NaN for them.
- */
-export function decimalInteger(value: string): number {
-  const n = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
-  return Number.isSafeInteger(n) ? n : Number.NaN;
-}
+// an option value is an integer as the HTTP API reads one (src/decimal-integer.ts)
+export { decimalInteger };
 
 /** A parser of integers from `min` to `max`, with commander's one-line error saying them. */
 export function integerFrom(min: number, max: number): (value: string) => number {

@@ -5,6 +5,7 @@
  * `within` (GeoJSON text), `since` and `until` are filters of their own, as in the CLI.
  */
 import { z } from 'zod';
+import { isDecimalIntegerText } from '../decimal-integer.js';
 import { RsclipError } from '../errors.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, pagingShape, thresholdFromText } from '../search/request-schema.js';
@@ -19,12 +20,23 @@ export const oneString = <T extends z.ZodType>(schema: T) =>
     return z.NEVER;
   }, schema);
 
-/** "12" -> 12, "-1" -> -1 (so that zod says what range it is out of); anything else stays a string so that zod reports it as not a number. */
-export const numeric = <T extends z.ZodType>(schema: T) => oneString(z.preprocess((v) => (typeof v === 'string' && /^-?\d*\.?\d+(e-?\d+)?$/i.test(v.trim()) ? Number(v) : v), schema));
+/**
+ * An integer parameter, written as the CLI's options are (decimalInteger): "12" -> 12, "-1" -> -1
+ * (so that zod says what range it is out of); `1e3`, `0x10`, `2.0` or ` 10` is refused as such.
+ */
+export const integerParam = <T extends z.ZodType>(schema: T) =>
+  oneString(
+    z.preprocess((v, ctx) => {
+      if (typeof v !== 'string') return v;
+      if (isDecimalIntegerText(v)) return Number(v);
+      ctx.addIssue({ code: 'custom', message: `expected an integer in plain decimal digits (not 1e3, 0x10, 2.0 or with spaces), got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }, schema),
+  );
 /** An optional count from 1 to `max` in a query string. */
-export const countParam = (max: number) => numeric(z.number().int().min(1).max(max)).optional();
+export const countParam = (max: number) => integerParam(z.number().int().min(1).max(max)).optional();
 /** One of a few sizes in a query string, the message naming them. */
-export const sizeParam = (sizes: readonly number[]) => numeric(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
+export const sizeParam = (sizes: readonly number[]) => integerParam(z.literal(sizes, { error: `expected one of ${sizes.join(', ')}` })).optional();
 const flag = oneString(z.preprocess((v) => (v === '' || v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean()));
 
 /** `collapse=` or `nms=` as POST reads its JSON: a word is a boolean, a decimal number a threshold (thresholdFromText). */
@@ -34,12 +46,12 @@ const thresholdParam = (name: 'collapse' | 'nms') => oneString(z.preprocess((v) 
 export const nmsParam = thresholdParam('nms');
 
 const pagingQuery = {
-  k: numeric(pagingShape.k),
-  offset: numeric(pagingShape.offset),
+  k: integerParam(pagingShape.k),
+  offset: integerParam(pagingShape.offset),
   cursor: oneString(z.string().min(1).max(500)).optional(),
   exact: flag.optional(),
   foldCopies: flag.optional(),
-  ef: numeric(pagingShape.ef),
+  ef: integerParam(pagingShape.ef),
   collapse: thresholdParam('collapse'),
   nms: nmsParam,
   filter: z.union([z.string(), z.array(z.string()).max(50)]).optional(),

@@ -257,6 +257,15 @@ describe('errors', () => {
       expectError(res, 400, 'BAD_QUERY');
       expect(res.body.error.message, query).toContain(message);
     }
+    // an integer is plain decimal digits, as on the command line: no exponent, fraction, hex or spaces
+    const thumbnail = `/api/images/${id('water/river-a.png')}/thumbnail`;
+    const locate = `/api/images/${id('water/river-a.png')}/locate`;
+    for (const url of ['/api/search?q=river&k=1e3', '/api/search?q=river&k=2.0e0', '/api/search?q=river&k=%2010', '/api/search?q=river&k=10%20', '/api/search?q=river&k=0x10', '/api/search?q=river&k=2.0', '/api/search?q=river&k=%2B2', '/api/search?q=river&offset=1e1', '/api/search?q=river&ef=1e2', `${thumbnail}?size=2.56e2`, `${locate}?q=river&top=1e1`, `/api/images/${id('water/river-a.png')}/similar?k=1E1`]) {
+      const res = await request(app).get(url);
+      expectError(res, 400, 'BAD_QUERY');
+      expect(res.body.error.message, url).toMatch(/: expected an integer in plain decimal digits \(not 1e3, 0x10, 2\.0 or with spaces\), got "/);
+    }
+    expect((await request(app).get('/api/search?q=river&k=010')).body.k).toBe(10);
     // a path parameter's problem is told as it is, not as a body's
     const badId = await request(app).get('/api/images/abc');
     expectError(badId, 400, 'BAD_QUERY');
