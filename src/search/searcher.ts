@@ -148,6 +148,10 @@ export class Searcher {
     checkInteger('offset', given.offset, 0, MAX_WINDOW);
     checkInteger('ef', given.ef, 1, MAX_EF);
     const request = checkLibrarySearchRequest(given);
+    // a cursor carries its own position: an offset beside it would be ignored, not added
+    if (request.cursor !== undefined && (request.offset ?? 0) !== 0) {
+      throw new RsclipError('BAD_QUERY', `cursor and offset were both given (offset ${request.offset}): a cursor says where its page starts`, { hint: 'give the cursor alone, or an offset without a cursor' });
+    }
     const key = queryKey(request);
     const position: CursorPosition = request.cursor !== undefined ? decodeCursor(request.cursor, key) : { offset: request.offset ?? 0 };
     const { offset } = position;

@@ -69,6 +69,19 @@ describe('search routes', () => {
     expect(next.body.hits[0].rank).toBe(3);
   });
 
+  it('refuses a cursor with an offset beside it (the cursor used to win silently), by GET and by POST; offset 0 goes with a cursor', async () => {
+    const { nextCursor } = (await request(app).get('/api/search').query({ q: 'stadium', k: 2 })).body as { nextCursor: string };
+    const get = await request(app).get('/api/search').query({ q: 'stadium', k: 2, cursor: nextCursor, offset: 4 });
+    expectError(get, 400, 'BAD_QUERY');
+    expect(get.body.error.message).toMatch(/cursor and offset were both given/);
+    const post = await request(app).post('/api/search').send({ terms: [{ text: 'stadium' }], k: 2, cursor: nextCursor, offset: 4 });
+    expectError(post, 400, 'BAD_QUERY');
+    expect(post.body.error.message).toMatch(/cursor and offset were both given/);
+    const zero = await request(app).get('/api/search').query({ q: 'stadium', k: 2, cursor: nextCursor, offset: 0 });
+    expect(zero.status).toBe(200);
+    expect(zero.body.hits[0].rank).toBe(3);
+  });
+
   it('takes a page of up to MAX_K (1,000) hits, by GET and by POST', async () => {
     expect(MAX_K).toBe(1000);
     const get = await request(app).get('/api/search').query({ q: 'stadium', k: MAX_K });
