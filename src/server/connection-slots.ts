@@ -5,17 +5,17 @@
  * the server closes it (the header timeout cuts it after 10 s), held every slot for as long as it
  * liked: 260 such connections from one address made every other client's request fail.
  *
- * Here a connection arriving at the limit takes the slot of one that is waiting for its request
- * to arrive (a new connection whose request's headers are not all in, or a kept-alive one between
- * requests): such a connection holds a slot doing nothing, and its client loses at most a
- * reconnection. The one closed is, in this order of preference, one that has never sent a whole
- * request (a kept-alive connection has: closing it races with the next request its client sends
- * on it), one of the address holding the most connections, and of those the one that has waited
- * longest; a newcomer has waited least, so a client that sends its request at once gets through
- * however fast others reconnect. A connection whose
- * request has arrived (a search computing, an upload arriving, an answer being written) is never
- * taken: the request timeout and the write-stall cut (ResponsesInFlight) bound those. When every
- * slot has a request in it, the newcomer is closed at once, as before.
+ * Here a connection arriving at the limit takes the slot of one whose request has not arrived:
+ * a new connection whose request's headers are not all in, or one whose request's body is still
+ * arriving with nothing answered yet (what a client sending a body a byte at a time holds), and
+ * only then a kept-alive one between requests (closing it races with the next request its client
+ * sends on it). Such a connection holds a slot without a request the server can work on, and its
+ * client loses at most a reconnection (and a resend). The one closed belongs to the address
+ * holding the most connections, and of its connections it is the one that has waited longest; a
+ * newcomer has waited least, so a client that sends its request at once gets through however
+ * fast others reconnect. A connection whose request has arrived (a search computing, an answer
+ * being written) is never taken: the write-stall cut (ResponsesInFlight) bounds those. When every
+ * slot has such a request in it, the newcomer is closed at once, as before.
  *
  * Why not a cap per address: behind a reverse proxy every user has the proxy's address, and a cap
  * low enough to stop one client would stop all of them. Preferring the busiest address only
@@ -27,7 +27,7 @@
  * JSON body (a browser retries a 408 on a connection it opened ahead of time); a kept-alive one
  * between requests is closed without a word, as at the end of its keep-alive timeout.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { answerAndClose } from './http-error.js';
 
@@ -37,26 +37,34 @@ interface Slot {
   requests: number;
   /** Whether a request's headers ever arrived on it (a kept-alive connection between requests). */
   answeredBefore: boolean;
+  /** Its latest request, to tell whether its body is still arriving. */
+  latest?: { req: IncomingMessage; res: ServerResponse };
+}
+
+/** What a connection that could make room is doing. */
+const enum Waiting {
+  /** Its request has not all arrived: headers not all in, or (nothing answered yet) a body still arriving. */
+  ForRequest = 1,
+  /** Kept alive between requests: closing it races with the next request its client sends on it. */
+  KeptAlive = 2,
 }
 
 export class ConnectionSlots {
   /** Open connections, those waiting for a request in the order they began to wait. */
   private readonly slots = new Map<Socket, Slot>();
   private readonly perAddress = new Map<string, number>();
-  /** Connections closed to make room for another, and newcomers refused with every slot busy. */
-  evicted = 0;
-  refused = 0;
 
   constructor(
     server: Server,
     private readonly maxConnections: number,
   ) {
     server.on('connection', (socket: Socket) => this.admit(socket));
-    server.on('request', (req, res) => {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const slot = this.slots.get(req.socket);
       if (!slot) return;
       slot.requests++;
       slot.answeredBefore = true;
+      slot.latest = { req, res };
       res.once('close', () => {
         slot.requests--;
         // waiting again from now: to the end of the order
@@ -65,23 +73,20 @@ export class ConnectionSlots {
     });
   }
 
-  get open(): number {
-    return this.slots.size;
-  }
-
   private admit(socket: Socket): void {
     if (this.slots.size >= this.maxConnections) {
-      const waiting = this.connectionToClose();
-      if (!waiting) {
-        this.refused++;
+      const chosen = this.connectionToClose();
+      if (!chosen) {
         socket.destroy();
         return;
       }
-      this.evicted++;
-      const keptAlive = this.slots.get(waiting)?.answeredBefore === true;
-      this.release(waiting);
-      if (keptAlive) waiting.destroy();
-      else answerAndClose(waiting, 408, 'REQUEST_TIMEOUT', 'the request had not arrived when the server, at its connection limit, needed this connection for another client');
+      const [victim, slot] = chosen;
+      this.release(victim);
+      if (slot.requests === 0 && slot.answeredBefore) victim.destroy();
+      else {
+        const what = slot.requests > 0 ? "the request's body had not all arrived" : 'the request had not arrived';
+        answerAndClose(victim, 408, 'REQUEST_TIMEOUT', `${what} when the server, at its connection limit, needed this connection for another client`);
+      }
     }
     const address = socket.remoteAddress ?? '';
     this.slots.set(socket, { address, requests: 0, answeredBefore: false });
@@ -99,21 +104,28 @@ export class ConnectionSlots {
     else this.perAddress.delete(slot.address);
   }
 
+  /** Whether `slot` may be closed to make room; undefined while it has a request whose body is in or whose answer has begun. */
+  private waitingOf(slot: Slot): Waiting | undefined {
+    if (slot.requests === 0) return slot.answeredBefore ? Waiting.KeptAlive : Waiting.ForRequest;
+    const latest = slot.latest;
+    if (slot.requests === 1 && latest && !latest.req.complete && !latest.res.headersSent) return Waiting.ForRequest;
+    return undefined;
+  }
+
   /**
-   * The waiting connection to close: one that never sent a whole request before one that has
-   * (a kept-alive connection has shown its client sends requests; closing it races with the next
-   * one its client sends), then one of the address holding the most connections, then the one
-   * that has waited longest.
+   * The connection to close: of the address holding the most connections, one whose request has
+   * not arrived before one kept alive between requests, and the one that has waited longest.
    */
-  private connectionToClose(): Socket | undefined {
-    let chosen: Socket | undefined;
+  private connectionToClose(): [Socket, Slot] | undefined {
+    let chosen: [Socket, Slot] | undefined;
     let chosenRank = -1;
     // in the order they began to wait: the first found of a rank has waited longest
     for (const [socket, slot] of this.slots) {
-      if (slot.requests > 0) continue;
-      const rank = (slot.answeredBefore ? 0 : this.maxConnections + 1) + (this.perAddress.get(slot.address) ?? 0);
+      const waiting = this.waitingOf(slot);
+      if (waiting === undefined) continue;
+      const rank = 2 * (this.perAddress.get(slot.address) ?? 0) + (waiting === Waiting.ForRequest ? 1 : 0);
       if (rank > chosenRank) {
-        chosen = socket;
+        chosen = [socket, slot];
         chosenRank = rank;
       }
     }

@@ -4,9 +4,11 @@
  * and reopened as soon as the server closes it) against a server with a small limit and a header
  * timeout far longer than the test, so nothing but the slot policy can let another client in.
  */
-import { get as httpGet } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer, get as httpGet, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConnectionSlots } from '../../src/server/connection-slots.js';
 import type { RunningServer } from '../../src/server/index.js';
 import { buildServedIndex, type ServedIndex } from './served-index.js';
 
@@ -30,14 +32,18 @@ afterAll(async () => {
 
 const openConnections = (): Promise<number> => new Promise((resolve, reject) => running.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
 
-/** Connections from `localAddress` that send part of a request's headers, each reopened as soon as the server closes it, until `stop`. */
-function slowLoris(count: number, localAddress = '127.0.0.1'): { stop(): void; opened(): number } {
+/** Connections from `localAddress` that send part of a request (its headers, by default), each reopened as soon as the server closes it, until `stop`. */
+const PARTIAL_HEADERS = 'GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+/** A whole request's headers and the first byte of a body that never comes (slow POST). */
+const PARTIAL_BODY = 'POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{';
+
+function slowLoris(count: number, localAddress = '127.0.0.1', sent = PARTIAL_HEADERS): { stop(): void; opened(): number } {
   let stopped = false;
   let opened = 0;
   const sockets = new Set<Socket>();
   const openOne = (): void => {
     if (stopped) return;
-    const socket = connect({ port, host: '127.0.0.1', localAddress }, () => socket.write('GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+    const socket = connect({ port, host: '127.0.0.1', localAddress }, () => socket.write(sent));
     opened++;
     sockets.add(socket);
     socket.on('error', () => undefined);
@@ -112,6 +118,35 @@ describe('connection slots', () => {
     await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
   });
 
+  it('answers other requests while one client keeps more connections than the limit sending a request body that never ends, reopening each one closed (slow POST)', async () => {
+    const attack = slowLoris(MAX_CONNECTIONS + 2, '127.0.0.1', PARTIAL_BODY);
+    try {
+      await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(MAX_CONNECTIONS);
+      const statuses: (number | string)[] = [];
+      for (let i = 0; i < 5; i++) statuses.push(await statusOf(i % 2 === 0 ? '/healthz' : '/api/search?q=tiles&k=1'));
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    } finally {
+      attack.stop();
+    }
+    await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+  });
+
+  it("closes connections waiting for their request's headers before another client's upload under way", async () => {
+    const upload = await open('127.0.0.2');
+    upload.write(PARTIAL_BODY);
+    let closed = false;
+    upload.on('close', () => (closed = true));
+    const attack = slowLoris(MAX_CONNECTIONS + 2);
+    try {
+      await expect.poll(() => attack.opened(), { timeout: PATIENCE_MS, interval: 20 }).toBeGreaterThan(MAX_CONNECTIONS * 10);
+      expect(closed).toBe(false);
+    } finally {
+      attack.stop();
+      upload.destroy();
+    }
+    await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+  });
+
   it("takes the slot from the address holding the most connections, not from another client's connection that has waited longer", async () => {
     // another client (another loopback address) that has connected and not yet sent its request
     const other = await open('127.0.0.2');
@@ -143,5 +178,49 @@ describe('connection slots', () => {
       client.destroy();
     }
     await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+  });
+});
+
+describe('connection slots on a bare server', () => {
+  it('closes a newcomer at once when every connection has a request the server is working on, and takes none of them', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => {
+      // the whole request has arrived; the answer is being worked on
+      req.resume();
+      req.on('end', () => held.push(res));
+    });
+    new ConnectionSlots(server, 2);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const bare = (server.address() as AddressInfo).port;
+    const connectBare = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(bare, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    try {
+      const working: Socket[] = [];
+      for (let i = 0; i < 2; i++) {
+        const socket = await connectBare();
+        socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+        working.push(socket);
+      }
+      await expect.poll(() => held.length, { timeout: PATIENCE_MS, interval: 10 }).toBe(2);
+      const newcomer = await connectBare();
+      const sent = await new Promise<string>((resolve) => {
+        let text = '';
+        newcomer.on('data', (d: Buffer) => (text += d.toString()));
+        newcomer.on('close', () => resolve(text));
+      });
+      expect(sent).toBe('');
+      // the requests being worked on are answered on their own connections
+      const answers = working.map((socket) => new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString()))));
+      for (const res of held) res.end('done');
+      for (const answer of answers) expect(await answer).toMatch(/^HTTP\/1\.1 200 [\s\S]*done$/);
+      for (const socket of working) socket.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -83,23 +83,28 @@ describe('connection limits', () => {
     third.destroy();
   });
 
-  it('closes a newcomer at once when every connection has a request in it (none is taken from its request)', async () => {
-    // requests whose bodies are still arriving: their headers are in, so their connections are busy
-    const busy: Socket[] = [];
+  it('when no connection waits for its request, gives a newcomer the slot of one whose request body is still arriving (slow POST), told 408', async () => {
+    // requests whose bodies are still arriving: their headers are in, nothing is answered
+    const slow: Socket[] = [];
     let arrived = 0;
     const onRequest = (): void => void arrived++;
     running.server.on('request', onRequest);
     for (let i = 0; i < MAX_CONNECTIONS; i++) {
       const socket = await open();
       socket.write('POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
-      busy.push(socket);
+      slow.push(socket);
     }
     await expect.poll(() => arrived, { timeout: PATIENCE_MS, interval: 10 }).toBe(MAX_CONNECTIONS);
     running.server.off('request', onRequest);
+    const firstClosed = untilClosed(slow[0]!);
     const newcomer = await open();
-    expect(await untilClosed(newcomer)).toBe('');
-    expect(busy.every((socket) => !socket.destroyed)).toBe(true);
-    for (const socket of busy) socket.destroy();
+    const answer = await firstClosed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error).toEqual({ code: 'REQUEST_TIMEOUT', message: "the request's body had not all arrived when the server, at its connection limit, needed this connection for another client" });
+    expect(await get(newcomer, '/healthz')).toMatch(/^HTTP\/1\.1 200/);
+    expect(slow[1]!.destroyed).toBe(false);
+    newcomer.destroy();
+    for (const socket of slow) socket.destroy();
   });
 
   it('answers 408 and closes a connection whose headers do not arrive in time (slow loris)', async () => {
