@@ -25,11 +25,14 @@
  *
  * A connection closed before its request arrived is told so as a header timeout is, 408 with a
  * JSON body (a browser retries a 408 on a connection it opened ahead of time); a kept-alive one
- * between requests is closed without a word, as at the end of its keep-alive timeout.
+ * between requests is closed without a word, as at the end of its keep-alive timeout. None of
+ * them is logged, as node logs none of the connections its header timeout closes: under an
+ * attack that would be thousands of lines a second.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { answerAndClose } from './http-error.js';
+import { markCutShort } from './request-log.js';
 
 interface Slot {
   address: string;
@@ -84,6 +87,8 @@ export class ConnectionSlots {
       this.release(victim);
       if (slot.requests === 0 && slot.answeredBefore) victim.destroy();
       else {
+        // its handler meets a request aborted: no news for the request log (an attack would flood it)
+        if (slot.requests > 0 && slot.latest) markCutShort(slot.latest.res);
         const what = slot.requests > 0 ? "the request's body had not all arrived" : 'the request had not arrived';
         answerAndClose(victim, 408, 'REQUEST_TIMEOUT', `${what} when the server, at its connection limit, needed this connection for another client`);
       }

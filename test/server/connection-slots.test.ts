@@ -7,6 +7,8 @@
 import { once } from 'node:events';
 import { createServer, get as httpGet, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionSlots } from '../../src/server/connection-slots.js';
 import type { RunningServer } from '../../src/server/index.js';
@@ -18,10 +20,13 @@ const PATIENCE_MS = 8000;
 let served: ServedIndex;
 let running: RunningServer;
 let port: number;
+let logged = '';
 
 beforeAll(async () => {
   served = await buildServedIndex('connection-slots', 2);
-  running = await served.start({ connections: { maxConnections: MAX_CONNECTIONS, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 } });
+  // the log, to see what the attacks leave in it
+  const out = new PassThrough().on('data', (chunk: Buffer) => (logged += chunk.toString()));
+  running = await served.start({ logger: pino(out), connections: { maxConnections: MAX_CONNECTIONS, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 60_000 } });
   await running.ready;
   port = Number(new URL(running.url).port);
 }, 180_000);
@@ -129,6 +134,10 @@ describe('connection slots', () => {
       attack.stop();
     }
     await expect.poll(openConnections, { timeout: PATIENCE_MS, interval: 20 }).toBe(0);
+    // the requests the server cut to make room are not logged one by one (an attack would flood the
+    // log): only those open when the attack stopped, which their client broke off
+    const lines = logged.split('\n').filter((line) => line.includes('"msg":"POST /api/search'));
+    expect({ opened: attack.opened() > 3 * MAX_CONNECTIONS, logged: lines.length <= MAX_CONNECTIONS }, lines.length + ' lines').toEqual({ opened: true, logged: true });
   });
 
   it("closes connections waiting for their request's headers before another client's upload under way", async () => {
