@@ -110,16 +110,16 @@ export function sceneRoutes(store: IndexStore, followLinks: boolean, cache: Thum
   const overview: RequestHandler = async (req, res) => {
     const item = await itemOr404(store, req.params.id);
     const { size = 512 } = parseWith(overviewQuerySchema, req.query, 'query string');
+    // the file is checked on every request, a revalidation too (a file changed, deleted or turned
+    // into a link that leads elsewhere is refused, cached or not): a 304 would keep its old overview
+    const file = await verifiedCatalogPath(item.file, followLinks);
     const etag = `"o${size}-${item.file.id}-${item.file.contentHash.slice(0, 24)}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=3600' });
     if (req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.status(304).end();
       return;
     }
-    // every footprint of a scene shows its overview: one render serves them all, then the cache
-    // does; the file is checked on every request all the same (a file deleted or turned into a link
-    // that leads elsewhere is refused, cached or not)
-    const file = await verifiedCatalogPath(item.file, followLinks);
+    // every footprint of a scene shows its overview: one render serves them all, then the cache does
     const rendered = await cache.get(`overview:${item.file.id}:${size}:${item.file.contentHash}`, async () => {
       const data = await renderOverview(file, item.file, size as number).catch((error: unknown) => {
         throw withArchivePath(error, item.file, file);

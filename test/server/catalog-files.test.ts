@@ -127,10 +127,10 @@ describe('files the server hands out', () => {
     expectRefusal(await request(app).get(`/api/images/${id('water/beach-b.png')}/file`), 404, 'NOT_FOUND', /the file water\/beach-b\.png is no longer on disk/);
   });
 
-  it('answers a revalidation (If-None-Match with the old ETag) of a file changed since indexing with 409, not 304, for the thumbnail as for the file', async () => {
+  it('answers a revalidation (If-None-Match with the old ETag) of a file changed since indexing with 409, not 304, for the thumbnail and the overview as for the file', async () => {
     const rel = 'city/airport-a.png';
     const etags: Record<string, string> = {};
-    for (const suffix of ['/thumbnail', '/file']) {
+    for (const suffix of ['/thumbnail', '/file', '/overview']) {
       const res = await request(app).get(`/api/images/${id(rel)}${suffix}`);
       expect(res.status).toBe(200);
       etags[suffix] = res.headers.etag as string;
@@ -138,7 +138,7 @@ describe('files the server hands out', () => {
     }
     // a browser that cached the old thumbnail would keep showing it on a 304
     writeFileSync(file(rel), Buffer.concat([readFileSync(file(rel)), Buffer.from('xx')]));
-    for (const suffix of ['/thumbnail', '/file']) {
+    for (const suffix of ['/thumbnail', '/file', '/overview']) {
       expectRefusal(await request(app).get(`/api/images/${id(rel)}${suffix}`).set('If-None-Match', etags[suffix]!), 409, 'FILE_CHANGED', /the file city\/airport-a\.png changed on disk since it was indexed/);
     }
   });
