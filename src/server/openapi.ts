@@ -222,7 +222,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/images/{id}/thumbnail': {
         get: {
-          summary: 'a WebP thumbnail of the item (a tile: its window, with the scene\'s stretch; ETag; 304 on If-None-Match)',
+          summary: 'a WebP thumbnail of the item (a tile: its window, with the scene\'s stretch; ETag; 304 on If-None-Match while the file is unchanged)',
           parameters: [idParameter, { name: 'size', in: 'query', schema: { enum: [128, 256, 512], default: 256 } }],
           responses: {
             '200': { description: 'image/webp', content: { 'image/webp': {} } },
@@ -262,7 +262,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       '/api/images/{id}/scene': {
         get: {
-          summary: "the item's scene: size, CRS, geoTransform, bbox, footprint, corners (lon/lat, for overlays), GSD, bands, acquisition time, fields",
+          summary: "the item's scene: size, CRS, geoTransform, bbox, footprint, corners (lon/lat, for overlays), lonLatGrid (columns, rows, geographic, points: [lon, lat] at pixel corners i·width/columns, j·height/rows from the top left, null past the limb; for mapping pixels), GSD, bands, acquisition time, fields",
           parameters: [idParameter],
           responses: { '200': json('the scene', { type: 'object' }), ...searchErrors, '404': errorResponse('no such image') },
         },
