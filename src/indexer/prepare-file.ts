@@ -181,7 +181,8 @@ export class FilePreparer {
       return;
     }
     job.row = { ...this.baseRow(work, hashed.sha256), bytes: hashed.bytes };
-    job.rereadsFile = hashed.content === undefined;
+    // described windows are read again where they are embedded (a queue's workers), whatever the size
+    job.rereadsFile = hashed.content === undefined || this.options.describeOnly === true;
     const known = work.known;
     // hashed again for its ctime alone: the same content failed as it did before (the row keeps its error)
     if (known?.status === 'error' && work.statusChangeOnly && known.contentHash === hashed.sha256) {

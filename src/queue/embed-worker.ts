@@ -125,7 +125,7 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
     options.onJob?.({ ...event, phase: 'start', embedded: 0 });
     const inputs: { root: string; path: string; input: WindowInput }[] = [];
     for (const file of data.files) {
-      const read = await readFileWindows(mapPath(path.join(file.root, file.path), pathMap), file.reads, encoder, readAhead);
+      const read = await readFileWindows(mapPath(path.join(file.root, file.path), pathMap), file.reads, encoder, readAhead, file.identity);
       for (const input of read) inputs.push({ root: file.root, path: file.path, input });
     }
     const toEmbed = inputs.filter((i) => 'pixels' in i.input);

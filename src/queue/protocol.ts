@@ -13,7 +13,19 @@ export interface EmbedJobData {
   run: string;
   /** The model the index is bound to; a worker running another one refuses the job. */
   fingerprint: string;
-  files: { root: string; path: string; reads: { key: string; read: WindowRead }[] }[];
+  files: { root: string; path: string; identity?: FileIdentity; reads: { key: string; read: WindowRead }[] }[];
+}
+
+/**
+ * The file as the coordinator hashed it: a worker that reads other bytes (the file was replaced
+ * after it was hashed) returns an error for it instead of vectors of the new content, which the
+ * coordinator would store under the old content's hash and hand on to true copies of it. Size and
+ * content, not times or inode: a worker may see the file through another mount (--path-map, NFS),
+ * where those differ while the bytes are the same. Absent from a job of an older coordinator.
+ */
+export interface FileIdentity {
+  bytes: number;
+  sha256: string;
 }
 
 /** One window's outcome: a vector as base64 of little-endian float32, nodata, or why its file failed. */

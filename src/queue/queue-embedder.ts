@@ -178,7 +178,8 @@ export class QueueEmbedder implements Embedder {
       if (!('read' in unit)) throw new RsclipError('BAD_INPUT', `window ${unit.key} of ${unit.job.work.file.path} came with pixels: a queue sends descriptions of windows (a preparer that does not decode)`);
       const { root, path } = unit.job.work.file;
       const fileKey = windowId(root, path, '');
-      const entry = files.get(fileKey) ?? { root, path, reads: [] };
+      const { contentHash, bytes } = unit.job.row;
+      const entry = files.get(fileKey) ?? { root, path, identity: { bytes, sha256: contentHash }, reads: [] };
       entry.reads.push({ key: unit.key, read: unit.read });
       files.set(fileKey, entry);
     }
