@@ -351,9 +351,12 @@ export function registerIndexCommands(program: Command): void {
       }
       const sigint = stopOnSigint(
         opts.queue
-          ? 'rsclip: stopping once the workers return the jobs in flight (Ctrl-C again to quit at once: what is committed is kept, the rest is sent again next run)'
+          ? 'rsclip: stopping: the jobs no worker has taken are taken back, and the run ends once the workers return the ones they are running (Ctrl-C again to quit at once: what is committed is kept, the rest is sent again next run)'
           : 'rsclip: stopping after the batch in flight (Ctrl-C again to quit at once)',
       );
+      const queued = embedder;
+      // a stop must not wait for jobs no worker may ever take (none running, a service manager's single SIGTERM)
+      if (queued) sigint.signal.addEventListener('abort', () => void queued.withdrawWaiting(), { once: true });
       const display = progressDisplay(opts.json === true, index);
       let summary: IndexSummary;
       try {

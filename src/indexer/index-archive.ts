@@ -16,7 +16,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { RsclipError, invalidParameter } from '../errors.js';
+import { RsclipError, invalidParameter, isRsclipError } from '../errors.js';
 import { isInside } from '../path-inside.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { CatalogChange, IndexStore, NewItem } from '../store/types.js';
@@ -425,6 +425,24 @@ class ArchiveIndexer {
     const commitAll = async (): Promise<void> => {
       while (stages.length > 0) await commitOldest(await stages[0]!.results);
     };
+    /** The run was stopped: what the model is running (or a queue's workers) is committed; decoded but unembedded windows are redone next run. */
+    const stopped = async (): Promise<void> => {
+      queue.close();
+      queue.drain();
+      await workers;
+      while (stages.length > 0) {
+        const results = await stages[0]!.results.catch((error: unknown) => {
+          // a batch the embedder took back as the run stopped (a queue's jobs no worker had taken):
+          // it and every later one are redone next run (committed in order or not at all, so a file is
+          // never completed without its earlier windows)
+          if (isRsclipError(error, 'INTERRUPTED')) return undefined;
+          throw error;
+        });
+        if (!results) return;
+        await commitOldest(results);
+      }
+      if (changes.length > 0) await this.commitStage([], [], changes, []);
+    };
     try {
       for (;;) {
         const unit = await queue.take();
@@ -435,12 +453,7 @@ class ArchiveIndexer {
         if (batch.length >= this.batchSize || changes.length >= this.batchSize * 4) await advance();
       }
       if (this.aborted) {
-        queue.close();
-        queue.drain();
-        await workers;
-        // the batches the model is running are committed; decoded but unembedded windows are redone next run
-        await commitAll();
-        if (changes.length > 0) await this.commitStage([], [], changes, []);
+        await stopped();
         return;
       }
       await workers;
@@ -451,6 +464,11 @@ class ArchiveIndexer {
       // duplicates whose original was committed in the last batch: every embedding is committed now
       if (waiting.length > 0) await this.commitStage([], [], [], waiting, { final: true });
     } catch (error) {
+      // a batch taken back as the run stopped, while the next one waited for it
+      if (this.aborted && isRsclipError(error, 'INTERRUPTED')) {
+        await stopped();
+        return;
+      }
       // stop the decoders before the store closes under them
       failed = true;
       queue.close();

@@ -74,6 +74,8 @@ interface PendingJob {
   reject: (error: Error) => void;
   /** Its add is on its way to Redis (not to be checked until it arrived). */
   sending: boolean;
+  /** Its last add, settled (either way) once Redis answered it. */
+  added?: Promise<unknown>;
 }
 
 export class QueueEmbedder implements Embedder {
@@ -96,6 +98,8 @@ export class QueueEmbedder implements Embedder {
   private lease: CoordinatorLease | undefined;
   /** Why this run cannot go on (its lease went to another coordinator): every embed fails with it. */
   private failure: RsclipError | undefined;
+  /** Set once the run stops (withdrawWaiting): the jobs taken back and every later batch fail with it. */
+  private withdrawn: RsclipError | undefined;
 
   private constructor(
     readonly info: ModelInfo,
@@ -171,8 +175,41 @@ export class QueueEmbedder implements Embedder {
     }
   }
 
+  /**
+   * The run stops (a first Ctrl-C or SIGTERM): the jobs no worker has taken are taken back from
+   * Redis at once and fail with INTERRUPTED, as does every later batch; those a worker is running
+   * are still waited for (their results are committed). With no worker running, nothing is waited
+   * for. With Redis away, nothing can come back from it: every job waited for fails (the next
+   * coordinator drains what is left).
+   */
+  async withdrawWaiting(): Promise<void> {
+    const withdrawn = (this.withdrawn ??= new RsclipError('INTERRUPTED', 'stopped: the jobs no worker had taken were taken back from the queue', { hint: 'what is committed is kept; the same command goes on from there' }));
+    const give = (jobId: string, job: PendingJob): void => {
+      if (this.pending.get(jobId) !== job) return;
+      this.pending.delete(jobId);
+      job.reject(withdrawn);
+    };
+    if (!this.connected) {
+      for (const [jobId, job] of [...this.pending]) give(jobId, job);
+      return;
+    }
+    await Promise.all(
+      [...this.pending].map(async ([jobId, job]) => {
+        try {
+          await job.added;
+          // 0: locked by the worker running it, whose result is waited for
+          if ((await this.queue.remove(jobId)) === 0) return;
+        } catch {
+          // not in Redis (lost in a restart) or Redis went away: nothing comes back for it
+        }
+        give(jobId, job);
+      }),
+    );
+  }
+
   async embed(batch: EmbedUnit[]): Promise<{ results: EmbedResult[]; modelSeconds: number }> {
     if (this.failure) throw this.failure;
+    if (this.withdrawn) throw this.withdrawn;
     const files = new Map<string, EmbedJobData['files'][number]>();
     for (const unit of batch) {
       if (!('read' in unit)) throw new RsclipError('BAD_INPUT', `window ${unit.key} of ${unit.job.work.file.path} came with pixels: a queue sends descriptions of windows (a preparer that does not decode)`);
@@ -211,7 +248,7 @@ export class QueueEmbedder implements Embedder {
   /** Adds the job (again, after a loss: a job id Redis still knows is left as it is). */
   private send(jobId: string, job: PendingJob): void {
     job.sending = true;
-    this.queue
+    job.added = this.queue
       .add('embed', job.data, { jobId, attempts: JOB_ATTEMPTS, removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: 24 * KEEP_FINISHED_SECONDS } })
       .then(
         () => (job.sending = false),
@@ -294,7 +331,11 @@ export class QueueEmbedder implements Embedder {
         if (job.sending) continue;
         const state = await this.queue.getJobState(jobId);
         if (this.pending.get(jobId) !== job) continue;
-        if (state === 'unknown') {
+        if (state === 'unknown' && this.withdrawn) {
+          // the run stops: a job Redis lost is not sent again
+          this.pending.delete(jobId);
+          job.reject(this.withdrawn);
+        } else if (state === 'unknown') {
           this.resent++;
           this.send(jobId, job);
         } else if (state === 'completed' || state === 'failed') {

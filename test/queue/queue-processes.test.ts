@@ -169,35 +169,36 @@ describe.skipIf(!hasRedis)('a coordinator and three worker processes [needs redi
     }
   });
 
-  it('Ctrl-C with no worker says the run waits for the workers; a second one ends the process by SIGINT at once (130 in a shell) and the index opens', { timeout: 120_000 }, async () => {
-    const own = await startRedis(work);
-    const archive = path.join(work, 'no-worker-archive');
-    mkdirSync(archive);
-    for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(700 + i, 48, 40));
-    const indexDir = path.join(work, 'no-worker-index');
-    const coordinator = spawnCli(['index', archive, '--index', indexDir, '--model', await tinyModelDir(), '--threads', '1', '--batch', '1', '--queue', own.url]);
-    let stderr = '';
-    coordinator.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    try {
-      // the jobs are sent: nothing takes them
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    it(`one ${signal} with no worker running takes the waiting jobs back and ends the run at once (${code}), leaving no job and no lease in Redis; the index opens`, { timeout: 120_000 }, async () => {
+      const own = await startRedis(work, signal === 'SIGTERM' ? 47612 : 47613);
+      const archive = path.join(work, `no-worker-archive-${signal}`);
+      mkdirSync(archive);
+      for (let i = 0; i < 3; i++) writeFileSync(path.join(archive, `img${i}.png`), makePng(700 + i, 48, 40));
+      const indexDir = path.join(work, `no-worker-index-${signal}`);
+      const coordinator = spawnCli(['index', archive, '--index', indexDir, '--model', await tinyModelDir(), '--threads', '1', '--batch', '1', '--queue', own.url]);
+      let stderr = '';
+      coordinator.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       const client = await connectRedis(own.url);
       try {
-        await until('jobs waiting in Redis', async () => ((await client.llen(`bull:${DEFAULT_QUEUE_NAME}:wait`)) > 0 ? true : undefined), 60_000);
+        // the jobs are sent: nothing takes them
+        await until('jobs waiting in Redis', async () => ((await client.llen(`bull:${DEFAULT_QUEUE_NAME}:wait`)) === 3 ? true : undefined), 60_000);
+        coordinator.kill(signal);
+        // without a second signal: a stop by a service manager or `timeout` is one SIGTERM
+        expect(await exited(coordinator)).toEqual({ code, signal: null });
+        expect(stderr).toContain('the jobs no worker has taken are taken back');
+        expect(await client.llen(`bull:${DEFAULT_QUEUE_NAME}:wait`)).toBe(0);
+        expect(await client.exists(`rsclip:coordinator:${DEFAULT_QUEUE_NAME}`)).toBe(0);
       } finally {
         client.disconnect();
+        coordinator.kill('SIGKILL');
+        await own.stop();
       }
-      coordinator.kill('SIGINT');
-      await until('the notice', () => (stderr.includes('stopping once the workers return the jobs in flight') ? true : undefined), 30_000);
-      coordinator.kill('SIGINT');
-      expect(await exited(coordinator)).toEqual({ code: null, signal: 'SIGINT' });
-    } finally {
-      coordinator.kill('SIGKILL');
-      await own.stop();
-    }
-    const store = await openIndex(indexDir, { readonly: true });
-    expect(await store.countItems()).toBe(0);
-    await store.close();
-  });
+      const store = await openIndex(indexDir, { readonly: true });
+      expect(await store.countItems()).toBe(0);
+      await store.close();
+    });
+  }
 
   it('rsclip index --queue never opens an inference session: it indexes with a model whose ONNX files onnxruntime cannot read', { timeout: 300_000 }, async () => {
     // the tiny model with its ONNX files replaced by bytes that fingerprint like any file but are no model
