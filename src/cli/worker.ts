@@ -57,6 +57,31 @@ export class RefusalReport {
   }
 }
 
+/** Seconds between the worker's lines while it waits for Redis to come up. */
+const WAITING_REPORT_SECONDS = 60;
+
+/**
+ * The worker's lines while Redis is not up as it starts: the first failed attempt, then one a
+ * minute (attempts come every 2 s), each with how long it has waited.
+ */
+export class RedisWaitReport {
+  private started: number | undefined;
+  private lastSaid: number | undefined;
+
+  constructor(private readonly everySeconds = WAITING_REPORT_SECONDS) {}
+
+  /** `nowMs`: a monotonic clock (performance.now()). */
+  line(where: string, reason: string, nowMs: number): string | undefined {
+    this.started ??= nowMs;
+    if (this.lastSaid !== undefined && nowMs - this.lastSaid < this.everySeconds * 1000) return undefined;
+    this.lastSaid = nowMs;
+    const waited = Math.round((nowMs - this.started) / 1000);
+    return waited === 0
+      ? `waiting for Redis at ${where} (${reason}); trying again every 2s until it answers (Ctrl-C to quit)`
+      : `still waiting for Redis at ${where} after ${waited}s (${reason})`;
+  }
+}
+
 /** `--path-map FROM=TO`, checked as the worker reads it (parsePathMapping), and collected. */
 const pathMapOption = optionParser((text: string, previous: string[] | undefined): string[] => {
   parsePathMapping(text);
@@ -99,6 +124,7 @@ export function registerWorkerCommand(program: Command): void {
       let outage: string | undefined;
       let lastLostJob: string | undefined;
       const refusals = new RefusalReport();
+      const waiting = new RedisWaitReport();
       const worker = await startEmbedWorker({
         url: withQueuePassword(opts.queue, config.queuePassword),
         encoder,
@@ -124,6 +150,10 @@ export function registerWorkerCommand(program: Command): void {
           if (job === lastLostJob) return;
           lastLostJob = job;
           process.stderr.write(`rsclip worker: job ${job} was no longer this worker's when it finished (${reason}): Redis lost it in a restart, or its lock lapsed and another worker took it; it is embedded again\n`);
+        },
+        onWaitingForRedis(where, reason) {
+          const line = waiting.line(where, reason, performance.now());
+          if (line) process.stderr.write(`rsclip worker: ${line}\n`);
         },
         onReconnect() {
           if (outage === undefined) return;

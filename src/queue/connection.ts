@@ -85,6 +85,15 @@ function connectHint(reason: Error, tls: ConnectionOptions | undefined): string 
   return 'start it (e.g. `redis-server --port 6379`) or check the --queue URL';
 }
 
+/**
+ * The connection errors of a Redis that is not there (yet): not running, restarting, its host or
+ * network down. Not a wrong URL, password or certificate, which waiting would not mend.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'EAI_AGAIN', 'EPIPE']);
+
+/** The errors of connectRedis that say Redis is not reachable (now): worth waiting out. */
+const unreachable = new WeakSet<Error>();
+
 /** ioredis' own default: a little longer after each failed attempt, at most 2 s. */
 const reconnectDelay = (attempt: number): number => Math.min(attempt * 50, 2000);
 
@@ -106,8 +115,9 @@ export async function connectRedis(url: string, keepReconnecting: () => boolean 
     lastError = error;
   });
   let timer: NodeJS.Timeout | undefined;
+  const noAnswer = new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000}s`);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(noAnswer), CONNECT_TIMEOUT_MS);
   });
   try {
     await Promise.race([client.connect().then(() => client.ping()), timeout]);
@@ -115,8 +125,33 @@ export async function connectRedis(url: string, keepReconnecting: () => boolean 
   } catch (cause) {
     client.disconnect();
     const reason = lastError ?? (cause as Error);
-    throw new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${tlsReason(reason)}`, { cause: reason, hint: connectHint(reason, options.tls) });
+    const error = new RsclipError('QUEUE_FAILED', `cannot reach Redis at ${options.host}:${options.port}: ${tlsReason(reason)}`, { cause: reason, hint: connectHint(reason, options.tls) });
+    // a reset is what a TLS Redis does to a client without the certificate it asks for: not waited out
+    const code = (reason as NodeJS.ErrnoException).code ?? '';
+    if (UNREACHABLE_CODES.has(code) || (code === 'ECONNRESET' && !options.tls) || reason === noAnswer) unreachable.add(error);
+    throw error;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Seconds between attempts while waiting for Redis to come up. */
+const WAIT_RETRY_MS = 2000;
+
+/**
+ * connectRedis, retried every 2 s for as long as Redis is unreachable (not running yet, its host
+ * down) and `keepTrying` says so; `onWaiting` hears each failed attempt (`where` is host:port). A
+ * wrong URL, password or certificate fails at once, as in connectRedis.
+ */
+export async function connectRedisWhenUp(url: string, onWaiting: (where: string, reason: string) => void, keepTrying: () => boolean = () => true, retryMs = WAIT_RETRY_MS): Promise<Redis> {
+  const { host, port } = parseQueueUrl(url);
+  for (;;) {
+    try {
+      return await connectRedis(url, keepTrying);
+    } catch (error) {
+      if (!(error instanceof Error) || !unreachable.has(error) || !keepTrying()) throw error;
+      onWaiting(`${host}:${port}`, tlsReason((error.cause as Error | undefined) ?? error));
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+    }
   }
 }

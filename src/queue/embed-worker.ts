@@ -13,7 +13,7 @@ import type { Job } from 'bullmq';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { encodeRgb } from '../raster/libvips.js';
-import { connectRedis } from './connection.js';
+import { connectRedisWhenUp } from './connection.js';
 import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { readFileWindows, type WindowInput } from './read-windows.js';
 
@@ -55,6 +55,12 @@ export interface EmbedWorkerOptions {
   onLostJob?: (jobId: string, reason: string) => void;
   /** The connection to Redis is back after it was lost. */
   onReconnect?: () => void;
+  /**
+   * Redis is not reachable yet as the worker starts (`where`: host:port): it is tried again every
+   * 2 s until it answers; called at each failed attempt. A wrong URL, password or certificate
+   * fails the start instead.
+   */
+  onWaitingForRedis?: (where: string, reason: string) => void;
 }
 
 export interface EmbedWorker {
@@ -143,7 +149,8 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
   };
 
   let closing = false;
-  const connection = await connectRedis(options.url, () => !closing);
+  // started before Redis (a machine booting, Redis restarting): waited out, as a Redis lost later is
+  const connection = await connectRedisWhenUp(options.url, (where, reason) => options.onWaitingForRedis?.(where, reason), () => !closing);
   const worker = new Worker<EmbedJobData, EmbedJobResult>(options.queueName ?? DEFAULT_QUEUE_NAME, processJob, {
     connection,
     concurrency,
