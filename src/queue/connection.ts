@@ -155,3 +155,10 @@ export async function connectRedisWhenUp(url: string, onWaiting: (where: string,
     }
   }
 }
+
+/** What to do about a command Redis refused: a Redis at its maxmemory says what to raise; undefined for any other cause. */
+export function queueFailureHint(cause: Error): string | undefined {
+  // Redis refuses writes past its maxmemory under the noeviction policy a queue needs
+  if (!cause.message.startsWith('OOM ')) return undefined;
+  return 'Redis is at its maxmemory: raise it (CONFIG SET maxmemory, or maxmemory in redis.conf) or free memory, and keep maxmemory-policy noeviction (a queue must not lose its jobs); a run needs about 2.7 KB per vector of the jobs in flight. What is committed is kept: run the same command again to go on';
+}

@@ -13,7 +13,7 @@ import type { Job } from 'bullmq';
 import { RsclipError } from '../errors.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { encodeRgb } from '../raster/libvips.js';
-import { connectRedisWhenUp } from './connection.js';
+import { connectRedisWhenUp, queueFailureHint } from './connection.js';
 import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { readFileWindows, type WindowInput } from './read-windows.js';
 
@@ -170,7 +170,8 @@ export async function startEmbedWorker(options: EmbedWorkerOptions): Promise<Emb
   } catch (error) {
     await worker.close(true).catch(() => undefined);
     connection.disconnect();
-    throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error });
+    const hint = queueFailureHint(error as Error);
+    throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error, ...(hint ? { hint } : {}) });
   }
   return {
     id,

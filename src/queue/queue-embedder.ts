@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import { RsclipError } from '../errors.js';
 import type { EmbedResult, EmbedUnit, Embedder, QueueProgress } from '../indexer/types.js';
 import type { ModelInfo } from '../model/encoder-types.js';
-import { connectRedis } from './connection.js';
+import { connectRedis, queueFailureHint } from './connection.js';
 import { CoordinatorLease } from './coordinator-lease.js';
 import { DEFAULT_QUEUE_NAME, decodeVector, windowId, type EmbedJobData, type EmbedJobResult, type WireResult } from './protocol.js';
 import { WorkerRates } from './worker-rates.js';
@@ -161,7 +161,7 @@ export class QueueEmbedder implements Embedder {
     } catch (error) {
       await embedder.close().catch(() => undefined);
       if (error instanceof RsclipError) throw error;
-      throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error });
+      throw new RsclipError('QUEUE_FAILED', `cannot use the queue on Redis: ${(error as Error).message}`, { cause: error, hint: queueFailureHint(error as Error) });
     }
     return embedder;
   }
@@ -257,14 +257,7 @@ export class QueueEmbedder implements Embedder {
   }
 
   private sendError(jobId: string, cause: Error): RsclipError {
-    // Redis refuses writes past its maxmemory under the noeviction policy a queue needs
-    const full = cause.message.startsWith('OOM ');
-    return new RsclipError('QUEUE_FAILED', `cannot send embedding job ${jobId} to Redis at ${this.where}: ${cause.message}`, {
-      cause,
-      hint: full
-        ? 'Redis is at its maxmemory: raise it (CONFIG SET maxmemory, or maxmemory in redis.conf) or free memory; a run needs about 2.7 KB per vector of the jobs in flight. What is committed is kept: run the same command again'
-        : 'what is committed is kept; fix the cause and run the same command again',
-    });
+    return new RsclipError('QUEUE_FAILED', `cannot send embedding job ${jobId} to Redis at ${this.where}: ${cause.message}`, { cause, hint: queueFailureHint(cause) ?? 'what is committed is kept; fix the cause and run the same command again' });
   }
 
   private settle(jobId: string, outcome: { returnvalue: EmbedJobResult } | { failedReason: string } | { error: RsclipError }): void {
