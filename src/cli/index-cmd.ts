@@ -307,7 +307,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--stac-asset <key>', 'the asset of each STAC item to index (default: visual, or the only image asset)')
     .option('--queue <url>', 'coordinate: send the embedding to `rsclip worker` processes through Redis, e.g. redis://localhost:6379/0 (this process scans, decides and commits); rediss:// for TLS, with ?sslrootcert=&sslcert=&sslkey= PEM files where needed; a password not in the URL comes from RSCLIP_QUEUE_PASSWORD')
     .option('--queue-depth <n>', 'with --queue: batches waiting or embedding at once (default 16)', positiveInt)
-    .option('--queue-timeout <seconds>', 'with --queue: seconds Redis may stay unreachable before the run stops, committed work kept (default 300; a restart is waited out and lost jobs are sent again)', positiveInt)
+    .option('--queue-timeout <seconds>', 'with --queue: seconds Redis may stay unreachable, counted from the lost connection, before the run stops, committed work kept (default 300; a restart is waited out and lost jobs are sent again)', positiveInt)
     .option('--json', 'print the summary as JSON (no progress output)')
     .option('--verify', 'after indexing, check catalog, vectors and HNSW agree and repair what can be')
     .option('--engine <engine>', ENGINE_HELP, engineChoice)

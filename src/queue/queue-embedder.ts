@@ -33,7 +33,7 @@ export interface QueueEmbedderOptions {
   inFlight?: number;
   /** Default `rsclip-embed`. */
   queueName?: string;
-  /** Seconds Redis may stay unreachable during a run before the run fails. Default 300. */
+  /** Seconds Redis may stay unreachable during a run before the run fails (from the moment its connection is lost; a Redis silent on an open connection is seen within five check intervals). Default 300. */
   redisTimeoutSeconds?: number;
   /** Seconds between checks of the jobs waited for (lost ones are sent again). Default 2. */
   checkSeconds?: number;
@@ -92,8 +92,10 @@ export class QueueEmbedder implements Embedder {
   private readonly timer: NodeJS.Timeout;
   /** performance.now() when the check in progress started (its commands wait on Redis). */
   private checkingSince: number | undefined;
-  /** performance.now() when Redis was first seen unreachable, while it is. */
+  /** performance.now() when Redis was first seen unreachable (its connection closed), while it is. */
   private downSince: number | undefined;
+  /** Fires when Redis has been away for the timeout, whatever the check interval. */
+  private deadline: NodeJS.Timeout | undefined;
   /** This coordinator's lease on the queue (set once taken, in open). */
   private lease: CoordinatorLease | undefined;
   /** Why this run cannot go on (its lease went to another coordinator): every embed fails with it. */
@@ -124,6 +126,20 @@ export class QueueEmbedder implements Embedder {
       if (this.watchConnection()) void this.check();
     }, checkMs);
     this.timer.unref();
+    // the timeout counts from the moment the connection is lost, not from the next check, and ends
+    // when it runs out, not at the check after (a check interval late each time)
+    clients[0]!.on('close', () => {
+      if (this.downSince !== undefined || link.closing) return;
+      this.downSince = performance.now();
+      clearTimeout(this.deadline);
+      // a few ms over: a timer may fire a fraction of a millisecond ahead of performance.now()
+      this.deadline = setTimeout(() => this.watchConnection(), redisTimeoutMs + 5);
+      this.deadline.unref();
+    });
+    clients[0]!.on('ready', () => {
+      this.downSince = undefined;
+      clearTimeout(this.deadline);
+    });
   }
 
   static async open(options: QueueEmbedderOptions): Promise<QueueEmbedder> {
@@ -352,6 +368,7 @@ export class QueueEmbedder implements Embedder {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.deadline);
     const answering = this.silentSince(performance.now()) === undefined;
     // a run that stopped with jobs unanswered (a job refused, a commit failed) takes back those
     // still waiting: workers would embed (or refuse, one line each) them for nobody until the next run;

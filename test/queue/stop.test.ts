@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRsclipError } from '../../src/errors.js';
 import { connectRedis } from '../../src/queue/connection.js';
 import { DEFAULT_QUEUE_NAME } from '../../src/queue/protocol.js';
 import { QueueEmbedder, startEmbedWorker } from '../../src/queue/index.js';
@@ -75,6 +76,33 @@ describe.skipIf(!hasRedis)('a coordinator stopped [needs redis-server]', () => {
       await worker.close();
       await queue.close();
       client.disconnect();
+    }
+  });
+});
+
+describe.skipIf(!hasRedis)('--queue-timeout [needs redis-server]', () => {
+  it('counts from the moment the connection is lost and stops the run when it runs out, not at a later check of the jobs', { timeout: 60_000 }, async () => {
+    const own = await startRedis(work, 47618);
+    const archive = path.join(work, 'timeout-archive');
+    mkdirSync(archive);
+    for (let i = 0; i < 2; i++) writeFileSync(path.join(archive, `p${i}.png`), makePng(400 + i));
+    const encoder = new FakeEncoder();
+    // checks far apart: only the timeout itself can end the wait
+    const embedder = await QueueEmbedder.open({ url: own.url, info: encoder.info, inFlight: 2, checkSeconds: 3600, redisTimeoutSeconds: 1 });
+    const client = await connectRedis(own.url);
+    const queue = new Queue(DEFAULT_QUEUE_NAME, { connection: client, skipMetasUpdate: true });
+    try {
+      const run = indexInto({ roots: [archive], index: path.join(work, 'timeout-index'), model: encoder, embedder, batchSize: 1 });
+      run.catch(() => undefined);
+      // no worker: the jobs wait until Redis goes
+      await expect.poll(() => queue.getWaitingCount(), { timeout: 10_000, interval: 50 }).toBe(2);
+      await queue.close();
+      client.disconnect();
+      await own.stop();
+      await expect(run).rejects.toSatisfy((e) => isRsclipError(e, 'QUEUE_FAILED') && /has not answered for \d+s/.test((e as Error).message));
+    } finally {
+      await embedder.close();
+      await own.stop();
     }
   });
 });
