@@ -66,6 +66,8 @@ const KEEP_FINISHED_SECONDS = 3600;
  */
 const EVENTS_KEPT_PER_JOB = 32;
 const MIN_EVENTS_KEPT = 256;
+/** How long one read of the event stream blocks in Redis (BullMQ's default: 10 s). */
+const EVENTS_BLOCK_MS = 2000;
 
 /** A job sent and not answered yet. */
 interface PendingJob {
@@ -157,7 +159,9 @@ export class QueueEmbedder implements Embedder {
     eventsClient.on('error', () => undefined);
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue<EmbedJobData, EmbedJobResult>(name, { connection: client, streams: { events: { maxLen: Math.max(MIN_EVENTS_KEPT, EVENTS_KEPT_PER_JOB * inFlight) } } });
-    const events = new QueueEvents(name, { connection: eventsClient });
+    // BullMQ arms a timer of the blocking read + 1 s for each read of the event stream, which a lost
+    // Redis never clears: with its default 10 s read, a run that stopped for Redis lingered 11 s more
+    const events = new QueueEvents(name, { connection: eventsClient, blockingTimeout: EVENTS_BLOCK_MS });
     const where = `${host}:${port}`;
     const embedder = new QueueEmbedder(options.info, queue, events, [client, eventsClient], link, where, inFlight, redisTimeoutSeconds * 1000, (options.checkSeconds ?? DEFAULT_CHECK_SECONDS) * 1000);
     try {
