@@ -237,7 +237,7 @@ describe.skipIf(!hasRedis)('embedding on a queue [needs redis-server]', () => {
     try {
       // no worker runs: the three jobs wait, as the rest of a run's jobs do when one of them failed
       for (const name of ['a.png', 'b.png', 'c.png']) {
-        const unit = { kind: 'embed', key: '', read: { whole: true }, job: { work: { file: { root: work, path: name } } } } as unknown as EmbedUnit;
+        const unit = { kind: 'embed', key: '', read: { whole: true }, job: { work: { file: { root: work, path: name } }, row: { contentHash: 'a'.repeat(64), bytes: 1 } } } as unknown as EmbedUnit;
         embedder.embed([unit]).catch(() => undefined);
       }
       await expect.poll(() => queue.getWaitingCount(), { timeout: 5000, interval: 50 }).toBeGreaterThanOrEqual(3);
