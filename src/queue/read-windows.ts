@@ -56,7 +56,9 @@ export async function readFileWindows(file: string, reads: { key: string; read: 
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) throw new FileChangedError('its size, modification or status-change time changed while it was read');
     return out;
   } catch (error) {
-    if (error instanceof FileChangedError) return failed(`${CHANGED_FILE_ERROR} (${error.message}); the next \`rsclip index\` indexes it as it is then`);
+    // the coordinator sees the change too and the next run indexes the file as it is then; where it does
+    // not, this worker reads another file than the coordinator's (a --path-map to another copy)
+    if (error instanceof FileChangedError) return failed(`${CHANGED_FILE_ERROR} (${error.message}): written to meanwhile, or this worker reads another copy than the coordinator (its mount or --path-map)`);
     return failed(fileFailure(error));
   }
 }
