@@ -356,7 +356,7 @@ export function registerIndexCommands(program: Command): void {
       );
       const queued = embedder;
       // a stop must not wait for jobs no worker may ever take (none running, a service manager's single SIGTERM)
-      if (queued) sigint.signal.addEventListener('abort', () => void queued.withdrawWaiting(), { once: true });
+      if (queued) sigint.signal.addEventListener('abort', () => void queued.withdrawWaiting().catch(() => undefined), { once: true });
       const display = progressDisplay(opts.json === true, index);
       let summary: IndexSummary;
       try {
