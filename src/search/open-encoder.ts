@@ -88,7 +88,8 @@ function restoreHint(meta: IndexMeta): string {
   const repoId = meta.modelDir ? cachedRepoIdOf(meta.modelDir) : undefined;
   if (!repoId) return 'put back the model files the index was built with, or index into a new --index dir';
   const variant = meta.modelVariant && meta.modelVariant !== 'fp32' ? ` --variant ${meta.modelVariant}` : '';
-  return `restore them with \`rsclip model fetch ${repoId} --revision ${path.basename(meta.modelDir!)}${variant}\` (it repairs the cache entry and keeps its other variants), or index into a new --index dir`;
+  // --refresh: a file changed in place at its size is found only by reading it against the manifest
+  return `restore them with \`rsclip model fetch ${repoId} --revision ${path.basename(meta.modelDir!)}${variant} --refresh\` (it checks every file of the cache entry, repairs what differs and keeps its other variants), or index into a new --index dir`;
 }
 
 /** Whether `dir`'s files of the variant the index records are the index's model. */

@@ -35,7 +35,7 @@ describe('the hint for a model folder whose files changed', () => {
   it('names the fetch that repairs a folder of the model cache, with the index variant', async () => {
     const cached = path.join(root, 'cache', 'models', 'qa--tiny-clip', COMMIT);
     expect((await refusal(cached, 'int8')).hint).toBe(
-      `restore them with \`rsclip model fetch qa/tiny-clip --revision ${COMMIT} --variant int8\` (it repairs the cache entry and keeps its other variants), or index into a new --index dir`,
+      `restore them with \`rsclip model fetch qa/tiny-clip --revision ${COMMIT} --variant int8 --refresh\` (it checks every file of the cache entry, repairs what differs and keeps its other variants), or index into a new --index dir`,
     );
   });
 
