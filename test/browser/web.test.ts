@@ -142,6 +142,13 @@ describe.skipIf(!hasChromium)('web page', () => {
     await shared.goto(link);
     await expect.poll(() => isOpen(shared)).toBe(true);
     expect(await shared.locator('#viewer-title').textContent()).toBe(title);
+    // a tracker's parameter picked up on the way changes nothing but a note
+    await shared.goto(`${link}&utm_source=newsletter`);
+    await expect.poll(() => isOpen(shared)).toBe(true);
+    expect(await shared.locator('#viewer-title').textContent()).toBe(title);
+    expect(await shared.locator('#error').textContent()).toMatch(/“utm_source” means nothing to the page/);
+    await shared.goto(`${url}?q=river&view=999999&fbclid=x`);
+    await expect.poll(() => shared.locator('#error').textContent()).toMatch(/Could not open item #999999 of this link.*“fbclid” means nothing to the page/);
     // an item the index does not hold is named, not silently dropped
     await shared.goto(`${url}?q=river&view=999999`);
     await expect.poll(() => shared.locator('#error').textContent()).toMatch(/Could not open item #999999 of this link/);
@@ -210,6 +217,21 @@ describe.skipIf(!hasChromium)('web page', () => {
     await type('2.5');
     await expect.poll(() => q()).toBe('2.5*"river"');
     expect(await page.locator('#chip-note').isVisible()).toBe(false);
+    // a link's weights are taken as a chip's box takes them
+    const bodies: string[] = [];
+    const record = (r: { url(): string; postData(): string | null }) => {
+      if (r.url().includes('/api/search')) bodies.push(r.postData() ?? '');
+    };
+    page.on('request', record);
+    await page.goto(`${url}?q=${encodeURIComponent('50*"river" + 0.0001*forest + 0*sea')}`);
+    await expect.poll(() => bodies.length).toBeGreaterThan(0);
+    page.off('request', record);
+    expect(JSON.parse(bodies[0]!).terms).toEqual([
+      { text: 'river', weight: 10 },
+      { text: 'forest', weight: 0.1 },
+    ]);
+    expect(await page.locator('#terms input.chip-weight').first().inputValue()).toBe('10');
+    expect(await page.locator('#chip-note').textContent()).toMatch(/“river”: 50 is above the largest weight: 10 is used.*“forest”: 0\.0001 is below the smallest weight: 0\.1 is used.*“sea” left out: its weight is 0/);
   });
 
   it('shows errors and empty states, and fits a phone screen; saves screenshots', async () => {

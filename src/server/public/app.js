@@ -6,7 +6,7 @@
 /* global FileReader */
 import { downloadHits } from './export-hits.js';
 import { createMapView } from './map-view.js';
-import { describeTerms, parseTerms, renderChips, serializeTerms, termsJson } from './query-terms.js';
+import { boundedTerms, describeTerms, parseTerms, renderChips, serializeTerms, termsJson } from './query-terms.js';
 import { createSceneViewer } from './scene-viewer.js';
 
 const $ = (id) => document.getElementById(id);
@@ -46,6 +46,8 @@ const state = {
   urlProblems: [],
   /** Parameters of the link the page does not know (a typo, or a tracker's utm_source): said beside the results. */
   urlIgnored: [],
+  /** Weights of the query not taken as written (boundedTerms): said under the chips. */
+  termNotes: [],
   /** Counts run() calls: what arrives for an older one is dropped. */
   runs: 0,
   controller: null,
@@ -199,7 +201,9 @@ function readUrl() {
   const images = params.getAll('image');
   const kept = history.state?.terms;
   const fromHistory = Array.isArray(kept) && serializeTerms(kept) === q && imageNames(kept).join('\n') === images.join('\n');
-  state.terms = fromHistory ? kept : parseTerms(q);
+  const bounded = boundedTerms(fromHistory ? kept : parseTerms(q));
+  state.terms = bounded.terms;
+  state.termNotes = bounded.notes;
   showMissingImages(fromHistory ? [] : images);
   els.q.value = state.terms.length === 1 && state.terms[0].kind === 'text' && state.terms[0].weight === 1 ? state.terms[0].text : q;
   return params.get('view');
@@ -510,19 +514,22 @@ function showOnMap(fit) {
 
 /** A new query: the terms (and the filters on the page) go into the URL, then run. */
 function newQuery(terms, { push = true } = {}) {
-  state.terms = terms;
+  const bounded = boundedTerms(terms);
+  state.terms = bounded.terms;
+  state.termNotes = bounded.notes;
   state.urlProblems = [];
   state.urlIgnored = [];
   showMissingImages([]);
   closeViewer();
   // image terms cannot travel in the URL: the history entry keeps them (Back, Forward and reload in this tab), the URL names them
-  if (push) history.pushState({ terms }, '', stateUrl());
+  if (push) history.pushState({ terms: state.terms }, '', stateUrl());
   return run();
 }
 
 async function run(viewId) {
   const generation = ++state.runs;
   renderTerms();
+  if (state.termNotes.length > 0) setChipNote(state.termNotes.join(' '));
   if (state.urlProblems.length > 0) {
     // results without the parameter would pass for results with it
     if (state.terms.length === 0) showStart();
@@ -534,15 +541,17 @@ async function run(viewId) {
   if (state.terms.length === 0) return showStart();
   clearResults();
   await loadPage();
-  if (state.urlIgnored.length > 0 && els.error.hidden && state.runs === generation) {
-    const many = state.urlIgnored.length > 1;
-    showError(new Error(`This link's parameter${many ? 's' : ''} ${state.urlIgnored.map((key) => `“${key}”`).join(', ')} mean${many ? '' : 's'} nothing to the page: the results are without ${many ? 'them' : 'it'}.`));
-  }
   if (viewId) {
     const index = state.hits.findIndex((h) => String(h.id) === viewId);
     if (index >= 0) openViewer(index, { record: false });
     // (not when the search failed: its error stays alone)
     else if (els.error.hidden) await openLinkedItem(viewId, generation);
+  }
+  if (state.urlIgnored.length > 0 && state.runs === generation) {
+    const many = state.urlIgnored.length > 1;
+    const note = `This link's parameter${many ? 's' : ''} ${state.urlIgnored.map((key) => `“${key}”`).join(', ')} mean${many ? '' : 's'} nothing to the page: the results are without ${many ? 'them' : 'it'}.`;
+    // beside an error already shown (an item of the link that could not be opened), not instead of it
+    showError(new Error(els.error.hidden ? note : `${els.error.textContent} ${note}`));
   }
 }
 

@@ -86,6 +86,26 @@ export function chipWeight(typed) {
 }
 
 /**
+ * The terms with their weights within CHIP_WEIGHT, as a chip's box takes them (a query typed or
+ * linked as `50*water` gets the largest weight, `0*water` leaves the term out), and a note for
+ * each weight not taken as written.
+ */
+export function boundedTerms(terms) {
+  const notes = [];
+  const kept = [];
+  for (const term of terms) {
+    const label = term.kind === 'text' ? `“${term.text}”` : term.kind === 'id' ? `#${term.id}` : `image ${term.name}`;
+    const read = chipWeight(String(Math.abs(term.weight)));
+    if (read.error) notes.push(`${label} left out: its weight is 0.`);
+    else {
+      if (read.note) notes.push(`Weight of ${label}: ${read.note}.`);
+      kept.push({ ...term, weight: Math.sign(term.weight) * read.weight });
+    }
+  }
+  return { terms: kept, notes };
+}
+
+/**
  * Renders the terms as chips: the sign toggles, the weight can be typed, ✕ removes.
  * `onChange(terms)` gets the new list; `onNote(text)` hears about a weight not taken as typed.
  */
