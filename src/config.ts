@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RsclipError } from './errors.js';
+import { isPostgresLocation } from './store/postgres/location.js';
 
 export const CONFIG_FILE_NAME = 'rsclip.config.json';
 export const DEFAULT_MODEL_ID = 'flax-community/clip-rsicd-v2';
@@ -95,7 +96,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     // relative paths in the file are relative to the file, not to where rsclip runs
     for (const key of ['index', 'cacheDir'] as const) {
       const value = fromFile[key];
-      if (value !== undefined) fromFile[key] = path.resolve(path.dirname(file), value);
+      // (an index at a postgres:// URL is no path)
+      if (value !== undefined && !(key === 'index' && isPostgresLocation(value))) fromFile[key] = path.resolve(path.dirname(file), value);
     }
     // `model` may also be a Hub repository id (owner/name): a folder where one is beside the file,
     // or where the value starts with ./ or ../, as no repository id does (a missing folder is then said by its full path)

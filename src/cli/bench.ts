@@ -19,7 +19,9 @@ import { MODEL_VARIANTS, openModelDirectory, type ModelVariant } from '../model/
 import { openEncoderForIndex } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import { openIndex } from '../store/open-index.js';
+import { isPostgresLocation } from '../store/postgres/location.js';
 import type { IndexStore } from '../store/types.js';
+import { hidePassword } from '../url-password.js';
 import { removedOnExit, stopOnSigint } from './interrupt.js';
 import { givenModel, modelVariant, positiveInt, printJson } from './options.js';
 
@@ -259,16 +261,31 @@ export interface MachineBenchOptions {
   signal?: AbortSignal;
 }
 
-export async function benchMachine(options: MachineBenchOptions): Promise<MachineBench> {
-  const stage = options.onStage ?? (() => undefined);
-  const threadOption = options.threads === undefined ? {} : { threads: options.threads };
-  // refused at once, before anything is measured, as a missing archive folder is
-  if (options.indexGiven && !existsSync(options.index)) {
-    throw new RsclipError('INDEX_NOT_FOUND', `no index at ${path.resolve(options.index)}`, {
+/**
+ * The index the queries are measured on, undefined where the default one (not `given`) is not
+ * there. One given that is not there is refused at once, before anything is measured, as a
+ * missing archive folder is; an index at a PostgreSQL URL is looked for in its database.
+ */
+async function openQueriedIndex(index: string, given: boolean): Promise<IndexStore | undefined> {
+  if (!isPostgresLocation(index)) {
+    if (existsSync(index)) return openIndex(index, { readonly: true });
+    if (!given) return undefined;
+    throw new RsclipError('INDEX_NOT_FOUND', `no index at ${path.resolve(index)}`, {
       hint: 'check the path given to --index, or leave --index out to measure the encoder without queries',
     });
   }
-  const store = existsSync(options.index) ? await openIndex(options.index, { readonly: true }) : undefined;
+  try {
+    return await openIndex(index, { readonly: true });
+  } catch (error) {
+    if (!given && isRsclipError(error, 'INDEX_NOT_FOUND')) return undefined;
+    throw error;
+  }
+}
+
+export async function benchMachine(options: MachineBenchOptions): Promise<MachineBench> {
+  const stage = options.onStage ?? (() => undefined);
+  const threadOption = options.threads === undefined ? {} : { threads: options.threads };
+  const store = await openQueriedIndex(options.index, options.indexGiven === true);
   try {
     const modelDir = options.modelDir ?? store?.meta.modelDir;
     if (!modelDir) {
@@ -315,7 +332,7 @@ export async function benchMachine(options: MachineBenchOptions): Promise<Machin
       }
     }
     if (options.archive && !variants.includes(indexVariant)) indexing = { skipped: `the ${indexVariant} variant was not measured` };
-    let queries: MachineBench['queries'] = { skipped: `no index at ${path.resolve(options.index)}` };
+    let queries: MachineBench['queries'] = { skipped: `no index at ${isPostgresLocation(options.index) ? hidePassword(options.index) : path.resolve(options.index)}` };
     if (store) {
       checkNotInterrupted(signal);
       stage(`queries on ${store.describe().location}`);

@@ -131,12 +131,17 @@ it.skipIf(!hasOpenssl)('reaches a server that asks for TLS and a client certific
   }
 }, 300_000);
 
-it('never shows the password of an index URL that names no index; the hint quotes the URL with PASSWORD to put back', async () => {
+it('never shows the password of an index URL that names no index (given or in a config file); the hint quotes the URL with PASSWORD to put back', async () => {
   // PGlite's server trusts every client: the password is sent to no one, and only the messages are at stake
   const url = server.url.replace('postgres@', 'postgres:Sek%3Ar3t@') + '?schema=nowhere';
+  // a config file's "index" is a URL too, not a folder beside the file
+  const config = path.join(root, 'pg-config.json');
+  writeFileSync(config, JSON.stringify({ index: url }));
   const commands = [
     ['search', 'a river', '--index', url],
     ['eval', 'labels', '--index', url, '--labels-from-folders'],
+    ['bench', '--index', url, '--model', modelDir],
+    ['search', 'a river', '--config', config],
   ];
   for (const args of commands) {
     const result = await runCli(args);
