@@ -89,12 +89,25 @@ const tokenizerConfigSchema = z.looseObject({
   eos_token: tokenNameSchema,
   pad_token: tokenNameSchema,
   unk_token: tokenNameSchema,
+  /** transformers' record of the tokens added beside the BPE's own, by id. */
+  added_tokens_decoder: z.record(z.string(), z.looseObject({ content: z.string() })).optional(),
 });
 type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
 
 function tokenName(value: z.infer<typeof tokenNameSchema>): string | undefined {
   if (value === null || value === undefined) return undefined;
   return typeof value === 'string' ? value : value.content;
+}
+
+/**
+ * The tokens added beside the BPE's own, which no merge makes: those of added_tokens.json
+ * (token -> id) and of tokenizer_config.json's added_tokens_decoder ("[PAD]", say).
+ */
+async function addedTokenNames(dir: string, config: TokenizerConfig): Promise<string[]> {
+  const names = Object.values(config.added_tokens_decoder ?? {}).map((t) => t.content);
+  const file = path.join(dir, 'added_tokens.json');
+  if (existsSync(file)) names.push(...Object.keys(parseWith(z.record(z.string(), z.number()), await readJsonFile(file), file)));
+  return names;
 }
 
 async function readTokenizerConfig(dir: string): Promise<TokenizerConfig> {
@@ -165,7 +178,7 @@ function checkMergesComplete(
   const last = merges.length > 0 ? `, the last "${merges[merges.length - 1]!.join(' ')}"` : '';
   throw invalid(
     parts.mergesFile,
-    `looks cut short: ${parts.merges} has ${merges.length.toLocaleString('en-US')} merges${last}, but ${unmade.length.toLocaleString('en-US')} tokens of ${parts.vocab} (e.g. ${examples}) are made by none of them (a CLIP vocabulary holds the byte tokens, one token per merge and the special tokens)`,
+    `looks cut short: ${parts.merges} has ${merges.length.toLocaleString('en-US')} merges${last}, but ${unmade.length.toLocaleString('en-US')} token${unmade.length === 1 ? '' : 's'} of ${parts.vocab} (e.g. ${examples}) ${unmade.length === 1 ? 'is' : 'are'} made by none of them (a CLIP vocabulary holds the byte tokens, one token per merge and the special tokens)`,
   );
 }
 
@@ -203,7 +216,8 @@ async function readVocabAndMerges(vocabFile: string, mergesFile: string): Promis
   const pad = tokenName(config.pad_token) ?? end;
   const unk = tokenName(config.unk_token) ?? CLIP_END_TOKEN;
   const specialTokens = new Map([start, end].map((t) => [t, idOf([vocab], t, vocabFile, t === start ? 'start' : 'end')] as const));
-  checkMergesComplete(merges, vocab, [start, end, pad, unk], '</w>', { mergesFile, merges: path.basename(mergesFile), vocab: path.basename(vocabFile) });
+  const added = await addedTokenNames(path.dirname(vocabFile), config);
+  checkMergesComplete(merges, vocab, [start, end, pad, unk, ...added], '</w>', { mergesFile, merges: path.basename(mergesFile), vocab: path.basename(vocabFile) });
   return {
     bpe: { vocab, merges, endOfWordSuffix: '</w>', unkId: vocab.get(unk) },
     specialTokens,

@@ -256,6 +256,21 @@ describe('CLIP tokenizer on a tiny vocab.json + merges.txt', () => {
     await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77), 'MODEL_INVALID', /merges\.txt: looks cut short/);
   });
 
+  it('takes a vocab.json holding a token added beside the BPE (added_tokens.json or tokenizer_config.json), which no merge makes; one merge short is still refused, in the singular', async () => {
+    const dir = mkdtempSync(path.join(work, 'added-'));
+    const vocabFile = path.join(dir, 'vocab.json');
+    const mergesFile = path.join(dir, 'merges.txt');
+    const pad = Math.max(...Object.values(VOCAB)) + 1;
+    writeFileSync(vocabFile, JSON.stringify({ ...VOCAB, '[PAD]': pad }));
+    writeFileSync(mergesFile, `#version: 0.2\n${MERGES.map((m) => m.join(' ')).join('\n')}\n`);
+    await expectRsclipError(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77), 'MODEL_INVALID', /1 token of vocab\.json \(e\.g\. "\[PAD\]"\) is made by none of them/);
+    writeFileSync(path.join(dir, 'added_tokens.json'), JSON.stringify({ '[PAD]': pad }));
+    await expect(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77)).resolves.toBeDefined();
+    rmSync(path.join(dir, 'added_tokens.json'));
+    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ added_tokens_decoder: { [pad]: { content: '[PAD]', special: true } } }));
+    await expect(loadTokenizer({ kind: 'bpe', vocabFile, mergesFile }, 77)).resolves.toBeDefined();
+  });
+
   it('refuses a tokenizer.json whose model.merges is cut short', async () => {
     const dir = mkdtempSync(path.join(work, 'cut-json-'));
     const file = path.join(dir, 'tokenizer.json');

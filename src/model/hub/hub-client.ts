@@ -173,7 +173,8 @@ export class HubClient {
     const tried = this.attemptsOf.get(response);
     if (!tried) return failure;
     if (tried.retryAfter !== undefined) {
-      return new RsclipError(failure.code, `${failure.message}, asking to wait ${tried.retryAfter} (Retry-After) before trying again`, {
+      const wait = /^\d+$/.test(tried.retryAfter.trim()) ? `${tried.retryAfter.trim()} s` : `until ${tried.retryAfter.trim()}`;
+      return new RsclipError(failure.code, `${failure.message}, asking to wait ${wait} (Retry-After) before trying again`, {
         hint: 'run the command again after that wait; downloads resume where they stopped',
       });
     }
