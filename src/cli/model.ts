@@ -1,6 +1,7 @@
 /** `rsclip model info` and `rsclip model tokenize`. */
 import type { Command } from 'commander';
 import { describeModel, type ModelDescription } from '../model/describe.js';
+import { localModelDirectory } from '../model/resolve-model.js';
 import { tokenizeTexts } from '../model/tokenize.js';
 import { cacheDirOption, chosenModel, modelVariant, printJson } from './options.js';
 
@@ -32,11 +33,11 @@ export function registerModelCommands(model: Command): void {
   model
     .command('info')
     .description('show a model directory: architecture, dimensions, files, fingerprint')
-    .argument('<dir>', 'model directory (transformers.js / optimum layout)')
+    .argument('<dir>', 'model directory (transformers.js / optimum layout), or a Hub repo id fetched into the cache')
     .option('--variant <variant>', 'ONNX variant: fp32, int8 or fp16', modelVariant, 'fp32')
     .option('--json', 'print JSON')
     .action(async (dir: string, opts: { variant: ReturnType<typeof modelVariant>; json?: boolean }) => {
-      const description = await describeModel(dir, { variant: opts.variant, ...cacheDirOption() });
+      const description = await describeModel(localModelDirectory(dir, cacheDirOption()), { variant: opts.variant, ...cacheDirOption() });
       if (opts.json) printJson(description);
       else printDescription(description);
     });

@@ -39,6 +39,7 @@ describe('a Hub repo id as the model, fetched into the config\'s cacheDir', () =
     ['embed', ['embed', '--text', 'river']],
     ['model tokenize', ['model', 'tokenize', 'a river']],
     ['model tokenize --model', ['model', 'tokenize', '--model', 'qa/tiny-onnx', 'a river']],
+    ['model info', ['model', 'info', 'qa/tiny-onnx']],
     ['eval zero-shot', ['eval', 'zero-shot', '--images', '../images', '--labels-from-folders', '--resamples', '100']],
     ['index', ['index', '../images', '--index', '../ix']],
     ['search (after index)', ['search', 'river', '--index', '../ix', '--model', 'qa/tiny-onnx']],
