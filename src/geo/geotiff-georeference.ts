@@ -5,7 +5,8 @@
  *   (GCPs), which GDAL keeps as GCPs and warps with: rsclip takes their affine fit (gcp-fit.ts,
  *   GDAL's `-order 1`), with its residuals, and no georeference where there is none (fewer than
  *   3 GCPs, all on a line), saying why; geographic GCPs across the antimeridian are made
- *   continuous first (GDAL's fit would stretch such a scene around the globe);
+ *   continuous where that fits them clearly better (GDAL's fit would stretch such a scene
+ *   around the globe), while whole-world and ±180-edged scenes are fitted as given, as GDAL does;
  * - PixelIsPoint (GTRasterTypeGeoKey = 2) shifts the transform by half a pixel, as GDAL does by
  *   default (GTIFF_POINT_GEO_IGNORE=FALSE), so both conventions give the same corners as gdalinfo;
  *   GDAL shifts GCPs alike (RFC 33: their pixel/line + 0.5), and so does rsclip;
@@ -20,7 +21,7 @@ import type GeokeysToProj4 from 'geotiff-geokeys-to-proj4';
 import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
 import { crsFromEpsg, crsFromProj4, crsFromWkt, type Crs } from './crs.js';
-import { fitAffineToGcps, type GroundControlPoint } from './gcp-fit.js';
+import { GCP_RESIDUAL_TOLERANCE_PIXELS, fitAffineToGcps, type GcpFit, type GroundControlPoint } from './gcp-fit.js';
 import { shiftHalfPixel, type GeoTransform } from './geotransform.js';
 import { checkOnTheEarth, type Georeference } from './georeference.js';
 
@@ -150,16 +151,38 @@ export interface GeoTiffGeoreferenceReading {
   unusable?: string;
 }
 
+/** Whether a fit flips the image: a geographic CRS's y is north, so an image whose x runs east as its lines run south (any rotation of one) has a negative determinant. */
+function mirrored(fit: GcpFit): boolean {
+  const [, b, c, , e, f] = fit.geoTransform;
+  return b * f - c * e > 0;
+}
+
 /**
- * Longitudes of GCPs in a geographic CRS across the antimeridian (some near +180, some near
- * -180) made continuous, so that the fit does not stretch the scene around the globe.
+ * The affine fit of GCPs in a geographic CRS whose longitudes spread over more than half a turn.
+ * That is a scene across the antimeridian (some GCPs near +180, some near -180), whose fit as
+ * given stretches it around the globe; or a whole-world, polar or ±180-edged scene, which GDAL
+ * fits as given (GCPs at -180 and 180 are its two edges). Both fits are made, the second with
+ * every negative longitude a turn east; the shifted one is kept where it fits clearly better (the
+ * GCPs of a scene across ±180 lie far off any plane as given, unless they sit in only two
+ * columns), the one as given where it does (a scene spanning the world fits exactly as given, and
+ * its -180 and 180 collapse when shifted). Fits as good as each other (two columns of GCPs, one
+ * side of the antimeridian each) are told apart by the image's handedness: the one that does not
+ * mirror the image (images are not mirrored scans of the ground: a scene across ±180 fitted as
+ * given runs west across the image), else the shifted one, the narrower.
  */
-function acrossAntimeridian(gcps: GroundControlPoint[], crs: Crs | null): GroundControlPoint[] {
-  if (!crs?.geographic) return gcps;
+function fitGeographicGcps(gcps: readonly GroundControlPoint[], crs: Crs | null): ReturnType<typeof fitAffineToGcps> {
+  const given = fitAffineToGcps(gcps);
+  if (!crs?.geographic) return given;
   const turn = 360 / crs.degreesPerUnit;
   const xs = gcps.map((g) => g.x);
-  if (Math.max(...xs) - Math.min(...xs) <= turn / 2) return gcps;
-  return gcps.map((g) => (g.x < 0 ? { ...g, x: g.x + turn } : g));
+  if (!(Math.max(...xs) - Math.min(...xs) > turn / 2)) return given;
+  const shifted = fitAffineToGcps(gcps.map((g) => (g.x < 0 ? { ...g, x: g.x + turn } : g)));
+  if ('problem' in shifted) return given;
+  if ('problem' in given) return shifted;
+  const clearlyBetter = (a: GcpFit, b: GcpFit) => b.maxResidualPixels > GCP_RESIDUAL_TOLERANCE_PIXELS && a.rmsResidualPixels < 0.5 * b.rmsResidualPixels;
+  if (clearlyBetter(shifted.fit, given.fit)) return shifted;
+  if (clearlyBetter(given.fit, shifted.fit)) return given;
+  return mirrored(shifted.fit) && !mirrored(given.fit) ? given : shifted;
 }
 
 /**
@@ -179,7 +202,7 @@ export function readGeoTiffGeoreference(tags: GeoTiffGeoTags, width: number, hei
   else {
     // GDAL (RFC 33): a PixelIsPoint GCP's pixel/line is a pixel's centre, +0.5 in its pixel/line convention
     const shifted = pixelIsPoint ? gcps!.map((g) => ({ ...g, pixel: g.pixel + 0.5, line: g.line + 0.5 })) : gcps!;
-    const fitted = fitAffineToGcps(acrossAntimeridian(shifted, chosen));
+    const fitted = fitGeographicGcps(shifted, chosen);
     if ('problem' in fitted) return { georeference: null, unusable: `ground control points that cannot be fitted: ${fitted.problem}` };
     const { fit } = fitted;
     geoTransform = fit.geoTransform;

@@ -131,6 +131,36 @@ describe('GeoTIFF ground control points', () => {
     expect(place.bbox[2]).toBeCloseTo(-179.9, 6);
   });
 
+  it('geographic GCPs at -180 and 180 (whole world, polar cap, a ±60 band) span the world, as GDAL fits them', async () => {
+    const edges = (top: number, bottom: number, centre?: [number, number]): Gcp[] => [
+      [0, 0, -180, top], [WIDTH, 0, 180, top], [0, HEIGHT, -180, bottom], [WIDTH, HEIGHT, 180, bottom],
+      ...(centre ? [[WIDTH / 2, HEIGHT / 2, ...centre] as Gcp] : []),
+    ];
+    for (const [name, gcps, top, bottom] of [
+      ['world-gcps.tif', edges(90, -90), 90, -90],
+      ['polar-gcps.tif', edges(90, 80), 90, 80],
+      ['band60-gcps.tif', edges(60, -60, [0, 0]), 60, -60],
+    ] as const) {
+      const geo = (await readGeoreference(scene(name, { epsg: 4326, geographic: true, gcps: [...gcps] })))!;
+      expect(geo, name).not.toBeNull();
+      expect(geo.gcpFit!.maxResidualPixels, name).toBeLessThan(1e-6);
+      const corners = ourCorners(geo);
+      [[-180, top], [180, top], [180, bottom], [-180, bottom], [0, (top + bottom) / 2]].forEach(([x, y], i) => {
+        expect(corners[i]![0]).toBeCloseTo(x!, 9);
+        expect(corners[i]![1]).toBeCloseTo(y!, 9);
+      });
+    }
+  });
+
+  it('four corner GCPs across the antimeridian (two columns: both fits exact) give the scene, not its mirror around the globe', async () => {
+    const gcps: Gcp[] = [[0, 0, 179.9, -16], [WIDTH, 0, -179.9, -16], [0, HEIGHT, 179.9, -16.15], [WIDTH, HEIGHT, -179.9, -16.15]];
+    const geo = (await readGeoreference(scene('antimeridian-corners.tif', { epsg: 4326, geographic: true, gcps })))!;
+    expect(geo.geoTransform[1]).toBeCloseTo(0.0005, 9);
+    const place = placeOfWindow(geo, { x: 0, y: 0, width: WIDTH, height: HEIGHT })!;
+    expect(place.bbox[0]).toBeCloseTo(179.9, 6);
+    expect(place.bbox[2]).toBeCloseTo(-179.9, 6);
+  });
+
   it('a plain GeoTIFF says nothing about its georeference being unusable', async () => {
     const source = await openRaster(scene('plain.tif', { epsg: 32633, origin: [500000, 4650000], pixelSize: [10, 10] }));
     try {
@@ -174,6 +204,16 @@ describeGdal('GeoTIFF ground control points against gdaltransform -order 1', () 
     const geo = (await readGeoreference(file))!;
     expectClose(ourCorners(geo), gdaltransform(CORNERS, { file, order: 1 }), 1e-6);
     expect(geo.gcpFit!.maxResidualPixels).toBeGreaterThan(GCP_RESIDUAL_TOLERANCE_PIXELS);
+  });
+
+  it('geographic GCPs at -180 and 180 (whole world, polar, ±60 band): corners as gdaltransform -order 1 gives them', async () => {
+    for (const [name, top, bottom, centre] of [['gdal-world.tif', 90, -90], ['gdal-polar.tif', 90, 80], ['gdal-band60.tif', 60, -60, true]] as const) {
+      const gcps: Gcp[] = [[0, 0, -180, top], [WIDTH, 0, 180, top], [0, HEIGHT, -180, bottom], [WIDTH, HEIGHT, 180, bottom], ...(centre ? [[WIDTH / 2, HEIGHT / 2, 0, 0] as Gcp] : [])];
+      const file = scene(name, { epsg: 4326, geographic: true, gcps });
+      const geo = (await readGeoreference(file))!;
+      expect(geo, name).not.toBeNull();
+      expectClose(ourCorners(geo), gdaltransform(CORNERS, { file, order: 1 }), 1e-9);
+    }
   });
 
   it('PixelIsPoint GCPs are pixel centres, half a pixel in, as GDAL reads them', async () => {
