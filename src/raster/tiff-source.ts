@@ -24,10 +24,10 @@ import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { RsclipError } from '../errors.js';
 import { dependencyMissing } from '../lazy-package.js';
 import type { Crs } from '../geo/crs.js';
-import { readingGeoreference } from '../geo/georeference.js';
-import { readGeoTiffGeoreference } from '../geo/geotiff-georeference.js';
+import { checkOnTheEarth, readingGeoreference, type Georeference } from '../geo/georeference.js';
+import { crsFromGeoKeys, gcpsFromTags, readGeoTiffGeoreference, type GeoTiffGeoTags } from '../geo/geotiff-georeference.js';
 import type { PixelWindow } from '../geo/window.js';
-import { readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
+import { findWorldFile, parseWorldFile, readWorldFileGeoreference, type WorldFileOptions } from '../geo/world-file.js';
 import { BlockCache } from './block-cache.js';
 import { checkBlocksInFile } from './tiff-complete.js';
 import { deinterleave, extractRaw, type StoredColourspace } from './libvips.js';
@@ -529,9 +529,11 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
       modelTransformation: (await fd.loadValue('ModelTransformation')) as ArrayLike<number> | undefined,
       geoKeys: main.getGeoKeys() as Record<string, unknown> | null,
     };
-    // A TIFF without GeoTIFF tags (or with ground control points that cannot be fitted) may have a world file (.tfw) beside it.
     let unusableGeoreference: string | undefined;
     const georeference = await readingGeoreference(path, async () => {
+      const beforeTags = await worldFileBeforeGcps(path, geoTags, main.getWidth(), main.getHeight(), options);
+      if (beforeTags) return beforeTags;
+      // A TIFF without GeoTIFF tags (or with ground control points that cannot be fitted) may have a world file (.tfw) beside it.
       const fromTags = readGeoTiffGeoreference(geoTags, main.getWidth(), main.getHeight(), options.crs);
       unusableGeoreference = fromTags.unusable;
       return fromTags.georeference ?? (await readWorldFileGeoreference(path, main.getWidth(), main.getHeight(), { crs: options.crs, worldFile: options.worldFile }));
@@ -569,6 +571,26 @@ export async function openTiff(path: string, options: TiffOpenOptions = {}): Pro
     if (error instanceof RsclipError) throw error;
     throw new RsclipError('IMAGE_UNREADABLE', `cannot read image ${path}: ${whatWentWrong(error)}`, { cause: error, hint: 'check that the whole file is there (a copy or upload cut short) and that it opens elsewhere (gdalinfo, QGIS)' });
   }
+}
+
+/**
+ * The georeference of a GeoTIFF whose tags hold ground control points (and no affine transform)
+ * and which has a world file beside it, as GDAL gives it: GDAL takes the geotransform from the
+ * first of its georeferencing sources that has one (GDAL_GEOREF_SOURCES, by default PAM,
+ * INTERNAL, TABFILE, WORLDFILE); tags with GCPs only give none, so the world file's is taken, and
+ * gdalinfo and gdaltransform use it, not the GCPs, in the GeoKeys' CRS (GDAL's GeoTIFF driver
+ * reads no .prj). Without GeoKeys giving a CRS, the world file's own (.prj, else `--crs`).
+ * Undefined where the tags hold no GCPs or there is no world file.
+ */
+async function worldFileBeforeGcps(path: string, tags: GeoTiffGeoTags, width: number, height: number, options: TiffOpenOptions): Promise<Georeference | undefined> {
+  if (!gcpsFromTags(tags)) return undefined;
+  const world = await findWorldFile(path, options.worldFile);
+  if (!world) return undefined;
+  const keysCrs = crsFromGeoKeys(tags.geoKeys);
+  if (!keysCrs) return (await readWorldFileGeoreference(path, width, height, { crs: options.crs, worldFile: world.file })) ?? undefined;
+  const georeference: Georeference = { crs: keysCrs, geoTransform: parseWorldFile(world.text, world.file), width, height, source: 'world-file' };
+  checkOnTheEarth(georeference, `world file ${world.file}`, "the world file's coordinates are likely in another CRS than the GeoTIFF's GeoKeys: fix one of them (e.g. gdal_edit.py -a_srs EPSG:32633 FILE)");
+  return georeference;
 }
 
 /** A TIFF's signature (classic or BigTIFF, either byte order). */

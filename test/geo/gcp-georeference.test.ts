@@ -4,7 +4,7 @@
  * fit's residuals measured; no place, and the reason, where the GCPs cannot be fitted. The files
  * are written by the tests' own GeoTIFF writer; GDAL is the oracle.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,28 @@ describe('GeoTIFF ground control points', () => {
     expect(place.bbox[2]).toBeCloseTo(-179.9, 6);
   });
 
+  it('GCPs with a world file beside: the world file\'s geotransform in the GeoKeys\' CRS, as GDAL (no .prj, no --crs needed)', async () => {
+    const gcpFile = scene('gcps-and-tfw.tif', { epsg: 32633, gcps: gridGcps(affine(UTM_GT), 2) });
+    writeFileSync(gcpFile.replace(/\.tif$/, '.tfw'), '30\n0\n0\n-30\n300015\n4000015\n');
+    // two GCPs cannot be fitted: the world file places it, in the GeoKeys' CRS too
+    const twoFile = scene('two-gcps-and-tfw.tif', { epsg: 32633, gcps: [[0, 0, 500000, 4650000], [WIDTH, HEIGHT, 504000, 4647000]] });
+    writeFileSync(twoFile.replace(/\.tif$/, '.tfw'), '30\n0\n0\n-30\n300015\n4000015\n');
+    for (const file of [gcpFile, twoFile]) {
+      const source = await openRaster(file);
+      try {
+        const geo = source.georeference!;
+        expect(geo, file).not.toBeNull();
+        expect(geo.source).toBe('world-file');
+        expect(geo.crs!.epsg).toBe(32633);
+        expect(geo.gcpFit).toBeUndefined();
+        expect([...geo.geoTransform]).toEqual([300000, 30, 0, 4000030, 0, -30]);
+        expect(source.unusableGeoreference).toBeUndefined();
+      } finally {
+        await source.close();
+      }
+    }
+  });
+
   it('a plain GeoTIFF says nothing about its georeference being unusable', async () => {
     const source = await openRaster(scene('plain.tif', { epsg: 32633, origin: [500000, 4650000], pixelSize: [10, 10] }));
     try {
@@ -214,6 +236,16 @@ describeGdal('GeoTIFF ground control points against gdaltransform -order 1', () 
       expect(geo, name).not.toBeNull();
       expectClose(ourCorners(geo), gdaltransform(CORNERS, { file, order: 1 }), 1e-9);
     }
+  });
+
+  it('GCPs with a world file (and a .prj of another CRS) beside: placed as gdaltransform places it, by the world file in the GeoKeys\' CRS', async () => {
+    const file = scene('gdal-gcps-and-tfw.tif', { epsg: 32618, gcps: gridGcps(wobbly([101985, 300, 0, 2826915, 0, -300])) });
+    writeFileSync(file.replace(/\.tif$/, '.tfw'), '30\n0\n0\n-30\n500000\n4000000\n');
+    writeFileSync(file.replace(/\.tif$/, '.prj'), 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]');
+    const geo = (await readGeoreference(file))!;
+    expect(geo.crs!.epsg).toBe(32618);
+    expectClose(ourCorners(geo), gdaltransform(CORNERS, { file }), 1e-6);
+    expectClose(footprintCorners(geo), gdaltransform(CORNERS.slice(0, 4), { file, targetSrs: 'EPSG:4326' }), 1e-6);
   });
 
   it('PixelIsPoint GCPs are pixel centres, half a pixel in, as GDAL reads them', async () => {
