@@ -151,10 +151,17 @@ export interface GeoTiffGeoreferenceReading {
   unusable?: string;
 }
 
-/** Whether a fit flips the image: a geographic CRS's y is north, so an image whose x runs east as its lines run south (any rotation of one) has a negative determinant. */
-function mirrored(fit: GcpFit): boolean {
+/**
+ * How far from square on the ground a fit's pixels are, |ln(width / height)|, a pixel's width
+ * (one column's step) and height (one line's step) measured with longitude degrees shortened by
+ * the cosine of the GCPs' mean latitude. Images have roughly square pixels on the ground (a
+ * sensor's, a scan's, a grid's).
+ */
+function pixelSkew(fit: GcpFit, gcps: readonly GroundControlPoint[], degreesPerUnit: number): number {
   const [, b, c, , e, f] = fit.geoTransform;
-  return b * f - c * e > 0;
+  const meanLat = (gcps.reduce((s, g) => s + g.y, 0) / gcps.length) * degreesPerUnit;
+  const k = Math.max(Math.cos((meanLat * Math.PI) / 180), 1e-6);
+  return Math.abs(Math.log(Math.hypot(b * k, e) / Math.hypot(c * k, f)));
 }
 
 /**
@@ -166,9 +173,10 @@ function mirrored(fit: GcpFit): boolean {
  * GCPs of a scene across ±180 lie far off any plane as given, unless they sit in only two
  * columns), the one as given where it does (a scene spanning the world fits exactly as given, and
  * its -180 and 180 collapse when shifted). Fits as good as each other (two columns of GCPs, one
- * side of the antimeridian each) are told apart by the image's handedness: the one that does not
- * mirror the image (images are not mirrored scans of the ground: a scene across ±180 fitted as
- * given runs west across the image), else the shifted one, the narrower.
+ * each side of the antimeridian, or one each near -180 and 180) are told apart by their pixels:
+ * the fit whose pixels are nearer square on the ground (a scene across ±180 fitted as given has
+ * pixels some 360 / its width in degrees times too wide; a world scene fitted shifted, as many
+ * times too narrow), the shifted one where they are alike.
  */
 function fitGeographicGcps(gcps: readonly GroundControlPoint[], crs: Crs | null): ReturnType<typeof fitAffineToGcps> {
   const given = fitAffineToGcps(gcps);
@@ -182,7 +190,8 @@ function fitGeographicGcps(gcps: readonly GroundControlPoint[], crs: Crs | null)
   const clearlyBetter = (a: GcpFit, b: GcpFit) => b.maxResidualPixels > GCP_RESIDUAL_TOLERANCE_PIXELS && a.rmsResidualPixels < 0.5 * b.rmsResidualPixels;
   if (clearlyBetter(shifted.fit, given.fit)) return shifted;
   if (clearlyBetter(given.fit, shifted.fit)) return given;
-  return mirrored(shifted.fit) && !mirrored(given.fit) ? given : shifted;
+  const degreesPerUnit = crs.degreesPerUnit;
+  return pixelSkew(given.fit, gcps, degreesPerUnit) < pixelSkew(shifted.fit, gcps, degreesPerUnit) ? given : shifted;
 }
 
 /**

@@ -152,13 +152,24 @@ describe('GeoTIFF ground control points', () => {
     }
   });
 
-  it('four corner GCPs across the antimeridian (two columns: both fits exact) give the scene, not its mirror around the globe', async () => {
-    const gcps: Gcp[] = [[0, 0, 179.9, -16], [WIDTH, 0, -179.9, -16], [0, HEIGHT, 179.9, -16.15], [WIDTH, HEIGHT, -179.9, -16.15]];
-    const geo = (await readGeoreference(scene('antimeridian-corners.tif', { epsg: 4326, geographic: true, gcps })))!;
-    expect(geo.geoTransform[1]).toBeCloseTo(0.0005, 9);
-    const place = placeOfWindow(geo, { x: 0, y: 0, width: WIDTH, height: HEIGHT })!;
-    expect(place.bbox[0]).toBeCloseTo(179.9, 6);
-    expect(place.bbox[2]).toBeCloseTo(-179.9, 6);
+  it('two columns of GCPs (both fits exact): a scene across the antimeridian is that scene, a world grid the world, as their pixels are square', async () => {
+    // across ±180, north-up and south-up (0.0005 degree pixels): fitted as given, either runs around the globe the other way
+    for (const [name, top, bottom] of [['antimeridian-corners.tif', -16, -16.15], ['antimeridian-corners-south-up.tif', -16.15, -16]] as const) {
+      const gcps: Gcp[] = [[0, 0, 179.9, top], [WIDTH, 0, -179.9, top], [0, HEIGHT, 179.9, bottom], [WIDTH, HEIGHT, -179.9, bottom]];
+      const geo = (await readGeoreference(scene(name, { epsg: 4326, geographic: true, gcps })))!;
+      expect(geo.geoTransform[1], name).toBeCloseTo(0.0005, 9);
+      const place = placeOfWindow(geo, { x: 0, y: 0, width: WIDTH, height: HEIGHT })!;
+      expect(place.bbox[0], name).toBeCloseTo(179.9, 6);
+      expect(place.bbox[2], name).toBeCloseTo(-179.9, 6);
+    }
+    // a 0.9 x 0.6 degree world grid with GCPs at its corner pixels' centres: shifted, it would be a 0.9 degree strip
+    const gcps: Gcp[] = [[0.5, 0.5, -179.55, 89.7], [WIDTH - 0.5, 0.5, 179.55, 89.7], [0.5, HEIGHT - 0.5, -179.55, -89.7], [WIDTH - 0.5, HEIGHT - 0.5, 179.55, -89.7]];
+    const world = (await readGeoreference(scene('world-grid-centres.tif', { epsg: 4326, geographic: true, gcps })))!;
+    const corners = ourCorners(world);
+    [[-180, 90], [180, 90], [180, -90], [-180, -90], [0, 0]].forEach(([x, y], i) => {
+      expect(corners[i]![0]).toBeCloseTo(x!, 9);
+      expect(corners[i]![1]).toBeCloseTo(y!, 9);
+    });
   });
 
   it('GCPs with a world file beside: the world file\'s geotransform in the GeoKeys\' CRS, as GDAL (no .prj, no --crs needed)', async () => {
