@@ -5,10 +5,9 @@
  * id through the model cache (downloaded and exported on first use, instant afterwards); every
  * other command takes the cached copy and downloads nothing (`rsclip model fetch` does).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { RsclipError } from '../errors.js';
-import { defaultCacheDir, isCommitSha, ModelCache } from './hub/cache.js';
+import { defaultCacheDir, ModelCache } from './hub/cache.js';
 import type { FetchModelOptions, FetchModelResult } from './hub/fetch-model.js';
 
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
@@ -43,34 +42,6 @@ export async function resolveModel(spec: string, options: Omit<FetchModelOptions
 }
 
 /**
- * The cached model directory of a repo id, without any request: the commit its `main` was
- * fetched at, else the one of its most recently fetched revision; undefined when none is cached.
- * A commit folder appears in the cache only whole (by rename), so its presence means complete.
- */
-export function cachedModelDirectory(repoId: string, cacheDir: string = defaultCacheDir()): string | undefined {
-  const cache = new ModelCache(cacheDir, repoId);
-  const refs = path.join(cache.repoDir, 'refs');
-  let names: string[];
-  try {
-    names = readdirSync(refs);
-  } catch {
-    return undefined;
-  }
-  const fetched = names.flatMap((name) => {
-    const file = path.join(refs, name);
-    try {
-      const commit = readFileSync(file, 'utf8').trim();
-      const dir = cache.modelDir(commit);
-      return isCommitSha(commit) && isDirectory(dir) ? [{ name, dir, at: statSync(file).mtimeMs }] : [];
-    } catch {
-      return [];
-    }
-  });
-  const main = fetched.find((f) => f.name === 'main');
-  return (main ?? fetched.sort((a, b) => b.at - a.at)[0])?.dir;
-}
-
-/**
  * The model directory a command other than `up` uses for `spec`: the folder itself, or a repo
  * id's cached copy. A repo id not in the cache is refused with the fetch command to run; a
  * missing folder is left to the model loader, which names it.
@@ -78,7 +49,8 @@ export function cachedModelDirectory(repoId: string, cacheDir: string = defaultC
 export function localModelDirectory(spec: string, options: { cacheDir?: string } = {}): string {
   if (!isHubRepoSpec(spec)) return spec;
   const cacheDir = options.cacheDir ?? defaultCacheDir();
-  const cached = cachedModelDirectory(spec, cacheDir);
+  // a commit folder appears in the cache only whole (by rename), so its presence means complete
+  const cached = new ModelCache(cacheDir, spec).fetchedModelDir();
   if (cached) return cached;
   throw new RsclipError('MODEL_NOT_FOUND', `model ${spec}: no such folder, and the Hub repository ${spec} is not in the model cache (${cacheDir})`, {
     hint: `run \`rsclip model fetch ${spec}\` first: only \`rsclip up\` downloads a model by itself; or check the folder's path`,

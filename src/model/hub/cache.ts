@@ -9,7 +9,7 @@
  * A `<commit-sha>` directory only ever appears by rename once it is complete, so its
  * existence means "ready"; the ref is written after it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -75,6 +75,31 @@ export class ModelCache {
     if (!existsSync(file)) return undefined;
     const commit = (await readFile(file, 'utf8')).trim();
     return isCommitSha(commit) ? commit : undefined;
+  }
+
+  /**
+   * The model directory cached for this repo, without any request: the commit its `main` was
+   * fetched at, else the one its most recently fetched revision was; undefined when none is.
+   */
+  fetchedModelDir(): string | undefined {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(this.repoDir, 'refs'));
+    } catch {
+      return undefined;
+    }
+    const fetched = names.flatMap((name) => {
+      const file = path.join(this.repoDir, 'refs', name);
+      try {
+        const commit = readFileSync(file, 'utf8').trim();
+        const dir = this.modelDir(commit);
+        return isCommitSha(commit) && statSync(dir).isDirectory() ? [{ name: decodeURIComponent(name), dir, at: statSync(file).mtimeMs }] : [];
+      } catch {
+        return [];
+      }
+    });
+    const main = fetched.find((f) => f.name === 'main');
+    return (main ?? fetched.sort((a, b) => b.at - a.at)[0])?.dir;
   }
 
   async writeRef(revision: string, commit: string): Promise<void> {
