@@ -6,14 +6,9 @@ import os from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import { RsclipError } from '../errors.js';
 import { lazyPackage } from '../lazy-package.js';
-import { turnOffOnnxTelemetryUnlessChosen } from './onnx-telemetry.js';
+import './onnx-telemetry.js';
 
-const loadOrtPackage = lazyPackage<typeof Ort>('onnxruntime-node');
-
-function loadOrt(): typeof Ort {
-  turnOffOnnxTelemetryUnlessChosen();
-  return loadOrtPackage();
-}
+const loadOrt = lazyPackage<typeof Ort>('onnxruntime-node');
 
 export interface OnnxSessionOptions {
   /** Intra-op threads; defaults to the number of cores. */

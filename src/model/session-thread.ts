@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 import { RsclipError } from '../errors.js';
 import { failingTogether, transferable, workerModule } from '../worker-module.js';
 import type { OnnxFeed, OnnxOutput, OnnxSessionOptions, OnnxValueInfo } from './onnx.js';
-import { turnOffOnnxTelemetryUnlessChosen } from './onnx-telemetry.js';
+import './onnx-telemetry.js';
 import type { SessionAnswer, SessionTask } from './session-worker.js';
 
 /** A run's output, and the arrays of a rows feed once the model thread has joined them (theirs alone now). */
@@ -39,7 +39,6 @@ export class ThreadedSession implements ModelSession {
   ) {}
 
   static async open(file: string, options: OnnxSessionOptions = {}): Promise<ThreadedSession> {
-    turnOffOnnxTelemetryUnlessChosen();
     // one thread, kept while the session is open: it holds the session
     const pool = new Piscina<SessionTask, SessionAnswer>({ ...workerModule('session-worker', import.meta.url), minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY });
     const runTask: RunTask = failingTogether(pool);
