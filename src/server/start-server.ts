@@ -59,7 +59,10 @@ export interface StartServerOptions {
   basemap?: string;
   /** Once ready, run a blank upload through a decoding thread (then kept) and the image tower, so that image queries wait for neither to start (default true). */
   warmUpImages?: boolean;
-  /** Close on SIGINT/SIGTERM (default true). */
+  /**
+   * Close on SIGINT/SIGTERM, then end the process with status 0 unless the program listens for
+   * that signal itself (its handler then decides); default true.
+   */
   handleSignals?: boolean;
 }
 
@@ -216,7 +219,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down');
-    void close().then(() => process.exit(0));
+    // a program with a handler of its own for the signal ends itself, once its own cleanup is done
+    void close().then(() => {
+      if (process.listenerCount(signal) === 0) process.exit(0);
+    });
   };
   const close = (): Promise<void> => {
     closing ??= (async () => {
