@@ -14,7 +14,7 @@ import { FakeEncoder } from './fake-encoder.js';
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-forget-many-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-it('forgets a folder of 130,000 files', { timeout: 240_000 }, async () => {
+it('forgets a folder of 130,000 files', { timeout: 600_000 }, async () => {
   const count = 130_000;
   const encoder = new FakeEncoder({ dim: 4 });
   const index = path.join(work, 'index');
