@@ -1,7 +1,7 @@
 /**
  * The catalog schema and its numbered migrations (rclip's `ensure_version` pattern):
- * each step runs once, in order, inside one transaction; a catalog from a newer rsclip
- * is refused rather than guessed at. Readers (read-only opens) never migrate: they read an
+ * each step runs once, in order, inside one transaction (a new catalog's steps all in one);
+ * a catalog from a newer rsclip is refused rather than guessed at. Readers (read-only opens) never migrate: they read an
  * older catalog as it is when every missing step is marked `readersUnaffected`, and refuse it
  * otherwise (conversionNeeded); writers convert it and say so.
  */
@@ -204,13 +204,15 @@ export function migrate(db: Database.Database, file: string, toVersion = SCHEMA_
   const version = catalogVersion(db);
   refuseNewer(version, file);
   db.function('rsclip_half_from_float32', { deterministic: true }, (blob: unknown) => (blob instanceof Uint8Array ? float32BlobToHalf(blob) : blob));
-  for (const step of MIGRATIONS) {
-    if (step.version <= version || step.version > toVersion) continue;
-    db.transaction(() => {
-      db.exec(step.sql);
-      db.pragma(`user_version = ${step.version}`);
-    })();
-  }
+  const steps = MIGRATIONS.filter((step) => step.version > version && step.version <= toVersion);
+  const run = (step: Migration): void => {
+    db.exec(step.sql);
+    db.pragma(`user_version = ${step.version}`);
+  };
+  // a new catalog is made in one transaction: a first run stopped as it creates it (a full disk)
+  // leaves no catalog part-way, which later commands would take for one of an older rsclip
+  if (version === 0) db.transaction(() => steps.forEach(run))();
+  else for (const step of steps) db.transaction(() => run(step))();
   return version;
 }
 
