@@ -5,12 +5,14 @@
  * index opens, verifies and answers for everything that was committed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
 import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { copyIndex } from '../../src/store/postgres/index-copy.js';
 import { mountSmallFs, smallFsUnavailable, type SmallFs } from '../fixtures/small-fs.js';
 import { MODEL } from './backends.js';
 
@@ -46,6 +48,22 @@ function expectRecordedGraphIntact(index: string): void {
 }
 
 let fs: SmallFs | undefined;
+
+/** A small file system of `bytes`, filled to about `freeKiB` left (in pieces the tmpfs still takes). */
+function fillSmallFs(bytes: number, freeKiB: number): SmallFs {
+  const mounted = mountSmallFs(bytes);
+  if (typeof mounted === 'string') throw new Error(mounted);
+  const filler = path.join(mounted.dir, 'filler');
+  for (let size = 256 * 1024; size >= 4096; size >>= 1) {
+    try {
+      writeFileSync(`${filler}${size}`, Buffer.alloc(size));
+    } catch {
+      rmSync(`${filler}${size}`, { force: true });
+    }
+  }
+  if (freeKiB > 0) for (let size = 4096; size < freeKiB * 1024; size *= 2) rmSync(`${filler}${size}`, { force: true });
+  return mounted;
+}
 afterEach(() => {
   fs?.dispose();
   fs = undefined;
@@ -126,20 +144,7 @@ describe.skipIf(unavailable !== undefined).each([{ writeOnly: false }, { writeOn
 describe.skipIf(unavailable !== undefined)('a full disk as an index is created', () => {
   it('is said to be full, not a damaged catalog, however little room is left; with room again the same create works', async () => {
     for (const freeKiB of [0, 16, 64, 160]) {
-      const mounted = mountSmallFs(512 * 1024);
-      if (typeof mounted === 'string') throw new Error(mounted);
-      fs = mounted;
-      const filler = path.join(fs.dir, 'filler');
-      writeFileSync(filler, Buffer.alloc(0));
-      // fill to about freeKiB left, in pieces the tmpfs still takes
-      for (let size = 256 * 1024; size >= 4096; size >>= 1) {
-        try {
-          writeFileSync(`${filler}${size}`, Buffer.alloc(size));
-        } catch {
-          rmSync(`${filler}${size}`, { force: true });
-        }
-      }
-      if (freeKiB > 0) for (let size = 4096; size < freeKiB * 1024; size *= 2) rmSync(`${filler}${size}`, { force: true });
+      fs = fillSmallFs(512 * 1024, freeKiB);
       const index = path.join(fs.dir, 'index');
       const error = await openIndex(index, { model, create: true }).then(
         async (store) => {
@@ -224,5 +229,37 @@ describe.skipIf(unavailable !== undefined)('a full disk under doctor --repair', 
     // the vectors of the zeroed leaf are gone (their files are embedded again by the next run), the rest kept
     expect(await repaired.countItems()).toBeGreaterThan(1800);
     await repaired.close();
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('a full disk under an index copy', () => {
+  it('is said to be full, not a catalog that cannot be opened, however little room is left; with room again the same copy finishes', async () => {
+    const source = mkdtempSync(path.join(tmpdir(), 'rsclip-copy-source-'));
+    try {
+      const store = await openIndex(path.join(source, 'index'), { model, create: true });
+      await store.commit(Array.from({ length: 300 }, (_, i) => put(i)));
+      await store.close();
+      for (const freeKiB of [0, 16, 50, 100, 200, 400]) {
+        fs = fillSmallFs(512 * 1024, freeKiB);
+        const target = path.join(fs.dir, 'copy');
+        const error = await copyIndex(path.join(source, 'index'), target).then(
+          () => undefined,
+          (e: unknown) => e as RsclipError,
+        );
+        if (error !== undefined) {
+          expect(error, `${freeKiB} KiB free: ${String(error)} ${(error as Error).stack}`).toBeInstanceOf(RsclipError);
+          expect(error.message, `${freeKiB} KiB free`).toMatch(/no space left on the device/);
+        }
+        fs.remount('size=64m');
+        await copyIndex(path.join(source, 'index'), target);
+        const copied = await openIndex(target, { readonly: true });
+        expect(await copied.countItems()).toBe(300);
+        await copied.close();
+        fs.dispose();
+        fs = undefined;
+      }
+    } finally {
+      rmSync(source, { recursive: true, force: true });
+    }
   });
 });

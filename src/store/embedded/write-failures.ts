@@ -4,6 +4,7 @@
  * is replaced only after it was checked on the disk, so a failed write never loses anything
  * committed before it.
  */
+import { statfsSync } from 'node:fs';
 import { open, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
@@ -84,7 +85,9 @@ export function graphNotWritten(file: string, failure: WriteFailure, cause: unkn
 export function catalogError(file: string, error: unknown): unknown {
   if (error instanceof RsclipError) return error;
   const code = errorCode(error);
-  const problem = diskProblem(code);
+  let problem = diskProblem(code);
+  // SQLite says "disk I/O error" where a full disk fails it in some places (sizing its WAL index, say)
+  if (problem === 'failing' && nearlyFull(path.dirname(file))) problem = 'full';
   if (problem) {
     const words = DISK_WORDS[problem];
     return new RsclipError('INDEX_UNWRITABLE', `cannot write ${file}: ${words.what}; ${CATALOG_KEPT}`, { cause: error, hint: words.hint(path.dirname(file)) });
@@ -93,6 +96,15 @@ export function catalogError(file: string, error: unknown): unknown {
     return new RsclipError('INDEX_CORRUPT', `${file} is damaged (${(error as Error).message})`, { cause: error, hint: `run \`rsclip doctor --repair --index ${path.dirname(file)}\`` });
   }
   return error;
+}
+
+function nearlyFull(dir: string): boolean {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize < NEARLY_FULL_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /** Makes a rename in `dir` durable; file systems that cannot sync a directory are left as they are. */

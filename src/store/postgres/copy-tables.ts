@@ -15,6 +15,7 @@ import { BOXES_PER_ITEM, footprintBoxes } from '../embedded/catalog-filter.js';
 import { decodeHalf, encodeHalf } from '../embedded/half-precision.js';
 import { catalogVersion, migrate, SCHEMA_VERSION } from '../embedded/schema.js';
 import { WriteLock } from '../embedded/write-lock.js';
+import { catalogError } from '../embedded/write-failures.js';
 import { insertPlaces } from './commit.js';
 import type { Database as PgDatabase, Queryable } from './database.js';
 import { CHANGES_TOTAL, q } from './schema.js';
@@ -102,7 +103,9 @@ export class EmbeddedCopyEnd implements CopyEnd {
       return new EmbeddedCopyEnd(resolved, db, lock);
     } catch (error) {
       lock.release();
-      if (error instanceof RsclipError) throw error;
+      // a full, read-only or failing disk, or a damaged catalog, is said as such
+      const known = catalogError(path.join(resolved, CATALOG_FILE), error);
+      if (known instanceof RsclipError) throw known;
       throw new RsclipError('INDEX_NOT_FOUND', `cannot open the index catalog in ${resolved}: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -134,12 +137,21 @@ export class EmbeddedCopyEnd implements CopyEnd {
     return (this.db.prepare(`SELECT coalesce(max(${KEY[table]}), 0) AS n FROM ${table}`).get() as { n: number }).n;
   }
 
+  /** Runs a write of the copy's rows in one transaction; a full, read-only or failing disk is said as such. */
+  private written(work: () => void): void {
+    try {
+      this.db.transaction(work)();
+    } catch (error) {
+      throw catalogError(path.join(this.location, CATALOG_FILE), error);
+    }
+  }
+
   async setMeta(entries: Record<string, string>): Promise<void> {
     const stmt = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-    this.db.transaction(() => {
+    this.written(() => {
       for (const [key, value] of Object.entries(entries)) stmt.run(key, value);
-    })();
-    if (entries[COPY_MARK] === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(COPY_MARK);
+      if (entries[COPY_MARK] === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(COPY_MARK);
+    });
   }
 
   async insert(table: KeyedTable, rows: Row[]): Promise<void> {
@@ -149,7 +161,7 @@ export class EmbeddedCopyEnd implements CopyEnd {
     const parts = table === 'item_places' ? ', parts' : '';
     const stmt = this.db.prepare(`INSERT INTO ${table} (${columns.join(', ')}${seq}${parts}) VALUES (${columns.map(() => '?').join(', ')}${seq ? ', 1' : ''}${parts ? ', ?' : ''})`);
     const box = this.db.prepare('INSERT INTO item_boxes (id, west, east, south, north) VALUES (?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
+    this.written(() => {
       for (const row of rows) {
         const values = columns.map((c) => toSqlite(c, row[c]));
         if (table !== 'item_places') {
@@ -160,25 +172,25 @@ export class EmbeddedCopyEnd implements CopyEnd {
         stmt.run(...values, boxes.length);
         boxes.forEach((b, part) => box.run((row.item_id as number) * BOXES_PER_ITEM + part, b.west, b.east, b.south, b.north));
       }
-    })();
+    });
   }
 
   async replaceAll(table: 'fields' | 'file_fields', rows: Row[]): Promise<void> {
     const columns = COLUMNS[table];
     const stmt = this.db.prepare(`INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-    this.db.transaction(() => {
+    this.written(() => {
       this.db.prepare(`DELETE FROM ${table}`).run();
       for (const row of rows) stmt.run(...columns.map((c) => row[c]));
-    })();
+    });
   }
 
   async finish(highWater: number): Promise<void> {
-    this.db.transaction(() => {
+    this.written(() => {
       this.db.prepare("DELETE FROM sqlite_sequence WHERE name = 'items'").run();
       this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('items', ?)").run(highWater);
       // the graph file is built from the catalog at the first open
       this.db.prepare("INSERT INTO meta (key, value) VALUES ('commit_seq', '1'), ('hnsw_seq', '-1') ON CONFLICT(key) DO UPDATE SET value = excluded.value").run();
-    })();
+    });
   }
 
   async close(): Promise<void> {
