@@ -263,3 +263,32 @@ describe.skipIf(unavailable !== undefined)('a full disk under an index copy', ()
     }
   });
 });
+
+describe.skipIf(unavailable !== undefined)('a full disk under an index that doctor checks', () => {
+  it('refuses to open it for writing, saying the disk is full, with a hint that does not promise a check continues', async () => {
+    fs = fillSmallFs(4 * 1024 * 1024, 1024);
+    const index = path.join(fs.dir, 'index');
+    const store = await openIndex(index, { model, create: true });
+    await store.commit(Array.from({ length: 20 }, (_, i) => put(i)));
+    await store.close();
+    for (let i = 0; ; i++) {
+      try {
+        writeFileSync(path.join(fs.dir, `rest${i}`), Buffer.alloc(4096));
+      } catch {
+        break;
+      }
+    }
+    // doctor's open (a full check of the catalog) takes the write lock, as every writer does
+    const error = await openIndex(index, { catalogCheck: 'full' }).then(
+      async (opened) => {
+        await opened.close();
+        return undefined;
+      },
+      (e: unknown) => e as RsclipError,
+    );
+    // the lock or the catalog's shared-memory file, whichever cannot grow first
+    expect(error).toMatchObject({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/no space left on the device/) });
+    // a check has nothing to continue: the hint says which commands do
+    expect(error!.hint).toBe('free some space (or move the index to a larger disk) and run the command again (an indexing run or a copy continues where it stopped)');
+  });
+});

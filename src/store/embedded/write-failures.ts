@@ -34,7 +34,7 @@ function diskProblem(code: string | undefined): DiskProblem {
 }
 
 /** What each disk problem is, and what to do about it in the index directory `dir`. */
-export const DISK_FULL_HINT = 'free some space (or move the index to a larger disk) and run the command again: it continues where it stopped';
+export const DISK_FULL_HINT = 'free some space (or move the index to a larger disk) and run the command again (an indexing run or a copy continues where it stopped)';
 
 /** Whether `error` (or its cause) says the disk is full. */
 export function isDiskFull(error: unknown): boolean {
