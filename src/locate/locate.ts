@@ -6,7 +6,7 @@
  * other image is cut by the same tiling plan and embedded on the fly.
  */
 import { performance } from 'node:perf_hooks';
-import { RsclipError } from '../errors.js';
+import { RsclipError, isRsclipError } from '../errors.js';
 import { recordedCrs, type LonLat } from '../geo/crs.js';
 import { imageCorners, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
 import type { BBox } from '../geo/geojson-types.js';
@@ -53,7 +53,10 @@ export interface LocateImageOptions extends LocateOptions {
   percentiles?: [number, number];
   /** Largest image, width x height, to tile (default: no limit); a larger one is refused with IMAGE_TOO_LARGE. */
   maxPixels?: number;
-  /** Stops the tiling and embedding, rejecting with its reason, when it aborts (a server's client went away). */
+  /**
+   * Stops the tiling and embedding when it aborts (a server's client went away), rejecting with its
+   * reason where that is an RsclipError, else with INTERRUPTED.
+   */
   signal?: AbortSignal;
 }
 
@@ -154,6 +157,11 @@ async function scoreScene(
 /** Scores the stored items of an indexed file (`ok`, with a size) against a unit query vector. */
 export async function locateInIndexedFile(store: IndexStore, file: FileRecord, query: Float32Array, options: LocateOptions = {}): Promise<LocateResult> {
   const checked = checkOptions(options);
+  if (typeof file !== 'object' || (file as unknown) === null) {
+    throw new RsclipError('BAD_INPUT', `locateInIndexedFile needs a file of the index; got ${String(file)}: the file is not in the index`, {
+      hint: 'store.findFileByPath(path) answers undefined for a file the index does not hold; locate in such a file with locateInImage',
+    });
+  }
   if (file.status !== 'ok' || file.width === null || file.height === null) {
     throw new RsclipError('NOT_FOUND', `${file.path} is not an indexed image (status ${file.status})`, { hint: 'run `rsclip index` on its folder, or locate in the file itself' });
   }
@@ -171,6 +179,14 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
   return scoreScene({ fileId: file.id, path: file.path, width: file.width, height: file.height, complete: file.complete }, corners, tiles, query, checked, 0);
 }
 
+/** Throws when `signal` has aborted: its reason where that is an RsclipError (the server's), else INTERRUPTED (AbortSignal.abort()'s DOMException, a caller's own reason). */
+function stopIfAborted(signal: AbortSignal | undefined, shownPath: string): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (isRsclipError(reason)) throw reason;
+  throw new RsclipError('INTERRUPTED', `locating in ${shownPath} was cancelled; nothing was scored`, { cause: reason });
+}
+
 /**
  * Cuts the image at `absolutePath` into windows of the model's input size (any image larger than
  * one window is cut), renders them with the bands and stretch given, embeds them and scores them;
@@ -178,6 +194,7 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
  */
 export async function locateInImage(encoder: ClipEncoder, absolutePath: string, shownPath: string, query: Float32Array, options: LocateImageOptions = {}): Promise<LocateResult> {
   const checked = checkOptions(options);
+  stopIfAborted(options.signal, shownPath);
   await checkRegularFile(absolutePath, shownPath);
   const start = performance.now();
   const inputSize = encoder.info.imageSize;
@@ -202,7 +219,7 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
     };
     // preprocessed on this thread: one scene's tiles, while the model runs on its own thread
     for await (const result of sceneWindows(scene, windows, openPixelPreparer(encoder, 0), inputSize, READ_AHEAD)) {
-      options.signal?.throwIfAborted();
+      stopIfAborted(options.signal, shownPath);
       if ('nodata' in result) continue;
       batch.push(result);
       if (batch.length === EMBED_BATCH) await flush();
