@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { RsclipError } from '../errors.js';
+import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder, QueryRendering } from '../model/encoder-types.js';
 import { FILTER_KEYS } from '../store/filter.js';
 import { assertModelMatches } from '../store/model-binding.js';
@@ -60,6 +60,27 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
   }
 }
 
+/** The most text-cache entries: lru-cache allocates room for all of them up front (160 MB for 10 million). */
+export const MAX_TEXT_CACHE_ENTRIES = 100_000;
+
+/**
+ * Throws BAD_INPUT naming the first option out of range (a JavaScript caller's; startServer passes
+ * its own on): a NaN there is no error of its own but a limit silently lifted or a cache turned off.
+ */
+function checkSearcherOptions(options: SearcherOptions): void {
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) throw invalidParameter('options', 'an object', options);
+  const { maxExactScan, textCacheSize, textCacheBytes } = options as Record<keyof SearcherOptions, unknown>;
+  if (maxExactScan !== undefined && maxExactScan !== Infinity && !isCount(maxExactScan, 0)) throw invalidParameter('maxExactScan', 'a number of vectors, 0 or more (Infinity: no limit)', maxExactScan);
+  if (textCacheSize !== undefined && !(isCount(textCacheSize, 0) && textCacheSize <= MAX_TEXT_CACHE_ENTRIES)) {
+    throw invalidParameter('textCacheSize', `an integer from 0 (no cache) to ${MAX_TEXT_CACHE_ENTRIES}`, textCacheSize);
+  }
+  if (textCacheBytes !== undefined && !isCount(textCacheBytes, 1)) throw invalidParameter('textCacheBytes', 'a positive integer of bytes', textCacheBytes);
+}
+
+function isCount(value: unknown, min: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+}
+
 /** The band choice and stretch the index renders images with (its recorded plan), for query images to be rendered alike. */
 function queryRendering(plan: string | null | undefined): QueryRendering {
   const { bands, percentiles } = recordedPlanOptions(plan ?? undefined);
@@ -77,6 +98,7 @@ export class Searcher {
   readonly #textCache: LRUCache<string, Promise<Float32Array>> | undefined;
 
   constructor(encoder: ClipEncoder, store: IndexStore, options: SearcherOptions = {}) {
+    checkSearcherOptions(options);
     assertModelMatches(store.meta, store.describe().location, encoder.info);
     this.encoder = encoder;
     this.store = store;
