@@ -26,10 +26,18 @@ export function checkSearchArgs(k: unknown, ef?: unknown): void {
   }
 }
 
-/** Throws BAD_INPUT unless `location` is a non-empty string and `options` an object (or absent). */
+/** The options of openIndex that are durations in milliseconds: a NaN there is no error of its own, but a reader that never looks for commits again. */
+const DURATION_OPTIONS = ['refreshIntervalMs', 'replaySliceMs', 'checkpointIntervalMs'] as const;
+
+/** Throws BAD_INPUT unless `location` is a non-empty string and `options` an object (or absent) whose durations are numbers of milliseconds. */
 export function checkOpenIndexArgs(location: unknown, options: unknown): void {
   if (typeof location !== 'string' || location === '') throw invalidParameter('location', 'an index directory or a postgres:// URL', location);
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) throw invalidParameter('options', 'an object', options);
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidParameter('options', 'an object', options);
+  for (const name of DURATION_OPTIONS) {
+    const value: unknown = (options as OpenIndexOptions)[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) throw invalidParameter(name, 'a number of milliseconds, 0 or more', value);
+  }
 }
 
 const MODEL_HINT = 'pass the encoder\'s info (`(await openClip(modelDir)).info`)';

@@ -92,6 +92,11 @@ export function engineLabel(spec: EngineSpec): string {
 
 /** The full spec of a choice: the named (or default) engine's defaults, overridden by what the choice gives. */
 export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
+  if (typeof choice !== 'object' || (choice as unknown) === null || Array.isArray(choice)) {
+    const refused = invalidParameter('engine', `an EngineChoice object ({ name: ${ENGINE_NAMES.map((n) => `"${n}"`).join(' or ')}, ...its parameters })`, choice);
+    if (typeof choice !== 'string') throw refused;
+    throw new RsclipError('BAD_INPUT', refused.message, { hint: `parseEngineLabel(${JSON.stringify(choice)}) makes one of an engine label, as --engine takes it` });
+  }
   const name = choice.name ?? DEFAULT_ENGINE.name;
   if (!ENGINE_NAMES.includes(name)) throw invalidParameter('engine', `one of ${ENGINE_NAMES.join(', ')}`, name);
   positiveInteger('M', choice.M, 2);
