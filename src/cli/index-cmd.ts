@@ -7,7 +7,7 @@ import { isRsclipError, RsclipError } from '../errors.js';
 import { parseCrs, type Crs } from '../geo/crs.js';
 import { parseScales, parseTileMode, type TileMode } from '../geo/tiling.js';
 import { indexArchive } from '../indexer/index-archive.js';
-import { chooseIndexingThreads, indexingEncoderOptions, type IndexingThreads } from '../indexer/indexing-threads.js';
+import { chooseIndexingThreads, indexingEncoderOptions, maxDecodeThreads, type IndexingThreads } from '../indexer/indexing-threads.js';
 import { unplacedWorthSaying } from '../indexer/run-places.js';
 import { checkArchiveRoots } from '../indexer/scan.js';
 import { stacFiles } from '../indexer/stac-files.js';
@@ -71,6 +71,13 @@ function stretchOption(text: string): [number, number] {
   const [low, high] = parts as [number, number];
   if (parts.length !== 2 || !(low >= 0 && low < high && high <= 100)) throw new InvalidArgumentError(`expected two percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100, got "${text}"`);
   return [low, high];
+}
+
+function decodeThreadCount(text: string): number {
+  const n = nonNegativeInt(text);
+  const most = maxDecodeThreads();
+  if (n > most) throw new InvalidArgumentError(`expected at most ${most} decode threads (twice this machine's cores, at least 8), got "${text}"`);
+  return n;
 }
 
 /** `auto` (null: each file's colour interpretation) or a band list. */
@@ -290,7 +297,7 @@ export function registerIndexCommands(program: Command): void {
     .option('--follow-links', 'also index files behind symbolic links that lead outside the archive folders (serve with --follow-links too)')
     .option('--include-hidden', 'also index hidden files and what hidden and system folders hold (.name, @eaDir, $RECYCLE.BIN; skipped and counted by default)')
     .option('--batch <n>', 'images per model run (default: 32, 4 per onnxruntime thread past 8)', positiveInt)
-    .option('--decode-threads <n>', 'worker threads decoding, resizing and reading scene windows (default: the cores onnxruntime leaves, none below 4 cores; 0: the main thread)', nonNegativeInt)
+    .option('--decode-threads <n>', 'worker threads decoding, resizing and reading scene windows (default: the cores onnxruntime leaves, none below 4 cores; 0: the main thread; at most twice the cores, or 8)', decodeThreadCount)
     .option('--model-sessions <n>', 'model sessions running batches side by side, sharing the onnxruntime threads (default 1; each holds its own weights and working memory)', positiveInt)
     .option('--decoders <n>', 'images decoded concurrently ahead of the model (default: 4, or twice the decode threads)', positiveInt)
     .option('--max-input-pixels <n>', 'refuse images with more pixels than this (decompression bombs; TIFFs, read by their windows, are not limited); changing it retries the files that failed', positiveInt)

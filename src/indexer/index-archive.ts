@@ -14,6 +14,7 @@
  * are applied only after a complete scan.
  */
 import { readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter, isRsclipError } from '../errors.js';
@@ -25,7 +26,7 @@ import { debugPause } from '../store/debug-pause.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { openPixelPreparer, type PixelPreparer } from './decode-pool.js';
 import { readSidecar } from './field-sidecar.js';
-import { chooseIndexingThreads } from './indexing-threads.js';
+import { chooseIndexingThreads, maxDecodeThreads } from './indexing-threads.js';
 import { threadCpuSeconds } from './thread-cpu.js';
 import { IndexPlan, recordedPlanOptions } from './plan.js';
 import { localEmbedder } from './local-embedder.js';
@@ -80,7 +81,32 @@ function checkPositive(name: string, value: number | undefined): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw invalidParameter(name, 'a positive integer', value);
 }
 
+/** Throws BAD_INPUT unless `value`, when given, is an array of strings (a lone string is refused: `include: '*.jpg'` is `['*.jpg']`). */
+function checkStrings(name: string, value: unknown, what: string): void {
+  if (value === undefined || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) return;
+  const refused = invalidParameter(name, `an array of ${what}`, value);
+  throw typeof value === 'string' ? new RsclipError('BAD_INPUT', refused.message, { hint: `give one as an array of one: ${name}: [${JSON.stringify(value)}]` }) : refused;
+}
+
+/** Throws BAD_INPUT unless a JavaScript caller's options have the store and encoder indexing needs, and lists where lists go. */
+function checkArchiveOptions(options: IndexArchiveOptions): void {
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) throw invalidParameter('options', 'an object', options);
+  const given = options as Partial<Record<keyof IndexArchiveOptions, unknown>>;
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null;
+  if (!isObject(given.store)) {
+    throw new RsclipError('BAD_INPUT', `indexArchive needs options.store, an index open for writing; got ${String(given.store)}`, { hint: 'open one with `await openIndex(dir, { model: encoder.info, create: true })`' });
+  }
+  if (!isObject(given.encoder)) {
+    throw new RsclipError('BAD_INPUT', `indexArchive needs options.encoder, an encoder of the index's model; got ${String(given.encoder)}`, { hint: 'open one with `await openClip(modelDir)`' });
+  }
+  checkStrings('roots', given.roots, 'folder paths');
+  checkStrings('forget', given.forget, 'folder paths');
+  checkStrings('include', given.include, 'glob patterns');
+  checkStrings('exclude', given.exclude, 'glob patterns');
+}
+
 export async function indexArchive(options: IndexArchiveOptions): Promise<IndexSummary> {
+  checkArchiveOptions(options);
   const hasFiles = options.files !== undefined;
   if (!hasFiles && (options.forget?.length ?? 0) === 0 && (!Array.isArray(options.roots) || options.roots.length === 0)) {
     throw new RsclipError('BAD_INPUT', 'no archive folders to index: expected at least one folder', { hint: 'pass the folders, e.g. `rsclip index ./images`' });
@@ -89,8 +115,10 @@ export async function indexArchive(options: IndexArchiveOptions): Promise<IndexS
   if (both !== undefined) throw new RsclipError('BAD_INPUT', `archive folder ${both} is both to index and to forget`, { hint: 'give it to one of them; nothing was changed in the index' });
   checkPositive('batchSize', options.batchSize);
   checkPositive('decoders', options.decoders);
-  if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0)) {
-    throw invalidParameter('decodeThreads', 'a non-negative integer', options.decodeThreads);
+  const cores = availableParallelism();
+  const mostDecodeThreads = maxDecodeThreads(cores);
+  if (options.decodeThreads !== undefined && !(Number.isInteger(options.decodeThreads) && options.decodeThreads >= 0 && options.decodeThreads <= mostDecodeThreads)) {
+    throw invalidParameter('decodeThreads', `an integer from 0 to ${mostDecodeThreads} (twice this machine's ${cores} cores, at least 8)`, options.decodeThreads);
   }
   const forgets = await heldUnder(options.store, options.forget ?? [], hasFiles ? [options.files!.root] : (options.roots ?? []));
   if (!hasFiles) {

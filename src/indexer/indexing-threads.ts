@@ -28,6 +28,16 @@ export interface IndexingThreads {
 /** More decoding threads than this never pay: a few keep the model fed on any machine. */
 const MAX_DECODE_THREADS = 8;
 
+/**
+ * The most decode threads a run may be given on `cores` cores: each is a worker with a V8 heap and
+ * image buffers of its own, and decoding is CPU work, so threads past the cores only compete for
+ * them; twice the cores leaves room for windows read from slow storage (a million threads, asked
+ * for by mistake, took 13 GB and never started).
+ */
+export function maxDecodeThreads(cores = availableParallelism()): number {
+  return Math.max(MAX_DECODE_THREADS, 2 * cores);
+}
+
 export function chooseIndexingThreads(given: Partial<IndexingThreads> = {}, cores = availableParallelism()): IndexingThreads {
   const onnxThreads = given.onnxThreads ?? (cores < 4 ? cores : cores - Math.floor(cores / 4));
   const decodeThreads = given.decodeThreads ?? Math.min(MAX_DECODE_THREADS, Math.max(0, cores - onnxThreads));
