@@ -145,9 +145,11 @@ class OnnxClipEncoder implements ClipEncoder {
 
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     this.#assertOpen();
-    if (!Array.isArray(texts) || texts.length === 0) {
-      throw new RsclipError('BAD_INPUT', 'no texts to embed: expected at least one text');
+    if (!Array.isArray(texts)) {
+      const refused = invalidParameter('texts', 'an array of strings', texts);
+      throw typeof texts === 'string' ? new RsclipError('BAD_INPUT', refused.message, { hint: `embed one text as an array of one: embedTexts([${JSON.stringify(texts)}])` }) : refused;
     }
+    if (texts.length === 0) throw new RsclipError('BAD_INPUT', 'no texts to embed: expected at least one text');
     for (const t of texts) if (typeof t !== 'string') throw invalidParameter('text', 'a string', t);
     const out = await this.#runTexts(await this.#textSession(), texts);
     this.runCount.text++;
