@@ -31,7 +31,7 @@ export interface SearcherOptions {
    * the first one also loads every vector), so it would stall every other request.
    */
   maxExactScan?: number;
-  /** Text embeddings kept for repeated queries and later pages of a query (default 256 entries; 0 turns it off). */
+  /** Text embeddings kept for repeated queries and later pages of a query (default 256 entries, at most MAX_TEXT_CACHE_ENTRIES; 0 turns it off). */
   textCacheSize?: number;
   /** Bytes those may take, texts and vectors counted (default 4 MiB). */
   textCacheBytes?: number;

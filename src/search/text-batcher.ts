@@ -8,9 +8,9 @@ import { invalidParameter } from '../errors.js';
 import { MicroBatcher } from '../micro-batcher.js';
 
 export interface TextBatcherOptions {
-  /** How long the first text of a batch waits for company when the encoder is idle. Default 0: until the event loop's current turn ends. */
+  /** How long the first text of a batch waits for company when the encoder is idle, at most MAX_BATCH_WINDOW_MS. Default 0: until the event loop's current turn ends. */
   windowMs?: number;
-  /** Most texts per encoder call. Default 32. */
+  /** Most texts per encoder call, 1 or more. Default 32. */
   maxBatch?: number;
 }
 
