@@ -8,6 +8,7 @@
 import { writeRows, type ExportFormat } from '../geo/export-format.js';
 import type { ExportRow } from '../geo/export-row.js';
 import type { IndexStore, ItemSelection } from '../store/types.js';
+import { checkFilterFieldNames } from './filter-field-names.js';
 import { hitToRow, itemToRow } from './hit.js';
 import type { SearchPage } from './types.js';
 
@@ -37,11 +38,13 @@ async function* itemRows(store: IndexStore, ids: readonly number[], embeddings: 
   }
 }
 
-/** Writes the selected items; returns how many. */
+/** Writes the selected items; returns how many. A filter on a user field the index does not have is refused (BAD_QUERY), as a search refuses it. */
 export async function exportItems(options: ExportItemsOptions): Promise<number> {
   const { store, format } = options;
+  const selection = options.selection ?? {};
+  await checkFilterFieldNames(store, Object.keys(selection.filter?.fields ?? {}));
   const embeddings = wantsEmbedding(format, options.includeEmbedding);
-  const ids = await store.listItemIds(options.selection ?? {});
+  const ids = await store.listItemIds(selection);
   return writeRows(options.file, format, itemRows(store, ids, embeddings), { dimension: store.meta.embeddingDim, includeEmbedding: embeddings });
 }
 
