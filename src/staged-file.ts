@@ -3,6 +3,7 @@
  * (a full disk) leaves no half-written file and an earlier file stays whole until replaced: where
  * it is written, and errors that name the target rather than the file written.
  */
+import { rmSync } from 'node:fs';
 import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { withPathsRenamed } from './errors.js';
@@ -18,6 +19,8 @@ export interface Staging {
   destination: string;
   /** Hidden beside it: `.<name>.<tag>.partial`. */
   partial: string;
+  /** The permission bits of the file replaced (a private 0600 export stays private); undefined for a new file, which keeps the umask's. */
+  mode: number | undefined;
 }
 
 /**
@@ -31,7 +34,21 @@ export async function stagingFor(file: string, tag = String(process.pid)): Promi
   if (existing && !existing.isFile()) return undefined;
   const destination = existing ? await realpath(file) : file;
   await removeLeftBehind(destination);
-  return { destination, partial: path.join(path.dirname(destination), `.${path.basename(destination)}.${tag}${SUFFIX}`) };
+  return { destination, partial: path.join(path.dirname(destination), `.${path.basename(destination)}.${tag}${SUFFIX}`), mode: existing ? existing.mode & 0o7777 : undefined };
+}
+
+/** The partial files this process is writing now: what a signal that ends it must remove first (removeWrittenNow). */
+const writtenNow = new Set<string>();
+
+/** Marks `partial` as being written until the returned function is called. */
+export function writingPartial(partial: string): () => void {
+  writtenNow.add(partial);
+  return () => writtenNow.delete(partial);
+}
+
+/** Removes the partial files being written now, at once (the process is about to end by a signal). */
+export function removeWrittenNow(): void {
+  for (const partial of writtenNow) rmSync(partial, { force: true });
 }
 
 /**

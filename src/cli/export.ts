@@ -1,6 +1,6 @@
 /** `rsclip export`: an index's items (or a query's hits) as GeoParquet, Parquet, GeoJSON or CSV. */
 import type { Command } from 'commander';
-import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
+import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
 import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/export-format.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { exportHits, exportItems } from '../search/export-items.js';
@@ -9,9 +9,12 @@ import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder
 import { Searcher } from '../search/searcher.js';
 import type { SearchRequest } from '../search/types.js';
 import { openIndex } from '../store/open-index.js';
+import { removeWrittenNow } from '../staged-file.js';
+import type { CatalogFilter } from '../store/filter.js';
 import type { ItemSelection } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
 import { addFilterOptions, filterFromOptions, type FilterOptions } from './filter-options.js';
+import { quitOnSignal } from './interrupt.js';
 import { collect, messagesBeside, modelVariant, optionParser, outputFile, printJson, resultCount } from './options.js';
 
 interface ExportCommandOptions extends FilterOptions {
@@ -54,31 +57,41 @@ Examples:
       const { config } = loadConfig();
       const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
       const filter = await filterFromOptions(opts);
-      const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
+      // Ctrl-C ends an export at once, as it always did, but not leaving the file it was writing
+      const releaseSignals = quitOnSignal(removeWrittenNow);
       let written: number;
-      if (opts.query) {
-        const terms = parseQueryTerms(opts.query);
-        const opening = oneQueryOpening(opts, config, terms);
-        const opened = await openIndexForSearch(indexDir, opening);
-        try {
-          const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
-          const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: true, embeddedTexts: opening.embeddedTexts }).search(request);
-          for (const notice of page.notices ?? []) process.stderr.write(`rsclip: ${notice}\n`);
-          written = await exportHits(opened.store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
-        } finally {
-          await closeOpenedForSearch(opened);
-        }
-      } else {
-        const store = await openIndex(indexDir, { readonly: true });
-        try {
-          const selection: ItemSelection = filter ? { filter } : {};
-          written = await exportItems({ store, file: output, format: opts.format, selection, includeEmbedding: opts.embeddings === true });
-        } finally {
-          await store.close();
-        }
+      try {
+        written = await writeExport(opts, config, output, filter);
+      } finally {
+        releaseSignals();
       }
       const messages = await messagesBeside(output);
       if (opts.json) printJson({ file: output, format: opts.format, items: written }, messages);
       else messages.write(`wrote ${written} items to ${output} (${opts.format})\n`);
     });
+}
+
+/** Writes the export to `output`; returns how many items it has. */
+async function writeExport(opts: ExportCommandOptions, config: RsclipConfig, output: string, filter: CatalogFilter | undefined): Promise<number> {
+  const indexDir = opts.index ?? config.index ?? DEFAULT_INDEX_DIR;
+  if (opts.query) {
+    const terms = parseQueryTerms(opts.query);
+    const opening = oneQueryOpening(opts, config, terms);
+    const opened = await openIndexForSearch(indexDir, opening);
+    try {
+      const request: SearchRequest = { terms, k: opts.k, ...(filter ? { filter } : {}) };
+      const page = await new Searcher(opened.encoder, opened.store, { absolutePaths: true, embeddedTexts: opening.embeddedTexts }).search(request);
+      for (const notice of page.notices ?? []) process.stderr.write(`rsclip: ${notice}\n`);
+      return await exportHits(opened.store, page, output, opts.format, { includeEmbedding: opts.embeddings === true });
+    } finally {
+      await closeOpenedForSearch(opened);
+    }
+  }
+  const store = await openIndex(indexDir, { readonly: true });
+  try {
+    const selection: ItemSelection = filter ? { filter } : {};
+    return await exportItems({ store, file: output, format: opts.format, selection, includeEmbedding: opts.embeddings === true });
+  } finally {
+    await store.close();
+  }
 }

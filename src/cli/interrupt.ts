@@ -24,6 +24,23 @@ export function quitAtOnce(name: keyof typeof SIGNAL_EXIT_CODES): void {
   process.kill(process.pid, name);
 }
 
+/**
+ * For a command with nothing to stop cleanly (an export): Ctrl-C or SIGTERM ends the process at once
+ * by that signal (status 130 or 143), after `cleanUp`. Returns the function that gives the signals back.
+ */
+export function quitOnSignal(cleanUp: () => void): () => void {
+  const onSignal = (name: keyof typeof SIGNAL_EXIT_CODES): void => {
+    cleanUp();
+    quitAtOnce(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
 export interface SigintStop {
   /** Aborted by the first Ctrl-C or SIGTERM. */
   signal: AbortSignal;

@@ -1,10 +1,10 @@
 /**
  * One entry for the writers: a format name and a file give a streaming row writer.
  */
-import { rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed, type Output } from '../output-descriptor.js';
-import { namedAsTarget, stagingFor } from '../staged-file.js';
+import { namedAsTarget, stagingFor, writingPartial } from '../staged-file.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
 import { createGeoJsonWriter } from './geojson-writer.js';
@@ -41,7 +41,8 @@ export function createRowWriter(file: Output, format: ExportFormat, options: Exp
  * Writes all rows (an iterable or async iterable, consumed in batches of 1,000) and returns how
  * many. They go to a file beside `file` that takes its name once complete: an export that fails
  * (a full disk, an error reading the rows) leaves no half-written file, and a file already at that
- * path stays whole until the new one replaces it (a symbolic link keeps leading to it). A name of
+ * path stays whole until the new one replaces it (a symbolic link keeps leading to it), and the
+ * new file takes its permission bits. A name of
  * stdout or stderr (/dev/stdout, /dev/fd/1) is written through that stream,
  * appending where it appends; what is not a file (a named pipe) is written directly.
  */
@@ -50,10 +51,12 @@ export async function writeRows(file: string, format: ExportFormat, rows: Iterab
   if (descriptor !== undefined) return writeAll(createRowWriter(descriptor, format, options), rows);
   const staging = await stagingFor(file);
   if (!staging) return writeAll(createRowWriter(file, format, options), rows);
-  const { destination, partial } = staging;
+  const { destination, partial, mode } = staging;
+  const written = writingPartial(partial);
   const writer = createRowWriter(partial, format, options);
   try {
     const count = await writeAll(writer, rows);
+    if (mode !== undefined) await chmod(partial, mode);
     await rename(partial, destination);
     return count;
   } catch (error) {
@@ -61,6 +64,8 @@ export async function writeRows(file: string, format: ExportFormat, rows: Iterab
     await rm(partial, { force: true });
     // the file being written is ours: name the one the caller asked for
     throw namedAsTarget(error, [[partial, destination]]);
+  } finally {
+    written();
   }
 }
 
