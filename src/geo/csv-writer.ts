@@ -4,7 +4,8 @@
  * stac_collection, fields (the user fields as JSON), and optionally the embedding as a JSON array.
  * A text cell that a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or a
  * carriage return: a file named `=HYPERLINK(...).jpg`) is written with a leading `'`, as OWASP
- * advises; numbers are written as they are.
+ * advises, and so is one that starts so after quotes of its own (`'=x.jpg`), so that reading
+ * back (formulaUnguarded) gives every text as it was; numbers are written as they are.
  */
 import type { Output } from '../output-descriptor.js';
 import { TextFileStream, type ExportRow, type RowWriter } from './export-row.js';
@@ -18,11 +19,22 @@ export interface CsvExportOptions {
 
 export const CSV_COLUMNS = ['id', 'path', 'root', 'x', 'y', 'width', 'height', 'scale', 'center_lon', 'center_lat', 'gsd', 'footprint_wkt', 'stac_item', 'stac_collection', 'fields'] as const;
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** A text a spreadsheet would run as a formula, after any quotes of its own. */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+
+/** `text` as a CSV cell holds it: with a leading `'` where it would start a formula. */
+export function formulaGuarded(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/** A CSV cell written by formulaGuarded as the text it was: a leading `'` before = + - @ TAB or CR (after any more quotes) left out; any other cell as it is. */
+export function formulaUnguarded(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell) ? cell.slice(1) : cell;
+}
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? (FORMULA_START.test(value) ? `'${value}` : value) : String(value);
+  const text = typeof value === 'string' ? formulaGuarded(value) : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

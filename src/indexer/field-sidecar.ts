@@ -4,12 +4,15 @@
  * `name`, `path` present; only its base name is used, so a sidecar can be shared by
  * copies of an archive in different places, and two rows for one base name that give different
  * fields are refused. Array values become several values of one field. Whitespace around an
- * unquoted CSV/TSV value is left out; inside quotes it is kept (RFC 4180).
+ * unquoted CSV/TSV value is left out; inside quotes it is kept (RFC 4180). A CSV cell that
+ * rsclip's own CSV export guarded against spreadsheet formulas (`'+east.jpg`) is read as the text
+ * it guarded (`+east.jpg`), so that an exported CSV, with columns added, is a sidecar.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { delimiterOf, parseDelimited } from '../delimited-records.js';
 import { RsclipError } from '../errors.js';
+import { formulaUnguarded } from '../geo/csv-writer.js';
 import type { FieldRecord, FieldValue } from '../store/types.js';
 
 const KEY_NAMES = ['filename', 'file_name', 'file', 'name', 'path'];
@@ -94,7 +97,9 @@ function jsonlRows(text: string, file: string): SidecarRow[] {
 }
 
 function delimitedRows(text: string, file: string, delimiter: ',' | '\t'): SidecarRow[] {
-  const [first, ...records] = parseDelimited(text, `fields file ${file}`, { delimiter, code: 'BAD_INPUT', trimUnquoted: true });
+  const parsed = parseDelimited(text, `fields file ${file}`, { delimiter, code: 'BAD_INPUT', trimUnquoted: true });
+  // rsclip writes CSV, never TSV
+  const [first, ...records] = delimiter === ',' ? parsed.map((r) => ({ ...r, cells: r.cells.map(formulaUnguarded) })) : parsed;
   const header = first?.cells ?? [];
   const repeated = header.find((name, i) => header.indexOf(name) !== i);
   if (repeated !== undefined) {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeRows } from '../../src/geo/index.js';
 import { readSidecar } from '../../src/indexer/field-sidecar.js';
 import type { FieldRecord } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
@@ -35,6 +36,27 @@ describe('readSidecar', () => {
       { fileName: 'b.jpg', fields: { caption: ['one'] } },
     ]);
     await expect(readSidecar(sidecar('open.csv', 'filename,caption\na.jpg,"open\n'))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/open\.csv:2: Quote Not Closed/) });
+  });
+
+  it("reads back the names rsclip's CSV export guarded against spreadsheet formulas as they are, and a name starting with a quote of its own", async () => {
+    const names = ['+east.jpg', '-north.jpg', '=x.jpg', '@y.jpg', '\tz.jpg', "'=quoted.jpg", "''-twice.jpg", "'plain.jpg", 'a-b.jpg'];
+    const file = path.join(work, 'exported.csv');
+    await writeRows(
+      file,
+      'csv',
+      names.map((name, i) => ({ id: i + 1, path: name, root: '/archive', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, footprint: null, stac: { item: '-item' } })),
+    );
+    expect(asObjects(await readSidecar(file)).map((r) => [r.fileName, r.fields.stac_item])).toEqual(names.map((name) => [name, ['-item']]));
+    // a sidecar written by hand: a quote is left out only before = + - @ TAB CR
+    const byHand = sidecar('by-hand.csv', "filename,label\n'+east.jpg,'-1\n'plain.jpg,'x\n+raw.jpg,+2\n");
+    expect(asObjects(await readSidecar(byHand))).toEqual([
+      { fileName: '+east.jpg', fields: { label: ['-1'] } },
+      { fileName: "'plain.jpg", fields: { label: ["'x"] } },
+      { fileName: '+raw.jpg', fields: { label: ['+2'] } },
+    ]);
+    // rsclip writes no TSV: a tab-separated sidecar is read as it is
+    const tsv = sidecar('quoted.tsv', "filename\tlabel\n'+east.jpg\tx\n");
+    expect((await readSidecar(tsv)).map((r) => r.fileName)).toEqual(["'+east.jpg"]);
   });
 
   it('reads TSV by extension or by a tab in the header', async () => {
