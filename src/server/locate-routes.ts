@@ -12,14 +12,16 @@ import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { RsclipError, withPathsRenamed } from '../errors.js';
+import { overWholeScene, recordedGeoreference } from '../locate/heat-map.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
 import { indexTiling, locateInImage, locateInIndexedFile, MAX_LOCATE_TOP, type LocateOptions, type LocateResult } from '../locate/locate.js';
 import { checkQueryImage } from '../model/image.js';
+import { readGeoreference } from '../raster/open-raster.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, queryTermsSchema, toQueryTerms } from '../search/request-schema.js';
 import type { Searcher } from '../search/searcher.js';
 import type { QueryTerm } from '../search/types.js';
-import type { IndexStore } from '../store/types.js';
+import type { FileRecord, IndexStore } from '../store/types.js';
 import type { RouteSpec } from './app.js';
 import { itemOr404 } from './catalog-item.js';
 import { declaresType } from './content-type.js';
@@ -63,6 +65,11 @@ export function locateResultJson(result: LocateResult): unknown {
   return { ...result, heatMap: { ...heatMap, url: `data:image/png;base64,${png.toString('base64')}` } };
 }
 
+/** Scores an indexed scene; its heat map's bbox is the scene's. */
+async function locateInScene(store: IndexStore, file: FileRecord, vector: Float32Array, query: LocateQuery): Promise<LocateResult> {
+  return overWholeScene(await locateInIndexedFile(store, file, vector, optionsOf(query)), recordedGeoreference(file));
+}
+
 function sendResult(req: Request, res: Response, query: LocateQuery, result: LocateResult): void {
   const format = query.format ?? (req.accepts(['application/json', 'application/geo+json']) === 'application/geo+json' ? 'geojson' : 'json');
   res.vary('Accept');
@@ -101,7 +108,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     const query = parseWith(locateQuerySchema, req.query, 'query string');
     if (query.q === undefined) throw new RsclipError('BAD_QUERY', 'no query: expected q=TEXT, or POST a query image');
     const vector = await searcher.queryVector([{ kind: 'text', text: query.q, weight: 1 }]);
-    sendResult(req, res, query, await locateInIndexedFile(store, file, vector, optionsOf(query)));
+    sendResult(req, res, query, await locateInScene(store, file, vector, query));
   };
 
   const locateImage: RequestHandler = async (req, res) => {
@@ -112,7 +119,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     await checkQueryImage(bytes, deps.maxQueryPixels);
     const terms: QueryTerm[] = [{ kind: 'image', image: bytes, weight: 1 }];
     if (query.q !== undefined) terms.push({ kind: 'text', text: query.q, weight: 1 });
-    sendResult(req, res, query, await locateInIndexedFile(store, file, await searcher.queryVector(terms), optionsOf(query)));
+    sendResult(req, res, query, await locateInScene(store, file, await searcher.queryVector(terms), query));
   };
 
   /** The whole weighted query as JSON terms (texts, ids, base64 images, with their signs and weights). */
@@ -124,7 +131,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
     if (!parsed.success) throw new RsclipError('BAD_QUERY', `invalid locate request: ${describeZodIssues(parsed.error)}`);
     const terms = toQueryTerms(parsed.data.terms);
     for (const term of terms) if (term.kind === 'image' && typeof term.image !== 'string') await checkQueryImage(term.image, deps.maxQueryPixels);
-    sendResult(req, res, query, await locateInIndexedFile(store, file, await searcher.queryVector(terms), optionsOf(query)));
+    sendResult(req, res, query, await locateInScene(store, file, await searcher.queryVector(terms), query));
   };
 
   /** POST to an indexed scene: a JSON body of terms, or an uploaded query image. */
@@ -159,7 +166,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
       const result = await locateInImage(searcher.encoder, file, name, vector, options).catch((error: unknown) => {
         throw withPathsRenamed(error, [[file, name]]);
       });
-      sendResult(req, res, query, result);
+      sendResult(req, res, query, overWholeScene(result, await readGeoreference(file)));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
