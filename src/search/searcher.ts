@@ -7,11 +7,11 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder, QueryRendering } from '../model/encoder-types.js';
-import { FILTER_KEYS } from '../store/filter.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { FieldValue, IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
 import type { ScoredId } from '../vector-math.js';
 import { collapseNearDuplicatesInTurns, type CollapsedGroup } from './collapse.js';
+import { checkFilterFieldNames } from './filter-field-names.js';
 import { decodeCursor, encodeCursor, ordersAfter, queryKey, type CursorPosition } from './cursor.js';
 import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, fetchBand, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_FETCHED_HITS, MAX_K, MAX_TERMS, MAX_WINDOW, resultWindow, type QueryKind } from './limits.js';
@@ -187,7 +187,7 @@ export class Searcher {
         hint: 'narrow the query with a filter, or page without collapse',
       });
     }
-    if (request.filter?.fields) await this.#checkFieldNames(Object.keys(request.filter.fields));
+    if (request.filter?.fields) await checkFilterFieldNames(this.store, Object.keys(request.filter.fields));
     const embedStart = performance.now();
     const vector = await this.queryVector(request.terms);
     const searchStart = performance.now();
@@ -195,21 +195,6 @@ export class Searcher {
     const notices = longTextNotices(this.encoder, request.terms);
     if (notices.length > 0) page.notices = [...notices, ...(page.notices ?? [])];
     return page;
-  }
-
-  /** A filter on a user field the index does not have is a mistake (a typo, a built-in key misspelt), not an empty result. */
-  async #checkFieldNames(names: string[]): Promise<void> {
-    const known = await this.store.fieldNames();
-    const unknown = names.filter((name) => !known.includes(name));
-    if (unknown.length === 0) return;
-    const keys = Object.values(FILTER_KEYS).map((k) => k.name);
-    const suggestion = closestName(unknown[0]!, [...keys, ...known]);
-    throw new RsclipError(
-      'BAD_QUERY',
-      `unknown filter field${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}: ` +
-        `the filter keys are ${keys.join(', ')}, and ${known.length > 0 ? `this index's user fields are ${known.join(', ')}` : 'this index has no user fields'}`,
-      { hint: 'user fields come from the sidecar given to `rsclip index --fields`' },
-    );
   }
 
   /** Top results for an already-computed query vector (ranked, filtered, folded, collapsed, paged). */
@@ -419,24 +404,4 @@ function foldIdenticalCopies(hits: ScoredId[], hashOf: (id: number) => string | 
     out.push(group);
   }
   return out;
-}
-
-/** The name closest to `name` within two edits (a typo), if any. */
-function closestName(name: string, candidates: string[]): string | undefined {
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance <= 2 && (!best || distance < best.distance)) best = { candidate, distance };
-  }
-  return best?.candidate;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length]!;
 }
