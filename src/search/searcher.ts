@@ -212,6 +212,9 @@ export class Searcher {
     // the items a query names (#id) are never among its results: "more like this" means other items
     const excluded = [...new Set([...(request.excludeIds ?? []), ...request.terms.flatMap((t) => (t.kind === 'id' ? [t.id] : []))])];
     if (excluded.length > 0) selection.excludeIds = excluded;
+    const foldCopies = request.foldCopies ?? true;
+    // nor, with copies folded (identical bytes are one result), are their byte-identical copies
+    const excludedCopies = new Set(foldCopies && excluded.length > 0 ? (await this.store.getItems(excluded)).flatMap((item) => copyKey(item) ?? []) : []);
     const filtered = request.filter ? await this.store.countItems(selection) : undefined;
     const { offset, after } = position;
     // Groups are heads of results in the order of results. A cursor's page starts after the
@@ -220,7 +223,6 @@ export class Searcher {
     // know whether a next page exists.
     const startOf = (groups: HitGroup[]) => (after ? firstAfter(groups, after) : offset);
     const threshold = request.collapse === true ? DEFAULT_COLLAPSE_THRESHOLD : request.collapse ? request.collapse.threshold : undefined;
-    const foldCopies = request.foldCopies ?? true;
     const window = resultWindow(threshold !== undefined);
     const kind: QueryKind = request.terms.some((t) => t.kind === 'text') ? 'text' : 'image';
     // bounded: every pass fetches twice the hits of the one before, at most MAX_FETCHED_HITS; the
@@ -266,7 +268,9 @@ export class Searcher {
         const [read] = await Promise.all([this.store.getItems(unread), this.readFields(unread, fields)]);
         for (const item of read) items.set(item.id, item);
       }
-      const folded = foldCopies ? foldIdenticalCopies(hits, (id) => copyKey(items.get(id))) : hits.map((hit) => ({ hit, copies: [] }));
+      const folded = foldCopies
+        ? foldIdenticalCopies(hits, (id) => copyKey(items.get(id))).filter(({ hit }) => !excludedCopies.has(copyKey(items.get(hit.id)) ?? ''))
+        : hits.map((hit) => ({ hit, copies: [] }));
       let truncated = false;
       if (threshold === undefined) groups = folded.map(({ hit, copies }) => ({ hit, copies, duplicates: [] }));
       else {

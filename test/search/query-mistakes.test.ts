@@ -146,12 +146,11 @@ describe('byte-identical copies', () => {
     expect((await request(app).get('/api/search?q=river&foldCopies=maybe')).status).toBe(400);
   });
 
-  it('of the queried item are shown, the item itself is not', async () => {
+  it('of the queried item are left out with it, being one result with it, unless copies are listed apart', async () => {
     const page = await copies.searcher.search({ terms: [{ kind: 'id', id: copies.ids[0]!, weight: 1 }], k: 10 });
-    expect(page.hits.map((h) => [h.path, h.copies.map((c) => c.path)])).toEqual([
-      ['two/scene.png', ['three/scene-copy.png']],
-      ['other.png', []],
-    ]);
+    expect(page.hits.map((h) => [h.path, h.copies.map((c) => c.path)])).toEqual([['other.png', []]]);
+    const apart = await copies.searcher.search({ terms: [{ kind: 'id', id: copies.ids[0]!, weight: 1 }], k: 10, foldCopies: false });
+    expect(apart.hits.map((h) => h.path)).toEqual(['two/scene.png', 'three/scene-copy.png', 'other.png']);
   });
 });
 
