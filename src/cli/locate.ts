@@ -5,10 +5,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig } from '../config.js';
 import { RsclipError } from '../errors.js';
 import { prepareReportFolder } from '../eval/report.js';
-import { overWholeScene, recordedGeoreference } from '../locate/heat-map.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
 import { DEFAULT_LOCATE_TOP, indexTiling, MAX_LOCATE_TOP, locateInImage, locateInIndexedFile, type LocateResult } from '../locate/locate.js';
-import { readGeoreference } from '../raster/open-raster.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { DEFAULT_NMS_THRESHOLD } from '../search/nms.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
@@ -99,8 +97,8 @@ Examples:
         const options = { top: opts.top, ...(opts.nms === undefined || opts.nms === true ? {} : { nmsThreshold: opts.nms }) };
         const file = await indexedFileOf(store, scene);
         const result = file
-          ? overWholeScene(await locateInIndexedFile(store, file, query, options), recordedGeoreference(file))
-          : overWholeScene(await locateInImage(encoder, path.resolve(scene), scene, query, { ...options, ...indexTiling(store.meta) }), await readGeoreference(path.resolve(scene)));
+          ? await locateInIndexedFile(store, file, query, options)
+          : await locateInImage(encoder, path.resolve(scene), scene, query, { ...options, ...indexTiling(store.meta) });
         process.stderr.write(`${result.tiles.length} tile${result.tiles.length === 1 ? '' : 's'} of ${result.scene.path} scored (${file ? 'indexed' : 'tiled on the fly'})${result.scene.complete ? '' : '; the scene is not fully indexed yet'}\n`);
         if (opts.out) writeOutputs(opts.out, result);
         const format = opts.format ?? 'text';

@@ -5,13 +5,8 @@
  * tile covers (nodata windows are never scored) stay black, so the page can show the PNG as a
  * half-transparent overlay over the scene's own pixels. Its bbox is therefore the scene's.
  */
-import { recordedCrs } from '../geo/crs.js';
-import { placeOfWindow } from '../geo/footprint.js';
-import type { Georeference } from '../geo/georeference.js';
 import type { PixelWindow } from '../geo/window.js';
 import { encodeRgb } from '../raster/libvips.js';
-import type { FileRecord } from '../store/types.js';
-import type { LocateResult } from './locate.js';
 
 export const DEFAULT_HEAT_MAP_SIDE = 512;
 
@@ -70,22 +65,4 @@ export async function renderHeatMap(sceneWidth: number, sceneHeight: number, til
     rgb.set(rampColour(span > 0 ? (score - minScore) / span : 1), i * 3);
   }
   return { png: await encodeRgb(rgb, width, height, 'png'), width, height, minScore, maxScore };
-}
-
-/**
- * `result` with the bbox of the heat map's actual extent, the whole scene, as scene.bbox and
- * heatMap.bbox: the scene's bbox as its scene route gives it, not the union of the scored tiles'
- * footprints, which leaves out nodata windows at the scene's edges (an overlay placed by that
- * bbox was stretched and shifted). Null where the scene has no place.
- */
-export function overWholeScene(result: LocateResult, geo: Georeference | null): LocateResult {
-  const { width, height } = result.scene;
-  const bbox = geo?.crs ? (placeOfWindow(geo, { x: 0, y: 0, width, height })?.bbox ?? null) : null;
-  return { ...result, scene: { ...result.scene, bbox }, heatMap: { ...result.heatMap, bbox } };
-}
-
-/** The georeference an indexed file was recorded with; null without one. */
-export function recordedGeoreference(file: FileRecord): Georeference | null {
-  if (!file.geo || file.width === null || file.height === null) return null;
-  return { crs: recordedCrs(file.geo), geoTransform: file.geo.geoTransform, width: file.width, height: file.height, source: file.geo.source };
 }

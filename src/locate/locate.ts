@@ -9,8 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { RsclipError, isRsclipError } from '../errors.js';
 import { recordedCrs, type LonLat } from '../geo/crs.js';
 import { imageCorners, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import type { Georeference } from '../geo/georeference.js';
 import type { BBox } from '../geo/geojson-types.js';
-import { boxesToBBox, geometryBoxes } from '../geo/lonlat-ring.js';
 import { planWindows } from '../geo/tiling.js';
 import { openPixelPreparer } from '../indexer/decode-pool.js';
 import { recordedPlanOptions } from '../indexer/plan.js';
@@ -86,7 +86,7 @@ export interface LocatedScene {
   path: string;
   width: number;
   height: number;
-  /** RFC 7946 bbox of the tiles' footprints; null without a georeference. */
+  /** RFC 7946 bbox of the whole scene (as its scene route gives it, nodata edges included); null without a georeference. */
   bbox: BBox | null;
   /** False for an indexed scene some of whose tiles are not embedded yet. */
   complete: boolean;
@@ -127,7 +127,7 @@ function checkOptions(options: LocateOptions): Required<LocateOptions> {
 
 async function scoreScene(
   scene: Omit<LocatedScene, 'bbox'>,
-  corners: LonLat[] | null,
+  geo: Georeference | null,
   tiles: readonly TileVector[],
   query: Float32Array,
   options: Required<LocateOptions>,
@@ -148,8 +148,11 @@ async function scoreScene(
     const { nmsThreshold } = options;
     if (nmsThreshold === false || !top.some((kept) => overlapOfSmaller(kept.window, tile.window) >= nmsThreshold)) top.push(tile);
   }
-  const boxes = scored.flatMap((t) => (t.place ? geometryBoxes(t.place.footprint) : []));
-  const bbox = boxes.length > 0 ? (boxesToBBox(boxes) ?? null) : null;
+  // the heat map covers the whole scene: the union of the scored tiles would leave out nodata
+  // windows at its edges, and an overlay placed by that bbox was stretched and shifted
+  const whole = { x: 0, y: 0, width: scene.width, height: scene.height };
+  const bbox = geo?.crs ? (placeOfWindow(geo, whole)?.bbox ?? null) : null;
+  const corners = geo?.crs ? imageCorners(geo.crs, geo.geoTransform, scene.width, scene.height) : null;
   const heatMap = await renderHeatMap(scene.width, scene.height, scored, options.heatMapSide);
   return { scene: { ...scene, bbox }, tiles: scored, top, heatMap: { ...heatMap, bbox, corners }, timings: { embedMs, scoreMs: performance.now() - start } };
 }
@@ -174,9 +177,8 @@ export async function locateInIndexedFile(store: IndexStore, file: FileRecord, q
     const vector = vectors.get(item.id);
     return vector ? [{ id: item.id, key: item.key, window: item.window, place: item.place, vector }] : [];
   });
-  const crs = file.geo ? recordedCrs(file.geo) : null;
-  const corners = crs && file.geo ? imageCorners(crs, file.geo.geoTransform, file.width, file.height) : null;
-  return scoreScene({ fileId: file.id, path: file.path, width: file.width, height: file.height, complete: file.complete }, corners, tiles, query, checked, 0);
+  const geo = file.geo ? { crs: recordedCrs(file.geo), geoTransform: file.geo.geoTransform, width: file.width, height: file.height, source: file.geo.source } : null;
+  return scoreScene({ fileId: file.id, path: file.path, width: file.width, height: file.height, complete: file.complete }, geo, tiles, query, checked, 0);
 }
 
 /** Throws when `signal` has aborted: its reason where that is an RsclipError (the server's), else INTERRUPTED (AbortSignal.abort()'s DOMException, a caller's own reason). */
@@ -225,8 +227,7 @@ export async function locateInImage(encoder: ClipEncoder, absolutePath: string, 
       if (batch.length === EMBED_BATCH) await flush();
     }
     if (batch.length > 0) await flush();
-    const corners = geo?.crs ? imageCorners(geo.crs, geo.geoTransform, scene.width, scene.height) : null;
-    return await scoreScene({ fileId: null, path: shownPath, width: scene.width, height: scene.height, complete: true }, corners, tiles, query, checked, performance.now() - start);
+    return await scoreScene({ fileId: null, path: shownPath, width: scene.width, height: scene.height, complete: true }, geo, tiles, query, checked, performance.now() - start);
   } finally {
     await scene.close();
   }

@@ -12,11 +12,9 @@ import path from 'node:path';
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { RsclipError, withPathsRenamed } from '../errors.js';
-import { overWholeScene, recordedGeoreference } from '../locate/heat-map.js';
 import { locateToFeatureCollection } from '../locate/locate-geojson.js';
 import { indexTiling, locateInImage, locateInIndexedFile, MAX_LOCATE_TOP, type LocateOptions, type LocateResult } from '../locate/locate.js';
 import { checkQueryImage } from '../model/image.js';
-import { readGeoreference } from '../raster/open-raster.js';
 import { MAX_TEXT_LENGTH } from '../search/limits.js';
 import { describeZodIssues, queryTermsSchema, toQueryTerms } from '../search/request-schema.js';
 import type { Searcher } from '../search/searcher.js';
@@ -67,7 +65,7 @@ export function locateResultJson(result: LocateResult): unknown {
 
 /** Scores an indexed scene; its heat map's bbox is the scene's. */
 async function locateInScene(store: IndexStore, file: FileRecord, vector: Float32Array, query: LocateQuery): Promise<LocateResult> {
-  return overWholeScene(await locateInIndexedFile(store, file, vector, optionsOf(query)), recordedGeoreference(file));
+  return locateInIndexedFile(store, file, vector, optionsOf(query));
 }
 
 function sendResult(req: Request, res: Response, query: LocateQuery, result: LocateResult): void {
@@ -166,7 +164,7 @@ export function locateRoutes(deps: LocateRouteDeps): RouteSpec[] {
       const result = await locateInImage(searcher.encoder, file, name, vector, options).catch((error: unknown) => {
         throw withPathsRenamed(error, [[file, name]]);
       });
-      sendResult(req, res, query, overWholeScene(result, await readGeoreference(file)));
+      sendResult(req, res, query, result);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
