@@ -46,6 +46,18 @@ export function writingPartial(partial: string): () => void {
   return () => writtenNow.delete(partial);
 }
 
+/** How many files this process has put in place (renamed to their names) so far. */
+let placed = 0;
+
+/** Counts a file put in place (see placedFiles). */
+export function placedFile(): void {
+  placed++;
+}
+
+export function placedFiles(): number {
+  return placed;
+}
+
 /** Removes the partial files being written now, at once (the process is about to end by a signal). */
 export function removeWrittenNow(): void {
   for (const partial of writtenNow) rmSync(partial, { force: true });

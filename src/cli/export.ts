@@ -9,7 +9,7 @@ import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder
 import { Searcher } from '../search/searcher.js';
 import type { SearchRequest } from '../search/types.js';
 import { openIndex } from '../store/open-index.js';
-import { removeWrittenNow } from '../staged-file.js';
+import { placedFiles, removeWrittenNow } from '../staged-file.js';
 import type { CatalogFilter } from '../store/filter.js';
 import type { ItemSelection } from '../store/types.js';
 import { oneQueryOpening } from './one-query.js';
@@ -57,17 +57,17 @@ Examples:
       const { config } = loadConfig();
       const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
       const filter = await filterFromOptions(opts);
-      // Ctrl-C ends an export at once, as it always did, but not leaving the file it was writing
-      const releaseSignals = quitOnSignal(removeWrittenNow);
-      let written: number;
+      // Ctrl-C ends an export at once, as it always did, but not leaving the file it was writing;
+      // once the file is in place, the export is done and ends with status 0
+      const releaseSignals = quitOnSignal(removeWrittenNow, () => placedFiles() > 0);
       try {
-        written = await writeExport(opts, config, output, filter);
+        const written = await writeExport(opts, config, output, filter);
+        const messages = await messagesBeside(output);
+        if (opts.json) printJson({ file: output, format: opts.format, items: written }, messages);
+        else messages.write(`wrote ${written} items to ${output} (${opts.format})\n`);
       } finally {
         releaseSignals();
       }
-      const messages = await messagesBeside(output);
-      if (opts.json) printJson({ file: output, format: opts.format, items: written }, messages);
-      else messages.write(`wrote ${written} items to ${output} (${opts.format})\n`);
     });
 }
 

@@ -26,10 +26,13 @@ export function quitAtOnce(name: keyof typeof SIGNAL_EXIT_CODES): void {
 
 /**
  * For a command with nothing to stop cleanly (an export): Ctrl-C or SIGTERM ends the process at once
- * by that signal (status 130 or 143), after `cleanUp`. Returns the function that gives the signals back.
+ * by that signal (status 130 or 143), after `cleanUp`; once `done()` says the command's result is in
+ * place, a signal is let go and the command finishes with its own status (a status of 130 would
+ * say the file was not written). Returns the function that gives the signals back.
  */
-export function quitOnSignal(cleanUp: () => void): () => void {
+export function quitOnSignal(cleanUp: () => void, done: () => boolean = () => false): () => void {
   const onSignal = (name: keyof typeof SIGNAL_EXIT_CODES): void => {
+    if (done()) return;
     cleanUp();
     quitAtOnce(name);
   };

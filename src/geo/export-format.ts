@@ -4,7 +4,7 @@
 import { chmod, rename, rm } from 'node:fs/promises';
 import { RsclipError } from '../errors.js';
 import { descriptorNamed, type Output } from '../output-descriptor.js';
-import { namedAsTarget, stagingFor, writingPartial } from '../staged-file.js';
+import { namedAsTarget, placedFile, stagingFor, writingPartial } from '../staged-file.js';
 import { createCsvWriter } from './csv-writer.js';
 import type { ExportRow, RowWriter } from './export-row.js';
 import { createGeoJsonWriter } from './geojson-writer.js';
@@ -58,6 +58,7 @@ export async function writeRows(file: string, format: ExportFormat, rows: Iterab
     const count = await writeAll(writer, rows);
     if (mode !== undefined) await chmod(partial, mode);
     await rename(partial, destination);
+    placedFile();
     return count;
   } catch (error) {
     await writer.abort();
