@@ -80,6 +80,9 @@ const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'merges.txt', 'tokenize
 
 async function readCheckpointConfig(dir: string): Promise<{ config: ClipConfig; raw: string }> {
   const file = path.join(dir, 'config.json');
+  if (!existsSync(dir)) {
+    throw new RsclipError('NOT_FOUND', `no checkpoint folder at ${path.resolve(dir)}`, { hint: 'give the folder of a Hugging Face CLIP checkpoint (config.json and its weights), or a repo id with `rsclip model fetch`' });
+  }
   if (!existsSync(file)) {
     throw new RsclipError('CHECKPOINT_INVALID', `${dir} has no config.json`, { hint: 'download config.json from the model repository' });
   }
