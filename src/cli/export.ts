@@ -1,6 +1,7 @@
 /** `rsclip export`: an index's items (or a query's hits) as GeoParquet, Parquet, GeoJSON or CSV. */
 import type { Command } from 'commander';
 import { DEFAULT_INDEX_DIR, loadConfig, type RsclipConfig } from '../config.js';
+import { RsclipError } from '../errors.js';
 import { EXPORT_FORMATS, parseExportFormat, type ExportFormat } from '../geo/export-format.js';
 import { parseQueryTerms } from '../search/cli-terms.js';
 import { exportHits, exportItems } from '../search/export-items.js';
@@ -53,7 +54,10 @@ Examples:
   rsclip export --format geojson --bbox 12.3,41.8,12.6,42.0 -o rome.geojson
   rsclip export --format csv --query "stadium" -k 100 -o stadiums.csv`,
     )
-    .action(async (opts: ExportCommandOptions) => {
+    .action(async (opts: ExportCommandOptions, self: Command) => {
+      if (!opts.query && self.getOptionValueSource('k') === 'cli') {
+        throw new RsclipError('BAD_INPUT', '-k counts the hits of --query; without --query every item the filters keep is exported', { hint: 'add --query TERM, or leave -k out' });
+      }
       const { config } = loadConfig();
       const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
       const filter = await filterFromOptions(opts);

@@ -29,6 +29,14 @@ beforeAll(async () => {
 }, 240_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+it('refuses -k without --query (every item the filters keep is exported), and writes nothing', async () => {
+  const file = path.join(root, 'k.csv');
+  const result = await runCli(['export', '--index', indexDir, '--format', 'csv', '-k', '5', '-o', file]);
+  expect(result.code, result.stderr).toBe(1);
+  expect(result.stderr).toMatch(/^rsclip: -k counts the hits of --query; without --query every item the filters keep is exported/m);
+  expect(existsSync(file)).toBe(false);
+});
+
 it('refuses a filter on a field the index does not have without --query, as search does, and writes nothing', async () => {
   const file = path.join(root, 'typo.csv');
   const result = await runCli(['export', '--index', indexDir, '--format', 'csv', '--filter', 'lable=farmland', '-o', file]);
