@@ -18,10 +18,11 @@ import type { CheckedSearchRequest, QueryTerm } from './types.js';
 
 const weight = z.number().finite().refine((w) => w !== 0, 'weight must not be 0').default(1);
 
+// `kind` may be given as the library's terms have it (a request object serves both), and must then match
 const termSchema = z.union([
-  z.strictObject({ text: z.string().trim().min(1, 'text must not be empty').max(MAX_TEXT_LENGTH), weight }),
-  z.strictObject({ id: z.number().int().positive(), weight }),
-  z.strictObject({ image: z.base64().min(1, 'image must not be empty'), weight }),
+  z.strictObject({ kind: z.literal('text').optional(), text: z.string().trim().min(1, 'text must not be empty').max(MAX_TEXT_LENGTH), weight }),
+  z.strictObject({ kind: z.literal('id').optional(), id: z.number().int().positive(), weight }),
+  z.strictObject({ kind: z.literal('image').optional(), image: z.base64().min(1, 'image must not be empty'), weight }),
 ]);
 
 const COLLAPSE_EXPECTED = 'expected true, false or a cosine threshold in (0, 1]';

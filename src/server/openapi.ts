@@ -34,9 +34,9 @@ const queryTerms = {
   maxItems: MAX_TERMS,
   items: {
     oneOf: [
-      { type: 'object', required: ['text'], properties: { text: { type: 'string' }, weight: { type: 'number', default: 1 } } },
-      { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, weight: { type: 'number', default: 1 } } },
-      { type: 'object', required: ['image'], properties: { image: { type: 'string', contentEncoding: 'base64' }, weight: { type: 'number', default: 1 } } },
+      { type: 'object', required: ['text'], properties: { kind: { const: 'text' }, text: { type: 'string' }, weight: { type: 'number', default: 1 } } },
+      { type: 'object', required: ['id'], properties: { kind: { const: 'id' }, id: { type: 'integer' }, weight: { type: 'number', default: 1 } } },
+      { type: 'object', required: ['image'], properties: { kind: { const: 'image' }, image: { type: 'string', contentEncoding: 'base64' }, weight: { type: 'number', default: 1 } } },
     ],
   },
   description: 'the query vector is the re-normalised sum of weight * unit vector; negative weights subtract',

@@ -113,6 +113,12 @@ describe('search routes', () => {
     // the item a query names is left out of its results, as in the CLI
     const byId = await request(app).post('/api/search').send({ terms: [{ id: id('city/airport-a.png') }], k: 1, filter: { folder: 'city' } });
     expect(byId.body.hits[0].path).toBe('city/airport-b.png');
+    // the library's terms (with their kind) are taken as they are; a kind that does not match is refused
+    const libraryShaped = await request(app).post('/api/search').send({ terms: [{ kind: 'text', text: 'stadium', weight: 1 }], k: 1 });
+    expect(libraryShaped.status, libraryShaped.text).toBe(200);
+    const plain = await request(app).post('/api/search').send({ terms: [{ text: 'stadium' }], k: 1 });
+    expect(libraryShaped.body.hits).toEqual(plain.body.hits);
+    expect((await request(app).post('/api/search').send({ terms: [{ kind: 'id', text: 'stadium' }], k: 1 })).status).toBe(400);
   });
 
   it('POST /api/search/image takes a multipart upload or a raw image body', async () => {
