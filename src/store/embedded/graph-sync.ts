@@ -192,7 +192,7 @@ export class GraphSync implements GraphWriter {
       this.repairsAtOpen.push(`HNSW file lagged the catalog: ${added} vectors replayed, ${deleted} labels marked deleted`);
     } else if (this.repairsAtOpen.length === 0 && !loaded && added > 0 && !existsSync(this.file)) {
       // none was ever written or recorded: a writer's next checkpoint writes the first
-      this.repairsAtOpen.push(`HNSW file never written (the run that indexed stopped before its first checkpoint); built from the catalog (${added} vectors)`);
+      this.repairsAtOpen.push(`HNSW file never written (the run that indexed, or the copy that made the index, stopped before writing it); built from the catalog (${added} vectors)`);
     }
     this.dirty = !loaded || added > 0 || deleted > 0;
     this.loadedFromFile = loaded !== undefined;
