@@ -105,7 +105,7 @@ export const libraryTermSchema = z.discriminatedUnion(
 
 export const libraryTermsSchema = z.array(libraryTermSchema, { error: 'terms must be an array of query terms' });
 
-export const librarySearchRequestSchema = z.object(
+export const librarySearchRequestSchema = z.strictObject(
   {
     terms: libraryTermsSchema,
     ...pagingShape,
@@ -113,7 +113,8 @@ export const librarySearchRequestSchema = z.object(
     excludeIds: z.array(z.number().int(), { error: 'excludeIds must be an array of item ids' }).optional(),
     filter: libraryFilterSchema.optional(),
   },
-  { error: 'a search request must be an object with terms' },
+  // a key the request does not have (a misspelt `kk`) keeps zod's message, which names it
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'a search request must be an object with terms') },
 );
 
 /** `request` with its filter parsed; throws BAD_QUERY naming every argument that is not what a SearchRequest holds. */

@@ -42,6 +42,8 @@ describe('Searcher.search', () => {
       [{ terms: [river], collapse: { threshold: NaN } }, /^invalid search request: collapse: collapse must be true, false or \{ threshold \}/],
       [{ terms: [river], excludeIds: 'x' }, 'invalid search request: excludeIds: excludeIds must be an array of item ids'],
       [{ terms: [river], exact: 'yes' }, /^invalid search request: exact: /],
+      // a misspelt key is a mistake, as a misspelt filter key is, not an option left at its default
+      [{ terms: [river], kk: 5 }, 'invalid search request: Unrecognized key: "kk"'],
       [{ terms: [river], k: '5' }, 'k must be an integer from 1 to 1000, got "5"'],
       [{ terms: [river], ef: 0 }, 'ef must be an integer from 1 to 4096, got 0'],
       [{ terms: [river], filter: 'folder=water' }, /^invalid search request: filter: Invalid input: expected object/],
