@@ -62,16 +62,20 @@ Examples:
       const output = opts.output ?? `items.${EXTENSIONS[opts.format]}`;
       const filter = await filterFromOptions(opts);
       // Ctrl-C ends an export at once, as it always did, but not leaving the file it was writing;
-      // once the file is in place, the export is done and ends with status 0
+      // once the file is in place, the export is done: a signal from then on is let go, and the
+      // process ends at once with status 0 when it has said so (left to end by itself, Node stops
+      // listening for signals before it has ended, and a signal then ended it by 130 or 143)
       const releaseSignals = quitOnSignal(removeWrittenNow, () => placedFiles() > 0);
       try {
         const written = await writeExport(opts, config, output, filter);
         const messages = await messagesBeside(output);
         if (opts.json) printJson({ file: output, format: opts.format, items: written }, messages);
         else messages.write(`wrote ${written} items to ${output} (${opts.format})\n`);
-      } finally {
+      } catch (error) {
         releaseSignals();
+        throw error;
       }
+      process.exit(0);
     });
 }
 

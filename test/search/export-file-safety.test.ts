@@ -86,6 +86,17 @@ it.each(['SIGINT', 'SIGTERM'] as const)('leaves no staging file when %s ends it 
   throw new Error('every export finished before its staging file was seen');
 }, 120_000);
 
+it.each(['SIGINT', 'SIGTERM'] as const)('lets %s go once the file is in place: the export ends with status 0', async (signal) => {
+  const file = path.join(root, `placed-${signal}.csv`);
+  const child = spawnCli(['export', '--index', indexDir, '--format', 'csv', '-o', file]);
+  child.stdout!.on('data', (d: Buffer) => {
+    if (d.toString().includes('wrote ')) child.kill(signal);
+  });
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, how) => resolve({ code, signal: how })));
+  expect(ended).toEqual({ code: 0, signal: null });
+  expect(existsSync(file)).toBe(true);
+}, 60_000);
+
 describe('replacing a file', () => {
   let store: IndexStore;
   beforeAll(async () => {
