@@ -219,9 +219,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let closing: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down');
-    // a program with a handler of its own for the signal ends itself, once its own cleanup is done
+    // a program with a handler of its own for the signal ends itself, once its own cleanup is done;
+    // counted before any of them runs (this one goes first), as a `once` handler removes itself
+    const programHandles = process.listenerCount(signal) > 1;
     void close().then(() => {
-      if (process.listenerCount(signal) === 0) process.exit(0);
+      if (!programHandles) process.exit(0);
     });
   };
   const close = (): Promise<void> => {
@@ -245,8 +247,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
   if (options.handleSignals ?? true) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.prependListener('SIGINT', onSignal);
+    process.prependListener('SIGTERM', onSignal);
   }
   return { url, server, ready, startupMs, close };
 }

@@ -21,7 +21,7 @@ const PROGRAM = `
 const { startServer } = await import(process.env.RSCLIP_ENTRY);
 const running = await startServer({ index: process.env.INDEX, model: process.env.MODEL_DIR, port: 0, threads: 1 });
 if (process.env.OWN_CLEANUP) {
-  process.on('SIGTERM', async () => {
+  process[process.env.LISTEN_ONCE ? 'once' : 'on']('SIGTERM', async () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     (await import('node:fs')).writeFileSync(process.env.OWN_CLEANUP, 'done');
     process.exit(3);
@@ -32,10 +32,10 @@ process.stdout.write('ready\\n');
 `;
 
 /** Starts the program, sends SIGTERM once it is ready, and gives its exit status. */
-function statusAfterSigterm(ownCleanup: string | undefined): Promise<number | null> {
+function statusAfterSigterm(ownCleanup: string | undefined, listenOnce = false): Promise<number | null> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', PROGRAM], {
     stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, RSCLIP_ENTRY: pathToFileURL(path.join(REPO_ROOT, 'dist/index.js')).href, INDEX: served.index, MODEL_DIR: served.modelDir, ...(ownCleanup ? { OWN_CLEANUP: ownCleanup } : {}) },
+    env: { ...process.env, RSCLIP_ENTRY: pathToFileURL(path.join(REPO_ROOT, 'dist/index.js')).href, INDEX: served.index, MODEL_DIR: served.modelDir, ...(ownCleanup ? { OWN_CLEANUP: ownCleanup } : {}), ...(listenOnce ? { LISTEN_ONCE: '1' } : {}) },
   });
   child.stdout!.on('data', (d: Buffer) => {
     if (d.toString().includes('ready')) child.kill('SIGTERM');
@@ -48,9 +48,9 @@ describe('startServer on SIGTERM', () => {
     expect(await statusAfterSigterm(undefined)).toBe(0);
   }, 60_000);
 
-  it("closes and leaves the ending to the program's own handler, whose cleanup runs to its end", async () => {
-    const marker = path.join(served.root, 'cleaned-up');
-    expect(await statusAfterSigterm(marker)).toBe(3);
+  it.each([false, true])("closes and leaves the ending to the program's own handler (added with once: %s), whose cleanup runs to its end", async (listenOnce) => {
+    const marker = path.join(served.root, `cleaned-up-${listenOnce}`);
+    expect(await statusAfterSigterm(marker, listenOnce)).toBe(3);
     expect(existsSync(marker)).toBe(true);
   }, 60_000);
 });
