@@ -6,13 +6,15 @@
  * fields are refused. Array values become several values of one field. Whitespace around an
  * unquoted CSV/TSV value is left out; inside quotes it is kept (RFC 4180). A CSV cell that
  * rsclip's own CSV export guarded against spreadsheet formulas (`'+east.jpg`) is read as the text
- * it guarded (`+east.jpg`), so that an exported CSV, with columns added, is a sidecar.
+ * it guarded (`+east.jpg`), so that an exported CSV, with columns added, is a sidecar: its own
+ * columns (window, place, scores, the embedding) are left out, and its `fields` column (the user
+ * fields as JSON) is read as those fields, so that the tiles of one scene give the same fields.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { delimiterOf, parseDelimited } from '../delimited-records.js';
 import { RsclipError } from '../errors.js';
-import { formulaUnguarded } from '../geo/csv-writer.js';
+import { CSV_COLUMNS, formulaUnguarded } from '../geo/csv-writer.js';
 import type { FieldRecord, FieldValue } from '../store/types.js';
 
 const KEY_NAMES = ['filename', 'file_name', 'file', 'name', 'path'];
@@ -106,14 +108,34 @@ function delimitedRows(text: string, file: string, delimiter: ',' | '\t'): Sidec
     throw new RsclipError('BAD_INPUT', `fields file ${file} names the column ${JSON.stringify(repeated)} twice in its header`, { hint: 'give each column a name of its own' });
   }
   const keyIndex = header.indexOf(keyOf(header, file));
+  const exported = CSV_COLUMNS.every((name) => header.includes(name));
   return records.map(({ cells, line }) => {
     const fields = new Map<string, FieldValue[]>();
+    if (exported) for (const [name, value] of exportedFields(cells[header.indexOf('fields')], file, line)) fields.set(name, toValues(value));
     header.forEach((name, i) => {
-      if (i !== keyIndex) fields.set(name, toValues(cells[i]));
+      if (i !== keyIndex && !(exported && EXPORT_OWN_COLUMNS.has(name))) fields.set(name, toValues(cells[i]));
     });
     const given = cells[keyIndex] ?? '';
     return { fileName: baseName(given), given, line, fields };
   });
+}
+
+/** The columns of an rsclip CSV export that are not user fields. */
+const EXPORT_OWN_COLUMNS = new Set<string>([...CSV_COLUMNS, 'rank', 'score', 'embedding']);
+
+/** The user fields an rsclip CSV export wrote as JSON in its `fields` cell. */
+function exportedFields(cell: string | undefined, file: string, line: number): [string, unknown][] {
+  if (cell === undefined || cell === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cell);
+  } catch (cause) {
+    throw new RsclipError('BAD_INPUT', `fields file ${file} line ${line}: its fields column is not the JSON object rsclip's export writes: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new RsclipError('BAD_INPUT', `fields file ${file} line ${line}: its fields column is not the JSON object rsclip's export writes`);
+  }
+  return Object.entries(parsed);
 }
 
 export async function readSidecar(file: string): Promise<FieldRecord[]> {

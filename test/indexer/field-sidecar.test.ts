@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -44,9 +44,9 @@ describe('readSidecar', () => {
     await writeRows(
       file,
       'csv',
-      names.map((name, i) => ({ id: i + 1, path: name, root: '/archive', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, footprint: null, stac: { item: '-item' } })),
+      names.map((name, i) => ({ id: i + 1, path: name, root: '/archive', window: { x: 0, y: 0, width: 224, height: 224, scale: 1 }, footprint: null, stac: { item: '-item' }, fields: { label: '-1' } })),
     );
-    expect(asObjects(await readSidecar(file)).map((r) => [r.fileName, r.fields.stac_item])).toEqual(names.map((name) => [name, ['-item']]));
+    expect(asObjects(await readSidecar(file))).toEqual(names.map((name) => ({ fileName: name, fields: { label: ['-1'] } })));
     // a sidecar written by hand: a quote is left out only before = + - @ TAB CR
     const byHand = sidecar('by-hand.csv', "filename,label\n'+east.jpg,'-1\n'plain.jpg,'x\n+raw.jpg,+2\n");
     expect(asObjects(await readSidecar(byHand))).toEqual([
@@ -57,6 +57,19 @@ describe('readSidecar', () => {
     // rsclip writes no TSV: a tab-separated sidecar is read as it is
     const tsv = sidecar('quoted.tsv', "filename\tlabel\n'+east.jpg\tx\n");
     expect((await readSidecar(tsv)).map((r) => r.fileName)).toEqual(["'+east.jpg"]);
+  });
+
+  it("reads an exported CSV's user fields and the columns added to it, not its own columns: the tiles of a scene give one file the same fields", async () => {
+    const file = path.join(work, 'tiles.csv');
+    const tile = (id: number, x: number) => ({ id, path: 'scenes/mosaic.tif', root: '/archive', window: { x, y: 0, width: 224, height: 224, scale: 1 }, footprint: null, fields: { label: 'farmland', year: [2019, 2020] }, embedding: Float32Array.of(x / 448, 0.5) });
+    await writeRows(file, 'csv', [tile(1, 0), tile(2, 224), { ...tile(3, 0), path: 'other.png', fields: {} }], { includeEmbedding: true });
+    // a column the user adds to the export
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\r\n');
+    writeFileSync(file, lines.map((line, i) => `${line},${i === 0 ? 'checked' : 'yes'}`).join('\r\n'));
+    expect(asObjects(await readSidecar(file))).toEqual([
+      { fileName: 'mosaic.tif', fields: { label: ['farmland'], year: [2019, 2020], checked: ['yes'] } },
+      { fileName: 'other.png', fields: { checked: ['yes'] } },
+    ]);
   });
 
   it('reads TSV by extension or by a tab in the header', async () => {
