@@ -35,6 +35,7 @@ export {
   openIndex,
   readIndexMeta,
   parseFilterSpecs,
+  parseEngineLabel,
   catalogFilterSchema,
   type OpenIndexOptions,
   type IndexStore,

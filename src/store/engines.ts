@@ -30,6 +30,8 @@ export interface EngineChoice {
   quantization?: VectorQuantization;
 }
 
+const ENGINE_CHOICE_KEYS: readonly string[] = ['name', 'M', 'efConstruction', 'seed', 'quantization'] satisfies (keyof EngineChoice)[];
+
 export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswParams; readonly usearch: { name: 'usearch' } & UsearchParams } = {
   hnswlib: { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 },
   usearch: { name: 'usearch', M: 16, efConstruction: 200, quantization: 'f16' },
@@ -97,6 +99,9 @@ export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
     if (typeof choice !== 'string') throw refused;
     throw new RsclipError('BAD_INPUT', refused.message, { hint: `parseEngineLabel(${JSON.stringify(choice)}) makes one of an engine label, as --engine takes it` });
   }
+  // a misspelt parameter (`m`, `efConstuction`) would leave the default in its place without a word
+  const unknown = Object.keys(choice).filter((key) => !ENGINE_CHOICE_KEYS.includes(key));
+  if (unknown.length > 0) throw invalidParameter('engine', `an EngineChoice with only ${ENGINE_CHOICE_KEYS.join(', ')}`, unknown.join(', '));
   const name = choice.name ?? DEFAULT_ENGINE.name;
   if (!ENGINE_NAMES.includes(name)) throw invalidParameter('engine', `one of ${ENGINE_NAMES.join(', ')}`, name);
   positiveInteger('M', choice.M, 2);

@@ -26,12 +26,19 @@ describe('openIndex engine', () => {
       [42, { message: notAnObject('42', 'number') }],
       [null, { message: notAnObject('null', 'object') }],
       [{ name: 'no-such-engine' }, { message: 'Expected one of hnswlib, usearch for engine but received "no-such-engine" of type string' }],
+      // a misspelt parameter would leave its default without a word
+      [{ name: 'hnswlib', m: 48, efConstuction: 400 }, { message: 'Expected an EngineChoice with only name, M, efConstruction, seed, quantization for engine but received "m, efConstuction" of type string' }],
     ];
     for (const [i, [engine, error]] of cases.entries()) {
       const dir = path.join(work, `engine-${i}`);
       await expect(openIndex(dir, { create: true, model: MODEL, engine: engine as EngineChoice }), JSON.stringify(engine)).rejects.toMatchObject({ code: 'BAD_INPUT', ...error });
       expect(existsSync(dir), `${String(engine)}: nothing written`).toBe(false);
     }
+  });
+
+  it('has parseEngineLabel, which its hint names, in the library entry', async () => {
+    const entry = await import('../../src/index.js');
+    expect(entry.parseEngineLabel('usearch:i8')).toEqual(parseEngineLabel('usearch:i8'));
   });
 
   it('creates the engine of a label parsed with parseEngineLabel, and refuses an unknown engine for an index that exists', async () => {
