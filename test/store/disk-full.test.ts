@@ -292,3 +292,32 @@ describe.skipIf(unavailable !== undefined)('a full disk under an index that doct
     expect(error!.hint).toBe('free some space (or move the index to a larger disk) and run the command again (an indexing run or a copy continues where it stopped)');
   });
 });
+
+describe.skipIf(unavailable !== undefined)('a full disk under an index that is only read', () => {
+  it('is said to be full when SQLite cannot make what it reads with, not that a change was not written', async () => {
+    fs = fillSmallFs(4 * 1024 * 1024, 1024);
+    const index = path.join(fs.dir, 'index');
+    const store = await openIndex(index, { model, create: true });
+    await store.commit(Array.from({ length: 20 }, (_, i) => put(i)));
+    await store.close();
+    for (let i = 0; ; i++) {
+      try {
+        writeFileSync(path.join(fs.dir, `rest${i}`), Buffer.alloc(4096));
+      } catch {
+        break;
+      }
+    }
+    const error = await openIndex(index, { readonly: true }).then(
+      async (opened) => {
+        await opened.close();
+        return undefined;
+      },
+      (e: unknown) => e as RsclipError,
+    );
+    // where SQLite found its WAL index still there, reading needs no room: nothing to say then
+    if (error !== undefined) {
+      expect(error).toMatchObject({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/^cannot open .*catalog\.sqlite to read it: no space left on the device/) });
+      expect(error.message).not.toMatch(/not written/);
+    }
+  });
+});

@@ -124,7 +124,7 @@ export class Catalog {
     } catch (error) {
       this.db.close();
       // a full or failing disk (creating the tables of a new index, say) is said as such, not as damage
-      const known = catalogError(this.file, error);
+      const known = catalogError(this.file, error, options.readonly === true);
       if (known instanceof RsclipError) throw known;
       throw new RsclipError('INDEX_CORRUPT', `cannot read ${this.file}: ${(error as Error).message}`, { cause: error, hint: `run \`rsclip doctor --index ${path.dirname(this.file)}\`` });
     }

@@ -82,7 +82,7 @@ export function graphNotWritten(file: string, failure: WriteFailure, cause: unkn
  * An SQLite error of a catalog read or write as an RsclipError (a full, read-only or failing
  * disk, a damaged catalog); anything else is returned unchanged.
  */
-export function catalogError(file: string, error: unknown): unknown {
+export function catalogError(file: string, error: unknown, reading = false): unknown {
   if (error instanceof RsclipError) return error;
   const code = errorCode(error);
   let problem = diskProblem(code);
@@ -90,6 +90,8 @@ export function catalogError(file: string, error: unknown): unknown {
   if (problem === 'failing' && nearlyFull(path.dirname(file))) problem = 'full';
   if (problem) {
     const words = DISK_WORDS[problem];
+    // a reader changes nothing, but SQLite writes beside the catalog to open it (its WAL index)
+    if (reading) return new RsclipError('INDEX_UNWRITABLE', `cannot open ${file} to read it: ${words.what} (SQLite needs a few kilobytes beside a catalog to read it)`, { cause: error, hint: words.hint(path.dirname(file)) });
     return new RsclipError('INDEX_UNWRITABLE', `cannot write ${file}: ${words.what}; ${CATALOG_KEPT}`, { cause: error, hint: words.hint(path.dirname(file)) });
   }
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT_')) {
