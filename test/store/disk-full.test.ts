@@ -11,7 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RsclipError } from '../../src/errors.js';
-import { openIndex, type IndexStore } from '../../src/store/index.js';
+import { openIndex, type IndexStore, type OpenIndexOptions } from '../../src/store/index.js';
 import { copyIndex } from '../../src/store/postgres/index-copy.js';
 import { mountSmallFs, smallFsUnavailable, type SmallFs } from '../fixtures/small-fs.js';
 import { MODEL } from './backends.js';
@@ -264,28 +264,38 @@ describe.skipIf(unavailable !== undefined)('a full disk under an index copy', ()
   });
 });
 
+/** An index of 20 items on a small file system then filled to the last block. */
+async function indexOnAFullDisk(): Promise<string> {
+  fs = fillSmallFs(4 * 1024 * 1024, 1024);
+  const index = path.join(fs.dir, 'index');
+  const store = await openIndex(index, { model, create: true });
+  await store.commit(Array.from({ length: 20 }, (_, i) => put(i)));
+  await store.close();
+  for (let i = 0; ; i++) {
+    try {
+      writeFileSync(path.join(fs.dir, `rest${i}`), Buffer.alloc(4096));
+    } catch {
+      return index;
+    }
+  }
+}
+
+/** Why the index cannot be opened so, or undefined when it can. */
+function openingError(index: string, options: OpenIndexOptions): Promise<RsclipError | undefined> {
+  return openIndex(index, options).then(
+    async (opened) => {
+      await opened.close();
+      return undefined;
+    },
+    (e: unknown) => e as RsclipError,
+  );
+}
+
 describe.skipIf(unavailable !== undefined)('a full disk under an index that doctor checks', () => {
   it('refuses to open it for writing, saying the disk is full, with a hint that does not promise a check continues', async () => {
-    fs = fillSmallFs(4 * 1024 * 1024, 1024);
-    const index = path.join(fs.dir, 'index');
-    const store = await openIndex(index, { model, create: true });
-    await store.commit(Array.from({ length: 20 }, (_, i) => put(i)));
-    await store.close();
-    for (let i = 0; ; i++) {
-      try {
-        writeFileSync(path.join(fs.dir, `rest${i}`), Buffer.alloc(4096));
-      } catch {
-        break;
-      }
-    }
+    const index = await indexOnAFullDisk();
     // doctor's open (a full check of the catalog) takes the write lock, as every writer does
-    const error = await openIndex(index, { catalogCheck: 'full' }).then(
-      async (opened) => {
-        await opened.close();
-        return undefined;
-      },
-      (e: unknown) => e as RsclipError,
-    );
+    const error = await openingError(index, { catalogCheck: 'full' });
     // the lock or the catalog's shared-memory file, whichever cannot grow first
     expect(error).toMatchObject({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/no space left on the device/) });
     // a check has nothing to continue: the hint says which commands do
@@ -295,25 +305,8 @@ describe.skipIf(unavailable !== undefined)('a full disk under an index that doct
 
 describe.skipIf(unavailable !== undefined)('a full disk under an index that is only read', () => {
   it('is said to be full when SQLite cannot make what it reads with, not that a change was not written', async () => {
-    fs = fillSmallFs(4 * 1024 * 1024, 1024);
-    const index = path.join(fs.dir, 'index');
-    const store = await openIndex(index, { model, create: true });
-    await store.commit(Array.from({ length: 20 }, (_, i) => put(i)));
-    await store.close();
-    for (let i = 0; ; i++) {
-      try {
-        writeFileSync(path.join(fs.dir, `rest${i}`), Buffer.alloc(4096));
-      } catch {
-        break;
-      }
-    }
-    const error = await openIndex(index, { readonly: true }).then(
-      async (opened) => {
-        await opened.close();
-        return undefined;
-      },
-      (e: unknown) => e as RsclipError,
-    );
+    const index = await indexOnAFullDisk();
+    const error = await openingError(index, { readonly: true });
     // where SQLite found its WAL index still there, reading needs no room: nothing to say then
     if (error !== undefined) {
       expect(error).toMatchObject({ code: 'INDEX_UNWRITABLE', message: expect.stringMatching(/^cannot open .*catalog\.sqlite to read it: no space left on the device/) });
