@@ -60,6 +60,12 @@ export function imageCorners(crs: Crs, geoTransform: GeoTransform, width: number
  * The place of a window of a georeferenced file; null when the file has no CRS or part of the
  * window cannot be mapped to lon/lat (e.g. beyond the Earth's limb in a geostationary view).
  */
+/** The whole image's place and its four corners in lon/lat (top left, clockwise): where a scene is shown or located. */
+export function wholeImagePlace(geo: Georeference): { place: WindowPlace | null; corners: LonLat[] | null } {
+  if (!geo.crs) return { place: null, corners: null };
+  return { place: placeOfWindow(geo, { x: 0, y: 0, width: geo.width, height: geo.height }), corners: imageCorners(geo.crs, geo.geoTransform, geo.width, geo.height) };
+}
+
 export function placeOfWindow(geo: Georeference, window: PixelWindow, options: FootprintOptions = {}): WindowPlace | null {
   if (!geo.crs) return null;
   const tol = options.maxErrorDegrees ?? 1e-6;

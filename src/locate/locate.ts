@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { RsclipError, isRsclipError } from '../errors.js';
 import { recordedCrs, type LonLat } from '../geo/crs.js';
-import { imageCorners, placeOfWindow, type WindowPlace } from '../geo/footprint.js';
+import { placeOfWindow, wholeImagePlace, type WindowPlace } from '../geo/footprint.js';
 import type { Georeference } from '../geo/georeference.js';
 import type { BBox } from '../geo/geojson-types.js';
 import { planWindows } from '../geo/tiling.js';
@@ -150,9 +150,9 @@ async function scoreScene(
   }
   // the heat map covers the whole scene: the union of the scored tiles would leave out nodata
   // windows at its edges, and an overlay placed by that bbox was stretched and shifted
-  const whole = { x: 0, y: 0, width: scene.width, height: scene.height };
-  const bbox = geo?.crs ? (placeOfWindow(geo, whole)?.bbox ?? null) : null;
-  const corners = geo?.crs ? imageCorners(geo.crs, geo.geoTransform, scene.width, scene.height) : null;
+  const whole = geo ? wholeImagePlace(geo) : { place: null, corners: null };
+  const bbox = whole.place?.bbox ?? null;
+  const { corners } = whole;
   const heatMap = await renderHeatMap(scene.width, scene.height, scored, options.heatMapSide);
   return { scene: { ...scene, bbox }, tiles: scored, top, heatMap: { ...heatMap, bbox, corners }, timings: { embedMs, scoreMs: performance.now() - start } };
 }

@@ -6,7 +6,7 @@
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import { lonLatTransform, recordedCrs, type Crs, type LonLat } from '../geo/crs.js';
-import { imageCorners, placeOfWindow } from '../geo/footprint.js';
+import { wholeImagePlace } from '../geo/footprint.js';
 import { pixelToCrs, type GeoTransform } from '../geo/geotransform.js';
 import { normalizeLon } from '../geo/lonlat-ring.js';
 import { encodeRgb } from '../raster/libvips.js';
@@ -70,9 +70,7 @@ export function describeScene(item: ItemRecord, fields: ReturnType<typeof buildI
   let corners: LonLat[] | null = null;
   let grid: ReturnType<typeof lonLatGrid> | null = null;
   if (crs && file.geo) {
-    const georeference = { crs, geoTransform: file.geo.geoTransform, width, height, source: file.geo.source };
-    place = placeOfWindow(georeference, { x: 0, y: 0, width, height });
-    corners = imageCorners(crs, file.geo.geoTransform, width, height);
+    ({ place, corners } = wholeImagePlace({ crs, geoTransform: file.geo.geoTransform, width, height, source: file.geo.source }));
     grid = lonLatGrid(crs, file.geo.geoTransform, width, height);
   }
   return {
