@@ -21,6 +21,7 @@ import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
+import { writeInt8 } from './int8-vectors.js';
 import { checkSearchArgs } from './argument-checks.js';
 import { appendTrailer, readUsearchFile, usearchReloadsSafely, type VectorQuantization } from './usearch-file.js';
 import { newNativeUsearch, usearchMetricFor, type NativeUsearch, type UsearchMetric } from './usearch-native.js';
@@ -46,20 +47,14 @@ function nativeIndex(dim: number, params: UsearchParams, metric: UsearchMetric):
 
 /**
  * Vectors as usearch is given them: unit float32 for f32 and f16 (usearch rounds to f16 itself),
- * and for i8 our own int8: each unit vector scaled so its largest component is 127, rounded.
+ * and for i8 our own int8 (int8-vectors.ts).
  */
 function prepared(vectors: readonly Float32Array[], dim: number, quantization: VectorQuantization): Float32Array | Int8Array {
   const out = quantization === 'i8' ? new Int8Array(vectors.length * dim) : new Float32Array(vectors.length * dim);
   vectors.forEach((vector, i) => {
     const unit = unitVector(vector);
-    if (out instanceof Float32Array) {
-      out.set(unit, i * dim);
-      return;
-    }
-    let max = 0;
-    for (const v of unit) max = Math.max(max, Math.abs(v));
-    const scale = max > 0 ? 127 / max : 0;
-    for (let j = 0; j < dim; j++) out[i * dim + j] = Math.round(unit[j]! * scale);
+    if (out instanceof Float32Array) out.set(unit, i * dim);
+    else writeInt8(unit, out, i * dim);
   });
   return out;
 }

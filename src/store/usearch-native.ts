@@ -27,7 +27,7 @@ export interface NativeUsearch {
 interface Compiled {
   CompiledIndex: new (dimensions: number, metric: string, quantization: string, connectivity: number, expansionAdd: number, expansionSearch: number, multi: boolean) => NativeUsearch;
   /** Keys (row numbers), distances and counts of the best `k` rows of `dataset` for each query. */
-  exactSearch(dataset: Float32Array, queries: Float32Array, dimensions: number, k: number, metric: string, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
+  exactSearch<T extends Float32Array | Int8Array>(dataset: T, queries: T, dimensions: number, k: number, metric: string, threads: number): [BigUint64Array, Float32Array, BigUint64Array];
 }
 
 let compiled: Compiled | undefined;
@@ -79,4 +79,15 @@ export function exactInnerProductRows(rows: Float32Array, query: Float32Array, d
   if (rows.byteOffset !== 0) throw new Error('exactInnerProductRows: rows must start at the start of their buffer');
   const [keys] = loadCompiled().exactSearch(rows, Float32Array.from(query), dim, wanted, 'ip', 1);
   return Array.from(keys, Number);
+}
+
+/**
+ * The best `k` rows of `rows` for each of `queries` (both row after row, of the same type) by
+ * usearch's SIMD kernels: per query `k` [row, distance] pairs, best first (distance 1 - cosine).
+ * Both arrays must start at the start of their buffer (the binding reads them from there).
+ */
+export function exactSearchRows<T extends Float32Array | Int8Array>(rows: T, queries: T, dim: number, k: number, metric: UsearchMetric, threads: number): { rows: BigUint64Array; distances: Float32Array } {
+  if (rows.byteOffset !== 0 || queries.byteOffset !== 0) throw new Error('exactSearchRows: arrays must start at the start of their buffer');
+  const [keys, distances] = loadCompiled().exactSearch(rows, queries, dim, k, metric, threads);
+  return { rows: keys, distances };
 }
