@@ -94,9 +94,9 @@ export function logFormat(value: string): LogFormat {
   return value as LogFormat;
 }
 
-export const ENGINE_HELP = `vector engine of a NEW index: ${ENGINE_NAMES.join(' or ')}, with usearch's vector precision (${VECTOR_QUANTIZATIONS.join(', ')}), links per node (M, default 16) and build ef (efc, default 200), e.g. usearch:f16:M32 or hnswlib:M32:efc300; an existing index keeps its engine`;
+export const ENGINE_HELP = `vector engine of a NEW index: ${ENGINE_NAMES.join(', ')}; the graphs (hnswlib, usearch) with usearch's vector precision (${VECTOR_QUANTIZATIONS.join(', ')}), links per node (M, default 16) and build ef (efc, default 200), e.g. usearch:f16:M32 or hnswlib:M32:efc300; ivf (k-means lists of int8 vectors, best for text queries) takes no parameters; an existing index keeps its engine`;
 
-/** `--engine hnswlib`, `--engine usearch:i8`, `--engine usearch:f16:M32`, ... */
+/** `--engine hnswlib`, `--engine usearch:i8`, `--engine usearch:f16:M32`, `--engine ivf`, ... */
 export function engineChoice(value: string): EngineChoice {
   try {
     return parseEngineLabel(value);

@@ -5,19 +5,31 @@
  * engine they were created with; the default applies to new indexes only.
  */
 import { RsclipError, invalidParameter } from '../errors.js';
-import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type HnswParams, type LoadGraphOptions, type UsearchParams, type VectorQuantization } from './graph-index.js';
+import { graphFileCorrupt, type GraphFileDigest, type GraphIndex, type GraphParams, type HnswParams, type LoadGraphOptions, type UsearchParams, type VectorQuantization } from './graph-index.js';
 import { checkHnswFile } from './hnsw-file-check.js';
 import { describeCheckFailure, HnswIndex, MAX_ITEM_ID } from './hnsw-index.js';
+import { readIvfFile } from './ivf-file.js';
+import { IvfIndex } from './ivf-index.js';
 import { readUsearchFile } from './usearch-file.js';
 import { UsearchIndex } from './usearch-index.js';
 
 export type { GraphFileDigest, GraphIndex, GraphParams, HnswParams, LoadGraphOptions, UsearchParams, VectorQuantization } from './graph-index.js';
 
-export const ENGINE_NAMES = ['hnswlib', 'usearch'] as const;
+export const ENGINE_NAMES = ['hnswlib', 'usearch', 'ivf'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 export const VECTOR_QUANTIZATIONS: readonly VectorQuantization[] = ['f32', 'f16', 'i8'];
 
-export type EngineSpec = ({ name: 'hnswlib' } & HnswParams) | ({ name: 'usearch' } & UsearchParams);
+/** ivf (ivf-index.ts) sizes its lists from the index and takes no build parameters. */
+export type EngineSpec = ({ name: 'hnswlib' } & HnswParams) | ({ name: 'usearch' } & UsearchParams) | { name: 'ivf' };
+
+/**
+ * The HNSW build parameters of a spec: its own, or for ivf the usearch defaults (what
+ * PostgreSQL's pgvector graph of an index that records ivf is built with).
+ */
+export function hnswBuildOf(spec: EngineSpec): GraphParams {
+  const { M, efConstruction } = spec.name === 'ivf' ? ENGINE_DEFAULTS.usearch : spec;
+  return { M, efConstruction };
+}
 
 /** What a caller may ask for when an index is created: an engine and any of its parameters. */
 export interface EngineChoice {
@@ -32,9 +44,10 @@ export interface EngineChoice {
 
 const ENGINE_CHOICE_KEYS: readonly string[] = ['name', 'M', 'efConstruction', 'seed', 'quantization'] satisfies (keyof EngineChoice)[];
 
-export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswParams; readonly usearch: { name: 'usearch' } & UsearchParams } = {
+export const ENGINE_DEFAULTS: { readonly hnswlib: { name: 'hnswlib' } & HnswParams; readonly usearch: { name: 'usearch' } & UsearchParams; readonly ivf: { name: 'ivf' } } = {
   hnswlib: { name: 'hnswlib', M: 16, efConstruction: 200, seed: 100 },
   usearch: { name: 'usearch', M: 16, efConstruction: 200, quantization: 'f16' },
+  ivf: { name: 'ivf' },
 };
 
 /** The largest item id the engines can label: hnswlib's labels keep versions of an item above it, and usearch's live-id bitset stays bounded by it. */
@@ -53,12 +66,12 @@ const MAX_M = 128;
 const MAX_EF_CONSTRUCTION = 4096;
 
 /**
- * An engine label: `name[:quantization][:M<n>][:efc<n>]`, e.g. `usearch`, `usearch:i8`,
+ * An engine label: `ivf`, or `name[:quantization][:M<n>][:efc<n>]`, e.g. `usearch`, `usearch:i8`,
  * `usearch:f16:M32`, `hnswlib:M24:efc300`. Throws BAD_INPUT naming what it cannot read.
  */
 export function parseEngineLabel(label: string): EngineChoice {
   const [name, ...parts] = label.split(':');
-  const expected = `expected name[:precision][:M<links>][:efc<build ef>] with name ${ENGINE_NAMES.join(' or ')} and precision ${VECTOR_QUANTIZATIONS.join(', ')} (e.g. usearch:f16:M32)`;
+  const expected = `expected ivf, or name[:precision][:M<links>][:efc<build ef>] with name hnswlib or usearch and precision ${VECTOR_QUANTIZATIONS.join(', ')} (e.g. usearch:f16:M32)`;
   if (!(ENGINE_NAMES as readonly string[]).includes(name!)) throw new RsclipError('BAD_INPUT', `unknown vector engine "${label}": ${expected}`);
   const choice: EngineChoice = { name: name as EngineName };
   for (const part of parts) {
@@ -89,6 +102,7 @@ export function reusesNodes(engine: { name: EngineName }): boolean {
 
 /** The label of a spec, every parameter written out (usearch:f16:M16:efc200). */
 export function engineLabel(spec: EngineSpec): string {
+  if (spec.name === 'ivf') return 'ivf';
   return [spec.name, ...(spec.name === 'usearch' ? [spec.quantization] : []), `M${spec.M}`, `efc${spec.efConstruction}`].join(':');
 }
 
@@ -104,6 +118,11 @@ export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
   if (unknown.length > 0) throw invalidParameter('engine', `an EngineChoice with only ${ENGINE_CHOICE_KEYS.join(', ')}`, unknown.join(', '));
   const name = choice.name ?? DEFAULT_ENGINE.name;
   if (!ENGINE_NAMES.includes(name)) throw invalidParameter('engine', `one of ${ENGINE_NAMES.join(', ')}`, name);
+  if (name === 'ivf') {
+    const given = (['M', 'efConstruction', 'seed', 'quantization'] as const).filter((key) => choice[key] !== undefined);
+    if (given.length > 0) throw new RsclipError('BAD_INPUT', `the ivf engine sizes its lists from the index and keeps int8 vectors: it takes no ${given.join(', ')}`, { hint: 'use --engine ivf alone' });
+    return { name };
+  }
   positiveInteger('M', choice.M, 2);
   if (choice.M !== undefined && choice.M > MAX_M) throw invalidParameter('M', `an integer from 2 to ${MAX_M}`, choice.M);
   positiveInteger('efConstruction', choice.efConstruction, 1);
@@ -123,17 +142,20 @@ export function resolveEngine(choice: EngineChoice = {}): EngineSpec {
 }
 
 export function createGraph(spec: EngineSpec, dim: number, capacity: number): GraphIndex {
+  if (spec.name === 'ivf') return IvfIndex.create(dim);
   return spec.name === 'hnswlib' ? HnswIndex.create(dim, spec, capacity) : UsearchIndex.create(dim, spec);
 }
 
 /** Loads a graph file after checking its structure and letting `accept` judge its digest; a damaged or refused file is INDEX_CORRUPT. */
 export function loadGraph(spec: EngineSpec, file: string, dim: number, options: LoadGraphOptions = {}): GraphIndex {
   if (spec.name === 'hnswlib') return HnswIndex.load(file, dim, { M: spec.M, ...(options.accept ? { accept: options.accept } : {}) });
+  if (spec.name === 'ivf') return IvfIndex.load(file, dim, options);
   return UsearchIndex.load(file, dim, spec, options);
 }
 
 /** Size and sha256 of a graph file, after checking that the engine could load it safely; damage is INDEX_CORRUPT. */
 export function checkGraphFile(spec: EngineSpec, file: string, dim: number): GraphFileDigest {
+  if (spec.name === 'ivf') return readIvfFile(file, dim).facts;
   if (spec.name === 'usearch') {
     const { bytes, sha256, identity } = readUsearchFile(file, dim, spec.quantization);
     return { bytes, sha256, identity };
@@ -151,6 +173,7 @@ export const ENGINE_META_KEYS = ['engine', 'hnsw_m', 'hnsw_ef_construction', 'hn
 
 /** The catalog meta keys of an engine spec. */
 export function engineToMeta(spec: EngineSpec): Record<string, string | number> {
+  if (spec.name === 'ivf') return { engine: 'ivf' };
   const common = { engine: spec.name, hnsw_m: spec.M, hnsw_ef_construction: spec.efConstruction };
   return spec.name === 'hnswlib' ? { ...common, hnsw_seed: spec.seed } : { ...common, vector_quantization: spec.quantization };
 }
@@ -158,9 +181,10 @@ export function engineToMeta(spec: EngineSpec): Record<string, string | number> 
 /** The engine an index records; an index from before `engine` was recorded used hnswlib. */
 export function engineFromMeta(meta: ReadonlyMap<string, string>, location: string): EngineSpec {
   const name = meta.get('engine') ?? 'hnswlib';
+  if (name === 'ivf') return { name };
   const common = { M: Number(meta.get('hnsw_m')), efConstruction: Number(meta.get('hnsw_ef_construction')) };
   if (name === 'hnswlib') return { name, ...common, seed: Number(meta.get('hnsw_seed')) };
   const quantization = meta.get('vector_quantization') as VectorQuantization | undefined;
   if (name === 'usearch' && quantization && VECTOR_QUANTIZATIONS.includes(quantization)) return { name, ...common, quantization };
-  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the vector engine "${name}"${quantization ? ` with ${quantization} vectors` : ''}; this rsclip has ${ENGINE_NAMES.join(' and ')}`, { hint: 'update rsclip' });
+  throw new RsclipError('INDEX_INCOMPATIBLE', `index ${location} uses the vector engine "${name}"${quantization ? ` with ${quantization} vectors` : ''}; this rsclip has ${ENGINE_NAMES.join(', ')}`, { hint: 'update rsclip' });
 }

@@ -56,9 +56,9 @@ export class GraphWriteError extends Error {
   override readonly name = 'GraphWriteError';
 }
 
-/** INDEX_CORRUPT for a damaged graph file, saying why and that it is rebuilt. */
-export function graphFileCorrupt(file: string, why: string, cause?: unknown): RsclipError {
-  return new RsclipError('INDEX_CORRUPT', `HNSW file ${file} is damaged: ${why}`, {
+/** INDEX_CORRUPT for a damaged graph file (an HNSW graph, or the ivf engine's lists), saying why and that it is rebuilt. */
+export function graphFileCorrupt(file: string, why: string, cause?: unknown, kind: 'HNSW' | 'ivf' = 'HNSW'): RsclipError {
+  return new RsclipError('INDEX_CORRUPT', `${kind} file ${file} is damaged: ${why}`, {
     hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
     cause,
   });

@@ -52,9 +52,31 @@ it('builds a graph with the links per node and build ef asked for', async () => 
   expect(again.stderr).toMatch(/keeps its engine hnswlib:M32:efc300;/);
 });
 
+it('creates an ivf index (lists of int8 vectors) whose searches, re-ranked, find what exact search finds', async () => {
+  const index = path.join(work, 'index-ivf');
+  const run = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'ivf', '--json']);
+  expect(run.code, run.stderr).toBe(0);
+  const store = await openIndex(index, { readonly: true });
+  expect(store.meta.engine).toEqual({ name: 'ivf' });
+  expect(await store.countItems({})).toBe(6);
+  await store.close();
+  const hits = (out: string) => (JSON.parse(out) as { hits: { id: number; score: number }[] }).hits.map(({ id, score }) => ({ id, score: Math.round(score * 1e4) }));
+  for (const query of ['#2', 'a square tile']) {
+    const search = await runCli(['search', query, '--index', index, '-k', '3', '--json']);
+    const exact = await runCli(['search', query, '--index', index, '-k', '3', '--exact', '--json']);
+    expect(search.code, search.stderr).toBe(0);
+    expect(exact.code, exact.stderr).toBe(0);
+    expect(hits(search.stdout)).toEqual(hits(exact.stdout));
+  }
+  const again = await runCli(['index', archive, '--index', index, '--model', modelDir, '--threads', '1', '--engine', 'usearch', '--json']);
+  expect(again.stderr).toMatch(/keeps its engine ivf;/);
+});
+
 it('refuses an engine it does not have, before touching anything', async () => {
   for (const [engine, message] of [
-    ['faiss', /unknown vector engine "faiss": expected name\[:precision\]\[:M<links>\]\[:efc<build ef>\] with name hnswlib or usearch/],
+    ['faiss', /unknown vector engine "faiss": expected ivf, or name\[:precision\]\[:M<links>\]\[:efc<build ef>\] with name hnswlib or usearch/],
+    ['ivf:M16', /vector engine "ivf:M16": the ivf engine sizes its lists from the index and keeps int8 vectors: it takes no M/],
+    ['ivf:f16', /vector engine "ivf:f16": the ivf engine .* it takes no quantization/],
     ['usearch:M1000', /vector engine "usearch:M1000": Expected an integer from 2 to 128 for M but received 1000/],
     ['usearch:f16:M8:M9', /cannot read "M9" in the vector engine "usearch:f16:M8:M9"/],
   ] as const) {

@@ -96,7 +96,7 @@ export const POSTGRES_BACKENDS: Backend[] = [PGLITE_BACKEND, ...(LOCAL_SERVER_BA
 
 function embedded(engine: EngineSpec): Backend {
   return {
-    name: `embedded (catalog.sqlite + ${engine.name} graph file)`,
+    name: `embedded (catalog.sqlite + ${engine.name} ${engine.name === 'ivf' ? 'lists' : 'graph'} file)`,
     embedded: true,
     engine,
     newLocation() {
@@ -108,7 +108,7 @@ function embedded(engine: EngineSpec): Backend {
   };
 }
 
-export const BACKENDS: Backend[] = [embedded(ENGINE_DEFAULTS.hnswlib), embedded(ENGINE_DEFAULTS.usearch), ...POSTGRES_BACKENDS];
+export const BACKENDS: Backend[] = [embedded(ENGINE_DEFAULTS.hnswlib), embedded(ENGINE_DEFAULTS.usearch), embedded(ENGINE_DEFAULTS.ivf), ...POSTGRES_BACKENDS];
 
 export const DIM = 8;
 

@@ -19,13 +19,14 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('openIndex engine', () => {
   it('refuses an engine that is not an EngineChoice object, or an unknown one, writing nothing', async () => {
-    const notAnObject = (shown: string, type: string) => `Expected an EngineChoice object ({ name: "hnswlib" or "usearch", ...its parameters }) for engine but received ${shown} of type ${type}`;
+    const notAnObject = (shown: string, type: string) => `Expected an EngineChoice object ({ name: "hnswlib" or "usearch" or "ivf", ...its parameters }) for engine but received ${shown} of type ${type}`;
     const cases: [unknown, object][] = [
       ['hnswlib', { message: notAnObject('"hnswlib"', 'string'), hint: 'parseEngineLabel("hnswlib") makes one of an engine label, as --engine takes it' }],
       ['no-such-engine', { message: notAnObject('"no-such-engine"', 'string') }],
       [42, { message: notAnObject('42', 'number') }],
       [null, { message: notAnObject('null', 'object') }],
-      [{ name: 'no-such-engine' }, { message: 'Expected one of hnswlib, usearch for engine but received "no-such-engine" of type string' }],
+      [{ name: 'no-such-engine' }, { message: 'Expected one of hnswlib, usearch, ivf for engine but received "no-such-engine" of type string' }],
+      [{ name: 'ivf', M: 8 }, { message: 'the ivf engine sizes its lists from the index and keeps int8 vectors: it takes no M' }],
       // a misspelt parameter would leave its default without a word
       [{ name: 'hnswlib', m: 48, efConstuction: 400 }, { message: 'Expected an EngineChoice with only name, M, efConstruction, seed, quantization for engine but received "m, efConstuction" of type string' }],
     ];

@@ -17,7 +17,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
 import { debugPause } from '../debug-pause.js';
-import { checkGraphFile, createGraph, loadGraph, reusesNodes, type GraphFileDigest, type GraphIndex } from '../engines.js';
+import { checkGraphFile, createGraph, hnswBuildOf, loadGraph, reusesNodes, type GraphFileDigest, type GraphIndex } from '../engines.js';
 import type { IndexMeta, VectorIndex } from '../types.js';
 import type { Catalog } from './catalog.js';
 import { neighbourhood, relinkUnreached } from './graph-relink.js';
@@ -455,7 +455,7 @@ export class GraphSync implements GraphWriter {
    */
   private changingAround(previous: readonly [number, Float32Array][], change: () => void): void {
     if (previous.length === 0 || !reusesNodes(this.meta.engine)) return change();
-    for (const id of neighbourhood(this.graph, previous.map(([, vector]) => vector), 2 * this.meta.engine.M)) this.suspects.add(id);
+    for (const id of neighbourhood(this.graph, previous.map(([, vector]) => vector), 2 * hnswBuildOf(this.meta.engine).M)) this.suspects.add(id);
     change();
     for (const [id] of previous) this.suspects.add(id);
   }

@@ -17,7 +17,7 @@ import { realPathOrResolved } from '../../path-inside.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
 import { GRAPH_FILE } from '../embedded/graph-sync.js';
-import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
+import { DEFAULT_ENGINE, ENGINE_META_KEYS, engineFromMeta, engineLabel, engineToMeta, hnswBuildOf, resolveEngine, type EngineChoice, type EngineSpec } from '../engines.js';
 import { COPY_MARK } from '../index-meta.js';
 import { Database, type Queryable } from './database.js';
 import { readyPgvector } from './open.js';
@@ -69,8 +69,8 @@ async function openPostgresEnd(location: string, role: 'source' | 'target', sour
       });
     }
     const buildIndex = async (db: Queryable) => {
-      const m = Number(sourceMeta?.get('hnsw_m') ?? DEFAULT_ENGINE.M);
-      const ef = Number(sourceMeta?.get('hnsw_ef_construction') ?? DEFAULT_ENGINE.efConstruction);
+      const m = Number(sourceMeta?.get('hnsw_m') ?? hnswBuildOf(DEFAULT_ENGINE).M);
+      const ef = Number(sourceMeta?.get('hnsw_ef_construction') ?? hnswBuildOf(DEFAULT_ENGINE).efConstruction);
       await buildVectorIndex(db, { schema: where.schema, dim, precision, m, efConstruction: ef });
     };
     return new PostgresCopyEnd(where.shown, database, where.schema, buildIndex);

@@ -5,7 +5,7 @@
  */
 import { RsclipError } from '../../errors.js';
 import { checkModelOption } from '../argument-checks.js';
-import { engineToMeta, resolveEngine } from '../engines.js';
+import { engineToMeta, hnswBuildOf, resolveEngine } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { assertModelMatches, mayTakeModel, tookModelNotice } from '../model-binding.js';
 import type { IndexMeta, OpenIndexOptions } from '../types.js';
@@ -147,7 +147,8 @@ export async function connectPostgresIndex(location: string, options: OpenIndexO
         await readyPgvector(db, where.shown);
         await checkSchemaFree(db, where.schema, where.shown);
         await db.query(createTablesSql(where.schema, model.embeddingDim));
-        await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, engine.M, engine.efConstruction));
+        const { M, efConstruction } = hnswBuildOf(engine);
+        await db.query(vectorIndexSql(where.schema, model.embeddingDim, precision, M, efConstruction));
         await setMeta(db, {
           pg_schema_version: PG_SCHEMA_VERSION,
           model_id: model.id,

@@ -23,6 +23,7 @@ import { MicroBatcher } from '../../micro-batcher.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
 import { bestFirst, checkLength, type ScoredId } from '../../vector-math.js';
+import { hnswBuildOf } from '../engines.js';
 import type {
   CatalogChange,
   CommittedChange,
@@ -125,7 +126,7 @@ export class PostgresStore implements IndexStore {
     private readonly database: Database,
     readonly readonly: boolean,
   ) {
-    this.vectorIndex = new VectorIndexUpkeep({ schema: database.location.schema, dim: meta.embeddingDim, precision: meta.precision, m: meta.engine.M, efConstruction: meta.engine.efConstruction });
+    this.vectorIndex = new VectorIndexUpkeep({ schema: database.location.schema, dim: meta.embeddingDim, precision: meta.precision, m: hnswBuildOf(meta.engine).M, efConstruction: hnswBuildOf(meta.engine).efConstruction });
   }
 
   describe(): StoreDescription {
@@ -511,7 +512,7 @@ export class PostgresStore implements IndexStore {
         vectors: totals.vectors,
         lastChange: isoTime(totals.lastChangeMs),
         details: {
-          engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, M: this.meta.engine.M, efConstruction: this.meta.engine.efConstruction },
+          engine: { name: 'pgvector hnsw', pgvector: counts!.pgvector, precision: this.meta.precision, ...hnswBuildOf(this.meta.engine) },
           bytesOnServer: { tables: counts!.bytes, hnsw: counts!.index_bytes },
           caches: { selections: { entries: this.keptSelections.size, bytes: this.keptSelections.calculatedSize } },
         },

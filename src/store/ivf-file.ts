@@ -1,0 +1,146 @@
+/**
+ * The file of the ivf engine (ivf-index.ts), written and read in one streaming pass:
+ *
+ *   "RSCLIPIVF1" + 6 zero bytes
+ *   u32 dim, u32 lists (0: not trained yet, one list and no centroids), u32 trained size, u32 vectors
+ *   lists x dim f32: the centroids
+ *   per list (at least one): u32 n, n x u32 item ids, n x dim i8 vectors
+ *   sha256 of everything above (32 bytes), "RSCLIPI1"
+ *
+ * Numbers are little-endian (typed arrays written as they lie in memory: x86-64 and arm64). The
+ * reader checks every count against the file's size before it allocates, and the checksum after
+ * the last byte, so a damaged or truncated file is refused rather than served.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { RsclipError } from '../errors.js';
+import { fileIdentity } from './file-identity.js';
+
+const MAGIC = Buffer.from('RSCLIPIVF1\0\0\0\0\0\0', 'latin1');
+const FOOTER_MAGIC = 'RSCLIPI1';
+const HEAD_BYTES = MAGIC.length + 16;
+const FOOTER_BYTES = 32 + FOOTER_MAGIC.length;
+
+export interface IvfList {
+  ids: Uint32Array;
+  vectors: Int8Array;
+  /** Rows in use (the arrays may be longer). */
+  count: number;
+}
+
+export interface IvfContent {
+  dim: number;
+  /** lists x dim unit centroids; empty before the first training. */
+  centroids: Float32Array;
+  trainedSize: number;
+  lists: IvfList[];
+}
+
+export interface IvfFileFacts {
+  bytes: number;
+  /** sha256 of the whole file, hex. */
+  sha256: string;
+  identity: string;
+}
+
+function corrupt(file: string, what: string): RsclipError {
+  return new RsclipError('INDEX_CORRUPT', `cannot read ivf file ${file}: ${what}`, {
+    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
+  });
+}
+
+const bytesOf = (array: Float32Array | Uint32Array | Int8Array, count: number): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, count * array.BYTES_PER_ELEMENT);
+
+/** Writes `content` to `file` (created or truncated); returns the facts of what was written. */
+export function writeIvfFile(file: string, content: IvfContent): Omit<IvfFileFacts, 'identity'> {
+  const fd = openSync(file, 'w');
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const put = (chunk: Uint8Array) => {
+      hash.update(chunk);
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      bytes += chunk.length;
+    };
+    const count = content.lists.reduce((sum, list) => sum + list.count, 0);
+    const lists = content.centroids.length / content.dim;
+    const head = Buffer.alloc(HEAD_BYTES);
+    MAGIC.copy(head, 0);
+    [content.dim, lists, content.trainedSize, count].forEach((value, i) => head.writeUInt32LE(value, MAGIC.length + i * 4));
+    put(head);
+    put(bytesOf(content.centroids, content.centroids.length));
+    const n = Buffer.alloc(4);
+    for (const list of content.lists) {
+      n.writeUInt32LE(list.count, 0);
+      put(n);
+      put(bytesOf(list.ids, list.count));
+      put(bytesOf(list.vectors, list.count * content.dim));
+    }
+    const whole = hash.copy();
+    const footer = Buffer.concat([hash.digest(), Buffer.from(FOOTER_MAGIC, 'latin1')]);
+    whole.update(footer);
+    for (let done = 0; done < footer.length; ) done += writeSync(fd, footer, done, footer.length - done);
+    return { bytes: bytes + footer.length, sha256: whole.digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and checks an ivf file: its content and facts; a damaged file is INDEX_CORRUPT. */
+export function readIvfFile(file: string, dim: number): { content: IvfContent; facts: IvfFileFacts } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (cause) {
+    throw new RsclipError('INDEX_CORRUPT', `cannot open ivf file ${file}: ${(cause as Error).message}`, { cause, hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const identity = fileIdentity(fd);
+    const content = createHash('sha256');
+    let at = 0;
+    const read = (target: Uint8Array, hash: Hash | undefined = content) => {
+      if (at + target.length > size) throw corrupt(file, `it ends at byte ${size}, inside a part that needs ${at + target.length}`);
+      for (let done = 0; done < target.length; ) {
+        const got = readSync(fd, target, done, target.length - done, at + done);
+        if (got === 0) throw corrupt(file, `it ends early at byte ${at + done}`);
+        done += got;
+      }
+      hash?.update(target);
+      at += target.length;
+    };
+    if (size < HEAD_BYTES + FOOTER_BYTES) throw corrupt(file, `${size} bytes is too short to be one`);
+    const head = Buffer.alloc(HEAD_BYTES);
+    read(head);
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt(file, 'it does not start as an rsclip ivf file');
+    const [fileDim, lists, trainedSize, count] = [0, 1, 2, 3].map((i) => head.readUInt32LE(MAGIC.length + i * 4)) as [number, number, number, number];
+    if (fileDim !== dim) throw corrupt(file, `its vectors have ${fileDim} dimensions, the index ${dim}`);
+    const payload = size - FOOTER_BYTES;
+    if (HEAD_BYTES + lists * dim * 4 + Math.max(1, lists) * 4 + count * (4 + dim) !== payload) throw corrupt(file, `${size} bytes do not hold ${lists} lists of ${count} vectors of ${dim} dimensions`);
+    const centroids = new Float32Array(lists * dim);
+    read(bytesOf(centroids, centroids.length));
+    const out: IvfList[] = [];
+    const n = Buffer.alloc(4);
+    let seen = 0;
+    for (let l = 0; l < Math.max(1, lists); l++) {
+      read(n);
+      const rows = n.readUInt32LE(0);
+      seen += rows;
+      if (seen > count) throw corrupt(file, `its lists hold more than the ${count} vectors its head counts`);
+      const list: IvfList = { ids: new Uint32Array(rows), vectors: new Int8Array(rows * dim), count: rows };
+      read(bytesOf(list.ids, rows));
+      read(bytesOf(list.vectors, rows * dim));
+      out.push(list);
+    }
+    if (seen !== count) throw corrupt(file, `its lists hold ${seen} vectors, its head counts ${count}`);
+    const whole = content.copy();
+    const footer = Buffer.alloc(FOOTER_BYTES);
+    read(footer, whole);
+    if (footer.toString('latin1', 32) !== FOOTER_MAGIC) throw corrupt(file, 'its footer is missing');
+    if (!footer.subarray(0, 32).equals(content.digest())) throw corrupt(file, 'its checksum does not match its content');
+    return { content: { dim, centroids, trainedSize, lists: out }, facts: { bytes: size, sha256: whole.digest('hex'), identity } };
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The ivf engine: an inverted file. Vectors are kept as int8 (int8-vectors.ts) in lists, one per
+ * k-means centroid (kmeans.ts); a search ranks the centroids by cosine to the query and scans
+ * the vectors of the best lists with usearch's SIMD kernels. A graph walk (hnswlib, usearch)
+ * follows links between image neighbours, which guide a text query poorly: text embeddings sit
+ * apart from the images (the modality gap) and their best images lie in a narrow band of scores
+ * that a walk misses. Scanning whole lists does not depend on where a walk starts. Measured on
+ * 1M CLIP-like vectors: README "Engines and scale".
+ *
+ * - Lists: none until the index first holds TRAIN_MIN vectors (one list, scanned whole: an exact
+ *   search); then round(4 sqrt(n)) lists, trained again from a sample each time the index has
+ *   doubled since (every vector is then assigned again).
+ * - `ef`: a search scans lists, best centroid first, until it has scanned ef x SCAN_PER_EF
+ *   vectors (at least one list); a filter that leaves too few scans further, up to every list.
+ * - Scores are int8 cosines (scorePrecision i8): the store re-ranks them on its own vectors.
+ */
+import { RsclipError } from '../errors.js';
+import { checkLength, TopK, unitVector, type ScoredId } from '../vector-math.js';
+import { checkSearchArgs } from './argument-checks.js';
+import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions } from './graph-index.js';
+import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
+import { readIvfFile, writeIvfFile, type IvfList } from './ivf-file.js';
+import { centroidsInt8, nearestCentroids, seededRandom, trainCentroids } from './kmeans.js';
+import { exactSearchRows } from './usearch-native.js';
+
+/** Below this many vectors one list is scanned whole (about 0.25 ms at 512 dimensions). */
+export const TRAIN_MIN = 10_000;
+/** Vectors scanned per unit of `ef`: the text breadth (512) scans ~8,000 of 1M, the image breadth (256) half that. */
+const SCAN_PER_EF = 16;
+/** k-means trains on at most this many vectors per list (a sample, as FAISS does). */
+const SAMPLE_PER_LIST = 64;
+const TRAINING_SEED = 0x1f5eed;
+/** The largest item id a list can hold (ids are stored as u32). */
+const MAX_ID = 0xffff_ffff;
+
+/** Lists for an index of `size` vectors: about 250 vectors each at 10^6 (2 sqrt(n), 500 each, gave lower text recall for the same vectors scanned: README "Engines and scale"). */
+export function listCountFor(size: number): number {
+  return Math.max(1, Math.round(4 * Math.sqrt(size)));
+}
+
+function emptyList(dim: number, capacity = 16): IvfList {
+  return { ids: new Uint32Array(capacity), vectors: new Int8Array(capacity * dim), count: 0 };
+}
+
+export class IvfIndex implements GraphIndex {
+  readonly dim: number;
+  readonly scorePrecision = 'i8' as const;
+  private centroids: Float32Array;
+  private centroids8: Int8Array;
+  private trainedSize: number;
+  private lists: IvfList[];
+  /** Per item id: its list + 1 (0: not stored). */
+  private listOf = new Uint32Array(1024);
+  private live = 0;
+  /**
+   * Whether growth trains the lists again. A reader (an index opened `mapped`) adds what writers
+   * committed to the nearest lists and waits for the writer's next checkpoint instead: training
+   * at 10^6 vectors takes tens of seconds, which would stall a server's searches.
+   */
+  private trainsOnGrowth = true;
+
+  private constructor(dim: number, centroids: Float32Array, trainedSize: number, lists: IvfList[]) {
+    this.dim = dim;
+    this.centroids = centroids;
+    this.centroids8 = centroidsInt8(centroids, dim);
+    this.trainedSize = trainedSize;
+    this.lists = lists;
+    lists.forEach((list, l) => {
+      for (let r = 0; r < list.count; r++) this.place(list.ids[r]!, l);
+    });
+  }
+
+  static create(dim: number): IvfIndex {
+    return new IvfIndex(dim, new Float32Array(0), 0, [emptyList(dim)]);
+  }
+
+  /** Opens a saved index (read whole into memory; `mapped` marks a reader's, see trainsOnGrowth); a damaged or refused file is INDEX_CORRUPT. */
+  static load(file: string, dim: number, options: LoadGraphOptions = {}): IvfIndex {
+    const { content, facts } = readIvfFile(file, dim);
+    const refusal = options.accept?.(facts);
+    if (refusal !== undefined) throw graphFileCorrupt(file, refusal, undefined, 'ivf');
+    const index = new IvfIndex(dim, content.centroids, content.trainedSize, content.lists);
+    const stored = content.lists.reduce((sum, list) => sum + list.count, 0);
+    if (index.live !== stored) throw graphFileCorrupt(file, `${stored - index.live} item ids appear in more than one place`, undefined, 'ivf');
+    index.trainsOnGrowth = options.mapped !== true;
+    return index;
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** Removed vectors leave nothing behind. */
+  get storedCount(): number {
+    return this.live;
+  }
+
+  details(): Record<string, number> {
+    let largest = 0;
+    for (const list of this.lists) largest = Math.max(largest, list.count);
+    return { size: this.live, deleted: 0, lists: this.centroids.length / this.dim, trainedSize: this.trainedSize, largestList: largest };
+  }
+
+  has(id: number): boolean {
+    return id < this.listOf.length && this.listOf[id]! > 0;
+  }
+
+  ids(): number[] {
+    const out: number[] = [];
+    for (let id = 0; id < this.listOf.length; id++) if (this.listOf[id]! > 0) out.push(id);
+    return out;
+  }
+
+  add(id: number, vector: Float32Array): void {
+    this.addMany([[id, vector]]);
+  }
+
+  addMany(entries: Iterable<readonly [number, Float32Array]>): void {
+    const batch = [...entries];
+    if (batch.length === 0) return;
+    const seen = new Set<number>();
+    for (const [id, vector] of batch) {
+      checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
+      if (!Number.isInteger(id) || id < 0 || id > MAX_ID) throw new RsclipError('INDEX_INCOMPATIBLE', `item id ${id} is outside what an ivf list holds (0 to ${MAX_ID})`);
+      if (seen.has(id)) throw new RsclipError('INDEX_INCOMPATIBLE', `item ${id} appears twice in one batch of vectors`);
+      seen.add(id);
+    }
+    const rows = new Int8Array(batch.length * this.dim);
+    batch.forEach(([id, vector], i) => {
+      this.remove(id);
+      writeInt8(unitVector(vector), rows, i * this.dim);
+    });
+    const targets = this.lists.length === 1 ? new Uint32Array(batch.length) : nearestCentroids(this.centroids8, rows, this.dim);
+    batch.forEach(([id], i) => this.append(targets[i]!, id, rows.subarray(i * this.dim, (i + 1) * this.dim)));
+    if (this.trainsOnGrowth && this.live >= TRAIN_MIN && this.live >= 2 * this.trainedSize) this.train();
+  }
+
+  markDeleted(id: number): void {
+    this.remove(id);
+  }
+
+  stores(id: number, vector: Float32Array): boolean {
+    checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
+    const at = this.locate(id);
+    if (!at) return false;
+    return cosineInt8(at.list.vectors, at.row * this.dim, vector) >= 1 - SAME_VECTOR_TOLERANCE.i8;
+  }
+
+  searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
+    checkLength(query, this.dim, 'BAD_QUERY');
+    checkSearchArgs(k, options.ef);
+    const wanted = Math.min(k, this.live);
+    if (wanted <= 0) return [];
+    const query8 = toInt8(unitVector(query));
+    const { filter } = options;
+    let budget = (options.ef ?? DEFAULT_EF) * SCAN_PER_EF;
+    const lists = this.lists.length;
+    // the lists the budget is likely to need, ranked natively; all of them only if a filter asks for more
+    let order = this.listsByCentroid(query8, Math.min(lists, 2 * Math.ceil((budget * lists) / this.live) + 4));
+    const top = new TopK(wanted);
+    let accepted = 0;
+    let scanned = 0;
+    for (let i = 0; i < lists; i++) {
+      if (i === order.length) order = this.listsByCentroid(query8, lists);
+      const list = this.lists[order[i]!]!;
+      if (list.count === 0) continue;
+      const found = this.scan(list, query8, filter ? list.count : wanted);
+      for (let j = 0; j < found.rows.length; j++) {
+        const id = list.ids[Number(found.rows[j])]!;
+        if (filter && !filter(id)) continue;
+        accepted++;
+        top.offer(id, Math.max(-1, Math.min(1, 1 - found.distances[j]!)));
+      }
+      scanned += list.count;
+      if (scanned >= budget) {
+        if (accepted >= wanted) break;
+        // too few accepted: scan four times as many
+        budget *= 4;
+      }
+    }
+    return top.bestFirst();
+  }
+
+  async save(file: string): Promise<GraphFileDigest> {
+    let written: { bytes: number; sha256: string };
+    try {
+      written = writeIvfFile(file, { dim: this.dim, centroids: this.centroids, trainedSize: this.trainedSize, lists: this.lists });
+      await syncFile(file);
+    } catch (cause) {
+      throw new GraphWriteError(`the ivf file could not be written: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      const { facts } = readIvfFile(file, this.dim);
+      if (facts.sha256 !== written.sha256) throw new Error('what is on the disk differs from what was written');
+      return facts;
+    } catch (cause) {
+      throw new GraphWriteError(`the file written is incomplete or damaged: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * The best `wanted` rows of a list (with a filter, all of them: any may be the ones it accepts),
+   * and every row tied with the last of them: the scan orders equal distances by row, and the
+   * caller's cut by id must see them all, or a shorter k would not give a prefix of a longer one.
+   */
+  private scan(list: IvfList, query8: Int8Array, wanted: number): { rows: BigUint64Array; distances: Float32Array } {
+    const vectors = list.vectors.subarray(0, list.count * this.dim);
+    for (let rows = Math.min(list.count, wanted + 1); ; rows = Math.min(list.count, rows * 4)) {
+      const found = exactSearchRows(vectors, query8, this.dim, rows, 'cos', 1);
+      if (rows === list.count || found.distances[rows - 1] !== found.distances[wanted - 1]) return found;
+    }
+  }
+
+  /** The numbers of the `count` lists whose centroids are nearest to the query, nearest first. */
+  private listsByCentroid(query8: Int8Array, count: number): number[] {
+    if (this.lists.length === 1) return [0];
+    return Array.from(exactSearchRows(this.centroids8, query8, this.dim, count, 'cos', 1).rows, Number);
+  }
+
+  private place(id: number, list: number): void {
+    if (id >= this.listOf.length) {
+      const grown = new Uint32Array(Math.max(id + 1, this.listOf.length * 2));
+      grown.set(this.listOf);
+      this.listOf = grown;
+    }
+    if (this.listOf[id] === 0) this.live++;
+    this.listOf[id] = list + 1;
+  }
+
+  private append(l: number, id: number, row: Int8Array): void {
+    let list = this.lists[l]!;
+    if (list.count === list.ids.length) {
+      const grown = emptyList(this.dim, Math.max(16, list.ids.length * 2));
+      grown.ids.set(list.ids);
+      grown.vectors.set(list.vectors);
+      grown.count = list.count;
+      this.lists[l] = list = grown;
+    }
+    list.ids[list.count] = id;
+    list.vectors.set(row, list.count * this.dim);
+    list.count++;
+    this.place(id, l);
+  }
+
+  private locate(id: number): { list: IvfList; row: number } | undefined {
+    if (!this.has(id)) return undefined;
+    const list = this.lists[this.listOf[id]! - 1]!;
+    const row = list.ids.subarray(0, list.count).indexOf(id);
+    return row < 0 ? undefined : { list, row };
+  }
+
+  /** Drops `id`'s vector: the list's last row takes its place. */
+  private remove(id: number): void {
+    const at = this.locate(id);
+    if (!at) return;
+    const { list, row } = at;
+    const last = list.count - 1;
+    if (row !== last) {
+      list.ids[row] = list.ids[last]!;
+      list.vectors.copyWithin(row * this.dim, last * this.dim, (last + 1) * this.dim);
+    }
+    list.count--;
+    this.listOf[id] = 0;
+    this.live--;
+  }
+
+  /** k-means on a sample of the vectors, then every vector to the list of its nearest centroid. */
+  private train(): void {
+    const dim = this.dim;
+    const lists = listCountFor(this.live);
+    const all = new Int8Array(this.live * dim);
+    const ids = new Uint32Array(this.live);
+    let at = 0;
+    for (const list of this.lists) {
+      all.set(list.vectors.subarray(0, list.count * dim), at * dim);
+      ids.set(list.ids.subarray(0, list.count), at);
+      at += list.count;
+    }
+    const sampleSize = Math.min(this.live, lists * SAMPLE_PER_LIST);
+    const sample = new Int8Array(sampleSize * dim);
+    const random = seededRandom(TRAINING_SEED ^ this.live);
+    const order = Uint32Array.from({ length: this.live }, (_, i) => i);
+    for (let i = 0; i < sampleSize; i++) {
+      const pick = i + Math.floor(random() * (this.live - i));
+      [order[i], order[pick]] = [order[pick]!, order[i]!];
+      sample.set(all.subarray(order[i]! * dim, (order[i]! + 1) * dim), i * dim);
+    }
+    this.centroids = trainCentroids(sample, dim, lists, TRAINING_SEED);
+    this.centroids8 = centroidsInt8(this.centroids, dim);
+    this.trainedSize = this.live;
+    const nearest = nearestCentroids(this.centroids8, all, dim);
+    const sizes = new Uint32Array(lists);
+    for (const l of nearest) sizes[l]!++;
+    this.lists = Array.from(sizes, (n) => emptyList(dim, Math.max(16, n)));
+    this.live = 0;
+    this.listOf.fill(0);
+    for (let i = 0; i < ids.length; i++) this.append(nearest[i]!, ids[i]!, all.subarray(i * dim, (i + 1) * dim));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Spherical k-means over int8 rows (int8-vectors.ts), for the lists of the ivf engine: each
+ * centroid is the normalised mean of the rows nearest to it by cosine. Assignments run on
+ * usearch's SIMD kernels over every core; seeding and reseeding are seeded, so the same rows
+ * give the same centroids.
+ */
+import { toInt8 } from './int8-vectors.js';
+import { exactSearchRows } from './usearch-native.js';
+
+/** Iterations of Lloyd's algorithm: the lists barely move after this many on CLIP-like data. */
+const ITERATIONS = 8;
+
+/** mulberry32: a small seeded generator (sampling and reseeding only). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The int8 form of every centroid, row after row (what the lists are searched and assigned by). */
+export function centroidsInt8(centroids: Float32Array, dim: number): Int8Array {
+  const count = centroids.length / dim;
+  const out = new Int8Array(centroids.length);
+  for (let c = 0; c < count; c++) out.set(toInt8(centroids.subarray(c * dim, (c + 1) * dim)), c * dim);
+  return out;
+}
+
+/**
+ * usearch's exact search keeps a key and a distance for every (query, row) pair of a call: a
+ * call is given at most this many pairs (64 MB), or assigning 10^6 vectors to thousands of
+ * centroids would ask for tens of GB.
+ */
+const PAIRS_PER_CALL = 1 << 22;
+
+/** The nearest centroid (row of `centroids8`) of each of `rows` (int8, row after row). */
+export function nearestCentroids(centroids8: Int8Array, rows: Int8Array, dim: number): Uint32Array {
+  const count = rows.length / dim;
+  const out = new Uint32Array(count);
+  const chunk = Math.max(1, Math.floor(PAIRS_PER_CALL / (centroids8.length / dim)));
+  for (let start = 0; start < count; start += chunk) {
+    const end = Math.min(count, start + chunk);
+    // the binding reads an array from the start of its buffer: a chunk past the first is copied
+    const queries = start === 0 ? rows.subarray(0, end * dim) : rows.slice(start * dim, end * dim);
+    const found = exactSearchRows(centroids8, queries, dim, 1, 'cos', 0).rows;
+    for (let i = 0; i < end - start; i++) out[start + i] = Number(found[i]);
+  }
+  return out;
+}
+
+/** `lists` unit centroids (row after row) of `rows` (`count` int8 rows of `dim`; at least `lists` of them). */
+export function trainCentroids(rows: Int8Array, dim: number, lists: number, seed: number): Float32Array {
+  const count = rows.length / dim;
+  if (lists < 1 || lists > count) throw new Error(`k-means: ${lists} lists from ${count} rows`);
+  const random = seededRandom(seed);
+  const centroids = new Float32Array(lists * dim);
+  const seedFrom = (c: number, row: number) => {
+    for (let j = 0; j < dim; j++) centroids[c * dim + j] = rows[row * dim + j]!;
+    normalise(centroids, c, dim);
+  };
+  // distinct random rows as the first centroids (a partial Fisher-Yates shuffle)
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  for (let c = 0; c < lists; c++) {
+    const pick = c + Math.floor(random() * (count - c));
+    [order[c], order[pick]] = [order[pick]!, order[c]!];
+    seedFrom(c, order[c]!);
+  }
+  const sums = new Float64Array(lists * dim);
+  const sizes = new Uint32Array(lists);
+  for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+    const nearest = nearestCentroids(centroidsInt8(centroids, dim), rows, dim);
+    sums.fill(0);
+    sizes.fill(0);
+    for (let r = 0; r < count; r++) {
+      const c = nearest[r]!;
+      sizes[c]!++;
+      // each row as a unit vector, so that rows weigh alike whatever their int8 scale
+      let norm = 0;
+      for (let j = 0; j < dim; j++) norm += rows[r * dim + j]! ** 2;
+      const inverse = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      for (let j = 0; j < dim; j++) sums[c * dim + j]! += rows[r * dim + j]! * inverse;
+    }
+    for (let c = 0; c < lists; c++) {
+      // an empty list takes a random row, so that every list ends up with rows
+      if (sizes[c] === 0) seedFrom(c, Math.floor(random() * count));
+      else {
+        for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j]!;
+        normalise(centroids, c, dim);
+      }
+    }
+  }
+  return centroids;
+}
+
+function normalise(rows: Float32Array, row: number, dim: number): void {
+  let norm = 0;
+  for (let j = 0; j < dim; j++) norm += rows[row * dim + j]! ** 2;
+  const inverse = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let j = 0; j < dim; j++) rows[row * dim + j]! *= inverse;
+}

@@ -1,0 +1,172 @@
+/**
+ * The ivf engine past its first training (the shared VectorIndex and IndexStore contracts run it
+ * below TRAIN_MIN vectors, where it scans one list): lists trained and trained again as the index
+ * grows, searches against exact search on clustered data and on CLIP-like text queries, changes
+ * after training, and its file refused when damaged.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClipLikeVectors, vectorRows } from '../../bench/clip-like-vectors.js';
+import { BruteForceIndex } from '../../src/store/index.js';
+import { checkGraphFile, ENGINE_DEFAULTS, loadGraph } from '../../src/store/engines.js';
+import { IvfIndex, listCountFor, TRAIN_MIN } from '../../src/store/ivf-index.js';
+import { bestFirst, cosine } from '../../src/vector-math.js';
+
+const DIM = 16;
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-ivf-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A seeded generator of clustered vectors: 300 centres, each vector a centre plus noise. */
+function clustered(count: number, seed: number, dim = DIM): Float32Array[] {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 2 ** 32) * 2 - 1;
+  };
+  let c = 12345;
+  const centre = () => {
+    c ^= c << 13;
+    c ^= c >>> 17;
+    c ^= c << 5;
+    return ((c >>> 0) / 2 ** 32) * 2 - 1;
+  };
+  const centres = Array.from({ length: 300 }, () => Float32Array.from({ length: dim }, centre));
+  return Array.from({ length: count }, () => {
+    const base = centres[Math.floor(((next() + 1) / 2) * centres.length) % centres.length]!;
+    return Float32Array.from(base, (x) => x + 0.35 * next());
+  });
+}
+
+function recallAt10(index: { searchBestFirst: IvfIndex['searchBestFirst'] }, oracle: BruteForceIndex, queries: Float32Array[], ef: number): number {
+  let hits = 0;
+  for (const q of queries) {
+    const truth = new Set(oracle.searchBestFirst(q, 10).map((r) => r.id));
+    hits += index.searchBestFirst(q, 10, { ef }).filter((r) => truth.has(r.id)).length;
+  }
+  return hits / (queries.length * 10);
+}
+
+describe('ivf engine', () => {
+  it('scans one list until it holds TRAIN_MIN vectors, then trains lists, and trains them again once it has doubled', () => {
+    const index = IvfIndex.create(DIM);
+    const vectors = clustered(2 * TRAIN_MIN, 1);
+    index.addMany(vectors.slice(0, TRAIN_MIN - 1).map((v, i) => [i + 1, v] as const));
+    expect(index.details()).toMatchObject({ lists: 0, trainedSize: 0 });
+    index.add(TRAIN_MIN, vectors[TRAIN_MIN - 1]!);
+    expect(index.details()).toMatchObject({ size: TRAIN_MIN, lists: listCountFor(TRAIN_MIN), trainedSize: TRAIN_MIN });
+    index.addMany(vectors.slice(TRAIN_MIN, 2 * TRAIN_MIN - 1).map((v, i) => [TRAIN_MIN + i + 1, v] as const));
+    expect(index.details()).toMatchObject({ lists: listCountFor(TRAIN_MIN), trainedSize: TRAIN_MIN });
+    index.add(2 * TRAIN_MIN, vectors[2 * TRAIN_MIN - 1]!);
+    expect(index.details()).toMatchObject({ size: 2 * TRAIN_MIN, lists: listCountFor(2 * TRAIN_MIN), trainedSize: 2 * TRAIN_MIN });
+    // no list takes most of the vectors, and every vector is still its own best match
+    expect(index.details().largestList).toBeLessThan(TRAIN_MIN / 10);
+    expect(index.ids()).toEqual(Array.from({ length: 2 * TRAIN_MIN }, (_, i) => i + 1));
+    for (let i = 0; i < vectors.length; i += 997) expect(index.searchBestFirst(vectors[i]!, 1)[0]).toMatchObject({ id: i + 1 });
+  });
+
+  it("leaves training to writers: a reader's index (opened mapped) puts new vectors in the nearest lists", async () => {
+    const vectors = clustered(2 * TRAIN_MIN, 8);
+    const writer = IvfIndex.create(DIM);
+    writer.addMany(vectors.slice(0, TRAIN_MIN).map((v, i) => [i + 1, v] as const));
+    const file = path.join(work, 'reader.ivf');
+    await writer.save(file);
+    const reader = IvfIndex.load(file, DIM, { mapped: true });
+    reader.addMany(vectors.slice(TRAIN_MIN).map((v, i) => [TRAIN_MIN + i + 1, v] as const));
+    expect(reader.details()).toMatchObject({ size: 2 * TRAIN_MIN, lists: listCountFor(TRAIN_MIN), trainedSize: TRAIN_MIN });
+    expect(reader.searchBestFirst(vectors[TRAIN_MIN + 5]!, 1)[0]).toMatchObject({ id: TRAIN_MIN + 6 });
+    const loaded = IvfIndex.load(file, DIM);
+    loaded.addMany(vectors.slice(TRAIN_MIN).map((v, i) => [TRAIN_MIN + i + 1, v] as const));
+    expect(loaded.details()).toMatchObject({ size: 2 * TRAIN_MIN, lists: listCountFor(2 * TRAIN_MIN), trainedSize: 2 * TRAIN_MIN });
+  });
+
+  it('agrees with exact search once trained, for queries near the data and queries apart from it', () => {
+    const index = IvfIndex.create(DIM);
+    const oracle = new BruteForceIndex(DIM);
+    clustered(3 * TRAIN_MIN, 2).forEach((v, i) => {
+      index.add(i + 1, v);
+      oracle.add(i + 1, v);
+    });
+    expect(index.details().lists).toBeGreaterThan(1);
+    const near = clustered(50, 3);
+    // a shared shift moves queries off the data, as the modality gap moves text embeddings
+    const shift = Float32Array.from({ length: DIM }, (_, j) => (j % 2 === 0 ? 1.5 : -1.5));
+    const apart = near.map((q) => Float32Array.from(q, (x, j) => x + shift[j]!));
+    expect(recallAt10(index, oracle, near, 64)).toBeGreaterThanOrEqual(0.95);
+    expect(recallAt10(index, oracle, apart, 64)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('finds the best images of CLIP-like text queries, which sit apart from the images', () => {
+    const items = 20_000;
+    const dim = 512;
+    const gen = new ClipLikeVectors({ items, dim, seed: 7 });
+    const vectors = vectorRows(gen.images(0, items), dim);
+    const index = IvfIndex.create(dim);
+    const oracle = new BruteForceIndex(dim);
+    index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+    vectors.forEach((v, i) => oracle.add(i + 1, v));
+    let hits = 0;
+    const texts = vectorRows(gen.texts(0, 100), dim);
+    for (const q of texts) {
+      const truth = new Set(oracle.searchBestFirst(q, 10).map((r) => r.id));
+      // as the store asks for int8 scores: 20 candidates (ef 64 scans about 1,000 of the 20,000), re-ranked exactly
+      const candidates = index.searchBestFirst(q, 20, { ef: 64 }).map(({ id }) => ({ id, score: cosine(q, vectors[id - 1]!) }));
+      hits += bestFirst(candidates, 10).filter((r) => truth.has(r.id)).length;
+    }
+    expect(hits / (texts.length * 10)).toBeGreaterThanOrEqual(0.98);
+  });
+
+  it('takes changes after training and keeps them through a save: replaced, deleted, filtered', async () => {
+    const index = IvfIndex.create(DIM);
+    const vectors = clustered(TRAIN_MIN + 500, 4);
+    index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+    const moved = clustered(3, 99);
+    index.add(5, moved[0]!);
+    index.markDeleted(6);
+    index.markDeleted(6);
+    expect(index.size).toBe(TRAIN_MIN + 499);
+    expect(index.stores(5, moved[0]!)).toBe(true);
+    expect(index.stores(5, vectors[4]!)).toBe(false);
+    expect(index.stores(6, vectors[5]!)).toBe(false);
+    expect(index.searchBestFirst(moved[0]!, 1)[0]).toMatchObject({ id: 5 });
+    expect(index.searchBestFirst(vectors[5]!, 20).map((r) => r.id)).not.toContain(6);
+    // a filter that only far-away items pass: the search scans further lists until it has k
+    const far = new Set(Array.from({ length: 40 }, (_, i) => 200 * i + 11));
+    const filtered = index.searchBestFirst(vectors[0]!, 10, { ef: 1, filter: (id) => far.has(id) });
+    expect(filtered).toHaveLength(10);
+    expect(filtered.every((r) => far.has(r.id))).toBe(true);
+    const file = path.join(work, 'trained.ivf');
+    const digest = await index.save(file);
+    const loaded = IvfIndex.load(file, DIM);
+    expect(loaded.details()).toEqual(index.details());
+    expect(loaded.ids()).toEqual(index.ids());
+    for (const q of clustered(5, 5)) expect(loaded.searchBestFirst(q, 10)).toEqual(index.searchBestFirst(q, 10));
+    expect(checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toEqual(digest);
+    const refused = () => loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { accept: () => 'not the file recorded' });
+    expect(refused).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/not the file recorded/) }));
+  });
+
+  it('refuses a damaged, truncated or foreign file as INDEX_CORRUPT', async () => {
+    const index = IvfIndex.create(DIM);
+    clustered(TRAIN_MIN, 6).forEach((v, i) => index.add(i + 1, v));
+    const file = path.join(work, 'whole.ivf');
+    await index.save(file);
+    const bytes = readFileSync(file);
+    const expectCorrupt = (damaged: Buffer, pattern: RegExp, dim = DIM) => {
+      const target = path.join(work, 'damaged.ivf');
+      writeFileSync(target, damaged);
+      expect(() => loadGraph(ENGINE_DEFAULTS.ivf, target, dim)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(pattern) }));
+    };
+    const flipped = Buffer.from(bytes);
+    flipped[Math.floor(bytes.length / 2)]! ^= 0x40;
+    expectCorrupt(flipped, /checksum does not match/);
+    expectCorrupt(bytes.subarray(0, bytes.length - 100), /do not hold/);
+    expectCorrupt(bytes.subarray(0, 20), /too short/);
+    expectCorrupt(Buffer.concat([Buffer.from('usearch'), bytes.subarray(7)]), /does not start as an rsclip ivf file/);
+    expectCorrupt(bytes, /16 dimensions, the index 32/, 32);
+    expect(() => loadGraph(ENGINE_DEFAULTS.ivf, path.join(work, 'missing.ivf'), DIM)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT' }));
+  });
+});
