@@ -30,7 +30,7 @@ export const SELECTION_CACHE_LIMITS = { entries: 8, bytes: 64 * 1024 * 1024, vec
  * found (1M CLIP-like vectors, k 10, 21 and 100, image and text queries; with none beyond k, recall
  * fell by 0.008). At i8 scores are off by about 1e-3.
  */
-const RERANK_EXTRA: Record<VectorQuantization, (k: number) => number> = {
+export const RERANK_EXTRA: Record<VectorQuantization, (k: number) => number> = {
   f32: () => 0,
   f16: (k) => Math.max(5, Math.ceil(k / 4)),
   i8: (k) => Math.max(k, 10),
