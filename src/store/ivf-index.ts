@@ -20,7 +20,8 @@ import { checkSearchArgs } from './argument-checks.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions } from './graph-index.js';
 import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
 import { readIvfFile, writeIvfFile, type IvfList } from './ivf-file.js';
-import { centroidsInt8, nearestCentroids, seededRandom, trainCentroids } from './kmeans.js';
+import { seededRandom } from '../eval/random.js';
+import { centroidsInt8, nearestCentroids, trainCentroids } from './kmeans.js';
 import { exactSearchRows } from './usearch-native.js';
 
 /** Below this many vectors one list is scanned whole (about 0.25 ms at 512 dimensions). */

@@ -4,23 +4,12 @@
  * usearch's SIMD kernels over every core; seeding and reseeding are seeded, so the same rows
  * give the same centroids.
  */
+import { seededRandom } from '../eval/random.js';
 import { toInt8 } from './int8-vectors.js';
 import { exactSearchRows } from './usearch-native.js';
 
 /** Iterations of Lloyd's algorithm: the lists barely move after this many on CLIP-like data. */
 const ITERATIONS = 8;
-
-/** mulberry32: a small seeded generator (sampling and reseeding only). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The int8 form of every centroid, row after row (what the lists are searched and assigned by). */
 export function centroidsInt8(centroids: Float32Array, dim: number): Int8Array {

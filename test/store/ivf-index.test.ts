@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClipLikeVectors, vectorRows } from '../../bench/clip-like-vectors.js';
+import { seededRandom } from '../../src/eval/random.js';
 import { BruteForceIndex } from '../../src/store/index.js';
 import { checkGraphFile, ENGINE_DEFAULTS, loadGraph } from '../../src/store/engines.js';
 import { IvfIndex, listCountFor, TRAIN_MIN } from '../../src/store/ivf-index.js';
@@ -18,26 +19,14 @@ const DIM = 16;
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-ivf-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A seeded generator of clustered vectors: 300 centres, each vector a centre plus noise. */
+/** Seeded clustered vectors: 300 centres (the same for every seed), each vector a centre plus noise. */
 function clustered(count: number, seed: number, dim = DIM): Float32Array[] {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) / 2 ** 32) * 2 - 1;
-  };
-  let c = 12345;
-  const centre = () => {
-    c ^= c << 13;
-    c ^= c >>> 17;
-    c ^= c << 5;
-    return ((c >>> 0) / 2 ** 32) * 2 - 1;
-  };
-  const centres = Array.from({ length: 300 }, () => Float32Array.from({ length: dim }, centre));
+  const centreRandom = seededRandom(12345);
+  const centres = Array.from({ length: 300 }, () => Float32Array.from({ length: dim }, () => centreRandom() * 2 - 1));
+  const random = seededRandom(seed);
   return Array.from({ length: count }, () => {
-    const base = centres[Math.floor(((next() + 1) / 2) * centres.length) % centres.length]!;
-    return Float32Array.from(base, (x) => x + 0.35 * next());
+    const base = centres[Math.floor(random() * centres.length)]!;
+    return Float32Array.from(base, (x) => x + 0.35 * (random() * 2 - 1));
   });
 }
 
