@@ -1,13 +1,16 @@
 /**
- * The graph engines side by side on the same CLIP-like vectors (bench/clip-like-vectors.ts):
+ * The vector engines side by side on the same CLIP-like vectors (bench/clip-like-vectors.ts):
  * build rate, recall@k against exact float32 search at several ef (image queries and text
- * queries apart), single-thread QPS, RSS per item, file size, and the time from process start
+ * queries apart; of the engine's own top k, and `reranked`: of the candidates the store asks of
+ * an engine of reduced precision, ordered by float32 cosine as the store orders them), single-thread
+ * QPS, RSS per item, file size, and the time from process start
  * to the first answer, loading the file or (usearch) mapping it. Each engine builds in its own
  * process and is served from its file in fresh processes, so RSS and start-up are its own.
  *
  *   npx tsx bench/engines.ts [--items 1000000] [--queries 1000] [--k 10] [--efs 32,64,128,256]
  *     [--engines hnswlib,usearch:f32,usearch:f16,usearch:i8] [--work DIR] [--seed 1] [--keep]
- * An engine label may set build parameters: usearch:f16:M32, hnswlib:M24:efc300.
+ * An engine label may set build parameters: usearch:f16:M32, hnswlib:M24:efc300; `ivf` is the
+ * inverted-file engine.
  *
  * Ground truth (exact top-k, float32) is computed once per (items, dim, seed, queries) and kept
  * in --work (default $TMPDIR/rsclip-bench-engines) with the built graphs (deleted unless --keep).
