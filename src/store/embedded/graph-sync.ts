@@ -132,6 +132,11 @@ export class GraphSync implements GraphWriter {
     });
   }
 
+  /** How messages name the vector file: HNSW for the graph engines, ivf for the ivf engine's lists. */
+  private get fileKind(): string {
+    return this.meta.engine.name === 'ivf' ? 'ivf' : 'HNSW';
+  }
+
   get file(): string {
     return path.join(this.dir, GRAPH_FILE);
   }
@@ -164,7 +169,7 @@ export class GraphSync implements GraphWriter {
     let exact = false;
     let loaded: GraphIndex | undefined;
     // why the file is not used, when it is not
-    let unusable = 'there is no HNSW file';
+    let unusable = `there is no ${this.fileKind} file`;
     if (recordedCheckpoints(this.catalog).length > 0 && existsSync(this.file)) {
       try {
         ({ graph: loaded, fromSeq, exact } = this.openFile());
@@ -177,22 +182,22 @@ export class GraphSync implements GraphWriter {
           this.servesOutdated = `${loaded.outdated}: this reader serves it as it is, so results may be less accurate until a writer rebuilds it (\`rsclip index\` on the archive, or \`rsclip doctor --index ${this.dir}\`)`;
         }
       } catch (error) {
-        unusable = `HNSW file unreadable (${(error as Error).message})`;
+        unusable = `${this.fileKind} file unreadable (${(error as Error).message})`;
         this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
       }
     } else if (existsSync(this.file)) {
-      unusable = 'HNSW file was never recorded as checkpointed';
+      unusable = `${this.fileKind} file was never recorded as checkpointed`;
       this.repairsAtOpen.push(`${unusable}; rebuilt from the catalog`);
     } else if (recordedCheckpoints(this.catalog).length > 0) {
       // a checkpoint recorded a file here
-      this.repairsAtOpen.push('HNSW file missing; rebuilt from the catalog');
+      this.repairsAtOpen.push(`${this.fileKind} file missing; rebuilt from the catalog`);
     }
     const { added, deleted } = loaded && exact ? this.replayOnto(loaded, fromSeq) : this.rebuildFromCatalog(loaded, fromSeq);
     if (loaded && (added > 0 || deleted > 0)) {
-      this.repairsAtOpen.push(`HNSW file lagged the catalog: ${added} vectors replayed, ${deleted} labels marked deleted`);
+      this.repairsAtOpen.push(`${this.fileKind} file lagged the catalog: ${added} vectors replayed, ${deleted} labels marked deleted`);
     } else if (this.repairsAtOpen.length === 0 && !loaded && added > 0 && !existsSync(this.file)) {
       // none was ever written or recorded: a writer's next checkpoint writes the first
-      this.repairsAtOpen.push(`HNSW file never written (the run that indexed, or the copy that made the index, stopped before writing it); built from the catalog (${added} vectors)`);
+      this.repairsAtOpen.push(`${this.fileKind} file never written (the run that indexed, or the copy that made the index, stopped before writing it); built from the catalog (${added} vectors)`);
     }
     this.dirty = !loaded || added > 0 || deleted > 0;
     this.loadedFromFile = loaded !== undefined;
@@ -500,13 +505,13 @@ export class GraphSync implements GraphWriter {
     if (!this.loadedFromFile) return undefined; // rebuilt at open: rewritten anyway
     const records = recordedCheckpoints(this.catalog);
     let problem: string | undefined;
-    if (!existsSync(this.file)) problem = 'HNSW file missing';
+    if (!existsSync(this.file)) problem = `${this.fileKind} file missing`;
     else {
       try {
         const digest = checkGraphFile(this.meta.engine, this.file, this.meta.embeddingDim);
-        if (!matchCheckpoint(records, digest)) problem = `HNSW file on the disk damaged (${describeMismatch(records, digest)})`;
+        if (!matchCheckpoint(records, digest)) problem = `${this.fileKind} file on the disk damaged (${describeMismatch(records, digest)})`;
       } catch (error) {
-        problem = `HNSW file on the disk damaged (${(error as Error).message})`;
+        problem = `${this.fileKind} file on the disk damaged (${(error as Error).message})`;
       }
     }
     if (problem) this.dirty = true;
@@ -542,13 +547,13 @@ export class GraphSync implements GraphWriter {
       }
     }
     const repaired: string[] = [];
-    if (absent > 0) repaired.push(`${absent} vectors missing from HNSW added`);
+    if (absent > 0) repaired.push(`${absent} vectors missing from ${this.fileKind} added`);
     // usearch answers `stores` by a search, which cannot tell a vector that differs from one its graph does not reach
     if (mismatched > 0) {
       const unreached = this.meta.engine.name === 'usearch' ? ' or no search reached them (a graph build leaves a few such nodes, not damage)' : '';
-      repaired.push(`${mismatched} HNSW vectors differed from the catalog${unreached}, and were inserted again`);
+      repaired.push(`${mismatched} ${this.fileKind} vectors differed from the catalog${unreached}, and were inserted again`);
     }
-    if (extra > 0) repaired.push(`${extra} HNSW labels without a catalog vector marked deleted`);
+    if (extra > 0) repaired.push(`${extra} ${this.fileKind} labels without a catalog vector marked deleted`);
     return { vectors: active.size, repaired };
   }
 
