@@ -75,10 +75,7 @@ export function exactInnerProductRows(rows: Float32Array, query: Float32Array, d
   const count = Math.floor(rows.length / dim);
   const wanted = Math.min(k, count);
   if (!(wanted > 0)) return [];
-  // the binding reads each array from the start of its buffer
-  if (rows.byteOffset !== 0) throw new Error('exactInnerProductRows: rows must start at the start of their buffer');
-  const [keys] = loadCompiled().exactSearch(rows, Float32Array.from(query), dim, wanted, 'ip', 1);
-  return Array.from(keys, Number);
+  return Array.from(exactSearchRows(rows, Float32Array.from(query), dim, wanted, 'ip', 1).rows, Number);
 }
 
 /**

@@ -126,7 +126,8 @@ export class PostgresStore implements IndexStore {
     private readonly database: Database,
     readonly readonly: boolean,
   ) {
-    this.vectorIndex = new VectorIndexUpkeep({ schema: database.location.schema, dim: meta.embeddingDim, precision: meta.precision, m: hnswBuildOf(meta.engine).M, efConstruction: hnswBuildOf(meta.engine).efConstruction });
+    const { M, efConstruction } = hnswBuildOf(meta.engine);
+    this.vectorIndex = new VectorIndexUpkeep({ schema: database.location.schema, dim: meta.embeddingDim, precision: meta.precision, m: M, efConstruction });
   }
 
   describe(): StoreDescription {
