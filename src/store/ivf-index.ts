@@ -21,7 +21,7 @@ import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, s
 import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
 import { readIvfFile, writeIvfFile, type IvfList } from './ivf-file.js';
 import { seededRandom } from '../eval/random.js';
-import { centroidsInt8, nearestCentroids, trainCentroids } from './kmeans.js';
+import { CentroidFinder, centroidsInt8, trainCentroids } from './kmeans.js';
 import { exactSearchRows } from './usearch-native.js';
 
 /** Below this many vectors one list is scanned whole (about 0.25 ms at 512 dimensions). */
@@ -48,6 +48,8 @@ export class IvfIndex implements GraphIndex {
   readonly scorePrecision = 'i8' as const;
   private centroids: Float32Array;
   private centroids8: Int8Array;
+  /** Made on first use (a reader may never add a vector). */
+  private finder: CentroidFinder | undefined;
   private trainedSize: number;
   private lists: IvfList[];
   /** Per item id: its list + 1 (0: not stored). */
@@ -131,7 +133,7 @@ export class IvfIndex implements GraphIndex {
       this.remove(id);
       writeInt8(unitVector(vector), rows, i * this.dim);
     });
-    const targets = this.lists.length === 1 ? new Uint32Array(batch.length) : nearestCentroids(this.centroids8, rows, this.dim);
+    const targets = this.lists.length === 1 ? new Uint32Array(batch.length) : this.centroidFinder().nearest(rows);
     batch.forEach(([id], i) => this.append(targets[i]!, id, rows.subarray(i * this.dim, (i + 1) * this.dim)));
     if (this.trainsOnGrowth && this.live >= TRAIN_MIN && this.live >= 2 * this.trainedSize) this.train();
   }
@@ -265,36 +267,58 @@ export class IvfIndex implements GraphIndex {
     this.live--;
   }
 
-  /** k-means on a sample of the vectors, then every vector to the list of its nearest centroid. */
+  private centroidFinder(): CentroidFinder {
+    return (this.finder ??= new CentroidFinder(this.centroids8, this.dim));
+  }
+
+  /**
+   * k-means on a sample of the vectors, then every vector to the list of its nearest centroid,
+   * one old list at a time (at 10^7 vectors a copy of them all would be past the 4 GiB a typed
+   * array holds, and twice the memory).
+   */
   private train(): void {
     const dim = this.dim;
     const lists = listCountFor(this.live);
-    const all = new Int8Array(this.live * dim);
-    const ids = new Uint32Array(this.live);
-    let at = 0;
-    for (const list of this.lists) {
-      all.set(list.vectors.subarray(0, list.count * dim), at * dim);
-      ids.set(list.ids.subarray(0, list.count), at);
-      at += list.count;
-    }
-    const sampleSize = Math.min(this.live, lists * SAMPLE_PER_LIST);
-    const sample = new Int8Array(sampleSize * dim);
-    const random = seededRandom(TRAINING_SEED ^ this.live);
-    const order = Uint32Array.from({ length: this.live }, (_, i) => i);
-    for (let i = 0; i < sampleSize; i++) {
-      const pick = i + Math.floor(random() * (this.live - i));
-      [order[i], order[pick]] = [order[pick]!, order[i]!];
-      sample.set(all.subarray(order[i]! * dim, (order[i]! + 1) * dim), i * dim);
-    }
-    this.centroids = trainCentroids(sample, dim, lists, TRAINING_SEED);
+    this.centroids = trainCentroids(this.sample(Math.min(this.live, lists * SAMPLE_PER_LIST)), dim, lists, TRAINING_SEED);
     this.centroids8 = centroidsInt8(this.centroids, dim);
+    this.finder = new CentroidFinder(this.centroids8, dim);
     this.trainedSize = this.live;
-    const nearest = nearestCentroids(this.centroids8, all, dim);
+    const old = this.lists;
+    const targets = old.map((list) => this.finder!.nearest(list.vectors.subarray(0, list.count * dim)));
     const sizes = new Uint32Array(lists);
-    for (const l of nearest) sizes[l]!++;
+    for (const nearest of targets) for (const l of nearest) sizes[l]!++;
     this.lists = Array.from(sizes, (n) => emptyList(dim, Math.max(16, n)));
     this.live = 0;
     this.listOf.fill(0);
-    for (let i = 0; i < ids.length; i++) this.append(nearest[i]!, ids[i]!, all.subarray(i * dim, (i + 1) * dim));
+    old.forEach((list, l) => {
+      for (let r = 0; r < list.count; r++) this.append(targets[l]![r]!, list.ids[r]!, list.vectors.subarray(r * dim, (r + 1) * dim));
+      // let go as it goes, so that the old lists can be freed while the new ones fill
+      old[l] = emptyList(dim, 0);
+    });
+  }
+
+  /** `size` distinct stored vectors, picked at random (seeded by the index size), row after row. */
+  private sample(size: number): Int8Array {
+    const dim = this.dim;
+    const firstRow = new Uint32Array(this.lists.length + 1);
+    this.lists.forEach((list, l) => (firstRow[l + 1] = firstRow[l]! + list.count));
+    const out = new Int8Array(size * dim);
+    const random = seededRandom(TRAINING_SEED ^ this.live);
+    const order = Uint32Array.from({ length: this.live }, (_, i) => i);
+    for (let i = 0; i < size; i++) {
+      const pick = i + Math.floor(random() * (this.live - i));
+      [order[i], order[pick]] = [order[pick]!, order[i]!];
+      // the list holding the picked row: the last whose first row is at or before it
+      let low = 0;
+      let high = this.lists.length - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >> 1;
+        if (firstRow[middle]! <= order[i]!) low = middle;
+        else high = middle - 1;
+      }
+      const row = order[i]! - firstRow[low]!;
+      out.set(this.lists[low]!.vectors.subarray(row * dim, (row + 1) * dim), i * dim);
+    }
+    return out;
   }
 }

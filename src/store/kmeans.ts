@@ -1,12 +1,12 @@
 /**
  * Spherical k-means over int8 rows (int8-vectors.ts), for the lists of the ivf engine: each
  * centroid is the normalised mean of the rows nearest to it by cosine. Assignments run on
- * usearch's SIMD kernels over every core; seeding and reseeding are seeded, so the same rows
- * give the same centroids.
+ * usearch's SIMD kernels over every core (CentroidFinder); seeding and reseeding are seeded, so
+ * the same rows give the same centroids (below GRAPH_MIN_CENTROIDS: see there).
  */
 import { seededRandom } from '../eval/random.js';
 import { toInt8 } from './int8-vectors.js';
-import { exactSearchRows } from './usearch-native.js';
+import { exactSearchRows, newNativeUsearch, type NativeUsearch } from './usearch-native.js';
 
 /** Iterations of Lloyd's algorithm: the lists barely move after this many on CLIP-like data. */
 const ITERATIONS = 8;
@@ -26,19 +26,55 @@ export function centroidsInt8(centroids: Float32Array, dim: number): Int8Array {
  */
 const PAIRS_PER_CALL = 1 << 22;
 
-/** The nearest centroid (row of `centroids8`) of each of `rows` (int8, row after row). */
-export function nearestCentroids(centroids8: Int8Array, rows: Int8Array, dim: number): Uint32Array {
-  const count = rows.length / dim;
-  const out = new Uint32Array(count);
-  const chunk = Math.max(1, Math.floor(PAIRS_PER_CALL / (centroids8.length / dim)));
-  for (let start = 0; start < count; start += chunk) {
-    const end = Math.min(count, start + chunk);
-    // the binding reads an array from the start of its buffer: a chunk past the first is copied
-    const queries = start === 0 ? rows.subarray(0, end * dim) : rows.slice(start * dim, end * dim);
-    const found = exactSearchRows(centroids8, queries, dim, 1, 'cos', 0).rows;
-    for (let i = 0; i < end - start; i++) out[start + i] = Number(found[i]);
+/**
+ * From this many centroids on, the nearest one is looked up in a small HNSW graph of them. The
+ * exact scan costs about 24 ns per (vector, centroid) pair on this machine's two cores, so 220
+ * us per vector at 9,000 centroids (the lists of 5M items), and a build of 10^7 vectors, each
+ * assigned again at every training, would take hours; the graph (M 32, beam 64) finds a vector's
+ * nearest of 9,000 centroids in 23 us, the exact one for 99.2 % of CLIP-like vectors and a near
+ * second for the rest, which only moves a vector to a neighbouring list.
+ */
+export const GRAPH_MIN_CENTROIDS = 1024;
+const GRAPH = { M: 32, efConstruction: 200, beam: 64 };
+
+/** Finds the nearest centroid of int8 rows: an exact scan below GRAPH_MIN_CENTROIDS, a graph of the centroids from there. */
+export class CentroidFinder {
+  private readonly graph: NativeUsearch | undefined;
+
+  constructor(
+    private readonly centroids8: Int8Array,
+    private readonly dim: number,
+  ) {
+    const count = centroids8.length / dim;
+    if (count >= GRAPH_MIN_CENTROIDS) {
+      this.graph = newNativeUsearch(dim, 'i8', 'cos', GRAPH.M, GRAPH.efConstruction, GRAPH.beam);
+      // every core (usearch keeps search contexts for as many threads as the add that sized it
+      // used); so the graph, and the few vectors it does not send to their nearest centroid, may
+      // differ from one run to the next
+      this.graph.add(BigUint64Array.from({ length: count }, (_, c) => BigInt(c)), centroids8, 0);
+    }
   }
-  return out;
+
+  /** The nearest centroid (its row in the centroids) of each of `rows` (int8, row after row, starting at the start of their buffer). */
+  nearest(rows: Int8Array): Uint32Array {
+    const count = rows.length / this.dim;
+    const out = new Uint32Array(count);
+    if (count === 0) return out;
+    if (this.graph) {
+      const [keys] = this.graph.search(rows, 1, 0);
+      for (let i = 0; i < count; i++) out[i] = Number(keys[i]);
+      return out;
+    }
+    const chunk = Math.max(1, Math.floor(PAIRS_PER_CALL / (this.centroids8.length / this.dim)));
+    for (let start = 0; start < count; start += chunk) {
+      const end = Math.min(count, start + chunk);
+      // the binding reads an array from the start of its buffer: a chunk past the first is copied
+      const queries = start === 0 ? rows.subarray(0, end * this.dim) : rows.slice(start * this.dim, end * this.dim);
+      const found = exactSearchRows(this.centroids8, queries, this.dim, 1, 'cos', 0).rows;
+      for (let i = 0; i < end - start; i++) out[start + i] = Number(found[i]);
+    }
+    return out;
+  }
 }
 
 /** `lists` unit centroids (row after row) of `rows` (`count` int8 rows of `dim`; at least `lists` of them). */
@@ -61,7 +97,7 @@ export function trainCentroids(rows: Int8Array, dim: number, lists: number, seed
   const sums = new Float64Array(lists * dim);
   const sizes = new Uint32Array(lists);
   for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-    const nearest = nearestCentroids(centroidsInt8(centroids, dim), rows, dim);
+    const nearest = new CentroidFinder(centroidsInt8(centroids, dim), dim).nearest(rows);
     sums.fill(0);
     sizes.fill(0);
     for (let r = 0; r < count; r++) {

@@ -61,9 +61,12 @@ export function usearchMetricFor(quantization: VectorQuantization): UsearchMetri
   return quantization === 'f32' ? 'ip' : 'cos';
 }
 
-/** A new empty index; the search beam is set per search (see usearch-index.ts), hence expansion_search 1. */
-export function newNativeUsearch(dim: number, quantization: VectorQuantization, metric: UsearchMetric, M: number, efConstruction: number): NativeUsearch {
-  return new (loadCompiled().CompiledIndex)(dim, metric, quantization, M, efConstruction, 1, false);
+/**
+ * A new empty index. The engine sets its search beam per search (usearch-index.ts) and so keeps
+ * expansion_search 1; a search for fewer neighbours than `expansionSearch` still walks that wide.
+ */
+export function newNativeUsearch(dim: number, quantization: VectorQuantization, metric: UsearchMetric, M: number, efConstruction: number, expansionSearch = 1): NativeUsearch {
+  return new (loadCompiled().CompiledIndex)(dim, metric, quantization, M, efConstruction, expansionSearch, false);
 }
 
 /**
