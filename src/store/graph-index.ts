@@ -45,7 +45,7 @@ export interface GraphFileDigest {
 export interface LoadGraphOptions {
   /** Judges the file's digest: returns why the file is refused, or undefined. */
   accept?: (digest: GraphFileDigest) => string | undefined;
-  /** The sha256 recorded for a file of this identity, if any: such a file is not hashed again (usearch; hnswlib reads the whole file anyway and hashes it). */
+  /** The sha256 recorded for a file of this identity, if any: such a file is not hashed again (usearch, ivf; hnswlib's reader hashes as it reads). */
   knownSha256?: (identity: string) => string | undefined;
   /** Serve the file memory-mapped and read-only where the engine can (usearch); changes then stay in memory. */
   mapped?: boolean;

@@ -77,9 +77,9 @@ export class IvfIndex implements GraphIndex {
     return new IvfIndex(dim, new Float32Array(0), 0, [emptyList(dim)]);
   }
 
-  /** Opens a saved index (read whole into memory; `mapped` marks a reader's, see trainsOnGrowth); a damaged or refused file is INDEX_CORRUPT. */
+  /** Opens a saved index (read whole into memory; `mapped` marks a reader's, see trainsOnGrowth; `knownSha256`: see readIvfFile); a damaged or refused file is INDEX_CORRUPT. */
   static load(file: string, dim: number, options: LoadGraphOptions = {}): IvfIndex {
-    const { content, facts } = readIvfFile(file, dim);
+    const { content, facts } = readIvfFile(file, dim, options.knownSha256);
     const refusal = options.accept?.(facts);
     if (refusal !== undefined) throw graphFileCorrupt(file, refusal, undefined, 'ivf');
     const index = new IvfIndex(dim, content.centroids, content.trainedSize, content.lists);

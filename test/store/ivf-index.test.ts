@@ -138,6 +138,23 @@ describe('ivf engine', () => {
     expect(refused).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/not the file recorded/) }));
   });
 
+  it("trusts the sha256 recorded for a file's identity instead of hashing it again, as for usearch files (doctor's check still hashes)", async () => {
+    const index = IvfIndex.create(DIM);
+    index.addMany(clustered(TRAIN_MIN, 9).map((v, i) => [i + 1, v] as const));
+    const file = path.join(work, 'recorded.ivf');
+    await index.save(file);
+    // bit rot in the last vector: the structure holds, the content hash does not
+    const rotted = readFileSync(file);
+    rotted[rotted.length - 41]! ^= 0x01;
+    writeFileSync(file, rotted);
+    const seen: string[] = [];
+    const loaded = loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { knownSha256: () => 'recorded', accept: ({ sha256 }) => void seen.push(sha256) });
+    expect(seen).toEqual(['recorded']);
+    expect(loaded.size).toBe(TRAIN_MIN);
+    expect(() => loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { knownSha256: () => undefined })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
+    expect(() => checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
+  });
+
   it('refuses a damaged, truncated or foreign file as INDEX_CORRUPT', async () => {
     const index = IvfIndex.create(DIM);
     clustered(TRAIN_MIN, 6).forEach((v, i) => index.add(i + 1, v));
