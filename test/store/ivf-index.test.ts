@@ -12,7 +12,7 @@ import { ClipLikeVectors, vectorRows } from '../../bench/clip-like-vectors.js';
 import { seededRandom } from '../../src/eval/random.js';
 import { BruteForceIndex } from '../../src/store/index.js';
 import { checkGraphFile, ENGINE_DEFAULTS, loadGraph } from '../../src/store/engines.js';
-import { IvfIndex, listCountFor, TRAIN_MIN } from '../../src/store/ivf-index.js';
+import { IvfIndex, listCountFor, TRAIN_MIN, vectorsToScan } from '../../src/store/ivf-index.js';
 import { bestFirst, cosine } from '../../src/vector-math.js';
 
 const DIM = 16;
@@ -153,6 +153,13 @@ describe('ivf engine', () => {
     expect(loaded.size).toBe(TRAIN_MIN);
     expect(() => loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { knownSha256: () => undefined })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
     expect(() => checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
+  });
+
+  it('scans the same share of an index of a million items or more at the same ef (a text query needs a share of the lists, not a number)', () => {
+    expect(vectorsToScan(512, 20_000)).toBe(8_192);
+    expect(vectorsToScan(512, 1_000_000)).toBe(8_192);
+    expect(vectorsToScan(512, 10_000_000)).toBe(81_920);
+    expect(vectorsToScan(256, 3_000_000)).toBe(12_288);
   });
 
   it('refuses a damaged, truncated or foreign file as INDEX_CORRUPT', async () => {
