@@ -18,7 +18,7 @@ import { oneField } from '../one-field.js';
 
 export function printVerify(report: VerifyReport, failedFiles?: number): void {
   const { checked } = report;
-  process.stdout.write(`checked ${checked.images} images, ${checked.vectors} vectors, ${checked.hnswLabels} HNSW labels: ${report.ok ? 'ok' : 'PROBLEMS LEFT'}\n`);
+  process.stdout.write(`checked ${checked.images} images, ${checked.vectors} vectors, ${checked.hnswLabels} in the vector index: ${report.ok ? 'ok' : 'PROBLEMS LEFT'}\n`);
   for (const line of report.repaired) process.stdout.write(`  repaired: ${line}\n`);
   for (const line of report.unrepaired) process.stdout.write(`  not repaired: ${line}\n`);
   if (failedFiles) process.stdout.write(`  ${failedFiles} files could not be indexed: \`rsclip errors\` lists them and why\n`);

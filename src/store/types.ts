@@ -268,7 +268,10 @@ export interface IndexStats {
 /** What `verify` found and what it did about it. */
 export interface VerifyReport {
   ok: boolean;
-  /** `images`: the files of the archive at its last indexing, indexed or failed (removed files' records are checked, not counted). */
+  /**
+   * `images`: the files of the archive at its last indexing, indexed or failed (removed files' records are checked, not counted);
+   * `hnswLabels`: the vectors in the vector index, whatever its engine (named before there were other engines than HNSW graphs).
+   */
   checked: { images: number; vectors: number; hnswLabels: number };
   /** Problems found and fixed. */
   repaired: string[];

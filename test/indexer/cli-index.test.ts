@@ -100,6 +100,8 @@ describe('rsclip index (tiny model, child processes)', () => {
     const doctor = await runCli(['doctor', '--index', indexDir, '--json']);
     expect(doctor.code).toBe(0);
     expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true, repaired: [], unrepaired: [] });
+    const plain = await runCli(['doctor', '--index', indexDir]);
+    expect(plain.stdout).toContain(`checked ${GOOD + badCount} images, ${GOOD} vectors, ${GOOD} in the vector index: ok`);
   });
 
   it.each([
