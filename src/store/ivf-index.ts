@@ -286,7 +286,7 @@ export class IvfIndex implements GraphIndex {
   /**
    * k-means on a sample of the vectors, then every vector to the list of its nearest centroid,
    * one old list at a time (at 10^7 vectors a copy of them all would be past the 4 GiB a typed
-   * array holds, and twice the memory).
+   * array holds, and a third copy of the vectors beside the old lists and the new).
    */
   private train(): void {
     const dim = this.dim;
@@ -304,7 +304,7 @@ export class IvfIndex implements GraphIndex {
     this.listOf.fill(0);
     old.forEach((list, l) => {
       for (let r = 0; r < list.count; r++) this.append(targets[l]![r]!, list.ids[r]!, list.vectors.subarray(r * dim, (r + 1) * dim));
-      // let go as it goes, so that the old lists can be freed while the new ones fill
+      // let go as it goes, so that the garbage collector may free the old lists while the new ones fill
       old[l] = emptyList(dim, 0);
     });
   }
