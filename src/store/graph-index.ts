@@ -56,12 +56,14 @@ export class GraphWriteError extends Error {
   override readonly name = 'GraphWriteError';
 }
 
+/** The hint of every INDEX_CORRUPT about an engine's file: what happens to it and how to make it happen now. */
+export function rebuiltFromCatalogHint(file: string): string {
+  return `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``;
+}
+
 /** INDEX_CORRUPT for a damaged graph file (an HNSW graph, or the ivf engine's lists), saying why and that it is rebuilt. */
 export function graphFileCorrupt(file: string, why: string, cause?: unknown, kind: 'HNSW' | 'ivf' = 'HNSW'): RsclipError {
-  return new RsclipError('INDEX_CORRUPT', `${kind} file ${file} is damaged: ${why}`, {
-    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
-    cause,
-  });
+  return new RsclipError('INDEX_CORRUPT', `${kind} file ${file} is damaged: ${why}`, { hint: rebuiltFromCatalogHint(file), cause });
 }
 
 /** Flushes a written file to the disk. */

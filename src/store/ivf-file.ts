@@ -13,9 +13,9 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
+import { rebuiltFromCatalogHint, type GraphFileDigest } from './graph-index.js';
 
 const MAGIC = Buffer.from('RSCLIPIVF1\0\0\0\0\0\0', 'latin1');
 const FOOTER_MAGIC = 'RSCLIPI1';
@@ -37,23 +37,14 @@ export interface IvfContent {
   lists: IvfList[];
 }
 
-export interface IvfFileFacts {
-  bytes: number;
-  /** sha256 of the whole file, hex. */
-  sha256: string;
-  identity: string;
-}
-
 function corrupt(file: string, what: string): RsclipError {
-  return new RsclipError('INDEX_CORRUPT', `cannot read ivf file ${file}: ${what}`, {
-    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
-  });
+  return new RsclipError('INDEX_CORRUPT', `cannot read ivf file ${file}: ${what}`, { hint: rebuiltFromCatalogHint(file) });
 }
 
 const bytesOf = (array: Float32Array | Uint32Array | Int8Array, count: number): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, count * array.BYTES_PER_ELEMENT);
 
 /** Writes `content` to `file` (created or truncated); returns the facts of what was written. */
-export function writeIvfFile(file: string, content: IvfContent): Omit<IvfFileFacts, 'identity'> {
+export function writeIvfFile(file: string, content: IvfContent): Omit<GraphFileDigest, 'identity'> {
   const fd = openSync(file, 'w');
   try {
     const hash = createHash('sha256');
@@ -92,12 +83,12 @@ export function writeIvfFile(file: string, content: IvfContent): Omit<IvfFileFac
  * whose identity has a recorded sha256 (`knownSha256`, as for usearch files) is checked for its
  * structure but not hashed again: hashing was a second of a 1M index's start-up, five at 10M.
  */
-export function readIvfFile(file: string, dim: number, knownSha256?: (identity: string) => string | undefined): { content: IvfContent; facts: IvfFileFacts } {
+export function readIvfFile(file: string, dim: number, knownSha256?: (identity: string) => string | undefined): { content: IvfContent; facts: GraphFileDigest } {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (cause) {
-    throw new RsclipError('INDEX_CORRUPT', `cannot open ivf file ${file}: ${(cause as Error).message}`, { cause, hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
+    throw new RsclipError('INDEX_CORRUPT', `cannot open ivf file ${file}: ${(cause as Error).message}`, { cause, hint: rebuiltFromCatalogHint(file) });
   }
   try {
     const size = fstatSync(fd).size;

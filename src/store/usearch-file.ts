@@ -13,9 +13,9 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
+import { rebuiltFromCatalogHint } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import type { UsearchMetric } from './usearch-native.js';
 
@@ -58,9 +58,7 @@ export interface UsearchFileFacts {
 }
 
 function corrupt(file: string, what: string): RsclipError {
-  return new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${what}`, {
-    hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
-  });
+  return new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${what}`, { hint: rebuiltFromCatalogHint(file) });
 }
 
 function readExactly(fd: number, length: number, position: number): Buffer {
@@ -115,7 +113,7 @@ export function readUsearchFile(file: string, dim: number, quantization: VectorQ
   try {
     fd = openSync(file, 'r');
   } catch (cause) {
-    throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, { cause, hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
+    throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, { cause, hint: rebuiltFromCatalogHint(file) });
   }
   try {
     const size = fstatSync(fd).size;

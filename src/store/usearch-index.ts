@@ -19,7 +19,7 @@
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
 import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
-import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
+import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, rebuiltFromCatalogHint, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { writeInt8 } from './int8-vectors.js';
 import { checkSearchArgs } from './argument-checks.js';
@@ -148,12 +148,9 @@ export class UsearchIndex implements GraphIndex {
       if (options.mapped) native.view(file);
       else native.load(file);
     } catch (cause) {
-      throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, {
-        hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\``,
-        cause,
-      });
+      throw new RsclipError('INDEX_CORRUPT', `cannot read usearch file ${file}: ${(cause as Error).message}`, { hint: rebuiltFromCatalogHint(file), cause });
     }
-    if (native.size() !== facts.live.size) throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} holds ${native.size()} vectors, its trailer lists ${facts.live.size}`, { hint: `it is rebuilt from catalog.sqlite: run \`rsclip doctor --index ${path.dirname(file)}\`` });
+    if (native.size() !== facts.live.size) throw new RsclipError('INDEX_CORRUPT', `usearch file ${file} holds ${native.size()} vectors, its trailer lists ${facts.live.size}`, { hint: rebuiltFromCatalogHint(file) });
     if (!options.mapped) return new UsearchIndex(dim, params, facts.metric, facts.live, native, facts.deleted);
     return new UsearchIndex(dim, params, facts.metric, facts.live, undefined, 0, { native, file, deleted: facts.deleted, hidden: new IdBitset() });
   }
