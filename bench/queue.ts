@@ -46,6 +46,7 @@ import { QueueEmbedder } from '../src/queue/index.js';
 import { DEFAULT_QUEUE_NAME, encodeVector, type EmbedJobData, type EmbedJobResult } from '../src/queue/protocol.js';
 import { openIndex } from '../src/store/index.js';
 import { makePng } from '../test/fixtures/images.js';
+import { ClipLikeVectors, vectorRows } from './clip-like-vectors.js';
 import { tinyModelDir } from '../test/fixtures/model.js';
 import { FakeEncoder } from '../test/indexer/fake-encoder.js';
 import { startRedis } from '../test/queue/redis-server.js';
@@ -76,19 +77,20 @@ if (values.graph !== 'thread' && values.graph !== 'main') throw new Error(`--gra
 /** How the coordinator's index is opened. */
 const writeOnly = values.graph === 'thread';
 
-/** The n-th of a fixed sequence of distinct unit vectors (an HNSW graph of many equal vectors would be slow for no real reason). */
-function benchVector(n: number, dim: number): Float32Array {
-  const v = Float32Array.from({ length: dim }, (_, j) => Math.sin(n * 7.1 + j * 0.37 + Math.sqrt(n + j)));
-  const norm = Math.hypot(...v);
-  return v.map((x) => x / norm);
+/**
+ * `count` distinct CLIP-like unit vectors (clustered in a narrow cone as image embeddings are):
+ * a graph's build costs far more on them than on spread-out vectors, and a fleet sends those.
+ */
+function benchVectors(count: number, dim: number): Float32Array[] {
+  return vectorRows(new ClipLikeVectors({ items: count, dim, seed: 1 }).images(0, count), dim);
 }
 
-/** Distinct vectors the responder hands out in turn: more than one run's items, so no two items share one. */
-const RESPONDER_VECTORS = 32_768;
+/** Distinct vectors the responder hands out in turn: more than one run's items at the default sizes (a larger run repeats them). */
+const RESPONDER_VECTORS = 65_536;
 
 /** A worker stand-in that answers each job with precomputed distinct unit vectors, reading nothing. */
 async function responder(url: string, dim: number): Promise<void> {
-  const table = Array.from({ length: RESPONDER_VECTORS }, (_, n) => encodeVector(benchVector(n, dim)));
+  const table = benchVectors(RESPONDER_VECTORS, dim).map(encodeVector);
   let next = 0;
   const connection = await connectRedis(url);
   const worker = new Worker<EmbedJobData, EmbedJobResult>(
@@ -213,7 +215,7 @@ async function storeCommitRate(index: string, dim: number, itemsPerFile: number)
   const store = await openIndex(index, { model: new FakeEncoder({ dim }).info, create: true, writeOnly });
   const commits = itemsPerFile === 1 ? 320 : 40;
   const perCommit = 64;
-  const vectors = Array.from({ length: commits * perCommit }, (_, n) => benchVector(n, dim));
+  const vectors = benchVectors(commits * perCommit, dim);
   const file = (f: number) => ({ root: dir, path: `f${f}.png`, bytes: 1, mtimeMs: 1, contentHash: `h${f}`, width: 1, height: 1, format: 'png', plan: 'whole' });
   const item = (n: number, key: string) => ({ key, window: { x: n % 64, y: 0, width: 224, height: 224, scale: 1 }, place: null, vector: vectors[n]! });
   const cpu0 = cpuNow();
