@@ -9,10 +9,13 @@
  *
  * Numbers are little-endian (typed arrays written as they lie in memory: x86-64 and arm64). The
  * reader checks every count against the file's size before it allocates, and the checksum after
- * the last byte, so a damaged or truncated file is refused rather than served.
+ * the last byte, so a damaged or truncated file is refused rather than served. A file whose
+ * sha256 is known is not hashed again, and its lists' vectors may stay on the disk until they are
+ * needed (UnreadListVectors): a reader of 10^7 items answers before it has read 5 GB.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { RsclipError } from '../errors.js';
 import { fileIdentity } from './file-identity.js';
 import { rebuiltFromCatalogHint, type GraphFileDigest } from './graph-index.js';
@@ -79,32 +82,113 @@ export function writeIvfFile(file: string, content: IvfContent): Omit<GraphFileD
 }
 
 /**
+ * The vectors of the lists of an ivf file that readIvfFile left on the disk: read list by list,
+ * from the file as it was opened (a file renamed over its path later changes nothing read here),
+ * until `close`.
+ */
+export class UnreadListVectors {
+  #fd: number | undefined;
+  readonly #readAsync = promisify(read);
+
+  constructor(
+    fd: number,
+    readonly file: string,
+    private readonly dim: number,
+    /** Per list: where its vectors start in the file, and its rows. */
+    private readonly starts: Float64Array,
+    private readonly rows: Uint32Array,
+  ) {
+    this.#fd = fd;
+  }
+
+  readSync(list: number): Int8Array {
+    const { fd, vectors, at } = this.#target(list);
+    try {
+      for (let done = 0; done < vectors.length; ) {
+        const got = readSync(fd, vectors, done, vectors.length - done, at + done);
+        if (got === 0) throw corrupt(this.file, `it ends early at byte ${at + done}`);
+        done += got;
+      }
+    } catch (cause) {
+      throw unreadable(this.file, cause);
+    }
+    return vectors;
+  }
+
+  async read(list: number): Promise<Int8Array> {
+    const { fd, vectors, at } = this.#target(list);
+    try {
+      for (let done = 0; done < vectors.length; ) {
+        const { bytesRead } = await this.#readAsync(fd, vectors, done, vectors.length - done, at + done);
+        if (bytesRead === 0) throw corrupt(this.file, `it ends early at byte ${at + done}`);
+        done += bytesRead;
+      }
+    } catch (cause) {
+      throw unreadable(this.file, cause);
+    }
+    return vectors;
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #target(list: number): { fd: number; vectors: Int8Array; at: number } {
+    if (this.#fd === undefined) throw corrupt(this.file, 'its vectors were asked for after it was closed');
+    return { fd: this.#fd, vectors: new Int8Array(this.rows[list]! * this.dim), at: this.starts[list]! };
+  }
+}
+
+/** A read that failed as INDEX_CORRUPT, as it was or naming the file. */
+function unreadable(file: string, cause: unknown): RsclipError {
+  if (cause instanceof RsclipError) return cause;
+  return new RsclipError('INDEX_CORRUPT', `cannot read ivf file ${file}: ${(cause as Error).message}`, { cause, hint: rebuiltFromCatalogHint(file) });
+}
+
+/** An empty array for the vectors of a list not read yet (its rows are counted, its ids read). */
+export const UNREAD_VECTORS = new Int8Array(0);
+
+/**
  * Reads and checks an ivf file: its content and facts; a damaged file is INDEX_CORRUPT. A file
  * whose identity has a recorded sha256 (`knownSha256`, as for usearch files) is checked for its
  * structure but not hashed again: hashing was a second of a 1M index's start-up, five at 10M.
+ * Such a file's vectors are left on the disk with `deferVectors`: its lists then hold their ids
+ * and counts and UNREAD_VECTORS, and `unread` reads their vectors (and holds the file open).
  */
-export function readIvfFile(file: string, dim: number, knownSha256?: (identity: string) => string | undefined): { content: IvfContent; facts: GraphFileDigest } {
+export function readIvfFile(
+  file: string,
+  dim: number,
+  knownSha256?: (identity: string) => string | undefined,
+  options: { deferVectors?: boolean } = {},
+): { content: IvfContent; facts: GraphFileDigest; unread?: UnreadListVectors } {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (cause) {
     throw new RsclipError('INDEX_CORRUPT', `cannot open ivf file ${file}: ${(cause as Error).message}`, { cause, hint: rebuiltFromCatalogHint(file) });
   }
+  let keepOpen = false;
   try {
     const size = fstatSync(fd).size;
     const identity = fileIdentity(fd);
     const known = knownSha256?.(identity);
     const content = known === undefined ? createHash('sha256') : undefined;
+    const defer = options.deferVectors === true && known !== undefined;
     let at = 0;
+    const skip = (bytes: number) => {
+      if (at + bytes > size) throw corrupt(file, `it ends at byte ${size}, inside a part that needs ${at + bytes}`);
+      at += bytes;
+    };
     const read = (target: Uint8Array, hash: Hash | undefined = content) => {
-      if (at + target.length > size) throw corrupt(file, `it ends at byte ${size}, inside a part that needs ${at + target.length}`);
+      const start = at;
+      skip(target.length);
       for (let done = 0; done < target.length; ) {
-        const got = readSync(fd, target, done, target.length - done, at + done);
-        if (got === 0) throw corrupt(file, `it ends early at byte ${at + done}`);
+        const got = readSync(fd, target, done, target.length - done, start + done);
+        if (got === 0) throw corrupt(file, `it ends early at byte ${start + done}`);
         done += got;
       }
       hash?.update(target);
-      at += target.length;
     };
     if (size < HEAD_BYTES + FOOTER_BYTES) throw corrupt(file, `${size} bytes is too short to be one`);
     const head = Buffer.alloc(HEAD_BYTES);
@@ -117,6 +201,8 @@ export function readIvfFile(file: string, dim: number, knownSha256?: (identity: 
     const centroids = new Float32Array(lists * dim);
     read(bytesOf(centroids, centroids.length));
     const out: IvfList[] = [];
+    const starts = new Float64Array(Math.max(1, lists));
+    const rowsOf = new Uint32Array(Math.max(1, lists));
     const n = Buffer.alloc(4);
     let seen = 0;
     for (let l = 0; l < Math.max(1, lists); l++) {
@@ -124,10 +210,14 @@ export function readIvfFile(file: string, dim: number, knownSha256?: (identity: 
       const rows = n.readUInt32LE(0);
       seen += rows;
       if (seen > count) throw corrupt(file, `its lists hold more than the ${count} vectors its head counts`);
-      const list: IvfList = { ids: new Uint32Array(rows), vectors: new Int8Array(rows * dim), count: rows };
-      read(bytesOf(list.ids, rows));
-      read(bytesOf(list.vectors, rows * dim));
-      out.push(list);
+      const ids = new Uint32Array(rows);
+      read(bytesOf(ids, rows));
+      starts[l] = at;
+      rowsOf[l] = rows;
+      let vectors = UNREAD_VECTORS;
+      if (defer) skip(rows * dim);
+      else read(bytesOf((vectors = new Int8Array(rows * dim)), rows * dim));
+      out.push({ ids, vectors, count: rows });
     }
     if (seen !== count) throw corrupt(file, `its lists hold ${seen} vectors, its head counts ${count}`);
     const whole = content?.copy();
@@ -135,8 +225,11 @@ export function readIvfFile(file: string, dim: number, knownSha256?: (identity: 
     read(footer, whole);
     if (footer.toString('latin1', 32) !== FOOTER_MAGIC) throw corrupt(file, 'its footer is missing');
     if (content && !footer.subarray(0, 32).equals(content.digest())) throw corrupt(file, 'its checksum does not match its content');
-    return { content: { dim, centroids, trainedSize, lists: out }, facts: { bytes: size, sha256: known ?? whole!.digest('hex'), identity } };
+    const facts = { bytes: size, sha256: known ?? whole!.digest('hex'), identity };
+    const unread = defer && count > 0 ? new UnreadListVectors(fd, file, dim, starts, rowsOf) : undefined;
+    keepOpen = unread !== undefined;
+    return { content: { dim, centroids, trainedSize, lists: out }, facts, ...(unread ? { unread } : {}) };
   } finally {
-    closeSync(fd);
+    if (!keepOpen) closeSync(fd);
   }
 }

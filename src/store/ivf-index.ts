@@ -14,13 +14,17 @@
  *   vectors per million items (per index below a million; at least one list); a filter that
  *   leaves too few scans further, up to every list.
  * - Scores are int8 cosines (scorePrecision i8): the store re-ranks them on its own vectors.
+ * - Opening a file whose sha256 is known reads its centroids and ids, not its vectors: a list's
+ *   vectors are read when a search or a change first needs them, and all of them in the
+ *   background meanwhile (at 10^7 items the file is 5 GB: an index answers in about a second
+ *   instead of after reading it all).
  */
 import { RsclipError } from '../errors.js';
 import { checkLength, TopK, unitVector, type ScoredId } from '../vector-math.js';
 import { checkSearchArgs } from './argument-checks.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions } from './graph-index.js';
 import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
-import { readIvfFile, writeIvfFile, type IvfList } from './ivf-file.js';
+import { readIvfFile, writeIvfFile, type IvfList, type UnreadListVectors } from './ivf-file.js';
 import { seededRandom } from '../eval/random.js';
 import { CentroidFinder, centroidsInt8, trainCentroids } from './kmeans.js';
 import { exactSearchRows } from './usearch-native.js';
@@ -55,6 +59,18 @@ function emptyList(dim: number, capacity = 16): IvfList {
   return { ids: new Uint32Array(capacity), vectors: new Int8Array(capacity * dim), count: 0 };
 }
 
+/** The lists whose vectors are still in the file, and the background read of them. */
+interface UnreadLists {
+  vectors: UnreadListVectors;
+  /** Per list: 1 while its vectors are unread. */
+  pending: Uint8Array;
+  left: number;
+  /** Why the background read stopped (the file is then closed; unread lists cannot be searched). */
+  failure?: unknown;
+  /** Settles when the background read ends, whether it read every list or failed. */
+  done: Promise<void>;
+}
+
 export class IvfIndex implements GraphIndex {
   readonly dim: number;
   readonly scorePrecision = 'i8' as const;
@@ -73,6 +89,7 @@ export class IvfIndex implements GraphIndex {
    * at 10^6 vectors takes tens of seconds, which would stall a server's searches.
    */
   private trainsOnGrowth = true;
+  private unread: UnreadLists | undefined;
 
   private constructor(dim: number, centroids: Float32Array, trainedSize: number, lists: IvfList[]) {
     this.dim = dim;
@@ -89,16 +106,35 @@ export class IvfIndex implements GraphIndex {
     return new IvfIndex(dim, new Float32Array(0), 0, [emptyList(dim)]);
   }
 
-  /** Opens a saved index (read whole into memory; `mapped` marks a reader's, see trainsOnGrowth; `knownSha256`: see readIvfFile); a damaged or refused file is INDEX_CORRUPT. */
+  /**
+   * Opens a saved index (`mapped` marks a reader's, see trainsOnGrowth); a damaged or refused file
+   * is INDEX_CORRUPT. A file with a `knownSha256` (see readIvfFile) is read without its vectors,
+   * which follow (see the head of this file); otherwise it is read whole and hashed.
+   */
   static load(file: string, dim: number, options: LoadGraphOptions = {}): IvfIndex {
-    const { content, facts } = readIvfFile(file, dim, options.knownSha256);
-    const refusal = options.accept?.(facts);
-    if (refusal !== undefined) throw graphFileCorrupt(file, refusal, undefined, 'ivf');
-    const index = new IvfIndex(dim, content.centroids, content.trainedSize, content.lists);
-    const stored = content.lists.reduce((sum, list) => sum + list.count, 0);
-    if (index.live !== stored) throw graphFileCorrupt(file, `${stored - index.live} item ids appear in more than one place`, undefined, 'ivf');
+    const { content, facts, unread } = readIvfFile(file, dim, options.knownSha256, { deferVectors: true });
+    let index: IvfIndex;
+    try {
+      const refusal = options.accept?.(facts);
+      if (refusal !== undefined) throw graphFileCorrupt(file, refusal, undefined, 'ivf');
+      index = new IvfIndex(dim, content.centroids, content.trainedSize, content.lists);
+      const stored = content.lists.reduce((sum, list) => sum + list.count, 0);
+      if (index.live !== stored) throw graphFileCorrupt(file, `${stored - index.live} item ids appear in more than one place`, undefined, 'ivf');
+    } catch (error) {
+      unread?.close();
+      throw error;
+    }
     index.trainsOnGrowth = options.mapped !== true;
+    if (unread) index.readInBackground(unread);
     return index;
+  }
+
+  /** Resolves once every list's vectors are in memory (at once for an index read whole); rejects if the file could not be read. */
+  async whenRead(): Promise<void> {
+    const unread = this.unread;
+    if (!unread) return;
+    await unread.done;
+    if (unread.failure !== undefined) throw unread.failure;
   }
 
   get size(): number {
@@ -177,7 +213,7 @@ export class IvfIndex implements GraphIndex {
     let scanned = 0;
     for (let i = 0; i < lists; i++) {
       if (i === order.length) order = this.listsByCentroid(query8, lists);
-      const list = this.lists[order[i]!]!;
+      const list = this.listRead(order[i]!);
       if (list.count === 0) continue;
       const found = this.scan(list, query8, filter ? list.count : wanted);
       for (let j = 0; j < found.rows.length; j++) {
@@ -197,6 +233,7 @@ export class IvfIndex implements GraphIndex {
   }
 
   async save(file: string): Promise<GraphFileDigest> {
+    this.readAll();
     let written: { bytes: number; sha256: string };
     try {
       written = writeIvfFile(file, { dim: this.dim, centroids: this.centroids, trainedSize: this.trainedSize, lists: this.lists });
@@ -243,7 +280,7 @@ export class IvfIndex implements GraphIndex {
   }
 
   private append(l: number, id: number, row: Int8Array): void {
-    let list = this.lists[l]!;
+    let list = this.listRead(l);
     if (list.count === list.ids.length) {
       const grown = emptyList(this.dim, Math.max(16, list.ids.length * 2));
       grown.ids.set(list.ids);
@@ -259,7 +296,7 @@ export class IvfIndex implements GraphIndex {
 
   private locate(id: number): { list: IvfList; row: number } | undefined {
     if (!this.has(id)) return undefined;
-    const list = this.lists[this.listOf[id]! - 1]!;
+    const list = this.listRead(this.listOf[id]! - 1);
     const row = list.ids.subarray(0, list.count).indexOf(id);
     return row < 0 ? undefined : { list, row };
   }
@@ -279,6 +316,55 @@ export class IvfIndex implements GraphIndex {
     this.live--;
   }
 
+  /** List `l`, its vectors read from the file first if they are not yet. */
+  private listRead(l: number): IvfList {
+    const unread = this.unread;
+    if (unread?.pending[l]) {
+      if (unread.failure !== undefined) throw unread.failure;
+      this.settle(unread, l, unread.vectors.readSync(l));
+    }
+    return this.lists[l]!;
+  }
+
+  private readAll(): void {
+    for (let l = 0; this.unread && l < this.lists.length; l++) this.listRead(l);
+  }
+
+  private settle(unread: UnreadLists, l: number, vectors: Int8Array): void {
+    this.lists[l]!.vectors = vectors;
+    unread.pending[l] = 0;
+    if (--unread.left > 0) return;
+    unread.vectors.close();
+    this.unread = undefined;
+  }
+
+  /** Reads the lists not yet read, one at a time, off the event loop, until all are or the index has read them itself. */
+  private readInBackground(vectors: UnreadListVectors): void {
+    const pending = Uint8Array.from(this.lists, (list) => (list.count > 0 ? 1 : 0));
+    const left = pending.reduce((sum, p) => sum + p, 0);
+    if (left === 0) {
+      vectors.close();
+      return;
+    }
+    const unread: UnreadLists = { vectors, pending, left, done: Promise.resolve() };
+    this.unread = unread;
+    unread.done = (async () => {
+      for (let l = 0; l < pending.length && this.unread === unread; l++) {
+        if (!pending[l]) continue;
+        let read: Int8Array;
+        try {
+          read = await vectors.read(l);
+        } catch (failure) {
+          unread.failure = failure;
+          vectors.close();
+          return;
+        }
+        // a search or a change may have read it meanwhile (and changed it since)
+        if (this.unread === unread && pending[l]) this.settle(unread, l, read);
+      }
+    })();
+  }
+
   private centroidFinder(): CentroidFinder {
     return (this.finder ??= new CentroidFinder(this.centroids8, this.dim));
   }
@@ -289,6 +375,7 @@ export class IvfIndex implements GraphIndex {
    * array holds, and a third copy of the vectors beside the old lists and the new).
    */
   private train(): void {
+    this.readAll();
     const dim = this.dim;
     const lists = listCountFor(this.live);
     this.centroids = trainCentroids(this.sample(Math.min(this.live, lists * SAMPLE_PER_LIST)), dim, lists, TRAINING_SEED);

@@ -4,7 +4,7 @@
  * grows, searches against exact search on clustered data and on CLIP-like text queries, changes
  * after training, and its file refused when damaged.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,55 @@ describe('ivf engine', () => {
     expect(loaded.size).toBe(TRAIN_MIN);
     expect(() => loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { knownSha256: () => undefined })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
     expect(() => checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
+  });
+
+  it('opens a file whose sha256 is known without its vectors: searches and changes read the lists they need, the rest follow off the event loop', async () => {
+    const index = IvfIndex.create(DIM);
+    const vectors = clustered(2 * TRAIN_MIN, 10);
+    index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+    const file = path.join(work, 'deferred.ivf');
+    const digest = await index.save(file);
+    const known = { knownSha256: (identity: string) => (identity === digest.identity ? digest.sha256 : undefined) };
+    const queries = clustered(30, 11);
+    const opened = IvfIndex.load(file, DIM, known);
+    // another index's file renamed over the path: what was opened is still what is read
+    const other = IvfIndex.create(DIM);
+    other.addMany(clustered(TRAIN_MIN, 12).map((v, i) => [i + 1, v] as const));
+    await other.save(`${file}.other`);
+    renameSync(`${file}.other`, file);
+    // changes first, to lists not read yet
+    const moved = clustered(2, 13);
+    for (const target of [index, opened]) {
+      target.add(7, moved[0]!);
+      target.add(2 * TRAIN_MIN + 1, moved[1]!);
+      target.markDeleted(8);
+    }
+    expect(opened.stores(7, moved[0]!)).toBe(true);
+    expect(opened.stores(9, vectors[8]!)).toBe(true);
+    expect(opened.stores(8, vectors[7]!)).toBe(false);
+    for (const q of queries) expect(opened.searchBestFirst(q, 10)).toEqual(index.searchBestFirst(q, 10));
+    await opened.whenRead();
+    expect(opened.ids()).toEqual(index.ids());
+    for (const q of queries) expect(opened.searchBestFirst(q, 10, { ef: 8 })).toEqual(index.searchBestFirst(q, 10, { ef: 8 }));
+    const [saved, resaved] = [await index.save(path.join(work, 'deferred-a.ivf')), await opened.save(path.join(work, 'deferred-b.ivf'))];
+    expect(resaved.sha256).toBe(saved.sha256);
+  });
+
+  it('fails the searches that need vectors it can no longer read (a file cut while they were unread), as INDEX_CORRUPT', async () => {
+    const index = IvfIndex.create(DIM);
+    index.addMany(clustered(2 * TRAIN_MIN, 14).map((v, i) => [i + 1, v] as const));
+    const file = path.join(work, 'cut.ivf');
+    const digest = await index.save(file);
+    const known = { knownSha256: () => digest.sha256 };
+    // the structure is still checked at the open: a file too short for its counts is refused
+    truncateSync(file, digest.bytes - 100);
+    expect(() => IvfIndex.load(file, DIM, known)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/do not hold/) }));
+    await index.save(file);
+    const opened = IvfIndex.load(file, DIM, known);
+    // the same file cut in half after the open, while the background read is at its first list
+    truncateSync(file, Math.floor(statSync(file).size / 2));
+    await expect(opened.whenRead()).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/ends early/) });
+    expect(() => opened.searchBestFirst(clustered(1, 15)[0]!, 10, { filter: () => false })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/ends early/) }));
   });
 
   it('scans the same share of an index of a million items or more at the same ef (a text query needs a share of the lists, not a number)', () => {
