@@ -62,6 +62,29 @@ export function checkLength(vector: Float32Array, dim: number, code: Extract<Rsc
   });
 }
 
+/** What makes `vector` useless to a cosine: a component that is not finite, or no direction (every component zero); undefined when there is nothing. */
+export function vectorProblem(vector: Float32Array): string | undefined {
+  let squares = 0;
+  for (let i = 0; i < vector.length; i++) squares += vector[i]! * vector[i]!;
+  if (squares > 0 && Number.isFinite(squares)) return undefined;
+  const at = vector.findIndex((x) => !Number.isFinite(x));
+  return at >= 0 ? `${vector[at]} at position ${at}` : 'every component zero';
+}
+
+/**
+ * checkLength, and a vector a cosine can use (vectorProblem): what a query and what the store
+ * takes in. Engines check lengths only as they add, so that vectors a catalog holds from before
+ * this check still load.
+ */
+export function checkVector(vector: Float32Array, dim: number, code: Extract<RsclipErrorCode, 'BAD_QUERY' | 'INDEX_INCOMPATIBLE'>): void {
+  checkLength(vector, dim, code);
+  const problem = vectorProblem(vector);
+  if (problem === undefined) return;
+  throw new RsclipError(code, `Expected a vector of finite numbers, not all zero, but received one with ${problem}`, {
+    hint: code === 'BAD_QUERY' ? 'a query vector needs a direction: finite numbers, not all zero' : 'a model that gives such vectors is damaged or was exported wrongly: download or export it again',
+  });
+}
+
 export function compareBestFirst(a: ScoredId, b: ScoredId): number {
   return b.score - a.score || a.id - b.id;
 }

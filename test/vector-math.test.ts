@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkLength, cosine, dotAt, normalizeRows, TopK, unitVector } from '../src/vector-math.js';
+import { checkLength, checkVector, cosine, dotAt, normalizeRows, TopK, unitVector, vectorProblem } from '../src/vector-math.js';
 
 describe('vector maths', () => {
   it('normalises copies and rows to length 1, leaving zero vectors zero', () => {
@@ -21,6 +21,20 @@ describe('vector maths', () => {
     expect(() => checkLength(new Float32Array(3), 4, 'BAD_QUERY')).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: 'Expected a vector of length 4 but received one of length 3' }));
     expect(() => checkLength(new Float32Array(5), 4, 'INDEX_INCOMPATIBLE')).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE' }));
     expect(() => checkLength(new Float32Array(4), 4, 'BAD_QUERY')).not.toThrow();
+  });
+
+  it('finds what makes a vector useless to a cosine: a value that is not finite, or no direction at all', () => {
+    expect(vectorProblem(Float32Array.of(0, 1e-30, 0))).toBeUndefined();
+    expect(vectorProblem(Float32Array.of(3.4e38, 3.4e38))).toBeUndefined();
+    expect(vectorProblem(Float32Array.of(1, Number.NaN, 2))).toBe('NaN at position 1');
+    expect(vectorProblem(Float32Array.of(0, 0, Number.NEGATIVE_INFINITY))).toBe('-Infinity at position 2');
+    expect(vectorProblem(new Float32Array(4))).toBe('every component zero');
+    expect(() => checkVector(Float32Array.of(0, Number.NaN), 2, 'INDEX_INCOMPATIBLE')).toThrow(
+      expect.objectContaining({ code: 'INDEX_INCOMPATIBLE', message: 'Expected a vector of finite numbers, not all zero, but received one with NaN at position 1', hint: expect.stringMatching(/model/) }),
+    );
+    expect(() => checkVector(new Float32Array(2), 2, 'BAD_QUERY')).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/every component zero/) }));
+    expect(() => checkVector(new Float32Array(3), 2, 'BAD_QUERY')).toThrow(expect.objectContaining({ message: expect.stringMatching(/length 2/) }));
+    expect(() => checkVector(Float32Array.of(0, -1), 2, 'BAD_QUERY')).not.toThrow();
   });
 
   it('keeps the k best scores, ties to the smaller id', () => {

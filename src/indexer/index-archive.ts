@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RsclipError, invalidParameter, isRsclipError } from '../errors.js';
+import { vectorProblem } from '../vector-math.js';
 import { isInside } from '../path-inside.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { CatalogChange, IndexStore, NewItem } from '../store/types.js';
@@ -187,6 +188,12 @@ async function heldUnder(store: IndexStore, folders: readonly string[], indexing
     forgets.push({ folder, ids });
   }
   return forgets;
+}
+
+/** A window whose vector a cosine cannot use (NaN, infinite, all zero: a damaged model) fails its file, as an unreadable image does, instead of the commit. */
+function usableResult(result: EmbedResult): EmbedResult {
+  const problem = 'vector' in result ? vectorProblem(result.vector) : undefined;
+  return problem === undefined ? result : { error: `the model gave it a vector with ${problem}: is the model damaged? (download or export it again)` };
 }
 
 class ArchiveIndexer {
@@ -531,7 +538,7 @@ class ArchiveIndexer {
     const failures: FailUnit[] = [];
     let embedded = 0;
     batch.forEach((b, i) => {
-      const result = results[i]!;
+      const result = usableResult(results[i]!);
       if (this.failedJobs.has(b.job)) return;
       if ('error' in result) {
         this.failedJobs.add(b.job);

@@ -6,7 +6,7 @@
  * of the scan's best candidates, is applied to every vector in a loop of our own, which scores
  * only the vectors it allows.
  */
-import { checkLength, dotAt, TopK, unitVector, type ScoredId } from '../vector-math.js';
+import { checkLength, checkVector, dotAt, TopK, unitVector, type ScoredId } from '../vector-math.js';
 import type { VectorIndex } from './types.js';
 import { exactInnerProductRows } from './usearch-native.js';
 
@@ -81,7 +81,7 @@ export class BruteForceIndex implements VectorIndex {
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { filter?: (id: number) => boolean } = {}): ScoredId[] {
-    checkLength(query, this.dim, 'BAD_QUERY');
+    checkVector(query, this.dim, 'BAD_QUERY');
     const q = unitVector(query);
     const filter = options.filter;
     const wanted = Math.floor(k) + Math.max(Math.floor(k), CANDIDATES_EXTRA_MIN);

@@ -5,7 +5,7 @@
  */
 import hnswlib from 'hnswlib-node';
 import { invalidParameter } from '../errors.js';
-import { checkLength, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
+import { checkLength, checkVector, compareBestFirst, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, graphFileCorrupt, syncFile, type GraphIndex, type HnswParams } from './graph-index.js';
 import { checkHnswFile, HnswFileError, type HnswFileReport } from './hnsw-file-check.js';
 import { checkSearchArgs } from './argument-checks.js';
@@ -186,7 +186,7 @@ export class HnswIndex implements GraphIndex {
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
-    checkLength(query, this.dim, 'BAD_QUERY');
+    checkVector(query, this.dim, 'BAD_QUERY');
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live.size);
     if (wanted <= 0) return [];

@@ -20,7 +20,7 @@
  *   instead of after reading it all).
  */
 import { RsclipError } from '../errors.js';
-import { checkLength, TopK, unitVector, type ScoredId } from '../vector-math.js';
+import { checkLength, checkVector, TopK, unitVector, type ScoredId } from '../vector-math.js';
 import { checkSearchArgs } from './argument-checks.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions } from './graph-index.js';
 import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
@@ -198,7 +198,7 @@ export class IvfIndex implements GraphIndex {
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}): ScoredId[] {
-    checkLength(query, this.dim, 'BAD_QUERY');
+    checkVector(query, this.dim, 'BAD_QUERY');
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live);
     if (wanted <= 0) return [];

@@ -18,7 +18,7 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { bestFirst, checkLength, unitVector, type ScoredId } from '../vector-math.js';
+import { bestFirst, checkLength, checkVector, unitVector, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, rebuiltFromCatalogHint, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { writeInt8 } from './int8-vectors.js';
@@ -250,7 +250,7 @@ export class UsearchIndex implements GraphIndex {
   }
 
   searchBestFirst(query: Float32Array, k: number, options: { ef?: number; filter?: (id: number) => boolean } = {}, maxBeam = Infinity): ScoredId[] {
-    checkLength(query, this.dim, 'BAD_QUERY');
+    checkVector(query, this.dim, 'BAD_QUERY');
     // a NaN or fractional count aborts the process inside usearch's addon: refused here, before the native call
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live.size);

@@ -328,6 +328,34 @@ describe('indexArchive', () => {
     await store.close();
   });
 
+  it("fails a file whose vector a cosine cannot use (a damaged model's NaN, all zeros), indexes the others, and embeds it again when errors are retried", async () => {
+    for (const name of ['ok0', 'nan', 'zero', 'ok1']) writePng(`${name}.png`, name.length + name.charCodeAt(0));
+    const encoder = new FakeEncoder();
+    const local = localEmbedder(encoder);
+    const broken: Embedder = {
+      ...local,
+      async embed(batch) {
+        const out = await local.embed(batch);
+        out.results = out.results.map((result, i) => {
+          const name = path.basename(batch[i]!.job.row.path, '.png');
+          if (!('vector' in result) || (name !== 'nan' && name !== 'zero')) return result;
+          return { ...result, vector: name === 'nan' ? result.vector.map((x, j) => (j === 5 ? Number.NaN : x)) : new Float32Array(result.vector.length) };
+        });
+        return out;
+      },
+    };
+    const store = await openIndex(indexDir, { model: encoder.info, create: true });
+    const summary = await indexArchive({ roots: [archive], store, encoder, embedder: broken });
+    expect(summary).toMatchObject({ added: 2, errors: 2 });
+    expect((await store.findFileByPath(path.join(archive, 'nan.png')))!.error).toMatch(/the model gave it a vector with NaN at position 5: is the model damaged/);
+    expect((await store.findFileByPath(path.join(archive, 'zero.png')))!.error).toMatch(/every component zero/);
+    expect(await graphSize(store)).toBe(2);
+    // the same model fixed: the failed files are embedded again (their error was the model's, not the file's)
+    expect(await indexArchive({ roots: [archive], store, encoder, retryErrors: true })).toMatchObject({ errors: 0, embedded: 2 });
+    expect(await graphSize(store)).toBe(4);
+    await store.close();
+  });
+
   it('embeds again a file that verify queued, though its size and mtime are unchanged', async () => {
     writePng('a.png', 1);
     writePng('b.png', 2);

@@ -438,6 +438,12 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
       'INDEX_INCOMPATIBLE',
       /length 8/,
     );
+    // a vector a cosine cannot use (a damaged model's NaN, or all zeros) is refused the same way
+    const nan = axis(2);
+    nan[1] = Number.NaN;
+    for (const [vector, pattern] of [[nan, /NaN at position 1/], [new Float32Array(DIM), /every component zero/]] as const) {
+      await expectRsclipError(store.commit([{ kind: 'put', file: newFile('b.jpg'), vector: axis(1) }, { kind: 'put', file: newFile('d.jpg'), items: [{ key: 'w', window: { x: 0, y: 0, width: 1, height: 1, scale: 1 }, place: null, vector }], complete: true }]), 'INDEX_INCOMPATIBLE', pattern);
+    }
     expect(await store.countFiles()).toBe(1);
     expect(await store.countItems()).toBe(1);
     await store.close();
@@ -477,6 +483,7 @@ describe.each(BACKENDS)('IndexStore contract: $name', (backend) => {
     expect(await store.countItems({ onlyIds: only })).toBe(2);
     expect(await store.countItems({ excludeIds: odd })).toBe(20);
     await expectRsclipError(store.search(new Float32Array(DIM + 2), 1), 'BAD_QUERY');
+    for (const exact of [false, true]) await expectRsclipError(store.search(new Float32Array(DIM), 1, { exact }), 'BAD_QUERY', /every component zero/);
     await store.close();
   });
 

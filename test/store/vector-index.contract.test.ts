@@ -208,4 +208,13 @@ describe.each(implementations)('VectorIndex contract: $name', (impl) => {
     expect(() => index.add(1, new Float32Array(DIM + 1))).toThrow(expect.objectContaining({ code: 'INDEX_INCOMPATIBLE', message: expect.stringMatching(/length 24/) }));
     expect(() => index.searchBestFirst(new Float32Array(DIM - 1), 1)).toThrow(expect.objectContaining({ code: 'BAD_QUERY' }));
   });
+
+  it('refuses a query without a direction (NaN, infinite, all zero) as a bad query', () => {
+    const index = impl.create();
+    index.add(1, Float32Array.from({ length: DIM }, (_, i) => i + 1));
+    const nan = new Float32Array(DIM).fill(0.1);
+    nan[3] = Number.NaN;
+    expect(() => index.searchBestFirst(nan, 1)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/NaN at position 3/) }));
+    expect(() => index.searchBestFirst(new Float32Array(DIM), 1)).toThrow(expect.objectContaining({ code: 'BAD_QUERY', message: expect.stringMatching(/every component zero/) }));
+  });
 });

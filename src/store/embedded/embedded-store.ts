@@ -10,7 +10,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { checkLength, type ScoredId } from '../../vector-math.js';
+import { checkVector, type ScoredId } from '../../vector-math.js';
 import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine, reusesNodes } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
@@ -462,7 +462,7 @@ export class EmbeddedStore implements IndexStore {
       this.assertWritable('commit');
       for (const change of changes) {
         if (change.kind !== 'put') continue;
-        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkVector(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
       }
       const seq = this.writer.nextSeq();
       const applied = this.catalog.applyChanges(changes, seq, Date.now(), reusesNodes(this.meta.engine));

@@ -8,7 +8,7 @@
  * precision (usearch f16/i8) returns more than k candidates (RERANK_EXTRA), re-ranked by their exact cosine.
  */
 import { LRUCache } from 'lru-cache';
-import { checkLength, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
+import { checkVector, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
 import { exactSelectionLimit } from '../exact-selection.js';
 import { selectionKey } from '../filter-compiler.js';
@@ -110,7 +110,7 @@ export class SearchPlanner {
   }
 
   search(query: Float32Array, k: number, options: SearchOptions): ScoredId[] {
-    checkLength(query, this.dim, 'BAD_QUERY');
+    checkVector(query, this.dim, 'BAD_QUERY');
     const graph = this.sync.graph;
     const allowed = restricts(options) ? this.allowed(options) : undefined;
     const excluded = !allowed && options.excludeIds && options.excludeIds.length > 0 ? new Set(options.excludeIds) : undefined;

@@ -22,7 +22,7 @@ import { RsclipError } from '../../errors.js';
 import { MicroBatcher } from '../../micro-batcher.js';
 import type { WindowPlace } from '../../geo/footprint.js';
 import { compilePlace, type CompiledPlace, type Place } from '../../geo/place.js';
-import { bestFirst, checkLength, type ScoredId } from '../../vector-math.js';
+import { bestFirst, checkVector, type ScoredId } from '../../vector-math.js';
 import { hnswBuildOf } from '../engines.js';
 import type {
   CatalogChange,
@@ -409,7 +409,7 @@ export class PostgresStore implements IndexStore {
   }
 
   async search(query: Float32Array, k: number, options: SearchOptions = {}): Promise<ScoredId[]> {
-    checkLength(query, this.meta.embeddingDim, 'BAD_QUERY');
+    checkVector(query, this.meta.embeddingDim, 'BAD_QUERY');
     checkSearchArgs(k, options.ef);
     if (k === 0) return [];
     const q = vectorToText(query);
@@ -549,7 +549,7 @@ export class PostgresStore implements IndexStore {
       for (const change of changes) {
         if (change.kind !== 'put') continue;
         for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) {
-          checkLength(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
+          checkVector(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
           vectors++;
         }
       }
