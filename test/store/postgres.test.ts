@@ -114,6 +114,7 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
     const folder = { filter: { folder: 'a' } };
     // a request counts its selection before it searches (1,000 items: scored exactly, by their keys)
     expect(await postgres.countItems(folder)).toBe(1000);
+    const send = pg.Client.prototype.query;
     const sent = vi.spyOn(pg.Client.prototype, 'query');
     try {
       const found = await postgres.search(query, 10, { ef: 40 });
@@ -126,8 +127,16 @@ describe.each(POSTGRES_BACKENDS)('$name against the embedded back end on the sam
       expect(inFolder).toHaveLength(10);
       inFolder.forEach((r, n) => expect(Math.abs(r.score - want[n]!.score)).toBeLessThan(1e-3));
       sent.mockClear();
-      // pgvector refuses NaN: the script's implicit transaction ends with its error, on the server
-      await expect(postgres.search(query.map((x, i) => (i === 0 ? Number.NaN : x)), 10)).rejects.toThrow(/NaN/);
+      // a NaN query, which the store refuses before sending it, made to reach the server all the
+      // same: pgvector refuses it there, and the script's implicit transaction ends with its error
+      await expectRsclipError(postgres.search(query.map((x, i) => (i === 0 ? Number.NaN : x)), 10), 'BAD_QUERY', /NaN at position 0/);
+      expect(sent).not.toHaveBeenCalled();
+      const withNaN = (sql: string) => sql.replace(/'\[[^,\]]+/, "'[NaN");
+      sent.mockImplementationOnce(function (this: pg.Client, query: unknown, ...rest: unknown[]) {
+        const changed = typeof query === 'string' ? withNaN(query) : { ...(query as pg.QueryConfig), text: withNaN((query as pg.QueryConfig).text) };
+        return (send as (...args: unknown[]) => unknown).call(this, changed, ...rest);
+      } as typeof send);
+      await expect(postgres.search(query, 10)).rejects.toThrow(/NaN/);
       expect(sent).toHaveBeenCalledTimes(1);
     } finally {
       sent.mockRestore();
