@@ -27,7 +27,7 @@ import { printVerify, registerDoctorCommands, verifyIndex } from './doctor.js';
 import { registerIndexCopyCommand } from './index-copy.js';
 import { stopOnSigint } from './interrupt.js';
 import { oneField } from '../one-field.js';
-import { addModelOptions, cacheDirOption, collect, givenModel, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, positiveInt, printJson, type ModelOptions } from './options.js';
+import { addModelOptions, cacheDirOption, collect, givenModel, ENGINE_HELP, engineChoice, engineKeptNote, nonNegativeInt, optionParser, PLAIN_PROGRESS_INTERVAL_MS, positiveInt, printJson, type ModelOptions } from './options.js';
 import { checkQueueUrl } from './queue-url-option.js';
 
 interface IndexCommandOptions extends ModelOptions {
@@ -84,8 +84,6 @@ function decodeThreadCount(text: string): number {
 function bandsOption(text: string): number[] | null {
   return text.trim() === 'auto' ? null : parseBandList(text);
 }
-
-const PLAIN_PROGRESS_INTERVAL_MS = 5000;
 
 export function formatSeconds(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '?';

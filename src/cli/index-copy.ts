@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { EngineChoice } from '../store/engines.js';
 import { copyIndex } from '../store/postgres/index-copy.js';
-import { engineChoice, printJson } from './options.js';
+import { engineChoice, PLAIN_PROGRESS_INTERVAL_MS, printJson } from './options.js';
 
 export function registerIndexCopyCommand(index: Command): void {
   index
@@ -15,16 +15,17 @@ export function registerIndexCopyCommand(index: Command): void {
     .action(async (_opts: unknown, command: Command) => {
       // `--json` and `--engine` are also options of `rsclip index`, which reads them first
       const opts = command.optsWithGlobals<{ from: string; to: string; json?: boolean; engine?: EngineChoice }>();
+      const progress = opts.json ? undefined : copyProgress();
       const summary = await copyIndex(opts.from, opts.to, {
         ...(opts.engine ? { engine: opts.engine } : {}),
-        onProgress: opts.json ? undefined : ({ table, rows }) => process.stderr.write(`\rcopying ${table}: ${rows} rows   `),
-        onGraphBuild: opts.json ? undefined : () => process.stderr.write('\nbuilding the vector graph file from the copied vectors (minutes for millions)'),
+        onProgress: progress?.rows,
+        onGraphBuild: progress && (() => progress.line('building the vector graph file from the copied vectors (minutes for millions)')),
       });
       if (opts.json) {
         printJson(summary);
         return;
       }
-      process.stderr.write('\n');
+      progress?.end();
       if (summary.alreadyCopied) {
         console.log(`${summary.to} already holds the finished copy of ${summary.from}: nothing left to copy`);
         return;
@@ -32,4 +33,36 @@ export function registerIndexCopyCommand(index: Command): void {
       const { files, items, vectors, item_places: places, fields, file_fields: fileFields } = summary.rows;
       console.log(`${summary.resumed ? 'resumed and finished' : 'copied'} ${summary.from} -> ${summary.to}: ${files} files, ${items} items, ${vectors} vectors, ${places} places, ${fields + fileFields} field values`);
     });
+}
+
+/**
+ * The copy's progress on stderr: on a terminal one line rewritten in place; otherwise (a log, a
+ * pipe) a line per table and at most one every PLAIN_PROGRESS_INTERVAL_MS, each ended.
+ */
+function copyProgress(): { rows: (p: { table: string; rows: number }) => void; line: (text: string) => void; end: () => void } {
+  const tty = process.stderr.isTTY;
+  let open = false;
+  let table = '';
+  let last = 0;
+  const line = (text: string) => {
+    process.stderr.write(`${open ? '\n' : ''}${text}${tty ? '' : '\n'}`);
+    open = tty;
+  };
+  return {
+    rows(p) {
+      if (tty) {
+        process.stderr.write(`\rcopying ${p.table}: ${p.rows} rows   `);
+        open = true;
+        return;
+      }
+      if (p.table === table && Date.now() - last < PLAIN_PROGRESS_INTERVAL_MS) return;
+      [table, last] = [p.table, Date.now()];
+      line(`copying ${p.table}: ${p.rows} rows`);
+    },
+    line,
+    end() {
+      if (open) process.stderr.write('\n');
+      open = false;
+    },
+  };
 }

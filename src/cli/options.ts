@@ -117,6 +117,9 @@ export function chosenLogFormat(requested: LogFormat | undefined): LogFormat {
   return requested ?? (process.stderr.isTTY ? 'pretty' : 'json');
 }
 
+/** How often progress is printed as plain lines when stderr is not a terminal. */
+export const PLAIN_PROGRESS_INTERVAL_MS = 5000;
+
 export const LOG_FORMAT_HELP = 'server log: pretty (one line per request) or json (default: pretty on a terminal, json when piped)';
 
 /**

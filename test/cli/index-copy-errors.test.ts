@@ -1,4 +1,4 @@
-/** `rsclip index copy` refuses what it cannot do in one line: a target that is a file, a target that is the source. */
+/** `rsclip index copy` refuses what it cannot do in one line: a target that is a file, a target that is the source; and its progress in a log. */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,4 +38,16 @@ it('refuses to copy an index onto itself, however the path is written (it blamed
     expect(copy.stderr).toMatch(`rsclip: --from and --to are the same index: ${index}`);
   }
   expect(readdirSync(index).sort()).toEqual(before);
+});
+
+it('writes its progress to a log or pipe as whole lines, not one line rewritten with carriage returns', async () => {
+  const to = path.join(work, 'copied');
+  const copy = await runCli(['index', 'copy', '--from', index, '--to', to]);
+  expect(copy.code, copy.stderr).toBe(0);
+  expect(copy.stdout).toMatch(/^copied .*: 3 files, 3 items, 3 vectors/);
+  expect(copy.stderr).not.toMatch(/\r/);
+  const lines = copy.stderr.split('\n');
+  expect(lines.at(-1)).toBe('');
+  expect(lines).toContain('copying files: 3 rows');
+  expect(lines).toContain('building the vector graph file from the copied vectors (minutes for millions)');
 });
