@@ -62,13 +62,27 @@ export function checkLength(vector: Float32Array, dim: number, code: Extract<Rsc
   });
 }
 
-/** What makes `vector` useless to a cosine: a component that is not finite, or no direction (every component zero); undefined when there is nothing. */
+/** The largest magnitude half precision holds, and its smallest normal one. */
+const HALF_MAX = 65_504;
+const HALF_MIN_NORMAL = 2 ** -14;
+
+/**
+ * What makes `vector` useless to a cosine as the stores keep and score vectors (at half
+ * precision, in float32 kernels): a component that is not finite or beyond half precision's
+ * range, or no direction half precision keeps (every component zero, or all of them below its
+ * smallest normal number); undefined when there is nothing. A model's embeddings are far inside
+ * (unit vectors, or norms of about 10).
+ */
 export function vectorProblem(vector: Float32Array): string | undefined {
-  let squares = 0;
-  for (let i = 0; i < vector.length; i++) squares += vector[i]! * vector[i]!;
-  if (squares > 0 && Number.isFinite(squares)) return undefined;
-  const at = vector.findIndex((x) => !Number.isFinite(x));
-  return at >= 0 ? `${vector[at]} at position ${at}` : 'every component zero';
+  let largest = 0;
+  for (let i = 0; i < vector.length; i++) {
+    const magnitude = Math.abs(vector[i]!);
+    // NaN fails both comparisons
+    if (!(magnitude <= HALF_MAX)) return Number.isFinite(vector[i]) ? `${vector[i]} at position ${i}, beyond the ±${HALF_MAX} of half precision` : `${vector[i]} at position ${i}`;
+    largest = Math.max(largest, magnitude);
+  }
+  if (largest === 0) return 'every component zero';
+  return largest < HALF_MIN_NORMAL ? `every component smaller than ${HALF_MIN_NORMAL.toExponential(2)} in magnitude (half precision keeps no direction of it)` : undefined;
 }
 
 /**

@@ -24,8 +24,11 @@ describe('vector maths', () => {
   });
 
   it('finds what makes a vector useless to a cosine: a value that is not finite, or no direction at all', () => {
-    expect(vectorProblem(Float32Array.of(0, 1e-30, 0))).toBeUndefined();
-    expect(vectorProblem(Float32Array.of(3.4e38, 3.4e38))).toBeUndefined();
+    expect(vectorProblem(Float32Array.of(0, 1e-30, 0.001))).toBeUndefined();
+    expect(vectorProblem(Float32Array.of(-65_504, 10))).toBeUndefined();
+    // what half precision (the catalog's vectors, pgvector's halfvec index) cannot hold
+    expect(vectorProblem(Float32Array.of(0, 100_000))).toBe('100000 at position 1, beyond the ±65504 of half precision');
+    expect(vectorProblem(Float32Array.of(1e-20, -1e-20))).toMatch(/^every component smaller than 6.10e-5 in magnitude/);
     expect(vectorProblem(Float32Array.of(1, Number.NaN, 2))).toBe('NaN at position 1');
     expect(vectorProblem(Float32Array.of(0, 0, Number.NEGATIVE_INFINITY))).toBe('-Infinity at position 2');
     expect(vectorProblem(new Float32Array(4))).toBe('every component zero');

@@ -9,7 +9,7 @@ import { RsclipError, invalidParameter } from '../errors.js';
 import type { ClipEncoder, QueryRendering } from '../model/encoder-types.js';
 import { assertModelMatches } from '../store/model-binding.js';
 import type { FieldValue, IndexStore, ItemRecord, ItemSelection } from '../store/types.js';
-import type { ScoredId } from '../vector-math.js';
+import { vectorProblem, type ScoredId } from '../vector-math.js';
 import { collapseNearDuplicatesInTurns, type CollapsedGroup } from './collapse.js';
 import { checkFilterFieldNames } from './filter-field-names.js';
 import { decodeCursor, encodeCursor, ordersAfter, queryKey, type CursorPosition } from './cursor.js';
@@ -87,6 +87,13 @@ function queryRendering(plan: string | null | undefined): QueryRendering {
   return { ...(bands ? { bands } : {}), ...(percentiles ? { percentiles } : {}) };
 }
 
+/** A query vector the model made, unless a cosine cannot use it: then the model is at fault, not the query. */
+function modelVector(vector: Float32Array, of: string): Float32Array {
+  const problem = vectorProblem(vector);
+  if (problem === undefined) return vector;
+  throw new RsclipError('MODEL_INVALID', `the model gave ${of} a vector with ${problem}: is the model damaged?`, { hint: 'download or export the model again' });
+}
+
 export class Searcher {
   readonly encoder: ClipEncoder;
   readonly store: IndexStore;
@@ -132,10 +139,12 @@ export class Searcher {
     ]);
     let nextImage = 0;
     const parts = terms.map((term, i) => {
-      if (term.kind === 'text') return { vector: textVectors[i]!, weight: term.weight };
-      if (term.kind === 'image') return { vector: imageVectors[nextImage++]!, weight: term.weight };
+      if (term.kind === 'text') return { vector: modelVector(textVectors[i]!, `the text "${term.text}"`), weight: term.weight };
+      if (term.kind === 'image') return { vector: modelVector(imageVectors[nextImage++]!, 'the query image'), weight: term.weight };
       const vector = stored.get(term.id);
       if (!vector) throw new RsclipError('NOT_FOUND', `no indexed image with id ${term.id}`, { hint: 'ids come from search results (#id)' });
+      const problem = vectorProblem(vector);
+      if (problem) throw new RsclipError('INDEX_CORRUPT', `the stored vector of image ${term.id} has ${problem}: it cannot be searched by`, { hint: 'a damaged model embedded it: take its file out of the index (`rsclip index --forget`) and index it again with a sound model' });
       return { vector, weight: term.weight };
     });
     return combineWeighted(parts);

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClipEncoder } from '../../src/model/index.js';
 import { parseQueryTerms, Searcher } from '../../src/search/index.js';
 import { createApp } from '../../src/server/index.js';
 import { openIndex, parseFilterSpecs, type IndexStore } from '../../src/store/index.js';
@@ -46,6 +47,19 @@ describe('term weights', () => {
     const ids = async (terms: { kind: 'text'; text: string; weight: number }[]) => (await searcher.search({ terms, k: 5 })).hits.map((h) => [h.id, h.score]);
     expect(await ids([{ ...river, weight: 1e200 }])).toEqual(await ids([river]));
     expect(await ids([{ ...river, weight: 1e308 }, { ...forest, weight: -1e308 }])).toEqual(await ids([river, { ...forest, weight: -1 }]));
+  });
+});
+
+describe('a damaged model', () => {
+  it("is blamed for a query vector it made with NaN (MODEL_INVALID, HTTP 500), not the user's query", async () => {
+    const broken: ClipEncoder = Object.create(fixture.encoder, {
+      embedTexts: { value: async (texts: string[]) => texts.map(() => new Float32Array(fixture.encoder.info.embeddingDim).fill(Number.NaN)) },
+    });
+    const damaged = new Searcher(broken, store);
+    await expect(damaged.search({ terms: [river] })).rejects.toMatchObject({ code: 'MODEL_INVALID', message: 'the model gave the text "river" a vector with NaN at position 0: is the model damaged?' });
+    const response = await request(createApp({ searcher: damaged, store })).post('/api/search').send({ terms: [{ text: 'river' }] });
+    expect(response.status, JSON.stringify(response.body)).toBe(500);
+    expect(response.body.error).toMatchObject({ code: 'MODEL_INVALID', hint: 'download or export the model again' });
   });
 });
 
