@@ -98,4 +98,8 @@ export interface GraphIndex extends VectorIndex {
   save(file: string): Promise<GraphFileDigest>;
   /** Engine numbers for stats. */
   details(): Record<string, number>;
+  /** Why the graph can no longer answer every search (an engine that reads its file after the open, ivf, could not): a reader opens the file again. */
+  readonly damage?: string;
+  /** Stops what the graph still does with its file in the background and lets go of it (its store closes, or a newer file replaces it). */
+  release?(): void;
 }

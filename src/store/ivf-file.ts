@@ -89,6 +89,8 @@ export function writeIvfFile(file: string, content: IvfContent): Omit<GraphFileD
 export class UnreadListVectors {
   #fd: number | undefined;
   readonly #readAsync = promisify(read);
+  /** The file's size and mtime when opened: a write in place (not a rename over it, which changes neither) changes them. */
+  readonly #state: string;
 
   constructor(
     fd: number,
@@ -99,6 +101,7 @@ export class UnreadListVectors {
     private readonly rows: Uint32Array,
   ) {
     this.#fd = fd;
+    this.#state = stateOf(fd);
   }
 
   readSync(list: number): Int8Array {
@@ -109,6 +112,7 @@ export class UnreadListVectors {
         if (got === 0) throw corrupt(this.file, `it ends early at byte ${at + done}`);
         done += got;
       }
+      this.#checkUnchanged(fd);
     } catch (cause) {
       throw unreadable(this.file, cause);
     }
@@ -123,6 +127,7 @@ export class UnreadListVectors {
         if (bytesRead === 0) throw corrupt(this.file, `it ends early at byte ${at + done}`);
         done += bytesRead;
       }
+      this.#checkUnchanged(fd);
     } catch (cause) {
       throw unreadable(this.file, cause);
     }
@@ -134,10 +139,20 @@ export class UnreadListVectors {
     this.#fd = undefined;
   }
 
+  /** After a read: what was read is the opened file's only if nothing wrote to it since the open (checked after the read, so a write during it counts). */
+  #checkUnchanged(fd: number): void {
+    if (stateOf(fd) !== this.#state) throw corrupt(this.file, 'it was written in place while its vectors were still being read (a new file must be renamed over it)');
+  }
+
   #target(list: number): { fd: number; vectors: Int8Array; at: number } {
     if (this.#fd === undefined) throw corrupt(this.file, 'its vectors were asked for after it was closed');
     return { fd: this.#fd, vectors: new Int8Array(this.rows[list]! * this.dim), at: this.starts[list]! };
   }
+}
+
+function stateOf(fd: number): string {
+  const stat = fstatSync(fd, { bigint: true });
+  return `${stat.size}:${stat.mtimeNs}`;
 }
 
 /** A read that failed as INDEX_CORRUPT, as it was or naming the file. */

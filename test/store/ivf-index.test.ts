@@ -4,7 +4,7 @@
  * grows, searches against exact search on clustered data and on CLIP-like text queries, changes
  * after training, and its file refused when damaged.
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, futimesSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -200,8 +200,42 @@ describe('ivf engine', () => {
     const opened = IvfIndex.load(file, DIM, known);
     // the same file cut in half after the open, while the background read is at its first list
     truncateSync(file, Math.floor(statSync(file).size / 2));
-    await expect(opened.whenRead()).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/ends early/) });
-    expect(() => opened.searchBestFirst(clustered(1, 15)[0]!, 10, { filter: () => false })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/ends early/) }));
+    // (a read past the cut ends early; one before it finds the file written since the open)
+    const cut = /ends early|written in place/;
+    await expect(opened.whenRead()).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(cut) });
+    expect(() => opened.searchBestFirst(clustered(1, 15)[0]!, 10, { filter: () => false })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(cut) }));
+  });
+
+  it('notices a file written in place under it (not renamed over it), and lets go of its file when released', async () => {
+    const index = IvfIndex.create(DIM);
+    index.addMany(clustered(2 * TRAIN_MIN, 16).map((v, i) => [i + 1, v] as const));
+    const file = path.join(work, 'in-place.ivf');
+    const digest = await index.save(file);
+    const bytes = readFileSync(file);
+    const known = { knownSha256: () => digest.sha256 };
+    const opened = IvfIndex.load(file, DIM, known);
+    expect(opened.damage).toBeUndefined();
+    // its first bytes written again, the same, into the same file: what is read next cannot be trusted to be the opened file's
+    const fd = openSync(file, 'r+');
+    writeSync(fd, bytes, 0, 16, 0);
+    // (a write sets the mtime to the clock's coarse tick, which the save may have had: a later one, surely)
+    futimesSync(fd, new Date(), new Date(Date.now() + 5000));
+    closeSync(fd);
+    await expect(opened.whenRead()).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/written in place while its vectors were still being read/) });
+    expect(opened.damage).toMatch(/written in place/);
+    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    }).length;
+    const released = IvfIndex.load(file, DIM, { knownSha256: (identity) => (identity ? digest.sha256 : undefined) });
+    if (process.platform === 'linux') expect(openFiles()).toBe(1);
+    released.release();
+    if (process.platform === 'linux') expect(openFiles()).toBe(0);
+    expect(released.damage).toBeUndefined();
+    await expect(released.whenRead()).rejects.toMatchObject({ code: 'INDEX_CLOSED' });
   });
 
   it('scans the same share of an index of a million items or more at the same ef (a text query needs a share of the lists, not a number)', () => {

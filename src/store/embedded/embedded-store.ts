@@ -571,6 +571,7 @@ export class EmbeddedStore implements IndexStore {
         if (!this.readonly) await this.writer.checkpoint();
       } finally {
         this.closed = true;
+        this.sync.release();
         await this.thread?.close();
         this.catalog.close();
         this.lock?.release();

@@ -337,8 +337,28 @@ export class GraphSync implements GraphWriter {
   refreshIfStale(): void {
     // a graph not loaded yet will be loaded as of the commit of that moment
     if (!this.loadedGraph) return;
-    if (Date.now() - this.lastRefresh >= this.refreshIntervalMs) this.refresh();
+    if (this.loadedGraph.damage !== undefined) this.openAgain();
+    else if (Date.now() - this.lastRefresh >= this.refreshIntervalMs) this.refresh();
     else if (this.behind > 0) this.applyBacklog();
+  }
+
+  /**
+   * A graph that can no longer read its file (it was cut or written in place under a reader):
+   * the file is opened again, or the graph built from the catalog if it does not pass its checks.
+   */
+  private openAgain(): void {
+    this.release();
+    this.mirrors.clear();
+    this.backlog = [];
+    this.backlogAt = 0;
+    this.loadedGraph = undefined;
+    this.load();
+    this.reloads++;
+  }
+
+  /** Lets go of the graph's file (see GraphIndex.release). */
+  release(): void {
+    this.loadedGraph?.release?.();
   }
 
   /** Changes read and not applied yet (a reader catching up in slices). */
@@ -408,8 +428,12 @@ export class GraphSync implements GraphWriter {
     } catch {
       return false;
     }
-    if (!opened.exact || opened.fromSeq <= this.seenSeq) return false;
+    if (!opened.exact || opened.fromSeq <= this.seenSeq) {
+      opened.graph.release?.();
+      return false;
+    }
     this.mirrors.clear();
+    this.release();
     this.loadedGraph = opened.graph;
     const { seq, changed } = this.catalog.changesAfter(opened.fromSeq);
     this.seenSeq = seq;
