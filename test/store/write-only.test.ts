@@ -4,6 +4,7 @@
  * next open replays nothing; it refuses what needs the graph here; and a crash loses no commit.
  */
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,25 @@ it('refuses searches, counts, stats and verify, and goes on committing', async (
   const reader = await openIndex(index, { readonly: true });
   expect(await reader.countItems()).toBe(2);
   await reader.close();
+});
+
+it("says why its graph thread failed, not that the thread then held no graph (a catalog vector of the wrong length)", async () => {
+  const first = await openIndex(index, { model, create: true });
+  await first.commit([put(0), put(1), put(2)]);
+  await first.close();
+  const catalog = new Database(path.join(index, 'catalog.sqlite'));
+  catalog.prepare("UPDATE vectors SET embedding = x'' WHERE item_id = (SELECT max(item_id) FROM vectors)").run();
+  catalog.close();
+  rmSync(path.join(index, 'vectors.hnsw'));
+  const store = await openIndex(index, { writeOnly: true });
+  const commitAndFlush = async () => {
+    await store.commit([put(3)]);
+    await store.flush();
+  };
+  await expectRsclipError(commitAndFlush(), 'INDEX_INCOMPATIBLE', /length 32 but received one of length 0/);
+  // closing cannot save the graph either, and says why as well (the store is closed all the same)
+  await expectRsclipError(store.close(), 'INDEX_INCOMPATIBLE', /length 0/);
+  await expectRsclipError(store.commit([put(4)]), 'INDEX_CLOSED');
 });
 
 it('loses no commit when the process is killed before closing, whatever the graph thread had applied', async () => {

@@ -153,7 +153,12 @@ export class GraphThread {
    * an earlier failure in the background is over once this succeeds (the file holds every commit).
    */
   async checkpoint(): Promise<void> {
-    await this.#checkpoint();
+    try {
+      await this.#checkpoint();
+    } catch (error) {
+      // the first failure explains the later ones (a thread whose open failed holds no graph to save)
+      throw this.#failure ?? error;
+    }
     this.#failure = undefined;
   }
 
