@@ -6,8 +6,9 @@
  * - openIndex's location and options, and the model an index is created for, checked before
  *   anything is written (an index created without a model could not be opened again).
  */
-import { RsclipError, invalidParameter } from '../errors.js';
-import type { OpenIndexOptions } from './types.js';
+import { RsclipError, invalidParameter, isRsclipError } from '../errors.js';
+import { checkVector } from '../vector-math.js';
+import type { CatalogChange, OpenIndexOptions } from './types.js';
 
 /** The widest beam an engine is asked for (a caller's ef is bounded far lower, see search/limits.ts MAX_EF). */
 export const MAX_ENGINE_EF = 2 ** 31 - 1;
@@ -24,6 +25,28 @@ export function checkSearchArgs(k: unknown, ef?: unknown): void {
   if (ef !== undefined && (typeof ef !== 'number' || !Number.isInteger(ef) || ef < 1 || ef > MAX_ENGINE_EF)) {
     throw new RsclipError('BAD_QUERY', `ef must be a whole number from 1 to ${MAX_ENGINE_EF}, got ${shown(ef)}`);
   }
+}
+
+/**
+ * Checks every vector a commit puts (checkVector: INDEX_INCOMPATIBLE, naming the file and the
+ * item's key) before anything of it is applied; returns how many there are.
+ */
+export function checkPutVectors(changes: readonly CatalogChange[], dim: number): number {
+  let vectors = 0;
+  for (const change of changes) {
+    if (change.kind !== 'put') continue;
+    const items = 'items' in change ? change.items : [{ key: 'the whole image', vector: change.vector }];
+    for (const { key, vector } of items) {
+      try {
+        checkVector(vector, dim, 'INDEX_INCOMPATIBLE');
+      } catch (error) {
+        if (!isRsclipError(error)) throw error;
+        throw new RsclipError(error.code, `${error.message}, for ${change.file.path} (${key})`, error.hint === undefined ? {} : { hint: error.hint });
+      }
+      vectors++;
+    }
+  }
+  return vectors;
 }
 
 /** The options of openIndex that are durations in milliseconds: a NaN there is no error of its own, but a reader that never looks for commits again. */

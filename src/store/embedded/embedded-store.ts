@@ -10,13 +10,13 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { checkVector, type ScoredId } from '../../vector-math.js';
+import type { ScoredId } from '../../vector-math.js';
 import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine, reusesNodes } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
 import { spreadItemSample } from '../item-sample.js';
 import { assertModelFitsVectors, assertModelMatches, mayTakeModel, modelName, tookModelNotice } from '../model-binding.js';
-import { checkModelOption, checkSearchArgs } from '../argument-checks.js';
+import { checkModelOption, checkPutVectors, checkSearchArgs } from '../argument-checks.js';
 import type {
   CatalogChange,
   CommittedChange,
@@ -460,10 +460,7 @@ export class EmbeddedStore implements IndexStore {
   commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
     return this.exclusive(async () => {
       this.assertWritable('commit');
-      for (const change of changes) {
-        if (change.kind !== 'put') continue;
-        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) checkVector(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
-      }
+      checkPutVectors(changes, this.meta.embeddingDim);
       const seq = this.writer.nextSeq();
       const applied = this.catalog.applyChanges(changes, seq, Date.now(), reusesNodes(this.meta.engine));
       this.writer.applied(seq, applied.added, applied.dropped, applied.previous);

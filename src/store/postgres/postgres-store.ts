@@ -45,7 +45,7 @@ import type {
 } from '../types.js';
 import { DEFAULT_EF } from '../graph-index.js';
 import { spreadItemSample } from '../item-sample.js';
-import { checkSearchArgs } from '../argument-checks.js';
+import { checkPutVectors, checkSearchArgs } from '../argument-checks.js';
 import { applyChanges } from './commit.js';
 import type { Database, Queryable } from './database.js';
 import { selectionKey, type SqlCondition } from '../filter-compiler.js';
@@ -545,15 +545,7 @@ export class PostgresStore implements IndexStore {
 
   commit(changes: readonly CatalogChange[]): Promise<CommittedChange[]> {
     return this.write('commit', async (db) => {
-      let vectors = 0;
-      for (const change of changes) {
-        if (change.kind !== 'put') continue;
-        for (const vector of 'items' in change ? change.items.map((i) => i.vector) : [change.vector]) {
-          checkVector(vector, this.meta.embeddingDim, 'INDEX_INCOMPATIBLE');
-          vectors++;
-        }
-      }
-      await this.vectorIndex.beforeCommit(db, vectors);
+      await this.vectorIndex.beforeCommit(db, checkPutVectors(changes, this.meta.embeddingDim));
       return applyChanges(db, this.vectorArrays, changes, Date.now());
     });
   }
