@@ -89,7 +89,6 @@ export function writeIvfFile(file: string, content: IvfContent): Omit<GraphFileD
 export class UnreadListVectors {
   #fd: number | undefined;
   readonly #readAsync = promisify(read);
-  /** The file's size and mtime when opened: a write in place (not a rename over it, which changes neither) changes them. */
   readonly #state: string;
 
   constructor(
@@ -99,9 +98,11 @@ export class UnreadListVectors {
     /** Per list: where its vectors start in the file, and its rows. */
     private readonly starts: Float64Array,
     private readonly rows: Uint32Array,
+    /** stateOf(fd) when the file was opened. */
+    state: string,
   ) {
     this.#fd = fd;
-    this.#state = stateOf(fd);
+    this.#state = state;
   }
 
   readSync(list: number): Int8Array {
@@ -150,6 +151,7 @@ export class UnreadListVectors {
   }
 }
 
+/** What a write in place changes: the size and the mtime (not a rename over the path, which changes neither). */
 function stateOf(fd: number): string {
   const stat = fstatSync(fd, { bigint: true });
   return `${stat.size}:${stat.mtimeNs}`;
@@ -162,7 +164,7 @@ function unreadable(file: string, cause: unknown): RsclipError {
 }
 
 /** An empty array for the vectors of a list not read yet (its rows are counted, its ids read). */
-export const UNREAD_VECTORS = new Int8Array(0);
+const UNREAD_VECTORS = new Int8Array(0);
 
 /**
  * Reads and checks an ivf file: its content and facts; a damaged file is INDEX_CORRUPT. A file
@@ -187,6 +189,7 @@ export function readIvfFile(
   try {
     const size = fstatSync(fd).size;
     const identity = fileIdentity(fd);
+    const opened = stateOf(fd);
     const known = knownSha256?.(identity);
     const content = known === undefined ? createHash('sha256') : undefined;
     const defer = options.deferVectors === true && known !== undefined;
@@ -241,7 +244,7 @@ export function readIvfFile(
     if (footer.toString('latin1', 32) !== FOOTER_MAGIC) throw corrupt(file, 'its footer is missing');
     if (content && !footer.subarray(0, 32).equals(content.digest())) throw corrupt(file, 'its checksum does not match its content');
     const facts = { bytes: size, sha256: known ?? whole!.digest('hex'), identity };
-    const unread = defer && count > 0 ? new UnreadListVectors(fd, file, dim, starts, rowsOf) : undefined;
+    const unread = defer && count > 0 ? new UnreadListVectors(fd, file, dim, starts, rowsOf, opened) : undefined;
     keepOpen = unread !== undefined;
     return { content: { dim, centroids, trainedSize, lists: out }, facts, ...(unread ? { unread } : {}) };
   } finally {
