@@ -7,7 +7,7 @@
  * to the first answer, loading the file or (usearch) mapping it as a server opens its index: with
  * the sha256 that the index's checkpoint recorded for the file, so it is not hashed again (the
  * build writes it beside the file; a file kept from an older build is hashed once, untimed), and
- * for ivf the time until every list's vectors are read. Each engine builds in its own
+ * for ivf (opened as a reader, `--mapped`) the time until every list's vectors are read. Each engine builds in its own
  * process and is served from its file in fresh processes, so RSS and start-up are its own.
  *
  *   npx tsx bench/engines.ts [--items 1000000] [--queries 1000] [--k 10] [--efs 32,64,128,256]
@@ -349,7 +349,8 @@ async function main(): Promise<void> {
     log(`${label}: building`);
     const build = (await runChild(['--child', 'build', '--engine', label])).result;
     const serve: Record<string, unknown>[] = [];
-    for (const mapped of spec.name === 'usearch' ? [false, true] : [false]) {
+    // ivf: as a reader opens it (its vectors read after the first answer); a writer reads them at the open
+    for (const mapped of spec.name === 'usearch' ? [false, true] : [spec.name === 'ivf']) {
       log(`${label}: serving ${mapped ? 'mapped' : 'loaded'}`);
       const { result, firstAnswerAfterSpawnMs } = await runChild(['--child', 'serve', '--engine', label, ...(mapped ? ['--mapped'] : [])]);
       serve.push({ ...result, firstAnswerAfterProcessStartMs: firstAnswerAfterSpawnMs === undefined ? undefined : round(firstAnswerAfterSpawnMs) });

@@ -118,8 +118,9 @@ export class TopK {
     this.k = Math.max(0, Math.floor(k));
   }
 
+  /** A score that is not a number (a vector stored before vectors were checked, scored) is left out: it cannot be ranked. */
   offer(id: number, score: number): void {
-    if (this.k === 0) return;
+    if (this.k === 0 || Number.isNaN(score)) return;
     if (this.items.length >= this.k && score < this.worst) return;
     this.items.push({ id, score });
     if (this.items.length > this.k * 2 + 32) this.shrink();

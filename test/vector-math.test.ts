@@ -44,6 +44,10 @@ describe('vector maths', () => {
     const top = new TopK(3);
     for (const [id, score] of [[5, 0.5], [1, 0.9], [4, 0.5], [2, 0.1], [3, 0.9], ...Array.from({ length: 100 }, (_, i) => [100 + i, 0.2] as const)]) top.offer(id, score);
     expect(top.bestFirst()).toEqual([{ id: 1, score: 0.9 }, { id: 3, score: 0.9 }, { id: 4, score: 0.5 }]);
+    // a NaN score (a vector stored before vectors were checked) cannot be ranked: left out
+    const withNaN = new TopK(2);
+    for (const [id, score] of [[1, 0.5], [2, Number.NaN], [3, 0.4], [4, 0.1]] as const) withNaN.offer(id, score);
+    expect(withNaN.bestFirst()).toEqual([{ id: 1, score: 0.5 }, { id: 3, score: 0.4 }]);
     const none = new TopK(0);
     none.offer(1, 1);
     expect(none.bestFirst()).toEqual([]);

@@ -14,7 +14,7 @@
  *   vectors per million items (per index below a million; at least one list); a filter that
  *   leaves too few scans further, up to every list.
  * - Scores are int8 cosines (scorePrecision i8): the store re-ranks them on its own vectors.
- * - Opening a file whose sha256 is known reads its centroids and ids, not its vectors: a list's
+ * - A reader (opened `mapped`) of a file whose sha256 is known reads its centroids and ids, not its vectors: a list's
  *   vectors are read when a search or a change first needs them, and all of them in the
  *   background meanwhile (at 10^7 items the file is 5 GB: an index answers in about a second
  *   instead of after reading it all).
@@ -116,11 +116,13 @@ export class IvfIndex implements GraphIndex {
 
   /**
    * Opens a saved index (`mapped` marks a reader's, see trainsOnGrowth); a damaged or refused file
-   * is INDEX_CORRUPT. A file with a `knownSha256` (see readIvfFile) is read without its vectors,
-   * which follow (see the head of this file); otherwise it is read whole and hashed.
+   * is INDEX_CORRUPT. A reader's file with a `knownSha256` (see readIvfFile) is read without its
+   * vectors, which follow (see the head of this file); otherwise it is read whole, and hashed
+   * unless its sha256 is known.
    */
   static load(file: string, dim: number, options: LoadGraphOptions = {}): IvfIndex {
-    const { content, facts, unread } = readIvfFile(file, dim, options.knownSha256, { deferVectors: true });
+    // a writer reads every vector at once: a file failing under it later would fail its commits
+    const { content, facts, unread } = readIvfFile(file, dim, options.knownSha256, { deferVectors: options.mapped === true });
     let index: IvfIndex;
     try {
       const refusal = options.accept?.(facts);

@@ -155,7 +155,7 @@ describe('ivf engine', () => {
     expect(() => checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/checksum does not match/) }));
   });
 
-  it('opens a file whose sha256 is known without its vectors: searches and changes read the lists they need, the rest follow off the event loop', async () => {
+  it("opens a reader's file whose sha256 is known without its vectors: searches and changes read the lists they need, the rest follow off the event loop", async () => {
     const index = IvfIndex.create(DIM);
     const vectors = clustered(2 * TRAIN_MIN, 10);
     index.addMany(vectors.map((v, i) => [i + 1, v] as const));
@@ -163,7 +163,7 @@ describe('ivf engine', () => {
     const digest = await index.save(file);
     const known = { knownSha256: (identity: string) => (identity === digest.identity ? digest.sha256 : undefined) };
     const queries = clustered(30, 11);
-    const opened = IvfIndex.load(file, DIM, known);
+    const opened = IvfIndex.load(file, DIM, { ...known, mapped: true });
     // another index's file renamed over the path: what was opened is still what is read
     const other = IvfIndex.create(DIM);
     other.addMany(clustered(TRAIN_MIN, 12).map((v, i) => [i + 1, v] as const));
@@ -195,15 +195,20 @@ describe('ivf engine', () => {
     const known = { knownSha256: () => digest.sha256 };
     // the structure is still checked at the open: a file too short for its counts is refused
     truncateSync(file, digest.bytes - 100);
-    expect(() => IvfIndex.load(file, DIM, known)).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/do not hold/) }));
+    expect(() => IvfIndex.load(file, DIM, { ...known, mapped: true })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/do not hold/) }));
     await index.save(file);
-    const opened = IvfIndex.load(file, DIM, known);
+    const opened = IvfIndex.load(file, DIM, { ...known, mapped: true });
+    // a writer (not mapped) reads every vector at the open: a file cut later changes nothing for it
+    const writer = IvfIndex.load(file, DIM, known);
     // the same file cut in half after the open, while the background read is at its first list
     truncateSync(file, Math.floor(statSync(file).size / 2));
     // (a read past the cut ends early; one before it finds the file written since the open)
     const cut = /ends early|written in place/;
     await expect(opened.whenRead()).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringMatching(cut) });
     expect(() => opened.searchBestFirst(clustered(1, 15)[0]!, 10, { filter: () => false })).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(cut) }));
+    await writer.whenRead();
+    expect(writer.searchBestFirst(clustered(1, 15)[0]!, 10, { filter: () => false })).toEqual([]);
+    expect(writer.searchBestFirst(clustered(1, 15)[0]!, 10)).toEqual(index.searchBestFirst(clustered(1, 15)[0]!, 10));
   });
 
   it('notices a file written in place under it (not renamed over it), and lets go of its file when released', async () => {
@@ -213,7 +218,7 @@ describe('ivf engine', () => {
     const digest = await index.save(file);
     const bytes = readFileSync(file);
     const known = { knownSha256: () => digest.sha256 };
-    const opened = IvfIndex.load(file, DIM, known);
+    const opened = IvfIndex.load(file, DIM, { ...known, mapped: true });
     expect(opened.damage).toBeUndefined();
     // its first bytes written again, the same, into the same file: what is read next cannot be trusted to be the opened file's
     const fd = openSync(file, 'r+');
@@ -230,7 +235,7 @@ describe('ivf engine', () => {
         return false;
       }
     }).length;
-    const released = IvfIndex.load(file, DIM, { knownSha256: (identity) => (identity ? digest.sha256 : undefined) });
+    const released = IvfIndex.load(file, DIM, { knownSha256: (identity) => (identity ? digest.sha256 : undefined), mapped: true });
     if (process.platform === 'linux') expect(openFiles()).toBe(1);
     released.release();
     if (process.platform === 'linux') expect(openFiles()).toBe(0);

@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
+import { vectorProblem } from '../../vector-math.js';
 import { realPathOrResolved } from '../../path-inside.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
@@ -77,6 +78,22 @@ async function openPostgresEnd(location: string, role: 'source' | 'target', sour
   } catch (error) {
     await database.close();
     throw error;
+  }
+}
+
+/**
+ * Refuses a source's vector that no store would take now (a length other than the index's, NaN,
+ * beyond half precision: a damaged catalog, or one written before vectors were checked), naming
+ * the item, before any of its page is written: the target would refuse it less clearly, or keep it.
+ */
+function checkCopiedVectors(rows: Record<string, unknown>[], dim: number, source: string): void {
+  for (const row of rows) {
+    const vector = row.embedding;
+    const problem = !(vector instanceof Float32Array) ? 'no vector but something else' : vector.length === dim ? vectorProblem(vector) : `${vector.length} components (the index has ${dim})`;
+    if (problem === undefined) continue;
+    throw new RsclipError('INDEX_CORRUPT', `${source}: the stored vector of item ${String(row.item_id)} has ${problem}, which no index takes`, {
+      hint: `\`rsclip doctor --index ${source}\` drops the vectors that cannot be searched (their files are embedded again at the next \`rsclip index\`); then copy again`,
+    });
   }
 }
 
@@ -165,6 +182,7 @@ async function copyRows(from: string, to: string, options: CopyIndexOptions): Pr
         for (;;) {
           const page = await source.page(table, after, pageSize);
           if (page.length === 0) break;
+          if (table === 'vectors') checkCopiedVectors(page, Number(meta.get('embedding_dim')), source.location);
           await target.insert(table, page);
           rows[table] += page.length;
           options.onProgress?.({ table, rows: rows[table] });

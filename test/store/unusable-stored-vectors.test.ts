@@ -1,0 +1,38 @@
+/**
+ * A catalog holding a vector no store takes now (written before vectors were checked, or
+ * damaged): exact search leaves it out instead of ranking its NaN score first, and `index copy`
+ * refuses it naming the item, before the target holds any of its page.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, expect, it } from 'vitest';
+import { copyIndex, openIndex } from '../../src/store/index.js';
+import { expectRsclipError } from '../fixtures/errors.js';
+import { model, put, vectorOf } from './write-only-fixtures.js';
+
+const work = mkdtempSync(path.join(tmpdir(), 'rsclip-unusable-vectors-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+it('leaves a stored NaN vector out of exact search, and refuses to copy it, naming its item', async () => {
+  const index = path.join(work, 'index');
+  const writer = await openIndex(index, { model, create: true });
+  const [, damaged] = await writer.commit([put(0), put(1), put(2)]);
+  await writer.close();
+  const id = damaged!.itemIds[0]!;
+  // its first component made a half-precision NaN (0x7e00), as bit rot or an older rsclip could leave it
+  const catalog = new Database(path.join(index, 'catalog.sqlite'));
+  const blob = catalog.prepare('SELECT embedding FROM vectors WHERE item_id = ?').pluck().get(id) as Buffer;
+  blob.writeUInt16LE(0x7e00, 0);
+  catalog.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(blob, id);
+  catalog.close();
+
+  const reader = await openIndex(index, { readonly: true });
+  const exact = await reader.search(vectorOf(1), 3, { exact: true });
+  expect(exact.map((r) => r.id)).not.toContain(id);
+  expect(exact.every((r) => Number.isFinite(r.score))).toBe(true);
+  await reader.close();
+
+  await expectRsclipError(copyIndex(index, path.join(work, 'copy')), 'INDEX_CORRUPT', new RegExp(`the stored vector of item ${id} has NaN at position 0, which no index takes`));
+});
