@@ -144,7 +144,7 @@ export class Searcher {
       const vector = stored.get(term.id);
       if (!vector) throw new RsclipError('NOT_FOUND', `no indexed image with id ${term.id}`, { hint: 'ids come from search results (#id)' });
       const problem = vectorProblem(vector);
-      if (problem) throw new RsclipError('INDEX_CORRUPT', `the stored vector of image ${term.id} has ${problem}: it cannot be searched by`, { hint: 'a damaged model embedded it: take its file out of the index (`rsclip index --forget`) and index it again with a sound model' });
+      if (problem) throw new RsclipError('INDEX_CORRUPT', `the stored vector of image ${term.id} has ${problem}: no search can start from it`, { hint: 'a damaged model or damaged storage made it: `rsclip doctor --index DIR` drops such vectors, and the next `rsclip index` embeds their files again' });
       return { vector, weight: term.weight };
     });
     return combineWeighted(parts);

@@ -1,13 +1,16 @@
 /**
  * A catalog holding a vector no store takes now (written before vectors were checked, or
- * damaged): exact search leaves it out instead of ranking its NaN score first, and `index copy`
- * refuses it naming the item, before the target holds any of its page.
+ * damaged): exact search leaves it out instead of ranking its NaN score first, a search from it
+ * says what is wrong, and `index copy` refuses it naming the item, before the target holds any of
+ * its page.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
+import type { ClipEncoder } from '../../src/model/index.js';
+import { Searcher } from '../../src/search/index.js';
 import { copyIndex, openIndex } from '../../src/store/index.js';
 import { expectRsclipError } from '../fixtures/errors.js';
 import { model, put, vectorOf } from './write-only-fixtures.js';
@@ -32,6 +35,9 @@ it('leaves a stored NaN vector out of exact search, and refuses to copy it, nami
   const exact = await reader.search(vectorOf(1), 3, { exact: true });
   expect(exact.map((r) => r.id)).not.toContain(id);
   expect(exact.every((r) => Number.isFinite(r.score))).toBe(true);
+  // a search that starts from it says what is wrong with it (no model is run for an id term)
+  const searcher = new Searcher({ info: model } as unknown as ClipEncoder, reader);
+  await expectRsclipError(searcher.search({ terms: [{ kind: 'id', id, weight: 1 }] }), 'INDEX_CORRUPT', new RegExp(`the stored vector of image ${id} has NaN at position 0`));
   await reader.close();
 
   await expectRsclipError(copyIndex(index, path.join(work, 'copy')), 'INDEX_CORRUPT', new RegExp(`the stored vector of item ${id} has NaN at position 0, which no index takes`));
