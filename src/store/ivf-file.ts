@@ -89,7 +89,7 @@ export function writeIvfFile(file: string, content: IvfContent): Omit<GraphFileD
 export class UnreadListVectors {
   #fd: number | undefined;
   readonly #readAsync = promisify(read);
-  readonly #state: string;
+  readonly #identity: string;
 
   constructor(
     fd: number,
@@ -98,21 +98,17 @@ export class UnreadListVectors {
     /** Per list: where its vectors start in the file, and its rows. */
     private readonly starts: Float64Array,
     private readonly rows: Uint32Array,
-    /** stateOf(fd) when the file was opened. */
-    state: string,
+    /** fileIdentity(fd) when the file was opened: a write in place changes its size or mtime, a rename over its path neither. */
+    identity: string,
   ) {
     this.#fd = fd;
-    this.#state = state;
+    this.#identity = identity;
   }
 
   readSync(list: number): Int8Array {
     const { fd, vectors, at } = this.#target(list);
     try {
-      for (let done = 0; done < vectors.length; ) {
-        const got = readSync(fd, vectors, done, vectors.length - done, at + done);
-        if (got === 0) throw corrupt(this.file, `it ends early at byte ${at + done}`);
-        done += got;
-      }
+      readFully(fd, vectors, at, this.file);
       this.#checkUnchanged(fd);
     } catch (cause) {
       throw unreadable(this.file, cause);
@@ -142,7 +138,7 @@ export class UnreadListVectors {
 
   /** After a read: what was read is the opened file's only if nothing wrote to it since the open (checked after the read, so a write during it counts). */
   #checkUnchanged(fd: number): void {
-    if (stateOf(fd) !== this.#state) throw corrupt(this.file, 'it was written in place while its vectors were still being read (a new file must be renamed over it)');
+    if (fileIdentity(fd) !== this.#identity) throw corrupt(this.file, 'it was written in place while its vectors were still being read (a new file must be renamed over it)');
   }
 
   #target(list: number): { fd: number; vectors: Int8Array; at: number } {
@@ -151,10 +147,13 @@ export class UnreadListVectors {
   }
 }
 
-/** What a write in place changes: the size and the mtime (not a rename over the path, which changes neither). */
-function stateOf(fd: number): string {
-  const stat = fstatSync(fd, { bigint: true });
-  return `${stat.size}:${stat.mtimeNs}`;
+/** Reads `target.length` bytes at `at`; a file that ends first is INDEX_CORRUPT. */
+function readFully(fd: number, target: NodeJS.ArrayBufferView, at: number, file: string): void {
+  for (let done = 0; done < target.byteLength; ) {
+    const got = readSync(fd, target, done, target.byteLength - done, at + done);
+    if (got === 0) throw corrupt(file, `it ends early at byte ${at + done}`);
+    done += got;
+  }
 }
 
 /** A read that failed as INDEX_CORRUPT, as it was or naming the file. */
@@ -189,7 +188,6 @@ export function readIvfFile(
   try {
     const size = fstatSync(fd).size;
     const identity = fileIdentity(fd);
-    const opened = stateOf(fd);
     const known = knownSha256?.(identity);
     const content = known === undefined ? createHash('sha256') : undefined;
     const defer = options.deferVectors === true && known !== undefined;
@@ -201,11 +199,7 @@ export function readIvfFile(
     const read = (target: Uint8Array, hash: Hash | undefined = content) => {
       const start = at;
       skip(target.length);
-      for (let done = 0; done < target.length; ) {
-        const got = readSync(fd, target, done, target.length - done, start + done);
-        if (got === 0) throw corrupt(file, `it ends early at byte ${start + done}`);
-        done += got;
-      }
+      readFully(fd, target, start, file);
       hash?.update(target);
     };
     if (size < HEAD_BYTES + FOOTER_BYTES) throw corrupt(file, `${size} bytes is too short to be one`);
@@ -244,7 +238,7 @@ export function readIvfFile(
     if (footer.toString('latin1', 32) !== FOOTER_MAGIC) throw corrupt(file, 'its footer is missing');
     if (content && !footer.subarray(0, 32).equals(content.digest())) throw corrupt(file, 'its checksum does not match its content');
     const facts = { bytes: size, sha256: known ?? whole!.digest('hex'), identity };
-    const unread = defer && count > 0 ? new UnreadListVectors(fd, file, dim, starts, rowsOf, opened) : undefined;
+    const unread = defer && count > 0 ? new UnreadListVectors(fd, file, dim, starts, rowsOf, identity) : undefined;
     keepOpen = unread !== undefined;
     return { content: { dim, centroids, trainedSize, lists: out }, facts, ...(unread ? { unread } : {}) };
   } finally {
