@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { TestCertificates } from '../fixtures/certificates.js';
-import { freePort, untilReady } from '../fixtures/local-server.js';
+import { onFreePort, untilReady } from '../fixtures/local-server.js';
 
 export const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -28,8 +28,11 @@ export interface TestRedis {
 }
 
 /** `port`: a given one (to start Redis again where a stopped one was), else a free one. */
-export async function startRedis(dir: string, port?: number, security: RedisSecurity = {}): Promise<TestRedis> {
-  port ??= await freePort();
+export function startRedis(dir: string, port?: number, security: RedisSecurity = {}): Promise<TestRedis> {
+  return port === undefined ? onFreePort((free) => startRedisOn(dir, free, security)) : startRedisOn(dir, port, security);
+}
+
+async function startRedisOn(dir: string, port: number, security: RedisSecurity): Promise<TestRedis> {
   const { password, tls, clientCertificates = false } = security;
   const listen = tls
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', clientCertificates ? 'yes' : 'no']

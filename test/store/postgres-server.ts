@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, untilReady } from '../fixtures/local-server.js';
+import { freePort, onFreePort, untilReady } from '../fixtures/local-server.js';
 
 function findPostgresBin(): string | undefined {
   const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
@@ -55,8 +55,11 @@ function serverFolder(user: { uid: number; gid: number } | undefined): string {
 }
 
 /** Runs the server of the cluster in `dir`/data on a free loopback port until `stop`, which removes `dir`. */
-async function runServer(bin: string, dir: string, settings: string[], ready: string): Promise<TestPostgres> {
-  const port = await freePort();
+function runServer(bin: string, dir: string, settings: string[], ready: string): Promise<TestPostgres> {
+  return onFreePort((port) => runServerOn(bin, dir, settings, ready, port));
+}
+
+async function runServerOn(bin: string, dir: string, settings: string[], ready: string, port: number): Promise<TestPostgres> {
   const args = ['-D', path.join(dir, 'data'), '-p', String(port), '-k', dir, ...['listen_addresses=127.0.0.1', 'fsync=off', ...settings].flatMap((setting) => ['-c', setting])];
   const child: ChildProcess = spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...serverUser() });
   await untilReady(child, ready, 'postgres');
