@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkLength, checkVector, cosine, dotAt, normalizeRows, TopK, unitVector, vectorProblem } from '../src/vector-math.js';
+import { seededRandom } from '../src/eval/random.js';
+import { bestFirst, checkLength, checkVector, cosine, dotAt, normalizeRows, TopK, unitVector, vectorProblem } from '../src/vector-math.js';
 
 describe('vector maths', () => {
   it('normalises copies and rows to length 1, leaving zero vectors zero', () => {
@@ -51,5 +52,19 @@ describe('vector maths', () => {
     const none = new TopK(0);
     none.offer(1, 1);
     expect(none.bestFirst()).toEqual([]);
+  });
+
+  it('keeps the same k as sorting everything offered, in any order of offers, with many ties', () => {
+    const random = seededRandom(7);
+    for (let round = 0; round < 200; round++) {
+      const k = [1, 2, 5, 20, 100][round % 5]!;
+      const count = Math.floor(random() * 300);
+      // scores from a few values, so that ties decide; ids distinct, offered in a random order
+      const offers = Array.from({ length: count }, (_, i) => ({ id: (i * 7919) % 1009, score: random() < 0.02 ? Number.NaN : Math.floor(random() * 8) / 8 }));
+      const top = new TopK(k);
+      for (const { id, score } of offers) top.offer(id, score);
+      const expected = bestFirst(offers.filter((o) => !Number.isNaN(o.score)), k);
+      expect(top.bestFirst(), `round ${round}`).toEqual(expected);
+    }
   });
 });

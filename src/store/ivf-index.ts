@@ -1,7 +1,7 @@
 /**
  * The ivf engine: an inverted file. Vectors are kept as int8 (int8-vectors.ts) in lists, one per
  * k-means centroid (kmeans.ts); a search ranks the centroids by cosine to the query and scans
- * the vectors of the best lists with usearch's SIMD kernels. A graph walk (hnswlib, usearch)
+ * the vectors of the best lists, all in a native SIMD kernel (int8-cosines.ts). A graph walk (hnswlib, usearch)
  * follows links between image neighbours, which guide a text query poorly: text embeddings sit
  * apart from the images (the modality gap) and their best images lie in a narrow band of scores
  * that a walk misses. Scanning whole lists does not depend on where a walk starts. Measured on
@@ -27,7 +27,7 @@ import { cosineInt8, toInt8, writeInt8 } from './int8-vectors.js';
 import { readIvfFile, writeIvfFile, type IvfList, type UnreadListVectors } from './ivf-file.js';
 import { seededRandom } from '../eval/random.js';
 import { CentroidFinder, centroidsInt8, trainCentroids } from './kmeans.js';
-import { exactSearchRows } from './usearch-native.js';
+import { scoreRows } from './int8-cosines.js';
 
 /** Below this many vectors one list is scanned whole (about 0.25 ms at 512 dimensions). */
 export const TRAIN_MIN = 10_000;
@@ -39,6 +39,8 @@ export const TRAIN_MIN = 10_000;
  */
 const SCAN_PER_EF = 16;
 const SCAN_SCALE_ITEMS = 1_000_000;
+/** Rows scored in one call at most, so that the scores' buffer stays small (512 KB) whatever a filter makes a search scan. */
+const BATCH_ROWS = 65_536;
 
 /** The vectors a search of breadth `ef` scans in an index of `size` (before a filter widens it). */
 export function vectorsToScan(ef: number, size: number): number {
@@ -90,6 +92,8 @@ export class IvfIndex implements GraphIndex {
    */
   private trainsOnGrowth = true;
   private unread: UnreadLists | undefined;
+  /** Scores of the rows a search scans (reused: a search is synchronous). */
+  private scores = new Float64Array(0);
 
   private constructor(dim: number, centroids: Float32Array, trainedSize: number, lists: IvfList[]) {
     this.dim = dim;
@@ -230,23 +234,34 @@ export class IvfIndex implements GraphIndex {
     const { filter } = options;
     let budget = vectorsToScan(options.ef ?? DEFAULT_EF, this.live);
     const lists = this.lists.length;
-    // the lists the budget is likely to need, ranked natively; all of them only if a filter asks for more
-    let order = this.listsByCentroid(query8, Math.min(lists, 2 * Math.ceil((budget * lists) / this.live) + 4));
+    const centroidScores = this.centroidScores(query8);
+    // the lists the budget is likely to need, best first; all of them only if a filter asks for more
+    let order = this.bestLists(centroidScores, Math.min(lists, 2 * Math.ceil((budget * lists) / this.live) + 4));
     const top = new TopK(wanted);
     let accepted = 0;
     let scanned = 0;
-    for (let i = 0; i < lists; i++) {
-      if (i === order.length) order = this.listsByCentroid(query8, lists);
-      const list = this.listRead(order[i]!);
-      if (list.count === 0) continue;
-      const found = this.scan(list, query8, filter ? list.count : wanted);
-      for (let j = 0; j < found.rows.length; j++) {
-        const id = list.ids[Number(found.rows[j])]!;
-        if (filter && !filter(id)) continue;
-        accepted++;
-        top.offer(id, Math.max(-1, Math.min(1, 1 - found.distances[j]!)));
+    for (let next = 0; next < lists; ) {
+      if (next === order.length) order = this.bestLists(centroidScores, lists);
+      // the lists up to the budget, scored in one call (a filter's wider scans in several)
+      const batch: IvfList[] = [];
+      for (let rows = scanned; next < order.length && (batch.length === 0 || (rows < budget && rows - scanned < BATCH_ROWS)); next++) {
+        const list = this.listRead(order[next]!);
+        batch.push(list);
+        rows += list.count;
       }
-      scanned += list.count;
+      const scores = this.scoreLists(batch, query8);
+      let at = 0;
+      for (const list of batch) {
+        for (let r = 0; r < list.count; r++) {
+          const id = list.ids[r]!;
+          const score = scores[at + r]!;
+          if (filter && !filter(id)) continue;
+          accepted++;
+          top.offer(id, score);
+        }
+        at += list.count;
+        scanned += list.count;
+      }
       if (scanned >= budget) {
         if (accepted >= wanted) break;
         // too few accepted: scan four times as many
@@ -274,23 +289,29 @@ export class IvfIndex implements GraphIndex {
     }
   }
 
-  /**
-   * The best `wanted` rows of a list (with a filter, all of them: any may be the ones it accepts),
-   * and every row tied with the last of them: the scan orders equal distances by row, and the
-   * caller's cut by id must see them all, or a shorter k would not give a prefix of a longer one.
-   */
-  private scan(list: IvfList, query8: Int8Array, wanted: number): { rows: BigUint64Array; distances: Float32Array } {
-    const vectors = list.vectors.subarray(0, list.count * this.dim);
-    for (let rows = Math.min(list.count, wanted + 1); ; rows = Math.min(list.count, rows * 4)) {
-      const found = exactSearchRows(vectors, query8, this.dim, rows, 'cos', 1);
-      if (rows === list.count || found.distances[rows - 1] !== found.distances[wanted - 1]) return found;
-    }
+  /** The int8 cosine of the query with every row of `lists`, list after list (the native kernel, int8-cosines.ts). */
+  private scoreLists(lists: IvfList[], query8: Int8Array): Float64Array {
+    const rows = Uint32Array.from(lists, (list) => list.count);
+    const total = rows.reduce((sum, count) => sum + count, 0);
+    if (this.scores.length < total) this.scores = new Float64Array(Math.max(total, 2 * this.scores.length));
+    scoreRows(lists.map((list) => list.vectors), rows, query8, this.scores);
+    return this.scores;
   }
 
-  /** The numbers of the `count` lists whose centroids are nearest to the query, nearest first. */
-  private listsByCentroid(query8: Int8Array, count: number): number[] {
+  /** The query's cosine with each centroid (none while the index is one list). */
+  private centroidScores(query8: Int8Array): Float64Array {
+    const count = this.centroids8.length / this.dim;
+    const scores = new Float64Array(count);
+    if (count > 0) scoreRows([this.centroids8], Uint32Array.of(count), query8, scores);
+    return scores;
+  }
+
+  /** The numbers of the `count` lists whose centroids score highest, best first (ties: the lower number). */
+  private bestLists(centroidScores: Float64Array, count: number): number[] {
     if (this.lists.length === 1) return [0];
-    return Array.from(exactSearchRows(this.centroids8, query8, this.dim, count, 'cos', 1).rows, Number);
+    const top = new TopK(count);
+    for (let l = 0; l < centroidScores.length; l++) top.offer(l, centroidScores[l]!);
+    return top.bestFirst().map((hit) => hit.id);
   }
 
   private place(id: number, list: number): void {

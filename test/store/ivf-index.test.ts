@@ -13,7 +13,8 @@ import { seededRandom } from '../../src/eval/random.js';
 import { BruteForceIndex } from '../../src/store/index.js';
 import { checkGraphFile, ENGINE_DEFAULTS, loadGraph } from '../../src/store/engines.js';
 import { IvfIndex, listCountFor, TRAIN_MIN, vectorsToScan } from '../../src/store/ivf-index.js';
-import { bestFirst, cosine } from '../../src/vector-math.js';
+import { cosineInt8, toInt8 } from '../../src/store/int8-vectors.js';
+import { bestFirst, cosine, unitVector } from '../../src/vector-math.js';
 
 const DIM = 16;
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-ivf-'));
@@ -136,6 +137,23 @@ describe('ivf engine', () => {
     expect(checkGraphFile(ENGINE_DEFAULTS.ivf, file, DIM)).toEqual(digest);
     const refused = () => loadGraph(ENGINE_DEFAULTS.ivf, file, DIM, { accept: () => 'not the file recorded' });
     expect(refused).toThrow(expect.objectContaining({ code: 'INDEX_CORRUPT', message: expect.stringMatching(/not the file recorded/) }));
+  });
+
+  it('scans in several calls when a filter makes it scan more rows than one call scores, and ranks as its int8 cosines do', () => {
+    // 80,000 items: a filter passing 12, fewer than k, makes the search scan every list, past BATCH_ROWS (65,536)
+    const count = 80_000;
+    const index = IvfIndex.create(8);
+    const vectors = clustered(count, 6, 8);
+    index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+    const rare = (id: number) => id % 7000 === 7;
+    for (const q of clustered(3, 7, 8)) {
+      const query8 = toInt8(unitVector(q));
+      const expected = bestFirst(
+        vectors.flatMap((v, i) => (rare(i + 1) ? [{ id: i + 1, score: cosineInt8(toInt8(unitVector(v)), 0, query8) }] : [])),
+      );
+      expect(expected).toHaveLength(12);
+      expect(index.searchBestFirst(q, 20, { ef: 1, filter: rare })).toEqual(expected);
+    }
   });
 
   it("trusts the sha256 recorded for a file's identity instead of hashing it again, as for usearch files (doctor's check still hashes)", async () => {
