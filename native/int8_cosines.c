@@ -26,9 +26,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define PREFETCH(address) __builtin_prefetch(address)
+#if defined(__x86_64__)
 #define RSCLIP_X86 1
 #include <immintrin.h>
+#endif
+#else
+#define ALWAYS_INLINE __forceinline
+#define PREFETCH(address) ((void)(address))
 #endif
 
 /* Rows are summed in int32: |a_j b_j| <= 2^14, so up to 2^17 components. */
@@ -48,16 +55,16 @@ static inline const int8_t *row_ahead(block_t block, block_t next, size_t r, siz
   return at < next.count ? next.rows + at * dim : NULL;
 }
 
-static inline __attribute__((always_inline)) void prefetch_row(const int8_t *row, size_t dim) {
+static ALWAYS_INLINE void prefetch_row(const int8_t *row, size_t dim) {
   if (row == NULL) return;
-  for (size_t j = 0; j < dim; j += 64) __builtin_prefetch(row + j);
+  for (size_t j = 0; j < dim; j += 64) PREFETCH(row + j);
 }
 
 static inline double cosine_of(int64_t ab, int64_t aa, int64_t bb) {
   return aa > 0 && bb > 0 ? (double)ab / sqrt((double)aa * (double)bb) : 0.0;
 }
 
-static inline __attribute__((always_inline)) void score_plain(block_t block, block_t next, size_t dim, const int8_t *query, int64_t bb, double *out) {
+static ALWAYS_INLINE void score_plain(block_t block, block_t next, size_t dim, const int8_t *query, int64_t bb, double *out) {
   for (size_t r = 0; r < block.count; r++) {
     prefetch_row(row_ahead(block, next, r, dim), dim);
     const int8_t *a = block.rows + r * dim;
@@ -186,11 +193,12 @@ static napi_value score_rows(napi_env env, napi_callback_info info) {
   int64_t bb = 0;
   for (size_t j = 0; j < dim; j++) bb += (int64_t)((int8_t *)query)[j] * ((int8_t *)query)[j];
   size_t written = 0;
-  block_t block = {NULL, 0}, next = {NULL, 0};
+  block_t block, next = {NULL, 0};
   if (blocks > 0 && !block_at(env, argv[0], rows, 0, dim, &next)) return NULL;
   for (uint32_t b = 0; b < blocks; b++) {
     block = next;
-    next = (block_t){NULL, 0};
+    next.rows = NULL;
+    next.count = 0;
     if (b + 1 < blocks && !block_at(env, argv[0], rows, b + 1, dim, &next)) return NULL;
     if (block.count > out_length - written) return fail(env, "scoreRows: out is too short for the rows asked for");
     kernel(block, next, dim, query, bb, (double *)out + written);
