@@ -23,7 +23,7 @@ function loadAddon(): Int8CosinesAddon {
     try {
       addon = createRequire(import.meta.url)(ADDON_FILE) as Int8CosinesAddon;
     } catch (cause) {
-      throw new Error(`rsclip's native int8 kernel (${ADDON_FILE}) could not be loaded: rebuild it with \`npm rebuild rsclip\` (it needs a C compiler, as hnswlib-node does)`, { cause });
+      throw new Error(`rsclip's native int8 kernel (${ADDON_FILE}) could not be loaded: build it with \`npm run install\` in rsclip's folder (node-gyp; it needs a C compiler, as hnswlib-node does)`, { cause });
     }
   }
   return addon;
