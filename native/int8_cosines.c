@@ -131,9 +131,7 @@ static score_fn choose_kernel(void) {
   return score_generic;
 }
 
-static score_fn kernel;
-
-static const char *kernel_name(void) {
+static const char *kernel_name(score_fn kernel) {
 #ifdef RSCLIP_X86
   if (kernel == score_vnni) return "avx512vnni";
   if (kernel == score_avx2) return "avx2";
@@ -176,7 +174,9 @@ static int block_at(napi_env env, napi_value blocks, const uint32_t *rows, uint3
 static napi_value score_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) return fail(env, "scoreRows expects (blocks, rows, query, out)");
+  const score_fn *chosen;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&chosen) != napi_ok || argc != 4) return fail(env, "scoreRows expects (blocks, rows, query, out)");
+  score_fn kernel = *chosen;
   bool is_array = false;
   if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) return fail(env, "scoreRows: blocks must be an array of Int8Array");
   uint32_t blocks = 0;
@@ -209,12 +209,24 @@ static napi_value score_rows(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Every path there is; a load (once per thread that loads the addon) hands its function the one
+   it chose, so nothing is written that threads share. */
+static const score_fn KERNELS[] = {
+    score_generic,
+#ifdef RSCLIP_X86
+    score_avx2,
+    score_vnni,
+#endif
+};
+
 NAPI_MODULE_INIT() {
-  kernel = choose_kernel();
+  score_fn chosen = choose_kernel();
+  const score_fn *kernel = KERNELS;
+  while (*kernel != chosen) kernel++;
   napi_value fn, name;
-  napi_create_function(env, "scoreRows", NAPI_AUTO_LENGTH, score_rows, NULL, &fn);
+  napi_create_function(env, "scoreRows", NAPI_AUTO_LENGTH, score_rows, (void *)kernel, &fn);
   napi_set_named_property(env, exports, "scoreRows", fn);
-  napi_create_string_utf8(env, kernel_name(), NAPI_AUTO_LENGTH, &name);
+  napi_create_string_utf8(env, kernel_name(chosen), NAPI_AUTO_LENGTH, &name);
   napi_set_named_property(env, exports, "kernel", name);
   return exports;
 }

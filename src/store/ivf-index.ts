@@ -39,7 +39,7 @@ export const TRAIN_MIN = 10_000;
  */
 const SCAN_PER_EF = 16;
 const SCAN_SCALE_ITEMS = 1_000_000;
-/** Rows scored in one call at most, so that the scores' buffer stays small (512 KB) whatever a filter makes a search scan. */
+/** Rows scored in one call at most (unless one list holds more), so that the scores' buffer stays small (512 KB) whatever a filter makes a search scan. */
 const BATCH_ROWS = 65_536;
 
 /** The vectors a search of breadth `ef` scans in an index of `size` (before a filter widens it). */
@@ -92,8 +92,9 @@ export class IvfIndex implements GraphIndex {
    */
   private trainsOnGrowth = true;
   private unread: UnreadLists | undefined;
-  /** Scores of the rows a search scans (reused: a search is synchronous). */
-  private scores = new Float64Array(0);
+  /** A search's scores of its centroids and of the rows it scans (reused: a search is synchronous). */
+  private centroidScores = new Float64Array(0);
+  private rowScores = new Float64Array(0);
 
   private constructor(dim: number, centroids: Float32Array, trainedSize: number, lists: IvfList[]) {
     this.dim = dim;
@@ -234,7 +235,7 @@ export class IvfIndex implements GraphIndex {
     const { filter } = options;
     let budget = vectorsToScan(options.ef ?? DEFAULT_EF, this.live);
     const lists = this.lists.length;
-    const centroidScores = this.centroidScores(query8);
+    const centroidScores = this.scoreCentroids(query8);
     // the lists the budget is likely to need, best first; all of them only if a filter asks for more
     let order = this.bestLists(centroidScores, Math.min(lists, 2 * Math.ceil((budget * lists) / this.live) + 4));
     const top = new TopK(wanted);
@@ -244,8 +245,9 @@ export class IvfIndex implements GraphIndex {
       if (next === order.length) order = this.bestLists(centroidScores, lists);
       // the lists up to the budget, scored in one call (a filter's wider scans in several)
       const batch: IvfList[] = [];
-      for (let rows = scanned; next < order.length && (batch.length === 0 || (rows < budget && rows - scanned < BATCH_ROWS)); next++) {
+      for (let rows = scanned; next < order.length && (batch.length === 0 || rows < budget); next++) {
         const list = this.listRead(order[next]!);
+        if (batch.length > 0 && rows - scanned + list.count > BATCH_ROWS) break;
         batch.push(list);
         rows += list.count;
       }
@@ -293,17 +295,17 @@ export class IvfIndex implements GraphIndex {
   private scoreLists(lists: IvfList[], query8: Int8Array): Float64Array {
     const rows = Uint32Array.from(lists, (list) => list.count);
     const total = rows.reduce((sum, count) => sum + count, 0);
-    if (this.scores.length < total) this.scores = new Float64Array(Math.max(total, 2 * this.scores.length));
-    scoreRows(lists.map((list) => list.vectors), rows, query8, this.scores);
-    return this.scores;
+    if (this.rowScores.length < total) this.rowScores = new Float64Array(Math.max(total, 2 * this.rowScores.length));
+    scoreRows(lists.map((list) => list.vectors), rows, query8, this.rowScores);
+    return this.rowScores;
   }
 
   /** The query's cosine with each centroid (none while the index is one list). */
-  private centroidScores(query8: Int8Array): Float64Array {
+  private scoreCentroids(query8: Int8Array): Float64Array {
     const count = this.centroids8.length / this.dim;
-    const scores = new Float64Array(count);
-    if (count > 0) scoreRows([this.centroids8], Uint32Array.of(count), query8, scores);
-    return scores;
+    if (this.centroidScores.length !== count) this.centroidScores = new Float64Array(count);
+    if (count > 0) scoreRows([this.centroids8], Uint32Array.of(count), query8, this.centroidScores);
+    return this.centroidScores;
   }
 
   /** The numbers of the `count` lists whose centroids score highest, best first (ties: the lower number). */

@@ -7,14 +7,22 @@
 import { closeSync, futimesSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ClipLikeVectors, vectorRows } from '../../bench/clip-like-vectors.js';
 import { seededRandom } from '../../src/eval/random.js';
 import { BruteForceIndex } from '../../src/store/index.js';
 import { checkGraphFile, ENGINE_DEFAULTS, loadGraph } from '../../src/store/engines.js';
 import { IvfIndex, listCountFor, TRAIN_MIN, vectorsToScan } from '../../src/store/ivf-index.js';
 import { cosineInt8, toInt8 } from '../../src/store/int8-vectors.js';
+import { scoreRows } from '../../src/store/int8-cosines.js';
+import type * as Int8Cosines from '../../src/store/int8-cosines.js';
 import { bestFirst, cosine, unitVector } from '../../src/vector-math.js';
+
+// the native kernel's calls, counted (it still scores)
+vi.mock('../../src/store/int8-cosines.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof Int8Cosines>();
+  return { ...actual, scoreRows: vi.fn(actual.scoreRows) };
+});
 
 const DIM = 16;
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-ivf-'));
@@ -140,19 +148,29 @@ describe('ivf engine', () => {
   });
 
   it('scans in several calls when a filter makes it scan more rows than one call scores, and ranks as its int8 cosines do', () => {
-    // 80,000 items: a filter passing 12, fewer than k, makes the search scan every list, past BATCH_ROWS (65,536)
+    // 80,000 items: a filter passing 12, fewer than k, makes the search scan every list, past the 65,536 rows one call scores
     const count = 80_000;
     const index = IvfIndex.create(8);
     const vectors = clustered(count, 6, 8);
     index.addMany(vectors.map((v, i) => [i + 1, v] as const));
     const rare = (id: number) => id % 7000 === 7;
+    const rowsPerCall = () => vi.mocked(scoreRows).mock.calls.map(([, rows]) => rows.reduce((sum, n) => sum + n, 0));
     for (const q of clustered(3, 7, 8)) {
       const query8 = toInt8(unitVector(q));
       const expected = bestFirst(
         vectors.flatMap((v, i) => (rare(i + 1) ? [{ id: i + 1, score: cosineInt8(toInt8(unitVector(v)), 0, query8) }] : [])),
       );
       expect(expected).toHaveLength(12);
-      expect(index.searchBestFirst(q, 20, { ef: 1, filter: rare })).toEqual(expected);
+      // ef 1: the budget grows fourfold until every list is scanned; ef 10,000: past every row from the start
+      for (const ef of [1, 10_000]) {
+        vi.mocked(scoreRows).mockClear();
+        expect(index.searchBestFirst(q, 20, { ef, filter: rare })).toEqual(expected);
+        const [centroids, ...lists] = rowsPerCall();
+        expect(centroids).toBe(listCountFor(count));
+        expect(lists.reduce((sum, n) => sum + n, 0)).toBe(count);
+        expect(Math.max(...lists)).toBeLessThanOrEqual(65_536);
+        if (ef === 10_000) expect(lists).toHaveLength(2);
+      }
     }
   });
 
