@@ -17,6 +17,7 @@ import { buildHit } from './hit.js';
 import { chooseEf, DEFAULT_COLLAPSE_THRESHOLD, DEFAULT_K, fetchBand, MAX_COLLAPSE_WINDOW, MAX_EF, MAX_FETCHED_HITS, MAX_K, MAX_TERMS, MAX_WINDOW, resultWindow, type QueryKind } from './limits.js';
 import { nmsShare, suppressOverlaps, type PlacedHit } from './nms.js';
 import { longTextNotices } from './long-texts.js';
+import { modelVector } from './model-vector.js';
 import { combineWeighted } from './query-vector.js';
 import { checkLibrarySearchRequest, checkLibraryTerms } from './request-schema.js';
 import { recordedPlanOptions } from '../indexer/plan.js';
@@ -85,13 +86,6 @@ function isCount(value: unknown, min: number): value is number {
 function queryRendering(plan: string | null | undefined): QueryRendering {
   const { bands, percentiles } = recordedPlanOptions(plan ?? undefined);
   return { ...(bands ? { bands } : {}), ...(percentiles ? { percentiles } : {}) };
-}
-
-/** A query vector the model made, unless a cosine cannot use it: then the model is at fault, not the query. */
-function modelVector(vector: Float32Array, of: string): Float32Array {
-  const problem = vectorProblem(vector);
-  if (problem === undefined) return vector;
-  throw new RsclipError('MODEL_INVALID', `the model gave ${of} a vector with ${problem}: is the model damaged?`, { hint: 'download or export the model again' });
 }
 
 export class Searcher {

@@ -14,6 +14,7 @@ import type { default as SharpFactory } from 'sharp';
 import { lazyPackage, preloadPackages } from '../lazy-package.js';
 import type { ClipEncoder } from '../model/encoder-types.js';
 import { openModelDirectory, type ModelVariant } from '../model/model-dir.js';
+import { modelVector } from '../search/model-vector.js';
 import { closeOpenedForSearch, openIndexForSearch } from '../search/open-encoder.js';
 import { Searcher } from '../search/searcher.js';
 import type { TextBatcherOptions } from '../search/text-batcher.js';
@@ -148,12 +149,15 @@ async function warmUpImageQueries(encoder: ClipEncoder, logger: Logger): Promise
   try {
     const blank = () => loadSharp()({ create: { width: 32, height: 32, channels: 3, background: { r: 128, g: 128, b: 128 } } });
     // a small JPEG takes the WebAssembly decoder, a PNG sharp
-    await encoder.embedImages(await Promise.all([blank().jpeg().toBuffer(), blank().png().toBuffer()]));
+    const vectors = await encoder.embedImages(await Promise.all([blank().jpeg().toBuffer(), blank().png().toBuffer()]));
+    for (const vector of vectors) modelVector(vector, 'a blank warm-up image');
     logger.info('image tower warmed up');
   } catch (error) {
     logger.warn({ err: error }, 'image tower warm-up failed; image queries will report why');
   }
 }
+
+const WARM_UP_TEXT = 'an aerial photo';
 
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const started = performance.now();
@@ -163,14 +167,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let readyNow = false;
   const warmUpImages = options.warmUpImages ?? true;
   // the text tower warms up in its own thread: from here on, /readyz says when it has; the image tower follows
-  const warmUp = (model: ClipEncoder): Promise<void> =>
-    model.embedTexts(['an aerial photo']).then(
-      () => {
-        readyNow = true;
-        logger.info('model warmed up: ready');
-      },
-      (error: unknown) => logger.error({ err: error }, 'model warm-up failed; /readyz stays 503'),
-    );
+  const warmUp = async (model: ClipEncoder): Promise<void> => {
+    try {
+      const [vector] = await model.embedTexts([WARM_UP_TEXT]);
+      // a model that runs but gives vectors no search can use is not ready: every text search would fail
+      modelVector(vector!, `the warm-up text "${WARM_UP_TEXT}"`);
+      readyNow = true;
+      logger.info('model warmed up: ready');
+    } catch (error) {
+      logger.error({ err: error }, 'model warm-up failed; /readyz stays 503');
+    }
+  };
   const opened = await openIndexForSearch(options.index, {
     ...(options.model ? { model: options.model } : {}),
     ...(options.encoder ? { encoder: options.encoder } : {}),
