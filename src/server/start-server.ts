@@ -23,6 +23,7 @@ import { ConnectionSlots } from './connection-slots.js';
 import { answerClientError } from './http-error.js';
 import type { LogFormat } from './log-format.js';
 import { createServerLogger } from './log-output.js';
+import { assertPortAvailable } from './port-check.js';
 import { QueryImageDecoder, withQueryImageDecoder } from './query-images.js';
 import { ResponsesInFlight } from './responses-in-flight.js';
 
@@ -178,6 +179,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger.error({ err: error }, 'model warm-up failed; /readyz stays 503');
     }
   };
+  const port = options.port ?? 8080;
+  // a busy port is reported before the model and the index are opened (seconds at 10^6 items), not after the log said ready
+  if (port !== 0) await assertPortAvailable(host, port);
   const opened = await openIndexForSearch(options.index, {
     ...(options.model ? { model: options.model } : {}),
     ...(options.encoder ? { encoder: options.encoder } : {}),
@@ -210,7 +214,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = boundedServer(app, connectionLimits);
   const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs, connectionLimits.maxConnections);
-  server.listen(options.port ?? 8080, host);
+  server.listen(port, host);
   try {
     await once(server, 'listening');
   } catch (error) {

@@ -96,5 +96,7 @@ describe('a busy port', () => {
     expect(result.code).toBe(1);
     const errors = result.stderr.split('\n').filter((l) => l.startsWith('rsclip:') || /internal error|^\s+at /.test(l));
     expectOneLine(errors.join('\n'), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    // before the model was loaded: it never logged that it was ready
+    expect(result.stderr).not.toMatch(/warmed up/);
   });
 });
