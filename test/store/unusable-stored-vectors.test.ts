@@ -42,3 +42,27 @@ it('leaves a stored NaN vector out of exact search, and refuses to copy it, nami
 
   await expectRsclipError(copyIndex(index, path.join(work, 'copy')), 'INDEX_CORRUPT', new RegExp(`the stored vector of item ${id} has NaN at position 0, which no index takes`));
 });
+
+it('counts the vectors doctor kept, not the graph node it dropped with an invalid one, in the vector index of each engine', async () => {
+  for (const engine of ['usearch', 'hnswlib', 'ivf'] as const) {
+    const index = path.join(work, `doctor-${engine}`);
+    const writer = await openIndex(index, { model, create: true, engine: { name: engine } });
+    const [, damaged] = await writer.commit([put(0), put(1), put(2)]);
+    await writer.close();
+    const id = damaged!.itemIds[0]!;
+    const catalog = new Database(path.join(index, 'catalog.sqlite'));
+    const blob = catalog.prepare('SELECT embedding FROM vectors WHERE item_id = ?').pluck().get(id) as Buffer;
+    blob.writeUInt16LE(0x7e00, 0);
+    catalog.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(blob, id);
+    catalog.close();
+    // doctor drops it, and says so; a later doctor finds two vectors in the catalog and two in the vector index
+    for (const round of [1, 2]) {
+      const store = await openIndex(index);
+      const report = await store.verify();
+      await store.close();
+      expect(report.ok).toBe(true);
+      if (round === 1) expect(report.repaired).toContain('1 invalid vectors dropped; those items are re-embedded by the next `rsclip index`');
+      expect(report.checked).toMatchObject({ vectors: 2, hnswLabels: 2 });
+    }
+  }
+});

@@ -513,7 +513,7 @@ export class EmbeddedStore implements IndexStore {
         // nothing is written into a damaged catalog
         return {
           ok: false,
-          checked: { images: 0, vectors: 0, hnswLabels: this.sync.graph.storedCount },
+          checked: { images: 0, vectors: 0, hnswLabels: this.sync.graph.size },
           repaired,
           unrepaired: [`SQLite integrity check failed: ${integrity} (run \`rsclip doctor --repair\` to rebuild what can be rebuilt)`],
         };
@@ -553,7 +553,7 @@ export class EmbeddedStore implements IndexStore {
       this.planner.reset();
       return {
         ok: true,
-        checked: { images: filesInArchive(this.catalog.totals()), vectors: graph.vectors, hnswLabels: this.sync.graph.storedCount },
+        checked: { images: filesInArchive(this.catalog.totals()), vectors: graph.vectors, hnswLabels: this.sync.graph.size },
         repaired,
         unrepaired: [],
       };
