@@ -18,18 +18,22 @@ import { model, put, vectorOf } from './write-only-fixtures.js';
 const work = mkdtempSync(path.join(tmpdir(), 'rsclip-unusable-vectors-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** The first component of item `id`'s stored vector made a half-precision NaN (0x7e00), as bit rot or an older rsclip could leave it. */
+function storeNaN(index: string, id: number): void {
+  const catalog = new Database(path.join(index, 'catalog.sqlite'));
+  const blob = catalog.prepare('SELECT embedding FROM vectors WHERE item_id = ?').pluck().get(id) as Buffer;
+  blob.writeUInt16LE(0x7e00, 0);
+  catalog.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(blob, id);
+  catalog.close();
+}
+
 it('leaves a stored NaN vector out of exact search, and refuses to copy it, naming its item', async () => {
   const index = path.join(work, 'index');
   const writer = await openIndex(index, { model, create: true });
   const [, damaged] = await writer.commit([put(0), put(1), put(2)]);
   await writer.close();
   const id = damaged!.itemIds[0]!;
-  // its first component made a half-precision NaN (0x7e00), as bit rot or an older rsclip could leave it
-  const catalog = new Database(path.join(index, 'catalog.sqlite'));
-  const blob = catalog.prepare('SELECT embedding FROM vectors WHERE item_id = ?').pluck().get(id) as Buffer;
-  blob.writeUInt16LE(0x7e00, 0);
-  catalog.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(blob, id);
-  catalog.close();
+  storeNaN(index, id);
 
   const reader = await openIndex(index, { readonly: true });
   const exact = await reader.search(vectorOf(1), 3, { exact: true });
@@ -49,12 +53,7 @@ it('counts the vectors doctor kept, not the graph node it dropped with an invali
     const writer = await openIndex(index, { model, create: true, engine: { name: engine } });
     const [, damaged] = await writer.commit([put(0), put(1), put(2)]);
     await writer.close();
-    const id = damaged!.itemIds[0]!;
-    const catalog = new Database(path.join(index, 'catalog.sqlite'));
-    const blob = catalog.prepare('SELECT embedding FROM vectors WHERE item_id = ?').pluck().get(id) as Buffer;
-    blob.writeUInt16LE(0x7e00, 0);
-    catalog.prepare('UPDATE vectors SET embedding = ? WHERE item_id = ?').run(blob, id);
-    catalog.close();
+    storeNaN(index, damaged!.itemIds[0]!);
     // doctor drops it, and says so; a later doctor finds two vectors in the catalog and two in the vector index
     for (const round of [1, 2]) {
       const store = await openIndex(index);
