@@ -18,7 +18,7 @@
  */
 import path from 'node:path';
 import { RsclipError } from '../errors.js';
-import { bestFirst, checkLength, checkVector, unitVector, type ScoredId } from '../vector-math.js';
+import { bestFirst, checkLength, checkVector, unitVector, vectorProblem, type ScoredId } from '../vector-math.js';
 import { DEFAULT_EF, GraphWriteError, SAME_VECTOR_TOLERANCE, graphFileCorrupt, rebuiltFromCatalogHint, syncFile, type GraphFileDigest, type GraphIndex, type LoadGraphOptions, type UsearchParams } from './graph-index.js';
 import { IdBitset } from './id-bitset.js';
 import { writeInt8 } from './int8-vectors.js';
@@ -245,6 +245,8 @@ export class UsearchIndex implements GraphIndex {
   stores(id: number, vector: Float32Array): boolean {
     if (!this.live.has(id)) return false;
     checkLength(vector, this.dim, 'INDEX_INCOMPATIBLE');
+    // no graph holds a vector no search can ask for (all zeros): asking would be refused as a bad query
+    if (vectorProblem(vector) !== undefined) return false;
     const best = this.searchBestFirst(vector, 1, { ef: DEFAULT_EF, filter: (other) => other === id }, STORES_MAX_BEAM)[0];
     return best !== undefined && best.score >= 1 - SAME_VECTOR_TOLERANCE[this.params.quantization];
   }

@@ -169,6 +169,8 @@ describe.each(implementations)('VectorIndex contract: $name', (impl) => {
     expect(loaded.stores(42, vectors[42]!)).toBe(true);
     expect(loaded.stores(42, vectors[43]!)).toBe(false);
     expect(loaded.stores(7, vectors[7]!)).toBe(false);
+    // a vector no cosine can use (a catalog's damaged copy) is not the one stored, whatever the engine
+    expect(loaded.stores(42, new Float32Array(vectors[42]!.length))).toBe(false);
     expect(loaded.details()).toMatchObject({ size: 99, deleted: impl.keepsDeleted ? 1 : 0 });
   });
 

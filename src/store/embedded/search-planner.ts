@@ -8,7 +8,7 @@
  * precision (usearch f16/i8) returns more than k candidates (RERANK_EXTRA), re-ranked by their exact cosine.
  */
 import { LRUCache } from 'lru-cache';
-import { checkVector, cosine, TopK, unitVector, type ScoredId } from '../../vector-math.js';
+import { checkVector, cosine, TopK, unitVector, vectorProblem, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
 import { exactSelectionLimit } from '../exact-selection.js';
 import { selectionKey } from '../filter-compiler.js';
@@ -166,13 +166,13 @@ export class SearchPlanner {
     const maxItems = Math.floor(EXACT_COPY_LIMITS.bytes / (4 * this.dim));
     if (this.sync.graph.size <= maxItems) return this.exactIndex(maxItems).searchBestFirst(query, k, { filter: accept });
     this.exact = undefined;
-    return this.scoreLive(this.catalog.iterateVectors(), query, k, accept);
+    return this.scoreLive(this.everyVector(), query, k, accept);
   }
 
   private exactIndex(maxItems: number): BruteForceIndex {
     if (!this.exact || !this.sync.follows(this.exact)) {
       const exact = new BruteForceIndex(this.dim, Math.max(1, this.sync.graph.size));
-      for (const [id, vector] of this.catalog.iterateVectors()) exact.add(id, vector);
+      for (const [id, vector] of this.everyVector()) exact.add(id, vector);
       this.sync.follow(exact, maxItems);
       this.exact = exact;
     }
@@ -204,7 +204,20 @@ export class SearchPlanner {
   }
 
   private *vectorsOf(ids: readonly number[]): Generator<[number, Float32Array]> {
-    for (let i = 0; i < ids.length; i += VECTOR_CHUNK) yield* this.catalog.getVectors(ids.slice(i, i + VECTOR_CHUNK));
+    for (let i = 0; i < ids.length; i += VECTOR_CHUNK) yield* this.usable(this.catalog.getVectors(ids.slice(i, i + VECTOR_CHUNK)));
+  }
+
+  private everyVector(): Generator<[number, Float32Array]> {
+    return this.usable(this.catalog.iterateVectors());
+  }
+
+  /**
+   * The vectors a cosine can use: one damaged on the disk (cut short, NaN, all zeros) is left out
+   * of every exact score and re-rank until `rsclip doctor` drops it (a NaN scored 0, and ranked
+   * first where the others score below it).
+   */
+  private *usable(vectors: Iterable<[number, Float32Array]>): Generator<[number, Float32Array]> {
+    for (const entry of vectors) if (entry[1].length === this.dim && vectorProblem(entry[1]) === undefined) yield entry;
   }
 
   /** The best k of `vectors` by cosine to `query`, among the items live in the graph that `accept` allows. */
