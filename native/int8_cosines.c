@@ -38,8 +38,9 @@
 #define PREFETCH(address) ((void)(address))
 #endif
 
-/* Rows are summed in int32: |a_j b_j| <= 2^14, so up to 2^17 components. */
-#define MAX_DIM (1u << 17)
+/* Rows are summed in int32. The VNNI path's products of a row offset by 128 reach 255 x 128 =
+   32,640 a component, so 2^16 components stay within int32 (2^17 overflowed it). */
+#define MAX_DIM (1u << 16)
 #define PREFETCH_ROWS 8
 
 typedef struct {
@@ -153,59 +154,80 @@ static int typed_array(napi_env env, napi_value value, napi_typedarray_type type
   return actual == type;
 }
 
-/* Block b of the call: its rows, checked against the array's length. */
-static int block_at(napi_env env, napi_value blocks, const uint32_t *rows, uint32_t b, size_t dim, block_t *block) {
-  napi_value element;
-  void *data;
-  size_t length;
-  if (napi_get_element(env, blocks, b, &element) != napi_ok || !typed_array(env, element, napi_int8_array, &data, &length)) {
-    fail(env, "scoreRows: blocks must be an array of Int8Array");
-    return 0;
-  }
-  if (rows[b] > length / dim) {
-    fail(env, "scoreRows: a block holds fewer rows than asked for");
-    return 0;
-  }
-  block->rows = data;
-  block->count = rows[b];
-  return 1;
-}
+#define BLOCKS_EXPECTED "scoreRows: blocks must be an array of Int8Array"
+
+static const block_t NO_BLOCK = {NULL, 0};
 
 static napi_value score_rows(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   const score_fn *chosen;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&chosen) != napi_ok || argc != 4) return fail(env, "scoreRows expects (blocks, rows, query, out)");
-  score_fn kernel = *chosen;
   bool is_array = false;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) return fail(env, "scoreRows: blocks must be an array of Int8Array");
-  uint32_t blocks = 0;
-  napi_get_array_length(env, argv[0], &blocks);
-  void *rows;
-  size_t rows_length;
-  if (!typed_array(env, argv[1], napi_uint32_array, &rows, &rows_length) || rows_length < blocks) return fail(env, "scoreRows: rows must be a Uint32Array with a count per block");
-  void *query;
-  size_t dim;
-  if (!typed_array(env, argv[2], napi_int8_array, &query, &dim) || dim == 0 || dim > MAX_DIM) return fail(env, "scoreRows: query must be an Int8Array of 1 to 131072 components");
-  void *out;
-  size_t out_length;
-  if (!typed_array(env, argv[3], napi_float64_array, &out, &out_length)) return fail(env, "scoreRows: out must be a Float64Array");
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) return fail(env, BLOCKS_EXPECTED);
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[0], &count);
+  napi_value *elements = malloc(((size_t)count + 1) * sizeof(napi_value));
+  block_t *blocks = malloc(((size_t)count + 1) * sizeof(block_t));
+  napi_value result = NULL;
+  void *rows, *query, *out;
+  size_t rows_length, dim, out_length;
+  if (elements == NULL || blocks == NULL) {
+    fail(env, "scoreRows: out of memory");
+    goto done;
+  }
+  /* every element first: fetching one may run the caller's code (a getter), which could shrink or
+     detach an array whose memory was taken before it; taking an array's memory runs none */
+  for (uint32_t b = 0; b < count; b++) {
+    if (napi_get_element(env, argv[0], b, &elements[b]) != napi_ok) {
+      fail(env, BLOCKS_EXPECTED);
+      goto done;
+    }
+  }
+  if (!typed_array(env, argv[1], napi_uint32_array, &rows, &rows_length) || rows_length < count) {
+    fail(env, "scoreRows: rows must be a Uint32Array with a count per block");
+    goto done;
+  }
+  if (!typed_array(env, argv[2], napi_int8_array, &query, &dim) || dim == 0 || dim > MAX_DIM) {
+    fail(env, "scoreRows: query must be an Int8Array of 1 to 65536 components");
+    goto done;
+  }
+  if (!typed_array(env, argv[3], napi_float64_array, &out, &out_length)) {
+    fail(env, "scoreRows: out must be a Float64Array");
+    goto done;
+  }
+  size_t total = 0;
+  for (uint32_t b = 0; b < count; b++) {
+    void *data;
+    size_t length;
+    if (!typed_array(env, elements[b], napi_int8_array, &data, &length)) {
+      fail(env, BLOCKS_EXPECTED);
+      goto done;
+    }
+    uint32_t asked = ((const uint32_t *)rows)[b];
+    if (asked > length / dim) {
+      fail(env, "scoreRows: a block holds fewer rows than asked for");
+      goto done;
+    }
+    if (asked > out_length - total) {
+      fail(env, "scoreRows: out is too short for the rows asked for");
+      goto done;
+    }
+    blocks[b].rows = data;
+    blocks[b].count = asked;
+    total += asked;
+  }
   int64_t bb = 0;
   for (size_t j = 0; j < dim; j++) bb += (int64_t)((int8_t *)query)[j] * ((int8_t *)query)[j];
   size_t written = 0;
-  block_t block, next = {NULL, 0};
-  if (blocks > 0 && !block_at(env, argv[0], rows, 0, dim, &next)) return NULL;
-  for (uint32_t b = 0; b < blocks; b++) {
-    block = next;
-    next.rows = NULL;
-    next.count = 0;
-    if (b + 1 < blocks && !block_at(env, argv[0], rows, b + 1, dim, &next)) return NULL;
-    if (block.count > out_length - written) return fail(env, "scoreRows: out is too short for the rows asked for");
-    kernel(block, next, dim, query, bb, (double *)out + written);
-    written += block.count;
+  for (uint32_t b = 0; b < count; b++) {
+    (*chosen)(blocks[b], b + 1 < count ? blocks[b + 1] : NO_BLOCK, dim, query, bb, (double *)out + written);
+    written += blocks[b].count;
   }
-  napi_value result;
   napi_create_double(env, (double)written, &result);
+done:
+  free(elements);
+  free(blocks);
   return result;
 }
 

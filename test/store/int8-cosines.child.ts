@@ -35,4 +35,16 @@ for (const dim of [1, 3, 32, 63, 64, 65, 100, 127, 128, 512, 700]) {
     if (!Number.isNaN(out[30])) differing.push(`dim ${dim}: wrote past its rows`);
   }
 }
+// the most components taken: extreme rows and queries bring every path's int32 sums nearest their limit
+const LARGEST = 65_536;
+const extremes = [127, -128, 1].map((v) => new Int8Array(LARGEST).fill(v));
+for (const query of extremes) {
+  const out = new Float64Array(extremes.length);
+  scoreRows(extremes, Uint32Array.from(extremes, () => 1), query, out);
+  extremes.forEach((row, r) => {
+    compared++;
+    const expected = cosineInt8(row, 0, query);
+    if (!Object.is(out[r], expected)) differing.push(`dim ${LARGEST} row of ${row[0]}, query of ${query[0]}: ${out[r]} instead of ${expected}`);
+  });
+}
 console.log(JSON.stringify({ kernel: int8CosineKernel(), compared, differing: differing.slice(0, 10) }));

@@ -34,7 +34,8 @@ describe('int8 cosines', () => {
       const result = await checkUnder(cap);
       expect(result.kernel).toBe(cap);
       expect(result.differing).toEqual([]);
-      expect(result.compared).toBe(11 * 3 * 30);
+      // 11 dimensions x 3 queries x 30 rows, then 3 extreme queries x 3 extreme rows at 65,536 components
+      expect(result.compared).toBe(11 * 3 * 30 + 3 * 3);
     }, 60_000);
   }
 
@@ -48,6 +49,7 @@ describe('int8 cosines', () => {
     expect(() => scoreRows([rows, rows], Uint32Array.of(3), query, new Float64Array(6))).toThrow('a count per block');
     expect(() => scoreRows([new Float32Array(12) as unknown as Int8Array], Uint32Array.of(3), query, new Float64Array(3))).toThrow('blocks must be an array of Int8Array');
     expect(() => scoreRows([rows], Uint32Array.of(3), new Int8Array(0), new Float64Array(3))).toThrow('query must be an Int8Array');
+    expect(() => scoreRows([new Int8Array(65_537)], Uint32Array.of(1), new Int8Array(65_537), new Float64Array(1))).toThrow('query must be an Int8Array of 1 to 65536 components');
     expect(() => scoreRows([rows], Uint32Array.of(3), query, new Float32Array(3) as unknown as Float64Array)).toThrow('out must be a Float64Array');
     // a subarray is read from its own start, not its buffer's
     const shifted = new Int8Array(dim + 3 * dim);
@@ -55,5 +57,22 @@ describe('int8 cosines', () => {
     const out = new Float64Array(1);
     scoreRows([shifted.subarray(dim)], Uint32Array.of(1), query, out);
     expect(out[0]).toBeCloseTo(1 / Math.sqrt(30), 12);
+  });
+
+  it("takes no array's memory before fetching every block, which may run the caller's code: a getter that shrinks a buffer is refused, not read past", () => {
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    const resizable = (bytes: number) => new (ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => Resizable)(bytes, { maxByteLength: bytes });
+    const dim = 64;
+    const query = new Int8Array(dim).fill(1);
+    // a block's buffer, shrunk by the getter of the block after it
+    const rowsBuffer = resizable(4 * dim);
+    const blocks = [new Int8Array(rowsBuffer).fill(3)];
+    Object.defineProperty(blocks, 1, { get: () => (rowsBuffer.resize(0), new Int8Array(dim)), enumerable: true });
+    expect(() => scoreRows(blocks, Uint32Array.of(4, 1), query, new Float64Array(5))).toThrow('a block holds fewer rows than asked for');
+    // the output's buffer, shrunk likewise
+    const outBuffer = resizable(5 * 8);
+    const others = [new Int8Array(4 * dim)];
+    Object.defineProperty(others, 1, { get: () => (outBuffer.resize(0), new Int8Array(dim)), enumerable: true });
+    expect(() => scoreRows(others, Uint32Array.of(4, 1), query, new Float64Array(outBuffer))).toThrow('out is too short');
   });
 });
