@@ -57,6 +57,16 @@ export function listCountFor(size: number): number {
   return Math.max(1, Math.round(4 * Math.sqrt(size)));
 }
 
+/** A search's scores of the centroids and of the rows it scans. */
+interface ScanScores {
+  centroids: Float64Array;
+  rows: Float64Array;
+}
+
+function emptyScanScores(): ScanScores {
+  return { centroids: new Float64Array(0), rows: new Float64Array(0) };
+}
+
 function emptyList(dim: number, capacity = 16): IvfList {
   return { ids: new Uint32Array(capacity), vectors: new Int8Array(capacity * dim), count: 0 };
 }
@@ -92,9 +102,8 @@ export class IvfIndex implements GraphIndex {
    */
   private trainsOnGrowth = true;
   private unread: UnreadLists | undefined;
-  /** A search's scores of its centroids and of the rows it scans (reused: a search is synchronous). */
-  private centroidScores = new Float64Array(0);
-  private rowScores = new Float64Array(0);
+  /** The score buffers a search takes and gives back (kept between searches; one from inside another's filter makes its own). */
+  private spareScores: ScanScores | undefined = emptyScanScores();
 
   private constructor(dim: number, centroids: Float32Array, trainedSize: number, lists: IvfList[]) {
     this.dim = dim;
@@ -231,11 +240,19 @@ export class IvfIndex implements GraphIndex {
     checkSearchArgs(k, options.ef);
     const wanted = Math.min(k, this.live);
     if (wanted <= 0) return [];
-    const query8 = toInt8(unitVector(query));
-    const { filter } = options;
-    let budget = vectorsToScan(options.ef ?? DEFAULT_EF, this.live);
+    const buffers = this.spareScores ?? emptyScanScores();
+    this.spareScores = undefined;
+    try {
+      return this.scan(toInt8(unitVector(query)), wanted, vectorsToScan(options.ef ?? DEFAULT_EF, this.live), options.filter, buffers);
+    } finally {
+      this.spareScores = buffers;
+    }
+  }
+
+  /** The best `wanted` rows of the lists nearest the query, at least `budget` rows scanned (more while a filter accepts too few). */
+  private scan(query8: Int8Array, wanted: number, budget: number, filter: ((id: number) => boolean) | undefined, buffers: ScanScores): ScoredId[] {
     const lists = this.lists.length;
-    const centroidScores = this.scoreCentroids(query8);
+    const centroidScores = this.scoreCentroids(query8, buffers);
     // the lists the budget is likely to need, best first; all of them only if a filter asks for more
     let order = this.bestLists(centroidScores, Math.min(lists, 2 * Math.ceil((budget * lists) / this.live) + 4));
     const top = new TopK(wanted);
@@ -251,7 +268,7 @@ export class IvfIndex implements GraphIndex {
         batch.push(list);
         rows += list.count;
       }
-      const scores = this.scoreLists(batch, query8);
+      const scores = this.scoreLists(batch, query8, buffers);
       let at = 0;
       for (const list of batch) {
         for (let r = 0; r < list.count; r++) {
@@ -292,20 +309,20 @@ export class IvfIndex implements GraphIndex {
   }
 
   /** The int8 cosine of the query with every row of `lists`, list after list (the native kernel, int8-cosines.ts). */
-  private scoreLists(lists: IvfList[], query8: Int8Array): Float64Array {
+  private scoreLists(lists: IvfList[], query8: Int8Array, buffers: ScanScores): Float64Array {
     const rows = Uint32Array.from(lists, (list) => list.count);
     const total = rows.reduce((sum, count) => sum + count, 0);
-    if (this.rowScores.length < total) this.rowScores = new Float64Array(Math.max(total, 2 * this.rowScores.length));
-    scoreRows(lists.map((list) => list.vectors), rows, query8, this.rowScores);
-    return this.rowScores;
+    if (buffers.rows.length < total) buffers.rows = new Float64Array(Math.max(total, 2 * buffers.rows.length));
+    scoreRows(lists.map((list) => list.vectors), rows, query8, buffers.rows);
+    return buffers.rows;
   }
 
   /** The query's cosine with each centroid (none while the index is one list). */
-  private scoreCentroids(query8: Int8Array): Float64Array {
+  private scoreCentroids(query8: Int8Array, buffers: ScanScores): Float64Array {
     const count = this.centroids8.length / this.dim;
-    if (this.centroidScores.length !== count) this.centroidScores = new Float64Array(count);
-    if (count > 0) scoreRows([this.centroids8], Uint32Array.of(count), query8, this.centroidScores);
-    return this.centroidScores;
+    if (buffers.centroids.length !== count) buffers.centroids = new Float64Array(count);
+    if (count > 0) scoreRows([this.centroids8], Uint32Array.of(count), query8, buffers.centroids);
+    return buffers.centroids;
   }
 
   /** The numbers of the `count` lists whose centroids score highest, best first (ties: the lower number). */

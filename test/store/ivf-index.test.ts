@@ -174,6 +174,24 @@ describe('ivf engine', () => {
     }
   });
 
+  it('scores right when a filter searches the same index from inside a search (each search scores into buffers of its own)', () => {
+    const index = IvfIndex.create(DIM);
+    const vectors = clustered(TRAIN_MIN + 500, 11);
+    index.addMany(vectors.map((v, i) => [i + 1, v] as const));
+    const [q, other] = clustered(2, 12);
+    const query8 = toInt8(unitVector(q!));
+    let nested = 0;
+    const hits = index.searchBestFirst(q!, 50, { ef: 4096, filter: () => {
+        if (nested++ < 3) index.searchBestFirst(other!, 5);
+        return true;
+      },
+    });
+    expect(nested).toBeGreaterThan(3);
+    expect(hits).toHaveLength(50);
+    for (const hit of hits) expect(hit.score).toBe(cosineInt8(toInt8(unitVector(vectors[hit.id - 1]!)), 0, query8));
+    expect(hits).toEqual(index.searchBestFirst(q!, 50, { ef: 4096 }));
+  });
+
   it("trusts the sha256 recorded for a file's identity instead of hashing it again, as for usearch files (doctor's check still hashes)", async () => {
     const index = IvfIndex.create(DIM);
     index.addMany(clustered(TRAIN_MIN, 9).map((v, i) => [i + 1, v] as const));
