@@ -11,6 +11,7 @@ interface SystemError {
   path?: string;
   address?: string;
   port?: number;
+  hostname?: string;
   message?: string;
   cause?: unknown;
 }
@@ -25,6 +26,8 @@ const DAMAGED_CATALOG = 'check it with `rsclip doctor`, or build the index again
 const EXPLANATIONS: Record<string, (e: SystemError) => string> = {
   EADDRINUSE: (e) => `${endpoint(e)} is already in use by another program (another rsclip serve?): stop it, or pass --port with another port (--port 0 picks a free one)`,
   EADDRNOTAVAIL: (e) => `cannot listen on ${e.address ?? 'that address'}: this machine has no such address; pass --host with one of its own (127.0.0.1 for this machine only)`,
+  ENOTFOUND: (e) => `no address found for the host name ${e.hostname ?? ''}: check its spelling and this machine's DNS (an address to listen on is given as it is, e.g. 127.0.0.1, ::1 or 0.0.0.0, without brackets)`,
+  EAI_AGAIN: (e) => `the host name ${e.hostname ?? ''} could not be looked up now (DNS did not answer): check the network and run the command again`,
   EACCES: (e) =>
     listening(e)
       ? `no permission to listen on ${endpoint(e)}: ports below 1024 need administrator rights; pass --port with a port above 1023`

@@ -38,6 +38,8 @@ describe('describeSystemError', () => {
       [systemError('SQLITE_IOERR_WRITE'), /disk failed .* \[SQLITE_IOERR_WRITE\]$/],
       [systemError('SQLITE_FULL'), /no space left on the device for the index catalog/],
       [systemError('EMFILE'), /too many open files: raise the limit/],
+      [systemError('ENOTFOUND', { syscall: 'getaddrinfo', hostname: 'nosuchhost.invalid' }), /^no address found for the host name nosuchhost\.invalid: check its spelling .*without brackets\) \[ENOTFOUND\]$/],
+      [systemError('EAI_AGAIN', { syscall: 'getaddrinfo', hostname: 'tiles.example' }), /^the host name tiles\.example could not be looked up now/],
       [systemError('ENXIO', { syscall: 'open', path: '/dev/tty' }), /^no such device \(open \/dev\/tty\): a terminal or device that is not there .*\[ENXIO\]$/],
       [systemError('EPIPE', { syscall: 'write', path: '/tmp/fifo' }), /^the reader of the output closed it before the end \(write \/tmp\/fifo\): the output is incomplete \[EPIPE\]$/],
     ];
@@ -59,7 +61,7 @@ describe('describeSystemError', () => {
   });
 });
 
-describe('a busy port', () => {
+describe('a busy port or an unknown host', () => {
   let root: string;
   let busy: Server;
   let port: number;
@@ -98,5 +100,11 @@ describe('a busy port', () => {
     expectOneLine(errors.join('\n'), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
     // before the model was loaded: it never logged that it was ready
     expect(result.stderr).not.toMatch(/warmed up/);
+  });
+
+  it('stops `rsclip serve` on a host name that does not resolve with one line (it was an internal error)', async () => {
+    const result = await runCli(['serve', '--index', path.join(root, 'serve-index'), '--host', 'nosuchhost.invalid', '--port', String(port), '--token', 't']);
+    expect(result.code).toBe(1);
+    expectOneLine(result.stderr, /no address found for the host name nosuchhost\.invalid: .*\[ENOTFOUND\]$/);
   });
 });
