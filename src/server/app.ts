@@ -81,6 +81,8 @@ export interface AppDeps {
   limits?: Partial<ServerLimits>;
   /** /readyz answers 503 until this returns true (default: ready at once). */
   isReady?: () => boolean;
+  /** Why /readyz answers 503 while isReady is false (default: the model is still loading). */
+  whyNotReady?: () => string | undefined;
   /** An XYZ tile URL template the page's map shows under the footprints (see basemap.ts). */
   basemap?: string;
   /** Serve archive files whose real path lies outside their root (an archive indexed with --follow-links). */
@@ -262,7 +264,7 @@ export function createApp(deps: AppDeps): express.Application {
       path: '/readyz',
       handlers: [
         async (_req, res) => {
-          if (!isReady()) throw new HttpError(503, 'NOT_READY', 'the model is still loading');
+          if (!isReady()) throw new HttpError(503, 'NOT_READY', deps.whyNotReady?.() ?? 'the model is still loading');
           res.json({ status: 'ready', model: searcher.encoder.info.id, images: await store.countFiles('ok') });
         },
       ],

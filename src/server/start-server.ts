@@ -166,6 +166,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
   let readyNow = false;
+  let warmUpFailed = false;
   const warmUpImages = options.warmUpImages ?? true;
   // the text tower warms up in its own thread: from here on, /readyz says when it has; the image tower follows
   const warmUp = async (model: ClipEncoder): Promise<void> => {
@@ -176,6 +177,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       readyNow = true;
       logger.info('model warmed up: ready');
     } catch (error) {
+      warmUpFailed = true;
       logger.error({ err: error }, 'model warm-up failed; /readyz stays 503');
     }
   };
@@ -210,7 +212,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const imagesWarmedUp = warmUpImages ? ready.then(() => (readyNow ? warmUpImageQueries(encoder, logger) : undefined)) : ready;
   preloadPackages(ROUTE_PACKAGES);
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow, whyNotReady: () => (warmUpFailed ? 'the model failed its warm-up (the server log says why): mend or replace the model, then restart the server' : undefined) });
   const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = boundedServer(app, connectionLimits);
   const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs, connectionLimits.maxConnections);

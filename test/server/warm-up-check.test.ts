@@ -36,7 +36,7 @@ it('stays not ready (503) when the text tower gives NaN vectors, and says why; r
       const readyz = await fetch(`${server.url}readyz`);
       if (damaged) {
         expect(readyz.status).toBe(503);
-        expect(((await readyz.json()) as { error: { code: string } }).error.code).toBe('NOT_READY');
+        expect(((await readyz.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'NOT_READY', message: expect.stringMatching(/^the model failed its warm-up \(the server log says why\)/) });
         expect(lines()).toMatch(/model warm-up failed; \/readyz stays 503/);
         expect(lines()).toMatch(/the model gave the warm-up text \\"an aerial photo\\" a vector with NaN/);
       } else {
