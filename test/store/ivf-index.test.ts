@@ -181,7 +181,9 @@ describe('ivf engine', () => {
     const [q, other] = clustered(2, 12);
     const query8 = toInt8(unitVector(q!));
     let nested = 0;
-    const hits = index.searchBestFirst(q!, 50, { ef: 4096, filter: () => {
+    const hits = index.searchBestFirst(q!, 50, {
+      ef: 4096,
+      filter: () => {
         if (nested++ < 3) index.searchBestFirst(other!, 5);
         return true;
       },
