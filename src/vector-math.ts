@@ -85,6 +85,11 @@ export function vectorProblem(vector: Float32Array): string | undefined {
   return largest < HALF_MIN_NORMAL ? `every component smaller than ${HALF_MIN_NORMAL.toExponential(2)} in magnitude (half precision keeps no direction of it)` : undefined;
 }
 
+/** What makes a vector read back from a store unusable: a length other than the index's `dim`, or what vectorProblem finds; undefined when nothing. */
+export function storedVectorProblem(vector: Float32Array, dim: number): string | undefined {
+  return vector.length === dim ? vectorProblem(vector) : `${vector.length} components (the index has ${dim})`;
+}
+
 /**
  * checkLength, and a vector a cosine can use (vectorProblem): what a query and what the store
  * takes in. Engines check lengths only as they add, so that vectors a catalog holds from before

@@ -165,19 +165,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const logger = options.logger ?? createServerLogger(options.logFormat ?? 'json');
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const host = options.host ?? '127.0.0.1';
-  let readyNow = false;
-  let warmUpFailed = false;
+  // the text tower's warm-up: /readyz answers 200 once it has passed
+  let modelState: 'warming up' | 'ready' | 'failed' = 'warming up';
   const warmUpImages = options.warmUpImages ?? true;
   // the text tower warms up in its own thread: from here on, /readyz says when it has; the image tower follows
-  const warmUp = async (model: ClipEncoder): Promise<void> => {
+  const warmUp = async (encoder: ClipEncoder): Promise<void> => {
     try {
-      const [vector] = await model.embedTexts([WARM_UP_TEXT]);
+      const [vector] = await encoder.embedTexts([WARM_UP_TEXT]);
       // a model that runs but gives vectors no search can use is not ready: every text search would fail
       modelVector(vector!, `the warm-up text "${WARM_UP_TEXT}"`);
-      readyNow = true;
+      modelState = 'ready';
       logger.info('model warmed up: ready');
     } catch (error) {
-      warmUpFailed = true;
+      modelState = 'failed';
       logger.error({ err: error }, 'model warm-up failed; /readyz stays 503');
     }
   };
@@ -210,9 +210,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await closeOpenedForSearch({ store, encoder, warmedUp: ready });
     throw error;
   }
-  const imagesWarmedUp = warmUpImages ? ready.then(() => (readyNow ? warmUpImageQueries(encoder, logger) : undefined)) : ready;
+  const imagesWarmedUp = warmUpImages ? ready.then(() => (modelState === 'ready' ? warmUpImageQueries(encoder, logger) : undefined)) : ready;
   preloadPackages(ROUTE_PACKAGES);
-  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => readyNow, whyNotReady: () => (warmUpFailed ? 'the model failed its warm-up (the server log says why): mend or replace the model, then restart the server' : undefined) });
+  const app = createApp({ searcher, store, logger, limits, verboseLogs: options.verbose === true, followLinks: options.followLinks === true, ...(options.token ? { token: options.token } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}), ...(options.basemap ? { basemap: options.basemap } : {}), isReady: () => modelState === 'ready', whyNotReady: () => (modelState === 'failed' ? 'the model failed its warm-up (the server log says why): mend or replace the model, then restart the server' : undefined) });
   const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = boundedServer(app, connectionLimits);
   const inFlight = new ResponsesInFlight(server, logger, connectionLimits.writeStallTimeoutMs, connectionLimits.maxConnections);

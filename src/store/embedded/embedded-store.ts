@@ -10,7 +10,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { vectorProblem, type ScoredId } from '../../vector-math.js';
+import { storedVectorProblem, type ScoredId } from '../../vector-math.js';
 import { filesCounted, filesInArchive, isoTime, totalsRecounted } from '../catalog-rows.js';
 import { engineToMeta, resolveEngine, reusesNodes } from '../engines.js';
 import { indexMetaFromEntries } from '../index-meta.js';
@@ -525,7 +525,7 @@ export class EmbeddedStore implements IndexStore {
       // vectors the model could not have produced: their files are queued for embedding again
       const badVectors: number[] = [];
       for (const [id, vector] of this.catalog.iterateVectors()) {
-        if (vector.length !== this.meta.embeddingDim || vectorProblem(vector) !== undefined) badVectors.push(id);
+        if (storedVectorProblem(vector, this.meta.embeddingDim) !== undefined) badVectors.push(id);
       }
       const missing = this.catalog.itemsWithoutVector();
       const requeue = [...badVectors, ...missing];

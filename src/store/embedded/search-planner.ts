@@ -8,7 +8,7 @@
  * precision (usearch f16/i8) returns more than k candidates (RERANK_EXTRA), re-ranked by their exact cosine.
  */
 import { LRUCache } from 'lru-cache';
-import { checkVector, cosine, TopK, unitVector, vectorProblem, type ScoredId } from '../../vector-math.js';
+import { checkVector, cosine, storedVectorProblem, TopK, unitVector, type ScoredId } from '../../vector-math.js';
 import { BruteForceIndex } from '../brute-force-index.js';
 import { exactSelectionLimit } from '../exact-selection.js';
 import { selectionKey } from '../filter-compiler.js';
@@ -217,7 +217,7 @@ export class SearchPlanner {
    * first where the others score below it).
    */
   private *usable(vectors: Iterable<[number, Float32Array]>): Generator<[number, Float32Array]> {
-    for (const entry of vectors) if (entry[1].length === this.dim && vectorProblem(entry[1]) === undefined) yield entry;
+    for (const entry of vectors) if (storedVectorProblem(entry[1], this.dim) === undefined) yield entry;
   }
 
   /** The best k of `vectors` by cosine to `query`, among the items live in the graph that `accept` allows. */

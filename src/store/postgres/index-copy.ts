@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RsclipError } from '../../errors.js';
-import { vectorProblem } from '../../vector-math.js';
+import { storedVectorProblem } from '../../vector-math.js';
 import { realPathOrResolved } from '../../path-inside.js';
 import { CATALOG_FILE } from '../embedded/catalog.js';
 import { openEmbeddedIndex } from '../embedded/embedded-store.js';
@@ -89,7 +89,7 @@ async function openPostgresEnd(location: string, role: 'source' | 'target', sour
 function checkCopiedVectors(rows: Record<string, unknown>[], dim: number, source: string): void {
   for (const row of rows) {
     const vector = row.embedding;
-    const problem = !(vector instanceof Float32Array) ? 'no vector but something else' : vector.length === dim ? vectorProblem(vector) : `${vector.length} components (the index has ${dim})`;
+    const problem = vector instanceof Float32Array ? storedVectorProblem(vector, dim) : 'no vector but something else';
     if (problem === undefined) continue;
     throw new RsclipError('INDEX_CORRUPT', `${source}: the stored vector of item ${String(row.item_id)} has ${problem}, which no index takes`, {
       hint: `\`rsclip doctor --index ${source}\` drops the vectors that cannot be searched (their files are embedded again at the next \`rsclip index\`); then copy again`,
